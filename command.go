@@ -1,0 +1,125 @@
+package muster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Command is the replicated envelope: every change to muster's state is one
+// Command in the raft log. The leader stamps ID and Time before proposing, so
+// that applying it is deterministic on every node.
+type Command struct {
+	Type      string    // dispatch key, e.g. "person.upsert"
+	ID        string    // unique, stamped by the leader
+	Time      time.Time // stamped by the leader; the only clock apply code may read
+	Actor     string    // who asked for it (token name), for the audit trail
+	Ignorable bool      // nodes that do not know Type skip it instead of failing (rolling upgrades)
+	Payload   []byte    // owned by the package that handles Type, JSON by convention
+
+	// Index is the raft log index the command was applied at. It is set by the
+	// FSM, never encoded, and deterministic like everything else in apply.
+	Index uint64
+}
+
+// ApplyFunc applies one command inside the FSM's bbolt transaction. It must be
+// deterministic: no clock, randomness, map iteration order or network. A
+// returned error rejects the command and none of its writes survive; the value
+// is returned to the proposer.
+type ApplyFunc func(tx *bolt.Tx, c *Command) (any, error)
+
+// commandVersion is the first byte of every encoded command.
+const commandVersion byte = 1
+
+// MarshalBinary encodes c compactly: a version byte, a flags byte, the stamped
+// time as Unix nanoseconds, then Type, ID, Actor and Payload, each prefixed by
+// its length as a uvarint.
+func (c *Command) MarshalBinary() ([]byte, error) {
+	n := 2 + binary.MaxVarintLen64 + 4*binary.MaxVarintLen64 + len(c.Type) + len(c.ID) + len(c.Actor) + len(c.Payload)
+	b := make([]byte, 0, n)
+	b = append(b, commandVersion)
+	var flags byte
+	if c.Ignorable {
+		flags |= 1
+	}
+	b = append(b, flags)
+	var ns int64
+	if !c.Time.IsZero() {
+		ns = c.Time.UnixNano()
+	}
+	b = binary.AppendVarint(b, ns)
+	for _, s := range [][]byte{[]byte(c.Type), []byte(c.ID), []byte(c.Actor), c.Payload} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b, nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary produced. It rejects unknown
+// versions and truncated input rather than guessing.
+func (c *Command) UnmarshalBinary(b []byte) error {
+	if len(b) < 2 {
+		return errors.New("decode command: too short")
+	}
+	if b[0] != commandVersion {
+		return fmt.Errorf("decode command: unknown version %d", b[0])
+	}
+	c.Ignorable = b[1]&1 != 0
+	b = b[2:]
+	ns, n := binary.Varint(b)
+	if n <= 0 {
+		return errors.New("decode command: bad time")
+	}
+	b = b[n:]
+	c.Time = time.Time{}
+	if ns != 0 {
+		c.Time = time.Unix(0, ns).UTC()
+	}
+	var fields [4][]byte
+	for i := range fields {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return errors.New("decode command: truncated")
+		}
+		fields[i] = b[n : n+int(l)]
+		b = b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return errors.New("decode command: trailing bytes")
+	}
+	c.Type, c.ID, c.Actor = string(fields[0]), string(fields[1]), string(fields[2])
+	c.Payload = nil
+	if len(fields[3]) > 0 {
+		c.Payload = append([]byte(nil), fields[3]...)
+	}
+	return nil
+}
+
+// Consistency is how fresh a read must be.
+type Consistency string
+
+// Read consistency levels.
+const (
+	// Stale reads the local node's state as it is, possibly behind the leader.
+	Stale Consistency = "stale"
+	// Default reads state at least as new as the leader's last applied entry
+	// (without re-confirming leadership).
+	Default Consistency = "default"
+	// Linearizable first has the leader confirm it still leads (a read-index
+	// round with a quorum), then reads state at least that new.
+	Linearizable Consistency = "linearizable"
+)
+
+// ParseConsistency maps "", stale, default and linearizable to a Consistency.
+func ParseConsistency(s string) (Consistency, error) {
+	switch Consistency(s) {
+	case "":
+		return Default, nil
+	case Stale, Default, Linearizable:
+		return Consistency(s), nil
+	}
+	return "", Errorf(EInvalid, "consistency %q: want stale, default or linearizable", s)
+}

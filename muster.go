@@ -1,0 +1,67 @@
+// Package muster holds the types every part of muster shares: the error type
+// with its codes, the replicated command envelope, read consistency levels and
+// the clock. Domain packages (plans, notify, drills, access) build on it;
+// cluster replicates its commands; api maps its errors to HTTP.
+package muster
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Error codes. api maps each to one HTTP status; nothing else should.
+const (
+	EInvalid      = "invalid"      // bad input: 400
+	EUnauthorized = "unauthorized" // missing or wrong credentials: 401
+	EForbidden    = "forbidden"    // authenticated but not allowed: 403
+	ENotFound     = "not_found"    // 404
+	EConflict     = "conflict"     // state forbids it (duplicate, version clash): 409
+	ETooLarge     = "too_large"    // request body over its limit: 413
+	ENotLeader    = "not_leader"   // this node cannot serve it and could not forward: 503
+	EUnavailable  = "unavailable"  // cluster has no leader or is shutting down: 503
+	ETimeout      = "timeout"      // deadline passed waiting for the cluster: 503
+	EInternal     = "internal"     // a bug or an I/O failure: 500
+)
+
+// Error is muster's one error type. Code is one of the E* constants; Message is
+// written for the person who has to act on it; Details optionally carries
+// structured context such as the list of bad roster rows.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal for
+// any other non-nil error and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// IsCode reports whether err carries the given code.
+func IsCode(err error, code string) bool { return ErrorCode(err) == code }
+
+// Clock tells the time. Everything outside the FSM that needs the time takes a
+// Clock so tests can move it; code inside the FSM reads Command.Time instead.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
