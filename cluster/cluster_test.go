@@ -1,0 +1,312 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+)
+
+// kv registers a tiny key-value command so the tests exercise the cluster
+// machinery without any domain package.
+func kv(i int, n *cluster.Node) {
+	n.Handle("kv.put", func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		var p struct{ K, V string }
+		if err := json.Unmarshal(c.Payload, &p); err != nil || p.K == "" {
+			return nil, muster.Errorf(muster.EInvalid, "kv.put needs a key")
+		}
+		b, err := tx.CreateBucketIfNotExists([]byte("kv"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"index": c.Index, "id": c.ID}, b.Put([]byte(p.K), []byte(p.V))
+	})
+}
+
+func put(ctx context.Context, n *cluster.Node, k, v string) error {
+	p, _ := json.Marshal(map[string]string{"K": k, "V": v})
+	var out struct {
+		Index uint64 `json:"index"`
+		ID    string `json:"id"`
+	}
+	if err := n.Apply(ctx, &muster.Command{Type: "kv.put", Actor: "test", Payload: p}, &out); err != nil {
+		return err
+	}
+	if out.Index == 0 || out.ID == "" {
+		return fmt.Errorf("result not returned: %+v", out)
+	}
+	return nil
+}
+
+func get(t *testing.T, n *cluster.Node, level muster.Consistency, k string) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var v []byte
+	require.NoError(t, n.View(ctx, level, func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("kv")); b != nil {
+			v = append([]byte(nil), b.Get([]byte(k))...)
+		}
+		return nil
+	}))
+	return string(v), v != nil
+}
+
+func TestWritesThroughAnyNodeReadAtEveryLevel(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, m := range c.Nodes {
+		require.NoError(t, put(ctx, m.Node, fmt.Sprintf("k%d", i), m.Node.ID()), "write through %s", m.Node.ID())
+	}
+	// Each key written through one node is immediately visible through every
+	// other node at default and linearizable consistency.
+	for _, m := range c.Nodes {
+		for _, level := range []muster.Consistency{muster.Default, muster.Linearizable} {
+			for i := range c.Nodes {
+				v, ok := get(t, m.Node, level, fmt.Sprintf("k%d", i))
+				assert.True(t, ok, "%s %s k%d", m.Node.ID(), level, i)
+				assert.Equal(t, c.Nodes[i].Node.ID(), v)
+			}
+		}
+	}
+	// Rejected commands keep their code across forwarding.
+	err := c.Followers()[0].Node.Apply(ctx, &muster.Command{Type: "kv.put", Payload: []byte(`{}`)}, nil)
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "got %v", err)
+}
+
+func TestLeaderFailoverKeepsEveryAcknowledgedWrite(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	old := c.Leader()
+	require.NotNil(t, old)
+
+	var (
+		mu        sync.Mutex
+		acked     []string
+		killedAt  atomic.Int64 // unix nanos
+		firstPost atomic.Int64 // first acknowledged write that started after the kill
+		stop      = make(chan struct{})
+		wg        sync.WaitGroup
+		ackCount  atomic.Int64
+	)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Spread writes over the nodes that are up.
+				var target *cluster.Node
+				for j := 0; j < len(c.Nodes); j++ {
+					m := c.Nodes[(w+i+j)%len(c.Nodes)]
+					if m != old || killedAt.Load() == 0 {
+						target = m.Node
+						break
+					}
+				}
+				key := fmt.Sprintf("w%d-%d", w, i)
+				began := time.Now().UnixNano()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := put(ctx, target, key, "v")
+				cancel()
+				if err != nil {
+					continue // unacknowledged: may or may not be present
+				}
+				if k := killedAt.Load(); k != 0 && began > k {
+					firstPost.CompareAndSwap(0, time.Now().UnixNano())
+				}
+				mu.Lock()
+				acked = append(acked, key)
+				mu.Unlock()
+				ackCount.Add(1)
+			}
+		}()
+	}
+	waitFor(t, 10*time.Second, func() bool { return ackCount.Load() >= 300 })
+	killedAt.Store(time.Now().UnixNano())
+	c.Kill(old)
+	waitFor(t, 10*time.Second, func() bool { return firstPost.Load() != 0 })
+	before := ackCount.Load()
+	waitFor(t, 10*time.Second, func() bool { return ackCount.Load() >= before+300 })
+	close(stop)
+	wg.Wait()
+
+	failover := time.Duration(firstPost.Load() - killedAt.Load())
+	t.Logf("kill → first acknowledged write on the new leader: %v; %d writes acknowledged", failover, len(acked))
+	assert.Less(t, failover, 3*time.Second, "a new leader must accept writes within 3 s")
+
+	nl := c.WaitLeader(10 * time.Second)
+	require.NotEqual(t, old, nl)
+	for _, m := range c.Followers() {
+		assertAllPresent(t, m.Node, muster.Linearizable, acked)
+	}
+	assertAllPresent(t, nl.Node, muster.Linearizable, acked)
+
+	// The killed node restarts from its files and catches up.
+	c.Restart(old)
+	c.WaitApplied(nl.Node.FSM().AppliedIndex(), 15*time.Second)
+	assertAllPresent(t, old.Node, muster.Stale, acked)
+}
+
+func assertAllPresent(t *testing.T, n *cluster.Node, level muster.Consistency, keys []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	missing := 0
+	require.NoError(t, n.View(ctx, level, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("kv"))
+		for _, k := range keys {
+			if b == nil || b.Get([]byte(k)) == nil {
+				missing++
+			}
+		}
+		return nil
+	}))
+	assert.Zero(t, missing, "%s is missing %d of %d acknowledged writes", n.ID(), missing, len(keys))
+}
+
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestNewNodeCatchesUpFromSnapshot(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
+		cfg.TrailingLogs = 10
+		cfg.SnapshotThreshold = 50
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 300
+	for i := 0; i < n; i++ {
+		require.NoError(t, put(ctx, c.Nodes[i%3].Node, fmt.Sprintf("k%03d", i), "v"))
+	}
+	leader := c.Leader()
+	require.NoError(t, leader.Node.Snapshot())
+	st := leader.Node.Status()
+	require.Greater(t, st.LastSnapshotIndex, uint64(n-50))
+
+	m := c.Add()
+	c.WaitApplied(leader.Node.FSM().AppliedIndex(), 15*time.Second)
+	// The log before the snapshot is gone, so the new node must have been
+	// given the snapshot rather than replaying every command.
+	assert.Less(t, m.Node.FSM().Applies(), uint64(n), "the new node restored a snapshot instead of replaying")
+	for i := 0; i < n; i++ {
+		_, ok := get(t, m.Node, muster.Stale, fmt.Sprintf("k%03d", i))
+		require.True(t, ok, "k%03d on the new node", i)
+	}
+	// And it takes part in writes from now on.
+	require.NoError(t, put(ctx, m.Node, "after-join", "v"))
+	v, ok := get(t, m.Node, muster.Default, "after-join")
+	assert.True(t, ok)
+	assert.Equal(t, "v", v)
+	assert.Len(t, m.Node.Status().Servers, 4)
+}
+
+func TestRestartedNodeDoesNotReapplyEntries(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := 0; i < 100; i++ {
+		require.NoError(t, put(ctx, c.Nodes[0].Node, fmt.Sprintf("k%d", i), "v"))
+	}
+	f := c.Followers()[0]
+	c.WaitApplied(c.Leader().Node.FSM().AppliedIndex(), 10*time.Second)
+	applied := f.Node.FSM().AppliedIndex()
+	c.Stop(f)
+	c.Restart(f)
+	assert.Equal(t, applied, f.Node.FSM().AppliedIndex(), "the state file remembers its index")
+	for i := 0; i < 10; i++ {
+		require.NoError(t, put(ctx, c.Leader().Node, fmt.Sprintf("new%d", i), "v"))
+	}
+	c.WaitApplied(c.Leader().Node.FSM().AppliedIndex(), 10*time.Second)
+	assert.Equal(t, uint64(10), f.Node.FSM().Applies(), "only the 10 new commands were applied after the restart")
+	_, ok := get(t, f.Node, muster.Stale, "k99")
+	assert.True(t, ok)
+}
+
+func TestLeaderServicesFollowLeadership(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		running = map[string]bool{}
+		starts  = map[string]int{}
+	)
+	c := clustertest.New(t, 3, clustertest.Options{Setup: func(i int, n *cluster.Node) {
+		kv(i, n)
+		n.OnLeader(func(ctx context.Context) {
+			mu.Lock()
+			running[n.ID()] = true
+			starts[n.ID()]++
+			mu.Unlock()
+			<-ctx.Done()
+			mu.Lock()
+			running[n.ID()] = false
+			mu.Unlock()
+		})
+	}})
+	only := func(id string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for k, v := range running {
+				if v != (k == id) {
+					return false
+				}
+			}
+			return running[id]
+		}
+	}
+	first := c.Leader()
+	waitFor(t, 10*time.Second, only(first.Node.ID()))
+
+	// A graceful stop hands leadership over; the service moves with it.
+	c.Stop(first)
+	second := c.WaitLeader(10 * time.Second)
+	require.NotEqual(t, first, second)
+	waitFor(t, 10*time.Second, only(second.Node.ID()))
+	mu.Lock()
+	assert.Equal(t, 1, starts[first.Node.ID()])
+	assert.Equal(t, 1, starts[second.Node.ID()])
+	mu.Unlock()
+}
+
+func TestRemoveMember(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	victim := c.Followers()[0]
+	// Removal requested through the other follower is forwarded to the leader.
+	var via *cluster.Node
+	for _, m := range c.Followers() {
+		if m != victim {
+			via = m.Node
+		}
+	}
+	require.NoError(t, via.Remove(ctx, victim.Node.ID()))
+	assert.Len(t, c.Leader().Node.Status().Servers, 2)
+	err := via.Remove(ctx, "no-such-node")
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "got %v", err)
+	c.Stop(victim)
+	require.NoError(t, put(ctx, via, "after-remove", "v"))
+}

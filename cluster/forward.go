@@ -1,0 +1,244 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"muster"
+)
+
+// ClusterKeyHeader carries the shared cluster key on node-to-node requests.
+const ClusterKeyHeader = "X-Muster-Cluster-Key"
+
+// maxForwardBody bounds a forwarded command (a roster import batch is well
+// below it).
+const maxForwardBody = 64 << 20
+
+// InternalHandler serves the node-to-node endpoints under /internal/v1/:
+// apply (a forwarded command), read-index, join, remove and status. Every
+// request must carry the cluster key; with no key configured all are refused.
+func (n *Node) InternalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /internal/v1/apply", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxForwardBody+1))
+		if err != nil || len(body) > maxForwardBody {
+			writeInternalError(w, muster.Errorf(muster.ETooLarge, "forwarded command too large or unreadable"))
+			return
+		}
+		var c muster.Command
+		if err := c.UnmarshalBinary(body); err != nil {
+			writeInternalError(w, muster.Errorf(muster.EInvalid, "forwarded command: %v", err))
+			return
+		}
+		if !n.IsLeader() {
+			writeInternalError(w, muster.Errorf(muster.ENotLeader, "not the leader"))
+			return
+		}
+		var out any
+		if err := n.applyLocal(r.Context(), &c, &out); err != nil {
+			writeInternalError(w, err)
+			return
+		}
+		writeInternalJSON(w, map[string]any{"result": out})
+	})
+	mux.HandleFunc("POST /internal/v1/read-index", func(w http.ResponseWriter, r *http.Request) {
+		idx, err := n.readIndex(r.Context(), r.URL.Query().Get("verify") == "1")
+		if err != nil {
+			writeInternalError(w, err)
+			return
+		}
+		writeInternalJSON(w, map[string]uint64{"index": idx})
+	})
+	mux.HandleFunc("POST /internal/v1/join", func(w http.ResponseWriter, r *http.Request) {
+		var info NodeInfo
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&info); err != nil {
+			writeInternalError(w, muster.Errorf(muster.EInvalid, "join request: %v", err))
+			return
+		}
+		if err := n.Join(r.Context(), info); err != nil {
+			writeInternalError(w, err)
+			return
+		}
+		writeInternalJSON(w, map[string]string{"joined": info.ID})
+	})
+	mux.HandleFunc("POST /internal/v1/remove", func(w http.ResponseWriter, r *http.Request) {
+		var info NodeInfo
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&info); err != nil {
+			writeInternalError(w, muster.Errorf(muster.EInvalid, "remove request: %v", err))
+			return
+		}
+		if err := n.Remove(r.Context(), info.ID); err != nil {
+			writeInternalError(w, err)
+			return
+		}
+		writeInternalJSON(w, map[string]string{"removed": info.ID})
+	})
+	mux.HandleFunc("GET /internal/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeInternalJSON(w, n.Status())
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get(ClusterKeyHeader)
+		if n.cfg.ClusterKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(n.cfg.ClusterKey)) != 1 {
+			writeInternalError(w, muster.Errorf(muster.EForbidden, "node-to-node request without the right cluster key"))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func writeInternalJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeInternalError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errRetry) {
+		err = muster.Errorf(muster.ENotLeader, "not the leader")
+	}
+	var e *muster.Error
+	if !errors.As(err, &e) {
+		e = &muster.Error{Code: muster.EInternal, Message: err.Error()}
+	}
+	status := http.StatusServiceUnavailable
+	switch e.Code {
+	case muster.EInvalid:
+		status = http.StatusBadRequest
+	case muster.EForbidden:
+		status = http.StatusForbidden
+	case muster.ENotFound:
+		status = http.StatusNotFound
+	case muster.EConflict:
+		status = http.StatusConflict
+	case muster.ETooLarge:
+		status = http.StatusRequestEntityTooLarge
+	case muster.EInternal:
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]*muster.Error{"error": e})
+}
+
+// leaderHTTP returns the leader's HTTP base URL, or errRetry while there is
+// no leader or its address is not yet known here.
+func (n *Node) leaderHTTP() (string, error) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return "", errRetry
+	}
+	if string(id) == n.cfg.NodeID {
+		return "", errRetry // leadership moved to us: the caller retries locally
+	}
+	info, ok := n.nodeInfo(string(id))
+	if !ok || info.HTTPAddr == "" {
+		return "", errRetry
+	}
+	return strings.TrimRight(info.HTTPAddr, "/"), nil
+}
+
+func (n *Node) forwardApply(ctx context.Context, c *muster.Command, out any) error {
+	body, err := c.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	var resp struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if err := n.post(ctx, "/internal/v1/apply", "application/octet-stream", body, &resp); err != nil {
+		return err
+	}
+	if out == nil || len(resp.Result) == 0 || string(resp.Result) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(resp.Result, out); err != nil {
+		return fmt.Errorf("cluster: decode forwarded result: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) remoteReadIndex(ctx context.Context, verify bool) (uint64, error) {
+	path := "/internal/v1/read-index"
+	if verify {
+		path += "?verify=1"
+	}
+	var resp struct {
+		Index uint64 `json:"index"`
+	}
+	err := n.post(ctx, path, "application/json", nil, &resp)
+	return resp.Index, err
+}
+
+func (n *Node) forwardJSON(ctx context.Context, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return n.post(ctx, path, "application/json", b, out)
+}
+
+// post sends a node-to-node request to the leader. Failures that prove the
+// request was not processed (no leader, connection refused, not_leader) come
+// back as errRetry; others keep their code.
+func (n *Node) post(ctx context.Context, path, contentType string, body []byte, out any) error {
+	if n.cfg.ClusterKey == "" {
+		return muster.Errorf(muster.ENotLeader, "this node is not the leader and has no cluster key to forward with")
+	}
+	base, err := n.leaderHTTP()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
+	res, err := n.client.Do(req)
+	if err != nil {
+		if isDialError(err) {
+			return errRetry
+		}
+		if ctx.Err() != nil {
+			return muster.Errorf(muster.ETimeout, "forward to leader: %v", ctx.Err())
+		}
+		return muster.Errorf(muster.EUnavailable, "forward to leader: %v (it may or may not have been applied)", err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxForwardBody))
+	if err != nil {
+		return muster.Errorf(muster.EUnavailable, "forward to leader: read reply: %v", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		var e struct {
+			Error *muster.Error `json:"error"`
+		}
+		if json.Unmarshal(data, &e) != nil || e.Error == nil {
+			return muster.Errorf(muster.EUnavailable, "forward to leader: HTTP %d", res.StatusCode)
+		}
+		if e.Error.Code == muster.ENotLeader {
+			return errRetry
+		}
+		return e.Error
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}

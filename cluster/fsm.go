@@ -1,0 +1,374 @@
+// Package cluster replicates muster's state with hashicorp/raft. The state
+// itself lives in one bbolt file owned by the FSM; the raft log and stable
+// store live in another (raft-boltdb). Domain packages register an ApplyFunc
+// per command type; the FSM decodes commands and dispatches, nothing more.
+package cluster
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+var (
+	metaBucket = []byte("_meta")
+	appliedKey = []byte("applied_index")
+)
+
+// result is what the FSM returns for one log entry.
+type result struct {
+	value any
+	err   error
+}
+
+// FSM is muster's raft state machine. All of its state is one bbolt file; a
+// batch of committed entries is applied in one bbolt transaction together with
+// the index of the last entry, so after a crash the node knows exactly which
+// entries its state already contains and skips them (no snapshot replay).
+type FSM struct {
+	path   string
+	logger *slog.Logger
+
+	mu sync.RWMutex // guards db against the swap in Restore
+	db *bolt.DB
+
+	handlers map[string]muster.ApplyFunc
+	applied  atomic.Uint64
+
+	moved   signal        // broadcast whenever applied moves
+	applies atomic.Uint64 // commands applied since open, for tests and metrics
+
+	observeBatch func(entries int, d time.Duration)
+}
+
+// OpenFSM opens (or creates) the state file at path.
+func OpenFSM(path string, logger *slog.Logger) (*FSM, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	f := &FSM{path: path, logger: logger, handlers: map[string]muster.ApplyFunc{}}
+	if err := f.open(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:         2 * time.Second, // another process holding the file is an error, not a hang
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 1 << 30, // virtual only; avoids remaps that would wait for long snapshot reads
+	}
+}
+
+func (f *FSM) open() error {
+	db, err := bolt.Open(f.path, 0o600, boltOptions())
+	if err != nil {
+		return fmt.Errorf("open state %s: %w", f.path, err)
+	}
+	var idx uint64
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(metaBucket)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(appliedKey); len(v) == 8 {
+			idx = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("read state %s: %w", f.path, err)
+	}
+	f.db = db
+	f.setApplied(idx)
+	return nil
+}
+
+// Handle registers fn for commands of type t. It must be called before the
+// node starts; registering a type twice panics (a wiring bug).
+func (f *FSM) Handle(t string, fn muster.ApplyFunc) {
+	if _, dup := f.handlers[t]; dup {
+		panic("cluster: command type registered twice: " + t)
+	}
+	f.handlers[t] = fn
+}
+
+// AppliedIndex is the raft index of the last entry reflected in the state.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Applies counts commands applied (not skipped) since the FSM was opened.
+func (f *FSM) Applies() uint64 { return f.applies.Load() }
+
+func (f *FSM) setApplied(idx uint64) {
+	f.applied.Store(idx)
+	f.moved.broadcast()
+}
+
+// WaitApplied blocks until the state reflects index idx or done is closed.
+func (f *FSM) WaitApplied(done <-chan struct{}, idx uint64) bool {
+	for {
+		ch := f.moved.wait()
+		if f.applied.Load() >= idx {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-done:
+			return f.applied.Load() >= idx
+		}
+	}
+}
+
+// View runs fn in a read transaction on the local state.
+func (f *FSM) View(fn func(tx *bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.View(fn)
+}
+
+// Apply applies a single entry; raft calls ApplyBatch instead, this exists to
+// satisfy raft.FSM.
+func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
+
+// ApplyBatch applies committed entries in one bbolt transaction. A command
+// whose ApplyFunc returns an error is rejected: the transaction is rolled
+// back and the batch re-run without it, so a rejected command leaves no trace
+// while the others in the batch still apply. Because apply is deterministic,
+// the outcome does not depend on how entries happen to be batched.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	start := time.Now()
+	out := make([]any, len(logs))
+	applied := f.applied.Load()
+	cmds := make([]*muster.Command, len(logs))
+	last := applied
+	for i, l := range logs {
+		if l.Index <= applied {
+			continue // already in the state: written before a restart
+		}
+		last = l.Index
+		if l.Type != raft.LogCommand {
+			continue
+		}
+		c := &muster.Command{}
+		if err := c.UnmarshalBinary(l.Data); err != nil {
+			panic(fmt.Sprintf("cluster: log entry %d does not decode: %v", l.Index, err))
+		}
+		c.Index = l.Index
+		if _, ok := f.handlers[c.Type]; !ok {
+			if !c.Ignorable {
+				panic(fmt.Sprintf("cluster: log entry %d has unknown command type %q: this node is older than the cluster, upgrade it", l.Index, c.Type))
+			}
+			f.logger.Warn("skipping ignorable command of unknown type", "type", c.Type, "index", l.Index)
+			continue
+		}
+		cmds[i] = c
+	}
+	if last == applied {
+		return out
+	}
+
+	rejected := map[int]error{}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for {
+		tx, err := f.db.Begin(true)
+		if err != nil {
+			panic(fmt.Sprintf("cluster: begin state transaction: %v", err))
+		}
+		failed := -1
+		for i, c := range cmds {
+			if c == nil {
+				continue
+			}
+			if err, ok := rejected[i]; ok {
+				out[i] = result{err: err}
+				continue
+			}
+			v, err := f.handlers[c.Type](tx, c)
+			if err != nil {
+				if muster.ErrorCode(err) == muster.EInternal {
+					f.logger.Error("command failed", "type", c.Type, "index", c.Index, "err", err)
+				}
+				rejected[i] = err
+				failed = i
+				break
+			}
+			out[i] = result{value: v}
+		}
+		if failed >= 0 {
+			_ = tx.Rollback()
+			continue
+		}
+		var buf [8]byte
+		binary.BigEndian.PutUint64(buf[:], last)
+		if err := tx.Bucket(metaBucket).Put(appliedKey, buf[:]); err != nil {
+			panic(fmt.Sprintf("cluster: write applied index: %v", err))
+		}
+		if err := tx.Commit(); err != nil {
+			// The state on disk no longer matches the log: stop rather than diverge.
+			panic(fmt.Sprintf("cluster: commit state transaction: %v", err))
+		}
+		break
+	}
+	n := 0
+	for _, c := range cmds {
+		if c != nil {
+			n++
+		}
+	}
+	f.applies.Add(uint64(n - len(rejected)))
+	f.setApplied(last)
+	if f.observeBatch != nil {
+		f.observeBatch(len(logs), time.Since(start))
+	}
+	return out
+}
+
+// Snapshot captures the state as of the last applied entry: a read
+// transaction, streamed to the snapshot sink by Persist while applies go on.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	tx, err := f.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return &fsmSnapshot{tx: tx}, nil
+}
+
+type fsmSnapshot struct{ tx *bolt.Tx }
+
+// Persist streams the bbolt file as of the snapshot's transaction.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.tx.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release ends the snapshot's read transaction.
+func (s *fsmSnapshot) Release() { _ = s.tx.Rollback() }
+
+// Backup streams a consistent copy of the state file to w. It returns the
+// applied index the copy reflects.
+func (f *FSM) Backup(w io.Writer) (uint64, error) {
+	var idx uint64
+	err := f.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(metaBucket).Get(appliedKey); len(v) == 8 {
+			idx = binary.BigEndian.Uint64(v)
+		}
+		_, err := tx.WriteTo(w)
+		return err
+	})
+	return idx, err
+}
+
+// Restore replaces the state with a snapshot: the stream is written to a new
+// file beside the current one, checked to open as bbolt, and swapped in.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	tmp := f.path + ".restore"
+	if err := writeFileSync(tmp, rc); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	check, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: snapshot is not a state file: %w", err)
+	}
+	check.Close()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.db.Close(); err != nil {
+		return fmt.Errorf("restore: close state: %w", err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return fmt.Errorf("restore: swap state: %w", err)
+	}
+	if err := syncDir(f.path); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := f.open(); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	f.logger.Info("state restored from snapshot", "applied_index", f.applied.Load())
+	return nil
+}
+
+// Close closes the state file.
+func (f *FSM) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.db.Close()
+}
+
+func writeFileSync(path string, r io.Reader) error {
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func syncDir(file string) error {
+	d, err := os.Open(filepath.Dir(file))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// ErrShutdown is returned by operations on a node that is closing.
+var ErrShutdown = errors.New("node is shutting down")
+
+// signal is a broadcast: wait returns a channel that is closed at the next
+// broadcast.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) broadcast() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}

@@ -1,0 +1,161 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+func testFSM(t *testing.T) *FSM {
+	t.Helper()
+	f, err := OpenFSM(filepath.Join(t.TempDir(), "state.db"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	f.Handle("kv.put", func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		b, err := tx.CreateBucketIfNotExists([]byte("kv"))
+		if err != nil {
+			return nil, err
+		}
+		var kv [2]string
+		if err := json.Unmarshal(c.Payload, &kv); err != nil {
+			return nil, muster.Errorf(muster.EInvalid, "bad payload")
+		}
+		if err := b.Put([]byte(kv[0]), []byte(kv[1])); err != nil {
+			return nil, err
+		}
+		if kv[1] == "reject-after-write" {
+			return nil, muster.Errorf(muster.EConflict, "rejected after writing")
+		}
+		return c.Index, nil
+	})
+	return f
+}
+
+func kvLog(t *testing.T, idx uint64, typ, k, v string, ignorable bool) *raft.Log {
+	t.Helper()
+	p, _ := json.Marshal([2]string{k, v})
+	b, err := (&muster.Command{Type: typ, ID: "id", Payload: p, Ignorable: ignorable}).MarshalBinary()
+	require.NoError(t, err)
+	return &raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: b}
+}
+
+func kvGet(t *testing.T, f *FSM, k string) (string, bool) {
+	t.Helper()
+	var v []byte
+	require.NoError(t, f.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("kv")); b != nil {
+			v = b.Get([]byte(k))
+		}
+		return nil
+	}))
+	return string(v), v != nil
+}
+
+func TestApplyBatchRejectsOneCommandWithoutTrace(t *testing.T) {
+	f := testFSM(t)
+	out := f.ApplyBatch([]*raft.Log{
+		kvLog(t, 1, "kv.put", "a", "1", false),
+		kvLog(t, 2, "kv.put", "b", "reject-after-write", false),
+		kvLog(t, 3, "kv.put", "c", "3", false),
+		{Index: 4, Term: 1, Type: raft.LogConfiguration},
+	})
+	require.Len(t, out, 4)
+	assert.NoError(t, out[0].(result).err)
+	assert.Equal(t, uint64(1), out[0].(result).value)
+	assert.True(t, muster.IsCode(out[1].(result).err, muster.EConflict))
+	assert.Equal(t, uint64(3), out[2].(result).value)
+	for k, want := range map[string]bool{"a": true, "b": false, "c": true} {
+		_, ok := kvGet(t, f, k)
+		assert.Equal(t, want, ok, "key %s", k)
+	}
+	assert.Equal(t, uint64(4), f.AppliedIndex(), "configuration entries advance the applied index too")
+	assert.Equal(t, uint64(2), f.Applies())
+}
+
+func TestApplyBatchSkipsEntriesAlreadyApplied(t *testing.T) {
+	f := testFSM(t)
+	f.ApplyBatch([]*raft.Log{kvLog(t, 1, "kv.put", "a", "first", false), kvLog(t, 2, "kv.put", "b", "x", false)})
+	// A replay after restart delivers old entries again, with a new one.
+	f.ApplyBatch([]*raft.Log{kvLog(t, 2, "kv.put", "b", "replayed", false), kvLog(t, 3, "kv.put", "c", "y", false)})
+	v, _ := kvGet(t, f, "b")
+	assert.Equal(t, "x", v)
+	assert.Equal(t, uint64(3), f.Applies())
+	assert.Equal(t, uint64(3), f.AppliedIndex())
+}
+
+func TestAppliedIndexSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	f, err := OpenFSM(path, nil)
+	require.NoError(t, err)
+	f.Handle("kv.put", func(tx *bolt.Tx, c *muster.Command) (any, error) { return nil, nil })
+	f.ApplyBatch([]*raft.Log{kvLog(t, 7, "kv.put", "a", "1", false)})
+	require.NoError(t, f.Close())
+	g, err := OpenFSM(path, nil)
+	require.NoError(t, err)
+	defer g.Close()
+	assert.Equal(t, uint64(7), g.AppliedIndex())
+}
+
+func TestUnknownCommandTypes(t *testing.T) {
+	f := testFSM(t)
+	f.ApplyBatch([]*raft.Log{kvLog(t, 1, "from.the.future", "a", "1", true)})
+	assert.Equal(t, uint64(1), f.AppliedIndex(), "ignorable unknown command is skipped")
+	assert.Panics(t, func() { f.ApplyBatch([]*raft.Log{kvLog(t, 2, "from.the.future", "a", "1", false)}) })
+	assert.Equal(t, uint64(1), f.AppliedIndex())
+}
+
+type bufferSink struct {
+	bytes.Buffer
+	cancelled bool
+}
+
+func (s *bufferSink) ID() string    { return "test" }
+func (s *bufferSink) Cancel() error { s.cancelled = true; return nil }
+func (s *bufferSink) Close() error  { return nil }
+
+func TestSnapshotRestoreSwapsState(t *testing.T) {
+	src := testFSM(t)
+	src.ApplyBatch([]*raft.Log{kvLog(t, 1, "kv.put", "a", "1", false), kvLog(t, 2, "kv.put", "b", "2", false)})
+	snap, err := src.Snapshot()
+	require.NoError(t, err)
+	// Writes after the snapshot point are not in it.
+	src.ApplyBatch([]*raft.Log{kvLog(t, 3, "kv.put", "c", "3", false)})
+	var sink bufferSink
+	require.NoError(t, snap.Persist(&sink))
+	snap.Release()
+	require.False(t, sink.cancelled)
+
+	dst := testFSM(t)
+	dst.ApplyBatch([]*raft.Log{kvLog(t, 1, "kv.put", "old", "gone", false)})
+	require.NoError(t, dst.Restore(io.NopCloser(&sink)))
+	assert.Equal(t, uint64(2), dst.AppliedIndex())
+	for k, want := range map[string]bool{"a": true, "b": true, "c": false, "old": false} {
+		_, ok := kvGet(t, dst, k)
+		assert.Equal(t, want, ok, "key %s", k)
+	}
+	// The restored state keeps applying.
+	dst.ApplyBatch([]*raft.Log{kvLog(t, 3, "kv.put", "c", "3", false)})
+	v, ok := kvGet(t, dst, "c")
+	assert.True(t, ok)
+	assert.Equal(t, "3", v)
+}
+
+func TestRestoreRejectsGarbage(t *testing.T) {
+	f := testFSM(t)
+	f.ApplyBatch([]*raft.Log{kvLog(t, 1, "kv.put", "a", "1", false)})
+	err := f.Restore(io.NopCloser(bytes.NewReader([]byte("not a bbolt file"))))
+	require.Error(t, err)
+	v, ok := kvGet(t, f, "a")
+	assert.True(t, ok, "state untouched after a failed restore")
+	assert.Equal(t, "1", v)
+}

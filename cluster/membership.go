@@ -1,0 +1,246 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/hashicorp/raft"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// Command types owned by cluster.
+const (
+	cmdNodePut    = "cluster.node.put"
+	cmdNodeDelete = "cluster.node.delete"
+)
+
+var nodesBucket = []byte("cluster_nodes")
+
+// NodeInfo is what the cluster records about a member besides raft's own
+// configuration: where to reach its HTTP API.
+type NodeInfo struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr"`
+}
+
+func (n *Node) registerMembership() {
+	n.fsm.Handle(cmdNodePut, func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		var info NodeInfo
+		if err := json.Unmarshal(c.Payload, &info); err != nil {
+			return nil, muster.Errorf(muster.EInvalid, "node record: %v", err)
+		}
+		b, err := tx.CreateBucketIfNotExists(nodesBucket)
+		if err != nil {
+			return nil, err
+		}
+		return nil, b.Put([]byte(info.ID), c.Payload)
+	})
+	n.fsm.Handle(cmdNodeDelete, func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		b := tx.Bucket(nodesBucket)
+		if b == nil {
+			return nil, nil
+		}
+		return nil, b.Delete(c.Payload)
+	})
+}
+
+// nodeInfo reads a member's record from the local state.
+func (n *Node) nodeInfo(id string) (NodeInfo, bool) {
+	var info NodeInfo
+	found := false
+	_ = n.fsm.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(nodesBucket)
+		if b == nil {
+			return nil
+		}
+		if v := b.Get([]byte(id)); v != nil {
+			found = json.Unmarshal(v, &info) == nil
+		}
+		return nil
+	})
+	return info, found
+}
+
+// registerSelf records this leader's own addresses if the state does not
+// already hold them (a bootstrapped node, or one whose address changed).
+func (n *Node) registerSelf(ctx context.Context) {
+	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr}
+	if info, ok := n.nodeInfo(self.ID); ok && info == self {
+		return
+	}
+	if err := n.putNode(ctx, self); err != nil && ctx.Err() == nil {
+		n.logger.Warn("recording own address failed", "err", err)
+	}
+}
+
+func (n *Node) putNode(ctx context.Context, info NodeInfo) error {
+	b, _ := json.Marshal(info)
+	return n.Apply(ctx, &muster.Command{Type: cmdNodePut, Actor: "cluster", Payload: b}, nil)
+}
+
+// Join adds a voter with the given ID and addresses. It is idempotent: a
+// member already known with the same addresses is left as it is, one known
+// under the same ID at another address is replaced. On a follower the request
+// is forwarded to the leader.
+func (n *Node) Join(ctx context.Context, info NodeInfo) error {
+	if info.ID == "" || info.RaftAddr == "" {
+		return muster.Errorf(muster.EInvalid, "join: node id and raft address are required")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+		defer cancel()
+	}
+	for !n.IsLeader() {
+		err := n.forwardJSON(ctx, "/internal/v1/join", info, nil)
+		if err != errRetry {
+			return err
+		}
+		if err := n.waitLeaderChange(ctx); err != nil {
+			return err
+		}
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return muster.Errorf(muster.EUnavailable, "join: read configuration: %v", err)
+	}
+	present := false
+	for _, s := range cf.Configuration().Servers {
+		switch {
+		case s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr):
+			present = true
+		case s.ID == raft.ServerID(info.ID) || s.Address == raft.ServerAddress(info.RaftAddr):
+			if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
+				return muster.Errorf(muster.EUnavailable, "join: replace %s: %v", s.ID, err)
+			}
+		}
+	}
+	if !present {
+		deadline, _ := ctx.Deadline()
+		if err := n.raft.AddVoter(raft.ServerID(info.ID), raft.ServerAddress(info.RaftAddr), 0, time.Until(deadline)).Error(); err != nil {
+			return muster.Errorf(muster.EUnavailable, "join: add voter %s: %v", info.ID, err)
+		}
+		n.logger.Info("node joined", "id", info.ID, "raft", info.RaftAddr, "http", info.HTTPAddr)
+	}
+	if old, ok := n.nodeInfo(info.ID); ok && old == info {
+		return nil
+	}
+	return n.putNode(ctx, info)
+}
+
+// Remove takes a member out of the cluster. Removing an unknown ID is a
+// not_found error; removing the leader itself makes it step down.
+func (n *Node) Remove(ctx context.Context, id string) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+		defer cancel()
+	}
+	for !n.IsLeader() {
+		err := n.forwardJSON(ctx, "/internal/v1/remove", NodeInfo{ID: id}, nil)
+		if err != errRetry {
+			return err
+		}
+		if err := n.waitLeaderChange(ctx); err != nil {
+			return err
+		}
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return muster.Errorf(muster.EUnavailable, "remove: read configuration: %v", err)
+	}
+	found := false
+	for _, s := range cf.Configuration().Servers {
+		if s.ID == raft.ServerID(id) {
+			found = true
+		}
+	}
+	if !found {
+		return muster.Errorf(muster.ENotFound, "remove: no member with id %q", id)
+	}
+	// Drop the record first: once the leader removes itself it can no longer apply.
+	if err := n.Apply(ctx, &muster.Command{Type: cmdNodeDelete, Actor: "cluster", Payload: []byte(id)}, nil); err != nil {
+		return err
+	}
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+		return muster.Errorf(muster.EUnavailable, "remove %s: %v", id, err)
+	}
+	n.logger.Info("node removed", "id", id)
+	return nil
+}
+
+// ServerStatus is one member as the cluster configuration lists it.
+type ServerStatus struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	HTTPAddr string `json:"http_addr,omitempty"`
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
+// Status is a node's view of the cluster.
+type Status struct {
+	NodeID            string         `json:"node_id"`
+	State             string         `json:"state"` // Leader, Follower, Candidate, Shutdown
+	Term              uint64         `json:"term"`
+	LeaderID          string         `json:"leader_id"`
+	LeaderAddr        string         `json:"leader_raft_addr"`
+	CommitIndex       uint64         `json:"commit_index"`
+	AppliedIndex      uint64         `json:"applied_index"`
+	LastLogIndex      uint64         `json:"last_log_index"`
+	LastSnapshotIndex uint64         `json:"last_snapshot_index"`
+	LastContact       string         `json:"last_contact,omitempty"`
+	Servers           []ServerStatus `json:"servers"`
+}
+
+// Status reports this node's view of the cluster from local state.
+func (n *Node) Status() Status {
+	leaderAddr, leaderID := n.raft.LeaderWithID()
+	stats := n.raft.Stats()
+	st := Status{
+		NodeID:       n.cfg.NodeID,
+		State:        n.raft.State().String(),
+		Term:         n.raft.CurrentTerm(),
+		LeaderID:     string(leaderID),
+		LeaderAddr:   string(leaderAddr),
+		CommitIndex:  n.raft.CommitIndex(),
+		AppliedIndex: n.fsm.AppliedIndex(),
+		LastLogIndex: n.raft.LastIndex(),
+		LastContact:  stats["last_contact"],
+	}
+	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
+	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+		for _, s := range cf.Configuration().Servers {
+			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}
+			if info, ok := n.nodeInfo(string(s.ID)); ok {
+				ss.HTTPAddr = info.HTTPAddr
+			}
+			st.Servers = append(st.Servers, ss)
+		}
+	}
+	sort.Slice(st.Servers, func(i, j int) bool { return st.Servers[i].ID < st.Servers[j].ID })
+	return st
+}
+
+// Ready reports whether this node can serve: it knows a leader and its state
+// is within maxLag entries of the commit index it has heard of.
+func (n *Node) Ready(maxLag uint64) (bool, string) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return false, "no known leader"
+	}
+	commit, applied := n.raft.CommitIndex(), n.fsm.AppliedIndex()
+	if commit == 0 && !n.IsLeader() {
+		return false, "not yet heard from the leader"
+	}
+	if applied+maxLag < commit {
+		return false, fmt.Sprintf("catching up: applied %d of %d", applied, commit)
+	}
+	return true, "ok"
+}

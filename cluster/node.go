@@ -1,0 +1,574 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// Config configures a Node. Zero durations and counts take the defaults noted.
+type Config struct {
+	NodeID        string // unique and stable for the life of the node
+	DataDir       string // holds state.db, raft.db and snapshots/
+	RaftBind      string // host:port the raft transport listens on
+	RaftAdvertise string // host:port peers dial; defaults to the bound address
+	HTTPAddr      string // base URL peers use to forward to this node, e.g. http://10.0.0.1:8080
+	Bootstrap     bool   // form a new single-voter cluster if the data dir is empty
+	ClusterKey    string // shared secret for node-to-node HTTP; empty disables it (single node)
+
+	Logger    *slog.Logger
+	RaftLog   io.Writer // raft's own log; nil means stderr
+	RaftLevel string    // raft log level: trace, debug, info, warn (default), error
+	Clock     muster.Clock
+
+	HeartbeatTimeout   time.Duration // default 1s
+	ElectionTimeout    time.Duration // default 1s
+	LeaderLeaseTimeout time.Duration // default 500ms
+	SnapshotInterval   time.Duration // default 2m
+	SnapshotThreshold  uint64        // default 8192 entries
+	TrailingLogs       uint64        // default 10240 entries
+	ApplyTimeout       time.Duration // used when the caller's context has no deadline; default 30s
+}
+
+// Node is one member of a muster cluster: a raft instance, the FSM holding
+// the state, and the plumbing that lets any node accept any request.
+type Node struct {
+	cfg    Config
+	logger *slog.Logger
+	clock  muster.Clock
+
+	fsm       *FSM
+	raft      *raft.Raft
+	logStore  *raftboltdb.BoltStore
+	transport *raft.NetworkTransport
+
+	notifyCh   chan bool
+	observerCh chan raft.Observation
+	observer   *raft.Observer
+	leaderMove signal // broadcast when the known leader changes
+
+	services    []func(ctx context.Context)
+	leaderReady atomic.Bool // this node leads and its Barrier has completed
+
+	client  *http.Client
+	metrics *nodeMetrics
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New opens the node's state and prepares it; command handlers and leader
+// services are registered before Start.
+func New(cfg Config) (*Node, error) {
+	if cfg.NodeID == "" || cfg.DataDir == "" || cfg.RaftBind == "" {
+		return nil, errors.New("cluster: node id, data dir and raft address are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = muster.SystemClock{}
+	}
+	if cfg.ApplyTimeout == 0 {
+		cfg.ApplyTimeout = 30 * time.Second
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "snapshots"), 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: data dir: %w", err)
+	}
+	logger := cfg.Logger.With("node", cfg.NodeID)
+	fsm, err := OpenFSM(filepath.Join(cfg.DataDir, "state.db"), logger)
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 512
+	tr.MaxIdleConns = 1024
+	n := &Node{
+		cfg:        cfg,
+		logger:     logger,
+		clock:      cfg.Clock,
+		fsm:        fsm,
+		notifyCh:   make(chan bool, 16),
+		observerCh: make(chan raft.Observation, 16),
+		client:     &http.Client{Transport: tr},
+		stop:       make(chan struct{}),
+	}
+	n.metrics = newNodeMetrics(n)
+	fsm.observeBatch = n.metrics.observeBatch
+	n.registerMembership()
+	return n, nil
+}
+
+// Handle registers the apply function for a command type. Call before Start.
+func (n *Node) Handle(t string, fn muster.ApplyFunc) { n.fsm.Handle(t, fn) }
+
+// OnLeader registers a leader-only service. While this node leads, fn runs
+// with a context that is cancelled as soon as leadership is lost or the node
+// closes; it starts only after the new leader's Barrier, so it sees every
+// entry committed by earlier leaders. fn must return when ctx is done.
+func (n *Node) OnLeader(fn func(ctx context.Context)) { n.services = append(n.services, fn) }
+
+// FSM gives access to the node's state machine (applied index, backups).
+func (n *Node) FSM() *FSM { return n.fsm }
+
+// ID is the node's raft server ID.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+func (n *Node) raftConfig() *raft.Config {
+	c := raft.DefaultConfig()
+	c.LocalID = raft.ServerID(n.cfg.NodeID)
+	c.NotifyCh = n.notifyCh
+	c.NoSnapshotRestoreOnStart = true // the state file is durable and knows its own index
+	c.BatchApplyCh = true
+	c.MaxAppendEntries = 256
+	c.Logger = n.hclogger("raft")
+	if n.cfg.HeartbeatTimeout > 0 {
+		c.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	}
+	if n.cfg.ElectionTimeout > 0 {
+		c.ElectionTimeout = n.cfg.ElectionTimeout
+	}
+	if n.cfg.LeaderLeaseTimeout > 0 {
+		c.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	}
+	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
+		c.LeaderLeaseTimeout = c.HeartbeatTimeout
+	}
+	if n.cfg.SnapshotInterval > 0 {
+		c.SnapshotInterval = n.cfg.SnapshotInterval
+	}
+	if n.cfg.SnapshotThreshold > 0 {
+		c.SnapshotThreshold = n.cfg.SnapshotThreshold
+	}
+	if n.cfg.TrailingLogs > 0 {
+		c.TrailingLogs = n.cfg.TrailingLogs
+	}
+	return c
+}
+
+func (n *Node) hclogger(name string) hclog.Logger {
+	out := n.cfg.RaftLog
+	if out == nil {
+		out = os.Stderr
+	}
+	level := hclog.LevelFromString(n.cfg.RaftLevel)
+	if level == hclog.NoLevel {
+		level = hclog.Warn
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: name + "[" + n.cfg.NodeID + "]", Level: level, Output: out})
+}
+
+// Start opens the raft log, the transport and raft itself, bootstrapping a
+// new cluster when configured to and the data dir holds no raft state.
+func (n *Node) Start() error {
+	var adv net.Addr // nil: advertise the bound address (also right for port 0)
+	if n.cfg.RaftAdvertise != "" {
+		a, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
+		if err != nil {
+			return fmt.Errorf("cluster: raft advertise address %q: %w", n.cfg.RaftAdvertise, err)
+		}
+		adv = a
+	}
+	transport, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, 5, 10*time.Second, n.hclogger("transport"))
+	if err != nil {
+		return fmt.Errorf("cluster: raft transport on %s: %w", n.cfg.RaftBind, err)
+	}
+	logStore, err := raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(n.cfg.DataDir, "raft.db"),
+		BoltOptions: &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType},
+	})
+	if err != nil {
+		transport.Close()
+		return fmt.Errorf("cluster: open raft log: %w", err)
+	}
+	n.transport, n.logStore = transport, logStore
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(n.cfg.DataDir, "snapshots"), 2, n.hclogger("snapshots"))
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot store: %w", err)
+	}
+	cache, err := raft.NewLogCache(1024, logStore)
+	if err != nil {
+		return err
+	}
+	conf := n.raftConfig()
+	hasState, err := raft.HasExistingState(cache, logStore, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: inspect raft state: %w", err)
+	}
+	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, n.transport)
+	if err != nil {
+		return fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.observer = raft.NewObserver(n.observerCh, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(n.observer)
+	if n.cfg.Bootstrap && !hasState {
+		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			ID: conf.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
+		}}})
+		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+		n.logger.Info("bootstrapped a new cluster")
+	}
+	n.wg.Add(2)
+	go n.watchLeadership()
+	go n.watchObservations()
+	return nil
+}
+
+// RaftAddr is the address peers reach this node's raft transport on.
+func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+
+func (n *Node) watchObservations() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.observerCh:
+			n.leaderMove.broadcast()
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// watchLeadership starts leader-only services after Barrier when this node
+// becomes leader and stops them when it stops leading.
+func (n *Node) watchLeadership() {
+	defer n.wg.Done()
+	var (
+		cancel context.CancelFunc
+		svcWG  sync.WaitGroup
+	)
+	stopServices := func() {
+		n.leaderReady.Store(false)
+		if cancel != nil {
+			cancel()
+			svcWG.Wait()
+			cancel = nil
+			n.logger.Info("leader services stopped")
+		}
+	}
+	defer stopServices()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case leader := <-n.notifyCh:
+			if !leader {
+				stopServices()
+				continue
+			}
+			if cancel != nil {
+				continue
+			}
+			if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+				n.logger.Warn("barrier after election failed; not starting leader services", "err", err)
+				continue
+			}
+			if n.raft.State() != raft.Leader {
+				continue
+			}
+			n.leaderReady.Store(true)
+			ctx, stopCtx := context.WithCancel(context.Background())
+			cancel = stopCtx
+			n.logger.Info("leading: starting leader services", "services", len(n.services), "term", n.raft.CurrentTerm())
+			svcWG.Add(1)
+			go func() { defer svcWG.Done(); n.registerSelf(ctx) }()
+			for _, fn := range n.services {
+				svcWG.Add(1)
+				go func() { defer svcWG.Done(); fn(ctx) }()
+			}
+		}
+	}
+}
+
+// IsLeader reports whether this node currently leads.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the current leader's ID and raft address, or empty strings.
+func (n *Node) Leader() (id, raftAddr string) {
+	a, i := n.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// Apply replicates c and returns once it is applied on the leader. On the
+// leader the command is stamped with a fresh ID and the time and proposed to
+// raft; on a follower it is forwarded to the leader, waiting (until ctx is
+// done) for one to be elected. The apply function's result is decoded into
+// out when out is non-nil. Errors keep their muster code; an error with code
+// unavailable after the command was proposed means its outcome is unknown.
+func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
+	start := time.Now()
+	forwarded := false
+	defer func() { n.metrics.observeApply(forwarded, time.Since(start)) }()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+		defer cancel()
+	}
+	for {
+		var err error
+		if n.IsLeader() {
+			err = n.applyLocal(ctx, c, out)
+		} else {
+			forwarded = true
+			err = n.forwardApply(ctx, c, out)
+		}
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		if err := n.waitLeaderChange(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// errRetry marks failures that happened before the command reached a leader's
+// log, so trying again cannot apply it twice.
+var errRetry = errors.New("retry on the current leader")
+
+func (n *Node) applyLocal(ctx context.Context, c *muster.Command, out any) error {
+	c.ID = newID()
+	c.Time = n.clock.Now().UTC()
+	b, err := c.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	deadline, _ := ctx.Deadline()
+	f := n.raft.Apply(b, time.Until(deadline))
+	if err := f.Error(); err != nil {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader):
+			return errRetry
+		case errors.Is(err, raft.ErrEnqueueTimeout):
+			return muster.Errorf(muster.ETimeout, "apply %s: timed out waiting for the raft log", c.Type)
+		case errors.Is(err, raft.ErrRaftShutdown):
+			return muster.Errorf(muster.EUnavailable, "apply %s: node is shutting down", c.Type)
+		default: // ErrLeadershipLost and friends: the entry may or may not commit
+			return muster.Errorf(muster.EUnavailable, "apply %s: %v (it may or may not have been applied)", c.Type, err)
+		}
+	}
+	res, _ := f.Response().(result)
+	if res.err != nil {
+		return res.err
+	}
+	return decodeInto(res.value, out)
+}
+
+// decodeInto stores v in *out: directly when the types fit, through JSON
+// otherwise (the same path a forwarded result takes).
+func decodeInto(v any, out any) error {
+	if out == nil || v == nil {
+		return nil
+	}
+	ov := reflect.ValueOf(out)
+	if ov.Kind() != reflect.Pointer || ov.IsNil() {
+		return fmt.Errorf("cluster: result target must be a non-nil pointer, got %T", out)
+	}
+	vv := reflect.ValueOf(v)
+	if vv.Type().AssignableTo(ov.Elem().Type()) {
+		ov.Elem().Set(vv)
+		return nil
+	}
+	if vv.Kind() == reflect.Pointer && !vv.IsNil() && vv.Elem().Type().AssignableTo(ov.Elem().Type()) {
+		ov.Elem().Set(vv.Elem())
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cluster: encode result: %w", err)
+	}
+	return json.Unmarshal(b, out)
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// waitLeaderChange waits for the next leader observation, a short pause, or
+// ctx, whichever comes first: the pause covers a leader that is known but has
+// not yet published its HTTP address.
+func (n *Node) waitLeaderChange(ctx context.Context) error {
+	t := time.NewTimer(50 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-n.leaderMove.wait():
+		return nil
+	case <-t.C:
+		return nil
+	case <-n.stop:
+		return muster.Errorf(muster.EUnavailable, "node is shutting down")
+	case <-ctx.Done():
+		return muster.Errorf(muster.ETimeout, "no leader reachable before the deadline: %v", ctx.Err())
+	}
+}
+
+// View runs fn on this node's state once it is as fresh as level requires:
+// stale reads at once; default first catches up with the leader's commit
+// index; linearizable also has the leader confirm its leadership with a
+// quorum first. Reads are always served from the local state file.
+func (n *Node) View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error {
+	if level != muster.Stale {
+		if _, ok := ctx.Deadline(); !ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+		}
+		if err := n.catchUp(ctx, level == muster.Linearizable); err != nil {
+			return err
+		}
+	}
+	return n.fsm.View(fn)
+}
+
+func (n *Node) catchUp(ctx context.Context, verify bool) error {
+	for {
+		var (
+			idx uint64
+			err error
+		)
+		if n.IsLeader() {
+			if !verify {
+				return nil // the leader's state holds every acknowledged write
+			}
+			idx, err = n.readIndex(ctx, true)
+		} else {
+			idx, err = n.remoteReadIndex(ctx, verify)
+		}
+		if errors.Is(err, errRetry) {
+			if err := n.waitLeaderChange(ctx); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !n.fsm.WaitApplied(ctx.Done(), idx) {
+			return muster.Errorf(muster.ETimeout, "this node did not catch up to index %d before the deadline", idx)
+		}
+		return nil
+	}
+}
+
+// readIndex is the leader's side of a read: the commit index now, and with
+// verify a quorum round confirming this node still leads.
+func (n *Node) readIndex(ctx context.Context, verify bool) (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, errRetry
+	}
+	if verify {
+		// A new leader's commit index is only trustworthy after its Barrier.
+		for !n.leaderReady.Load() {
+			if err := n.waitLeaderChange(ctx); err != nil {
+				return 0, err
+			}
+			if n.raft.State() != raft.Leader {
+				return 0, errRetry
+			}
+		}
+	}
+	idx := n.raft.CommitIndex()
+	if verify {
+		if err := n.raft.VerifyLeader().Error(); err != nil {
+			return 0, errRetry
+		}
+	}
+	return idx, nil
+}
+
+// Close leaves the cluster gracefully: a leader first hands leadership to
+// another voter, then raft shuts down and the files are closed.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		if n.raft != nil {
+			if n.IsLeader() && n.voters() > 1 {
+				if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
+					n.logger.Warn("leadership transfer before shutdown failed", "err", terr)
+				} else {
+					n.logger.Info("leadership transferred before shutdown")
+				}
+			}
+			close(n.stop)
+			if serr := n.raft.Shutdown().Error(); serr != nil {
+				err = serr
+			}
+			n.raft.DeregisterObserver(n.observer)
+			n.wg.Wait()
+			if n.transport != nil {
+				n.transport.Close()
+			}
+			if n.logStore != nil {
+				n.logStore.Close()
+			}
+		} else {
+			close(n.stop)
+		}
+		if ferr := n.fsm.Close(); ferr != nil && err == nil {
+			err = ferr
+		}
+		n.client.CloseIdleConnections()
+	})
+	return err
+}
+
+// Kill stops the node abruptly, as a crash would: no leadership transfer.
+// Only tests use it; the files stay as they are on disk.
+func (n *Node) Kill() {
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		_ = n.raft.Shutdown().Error()
+		n.raft.DeregisterObserver(n.observer)
+		n.wg.Wait()
+		n.transport.Close()
+		n.logStore.Close()
+		n.fsm.Close()
+		n.client.CloseIdleConnections()
+	})
+}
+
+func (n *Node) voters() int {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	c := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			c++
+		}
+	}
+	return c
+}
+
+// Snapshot asks raft to take a snapshot now (admin and tests).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
