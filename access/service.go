@@ -1,0 +1,216 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// SecretPrefix starts every token secret, so a leaked one is easy to spot
+// and to search for.
+const SecretPrefix = "mst_"
+
+// Secret length bounds, prefix included. Generated secrets are 47
+// characters; a bootstrap secret given by the operator must be at least 36.
+const (
+	minSecretLen = len(SecretPrefix) + 32
+	maxSecretLen = 256
+)
+
+// Applier proposes a command to the cluster and waits for its result
+// (cluster.Node).
+type Applier interface {
+	Apply(ctx context.Context, c *muster.Command, out any) error
+}
+
+// StateViewer reads the replicated state at a consistency level (cluster.Node).
+type StateViewer interface {
+	View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error
+}
+
+// Identity is who a request comes from, as established by Authenticate.
+type Identity struct {
+	TokenID TokenID `json:"token_id"`
+	Name    string  `json:"name"`
+	Role    Role    `json:"role"`
+}
+
+// Service issues, lists, revokes and checks tokens. It holds no state of its
+// own: every answer comes from the replicated state, so a revoke takes effect
+// on a node as soon as that node has applied it.
+type Service struct {
+	applier Applier
+	viewer  StateViewer
+	random  io.Reader
+}
+
+// NewService returns a Service that writes through a and reads through v
+// (usually both the local cluster.Node).
+func NewService(a Applier, v StateViewer) *Service {
+	return &Service{applier: a, viewer: v, random: rand.Reader}
+}
+
+// NewSecret returns a fresh secret: SecretPrefix and 32 random bytes in
+// unpadded base64url.
+func (s *Service) NewSecret() (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(s.random, b[:]); err != nil {
+		return "", fmt.Errorf("generate token secret: %w", err)
+	}
+	return SecretPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// wellFormed reports whether secret could be one: the prefix, a plausible
+// length, and only base64url or hex characters.
+func wellFormed(secret string, minLen int) bool {
+	if len(secret) < minLen || len(secret) > maxSecretLen || secret[:len(SecretPrefix)] != SecretPrefix {
+		return false
+	}
+	for _, r := range secret[len(SecretPrefix):] {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) propose(ctx context.Context, typ, actor string, payload, out any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	return s.applier.Apply(ctx, &muster.Command{Type: typ, Actor: actor, Payload: b}, out)
+}
+
+// Create issues a new token named name with role role on behalf of actor.
+// It returns the secret, which is shown this once and never stored, and the
+// token record. Outcomes: invalid for a bad name or role, conflict when a
+// token with that name exists, and the cluster's errors (unavailable,
+// timeout) when the command could not be committed.
+func (s *Service) Create(ctx context.Context, actor, name string, role Role) (string, Token, error) {
+	if err := validName(name); err != nil {
+		return "", Token{}, err
+	}
+	r, err := ParseRole(string(role))
+	if err != nil {
+		return "", Token{}, err
+	}
+	secret, err := s.NewSecret()
+	if err != nil {
+		return "", Token{}, err
+	}
+	var t Token
+	p := createPayload{Name: name, Role: r, Hash: hex.EncodeToString(hashSecret(secret))}
+	if err := s.propose(ctx, CmdTokenCreate, actor, p, &t); err != nil {
+		return "", Token{}, fmt.Errorf("create token %q: %w", name, err)
+	}
+	return secret, t, nil
+}
+
+// List returns every token, in ID order, read at the given consistency.
+// Secrets are never part of it.
+func (s *Service) List(ctx context.Context, level muster.Consistency) ([]Token, error) {
+	var out []Token
+	err := s.viewer.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = listTokens(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// Revoke deletes token id on behalf of actor; the secret stops working on
+// each node as soon as that node applies the revoke. Outcomes: not_found for
+// an unknown id, conflict when it is the last admin token.
+func (s *Service) Revoke(ctx context.Context, actor string, id TokenID) error {
+	if err := s.propose(ctx, CmdTokenRevoke, actor, revokePayload{ID: id}, nil); err != nil {
+		return fmt.Errorf("revoke token %s: %w", id, err)
+	}
+	return nil
+}
+
+// Bootstrap creates the first admin token if, and only if, the cluster has
+// no tokens at all, so it is safe to call at every start. With secret empty
+// a new one is generated; a given secret (from MUSTER_BOOTSTRAP_TOKEN) must
+// start with SecretPrefix and carry at least 32 base64url characters. It
+// returns the secret and true when it created the token, "" and false when
+// tokens already existed.
+func (s *Service) Bootstrap(ctx context.Context, secret string) (string, bool, error) {
+	if secret != "" && !wellFormed(secret, minSecretLen) {
+		return "", false, muster.Errorf(muster.EInvalid, "bootstrap token: must be %q followed by at least 32 characters from A-Z a-z 0-9 - _", SecretPrefix)
+	}
+	// Most starts find tokens in the local state: no need for a log entry.
+	var exists bool
+	err := s.viewer.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte(TokensBucket)); b != nil {
+			k, _ := b.Cursor().First()
+			exists = k != nil
+		}
+		return nil
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("bootstrap token: %w", err)
+	}
+	if exists {
+		return "", false, nil
+	}
+	if secret == "" {
+		if secret, err = s.NewSecret(); err != nil {
+			return "", false, err
+		}
+	}
+	var res BootstrapResult
+	p := createPayload{Name: BootstrapTokenName, Role: Admin, Hash: hex.EncodeToString(hashSecret(secret))}
+	if err := s.propose(ctx, CmdTokenBootstrap, "bootstrap", p, &res); err != nil {
+		return "", false, fmt.Errorf("bootstrap token: %w", err)
+	}
+	if !res.Created {
+		return "", false, nil
+	}
+	return secret, true, nil
+}
+
+// Authenticate returns the identity a secret stands for. It reads this
+// node's state first and, only if the token is not there, once more at
+// default consistency, so a token created a moment ago through another node
+// works at once. Nothing is cached: a revoke is effective on a node as soon
+// as the node applies it. An unknown, revoked or malformed secret is
+// unauthorized; a failed leader read is returned as it is (unavailable,
+// timeout).
+func (s *Service) Authenticate(ctx context.Context, secret string) (Identity, error) {
+	if !wellFormed(secret, len(SecretPrefix)+1) {
+		return Identity{}, muster.Errorf(muster.EUnauthorized, "malformed token: want %s followed by the secret", SecretPrefix)
+	}
+	hash := hashSecret(secret)
+	for _, level := range []muster.Consistency{muster.Stale, muster.Default} {
+		var (
+			t     Token
+			found bool
+		)
+		err := s.viewer.View(ctx, level, func(tx *bolt.Tx) error {
+			var err error
+			t, found, err = lookup(tx, hash)
+			return err
+		})
+		if err != nil {
+			return Identity{}, fmt.Errorf("check token: %w", err)
+		}
+		if found {
+			return Identity{TokenID: t.ID, Name: t.Name, Role: t.Role}, nil
+		}
+	}
+	return Identity{}, muster.Errorf(muster.EUnauthorized, "unknown or revoked token")
+}

@@ -1,0 +1,236 @@
+package access_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/access"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+)
+
+func register(_ int, n *cluster.Node) { access.Register(n) }
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func count(t *testing.T, svc *access.Service) int {
+	t.Helper()
+	toks, err := svc.List(testContext(t), muster.Default)
+	require.NoError(t, err)
+	return len(toks)
+}
+
+func assertCode(t *testing.T, code string, err error) {
+	t.Helper()
+	assert.True(t, muster.IsCode(err, code), "want %s, got %v", code, err)
+}
+
+func TestTokenLifecycleOnOneNode(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: register})
+	n := c.Nodes[0].Node
+	svc := access.NewService(n, n)
+	ctx := testContext(t)
+
+	_, err := svc.Authenticate(ctx, "mst_nothing-exists-yet")
+	assertCode(t, muster.EUnauthorized, err)
+	toks, err := svc.List(ctx, muster.Stale)
+	require.NoError(t, err)
+	assert.Empty(t, toks)
+
+	root, created, err := svc.Bootstrap(ctx, "")
+	require.NoError(t, err)
+	require.True(t, created)
+	assert.True(t, strings.HasPrefix(root, access.SecretPrefix))
+	assert.Len(t, root, 47)
+
+	// Bootstrapping again, with or without a secret, does nothing.
+	again, created, err := svc.Bootstrap(ctx, "")
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Empty(t, again)
+	_, created, err = svc.Bootstrap(ctx, "mst_0123456789abcdef0123456789abcdef")
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, 1, count(t, svc))
+
+	admin, err := svc.Authenticate(ctx, root)
+	require.NoError(t, err)
+	assert.Equal(t, access.Admin, admin.Role)
+	assert.Equal(t, access.BootstrapTokenName, admin.Name)
+
+	secret, tok, err := svc.Create(ctx, admin.Name, "值班员-张三", access.Operator)
+	require.NoError(t, err)
+	assert.Equal(t, "值班员-张三", tok.Name)
+	assert.Equal(t, access.Operator, tok.Role)
+	assert.Equal(t, admin.Name, tok.CreatedBy)
+	assert.Len(t, string(tok.ID), 16)
+	assert.WithinDuration(t, time.Now(), tok.CreatedAt, time.Minute)
+	assert.NotEqual(t, root, secret)
+
+	op, err := svc.Authenticate(ctx, secret)
+	require.NoError(t, err)
+	assert.Equal(t, access.Identity{TokenID: tok.ID, Name: "值班员-张三", Role: access.Operator}, op)
+
+	// Rejected requests change nothing.
+	rejected := []struct {
+		name, token string
+		role        access.Role
+		code        string
+	}{
+		{"duplicate name", "值班员-张三", access.Viewer, muster.EConflict},
+		{"unknown role", "x", access.Role("root"), muster.EInvalid},
+		{"empty name", "", access.Viewer, muster.EInvalid},
+		{"padded name", " x", access.Viewer, muster.EInvalid},
+		{"control character", "a\nb", access.Viewer, muster.EInvalid},
+		{"too long", strings.Repeat("长", 65), access.Viewer, muster.EInvalid},
+	}
+	for _, tt := range rejected {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := svc.Create(ctx, admin.Name, tt.token, tt.role)
+			assertCode(t, tt.code, err)
+		})
+	}
+	assert.Equal(t, 2, count(t, svc))
+
+	for _, bad := range []string{"", "Bearer " + root, "mst_", root[4:], root + "!", strings.ToUpper(root[:4]) + root[4:]} {
+		_, err := svc.Authenticate(ctx, bad)
+		assertCode(t, muster.EUnauthorized, err)
+	}
+
+	assertCode(t, muster.ENotFound, svc.Revoke(ctx, admin.Name, "no-such-token"))
+	require.NoError(t, svc.Revoke(ctx, admin.Name, tok.ID))
+	_, err = svc.Authenticate(ctx, secret)
+	assertCode(t, muster.EUnauthorized, err)
+	assertCode(t, muster.ENotFound, svc.Revoke(ctx, admin.Name, tok.ID))
+
+	// The last admin token cannot be revoked; with a second one it can.
+	assertCode(t, muster.EConflict, svc.Revoke(ctx, admin.Name, admin.TokenID))
+	second, _, err := svc.Create(ctx, admin.Name, "second admin", access.Admin)
+	require.NoError(t, err)
+	require.NoError(t, svc.Revoke(ctx, admin.Name, admin.TokenID))
+	_, err = svc.Authenticate(ctx, root)
+	assertCode(t, muster.EUnauthorized, err)
+	_, err = svc.Authenticate(ctx, second)
+	assert.NoError(t, err)
+
+	toks, err = svc.List(ctx, muster.Linearizable)
+	require.NoError(t, err)
+	require.Len(t, toks, 1)
+	assert.Equal(t, "second admin", toks[0].Name)
+
+	// No secret ever reaches the state: only hashes do.
+	var state bytes.Buffer
+	_, err = n.FSM().Backup(&state)
+	require.NoError(t, err)
+	for _, s := range []string{root, secret, second} {
+		assert.NotContains(t, state.String(), s[len(access.SecretPrefix):])
+	}
+}
+
+func TestBootstrapWithGivenSecret(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: register})
+	n := c.Nodes[0].Node
+	svc := access.NewService(n, n)
+	ctx := testContext(t)
+
+	for _, bad := range []string{"mst_short", "0123456789abcdef0123456789abcdef0123", "mst_0123456789abcdef0123456789abcdef/"} {
+		_, _, err := svc.Bootstrap(ctx, bad)
+		assertCode(t, muster.EInvalid, err)
+	}
+	assert.Equal(t, 0, count(t, svc))
+
+	given := "mst_0123456789abcdef0123456789abcdef"
+	got, created, err := svc.Bootstrap(ctx, given)
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, given, got)
+	id, err := svc.Authenticate(ctx, given)
+	require.NoError(t, err)
+	assert.Equal(t, access.Admin, id.Role)
+}
+
+func TestBootstrapFromEveryNodeAtOnceCreatesOneToken(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: register})
+	ctx := testContext(t)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		secrets []string
+	)
+	for _, m := range c.Nodes {
+		svc := access.NewService(m.Node, m.Node)
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, created, err := svc.Bootstrap(ctx, "")
+				assert.NoError(t, err)
+				if created {
+					mu.Lock()
+					secrets = append(secrets, s)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	require.Len(t, secrets, 1, "exactly one bootstrap creates a token")
+	for _, m := range c.Nodes {
+		svc := access.NewService(m.Node, m.Node)
+		assert.Equal(t, 1, count(t, svc))
+		_, err := svc.Authenticate(ctx, secrets[0])
+		assert.NoError(t, err, "through %s", m.Node.ID())
+	}
+}
+
+func TestCreateThroughFollowerAuthenticateAnywhere(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: register})
+	ctx := testContext(t)
+	leader := c.Leader()
+	require.NotNil(t, leader)
+	followers := c.Followers()
+	require.Len(t, followers, 2)
+	svcOf := func(m *clustertest.Member) *access.Service { return access.NewService(m.Node, m.Node) }
+
+	root, created, err := svcOf(followers[0]).Bootstrap(ctx, "")
+	require.NoError(t, err)
+	require.True(t, created)
+
+	// Created through one follower, the token works at once through the
+	// other follower and the leader, whether or not they have applied it.
+	for i := range 5 {
+		secret, tok, err := svcOf(followers[i%2]).Create(ctx, "test", "commander "+string(rune('a'+i)), access.Commander)
+		require.NoError(t, err)
+		for _, m := range []*clustertest.Member{followers[(i+1)%2], leader} {
+			id, err := svcOf(m).Authenticate(ctx, secret)
+			require.NoError(t, err, "through %s", m.Node.ID())
+			assert.Equal(t, tok.ID, id.TokenID)
+			assert.Equal(t, access.Commander, id.Role)
+		}
+	}
+	_, err = svcOf(followers[1]).Authenticate(ctx, root)
+	require.NoError(t, err)
+
+	// A revoke through a follower reaches every node.
+	secret, tok, err := svcOf(leader).Create(ctx, "test", "short-lived", access.Viewer)
+	require.NoError(t, err)
+	require.NoError(t, svcOf(followers[1]).Revoke(ctx, "test", tok.ID))
+	c.WaitApplied(leader.Node.FSM().AppliedIndex(), 10*time.Second)
+	for _, m := range c.Nodes {
+		_, err := svcOf(m).Authenticate(ctx, secret)
+		assertCode(t, muster.EUnauthorized, err)
+	}
+}

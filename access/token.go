@@ -1,0 +1,289 @@
+package access
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// TokensBucket is the bbolt bucket holding tokens: the SHA-256 of the secret
+// (32 raw bytes) → the Token as JSON. Backup tooling may read it; only the
+// apply functions here write it.
+const TokensBucket = "access_tokens"
+
+// tokenIDsBucket indexes tokens by ID: TokenID → hash of the secret.
+const tokenIDsBucket = "access_token_ids"
+
+// Command types owned by access.
+const (
+	CmdTokenCreate    = "token.create"
+	CmdTokenRevoke    = "token.revoke"
+	CmdTokenBootstrap = "token.bootstrap"
+)
+
+// BootstrapTokenName is the name of the first admin token.
+const BootstrapTokenName = "bootstrap-admin"
+
+// maxNameLen bounds a token name in characters.
+const maxNameLen = 64
+
+// TokenID identifies a token. It is not secret: it appears in lists, logs
+// and the audit trail, and is what revoking takes.
+type TokenID string
+
+// Token is what the state records about a bearer token. The secret itself is
+// never stored or replicated, only its SHA-256.
+type Token struct {
+	ID        TokenID   `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+}
+
+// createPayload is the payload of token.create and token.bootstrap.
+type createPayload struct {
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	Hash string `json:"hash"` // hex SHA-256 of the secret
+}
+
+// revokePayload is the payload of token.revoke.
+type revokePayload struct {
+	ID TokenID `json:"id"`
+}
+
+// BootstrapResult is the outcome of token.bootstrap: Created is false, and
+// Token empty, when tokens already existed.
+type BootstrapResult struct {
+	Created bool  `json:"created"`
+	Token   Token `json:"token"`
+}
+
+// Register installs the access commands in the FSM.
+func Register(r interface {
+	Handle(cmdType string, fn muster.ApplyFunc)
+}) {
+	r.Handle(CmdTokenCreate, applyCreate)
+	r.Handle(CmdTokenRevoke, applyRevoke)
+	r.Handle(CmdTokenBootstrap, applyBootstrap)
+}
+
+// hashSecret is the key a secret's token is stored under.
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// validName checks a token name: 1–64 characters, no control characters.
+func validName(name string) error {
+	if strings.TrimSpace(name) != name || name == "" {
+		return muster.Errorf(muster.EInvalid, "token name %q: must be non-empty without leading or trailing spaces", name)
+	}
+	if n := utf8.RuneCountInString(name); n > maxNameLen {
+		return muster.Errorf(muster.EInvalid, "token name: %d characters, at most %d allowed", n, maxNameLen)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return muster.Errorf(muster.EInvalid, "token name %q: control characters and invalid UTF-8 are not allowed", name)
+		}
+	}
+	return nil
+}
+
+func decodeCreate(c *muster.Command) (createPayload, []byte, error) {
+	var p createPayload
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return p, nil, muster.Errorf(muster.EInvalid, "%s: payload: %v", c.Type, err)
+	}
+	if err := validName(p.Name); err != nil {
+		return p, nil, err
+	}
+	if !p.Role.Valid() {
+		return p, nil, muster.Errorf(muster.EInvalid, "%s: unknown role %q", c.Type, p.Role)
+	}
+	hash, err := hex.DecodeString(p.Hash)
+	if err != nil || len(hash) != sha256.Size {
+		return p, nil, muster.Errorf(muster.EInvalid, "%s: hash must be a hex SHA-256", c.Type)
+	}
+	return p, hash, nil
+}
+
+// tokenID derives a token's ID from the command's leader-stamped ID, so
+// every node derives the same one.
+func tokenID(c *muster.Command) (TokenID, error) {
+	if len(c.ID) < 8 {
+		return "", muster.Errorf(muster.EInternal, "%s: command carries no id", c.Type)
+	}
+	id := c.ID
+	if len(id) > 16 {
+		id = id[:16]
+	}
+	return TokenID(id), nil
+}
+
+// insert writes a new token, rejecting a duplicate secret, name or ID.
+func insert(tx *bolt.Tx, c *muster.Command, p createPayload, hash []byte) (Token, error) {
+	id, err := tokenID(c)
+	if err != nil {
+		return Token{}, err
+	}
+	toks, err := tx.CreateBucketIfNotExists([]byte(TokensBucket))
+	if err != nil {
+		return Token{}, err
+	}
+	ids, err := tx.CreateBucketIfNotExists([]byte(tokenIDsBucket))
+	if err != nil {
+		return Token{}, err
+	}
+	if toks.Get(hash) != nil {
+		return Token{}, muster.Errorf(muster.EConflict, "a token with this secret already exists")
+	}
+	if ids.Get([]byte(id)) != nil {
+		return Token{}, muster.Errorf(muster.EConflict, "token id %s is taken; try again", id)
+	}
+	err = toks.ForEach(func(_, v []byte) error {
+		var t Token
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("decode token: %w", err)
+		}
+		if t.Name == p.Name {
+			return muster.Errorf(muster.EConflict, "a token named %q already exists (id %s)", p.Name, t.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	t := Token{ID: id, Name: p.Name, Role: p.Role, CreatedAt: c.Time, CreatedBy: c.Actor}
+	v, err := json.Marshal(t)
+	if err != nil {
+		return Token{}, err
+	}
+	if err := toks.Put(hash, v); err != nil {
+		return Token{}, err
+	}
+	if err := ids.Put([]byte(id), hash); err != nil {
+		return Token{}, err
+	}
+	return t, nil
+}
+
+func applyCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
+	p, hash, err := decodeCreate(c)
+	if err != nil {
+		return nil, err
+	}
+	return insert(tx, c, p, hash)
+}
+
+func applyBootstrap(tx *bolt.Tx, c *muster.Command) (any, error) {
+	p, hash, err := decodeCreate(c)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role != Admin {
+		return nil, muster.Errorf(muster.EInvalid, "%s: the first token must be an admin token", c.Type)
+	}
+	if b := tx.Bucket([]byte(TokensBucket)); b != nil {
+		if k, _ := b.Cursor().First(); k != nil {
+			return BootstrapResult{}, nil
+		}
+	}
+	t, err := insert(tx, c, p, hash)
+	if err != nil {
+		return nil, err
+	}
+	return BootstrapResult{Created: true, Token: t}, nil
+}
+
+func applyRevoke(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p revokePayload
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "%s: payload: %v", c.Type, err)
+	}
+	toks, ids := tx.Bucket([]byte(TokensBucket)), tx.Bucket([]byte(tokenIDsBucket))
+	if toks == nil || ids == nil {
+		return nil, muster.Errorf(muster.ENotFound, "no token with id %q", p.ID)
+	}
+	hash := ids.Get([]byte(p.ID))
+	if hash == nil {
+		return nil, muster.Errorf(muster.ENotFound, "no token with id %q", p.ID)
+	}
+	hash = bytes.Clone(hash)
+	var t Token
+	if err := json.Unmarshal(toks.Get(hash), &t); err != nil {
+		return nil, fmt.Errorf("%s: decode token %s: %w", c.Type, p.ID, err)
+	}
+	if t.Role == Admin {
+		admins := 0
+		err := toks.ForEach(func(_, v []byte) error {
+			var o Token
+			if err := json.Unmarshal(v, &o); err != nil {
+				return fmt.Errorf("decode token: %w", err)
+			}
+			if o.Role == Admin {
+				admins++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if admins <= 1 {
+			return nil, muster.Errorf(muster.EConflict, "token %s (%s) is the last admin token; create another admin token before revoking it", t.ID, t.Name)
+		}
+	}
+	if err := toks.Delete(hash); err != nil {
+		return nil, err
+	}
+	if err := ids.Delete([]byte(p.ID)); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// lookup finds the token stored under hash; an absent bucket is no tokens.
+func lookup(tx *bolt.Tx, hash []byte) (Token, bool, error) {
+	b := tx.Bucket([]byte(TokensBucket))
+	if b == nil {
+		return Token{}, false, nil
+	}
+	v := b.Get(hash)
+	if v == nil {
+		return Token{}, false, nil
+	}
+	var t Token
+	if err := json.Unmarshal(v, &t); err != nil {
+		return Token{}, false, fmt.Errorf("decode token: %w", err)
+	}
+	return t, true, nil
+}
+
+// listTokens returns every token in ID order.
+func listTokens(tx *bolt.Tx) ([]Token, error) {
+	toks, ids := tx.Bucket([]byte(TokensBucket)), tx.Bucket([]byte(tokenIDsBucket))
+	out := []Token{}
+	if toks == nil || ids == nil {
+		return out, nil
+	}
+	err := ids.ForEach(func(id, hash []byte) error {
+		var t Token
+		if err := json.Unmarshal(toks.Get(hash), &t); err != nil {
+			return fmt.Errorf("decode token %s: %w", id, err)
+		}
+		out = append(out, t)
+		return nil
+	})
+	return out, err
+}

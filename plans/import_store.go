@@ -1,0 +1,389 @@
+package plans
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// A roster import is staged and then committed: import.begin opens it,
+// import.rows adds batches of rows (a few thousand per raft entry, so no
+// entry is huge), import.commit applies every staged row in one transaction
+// (so nothing is half-applied), and import.abort drops the staged rows.
+
+// ImportResult says what a roster import did, or for a dry run, would do.
+type ImportResult struct {
+	ID         string     `json:"id,omitempty"` // the staged import; empty for a dry run
+	DryRun     bool       `json:"dry_run"`
+	Rows       int        `json:"rows"`      // data rows read from the file
+	Created    int        `json:"created"`   // new people
+	Updated    int        `json:"updated"`   // existing people whose data changed
+	Unchanged  int        `json:"unchanged"` // existing people already as in the file
+	Skipped    int        `json:"skipped"`   // bad rows left out (only with skip_invalid)
+	ErrorCount int        `json:"error_count"`
+	Errors     []RowError `json:"errors,omitempty"` // every bad row, by row number (capped at MaxReportedErrors)
+	Encoding   string     `json:"encoding,omitempty"`
+	Format     string     `json:"format,omitempty"`
+	Batches    int        `json:"batches,omitempty"` // raft entries the rows were sent in
+}
+
+// MaxReportedErrors caps the row errors returned in one response; ErrorCount
+// always has the full number.
+const MaxReportedErrors = 10000
+
+type importState struct {
+	ID          string    `json:"id"`
+	Actor       string    `json:"actor"`
+	Started     time.Time `json:"started"`
+	SkipInvalid bool      `json:"skip_invalid"`
+	Batches     int       `json:"batches"`
+	Rows        int       `json:"rows"`
+}
+
+type importBegin struct {
+	SkipInvalid bool `json:"skip_invalid"`
+}
+
+type importRows struct {
+	Import string      `json:"import"`
+	Seq    int         `json:"seq"`
+	Rows   []RosterRow `json:"rows"`
+}
+
+type importRef struct {
+	Import string `json:"import"`
+}
+
+func batchKey(id string, seq int) []byte { return []byte(fmt.Sprintf("%s/%08d", id, seq)) }
+
+func applyImportBegin(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p importBegin
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "import: %v", err)
+	}
+	st := importState{ID: c.ID, Actor: c.Actor, Started: c.Time, SkipInvalid: p.SkipInvalid}
+	return st.ID, putJSON(bucket(tx, bImports), st.ID, st)
+}
+
+func loadImport(tx *bolt.Tx, id string) (importState, error) {
+	var st importState
+	ok, err := getJSON(tx.Bucket(bImports), id, &st)
+	if err != nil {
+		return st, err
+	}
+	if !ok {
+		return st, muster.Errorf(muster.ENotFound, "import %s does not exist (committed, aborted or never started)", id)
+	}
+	return st, nil
+}
+
+func applyImportRows(tx *bolt.Tx, c *muster.Command) (any, error) {
+	// Only the header is decoded here; the rows stay as sent until commit.
+	var p struct {
+		Import string `json:"import"`
+		Seq    int    `json:"seq"`
+		Count  int    `json:"count"`
+	}
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "import rows: %v", err)
+	}
+	st, err := loadImport(tx, p.Import)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.Seq < st.Batches:
+		return st.Batches, nil // a retried batch that is already staged
+	case p.Seq > st.Batches:
+		return nil, muster.Errorf(muster.EConflict, "import %s: batch %d arrived before batch %d", p.Import, p.Seq, st.Batches)
+	}
+	if err := bucket(tx, bImportBatches).Put(batchKey(p.Import, p.Seq), c.Payload); err != nil {
+		return nil, err
+	}
+	st.Batches++
+	st.Rows += p.Count
+	return st.Batches, putJSON(bucket(tx, bImports), st.ID, st)
+}
+
+func applyImportAbort(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p importRef
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "import abort: %v", err)
+	}
+	if _, err := loadImport(tx, p.Import); err != nil {
+		return nil, err
+	}
+	return nil, dropImport(tx, p.Import)
+}
+
+func dropImport(tx *bolt.Tx, id string) error {
+	bb := bucket(tx, bImportBatches)
+	prefix := []byte(id + "/")
+	cur := bb.Cursor()
+	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Seek(prefix) {
+		if err := bb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return bucket(tx, bImports).Delete([]byte(id))
+}
+
+func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p importRef
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "import commit: %v", err)
+	}
+	st, err := loadImport(tx, p.Import)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]RosterRow, 0, st.Rows)
+	prefix := []byte(p.Import + "/")
+	cur := bucket(tx, bImportBatches).Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		var b importRows
+		if err := json.Unmarshal(v, &b); err != nil {
+			return nil, fmt.Errorf("import %s: staged batch %s: %w", p.Import, k, err)
+		}
+		rows = append(rows, b.Rows...)
+	}
+	res, err := reconcile(tx, rows, st.SkipInvalid, true)
+	if err != nil {
+		return nil, err // rejected: the transaction rolls back, the staged rows stay for abort
+	}
+	res.ID = p.Import
+	res.Batches = st.Batches
+	return res, dropImport(tx, p.Import)
+}
+
+// reconcile matches import rows against the roster in tx and, when write is
+// set, applies them. A row matches an existing person by external ID when it
+// has one, else by any of its phones. Rows that conflict with the roster
+// (a phone or external ID owned by someone else), name a grid that does not
+// exist, or a backup that resolves to nobody are errors; unless skipInvalid,
+// any error rejects the whole import.
+func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportResult, error) {
+	res := ImportResult{Rows: len(rows), DryRun: !write}
+	var errs []RowError
+	bad := make([]bool, len(rows))
+	fail := func(i int, field, value, reason string) {
+		bad[i] = true
+		errs = append(errs, RowError{Row: rows[i].Row, Field: field, Value: value, Reason: reason})
+	}
+	byPhone, byExt := tx.Bucket(bPeopleByPhone), tx.Bucket(bPeopleByExt)
+
+	// Keys within the file: a later duplicate is an error (the parser checks
+	// this too; rows may also come from elsewhere).
+	filePhone := make(map[string]int, len(rows))
+	fileExt := map[string]int{}
+	for i, r := range rows {
+		for _, ph := range r.Phones {
+			if j, dup := filePhone[ph]; dup {
+				fail(i, "phone", ph, fmt.Sprintf("also on row %d", rows[j].Row))
+				continue
+			}
+			filePhone[ph] = i
+		}
+		if r.ExternalID != "" {
+			if j, dup := fileExt[r.ExternalID]; dup {
+				fail(i, "external_id", r.ExternalID, fmt.Sprintf("also on row %d", rows[j].Row))
+				continue
+			}
+			fileExt[r.ExternalID] = i
+		}
+	}
+
+	// Grids and matches against the roster.
+	grids := map[RegionCode]string{} // "" = a grid; otherwise why not
+	match := make([]PersonID, len(rows))
+	claimed := map[PersonID]int{}
+	for i, r := range rows {
+		why, seen := grids[r.Grid]
+		if !seen {
+			g, ok, err := getRegion(tx, r.Grid)
+			switch {
+			case err != nil:
+				return res, err
+			case !ok:
+				why = "no such grid"
+			case g.Kind != KindGrid:
+				why = fmt.Sprintf("%s is a %s, not a grid", g.Label(), g.Kind)
+			}
+			grids[r.Grid] = why
+		}
+		if why != "" {
+			fail(i, "grid", string(r.Grid), why)
+		}
+		var m PersonID
+		if r.ExternalID != "" {
+			m = PersonID(getString(byExt, r.ExternalID))
+		}
+		for _, ph := range r.Phones {
+			owner := PersonID(getString(byPhone, ph))
+			if owner == "" || owner == m {
+				continue
+			}
+			if m != "" {
+				fail(i, "phone", ph, fmt.Sprintf("belongs to person %s in the roster", owner))
+				continue
+			}
+			// No match yet: this is that person, unless they carry another external ID.
+			if r.ExternalID != "" {
+				old, _, err := getPerson(tx, owner)
+				if err != nil {
+					return res, err
+				}
+				if old.ExternalID != "" && old.ExternalID != r.ExternalID {
+					fail(i, "phone", ph, fmt.Sprintf("belongs to person %s, whose external ID is %s", owner, old.ExternalID))
+					continue
+				}
+			}
+			m = owner
+		}
+		if m != "" {
+			if j, dup := claimed[m]; dup {
+				fail(i, "phone", strings.Join(r.Phones, ";"), fmt.Sprintf("row %d already updates person %s", rows[j].Row, m))
+			}
+			claimed[m] = i
+		}
+		match[i] = m
+	}
+
+	// Backups resolve to a row of the file or a person in the roster.
+	resolveBackup := func(i int) (row int, id PersonID, ok bool) {
+		ref := rows[i].Backup
+		if strings.HasPrefix(ref, "+") {
+			if j, in := filePhone[ref]; in {
+				return j, "", true
+			}
+			if id := getString(byPhone, ref); id != "" {
+				return -1, PersonID(id), true
+			}
+			return -1, "", false
+		}
+		if j, in := fileExt[ref]; in {
+			return j, "", true
+		}
+		if id := getString(byExt, ref); id != "" {
+			return -1, PersonID(id), true
+		}
+		return -1, "", false
+	}
+	backupRow := make([]int, len(rows))
+	backupID := make([]PersonID, len(rows))
+	for i, r := range rows {
+		backupRow[i] = -1
+		if r.Backup == "" {
+			continue
+		}
+		j, id, ok := resolveBackup(i)
+		switch {
+		case !ok:
+			fail(i, "backup", r.Backup, "no person in the file or the roster has this phone or external ID")
+		case j == i || (id != "" && id == match[i]):
+			fail(i, "backup", r.Backup, "a person cannot be their own backup")
+		default:
+			backupRow[i], backupID[i] = j, id
+		}
+	}
+	// With skip_invalid, a row whose backup is a skipped row is skipped too
+	// (repeat until nothing changes: chains of backups).
+	for changed := true; changed; {
+		changed = false
+		for i := range rows {
+			if !bad[i] && backupRow[i] >= 0 && bad[backupRow[i]] {
+				fail(i, "backup", rows[i].Backup, fmt.Sprintf("refers to row %d, which has errors", rows[backupRow[i]].Row))
+				changed = true
+			}
+		}
+	}
+
+	slices.SortStableFunc(errs, func(a, b RowError) int { return a.Row - b.Row })
+	res.ErrorCount = len(errs)
+	res.Errors = errs
+	if len(errs) > MaxReportedErrors {
+		res.Errors = errs[:MaxReportedErrors]
+	}
+	if len(errs) > 0 && !skipInvalid {
+		e := muster.Errorf(muster.EInvalid, "%d problems in %d rows; nothing was imported (first: %s)", len(errs), countTrue(bad), errs[0].Error())
+		e.Details = res
+		return res, e
+	}
+
+	// Assign IDs to new people in row order, then compare and write.
+	pb := tx.Bucket(bPeople)
+	if write {
+		pb = bucket(tx, bPeople)
+	}
+	ids := make([]PersonID, len(rows))
+	olds := make([]*Person, len(rows))
+	for i := range rows {
+		if bad[i] {
+			res.Skipped++
+			continue
+		}
+		if match[i] != "" {
+			ids[i] = match[i]
+			var old Person
+			if _, err := getJSON(pb, string(match[i]), &old); err != nil {
+				return res, err
+			}
+			olds[i] = &old
+			continue
+		}
+		if write {
+			seq, err := pb.NextSequence()
+			if err != nil {
+				return res, err
+			}
+			ids[i] = personKey(seq)
+		}
+	}
+	for i, r := range rows {
+		if bad[i] {
+			continue
+		}
+		p := Person{ID: ids[i], ExternalID: r.ExternalID, Name: r.Name, Phones: r.Phones, Grid: r.Grid,
+			Category: r.Category, Tags: r.Tags, Teams: r.Teams, Language: r.Language}
+		if backupRow[i] >= 0 {
+			p.Backup = ids[backupRow[i]]
+		} else {
+			p.Backup = backupID[i]
+		}
+		if olds[i] != nil && p.ExternalID == "" {
+			p.ExternalID = olds[i].ExternalID
+		}
+		switch {
+		case olds[i] == nil:
+			res.Created++
+		case olds[i].Equal(p):
+			res.Unchanged++
+			continue
+		default:
+			res.Updated++
+		}
+		if write {
+			if err := putPerson(tx, olds[i], p); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+func countTrue(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,163 @@
+package plans
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"muster"
+)
+
+// PhoneRegion is the region a phone number without a country code is read in.
+const PhoneRegion = "CN"
+
+// NormalizePhone returns raw as an E.164 number ("+8613800138000"). Numbers
+// without a country code are read as Chinese (13800138000, 138 0013 8000,
+// 010-12345678); "+86…", "0086…" and "86…" prefixes are accepted, as are
+// international numbers with "+" or "00". A number that libphonenumber does
+// not consider valid (wrong length, unassigned range, not a number) is a
+// *muster.Error with code EInvalid whose message says what is wrong.
+//
+// Well-formed Chinese mobile numbers take a fast path that gives exactly the
+// library's answer (see phone_test.go); everything else goes to the library.
+func NormalizePhone(raw string) (string, error) {
+	if e164, ok := fastMobile(raw); ok {
+		return e164, nil
+	}
+	return libraryPhone(raw)
+}
+
+// libraryPhone is NormalizePhone without the fast path.
+func libraryPhone(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", muster.Errorf(muster.EInvalid, "phone is empty")
+	}
+	n, err := phonenumbers.Parse(s, PhoneRegion)
+	if err != nil {
+		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", raw, parseProblem(err), phoneHint)
+	}
+	if !phonenumbers.IsValidNumber(n) {
+		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", raw, validityProblem(n), phoneHint)
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+const phoneHint = "want a mobile such as 13800138000, a landline with its area code such as 010-12345678, or +country code and number"
+
+func parseProblem(err error) string {
+	switch {
+	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
+		return "has an unknown country code"
+	case errors.Is(err, phonenumbers.ErrTooShortNSN), errors.Is(err, phonenumbers.ErrTooShortAfterIDD):
+		return "has too few digits"
+	case errors.Is(err, phonenumbers.ErrNumTooLong):
+		return "has too many digits"
+	default:
+		return "is not a phone number"
+	}
+}
+
+func validityProblem(n *phonenumbers.PhoneNumber) string {
+	switch phonenumbers.IsPossibleNumberWithReason(n) {
+	case phonenumbers.TOO_SHORT:
+		return "has too few digits"
+	case phonenumbers.TOO_LONG:
+		return "has too many digits"
+	case phonenumbers.INVALID_LENGTH:
+		return "has the wrong number of digits"
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "has an unknown country code"
+	}
+	if n.GetCountryCode() == 86 {
+		switch nsn := len(phonenumbers.GetNationalSignificantNumber(n)); {
+		case nsn < 10:
+			return "has too few digits (a mobile has 11, a landline 10 to 12 with its area code)"
+		case nsn > 12:
+			return "has too many digits (a mobile has 11, a landline 10 to 12 with its area code)"
+		}
+		return "is not in any assigned Chinese mobile or landline range"
+	}
+	return "is not in any assigned range of its country"
+}
+
+// fastMobile recognises the common spellings of a Chinese mobile number and
+// returns its E.164 form. It accepts only what libphonenumber (metadata of
+// github.com/nyaruka/phonenumbers v1.8.1) accepts with the same result; for
+// anything else it returns ok=false and the caller asks the library.
+//
+// Accepted: ASCII digits separated by spaces or hyphens, optionally after a
+// leading "+", whose digits are a mobile number from a range where every
+// 11-digit number is valid, as 11 digits, "86"+11 digits, "+86"+11 digits or
+// "0086"+11 digits.
+func fastMobile(raw string) (string, bool) {
+	if len(raw) < 11 || len(raw) > 32 {
+		return "", false
+	}
+	var d [15]byte
+	n, plus := 0, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if n == len(d) {
+				return "", false
+			}
+			d[n] = c
+			n++
+		case c == ' ' || c == '-':
+		case c == '+' && n == 0 && !plus:
+			plus = true
+		default:
+			return "", false
+		}
+	}
+	var m []byte
+	switch {
+	case n == 11 && !plus:
+		m = d[:11]
+	case n == 13 && d[0] == '8' && d[1] == '6':
+		m = d[2:13]
+	case n == 15 && !plus && string(d[:4]) == "0086":
+		m = d[4:15]
+	default:
+		return "", false
+	}
+	if !mobileRange(m) {
+		return "", false
+	}
+	if plus && n == 13 && len(raw) == 14 {
+		return raw, true // already E.164: no copy
+	}
+	var out [14]byte
+	out[0], out[1], out[2] = '+', '8', '6'
+	copy(out[3:], m)
+	return string(out[:]), true
+}
+
+// mobileRange reports whether the 11 digits m are in a Chinese mobile range
+// that libphonenumber accepts in full:
+// 1740[0-5]\d{6} | 1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}.
+func mobileRange(m []byte) bool {
+	if m[0] != '1' {
+		return false
+	}
+	c := m[2]
+	switch m[1] {
+	case '3', '8':
+		return true
+	case '4':
+		return c == '5' || c == '7'
+	case '5', '9':
+		return c != '4'
+	case '6':
+		return c == '2' || c == '5' || c == '6' || c == '7'
+	case '7':
+		if c == '4' {
+			return m[3] == '0' && m[4] <= '5'
+		}
+		return c != '9'
+	}
+	return false
+}

@@ -1,0 +1,461 @@
+package plans
+
+// Reading an import file as a table of cells: the part the roster import
+// (roster.go) and the region import (regions_csv.go) share. It decides the
+// format from the content (XLSX by its zip signature, otherwise delimited
+// text), the text encoding from the bytes (never from a file name), the
+// delimiter from the header line, and numbers records the way a spreadsheet
+// numbers its rows.
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
+
+	"muster"
+)
+
+// MaxImportBytes is the largest roster or region file accepted: room for
+// about three million roster rows.
+const MaxImportBytes = 256 << 20
+
+// Text encodings an import can be in, as reported in Roster.Encoding.
+const (
+	EncodingUTF8    = "utf-8"     // also XLSX, which is always Unicode
+	EncodingUTF8BOM = "utf-8-bom" // UTF-8 starting with a byte order mark, as Excel saves "CSV UTF-8"
+	EncodingUTF16   = "utf-16"    // UTF-16 with a byte order mark, as Excel saves "Unicode text"
+	EncodingGBK     = "gbk"       // GBK (code page 936), as Chinese Excel saves plain "CSV"
+)
+
+// File formats an import can be in, as reported in Roster.Format.
+const (
+	FormatCSV  = "csv"  // comma (or semicolon) separated text
+	FormatTSV  = "tsv"  // tab separated text
+	FormatXLSX = "xlsx" // Excel workbook
+)
+
+var (
+	zipMagic = []byte("PK\x03\x04")
+	oleMagic = []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") // legacy .xls (and .doc)
+	bomUTF8  = []byte("\xef\xbb\xbf")
+)
+
+// table yields the records of an import file. The header is read with
+// readHeader; next then returns each following record with its spreadsheet
+// row number (the first line or row of the file is 1). The slice next
+// returns may be reused by the following call; the strings in it stay valid.
+type table struct {
+	format, encoding string
+	header           []string
+	headerRow        int
+	next             func() (cells []string, row int, err error) // io.EOF after the last record
+	close            func()
+}
+
+// openTable reads all of r (at most MaxImportBytes) and prepares it as a
+// table. what ("roster", "regions") starts every error message; sheets are
+// the preferred sheet names of a workbook (matched case-insensitively),
+// otherwise its first sheet is read.
+func openTable(r io.Reader, what string, sheets ...string) (*table, error) {
+	data, err := readImport(r, what, MaxImportBytes)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(bytes.TrimSpace(data)) == 0:
+		return nil, muster.Errorf(muster.EInvalid, "%s file is empty", what)
+	case bytes.HasPrefix(data, zipMagic):
+		return openXLSX(data, what, sheets)
+	case bytes.HasPrefix(data, oleMagic):
+		return nil, muster.Errorf(muster.EInvalid, "%s file is an old Excel .xls workbook: save it as .xlsx or as CSV UTF-8 and import that", what)
+	}
+	text, enc, err := decodeText(data, what)
+	if err != nil {
+		return nil, err
+	}
+	return openDelimited(text, enc), nil
+}
+
+// readImport reads all of r, failing with ETooLarge beyond limit bytes.
+func readImport(r io.Reader, what string, limit int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s file: %w", what, err)
+	}
+	if len(data) > limit {
+		return nil, muster.Errorf(muster.ETooLarge, "%s file is larger than %d MiB: split it", what, limit>>20)
+	}
+	return data, nil
+}
+
+// decodeText returns data as UTF-8 and the encoding it was in: a UTF-8 or
+// UTF-16 byte order mark decides; otherwise valid UTF-8 is UTF-8, and
+// anything else must decode as plausible GBK Chinese text.
+func decodeText(data []byte, what string) ([]byte, string, error) {
+	switch {
+	case bytes.HasPrefix(data, bomUTF8):
+		data = data[len(bomUTF8):]
+		if off := invalidUTF8(data); off >= 0 {
+			return nil, "", muster.Errorf(muster.EInvalid, "%s file starts with a UTF-8 byte order mark but line %d is not UTF-8: save it again as CSV UTF-8", what, lineAt(data, off))
+		}
+		return data, EncodingUTF8BOM, checkNUL(data, what)
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}), bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		text, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil || bytes.ContainsRune(text, utf8.RuneError) {
+			return nil, "", muster.Errorf(muster.EInvalid, "%s file starts with a UTF-16 byte order mark but is not valid UTF-16: save it as CSV UTF-8", what)
+		}
+		return text, EncodingUTF16, checkNUL(text, what)
+	}
+	off := invalidUTF8(data)
+	if off < 0 {
+		return data, EncodingUTF8, checkNUL(data, what)
+	}
+	text, err := simplifiedchinese.GBK.NewDecoder().Bytes(data)
+	if err == nil {
+		err = plausibleGBK(text)
+	}
+	if err != nil {
+		return nil, "", muster.Errorf(muster.EInvalid, "%s file is neither UTF-8 nor GBK text (line %d is not valid UTF-8, and as GBK %v): save it as CSV UTF-8 or .xlsx", what, lineAt(data, off), err)
+	}
+	return text, EncodingGBK, nil
+}
+
+// invalidUTF8 returns the offset of the first byte that is not valid UTF-8,
+// or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+func lineAt(b []byte, off int) int { return 1 + bytes.Count(b[:off], []byte{'\n'}) }
+
+// checkNUL rejects text holding NUL bytes: UTF-16 without a byte order mark,
+// or a binary file, both of which would otherwise pass as garbled UTF-8.
+func checkNUL(text []byte, what string) error {
+	if i := bytes.IndexByte(text, 0); i >= 0 {
+		return muster.Errorf(muster.EInvalid, "%s file has NUL bytes on line %d: it is binary or UTF-16 without a byte order mark; save it as CSV UTF-8 or .xlsx", what, lineAt(text, i))
+	}
+	return nil
+}
+
+// plausibleGBK reports why GBK-decoded text is not believable Chinese text:
+// undecodable bytes, control characters, or letters mostly outside the CJK
+// ranges (which is what Latin-1 or random bytes turn into).
+func plausibleGBK(text []byte) error {
+	nonASCII, common, line := 0, 0, 1
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '\n':
+				line++
+			case c < 0x20 && c != '\t' && c != '\r', c == 0x7f:
+				return fmt.Errorf("line %d has control character %#02x", line, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(text[i:])
+		i += n
+		if r == utf8.RuneError {
+			return fmt.Errorf("line %d has bytes that are not GBK", line)
+		}
+		nonASCII++
+		if commonChineseText(r) {
+			common++
+		}
+	}
+	if common*10 < nonASCII*9 {
+		return fmt.Errorf("only %d of %d non-ASCII characters are common Chinese characters or punctuation", common, nonASCII)
+	}
+	return nil
+}
+
+func commonChineseText(r rune) bool {
+	switch {
+	case r >= 0x4e00 && r <= 0x9fff: // CJK unified ideographs
+	case r >= 0x3000 && r <= 0x303f: // CJK punctuation
+	case r >= 0xff00 && r <= 0xffef: // full-width forms
+	case r >= 0x2010 && r <= 0x206f: // general punctuation: “” — …
+	case r == 0xb7 || r == 0xd7: // · (in minority names) and ×
+	default:
+		return false
+	}
+	return true
+}
+
+// openDelimited reads UTF-8 text as comma, tab or semicolon separated
+// records, whichever the header line uses most.
+func openDelimited(text []byte, enc string) *table {
+	comma := delimiter(text)
+	cr := csv.NewReader(bytes.NewReader(text))
+	cr.Comma = comma
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	format := FormatCSV
+	if comma == '\t' {
+		format = FormatTSV
+	}
+	extra := 0 // lines taken by records beyond one each: quoted line breaks
+	t := &table{format: format, encoding: enc, close: func() {}}
+	t.next = func() ([]string, int, error) {
+		rec, err := cr.Read()
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, 0, muster.Errorf(muster.EInvalid, "line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
+			}
+			return nil, 0, err
+		}
+		line, _ := cr.FieldPos(0)
+		last := len(rec) - 1
+		end, _ := cr.FieldPos(last)
+		end += strings.Count(rec[last], "\n")
+		row := line - extra
+		extra += end - line
+		return rec, row, nil
+	}
+	return t
+}
+
+// delimiter picks the separator the first non-empty line uses most.
+func delimiter(text []byte) rune {
+	text = bytes.TrimLeft(text, "\r\n")
+	if i := bytes.IndexByte(text, '\n'); i >= 0 {
+		text = text[:i]
+	}
+	var commas, tabs, semis int
+	quoted := false
+	for _, c := range text {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == ',':
+			commas++
+		case c == '\t':
+			tabs++
+		case c == ';':
+			semis++
+		}
+	}
+	switch {
+	case tabs > commas && tabs >= semis:
+		return '\t'
+	case semis > commas && semis > tabs:
+		return ';'
+	}
+	return ','
+}
+
+// openXLSX reads one sheet of a workbook: the first whose name is in sheets,
+// else the first sheet. Cell values are raw (not number-formatted), with
+// numbers Excel stored in exponent form written out as integers.
+func openXLSX(data []byte, what string, sheets []string) (*table, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
+		RawCellValue:      true,
+		UnzipSizeLimit:    4 * MaxImportBytes,
+		UnzipXMLSizeLimit: MaxImportBytes,
+	})
+	if err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "%s file looks like an .xlsx workbook but cannot be opened (%v): save it again from Excel or as CSV UTF-8", what, err)
+	}
+	sheet := ""
+	list := f.GetSheetList()
+	for _, name := range list {
+		for _, want := range sheets {
+			if sheet == "" && strings.EqualFold(strings.TrimSpace(name), want) {
+				sheet = name
+			}
+		}
+	}
+	if sheet == "" && len(list) > 0 {
+		sheet = list[0]
+	}
+	if sheet == "" {
+		_ = f.Close()
+		return nil, muster.Errorf(muster.EInvalid, "%s workbook has no sheets", what)
+	}
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		_ = f.Close()
+		return nil, muster.Errorf(muster.EInvalid, "%s workbook: read sheet %q: %v", what, sheet, err)
+	}
+	n := 0
+	opts := excelize.Options{RawCellValue: true}
+	t := &table{format: FormatXLSX, encoding: EncodingUTF8}
+	t.close = func() {
+		_ = rows.Close()
+		_ = f.Close()
+	}
+	t.next = func() ([]string, int, error) {
+		if !rows.Next() {
+			if err := rows.Error(); err != nil {
+				return nil, 0, muster.Errorf(muster.EInvalid, "%s workbook sheet %q after row %d: %v", what, sheet, n, err)
+			}
+			return nil, 0, io.EOF
+		}
+		n++
+		cells, err := rows.Columns(opts)
+		if err != nil {
+			return nil, 0, muster.Errorf(muster.EInvalid, "%s workbook sheet %q row %d: %v", what, sheet, n, err)
+		}
+		for i, c := range cells {
+			cells[i] = xlsxInteger(c)
+		}
+		return cells, n, nil
+	}
+	return t, nil
+}
+
+// xlsxInteger turns a raw numeric cell in exponent form ("1.3800138E10") back
+// into the integer it holds; any other value is returned unchanged.
+func xlsxInteger(s string) string {
+	if len(s) < 3 || len(s) > 24 || strings.IndexAny(s, "eE") < 0 || strings.Trim(s, "0123456789.eE+-") != "" {
+		return s
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1e17 {
+		return s
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// readHeader reads up to the header: blank rows are skipped, and so are up
+// to three title rows above it (a single non-empty cell that known does not
+// recognise as a column name, such as "示例市应急名单").
+func (t *table) readHeader(what string, known func(string) bool) error {
+	titles := 0
+	for {
+		cells, row, err := t.next()
+		if err == io.EOF {
+			return muster.Errorf(muster.EInvalid, "%s file has no header row", what)
+		}
+		if err != nil {
+			return err
+		}
+		filled, first := 0, ""
+		for _, c := range cells {
+			if c = strings.TrimSpace(c); c != "" {
+				filled++
+				first = c
+			}
+		}
+		if filled == 0 {
+			continue
+		}
+		if filled == 1 && !known(headerKey(first)) && titles < 3 {
+			titles++
+			continue
+		}
+		t.header = append([]string(nil), cells...)
+		t.headerRow = row
+		return nil
+	}
+}
+
+// headerKey is the form header names are compared in.
+func headerKey(s string) string {
+	return strings.ToLower(strings.TrimSpace(strings.TrimPrefix(s, "\ufeff")))
+}
+
+// column describes one column an import understands.
+type column struct {
+	field    string   // name used in RowError.Field
+	names    []string // accepted header spellings, lower case; the first is shown in messages
+	required bool
+}
+
+func (c column) label() string { return strings.Join(c.names, "/") }
+
+// mapColumns finds each column of cols in header and returns its index (-1
+// when absent). Unknown, repeated and missing required columns are one
+// EInvalid error that lists them next to the header found.
+func mapColumns(what string, header []string, cols []column) ([]int, error) {
+	byName := map[string]int{}
+	for i, c := range cols {
+		for _, n := range c.names {
+			byName[n] = i
+		}
+	}
+	idx := make([]int, len(cols))
+	for i := range idx {
+		idx[i] = -1
+	}
+	var unknown, repeated, missing, found []string
+	for i, h := range header {
+		k := headerKey(h)
+		if k == "" {
+			continue
+		}
+		found = append(found, strings.TrimSpace(h))
+		c, ok := byName[k]
+		switch {
+		case !ok:
+			unknown = append(unknown, fmt.Sprintf("%q (column %s)", strings.TrimSpace(h), columnLetter(i)))
+		case idx[c] >= 0:
+			repeated = append(repeated, fmt.Sprintf("%q (columns %s and %s)", strings.TrimSpace(h), columnLetter(idx[c]), columnLetter(i)))
+		default:
+			idx[c] = i
+		}
+	}
+	for i, c := range cols {
+		if c.required && idx[i] < 0 {
+			missing = append(missing, c.label())
+		}
+	}
+	if len(unknown)+len(repeated)+len(missing) == 0 {
+		return idx, nil
+	}
+	var problems []string
+	if len(unknown) > 0 {
+		problems = append(problems, "unknown column "+strings.Join(unknown, ", "))
+	}
+	if len(repeated) > 0 {
+		problems = append(problems, "column given twice "+strings.Join(repeated, ", "))
+	}
+	if len(missing) > 0 {
+		problems = append(problems, "missing required column "+strings.Join(missing, ", "))
+	}
+	var known []string
+	for _, c := range cols {
+		known = append(known, c.label())
+	}
+	e := muster.Errorf(muster.EInvalid, "%s header: %s; found columns %s; known columns are %s",
+		what, strings.Join(problems, "; "), strings.Join(found, ", "), strings.Join(known, ", "))
+	e.Details = map[string]any{"unknown": unknown, "repeated": repeated, "missing": missing, "found": found}
+	return nil, e
+}
+
+// columnLetter is the spreadsheet name of the zero-based column i: A, B, …, AA.
+func columnLetter(i int) string {
+	s := ""
+	for i++; i > 0; i = (i - 1) / 26 {
+		s = string(rune('A'+(i-1)%26)) + s
+	}
+	return s
+}

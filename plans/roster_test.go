@@ -1,0 +1,360 @@
+package plans
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+)
+
+func openTestdata(t testing.TB, parts ...string) *os.File {
+	f, err := os.Open(filepath.Join(append([]string{"testdata"}, parts...)...))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
+// goodRows is what every good roster file in testdata/roster holds, in
+// every format and encoding.
+func goodRows(first int) []RosterRow {
+	return []RosterRow{
+		{Row: first, ExternalID: "A001", Name: "张伟", Phones: []string{"+8613800138000"}, Grid: "990101001001001",
+			Category: CatPartyMember, Tags: []string{"网格长", "防汛"}, Teams: []string{"防汛抢险队"}, Backup: "A002", Language: LangZH},
+		{Row: first + 1, ExternalID: "A002", Name: "李娜", Phones: []string{"+8613900139000", "+8618600001111"}, Grid: "990101001001002",
+			Category: CatVolunteer, Tags: []string{"医疗", "心理疏导"}, Teams: []string{"医疗救护队", "志愿服务队"}, Language: LangZH},
+		{Row: first + 2, ExternalID: "A003", Name: "王芳", Phones: []string{"+8615000001234"}, Grid: "990101001002003",
+			Category: CatGridWorker, Tags: []string{"网格员"}, Backup: "+8613800138000", Language: LangZH},
+		{Row: first + 3, ExternalID: "A004", Name: "Chen Ming", Phones: []string{"+8613700005678"}, Grid: "990101001002003",
+			Category: CatVolunteer, Tags: []string{"翻译"}, Language: LangEN},
+	}
+}
+
+func TestParseRosterFormats(t *testing.T) {
+	tests := []struct {
+		file     string
+		encoding string
+		format   string
+		first    int // row of the first person
+	}{
+		{"utf8.csv", EncodingUTF8, FormatCSV, 2},
+		{"utf8_bom.csv", EncodingUTF8BOM, FormatCSV, 2},
+		{"gbk.csv", EncodingGBK, FormatCSV, 2},
+		{"tabs.tsv", EncodingUTF8, FormatTSV, 2},
+		{"utf16.txt", EncodingUTF16, FormatTSV, 2},
+		{"roster.xlsx", EncodingUTF8, FormatXLSX, 3}, // sheet 名单, title row above the header
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			ro, err := ParseRoster(openTestdata(t, "roster", tt.file))
+			require.NoError(t, err)
+			assert.Equal(t, tt.encoding, ro.Encoding)
+			assert.Equal(t, tt.format, ro.Format)
+			assert.Empty(t, ro.Errors)
+			assert.Equal(t, goodRows(tt.first), ro.Rows)
+			assert.Empty(t, ro.CheckReferences(func(RegionCode) bool { return true }, func(string) bool { return false }))
+		})
+	}
+}
+
+func TestParseRosterHeaderErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		input []byte
+		want  []string // in the message
+	}{
+		{"missing column", readTestdata(t, "roster", "missing_header.csv"),
+			[]string{"missing required column 网格/网格编码/grid", "found columns 姓名, 手机, 类别"}},
+		{"unknown column", readTestdata(t, "roster", "unknown_header.csv"),
+			[]string{`unknown column "手机号码" (column B), "电邮" (column E)`, "missing required column 手机/手机号/电话/phone/phones", "known columns are 编号/工号/id/external_id"}},
+		{"column twice", []byte("name,phone,grid,category,姓名\n"), []string{`column given twice "姓名" (columns A and E)`}},
+		{"empty file", []byte(" \n"), []string{"roster file is empty"}},
+		{"header only blank rows", []byte(",,,\n,,\n"), []string{"roster file has no header row"}},
+		{"old xls", []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest"), []string{"old Excel .xls"}},
+		{"broken xlsx", []byte("PK\x03\x04garbage"), []string{"cannot be opened"}},
+		{"neither UTF-8 nor GBK", []byte("name,phone\nJos\xe9,1\n"), []string{"neither UTF-8 nor GBK", "line 2"}},
+		{"binary", []byte("name\x00\x01\x02"), []string{"NUL bytes"}},
+		{"bad BOM file", []byte("\xef\xbb\xbfname\n\xff\n"), []string{"byte order mark but line 2 is not UTF-8"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ro, err := ParseRoster(bytes.NewReader(tt.input))
+			require.Error(t, err)
+			assert.Nil(t, ro)
+			assert.True(t, muster.IsCode(err, muster.EInvalid), "code %s", muster.ErrorCode(err))
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestParseRosterTooLarge(t *testing.T) {
+	const limit = 4 << 20
+	_, err := readImport(io.LimitReader(endless('x'), limit+1), "roster", limit)
+	assert.True(t, muster.IsCode(err, muster.ETooLarge), "%v", err)
+	assert.Contains(t, err.Error(), "roster file is larger than 4 MiB")
+	data, err := readImport(io.LimitReader(endless('x'), limit), "roster", limit)
+	require.NoError(t, err)
+	assert.Len(t, data, limit)
+}
+
+// endless reads as an endless run of one byte.
+type endless byte
+
+func (e endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(e)
+	}
+	return len(p), nil
+}
+
+func readTestdata(t testing.TB, parts ...string) []byte {
+	b, err := os.ReadFile(filepath.Join(append([]string{"testdata"}, parts...)...))
+	require.NoError(t, err)
+	return b
+}
+
+func TestParseRosterBadRows(t *testing.T) {
+	ro, err := ParseRoster(openTestdata(t, "roster", "bad_rows.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, EncodingUTF8, ro.Encoding)
+
+	want := []struct {
+		row          int
+		field, value string
+		reason       string // in the reason
+	}{
+		{3, "name", "", "name is empty"},
+		{4, "phone", "12345", "too few digits"},
+		{5, "phone", "", "phone is empty"},
+		{6, "phone", "abc", "is not a phone number"},
+		{7, "grid", "99010100100", "want 15 digits"},
+		{8, "grid", "9.90101E+14", "format the grid column as text"},
+		{9, "category", "群众", "want one of 党员/"},
+		{10, "language", "法语", "want zh or en"},
+		{11, "phone", "+8613800138000", "phone already used on row 2"},
+		{12, "external_id", "B001", "external ID already used on row 2"},
+		{13, "backup", "B012", "cannot be their own backup"},
+		{15, "column J", "extra", "column without a header"},
+		{19, "phone", "1380013801", "not in any assigned Chinese"},
+	}
+	require.Len(t, ro.Errors, len(want), "errors: %v", ro.Errors)
+	for i, w := range want {
+		t.Run(w.field+"/"+w.value, func(t *testing.T) {
+			got := ro.Errors[i]
+			assert.Equal(t, w.row, got.Row)
+			assert.Equal(t, w.field, got.Field)
+			assert.Equal(t, w.value, got.Value)
+			assert.Contains(t, got.Reason, w.reason)
+		})
+	}
+
+	var rows []int
+	for _, r := range ro.Rows {
+		rows = append(rows, r.Row)
+	}
+	assert.Equal(t, []int{2, 16, 17, 18}, rows, "valid rows")
+	assert.Equal(t, RosterRow{Row: 18, ExternalID: "B016", Name: "韩十五", Phones: []string{"+8613800138013"}, Grid: "990101001001001",
+		Category: CatResponder, Tags: []string{"防汛", "医疗"}, Teams: []string{"防汛抢险队"}, Language: LangZH}, ro.Rows[3],
+		"a line break inside a cell separates tags and does not shift row numbers")
+
+	refs := ro.CheckReferences(
+		func(g RegionCode) bool { return g == "990101001001001" },
+		func(string) bool { return false },
+	)
+	require.Len(t, refs, 3, "%v", refs)
+	assert.Equal(t, RowError{Row: 16, Field: "grid", Value: "990101001001002", Reason: "no grid has this code: import the regions first or correct the code"}, refs[0])
+	assert.Equal(t, RowError{Row: 16, Field: "backup", Value: "+8613800138011", Reason: "no person has this phone or external ID, in this file or in the roster"}, refs[1])
+	assert.Equal(t, RowError{Row: 17, Field: "backup", Value: "B003", Reason: "the backup is on row 4, which has errors: fix that row first"}, refs[2])
+
+	// The roster in state knows the backup of row 16.
+	refs = ro.CheckReferences(nil, func(s string) bool { return s == "+8613800138011" })
+	assert.Len(t, refs, 1)
+}
+
+func TestCheckReferencesAsksOncePerGrid(t *testing.T) {
+	var in bytes.Buffer
+	in.WriteString("姓名,手机,网格,类别\n")
+	for i := range 50 {
+		fmt.Fprintf(&in, "某某,1380013%04d,990101001001001,党员\n", i)
+	}
+	ro, err := ParseRoster(&in)
+	require.NoError(t, err)
+	require.Len(t, ro.Rows, 50)
+	calls := 0
+	assert.Empty(t, ro.CheckReferences(func(RegionCode) bool { calls++; return true }, nil))
+	assert.Equal(t, 1, calls)
+}
+
+func TestSplitCells(t *testing.T) {
+	phones := []struct {
+		name, cell string
+		want       []string
+		bad        []string
+	}{
+		{"one", "13800138000", []string{"+8613800138000"}, nil},
+		{"semicolons", "13800138000;13900139000", []string{"+8613800138000", "+8613900139000"}, nil},
+		{"full-width", "13800138000；13900139000，18600001111", []string{"+8613800138000", "+8613900139000", "+8618600001111"}, nil},
+		{"slash", "13800138000/010-12345678", []string{"+8613800138000", "+861012345678"}, nil},
+		{"spaces between numbers", "13800138000 13900139000", []string{"+8613800138000", "+8613900139000"}, nil},
+		{"spaces inside numbers", "138 0013 8000 139 0013 9000", []string{"+8613800138000", "+8613900139000"}, nil},
+		{"repeat dropped", "13800138000;138-0013-8000", []string{"+8613800138000"}, nil},
+		{"one bad", "13800138000;123", []string{"+8613800138000"}, []string{"123"}},
+		{"bad with spaces", "138 0013", nil, []string{"138 0013"}},
+		{"empty parts", ";;13800138000;", []string{"+8613800138000"}, nil},
+	}
+	for _, tt := range phones {
+		t.Run("phones/"+tt.name, func(t *testing.T) {
+			var bad []string
+			got := appendPhones(nil, tt.cell, func(v, _ string) { bad = append(bad, v) })
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.bad, bad)
+		})
+	}
+	lists := []struct {
+		name, cell string
+		want       []string
+	}{
+		{"empty", "", nil},
+		{"mixed separators", "防汛;医疗；消防,驾驶员，无人机、翻译|心理疏导", []string{"防汛", "医疗", "消防", "驾驶员", "无人机", "翻译", "心理疏导"}},
+		{"spaces kept inside", " 防汛 ; 心理 疏导 ", []string{"防汛", "心理 疏导"}},
+		{"repeats dropped", "防汛;防汛", []string{"防汛"}},
+	}
+	for _, tt := range lists {
+		t.Run("list/"+tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, appendList(nil, tt.cell))
+		})
+	}
+}
+
+func TestDelimiterAndRowNumbers(t *testing.T) {
+	tests := []struct {
+		name, text string
+		format     string
+		rows       []int
+	}{
+		{"comma", "name,phone,grid,category\n张三,13800138000,990101001001001,党员\n", FormatCSV, []int{2}},
+		{"tab", "name\tphone\tgrid\tcategory\n张三\t13800138000\t990101001001001\t党员\n", FormatTSV, []int{2}},
+		{"semicolon", "name;phone;grid;category\n张三;13800138000;990101001001001;党员\n", FormatCSV, []int{2}},
+		{"CRLF and blank lines", "\r\nname,phone,grid,category\r\n\r\n张三,13800138000,990101001001001,党员\r\n,,,\r\n李四,13900139000,990101001001001,党员\r\n", FormatCSV, []int{4, 6}},
+		{"quoted line breaks", "name,phone,grid,category,tags\n张三,13800138000,990101001001001,党员,\"a\nb\nc\"\n李四,13900139000,990101001001001,党员,\n", FormatCSV, []int{2, 3}},
+		{"quoted commas in header", "\"name\",phone,grid,category\n张三,13800138000,990101001001001,党员\n", FormatCSV, []int{2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ro, err := ParseRoster(strings.NewReader(tt.text))
+			require.NoError(t, err)
+			require.Empty(t, ro.Errors)
+			assert.Equal(t, tt.format, ro.Format)
+			var rows []int
+			for _, r := range ro.Rows {
+				rows = append(rows, r.Row)
+			}
+			assert.Equal(t, tt.rows, rows)
+		})
+	}
+}
+
+func TestXLSXInteger(t *testing.T) {
+	tests := map[string]string{
+		"1.3800138E10":         "13800138000",
+		"9.90101001001001E+14": "990101001001001",
+		"13800138000":          "13800138000",
+		"1.5E0":                "1.5E0",
+		"张三":                   "张三",
+		"E10":                  "E10",
+		"1e400":                "1e400",
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, xlsxInteger(in), in)
+	}
+}
+
+func TestColumnLetter(t *testing.T) {
+	for i, want := range map[int]string{0: "A", 8: "I", 25: "Z", 26: "AA", 27: "AB", 701: "ZZ", 702: "AAA"} {
+		assert.Equal(t, want, columnLetter(i))
+	}
+}
+
+func TestParseRosterManyRowsInOrder(t *testing.T) {
+	// More rows than one chunk, so the workers' results must be merged in order.
+	var in bytes.Buffer
+	in.WriteString("编号,姓名,手机,网格,类别\n")
+	n := 3*rosterChunkSize + 17
+	for i := range n {
+		fmt.Fprintf(&in, "E%07d,某某,139%08d,990101001001001,党员\n", i, i)
+	}
+	fmt.Fprintf(&in, "E-dup,某某,139%08d,990101001001001,党员\n", 5)
+	ro, err := ParseRoster(&in)
+	require.NoError(t, err)
+	require.Len(t, ro.Rows, n)
+	for i, r := range ro.Rows {
+		require.Equal(t, i+2, r.Row)
+		require.Equal(t, fmt.Sprintf("+86139%08d", i), r.Phones[0])
+	}
+	require.Len(t, ro.Errors, 1)
+	assert.Equal(t, RowError{Row: n + 2, Field: "phone", Value: "+8613900000005", Reason: "phone already used on row 7"}, ro.Errors[0])
+}
+
+func TestParseRegions(t *testing.T) {
+	want := []Region{
+		{Code: "990100", Name: "示例市", Kind: KindCity},
+		{Code: "990101", Name: "东湖区", Kind: KindDistrict, Parent: "990100"},
+		{Code: "990101001", Name: "青山街道", Kind: KindStreet, Parent: "990101"},
+		{Code: "990101001001", Name: "幸福里社区", Kind: KindCommunity, Parent: "990101001"},
+		{Code: "990101001001001", Name: "幸福里社区第1网格", Kind: KindGrid, Parent: "990101001001"},
+	}
+	for _, file := range []string{"regions.csv", "regions_gbk.csv"} {
+		t.Run(file, func(t *testing.T) {
+			got, errs, err := ParseRegions(openTestdata(t, "regions", file))
+			require.NoError(t, err)
+			assert.Empty(t, errs)
+			assert.Equal(t, want, got)
+		})
+	}
+}
+
+func TestParseRegionsBadRows(t *testing.T) {
+	got, errs, err := ParseRegions(openTestdata(t, "regions", "bad_regions.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, []Region{{Code: "990100", Name: "示例市", Kind: KindCity}}, got)
+	want := []struct {
+		row          int
+		field, value string
+		reason       string
+	}{
+		{3, "code", "99010", "a district code has 6 digits"},
+		{4, "name", "", "name is empty"},
+		{5, "kind", "省", "want city, district"},
+		{6, "parent", "990101", "does not start with its parent's code"},
+		{7, "code", "990100", "code already used on row 2"},
+		{8, "parent", "", "needs a parent"},
+	}
+	require.Len(t, errs, len(want), "%v", errs)
+	for i, w := range want {
+		assert.Equal(t, w.row, errs[i].Row, "error %d", i)
+		assert.Equal(t, w.field, errs[i].Field, "error %d", i)
+		assert.Equal(t, w.value, errs[i].Value, "error %d", i)
+		assert.Contains(t, errs[i].Reason, w.reason, "error %d", i)
+	}
+}
+
+func TestParseRegionsHeader(t *testing.T) {
+	_, _, err := ParseRegions(strings.NewReader("编码,名字,级别\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown column "名字" (column B)`)
+	assert.Contains(t, err.Error(), "missing required column 名称/name")
+}
+
+func TestRowErrorJSONAndText(t *testing.T) {
+	e := RowError{Row: 4, Field: "phone", Value: "12345", Reason: "has too few digits"}
+	assert.Equal(t, `row 4, phone "12345": has too few digits`, e.Error())
+}

@@ -1,0 +1,608 @@
+package plans
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// Applier replicates a command and decodes its result into out
+// (cluster.Node implements it).
+type Applier interface {
+	Apply(ctx context.Context, c *muster.Command, out any) error
+}
+
+// Viewer reads the state at a consistency level (cluster.Node implements it).
+type Viewer interface {
+	View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error
+}
+
+// Service is how the rest of muster reads and changes regions, people, roster
+// imports and plans. It validates input, turns changes into commands, and
+// reads the state; it holds no state of its own.
+type Service struct {
+	apply Applier
+	view  Viewer
+}
+
+// NewService returns a Service over a replicated state.
+func NewService(a Applier, v Viewer) *Service { return &Service{apply: a, view: v} }
+
+// Page asks for one page of a list: at most Limit items after the cursor.
+type Page struct {
+	Limit int
+	After string
+}
+
+// DefaultPageLimit and MaxPageLimit bound list pages.
+const (
+	DefaultPageLimit = 100
+	MaxPageLimit     = 1000
+)
+
+func (p Page) limit() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
+}
+
+// List is one page of results; Next is the cursor for the following page,
+// empty on the last one.
+type List[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next"`
+}
+
+// ----- regions -----
+
+// ImportRegions reads a region CSV and applies it in one command: every row
+// valid and every parent present (in the file or the state), or nothing.
+func (s *Service) ImportRegions(ctx context.Context, actor string, r io.Reader) (RegionImportResult, error) {
+	var res RegionImportResult
+	regions, rowErrs, err := ParseRegions(r)
+	if err != nil {
+		return res, err
+	}
+	if len(rowErrs) > 0 {
+		e := muster.Errorf(muster.EInvalid, "%d problems in the region file; nothing was imported (first: %s)", len(rowErrs), rowErrs[0].Error())
+		e.Details = rowErrs
+		return res, e
+	}
+	return s.PutRegions(ctx, actor, regions)
+}
+
+// PutRegions creates or updates regions in one command.
+func (s *Service) PutRegions(ctx context.Context, actor string, regions []Region) (RegionImportResult, error) {
+	var res RegionImportResult
+	if len(regions) == 0 {
+		return res, muster.Errorf(muster.EInvalid, "no regions given")
+	}
+	b, err := json.Marshal(regions)
+	if err != nil {
+		return res, err
+	}
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdRegionUpsert, Actor: actor, Payload: b}, &res)
+	return res, err
+}
+
+// Region returns one region.
+func (s *Service) Region(ctx context.Context, level muster.Consistency, code RegionCode) (Region, error) {
+	var r Region
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var ok bool
+		var err error
+		r, ok, err = getRegion(tx, code)
+		if err == nil && !ok {
+			err = muster.Errorf(muster.ENotFound, "region %s does not exist", code)
+		}
+		return err
+	})
+	return r, err
+}
+
+// RegionFilter narrows a region list. Parent lists the direct children of
+// one region; Kind keeps one level of the tree.
+type RegionFilter struct {
+	Parent RegionCode
+	Kind   RegionKind
+}
+
+// Regions lists regions in code order.
+func (s *Service) Regions(ctx context.Context, level muster.Consistency, f RegionFilter, page Page) (List[Region], error) {
+	out := List[Region]{Items: []Region{}}
+	limit := page.limit()
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bRegions)
+		if rb == nil {
+			return nil
+		}
+		emit := func(r Region) bool {
+			if f.Kind != "" && r.Kind != f.Kind {
+				return true
+			}
+			if len(out.Items) == limit {
+				out.Next = string(out.Items[limit-1].Code)
+				return false
+			}
+			out.Items = append(out.Items, r)
+			return true
+		}
+		if f.Parent != "" {
+			cb := tx.Bucket(bRegionChildren)
+			if cb == nil {
+				return nil
+			}
+			prefix := []byte(string(f.Parent) + "/")
+			cur := cb.Cursor()
+			k, _ := cur.Seek(append(prefix, page.After...))
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+				code := string(k[len(prefix):])
+				if code == page.After {
+					continue
+				}
+				var r Region
+				if _, err := getJSON(rb, code, &r); err != nil {
+					return err
+				}
+				if !emit(r) {
+					break
+				}
+			}
+			return nil
+		}
+		cur := rb.Cursor()
+		k, v := cur.Seek([]byte(page.After))
+		for ; k != nil; k, v = cur.Next() {
+			if string(k) == page.After {
+				continue
+			}
+			var r Region
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			if !emit(r) {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ----- people -----
+
+// PersonInput is a person as a client sends it: phones in any common
+// notation, category and language in Chinese or English.
+type PersonInput struct {
+	ExternalID string   `json:"external_id,omitempty"`
+	Name       string   `json:"name"`
+	Phones     []string `json:"phones"`
+	Grid       string   `json:"grid"`
+	Category   string   `json:"category"`
+	Tags       []string `json:"tags,omitempty"`
+	Teams      []string `json:"teams,omitempty"`
+	Backup     string   `json:"backup,omitempty"` // a person ID
+	Language   string   `json:"language,omitempty"`
+}
+
+// person validates the input and returns the normalised person.
+func (in PersonInput) person() (Person, error) {
+	p := Person{ExternalID: strings.TrimSpace(in.ExternalID), Name: strings.TrimSpace(in.Name), Grid: RegionCode(strings.TrimSpace(in.Grid)),
+		Tags: cleanList(in.Tags), Teams: cleanList(in.Teams), Backup: PersonID(strings.TrimSpace(in.Backup))}
+	if p.Name == "" {
+		return p, muster.Errorf(muster.EInvalid, "name: required")
+	}
+	if len(in.Phones) == 0 {
+		return p, muster.Errorf(muster.EInvalid, "phones: at least one phone number is required")
+	}
+	for _, raw := range in.Phones {
+		ph, err := NormalizePhone(raw)
+		if err != nil {
+			return p, muster.Errorf(muster.EInvalid, "phones: %v", err)
+		}
+		if slices.Contains(p.Phones, ph) {
+			return p, muster.Errorf(muster.EInvalid, "phones: %s given twice", ph)
+		}
+		p.Phones = append(p.Phones, ph)
+	}
+	if len(p.Grid) != 15 || !allDigits(string(p.Grid)) {
+		return p, muster.Errorf(muster.EInvalid, "grid: %q is not a 15-digit grid code", in.Grid)
+	}
+	var err error
+	if p.Category, err = ParseCategory(in.Category); err != nil {
+		return p, err
+	}
+	if p.Language, err = ParseLanguage(in.Language); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func cleanList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// CreatePerson adds one person. A phone or external ID that already belongs
+// to someone is a conflict; an unknown grid or backup is invalid.
+func (s *Service) CreatePerson(ctx context.Context, actor string, in PersonInput) (Person, error) {
+	p, err := in.person()
+	if err != nil {
+		return p, err
+	}
+	b, _ := json.Marshal(p)
+	var out Person
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdPersonCreate, Actor: actor, Payload: b}, &out)
+	return out, err
+}
+
+// UpdatePerson replaces a person's data.
+func (s *Service) UpdatePerson(ctx context.Context, actor string, id PersonID, in PersonInput) (Person, error) {
+	p, err := in.person()
+	if err != nil {
+		return p, err
+	}
+	p.ID = id
+	b, _ := json.Marshal(p)
+	var out Person
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdPersonUpdate, Actor: actor, Payload: b}, &out)
+	return out, err
+}
+
+// DeletePerson removes a person; people who had them as backup lose it.
+func (s *Service) DeletePerson(ctx context.Context, actor string, id PersonID) error {
+	return s.apply.Apply(ctx, &muster.Command{Type: CmdPersonDelete, Actor: actor, Payload: []byte(id)}, nil)
+}
+
+// Person returns one person.
+func (s *Service) Person(ctx context.Context, level muster.Consistency, id PersonID) (Person, error) {
+	var p Person
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var ok bool
+		var err error
+		p, ok, err = getPerson(tx, id)
+		if err == nil && !ok {
+			err = muster.Errorf(muster.ENotFound, "person %s does not exist", id)
+		}
+		return err
+	})
+	return p, err
+}
+
+// PeopleFilter narrows a people list. Region keeps people whose grid is that
+// region or lies under it; the other fields must match exactly.
+type PeopleFilter struct {
+	Region   RegionCode
+	Category Category
+	Tag      string
+	Team     string
+	Phone    string // E.164
+}
+
+func (f PeopleFilter) match(p Person) bool {
+	return (f.Category == "" || p.Category == f.Category) && (f.Tag == "" || p.HasTag(f.Tag)) && (f.Team == "" || p.InTeam(f.Team))
+}
+
+// People lists people in ID order, or in grid order when filtered by region.
+func (s *Service) People(ctx context.Context, level muster.Consistency, f PeopleFilter, page Page) (List[Person], error) {
+	out := List[Person]{Items: []Person{}}
+	limit := page.limit()
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		pb := tx.Bucket(bPeople)
+		if pb == nil {
+			return nil
+		}
+		if f.Phone != "" {
+			id := getString(tx.Bucket(bPeopleByPhone), f.Phone)
+			if id == "" {
+				return nil
+			}
+			p, ok, err := getPerson(tx, PersonID(id))
+			if ok && f.match(p) {
+				out.Items = append(out.Items, p)
+			}
+			return err
+		}
+		if f.Region != "" {
+			r, ok, err := getRegion(tx, f.Region)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return muster.Errorf(muster.ENotFound, "region %s does not exist", f.Region)
+			}
+			gb := tx.Bucket(bPeopleByGrid)
+			if gb == nil {
+				return nil
+			}
+			prefix := []byte(regionPrefix(r))
+			cur := gb.Cursor()
+			k, _ := cur.Seek(append(append([]byte(nil), prefix...), page.After...))
+			if page.After != "" && !bytes.HasPrefix([]byte(page.After), prefix) {
+				return muster.Errorf(muster.EInvalid, "cursor %q does not belong to region %s", page.After, f.Region)
+			}
+			if page.After != "" {
+				k, _ = cur.Seek([]byte(page.After))
+			}
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+				if string(k) == page.After {
+					continue
+				}
+				id := k[bytes.IndexByte(k, '/')+1:]
+				var p Person
+				if _, err := getJSON(pb, string(id), &p); err != nil {
+					return err
+				}
+				if !f.match(p) {
+					continue
+				}
+				if len(out.Items) == limit {
+					last := out.Items[limit-1]
+					out.Next = string(gridKey(last.Grid, last.ID))
+					break
+				}
+				out.Items = append(out.Items, p)
+			}
+			return nil
+		}
+		cur := pb.Cursor()
+		k, v := cur.Seek([]byte(page.After))
+		for ; k != nil; k, v = cur.Next() {
+			if string(k) == page.After {
+				continue
+			}
+			var p Person
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if !f.match(p) {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.Next = string(out.Items[limit-1].ID)
+				break
+			}
+			out.Items = append(out.Items, p)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// CountPeople returns how many people the roster holds.
+func (s *Service) CountPeople(ctx context.Context, level muster.Consistency) (int, error) {
+	n := 0
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bPeople); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ----- roster import -----
+
+// ImportOptions control a roster import.
+type ImportOptions struct {
+	DryRun      bool // check and count, change nothing
+	SkipInvalid bool // apply the good rows and report the bad ones
+	BatchRows   int  // rows per raft entry; default 5000
+	// Progress, when set, is told how many rows have been sent of the total.
+	Progress func(sent, total int)
+}
+
+// ImportRoster reads a roster file (CSV in UTF-8, UTF-8 with BOM or GBK, or
+// XLSX) and upserts its people: matched by external ID, else by phone, so
+// importing the same file twice changes nothing the second time. Unless
+// SkipInvalid, any bad row (in the file or against the roster) means nothing
+// is applied, and the error's details list every bad row.
+func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, opts ImportOptions) (ImportResult, error) {
+	roster, err := ParseRoster(r)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	parseBad := map[int]bool{}
+	for _, e := range roster.Errors {
+		parseBad[e.Row] = true
+	}
+	total := len(roster.Rows) + len(parseBad)
+	merge := func(res ImportResult) ImportResult {
+		res.Rows = total
+		res.Encoding, res.Format = roster.Encoding, roster.Format
+		if len(roster.Errors) > 0 {
+			all := append(append([]RowError(nil), roster.Errors...), res.Errors...)
+			slices.SortStableFunc(all, func(a, b RowError) int { return a.Row - b.Row })
+			res.ErrorCount += len(roster.Errors)
+			if len(all) > MaxReportedErrors {
+				all = all[:MaxReportedErrors]
+			}
+			res.Errors = all
+			if opts.SkipInvalid {
+				res.Skipped += len(parseBad)
+			}
+		}
+		return res
+	}
+
+	// Check everything against the current roster first, so the answer lists
+	// every problem at once and a doomed import stages nothing.
+	var check ImportResult
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		check, err = reconcile(tx, roster.Rows, true, false)
+		return err
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	check = merge(check)
+	if opts.DryRun {
+		if !opts.SkipInvalid {
+			check.Skipped = 0
+		}
+		return check, nil
+	}
+	if check.ErrorCount > 0 && !opts.SkipInvalid {
+		check.Created, check.Updated, check.Unchanged, check.Skipped = 0, 0, 0, 0
+		e := muster.Errorf(muster.EInvalid, "%d problems in the roster file; nothing was imported (first: %s)", check.ErrorCount, check.Errors[0].Error())
+		e.Details = check
+		return check, e
+	}
+	if len(roster.Rows) == 0 {
+		return check, nil
+	}
+	res, err := s.stageAndCommit(ctx, actor, roster.Rows, opts)
+	if err != nil {
+		if e, ok := err.(*muster.Error); ok {
+			if d, ok := e.Details.(ImportResult); ok {
+				e.Details = merge(d)
+			}
+		}
+		return res, err
+	}
+	return merge(res), nil
+}
+
+func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []RosterRow, opts ImportOptions) (ImportResult, error) {
+	batch := opts.BatchRows
+	if batch <= 0 {
+		batch = 5000
+	}
+	begin, _ := json.Marshal(importBegin{SkipInvalid: opts.SkipInvalid})
+	var id string
+	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdImportBegin, Actor: actor, Payload: begin}, &id); err != nil {
+		return ImportResult{}, fmt.Errorf("start import: %w", err)
+	}
+	abort := func() {
+		p, _ := json.Marshal(importRef{Import: id})
+		_ = s.apply.Apply(context.WithoutCancel(ctx), &muster.Command{Type: CmdImportAbort, Actor: actor, Payload: p}, nil)
+	}
+	for seq, start := 0, 0; start < len(rows); seq, start = seq+1, start+batch {
+		end := min(start+batch, len(rows))
+		p, err := json.Marshal(struct {
+			importRows
+			Count int `json:"count"`
+		}{importRows{Import: id, Seq: seq, Rows: rows[start:end]}, end - start})
+		if err != nil {
+			abort()
+			return ImportResult{}, err
+		}
+		if err := s.apply.Apply(ctx, &muster.Command{Type: CmdImportRows, Actor: actor, Payload: p}, nil); err != nil {
+			abort()
+			return ImportResult{}, fmt.Errorf("send rows %d–%d: %w", rows[start].Row, rows[end-1].Row, err)
+		}
+		if opts.Progress != nil {
+			opts.Progress(end, len(rows))
+		}
+	}
+	p, _ := json.Marshal(importRef{Import: id})
+	var res ImportResult
+	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdImportCommit, Actor: actor, Payload: p}, &res); err != nil {
+		abort()
+		return ImportResult{}, err
+	}
+	return res, nil
+}
+
+// ----- plans -----
+
+// ApplyPlan decodes a plan file and stores it as a new version, unless it is
+// identical to the latest version. Problems come back as one invalid error
+// whose details list each with file, line and field.
+func (s *Service) ApplyPlan(ctx context.Context, actor, filename string, src []byte) (PlanApplyResult, error) {
+	var res PlanApplyResult
+	p, err := DecodePlan(filename, src)
+	if err != nil {
+		return res, err
+	}
+	var problems []Problem
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		problems = p.CheckReferences(filename, src, func(code RegionCode) bool {
+			_, ok, _ := getRegion(tx, code)
+			return ok
+		})
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if len(problems) > 0 {
+		return res, ProblemsError(problems)
+	}
+	b, err := json.Marshal(planPut{Filename: filename, Source: string(src), Plan: p})
+	if err != nil {
+		return res, err
+	}
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdPlanPut, Actor: actor, Payload: b}, &res)
+	return res, err
+}
+
+// Plan returns version v of a plan (v ≤ 0: the latest).
+func (s *Service) Plan(ctx context.Context, level muster.Consistency, id PlanID, v int) (PlanVersion, error) {
+	var pv PlanVersion
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		pv, err = getPlanVersion(tx, id, v)
+		return err
+	})
+	return pv, err
+}
+
+// PlanVersions lists a plan's versions, oldest first, without their files.
+func (s *Service) PlanVersions(ctx context.Context, level muster.Consistency, id PlanID) ([]PlanVersion, error) {
+	var out []PlanVersion
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = planVersions(tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Plans lists plans in ID order with their latest version.
+func (s *Service) Plans(ctx context.Context, level muster.Consistency, page Page) (List[PlanSummary], error) {
+	out := List[PlanSummary]{Items: []PlanSummary{}}
+	limit := page.limit()
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bPlans)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		k, v := cur.Seek([]byte(page.After))
+		for ; k != nil; k, v = cur.Next() {
+			if string(k) == page.After {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.Next = string(out.Items[limit-1].ID)
+				break
+			}
+			var sum PlanSummary
+			if err := json.Unmarshal(v, &sum); err != nil {
+				return err
+			}
+			out.Items = append(out.Items, sum)
+		}
+		return nil
+	})
+	return out, err
+}

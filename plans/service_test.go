@@ -1,0 +1,296 @@
+package plans_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/examples"
+	"muster/plans"
+)
+
+// newService starts a real single-node cluster with plans registered and the
+// demo city loaded.
+func newService(t *testing.T) *plans.Service {
+	t.Helper()
+	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) }})
+	n := c.Nodes[0].Node
+	svc := plans.NewService(n, n)
+	ctx := testCtx(t)
+	res, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+	require.NoError(t, err)
+	require.Greater(t, res.Created, 1000)
+	return svc
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func demoGrids(t *testing.T) []plans.RegionCode {
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	return examples.Grids(regions)
+}
+
+func roster(t *testing.T, n int) []byte {
+	var buf bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&buf, n, 7, demoGrids(t)))
+	return buf.Bytes()
+}
+
+func count(t *testing.T, svc *plans.Service) int {
+	n, err := svc.CountPeople(testCtx(t), muster.Default)
+	require.NoError(t, err)
+	return n
+}
+
+func TestRosterImportIsIdempotentAndBatched(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	file := roster(t, 2000)
+	var progress []int
+	res, err := svc.ImportRoster(ctx, "test", bytes.NewReader(file), plans.ImportOptions{BatchRows: 300, Progress: func(sent, total int) { progress = append(progress, sent) }})
+	require.NoError(t, err)
+	assert.Equal(t, 2000, res.Rows)
+	assert.Equal(t, 2000, res.Created)
+	assert.Equal(t, 7, res.Batches, "2000 rows in batches of 300")
+	assert.Equal(t, []int{300, 600, 900, 1200, 1500, 1800, 2000}, progress)
+	assert.Equal(t, 2000, count(t, svc))
+
+	again, err := svc.ImportRoster(ctx, "test", bytes.NewReader(file), plans.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, again.Created)
+	assert.Equal(t, 0, again.Updated)
+	assert.Equal(t, 2000, again.Unchanged)
+	assert.Equal(t, 2000, count(t, svc))
+
+	// Backups resolve to people of the same file.
+	list, err := svc.People(ctx, muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 1000})
+	require.NoError(t, err)
+	withBackup := 0
+	for _, p := range list.Items {
+		if p.Backup != "" {
+			withBackup++
+			_, err := svc.Person(ctx, muster.Default, p.Backup)
+			assert.NoError(t, err)
+		}
+	}
+	assert.Greater(t, withBackup, 50)
+}
+
+func TestRosterImportAllOrNothing(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	grid := demoGrids(t)[0]
+	file := "姓名,手机,网格,类别\n" +
+		"张三,13800138001," + string(grid) + ",党员\n" +
+		"李四,13800138002,990199999999001,志愿者\n" + // no such grid
+		"王五,12345," + string(grid) + ",志愿者\n" + // bad phone
+		"赵六,13800138004," + string(grid) + ",神仙\n" // bad category
+	_, err := svc.ImportRoster(ctx, "test", strings.NewReader(file), plans.ImportOptions{})
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EInvalid))
+	var e *muster.Error
+	require.ErrorAs(t, err, &e)
+	res := e.Details.(plans.ImportResult)
+	assert.Equal(t, 3, res.ErrorCount)
+	var rows []int
+	for _, re := range res.Errors {
+		rows = append(rows, re.Row)
+	}
+	assert.Equal(t, []int{3, 4, 5}, rows, "every bad row, by spreadsheet row number")
+	assert.Equal(t, 0, count(t, svc), "nothing applied")
+
+	// Dry run reports the same without changing anything.
+	dry, err := svc.ImportRoster(ctx, "test", strings.NewReader(file), plans.ImportOptions{DryRun: true})
+	require.NoError(t, err)
+	assert.True(t, dry.DryRun)
+	assert.Equal(t, 3, dry.ErrorCount)
+	assert.Equal(t, 1, dry.Created)
+	assert.Equal(t, 0, count(t, svc))
+
+	// --skip-invalid applies the good row and reports the rest.
+	skip, err := svc.ImportRoster(ctx, "test", strings.NewReader(file), plans.ImportOptions{SkipInvalid: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, skip.Created)
+	assert.Equal(t, 3, skip.Skipped)
+	assert.Equal(t, 3, skip.ErrorCount)
+	assert.Equal(t, 1, count(t, svc))
+}
+
+func TestRosterImportEncodings(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	// The committed GBK and BOM files go through the whole import path.
+	for _, name := range []string{"gbk.csv", "utf8_bom.csv", "roster.xlsx"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "roster", name))
+			require.NoError(t, err)
+			ro, err := plans.ParseRoster(bytes.NewReader(data))
+			require.NoError(t, err)
+			require.NotEmpty(t, ro.Rows)
+			res, err := svc.ImportRoster(ctx, "test", bytes.NewReader(data), plans.ImportOptions{DryRun: true})
+			require.NoError(t, err)
+			assert.Equal(t, ro.Encoding, res.Encoding)
+			assert.Equal(t, len(ro.Rows)+countRows(ro.Errors), res.Rows)
+		})
+	}
+}
+
+func countRows(errs []plans.RowError) int {
+	seen := map[int]bool{}
+	for _, e := range errs {
+		seen[e.Row] = true
+	}
+	return len(seen)
+}
+
+func TestPersonBadInputLeavesStateUnchanged(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	grid := string(demoGrids(t)[0])
+	p, err := svc.CreatePerson(ctx, "test", plans.PersonInput{Name: "张三", Phones: []string{"138 0013 8000"}, Grid: grid, Category: "党员"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"+8613800138000"}, p.Phones)
+	assert.NotEmpty(t, p.ID)
+
+	tests := []struct {
+		name string
+		in   plans.PersonInput
+		code string
+	}{
+		{"duplicate phone", plans.PersonInput{Name: "李四", Phones: []string{"+8613800138000"}, Grid: grid, Category: "志愿者"}, muster.EConflict},
+		{"invalid phone", plans.PersonInput{Name: "李四", Phones: []string{"12345"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
+		{"unknown grid", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: "990199999999001", Category: "志愿者"}, muster.EInvalid},
+		{"region that is not a grid", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: "990101001001", Category: "志愿者"}, muster.EInvalid},
+		{"unknown category", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: grid, Category: "神仙"}, muster.EInvalid},
+		{"missing name", plans.PersonInput{Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
+		{"unknown backup", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者", Backup: "P99999999"}, muster.EInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := svc.CreatePerson(ctx, "test", tt.in)
+			assert.True(t, muster.IsCode(err, tt.code), "want %s, got %v", tt.code, err)
+			assert.Equal(t, 1, count(t, svc))
+		})
+	}
+
+	// Update and delete.
+	p2, err := svc.CreatePerson(ctx, "test", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者", Backup: string(p.ID)})
+	require.NoError(t, err)
+	require.NoError(t, svc.DeletePerson(ctx, "test", p.ID))
+	got, err := svc.Person(ctx, muster.Default, p2.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Backup, "a deleted person is nobody's backup any more")
+	_, err = svc.Person(ctx, muster.Default, p.ID)
+	assert.True(t, muster.IsCode(err, muster.ENotFound))
+	// The freed phone can be used again.
+	_, err = svc.CreatePerson(ctx, "test", plans.PersonInput{Name: "王五", Phones: []string{"13800138000"}, Grid: grid, Category: "党员"})
+	assert.NoError(t, err)
+}
+
+func TestPlanVersions(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	src, err := os.ReadFile("../examples/plans/flood.yaml")
+	require.NoError(t, err)
+	res, err := svc.ApplyPlan(ctx, "test", "flood.yaml", src)
+	require.NoError(t, err)
+	assert.Equal(t, plans.PlanApplyResult{PlanID: res.PlanID, Version: 1, Changed: true}, res)
+
+	same, err := svc.ApplyPlan(ctx, "test", "flood.yaml", src)
+	require.NoError(t, err)
+	assert.False(t, same.Changed)
+	assert.Equal(t, 1, same.Version)
+
+	edited := bytes.Replace(src, []byte("title: "), []byte("title: 修订版"), 1)
+	v2, err := svc.ApplyPlan(ctx, "test", "flood.yaml", edited)
+	require.NoError(t, err)
+	assert.Equal(t, 2, v2.Version)
+
+	old, err := svc.Plan(ctx, muster.Default, res.PlanID, 1)
+	require.NoError(t, err)
+	assert.Equal(t, string(src), old.Source, "old versions stay readable as applied")
+	latest, err := svc.Plan(ctx, muster.Default, res.PlanID, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, latest.Version)
+	assert.True(t, strings.HasPrefix(latest.Plan.Title, "修订版"))
+	versions, err := svc.PlanVersions(ctx, muster.Default, res.PlanID)
+	require.NoError(t, err)
+	assert.Len(t, versions, 2)
+
+	// A plan naming a region that does not exist is refused with its line.
+	bad := bytes.Replace(src, []byte(`"990100"`), []byte(`"990199"`), 1)
+	require.NotEqual(t, src, bad, "the example plan names 990100 in quotes")
+	_, err = svc.ApplyPlan(ctx, "test", "flood.yaml", bad)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "got %v", err)
+	assert.Contains(t, err.Error(), "flood.yaml:")
+	list, err := svc.Plans(ctx, muster.Default, plans.Page{})
+	require.NoError(t, err)
+	require.Len(t, list.Items, 1)
+	assert.Equal(t, 2, list.Items[0].Version)
+}
+
+func TestRegionAndPeopleLists(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	_, err := svc.ImportRoster(ctx, "test", bytes.NewReader(roster(t, 3000)), plans.ImportOptions{})
+	require.NoError(t, err)
+
+	districts, err := svc.Regions(ctx, muster.Default, plans.RegionFilter{Parent: "990100"}, plans.Page{})
+	require.NoError(t, err)
+	require.Len(t, districts.Items, 6)
+	// Page through every grid, 500 at a time.
+	seen, pages := 0, 0
+	for page := (plans.Page{Limit: 500}); ; pages++ {
+		l, err := svc.Regions(ctx, muster.Stale, plans.RegionFilter{Kind: plans.KindGrid}, page)
+		require.NoError(t, err)
+		seen += len(l.Items)
+		if l.Next == "" {
+			break
+		}
+		page.After = l.Next
+	}
+	assert.Equal(t, 1200, seen)
+	assert.Equal(t, 2, pages)
+
+	// People under one district, paged, equal the district's share of the roster.
+	d := districts.Items[0]
+	inDistrict := 0
+	for page := (plans.Page{Limit: 100}); ; {
+		l, err := svc.People(ctx, muster.Default, plans.PeopleFilter{Region: d.Code}, page)
+		require.NoError(t, err)
+		for _, p := range l.Items {
+			require.True(t, strings.HasPrefix(string(p.Grid), string(d.Code)))
+		}
+		inDistrict += len(l.Items)
+		if l.Next == "" {
+			break
+		}
+		page.After = l.Next
+	}
+	all, err := svc.People(ctx, muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 1000})
+	require.NoError(t, err)
+	assert.Greater(t, inDistrict, 300)
+	assert.Less(t, inDistrict, 3000)
+	assert.NotEmpty(t, all.Next)
+	city, err := svc.People(ctx, muster.Default, plans.PeopleFilter{Region: "990100", Category: plans.CatPartyMember}, plans.Page{Limit: 1000})
+	require.NoError(t, err)
+	for _, p := range city.Items {
+		assert.Equal(t, plans.CatPartyMember, p.Category)
+	}
+	assert.NotEmpty(t, city.Items)
+}

@@ -1,0 +1,364 @@
+package plans
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// Buckets of the state file owned by plans. Keys are chosen so that a prefix
+// scan answers the common questions: people in a region are a prefix scan of
+// peopleByGrid, because every grid code starts with the codes of the regions
+// above it.
+var (
+	bRegions        = []byte("regions")         // code → Region
+	bRegionChildren = []byte("region_children") // parent/child → nil
+	bPeople         = []byte("people")          // id → Person
+	bPeopleByPhone  = []byte("people_by_phone") // E.164 → id
+	bPeopleByExt    = []byte("people_by_ext")   // external id → id
+	bPeopleByGrid   = []byte("people_by_grid")  // grid/id → nil
+	bPlans          = []byte("plans")           // plan id → PlanSummary
+	bPlanVersions   = []byte("plan_versions")   // plan id/%08d → PlanVersion
+	bImports        = []byte("imports")         // import id → importState
+	bImportBatches  = []byte("import_batches")  // import id/%08d → importRows payload
+)
+
+// Command types owned by plans.
+const (
+	CmdRegionUpsert = "region.upsert"
+	CmdPersonCreate = "person.create"
+	CmdPersonUpdate = "person.update"
+	CmdPersonDelete = "person.delete"
+	CmdImportBegin  = "import.begin"
+	CmdImportRows   = "import.rows"
+	CmdImportCommit = "import.commit"
+	CmdImportAbort  = "import.abort"
+	CmdPlanPut      = "plan.put"
+)
+
+// Registrar is where plans registers its apply functions (cluster.Node).
+type Registrar interface {
+	Handle(cmdType string, fn muster.ApplyFunc)
+}
+
+// Register installs every plans command in the FSM.
+func Register(r Registrar) {
+	r.Handle(CmdRegionUpsert, applyRegionUpsert)
+	r.Handle(CmdPersonCreate, applyPersonCreate)
+	r.Handle(CmdPersonUpdate, applyPersonUpdate)
+	r.Handle(CmdPersonDelete, applyPersonDelete)
+	r.Handle(CmdImportBegin, applyImportBegin)
+	r.Handle(CmdImportRows, applyImportRows)
+	r.Handle(CmdImportCommit, applyImportCommit)
+	r.Handle(CmdImportAbort, applyImportAbort)
+	r.Handle(CmdPlanPut, applyPlanPut)
+}
+
+func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	if tx.Writable() {
+		b, err := tx.CreateBucketIfNotExists(name)
+		if err != nil {
+			panic(fmt.Sprintf("plans: create bucket %s: %v", name, err))
+		}
+		return b
+	}
+	return tx.Bucket(name) // nil when nothing was ever written: callers treat it as empty
+}
+
+func getJSON(b *bolt.Bucket, key string, v any) (bool, error) {
+	if b == nil {
+		return false, nil
+	}
+	data := b.Get([]byte(key))
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
+}
+
+func getString(b *bolt.Bucket, key string) string {
+	if b == nil {
+		return ""
+	}
+	return string(b.Get([]byte(key)))
+}
+
+// regionPrefix is the code prefix shared by a region and everything under it:
+// a city's districts replace its trailing 00 (990100 → 9901xx).
+func regionPrefix(r Region) string {
+	if r.Kind == KindCity {
+		return strings.TrimSuffix(string(r.Code), "00")
+	}
+	return string(r.Code)
+}
+
+// ----- regions -----
+
+// RegionImportResult counts what an import of regions changed.
+type RegionImportResult struct {
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+}
+
+func applyRegionUpsert(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var regions []Region
+	if err := json.Unmarshal(c.Payload, &regions); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "regions: %v", err)
+	}
+	// Parents first, so a file may list a tree in any order.
+	slices.SortStableFunc(regions, func(a, b Region) int { return a.Kind.Depth() - b.Kind.Depth() })
+	rb, cb := bucket(tx, bRegions), bucket(tx, bRegionChildren)
+	var res RegionImportResult
+	var problems []RowError
+	for i, r := range regions {
+		if err := r.Validate(); err != nil {
+			problems = append(problems, RowError{Row: i + 1, Field: "code", Value: string(r.Code), Reason: err.Error()})
+			continue
+		}
+		if r.Kind != KindCity {
+			var parent Region
+			ok, err := getJSON(rb, string(r.Parent), &parent)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				problems = append(problems, RowError{Row: i + 1, Field: "parent", Value: string(r.Parent), Reason: "no such region"})
+				continue
+			}
+			if parent.Kind.Depth() != r.Kind.Depth()-1 {
+				problems = append(problems, RowError{Row: i + 1, Field: "parent", Value: string(r.Parent),
+					Reason: fmt.Sprintf("a %s must sit under a %s, not a %s", r.Kind, regionKinds[r.Kind.Depth()-1], parent.Kind)})
+				continue
+			}
+		}
+		var old Region
+		exists, err := getJSON(rb, string(r.Code), &old)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case exists && old == r:
+			res.Unchanged++
+			continue
+		case exists && old.Kind != r.Kind:
+			problems = append(problems, RowError{Row: i + 1, Field: "kind", Value: string(r.Kind), Reason: fmt.Sprintf("region %s is already a %s", r.Code, old.Kind)})
+			continue
+		case exists:
+			res.Updated++
+			if old.Parent != r.Parent {
+				if err := cb.Delete([]byte(string(old.Parent) + "/" + string(r.Code))); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			res.Created++
+		}
+		if err := putJSON(rb, string(r.Code), r); err != nil {
+			return nil, err
+		}
+		if r.Parent != "" {
+			if err := cb.Put([]byte(string(r.Parent)+"/"+string(r.Code)), nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(problems) > 0 {
+		e := muster.Errorf(muster.EInvalid, "%d of %d regions are invalid; nothing was applied (first: %s)", len(problems), len(regions), problems[0].Error())
+		e.Details = problems
+		return nil, e
+	}
+	return res, nil
+}
+
+// getRegion reads one region; ok is false if it does not exist.
+func getRegion(tx *bolt.Tx, code RegionCode) (Region, bool, error) {
+	var r Region
+	ok, err := getJSON(tx.Bucket(bRegions), string(code), &r)
+	return r, ok, err
+}
+
+// ----- people -----
+
+// personKey formats the bucket sequence as a person ID. Zero padding keeps
+// the bucket in creation order.
+func personKey(seq uint64) PersonID { return PersonID(fmt.Sprintf("P%08d", seq)) }
+
+func getPerson(tx *bolt.Tx, id PersonID) (Person, bool, error) {
+	var p Person
+	ok, err := getJSON(tx.Bucket(bPeople), string(id), &p)
+	return p, ok, err
+}
+
+// checkPerson verifies p against the state: its grid exists and is a grid,
+// its phones and external ID are not someone else's, its backup exists.
+func checkPerson(tx *bolt.Tx, p Person) error {
+	g, ok, err := getRegion(tx, p.Grid)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return muster.Errorf(muster.EInvalid, "grid %s does not exist", p.Grid)
+	}
+	if g.Kind != KindGrid {
+		return muster.Errorf(muster.EInvalid, "%s is a %s, not a grid", g.Label(), g.Kind)
+	}
+	for _, ph := range p.Phones {
+		if other := getString(tx.Bucket(bPeopleByPhone), ph); other != "" && PersonID(other) != p.ID {
+			return muster.Errorf(muster.EConflict, "phone %s already belongs to person %s", ph, other)
+		}
+	}
+	if p.ExternalID != "" {
+		if other := getString(tx.Bucket(bPeopleByExt), p.ExternalID); other != "" && PersonID(other) != p.ID {
+			return muster.Errorf(muster.EConflict, "external id %s already belongs to person %s", p.ExternalID, other)
+		}
+	}
+	if p.Backup != "" {
+		if p.Backup == p.ID {
+			return muster.Errorf(muster.EInvalid, "a person cannot be their own backup")
+		}
+		if _, ok, err := getPerson(tx, p.Backup); err != nil {
+			return err
+		} else if !ok {
+			return muster.Errorf(muster.EInvalid, "backup person %s does not exist", p.Backup)
+		}
+	}
+	return nil
+}
+
+// putPerson writes p and moves its index entries from old (nil for a new person).
+func putPerson(tx *bolt.Tx, old *Person, p Person) error {
+	byPhone, byExt, byGrid := bucket(tx, bPeopleByPhone), bucket(tx, bPeopleByExt), bucket(tx, bPeopleByGrid)
+	if old != nil {
+		if err := dropIndexes(byPhone, byExt, byGrid, *old); err != nil {
+			return err
+		}
+	}
+	for _, ph := range p.Phones {
+		if err := byPhone.Put([]byte(ph), []byte(p.ID)); err != nil {
+			return err
+		}
+	}
+	if p.ExternalID != "" {
+		if err := byExt.Put([]byte(p.ExternalID), []byte(p.ID)); err != nil {
+			return err
+		}
+	}
+	if err := byGrid.Put(gridKey(p.Grid, p.ID), nil); err != nil {
+		return err
+	}
+	return putJSON(bucket(tx, bPeople), string(p.ID), p)
+}
+
+func dropIndexes(byPhone, byExt, byGrid *bolt.Bucket, p Person) error {
+	for _, ph := range p.Phones {
+		if err := byPhone.Delete([]byte(ph)); err != nil {
+			return err
+		}
+	}
+	if p.ExternalID != "" {
+		if err := byExt.Delete([]byte(p.ExternalID)); err != nil {
+			return err
+		}
+	}
+	return byGrid.Delete(gridKey(p.Grid, p.ID))
+}
+
+func gridKey(grid RegionCode, id PersonID) []byte {
+	k := make([]byte, 0, len(grid)+1+len(id))
+	k = append(k, grid...)
+	k = append(k, '/')
+	return append(k, id...)
+}
+
+func applyPersonCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p Person
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "person: %v", err)
+	}
+	seq, err := bucket(tx, bPeople).NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	p.ID = personKey(seq)
+	if err := checkPerson(tx, p); err != nil {
+		return nil, err
+	}
+	return p, putPerson(tx, nil, p)
+}
+
+func applyPersonUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p Person
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "person: %v", err)
+	}
+	old, ok, err := getPerson(tx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, muster.Errorf(muster.ENotFound, "person %s does not exist", p.ID)
+	}
+	if err := checkPerson(tx, p); err != nil {
+		return nil, err
+	}
+	return p, putPerson(tx, &old, p)
+}
+
+func applyPersonDelete(tx *bolt.Tx, c *muster.Command) (any, error) {
+	id := PersonID(c.Payload)
+	old, ok, err := getPerson(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, muster.Errorf(muster.ENotFound, "person %s does not exist", id)
+	}
+	// Whoever named this person as backup loses the backup; the scan is the
+	// price of keeping no reverse index for a rare operation.
+	pb := bucket(tx, bPeople)
+	var dependants []Person
+	err = pb.ForEach(func(k, v []byte) error {
+		if !bytes.Contains(v, []byte(`"backup":"`+string(id)+`"`)) {
+			return nil
+		}
+		var p Person
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		if p.Backup == id {
+			dependants = append(dependants, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range dependants {
+		p.Backup = ""
+		if err := putJSON(pb, string(p.ID), p); err != nil {
+			return nil, err
+		}
+	}
+	if err := dropIndexes(bucket(tx, bPeopleByPhone), bucket(tx, bPeopleByExt), bucket(tx, bPeopleByGrid), old); err != nil {
+		return nil, err
+	}
+	return nil, pb.Delete([]byte(id))
+}

@@ -1,0 +1,379 @@
+package plans
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"text/template"
+	"text/template/parse"
+	"time"
+	"unicode/utf16"
+
+	"muster"
+)
+
+// ExerciseMark starts every EXERCISE and TEST message. The system adds it;
+// a plan's templates never contain it, nor any other drill word.
+const ExerciseMark = "【演练】"
+
+// MessageData is what a plan's SMS and voice templates can refer to, as
+// {{.Name}}, {{.Roles}} and so on. Every field is plain text filled in for
+// one recipient, in the recipient's language.
+type MessageData struct {
+	Sender      string // SMS sender prefix, e.g. 【示例市应急】 (Plan.Sender)
+	Plan        string // plan title (Plan.TitleEN for English when set)
+	Level       string // level numeral: Ⅰ–Ⅳ in Chinese, I–IV in English (LevelCode.Numeral)
+	LevelName   string // 特别重大 … 一般, or the English name
+	Region      string // names of the activated regions, e.g. 示例市滨江区
+	Name        string // the recipient's name
+	Roles       string // the recipient's role names in this activation, joined by 、 or ", "
+	Reason      string // why the plan was activated, as the commander wrote it
+	AckDeadline string // how long the recipient has to answer, e.g. 15分钟 (DeadlineText)
+	Link        string // one-tap answer link for the recipient
+	Exercise    bool   // the activation is an EXERCISE or TEST (the system adds ExerciseMark itself)
+}
+
+// messageFuncs are the only functions a template may call besides the
+// builtins listed in allowedFuncs; none can produce unbounded output.
+var allowedFuncs = map[string]bool{
+	"and": true, "or": true, "not": true, "eq": true, "ne": true,
+	"lt": true, "le": true, "gt": true, "ge": true, "len": true,
+}
+
+// maxRendered bounds the bytes one template may render to.
+const maxRendered = 16 << 10
+
+// drillWords matches the words a LIVE template must not contain: 演练, 演习,
+// 测试, and English words starting with drill, exercis or test, in any case.
+var drillWords = regexp.MustCompile(`(?i)演练|演习|测试|\b(drill|exercis|test)`)
+
+// MessageTemplate is a compiled message template. It is safe for concurrent use.
+type MessageTemplate struct {
+	t *template.Template
+}
+
+// CompileMessage parses src as a message template: Go text/template syntax
+// over MessageData with fields, if/else/with, variables and the functions
+// and, or, not, eq, ne, lt, le, gt, ge and len. Range, define, block and
+// template actions and other functions are refused, so rendering is always
+// quick and small. A referenced field that MessageData lacks ({{.Nmae}})
+// fails when the template is rendered. Errors are EInvalid.
+func CompileMessage(src string) (*MessageTemplate, error) {
+	if len(src) > maxTemplateLen {
+		return nil, muster.Errorf(muster.EInvalid, "template is %d bytes: keep it within %d", len(src), maxTemplateLen)
+	}
+	t, err := template.New("message").Option("missingkey=error").Parse(src)
+	if err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "template does not parse: %s", cleanTemplateError(err))
+	}
+	if len(t.Templates()) > 1 {
+		return nil, muster.Errorf(muster.EInvalid, "template defines other templates: define and block are not allowed")
+	}
+	if t.Tree == nil || t.Tree.Root == nil {
+		return &MessageTemplate{t: t}, nil
+	}
+	if err := checkNode(t.Tree.Root); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "template %s", err)
+	}
+	return &MessageTemplate{t: t}, nil
+}
+
+// Render executes the template for one recipient and returns the text with
+// surrounding white space removed. Errors are EInvalid.
+func (m *MessageTemplate) Render(d MessageData) (string, error) {
+	w := &cappedBuffer{max: maxRendered}
+	if err := m.t.Execute(w, d); err != nil {
+		return "", muster.Errorf(muster.EInvalid, "template does not render: %s", cleanTemplateError(err))
+	}
+	return strings.TrimSpace(w.b.String()), nil
+}
+
+// RenderMessage compiles tmpl and renders it with d. Callers rendering one
+// template for many recipients should CompileMessage once instead.
+func RenderMessage(tmpl string, d MessageData) (string, error) {
+	m, err := CompileMessage(tmpl)
+	if err != nil {
+		return "", err
+	}
+	return m.Render(d)
+}
+
+// DrillWords returns the drill words found in the literal text of tmpl
+// (outside {{ }} actions, and in string constants inside them), in order.
+// A LIVE template must have none. Field names such as .Exercise do not count.
+// A template that does not parse is searched as plain text.
+func DrillWords(tmpl string) []string {
+	t, err := template.New("message").Parse(tmpl)
+	if err != nil || t.Tree == nil {
+		return drillWords.FindAllString(tmpl, -1)
+	}
+	var words []string
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			words = append(words, drillWords.FindAllString(string(n.Text), -1)...)
+		case *parse.StringNode:
+			words = append(words, drillWords.FindAllString(n.Text, -1)...)
+		default:
+			forEachChild(n, walk)
+		}
+	}
+	walk(t.Tree.Root)
+	return words
+}
+
+// checkTemplate returns what is wrong with a LIVE template: it must compile,
+// have no drill words, render sample without error to non-empty text and,
+// for an SMS, fit in MaxSMSSegments with ExerciseMark in front.
+func checkTemplate(src string, sample MessageData, sms bool) []string {
+	var msgs []string
+	if w := DrillWords(src); len(w) > 0 {
+		msgs = append(msgs, fmt.Sprintf("contains the drill word %q: LIVE messages never mention drills; exercise messages get %s from the system", w[0], ExerciseMark))
+	}
+	m, err := CompileMessage(src)
+	if err != nil {
+		return append(msgs, err.Error())
+	}
+	text, err := m.Render(sample)
+	if err != nil {
+		return append(msgs, err.Error())
+	}
+	if text == "" {
+		return append(msgs, "renders to empty text")
+	}
+	if sms {
+		enc, chars, segs := SMSSegments(ExerciseMark + text)
+		if segs > MaxSMSSegments {
+			msgs = append(msgs, fmt.Sprintf("renders to %d SMS segments (%s, %d characters with %s in front); the limit is %d",
+				segs, enc, chars, ExerciseMark, MaxSMSSegments))
+		}
+	}
+	return msgs
+}
+
+// checkNode refuses template constructs that could loop, recurse or call
+// arbitrary functions.
+func checkNode(n parse.Node) error {
+	var err error
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if err != nil || n == nil {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.RangeNode:
+			err = errors.New("uses range: not allowed in message templates")
+		case *parse.TemplateNode:
+			err = fmt.Errorf("calls template %q: not allowed in message templates", n.Name)
+		case *parse.BreakNode, *parse.ContinueNode:
+			err = errors.New("uses break or continue: not allowed in message templates")
+		case *parse.IdentifierNode:
+			if !allowedFuncs[n.Ident] {
+				err = fmt.Errorf("calls function %q: only and, or, not, eq, ne, lt, le, gt, ge and len are allowed", n.Ident)
+			}
+		default:
+			forEachChild(n, walk)
+		}
+	}
+	walk(n)
+	return err
+}
+
+// forEachChild calls f on each direct child of n.
+func forEachChild(n parse.Node, f func(parse.Node)) {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n != nil {
+			for _, c := range n.Nodes {
+				f(c)
+			}
+		}
+	case *parse.ActionNode:
+		f(n.Pipe)
+	case *parse.PipeNode:
+		if n == nil {
+			return
+		}
+		for _, d := range n.Decl {
+			f(d)
+		}
+		for _, c := range n.Cmds {
+			f(c)
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			f(a)
+		}
+	case *parse.ChainNode:
+		f(n.Node)
+	case *parse.IfNode:
+		forBranch(&n.BranchNode, f)
+	case *parse.WithNode:
+		forBranch(&n.BranchNode, f)
+	case *parse.RangeNode:
+		forBranch(&n.BranchNode, f)
+	case *parse.TemplateNode:
+		f(n.Pipe)
+	}
+}
+
+func forBranch(b *parse.BranchNode, f func(parse.Node)) {
+	f(b.Pipe)
+	if b.List != nil {
+		f(b.List)
+	}
+	if b.ElseList != nil {
+		f(b.ElseList)
+	}
+}
+
+// cleanTemplateError drops text/template's "template: message:" prefix.
+func cleanTemplateError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "template: ")
+	s = strings.TrimPrefix(s, "message:")
+	return s
+}
+
+// cappedBuffer is a writer that fails once more than max bytes are written.
+type cappedBuffer struct {
+	b   strings.Builder
+	max int
+}
+
+func (w *cappedBuffer) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > w.max {
+		return 0, fmt.Errorf("output is longer than %d bytes", w.max)
+	}
+	return w.b.Write(p)
+}
+
+// DeadlineText writes an ack deadline for a message in lang: 15分钟, 1小时30分钟
+// in Chinese; 15 min, 1 h 30 min in English. Seconds are shown only below a
+// minute.
+func DeadlineText(d Duration, lang Language) string {
+	t := time.Duration(d)
+	if t < time.Minute {
+		if lang == LangEN {
+			return fmt.Sprintf("%d s", int(t.Seconds()))
+		}
+		return fmt.Sprintf("%d秒", int(t.Seconds()))
+	}
+	h, m := int(t.Hours()), int(t.Minutes())%60
+	var parts []string
+	if h > 0 {
+		if lang == LangEN {
+			parts = append(parts, fmt.Sprintf("%d h", h))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d小时", h))
+		}
+	}
+	if m > 0 {
+		if lang == LangEN {
+			parts = append(parts, fmt.Sprintf("%d min", m))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d分钟", m))
+		}
+	}
+	if lang == LangEN {
+		return strings.Join(parts, " ")
+	}
+	return strings.Join(parts, "")
+}
+
+// SampleMessageData is typical data for previews and for checking a level's
+// templates: the plan's own sender, title and level, and a made-up recipient
+// (a three-character name, the level's first role, a one-tap link) in lang.
+func SampleMessageData(p *Plan, l *Level, lang Language) MessageData {
+	d := MessageData{
+		Sender:      p.Sender,
+		Plan:        p.Title,
+		Level:       l.Code.Numeral(lang),
+		LevelName:   l.Name,
+		Region:      "示例市滨江区",
+		Name:        "张建国",
+		Reason:      "经会商研判，决定启动应急响应",
+		AckDeadline: DeadlineText(l.AckDeadline, lang),
+		Link:        "https://m.example.cn/r/7Kq2xZ",
+	}
+	for _, g := range l.Groups {
+		if len(g.Roles) > 0 {
+			d.Roles = g.Roles[0].Name
+			break
+		}
+	}
+	if lang == LangEN {
+		if p.TitleEN != "" {
+			d.Plan = p.TitleEN
+		}
+		d.LevelName = l.Code.EnglishName()
+		d.Name = "Alex Morgan"
+		d.Reason = "decided after consultation"
+	}
+	return d
+}
+
+// GSM 03.38 default alphabet and its extension table (each extension
+// character takes two septets).
+const (
+	gsmBasic     = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+	gsmExtension = "\f^{}\\[~]|€"
+)
+
+// SMS encodings reported by SMSSegments.
+const (
+	EncodingGSM7 = "GSM-7"
+	EncodingUCS2 = "UCS-2"
+)
+
+// SMSSegments reports how text travels as SMS. Text made only of GSM 03.38
+// characters is GSM-7: chars counts septets (extension characters such as
+// € and { count two), one segment holds 160 and each part of a longer
+// message 153. Any other text is UCS-2: chars counts UTF-16 code units,
+// one segment holds 70 and each part 67. Parts never split an extension
+// character or a surrogate pair. Empty text is 0 segments.
+func SMSSegments(text string) (encoding string, chars, segments int) {
+	if text == "" {
+		return EncodingGSM7, 0, 0
+	}
+	gsm := true
+	for _, r := range text {
+		if !strings.ContainsRune(gsmBasic, r) && !strings.ContainsRune(gsmExtension, r) {
+			gsm = false
+			break
+		}
+	}
+	// units holds the size of each character in the encoding's units.
+	var units []int
+	single, part := 70, 67
+	encoding = EncodingUCS2
+	if gsm {
+		encoding, single, part = EncodingGSM7, 160, 153
+	}
+	for _, r := range text {
+		n := 1
+		switch {
+		case gsm && strings.ContainsRune(gsmExtension, r):
+			n = 2
+		case !gsm && utf16.RuneLen(r) == 2:
+			n = 2
+		}
+		units = append(units, n)
+		chars += n
+	}
+	if chars <= single {
+		return encoding, chars, 1
+	}
+	used := 0
+	segments = 1
+	for _, n := range units {
+		if used+n > part {
+			segments++
+			used = 0
+		}
+		used += n
+	}
+	return encoding, chars, segments
+}

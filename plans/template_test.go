@@ -1,0 +1,174 @@
+package plans
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+)
+
+func TestSMSSegments(t *testing.T) {
+	tests := []struct {
+		name     string
+		text     string
+		encoding string
+		chars    int
+		segments int
+	}{
+		{"empty", "", EncodingGSM7, 0, 0},
+		{"short ascii", "Reply 1 to confirm", EncodingGSM7, 18, 1},
+		{"160 gsm fits one", strings.Repeat("a", 160), EncodingGSM7, 160, 1},
+		{"161 gsm needs two", strings.Repeat("a", 161), EncodingGSM7, 161, 2},
+		{"306 gsm is two parts", strings.Repeat("a", 306), EncodingGSM7, 306, 2},
+		{"307 gsm is three parts", strings.Repeat("a", 307), EncodingGSM7, 307, 3},
+		{"gsm accents and symbols", "£5 @ Café Ñ §", EncodingGSM7, 13, 1},
+		{"extension chars count two", "{}[]€", EncodingGSM7, 10, 1},
+		{"extension char not split across parts", strings.Repeat("a", 152) + "€" + strings.Repeat("a", 10), EncodingGSM7, 164, 2},
+		{"extension pushes over 160", strings.Repeat("a", 159) + "€", EncodingGSM7, 161, 2},
+		{"chinese is ucs-2", "请立即到岗", EncodingUCS2, 5, 1},
+		{"70 ucs-2 fits one", strings.Repeat("汛", 70), EncodingUCS2, 70, 1},
+		{"71 ucs-2 needs two", strings.Repeat("汛", 71), EncodingUCS2, 71, 2},
+		{"134 ucs-2 is two parts", strings.Repeat("汛", 134), EncodingUCS2, 134, 2},
+		{"135 ucs-2 is three parts", strings.Repeat("汛", 135), EncodingUCS2, 135, 3},
+		{"one chinese char makes ascii ucs-2", strings.Repeat("a", 69) + "汛", EncodingUCS2, 70, 1},
+		{"sender prefix counts", "【示例市应急】" + strings.Repeat("a", 63), EncodingUCS2, 70, 1},
+		{"emoji is two code units", "🚨", EncodingUCS2, 2, 1},
+		{"surrogate pair not split", strings.Repeat("汛", 66) + "🚨" + strings.Repeat("汛", 10), EncodingUCS2, 78, 2},
+		{"fullwidth punctuation is ucs-2", "Reply 1，thanks", EncodingUCS2, 14, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			enc, chars, segs := SMSSegments(tt.text)
+			assert.Equal(t, tt.encoding, enc)
+			assert.Equal(t, tt.chars, chars)
+			assert.Equal(t, tt.segments, segs)
+		})
+	}
+}
+
+func TestRenderMessage(t *testing.T) {
+	d := MessageData{Sender: "【示例市应急】", Plan: "示例市防汛应急预案", Level: "Ⅰ", LevelName: "特别重大",
+		Name: "张建国", Roles: "总指挥", AckDeadline: "15分钟", Link: "https://m.example.cn/r/x"}
+	tests := []struct {
+		name    string
+		tmpl    string
+		want    string
+		wantErr string
+	}{
+		{name: "fields", tmpl: "{{.Sender}}{{.Plan}}启动{{.LevelName}}（{{.Level}}级）响应，请{{.Name}}（{{.Roles}}）{{.AckDeadline}}内回复。",
+			want: "【示例市应急】示例市防汛应急预案启动特别重大（Ⅰ级）响应，请张建国（总指挥）15分钟内回复。"},
+		{name: "if else", tmpl: "{{if .Link}}点击{{.Link}}{{else}}回复1{{end}}", want: "点击https://m.example.cn/r/x"},
+		{name: "with and comparison", tmpl: `{{with .Reason}}原因：{{.}}{{end}}{{if eq .Level "Ⅰ"}}立即{{end}}`, want: "立即"},
+		{name: "surrounding space trimmed", tmpl: "\n  {{.Name}}  \n", want: "张建国"},
+		{name: "unknown field", tmpl: "{{.Nmae}}", wantErr: "can't evaluate field Nmae"},
+		{name: "does not parse", tmpl: "{{.Name", wantErr: "does not parse"},
+		{name: "range refused", tmpl: "{{range 10}}x{{end}}", wantErr: "range"},
+		{name: "printf refused", tmpl: `{{printf "%09999d" 1}}`, wantErr: `function "printf"`},
+		{name: "call refused", tmpl: `{{call .Name}}`, wantErr: `function "call"`},
+		{name: "define refused", tmpl: `{{define "x"}}a{{end}}{{.Name}}`, wantErr: "define"},
+		{name: "template call refused", tmpl: `{{template "message" .}}`, wantErr: "template"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := RenderMessage(tt.tmpl, d)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.True(t, muster.IsCode(err, muster.EInvalid))
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestCompileMessageRendersConcurrently(t *testing.T) {
+	m, err := CompileMessage("{{.Name}}，请回复1。")
+	require.NoError(t, err)
+	done := make(chan string, 8)
+	for i := range 8 {
+		go func() {
+			s, _ := m.Render(MessageData{Name: strings.Repeat("王", i+1)})
+			done <- s
+		}()
+	}
+	for range 8 {
+		assert.True(t, strings.HasSuffix(<-done, "，请回复1。"))
+	}
+}
+
+func TestDrillWords(t *testing.T) {
+	tests := []struct {
+		name string
+		tmpl string
+		want []string
+	}{
+		{"clean chinese", "{{.Plan}}启动响应，请回复1到岗。", nil},
+		{"演练", "本次为演练，请回复", []string{"演练"}},
+		{"exercise mark", "【演练】{{.Name}}", []string{"演练"}},
+		{"演习 and 测试", "演习测试", []string{"演习", "测试"}},
+		{"drill any case", "This is a DRILL", []string{"DRILL"}},
+		{"exercise", "exercise alert", []string{"exercis"}},
+		{"test", "Test message", []string{"Test"}},
+		{"testing", "we are testing", []string{"test"}},
+		{"latest is not a drill word", "the latest update", nil},
+		{"field name Exercise is allowed", "{{if .Exercise}}{{end}}{{.Name}}", nil},
+		{"string constant in an action counts", `{{if .Link}}{{"drill"}}{{end}}`, []string{"drill"}},
+		{"unparsable template searched as text", "{{.Name 演练", []string{"演练"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, DrillWords(tt.tmpl))
+		})
+	}
+}
+
+func TestDeadlineText(t *testing.T) {
+	tests := []struct {
+		d      time.Duration
+		zh, en string
+	}{
+		{30 * time.Second, "30秒", "30 s"},
+		{15 * time.Minute, "15分钟", "15 min"},
+		{time.Hour, "1小时", "1 h"},
+		{90 * time.Minute, "1小时30分钟", "1 h 30 min"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.d.String(), func(t *testing.T) {
+			assert.Equal(t, tt.zh, DeadlineText(Duration(tt.d), LangZH))
+			assert.Equal(t, tt.en, DeadlineText(Duration(tt.d), LangEN))
+		})
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		json string
+	}{
+		{15 * time.Minute, `"15m"`},
+		{time.Hour, `"1h"`},
+		{90 * time.Minute, `"1h30m"`},
+		{90 * time.Second, `"1m30s"`},
+		{0, `"0s"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.json, func(t *testing.T) {
+			b, err := Duration(tt.d).MarshalJSON()
+			require.NoError(t, err)
+			assert.Equal(t, tt.json, string(b))
+			var d Duration
+			require.NoError(t, d.UnmarshalJSON(b))
+			assert.Equal(t, tt.d, d.Std())
+		})
+	}
+	var d Duration
+	require.NoError(t, d.UnmarshalJSON([]byte("60000000000")))
+	assert.Equal(t, time.Minute, d.Std())
+	assert.Error(t, d.UnmarshalJSON([]byte(`"soon"`)))
+}
