@@ -32,6 +32,7 @@ type Applier interface {
 }
 
 // StateViewer reads the replicated state at a consistency level (cluster.Node).
+// It is not called Viewer because that name is the viewer role.
 type StateViewer interface {
 	View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error
 }
@@ -172,7 +173,7 @@ func (s *Service) Bootstrap(ctx context.Context, secret string) (string, bool, e
 			return "", false, err
 		}
 	}
-	var res BootstrapResult
+	var res bootstrapResult
 	p := createPayload{Name: BootstrapTokenName, Role: Admin, Hash: hex.EncodeToString(hashSecret(secret))}
 	if err := s.propose(ctx, CmdTokenBootstrap, "bootstrap", p, &res); err != nil {
 		return "", false, fmt.Errorf("bootstrap token: %w", err)

@@ -63,9 +63,9 @@ type revokePayload struct {
 	ID TokenID `json:"id"`
 }
 
-// BootstrapResult is the outcome of token.bootstrap: Created is false, and
+// bootstrapResult is the outcome of token.bootstrap: Created is false, and
 // Token empty, when tokens already existed.
-type BootstrapResult struct {
+type bootstrapResult struct {
 	Created bool  `json:"created"`
 	Token   Token `json:"token"`
 }
@@ -197,14 +197,14 @@ func applyBootstrap(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	if b := tx.Bucket([]byte(TokensBucket)); b != nil {
 		if k, _ := b.Cursor().First(); k != nil {
-			return BootstrapResult{}, nil
+			return bootstrapResult{}, nil
 		}
 	}
 	t, err := insert(tx, c, p, hash)
 	if err != nil {
 		return nil, err
 	}
-	return BootstrapResult{Created: true, Token: t}, nil
+	return bootstrapResult{Created: true, Token: t}, nil
 }
 
 func applyRevoke(tx *bolt.Tx, c *muster.Command) (any, error) {

@@ -242,3 +242,34 @@ func isDialError(err error) bool {
 	}
 	return errors.Is(err, syscall.ECONNREFUSED)
 }
+
+// RequestJoin asks the cluster reachable at baseURL (any member) to add the
+// node described by info as a voter, authenticating with the cluster key.
+// It makes one attempt; callers retry.
+func RequestJoin(ctx context.Context, baseURL, key string, info NodeInfo) error {
+	b, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/internal/v1/join", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(ClusterKeyHeader, key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return muster.Errorf(muster.EUnavailable, "join via %s: %v", baseURL, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		return nil
+	}
+	var e struct {
+		Error *muster.Error `json:"error"`
+	}
+	if json.NewDecoder(io.LimitReader(res.Body, 1<<16)).Decode(&e) == nil && e.Error != nil {
+		return e.Error
+	}
+	return muster.Errorf(muster.EUnavailable, "join via %s: HTTP %d", baseURL, res.StatusCode)
+}

@@ -1,0 +1,251 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"muster"
+	"muster/plans"
+)
+
+// Plans is what api needs of regions, people, roster imports and plans
+// (plans.Service).
+type Plans interface {
+	ImportRegions(ctx context.Context, actor string, r io.Reader) (plans.RegionImportResult, error)
+	Region(ctx context.Context, level muster.Consistency, code plans.RegionCode) (plans.Region, error)
+	Regions(ctx context.Context, level muster.Consistency, f plans.RegionFilter, page plans.Page) (plans.List[plans.Region], error)
+
+	CreatePerson(ctx context.Context, actor string, in plans.PersonInput) (plans.Person, error)
+	UpdatePerson(ctx context.Context, actor string, id plans.PersonID, in plans.PersonInput) (plans.Person, error)
+	DeletePerson(ctx context.Context, actor string, id plans.PersonID) error
+	Person(ctx context.Context, level muster.Consistency, id plans.PersonID) (plans.Person, error)
+	People(ctx context.Context, level muster.Consistency, f plans.PeopleFilter, page plans.Page) (plans.List[plans.Person], error)
+	ImportRoster(ctx context.Context, actor string, r io.Reader, opts plans.ImportOptions) (plans.ImportResult, error)
+
+	ApplyPlan(ctx context.Context, actor, filename string, src []byte) (plans.PlanApplyResult, error)
+	Plan(ctx context.Context, level muster.Consistency, id plans.PlanID, version int) (plans.PlanVersion, error)
+	PlanVersions(ctx context.Context, level muster.Consistency, id plans.PlanID) ([]plans.PlanVersion, error)
+	Plans(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[plans.PlanSummary], error)
+}
+
+// Body limits for uploads bigger than ordinary requests.
+const (
+	// RosterImportMaxBody fits a 1,000,000-row roster file with room to spare.
+	RosterImportMaxBody = 512 << 20
+	// RegionImportMaxBody fits the region tree of a large city.
+	RegionImportMaxBody = 32 << 20
+)
+
+// readBody reads the whole request body, turning the body limit into 413.
+func readBody(c *gin.Context) ([]byte, error) {
+	data, err := io.ReadAll(c.Request.Body)
+	var large *http.MaxBytesError
+	if errors.As(err, &large) {
+		return nil, tooLarge(large.Limit)
+	}
+	if err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "read request body: %v", err)
+	}
+	if len(data) == 0 {
+		return nil, muster.Errorf(muster.EInvalid, "request body is empty")
+	}
+	return data, nil
+}
+
+func boolQuery(c *gin.Context, name string) (bool, error) {
+	v, ok := c.GetQuery(name)
+	if !ok || v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, muster.Errorf(muster.EInvalid, "%s=%q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+func planPage(c *gin.Context) (plans.Page, error) {
+	p, err := parsePage(c)
+	return plans.Page{Limit: p.limit, After: p.after}, err
+}
+
+// ----- regions -----
+
+func (s *Server) listRegions(c *gin.Context) {
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := plans.RegionFilter{Parent: plans.RegionCode(c.Query("parent"))}
+	if k := c.Query("kind"); k != "" {
+		if f.Kind, err = plans.ParseRegionKind(k); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	out, err := s.deps.Plans.Regions(c.Request.Context(), consistency(c), f, p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) getRegion(c *gin.Context) {
+	r, err := s.deps.Plans.Region(c.Request.Context(), consistency(c), plans.RegionCode(c.Param("code")))
+	s.reply(c, http.StatusOK, r, err)
+}
+
+func (s *Server) importRegions(c *gin.Context) {
+	data, err := readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	res, err := s.deps.Plans.ImportRegions(c.Request.Context(), identity(c).Name, bytes.NewReader(data))
+	s.reply(c, http.StatusOK, res, err)
+}
+
+// ----- people -----
+
+func (s *Server) listPeople(c *gin.Context) {
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := plans.PeopleFilter{Region: plans.RegionCode(c.Query("region")), Tag: c.Query("tag"), Team: c.Query("team")}
+	if v := c.Query("category"); v != "" {
+		if f.Category, err = plans.ParseCategory(v); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	if v := c.Query("phone"); v != "" {
+		if f.Phone, err = plans.NormalizePhone(v); err != nil {
+			s.writeError(c, muster.Errorf(muster.EInvalid, "phone: %v", err))
+			return
+		}
+	}
+	out, err := s.deps.Plans.People(c.Request.Context(), consistency(c), f, p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) getPerson(c *gin.Context) {
+	p, err := s.deps.Plans.Person(c.Request.Context(), consistency(c), plans.PersonID(c.Param("id")))
+	s.reply(c, http.StatusOK, p, err)
+}
+
+func (s *Server) createPerson(c *gin.Context) {
+	var in plans.PersonInput
+	if err := decodeJSON(c, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	p, err := s.deps.Plans.CreatePerson(c.Request.Context(), identity(c).Name, in)
+	if err == nil {
+		c.Header("Location", "/api/v1/people/"+string(p.ID))
+	}
+	s.reply(c, http.StatusCreated, p, err)
+}
+
+func (s *Server) updatePerson(c *gin.Context) {
+	var in plans.PersonInput
+	if err := decodeJSON(c, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	p, err := s.deps.Plans.UpdatePerson(c.Request.Context(), identity(c).Name, plans.PersonID(c.Param("id")), in)
+	s.reply(c, http.StatusOK, p, err)
+}
+
+func (s *Server) deletePerson(c *gin.Context) {
+	if err := s.deps.Plans.DeletePerson(c.Request.Context(), identity(c).Name, plans.PersonID(c.Param("id"))); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) importRoster(c *gin.Context) {
+	var opts plans.ImportOptions
+	var err error
+	if opts.DryRun, err = boolQuery(c, "dry_run"); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if opts.SkipInvalid, err = boolQuery(c, "skip_invalid"); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	data, err := readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	res, err := s.deps.Plans.ImportRoster(c.Request.Context(), identity(c).Name, bytes.NewReader(data), opts)
+	s.reply(c, http.StatusOK, res, err)
+}
+
+// ----- plans -----
+
+func (s *Server) listPlans(c *gin.Context) {
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := s.deps.Plans.Plans(c.Request.Context(), consistency(c), p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) applyPlan(c *gin.Context) {
+	data, err := readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	name := c.Query("filename")
+	if name == "" {
+		name = "plan.yaml"
+	}
+	res, err := s.deps.Plans.ApplyPlan(c.Request.Context(), identity(c).Name, name, data)
+	status := http.StatusOK
+	if res.Changed {
+		status = http.StatusCreated
+		c.Header("Location", "/api/v1/plans/"+string(res.PlanID)+"/versions/"+strconv.Itoa(res.Version))
+	}
+	s.reply(c, status, res, err)
+}
+
+func (s *Server) getPlan(c *gin.Context) {
+	v, err := s.deps.Plans.Plan(c.Request.Context(), consistency(c), plans.PlanID(c.Param("id")), 0)
+	s.reply(c, http.StatusOK, v, err)
+}
+
+func (s *Server) getPlanVersion(c *gin.Context) {
+	n, err := strconv.Atoi(c.Param("version"))
+	if err != nil || n < 1 {
+		s.writeError(c, muster.Errorf(muster.EInvalid, "version %q: want a whole number from 1", c.Param("version")))
+		return
+	}
+	v, err := s.deps.Plans.Plan(c.Request.Context(), consistency(c), plans.PlanID(c.Param("id")), n)
+	s.reply(c, http.StatusOK, v, err)
+}
+
+func (s *Server) listPlanVersions(c *gin.Context) {
+	vs, err := s.deps.Plans.PlanVersions(c.Request.Context(), consistency(c), plans.PlanID(c.Param("id")))
+	s.reply(c, http.StatusOK, listResponse[plans.PlanVersion]{Items: vs}, err)
+}
+
+// reply writes v with status, or the error.
+func (s *Server) reply(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(status, v)
+}

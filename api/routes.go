@@ -1,0 +1,79 @@
+package api
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"muster/access"
+)
+
+// routes registers every route. It is the one place to add routes: each
+// authenticated route goes through s.handle with the action it requires,
+// and must also be described in openapi.json (TestOpenAPIMatchesRoutes holds
+// the two together, action included).
+func (s *Server) routes() {
+	e := s.engine
+
+	// Operations: no token, no body.
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics())
+
+	// Node-to-node endpoints; the cluster checks its own key.
+	internal := gin.WrapH(s.deps.Cluster.InternalHandler())
+	e.Any("/internal/*path", internal)
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.json", s.openAPI)
+
+	// Authenticated routes with the default body limit. A group that takes
+	// bigger uploads (roster imports) gets its own s.authed(limit).
+	api := s.authed(v1, s.cfg.MaxBody)
+
+	s.handle(api, "GET", "/cluster/status", access.ActRead, s.clusterStatus)
+	s.handle(api, "POST", "/cluster/join", access.ActAdmin, s.clusterJoin)
+	s.handle(api, "POST", "/cluster/remove", access.ActAdmin, s.clusterRemove)
+	s.handle(api, "GET", "/backup", access.ActAdmin, s.backup)
+
+	s.handle(api, "GET", "/tokens", access.ActAdmin, s.listTokens)
+	s.handle(api, "POST", "/tokens", access.ActAdmin, s.createToken)
+	s.handle(api, "DELETE", "/tokens/:id", access.ActAdmin, s.revokeToken)
+
+	s.handle(api, "GET", "/regions", access.ActRead, s.listRegions)
+	s.handle(api, "GET", "/regions/:code", access.ActRead, s.getRegion)
+	s.handle(s.authed(v1, RegionImportMaxBody), "POST", "/regions/import", access.ActEditRoster, s.importRegions)
+
+	s.handle(api, "GET", "/people", access.ActRead, s.listPeople)
+	s.handle(api, "POST", "/people", access.ActEditRoster, s.createPerson)
+	s.handle(api, "GET", "/people/:id", access.ActRead, s.getPerson)
+	s.handle(api, "PUT", "/people/:id", access.ActEditRoster, s.updatePerson)
+	s.handle(api, "DELETE", "/people/:id", access.ActEditRoster, s.deletePerson)
+	s.handle(s.authed(v1, RosterImportMaxBody), "POST", "/roster/import", access.ActEditRoster, s.importRoster)
+
+	s.handle(api, "GET", "/plans", access.ActRead, s.listPlans)
+	s.handle(api, "POST", "/plans", access.ActEditPlans, s.applyPlan)
+	s.handle(api, "GET", "/plans/:id", access.ActRead, s.getPlan)
+	s.handle(api, "GET", "/plans/:id/versions", access.ActRead, s.listPlanVersions)
+	s.handle(api, "GET", "/plans/:id/versions/:version", access.ActRead, s.getPlanVersion)
+}
+
+// authed returns a group under parent whose requests pass, in order, the
+// body limit, bearer authentication and the consistency parameter.
+func (s *Server) authed(parent *gin.RouterGroup, maxBody int64) *gin.RouterGroup {
+	return parent.Group("", limitBody(s, maxBody), s.authenticate, s.readConsistency)
+}
+
+// handle registers an authenticated route that requires action a.
+func (s *Server) handle(g *gin.RouterGroup, method, path string, a access.Action, h gin.HandlerFunc) {
+	g.Handle(method, path, s.require(a), h)
+	s.actions[method+" "+joinPath(g.BasePath(), path)] = a
+}
+
+func joinPath(base, path string) string {
+	switch {
+	case base == "/" || base == "":
+		return path
+	case path == "" || path == "/":
+		return base
+	}
+	return base + path
+}

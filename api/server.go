@@ -1,0 +1,135 @@
+// Package api is muster's HTTP surface: the JSON API under /api/v1, health,
+// readiness and metrics endpoints, and the node-to-node endpoints of the
+// cluster mounted under /internal/. It is strictly HTTP: it authenticates,
+// checks roles, decodes and validates the shape of requests, calls the
+// services it is given and maps their errors to statuses in one place.
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"muster"
+	"muster/access"
+	"muster/cluster"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultMaxBody = 1 << 20 // bytes of request body on /api/v1
+	DefaultMaxLag  = 1000    // entries the local state may trail the commit index and still be ready
+)
+
+// Config configures a Server. Zero values take the defaults noted.
+type Config struct {
+	Logger *slog.Logger // default slog.Default()
+
+	// MaxBody bounds request bodies on /api/v1 (default DefaultMaxBody).
+	// Route groups that take larger uploads set their own limit.
+	MaxBody int64
+	// MaxLag is how far behind the commit index the node's state may be for
+	// /readyz to answer 200 (default DefaultMaxLag).
+	MaxLag uint64
+	// Metrics is what /metrics exposes. The caller registers the node's
+	// collector and the Go and process collectors in it; nil serves an
+	// empty registry.
+	Metrics prometheus.Gatherer
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
+	// the client address in logs; empty trusts none.
+	TrustedProxies []string
+	// BackupDir holds a backup while it is being sent (default os.TempDir()).
+	BackupDir string
+}
+
+// Cluster is what api needs of the local cluster node (cluster.Node).
+type Cluster interface {
+	Status() cluster.Status
+	Ready(maxLag uint64) (bool, string)
+	Join(ctx context.Context, info cluster.NodeInfo) error
+	Remove(ctx context.Context, id string) error
+	InternalHandler() http.Handler
+}
+
+// StateBackup writes a consistent copy of the state file (cluster.FSM).
+type StateBackup interface {
+	Backup(w io.Writer) (uint64, error)
+}
+
+// Tokens is what api needs of token management (access.Service).
+type Tokens interface {
+	Authenticate(ctx context.Context, secret string) (access.Identity, error)
+	Create(ctx context.Context, actor, name string, role access.Role) (string, access.Token, error)
+	List(ctx context.Context, level muster.Consistency) ([]access.Token, error)
+	Revoke(ctx context.Context, actor string, id access.TokenID) error
+}
+
+// Deps are the services a Server calls. Cluster and Tokens are required;
+// without Backup, GET /api/v1/backup fails with an internal error.
+type Deps struct {
+	Cluster Cluster     // the local node
+	Backup  StateBackup // the local node's FSM
+	Tokens  Tokens      // access.Service
+	Plans   Plans       // plans.Service: regions, people, imports, plans
+}
+
+// Server routes HTTP requests to muster's services.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	logger *slog.Logger
+	engine *gin.Engine
+
+	// actions records the action each authenticated route requires,
+	// keyed by "METHOD /full/path", so tests can hold the OpenAPI
+	// document to it.
+	actions map[string]access.Action
+}
+
+// New builds a Server and its routes.
+func New(cfg Config, deps Deps) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.MaxLag == 0 {
+		cfg.MaxLag = DefaultMaxLag
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
+	if cfg.BackupDir == "" {
+		cfg.BackupDir = os.TempDir()
+	}
+	s := &Server{cfg: cfg, deps: deps, logger: cfg.Logger, actions: map[string]access.Action{}}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		s.logger.Warn("ignoring bad trusted proxies", "err", err)
+		_ = e.SetTrustedProxies(nil)
+	}
+	e.Use(s.recoverPanics, s.logRequests)
+	e.NoRoute(func(c *gin.Context) {
+		s.writeError(c, muster.Errorf(muster.ENotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.writeError(c, &muster.Error{
+			Code:    codeMethodNotAllowed,
+			Message: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path + "; allowed: " + c.Writer.Header().Get("Allow"),
+		})
+	})
+	s.engine = e
+	s.routes()
+	return s
+}
+
+// Handler is the Server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// client talks to the muster HTTP API.
+type client struct {
+	g    *globals
+	http *http.Client
+	out  io.Writer
+	err  io.Writer
+}
+
+func newClient(g *globals, cmd *cobra.Command) *client {
+	return &client{g: g, http: &http.Client{}, out: cmd.OutOrStdout(), err: cmd.ErrOrStderr()}
+}
+
+// apiError is the API's error shape, kept whole so callers can show details.
+type apiError struct {
+	Status  int             `json:"-"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Details json.RawMessage `json:"details,omitempty"`
+}
+
+func (e *apiError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("HTTP %d", e.Status)
+	}
+	return e.Message
+}
+
+// request describes one API call.
+type request struct {
+	method      string
+	path        string
+	query       url.Values
+	body        io.Reader
+	contentType string
+	timeout     time.Duration
+}
+
+// do sends the request and decodes a 2xx JSON reply into out (raw bytes when
+// out is *[]byte). Non-2xx replies become *apiError.
+func (c *client) do(r request, out any) error {
+	timeout := r.timeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	q := r.query
+	if q == nil {
+		q = url.Values{}
+	}
+	if c.g.consistency != "" && r.method == http.MethodGet {
+		q.Set("consistency", c.g.consistency)
+	}
+	u := strings.TrimRight(c.g.addr, "/") + r.path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, r.body)
+	if err != nil {
+		return err
+	}
+	if c.g.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.g.token)
+	}
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach muster at %s: %w", c.g.addr, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		data, _ := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+		var e struct {
+			Error *apiError `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != nil {
+			e.Error.Status = res.StatusCode
+			return e.Error
+		}
+		return &apiError{Status: res.StatusCode, Message: fmt.Sprintf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))}
+	}
+	switch o := out.(type) {
+	case nil:
+		_, err = io.Copy(io.Discard, res.Body)
+		return err
+	case io.Writer:
+		_, err = io.Copy(o, res.Body)
+		return err
+	case *[]byte:
+		*o, err = io.ReadAll(res.Body)
+		return err
+	default:
+		return json.NewDecoder(res.Body).Decode(out)
+	}
+}
+
+// get fetches path and prints it: JSON as the API returned it, or a table.
+func (c *client) get(path string, query url.Values, table func(raw []byte, w *tabwriter.Writer) error) error {
+	var raw []byte
+	if err := c.do(request{method: http.MethodGet, path: path, query: query}, &raw); err != nil {
+		return err
+	}
+	return c.print(raw, table)
+}
+
+// print writes raw API JSON in the chosen format.
+func (c *client) print(raw []byte, table func(raw []byte, w *tabwriter.Writer) error) error {
+	if c.g.output == "json" || table == nil {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(c.out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	w := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	if err := table(raw, w); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// pageQuery adds the shared list flags to a query.
+type pageFlags struct {
+	limit int
+	after string
+	all   bool
+}
+
+func (p *pageFlags) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&p.limit, "limit", 100, "items per page (max 1000)")
+	cmd.Flags().StringVar(&p.after, "after", "", "cursor from a previous page's next")
+	cmd.Flags().BoolVar(&p.all, "all", false, "follow next cursors and print every page")
+}
+
+// list fetches one page, or every page with --all, and prints the items.
+func (c *client) list(path string, query url.Values, p *pageFlags, header string, row func(item json.RawMessage) (string, error)) error {
+	if query == nil {
+		query = url.Values{}
+	}
+	query.Set("limit", fmt.Sprint(p.limit))
+	after := p.after
+	var items []json.RawMessage
+	next := ""
+	for {
+		if after != "" {
+			query.Set("after", after)
+		}
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+			Next  string            `json:"next"`
+		}
+		if err := c.do(request{method: http.MethodGet, path: path, query: query}, &page); err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+		next = page.Next
+		if !p.all || next == "" {
+			break
+		}
+		after = next
+	}
+	if c.g.output == "json" {
+		raw, _ := json.Marshal(map[string]any{"items": items, "next": next})
+		return c.print(raw, nil)
+	}
+	w := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, header)
+	for _, it := range items {
+		line, err := row(it)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, line)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
+	}
+	return nil
+}
+
+// readInput opens a file argument; "-" is standard input.
+func readInput(name string) (io.ReadCloser, int64, error) {
+	if name == "" {
+		return nil, 0, &exitError{2, fmt.Errorf("-f FILE is required")}
+	}
+	if name == "-" {
+		return io.NopCloser(os.Stdin), -1, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+func joinList(v []string) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return strings.Join(v, ",")
+}

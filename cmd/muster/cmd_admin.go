@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/cluster"
+)
+
+func newClusterCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "cluster", Short: "Cluster membership: status, join, remove"}
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster as the addressed node sees it",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).get("/api/v1/cluster/status", nil, func(raw []byte, w *tabwriter.Writer) error {
+				var st cluster.Status
+				if err := json.Unmarshal(raw, &st); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "node %s is %s, term %d, leader %s\n", st.NodeID, st.State, st.Term, orDash(st.LeaderID))
+				fmt.Fprintf(w, "commit index %d, applied index %d, last snapshot %d\n\n", st.CommitIndex, st.AppliedIndex, st.LastSnapshotIndex)
+				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tLEADER")
+				for _, s := range st.Servers {
+					lead := ""
+					if s.Leader {
+						lead = "*"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, lead)
+				}
+				return nil
+			})
+		},
+	}
+	var info cluster.NodeInfo
+	join := &cobra.Command{
+		Use:   "join --node-id ID --raft-addr HOST:PORT --http-addr URL",
+		Short: "Add a voter (the node itself joins with `muster agent --join`; this is for adding one by hand)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return postJSON(g, cmd, "/api/v1/cluster/join", info, fmt.Sprintf("node %s joined", info.ID))
+		},
+	}
+	join.Flags().StringVar(&info.ID, "node-id", "", "ID of the node to add")
+	join.Flags().StringVar(&info.RaftAddr, "raft-addr", "", "its raft address HOST:PORT")
+	join.Flags().StringVar(&info.HTTPAddr, "http-addr", "", "its HTTP base URL, e.g. http://10.0.0.4:8080")
+	var removeID string
+	remove := &cobra.Command{
+		Use:   "remove ID",
+		Short: "Remove a member from the cluster",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			removeID = args[0]
+			return postJSON(g, cmd, "/api/v1/cluster/remove", map[string]string{"id": removeID}, fmt.Sprintf("node %s removed", removeID))
+		},
+	}
+	cmd.AddCommand(status, join, remove)
+	return cmd
+}
+
+func postJSON(g *globals, cmd *cobra.Command, path string, in any, done string) error {
+	c := newClient(g, cmd)
+	var raw []byte
+	if err := c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(in)), contentType: "application/json"}, &raw); err != nil {
+		return err
+	}
+	return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+		fmt.Fprintln(w, done)
+		return nil
+	})
+}
+
+func newTokenCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "API tokens and their roles"}
+	var role, name string
+	create := &cobra.Command{
+		Use:   "create --role ROLE [--name NAME]",
+		Short: "Create a token (roles: admin, commander, approver, operator, trainer, viewer); the secret is shown once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				name = role
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			body := bytes.NewReader(mustJSON(map[string]string{"name": name, "role": role}))
+			if err := c.do(request{method: http.MethodPost, path: "/api/v1/tokens", body: body, contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+				var t struct {
+					Secret string `json:"secret"`
+					Token  struct {
+						ID   string `json:"id"`
+						Role string `json:"role"`
+						Name string `json:"name"`
+					} `json:"token"`
+				}
+				if err := json.Unmarshal(raw, &t); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "token %s (%s, role %s):\n%s\n", t.Token.ID, t.Token.Name, t.Token.Role, t.Secret)
+				return nil
+			})
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "role of the new token")
+	create.Flags().StringVar(&name, "name", "", "who or what uses it (default: the role)")
+	_ = create.MarkFlagRequired("role")
+	var pf pageFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).get("/api/v1/tokens", nil, func(raw []byte, w *tabwriter.Writer) error {
+				var l struct {
+					Items []struct {
+						ID, Name, Role, CreatedBy string
+						CreatedAt                 time.Time
+					} `json:"items"`
+				}
+				if err := json.Unmarshal(raw, &l); err != nil {
+					return err
+				}
+				fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED")
+				for _, t := range l.Items {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format("2006-01-02 15:04"), t.CreatedBy)
+				}
+				return nil
+			})
+		},
+	}
+	pf.add(list)
+	revoke := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke a token",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			if err := c.do(request{method: http.MethodDelete, path: "/api/v1/tokens/" + args[0]}, nil); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return c.print(mustJSON(map[string]string{"revoked": args[0]}), nil)
+			}
+			fmt.Fprintf(c.out, "token %s revoked\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(create, list, revoke)
+	return cmd
+}
+
+func newBackupCmd(g *globals) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "backup -f FILE",
+		Short: "Download a consistent copy of the cluster state (a bbolt file)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return &exitError{2, fmt.Errorf("-f FILE is required")}
+			}
+			tmp := file + ".partial"
+			f, err := os.Create(tmp)
+			if err != nil {
+				return err
+			}
+			c := newClient(g, cmd)
+			err = c.do(request{method: http.MethodGet, path: "/api/v1/backup", timeout: 30 * time.Minute}, f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			if err := os.Rename(tmp, file); err != nil {
+				return err
+			}
+			st, err := os.Stat(file)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return c.print(mustJSON(map[string]any{"file": file, "bytes": st.Size()}), nil)
+			}
+			fmt.Fprintf(c.out, "backup written to %s (%d bytes)\n", file, st.Size())
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "where to write the backup")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

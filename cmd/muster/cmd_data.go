@@ -1,0 +1,304 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/examples"
+	"muster/plans"
+)
+
+func newRegionCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "region", Short: "List and import regions (市/区/街道/社区/网格)"}
+	var pf pageFlags
+	var parent, kind string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List regions, optionally the children of one region or one kind",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if parent != "" {
+				q.Set("parent", parent)
+			}
+			if kind != "" {
+				q.Set("kind", kind)
+			}
+			return newClient(g, cmd).list("/api/v1/regions", q, &pf, "CODE\tKIND\tNAME\tPARENT", func(it json.RawMessage) (string, error) {
+				var r plans.Region
+				err := json.Unmarshal(it, &r)
+				return fmt.Sprintf("%s\t%s\t%s\t%s", r.Code, r.Kind, r.Name, r.Parent), err
+			})
+		},
+	}
+	list.Flags().StringVar(&parent, "parent", "", "list the direct children of this region code")
+	list.Flags().StringVar(&kind, "kind", "", "only regions of this kind: city, district, street, community, grid")
+	pf.add(list)
+
+	var file string
+	imp := &cobra.Command{
+		Use:   "import -f FILE",
+		Short: "Create or update regions from a CSV (编码,名称,级别,上级 / code,name,kind,parent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, _, err := readInput(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			c := newClient(g, cmd)
+			var raw []byte
+			err = c.do(request{method: http.MethodPost, path: "/api/v1/regions/import", body: f, contentType: "text/csv"}, &raw)
+			if err != nil {
+				return withRowErrors(c, err)
+			}
+			return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+				var r plans.RegionImportResult
+				if err := json.Unmarshal(raw, &r); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "created %d, updated %d, unchanged %d\n", r.Created, r.Updated, r.Unchanged)
+				return nil
+			})
+		},
+	}
+	imp.Flags().StringVarP(&file, "file", "f", "", "CSV file (- for stdin)")
+	cmd.AddCommand(list, imp)
+	return cmd
+}
+
+func newPersonCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "person", Short: "List and show people in the roster"}
+	var pf pageFlags
+	var f struct{ region, category, tag, team, phone string }
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List people, filtered by region (and everything under it), category, tag, team or phone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"region": f.region, "category": f.category, "tag": f.tag, "team": f.team, "phone": f.phone} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			return newClient(g, cmd).list("/api/v1/people", q, &pf, "ID\tNAME\tPHONES\tGRID\tCATEGORY\tTAGS\tTEAMS", func(it json.RawMessage) (string, error) {
+				var p plans.Person
+				err := json.Unmarshal(it, &p)
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", p.ID, p.Name, joinList(p.Phones), p.Grid, p.Category, joinList(p.Tags), joinList(p.Teams)), err
+			})
+		},
+	}
+	list.Flags().StringVar(&f.region, "region", "", "region code: people in it or under it")
+	list.Flags().StringVar(&f.category, "category", "", "category, e.g. 党员 or volunteer")
+	list.Flags().StringVar(&f.tag, "tag", "", "tag, e.g. 网格长")
+	list.Flags().StringVar(&f.team, "team", "", "team, e.g. 防汛抢险队")
+	list.Flags().StringVar(&f.phone, "phone", "", "exact phone number")
+	pf.add(list)
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one person",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, func(raw []byte, w *tabwriter.Writer) error {
+				var p plans.Person
+				if err := json.Unmarshal(raw, &p); err != nil {
+					return err
+				}
+				for _, kv := range [][2]string{{"id", string(p.ID)}, {"external id", p.ExternalID}, {"name", p.Name}, {"phones", joinList(p.Phones)},
+					{"grid", string(p.Grid)}, {"category", string(p.Category)}, {"tags", joinList(p.Tags)}, {"teams", joinList(p.Teams)},
+					{"backup", string(p.Backup)}, {"language", string(p.Language)}} {
+					fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
+				}
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+func newRosterCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "roster", Short: "Import roster files; generate demo rosters"}
+	var file string
+	var dryRun, skipInvalid bool
+	imp := &cobra.Command{
+		Use:   "import -f FILE",
+		Short: "Import people from CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX",
+		Long: `Import people from a CSV (UTF-8, UTF-8 with BOM or GBK, detected from the
+content) or XLSX file with Chinese or English headers:
+  编号/id  姓名/name  手机/phone  网格/grid  类别/category  标签/tags  队伍/team
+  备用联系人/backup  语言/language
+People are matched by external ID, else by phone, so importing the same file
+again changes nothing. Any bad row means nothing is imported and every bad row
+is listed; --skip-invalid imports the good rows and lists the rest.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, size, err := readInput(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			c := newClient(g, cmd)
+			q := url.Values{}
+			if dryRun {
+				q.Set("dry_run", "true")
+			}
+			if skipInvalid {
+				q.Set("skip_invalid", "true")
+			}
+			q.Set("filename", filepath.Base(file))
+			body := io.Reader(f)
+			if size > 1<<20 && c.g.output == "table" {
+				body = &progressReader{r: f, total: size, w: c.err, label: "uploading " + filepath.Base(file)}
+			}
+			start := time.Now()
+			var raw []byte
+			err = c.do(request{method: http.MethodPost, path: "/api/v1/roster/import", query: q, body: body,
+				contentType: "application/octet-stream", timeout: 30 * time.Minute}, &raw)
+			if err != nil {
+				return withRowErrors(c, err)
+			}
+			took := time.Since(start)
+			var res plans.ImportResult
+			if err := json.Unmarshal(raw, &res); err != nil {
+				return err
+			}
+			err = c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+				verb := "imported"
+				if res.DryRun {
+					verb = "dry run, nothing changed"
+				}
+				fmt.Fprintf(w, "%s: %d rows (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
+					verb, res.Rows, res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged, res.Skipped)
+				printRowErrors(w, res.Errors, res.ErrorCount)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if res.DryRun && res.ErrorCount > 0 && !skipInvalid {
+				return fmt.Errorf("%d problems: the import would be refused", res.ErrorCount)
+			}
+			return nil
+		},
+	}
+	imp.Flags().StringVarP(&file, "file", "f", "", "CSV or XLSX file (- for stdin)")
+	imp.Flags().BoolVar(&dryRun, "dry-run", false, "check and count, change nothing")
+	imp.Flags().BoolVar(&skipInvalid, "skip-invalid", false, "import the good rows, report the bad ones")
+
+	var n int
+	var seed int64
+	var out string
+	gen := &cobra.Command{
+		Use:   "generate -n N [-o FILE]",
+		Short: "Write a deterministic demo roster for the demo city (valid, unique phone numbers)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			regions, err := examples.Regions()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			return examples.GenerateRoster(w, n, seed, examples.Grids(regions))
+		},
+	}
+	gen.Flags().IntVarP(&n, "people", "n", 1000, "number of people")
+	gen.Flags().Int64Var(&seed, "seed", 1, "generator seed: the same seed gives the same file")
+	gen.Flags().StringVar(&out, "out", "", "output file (default stdout)")
+	cmd.AddCommand(imp, gen)
+	return cmd
+}
+
+// withRowErrors prints the per-row problems an import error carries (to
+// stdout, as the report) and returns the one-line error.
+func withRowErrors(c *client, err error) error {
+	var ae *apiError
+	if !errors.As(err, &ae) || len(ae.Details) == 0 {
+		return err
+	}
+	if c.g.output == "json" {
+		var v any
+		if json.Unmarshal(ae.Details, &v) == nil {
+			enc := json.NewEncoder(c.out)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(map[string]any{"error": map[string]any{"code": ae.Code, "message": ae.Message, "details": v}})
+		}
+		return err
+	}
+	var res struct {
+		Errors     []plans.RowError `json:"errors"`
+		ErrorCount int              `json:"error_count"`
+	}
+	var rows []plans.RowError
+	if json.Unmarshal(ae.Details, &res) == nil && len(res.Errors) > 0 {
+		rows = res.Errors
+	} else if json.Unmarshal(ae.Details, &rows) != nil {
+		return err
+	}
+	if res.ErrorCount == 0 {
+		res.ErrorCount = len(rows)
+	}
+	w := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	printRowErrors(w, rows, res.ErrorCount)
+	w.Flush()
+	return err
+}
+
+func printRowErrors(w io.Writer, rows []plans.RowError, total int) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "ROW\tFIELD\tVALUE\tPROBLEM")
+	for _, e := range rows {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", e.Row, e.Field, e.Value, e.Reason)
+	}
+	if total > len(rows) {
+		fmt.Fprintf(w, "… and %d more\n", total-len(rows))
+	}
+}
+
+// progressReader reports upload progress on a terminal line.
+type progressReader struct {
+	r         io.Reader
+	total     int64
+	done      int64
+	w         io.Writer
+	label     string
+	lastPrint time.Time
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if time.Since(p.lastPrint) > 200*time.Millisecond || err == io.EOF {
+		p.lastPrint = time.Now()
+		pct := float64(p.done) * 100 / float64(max(p.total, 1))
+		bar := strings.Repeat("█", int(pct/5)) + strings.Repeat("░", 20-int(pct/5))
+		fmt.Fprintf(p.w, "\r%s %s %3.0f%% (%.1f/%.1f MB)", p.label, bar, pct, float64(p.done)/1e6, float64(p.total)/1e6)
+		if err == io.EOF {
+			fmt.Fprintln(p.w, " — server is checking and applying…")
+		}
+	}
+	return n, err
+}

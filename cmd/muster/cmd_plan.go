@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"muster"
+	"muster/plans"
+)
+
+func newPlanCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "plan", Short: "Emergency plans (应急预案): validate, apply, list, show"}
+
+	var file string
+	validate := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Check a plan file offline (no server): syntax, fields, levels, templates",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, _, err := readInput(file)
+			if err != nil {
+				return err
+			}
+			src, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			p, err := plans.DecodePlan(filepath.Base(file), src)
+			if err != nil {
+				printProblems(cmd.OutOrStdout(), err)
+				return err
+			}
+			if g.output == "json" {
+				return newClient(g, cmd).print(mustJSON(map[string]any{"valid": true, "plan": p}), nil)
+			}
+			var levels []string
+			for _, l := range p.Levels {
+				levels = append(levels, string(l.Code))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid plan %s (%s), levels %s\n", file, p.ID, p.Title, strings.Join(levels, ","))
+			return nil
+		},
+	}
+	validate.Flags().StringVarP(&file, "file", "f", "", "plan YAML file (- for stdin)")
+
+	var applyFile string
+	apply := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Store a plan file as the plan's new version (nothing changes if it is identical)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, _, err := readInput(applyFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			c := newClient(g, cmd)
+			var raw []byte
+			q := url.Values{"filename": {filepath.Base(applyFile)}}
+			err = c.do(request{method: http.MethodPost, path: "/api/v1/plans", query: q, body: f, contentType: "application/yaml"}, &raw)
+			if err != nil {
+				var ae *apiError
+				if errors.As(err, &ae) && len(ae.Details) > 0 {
+					var problems []plans.Problem
+					if json.Unmarshal(ae.Details, &problems) == nil {
+						printProblems(c.out, plans.ProblemsError(problems))
+					}
+				}
+				return err
+			}
+			return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+				var r plans.PlanApplyResult
+				if err := json.Unmarshal(raw, &r); err != nil {
+					return err
+				}
+				if r.Changed {
+					fmt.Fprintf(w, "plan %s: version %d stored\n", r.PlanID, r.Version)
+				} else {
+					fmt.Fprintf(w, "plan %s: unchanged (version %d)\n", r.PlanID, r.Version)
+				}
+				return nil
+			})
+		},
+	}
+	apply.Flags().StringVarP(&applyFile, "file", "f", "", "plan YAML file (- for stdin)")
+
+	var pf pageFlags
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List plans with their latest version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).list("/api/v1/plans", nil, &pf, "ID\tVERSION\tHAZARD\tLEVELS\tTITLE", func(it json.RawMessage) (string, error) {
+				var s plans.PlanSummary
+				err := json.Unmarshal(it, &s)
+				var levels []string
+				for _, l := range s.Levels {
+					levels = append(levels, string(l))
+				}
+				return fmt.Sprintf("%s\t%d\t%s\t%s\t%s", s.ID, s.Version, s.Hazard, strings.Join(levels, ","), s.Title), err
+			})
+		},
+	}
+	pf.add(list)
+
+	var version int
+	show := &cobra.Command{
+		Use:   "show ID [--version N]",
+		Short: "Show a plan (the latest version unless --version is given)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "/api/v1/plans/" + url.PathEscape(args[0])
+			if version > 0 {
+				path += "/versions/" + strconv.Itoa(version)
+			}
+			return newClient(g, cmd).get(path, nil, func(raw []byte, w *tabwriter.Writer) error {
+				var v plans.PlanVersion
+				if err := json.Unmarshal(raw, &v); err != nil {
+					return err
+				}
+				p := v.Plan
+				fmt.Fprintf(w, "plan:\t%s (version %d, %s by %s)\n", v.PlanID, v.Version, v.CreatedAt.Format("2006-01-02 15:04"), v.CreatedBy)
+				fmt.Fprintf(w, "title:\t%s\nhazard:\t%s (CAP %s)\n", p.Title, p.Hazard, p.CAPCategory)
+				var scope []string
+				for _, s := range p.Scope {
+					scope = append(scope, string(s))
+				}
+				fmt.Fprintf(w, "scope:\t%s\n", strings.Join(scope, ","))
+				for _, l := range p.Levels {
+					roles := 0
+					for _, gr := range l.Groups {
+						roles += len(gr.Roles)
+					}
+					fmt.Fprintf(w, "level %s:\t%s — %d groups, %d roles, ack within %s, %d approvals\n", l.Code, l.Name, len(l.Groups), roles, l.AckDeadline, l.Approvals)
+				}
+				return nil
+			})
+		},
+	}
+	show.Flags().IntVar(&version, "version", 0, "version number (default: latest)")
+	cmd.AddCommand(validate, apply, list, show)
+	return cmd
+}
+
+// printProblems lists a plan error's problems one per line.
+func printProblems(w io.Writer, err error) {
+	var e *muster.Error
+	if !errors.As(err, &e) {
+		return
+	}
+	if problems, ok := e.Details.([]plans.Problem); ok && len(problems) > 1 {
+		for _, p := range problems {
+			fmt.Fprintln(w, p.String())
+		}
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

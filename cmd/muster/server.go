@@ -1,0 +1,368 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"muster"
+	"muster/access"
+	"muster/api"
+	"muster/cluster"
+	"muster/examples"
+	"muster/plans"
+)
+
+// serverOpts configure a muster server process (dev or agent).
+type serverOpts struct {
+	nodeID         string
+	dataDir        string
+	raftAddr       string
+	raftAdvertise  string
+	httpAddr       string
+	httpAdvertise  string
+	bootstrap      bool
+	join           string
+	clusterKey     string
+	bootstrapToken string
+	logLevel       string
+	raftLogLevel   string
+
+	heartbeat time.Duration
+	election  time.Duration
+
+	// dev only
+	dev       bool
+	people    int
+	tokenFile string
+}
+
+func (o *serverOpts) addCommon(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", o.dataDir, "directory for the state, the raft log and snapshots")
+	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HOST:PORT the HTTP API listens on")
+	f.StringVar(&o.httpAdvertise, "http-advertise", "", "base URL other nodes use to reach this node's HTTP API (default http://<http-addr>)")
+	f.StringVar(&o.bootstrapToken, "bootstrap-token", "", "secret for the first admin token (default: generated and printed)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.raftLogLevel, "raft-log-level", "warn", "raft's own log level")
+	f.DurationVar(&o.heartbeat, "heartbeat-timeout", 500*time.Millisecond, "raft heartbeat timeout: a follower that hears nothing for 1–2× this starts an election")
+	f.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "raft election timeout")
+}
+
+func newDevCmd() *cobra.Command {
+	o := &serverOpts{nodeID: "dev", dataDir: "muster-data", httpAddr: "127.0.0.1:8080", raftAddr: "127.0.0.1:0", bootstrap: true, dev: true}
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a single-node muster with the demo city, plans and roster",
+		Long: `Run a single-node cluster in ./muster-data (or --data-dir) with the HTTP API
+on 127.0.0.1:8080. On first start it loads the demo city (示例市: 6 districts,
+24 streets, 120 communities, 1,200 grids), three plans (flood control, public
+health, hazardous chemicals fire) and a generated roster of --people people.
+It prints the URL and an admin token.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.tokenFile == "" {
+				o.tokenFile = filepath.Join(o.dataDir, "admin-token")
+			}
+			return runServer(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	o.addCommon(cmd)
+	cmd.Flags().StringVar(&o.raftAddr, "raft-addr", o.raftAddr, "HOST:PORT for raft (port 0: any free port)")
+	cmd.Flags().IntVar(&o.people, "people", 2000, "size of the generated demo roster loaded on first start")
+	return cmd
+}
+
+func newAgentCmd() *cobra.Command {
+	o := &serverOpts{httpAddr: "127.0.0.1:8080"}
+	cmd := &cobra.Command{
+		Use:   "agent --node-id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT (--bootstrap | --join URL)",
+		Short: "Run a cluster node",
+		Long: `Run one node of a muster cluster. The first node of a new cluster starts with
+--bootstrap and prints the first admin token; the others start with --join and
+the HTTP URL of any member. Nodes authenticate to each other with the shared
+--cluster-key. Every flag can also be set as MUSTER_<FLAG>, e.g.
+MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted node needs neither flag.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.nodeID == "" || o.dataDir == "" || o.raftAddr == "" {
+				return &exitError{2, errors.New("--node-id, --data-dir and --raft-addr are required")}
+			}
+			if o.bootstrap && o.join != "" {
+				return &exitError{2, errors.New("--bootstrap and --join exclude each other")}
+			}
+			if o.join != "" && o.clusterKey == "" {
+				return &exitError{2, errors.New("--join needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")}
+			}
+			return runServer(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	o.addCommon(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.nodeID, "node-id", "", "unique, stable ID of this node")
+	f.StringVar(&o.raftAddr, "raft-addr", "", "HOST:PORT the raft transport listens on")
+	f.StringVar(&o.raftAdvertise, "raft-advertise", "", "HOST:PORT other nodes dial for raft (default: --raft-addr)")
+	f.BoolVar(&o.bootstrap, "bootstrap", false, "start a new cluster with this node as its first voter")
+	f.StringVar(&o.join, "join", "", "HTTP URL of any member of the cluster to join")
+	f.StringVar(&o.clusterKey, "cluster-key", "", "shared secret for node-to-node requests (env MUSTER_CLUSTER_KEY)")
+	return cmd
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, &exitError{2, fmt.Errorf("--log-level %q: %w", level, err)}
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger, err := newLogger(o.logLevel, os.Stderr)
+	if err != nil {
+		return err
+	}
+	gin.SetMode(gin.ReleaseMode)
+
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	}
+	defer ln.Close()
+	advertise := o.httpAdvertise
+	if advertise == "" {
+		host, port, _ := net.SplitHostPort(ln.Addr().String())
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			if !o.dev && (o.join != "" || o.clusterKey != "") {
+				return &exitError{2, fmt.Errorf("--http-addr %s listens on all interfaces: give --http-advertise with the address other nodes should use", o.httpAddr)}
+			}
+			host = "127.0.0.1"
+		}
+		advertise = "http://" + net.JoinHostPort(host, port)
+	}
+
+	node, err := cluster.New(cluster.Config{
+		NodeID:           o.nodeID,
+		DataDir:          o.dataDir,
+		RaftBind:         o.raftAddr,
+		RaftAdvertise:    o.raftAdvertise,
+		HTTPAddr:         advertise,
+		Bootstrap:        o.bootstrap,
+		ClusterKey:       o.clusterKey,
+		Logger:           logger,
+		RaftLevel:        o.raftLogLevel,
+		HeartbeatTimeout: o.heartbeat,
+		ElectionTimeout:  o.election,
+	})
+	if err != nil {
+		return err
+	}
+	plans.Register(node)
+	access.Register(node)
+	if err := node.Start(); err != nil {
+		node.Close()
+		return err
+	}
+	defer func() {
+		if err := node.Close(); err != nil {
+			logger.Warn("node shutdown", "err", err)
+		}
+	}()
+
+	planSvc := plans.NewService(node, node)
+	tokens := access.NewService(node, node)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector())
+	srv := &http.Server{
+		Handler:           newHTTPHandler(node, planSvc, tokens, reg, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	logger.Info("muster node started", "node", o.nodeID, "http", advertise, "raft", node.RaftAddr(), "data_dir", o.dataDir)
+
+	if o.join != "" {
+		if err := joinCluster(ctx, logger, o.join, o.clusterKey, cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise}); err != nil {
+			return err
+		}
+	}
+	if o.bootstrap {
+		if err := waitLeader(ctx, node, 30*time.Second); err != nil {
+			return err
+		}
+		secret, err := firstAdminToken(ctx, o, tokens)
+		if err != nil {
+			return err
+		}
+		if o.dev {
+			if err := loadDemo(ctx, logger, planSvc, o.people); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "\nmuster dev is running: %s\n  admin token: %s\n  try: export MUSTER_TOKEN=%s; go run ./cmd/muster plan list\n\n", advertise, secret, secret)
+		} else if secret != "" {
+			fmt.Fprintf(stdout, "cluster bootstrapped; first admin token (shown once): %s\n", secret)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: handing over leadership and closing", "node", o.nodeID)
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// newHTTPHandler builds the HTTP surface: the API, webhooks, and the
+// node-to-node endpoints.
+func newHTTPHandler(node *cluster.Node, planSvc *plans.Service, tokens *access.Service, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+	return api.New(api.Config{Logger: logger, Metrics: reg}, api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc}).Handler()
+}
+
+// joinCluster asks the cluster at url to add this node, retrying with
+// backoff until it succeeds or the process is stopped.
+func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self cluster.NodeInfo) error {
+	wait := 200 * time.Millisecond
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := cluster.RequestJoin(rctx, url, key, self)
+		cancel()
+		if err == nil {
+			logger.Info("joined the cluster", "via", url)
+			return nil
+		}
+		if muster.IsCode(err, muster.EForbidden) || muster.IsCode(err, muster.EInvalid) {
+			return fmt.Errorf("join via %s refused: %w", url, err)
+		}
+		logger.Warn("join failed, retrying", "via", url, "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if ok, _ := node.Ready(0); ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no leader elected within %v", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// firstAdminToken creates the first admin token if the cluster has none and
+// returns its secret; "" when the cluster already had tokens. In dev the
+// secret is kept in the data dir so every start can print it again.
+func firstAdminToken(ctx context.Context, o *serverOpts, tokens *access.Service) (string, error) {
+	secret, kept := o.bootstrapToken, ""
+	if o.dev {
+		if b, err := os.ReadFile(o.tokenFile); err == nil {
+			kept = strings.TrimSpace(string(b))
+		}
+		if secret == "" {
+			secret = kept
+		}
+	}
+	if secret == "" {
+		var err error
+		if secret, err = tokens.NewSecret(); err != nil {
+			return "", err
+		}
+	}
+	issued, created, err := tokens.Bootstrap(ctx, secret)
+	if err != nil {
+		return "", fmt.Errorf("first admin token: %w", err)
+	}
+	if created {
+		if o.dev {
+			if err := os.WriteFile(o.tokenFile, []byte(issued+"\n"), 0o600); err != nil {
+				return "", err
+			}
+		}
+		return issued, nil
+	}
+	if o.dev {
+		// Show the kept secret only if it still works.
+		if kept != "" {
+			if _, err := tokens.Authenticate(ctx, kept); err == nil {
+				return kept, nil
+			}
+		}
+		return "(unknown: this data dir has tokens but no valid " + o.tokenFile + "; use a token you created)", nil
+	}
+	return "", nil
+}
+
+// loadDemo fills an empty cluster with the demo city, plans and roster.
+func loadDemo(ctx context.Context, logger *slog.Logger, svc *plans.Service, people int) error {
+	existing, err := svc.Regions(ctx, muster.Stale, plans.RegionFilter{}, plans.Page{Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(existing.Items) > 0 {
+		return nil
+	}
+	start := time.Now()
+	if _, err := svc.ImportRegions(ctx, "dev", bytes.NewReader(examples.RegionsCSV())); err != nil {
+		return fmt.Errorf("demo regions: %w", err)
+	}
+	files, err := examples.Plans()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if _, err := svc.ApplyPlan(ctx, "dev", f.Name, f.Data); err != nil {
+			return fmt.Errorf("demo plan %s: %w", f.Name, err)
+		}
+	}
+	regions, err := examples.Regions()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)); err != nil {
+		return err
+	}
+	res, err := svc.ImportRoster(ctx, "dev", &buf, plans.ImportOptions{})
+	if err != nil {
+		return fmt.Errorf("demo roster: %w", err)
+	}
+	logger.Info("demo data loaded", "regions", len(regions), "plans", len(files), "people", res.Created, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
