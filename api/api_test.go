@@ -27,6 +27,7 @@ import (
 	"muster/api"
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/plans"
 )
 
 func TestMain(m *testing.M) {
@@ -51,7 +52,7 @@ func newFixture(t *testing.T, nodes int) *fixture {
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
 	f.c = clustertest.New(t, nodes, clustertest.Options{
-		Setup: func(_ int, n *cluster.Node) { access.Register(n) },
+		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n) },
 		Handler: func(_ int, n *cluster.Node) http.Handler {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(n.Collector())
@@ -59,7 +60,7 @@ func newFixture(t *testing.T, nodes int) *fixture {
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Metrics:   reg,
 				BackupDir: f.backups,
-			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n)}).Handler()
+			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n)}).Handler()
 			f.mu.Lock()
 			f.handlers[n.ID()] = h
 			f.mu.Unlock()

@@ -310,3 +310,24 @@ func TestRemoveMember(t *testing.T) {
 	c.Stop(victim)
 	require.NoError(t, put(ctx, via, "after-remove", "v"))
 }
+
+// After an election the newest entries of an idle cluster are the new
+// leader's no-op and barrier, which the FSM never sees. Reads through a
+// follower must still complete instead of waiting for an index its state
+// can never reach.
+func TestFollowerReadsOnIdleClusterAfterElection(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, put(ctx, c.Nodes[0].Node, "before", "v"))
+	c.Stop(c.Leader())
+	c.WaitLeader(10 * time.Second)
+	f := c.Followers()[0]
+	for _, level := range []muster.Consistency{muster.Default, muster.Linearizable} {
+		start := time.Now()
+		v, ok := get(t, f.Node, level, "before")
+		assert.True(t, ok, level)
+		assert.Equal(t, "v", v)
+		assert.Less(t, time.Since(start), 2*time.Second, "%s read on an idle follower", level)
+	}
+}

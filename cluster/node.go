@@ -451,15 +451,13 @@ func (n *Node) View(ctx context.Context, level muster.Consistency, fn func(tx *b
 
 func (n *Node) catchUp(ctx context.Context, verify bool) error {
 	for {
+		leader := n.IsLeader()
 		var (
 			idx uint64
 			err error
 		)
-		if n.IsLeader() {
-			if !verify {
-				return nil // the leader's state holds every acknowledged write
-			}
-			idx, err = n.readIndex(ctx, true)
+		if leader {
+			_, err = n.readIndex(ctx, verify)
 		} else {
 			idx, err = n.remoteReadIndex(ctx, verify)
 		}
@@ -469,8 +467,8 @@ func (n *Node) catchUp(ctx context.Context, verify bool) error {
 			}
 			continue
 		}
-		if err != nil {
-			return err
+		if err != nil || leader {
+			return err // the leader's own state is the read index
 		}
 		if !n.fsm.WaitApplied(ctx.Done(), idx) {
 			return muster.Errorf(muster.ETimeout, "this node did not catch up to index %d before the deadline", idx)
@@ -479,30 +477,31 @@ func (n *Node) catchUp(ctx context.Context, verify bool) error {
 	}
 }
 
-// readIndex is the leader's side of a read: the commit index now, and with
-// verify a quorum round confirming this node still leads.
+// readIndex is the leader's side of a read: the index its state has reached,
+// which holds every acknowledged write because a write is acknowledged only
+// after the leader applied it. It waits for the Barrier that follows an
+// election (so entries committed by earlier leaders are applied too), and
+// with verify first confirms with a quorum that this node still leads. The
+// index is always that of an entry the FSM sees (a command or configuration
+// change), never a raft no-op, so a follower's state is sure to reach it.
 func (n *Node) readIndex(ctx context.Context, verify bool) (uint64, error) {
-	if n.raft.State() != raft.Leader {
-		return 0, errRetry
-	}
-	if verify {
-		// A new leader's commit index is only trustworthy after its Barrier.
-		for !n.leaderReady.Load() {
-			if err := n.waitLeaderChange(ctx); err != nil {
-				return 0, err
-			}
-			if n.raft.State() != raft.Leader {
-				return 0, errRetry
-			}
+	for {
+		if n.raft.State() != raft.Leader {
+			return 0, errRetry
+		}
+		if n.leaderReady.Load() {
+			break
+		}
+		if err := n.waitLeaderChange(ctx); err != nil {
+			return 0, err
 		}
 	}
-	idx := n.raft.CommitIndex()
 	if verify {
 		if err := n.raft.VerifyLeader().Error(); err != nil {
 			return 0, errRetry
 		}
 	}
-	return idx, nil
+	return n.fsm.AppliedIndex(), nil
 }
 
 // Close leaves the cluster gracefully: a leader first hands leadership to
