@@ -32,7 +32,7 @@ type agent struct {
 
 // startAgents starts three real agent processes on loopback: the first
 // bootstraps, the others join through it.
-func startAgents(t *testing.T) []*agent {
+func startAgents(t testing.TB) []*agent {
 	t.Helper()
 	dir := t.TempDir()
 	var agents []*agent
@@ -69,7 +69,7 @@ func startAgents(t *testing.T) []*agent {
 	return agents
 }
 
-func leaderOf(t *testing.T, c *apiClient, agents []*agent) *agent {
+func leaderOf(t testing.TB, c *apiClient, agents []*agent) *agent {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
@@ -220,7 +220,7 @@ func removeFlag(args []string, names ...string) []string {
 	return out
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, cond func() bool) {
+func waitUntil(t testing.TB, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

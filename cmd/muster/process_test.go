@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePort returns a loopback address with a port nobody listens on now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -72,7 +72,7 @@ func (b *lockedBuffer) String() string {
 
 // proc is a muster process started by a test.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	args []string
 	env  []string
@@ -81,7 +81,7 @@ type proc struct {
 	done chan struct{}
 }
 
-func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, name: name, args: args, env: env}
 	p.start()
@@ -156,12 +156,12 @@ func (p *proc) waitOutput(prefix string, timeout time.Duration) string {
 
 // apiClient is a small HTTP client for the tests.
 type apiClient struct {
-	t     *testing.T
+	t     testing.TB
 	token string
 	http  *http.Client
 }
 
-func newAPI(t *testing.T, token string) *apiClient {
+func newAPI(t testing.TB, token string) *apiClient {
 	return &apiClient{t: t, token: token, http: &http.Client{Timeout: 10 * time.Second}}
 }
 
