@@ -37,7 +37,7 @@ type Plans interface {
 // Body limits for uploads bigger than ordinary requests.
 const (
 	// RosterImportMaxBody fits a 1,000,000-row roster file with room to spare.
-	RosterImportMaxBody = 512 << 20
+	RosterImportMaxBody = plans.MaxImportBytes
 	// RegionImportMaxBody fits the region tree of a large city.
 	RegionImportMaxBody = 32 << 20
 )

@@ -36,10 +36,10 @@ func libraryPhone(raw string) (string, error) {
 	}
 	n, err := phonenumbers.Parse(s, PhoneRegion)
 	if err != nil {
-		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", raw, parseProblem(err), phoneHint)
+		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), parseProblem(err), phoneHint)
 	}
 	if !phonenumbers.IsValidNumber(n) {
-		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", raw, validityProblem(n), phoneHint)
+		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), validityProblem(n), phoneHint)
 	}
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }

@@ -3,7 +3,6 @@ package plans
 import (
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Region import fields.
@@ -57,13 +56,13 @@ func ParseRegions(r io.Reader) ([]Region, []RowError, error) {
 		}
 		cell := func(col int) string {
 			if j := idx[col]; j >= 0 && j < len(cells) {
-				return strings.TrimSpace(cells[j])
+				return trimCell(cells[j])
 			}
 			return ""
 		}
 		blank := true
 		for _, c := range cells {
-			if strings.TrimSpace(c) != "" {
+			if trimCell(c) != "" {
 				blank = false
 				break
 			}
@@ -73,10 +72,10 @@ func ParseRegions(r io.Reader) ([]Region, []RowError, error) {
 		}
 		nerr := len(errs)
 		fail := func(field, value, reason string) {
-			errs = append(errs, RowError{Row: row, Field: field, Value: value, Reason: reason})
+			errs = append(errs, RowError{Row: row, Field: field, Value: clip(value), Reason: reason})
 		}
 		for i, c := range cells {
-			if v := strings.TrimSpace(c); v != "" && (i >= len(t.header) || headerKey(t.header[i]) == "") {
+			if v := trimCell(c); v != "" && (i >= len(t.header) || headerKey(t.header[i]) == "") {
 				fail("column "+columnLetter(i), v, "value in a column without a header: add a header or delete the value")
 			}
 		}
@@ -110,7 +109,7 @@ func regionField(r Region) (field, value string) {
 	if len(r.Code) != codeLen[r.Kind] || !allDigits(string(r.Code)) {
 		return "code", string(r.Code)
 	}
-	if strings.TrimSpace(r.Name) == "" {
+	if trimCell(r.Name) == "" {
 		return "name", r.Name
 	}
 	return "parent", string(r.Parent)

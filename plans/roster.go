@@ -3,11 +3,13 @@ package plans
 import (
 	"cmp"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"muster"
 )
@@ -143,6 +145,7 @@ type rosterParser struct {
 	idx     [numRosterCols]int // column of each field, -1 if absent
 	width   int                // header width
 	unnamed []int              // columns with an empty header
+	dest    []RosterRow        // when the number of records is bounded: every row, in place
 }
 
 // rosterChunkSize is the number of records handed to a worker at once.
@@ -150,7 +153,8 @@ const rosterChunkSize = 2048
 
 // rosterChunk is a run of records, each padded or cut to the header width.
 type rosterChunk struct {
-	rows   []int
+	base   int      // number of records before this chunk
+	rows   []int    // spreadsheet row of each record
 	cells  []string // width cells per record
 	errs   []RowError
 	failed []int // records (index in rows) with an error in errs
@@ -158,12 +162,15 @@ type rosterChunk struct {
 
 // rosterBatch is a chunk after the per-cell checks.
 type rosterBatch struct {
-	rows    []RosterRow
-	bad     []bool   // the row has an error
-	backups []string // the backup cell as a phone, "" if it is not one
+	base    int         // number of records before this batch
+	rows    []RosterRow // in p.dest when it has room, else allocated
+	bad     []bool      // the row has an error
+	backups []string    // the backup cell as a phone, "" if it is not one
 	errs    []RowError
 }
 
+// run reads the records of t into ro: rows, row errors, duplicates. It
+// returns only when every goroutine it started has ended.
 func (p *rosterParser) run(t *table, ro *Roster) error {
 	type job struct {
 		c   *rosterChunk
@@ -172,6 +179,10 @@ func (p *rosterParser) run(t *table, ro *Roster) error {
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan job, workers)
 	order := make(chan chan *rosterBatch, 2*workers)
+	free := make(chan *rosterChunk, 4*workers) // checked chunks, for reuse
+	if t.maxRecords > 0 {
+		p.dest = make([]RosterRow, t.maxRecords)
+	}
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -179,12 +190,15 @@ func (p *rosterParser) run(t *table, ro *Roster) error {
 		defer wg.Done()
 		defer close(order)
 		defer close(jobs)
-		c := p.newChunk()
+		records := 0
+		c := p.newChunk(free)
 		flush := func() {
+			c.base = records
+			records += len(c.rows)
 			out := make(chan *rosterBatch, 1)
 			jobs <- job{c, out}
 			order <- out
-			c = p.newChunk()
+			c = p.newChunk(free)
 		}
 		for {
 			cells, row, err := t.next()
@@ -208,11 +222,17 @@ func (p *rosterParser) run(t *table, ro *Roster) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.out <- p.check(j.c)
+				b := p.check(j.c)
+				j.c.reset()
+				select {
+				case free <- j.c:
+				default:
+				}
+				j.out <- b
 			}
 		}()
 	}
-	m := newRosterMerger(ro)
+	m := newRosterMerger(ro, t.sizeHint)
 	for out := range order {
 		m.merge(<-out)
 	}
@@ -220,15 +240,28 @@ func (p *rosterParser) run(t *table, ro *Roster) error {
 	if readErr != nil {
 		return readErr
 	}
-	m.finish()
+	m.finish(p.dest)
 	return nil
 }
 
-func (p *rosterParser) newChunk() *rosterChunk {
+// newChunk takes a chunk from free, or makes one.
+func (p *rosterParser) newChunk(free chan *rosterChunk) *rosterChunk {
+	select {
+	case c := <-free:
+		return c
+	default:
+	}
 	return &rosterChunk{
 		rows:  make([]int, 0, rosterChunkSize),
 		cells: make([]string, 0, rosterChunkSize*p.width),
 	}
+}
+
+// reset empties c for reuse; the strings it held live on in the rows made
+// from them.
+func (c *rosterChunk) reset() {
+	clear(c.cells)
+	c.rows, c.cells, c.errs, c.failed = c.rows[:0], c.cells[:0], nil, c.failed[:0]
 }
 
 // add appends one record to c, skipping blank records; it reports whether
@@ -236,7 +269,7 @@ func (p *rosterParser) newChunk() *rosterChunk {
 func (p *rosterParser) add(c *rosterChunk, cells []string, row int) bool {
 	blank := true
 	for _, s := range cells {
-		if strings.TrimSpace(s) != "" {
+		if trimCell(s) != "" {
 			blank = false
 			break
 		}
@@ -246,8 +279,8 @@ func (p *rosterParser) add(c *rosterChunk, cells []string, row int) bool {
 	}
 	nerr := len(c.errs)
 	for i := p.width; i < len(cells); i++ {
-		if v := strings.TrimSpace(cells[i]); v != "" {
-			c.errs = append(c.errs, RowError{Row: row, Field: "column " + columnLetter(i), Value: v,
+		if v := trimCell(cells[i]); v != "" {
+			c.errs = append(c.errs, RowError{Row: row, Field: "column " + columnLetter(i), Value: clip(v),
 				Reason: "value in a column without a header: add a header or delete the value"})
 		}
 	}
@@ -267,10 +300,15 @@ func (p *rosterParser) add(c *rosterChunk, cells []string, row int) bool {
 func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 	n := len(c.rows)
 	b := &rosterBatch{
-		rows:    make([]RosterRow, n),
+		base:    c.base,
 		bad:     make([]bool, n),
 		backups: make([]string, n),
 		errs:    c.errs,
+	}
+	if c.base+n <= len(p.dest) {
+		b.rows = p.dest[c.base : c.base+n : c.base+n]
+	} else {
+		b.rows = make([]RosterRow, n)
 	}
 	phones := make([]string, 0, n+n/4) // backing store for Phones of the whole chunk
 	var lists []string                 // backing store for Tags and Teams
@@ -280,11 +318,11 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 		row.Row = c.rows[i]
 		nerr := len(b.errs)
 		fail := func(field, value, reason string) {
-			b.errs = append(b.errs, RowError{Row: row.Row, Field: field, Value: value, Reason: reason})
+			b.errs = append(b.errs, RowError{Row: row.Row, Field: field, Value: clip(value), Reason: reason})
 		}
 		cell := func(col int) string {
 			if j := p.idx[col]; j >= 0 {
-				return strings.TrimSpace(rec[j])
+				return trimCell(rec[j])
 			}
 			return ""
 		}
@@ -305,16 +343,16 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 		}
 		if v := cell(colCategory); v == "" {
 			fail("category", "", "category is empty: want one of "+strings.Join(categoryList(), "/"))
-		} else if cat, err := ParseCategory(v); err != nil {
+		} else if cat, err := parseCategory(v); err != nil {
 			fail("category", v, err.Error())
 		} else {
 			row.Category = cat
 		}
 		start = len(lists)
-		lists = appendList(lists, cell(colTags))
+		lists = appendList(lists, cell(colTags), func(v string) { fail("tags", v, tooManyItems) })
 		row.Tags = lists[start:len(lists):len(lists)]
 		start = len(lists)
-		lists = appendList(lists, cell(colTeams))
+		lists = appendList(lists, cell(colTeams), func(v string) { fail("teams", v, tooManyItems) })
 		row.Teams = lists[start:len(lists):len(lists)]
 		if len(row.Tags) == 0 {
 			row.Tags = nil
@@ -328,13 +366,13 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 			}
 		}
 		v := cell(colLanguage)
-		if lang, err := ParseLanguage(v); err != nil {
+		if lang, err := ParseLanguage(clip(v)); err != nil {
 			fail("language", v, err.Error())
 		} else {
 			row.Language = lang
 		}
 		for _, j := range p.unnamed {
-			if v := strings.TrimSpace(rec[j]); v != "" {
+			if v := trimCell(rec[j]); v != "" {
 				fail("column "+columnLetter(j), v, "value in a column without a header: add a header or delete the value")
 			}
 		}
@@ -371,20 +409,26 @@ func appendPhones(dst []string, cell string, bad func(value, reason string)) []s
 	if cell == "" {
 		return dst
 	}
-	if !strings.ContainsAny(cell, phoneSeparators) {
+	if !hasSeparator(cell, phoneSeparators) {
 		return appendPhonePart(dst, len(dst), cell, bad)
 	}
-	start := len(dst)
+	start, parts := len(dst), 0
 	for part := range strings.FieldsFuncSeq(cell, func(r rune) bool { return strings.ContainsRune(phoneSeparators, r) }) {
-		if part = strings.TrimSpace(part); part != "" {
-			dst = appendPhonePart(dst, start, part, bad)
+		if part = trimCell(part); part == "" {
+			continue
 		}
+		if parts++; parts > maxPhonesPerCell {
+			bad(cell, fmt.Sprintf("more than %d numbers in one cell", maxPhonesPerCell))
+			return dst[:start]
+		}
+		dst = appendPhonePart(dst, start, part, bad)
 	}
 	return dst
 }
 
 // appendPhonePart reads part as one number or, failing that, as several
-// separated by spaces (grouping words until they make a valid number).
+// separated by spaces: each number is the fewest words (at most
+// maxPhoneWords, as in "+86 138 0013 8000") that make a valid number.
 func appendPhonePart(dst []string, start int, part string, bad func(value, reason string)) []string {
 	add := func(p string) {
 		if !slices.Contains(dst[start:], p) {
@@ -397,20 +441,20 @@ func appendPhonePart(dst []string, start int, part string, bad func(value, reaso
 		return dst
 	}
 	words := strings.Fields(part)
-	if len(words) < 2 {
+	if len(words) < 2 || len(words) > maxPhonesPerCell*maxPhoneWords {
 		bad(part, reasonOf(err))
 		return dst
 	}
 	var got []string
 	for i := 0; i < len(words); {
 		j := i
-		for ; j < len(words); j++ {
+		for ; j < min(len(words), i+maxPhoneWords); j++ {
 			if ph, err := NormalizePhone(strings.Join(words[i:j+1], " ")); err == nil {
 				got = append(got, ph)
 				break
 			}
 		}
-		if j == len(words) {
+		if j == min(len(words), i+maxPhoneWords) {
 			bad(part, reasonOf(err))
 			return dst
 		}
@@ -422,6 +466,12 @@ func appendPhonePart(dst []string, start int, part string, bad func(value, reaso
 	return dst
 }
 
+// Limits on reading several numbers out of one cell separated by spaces.
+const (
+	maxPhoneWords    = 5  // words in one number: "0086 10 1234 5678 8"
+	maxPhonesPerCell = 10 // numbers in one cell
+)
+
 func reasonOf(err error) string {
 	if e, ok := err.(*muster.Error); ok {
 		return e.Message
@@ -432,61 +482,161 @@ func reasonOf(err error) string {
 // listSeparators separate tags or teams in one cell.
 const listSeparators = ";；,，、|\n"
 
-// appendList appends the distinct non-empty items of cell to dst.
-func appendList(dst []string, cell string) []string {
+// maxListItems bounds the tags or teams in one cell.
+const maxListItems = 50
+
+var tooManyItems = fmt.Sprintf("more than %d items in one cell", maxListItems)
+
+// appendList appends the distinct non-empty items of cell to dst; with more
+// than maxListItems it appends none and calls tooMany.
+func appendList(dst []string, cell string, tooMany func(cell string)) []string {
 	if cell == "" {
 		return dst
 	}
 	start := len(dst)
+	if !hasSeparator(cell, listSeparators) {
+		return append(dst, cell)
+	}
 	for item := range strings.FieldsFuncSeq(cell, func(r rune) bool { return strings.ContainsRune(listSeparators, r) }) {
-		if item = strings.TrimSpace(item); item != "" && !slices.Contains(dst[start:], item) {
+		if item = trimCell(item); item != "" && !slices.Contains(dst[start:], item) {
+			if len(dst)-start == maxListItems {
+				tooMany(cell)
+				return dst[:start]
+			}
 			dst = append(dst, item)
 		}
 	}
 	return dst
 }
 
+// clip shortens a value quoted in a RowError to at most 60 characters.
+func clip(s string) string {
+	n := 0
+	for i := range s {
+		if n == 60 {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	return s
+}
+
+// hasSeparator reports whether s contains any rune of seps; it is quick on
+// ASCII text.
+func hasSeparator(s, seps string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return strings.ContainsAny(s[i:], seps)
+		}
+		if strings.IndexByte(seps, c) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// trimCell removes the blanks people leave around a value: ASCII white
+// space, no-break spaces, ideographic (full-width) spaces and stray byte
+// order marks.
+func trimCell(s string) string {
+	for len(s) > 0 {
+		if c := s[0]; c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			s = s[1:]
+		} else if n := wideBlank(s); n > 0 {
+			s = s[n:]
+		} else {
+			break
+		}
+	}
+	for len(s) > 0 {
+		if c := s[len(s)-1]; c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			s = s[:len(s)-1]
+		} else if c < utf8.RuneSelf {
+			break
+		} else if r, n := utf8.DecodeLastRuneInString(s); r == '\u3000' || r == '\u00a0' || r == '\ufeff' {
+			s = s[:len(s)-n]
+		} else {
+			break
+		}
+	}
+	return s
+}
+
+// wideBlank returns the length of a non-ASCII blank at the start of s, or 0.
+func wideBlank(s string) int {
+	if s[0] < utf8.RuneSelf {
+		return 0
+	}
+	if r, n := utf8.DecodeRuneInString(s); r == '\u3000' || r == '\u00a0' || r == '\ufeff' {
+		return n
+	}
+	return 0
+}
+
+// parseCategory is ParseCategory with the canonical names first: they are
+// what nearly every row holds.
+func parseCategory(s string) (Category, error) {
+	switch c := Category(s); c {
+	case CatPartyMember, CatDeputy, CatCPPCC, CatLeague, CatCommunityCadre, CatSecondedCadre,
+		CatActivist, CatProperty, CatVolunteer, CatResponder, CatGridWorker, CatOfficial:
+		return c, nil
+	}
+	return ParseCategory(clip(s)) // no category is long: a clipped value fails the same way
+}
+
 // rosterMerger collects checked batches in file order and finds what needs
 // the whole file: repeated phones and external IDs, and self-backups.
 type rosterMerger struct {
 	ro      *Roster
-	phones  map[string]int // phone → first row that has it
-	ext     map[string]int // external ID → first row that has it
-	backups []string       // parallel to ro.Rows: the backup cell as a phone, or ""
+	phones  phoneIndex  // phone → first row that has it
+	ext     stringIndex // external ID → first row that has it
+	batches []*rosterBatch
+	backups []rowBackup // rows whose backup cell reads as a phone
 }
 
-func newRosterMerger(ro *Roster) *rosterMerger {
-	return &rosterMerger{ro: ro, phones: map[string]int{}, ext: map[string]int{}}
+// rowBackup is a row whose backup cell reads as phone.
+type rowBackup struct {
+	row   *RosterRow
+	phone string
+}
+
+// newRosterMerger sizes its indexes for about sizeHint rows.
+func newRosterMerger(ro *Roster, sizeHint int) *rosterMerger {
+	sizeHint = min(sizeHint, 4<<20)
+	m := &rosterMerger{ro: ro}
+	m.phones.init(sizeHint + sizeHint/8)
+	m.ext.init(sizeHint)
+	return m
 }
 
 func (m *rosterMerger) merge(b *rosterBatch) {
 	m.ro.Errors = append(m.ro.Errors, b.errs...)
 	for i := range b.rows {
 		row := &b.rows[i]
-		bad := b.bad[i]
 		if id := row.ExternalID; id != "" {
-			if first, ok := m.ext[id]; ok {
-				m.fail(row.Row, "external_id", id, fmt.Sprintf("external ID already used on row %d", first))
-				bad = true
+			if first, ok := m.ext.find(id); ok {
+				m.fail(row.Row, "external_id", clip(id), fmt.Sprintf("external ID already used on row %d", first))
+				b.bad[i] = true
 			} else {
-				m.ext[id] = row.Row
+				m.ext.add(id, row.Row)
 			}
 		}
 		for _, ph := range row.Phones {
-			if first, ok := m.phones[ph]; ok {
+			if first, ok := m.phones.find(ph); ok {
 				m.fail(row.Row, "phone", ph, fmt.Sprintf("phone already used on row %d", first))
-				bad = true
+				b.bad[i] = true
 			} else {
-				m.phones[ph] = row.Row
+				m.phones.add(ph, row.Row)
 			}
 		}
-		if bad {
+		if b.bad[i] {
 			m.reject(row)
-			continue
+		} else if b.backups[i] != "" {
+			m.backups = append(m.backups, rowBackup{row, b.backups[i]})
 		}
-		m.ro.Rows = append(m.ro.Rows, *row)
-		m.backups = append(m.backups, b.backups[i])
 	}
+	m.batches = append(m.batches, b)
 }
 
 func (m *rosterMerger) fail(row int, field, value, reason string) {
@@ -509,29 +659,146 @@ func (m *rosterMerger) reject(row *RosterRow) {
 	}
 }
 
-// finish settles each backup: a value that is an external ID in the file
+// finish settles each backup (a value that is an external ID in the file
 // stays as given, otherwise a valid phone becomes E.164, otherwise it is kept
-// as given for CheckReferences. A person named as their own backup is an
-// error. Errors end up ordered by row.
-func (m *rosterMerger) finish() {
-	rows := m.ro.Rows[:0]
-	for i, row := range m.ro.Rows {
-		if row.Backup != "" {
-			given := row.Backup
-			if _, isExt := m.ext[given]; !isExt && m.backups[i] != "" {
-				row.Backup = m.backups[i]
+// as given for CheckReferences; naming oneself is an error) and gathers the
+// valid rows into Rows: when every batch lies in dest, in place. Errors end
+// up ordered by row.
+func (m *rosterMerger) finish(dest []RosterRow) {
+	for _, rb := range m.backups {
+		if _, isExt := m.ext.find(rb.row.Backup); !isExt {
+			rb.row.Backup = rb.phone
+		}
+	}
+	total, good, inPlace := 0, 0, true
+	for _, b := range m.batches {
+		inPlace = inPlace && b.base == total && b.base+len(b.rows) <= len(dest)
+		total += len(b.rows)
+		for i := range b.rows {
+			row := &b.rows[i]
+			if !b.bad[i] && row.Backup != "" && (row.Backup == row.ExternalID || slices.Contains(row.Phones, row.Backup)) {
+				m.fail(row.Row, "backup", clip(row.Backup), "a person cannot be their own backup: name someone else's phone or 编号")
+				m.reject(row)
+				b.bad[i] = true
 			}
-			if row.Backup == row.ExternalID || slices.Contains(row.Phones, row.Backup) {
-				m.fail(row.Row, "backup", given, "a person cannot be their own backup: name someone else's phone or 编号")
-				m.reject(&row)
-				continue
+			if !b.bad[i] {
+				good++
 			}
 		}
-		rows = append(rows, row)
 	}
-	clear(m.ro.Rows[len(rows):])
+	var rows []RosterRow
+	if inPlace {
+		rows = dest[:0:total]
+	} else {
+		rows = make([]RosterRow, 0, good)
+	}
+	for _, b := range m.batches {
+		for i := range b.rows {
+			if !b.bad[i] {
+				rows = append(rows, b.rows[i]) // in place: copies only after a bad row
+			}
+		}
+	}
+	if inPlace {
+		clear(dest[len(rows):]) // let dropped rows go
+	}
+	m.batches, m.backups = nil, nil
 	m.ro.Rows = rows
 	slices.SortStableFunc(m.ro.Errors, func(a, b RowError) int { return cmp.Compare(a.Row, b.Row) })
+}
+
+// phoneIndex maps E.164 phones to rows. E.164 is "+" and at most 15
+// digits without a leading zero, so the digits as an integer identify it.
+type phoneIndex struct {
+	nums  map[uint64]int32
+	other map[string]int32 // anything else, which NormalizePhone does not return
+}
+
+func (x *phoneIndex) init(size int) { x.nums = make(map[uint64]int32, size) }
+
+func phoneKey(ph string) (uint64, bool) {
+	if len(ph) < 2 || len(ph) > 16 || ph[0] != '+' || ph[1] == '0' {
+		return 0, false
+	}
+	var v uint64
+	for i := 1; i < len(ph); i++ {
+		c := ph[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	return v, true
+}
+
+func (x *phoneIndex) find(ph string) (int, bool) {
+	if k, ok := phoneKey(ph); ok {
+		r, ok := x.nums[k]
+		return int(r), ok
+	}
+	r, ok := x.other[ph]
+	return int(r), ok
+}
+
+func (x *phoneIndex) add(ph string, row int) {
+	if k, ok := phoneKey(ph); ok {
+		x.nums[k] = int32(row)
+		return
+	}
+	if x.other == nil {
+		x.other = map[string]int32{}
+	}
+	x.other[ph] = int32(row)
+}
+
+// stringIndex maps strings to rows through their 64-bit hashes, which keeps
+// a million-entry index compact and its misses from touching the strings.
+type stringIndex struct {
+	size     int // expected entries, allocated on the first add
+	seed     maphash.Seed
+	byHash   map[uint64]int32 // hash → entry in list
+	list     []indexEntry
+	collided map[string]int32 // strings whose hash another string had first
+}
+
+type indexEntry struct {
+	s   string
+	row int32
+}
+
+func (x *stringIndex) init(size int) {
+	x.size = size
+	x.seed = maphash.MakeSeed()
+}
+
+func (x *stringIndex) find(s string) (int, bool) {
+	i, ok := x.byHash[maphash.String(x.seed, s)]
+	if !ok {
+		return 0, false
+	}
+	if e := x.list[i]; e.s == s {
+		return int(e.row), true
+	}
+	r, ok := x.collided[s]
+	return int(r), ok
+}
+
+// add records s, which find does not know, at row.
+func (x *stringIndex) add(s string, row int) {
+	if x.byHash == nil {
+		x.byHash = make(map[uint64]int32, x.size)
+		x.list = make([]indexEntry, 0, x.size)
+	}
+	h := maphash.String(x.seed, s)
+	if _, taken := x.byHash[h]; taken {
+		if x.collided == nil {
+			x.collided = map[string]int32{}
+		}
+		x.collided[s] = int32(row)
+		return
+	}
+	x.byHash[h] = int32(len(x.list))
+	x.list = append(x.list, indexEntry{s, int32(row)})
 }
 
 // CheckReferences checks what ParseRoster cannot know alone: that each row's
@@ -565,10 +832,10 @@ func (r *Roster) CheckReferences(gridExists func(RegionCode) bool, personByPhone
 		case inFile[row.Backup]:
 		case personByPhoneOrExt(row.Backup):
 		case rejected:
-			errs = append(errs, RowError{Row: row.Row, Field: "backup", Value: row.Backup,
+			errs = append(errs, RowError{Row: row.Row, Field: "backup", Value: clip(row.Backup),
 				Reason: fmt.Sprintf("the backup is on row %d, which has errors: fix that row first", first)})
 		default:
-			errs = append(errs, RowError{Row: row.Row, Field: "backup", Value: row.Backup,
+			errs = append(errs, RowError{Row: row.Row, Field: "backup", Value: clip(row.Backup),
 				Reason: "no person has this phone or external ID, in this file or in the roster"})
 		}
 	}

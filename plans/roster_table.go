@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -56,6 +57,8 @@ var (
 // returns may be reused by the following call; the strings in it stay valid.
 type table struct {
 	format, encoding string
+	sizeHint         int // a guess at the number of records, for sizing indexes
+	maxRecords       int // room to reserve for records (usually at least their number); 0 if unknown
 	header           []string
 	headerRow        int
 	next             func() (cells []string, row int, err error) // io.EOF after the last record
@@ -83,12 +86,30 @@ func openTable(r io.Reader, what string, sheets ...string) (*table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openDelimited(text, enc), nil
+	t := openDelimited(text, enc)
+	// Records never share a line. A roster row with its four required cells
+	// is longer than 40 bytes; a file of shorter lines gets no more room in
+	// advance than that, so a file of empty lines cannot reserve gigabytes.
+	t.maxRecords = min(1+bytes.Count(text, []byte{'\n'}), 1+len(text)/40)
+	t.sizeHint = t.maxRecords
+	return t, nil
 }
 
 // readImport reads all of r, failing with ETooLarge beyond limit bytes.
 func readImport(r io.Reader, what string, limit int) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	size := 0 // when r knows its size, read into one buffer of that size
+	switch x := r.(type) {
+	case interface{ Len() int }: // bytes.Reader, strings.Reader, bytes.Buffer
+		size = x.Len()
+	case interface{ Stat() (os.FileInfo, error) }: // os.File
+		if fi, err := x.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = int(fi.Size())
+		}
+	}
+	var buf bytes.Buffer
+	buf.Grow(min(size, limit) + 512)
+	_, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("read %s file: %w", what, err)
 	}
@@ -288,7 +309,7 @@ func openXLSX(data []byte, what string, sheets []string) (*table, error) {
 	list := f.GetSheetList()
 	for _, name := range list {
 		for _, want := range sheets {
-			if sheet == "" && strings.EqualFold(strings.TrimSpace(name), want) {
+			if sheet == "" && strings.EqualFold(trimCell(name), want) {
 				sheet = name
 			}
 		}
@@ -307,7 +328,7 @@ func openXLSX(data []byte, what string, sheets []string) (*table, error) {
 	}
 	n := 0
 	opts := excelize.Options{RawCellValue: true}
-	t := &table{format: FormatXLSX, encoding: EncodingUTF8}
+	t := &table{format: FormatXLSX, encoding: EncodingUTF8, sizeHint: len(data) / 32}
 	t.close = func() {
 		_ = rows.Close()
 		_ = f.Close()
@@ -360,7 +381,7 @@ func (t *table) readHeader(what string, known func(string) bool) error {
 		}
 		filled, first := 0, ""
 		for _, c := range cells {
-			if c = strings.TrimSpace(c); c != "" {
+			if c = trimCell(c); c != "" {
 				filled++
 				first = c
 			}
@@ -380,7 +401,7 @@ func (t *table) readHeader(what string, known func(string) bool) error {
 
 // headerKey is the form header names are compared in.
 func headerKey(s string) string {
-	return strings.ToLower(strings.TrimSpace(strings.TrimPrefix(s, "\ufeff")))
+	return strings.ToLower(trimCell(s))
 }
 
 // column describes one column an import understands.
@@ -412,13 +433,13 @@ func mapColumns(what string, header []string, cols []column) ([]int, error) {
 		if k == "" {
 			continue
 		}
-		found = append(found, strings.TrimSpace(h))
+		found = append(found, trimCell(h))
 		c, ok := byName[k]
 		switch {
 		case !ok:
-			unknown = append(unknown, fmt.Sprintf("%q (column %s)", strings.TrimSpace(h), columnLetter(i)))
+			unknown = append(unknown, fmt.Sprintf("%q (column %s)", trimCell(h), columnLetter(i)))
 		case idx[c] >= 0:
-			repeated = append(repeated, fmt.Sprintf("%q (columns %s and %s)", strings.TrimSpace(h), columnLetter(idx[c]), columnLetter(i)))
+			repeated = append(repeated, fmt.Sprintf("%q (columns %s and %s)", trimCell(h), columnLetter(idx[c]), columnLetter(i)))
 		default:
 			idx[c] = i
 		}

@@ -227,10 +227,11 @@ func TestSplitCells(t *testing.T) {
 		{"mixed separators", "防汛;医疗；消防,驾驶员，无人机、翻译|心理疏导", []string{"防汛", "医疗", "消防", "驾驶员", "无人机", "翻译", "心理疏导"}},
 		{"spaces kept inside", " 防汛 ; 心理 疏导 ", []string{"防汛", "心理 疏导"}},
 		{"repeats dropped", "防汛;防汛", []string{"防汛"}},
+		{"one item", "防汛", []string{"防汛"}},
 	}
 	for _, tt := range lists {
 		t.Run("list/"+tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, appendList(nil, tt.cell))
+			assert.Equal(t, tt.want, appendList(nil, tt.cell, func(string) { t.Error("too many") }))
 		})
 	}
 }
@@ -357,4 +358,23 @@ func TestParseRegionsHeader(t *testing.T) {
 func TestRowErrorJSONAndText(t *testing.T) {
 	e := RowError{Row: 4, Field: "phone", Value: "12345", Reason: "has too few digits"}
 	assert.Equal(t, `row 4, phone "12345": has too few digits`, e.Error())
+}
+
+func TestParseRosterShortLines(t *testing.T) {
+	// Lines too short to be rows get no room reserved in advance; the rows
+	// after them still come out right.
+	var in bytes.Buffer
+	in.WriteString("name,phone,grid,category\n")
+	in.WriteString(strings.Repeat("x\n", 3*rosterChunkSize))
+	for i := range 10 {
+		fmt.Fprintf(&in, "某某,139%08d,990101001001001,党员\n", i)
+	}
+	ro, err := ParseRoster(&in)
+	require.NoError(t, err)
+	require.Len(t, ro.Rows, 10)
+	for i, r := range ro.Rows {
+		assert.Equal(t, 3*rosterChunkSize+2+i, r.Row)
+		assert.Equal(t, fmt.Sprintf("+86139%08d", i), r.Phones[0])
+	}
+	assert.Len(t, ro.Errors, 3*3*rosterChunkSize) // phone, grid and category of each short line
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package plans
+
+const raceEnabled = false
