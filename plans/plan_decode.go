@@ -13,12 +13,21 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
 
-// MaxPlanFileSize is the largest plan file DecodePlan reads.
-const MaxPlanFileSize = 1 << 20
+// MaxPlanFileSize is the largest plan file DecodePlan reads. A city's plan
+// with four levels and dozens of roles is well under 50 KiB.
+const MaxPlanFileSize = 256 << 10
+
+// Nesting limits checked before parsing: the YAML parser slows down
+// quadratically with nesting depth, and no plan needs more than a few levels.
+const (
+	maxFlowDepth = 32  // [ and { open at once
+	maxIndent    = 256 // column of a line's first token, or of a "- " or "? " indicator
+)
 
 // maxNodes bounds the YAML values (after alias expansion) in one plan file.
 const maxNodes = 100_000
@@ -107,7 +116,7 @@ func DecodePlan(filename string, src []byte) (*Plan, error) {
 		// Every unknown field is already a problem; read the rest to find more.
 		opts = nil
 	}
-	if err := yaml.NodeToValue(doc.body, &raw, opts...); err != nil {
+	if err := guard(func() error { return yaml.NodeToValue(doc.body, &raw, opts...) }); err != nil {
 		problems = append(problems, doc.yamlProblem(err))
 		return nil, ProblemsError(doc.finish(filename, problems))
 	}
@@ -243,7 +252,21 @@ type planDoc struct {
 // of the wrong shape.
 func parsePlanFile(src []byte) (*planDoc, []Problem) {
 	d := &planDoc{pos: map[string]position{}, anchors: map[string]ast.Node{}}
-	f, err := parser.ParseBytes(src, 0)
+	var pr Problem
+	var deep bool
+	var f *ast.File
+	err := guard(func() error {
+		if pr, deep = tooDeep(src); deep {
+			return nil
+		}
+		var err error
+		f, err = parser.ParseBytes(src, 0)
+		return err
+	})
+	if deep {
+		d.fatal = true
+		return d, []Problem{pr}
+	}
 	if err != nil {
 		d.fatal = true
 		return d, []Problem{d.yamlProblem(err)}
@@ -265,13 +288,54 @@ func parsePlanFile(src []byte) (*planDoc, []Problem) {
 		return d, append(problems, Problem{Line: 1, Message: "empty file: want a plan with id, title, hazard, cap_category, scope and levels"})
 	}
 	w := walker{doc: d}
-	w.walk(d.body, reflect.TypeFor[planFile](), "")
+	if err := guard(func() error { w.walk(d.body, reflect.TypeFor[planFile](), ""); return nil }); err != nil {
+		w.problems = append(w.problems, d.yamlProblem(err))
+		w.shapeErrors = true
+	}
 	problems = append(problems, w.problems...)
 	if w.shapeErrors {
 		d.fatal = true
 	}
 	d.unknownFields = w.unknownFields
 	return d, problems
+}
+
+// guard runs f, turning a panic in the YAML library on odd input into an
+// error, so that a bad file is a problem rather than a crashed server.
+func guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML reader failed on this input (%v): simplify the file around here", r)
+		}
+	}()
+	return f()
+}
+
+// tooDeep reports the first place where src nests deeper than a plan ever
+// needs, from the tokens alone (tokenizing takes linear time).
+func tooDeep(src []byte) (Problem, bool) {
+	depth, lastLine := 0, 0
+	for _, tk := range lexer.Tokenize(string(src)) {
+		if tk.Position == nil {
+			continue
+		}
+		line, col := tk.Position.Line, tk.Position.Column
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			depth++
+			if depth > maxFlowDepth {
+				return Problem{Line: max(line, 1), Column: col, Message: fmt.Sprintf("more than %d nested [ ] or { }: a plan never nests this deep", maxFlowDepth)}, true
+			}
+		case token.SequenceEndType, token.MappingEndType:
+			depth = max(depth-1, 0)
+		}
+		first := line != lastLine
+		lastLine = line
+		if col > maxIndent && (first || tk.Type == token.SequenceEntryType || tk.Type == token.MappingKeyType) {
+			return Problem{Line: max(line, 1), Column: col, Message: fmt.Sprintf("nested beyond column %d: a plan never nests this deep", maxIndent)}, true
+		}
+	}
+	return Problem{}, false
 }
 
 // yamlProblem turns a parse or decode error into a Problem with its position.
@@ -370,12 +434,31 @@ func (w *walker) record(path string, n ast.Node, value string) {
 	w.doc.paths = append(w.doc.paths, path)
 }
 
+// standardTags are the YAML tags a plan file may carry.
+var standardTags = map[string]bool{
+	"!!str": true, "!!int": true, "!!bool": true, "!!float": true, "!!null": true, "!!seq": true, "!!map": true,
+	"tag:yaml.org,2002:str": true, "tag:yaml.org,2002:int": true, "tag:yaml.org,2002:bool": true,
+	"tag:yaml.org,2002:float": true, "tag:yaml.org,2002:null": true, "tag:yaml.org,2002:seq": true, "tag:yaml.org,2002:map": true,
+}
+
 // resolve follows tags, anchors and aliases to the value node. It returns nil
 // (after reporting) for an alias to an unknown anchor.
 func (w *walker) resolve(n ast.Node, path string) ast.Node {
 	for range 64 {
 		switch v := n.(type) {
 		case *ast.TagNode:
+			tag := ""
+			if v.Start != nil {
+				tag = v.Start.Value
+			}
+			if !standardTags[tag] {
+				w.problem(v, path, "tag %s: a plan uses no tags other than the standard !!str, !!int, !!bool, !!float, !!null, !!seq and !!map", tag)
+				w.shapeErrors = true
+				return nil
+			}
+			if v.Value == nil {
+				return nil
+			}
 			n = v.Value
 		case *ast.AnchorNode:
 			if v.Name != nil {

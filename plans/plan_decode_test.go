@@ -102,6 +102,8 @@ func TestDecodePlanBad(t *testing.T) {
 			also: []want{{17, "levels.IV.groups[0].roles[0].count", "whole number"},
 				{18, "levels.IV.groups[0].roles[0].must_ack", "true or false"}},
 			count: 3},
+		{name: "custom tag", file: "bad-tag.yaml",
+			first: want{5, "scope", "tag !regions"}, count: 1},
 		{name: "alias to no anchor", file: "bad-alias.yaml",
 			first: want{16, "levels.IV.groups[0].roles[0].select.tags", "*missing"}, count: 1},
 		{name: "malformed flow mapping", file: "bad-malformed.yaml",
@@ -184,6 +186,39 @@ func TestDecodePlanTooLarge(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, muster.IsCode(err, muster.EInvalid))
 	assert.Contains(t, err.Error(), "big.yaml:1: file is")
+}
+
+// Inputs that would make the YAML parser or the alias expansion slow are
+// refused early with a located problem.
+func TestDecodePlanPathological(t *testing.T) {
+	// 1000 groups of 1000 roles of 1000 tags, in 12 KB.
+	many := func(alias string) string { return strings.Repeat(", *"+alias, 999) }
+	bomb := "levels:\n  I:\n    criteria: x\n    groups: [&g {name: a, roles: [&r {name: b, select: {tags: [&t x" + many("t") +
+		"]}}" + many("r") + "]}" + many("g") + "]\n"
+	tests := []struct {
+		name string
+		src  string
+		line int
+		msg  string
+	}{
+		{"deep unclosed flow", "id: " + strings.Repeat("[", 200_000), 1, "nested [ ]"},
+		{"deep flow mappings", "levels: " + strings.Repeat("{a: ", 60_000), 1, "nested [ ]"},
+		{"deep block sequences", "id: x\n" + strings.Repeat("- ", 120_000) + "x", 2, "beyond column"},
+		{"deep indentation", "id: x\nlevels:\n" + strings.Repeat(" ", 300) + "I: {}\n", 3, "beyond column"},
+		{"alias bomb", bomb, 4, "more than 100000 values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodePlan("bad.yaml", []byte(tt.src))
+			require.Error(t, err)
+			var merr *muster.Error
+			require.True(t, errors.As(err, &merr))
+			problems := merr.Details.([]Problem)
+			require.NotEmpty(t, problems)
+			assert.Equal(t, tt.line, problems[0].Line, "%+v", problems[0])
+			assert.True(t, hasProblem(problems, problems[0].Line, problems[0].Field, tt.msg), "%+v", problems)
+		})
+	}
 }
 
 // Two files that mean the same thing decode to equal plans with equal hashes.

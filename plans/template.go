@@ -34,8 +34,8 @@ type MessageData struct {
 	Exercise    bool   // the activation is an EXERCISE or TEST (the system adds ExerciseMark itself)
 }
 
-// messageFuncs are the only functions a template may call besides the
-// builtins listed in allowedFuncs; none can produce unbounded output.
+// allowedFuncs are the only functions a template may call; none can
+// produce unbounded output or reach outside the template.
 var allowedFuncs = map[string]bool{
 	"and": true, "or": true, "not": true, "eq": true, "ne": true,
 	"lt": true, "le": true, "gt": true, "ge": true, "len": true,
@@ -125,8 +125,9 @@ func DrillWords(tmpl string) []string {
 }
 
 // checkTemplate returns what is wrong with a LIVE template: it must compile,
-// have no drill words, render sample without error to non-empty text and,
-// for an SMS, fit in MaxSMSSegments with ExerciseMark in front.
+// have no drill words and render sample, as a LIVE and as an exercise
+// message, without error to non-empty text; an SMS must fit in
+// MaxSMSSegments with ExerciseMark in front.
 func checkTemplate(src string, sample MessageData, sms bool) []string {
 	var msgs []string
 	if w := DrillWords(src); len(w) > 0 {
@@ -136,15 +137,23 @@ func checkTemplate(src string, sample MessageData, sms bool) []string {
 	if err != nil {
 		return append(msgs, err.Error())
 	}
-	text, err := m.Render(sample)
-	if err != nil {
-		return append(msgs, err.Error())
-	}
-	if text == "" {
-		return append(msgs, "renders to empty text")
+	longest := ""
+	for _, exercise := range []bool{false, true} {
+		d := sample
+		d.Exercise = exercise
+		text, err := m.Render(d)
+		if err != nil {
+			return append(msgs, err.Error())
+		}
+		if text == "" {
+			return append(msgs, "renders to empty text")
+		}
+		if len(text) > len(longest) {
+			longest = text
+		}
 	}
 	if sms {
-		enc, chars, segs := SMSSegments(ExerciseMark + text)
+		enc, chars, segs := SMSSegments(ExerciseMark + longest)
 		if segs > MaxSMSSegments {
 			msgs = append(msgs, fmt.Sprintf("renders to %d SMS segments (%s, %d characters with %s in front); the limit is %d",
 				segs, enc, chars, ExerciseMark, MaxSMSSegments))
@@ -310,7 +319,7 @@ func SampleMessageData(p *Plan, l *Level, lang Language) MessageData {
 		}
 		d.LevelName = l.Code.EnglishName()
 		d.Name = "Alex Morgan"
-		d.Reason = "decided after consultation"
+		d.Reason = "ordered by the command centre"
 	}
 	return d
 }

@@ -172,3 +172,12 @@ func TestDurationJSON(t *testing.T) {
 	assert.Equal(t, time.Minute, d.Std())
 	assert.Error(t, d.UnmarshalJSON([]byte(`"soon"`)))
 }
+
+func TestCheckTemplateRendersBothPurposes(t *testing.T) {
+	sample := MessageData{Name: "张建国"}
+	assert.Empty(t, checkTemplate("{{.Name}}{{if .Exercise}}，请回复{{end}}", sample, true))
+	msgs := checkTemplate("{{.Name}}{{if .Exercise}}{{.Nmae}}{{end}}", sample, true)
+	require.Len(t, msgs, 1)
+	assert.Contains(t, msgs[0], "Nmae")
+	assert.Equal(t, []string{"renders to empty text"}, checkTemplate("{{if .Exercise}}x{{end}}", sample, true))
+}
