@@ -346,6 +346,7 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportRe
 			ids[i] = personKey(seq)
 		}
 	}
+	var puts sortedPuts
 	for i, r := range rows {
 		if bad[i] {
 			continue
@@ -370,10 +371,13 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportRe
 			res.Updated++
 		}
 		if write {
-			if err := putPerson(tx, olds[i], p); err != nil {
+			if err := stagePerson(tx, &puts, olds[i], p); err != nil {
 				return res, err
 			}
 		}
+	}
+	if write {
+		return res, puts.flush(tx)
 	}
 	return res, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -481,7 +482,16 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	return merge(res), nil
 }
 
+// importTimeout bounds a whole import when the caller set no deadline: a
+// commit of a million rows takes seconds, not the default apply timeout.
+const importTimeout = 15 * time.Minute
+
 func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []RosterRow, opts ImportOptions) (ImportResult, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, importTimeout)
+		defer cancel()
+	}
 	batch := opts.BatchRows
 	if batch <= 0 {
 		batch = 5000

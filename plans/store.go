@@ -281,6 +281,67 @@ func dropIndexes(byPhone, byExt, byGrid *bolt.Bucket, p Person) error {
 	return byGrid.Delete(gridKey(p.Grid, p.ID))
 }
 
+// sortedPuts collects writes per bucket and applies them in key order. bbolt
+// splits nodes only at commit, so many keys put in random order into one
+// transaction make each insert move all the keys after it (quadratic);
+// sorted, each insert lands at the end and moves nothing.
+type sortedPuts struct {
+	buckets map[string][]kvPair
+}
+
+type kvPair struct{ k, v []byte }
+
+func (s *sortedPuts) put(bucket []byte, k, v []byte) {
+	if s.buckets == nil {
+		s.buckets = map[string][]kvPair{}
+	}
+	s.buckets[string(bucket)] = append(s.buckets[string(bucket)], kvPair{k, v})
+}
+
+// flush writes everything collected, bucket by bucket in name order.
+func (s *sortedPuts) flush(tx *bolt.Tx) error {
+	names := make([]string, 0, len(s.buckets))
+	for name := range s.buckets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		kvs := s.buckets[name]
+		slices.SortFunc(kvs, func(a, b kvPair) int { return bytes.Compare(a.k, b.k) })
+		b := bucket(tx, []byte(name))
+		for _, kv := range kvs {
+			if err := b.Put(kv.k, kv.v); err != nil {
+				return err
+			}
+		}
+	}
+	s.buckets = nil
+	return nil
+}
+
+// stagePerson is putPerson for bulk writes: old index entries are dropped at
+// once, new entries and the record go through puts.
+func stagePerson(tx *bolt.Tx, puts *sortedPuts, old *Person, p Person) error {
+	if old != nil {
+		if err := dropIndexes(bucket(tx, bPeopleByPhone), bucket(tx, bPeopleByExt), bucket(tx, bPeopleByGrid), *old); err != nil {
+			return err
+		}
+	}
+	for _, ph := range p.Phones {
+		puts.put(bPeopleByPhone, []byte(ph), []byte(p.ID))
+	}
+	if p.ExternalID != "" {
+		puts.put(bPeopleByExt, []byte(p.ExternalID), []byte(p.ID))
+	}
+	puts.put(bPeopleByGrid, gridKey(p.Grid, p.ID), nil)
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	puts.put(bPeople, []byte(p.ID), data)
+	return nil
+}
+
 func gridKey(grid RegionCode, id PersonID) []byte {
 	k := make([]byte, 0, len(grid)+1+len(id))
 	k = append(k, grid...)
