@@ -31,8 +31,8 @@ type agent struct {
 }
 
 // startAgents starts three real agent processes on loopback: the first
-// bootstraps, the others join through it.
-func startAgents(t testing.TB) []*agent {
+// bootstraps, the others join through it. extra flags go to every agent.
+func startAgents(t testing.TB, extra ...string) []*agent {
 	t.Helper()
 	dir := t.TempDir()
 	var agents []*agent
@@ -41,6 +41,7 @@ func startAgents(t testing.TB) []*agent {
 		httpAddr, raftAddr := freePort(t), freePort(t)
 		args := []string{"agent", "--node-id", id, "--data-dir", filepath.Join(dir, id),
 			"--raft-addr", raftAddr, "--http-addr", httpAddr, "--log-level", "warn"}
+		args = append(args, extra...)
 		if i == 1 {
 			args = append(args, "--bootstrap", "--bootstrap-token", testAdminToken)
 		} else {
@@ -229,4 +230,29 @@ func waitUntil(t testing.TB, timeout time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestLeaderHandsOverOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	agents := startAgents(t, "--log-level", "info")
+	c := newAPI(t, testAdminToken)
+	leader := leaderOf(t, c, agents)
+	var rest []*agent
+	for _, a := range agents {
+		if a != leader {
+			rest = append(rest, a)
+		}
+	}
+	start := time.Now()
+	require.NoError(t, leader.terminate(15*time.Second))
+	assert.Zero(t, leader.cmd.ProcessState.ExitCode(), "a clean exit")
+	assert.Contains(t, leader.out.String(), "leadership transferred before shutdown")
+	next := leaderOf(t, c, rest)
+	t.Logf("SIGTERM to %s → %s leads after %v", leader.id, next.id, time.Since(start))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code, body := c.call(ctx, http.MethodPost, rest[0].http+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
+	assert.Equal(t, http.StatusOK, code, "%s", body)
 }

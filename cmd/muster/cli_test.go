@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+// cliResult is one run of the muster binary as a client.
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, env []string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(musterBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	done := make(chan error, 1)
+	require.NoError(t, cmd.Start())
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("muster %v did not finish within 60 s", args)
+	}
+	res := cliResult{stdout: out.String(), stderr: errOut.String()}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		res.code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return res
+}
+
+// oneLineError asserts the failure convention: a single "muster: …" line on stderr.
+func oneLineError(t *testing.T, r cliResult, code int, contains string) {
+	t.Helper()
+	assert.Equal(t, code, r.code, "exit code; stderr: %s", r.stderr)
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	require.Len(t, lines, 1, "exactly one line on stderr: %q", r.stderr)
+	assert.True(t, strings.HasPrefix(lines[0], "muster: "), lines[0])
+	assert.Contains(t, lines[0], contains)
+}
+
+func TestDevAndClientVerbs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	dir := t.TempDir()
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(dir, "data"), "--http-addr", addr, "--people", "1500", "--log-level", "warn")
+	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	require.True(t, strings.HasPrefix(token, "mst_"))
+	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+	root := filepath.Join("..", "..")
+
+	// Demo data is there, as JSON a program can read.
+	r := runCLI(t, env, "plan", "list", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var plans struct {
+		Items []struct {
+			ID      string `json:"id"`
+			Version int    `json:"version"`
+			Levels  []string
+		} `json:"items"`
+		Next string `json:"next"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &plans), r.stdout)
+	require.Len(t, plans.Items, 3)
+	for _, p := range plans.Items {
+		assert.Equal(t, []string{"I", "II", "III", "IV"}, p.Levels, p.ID)
+	}
+	r = runCLI(t, env, "region", "list", "--kind", "district", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, 6, strings.Count(r.stdout, `"kind": "district"`))
+	r = runCLI(t, env, "person", "list", "--tag", "网格长", "--limit", "5")
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, 6, strings.Count(r.stdout, "\n"), "a header and five people:\n%s", r.stdout)
+	assert.Contains(t, r.stderr, "--after", "more pages are pointed out")
+	id := strings.Fields(strings.Split(r.stdout, "\n")[1])[0]
+	r = runCLI(t, env, "person", "show", id)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "网格长")
+
+	// Offline plan validation: good, then bad with every problem listed.
+	r = runCLI(t, nil, "plan", "validate", "-f", filepath.Join(root, "examples", "plans", "flood.yaml"))
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "valid plan flood-control")
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("id: bad-plan\ntitle: t\ncolour: red\n"), 0o600))
+	r = runCLI(t, nil, "plan", "validate", "-f", bad)
+	oneLineError(t, r, 1, "invalid plan: bad.yaml:")
+	assert.Contains(t, r.stdout, "bad.yaml:3: colour: unknown field", "every problem is listed on stdout")
+	r = runCLI(t, env, "plan", "apply", "-f", filepath.Join(root, "examples", "plans", "flood.yaml"))
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "unchanged (version 1)")
+
+	// Roster import: GBK file, twice; then a file with bad rows.
+	gbk := filepath.Join(root, "plans", "testdata", "roster", "gbk.csv")
+	r = runCLI(t, env, "roster", "import", "-f", gbk, "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var res struct {
+		Rows, Created, Unchanged int
+		Encoding                 string
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res))
+	assert.Equal(t, "gbk", res.Encoding)
+	assert.Equal(t, res.Rows, res.Created)
+	r = runCLI(t, env, "roster", "import", "-f", gbk)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "unchanged "+itoa(res.Rows))
+	r = runCLI(t, env, "roster", "import", "-f", filepath.Join(root, "plans", "testdata", "roster", "bad_rows.csv"))
+	oneLineError(t, r, 1, "nothing was imported")
+	assert.Contains(t, r.stdout, "ROW", "the bad rows are listed on stdout")
+
+	// Roles: a viewer reads but may not import.
+	r = runCLI(t, env, "token", "create", "--role", "viewer", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var created struct {
+		Secret string `json:"secret"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &created))
+	viewer := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + created.Secret}
+	require.Zero(t, runCLI(t, viewer, "plan", "list").code)
+	oneLineError(t, runCLI(t, viewer, "roster", "import", "-f", gbk), 1, "")
+
+	// Cluster status and a backup that is a real state file.
+	r = runCLI(t, env, "cluster", "status", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"state": "Leader"`)
+	backup := filepath.Join(dir, "backup.db")
+	r = runCLI(t, env, "backup", "-f", backup)
+	require.Zero(t, r.code, r.stderr)
+	db, err := bolt.Open(backup, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	require.NoError(t, err)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		assert.NotNil(t, tx.Bucket([]byte("people")))
+		return nil
+	}))
+	db.Close()
+
+	// Failures: wrong token, usage errors, an unreachable server.
+	oneLineError(t, runCLI(t, []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=mst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, "plan", "list"), 1, "")
+	oneLineError(t, runCLI(t, env, "roster", "import"), 2, "-f FILE is required")
+	oneLineError(t, runCLI(t, env, "plan", "list", "-o", "yaml"), 2, "--output")
+	oneLineError(t, runCLI(t, env, "plan", "list", "--no-such-flag"), 2, "no-such-flag")
+	oneLineError(t, runCLI(t, []string{"MUSTER_ADDR=http://" + freePort(t), "MUSTER_TOKEN=" + token}, "plan", "list"), 1, "cannot reach muster")
+
+	// SIGTERM stops dev cleanly; a restart prints the same token and loads nothing twice.
+	require.NoError(t, dev.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-dev.done:
+		assert.Zero(t, dev.cmd.ProcessState.ExitCode(), dev.out.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("dev did not exit within 10 s of SIGTERM")
+	}
+	dev.start()
+	again := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	assert.Equal(t, token, again)
+	r = runCLI(t, env, "plan", "list", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, 3, strings.Count(r.stdout, `"version": 1`))
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
