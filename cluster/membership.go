@@ -92,26 +92,17 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 	if info.ID == "" || info.RaftAddr == "" {
 		return muster.Errorf(muster.EInvalid, "join: node id and raft address are required")
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-		defer cancel()
+	ctx, cancel := withDeadline(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	if forwarded, err := n.forwardUnlessLeader(ctx, "/internal/v1/join", info); forwarded {
+		return err
 	}
-	for !n.IsLeader() {
-		err := n.forwardJSON(ctx, "/internal/v1/join", info, nil)
-		if err != errRetry {
-			return err
-		}
-		if err := n.waitLeaderChange(ctx); err != nil {
-			return err
-		}
-	}
-	cf := n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return muster.Errorf(muster.EUnavailable, "join: read configuration: %v", err)
+	servers, err := n.servers()
+	if err != nil {
+		return err
 	}
 	present := false
-	for _, s := range cf.Configuration().Servers {
+	for _, s := range servers {
 		switch {
 		case s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr):
 			present = true
@@ -137,26 +128,17 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 // Remove takes a member out of the cluster. Removing an unknown ID is a
 // not_found error; removing the leader itself makes it step down.
 func (n *Node) Remove(ctx context.Context, id string) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-		defer cancel()
+	ctx, cancel := withDeadline(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	if forwarded, err := n.forwardUnlessLeader(ctx, "/internal/v1/remove", NodeInfo{ID: id}); forwarded {
+		return err
 	}
-	for !n.IsLeader() {
-		err := n.forwardJSON(ctx, "/internal/v1/remove", NodeInfo{ID: id}, nil)
-		if err != errRetry {
-			return err
-		}
-		if err := n.waitLeaderChange(ctx); err != nil {
-			return err
-		}
-	}
-	cf := n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return muster.Errorf(muster.EUnavailable, "remove: read configuration: %v", err)
+	servers, err := n.servers()
+	if err != nil {
+		return err
 	}
 	found := false
-	for _, s := range cf.Configuration().Servers {
+	for _, s := range servers {
 		if s.ID == raft.ServerID(id) {
 			found = true
 		}
@@ -215,8 +197,8 @@ func (n *Node) Status() Status {
 		LastContact:  stats["last_contact"],
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
-	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
-		for _, s := range cf.Configuration().Servers {
+	if servers, err := n.servers(); err == nil {
+		for _, s := range servers {
 			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}
 			if info, ok := n.nodeInfo(string(s.ID)); ok {
 				ss.HTTPAddr = info.HTTPAddr
@@ -243,4 +225,29 @@ func (n *Node) Ready(maxLag uint64) (bool, string) {
 		return false, fmt.Sprintf("catching up: applied %d of %d", applied, commit)
 	}
 	return true, "ok"
+}
+
+// forwardUnlessLeader sends a membership request on to the leader unless this
+// node leads, waiting (until ctx is done) while there is none. forwarded
+// reports whether it did; then err is the leader's answer.
+func (n *Node) forwardUnlessLeader(ctx context.Context, path string, body any) (forwarded bool, err error) {
+	for !n.IsLeader() {
+		err := n.forwardJSON(ctx, path, body, nil)
+		if err != errRetry {
+			return true, err
+		}
+		if err := n.waitLeaderChange(ctx); err != nil {
+			return true, err
+		}
+	}
+	return false, nil
+}
+
+// servers reads the latest raft configuration.
+func (n *Node) servers() ([]raft.Server, error) {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return nil, muster.Errorf(muster.EUnavailable, "read cluster configuration: %v", err)
+	}
+	return cf.Configuration().Servers, nil
 }

@@ -325,11 +325,8 @@ func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
 	start := time.Now()
 	forwarded := false
 	defer func() { n.metrics.observeApply(forwarded, time.Since(start)) }()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
-		defer cancel()
-	}
+	ctx, cancel := withDeadline(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
 	for {
 		var err error
 		if n.IsLeader() {
@@ -437,11 +434,8 @@ func (n *Node) waitLeaderChange(ctx context.Context) error {
 // quorum first. Reads are always served from the local state file.
 func (n *Node) View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error {
 	if level != muster.Stale {
-		if _, ok := ctx.Deadline(); !ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-		}
+		ctx, cancel := withDeadline(ctx, 10*time.Second)
+		defer cancel()
 		if err := n.catchUp(ctx, level == muster.Linearizable); err != nil {
 			return err
 		}
@@ -556,12 +550,12 @@ func (n *Node) Kill() {
 }
 
 func (n *Node) voters() int {
-	f := n.raft.GetConfiguration()
-	if f.Error() != nil {
+	servers, err := n.servers()
+	if err != nil {
 		return 0
 	}
 	c := 0
-	for _, s := range f.Configuration().Servers {
+	for _, s := range servers {
 		if s.Suffrage == raft.Voter {
 			c++
 		}
@@ -571,3 +565,11 @@ func (n *Node) voters() int {
 
 // Snapshot asks raft to take a snapshot now (admin and tests).
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// withDeadline gives ctx a deadline d from now unless it already has one.
+func withDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -229,4 +230,22 @@ func joinList(v []string) string {
 		return "-"
 	}
 	return strings.Join(v, ",")
+}
+
+// postFile sends the file named by -f (or stdin for "-") as the body of a
+// POST to path and returns the raw reply. Files over 1 MB show upload
+// progress on stderr in table mode.
+func (c *client) postFile(name, path string, q url.Values, contentType string, timeout time.Duration) ([]byte, error) {
+	f, size, err := readInput(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	body := io.Reader(f)
+	if size > 1<<20 && c.g.output == "table" {
+		body = &progressReader{r: f, total: size, w: c.err, label: "uploading " + filepath.Base(name)}
+	}
+	var raw []byte
+	err = c.do(request{method: http.MethodPost, path: path, query: q, body: body, contentType: contentType, timeout: timeout}, &raw)
+	return raw, err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -52,14 +51,8 @@ func newRegionCmd(g *globals) *cobra.Command {
 		Short: "Create or update regions from a CSV (编码,名称,级别,上级 / code,name,kind,parent)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, _, err := readInput(file)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
 			c := newClient(g, cmd)
-			var raw []byte
-			err = c.do(request{method: http.MethodPost, path: "/api/v1/regions/import", body: f, contentType: "text/csv"}, &raw)
+			raw, err := c.postFile(file, "/api/v1/regions/import", nil, "text/csv", 0)
 			if err != nil {
 				return withRowErrors(c, err)
 			}
@@ -145,11 +138,6 @@ again changes nothing. Any bad row means nothing is imported and every bad row
 is listed; --skip-invalid imports the good rows and lists the rest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, size, err := readInput(file)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
 			c := newClient(g, cmd)
 			q := url.Values{}
 			if dryRun {
@@ -159,14 +147,8 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				q.Set("skip_invalid", "true")
 			}
 			q.Set("filename", filepath.Base(file))
-			body := io.Reader(f)
-			if size > 1<<20 && c.g.output == "table" {
-				body = &progressReader{r: f, total: size, w: c.err, label: "uploading " + filepath.Base(file)}
-			}
 			start := time.Now()
-			var raw []byte
-			err = c.do(request{method: http.MethodPost, path: "/api/v1/roster/import", query: q, body: body,
-				contentType: "application/octet-stream", timeout: 30 * time.Minute}, &raw)
+			raw, err := c.postFile(file, "/api/v1/roster/import", q, "application/octet-stream", 30*time.Minute)
 			if err != nil {
 				return withRowErrors(c, err)
 			}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -60,15 +59,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Store a plan file as the plan's new version (nothing changes if it is identical)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, _, err := readInput(applyFile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
 			c := newClient(g, cmd)
-			var raw []byte
 			q := url.Values{"filename": {filepath.Base(applyFile)}}
-			err = c.do(request{method: http.MethodPost, path: "/api/v1/plans", query: q, body: f, contentType: "application/yaml"}, &raw)
+			raw, err := c.postFile(applyFile, "/api/v1/plans", q, "application/yaml", 0)
 			if err != nil {
 				var ae *apiError
 				if errors.As(err, &ae) && len(ae.Details) > 0 {
