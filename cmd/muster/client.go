@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -116,7 +115,7 @@ func (c *client) do(r request, out any) error {
 }
 
 // get fetches path and prints it: JSON as the API returned it, or a table.
-func (c *client) get(path string, query url.Values, table func(raw []byte, w *tabwriter.Writer) error) error {
+func (c *client) get(path string, query url.Values, table func(raw []byte, w io.Writer) error) error {
 	var raw []byte
 	if err := c.do(request{method: http.MethodGet, path: path, query: query}, &raw); err != nil {
 		return err
@@ -125,7 +124,7 @@ func (c *client) get(path string, query url.Values, table func(raw []byte, w *ta
 }
 
 // print writes raw API JSON in the chosen format.
-func (c *client) print(raw []byte, table func(raw []byte, w *tabwriter.Writer) error) error {
+func (c *client) print(raw []byte, table func(raw []byte, w io.Writer) error) error {
 	if c.g.output == "json" || table == nil {
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
@@ -136,7 +135,7 @@ func (c *client) print(raw []byte, table func(raw []byte, w *tabwriter.Writer) e
 		enc.SetEscapeHTML(false)
 		return enc.Encode(v)
 	}
-	w := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	w := newTable(c.out)
 	if err := table(raw, w); err != nil {
 		return err
 	}
@@ -187,7 +186,7 @@ func (c *client) list(path string, query url.Values, p *pageFlags, header string
 		raw, _ := json.Marshal(map[string]any{"items": items, "next": next})
 		return c.print(raw, nil)
 	}
-	w := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	w := newTable(c.out)
 	fmt.Fprintln(w, header)
 	for _, it := range items {
 		line, err := row(it)

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,7 +21,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "Show the cluster as the addressed node sees it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient(g, cmd).get("/api/v1/cluster/status", nil, func(raw []byte, w *tabwriter.Writer) error {
+			return newClient(g, cmd).get("/api/v1/cluster/status", nil, func(raw []byte, w io.Writer) error {
 				var st cluster.Status
 				if err := json.Unmarshal(raw, &st); err != nil {
 					return err
@@ -72,7 +72,7 @@ func postJSON(g *globals, cmd *cobra.Command, path string, in any, done string) 
 	if err := c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(in)), contentType: "application/json"}, &raw); err != nil {
 		return err
 	}
-	return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+	return c.print(raw, func(raw []byte, w io.Writer) error {
 		fmt.Fprintln(w, done)
 		return nil
 	})
@@ -95,7 +95,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 			if err := c.do(request{method: http.MethodPost, path: "/api/v1/tokens", body: body, contentType: "application/json"}, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+			return c.print(raw, func(raw []byte, w io.Writer) error {
 				var t struct {
 					Secret string `json:"secret"`
 					Token  struct {
@@ -121,7 +121,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient(g, cmd).get("/api/v1/tokens", nil, func(raw []byte, w *tabwriter.Writer) error {
+			return newClient(g, cmd).get("/api/v1/tokens", nil, func(raw []byte, w io.Writer) error {
 				var l struct {
 					Items []struct {
 						ID, Name, Role, CreatedBy string

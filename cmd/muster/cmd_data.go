@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +55,7 @@ func newRegionCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return withRowErrors(c, err)
 			}
-			return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+			return c.print(raw, func(raw []byte, w io.Writer) error {
 				var r plans.RegionImportResult
 				if err := json.Unmarshal(raw, &r); err != nil {
 					return err
@@ -104,7 +103,7 @@ func newPersonCmd(g *globals) *cobra.Command {
 		Short: "Show one person",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, func(raw []byte, w *tabwriter.Writer) error {
+			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
 				var p plans.Person
 				if err := json.Unmarshal(raw, &p); err != nil {
 					return err
@@ -157,7 +156,7 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 			if err := json.Unmarshal(raw, &res); err != nil {
 				return err
 			}
-			err = c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+			err = c.print(raw, func(raw []byte, w io.Writer) error {
 				verb := "imported"
 				if res.DryRun {
 					verb = "dry run, nothing changed"
@@ -241,7 +240,7 @@ func withRowErrors(c *client, err error) error {
 	if res.ErrorCount == 0 {
 		res.ErrorCount = len(rows)
 	}
-	w := tabwriter.NewWriter(c.out, 0, 2, 2, ' ', 0)
+	w := newTable(c.out)
 	printRowErrors(w, rows, res.ErrorCount)
 	w.Flush()
 	return err

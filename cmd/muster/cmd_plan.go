@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -72,7 +71,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 				}
 				return err
 			}
-			return c.print(raw, func(raw []byte, w *tabwriter.Writer) error {
+			return c.print(raw, func(raw []byte, w io.Writer) error {
 				var r plans.PlanApplyResult
 				if err := json.Unmarshal(raw, &r); err != nil {
 					return err
@@ -117,7 +116,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 			if version > 0 {
 				path += "/versions/" + strconv.Itoa(version)
 			}
-			return newClient(g, cmd).get(path, nil, func(raw []byte, w *tabwriter.Writer) error {
+			return newClient(g, cmd).get(path, nil, func(raw []byte, w io.Writer) error {
 				var v plans.PlanVersion
 				if err := json.Unmarshal(raw, &v); err != nil {
 					return err
