@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -615,4 +616,63 @@ func (s *Service) Plans(ctx context.Context, level muster.Consistency, page Page
 		return nil
 	})
 	return out, err
+}
+
+// ExpireImports aborts staged imports that started before now-maxAge: their
+// importer died between staging and commit. It returns how many it aborted.
+func (s *Service) ExpireImports(ctx context.Context, now time.Time, maxAge time.Duration) (int, error) {
+	var stale []string
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bImports)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var st importState
+			if err := json.Unmarshal(v, &st); err != nil {
+				return err
+			}
+			if now.Sub(st.Started) > maxAge {
+				stale = append(stale, st.ID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range stale {
+		p, _ := json.Marshal(importRef{Import: id})
+		err := s.apply.Apply(ctx, &muster.Command{Type: CmdImportAbort, Actor: "import-janitor", Payload: p}, nil)
+		switch {
+		case err == nil:
+			n++
+		case muster.IsCode(err, muster.ENotFound): // committed or aborted meanwhile
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// RunImportJanitor calls ExpireImports every interval until ctx is done. It
+// is a leader-only service: run it from the node's leader hook.
+func (s *Service) RunImportJanitor(ctx context.Context, clock muster.Clock, interval, maxAge time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.ExpireImports(ctx, clock.Now(), maxAge)
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("expiring abandoned imports failed", "err", err)
+			}
+			if n > 0 {
+				logger.Info("aborted abandoned imports", "count", n, "older_than", maxAge)
+			}
+		}
+	}
 }

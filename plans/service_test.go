@@ -294,3 +294,24 @@ func TestRegionAndPeopleLists(t *testing.T) {
 	}
 	assert.NotEmpty(t, city.Items)
 }
+
+func TestAbandonedImportsExpire(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) }})
+	n := c.Nodes[0].Node
+	svc := plans.NewService(n, n)
+	ctx := testCtx(t)
+	// An importer that stages a batch and dies before commit.
+	var id string
+	require.NoError(t, n.Apply(ctx, &muster.Command{Type: plans.CmdImportBegin, Payload: []byte(`{}`)}, &id))
+	require.NoError(t, n.Apply(ctx, &muster.Command{Type: plans.CmdImportRows, Payload: []byte(`{"import":"` + id + `","seq":0,"count":0,"rows":[]}`)}, nil))
+	began := time.Now()
+
+	aborted, err := svc.ExpireImports(ctx, began.Add(30*time.Minute), time.Hour)
+	require.NoError(t, err)
+	assert.Zero(t, aborted, "a recent import is left alone")
+	aborted, err = svc.ExpireImports(ctx, began.Add(2*time.Hour), time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, 1, aborted)
+	err = n.Apply(ctx, &muster.Command{Type: plans.CmdImportCommit, Payload: []byte(`{"import":"` + id + `"}`)}, nil)
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "the staged rows are gone: %v", err)
+}

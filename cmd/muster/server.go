@@ -179,6 +179,10 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}
 	plans.Register(node)
 	access.Register(node)
+	planSvc := plans.NewService(node, node)
+	node.OnLeader(func(ctx context.Context) {
+		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
+	})
 	if err := node.Start(); err != nil {
 		node.Close()
 		return err
@@ -189,7 +193,6 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		}
 	}()
 
-	planSvc := plans.NewService(node, node)
 	tokens := access.NewService(node, node)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector())
