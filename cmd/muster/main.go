@@ -75,7 +75,7 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &exitError{2, err} })
 	root.AddCommand(
-		newDevCmd(), newAgentCmd(),
+		newDevCmd(), newAgentCmd(), newTwilioSimCmd(),
 		newRegionCmd(g), newPersonCmd(g), newRosterCmd(g), newPlanCmd(g),
 		newClusterCmd(g), newTokenCmd(g), newBackupCmd(g),
 	)

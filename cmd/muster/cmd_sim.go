@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/notify/twiliosim"
+)
+
+// simOpts configure `muster twilio-sim`.
+type simOpts struct {
+	listen     string
+	accountSID string
+	authToken  string
+	inboundURL string
+	number     string
+	mps        float64
+	latency    time.Duration
+	sentDelay  time.Duration
+	delivered  time.Duration
+	timeScale  float64
+	rules      []string
+	replies    []string
+	seed       int64
+	duplicate  bool
+	logLevel   string
+}
+
+func newTwilioSimCmd() *cobra.Command {
+	o := &simOpts{listen: "127.0.0.1:9099", number: "+15005550006", seed: 1}
+	cmd := &cobra.Command{
+		Use:   "twilio-sim --listen ADDR --account-sid AC... --auth-token TOKEN",
+		Short: "Run a Twilio-compatible SMS simulator (for drills and tests; sends nothing)",
+		Long: `Run a Twilio-compatible SMS simulator. It speaks the Messages API that
+twilio-go uses (Basic auth, Twilio's JSON and error bodies), moves messages
+queued → sent → delivered on its own clock, posts signed status callbacks,
+answers 429 above --mps, fails numbers by --rule, and replies from recipients
+by --reply profile as signed inbound SMS to --inbound-url. Counters are at
+GET /_sim/stats. Point muster at it with --twilio-api-url http://ADDR.
+
+Rules:   PATTERN=OUTCOME[:ARG], e.g. +8617000=reject:21614, +8617001=undelivered:30003,
+         re:^\+86170[2-4]=failed:30008, +8617099=silent, +8617098=slow:45s
+Replies: SHARE:WITHIN:BODY, e.g. 0.7:30s:1 and 0.1:60s:2 家中有事`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := o.config()
+			if err != nil {
+				return &exitError{2, err}
+			}
+			return runTwilioSim(cmd.Context(), o.listen, cfg, o.logLevel, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", o.listen, "HOST:PORT to serve on")
+	f.StringVar(&o.accountSID, "account-sid", "", "account SID: AC followed by 32 hex digits")
+	f.StringVar(&o.authToken, "auth-token", "", "auth token (letters and digits): Basic-auth password and webhook signing key")
+	f.StringVar(&o.inboundURL, "inbound-url", "", "where replies are posted as signed inbound SMS (muster's /hooks/twilio/sms-inbound)")
+	f.StringVar(&o.number, "number", o.number, "the account's number: sender for Messaging Service sends and To of replies")
+	f.Float64Var(&o.mps, "mps", 0, "accepted messages per second per account; above it 429/20429 (0: unlimited)")
+	f.DurationVar(&o.latency, "latency", 0, "added to every create response")
+	f.DurationVar(&o.sentDelay, "sent-delay", 200*time.Millisecond, "queued → sent")
+	f.DurationVar(&o.delivered, "delivered-delay", 500*time.Millisecond, "sent → delivered")
+	f.Float64Var(&o.timeScale, "time-scale", 1, "multiplies every simulated delay")
+	f.StringArrayVar(&o.rules, "rule", nil, "failure rule by number (repeatable)")
+	f.StringArrayVar(&o.replies, "reply", nil, "reply profile SHARE:WITHIN:BODY (repeatable)")
+	f.Int64Var(&o.seed, "seed", o.seed, "seed for who replies and when: the same seed gives the same replies")
+	f.BoolVar(&o.duplicate, "duplicate-callbacks", false, "post every status callback twice (idempotency drills)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level")
+	return cmd
+}
+
+func (o *simOpts) config() (twiliosim.Config, error) {
+	if o.accountSID == "" || o.authToken == "" {
+		return twiliosim.Config{}, errors.New("--account-sid and --auth-token are required")
+	}
+	cfg := twiliosim.Config{
+		Accounts:           []twiliosim.Account{{SID: o.accountSID, AuthToken: o.authToken, InboundURL: o.inboundURL, Number: o.number}},
+		PublicURL:          "http://" + o.listen,
+		MPS:                o.mps,
+		Latency:            o.latency,
+		SentDelay:          o.sentDelay,
+		DeliveredDelay:     o.delivered,
+		TimeScale:          o.timeScale,
+		Seed:               o.seed,
+		DuplicateCallbacks: o.duplicate,
+	}
+	for _, spec := range o.rules {
+		r, err := twiliosim.ParseRule(spec)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Rules = append(cfg.Rules, r)
+	}
+	for _, spec := range o.replies {
+		r, err := parseReply(spec)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Replies = append(cfg.Replies, r)
+	}
+	return cfg, nil
+}
+
+// parseReply reads SHARE:WITHIN:BODY, e.g. 0.7:30s:1.
+func parseReply(spec string) (twiliosim.ReplyRule, error) {
+	parts := strings.SplitN(spec, ":", 3)
+	if len(parts) != 3 {
+		return twiliosim.ReplyRule{}, fmt.Errorf("reply %q: want SHARE:WITHIN:BODY, e.g. 0.7:30s:1", spec)
+	}
+	share, err := strconv.ParseFloat(parts[0], 64)
+	if err != nil || share <= 0 || share > 1 {
+		return twiliosim.ReplyRule{}, fmt.Errorf("reply %q: share must be a number in (0, 1]", spec)
+	}
+	within, err := time.ParseDuration(parts[1])
+	if err != nil || within <= 0 {
+		return twiliosim.ReplyRule{}, fmt.Errorf("reply %q: within must be a duration such as 30s", spec)
+	}
+	if parts[2] == "" {
+		return twiliosim.ReplyRule{}, fmt.Errorf("reply %q: the body is empty", spec)
+	}
+	return twiliosim.ReplyRule{Share: share, Within: within, Body: parts[2]}, nil
+}
+
+func runTwilioSim(parent context.Context, listen string, cfg twiliosim.Config, level string, stdout interface{ Write([]byte) (int, error) }) error {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger, err := newLogger(level, os.Stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	sim := twiliosim.New(cfg)
+	defer sim.Close()
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "twilio simulator listening on http://%s (account %s); stats at /_sim/stats\n", ln.Addr(), cfg.Accounts[0].SID)
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-serveErr:
+		return err
+	}
+}

@@ -1,0 +1,578 @@
+// Package twiliosim is a Twilio-compatible SMS simulator. It serves the
+// Messages part of Twilio's 2010-04-01 REST API well enough that the real
+// github.com/twilio/twilio-go client works against it unchanged, moves each
+// message through queued → sent → delivered (or a failure chosen by number
+// pattern) on its own scheduler, posts signed status callbacks and, by
+// profile or script, signed inbound replies. Trainers use it for drills that
+// cost nothing; tests use it as muster's provider double.
+package twiliosim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Message statuses used by the simulator.
+const (
+	StatusAccepted    = "accepted"
+	StatusQueued      = "queued"
+	StatusSent        = "sent"
+	StatusDelivered   = "delivered"
+	StatusUndelivered = "undelivered"
+	StatusFailed      = "failed"
+	StatusCanceled    = "canceled"
+	StatusReceived    = "received"
+)
+
+const (
+	apiVersion    = "2010-04-01"
+	defaultNumber = "+15005550006"
+)
+
+// Fault is a misbehaviour of the REST API switched on at run time with SetFault.
+type Fault int
+
+// Faults for retry tests.
+const (
+	FaultNone    Fault = iota
+	Fault500           // every API request answers 500 with a JSON error 20500
+	Fault503HTML       // every API request answers 503 with an HTML body (twilio-go cannot decode it)
+	FaultSlow          // every API request is held Config.SlowResponse, then served (a create still happens)
+	FaultDrop          // every API request has its connection closed without an answer
+)
+
+// Message is the simulator's record of one message, outbound or inbound.
+type Message struct {
+	SID                 string    `json:"sid"`
+	AccountSID          string    `json:"account_sid"`
+	MessagingServiceSID string    `json:"messaging_service_sid,omitempty"`
+	Direction           string    `json:"direction"`
+	From                string    `json:"from"`
+	To                  string    `json:"to"`
+	Body                string    `json:"body"`
+	Status              string    `json:"status"`
+	ErrorCode           int       `json:"error_code,omitempty"`
+	Segments            int       `json:"segments"`
+	StatusCallback      string    `json:"status_callback,omitempty"`
+	Created             time.Time `json:"created"`
+	Updated             time.Time `json:"updated"`
+	Sent                time.Time `json:"sent,omitzero"`
+	Callbacks           int       `json:"callbacks"` // status callbacks posted with a 2xx answer
+}
+
+type message struct {
+	Message
+	rule *Rule
+}
+
+// Server is a running simulator. Create it with New, serve Handler, and Close it.
+type Server struct {
+	cfg      Config
+	accounts map[string]*account
+	client   *http.Client
+	sidBase  string // per-instance prefix of generated SIDs
+	sidSeq   atomic.Uint64
+	fault    atomic.Pointer[faultState]
+	sched    *scheduler
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closing  sync.Once
+
+	anonUnauthorized atomic.Int64 // 401s naming no known account
+
+	mu     sync.Mutex
+	msgs   map[string]*message
+	ring   []string // SIDs in creation order, for eviction
+	head   int
+	lastTo map[string]string // number → SID of the latest message to it
+}
+
+type faultState struct {
+	fault Fault
+	until time.Time
+}
+
+type account struct {
+	Account
+	bucketMu sync.Mutex
+	tokens   float64
+	last     time.Time
+	optOut   map[string]bool // guarded by Server.mu
+	c        counters
+}
+
+type counters struct {
+	created, throttled, unauthorized, faults        atomic.Int64
+	delivered, undelivered, failed                  atomic.Int64
+	callbacksSent, callbacksFailed, callbackRetries atomic.Int64
+	repliesSent, repliesFailed                      atomic.Int64
+	rejMu                                           sync.Mutex
+	rejected                                        map[int]int64
+}
+
+func (c *counters) reject(code int) {
+	c.rejMu.Lock()
+	c.rejected[code]++
+	c.rejMu.Unlock()
+}
+
+// New starts a simulator: its scheduler and workers run until Close.
+func New(cfg Config) *Server {
+	cfg.setDefaults()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s := &Server{
+		cfg:      cfg,
+		accounts: make(map[string]*account, len(cfg.Accounts)),
+		sidBase:  hex.EncodeToString(b[:]),
+		msgs:     make(map[string]*message),
+		ring:     make([]string, 0, min(cfg.MaxMessages, 1<<16)),
+		lastTo:   make(map[string]string),
+		client:   cfg.HTTPClient,
+	}
+	for _, a := range cfg.Accounts {
+		if a.Number == "" {
+			a.Number = defaultNumber
+		}
+		s.accounts[a.SID] = &account{Account: a, optOut: map[string]bool{}, c: counters{rejected: map[int]int64{}}}
+	}
+	if s.client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = cfg.Workers * 2
+		s.client = &http.Client{Timeout: cfg.CallbackTimeout, Transport: tr}
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.sched = newScheduler(cfg.Workers, s.runEvent)
+	s.sched.start(s.ctx, &s.wg, cfg.Workers)
+	return s
+}
+
+// Close stops the scheduler and workers, abandons pending status changes and
+// webhooks, and waits for its goroutines. Requests in FaultSlow return at once.
+func (s *Server) Close() {
+	s.closing.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.client.CloseIdleConnections()
+	})
+}
+
+// SetFault makes every REST API request misbehave as f for d (FaultNone or
+// d ≤ 0 clears it). The /_sim endpoints are never affected.
+func (s *Server) SetFault(f Fault, d time.Duration) {
+	if f == FaultNone || d <= 0 {
+		s.fault.Store(nil)
+		return
+	}
+	s.fault.Store(&faultState{fault: f, until: time.Now().Add(d)})
+}
+
+func (s *Server) activeFault() Fault {
+	fs := s.fault.Load()
+	if fs == nil || time.Now().After(fs.until) {
+		return FaultNone
+	}
+	return fs.fault
+}
+
+func (s *Server) newSID(prefix string) string {
+	return prefix + s.sidBase + fmt.Sprintf("%016x", s.sidSeq.Add(1))
+}
+
+// take reports whether the account may create a message now and, if not,
+// how long until it may.
+func (a *account) take(now time.Time, rate float64) (bool, time.Duration) {
+	if rate <= 0 {
+		return true, 0
+	}
+	burst := math.Max(1, rate)
+	a.bucketMu.Lock()
+	defer a.bucketMu.Unlock()
+	if a.last.IsZero() {
+		a.tokens = burst
+	} else {
+		a.tokens = math.Min(burst, a.tokens+now.Sub(a.last).Seconds()*rate)
+	}
+	a.last = now
+	if a.tokens >= 1 {
+		a.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - a.tokens) / rate * float64(time.Second))
+}
+
+// store keeps m, forgetting the oldest message beyond MaxMessages. Caller holds s.mu.
+func (s *Server) store(m *message) {
+	if len(s.ring) < s.cfg.MaxMessages {
+		s.ring = append(s.ring, m.SID)
+	} else {
+		old := s.ring[s.head]
+		if o, ok := s.msgs[old]; ok {
+			delete(s.msgs, old)
+			if s.lastTo[o.To] == old {
+				delete(s.lastTo, o.To)
+			}
+		}
+		s.ring[s.head] = m.SID
+		s.head = (s.head + 1) % len(s.ring)
+	}
+	s.msgs[m.SID] = m
+	if m.Direction != "inbound" {
+		s.lastTo[m.To] = m.SID
+	}
+}
+
+// Messages returns the messages kept, to the given number when to is not
+// empty, oldest first.
+func (s *Server) Messages(to string) []Message {
+	s.mu.Lock()
+	out := make([]Message, 0)
+	for _, m := range s.msgs {
+		if to == "" || m.To == to {
+			out = append(out, m.Message)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
+	return out
+}
+
+// Message returns the message with the given SID.
+func (s *Server) Message(sid string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.msgs[sid]
+	if !ok {
+		return Message{}, false
+	}
+	return m.Message, true
+}
+
+// AccountStats counts what happened on one account.
+type AccountStats struct {
+	Created         int64         `json:"created"`
+	Rejected        map[int]int64 `json:"rejected"`  // create-time errors by Twilio code
+	Throttled       int64         `json:"throttled"` // 429 answers
+	Unauthorized    int64         `json:"unauthorized"`
+	Faults          int64         `json:"faults"` // requests answered by an injected fault
+	Delivered       int64         `json:"delivered"`
+	Undelivered     int64         `json:"undelivered"`
+	Failed          int64         `json:"failed"`
+	CallbacksSent   int64         `json:"callbacks_sent"`   // webhook POSTs answered 2xx
+	CallbacksFailed int64         `json:"callbacks_failed"` // webhooks given up after every attempt
+	CallbackRetries int64         `json:"callback_retries"`
+	RepliesSent     int64         `json:"replies_sent"`
+	RepliesFailed   int64         `json:"replies_failed"`
+}
+
+// Stats is a snapshot of the simulator's counters: totals, then per account.
+type Stats struct {
+	AccountStats
+	Unauthorized int64                   `json:"unauthorized"` // requests with unknown credentials
+	Stored       int                     `json:"stored"`       // messages kept now
+	Pending      int                     `json:"pending"`      // scheduled status changes and webhooks
+	Accounts     map[string]AccountStats `json:"accounts"`
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	st := Stats{AccountStats: AccountStats{Rejected: map[int]int64{}}, Accounts: map[string]AccountStats{}}
+	for sid, a := range s.accounts {
+		c := &a.c
+		as := AccountStats{
+			Created: c.created.Load(), Throttled: c.throttled.Load(), Unauthorized: c.unauthorized.Load(),
+			Faults: c.faults.Load(), Delivered: c.delivered.Load(), Undelivered: c.undelivered.Load(),
+			Failed: c.failed.Load(), CallbacksSent: c.callbacksSent.Load(), CallbacksFailed: c.callbacksFailed.Load(),
+			CallbackRetries: c.callbackRetries.Load(), RepliesSent: c.repliesSent.Load(), RepliesFailed: c.repliesFailed.Load(),
+			Rejected: map[int]int64{},
+		}
+		c.rejMu.Lock()
+		for k, v := range c.rejected {
+			as.Rejected[k] = v
+			st.Rejected[k] += v
+		}
+		c.rejMu.Unlock()
+		st.Accounts[sid] = as
+		st.Created += as.Created
+		st.Throttled += as.Throttled
+		st.AccountStats.Unauthorized += as.Unauthorized
+		st.Faults += as.Faults
+		st.Delivered += as.Delivered
+		st.Undelivered += as.Undelivered
+		st.Failed += as.Failed
+		st.CallbacksSent += as.CallbacksSent
+		st.CallbacksFailed += as.CallbacksFailed
+		st.CallbackRetries += as.CallbackRetries
+		st.RepliesSent += as.RepliesSent
+		st.RepliesFailed += as.RepliesFailed
+	}
+	st.Unauthorized = st.AccountStats.Unauthorized + s.anonUnauthorized.Load()
+	s.mu.Lock()
+	st.Stored = len(s.msgs)
+	s.mu.Unlock()
+	st.Pending = s.sched.pending()
+	return st
+}
+
+// runEvent is the workers' entry point.
+func (s *Server) runEvent(ctx context.Context, e *event) {
+	switch e.kind {
+	case evAdvance:
+		s.advance(e.sid)
+	case evCallback, evReply:
+		s.post(ctx, e)
+	}
+}
+
+// advance moves a message one step along its lifecycle and posts the
+// callback for the new status.
+func (s *Server) advance(sid string) {
+	now := time.Now()
+	s.mu.Lock()
+	m, ok := s.msgs[sid]
+	if !ok {
+		s.mu.Unlock()
+		return // forgotten (MaxMessages) or never existed
+	}
+	a := s.accounts[m.AccountSID]
+	var next time.Duration = -1
+	switch m.Status {
+	case StatusQueued, StatusAccepted:
+		if m.From == "" {
+			m.From = a.Number
+		}
+		if m.rule != nil && m.rule.Outcome == OutcomeFailed {
+			m.Status, m.ErrorCode = StatusFailed, m.rule.Code
+			a.c.failed.Add(1)
+			break
+		}
+		m.Status, m.Sent = StatusSent, now
+		switch {
+		case m.rule != nil && m.rule.Outcome == OutcomeSilent:
+		case m.rule != nil && m.rule.Outcome == OutcomeSlow:
+			next = s.cfg.scale(m.rule.Delay)
+		default:
+			next = s.cfg.scale(s.cfg.DeliveredDelay)
+		}
+	case StatusSent:
+		if m.rule != nil && m.rule.Outcome == OutcomeUndelivered {
+			m.Status, m.ErrorCode = StatusUndelivered, m.rule.Code
+			a.c.undelivered.Add(1)
+		} else {
+			m.Status = StatusDelivered
+			a.c.delivered.Add(1)
+			s.scheduleReply(a, m, now)
+		}
+	default:
+		s.mu.Unlock()
+		return // final or canceled
+	}
+	m.Updated = now
+	var form url.Values
+	if m.StatusCallback != "" {
+		form = statusForm(&m.Message)
+	}
+	cb := m.StatusCallback
+	s.mu.Unlock()
+
+	if next >= 0 {
+		s.sched.add(&event{at: now.Add(next), kind: evAdvance, sid: sid})
+	}
+	if form != nil {
+		e := &event{kind: evCallback, sid: sid, account: a.SID, url: cb, form: form}
+		s.post(s.ctx, e)
+		if s.cfg.DuplicateCallbacks {
+			s.sched.add(&event{at: now.Add(s.cfg.scale(20 * time.Millisecond)), kind: evCallback, sid: sid, account: a.SID, url: cb, form: form})
+		}
+	}
+}
+
+// statusForm builds the status callback parameters of m's current status.
+func statusForm(m *Message) url.Values {
+	f := url.Values{
+		"AccountSid":    {m.AccountSID},
+		"ApiVersion":    {apiVersion},
+		"From":          {m.From},
+		"To":            {m.To},
+		"MessageSid":    {m.SID},
+		"SmsSid":        {m.SID},
+		"MessageStatus": {m.Status},
+		"SmsStatus":     {m.Status},
+	}
+	if m.MessagingServiceSID != "" {
+		f["MessagingServiceSid"] = []string{m.MessagingServiceSID}
+	}
+	if m.ErrorCode != 0 {
+		f["ErrorCode"] = []string{strconv.Itoa(m.ErrorCode)}
+	}
+	if m.Status == StatusDelivered || m.Status == StatusUndelivered {
+		f["RawDlrDoneDate"] = []string{m.Updated.UTC().Format("0601021504")}
+	}
+	return f
+}
+
+// decide draws a repeatable number in [0,1) from the seed, a number and a salt.
+func (s *Server) decide(number string, salt byte) float64 {
+	h := fnv.New64a()
+	var b [9]byte
+	binary.LittleEndian.PutUint64(b[:8], uint64(s.cfg.Seed))
+	b[8] = salt
+	h.Write(b[:])
+	h.Write([]byte(number))
+	x := h.Sum64()
+	// splitmix64 finaliser spreads FNV's weak low bits.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
+}
+
+// scheduleReply applies the reply profile to a delivered message. Caller holds s.mu.
+func (s *Server) scheduleReply(a *account, m *message, now time.Time) {
+	if len(s.cfg.Replies) == 0 {
+		return
+	}
+	r := s.decide(m.To, 'r')
+	for _, rr := range s.cfg.Replies {
+		if r < rr.Share {
+			delay := time.Duration(s.decide(m.To, 'd') * float64(s.cfg.scale(rr.Within)))
+			s.sched.add(&event{at: now.Add(delay), kind: evReply, account: a.SID,
+				form: s.inbound(a, m.To, m.From, rr.Body, m.MessagingServiceSID, now)})
+			return
+		}
+		r -= rr.Share
+	}
+}
+
+// optOutWords are replies that unsubscribe the sender from the account.
+var optOutWords = map[string]bool{"STOP": true, "STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true, "TD": true, "退订": true}
+
+// inbound records an inbound SMS and returns its webhook parameters. Caller holds s.mu.
+func (s *Server) inbound(a *account, from, to, body, service string, now time.Time) url.Values {
+	sid := s.newSID("SM")
+	segs := segments(body)
+	s.store(&message{Message: Message{
+		SID: sid, AccountSID: a.SID, MessagingServiceSID: service, Direction: "inbound",
+		From: from, To: to, Body: body, Status: StatusReceived, Segments: segs, Created: now, Updated: now,
+	}})
+	if optOutWords[strings.ToUpper(strings.TrimSpace(body))] {
+		a.optOut[from] = true
+	}
+	f := url.Values{
+		"MessageSid": {sid}, "SmsSid": {sid}, "SmsMessageSid": {sid},
+		"AccountSid": {a.SID}, "From": {from}, "To": {to}, "Body": {body},
+		"NumMedia": {"0"}, "NumSegments": {strconv.Itoa(segs)},
+		"SmsStatus": {StatusReceived}, "ApiVersion": {apiVersion},
+	}
+	if service != "" {
+		f["MessagingServiceSid"] = []string{service}
+	}
+	return f
+}
+
+// Reply makes the person at from answer to with body: an inbound SMS posted,
+// signed, to the InboundURL of the account that last messaged from (or the
+// only account, when there is one). It returns once the webhook is
+// scheduled; STOP-like bodies opt from out of later sends (21610).
+func (s *Server) Reply(from, to, body string) error {
+	now := time.Now()
+	s.mu.Lock()
+	var a *account
+	service := ""
+	if sid, ok := s.lastTo[from]; ok {
+		m := s.msgs[sid]
+		a, service = s.accounts[m.AccountSID], m.MessagingServiceSID
+	} else if len(s.accounts) == 1 {
+		for _, x := range s.accounts {
+			a = x
+		}
+	}
+	if a == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("reply from %s: no message was sent to that number and there are %d accounts", from, len(s.accounts))
+	}
+	form := s.inbound(a, from, to, body, service, now)
+	s.mu.Unlock()
+	s.sched.add(&event{at: now, kind: evReply, account: a.SID, form: form})
+	return nil
+}
+
+// post sends one webhook and schedules its retry on failure.
+func (s *Server) post(ctx context.Context, e *event) {
+	a := s.accounts[e.account]
+	target := e.url
+	if e.kind == evReply {
+		target = a.InboundURL
+		if target == "" {
+			return
+		}
+	}
+	err := s.postSigned(ctx, a.AuthToken, target, e.form)
+	if err == nil {
+		if e.kind == evReply {
+			a.c.repliesSent.Add(1)
+			return
+		}
+		a.c.callbacksSent.Add(1)
+		s.mu.Lock()
+		if m, ok := s.msgs[e.sid]; ok {
+			m.Callbacks++
+		}
+		s.mu.Unlock()
+		return
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	e.attempt++
+	if e.attempt >= s.cfg.CallbackAttempts {
+		s.cfg.Logger.Warn("twiliosim: webhook given up", "url", target, "attempts", e.attempt, "err", err)
+		if e.kind == evReply {
+			a.c.repliesFailed.Add(1)
+		} else {
+			a.c.callbacksFailed.Add(1)
+		}
+		return
+	}
+	a.c.callbackRetries.Add(1)
+	e.at = time.Now().Add(s.cfg.CallbackRetryDelay << (e.attempt - 1))
+	s.sched.add(e)
+}
+
+func (s *Server) postSigned(ctx context.Context, token, target string, form url.Values) error {
+	body := form.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", Signature(token, target, form))
+	req.Header.Set("User-Agent", "TwilioProxy/1.1")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("webhook %s: HTTP %d", target, resp.StatusCode)
+	}
+	return nil
+}
