@@ -217,3 +217,50 @@ func decodePersonFast(b []byte, p *Person) bool {
 		i++
 	}
 }
+
+// ForEachPerson calls fn, in person ID order, for every person whose grid
+// keep accepts. keep sees only the grid and runs before the record is fully
+// decoded, so skipping most of a large roster is cheap. fn must not keep p's
+// address: the Person is reused between calls (its strings and slices are
+// not). An error from fn stops the scan and is returned.
+func ForEachPerson(tx *bolt.Tx, keep func(grid RegionCode) bool, fn func(p *Person) error) error {
+	pb := tx.Bucket(bPeople)
+	if pb == nil {
+		return nil
+	}
+	var p Person
+	cur := pb.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if g, ok := rawGrid(v); ok && !keep(RegionCode(g)) {
+			continue
+		}
+		if err := decodePerson(v, &p); err != nil {
+			return fmt.Errorf("decode person %s: %w", k, err)
+		}
+		if !keep(p.Grid) {
+			continue
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var gridField = []byte(`"grid":"`)
+
+// rawGrid finds the grid in a stored person without decoding it. A quote
+// inside a JSON string is always escaped, so the field name cannot be faked
+// by a value; ok is false when the field is missing or escaped.
+func rawGrid(v []byte) (string, bool) {
+	i := bytes.Index(v, gridField)
+	if i < 0 {
+		return "", false
+	}
+	rest := v[i+len(gridField):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 || bytes.IndexByte(rest[:j], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:j]), true
+}

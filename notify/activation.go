@@ -1,0 +1,421 @@
+// Package notify turns an activated plan into a call-up: it derives the
+// recipients from the pinned plan version and the roster inside the FSM,
+// switches the activated regions to emergency, keeps per-recipient delivery
+// state with counters, and renders the messages. Sending (dispatcher,
+// providers) builds on the state written here.
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// Purpose says whether an activation is real. It is fixed at creation and
+// maps to CAP status Actual, Exercise and Test.
+type Purpose string
+
+// Purposes.
+const (
+	PurposeLive     Purpose = "LIVE"
+	PurposeExercise Purpose = "EXERCISE"
+	PurposeTest     Purpose = "TEST"
+)
+
+// ParsePurpose accepts LIVE, EXERCISE or TEST in any case.
+func ParsePurpose(s string) (Purpose, error) {
+	p := Purpose(strings.ToUpper(strings.TrimSpace(s)))
+	switch p {
+	case PurposeLive, PurposeExercise, PurposeTest:
+		return p, nil
+	}
+	return "", invalidf("purpose %q: want LIVE, EXERCISE or TEST", s)
+}
+
+// Drill reports whether messages of this purpose carry plans.ExerciseMark.
+func (p Purpose) Drill() bool { return p != PurposeLive }
+
+// CAPStatus is the CAP 1.2 status for the purpose.
+func (p Purpose) CAPStatus() string {
+	switch p {
+	case PurposeLive:
+		return "Actual"
+	case PurposeExercise:
+		return "Exercise"
+	}
+	return "Test"
+}
+
+// Status is where an activation is in its life.
+type Status string
+
+// Activation statuses.
+const (
+	StatusActive    Status = "active"     // recipients are being called up
+	StatusStoodDown Status = "stood_down" // no more sends; its regions released
+)
+
+// Command types owned by notify.
+const (
+	CmdActivationCreate    = "activation.create"
+	CmdActivationStandDown = "activation.standdown"
+)
+
+// Activation is one activation of a pinned plan version at a level over some
+// regions, as applied. The plan's title, sender and region names are copied
+// so messages render the same whatever happens to the plan later.
+type Activation struct {
+	ID          plans.ActivationID `json:"id"`
+	Plan        plans.PlanID       `json:"plan"`
+	PlanVersion int                `json:"plan_version"`
+	PlanTitle   string             `json:"plan_title"`
+	PlanTitleEN string             `json:"plan_title_en,omitempty"`
+	Sender      string             `json:"sender,omitempty"`
+	Level       plans.LevelCode    `json:"level"`
+	LevelName   string             `json:"level_name"`
+	Regions     []plans.RegionCode `json:"regions"`
+	RegionNames string             `json:"region_names"` // joined by 、 for messages
+	Purpose     Purpose            `json:"purpose"`
+	Reason      string             `json:"reason"`
+	Status      Status             `json:"status"`
+	Roles       []RoleSlot         `json:"roles"`
+	Recipients  int                `json:"recipients"`
+	CreatedAt   time.Time          `json:"created_at"`
+	CreatedBy   string             `json:"created_by"`
+	Command     string             `json:"command"` // ID of the command that created it
+	Index       uint64             `json:"index"`   // raft index it was applied at
+
+	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
+	StoodDownBy     string    `json:"stood_down_by,omitempty"`
+	StandDownReason string    `json:"stand_down_reason,omitempty"`
+}
+
+// Buckets of the state file owned by notify.
+var (
+	bActivations = []byte("activations")     // activation ID → Activation (JSON)
+	bActData     = []byte("activation_data") // activation ID → {recipients, counters}
+	bRecipients  = []byte("recipients")      // person ID → recipient record (binary)
+	bCounters    = []byte("counters")        // counter key → 8-byte count
+)
+
+// Registrar is where notify registers its apply functions (cluster.Node).
+type Registrar interface {
+	Handle(cmdType string, fn muster.ApplyFunc)
+}
+
+// Register installs every notify command in the FSM.
+func Register(r Registrar) {
+	r.Handle(CmdActivationCreate, applyActivationCreate)
+	r.Handle(CmdActivationStandDown, applyActivationStandDown)
+}
+
+func invalidf(format string, args ...any) error {
+	return muster.Errorf(muster.EInvalid, format, args...)
+}
+
+// activationCreate is the payload of activation.create. The plan version is
+// resolved before proposing, so the command pins it.
+type activationCreate struct {
+	Plan        plans.PlanID       `json:"plan_id"`
+	PlanVersion int                `json:"plan_version"`
+	Regions     []plans.RegionCode `json:"regions"`
+	Level       plans.LevelCode    `json:"level"`
+	Purpose     Purpose            `json:"purpose"`
+	Reason      string             `json:"reason"`
+}
+
+type activationStandDown struct {
+	Activation plans.ActivationID `json:"activation"`
+	Reason     string             `json:"reason"`
+}
+
+// prepared is an activation request checked against the state.
+type prepared struct {
+	req     activationCreate
+	version plans.PlanVersion
+	level   *plans.Level
+	regions []plans.Region // as requested, sorted, without duplicates
+	slots   []RoleSlot
+}
+
+// prepare checks a request against tx: the plan version exists, the level is
+// one of its levels, every region exists and lies within the plan's scope.
+// It is the one validation both preview and apply use.
+func prepare(tx *bolt.Tx, req activationCreate) (*prepared, error) {
+	if _, err := ParsePurpose(string(req.Purpose)); err != nil || req.Purpose != Purpose(strings.ToUpper(string(req.Purpose))) {
+		return nil, invalidf("purpose %q: want LIVE, EXERCISE or TEST", req.Purpose)
+	}
+	if !req.Level.Valid() {
+		return nil, invalidf("level %q: want I, II, III or IV", req.Level)
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, invalidf("reason: say why the plan is activated")
+	}
+	if len(req.Regions) == 0 {
+		return nil, invalidf("regions: name at least one region to activate")
+	}
+	if req.PlanVersion <= 0 {
+		return nil, invalidf("plan_version: an activation pins a version (got %d)", req.PlanVersion)
+	}
+	pv, err := plans.GetPlanVersion(tx, req.Plan, req.PlanVersion)
+	if err != nil {
+		return nil, err
+	}
+	lvl := pv.Plan.Level(req.Level)
+	if lvl == nil {
+		var have []string
+		for _, l := range pv.Plan.Levels {
+			have = append(have, string(l.Code))
+		}
+		return nil, invalidf("plan %s version %d has no level %s (it has %s)", req.Plan, req.PlanVersion, req.Level, strings.Join(have, ", "))
+	}
+	p := &prepared{req: req, version: pv, level: lvl, slots: RoleSlots(lvl)}
+	codes := slices.Clone(req.Regions)
+	slices.Sort(codes)
+	codes = slices.Compact(codes)
+	for _, code := range codes {
+		path, err := plans.RegionPath(tx, code)
+		if err != nil {
+			return nil, invalidf("regions: %s does not exist", code)
+		}
+		inScope := false
+		for _, a := range path {
+			if slices.Contains(pv.Plan.Scope, a.Code) {
+				inScope = true
+				break
+			}
+		}
+		if !inScope {
+			return nil, invalidf("regions: %s is outside the scope of plan %s (%s)", path[0].Label(), req.Plan, joinCodes(pv.Plan.Scope))
+		}
+		p.regions = append(p.regions, path[0])
+	}
+	return p, nil
+}
+
+func joinCodes(codes []plans.RegionCode) string {
+	s := make([]string, len(codes))
+	for i, c := range codes {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (p *prepared) activation(id plans.ActivationID, c *muster.Command) Activation {
+	a := Activation{ID: id, Plan: p.req.Plan, PlanVersion: p.req.PlanVersion, PlanTitle: p.version.Plan.Title,
+		PlanTitleEN: p.version.Plan.TitleEN, Sender: p.version.Plan.Sender, Level: p.level.Code, LevelName: p.level.Name,
+		Purpose: p.req.Purpose, Reason: strings.TrimSpace(p.req.Reason), Status: StatusActive, Roles: p.slots}
+	names := make([]string, len(p.regions))
+	for i, r := range p.regions {
+		a.Regions = append(a.Regions, r.Code)
+		names[i] = r.Name
+	}
+	a.RegionNames = strings.Join(names, "、")
+	if c != nil {
+		a.CreatedAt, a.CreatedBy, a.Command, a.Index = c.Time, c.Actor, c.ID, c.Index
+	}
+	return a
+}
+
+func activationKey(seq uint64) plans.ActivationID {
+	return plans.ActivationID(fmt.Sprintf("A%06d", seq))
+}
+
+func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req activationCreate
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("activation: %v", err)
+	}
+	p, err := prepare(tx, req)
+	if err != nil {
+		return nil, err
+	}
+	ab, err := tx.CreateBucketIfNotExists(bActivations)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := ab.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	id := activationKey(seq)
+	a := p.activation(id, c)
+
+	// Derive the recipients and their counters.
+	var recs bulk
+	grids := map[plans.RegionCode]int64{}
+	roles := make([]int64, len(p.slots))
+	pending, _ := StatePending.code()
+	err = derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.Person, rs []uint16) error {
+		recs.add([]byte(person.ID), func(b []byte) []byte { return appendRecipient(b, pending, rs, person) })
+		grids[person.Grid]++
+		for _, r := range rs {
+			roles[r]++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("derive recipients of %s: %w", id, err)
+	}
+	a.Recipients = len(recs.entries)
+
+	db, err := tx.CreateBucketIfNotExists(bActData)
+	if err != nil {
+		return nil, err
+	}
+	ad, err := db.CreateBucket([]byte(id))
+	if err != nil {
+		return nil, fmt.Errorf("activation %s: %w", id, err)
+	}
+	rb, err := ad.CreateBucket(bRecipients)
+	if err != nil {
+		return nil, err
+	}
+	// Keys arrive in order and records are only rewritten in place later,
+	// so pages can be filled.
+	rb.FillPercent = 0.95
+	if err := recs.write(rb); err != nil {
+		return nil, fmt.Errorf("write recipients of %s: %w", id, err)
+	}
+	var counters bulk
+	count := func(k []byte, n int64) {
+		if n > 0 {
+			counters.add(k, func(b []byte) []byte { return appendCount(b, n) })
+		}
+	}
+	count(stateKey(StatePending), int64(a.Recipients))
+	for g, n := range grids {
+		count(gridKey(g, StatePending), n)
+	}
+	for i, n := range roles {
+		count(roleKey(i, StatePending), n)
+	}
+	cb, err := ad.CreateBucket(bCounters)
+	if err != nil {
+		return nil, err
+	}
+	if err := counters.write(cb); err != nil {
+		return nil, err
+	}
+
+	for _, r := range a.Regions {
+		if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
+			return nil, fmt.Errorf("switch %s to emergency: %w", r, err)
+		}
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	return a, ab.Put([]byte(id), data)
+}
+
+func appendCount(b []byte, n int64) []byte {
+	return append(b, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+}
+
+func getActivation(tx *bolt.Tx, id plans.ActivationID) (Activation, error) {
+	var a Activation
+	b := tx.Bucket(bActivations)
+	var data []byte
+	if b != nil {
+		data = b.Get([]byte(id))
+	}
+	if data == nil {
+		return a, muster.Errorf(muster.ENotFound, "activation %s does not exist", id)
+	}
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, fmt.Errorf("decode activation %s: %w", id, err)
+	}
+	return a, nil
+}
+
+func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req activationStandDown
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("stand down: %v", err)
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, invalidf("reason: say why the activation is stood down")
+	}
+	a, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status == StatusStoodDown {
+		return nil, muster.Errorf(muster.EConflict, "activation %s was already stood down at %s by %s", a.ID, a.StoodDownAt.Format(time.RFC3339), a.StoodDownBy)
+	}
+	a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = StatusStoodDown, c.Time, c.Actor, strings.TrimSpace(req.Reason)
+	for _, r := range a.Regions {
+		if err := plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason); err != nil {
+			return nil, fmt.Errorf("release %s: %w", r, err)
+		}
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	return a, tx.Bucket(bActivations).Put([]byte(a.ID), data)
+}
+
+// SetRecipientState moves one recipient of an activation to state to and
+// updates the counters in the same transaction: O(1) in the size of the
+// call-up. It is for apply functions (delivery results, replies); it returns
+// the state the recipient was in.
+func SetRecipientState(tx *bolt.Tx, id plans.ActivationID, person plans.PersonID, to State) (State, error) {
+	code, ok := to.code()
+	if !ok {
+		return "", invalidf("state %q is unknown", to)
+	}
+	ad := activationData(tx, id)
+	if ad == nil {
+		return "", muster.Errorf(muster.ENotFound, "activation %s does not exist", id)
+	}
+	rb, cb := ad.Bucket(bRecipients), ad.Bucket(bCounters)
+	v := rb.Get([]byte(person))
+	if v == nil {
+		return "", muster.Errorf(muster.ENotFound, "person %s is not a recipient of activation %s", person, id)
+	}
+	r, err := decodeRecipient([]byte(person), v)
+	if err != nil {
+		return "", fmt.Errorf("recipient %s of %s: %w", person, id, err)
+	}
+	if r.State == to {
+		return to, nil
+	}
+	nv := slices.Clone(v)
+	nv[1] = code
+	if err := rb.Put([]byte(person), nv); err != nil {
+		return "", err
+	}
+	keys := [][2][]byte{{stateKey(r.State), stateKey(to)}, {gridKey(r.Grid, r.State), gridKey(r.Grid, to)}}
+	for _, i := range r.Roles {
+		keys = append(keys, [2][]byte{roleKey(i, r.State), roleKey(i, to)})
+	}
+	for _, k := range keys {
+		if err := addCounter(cb, k[0], -1); err != nil {
+			return "", err
+		}
+		if err := addCounter(cb, k[1], 1); err != nil {
+			return "", err
+		}
+	}
+	return r.State, nil
+}
+
+// activationData is the bucket holding an activation's recipients and
+// counters, nil if there is none.
+func activationData(tx *bolt.Tx, id plans.ActivationID) *bolt.Bucket {
+	db := tx.Bucket(bActData)
+	if db == nil {
+		return nil
+	}
+	return db.Bucket([]byte(id))
+}

@@ -1,0 +1,420 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/examples"
+	"muster/notify"
+	"muster/plans"
+)
+
+const (
+	city     = plans.RegionCode("990100")
+	district = plans.RegionCode("990101")
+	street   = plans.RegionCode("990101001")
+	other    = plans.RegionCode("990102")
+)
+
+var senders = notify.Senders{
+	Live:     notify.SendInfo{Account: "AC-live", Sender: "+8610690000", PerSecond: 100},
+	Exercise: notify.SendInfo{Account: "AC-drill", Sender: "+8610690001", PerSecond: 50},
+}
+
+type env struct {
+	c     *clustertest.Cluster
+	plans *plans.Service
+	svc   *notify.Service
+}
+
+// cmdSetState lets tests move a recipient through notify.SetRecipientState
+// inside the FSM, as the dispatcher will.
+const cmdSetState = "test.set_state"
+
+func setup(i int, n *cluster.Node) {
+	plans.Register(n)
+	notify.Register(n)
+	n.Handle(cmdSetState, func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		var p struct {
+			Activation plans.ActivationID
+			Person     plans.PersonID
+			State      notify.State
+		}
+		if err := json.Unmarshal(c.Payload, &p); err != nil {
+			return nil, err
+		}
+		return notify.SetRecipientState(tx, p.Activation, p.Person, p.State)
+	})
+}
+
+// newEnv starts a real cluster of n nodes with the demo city, a generated
+// roster of people and the example plans, plus flood-east: the flood plan
+// scoped to district 990102 only.
+func newEnv(t testing.TB, nodes, people int) *env {
+	return newEnvWith(t, nodes, people, clustertest.Options{Setup: setup}, testCtx(t))
+}
+
+func newEnvWith(t testing.TB, nodes, people int, opts clustertest.Options, ctx context.Context) *env {
+	c := clustertest.New(t, nodes, opts)
+	n := c.Leader().Node
+	e := &env{c: c, plans: plans.NewService(n, n), svc: notify.NewService(n, n, senders)}
+	_, err := e.plans.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+	require.NoError(t, err)
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&buf, people, 7, examples.Grids(regions)))
+	res, err := e.plans.ImportRoster(ctx, "test", &buf, plans.ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, people, res.Created)
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	for _, f := range files {
+		_, err := e.plans.ApplyPlan(ctx, "test", f.Name, f.Data)
+		require.NoError(t, err)
+		if f.Name == "flood.yaml" {
+			src := strings.Replace(string(f.Data), "id: flood-control", "id: flood-east", 1)
+			src = strings.Replace(src, `scope: ["990100"]`, `scope: ["990102"]`, 1)
+			_, err := e.plans.ApplyPlan(ctx, "test", "flood-east.yaml", []byte(src))
+			require.NoError(t, err)
+		}
+	}
+	return e
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func floodIV(regions ...plans.RegionCode) notify.ActivationRequest {
+	return notify.ActivationRequest{Plan: "flood-control", Regions: regions, Level: "IV", Purpose: "LIVE", Reason: "暴雨黄色预警"}
+}
+
+// expected computes, independently of notify, who an activation of level of
+// plan over regions must call: every person, their role indices.
+func expected(t *testing.T, e *env, plan plans.PlanID, code plans.LevelCode, regions ...plans.RegionCode) map[plans.PersonID][]int {
+	ctx := testCtx(t)
+	pv, err := e.plans.Plan(ctx, muster.Default, plan, 0)
+	require.NoError(t, err)
+	lvl := pv.Plan.Level(code)
+	require.NotNil(t, lvl)
+	var roles []plans.Role
+	for _, g := range lvl.Groups {
+		roles = append(roles, g.Roles...)
+	}
+	out := map[plans.PersonID][]int{}
+	var page plans.Page
+	for {
+		list, err := e.plans.People(ctx, muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 1000, After: page.After})
+		require.NoError(t, err)
+		for _, p := range list.Items {
+			inActivation := slices.ContainsFunc(regions, func(r plans.RegionCode) bool { return plans.RegionUnder(p.Grid, r) })
+			inScope := slices.ContainsFunc(pv.Plan.Scope, func(r plans.RegionCode) bool { return plans.RegionUnder(p.Grid, r) })
+			for i, r := range roles {
+				reach := inActivation
+				if r.Reach == plans.ReachPlan {
+					reach = inScope
+				}
+				if reach && r.Select.Match(p, nil) {
+					out[p.ID] = append(out[p.ID], i)
+				}
+			}
+		}
+		if list.Next == "" {
+			return out
+		}
+		page.After = list.Next
+	}
+}
+
+func allRecipients(t *testing.T, e *env, id plans.ActivationID, f notify.RecipientFilter) []notify.Recipient {
+	var out []notify.Recipient
+	after := ""
+	for {
+		list, err := e.svc.Recipients(testCtx(t), muster.Default, id, f, plans.Page{Limit: 500, After: after})
+		require.NoError(t, err)
+		out = append(out, list.Items...)
+		if list.Next == "" {
+			return out
+		}
+		after = list.Next
+	}
+}
+
+func mode(t *testing.T, e *env, r plans.RegionCode) plans.Mode {
+	m, err := e.svc.Mode(testCtx(t), muster.Default, r)
+	require.NoError(t, err)
+	return m.Mode
+}
+
+func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
+	e := newEnv(t, 1, 6000)
+	ctx := testCtx(t)
+
+	preview, err := e.svc.Preview(ctx, floodIV(district))
+	require.NoError(t, err)
+	a, err := e.svc.Activate(ctx, "commander", floodIV(district))
+	require.NoError(t, err)
+	assert.Equal(t, plans.ActivationID("A000001"), a.ID)
+	assert.Equal(t, 1, a.PlanVersion, "the latest version is pinned")
+	assert.Equal(t, notify.StatusActive, a.Status)
+
+	// Recipients are exactly the independently selected people, roles merged.
+	want := expected(t, e, "flood-control", plans.LevelIV, district)
+	require.NotEmpty(t, want)
+	got := map[plans.PersonID][]int{}
+	people := map[plans.PersonID]plans.Person{}
+	for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{}) {
+		got[r.Person] = r.Roles
+		assert.Equal(t, notify.StatePending, r.State)
+		p, err := e.plans.Person(ctx, muster.Default, r.Person)
+		require.NoError(t, err)
+		people[r.Person] = p
+		assert.Equal(t, p.Phones[0], r.Phone)
+		assert.Equal(t, p.Name, r.Name)
+		assert.Equal(t, p.Grid, r.Grid)
+		assert.Equal(t, p.Language, r.Language)
+		assert.Equal(t, p.Backup, r.Backup)
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, len(want), a.Recipients)
+	merged := 0
+	for _, roles := range want {
+		if len(roles) > 1 {
+			merged++
+		}
+	}
+	assert.Positive(t, merged, "some people fill two roles and are called once")
+
+	// Counters match the list.
+	st, err := e.svc.Activation(ctx, muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, len(want), st.Counters.Total)
+	assert.Equal(t, map[notify.State]int{notify.StatePending: len(want)}, st.Counters.ByState)
+	byRole := map[int]int{}
+	byGrid := map[plans.RegionCode]int{}
+	for id, roles := range want {
+		byGrid[people[id].Grid]++
+		for _, r := range roles {
+			byRole[r]++
+		}
+	}
+	for i := range a.Roles {
+		assert.Equal(t, byRole[i], st.Counters.ByRole[i][notify.StatePending], "role %d", i)
+	}
+	for g, n := range byGrid {
+		assert.Equal(t, n, st.Counters.ByGrid[g][notify.StatePending], "grid %s", g)
+	}
+	assert.Len(t, st.Counters.ByGrid, len(byGrid))
+
+	// The preview said the same before.
+	assert.Equal(t, a.Recipients, preview.Total)
+	assert.Equal(t, merged, preview.Merged)
+	for i, rc := range preview.Roles {
+		assert.Equal(t, byRole[i], rc.Matched, "role %s", rc.Name)
+		assert.Equal(t, max(0, rc.Count-rc.Matched), rc.Shortfall)
+	}
+	require.Len(t, preview.Regions, 1)
+	assert.Equal(t, preview.Total, preview.Regions[0].Recipients+preview.OutsideRegions)
+	assert.Positive(t, preview.OutsideRegions, "值班领导 reach the whole plan")
+	assert.Equal(t, "AC-live", preview.Send.Account)
+	assert.Equal(t, time.Duration(float64(preview.Total)/100*float64(time.Second)), preview.EstimatedSend)
+	require.NotNil(t, preview.Sample)
+	assert.Contains(t, want, preview.Sample.Person)
+	assert.False(t, strings.HasPrefix(preview.Sample.Text, plans.ExerciseMark))
+	assert.Contains(t, preview.Sample.Text, people[preview.Sample.Person].Name)
+
+	// Modes: the district and its children are in emergency, the rest normal.
+	assert.Equal(t, plans.ModeEmergency, mode(t, e, district))
+	assert.Equal(t, plans.ModeEmergency, mode(t, e, street))
+	assert.Equal(t, plans.ModeEmergency, mode(t, e, "990101001001001"))
+	assert.Equal(t, plans.ModeNormal, mode(t, e, city))
+	assert.Equal(t, plans.ModeNormal, mode(t, e, other))
+
+	// A second activation holds a street of the district; standing down the
+	// first leaves the street in emergency, the district normal.
+	b, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "III", Purpose: "EXERCISE", Reason: "通讯演练"})
+	require.NoError(t, err)
+	sd, err := e.svc.StandDown(ctx, "commander", a.ID, "雨停")
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusStoodDown, sd.Status)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+	assert.Equal(t, plans.ModeEmergency, mode(t, e, street))
+	_, err = e.svc.StandDown(ctx, "commander", a.ID, "again")
+	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	_, err = e.svc.StandDown(ctx, "commander", b.ID, "演练结束")
+	require.NoError(t, err)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, street))
+	modes, err := e.svc.Modes(ctx, muster.Default)
+	require.NoError(t, err)
+	assert.Empty(t, modes)
+
+	// Every switch is audited.
+	audit, err := e.svc.Audit(ctx, muster.Default, 0, 100)
+	require.NoError(t, err)
+	type sw struct {
+		Action   string
+		Region   plans.RegionCode
+		From, To plans.Mode
+		Act      plans.ActivationID
+	}
+	var sws []sw
+	for _, r := range audit {
+		sws = append(sws, sw{r.Action, r.Region, r.From, r.To, r.Activation})
+		assert.Equal(t, "commander", r.Actor)
+		assert.False(t, r.Time.IsZero())
+	}
+	assert.Equal(t, []sw{
+		{plans.AuditHold, district, plans.ModeNormal, plans.ModeEmergency, a.ID},
+		{plans.AuditHold, street, plans.ModeEmergency, plans.ModeEmergency, b.ID},
+		{plans.AuditRelease, district, plans.ModeEmergency, plans.ModeNormal, a.ID},
+		{plans.AuditRelease, street, plans.ModeEmergency, plans.ModeNormal, b.ID},
+	}, sws)
+	assert.Equal(t, "雨停", audit[2].Reason)
+
+	// State transitions keep the counters in step.
+	first := allRecipients(t, e, a.ID, notify.RecipientFilter{})[0]
+	body, _ := json.Marshal(map[string]any{"Activation": a.ID, "Person": first.Person, "State": notify.StateAcked})
+	require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: cmdSetState, Actor: "test", Payload: body}, nil))
+	st, err = e.svc.Activation(ctx, muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, map[notify.State]int{notify.StatePending: len(want) - 1, notify.StateAcked: 1}, st.Counters.ByState)
+	assert.Equal(t, 1, st.Counters.ByGrid[first.Grid][notify.StateAcked])
+	for _, r := range first.Roles {
+		assert.Equal(t, 1, st.Counters.ByRole[r][notify.StateAcked])
+	}
+	acked := allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateAcked})
+	require.Len(t, acked, 1)
+	assert.Equal(t, first.Person, acked[0].Person)
+	leaders := allRecipients(t, e, a.ID, notify.RecipientFilter{Role: "网格长", Grid: "990101001"})
+	for _, r := range leaders {
+		assert.True(t, strings.HasPrefix(string(r.Grid), "990101001"))
+		assert.Contains(t, r.Roles, 1)
+	}
+	assert.NotEmpty(t, leaders)
+}
+
+func TestBadActivationsChangeNothing(t *testing.T) {
+	e := newEnv(t, 1, 500)
+	ctx := testCtx(t)
+	cases := []struct {
+		name string
+		req  notify.ActivationRequest
+		code string
+	}{
+		{"unknown plan", notify.ActivationRequest{Plan: "no-such-plan", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "x"}, muster.ENotFound},
+		{"unknown version", notify.ActivationRequest{Plan: "flood-control", PlanVersion: 9, Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "x"}, muster.ENotFound},
+		{"unknown level", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "V", Purpose: "LIVE", Reason: "x"}, muster.EInvalid},
+		{"unknown region", floodIV("990199"), muster.EInvalid},
+		{"no regions", floodIV(), muster.EInvalid},
+		{"outside scope", notify.ActivationRequest{Plan: "flood-east", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "x"}, muster.EInvalid},
+		{"bad purpose", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "REAL", Reason: "x"}, muster.EInvalid},
+		{"no reason", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE"}, muster.EInvalid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.svc.Activate(ctx, "commander", tc.req)
+			assert.Equal(t, tc.code, muster.ErrorCode(err), "%v", err)
+			_, err = e.svc.Preview(ctx, tc.req)
+			assert.Equal(t, tc.code, muster.ErrorCode(err), "%v", err)
+		})
+	}
+	// Straight to the FSM, past the service's checks: rejected too.
+	body, _ := json.Marshal(map[string]any{"plan_id": "flood-east", "plan_version": 1, "regions": []string{"990101"}, "level": "IV", "purpose": "LIVE", "reason": "x"})
+	err := e.c.Leader().Node.Apply(ctx, &muster.Command{Type: notify.CmdActivationCreate, Actor: "x", Payload: body}, nil)
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	list, err := e.svc.Activations(ctx, muster.Default, plans.Page{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items)
+	modes, err := e.svc.Modes(ctx, muster.Default)
+	require.NoError(t, err)
+	assert.Empty(t, modes)
+	audit, err := e.svc.Audit(ctx, muster.Default, 0, 10)
+	require.NoError(t, err)
+	assert.Empty(t, audit)
+	_, err = e.svc.StandDown(ctx, "commander", "A000009", "x")
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "%v", err)
+
+	// A good one after the bad ones is A000001: rejected commands leave no trace.
+	a, err := e.svc.Activate(ctx, "commander", floodIV(other))
+	require.NoError(t, err)
+	assert.Equal(t, plans.ActivationID("A000001"), a.ID)
+}
+
+func TestExerciseMessagesCarryTheMark(t *testing.T) {
+	e := newEnv(t, 1, 1500)
+	ctx := testCtx(t)
+	for _, purpose := range []string{"LIVE", "EXERCISE", "TEST"} {
+		req := floodIV(district)
+		req.Purpose = purpose
+		p, err := e.svc.Preview(ctx, req)
+		require.NoError(t, err)
+		require.NotNil(t, p.Sample)
+		if purpose == "LIVE" {
+			assert.False(t, strings.HasPrefix(p.Sample.Text, plans.ExerciseMark), p.Sample.Text)
+			assert.NotContains(t, p.Sample.Text, "演练")
+			assert.Equal(t, "AC-live", p.Send.Account)
+		} else {
+			assert.True(t, strings.HasPrefix(p.Sample.Text, plans.ExerciseMark+"【示例市应急】"), p.Sample.Text)
+			assert.Equal(t, "AC-drill", p.Send.Account)
+		}
+		enc, chars, segs := plans.SMSSegments(p.Sample.Text)
+		assert.Equal(t, plans.EncodingUCS2, enc)
+		assert.Equal(t, []int{chars, segs}, []int{p.Sample.Chars, p.Sample.Segments})
+		assert.Greater(t, p.Sample.Segments, 1, "a Chinese call-up is longer than 70 characters")
+	}
+}
+
+// TestActivationIsIdenticalOnEveryNode applies one activation on a 3-node
+// cluster and compares the bytes of its recipients and counters on each node.
+func TestActivationIsIdenticalOnEveryNode(t *testing.T) {
+	e := newEnv(t, 3, 3000)
+	ctx := testCtx(t)
+	a, err := e.svc.Activate(ctx, "commander", floodIV(district, other))
+	require.NoError(t, err)
+	require.Positive(t, a.Recipients)
+	e.c.WaitApplied(a.Index, 30*time.Second)
+	var sums [][32]byte
+	for _, m := range e.c.Nodes {
+		h := sha256.New()
+		n := 0
+		require.NoError(t, m.Node.FSM().View(func(tx *bolt.Tx) error {
+			ad := tx.Bucket([]byte("activation_data")).Bucket([]byte(a.ID))
+			for _, name := range []string{"recipients", "counters"} {
+				err := ad.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
+					if name == "recipients" {
+						n++
+					}
+					h.Write(k)
+					h.Write([]byte{0})
+					h.Write(v)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			h.Write(tx.Bucket([]byte("activations")).Get([]byte(a.ID)))
+			return nil
+		}))
+		assert.Equal(t, a.Recipients, n, m.Node.ID())
+		sums = append(sums, [32]byte(h.Sum(nil)))
+	}
+	assert.Equal(t, sums[0], sums[1])
+	assert.Equal(t, sums[0], sums[2])
+}

@@ -1,0 +1,59 @@
+package notify
+
+import (
+	"strings"
+
+	"muster/plans"
+)
+
+// SampleLink stands in for a recipient's one-tap answer link in previews; it
+// is as long as a real one, so segment counts are right.
+const SampleLink = "https://m.example.cn/r/7Kq2xZ"
+
+// MessageData fills a plan's templates for one recipient of a.
+func MessageData(a Activation, r Recipient, link string) plans.MessageData {
+	lang := r.Language
+	d := plans.MessageData{
+		Sender:    a.Sender,
+		Plan:      a.PlanTitle,
+		Level:     a.Level.Numeral(lang),
+		LevelName: a.LevelName,
+		Region:    a.RegionNames,
+		Name:      r.Name,
+		Reason:    a.Reason,
+		Link:      link,
+		Exercise:  a.Purpose.Drill(),
+	}
+	sep := "、"
+	if lang == plans.LangEN {
+		sep = ", "
+		if a.PlanTitleEN != "" {
+			d.Plan = a.PlanTitleEN
+		}
+		d.LevelName = a.Level.EnglishName()
+	}
+	var names []string
+	for _, i := range r.Roles {
+		if i >= 0 && i < len(a.Roles) {
+			names = append(names, a.Roles[i].Name)
+		}
+	}
+	d.Roles = strings.Join(names, sep)
+	return d
+}
+
+// RenderSMS renders the SMS for recipient r of activation a with the level's
+// template in r's language. An EXERCISE or TEST message always starts with
+// plans.ExerciseMark; a LIVE one never gets it.
+func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, error) {
+	d := MessageData(a, r, link)
+	d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
+	text, err := plans.RenderMessage(l.SMSTemplate(r.Language), d)
+	if err != nil {
+		return "", err
+	}
+	if a.Purpose.Drill() {
+		text = plans.ExerciseMark + text
+	}
+	return text, nil
+}

@@ -1,0 +1,81 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SMS is one text to one recipient: a single send attempt.
+type SMS struct {
+	AttemptID      string // muster's ID of this attempt; put it in StatusCallback too, a report may beat the send's result
+	To             string // E.164
+	From           string // sender; empty lets the provider choose (its pool or messaging service)
+	Body           string
+	StatusCallback string // URL for delivery reports; empty for none
+}
+
+// Sent is the provider's acceptance of an SMS.
+type Sent struct {
+	ProviderID string // the provider's message ID (Twilio SID)
+	Status     string // the provider's initial status, e.g. queued or accepted
+	Segments   int    // parts billed; 0 when the provider does not know yet
+}
+
+// Provider sends SMS. SendSMS either returns the provider's acceptance or an
+// error; errors from a provider are *SendError so the dispatcher can tell a
+// retry from a give-up.
+type Provider interface {
+	SendSMS(ctx context.Context, m SMS) (Sent, error)
+}
+
+// SendError classifies a failed send. Temporary errors (throttling, provider
+// outages, timeouts, broken connections) may succeed when retried with
+// backoff; after a timeout or a 5xx the message may nevertheless have been
+// accepted, so a retry can duplicate it. Permanent errors (invalid, landline,
+// unsubscribed or unroutable numbers, bad credentials) will fail again.
+type SendError struct {
+	Code       int           // provider error code (Twilio 21211, 20429...); 0 if none was given
+	HTTPStatus int           // 0 when no HTTP answer came back
+	Temporary  bool          // retrying later may succeed
+	Message    string        // the provider's words, or what went wrong on the way
+	RetryAfter time.Duration // the provider's Retry-After, 0 if none
+	Err        error         // underlying error (network, context), if any
+}
+
+func (e *SendError) Error() string {
+	kind := "permanent"
+	if e.Temporary {
+		kind = "temporary"
+	}
+	switch {
+	case e.Code != 0:
+		return fmt.Sprintf("send sms: %s error %d (HTTP %d): %s", kind, e.Code, e.HTTPStatus, e.Message)
+	case e.HTTPStatus != 0:
+		return fmt.Sprintf("send sms: %s error (HTTP %d): %s", kind, e.HTTPStatus, e.Message)
+	default:
+		return fmt.Sprintf("send sms: %s error: %s", kind, e.Message)
+	}
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// IsTemporary reports whether err is a *SendError worth retrying.
+func IsTemporary(err error) bool {
+	var se *SendError
+	return errors.As(err, &se) && se.Temporary
+}
+
+// TemporaryCode reports whether a Twilio error code, from a create answer or
+// a status callback's ErrorCode, may succeed when the send is retried later:
+// throttling (20429), provider failures (20500, 20503), full queues (21611,
+// 30001), an unreachable handset (30003), unknown delivery errors (30008)
+// and provider timeouts (30410). Every other code is permanent.
+func TemporaryCode(code int) bool {
+	switch code {
+	case 20429, 20500, 20503, 21611, 30001, 30003, 30008, 30410:
+		return true
+	}
+	return false
+}

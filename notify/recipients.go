@@ -1,0 +1,415 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster/plans"
+)
+
+// State is where a recipient is in the call-up.
+type State string
+
+// Recipient states. Applying an activation writes every recipient as
+// pending; the dispatcher and inbound replies move them on.
+const (
+	StatePending   State = "pending"   // not yet sent
+	StateSending   State = "sending"   // claimed by the dispatcher, provider call in flight
+	StateSent      State = "sent"      // accepted by the provider
+	StateDelivered State = "delivered" // handset confirmed
+	StateAcked     State = "acked"     // answered 1 / 到
+	StateDeclined  State = "declined"  // answered 2, with a reason
+	StateFailed    State = "failed"    // permanent delivery failure
+	StateEscalated State = "escalated" // silence handed to the next escalation step
+	StateExpired   State = "expired"   // deadline passed with no answer and nothing left to try
+)
+
+// States lists every recipient state; a state's position is its code in the
+// stored record, so the list is only ever appended to.
+func States() []State {
+	return []State{StatePending, StateSending, StateSent, StateDelivered, StateAcked, StateDeclined, StateFailed, StateEscalated, StateExpired}
+}
+
+func (s State) code() (byte, bool) {
+	i := slices.Index(States(), s)
+	return byte(i), i >= 0
+}
+
+func stateOf(code byte) State {
+	if st := States(); int(code) < len(st) {
+		return st[code]
+	}
+	return State(fmt.Sprintf("unknown(%d)", code))
+}
+
+// ParseState accepts a state name.
+func ParseState(s string) (State, error) {
+	st := State(strings.ToLower(strings.TrimSpace(s)))
+	if _, ok := st.code(); !ok {
+		return "", invalidf("state %q: want one of pending, sending, sent, delivered, acked, declined, failed, escalated, expired", s)
+	}
+	return st, nil
+}
+
+// Recipient is one person called up by an activation: a copy, taken when the
+// activation was applied, of what the dispatcher needs, so later roster edits
+// do not change a running call-up.
+type Recipient struct {
+	Person   plans.PersonID   `json:"person"`
+	State    State            `json:"state"`
+	Roles    []int            `json:"roles"` // indices into the level's role slots (RoleSlots), ascending
+	Phone    string           `json:"phone"` // E.164, the person's first phone
+	Name     string           `json:"name"`
+	Language plans.Language   `json:"language"`
+	Grid     plans.RegionCode `json:"grid"`
+	Backup   plans.PersonID   `json:"backup,omitempty"`
+}
+
+// recipientVersion is the first byte of a stored recipient record.
+const recipientVersion byte = 1
+
+// appendRecipient encodes a recipient record: version, state code, the role
+// indices (count then each as uvarint), then phone, name, language, grid and
+// backup, each as uvarint length and bytes. The state is always the second
+// byte, so a transition rewrites one byte.
+func appendRecipient(b []byte, state byte, roles []uint16, p *plans.Person) []byte {
+	b = append(b, recipientVersion, state)
+	b = binary.AppendUvarint(b, uint64(len(roles)))
+	for _, r := range roles {
+		b = binary.AppendUvarint(b, uint64(r))
+	}
+	phone := ""
+	if len(p.Phones) > 0 {
+		phone = p.Phones[0]
+	}
+	for _, s := range [...]string{phone, p.Name, string(p.Language), string(p.Grid), string(p.Backup)} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+var errBadRecord = errors.New("recipient record is truncated or of an unknown version")
+
+// decodeRecipient decodes a stored record for person id.
+func decodeRecipient(id, b []byte) (Recipient, error) {
+	r := Recipient{Person: plans.PersonID(id)}
+	if len(b) < 3 || b[0] != recipientVersion {
+		return r, errBadRecord
+	}
+	r.State = stateOf(b[1])
+	b = b[2:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return r, errBadRecord
+	}
+	b = b[k:]
+	r.Roles = make([]int, n)
+	for i := range r.Roles {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return r, errBadRecord
+		}
+		r.Roles[i], b = int(v), b[k:]
+	}
+	var f [5]string
+	for i := range f {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return r, errBadRecord
+		}
+		f[i], b = string(b[k:k+int(l)]), b[k+int(l):]
+	}
+	r.Phone, r.Name, r.Language, r.Grid, r.Backup = f[0], f[1], plans.Language(f[2]), plans.RegionCode(f[3]), plans.PersonID(f[4])
+	return r, nil
+}
+
+// RoleSlot is one role of an activated level, numbered across its groups in
+// plan order; recipients refer to roles by Index.
+type RoleSlot struct {
+	Index   int         `json:"index"`
+	Group   string      `json:"group"`
+	Name    string      `json:"name"`
+	Reach   plans.Reach `json:"reach"`
+	Count   int         `json:"count"`
+	MustAck bool        `json:"must_ack,omitempty"`
+
+	sel plans.Selector
+}
+
+// RoleSlots lists the level's roles in plan order (groups, then roles).
+func RoleSlots(l *plans.Level) []RoleSlot {
+	var out []RoleSlot
+	for _, g := range l.Groups {
+		for _, r := range g.Roles {
+			reach := r.Reach
+			if reach == "" {
+				reach = plans.ReachActivation
+			}
+			out = append(out, RoleSlot{Index: len(out), Group: g.Name, Name: r.Name, Reach: reach, Count: r.Count, MustAck: r.MustAck, sel: r.Select})
+		}
+	}
+	return out
+}
+
+// outermost returns the regions none of whose ancestors is among them,
+// sorted by code: scanning them visits everyone under the set exactly once.
+func outermost(tx *bolt.Tx, regions []plans.Region) ([]plans.Region, error) {
+	in := map[plans.RegionCode]bool{}
+	for _, r := range regions {
+		in[r.Code] = true
+	}
+	var out []plans.Region
+	for _, r := range regions {
+		path, err := plans.RegionPath(tx, r.Code)
+		if err != nil {
+			return nil, err
+		}
+		covered := false
+		for _, a := range path[1:] {
+			if in[a.Code] {
+				covered = true
+				break
+			}
+		}
+		if !covered && !slices.ContainsFunc(out, func(o plans.Region) bool { return o.Code == r.Code }) {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b plans.Region) int { return strings.Compare(string(a.Code), string(b.Code)) })
+	return out, nil
+}
+
+// treeUnder answers Selector.Match's question from the region tree in tx,
+// caching each grid's path (there are few grids and many people).
+func treeUnder(tx *bolt.Tx) func(grid, region plans.RegionCode) bool {
+	paths := map[plans.RegionCode][]plans.RegionCode{}
+	return func(grid, region plans.RegionCode) bool {
+		p, ok := paths[grid]
+		if !ok {
+			rs, _ := plans.RegionPath(tx, grid) // an unknown grid is under nothing
+			for _, r := range rs {
+				p = append(p, r.Code)
+			}
+			paths[grid] = p
+		}
+		return slices.Contains(p, region)
+	}
+}
+
+// derive resolves the level's role slots against the roster in tx and calls
+// emit once per person called up, in person ID order, with the indices of
+// every role they fill (ascending; the slice is reused between calls). Roles
+// that reach the activation draw from people under regions; roles that reach
+// the plan draw from people under the plan's scope. The roster is read in
+// key order and nothing depends on map order, so every node derives the same
+// list, already sorted for writing.
+func derive(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Region, emit func(p *plans.Person, roles []uint16) error) error {
+	activated, err := prefixes(tx, regions)
+	if err != nil {
+		return err
+	}
+	planReach := slices.ContainsFunc(slots, func(s RoleSlot) bool { return s.Reach == plans.ReachPlan })
+	var scope []string
+	if planReach {
+		var rs []plans.Region
+		for _, code := range plan.Scope {
+			r, ok, err := plans.GetRegion(tx, code)
+			if err != nil {
+				return err
+			}
+			if ok {
+				rs = append(rs, r)
+			}
+		}
+		if scope, err = prefixes(tx, rs); err != nil {
+			return err
+		}
+	}
+	under := treeUnder(tx)
+	roles := make([]uint16, 0, len(slots))
+	keep := func(g plans.RegionCode) bool { return hasPrefix(g, activated) || (planReach && hasPrefix(g, scope)) }
+	return plans.ForEachPerson(tx, keep, func(p *plans.Person) error {
+		all := hasPrefix(p.Grid, activated)
+		roles = roles[:0]
+		for i := range slots {
+			if (all || slots[i].Reach == plans.ReachPlan) && slots[i].sel.Match(*p, under) {
+				roles = append(roles, uint16(i))
+			}
+		}
+		if len(roles) == 0 {
+			return nil
+		}
+		return emit(p, roles)
+	})
+}
+
+// prefixes returns the grid code prefixes of the outermost of regions: a
+// grid lies under one of the regions exactly when its code has one of them.
+func prefixes(tx *bolt.Tx, regions []plans.Region) ([]string, error) {
+	outer, err := outermost(tx, regions)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(outer))
+	for i, r := range outer {
+		out[i] = plans.RegionPrefix(r)
+	}
+	return out, nil
+}
+
+func hasPrefix(g plans.RegionCode, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(string(g), p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Counter keys in an activation's counters bucket, each holding an 8-byte
+// big-endian count: state/<state>, grid/<grid>/<state>, role/<%04d index>/<state>.
+// A transition of one recipient changes 2 + 2·(its roles) + 2 counters.
+func stateKey(s State) []byte { return []byte("state/" + string(s)) }
+func gridKey(g plans.RegionCode, s State) []byte {
+	return []byte("grid/" + string(g) + "/" + string(s))
+}
+func roleKey(i int, s State) []byte { return []byte(fmt.Sprintf("role/%04d/%s", i, s)) }
+
+func addCounter(b *bolt.Bucket, k []byte, delta int64) error {
+	var n int64
+	if v := b.Get(k); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	n += delta
+	if n < 0 {
+		return fmt.Errorf("counter %s would go below zero", k)
+	}
+	if n == 0 {
+		return b.Delete(k)
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(n))
+	return b.Put(k, v[:])
+}
+
+// Counters are an activation's recipient counts: by state, and by state per
+// grid and per role slot (a recipient in two roles counts in both).
+type Counters struct {
+	Total   int                                `json:"total"`
+	ByState map[State]int                      `json:"by_state"`
+	ByGrid  map[plans.RegionCode]map[State]int `json:"by_grid"`
+	ByRole  map[int]map[State]int              `json:"by_role"`
+}
+
+func readCounters(b *bolt.Bucket) (Counters, error) {
+	c := Counters{ByState: map[State]int{}, ByGrid: map[plans.RegionCode]map[State]int{}, ByRole: map[int]map[State]int{}}
+	if b == nil {
+		return c, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("counter %s: bad value", k)
+		}
+		n := int(binary.BigEndian.Uint64(v))
+		parts := strings.Split(string(k), "/")
+		switch {
+		case parts[0] == "state" && len(parts) == 2:
+			c.ByState[State(parts[1])] = n
+			c.Total += n
+		case parts[0] == "grid" && len(parts) == 3:
+			g := plans.RegionCode(parts[1])
+			if c.ByGrid[g] == nil {
+				c.ByGrid[g] = map[State]int{}
+			}
+			c.ByGrid[g][State(parts[2])] = n
+		case parts[0] == "role" && len(parts) == 3:
+			var i int
+			if _, err := fmt.Sscanf(parts[1], "%d", &i); err != nil {
+				return fmt.Errorf("counter %s: %w", k, err)
+			}
+			if c.ByRole[i] == nil {
+				c.ByRole[i] = map[State]int{}
+			}
+			c.ByRole[i][State(parts[2])] = n
+		default:
+			return fmt.Errorf("unknown counter %s", k)
+		}
+		return nil
+	})
+	return c, err
+}
+
+// bulk is a set of puts into one bucket, written in key order (bbolt is
+// quadratic when many keys go into one transaction out of order). Keys and
+// values live in a few large chunks free of pointers, so a million records
+// cost the garbage collector nothing and are never copied to grow.
+type bulk struct {
+	chunks  [][]byte
+	entries []bulkEntry
+}
+
+type bulkEntry struct {
+	chunk      int32
+	klen, vlen int32
+	off        int64
+}
+
+// bulkChunk is the size of an arena chunk; a new chunk is started when less
+// than bulkSlack is left, so records almost never straddle the end.
+const (
+	bulkChunk = 4 << 20
+	bulkSlack = 4 << 10
+)
+
+func (w *bulk) key(e bulkEntry) []byte {
+	return w.chunks[e.chunk][e.off : e.off+int64(e.klen)]
+}
+
+func (w *bulk) val(e bulkEntry) []byte {
+	start := e.off + int64(e.klen)
+	return w.chunks[e.chunk][start : start+int64(e.vlen)]
+}
+
+// add appends one entry: the key, then whatever value encode appends. When
+// the current chunk fills up, the entry is moved to a new one.
+func (w *bulk) add(k []byte, encode func([]byte) []byte) {
+	if len(w.chunks) == 0 || cap(w.chunks[len(w.chunks)-1])-len(w.chunks[len(w.chunks)-1]) < bulkSlack {
+		w.chunks = append(w.chunks, make([]byte, 0, bulkChunk))
+	}
+	c := len(w.chunks) - 1
+	buf := w.chunks[c]
+	off := len(buf)
+	buf = append(buf, k...)
+	buf = encode(buf)
+	if cap(buf) != cap(w.chunks[c]) { // grew past the chunk: start a new one
+		rec := buf[off:]
+		fresh := make([]byte, 0, max(bulkChunk, 2*len(rec)))
+		w.chunks = append(w.chunks, append(fresh, rec...))
+		c, off, buf = c+1, 0, w.chunks[c+1]
+	} else {
+		w.chunks[c] = buf
+	}
+	w.entries = append(w.entries, bulkEntry{chunk: int32(c), off: int64(off), klen: int32(len(k)), vlen: int32(len(buf) - off - len(k))})
+}
+
+// write puts every entry into b in key order. Duplicate keys are a bug in
+// the caller and an error here.
+func (w *bulk) write(b *bolt.Bucket) error {
+	slices.SortFunc(w.entries, func(x, y bulkEntry) int { return bytes.Compare(w.key(x), w.key(y)) })
+	for i, e := range w.entries {
+		if i > 0 && bytes.Equal(w.key(w.entries[i-1]), w.key(e)) {
+			return fmt.Errorf("key %s written twice", w.key(e))
+		}
+		if err := b.Put(w.key(e), w.val(e)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,434 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// Applier replicates a command and decodes its result into out
+// (cluster.Node implements it).
+type Applier interface {
+	Apply(ctx context.Context, c *muster.Command, out any) error
+}
+
+// Viewer reads the state at a consistency level (cluster.Node implements it).
+type Viewer interface {
+	View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error
+}
+
+// SendInfo is how messages of one purpose go out: the provider account, the
+// sender (number or ID) and the rate the account may send at.
+type SendInfo struct {
+	Account   string  `json:"account"`
+	Sender    string  `json:"sender"`
+	PerSecond float64 `json:"per_second"`
+}
+
+// Senders holds the SendInfo for LIVE traffic and for EXERCISE and TEST
+// traffic, which always uses its own account and sender.
+type Senders struct {
+	Live     SendInfo
+	Exercise SendInfo
+}
+
+// For returns the SendInfo messages of purpose p use.
+func (s Senders) For(p Purpose) SendInfo {
+	if p.Drill() {
+		return s.Exercise
+	}
+	return s.Live
+}
+
+// Service activates plans, previews activations, stands them down and reads
+// their state. It holds no state of its own.
+type Service struct {
+	apply   Applier
+	view    Viewer
+	senders Senders
+}
+
+// NewService returns a Service over a replicated state.
+func NewService(a Applier, v Viewer, senders Senders) *Service {
+	return &Service{apply: a, view: v, senders: senders}
+}
+
+// ActivationRequest asks for a plan to be activated. PlanVersion 0 means the
+// latest version, which the service resolves and pins before proposing.
+type ActivationRequest struct {
+	Plan        plans.PlanID       `json:"plan_id"`
+	PlanVersion int                `json:"plan_version,omitempty"`
+	Regions     []plans.RegionCode `json:"regions"`
+	Level       string             `json:"level"`
+	Purpose     string             `json:"purpose"`
+	Reason      string             `json:"reason"`
+}
+
+// normalize checks the request's own fields and resolves the plan version.
+func (req ActivationRequest) normalize(tx *bolt.Tx) (activationCreate, error) {
+	var out activationCreate
+	lvl, err := plans.ParseLevelCode(req.Level)
+	if err != nil {
+		return out, err
+	}
+	purpose, err := ParsePurpose(req.Purpose)
+	if err != nil {
+		return out, err
+	}
+	out = activationCreate{Plan: plans.PlanID(strings.TrimSpace(string(req.Plan))), PlanVersion: req.PlanVersion, Level: lvl, Purpose: purpose, Reason: strings.TrimSpace(req.Reason)}
+	for _, r := range req.Regions {
+		out.Regions = append(out.Regions, plans.RegionCode(strings.TrimSpace(string(r))))
+	}
+	if out.PlanVersion <= 0 {
+		pv, err := plans.GetPlanVersion(tx, out.Plan, 0)
+		if err != nil {
+			return out, err
+		}
+		out.PlanVersion = pv.Version
+	}
+	return out, nil
+}
+
+// RegionCount is how many recipients lie under one activated region.
+type RegionCount struct {
+	Region     plans.RegionCode `json:"region"`
+	Name       string           `json:"name"`
+	Recipients int              `json:"recipients"`
+}
+
+// RoleCount is how many people fill one role slot, and how many are missing
+// against the slot's count.
+type RoleCount struct {
+	RoleSlot
+	Matched   int `json:"matched"`
+	Shortfall int `json:"shortfall"`
+}
+
+// SampleSMS is the message one real recipient would get.
+type SampleSMS struct {
+	Person   plans.PersonID `json:"person"`
+	Name     string         `json:"name"`
+	Text     string         `json:"text"`
+	Encoding string         `json:"encoding"`
+	Chars    int            `json:"chars"`
+	Segments int            `json:"segments"`
+}
+
+// Preview is what an activation would do, computed by the same code that
+// applies it, without writing anything.
+type Preview struct {
+	Activation Activation    `json:"activation"` // as it would be created (no ID yet)
+	Regions    []RegionCount `json:"regions"`
+	// OutsideRegions counts recipients drawn from the rest of the plan's scope
+	// by roles that reach the whole plan.
+	OutsideRegions int         `json:"outside_regions"`
+	Roles          []RoleCount `json:"roles"`
+	Total          int         `json:"total"`  // distinct people
+	Merged         int         `json:"merged"` // people in more than one role, called once
+	Sample         *SampleSMS  `json:"sample,omitempty"`
+	Send           SendInfo    `json:"send"`
+	// EstimatedSend is how long sending one SMS to everyone takes at Send.PerSecond.
+	EstimatedSend time.Duration `json:"estimated_send"`
+}
+
+// Preview dry-runs an activation: who would be called, per region and role,
+// and what the first recipient's SMS would say. Nothing is written.
+func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, error) {
+	var out Preview
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		cr, err := req.normalize(tx)
+		if err != nil {
+			return err
+		}
+		p, err := prepare(tx, cr)
+		if err != nil {
+			return err
+		}
+		out, err = s.preview(tx, p)
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
+	out := Preview{Activation: p.activation("", nil), Send: s.senders.For(p.req.Purpose)}
+	out.Activation.CreatedAt = time.Time{}
+	prefixes := make([]string, len(p.regions))
+	for i, r := range p.regions {
+		prefixes[i] = plans.RegionPrefix(r)
+		out.Regions = append(out.Regions, RegionCount{Region: r.Code, Name: r.Name})
+	}
+	for _, sl := range p.slots {
+		out.Roles = append(out.Roles, RoleCount{RoleSlot: sl})
+	}
+	var first *Recipient
+	err := derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.Person, roles []uint16) error {
+		out.Total++
+		if len(roles) > 1 {
+			out.Merged++
+		}
+		for _, r := range roles {
+			out.Roles[r].Matched++
+		}
+		inside := false
+		for i, pre := range prefixes {
+			if strings.HasPrefix(string(person.Grid), pre) {
+				out.Regions[i].Recipients++
+				inside = true
+			}
+		}
+		if !inside {
+			out.OutsideRegions++
+		}
+		if first == nil || person.ID < first.Person {
+			r, err := decodeRecipient([]byte(person.ID), appendRecipient(nil, 0, roles, person))
+			if err != nil {
+				return err
+			}
+			first = &r
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	for i := range out.Roles {
+		out.Roles[i].Shortfall = max(0, out.Roles[i].Count-out.Roles[i].Matched)
+	}
+	out.Activation.Recipients = out.Total
+	if first != nil {
+		text, err := RenderSMS(out.Activation, p.level, *first, SampleLink)
+		if err != nil {
+			return out, err
+		}
+		enc, chars, segs := plans.SMSSegments(text)
+		out.Sample = &SampleSMS{Person: first.Person, Name: first.Name, Text: text, Encoding: enc, Chars: chars, Segments: segs}
+	}
+	if out.Send.PerSecond > 0 {
+		out.EstimatedSend = time.Duration(float64(out.Total) / out.Send.PerSecond * float64(time.Second))
+	}
+	return out, nil
+}
+
+// activationTimeout bounds an activation when the caller set no deadline:
+// deriving a million recipients on every node takes seconds.
+const activationTimeout = 2 * time.Minute
+
+// Activate creates an activation: the plan version is pinned, the recipients
+// are derived and written and the regions switched to emergency, all in one
+// raft entry. Bad requests are EInvalid (or ENotFound for an unknown plan)
+// and change nothing.
+func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequest) (Activation, error) {
+	var out Activation
+	var cr activationCreate
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		if cr, err = req.normalize(tx); err != nil {
+			return err
+		}
+		_, err = prepare(tx, cr) // fail early; apply checks again
+		return err
+	})
+	if err != nil {
+		return out, err
+	}
+	b, err := json.Marshal(cr)
+	if err != nil {
+		return out, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, activationTimeout)
+		defer cancel()
+	}
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdActivationCreate, Actor: actor, Payload: b}, &out)
+	return out, err
+}
+
+// StandDown stops an activation: no more sends, and its regions go back to
+// normal unless another activation holds them. Standing down twice is a
+// conflict.
+func (s *Service) StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (Activation, error) {
+	var out Activation
+	b, err := json.Marshal(activationStandDown{Activation: id, Reason: reason})
+	if err != nil {
+		return out, err
+	}
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdActivationStandDown, Actor: actor, Payload: b}, &out)
+	return out, err
+}
+
+// ActivationStatus is an activation with its recipient counters.
+type ActivationStatus struct {
+	Activation
+	Counters Counters `json:"counters"`
+}
+
+// Activation returns one activation with its counters.
+func (s *Service) Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (ActivationStatus, error) {
+	var out ActivationStatus
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		var cb *bolt.Bucket
+		if ad := activationData(tx, id); ad != nil {
+			cb = ad.Bucket(bCounters)
+		}
+		c, err := readCounters(cb)
+		out = ActivationStatus{Activation: a, Counters: c}
+		return err
+	})
+	return out, err
+}
+
+// Activations lists activations in ID order (oldest first).
+func (s *Service) Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Activation], error) {
+	out := plans.List[Activation]{Items: []Activation{}}
+	limit := pageLimit(page)
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bActivations)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		for k, v := cur.Seek([]byte(page.After)); k != nil; k, v = cur.Next() {
+			if string(k) == page.After {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.Next = string(out.Items[limit-1].ID)
+				break
+			}
+			var a Activation
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			out.Items = append(out.Items, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func pageLimit(p plans.Page) int {
+	switch {
+	case p.Limit <= 0:
+		return plans.DefaultPageLimit
+	case p.Limit > plans.MaxPageLimit:
+		return plans.MaxPageLimit
+	}
+	return p.Limit
+}
+
+// RecipientFilter narrows a recipient list. Grid keeps recipients whose grid
+// code starts with it (a grid, or any region below the city); Role keeps
+// those filling a role slot of that name.
+type RecipientFilter struct {
+	State State
+	Grid  plans.RegionCode
+	Role  string
+}
+
+// Recipients lists an activation's recipients in person ID order.
+func (s *Service) Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f RecipientFilter, page plans.Page) (plans.List[Recipient], error) {
+	out := plans.List[Recipient]{Items: []Recipient{}}
+	limit := pageLimit(page)
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		var roles []int
+		if f.Role != "" {
+			for _, r := range a.Roles {
+				if r.Name == f.Role {
+					roles = append(roles, r.Index)
+				}
+			}
+			if len(roles) == 0 {
+				return invalidf("role %q: activation %s has no role of that name", f.Role, id)
+			}
+		}
+		ad := activationData(tx, id)
+		if ad == nil {
+			return nil
+		}
+		cur := ad.Bucket(bRecipients).Cursor()
+		for k, v := cur.Seek([]byte(page.After)); k != nil; k, v = cur.Next() {
+			if page.After != "" && bytes.Equal(k, []byte(page.After)) {
+				continue
+			}
+			r, err := decodeRecipient(k, v)
+			if err != nil {
+				return err
+			}
+			if (f.State != "" && r.State != f.State) || !strings.HasPrefix(string(r.Grid), string(f.Grid)) {
+				continue
+			}
+			if roles != nil && !hasAny(r.Roles, roles) {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.Next = string(out.Items[limit-1].Person)
+				break
+			}
+			out.Items = append(out.Items, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func hasAny(a, b []int) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Modes lists every region's mode record (regions without one inherit their
+// nearest ancestor's and are otherwise normal).
+func (s *Service) Modes(ctx context.Context, level muster.Consistency) ([]plans.ModeRecord, error) {
+	var out []plans.ModeRecord
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = plans.Modes(tx)
+		return err
+	})
+	return out, err
+}
+
+// Mode returns one region's effective mode.
+func (s *Service) Mode(ctx context.Context, level muster.Consistency, region plans.RegionCode) (plans.RegionMode, error) {
+	var out plans.RegionMode
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = plans.EffectiveMode(tx, region)
+		return err
+	})
+	return out, err
+}
+
+// Audit returns up to limit mode-switch audit records after sequence after.
+func (s *Service) Audit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]plans.AuditRecord, error) {
+	var out []plans.AuditRecord
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = plans.AuditTrail(tx, after, limit)
+		return err
+	})
+	return out, err
+}
