@@ -237,6 +237,15 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A LIVE activation at a level that needs a second person's approval
+	// (level I and II by default) cannot start on one person's word. Until the
+	// approval flow exists, such activations are refused outright; previews
+	// and EXERCISE or TEST activations are unaffected.
+	if req.Purpose == PurposeLive && p.level.Approvals > 1 {
+		return nil, muster.Errorf(muster.EForbidden,
+			"a LIVE activation of plan %s at level %s needs %d approvals; approval is not available yet, so it cannot be started (EXERCISE and TEST can)",
+			req.Plan, req.Level, p.level.Approvals)
+	}
 	ab, err := tx.CreateBucketIfNotExists(bActivations)
 	if err != nil {
 		return nil, err

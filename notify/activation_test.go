@@ -418,3 +418,20 @@ func TestActivationIsIdenticalOnEveryNode(t *testing.T) {
 	assert.Equal(t, sums[0], sums[1])
 	assert.Equal(t, sums[0], sums[2])
 }
+
+// A LIVE activation at a level that needs two approvals cannot be started by
+// one person; its preview still works, and an EXERCISE of the same level can.
+func TestLiveActivationNeedingApprovalIsRefused(t *testing.T) {
+	e := newEnv(t, 1, 500)
+	ctx := testCtx(t)
+	req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "I", Purpose: "LIVE", Reason: "特大暴雨"}
+	_, err := e.svc.Preview(ctx, req)
+	require.NoError(t, err)
+	_, err = e.svc.Activate(ctx, "commander", req)
+	require.True(t, muster.IsCode(err, muster.EForbidden), "got %v", err)
+	assert.Contains(t, err.Error(), "needs 2 approvals")
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district), "nothing switched")
+	req.Purpose = "EXERCISE"
+	_, err = e.svc.Activate(ctx, "trainer", req)
+	assert.NoError(t, err)
+}
