@@ -27,6 +27,7 @@ import (
 	"muster/api"
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -52,7 +53,7 @@ func newFixture(t *testing.T, nodes int) *fixture {
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
 	f.c = clustertest.New(t, nodes, clustertest.Options{
-		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n) },
+		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
 		Handler: func(_ int, n *cluster.Node) http.Handler {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(n.Collector())
@@ -60,7 +61,8 @@ func newFixture(t *testing.T, nodes int) *fixture {
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Metrics:   reg,
 				BackupDir: f.backups,
-			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n)}).Handler()
+			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
+				Activations: notify.NewService(n, n, testSenders)}).Handler()
 			f.mu.Lock()
 			f.handlers[n.ID()] = h
 			f.mu.Unlock()

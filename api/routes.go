@@ -54,6 +54,13 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/plans/:id", access.ActRead, s.getPlan)
 	s.handle(api, "GET", "/plans/:id/versions", access.ActRead, s.listPlanVersions)
 	s.handle(api, "GET", "/plans/:id/versions/:version", access.ActRead, s.getPlanVersion)
+
+	s.handle(api, "POST", "/activations", access.ActActivate, s.createActivation)
+	s.handle(api, "GET", "/activations", access.ActRead, s.listActivations)
+	s.handle(api, "GET", "/activations/:id", access.ActRead, s.getActivation)
+	s.handle(api, "GET", "/activations/:id/recipients", access.ActRead, s.listRecipients)
+	s.handle(api, "POST", "/activations/:id/stand-down", access.ActActivate, s.standDown)
+	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
 }
 
 // authed returns a group under parent whose requests pass, in order, the

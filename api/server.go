@@ -76,6 +76,8 @@ type Deps struct {
 	Backup  StateBackup // the local node's FSM
 	Tokens  Tokens      // access.Service
 	Plans   Plans       // plans.Service: regions, people, imports, plans
+	// Activations is notify.Service: activations and region modes.
+	Activations Activations
 }
 
 // Server routes HTTP requests to muster's services.

@@ -26,6 +26,7 @@ import (
 	"muster/api"
 	"muster/cluster"
 	"muster/examples"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -179,7 +180,11 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}
 	plans.Register(node)
 	access.Register(node)
+	notify.Register(node)
 	planSvc := plans.NewService(node, node)
+	// No SMS provider is wired in yet: previews show that instead of an account.
+	unconfigured := notify.SendInfo{Account: "(no SMS provider configured)"}
+	actSvc := notify.NewService(node, node, notify.Senders{Live: unconfigured, Exercise: unconfigured})
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
@@ -197,7 +202,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector())
 	srv := &http.Server{
-		Handler:           newHTTPHandler(node, planSvc, tokens, reg, logger),
+		Handler:           newHTTPHandler(node, planSvc, actSvc, tokens, reg, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	serveErr := make(chan error, 1)
@@ -243,8 +248,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 
 // newHTTPHandler builds the HTTP surface: the API, webhooks, and the
 // node-to-node endpoints.
-func newHTTPHandler(node *cluster.Node, planSvc *plans.Service, tokens *access.Service, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
-	return api.New(api.Config{Logger: logger, Metrics: reg}, api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc}).Handler()
+func newHTTPHandler(node *cluster.Node, planSvc *plans.Service, actSvc *notify.Service, tokens *access.Service, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+	return api.New(api.Config{Logger: logger, Metrics: reg},
+		api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc}).Handler()
 }
 
 // joinCluster asks the cluster at url to add this node, retrying with

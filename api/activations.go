@@ -1,0 +1,107 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"muster"
+	"muster/notify"
+	"muster/plans"
+)
+
+// Activations is what api needs of plan activations and region modes
+// (notify.Service).
+type Activations interface {
+	Preview(ctx context.Context, req notify.ActivationRequest) (notify.Preview, error)
+	Activate(ctx context.Context, actor string, req notify.ActivationRequest) (notify.Activation, error)
+	StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
+	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
+	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
+	Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f notify.RecipientFilter, page plans.Page) (plans.List[notify.Recipient], error)
+	Modes(ctx context.Context, level muster.Consistency) ([]plans.ModeRecord, error)
+	Mode(ctx context.Context, level muster.Consistency, region plans.RegionCode) (plans.RegionMode, error)
+}
+
+// activationRequest is the body of POST /activations: the activation, and
+// dry_run to get the preview instead.
+type activationRequest struct {
+	notify.ActivationRequest
+	DryRun bool `json:"dry_run"`
+}
+
+func (s *Server) createActivation(c *gin.Context) {
+	var req activationRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if req.DryRun {
+		p, err := s.deps.Activations.Preview(c.Request.Context(), req.ActivationRequest)
+		s.reply(c, http.StatusOK, p, err)
+		return
+	}
+	a, err := s.deps.Activations.Activate(c.Request.Context(), identity(c).Name, req.ActivationRequest)
+	if err == nil {
+		c.Header("Location", "/api/v1/activations/"+string(a.ID))
+	}
+	s.reply(c, http.StatusCreated, a, err)
+}
+
+func (s *Server) listActivations(c *gin.Context) {
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := s.deps.Activations.Activations(c.Request.Context(), consistency(c), p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) getActivation(c *gin.Context) {
+	a, err := s.deps.Activations.Activation(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")))
+	s.reply(c, http.StatusOK, a, err)
+}
+
+func (s *Server) listRecipients(c *gin.Context) {
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := notify.RecipientFilter{Grid: plans.RegionCode(c.Query("grid")), Role: c.Query("role")}
+	if v := c.Query("state"); v != "" {
+		if f.State, err = notify.ParseState(v); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	out, err := s.deps.Activations.Recipients(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), f, p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) standDown(c *gin.Context) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), req.Reason)
+	s.reply(c, http.StatusOK, a, err)
+}
+
+func (s *Server) listModes(c *gin.Context) {
+	if r := c.Query("region"); r != "" {
+		m, err := s.deps.Activations.Mode(c.Request.Context(), consistency(c), plans.RegionCode(r))
+		s.reply(c, http.StatusOK, m, err)
+		return
+	}
+	modes, err := s.deps.Activations.Modes(c.Request.Context(), consistency(c))
+	if modes == nil {
+		modes = []plans.ModeRecord{}
+	}
+	s.reply(c, http.StatusOK, listResponse[plans.ModeRecord]{Items: modes}, err)
+}

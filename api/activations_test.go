@@ -1,0 +1,93 @@
+package api_test
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/access"
+	"muster/examples"
+	"muster/notify"
+	"muster/plans"
+)
+
+var testSenders = notify.Senders{
+	Live:     notify.SendInfo{Account: "AC-live", Sender: "+15005550006", PerSecond: 100},
+	Exercise: notify.SendInfo{Account: "AC-exercise", Sender: "+15005550007", PerSecond: 100},
+}
+
+func TestActivationsThroughTheAPI(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	withDemo(t, f, h)
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var roster bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&roster, 2000, 3, examples.Grids(regions)))
+	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+
+	req := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "EXERCISE", "reason": "防汛通讯演练", "dry_run": true}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(req)})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var preview notify.Preview
+	res.decode(t, &preview)
+	require.Positive(t, preview.Total)
+	require.NotNil(t, preview.Sample)
+	assert.Contains(t, preview.Sample.Text, "【演练】")
+	assert.Equal(t, "AC-exercise", preview.Send.Account, "drills use their own account")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"), "a preview switches nothing")
+
+	req["dry_run"] = false
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: viewer, body: jsonBody(req)})
+	assert.Equal(t, http.StatusForbidden, res.Code, "a viewer may not activate")
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(req)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var a notify.Activation
+	res.decode(t, &a)
+	assert.Equal(t, preview.Total, a.Recipients)
+	assert.Equal(t, "/api/v1/activations/"+string(a.ID), res.Header().Get("Location"))
+
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID), token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	var st notify.ActivationStatus
+	res.decode(t, &st)
+	assert.Equal(t, preview.Total, st.Counters.ByState[notify.StatePending])
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/recipients?limit=1000&state=pending", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	var recips plans.List[notify.Recipient]
+	res.decode(t, &recips)
+	assert.Len(t, recips.Items, preview.Total)
+	assert.Equal(t, "emergency", modeOf(t, f, h, "990101001"), "children inherit the district's mode")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
+
+	// A LIVE level I activation needs a second approver: refused, nothing switched.
+	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})
+	require.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	assert.Equal(t, muster.EForbidden, res.errorBody(t).Code)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
+	bad := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "purpose": "LIVE", "reason": "x"}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(bad)})
+	assert.Equal(t, http.StatusBadRequest, res.Code)
+
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "again"})})
+	assert.Equal(t, http.StatusConflict, res.Code)
+}
+
+func modeOf(t *testing.T, f *fixture, h http.Handler, region string) string {
+	t.Helper()
+	res := do(t, h, request{method: "GET", path: "/api/v1/modes?region=" + region, token: f.root})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var m plans.RegionMode
+	res.decode(t, &m)
+	return string(m.Mode)
+}
