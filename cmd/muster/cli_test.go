@@ -183,3 +183,53 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestActivateStatusModeStandDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "1500", "--log-level", "warn")
+	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+	activate := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "防汛通讯演练"}
+
+	// Without --yes the preview is shown and a wrong answer cancels.
+	cmd := exec.Command(musterBin, activate...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader("no\n")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 1, ee.ExitCode())
+	assert.Contains(t, errOut.String(), "PREVIEW")
+	assert.Contains(t, errOut.String(), "【演练】", "the exercise sample SMS carries the mark")
+	assert.Contains(t, errOut.String(), "cancelled: nothing was activated")
+	r := runCLI(t, env, "mode", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"items": []`, "a cancelled activation switches nothing")
+
+	r = runCLI(t, env, append(activate, "--yes", "-o", "json")...)
+	require.Zero(t, r.code, r.stderr)
+	var a struct {
+		ID         string `json:"id"`
+		Recipients int    `json:"recipients"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &a))
+	require.Positive(t, a.Recipients)
+	r = runCLI(t, env, "mode", "--region", "990101001001001")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "emergency (战时) IV (from 990101)")
+	r = runCLI(t, env, "status", a.ID)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "PENDING")
+	oneLineError(t, runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes"), 1, "needs 2 approvals")
+	r = runCLI(t, env, "stand-down", a.ID, "--reason", "演练结束")
+	require.Zero(t, r.code, r.stderr)
+	r = runCLI(t, env, "mode")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "every region is normal")
+	oneLineError(t, runCLI(t, env, "stand-down", a.ID, "--reason", "again"), 1, "")
+}

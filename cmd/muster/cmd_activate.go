@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/notify"
+	"muster/plans"
+)
+
+func newActivateCmd(g *globals) *cobra.Command {
+	var (
+		regions, level, purpose, reason string
+		version                         int
+		yes                             bool
+	)
+	cmd := &cobra.Command{
+		Use:   "activate PLAN --region CODE[,CODE] --level I|II|III|IV --purpose live|exercise|test --reason TEXT",
+		Short: "Activate a plan (平战转换): preview who is called up, confirm, switch the regions to emergency",
+		Long: `Activate a plan for regions at a level. muster first shows the preview:
+recipients per region and role (people in several roles are called once), one
+rendered sample SMS with its segment count, the provider account and sender,
+and how long sending everyone takes; then it asks you to confirm by typing the
+region codes. --yes skips the question (scripts). EXERCISE and TEST messages
+always start with 【演练】 and go out on their own account. A LIVE activation at
+a level that needs a second approval is refused.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason}
+			for _, r := range strings.Split(regions, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					req.Regions = append(req.Regions, plans.RegionCode(r))
+				}
+			}
+			if len(req.Regions) == 0 || level == "" || purpose == "" || strings.TrimSpace(reason) == "" {
+				return &exitError{2, errors.New("--region, --level, --purpose and --reason are required")}
+			}
+			c := newClient(g, cmd)
+			body := func(dry bool) io.Reader {
+				return bytes.NewReader(mustJSON(struct {
+					notify.ActivationRequest
+					DryRun bool `json:"dry_run"`
+				}{req, dry}))
+			}
+			var raw []byte
+			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(true), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			var p notify.Preview
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return err
+			}
+			if !yes {
+				printPreview(c.err, p)
+				fmt.Fprintf(c.err, "\nType the region codes (%s) to activate, anything else to cancel: ", regions)
+				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if strings.TrimSpace(line) != strings.TrimSpace(regions) {
+					return errors.New("cancelled: nothing was activated")
+				}
+			}
+			raw = nil
+			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(false), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var a notify.Activation
+				if err := json.Unmarshal(raw, &a); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %d recipients; follow it with: muster status %s\n",
+					a.ID, a.PlanTitle, a.Level, a.Purpose, a.RegionNames, a.Recipients, a.ID)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&regions, "region", "", "region codes, comma-separated")
+	f.StringVar(&level, "level", "", "response level: I, II, III or IV")
+	f.StringVar(&purpose, "purpose", "", "live, exercise or test (fixed for the activation's life)")
+	f.StringVar(&reason, "reason", "", "why: shown to recipients and kept in the audit trail")
+	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
+	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	return cmd
+}
+
+// printPreview shows a preview for a person to confirm.
+func printPreview(w io.Writer, p notify.Preview) {
+	a := p.Activation
+	t := newTable(w)
+	fmt.Fprintf(t, "PREVIEW — nothing has been sent or switched yet\n")
+	fmt.Fprintf(t, "plan:\t%s (%s version %d), level %s %s, purpose %s\n", a.PlanTitle, a.Plan, a.PlanVersion, a.Level, a.LevelName, a.Purpose)
+	fmt.Fprintf(t, "recipients:\t%d people (%d in more than one role, called once)\n", p.Total, p.Merged)
+	for _, r := range p.Regions {
+		fmt.Fprintf(t, "  region\t%s %s\t%d\n", r.Region, r.Name, r.Recipients)
+	}
+	if p.OutsideRegions > 0 {
+		fmt.Fprintf(t, "  plan-wide roles\t(outside the regions)\t%d\n", p.OutsideRegions)
+	}
+	for _, r := range p.Roles {
+		short := ""
+		if r.Shortfall > 0 {
+			short = fmt.Sprintf("  (needs %d: %d short)", r.Count, r.Shortfall)
+		}
+		fmt.Fprintf(t, "  role\t%s / %s\t%d%s\n", r.Group, r.Name, r.Matched, short)
+	}
+	if p.Sample != nil {
+		fmt.Fprintf(t, "sample SMS to %s (%s, %d chars, %d segments):\n  %s\n", p.Sample.Name, p.Sample.Encoding, p.Sample.Chars, p.Sample.Segments, p.Sample.Text)
+	}
+	est := "unknown (no send rate configured)"
+	if p.EstimatedSend > 0 {
+		est = p.EstimatedSend.Round(time.Second).String()
+	}
+	fmt.Fprintf(t, "provider:\t%s, sender %s; sending everyone takes %s\n", p.Send.Account, orDash(p.Send.Sender), est)
+	t.Flush()
+}
+
+func newStandDownCmd(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "stand-down ACTIVATION --reason TEXT",
+		Short: "Stand an activation down: stop its sends and switch its regions back when nothing else holds them",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return &exitError{2, errors.New("--reason is required")}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			err := c.do(request{method: http.MethodPost, path: "/api/v1/activations/" + url.PathEscape(args[0]) + "/stand-down",
+				body: bytes.NewReader(mustJSON(map[string]string{"reason": reason})), contentType: "application/json"}, &raw)
+			if err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				fmt.Fprintf(w, "activation %s stood down\n", args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit trail)")
+	return cmd
+}
+
+func newModeCmd(g *globals) *cobra.Command {
+	var region string
+	cmd := &cobra.Command{
+		Use:   "mode [--region CODE]",
+		Short: "Show region modes: 平时 normal, 临战 standby, 战时 emergency, 恢复 recovery",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			if region != "" {
+				return c.get("/api/v1/modes", url.Values{"region": {region}}, func(raw []byte, w io.Writer) error {
+					var m plans.RegionMode
+					if err := json.Unmarshal(raw, &m); err != nil {
+						return err
+					}
+					from := "no region above it has a mode of its own"
+					if m.From != "" {
+						from = "from " + string(m.From)
+					}
+					fmt.Fprintf(w, "%s: %s (%s) %s (%s)\n", m.Region, m.Mode, m.Mode.ChineseName(), m.Level, from)
+					return nil
+				})
+			}
+			return c.get("/api/v1/modes", nil, func(raw []byte, w io.Writer) error {
+				var l struct {
+					Items []plans.ModeRecord `json:"items"`
+				}
+				if err := json.Unmarshal(raw, &l); err != nil {
+					return err
+				}
+				if len(l.Items) == 0 {
+					fmt.Fprintln(w, "every region is normal (平时)")
+					return nil
+				}
+				fmt.Fprintln(w, "REGION\tMODE\tLEVEL\tSINCE\tBY\tHELD BY\tREASON")
+				for _, m := range l.Items {
+					var holds []string
+					for _, h := range m.Holds {
+						holds = append(holds, string(h.Activation))
+					}
+					fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", m.Region, m.Mode, m.Mode.ChineseName(), orDash(string(m.Level)),
+						m.Since.Local().Format("2006-01-02 15:04"), m.By, joinList(holds), m.Reason)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "show one region's effective mode")
+	return cmd
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [ACTIVATION]",
+		Short: "Show activations, or one activation's recipient counts by state and role",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			if len(args) == 0 {
+				var pf = pageFlags{limit: 100}
+				return c.list("/api/v1/activations", nil, &pf, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\tRECIPIENTS\tREGIONS\tCREATED", func(it json.RawMessage) (string, error) {
+					var a notify.Activation
+					err := json.Unmarshal(it, &a)
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s", a.ID, a.Plan, a.Level, a.Purpose, a.Status, a.Recipients, a.RegionNames,
+						a.CreatedAt.Local().Format("2006-01-02 15:04")), err
+				})
+			}
+			return c.get("/api/v1/activations/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
+				var st notify.ActivationStatus
+				if err := json.Unmarshal(raw, &st); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s, %s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status)
+				states := []notify.State{notify.StatePending, notify.StateSending, notify.StateSent, notify.StateDelivered,
+					notify.StateAcked, notify.StateDeclined, notify.StateFailed, notify.StateEscalated, notify.StateExpired}
+				fmt.Fprint(w, "\nRECIPIENTS")
+				for _, s := range states {
+					fmt.Fprintf(w, "\t%s", strings.ToUpper(string(s)))
+				}
+				fmt.Fprintf(w, "\n%d", st.Counters.Total)
+				for _, s := range states {
+					fmt.Fprintf(w, "\t%d", st.Counters.ByState[s])
+				}
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "\nROLE\tRECIPIENTS\tACKED")
+				roles := make([]int, 0, len(st.Counters.ByRole))
+				for r := range st.Counters.ByRole {
+					roles = append(roles, r)
+				}
+				sort.Ints(roles)
+				for _, r := range roles {
+					name := fmt.Sprint(r)
+					if r < len(st.Roles) {
+						name = st.Roles[r].Group + " / " + st.Roles[r].Name
+					}
+					total := 0
+					for _, n := range st.Counters.ByRole[r] {
+						total += n
+					}
+					fmt.Fprintf(w, "%s\t%d\t%d\n", name, total, st.Counters.ByRole[r][notify.StateAcked])
+				}
+				return nil
+			})
+		},
+	}
+	return cmd
+}
+
