@@ -258,4 +258,3 @@ func newStatusCmd(g *globals) *cobra.Command {
 	}
 	return cmd
 }
-
