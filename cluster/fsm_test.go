@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/assert"
@@ -158,4 +160,31 @@ func TestRestoreRejectsGarbage(t *testing.T) {
 	v, ok := kvGet(t, f, "a")
 	assert.True(t, ok, "state untouched after a failed restore")
 	assert.Equal(t, "1", v)
+}
+
+// chanFuture resolves only when its channel delivers, like a raft future
+// whose entry was enqueued just before shutdown and never picked up.
+type chanFuture chan error
+
+func (f chanFuture) Error() error { return <-f }
+
+func TestAwaitGivesUpOnDeadlineAndShutdown(t *testing.T) {
+	n := &Node{stop: make(chan struct{})}
+	never := make(chanFuture)
+	t.Cleanup(func() { close(never) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err := n.await(ctx, never)
+	assert.ErrorIs(t, err, errAbandoned)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	close(n.stop)
+	err = n.await(context.Background(), never)
+	assert.ErrorIs(t, err, errAbandoned)
+	assert.ErrorIs(t, err, raft.ErrRaftShutdown)
+
+	done := make(chanFuture, 1)
+	done <- nil
+	assert.NoError(t, (&Node{stop: make(chan struct{})}).await(context.Background(), done))
 }

@@ -285,7 +285,10 @@ func (n *Node) watchLeadership() {
 			if cancel != nil {
 				continue
 			}
-			if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+			bctx, bcancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			err := n.await(bctx, n.raft.Barrier(n.cfg.ApplyTimeout))
+			bcancel()
+			if err != nil {
 				n.logger.Warn("barrier after election failed; not starting leader services", "err", err)
 				continue
 			}
@@ -357,8 +360,12 @@ func (n *Node) applyLocal(ctx context.Context, c *muster.Command, out any) error
 	}
 	deadline, _ := ctx.Deadline()
 	f := n.raft.Apply(b, time.Until(deadline))
-	if err := f.Error(); err != nil {
+	if err := n.await(ctx, f); err != nil {
 		switch {
+		case errors.Is(err, errAbandoned) && ctx.Err() != nil:
+			return muster.Errorf(muster.ETimeout, "apply %s: no result before the deadline (it may or may not have been applied)", c.Type)
+		case errors.Is(err, errAbandoned):
+			return muster.Errorf(muster.EUnavailable, "apply %s: node is shutting down (it may or may not have been applied)", c.Type)
 		case errors.Is(err, raft.ErrNotLeader):
 			return errRetry
 		case errors.Is(err, raft.ErrEnqueueTimeout):
@@ -491,7 +498,7 @@ func (n *Node) readIndex(ctx context.Context, verify bool) (uint64, error) {
 		}
 	}
 	if verify {
-		if err := n.raft.VerifyLeader().Error(); err != nil {
+		if err := n.await(ctx, n.raft.VerifyLeader()); err != nil {
 			return 0, errRetry
 		}
 	}
@@ -572,4 +579,25 @@ func withDeadline(ctx context.Context, d time.Duration) (context.Context, contex
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// errAbandoned reports that waiting for a raft future was given up; the
+// operation may still complete.
+var errAbandoned = errors.New("stopped waiting for raft")
+
+// await waits for a raft future, but no longer than ctx or the node's life.
+// raft resolves a future only if its loops pick it up: one enqueued in the
+// buffered apply channel just before shutdown would otherwise block forever.
+// An abandoned wait leaves one goroutine behind until raft answers, if ever.
+func (n *Node) await(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-n.stop:
+		return fmt.Errorf("%w: %w", errAbandoned, raft.ErrRaftShutdown)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", errAbandoned, ctx.Err())
+	}
 }
