@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +193,8 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "1500", "--log-level", "warn")
 	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
 	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+	simURL := strings.Fields(dev.waitOutput("twilio simulator:", 10*time.Second))[0]
+	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON(simURL+"/_sim/stats", nil), "the built-in simulator serves")
 	activate := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "防汛通讯演练"}
 
 	// Without --yes the preview is shown and a wrong answer cancels.
@@ -206,6 +209,7 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	assert.Equal(t, 1, ee.ExitCode())
 	assert.Contains(t, errOut.String(), "PREVIEW")
 	assert.Contains(t, errOut.String(), "【演练】", "the exercise sample SMS carries the mark")
+	assert.Contains(t, errOut.String(), "AC00000000000000000000000000000002", "a drill goes out on the exercise account")
 	assert.Contains(t, errOut.String(), "cancelled: nothing was activated")
 	r := runCLI(t, env, "mode", "-o", "json")
 	require.Zero(t, r.code, r.stderr)

@@ -27,6 +27,7 @@ import (
 	"muster/cluster"
 	"muster/examples"
 	"muster/notify"
+	"muster/notify/twiliosim"
 	"muster/plans"
 )
 
@@ -52,6 +53,7 @@ type serverOpts struct {
 	dev       bool
 	people    int
 	tokenFile string
+	simAddr   string
 }
 
 func (o *serverOpts) addCommon(cmd *cobra.Command) {
@@ -87,6 +89,7 @@ It prints the URL and an admin token.`,
 	o.addCommon(cmd)
 	cmd.Flags().StringVar(&o.raftAddr, "raft-addr", o.raftAddr, "HOST:PORT for raft (port 0: any free port)")
 	cmd.Flags().IntVar(&o.people, "people", 2000, "size of the generated demo roster loaded on first start")
+	cmd.Flags().StringVar(&o.simAddr, "sim-addr", "127.0.0.1:0", "HOST:PORT of the built-in Twilio simulator (port 0: any free port)")
 	return cmd
 }
 
@@ -182,9 +185,17 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	access.Register(node)
 	notify.Register(node)
 	planSvc := plans.NewService(node, node)
-	// No SMS provider is wired in yet: previews show that instead of an account.
-	unconfigured := notify.SendInfo{Account: "(no SMS provider configured)"}
-	actSvc := notify.NewService(node, node, notify.Senders{Live: unconfigured, Exercise: unconfigured})
+	senders := notify.Senders{Live: notify.SendInfo{Account: "(no SMS provider configured)"}, Exercise: notify.SendInfo{Account: "(no SMS provider configured)"}}
+	if o.dev {
+		sim, simURL, err := startDevSimulator(o.simAddr, advertise, logger)
+		if err != nil {
+			return err
+		}
+		defer sim.Close()
+		senders = devSenders
+		fmt.Fprintf(stdout, "twilio simulator: %s (live %s, exercise %s; counters at /_sim/stats)\n", simURL, devLive.SID, devExercise.SID)
+	}
+	actSvc := notify.NewService(node, node, senders)
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
@@ -374,4 +385,49 @@ func loadDemo(ctx context.Context, logger *slog.Logger, svc *plans.Service, peop
 	}
 	logger.Info("demo data loaded", "regions", len(regions), "plans", len(files), "people", res.Created, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// The built-in simulator's accounts in dev: one for LIVE traffic and one for
+// EXERCISE and TEST, as in production, so a drill never shares an account.
+var (
+	devLive     = twiliosim.Account{SID: "AC00000000000000000000000000000001", AuthToken: "devlivetoken", Number: "+15005550006"}
+	devExercise = twiliosim.Account{SID: "AC00000000000000000000000000000002", AuthToken: "devexercisetoken", Number: "+15005550007"}
+	devSenders  = notify.Senders{
+		Live:     notify.SendInfo{Account: devLive.SID, Sender: devLive.Number, PerSecond: 100},
+		Exercise: notify.SendInfo{Account: devExercise.SID, Sender: devExercise.Number, PerSecond: 100},
+	}
+)
+
+// startDevSimulator serves the built-in Twilio simulator for muster dev:
+// 100 messages per second per account, replies posted to this node's inbound
+// webhook.
+func startDevSimulator(addr, selfURL string, logger *slog.Logger) (*devSim, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("twilio simulator: listen on %s: %w", addr, err)
+	}
+	inbound := strings.TrimRight(selfURL, "/") + "/hooks/twilio/sms-inbound"
+	live, exercise := devLive, devExercise
+	live.InboundURL, exercise.InboundURL = inbound, inbound
+	sim := twiliosim.New(twiliosim.Config{
+		Accounts:  []twiliosim.Account{live, exercise},
+		PublicURL: "http://" + ln.Addr().String(),
+		MPS:       100,
+		Logger:    logger,
+	})
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return &devSim{sim: sim, srv: srv}, "http://" + ln.Addr().String(), nil
+}
+
+type devSim struct {
+	sim *twiliosim.Server
+	srv *http.Server
+}
+
+func (d *devSim) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = d.srv.Shutdown(ctx)
+	d.sim.Close()
 }
