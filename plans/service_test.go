@@ -134,8 +134,13 @@ func TestRosterImportAllOrNothing(t *testing.T) {
 func TestRosterImportEncodings(t *testing.T) {
 	svc := newService(t)
 	ctx := testCtx(t)
-	// The committed GBK and BOM files go through the whole import path.
-	for _, name := range []string{"gbk.csv", "utf8_bom.csv", "roster.xlsx"} {
+	// The committed GBK, BOM and XLSX files go through the whole import path
+	// and are recognised from their content.
+	for name, want := range map[string][2]string{
+		"gbk.csv":      {plans.EncodingGBK, plans.FormatCSV},
+		"utf8_bom.csv": {plans.EncodingUTF8BOM, plans.FormatCSV},
+		"roster.xlsx":  {"", plans.FormatXLSX},
+	} {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "roster", name))
 			require.NoError(t, err)
@@ -144,7 +149,10 @@ func TestRosterImportEncodings(t *testing.T) {
 			require.NotEmpty(t, ro.Rows)
 			res, err := svc.ImportRoster(ctx, "test", bytes.NewReader(data), plans.ImportOptions{DryRun: true})
 			require.NoError(t, err)
-			assert.Equal(t, ro.Encoding, res.Encoding)
+			if want[0] != "" {
+				assert.Equal(t, want[0], res.Encoding)
+			}
+			assert.Equal(t, want[1], res.Format)
 			assert.Equal(t, len(ro.Rows)+countRows(ro.Errors), res.Rows)
 		})
 	}

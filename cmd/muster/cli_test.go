@@ -140,7 +140,7 @@ func TestDevAndClientVerbs(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &created))
 	viewer := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + created.Secret}
 	require.Zero(t, runCLI(t, viewer, "plan", "list").code)
-	oneLineError(t, runCLI(t, viewer, "roster", "import", "-f", gbk), 1, "")
+	oneLineError(t, runCLI(t, viewer, "roster", "import", "-f", gbk), 1, "lacks the edit_roster permission")
 
 	// Cluster status and a backup that is a real state file.
 	r = runCLI(t, env, "cluster", "status", "-o", "json")
@@ -158,7 +158,7 @@ func TestDevAndClientVerbs(t *testing.T) {
 	db.Close()
 
 	// Failures: wrong token, usage errors, an unreachable server.
-	oneLineError(t, runCLI(t, []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=mst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, "plan", "list"), 1, "")
+	oneLineError(t, runCLI(t, []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=mst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, "plan", "list"), 1, "unknown or revoked token")
 	oneLineError(t, runCLI(t, env, "roster", "import"), 2, "-f FILE is required")
 	oneLineError(t, runCLI(t, env, "plan", "list", "-o", "yaml"), 2, "--output")
 	oneLineError(t, runCLI(t, env, "plan", "list", "--no-such-flag"), 2, "no-such-flag")
@@ -235,5 +235,5 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	r = runCLI(t, env, "mode")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "every region is normal")
-	oneLineError(t, runCLI(t, env, "stand-down", a.ID, "--reason", "again"), 1, "")
+	oneLineError(t, runCLI(t, env, "stand-down", a.ID, "--reason", "again"), 1, "already stood down")
 }

@@ -81,9 +81,13 @@ func TestTwilioSimProcess(t *testing.T) {
 	assert.Equal(t, *m.Sid, callbacks[0].Get("MessageSid"))
 	mu.Unlock()
 
-	var stats map[string]any
+	var stats struct {
+		Created  int64            `json:"created"`
+		Rejected map[string]int64 `json:"rejected"`
+	}
 	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON("http://"+addr+"/_sim/stats", &stats))
-	assert.NotEmpty(t, stats)
+	assert.Equal(t, int64(1), stats.Created, "one message accepted")
+	assert.Equal(t, int64(1), stats.Rejected["21614"], "one refused by the rule")
 	require.NoError(t, sim.terminate(10*time.Second))
 	assert.Zero(t, sim.cmd.ProcessState.ExitCode())
 }
