@@ -22,6 +22,10 @@ func (s *Server) routes() {
 	internal := gin.WrapH(s.deps.Cluster.InternalHandler())
 	e.Any("/internal/*path", internal)
 
+	// Provider webhooks: no token; each is checked by its signature.
+	e.POST(hookSMSStatus, s.smsStatus)
+	e.POST(hookSMSInbound, s.smsInbound)
+
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
 

@@ -45,6 +45,10 @@ type Config struct {
 	TrustedProxies []string
 	// BackupDir holds a backup while it is being sent (default os.TempDir()).
 	BackupDir string
+	// PublicURL is the base URL providers were given for webhooks
+	// (--public-url); signatures are checked against it. Empty: the URL
+	// each request came to.
+	PublicURL string
 }
 
 // Cluster is what api needs of the local cluster node (cluster.Node).
@@ -78,6 +82,8 @@ type Deps struct {
 	Plans   Plans       // plans.Service: regions, people, imports, plans
 	// Activations is notify.Service: activations and region modes.
 	Activations Activations
+	// Webhooks takes provider webhooks; nil answers them 503.
+	Webhooks Webhooks
 }
 
 // Server routes HTTP requests to muster's services.

@@ -114,6 +114,9 @@ type Registrar interface {
 func Register(r Registrar) {
 	r.Handle(CmdActivationCreate, applyActivationCreate)
 	r.Handle(CmdActivationStandDown, applyActivationStandDown)
+	r.Handle(CmdDispatchClaim, applyDispatchClaim)
+	r.Handle(CmdDispatchResult, applyDispatchResult)
+	r.Handle(CmdInbound, applyInbound)
 }
 
 func invalidf(format string, args ...any) error {
@@ -319,6 +322,13 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, fmt.Errorf("switch %s to emergency: %w", r, err)
 		}
 	}
+	ob, err := tx.CreateBucketIfNotExists(bOpen)
+	if err != nil {
+		return nil, err
+	}
+	if err := ob.Put([]byte(id), nil); err != nil {
+		return nil, err
+	}
 	data, err := json.Marshal(a)
 	if err != nil {
 		return nil, err
@@ -365,6 +375,11 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	for _, r := range a.Regions {
 		if err := plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason); err != nil {
 			return nil, fmt.Errorf("release %s: %w", r, err)
+		}
+	}
+	if ob := tx.Bucket(bOpen); ob != nil {
+		if err := ob.Delete([]byte(a.ID)); err != nil {
+			return nil, err
 		}
 	}
 	data, err := json.Marshal(a)

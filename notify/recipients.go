@@ -69,6 +69,8 @@ type Recipient struct {
 	Language plans.Language   `json:"language"`
 	Grid     plans.RegionCode `json:"grid"`
 	Backup   plans.PersonID   `json:"backup,omitempty"`
+	// Attempt is what sending and answers did, when anything has (lists only).
+	Attempt *Attempt `json:"attempt,omitempty"`
 }
 
 // recipientVersion is the first byte of a stored recipient record.
@@ -306,10 +308,17 @@ type Counters struct {
 	ByState map[State]int                      `json:"by_state"`
 	ByGrid  map[plans.RegionCode]map[State]int `json:"by_grid"`
 	ByRole  map[int]map[State]int              `json:"by_role"`
+	// Dispatch counts sending work: claimed (attempts started), retried,
+	// resent (claims whose outcome a leader failover lost, sent again).
+	Dispatch map[string]int `json:"dispatch"`
+	// AckBy counts, per grid, acknowledgements within 5, 15 and 30 minutes
+	// of the activation (keys 5, 15, 30).
+	AckBy map[plans.RegionCode]map[int]int `json:"ack_by"`
 }
 
 func readCounters(b *bolt.Bucket) (Counters, error) {
-	c := Counters{ByState: map[State]int{}, ByGrid: map[plans.RegionCode]map[State]int{}, ByRole: map[int]map[State]int{}}
+	c := Counters{ByState: map[State]int{}, ByGrid: map[plans.RegionCode]map[State]int{}, ByRole: map[int]map[State]int{},
+		Dispatch: map[string]int{}, AckBy: map[plans.RegionCode]map[int]int{}}
 	if b == nil {
 		return c, nil
 	}
@@ -338,6 +347,18 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 				c.ByRole[i] = map[State]int{}
 			}
 			c.ByRole[i][State(parts[2])] = n
+		case parts[0] == "dispatch" && len(parts) == 2:
+			c.Dispatch[parts[1]] = n
+		case parts[0] == "ackby" && len(parts) == 3:
+			var m int
+			if _, err := fmt.Sscanf(parts[2], "%d", &m); err != nil {
+				return fmt.Errorf("counter %s: %w", k, err)
+			}
+			g := plans.RegionCode(parts[1])
+			if c.AckBy[g] == nil {
+				c.AckBy[g] = map[int]int{}
+			}
+			c.AckBy[g][m] = n
 		default:
 			return fmt.Errorf("unknown counter %s", k)
 		}

@@ -381,6 +381,13 @@ func (s *Service) Recipients(ctx context.Context, level muster.Consistency, id p
 				out.Next = string(out.Items[limit-1].Person)
 				break
 			}
+			att, ok, err := readAttempt(ad, k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				r.Attempt = &att
+			}
 			out.Items = append(out.Items, r)
 		}
 		return nil

@@ -264,3 +264,9 @@ func rawGrid(v []byte) (string, bool) {
 	}
 	return string(rest[:j]), true
 }
+
+// PersonByPhone returns the ID of the person with the E.164 phone number, ""
+// if no one in the roster has it.
+func PersonByPhone(tx *bolt.Tx, phone string) PersonID {
+	return PersonID(getString(tx.Bucket(bPeopleByPhone), phone))
+}

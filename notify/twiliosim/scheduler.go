@@ -58,6 +58,8 @@ type scheduler struct {
 	wake chan struct{}
 	work chan *event
 	run  func(context.Context, *event)
+	// active counts events popped from the heap whose run has not ended.
+	active int
 }
 
 func newScheduler(workers int, run func(context.Context, *event)) *scheduler {
@@ -84,10 +86,13 @@ func (s *scheduler) add(e *event) {
 	}
 }
 
+// pending counts the events scheduled or running: zero means every status
+// change and webhook so far has been carried out (a retry scheduled by a
+// running event is counted before that event ends).
 func (s *scheduler) pending() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.h)
+	return len(s.h) + s.active
 }
 
 // start runs the timer loop and workers until ctx ends; wg tracks them all.
@@ -106,6 +111,9 @@ func (s *scheduler) start(ctx context.Context, wg *sync.WaitGroup, workers int) 
 					return
 				case e := <-s.work:
 					s.run(ctx, e)
+					s.mu.Lock()
+					s.active--
+					s.mu.Unlock()
 				}
 			}
 		}()
@@ -122,6 +130,7 @@ func (s *scheduler) loop(ctx context.Context) {
 		if len(s.h) > 0 {
 			if d := time.Until(s.h[0].at); d <= 0 {
 				due = heap.Pop(&s.h).(*event)
+				s.active++
 			} else {
 				wait = d
 			}

@@ -1,0 +1,266 @@
+package notify_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/api"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/notify"
+	"muster/notify/twiliosim"
+	"muster/plans"
+)
+
+// The simulator's two accounts: LIVE traffic and EXERCISE/TEST traffic.
+var (
+	liveAcct  = twiliosim.Account{SID: "AC00000000000000000000000000000001", AuthToken: "livetoken1", Number: "+15005550006"}
+	drillAcct = twiliosim.Account{SID: "AC00000000000000000000000000000002", AuthToken: "drilltoken2", Number: "+15005550007"}
+)
+
+// callRig is a real cluster whose every node runs a dispatcher as a leader
+// service and takes webhooks through the real HTTP API, a Twilio simulator
+// over HTTP with a live and an exercise account, and a front: the public
+// URL the simulator posts webhooks to, which passes each to a node that is
+// up, as a load balancer would.
+type callRig struct {
+	*env
+	sim    *twiliosim.Server
+	simURL string
+	front  *httptest.Server
+
+	mu    sync.Mutex
+	disp  map[int]*notify.Dispatcher
+	nodes []string // HTTP addresses, by member index
+}
+
+type rigOptions struct {
+	nodes, people int
+	sim           twiliosim.Config
+	disp          notify.DispatcherConfig
+	config        func(i int, c *cluster.Config)
+}
+
+func newCallRig(t testing.TB, o rigOptions) *callRig {
+	t.Helper()
+	r := &callRig{disp: map[int]*notify.Dispatcher{}}
+	r.front = httptest.NewServer(http.HandlerFunc(r.forward))
+	t.Cleanup(r.front.Close)
+
+	live, drill := liveAcct, drillAcct
+	live.InboundURL = r.front.URL + "/hooks/twilio/sms-inbound"
+	drill.InboundURL = live.InboundURL
+	o.sim.Accounts = []twiliosim.Account{live, drill}
+	if o.sim.SentDelay == 0 {
+		o.sim.SentDelay, o.sim.DeliveredDelay = 5*time.Millisecond, 10*time.Millisecond
+	}
+	if o.sim.CallbackRetryDelay == 0 {
+		o.sim.CallbackRetryDelay = 20 * time.Millisecond
+	}
+	if o.sim.CallbackAttempts == 0 {
+		o.sim.CallbackAttempts = 8
+	}
+	r.sim, r.simURL = startTwilioSim(t, o.sim)
+
+	tokens := map[string]string{live.SID: live.AuthToken, drill.SID: drill.AuthToken}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := clustertest.Options{
+		Config: o.config,
+		Setup: func(i int, n *cluster.Node) {
+			setup(i, n)
+			cfg := o.disp
+			cfg.PublicURL = r.front.URL
+			cfg.Logger = quiet
+			cfg.Live = &notify.Route{Name: "live", Account: live.SID, Senders: []string{live.Number},
+				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: live.SID, AuthToken: live.AuthToken, APIURL: r.simURL, From: []string{live.Number}})}
+			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true,
+				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drill.AuthToken, APIURL: r.simURL, From: []string{drill.Number}})}
+			d, err := notify.NewDispatcher(n, n, cfg)
+			require.NoError(t, err)
+			n.OnLeader(d.Run)
+			r.mu.Lock()
+			r.disp[i] = d
+			r.mu.Unlock()
+		},
+		Handler: func(i int, n *cluster.Node) http.Handler {
+			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens})
+			t.Cleanup(in.Close)
+			return api.New(api.Config{Logger: quiet, PublicURL: r.front.URL}, api.Deps{Cluster: n, Webhooks: in}).Handler()
+		},
+	}
+	r.env = newEnvWith(t, o.nodes, o.people, opts, testCtx(t))
+	for _, m := range r.c.Nodes {
+		r.nodes = append(r.nodes, m.HTTPAddr)
+	}
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "everyone.yaml", []byte(broadPlan))
+	require.NoError(t, err)
+	return r
+}
+
+// forward passes a webhook to the first node that answers, starting from a
+// different one each time.
+var frontTurn atomic.Uint64
+
+func (r *callRig) forward(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	nodes := append([]string(nil), r.nodes...)
+	r.mu.Unlock()
+	start := int(frontTurn.Add(1))
+	for i := range nodes {
+		target := nodes[(start+i)%len(nodes)] + req.URL.RequestURI()
+		out, err := http.NewRequestWithContext(req.Context(), req.Method, target, bytes.NewReader(body))
+		if err != nil {
+			continue
+		}
+		out.Header = req.Header.Clone()
+		resp, err := http.DefaultClient.Do(out)
+		if err != nil {
+			continue // node down: try the next
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+		resp.Body.Close()
+		return
+	}
+	http.Error(w, "no node answered", http.StatusBadGateway)
+}
+
+// activate starts an activation of the everyone plan over the city.
+func (r *callRig) activate(t testing.TB, purpose string) notify.Activation {
+	t.Helper()
+	svc := notify.NewService(r.c.Leader().Node, r.c.Leader().Node, senders)
+	a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "通讯演练"})
+	require.NoError(t, err)
+	return a
+}
+
+// status reads an activation's counters from the current leader.
+func (r *callRig) status(t testing.TB, id plans.ActivationID) notify.ActivationStatus {
+	t.Helper()
+	n := r.c.Leader().Node
+	st, err := notify.NewService(n, n, senders).Activation(testCtx(t), muster.Default, id)
+	require.NoError(t, err)
+	return st
+}
+
+// waitSettled polls until no recipient of id is pending, sending or sent.
+func (r *callRig) waitSettled(t testing.TB, id plans.ActivationID, timeout time.Duration) notify.ActivationStatus {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := r.status(t, id)
+		c := st.Counters.ByState
+		if c[notify.StatePending]+c[notify.StateSending]+c[notify.StateSent] == 0 {
+			return st
+		}
+		if time.Now().After(deadline) {
+			require.FailNowf(t, "call-up did not settle", "after %v: %v, dispatch %v", timeout, c, st.Counters.Dispatch)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// recipientsOf lists every recipient of an activation.
+func (r *callRig) recipientsOf(t testing.TB, id plans.ActivationID) []notify.Recipient {
+	t.Helper()
+	n := r.c.Leader().Node
+	svc := notify.NewService(n, n, senders)
+	var out []notify.Recipient
+	page := plans.Page{Limit: plans.MaxPageLimit}
+	for {
+		l, err := svc.Recipients(testCtx(t), muster.Default, id, notify.RecipientFilter{}, page)
+		require.NoError(t, err)
+		out = append(out, l.Items...)
+		if l.Next == "" {
+			return out
+		}
+		page.After = l.Next
+	}
+}
+
+func TestExerciseCallUpEndToEnd(t *testing.T) {
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, sim: twiliosim.Config{
+		Replies: []twiliosim.ReplyRule{
+			{Share: 0.7, Body: "1", Within: 50 * time.Millisecond},
+			{Share: 0.1, Body: "2 家中有事", Within: 50 * time.Millisecond},
+			{Share: 0.05, Body: "请问去哪里集合？", Within: 50 * time.Millisecond},
+		},
+	}})
+	a := r.activate(t, "exercise")
+	require.Equal(t, 300, a.Recipients)
+
+	// Everyone is delivered, and most answer: wait until the simulator has
+	// posted every reply (a reply is posted only once its webhook got a 2xx,
+	// so it is committed by then).
+	r.waitSettled(t, a.ID, 30*time.Second)
+	sim := r.waitSimIdle(t, 30*time.Second)
+	require.Zero(t, sim.RepliesFailed)
+	st := r.status(t, a.ID)
+	c := st.Counters.ByState
+	assert.Zero(t, sim.Accounts[liveAcct.SID].Created, "a drill never uses the live account")
+	assert.EqualValues(t, 300, sim.Accounts[drillAcct.SID].Created, "one message per recipient")
+	assert.Equal(t, 300, c[notify.StateDelivered]+c[notify.StateAcked]+c[notify.StateDeclined])
+	replied, notes := 0, 0
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		if rc.Attempt != nil && rc.Attempt.Replies > 0 {
+			replied++
+			if !rc.State.Answered() {
+				notes++
+				assert.Equal(t, "请问去哪里集合？", rc.Attempt.LastBody)
+			}
+		}
+		if rc.State == notify.StateDeclined {
+			assert.Equal(t, "家中有事", rc.Attempt.Reason)
+		}
+	}
+	assert.EqualValues(t, sim.RepliesSent, replied, "every reply is attributed")
+	assert.Equal(t, replied, c[notify.StateAcked]+c[notify.StateDeclined]+notes)
+	assert.Positive(t, notes)
+	assert.Greater(t, c[notify.StateAcked], 150)
+	assert.Greater(t, c[notify.StateDeclined], 10)
+	for _, m := range r.sim.Messages("") {
+		if m.Direction == "outbound-api" {
+			assert.True(t, strings.HasPrefix(m.Body, plans.ExerciseMark), "exercise SMS without the mark: %q", m.Body)
+		}
+	}
+	// Acknowledgements came within seconds: all count at T+5.
+	acked5 := 0
+	for _, g := range st.Counters.AckBy {
+		acked5 += g[5]
+	}
+	assert.Equal(t, c[notify.StateAcked], acked5)
+}
+
+// waitSimIdle polls until the simulator has nothing scheduled.
+func (r *callRig) waitSimIdle(t testing.TB, timeout time.Duration) twiliosim.Stats {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := r.sim.Stats()
+		if st.Pending == 0 {
+			return st
+		}
+		require.True(t, time.Now().Before(deadline), "simulator still busy after %v: %+v", timeout, st)
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,763 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// Replicated state of sending and answers. The dispatcher claims recipients
+// (dispatch.claim) before it calls the provider and proposes the outcomes
+// after (dispatch.result); webhooks propose delivery reports and replies
+// (inbound.batch). Each command carries hundreds of items. Everything here
+// runs inside the FSM: times come from the command, never the clock.
+
+// Command types of sending and answers.
+const (
+	CmdDispatchClaim  = "dispatch.claim"
+	CmdDispatchResult = "dispatch.result"
+	CmdInbound        = "inbound.batch"
+)
+
+// Buckets: per activation (under activation_data/<id>) the attempt records,
+// the retry queue and the notes; globally the open activations, the inbound
+// message SIDs already applied, and the audit of inbound messages that
+// matched no open call-up.
+var (
+	bAttempts       = []byte("attempts")         // person → attempt (JSON)
+	bRetry          = []byte("retry")            // 8-byte unix nanos + person → nothing
+	bNotes          = []byte("notes")            // sequence → Note (JSON)
+	bOpen           = []byte("activations_open") // activation ID → nothing, while it may send
+	bInboundSeen    = []byte("inbound_seen")     // inbound MessageSid → outcome
+	bInboundAudit   = []byte("inbound_audit")    // sequence → InboundRecord (JSON)
+	dispatchCounter = "dispatch/"
+	ackByCounter    = "ackby/"
+)
+
+// Board checkpoints: acknowledgements are counted per grid by how soon after
+// the activation they came.
+var ackCheckpoints = []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
+
+// Attempt is what sending has done for one recipient: how many provider
+// attempts were claimed, the latest one's provider ID and error, the retry
+// scheduled, and the answer.
+type Attempt struct {
+	N        int       `json:"n"`                  // attempts claimed; the current one is N
+	Resent   int       `json:"resent,omitempty"`   // re-sends of claims whose outcome a failover lost
+	SID      string    `json:"sid,omitempty"`      // provider message ID of the latest accepted send
+	Code     int       `json:"code,omitempty"`     // last provider error code
+	Error    string    `json:"error,omitempty"`    // last error, as the provider said it
+	NextTry  time.Time `json:"next_try,omitzero"`  // when a retry is due; zero when none is queued
+	Updated  time.Time `json:"updated,omitzero"`   // last change
+	Answered time.Time `json:"answered,omitzero"`  // when the recipient accepted or declined
+	Reason   string    `json:"reason,omitempty"`   // a decline's reason
+	Replies  int       `json:"replies,omitempty"`  // SMS replies received, answers and notes
+	LastBody string    `json:"last_body,omitempty"` // the latest reply's text
+}
+
+// AttemptID names attempt n to one recipient: activation, person and n,
+// joined by dots. It goes into the StatusCallback URL, so a delivery report
+// finds its recipient even when it beats the send's result.
+func AttemptID(act plans.ActivationID, person plans.PersonID, n int) string {
+	return string(act) + "." + string(person) + "." + strconv.Itoa(n)
+}
+
+// ParseAttemptID splits an AttemptID.
+func ParseAttemptID(s string) (plans.ActivationID, plans.PersonID, int, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return "", "", 0, invalidf("attempt %q: want ACTIVATION.PERSON.N", s)
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil || n <= 0 {
+		return "", "", 0, invalidf("attempt %q: N must be a positive number", s)
+	}
+	return plans.ActivationID(parts[0]), plans.PersonID(parts[1]), n, nil
+}
+
+// rank orders delivery progress: a report never moves a recipient back.
+func rank(s State) int {
+	switch s {
+	case StatePending:
+		return 0
+	case StateSending:
+		return 1
+	case StateSent:
+		return 2
+	case StateDelivered:
+		return 3
+	}
+	return 4 // acked, declined, failed, escalated, expired: settled
+}
+
+// Answered reports whether the recipient has accepted or declined.
+func (s State) Answered() bool { return s == StateAcked || s == StateDeclined }
+
+// Final reports whether nothing more is sent to a recipient in this state:
+// delivered, answered or failed for good.
+func (s State) Final() bool { return rank(s) >= 3 }
+
+// actTx is one activation's buckets in a write transaction, with the
+// activation decoded once per command.
+type actTx struct {
+	a        Activation
+	rb, cb   *bolt.Bucket
+	attempts *bolt.Bucket
+	retry    *bolt.Bucket
+	ad       *bolt.Bucket
+}
+
+// actCache opens activations for one apply, each at most once.
+type actCache map[plans.ActivationID]*actTx
+
+func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
+	if at, ok := m[id]; ok {
+		if at == nil {
+			return nil, muster.Errorf(muster.ENotFound, "activation %s does not exist", id)
+		}
+		return at, nil
+	}
+	a, err := getActivation(tx, id)
+	if err != nil {
+		m[id] = nil
+		return nil, err
+	}
+	ad := activationData(tx, id)
+	if ad == nil {
+		return nil, fmt.Errorf("activation %s has no recipient data", id)
+	}
+	at := &actTx{a: a, ad: ad, rb: ad.Bucket(bRecipients), cb: ad.Bucket(bCounters)}
+	if at.attempts, err = ad.CreateBucketIfNotExists(bAttempts); err != nil {
+		return nil, err
+	}
+	if at.retry, err = ad.CreateBucketIfNotExists(bRetry); err != nil {
+		return nil, err
+	}
+	m[id] = at
+	return at, nil
+}
+
+// recipient reads one recipient and its attempt record (zero if none).
+func (at *actTx) recipient(person plans.PersonID) (Recipient, Attempt, error) {
+	var att Attempt
+	v := at.rb.Get([]byte(person))
+	if v == nil {
+		return Recipient{}, att, muster.Errorf(muster.ENotFound, "person %s is not a recipient of activation %s", person, at.a.ID)
+	}
+	r, err := decodeRecipient([]byte(person), v)
+	if err != nil {
+		return r, att, fmt.Errorf("recipient %s of %s: %w", person, at.a.ID, err)
+	}
+	if data := at.attempts.Get([]byte(person)); data != nil {
+		if err := json.Unmarshal(data, &att); err != nil {
+			return r, att, fmt.Errorf("attempt record of %s in %s: %w", person, at.a.ID, err)
+		}
+	}
+	return r, att, nil
+}
+
+func (at *actTx) putAttempt(person plans.PersonID, att Attempt) error {
+	data, err := json.Marshal(att)
+	if err != nil {
+		return err
+	}
+	return at.attempts.Put([]byte(person), data)
+}
+
+func retryKey(t time.Time, person plans.PersonID) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(person)), uint64(t.UnixNano()))
+	return append(k, person...)
+}
+
+// schedule queues a retry of r at t (replacing any queued one) and puts r
+// back to pending.
+func (at *actTx) schedule(r Recipient, att *Attempt, t time.Time) error {
+	if err := at.unschedule(r.Person, att); err != nil {
+		return err
+	}
+	att.NextTry = t
+	if err := at.retry.Put(retryKey(t, r.Person), nil); err != nil {
+		return err
+	}
+	return at.move(r, StatePending)
+}
+
+func (at *actTx) unschedule(person plans.PersonID, att *Attempt) error {
+	if att.NextTry.IsZero() {
+		return nil
+	}
+	err := at.retry.Delete(retryKey(att.NextTry, person))
+	att.NextTry = time.Time{}
+	return err
+}
+
+// move sets r's state and its counters.
+func (at *actTx) move(r Recipient, to State) error {
+	if r.State == to {
+		return nil
+	}
+	_, err := SetRecipientState(at.ad.Tx(), at.a.ID, r.Person, to)
+	return err
+}
+
+func (at *actTx) count(name string, n int64) error {
+	return addCounter(at.cb, []byte(dispatchCounter+name), n)
+}
+
+// ---- dispatch.claim ----
+
+// ClaimItem asks to send attempt N+1 to a recipient whose current attempt is
+// N. A fresh or retried recipient must be pending; Resend claims one left in
+// sending by a leader that died before its result was committed.
+type ClaimItem struct {
+	Person plans.PersonID `json:"p"`
+	N      int            `json:"n"`
+	Resend bool           `json:"r,omitempty"`
+}
+
+type dispatchClaim struct {
+	Activation plans.ActivationID `json:"a"`
+	Items      []ClaimItem        `json:"i"`
+}
+
+// ClaimResult lists the recipients claimed, each with its new attempt
+// number. Stopped is set when the activation no longer sends (stood down):
+// nothing was claimed.
+type ClaimResult struct {
+	Claimed []ClaimItem `json:"claimed"`
+	Stopped bool        `json:"stopped,omitempty"`
+}
+
+func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req dispatchClaim
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("claim: %v", err)
+	}
+	at, err := actCache{}.get(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	out := ClaimResult{Claimed: []ClaimItem{}}
+	if at.a.Status != StatusActive {
+		out.Stopped = true
+		return out, nil
+	}
+	for _, it := range req.Items {
+		r, att, err := at.recipient(it.Person)
+		if err != nil {
+			return nil, err
+		}
+		ok := att.N == it.N && (r.State == StatePending || (it.Resend && r.State == StateSending))
+		if !ok {
+			continue // answered, reported or claimed since the dispatcher looked
+		}
+		if err := at.unschedule(it.Person, &att); err != nil {
+			return nil, err
+		}
+		att.N++
+		att.Updated = c.Time
+		if it.Resend {
+			att.Resent++
+			if err := at.count("resent", 1); err != nil {
+				return nil, err
+			}
+		}
+		if err := at.count("claimed", 1); err != nil {
+			return nil, err
+		}
+		if err := at.putAttempt(it.Person, att); err != nil {
+			return nil, err
+		}
+		if err := at.move(r, StateSending); err != nil {
+			return nil, err
+		}
+		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend})
+	}
+	return out, nil
+}
+
+// ---- dispatch.result ----
+
+// Outcome is what became of one send attempt.
+type Outcome string
+
+// Send outcomes.
+const (
+	OutcomeSent   Outcome = "sent"   // the provider accepted it
+	OutcomeRetry  Outcome = "retry"  // a temporary failure; try again at NextTry
+	OutcomeFailed Outcome = "failed" // a permanent failure, or the retry budget is spent
+)
+
+// ResultItem is the outcome of attempt N to one recipient.
+type ResultItem struct {
+	Activation plans.ActivationID `json:"a"`
+	Person     plans.PersonID     `json:"p"`
+	N          int                `json:"n"`
+	Outcome    Outcome            `json:"o"`
+	SID        string             `json:"sid,omitempty"`
+	Code       int                `json:"code,omitempty"`
+	Error      string             `json:"err,omitempty"`
+	NextTry    time.Time          `json:"next,omitzero"`
+}
+
+type dispatchResult struct {
+	Items []ResultItem `json:"i"`
+}
+
+// ResultSummary counts how a batch of results was applied: Stale results
+// belonged to an attempt that was superseded or already reported.
+type ResultSummary struct {
+	Applied int `json:"applied"`
+	Stale   int `json:"stale"`
+}
+
+func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req dispatchResult
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("result: %v", err)
+	}
+	acts := actCache{}
+	var out ResultSummary
+	for _, it := range req.Items {
+		at, err := acts.get(tx, it.Activation)
+		if err != nil {
+			return nil, err
+		}
+		r, att, err := at.recipient(it.Person)
+		if err != nil {
+			return nil, err
+		}
+		if att.N != it.N {
+			out.Stale++
+			continue
+		}
+		att.Updated = c.Time
+		if it.SID != "" {
+			att.SID = it.SID
+		}
+		if it.Outcome != OutcomeSent {
+			att.Code, att.Error = it.Code, truncate(it.Error, 200)
+		}
+		if r.State == StateSending {
+			switch it.Outcome {
+			case OutcomeSent:
+				err = at.move(r, StateSent)
+			case OutcomeRetry:
+				if it.NextTry.IsZero() {
+					return nil, invalidf("result for %s: a retry needs a time", AttemptID(it.Activation, it.Person, it.N))
+				}
+				err = at.schedule(r, &att, it.NextTry)
+				if err == nil {
+					err = at.count("retried", 1)
+				}
+			case OutcomeFailed:
+				err = at.move(r, StateFailed)
+			default:
+				return nil, invalidf("result outcome %q: want sent, retry or failed", it.Outcome)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out.Applied++
+		} else {
+			out.Stale++ // a delivery report or an answer got there first
+		}
+		if err := at.putAttempt(it.Person, att); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// ---- inbound.batch ----
+
+// InboundKind says what an inbound webhook carried.
+type InboundKind string
+
+// Inbound kinds.
+const (
+	InboundStatus InboundKind = "status" // a delivery report for one attempt
+	InboundReply  InboundKind = "reply"  // an SMS from a recipient
+)
+
+// InboundItem is one verified webhook.
+type InboundItem struct {
+	Kind    InboundKind `json:"k"`
+	Attempt string      `json:"at,omitempty"` // status: the attempt ID from the callback URL
+	SID     string      `json:"sid"`          // MessageSid
+	Status  string      `json:"st,omitempty"` // status: MessageStatus
+	Code    int         `json:"code,omitempty"`
+	From    string      `json:"from,omitempty"`
+	To      string      `json:"to,omitempty"`
+	Body    string      `json:"body,omitempty"`
+	Account string      `json:"acct,omitempty"`
+}
+
+type inboundBatch struct {
+	Items []InboundItem `json:"i"`
+}
+
+// InboundOutcome is what an inbound item did.
+type InboundOutcome string
+
+// Inbound outcomes.
+const (
+	InboundApplied   InboundOutcome = "applied"    // a recipient's state or answer changed
+	InboundUnchanged InboundOutcome = "unchanged"  // valid, but nothing to change: a replay, an out-of-order or superseded report
+	InboundNote      InboundOutcome = "note"       // a reply that was not an answer, kept as a note
+	InboundUnknown   InboundOutcome = "unknown"    // no recipient: unknown number or attempt; audited
+	InboundNoCallUp  InboundOutcome = "no_callup"  // a known person with no open call-up; audited
+	InboundDuplicate InboundOutcome = "duplicate"  // this MessageSid was applied before
+	InboundRejected  InboundOutcome = "rejected"   // malformed; audited
+)
+
+// InboundResult is the outcome of one inbound item, in the order given.
+type InboundResult struct {
+	Outcome    InboundOutcome     `json:"outcome"`
+	Activation plans.ActivationID `json:"activation,omitempty"`
+	Person     plans.PersonID     `json:"person,omitempty"`
+	State      State              `json:"state,omitempty"`
+	Reply      ReplyKind          `json:"reply,omitempty"`
+	Language   plans.Language     `json:"language,omitempty"`
+}
+
+// InboundRecord is an audited inbound message that reached no open call-up.
+type InboundRecord struct {
+	Seq     uint64         `json:"seq"`
+	Time    time.Time      `json:"time"`
+	Outcome InboundOutcome `json:"outcome"`
+	Kind    InboundKind    `json:"kind"`
+	SID     string         `json:"sid"`
+	From    string         `json:"from,omitempty"`
+	To      string         `json:"to,omitempty"`
+	Body    string         `json:"body,omitempty"`
+	Attempt string         `json:"attempt,omitempty"`
+	Person  plans.PersonID `json:"person,omitempty"`
+}
+
+// Note is a reply kept because it was not an answer (or came after one).
+type Note struct {
+	Person plans.PersonID `json:"person"`
+	Time   time.Time      `json:"time"`
+	Body   string         `json:"body"`
+}
+
+func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req inboundBatch
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("inbound: %v", err)
+	}
+	seen, err := tx.CreateBucketIfNotExists(bInboundSeen)
+	if err != nil {
+		return nil, err
+	}
+	acts := actCache{}
+	out := make([]InboundResult, len(req.Items))
+	for i, it := range req.Items {
+		var res InboundResult
+		switch it.Kind {
+		case InboundStatus:
+			res, err = applyStatus(tx, acts, c, it)
+		case InboundReply:
+			if it.SID != "" && seen.Get([]byte(it.SID)) != nil {
+				res = InboundResult{Outcome: InboundDuplicate}
+				break
+			}
+			res, err = applyReply(tx, acts, c, it)
+			if err == nil && it.SID != "" {
+				err = seen.Put([]byte(it.SID), []byte(res.Outcome))
+			}
+		default:
+			res = InboundResult{Outcome: InboundRejected}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if res.Outcome == InboundUnknown || res.Outcome == InboundNoCallUp || res.Outcome == InboundRejected {
+			if err := auditInbound(tx, c, it, res); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = res
+	}
+	return out, nil
+}
+
+func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundResult) error {
+	b, err := tx.CreateBucketIfNotExists(bInboundAudit)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	rec := InboundRecord{Seq: seq, Time: c.Time, Outcome: res.Outcome, Kind: it.Kind, SID: it.SID, From: it.From, To: it.To,
+		Body: truncate(it.Body, 500), Attempt: it.Attempt, Person: res.Person}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return b.Put(binary.BigEndian.AppendUint64(nil, seq), data)
+}
+
+// Carrier-reported temporary failures (handset unreachable and the like) are
+// retried inside the FSM on a fixed schedule: 1, 2, 4… minutes, at most
+// carrierAttempts attempts in all.
+const (
+	carrierAttempts = 3
+	carrierBackoff  = time.Minute
+)
+
+// carrierRetryAt is when to retry attempt n after a carrier's temporary
+// failure reported at t: carrierBackoff·2ⁿ⁻¹, spread by up to a quarter with
+// a jitter drawn from the attempt ID, so every node computes the same time.
+func carrierRetryAt(t time.Time, id string, n int) time.Time {
+	d := carrierBackoff << min(n-1, 10)
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return t.Add(d + time.Duration(uint64(h.Sum32())%uint64(d/4+1)))
+}
+
+func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
+	act, person, n, err := ParseAttemptID(it.Attempt)
+	if err != nil {
+		return InboundResult{Outcome: InboundRejected}, nil
+	}
+	at, err := acts.get(tx, act)
+	if muster.IsCode(err, muster.ENotFound) {
+		return InboundResult{Outcome: InboundUnknown}, nil
+	} else if err != nil {
+		return InboundResult{}, err
+	}
+	r, att, err := at.recipient(person)
+	if muster.IsCode(err, muster.ENotFound) || (err == nil && n > att.N) {
+		return InboundResult{Outcome: InboundUnknown, Activation: act}, nil
+	} else if err != nil {
+		return InboundResult{}, err
+	}
+	res := InboundResult{Outcome: InboundUnchanged, Activation: act, Person: person, State: r.State}
+	var to State
+	switch it.Status {
+	case "sent":
+		to = StateSent
+	case "delivered", "read":
+		to = StateDelivered
+	case "undelivered", "failed":
+		// A failure counts only for the current attempt, and only before the
+		// recipient got further by an earlier attempt or an answer.
+		if n != att.N || rank(r.State) > rank(StateSent) || r.State == StatePending {
+			return res, nil
+		}
+		att.Code, att.Updated, att.SID = it.Code, c.Time, it.SID
+		att.Error = "carrier reported " + it.Status
+		if TemporaryCode(it.Code) && n < carrierAttempts {
+			err = at.schedule(r, &att, carrierRetryAt(c.Time, it.Attempt, n))
+			res.State = StatePending
+		} else {
+			err = at.move(r, StateFailed)
+			res.State = StateFailed
+		}
+		if err == nil {
+			err = at.putAttempt(person, att)
+		}
+		res.Outcome = InboundApplied
+		return res, err
+	default:
+		return res, nil // queued, accepted, sending, scheduled: nothing to record
+	}
+	if rank(to) <= rank(r.State) {
+		return res, nil
+	}
+	// Any attempt's report counts: after a failover the first attempt may be
+	// delivered while its re-send is still in flight. A queued retry is moot.
+	if err := at.unschedule(person, &att); err != nil {
+		return res, err
+	}
+	if att.SID == "" || n == att.N {
+		att.SID = it.SID
+	}
+	att.Updated = c.Time
+	if err := at.putAttempt(person, att); err != nil {
+		return res, err
+	}
+	res.Outcome, res.State = InboundApplied, to
+	return res, at.move(r, to)
+}
+
+// openCallUp finds the most recent open activation that called person up.
+func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID) (*actTx, error) {
+	ob := tx.Bucket(bOpen)
+	if ob == nil {
+		return nil, nil
+	}
+	cur := ob.Cursor()
+	for k, _ := cur.Last(); k != nil; k, _ = cur.Prev() {
+		ad := activationData(tx, plans.ActivationID(k))
+		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
+			continue
+		}
+		return acts.get(tx, plans.ActivationID(k))
+	}
+	return nil, nil
+}
+
+func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
+	person := plans.PersonByPhone(tx, it.From)
+	if person == "" {
+		return InboundResult{Outcome: InboundUnknown}, nil
+	}
+	at, err := openCallUp(tx, acts, person)
+	if err != nil {
+		return InboundResult{}, err
+	}
+	if at == nil {
+		return InboundResult{Outcome: InboundNoCallUp, Person: person}, nil
+	}
+	r, att, err := at.recipient(person)
+	if err != nil {
+		return InboundResult{}, err
+	}
+	reply := ParseReply(it.Body)
+	res := InboundResult{Activation: at.a.ID, Person: person, Reply: reply.Kind, Language: r.Language, State: r.State}
+	att.Replies++
+	att.LastBody = truncate(it.Body, 500)
+	att.Updated = c.Time
+	// The first answer stands; what comes after it is kept as a note.
+	if reply.Kind == ReplyNote || r.State.Answered() {
+		res.Outcome = InboundNote
+		if err := addNote(at, Note{Person: person, Time: c.Time, Body: truncate(it.Body, 500)}); err != nil {
+			return res, err
+		}
+		return res, at.putAttempt(person, att)
+	}
+	to := StateAcked
+	if reply.Kind == ReplyDecline {
+		to = StateDeclined
+		att.Reason = truncate(reply.Reason, 500)
+	} else {
+		if err := countAckBy(at, r.Grid, c.Time.Sub(at.a.CreatedAt)); err != nil {
+			return res, err
+		}
+	}
+	att.Answered = c.Time
+	if err := at.unschedule(person, &att); err != nil {
+		return res, err
+	}
+	if err := at.putAttempt(person, att); err != nil {
+		return res, err
+	}
+	res.Outcome, res.State = InboundApplied, to
+	return res, at.move(r, to)
+}
+
+func addNote(at *actTx, n Note) error {
+	b, err := at.ad.CreateBucketIfNotExists(bNotes)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return b.Put(binary.BigEndian.AppendUint64(nil, seq), data)
+}
+
+// ackByKey is the counter of acknowledgements in grid within checkpoint
+// minutes of the activation.
+func ackByKey(grid plans.RegionCode, minutes int) []byte {
+	return fmt.Appendf(nil, "%s%s/%02d", ackByCounter, grid, minutes)
+}
+
+func countAckBy(at *actTx, grid plans.RegionCode, after time.Duration) error {
+	for _, cp := range ackCheckpoints {
+		if after <= cp {
+			if err := addCounter(at.cb, ackByKey(grid, int(cp/time.Minute)), 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ---- reads for the dispatcher ----
+
+// openActivations lists the activations that may still send, oldest first.
+func openActivations(tx *bolt.Tx) []plans.ActivationID {
+	var out []plans.ActivationID
+	if b := tx.Bucket(bOpen); b != nil {
+		_ = b.ForEach(func(k, _ []byte) error {
+			out = append(out, plans.ActivationID(k))
+			return nil
+		})
+	}
+	return out
+}
+
+// readAttempt reads one recipient's attempt record from a read transaction.
+func readAttempt(ad *bolt.Bucket, person []byte) (Attempt, bool, error) {
+	var att Attempt
+	b := ad.Bucket(bAttempts)
+	if b == nil {
+		return att, false, nil
+	}
+	data := b.Get(person)
+	if data == nil {
+		return att, false, nil
+	}
+	return att, true, json.Unmarshal(data, &att)
+}
+
+// dueRetries returns up to limit recipients whose retry is due at now.
+func dueRetries(ad *bolt.Bucket, now time.Time, limit int) []plans.PersonID {
+	b := ad.Bucket(bRetry)
+	if b == nil {
+		return nil
+	}
+	var out []plans.PersonID
+	cur := b.Cursor()
+	for k, _ := cur.First(); k != nil && len(out) < limit; k, _ = cur.Next() {
+		if len(k) < 8 || int64(binary.BigEndian.Uint64(k[:8])) > now.UnixNano() {
+			break
+		}
+		out = append(out, plans.PersonID(bytes.Clone(k[8:])))
+	}
+	return out
+}
+
+// nextRetry is when the earliest queued retry is due; zero if none is.
+func nextRetry(ad *bolt.Bucket) time.Time {
+	b := ad.Bucket(bRetry)
+	if b == nil {
+		return time.Time{}
+	}
+	k, _ := b.Cursor().First()
+	if len(k) < 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+}

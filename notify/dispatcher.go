@@ -1,0 +1,656 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
+
+	"muster"
+	"muster/plans"
+)
+
+// Route is how the messages of one purpose go out: a provider account, its
+// sender pool and rate limits.
+type Route struct {
+	Name     string   // for logs and metrics: "live", "exercise"
+	Account  string   // the provider account (Twilio Account SID)
+	Provider Provider //
+	// Senders is the pool of sender numbers, used in turn; empty lets the
+	// provider choose (a Twilio Messaging Service).
+	Senders   []string
+	PerSecond float64 // account-wide sends per second; 0: unlimited
+	PerSender float64 // sends per second of each sender; 0: unlimited
+	// Exercise marks the route for EXERCISE and TEST traffic. The dispatcher
+	// sends drills only on an exercise route and LIVE only on the other.
+	Exercise bool
+}
+
+// DispatcherConfig configures a Dispatcher. Zero fields take the defaults.
+type DispatcherConfig struct {
+	Live     *Route // nil: LIVE activations stay pending, with a warning
+	Exercise *Route // required: drills never fall back to Live
+	// PublicURL is the base URL the provider reaches this cluster's webhooks
+	// at; delivery reports go to PublicURL/hooks/twilio/sms-status. Empty:
+	// no delivery reports are asked for.
+	PublicURL string
+
+	Workers     int           // concurrent provider calls; default 64
+	ClaimBatch  int           // recipients claimed per raft entry; default 256
+	MaxInFlight int           // claimed recipients without a committed result; default 1024
+	ResultBatch int           // results per raft entry; default 256
+	ResultDelay time.Duration // longest a result waits for its batch; default 5ms
+	MaxAttempts int           // attempts per recipient for temporary failures; default 6
+	Backoff     time.Duration // first retry delay; doubles per attempt, with jitter; default 2s
+	MaxBackoff  time.Duration // default 5m
+	Poll        time.Duration // how often to look for new work when idle; default 100ms
+
+	Clock  muster.Clock
+	Logger *slog.Logger
+}
+
+func (c *DispatcherConfig) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Workers, 64)
+	def(&c.ClaimBatch, 256)
+	def(&c.MaxInFlight, 1024)
+	def(&c.ResultBatch, 256)
+	def(&c.MaxAttempts, 6)
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd(&c.ResultDelay, 5*time.Millisecond)
+	defd(&c.Backoff, 2*time.Second)
+	defd(&c.MaxBackoff, 5*time.Minute)
+	defd(&c.Poll, 100*time.Millisecond)
+	if c.Clock == nil {
+		c.Clock = muster.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.ClaimBatch = min(c.ClaimBatch, c.MaxInFlight)
+}
+
+// DispatcherStats counts what a dispatcher did since it was made.
+type DispatcherStats struct {
+	Claimed   int64 `json:"claimed"`   // attempts claimed
+	Sent      int64 `json:"sent"`      // accepted by the provider
+	Retried   int64 `json:"retried"`   // temporary failures queued for retry
+	Failed    int64 `json:"failed"`    // permanent failures and spent budgets
+	Resent    int64 `json:"resent"`    // re-sends of claims whose outcome a failover lost
+	Throttled int64 `json:"throttled"` // provider throttling answers (HTTP 429)
+	Runs      int64 `json:"runs"`      // terms as leader
+}
+
+// Dispatcher sends the SMS of open activations. It runs on the leader only
+// (Run is a cluster leader service): it claims recipients in batches before
+// calling the provider, so after a failover the next leader knows which
+// sends were in flight, and proposes the outcomes in batches. Sends are
+// rate-limited per account and per sender, at most Workers at once.
+// Temporary failures are retried with exponential backoff and jitter up to
+// MaxAttempts; permanent ones are not.
+type Dispatcher struct {
+	apply Applier
+	view  Viewer
+	cfg   DispatcherConfig
+	live  *routeState
+	drill *routeState
+	wake  chan struct{}
+
+	claimed, sent, retried, failed, resent, throttled, runs atomic.Int64
+}
+
+// NewDispatcher checks cfg. EXERCISE and TEST traffic must have its own
+// route, on a different account from LIVE.
+func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, error) {
+	cfg.setDefaults()
+	if cfg.Exercise == nil || cfg.Exercise.Provider == nil {
+		return nil, muster.Errorf(muster.EInvalid, "dispatcher: EXERCISE and TEST traffic needs its own provider route")
+	}
+	if !cfg.Exercise.Exercise {
+		return nil, muster.Errorf(muster.EInvalid, "dispatcher: the exercise route %s is not marked for exercise traffic", cfg.Exercise.Name)
+	}
+	if cfg.Live != nil {
+		if cfg.Live.Exercise {
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the live route %s is marked for exercise traffic", cfg.Live.Name)
+		}
+		if cfg.Live.Account == cfg.Exercise.Account || cfg.Live.Provider == cfg.Exercise.Provider {
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: live and exercise traffic must use different provider accounts (both are %s)", cfg.Live.Account)
+		}
+	}
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, muster.Errorf(muster.EInvalid, "public URL %q: want http(s)://host[:port][/path]", cfg.PublicURL)
+		}
+	}
+	d := &Dispatcher{apply: a, view: v, cfg: cfg, wake: make(chan struct{}, 1), drill: newRouteState(cfg.Exercise)}
+	if cfg.Live != nil {
+		d.live = newRouteState(cfg.Live)
+	}
+	return d, nil
+}
+
+// Stats returns the dispatcher's counters.
+func (d *Dispatcher) Stats() DispatcherStats {
+	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
+		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Runs: d.runs.Load()}
+}
+
+// Wake makes a running dispatcher look for work now (after an activation).
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// routeState is a route with its limiters.
+type routeState struct {
+	*Route
+	acct    *rate.Limiter
+	senders []*rate.Limiter
+	rr      atomic.Uint64
+	paused  atomic.Int64 // unix nanos until which sends wait (provider throttling)
+}
+
+func newRouteState(r *Route) *routeState {
+	rs := &routeState{Route: r, acct: limiter(r.PerSecond)}
+	for range r.Senders {
+		rs.senders = append(rs.senders, limiter(r.PerSender))
+	}
+	return rs
+}
+
+// limiter allows perSecond with a burst of 50ms worth (at least one).
+func limiter(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/20)))
+}
+
+// take waits for the route's pause, its account limit and one sender's
+// limit, and returns the sender to use ("" to let the provider choose).
+func (r *routeState) take(ctx context.Context, clock muster.Clock) (string, error) {
+	for {
+		until := r.paused.Load()
+		wait := time.Duration(until - clock.Now().UnixNano())
+		if wait <= 0 {
+			break
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", ctx.Err()
+		case <-t.C:
+		}
+	}
+	if err := r.acct.Wait(ctx); err != nil {
+		return "", err
+	}
+	if len(r.Senders) == 0 {
+		return "", nil
+	}
+	i := int((r.rr.Add(1) - 1) % uint64(len(r.Senders)))
+	if err := r.senders[i].Wait(ctx); err != nil {
+		return "", err
+	}
+	return r.Senders[i], nil
+}
+
+// pause holds every send on the route until t (later pauses extend it).
+func (r *routeState) pause(t time.Time) {
+	for {
+		cur := r.paused.Load()
+		if t.UnixNano() <= cur || r.paused.CompareAndSwap(cur, t.UnixNano()) {
+			return
+		}
+	}
+}
+
+// job is one claimed attempt for a worker.
+type job struct {
+	act *actRun
+	rec Recipient
+	n   int
+}
+
+// actRun is what one leadership term knows about an open activation.
+type actRun struct {
+	a       Activation
+	level   *plans.Level
+	route   *routeState
+	cursor  []byte           // fresh recipients are scanned after this key
+	fresh   bool             // recipients never attempted may remain after cursor
+	orphans []plans.PersonID // left in sending by an earlier leader; re-sent first
+	skip    bool             // no route: nothing is claimed
+}
+
+// dispatchRun is one term of the dispatcher as leader.
+type dispatchRun struct {
+	d        *Dispatcher
+	ctx      context.Context
+	jobs     chan job
+	results  *batcher[ResultItem, ResultSummary]
+	inFlight atomic.Int64
+	freed    chan struct{}
+	acts     map[plans.ActivationID]*actRun
+	rng      *rand.Rand
+	rngMu    sync.Mutex
+}
+
+// Run dispatches until ctx ends (leadership lost or node closing). Sends in
+// flight when ctx ends are abandoned without a result: the next leader finds
+// them claimed and sends them again.
+func (d *Dispatcher) Run(ctx context.Context) {
+	d.runs.Add(1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &dispatchRun{d: d, ctx: ctx, jobs: make(chan job, d.cfg.MaxInFlight), freed: make(chan struct{}, 1),
+		acts: map[plans.ActivationID]*actRun{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x6d7573746572))}
+	r.results = newBatcher(d.cfg.ResultBatch, d.cfg.ResultDelay, 4, r.flushResults)
+	var wg sync.WaitGroup
+	for range d.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-r.jobs:
+					r.send(j)
+				}
+			}
+		}()
+	}
+	d.cfg.Logger.Info("dispatcher started")
+	r.loop()
+	cancel()
+	wg.Wait()
+	r.results.Close()
+	d.cfg.Logger.Info("dispatcher stopped")
+}
+
+func (r *dispatchRun) loop() {
+	for r.ctx.Err() == nil {
+		claimed, err := r.fill()
+		if err != nil {
+			if r.ctx.Err() == nil {
+				r.d.cfg.Logger.Warn("dispatcher: claiming failed", "err", err)
+			}
+			if muster.IsCode(err, muster.ENotLeader) {
+				return
+			}
+		}
+		if claimed > 0 && err == nil {
+			continue
+		}
+		t := time.NewTimer(r.d.cfg.Poll)
+		select {
+		case <-r.ctx.Done():
+		case <-r.d.wake:
+		case <-r.freed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// free is how many more recipients may be claimed now.
+func (r *dispatchRun) free() int {
+	return r.d.cfg.MaxInFlight - int(r.inFlight.Load())
+}
+
+func (r *dispatchRun) release(n int) {
+	r.inFlight.Add(int64(-n))
+	select {
+	case r.freed <- struct{}{}:
+	default:
+	}
+}
+
+// fill claims work for every open activation while there is room in the
+// in-flight window, and returns how many recipients it claimed.
+func (r *dispatchRun) fill() (int, error) {
+	if err := r.refresh(); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, ar := range r.acts {
+		for !ar.skip && r.ctx.Err() == nil {
+			room := min(r.free(), r.d.cfg.ClaimBatch)
+			if room <= 0 {
+				return total, nil
+			}
+			items, recs, err := r.candidates(ar, room)
+			if err != nil {
+				return total, err
+			}
+			if len(items) == 0 {
+				break
+			}
+			n, err := r.claim(ar, items, recs)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n == 0 {
+				break // all taken by answers or reports since we looked; look again next round
+			}
+		}
+	}
+	return total, nil
+}
+
+// refresh loads newly opened activations and forgets closed ones.
+func (r *dispatchRun) refresh() error {
+	return r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+		open := openActivations(tx)
+		keep := map[plans.ActivationID]bool{}
+		for _, id := range open {
+			keep[id] = true
+			if r.acts[id] != nil {
+				continue
+			}
+			ar, err := r.load(tx, id)
+			if err != nil {
+				return err
+			}
+			r.acts[id] = ar
+		}
+		for id := range r.acts {
+			if !keep[id] {
+				delete(r.acts, id)
+			}
+		}
+		return nil
+	})
+}
+
+func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) {
+	a, err := getActivation(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
+	if err != nil {
+		return nil, fmt.Errorf("activation %s: %w", id, err)
+	}
+	ar := &actRun{a: a, level: pv.Plan.Level(a.Level), fresh: true}
+	if ar.level == nil {
+		return nil, fmt.Errorf("activation %s: plan %s version %d has no level %s", id, a.Plan, a.PlanVersion, a.Level)
+	}
+	switch {
+	case a.Purpose.Drill():
+		ar.route = r.d.drill
+	case r.d.live != nil:
+		ar.route = r.d.live
+	default:
+		ar.skip = true
+		r.d.cfg.Logger.Warn("no SMS provider for LIVE traffic is configured: the activation's messages stay pending", "activation", id)
+		return ar, nil
+	}
+	// Whatever is in sending now was claimed by an earlier leader (this
+	// term has claimed nothing for this activation yet).
+	ad := activationData(tx, id)
+	if ad == nil {
+		return nil, fmt.Errorf("activation %s has no recipient data", id)
+	}
+	sending, _ := StateSending.code()
+	cur := ad.Bucket(bRecipients).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(v) > 1 && v[1] == sending {
+			ar.orphans = append(ar.orphans, plans.PersonID(k))
+		}
+	}
+	if len(ar.orphans) > 0 {
+		r.d.cfg.Logger.Info("dispatcher: re-sending claims an earlier leader left unresolved", "activation", id, "recipients", len(ar.orphans))
+	}
+	return ar, nil
+}
+
+// candidates picks up to limit recipients to claim: due retries, then
+// orphans, then recipients never attempted, in key order.
+func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.PersonID]Recipient, error) {
+	var items []ClaimItem
+	recs := map[plans.PersonID]Recipient{}
+	now := r.d.cfg.Clock.Now()
+	err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+		ad := activationData(tx, ar.a.ID)
+		if ad == nil {
+			return nil
+		}
+		rb := ad.Bucket(bRecipients)
+		add := func(person plans.PersonID, want State, resend bool) error {
+			v := rb.Get([]byte(person))
+			if v == nil {
+				return nil
+			}
+			rec, err := decodeRecipient([]byte(person), v)
+			if err != nil || rec.State != want {
+				return err
+			}
+			att, _, err := readAttempt(ad, []byte(person))
+			if err != nil {
+				return err
+			}
+			items = append(items, ClaimItem{Person: person, N: att.N, Resend: resend})
+			recs[person] = rec
+			return nil
+		}
+		for _, p := range dueRetries(ad, now, limit) {
+			if err := add(p, StatePending, false); err != nil {
+				return err
+			}
+		}
+		for len(items) < limit && len(ar.orphans) > 0 {
+			p := ar.orphans[0]
+			ar.orphans = ar.orphans[1:]
+			if err := add(p, StateSending, true); err != nil {
+				return err
+			}
+		}
+		if !ar.fresh || len(items) >= limit {
+			return nil
+		}
+		pending, _ := StatePending.code()
+		att := ad.Bucket(bAttempts)
+		cur := rb.Cursor()
+		k, v := cur.Seek(ar.cursor)
+		if k != nil && ar.cursor != nil && string(k) == string(ar.cursor) {
+			k, v = cur.Next()
+		}
+		for ; k != nil; k, v = cur.Next() {
+			if len(items) >= limit {
+				return nil
+			}
+			ar.cursor = append(ar.cursor[:0], k...)
+			if len(v) < 2 || v[1] != pending || (att != nil && att.Get(k) != nil) {
+				continue
+			}
+			rec, err := decodeRecipient(k, v)
+			if err != nil {
+				return err
+			}
+			items = append(items, ClaimItem{Person: rec.Person, N: 0})
+			recs[rec.Person] = rec
+		}
+		ar.fresh = false
+		return nil
+	})
+	return items, recs, err
+}
+
+// claim commits a claim for items and hands the claimed ones to workers.
+func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.PersonID]Recipient) (int, error) {
+	payload, err := json.Marshal(dispatchClaim{Activation: ar.a.ID, Items: items})
+	if err != nil {
+		return 0, err
+	}
+	r.inFlight.Add(int64(len(items)))
+	var res ClaimResult
+	if err := r.d.apply.Apply(r.ctx, &muster.Command{Type: CmdDispatchClaim, Actor: "dispatcher", Payload: payload}, &res); err != nil {
+		r.release(len(items))
+		return 0, err
+	}
+	r.release(len(items) - len(res.Claimed))
+	if res.Stopped {
+		ar.skip = true
+		return 0, nil
+	}
+	r.d.claimed.Add(int64(len(res.Claimed)))
+	for _, c := range res.Claimed {
+		if c.Resend {
+			r.d.resent.Add(1)
+		}
+		select {
+		case r.jobs <- job{act: ar, rec: recs[c.Person], n: c.N}:
+		case <-r.ctx.Done():
+			return len(res.Claimed), r.ctx.Err()
+		}
+	}
+	return len(res.Claimed), nil
+}
+
+// send makes one provider call and queues its result.
+func (r *dispatchRun) send(j job) {
+	d := r.d
+	id := AttemptID(j.act.a.ID, j.rec.Person, j.n)
+	item := ResultItem{Activation: j.act.a.ID, Person: j.rec.Person, N: j.n}
+	body, err := r.message(j)
+	switch {
+	case err != nil:
+		item.Outcome, item.Error = OutcomeFailed, err.Error()
+	case j.rec.Phone == "":
+		item.Outcome, item.Error = OutcomeFailed, "the roster has no phone number for this person"
+	default:
+		from, err := j.act.route.take(r.ctx, d.cfg.Clock)
+		if err != nil {
+			return // leadership lost while waiting: the claim stays for the next leader
+		}
+		sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
+		if d.cfg.PublicURL != "" {
+			sms.StatusCallback = strings.TrimRight(d.cfg.PublicURL, "/") + "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(id)
+		}
+		sent, err := j.act.route.Provider.SendSMS(r.ctx, sms)
+		if r.ctx.Err() != nil {
+			return // the outcome is unknown; the next leader re-sends
+		}
+		r.classify(j, &item, sent, err)
+	}
+	switch item.Outcome {
+	case OutcomeSent:
+		d.sent.Add(1)
+	case OutcomeRetry:
+		d.retried.Add(1)
+	case OutcomeFailed:
+		d.failed.Add(1)
+		d.cfg.Logger.Debug("send failed", "attempt", id, "code", item.Code, "err", item.Error)
+	}
+	err = r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
+		r.release(1)
+		if err != nil && r.ctx.Err() == nil {
+			d.cfg.Logger.Warn("dispatcher: committing results failed; the next leader re-sends them", "err", err)
+		}
+	})
+	if err != nil {
+		r.release(1)
+	}
+}
+
+// message renders the SMS and checks the safety rules again at the last
+// moment: drills only on the exercise route and always marked, LIVE never
+// on the exercise route.
+func (r *dispatchRun) message(j job) (string, error) {
+	a := j.act.a
+	if a.Purpose.Drill() != j.act.route.Exercise {
+		return "", fmt.Errorf("refused: %s traffic may not use the %s route", a.Purpose, j.act.route.Name)
+	}
+	body, err := RenderSMS(a, j.act.level, j.rec, "")
+	if err != nil {
+		return "", err
+	}
+	if a.Purpose.Drill() && !strings.HasPrefix(body, plans.ExerciseMark) {
+		return "", fmt.Errorf("refused: a %s message without %s", a.Purpose, plans.ExerciseMark)
+	}
+	return body, nil
+}
+
+func (r *dispatchRun) classify(j job, item *ResultItem, sent Sent, err error) {
+	d := r.d
+	if err == nil {
+		item.Outcome, item.SID = OutcomeSent, sent.ProviderID
+		return
+	}
+	var se *SendError
+	if !errors.As(err, &se) {
+		se = &SendError{Temporary: true, Message: err.Error()}
+	}
+	item.Code, item.Error = se.Code, se.Message
+	if se.HTTPStatus == 429 || se.Code == 20429 {
+		d.throttled.Add(1)
+		pause := se.RetryAfter
+		if pause <= 0 {
+			pause = time.Second
+		}
+		j.act.route.pause(d.cfg.Clock.Now().Add(pause))
+	}
+	if !se.Temporary || j.n >= d.cfg.MaxAttempts {
+		item.Outcome = OutcomeFailed
+		if se.Temporary {
+			item.Error = fmt.Sprintf("gave up after %d attempts: %s", j.n, se.Message)
+		}
+		return
+	}
+	item.Outcome = OutcomeRetry
+	item.NextTry = d.cfg.Clock.Now().Add(max(r.backoff(j.n), se.RetryAfter))
+}
+
+// backoff is the delay before attempt n+1: Backoff·2ⁿ⁻¹ capped at
+// MaxBackoff, of which a random half ("equal jitter"), so a storm's
+// failures do not come back at once.
+func (r *dispatchRun) backoff(n int) time.Duration {
+	d := min(r.d.cfg.Backoff<<min(n-1, 20), r.d.cfg.MaxBackoff)
+	r.rngMu.Lock()
+	j := time.Duration(r.rng.Int64N(int64(d/2) + 1))
+	r.rngMu.Unlock()
+	return d/2 + j
+}
+
+// flushResults proposes a batch of results as one raft entry.
+func (r *dispatchRun) flushResults(ctx context.Context, items []ResultItem) ([]ResultSummary, error) {
+	payload, err := json.Marshal(dispatchResult{Items: items})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var sum ResultSummary
+	if err := r.d.apply.Apply(ctx, &muster.Command{Type: CmdDispatchResult, Actor: "dispatcher", Payload: payload}, &sum); err != nil {
+		return nil, err
+	}
+	out := make([]ResultSummary, len(items))
+	for i := range out {
+		out[i] = sum
+	}
+	return out, nil
+}

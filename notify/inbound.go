@@ -1,0 +1,73 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"muster"
+)
+
+// Inbound takes verified provider webhooks (delivery reports and SMS
+// replies) on any node and proposes them in batches: many concurrent
+// webhooks become a few raft entries. Submit returns once the item's batch
+// is committed, so a webhook is answered 2xx only when it is durable and the
+// provider retries anything else.
+type Inbound struct {
+	apply  Applier
+	tokens map[string]string
+	batch  *batcher[InboundItem, InboundResult]
+}
+
+// InboundConfig tunes the batching; zero fields take the defaults.
+type InboundConfig struct {
+	Batch    int           // items per raft entry; default 500
+	Delay    time.Duration // longest an item waits for its batch; default 2ms
+	Parallel int           // batches in flight at once; default 4
+	// Tokens maps each provider account SID whose webhooks are taken to its
+	// auth token, which signs them.
+	Tokens map[string]string
+}
+
+// NewInbound starts an Inbound; Close stops it.
+func NewInbound(a Applier, cfg InboundConfig) *Inbound {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 500
+	}
+	if cfg.Delay <= 0 {
+		cfg.Delay = 2 * time.Millisecond
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
+	}
+	in := &Inbound{apply: a, tokens: cfg.Tokens}
+	in.batch = newBatcher(cfg.Batch, cfg.Delay, cfg.Parallel, in.flush)
+	return in
+}
+
+// Submit applies one webhook item and returns what it did.
+func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, error) {
+	return in.batch.Do(ctx, it)
+}
+
+// AuthToken returns the auth token of a provider account whose webhooks
+// are taken.
+func (in *Inbound) AuthToken(accountSID string) (string, bool) {
+	t, ok := in.tokens[accountSID]
+	return t, ok && t != ""
+}
+
+// Close applies what was submitted and stops.
+func (in *Inbound) Close() { in.batch.Close() }
+
+func (in *Inbound) flush(ctx context.Context, items []InboundItem) ([]InboundResult, error) {
+	payload, err := json.Marshal(inboundBatch{Items: items})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var out []InboundResult
+	err = in.apply.Apply(ctx, &muster.Command{Type: CmdInbound, Actor: "webhook", Payload: payload}, &out)
+	return out, err
+}
