@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -23,6 +25,11 @@ import (
 	"muster/notify/twiliosim"
 	"muster/plans"
 )
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode) // the test binary's main; the server itself never sets it
+	os.Exit(m.Run())
+}
 
 // The simulator's two accounts: LIVE traffic and EXERCISE/TEST traffic.
 var (

@@ -52,16 +52,16 @@ var ackCheckpoints = []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * tim
 // attempts were claimed, the latest one's provider ID and error, the retry
 // scheduled, and the answer.
 type Attempt struct {
-	N        int       `json:"n"`                  // attempts claimed; the current one is N
-	Resent   int       `json:"resent,omitempty"`   // re-sends of claims whose outcome a failover lost
-	SID      string    `json:"sid,omitempty"`      // provider message ID of the latest accepted send
-	Code     int       `json:"code,omitempty"`     // last provider error code
-	Error    string    `json:"error,omitempty"`    // last error, as the provider said it
-	NextTry  time.Time `json:"next_try,omitzero"`  // when a retry is due; zero when none is queued
-	Updated  time.Time `json:"updated,omitzero"`   // last change
-	Answered time.Time `json:"answered,omitzero"`  // when the recipient accepted or declined
-	Reason   string    `json:"reason,omitempty"`   // a decline's reason
-	Replies  int       `json:"replies,omitempty"`  // SMS replies received, answers and notes
+	N        int       `json:"n"`                   // attempts claimed; the current one is N
+	Resent   int       `json:"resent,omitempty"`    // re-sends of claims whose outcome a failover lost
+	SID      string    `json:"sid,omitempty"`       // provider message ID of the latest accepted send
+	Code     int       `json:"code,omitempty"`      // last provider error code
+	Error    string    `json:"error,omitempty"`     // last error, as the provider said it
+	NextTry  time.Time `json:"next_try,omitzero"`   // when a retry is due; zero when none is queued
+	Updated  time.Time `json:"updated,omitzero"`    // last change
+	Answered time.Time `json:"answered,omitzero"`   // when the recipient accepted or declined
+	Reason   string    `json:"reason,omitempty"`    // a decline's reason
+	Replies  int       `json:"replies,omitempty"`   // SMS replies received, answers and notes
 	LastBody string    `json:"last_body,omitempty"` // the latest reply's text
 }
 
@@ -422,13 +422,13 @@ type InboundOutcome string
 
 // Inbound outcomes.
 const (
-	InboundApplied   InboundOutcome = "applied"    // a recipient's state or answer changed
-	InboundUnchanged InboundOutcome = "unchanged"  // valid, but nothing to change: a replay, an out-of-order or superseded report
-	InboundNote      InboundOutcome = "note"       // a reply that was not an answer, kept as a note
-	InboundUnknown   InboundOutcome = "unknown"    // no recipient: unknown number or attempt; audited
-	InboundNoCallUp  InboundOutcome = "no_callup"  // a known person with no open call-up; audited
-	InboundDuplicate InboundOutcome = "duplicate"  // this MessageSid was applied before
-	InboundRejected  InboundOutcome = "rejected"   // malformed; audited
+	InboundApplied   InboundOutcome = "applied"   // a recipient's state or answer changed
+	InboundUnchanged InboundOutcome = "unchanged" // valid, but nothing to change: a replay, an out-of-order or superseded report
+	InboundNote      InboundOutcome = "note"      // a reply that was not an answer, kept as a note
+	InboundUnknown   InboundOutcome = "unknown"   // no recipient: unknown number or attempt; audited
+	InboundNoCallUp  InboundOutcome = "no_callup" // a known person with no open call-up; audited
+	InboundDuplicate InboundOutcome = "duplicate" // this MessageSid was applied before
+	InboundRejected  InboundOutcome = "rejected"  // malformed; audited
 )
 
 // InboundResult is the outcome of one inbound item, in the order given.
