@@ -271,3 +271,112 @@ func (r *callRig) waitSimIdle(t testing.TB, timeout time.Duration) twiliosim.Sta
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// simDuplicates counts, over the outbound messages the simulator accepted,
+// how many went to a number that had already been sent one, and how many
+// numbers got at least one.
+func simDuplicates(sim *twiliosim.Server) (dups, numbers int) {
+	per := map[string]int{}
+	for _, m := range sim.Messages("") {
+		if m.Direction == "outbound-api" {
+			per[m.To]++
+		}
+	}
+	for _, n := range per {
+		dups += n - 1
+	}
+	return dups, len(per)
+}
+
+// TestDispatchSurvivesLeaderLoss kills the leader in the middle of a
+// 20,000-recipient call-up. The new leader's dispatcher resumes from the
+// replicated claims: every recipient ends delivered, none is lost, and the
+// messages the simulator got twice are exactly re-sends of claims the dead
+// leader left unresolved, bounded by the in-flight window.
+func TestDispatchSurvivesLeaderLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20,000 recipients on three nodes")
+	}
+	const people, window = 20_000, 512
+	r := newCallRig(t, rigOptions{nodes: 3, people: people, disp: notify.DispatcherConfig{MaxInFlight: window, ClaimBatch: 128, Workers: 32}})
+	a := r.activate(t, "exercise")
+	require.Equal(t, people, a.Recipients)
+
+	// Kill the leader once a quarter has been claimed.
+	old := r.c.Leader()
+	deadline := time.Now().Add(60 * time.Second)
+	for r.status(t, a.ID).Counters.Dispatch["claimed"] < people/4 {
+		require.True(t, time.Now().Before(deadline), "dispatch did not start")
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.c.Kill(old)
+	newLeader := r.c.WaitLeader(15 * time.Second)
+	require.NotEqual(t, old.Node.ID(), newLeader.Node.ID())
+
+	st := r.waitSettled(t, a.ID, 90*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	st = r.status(t, a.ID)
+	assert.Equal(t, people, st.Counters.Total)
+	assert.Equal(t, map[notify.State]int{notify.StateDelivered: people}, st.Counters.ByState, "every recipient ends delivered")
+
+	recs := r.recipientsOf(t, a.ID)
+	require.Len(t, recs, people)
+	for _, rc := range recs {
+		if !assert.Equal(t, notify.StateDelivered, rc.State, rc.Person) {
+			break
+		}
+	}
+	dups, numbers := simDuplicates(r.sim)
+	resent := st.Counters.Dispatch["resent"]
+	t.Logf("claimed %d, resent %d, duplicates at the simulator %d", st.Counters.Dispatch["claimed"], resent, dups)
+	assert.Equal(t, people, numbers, "every recipient's number got a message")
+	assert.LessOrEqual(t, dups, resent, "every duplicate is a counted re-send")
+	assert.LessOrEqual(t, resent, window, "re-sends are bounded by the in-flight window")
+	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created)
+}
+
+// TestDispatchRidesOutProviderStorms makes the provider answer 500, drop
+// connections and throttle for a while. Sends back off (the whole route
+// pauses, so an outage costs a few requests per pause rather than one per
+// recipient), nobody is marked failed for a temporary error within the retry
+// budget, and everyone is delivered once the storm passes.
+func TestDispatchRidesOutProviderStorms(t *testing.T) {
+	const people = 2_000
+	cfg := notify.DispatcherConfig{Workers: 16, Backoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second, MaxAttempts: 8}
+	for _, tc := range []struct {
+		name  string
+		fault twiliosim.Fault
+		mps   float64
+	}{
+		{name: "500", fault: twiliosim.Fault500},
+		{name: "dropped connections", fault: twiliosim.FaultDrop},
+		{name: "HTML 503", fault: twiliosim.Fault503HTML},
+		{name: "throttled", mps: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newCallRig(t, rigOptions{nodes: 1, people: people, disp: cfg, sim: twiliosim.Config{MPS: tc.mps}})
+			const storm = 1500 * time.Millisecond
+			if tc.fault != twiliosim.FaultNone {
+				r.sim.SetFault(tc.fault, storm)
+			}
+			start := time.Now()
+			a := r.activate(t, "exercise")
+			st := r.waitSettled(t, a.ID, 60*time.Second)
+			took := time.Since(start)
+			sim := r.sim.Stats()
+			t.Logf("settled in %v: faults %d, throttled %d, created %d, dispatch %v", took.Round(time.Millisecond), sim.Faults, sim.Throttled, sim.Created, st.Counters.Dispatch)
+			assert.Equal(t, map[notify.State]int{notify.StateDelivered: people}, st.Counters.ByState, "no one failed for a temporary error")
+			if tc.fault != twiliosim.FaultNone {
+				assert.Positive(t, sim.Faults, "the storm was felt")
+				// Each pause (Backoff/2) lets at most Workers requests through.
+				bound := int64(cfg.Workers) * int64(storm/(cfg.Backoff/2)+2)
+				assert.LessOrEqual(t, sim.Faults, bound, "requests during the storm are bounded by pauses, not by recipients")
+				assert.GreaterOrEqual(t, took, storm, "nothing got through the storm")
+			} else {
+				assert.Positive(t, sim.Throttled, "the provider throttled")
+				assert.Less(t, sim.Throttled, int64(people), "throttling pauses the route instead of hammering it")
+			}
+			assert.EqualValues(t, people, sim.Created, "one message per recipient")
+		})
+	}
+}

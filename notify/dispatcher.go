@@ -606,13 +606,21 @@ func (r *dispatchRun) classify(j job, item *ResultItem, sent Sent, err error) {
 		se = &SendError{Temporary: true, Message: err.Error()}
 	}
 	item.Code, item.Error = se.Code, se.Message
-	if se.HTTPStatus == 429 || se.Code == 20429 {
+	// The provider is throttling or failing: hold the whole route, not just
+	// this recipient, so an outage costs a few requests per pause instead of
+	// one per recipient.
+	switch {
+	case se.HTTPStatus == 429 || se.Code == 20429:
 		d.throttled.Add(1)
 		pause := se.RetryAfter
 		if pause <= 0 {
 			pause = time.Second
 		}
 		j.act.route.pause(d.cfg.Clock.Now().Add(pause))
+	case se.Temporary && se.Code != 0 && TemporaryCode(se.Code) && se.HTTPStatus < 500:
+		// a temporary refusal of this number (e.g. 21611 queue full): only this recipient waits
+	case se.Temporary:
+		j.act.route.pause(d.cfg.Clock.Now().Add(r.d.cfg.Backoff / 2))
 	}
 	if !se.Temporary || j.n >= d.cfg.MaxAttempts {
 		item.Outcome = OutcomeFailed
