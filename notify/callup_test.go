@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -379,4 +380,138 @@ func TestDispatchRidesOutProviderStorms(t *testing.T) {
 			assert.EqualValues(t, people, sim.Created, "one message per recipient")
 		})
 	}
+}
+
+// postHook posts a webhook form to a node, signed with token for the URL
+// the provider was given (the front's) unless token is empty.
+func (r *callRig) postHook(t testing.TB, node, path string, form url.Values, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, node+path, strings.NewReader(form.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if token != "" {
+		req.Header.Set("X-Twilio-Signature", twiliosim.Signature(token, r.front.URL+path, form))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
+	r := newCallRig(t, rigOptions{nodes: 3, people: 200})
+	a := r.activate(t, "exercise")
+	r.waitSettled(t, a.ID, 30*time.Second)
+	r.waitSimIdle(t, 10*time.Second)
+	recs := r.recipientsOf(t, a.ID)
+	require.GreaterOrEqual(t, len(recs), 3)
+	first, second, third := recs[0], recs[1], recs[2]
+	follower := r.c.Followers()[0].HTTPAddr // webhooks are taken on any node
+	n := r.c.Leader().Node
+	svc := notify.NewService(n, n, senders)
+
+	statusPath := "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(notify.AttemptID(a.ID, first.Person, 1))
+	report := url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {first.Attempt.SID}, "MessageStatus": {"failed"}, "ErrorCode": {"30008"}}
+	t.Run("signatures", func(t *testing.T) {
+		for name, tc := range map[string]struct {
+			form  url.Values
+			token string
+		}{
+			"missing":         {report, ""},
+			"wrong token":     {report, liveAcct.AuthToken},
+			"unknown account": {url.Values{"AccountSid": {"AC0000000000000000000000000000000f"}, "MessageStatus": {"failed"}}, "x"},
+		} {
+			code, body := r.postHook(t, follower, statusPath, tc.form, tc.token)
+			assert.Equal(t, http.StatusForbidden, code, name)
+			assert.Contains(t, body, `"code":"forbidden"`, name)
+		}
+		// Signed for one attempt, sent for another.
+		req, _ := http.NewRequest(http.MethodPost, follower+"/hooks/twilio/sms-status?attempt="+url.QueryEscape(notify.AttemptID(a.ID, second.Person, 1)), strings.NewReader(report.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Twilio-Signature", twiliosim.Signature(drillAcct.AuthToken, r.front.URL+statusPath, report))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	})
+
+	t.Run("late and replayed reports change nothing", func(t *testing.T) {
+		for range 2 {
+			code, _ := r.postHook(t, follower, statusPath, report, drillAcct.AuthToken)
+			assert.Equal(t, http.StatusNoContent, code)
+		}
+		delivered := url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {first.Attempt.SID}, "MessageStatus": {"delivered"}}
+		code, _ := r.postHook(t, follower, statusPath, delivered, drillAcct.AuthToken)
+		assert.Equal(t, http.StatusNoContent, code)
+		st := r.status(t, a.ID)
+		assert.Equal(t, map[notify.State]int{notify.StateDelivered: len(recs)}, st.Counters.ByState)
+		code, _ = r.postHook(t, follower, "/hooks/twilio/sms-status?attempt=nonsense", delivered, drillAcct.AuthToken)
+		assert.Equal(t, http.StatusBadRequest, code)
+	})
+
+	reply := func(from, sid, body string) (int, string) {
+		return r.postHook(t, follower, "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {sid},
+			"From": {from}, "To": {drillAcct.Number}, "Body": {body}}, drillAcct.AuthToken)
+	}
+	t.Run("replies", func(t *testing.T) {
+		code, body := reply(first.Phone, "SMreply1", "收到")
+		assert.Equal(t, http.StatusOK, code)
+		assert.NotContains(t, body, "<Message>")
+		code, _ = reply(first.Phone, "SMreply1", "收到") // the same webhook again
+		assert.Equal(t, http.StatusOK, code)
+		code, body = reply(first.Phone, "SMreply2", "2 临时有事") // after an answer: a note
+		assert.Equal(t, http.StatusOK, code)
+		assert.NotContains(t, body, "<Message>")
+		code, _ = reply(second.Phone, "SMreply3", "不能，在外地")
+		assert.Equal(t, http.StatusOK, code)
+		code, body = reply(third.Phone, "SMreply4", "在哪集合？")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "<Message>"+notify.HelpText(third.Language)+"</Message>", "a note is answered with the help text")
+
+		st := r.status(t, a.ID)
+		assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])
+		assert.Equal(t, 1, st.Counters.ByState[notify.StateDeclined])
+		got := map[plans.PersonID]notify.Recipient{}
+		for _, rc := range r.recipientsOf(t, a.ID) {
+			got[rc.Person] = rc
+		}
+		assert.Equal(t, notify.StateAcked, got[first.Person].State)
+		assert.Equal(t, 2, got[first.Person].Attempt.Replies, "the replayed webhook was not counted")
+		assert.Equal(t, notify.StateDeclined, got[second.Person].State)
+		assert.Equal(t, "在外地", got[second.Person].Attempt.Reason)
+		assert.Equal(t, notify.StateDelivered, got[third.Person].State)
+		notes, err := svc.Notes(testCtx(t), muster.Default, a.ID)
+		require.NoError(t, err)
+		require.Len(t, notes, 2)
+		assert.Equal(t, "2 临时有事", notes[0].Body)
+		assert.Equal(t, "在哪集合？", notes[1].Body)
+	})
+
+	t.Run("unknown senders and closed call-ups are audited", func(t *testing.T) {
+		code, body := reply("+8613900000000", "SMreply5", "1")
+		assert.Equal(t, http.StatusOK, code)
+		assert.NotContains(t, body, "<Message>")
+		_, err := svc.StandDown(testCtx(t), "commander", a.ID, "演练结束")
+		require.NoError(t, err)
+		code, _ = reply(third.Phone, "SMreply6", "1")
+		assert.Equal(t, http.StatusOK, code)
+		st := r.status(t, a.ID)
+		assert.Equal(t, notify.StateDelivered, func() notify.State {
+			for _, rc := range r.recipientsOf(t, a.ID) {
+				if rc.Person == third.Person {
+					return rc.State
+				}
+			}
+			return ""
+		}(), "a reply after the stand-down does not change the call-up")
+		assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])
+		audit, err := svc.InboundAudit(testCtx(t), muster.Default, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, audit, 2)
+		assert.Equal(t, notify.InboundUnknown, audit[0].Outcome)
+		assert.Equal(t, "+8613900000000", audit[0].From)
+		assert.Equal(t, notify.InboundNoCallUp, audit[1].Outcome)
+		assert.Equal(t, third.Person, audit[1].Person)
+	})
 }

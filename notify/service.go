@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"time"
@@ -436,6 +437,54 @@ func (s *Service) Audit(ctx context.Context, level muster.Consistency, after uin
 		var err error
 		out, err = plans.AuditTrail(tx, after, limit)
 		return err
+	})
+	return out, err
+}
+
+// InboundAudit returns up to limit audited inbound messages (replies from
+// unknown numbers or people with no open call-up, reports for unknown
+// attempts) after sequence after, oldest first.
+func (s *Service) InboundAudit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]InboundRecord, error) {
+	out := []InboundRecord{}
+	limit = pageLimit(plans.Page{Limit: limit})
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bInboundAudit)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = cur.Next() {
+			var rec InboundRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Notes returns an activation's notes (replies that were not answers),
+// oldest first.
+func (s *Service) Notes(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]Note, error) {
+	out := []Note{}
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		if _, err := getActivation(tx, id); err != nil {
+			return err
+		}
+		ad := activationData(tx, id)
+		if ad == nil || ad.Bucket(bNotes) == nil {
+			return nil
+		}
+		return ad.Bucket(bNotes).ForEach(func(_, v []byte) error {
+			var n Note
+			if err := json.Unmarshal(v, &n); err != nil {
+				return err
+			}
+			out = append(out, n)
+			return nil
+		})
 	})
 	return out, err
 }

@@ -1,0 +1,48 @@
+package notify
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// dispatcherCollector exposes a Dispatcher's Stats as Prometheus counters.
+type dispatcherCollector struct {
+	d     *Dispatcher
+	descs []dispatcherCounter
+}
+
+type dispatcherCounter struct {
+	desc  *prometheus.Desc
+	value func(DispatcherStats) int64
+}
+
+// Collector returns a Prometheus collector of the dispatcher's counters on
+// this node since the process started: muster_dispatch_claimed_total,
+// _sent_total, _retried_total, _failed_total, _resent_total and
+// _throttled_total, and muster_dispatch_leader_terms_total. They count only
+// what this node did while it led; the cluster-wide figures of a call-up are
+// in its activation's counters.
+func (d *Dispatcher) Collector() prometheus.Collector {
+	c := func(name, help string, value func(DispatcherStats) int64) dispatcherCounter {
+		return dispatcherCounter{desc: prometheus.NewDesc("muster_dispatch_"+name+"_total", help, nil, nil), value: value}
+	}
+	return &dispatcherCollector{d: d, descs: []dispatcherCounter{
+		c("claimed", "Send attempts this node claimed as leader.", func(s DispatcherStats) int64 { return s.Claimed }),
+		c("sent", "SMS the provider accepted from this node.", func(s DispatcherStats) int64 { return s.Sent }),
+		c("retried", "Temporary send failures queued for a retry.", func(s DispatcherStats) int64 { return s.Retried }),
+		c("failed", "Permanent send failures and spent retry budgets.", func(s DispatcherStats) int64 { return s.Failed }),
+		c("resent", "Claims an earlier leader left unresolved, sent again (possible duplicates).", func(s DispatcherStats) int64 { return s.Resent }),
+		c("throttled", "Provider throttling answers (HTTP 429 / 20429).", func(s DispatcherStats) int64 { return s.Throttled }),
+		c("leader_terms", "Terms this node's dispatcher ran as leader.", func(s DispatcherStats) int64 { return s.Runs }),
+	}}
+}
+
+func (c *dispatcherCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d.desc
+	}
+}
+
+func (c *dispatcherCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.d.Stats()
+	for _, d := range c.descs {
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.value(st)))
+	}
+}
