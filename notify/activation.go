@@ -6,8 +6,10 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -260,24 +262,6 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	id := activationKey(seq)
 	a := p.activation(id, c)
 
-	// Derive the recipients and their counters.
-	var recs bulk
-	grids := map[plans.RegionCode]int64{}
-	roles := make([]int64, len(p.slots))
-	pending, _ := StatePending.code()
-	err = derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.Person, rs []uint16) error {
-		recs.add([]byte(person.ID), func(b []byte) []byte { return appendRecipient(b, pending, rs, person) })
-		grids[person.Grid]++
-		for _, r := range rs {
-			roles[r]++
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("derive recipients of %s: %w", id, err)
-	}
-	a.Recipients = len(recs.entries)
-
 	db, err := tx.CreateBucketIfNotExists(bActData)
 	if err != nil {
 		return nil, err
@@ -290,31 +274,31 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Keys arrive in order and records are only rewritten in place later,
-	// so pages can be filled.
-	rb.FillPercent = 0.95
-	if err := recs.write(rb); err != nil {
-		return nil, fmt.Errorf("write recipients of %s: %w", id, err)
-	}
-	var counters bulk
-	count := func(k []byte, n int64) {
-		if n > 0 {
-			counters.add(k, func(b []byte) []byte { return appendCount(b, n) })
-		}
-	}
-	count(stateKey(StatePending), int64(a.Recipients))
-	for g, n := range grids {
-		count(gridKey(g, StatePending), n)
-	}
-	for i, n := range roles {
-		count(roleKey(i, StatePending), n)
+	// Records are only ever rewritten in place (same length), so pages can
+	// be filled.
+	rb.FillPercent = recipientsFill
+	grids := map[plans.RegionCode]int64{}
+	roles := make([]int64, len(p.slots))
+	if a.Recipients, err = writeRecipients(tx, p, rb, grids, roles); err != nil {
+		return nil, fmt.Errorf("derive recipients of %s: %w", id, err)
 	}
 	cb, err := ad.CreateBucket(bCounters)
 	if err != nil {
 		return nil, err
 	}
-	if err := counters.write(cb); err != nil {
-		return nil, err
+	counts := map[string]int64{string(stateKey(StatePending)): int64(a.Recipients)}
+	for g, n := range grids {
+		counts[string(gridKey(g, StatePending))] = n
+	}
+	for i, n := range roles {
+		counts[string(roleKey(i, StatePending))] = n
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[k]; n > 0 {
+			if err := cb.Put([]byte(k), appendCount(nil, n)); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	for _, r := range a.Regions {
@@ -334,6 +318,53 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	return a, ab.Put([]byte(id), data)
+}
+
+// recipientsFill is the fill of a recipients bucket's pages. The bucket is
+// written once, in key order, and its records never grow.
+const recipientsFill = 1.0
+
+// Records are encoded into chunks of recordChunk bytes; a new chunk is
+// started when less than recordSlack is left.
+const (
+	recordChunk = 1 << 20
+	recordSlack = 4 << 10
+)
+
+// writeRecipients derives the recipients of p and puts them into rb as it
+// goes, in person ID order, which is bbolt's cheap order: each key lands at
+// the end of the bucket's one growing node. It counts them per grid and role
+// slot into grids and roles and returns how many there are. bbolt keeps the
+// values it is given until the transaction commits, so records are encoded
+// into chunks that are never reused or moved.
+func writeRecipients(tx *bolt.Tx, p *prepared, rb *bolt.Bucket, grids map[plans.RegionCode]int64, roles []int64) (int, error) {
+	pending, _ := StatePending.code()
+	var (
+		chunk []byte
+		last  []byte
+		n     int
+	)
+	err := deriveRecords(tx, p.version.Plan, p.slots, p.regions, func(r *plans.PersonRecord, rs []uint16) error {
+		if last != nil && bytes.Compare(r.ID, last) <= 0 {
+			return fmt.Errorf("person %s comes after %s in the roster", r.ID, last) // a broken roster, not a bad request
+		}
+		last = r.ID
+		if cap(chunk)-len(chunk) < recordSlack {
+			chunk = make([]byte, 0, recordChunk)
+		}
+		start := len(chunk)
+		chunk = appendRecord(chunk, pending, rs, r)
+		if err := rb.Put(r.ID, chunk[start:len(chunk):len(chunk)]); err != nil {
+			return err
+		}
+		n++
+		grids[r.Grid]++
+		for _, i := range rs {
+			roles[i]++
+		}
+		return nil
+	})
+	return n, err
 }
 
 func appendCount(b []byte, n int64) []byte {

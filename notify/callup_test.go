@@ -59,6 +59,7 @@ type rigOptions struct {
 	sim           twiliosim.Config
 	disp          notify.DispatcherConfig
 	config        func(i int, c *cluster.Config)
+	noCallbacks   bool // the dispatcher asks for no delivery reports
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
@@ -84,12 +85,20 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 
 	tokens := map[string]string{live.SID: live.AuthToken, drill.SID: drill.AuthToken}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("MUSTER_TEST_LOG") != "" { // the nodes' and dispatchers' logs, to debug a failure
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	opts := clustertest.Options{
 		Config: o.config,
 		Setup: func(i int, n *cluster.Node) {
 			setup(i, n)
 			cfg := o.disp
-			cfg.PublicURL = r.front.URL
+			if cfg.ReportTimeout == 0 {
+				cfg.ReportTimeout = 3 * time.Second // a lost report is looked up soon
+			}
+			if !o.noCallbacks {
+				cfg.PublicURL = r.front.URL
+			}
 			cfg.Logger = quiet
 			cfg.Live = &notify.Route{Name: "live", Account: live.SID, Senders: []string{live.Number},
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: live.SID, AuthToken: live.AuthToken, APIURL: r.simURL, From: []string{live.Number}})}
@@ -156,7 +165,8 @@ func (r *callRig) forward(w http.ResponseWriter, req *http.Request) {
 // activate starts an activation of the everyone plan over the city.
 func (r *callRig) activate(t testing.TB, purpose string) notify.Activation {
 	t.Helper()
-	svc := notify.NewService(r.c.Leader().Node, r.c.Leader().Node, senders)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
 	a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "通讯演练"})
 	require.NoError(t, err)
 	return a
@@ -165,7 +175,7 @@ func (r *callRig) activate(t testing.TB, purpose string) notify.Activation {
 // status reads an activation's counters from the current leader.
 func (r *callRig) status(t testing.TB, id plans.ActivationID) notify.ActivationStatus {
 	t.Helper()
-	n := r.c.Leader().Node
+	n := r.c.WaitLeader(15 * time.Second).Node
 	st, err := notify.NewService(n, n, senders).Activation(testCtx(t), muster.Default, id)
 	require.NoError(t, err)
 	return st
@@ -191,7 +201,7 @@ func (r *callRig) waitSettled(t testing.TB, id plans.ActivationID, timeout time.
 // recipientsOf lists every recipient of an activation.
 func (r *callRig) recipientsOf(t testing.TB, id plans.ActivationID) []notify.Recipient {
 	t.Helper()
-	n := r.c.Leader().Node
+	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
 	var out []notify.Recipient
 	page := plans.Page{Limit: plans.MaxPageLimit}
@@ -408,7 +418,7 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 	require.GreaterOrEqual(t, len(recs), 3)
 	first, second, third := recs[0], recs[1], recs[2]
 	follower := r.c.Followers()[0].HTTPAddr // webhooks are taken on any node
-	n := r.c.Leader().Node
+	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
 
 	statusPath := "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(notify.AttemptID(a.ID, first.Person, 1))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ const (
 // message SIDs already applied, and the audit of inbound messages that
 // matched no open call-up.
 var (
-	bAttempts       = []byte("attempts")         // person → attempt (JSON)
+	bAttempts       = []byte("attempts")         // person → attempt record (binary, attempt_record.go)
 	bRetry          = []byte("retry")            // 8-byte unix nanos + person → nothing
 	bNotes          = []byte("notes")            // sequence → Note (JSON)
 	bOpen           = []byte("activations_open") // activation ID → nothing, while it may send
@@ -115,6 +116,9 @@ type actTx struct {
 	attempts *bolt.Bucket
 	retry    *bolt.Bucket
 	ad       *bolt.Bucket
+	// deltas accumulates counter changes; flush writes them once per
+	// command instead of once per recipient.
+	deltas map[string]int64
 }
 
 // actCache opens activations for one apply, each at most once.
@@ -136,7 +140,7 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 	if ad == nil {
 		return nil, fmt.Errorf("activation %s has no recipient data", id)
 	}
-	at := &actTx{a: a, ad: ad, rb: ad.Bucket(bRecipients), cb: ad.Bucket(bCounters)}
+	at := &actTx{a: a, ad: ad, rb: ad.Bucket(bRecipients), cb: ad.Bucket(bCounters), deltas: map[string]int64{}}
 	if at.attempts, err = ad.CreateBucketIfNotExists(bAttempts); err != nil {
 		return nil, err
 	}
@@ -145,6 +149,35 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 	}
 	m[id] = at
 	return at, nil
+}
+
+// flush writes the counter changes of every activation opened, in key
+// order (the map's order must not reach the state).
+func (m actCache) flush() error {
+	ids := make([]string, 0, len(m))
+	for id, at := range m {
+		if at != nil {
+			ids = append(ids, string(id))
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		at := m[plans.ActivationID(id)]
+		keys := make([]string, 0, len(at.deltas))
+		for k, d := range at.deltas {
+			if d != 0 {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if err := addCounter(at.cb, []byte(k), at.deltas[k]); err != nil {
+				return fmt.Errorf("activation %s: %w", id, err)
+			}
+		}
+		clear(at.deltas)
+	}
+	return nil
 }
 
 // recipient reads one recipient and its attempt record (zero if none).
@@ -159,7 +192,7 @@ func (at *actTx) recipient(person plans.PersonID) (Recipient, Attempt, error) {
 		return r, att, fmt.Errorf("recipient %s of %s: %w", person, at.a.ID, err)
 	}
 	if data := at.attempts.Get([]byte(person)); data != nil {
-		if err := json.Unmarshal(data, &att); err != nil {
+		if err := decodeAttempt(data, &att); err != nil {
 			return r, att, fmt.Errorf("attempt record of %s in %s: %w", person, at.a.ID, err)
 		}
 	}
@@ -167,11 +200,8 @@ func (at *actTx) recipient(person plans.PersonID) (Recipient, Attempt, error) {
 }
 
 func (at *actTx) putAttempt(person plans.PersonID, att Attempt) error {
-	data, err := json.Marshal(att)
-	if err != nil {
-		return err
-	}
-	return at.attempts.Put([]byte(person), data)
+	// bbolt keeps the value until the transaction ends: a fresh slice each time.
+	return at.attempts.Put([]byte(person), appendAttempt(make([]byte, 0, 64), &att))
 }
 
 func retryKey(t time.Time, person plans.PersonID) []byte {
@@ -201,17 +231,39 @@ func (at *actTx) unschedule(person plans.PersonID, att *Attempt) error {
 	return err
 }
 
-// move sets r's state and its counters.
+// move sets r's state, rewriting the one state byte of its record, and
+// notes the counter changes for flush.
 func (at *actTx) move(r Recipient, to State) error {
 	if r.State == to {
 		return nil
 	}
-	_, err := SetRecipientState(at.ad.Tx(), at.a.ID, r.Person, to)
-	return err
+	code, ok := to.code()
+	if !ok {
+		return invalidf("state %q is unknown", to)
+	}
+	v := at.rb.Get([]byte(r.Person))
+	if len(v) < 2 {
+		return fmt.Errorf("recipient %s of %s: %w", r.Person, at.a.ID, errBadRecord)
+	}
+	nv := slices.Clone(v) // bbolt keeps the value until the transaction ends
+	nv[1] = code
+	if err := at.rb.Put([]byte(r.Person), nv); err != nil {
+		return err
+	}
+	at.deltas[string(stateKey(r.State))]--
+	at.deltas[string(stateKey(to))]++
+	at.deltas[string(gridKey(r.Grid, r.State))]--
+	at.deltas[string(gridKey(r.Grid, to))]++
+	for _, i := range r.Roles {
+		at.deltas[string(roleKey(i, r.State))]--
+		at.deltas[string(roleKey(i, to))]++
+	}
+	return nil
 }
 
 func (at *actTx) count(name string, n int64) error {
-	return addCounter(at.cb, []byte(dispatchCounter+name), n)
+	at.deltas[dispatchCounter+name] += n
+	return nil
 }
 
 // ---- dispatch.claim ----
@@ -243,7 +295,8 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
 		return nil, invalidf("claim: %v", err)
 	}
-	at, err := actCache{}.get(tx, req.Activation)
+	acts := actCache{}
+	at, err := acts.get(tx, req.Activation)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +336,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend})
 	}
-	return out, nil
+	return out, acts.flush()
 }
 
 // ---- dispatch.result ----
@@ -376,7 +429,7 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
-	return out, nil
+	return out, acts.flush()
 }
 
 func truncate(s string, n int) string {
@@ -500,7 +553,7 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out[i] = res
 	}
-	return out, nil
+	return out, acts.flush()
 }
 
 func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundResult) error {
@@ -696,9 +749,7 @@ func ackByKey(grid plans.RegionCode, minutes int) []byte {
 func countAckBy(at *actTx, grid plans.RegionCode, after time.Duration) error {
 	for _, cp := range ackCheckpoints {
 		if after <= cp {
-			if err := addCounter(at.cb, ackByKey(grid, int(cp/time.Minute)), 1); err != nil {
-				return err
-			}
+			at.deltas[string(ackByKey(grid, int(cp/time.Minute)))]++
 		}
 	}
 	return nil
@@ -729,7 +780,7 @@ func readAttempt(ad *bolt.Bucket, person []byte) (Attempt, bool, error) {
 	if data == nil {
 		return att, false, nil
 	}
-	return att, true, json.Unmarshal(data, &att)
+	return att, true, decodeAttempt(data, &att)
 }
 
 // dueRetries returns up to limit recipients whose retry is due at now.

@@ -54,6 +54,11 @@ type DispatcherConfig struct {
 	Backoff     time.Duration // first retry delay; doubles per attempt, with jitter; default 2s
 	MaxBackoff  time.Duration // default 5m
 	Poll        time.Duration // how often to look for new work when idle; default 100ms
+	// ReportTimeout is how long a sent message may go without a delivery
+	// report before the dispatcher asks the provider for its status (a
+	// report can be lost: the webhook failed, the cluster was electing);
+	// default 10m.
+	ReportTimeout time.Duration
 
 	Clock  muster.Clock
 	Logger *slog.Logger
@@ -79,6 +84,7 @@ func (c *DispatcherConfig) setDefaults() {
 	defd(&c.Backoff, 2*time.Second)
 	defd(&c.MaxBackoff, 5*time.Minute)
 	defd(&c.Poll, 100*time.Millisecond)
+	defd(&c.ReportTimeout, 10*time.Minute)
 	if c.Clock == nil {
 		c.Clock = muster.SystemClock{}
 	}
@@ -96,6 +102,7 @@ type DispatcherStats struct {
 	Failed    int64 `json:"failed"`    // permanent failures and spent budgets
 	Resent    int64 `json:"resent"`    // re-sends of claims whose outcome a failover lost
 	Throttled int64 `json:"throttled"` // provider throttling answers (HTTP 429)
+	Fetched   int64 `json:"fetched"`   // statuses asked of the provider for sends whose report was overdue
 	Runs      int64 `json:"runs"`      // terms as leader
 }
 
@@ -114,7 +121,7 @@ type Dispatcher struct {
 	drill *routeState
 	wake  chan struct{}
 
-	claimed, sent, retried, failed, resent, throttled, runs atomic.Int64
+	claimed, sent, retried, failed, resent, throttled, fetched, runs atomic.Int64
 }
 
 // NewDispatcher checks cfg. EXERCISE and TEST traffic must have its own
@@ -150,7 +157,7 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 // Stats returns the dispatcher's counters.
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
-		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Runs: d.runs.Load()}
+		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load()}
 }
 
 // Wake makes a running dispatcher look for work now (after an activation).
@@ -282,6 +289,11 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.sweepLoop()
+	}()
 	d.cfg.Logger.Info("dispatcher started")
 	r.loop()
 	cancel()
@@ -661,4 +673,135 @@ func (r *dispatchRun) flushResults(ctx context.Context, items []ResultItem) ([]R
 		out[i] = sum
 	}
 	return out, nil
+}
+
+// sweepLoop asks the provider for the status of sends whose delivery report
+// is overdue, every quarter of ReportTimeout (at most every 30s), until the
+// run ends.
+func (r *dispatchRun) sweepLoop() {
+	every := min(r.d.cfg.ReportTimeout/4, 30*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	fetched := map[string]time.Time{} // attempt ID → when last asked
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var acts []*actRun
+		err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+			for _, id := range openActivations(tx) {
+				acts = append(acts, &actRun{a: Activation{ID: id}})
+			}
+			return nil
+		})
+		if err != nil {
+			continue
+		}
+		for _, ar := range acts {
+			if err := r.sweep(ar.a.ID, fetched); err != nil && r.ctx.Err() == nil {
+				r.d.cfg.Logger.Warn("dispatcher: checking overdue delivery reports failed", "activation", ar.a.ID, "err", err)
+			}
+		}
+	}
+}
+
+// sweepLimit bounds the statuses asked for per activation per sweep.
+const sweepLimit = 2000
+
+// sweep asks the provider for the status of up to sweepLimit messages of
+// one activation that were sent more than ReportTimeout ago and have no
+// delivery report, and proposes the final ones as delivery reports.
+func (r *dispatchRun) sweep(id plans.ActivationID, fetched map[string]time.Time) error {
+	now := r.d.cfg.Clock.Now()
+	var route *routeState
+	type overdue struct{ attempt, sid string }
+	var due []overdue
+	err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		route = r.d.drill
+		if !a.Purpose.Drill() {
+			route = r.d.live
+		}
+		ad := activationData(tx, id)
+		if route == nil || ad == nil {
+			return nil
+		}
+		if c := ad.Bucket(bCounters).Get(stateKey(StateSent)); c == nil {
+			return nil // nothing is waiting for a report
+		}
+		sent, _ := StateSent.code()
+		cur := ad.Bucket(bRecipients).Cursor()
+		for k, v := cur.First(); k != nil && len(due) < sweepLimit; k, v = cur.Next() {
+			if len(v) < 2 || v[1] != sent {
+				continue
+			}
+			att, ok, err := readAttempt(ad, k)
+			if err != nil {
+				return err
+			}
+			if !ok || att.SID == "" || now.Sub(att.Updated) < r.d.cfg.ReportTimeout {
+				continue
+			}
+			aid := AttemptID(id, plans.PersonID(k), att.N)
+			if last, ok := fetched[aid]; ok && now.Sub(last) < r.d.cfg.ReportTimeout {
+				continue
+			}
+			due = append(due, overdue{aid, att.SID})
+		}
+		return nil
+	})
+	if err != nil || len(due) == 0 {
+		return err
+	}
+	f, ok := route.Provider.(StatusFetcher)
+	if !ok {
+		return nil
+	}
+	items := make([]InboundItem, 0, len(due))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range min(8, len(due)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(due) || r.ctx.Err() != nil {
+					return
+				}
+				rep, err := f.FetchSMS(r.ctx, due[i].sid)
+				r.d.fetched.Add(1)
+				mu.Lock()
+				fetched[due[i].attempt] = now
+				if err == nil && (rep.Status == "delivered" || rep.Status == "read" || rep.Status == "undelivered" || rep.Status == "failed") {
+					items = append(items, InboundItem{Kind: InboundStatus, Attempt: due[i].attempt, SID: due[i].sid, Status: rep.Status, Code: rep.Code, Account: route.Account})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for len(items) > 0 && r.ctx.Err() == nil {
+		n := min(len(items), 500)
+		payload, err := json.Marshal(inboundBatch{Items: items[:n]})
+		if err != nil {
+			return err
+		}
+		var out []InboundResult
+		if err := r.d.apply.Apply(r.ctx, &muster.Command{Type: CmdInbound, Actor: "dispatcher", Payload: payload}, &out); err != nil {
+			return err
+		}
+		items = items[n:]
+	}
+	// Forget what is long past: the map holds at most a few sweeps' worth.
+	for k, t := range fetched {
+		if now.Sub(t) > 4*r.d.cfg.ReportTimeout {
+			delete(fetched, k)
+		}
+	}
+	return nil
 }

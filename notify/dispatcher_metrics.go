@@ -4,8 +4,8 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // dispatcherCollector exposes a Dispatcher's Stats as Prometheus counters.
 type dispatcherCollector struct {
-	d     *Dispatcher
-	descs []dispatcherCounter
+	d        *Dispatcher
+	counters []dispatcherCounter
 }
 
 type dispatcherCounter struct {
@@ -23,7 +23,7 @@ func (d *Dispatcher) Collector() prometheus.Collector {
 	c := func(name, help string, value func(DispatcherStats) int64) dispatcherCounter {
 		return dispatcherCounter{desc: prometheus.NewDesc("muster_dispatch_"+name+"_total", help, nil, nil), value: value}
 	}
-	return &dispatcherCollector{d: d, descs: []dispatcherCounter{
+	return &dispatcherCollector{d: d, counters: []dispatcherCounter{
 		c("claimed", "Send attempts this node claimed as leader.", func(s DispatcherStats) int64 { return s.Claimed }),
 		c("sent", "SMS the provider accepted from this node.", func(s DispatcherStats) int64 { return s.Sent }),
 		c("retried", "Temporary send failures queued for a retry.", func(s DispatcherStats) int64 { return s.Retried }),
@@ -35,14 +35,14 @@ func (d *Dispatcher) Collector() prometheus.Collector {
 }
 
 func (c *dispatcherCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs {
+	for _, d := range c.counters {
 		ch <- d.desc
 	}
 }
 
 func (c *dispatcherCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.d.Stats()
-	for _, d := range c.descs {
+	for _, d := range c.counters {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.value(st)))
 	}
 }

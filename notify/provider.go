@@ -30,6 +30,19 @@ type Provider interface {
 	SendSMS(ctx context.Context, m SMS) (Sent, error)
 }
 
+// Report is a message's delivery status as the provider knows it: Twilio's
+// status names (queued, sent, delivered, undelivered, failed...) and error code.
+type Report struct {
+	Status string
+	Code   int
+}
+
+// StatusFetcher is a Provider that can be asked for a message's status, for
+// sends whose delivery report never arrived.
+type StatusFetcher interface {
+	FetchSMS(ctx context.Context, providerID string) (Report, error)
+}
+
 // SendError classifies a failed send. Temporary errors (throttling, provider
 // outages, timeouts, broken connections) may succeed when retried with
 // backoff; after a timeout or a 5xx the message may nevertheless have been

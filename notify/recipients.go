@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -81,20 +80,40 @@ const recipientVersion byte = 1
 // backup, each as uvarint length and bytes. The state is always the second
 // byte, so a transition rewrites one byte.
 func appendRecipient(b []byte, state byte, roles []uint16, p *plans.Person) []byte {
+	phone := ""
+	if len(p.Phones) > 0 {
+		phone = p.Phones[0]
+	}
+	b = appendRecipientHead(b, state, roles)
+	for _, s := range [...]string{phone, p.Name, string(p.Language), string(p.Grid), string(p.Backup)} {
+		b = appendField(b, s)
+	}
+	return b
+}
+
+// appendRecord is appendRecipient for a person read by plans.ForEachPerson:
+// the same bytes, without making a Person.
+func appendRecord(b []byte, state byte, roles []uint16, r *plans.PersonRecord) []byte {
+	b = appendRecipientHead(b, state, roles)
+	b = appendField(b, r.Phone)
+	b = appendField(b, r.Name)
+	b = appendField(b, r.Language)
+	b = appendField(b, r.Grid)
+	return appendField(b, r.Backup)
+}
+
+func appendRecipientHead(b []byte, state byte, roles []uint16) []byte {
 	b = append(b, recipientVersion, state)
 	b = binary.AppendUvarint(b, uint64(len(roles)))
 	for _, r := range roles {
 		b = binary.AppendUvarint(b, uint64(r))
 	}
-	phone := ""
-	if len(p.Phones) > 0 {
-		phone = p.Phones[0]
-	}
-	for _, s := range [...]string{phone, p.Name, string(p.Language), string(p.Grid), string(p.Backup)} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
 	return b
+}
+
+func appendField[S ~string | ~[]byte](b []byte, s S) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 var errBadRecord = errors.New("recipient record is truncated or of an unknown version")
@@ -213,6 +232,20 @@ func treeUnder(tx *bolt.Tx) func(grid, region plans.RegionCode) bool {
 // key order and nothing depends on map order, so every node derives the same
 // list, already sorted for writing.
 func derive(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Region, emit func(p *plans.Person, roles []uint16) error) error {
+	return deriveRecords(tx, plan, slots, regions, func(r *plans.PersonRecord, roles []uint16) error {
+		p, err := r.Person()
+		if err != nil {
+			return fmt.Errorf("decode person %s: %w", r.ID, err)
+		}
+		return emit(&p, roles)
+	})
+}
+
+// deriveRecords is derive without decoding whole people: emit gets the
+// roster's record, whose bytes are valid only during the call (see
+// plans.PersonRecord). Applying an activation uses it; a million people cost
+// no allocation each.
+func deriveRecords(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Region, emit func(r *plans.PersonRecord, roles []uint16) error) error {
 	activated, err := prefixes(tx, regions)
 	if err != nil {
 		return err
@@ -237,18 +270,19 @@ func derive(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Reg
 	under := treeUnder(tx)
 	roles := make([]uint16, 0, len(slots))
 	keep := func(g plans.RegionCode) bool { return hasPrefix(g, activated) || (planReach && hasPrefix(g, scope)) }
-	return plans.ForEachPerson(tx, keep, func(p *plans.Person) error {
-		all := hasPrefix(p.Grid, activated)
+	return plans.ForEachPerson(tx, keep, func(r *plans.PersonRecord) error {
+		all := hasPrefix(r.Grid, activated)
+		p := r.Traits()
 		roles = roles[:0]
 		for i := range slots {
-			if (all || slots[i].Reach == plans.ReachPlan) && slots[i].sel.Match(*p, under) {
+			if (all || slots[i].Reach == plans.ReachPlan) && slots[i].sel.Match(p, under) {
 				roles = append(roles, uint16(i))
 			}
 		}
 		if len(roles) == 0 {
 			return nil
 		}
-		return emit(p, roles)
+		return emit(r, roles)
 	})
 }
 
@@ -365,72 +399,4 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 		return nil
 	})
 	return c, err
-}
-
-// bulk is a set of puts into one bucket, written in key order (bbolt is
-// quadratic when many keys go into one transaction out of order). Keys and
-// values live in a few large chunks free of pointers, so a million records
-// cost the garbage collector nothing and are never copied to grow.
-type bulk struct {
-	chunks  [][]byte
-	entries []bulkEntry
-}
-
-type bulkEntry struct {
-	chunk      int32
-	klen, vlen int32
-	off        int64
-}
-
-// bulkChunk is the size of an arena chunk; a new chunk is started when less
-// than bulkSlack is left, so records almost never straddle the end.
-const (
-	bulkChunk = 4 << 20
-	bulkSlack = 4 << 10
-)
-
-func (w *bulk) key(e bulkEntry) []byte {
-	return w.chunks[e.chunk][e.off : e.off+int64(e.klen)]
-}
-
-func (w *bulk) val(e bulkEntry) []byte {
-	start := e.off + int64(e.klen)
-	return w.chunks[e.chunk][start : start+int64(e.vlen)]
-}
-
-// add appends one entry: the key, then whatever value encode appends. When
-// the current chunk fills up, the entry is moved to a new one.
-func (w *bulk) add(k []byte, encode func([]byte) []byte) {
-	if len(w.chunks) == 0 || cap(w.chunks[len(w.chunks)-1])-len(w.chunks[len(w.chunks)-1]) < bulkSlack {
-		w.chunks = append(w.chunks, make([]byte, 0, bulkChunk))
-	}
-	c := len(w.chunks) - 1
-	buf := w.chunks[c]
-	off := len(buf)
-	buf = append(buf, k...)
-	buf = encode(buf)
-	if cap(buf) != cap(w.chunks[c]) { // grew past the chunk: start a new one
-		rec := buf[off:]
-		fresh := make([]byte, 0, max(bulkChunk, 2*len(rec)))
-		w.chunks = append(w.chunks, append(fresh, rec...))
-		c, off, buf = c+1, 0, w.chunks[c+1]
-	} else {
-		w.chunks[c] = buf
-	}
-	w.entries = append(w.entries, bulkEntry{chunk: int32(c), off: int64(off), klen: int32(len(k)), vlen: int32(len(buf) - off - len(k))})
-}
-
-// write puts every entry into b in key order. Duplicate keys are a bug in
-// the caller and an error here.
-func (w *bulk) write(b *bolt.Bucket) error {
-	slices.SortFunc(w.entries, func(x, y bulkEntry) int { return bytes.Compare(w.key(x), w.key(y)) })
-	for i, e := range w.entries {
-		if i > 0 && bytes.Equal(w.key(w.entries[i-1]), w.key(e)) {
-			return fmt.Errorf("key %s written twice", w.key(e))
-		}
-		if err := b.Put(w.key(e), w.val(e)); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -47,7 +47,7 @@ func ParseReply(body string) Reply {
 			return Reply{Kind: ReplyDecline, Reason: rest}
 		}
 	}
-	return Reply{Kind: ReplyNote, Reason: text}
+	return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
 }
 
 // cutWord reports whether text starts with the answer word w (compared in

@@ -130,16 +130,8 @@ func (t *Twilio) SendSMS(ctx context.Context, m SMS) (Sent, error) {
 	// twilio-go sends with context.Background and keeps no response on
 	// errors; a per-call client whose transport carries ctx and records the
 	// answer gives both back. Building it costs a few small allocations.
-	call := &twilioCall{ctx: ctx, base: t.base, next: t.next}
-	c := &client.Client{
-		Credentials: t.creds,
-		HTTPClient: &http.Client{
-			Transport:     call,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	c.SetAccountSid(t.cfg.AccountSID)
-	msg, err := api.NewApiServiceWithClient(c).CreateMessage(p)
+	svc, call := t.service(ctx)
+	msg, err := svc.CreateMessage(p)
 	if err != nil {
 		return Sent{}, classifyTwilio(ctx, err, call)
 	}
@@ -154,6 +146,41 @@ func (t *Twilio) SendSMS(ctx context.Context, m SMS) (Sent, error) {
 		sent.Segments, _ = strconv.Atoi(*msg.NumSegments)
 	}
 	return sent, nil
+}
+
+// service returns a twilio-go API service for one call: its transport
+// carries ctx and records the HTTP answer.
+func (t *Twilio) service(ctx context.Context) (*api.ApiService, *twilioCall) {
+	call := &twilioCall{ctx: ctx, base: t.base, next: t.next}
+	c := &client.Client{
+		Credentials: t.creds,
+		HTTPClient: &http.Client{
+			Transport:     call,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.SetAccountSid(t.cfg.AccountSID)
+	return api.NewApiServiceWithClient(c), call
+}
+
+// FetchSMS looks up a message's current status at Twilio. Errors are
+// *SendError, classified as for sends.
+func (t *Twilio) FetchSMS(ctx context.Context, providerID string) (Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	svc, call := t.service(ctx)
+	msg, err := svc.FetchMessage(providerID, &api.FetchMessageParams{})
+	if err != nil {
+		return Report{}, classifyTwilio(ctx, err, call)
+	}
+	var r Report
+	if msg.Status != nil {
+		r.Status = *msg.Status
+	}
+	if msg.ErrorCode != nil {
+		r.Code = *msg.ErrorCode
+	}
+	return r, nil
 }
 
 // twilioCall is the transport of one send: it points the request at the

@@ -1,0 +1,71 @@
+package notify
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// attemptVersion is the first byte of a stored attempt record.
+const attemptVersion byte = 1
+
+var errBadAttempt = errors.New("attempt record is truncated or of an unknown version")
+
+// appendAttempt encodes an attempt record: the version, then N, Resent,
+// Code and Replies as varints, the three times as varint unix nanoseconds
+// (0 for none), and SID, Error, Reason and LastBody as length-prefixed
+// strings. It is read and rewritten for every report, so it is compact and
+// cheap to decode.
+func appendAttempt(b []byte, a *Attempt) []byte {
+	b = append(b, attemptVersion)
+	for _, v := range [...]int64{int64(a.N), int64(a.Resent), int64(a.Code), int64(a.Replies), nanos(a.NextTry), nanos(a.Updated), nanos(a.Answered)} {
+		b = binary.AppendVarint(b, v)
+	}
+	for _, s := range [...]string{a.SID, a.Error, a.Reason, a.LastBody} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func decodeAttempt(b []byte, a *Attempt) error {
+	*a = Attempt{}
+	if len(b) < 1 || b[0] != attemptVersion {
+		return errBadAttempt
+	}
+	b = b[1:]
+	var v [7]int64
+	for i := range v {
+		x, k := binary.Varint(b)
+		if k <= 0 {
+			return errBadAttempt
+		}
+		v[i], b = x, b[k:]
+	}
+	var s [4]string
+	for i := range s {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return errBadAttempt
+		}
+		s[i], b = string(b[k:k+int(l)]), b[k+int(l):]
+	}
+	a.N, a.Resent, a.Code, a.Replies = int(v[0]), int(v[1]), int(v[2]), int(v[3])
+	a.NextTry, a.Updated, a.Answered = fromNanos(v[4]), fromNanos(v[5]), fromNanos(v[6])
+	a.SID, a.Error, a.Reason, a.LastBody = s[0], s[1], s[2], s[3]
+	return nil
+}

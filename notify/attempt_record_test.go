@@ -1,0 +1,48 @@
+package notify
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAttemptRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 1, 8, 0, 0, 123, time.UTC)
+	for name, a := range map[string]Attempt{
+		"empty":   {},
+		"claimed": {N: 1, Updated: at},
+		"full": {N: 3, Resent: 1, SID: "SM0123456789abcdef0123456789abcdef", Code: 30003, Error: "carrier reported undelivered",
+			NextTry: at.Add(time.Minute), Updated: at, Answered: at.Add(2 * time.Minute), Reason: "家中有事", Replies: 2, LastBody: "2 家中有事"},
+	} {
+		var got Attempt
+		require.NoError(t, decodeAttempt(appendAttempt(nil, &a), &got), name)
+		assert.Equal(t, a, got, name)
+	}
+	var got Attempt
+	full := appendAttempt(nil, &Attempt{N: 2, SID: "SMx", LastBody: "收到"})
+	for i := range full {
+		assert.Error(t, decodeAttempt(full[:i], &got), "truncated at %d", i)
+	}
+	assert.Error(t, decodeAttempt(append([]byte{9}, full[1:]...), &got), "unknown version")
+}
+
+func TestParseReply(t *testing.T) {
+	for _, tc := range []struct {
+		body   string
+		kind   ReplyKind
+		reason string
+	}{
+		{"1", ReplyAccept, ""}, {" Y ", ReplyAccept, ""}, {"yes", ReplyAccept, ""}, {"YES!", ReplyAccept, ""},
+		{"到", ReplyAccept, ""}, {"收到", ReplyAccept, ""}, {"好", ReplyAccept, ""}, {"１", ReplyAccept, ""},
+		{"2", ReplyDecline, ""}, {"2 家中有事", ReplyDecline, "家中有事"}, {"N", ReplyDecline, ""}, {"no, sick", ReplyDecline, "sick"},
+		{"不能，在外地", ReplyDecline, "在外地"}, {"不", ReplyDecline, ""}, {"不去了", ReplyDecline, "去了"}, {"２　出差", ReplyDecline, "出差"},
+		{"12", ReplyNote, "12"}, {"yesterday", ReplyNote, "yesterday"}, {"nobody", ReplyNote, "nobody"},
+		{"在哪集合？", ReplyNote, "在哪集合？"}, {"", ReplyNote, ""}, {"好的马上到", ReplyNote, "好的马上到"},
+	} {
+		got := ParseReply(tc.body)
+		assert.Equal(t, tc.kind, got.Kind, "%q", tc.body)
+		assert.Equal(t, tc.reason, got.Reason, "%q", tc.body)
+	}
+}
