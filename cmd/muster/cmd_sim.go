@@ -23,6 +23,7 @@ type simOpts struct {
 	listen     string
 	accountSID string
 	authToken  string
+	accounts   []string
 	inboundURL string
 	number     string
 	mps        float64
@@ -34,20 +35,27 @@ type simOpts struct {
 	replies    []string
 	seed       int64
 	duplicate  bool
+	workers    int
+	cbAttempts int
+	cbDelay    time.Duration
 	logLevel   string
 }
 
 func newTwilioSimCmd() *cobra.Command {
 	o := &simOpts{listen: "127.0.0.1:9099", number: "+15005550006", seed: 1}
 	cmd := &cobra.Command{
-		Use:   "twilio-sim --listen ADDR --account-sid AC... --auth-token TOKEN",
+		Use:   "twilio-sim --listen ADDR (--account-sid AC... --auth-token TOKEN | --account AC...:TOKEN[:NUMBER]...)",
 		Short: "Run a Twilio-compatible SMS simulator (for drills and tests; sends nothing)",
 		Long: `Run a Twilio-compatible SMS simulator. It speaks the Messages API that
 twilio-go uses (Basic auth, Twilio's JSON and error bodies), moves messages
 queued → sent → delivered on its own clock, posts signed status callbacks,
 answers 429 above --mps, fails numbers by --rule, and replies from recipients
 by --reply profile as signed inbound SMS to --inbound-url. Counters are at
-GET /_sim/stats. Point muster at it with --twilio-api-url http://ADDR.
+GET /_sim/stats, every message kept at GET /_sim/messages[?to=NUMBER]. Point
+muster at it with --twilio-api-url http://ADDR (and --exercise-twilio-api-url).
+
+Accounts: --account-sid/--auth-token/--number give one; --account SID:TOKEN[:NUMBER]
+(repeatable) gives more, e.g. a live and an exercise account as muster uses them.
 
 Rules:   PATTERN=OUTCOME[:ARG], e.g. +8617000=reject:21614, +8617001=undelivered:30003,
          re:^\+86170[2-4]=failed:30008, +8617099=silent, +8617098=slow:45s
@@ -65,6 +73,7 @@ Replies: SHARE:WITHIN:BODY, e.g. 0.7:30s:1 and 0.1:60s:2 家中有事`,
 	f.StringVar(&o.listen, "listen", o.listen, "HOST:PORT to serve on")
 	f.StringVar(&o.accountSID, "account-sid", "", "account SID: AC followed by 32 hex digits")
 	f.StringVar(&o.authToken, "auth-token", "", "auth token (letters and digits): Basic-auth password and webhook signing key")
+	f.StringArrayVar(&o.accounts, "account", nil, "an account as SID:TOKEN[:NUMBER] (repeatable; NUMBER defaults to --number)")
 	f.StringVar(&o.inboundURL, "inbound-url", "", "where replies are posted as signed inbound SMS (muster's /hooks/twilio/sms-inbound)")
 	f.StringVar(&o.number, "number", o.number, "the account's number: sender for Messaging Service sends and To of replies")
 	f.Float64Var(&o.mps, "mps", 0, "accepted messages per second per account; above it 429/20429 (0: unlimited)")
@@ -76,16 +85,45 @@ Replies: SHARE:WITHIN:BODY, e.g. 0.7:30s:1 and 0.1:60s:2 家中有事`,
 	f.StringArrayVar(&o.replies, "reply", nil, "reply profile SHARE:WITHIN:BODY (repeatable)")
 	f.Int64Var(&o.seed, "seed", o.seed, "seed for who replies and when: the same seed gives the same replies")
 	f.BoolVar(&o.duplicate, "duplicate-callbacks", false, "post every status callback twice (idempotency drills)")
+	f.IntVar(&o.workers, "workers", 8, "webhooks posted at once")
+	f.IntVar(&o.cbAttempts, "callback-attempts", 3, "tries of each webhook (status callbacks and replies) before it is given up")
+	f.DurationVar(&o.cbDelay, "callback-retry-delay", 250*time.Millisecond, "first webhook retry after this; doubles per retry")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level")
 	return cmd
 }
 
 func (o *simOpts) config() (twiliosim.Config, error) {
-	if o.accountSID == "" || o.authToken == "" {
-		return twiliosim.Config{}, errors.New("--account-sid and --auth-token are required")
+	var accounts []twiliosim.Account
+	if o.accountSID != "" || o.authToken != "" || len(o.accounts) == 0 {
+		if o.accountSID == "" || o.authToken == "" {
+			return twiliosim.Config{}, errors.New("--account-sid and --auth-token are required (or --account SID:TOKEN[:NUMBER])")
+		}
+		accounts = append(accounts, twiliosim.Account{SID: o.accountSID, AuthToken: o.authToken, InboundURL: o.inboundURL, Number: o.number})
+	}
+	seen := map[string]bool{o.accountSID: o.accountSID != ""}
+	for _, spec := range o.accounts {
+		parts := strings.SplitN(spec, ":", 3)
+		if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+			return twiliosim.Config{}, fmt.Errorf("--account %q: want SID:TOKEN[:NUMBER], e.g. AC00000000000000000000000000000002:token2:+15005550007", spec)
+		}
+		if seen[parts[0]] {
+			return twiliosim.Config{}, fmt.Errorf("--account %q: account %s is given twice", spec, parts[0])
+		}
+		seen[parts[0]] = true
+		a := twiliosim.Account{SID: parts[0], AuthToken: parts[1], InboundURL: o.inboundURL, Number: o.number}
+		if len(parts) == 3 && parts[2] != "" {
+			a.Number = parts[2]
+		}
+		accounts = append(accounts, a)
+	}
+	if o.workers <= 0 || o.cbAttempts <= 0 || o.cbDelay <= 0 {
+		return twiliosim.Config{}, errors.New("--workers, --callback-attempts and --callback-retry-delay must be positive")
 	}
 	cfg := twiliosim.Config{
-		Accounts:           []twiliosim.Account{{SID: o.accountSID, AuthToken: o.authToken, InboundURL: o.inboundURL, Number: o.number}},
+		Accounts:           accounts,
+		Workers:            o.workers,
+		CallbackAttempts:   o.cbAttempts,
+		CallbackRetryDelay: o.cbDelay,
 		PublicURL:          "http://" + o.listen,
 		MPS:                o.mps,
 		Latency:            o.latency,
@@ -152,7 +190,11 @@ func runTwilioSim(parent context.Context, listen string, cfg twiliosim.Config, l
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "twilio simulator listening on http://%s (account %s); stats at /_sim/stats\n", ln.Addr(), cfg.Accounts[0].SID)
+	sids := make([]string, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		sids[i] = a.SID
+	}
+	fmt.Fprintf(stdout, "twilio simulator listening on http://%s (accounts %s); stats at /_sim/stats\n", ln.Addr(), strings.Join(sids, ", "))
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

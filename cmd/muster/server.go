@@ -27,7 +27,6 @@ import (
 	"muster/cluster"
 	"muster/examples"
 	"muster/notify"
-	"muster/notify/twiliosim"
 	"muster/plans"
 )
 
@@ -49,11 +48,12 @@ type serverOpts struct {
 	heartbeat time.Duration
 	election  time.Duration
 
+	sms smsOpts
+
 	// dev only
 	dev       bool
 	people    int
 	tokenFile string
-	simAddr   string
 }
 
 func (o *serverOpts) addCommon(cmd *cobra.Command) {
@@ -77,7 +77,11 @@ func newDevCmd() *cobra.Command {
 on 127.0.0.1:8080. On first start it loads the demo city (示例市: 6 districts,
 24 streets, 120 communities, 1,200 grids), three plans (flood control, public
 health, hazardous chemicals fire) and a generated roster of --people people.
-It prints the URL and an admin token.`,
+It prints the URL and an admin token.
+
+SMS go to a built-in Twilio simulator (nothing reaches a phone) with one
+account for LIVE and one for EXERCISE/TEST traffic, whose recipients answer;
+--twilio-* and --exercise-twilio-* send a purpose through a real account.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.tokenFile == "" {
@@ -89,7 +93,7 @@ It prints the URL and an admin token.`,
 	o.addCommon(cmd)
 	cmd.Flags().StringVar(&o.raftAddr, "raft-addr", o.raftAddr, "HOST:PORT for raft (port 0: any free port)")
 	cmd.Flags().IntVar(&o.people, "people", 2000, "size of the generated demo roster loaded on first start")
-	cmd.Flags().StringVar(&o.simAddr, "sim-addr", "127.0.0.1:0", "HOST:PORT of the built-in Twilio simulator (port 0: any free port)")
+	o.sms.add(cmd.Flags(), true)
 	return cmd
 }
 
@@ -102,7 +106,14 @@ func newAgentCmd() *cobra.Command {
 --bootstrap and prints the first admin token; the others start with --join and
 the HTTP URL of any member. Nodes authenticate to each other with the shared
 --cluster-key. Every flag can also be set as MUSTER_<FLAG>, e.g.
-MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted node needs neither flag.`,
+MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted node needs neither flag.
+
+The leader sends call-up SMS: LIVE through the --twilio-* account, EXERCISE
+and TEST through the --exercise-twilio-* account, never the other way round.
+Without an exercise account drills go to a built-in simulator (nothing
+reaches a phone); without a live account LIVE messages stay pending. Give
+every node the same --public-url, reaching any node, for the providers'
+webhooks. See docs/operations.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.nodeID == "" || o.dataDir == "" || o.raftAddr == "" {
@@ -125,6 +136,7 @@ MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted node needs neither flag.`,
 	f.BoolVar(&o.bootstrap, "bootstrap", false, "start a new cluster with this node as its first voter")
 	f.StringVar(&o.join, "join", "", "HTTP URL of any member of the cluster to join")
 	f.StringVar(&o.clusterKey, "cluster-key", "", "shared secret for node-to-node requests (env MUSTER_CLUSTER_KEY)")
+	o.sms.add(f, false)
 	return cmd
 }
 
@@ -146,6 +158,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := o.sms.check(); err != nil {
+		return &exitError{2, err}
+	}
 	gin.SetMode(gin.ReleaseMode)
 
 	ln, err := net.Listen("tcp", o.httpAddr)
@@ -164,6 +179,15 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		}
 		advertise = "http://" + net.JoinHostPort(host, port)
 	}
+	publicURL := strings.TrimRight(o.sms.publicURL, "/")
+	if publicURL == "" {
+		publicURL = advertise
+	}
+	sms, err := newSMSWiring(o, publicURL, logger, stdout)
+	if err != nil {
+		return err
+	}
+	defer sms.Close()
 
 	node, err := cluster.New(cluster.Config{
 		NodeID:           o.nodeID,
@@ -185,17 +209,16 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	access.Register(node)
 	notify.Register(node)
 	planSvc := plans.NewService(node, node)
-	senders := notify.Senders{Live: notify.SendInfo{Account: "(no SMS provider configured)"}, Exercise: notify.SendInfo{Account: "(no SMS provider configured)"}}
 	if o.dev {
-		sim, simURL, err := startDevSimulator(o.simAddr, advertise, logger)
-		if err != nil {
-			return err
-		}
-		defer sim.Close()
-		senders = devSenders
-		fmt.Fprintf(stdout, "twilio simulator: %s (live %s, exercise %s; counters at /_sim/stats)\n", simURL, devLive.SID, devExercise.SID)
+		fmt.Fprintf(stdout, "twilio simulator: %s (%s; counters at /_sim/stats)\n", sms.sim.url, orDefault(strings.Join(sms.simUses, ", "), "unused: both purposes have accounts"))
 	}
-	actSvc := notify.NewService(node, node, senders)
+	actSvc := notify.NewService(node, node, sms.senders)
+	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
+	if err != nil {
+		node.Close()
+		return &exitError{2, err}
+	}
+	node.OnLeader(dispatcher.Run)
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
@@ -208,12 +231,17 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 			logger.Warn("node shutdown", "err", err)
 		}
 	}()
+	// Webhooks are taken on every node; closed after the HTTP server has
+	// stopped, so what it accepted is applied before the node closes.
+	inbound := notify.NewInbound(node, notify.InboundConfig{Tokens: sms.tokens})
+	defer inbound.Close()
 
 	tokens := access.NewService(node, node)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector())
 	srv := &http.Server{
-		Handler:           newHTTPHandler(node, planSvc, actSvc, tokens, reg, logger),
+		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL},
+			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	serveErr := make(chan error, 1)
@@ -223,7 +251,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	logger.Info("muster node started", "node", o.nodeID, "http", advertise, "raft", node.RaftAddr(), "data_dir", o.dataDir)
+	logger.Info("muster node started", "node", o.nodeID, "http", advertise, "public_url", publicURL, "raft", node.RaftAddr(), "data_dir", o.dataDir)
 
 	if o.join != "" {
 		if err := joinCluster(ctx, logger, o.join, o.clusterKey, cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise}); err != nil {
@@ -255,13 +283,6 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
 	}
-}
-
-// newHTTPHandler builds the HTTP surface: the API, webhooks, and the
-// node-to-node endpoints.
-func newHTTPHandler(node *cluster.Node, planSvc *plans.Service, actSvc *notify.Service, tokens *access.Service, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
-	return api.New(api.Config{Logger: logger, Metrics: reg},
-		api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc}).Handler()
 }
 
 // joinCluster asks the cluster at url to add this node, retrying with
@@ -385,49 +406,4 @@ func loadDemo(ctx context.Context, logger *slog.Logger, svc *plans.Service, peop
 	}
 	logger.Info("demo data loaded", "regions", len(regions), "plans", len(files), "people", res.Created, "took", time.Since(start).Round(time.Millisecond))
 	return nil
-}
-
-// The built-in simulator's accounts in dev: one for LIVE traffic and one for
-// EXERCISE and TEST, as in production, so a drill never shares an account.
-var (
-	devLive     = twiliosim.Account{SID: "AC00000000000000000000000000000001", AuthToken: "devlivetoken", Number: "+15005550006"}
-	devExercise = twiliosim.Account{SID: "AC00000000000000000000000000000002", AuthToken: "devexercisetoken", Number: "+15005550007"}
-	devSenders  = notify.Senders{
-		Live:     notify.SendInfo{Account: devLive.SID, Sender: devLive.Number, PerSecond: 100},
-		Exercise: notify.SendInfo{Account: devExercise.SID, Sender: devExercise.Number, PerSecond: 100},
-	}
-)
-
-// startDevSimulator serves the built-in Twilio simulator for muster dev:
-// 100 messages per second per account, replies posted to this node's inbound
-// webhook.
-func startDevSimulator(addr, selfURL string, logger *slog.Logger) (*devSim, string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, "", fmt.Errorf("twilio simulator: listen on %s: %w", addr, err)
-	}
-	inbound := strings.TrimRight(selfURL, "/") + "/hooks/twilio/sms-inbound"
-	live, exercise := devLive, devExercise
-	live.InboundURL, exercise.InboundURL = inbound, inbound
-	sim := twiliosim.New(twiliosim.Config{
-		Accounts:  []twiliosim.Account{live, exercise},
-		PublicURL: "http://" + ln.Addr().String(),
-		MPS:       100,
-		Logger:    logger,
-	})
-	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return &devSim{sim: sim, srv: srv}, "http://" + ln.Addr().String(), nil
-}
-
-type devSim struct {
-	sim *twiliosim.Server
-	srv *http.Server
-}
-
-func (d *devSim) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = d.srv.Shutdown(ctx)
-	d.sim.Close()
 }
