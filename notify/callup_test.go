@@ -112,7 +112,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			r.mu.Unlock()
 		},
 		Handler: func(i int, n *cluster.Node) http.Handler {
-			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens})
+			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID}})
 			t.Cleanup(in.Close)
 			return api.New(api.Config{Logger: quiet, PublicURL: r.front.URL}, api.Deps{Cluster: n, Webhooks: in}).Handler()
 		},
@@ -524,4 +524,35 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 		assert.Equal(t, notify.InboundNoCallUp, audit[1].Outcome)
 		assert.Equal(t, third.Person, audit[1].Person)
 	})
+}
+
+// TestInboundKeepsDrillAndLiveApart: a person called up by a drill and by a
+// newer LIVE activation answers the drill SMS (on the exercise account):
+// the answer counts for the drill only, and a report signed by the
+// exercise account cannot change a LIVE attempt.
+func TestInboundKeepsDrillAndLiveApart(t *testing.T) {
+	r := newCallRig(t, rigOptions{nodes: 1, people: 100})
+	drill := r.activate(t, "exercise")
+	live := r.activate(t, "live")
+	r.waitSettled(t, drill.ID, 30*time.Second)
+	r.waitSettled(t, live.ID, 30*time.Second)
+	r.waitSimIdle(t, 10*time.Second)
+	p := r.recipientsOf(t, drill.ID)[0]
+	node := r.nodes[0]
+
+	code, _ := r.postHook(t, node, "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {"SMdrill1"},
+		"From": {p.Phone}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, 1, r.status(t, drill.ID).Counters.ByState[notify.StateAcked], "the drill got the answer")
+	assert.Zero(t, r.status(t, live.ID).Counters.ByState[notify.StateAcked], "the LIVE call-up did not")
+
+	path := "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(notify.AttemptID(live.ID, p.Person, 1))
+	code, _ = r.postHook(t, node, path, url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {"SMx"}, "MessageStatus": {"failed"}, "ErrorCode": {"30006"}}, drillAcct.AuthToken)
+	require.Equal(t, http.StatusNoContent, code)
+	assert.Zero(t, r.status(t, live.ID).Counters.ByState[notify.StateFailed], "an exercise-account report does not touch a LIVE attempt")
+
+	code, _ = r.postHook(t, node, "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {"SMlive1"},
+		"From": {p.Phone}, "To": {liveAcct.Number}, "Body": {"2 在外地"}}, liveAcct.AuthToken)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, 1, r.status(t, live.ID).Counters.ByState[notify.StateDeclined], "a reply on the live account answers the LIVE call-up")
 }

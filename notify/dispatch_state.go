@@ -464,6 +464,10 @@ type InboundItem struct {
 	To      string      `json:"to,omitempty"`
 	Body    string      `json:"body,omitempty"`
 	Account string      `json:"acct,omitempty"`
+	// Exercise is set when Account is the EXERCISE/TEST account: its replies
+	// and reports only ever concern drill call-ups, and the live account's
+	// only LIVE ones.
+	Exercise bool `json:"ex,omitempty"`
 }
 
 type inboundBatch struct {
@@ -603,6 +607,9 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	} else if err != nil {
 		return InboundResult{}, err
 	}
+	if at.a.Purpose.Drill() != it.Exercise {
+		return InboundResult{Outcome: InboundRejected, Activation: act, Person: person}, nil // another account's report
+	}
 	r, att, err := at.recipient(person)
 	if muster.IsCode(err, muster.ENotFound) || (err == nil && n > att.N) {
 		return InboundResult{Outcome: InboundUnknown, Activation: act}, nil
@@ -658,8 +665,9 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	return res, at.move(r, to)
 }
 
-// openCallUp finds the most recent open activation that called person up.
-func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID) (*actTx, error) {
+// openCallUp finds the most recent open activation that called person up
+// with messages from the live account (exercise false) or the exercise one.
+func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool) (*actTx, error) {
 	ob := tx.Bucket(bOpen)
 	if ob == nil {
 		return nil, nil
@@ -670,7 +678,13 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID) (*actTx, erro
 		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
 			continue
 		}
-		return acts.get(tx, plans.ActivationID(k))
+		at, err := acts.get(tx, plans.ActivationID(k))
+		if err != nil {
+			return nil, err
+		}
+		if at.a.Purpose.Drill() == exercise {
+			return at, nil
+		}
 	}
 	return nil, nil
 }
@@ -680,7 +694,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if person == "" {
 		return InboundResult{Outcome: InboundUnknown}, nil
 	}
-	at, err := openCallUp(tx, acts, person)
+	at, err := openCallUp(tx, acts, person, it.Exercise)
 	if err != nil {
 		return InboundResult{}, err
 	}

@@ -778,7 +778,8 @@ func (r *dispatchRun) sweep(id plans.ActivationID, fetched map[string]time.Time)
 				mu.Lock()
 				fetched[due[i].attempt] = now
 				if err == nil && (rep.Status == "delivered" || rep.Status == "read" || rep.Status == "undelivered" || rep.Status == "failed") {
-					items = append(items, InboundItem{Kind: InboundStatus, Attempt: due[i].attempt, SID: due[i].sid, Status: rep.Status, Code: rep.Code, Account: route.Account})
+					items = append(items, InboundItem{Kind: InboundStatus, Attempt: due[i].attempt, SID: due[i].sid, Status: rep.Status, Code: rep.Code,
+						Account: route.Account, Exercise: route.Exercise})
 				}
 				mu.Unlock()
 			}

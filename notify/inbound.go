@@ -14,8 +14,9 @@ import (
 // is committed, so a webhook is answered 2xx only when it is durable and the
 // provider retries anything else.
 type Inbound struct {
-	apply  Applier
-	tokens map[string]string
+	apply    Applier
+	tokens   map[string]string
+	exercise map[string]bool
 	batch  *batcher[InboundItem, InboundResult]
 }
 
@@ -27,6 +28,10 @@ type InboundConfig struct {
 	// Tokens maps each provider account SID whose webhooks are taken to its
 	// auth token, which signs them.
 	Tokens map[string]string
+	// Exercise lists the accounts of EXERCISE and TEST traffic: what comes
+	// in on them concerns drills only, and what comes in on the others LIVE
+	// call-ups only.
+	Exercise []string
 }
 
 // NewInbound starts an Inbound; Close stops it.
@@ -40,13 +45,17 @@ func NewInbound(a Applier, cfg InboundConfig) *Inbound {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
-	in := &Inbound{apply: a, tokens: cfg.Tokens}
+	in := &Inbound{apply: a, tokens: cfg.Tokens, exercise: map[string]bool{}}
+	for _, sid := range cfg.Exercise {
+		in.exercise[sid] = true
+	}
 	in.batch = newBatcher(cfg.Batch, cfg.Delay, cfg.Parallel, in.flush)
 	return in
 }
 
 // Submit applies one webhook item and returns what it did.
 func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, error) {
+	it.Exercise = in.exercise[it.Account]
 	return in.batch.Do(ctx, it)
 }
 
