@@ -54,7 +54,7 @@ func BenchmarkDispatch(b *testing.B) {
 		b.ReportMetric(people/tBare.Seconds(), "twilio-go-sms/s")
 		b.ReportMetric(tBare.Seconds()/tDispatch.Seconds(), "ratio")
 		b.ReportMetric(0, "ns/op")
-		_, err := notify.NewService(r.c.WaitLeader(15 * time.Second).Node, r.c.WaitLeader(15 * time.Second).Node, senders).StandDown(b.Context(), "bench", a.ID, "done")
+		_, err := notify.NewService(r.c.WaitLeader(15*time.Second).Node, r.c.WaitLeader(15*time.Second).Node, senders).StandDown(b.Context(), "bench", a.ID, "done")
 		require.NoError(b, err)
 		r.waitSimIdle(b, time.Minute)
 	}

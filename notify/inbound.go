@@ -17,7 +17,7 @@ type Inbound struct {
 	apply    Applier
 	tokens   map[string]string
 	exercise map[string]bool
-	batch  *batcher[InboundItem, InboundResult]
+	batch    *batcher[InboundItem, InboundResult]
 }
 
 // InboundConfig tunes the batching; zero fields take the defaults.
