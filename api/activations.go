@@ -20,6 +20,7 @@ type Activations interface {
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
 	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
 	Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f notify.RecipientFilter, page plans.Page) (plans.List[notify.Recipient], error)
+	Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error)
 	Modes(ctx context.Context, level muster.Consistency) ([]plans.ModeRecord, error)
 	Mode(ctx context.Context, level muster.Consistency, region plans.RegionCode) (plans.RegionMode, error)
 }

@@ -63,6 +63,8 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/activations", access.ActRead, s.listActivations)
 	s.handle(api, "GET", "/activations/:id", access.ActRead, s.getActivation)
 	s.handle(api, "GET", "/activations/:id/recipients", access.ActRead, s.listRecipients)
+	s.handle(api, "GET", "/activations/:id/board", access.ActRead, s.getBoard)
+	s.handle(api, "GET", "/activations/:id/events", access.ActRead, s.activationEvents)
 	s.handle(api, "POST", "/activations/:id/stand-down", access.ActActivate, s.standDown)
 	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
 }

@@ -44,8 +44,9 @@ type boardWant struct {
 	ackBy map[int]int
 }
 
-// submitReplies sends each recipient's reply as a real inbound SMS, from a
-// few goroutines so they batch as webhooks do.
+// submitReplies sends each recipient's reply to a LIVE call-up as a real
+// inbound SMS on the live account, from a few goroutines so they batch as
+// webhooks do.
 func submitReplies(t *testing.T, in *notify.Inbound, rs []notify.Recipient, body string, sid *int) {
 	t.Helper()
 	items := make(chan notify.InboundItem)
@@ -69,7 +70,7 @@ func submitReplies(t *testing.T, in *notify.Inbound, rs []notify.Recipient, body
 	}
 	for _, r := range rs {
 		*sid++
-		items <- notify.InboundItem{Kind: notify.InboundReply, SID: fmt.Sprintf("SMboard%06d", *sid), From: r.Phone, To: "+8610690000", Body: body}
+		items <- notify.InboundItem{Kind: notify.InboundReply, SID: fmt.Sprintf("SMboard%06d", *sid), From: r.Phone, To: senders.Live.Sender, Body: body, Account: senders.Live.Account}
 	}
 	close(items)
 	wg.Wait()

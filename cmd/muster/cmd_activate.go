@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -199,62 +198,5 @@ func newModeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "show one region's effective mode")
-	return cmd
-}
-
-func newStatusCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "status [ACTIVATION]",
-		Short: "Show activations, or one activation's recipient counts by state and role",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c := newClient(g, cmd)
-			if len(args) == 0 {
-				var pf = pageFlags{limit: 100}
-				return c.list("/api/v1/activations", nil, &pf, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\tRECIPIENTS\tREGIONS\tCREATED", func(it json.RawMessage) (string, error) {
-					var a notify.Activation
-					err := json.Unmarshal(it, &a)
-					return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s", a.ID, a.Plan, a.Level, a.Purpose, a.Status, a.Recipients, a.RegionNames,
-						a.CreatedAt.Local().Format("2006-01-02 15:04")), err
-				})
-			}
-			return c.get("/api/v1/activations/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
-				var st notify.ActivationStatus
-				if err := json.Unmarshal(raw, &st); err != nil {
-					return err
-				}
-				fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s, %s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status)
-				states := []notify.State{notify.StatePending, notify.StateSending, notify.StateSent, notify.StateDelivered,
-					notify.StateAcked, notify.StateDeclined, notify.StateFailed, notify.StateEscalated, notify.StateExpired}
-				fmt.Fprint(w, "\nRECIPIENTS")
-				for _, s := range states {
-					fmt.Fprintf(w, "\t%s", strings.ToUpper(string(s)))
-				}
-				fmt.Fprintf(w, "\n%d", st.Counters.Total)
-				for _, s := range states {
-					fmt.Fprintf(w, "\t%d", st.Counters.ByState[s])
-				}
-				fmt.Fprintln(w)
-				fmt.Fprintln(w, "\nROLE\tRECIPIENTS\tACKED")
-				roles := make([]int, 0, len(st.Counters.ByRole))
-				for r := range st.Counters.ByRole {
-					roles = append(roles, r)
-				}
-				sort.Ints(roles)
-				for _, r := range roles {
-					name := fmt.Sprint(r)
-					if r < len(st.Roles) {
-						name = st.Roles[r].Group + " / " + st.Roles[r].Name
-					}
-					total := 0
-					for _, n := range st.Counters.ByRole[r] {
-						total += n
-					}
-					fmt.Fprintf(w, "%s\t%d\t%d\n", name, total, st.Counters.ByRole[r][notify.StateAcked])
-				}
-				return nil
-			})
-		},
-	}
 	return cmd
 }

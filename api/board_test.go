@@ -1,0 +1,270 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/access"
+	"muster/examples"
+	"muster/notify"
+	"muster/plans"
+)
+
+// boardCallUp loads the demo city, the flood plan and a roster of people into
+// the fixture and activates the plan (EXERCISE, level IV) over region.
+func boardCallUp(t *testing.T, f *fixture, h http.Handler, people int, regions ...string) notify.Activation {
+	t.Helper()
+	withDemo(t, f, h)
+	rs, err := examples.Regions()
+	require.NoError(t, err)
+	var roster bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&roster, people, 5, examples.Grids(rs)))
+	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	return boardActivate(t, f, h, regions...)
+}
+
+func boardActivate(t *testing.T, f *fixture, h http.Handler, regions ...string) notify.Activation {
+	t.Helper()
+	req := map[string]any{"plan_id": "flood-control", "regions": regions, "level": "IV", "purpose": "EXERCISE", "reason": "防汛通讯演练"}
+	res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(req)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var a notify.Activation
+	res.decode(t, &a)
+	require.Positive(t, a.Recipients)
+	return a
+}
+
+// boardReply sends one recipient's SMS answer through the real inbound path, as
+// the provider's webhook would.
+func boardReply(t *testing.T, f *fixture, h http.Handler, id plans.ActivationID, body string) notify.Recipient {
+	t.Helper()
+	res := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(id) + "/recipients?limit=1&state=pending", token: f.root})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var l plans.List[notify.Recipient]
+	res.decode(t, &l)
+	require.NotEmpty(t, l.Items)
+	// The call-up is a drill: its answers come in on the exercise account.
+	acct := testSenders.Exercise.Account
+	in := notify.NewInbound(f.c.Leader().Node, notify.InboundConfig{Exercise: []string{acct}})
+	defer in.Close()
+	out, err := in.Submit(ctx(t), notify.InboundItem{Kind: notify.InboundReply, SID: "SM" + string(l.Items[0].Person) + body, From: l.Items[0].Phone, Body: body, Account: acct})
+	require.NoError(t, err)
+	require.Equal(t, notify.InboundApplied, out.Outcome)
+	return l.Items[0]
+}
+
+func TestBoardThroughTheAPI(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 1200, "990101")
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+	who := boardReply(t, f, h, a.ID, "1")
+
+	before := time.Now()
+	res := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/board", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Equal(t, "application/json; charset=utf-8", res.Header().Get("Content-Type"))
+
+	// The shape, as a client without muster's types sees it.
+	var doc map[string]any
+	res.decode(t, &doc)
+	for _, k := range []string{"activation", "status", "created_at", "as_of", "elapsed", "checkpoints", "total", "regions", "grids"} {
+		assert.Contains(t, doc, k)
+	}
+	assert.Equal(t, []any{5.0, 15.0, 30.0}, doc["checkpoints"])
+	total := doc["total"].(map[string]any)
+	for _, k := range []string{"recipients", "pending", "sending", "sent", "delivered", "acked", "declined", "failed", "escalated", "expired", "unanswered", "acked_pct", "ack_by"} {
+		assert.Contains(t, total, k)
+	}
+	assert.Equal(t, map[string]any{"minutes": 5.0, "acked": 1.0, "pct": notify.Percent(1, a.Recipients), "reached": false}, total["ack_by"].([]any)[0])
+	grid := doc["grids"].([]any)[0].(map[string]any)
+	for _, k := range []string{"code", "name", "kind", "path", "recipients", "acked", "acked_pct", "ack_by"} {
+		assert.Contains(t, grid, k)
+	}
+
+	var b notify.Board
+	res.decode(t, &b)
+	assert.Equal(t, a.ID, b.Activation)
+	assert.Equal(t, a.Recipients, b.Total.Recipients)
+	assert.Equal(t, 1, b.Total.Acked)
+	assert.Equal(t, a.Recipients-1, b.Total.Pending)
+	assert.Equal(t, a.Recipients-1, b.Total.Unanswered)
+	assert.False(t, b.AsOf.Before(before.Add(-time.Second)), "stamped when served")
+	assert.Equal(t, b.AsOf.Sub(a.CreatedAt), b.Elapsed)
+	found := false
+	for _, g := range b.Grids {
+		assert.NotEmpty(t, g.Name, g.Code)
+		if g.Code == who.Grid {
+			found = true
+			assert.Equal(t, 1, g.Acked)
+			assert.Equal(t, 1, g.AckBy[0].Acked)
+		}
+	}
+	assert.True(t, found, "the grid of the one who reported is on the board")
+	require.NotEmpty(t, b.Regions)
+	for _, r := range b.Regions {
+		assert.Equal(t, plans.KindStreet, r.Kind, "a district's board rolls up to its streets")
+	}
+
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/A999999/board", token: viewer})
+	assert.Equal(t, http.StatusNotFound, res.Code)
+	assert.Equal(t, muster.ENotFound, res.errorBody(t).Code)
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/board"})
+	assert.Equal(t, http.StatusUnauthorized, res.Code)
+}
+
+// sseEvent is one Server-Sent Event, or a comment when name is empty.
+type sseEvent struct {
+	name, data, comment string
+}
+
+// readEvents parses an event stream into a channel, closed at the end of
+// the stream.
+func readEvents(body *bufio.Reader) <-chan sseEvent {
+	ch := make(chan sseEvent, 16)
+	go func() {
+		defer close(ch)
+		var ev sseEvent
+		for {
+			line, err := body.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case line == "":
+				if ev != (sseEvent{}) {
+					ch <- ev
+				}
+				ev = sseEvent{}
+			case strings.HasPrefix(line, ":"):
+				ch <- sseEvent{comment: strings.TrimSpace(line[1:])}
+			case strings.HasPrefix(line, "event: "):
+				ev.name = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				ev.data += line[len("data: "):]
+			}
+		}
+	}()
+	return ch
+}
+
+// nextStatus waits (bounded) for the next status event.
+func nextStatus(t *testing.T, events <-chan sseEvent, timeout time.Duration) notify.ActivationStatus {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-events:
+			require.True(t, ok, "the stream ended before a status event")
+			if ev.name == "" {
+				continue
+			}
+			require.Equal(t, "status", ev.name, "data: %s", ev.data)
+			var st notify.ActivationStatus
+			require.NoError(t, json.Unmarshal([]byte(ev.data), &st), ev.data)
+			return st
+		case <-deadline:
+			t.Fatalf("no status event within %v", timeout)
+		}
+	}
+}
+
+// openEvents connects to an activation's event stream over real HTTP.
+func openEvents(t *testing.T, c context.Context, url, token string) (*http.Response, <-chan sseEvent) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(c, "GET", url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { res.Body.Close() })
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	return res, readEvents(bufio.NewReaderSize(res.Body, 1<<20))
+}
+
+func TestActivationEventsStream(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 1200, "990101")
+	srv := httptest.NewServer(h)
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			srv.Close()
+		}
+	})
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	res, events := openEvents(t, c, srv.URL+"/api/v1/activations/"+string(a.ID)+"/events?consistency=linearizable", viewer)
+	assert.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	assert.Equal(t, "no", res.Header.Get("X-Accel-Buffering"))
+	assert.Equal(t, "no-cache", res.Header.Get("Cache-Control"))
+
+	// At once: the status as GET /activations/{id} has it.
+	st := nextStatus(t, events, 5*time.Second)
+	assert.Equal(t, a.ID, st.ID)
+	assert.Equal(t, notify.StatusActive, st.Status)
+	assert.Equal(t, a.Recipients, st.Counters.ByState[notify.StatePending])
+
+	// A reply moves a counter: a new event follows.
+	boardReply(t, f, h, a.ID, "1")
+	st = nextStatus(t, events, 5*time.Second)
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])
+	assert.Equal(t, a.Recipients-1, st.Counters.ByState[notify.StatePending])
+
+	// Stood down with nothing in flight: one last event, then the end.
+	sd := do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
+	require.Equal(t, http.StatusOK, sd.Code, "%s", sd.Body)
+	st = nextStatus(t, events, 5*time.Second)
+	assert.Equal(t, notify.StatusStoodDown, st.Status)
+	select {
+	case ev, ok := <-events:
+		assert.False(t, ok, "the stream ends after the stand-down; got %+v", ev)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end after the stand-down")
+	}
+
+	// A stream of a settled activation ends after its one event.
+	_, events = openEvents(t, c, srv.URL+"/api/v1/activations/"+string(a.ID)+"/events", viewer)
+	assert.Equal(t, notify.StatusStoodDown, nextStatus(t, events, 5*time.Second).Status)
+	_, ok := <-events
+	assert.False(t, ok)
+
+	// Errors before the stream are ordinary JSON errors.
+	r := do(t, h, request{method: "GET", path: "/api/v1/activations/A999999/events", token: viewer})
+	assert.Equal(t, http.StatusNotFound, r.Code)
+	assert.Equal(t, muster.ENotFound, r.errorBody(t).Code)
+	r = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/events"})
+	assert.Equal(t, http.StatusUnauthorized, r.Code)
+
+	// A client that goes away ends its stream: the server can close.
+	b := boardActivate(t, f, h, "990102")
+	gone, leave := context.WithCancel(c)
+	_, events = openEvents(t, gone, srv.URL+"/api/v1/activations/"+string(b.ID)+"/events", viewer)
+	assert.Equal(t, b.ID, nextStatus(t, events, 5*time.Second).ID)
+	leave()
+	done := make(chan struct{})
+	go func() { srv.Close(); close(done) }()
+	closed = true
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event handler kept running after its client went away")
+	}
+}

@@ -1,0 +1,774 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/notify"
+)
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var (
+		watch bool
+		grids int
+		pf    = pageFlags{limit: 100}
+	)
+	cmd := &cobra.Command{
+		Use:   "status [ACTIVATION] [--watch]",
+		Short: "Show activations with their counts, or one activation's counts overall, per role, region and grid",
+		Long: `Without ACTIVATION: the activations, each with its recipient counts
+(recipients, pending, sending, sent, delivered, acked, declined, failed,
+escalated).
+
+With ACTIVATION: those counts overall, per role, per region one level below
+the activated regions, and for the --grids grids with the most recipients
+(-o json has every grid, in the board).
+
+--watch follows the activation live: a progress bar of messages out and of
+people who reported (报到), and the 报到 curve over the time since the
+activation, redrawn every second, until the activation is settled (stood down
+with nothing in flight, or everyone answered or failed) or Ctrl-C. When
+standard output is not a terminal it prints one line per change instead, and
+with -o json one ActivationStatus per line.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			if len(args) == 0 {
+				if watch {
+					return &exitError{2, errors.New("--watch follows one activation: give its ID")}
+				}
+				return listStatus(c, &pf)
+			}
+			if grids < 0 {
+				return &exitError{2, fmt.Errorf("--grids %d: want 0 (all) or more", grids)}
+			}
+			if watch {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				w := &watcher{out: c.out, now: time.Now, tty: isTerminal(c.out), json: g.output == "json"}
+				return w.run(ctx, c, args[0])
+			}
+			return showStatus(c, args[0], grids)
+		},
+	}
+	pf.add(cmd)
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the activation live until it is settled or Ctrl-C")
+	cmd.Flags().IntVar(&grids, "grids", 10, "grids to show, most recipients first (0: all)")
+	return cmd
+}
+
+func newBoardCmd(g *globals) *cobra.Command {
+	var (
+		sortBy string
+		top    int
+	)
+	cmd := &cobra.Command{
+		Use:   "board ACTIVATION [--sort code|recipients|acked] [--top N]",
+		Short: "Show an activation's 报到 board: per region and grid, who reported, and the share at T+5, T+15 and T+30 minutes",
+		Long: `Show the 报到 (report for duty) board of an activation: for each region one
+level below the activated regions, then for each grid, the recipients, how
+many reported (报到) and what share, how many declined, failed or have not
+answered, and the share that reported within 5, 15 and 30 minutes of the
+activation. A share marked … is still counting: that time has not passed.
+--sort acked puts the grids with the lowest 报到 share first. JSON: Board.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains([]string{"code", "recipients", "acked"}, sortBy) {
+				return &exitError{2, fmt.Errorf("--sort %q: want code, recipients or acked", sortBy)}
+			}
+			if top < 0 {
+				return &exitError{2, fmt.Errorf("--top %d: want 0 (all) or more", top)}
+			}
+			c := newClient(g, cmd)
+			return c.get("/api/v1/activations/"+url.PathEscape(args[0])+"/board", nil, func(raw []byte, w io.Writer) error {
+				var b notify.Board
+				if err := json.Unmarshal(raw, &b); err != nil {
+					return err
+				}
+				printBoard(w, b, sortBy, top)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&sortBy, "sort", "code", "order of the rows: code, recipients (most first) or acked (lowest 报到 share first)")
+	cmd.Flags().IntVar(&top, "top", 0, "grids to show after sorting (0: all)")
+	return cmd
+}
+
+// countColumns are the headers of the nine counts, in StatusCounts order.
+const countColumns = "RECIPIENTS\tPENDING\tSENDING\tSENT\tDELIVERED\tACKED\tDECLINED\tFAILED\tESCALATED"
+
+// countCells formats the nine counts as tab-separated cells, and expired
+// when the table shows it.
+func countCells(c notify.StatusCounts, expired bool) string {
+	s := fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d", c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated)
+	if expired {
+		s += fmt.Sprintf("\t%d", c.Expired)
+	}
+	return s
+}
+
+// listStatus prints a page of activations (every page with --all), each
+// with its counts; JSON adds "counts" (StatusCounts) to each Activation.
+func listStatus(c *client, p *pageFlags) error {
+	q := url.Values{"limit": {fmt.Sprint(p.limit)}}
+	after := p.after
+	var items []json.RawMessage
+	next := ""
+	for {
+		if after != "" {
+			q.Set("after", after)
+		}
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+			Next  string            `json:"next"`
+		}
+		if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations", query: q}, &page); err != nil {
+			return err
+		}
+		items = append(items, page.Items...)
+		next = page.Next
+		if !p.all || next == "" {
+			break
+		}
+		after = next
+	}
+	type row struct {
+		a      notify.Activation
+		counts notify.StatusCounts
+		raw    json.RawMessage
+	}
+	rows := make([]row, 0, len(items))
+	for _, it := range items {
+		var r row
+		if err := json.Unmarshal(it, &r.a); err != nil {
+			return err
+		}
+		var st notify.ActivationStatus
+		if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations/" + url.PathEscape(string(r.a.ID))}, &st); err != nil {
+			return fmt.Errorf("counts of %s: %w", r.a.ID, err)
+		}
+		r.counts = st.Summary().Counts
+		var err error
+		if r.raw, err = withFields(it, map[string]any{"counts": r.counts}); err != nil {
+			return err
+		}
+		rows = append(rows, r)
+	}
+	if c.g.output == "json" {
+		out := make([]json.RawMessage, len(rows))
+		for i, r := range rows {
+			out[i] = r.raw
+		}
+		raw, err := json.Marshal(map[string]any{"items": out, "next": next})
+		if err != nil {
+			return err
+		}
+		return c.print(raw, nil)
+	}
+	w := newTable(c.out)
+	fmt.Fprintln(w, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\t"+countColumns+"\t报到%\tCREATED")
+	for _, r := range rows {
+		a := r.a
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, a.Status, countCells(r.counts, false),
+			notify.Percent(r.counts.Acked, r.counts.Recipients), a.CreatedAt.Local().Format("2006-01-02 15:04"))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
+	}
+	return nil
+}
+
+// withFields adds fields to a JSON object.
+func withFields(obj json.RawMessage, fields map[string]any) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = b
+	}
+	return json.Marshal(m)
+}
+
+// showStatus prints one activation's counts. JSON is the ActivationStatus
+// with "counts" (StatusCounts), "role_counts" ([RoleCounts]) and "board"
+// (Board) added.
+func showStatus(c *client, id string, grids int) error {
+	path := "/api/v1/activations/" + url.PathEscape(id)
+	var raw, rawBoard []byte
+	if err := c.do(request{method: http.MethodGet, path: path}, &raw); err != nil {
+		return err
+	}
+	if err := c.do(request{method: http.MethodGet, path: path + "/board"}, &rawBoard); err != nil {
+		return err
+	}
+	var st notify.ActivationStatus
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return err
+	}
+	var b notify.Board
+	if err := json.Unmarshal(rawBoard, &b); err != nil {
+		return err
+	}
+	sum := st.Summary()
+	if c.g.output == "json" {
+		out, err := withFields(raw, map[string]any{"counts": sum.Counts, "role_counts": sum.Roles, "board": json.RawMessage(rawBoard)})
+		if err != nil {
+			return err
+		}
+		return c.print(out, nil)
+	}
+	w := newTable(c.out)
+	printStatus(w, st, b, grids)
+	return w.Flush()
+}
+
+// printStatus writes the status tables of one activation.
+func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int) {
+	sum := st.Summary()
+	fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status, roundElapsed(b.Elapsed))
+	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
+	fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
+
+	expired := sum.Counts.Expired > 0
+	header := countColumns
+	if expired {
+		header += "\tEXPIRED"
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "\t"+header)
+	fmt.Fprintf(w, "ALL\t%s\n", countCells(sum.Counts, expired))
+
+	fmt.Fprintln(w, "\nROLE\t"+header)
+	for _, r := range sum.Roles {
+		fmt.Fprintf(w, "%s / %s\t%s\n", r.Group, r.Name, countCells(r.StatusCounts, expired))
+	}
+
+	if len(b.Regions) > 0 {
+		fmt.Fprintln(w, "\nREGION\t"+header)
+		for _, r := range b.Regions {
+			fmt.Fprintf(w, "%s\t%s\n", regionLabel(r), countCells(r.StatusCounts, expired))
+		}
+	}
+
+	rows := slices.Clone(b.Grids)
+	slices.SortStableFunc(rows, func(x, y notify.BoardRow) int { return cmp.Compare(y.Recipients, x.Recipients) })
+	shown := rows
+	if grids > 0 && len(rows) > grids {
+		shown = rows[:grids]
+	}
+	fmt.Fprintln(w, "\nGRID\t"+header)
+	for _, r := range shown {
+		fmt.Fprintf(w, "%s\t%s\n", regionLabel(r), countCells(r.StatusCounts, expired))
+	}
+	if more := len(rows) - len(shown); more > 0 {
+		fmt.Fprintf(w, "… %d more %s (--grids 0 shows all; muster board %s has 报到 per grid)\n", more, plural(more, "grid", "grids"), st.ID)
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func regionLabel(r notify.BoardRow) string {
+	label := string(r.Code) + " " + r.Name
+	if r.Outside {
+		label += " (outside)"
+	}
+	return strings.TrimSpace(label)
+}
+
+// printBoard writes the 报到 board: regions, then grids.
+func printBoard(w io.Writer, b notify.Board, sortBy string, top int) {
+	t := b.Total
+	fmt.Fprintf(w, "board of %s — %s, T+%s: 报到 %d of %d (%.1f%%), declined %d, failed %d, not answered %d\n",
+		b.Activation, b.Status, roundElapsed(b.Elapsed), t.Acked, t.Recipients, t.AckedPct, t.Declined, t.Failed, t.Unanswered)
+	header := "\tNAME\tRECIPIENTS\t报到\t%\tDECLINED\tFAILED\tUNANSWERED"
+	for _, m := range b.Checkpoints {
+		header += fmt.Sprintf("\tT+%d", m)
+	}
+	line := func(r notify.BoardRow) string {
+		name := r.Name
+		if r.Outside {
+			name += " (outside)"
+		}
+		s := fmt.Sprintf("%s\t%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d", r.Code, name, r.Recipients, r.Acked, r.AckedPct, r.Declined, r.Failed, r.Unanswered)
+		for _, ab := range r.AckBy {
+			s += "\t" + ackByCell(ab)
+		}
+		return s
+	}
+	order := func(rows []notify.BoardRow) []notify.BoardRow {
+		rows = slices.Clone(rows)
+		switch sortBy {
+		case "recipients":
+			slices.SortStableFunc(rows, func(x, y notify.BoardRow) int { return cmp.Compare(y.Recipients, x.Recipients) })
+		case "acked":
+			slices.SortStableFunc(rows, func(x, y notify.BoardRow) int { return cmp.Compare(x.AckedPct, y.AckedPct) })
+		}
+		return rows
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "REGION"+header)
+	for _, r := range order(b.Regions) {
+		fmt.Fprintln(w, line(r))
+	}
+	fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d", "TOTAL", "", t.Recipients, t.Acked, t.AckedPct, t.Declined, t.Failed, t.Unanswered)
+	for _, ab := range t.AckBy {
+		fmt.Fprint(w, "\t"+ackByCell(ab))
+	}
+	fmt.Fprintln(w)
+
+	grids := order(b.Grids)
+	if top > 0 && len(grids) > top {
+		grids = grids[:top]
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "GRID"+header)
+	for _, r := range grids {
+		fmt.Fprintln(w, line(r))
+	}
+	if more := len(b.Grids) - len(grids); more > 0 {
+		fmt.Fprintf(w, "… %d more %s (--top 0 shows all)\n", more, plural(more, "grid", "grids"))
+	}
+	var counting []string
+	for _, ab := range t.AckBy {
+		if !ab.Reached {
+			counting = append(counting, fmt.Sprintf("T+%d", ab.Minutes))
+		}
+	}
+	if len(counting) > 0 {
+		fmt.Fprintf(w, "… still counting: %s not reached yet\n", strings.Join(counting, ", "))
+	}
+}
+
+// ackByCell is a checkpoint's share, marked … while it is still counting.
+func ackByCell(ab notify.AckBy) string {
+	s := fmt.Sprintf("%.1f%%", ab.Pct)
+	if !ab.Reached {
+		s += "…"
+	}
+	return s
+}
+
+func checkpointText(abs []notify.AckBy) string {
+	parts := make([]string, len(abs))
+	for i, ab := range abs {
+		parts[i] = fmt.Sprintf("T+%d %s", ab.Minutes, ackByCell(ab))
+	}
+	return strings.Join(parts, "  ")
+}
+
+func roundElapsed(d time.Duration) string {
+	return max(0, d).Round(time.Second).String()
+}
+
+// progressBar draws n of total as a bar of width cells.
+func progressBar(n, total, width int) string {
+	filled := 0
+	if total > 0 {
+		filled = min(width, max(0, n*width/total))
+	}
+	return strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
+}
+
+// progressLine is a labelled bar with its percentage and counts.
+func progressLine(label string, n, total int) string {
+	return fmt.Sprintf("%s %s %5.1f%% %d/%d", label, progressBar(n, total, 30), notify.Percent(n, total), n, total)
+}
+
+// ---- --watch ----
+
+// curvePoint is the share of recipients who had reported at a time after
+// the activation.
+type curvePoint struct {
+	at  time.Duration
+	pct float64
+}
+
+// watcher follows one activation: it keeps the latest status and the 报到
+// curve seen while watching, and draws them.
+type watcher struct {
+	out  io.Writer
+	now  func() time.Time
+	tty  bool // redraw a screen rather than print a line per update
+	json bool // print each status as one JSON line
+
+	last   *notify.ActivationStatus
+	points []curvePoint
+}
+
+// Reconnection of the event stream.
+const (
+	watchRetry   = time.Second      // wait before reconnecting
+	watchGiveUp  = 30 * time.Second // give up after this long without a connection
+	watchRefresh = time.Second      // redraw interval on a terminal
+)
+
+// run follows the activation's event stream until the activation is
+// settled, the stream cannot be reached for watchGiveUp, or ctx ends
+// (Ctrl-C, which is not an error).
+func (w *watcher) run(ctx context.Context, c *client, id string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	statuses := make(chan []byte)
+	done := make(chan error, 1)
+	go func() { done <- w.follow(ctx, c, id, statuses) }()
+	followed := false
+	defer func() {
+		cancel()
+		if !followed {
+			<-done
+		}
+	}()
+
+	tick := time.NewTicker(watchRefresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.finish()
+			return nil
+		case err := <-done:
+			followed = true
+			if err == nil { // ctx ended
+				w.finish()
+			}
+			return err
+		case data := <-statuses:
+			var st notify.ActivationStatus
+			if err := json.Unmarshal(data, &st); err != nil {
+				return fmt.Errorf("status event: %w", err)
+			}
+			w.update(st, data)
+			if st.Settled() {
+				w.finish()
+				return nil
+			}
+		case <-tick.C:
+			if w.tty && !w.json && w.last != nil {
+				w.draw()
+			}
+		}
+	}
+}
+
+// follow reads the event stream, reconnecting when it ends or breaks while
+// the activation is not yet settled, and hands each status to statuses. It
+// returns nil when ctx ends, an API error (not found, forbidden) at once,
+// and a connection error once none has succeeded for watchGiveUp.
+func (w *watcher) follow(ctx context.Context, c *client, id string, statuses chan<- []byte) error {
+	path := "/api/v1/activations/" + url.PathEscape(id) + "/events"
+	lastOK := time.Now()
+	for {
+		err := c.stream(ctx, path, func(event string, data []byte) error {
+			lastOK = time.Now()
+			switch event {
+			case "status":
+				select {
+				case statuses <- data:
+				case <-ctx.Done():
+				}
+			case "error":
+				var e struct {
+					Error *apiError `json:"error"`
+				}
+				if json.Unmarshal(data, &e) == nil && e.Error != nil {
+					return e.Error
+				}
+				return fmt.Errorf("event stream error: %s", data)
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status != http.StatusServiceUnavailable {
+			return err
+		}
+		if err != nil && time.Since(lastOK) > watchGiveUp {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(watchRetry):
+		}
+	}
+}
+
+// stream opens a Server-Sent Events stream and calls fn for every event
+// until the stream ends (nil), breaks, or fn fails. A refusal before the
+// stream starts is an *apiError.
+func (c *client) stream(ctx context.Context, path string, fn func(event string, data []byte) error) error {
+	q := url.Values{}
+	if c.g.consistency != "" {
+		q.Set("consistency", c.g.consistency)
+	}
+	u := strings.TrimRight(c.g.addr, "/") + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if c.g.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.g.token)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach muster at %s: %w", c.g.addr, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+		var e struct {
+			Error *apiError `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Error != nil {
+			e.Error.Status = res.StatusCode
+			return e.Error
+		}
+		return &apiError{Status: res.StatusCode, Message: fmt.Sprintf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))}
+	}
+	r := bufio.NewReader(res.Body)
+	var event string
+	var data bytes.Buffer
+	for {
+		line, err := r.ReadString('\n')
+		if err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			if event != "" || data.Len() > 0 {
+				if err := fn(cmp.Or(event, "message"), bytes.Clone(data.Bytes())); err != nil {
+					return err
+				}
+			}
+			event = ""
+			data.Reset()
+		case strings.HasPrefix(line, ":"):
+			// a comment: the heartbeat
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "event":
+				event = value
+			case "data":
+				if data.Len() > 0 {
+					data.WriteByte('\n')
+				}
+				data.WriteString(value)
+			}
+		}
+	}
+}
+
+// update takes a new status: it extends the curve and prints or draws.
+func (w *watcher) update(st notify.ActivationStatus, raw []byte) {
+	w.last = &st
+	counts := st.Summary().Counts
+	at := max(0, w.now().Sub(st.CreatedAt))
+	w.points = append(w.points, curvePoint{at: at, pct: notify.Percent(counts.Acked, counts.Recipients)})
+	switch {
+	case w.json:
+		fmt.Fprintf(w.out, "%s\n", raw)
+	case w.tty:
+		w.draw()
+	default:
+		fmt.Fprintln(w.out, statusLine(st, at))
+	}
+}
+
+// finish ends the display: a terminal keeps the last screen.
+func (w *watcher) finish() {
+	if w.tty && !w.json && w.last != nil {
+		w.draw()
+		fmt.Fprintln(w.out)
+	}
+}
+
+// draw redraws the whole screen.
+func (w *watcher) draw() {
+	var b strings.Builder
+	b.WriteString("\x1b[H\x1b[2J")
+	b.WriteString(w.frame(w.now()))
+	b.WriteString("Ctrl-C to stop\n")
+	io.WriteString(w.out, b.String())
+}
+
+// statusLine is one update as a line: the time since the activation, the
+// status, the nine counts and the two shares, as key=value.
+func statusLine(st notify.ActivationStatus, at time.Duration) string {
+	c := st.Summary().Counts
+	return fmt.Sprintf("T+%s status=%s recipients=%d pending=%d sending=%d sent=%d delivered=%d acked=%d declined=%d failed=%d escalated=%d out_pct=%.1f acked_pct=%.1f",
+		roundElapsed(at), st.Status, c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated,
+		notify.Percent(c.Out(), c.Recipients), notify.Percent(c.Acked, c.Recipients))
+}
+
+// frame is the watch screen at now: the headline, both bars, the counts
+// and the 报到 curve.
+func (w *watcher) frame(now time.Time) string {
+	st := w.last
+	c := st.Summary().Counts
+	elapsed := max(0, now.Sub(st.CreatedAt))
+	var b strings.Builder
+	fmt.Fprintf(&b, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status, roundElapsed(elapsed))
+	fmt.Fprintln(&b, progressLine("sent", c.Out(), c.Recipients))
+	fmt.Fprintln(&b, progressLine("报到", c.Acked, c.Recipients))
+	fmt.Fprintf(&b, "pending %d  sending %d  sent %d  delivered %d  acked %d  declined %d  failed %d  escalated %d\n",
+		c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated)
+	var cps []string
+	for _, m := range notify.AckCheckpoints() {
+		n := 0
+		for _, by := range st.Counters.AckBy {
+			n += by[m]
+		}
+		cell := fmt.Sprintf("T+%d %.1f%%", m, notify.Percent(n, c.Recipients))
+		if elapsed < time.Duration(m)*time.Minute {
+			cell += "…"
+		}
+		cps = append(cps, cell)
+	}
+	fmt.Fprintln(&b, strings.Join(cps, "  "))
+	fmt.Fprintln(&b)
+	b.WriteString(ackChart(w.curve(elapsed), elapsed, 48, 6))
+	if len(w.points) > 0 && w.points[0].at > 2*watchRefresh {
+		fmt.Fprintf(&b, "watching since T+%s; before that the curve joins T+0 and the T+5/15/30 counts\n", roundElapsed(w.points[0].at))
+	}
+	return b.String()
+}
+
+// curve is the 报到 curve known at elapsed: none at T+0, the shares seen
+// while watching, and the share reported by each checkpoint already passed
+// (from the counters, so the curve has a shape before watching began).
+func (w *watcher) curve(elapsed time.Duration) []curvePoint {
+	pts := []curvePoint{{at: 0, pct: 0}}
+	if st := w.last; st != nil {
+		total := st.Counters.Total
+		for _, m := range notify.AckCheckpoints() {
+			at := time.Duration(m) * time.Minute
+			if at > elapsed {
+				break
+			}
+			n := 0
+			for _, by := range st.Counters.AckBy {
+				n += by[m]
+			}
+			pts = append(pts, curvePoint{at: at, pct: notify.Percent(n, total)})
+		}
+	}
+	pts = append(pts, w.points...)
+	slices.SortStableFunc(pts, func(a, b curvePoint) int { return cmp.Compare(a.at, b.at) })
+	return pts
+}
+
+// curveAt is the curve's share at a time: interpolated between the known
+// points around it (before watching began only the checkpoints are known),
+// the last known share after them.
+func curveAt(pts []curvePoint, at time.Duration) float64 {
+	v := 0.0
+	for i, p := range pts {
+		if p.at > at {
+			if i == 0 {
+				return 0
+			}
+			prev := pts[i-1]
+			return prev.pct + (p.pct-prev.pct)*float64(at-prev.at)/float64(p.at-prev.at)
+		}
+		v = p.pct
+	}
+	return v
+}
+
+// ackChart draws the curve from T+0 to elapsed as a block chart of width
+// columns and height rows, each column the share reported by the end of
+// its time slice; the scale goes up to the highest share rounded up to 10%.
+func ackChart(pts []curvePoint, elapsed time.Duration, width, height int) string {
+	top := 0.0
+	for _, p := range pts {
+		top = max(top, p.pct)
+	}
+	scale := min(100, max(10, math.Ceil(top/10)*10))
+	vals := make([]float64, width)
+	for i := range vals {
+		vals[i] = curveAt(pts, time.Duration(float64(elapsed)*float64(i+1)/float64(width)))
+	}
+	const blocks = "▁▂▃▄▅▆▇█"
+	cells := []rune(blocks)
+	var b strings.Builder
+	fmt.Fprintf(&b, "报到 %% over time, T+0 to T+%s\n", roundElapsed(elapsed))
+	for r := 0; r < height; r++ {
+		label := "     "
+		switch r {
+		case 0:
+			label = fmt.Sprintf("%4.0f%%", scale)
+		case height - 1:
+			label = "   0%"
+		}
+		b.WriteString(label + " │")
+		base := float64(height-1-r) * 8
+		for _, v := range vals {
+			eighths := v / scale * float64(height) * 8
+			n := int(eighths - base + 0.5)
+			switch {
+			case n <= 0:
+				b.WriteByte(' ')
+			case n >= 8:
+				b.WriteRune(cells[7])
+			default:
+				b.WriteRune(cells[n-1])
+			}
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("      └" + strings.Repeat("─", width) + "\n")
+	end := "T+" + roundElapsed(elapsed)
+	b.WriteString("       T+0" + strings.Repeat(" ", max(1, width-3-len(end))) + end + "\n")
+	return b.String()
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/notify"
+	"muster/plans"
+)
+
+// statusGoldenUpdate reports whether -update was given: the golden files
+// under testdata/status are rewritten instead of compared. The flag is looked
+// up in init so that another test file of the package may define it too.
+var statusGoldenUpdate func() bool
+
+func init() {
+	f := flag.Lookup("update")
+	if f == nil {
+		flag.Bool("update", false, "rewrite golden files under testdata/")
+		f = flag.Lookup("update")
+	}
+	statusGoldenUpdate = func() bool {
+		g, ok := f.Value.(flag.Getter)
+		return ok && g.Get() == true
+	}
+}
+
+// statusGolden compares got with testdata/status/name, or rewrites it with -update.
+func statusGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "status", name)
+	if statusGoldenUpdate() {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run with -update to create it")
+	assert.Equal(t, string(want), got, "rendering changed; if on purpose, run go test ./cmd/muster -run %s -update", t.Name())
+}
+
+var statusT0 = time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
+
+// sampleStatus is an activation twelve minutes into a call-up of 40 people
+// in two grids.
+func sampleStatus() notify.ActivationStatus {
+	return notify.ActivationStatus{
+		Activation: notify.Activation{ID: "A000007", Plan: "flood-control", PlanTitle: "示例市防汛应急预案", Level: "IV", Purpose: notify.PurposeExercise,
+			RegionNames: "青山街道", Status: notify.StatusActive, CreatedAt: statusT0, Recipients: 40,
+			Roles: []notify.RoleSlot{{Index: 0, Group: "网格力量", Name: "网格长"}, {Index: 1, Group: "指挥部", Name: "值班领导"}}},
+		Counters: notify.Counters{
+			Total:   40,
+			ByState: map[notify.State]int{notify.StatePending: 2, notify.StateSending: 1, notify.StateSent: 3, notify.StateDelivered: 10, notify.StateAcked: 20, notify.StateDeclined: 3, notify.StateFailed: 1},
+			ByRole: map[int]map[notify.State]int{
+				0: {notify.StatePending: 2, notify.StateSending: 1, notify.StateSent: 3, notify.StateDelivered: 9, notify.StateAcked: 19, notify.StateDeclined: 3, notify.StateFailed: 1},
+				1: {notify.StateDelivered: 1, notify.StateAcked: 1},
+			},
+			ByGrid: map[plans.RegionCode]map[notify.State]int{
+				"990101001001001": {notify.StatePending: 2, notify.StateDelivered: 4, notify.StateAcked: 8, notify.StateDeclined: 1},
+				"990101001001002": {notify.StateSending: 1, notify.StateSent: 3, notify.StateDelivered: 6, notify.StateAcked: 12, notify.StateDeclined: 2, notify.StateFailed: 1},
+			},
+			AckBy: map[plans.RegionCode]map[int]int{"990101001001001": {5: 5, 15: 8, 30: 8}, "990101001001002": {5: 6, 15: 12, 30: 12}},
+		},
+	}
+}
+
+// sampleBoard is the board of sampleStatus at T+12m.
+func sampleBoard() notify.Board {
+	row := func(code plans.RegionCode, name string, kind plans.RegionKind, path string, c notify.StatusCounts, ack map[int]int) notify.BoardRow {
+		r := notify.BoardRow{Code: code, Name: name, Kind: kind, Path: path, StatusCounts: c, Unanswered: c.Unanswered(), AckedPct: notify.Percent(c.Acked, c.Recipients)}
+		for _, m := range []int{5, 15, 30} {
+			r.AckBy = append(r.AckBy, notify.AckBy{Minutes: m, Acked: ack[m], Pct: notify.Percent(ack[m], c.Recipients)})
+		}
+		return r
+	}
+	st := sampleStatus()
+	g1 := notify.CountStates(st.Counters.ByGrid["990101001001001"])
+	g2 := notify.CountStates(st.Counters.ByGrid["990101001001002"])
+	all := notify.CountStates(st.Counters.ByState)
+	b := notify.Board{Activation: st.ID, Status: st.Status, CreatedAt: statusT0, Checkpoints: []int{5, 15, 30},
+		Total: row("", "", "", "", all, map[int]int{5: 11, 15: 20, 30: 20}),
+		Regions: []notify.BoardRow{
+			row("990101001001", "幸福里社区", plans.KindCommunity, "东湖区 / 青山街道", all, map[int]int{5: 11, 15: 20, 30: 20}),
+		},
+		Grids: []notify.BoardRow{
+			row("990101001001001", "幸福里社区第1网格", plans.KindGrid, "东湖区 / 青山街道 / 幸福里社区", g1, map[int]int{5: 5, 15: 8, 30: 8}),
+			row("990101001001002", "幸福里社区第2网格", plans.KindGrid, "东湖区 / 青山街道 / 幸福里社区", g2, map[int]int{5: 6, 15: 12, 30: 12}),
+		},
+	}
+	return b.At(statusT0.Add(12 * time.Minute))
+}
+
+func TestStatusRendering(t *testing.T) {
+	t.Run("status", func(t *testing.T) {
+		var out bytes.Buffer
+		w := newTable(&out)
+		printStatus(w, sampleStatus(), sampleBoard(), 1)
+		require.NoError(t, w.Flush())
+		statusGolden(t, "status.txt", out.String())
+	})
+	for _, sortBy := range []string{"code", "acked"} {
+		t.Run("board by "+sortBy, func(t *testing.T) {
+			var out bytes.Buffer
+			w := newTable(&out)
+			printBoard(w, sampleBoard(), sortBy, 0)
+			require.NoError(t, w.Flush())
+			statusGolden(t, "board-"+sortBy+".txt", out.String())
+		})
+	}
+	t.Run("watch screen", func(t *testing.T) {
+		now := statusT0.Add(12 * time.Minute)
+		w := &watcher{out: &bytes.Buffer{}, now: func() time.Time { return now }}
+		st := sampleStatus()
+		// Watching from T+8m: 45% then, 50% at T+12m.
+		w.points = []curvePoint{{at: 8 * time.Minute, pct: 45}, {at: 10 * time.Minute, pct: 47.5}}
+		w.last = &st
+		w.update(st, nil)
+		statusGolden(t, "watch.txt", w.frame(now))
+	})
+	t.Run("watch line", func(t *testing.T) {
+		assert.Equal(t, "T+12m0s status=active recipients=40 pending=2 sending=1 sent=3 delivered=10 acked=20 declined=3 failed=1 escalated=0 out_pct=90.0 acked_pct=50.0",
+			statusLine(sampleStatus(), 12*time.Minute))
+	})
+}
+
+func TestProgressBarAndCurve(t *testing.T) {
+	for _, tc := range []struct {
+		n, total int
+		want     string
+	}{
+		{0, 10, "░░░░░░░░░░"},
+		{5, 10, "█████░░░░░"},
+		{10, 10, "██████████"},
+		{12, 10, "██████████"},
+		{3, 0, "░░░░░░░░░░"},
+	} {
+		assert.Equal(t, tc.want, progressBar(tc.n, tc.total, 10), "%d/%d", tc.n, tc.total)
+	}
+	pts := []curvePoint{{0, 0}, {10 * time.Minute, 50}, {20 * time.Minute, 60}}
+	assert.Equal(t, 25.0, curveAt(pts, 5*time.Minute), "between points: interpolated")
+	assert.Equal(t, 55.0, curveAt(pts, 15*time.Minute))
+	assert.Equal(t, 60.0, curveAt(pts, 30*time.Minute), "after the last point: held")
+	chart := ackChart(pts, 20*time.Minute, 20, 4)
+	lines := strings.Split(strings.TrimSuffix(chart, "\n"), "\n")
+	require.Len(t, lines, 1+4+2, chart)
+	assert.Contains(t, lines[1], "60%", "the scale tops at the highest share rounded up to 10%%")
+	assert.True(t, strings.HasSuffix(lines[4], "█"), "the bottom row is full at the end: %q", lines[4])
+	assert.Contains(t, lines[6], "T+20m0s")
+}
+
+// statusDev starts `muster dev` and returns the client environment for it.
+func statusDev(t *testing.T) (addr, token string, env []string) {
+	t.Helper()
+	addr = freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "1500", "--log-level", "warn")
+	token = strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	return addr, token, []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+}
+
+// runBoardCmd runs the board verb in this process against the dev server.
+func runBoardCmd(t *testing.T, addr, token, output string, args ...string) (string, error) {
+	t.Helper()
+	cmd := newBoardCmd(&globals{addr: "http://" + addr, token: token, output: output})
+	var out, errOut bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// countsAddUp checks a status line's states against its recipients.
+func countsAddUp(t *testing.T, line string) map[string]string {
+	t.Helper()
+	kv := map[string]string{}
+	for _, f := range strings.Fields(line)[1:] {
+		k, v, ok := strings.Cut(f, "=")
+		require.True(t, ok, "key=value: %q in %q", f, line)
+		kv[k] = v
+	}
+	sum := 0
+	for _, k := range []string{"pending", "sending", "sent", "delivered", "acked", "declined", "failed", "escalated"} {
+		var n int
+		require.NoError(t, json.Unmarshal([]byte(kv[k]), &n), "%s in %q", k, line)
+		sum += n
+	}
+	assert.Equal(t, kv["recipients"], itoa(sum), "the states add up (nothing expires here): %q", line)
+	return kv
+}
+
+// TestStatusBoardAndWatch runs the status verbs against a real dev server.
+// Whether the counts move depends on the server sending SMS, so the test
+// checks shapes and sums, and drives the watch to its end by standing the
+// activation down.
+func TestStatusBoardAndWatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr, token, env := statusDev(t)
+	r := runCLI(t, env, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "防汛通讯演练", "--yes", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var a notify.Activation
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &a))
+	require.Positive(t, a.Recipients)
+	id := string(a.ID)
+
+	// The list has every activation with its counts.
+	r = runCLI(t, env, "status")
+	require.Zero(t, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2, r.stdout)
+	assert.Equal(t, []string{"ID", "PLAN", "LEVEL", "PURPOSE", "STATUS", "RECIPIENTS", "PENDING", "SENDING", "SENT", "DELIVERED", "ACKED", "DECLINED", "FAILED", "ESCALATED", "报到%", "CREATED"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{id, "flood-control", "IV", "EXERCISE", "active", itoa(a.Recipients)}, strings.Fields(lines[1])[:6])
+	r = runCLI(t, env, "status", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var list struct {
+		Items []struct {
+			notify.Activation
+			Counts notify.StatusCounts `json:"counts"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &list), r.stdout)
+	require.Len(t, list.Items, 1)
+	assert.Equal(t, a.Recipients, list.Items[0].Counts.Recipients)
+
+	// One activation: counts overall, per role, region and grid.
+	r = runCLI(t, env, "status", id, "--grids", "3")
+	require.Zero(t, r.code, r.stderr)
+	for _, want := range []string{"sent ", "报到 ", "ALL ", "ROLE ", "REGION ", "GRID ", "网格力量 / 网格长", "青山街道", "more grid"} {
+		assert.Contains(t, r.stdout, want)
+	}
+	r = runCLI(t, env, "status", id, "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var one struct {
+		notify.ActivationStatus
+		Counts     notify.StatusCounts `json:"counts"`
+		RoleCounts []notify.RoleCounts `json:"role_counts"`
+		Board      notify.Board        `json:"board"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &one), r.stdout)
+	assert.Equal(t, a.Recipients, one.Counts.Recipients)
+	assert.Len(t, one.RoleCounts, len(a.Roles))
+	assert.Equal(t, a.Recipients, one.Board.Total.Recipients)
+	assert.NotEmpty(t, one.Board.Grids, "JSON has every grid")
+
+	// The board, in table and JSON.
+	out, err := runBoardCmd(t, addr, token, "table", id, "--sort", "acked", "--top", "5")
+	require.NoError(t, err)
+	for _, want := range []string{"board of " + id, "REGION", "GRID", "报到", "T+5", "T+15", "T+30", "TOTAL", "still counting"} {
+		assert.Contains(t, out, want)
+	}
+	out, err = runBoardCmd(t, addr, token, "json", id)
+	require.NoError(t, err)
+	var b notify.Board
+	require.NoError(t, json.Unmarshal([]byte(out), &b), out)
+	assert.Equal(t, a.Recipients, b.Total.Recipients)
+	assert.Equal(t, []int{5, 15, 30}, b.Checkpoints)
+	_, err = runBoardCmd(t, addr, token, "table", "A999999")
+	assert.ErrorContains(t, err, "does not exist")
+	_, err = runBoardCmd(t, addr, token, "table", id, "--sort", "name")
+	assert.ErrorContains(t, err, "--sort")
+
+	// --watch on a pipe: a line per update, until the stand-down settles it.
+	for _, output := range []string{"table", "json"} {
+		t.Run("watch "+output, func(t *testing.T) {
+			if output == "json" {
+				a2 := runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "IV", "--purpose", "exercise", "--reason", "第二次演练", "--yes", "-o", "json")
+				require.Zero(t, a2.code, a2.stderr)
+				var act notify.Activation
+				require.NoError(t, json.Unmarshal([]byte(a2.stdout), &act))
+				id = string(act.ID)
+			}
+			w := startProc(t, "watch", env, "status", id, "--watch", "-o", output)
+			first := waitOutputLines(t, w, 1, 15*time.Second)[0]
+			if output == "json" {
+				var st notify.ActivationStatus
+				require.NoError(t, json.Unmarshal([]byte(first), &st), first)
+				assert.Equal(t, plans.ActivationID(id), st.ID)
+			} else {
+				assert.True(t, strings.HasPrefix(first, "T+"), first)
+				assert.Equal(t, "active", countsAddUp(t, first)["status"])
+			}
+			r := runCLI(t, env, "stand-down", id, "--reason", "演练结束")
+			require.Zero(t, r.code, r.stderr)
+			// The watch ends once the stood-down activation has nothing in
+			// flight; how soon depends on the server's SMS provider, which
+			// this test does not control.
+			ended := false
+			select {
+			case <-w.done:
+				ended = true
+			case <-time.After(20 * time.Second):
+			}
+			all := waitOutputLines(t, w, 2, time.Second)
+			last := all[len(all)-1]
+			var st notify.ActivationStatus
+			if output == "json" {
+				require.NoError(t, json.Unmarshal([]byte(last), &st), last)
+			} else {
+				kv := countsAddUp(t, last)
+				st.Status = notify.Status(kv["status"])
+				st.Counters.ByState = map[notify.State]int{}
+				for _, s := range notify.States() {
+					var n int
+					_ = json.Unmarshal([]byte(kv[string(s)]), &n)
+					st.Counters.ByState[s] = n
+				}
+			}
+			assert.Equal(t, notify.StatusStoodDown, st.Status, w.out.String())
+			if ended {
+				assert.Zero(t, w.cmd.ProcessState.ExitCode(), w.out.String())
+				assert.True(t, st.Settled(), "it ended on a settled status: %s", last)
+			} else {
+				assert.Positive(t, st.Summary().Counts.InFlight(), "a watch of a settled activation ends: %s", last)
+				t.Logf("messages still in flight 20 s after the stand-down; the watch rightly waits: %s", last)
+			}
+		})
+	}
+
+	// Usage and unknown activations fail with one line.
+	oneLineError(t, runCLI(t, env, "status", "--watch"), 2, "--watch follows one activation")
+	oneLineError(t, runCLI(t, env, "status", "A999999", "--watch"), 1, "does not exist")
+	oneLineError(t, runCLI(t, env, "status", id, "--grids", "-1"), 2, "--grids")
+}
+
+// waitOutputLines polls a process's output until it has at least n lines.
+func waitOutputLines(t *testing.T, p *proc, n int, timeout time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var lines []string
+		sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) >= n {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s printed %d lines, want %d, within %v:\n%s", p.name, len(lines), n, timeout, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fakeEvents serves scripted event streams: each connection gets the next
+// script, whose statuses are sent in order; a script that ends open keeps
+// the connection until the client leaves.
+type fakeEvents struct {
+	mu      sync.Mutex
+	scripts [][]string // event data; "" ends the script by closing the stream
+	conns   int
+}
+
+func (f *fakeEvents) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasSuffix(r.URL.Path, "/A000007/events") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `{"error":{"code":"not_found","message":"activation A404 does not exist"}}`)
+		return
+	}
+	f.mu.Lock()
+	script := f.scripts[min(f.conns, len(f.scripts)-1)]
+	f.conns++
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/event-stream")
+	for _, data := range script {
+		if data == "" {
+			return
+		}
+		name := "status"
+		if strings.HasPrefix(data, `{"error"`) {
+			name = "error"
+		}
+		fmt.Fprintf(w, ": heartbeat\n\nevent: %s\ndata: %s\n\n", name, data)
+		w.(http.Flusher).Flush()
+	}
+	<-r.Context().Done()
+}
+
+func statusJSON(t *testing.T, s notify.Status, by map[notify.State]int) string {
+	st := sampleStatus()
+	st.Status = s
+	st.Counters.ByState = by
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestWatchFollowsTheStream runs the watcher against scripted streams: it
+// reconnects when a stream drops, ends on a settled status, stops on
+// Ctrl-C, and reports errors.
+func TestWatchFollowsTheStream(t *testing.T) {
+	active := statusJSON(t, notify.StatusActive, map[notify.State]int{notify.StatePending: 40})
+	inFlight := statusJSON(t, notify.StatusStoodDown, map[notify.State]int{notify.StateSending: 1, notify.StateDelivered: 39})
+	settled := statusJSON(t, notify.StatusStoodDown, map[notify.State]int{notify.StateDelivered: 40})
+	run := func(t *testing.T, f *fakeEvents, id string, ctx context.Context) (string, error) {
+		srv := httptest.NewServer(f)
+		t.Cleanup(srv.Close)
+		var out bytes.Buffer
+		c := &client{g: &globals{addr: srv.URL, output: "table"}, http: &http.Client{}, out: &out, err: io.Discard}
+		w := &watcher{out: &out, now: func() time.Time { return statusT0.Add(time.Minute) }}
+		done := make(chan error, 1)
+		go func() { done <- w.run(ctx, c, id) }()
+		select {
+		case err := <-done:
+			return out.String(), err
+		case <-time.After(15 * time.Second):
+			t.Fatal("the watch did not end")
+			return "", nil
+		}
+	}
+
+	t.Run("reconnects and ends when settled", func(t *testing.T) {
+		f := &fakeEvents{scripts: [][]string{{active, ""}, {inFlight, settled}}}
+		out, err := run(t, f, "A000007", context.Background())
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		require.Len(t, lines, 3, out)
+		assert.Contains(t, lines[0], "status=active")
+		assert.Contains(t, lines[1], "status=stood_down")
+		assert.Contains(t, lines[1], "sending=1")
+		assert.Contains(t, lines[2], "delivered=40")
+		f.mu.Lock()
+		assert.Equal(t, 2, f.conns, "one reconnection")
+		f.mu.Unlock()
+	})
+	t.Run("Ctrl-C stops it", func(t *testing.T) {
+		f := &fakeEvents{scripts: [][]string{{active}}}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		out, err := run(t, f, "A000007", ctx)
+		require.NoError(t, err)
+		assert.Contains(t, out, "status=active")
+	})
+	t.Run("an unknown activation", func(t *testing.T) {
+		_, err := run(t, &fakeEvents{}, "A404", context.Background())
+		var ae *apiError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, http.StatusNotFound, ae.Status)
+		assert.Contains(t, err.Error(), "does not exist")
+	})
+	t.Run("an error event", func(t *testing.T) {
+		f := &fakeEvents{scripts: [][]string{{active, `{"error":{"code":"internal","message":"internal error; see the log"}}`}}}
+		out, err := run(t, f, "A000007", context.Background())
+		assert.ErrorContains(t, err, "internal error")
+		assert.Contains(t, out, "status=active")
+	})
+}
