@@ -81,6 +81,9 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 	if o.sim.CallbackAttempts == 0 {
 		o.sim.CallbackAttempts = 8
 	}
+	if o.sim.Workers == 0 {
+		o.sim.Workers = 64 // as a provider posts reports: many at once
+	}
 	r.sim, r.simURL = startTwilioSim(t, o.sim)
 
 	tokens := map[string]string{live.SID: live.AuthToken, drill.SID: drill.AuthToken}
@@ -112,7 +115,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			r.mu.Unlock()
 		},
 		Handler: func(i int, n *cluster.Node) http.Handler {
-			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID}})
+			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID}, View: n})
 			t.Cleanup(in.Close)
 			return api.New(api.Config{Logger: quiet, PublicURL: r.front.URL}, api.Deps{Cluster: n, Webhooks: in}).Handler()
 		},
@@ -300,7 +303,7 @@ func simDuplicates(sim *twiliosim.Server) (dups, numbers int) {
 }
 
 // TestDispatchSurvivesLeaderLoss kills the leader in the middle of a
-// 20,000-recipient call-up. The new leader's dispatcher resumes from the
+// 20,000-recipient call-up (4,000 under -race). The new leader's dispatcher resumes from the
 // replicated claims: every recipient ends delivered, none is lost, and the
 // messages the simulator got twice are exactly re-sends of claims the dead
 // leader left unresolved, bounded by the in-flight window.
@@ -308,7 +311,11 @@ func TestDispatchSurvivesLeaderLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20,000 recipients on three nodes")
 	}
-	const people, window = 20_000, 512
+	const window = 512
+	people := 20_000
+	if raceDetector {
+		people = 4_000 // the full size runs without -race in .ci/run
+	}
 	r := newCallRig(t, rigOptions{nodes: 3, people: people, disp: notify.DispatcherConfig{MaxInFlight: window, ClaimBatch: 128, Workers: 32}})
 	a := r.activate(t, "exercise")
 	require.Equal(t, people, a.Recipients)
@@ -342,7 +349,17 @@ func TestDispatchSurvivesLeaderLoss(t *testing.T) {
 	t.Logf("claimed %d, resent %d, duplicates at the simulator %d", st.Counters.Dispatch["claimed"], resent, dups)
 	assert.Equal(t, people, numbers, "every recipient's number got a message")
 	assert.LessOrEqual(t, dups, resent, "every duplicate is a counted re-send")
-	assert.LessOrEqual(t, resent, window, "re-sends are bounded by the in-flight window")
+	// Each new leader re-sends at most the window its predecessor had in
+	// flight. A loaded machine may see more elections than the one forced.
+	var terms int64
+	r.mu.Lock()
+	for _, d := range r.disp {
+		terms += d.Stats().Runs
+	}
+	r.mu.Unlock()
+	t.Logf("dispatcher terms %d", terms)
+	require.GreaterOrEqual(t, terms, int64(2))
+	assert.LessOrEqual(t, resent, window*int(terms-1), "re-sends are bounded by the in-flight window per leader change")
 	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created)
 }
 

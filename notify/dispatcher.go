@@ -259,9 +259,11 @@ type dispatchRun struct {
 	results  *batcher[ResultItem, ResultSummary]
 	inFlight atomic.Int64
 	freed    chan struct{}
-	acts     map[plans.ActivationID]*actRun
-	rng      *rand.Rand
-	rngMu    sync.Mutex
+	// resultErrs counts results that could not be committed; the first is logged.
+	resultErrs atomic.Int64
+	acts       map[plans.ActivationID]*actRun
+	rng        *rand.Rand
+	rngMu      sync.Mutex
 }
 
 // Run dispatches until ctx ends (leadership lost or node closing). Sends in
@@ -580,7 +582,7 @@ func (r *dispatchRun) send(j job) {
 	}
 	err = r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
 		r.release(1)
-		if err != nil && r.ctx.Err() == nil {
+		if err != nil && r.resultErrs.Add(1) == 1 {
 			d.cfg.Logger.Warn("dispatcher: committing results failed; the next leader re-sends them", "err", err)
 		}
 	})

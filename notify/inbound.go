@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"muster"
 )
 
@@ -17,6 +19,7 @@ type Inbound struct {
 	apply    Applier
 	tokens   map[string]string
 	exercise map[string]bool
+	view     Viewer
 	batch    *batcher[InboundItem, InboundResult]
 }
 
@@ -28,6 +31,11 @@ type InboundConfig struct {
 	// Tokens maps each provider account SID whose webhooks are taken to its
 	// auth token, which signs them.
 	Tokens map[string]string
+	// View, when set, reads this node's own state so reports that cannot
+	// change anything (a recipient already as far or further: the usual
+	// "sent" after the send's result, replays) are answered without a raft
+	// entry. States never move back, so a stale read is safe for this.
+	View Viewer
 	// Exercise lists the accounts of EXERCISE and TEST traffic: what comes
 	// in on them concerns drills only, and what comes in on the others LIVE
 	// call-ups only.
@@ -45,7 +53,7 @@ func NewInbound(a Applier, cfg InboundConfig) *Inbound {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
-	in := &Inbound{apply: a, tokens: cfg.Tokens, exercise: map[string]bool{}}
+	in := &Inbound{apply: a, tokens: cfg.Tokens, exercise: map[string]bool{}, view: cfg.View}
 	for _, sid := range cfg.Exercise {
 		in.exercise[sid] = true
 	}
@@ -56,6 +64,9 @@ func NewInbound(a Applier, cfg InboundConfig) *Inbound {
 // Submit applies one webhook item and returns what it did.
 func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, error) {
 	it.Exercise = in.exercise[it.Account]
+	if res, ok := in.redundant(ctx, it); ok {
+		return res, nil
+	}
 	return in.batch.Do(ctx, it)
 }
 
@@ -64,6 +75,47 @@ func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, e
 func (in *Inbound) AuthToken(accountSID string) (string, bool) {
 	t, ok := in.tokens[accountSID]
 	return t, ok && t != ""
+}
+
+// redundant reports whether a delivery report is already reflected in this
+// node's state: the recipient's current attempt is at least as far along.
+func (in *Inbound) redundant(ctx context.Context, it InboundItem) (InboundResult, bool) {
+	if in.view == nil || it.Kind != InboundStatus {
+		return InboundResult{}, false
+	}
+	var to State
+	switch it.Status {
+	case "sent":
+		to = StateSent
+	case "delivered", "read":
+		to = StateDelivered
+	default:
+		return InboundResult{}, false
+	}
+	act, person, n, err := ParseAttemptID(it.Attempt)
+	if err != nil {
+		return InboundResult{}, false
+	}
+	var res InboundResult
+	ok := false
+	_ = in.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		ad := activationData(tx, act)
+		if ad == nil {
+			return nil
+		}
+		v := ad.Bucket(bRecipients).Get([]byte(person))
+		if len(v) < 2 {
+			return nil
+		}
+		st := stateOf(v[1])
+		att, _, err := readAttempt(ad, []byte(person))
+		if err != nil || n > att.N || rank(st) < rank(to) || st == StatePending {
+			return nil
+		}
+		res, ok = InboundResult{Outcome: InboundUnchanged, Activation: act, Person: person, State: st}, true
+		return nil
+	})
+	return res, ok
 }
 
 // Close applies what was submitted and stops.

@@ -233,7 +233,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}()
 	// Webhooks are taken on every node; closed after the HTTP server has
 	// stopped, so what it accepted is applied before the node closes.
-	inbound := notify.NewInbound(node, notify.InboundConfig{Tokens: sms.tokens, Exercise: []string{sms.dispatch.Exercise.Account}})
+	inbound := notify.NewInbound(node, notify.InboundConfig{Tokens: sms.tokens, Exercise: []string{sms.dispatch.Exercise.Account}, View: node})
 	defer inbound.Close()
 
 	tokens := access.NewService(node, node)
