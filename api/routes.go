@@ -65,7 +65,9 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/activations/:id/recipients", access.ActRead, s.listRecipients)
 	s.handle(api, "GET", "/activations/:id/board", access.ActRead, s.getBoard)
 	s.handle(api, "GET", "/activations/:id/events", access.ActRead, s.activationEvents)
+	s.handle(api, "GET", "/activations/:id/notes", access.ActRead, s.listNotes)
 	s.handle(api, "POST", "/activations/:id/stand-down", access.ActActivate, s.standDown)
+	s.handle(api, "GET", "/inbound/audit", access.ActRead, s.listInboundAudit)
 	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
 }
 
