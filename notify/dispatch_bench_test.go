@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,26 +23,34 @@ import (
 )
 
 // BenchmarkDispatch measures the dispatcher on a 3-node loopback cluster
-// against the simulator over HTTP, rate limits lifted: from the activation's
-// commit until every recipient's send result is committed, with delivery
+// against the simulator over HTTP, rate limits lifted: from the moment the
+// activation is committed until every recipient's send result is committed, with delivery
 // reports flowing back through the cluster meanwhile. In the same run, a
 // bare twilio-go CreateMessage loop with as many workers sends as many
 // messages to the same simulator; ratio is bare time / dispatch time.
 //
 //	go test ./notify -run '^$' -bench Dispatch -benchtime 1x -timeout 20m
 func BenchmarkDispatch(b *testing.B) {
+	for _, reports := range []bool{true, false} {
+		b.Run(fmt.Sprintf("reports=%v", reports), func(b *testing.B) { benchDispatch(b, reports) })
+	}
+}
+
+func benchDispatch(b *testing.B, reports bool) {
 	const people, workers = 20_000, 64
-	r := newCallRig(b, rigOptions{nodes: 3, people: people,
+	r := newCallRig(b, rigOptions{nodes: 3, people: people, noCallbacks: !reports,
 		sim: twiliosim.Config{SentDelay: 200 * time.Millisecond, DeliveredDelay: 500 * time.Millisecond, MaxMessages: 4 * people,
 			Workers: 64},
-		disp: notify.DispatcherConfig{Workers: workers}})
+		disp: notify.DispatcherConfig{Workers: workers, ReportTimeout: time.Hour}})
 	bare := bareClient(b, r.simURL)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		a := r.activate(b, "exercise") // committed on all three: the recipients are written
 		start := time.Now()
-		a := r.activate(b, "exercise")
+		stop := profileSection(b)
 		st := r.waitDispatched(b, a.ID, 5*time.Minute)
 		tDispatch := time.Since(start)
+		stop()
 		require.Zero(b, st.Counters.ByState[notify.StateFailed])
 		r.waitSimIdle(b, 5*time.Minute)
 
@@ -54,7 +64,8 @@ func BenchmarkDispatch(b *testing.B) {
 		b.ReportMetric(people/tBare.Seconds(), "twilio-go-sms/s")
 		b.ReportMetric(tBare.Seconds()/tDispatch.Seconds(), "ratio")
 		b.ReportMetric(0, "ns/op")
-		_, err := notify.NewService(r.c.WaitLeader(15*time.Second).Node, r.c.WaitLeader(15*time.Second).Node, senders).StandDown(b.Context(), "bench", a.ID, "done")
+		n := r.c.WaitLeader(15 * time.Second).Node
+		_, err := notify.NewService(n, n, senders).StandDown(b.Context(), "bench", a.ID, "done")
 		require.NoError(b, err)
 		r.waitSimIdle(b, time.Minute)
 	}
@@ -71,7 +82,23 @@ func (r *callRig) waitDispatched(t testing.TB, id plans.ActivationID, timeout ti
 			return st
 		}
 		require.True(t, time.Now().Before(deadline), "not dispatched after %v: %v", timeout, st.Counters.ByState)
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// profileSection writes a CPU profile of the timed section to the file
+// named by MUSTER_BENCH_CPUPROFILE, when set; the returned func stops it.
+func profileSection(b *testing.B) func() {
+	path := os.Getenv("MUSTER_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	require.NoError(b, err)
+	require.NoError(b, pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
@@ -96,7 +123,7 @@ func bareClient(b *testing.B, simURL string) *twilio.RestClient {
 //
 //	go test ./notify -run '^$' -bench WebhookIngest -benchtime 1x -timeout 20m
 func BenchmarkWebhookIngest(b *testing.B) {
-	const people, clients = 20_000, 64
+	const people, clients = 20_000, 256
 	r := newCallRig(b, rigOptions{nodes: 3, people: people, noCallbacks: true,
 		sim: twiliosim.Config{MaxMessages: 2 * people}, disp: notify.DispatcherConfig{ReportTimeout: time.Hour}})
 	a := r.activate(b, "exercise")
@@ -122,6 +149,8 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b.Cleanup(tr.CloseIdleConnections)
 	b.ResetTimer()
+	stop := profileSection(b)
+	defer stop()
 	for range b.N {
 		var next, failed atomic.Int64
 		var wg sync.WaitGroup

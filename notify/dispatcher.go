@@ -244,6 +244,7 @@ type job struct {
 type actRun struct {
 	a       Activation
 	level   *plans.Level
+	sms     *smsRenderer
 	route   *routeState
 	cursor  []byte           // fresh recipients are scanned after this key
 	fresh   bool             // recipients never attempted may remain after cursor
@@ -413,6 +414,7 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 	if ar.level == nil {
 		return nil, fmt.Errorf("activation %s: plan %s version %d has no level %s", id, a.Plan, a.PlanVersion, a.Level)
 	}
+	ar.sms = newSMSRenderer(a, ar.level)
 	switch {
 	case a.Purpose.Drill():
 		ar.route = r.d.drill
@@ -599,7 +601,7 @@ func (r *dispatchRun) message(j job) (string, error) {
 	if a.Purpose.Drill() != j.act.route.Exercise {
 		return "", fmt.Errorf("refused: %s traffic may not use the %s route", a.Purpose, j.act.route.Name)
 	}
-	body, err := RenderSMS(a, j.act.level, j.rec, "")
+	body, err := j.act.sms.render(j.rec, "")
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"strings"
+	"sync"
 
 	"muster/plans"
 )
@@ -46,9 +47,17 @@ func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 // template in r's language. An EXERCISE or TEST message always starts with
 // plans.ExerciseMark; a LIVE one never gets it.
 func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, error) {
+	t, err := plans.CompileMessage(l.SMSTemplate(r.Language))
+	if err != nil {
+		return "", err
+	}
+	return renderSMS(a, l, t, r, link)
+}
+
+func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipient, link string) (string, error) {
 	d := MessageData(a, r, link)
 	d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
-	text, err := plans.RenderMessage(l.SMSTemplate(r.Language), d)
+	text, err := t.Render(d)
 	if err != nil {
 		return "", err
 	}
@@ -56,4 +65,33 @@ func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, 
 		text = plans.ExerciseMark + text
 	}
 	return text, nil
+}
+
+// smsRenderer renders the SMS of one activation for many recipients,
+// compiling each language's template once. It is safe for concurrent use.
+type smsRenderer struct {
+	a     Activation
+	l     *plans.Level
+	mu    sync.Mutex
+	cache map[plans.Language]*plans.MessageTemplate
+}
+
+func newSMSRenderer(a Activation, l *plans.Level) *smsRenderer {
+	return &smsRenderer{a: a, l: l, cache: map[plans.Language]*plans.MessageTemplate{}}
+}
+
+// render is RenderSMS with the compiled template reused.
+func (s *smsRenderer) render(r Recipient, link string) (string, error) {
+	s.mu.Lock()
+	t, ok := s.cache[r.Language]
+	if !ok {
+		var err error
+		if t, err = plans.CompileMessage(s.l.SMSTemplate(r.Language)); err != nil {
+			s.mu.Unlock()
+			return "", err
+		}
+		s.cache[r.Language] = t
+	}
+	s.mu.Unlock()
+	return renderSMS(s.a, s.l, t, r, link)
 }
