@@ -244,9 +244,14 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
+	// Requests see a context that ends when shutdown starts, so long-lived
+	// ones (event streams) end at once instead of holding Shutdown.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	defer func() {
+		endRequests()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
