@@ -413,6 +413,9 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
+	if err := expireInFlight(tx, a.ID); err != nil {
+		return nil, err
+	}
 	data, err := json.Marshal(a)
 	if err != nil {
 		return nil, err
@@ -473,4 +476,38 @@ func activationData(tx *bolt.Tx, id plans.ActivationID) *bolt.Bucket {
 		return nil
 	}
 	return db.Bucket([]byte(id))
+}
+
+// expireInFlight moves the recipients of a stood-down activation that are
+// still in sending to expired: no leader will claim them again, and the
+// outcome of a send a dead leader left in flight is unknown. A result or a
+// delivery report that still arrives moves them on to sent or delivered.
+func expireInFlight(tx *bolt.Tx, id plans.ActivationID) error {
+	ad := activationData(tx, id)
+	if ad == nil || ad.Bucket(bCounters).Get(stateKey(StateSending)) == nil {
+		return nil
+	}
+	sending, _ := StateSending.code()
+	var people []plans.PersonID
+	cur := ad.Bucket(bRecipients).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(v) > 1 && v[1] == sending {
+			people = append(people, plans.PersonID(k))
+		}
+	}
+	acts := actCache{}
+	at, err := acts.get(tx, id)
+	if err != nil {
+		return err
+	}
+	for _, p := range people {
+		r, _, err := at.recipient(p)
+		if err != nil {
+			return err
+		}
+		if err := at.move(r, StateExpired); err != nil {
+			return err
+		}
+	}
+	return acts.flush()
 }

@@ -573,3 +573,49 @@ func TestInboundKeepsDrillAndLiveApart(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, 1, r.status(t, live.ID).Counters.ByState[notify.StateDeclined], "a reply on the live account answers the LIVE call-up")
 }
+
+// TestStandDownExpiresSendsInFlight: recipients claimed but without a
+// committed result when their activation is stood down (a dead leader's
+// sends) are expired, since no leader claims them again; a result or a
+// report that still comes moves them on.
+func TestStandDownExpiresSendsInFlight(t *testing.T) {
+	e := newEnv(t, 1, 200)
+	ctx := testCtx(t)
+	n := e.c.Leader().Node
+	a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+	require.NoError(t, err)
+	l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 3})
+	require.NoError(t, err)
+	p0, p1, p2 := l.Items[0].Person, l.Items[1].Person, l.Items[2].Person
+	apply := func(typ, payload string, out any) {
+		t.Helper()
+		require.NoError(t, n.Apply(ctx, &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
+	}
+	var claim notify.ClaimResult
+	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(p0)+`","n":0},{"p":"`+string(p1)+`","n":0},{"p":"`+string(p2)+`","n":0}]}`, &claim)
+	require.Len(t, claim.Claimed, 3)
+
+	_, err = e.svc.StandDown(ctx, "commander", a.ID, "演练取消")
+	require.NoError(t, err)
+	st, err := e.svc.Activation(ctx, muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 3, st.Counters.ByState[notify.StateExpired])
+	assert.Zero(t, st.Counters.ByState[notify.StateSending])
+
+	// A claim after the stand-down is refused.
+	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(l.Items[0].Person)+`","n":1}]}`, &claim)
+	assert.True(t, claim.Stopped)
+
+	var sum notify.ResultSummary
+	apply(notify.CmdDispatchResult, `{"i":[{"a":"`+string(a.ID)+`","p":"`+string(p0)+`","n":1,"o":"sent","sid":"SM1"}]}`, &sum)
+	assert.Equal(t, 1, sum.Applied)
+	var res []notify.InboundResult
+	apply(notify.CmdInbound, `{"i":[{"k":"status","at":"`+notify.AttemptID(a.ID, p1, 1)+`","sid":"SM2","st":"delivered","ex":true},`+
+		`{"k":"status","at":"`+notify.AttemptID(a.ID, p2, 1)+`","sid":"SM3","st":"undelivered","code":30003,"ex":true}]}`, &res)
+	st, err = e.svc.Activation(ctx, muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateSent], "the result of a send in flight still counts")
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateDelivered], "so does a delivery report")
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateFailed], "a temporary failure is not retried after the stand-down")
+	assert.Zero(t, st.Counters.ByState[notify.StateExpired])
+}

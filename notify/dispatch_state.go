@@ -91,22 +91,19 @@ func rank(s State) int {
 	switch s {
 	case StatePending:
 		return 0
-	case StateSending:
+	case StateSending, StateExpired: // expired: in flight when the activation was stood down
 		return 1
 	case StateSent:
 		return 2
 	case StateDelivered:
 		return 3
 	}
-	return 4 // acked, declined, failed, escalated, expired: settled
+	return 4 // acked, declined, failed, escalated: settled
 }
 
 // Answered reports whether the recipient has accepted or declined.
 func (s State) Answered() bool { return s == StateAcked || s == StateDeclined }
 
-// Final reports whether nothing more is sent to a recipient in this state:
-// delivered, answered or failed for good.
-func (s State) Final() bool { return rank(s) >= 3 }
 
 // actTx is one activation's buckets in a write transaction, with the
 // activation decoded once per command.
@@ -401,7 +398,13 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if it.Outcome != OutcomeSent {
 			att.Code, att.Error = it.Code, truncate(it.Error, 200)
 		}
-		if r.State == StateSending {
+		if r.State == StateExpired && it.Outcome == OutcomeSent {
+			// Stood down while this send was in flight: it went out after all.
+			if err := at.move(r, StateSent); err != nil {
+				return nil, err
+			}
+			out.Applied++
+		} else if r.State == StateSending {
 			switch it.Outcome {
 			case OutcomeSent:
 				err = at.move(r, StateSent)
@@ -631,7 +634,7 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		}
 		att.Code, att.Updated, att.SID = it.Code, c.Time, it.SID
 		att.Error = "carrier reported " + it.Status
-		if TemporaryCode(it.Code) && n < carrierAttempts {
+		if TemporaryCode(it.Code) && n < carrierAttempts && r.State != StateExpired {
 			err = at.schedule(r, &att, carrierRetryAt(c.Time, it.Attempt, n))
 			res.State = StatePending
 		} else {
