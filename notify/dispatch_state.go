@@ -104,7 +104,6 @@ func rank(s State) int {
 // Answered reports whether the recipient has accepted or declined.
 func (s State) Answered() bool { return s == StateAcked || s == StateDeclined }
 
-
 // actTx is one activation's buckets in a write transaction, with the
 // activation decoded once per command.
 type actTx struct {
