@@ -601,7 +601,7 @@ func (r *dispatchRun) message(j job) (string, error) {
 	if a.Purpose.Drill() != j.act.route.Exercise {
 		return "", fmt.Errorf("refused: %s traffic may not use the %s route", a.Purpose, j.act.route.Name)
 	}
-	body, err := j.act.sms.render(j.rec, "")
+	body, err := j.act.sms.render(j.rec, AnswerLink)
 	if err != nil {
 		return "", err
 	}

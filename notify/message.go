@@ -7,9 +7,10 @@ import (
 	"muster/plans"
 )
 
-// SampleLink stands in for a recipient's one-tap answer link in previews; it
-// is as long as a real one, so segment counts are right.
-const SampleLink = "https://m.example.cn/r/7Kq2xZ"
+// AnswerLink is what {{.Link}} renders to in call-up SMS, in previews and
+// sends alike. muster has no one-tap answer page yet, so messages carry no
+// link and people answer by SMS reply.
+const AnswerLink = ""
 
 // MessageData fills a plan's templates for one recipient of a.
 func MessageData(a Activation, r Recipient, link string) plans.MessageData {

@@ -205,7 +205,7 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 	}
 	out.Activation.Recipients = out.Total
 	if first != nil {
-		text, err := RenderSMS(out.Activation, p.level, *first, SampleLink)
+		text, err := RenderSMS(out.Activation, p.level, *first, AnswerLink)
 		if err != nil {
 			return out, err
 		}
