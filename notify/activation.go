@@ -345,10 +345,10 @@ func writeRecipients(tx *bolt.Tx, p *prepared, rb *bolt.Bucket, grids map[plans.
 		n     int
 	)
 	err := deriveRecords(tx, p.version.Plan, p.slots, p.regions, func(r *plans.PersonRecord, rs []uint16) error {
-		if last != nil && bytes.Compare(r.ID, last) <= 0 {
-			return fmt.Errorf("person %s comes after %s in the roster", r.ID, last) // a broken roster, not a bad request
+		if n > 0 && bytes.Compare(r.ID, last) <= 0 { // a broken roster, not a bad request
+			return fmt.Errorf("person %s read after %s: the roster is out of order or names someone twice", r.ID, last)
 		}
-		last = r.ID
+		last = append(last[:0], r.ID...)
 		if cap(chunk)-len(chunk) < recordSlack {
 			chunk = make([]byte, 0, recordChunk)
 		}

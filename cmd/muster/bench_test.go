@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,18 +24,45 @@ import (
 )
 
 // peakRSS reads a process's peak resident set (VmHWM) in MiB.
-func peakRSS(pid int) float64 {
+func peakRSS(pid int) float64 { return procStatus(pid, "VmHWM:") }
+
+// procStatus reads one kB figure of /proc/PID/status in MiB (0 if missing).
+func procStatus(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field) {
 			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
 			return kb / 1024
 		}
 	}
 	return 0
+}
+
+// resetPeakRSS sets a process's VmHWM back to its current RSS (Linux ≥ 4.0).
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// cpuTime reads the CPU time (user and system) a process has used.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: utime and stime are fields 14 and 15 of the line, in
+	// clock ticks of 1/100 s (USER_HZ).
+	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // BenchmarkRosterImportCLI imports a generated roster with `muster roster
@@ -86,6 +117,289 @@ func BenchmarkRosterImportCLI(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// activationBenchPlan calls up everyone in the city at level IV.
+const activationBenchPlan = `id: everyone
+title: 全员动员演示预案
+hazard: 自然灾害
+cap_category: Met
+scope: ["990100"]
+sender: 【示例市应急】
+levels:
+  IV:
+    criteria: 演示：全员通讯演练
+    ack_deadline: 30m
+    groups:
+      - name: 全员
+        roles:
+          - name: 全体人员
+            select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}
+          - name: 网格长
+            select: {tags: [网格长]}
+    sms: "{{.Sender}}{{.Plan}}（{{.Level}}级）响应已启动（{{.Region}}）。{{.Name}}同志，请以{{.Roles}}身份到岗，{{.AckDeadline}}内回复1到岗，2不能到岗。{{.Link}}"
+`
+
+// BenchmarkActivationCLI commits one activation calling up the whole roster
+// on three real agent processes. The roster is imported with `muster roster
+// import`, then POST /api/v1/activations goes to the leader and the clock
+// runs until every node's applied index has reached the activation's entry
+// (its recipient list written and committed there). Reported per node: when
+// it had applied, its peak RSS during the activation (VmHWM, reset just
+// before) with the peaks of its anonymous and file-backed parts (sampled
+// every 10 ms), its RSS just before, and the CPU time it used.
+//
+// It runs twice on the same roster: nodes=imported right after the import,
+// in the processes that did it (their RSS still holds what the import
+// left), and nodes=restarted after every agent has been restarted from its
+// files, as a node that has run for a while would be. The leader's
+// dispatcher starts sending the drill to the built-in simulator as soon as
+// the leader has applied, as it would in service.
+//
+//	go test ./cmd/muster -run '^$' -bench ActivationCLI -benchtime 1x -timeout 30m
+func BenchmarkActivationCLI(b *testing.B) {
+	for _, rows := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("recipients=%d", rows), func(b *testing.B) {
+			dir := b.TempDir()
+			roster, planFile := filepath.Join(dir, "roster.csv"), filepath.Join(dir, "everyone.yaml")
+			f, err := os.Create(roster)
+			require.NoError(b, err)
+			regions, err := examples.Regions()
+			require.NoError(b, err)
+			require.NoError(b, examples.GenerateRoster(f, rows, 1, examples.Grids(regions)))
+			require.NoError(b, f.Close())
+			require.NoError(b, os.WriteFile(planFile, []byte(activationBenchPlan), 0o600))
+
+			agents := startAgents(b)
+			c := newAPI(b, testAdminToken)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			code, body := c.call(ctx, http.MethodPost, agents[0].http+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
+			cancel()
+			require.Equal(b, http.StatusOK, code, "%s", body)
+			for _, args := range [][]string{{"roster", "import", "-f", roster}, {"plan", "apply", "-f", planFile}} {
+				cmd := exec.Command(musterBin, args...)
+				cmd.Env = append(os.Environ(), "MUSTER_ADDR="+agents[1].http, "MUSTER_TOKEN="+testAdminToken)
+				out, err := cmd.CombinedOutput()
+				require.NoError(b, err, "%s", out)
+			}
+			b.Run("nodes=imported", func(b *testing.B) { benchActivation(b, c, agents, rows) })
+			for _, a := range agents {
+				require.NoError(b, a.terminate(30*time.Second))
+				a.args = withoutFlags(a.args, "--bootstrap", "--bootstrap-token", "--join")
+				a.start()
+			}
+			for _, a := range agents {
+				c.waitStatus(a.http+"/readyz", http.StatusOK, 2*time.Minute)
+			}
+			b.Run("nodes=restarted", func(b *testing.B) { benchActivation(b, c, agents, rows) })
+		})
+	}
+}
+
+// benchActivation activates the everyone plan over the city b.N times,
+// standing each activation down after measuring it.
+func benchActivation(b *testing.B, c *apiClient, agents []*agent, rows int) {
+	leader := leaderOf(b, c, agents)
+	for i := 0; i < b.N; i++ {
+		activateOnce(b, c, leader, agents, rows)
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+func activateOnce(b *testing.B, c *apiClient, leader *agent, agents []*agent, rows int) {
+	b.StopTimer()
+	var st struct {
+		AppliedIndex uint64 `json:"applied_index"`
+	}
+	require.Equal(b, http.StatusOK, c.getJSON(leader.http+"/api/v1/cluster/status?consistency=stale", &st))
+	waitApplied(b, c, agents, st.AppliedIndex, 2*time.Minute)
+	rssBefore := make([]float64, len(agents))
+	cpuBefore := make([]time.Duration, len(agents))
+	pids := make([]int, len(agents))
+	for j, a := range agents {
+		pids[j] = a.cmd.Process.Pid
+		require.NoError(b, resetPeakRSS(pids[j]))
+		rssBefore[j], cpuBefore[j] = procStatus(pids[j], "VmRSS:"), cpuTime(pids[j])
+	}
+	mem := sampleMem(pids)
+	defer mem.Stop()
+	watch := watchApplied(c, agents)
+	defer watch.close()
+	req, err := json.Marshal(map[string]any{"plan_id": "everyone", "regions": []string{string(examples.CityCode)},
+		"level": "IV", "purpose": "EXERCISE", "reason": "bench"})
+	require.NoError(b, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.StartTimer()
+	start := time.Now()
+	code, body := c.call(ctx, http.MethodPost, leader.http+"/api/v1/activations", req, "application/json")
+	answered := time.Since(start)
+	cancel()
+	require.Equal(b, http.StatusCreated, code, "%s", body)
+	var a struct {
+		ID         string `json:"id"`
+		Index      uint64 `json:"index"`
+		Recipients int    `json:"recipients"`
+	}
+	require.NoError(b, json.Unmarshal(body, &a))
+	require.Equal(b, rows, a.Recipients)
+	applied := watch.until(b, a.Index, 5*time.Minute)
+	all := time.Since(start)
+	b.StopTimer()
+	mem.Stop()
+	b.ReportMetric(answered.Seconds(), "s_leader_answered")
+	b.ReportMetric(all.Seconds(), "s_all_nodes")
+	for j, ag := range agents {
+		pid := ag.cmd.Process.Pid
+		b.ReportMetric(applied[j].Sub(start).Seconds(), fmt.Sprintf("s_applied_%s", ag.id))
+		b.ReportMetric(peakRSS(pid), fmt.Sprintf("rss_MiB_%s", ag.id))
+		b.ReportMetric(rssBefore[j], fmt.Sprintf("rss_before_MiB_%s", ag.id))
+		b.ReportMetric(mem.anon[j], fmt.Sprintf("rss_anon_MiB_%s", ag.id))
+		b.ReportMetric(mem.file[j], fmt.Sprintf("rss_file_MiB_%s", ag.id))
+		b.ReportMetric((cpuTime(pid) - cpuBefore[j]).Seconds(), fmt.Sprintf("cpu_s_%s", ag.id))
+	}
+	b.Logf("leader %s; activation %s at index %d", leader.id, a.ID, a.Index)
+	stop, err := json.Marshal(map[string]string{"reason": "bench"})
+	require.NoError(b, err)
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	code, body = c.call(ctx, http.MethodPost, leader.http+"/api/v1/activations/"+a.ID+"/stand-down", stop, "application/json")
+	cancel()
+	require.Equal(b, http.StatusOK, code, "%s", body)
+}
+
+// withoutFlags drops the named flags, and the value after each, from args.
+func withoutFlags(args []string, names ...string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if slices.Contains(names, args[i]) {
+			if args[i] != "--bootstrap" {
+				i++ // takes a value
+			}
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// waitApplied polls every agent until its applied index reaches index and
+// returns when each got there.
+func waitApplied(b *testing.B, c *apiClient, agents []*agent, index uint64, timeout time.Duration) []time.Time {
+	b.Helper()
+	w := watchApplied(c, agents)
+	defer w.close()
+	return w.until(b, index, timeout)
+}
+
+// applyWatch polls every agent's applied index, each from its own goroutine
+// every 5 ms, from before the index to wait for is known: a follower may
+// apply an entry before the leader has answered for it.
+type applyWatch struct {
+	target   atomic.Uint64 // 0 until known
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{} // closed when every poller has returned
+	at       []time.Time   // per agent: first poll that saw the target applied
+	errs     []error
+}
+
+func watchApplied(c *apiClient, agents []*agent) *applyWatch {
+	w := &applyWatch{stop: make(chan struct{}), done: make(chan struct{}), at: make([]time.Time, len(agents)), errs: make([]error, len(agents))}
+	var wg sync.WaitGroup
+	for j, a := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			type sample struct {
+				at    time.Time
+				index uint64
+			}
+			var seen []sample // each applied index seen, first time
+			for {
+				var st struct {
+					AppliedIndex uint64 `json:"applied_index"`
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				code, body := c.call(ctx, http.MethodGet, a.http+"/api/v1/cluster/status?consistency=stale", nil, "")
+				cancel()
+				now := time.Now()
+				if code == http.StatusOK && json.Unmarshal(body, &st) == nil && (len(seen) == 0 || st.AppliedIndex > seen[len(seen)-1].index) {
+					seen = append(seen, sample{now, st.AppliedIndex})
+				}
+				if t := w.target.Load(); t > 0 && len(seen) > 0 && seen[len(seen)-1].index >= t {
+					for _, s := range seen {
+						if s.index >= t {
+							w.at[j] = s.at
+							return
+						}
+					}
+				}
+				select {
+				case <-w.stop:
+					w.errs[j] = fmt.Errorf("%s did not apply index %d in time (applied indexes seen: %v)", a.id, w.target.Load(), seen)
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(w.done) }()
+	return w
+}
+
+// until sets the index to wait for and waits until every agent has applied
+// it, or fails the benchmark after timeout.
+func (w *applyWatch) until(b *testing.B, index uint64, timeout time.Duration) []time.Time {
+	b.Helper()
+	w.target.Store(index)
+	select {
+	case <-w.done:
+	case <-time.After(timeout):
+		w.close()
+	}
+	require.NoError(b, errors.Join(w.errs...))
+	return w.at
+}
+
+// close stops the pollers and waits for them.
+func (w *applyWatch) close() {
+	w.stopOnce.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+// memSampler records the largest anonymous and file-backed resident sets
+// of some processes, read from /proc every 10 ms until stopped.
+type memSampler struct {
+	stopOnce   sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	anon, file []float64 // MiB, per process
+}
+
+func sampleMem(pids []int) *memSampler {
+	m := &memSampler{stop: make(chan struct{}), done: make(chan struct{}), anon: make([]float64, len(pids)), file: make([]float64, len(pids))}
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			for i, pid := range pids {
+				m.anon[i] = max(m.anon[i], procStatus(pid, "RssAnon:"))
+				m.file[i] = max(m.file[i], procStatus(pid, "RssFile:"))
+			}
+			select {
+			case <-m.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+// Stop stops sampling; the peaks are final after it returns.
+func (m *memSampler) Stop() {
+	m.stopOnce.Do(func() { close(m.stop) })
+	<-m.done
 }
 
 // BenchmarkFailover kills -9 the leader of three real agents while a client
