@@ -381,6 +381,9 @@ func TestDispatchRidesOutProviderStorms(t *testing.T) {
 		{name: "HTML 503", fault: twiliosim.Fault503HTML},
 		{name: "throttled", mps: 400},
 	} {
+		if raceDetector && tc.mps > 0 {
+			tc.mps = 100 // the race detector's dispatcher does not reach 400/s
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			r := newCallRig(t, rigOptions{nodes: 1, people: people, disp: cfg, sim: twiliosim.Config{MPS: tc.mps}})
 			const storm = 1500 * time.Millisecond
