@@ -9,6 +9,13 @@ import (
 //go:embed plans/*.yaml
 var planFS embed.FS
 
+// EveryonePlan is a plan (id everyone) whose level IV calls up everyone in
+// the demo city: for tests and benchmarks of large call-ups. It is not one
+// of the demo plans muster dev loads.
+//
+//go:embed everyone.yaml
+var EveryonePlan []byte
+
 // PlanFile is one example plan as a file.
 type PlanFile struct {
 	Name string // e.g. flood.yaml

@@ -344,7 +344,7 @@ func writeRecipients(tx *bolt.Tx, p *prepared, rb *bolt.Bucket, grids map[plans.
 		last  []byte
 		n     int
 	)
-	err := deriveRecords(tx, p.version.Plan, p.slots, p.regions, func(r *plans.PersonRecord, rs []uint16) error {
+	err := derive(tx, p.version.Plan, p.slots, p.regions, func(r *plans.PersonRecord, rs []uint16) error {
 		if n > 0 && bytes.Compare(r.ID, last) <= 0 { // a broken roster, not a bad request
 			return fmt.Errorf("person %s read after %s: the roster is out of order or names someone twice", r.ID, last)
 		}
@@ -424,48 +424,26 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 }
 
 // SetRecipientState moves one recipient of an activation to state to and
-// updates the counters in the same transaction: O(1) in the size of the
-// call-up. It is for apply functions (delivery results, replies); it returns
+// updates the counters in the same transaction, as the dispatcher's and the
+// webhooks' apply functions do: O(1) in the size of the call-up. It returns
 // the state the recipient was in.
 func SetRecipientState(tx *bolt.Tx, id plans.ActivationID, person plans.PersonID, to State) (State, error) {
-	code, ok := to.code()
-	if !ok {
+	if _, ok := to.code(); !ok {
 		return "", invalidf("state %q is unknown", to)
 	}
-	ad := activationData(tx, id)
-	if ad == nil {
-		return "", muster.Errorf(muster.ENotFound, "activation %s does not exist", id)
-	}
-	rb, cb := ad.Bucket(bRecipients), ad.Bucket(bCounters)
-	v := rb.Get([]byte(person))
-	if v == nil {
-		return "", muster.Errorf(muster.ENotFound, "person %s is not a recipient of activation %s", person, id)
-	}
-	r, err := decodeRecipient([]byte(person), v)
+	acts := actCache{}
+	at, err := acts.get(tx, id)
 	if err != nil {
-		return "", fmt.Errorf("recipient %s of %s: %w", person, id, err)
-	}
-	if r.State == to {
-		return to, nil
-	}
-	nv := slices.Clone(v)
-	nv[1] = code
-	if err := rb.Put([]byte(person), nv); err != nil {
 		return "", err
 	}
-	keys := [][2][]byte{{stateKey(r.State), stateKey(to)}, {gridKey(r.Grid, r.State), gridKey(r.Grid, to)}}
-	for _, i := range r.Roles {
-		keys = append(keys, [2][]byte{roleKey(i, r.State), roleKey(i, to)})
+	r, _, err := at.recipient(person)
+	if err != nil {
+		return "", err
 	}
-	for _, k := range keys {
-		if err := addCounter(cb, k[0], -1); err != nil {
-			return "", err
-		}
-		if err := addCounter(cb, k[1], 1); err != nil {
-			return "", err
-		}
+	if err := at.move(r, to); err != nil {
+		return "", err
 	}
-	return r.State, nil
+	return r.State, acts.flush()
 }
 
 // activationData is the bucket holding an activation's recipients and

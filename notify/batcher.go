@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -72,11 +73,7 @@ func (b *batcher[T, R]) Do(ctx context.Context, item T) (R, error) {
 	}
 }
 
-type batcherError string
-
-func (e batcherError) Error() string { return string(e) }
-
-const errBatcherClosed = batcherError("batcher closed")
+var errBatcherClosed = errors.New("batcher closed")
 
 // Close stops taking items, flushes what was queued and waits for the
 // flushes to end.

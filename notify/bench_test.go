@@ -19,31 +19,11 @@ import (
 
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/examples"
 
 	"muster/notify"
 	"muster/plans"
 )
-
-// broadPlan calls up everyone in the city at level IV.
-const broadPlan = `id: everyone
-title: 全员动员演示预案
-hazard: 自然灾害
-cap_category: Met
-scope: ["990100"]
-sender: 【示例市应急】
-levels:
-  IV:
-    criteria: 演示：全员通讯演练
-    ack_deadline: 30m
-    groups:
-      - name: 全员
-        roles:
-          - name: 全体人员
-            select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}
-          - name: 网格长
-            select: {tags: [网格长]}
-    sms: "{{.Sender}}{{.Plan}}（{{.Level}}级）响应已启动（{{.Region}}）。{{.Name}}同志，请以{{.Roles}}身份到岗，{{.AckDeadline}}内回复1到岗，2不能到岗。{{.Link}}"
-`
 
 // BenchmarkActivationCommit measures committing one activation on a 3-node
 // loopback cluster: from Activate until every node's FSM has applied it,
@@ -62,7 +42,7 @@ func BenchmarkActivationCommit(b *testing.B) {
 				c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 3*time.Second, 3*time.Second, 1500*time.Millisecond
 				c.ApplyTimeout = 5 * time.Minute
 			}}, ctx)
-			_, err := e.plans.ApplyPlan(ctx, "bench", "everyone.yaml", []byte(broadPlan))
+			_, err := e.plans.ApplyPlan(ctx, "bench", "everyone.yaml", examples.EveryonePlan)
 			require.NoError(b, err)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -236,19 +236,11 @@ func (b Board) At(now time.Time) Board {
 func (s *Service) Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (Board, error) {
 	var out Board
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
-		a, err := getActivation(tx, id)
+		st, err := activationStatus(tx, id)
 		if err != nil {
 			return err
 		}
-		var cb *bolt.Bucket
-		if ad := activationData(tx, id); ad != nil {
-			cb = ad.Bucket(bCounters)
-		}
-		c, err := readCounters(cb)
-		if err != nil {
-			return err
-		}
-		out, err = buildBoard(tx, a, c)
+		out, err = buildBoard(tx, st.Activation, st.Counters)
 		return err
 	})
 	return out, err

@@ -22,6 +22,7 @@ import (
 	"muster/api"
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/examples"
 	"muster/notify"
 	"muster/notify/twiliosim"
 	"muster/plans"
@@ -124,7 +125,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 	for _, m := range r.c.Nodes {
 		r.nodes = append(r.nodes, m.HTTPAddr)
 	}
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "everyone.yaml", []byte(broadPlan))
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "everyone.yaml", examples.EveryonePlan)
 	require.NoError(t, err)
 	return r
 }

@@ -619,13 +619,10 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		return InboundResult{}, err
 	}
 	res := InboundResult{Outcome: InboundUnchanged, Activation: act, Person: person, State: r.State}
-	var to State
-	switch it.Status {
-	case "sent":
-		to = StateSent
-	case "delivered", "read":
-		to = StateDelivered
-	case "undelivered", "failed":
+	to, progress := reportedProgress(it.Status)
+	switch {
+	case progress:
+	case failureReport(it.Status):
 		// A failure counts only for the current attempt, and only before the
 		// recipient got further by an earlier attempt or an answer.
 		if n != att.N || rank(r.State) > rank(StateSent) || r.State == StatePending {
@@ -666,6 +663,22 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	res.Outcome, res.State = InboundApplied, to
 	return res, at.move(r, to)
 }
+
+// reportedProgress maps a provider status that proves progress to the
+// state it proves: sent, or delivered (read counts as delivered).
+func reportedProgress(status string) (State, bool) {
+	switch status {
+	case "sent":
+		return StateSent, true
+	case "delivered", "read":
+		return StateDelivered, true
+	}
+	return "", false
+}
+
+// failureReport reports whether a provider status says the message will
+// not arrive.
+func failureReport(status string) bool { return status == "undelivered" || status == "failed" }
 
 // openCallUp finds the most recent open activation that called person up
 // with messages from the live account (exercise false) or the exercise one.

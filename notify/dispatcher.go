@@ -119,7 +119,6 @@ type Dispatcher struct {
 	cfg   DispatcherConfig
 	live  *routeState
 	drill *routeState
-	wake  chan struct{}
 
 	claimed, sent, retried, failed, resent, throttled, fetched, runs atomic.Int64
 }
@@ -147,7 +146,7 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 			return nil, muster.Errorf(muster.EInvalid, "public URL %q: want http(s)://host[:port][/path]", cfg.PublicURL)
 		}
 	}
-	d := &Dispatcher{apply: a, view: v, cfg: cfg, wake: make(chan struct{}, 1), drill: newRouteState(cfg.Exercise)}
+	d := &Dispatcher{apply: a, view: v, cfg: cfg, drill: newRouteState(cfg.Exercise)}
 	if cfg.Live != nil {
 		d.live = newRouteState(cfg.Live)
 	}
@@ -158,14 +157,6 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
 		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load()}
-}
-
-// Wake makes a running dispatcher look for work now (after an activation).
-func (d *Dispatcher) Wake() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
 }
 
 // routeState is a route with its limiters.
@@ -275,7 +266,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &dispatchRun{d: d, ctx: ctx, jobs: make(chan job, d.cfg.MaxInFlight), freed: make(chan struct{}, 1),
-		acts: map[plans.ActivationID]*actRun{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x6d7573746572))}
+		acts: map[plans.ActivationID]*actRun{}}
 	r.results = newBatcher(d.cfg.ResultBatch, d.cfg.ResultDelay, 4, r.flushResults)
 	var wg sync.WaitGroup
 	for range d.cfg.Workers {
@@ -322,7 +313,6 @@ func (r *dispatchRun) loop() {
 		t := time.NewTimer(r.d.cfg.Poll)
 		select {
 		case <-r.ctx.Done():
-		case <-r.d.wake:
 		case <-r.freed:
 		case <-t.C:
 		}
@@ -654,10 +644,7 @@ func (r *dispatchRun) classify(j job, item *ResultItem, sent Sent, err error) {
 // failures do not come back at once.
 func (r *dispatchRun) backoff(n int) time.Duration {
 	d := min(r.d.cfg.Backoff<<min(n-1, 20), r.d.cfg.MaxBackoff)
-	r.rngMu.Lock()
-	j := time.Duration(r.rng.Int64N(int64(d/2) + 1))
-	r.rngMu.Unlock()
-	return d/2 + j
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 // flushResults proposes a batch of results as one raft entry.
@@ -693,19 +680,17 @@ func (r *dispatchRun) sweepLoop() {
 			return
 		case <-t.C:
 		}
-		var acts []*actRun
+		var open []plans.ActivationID
 		err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
-			for _, id := range openActivations(tx) {
-				acts = append(acts, &actRun{a: Activation{ID: id}})
-			}
+			open = openActivations(tx)
 			return nil
 		})
 		if err != nil {
 			continue
 		}
-		for _, ar := range acts {
-			if err := r.sweep(ar.a.ID, fetched); err != nil && r.ctx.Err() == nil {
-				r.d.cfg.Logger.Warn("dispatcher: checking overdue delivery reports failed", "activation", ar.a.ID, "err", err)
+		for _, id := range open {
+			if err := r.sweep(id, fetched); err != nil && r.ctx.Err() == nil {
+				r.d.cfg.Logger.Warn("dispatcher: checking overdue delivery reports failed", "activation", id, "err", err)
 			}
 		}
 	}
@@ -781,7 +766,7 @@ func (r *dispatchRun) sweep(id plans.ActivationID, fetched map[string]time.Time)
 				r.d.fetched.Add(1)
 				mu.Lock()
 				fetched[due[i].attempt] = now
-				if err == nil && (rep.Status == "delivered" || rep.Status == "read" || rep.Status == "undelivered" || rep.Status == "failed") {
+				if to, _ := reportedProgress(rep.Status); err == nil && (to == StateDelivered || failureReport(rep.Status)) {
 					items = append(items, InboundItem{Kind: InboundStatus, Attempt: due[i].attempt, SID: due[i].sid, Status: rep.Status, Code: rep.Code,
 						Account: route.Account, Exercise: route.Exercise})
 				}

@@ -83,13 +83,8 @@ func (in *Inbound) redundant(ctx context.Context, it InboundItem) (InboundResult
 	if in.view == nil || it.Kind != InboundStatus {
 		return InboundResult{}, false
 	}
-	var to State
-	switch it.Status {
-	case "sent":
-		to = StateSent
-	case "delivered", "read":
-		to = StateDelivered
-	default:
+	to, progress := reportedProgress(it.Status)
+	if !progress {
 		return InboundResult{}, false
 	}
 	act, person, n, err := ParseAttemptID(it.Attempt)

@@ -75,40 +75,22 @@ type Recipient struct {
 // recipientVersion is the first byte of a stored recipient record.
 const recipientVersion byte = 1
 
-// appendRecipient encodes a recipient record: version, state code, the role
-// indices (count then each as uvarint), then phone, name, language, grid and
-// backup, each as uvarint length and bytes. The state is always the second
-// byte, so a transition rewrites one byte.
-func appendRecipient(b []byte, state byte, roles []uint16, p *plans.Person) []byte {
-	phone := ""
-	if len(p.Phones) > 0 {
-		phone = p.Phones[0]
-	}
-	b = appendRecipientHead(b, state, roles)
-	for _, s := range [...]string{phone, p.Name, string(p.Language), string(p.Grid), string(p.Backup)} {
-		b = appendField(b, s)
-	}
-	return b
-}
-
-// appendRecord is appendRecipient for a person read by plans.ForEachPerson:
-// the same bytes, without making a Person.
+// appendRecord encodes the recipient record of a person read by
+// plans.ForEachPerson: version, state code, the role indices (count then each
+// as uvarint), then phone, name, language, grid and backup, each as uvarint
+// length and bytes. The state is always the second byte, so a transition
+// rewrites one byte.
 func appendRecord(b []byte, state byte, roles []uint16, r *plans.PersonRecord) []byte {
-	b = appendRecipientHead(b, state, roles)
+	b = append(b, recipientVersion, state)
+	b = binary.AppendUvarint(b, uint64(len(roles)))
+	for _, i := range roles {
+		b = binary.AppendUvarint(b, uint64(i))
+	}
 	b = appendField(b, r.Phone)
 	b = appendField(b, r.Name)
 	b = appendField(b, r.Language)
 	b = appendField(b, r.Grid)
 	return appendField(b, r.Backup)
-}
-
-func appendRecipientHead(b []byte, state byte, roles []uint16) []byte {
-	b = append(b, recipientVersion, state)
-	b = binary.AppendUvarint(b, uint64(len(roles)))
-	for _, r := range roles {
-		b = binary.AppendUvarint(b, uint64(r))
-	}
-	return b
 }
 
 func appendField[S ~string | ~[]byte](b []byte, s S) []byte {
@@ -225,27 +207,16 @@ func treeUnder(tx *bolt.Tx) func(grid, region plans.RegionCode) bool {
 }
 
 // derive resolves the level's role slots against the roster in tx and calls
-// emit once per person called up, in person ID order, with the indices of
-// every role they fill (ascending; the slice is reused between calls). Roles
-// that reach the activation draw from people under regions; roles that reach
-// the plan draw from people under the plan's scope. The roster is read in
-// key order and nothing depends on map order, so every node derives the same
-// list, already sorted for writing.
-func derive(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Region, emit func(p *plans.Person, roles []uint16) error) error {
-	return deriveRecords(tx, plan, slots, regions, func(r *plans.PersonRecord, roles []uint16) error {
-		p, err := r.Person()
-		if err != nil {
-			return fmt.Errorf("decode person %s: %w", r.ID, err)
-		}
-		return emit(&p, roles)
-	})
-}
-
-// deriveRecords is derive without decoding whole people: emit gets the
-// roster's record, whose bytes are valid only during the call (see
-// plans.PersonRecord). Applying an activation uses it; a million people cost
-// no allocation each.
-func deriveRecords(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Region, emit func(r *plans.PersonRecord, roles []uint16) error) error {
+// emit once per person called up, in person ID order, with the roster's
+// record (its bytes are valid only during the call, see plans.PersonRecord;
+// a million people cost no allocation each) and the indices of every role
+// they fill (ascending; the slice is reused between calls). Roles that reach
+// the activation draw from people under regions; roles that reach the plan
+// draw from people under the plan's scope. The roster is read in key order
+// and nothing depends on map order, so every node derives the same list,
+// already sorted for writing. Applying an activation and its preview both
+// use it.
+func derive(tx *bolt.Tx, plan *plans.Plan, slots []RoleSlot, regions []plans.Region, emit func(r *plans.PersonRecord, roles []uint16) error) error {
 	activated, err := prefixes(tx, regions)
 	if err != nil {
 		return err

@@ -170,7 +170,7 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		out.Roles = append(out.Roles, RoleCount{RoleSlot: sl})
 	}
 	var first *Recipient
-	err := derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.Person, roles []uint16) error {
+	err := derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.PersonRecord, roles []uint16) error {
 		out.Total++
 		if len(roles) > 1 {
 			out.Merged++
@@ -188,8 +188,8 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		if !inside {
 			out.OutsideRegions++
 		}
-		if first == nil || person.ID < first.Person {
-			r, err := decodeRecipient([]byte(person.ID), appendRecipient(nil, 0, roles, person))
+		if first == nil { // people come in ID order
+			r, err := decodeRecipient(person.ID, appendRecord(nil, 0, roles, person))
 			if err != nil {
 				return err
 			}
@@ -276,19 +276,25 @@ type ActivationStatus struct {
 func (s *Service) Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (ActivationStatus, error) {
 	var out ActivationStatus
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
-		a, err := getActivation(tx, id)
-		if err != nil {
-			return err
-		}
-		var cb *bolt.Bucket
-		if ad := activationData(tx, id); ad != nil {
-			cb = ad.Bucket(bCounters)
-		}
-		c, err := readCounters(cb)
-		out = ActivationStatus{Activation: a, Counters: c}
+		var err error
+		out, err = activationStatus(tx, id)
 		return err
 	})
 	return out, err
+}
+
+// activationStatus reads one activation and its counters from tx.
+func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, error) {
+	a, err := getActivation(tx, id)
+	if err != nil {
+		return ActivationStatus{}, err
+	}
+	var cb *bolt.Bucket
+	if ad := activationData(tx, id); ad != nil {
+		cb = ad.Bucket(bCounters)
+	}
+	c, err := readCounters(cb)
+	return ActivationStatus{Activation: a, Counters: c}, err
 }
 
 // Activations lists activations in ID order (oldest first).

@@ -119,27 +119,6 @@ func BenchmarkRosterImportCLI(b *testing.B) {
 	}
 }
 
-// activationBenchPlan calls up everyone in the city at level IV.
-const activationBenchPlan = `id: everyone
-title: 全员动员演示预案
-hazard: 自然灾害
-cap_category: Met
-scope: ["990100"]
-sender: 【示例市应急】
-levels:
-  IV:
-    criteria: 演示：全员通讯演练
-    ack_deadline: 30m
-    groups:
-      - name: 全员
-        roles:
-          - name: 全体人员
-            select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}
-          - name: 网格长
-            select: {tags: [网格长]}
-    sms: "{{.Sender}}{{.Plan}}（{{.Level}}级）响应已启动（{{.Region}}）。{{.Name}}同志，请以{{.Roles}}身份到岗，{{.AckDeadline}}内回复1到岗，2不能到岗。{{.Link}}"
-`
-
 // BenchmarkActivationCLI commits one activation calling up the whole roster
 // on three real agent processes. The roster is imported with `muster roster
 // import`, then POST /api/v1/activations goes to the leader and the clock
@@ -168,7 +147,7 @@ func BenchmarkActivationCLI(b *testing.B) {
 			require.NoError(b, err)
 			require.NoError(b, examples.GenerateRoster(f, rows, 1, examples.Grids(regions)))
 			require.NoError(b, f.Close())
-			require.NoError(b, os.WriteFile(planFile, []byte(activationBenchPlan), 0o600))
+			require.NoError(b, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
 
 			agents := startAgents(b)
 			c := newAPI(b, testAdminToken)

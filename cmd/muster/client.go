@@ -155,8 +155,9 @@ func (p *pageFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&p.all, "all", false, "follow next cursors and print every page")
 }
 
-// list fetches one page, or every page with --all, and prints the items.
-func (c *client) list(path string, query url.Values, p *pageFlags, header string, row func(item json.RawMessage) (string, error)) error {
+// pages fetches one page of a list, or every page with --all, and returns
+// the items with the cursor of the page after the last one fetched.
+func (c *client) pages(path string, query url.Values, p *pageFlags) ([]json.RawMessage, string, error) {
 	if query == nil {
 		query = url.Values{}
 	}
@@ -173,14 +174,22 @@ func (c *client) list(path string, query url.Values, p *pageFlags, header string
 			Next  string            `json:"next"`
 		}
 		if err := c.do(request{method: http.MethodGet, path: path, query: query}, &page); err != nil {
-			return err
+			return nil, "", err
 		}
 		items = append(items, page.Items...)
 		next = page.Next
 		if !p.all || next == "" {
-			break
+			return items, next, nil
 		}
 		after = next
+	}
+}
+
+// list fetches one page, or every page with --all, and prints the items.
+func (c *client) list(path string, query url.Values, p *pageFlags, header string, row func(item json.RawMessage) (string, error)) error {
+	items, next, err := c.pages(path, query, p)
+	if err != nil {
+		return err
 	}
 	if c.g.output == "json" {
 		raw, _ := json.Marshal(map[string]any{"items": items, "next": next})

@@ -128,27 +128,9 @@ func countCells(c notify.StatusCounts, expired bool) string {
 // listStatus prints a page of activations (every page with --all), each
 // with its counts; JSON adds "counts" (StatusCounts) to each Activation.
 func listStatus(c *client, p *pageFlags) error {
-	q := url.Values{"limit": {fmt.Sprint(p.limit)}}
-	after := p.after
-	var items []json.RawMessage
-	next := ""
-	for {
-		if after != "" {
-			q.Set("after", after)
-		}
-		var page struct {
-			Items []json.RawMessage `json:"items"`
-			Next  string            `json:"next"`
-		}
-		if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations", query: q}, &page); err != nil {
-			return err
-		}
-		items = append(items, page.Items...)
-		next = page.Next
-		if !p.all || next == "" {
-			break
-		}
-		after = next
+	items, next, err := c.pages("/api/v1/activations", nil, p)
+	if err != nil {
+		return err
 	}
 	type row struct {
 		a      notify.Activation

@@ -134,27 +134,6 @@ func TestDevExerciseUsesOnlyTheExerciseAccount(t *testing.T) {
 	assert.Zero(t, metricValue(t, c, "http://"+addr, "muster_dispatch_resent_total"))
 }
 
-// broadPlan calls up everyone in the city at level IV (as in notify's tests).
-const broadPlan = `id: everyone
-title: 全员动员演示预案
-hazard: 自然灾害
-cap_category: Met
-scope: ["990100"]
-sender: 【示例市应急】
-levels:
-  IV:
-    criteria: 演示：全员通讯演练
-    ack_deadline: 30m
-    groups:
-      - name: 全员
-        roles:
-          - name: 全体人员
-            select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}
-          - name: 网格长
-            select: {tags: [网格长]}
-    sms: "{{.Sender}}{{.Plan}}（{{.Level}}级）响应已启动（{{.Region}}）。{{.Name}}同志，请以{{.Roles}}身份到岗，{{.AckDeadline}}内回复1到岗，2不能到岗。{{.Link}}"
-`
-
 // front is the public URL of a cluster as a TCP load balancer gives it:
 // each connection goes to the first node that accepts one, starting from a
 // different node each time, so webhooks reach a live node whichever died
@@ -314,7 +293,7 @@ func TestDispatchFailoverAcrossProcesses(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)))
 	require.NoError(t, os.WriteFile(roster, buf.Bytes(), 0o600))
-	require.NoError(t, os.WriteFile(planFile, []byte(broadPlan), 0o600))
+	require.NoError(t, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
 	r := runCLI(t, env, "roster", "import", "-f", roster)
 	require.Zero(t, r.code, r.stderr)
 	r = runCLI(t, env, "plan", "apply", "-f", planFile)
