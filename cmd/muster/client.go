@@ -89,15 +89,7 @@ func (c *client) do(r request, out any) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		data, _ := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-		var e struct {
-			Error *apiError `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != nil {
-			e.Error.Status = res.StatusCode
-			return e.Error
-		}
-		return &apiError{Status: res.StatusCode, Message: fmt.Sprintf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))}
+		return responseError(res)
 	}
 	switch o := out.(type) {
 	case nil:
@@ -256,4 +248,18 @@ func (c *client) postFile(name, path string, q url.Values, contentType string, t
 	var raw []byte
 	err = c.do(request{method: http.MethodPost, path: path, query: q, body: body, contentType: contentType, timeout: timeout}, &raw)
 	return raw, err
+}
+
+// responseError reads an error response: the API's {"error": {...}} shape,
+// or the status and the body as text when it is not that.
+func responseError(res *http.Response) *apiError {
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	var e struct {
+		Error *apiError `json:"error"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Error != nil {
+		e.Error.Status = res.StatusCode
+		return e.Error
+	}
+	return &apiError{Status: res.StatusCode, Message: fmt.Sprintf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))}
 }

@@ -533,15 +533,7 @@ func (c *client) stream(ctx context.Context, path string, fn func(event string, 
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-		var e struct {
-			Error *apiError `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error != nil {
-			e.Error.Status = res.StatusCode
-			return e.Error
-		}
-		return &apiError{Status: res.StatusCode, Message: fmt.Sprintf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))}
+		return responseError(res)
 	}
 	r := bufio.NewReader(res.Body)
 	var event string
