@@ -17,6 +17,8 @@ type Activations interface {
 	Preview(ctx context.Context, req notify.ActivationRequest) (notify.Preview, error)
 	Activate(ctx context.Context, actor string, req notify.ActivationRequest) (notify.Activation, error)
 	StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
+	ApprovalPreview(ctx context.Context, id plans.ActivationID) (notify.Preview, error)
+	Decide(ctx context.Context, actor string, id plans.ActivationID, req notify.DecisionRequest) (notify.Activation, error)
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
 	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
 	Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f notify.RecipientFilter, page plans.Page) (plans.List[notify.Recipient], error)
@@ -93,6 +95,46 @@ func (s *Server) standDown(c *gin.Context) {
 		return
 	}
 	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), req.Reason)
+	s.reply(c, http.StatusOK, a, err)
+}
+
+// approveActivation approves a pending activation, or with dry_run returns
+// the preview the approver must look at first. The approval names the
+// recipient count of that preview; it is refused if the call-up would now
+// reach a different number of people.
+func (s *Server) approveActivation(c *gin.Context) {
+	var req struct {
+		DryRun     bool   `json:"dry_run"`
+		Reason     string `json:"reason"`
+		Recipients *int   `json:"recipients"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	id := plans.ActivationID(c.Param("id"))
+	if req.DryRun {
+		p, err := s.deps.Activations.ApprovalPreview(c.Request.Context(), id)
+		s.reply(c, http.StatusOK, p, err)
+		return
+	}
+	if req.Recipients == nil {
+		s.writeError(c, muster.Errorf(muster.EInvalid, "recipients: give the recipient count of the preview you approve (POST with \"dry_run\": true to see it)"))
+		return
+	}
+	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, id, notify.DecisionRequest{Approve: true, Reason: req.Reason, Recipients: *req.Recipients})
+	s.reply(c, http.StatusOK, a, err)
+}
+
+func (s *Server) rejectActivation(c *gin.Context) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), notify.DecisionRequest{Reason: req.Reason})
 	s.reply(c, http.StatusOK, a, err)
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"muster"
 	"muster/access"
 	"muster/examples"
 	"muster/notify"
@@ -66,12 +65,40 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "emergency", modeOf(t, f, h, "990101001"), "children inherit the district's mode")
 	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
 
-	// A LIVE level I activation needs a second approver: refused, nothing switched.
+	// A LIVE level I activation waits for a second person: nothing switched
+	// until someone else, with the approver role, approves the preview.
 	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})
-	require.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
-	assert.Equal(t, muster.EForbidden, res.errorBody(t).Code)
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var pending notify.Activation
+	res.decode(t, &pending)
+	assert.Equal(t, notify.StatusPendingApproval, pending.Status)
 	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
+	approve := "/api/v1/activations/" + string(pending.ID) + "/approve"
+	res = do(t, h, request{method: "POST", path: approve, token: f.root, body: jsonBody(map[string]any{"recipients": 1})})
+	assert.Equal(t, http.StatusForbidden, res.Code, "the requester cannot approve: %s", res.Body)
+	res = do(t, h, request{method: "POST", path: approve, token: viewer, body: jsonBody(map[string]any{"dry_run": true})})
+	assert.Equal(t, http.StatusForbidden, res.Code, "a viewer may not approve")
+	approver, _ := createToken(t, h, f.root, "second", access.Approver)
+	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"reason": "ok"})})
+	assert.Equal(t, http.StatusBadRequest, res.Code, "an approval names the preview's count: %s", res.Body)
+	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"dry_run": true})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var seen notify.Preview
+	res.decode(t, &seen)
+	require.Positive(t, seen.Total)
+	assert.Equal(t, "AC-live", seen.Send.Account)
+	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"reason": "会商确认", "recipients": seen.Total})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var started notify.Activation
+	res.decode(t, &started)
+	assert.Equal(t, notify.StatusActive, started.Status)
+	assert.Equal(t, seen.Total, started.Recipients)
+	require.Len(t, started.Decisions, 1)
+	assert.Equal(t, "second", started.Decisions[0].By)
+	assert.Equal(t, "emergency", modeOf(t, f, h, "990102"))
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(pending.ID) + "/reject", token: approver, body: jsonBody(map[string]any{"reason": "late"})})
+	assert.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
 	bad := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "purpose": "LIVE", "reason": "x"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(bad)})
 	assert.Equal(t, http.StatusBadRequest, res.Code)

@@ -67,6 +67,8 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/activations/:id/events", access.ActRead, s.activationEvents)
 	s.handle(api, "GET", "/activations/:id/notes", access.ActRead, s.listNotes)
 	s.handle(api, "POST", "/activations/:id/stand-down", access.ActActivate, s.standDown)
+	s.handle(api, "POST", "/activations/:id/approve", access.ActApprove, s.approveActivation)
+	s.handle(api, "POST", "/activations/:id/reject", access.ActApprove, s.rejectActivation)
 	s.handle(api, "GET", "/inbound/audit", access.ActRead, s.listInboundAudit)
 	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
 }

@@ -60,14 +60,20 @@ type Status string
 
 // Activation statuses.
 const (
-	StatusActive    Status = "active"     // recipients are being called up
-	StatusStoodDown Status = "stood_down" // no more sends; its regions released
+	StatusPendingApproval Status = "pending_approval" // LIVE at a level that needs more people's approval
+	StatusActive          Status = "active"           // recipients are being called up
+	StatusStoodDown       Status = "stood_down"       // no more sends; its regions released
+	StatusRejected        Status = "rejected"         // an approver refused it; nothing was sent
+	// StatusApprovalExpired is never stored: reads show it for a pending
+	// activation whose approval window has passed.
+	StatusApprovalExpired Status = "approval_expired"
 )
 
 // Command types owned by notify.
 const (
 	CmdActivationCreate    = "activation.create"
 	CmdActivationStandDown = "activation.standdown"
+	CmdActivationDecide    = "activation.decide" // approve or reject a pending activation
 )
 
 // Activation is one activation of a pinned plan version at a level over some
@@ -94,6 +100,14 @@ type Activation struct {
 	Command     string             `json:"command"` // ID of the command that created it
 	Index       uint64             `json:"index"`   // raft index it was applied at
 
+	// StartedAt is when the call-up started: CreatedAt, or the last approval.
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// ApprovalsRequired counts the people who must agree to a LIVE activation,
+	// its requester included; ApprovalDeadline ends the wait for them.
+	ApprovalsRequired int        `json:"approvals_required,omitempty"`
+	ApprovalDeadline  time.Time  `json:"approval_deadline,omitzero"`
+	Decisions         []Decision `json:"decisions,omitempty"` // approvals and a rejection, in order
+
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`
 	StandDownReason string    `json:"stand_down_reason,omitempty"`
@@ -116,6 +130,7 @@ type Registrar interface {
 func Register(r Registrar) {
 	r.Handle(CmdActivationCreate, applyActivationCreate)
 	r.Handle(CmdActivationStandDown, applyActivationStandDown)
+	r.Handle(CmdActivationDecide, applyActivationDecide)
 	r.Handle(CmdDispatchClaim, applyDispatchClaim)
 	r.Handle(CmdDispatchResult, applyDispatchResult)
 	r.Handle(CmdInbound, applyInbound)
@@ -134,6 +149,9 @@ type activationCreate struct {
 	Level       plans.LevelCode    `json:"level"`
 	Purpose     Purpose            `json:"purpose"`
 	Reason      string             `json:"reason"`
+	// ApprovalWindow is how long a LIVE activation that needs approval waits
+	// for it; the service stamps its configured window (DefaultApprovalWindow).
+	ApprovalWindow time.Duration `json:"approval_window,omitempty"`
 }
 
 type activationStandDown struct {
@@ -242,15 +260,6 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A LIVE activation at a level that needs a second person's approval
-	// (level I and II by default) cannot start on one person's word. Until the
-	// approval flow exists, such activations are refused outright; previews
-	// and EXERCISE or TEST activations are unaffected.
-	if req.Purpose == PurposeLive && p.level.Approvals > 1 {
-		return nil, muster.Errorf(muster.EForbidden,
-			"a LIVE activation of plan %s at level %s needs %d approvals; approval is not available yet, so it cannot be started (EXERCISE and TEST can)",
-			req.Plan, req.Level, p.level.Approvals)
-	}
 	ab, err := tx.CreateBucketIfNotExists(bActivations)
 	if err != nil {
 		return nil, err
@@ -259,20 +268,41 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := activationKey(seq)
-	a := p.activation(id, c)
+	a := p.activation(activationKey(seq), c)
+	// A LIVE activation at a level that needs more than one person's word
+	// (level I and II by default) waits for the others: nothing is derived,
+	// switched or sent until the last approval.
+	if req.Purpose == PurposeLive && p.level.Approvals > 1 {
+		window := req.ApprovalWindow
+		if window <= 0 {
+			window = DefaultApprovalWindow
+		}
+		a.Status, a.StartedAt = StatusPendingApproval, time.Time{}
+		a.ApprovalsRequired, a.ApprovalDeadline = p.level.Approvals, c.Time.Add(window)
+		return a, putActivation(tx, a)
+	}
+	if err := start(tx, p, &a, c); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
 
+// start derives and writes a's recipients and counters, switches its regions
+// to emergency and opens it for the dispatcher, at c's time.
+func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
+	id := a.ID
+	a.Status, a.StartedAt = StatusActive, c.Time
 	db, err := tx.CreateBucketIfNotExists(bActData)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ad, err := db.CreateBucket([]byte(id))
 	if err != nil {
-		return nil, fmt.Errorf("activation %s: %w", id, err)
+		return fmt.Errorf("activation %s: %w", id, err)
 	}
 	rb, err := ad.CreateBucket(bRecipients)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Records are only ever rewritten in place (same length), so pages can
 	// be filled.
@@ -280,11 +310,11 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	grids := map[plans.RegionCode]int64{}
 	roles := make([]int64, len(p.slots))
 	if a.Recipients, err = writeRecipients(tx, p, rb, grids, roles); err != nil {
-		return nil, fmt.Errorf("derive recipients of %s: %w", id, err)
+		return fmt.Errorf("derive recipients of %s: %w", id, err)
 	}
 	cb, err := ad.CreateBucket(bCounters)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	counts := map[string]int64{string(stateKey(StatePending)): int64(a.Recipients)}
 	for g, n := range grids {
@@ -296,28 +326,45 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		if n := counts[k]; n > 0 {
 			if err := cb.Put([]byte(k), appendCount(nil, n)); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 
 	for _, r := range a.Regions {
 		if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
-			return nil, fmt.Errorf("switch %s to emergency: %w", r, err)
+			return fmt.Errorf("switch %s to emergency: %w", r, err)
 		}
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ob.Put([]byte(id), nil); err != nil {
-		return nil, err
+		return err
 	}
+	return putActivation(tx, *a)
+}
+
+// Start is when a's call-up started (zero while it waits for approval).
+func (a *Activation) Start() time.Time {
+	if a.StartedAt.IsZero() && a.Status == StatusActive {
+		return a.CreatedAt
+	}
+	return a.StartedAt
+}
+
+// putActivation stores a's record.
+func putActivation(tx *bolt.Tx, a Activation) error {
 	data, err := json.Marshal(a)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return a, ab.Put([]byte(id), data)
+	ab, err := tx.CreateBucketIfNotExists(bActivations)
+	if err != nil {
+		return err
+	}
+	return ab.Put([]byte(a.ID), data)
 }
 
 // recipientsFill is the fill of a recipients bucket's pages. The bucket is
@@ -399,10 +446,17 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.Status == StatusStoodDown {
+	switch a.Status {
+	case StatusStoodDown:
 		return nil, muster.Errorf(muster.EConflict, "activation %s was already stood down at %s by %s", a.ID, a.StoodDownAt.Format(time.RFC3339), a.StoodDownBy)
+	case StatusRejected:
+		return nil, muster.Errorf(muster.EConflict, "activation %s was rejected; nothing was sent", a.ID)
 	}
+	pending := a.Status == StatusPendingApproval
 	a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = StatusStoodDown, c.Time, c.Actor, strings.TrimSpace(req.Reason)
+	if pending { // withdrawn before it started: no region was switched, nothing sent
+		return a, putActivation(tx, a)
+	}
 	for _, r := range a.Regions {
 		if err := plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason); err != nil {
 			return nil, fmt.Errorf("release %s: %w", r, err)
@@ -416,11 +470,7 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := expireInFlight(tx, a.ID); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	return a, tx.Bucket(bActivations).Put([]byte(a.ID), data)
+	return a, putActivation(tx, a)
 }
 
 // SetRecipientState moves one recipient of an activation to state to and

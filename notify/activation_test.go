@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -419,19 +420,130 @@ func TestActivationIsIdenticalOnEveryNode(t *testing.T) {
 	assert.Equal(t, sums[0], sums[2])
 }
 
-// A LIVE activation at a level that needs two approvals cannot be started by
-// one person; its preview still works, and an EXERCISE of the same level can.
-func TestLiveActivationNeedingApprovalIsRefused(t *testing.T) {
+// stepClock is a clock tests move by hand.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// A LIVE activation at a level that needs two approvals waits for a second
+// person: nothing is derived, switched or sent until then; the requester
+// cannot approve it; an approval names the recipient count of the preview
+// the approver saw; the approval starts the call-up.
+func TestLiveActivationWaitsForASecondPerson(t *testing.T) {
 	e := newEnv(t, 1, 500)
 	ctx := testCtx(t)
 	req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "I", Purpose: "LIVE", Reason: "特大暴雨"}
-	_, err := e.svc.Preview(ctx, req)
+	preview, err := e.svc.Preview(ctx, req)
 	require.NoError(t, err)
-	_, err = e.svc.Activate(ctx, "commander", req)
+	require.Positive(t, preview.Total)
+
+	a, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusPendingApproval, a.Status)
+	assert.Equal(t, 2, a.ApprovalsRequired)
+	assert.Equal(t, 1, a.Approvals())
+	assert.Equal(t, a.CreatedAt.Add(notify.DefaultApprovalWindow), a.ApprovalDeadline)
+	assert.Zero(t, a.Recipients)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district), "nothing switched before approval")
+	_, err = e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{})
+	require.NoError(t, err)
+
+	// The requester cannot approve their own activation.
+	_, err = e.svc.Decide(ctx, "commander", a.ID, notify.DecisionRequest{Approve: true, Recipients: preview.Total})
 	require.True(t, muster.IsCode(err, muster.EForbidden), "got %v", err)
-	assert.Contains(t, err.Error(), "needs 2 approvals")
-	assert.Equal(t, plans.ModeNormal, mode(t, e, district), "nothing switched")
+	// An approval must name what it agrees to, and exactly that.
+	_, err = e.svc.Decide(ctx, "approver", a.ID, notify.DecisionRequest{Approve: true})
+	require.True(t, muster.IsCode(err, muster.EInvalid), "got %v", err)
+	_, err = e.svc.Decide(ctx, "approver", a.ID, notify.DecisionRequest{Approve: true, Recipients: preview.Total + 1})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "preview")
+	st, err := e.svc.Activation(ctx, muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusPendingApproval, st.Status, "a refused approval changes nothing")
+	assert.Empty(t, st.Decisions)
+
+	seen, err := e.svc.ApprovalPreview(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, preview.Total, seen.Total, "the approver sees the requester's preview")
+	assert.Equal(t, preview.Sample, seen.Sample)
+	assert.Equal(t, a.ID, seen.Activation.ID)
+
+	a, err = e.svc.Decide(ctx, "approver", a.ID, notify.DecisionRequest{Approve: true, Reason: "会商确认", Recipients: seen.Total})
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusActive, a.Status)
+	assert.Equal(t, preview.Total, a.Recipients)
+	assert.Equal(t, plans.ModeEmergency, mode(t, e, district))
+	require.Len(t, a.Decisions, 1)
+	assert.Equal(t, notify.Decision{By: "approver", At: a.StartedAt, Approve: true, Reason: "会商确认", Recipients: preview.Total}, a.Decisions[0])
+	assert.False(t, a.StartedAt.Before(a.CreatedAt))
+	st, err = e.svc.Activation(ctx, muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, preview.Total, st.Counters.ByState[notify.StatePending], "the approval derived every recipient")
+	_, err = e.svc.Decide(ctx, "someone", a.ID, notify.DecisionRequest{Approve: true, Recipients: preview.Total})
+	require.True(t, muster.IsCode(err, muster.EConflict), "a started activation takes no more decisions: %v", err)
+
+	// An EXERCISE of the same level needs nobody else.
 	req.Purpose = "EXERCISE"
-	_, err = e.svc.Activate(ctx, "trainer", req)
-	assert.NoError(t, err)
+	x, err := e.svc.Activate(ctx, "trainer", req)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusActive, x.Status)
 }
+
+// A rejection needs a reason and ends the activation without sending; a
+// pending activation can be withdrawn by standing it down; a pending
+// activation expires at the end of its window, measured by the command
+// times the leader stamps.
+func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
+	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
+	ctx := testCtx(t)
+	e.svc.ApprovalWindow = 10 * time.Minute
+	req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
+
+	a, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	_, err = e.svc.Decide(ctx, "approver", a.ID, notify.DecisionRequest{Reason: " "})
+	require.True(t, muster.IsCode(err, muster.EInvalid), "a rejection says why: %v", err)
+	r, err := e.svc.Decide(ctx, "approver", a.ID, notify.DecisionRequest{Reason: "水位未达启动条件"})
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusRejected, r.Status)
+	require.Len(t, r.Decisions, 1)
+	assert.Equal(t, notify.Decision{By: "approver", At: clock.Now(), Reason: "水位未达启动条件"}, r.Decisions[0])
+	_, err = e.svc.StandDown(ctx, "commander", a.ID, "x")
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+
+	b, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	w, err := e.svc.StandDown(ctx, "commander", b.ID, "改为三级响应")
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusStoodDown, w.Status)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district), "a withdrawn request switched nothing")
+	_, err = e.svc.Decide(ctx, "approver", b.ID, notify.DecisionRequest{Approve: true, Recipients: 1})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+
+	c, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	assert.Equal(t, clock.Now().Add(10*time.Minute), c.ApprovalDeadline)
+	clock.add(10 * time.Minute)
+	p, err := e.svc.ApprovalPreview(ctx, c.ID)
+	require.NoError(t, err)
+	_, err = e.svc.Decide(ctx, "approver", c.ID, notify.DecisionRequest{Approve: true, Recipients: p.Total})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "request it again")
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+}
+

@@ -189,7 +189,7 @@ type BoardRow struct {
 type Board struct {
 	Activation  plans.ActivationID `json:"activation"`
 	Status      Status             `json:"status"`
-	CreatedAt   time.Time          `json:"created_at"`
+	StartedAt   time.Time          `json:"started_at"` // when the call-up started
 	StoodDownAt time.Time          `json:"stood_down_at,omitzero"`
 	// AsOf is when the board was read (set by At); Elapsed is the time from
 	// the activation to AsOf.
@@ -212,7 +212,7 @@ type Board struct {
 // leaves b as it was.
 func (b Board) At(now time.Time) Board {
 	b.AsOf = now
-	b.Elapsed = max(0, now.Sub(b.CreatedAt))
+	b.Elapsed = max(0, now.Sub(b.StartedAt))
 	reach := func(r *BoardRow) {
 		r.AckBy = slices.Clone(r.AckBy)
 		for i := range r.AckBy {
@@ -254,7 +254,7 @@ type gridTally struct {
 
 func buildBoard(tx *bolt.Tx, a Activation, c Counters) (Board, error) {
 	cps := AckCheckpoints()
-	b := Board{Activation: a.ID, Status: a.Status, CreatedAt: a.CreatedAt, StoodDownAt: a.StoodDownAt, Checkpoints: cps,
+	b := Board{Activation: a.ID, Status: a.Status, StartedAt: a.Start(), StoodDownAt: a.StoodDownAt, Checkpoints: cps,
 		Regions: []BoardRow{}, Grids: []BoardRow{}}
 
 	grids := map[plans.RegionCode]*gridTally{}

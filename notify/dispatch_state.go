@@ -738,7 +738,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 		to = StateDeclined
 		att.Reason = truncate(reply.Reason, 500)
 	} else {
-		if err := countAckBy(at, r.Grid, c.Time.Sub(at.a.CreatedAt)); err != nil {
+		if err := countAckBy(at, r.Grid, c.Time.Sub(at.a.Start())); err != nil {
 			return res, err
 		}
 	}

@@ -54,6 +54,10 @@ type Service struct {
 	apply   Applier
 	view    Viewer
 	senders Senders
+
+	// ApprovalWindow is how long LIVE activations that need approval wait
+	// for it (DefaultApprovalWindow when zero). Set it before use.
+	ApprovalWindow time.Duration
 }
 
 // NewService returns a Service over a replicated state.
@@ -240,6 +244,7 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 	if err != nil {
 		return out, err
 	}
+	cr.ApprovalWindow = s.ApprovalWindow
 	b, err := json.Marshal(cr)
 	if err != nil {
 		return out, err
@@ -278,6 +283,7 @@ func (s *Service) Activation(ctx context.Context, level muster.Consistency, id p
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
 		out, err = activationStatus(tx, id)
+		out.Activation = out.Activation.shown(time.Now())
 		return err
 	})
 	return out, err
@@ -301,6 +307,7 @@ func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, err
 func (s *Service) Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Activation], error) {
 	out := plans.List[Activation]{Items: []Activation{}}
 	limit := pageLimit(page)
+	now := time.Now()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bActivations)
 		if b == nil {
@@ -319,7 +326,7 @@ func (s *Service) Activations(ctx context.Context, level muster.Consistency, pag
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
-			out.Items = append(out.Items, a)
+			out.Items = append(out.Items, a.shown(now))
 		}
 		return nil
 	})

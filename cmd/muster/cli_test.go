@@ -229,7 +229,40 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	r = runCLI(t, env, "status", a.ID)
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "PENDING")
-	oneLineError(t, runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes"), 1, "needs 2 approvals")
+
+	// A LIVE level I activation waits for a second person, who sees the
+	// preview and types the activation ID to approve it.
+	r = runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var pending struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &pending))
+	assert.Equal(t, "pending_approval", pending.Status)
+	oneLineError(t, runCLI(t, env, "approve", pending.ID, "--yes"), 1, "another person must decide")
+	r = runCLI(t, env, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var second struct {
+		Secret string `json:"secret"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &second))
+	approverEnv := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + second.Secret}
+	cmd = exec.Command(musterBin, "approve", pending.ID, "--reason", "会商确认")
+	cmd.Env = append(os.Environ(), approverEnv...)
+	cmd.Stdin = strings.NewReader(pending.ID + "\n")
+	out.Reset()
+	errOut.Reset()
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	require.NoError(t, cmd.Run(), errOut.String())
+	assert.Contains(t, errOut.String(), "PREVIEW")
+	assert.Contains(t, errOut.String(), "requested by bootstrap-admin")
+	assert.Contains(t, out.String(), "activation "+pending.ID+": ")
+	assert.Contains(t, out.String(), "recipients")
+	r = runCLI(t, env, "mode", "--region", "990102")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "emergency (战时) I")
+	require.Zero(t, runCLI(t, env, "stand-down", pending.ID, "--reason", "误报").code)
 	r = runCLI(t, env, "stand-down", a.ID, "--reason", "演练结束")
 	require.Zero(t, r.code, r.stderr)
 	r = runCLI(t, env, "mode")

@@ -33,7 +33,9 @@ rendered sample SMS with its segment count, the provider account and sender,
 and how long sending everyone takes; then it asks you to confirm by typing the
 region codes. --yes skips the question (scripts). EXERCISE and TEST messages
 always start with 【演练】 and go out on their own account. A LIVE activation at
-a level that needs a second approval is refused.`,
+a level that needs more approvals (I and II by default) waits in
+pending_approval until other people approve it with muster approve; nothing is
+switched or sent before that.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason}
@@ -77,8 +79,7 @@ a level that needs a second approval is refused.`,
 				if err := json.Unmarshal(raw, &a); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %d recipients; follow it with: muster status %s\n",
-					a.ID, a.PlanTitle, a.Level, a.Purpose, a.RegionNames, a.Recipients, a.ID)
+				printActivated(w, a)
 				return nil
 			})
 		},
@@ -90,6 +91,108 @@ a level that needs a second approval is refused.`,
 	f.StringVar(&reason, "reason", "", "why: shown to recipients and kept in the audit trail")
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	return cmd
+}
+
+// printActivated says what became of an activation request or decision.
+func printActivated(w io.Writer, a notify.Activation) {
+	switch a.Status {
+	case notify.StatusPendingApproval:
+		fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s waits for approval (%d of %d) until %s; nothing is sent yet.\n  another person approves it with: muster approve %s\n",
+			a.ID, a.PlanTitle, a.Level, a.Purpose, a.RegionNames, a.Approvals(), a.ApprovalsRequired, a.ApprovalDeadline.Local().Format("15:04:05"), a.ID)
+	case notify.StatusRejected:
+		d := a.Decisions[len(a.Decisions)-1]
+		fmt.Fprintf(w, "activation %s rejected by %s: %s; nothing was sent\n", a.ID, d.By, d.Reason)
+	default:
+		fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %d recipients; follow it with: muster status %s\n",
+			a.ID, a.PlanTitle, a.Level, a.Purpose, a.RegionNames, a.Recipients, a.ID)
+	}
+}
+
+func newApproveCmd(g *globals) *cobra.Command {
+	var (
+		reason string
+		yes    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "approve ACTIVATION [--reason TEXT]",
+		Short: "Approve a LIVE activation waiting for a second person (level I–II), after seeing its preview",
+		Long: `Approve an activation in pending_approval. muster shows the same preview the
+requester saw, computed over the roster as it is now, and asks you to type the
+activation ID. The approval names the recipient count you saw: if the roster
+changed meanwhile and the call-up would reach a different number of people, it
+is refused and you look again. The requester cannot approve their own
+activation; the last approval needed starts the call-up.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			path := "/api/v1/activations/" + url.PathEscape(args[0]) + "/approve"
+			var raw []byte
+			if err := c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(map[string]bool{"dry_run": true})), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			var p notify.Preview
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return err
+			}
+			if !yes {
+				a := p.Activation
+				fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, a.CreatedBy, a.CreatedAt.Local().Format("2006-01-02 15:04:05"), a.Reason)
+				printPreview(c.err, p)
+				fmt.Fprintf(c.err, "\nType the activation ID (%s) to approve it, anything else to cancel: ", a.ID)
+				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if strings.TrimSpace(line) != string(a.ID) {
+					return errors.New("cancelled: nothing was approved")
+				}
+			}
+			raw = nil
+			body := map[string]any{"reason": reason, "recipients": p.Total}
+			if err := c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(body)), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var a notify.Activation
+				if err := json.Unmarshal(raw, &a); err != nil {
+					return err
+				}
+				printActivated(w, a)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why you approve (kept with the decision)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not show the preview or ask for confirmation")
+	return cmd
+}
+
+func newRejectCmd(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "reject ACTIVATION --reason TEXT",
+		Short: "Reject a LIVE activation waiting for approval: nothing is sent",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return &exitError{2, errors.New("--reason is required")}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			err := c.do(request{method: http.MethodPost, path: "/api/v1/activations/" + url.PathEscape(args[0]) + "/reject",
+				body: bytes.NewReader(mustJSON(map[string]string{"reason": reason})), contentType: "application/json"}, &raw)
+			if err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var a notify.Activation
+				if err := json.Unmarshal(raw, &a); err != nil {
+					return err
+				}
+				printActivated(w, a)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (kept with the decision)")
 	return cmd
 }
 

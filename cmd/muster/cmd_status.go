@@ -577,7 +577,7 @@ func (c *client) stream(ctx context.Context, path string, fn func(event string, 
 func (w *watcher) update(st notify.ActivationStatus, raw []byte) {
 	w.last = &st
 	counts := st.Summary().Counts
-	at := max(0, w.now().Sub(st.CreatedAt))
+	at := max(0, w.now().Sub(st.Start()))
 	w.points = append(w.points, curvePoint{at: at, pct: notify.Percent(counts.Acked, counts.Recipients)})
 	switch {
 	case w.json:
@@ -620,7 +620,7 @@ func statusLine(st notify.ActivationStatus, at time.Duration) string {
 func (w *watcher) frame(now time.Time) string {
 	st := w.last
 	c := st.Summary().Counts
-	elapsed := max(0, now.Sub(st.CreatedAt))
+	elapsed := max(0, now.Sub(st.Start()))
 	var b strings.Builder
 	fmt.Fprintf(&b, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status, roundElapsed(elapsed))
 	fmt.Fprintln(&b, progressLine("sent", c.Out(), c.Recipients))

@@ -48,6 +48,8 @@ type serverOpts struct {
 	heartbeat time.Duration
 	election  time.Duration
 
+	approvalWindow time.Duration
+
 	sms smsOpts
 
 	// dev only
@@ -66,6 +68,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.StringVar(&o.raftLogLevel, "raft-log-level", "warn", "raft's own log level")
 	f.DurationVar(&o.heartbeat, "heartbeat-timeout", 500*time.Millisecond, "raft heartbeat timeout: a follower that hears nothing for 1–2× this starts an election")
 	f.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "raft election timeout")
+	f.DurationVar(&o.approvalWindow, "approval-window", notify.DefaultApprovalWindow, "how long a LIVE activation that needs a second approval (level I–II) waits for it")
 }
 
 func newDevCmd() *cobra.Command {
@@ -213,6 +216,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "twilio simulator: %s (%s; counters at /_sim/stats)\n", sms.sim.url, orDefault(strings.Join(sms.simUses, ", "), "unused: both purposes have accounts"))
 	}
 	actSvc := notify.NewService(node, node, sms.senders)
+	actSvc.ApprovalWindow = o.approvalWindow
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
 	if err != nil {
 		node.Close()

@@ -93,7 +93,7 @@ func sampleBoard() notify.Board {
 	g1 := notify.CountStates(st.Counters.ByGrid["990101001001001"])
 	g2 := notify.CountStates(st.Counters.ByGrid["990101001001002"])
 	all := notify.CountStates(st.Counters.ByState)
-	b := notify.Board{Activation: st.ID, Status: st.Status, CreatedAt: statusT0, Checkpoints: []int{5, 15, 30},
+	b := notify.Board{Activation: st.ID, Status: st.Status, StartedAt: statusT0, Checkpoints: []int{5, 15, 30},
 		Total: row("", "", "", "", all, map[int]int{5: 11, 15: 20, 30: 20}),
 		Regions: []notify.BoardRow{
 			row("990101001001", "幸福里社区", plans.KindCommunity, "东湖区 / 青山街道", all, map[int]int{5: 11, 15: 20, 30: 20}),

@@ -1,0 +1,183 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// DefaultApprovalWindow is how long a LIVE activation waits for its approvals
+// unless the service is configured otherwise. After it, the activation can
+// no longer be approved and must be requested again.
+const DefaultApprovalWindow = 30 * time.Minute
+
+// Decision is one person's approval or rejection of a pending activation.
+// Recipients is the count the person was shown and agreed to.
+type Decision struct {
+	By         string    `json:"by"`
+	At         time.Time `json:"at"`
+	Approve    bool      `json:"approve"`
+	Reason     string    `json:"reason,omitempty"`
+	Recipients int       `json:"recipients"`
+}
+
+// activationDecide is the payload of activation.decide.
+type activationDecide struct {
+	Activation plans.ActivationID `json:"activation"`
+	Approve    bool               `json:"approve"`
+	Reason     string             `json:"reason,omitempty"`
+	// Recipients is the count in the preview the approver saw. An approval
+	// stands only if the call-up still reaches exactly that many people.
+	Recipients int `json:"recipients"`
+}
+
+// Approvals counts the approvals a holds, its requester's included.
+func (a *Activation) Approvals() int {
+	n := 1
+	for _, d := range a.Decisions {
+		if d.Approve {
+			n++
+		}
+	}
+	return n
+}
+
+// shown is a as a reader at now sees it: a pending activation whose approval
+// window has passed shows as approval_expired. The stored status is not
+// changed; approving it is refused by the FSM at the same boundary.
+func (a Activation) shown(now time.Time) Activation {
+	if a.Status == StatusPendingApproval && !now.Before(a.ApprovalDeadline) {
+		a.Status = StatusApprovalExpired
+	}
+	return a
+}
+
+func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req activationDecide
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("decision: %v", err)
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	a, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != StatusPendingApproval {
+		return nil, muster.Errorf(muster.EConflict, "activation %s is %s, not waiting for approval", a.ID, a.Status)
+	}
+	if !c.Time.Before(a.ApprovalDeadline) {
+		return nil, muster.Errorf(muster.EConflict, "activation %s waited for approval until %s; request it again",
+			a.ID, a.ApprovalDeadline.Format(time.RFC3339))
+	}
+	if c.Actor == a.CreatedBy {
+		return nil, muster.Errorf(muster.EForbidden, "activation %s was requested by %s; another person must decide on it", a.ID, c.Actor)
+	}
+	if slices.ContainsFunc(a.Decisions, func(d Decision) bool { return d.By == c.Actor }) {
+		return nil, muster.Errorf(muster.EConflict, "%s has already decided on activation %s", c.Actor, a.ID)
+	}
+	if !req.Approve && req.Reason == "" {
+		return nil, invalidf("reason: say why activation %s is rejected", a.ID)
+	}
+	if req.Approve && req.Recipients <= 0 {
+		return nil, invalidf("recipients: an approval names the recipient count of the preview it agrees to")
+	}
+	d := Decision{By: c.Actor, At: c.Time, Approve: req.Approve, Reason: req.Reason, Recipients: req.Recipients}
+	a.Decisions = append(a.Decisions, d)
+	if !req.Approve {
+		a.Status = StatusRejected
+		return a, putActivation(tx, a)
+	}
+	p, err := prepare(tx, activationCreate{Plan: a.Plan, PlanVersion: a.PlanVersion, Regions: a.Regions, Level: a.Level, Purpose: a.Purpose, Reason: a.Reason})
+	if err != nil {
+		return nil, err
+	}
+	if a.Approvals() < a.ApprovalsRequired {
+		n, err := countRecipients(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		if n != req.Recipients {
+			return nil, changedSincePreview(a.ID, req.Recipients, n)
+		}
+		return a, putActivation(tx, a)
+	}
+	// The last approval starts the call-up, at its own time.
+	if err := start(tx, p, &a, c); err != nil {
+		return nil, err
+	}
+	if a.Recipients != req.Recipients {
+		return nil, changedSincePreview(a.ID, req.Recipients, a.Recipients)
+	}
+	return a, nil
+}
+
+func changedSincePreview(id plans.ActivationID, seen, now int) error {
+	return muster.Errorf(muster.EConflict, "activation %s would now call %d people, not the %d in the preview you saw: the roster changed; look at the preview again",
+		id, now, seen)
+}
+
+// countRecipients counts the people p calls up, without writing anything.
+func countRecipients(tx *bolt.Tx, p *prepared) (int, error) {
+	n := 0
+	err := derive(tx, p.version.Plan, p.slots, p.regions, func(*plans.PersonRecord, []uint16) error {
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// DecisionRequest approves or rejects a pending activation. Recipients is
+// the recipient count of the preview the decider saw (required to approve).
+type DecisionRequest struct {
+	Approve    bool   `json:"approve"`
+	Reason     string `json:"reason,omitempty"`
+	Recipients int    `json:"recipients"`
+}
+
+// ApprovalPreview is the preview an approver looks at before deciding on a
+// pending activation: the same computation as the requester's preview, over
+// the roster as it is now.
+func (s *Service) ApprovalPreview(ctx context.Context, id plans.ActivationID) (Preview, error) {
+	var out Preview
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		p, err := prepare(tx, activationCreate{Plan: a.Plan, PlanVersion: a.PlanVersion, Regions: a.Regions, Level: a.Level, Purpose: a.Purpose, Reason: a.Reason})
+		if err != nil {
+			return err
+		}
+		if out, err = s.preview(tx, p); err != nil {
+			return err
+		}
+		a.Recipients = out.Total
+		out.Activation = a.shown(time.Now())
+		return nil
+	})
+	return out, err
+}
+
+// Decide records actor's approval or rejection of a pending activation. The
+// last approval needed starts the call-up in the same raft entry.
+func (s *Service) Decide(ctx context.Context, actor string, id plans.ActivationID, req DecisionRequest) (Activation, error) {
+	var out Activation
+	b, err := json.Marshal(activationDecide{Activation: id, Approve: req.Approve, Reason: req.Reason, Recipients: req.Recipients})
+	if err != nil {
+		return out, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, activationTimeout)
+		defer cancel()
+	}
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdActivationDecide, Actor: actor, Payload: b}, &out)
+	return out, err
+}
