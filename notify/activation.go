@@ -108,6 +108,13 @@ type Activation struct {
 	ApprovalDeadline  time.Time  `json:"approval_deadline,omitzero"`
 	Decisions         []Decision `json:"decisions,omitempty"` // approvals and a rejection, in order
 
+	// Retraction is set on an activation that was retracted; Retracts and
+	// Message on the correction sent for it, which carries Message as its
+	// text instead of the level's template and holds no region.
+	Retraction *Retraction        `json:"retraction,omitempty"`
+	Retracts   plans.ActivationID `json:"retracts,omitempty"`
+	Message    string             `json:"message,omitempty"`
+
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`
 	StandDownReason string    `json:"stand_down_reason,omitempty"`
@@ -131,6 +138,7 @@ func Register(r Registrar) {
 	r.Handle(CmdActivationCreate, applyActivationCreate)
 	r.Handle(CmdActivationStandDown, applyActivationStandDown)
 	r.Handle(CmdActivationDecide, applyActivationDecide)
+	r.Handle(CmdActivationRetract, applyActivationRetract)
 	r.Handle(CmdDispatchClaim, applyDispatchClaim)
 	r.Handle(CmdDispatchResult, applyDispatchResult)
 	r.Handle(CmdInbound, applyInbound)
@@ -312,25 +320,9 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	if a.Recipients, err = writeRecipients(tx, p, rb, grids, roles); err != nil {
 		return fmt.Errorf("derive recipients of %s: %w", id, err)
 	}
-	cb, err := ad.CreateBucket(bCounters)
-	if err != nil {
+	if err := writePendingCounters(ad, a.Recipients, grids, roles); err != nil {
 		return err
 	}
-	counts := map[string]int64{string(stateKey(StatePending)): int64(a.Recipients)}
-	for g, n := range grids {
-		counts[string(gridKey(g, StatePending))] = n
-	}
-	for i, n := range roles {
-		counts[string(roleKey(i, StatePending))] = n
-	}
-	for _, k := range slices.Sorted(maps.Keys(counts)) {
-		if n := counts[k]; n > 0 {
-			if err := cb.Put([]byte(k), appendCount(nil, n)); err != nil {
-				return err
-			}
-		}
-	}
-
 	for _, r := range a.Regions {
 		if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
 			return fmt.Errorf("switch %s to emergency: %w", r, err)
@@ -352,6 +344,31 @@ func (a *Activation) Start() time.Time {
 		return a.CreatedAt
 	}
 	return a.StartedAt
+}
+
+// writePendingCounters creates the counters of an activation whose total
+// recipients are all pending, grids and roles counting them per grid and
+// role slot.
+func writePendingCounters(ad *bolt.Bucket, total int, grids map[plans.RegionCode]int64, roles []int64) error {
+	cb, err := ad.CreateBucket(bCounters)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int64{string(stateKey(StatePending)): int64(total)}
+	for g, n := range grids {
+		counts[string(gridKey(g, StatePending))] = n
+	}
+	for i, n := range roles {
+		counts[string(roleKey(i, StatePending))] = n
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[k]; n > 0 {
+			if err := cb.Put([]byte(k), appendCount(nil, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // putActivation stores a's record.
@@ -452,25 +469,35 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	case StatusRejected:
 		return nil, muster.Errorf(muster.EConflict, "activation %s was rejected; nothing was sent", a.ID)
 	}
-	pending := a.Status == StatusPendingApproval
-	a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = StatusStoodDown, c.Time, c.Actor, strings.TrimSpace(req.Reason)
-	if pending { // withdrawn before it started: no region was switched, nothing sent
-		return a, putActivation(tx, a)
+	if err := standDown(tx, &a, c, req.Reason); err != nil {
+		return nil, err
 	}
-	for _, r := range a.Regions {
-		if err := plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason); err != nil {
-			return nil, fmt.Errorf("release %s: %w", r, err)
+	return a, putActivation(tx, a)
+}
+
+// standDown stops a: it is closed to the dispatcher, its regions are
+// released, and recipients whose send was in flight are expired. A pending
+// activation is withdrawn: it switched nothing and sent nothing. The caller
+// stores a.
+func standDown(tx *bolt.Tx, a *Activation, c *muster.Command, reason string) error {
+	pending := a.Status == StatusPendingApproval
+	a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = StatusStoodDown, c.Time, c.Actor, strings.TrimSpace(reason)
+	if pending {
+		return nil
+	}
+	if a.Retracts == "" { // a correction holds no region
+		for _, r := range a.Regions {
+			if err := plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason); err != nil {
+				return fmt.Errorf("release %s: %w", r, err)
+			}
 		}
 	}
 	if ob := tx.Bucket(bOpen); ob != nil {
 		if err := ob.Delete([]byte(a.ID)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := expireInFlight(tx, a.ID); err != nil {
-		return nil, err
-	}
-	return a, putActivation(tx, a)
+	return expireInFlight(tx, a.ID)
 }
 
 // SetRecipientState moves one recipient of an activation to state to and

@@ -546,4 +546,3 @@ func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
 	assert.Contains(t, err.Error(), "request it again")
 	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
 }
-

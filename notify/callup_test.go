@@ -60,7 +60,8 @@ type rigOptions struct {
 	sim           twiliosim.Config
 	disp          notify.DispatcherConfig
 	config        func(i int, c *cluster.Config)
-	noCallbacks   bool // the dispatcher asks for no delivery reports
+	noCallbacks   bool    // the dispatcher asks for no delivery reports
+	perSecond     float64 // each route's send rate; 0 is unlimited
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
@@ -104,9 +105,9 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 				cfg.PublicURL = r.front.URL
 			}
 			cfg.Logger = quiet
-			cfg.Live = &notify.Route{Name: "live", Account: live.SID, Senders: []string{live.Number},
+			cfg.Live = &notify.Route{Name: "live", Account: live.SID, Senders: []string{live.Number}, PerSecond: o.perSecond,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: live.SID, AuthToken: live.AuthToken, APIURL: r.simURL, From: []string{live.Number}})}
-			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true,
+			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: o.perSecond,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drill.AuthToken, APIURL: r.simURL, From: []string{drill.Number}})}
 			d, err := notify.NewDispatcher(n, n, cfg)
 			require.NoError(t, err)

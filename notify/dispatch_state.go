@@ -303,6 +303,9 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	for _, it := range req.Items {
 		r, att, err := at.recipient(it.Person)
+		if muster.IsCode(err, muster.ENotFound) {
+			continue // taken off a correction: the original never reached them
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -345,6 +348,9 @@ const (
 	OutcomeSent   Outcome = "sent"   // the provider accepted it
 	OutcomeRetry  Outcome = "retry"  // a temporary failure; try again at NextTry
 	OutcomeFailed Outcome = "failed" // a permanent failure, or the retry budget is spent
+	// OutcomeDropped: the send was never made because the activation was
+	// stood down or retracted after the claim.
+	OutcomeDropped Outcome = "dropped"
 )
 
 // ResultItem is the outcome of attempt N to one recipient.
@@ -397,7 +403,16 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if it.Outcome != OutcomeSent {
 			att.Code, att.Error = it.Code, truncate(it.Error, 200)
 		}
-		if r.State == StateExpired && it.Outcome == OutcomeSent {
+		if it.Outcome == OutcomeDropped {
+			if r.State == StateExpired || r.State == StateSending {
+				if err := dropped(tx, acts, at, r); err != nil {
+					return nil, err
+				}
+				out.Applied++
+			} else {
+				out.Stale++
+			}
+		} else if r.State == StateExpired && it.Outcome == OutcomeSent {
 			// Stood down while this send was in flight: it went out after all.
 			if err := at.move(r, StateSent); err != nil {
 				return nil, err
@@ -432,6 +447,44 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 	}
 	return out, acts.flush()
+}
+
+// dropped puts r, whose claimed send was never made, back to pending: it
+// was not reached. If its activation was retracted, r is taken off the
+// correction too, unless the correction has already claimed it.
+func dropped(tx *bolt.Tx, acts actCache, at *actTx, r Recipient) error {
+	if err := at.move(r, StatePending); err != nil {
+		return err
+	}
+	ret := at.a.Retraction
+	if ret == nil {
+		return nil
+	}
+	ct, err := acts.get(tx, ret.Correction)
+	if err != nil {
+		return err
+	}
+	cr, catt, err := ct.recipient(r.Person)
+	if muster.IsCode(err, muster.ENotFound) {
+		return nil
+	}
+	if err != nil || cr.State != StatePending || catt.N != 0 {
+		return err
+	}
+	if err := ct.rb.Delete([]byte(r.Person)); err != nil {
+		return err
+	}
+	ct.deltas[string(stateKey(StatePending))]--
+	ct.deltas[string(gridKey(cr.Grid, StatePending))]--
+	for _, i := range cr.Roles {
+		ct.deltas[string(roleKey(i, StatePending))]--
+	}
+	ct.a.Recipients--
+	ret.Recipients--
+	if err := putActivation(tx, ct.a); err != nil {
+		return err
+	}
+	return putActivation(tx, at.a)
 }
 
 func truncate(s string, n int) string {
@@ -697,7 +750,7 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool
 		if err != nil {
 			return nil, err
 		}
-		if at.a.Purpose.Drill() == exercise {
+		if at.a.Purpose.Drill() == exercise && at.a.Retracts == "" { // corrections take no answers
 			return at, nil
 		}
 	}

@@ -104,6 +104,7 @@ type DispatcherStats struct {
 	Throttled int64 `json:"throttled"` // provider throttling answers (HTTP 429)
 	Fetched   int64 `json:"fetched"`   // statuses asked of the provider for sends whose report was overdue
 	Runs      int64 `json:"runs"`      // terms as leader
+	Dropped   int64 `json:"dropped"`   // claimed sends not made because the activation was stood down or retracted first
 }
 
 // Dispatcher sends the SMS of open activations. It runs on the leader only
@@ -120,7 +121,7 @@ type Dispatcher struct {
 	live  *routeState
 	drill *routeState
 
-	claimed, sent, retried, failed, resent, throttled, fetched, runs atomic.Int64
+	claimed, sent, retried, failed, resent, throttled, fetched, runs, dropped atomic.Int64
 }
 
 // NewDispatcher checks cfg. EXERCISE and TEST traffic must have its own
@@ -156,7 +157,7 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 // Stats returns the dispatcher's counters.
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
-		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load()}
+		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load()}
 }
 
 // routeState is a route with its limiters.
@@ -548,10 +549,20 @@ func (r *dispatchRun) send(j job) {
 		item.Outcome, item.Error = OutcomeFailed, err.Error()
 	case j.rec.Phone == "":
 		item.Outcome, item.Error = OutcomeFailed, "the roster has no phone number for this person"
+	case !r.stillOpen(j.act.a.ID):
+		item.Outcome = OutcomeDropped // see below
+		d.dropped.Add(1)
 	default:
 		from, err := j.act.route.take(r.ctx, d.cfg.Clock)
 		if err != nil {
 			return // leadership lost while waiting: the claim stays for the next leader
+		}
+		if !r.stillOpen(j.act.a.ID) {
+			// Stood down or retracted since the claim: nothing more goes out,
+			// and the result says so (the recipient was not reached).
+			item.Outcome = OutcomeDropped
+			d.dropped.Add(1)
+			break
 		}
 		sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
 		if d.cfg.PublicURL != "" {
@@ -581,6 +592,19 @@ func (r *dispatchRun) send(j job) {
 	if err != nil {
 		r.release(1)
 	}
+}
+
+// stillOpen reports whether activation id is still open in this node's
+// state, read just before each provider call: once a stand-down or a
+// retraction is applied here, no further send of it starts.
+func (r *dispatchRun) stillOpen(id plans.ActivationID) bool {
+	open := false
+	err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+		ob := tx.Bucket(bOpen)
+		open = ob != nil && ob.Get([]byte(id)) != nil
+		return nil
+	})
+	return err == nil && open
 }
 
 // message renders the SMS and checks the safety rules again at the last

@@ -56,11 +56,16 @@ func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, 
 }
 
 func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipient, link string) (string, error) {
-	d := MessageData(a, r, link)
-	d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
-	text, err := t.Render(d)
-	if err != nil {
-		return "", err
+	var text string
+	if a.Retracts != "" { // a correction: the retraction's own words
+		text = a.Sender + a.Message
+	} else {
+		d := MessageData(a, r, link)
+		d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
+		var err error
+		if text, err = t.Render(d); err != nil {
+			return "", err
+		}
 	}
 	if a.Purpose.Drill() {
 		text = plans.ExerciseMark + text

@@ -1,0 +1,198 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// CmdActivationRetract retracts an activation: it stops at once and a
+// correction goes to everyone it may have reached.
+const CmdActivationRetract = "activation.retract"
+
+// MaxRetractionChars bounds a retraction's text (before the sender prefix).
+const MaxRetractionChars = 300
+
+// Retraction records who retracted an activation, when, with which text,
+// and the correction activation that carries the text.
+type Retraction struct {
+	At         time.Time          `json:"at"`
+	By         string             `json:"by"`
+	Message    string             `json:"message"`
+	Correct    bool               `json:"correct,omitempty"` // a corrected call-up (CAP Update), not only a cancel
+	Correction plans.ActivationID `json:"correction"`
+	Recipients int                `json:"recipients"` // people the correction goes to
+}
+
+type activationRetract struct {
+	Activation plans.ActivationID `json:"activation"`
+	Message    string             `json:"message"`
+	Correct    bool               `json:"correct,omitempty"`
+}
+
+// RetractRequest asks for an activation to be retracted with Message, a
+// cancellation notice or, with Correct, the corrected text.
+type RetractRequest struct {
+	Message string `json:"message"`
+	Correct bool   `json:"correct,omitempty"`
+}
+
+// RetractResult is the retracted activation and the correction sent for it.
+type RetractResult struct {
+	Retracted  Activation `json:"retracted"`
+	Correction Activation `json:"correction"`
+}
+
+// reached reports whether a recipient in state s may have got the message:
+// the provider accepted it, or a send was in flight when the activation
+// stopped (expired), so its outcome is unknown.
+func reached(s State) bool {
+	switch s {
+	case StateSent, StateDelivered, StateAcked, StateDeclined, StateEscalated, StateExpired:
+		return true
+	}
+	return false
+}
+
+// applyActivationRetract stops the activation as a stand-down does (nothing
+// more is claimed once this entry is applied, and the dispatcher checks
+// before every send) and creates its correction: an activation of the same
+// purpose whose recipients are the people the original may have reached,
+// every one pending, with the retraction's text as their message.
+func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req activationRetract
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("retraction: %v", err)
+	}
+	msg := strings.TrimSpace(req.Message)
+	switch {
+	case msg == "":
+		return nil, invalidf("message: say what the people already reached should be told")
+	case utf8.RuneCountInString(msg) > MaxRetractionChars:
+		return nil, invalidf("message: %d characters; at most %d", utf8.RuneCountInString(msg), MaxRetractionChars)
+	}
+	a, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case a.Retracts != "":
+		return nil, muster.Errorf(muster.EConflict, "activation %s is the correction of %s; retract that one, or stand this one down", a.ID, a.Retracts)
+	case a.Retraction != nil:
+		return nil, muster.Errorf(muster.EConflict, "activation %s was already retracted at %s by %s (correction %s)",
+			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
+	case a.Status == StatusPendingApproval || a.Status == StatusRejected:
+		return nil, muster.Errorf(muster.EConflict, "activation %s is %s: nothing was sent, so there is nothing to retract (stand it down to withdraw it)", a.ID, a.Status)
+	}
+	if a.Status == StatusActive {
+		if err := standDown(tx, &a, c, "retracted: "+msg); err != nil {
+			return nil, err
+		}
+	}
+
+	ab := tx.Bucket(bActivations)
+	seq, err := ab.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	corr := Activation{ID: activationKey(seq), Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
+		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, Purpose: a.Purpose,
+		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
+		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
+	if corr.Recipients, err = copyReached(tx, a.ID, corr.ID, len(a.Roles)); err != nil {
+		return nil, fmt.Errorf("correction of %s: %w", a.ID, err)
+	}
+	ob, err := tx.CreateBucketIfNotExists(bOpen)
+	if err != nil {
+		return nil, err
+	}
+	if err := ob.Put([]byte(corr.ID), nil); err != nil {
+		return nil, err
+	}
+	a.Retraction = &Retraction{At: c.Time, By: c.Actor, Message: msg, Correct: req.Correct, Correction: corr.ID, Recipients: corr.Recipients}
+	if err := putActivation(tx, a); err != nil {
+		return nil, err
+	}
+	if err := putActivation(tx, corr); err != nil {
+		return nil, err
+	}
+	return RetractResult{Retracted: a, Correction: corr}, nil
+}
+
+// copyReached writes the recipients of activation from that may have been
+// reached into a new recipients bucket of activation to, as pending, with
+// their counters, and returns how many there are.
+func copyReached(tx *bolt.Tx, from, to plans.ActivationID, slots int) (int, error) {
+	src := activationData(tx, from)
+	ad, err := tx.Bucket(bActData).CreateBucket([]byte(to))
+	if err != nil {
+		return 0, err
+	}
+	rb, err := ad.CreateBucket(bRecipients)
+	if err != nil {
+		return 0, err
+	}
+	rb.FillPercent = recipientsFill
+	pending, _ := StatePending.code()
+	grids := map[plans.RegionCode]int64{}
+	roles := make([]int64, slots)
+	var chunk []byte
+	n := 0
+	if src != nil {
+		cur := src.Bucket(bRecipients).Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			r, err := decodeRecipient(k, v)
+			if err != nil {
+				return 0, err
+			}
+			if !reached(r.State) {
+				continue
+			}
+			if cap(chunk)-len(chunk) < len(v) {
+				chunk = make([]byte, 0, max(recordChunk, len(v)))
+			}
+			start := len(chunk)
+			chunk = append(chunk, v...)
+			chunk[start+1] = pending
+			if err := rb.Put(bytes.Clone(k), chunk[start:len(chunk):len(chunk)]); err != nil {
+				return 0, err
+			}
+			n++
+			grids[r.Grid]++
+			for _, i := range r.Roles {
+				if i < slots {
+					roles[i]++
+				}
+			}
+		}
+	}
+	return n, writePendingCounters(ad, n, grids, roles)
+}
+
+// Retract retracts an activation in one step: once the retraction commits
+// the dispatcher sends nothing more of it, and a correction carrying req's
+// text goes to everyone it may have reached. A retraction cannot be undone;
+// retracting twice is a conflict.
+func (s *Service) Retract(ctx context.Context, actor string, id plans.ActivationID, req RetractRequest) (RetractResult, error) {
+	var out RetractResult
+	b, err := json.Marshal(activationRetract{Activation: id, Message: req.Message, Correct: req.Correct})
+	if err != nil {
+		return out, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, activationTimeout)
+		defer cancel()
+	}
+	err = s.apply.Apply(ctx, &muster.Command{Type: CmdActivationRetract, Actor: actor, Payload: b}, &out)
+	return out, err
+}

@@ -1,0 +1,121 @@
+package notify_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/notify"
+	"muster/notify/twiliosim"
+	"muster/plans"
+)
+
+const correctionText = "撤销：前一条启动通知系误发，请忽略，无需到岗。"
+
+// originalAndCorrection splits the outbound messages the simulator accepted
+// into the original call-up's and the correction's, as numbers → count.
+func originalAndCorrection(sim *twiliosim.Server) (orig, corr map[string]int) {
+	orig, corr = map[string]int{}, map[string]int{}
+	for _, m := range sim.Messages("") {
+		if m.Direction != "outbound-api" {
+			continue
+		}
+		if strings.Contains(m.Body, correctionText) {
+			corr[m.To]++
+		} else {
+			orig[m.To]++
+		}
+	}
+	return orig, corr
+}
+
+// A retraction in the middle of a rate-limited call-up: once it commits the
+// dispatcher starts no further send of the original (only the calls already
+// on the wire may still land), the original stops and releases its regions,
+// and the correction reaches every number the simulator accepted an
+// original message for, once.
+func TestRetractionStopsSendsAndCorrectsTheReached(t *testing.T) {
+	const people, workers = 3000, 16
+	r := newCallRig(t, rigOptions{nodes: 3, people: people, perSecond: 500, disp: notify.DispatcherConfig{Workers: workers}})
+	a := r.activate(t, "exercise")
+	require.Equal(t, people, a.Recipients)
+
+	// Let a few hundred go out at the simulator's pace, with a full window
+	// of claimed sends queued behind them.
+	deadline := time.Now().Add(60 * time.Second)
+	for r.sim.Stats().Accounts[drillAcct.SID].Created < 300 {
+		require.True(t, time.Now().Before(deadline), "dispatch did not start")
+		time.Sleep(5 * time.Millisecond)
+	}
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	res, err := svc.Retract(testCtx(t), "commander", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	before, _ := originalAndCorrection(r.sim)
+	atCommit := 0
+	for _, c := range before {
+		atCommit += c
+	}
+
+	assert.Equal(t, notify.StatusStoodDown, res.Retracted.Status)
+	require.NotNil(t, res.Retracted.Retraction)
+	assert.Equal(t, res.Correction.ID, res.Retracted.Retraction.Correction)
+	assert.Equal(t, a.ID, res.Correction.Retracts)
+	assert.Equal(t, notify.PurposeExercise, res.Correction.Purpose, "a drill's correction is a drill too")
+	assert.Less(t, res.Correction.Recipients, people, "retracted mid-dispatch")
+	m, err := svc.Mode(testCtx(t), muster.Default, city)
+	require.NoError(t, err)
+	assert.Equal(t, plans.ModeNormal, m.Mode, "the retracted activation released its regions")
+
+	st := r.waitSettled(t, res.Correction.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	orig, corr := originalAndCorrection(r.sim)
+	total := 0
+	for to, c := range orig {
+		total += c
+		assert.Equal(t, 1, corr[to], "%s got the original and exactly one correction", to)
+	}
+	t.Logf("originals accepted by the retraction's commit %d, after it %d; corrections %d", atCommit, total-atCommit, len(corr))
+	assert.LessOrEqual(t, total-atCommit, workers, "after the commit only sends already on the wire land")
+	assert.Equal(t, st.Recipients, st.Counters.Total, "sends dropped at the retraction were taken off the correction")
+	orig0 := r.status(t, a.ID)
+	require.NotNil(t, orig0.Retraction)
+	assert.Equal(t, st.Recipients, orig0.Retraction.Recipients)
+	assert.Equal(t, len(corr), st.Counters.ByState[notify.StateDelivered], "every correction delivered, once")
+	dropped := r.dispatcherStats().Dropped
+	t.Logf("claimed sends dropped at the retraction %d", dropped)
+	assert.Positive(t, dropped, "the queued sends were dropped, not made")
+	assert.LessOrEqual(t, len(corr)-len(orig), workers,
+		"beyond those reached, at most a race's worth of dropped claims get a correction")
+	for _, msg := range r.sim.Messages("") {
+		if strings.Contains(msg.Body, correctionText) {
+			assert.True(t, strings.HasPrefix(msg.Body, plans.ExerciseMark), "a drill's correction carries the mark: %q", msg.Body)
+		}
+	}
+	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created)
+
+	// Once is enough; a correction is not itself retracted.
+	_, err = svc.Retract(testCtx(t), "commander", a.ID, notify.RetractRequest{Message: "again"})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	_, err = svc.Retract(testCtx(t), "commander", res.Correction.ID, notify.RetractRequest{Message: "again"})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+}
+
+// dispatcherStats sums the counters of every node's dispatcher.
+func (r *callRig) dispatcherStats() notify.DispatcherStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s notify.DispatcherStats
+	for _, d := range r.disp {
+		x := d.Stats()
+		s.Claimed += x.Claimed
+		s.Sent += x.Sent
+		s.Dropped += x.Dropped
+		s.Resent += x.Resent
+	}
+	return s
+}
