@@ -92,13 +92,16 @@ type Activation struct {
 	RegionNames string             `json:"region_names"` // joined by 、 for messages
 	Purpose     Purpose            `json:"purpose"`
 	Reason      string             `json:"reason"`
-	Status      Status             `json:"status"`
-	Roles       []RoleSlot         `json:"roles"`
-	Recipients  int                `json:"recipients"`
-	CreatedAt   time.Time          `json:"created_at"`
-	CreatedBy   string             `json:"created_by"`
-	Command     string             `json:"command"` // ID of the command that created it
-	Index       uint64             `json:"index"`   // raft index it was applied at
+	// ConfirmedScope is the confirmation the request gave for a scope wider
+	// than the plan expects (see ScopeGuard).
+	ConfirmedScope string     `json:"confirmed_scope,omitempty"`
+	Status         Status     `json:"status"`
+	Roles          []RoleSlot `json:"roles"`
+	Recipients     int        `json:"recipients"`
+	CreatedAt      time.Time  `json:"created_at"`
+	CreatedBy      string     `json:"created_by"`
+	Command        string     `json:"command"` // ID of the command that created it
+	Index          uint64     `json:"index"`   // raft index it was applied at
 
 	// StartedAt is when the call-up started: CreatedAt, or the last approval.
 	StartedAt time.Time `json:"started_at,omitzero"`
@@ -157,6 +160,9 @@ type activationCreate struct {
 	Level       plans.LevelCode    `json:"level"`
 	Purpose     Purpose            `json:"purpose"`
 	Reason      string             `json:"reason"`
+	// ConfirmScope names the activation's regions when the scope guard
+	// asks for it (see ScopeGuard).
+	ConfirmScope string `json:"confirm_scope,omitempty"`
 	// ApprovalWindow is how long a LIVE activation that needs approval waits
 	// for it; the service stamps its configured window (DefaultApprovalWindow).
 	ApprovalWindow time.Duration `json:"approval_window,omitempty"`
@@ -173,6 +179,7 @@ type prepared struct {
 	version plans.PlanVersion
 	level   *plans.Level
 	regions []plans.Region // as requested, sorted, without duplicates
+	wider   []plans.Region // those outside the plan's scope
 	slots   []RoleSlot
 }
 
@@ -224,11 +231,64 @@ func prepare(tx *bolt.Tx, req activationCreate) (*prepared, error) {
 			}
 		}
 		if !inScope {
-			return nil, invalidf("regions: %s is outside the scope of plan %s (%s)", path[0].Label(), req.Plan, joinCodes(pv.Plan.Scope))
+			p.wider = append(p.wider, path[0])
 		}
 		p.regions = append(p.regions, path[0])
 	}
 	return p, nil
+}
+
+// ScopeGuard says whether an activation reaches further than its plan
+// expects: regions outside the plan's scope, or more recipients than the
+// level's expected count times the plan's guard factor. Such an activation
+// starts only if the request confirms the scope by naming its regions
+// (Confirm) — the guard against alerting a far wider area than meant.
+type ScopeGuard struct {
+	Wider      []plans.RegionCode `json:"wider,omitempty"`    // requested regions outside the plan's scope
+	Expected   int                `json:"expected,omitempty"` // the level's expected recipients (0: not set)
+	Factor     float64            `json:"factor,omitempty"`
+	Recipients int                `json:"recipients"`
+	// Confirm is what confirm_scope must say when confirmation is needed:
+	// the activation's region codes, comma-separated, in order.
+	Confirm string   `json:"confirm,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// Needed reports whether the activation needs its scope confirmed.
+func (g ScopeGuard) Needed() bool { return len(g.Reasons) > 0 }
+
+// guard computes p's scope guard for an activation calling recipients.
+func (p *prepared) guard(recipients int) ScopeGuard {
+	g := ScopeGuard{Expected: p.level.Expected, Factor: p.version.Plan.Guard(), Recipients: recipients}
+	for _, r := range p.wider {
+		g.Wider = append(g.Wider, r.Code)
+		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is outside the scope of plan %s (%s)", r.Label(), p.req.Plan, joinCodes(p.version.Plan.Scope)))
+	}
+	if g.Expected > 0 && float64(recipients) > float64(g.Expected)*g.Factor {
+		g.Reasons = append(g.Reasons, fmt.Sprintf("%d recipients is more than %g × the %d level %s usually calls", recipients, g.Factor, g.Expected, p.level.Code))
+	}
+	if g.Needed() {
+		codes := make([]string, len(p.regions))
+		for i, r := range p.regions {
+			codes[i] = string(r.Code)
+		}
+		g.Confirm = strings.Join(codes, ",")
+	}
+	return g
+}
+
+// checkGuard refuses an activation that needs its scope confirmed unless
+// the request confirmed exactly its regions.
+func (p *prepared) checkGuard(recipients int) error {
+	g := p.guard(recipients)
+	if !g.Needed() {
+		return nil
+	}
+	if confirmed := strings.ReplaceAll(strings.TrimSpace(p.req.ConfirmScope), " ", ""); confirmed == g.Confirm {
+		return nil
+	}
+	return invalidf("scope not confirmed: %s; if that is meant, confirm it by naming the regions: --confirm-scope %s (API: \"confirm_scope\": %q)",
+		strings.Join(g.Reasons, "; "), g.Confirm, g.Confirm)
 }
 
 func joinCodes(codes []plans.RegionCode) string {
@@ -242,7 +302,8 @@ func joinCodes(codes []plans.RegionCode) string {
 func (p *prepared) activation(id plans.ActivationID, c *muster.Command) Activation {
 	a := Activation{ID: id, Plan: p.req.Plan, PlanVersion: p.req.PlanVersion, PlanTitle: p.version.Plan.Title,
 		PlanTitleEN: p.version.Plan.TitleEN, Sender: p.version.Plan.Sender, Level: p.level.Code, LevelName: p.level.Name,
-		Purpose: p.req.Purpose, Reason: strings.TrimSpace(p.req.Reason), Status: StatusActive, Roles: p.slots}
+		Purpose: p.req.Purpose, Reason: strings.TrimSpace(p.req.Reason), Status: StatusActive, Roles: p.slots,
+		ConfirmedScope: strings.TrimSpace(p.req.ConfirmScope)}
 	names := make([]string, len(p.regions))
 	for i, r := range p.regions {
 		a.Regions = append(a.Regions, r.Code)
@@ -285,6 +346,13 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if window <= 0 {
 			window = DefaultApprovalWindow
 		}
+		n, err := countRecipients(tx, p)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.checkGuard(n); err != nil {
+			return nil, err
+		}
 		a.Status, a.StartedAt = StatusPendingApproval, time.Time{}
 		a.ApprovalsRequired, a.ApprovalDeadline = p.level.Approvals, c.Time.Add(window)
 		return a, putActivation(tx, a)
@@ -319,6 +387,9 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	roles := make([]int64, len(p.slots))
 	if a.Recipients, err = writeRecipients(tx, p, rb, grids, roles); err != nil {
 		return fmt.Errorf("derive recipients of %s: %w", id, err)
+	}
+	if err := p.checkGuard(a.Recipients); err != nil {
+		return err
 	}
 	if err := writePendingCounters(ad, a.Recipients, grids, roles); err != nil {
 		return err

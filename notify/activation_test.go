@@ -323,7 +323,6 @@ func TestBadActivationsChangeNothing(t *testing.T) {
 		{"unknown level", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "V", Purpose: "LIVE", Reason: "x"}, muster.EInvalid},
 		{"unknown region", floodIV("990199"), muster.EInvalid},
 		{"no regions", floodIV(), muster.EInvalid},
-		{"outside scope", notify.ActivationRequest{Plan: "flood-east", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "x"}, muster.EInvalid},
 		{"bad purpose", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "REAL", Reason: "x"}, muster.EInvalid},
 		{"no reason", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE"}, muster.EInvalid},
 	}
@@ -336,7 +335,7 @@ func TestBadActivationsChangeNothing(t *testing.T) {
 		})
 	}
 	// Straight to the FSM, past the service's checks: rejected too.
-	body, _ := json.Marshal(map[string]any{"plan_id": "flood-east", "plan_version": 1, "regions": []string{"990101"}, "level": "IV", "purpose": "LIVE", "reason": "x"})
+	body, _ := json.Marshal(map[string]any{"plan_id": "flood-east", "plan_version": 1, "regions": []string{"990199"}, "level": "IV", "purpose": "LIVE", "reason": "x"})
 	err := e.c.Leader().Node.Apply(ctx, &muster.Command{Type: notify.CmdActivationCreate, Actor: "x", Payload: body}, nil)
 	assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
 	list, err := e.svc.Activations(ctx, muster.Default, plans.Page{})
@@ -418,6 +417,62 @@ func TestActivationIsIdenticalOnEveryNode(t *testing.T) {
 	}
 	assert.Equal(t, sums[0], sums[1])
 	assert.Equal(t, sums[0], sums[2])
+}
+
+// The scope guard: an activation outside its plan's scope, or calling far
+// more people than the level expects, starts only when the request names
+// its regions; the preview says so, and what to type.
+func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
+	e := newEnv(t, 1, 500)
+	ctx := testCtx(t)
+	outside := notify.ActivationRequest{Plan: "flood-east", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "x"}
+	p, err := e.svc.Preview(ctx, outside)
+	require.NoError(t, err)
+	require.True(t, p.Guard.Needed())
+	assert.Equal(t, []plans.RegionCode{district}, p.Guard.Wider)
+	assert.Equal(t, "990101", p.Guard.Confirm)
+	_, err = e.svc.Activate(ctx, "commander", outside)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	assert.Contains(t, err.Error(), "--confirm-scope 990101")
+	outside.ConfirmScope = "990102"
+	_, err = e.svc.Activate(ctx, "commander", outside)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "the wrong region does not confirm: %v", err)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+	outside.ConfirmScope = " 990101 "
+	a, err := e.svc.Activate(ctx, "commander", outside)
+	require.NoError(t, err)
+	assert.Equal(t, "990101", a.ConfirmedScope)
+	assert.Equal(t, p.Total, a.Recipients)
+
+	// flood-small expects 20 people at level IV: the whole city is far more.
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name == "flood.yaml" {
+			src := strings.Replace(string(f.Data), "id: flood-control", "id: flood-small", 1)
+			src = strings.Replace(src, "    ack_deadline: 1h", "    expected: 20\n    ack_deadline: 1h", 1)
+			_, err := e.plans.ApplyPlan(ctx, "test", "flood-small.yaml", []byte(src))
+			require.NoError(t, err)
+		}
+	}
+	wide := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{city, other}, Level: "IV", Purpose: "EXERCISE", Reason: "x"}
+	p, err = e.svc.Preview(ctx, wide)
+	require.NoError(t, err)
+	require.Greater(t, p.Total, 30)
+	assert.True(t, p.Guard.Needed())
+	assert.Empty(t, p.Guard.Wider)
+	assert.Equal(t, "990100,990102", p.Guard.Confirm)
+	assert.Contains(t, p.Guard.Reasons[0], "more than 1.5 × the 20")
+	_, err = e.svc.Activate(ctx, "trainer", wide)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	wide.ConfirmScope = "990100, 990102"
+	_, err = e.svc.Activate(ctx, "trainer", wide)
+	require.NoError(t, err)
+	small := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{street}, Level: "IV", Purpose: "EXERCISE", Reason: "x"}
+	p, err = e.svc.Preview(ctx, small)
+	require.NoError(t, err)
+	require.LessOrEqual(t, p.Total, 30)
+	assert.False(t, p.Guard.Needed(), "%d recipients is within 1.5 × 20", p.Total)
 }
 
 // stepClock is a clock tests move by hand.

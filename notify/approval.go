@@ -94,7 +94,7 @@ func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 		a.Status = StatusRejected
 		return a, putActivation(tx, a)
 	}
-	p, err := prepare(tx, activationCreate{Plan: a.Plan, PlanVersion: a.PlanVersion, Regions: a.Regions, Level: a.Level, Purpose: a.Purpose, Reason: a.Reason})
+	p, err := prepare(tx, a.request())
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +116,12 @@ func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, changedSincePreview(a.ID, req.Recipients, a.Recipients)
 	}
 	return a, nil
+}
+
+// request is the activation request a was created from.
+func (a *Activation) request() activationCreate {
+	return activationCreate{Plan: a.Plan, PlanVersion: a.PlanVersion, Regions: a.Regions, Level: a.Level, Purpose: a.Purpose, Reason: a.Reason,
+		ConfirmScope: a.ConfirmedScope}
 }
 
 func changedSincePreview(id plans.ActivationID, seen, now int) error {
@@ -151,7 +157,7 @@ func (s *Service) ApprovalPreview(ctx context.Context, id plans.ActivationID) (P
 		if err != nil {
 			return err
 		}
-		p, err := prepare(tx, activationCreate{Plan: a.Plan, PlanVersion: a.PlanVersion, Regions: a.Regions, Level: a.Level, Purpose: a.Purpose, Reason: a.Reason})
+		p, err := prepare(tx, a.request())
 		if err != nil {
 			return err
 		}

@@ -74,6 +74,9 @@ type ActivationRequest struct {
 	Level       string             `json:"level"`
 	Purpose     string             `json:"purpose"`
 	Reason      string             `json:"reason"`
+	// ConfirmScope confirms a scope wider than the plan expects by naming the
+	// activation's regions (the preview's Guard.Confirm).
+	ConfirmScope string `json:"confirm_scope,omitempty"`
 }
 
 // normalize checks the request's own fields and resolves the plan version.
@@ -87,7 +90,8 @@ func (req ActivationRequest) normalize(tx *bolt.Tx) (activationCreate, error) {
 	if err != nil {
 		return out, err
 	}
-	out = activationCreate{Plan: plans.PlanID(strings.TrimSpace(string(req.Plan))), PlanVersion: req.PlanVersion, Level: lvl, Purpose: purpose, Reason: strings.TrimSpace(req.Reason)}
+	out = activationCreate{Plan: plans.PlanID(strings.TrimSpace(string(req.Plan))), PlanVersion: req.PlanVersion, Level: lvl, Purpose: purpose, Reason: strings.TrimSpace(req.Reason),
+		ConfirmScope: strings.TrimSpace(req.ConfirmScope)}
 	for _, r := range req.Regions {
 		out.Regions = append(out.Regions, plans.RegionCode(strings.TrimSpace(string(r))))
 	}
@@ -141,6 +145,8 @@ type Preview struct {
 	Send           SendInfo    `json:"send"`
 	// EstimatedSend is how long sending one SMS to everyone takes at Send.PerSecond.
 	EstimatedSend time.Duration `json:"estimated_send"`
+	// Guard says whether the activation must confirm its scope.
+	Guard ScopeGuard `json:"guard"`
 }
 
 // Preview dry-runs an activation: who would be called, per region and role,
@@ -208,6 +214,7 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		out.Roles[i].Shortfall = max(0, out.Roles[i].Count-out.Roles[i].Matched)
 	}
 	out.Activation.Recipients = out.Total
+	out.Guard = p.guard(out.Total)
 	if first != nil {
 		text, err := RenderSMS(out.Activation, p.level, *first, AnswerLink)
 		if err != nil {

@@ -266,6 +266,20 @@ type Plan struct {
 	Scope       []RegionCode `json:"scope"`            // regions the plan covers; activations stay inside them
 	Sender      string       `json:"sender,omitempty"` // SMS sender prefix such as 【示例市应急】
 	Levels      []Level      `json:"levels"`           // ordered I..IV after Normalize
+	// GuardFactor is how far over a level's Expected count an activation
+	// may reach before it needs the scope confirmed (DefaultGuardFactor).
+	GuardFactor float64 `json:"guard_factor,omitempty"`
+}
+
+// DefaultGuardFactor is a plan's GuardFactor unless it says otherwise.
+const DefaultGuardFactor = 1.5
+
+// Guard returns the plan's guard factor, its default when unset.
+func (p *Plan) Guard() float64 {
+	if p.GuardFactor > 0 {
+		return p.GuardFactor
+	}
+	return DefaultGuardFactor
 }
 
 // Level is what a plan does at one response level.
@@ -274,6 +288,7 @@ type Level struct {
 	Name        string           `json:"name"`                 // 特别重大 etc. unless the plan says otherwise
 	Criteria    string           `json:"criteria"`             // when this level applies (启动条件)
 	Approvals   int              `json:"approvals"`            // people needed to start a LIVE activation
+	Expected    int              `json:"expected,omitempty"`   // recipients a usual activation calls; far more needs the scope confirmed
 	AckDeadline Duration         `json:"ack_deadline"`         // time a recipient has to answer
 	Groups      []Group          `json:"groups"`               // who is called up
 	SMS         string           `json:"sms"`                  // text/template over MessageData
@@ -598,6 +613,9 @@ func (p *Plan) Validate() []Problem {
 	}
 	if n := len([]rune(p.Sender)); n > maxSenderRunes {
 		v.add("sender", "%d characters: keep the SMS sender prefix within %d", n, maxSenderRunes)
+	}
+	if p.GuardFactor != 0 && (p.GuardFactor < 1 || p.GuardFactor > 100) {
+		v.add("guard_factor", "%g: want 1 to 100 (how many times a level's expected count an activation may reach unconfirmed), or leave it out for %g", p.GuardFactor, DefaultGuardFactor)
 	}
 	if len(p.Levels) == 0 {
 		v.add("levels", "missing: give at least one of the levels I, II, III, IV")

@@ -43,6 +43,7 @@ type (
 		CAPCategory string     `yaml:"cap_category"`
 		Scope       []string   `yaml:"scope"`
 		Sender      string     `yaml:"sender"`
+		GuardFactor *float64   `yaml:"guard_factor"`
 		Levels      levelsFile `yaml:"levels"`
 	}
 	levelsFile map[string]levelFile
@@ -50,6 +51,7 @@ type (
 		Name        string      `yaml:"name"`
 		Criteria    string      `yaml:"criteria"`
 		Approvals   *int        `yaml:"approvals"`
+		Expected    *int        `yaml:"expected"`
 		AckDeadline string      `yaml:"ack_deadline"`
 		Groups      []groupFile `yaml:"groups"`
 		SMS         string      `yaml:"sms"`
@@ -162,6 +164,12 @@ func (f *planFile) plan() (*Plan, []Problem) {
 		CAPCategory: CAPCategory(f.CAPCategory),
 		Sender:      f.Sender,
 	}
+	if f.GuardFactor != nil {
+		p.GuardFactor = *f.GuardFactor
+		if p.GuardFactor == 0 {
+			bad("guard_factor", "0: want 1 to 100, or leave it out for %g", DefaultGuardFactor)
+		}
+	}
 	for _, c := range f.Scope {
 		p.Scope = append(p.Scope, RegionCode(c))
 	}
@@ -199,6 +207,12 @@ func (f *planFile) plan() (*Plan, []Problem) {
 				bad(path+".approvals", "%d: want 1 to %d, or leave it out for the default", *lf.Approvals, MaxApprovals)
 			}
 			l.Approvals = *lf.Approvals
+		}
+		if lf.Expected != nil {
+			if *lf.Expected < 1 {
+				bad(path+".expected", "%d: want the number of people a usual activation of this level calls, or leave it out", *lf.Expected)
+			}
+			l.Expected = *lf.Expected
 		}
 		for _, gf := range lf.Groups {
 			g := Group{Name: gf.Name}

@@ -21,6 +21,7 @@ import (
 func newActivateCmd(g *globals) *cobra.Command {
 	var (
 		regions, level, purpose, reason string
+		confirmScope                    string
 		version                         int
 		yes                             bool
 	)
@@ -31,14 +32,18 @@ func newActivateCmd(g *globals) *cobra.Command {
 recipients per region and role (people in several roles are called once), one
 rendered sample SMS with its segment count, the provider account and sender,
 and how long sending everyone takes; then it asks you to confirm by typing the
-region codes. --yes skips the question (scripts). EXERCISE and TEST messages
+region codes. --yes skips the question (scripts). An activation wider than the
+plan expects — regions outside its scope, or more people than the level's
+expected count times the plan's guard factor — also needs --confirm-scope
+naming its regions. EXERCISE and TEST messages
 always start with 【演练】 and go out on their own account. A LIVE activation at
 a level that needs more approvals (I and II by default) waits in
 pending_approval until other people approve it with muster approve; nothing is
 switched or sent before that.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason}
+			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason,
+				ConfirmScope: confirmScope}
 			for _, r := range strings.Split(regions, ",") {
 				if r = strings.TrimSpace(r); r != "" {
 					req.Regions = append(req.Regions, plans.RegionCode(r))
@@ -90,6 +95,7 @@ switched or sent before that.`,
 	f.StringVar(&purpose, "purpose", "", "live, exercise or test (fixed for the activation's life)")
 	f.StringVar(&reason, "reason", "", "why: shown to recipients and kept in the audit trail")
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
+	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	return cmd
 }
@@ -196,6 +202,49 @@ func newRejectCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+func newRetractCmd(g *globals) *cobra.Command {
+	var (
+		message string
+		correct bool
+	)
+	cmd := &cobra.Command{
+		Use:   "retract ACTIVATION --message TEXT [--correct]",
+		Short: "Retract a wrong activation in one step: stop its sends now and send a correction to everyone reached",
+		Long: `Retract an activation. Once the retraction commits nothing more of it is sent,
+its regions are released, and a correction — TEXT after the plan's sender prefix
+(and 【演练】 for drills) — goes to everyone the activation may have reached, on the
+same account. --correct marks TEXT as a corrected call-up rather than a
+cancellation (CAP Update instead of Cancel). There is no confirmation question:
+a wrong alert is corrected fastest in one step. Follow the correction with
+muster status on the ID printed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(message) == "" {
+				return &exitError{2, errors.New("--message is required: what the people already reached should be told")}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			err := c.do(request{method: http.MethodPost, path: "/api/v1/activations/" + url.PathEscape(args[0]) + "/retract",
+				body: bytes.NewReader(mustJSON(notify.RetractRequest{Message: message, Correct: correct})), contentType: "application/json"}, &raw)
+			if err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var res notify.RetractResult
+				if err := json.Unmarshal(raw, &res); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "activation %s retracted: nothing more of it is sent.\ncorrection %s goes to %d people already reached; follow it with: muster status %s\n",
+					res.Retracted.ID, res.Correction.ID, res.Correction.Recipients, res.Correction.ID)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&message, "message", "", "the correction sent to everyone already reached (at most 300 characters)")
+	cmd.Flags().BoolVar(&correct, "correct", false, "the message is a corrected call-up, not only a cancellation")
+	return cmd
+}
+
 // printPreview shows a preview for a person to confirm.
 func printPreview(w io.Writer, p notify.Preview) {
 	a := p.Activation
@@ -225,6 +274,13 @@ func printPreview(w io.Writer, p notify.Preview) {
 	}
 	fmt.Fprintf(t, "provider:\t%s, sender %s; sending everyone takes %s\n", p.Send.Account, orDash(p.Send.Sender), est)
 	t.Flush()
+	if p.Guard.Needed() {
+		fmt.Fprintf(w, "\nSCOPE WARNING — wider than this plan expects:\n")
+		for _, r := range p.Guard.Reasons {
+			fmt.Fprintf(w, "  - %s\n", r)
+		}
+		fmt.Fprintf(w, "It starts only with --confirm-scope %s.\n", p.Guard.Confirm)
+	}
 }
 
 func newStandDownCmd(g *globals) *cobra.Command {
