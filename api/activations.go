@@ -18,6 +18,7 @@ type Activations interface {
 	Activate(ctx context.Context, actor string, req notify.ActivationRequest) (notify.Activation, error)
 	StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
 	ApprovalPreview(ctx context.Context, id plans.ActivationID) (notify.Preview, error)
+	Retract(ctx context.Context, actor string, id plans.ActivationID, req notify.RetractRequest) (notify.RetractResult, error)
 	Decide(ctx context.Context, actor string, id plans.ActivationID, req notify.DecisionRequest) (notify.Activation, error)
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
 	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
@@ -136,6 +137,18 @@ func (s *Server) rejectActivation(c *gin.Context) {
 	}
 	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), notify.DecisionRequest{Reason: req.Reason})
 	s.reply(c, http.StatusOK, a, err)
+}
+
+// retractActivation stops an activation at once and sends its correction to
+// everyone it may have reached.
+func (s *Server) retractActivation(c *gin.Context) {
+	var req notify.RetractRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := s.deps.Activations.Retract(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), req)
+	s.reply(c, http.StatusOK, out, err)
 }
 
 func (s *Server) listModes(c *gin.Context) {

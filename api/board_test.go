@@ -80,7 +80,7 @@ func TestBoardThroughTheAPI(t *testing.T) {
 	// The shape, as a client without muster's types sees it.
 	var doc map[string]any
 	res.decode(t, &doc)
-	for _, k := range []string{"activation", "status", "created_at", "as_of", "elapsed", "checkpoints", "total", "regions", "grids"} {
+	for _, k := range []string{"activation", "status", "started_at", "as_of", "elapsed", "checkpoints", "total", "regions", "grids"} {
 		assert.Contains(t, doc, k)
 	}
 	assert.Equal(t, []any{5.0, 15.0, 30.0}, doc["checkpoints"])
@@ -102,7 +102,7 @@ func TestBoardThroughTheAPI(t *testing.T) {
 	assert.Equal(t, a.Recipients-1, b.Total.Pending)
 	assert.Equal(t, a.Recipients-1, b.Total.Unanswered)
 	assert.False(t, b.AsOf.Before(before.Add(-time.Second)), "stamped when served")
-	assert.Equal(t, b.AsOf.Sub(a.CreatedAt), b.Elapsed)
+	assert.Equal(t, b.AsOf.Sub(a.StartedAt), b.Elapsed)
 	found := false
 	for _, g := range b.Grids {
 		assert.NotEmpty(t, g.Name, g.Code)

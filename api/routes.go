@@ -69,8 +69,14 @@ func (s *Server) routes() {
 	s.handle(api, "POST", "/activations/:id/stand-down", access.ActActivate, s.standDown)
 	s.handle(api, "POST", "/activations/:id/approve", access.ActApprove, s.approveActivation)
 	s.handle(api, "POST", "/activations/:id/reject", access.ActApprove, s.rejectActivation)
+	s.handle(api, "POST", "/activations/:id/retract", access.ActActivate, s.retractActivation)
 	s.handle(api, "GET", "/inbound/audit", access.ActRead, s.listInboundAudit)
 	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
+
+	s.handle(api, "POST", "/warnings", access.ActActivate, s.issueWarning)
+	s.handle(api, "GET", "/warnings", access.ActRead, s.listWarnings)
+	s.handle(api, "GET", "/warnings/:id", access.ActRead, s.getWarning)
+	s.handle(api, "POST", "/warnings/:id/lift", access.ActActivate, s.liftWarning)
 }
 
 // authed returns a group under parent whose requests pass, in order, the

@@ -84,6 +84,8 @@ type Deps struct {
 	Activations Activations
 	// Webhooks takes provider webhooks; nil answers them 503.
 	Webhooks Webhooks
+	// Warnings is plans.WarningService; nil answers /warnings 503.
+	Warnings Warnings
 }
 
 // Server routes HTTP requests to muster's services.

@@ -48,9 +48,17 @@ type Hold struct {
 	Level      LevelCode    `json:"level"`
 }
 
+// WarningHold is one warning keeping a region in standby, at its level.
+type WarningHold struct {
+	Warning WarningID    `json:"warning"`
+	Level   WarningLevel `json:"level"`
+}
+
 // ModeRecord is the mode a region was explicitly switched to. Only such
-// regions have a record; every other region inherits the record of its
-// nearest ancestor that has one, and is normal when none has.
+// regions have a record; every other region inherits from the regions
+// above it (see EffectiveMode), and is normal when none has one. A region
+// with a record is in emergency while an activation holds it, otherwise in
+// standby while a warning holds it; when nothing holds it the record goes.
 type ModeRecord struct {
 	Region RegionCode `json:"region"`
 	Mode   Mode       `json:"mode"`
@@ -59,6 +67,9 @@ type ModeRecord struct {
 	By     string     `json:"by"`
 	Reason string     `json:"reason,omitempty"`
 	Holds  []Hold     `json:"holds,omitempty"` // activations holding it in emergency, by ID
+	// WarningLevel is the most severe level of the warnings in Warnings.
+	WarningLevel WarningLevel  `json:"warning_level,omitempty"`
+	Warnings     []WarningHold `json:"warnings,omitempty"` // warnings holding it in standby, by ID
 }
 
 // RegionMode is a region's mode and where it comes from.
@@ -69,6 +80,9 @@ type RegionMode struct {
 	// From is the region whose record gives the mode: Region itself, an
 	// ancestor, or empty when no region on the path has a record (normal).
 	From RegionCode `json:"from,omitempty"`
+	// WarningLevel is the most severe warning in force on the region or
+	// any region above it, whatever the mode.
+	WarningLevel WarningLevel `json:"warning_level,omitempty"`
 }
 
 // AuditRecord is one entry of the audit trail of mode switches.
@@ -83,12 +97,17 @@ type AuditRecord struct {
 	Level      LevelCode    `json:"level,omitempty"`
 	Reason     string       `json:"reason,omitempty"`
 	Activation ActivationID `json:"activation,omitempty"`
+	Warning    WarningID    `json:"warning,omitempty"`
+	// WarningLevel is the level of Warning, on warning actions.
+	WarningLevel WarningLevel `json:"warning_level,omitempty"`
 }
 
 // Audit actions.
 const (
-	AuditHold    = "mode.hold"    // an activation put or kept a region in emergency
-	AuditRelease = "mode.release" // an activation stopped holding a region
+	AuditHold           = "mode.hold"            // an activation put or kept a region in emergency
+	AuditRelease        = "mode.release"         // an activation stopped holding a region
+	AuditWarningHold    = "mode.warning_hold"    // a warning put a region in standby (or added to emergency)
+	AuditWarningRelease = "mode.warning_release" // a warning stopped holding a region
 )
 
 var (
@@ -102,23 +121,39 @@ func getModeRecord(tx *bolt.Tx, code RegionCode) (ModeRecord, bool, error) {
 	return m, ok, err
 }
 
-// EffectiveMode returns the mode of region: its own record or the nearest
-// ancestor's, normal when there is none. An unknown region is EInvalid.
+// EffectiveMode returns the mode of region from its own record and its
+// ancestors': emergency outranks standby, so the nearest record in
+// emergency gives the mode (and level) if there is one, else the nearest
+// record of any mode; normal when there is none. An unknown region is
+// EInvalid.
 func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 	path, err := RegionPath(tx, region)
 	if err != nil {
 		return RegionMode{}, err
 	}
+	out := RegionMode{Region: region, Mode: ModeNormal}
+	var nearest *ModeRecord
 	for _, r := range path {
 		m, ok, err := getModeRecord(tx, r.Code)
 		if err != nil {
 			return RegionMode{}, err
 		}
-		if ok {
-			return RegionMode{Region: region, Mode: m.Mode, Level: m.Level, From: r.Code}, nil
+		if !ok {
+			continue
+		}
+		if out.WarningLevel == "" || (m.WarningLevel.Valid() && m.WarningLevel.Rank() < out.WarningLevel.Rank()) {
+			out.WarningLevel = m.WarningLevel
+		}
+		if m.Mode == ModeEmergency && (nearest == nil || nearest.Mode != ModeEmergency) {
+			nearest = &m
+		} else if nearest == nil {
+			nearest = &m
 		}
 	}
-	return RegionMode{Region: region, Mode: ModeNormal}, nil
+	if nearest != nil {
+		out.Mode, out.Level, out.From = nearest.Mode, nearest.Level, nearest.Region
+	}
+	return out, nil
 }
 
 // Modes lists every region's mode record, in region code order.
@@ -171,7 +206,9 @@ func HoldEmergency(tx *bolt.Tx, region RegionCode, level LevelCode, act Activati
 		return nil
 	}
 	if !ok || m.Mode != ModeEmergency {
-		m = ModeRecord{Region: region, Mode: ModeEmergency, Since: t, By: actor, Reason: reason}
+		// Warnings holding it in standby keep holding it under the emergency.
+		m = ModeRecord{Region: region, Mode: ModeEmergency, Since: t, By: actor, Reason: reason,
+			WarningLevel: m.WarningLevel, Warnings: m.Warnings}
 	}
 	m.Holds = append(m.Holds, Hold{Activation: act, Level: level})
 	slices.SortFunc(m.Holds, func(a, b Hold) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
@@ -179,12 +216,16 @@ func HoldEmergency(tx *bolt.Tx, region RegionCode, level LevelCode, act Activati
 	if err := putJSON(bucket(tx, bModes), string(region), m); err != nil {
 		return err
 	}
+	if err := noteResponse(tx, region, act, level, t); err != nil {
+		return err
+	}
 	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditHold, Region: region,
 		From: before.Mode, To: ModeEmergency, Level: m.Level, Reason: reason, Activation: act})
 }
 
 // ReleaseEmergency records that activation act no longer holds region. When
-// no other activation holds it, the region's record is removed, so it is back
+// no other activation holds it, the region goes back to standby (临战) if a
+// warning still holds it, and otherwise its record is removed, so it is back
 // to normal, or to whatever an ancestor's record says (children inherit).
 // The switch is appended to the audit trail. Releasing a region act does not
 // hold changes nothing.
@@ -203,11 +244,15 @@ func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.T
 	}
 	m.Holds = slices.Delete(m.Holds, i, i+1)
 	b := bucket(tx, bModes)
-	if len(m.Holds) == 0 {
-		err = b.Delete([]byte(region))
-	} else {
+	switch {
+	case len(m.Holds) > 0:
 		m.Level = mostSevere(m.Holds)
 		err = putJSON(b, string(region), m)
+	case len(m.Warnings) > 0:
+		m.Mode, m.Level, m.Holds, m.Since, m.By, m.Reason = ModeStandby, "", nil, t, actor, reason
+		err = putJSON(b, string(region), m)
+	default:
+		err = b.Delete([]byte(region))
 	}
 	if err != nil {
 		return err
@@ -218,6 +263,93 @@ func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.T
 	}
 	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditRelease, Region: region,
 		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: act})
+}
+
+// mostSevereWarning returns the most severe level among warning holds.
+func mostSevereWarning(holds []WarningHold) WarningLevel {
+	var best WarningLevel
+	for _, h := range holds {
+		if best == "" || (h.Level.Valid() && h.Level.Rank() < best.Rank()) {
+			best = h.Level
+		}
+	}
+	return best
+}
+
+// holdStandby records that warning w holds region in standby at level: a
+// region without a record gets one in standby; a region in emergency stays
+// in emergency, with the warning noted so that it goes back to standby, not
+// normal, when its last activation stands down. The switch is appended to
+// the audit trail. Holding a region w already holds changes nothing. It runs
+// inside an apply function: t is the command's time.
+func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel, t time.Time, actor, reason string) error {
+	before, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	m, ok, err := getModeRecord(tx, region)
+	if err != nil {
+		return err
+	}
+	if ok && slices.ContainsFunc(m.Warnings, func(h WarningHold) bool { return h.Warning == w }) {
+		return nil
+	}
+	if !ok {
+		m = ModeRecord{Region: region, Mode: ModeStandby, Since: t, By: actor, Reason: reason}
+	}
+	m.Warnings = append(m.Warnings, WarningHold{Warning: w, Level: level})
+	slices.SortFunc(m.Warnings, func(a, b WarningHold) int { return strings.Compare(string(a.Warning), string(b.Warning)) })
+	m.WarningLevel = mostSevereWarning(m.Warnings)
+	if err := putJSON(bucket(tx, bModes), string(region), m); err != nil {
+		return err
+	}
+	after, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditWarningHold, Region: region,
+		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Warning: w, WarningLevel: level})
+}
+
+// releaseStandby records that warning w no longer holds region. A region
+// that nothing holds any more loses its record (back to normal, or to what
+// an ancestor's record says); one still in emergency stays there. The switch
+// is appended to the audit trail. Releasing a region w does not hold changes
+// nothing.
+func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, actor, reason string) error {
+	m, ok, err := getModeRecord(tx, region)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(m.Warnings, func(h WarningHold) bool { return h.Warning == w })
+	if !ok || i < 0 {
+		return nil
+	}
+	level := m.Warnings[i].Level
+	before, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	m.Warnings = slices.Delete(m.Warnings, i, i+1)
+	m.WarningLevel = mostSevereWarning(m.Warnings)
+	b := bucket(tx, bModes)
+	if len(m.Warnings) == 0 && len(m.Holds) == 0 {
+		err = b.Delete([]byte(region))
+	} else {
+		if len(m.Warnings) == 0 {
+			m.Warnings = nil
+		}
+		err = putJSON(b, string(region), m)
+	}
+	if err != nil {
+		return err
+	}
+	after, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditWarningRelease, Region: region,
+		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Warning: w, WarningLevel: level})
 }
 
 func appendAudit(tx *bolt.Tx, rec AuditRecord) error {

@@ -58,6 +58,8 @@ func Register(r Registrar) {
 	r.Handle(CmdImportCommit, applyImportCommit)
 	r.Handle(CmdImportAbort, applyImportAbort)
 	r.Handle(CmdPlanPut, applyPlanPut)
+	r.Handle(CmdWarningIssue, applyWarningIssue)
+	r.Handle(CmdWarningLift, applyWarningLift)
 }
 
 func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
@@ -285,20 +287,101 @@ func dropIndexes(byPhone, byExt, byGrid *bolt.Bucket, p Person) error {
 // splits nodes only at commit, so many keys put in random order into one
 // transaction make each insert move all the keys after it (quadratic);
 // sorted, each insert lands at the end and moves nothing.
+//
+// A bulk import stages millions of writes, so they are kept compact: keys and
+// values are copied into chunks that are never moved or reused (bbolt keeps
+// pointing at the values until the transaction commits), and each write is
+// a 16-byte reference into them.
 type sortedPuts struct {
-	buckets map[string][]kvPair
+	buckets map[string]*stagedBucket
+	json    bytes.Buffer // reused to encode values
+	enc     *json.Encoder
 }
 
-type kvPair struct{ k, v []byte }
+// stagedBucket is what sortedPuts holds for one bucket.
+type stagedBucket struct {
+	chunks [][]byte
+	refs   []stagedRef
+}
 
-func (s *sortedPuts) put(bucket []byte, k, v []byte) {
+// stagedRef locates one write: its key at chunks[chunk][off:], its value
+// right after the key.
+type stagedRef struct {
+	chunk, off, klen, vlen uint32
+}
+
+// stageChunk is the size of the chunks staged writes are copied into; a
+// write larger than that gets a chunk of its own.
+const stageChunk = 1 << 20
+
+// bulkFill is the page fill for a bucket whose staged writes all sort after
+// its last key (see flush).
+const bulkFill = 1.0
+
+func (b *stagedBucket) key(r stagedRef) []byte {
+	return b.chunks[r.chunk][r.off : r.off+r.klen : r.off+r.klen]
+}
+
+func (b *stagedBucket) value(r stagedRef) []byte {
+	start := r.off + r.klen
+	return b.chunks[r.chunk][start : start+r.vlen : start+r.vlen]
+}
+
+// reserve makes room for n more writes to bucket.
+func (s *sortedPuts) reserve(bucket []byte, n int) {
+	b := s.staged(bucket)
+	b.refs = slices.Grow(b.refs, n)
+}
+
+func (s *sortedPuts) staged(bucket []byte) *stagedBucket {
 	if s.buckets == nil {
-		s.buckets = map[string][]kvPair{}
+		s.buckets = map[string]*stagedBucket{}
 	}
-	s.buckets[string(bucket)] = append(s.buckets[string(bucket)], kvPair{k, v})
+	b := s.buckets[string(bucket)]
+	if b == nil {
+		b = &stagedBucket{}
+		s.buckets[string(bucket)] = b
+	}
+	return b
+}
+
+// put stages k → v in bucket; both are copied.
+func (s *sortedPuts) put(bucket []byte, k, v []byte) {
+	b := s.staged(bucket)
+	n := len(k) + len(v)
+	last := len(b.chunks) - 1
+	if last < 0 || cap(b.chunks[last])-len(b.chunks[last]) < n {
+		b.chunks = append(b.chunks, make([]byte, 0, max(stageChunk, n)))
+		last++
+	}
+	c := b.chunks[last]
+	b.refs = append(b.refs, stagedRef{chunk: uint32(last), off: uint32(len(c)), klen: uint32(len(k)), vlen: uint32(len(v))})
+	b.chunks[last] = append(append(c, k...), v...)
+}
+
+// putJSON stages k → the JSON encoding of v (as json.Marshal gives it).
+func (s *sortedPuts) putJSON(bucket []byte, k []byte, v any) error {
+	if s.enc == nil {
+		s.enc = json.NewEncoder(&s.json)
+	}
+	s.json.Reset()
+	if err := s.enc.Encode(v); err != nil {
+		return err
+	}
+	s.put(bucket, k, bytes.TrimSuffix(s.json.Bytes(), []byte("\n")))
+	return nil
 }
 
 // flush writes everything collected, bucket by bucket in name order.
+//
+// A bucket whose staged keys all sort after its last key (every bucket on a
+// first import; people on any import that only adds people, since new IDs
+// come from the bucket's sequence) only receives appends, and its pages are
+// written full instead of bbolt's default half full. That is safe: the fill
+// only decides where bbolt splits nodes at commit, never what is stored; no
+// key of this flush lands inside the full pages; and a later write into one
+// of them splits it, as a write into any full page does. It halves the pages
+// the commit holds in memory and writes, and the size of the state file.
 func (s *sortedPuts) flush(tx *bolt.Tx) error {
 	names := make([]string, 0, len(s.buckets))
 	for name := range s.buckets {
@@ -306,14 +389,21 @@ func (s *sortedPuts) flush(tx *bolt.Tx) error {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		kvs := s.buckets[name]
-		slices.SortFunc(kvs, func(a, b kvPair) int { return bytes.Compare(a.k, b.k) })
+		st := s.buckets[name]
+		slices.SortFunc(st.refs, func(a, b stagedRef) int { return bytes.Compare(st.key(a), st.key(b)) })
 		b := bucket(tx, []byte(name))
-		for _, kv := range kvs {
-			if err := b.Put(kv.k, kv.v); err != nil {
+		if len(st.refs) > 0 {
+			if last, _ := b.Cursor().Last(); last == nil || bytes.Compare(st.key(st.refs[0]), last) > 0 {
+				b.FillPercent = bulkFill
+			}
+		}
+		for _, r := range st.refs {
+			if err := b.Put(st.key(r), st.value(r)); err != nil {
 				return err
 			}
 		}
+		// bbolt has copied the keys; only the chunks, for the values, stay.
+		st.refs = nil
 	}
 	s.buckets = nil
 	return nil
@@ -327,19 +417,15 @@ func stagePerson(tx *bolt.Tx, puts *sortedPuts, old *Person, p Person) error {
 			return err
 		}
 	}
+	id := []byte(p.ID)
 	for _, ph := range p.Phones {
-		puts.put(bPeopleByPhone, []byte(ph), []byte(p.ID))
+		puts.put(bPeopleByPhone, []byte(ph), id)
 	}
 	if p.ExternalID != "" {
-		puts.put(bPeopleByExt, []byte(p.ExternalID), []byte(p.ID))
+		puts.put(bPeopleByExt, []byte(p.ExternalID), id)
 	}
 	puts.put(bPeopleByGrid, gridKey(p.Grid, p.ID), nil)
-	data, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	puts.put(bPeople, []byte(p.ID), data)
-	return nil
+	return puts.putJSON(bPeople, id, p)
 }
 
 func gridKey(grid RegionCode, id PersonID) []byte {

@@ -49,6 +49,7 @@ type serverOpts struct {
 	election  time.Duration
 
 	approvalWindow time.Duration
+	warningTimeout time.Duration
 
 	sms smsOpts
 
@@ -69,6 +70,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.DurationVar(&o.heartbeat, "heartbeat-timeout", 500*time.Millisecond, "raft heartbeat timeout: a follower that hears nothing for 1–2× this starts an election")
 	f.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "raft election timeout")
 	f.DurationVar(&o.approvalWindow, "approval-window", notify.DefaultApprovalWindow, "how long a LIVE activation that needs a second approval (level I–II) waits for it")
+	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before the commander is prompted")
 }
 
 func newDevCmd() *cobra.Command {
@@ -212,6 +214,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	access.Register(node)
 	notify.Register(node)
 	planSvc := plans.NewService(node, node)
+	warnSvc := plans.NewWarningService(node, node, plans.WarningConfig{ResponseTimeout: o.warningTimeout})
 	if o.dev {
 		fmt.Fprintf(stdout, "twilio simulator: %s (%s; counters at /_sim/stats)\n", sms.sim.url, orDefault(strings.Join(sms.simUses, ", "), "unused: both purposes have accounts"))
 	}
@@ -226,6 +229,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
+	node.OnLeader(func(ctx context.Context) { warnSvc.RunExpiry(ctx, 5*time.Second, logger) })
 	if err := node.Start(); err != nil {
 		node.Close()
 		return err
@@ -242,10 +246,10 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 
 	tokens := access.NewService(node, node)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector())
 	srv := &http.Server{
 		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL},
-			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound}).Handler(),
+			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	// Requests see a context that ends when shutdown starts, so long-lived

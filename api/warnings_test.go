@@ -1,0 +1,201 @@
+package api_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/access"
+	"muster/api"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/notify"
+	"muster/plans"
+)
+
+// movingClock is a clock the test moves; the cluster stamps commands with it
+// and the warnings service reads it.
+type movingClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *movingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *movingClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// newWarningFixture is newFixture with a single node, a moving clock and a
+// warnings service whose response time is 10 minutes.
+func newWarningFixture(t *testing.T, clk muster.Clock) *fixture {
+	t.Helper()
+	f := &fixture{t: t, handlers: map[string]http.Handler{}, backups: t.TempDir()}
+	f.c = clustertest.New(t, 1, clustertest.Options{
+		Setup:  func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
+		Config: func(_ int, c *cluster.Config) { c.Clock = clk },
+		Handler: func(_ int, n *cluster.Node) http.Handler {
+			ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(n.Collector(), ws.Collector())
+			h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg, BackupDir: f.backups},
+				api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
+					Activations: notify.NewService(n, n, testSenders), Warnings: ws}).Handler()
+			f.mu.Lock()
+			f.handlers[n.ID()] = h
+			f.mu.Unlock()
+			return h
+		},
+	})
+	root, created, err := f.tokens(f.c.Leader()).Bootstrap(ctx(t), "")
+	require.NoError(t, err)
+	require.True(t, created)
+	f.root = root
+	return f
+}
+
+func TestWarningsThroughTheAPI(t *testing.T) {
+	clk := &movingClock{now: time.Date(2026, 7, 20, 0, 0, 0, 0, time.UTC)}
+	f := newWarningFixture(t, clk)
+	h := f.handler(f.c.Nodes[0])
+	withDemo(t, f, h)
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+	commander, _ := createToken(t, h, f.root, "commander", access.Commander)
+	operator, _ := createToken(t, h, f.root, "operator", access.Operator)
+
+	good := map[string]any{"regions": []string{"990101"}, "level": "红", "event": "暴雨", "headline": "东湖区暴雨红色预警",
+		"category": "natural", "expires_in": "6h", "source": "test"}
+	// with returns good with the given keys set to the values that follow
+	// them (nil: removed).
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for k, v := range good {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	past := clk.Now().Add(-time.Hour).Format(time.RFC3339)
+	bad := []struct {
+		name string
+		body any
+		msg  string
+	}{
+		{"unknown level", with("level", "purple"), "warning level"},
+		{"unknown region", with("regions", []string{"990199"}), "990199 does not exist"},
+		{"no regions", with("regions", []string{}), "regions"},
+		{"no headline", with("headline", nil), "headline"},
+		{"expiry in the past", with("expires_in", nil, "expires", past), "in the past"},
+		{"both expiries", with("expires", clk.Now().Add(time.Hour).Format(time.RFC3339)), "not both"},
+		{"expiry not a time", with("expires", "tomorrow"), "RFC 3339"},
+		{"expiry not a duration", with("expires_in", "soon"), "expires_in"},
+		{"unknown field", with("colour", "red"), "colour"},
+		{"bad category", with("category", "weather"), "hazard"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, h, request{method: "POST", path: "/api/v1/warnings", token: commander, body: jsonBody(tt.body)})
+			require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+			e := res.errorBody(t)
+			assert.Equal(t, muster.EInvalid, e.Code)
+			assert.Contains(t, e.Message, tt.msg)
+		})
+	}
+	for _, tok := range []string{viewer, operator} {
+		res := do(t, h, request{method: "POST", path: "/api/v1/warnings", token: tok, body: jsonBody(good)})
+		assert.Equal(t, http.StatusForbidden, res.Code, "issuing needs the activate permission: %s", res.Body)
+	}
+	res := do(t, h, request{method: "GET", path: "/api/v1/warnings", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	assert.JSONEq(t, `{"items":[],"next":""}`, res.Body.String(), "nothing was issued")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+
+	// Issue: standby, suggestions, a response due in 10 minutes.
+	res = do(t, h, request{method: "POST", path: "/api/v1/warnings", token: commander, body: jsonBody(good)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var w plans.Warning
+	res.decode(t, &w)
+	assert.Equal(t, "/api/v1/warnings/"+string(w.ID), res.Header().Get("Location"))
+	assert.Equal(t, plans.WarningRed, w.Level)
+	assert.Equal(t, plans.HazardNatural, w.Category)
+	assert.Equal(t, "commander", w.IssuedBy)
+	assert.Equal(t, clk.Now().Add(6*time.Hour), w.Expires)
+	assert.Equal(t, clk.Now().Add(10*time.Minute), w.RespondBy)
+	assert.Equal(t, plans.LevelI, w.SuggestedLevel)
+	require.Len(t, w.Suggestions, 1, "only the flood plan is loaded")
+	assert.Equal(t, plans.PlanID("flood-control"), w.Suggestions[0].Plan)
+	assert.Equal(t, plans.LevelI, w.Suggestions[0].Level)
+	assert.False(t, w.Prompt)
+	assert.Equal(t, "standby", modeOf(t, f, h, "990101001"))
+
+	// After the response time with no activation: prompted, and counted.
+	clk.add(10 * time.Minute)
+	res = do(t, h, request{method: "GET", path: "/api/v1/warnings?unanswered=true", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var list plans.List[plans.Warning]
+	res.decode(t, &list)
+	require.Len(t, list.Items, 1)
+	assert.True(t, list.Items[0].Prompt)
+	assert.Equal(t, w.RespondBy, list.Items[0].PromptSince)
+	res = do(t, h, request{method: "GET", path: "/metrics"})
+	require.Equal(t, http.StatusOK, res.Code)
+	assert.Contains(t, res.Body.String(), "muster_warnings_unanswered 1")
+	assert.Contains(t, res.Body.String(), `muster_warnings_active{level="red"} 1`)
+
+	res = do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(w.ID), token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	var got plans.Warning
+	res.decode(t, &got)
+	assert.True(t, got.Prompt)
+	assert.Equal(t, http.StatusNotFound, do(t, h, request{method: "GET", path: "/api/v1/warnings/W999999", token: viewer}).Code)
+	assert.Equal(t, http.StatusBadRequest, do(t, h, request{method: "GET", path: "/api/v1/warnings?active=maybe", token: viewer}).Code)
+
+	// Lift: roles, a reason, once.
+	lift := "/api/v1/warnings/" + string(w.ID) + "/lift"
+	assert.Equal(t, http.StatusForbidden, do(t, h, request{method: "POST", path: lift, token: viewer, body: jsonBody(map[string]string{"reason": "x"})}).Code)
+	res = do(t, h, request{method: "POST", path: lift, token: commander, body: jsonBody(map[string]string{"reason": ""})})
+	assert.Equal(t, http.StatusBadRequest, res.Code)
+	res = do(t, h, request{method: "POST", path: lift, token: commander, body: jsonBody(map[string]string{"reason": "雨势减弱"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	res.decode(t, &got)
+	assert.Equal(t, plans.WarningLifted, got.Status)
+	assert.Equal(t, "雨势减弱", got.LiftReason)
+	assert.False(t, got.Prompt)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+	res = do(t, h, request{method: "POST", path: lift, token: commander, body: jsonBody(map[string]string{"reason": "again"})})
+	assert.Equal(t, http.StatusConflict, res.Code)
+	res = do(t, h, request{method: "GET", path: "/api/v1/warnings?active=true", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	assert.JSONEq(t, `{"items":[],"next":""}`, res.Body.String())
+	res = do(t, h, request{method: "GET", path: "/metrics"})
+	assert.Contains(t, res.Body.String(), "muster_warnings_unanswered 0")
+}
+
+func TestWarningsWithoutTheService(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	res := do(t, h, request{method: "GET", path: "/api/v1/warnings", token: f.root})
+	assert.Equal(t, http.StatusServiceUnavailable, res.Code)
+	assert.True(t, strings.Contains(res.errorBody(t).Message, "warnings"))
+}

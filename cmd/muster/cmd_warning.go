@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/plans"
+)
+
+func newWarningCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "warning",
+		Short: "Warnings (预警): issue, list, show and lift; they put regions into standby (临战)",
+		Long: `A warning (blue, yellow, orange or red) puts its regions, and everything under
+them, into standby (临战) and suggests the plan and level to activate
+(red → I, orange → II, yellow → III, blue → IV). An orange or red warning with
+no activation over its regions within the server's --warning-response-timeout
+(default 30 min) is marked NO RESPONSE until one starts or it is lifted.`,
+	}
+	cmd.AddCommand(newWarningIssueCmd(g), newWarningListCmd(g), newWarningShowCmd(g), newWarningLiftCmd(g))
+	return cmd
+}
+
+// parseExpires reads --expires: an RFC 3339 time, or a duration from now
+// that the server resolves with its own clock.
+func parseExpires(s string) (expires, expiresIn string, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", "", nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.Format(time.RFC3339), "", nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return "", d.String(), nil
+	}
+	return "", "", &exitError{2, fmt.Errorf("--expires %q: want an RFC 3339 time such as 2026-07-20T18:00:00+08:00 or a duration such as 6h", s)}
+}
+
+func newWarningIssueCmd(g *globals) *cobra.Command {
+	var regions, level, event, headline, description, category, capCategory, expires string
+	cmd := &cobra.Command{
+		Use:   "issue --region CODE[,CODE] --level blue|yellow|orange|red --event TEXT --headline TEXT [--expires T]",
+		Short: "Issue a warning: its regions go into standby (临战); shows the suggested plans and level",
+		Long: `Issue a warning. --level takes blue, yellow, orange or red (or 蓝, 黄, 橙, 红);
+--expires an RFC 3339 time or a duration from now such as 6h (without it the
+warning stays in force until lifted); --category a hazard category
+(自然灾害, 事故灾难, 公共卫生, 社会安全) narrows the suggested plans.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body := map[string]any{"level": level, "event": event, "headline": headline, "source": "cli"}
+			var codes []string
+			for _, r := range strings.Split(regions, ",") {
+				if r = strings.TrimSpace(r); r != "" {
+					codes = append(codes, r)
+				}
+			}
+			if len(codes) == 0 || level == "" || strings.TrimSpace(event) == "" || strings.TrimSpace(headline) == "" {
+				return &exitError{2, errors.New("--region, --level, --event and --headline are required")}
+			}
+			body["regions"] = codes
+			at, in, err := parseExpires(expires)
+			if err != nil {
+				return err
+			}
+			for k, v := range map[string]string{"description": description, "category": category, "cap_category": capCategory, "expires": at, "expires_in": in} {
+				if v != "" {
+					body[k] = v
+				}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			if err := c.do(request{method: http.MethodPost, path: "/api/v1/warnings", body: bytes.NewReader(mustJSON(body)), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var wa plans.Warning
+				if err := json.Unmarshal(raw, &wa); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "warning %s: %s预警 %s — %s\n", wa.ID, wa.Level.ChineseName(), wa.RegionNames(), wa.Headline)
+				fmt.Fprintf(w, "regions %s and everything under them are in standby (临战) unless in emergency\n", joinCodes(wa.Regions))
+				printSuggestions(w, wa)
+				if !wa.RespondBy.IsZero() {
+					fmt.Fprintf(w, "an activation over these regions is expected by %s; without one the warning is marked NO RESPONSE\n", localTime(wa.RespondBy))
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&regions, "region", "", "region codes, comma-separated")
+	f.StringVar(&level, "level", "", "warning level: blue, yellow, orange or red (蓝, 黄, 橙, 红)")
+	f.StringVar(&event, "event", "", "what is happening, e.g. 暴雨")
+	f.StringVar(&headline, "headline", "", "one line for people, e.g. 东湖区暴雨红色预警")
+	f.StringVar(&description, "description", "", "details")
+	f.StringVar(&category, "category", "", "hazard category: 自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)")
+	f.StringVar(&capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)")
+	f.StringVar(&expires, "expires", "", "when it expires: an RFC 3339 time or a duration such as 6h (default: in force until lifted)")
+	return cmd
+}
+
+// printSuggestions lists the plans to activate for a warning, each with the
+// command that would activate it.
+func printSuggestions(w io.Writer, wa plans.Warning) {
+	if len(wa.Suggestions) == 0 {
+		which := "no plan"
+		if wa.Category != "" {
+			which = "no " + string(wa.Category) + " plan"
+		}
+		fmt.Fprintf(w, "%s covers all of these regions; suggested level %s\n", which, wa.SuggestedLevel)
+		return
+	}
+	fmt.Fprintf(w, "suggested: level %s\n", wa.SuggestedLevel)
+	for _, s := range wa.Suggestions {
+		fmt.Fprintf(w, "  %s\t%s\t%s级 %s\tmuster activate %s --region %s --level %s --purpose live --reason %q\n",
+			s.Plan, s.Title, s.Level, s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, wa.Headline)
+	}
+}
+
+func joinCodes(codes []plans.RegionCode) string {
+	s := make([]string, len(codes))
+	for i, c := range codes {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ",")
+}
+
+func localTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// responseCell says where a warning stands on its response: the marker
+// "!! NO RESPONSE" when the commander is prompted.
+func responseCell(wa plans.Warning) string {
+	switch {
+	case wa.Prompt:
+		return "!! NO RESPONSE since " + localTime(wa.PromptSince)
+	case len(wa.Responses) > 0:
+		ids := make([]string, len(wa.Responses))
+		for i, r := range wa.Responses {
+			ids[i] = string(r.Activation)
+		}
+		return "answered: " + strings.Join(ids, ",")
+	case wa.Status == plans.WarningActive && !wa.RespondBy.IsZero():
+		return "due " + localTime(wa.RespondBy)
+	}
+	return "-"
+}
+
+func newWarningListCmd(g *globals) *cobra.Command {
+	var (
+		pf                 pageFlags
+		active, unanswered bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--active] [--unanswered]",
+		Short: "List warnings, oldest first; orange and red ones without an activation are marked !! NO RESPONSE",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			q := url.Values{}
+			if active {
+				q.Set("active", "true")
+			}
+			if unanswered {
+				q.Set("unanswered", "true")
+			}
+			items, next, err := c.pages("/api/v1/warnings", q, &pf)
+			if err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return c.print(mustJSON(map[string]any{"items": items, "next": next}), nil)
+			}
+			t := newTable(c.out)
+			fmt.Fprintln(t, "ID\tLEVEL\tSTATUS\tREGIONS\tEVENT\tISSUED\tEXPIRES\tRESPONSE\tHEADLINE")
+			prompts := 0
+			for _, it := range items {
+				var wa plans.Warning
+				if err := json.Unmarshal(it, &wa); err != nil {
+					return err
+				}
+				if wa.Prompt {
+					prompts++
+				}
+				fmt.Fprintf(t, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wa.ID, wa.Level, wa.Level.ChineseName(), wa.Status,
+					joinCodes(wa.Regions), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), wa.Headline)
+			}
+			if err := t.Flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
+			}
+			if prompts > 0 {
+				fmt.Fprintf(c.err, "%d orange or red warning(s) above have no activation over their regions: activate a plan (muster warning show ID suggests one) or lift the warning\n", prompts)
+			}
+			return nil
+		},
+	}
+	pf.add(cmd)
+	cmd.Flags().BoolVar(&active, "active", false, "only warnings in force")
+	cmd.Flags().BoolVar(&unanswered, "unanswered", false, "only orange and red warnings without a response in time")
+	return cmd
+}
+
+func newWarningShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a warning: regions, expiry, suggested plans, responses and the NO RESPONSE marker",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			return c.get("/api/v1/warnings/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
+				var wa plans.Warning
+				if err := json.Unmarshal(raw, &wa); err != nil {
+					return err
+				}
+				if wa.Prompt {
+					fmt.Fprintf(w, "!! NO RESPONSE: no activation over these regions since %s (due %s)\n", localTime(wa.IssuedAt), localTime(wa.RespondBy))
+				}
+				fmt.Fprintf(w, "warning:\t%s %s预警 (%s), %s\n", wa.ID, wa.Level.ChineseName(), wa.Level, wa.Status)
+				fmt.Fprintf(w, "event:\t%s\n", wa.Event)
+				fmt.Fprintf(w, "headline:\t%s\n", wa.Headline)
+				if wa.Description != "" {
+					fmt.Fprintf(w, "description:\t%s\n", wa.Description)
+				}
+				for _, a := range wa.Areas {
+					fmt.Fprintf(w, "region:\t%s %s\n", a.Code, a.Name)
+				}
+				if wa.Category != "" {
+					fmt.Fprintf(w, "category:\t%s\n", wa.Category)
+				}
+				if wa.CAPCategory != "" {
+					fmt.Fprintf(w, "CAP category:\t%s\n", wa.CAPCategory)
+				}
+				fmt.Fprintf(w, "issued:\t%s by %s (source %s)\n", localTime(wa.IssuedAt), wa.IssuedBy, wa.Source)
+				expiry := "in force until lifted"
+				if !wa.Expires.IsZero() {
+					expiry = localTime(wa.Expires)
+				}
+				fmt.Fprintf(w, "expires:\t%s\n", expiry)
+				if !wa.LiftedAt.IsZero() {
+					fmt.Fprintf(w, "%s:\t%s by %s: %s\n", wa.Status, localTime(wa.LiftedAt), wa.LiftedBy, wa.LiftReason)
+				}
+				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
+				for _, r := range wa.Responses {
+					fmt.Fprintf(w, "  activation\t%s level %s over %s at %s\n", r.Activation, r.Level, r.Region, localTime(r.At))
+				}
+				printSuggestions(w, wa)
+				return nil
+			})
+		},
+	}
+}
+
+func newWarningLiftCmd(g *globals) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "lift ID --reason TEXT",
+		Short: "Lift (解除) a warning: its regions leave standby unless another warning or an activation holds them",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return &exitError{2, errors.New("--reason is required")}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			err := c.do(request{method: http.MethodPost, path: "/api/v1/warnings/" + url.PathEscape(args[0]) + "/lift",
+				body: bytes.NewReader(mustJSON(map[string]string{"reason": reason})), contentType: "application/json"}, &raw)
+			if err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				fmt.Fprintf(w, "warning %s lifted\n", args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit trail)")
+	return cmd
+}

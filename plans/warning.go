@@ -1,0 +1,819 @@
+package plans
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+)
+
+// WarningID identifies a warning (W000001, ...).
+type WarningID string
+
+// WarningLevel is the colour of a warning (预警级别): red (一级) is the most
+// severe, blue (四级) the least.
+type WarningLevel string
+
+// Warning levels, most severe first.
+const (
+	WarningRed    WarningLevel = "red"    // 红色 一级
+	WarningOrange WarningLevel = "orange" // 橙色 二级
+	WarningYellow WarningLevel = "yellow" // 黄色 三级
+	WarningBlue   WarningLevel = "blue"   // 蓝色 四级
+)
+
+// WarningLevels lists the warning levels, most severe first.
+func WarningLevels() []WarningLevel {
+	return []WarningLevel{WarningRed, WarningOrange, WarningYellow, WarningBlue}
+}
+
+var warningLevelNames = map[string]WarningLevel{
+	"red": WarningRed, "红": WarningRed, "红色": WarningRed, "红色预警": WarningRed,
+	"orange": WarningOrange, "橙": WarningOrange, "橙色": WarningOrange, "橙色预警": WarningOrange,
+	"yellow": WarningYellow, "黄": WarningYellow, "黄色": WarningYellow, "黄色预警": WarningYellow,
+	"blue": WarningBlue, "蓝": WarningBlue, "蓝色": WarningBlue, "蓝色预警": WarningBlue,
+}
+
+// ParseWarningLevel accepts red, orange, yellow or blue in any letter case,
+// or 红, 橙, 黄, 蓝 (also 红色, 红色预警 ...), and returns the canonical level.
+// Numbers (一级 ...) are refused: they read too easily as response levels.
+// Anything else is an EInvalid error.
+func ParseWarningLevel(s string) (WarningLevel, error) {
+	if l, ok := warningLevelNames[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return l, nil
+	}
+	return "", muster.Errorf(muster.EInvalid, "warning level %q: want red, orange, yellow or blue (红, 橙, 黄, 蓝)", s)
+}
+
+// Rank is 1 for red (most severe) to 4 for blue, and 0 for an unknown level.
+func (l WarningLevel) Rank() int {
+	if i := slices.Index(WarningLevels(), l); i >= 0 {
+		return i + 1
+	}
+	return 0
+}
+
+// Valid reports whether l is one of red, orange, yellow, blue.
+func (l WarningLevel) Valid() bool { return l.Rank() > 0 }
+
+// ChineseName is the level's colour in Chinese: 红色, 橙色, 黄色 or 蓝色.
+func (l WarningLevel) ChineseName() string {
+	return [...]string{"", "红色", "橙色", "黄色", "蓝色"}[l.Rank()]
+}
+
+// CAPSeverity is the CAP 1.2 severity for the level: Extreme, Severe,
+// Moderate or Minor ("Unknown" for an unknown level).
+func (l WarningLevel) CAPSeverity() string {
+	return [...]string{"Unknown", "Extreme", "Severe", "Moderate", "Minor"}[l.Rank()]
+}
+
+// ResponseLevel is the response level a warning of this level suggests:
+// red → I, orange → II, yellow → III, blue → IV ("" for an unknown level).
+func (l WarningLevel) ResponseLevel() LevelCode {
+	if !l.Valid() {
+		return ""
+	}
+	return LevelCodes()[l.Rank()-1]
+}
+
+// NeedsResponse reports whether a warning of this level must be answered by
+// an activation in time (orange and red): otherwise the commander is
+// prompted (the warning-without-response failure).
+func (l WarningLevel) NeedsResponse() bool { return l == WarningRed || l == WarningOrange }
+
+// WarningStatus is where a warning is in its life.
+type WarningStatus string
+
+// Warning statuses.
+const (
+	WarningActive  WarningStatus = "active"  // in force: its regions are in standby
+	WarningLifted  WarningStatus = "lifted"  // lifted by a person (解除)
+	WarningExpired WarningStatus = "expired" // its expiry time passed
+)
+
+// DefaultWarningResponseTimeout is how long an orange or red warning may go
+// without an activation over its regions before the commander is prompted.
+const DefaultWarningResponseTimeout = 30 * time.Minute
+
+// Limits on a warning's text.
+const (
+	MaxWarningEvent       = 100  // characters
+	MaxWarningHeadline    = 200  // characters
+	MaxWarningDescription = 4000 // characters
+)
+
+// Command types of warnings.
+const (
+	CmdWarningIssue = "warning.issue"
+	CmdWarningLift  = "warning.lift"
+)
+
+// Buckets of warnings.
+var (
+	bWarnings       = []byte("warnings")        // warning ID → Warning
+	bWarningsActive = []byte("warnings_active") // warning ID → nil, for warnings in force
+)
+
+// Warning is a warning (预警) as issued: it puts its regions, and everything
+// under them, into standby (临战) until it is lifted or expires, suggests the
+// plans and level to activate, and, at orange and red, expects an activation
+// over its regions by RespondBy. It carries what a CAP 1.2 alert needs:
+// event, headline, description, severity (Level), areas (Areas: each
+// region's code and name), sent (IssuedAt), expires and the sender (Source).
+type Warning struct {
+	ID          WarningID     `json:"id"`
+	Regions     []RegionCode  `json:"regions"` // sorted, without duplicates
+	Areas       []WarningArea `json:"areas"`   // Regions with their names, in the same order
+	Level       WarningLevel  `json:"level"`
+	Event       string        `json:"event"`    // what is happening: 暴雨, 台风 (CAP event)
+	Headline    string        `json:"headline"` // one line for people (CAP headline)
+	Description string        `json:"description,omitempty"`
+	Category    Hazard        `json:"category,omitempty"`     // hazard category; narrows the suggested plans
+	CAPCategory CAPCategory   `json:"cap_category,omitempty"` // for CAP export (Met, Geo ...)
+	// Source says where the warning came from: "cli", "api", or the
+	// upstream sender and identifier of an imported CAP alert.
+	Source   string    `json:"source"`
+	Expires  time.Time `json:"expires,omitzero"` // zero: in force until lifted
+	IssuedAt time.Time `json:"issued_at"`
+	IssuedBy string    `json:"issued_by"`
+	Command  string    `json:"command"` // ID of the command that issued it
+
+	Status     WarningStatus `json:"status"`
+	LiftedAt   time.Time     `json:"lifted_at,omitzero"`
+	LiftedBy   string        `json:"lifted_by,omitempty"`
+	LiftReason string        `json:"lift_reason,omitempty"`
+
+	// SuggestedLevel is the response level the warning's level maps to;
+	// Suggestions are the plans that cover every region of the warning (and
+	// match its category when it has one), each at the level to activate.
+	SuggestedLevel LevelCode    `json:"suggested_level"`
+	Suggestions    []Suggestion `json:"suggestions"`
+
+	// RespondBy is when an activation over the regions is due (orange and
+	// red only). Responses are the activations that started over any of the
+	// regions (the region itself, above or below it) while the warning was
+	// in force, or were already holding one when it was issued.
+	RespondBy time.Time         `json:"respond_by,omitzero"`
+	Responses []WarningResponse `json:"responses,omitempty"`
+
+	// Prompt is set on reads, never stored: the warning is in force, needs
+	// a response, RespondBy has passed and no activation answered it.
+	// PromptSince is then RespondBy.
+	Prompt      bool      `json:"prompt"`
+	PromptSince time.Time `json:"prompt_since,omitzero"`
+}
+
+// WarningArea is a region a warning covers, with its name as issued.
+type WarningArea struct {
+	Code RegionCode `json:"code"`
+	Name string     `json:"name"`
+}
+
+// RegionNames joins the names of w's regions with 、, for messages.
+func (w *Warning) RegionNames() string {
+	names := make([]string, len(w.Areas))
+	for i, a := range w.Areas {
+		names[i] = a.Name
+	}
+	return strings.Join(names, "、")
+}
+
+// Suggestion is a plan to activate for a warning, at a level the plan has.
+type Suggestion struct {
+	Plan      PlanID    `json:"plan"`
+	Version   int       `json:"version"`
+	Title     string    `json:"title"`
+	Hazard    Hazard    `json:"hazard"`
+	Level     LevelCode `json:"level"`
+	LevelName string    `json:"level_name"`
+}
+
+// WarningResponse is an activation that answered a warning.
+type WarningResponse struct {
+	Activation ActivationID `json:"activation"`
+	Region     RegionCode   `json:"region"` // the activated region that met the warning's
+	Level      LevelCode    `json:"level"`
+	At         time.Time    `json:"at"`
+}
+
+// At returns w as it stands at now, by the reader's clock: an active warning
+// whose expiry has passed shows as expired (the leader lifts it shortly, see
+// WarningService.RunExpiry), and Prompt and PromptSince say whether the
+// commander must be prompted for a response.
+func (w Warning) At(now time.Time) Warning {
+	if w.Status == WarningActive && !w.Expires.IsZero() && !now.Before(w.Expires) {
+		w.Status = WarningExpired
+	}
+	w.Prompt, w.PromptSince = false, time.Time{}
+	if w.Status == WarningActive && w.Level.NeedsResponse() && len(w.Responses) == 0 &&
+		!w.RespondBy.IsZero() && !now.Before(w.RespondBy) {
+		w.Prompt, w.PromptSince = true, w.RespondBy
+	}
+	return w
+}
+
+// overlaps reports whether region is one of w's regions, lies under one or
+// contains one.
+func (w *Warning) overlaps(region RegionCode) bool {
+	return slices.ContainsFunc(w.Regions, func(r RegionCode) bool { return RegionUnder(region, r) || RegionUnder(r, region) })
+}
+
+// warningIssue is the payload of warning.issue. Expires and ResponseTimeout
+// are resolved before proposing; apply checks Expires against the command's
+// time.
+type warningIssue struct {
+	Regions         []RegionCode `json:"regions"`
+	Level           WarningLevel `json:"level"`
+	Event           string       `json:"event"`
+	Headline        string       `json:"headline"`
+	Description     string       `json:"description,omitempty"`
+	Category        Hazard       `json:"category,omitempty"`
+	CAPCategory     CAPCategory  `json:"cap_category,omitempty"`
+	Source          string       `json:"source"`
+	Expires         time.Time    `json:"expires,omitzero"`
+	ResponseTimeout Duration     `json:"response_timeout,omitempty"`
+}
+
+// warningLift is the payload of warning.lift. Expired asks to lift it
+// because its expiry passed: apply refuses if, by the command's time, it
+// has not.
+type warningLift struct {
+	Warning WarningID `json:"warning"`
+	Reason  string    `json:"reason"`
+	Expired bool      `json:"expired,omitempty"`
+}
+
+func warningKey(seq uint64) WarningID { return WarningID(fmt.Sprintf("W%06d", seq)) }
+
+func getWarning(tx *bolt.Tx, id WarningID) (Warning, error) {
+	var w Warning
+	ok, err := getJSON(tx.Bucket(bWarnings), string(id), &w)
+	if err == nil && !ok {
+		err = muster.Errorf(muster.ENotFound, "warning %s does not exist", id)
+	}
+	return w, err
+}
+
+// check validates the payload on its own; regions are checked against the
+// state by apply.
+func (p *warningIssue) check() error {
+	if !p.Level.Valid() {
+		return muster.Errorf(muster.EInvalid, "level %q: want red, orange, yellow or blue", p.Level)
+	}
+	if len(p.Regions) == 0 {
+		return muster.Errorf(muster.EInvalid, "regions: name at least one region the warning covers")
+	}
+	for _, f := range []struct {
+		name, value string
+		max         int
+		required    bool
+	}{
+		{"event", p.Event, MaxWarningEvent, true},
+		{"headline", p.Headline, MaxWarningHeadline, true},
+		{"description", p.Description, MaxWarningDescription, false},
+	} {
+		if f.required && strings.TrimSpace(f.value) == "" {
+			return muster.Errorf(muster.EInvalid, "%s: required", f.name)
+		}
+		if n := utf8.RuneCountInString(f.value); n > f.max {
+			return muster.Errorf(muster.EInvalid, "%s: %d characters, at most %d", f.name, n, f.max)
+		}
+	}
+	if p.Category != "" && !slices.Contains(Hazards(), p.Category) {
+		return muster.Errorf(muster.EInvalid, "category %q: want 自然灾害, 事故灾难, 公共卫生 or 社会安全", p.Category)
+	}
+	if p.CAPCategory != "" && !slices.Contains(CAPCategories(), p.CAPCategory) {
+		return muster.Errorf(muster.EInvalid, "cap_category %q: want one of %s", p.CAPCategory, joinStrings(CAPCategories(), ", "))
+	}
+	return nil
+}
+
+func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p warningIssue
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "warning: %v", err)
+	}
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	if !p.Expires.IsZero() && !p.Expires.After(c.Time) {
+		return nil, muster.Errorf(muster.EInvalid, "expires %s is not after the time of issue %s", p.Expires.Format(time.RFC3339), c.Time.Format(time.RFC3339))
+	}
+	w := Warning{Level: p.Level, Event: strings.TrimSpace(p.Event), Headline: strings.TrimSpace(p.Headline),
+		Description: strings.TrimSpace(p.Description), Category: p.Category, CAPCategory: p.CAPCategory,
+		Source: p.Source, Expires: p.Expires, IssuedAt: c.Time, IssuedBy: c.Actor, Command: c.ID,
+		Status: WarningActive, SuggestedLevel: p.Level.ResponseLevel(), Suggestions: []Suggestion{}}
+	codes := slices.Clone(p.Regions)
+	slices.Sort(codes)
+	codes = slices.Compact(codes)
+	for _, code := range codes {
+		r, ok, err := getRegion(tx, code)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, muster.Errorf(muster.EInvalid, "regions: %s does not exist", code)
+		}
+		w.Regions = append(w.Regions, r.Code)
+		w.Areas = append(w.Areas, WarningArea{Code: r.Code, Name: r.Name})
+	}
+	if p.Level.NeedsResponse() {
+		timeout := p.ResponseTimeout.Std()
+		if timeout <= 0 {
+			timeout = DefaultWarningResponseTimeout
+		}
+		w.RespondBy = c.Time.Add(timeout)
+	}
+	var err error
+	if w.Suggestions, err = suggestPlans(tx, &w); err != nil {
+		return nil, fmt.Errorf("suggest plans: %w", err)
+	}
+	if w.Responses, err = heldResponses(tx, &w, c.Time); err != nil {
+		return nil, err
+	}
+	wb := bucket(tx, bWarnings)
+	seq, err := wb.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	w.ID = warningKey(seq)
+	reason := fmt.Sprintf("%s预警 %s: %s", w.Level.ChineseName(), w.ID, w.Headline)
+	for _, r := range w.Regions {
+		if err := holdStandby(tx, r, w.ID, w.Level, c.Time, c.Actor, reason); err != nil {
+			return nil, fmt.Errorf("switch %s to standby: %w", r, err)
+		}
+	}
+	if err := bucket(tx, bWarningsActive).Put([]byte(w.ID), nil); err != nil {
+		return nil, err
+	}
+	return w, putJSON(wb, string(w.ID), w)
+}
+
+func applyWarningLift(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p warningLift
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "lift warning: %v", err)
+	}
+	w, err := getWarning(tx, p.Warning)
+	if err != nil {
+		return nil, err
+	}
+	if w.Status != WarningActive {
+		return nil, muster.Errorf(muster.EConflict, "warning %s is already %s (at %s by %s)", w.ID, w.Status, w.LiftedAt.Format(time.RFC3339), w.LiftedBy)
+	}
+	reason := strings.TrimSpace(p.Reason)
+	w.Status = WarningLifted
+	if p.Expired {
+		if w.Expires.IsZero() || c.Time.Before(w.Expires) {
+			return nil, muster.Errorf(muster.EConflict, "warning %s has not expired (expires %s)", w.ID, formatExpires(w.Expires))
+		}
+		w.Status = WarningExpired
+		if reason == "" {
+			reason = "expired"
+		}
+	}
+	if reason == "" {
+		return nil, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
+	}
+	w.LiftedAt, w.LiftedBy, w.LiftReason = c.Time, c.Actor, reason
+	for _, r := range w.Regions {
+		if err := releaseStandby(tx, r, w.ID, c.Time, c.Actor, reason); err != nil {
+			return nil, fmt.Errorf("release %s: %w", r, err)
+		}
+	}
+	if err := bucket(tx, bWarningsActive).Delete([]byte(w.ID)); err != nil {
+		return nil, err
+	}
+	return w, putJSON(bucket(tx, bWarnings), string(w.ID), w)
+}
+
+func formatExpires(t time.Time) string {
+	if t.IsZero() {
+		return "never: it is in force until lifted"
+	}
+	return t.Format(time.RFC3339)
+}
+
+// suggestPlans lists, in plan ID order, the latest version of every plan
+// whose scope covers all of w's regions and whose hazard is w's category
+// when w has one, each at the level w's level maps to, or the nearest level
+// the plan has (the more severe one on a tie).
+func suggestPlans(tx *bolt.Tx, w *Warning) ([]Suggestion, error) {
+	out := []Suggestion{}
+	b := tx.Bucket(bPlans)
+	if b == nil {
+		return out, nil
+	}
+	var sums []PlanSummary
+	err := b.ForEach(func(k, v []byte) error {
+		var s PlanSummary
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("decode plan %s: %w", k, err)
+		}
+		sums = append(sums, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sums {
+		if w.Category != "" && s.Hazard != w.Category {
+			continue
+		}
+		covered := true
+		for _, r := range w.Regions {
+			if !slices.ContainsFunc(s.Scope, func(sc RegionCode) bool { return RegionUnder(r, sc) }) {
+				covered = false
+				break
+			}
+		}
+		if !covered {
+			continue
+		}
+		pv, err := getPlanVersion(tx, s.ID, s.Version)
+		if err != nil {
+			return nil, err
+		}
+		lvl := nearestLevel(pv.Plan, w.SuggestedLevel)
+		if lvl == nil {
+			continue
+		}
+		out = append(out, Suggestion{Plan: s.ID, Version: s.Version, Title: pv.Plan.Title, Hazard: pv.Plan.Hazard, Level: lvl.Code, LevelName: lvl.Name})
+	}
+	return out, nil
+}
+
+// nearestLevel returns p's level want, or the level of p nearest to it, the
+// more severe one on a tie; nil if p has no levels.
+func nearestLevel(p *Plan, want LevelCode) *Level {
+	var best *Level
+	dist := func(l *Level) int { return max(l.Code.Rank()-want.Rank(), want.Rank()-l.Code.Rank()) }
+	for i := range p.Levels {
+		l := &p.Levels[i]
+		if best == nil || dist(l) < dist(best) || (dist(l) == dist(best) && l.Code.Rank() < best.Code.Rank()) {
+			best = l
+		}
+	}
+	return best
+}
+
+// heldResponses lists the activations already holding one of w's regions
+// (or a region above or below one) in emergency when w is issued: the
+// warning is answered from the start.
+func heldResponses(tx *bolt.Tx, w *Warning, t time.Time) ([]WarningResponse, error) {
+	var out []WarningResponse
+	b := tx.Bucket(bModes)
+	if b == nil {
+		return out, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		if !w.overlaps(RegionCode(k)) {
+			return nil
+		}
+		var m ModeRecord
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("decode mode of %s: %w", k, err)
+		}
+		for _, h := range m.Holds {
+			if !slices.ContainsFunc(out, func(r WarningResponse) bool { return r.Activation == h.Activation }) {
+				out = append(out, WarningResponse{Activation: h.Activation, Region: m.Region, Level: h.Level, At: t})
+			}
+		}
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b WarningResponse) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
+	return out, err
+}
+
+// noteResponse records activation act, which has just started holding
+// region at level, as a response to every warning in force that overlaps
+// region. It runs inside HoldEmergency.
+func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelCode, t time.Time) error {
+	ab := tx.Bucket(bWarningsActive)
+	if ab == nil {
+		return nil
+	}
+	var ids []WarningID
+	if err := ab.ForEach(func(k, _ []byte) error { ids = append(ids, WarningID(k)); return nil }); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		w, err := getWarning(tx, id)
+		if err != nil {
+			return err
+		}
+		if !w.overlaps(region) || slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
+			continue
+		}
+		w.Responses = append(w.Responses, WarningResponse{Activation: act, Region: region, Level: level, At: t})
+		if err := putJSON(bucket(tx, bWarnings), string(w.ID), w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ----- service -----
+
+// WarningConfig configures a WarningService. Zero values take the defaults.
+type WarningConfig struct {
+	Clock muster.Clock // default muster.SystemClock
+	// ResponseTimeout is how long an orange or red warning issued through
+	// this service may go without an activation before the commander is
+	// prompted (default DefaultWarningResponseTimeout). It is stamped into
+	// each warning when issued, so every node agrees on its deadline.
+	ResponseTimeout time.Duration
+}
+
+// WarningService issues, lifts, lists and expires warnings, and tells which
+// ones went unanswered. It holds no state of its own.
+type WarningService struct {
+	apply   Applier
+	view    Viewer
+	clock   muster.Clock
+	timeout time.Duration
+}
+
+// NewWarningService returns a WarningService over a replicated state.
+func NewWarningService(a Applier, v Viewer, cfg WarningConfig) *WarningService {
+	if cfg.Clock == nil {
+		cfg.Clock = muster.SystemClock{}
+	}
+	if cfg.ResponseTimeout <= 0 {
+		cfg.ResponseTimeout = DefaultWarningResponseTimeout
+	}
+	return &WarningService{apply: a, view: v, clock: cfg.Clock, timeout: cfg.ResponseTimeout}
+}
+
+// WarningInput is a warning as a client sends it. Level takes red, orange,
+// yellow, blue or 红/橙/黄/蓝; Category a hazard category in Chinese or
+// English. Expires (an absolute time) or ExpiresIn (from now, by the
+// server's clock) may be given, not both; without either the warning is in
+// force until lifted.
+type WarningInput struct {
+	Regions     []RegionCode `json:"regions"`
+	Level       string       `json:"level"`
+	Event       string       `json:"event"`
+	Headline    string       `json:"headline"`
+	Description string       `json:"description,omitempty"`
+	Category    string       `json:"category,omitempty"`
+	CAPCategory string       `json:"cap_category,omitempty"`
+	Source      string       `json:"source,omitempty"` // default "api"
+	Expires     time.Time    `json:"expires,omitzero"`
+	ExpiresIn   Duration     `json:"expires_in,omitempty"`
+}
+
+// Issue checks in and issues the warning: its regions go into standby
+// (those in emergency stay there), and the result carries the suggested
+// plans and level. A bad level, region, category or an expiry not in the
+// future is EInvalid.
+func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInput) (Warning, error) {
+	now := s.clock.Now()
+	p := warningIssue{Event: in.Event, Headline: in.Headline, Description: in.Description,
+		Source: strings.TrimSpace(in.Source), ResponseTimeout: Duration(s.timeout)}
+	var err error
+	if p.Level, err = ParseWarningLevel(in.Level); err != nil {
+		return Warning{}, err
+	}
+	for _, r := range in.Regions {
+		if r = RegionCode(strings.TrimSpace(string(r))); r != "" {
+			p.Regions = append(p.Regions, r)
+		}
+	}
+	if strings.TrimSpace(in.Category) != "" {
+		if p.Category, err = ParseHazard(in.Category); err != nil {
+			return Warning{}, err
+		}
+	}
+	if strings.TrimSpace(in.CAPCategory) != "" {
+		if p.CAPCategory, err = ParseCAPCategory(in.CAPCategory); err != nil {
+			return Warning{}, err
+		}
+	}
+	if p.Source == "" {
+		p.Source = "api"
+	}
+	switch {
+	case !in.Expires.IsZero() && in.ExpiresIn != 0:
+		return Warning{}, muster.Errorf(muster.EInvalid, "expires and expires_in: give one, not both")
+	case in.ExpiresIn < 0:
+		return Warning{}, muster.Errorf(muster.EInvalid, "expires_in %s: want a positive duration such as 6h", in.ExpiresIn)
+	case in.ExpiresIn > 0:
+		p.Expires = now.Add(in.ExpiresIn.Std()).UTC().Truncate(time.Second)
+	case !in.Expires.IsZero():
+		if !in.Expires.After(now) {
+			return Warning{}, muster.Errorf(muster.EInvalid, "expires %s is in the past (server time %s): give a later time or a duration such as 6h",
+				in.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
+		}
+		p.Expires = in.Expires.UTC()
+	}
+	if err := p.check(); err != nil {
+		return Warning{}, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return Warning{}, err
+	}
+	var w Warning
+	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdWarningIssue, Actor: actor, Payload: b}, &w); err != nil {
+		return Warning{}, err
+	}
+	return w.At(s.clock.Now()), nil
+}
+
+// Lift lifts a warning in force: its regions leave standby unless another
+// warning or an activation holds them. A lifted or expired warning is
+// EConflict; an empty reason EInvalid.
+func (s *WarningService) Lift(ctx context.Context, actor string, id WarningID, reason string) (Warning, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Warning{}, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
+	}
+	b, err := json.Marshal(warningLift{Warning: id, Reason: reason})
+	if err != nil {
+		return Warning{}, err
+	}
+	var w Warning
+	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdWarningLift, Actor: actor, Payload: b}, &w); err != nil {
+		return Warning{}, err
+	}
+	return w.At(s.clock.Now()), nil
+}
+
+// Warning returns one warning as it stands now.
+func (s *WarningService) Warning(ctx context.Context, level muster.Consistency, id WarningID) (Warning, error) {
+	var w Warning
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		w, err = getWarning(tx, id)
+		return err
+	})
+	return w.At(s.clock.Now()), err
+}
+
+// WarningFilter narrows a warning list. Active keeps warnings in force
+// now; Unanswered keeps those that prompt the commander (see Warning.At).
+type WarningFilter struct {
+	Active     bool
+	Unanswered bool
+}
+
+// Warnings lists warnings in ID order (oldest first) as they stand now.
+func (s *WarningService) Warnings(ctx context.Context, level muster.Consistency, f WarningFilter, page Page) (List[Warning], error) {
+	out := List[Warning]{Items: []Warning{}}
+	limit := page.limit()
+	now := s.clock.Now()
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		index := bWarnings
+		if f.Active || f.Unanswered {
+			index = bWarningsActive
+		}
+		b := tx.Bucket(index)
+		if b == nil {
+			return nil
+		}
+		cur := b.Cursor()
+		for k, _ := cur.Seek([]byte(page.After)); k != nil; k, _ = cur.Next() {
+			if string(k) == page.After {
+				continue
+			}
+			w, err := getWarning(tx, WarningID(k))
+			if err != nil {
+				return err
+			}
+			w = w.At(now)
+			if (f.Active && w.Status != WarningActive) || (f.Unanswered && !w.Prompt) {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.Next = string(out.Items[limit-1].ID)
+				break
+			}
+			out.Items = append(out.Items, w)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ExpireDue lifts, as expired, every warning in force whose expiry has
+// passed by the service's clock, and returns how many it lifted. The lift
+// command is refused if by the leader's stamped time the warning has not
+// expired, so a node with a fast clock cannot expire one early.
+func (s *WarningService) ExpireDue(ctx context.Context) (int, error) {
+	now := s.clock.Now()
+	var due []WarningID
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bWarningsActive)
+		if ab == nil {
+			return nil
+		}
+		return ab.ForEach(func(k, _ []byte) error {
+			w, err := getWarning(tx, WarningID(k))
+			if err != nil {
+				return err
+			}
+			if !w.Expires.IsZero() && !now.Before(w.Expires) {
+				due = append(due, w.ID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range due {
+		b, _ := json.Marshal(warningLift{Warning: id, Reason: "expired", Expired: true})
+		err := s.apply.Apply(ctx, &muster.Command{Type: CmdWarningLift, Actor: "warning-expiry", Payload: b}, nil)
+		switch {
+		case err == nil:
+			n++
+		case muster.IsCode(err, muster.EConflict): // lifted meanwhile, or not yet due by the leader's clock
+		default:
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// RunExpiry calls ExpireDue every interval until ctx is done. It is a
+// leader-only service: run it from the node's leader hook.
+func (s *WarningService) RunExpiry(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.ExpireDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				logger.Warn("expiring warnings failed", "err", err)
+			}
+			if n > 0 {
+				logger.Info("expired warnings lifted", "count", n)
+			}
+		}
+	}
+}
+
+// warningCollector exposes the warnings in force on this node's state.
+type warningCollector struct {
+	s                  *WarningService
+	active, unanswered *prometheus.Desc
+}
+
+// Collector returns a Prometheus collector read from this node's local
+// state at each scrape: muster_warnings_active{level} counts the warnings in
+// force, and muster_warnings_unanswered the orange and red warnings whose
+// response time has passed with no activation over their regions (the
+// warning-without-response prompt).
+func (s *WarningService) Collector() prometheus.Collector {
+	return &warningCollector{s: s,
+		active:     prometheus.NewDesc("muster_warnings_active", "Warnings in force, by level.", []string{"level"}, nil),
+		unanswered: prometheus.NewDesc("muster_warnings_unanswered", "Orange and red warnings past their response time with no activation over their regions.", nil, nil),
+	}
+}
+
+func (c *warningCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.active
+	ch <- c.unanswered
+}
+
+func (c *warningCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	byLevel := map[WarningLevel]int{}
+	unanswered := 0
+	page := Page{Limit: MaxPageLimit}
+	for {
+		l, err := c.s.Warnings(ctx, muster.Stale, WarningFilter{Active: true}, page)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.active, err)
+			return
+		}
+		for _, w := range l.Items {
+			byLevel[w.Level]++
+			if w.Prompt {
+				unanswered++
+			}
+		}
+		if l.Next == "" {
+			break
+		}
+		page.After = l.Next
+	}
+	for _, level := range WarningLevels() {
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(byLevel[level]), string(level))
+	}
+	ch <- prometheus.MustNewConstMetric(c.unanswered, prometheus.GaugeValue, float64(unanswered))
+}

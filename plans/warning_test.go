@@ -1,0 +1,531 @@
+package plans_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/examples"
+	"muster/plans"
+)
+
+const (
+	wCity     = plans.RegionCode("990100")
+	wDistrict = plans.RegionCode("990101")
+	wStreet   = plans.RegionCode("990101001")
+	wGrid     = plans.RegionCode("990101001001001")
+	wOther    = plans.RegionCode("990102")
+)
+
+// warnClock is the clock the test moves; the cluster stamps commands with it.
+type warnClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *warnClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *warnClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// cmdTestHold holds or releases a region for an activation, as notify does
+// when an activation starts or stands down.
+const cmdTestHold = "test.hold"
+
+type testHold struct {
+	Region  plans.RegionCode
+	Level   plans.LevelCode
+	Act     plans.ActivationID
+	Release bool
+}
+
+type warnEnv struct {
+	clk  *warnClock
+	node *cluster.Node
+	svc  *plans.WarningService
+}
+
+// newWarnEnv starts a single-node cluster stamping commands with a test
+// clock, with the demo city, the example plans, flood-east (the flood plan
+// scoped to district 990102) and the minimal plan (level IV only).
+func newWarnEnv(t *testing.T) *warnEnv {
+	t.Helper()
+	clk := &warnClock{now: time.Date(2026, 7, 20, 8, 0, 0, 0, time.UTC)}
+	c := clustertest.New(t, 1, clustertest.Options{
+		Setup: func(_ int, n *cluster.Node) {
+			plans.Register(n)
+			n.Handle(cmdTestHold, func(tx *bolt.Tx, c *muster.Command) (any, error) {
+				var h testHold
+				if err := json.Unmarshal(c.Payload, &h); err != nil {
+					return nil, err
+				}
+				if h.Release {
+					return nil, plans.ReleaseEmergency(tx, h.Region, h.Act, c.Time, c.Actor, "雨停")
+				}
+				return nil, plans.HoldEmergency(tx, h.Region, h.Level, h.Act, c.Time, c.Actor, "启动响应")
+			})
+		},
+		Config: func(_ int, cfg *cluster.Config) { cfg.Clock = clk },
+	})
+	n := c.Nodes[0].Node
+	ps := plans.NewService(n, n)
+	ctx := testCtx(t)
+	_, err := ps.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+	require.NoError(t, err)
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	for _, f := range files {
+		_, err := ps.ApplyPlan(ctx, "test", f.Name, f.Data)
+		require.NoError(t, err)
+		if f.Name == "flood.yaml" {
+			src := strings.Replace(string(f.Data), "id: flood-control", "id: flood-east", 1)
+			src = strings.Replace(src, `scope: ["990100"]`, `scope: ["990102"]`, 1)
+			_, err := ps.ApplyPlan(ctx, "test", "flood-east.yaml", []byte(src))
+			require.NoError(t, err)
+		}
+	}
+	minimal, err := os.ReadFile("testdata/plans/good-minimal.yaml")
+	require.NoError(t, err)
+	_, err = ps.ApplyPlan(ctx, "test", "good-minimal.yaml", minimal)
+	require.NoError(t, err)
+	return &warnEnv{clk: clk, node: n, svc: plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})}
+}
+
+func (e *warnEnv) issue(t *testing.T, in plans.WarningInput) plans.Warning {
+	t.Helper()
+	w, err := e.svc.Issue(testCtx(t), "duty", in)
+	require.NoError(t, err)
+	return w
+}
+
+func (e *warnEnv) lift(t *testing.T, id plans.WarningID) plans.Warning {
+	t.Helper()
+	w, err := e.svc.Lift(testCtx(t), "duty", id, "预警解除")
+	require.NoError(t, err)
+	return w
+}
+
+func (e *warnEnv) hold(t *testing.T, h testHold) {
+	t.Helper()
+	b, _ := json.Marshal(h)
+	require.NoError(t, e.node.Apply(testCtx(t), &muster.Command{Type: cmdTestHold, Actor: "commander", Payload: b}, nil))
+}
+
+func (e *warnEnv) mode(t *testing.T, r plans.RegionCode) plans.RegionMode {
+	t.Helper()
+	var m plans.RegionMode
+	require.NoError(t, e.node.View(testCtx(t), muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		m, err = plans.EffectiveMode(tx, r)
+		return err
+	}))
+	return m
+}
+
+func (e *warnEnv) audit(t *testing.T) []plans.AuditRecord {
+	t.Helper()
+	var out []plans.AuditRecord
+	require.NoError(t, e.node.View(testCtx(t), muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		out, err = plans.AuditTrail(tx, 0, 1000)
+		return err
+	}))
+	return out
+}
+
+func (e *warnEnv) modeRecords(t *testing.T) []plans.ModeRecord {
+	t.Helper()
+	var out []plans.ModeRecord
+	require.NoError(t, e.node.View(testCtx(t), muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		out, err = plans.Modes(tx)
+		return err
+	}))
+	return out
+}
+
+func rain(level string, regions ...plans.RegionCode) plans.WarningInput {
+	return plans.WarningInput{Regions: regions, Level: level, Event: "暴雨", Headline: "东湖区暴雨" + level + "预警", Source: "test"}
+}
+
+func TestParseWarningLevel(t *testing.T) {
+	tests := []struct {
+		in   string
+		want plans.WarningLevel
+	}{
+		{"red", plans.WarningRed}, {" RED ", plans.WarningRed}, {"红", plans.WarningRed}, {"红色预警", plans.WarningRed},
+		{"Orange", plans.WarningOrange}, {"橙", plans.WarningOrange}, {"橙色", plans.WarningOrange},
+		{"yellow", plans.WarningYellow}, {"黄", plans.WarningYellow},
+		{"blue", plans.WarningBlue}, {"蓝", plans.WarningBlue}, {"蓝色", plans.WarningBlue},
+	}
+	for _, tt := range tests {
+		got, err := plans.ParseWarningLevel(tt.in)
+		require.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, got, tt.in)
+	}
+	for _, bad := range []string{"", "purple", "1", "一级", "I"} {
+		_, err := plans.ParseWarningLevel(bad)
+		assert.True(t, muster.IsCode(err, muster.EInvalid), "%q: %v", bad, err)
+	}
+	assert.Equal(t, []plans.LevelCode{plans.LevelI, plans.LevelII, plans.LevelIII, plans.LevelIV},
+		[]plans.LevelCode{plans.WarningRed.ResponseLevel(), plans.WarningOrange.ResponseLevel(), plans.WarningYellow.ResponseLevel(), plans.WarningBlue.ResponseLevel()})
+	assert.Equal(t, "Extreme", plans.WarningRed.CAPSeverity())
+	assert.Equal(t, "Minor", plans.WarningBlue.CAPSeverity())
+	assert.Equal(t, "橙色", plans.WarningOrange.ChineseName())
+	assert.True(t, plans.WarningOrange.NeedsResponse())
+	assert.False(t, plans.WarningYellow.NeedsResponse())
+}
+
+func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
+	e := newWarnEnv(t)
+	t0 := e.clk.Now()
+
+	// A warning puts the district and everything under it in standby.
+	w1 := e.issue(t, rain("orange", wDistrict))
+	assert.Equal(t, plans.WarningID("W000001"), w1.ID)
+	assert.Equal(t, plans.WarningActive, w1.Status)
+	assert.Equal(t, []plans.WarningArea{{Code: wDistrict, Name: "东湖区"}}, w1.Areas)
+	assert.Equal(t, "东湖区", w1.RegionNames())
+	assert.Equal(t, t0, w1.IssuedAt)
+	assert.Equal(t, "duty", w1.IssuedBy)
+	assert.Equal(t, t0.Add(10*time.Minute), w1.RespondBy, "the service's response time is stamped in")
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wDistrict))
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wGrid).Mode, "children inherit standby")
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wOther).Mode)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wCity).Mode)
+
+	// An activation outranks the warning; a second warning leaves it in emergency.
+	e.clk.add(time.Minute)
+	e.hold(t, testHold{Region: wDistrict, Level: plans.LevelII, Act: "A000001"})
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wDistrict))
+	e.clk.add(time.Minute)
+	w2 := e.issue(t, rain("yellow", wDistrict))
+	assert.Equal(t, plans.ModeEmergency, e.mode(t, wStreet).Mode)
+
+	// A warning on a street under an emergency district: the street stays in
+	// emergency by inheritance although it has a standby record of its own.
+	w3 := e.issue(t, rain("blue", wStreet))
+	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wStreet))
+
+	// The last activation stands down: back to standby, not normal.
+	e.clk.add(time.Minute)
+	e.hold(t, testHold{Region: wDistrict, Act: "A000001", Release: true})
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
+	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeStandby, From: wStreet, WarningLevel: plans.WarningOrange}, e.mode(t, wStreet))
+
+	// Lifting one warning keeps the other's standby; lifting the last goes normal.
+	e.clk.add(time.Minute)
+	lifted := e.lift(t, w1.ID)
+	assert.Equal(t, plans.WarningLifted, lifted.Status)
+	assert.Equal(t, "预警解除", lifted.LiftReason)
+	assert.Equal(t, "duty", lifted.LiftedBy)
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningYellow}, e.mode(t, wDistrict))
+	e.lift(t, w2.ID)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wGrid).Mode, "the street's own warning still holds it")
+	e.lift(t, w3.ID)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wGrid).Mode)
+	assert.Empty(t, e.modeRecords(t))
+
+	_, err := e.svc.Lift(testCtx(t), "duty", w1.ID, "again")
+	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	_, err = e.svc.Lift(testCtx(t), "duty", "W000099", "x")
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "%v", err)
+	_, err = e.svc.Lift(testCtx(t), "duty", w1.ID, " ")
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+
+	// Every switch is audited with its actor, reason and warning or activation.
+	type sw struct {
+		Action   string
+		Region   plans.RegionCode
+		From, To plans.Mode
+		Warning  plans.WarningID
+		Act      plans.ActivationID
+		Actor    string
+	}
+	var got []sw
+	for _, r := range e.audit(t) {
+		got = append(got, sw{r.Action, r.Region, r.From, r.To, r.Warning, r.Activation, r.Actor})
+		assert.NotEmpty(t, r.Reason)
+		assert.False(t, r.Time.IsZero())
+	}
+	assert.Equal(t, []sw{
+		{plans.AuditWarningHold, wDistrict, plans.ModeNormal, plans.ModeStandby, w1.ID, "", "duty"},
+		{plans.AuditHold, wDistrict, plans.ModeStandby, plans.ModeEmergency, "", "A000001", "commander"},
+		{plans.AuditWarningHold, wDistrict, plans.ModeEmergency, plans.ModeEmergency, w2.ID, "", "duty"},
+		{plans.AuditWarningHold, wStreet, plans.ModeEmergency, plans.ModeEmergency, w3.ID, "", "duty"},
+		{plans.AuditRelease, wDistrict, plans.ModeEmergency, plans.ModeStandby, "", "A000001", "commander"},
+		{plans.AuditWarningRelease, wDistrict, plans.ModeStandby, plans.ModeStandby, w1.ID, "", "duty"},
+		{plans.AuditWarningRelease, wDistrict, plans.ModeStandby, plans.ModeNormal, w2.ID, "", "duty"},
+		{plans.AuditWarningRelease, wStreet, plans.ModeStandby, plans.ModeNormal, w3.ID, "", "duty"},
+	}, got)
+	trail := e.audit(t)
+	assert.Equal(t, "预警解除", trail[5].Reason)
+	assert.Equal(t, plans.WarningOrange, trail[0].WarningLevel)
+	assert.Contains(t, trail[0].Reason, "橙色预警 W000001")
+}
+
+func TestWarningIssueRefusesBadInput(t *testing.T) {
+	e := newWarnEnv(t)
+	now := e.clk.Now()
+	tests := []struct {
+		name string
+		in   plans.WarningInput
+		msg  string
+	}{
+		{"bad level", rain("purple", wDistrict), "warning level"},
+		{"no regions", rain("red"), "regions"},
+		{"unknown region", rain("red", "990199"), "990199 does not exist"},
+		{"no headline", plans.WarningInput{Regions: []plans.RegionCode{wDistrict}, Level: "red", Event: "暴雨"}, "headline"},
+		{"no event", plans.WarningInput{Regions: []plans.RegionCode{wDistrict}, Level: "red", Headline: "x"}, "event"},
+		{"bad category", func() plans.WarningInput { in := rain("red", wDistrict); in.Category = "weather"; return in }(), "hazard"},
+		{"expiry in the past", func() plans.WarningInput { in := rain("red", wDistrict); in.Expires = now.Add(-time.Minute); return in }(), "in the past"},
+		{"both expiries", func() plans.WarningInput {
+			in := rain("red", wDistrict)
+			in.Expires, in.ExpiresIn = now.Add(time.Hour), plans.Duration(time.Hour)
+			return in
+		}(), "not both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.svc.Issue(testCtx(t), "duty", tt.in)
+			require.Error(t, err)
+			assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+			assert.Contains(t, err.Error(), tt.msg)
+		})
+	}
+	list, err := e.svc.Warnings(testCtx(t), muster.Default, plans.WarningFilter{}, plans.Page{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items, "nothing was issued")
+	assert.Empty(t, e.modeRecords(t), "nothing was switched")
+}
+
+func TestWarningExpiry(t *testing.T) {
+	e := newWarnEnv(t)
+	ctx := testCtx(t)
+	in := rain("yellow", wDistrict)
+	in.ExpiresIn = plans.Duration(2 * time.Hour)
+	w := e.issue(t, in)
+	assert.Equal(t, e.clk.Now().Add(2*time.Hour), w.Expires)
+	forever := e.issue(t, rain("blue", wOther))
+	assert.True(t, forever.Expires.IsZero())
+
+	// Not due: nothing to expire, and a lift "because expired" is refused by
+	// the command's own time, whoever proposes it.
+	n, err := e.svc.ExpireDue(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	early, _ := json.Marshal(map[string]any{"warning": w.ID, "expired": true})
+	err = e.node.Apply(ctx, &muster.Command{Type: plans.CmdWarningLift, Actor: "someone", Payload: early}, nil)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+
+	// Due: reads show it expired at once; modes follow when the leader lifts it.
+	e.clk.add(2 * time.Hour)
+	got, err := e.svc.Warning(ctx, muster.Default, w.ID)
+	require.NoError(t, err)
+	assert.Equal(t, plans.WarningExpired, got.Status)
+	active, err := e.svc.Warnings(ctx, muster.Default, plans.WarningFilter{Active: true}, plans.Page{})
+	require.NoError(t, err)
+	require.Len(t, active.Items, 1)
+	assert.Equal(t, forever.ID, active.Items[0].ID)
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
+
+	n, err = e.svc.ExpireDue(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wOther).Mode)
+	got, err = e.svc.Warning(ctx, muster.Default, w.ID)
+	require.NoError(t, err)
+	assert.Equal(t, plans.WarningExpired, got.Status)
+	assert.Equal(t, "expired", got.LiftReason)
+	assert.Equal(t, "warning-expiry", got.LiftedBy)
+	assert.Equal(t, e.clk.Now(), got.LiftedAt)
+	n, err = e.svc.ExpireDue(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, n, "expired once")
+	_, err = e.svc.Lift(ctx, "duty", w.ID, "x")
+	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+
+	trail := e.audit(t)
+	last := trail[len(trail)-1]
+	assert.Equal(t, plans.AuditWarningRelease, last.Action)
+	assert.Equal(t, "warning-expiry", last.Actor)
+	assert.Equal(t, "expired", last.Reason)
+	assert.Equal(t, plans.ModeNormal, last.To)
+}
+
+func TestWarningSuggestsPlansAndLevel(t *testing.T) {
+	e := newWarnEnv(t)
+	type pick struct {
+		Plan  plans.PlanID
+		Level plans.LevelCode
+	}
+	picks := func(w plans.Warning) []pick {
+		var out []pick
+		for _, s := range w.Suggestions {
+			out = append(out, pick{s.Plan, s.Level})
+			assert.NotEmpty(t, s.Title)
+			assert.Positive(t, s.Version)
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		in       plans.WarningInput
+		level    plans.LevelCode
+		expected []pick
+	}{
+		{"red in 990102, any plan", rain("red", wOther), plans.LevelI, []pick{
+			{"flood-control", plans.LevelI}, {"flood-east", plans.LevelI}, {"hazmat-fire", plans.LevelI},
+			{"minimal", plans.LevelIV}, {"public-health", plans.LevelI}}},
+		{"orange natural in 990101: flood-east's scope does not cover it", func() plans.WarningInput {
+			in := rain("orange", wStreet)
+			in.Category = "natural"
+			return in
+		}(), plans.LevelII, []pick{{"flood-control", plans.LevelII}, {"minimal", plans.LevelIV}}},
+		{"blue public health over two districts", func() plans.WarningInput {
+			in := rain("blue", wDistrict, wOther)
+			in.Category = "公共卫生事件"
+			return in
+		}(), plans.LevelIV, []pick{{"public-health", plans.LevelIV}}},
+		{"yellow natural over two districts", func() plans.WarningInput {
+			in := rain("yellow", wDistrict, wOther)
+			in.Category = "自然灾害"
+			return in
+		}(), plans.LevelIII, []pick{{"flood-control", plans.LevelIII}, {"minimal", plans.LevelIV}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.issue(t, tt.in)
+			assert.Equal(t, tt.level, w.SuggestedLevel)
+			assert.Equal(t, tt.expected, picks(w))
+			again, err := e.svc.Warning(testCtx(t), muster.Default, w.ID)
+			require.NoError(t, err)
+			assert.Equal(t, w.Suggestions, again.Suggestions, "returned with the warning")
+		})
+	}
+}
+
+func TestWarningPromptAt(t *testing.T) {
+	issued := time.Date(2026, 7, 20, 8, 0, 0, 0, time.UTC)
+	due := issued.Add(30 * time.Minute)
+	base := plans.Warning{ID: "W000001", Level: plans.WarningRed, Status: plans.WarningActive, IssuedAt: issued, RespondBy: due}
+	with := func(f func(w *plans.Warning)) plans.Warning { w := base; f(&w); return w }
+	tests := []struct {
+		name   string
+		w      plans.Warning
+		now    time.Time
+		prompt bool
+		status plans.WarningStatus
+	}{
+		{"before the response time", base, due.Add(-time.Second), false, plans.WarningActive},
+		{"at the response time", base, due, true, plans.WarningActive},
+		{"long after", base, due.Add(5 * time.Hour), true, plans.WarningActive},
+		{"orange too", with(func(w *plans.Warning) { w.Level = plans.WarningOrange }), due, true, plans.WarningActive},
+		{"yellow never prompts", with(func(w *plans.Warning) { w.Level, w.RespondBy = plans.WarningYellow, time.Time{} }), due, false, plans.WarningActive},
+		{"answered", with(func(w *plans.Warning) {
+			w.Responses = []plans.WarningResponse{{Activation: "A000001", Region: wDistrict, Level: plans.LevelI, At: issued.Add(time.Hour)}}
+		}), due.Add(2 * time.Hour), false, plans.WarningActive},
+		{"lifted", with(func(w *plans.Warning) { w.Status = plans.WarningLifted }), due, false, plans.WarningLifted},
+		{"expired by the reader's clock", with(func(w *plans.Warning) { w.Expires = due.Add(time.Hour) }), due.Add(time.Hour), false, plans.WarningExpired},
+		{"not yet expired", with(func(w *plans.Warning) { w.Expires = due.Add(time.Hour) }), due, true, plans.WarningActive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.w.At(tt.now)
+			assert.Equal(t, tt.prompt, got.Prompt)
+			assert.Equal(t, tt.status, got.Status)
+			if tt.prompt {
+				assert.Equal(t, due, got.PromptSince)
+			} else {
+				assert.True(t, got.PromptSince.IsZero())
+			}
+		})
+	}
+}
+
+func TestWarningWithoutResponsePrompts(t *testing.T) {
+	e := newWarnEnv(t)
+	ctx := testCtx(t)
+	unanswered := func() []plans.WarningID {
+		l, err := e.svc.Warnings(ctx, muster.Default, plans.WarningFilter{Unanswered: true}, plans.Page{})
+		require.NoError(t, err)
+		var ids []plans.WarningID
+		for _, w := range l.Items {
+			assert.True(t, w.Prompt)
+			ids = append(ids, w.ID)
+		}
+		return ids
+	}
+	gauge := func(want int) {
+		t.Helper()
+		assert.NoError(t, testutil.CollectAndCompare(e.svc.Collector(), strings.NewReader(`
+# HELP muster_warnings_unanswered Orange and red warnings past their response time with no activation over their regions.
+# TYPE muster_warnings_unanswered gauge
+muster_warnings_unanswered `+strconv.Itoa(want)+"\n"), "muster_warnings_unanswered"))
+	}
+
+	red := e.issue(t, rain("red", wDistrict))
+	yellow := e.issue(t, rain("yellow", wOther))
+	assert.False(t, red.Prompt)
+	e.clk.add(9 * time.Minute)
+	assert.Empty(t, unanswered())
+	gauge(0)
+
+	e.clk.add(time.Minute)
+	assert.Equal(t, []plans.WarningID{red.ID}, unanswered(), "10 minutes without an activation")
+	gauge(1)
+	got, err := e.svc.Warning(ctx, muster.Default, red.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Prompt)
+	assert.Equal(t, red.IssuedAt.Add(10*time.Minute), got.PromptSince)
+	got, err = e.svc.Warning(ctx, muster.Default, yellow.ID)
+	require.NoError(t, err)
+	assert.False(t, got.Prompt, "yellow needs no response")
+
+	// An activation over a street of the district answers it, late.
+	e.hold(t, testHold{Region: wStreet, Level: plans.LevelI, Act: "A000001"})
+	assert.Empty(t, unanswered())
+	gauge(0)
+	got, err = e.svc.Warning(ctx, muster.Default, red.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []plans.WarningResponse{{Activation: "A000001", Region: wStreet, Level: plans.LevelI, At: e.clk.Now()}}, got.Responses)
+	got, err = e.svc.Warning(ctx, muster.Default, yellow.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Responses, "another district's warning is not answered")
+
+	// A warning over a region already in emergency is answered from the start.
+	orange := e.issue(t, rain("orange", wCity))
+	require.Len(t, orange.Responses, 1)
+	assert.Equal(t, plans.ActivationID("A000001"), orange.Responses[0].Activation)
+	e.clk.add(time.Hour)
+	assert.Empty(t, unanswered())
+
+	// A red warning that is lifted stops prompting.
+	late := e.issue(t, rain("red", wOther))
+	e.clk.add(time.Hour)
+	assert.Equal(t, []plans.WarningID{late.ID}, unanswered())
+	e.lift(t, late.ID)
+	assert.Empty(t, unanswered())
+}
