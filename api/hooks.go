@@ -11,6 +11,7 @@ import (
 
 	"muster"
 	"muster/notify"
+	twimlpkg "muster/notify/twiml"
 )
 
 // Webhooks is what api needs to take provider webhooks: the auth token of
@@ -19,6 +20,7 @@ import (
 type Webhooks interface {
 	AuthToken(accountSID string) (string, bool)
 	Submit(ctx context.Context, it notify.InboundItem) (notify.InboundResult, error)
+	VoiceScript(ctx context.Context, attempt string) (notify.VoiceScript, error)
 }
 
 // webhookMaxBody bounds a webhook's form; Twilio's are a few hundred bytes.
@@ -130,4 +132,94 @@ func (s *Server) smsInbound(c *gin.Context) {
 		answer.Message = notify.HelpText(res.Language)
 	}
 	c.XML(http.StatusOK, answer)
+}
+
+// hangup ends a call whose TwiML cannot be given.
+var hangup = twimlpkg.Response{Verbs: []twimlpkg.Verb{twimlpkg.Hangup{}}}
+
+func writeTwiML(c *gin.Context, r twimlpkg.Response) {
+	c.Data(http.StatusOK, "text/xml; charset=utf-8", r.Render())
+}
+
+// voiceCallUp is the spoken call-up of a voice attempt, its keys posted to
+// the attempt's gather URL.
+func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript) twimlpkg.CallUp {
+	return twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language),
+		Action: s.webhookURL(c, c.Request.URL.EscapedPath()+"/gather")}
+}
+
+// voiceTwiML answers Twilio's request for a call's TwiML when the call is
+// answered: the call-up read twice inside a one-key Gather, or, for an
+// answering machine, read once without one (a machine never acknowledges).
+func (s *Server) voiceTwiML(c *gin.Context) {
+	form := s.verifiedForm(c, c.Request.URL.EscapedPath())
+	if form == nil {
+		return
+	}
+	// Answered from this node's state without a raft round trip: the
+	// person is listening. The call's progress, AnsweredBy included, is
+	// recorded from its status callbacks.
+	attempt := c.Param("attempt")
+	script, err := s.deps.Webhooks.VoiceScript(c.Request.Context(), attempt)
+	if err != nil || !script.Live {
+		if err != nil {
+			s.logger.Warn("voice call-up without a script", "attempt", attempt, "err", err)
+		}
+		writeTwiML(c, hangup)
+		return
+	}
+	if notify.MachineAnswered(strings.Join(form["AnsweredBy"], "")) {
+		writeTwiML(c, twimlpkg.Voicemail(s.voiceCallUp(c, script)))
+		return
+	}
+	writeTwiML(c, twimlpkg.Prompt(s.voiceCallUp(c, script)))
+}
+
+// voiceGather takes the key pressed on a call-up: 1 and 2 are applied as
+// answers, 9 reads the call-up again, anything else gets the key help.
+func (s *Server) voiceGather(c *gin.Context) {
+	form := s.verifiedForm(c, c.Request.URL.EscapedPath())
+	if form == nil {
+		return
+	}
+	get := func(k string) string { return strings.Join(form[k], "") }
+	attempt := c.Param("attempt")
+	digits := get("Digits")
+	script, err := s.deps.Webhooks.VoiceScript(c.Request.Context(), attempt)
+	if err != nil {
+		writeTwiML(c, hangup)
+		return
+	}
+	// The gather URL is the TwiML URL plus /gather: the call-up's own.
+	call := twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language), Action: s.webhookURL(c, c.Request.URL.EscapedPath())}
+	switch twimlpkg.ParseAnswer(digits) {
+	case twimlpkg.AnswerAccept, twimlpkg.AnswerDecline:
+		it := notify.InboundItem{Kind: notify.InboundDigits, Attempt: attempt, SID: get("CallSid"), Body: digits,
+			AnsweredBy: get("AnsweredBy"), Account: get("AccountSid"), To: get("To"), From: get("From")}
+		if _, err := s.deps.Webhooks.Submit(c.Request.Context(), it); err != nil {
+			s.writeError(c, err) // Twilio retries; the answer is not lost
+			return
+		}
+	}
+	writeTwiML(c, twimlpkg.Reply(call, digits))
+}
+
+// voiceStatus takes a call's progress callbacks.
+func (s *Server) voiceStatus(c *gin.Context) {
+	form := s.verifiedForm(c, notify.HookVoiceStatus)
+	if form == nil {
+		return
+	}
+	get := func(k string) string { return strings.Join(form[k], "") }
+	it := notify.InboundItem{Kind: notify.InboundCall, Attempt: c.Query("attempt"), SID: get("CallSid"), Status: get("CallStatus"),
+		AnsweredBy: get("AnsweredBy"), Account: get("AccountSid"), To: get("To"), From: get("From")}
+	if _, _, _, _, err := notify.ParseEscalationAttemptID(it.Attempt); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if _, err := s.deps.Webhooks.Submit(c.Request.Context(), it); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/gin-gonic/gin"
+	"muster/notify"
 
 	"muster/access"
 )
@@ -25,6 +26,9 @@ func (s *Server) routes() {
 	// Provider webhooks: no token; each is checked by its signature.
 	e.POST(hookSMSStatus, s.smsStatus)
 	e.POST(hookSMSInbound, s.smsInbound)
+	e.POST(notify.HookVoice+":attempt", s.voiceTwiML)
+	e.POST(notify.HookVoice+":attempt/gather", s.voiceGather)
+	e.POST(notify.HookVoiceStatus, s.voiceStatus)
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
@@ -70,6 +74,7 @@ func (s *Server) routes() {
 	s.handle(api, "POST", "/activations/:id/approve", access.ActApprove, s.approveActivation)
 	s.handle(api, "POST", "/activations/:id/reject", access.ActApprove, s.rejectActivation)
 	s.handle(api, "POST", "/activations/:id/retract", access.ActActivate, s.retractActivation)
+	s.handle(api, "GET", "/activations/:id/cap", access.ActRead, s.activationCAP)
 	s.handle(api, "GET", "/inbound/audit", access.ActRead, s.listInboundAudit)
 	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
 
@@ -77,6 +82,8 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/warnings", access.ActRead, s.listWarnings)
 	s.handle(api, "GET", "/warnings/:id", access.ActRead, s.getWarning)
 	s.handle(api, "POST", "/warnings/:id/lift", access.ActActivate, s.liftWarning)
+	s.handle(api, "GET", "/warnings/:id/cap", access.ActRead, s.warningCAP)
+	s.handle(s.authed(v1, CAPImportMaxBody), "POST", "/cap", access.ActActivate, s.importCAP)
 }
 
 // authed returns a group under parent whose requests pass, in order, the

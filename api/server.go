@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,14 @@ type Config struct {
 	// (--public-url); signatures are checked against it. Empty: the URL
 	// each request came to.
 	PublicURL string
+	// CAPSender is the <sender> of the CAP alerts muster serves (default
+	// DefaultCAPSender), such as a domain name of the city's emergency
+	// office. Give every node the same one: it is part of each alert's
+	// identity, which receivers match updates and cancels by.
+	CAPSender string
+	// CAPZone is the location CAP timestamps are written in (default
+	// Asia/Shanghai, China Standard Time, +08:00).
+	CAPZone *time.Location
 }
 
 // Cluster is what api needs of the local cluster node (cluster.Node).
@@ -118,6 +127,12 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.BackupDir == "" {
 		cfg.BackupDir = os.TempDir()
 	}
+	if cfg.CAPSender == "" {
+		cfg.CAPSender = DefaultCAPSender
+	}
+	if cfg.CAPZone == nil {
+		cfg.CAPZone = chinaStandardTime()
+	}
 	s := &Server{cfg: cfg, deps: deps, logger: cfg.Logger, actions: map[string]access.Action{}}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -139,6 +154,16 @@ func New(cfg Config, deps Deps) *Server {
 	s.engine = e
 	s.routes()
 	return s
+}
+
+// chinaStandardTime is Asia/Shanghai, or the same fixed +08:00 offset when
+// the binary has no time zone database (China has kept +08:00 all year
+// since 1991).
+func chinaStandardTime() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*60*60)
 }
 
 // Handler is the Server's http.Handler.

@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 var (
 	liveAcct  = twiliosim.Account{SID: "AC00000000000000000000000000000001", AuthToken: "livetoken1", Number: "+15005550006"}
 	drillAcct = twiliosim.Account{SID: "AC00000000000000000000000000000002", AuthToken: "drilltoken2", Number: "+15005550007"}
+	// The fallback accounts, on a second simulator instance.
+	liveFallbackAcct  = twiliosim.Account{SID: "AC00000000000000000000000000000003", AuthToken: "livetoken3", Number: "+15005550008"}
+	drillFallbackAcct = twiliosim.Account{SID: "AC00000000000000000000000000000004", AuthToken: "drilltoken4", Number: "+15005550009"}
 )
 
 // callRig is a real cluster whose every node runs a dispatcher as a leader
@@ -46,12 +49,15 @@ var (
 // up, as a load balancer would.
 type callRig struct {
 	*env
-	sim    *twiliosim.Server
-	simURL string
-	front  *httptest.Server
+	sim       *twiliosim.Server
+	simServer *httptest.Server
+	simURL    string
+	fbSim     *twiliosim.Server // the fallback accounts' simulator (rigOptions.fallback)
+	front     *httptest.Server
 
 	mu    sync.Mutex
 	disp  map[int]*notify.Dispatcher
+	esc   map[int]*notify.Escalator
 	nodes []string // HTTP addresses, by member index
 }
 
@@ -62,11 +68,15 @@ type rigOptions struct {
 	config        func(i int, c *cluster.Config)
 	noCallbacks   bool    // the dispatcher asks for no delivery reports
 	perSecond     float64 // each route's send rate; 0 is unlimited
+	fallback      bool    // each route has a fallback account on a second simulator
+	// clock, when set, is every node's clock and the escalators' (which
+	// run on every node as leader services).
+	clock muster.Clock
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
 	t.Helper()
-	r := &callRig{disp: map[int]*notify.Dispatcher{}}
+	r := &callRig{disp: map[int]*notify.Dispatcher{}, esc: map[int]*notify.Escalator{}}
 	r.front = httptest.NewServer(http.HandlerFunc(r.forward))
 	t.Cleanup(r.front.Close)
 
@@ -86,15 +96,49 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 	if o.sim.Workers == 0 {
 		o.sim.Workers = 64 // as a provider posts reports: many at once
 	}
-	r.sim, r.simURL = startTwilioSim(t, o.sim)
+	r.sim = twiliosim.New(o.sim)
+	r.simServer = httptest.NewServer(r.sim.Handler())
+	r.simURL = r.simServer.URL
+	t.Cleanup(func() {
+		r.sim.Close()
+		r.simServer.Close()
+	})
+	// The fallback accounts live on a second simulator instance.
+	var liveFB, drillFB *notify.Route
+	if o.fallback {
+		lfb, dfb := liveFallbackAcct, drillFallbackAcct
+		lfb.InboundURL, dfb.InboundURL = live.InboundURL, live.InboundURL
+		fbCfg := o.sim
+		fbCfg.Accounts = []twiliosim.Account{lfb, dfb}
+		r.fbSim = twiliosim.New(fbCfg)
+		fbServer := httptest.NewServer(r.fbSim.Handler())
+		t.Cleanup(func() {
+			r.fbSim.Close()
+			fbServer.Close()
+		})
+		liveFB = &notify.Route{Name: "live-fallback", Account: lfb.SID, Senders: []string{lfb.Number}, PerSecond: o.perSecond,
+			Provider: newTwilio(t, notify.TwilioConfig{AccountSID: lfb.SID, AuthToken: lfb.AuthToken, APIURL: fbServer.URL, From: []string{lfb.Number}})}
+		drillFB = &notify.Route{Name: "exercise-fallback", Account: dfb.SID, Senders: []string{dfb.Number}, Exercise: true, PerSecond: o.perSecond,
+			Provider: newTwilio(t, notify.TwilioConfig{AccountSID: dfb.SID, AuthToken: dfb.AuthToken, APIURL: fbServer.URL, From: []string{dfb.Number}})}
+	}
 
-	tokens := map[string]string{live.SID: live.AuthToken, drill.SID: drill.AuthToken}
+	tokens := map[string]string{live.SID: live.AuthToken, drill.SID: drill.AuthToken,
+		liveFallbackAcct.SID: liveFallbackAcct.AuthToken, drillFallbackAcct.SID: drillFallbackAcct.AuthToken}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("MUSTER_TEST_LOG") != "" { // the nodes' and dispatchers' logs, to debug a failure
 		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	config := o.config
+	if o.clock != nil {
+		config = func(i int, c *cluster.Config) {
+			c.Clock = o.clock
+			if o.config != nil {
+				o.config(i, c)
+			}
+		}
+	}
 	opts := clustertest.Options{
-		Config: o.config,
+		Config: config,
 		Setup: func(i int, n *cluster.Node) {
 			setup(i, n)
 			cfg := o.disp
@@ -109,15 +153,28 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: live.SID, AuthToken: live.AuthToken, APIURL: r.simURL, From: []string{live.Number}})}
 			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: o.perSecond,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drill.AuthToken, APIURL: r.simURL, From: []string{drill.Number}})}
+			cfg.Live.Fallback, cfg.Exercise.Fallback = liveFB, drillFB
 			d, err := notify.NewDispatcher(n, n, cfg)
 			require.NoError(t, err)
 			n.OnLeader(d.Run)
 			r.mu.Lock()
 			r.disp[i] = d
 			r.mu.Unlock()
+			if o.clock != nil {
+				voice := func(r *notify.Route) *notify.VoiceRoute {
+					return &notify.VoiceRoute{Name: r.Name, Account: r.Account, Caller: r.Provider.(notify.Caller), Exercise: r.Exercise}
+				}
+				e := notify.NewEscalator(n, n, notify.EscalatorConfig{Clock: o.clock, Tick: 20 * time.Millisecond,
+					Live: cfg.Live, Exercise: cfg.Exercise, LiveVoice: voice(cfg.Live), ExerciseVoice: voice(cfg.Exercise),
+					PublicURL: r.front.URL, Logger: quiet})
+				n.OnLeader(e.Run)
+				r.mu.Lock()
+				r.esc[i] = e
+				r.mu.Unlock()
+			}
 		},
 		Handler: func(i int, n *cluster.Node) http.Handler {
-			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID}, View: n})
+			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID, drillFallbackAcct.SID}, View: n})
 			t.Cleanup(in.Close)
 			return api.New(api.Config{Logger: quiet, PublicURL: r.front.URL}, api.Deps{Cluster: n, Webhooks: in}).Handler()
 		},

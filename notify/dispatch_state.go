@@ -363,6 +363,7 @@ type ResultItem struct {
 	Code       int                `json:"code,omitempty"`
 	Error      string             `json:"err,omitempty"`
 	NextTry    time.Time          `json:"next,omitzero"`
+	Fallback   bool               `json:"fb,omitempty"` // sent on the route's fallback account
 }
 
 type dispatchResult struct {
@@ -399,6 +400,11 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		att.Updated = c.Time
 		if it.SID != "" {
 			att.SID = it.SID
+		}
+		if it.Outcome == OutcomeSent && it.Fallback { // counted whatever a report did meanwhile
+			if err := at.count("fallback", 1); err != nil {
+				return nil, err
+			}
 		}
 		if it.Outcome != OutcomeSent {
 			att.Code, att.Error = it.Code, truncate(it.Error, 200)
@@ -506,6 +512,8 @@ type InboundKind string
 const (
 	InboundStatus InboundKind = "status" // a delivery report for one attempt
 	InboundReply  InboundKind = "reply"  // an SMS from a recipient
+	InboundDigits InboundKind = "digits" // keys pressed on a voice call-up (Attempt: the escalation attempt)
+	InboundCall   InboundKind = "call"   // a voice call's progress (Attempt: the escalation attempt)
 )
 
 // InboundItem is one verified webhook.
@@ -519,6 +527,8 @@ type InboundItem struct {
 	To      string      `json:"to,omitempty"`
 	Body    string      `json:"body,omitempty"`
 	Account string      `json:"acct,omitempty"`
+	// AnsweredBy is a voice call's answering-machine detection result.
+	AnsweredBy string `json:"ab,omitempty"`
 	// Exercise is set when Account is the EXERCISE/TEST account: its replies
 	// and reports only ever concern drill call-ups, and the live account's
 	// only LIVE ones.
@@ -590,6 +600,10 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		switch it.Kind {
 		case InboundStatus:
 			res, err = applyStatus(tx, acts, c, it)
+		case InboundDigits:
+			res, err = applyDigits(tx, acts, c, it)
+		case InboundCall:
+			res, err = applyCall(tx, acts, c, it)
 		case InboundReply:
 			if it.SID != "" && seen.Get([]byte(it.SID)) != nil {
 				res = InboundResult{Outcome: InboundDuplicate}
@@ -773,15 +787,23 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
-	reply := ParseReply(it.Body)
+	return recordAnswer(at, c, r, att, ParseReply(it.Body), it.Body)
+}
+
+// recordAnswer records what recipient r answered (an SMS reply or a key
+// pressed on a voice call-up): the first accept or decline stands and
+// moves r; anything after it, and anything that is not an answer, is kept
+// as a note.
+func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply Reply, body string) (InboundResult, error) {
+	person := r.Person
 	res := InboundResult{Activation: at.a.ID, Person: person, Reply: reply.Kind, Language: r.Language, State: r.State}
 	att.Replies++
-	att.LastBody = truncate(it.Body, 500)
+	att.LastBody = truncate(body, 500)
 	att.Updated = c.Time
 	// The first answer stands; what comes after it is kept as a note.
 	if reply.Kind == ReplyNote || r.State.Answered() {
 		res.Outcome = InboundNote
-		if err := addNote(at, Note{Person: person, Time: c.Time, Body: truncate(it.Body, 500)}); err != nil {
+		if err := addNote(at, Note{Person: person, Time: c.Time, Body: truncate(body, 500)}); err != nil {
 			return res, err
 		}
 		return res, at.putAttempt(person, att)

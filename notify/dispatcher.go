@@ -34,6 +34,10 @@ type Route struct {
 	// Exercise marks the route for EXERCISE and TEST traffic. The dispatcher
 	// sends drills only on an exercise route and LIVE only on the other.
 	Exercise bool
+	// Fallback is a second account of the same purpose that takes the
+	// route's sends while this account is failing (see
+	// DispatcherConfig.FailoverAfter).
+	Fallback *Route
 }
 
 // DispatcherConfig configures a Dispatcher. Zero fields take the defaults.
@@ -59,6 +63,12 @@ type DispatcherConfig struct {
 	// report can be lost: the webhook failed, the cluster was electing);
 	// default 10m.
 	ReportTimeout time.Duration
+	// FailoverAfter is how many provider outage errors in a row (5xx,
+	// timeouts, refused connections) move a route's sends to its Fallback,
+	// for FailoverFor; then the primary account is tried again. Defaults 10
+	// and 1m.
+	FailoverAfter int
+	FailoverFor   time.Duration
 
 	Clock  muster.Clock
 	Logger *slog.Logger
@@ -75,6 +85,7 @@ func (c *DispatcherConfig) setDefaults() {
 	def(&c.MaxInFlight, 1024)
 	def(&c.ResultBatch, 256)
 	def(&c.MaxAttempts, 6)
+	def(&c.FailoverAfter, 10)
 	defd := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -85,6 +96,7 @@ func (c *DispatcherConfig) setDefaults() {
 	defd(&c.MaxBackoff, 5*time.Minute)
 	defd(&c.Poll, 100*time.Millisecond)
 	defd(&c.ReportTimeout, 10*time.Minute)
+	defd(&c.FailoverFor, time.Minute)
 	if c.Clock == nil {
 		c.Clock = muster.SystemClock{}
 	}
@@ -105,6 +117,9 @@ type DispatcherStats struct {
 	Fetched   int64 `json:"fetched"`   // statuses asked of the provider for sends whose report was overdue
 	Runs      int64 `json:"runs"`      // terms as leader
 	Dropped   int64 `json:"dropped"`   // claimed sends not made because the activation was stood down or retracted first
+	Failovers int64 `json:"failovers"` // times a route moved to its fallback account
+	// OnFallback lists the routes sending on their fallback account now.
+	OnFallback []string `json:"on_fallback,omitempty"`
 }
 
 // Dispatcher sends the SMS of open activations. It runs on the leader only
@@ -121,7 +136,7 @@ type Dispatcher struct {
 	live  *routeState
 	drill *routeState
 
-	claimed, sent, retried, failed, resent, throttled, fetched, runs, dropped atomic.Int64
+	claimed, sent, retried, failed, resent, throttled, fetched, runs, dropped, failovers atomic.Int64
 }
 
 // NewDispatcher checks cfg. EXERCISE and TEST traffic must have its own
@@ -147,6 +162,28 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 			return nil, muster.Errorf(muster.EInvalid, "public URL %q: want http(s)://host[:port][/path]", cfg.PublicURL)
 		}
 	}
+	for _, r := range []*Route{cfg.Live, cfg.Exercise} {
+		if r == nil || r.Fallback == nil {
+			continue
+		}
+		fb := r.Fallback
+		switch {
+		case fb.Provider == nil:
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the fallback of route %s has no provider", r.Name)
+		case fb.Exercise != r.Exercise:
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the fallback of route %s must carry the same purpose", r.Name)
+		case fb.Account == r.Account:
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the fallback of route %s is the same account %s", r.Name, r.Account)
+		case fb.Fallback != nil:
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the fallback of route %s has a fallback of its own", r.Name)
+		}
+		if other := cfg.Live; r.Exercise && other != nil && (other.Account == fb.Account || (other.Fallback != nil && other.Fallback.Account == fb.Account)) {
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the exercise fallback account %s is a live account", fb.Account)
+		}
+		if !r.Exercise && fb.Account == cfg.Exercise.Account {
+			return nil, muster.Errorf(muster.EInvalid, "dispatcher: the live fallback account %s is the exercise account", fb.Account)
+		}
+	}
 	d := &Dispatcher{apply: a, view: v, cfg: cfg, drill: newRouteState(cfg.Exercise)}
 	if cfg.Live != nil {
 		d.live = newRouteState(cfg.Live)
@@ -157,7 +194,19 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 // Stats returns the dispatcher's counters.
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
-		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load()}
+		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load(), Failovers: d.failovers.Load(), OnFallback: d.onFallback()}
+}
+
+// onFallback names the routes sending on their fallback account now.
+func (d *Dispatcher) onFallback() []string {
+	var out []string
+	now := d.cfg.Clock.Now()
+	for _, rs := range []*routeState{d.live, d.drill} {
+		if rs != nil && rs.fallback != nil && rs.failedOver(now) {
+			out = append(out, rs.Name)
+		}
+	}
+	return out
 }
 
 // routeState is a route with its limiters.
@@ -167,6 +216,10 @@ type routeState struct {
 	senders []*rate.Limiter
 	rr      atomic.Uint64
 	paused  atomic.Int64 // unix nanos until which sends wait (provider throttling)
+
+	fallback    *routeState  // the Fallback route's state, nil without one
+	outages     atomic.Int64 // outage errors in a row on this account
+	failedUntil atomic.Int64 // unix nanos until which sends go to the fallback
 }
 
 func newRouteState(r *Route) *routeState {
@@ -174,7 +227,43 @@ func newRouteState(r *Route) *routeState {
 	for range r.Senders {
 		rs.senders = append(rs.senders, limiter(r.PerSender))
 	}
+	if r.Fallback != nil {
+		rs.fallback = newRouteState(r.Fallback)
+	}
 	return rs
+}
+
+// failedOver reports whether the route's sends go to its fallback now.
+func (r *routeState) failedOver(now time.Time) bool {
+	return r.fallback != nil && now.UnixNano() < r.failedUntil.Load()
+}
+
+// current is the route state sends should use now: the fallback while the
+// primary account is failed over, else the route itself.
+func (r *routeState) current(now time.Time) *routeState {
+	if r.failedOver(now) {
+		return r.fallback
+	}
+	return r
+}
+
+// outcome records the result of a send on r (the primary): an outage error
+// counts towards a failover, anything else resets the count. It reports
+// whether this error moved the route to its fallback.
+func (r *routeState) outcome(now time.Time, outage bool, after int, hold time.Duration) bool {
+	if r.fallback == nil {
+		return false
+	}
+	if !outage {
+		r.outages.Store(0)
+		return false
+	}
+	if r.outages.Add(1) < int64(after) || r.failedOver(now) {
+		return false
+	}
+	r.outages.Store(0)
+	r.failedUntil.Store(now.Add(hold).UnixNano())
+	return true
 }
 
 // limiter allows perSecond with a burst of 50ms worth (at least one).
@@ -553,7 +642,8 @@ func (r *dispatchRun) send(j job) {
 		item.Outcome = OutcomeDropped // see below
 		d.dropped.Add(1)
 	default:
-		from, err := j.act.route.take(r.ctx, d.cfg.Clock)
+		rs := j.act.route.current(d.cfg.Clock.Now())
+		from, err := rs.take(r.ctx, d.cfg.Clock)
 		if err != nil {
 			return // leadership lost while waiting: the claim stays for the next leader
 		}
@@ -568,11 +658,17 @@ func (r *dispatchRun) send(j job) {
 		if d.cfg.PublicURL != "" {
 			sms.StatusCallback = strings.TrimRight(d.cfg.PublicURL, "/") + "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(id)
 		}
-		sent, err := j.act.route.Provider.SendSMS(r.ctx, sms)
+		sent, err := rs.Provider.SendSMS(r.ctx, sms)
 		if r.ctx.Err() != nil {
 			return // the outcome is unknown; the next leader re-sends
 		}
-		r.classify(j, &item, sent, err)
+		item.Fallback = rs != j.act.route
+		if !item.Fallback && j.act.route.outcome(d.cfg.Clock.Now(), outage(err), d.cfg.FailoverAfter, d.cfg.FailoverFor) {
+			d.failovers.Add(1)
+			d.cfg.Logger.Warn("dispatcher: provider account failing; sends move to the fallback account",
+				"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
+		}
+		r.classify(j, rs, &item, sent, err)
 	}
 	switch item.Outcome {
 	case OutcomeSent:
@@ -625,7 +721,18 @@ func (r *dispatchRun) message(j job) (string, error) {
 	return body, nil
 }
 
-func (r *dispatchRun) classify(j job, item *ResultItem, sent Sent, err error) {
+// outage reports whether err says the provider account is unreachable or
+// failing (5xx, timeouts, broken connections), not that one message was
+// refused or throttled.
+func outage(err error) bool {
+	var se *SendError
+	if err == nil || !errors.As(err, &se) {
+		return err != nil
+	}
+	return se.Temporary && se.HTTPStatus != 429 && se.Code != 20429 && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
+}
+
+func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent Sent, err error) {
 	d := r.d
 	if err == nil {
 		item.Outcome, item.SID = OutcomeSent, sent.ProviderID
@@ -646,11 +753,11 @@ func (r *dispatchRun) classify(j job, item *ResultItem, sent Sent, err error) {
 		if pause <= 0 {
 			pause = time.Second
 		}
-		j.act.route.pause(d.cfg.Clock.Now().Add(pause))
+		route.pause(d.cfg.Clock.Now().Add(pause))
 	case se.Temporary && se.Code != 0 && TemporaryCode(se.Code) && se.HTTPStatus < 500:
 		// a temporary refusal of this number (e.g. 21611 queue full): only this recipient waits
 	case se.Temporary:
-		j.act.route.pause(d.cfg.Clock.Now().Add(r.d.cfg.Backoff / 2))
+		route.pause(d.cfg.Clock.Now().Add(r.d.cfg.Backoff / 2))
 	}
 	if !se.Temporary || j.n >= d.cfg.MaxAttempts {
 		item.Outcome = OutcomeFailed
@@ -787,6 +894,11 @@ func (r *dispatchRun) sweep(id plans.ActivationID, fetched map[string]time.Time)
 					return
 				}
 				rep, err := f.FetchSMS(r.ctx, due[i].sid)
+				if err != nil && route.fallback != nil { // it may have gone out on the fallback account
+					if ff, ok := route.fallback.Provider.(StatusFetcher); ok {
+						rep, err = ff.FetchSMS(r.ctx, due[i].sid)
+					}
+				}
 				r.d.fetched.Add(1)
 				mu.Lock()
 				fetched[due[i].attempt] = now

@@ -4,8 +4,9 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // dispatcherCollector exposes a Dispatcher's Stats as Prometheus counters.
 type dispatcherCollector struct {
-	d        *Dispatcher
-	counters []dispatcherCounter
+	d          *Dispatcher
+	counters   []dispatcherCounter
+	onFallback *prometheus.Desc
 }
 
 type dispatcherCounter struct {
@@ -31,18 +32,24 @@ func (d *Dispatcher) Collector() prometheus.Collector {
 		c("resent", "Claims an earlier leader left unresolved, sent again (possible duplicates).", func(s DispatcherStats) int64 { return s.Resent }),
 		c("throttled", "Provider throttling answers (HTTP 429 / 20429).", func(s DispatcherStats) int64 { return s.Throttled }),
 		c("leader_terms", "Terms this node's dispatcher ran as leader.", func(s DispatcherStats) int64 { return s.Runs }),
-	}}
+		c("dropped", "Claimed sends not made because the activation was stood down or retracted first.", func(s DispatcherStats) int64 { return s.Dropped }),
+		c("failovers", "Times a route moved its sends to its fallback provider account.", func(s DispatcherStats) int64 { return s.Failovers }),
+	}, onFallback: prometheus.NewDesc("muster_dispatch_route_on_fallback", "1 while the route sends on its fallback account.", []string{"route"}, nil)}
 }
 
 func (c *dispatcherCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.counters {
 		ch <- d.desc
 	}
+	ch <- c.onFallback
 }
 
 func (c *dispatcherCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.d.Stats()
 	for _, d := range c.counters {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.CounterValue, float64(d.value(st)))
+	}
+	for _, r := range st.OnFallback {
+		ch <- prometheus.MustNewConstMetric(c.onFallback, prometheus.GaugeValue, 1, r)
 	}
 }

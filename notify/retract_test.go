@@ -116,6 +116,98 @@ func (r *callRig) dispatcherStats() notify.DispatcherStats {
 		s.Sent += x.Sent
 		s.Dropped += x.Dropped
 		s.Resent += x.Resent
+		s.Failovers += x.Failovers
+		s.OnFallback = append(s.OnFallback, x.OnFallback...)
 	}
 	return s
+}
+
+// TestCorrectionReachesEveryoneWithinAMinute: 10,000 people reached (2,000
+// under -race; the full size runs without it in .ci/run), then the
+// activation is retracted; the correction must be accepted by the
+// simulator for every one of them within 60 s of the retraction.
+func TestCorrectionReachesEveryoneWithinAMinute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 recipients on three nodes")
+	}
+	people := 10_000
+	if raceDetector {
+		people = 2_000
+	}
+	r := newCallRig(t, rigOptions{nodes: 3, people: people})
+	t0 := time.Now()
+	a := r.activate(t, "exercise")
+	r.waitSettled(t, a.ID, 120*time.Second)
+	t.Logf("call-up of %d settled in %v", people, time.Since(t0).Round(time.Millisecond))
+	r.waitSimIdle(t, 60*time.Second)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+
+	start := time.Now()
+	res, err := svc.Retract(testCtx(t), "commander", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	committed := time.Since(start)
+	require.Equal(t, people, res.Correction.Recipients, "everyone was reached")
+	deadline := start.Add(60 * time.Second)
+	for {
+		_, corr := originalAndCorrection(r.sim)
+		if total(corr) == people {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "after 60 s only %d of %d corrections were accepted", total(corr), people)
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(start)
+	t.Logf("retraction committed in %v; %d corrections accepted by the simulator %v after the retraction (%.0f/s)",
+		committed.Round(time.Millisecond), people, took.Round(time.Millisecond), float64(people)/took.Seconds())
+	orig, corr := originalAndCorrection(r.sim)
+	for to, c := range corr {
+		require.Equal(t, orig[to], c, "%s got one correction per call-up", to)
+	}
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, c := range m {
+		n += c
+	}
+	return n
+}
+
+// TestDispatchFailsOverToTheSecondAccount stops the primary account's
+// simulator in the middle of a call-up: after FailoverAfter outage errors
+// the route moves to its fallback account on the second simulator, nobody
+// is marked failed, every recipient is delivered, and the sends that went
+// the other way are counted on the activation.
+func TestDispatchFailsOverToTheSecondAccount(t *testing.T) {
+	const people = 2000
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, perSecond: 400, fallback: true,
+		disp: notify.DispatcherConfig{FailoverAfter: 5, FailoverFor: time.Hour, Backoff: 50 * time.Millisecond}})
+	a := r.activate(t, "exercise")
+	deadline := time.Now().Add(60 * time.Second)
+	for r.sim.Stats().Accounts[drillAcct.SID].Created < 300 {
+		require.True(t, time.Now().Before(deadline), "dispatch did not start")
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.simServer.Close() // the primary provider is gone
+	st := r.waitSettled(t, a.ID, 90*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	st = r.status(t, a.ID)
+	primary := r.sim.Stats().Accounts[drillAcct.SID].Created
+	secondary := r.fbSim.Stats().Accounts[drillFallbackAcct.SID].Created
+	ds := r.dispatcherStats()
+	t.Logf("primary accepted %d, fallback %d; counted on the fallback %d; failovers %d; on fallback now %v",
+		primary, secondary, st.Counters.Dispatch["fallback"], ds.Failovers, ds.OnFallback)
+	assert.Equal(t, map[notify.State]int{notify.StateDelivered: people}, st.Counters.ByState, "nobody failed for the outage")
+	assert.Positive(t, secondary)
+	assert.EqualValues(t, secondary, st.Counters.Dispatch["fallback"])
+	assert.GreaterOrEqual(t, primary+secondary, int64(people))
+	assert.EqualValues(t, 1, ds.Failovers)
+	assert.Equal(t, []string{"exercise"}, ds.OnFallback)
+	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created+r.fbSim.Stats().Accounts[liveFallbackAcct.SID].Created, "drills never touch a live account")
+	for _, m := range r.fbSim.Messages("") {
+		if m.Direction == "outbound-api" {
+			require.True(t, strings.HasPrefix(m.Body, plans.ExerciseMark), "%q", m.Body)
+		}
+	}
 }

@@ -25,8 +25,9 @@ import (
 type TwilioConfig struct {
 	AccountSID string // AC + 32 hex digits
 	AuthToken  string // letters and digits
-	// From is the sender pool, used round-robin when an SMS names no sender.
-	// MessagingServiceSID (MG…) lets Twilio choose instead; one of the two is needed.
+	// From is the sender pool, used round-robin when an SMS or a call names
+	// no sender. MessagingServiceSID (MG…) lets Twilio choose an SMS sender
+	// instead; one of the two is needed, and calls need From.
 	From                []string
 	MessagingServiceSID string
 	// APIURL replaces scheme and host of https://api.twilio.com, e.g. a
@@ -40,8 +41,8 @@ type TwilioConfig struct {
 	Transport http.RoundTripper
 }
 
-// Twilio sends SMS through github.com/twilio/twilio-go. It is safe for
-// concurrent use.
+// Twilio sends SMS and places voice calls through
+// github.com/twilio/twilio-go. It is safe for concurrent use.
 type Twilio struct {
 	cfg   TwilioConfig
 	creds *client.Credentials
@@ -183,7 +184,171 @@ func (t *Twilio) FetchSMS(ctx context.Context, providerID string) (Report, error
 	return r, nil
 }
 
-// twilioCall is the transport of one send: it points the request at the
+// Call is one voice call-up to one recipient: a single call attempt.
+type Call struct {
+	AttemptID string // muster's ID of this attempt; it is in URL and StatusCallback too
+	To        string // E.164
+	From      string // caller ID; empty: the configured From pool, round-robin
+	// URL is where Twilio fetches the call's TwiML once it is answered
+	// (POST, signed): VoiceHooksFor(...).TwiML.
+	URL string
+	// StatusCallback receives the call's progress, signed: initiated,
+	// ringing, in-progress (answered) and the final status. Empty for none.
+	StatusCallback string
+	// Ring is how long the phone may ring, in whole seconds up to 10
+	// minutes; 0: Twilio's 60 s.
+	Ring time.Duration
+}
+
+// Placed is Twilio's acceptance of a call.
+type Placed struct {
+	ProviderID string     // the call SID (CA…)
+	Status     CallStatus // the initial status, normally queued
+}
+
+// CallStatus is a call's status as Twilio's call resource and call status
+// callbacks name it.
+type CallStatus string
+
+// Call statuses. CallInitiated only comes in status callbacks; the
+// resource stays queued until the phone rings.
+const (
+	CallQueued     CallStatus = "queued"
+	CallInitiated  CallStatus = "initiated"
+	CallRinging    CallStatus = "ringing"
+	CallInProgress CallStatus = "in-progress" // answered, by a person or a machine (see MachineAnswered)
+	CallCompleted  CallStatus = "completed"
+	CallBusy       CallStatus = "busy"
+	CallNoAnswer   CallStatus = "no-answer"
+	CallFailed     CallStatus = "failed"
+	CallCanceled   CallStatus = "canceled"
+)
+
+// Final reports whether the status ends the call: completed, busy,
+// no-answer, failed or canceled.
+func (s CallStatus) Final() bool {
+	switch s {
+	case CallCompleted, CallBusy, CallNoAnswer, CallFailed, CallCanceled:
+		return true
+	}
+	return false
+}
+
+// MachineAnswered reports whether a call's AnsweredBy (set by answering
+// machine detection) says a machine or a fax took it: machine_start,
+// machine_end_beep, machine_end_silence, machine_end_other or fax. Such a
+// call never counts as an acknowledgement, whatever reached its Gather.
+// "human", "unknown" and "" (no detection) are not machines.
+func MachineAnswered(answeredBy string) bool {
+	return strings.HasPrefix(answeredBy, "machine_") || answeredBy == "fax"
+}
+
+// Voice webhook paths, under the public URL providers post to.
+const (
+	HookVoice       = "/hooks/twilio/voice/"       // + attempt ID: the call's TwiML; + "/gather": the pressed key
+	HookVoiceStatus = "/hooks/twilio/voice-status" // ?attempt=ID: call progress
+)
+
+// VoiceHooks are the webhook URLs of one voice call attempt.
+type VoiceHooks struct {
+	TwiML  string // PUBLIC/hooks/twilio/voice/{attempt}: Call.URL, answered with the call-up TwiML
+	Gather string // PUBLIC/hooks/twilio/voice/{attempt}/gather: the call-up's Gather action
+	Status string // PUBLIC/hooks/twilio/voice-status?attempt={attempt}: Call.StatusCallback
+}
+
+// VoiceHooksFor returns the webhook URLs of attempt under publicURL, the
+// attempt ID escaped for a path segment and a query value.
+func VoiceHooksFor(publicURL, attemptID string) VoiceHooks {
+	base := strings.TrimRight(publicURL, "/")
+	twimlURL := base + HookVoice + url.PathEscape(attemptID)
+	return VoiceHooks{
+		TwiML:  twimlURL,
+		Gather: twimlURL + "/gather",
+		Status: base + HookVoiceStatus + "?attempt=" + url.QueryEscape(attemptID),
+	}
+}
+
+// callEvents are the progress events asked for every call.
+var callEvents = []string{"initiated", "ringing", "answered", "completed"}
+
+// PlaceCall creates the call at Twilio, its TwiML fetched from c.URL, with
+// answering-machine detection (MachineDetection=Enable, so the TwiML
+// request and callbacks carry AnsweredBy) and every progress event sent to
+// c.StatusCallback. It returns when Twilio has queued the call (Placed) or
+// refused it, or when ctx ends or the configured timeout passes. All
+// errors are *SendError, classified as for SendSMS; a provider configured
+// with a messaging service and no From numbers gets a permanent one.
+func (t *Twilio) PlaceCall(ctx context.Context, c Call) (Placed, error) {
+	if err := ctx.Err(); err != nil {
+		return Placed{}, &SendError{Temporary: true, Message: "call not placed: " + err.Error(), Err: err}
+	}
+	from := c.From
+	if from == "" {
+		if len(t.cfg.From) == 0 {
+			return Placed{}, &SendError{Message: "no caller number: voice calls need From numbers (a messaging service cannot call)"}
+		}
+		from = t.cfg.From[(t.rr.Add(1)-1)%uint64(len(t.cfg.From))]
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+
+	p := &api.CreateCallParams{}
+	p.SetTo(c.To).SetFrom(from).SetUrl(c.URL).SetMethod(http.MethodPost).SetMachineDetection("Enable")
+	if c.StatusCallback != "" {
+		p.SetStatusCallback(c.StatusCallback).SetStatusCallbackMethod(http.MethodPost).SetStatusCallbackEvent(callEvents)
+	}
+	if c.Ring > 0 {
+		p.SetTimeout(min(int((c.Ring+time.Second-1)/time.Second), 600))
+	}
+	svc, call := t.service(ctx)
+	res, err := svc.CreateCall(p)
+	if err != nil {
+		return Placed{}, classifyTwilio(ctx, err, call)
+	}
+	if res.Sid == nil {
+		return Placed{}, &SendError{HTTPStatus: call.status, Temporary: true, Message: "twilio answered without a call SID"}
+	}
+	placed := Placed{ProviderID: *res.Sid}
+	if res.Status != nil {
+		placed.Status = CallStatus(*res.Status)
+	}
+	return placed, nil
+}
+
+// CallReport is a call's state as Twilio knows it.
+type CallReport struct {
+	Status     CallStatus
+	AnsweredBy string        // with answering-machine detection: human, machine_start...
+	Duration   time.Duration // time connected, for completed calls
+}
+
+// FetchCall looks up a call's current status at Twilio, for calls whose
+// final callback never arrived. Errors are *SendError, classified as for
+// sends.
+func (t *Twilio) FetchCall(ctx context.Context, providerID string) (CallReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	svc, call := t.service(ctx)
+	res, err := svc.FetchCall(providerID, &api.FetchCallParams{})
+	if err != nil {
+		return CallReport{}, classifyTwilio(ctx, err, call)
+	}
+	var r CallReport
+	if res.Status != nil {
+		r.Status = CallStatus(*res.Status)
+	}
+	if res.AnsweredBy != nil {
+		r.AnsweredBy = *res.AnsweredBy
+	}
+	if res.Duration != nil {
+		if secs, err := strconv.Atoi(*res.Duration); err == nil {
+			r.Duration = time.Duration(secs) * time.Second
+		}
+	}
+	return r, nil
+}
+
+// twilioCall is the transport of one request: it points the request at the
 // configured host, attaches the caller's context, and reads the whole answer
 // so the connection is reused even when twilio-go leaves an error body unread.
 type twilioCall struct {

@@ -42,6 +42,12 @@ func TestClassifyTwilio(t *testing.T) {
 		{name: "connection refused", err: &url.Error{Op: "Post", URL: "http://x", Err: syscall.ECONNREFUSED}, want: SendError{Temporary: true}},
 		{name: "caller canceled", ctx: canceled, err: &url.Error{Op: "Post", URL: "http://x", Err: context.Canceled}, want: SendError{Temporary: true}},
 		{name: "undecodable 201", err: errors.New("unexpected EOF"), status: 201, want: SendError{HTTPStatus: 201, Temporary: true}},
+		// Call creates answer with the same body and are classified alike.
+		{name: "call: no From", err: rest(400, 21213), status: 400, want: SendError{Code: 21213, HTTPStatus: 400}},
+		{name: "call: bad Url", err: rest(400, 21205), status: 400, want: SendError{Code: 21205, HTTPStatus: 400}},
+		{name: "call: destination blocked", err: rest(400, 21216), status: 400, want: SendError{Code: 21216, HTTPStatus: 400}},
+		{name: "call: invalid number", err: rest(400, 21217), status: 400, want: SendError{Code: 21217, HTTPStatus: 400}},
+		{name: "call: throttled", err: rest(429, 20429), status: 429, retryAfter: "1", want: SendError{Code: 20429, HTTPStatus: 429, Temporary: true, RetryAfter: time.Second}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

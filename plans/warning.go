@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -76,6 +77,19 @@ func (l WarningLevel) CAPSeverity() string {
 	return [...]string{"Unknown", "Extreme", "Severe", "Moderate", "Minor"}[l.Rank()]
 }
 
+// WarningLevelOfSeverity is the level for a CAP 1.2 severity, the inverse of
+// CAPSeverity: Extreme red, Severe orange, Moderate yellow, Minor blue. Any
+// other severity (Unknown included) is an EInvalid error: muster cannot
+// choose a colour for it.
+func WarningLevelOfSeverity(severity string) (WarningLevel, error) {
+	for _, l := range WarningLevels() {
+		if l.CAPSeverity() == severity {
+			return l, nil
+		}
+	}
+	return "", muster.Errorf(muster.EInvalid, "severity %q: want Extreme, Severe, Moderate or Minor to choose the warning colour (red, orange, yellow, blue)", severity)
+}
+
 // ResponseLevel is the response level a warning of this level suggests:
 // red → I, orange → II, yellow → III, blue → IV ("" for an unknown level).
 func (l WarningLevel) ResponseLevel() LevelCode {
@@ -89,6 +103,24 @@ func (l WarningLevel) ResponseLevel() LevelCode {
 // an activation in time (orange and red): otherwise the commander is
 // prompted (the warning-without-response failure).
 func (l WarningLevel) NeedsResponse() bool { return l == WarningRed || l == WarningOrange }
+
+// WarningPurpose says whether a warning is real. Warnings issued in muster
+// are LIVE; one imported from an upstream CAP alert takes the alert's
+// status (Actual LIVE, Exercise EXERCISE, Test TEST). It maps back to the
+// status of the warning's own CAP alert.
+type WarningPurpose string
+
+// Warning purposes.
+const (
+	WarningLive     WarningPurpose = "LIVE"
+	WarningExercise WarningPurpose = "EXERCISE"
+	WarningTest     WarningPurpose = "TEST"
+)
+
+// Valid reports whether p is LIVE, EXERCISE or TEST.
+func (p WarningPurpose) Valid() bool {
+	return p == WarningLive || p == WarningExercise || p == WarningTest
+}
 
 // WarningStatus is where a warning is in its life.
 type WarningStatus string
@@ -121,6 +153,9 @@ const (
 var (
 	bWarnings       = []byte("warnings")        // warning ID → Warning
 	bWarningsActive = []byte("warnings_active") // warning ID → nil, for warnings in force
+	// bWarningsUpstream maps an imported alert, by UpstreamRef.key, to the
+	// warning it became: importing it again finds that warning.
+	bWarningsUpstream = []byte("warnings_upstream")
 )
 
 // Warning is a warning (预警) as issued: it puts its regions, and everything
@@ -139,13 +174,17 @@ type Warning struct {
 	Description string        `json:"description,omitempty"`
 	Category    Hazard        `json:"category,omitempty"`     // hazard category; narrows the suggested plans
 	CAPCategory CAPCategory   `json:"cap_category,omitempty"` // for CAP export (Met, Geo ...)
-	// Source says where the warning came from: "cli", "api", or the
-	// upstream sender and identifier of an imported CAP alert.
+	// Source says where the warning came from: "cli", "api", or for an
+	// imported CAP alert "cap:" and the alert's sender,identifier,sent.
 	Source   string    `json:"source"`
 	Expires  time.Time `json:"expires,omitzero"` // zero: in force until lifted
 	IssuedAt time.Time `json:"issued_at"`
 	IssuedBy string    `json:"issued_by"`
 	Command  string    `json:"command"` // ID of the command that issued it
+
+	// Purpose is LIVE, EXERCISE or TEST; empty in warnings stored before
+	// purposes were recorded, which were all LIVE (see PurposeOrLive).
+	Purpose WarningPurpose `json:"purpose,omitempty"`
 
 	Status     WarningStatus `json:"status"`
 	LiftedAt   time.Time     `json:"lifted_at,omitzero"`
@@ -185,6 +224,14 @@ func (w *Warning) RegionNames() string {
 		names[i] = a.Name
 	}
 	return strings.Join(names, "、")
+}
+
+// PurposeOrLive is w's purpose, LIVE for a warning stored without one.
+func (w *Warning) PurposeOrLive() WarningPurpose {
+	if w.Purpose == "" {
+		return WarningLive
+	}
+	return w.Purpose
 }
 
 // Suggestion is a plan to activate for a warning, at a level the plan has.
@@ -241,6 +288,68 @@ type warningIssue struct {
 	Source          string       `json:"source"`
 	Expires         time.Time    `json:"expires,omitzero"`
 	ResponseTimeout Duration     `json:"response_timeout,omitempty"`
+	// Purpose is LIVE when empty.
+	Purpose WarningPurpose `json:"purpose,omitempty"`
+	// Upstream is set when the warning is imported from an upstream alert:
+	// apply returns the warning that alert already became, if any, and
+	// otherwise records the new one under it and lifts the warnings of the
+	// alerts in Replaces. Such a command returns a WarningImport.
+	Upstream *UpstreamRef  `json:"upstream,omitempty"`
+	Replaces []UpstreamRef `json:"replaces,omitempty"`
+}
+
+// UpstreamRef names an upstream alert by its sender and identifier, which
+// together are unique (CAP 1.2 requires identifiers unique per sender).
+type UpstreamRef struct {
+	Sender     string `json:"sender"`
+	Identifier string `json:"identifier"`
+}
+
+// key is the ref's key in bWarningsUpstream. CAP forbids commas in both
+// parts, so the comma separates them unambiguously.
+func (r UpstreamRef) key() []byte { return []byte(r.Sender + "," + r.Identifier) }
+
+// MaxUpstreamRef bounds an upstream alert's sender and identifier, in
+// bytes: they are stored as a key.
+const MaxUpstreamRef = 512
+
+func (r UpstreamRef) check() error {
+	for _, f := range []struct{ name, value string }{{"sender", r.Sender}, {"identifier", r.Identifier}} {
+		switch {
+		case len(f.value) > MaxUpstreamRef:
+			return muster.Errorf(muster.EInvalid, "upstream alert %s: %d bytes, at most %d", f.name, len(f.value), MaxUpstreamRef)
+		case strings.TrimSpace(f.value) == "" || strings.ContainsAny(f.value, ", \t\r\n"):
+			return muster.Errorf(muster.EInvalid, "upstream alert %s %q: want a CAP %s without spaces or commas", f.name, f.value, f.name)
+		}
+	}
+	return nil
+}
+
+// upstreamWarning returns the warning the alert ref became, if any.
+func upstreamWarning(tx *bolt.Tx, ref UpstreamRef) (Warning, bool, error) {
+	b := tx.Bucket(bWarningsUpstream)
+	if b == nil {
+		return Warning{}, false, nil
+	}
+	id := b.Get(ref.key())
+	if id == nil {
+		return Warning{}, false, nil
+	}
+	w, err := getWarning(tx, WarningID(id))
+	return w, err == nil, err
+}
+
+// WarningImport is the outcome of importing an upstream alert.
+type WarningImport struct {
+	Warning Warning `json:"warning"`
+	// Created is false when the alert had been imported before: Warning is
+	// the one it became then, as it stands now.
+	Created bool `json:"created"`
+	// Replaced lists the warnings of earlier alerts this one updates, which
+	// were lifted as it was imported.
+	Replaced []WarningID `json:"replaced,omitempty"`
+	// Ignored lists the alert's region codes that do not exist in muster.
+	Ignored []RegionCode `json:"ignored,omitempty"`
 }
 
 // warningLift is the payload of warning.lift. Expired asks to lift it
@@ -294,6 +403,19 @@ func (p *warningIssue) check() error {
 	if p.CAPCategory != "" && !slices.Contains(CAPCategories(), p.CAPCategory) {
 		return muster.Errorf(muster.EInvalid, "cap_category %q: want one of %s", p.CAPCategory, joinStrings(CAPCategories(), ", "))
 	}
+	if p.Purpose != "" && !p.Purpose.Valid() {
+		return muster.Errorf(muster.EInvalid, "purpose %q: want LIVE, EXERCISE or TEST", p.Purpose)
+	}
+	if p.Upstream != nil {
+		if err := p.Upstream.check(); err != nil {
+			return err
+		}
+	}
+	for _, r := range p.Replaces {
+		if err := r.check(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -305,10 +427,18 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
+	if p.Upstream != nil {
+		// The same alert again, however often and whatever it says now,
+		// is the warning it became the first time.
+		w, ok, err := upstreamWarning(tx, *p.Upstream)
+		if err != nil || ok {
+			return WarningImport{Warning: w}, err
+		}
+	}
 	if !p.Expires.IsZero() && !p.Expires.After(c.Time) {
 		return nil, muster.Errorf(muster.EInvalid, "expires %s is not after the time of issue %s", p.Expires.Format(time.RFC3339), c.Time.Format(time.RFC3339))
 	}
-	w := Warning{Level: p.Level, Event: strings.TrimSpace(p.Event), Headline: strings.TrimSpace(p.Headline),
+	w := Warning{Level: p.Level, Purpose: cmp.Or(p.Purpose, WarningLive), Event: strings.TrimSpace(p.Event), Headline: strings.TrimSpace(p.Headline),
 		Description: strings.TrimSpace(p.Description), Category: p.Category, CAPCategory: p.CAPCategory,
 		Source: p.Source, Expires: p.Expires, IssuedAt: c.Time, IssuedBy: c.Actor, Command: c.ID,
 		Status: WarningActive, SuggestedLevel: p.Level.ResponseLevel(), Suggestions: []Suggestion{}}
@@ -355,7 +485,37 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := bucket(tx, bWarningsActive).Put([]byte(w.ID), nil); err != nil {
 		return nil, err
 	}
-	return w, putJSON(wb, string(w.ID), w)
+	if err := putJSON(wb, string(w.ID), w); err != nil {
+		return nil, err
+	}
+	if p.Upstream == nil {
+		return w, nil
+	}
+	return importedWarning(tx, c, &p, w)
+}
+
+// importedWarning records w as the warning of the upstream alert p names and
+// lifts the warnings in force of the alerts it replaces.
+func importedWarning(tx *bolt.Tx, c *muster.Command, p *warningIssue, w Warning) (WarningImport, error) {
+	if err := bucket(tx, bWarningsUpstream).Put(p.Upstream.key(), []byte(w.ID)); err != nil {
+		return WarningImport{}, err
+	}
+	out := WarningImport{Warning: w, Created: true}
+	for _, r := range p.Replaces {
+		old, ok, err := upstreamWarning(tx, r)
+		if err != nil {
+			return WarningImport{}, err
+		}
+		if !ok || old.Status != WarningActive || old.ID == w.ID || slices.Contains(out.Replaced, old.ID) {
+			continue
+		}
+		reason := fmt.Sprintf("updated by upstream alert %s (warning %s)", p.Upstream.Identifier, w.ID)
+		if err := liftWarning(tx, &old, WarningLifted, c.Time, c.Actor, reason); err != nil {
+			return WarningImport{}, fmt.Errorf("lift %s: %w", old.ID, err)
+		}
+		out.Replaced = append(out.Replaced, old.ID)
+	}
+	return out, nil
 }
 
 func applyWarningLift(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -384,16 +544,26 @@ func applyWarningLift(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if reason == "" {
 		return nil, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
 	}
-	w.LiftedAt, w.LiftedBy, w.LiftReason = c.Time, c.Actor, reason
+	if err := liftWarning(tx, &w, w.Status, c.Time, c.Actor, reason); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// liftWarning ends w, which is in force, with status (lifted or expired) at
+// t: its regions leave standby unless something else holds them.
+func liftWarning(tx *bolt.Tx, w *Warning, status WarningStatus, t time.Time, actor, reason string) error {
+	w.Status = status
+	w.LiftedAt, w.LiftedBy, w.LiftReason = t, actor, reason
 	for _, r := range w.Regions {
-		if err := releaseStandby(tx, r, w.ID, c.Time, c.Actor, reason); err != nil {
-			return nil, fmt.Errorf("release %s: %w", r, err)
+		if err := releaseStandby(tx, r, w.ID, t, actor, reason); err != nil {
+			return fmt.Errorf("release %s: %w", r, err)
 		}
 	}
 	if err := bucket(tx, bWarningsActive).Delete([]byte(w.ID)); err != nil {
-		return nil, err
+		return err
 	}
-	return w, putJSON(bucket(tx, bWarnings), string(w.ID), w)
+	return putJSON(bucket(tx, bWarnings), string(w.ID), *w)
 }
 
 func formatExpires(t time.Time) string {
@@ -628,6 +798,183 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 		return Warning{}, err
 	}
 	return w.At(s.clock.Now()), nil
+}
+
+// UpstreamWarning is an alert of an upstream service, such as a
+// meteorological bureau's CAP feed, read into muster's terms to become a
+// warning.
+type UpstreamWarning struct {
+	Alert    UpstreamRef    // the same sender and identifier again is the same warning
+	Source   string         // the warning's Source, such as "cap:sender,identifier,sent"
+	Purpose  WarningPurpose // LIVE, EXERCISE or TEST; "" is LIVE
+	Replaces []UpstreamRef  // earlier alerts this one updates: their warnings in force are lifted
+	Regions  []RegionCode   // the alert's region codes; those muster does not have are left out
+	Level    WarningLevel
+	// Texts longer than MaxWarningEvent, MaxWarningHeadline and
+	// MaxWarningDescription are cut; Headline defaults to Event.
+	Event, Headline, Description string
+
+	CAPCategory CAPCategory // optional; also picks the hazard category that narrows the suggested plans
+	Expires     time.Time   // zero: in force until lifted or cancelled
+}
+
+// Import turns an upstream alert into a warning, as Issue does, once: an
+// alert with the same sender and identifier as one imported before returns
+// the warning it became (Created false) whatever it says now, which the
+// state machine decides, so concurrent imports of one alert agree. An alert
+// that updates earlier ones (Replaces) lifts their warnings in force in the
+// same step. Region codes muster does not have are left out and listed in
+// Ignored; none left, an unknown level or an expiry already passed is
+// EInvalid.
+func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWarning) (WarningImport, error) {
+	now := s.clock.Now()
+	if err := in.Alert.check(); err != nil {
+		return WarningImport{}, err
+	}
+	var (
+		out   WarningImport
+		found bool
+		known []RegionCode
+	)
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		w, ok, err := upstreamWarning(tx, in.Alert)
+		if err != nil || ok {
+			out.Warning, found = w, ok
+			return err
+		}
+		for _, r := range in.Regions {
+			if r = RegionCode(strings.TrimSpace(string(r))); r == "" {
+				continue
+			}
+			_, ok, err := getRegion(tx, r)
+			if err != nil {
+				return err
+			}
+			if ok {
+				known = append(known, r)
+			} else {
+				out.Ignored = append(out.Ignored, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return WarningImport{}, err
+	}
+	if found {
+		out.Warning = out.Warning.At(now)
+		return out, nil
+	}
+	slices.Sort(out.Ignored)
+	out.Ignored = slices.Compact(out.Ignored)
+	if len(known) == 0 && len(out.Ignored) == 0 {
+		return WarningImport{}, muster.Errorf(muster.EInvalid, "regions: the alert names no region code: muster needs at least one of its regions")
+	}
+	if len(known) == 0 {
+		return WarningImport{}, muster.Errorf(muster.EInvalid, "regions: none of the alert's region codes (%s) exists in muster: check the feed's geocodes against the region tree",
+			joinStrings(out.Ignored, ", "))
+	}
+	if !in.Level.Valid() {
+		return WarningImport{}, muster.Errorf(muster.EInvalid, "level %q: want red, orange, yellow or blue", in.Level)
+	}
+	event := strings.TrimSpace(in.Event)
+	p := warningIssue{Regions: known, Level: in.Level, Event: clipText(event, MaxWarningEvent),
+		Headline:    clipText(cmp.Or(strings.TrimSpace(in.Headline), event), MaxWarningHeadline),
+		Description: clipText(strings.TrimSpace(in.Description), MaxWarningDescription),
+		CAPCategory: in.CAPCategory, Category: hazardOfCAPCategory(in.CAPCategory), Source: in.Source,
+		ResponseTimeout: Duration(s.timeout), Purpose: cmp.Or(in.Purpose, WarningLive),
+		Upstream: &in.Alert, Replaces: in.Replaces}
+	if !in.Expires.IsZero() {
+		if !in.Expires.After(now) {
+			return WarningImport{}, muster.Errorf(muster.EInvalid, "expires %s has passed (server time %s): the alert is no longer in force",
+				in.Expires.Format(time.RFC3339), now.Format(time.RFC3339))
+		}
+		p.Expires = in.Expires.UTC()
+	}
+	if err := p.check(); err != nil {
+		return WarningImport{}, err
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return WarningImport{}, err
+	}
+	var res WarningImport
+	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdWarningIssue, Actor: actor, Payload: b}, &res); err != nil {
+		return WarningImport{}, err
+	}
+	res.Warning = res.Warning.At(s.clock.Now())
+	if res.Created {
+		res.Ignored = out.Ignored
+	}
+	return res, nil
+}
+
+// LiftUpstream lifts the warnings that the upstream alerts refs became, as
+// their sender's cancellation asks, each with reason. A warning already
+// lifted or expired is returned as it stands, so a cancellation received
+// twice gets the same answer. Alerts that never became a warning are
+// skipped; if none did, it is ENotFound.
+func (s *WarningService) LiftUpstream(ctx context.Context, actor string, refs []UpstreamRef, reason string) ([]Warning, error) {
+	var ids []WarningID
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		for _, r := range refs {
+			w, ok, err := upstreamWarning(tx, r)
+			if err != nil {
+				return err
+			}
+			if ok && !slices.Contains(ids, w.ID) {
+				ids = append(ids, w.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		names := make([]string, len(refs))
+		for i, r := range refs {
+			names[i] = r.Sender + "," + r.Identifier
+		}
+		return nil, muster.Errorf(muster.ENotFound, "no warning was imported from %s: nothing to lift", strings.Join(names, " "))
+	}
+	out := make([]Warning, 0, len(ids))
+	for _, id := range ids {
+		w, err := s.Lift(ctx, actor, id, reason)
+		if muster.IsCode(err, muster.EConflict) { // lifted or expired already
+			w, err = s.Warning(ctx, muster.Default, id)
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// hazardOfCAPCategory is the hazard category an upstream alert's CAP
+// category stands for, or "" when it could be more than one (Safety,
+// Rescue, Env, Other): then no plan is left out of the suggestions.
+func hazardOfCAPCategory(c CAPCategory) Hazard {
+	switch c {
+	case CAPMet, CAPGeo:
+		return HazardNatural
+	case CAPFire, CAPCBRNE, CAPTransport, CAPInfra:
+		return HazardAccident
+	case CAPHealth:
+		return HazardPublicHealth
+	case CAPSecurity:
+		return HazardSocialSecurity
+	}
+	return ""
+}
+
+// clipText cuts s to at most max characters, ending it with … when cut.
+func clipText(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return truncate(s, max-1)
 }
 
 // Lift lifts a warning in force: its regions leave standby unless another

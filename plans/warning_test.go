@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -528,4 +529,177 @@ muster_warnings_unanswered `+strconv.Itoa(want)+"\n"), "muster_warnings_unanswer
 	assert.Equal(t, []plans.WarningID{late.ID}, unanswered())
 	e.lift(t, late.ID)
 	assert.Empty(t, unanswered())
+}
+
+func TestWarningLevelOfSeverity(t *testing.T) {
+	for _, l := range plans.WarningLevels() {
+		got, err := plans.WarningLevelOfSeverity(l.CAPSeverity())
+		require.NoError(t, err, l)
+		assert.Equal(t, l, got, "the inverse of CAPSeverity")
+	}
+	for _, bad := range []string{"", "Unknown", "severe", "Catastrophic"} {
+		_, err := plans.WarningLevelOfSeverity(bad)
+		assert.True(t, muster.IsCode(err, muster.EInvalid), "%q: %v", bad, err)
+	}
+}
+
+// upstreamRain is an orange rainstorm alert of the meteorological service
+// with the given identifier.
+func upstreamRain(e *warnEnv, id string, regions ...plans.RegionCode) plans.UpstreamWarning {
+	return plans.UpstreamWarning{
+		Alert:       plans.UpstreamRef{Sender: "qx.990100.example.cn", Identifier: id},
+		Source:      "cap:qx.990100.example.cn," + id + ",2026-07-20T16:00:00+08:00",
+		Purpose:     plans.WarningLive,
+		Regions:     regions,
+		Level:       plans.WarningOrange,
+		Event:       "暴雨",
+		Description: "预计未来3小时内降雨量将达50毫米以上。",
+		CAPCategory: plans.CAPMet,
+		Expires:     e.clk.Now().Add(12 * time.Hour),
+	}
+}
+
+func TestWarningImportIsIdempotent(t *testing.T) {
+	e := newWarnEnv(t)
+	ctx := testCtx(t)
+
+	in := upstreamRain(e, "RS-1", wDistrict, "990199")
+	in.Purpose = plans.WarningExercise
+	in.Description = strings.Repeat("雨", plans.MaxWarningDescription+10)
+	first, err := e.svc.Import(ctx, "feed", in)
+	require.NoError(t, err)
+	assert.True(t, first.Created)
+	w := first.Warning
+	assert.Equal(t, []plans.RegionCode{wDistrict}, w.Regions, "unknown codes are left out")
+	assert.Equal(t, []plans.RegionCode{"990199"}, first.Ignored)
+	assert.Equal(t, plans.WarningOrange, w.Level)
+	assert.Equal(t, plans.WarningExercise, w.Purpose)
+	assert.Equal(t, "暴雨", w.Headline, "the headline defaults to the event")
+	assert.Equal(t, plans.MaxWarningDescription, utf8.RuneCountInString(w.Description), "a long description is cut to the limit")
+	assert.True(t, strings.HasSuffix(w.Description, "…"))
+	assert.Equal(t, plans.HazardNatural, w.Category, "Met narrows the suggestions to natural disasters")
+	assert.Equal(t, in.Source, w.Source)
+	assert.Equal(t, "feed", w.IssuedBy)
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
+
+	// The same alert again, even changed, is the same warning.
+	e.clk.add(time.Minute)
+	again := in
+	again.Level = plans.WarningRed
+	second, err := e.svc.Import(ctx, "feed", again)
+	require.NoError(t, err)
+	assert.False(t, second.Created)
+	assert.Equal(t, w.ID, second.Warning.ID)
+	assert.Equal(t, plans.WarningOrange, second.Warning.Level)
+	assert.Empty(t, second.Ignored)
+
+	// Concurrent imports of a new alert agree on one warning, decided in
+	// the state machine.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created int
+		ids     = map[plans.WarningID]bool{}
+	)
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := e.svc.Import(ctx, "feed", upstreamRain(e, "RS-2", wOther))
+			assert.NoError(t, err)
+			mu.Lock()
+			defer mu.Unlock()
+			ids[res.Warning.ID] = true
+			if res.Created {
+				created++
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, created)
+	assert.Len(t, ids, 1)
+
+	// The same identifier from another sender is another alert.
+	other := upstreamRain(e, "RS-1", wOther)
+	other.Alert.Sender = "qx.990200.example.cn"
+	res, err := e.svc.Import(ctx, "feed", other)
+	require.NoError(t, err)
+	assert.True(t, res.Created)
+	assert.NotEqual(t, w.ID, res.Warning.ID)
+	list, err := e.svc.Warnings(ctx, muster.Default, plans.WarningFilter{}, plans.Page{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 3)
+}
+
+func TestWarningImportUpdateAndCancel(t *testing.T) {
+	e := newWarnEnv(t)
+	ctx := testCtx(t)
+	first, err := e.svc.Import(ctx, "feed", upstreamRain(e, "RS-1", wDistrict))
+	require.NoError(t, err)
+
+	// An update replaces the warning: the old one is lifted in the same
+	// step, the district stays in standby under the new one.
+	e.clk.add(time.Hour)
+	up := upstreamRain(e, "RS-2", wDistrict)
+	up.Level = plans.WarningRed
+	up.Replaces = []plans.UpstreamRef{{Sender: "qx.990100.example.cn", Identifier: "RS-1"}, {Sender: "qx.990100.example.cn", Identifier: "never-seen"}}
+	res, err := e.svc.Import(ctx, "feed", up)
+	require.NoError(t, err)
+	assert.True(t, res.Created)
+	assert.Equal(t, []plans.WarningID{first.Warning.ID}, res.Replaced)
+	old, err := e.svc.Warning(ctx, muster.Default, first.Warning.ID)
+	require.NoError(t, err)
+	assert.Equal(t, plans.WarningLifted, old.Status)
+	assert.Contains(t, old.LiftReason, "RS-2")
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningRed}, e.mode(t, wDistrict))
+
+	// A cancellation lifts it; received twice, it answers the same.
+	cancel := []plans.UpstreamRef{{Sender: "qx.990100.example.cn", Identifier: "RS-2"}}
+	lifted, err := e.svc.LiftUpstream(ctx, "feed", cancel, "雨势减弱")
+	require.NoError(t, err)
+	require.Len(t, lifted, 1)
+	assert.Equal(t, res.Warning.ID, lifted[0].ID)
+	assert.Equal(t, plans.WarningLifted, lifted[0].Status)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
+	e.clk.add(time.Minute)
+	again, err := e.svc.LiftUpstream(ctx, "feed", cancel, "雨势减弱")
+	require.NoError(t, err)
+	assert.Equal(t, lifted, again)
+
+	_, err = e.svc.LiftUpstream(ctx, "feed", []plans.UpstreamRef{{Sender: "qx.990100.example.cn", Identifier: "never-seen"}}, "x")
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "%v", err)
+}
+
+func TestWarningImportRefusesBadInput(t *testing.T) {
+	e := newWarnEnv(t)
+	tests := []struct {
+		name string
+		edit func(*plans.UpstreamWarning)
+		msg  string
+	}{
+		{"no known region", func(in *plans.UpstreamWarning) { in.Regions = []plans.RegionCode{"990199", "110101"} }, "110101, 990199"},
+		{"no region", func(in *plans.UpstreamWarning) { in.Regions = nil }, "no region code"},
+		{"unknown level", func(in *plans.UpstreamWarning) { in.Level = "" }, "level"},
+		{"expired", func(in *plans.UpstreamWarning) { in.Expires = e.clk.Now().Add(-time.Minute) }, "has passed"},
+		{"no event", func(in *plans.UpstreamWarning) { in.Event = " " }, "event"},
+		{"bad purpose", func(in *plans.UpstreamWarning) { in.Purpose = "DRAFT" }, "purpose"},
+		{"identifier with a comma", func(in *plans.UpstreamWarning) { in.Alert.Identifier = "a,b" }, "identifier"},
+		{"no sender", func(in *plans.UpstreamWarning) { in.Alert.Sender = "" }, "sender"},
+		{"huge identifier", func(in *plans.UpstreamWarning) { in.Alert.Identifier = strings.Repeat("x", plans.MaxUpstreamRef+1) }, "at most"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := upstreamRain(e, "RS-1", wDistrict)
+			tt.edit(&in)
+			_, err := e.svc.Import(testCtx(t), "feed", in)
+			require.Error(t, err)
+			assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+			assert.Contains(t, err.Error(), tt.msg)
+		})
+	}
+	assert.Empty(t, e.modeRecords(t), "nothing was switched")
+	// A refused alert can come again once it is right.
+	res, err := e.svc.Import(testCtx(t), "feed", upstreamRain(e, "RS-1", wDistrict))
+	require.NoError(t, err)
+	assert.True(t, res.Created)
 }

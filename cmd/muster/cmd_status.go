@@ -236,6 +236,15 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 	fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status, roundElapsed(b.Elapsed))
 	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
 	fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
+	if n := st.Counters.Dispatch["fallback"]; n > 0 {
+		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
+	}
+	if r := st.Retraction; r != nil {
+		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %d people\n", r.At.Local().Format("2006-01-02 15:04:05"), r.By, r.Correction, r.Recipients)
+	}
+	if st.Retracts != "" {
+		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
+	}
 
 	expired := sum.Counts.Expired > 0
 	header := countColumns

@@ -129,6 +129,9 @@ func isE164(n string) bool {
 type smsOpts struct {
 	live        twilioFlags
 	exercise    twilioFlags
+	// The fallback accounts take a purpose's sends while its account fails.
+	liveFallback     twilioFlags
+	exerciseFallback twilioFlags
 	publicURL   string
 	maxInFlight int
 	simAddr     string
@@ -136,8 +139,11 @@ type smsOpts struct {
 
 func (s *smsOpts) add(f *pflag.FlagSet, dev bool) {
 	s.live.prefix, s.exercise.prefix = "twilio-", "exercise-twilio-"
+	s.liveFallback.prefix, s.exerciseFallback.prefix = "twilio-fallback-", "exercise-twilio-fallback-"
 	s.live.add(f, "LIVE")
 	s.exercise.add(f, "EXERCISE/TEST")
+	s.liveFallback.add(f, "LIVE fallback")
+	s.exerciseFallback.add(f, "EXERCISE/TEST fallback")
 	f.StringVar(&s.publicURL, "public-url", "", "base URL providers post webhooks to: delivery reports and replies go to PUBLIC-URL/hooks/twilio/... (default: --http-advertise)")
 	f.IntVar(&s.maxInFlight, "dispatch-max-inflight", 1024, "most recipients claimed and not yet resolved; after a leader is lost at most this many may get their SMS twice")
 	simHelp := "HOST:PORT of the built-in Twilio simulator that takes EXERCISE and TEST traffic when no --exercise-twilio-account-sid is given (port 0: any free port)"
@@ -157,6 +163,23 @@ func (s *smsOpts) check() error {
 	}
 	if s.live.configured() && strings.EqualFold(s.live.accountSID, s.exercise.accountSID) {
 		return fmt.Errorf("--twilio-account-sid and --exercise-twilio-account-sid are both %s: drills must not share the live account", s.live.accountSID)
+	}
+	for _, fb := range []*twilioFlags{&s.liveFallback, &s.exerciseFallback} {
+		if err := fb.check(); err != nil {
+			return err
+		}
+	}
+	// No account may serve both purposes, nor be its own fallback.
+	seen := map[string]string{}
+	for _, t := range []*twilioFlags{&s.live, &s.liveFallback, &s.exercise, &s.exerciseFallback} {
+		if !t.configured() {
+			continue
+		}
+		sid := strings.ToUpper(t.accountSID)
+		if other, ok := seen[sid]; ok {
+			return fmt.Errorf("%s and %s are both %s: every account serves one purpose, and a fallback is another account", other, t.flag("account-sid"), t.accountSID)
+		}
+		seen[sid] = t.flag("account-sid")
 	}
 	if s.maxInFlight <= 0 {
 		return fmt.Errorf("--dispatch-max-inflight %d: want at least 1", s.maxInFlight)
@@ -255,6 +278,9 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 		}
 		w.dispatch.Live, w.senders.Live = r, info
 		say(r, info, via)
+		if err := w.fallback(r, &s.liveFallback, say); err != nil {
+			return nil, err
+		}
 	} else {
 		w.senders.Live = notify.SendInfo{Account: "(no LIVE SMS account configured: messages stay pending)"}
 		logger.Warn("no LIVE SMS account (--twilio-account-sid): LIVE call-ups are recorded but their messages stay pending")
@@ -269,10 +295,36 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 	}
 	w.dispatch.Exercise, w.senders.Exercise = r, info
 	say(r, info, via)
+	if err := w.fallback(r, &s.exerciseFallback, say); err != nil {
+		return nil, err
+	}
 	if l := w.dispatch.Live; l != nil && strings.EqualFold(l.Account, r.Account) {
 		return nil, &exitError{2, fmt.Errorf("LIVE and EXERCISE traffic would both use account %s (one of them the built-in simulator's): give the other purpose its own account", l.Account)}
 	}
 	return w, nil
+}
+
+// fallback gives route r its fallback account when t names one.
+func (w *smsWiring) fallback(r *notify.Route, t *twilioFlags, say func(*notify.Route, notify.SendInfo, string)) error {
+	if !t.configured() {
+		return nil
+	}
+	fb, info, via, err := w.route(t, r.Name+"-fallback", r.Exercise, twiliosim.Account{})
+	if err != nil {
+		return err
+	}
+	r.Fallback = fb
+	say(fb, info, via)
+	return nil
+}
+
+// exerciseAccounts are the accounts whose webhooks only concern drills.
+func (w *smsWiring) exerciseAccounts() []string {
+	out := []string{w.dispatch.Exercise.Account}
+	if fb := w.dispatch.Exercise.Fallback; fb != nil {
+		out = append(out, fb.Account)
+	}
+	return out
 }
 
 // route builds the route of one purpose on its flags' account, or on the
@@ -388,4 +440,17 @@ func (d *devSim) Close() {
 	_ = d.srv.Shutdown(ctx)
 	<-d.done
 	d.sim.Close()
+}
+
+// voiceRoute is the voice counterpart of an SMS route: calls go out on the
+// same account when its provider can place them. nil when it cannot.
+func voiceRoute(r *notify.Route) *notify.VoiceRoute {
+	if r == nil {
+		return nil
+	}
+	caller, ok := r.Provider.(notify.Caller)
+	if !ok {
+		return nil
+	}
+	return &notify.VoiceRoute{Name: r.Name, Account: r.Account, Caller: caller, Exercise: r.Exercise, PerSecond: r.PerSecond}
 }

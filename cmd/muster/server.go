@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // CAP timestamps in Asia/Shanghai on hosts and images without a zone database
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"muster"
 	"muster/access"
 	"muster/api"
+	"muster/cap"
 	"muster/cluster"
 	"muster/examples"
 	"muster/notify"
@@ -51,6 +53,9 @@ type serverOpts struct {
 	approvalWindow time.Duration
 	warningTimeout time.Duration
 
+	capSender string
+	capZone   string
+
 	sms smsOpts
 
 	// dev only
@@ -71,6 +76,8 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.DurationVar(&o.election, "election-timeout", 500*time.Millisecond, "raft election timeout")
 	f.DurationVar(&o.approvalWindow, "approval-window", notify.DefaultApprovalWindow, "how long a LIVE activation that needs a second approval (level I–II) waits for it")
 	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before the commander is prompted")
+	f.StringVar(&o.capSender, "cap-sender", api.DefaultCAPSender, "<sender> of the CAP 1.2 alerts muster serves, e.g. a domain name of the city's emergency office; the same on every node")
+	f.StringVar(&o.capZone, "cap-time-zone", "Asia/Shanghai", "time zone of the timestamps in CAP alerts")
 }
 
 func newDevCmd() *cobra.Command {
@@ -166,6 +173,13 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if err := o.sms.check(); err != nil {
 		return &exitError{2, err}
 	}
+	if p := cap.IdentifierProblem(o.capSender); p != "" {
+		return &exitError{2, fmt.Errorf("--cap-sender: %s: CAP wants it without spaces, commas, < or &", p)}
+	}
+	capZone, err := time.LoadLocation(o.capZone)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("--cap-time-zone %q: %w", o.capZone, err)}
+	}
 	gin.SetMode(gin.ReleaseMode)
 
 	ln, err := net.Listen("tcp", o.httpAddr)
@@ -226,6 +240,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		return &exitError{2, err}
 	}
 	node.OnLeader(dispatcher.Run)
+	escalator := notify.NewEscalator(node, node, notify.EscalatorConfig{Live: sms.dispatch.Live, Exercise: sms.dispatch.Exercise,
+		LiveVoice: voiceRoute(sms.dispatch.Live), ExerciseVoice: voiceRoute(sms.dispatch.Exercise), PublicURL: publicURL, Logger: logger})
+	node.OnLeader(escalator.Run)
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
@@ -241,14 +258,14 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}()
 	// Webhooks are taken on every node; closed after the HTTP server has
 	// stopped, so what it accepted is applied before the node closes.
-	inbound := notify.NewInbound(node, notify.InboundConfig{Tokens: sms.tokens, Exercise: []string{sms.dispatch.Exercise.Account}, View: node})
+	inbound := notify.NewInbound(node, notify.InboundConfig{Tokens: sms.tokens, Exercise: sms.exerciseAccounts(), View: node})
 	defer inbound.Close()
 
 	tokens := access.NewService(node, node)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector())
 	srv := &http.Server{
-		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL},
+		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone},
 			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -129,24 +129,41 @@ type Config struct {
 	SentDelay      time.Duration
 	DeliveredDelay time.Duration
 	// TimeScale multiplies every simulated delay (status, slow rules,
-	// replies); 0 means 1.
+	// replies, call progress, speech and key presses); 0 means 1.
 	TimeScale float64
 
 	Rules   []Rule
 	Replies []ReplyRule
-	// Seed makes rule-free randomness (who replies, when) repeatable: the
-	// same seed and number give the same decision.
+	// Seed makes rule-free randomness (who replies, when; how calls go)
+	// repeatable: the same seed and number give the same decision.
 	Seed int64
 
 	// MaxMessages bounds the messages kept (oldest forgotten first); default 100,000.
 	MaxMessages int
-	// Workers bounds the goroutines that advance messages and post webhooks; default 8.
+
+	// CPS is how many calls each account dials per second (Twilio's
+	// default is 1); later calls wait queued. The spacing is scaled by
+	// TimeScale. 0 means 1; negative: no pacing.
+	CPS float64
+	// Voice is how the people called behave; the zero value is
+	// DefaultVoiceProfile.
+	Voice VoiceProfile
+	// CallScripts fix the behaviour of calls to matching numbers in place
+	// of Voice; the first match wins. Rules with OutcomeReject refuse calls
+	// too, except for SMS-only codes (21408, 21610, 21611, 21612, 21614,
+	// 21617): a landline takes calls.
+	CallScripts []CallScript
+	// MaxCalls bounds the calls kept (oldest forgotten first); default 100,000.
+	MaxCalls int
+	// Workers bounds the goroutines that advance messages and calls, post
+	// webhooks and fetch TwiML; default 8.
 	Workers int
-	// CallbackAttempts is how many times a webhook is tried (default 3), the
+	// CallbackAttempts is how many times a status callback or reply is
+	// tried (default 3; TwiML requests are tried once, as Twilio does), the
 	// n-th retry after CallbackRetryDelay·2ⁿ⁻¹ (default 250ms).
 	CallbackAttempts   int
 	CallbackRetryDelay time.Duration
-	// CallbackTimeout bounds one webhook POST; default 5s.
+	// CallbackTimeout bounds one webhook request, TwiML fetches included; default 5s.
 	CallbackTimeout time.Duration
 	// DuplicateCallbacks posts every status callback twice, the copy a
 	// moment later, for idempotency tests.
@@ -172,6 +189,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxMessages <= 0 {
 		c.MaxMessages = 100_000
+	}
+	if c.CPS == 0 {
+		c.CPS = 1
+	}
+	c.Voice.setDefaults()
+	if c.MaxCalls <= 0 {
+		c.MaxCalls = 100_000
 	}
 	if c.Workers <= 0 {
 		c.Workers = 8

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"muster/notify/twiml"
 )
 
 const (
@@ -153,4 +156,162 @@ func (rc *receiver) statuses(sid string) []string {
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 10*time.Second, 5*time.Millisecond, what)
+}
+
+// voiceHook stands in for muster's voice webhooks. POST /voice/{attempt}
+// answers with the call-up prompt of package twiml (or, for a machine,
+// with Voicemail when voicemail is set), POST /voice/{attempt}/gather with
+// twiml.Reply for the Digits, and /status takes call status callbacks. It
+// records every request, its signature checked with twilio-go's
+// RequestValidator over the URL it was sent to.
+type voiceHook struct {
+	ts        *httptest.Server
+	token     string
+	voicemail bool                      // answer AnsweredBy machine_* with twiml.Voicemail
+	docs      map[string]twiml.Response // attempt → document served instead of the prompt
+	fail      map[string]int            // attempt → HTTP status served instead of the prompt
+
+	mu    sync.Mutex
+	hooks []voiceRequest
+}
+
+// voiceRequest is one request a voiceHook received.
+type voiceRequest struct {
+	Method  string
+	Path    string // /voice/A1, /voice/A1/gather, /status
+	Attempt string
+	Params  map[string]string // query and form
+	Valid   bool
+}
+
+const callUpText = "防汛Ⅳ级响应，请到岗。确认请按1，不能请按2，重听请按9。"
+
+func newVoiceHook(t testing.TB, token string) *voiceHook {
+	vh := &voiceHook{token: token, docs: map[string]twiml.Response{}, fail: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/voice/{attempt}", func(w http.ResponseWriter, r *http.Request) {
+		attempt := r.PathValue("attempt")
+		p := vh.record(t, r, attempt)
+		vh.mu.Lock()
+		doc, custom := vh.docs[attempt]
+		status := vh.fail[attempt]
+		vh.mu.Unlock()
+		switch {
+		case status != 0:
+			w.WriteHeader(status)
+			return
+		case custom:
+		case vh.voicemail && strings.HasPrefix(p["AnsweredBy"], "machine_"):
+			doc = twiml.Voicemail(vh.callUp(attempt))
+		default:
+			doc = twiml.Prompt(vh.callUp(attempt))
+		}
+		vh.write(w, doc)
+	})
+	mux.HandleFunc("/voice/{attempt}/gather", func(w http.ResponseWriter, r *http.Request) {
+		attempt := r.PathValue("attempt")
+		p := vh.record(t, r, attempt)
+		vh.write(w, twiml.Reply(vh.callUp(attempt), p["Digits"]))
+	})
+	mux.HandleFunc("/status", func(w http.ResponseWriter, r *http.Request) {
+		vh.record(t, r, r.URL.Query().Get("attempt"))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	vh.ts = httptest.NewServer(mux)
+	t.Cleanup(vh.ts.Close)
+	return vh
+}
+
+func (vh *voiceHook) callUp(attempt string) twiml.CallUp {
+	return twiml.CallUp{Text: callUpText, Language: twiml.ZhCN, Action: vh.ts.URL + "/voice/" + attempt + "/gather"}
+}
+
+func (vh *voiceHook) record(t testing.TB, r *http.Request, attempt string) map[string]string {
+	require.NoError(t, r.ParseForm())
+	full := "http://" + r.Host + r.URL.RequestURI()
+	signed := map[string]string{} // form POST: the body's parameters; GET: none, the URL carries them
+	for k, v := range r.PostForm {
+		signed[k] = v[0]
+	}
+	params := map[string]string{}
+	for k, v := range r.Form {
+		params[k] = v[0]
+	}
+	v := client.NewRequestValidator(vh.token)
+	valid := v.Validate(full, signed, r.Header.Get("X-Twilio-Signature"))
+	vh.mu.Lock()
+	vh.hooks = append(vh.hooks, voiceRequest{Method: r.Method, Path: r.URL.Path, Attempt: attempt, Params: params, Valid: valid})
+	vh.mu.Unlock()
+	return params
+}
+
+func (vh *voiceHook) write(w http.ResponseWriter, doc twiml.Response) {
+	w.Header().Set("Content-Type", twiml.ContentType)
+	_, _ = w.Write(doc.Render())
+}
+
+// requests lists the requests for attempt to paths ending in suffix
+// ("" for the TwiML Url, "/gather", or "status"), in arrival order.
+func (vh *voiceHook) requests(attempt, kind string) []voiceRequest {
+	vh.mu.Lock()
+	defer vh.mu.Unlock()
+	var out []voiceRequest
+	for _, h := range vh.hooks {
+		if h.Attempt != attempt {
+			continue
+		}
+		switch {
+		case kind == "status" && h.Path == "/status",
+			kind == "gather" && strings.HasSuffix(h.Path, "/gather"),
+			kind == "twiml" && h.Path == "/voice/"+attempt:
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (vh *voiceHook) all() []voiceRequest {
+	vh.mu.Lock()
+	defer vh.mu.Unlock()
+	return append([]voiceRequest(nil), vh.hooks...)
+}
+
+// statuses lists the CallStatus of attempt's status callbacks in arrival order.
+func (vh *voiceHook) statuses(attempt string) []string {
+	var out []string
+	for _, h := range vh.requests(attempt, "status") {
+		out = append(out, h.Params["CallStatus"])
+	}
+	return out
+}
+
+// digits lists the Digits posted to attempt's Gather action.
+func (vh *voiceHook) digits(attempt string) []string {
+	var out []string
+	for _, h := range vh.requests(attempt, "gather") {
+		out = append(out, h.Params["Digits"])
+	}
+	return out
+}
+
+// call is a call-up call to to for attempt, with every status event and
+// answering-machine detection, as muster places it.
+func (vh *voiceHook) call(to, attempt string) *api.CreateCallParams {
+	p := &api.CreateCallParams{}
+	p.SetTo(to).SetFrom(fromNum).SetUrl(vh.ts.URL + "/voice/" + attempt).
+		SetStatusCallback(vh.ts.URL + "/status?attempt=" + attempt).
+		SetStatusCallbackEvent([]string{"initiated", "ringing", "answered", "completed"}).
+		SetMachineDetection("Enable")
+	return p
+}
+
+// settled waits until the call is final and every webhook about it is done.
+func (r *rig) settled(t testing.TB, sid string) Call {
+	t.Helper()
+	eventually(t, "call "+sid+" ends and the scheduler drains", func() bool {
+		c, ok := r.sim.Call(sid)
+		return ok && callFinal(c.Status) && r.sim.Stats().Pending == 0
+	})
+	c, _ := r.sim.Call(sid)
+	return c
 }

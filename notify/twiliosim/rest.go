@@ -16,17 +16,23 @@ import (
 const maxBody = 1600
 
 // Handler serves the REST API under /2010-04-01/Accounts/{AccountSid}/ and
-// the simulator's own /_sim/stats and /_sim/messages?to=.
+// the simulator's own /_sim/stats, /_sim/messages?to= and /_sim/calls?to=.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", s.api(s.createMessage))
 	mux.Handle("GET /2010-04-01/Accounts/{AccountSid}/Messages/{file}", s.api(s.fetchMessage))
 	mux.Handle("POST /2010-04-01/Accounts/{AccountSid}/Messages/{file}", s.api(s.updateMessage))
+	mux.Handle("POST /2010-04-01/Accounts/{AccountSid}/Calls.json", s.api(s.createCall))
+	mux.Handle("GET /2010-04-01/Accounts/{AccountSid}/Calls/{file}", s.api(s.fetchCall))
+	mux.Handle("POST /2010-04-01/Accounts/{AccountSid}/Calls/{file}", s.api(s.updateCall))
 	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
 	mux.HandleFunc("GET /_sim/messages", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Messages(r.URL.Query().Get("to")))
+	})
+	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Calls(r.URL.Query().Get("to")))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
@@ -155,13 +161,15 @@ func (s *Server) reject(w http.ResponseWriter, a *account, code int) {
 	writeError(w, http.StatusBadRequest, code, msg)
 }
 
-func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, a *account) {
-	now := time.Now()
-	if ok, wait := a.take(now, s.cfg.MPS); !ok {
+// admit applies the account's create rate (MPS, shared by messages and
+// calls) and the configured latency. It answers 429 itself, and reports
+// whether the create goes on.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, a *account) bool {
+	if ok, wait := a.take(time.Now(), s.cfg.MPS); !ok {
 		a.c.throttled.Add(1)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
 		writeError(w, http.StatusTooManyRequests, 20429, "Too Many Requests")
-		return
+		return false
 	}
 	if s.cfg.Latency > 0 {
 		t := time.NewTimer(s.cfg.Latency)
@@ -169,8 +177,16 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, a *accoun
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return
+			return false
 		}
+	}
+	return true
+}
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, a *account) {
+	now := time.Now()
+	if !s.admit(w, r, a) {
+		return
 	}
 	if err := r.ParseForm(); err != nil {
 		writeError(w, http.StatusBadRequest, 20001, "Bad form body: "+err.Error())

@@ -14,11 +14,12 @@ const (
 	evAdvance  eventKind = iota // move a message to its next status
 	evCallback                  // post a status callback (first try or retry)
 	evReply                     // post an inbound SMS (first try or retry)
+	evCall                      // move a call to its next step
 )
 
 // event is one piece of scheduled work. A message has at most one pending
-// evAdvance, so the heap holds at most one advance per live message plus the
-// webhooks in retry.
+// evAdvance and a call at most one pending evCall, so the heap holds at most
+// one step per live message or call plus the webhooks in retry.
 type event struct {
 	at      time.Time
 	seq     uint64 // FIFO among equal times
@@ -26,6 +27,7 @@ type event struct {
 	sid     string
 	account string
 	url     string
+	method  string // of a webhook: GET or POST (empty)
 	form    url.Values
 	attempt int
 }

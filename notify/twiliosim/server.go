@@ -1,9 +1,13 @@
-// Package twiliosim is a Twilio-compatible SMS simulator. It serves the
-// Messages part of Twilio's 2010-04-01 REST API well enough that the real
-// github.com/twilio/twilio-go client works against it unchanged, moves each
-// message through queued → sent → delivered (or a failure chosen by number
-// pattern) on its own scheduler, posts signed status callbacks and, by
-// profile or script, signed inbound replies. Trainers use it for drills that
+// Package twiliosim is a Twilio-compatible SMS and voice simulator. It
+// serves the Messages and Calls parts of Twilio's 2010-04-01 REST API well
+// enough that the real github.com/twilio/twilio-go client works against it
+// unchanged. It moves each message through queued → sent → delivered (or a
+// failure chosen by number pattern) on its own scheduler, posts signed
+// status callbacks and, by profile or script, signed inbound replies. It
+// dials each call at the account's calls per second, rings it, and, by
+// profile or script, has it busy, unanswered, failed, or answered by a
+// person or a machine; an answered call fetches its TwiML with signed
+// requests, listens to it and presses keys. Trainers use it for drills that
 // cost nothing; tests use it as muster's provider double.
 package twiliosim
 
@@ -100,6 +104,11 @@ type Server struct {
 	ring   []string // SIDs in creation order, for eviction
 	head   int
 	lastTo map[string]string // number → SID of the latest message to it
+
+	calls    map[string]*call
+	callRing []string // call SIDs in creation order, for eviction
+	callHead int
+	callsTo  map[string]int // number → calls to it kept
 }
 
 type faultState struct {
@@ -114,6 +123,9 @@ type account struct {
 	last     time.Time
 	optOut   map[string]bool // guarded by Server.mu
 	c        counters
+	calls    callCounters
+	dialMu   sync.Mutex
+	nextDial time.Time // the account's next free dial slot (Config.CPS)
 }
 
 type counters struct {
@@ -143,13 +155,16 @@ func New(cfg Config) *Server {
 		msgs:     make(map[string]*message),
 		ring:     make([]string, 0, min(cfg.MaxMessages, 1<<16)),
 		lastTo:   make(map[string]string),
+		calls:    make(map[string]*call),
+		callRing: make([]string, 0, min(cfg.MaxCalls, 1<<16)),
+		callsTo:  make(map[string]int),
 		client:   cfg.HTTPClient,
 	}
 	for _, a := range cfg.Accounts {
 		if a.Number == "" {
 			a.Number = defaultNumber
 		}
-		s.accounts[a.SID] = &account{Account: a, optOut: map[string]bool{}, c: counters{rejected: map[int]int64{}}}
+		s.accounts[a.SID] = &account{Account: a, optOut: map[string]bool{}, c: counters{rejected: map[int]int64{}}, calls: newCallCounters()}
 	}
 	if s.client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -278,6 +293,10 @@ type AccountStats struct {
 	CallbackRetries int64         `json:"callback_retries"`
 	RepliesSent     int64         `json:"replies_sent"`
 	RepliesFailed   int64         `json:"replies_failed"`
+	// Calls counts voice calls; the counters above are messages' (Created,
+	// Rejected, Delivered...) or shared by both (Throttled, Unauthorized,
+	// Faults, and Callbacks*, which count the status callbacks of both).
+	Calls CallStats `json:"calls"`
 }
 
 // Stats is a snapshot of the simulator's counters: totals, then per account.
@@ -285,13 +304,16 @@ type Stats struct {
 	AccountStats
 	Unauthorized int64                   `json:"unauthorized"` // requests with unknown credentials
 	Stored       int                     `json:"stored"`       // messages kept now
+	StoredCalls  int                     `json:"stored_calls"` // calls kept now
 	Pending      int                     `json:"pending"`      // scheduled status changes and webhooks
 	Accounts     map[string]AccountStats `json:"accounts"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	st := Stats{AccountStats: AccountStats{Rejected: map[int]int64{}}, Accounts: map[string]AccountStats{}}
+	st := Stats{AccountStats: AccountStats{Rejected: map[int]int64{}, Calls: CallStats{Rejected: map[int]int64{}, Digits: map[string]int64{}}},
+		Accounts: map[string]AccountStats{}}
+	var latency []time.Duration
 	for sid, a := range s.accounts {
 		c := &a.c
 		as := AccountStats{
@@ -307,6 +329,10 @@ func (s *Server) Stats() Stats {
 			st.Rejected[k] += v
 		}
 		c.rejMu.Unlock()
+		var lat []time.Duration
+		as.Calls, lat = a.calls.snapshot()
+		latency = append(latency, lat...)
+		st.Calls.add(as.Calls)
 		st.Accounts[sid] = as
 		st.Created += as.Created
 		st.Throttled += as.Throttled
@@ -321,9 +347,11 @@ func (s *Server) Stats() Stats {
 		st.RepliesSent += as.RepliesSent
 		st.RepliesFailed += as.RepliesFailed
 	}
+	st.Calls.setLatency(latency)
 	st.Unauthorized = st.AccountStats.Unauthorized + s.anonUnauthorized.Load()
 	s.mu.Lock()
 	st.Stored = len(s.msgs)
+	st.StoredCalls = len(s.calls)
 	s.mu.Unlock()
 	st.Pending = s.sched.pending()
 	return st
@@ -336,6 +364,8 @@ func (s *Server) runEvent(ctx context.Context, e *event) {
 		s.advance(e.sid)
 	case evCallback, evReply:
 		s.post(ctx, e)
+	case evCall:
+		s.callStep(ctx, e.sid)
 	}
 }
 
@@ -390,15 +420,18 @@ func (s *Server) advance(sid string) {
 	cb := m.StatusCallback
 	s.mu.Unlock()
 
-	if next >= 0 {
-		s.sched.add(&event{at: now.Add(next), kind: evAdvance, sid: sid})
-	}
+	// The callback goes out before the next status is scheduled, so a
+	// message's callbacks leave in order even when the next status is due
+	// before this post ends (a failed post is retried later).
 	if form != nil {
 		e := &event{kind: evCallback, sid: sid, account: a.SID, url: cb, form: form}
 		s.post(s.ctx, e)
 		if s.cfg.DuplicateCallbacks {
 			s.sched.add(&event{at: now.Add(s.cfg.scale(20 * time.Millisecond)), kind: evCallback, sid: sid, account: a.SID, url: cb, form: form})
 		}
+	}
+	if next >= 0 {
+		s.sched.add(&event{at: now.Add(next), kind: evAdvance, sid: sid})
 	}
 }
 
@@ -524,7 +557,7 @@ func (s *Server) post(ctx context.Context, e *event) {
 			return
 		}
 	}
-	err := s.postSigned(ctx, a.AuthToken, target, e.form)
+	err := s.sendSigned(ctx, a.AuthToken, e.method, target, e.form)
 	if err == nil {
 		if e.kind == evReply {
 			a.c.repliesSent.Add(1)
@@ -534,6 +567,8 @@ func (s *Server) post(ctx context.Context, e *event) {
 		s.mu.Lock()
 		if m, ok := s.msgs[e.sid]; ok {
 			m.Callbacks++
+		} else if c, ok := s.calls[e.sid]; ok {
+			c.Callbacks++
 		}
 		s.mu.Unlock()
 		return
@@ -556,23 +591,59 @@ func (s *Server) post(ctx context.Context, e *event) {
 	s.sched.add(e)
 }
 
-func (s *Server) postSigned(ctx context.Context, token, target string, form url.Values) error {
-	body := form.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
+// sendSigned sends one webhook and wants a 2xx answer, whose body it ignores.
+func (s *Server) sendSigned(ctx context.Context, token, method, target string, form url.Values) error {
+	status, _, err := s.request(ctx, token, method, target, form, 0)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", Signature(token, target, form))
+	if status < 200 || status > 299 {
+		return fmt.Errorf("webhook %s: HTTP %d", target, status)
+	}
+	return nil
+}
+
+// request sends a webhook signed as Twilio signs it: a form POST (method
+// empty or POST), or a GET with the parameters appended to the URL's query
+// and the whole URL signed. It returns the answer's status and up to limit
+// bytes of its body, and reads a little past them so the connection can be
+// reused.
+func (s *Server) request(ctx context.Context, token, method, target string, form url.Values, limit int64) (int, []byte, error) {
+	var body io.Reader
+	signed, params := target, form
+	if method == http.MethodGet {
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		if q := form.Encode(); q != "" {
+			signed = target + sep + q
+		}
+		params = nil
+	} else {
+		method = http.MethodPost
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, signed, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("X-Twilio-Signature", Signature(token, signed, params))
 	req.Header.Set("User-Agent", "TwilioProxy/1.1")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var b []byte
+	if limit > 0 {
+		if b, err = io.ReadAll(io.LimitReader(resp.Body, limit)); err != nil {
+			return resp.StatusCode, nil, err
+		}
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook %s: HTTP %d", target, resp.StatusCode)
-	}
-	return nil
+	return resp.StatusCode, b, nil
 }

@@ -1,0 +1,480 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"muster"
+	"muster/cap"
+	"muster/notify"
+	"muster/plans"
+)
+
+// CAP 1.2 over HTTP: GET /activations/{id}/cap and /warnings/{id}/cap serve
+// muster's own alerts, POST /cap takes an upstream feed's alert and turns it
+// into a warning.
+//
+// Documents go out as CAPContentType. POST /cap reads the body as XML
+// whatever its Content-Type says (feeds label CAP as application/xml,
+// text/xml or application/cap+xml alike); cap.Parse decides what it is.
+//
+// Identifiers are unique per sender without a registry: they are built from
+// the sender and muster's own IDs, which are never reused:
+//
+//	<sender>:activation:A000001      an activation, or the correction of a retracted one
+//	<sender>:warning:W000001         a warning
+//	<sender>:warning:W000001:lift    the Cancel of a lifted warning
+
+// CAPContentType is the media type of the CAP documents muster serves.
+const CAPContentType = "application/cap+xml; charset=utf-8"
+
+// CAPImportMaxBody bounds the body of POST /cap: a CAP alert with a few
+// info blocks and areas is a few kilobytes; a megabyte leaves room for
+// polygons and embedded resources.
+const CAPImportMaxBody = 1 << 20
+
+// DefaultCAPSender is the <sender> of muster's alerts unless Config.CAPSender
+// says otherwise.
+const DefaultCAPSender = "muster.local"
+
+// Identifier kinds of muster's alerts.
+const (
+	capKindActivation = "activation"
+	capKindWarning    = "warning"
+	capSuffixLift     = "lift"
+)
+
+// capIdentifier is the <identifier> of muster's alert for an object.
+func (s *Server) capIdentifier(parts ...string) string {
+	return s.cfg.CAPSender + ":" + strings.Join(parts, ":")
+}
+
+// capFault turns a builder's refusal of stored data into a server error:
+// the request was fine, the state is what CAP cannot express.
+func capFault(what string, err error) error {
+	if muster.IsCode(err, muster.EInvalid) {
+		return fmt.Errorf("build the CAP alert of %s from the stored data: %s", what, err)
+	}
+	return err
+}
+
+// writeCAP writes the alert as a CAP document, or err in the error shape.
+func (s *Server) writeCAP(c *gin.Context, what string, a *cap.Alert, err error) {
+	var doc []byte
+	if err == nil {
+		doc, err = a.Marshal()
+		err = capFault(what, err)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, CAPContentType, doc)
+}
+
+// ----- activations -----
+
+// activationCAP serves an activation as CAP: the Alert it was issued as, or
+// for the correction of a retracted activation (Retracts set) the Cancel of
+// that activation's alert, or an Update carrying the corrected text when
+// the retraction was a correction. An activation that has not started
+// (pending approval, rejected) has no alert: 409.
+func (s *Server) activationCAP(c *gin.Context) {
+	ctx, level := c.Request.Context(), consistency(c)
+	st, err := s.deps.Activations.Activation(ctx, level, plans.ActivationID(c.Param("id")))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := s.activationAlert(ctx, level, st.Activation)
+	s.writeCAP(c, "activation "+string(st.ID), a, err)
+}
+
+func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, a notify.Activation) (*cap.Alert, error) {
+	if a.Retracts == "" {
+		in, err := s.capActivation(ctx, level, a)
+		if err != nil {
+			return nil, err
+		}
+		out, err := in.Alert()
+		return out, capFault("activation "+string(a.ID), err)
+	}
+	orig, err := s.deps.Activations.Activation(ctx, level, a.Retracts)
+	if err != nil {
+		return nil, fmt.Errorf("activation %s corrects %s: %w", a.ID, a.Retracts, err)
+	}
+	origIn, err := s.capActivation(ctx, level, orig.Activation)
+	if err != nil {
+		return nil, err
+	}
+	origAlert, err := origIn.Alert()
+	if err != nil {
+		return nil, capFault("activation "+string(orig.ID), err)
+	}
+	ref := origAlert.Reference()
+	if orig.Retraction != nil && orig.Retraction.Correct {
+		in, err := s.capActivation(ctx, level, a)
+		if err != nil {
+			return nil, err
+		}
+		in.Updates = []cap.Reference{ref}
+		in.ZH.Headline = "更正：" + origIn.ZH.Headline
+		in.ZH.Description = a.Message
+		if in.EN.Event != "" {
+			in.EN.Headline = "Correction: " + origIn.EN.Headline
+			in.EN.Description = "Correction as sent to the people called up: " + a.Message
+		}
+		out, err := in.Alert()
+		return out, capFault("activation "+string(a.ID), err)
+	}
+	out, err := cap.Cancel{
+		Header: cap.Header{
+			Identifier: s.capIdentifier(capKindActivation, string(a.ID)),
+			Sender:     s.cfg.CAPSender,
+			Sent:       a.CreatedAt.In(s.cfg.CAPZone),
+			Purpose:    cap.Purpose(a.Purpose),
+			Scope:      origAlert.Scope,
+			Note:       a.Message,
+		},
+		Cancels: []cap.Reference{ref},
+	}.Alert()
+	return out, capFault("activation "+string(a.ID), err)
+}
+
+// capActivation fills the CAP builder for an activation as issued: sent at
+// its creation, severity from its level, the plan's CAP category, its
+// regions, and a zh-CN block, with an en-US one when the plan has an
+// English title.
+func (s *Server) capActivation(ctx context.Context, level muster.Consistency, a notify.Activation) (cap.Activation, error) {
+	switch a.Status {
+	case notify.StatusPendingApproval, notify.StatusApprovalExpired, notify.StatusRejected:
+		return cap.Activation{}, muster.Errorf(muster.EConflict, "activation %s is %s: it was never issued, so it has no CAP alert", a.ID, a.Status)
+	}
+	category, err := s.planCategory(ctx, level, a.Plan, a.PlanVersion)
+	if err != nil {
+		return cap.Activation{}, err
+	}
+	regions, err := s.activationRegions(ctx, level, a)
+	if err != nil {
+		return cap.Activation{}, err
+	}
+	zhLevel := fmt.Sprintf("%s（%s级）", a.LevelName, a.Level.Numeral(plans.LangZH))
+	in := cap.Activation{
+		Header: cap.Header{
+			Identifier: s.capIdentifier(capKindActivation, string(a.ID)),
+			Sender:     s.cfg.CAPSender,
+			Sent:       a.CreatedAt.In(s.cfg.CAPZone),
+			Purpose:    cap.Purpose(a.Purpose),
+		},
+		Level:    cap.Level(a.Level),
+		Category: category,
+		Regions:  regions,
+		ZH: cap.Text{
+			Event:       a.PlanTitle + a.Level.Numeral(plans.LangZH) + "级应急响应",
+			Headline:    a.RegionNames + "启动" + a.PlanTitle + zhLevel + "应急响应",
+			Description: "启动原因：" + a.Reason,
+			Instruction: "被召集人员请按通知要求立即到岗，并回复确认。",
+			SenderName:  strings.Trim(a.Sender, "【】[] "),
+		},
+	}
+	if a.PlanTitleEN != "" {
+		in.EN = cap.Text{
+			Event:       fmt.Sprintf("%s: level %s response", a.PlanTitleEN, a.Level),
+			Headline:    fmt.Sprintf("%s: level %s (%s) response activated", a.PlanTitleEN, a.Level, a.Level.EnglishName()),
+			Description: "Reason given: " + a.Reason,
+			Instruction: "People called up: report as your message says and reply to confirm.",
+		}
+	}
+	return in, nil
+}
+
+// planCategory is the CAP category of a plan version: the plan's own, or the
+// default of its hazard, or Other.
+func (s *Server) planCategory(ctx context.Context, level muster.Consistency, id plans.PlanID, version int) (cap.Category, error) {
+	pv, err := s.deps.Plans.Plan(ctx, level, id, version)
+	if err != nil {
+		return "", fmt.Errorf("plan %s version %d: %w", id, version, err)
+	}
+	if c := cap.Category(pv.Plan.CAPCategory); c.Valid() {
+		return c, nil
+	}
+	if c, err := cap.DefaultCategory(cap.Hazard(pv.Plan.Hazard)); err == nil {
+		return c, nil
+	}
+	return cap.CategoryOther, nil
+}
+
+// activationRegions pairs an activation's region codes with the names it
+// was issued with (RegionNames, in the same order), reading the region tree
+// only if the names cannot be told apart.
+func (s *Server) activationRegions(ctx context.Context, level muster.Consistency, a notify.Activation) ([]cap.Region, error) {
+	names := strings.Split(a.RegionNames, "、")
+	out := make([]cap.Region, len(a.Regions))
+	for i, code := range a.Regions {
+		out[i].Code = string(code)
+		if len(names) == len(a.Regions) {
+			out[i].Name = names[i]
+			continue
+		}
+		r, err := s.deps.Plans.Region(ctx, level, code)
+		if err != nil {
+			return nil, fmt.Errorf("region %s of activation %s: %w", code, a.ID, err)
+		}
+		out[i].Name = r.Name
+	}
+	return out, nil
+}
+
+// ----- warnings -----
+
+// warningCAP serves a warning as CAP: the Alert it was issued as, or the
+// Cancel of that alert once it was lifted. An expired warning is its Alert,
+// whose expires says it is over.
+func (s *Server) warningCAP(c *gin.Context) {
+	ws, err := s.warningsDep()
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	w, err := ws.Warning(c.Request.Context(), consistency(c), plans.WarningID(c.Param("id")))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := s.warningAlert(w)
+	s.writeCAP(c, "warning "+string(w.ID), a, err)
+}
+
+func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
+	category := cap.Category(w.CAPCategory)
+	if !category.Valid() {
+		category = cap.CategoryOther
+		if c, err := cap.DefaultCategory(cap.Hazard(w.Category)); err == nil {
+			category = c
+		}
+	}
+	in := cap.Warning{
+		Header: cap.Header{
+			Identifier: s.capIdentifier(capKindWarning, string(w.ID)),
+			Sender:     s.cfg.CAPSender,
+			Sent:       w.IssuedAt.In(s.cfg.CAPZone),
+			Purpose:    cap.Purpose(w.PurposeOrLive()),
+		},
+		Colour:   cap.Colour(w.Level),
+		Category: category,
+		ZH:       cap.Text{Event: w.Event, Headline: w.Headline, Description: w.Description},
+	}
+	if !w.Expires.IsZero() {
+		in.Expires = w.Expires.In(s.cfg.CAPZone)
+	}
+	for _, ar := range w.Areas {
+		in.Regions = append(in.Regions, cap.Region{Code: string(ar.Code), Name: ar.Name})
+	}
+	a, err := in.Alert()
+	if err != nil {
+		return nil, err
+	}
+	if src, ok := strings.CutPrefix(w.Source, capSourcePrefix); ok {
+		a.Source = "relayed from " + src // the upstream alert's sender,identifier,sent
+	}
+	if w.Status != plans.WarningLifted {
+		return a, nil
+	}
+	return cap.Cancel{
+		Header: cap.Header{
+			Identifier: s.capIdentifier(capKindWarning, string(w.ID), capSuffixLift),
+			Sender:     s.cfg.CAPSender,
+			Sent:       w.LiftedAt.In(s.cfg.CAPZone),
+			Purpose:    in.Purpose,
+			Scope:      a.Scope,
+			Note:       w.LiftReason,
+		},
+		Cancels: []cap.Reference{a.Reference()},
+	}.Alert()
+}
+
+// ----- import -----
+
+// WarningImporter is what POST /cap needs of warnings beyond Warnings
+// (plans.WarningService has both): Deps.Warnings is asked for it.
+type WarningImporter interface {
+	Import(ctx context.Context, actor string, in plans.UpstreamWarning) (plans.WarningImport, error)
+	LiftUpstream(ctx context.Context, actor string, refs []plans.UpstreamRef, reason string) ([]plans.Warning, error)
+}
+
+// importerDep is the warnings service as a WarningImporter, or an
+// unavailable error on a server whose warnings service cannot import.
+func (s *Server) importerDep() (WarningImporter, error) {
+	ws, err := s.warningsDep()
+	if err != nil {
+		return nil, err
+	}
+	imp, ok := ws.(WarningImporter)
+	if !ok {
+		return nil, muster.Errorf(muster.EUnavailable, "this node does not import CAP alerts")
+	}
+	return imp, nil
+}
+
+// capSourcePrefix starts the Source of a warning imported from CAP, followed
+// by the alert's sender,identifier,sent.
+const capSourcePrefix = "cap:"
+
+// importCAP takes a CAP 1.2 alert from an upstream feed. An Alert or Update
+// of status Actual, Exercise or Test becomes a warning (201), once: the same
+// sender and identifier again answers 200 with the warning it became. An
+// Update also lifts the warnings of the sender's alerts it references; a
+// Cancel lifts them and answers 200 with the first, or 404 if none was
+// imported. Anything that is not a CAP 1.2 alert muster can act on is 400
+// with the reason.
+func (s *Server) importCAP(c *gin.Context) {
+	ws, err := s.importerDep()
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	data, err := readBody(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	alert, err := cap.Parse(data)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	u, err := alert.Upstream(cap.LanguageZH)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	purpose, err := upstreamPurpose(u.Status)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	own := ownReferences(u)
+	ctx, actor := c.Request.Context(), identity(c).Name
+	switch u.MsgType {
+	case cap.MsgTypeAlert, cap.MsgTypeUpdate:
+	case cap.MsgTypeCancel:
+		if len(own) == 0 {
+			s.writeError(c, muster.Errorf(muster.EInvalid, "CAP cancel %s: none of its references is an alert of its sender %s: muster lifts only warnings imported from the cancel's own sender", u.Identifier, u.Sender))
+			return
+		}
+		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.TrimSpace(alert.Note), "cancelled upstream"), u.Identifier)
+		lifted, err := ws.LiftUpstream(ctx, actor, own, reason)
+		if err == nil {
+			c.Header("Location", "/api/v1/warnings/"+string(lifted[0].ID))
+			s.reply(c, http.StatusOK, lifted[0], nil)
+			return
+		}
+		s.writeError(c, err)
+		return
+	default:
+		s.writeError(c, muster.Errorf(muster.EInvalid, "CAP alert %s: msgType %s: muster takes Alert, Update and Cancel", u.Identifier, u.MsgType))
+		return
+	}
+	level, err := plans.WarningLevelOfSeverity(string(u.Severity))
+	if err != nil {
+		s.writeError(c, fmt.Errorf("CAP alert %s: %w", u.Identifier, err))
+		return
+	}
+	in := plans.UpstreamWarning{
+		Alert:       plans.UpstreamRef{Sender: u.Sender, Identifier: u.Identifier},
+		Source:      capSourcePrefix + alert.Reference().String(),
+		Purpose:     purpose,
+		Replaces:    own,
+		Regions:     upstreamRegions(u),
+		Level:       level,
+		Event:       u.Event,
+		Headline:    u.Headline,
+		Description: u.Description,
+		CAPCategory: upstreamCategory(alert, u),
+		Expires:     u.Expires,
+	}
+	if u.MsgType == cap.MsgTypeAlert {
+		in.Replaces = nil
+	}
+	res, err := ws.Import(ctx, actor, in)
+	if err != nil {
+		s.writeError(c, fmt.Errorf("CAP alert %s: %w", u.Identifier, err))
+		return
+	}
+	if len(res.Ignored) > 0 {
+		s.logger.Info("CAP import left out unknown region codes", "request_id", requestID(c), "alert", u.Identifier,
+			"sender", u.Sender, "warning", res.Warning.ID, "codes", res.Ignored)
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	c.Header("Location", "/api/v1/warnings/"+string(res.Warning.ID))
+	s.reply(c, status, res.Warning, nil)
+}
+
+// upstreamPurpose maps the status of an upstream alert to the purpose of
+// its warning; System and Draft alerts are not warnings.
+func upstreamPurpose(st cap.Status) (plans.WarningPurpose, error) {
+	switch st {
+	case cap.StatusActual:
+		return plans.WarningLive, nil
+	case cap.StatusExercise:
+		return plans.WarningExercise, nil
+	case cap.StatusTest:
+		return plans.WarningTest, nil
+	}
+	return "", muster.Errorf(muster.EInvalid, "CAP status %s: muster turns only Actual, Exercise and Test alerts into warnings", st)
+}
+
+// ownReferences are the alerts u references that its own sender sent: an
+// Update or Cancel replaces only those.
+func ownReferences(u cap.Upstream) []plans.UpstreamRef {
+	var out []plans.UpstreamRef
+	for _, r := range u.References {
+		ref := plans.UpstreamRef{Sender: r.Sender, Identifier: r.Identifier}
+		if r.Sender == u.Sender && !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// upstreamRegions collects the region codes of u's areas: the values of
+// geocodes named GB/T 2260 (a 6-digit administrative division) or region
+// (muster's longer codes), in any letter case and spacing. Other geocodes
+// (a neighbour's own schemes) are not muster's and are skipped.
+func upstreamRegions(u cap.Upstream) []plans.RegionCode {
+	var out []plans.RegionCode
+	for _, ar := range u.Areas {
+		for _, g := range ar.Geocodes {
+			name := strings.ToLower(strings.NewReplacer(" ", "", "/", "").Replace(g.ValueName))
+			if name != "gbt2260" && name != cap.GeocodeRegion {
+				continue
+			}
+			if code := plans.RegionCode(strings.TrimSpace(g.Value)); code != "" && !slices.Contains(out, code) {
+				out = append(out, code)
+			}
+		}
+	}
+	return out
+}
+
+// upstreamCategory is the first CAP category of the info block u was read
+// from, "" when it has none muster knows.
+func upstreamCategory(a *cap.Alert, u cap.Upstream) plans.CAPCategory {
+	for _, in := range a.Infos {
+		if in.Event == u.Event && strings.EqualFold(cmp.Or(in.Language, cap.LanguageEN), u.Language) && len(in.Categories) > 0 {
+			if c, err := plans.ParseCAPCategory(string(in.Categories[0])); err == nil {
+				return c
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,797 @@
+package notify
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// Escalation (叫应): each level's chain of steps, each After the call-up
+// started, for every recipient who has not answered by then. Firing a step
+// is a replicated command stamped with the step's index, so the leader-only
+// escalator that proposes it, and any leader after it, fires each step
+// exactly once. What a step sends is queued in the activation's escalation
+// bucket and sent by the escalator with claims and results like the
+// dispatcher's.
+
+// Commands of the escalation engine.
+const (
+	CmdEscalationFire   = "escalation.fire"
+	CmdEscalationClaim  = "escalation.claim"
+	CmdEscalationResult = "escalation.result"
+)
+
+// GridLeaderTag marks the grid leader (网格长), the superior a grid's silent
+// recipients are reported to.
+const GridLeaderTag = "网格长"
+
+// Buckets under an activation's data bucket.
+var (
+	bEscFired = []byte("esc_fired") // step index (2 bytes) → 8-byte unix nanos it fired at
+	bEscQueue = []byte("esc_queue") // step index (2 bytes) + person → EscalationItem (JSON)
+)
+
+// Channels an escalation item goes out on.
+const (
+	ChannelSMS   = "sms"
+	ChannelVoice = "voice"
+)
+
+// Escalation item states.
+const (
+	EscQueued  = "queued"
+	EscSending = "sending"
+	EscSent    = "sent"   // the provider accepted the message or placed the call
+	EscFailed  = "failed" // permanently, or the retry budget is spent
+	EscSkipped = "skipped"
+)
+
+// EscalationItem is one message or call an escalation step queued: to the
+// silent recipient itself (sms, voice), or to a superior listing the silent
+// people of a grid (superior).
+type EscalationItem struct {
+	Step     int                    `json:"step"`
+	Action   plans.EscalationAction `json:"action"`
+	Channel  string                 `json:"channel"`
+	Person   plans.PersonID         `json:"person"` // who is messaged or called
+	Name     string                 `json:"name"`
+	Phone    string                 `json:"phone"`
+	Language plans.Language         `json:"language,omitempty"`
+	About    []plans.PersonID       `json:"about,omitempty"` // superior: the silent people reported
+	Text     string                 `json:"text,omitempty"`  // superior: the report's text
+	State    string                 `json:"state"`
+	N        int                    `json:"n"`
+	SID      string                 `json:"sid,omitempty"`
+	Code     int                    `json:"code,omitempty"`
+	Error    string                 `json:"error,omitempty"`
+	Call     string                 `json:"call,omitempty"` // voice: the last call status reported
+	Updated  time.Time              `json:"updated"`
+}
+
+// EscalationSteps is a level's escalation chain as the escalator runs it:
+// the plan's steps, then, when a role slot is under 叫应 (must_ack) and the
+// chain has no superior step, an implied superior step at the level's ack
+// deadline for those recipients only.
+func EscalationSteps(l *plans.Level, slots []RoleSlot) []plans.EscalationStep {
+	steps := slices.Clone(l.Escalation)
+	if slices.ContainsFunc(steps, func(s plans.EscalationStep) bool { return s.Do == plans.EscalateSuperior }) {
+		return steps
+	}
+	if slices.ContainsFunc(slots, func(s RoleSlot) bool { return s.MustAck }) && l.AckDeadline > 0 {
+		steps = append(steps, plans.EscalationStep{After: l.AckDeadline, Do: plans.EscalateSuperior})
+	}
+	return steps
+}
+
+type escalationFire struct {
+	Activation plans.ActivationID `json:"a"`
+	Step       int                `json:"step"`
+}
+
+// FireResult says what firing a step did.
+type FireResult struct {
+	Already bool `json:"already,omitempty"` // fired before: nothing done
+	Stopped bool `json:"stopped,omitempty"` // the activation is not active
+	Silent  int  `json:"silent"`            // recipients without an answer it applied to
+	Queued  int  `json:"queued"`            // messages and calls queued
+	Added   int  `json:"added,omitempty"`   // backups called up as new recipients
+}
+
+func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
+
+func escItemKey(step int, person plans.PersonID) []byte {
+	return append(escStepKey(step), person...)
+}
+
+// silent reports whether a recipient in state s is still waiting for an
+// answer after its call-up went out.
+func silent(s State) bool {
+	return s == StateSent || s == StateDelivered || s == StateEscalated
+}
+
+func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req escalationFire
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("escalation: %v", err)
+	}
+	acts := actCache{}
+	at, err := acts.get(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	var out FireResult
+	if at.a.Status != StatusActive || at.a.Retracts != "" {
+		out.Stopped = true
+		return out, nil
+	}
+	pv, err := plans.GetPlanVersion(tx, at.a.Plan, at.a.PlanVersion)
+	if err != nil {
+		return nil, err
+	}
+	level := pv.Plan.Level(at.a.Level)
+	if level == nil {
+		return nil, fmt.Errorf("activation %s: level %s is gone from its plan version", at.a.ID, at.a.Level)
+	}
+	steps := EscalationSteps(level, at.a.Roles)
+	if req.Step < 0 || req.Step >= len(steps) {
+		return nil, invalidf("escalation step %d: the activation's level has %d", req.Step, len(steps))
+	}
+	step := steps[req.Step]
+	if due := at.a.Start().Add(time.Duration(step.After)); c.Time.Before(due) {
+		return nil, invalidf("escalation step %d is due at %s, not yet", req.Step, due.Format(time.RFC3339))
+	}
+	fired, err := at.ad.CreateBucketIfNotExists(bEscFired)
+	if err != nil {
+		return nil, err
+	}
+	if fired.Get(escStepKey(req.Step)) != nil {
+		out.Already = true
+		return out, nil
+	}
+	if err := fired.Put(escStepKey(req.Step), binary.BigEndian.AppendUint64(nil, uint64(c.Time.UnixNano()))); err != nil {
+		return nil, err
+	}
+	queue, err := at.ad.CreateBucketIfNotExists(bEscQueue)
+	if err != nil {
+		return nil, err
+	}
+	// Only must_ack recipients when the step is the implied 叫应 one.
+	onlyMustAck := req.Step >= len(level.Escalation)
+	mustAck := map[int]bool{}
+	for _, s := range at.a.Roles {
+		if s.MustAck {
+			mustAck[s.Index] = true
+		}
+	}
+
+	var silentOnes []Recipient
+	cur := at.rb.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(v) < 2 || !silent(stateOf(v[1])) {
+			continue
+		}
+		r, err := decodeRecipient(k, v)
+		if err != nil {
+			return nil, err
+		}
+		if onlyMustAck && !slices.ContainsFunc(r.Roles, func(i int) bool { return mustAck[i] }) {
+			continue
+		}
+		silentOnes = append(silentOnes, r)
+	}
+	out.Silent = len(silentOnes)
+	put := func(it EscalationItem) error {
+		it.State, it.Updated = EscQueued, c.Time
+		data, err := json.Marshal(it)
+		if err != nil {
+			return err
+		}
+		out.Queued++
+		return queue.Put(escItemKey(it.Step, it.Person), data)
+	}
+	switch step.Do {
+	case plans.EscalateSMS, plans.EscalateVoice:
+		channel := ChannelSMS
+		if step.Do == plans.EscalateVoice {
+			channel = ChannelVoice
+		}
+		for _, r := range silentOnes {
+			if err := put(EscalationItem{Step: req.Step, Action: step.Do, Channel: channel, Person: r.Person, Name: r.Name, Phone: r.Phone, Language: r.Language}); err != nil {
+				return nil, err
+			}
+		}
+	case plans.EscalateBackup:
+		for _, r := range silentOnes {
+			added, err := callUpBackup(tx, at, r)
+			if err != nil {
+				return nil, err
+			}
+			if added {
+				out.Added++
+			}
+			if err := at.move(r, StateEscalated); err != nil {
+				return nil, err
+			}
+		}
+	case plans.EscalateSuperior:
+		reports, err := superiorReports(tx, at.a, silentOnes)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range reports {
+			it.Step, it.Action, it.Channel = req.Step, step.Do, ChannelSMS
+			if err := put(it); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range silentOnes {
+			if err := at.move(r, StateEscalated); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, invalidf("escalation step %d: unknown action %q", req.Step, step.Do)
+	}
+	if err := at.count(fmt.Sprintf("escalation_step_%d", req.Step), int64(out.Silent)); err != nil {
+		return nil, err
+	}
+	return out, acts.flush()
+}
+
+// callUpBackup adds r's backup person to the activation as a new pending
+// recipient in r's role slots, unless they have no backup or the backup is
+// called up already. The dispatcher sends them the call-up like anyone else.
+func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient) (bool, error) {
+	if r.Backup == "" || at.rb.Get([]byte(r.Backup)) != nil {
+		return false, nil
+	}
+	p, ok, err := plans.GetPerson(tx, r.Backup)
+	if err != nil || !ok {
+		return false, err
+	}
+	rec := plans.PersonRecord{ID: []byte(p.ID), Name: []byte(p.Name), Backup: []byte(p.Backup), Grid: p.Grid, Language: p.Language}
+	if len(p.Phones) > 0 {
+		rec.Phone = []byte(p.Phones[0])
+	}
+	roles := make([]uint16, len(r.Roles))
+	for i, x := range r.Roles {
+		roles[i] = uint16(x)
+	}
+	pending, _ := StatePending.code()
+	if err := at.rb.Put([]byte(p.ID), appendRecord(nil, pending, roles, &rec)); err != nil {
+		return false, err
+	}
+	at.deltas[string(stateKey(StatePending))]++
+	at.deltas[string(gridKey(p.Grid, StatePending))]++
+	for _, i := range r.Roles {
+		at.deltas[string(roleKey(i, StatePending))]++
+	}
+	at.a.Recipients++
+	return true, putActivation(tx, at.a)
+}
+
+// maxCommandReports bounds the people of the first role slot a silence
+// without a grid leader is reported to.
+const maxCommandReports = 3
+
+// superiorReports groups silent recipients by their superior — the grid
+// leader (网格长) of their grid; a grid leader's own silence, or a grid
+// without one, goes to the first maxCommandReports people (by ID) of the
+// activation's first role slot (the command, e.g. 总指挥) — and writes each
+// superior one SMS naming them.
+func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]EscalationItem, error) {
+	leaders := map[plans.RegionCode]*plans.Person{}
+	leaderOf := func(grid plans.RegionCode) (*plans.Person, error) {
+		if p, ok := leaders[grid]; ok {
+			return p, nil
+		}
+		var found *plans.Person
+		reg, ok, err := plans.GetRegion(tx, grid)
+		if err != nil || !ok {
+			leaders[grid] = nil
+			return nil, err
+		}
+		err = plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
+			if found == nil && p.Grid == grid && p.HasTag(GridLeaderTag) && len(p.Phones) > 0 {
+				q := *p
+				found = &q
+			}
+			return nil
+		})
+		leaders[grid] = found
+		return found, err
+	}
+	var command []Recipient // the first role slot's recipients, read lazily
+	commandRead := false
+	byBoss := map[plans.PersonID]*EscalationItem{}
+	var order []plans.PersonID
+	add := func(boss plans.PersonID, name, phone string, lang plans.Language, r Recipient) {
+		it := byBoss[boss]
+		if it == nil {
+			it = &EscalationItem{Person: boss, Name: name, Phone: phone, Language: lang}
+			byBoss[boss] = it
+			order = append(order, boss)
+		}
+		it.About = append(it.About, r.Person)
+		it.Text = appendName(it.Text, r.Name)
+	}
+	for _, r := range silentOnes {
+		boss, err := leaderOf(r.Grid)
+		if err != nil {
+			return nil, err
+		}
+		if boss != nil && boss.ID != r.Person {
+			add(boss.ID, boss.Name, boss.Phones[0], boss.Language, r)
+			continue
+		}
+		if !commandRead {
+			commandRead = true
+			ad := activationData(tx, a.ID)
+			cur := ad.Bucket(bRecipients).Cursor()
+			for k, v := cur.First(); k != nil; k, v = cur.Next() {
+				c, err := decodeRecipient(k, v)
+				if err != nil {
+					return nil, err
+				}
+				if slices.Contains(c.Roles, 0) && c.Phone != "" && len(command) < maxCommandReports {
+					command = append(command, c)
+				}
+			}
+		}
+		for _, c := range command {
+			if c.Person != r.Person {
+				add(c.Person, c.Name, c.Phone, c.Language, r)
+			}
+		}
+	}
+	out := make([]EscalationItem, 0, len(order))
+	for _, id := range order {
+		it := byBoss[id]
+		it.Text = fmt.Sprintf("%s叫应：%s（%s）以下%d人至今未回复：%s。请立即联系。", a.Sender, a.PlanTitle, a.RegionNames, len(it.About), it.Text)
+		if a.Purpose.Drill() {
+			it.Text = plans.ExerciseMark + it.Text
+		}
+		out = append(out, *it)
+	}
+	return out, nil
+}
+
+// appendName adds a name to a 、-separated list, eliding after 20 names.
+func appendName(list, name string) string {
+	switch {
+	case list == "":
+		return name
+	case strings.HasSuffix(list, "等"):
+		return list
+	case strings.Count(list, "、") == 19:
+		return list + "等"
+	}
+	return list + "、" + name
+}
+
+// EscalationAttemptID names attempt n of the escalation item of step for
+// person in activation act: "A000001.P000042.e2-1". Voice webhooks carry it.
+func EscalationAttemptID(act plans.ActivationID, person plans.PersonID, step, n int) string {
+	return fmt.Sprintf("%s.%s.e%d-%d", act, person, step, n)
+}
+
+// ParseEscalationAttemptID is the inverse of EscalationAttemptID.
+func ParseEscalationAttemptID(s string) (act plans.ActivationID, person plans.PersonID, step, n int, err error) {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return "", "", 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N", s)
+	}
+	if _, err := fmt.Sscanf(parts[2], "e%d-%d", &step, &n); err != nil || step < 0 || n < 1 {
+		return "", "", 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N", s)
+	}
+	return plans.ActivationID(parts[0]), plans.PersonID(parts[1]), step, n, nil
+}
+
+// EscalationRef names one queued escalation item and the attempt it is at.
+type EscalationRef struct {
+	Activation plans.ActivationID `json:"a"`
+	Step       int                `json:"s"`
+	Person     plans.PersonID     `json:"p"`
+	N          int                `json:"n"`
+	Resend     bool               `json:"r,omitempty"` // left in sending by an earlier leader
+}
+
+type escalationClaim struct {
+	Items []EscalationRef `json:"i"`
+}
+
+// EscalationClaimResult lists the items claimed with their new attempt
+// numbers; items no longer wanted (answered since, activation stopped) are
+// marked skipped and left out.
+type EscalationClaimResult struct {
+	Claimed []EscalationRef `json:"claimed"`
+}
+
+// escTx is an activation's escalation queue in a write transaction.
+func escQueue(tx *bolt.Tx, acts actCache, id plans.ActivationID) (*actTx, *bolt.Bucket, error) {
+	at, err := acts.get(tx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return at, at.ad.Bucket(bEscQueue), nil
+}
+
+func getEscItem(q *bolt.Bucket, step int, person plans.PersonID) (EscalationItem, bool, error) {
+	var it EscalationItem
+	if q == nil {
+		return it, false, nil
+	}
+	data := q.Get(escItemKey(step, person))
+	if data == nil {
+		return it, false, nil
+	}
+	return it, true, json.Unmarshal(data, &it)
+}
+
+func putEscItem(q *bolt.Bucket, it EscalationItem) error {
+	data, err := json.Marshal(it)
+	if err != nil {
+		return err
+	}
+	return q.Put(escItemKey(it.Step, it.Person), data)
+}
+
+// wanted reports whether an escalation item should still go out: its
+// activation is active and, for a message to the silent person itself,
+// that person has not answered since.
+func wanted(at *actTx, it EscalationItem) bool {
+	if at.a.Status != StatusActive {
+		return false
+	}
+	if it.Action != plans.EscalateSMS && it.Action != plans.EscalateVoice {
+		return true
+	}
+	v := at.rb.Get([]byte(it.Person))
+	return v != nil && len(v) > 1 && !stateOf(v[1]).Answered()
+}
+
+func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req escalationClaim
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("escalation claim: %v", err)
+	}
+	acts := actCache{}
+	out := EscalationClaimResult{Claimed: []EscalationRef{}}
+	for _, ref := range req.Items {
+		at, q, err := escQueue(tx, acts, ref.Activation)
+		if err != nil {
+			return nil, err
+		}
+		it, ok, err := getEscItem(q, ref.Step, ref.Person)
+		if err != nil || !ok {
+			return nil, err
+		}
+		if it.N != ref.N || !(it.State == EscQueued || (ref.Resend && it.State == EscSending)) {
+			continue
+		}
+		it.Updated = c.Time
+		if !wanted(at, it) {
+			it.State = EscSkipped
+		} else {
+			it.State, it.N = EscSending, it.N+1
+			out.Claimed = append(out.Claimed, EscalationRef{Activation: ref.Activation, Step: ref.Step, Person: ref.Person, N: it.N, Resend: ref.Resend})
+		}
+		if err := putEscItem(q, it); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// EscalationOutcome is the result of one escalation attempt.
+type EscalationOutcome struct {
+	EscalationRef
+	Outcome Outcome `json:"o"` // sent, retry (queued again) or failed
+	SID     string  `json:"sid,omitempty"`
+	Code    int     `json:"code,omitempty"`
+	Error   string  `json:"err,omitempty"`
+}
+
+type escalationResult struct {
+	Items []EscalationOutcome `json:"i"`
+}
+
+// escalationAttempts bounds the attempts of one escalation item.
+const escalationAttempts = 3
+
+func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req escalationResult
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("escalation result: %v", err)
+	}
+	acts := actCache{}
+	var out ResultSummary
+	for _, r := range req.Items {
+		_, q, err := escQueue(tx, acts, r.Activation)
+		if err != nil {
+			return nil, err
+		}
+		it, ok, err := getEscItem(q, r.Step, r.Person)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || it.N != r.N || it.State != EscSending {
+			out.Stale++
+			continue
+		}
+		it.Updated, it.SID, it.Code, it.Error = c.Time, r.SID, r.Code, truncate(r.Error, 200)
+		switch r.Outcome {
+		case OutcomeSent:
+			it.State = EscSent
+		case OutcomeRetry:
+			it.State = EscQueued
+			if it.N >= escalationAttempts {
+				it.State = EscFailed
+			}
+		case OutcomeFailed, OutcomeDropped:
+			it.State = EscFailed
+		default:
+			return nil, invalidf("escalation outcome %q: want sent, retry or failed", r.Outcome)
+		}
+		if err := putEscItem(q, it); err != nil {
+			return nil, err
+		}
+		out.Applied++
+	}
+	return out, nil
+}
+
+// firedSteps returns the steps of an activation that have fired.
+func firedSteps(ad *bolt.Bucket) map[int]time.Time {
+	out := map[int]time.Time{}
+	if b := ad.Bucket(bEscFired); b != nil {
+		_ = b.ForEach(func(k, v []byte) error {
+			if len(k) == 2 && len(v) == 8 {
+				out[int(binary.BigEndian.Uint16(k))] = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+			}
+			return nil
+		})
+	}
+	return out
+}
+
+// escalationWork lists up to limit queued items of an activation (and
+// those in sending, as resends, when orphans is set).
+func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit int) ([]EscalationRef, []EscalationItem, error) {
+	q := ad.Bucket(bEscQueue)
+	if q == nil {
+		return nil, nil, nil
+	}
+	var refs []EscalationRef
+	var items []EscalationItem
+	err := q.ForEach(func(_, v []byte) error {
+		if len(refs) >= limit {
+			return nil
+		}
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		if it.State == EscQueued || (orphans && it.State == EscSending) {
+			refs = append(refs, EscalationRef{Activation: id, Step: it.Step, Person: it.Person, N: it.N, Resend: it.State == EscSending})
+			items = append(items, it)
+		}
+		return nil
+	})
+	return refs, items, err
+}
+
+// EscalationStepStatus is one step of an activation's escalation chain:
+// when it is due, when it fired, and its queued items by state.
+type EscalationStepStatus struct {
+	Index   int                    `json:"index"`
+	After   plans.Duration         `json:"after"`
+	Do      plans.EscalationAction `json:"do"`
+	Due     time.Time              `json:"due,omitzero"`
+	FiredAt time.Time              `json:"fired_at,omitzero"`
+	Items   map[string]int         `json:"items"` // by state: queued, sending, sent, failed, skipped
+}
+
+// Escalation returns an activation's escalation chain with what each step
+// did so far.
+func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]EscalationStepStatus, error) {
+	out := []EscalationStepStatus{}
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
+		if err != nil {
+			return err
+		}
+		l := pv.Plan.Level(a.Level)
+		if l == nil || a.Retracts != "" {
+			return nil
+		}
+		var fired map[int]time.Time
+		ad := activationData(tx, id)
+		if ad != nil {
+			fired = firedSteps(ad)
+		}
+		for i, st := range EscalationSteps(l, a.Roles) {
+			ss := EscalationStepStatus{Index: i, After: st.After, Do: st.Do, FiredAt: fired[i], Items: map[string]int{}}
+			if start := a.Start(); !start.IsZero() {
+				ss.Due = start.Add(time.Duration(st.After))
+			}
+			out = append(out, ss)
+		}
+		if ad == nil || ad.Bucket(bEscQueue) == nil {
+			return nil
+		}
+		return ad.Bucket(bEscQueue).ForEach(func(_, v []byte) error {
+			var it EscalationItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			if it.Step < len(out) {
+				out[it.Step].Items[it.State]++
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// voiceAttempt finds the activation and recipient of a voice attempt, nil
+// when the attempt names nothing known or the account's purpose does not
+// match the activation's.
+func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (*actTx, Recipient, Attempt, int, error) {
+	act, person, step, _, err := ParseEscalationAttemptID(it.Attempt)
+	if err != nil {
+		return nil, Recipient{}, Attempt{}, 0, nil
+	}
+	at, err := acts.get(tx, act)
+	if muster.IsCode(err, muster.ENotFound) {
+		return nil, Recipient{}, Attempt{}, 0, nil
+	}
+	if err != nil {
+		return nil, Recipient{}, Attempt{}, 0, err
+	}
+	if at.a.Purpose.Drill() != it.Exercise {
+		return nil, Recipient{}, Attempt{}, 0, nil
+	}
+	r, att, err := at.recipient(person)
+	if muster.IsCode(err, muster.ENotFound) {
+		return nil, Recipient{}, Attempt{}, 0, nil
+	}
+	return at, r, att, step, err
+}
+
+// applyDigits records the key a person pressed on a voice call-up: 1
+// accepts, 2 declines, like the SMS replies. A call an answering machine
+// took never answers, and keys for an activation no longer active are
+// audited, not applied.
+func applyDigits(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
+	at, r, att, _, err := voiceAttempt(tx, acts, it)
+	if err != nil || at == nil {
+		return InboundResult{Outcome: InboundRejected}, err
+	}
+	if at.a.Status != StatusActive {
+		return InboundResult{Outcome: InboundNoCallUp, Activation: at.a.ID, Person: r.Person}, nil
+	}
+	if MachineAnswered(it.AnsweredBy) {
+		return InboundResult{Outcome: InboundUnchanged, Activation: at.a.ID, Person: r.Person, State: r.State}, nil
+	}
+	reply := Reply{Kind: ReplyNote}
+	switch strings.TrimSpace(it.Body) {
+	case "1":
+		reply.Kind = ReplyAccept
+	case "2":
+		reply.Kind, reply.Reason = ReplyDecline, "电话按键2"
+	}
+	return recordAnswer(at, c, r, att, reply, "voice:"+it.Body)
+}
+
+// applyCall records a voice call's progress on its escalation item.
+func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
+	at, r, _, step, err := voiceAttempt(tx, acts, it)
+	if err != nil || at == nil {
+		return InboundResult{Outcome: InboundRejected}, err
+	}
+	q := at.ad.Bucket(bEscQueue)
+	item, ok, err := getEscItem(q, step, r.Person)
+	if err != nil || !ok {
+		return InboundResult{Outcome: InboundRejected}, err
+	}
+	call := it.Status
+	if MachineAnswered(it.AnsweredBy) {
+		call += " (machine)"
+	}
+	if item.Call == call {
+		return InboundResult{Outcome: InboundUnchanged, Activation: at.a.ID, Person: r.Person, State: r.State}, nil
+	}
+	item.Call, item.Updated = call, c.Time
+	if item.SID == "" {
+		item.SID = it.SID
+	}
+	if CallStatus(it.Status).Final() {
+		if err := at.count("voice_"+strings.ReplaceAll(it.Status, "-", "_"), 1); err != nil {
+			return InboundResult{}, err
+		}
+	}
+	return InboundResult{Outcome: InboundApplied, Activation: at.a.ID, Person: r.Person, State: r.State}, putEscItem(q, item)
+}
+
+// VoiceScript is what a voice call-up says: the level's voice template
+// rendered for the person called, in their language; drill calls start
+// with plans.ExerciseMark. Live is false when the call's activation is no
+// longer active (the call should just end).
+type VoiceScript struct {
+	Text     string
+	Language plans.Language
+	Live     bool
+}
+
+// VoiceScript renders the script of a voice escalation attempt from this
+// node's state (calls are answered within seconds of being placed; a
+// follower that lags by a few entries still has the activation).
+func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript, error) {
+	var out VoiceScript
+	act, person, _, _, err := ParseEscalationAttemptID(attempt)
+	if err != nil {
+		return out, err
+	}
+	if in.view == nil {
+		return out, muster.Errorf(muster.EUnavailable, "this node cannot read call-ups")
+	}
+	err = in.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, act)
+		if err != nil {
+			return err
+		}
+		ad := activationData(tx, act)
+		if ad == nil {
+			return muster.Errorf(muster.ENotFound, "activation %s has no recipients", act)
+		}
+		v := ad.Bucket(bRecipients).Get([]byte(person))
+		if v == nil {
+			return muster.Errorf(muster.ENotFound, "person %s is not a recipient of %s", person, act)
+		}
+		r, err := decodeRecipient([]byte(person), v)
+		if err != nil {
+			return err
+		}
+		pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
+		if err != nil {
+			return err
+		}
+		l := pv.Plan.Level(a.Level)
+		if l == nil {
+			return fmt.Errorf("activation %s: no level %s", act, a.Level)
+		}
+		tmpl := l.VoiceTemplate(r.Language)
+		if tmpl == "" {
+			tmpl = l.SMSTemplate(r.Language)
+		}
+		t, err := plans.CompileMessage(tmpl)
+		if err != nil {
+			return err
+		}
+		d := MessageData(a, r, "")
+		d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
+		if out.Text, err = t.Render(d); err != nil {
+			return err
+		}
+		if a.Purpose.Drill() {
+			out.Text = plans.ExerciseMark + out.Text
+		}
+		out.Language, out.Live = r.Language, a.Status == StatusActive
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,206 @@
+package notify_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/examples"
+	"muster/notify"
+	"muster/notify/twiliosim"
+	"muster/plans"
+)
+
+// escalatePlan calls up volunteers and grid leaders at level IV and
+// escalates silence: the SMS again at T+5, the grid leader (叫应) at T+10,
+// the backup person at T+15.
+func escalatePlan() []byte {
+	src := strings.Replace(string(examples.EveryonePlan), "id: everyone", "id: escalate", 1)
+	src = strings.Replace(src, "select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}",
+		"select: {categories: [志愿者]}", 1)
+	src += `    voice: "{{.Name}}同志，{{.Plan}}响应已启动，请到岗。确认到岗请按1，不能到岗请按2，重听请按9。"
+    escalation:
+      - {after: 5m, do: sms}
+      - {after: 10m, do: superior}
+      - {after: 15m, do: backup}
+`
+	return []byte(src)
+}
+
+// stepStatus reads an activation's escalation chain from the leader.
+func (r *callRig) escalation(t testing.TB, id plans.ActivationID) []notify.EscalationStepStatus {
+	t.Helper()
+	n := r.c.WaitLeader(15 * time.Second).Node
+	steps, err := notify.NewService(n, n, senders).Escalation(testCtx(t), muster.Default, id)
+	require.NoError(t, err)
+	return steps
+}
+
+// waitFired polls until step has fired and its items are all out.
+func (r *callRig) waitFired(t testing.TB, id plans.ActivationID, step int) notify.EscalationStepStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		steps := r.escalation(t, id)
+		st := steps[step]
+		if !st.FiredAt.IsZero() && st.Items[notify.EscQueued]+st.Items[notify.EscSending] == 0 {
+			return st
+		}
+		require.True(t, time.Now().Before(deadline), "step %d did not fire and send: %+v", step, st)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *callRig) escalatorsFired() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, e := range r.esc {
+		n += e.Stats().Fired
+	}
+	return n
+}
+
+func simBodies(sim *twiliosim.Server, contains string) int {
+	n := 0
+	for _, m := range sim.Messages("") {
+		if m.Direction == "outbound-api" && strings.Contains(m.Body, contains) {
+			n++
+		}
+	}
+	return n
+}
+
+// Escalation runs on the clock the test moves: nothing fires before a
+// step is due; each step fires once, on whichever node leads when it comes
+// due — across a leader change — and does what it says: the SMS again to
+// the silent, a 叫应 report to grid leaders, the backups called up.
+func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
+	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	r := newCallRig(t, rigOptions{nodes: 3, people: 600, clock: clock, sim: twiliosim.Config{
+		Replies: []twiliosim.ReplyRule{{Share: 0.5, Body: "1", Within: 20 * time.Millisecond}},
+	}})
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", escalatePlan())
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	a, err := svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	steps := r.escalation(t, a.ID)
+	require.Len(t, steps, 3)
+	assert.Equal(t, a.Start().Add(5*time.Minute), steps[0].Due)
+	for _, s := range steps {
+		assert.True(t, s.FiredAt.IsZero(), "nothing is due yet")
+	}
+	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+	require.Positive(t, silent)
+	sent0 := r.sim.Stats().Accounts[drillAcct.SID].Created
+
+	// T+5: the SMS again to everyone still silent.
+	clock.add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, clock.Now(), s0.FiredAt)
+	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items)
+	r.waitSimIdle(t, 30*time.Second)
+	assert.EqualValues(t, sent0+int64(silent), r.sim.Stats().Accounts[drillAcct.SID].Created, "one escalation SMS per silent recipient")
+	assert.True(t, r.escalation(t, a.ID)[1].FiredAt.IsZero())
+
+	// The leader dies; the next one fires T+10 once: a 叫应 report per grid leader.
+	old := r.c.Leader()
+	r.c.Kill(old)
+	require.NotEqual(t, old.Node.ID(), r.c.WaitLeader(15*time.Second).Node.ID())
+	st := r.status(t, a.ID)
+	silent = st.Counters.ByState[notify.StateDelivered]
+	require.Positive(t, silent, "some stay silent after the second SMS")
+	clock.add(5 * time.Minute)
+	s1 := r.waitFired(t, a.ID, 1)
+	r.waitSimIdle(t, 30*time.Second)
+	reports := s1.Items[notify.EscSent]
+	assert.Positive(t, reports)
+	assert.Equal(t, map[string]int{notify.EscSent: reports}, s1.Items)
+	assert.Equal(t, reports, simBodies(r.sim, "叫应："), "one report per superior")
+	st = r.status(t, a.ID)
+	assert.Equal(t, silent, st.Counters.ByState[notify.StateEscalated], "the silent are escalated")
+
+	// T+15: every escalated recipient's backup who is not called up yet is.
+	recs := r.recipientsOf(t, a.ID)
+	called := map[plans.PersonID]bool{}
+	for _, rc := range recs {
+		called[rc.Person] = true
+	}
+	backups := map[plans.PersonID]bool{}
+	for _, rc := range recs {
+		if rc.State == notify.StateEscalated && rc.Backup != "" && !called[rc.Backup] {
+			backups[rc.Backup] = true
+		}
+	}
+	t.Logf("recipients %d, silent after T+5 %d, 叫应 reports %d, backups to call %d", len(recs), silent, reports, len(backups))
+	require.NotEmpty(t, backups, "the generated roster names backups")
+	clock.add(5 * time.Minute)
+	r.waitFired(t, a.ID, 2)
+	after := r.status(t, a.ID)
+	assert.Equal(t, len(recs)+len(backups), after.Recipients, "backups join the call-up")
+	assert.Equal(t, len(recs)+len(backups), after.Counters.Total)
+
+	// Each step fired exactly once, whoever led.
+	assert.EqualValues(t, 3, r.escalatorsFired())
+	for i, s := range r.escalation(t, a.ID) {
+		assert.False(t, s.FiredAt.IsZero(), "step %d fired", i)
+	}
+	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created, "a drill's escalation stays on the exercise account")
+	for _, m := range r.sim.Messages("") {
+		if m.Direction == "outbound-api" {
+			assert.True(t, strings.HasPrefix(m.Body, plans.ExerciseMark), "%q", m.Body)
+		}
+	}
+}
+
+// A voice step calls everyone still silent through the real twilio-go
+// client; the simulator answers, fetches the call-up TwiML from the
+// cluster's webhook (signed), and presses keys by its profile. Keys 1 and
+// 2 become answers exactly as the simulator pressed them, 9 reads the
+// call-up again, and calls an answering machine took never acknowledge.
+func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
+	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.002,
+		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.2,
+			Digits: twiliosim.DigitMix{Accept: 0.6, Decline: 0.2, Repeat: 0.2}},
+	}})
+	src := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
+		"      - {after: 5m, do: voice}\n", 1)
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", []byte(src))
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	a, err := svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "电话叫应演练"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+	require.Equal(t, a.Recipients, silent, "nobody answers SMS in this test")
+
+	clock.add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "one call per silent recipient")
+	sim := r.waitSimIdle(t, 60*time.Second)
+	calls := sim.Accounts[drillAcct.SID].Calls
+	t.Logf("calls %d, answered %d (machine %d), keys %v, TwiML fetches %d (errors %d), p50 %.1f ms p99 %.1f ms",
+		calls.Created, calls.Answered, calls.Machine, calls.Digits, calls.TwiMLFetches, calls.TwiMLErrors, calls.TwiMLLatencyP50, calls.TwiMLLatencyP99)
+	assert.EqualValues(t, silent, calls.Created)
+	assert.Zero(t, calls.TwiMLErrors, "every TwiML request was signed, answered and parsed")
+	assert.Positive(t, calls.Machine)
+	assert.Positive(t, calls.Digits["9"], "some asked to hear it again")
+	st := r.status(t, a.ID)
+	c := st.Counters.ByState
+	assert.EqualValues(t, calls.Digits["1"], c[notify.StateAcked], "every 1 pressed is an acknowledgement")
+	assert.EqualValues(t, calls.Digits["2"], c[notify.StateDeclined], "every 2 pressed is a decline")
+	assert.EqualValues(t, calls.Machine, c[notify.StateDelivered], "machines never acknowledge")
+	assert.Zero(t, sim.Accounts[liveAcct.SID].Calls.Created, "a drill's calls stay on the exercise account")
+}

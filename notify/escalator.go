@@ -1,0 +1,367 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/time/rate"
+
+	"muster"
+	"muster/plans"
+)
+
+// Caller places voice calls (Twilio implements it).
+type Caller interface {
+	PlaceCall(ctx context.Context, c Call) (Placed, error)
+}
+
+// VoiceRoute is how the calls of one purpose go out: the provider account
+// that places them and its rate.
+type VoiceRoute struct {
+	Name      string
+	Account   string
+	Caller    Caller
+	PerSecond float64
+	Exercise  bool // the EXERCISE/TEST account: only drill calls may use it, and drill calls only it
+}
+
+// EscalatorConfig configures the escalation service.
+type EscalatorConfig struct {
+	Clock muster.Clock
+	// Tick is how often due steps and queued items are looked for.
+	Tick time.Duration
+	// SMS routes (the dispatcher's) and voice routes, per purpose. A
+	// missing voice route leaves voice items queued, and says so in the log.
+	Live, Exercise           *Route
+	LiveVoice, ExerciseVoice *VoiceRoute
+	// PublicURL is the base of the voice webhooks Twilio calls back on.
+	PublicURL string
+	// Batch bounds the items claimed per activation per tick; Workers the
+	// sends in flight.
+	Batch, Workers int
+	Logger         *slog.Logger
+}
+
+func (c *EscalatorConfig) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = muster.SystemClock{}
+	}
+	if c.Tick <= 0 {
+		c.Tick = time.Second
+	}
+	if c.Batch <= 0 {
+		c.Batch = 256
+	}
+	if c.Workers <= 0 {
+		c.Workers = 32
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// EscalatorStats counts what the escalator did on this node.
+type EscalatorStats struct {
+	Fired  int64 `json:"fired"`  // steps this node's escalator fired (not those found already fired)
+	Sent   int64 `json:"sent"`   // messages accepted and calls placed
+	Failed int64 `json:"failed"` // attempts that failed
+	Runs   int64 `json:"runs"`   // terms as leader
+}
+
+// Escalator fires due escalation steps and sends what they queue. It is a
+// leader-only service: each tick it reads the replicated state, proposes
+// escalation.fire for every step that is due and has not fired (the FSM
+// makes firing a step twice a no-op, so a new leader fires exactly the
+// steps still due), then claims queued items, sends them and commits their
+// results. Items a dead leader left in sending are sent again in the next
+// term's first tick.
+type Escalator struct {
+	apply    Applier
+	view     Viewer
+	cfg      EscalatorConfig
+	sms      map[bool]*routeState // by Exercise
+	voice    map[bool]*VoiceRoute
+	voiceLim map[bool]*rate.Limiter
+
+	fired, sent, failed, runs atomic.Int64
+}
+
+// NewEscalator returns an escalator over a replicated state.
+func NewEscalator(a Applier, v Viewer, cfg EscalatorConfig) *Escalator {
+	cfg.setDefaults()
+	e := &Escalator{apply: a, view: v, cfg: cfg, sms: map[bool]*routeState{}, voice: map[bool]*VoiceRoute{}, voiceLim: map[bool]*rate.Limiter{}}
+	if cfg.Live != nil {
+		e.sms[false] = newRouteState(cfg.Live)
+	}
+	if cfg.Exercise != nil {
+		e.sms[true] = newRouteState(cfg.Exercise)
+	}
+	for drill, v := range map[bool]*VoiceRoute{false: cfg.LiveVoice, true: cfg.ExerciseVoice} {
+		if v != nil {
+			e.voice[drill], e.voiceLim[drill] = v, limiter(v.PerSecond)
+		}
+	}
+	return e
+}
+
+// Stats returns the escalator's counters.
+func (e *Escalator) Stats() EscalatorStats {
+	return EscalatorStats{Fired: e.fired.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load()}
+}
+
+// Run escalates until ctx ends (leadership lost or node closing).
+func (e *Escalator) Run(ctx context.Context) {
+	e.runs.Add(1)
+	orphans := true // the first tick of a term re-sends what an earlier leader left in flight
+	t := time.NewTicker(e.cfg.Tick)
+	defer t.Stop()
+	for {
+		if err := e.Tick(ctx, orphans); err != nil {
+			if ctx.Err() != nil || muster.IsCode(err, muster.ENotLeader) {
+				return
+			}
+			e.cfg.Logger.Warn("escalator: tick failed", "err", err)
+		} else {
+			orphans = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// escWork is one activation's due steps and claimable items.
+type escWork struct {
+	a     Activation
+	level *plans.Level
+	due   []int
+	refs  []EscalationRef
+	items map[string]EscalationItem // by step+person key
+	recs  map[plans.PersonID]Recipient
+}
+
+// Tick does one round: fire due steps, then send queued items. orphans
+// also re-sends items left in sending.
+func (e *Escalator) Tick(ctx context.Context, orphans bool) error {
+	work, err := e.look(ctx, orphans)
+	if err != nil {
+		return err
+	}
+	for _, w := range work {
+		for _, step := range w.due {
+			var res FireResult
+			p, _ := json.Marshal(escalationFire{Activation: w.a.ID, Step: step})
+			if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationFire, Actor: "escalator", Payload: p}, &res); err != nil {
+				return fmt.Errorf("fire step %d of %s: %w", step, w.a.ID, err)
+			}
+			if !res.Already && !res.Stopped {
+				e.fired.Add(1)
+				e.cfg.Logger.Info("escalation step fired", "activation", w.a.ID, "step", step, "silent", res.Silent, "queued", res.Queued, "backups", res.Added)
+			}
+		}
+	}
+	if len(work) > 0 && anyDue(work) {
+		// What the steps queued is read on the next look.
+		if work, err = e.look(ctx, orphans); err != nil {
+			return err
+		}
+	}
+	for _, w := range work {
+		if err := e.send(ctx, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func anyDue(work []*escWork) bool {
+	for _, w := range work {
+		if len(w.due) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// look reads every open activation's due steps and queued items.
+func (e *Escalator) look(ctx context.Context, orphans bool) ([]*escWork, error) {
+	now := e.cfg.Clock.Now()
+	var out []*escWork
+	err := e.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		for _, id := range openActivations(tx) {
+			a, err := getActivation(tx, id)
+			if err != nil {
+				return err
+			}
+			if a.Status != StatusActive || a.Retracts != "" {
+				continue
+			}
+			pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
+			if err != nil {
+				return err
+			}
+			w := &escWork{a: a, level: pv.Plan.Level(a.Level), items: map[string]EscalationItem{}, recs: map[plans.PersonID]Recipient{}}
+			if w.level == nil {
+				continue
+			}
+			ad := activationData(tx, id)
+			fired := firedSteps(ad)
+			for i, s := range EscalationSteps(w.level, a.Roles) {
+				if _, ok := fired[i]; !ok && !now.Before(a.Start().Add(time.Duration(s.After))) {
+					w.due = append(w.due, i)
+				}
+			}
+			refs, items, err := escalationWork(ad, id, orphans, e.cfg.Batch)
+			if err != nil {
+				return err
+			}
+			w.refs = refs
+			for _, it := range items {
+				w.items[string(escItemKey(it.Step, it.Person))] = it
+				if it.Action == plans.EscalateSMS || it.Action == plans.EscalateVoice {
+					if v := ad.Bucket(bRecipients).Get([]byte(it.Person)); v != nil {
+						r, err := decodeRecipient([]byte(it.Person), v)
+						if err != nil {
+							return err
+						}
+						w.recs[it.Person] = r
+					}
+				}
+			}
+			if len(w.due) > 0 || len(w.refs) > 0 {
+				out = append(out, w)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// send claims w's queued items and sends the claimed ones.
+func (e *Escalator) send(ctx context.Context, w *escWork) error {
+	if len(w.refs) == 0 {
+		return nil
+	}
+	drill := w.a.Purpose.Drill()
+	var refs []EscalationRef
+	for _, ref := range w.refs {
+		it := w.items[string(escItemKey(ref.Step, ref.Person))]
+		if it.Channel == ChannelVoice && e.voice[drill] == nil || it.Channel == ChannelSMS && e.sms[drill] == nil {
+			continue // no route: stays queued
+		}
+		refs = append(refs, ref)
+	}
+	if len(refs) < len(w.refs) {
+		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", len(w.refs)-len(refs))
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	p, err := json.Marshal(escalationClaim{Items: refs})
+	if err != nil {
+		return err
+	}
+	var claimed EscalationClaimResult
+	if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationClaim, Actor: "escalator", Payload: p}, &claimed); err != nil {
+		return err
+	}
+	results := make([]EscalationOutcome, len(claimed.Claimed))
+	sem := make(chan struct{}, e.cfg.Workers)
+	var wg sync.WaitGroup
+	for i, ref := range claimed.Claimed {
+		it := w.items[string(escItemKey(ref.Step, ref.Person))]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = e.sendOne(ctx, w, ref, it)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err() // outcomes unknown: the next leader re-sends
+	}
+	p, err = json.Marshal(escalationResult{Items: results})
+	if err != nil {
+		return err
+	}
+	return e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationResult, Actor: "escalator", Payload: p}, nil)
+}
+
+// sendOne makes one escalation attempt: an SMS or a voice call.
+func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, it EscalationItem) EscalationOutcome {
+	out := EscalationOutcome{EscalationRef: ref}
+	id := EscalationAttemptID(w.a.ID, ref.Person, ref.Step, ref.N)
+	drill := w.a.Purpose.Drill()
+	var err error
+	switch it.Channel {
+	case ChannelVoice:
+		route := e.voice[drill]
+		if route.Exercise != drill {
+			err = &SendError{Message: fmt.Sprintf("refused: %s calls may not use the %s route", w.a.Purpose, route.Name)}
+			break
+		}
+		if err = e.voiceLim[drill].Wait(ctx); err != nil {
+			break
+		}
+		hooks := VoiceHooksFor(e.cfg.PublicURL, id)
+		var placed Placed
+		placed, err = route.Caller.PlaceCall(ctx, Call{AttemptID: id, To: it.Phone, URL: hooks.TwiML, StatusCallback: hooks.Status})
+		out.SID = placed.ProviderID
+	default:
+		route := e.sms[drill]
+		var body string
+		if body, err = e.smsText(w, it); err != nil {
+			break
+		}
+		if route.Exercise != drill || (drill && !strings.HasPrefix(body, plans.ExerciseMark)) {
+			err = &SendError{Message: fmt.Sprintf("refused: a %s message on the %s route", w.a.Purpose, route.Name)}
+			break
+		}
+		var from string
+		if from, err = route.take(ctx, e.cfg.Clock); err != nil {
+			break
+		}
+		var sent Sent
+		sent, err = route.Provider.SendSMS(ctx, SMS{AttemptID: id, To: it.Phone, From: from, Body: body})
+		out.SID = sent.ProviderID
+	}
+	if err == nil {
+		e.sent.Add(1)
+		out.Outcome = OutcomeSent
+		return out
+	}
+	e.failed.Add(1)
+	var se *SendError
+	if !errors.As(err, &se) {
+		se = &SendError{Temporary: true, Message: err.Error()}
+	}
+	out.Code, out.Error, out.Outcome = se.Code, se.Message, OutcomeFailed
+	if se.Temporary {
+		out.Outcome = OutcomeRetry
+	}
+	return out
+}
+
+// smsText is an escalation SMS: the superior's report, or the call-up again.
+func (e *Escalator) smsText(w *escWork, it EscalationItem) (string, error) {
+	if it.Text != "" {
+		return it.Text, nil
+	}
+	r, ok := w.recs[it.Person]
+	if !ok {
+		return "", &SendError{Message: "the recipient record is missing"}
+	}
+	return RenderSMS(w.a, w.level, r, AnswerLink)
+}

@@ -1,0 +1,178 @@
+package twiml
+
+import (
+	"strings"
+
+	"muster/plans"
+)
+
+// Keys of the call-up keypad (DOMAIN.md, "Acknowledgement words").
+const (
+	KeyAccept  = "1"
+	KeyDecline = "2"
+	KeyRepeat  = "9"
+)
+
+// DefaultTimeout is how many seconds a call-up waits for a key after the
+// second reading when CallUp.Timeout is 0.
+const DefaultTimeout = 8
+
+// Answer is what the keys a person pressed mean.
+type Answer int
+
+// Answers to a call-up.
+const (
+	AnswerNone    Answer = iota // no key pressed
+	AnswerAccept                // 1: coming
+	AnswerDecline               // 2: cannot come
+	AnswerRepeat                // 9: read the message again
+	AnswerOther                 // any other key: help, then ask again
+)
+
+var answerNames = [...]string{"none", "accept", "decline", "repeat", "other"}
+
+func (a Answer) String() string {
+	if a < 0 || int(a) >= len(answerNames) {
+		return "unknown"
+	}
+	return answerNames[a]
+}
+
+// ParseAnswer reads a Gather's Digits: "1" accepts, "2" declines, "9"
+// repeats, "" is no answer, anything else (other keys, several keys, "#")
+// is AnswerOther.
+func ParseAnswer(digits string) Answer {
+	switch strings.TrimSpace(digits) {
+	case "":
+		return AnswerNone
+	case KeyAccept:
+		return AnswerAccept
+	case KeyDecline:
+		return AnswerDecline
+	case KeyRepeat:
+		return AnswerRepeat
+	}
+	return AnswerOther
+}
+
+// LanguageFor is the language a person is called in: en-US for English
+// speakers, zh-CN for everyone else.
+func LanguageFor(lang plans.Language) Language {
+	if lang == plans.LangEN {
+		return EnUS
+	}
+	return ZhCN
+}
+
+// CallUp is the spoken call-up to one person.
+type CallUp struct {
+	// Text is the rendered voice template, read twice. It carries the key
+	// instructions itself ("确认到岗请按1，不能到岗请按2，重听请按9").
+	Text     string
+	Language Language // empty: zh-CN
+	Voice    string   // empty: Twilio's default voice for Language
+	// Action is the absolute URL Twilio posts the pressed key to, signed
+	// like every webhook.
+	Action  string
+	Timeout int // seconds to wait for a key after the second reading; 0: DefaultTimeout
+	// NoInput, when set, is where the call goes (Redirect, POST) when no
+	// key is pressed; empty: a goodbye and Hangup.
+	NoInput string
+}
+
+// phrases are the fixed sentences of a call-up in one language.
+type phrases struct {
+	accepted, declined, help string
+	noKey, noKeyBye          string // no key: before a Redirect, before Hangup
+}
+
+var phrasesOf = map[Language]phrases{
+	ZhCN: {
+		accepted: "已确认到岗，谢谢。",
+		declined: "已记录您不能到岗，谢谢。",
+		help:     "按键无效。确认到岗请按1，不能到岗请按2，重听请按9。",
+		noKey:    "未收到按键。",
+		noKeyBye: "未收到按键，再见。",
+	},
+	EnUS: {
+		accepted: "You are confirmed as coming. Thank you.",
+		declined: "We have recorded that you cannot come. Thank you.",
+		help:     "That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.",
+		noKey:    "No key was pressed.",
+		noKeyBye: "No key was pressed. Goodbye.",
+	},
+}
+
+func (c CallUp) lang() Language {
+	if c.Language == "" {
+		return ZhCN
+	}
+	return c.Language
+}
+
+func (c CallUp) phrases() phrases {
+	if p, ok := phrasesOf[c.lang()]; ok {
+		return p
+	}
+	return phrasesOf[ZhCN]
+}
+
+func (c CallUp) say(text string) Say {
+	return Say{Text: text, Voice: c.Voice, Language: c.lang()}
+}
+
+// gather is the one-key Gather reading the message twice, first preceded
+// by lead when it is not empty.
+func (c CallUp) gather(lead string) Gather {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	g := Gather{NumDigits: 1, Action: c.Action, Method: "POST", Timeout: timeout}
+	if lead != "" {
+		g.Verbs = append(g.Verbs, c.say(lead), Pause{Length: 1})
+	}
+	g.Verbs = append(g.Verbs, c.say(c.Text), Pause{Length: 1}, c.say(c.Text))
+	return g
+}
+
+// fallback is what follows the Gather when no key comes.
+func (c CallUp) fallback() []Verb {
+	p := c.phrases()
+	if c.NoInput != "" {
+		return []Verb{c.say(p.noKey), Redirect{URL: c.NoInput, Method: "POST"}}
+	}
+	return []Verb{c.say(p.noKeyBye), Hangup{}}
+}
+
+// Prompt is the document a call-up is answered with: a one-key Gather
+// posting to Action that reads Text, pauses a second and reads it again,
+// then, if no key came, the fallback (NoInput or a goodbye and Hangup).
+func Prompt(c CallUp) Response {
+	return Response{Verbs: append([]Verb{c.gather("")}, c.fallback()...)}
+}
+
+// Reply is the document answering the keys posted to Action: for 1 a
+// confirmation ("已确认到岗") and Hangup, for 2 an acknowledgement of the
+// refusal and Hangup, for 9 the Prompt again, and for anything else
+// (including no key) the key help followed by the Prompt's Gather and
+// fallback.
+func Reply(c CallUp, digits string) Response {
+	p := c.phrases()
+	switch ParseAnswer(digits) {
+	case AnswerAccept:
+		return Response{Verbs: []Verb{c.say(p.accepted), Hangup{}}}
+	case AnswerDecline:
+		return Response{Verbs: []Verb{c.say(p.declined), Hangup{}}}
+	case AnswerRepeat:
+		return Prompt(c)
+	}
+	return Response{Verbs: append([]Verb{c.gather(p.help)}, c.fallback()...)}
+}
+
+// Voicemail is the document for a call an answering machine took
+// (AnsweredBy machine_*): the message once and Hangup, with no Gather,
+// since a recording cannot answer and such a call never acknowledges.
+func Voicemail(c CallUp) Response {
+	return Response{Verbs: []Verb{c.say(c.Text), Hangup{}}}
+}
