@@ -420,18 +420,19 @@ func (s *Server) advance(sid string) {
 	cb := m.StatusCallback
 	s.mu.Unlock()
 
-	// The callback goes out before the next status is scheduled, so a
-	// message's callbacks leave in order even when the next status is due
-	// before this post ends (a failed post is retried later).
+	// The next status is scheduled before this one's callback is posted: a
+	// slow or failing webhook never holds a message's progress back (a
+	// failed post is retried later), so callbacks may arrive out of order,
+	// as Twilio's may.
+	if next >= 0 {
+		s.sched.add(&event{at: now.Add(next), kind: evAdvance, sid: sid})
+	}
 	if form != nil {
 		e := &event{kind: evCallback, sid: sid, account: a.SID, url: cb, form: form}
 		s.post(s.ctx, e)
 		if s.cfg.DuplicateCallbacks {
 			s.sched.add(&event{at: now.Add(s.cfg.scale(20 * time.Millisecond)), kind: evCallback, sid: sid, account: a.SID, url: cb, form: form})
 		}
-	}
-	if next >= 0 {
-		s.sched.add(&event{at: now.Add(next), kind: evAdvance, sid: sid})
 	}
 }
 
