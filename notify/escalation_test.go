@@ -204,3 +204,50 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 	assert.EqualValues(t, calls.Machine, c[notify.StateDelivered], "machines never acknowledge")
 	assert.Zero(t, sim.Accounts[liveAcct.SID].Calls.Created, "a drill's calls stay on the exercise account")
 }
+
+// BenchmarkVoiceCallUp measures a voice escalation step on a 3-node
+// loopback cluster against the simulator over HTTP, its dialling pace
+// lifted: calls placed per second (from the moment the step is due until
+// the simulator has created every call), and the latency of the TwiML the
+// cluster serves when the calls are answered and keys pressed, as the
+// simulator measured it.
+//
+//	go test ./notify -run '^$' -bench VoiceCallUp -benchtime 1x -timeout 20m
+func BenchmarkVoiceCallUp(b *testing.B) {
+	const people = 3000
+	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	r := newCallRig(b, rigOptions{nodes: 3, people: people, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.001, CPS: -1, MaxCalls: 4 * people,
+		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.1, Digits: twiliosim.DigitMix{Accept: 0.8, Decline: 0.1, Repeat: 0.1}},
+	}})
+	src := strings.Replace(string(escalatePlan()), "select: {categories: [志愿者]}",
+		"select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}", 1)
+	src = strings.Replace(src, "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n", "      - {after: 5m, do: voice}\n", 1)
+	_, err := r.plans.ApplyPlan(testCtx(b), "test", "escalate.yaml", []byte(src))
+	require.NoError(b, err)
+	for i := 0; i < b.N; i++ {
+		n := r.c.WaitLeader(15 * time.Second).Node
+		a, err := notify.NewService(n, n, senders).Activate(testCtx(b), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "bench"})
+		require.NoError(b, err)
+		r.waitSettled(b, a.ID, 5*time.Minute)
+		r.waitSimIdle(b, 5*time.Minute)
+		before := r.sim.Stats().Accounts[drillAcct.SID].Calls.Created
+		b.ResetTimer()
+		start := time.Now()
+		clock.add(5 * time.Minute)
+		deadline := start.Add(5 * time.Minute)
+		for r.sim.Stats().Accounts[drillAcct.SID].Calls.Created-before < int64(a.Recipients) {
+			require.True(b, time.Now().Before(deadline), "calls not placed")
+			time.Sleep(5 * time.Millisecond)
+		}
+		took := time.Since(start)
+		b.StopTimer()
+		sim := r.waitSimIdle(b, 5*time.Minute)
+		calls := sim.Accounts[drillAcct.SID].Calls
+		require.Zero(b, calls.TwiMLErrors)
+		b.ReportMetric(float64(a.Recipients)/took.Seconds(), "calls/s")
+		b.ReportMetric(calls.TwiMLLatencyP50, "twiml_p50_ms")
+		b.ReportMetric(calls.TwiMLLatencyP99, "twiml_p99_ms")
+		b.Logf("%d calls placed in %v; %d TwiML requests, p50 %.1f ms, p99 %.1f ms", a.Recipients, took.Round(time.Millisecond), calls.TwiMLFetches, calls.TwiMLLatencyP50, calls.TwiMLLatencyP99)
+	}
+}

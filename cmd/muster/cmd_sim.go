@@ -33,6 +33,9 @@ type simOpts struct {
 	timeScale  float64
 	rules      []string
 	replies    []string
+	cps        float64
+	voice      string
+	scripts    []string
 	seed       int64
 	duplicate  bool
 	workers    int
@@ -45,13 +48,17 @@ func newTwilioSimCmd() *cobra.Command {
 	o := &simOpts{listen: "127.0.0.1:9099", number: "+15005550006", seed: 1}
 	cmd := &cobra.Command{
 		Use:   "twilio-sim --listen ADDR (--account-sid AC... --auth-token TOKEN | --account AC...:TOKEN[:NUMBER]...)",
-		Short: "Run a Twilio-compatible SMS simulator (for drills and tests; sends nothing)",
-		Long: `Run a Twilio-compatible SMS simulator. It speaks the Messages API that
-twilio-go uses (Basic auth, Twilio's JSON and error bodies), moves messages
+		Short: "Run a Twilio-compatible SMS and voice simulator (for drills and tests; sends nothing)",
+		Long: `Run a Twilio-compatible SMS and voice simulator. It speaks the Messages and
+Calls APIs that twilio-go uses (Basic auth, Twilio's JSON and error bodies). Calls
+are dialled at --cps, ring, and are answered (by a person or a machine), busy or
+unanswered by --voice-profile or --call-script; an answered call fetches its
+TwiML from the call's Url with signed requests and presses keys. It moves messages
 queued → sent → delivered on its own clock, posts signed status callbacks,
 answers 429 above --mps, fails numbers by --rule, and replies from recipients
 by --reply profile as signed inbound SMS to --inbound-url. Counters are at
-GET /_sim/stats, every message kept at GET /_sim/messages[?to=NUMBER]. Point
+GET /_sim/stats, every message kept at GET /_sim/messages[?to=NUMBER], every call
+at GET /_sim/calls[?to=NUMBER]. Point
 muster at it with --twilio-api-url http://ADDR (and --exercise-twilio-api-url).
 
 Accounts: --account-sid/--auth-token/--number give one; --account SID:TOKEN[:NUMBER]
@@ -83,6 +90,9 @@ Replies: SHARE:WITHIN:BODY, e.g. 0.7:30s:1 and 0.1:60s:2 家中有事`,
 	f.Float64Var(&o.timeScale, "time-scale", 1, "multiplies every simulated delay")
 	f.StringArrayVar(&o.rules, "rule", nil, "failure rule by number (repeatable)")
 	f.StringArrayVar(&o.replies, "reply", nil, "reply profile SHARE:WITHIN:BODY (repeatable)")
+	f.Float64Var(&o.cps, "cps", 1, "calls dialled per second per account (negative: no pacing)")
+	f.StringVar(&o.voice, "voice-profile", "", "how people answer calls, e.g. answer=0.7,busy=0.1,no-answer=0.2,machine=0.05,keys=1:0.8/2:0.1/none:0.1,ring=5s,think=1s (default: 80% answer, 75% press 1)")
+	f.StringArrayVar(&o.scripts, "call-script", nil, "fixed behaviour for calls to a number, e.g. +8613800138000=human:9,1 or +8617010=busy (repeatable)")
 	f.Int64Var(&o.seed, "seed", o.seed, "seed for who replies and when: the same seed gives the same replies")
 	f.BoolVar(&o.duplicate, "duplicate-callbacks", false, "post every status callback twice (idempotency drills)")
 	f.IntVar(&o.workers, "workers", 8, "webhooks posted at once")
@@ -146,6 +156,21 @@ func (o *simOpts) config() (twiliosim.Config, error) {
 			return cfg, err
 		}
 		cfg.Replies = append(cfg.Replies, r)
+	}
+	cfg.CPS = o.cps
+	if o.voice != "" {
+		v, err := twiliosim.ParseVoiceProfile(o.voice)
+		if err != nil {
+			return cfg, fmt.Errorf("--voice-profile: %w", err)
+		}
+		cfg.Voice = v
+	}
+	for _, spec := range o.scripts {
+		sc, err := twiliosim.ParseCallScript(spec)
+		if err != nil {
+			return cfg, fmt.Errorf("--call-script: %w", err)
+		}
+		cfg.CallScripts = append(cfg.CallScripts, sc)
 	}
 	return cfg, nil
 }
