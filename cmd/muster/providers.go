@@ -127,14 +127,14 @@ func isE164(n string) bool {
 // smsOpts are the SMS flags of a server: both accounts, where providers
 // reach the webhooks, and the dispatcher's window.
 type smsOpts struct {
-	live        twilioFlags
-	exercise    twilioFlags
+	live     twilioFlags
+	exercise twilioFlags
 	// The fallback accounts take a purpose's sends while its account fails.
 	liveFallback     twilioFlags
 	exerciseFallback twilioFlags
-	publicURL   string
-	maxInFlight int
-	simAddr     string
+	publicURL        string
+	maxInFlight      int
+	simAddr          string
 }
 
 func (s *smsOpts) add(f *pflag.FlagSet, dev bool) {
