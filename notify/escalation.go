@@ -77,17 +77,34 @@ type EscalationItem struct {
 	Updated  time.Time              `json:"updated"`
 }
 
+// mustAckRepeats is how many times silence under 叫应 (must_ack) is
+// reported to the superior by the implied steps.
+const mustAckRepeats = 3
+
 // EscalationSteps is a level's escalation chain as the escalator runs it:
-// the plan's steps, then, when a role slot is under 叫应 (must_ack) and the
-// chain has no superior step, an implied superior step at the level's ack
-// deadline for those recipients only.
+// the plan's steps, then, when a role slot is under 叫应 (must_ack), implied
+// superior steps for those recipients only, so their superior is told again
+// until they answer: every ack deadline after the chain's own superior step
+// (or from the first ack deadline when the chain has none), mustAckRepeats
+// reports in all.
 func EscalationSteps(l *plans.Level, slots []RoleSlot) []plans.EscalationStep {
 	steps := slices.Clone(l.Escalation)
-	if slices.ContainsFunc(steps, func(s plans.EscalationStep) bool { return s.Do == plans.EscalateSuperior }) {
+	if !slices.ContainsFunc(slots, func(s RoleSlot) bool { return s.MustAck }) || l.AckDeadline <= 0 {
 		return steps
 	}
-	if slices.ContainsFunc(slots, func(s RoleSlot) bool { return s.MustAck }) && l.AckDeadline > 0 {
-		steps = append(steps, plans.EscalationStep{After: l.AckDeadline, Do: plans.EscalateSuperior})
+	every := l.AckDeadline
+	next, reports := every, 0
+	for _, s := range steps {
+		if s.Do == plans.EscalateSuperior {
+			next, reports = s.After+every, reports+1
+		}
+	}
+	if n := len(steps); n > 0 && next <= steps[n-1].After {
+		next = steps[n-1].After + every // implied steps come after the chain, in order
+	}
+	for ; reports < mustAckRepeats; reports++ {
+		steps = append(steps, plans.EscalationStep{After: next, Do: plans.EscalateSuperior})
+		next += every
 	}
 	return steps
 }
