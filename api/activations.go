@@ -19,6 +19,7 @@ type Activations interface {
 	StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
 	ApprovalPreview(ctx context.Context, id plans.ActivationID) (notify.Preview, error)
 	Retract(ctx context.Context, actor string, id plans.ActivationID, req notify.RetractRequest) (notify.RetractResult, error)
+	Escalation(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]notify.EscalationStepStatus, error)
 	Decide(ctx context.Context, actor string, id plans.ActivationID, req notify.DecisionRequest) (notify.Activation, error)
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
 	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
@@ -137,6 +138,11 @@ func (s *Server) rejectActivation(c *gin.Context) {
 	}
 	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), notify.DecisionRequest{Reason: req.Reason})
 	s.reply(c, http.StatusOK, a, err)
+}
+
+func (s *Server) getEscalation(c *gin.Context) {
+	steps, err := s.deps.Activations.Escalation(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")))
+	s.reply(c, http.StatusOK, listResponse[notify.EscalationStepStatus]{Items: steps}, err)
 }
 
 // retractActivation stops an activation at once and sends its correction to

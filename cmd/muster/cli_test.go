@@ -229,6 +229,8 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	r = runCLI(t, env, "status", a.ID)
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "PENDING")
+	assert.Contains(t, r.stdout, "ESCALATION (叫应)", "the plan's escalation chain is listed")
+	assert.Regexp(t, `T\+30m0s +voice`, r.stdout, "with its steps")
 
 	// A LIVE level I activation waits for a second person, who sees the
 	// preview and types the activation ID to approve it.

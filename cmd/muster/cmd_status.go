@@ -227,7 +227,44 @@ func showStatus(c *client, id string, grids int) error {
 	}
 	w := newTable(c.out)
 	printStatus(w, st, b, grids)
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	var esc struct {
+		Items []notify.EscalationStepStatus `json:"items"`
+	}
+	if err := c.do(request{method: http.MethodGet, path: path + "/escalation"}, &esc); err != nil {
+		return err
+	}
+	printEscalation(c.out, esc.Items)
+	return nil
+}
+
+// printEscalation lists an activation's escalation steps, when each is due
+// or fired, and what it sent.
+func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
+	if len(steps) == 0 {
+		return
+	}
+	w := newTable(out)
+	fmt.Fprintln(w, "\nESCALATION (叫应)\tDO\tDUE\tFIRED\tMESSAGES/CALLS")
+	for _, s := range steps {
+		fired, due := "-", "-"
+		if !s.FiredAt.IsZero() {
+			fired = s.FiredAt.Local().Format("15:04:05")
+		}
+		if !s.Due.IsZero() {
+			due = s.Due.Local().Format("15:04:05")
+		}
+		var items []string
+		for _, k := range []string{notify.EscQueued, notify.EscSending, notify.EscSent, notify.EscFailed, notify.EscSkipped} {
+			if n := s.Items[k]; n > 0 {
+				items = append(items, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		fmt.Fprintf(w, "T+%s\t%s\t%s\t%s\t%s\n", time.Duration(s.After), s.Do, due, fired, orDash(strings.Join(items, ", ")))
+	}
+	w.Flush()
 }
 
 // printStatus writes the status tables of one activation.
