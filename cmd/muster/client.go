@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,6 +51,11 @@ type request struct {
 	body        io.Reader
 	contentType string
 	timeout     time.Duration
+}
+
+// postJSON posts body as JSON to path and decodes the answer into out.
+func (c *client) postJSON(path string, body, out any) error {
+	return c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(body)), contentType: "application/json"}, out)
 }
 
 // do sends the request and decodes a 2xx JSON reply into out (raw bytes when

@@ -134,7 +134,7 @@ activation; the last approval needed starts the call-up.`,
 			c := newClient(g, cmd)
 			path := "/api/v1/activations/" + url.PathEscape(args[0]) + "/approve"
 			var raw []byte
-			if err := c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(map[string]bool{"dry_run": true})), contentType: "application/json"}, &raw); err != nil {
+			if err := c.postJSON(path, map[string]bool{"dry_run": true}, &raw); err != nil {
 				return err
 			}
 			var p notify.Preview
@@ -153,7 +153,7 @@ activation; the last approval needed starts the call-up.`,
 			}
 			raw = nil
 			body := map[string]any{"reason": reason, "recipients": p.Total}
-			if err := c.do(request{method: http.MethodPost, path: path, body: bytes.NewReader(mustJSON(body)), contentType: "application/json"}, &raw); err != nil {
+			if err := c.postJSON(path, body, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
@@ -172,34 +172,16 @@ activation; the last approval needed starts the call-up.`,
 }
 
 func newRejectCmd(g *globals) *cobra.Command {
-	var reason string
-	cmd := &cobra.Command{
-		Use:   "reject ACTIVATION --reason TEXT",
-		Short: "Reject a LIVE activation waiting for approval: nothing is sent",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(reason) == "" {
-				return &exitError{2, errors.New("--reason is required")}
-			}
-			c := newClient(g, cmd)
-			var raw []byte
-			err := c.do(request{method: http.MethodPost, path: "/api/v1/activations/" + url.PathEscape(args[0]) + "/reject",
-				body: bytes.NewReader(mustJSON(map[string]string{"reason": reason})), contentType: "application/json"}, &raw)
-			if err != nil {
+	return newReasonCmd(g, "reject ACTIVATION --reason TEXT", "Reject a LIVE activation waiting for approval: nothing is sent",
+		"why (kept with the decision)", func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/reject" },
+		func(raw []byte, w io.Writer, _ string) error {
+			var a notify.Activation
+			if err := json.Unmarshal(raw, &a); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var a notify.Activation
-				if err := json.Unmarshal(raw, &a); err != nil {
-					return err
-				}
-				printActivated(w, a)
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why (kept with the decision)")
-	return cmd
+			printActivated(w, a)
+			return nil
+		})
 }
 
 func newRetractCmd(g *globals) *cobra.Command {
@@ -224,9 +206,7 @@ muster status on the ID printed.`,
 			}
 			c := newClient(g, cmd)
 			var raw []byte
-			err := c.do(request{method: http.MethodPost, path: "/api/v1/activations/" + url.PathEscape(args[0]) + "/retract",
-				body: bytes.NewReader(mustJSON(notify.RetractRequest{Message: message, Correct: correct})), contentType: "application/json"}, &raw)
-			if err != nil {
+			if err := c.postJSON("/api/v1/activations/"+url.PathEscape(args[0])+"/retract", notify.RetractRequest{Message: message, Correct: correct}, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
@@ -284,10 +264,22 @@ func printPreview(w io.Writer, p notify.Preview) {
 }
 
 func newStandDownCmd(g *globals) *cobra.Command {
+	return newReasonCmd(g, "stand-down ACTIVATION --reason TEXT",
+		"Stand an activation down: stop its sends and switch its regions back when nothing else holds them",
+		"why (kept in the audit trail)", func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/stand-down" },
+		func(_ []byte, w io.Writer, id string) error {
+			fmt.Fprintf(w, "activation %s stood down\n", id)
+			return nil
+		})
+}
+
+// newReasonCmd is a verb on one object that needs --reason: it posts
+// {"reason": TEXT} to pathOf(ID) and shows the answer with show.
+func newReasonCmd(g *globals, use, short, reasonHelp string, pathOf func(id string) string, show func(raw []byte, w io.Writer, id string) error) *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
-		Use:   "stand-down ACTIVATION --reason TEXT",
-		Short: "Stand an activation down: stop its sends and switch its regions back when nothing else holds them",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
@@ -295,18 +287,13 @@ func newStandDownCmd(g *globals) *cobra.Command {
 			}
 			c := newClient(g, cmd)
 			var raw []byte
-			err := c.do(request{method: http.MethodPost, path: "/api/v1/activations/" + url.PathEscape(args[0]) + "/stand-down",
-				body: bytes.NewReader(mustJSON(map[string]string{"reason": reason})), contentType: "application/json"}, &raw)
-			if err != nil {
+			if err := c.postJSON(pathOf(args[0]), map[string]string{"reason": reason}, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				fmt.Fprintf(w, "activation %s stood down\n", args[0])
-				return nil
-			})
+			return c.print(raw, func(raw []byte, w io.Writer) error { return show(raw, w, args[0]) })
 		},
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit trail)")
+	cmd.Flags().StringVar(&reason, "reason", "", reasonHelp)
 	return cmd
 }
 

@@ -268,28 +268,11 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 }
 
 func newWarningLiftCmd(g *globals) *cobra.Command {
-	var reason string
-	cmd := &cobra.Command{
-		Use:   "lift ID --reason TEXT",
-		Short: "Lift (解除) a warning: its regions leave standby unless another warning or an activation holds them",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(reason) == "" {
-				return &exitError{2, errors.New("--reason is required")}
-			}
-			c := newClient(g, cmd)
-			var raw []byte
-			err := c.do(request{method: http.MethodPost, path: "/api/v1/warnings/" + url.PathEscape(args[0]) + "/lift",
-				body: bytes.NewReader(mustJSON(map[string]string{"reason": reason})), contentType: "application/json"}, &raw)
-			if err != nil {
-				return err
-			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				fmt.Fprintf(w, "warning %s lifted\n", args[0])
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the audit trail)")
-	return cmd
+	return newReasonCmd(g, "lift ID --reason TEXT",
+		"Lift (解除) a warning: its regions leave standby unless another warning or an activation holds them",
+		"why (kept in the audit trail)", func(id string) string { return "/api/v1/warnings/" + url.PathEscape(id) + "/lift" },
+		func(_ []byte, w io.Writer, id string) error {
+			fmt.Fprintf(w, "warning %s lifted\n", id)
+			return nil
+		})
 }
