@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,8 +19,6 @@ import (
 	"muster/access"
 	"muster/api"
 	"muster/cap"
-	"muster/cluster"
-	"muster/cluster/clustertest"
 	"muster/examples"
 	"muster/notify"
 	"muster/plans"
@@ -46,27 +41,7 @@ var (
 // every run. Its time zone is the default, Asia/Shanghai.
 func newCAPFixture(t *testing.T, clk muster.Clock) *fixture {
 	t.Helper()
-	f := &fixture{t: t, handlers: map[string]http.Handler{}, backups: t.TempDir()}
-	f.c = clustertest.New(t, 1, clustertest.Options{
-		Setup:  func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
-		Config: func(_ int, c *cluster.Config) { c.Clock = clk },
-		Handler: func(_ int, n *cluster.Node) http.Handler {
-			ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})
-			h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: prometheus.NewRegistry(),
-				BackupDir: f.backups, CAPSender: capSender},
-				api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
-					Activations: notify.NewService(n, n, testSenders), Warnings: ws}).Handler()
-			f.mu.Lock()
-			f.handlers[n.ID()] = h
-			f.mu.Unlock()
-			return h
-		},
-	})
-	root, created, err := f.tokens(f.c.Leader()).Bootstrap(ctx(t), "")
-	require.NoError(t, err)
-	require.True(t, created)
-	f.root = root
-	return f
+	return newWarningFixture(t, clk, capSender)
 }
 
 // xmllintPath finds xmllint (Debian package libxml2-utils). Without it the

@@ -42,8 +42,9 @@ func (c *movingClock) add(d time.Duration) {
 }
 
 // newWarningFixture is newFixture with a single node, a moving clock and a
-// warnings service whose response time is 10 minutes.
-func newWarningFixture(t *testing.T, clk muster.Clock) *fixture {
+// warnings service whose response time is 10 minutes; sender, when not
+// empty, is the CAP sender the API is configured with.
+func newWarningFixture(t *testing.T, clk muster.Clock, sender string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, handlers: map[string]http.Handler{}, backups: t.TempDir()}
 	f.c = clustertest.New(t, 1, clustertest.Options{
@@ -53,7 +54,7 @@ func newWarningFixture(t *testing.T, clk muster.Clock) *fixture {
 			ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(n.Collector(), ws.Collector())
-			h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg, BackupDir: f.backups},
+			h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg, BackupDir: f.backups, CAPSender: sender},
 				api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
 					Activations: notify.NewService(n, n, testSenders), Warnings: ws}).Handler()
 			f.mu.Lock()
@@ -71,7 +72,7 @@ func newWarningFixture(t *testing.T, clk muster.Clock) *fixture {
 
 func TestWarningsThroughTheAPI(t *testing.T) {
 	clk := &movingClock{now: time.Date(2026, 7, 20, 0, 0, 0, 0, time.UTC)}
-	f := newWarningFixture(t, clk)
+	f := newWarningFixture(t, clk, "")
 	h := f.handler(f.c.Nodes[0])
 	withDemo(t, f, h)
 	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)

@@ -55,11 +55,32 @@ type Rule struct {
 	Delay   time.Duration // OutcomeSlow: time from sent to delivered (scaled)
 }
 
-func (r *Rule) matches(to string) bool {
-	if r.Match != nil {
-		return r.Match.MatchString(to)
+func (r *Rule) matches(to string) bool { return matchNumber(r.Prefix, r.Match, to) }
+
+// matchNumber reports whether to matches a number pattern: re when it is
+// set, else prefix.
+func matchNumber(prefix string, re *regexp.Regexp, to string) bool {
+	if re != nil {
+		return re.MatchString(to)
 	}
-	return strings.HasPrefix(to, r.Prefix)
+	return strings.HasPrefix(to, prefix)
+}
+
+// cutPattern splits spec, written PATTERN=REST, into its number pattern (a
+// prefix, or after "re:" a regular expression) and REST. Its errors name
+// the spec as what and say REST should read as form.
+func cutPattern(what, spec, form string) (prefix string, re *regexp.Regexp, rest string, err error) {
+	pat, rest, ok := strings.Cut(spec, "=")
+	if !ok || pat == "" {
+		return "", nil, "", fmt.Errorf("%s %q: want PATTERN=%s", what, spec, form)
+	}
+	if expr, isRe := strings.CutPrefix(pat, "re:"); isRe {
+		if re, err = regexp.Compile(expr); err != nil {
+			return "", nil, "", fmt.Errorf("%s %q: %w", what, spec, err)
+		}
+		return "", re, rest, nil
+	}
+	return pat, nil, rest, nil
 }
 
 // ParseRule reads a rule written as PATTERN=OUTCOME[:ARG], where PATTERN is a
@@ -68,20 +89,11 @@ func (r *Rule) matches(to string) bool {
 // "+8617000=reject:21614", "re:^\+86170[0-4]=undelivered:30003",
 // "+8617099=silent", "+8617098=slow:45s".
 func ParseRule(spec string) (Rule, error) {
-	pat, out, ok := strings.Cut(spec, "=")
-	if !ok || pat == "" {
-		return Rule{}, fmt.Errorf("rule %q: want PATTERN=OUTCOME[:ARG]", spec)
+	prefix, re, out, err := cutPattern("rule", spec, "OUTCOME[:ARG]")
+	if err != nil {
+		return Rule{}, err
 	}
-	var r Rule
-	if re, isRe := strings.CutPrefix(pat, "re:"); isRe {
-		m, err := regexp.Compile(re)
-		if err != nil {
-			return Rule{}, fmt.Errorf("rule %q: %w", spec, err)
-		}
-		r.Match = m
-	} else {
-		r.Prefix = pat
-	}
+	r := Rule{Prefix: prefix, Match: re}
 	kind, arg, _ := strings.Cut(out, ":")
 	r.Outcome = Outcome(kind)
 	switch r.Outcome {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
@@ -314,4 +315,35 @@ func (r *rig) settled(t testing.TB, sid string) Call {
 	})
 	c, _ := r.sim.Call(sid)
 	return c
+}
+
+// parseCase is one spec given to a Parse function: the value it should
+// give, the error it should give, or, for a "re:" pattern, a number the
+// result matches (hit) and one it does not (miss).
+type parseCase[T any] struct {
+	spec      string
+	want      T
+	wantErr   string
+	hit, miss string
+}
+
+// testParse runs parse on each case, as a subtest named by the spec.
+func testParse[T any](t *testing.T, parse func(string) (T, error), matches func(*T, string) bool, tests []parseCase[T]) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.spec, func(t *testing.T) {
+			got, err := parse(tc.spec)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			if tc.hit != "" {
+				assert.True(t, matches(&got, tc.hit))
+				assert.False(t, matches(&got, tc.miss))
+				return
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
 }

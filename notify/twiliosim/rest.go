@@ -34,9 +34,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Calls(r.URL.Query().Get("to")))
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
-	})
+	mux.HandleFunc("/", notFound)
 	return mux
 }
 
@@ -139,6 +137,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
+// notFound answers 404/20404 naming r's path, as Twilio answers for a
+// resource it does not have.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+}
+
+// parseForm parses r's form body. It answers 400/20001 itself, and reports
+// whether the request goes on.
+func parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, 20001, "Bad form body: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // rejectMessages are the texts of create-time errors the simulator returns.
 var rejectMessages = map[int]string{
 	21211: "Invalid 'To' Phone Number",
@@ -153,7 +167,7 @@ var rejectMessages = map[int]string{
 }
 
 func (s *Server) reject(w http.ResponseWriter, a *account, code int) {
-	a.c.reject(code)
+	a.c.rejected.add(code)
 	msg, ok := rejectMessages[code]
 	if !ok {
 		msg = "Message rejected (simulated error " + strconv.Itoa(code) + ")"
@@ -185,11 +199,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, a *account) bool 
 
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, a *account) {
 	now := time.Now()
-	if !s.admit(w, r, a) {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad form body: "+err.Error())
+	if !s.admit(w, r, a) || !parseForm(w, r) {
 		return
 	}
 	f := r.PostForm
@@ -243,38 +253,45 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, a *accoun
 	writeJSON(w, http.StatusCreated, view)
 }
 
-// lookup finds the message named by the path ({Sid}.json) on account a.
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, a *account) (*message, bool) {
+// lookupRecord finds the record the path names ({Sid}.json) in recs when
+// it belongs to account a, and otherwise answers 404. Caller holds s.mu.
+func lookupRecord[R record](w http.ResponseWriter, r *http.Request, a *account, recs map[string]R) (R, bool) {
 	sid, ok := strings.CutSuffix(r.PathValue("file"), ".json")
-	m := s.msgs[sid]
-	if !ok || m == nil || m.AccountSID != a.SID {
-		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
-		return nil, false
+	rec, found := recs[sid]
+	if !ok || !found || rec.owner() != a.SID {
+		notFound(w, r)
+		var none R
+		return none, false
 	}
-	return m, true
+	return rec, true
 }
 
-func (s *Server) fetchMessage(w http.ResponseWriter, r *http.Request, a *account) {
+// fetchRecord answers a GET of the record the path names in recs, which
+// must be one of s's maps, with its resource.
+func fetchRecord[R record](s *Server, w http.ResponseWriter, r *http.Request, a *account, recs map[string]R) {
 	s.mu.Lock()
-	m, ok := s.lookup(w, r, a)
+	rec, ok := lookupRecord(w, r, a, recs)
 	if !ok {
 		s.mu.Unlock()
 		return
 	}
-	view := resource(&m.Message)
+	view := rec.view()
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, view)
+}
+
+func (s *Server) fetchMessage(w http.ResponseWriter, r *http.Request, a *account) {
+	fetchRecord(s, w, r, a, s.msgs)
 }
 
 // updateMessage supports Status=canceled (queued or accepted messages only)
 // and Body="" (redaction).
 func (s *Server) updateMessage(w http.ResponseWriter, r *http.Request, a *account) {
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad form body: "+err.Error())
+	if !parseForm(w, r) {
 		return
 	}
 	s.mu.Lock()
-	m, ok := s.lookup(w, r, a)
+	m, ok := lookupRecord(w, r, a, s.msgs)
 	if !ok {
 		s.mu.Unlock()
 		return

@@ -22,7 +22,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +83,59 @@ type message struct {
 	rule *Rule
 }
 
+// record is a kept message or call, as the REST API and the listings see it.
+type record interface {
+	owner() string     // the SID of the account it belongs to
+	recipient() string // its To
+	view() any         // its REST resource; caller holds Server.mu
+}
+
+func (m *message) owner() string     { return m.AccountSID }
+func (m *message) recipient() string { return m.To }
+func (m *message) view() any         { return resource(&m.Message) }
+
+// sidRing holds the SIDs of kept records in creation order, up to a bound.
+type sidRing struct {
+	sids []string
+	head int // the oldest, once full
+}
+
+// push adds sid. Once the ring holds limit SIDs it returns the oldest,
+// which sid replaces and its record should be forgotten; before, "".
+func (r *sidRing) push(sid string, limit int) string {
+	if len(r.sids) < limit {
+		r.sids = append(r.sids, sid)
+		return ""
+	}
+	old := r.sids[r.head]
+	r.sids[r.head] = sid
+	r.head = (r.head + 1) % len(r.sids)
+	return old
+}
+
+// listRecords returns snap of each record in recs, which must be one of
+// s's maps, to the number to (every one when to is empty), oldest first.
+func listRecords[R record, V any](s *Server, recs map[string]R, to string, snap func(R) V) []V {
+	type entry struct {
+		sid string
+		v   V
+	}
+	var found []entry
+	s.mu.Lock()
+	for sid, rec := range recs {
+		if to == "" || rec.recipient() == to {
+			found = append(found, entry{sid, snap(rec)})
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(found, func(x, y entry) int { return strings.Compare(x.sid, y.sid) })
+	out := make([]V, len(found))
+	for i, e := range found {
+		out[i] = e.v
+	}
+	return out
+}
+
 // Server is a running simulator. Create it with New, serve Handler, and Close it.
 type Server struct {
 	cfg      Config
@@ -101,13 +154,11 @@ type Server struct {
 
 	mu     sync.Mutex
 	msgs   map[string]*message
-	ring   []string // SIDs in creation order, for eviction
-	head   int
+	ring   sidRing           // message SIDs, for eviction
 	lastTo map[string]string // number → SID of the latest message to it
 
 	calls    map[string]*call
-	callRing []string // call SIDs in creation order, for eviction
-	callHead int
+	callRing sidRing        // call SIDs, for eviction
 	callsTo  map[string]int // number → calls to it kept
 }
 
@@ -133,14 +184,50 @@ type counters struct {
 	delivered, undelivered, failed                  atomic.Int64
 	callbacksSent, callbacksFailed, callbackRetries atomic.Int64
 	repliesSent, repliesFailed                      atomic.Int64
-	rejMu                                           sync.Mutex
-	rejected                                        map[int]int64
+	rejected                                        tally[int]
 }
 
-func (c *counters) reject(code int) {
-	c.rejMu.Lock()
-	c.rejected[code]++
-	c.rejMu.Unlock()
+// snapshot returns the message counters (Calls left zero).
+func (c *counters) snapshot() AccountStats {
+	return AccountStats{
+		Created: c.created.Load(), Throttled: c.throttled.Load(), Unauthorized: c.unauthorized.Load(),
+		Faults: c.faults.Load(), Delivered: c.delivered.Load(), Undelivered: c.undelivered.Load(),
+		Failed: c.failed.Load(), CallbacksSent: c.callbacksSent.Load(), CallbacksFailed: c.callbacksFailed.Load(),
+		CallbackRetries: c.callbackRetries.Load(), RepliesSent: c.repliesSent.Load(), RepliesFailed: c.repliesFailed.Load(),
+		Rejected: c.rejected.snapshot(),
+	}
+}
+
+// tally counts occurrences by key; its zero value is ready and it is safe
+// for concurrent use.
+type tally[K comparable] struct {
+	mu sync.Mutex
+	n  map[K]int64
+}
+
+func (t *tally[K]) add(k K) {
+	t.mu.Lock()
+	if t.n == nil {
+		t.n = map[K]int64{}
+	}
+	t.n[k]++
+	t.mu.Unlock()
+}
+
+// snapshot returns a copy of the counts, never nil.
+func (t *tally[K]) snapshot() map[K]int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[K]int64, len(t.n))
+	addCounts(out, t.n)
+	return out
+}
+
+// addCounts adds the counts in src to dst's.
+func addCounts[K comparable](dst, src map[K]int64) {
+	for k, v := range src {
+		dst[k] += v
+	}
 }
 
 // New starts a simulator: its scheduler and workers run until Close.
@@ -153,10 +240,10 @@ func New(cfg Config) *Server {
 		accounts: make(map[string]*account, len(cfg.Accounts)),
 		sidBase:  hex.EncodeToString(b[:]),
 		msgs:     make(map[string]*message),
-		ring:     make([]string, 0, min(cfg.MaxMessages, 1<<16)),
+		ring:     sidRing{sids: make([]string, 0, min(cfg.MaxMessages, 1<<16))},
 		lastTo:   make(map[string]string),
 		calls:    make(map[string]*call),
-		callRing: make([]string, 0, min(cfg.MaxCalls, 1<<16)),
+		callRing: sidRing{sids: make([]string, 0, min(cfg.MaxCalls, 1<<16))},
 		callsTo:  make(map[string]int),
 		client:   cfg.HTTPClient,
 	}
@@ -164,7 +251,7 @@ func New(cfg Config) *Server {
 		if a.Number == "" {
 			a.Number = defaultNumber
 		}
-		s.accounts[a.SID] = &account{Account: a, optOut: map[string]bool{}, c: counters{rejected: map[int]int64{}}, calls: newCallCounters()}
+		s.accounts[a.SID] = &account{Account: a, optOut: map[string]bool{}}
 	}
 	if s.client == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -233,18 +320,13 @@ func (a *account) take(now time.Time, rate float64) (bool, time.Duration) {
 
 // store keeps m, forgetting the oldest message beyond MaxMessages. Caller holds s.mu.
 func (s *Server) store(m *message) {
-	if len(s.ring) < s.cfg.MaxMessages {
-		s.ring = append(s.ring, m.SID)
-	} else {
-		old := s.ring[s.head]
+	if old := s.ring.push(m.SID, s.cfg.MaxMessages); old != "" {
 		if o, ok := s.msgs[old]; ok {
 			delete(s.msgs, old)
 			if s.lastTo[o.To] == old {
 				delete(s.lastTo, o.To)
 			}
 		}
-		s.ring[s.head] = m.SID
-		s.head = (s.head + 1) % len(s.ring)
 	}
 	s.msgs[m.SID] = m
 	if m.Direction != "inbound" {
@@ -255,16 +337,7 @@ func (s *Server) store(m *message) {
 // Messages returns the messages kept, to the given number when to is not
 // empty, oldest first.
 func (s *Server) Messages(to string) []Message {
-	s.mu.Lock()
-	out := make([]Message, 0)
-	for _, m := range s.msgs {
-		if to == "" || m.To == to {
-			out = append(out, m.Message)
-		}
-	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
-	return out
+	return listRecords(s, s.msgs, to, func(m *message) Message { return m.Message })
 }
 
 // Message returns the message with the given SID.
@@ -299,6 +372,25 @@ type AccountStats struct {
 	Calls CallStats `json:"calls"`
 }
 
+// add adds o's counts to st's, its calls' included but for the latency
+// percentiles.
+func (st *AccountStats) add(o AccountStats) {
+	st.Created += o.Created
+	addCounts(st.Rejected, o.Rejected)
+	st.Throttled += o.Throttled
+	st.Unauthorized += o.Unauthorized
+	st.Faults += o.Faults
+	st.Delivered += o.Delivered
+	st.Undelivered += o.Undelivered
+	st.Failed += o.Failed
+	st.CallbacksSent += o.CallbacksSent
+	st.CallbacksFailed += o.CallbacksFailed
+	st.CallbackRetries += o.CallbackRetries
+	st.RepliesSent += o.RepliesSent
+	st.RepliesFailed += o.RepliesFailed
+	st.Calls.add(o.Calls)
+}
+
 // Stats is a snapshot of the simulator's counters: totals, then per account.
 type Stats struct {
 	AccountStats
@@ -315,37 +407,12 @@ func (s *Server) Stats() Stats {
 		Accounts: map[string]AccountStats{}}
 	var latency []time.Duration
 	for sid, a := range s.accounts {
-		c := &a.c
-		as := AccountStats{
-			Created: c.created.Load(), Throttled: c.throttled.Load(), Unauthorized: c.unauthorized.Load(),
-			Faults: c.faults.Load(), Delivered: c.delivered.Load(), Undelivered: c.undelivered.Load(),
-			Failed: c.failed.Load(), CallbacksSent: c.callbacksSent.Load(), CallbacksFailed: c.callbacksFailed.Load(),
-			CallbackRetries: c.callbackRetries.Load(), RepliesSent: c.repliesSent.Load(), RepliesFailed: c.repliesFailed.Load(),
-			Rejected: map[int]int64{},
-		}
-		c.rejMu.Lock()
-		for k, v := range c.rejected {
-			as.Rejected[k] = v
-			st.Rejected[k] += v
-		}
-		c.rejMu.Unlock()
+		as := a.c.snapshot()
 		var lat []time.Duration
 		as.Calls, lat = a.calls.snapshot()
 		latency = append(latency, lat...)
-		st.Calls.add(as.Calls)
 		st.Accounts[sid] = as
-		st.Created += as.Created
-		st.Throttled += as.Throttled
-		st.AccountStats.Unauthorized += as.Unauthorized
-		st.Faults += as.Faults
-		st.Delivered += as.Delivered
-		st.Undelivered += as.Undelivered
-		st.Failed += as.Failed
-		st.CallbacksSent += as.CallbacksSent
-		st.CallbacksFailed += as.CallbacksFailed
-		st.CallbackRetries += as.CallbackRetries
-		st.RepliesSent += as.RepliesSent
-		st.RepliesFailed += as.RepliesFailed
+		st.AccountStats.add(as)
 	}
 	st.Calls.setLatency(latency)
 	st.Unauthorized = st.AccountStats.Unauthorized + s.anonUnauthorized.Load()

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,27 +164,11 @@ type callCounters struct {
 	created, answered, machine, completed   atomic.Int64
 	busy, noAnswer, failed, canceled, noKey atomic.Int64
 	fetches, twimlErrors                    atomic.Int64
+	rejected                                tally[int]
+	digits                                  tally[string]
 	mu                                      sync.Mutex
-	rejected                                map[int]int64
-	digits                                  map[string]int64
 	lat                                     []time.Duration // ring of the last latencySamples TwiML fetch times
 	latNext                                 int
-}
-
-func newCallCounters() callCounters {
-	return callCounters{rejected: map[int]int64{}, digits: map[string]int64{}}
-}
-
-func (c *callCounters) reject(code int) {
-	c.mu.Lock()
-	c.rejected[code]++
-	c.mu.Unlock()
-}
-
-func (c *callCounters) digit(key string) {
-	c.mu.Lock()
-	c.digits[key]++
-	c.mu.Unlock()
 }
 
 func (c *callCounters) latency(d time.Duration) {
@@ -232,15 +215,9 @@ func (c *callCounters) snapshot() (CallStats, []time.Duration) {
 		Completed: c.completed.Load(), Busy: c.busy.Load(), NoAnswer: c.noAnswer.Load(),
 		Failed: c.failed.Load(), Canceled: c.canceled.Load(), NoKey: c.noKey.Load(),
 		TwiMLFetches: c.fetches.Load(), TwiMLErrors: c.twimlErrors.Load(),
-		Rejected: map[int]int64{}, Digits: map[string]int64{},
+		Rejected: c.rejected.snapshot(), Digits: c.digits.snapshot(),
 	}
 	c.mu.Lock()
-	for k, v := range c.rejected {
-		st.Rejected[k] = v
-	}
-	for k, v := range c.digits {
-		st.Digits[k] = v
-	}
 	lat := slices.Clone(c.lat)
 	c.mu.Unlock()
 	st.setLatency(lat)
@@ -259,12 +236,8 @@ func (st *CallStats) add(o CallStats) {
 	st.NoKey += o.NoKey
 	st.TwiMLFetches += o.TwiMLFetches
 	st.TwiMLErrors += o.TwiMLErrors
-	for k, v := range o.Rejected {
-		st.Rejected[k] += v
-	}
-	for k, v := range o.Digits {
-		st.Digits[k] += v
-	}
+	addCounts(st.Rejected, o.Rejected)
+	addCounts(st.Digits, o.Digits)
 }
 
 // setLatency fills the percentiles from samples, which it sorts.
@@ -304,7 +277,7 @@ var callRejectMessages = map[int]string{
 }
 
 func (s *Server) rejectCall(w http.ResponseWriter, a *account, code int, msg string) {
-	a.calls.reject(code)
+	a.calls.rejected.add(code)
 	if msg == "" {
 		msg = callRejectMessages[code]
 	}
@@ -318,11 +291,7 @@ func (s *Server) rejectCall(w http.ResponseWriter, a *account, code int, msg str
 // the call will go, queues it for its dial slot and answers 201 queued.
 func (s *Server) createCall(w http.ResponseWriter, r *http.Request, a *account) {
 	now := time.Now()
-	if !s.admit(w, r, a) {
-		return
-	}
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad form body: "+err.Error())
+	if !s.admit(w, r, a) || !parseForm(w, r) {
 		return
 	}
 	f := r.PostForm
@@ -475,18 +444,13 @@ func (s *Server) planCall(c *call) {
 
 // storeCall keeps c, forgetting the oldest call beyond MaxCalls. Caller holds s.mu.
 func (s *Server) storeCall(c *call) {
-	if len(s.callRing) < s.cfg.MaxCalls {
-		s.callRing = append(s.callRing, c.SID)
-	} else {
-		old := s.callRing[s.callHead]
+	if old := s.callRing.push(c.SID, s.cfg.MaxCalls); old != "" {
 		if o, ok := s.calls[old]; ok {
 			delete(s.calls, old)
 			if s.callsTo[o.To]--; s.callsTo[o.To] <= 0 {
 				delete(s.callsTo, o.To)
 			}
 		}
-		s.callRing[s.callHead] = c.SID
-		s.callHead = (s.callHead + 1) % len(s.callRing)
 	}
 	s.calls[c.SID] = c
 	s.callsTo[c.To]++
@@ -495,16 +459,7 @@ func (s *Server) storeCall(c *call) {
 // Calls returns the calls kept, to the given number when to is not empty,
 // oldest first.
 func (s *Server) Calls(to string) []Call {
-	s.mu.Lock()
-	out := make([]Call, 0)
-	for _, c := range s.calls {
-		if to == "" || c.To == to {
-			out = append(out, c.clone())
-		}
-	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].SID < out[j].SID })
-	return out
+	return listRecords(s, s.calls, to, func(c *call) Call { return c.clone() })
 }
 
 // Call returns the call with the given SID.
@@ -599,7 +554,7 @@ func (s *Server) talk(ctx context.Context, a *account, c *call) {
 			if w.key == "" {
 				a.calls.noKey.Add(1)
 			} else {
-				a.calls.digit(w.key)
+				a.calls.digits.add(w.key)
 			}
 			post := w.key != "" || w.g.ActionOnEmptyResult
 			if post && len(c.Keys) < maxTrail {
@@ -905,36 +860,19 @@ func (s *Server) deliver(e *event) {
 	s.post(s.ctx, e)
 }
 
-// lookupCall finds the call named by the path ({Sid}.json) on account a.
-// Caller holds s.mu.
-func (s *Server) lookupCall(w http.ResponseWriter, r *http.Request, a *account) (*call, bool) {
-	sid, ok := strings.CutSuffix(r.PathValue("file"), ".json")
-	c := s.calls[sid]
-	if !ok || c == nil || c.AccountSID != a.SID {
-		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
-		return nil, false
-	}
-	return c, true
-}
+func (c *call) owner() string     { return c.AccountSID }
+func (c *call) recipient() string { return c.To }
+func (c *call) view() any         { return callResource(&c.Call) }
 
 func (s *Server) fetchCall(w http.ResponseWriter, r *http.Request, a *account) {
-	s.mu.Lock()
-	c, ok := s.lookupCall(w, r, a)
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	view := callResource(&c.Call)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, view)
+	fetchRecord(s, w, r, a, s.calls)
 }
 
 // updateCall supports Status=canceled (queued or ringing calls) and
 // Status=completed (hangs up an answered call, cancels one not yet
 // answered). The final status callback is scheduled, not awaited.
 func (s *Server) updateCall(w http.ResponseWriter, r *http.Request, a *account) {
-	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, 20001, "Bad form body: "+err.Error())
+	if !parseForm(w, r) {
 		return
 	}
 	st := r.PostForm.Get("Status")
@@ -948,7 +886,7 @@ func (s *Server) updateCall(w http.ResponseWriter, r *http.Request, a *account) 
 	}
 	now := time.Now()
 	s.mu.Lock()
-	c, ok := s.lookupCall(w, r, a)
+	c, ok := lookupRecord(w, r, a, s.calls)
 	if !ok {
 		s.mu.Unlock()
 		return

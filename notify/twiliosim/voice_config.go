@@ -152,12 +152,7 @@ type CallScript struct {
 	Ring time.Duration
 }
 
-func (c *CallScript) matches(to string) bool {
-	if c.Match != nil {
-		return c.Match.MatchString(to)
-	}
-	return strings.HasPrefix(to, c.Prefix)
-}
+func (c *CallScript) matches(to string) bool { return matchNumber(c.Prefix, c.Match, to) }
 
 // ParseCallScript reads a script written as PATTERN=OUTCOME[:KEYS], where
 // PATTERN is a number prefix or "re:" and a regular expression, OUTCOME is
@@ -166,20 +161,11 @@ func (c *CallScript) matches(to string) bool {
 // "+8613800138000=human:9,1", "+8617010=busy", "re:^\+86170[2-4]=machine",
 // "+8617012=human:-,2".
 func ParseCallScript(spec string) (CallScript, error) {
-	pat, out, ok := strings.Cut(spec, "=")
-	if !ok || pat == "" {
-		return CallScript{}, fmt.Errorf("call script %q: want PATTERN=OUTCOME[:KEYS]", spec)
+	prefix, re, out, err := cutPattern("call script", spec, "OUTCOME[:KEYS]")
+	if err != nil {
+		return CallScript{}, err
 	}
-	var c CallScript
-	if re, isRe := strings.CutPrefix(pat, "re:"); isRe {
-		m, err := regexp.Compile(re)
-		if err != nil {
-			return CallScript{}, fmt.Errorf("call script %q: %w", spec, err)
-		}
-		c.Match = m
-	} else {
-		c.Prefix = pat
-	}
+	c := CallScript{Prefix: prefix, Match: re}
 	kind, keys, hasKeys := strings.Cut(out, ":")
 	c.Outcome = CallOutcome(kind)
 	if !c.Outcome.valid() {

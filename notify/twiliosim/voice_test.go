@@ -585,40 +585,20 @@ func TestCallDecisionsDifferPerCallToTheSameNumber(t *testing.T) {
 }
 
 func TestParseCallScript(t *testing.T) {
-	tests := []struct {
-		spec    string
-		want    CallScript
-		wantErr string
-	}{
+	testParse(t, ParseCallScript, (*CallScript).matches, []parseCase[CallScript]{
 		{spec: "+8613800138000=human:9,1", want: CallScript{Prefix: "+8613800138000", Outcome: CallHuman, Keys: []string{"9", "1"}}},
 		{spec: "+86138=human:-,2", want: CallScript{Prefix: "+86138", Outcome: CallHuman, Keys: []string{"", "2"}}},
 		{spec: "+8617010=busy", want: CallScript{Prefix: "+8617010", Outcome: CallBusy}},
 		{spec: "+8617011=no-answer", want: CallScript{Prefix: "+8617011", Outcome: CallNoAnswer}},
 		{spec: "+8617012=failed", want: CallScript{Prefix: "+8617012", Outcome: CallFailed}},
 		{spec: "+8617013=machine", want: CallScript{Prefix: "+8617013", Outcome: CallMachine}},
-		{spec: `re:^\+86170[2-4]=machine`},
+		{spec: `re:^\+86170[2-4]=machine`, hit: "+8617031234567", miss: "+8617051234567"},
 		{spec: "+86=machine:1", wantErr: "only human answers press keys"},
 		{spec: "+86=human:1,x", wantErr: `key "x"`},
 		{spec: "+86=voicemail", wantErr: "is not one of"},
 		{spec: "re:([=busy", wantErr: "missing closing"},
 		{spec: "nothing", wantErr: "want PATTERN"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.spec, func(t *testing.T) {
-			got, err := ParseCallScript(tc.spec)
-			if tc.wantErr != "" {
-				require.ErrorContains(t, err, tc.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			if got.Match != nil {
-				assert.True(t, got.matches("+8617031234567"))
-				assert.False(t, got.matches("+8617051234567"))
-				return
-			}
-			assert.Equal(t, tc.want, got)
-		})
-	}
+	})
 }
 
 func TestParseVoiceProfile(t *testing.T) {
