@@ -106,9 +106,12 @@ func (c *Cluster) start(m *Member, bootstrap bool) {
 		ClusterKey:         Key,
 		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RaftLog:            io.Discard,
-		HeartbeatTimeout:   500 * time.Millisecond,
-		ElectionTimeout:    500 * time.Millisecond,
-		LeaderLeaseTimeout: 250 * time.Millisecond,
+		// The production defaults: tests share 2 cores with -race, and a
+		// shorter lease lets a starved leader step down in the middle of a
+		// test's setup.
+		HeartbeatTimeout:   time.Second,
+		ElectionTimeout:    time.Second,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
 	}
 	if c.opts.Config != nil {
 		c.opts.Config(m.Index, &cfg)
