@@ -147,8 +147,10 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 	rows := make([]RosterRow, 0, st.Rows)
 	prefix := []byte(p.Import + "/")
 	cur := bucket(tx, bImportBatches).Cursor()
+	var b importRows // one batch's rows at a time, in a reused slice
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		var b importRows
+		// Unmarshal decodes into the elements it reuses: start them empty.
+		clear(b.Rows[:cap(b.Rows)])
 		if err := json.Unmarshal(v, &b); err != nil {
 			return nil, fmt.Errorf("import %s: staged batch %s: %w", p.Import, k, err)
 		}
@@ -170,6 +172,24 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 // exist, or a backup that resolves to nobody are errors; unless skipInvalid,
 // any error rejects the whole import.
 func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportResult, error) {
+	if !write {
+		return stageRows(tx, rows, skipInvalid, nil)
+	}
+	var puts sortedPuts
+	res, err := stageRows(tx, rows, skipInvalid, &puts)
+	if err != nil {
+		return res, err
+	}
+	// The rows, and all stageRows derived from them, are garbage from here
+	// on, while bbolt builds its nodes from the staged writes: for a million
+	// rows, the two would otherwise add up.
+	return res, puts.flush(tx)
+}
+
+// stageRows is reconcile up to the writes, which it stages in puts; with
+// puts nil it only counts (a dry run).
+func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts) (ImportResult, error) {
+	write := puts != nil
 	res := ImportResult{Rows: len(rows), DryRun: !write}
 	var errs []RowError
 	bad := make([]bool, len(rows))
@@ -346,7 +366,23 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportRe
 			ids[i] = personKey(seq)
 		}
 	}
-	var puts sortedPuts
+	if write {
+		// Room for every write up front: growing the lists one append at a
+		// time would copy them several times over for a million rows.
+		var people, phones, exts int
+		for i, r := range rows {
+			if !bad[i] {
+				people, phones = people+1, phones+len(r.Phones)
+				if r.ExternalID != "" || olds[i] != nil && olds[i].ExternalID != "" {
+					exts++
+				}
+			}
+		}
+		puts.reserve(bPeople, people)
+		puts.reserve(bPeopleByGrid, people)
+		puts.reserve(bPeopleByPhone, phones)
+		puts.reserve(bPeopleByExt, exts)
+	}
 	for i, r := range rows {
 		if bad[i] {
 			continue
@@ -371,13 +407,10 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportRe
 			res.Updated++
 		}
 		if write {
-			if err := stagePerson(tx, &puts, olds[i], p); err != nil {
+			if err := stagePerson(tx, puts, olds[i], p); err != nil {
 				return res, err
 			}
 		}
-	}
-	if write {
-		return res, puts.flush(tx)
 	}
 	return res, nil
 }
