@@ -98,14 +98,14 @@ func (c *Cluster) start(m *Member, bootstrap bool) {
 	require.NoError(c.t, err)
 	m.HTTPAddr = "http://" + ln.Addr().String()
 	cfg := cluster.Config{
-		NodeID:             "node" + strconv.Itoa(m.Index),
-		DataDir:            m.DataDir,
-		RaftBind:           raftBind,
-		HTTPAddr:           m.HTTPAddr,
-		Bootstrap:          bootstrap,
-		ClusterKey:         Key,
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RaftLog:            io.Discard,
+		NodeID:     "node" + strconv.Itoa(m.Index),
+		DataDir:    m.DataDir,
+		RaftBind:   raftBind,
+		HTTPAddr:   m.HTTPAddr,
+		Bootstrap:  bootstrap,
+		ClusterKey: Key,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RaftLog:    io.Discard,
 		// The production defaults: tests share 2 cores with -race, and a
 		// shorter lease lets a starved leader step down in the middle of a
 		// test's setup.
