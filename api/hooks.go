@@ -142,10 +142,9 @@ func writeTwiML(c *gin.Context, r twimlpkg.Response) {
 }
 
 // voiceCallUp is the spoken call-up of a voice attempt, its keys posted to
-// the attempt's gather URL.
-func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript) twimlpkg.CallUp {
-	return twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language),
-		Action: s.webhookURL(c, c.Request.URL.EscapedPath()+"/gather")}
+// gatherPath (the attempt's TwiML path + "/gather").
+func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript, gatherPath string) twimlpkg.CallUp {
+	return twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language), Action: s.webhookURL(c, gatherPath)}
 }
 
 // voiceTwiML answers Twilio's request for a call's TwiML when the call is
@@ -169,10 +168,10 @@ func (s *Server) voiceTwiML(c *gin.Context) {
 		return
 	}
 	if notify.MachineAnswered(strings.Join(form["AnsweredBy"], "")) {
-		writeTwiML(c, twimlpkg.Voicemail(s.voiceCallUp(c, script)))
+		writeTwiML(c, twimlpkg.Voicemail(s.voiceCallUp(c, script, c.Request.URL.EscapedPath()+"/gather")))
 		return
 	}
-	writeTwiML(c, twimlpkg.Prompt(s.voiceCallUp(c, script)))
+	writeTwiML(c, twimlpkg.Prompt(s.voiceCallUp(c, script, c.Request.URL.EscapedPath()+"/gather")))
 }
 
 // voiceGather takes the key pressed on a call-up: 1 and 2 are applied as
@@ -190,8 +189,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 		writeTwiML(c, hangup)
 		return
 	}
-	// The gather URL is the TwiML URL plus /gather: the call-up's own.
-	call := twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language), Action: s.webhookURL(c, c.Request.URL.EscapedPath())}
+	call := s.voiceCallUp(c, script, c.Request.URL.EscapedPath()) // this request came to the gather URL
 	switch twimlpkg.ParseAnswer(digits) {
 	case twimlpkg.AnswerAccept, twimlpkg.AnswerDecline:
 		it := notify.InboundItem{Kind: notify.InboundDigits, Attempt: attempt, SID: get("CallSid"), Body: digits,

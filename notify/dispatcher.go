@@ -331,6 +331,9 @@ type actRun struct {
 	fresh   bool             // recipients never attempted may remain after cursor
 	orphans []plans.PersonID // left in sending by an earlier leader; re-sent first
 	skip    bool             // no route: nothing is claimed
+	// closed is set once a send finds the activation stood down or
+	// retracted; its remaining queued sends are dropped without a look.
+	closed atomic.Bool
 }
 
 // dispatchRun is one term of the dispatcher as leader.
@@ -638,7 +641,7 @@ func (r *dispatchRun) send(j job) {
 		item.Outcome, item.Error = OutcomeFailed, err.Error()
 	case j.rec.Phone == "":
 		item.Outcome, item.Error = OutcomeFailed, "the roster has no phone number for this person"
-	case !r.stillOpen(j.act.a.ID):
+	case j.act.closed.Load():
 		item.Outcome = OutcomeDropped // see below
 		d.dropped.Add(1)
 	default:
@@ -650,6 +653,7 @@ func (r *dispatchRun) send(j job) {
 		if !r.stillOpen(j.act.a.ID) {
 			// Stood down or retracted since the claim: nothing more goes out,
 			// and the result says so (the recipient was not reached).
+			j.act.closed.Store(true)
 			item.Outcome = OutcomeDropped
 			d.dropped.Add(1)
 			break

@@ -46,6 +46,28 @@ const (
 	ChannelVoice = "voice"
 )
 
+// Counters of an activation's escalation items waiting to be claimed and
+// in flight, kept so the escalator reads a queue only when it has work.
+const (
+	escQueuedCounter  = "esc_queued"
+	escSendingCounter = "esc_sending"
+)
+
+// escMove notes an item's state change in its activation's counters.
+func escMove(at *actTx, from, to string) {
+	escCount(at, from, -1)
+	escCount(at, to, +1)
+}
+
+func escCount(at *actTx, state string, d int64) {
+	switch state {
+	case EscQueued:
+		at.deltas[dispatchCounter+escQueuedCounter] += d
+	case EscSending:
+		at.deltas[dispatchCounter+escSendingCounter] += d
+	}
+}
+
 // Escalation item states.
 const (
 	EscQueued  = "queued"
@@ -213,6 +235,7 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return err
 		}
 		out.Queued++
+		escMove(at, "", EscQueued)
 		return queue.Put(escItemKey(it.Step, it.Person), data)
 	}
 	switch step.Do {
@@ -433,7 +456,8 @@ type EscalationClaimResult struct {
 	Claimed []EscalationRef `json:"claimed"`
 }
 
-// escTx is an activation's escalation queue in a write transaction.
+// escQueue opens an activation and its escalation queue in a write
+// transaction.
 func escQueue(tx *bolt.Tx, acts actCache, id plans.ActivationID) (*actTx, *bolt.Bucket, error) {
 	at, err := acts.get(tx, id)
 	if err != nil {
@@ -496,17 +520,21 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 			continue
 		}
 		it.Updated = c.Time
+		from := it.State
 		if !wanted(at, it) {
 			it.State = EscSkipped
 		} else {
 			it.State, it.N = EscSending, it.N+1
 			out.Claimed = append(out.Claimed, EscalationRef{Activation: ref.Activation, Step: ref.Step, Person: ref.Person, N: it.N, Resend: ref.Resend})
 		}
+		if from != it.State {
+			escMove(at, from, it.State)
+		}
 		if err := putEscItem(q, it); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return out, acts.flush()
 }
 
 // EscalationOutcome is the result of one escalation attempt.
@@ -533,7 +561,7 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 	acts := actCache{}
 	var out ResultSummary
 	for _, r := range req.Items {
-		_, q, err := escQueue(tx, acts, r.Activation)
+		at, q, err := escQueue(tx, acts, r.Activation)
 		if err != nil {
 			return nil, err
 		}
@@ -559,12 +587,13 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		default:
 			return nil, invalidf("escalation outcome %q: want sent, retry or failed", r.Outcome)
 		}
+		escMove(at, EscSending, it.State)
 		if err := putEscItem(q, it); err != nil {
 			return nil, err
 		}
 		out.Applied++
 	}
-	return out, nil
+	return out, acts.flush()
 }
 
 // firedSteps returns the steps of an activation that have fired.
@@ -585,7 +614,10 @@ func firedSteps(ad *bolt.Bucket) map[int]time.Time {
 // those in sending, as resends, when orphans is set).
 func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit int) ([]EscalationRef, []EscalationItem, error) {
 	q := ad.Bucket(bEscQueue)
-	if q == nil {
+	cb := ad.Bucket(bCounters)
+	waiting := cb.Get([]byte(dispatchCounter+escQueuedCounter)) != nil ||
+		(orphans && cb.Get([]byte(dispatchCounter+escSendingCounter)) != nil)
+	if q == nil || !waiting { // counters at zero are deleted
 		return nil, nil, nil
 	}
 	var refs []EscalationRef
