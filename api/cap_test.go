@@ -19,6 +19,7 @@ import (
 	"muster/access"
 	"muster/api"
 	"muster/cap"
+	"muster/cluster/clustertest"
 	"muster/examples"
 	"muster/notify"
 	"muster/plans"
@@ -100,7 +101,7 @@ var shanghai = time.FixedZone("CST", 8*60*60)
 
 func TestActivationsAsCAP(t *testing.T) {
 	xmllintPath(t)
-	clk := &movingClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC()}
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
 	f := newCAPFixture(t, clk)
 	h := f.handler(f.c.Nodes[0])
 	withDemo(t, f, h)
@@ -130,7 +131,7 @@ func TestActivationsAsCAP(t *testing.T) {
 	res = do(t, h, request{method: "GET", path: capPath(live.ID), token: viewer})
 	require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
 	assert.Contains(t, res.errorBody(t).Message, "never issued")
-	clk.add(3 * time.Minute)
+	clk.Add(3 * time.Minute)
 	approve := "/api/v1/activations/" + string(live.ID) + "/approve"
 	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"dry_run": true})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
@@ -162,7 +163,7 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Contains(t, en.Headline, "Example City Flood Control Plan")
 
 	// EXERCISE level III: status Exercise, headlines marked as a drill.
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	drill := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990101001"}, "level": "III",
 		"purpose": "EXERCISE", "reason": "防汛通讯演练"})
 	require.Equal(t, notify.StatusActive, drill.Status)
@@ -174,7 +175,7 @@ func TestActivationsAsCAP(t *testing.T) {
 
 	// Retracted: the activation keeps its alert as issued, and its
 	// correction is the Cancel of that alert.
-	clk.add(10 * time.Minute)
+	clk.Add(10 * time.Minute)
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/retract", token: f.root,
 		body: jsonBody(notify.RetractRequest{Message: "演练通知发错，请忽略。"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
@@ -191,12 +192,12 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Equal(t, "2026-11-23T10:13:00+08:00", cap.FormatTime(cancel.Sent.Time))
 
 	// A retraction with a corrected text is an Update carrying it.
-	clk.add(10 * time.Minute)
+	clk.Add(10 * time.Minute)
 	test := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "IV",
 		"purpose": "TEST", "reason": "系统联调"})
 	testAlert, _ := getCAP(t, h, viewer, capPath(test.ID), "activation-test")
 	assert.Equal(t, cap.StatusTest, testAlert.Status)
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(test.ID) + "/retract", token: f.root,
 		body: jsonBody(notify.RetractRequest{Message: "集合地点更正为江北区防汛物资仓库。", Correct: true})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
@@ -214,7 +215,7 @@ func TestActivationsAsCAP(t *testing.T) {
 
 func TestWarningsAsCAPAndImport(t *testing.T) {
 	xmllintPath(t)
-	clk := &movingClock{now: time.Date(2026, 11, 23, 8, 0, 0, 0, shanghai).UTC()}
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 8, 0, 0, 0, shanghai).UTC())
 	f := newCAPFixture(t, clk)
 	h := f.handler(f.c.Nodes[0])
 	withDemo(t, f, h)
@@ -241,7 +242,7 @@ func TestWarningsAsCAPAndImport(t *testing.T) {
 	assert.Equal(t, cap.CertaintyLikely, alert.Infos[0].Certainty)
 	assert.Equal(t, "2026-11-23T20:00:00+08:00", cap.FormatTime(alert.Infos[0].Expires.Time))
 
-	clk.add(2 * time.Hour)
+	clk.Add(2 * time.Hour)
 	res = do(t, h, request{method: "POST", path: "/api/v1/warnings/" + string(w.ID) + "/lift", token: commander, body: jsonBody(map[string]string{"reason": "雨势减弱"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	lifted, _ := getCAP(t, h, viewer, warnPath, "warning-lifted")
@@ -279,7 +280,7 @@ func TestWarningsAsCAPAndImport(t *testing.T) {
 	assert.Equal(t, "standby", modeOf(t, f, h, "990101"))
 	assert.Equal(t, "standby", modeOf(t, f, h, "990102001"))
 
-	clk.add(time.Minute)
+	clk.Add(time.Minute)
 	res = post(commander, sample)
 	require.Equal(t, http.StatusOK, res.Code, "the same alert again: %s", res.Body)
 	var again plans.Warning
@@ -309,7 +310,7 @@ func TestWarningsAsCAPAndImport(t *testing.T) {
 }
 
 func TestCAPImportRefusesWhatItCannotTake(t *testing.T) {
-	clk := &movingClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC()}
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
 	f := newCAPFixture(t, clk)
 	h := f.handler(f.c.Nodes[0])
 	withDemo(t, f, h)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,25 +20,6 @@ import (
 	"muster/notify"
 	"muster/plans"
 )
-
-// movingClock is a clock the test moves; the cluster stamps commands with it
-// and the warnings service reads it.
-type movingClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *movingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *movingClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // newWarningFixture is newFixture with a single node, a moving clock and a
 // warnings service whose response time is 10 minutes; sender, when not
@@ -71,7 +51,7 @@ func newWarningFixture(t *testing.T, clk muster.Clock, sender string) *fixture {
 }
 
 func TestWarningsThroughTheAPI(t *testing.T) {
-	clk := &movingClock{now: time.Date(2026, 7, 20, 0, 0, 0, 0, time.UTC)}
+	clk := clustertest.NewClock(time.Date(2026, 7, 20, 0, 0, 0, 0, time.UTC))
 	f := newWarningFixture(t, clk, "")
 	h := f.handler(f.c.Nodes[0])
 	withDemo(t, f, h)
@@ -151,7 +131,7 @@ func TestWarningsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "standby", modeOf(t, f, h, "990101001"))
 
 	// After the response time with no activation: prompted, and counted.
-	clk.add(10 * time.Minute)
+	clk.Add(10 * time.Minute)
 	res = do(t, h, request{method: "GET", path: "/api/v1/warnings?unanswered=true", token: viewer})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	var list plans.List[plans.Warning]

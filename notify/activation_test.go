@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -475,24 +474,6 @@ func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
 	assert.False(t, p.Guard.Needed(), "%d recipients is within 1.5 × 20", p.Total)
 }
 
-// stepClock is a clock tests move by hand.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // A LIVE activation at a level that needs two approvals waits for a second
 // person: nothing is derived, switched or sent until then; the requester
 // cannot approve it; an approval names the recipient count of the preview
@@ -562,7 +543,7 @@ func TestLiveActivationWaitsForASecondPerson(t *testing.T) {
 // activation expires at the end of its window, measured by the command
 // times the leader stamps.
 func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
 	ctx := testCtx(t)
 	e.svc.ApprovalWindow = 10 * time.Minute
@@ -593,7 +574,7 @@ func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
 	c, err := e.svc.Activate(ctx, "commander", req)
 	require.NoError(t, err)
 	assert.Equal(t, clock.Now().Add(10*time.Minute), c.ApprovalDeadline)
-	clock.add(10 * time.Minute)
+	clock.Add(10 * time.Minute)
 	p, err := e.svc.ApprovalPreview(ctx, c.ID)
 	require.NoError(t, err)
 	_, err = e.svc.Decide(ctx, "approver", c.ID, notify.DecisionRequest{Approve: true, Recipients: p.Total})

@@ -18,25 +18,6 @@ import (
 	"muster/plans"
 )
 
-// boardClock is a clock the test moves; the cluster stamps commands with it,
-// so replies land at chosen minutes after the activation.
-type boardClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *boardClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *boardClock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // boardWant is what the board must say of one grid, computed by the test
 // from the answers it sent.
 type boardWant struct {
@@ -79,7 +60,7 @@ func submitReplies(t *testing.T, in *notify.Inbound, rs []notify.Recipient, body
 
 func TestBoardCountsReportsByCheckpoint(t *testing.T) {
 	t0 := time.Date(2026, 7, 1, 8, 0, 0, 0, time.UTC)
-	clk := &boardClock{now: t0}
+	clk := clustertest.NewClock(t0)
 	e := newEnvWith(t, 1, 1500, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clk }}, testCtx(t))
 	ctx := testCtx(t)
 	a, err := e.svc.Activate(ctx, "commander", floodIV(district))
@@ -131,7 +112,7 @@ func TestBoardCountsReportsByCheckpoint(t *testing.T) {
 		{20 * time.Minute, 2, "１"},
 		{40 * time.Minute, 3, "到"},
 	} {
-		clk.set(t0.Add(step.at))
+		clk.Set(t0.Add(step.at))
 		submitReplies(t, in, phases[step.phase], step.body, &sid)
 	}
 	for _, r := range phases[5] {

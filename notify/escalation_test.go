@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/cluster/clustertest"
 	"muster/examples"
 	"muster/notify"
 	"muster/notify/twiliosim"
@@ -80,7 +81,7 @@ func simBodies(sim *twiliosim.Server, contains string) int {
 // due — across a leader change — and does what it says: the SMS again to
 // the silent, a 叫应 report to grid leaders, the backups called up.
 func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r := newCallRig(t, rigOptions{nodes: 3, people: 600, clock: clock, sim: twiliosim.Config{
 		Replies: []twiliosim.ReplyRule{{Share: 0.5, Body: "1", Within: 20 * time.Millisecond}},
 	}})
@@ -103,7 +104,7 @@ func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
 	sent0 := r.sim.Stats().Accounts[drillAcct.SID].Created
 
 	// T+5: the SMS again to everyone still silent.
-	clock.add(5 * time.Minute)
+	clock.Add(5 * time.Minute)
 	s0 := r.waitFired(t, a.ID, 0)
 	assert.Equal(t, clock.Now(), s0.FiredAt)
 	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items)
@@ -118,7 +119,7 @@ func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
 	st := r.status(t, a.ID)
 	silent = st.Counters.ByState[notify.StateDelivered]
 	require.Positive(t, silent, "some stay silent after the second SMS")
-	clock.add(5 * time.Minute)
+	clock.Add(5 * time.Minute)
 	s1 := r.waitFired(t, a.ID, 1)
 	r.waitSimIdle(t, 30*time.Second)
 	reports := s1.Items[notify.EscSent]
@@ -142,7 +143,7 @@ func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
 	}
 	t.Logf("recipients %d, silent after T+5 %d, 叫应 reports %d, backups to call %d", len(recs), silent, reports, len(backups))
 	require.NotEmpty(t, backups, "the generated roster names backups")
-	clock.add(5 * time.Minute)
+	clock.Add(5 * time.Minute)
 	r.waitFired(t, a.ID, 2)
 	after := r.status(t, a.ID)
 	assert.Equal(t, len(recs)+len(backups), after.Recipients, "backups join the call-up")
@@ -167,7 +168,7 @@ func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
 // 2 become answers exactly as the simulator pressed them, 9 reads the
 // call-up again, and calls an answering machine took never acknowledge.
 func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
-	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, sim: twiliosim.Config{
 		TimeScale: 0.002,
 		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.2,
@@ -186,7 +187,7 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
 	require.Equal(t, a.Recipients, silent, "nobody answers SMS in this test")
 
-	clock.add(5 * time.Minute)
+	clock.Add(5 * time.Minute)
 	s0 := r.waitFired(t, a.ID, 0)
 	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "one call per silent recipient")
 	sim := r.waitSimIdle(t, 60*time.Second)
@@ -215,7 +216,7 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 //	go test ./notify -run '^$' -bench VoiceCallUp -benchtime 1x -timeout 20m
 func BenchmarkVoiceCallUp(b *testing.B) {
 	const people = 3000
-	clock := &stepClock{now: time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)}
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r := newCallRig(b, rigOptions{nodes: 3, people: people, clock: clock, sim: twiliosim.Config{
 		TimeScale: 0.001, CPS: -1, MaxCalls: 4 * people,
 		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.1, Digits: twiliosim.DigitMix{Accept: 0.8, Decline: 0.1, Repeat: 0.1}},
@@ -234,7 +235,7 @@ func BenchmarkVoiceCallUp(b *testing.B) {
 		before := r.sim.Stats().Accounts[drillAcct.SID].Calls.Created
 		b.ResetTimer()
 		start := time.Now()
-		clock.add(5 * time.Minute)
+		clock.Add(5 * time.Minute)
 		deadline := start.Add(5 * time.Minute)
 		for r.sim.Stats().Accounts[drillAcct.SID].Calls.Created-before < int64(a.Recipients) {
 			require.True(b, time.Now().Before(deadline), "calls not placed")

@@ -31,24 +31,6 @@ const (
 	wOther    = plans.RegionCode("990102")
 )
 
-// warnClock is the clock the test moves; the cluster stamps commands with it.
-type warnClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *warnClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *warnClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // cmdTestHold holds or releases a region for an activation, as notify does
 // when an activation starts or stands down.
 const cmdTestHold = "test.hold"
@@ -61,7 +43,7 @@ type testHold struct {
 }
 
 type warnEnv struct {
-	clk  *warnClock
+	clk  *clustertest.Clock
 	node *cluster.Node
 	svc  *plans.WarningService
 }
@@ -71,7 +53,7 @@ type warnEnv struct {
 // scoped to district 990102) and the minimal plan (level IV only).
 func newWarnEnv(t *testing.T) *warnEnv {
 	t.Helper()
-	clk := &warnClock{now: time.Date(2026, 7, 20, 8, 0, 0, 0, time.UTC)}
+	clk := clustertest.NewClock(time.Date(2026, 7, 20, 8, 0, 0, 0, time.UTC))
 	c := clustertest.New(t, 1, clustertest.Options{
 		Setup: func(_ int, n *cluster.Node) {
 			plans.Register(n)
@@ -216,10 +198,10 @@ func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
 	assert.Equal(t, plans.ModeNormal, e.mode(t, wCity).Mode)
 
 	// An activation outranks the warning; a second warning leaves it in emergency.
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	e.hold(t, testHold{Region: wDistrict, Level: plans.LevelII, Act: "A000001"})
 	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wDistrict))
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	w2 := e.issue(t, rain("yellow", wDistrict))
 	assert.Equal(t, plans.ModeEmergency, e.mode(t, wStreet).Mode)
 
@@ -229,13 +211,13 @@ func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
 	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wStreet))
 
 	// The last activation stands down: back to standby, not normal.
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	e.hold(t, testHold{Region: wDistrict, Act: "A000001", Release: true})
 	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
 	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeStandby, From: wStreet, WarningLevel: plans.WarningOrange}, e.mode(t, wStreet))
 
 	// Lifting one warning keeps the other's standby; lifting the last goes normal.
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	lifted := e.lift(t, w1.ID)
 	assert.Equal(t, plans.WarningLifted, lifted.Status)
 	assert.Equal(t, "预警解除", lifted.LiftReason)
@@ -341,7 +323,7 @@ func TestWarningExpiry(t *testing.T) {
 	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
 
 	// Due: reads show it expired at once; modes follow when the leader lifts it.
-	e.clk.add(2 * time.Hour)
+	e.clk.Add(2 * time.Hour)
 	got, err := e.svc.Warning(ctx, muster.Default, w.ID)
 	require.NoError(t, err)
 	assert.Equal(t, plans.WarningExpired, got.Status)
@@ -490,11 +472,11 @@ muster_warnings_unanswered `+strconv.Itoa(want)+"\n"), "muster_warnings_unanswer
 	red := e.issue(t, rain("red", wDistrict))
 	yellow := e.issue(t, rain("yellow", wOther))
 	assert.False(t, red.Prompt)
-	e.clk.add(9 * time.Minute)
+	e.clk.Add(9 * time.Minute)
 	assert.Empty(t, unanswered())
 	gauge(0)
 
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	assert.Equal(t, []plans.WarningID{red.ID}, unanswered(), "10 minutes without an activation")
 	gauge(1)
 	got, err := e.svc.Warning(ctx, muster.Default, red.ID)
@@ -520,12 +502,12 @@ muster_warnings_unanswered `+strconv.Itoa(want)+"\n"), "muster_warnings_unanswer
 	orange := e.issue(t, rain("orange", wCity))
 	require.Len(t, orange.Responses, 1)
 	assert.Equal(t, plans.ActivationID("A000001"), orange.Responses[0].Activation)
-	e.clk.add(time.Hour)
+	e.clk.Add(time.Hour)
 	assert.Empty(t, unanswered())
 
 	// A red warning that is lifted stops prompting.
 	late := e.issue(t, rain("red", wOther))
-	e.clk.add(time.Hour)
+	e.clk.Add(time.Hour)
 	assert.Equal(t, []plans.WarningID{late.ID}, unanswered())
 	e.lift(t, late.ID)
 	assert.Empty(t, unanswered())
@@ -583,7 +565,7 @@ func TestWarningImportIsIdempotent(t *testing.T) {
 	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
 
 	// The same alert again, even changed, is the same warning.
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	again := in
 	again.Level = plans.WarningRed
 	second, err := e.svc.Import(ctx, "feed", again)
@@ -639,7 +621,7 @@ func TestWarningImportUpdateAndCancel(t *testing.T) {
 
 	// An update replaces the warning: the old one is lifted in the same
 	// step, the district stays in standby under the new one.
-	e.clk.add(time.Hour)
+	e.clk.Add(time.Hour)
 	up := upstreamRain(e, "RS-2", wDistrict)
 	up.Level = plans.WarningRed
 	up.Replaces = []plans.UpstreamRef{{Sender: "qx.990100.example.cn", Identifier: "RS-1"}, {Sender: "qx.990100.example.cn", Identifier: "never-seen"}}
@@ -661,7 +643,7 @@ func TestWarningImportUpdateAndCancel(t *testing.T) {
 	assert.Equal(t, res.Warning.ID, lifted[0].ID)
 	assert.Equal(t, plans.WarningLifted, lifted[0].Status)
 	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
-	e.clk.add(time.Minute)
+	e.clk.Add(time.Minute)
 	again, err := e.svc.LiftUpstream(ctx, "feed", cancel, "雨势减弱")
 	require.NoError(t, err)
 	assert.Equal(t, lifted, again)
