@@ -50,19 +50,40 @@ type fixture struct {
 
 func newFixture(t *testing.T, nodes int) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nodes, nil, "")
+}
+
+// newFixtureWith is a fixture of nodes. With clk, the cluster stamps
+// commands with it and the API serves warnings (answer time 10 minutes,
+// read on clk); without, it has no warnings service. capSender is the CAP
+// sender ("" for the default).
+func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string) *fixture {
+	t.Helper()
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
 	f.c = clustertest.New(t, nodes, clustertest.Options{
-		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
+		Setup:  func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
+		Config: func(_ int, c *cluster.Config) {
+			if clk != nil {
+				c.Clock = clk
+			}
+		},
 		Handler: func(_ int, n *cluster.Node) http.Handler {
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(n.Collector())
+			var warnings api.Warnings
+			if clk != nil {
+				ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})
+				reg.MustRegister(ws.Collector())
+				warnings = ws
+			}
 			h := api.New(api.Config{
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Metrics:   reg,
 				BackupDir: f.backups,
+				CAPSender: capSender,
 			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
-				Activations: notify.NewService(n, n, testSenders)}).Handler()
+				Activations: notify.NewService(n, n, testSenders), Warnings: warnings}).Handler()
 			f.mu.Lock()
 			f.handlers[n.ID()] = h
 			f.mu.Unlock()

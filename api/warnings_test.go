@@ -1,53 +1,25 @@
 package api_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"muster"
 	"muster/access"
-	"muster/api"
-	"muster/cluster"
 	"muster/cluster/clustertest"
-	"muster/notify"
 	"muster/plans"
 )
 
-// newWarningFixture is newFixture with a single node, a moving clock and a
-// warnings service whose response time is 10 minutes; sender, when not
-// empty, is the CAP sender the API is configured with.
+// newWarningFixture is a single node on a moving clock serving warnings;
+// sender, when not empty, is the CAP sender the API is configured with.
 func newWarningFixture(t *testing.T, clk muster.Clock, sender string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, handlers: map[string]http.Handler{}, backups: t.TempDir()}
-	f.c = clustertest.New(t, 1, clustertest.Options{
-		Setup:  func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
-		Config: func(_ int, c *cluster.Config) { c.Clock = clk },
-		Handler: func(_ int, n *cluster.Node) http.Handler {
-			ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(n.Collector(), ws.Collector())
-			h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg, BackupDir: f.backups, CAPSender: sender},
-				api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
-					Activations: notify.NewService(n, n, testSenders), Warnings: ws}).Handler()
-			f.mu.Lock()
-			f.handlers[n.ID()] = h
-			f.mu.Unlock()
-			return h
-		},
-	})
-	root, created, err := f.tokens(f.c.Leader()).Bootstrap(ctx(t), "")
-	require.NoError(t, err)
-	require.True(t, created)
-	f.root = root
-	return f
+	return newFixtureWith(t, 1, clk, sender)
 }
 
 func TestWarningsThroughTheAPI(t *testing.T) {
