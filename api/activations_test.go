@@ -62,7 +62,7 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	var recips plans.List[notify.Recipient]
 	res.decode(t, &recips)
 	assert.Len(t, recips.Items, preview.Total)
-	assert.Equal(t, "emergency", modeOf(t, f, h, "990101001"), "children inherit the district's mode")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101001"), "a drill runs in peacetime: it switches no region")
 	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
 
 	// A LIVE level I activation waits for a second person: nothing switched

@@ -27,6 +27,7 @@ import (
 	"muster/api"
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/drills"
 	"muster/notify"
 	"muster/plans"
 )
@@ -62,7 +63,7 @@ func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string)
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
 	f.c = clustertest.New(t, nodes, clustertest.Options{
-		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n) },
+		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n); drills.Register(n) },
 		Config: func(_ int, c *cluster.Config) {
 			if clk != nil {
 				c.Clock = clk

@@ -328,17 +328,34 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
 		return nil, invalidf("activation: %v", err)
 	}
+	return createActivation(tx, c, req)
+}
+
+// CreateActivation creates an activation of req inside another command's
+// apply function, at c's time and by c's actor, exactly as activation.create
+// would: it is how a drill run claims its due time and starts its EXERCISE
+// activation in one raft entry. The plan version is resolved in tx when req
+// names none, which is deterministic: every node holds the same plans.
+func CreateActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (Activation, error) {
+	cr, err := req.normalize(tx)
+	if err != nil {
+		return Activation{}, err
+	}
+	return createActivation(tx, c, cr)
+}
+
+func createActivation(tx *bolt.Tx, c *muster.Command, req activationCreate) (Activation, error) {
 	p, err := prepare(tx, req)
 	if err != nil {
-		return nil, err
+		return Activation{}, err
 	}
 	ab, err := tx.CreateBucketIfNotExists(bActivations)
 	if err != nil {
-		return nil, err
+		return Activation{}, err
 	}
 	seq, err := ab.NextSequence()
 	if err != nil {
-		return nil, err
+		return Activation{}, err
 	}
 	a := p.activation(activationKey(seq), c)
 	// A LIVE activation at a level that needs more than one person's word
@@ -351,23 +368,23 @@ func applyActivationCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		n, err := countRecipients(tx, p)
 		if err != nil {
-			return nil, err
+			return Activation{}, err
 		}
 		if err := p.checkGuard(n); err != nil {
-			return nil, err
+			return Activation{}, err
 		}
 		a.Status, a.StartedAt = StatusPendingApproval, time.Time{}
 		a.ApprovalsRequired, a.ApprovalDeadline = p.level.Approvals, c.Time.Add(window)
 		return a, putActivation(tx, a)
 	}
 	if err := start(tx, p, &a, c); err != nil {
-		return nil, err
+		return Activation{}, err
 	}
 	return a, nil
 }
 
 // start derives and writes a's recipients and counters, switches its regions
-// to emergency and opens it for the dispatcher, at c's time.
+// to emergency when it is LIVE and opens it for the dispatcher, at c's time.
 func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	id := a.ID
 	a.Status, a.StartedAt = StatusActive, c.Time
@@ -397,7 +414,12 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	if err := writePendingCounters(ad, a.Recipients, grids, roles); err != nil {
 		return err
 	}
+	// Only a LIVE call-up switches regions to emergency (战时): a drill runs
+	// in peacetime, holds no region and answers no warning.
 	for _, r := range a.Regions {
+		if a.Purpose != PurposeLive {
+			break
+		}
 		if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
 			return fmt.Errorf("switch %s to emergency: %w", r, err)
 		}
@@ -530,23 +552,60 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
 		return nil, invalidf("stand down: %v", err)
 	}
-	if strings.TrimSpace(req.Reason) == "" {
-		return nil, invalidf("reason: say why the activation is stood down")
+	return StandDownActivation(tx, c, req.Activation, req.Reason)
+}
+
+// StandDownActivation stands activation id down inside another command's
+// apply function, at c's time and by c's actor, exactly as
+// activation.standdown would (a drill run ending does it). Standing down an
+// activation that is no longer running is a conflict.
+func StandDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, reason string) (Activation, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Activation{}, invalidf("reason: say why the activation is stood down")
 	}
-	a, err := getActivation(tx, req.Activation)
+	a, err := getActivation(tx, id)
 	if err != nil {
-		return nil, err
+		return a, err
 	}
 	switch a.Status {
 	case StatusStoodDown:
-		return nil, muster.Errorf(muster.EConflict, "activation %s was already stood down at %s by %s", a.ID, a.StoodDownAt.Format(time.RFC3339), a.StoodDownBy)
+		return a, muster.Errorf(muster.EConflict, "activation %s was already stood down at %s by %s", a.ID, a.StoodDownAt.Format(time.RFC3339), a.StoodDownBy)
 	case StatusRejected:
-		return nil, muster.Errorf(muster.EConflict, "activation %s was rejected; nothing was sent", a.ID)
+		return a, muster.Errorf(muster.EConflict, "activation %s was rejected; nothing was sent", a.ID)
 	}
-	if err := standDown(tx, &a, c, req.Reason); err != nil {
-		return nil, err
+	if err := standDown(tx, &a, c, reason); err != nil {
+		return a, err
 	}
 	return a, putActivation(tx, a)
+}
+
+// GetActivation reads activation id from tx (ENotFound when there is none).
+func GetActivation(tx *bolt.Tx, id plans.ActivationID) (Activation, error) {
+	return getActivation(tx, id)
+}
+
+// CheckActivation runs every check creating req would, without writing:
+// the plan version, level, regions and purpose, and the scope guard
+// (counting the recipients only when the guard could stop it). A drill
+// run uses it to record a run that cannot start instead of failing the
+// command that claims the due time.
+func CheckActivation(tx *bolt.Tx, req ActivationRequest) error {
+	cr, err := req.normalize(tx)
+	if err != nil {
+		return err
+	}
+	p, err := prepare(tx, cr)
+	if err != nil {
+		return err
+	}
+	if len(p.wider) == 0 && p.level.Expected <= 0 {
+		return nil
+	}
+	n, err := countRecipients(tx, p)
+	if err != nil {
+		return err
+	}
+	return p.checkGuard(n)
 }
 
 // standDown stops a: it is closed to the dispatcher, its regions are

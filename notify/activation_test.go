@@ -248,7 +248,13 @@ func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
 
 	// A second activation holds a street of the district; standing down the
 	// first leaves the street in emergency, the district normal.
-	b, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "III", Purpose: "EXERCISE", Reason: "通讯演练"})
+	b, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "III", Purpose: "LIVE", Reason: "内涝"})
+	require.NoError(t, err)
+	// A drill runs in peacetime: it switches no region, before or after.
+	drill, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练"})
+	require.NoError(t, err)
+	assert.Equal(t, plans.ModeNormal, mode(t, e, other))
+	_, err = e.svc.StandDown(ctx, "commander", drill.ID, "演练结束")
 	require.NoError(t, err)
 	sd, err := e.svc.StandDown(ctx, "commander", a.ID, "雨停")
 	require.NoError(t, err)
@@ -257,7 +263,7 @@ func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
 	assert.Equal(t, plans.ModeEmergency, mode(t, e, street))
 	_, err = e.svc.StandDown(ctx, "commander", a.ID, "again")
 	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
-	_, err = e.svc.StandDown(ctx, "commander", b.ID, "演练结束")
+	_, err = e.svc.StandDown(ctx, "commander", b.ID, "雨停")
 	require.NoError(t, err)
 	assert.Equal(t, plans.ModeNormal, mode(t, e, street))
 	modes, err := e.svc.Modes(ctx, muster.Default)

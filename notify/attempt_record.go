@@ -6,19 +6,20 @@ import (
 	"time"
 )
 
-// attemptVersion is the first byte of a stored attempt record.
-const attemptVersion byte = 1
+// attemptVersion is the first byte of a stored attempt record. Version 1
+// records (without Reached) are still read.
+const attemptVersion byte = 2
 
 var errBadAttempt = errors.New("attempt record is truncated or of an unknown version")
 
 // appendAttempt encodes an attempt record: the version, then N, Resent,
-// Code and Replies as varints, the three times as varint unix nanoseconds
+// Code and Replies as varints, the four times as varint unix nanoseconds
 // (0 for none), and SID, Error, Reason and LastBody as length-prefixed
 // strings. It is read and rewritten for every report, so it is compact and
 // cheap to decode.
 func appendAttempt(b []byte, a *Attempt) []byte {
 	b = append(b, attemptVersion)
-	for _, v := range [...]int64{int64(a.N), int64(a.Resent), int64(a.Code), int64(a.Replies), nanos(a.NextTry), nanos(a.Updated), nanos(a.Answered)} {
+	for _, v := range [...]int64{int64(a.N), int64(a.Resent), int64(a.Code), int64(a.Replies), nanos(a.NextTry), nanos(a.Updated), nanos(a.Answered), nanos(a.Reached)} {
 		b = binary.AppendVarint(b, v)
 	}
 	for _, s := range [...]string{a.SID, a.Error, a.Reason, a.LastBody} {
@@ -44,12 +45,16 @@ func fromNanos(n int64) time.Time {
 
 func decodeAttempt(b []byte, a *Attempt) error {
 	*a = Attempt{}
-	if len(b) < 1 || b[0] != attemptVersion {
+	if len(b) < 1 || (b[0] != attemptVersion && b[0] != 1) {
 		return errBadAttempt
 	}
+	fields := 8
+	if b[0] == 1 {
+		fields = 7
+	}
 	b = b[1:]
-	var v [7]int64
-	for i := range v {
+	var v [8]int64
+	for i := range v[:fields] {
 		x, k := binary.Varint(b)
 		if k <= 0 {
 			return errBadAttempt
@@ -65,7 +70,7 @@ func decodeAttempt(b []byte, a *Attempt) error {
 		s[i], b = string(b[k:k+int(l)]), b[k+int(l):]
 	}
 	a.N, a.Resent, a.Code, a.Replies = int(v[0]), int(v[1]), int(v[2]), int(v[3])
-	a.NextTry, a.Updated, a.Answered = fromNanos(v[4]), fromNanos(v[5]), fromNanos(v[6])
+	a.NextTry, a.Updated, a.Answered, a.Reached = fromNanos(v[4]), fromNanos(v[5]), fromNanos(v[6]), fromNanos(v[7])
 	a.SID, a.Error, a.Reason, a.LastBody = s[0], s[1], s[2], s[3]
 	return nil
 }

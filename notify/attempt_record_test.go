@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ func TestAttemptRecordRoundTrip(t *testing.T) {
 		"empty":   {},
 		"claimed": {N: 1, Updated: at},
 		"full": {N: 3, Resent: 1, SID: "SM0123456789abcdef0123456789abcdef", Code: 30003, Error: "carrier reported undelivered",
-			NextTry: at.Add(time.Minute), Updated: at, Answered: at.Add(2 * time.Minute), Reason: "家中有事", Replies: 2, LastBody: "2 家中有事"},
+			NextTry: at.Add(time.Minute), Updated: at, Answered: at.Add(2 * time.Minute), Reached: at.Add(time.Minute), Reason: "家中有事", Replies: 2, LastBody: "2 家中有事"},
 	} {
 		var got Attempt
 		require.NoError(t, decodeAttempt(appendAttempt(nil, &a), &got), name)
@@ -26,6 +27,18 @@ func TestAttemptRecordRoundTrip(t *testing.T) {
 		assert.Error(t, decodeAttempt(full[:i], &got), "truncated at %d", i)
 	}
 	assert.Error(t, decodeAttempt(append([]byte{9}, full[1:]...), &got), "unknown version")
+
+	// A version 1 record (seven varints, no Reached) still reads.
+	v1 := []byte{1}
+	for _, v := range []int64{2, 0, 30003, 1, 0, at.UnixNano(), at.UnixNano()} {
+		v1 = binary.AppendVarint(v1, v)
+	}
+	for _, s := range []string{"SMx", "", "", "收到"} {
+		v1 = binary.AppendUvarint(v1, uint64(len(s)))
+		v1 = append(v1, s...)
+	}
+	require.NoError(t, decodeAttempt(v1, &got))
+	assert.Equal(t, Attempt{N: 2, Code: 30003, Replies: 1, Updated: at, Answered: at, SID: "SMx", LastBody: "收到"}, got)
 }
 
 func TestParseReply(t *testing.T) {

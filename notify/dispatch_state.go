@@ -53,14 +53,17 @@ var ackCheckpoints = []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * tim
 // attempts were claimed, the latest one's provider ID and error, the retry
 // scheduled, and the answer.
 type Attempt struct {
-	N        int       `json:"n"`                   // attempts claimed; the current one is N
-	Resent   int       `json:"resent,omitempty"`    // re-sends of claims whose outcome a failover lost
-	SID      string    `json:"sid,omitempty"`       // provider message ID of the latest accepted send
-	Code     int       `json:"code,omitempty"`      // last provider error code
-	Error    string    `json:"error,omitempty"`     // last error, as the provider said it
-	NextTry  time.Time `json:"next_try,omitzero"`   // when a retry is due; zero when none is queued
-	Updated  time.Time `json:"updated,omitzero"`    // last change
-	Answered time.Time `json:"answered,omitzero"`   // when the recipient accepted or declined
+	N        int       `json:"n"`                 // attempts claimed; the current one is N
+	Resent   int       `json:"resent,omitempty"`  // re-sends of claims whose outcome a failover lost
+	SID      string    `json:"sid,omitempty"`     // provider message ID of the latest accepted send
+	Code     int       `json:"code,omitempty"`    // last provider error code
+	Error    string    `json:"error,omitempty"`   // last error, as the provider said it
+	NextTry  time.Time `json:"next_try,omitzero"` // when a retry is due; zero when none is queued
+	Updated  time.Time `json:"updated,omitzero"`  // last change
+	Answered time.Time `json:"answered,omitzero"` // when the recipient accepted or declined
+	// Reached is when the call-up first reached the recipient: the first
+	// delivery report, or the answer when no report came before it.
+	Reached  time.Time `json:"reached,omitzero"`
 	Reason   string    `json:"reason,omitempty"`    // a decline's reason
 	Replies  int       `json:"replies,omitempty"`   // SMS replies received, answers and notes
 	LastBody string    `json:"last_body,omitempty"` // the latest reply's text
@@ -724,6 +727,9 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		att.SID = it.SID
 	}
 	att.Updated = c.Time
+	if to == StateDelivered && att.Reached.IsZero() {
+		att.Reached = c.Time
+	}
 	if err := at.putAttempt(person, att); err != nil {
 		return res, err
 	}
@@ -800,6 +806,9 @@ func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply 
 	att.Replies++
 	att.LastBody = truncate(body, 500)
 	att.Updated = c.Time
+	if att.Reached.IsZero() { // a reply proves the call-up reached them
+		att.Reached = c.Time
+	}
 	// The first answer stands; what comes after it is kept as a note.
 	if reply.Kind == ReplyNote || r.State.Answered() {
 		res.Outcome = InboundNote

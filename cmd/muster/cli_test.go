@@ -225,7 +225,7 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	require.Positive(t, a.Recipients)
 	r = runCLI(t, env, "mode", "--region", "990101001001001")
 	require.Zero(t, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "emergency (战时) IV (from 990101)")
+	assert.Contains(t, r.stdout, "normal (平时)", "a drill runs in peacetime: it switches no region")
 	r = runCLI(t, env, "status", a.ID)
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "PENDING")

@@ -28,6 +28,7 @@ import (
 	"muster/cap"
 	"muster/cluster"
 	"muster/examples"
+	"muster/drills"
 	"muster/notify"
 	"muster/plans"
 )
@@ -228,6 +229,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	plans.Register(node)
 	access.Register(node)
 	notify.Register(node)
+	drills.Register(node)
 	planSvc := plans.NewService(node, node)
 	warnSvc := plans.NewWarningService(node, node, plans.WarningConfig{ResponseTimeout: o.warningTimeout})
 	if o.dev {

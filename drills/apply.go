@@ -1,0 +1,585 @@
+package drills
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/notify"
+	"muster/plans"
+)
+
+// Command types owned by drills.
+const (
+	CmdSchedule = "drill.schedule" // create a schedule with its first occurrence stamped
+	CmdUpdate   = "drill.update"   // pause, resume or delete a schedule
+	CmdFire     = "drill.fire"     // claim a due time and start its run (or postpone, or record it missed)
+	CmdClose    = "drill.close"    // a run's length is over: stand its activation down
+)
+
+// Buckets of the state file owned by drills.
+var (
+	bSchedules = []byte("drill_schedules") // schedule ID → Schedule (JSON)
+	bDue       = []byte("drill_due")       // 8-byte RunAt unix nanos + schedule ID → nothing, for unpaused schedules
+	bRuns      = []byte("drill_runs")      // run ID → Run (JSON)
+	bEnds      = []byte("drill_ends")      // 8-byte EndsAt unix nanos + run ID → nothing, while its call-up is open
+)
+
+// Registrar is where drills registers its apply functions (cluster.Node).
+type Registrar interface {
+	Handle(cmdType string, fn muster.ApplyFunc)
+}
+
+// Register installs every drills command in the FSM.
+func Register(r Registrar) {
+	r.Handle(CmdSchedule, applySchedule)
+	r.Handle(CmdUpdate, applyUpdate)
+	r.Handle(CmdFire, applyFire)
+	r.Handle(CmdClose, applyClose)
+}
+
+// Run is one due time of a schedule (or one run started by hand) and what
+// became of it. A started run is an EXERCISE activation; its metrics are
+// read from that activation's recipients.
+type Run struct {
+	ID       RunID              `json:"id"`
+	Schedule ScheduleID         `json:"schedule"`
+	Plan     plans.PlanID       `json:"plan"`
+	Regions  []plans.RegionCode `json:"regions"`
+	Level    plans.LevelCode    `json:"level"`
+	Type     ExerciseType       `json:"type"`
+	Title    string             `json:"title"`
+	Status   RunStatus          `json:"status"`
+	// Due is the nominal due time the run answers (zero for a run by hand).
+	Due    time.Time `json:"due,omitzero"`
+	Manual bool      `json:"manual,omitempty"`
+	// NoNotice marks a run whose start time was picked inside a window.
+	NoNotice bool      `json:"no_notice,omitempty"`
+	At       time.Time `json:"at"` // when it started, or was recorded missed or failed
+	By       string    `json:"by"`
+	// Activation is the EXERCISE activation of a started run, and
+	// PlanVersion the plan version it pinned.
+	Activation  plans.ActivationID `json:"activation,omitempty"`
+	PlanVersion int                `json:"plan_version,omitempty"`
+	// Participants counts the people called up, and Units the
+	// participating units the schedule names.
+	Participants int       `json:"participants"`
+	Units        []string  `json:"units,omitempty"`
+	EndsAt       time.Time `json:"ends_at,omitzero"` // when the scheduler stands the call-up down
+	// Waited is how long the run was postponed by a live emergency.
+	Waited plans.Duration `json:"waited,omitempty"`
+	Error  string         `json:"error,omitempty"` // why a run failed or was missed
+	Index  uint64         `json:"index"`
+}
+
+// scheduleCreate is the payload of drill.schedule; the proposer stamped the
+// first occurrence (Due, RunAt) with its clock and randomness.
+type scheduleCreate struct {
+	Schedule Schedule `json:"schedule"`
+}
+
+// scheduleUpdate is the payload of drill.update. Resume carries the next
+// occurrence, stamped like a new schedule's.
+type scheduleUpdate struct {
+	ID     ScheduleID `json:"id"`
+	Action string     `json:"action"` // pause, resume, delete
+	Due    time.Time  `json:"due,omitzero"`
+	RunAt  time.Time  `json:"run_at,omitzero"`
+}
+
+// Update actions.
+const (
+	ActionPause  = "pause"
+	ActionResume = "resume"
+	ActionDelete = "delete"
+)
+
+// Fire is the payload of drill.fire: everything the scheduler (or a person
+// asking to run a drill now) decided, stamped so that applying it is
+// deterministic. For a scheduled fire, Due is the claim: the command does
+// anything only if the schedule's occurrence is still Due, so the same due
+// time proposed twice — by an old and a new leader — starts one run.
+type Fire struct {
+	Schedule ScheduleID `json:"schedule"`
+	Due      time.Time  `json:"due,omitzero"`
+	// Manual runs the schedule now, outside its due times; a live
+	// emergency in its regions refuses it rather than postponing it.
+	Manual bool `json:"manual,omitempty"`
+	// Missed are earlier due times that passed unseen (the whole cluster was
+	// down); each is recorded as a missed run.
+	Missed []time.Time `json:"missed,omitempty"`
+	// Skip records Due itself as missed instead of running it (catch-up
+	// policy skip, or too late for the catch-up window).
+	Skip   bool   `json:"skip,omitempty"`
+	Reason string `json:"reason,omitempty"` // why Due is skipped
+	// Next and NextRunAt are the occurrence after Due (zero: none).
+	Next      time.Time `json:"next,omitzero"`
+	NextRunAt time.Time `json:"next_run_at,omitzero"`
+	// RetryAt is when to look again if a live emergency postpones Due.
+	RetryAt time.Time `json:"retry_at,omitzero"`
+}
+
+// FireResult is what applying a Fire did.
+type FireResult struct {
+	Schedule Schedule `json:"schedule"`
+	// Run is the run started, failed or missed at Due; nil when postponed.
+	Run       *Run          `json:"run,omitempty"`
+	Postponed *Postponement `json:"postponed,omitempty"`
+	Missed    []Run         `json:"missed,omitempty"`
+}
+
+// closeRun is the payload of drill.close.
+type closeRun struct {
+	Run    RunID  `json:"run"`
+	Reason string `json:"reason"`
+}
+
+func key8(t time.Time, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
+	return append(k, id...)
+}
+
+func getSchedule(tx *bolt.Tx, id ScheduleID) (Schedule, error) {
+	var s Schedule
+	b := tx.Bucket(bSchedules)
+	var v []byte
+	if b != nil {
+		v = b.Get([]byte(id))
+	}
+	if v == nil {
+		return s, muster.Errorf(muster.ENotFound, "drill schedule %s does not exist", id)
+	}
+	if err := json.Unmarshal(v, &s); err != nil {
+		return s, fmt.Errorf("decode drill schedule %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// putSchedule stores s and keeps the due index in step: old is what was
+// stored before (nil for a new schedule).
+func putSchedule(tx *bolt.Tx, old *Schedule, s *Schedule) error {
+	due, err := tx.CreateBucketIfNotExists(bDue)
+	if err != nil {
+		return err
+	}
+	if old != nil && !old.Paused && !old.RunAt.IsZero() {
+		if err := due.Delete(key8(old.RunAt, string(old.ID))); err != nil {
+			return err
+		}
+	}
+	if s != nil && !s.Paused && !s.RunAt.IsZero() {
+		if err := due.Put(key8(s.RunAt, string(s.ID)), nil); err != nil {
+			return err
+		}
+	}
+	sb, err := tx.CreateBucketIfNotExists(bSchedules)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return sb.Delete([]byte(old.ID))
+	}
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return sb.Put([]byte(s.ID), v)
+}
+
+func getRun(tx *bolt.Tx, id RunID) (Run, error) {
+	var r Run
+	b := tx.Bucket(bRuns)
+	var v []byte
+	if b != nil {
+		v = b.Get([]byte(id))
+	}
+	if v == nil {
+		return r, muster.Errorf(muster.ENotFound, "drill run %s does not exist", id)
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("decode drill run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// addRun stores a new run under the next run ID.
+func addRun(tx *bolt.Tx, r *Run) error {
+	b, err := tx.CreateBucketIfNotExists(bRuns)
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	r.ID = RunID(fmt.Sprintf("R%06d", seq))
+	return putRun(tx, r)
+}
+
+func putRun(tx *bolt.Tx, r *Run) error {
+	b, err := tx.CreateBucketIfNotExists(bRuns)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(r.ID), v)
+}
+
+// check validates a schedule's own fields and that its plan, level and
+// regions exist, the way its runs will be checked.
+func (s *Schedule) check(tx *bolt.Tx) error {
+	if _, err := ParseExerciseType(string(s.Type)); err != nil || s.Type != ExerciseType(strings.ToLower(string(s.Type))) {
+		return invalidf("type %q: want notification, tabletop, functional or full-scale", s.Type)
+	}
+	if strings.TrimSpace(s.Title) == "" {
+		return invalidf("title: name the drill's scenario (it is the reason of every run)")
+	}
+	if (s.Cron == "") == s.At.IsZero() {
+		return invalidf("schedule: give either a cron expression or a one-off time (--at), not both or neither")
+	}
+	if s.Cron != "" {
+		if _, err := ParseCron(s.Cron); err != nil {
+			return err
+		}
+	}
+	if _, err := s.Location(); err != nil {
+		return err
+	}
+	if s.CatchUp != CatchUpSkip && s.CatchUp != CatchUpOnce {
+		return invalidf("catch-up %q: want skip or once", s.CatchUp)
+	}
+	if s.CatchUp == CatchUpOnce && s.CatchUpWithin <= 0 {
+		return invalidf("catch-up once: give the window within which a missed drill still runs (e.g. 4h)")
+	}
+	if s.NoNotice != nil && (s.NoNotice.End <= s.NoNotice.Start || s.NoNotice.Start < 0 || s.NoNotice.End > 24*60) {
+		return invalidf("no-notice window %s: the end must come after the start, within one day", s.NoNotice)
+	}
+	if s.Length < 0 {
+		return invalidf("length %s: must be positive", s.Length)
+	}
+	return notify.CheckActivation(tx, s.request(""))
+}
+
+// request is the EXERCISE activation a run of s asks for.
+func (s *Schedule) request(reason string) notify.ActivationRequest {
+	if reason == "" {
+		reason = s.Title
+	}
+	return notify.ActivationRequest{Plan: s.Plan, Regions: s.Regions, Level: string(s.Level),
+		Purpose: string(notify.PurposeExercise), Reason: reason, ConfirmScope: s.ConfirmScope}
+}
+
+func applySchedule(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p scheduleCreate
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, invalidf("drill schedule: %v", err)
+	}
+	s := p.Schedule
+	if err := s.check(tx); err != nil {
+		return nil, err
+	}
+	b, err := tx.CreateBucketIfNotExists(bSchedules)
+	if err != nil {
+		return nil, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	s.ID = ScheduleID(fmt.Sprintf("D%06d", seq))
+	s.Postponed, s.Runs, s.Missed, s.LastRun = nil, 0, 0, ""
+	s.CreatedAt, s.CreatedBy, s.UpdatedAt, s.UpdatedBy = c.Time, c.Actor, c.Time, c.Actor
+	if s.RunAt.IsZero() != s.Due.IsZero() {
+		return nil, invalidf("drill schedule: the first occurrence needs both its due time and its start")
+	}
+	return s, putSchedule(tx, nil, &s)
+}
+
+func applyUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p scheduleUpdate
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, invalidf("drill update: %v", err)
+	}
+	old, err := getSchedule(tx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	s := old
+	s.UpdatedAt, s.UpdatedBy = c.Time, c.Actor
+	switch p.Action {
+	case ActionPause:
+		if s.Paused {
+			return nil, conflictf("drill schedule %s is already paused", s.ID)
+		}
+		s.Paused = true
+	case ActionResume:
+		if !s.Paused {
+			return nil, conflictf("drill schedule %s is not paused", s.ID)
+		}
+		// Due times that passed while paused are not runs owed: the
+		// schedule picks up at the next one, stamped by the proposer.
+		s.Paused, s.Due, s.RunAt, s.Postponed = false, p.Due, p.RunAt, nil
+	case ActionDelete:
+		return s, putSchedule(tx, &old, nil)
+	default:
+		return nil, invalidf("drill update %q: want pause, resume or delete", p.Action)
+	}
+	return s, putSchedule(tx, &old, &s)
+}
+
+// applyFire claims a due time of a schedule and, in the same transaction,
+// starts its EXERCISE activation — or postpones it while a region is in a
+// live emergency, or records it missed or failed. Claim and activation are
+// one raft entry, so a due time starts at most one run whatever leader
+// proposes it, however often.
+func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var f Fire
+	if err := json.Unmarshal(c.Payload, &f); err != nil {
+		return nil, invalidf("drill fire: %v", err)
+	}
+	old, err := getSchedule(tx, f.Schedule)
+	if err != nil {
+		return nil, err
+	}
+	s := old
+	out := FireResult{}
+	if f.Manual {
+		return fireManual(tx, c, &old, f)
+	}
+	switch {
+	case s.Paused:
+		return nil, conflictf("drill schedule %s is paused", s.ID)
+	case s.Due.IsZero():
+		return nil, conflictf("drill schedule %s has no occurrence left", s.ID)
+	case !s.Due.Equal(f.Due):
+		return nil, conflictf("drill schedule %s: due time %s was already handled (next due %s)", s.ID, f.Due.Format(time.RFC3339), s.Due.Format(time.RFC3339))
+	}
+	for _, m := range f.Missed {
+		r := s.run(RunMissed, m, c)
+		r.Error = "the cluster was down at its due time"
+		if err := addRun(tx, &r); err != nil {
+			return nil, err
+		}
+		s.Missed++
+		out.Missed = append(out.Missed, r)
+	}
+	advance := func() {
+		s.Due, s.RunAt, s.Postponed = f.Next, f.NextRunAt, nil
+	}
+	if f.Skip {
+		r := s.run(RunMissed, f.Due, c)
+		r.Error = orDefault(f.Reason, "missed its due time")
+		if err := addRun(tx, &r); err != nil {
+			return nil, err
+		}
+		s.Missed++
+		advance()
+		out.Run = &r
+		out.Schedule = s
+		return out, putSchedule(tx, &old, &s)
+	}
+	blocked, why, err := liveEmergency(tx, s.Regions)
+	if err != nil {
+		return nil, err
+	}
+	if len(blocked) > 0 {
+		if f.RetryAt.IsZero() || (!f.Next.IsZero() && !f.RetryAt.Before(f.Next)) {
+			// Still blocked when the next occurrence is due: this one is
+			// given up and recorded, the schedule moves on.
+			r := s.run(RunMissed, f.Due, c)
+			r.Error = "postponed until its next due time by a live emergency: " + why
+			if s.Postponed != nil {
+				r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+			}
+			if err := addRun(tx, &r); err != nil {
+				return nil, err
+			}
+			s.Missed++
+			advance()
+			out.Run = &r
+			out.Schedule = s
+			return out, putSchedule(tx, &old, &s)
+		}
+		if s.Postponed == nil {
+			s.Postponed = &Postponement{Due: f.Due, Since: c.Time}
+		}
+		s.Postponed.Regions, s.Postponed.Reason = blocked, why
+		s.Postponed.Checks++
+		s.RunAt = f.RetryAt
+		out.Postponed = s.Postponed
+		out.Schedule = s
+		return out, putSchedule(tx, &old, &s)
+	}
+	r, err := s.start(tx, c, f.Due)
+	if err != nil {
+		return nil, err
+	}
+	if s.Postponed != nil {
+		r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+		if err := putRun(tx, &r); err != nil {
+			return nil, err
+		}
+	}
+	advance()
+	out.Run = &r
+	out.Schedule = s
+	return out, putSchedule(tx, &old, &s)
+}
+
+// fireManual runs s now, outside its due times: its occurrences are left as
+// they are, and a live emergency refuses it.
+func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, error) {
+	s := *old
+	if _, why, err := liveEmergency(tx, s.Regions); err != nil {
+		return nil, err
+	} else if why != "" {
+		return nil, conflictf("drill %s not started: %s; drills wait until the emergency stands down", s.ID, why)
+	}
+	if err := notify.CheckActivation(tx, s.request("")); err != nil {
+		return nil, err
+	}
+	r, err := s.start(tx, c, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return FireResult{Schedule: s, Run: &r}, putSchedule(tx, old, &s)
+}
+
+// start creates the run's EXERCISE activation and records the run: started,
+// or failed with the reason when the activation cannot be created (the plan
+// lost its level, a region was removed, the scope guard wants a
+// confirmation). It updates s's run counters; the caller stores s.
+func (s *Schedule) start(tx *bolt.Tx, c *muster.Command, due time.Time) (Run, error) {
+	r := s.run(RunStarted, due, c)
+	r.Manual = due.IsZero()
+	req := s.request(s.activationReason(r.Manual))
+	if err := notify.CheckActivation(tx, req); err != nil {
+		if muster.ErrorCode(err) == muster.EInvalid || muster.ErrorCode(err) == muster.ENotFound {
+			r.Status, r.Error = RunFailed, err.Error()
+			return r, addRun(tx, &r)
+		}
+		return r, err
+	}
+	a, err := notify.CreateActivation(tx, c, req)
+	if err != nil {
+		return r, fmt.Errorf("start drill %s: %w", s.ID, err)
+	}
+	r.Activation, r.PlanVersion, r.Participants = a.ID, a.PlanVersion, a.Recipients
+	r.EndsAt = c.Time.Add(s.RunLength())
+	if err := addRun(tx, &r); err != nil {
+		return r, err
+	}
+	ends, err := tx.CreateBucketIfNotExists(bEnds)
+	if err != nil {
+		return r, err
+	}
+	if err := ends.Put(key8(r.EndsAt, string(r.ID)), nil); err != nil {
+		return r, err
+	}
+	s.Runs++
+	s.LastRun = r.ID
+	return r, nil
+}
+
+// activationReason is the reason the run's activation carries.
+func (s *Schedule) activationReason(manual bool) string {
+	how := "按计划"
+	if manual {
+		how = "手动启动"
+	}
+	return fmt.Sprintf("%s（%s %s，%s）", s.Title, s.Type.ChineseName(), s.ID, how)
+}
+
+func (s *Schedule) run(status RunStatus, due time.Time, c *muster.Command) Run {
+	return Run{Schedule: s.ID, Plan: s.Plan, Regions: slices.Clone(s.Regions), Level: s.Level, Type: s.Type, Title: s.Title,
+		Status: status, Due: due, NoNotice: s.NoNotice != nil, At: c.Time, By: c.Actor, Units: slices.Clone(s.Units), Index: c.Index}
+}
+
+// liveEmergency reports the regions among, above or below regions that are
+// in emergency (战时). Only LIVE activations switch regions to emergency, so
+// any such region is a live emergency. why describes them for a person.
+func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode) ([]plans.RegionCode, string, error) {
+	modes, err := plans.Modes(tx)
+	if err != nil {
+		return nil, "", err
+	}
+	var blocked []plans.RegionCode
+	var reasons []string
+	for _, m := range modes {
+		if m.Mode != plans.ModeEmergency {
+			continue
+		}
+		path, err := plans.RegionPath(tx, m.Region)
+		if err != nil {
+			continue // a record for a region no longer in the tree blocks nothing
+		}
+		hit := false
+		for _, r := range regions {
+			if slices.ContainsFunc(path, func(p plans.Region) bool { return p.Code == r }) {
+				hit = true // m.Region is r or lies under it
+				break
+			}
+			up, err := plans.RegionPath(tx, r)
+			if err == nil && slices.ContainsFunc(up, func(p plans.Region) bool { return p.Code == m.Region }) {
+				hit = true // r lies under m.Region
+				break
+			}
+		}
+		if !hit {
+			continue
+		}
+		blocked = append(blocked, m.Region)
+		var acts []string
+		for _, h := range m.Holds {
+			acts = append(acts, string(h.Activation))
+		}
+		reasons = append(reasons, fmt.Sprintf("%s is in emergency (战时, level %s, %s)", path[0].Label(), m.Level, strings.Join(acts, ", ")))
+	}
+	return blocked, strings.Join(reasons, "; "), nil
+}
+
+func applyClose(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var p closeRun
+	if err := json.Unmarshal(c.Payload, &p); err != nil {
+		return nil, invalidf("drill close: %v", err)
+	}
+	r, err := getRun(tx, p.Run)
+	if err != nil {
+		return nil, err
+	}
+	ends := tx.Bucket(bEnds)
+	k := key8(r.EndsAt, string(r.ID))
+	if r.EndsAt.IsZero() || ends == nil || ends.Get(k) == nil {
+		return nil, conflictf("drill run %s was already closed", r.ID)
+	}
+	if err := ends.Delete(k); err != nil {
+		return nil, err
+	}
+	a, err := notify.GetActivation(tx, r.Activation)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status == notify.StatusActive {
+		if _, err := notify.StandDownActivation(tx, c, r.Activation, orDefault(p.Reason, "演练结束 (drill over)")); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func orDefault(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,160 @@
+package drills
+
+import (
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"muster/plans"
+)
+
+// Schedule is a drill that recurs (Cron in TimeZone) or happens once (At),
+// with its next occurrence: Due is the nominal due time, RunAt when the run
+// starts — Due itself, or for a no-notice drill a time the leader picked
+// inside the window on the due day and stamped into the log. API readers
+// other than admins are not shown RunAt of a no-notice schedule.
+type Schedule struct {
+	ID      ScheduleID         `json:"id"`
+	Plan    plans.PlanID       `json:"plan"`
+	Regions []plans.RegionCode `json:"regions"`
+	Level   plans.LevelCode    `json:"level"`
+	Type    ExerciseType       `json:"type"`
+	// Title names the scenario; it is the reason of every run's activation.
+	Title    string    `json:"title"`
+	Cron     string    `json:"cron,omitempty"`
+	TimeZone string    `json:"time_zone"`
+	At       time.Time `json:"at,omitzero"` // a one-off's time
+	NoNotice *Window   `json:"no_notice,omitempty"`
+	// CatchUp and CatchUpWithin say what happens to due times missed while
+	// the cluster was down (see CatchUpPolicy).
+	CatchUp       CatchUpPolicy  `json:"catch_up"`
+	CatchUpWithin plans.Duration `json:"catch_up_within,omitempty"`
+	// Length is how long each run's call-up stays open before the scheduler
+	// stands it down (DefaultLength when zero).
+	Length plans.Duration `json:"length,omitempty"`
+	// ConfirmScope confirms a scope wider than the plan expects, as an
+	// activation request would (notify.ScopeGuard).
+	ConfirmScope string   `json:"confirm_scope,omitempty"`
+	Units        []string `json:"units,omitempty"` // participating units (参演单位)
+	Paused       bool     `json:"paused,omitempty"`
+
+	// The next occurrence; both zero when none remains (a one-off that ran).
+	Due   time.Time `json:"due,omitzero"`
+	RunAt time.Time `json:"run_at,omitzero"`
+	// Postponed is set while the occurrence at Due waits for a live
+	// emergency in its regions to end.
+	Postponed *Postponement `json:"postponed,omitempty"`
+
+	Runs      int       `json:"runs"`   // runs started
+	Missed    int       `json:"missed"` // due times that passed without a run
+	LastRun   RunID     `json:"last_run,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+	UpdatedBy string    `json:"updated_by"`
+}
+
+// Postponement is why and since when an occurrence has been waiting.
+type Postponement struct {
+	Due     time.Time          `json:"due"`
+	Since   time.Time          `json:"since"`
+	Regions []plans.RegionCode `json:"regions"` // the regions in live emergency that block it
+	Reason  string             `json:"reason"`
+	Checks  int                `json:"checks"` // times the scheduler found it blocked
+}
+
+// RunLength is how long each run's call-up stays open.
+func (s *Schedule) RunLength() time.Duration {
+	if s.Length > 0 {
+		return s.Length.Std()
+	}
+	return DefaultLength
+}
+
+// Location is the schedule's time zone.
+func (s *Schedule) Location() (*time.Location, error) {
+	return loadZone(s.TimeZone)
+}
+
+func loadZone(name string) (*time.Location, error) {
+	if name == "" {
+		name = DefaultTimeZone
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, invalidf("time zone %q: %v", name, err)
+	}
+	return loc, nil
+}
+
+// cronParser reads the five standard fields and the @descriptors.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ParseCron checks a cron expression (robfig/cron/v3 standard syntax: five
+// fields, or @daily, @weekly, ...). The time zone is the schedule's own;
+// a CRON_TZ= or TZ= prefix is refused so there is one place to say it.
+func ParseCron(spec string) (cron.Schedule, error) {
+	spec = strings.TrimSpace(spec)
+	if strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=") {
+		return nil, invalidf("cron %q: give the time zone with --tz, not in the expression", spec)
+	}
+	if strings.HasPrefix(spec, "@every") {
+		return nil, invalidf("cron %q: @every is not a calendar schedule; use five fields such as \"0 9 * * 1\"", spec)
+	}
+	sc, err := cronParser.Parse(spec)
+	if err != nil {
+		return nil, invalidf("cron %q: %v (want five fields: minute hour day-of-month month day-of-week, e.g. \"0 9 * * 1\")", spec, err)
+	}
+	return sc, nil
+}
+
+// NextDue is the schedule's first nominal due time strictly after t: the
+// cron's next time in the schedule's time zone, or At for a one-off not yet
+// past. ok is false when none remains.
+func (s *Schedule) NextDue(t time.Time) (due time.Time, ok bool, err error) {
+	if s.Cron == "" {
+		if !s.At.IsZero() && s.At.After(t) {
+			return s.At, true, nil
+		}
+		return time.Time{}, false, nil
+	}
+	loc, err := s.Location()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	sc, err := ParseCron(s.Cron)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	next := sc.Next(t.In(loc))
+	if next.IsZero() {
+		return time.Time{}, false, nil
+	}
+	return next.UTC(), true, nil
+}
+
+// PickRunAt is when the occurrence due at due starts, seen at now: due for
+// an announced drill; for a no-notice drill a uniformly random second inside
+// the window on the due day (never before now, so a window already under
+// way is picked from what is left of it). The caller is the leader, which
+// stamps the pick into the command; rnd is its randomness.
+func (s *Schedule) PickRunAt(due, now time.Time, rnd *rand.Rand) (time.Time, error) {
+	if s.NoNotice == nil {
+		return due, nil
+	}
+	loc, err := s.Location()
+	if err != nil {
+		return time.Time{}, err
+	}
+	lo, hi := s.NoNotice.On(due, loc)
+	if now.After(lo) {
+		lo = now.Truncate(time.Second)
+	}
+	if !hi.After(lo) {
+		return lo.UTC(), nil
+	}
+	span := int64(hi.Sub(lo) / time.Second)
+	return lo.Add(time.Duration(rnd.Int64N(span)) * time.Second).UTC(), nil
+}

@@ -1,0 +1,366 @@
+package drills
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// Applier replicates a command and decodes its result into out
+// (cluster.Node implements it).
+type Applier interface {
+	Apply(ctx context.Context, c *muster.Command, out any) error
+}
+
+// Viewer reads the state at a consistency level (cluster.Node implements it).
+type Viewer interface {
+	View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error
+}
+
+// Service schedules, runs and reads drills. It holds no state of its own
+// beyond its clock and randomness, which stamp commands before they are
+// proposed.
+type Service struct {
+	apply Applier
+	view  Viewer
+	clock muster.Clock
+
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+// NewService returns a Service over a replicated state. clock is the time
+// every stamp is taken from (muster.SystemClock{} outside tests).
+func NewService(a Applier, v Viewer, clock muster.Clock) *Service {
+	var seed [16]byte
+	_, _ = crand.Read(seed[:])
+	return &Service{apply: a, view: v, clock: clock,
+		rnd: rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))}
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// pick stamps the start of the occurrence due at due, seen now.
+func (s *Service) pick(sc *Schedule, due, now time.Time) (time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sc.PickRunAt(due, now, s.rnd)
+}
+
+// ScheduleInput asks for a drill schedule, as a person types it.
+type ScheduleInput struct {
+	Plan          plans.PlanID       `json:"plan_id"`
+	Regions       []plans.RegionCode `json:"regions"`
+	Level         string             `json:"level"`
+	Type          string             `json:"type"`
+	Title         string             `json:"title"`
+	Cron          string             `json:"cron,omitempty"`
+	At            string             `json:"at,omitempty"` // RFC 3339, or "2006-01-02 15:04" in TimeZone
+	TimeZone      string             `json:"time_zone,omitempty"`
+	NoNotice      string             `json:"no_notice,omitempty"` // "09:00-17:00"
+	CatchUp       string             `json:"catch_up,omitempty"`  // skip (default) or once
+	CatchUpWithin string             `json:"catch_up_within,omitempty"`
+	Length        string             `json:"length,omitempty"`
+	ConfirmScope  string             `json:"confirm_scope,omitempty"`
+	Units         []string           `json:"units,omitempty"`
+}
+
+// schedule turns the input into a Schedule with its first occurrence
+// stamped at now.
+func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
+	sc := Schedule{Plan: plans.PlanID(strings.TrimSpace(string(in.Plan))), Title: strings.TrimSpace(in.Title),
+		Cron: strings.TrimSpace(in.Cron), TimeZone: strings.TrimSpace(in.TimeZone), ConfirmScope: strings.TrimSpace(in.ConfirmScope)}
+	if sc.TimeZone == "" {
+		sc.TimeZone = DefaultTimeZone
+	}
+	loc, err := loadZone(sc.TimeZone)
+	if err != nil {
+		return sc, err
+	}
+	if sc.Plan == "" {
+		return sc, invalidf("plan: name the plan to drill")
+	}
+	if sc.Regions, err = regionCodes(in.Regions); err != nil {
+		return sc, err
+	}
+	lvl, err := plans.ParseLevelCode(in.Level)
+	if err != nil {
+		return sc, err
+	}
+	sc.Level = lvl
+	if sc.Type, err = ParseExerciseType(orDefault(in.Type, string(Notification))); err != nil {
+		return sc, err
+	}
+	if sc.CatchUp, err = ParseCatchUp(in.CatchUp); err != nil {
+		return sc, err
+	}
+	if in.CatchUpWithin != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(in.CatchUpWithin))
+		if err != nil || d <= 0 {
+			return sc, invalidf("catch-up window %q: want a duration such as 4h", in.CatchUpWithin)
+		}
+		sc.CatchUpWithin = plans.Duration(d)
+	}
+	if in.Length != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(in.Length))
+		if err != nil || d <= 0 {
+			return sc, invalidf("length %q: want a duration such as 1h", in.Length)
+		}
+		sc.Length = plans.Duration(d)
+	}
+	if in.NoNotice != "" {
+		w, err := ParseWindow(in.NoNotice)
+		if err != nil {
+			return sc, err
+		}
+		sc.NoNotice = &w
+	}
+	for _, u := range in.Units {
+		if u = strings.TrimSpace(u); u != "" {
+			sc.Units = append(sc.Units, u)
+		}
+	}
+	at := strings.TrimSpace(in.At)
+	switch {
+	case sc.Cron != "" && at != "":
+		return sc, invalidf("schedule: give --cron or --at, not both")
+	case sc.Cron == "" && at == "":
+		return sc, invalidf("schedule: give --cron for a recurring drill or --at for a one-off")
+	case sc.Cron != "":
+		if _, err := ParseCron(sc.Cron); err != nil {
+			return sc, err
+		}
+	default:
+		t, err := ParseTime(at, loc)
+		if err != nil {
+			return sc, err
+		}
+		if !t.After(now) {
+			return sc, invalidf("at %s: the time has passed (now %s)", t.In(loc).Format("2006-01-02 15:04"), now.In(loc).Format("2006-01-02 15:04"))
+		}
+		sc.At = t.UTC()
+	}
+	due, ok, err := sc.NextDue(now)
+	if err != nil {
+		return sc, err
+	}
+	if !ok {
+		return sc, invalidf("schedule: the cron expression %q never comes due", sc.Cron)
+	}
+	if sc.NoNotice != nil {
+		// The first no-notice day may already be under way: pick from what
+		// is left of its window, never before now.
+		if sc.RunAt, err = s.pick(&sc, due, now); err != nil {
+			return sc, err
+		}
+	} else {
+		sc.RunAt = due
+	}
+	sc.Due = due
+	return sc, nil
+}
+
+// ParseTime reads a time as RFC 3339, or as "2006-01-02 15:04[:05]" (also
+// with a T) in loc.
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, invalidf("time %q: want 2006-01-02 15:04 (in the schedule's time zone) or RFC 3339", s)
+}
+
+// Schedule creates a drill schedule. Bad input is EInvalid and names the
+// field; an unknown plan is ENotFound.
+func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) (Schedule, error) {
+	sc, err := s.schedule(in, s.clock.Now())
+	if err != nil {
+		return sc, err
+	}
+	var out Schedule
+	err = s.propose(ctx, CmdSchedule, actor, scheduleCreate{Schedule: sc}, &out)
+	return out, err
+}
+
+// Pause stops a schedule's occurrences until it is resumed.
+func (s *Service) Pause(ctx context.Context, actor string, id ScheduleID) (Schedule, error) {
+	var out Schedule
+	err := s.propose(ctx, CmdUpdate, actor, scheduleUpdate{ID: id, Action: ActionPause}, &out)
+	return out, err
+}
+
+// Resume restarts a paused schedule at its next due time from now; due
+// times that passed while it was paused are not run.
+func (s *Service) Resume(ctx context.Context, actor string, id ScheduleID) (Schedule, error) {
+	var out Schedule
+	sc, err := s.Get(ctx, muster.Default, id)
+	if err != nil {
+		return out, err
+	}
+	now := s.clock.Now()
+	u := scheduleUpdate{ID: id, Action: ActionResume}
+	if due, ok, err := sc.NextDue(now); err != nil {
+		return out, err
+	} else if ok {
+		if u.RunAt, err = s.pick(&sc, due, now); err != nil {
+			return out, err
+		}
+		u.Due = due
+	}
+	err = s.propose(ctx, CmdUpdate, actor, u, &out)
+	return out, err
+}
+
+// Delete removes a schedule; its runs and their findings stay.
+func (s *Service) Delete(ctx context.Context, actor string, id ScheduleID) (Schedule, error) {
+	var out Schedule
+	err := s.propose(ctx, CmdUpdate, actor, scheduleUpdate{ID: id, Action: ActionDelete}, &out)
+	return out, err
+}
+
+// RunNow starts a run of schedule id now, whatever its due times. A region
+// in a live emergency refuses it (EConflict).
+func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run, error) {
+	var out FireResult
+	if err := s.Fire(ctx, actor, Fire{Schedule: id, Manual: true}, &out); err != nil {
+		return Run{}, err
+	}
+	if out.Run == nil {
+		return Run{}, muster.Errorf(muster.EInternal, "drill %s: no run recorded", id)
+	}
+	return *out.Run, nil
+}
+
+// Fire proposes a Fire the caller stamped.
+func (s *Service) Fire(ctx context.Context, actor string, f Fire, out *FireResult) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Minute) // a run derives its recipients on every node
+		defer cancel()
+	}
+	return s.propose(ctx, CmdFire, actor, f, out)
+}
+
+// Close ends run id: its activation is stood down if still running.
+func (s *Service) Close(ctx context.Context, actor string, id RunID, reason string) (Run, error) {
+	var out Run
+	err := s.propose(ctx, CmdClose, actor, closeRun{Run: id, Reason: reason}, &out)
+	return out, err
+}
+
+func (s *Service) propose(ctx context.Context, typ, actor string, payload, out any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	return s.apply.Apply(ctx, &muster.Command{Type: typ, Actor: actor, Payload: b}, out)
+}
+
+// Get reads one schedule.
+func (s *Service) Get(ctx context.Context, level muster.Consistency, id ScheduleID) (Schedule, error) {
+	var out Schedule
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = getSchedule(tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Schedules lists schedules by ID, a page at a time.
+func (s *Service) Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Schedule], error) {
+	out := plans.List[Schedule]{Items: []Schedule{}}
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[Schedule](tx.Bucket(bSchedules), page, func(Schedule) bool { return true })
+		return err
+	})
+	return out, err
+}
+
+// RunFilter narrows a list of runs; empty fields match everything.
+type RunFilter struct {
+	Schedule ScheduleID
+	Plan     plans.PlanID
+	Status   RunStatus
+}
+
+func (f RunFilter) match(r Run) bool {
+	return (f.Schedule == "" || r.Schedule == f.Schedule) && (f.Plan == "" || r.Plan == f.Plan) && (f.Status == "" || r.Status == f.Status)
+}
+
+// GetRun reads one run.
+func (s *Service) GetRun(ctx context.Context, level muster.Consistency, id RunID) (Run, error) {
+	var out Run
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = getRun(tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Runs lists runs by ID (oldest first), a page at a time.
+func (s *Service) Runs(ctx context.Context, level muster.Consistency, f RunFilter, page plans.Page) (plans.List[Run], error) {
+	out := plans.List[Run]{Items: []Run{}}
+	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[Run](tx.Bucket(bRuns), page, f.match)
+		return err
+	})
+	return out, err
+}
+
+// listJSON pages through a bucket of JSON values keyed by ID.
+func listJSON[T any](b *bolt.Bucket, page plans.Page, keep func(T) bool) (plans.List[T], error) {
+	out := plans.List[T]{Items: []T{}}
+	if b == nil {
+		return out, nil
+	}
+	limit := page.Limit
+	if limit <= 0 {
+		limit = plans.DefaultPageLimit
+	}
+	limit = min(limit, plans.MaxPageLimit)
+	c := b.Cursor()
+	k, v := c.First()
+	if page.After != "" {
+		k, v = c.Seek([]byte(page.After))
+		if k != nil && string(k) == page.After {
+			k, v = c.Next()
+		}
+	}
+	var last []byte
+	for ; k != nil; k, v = c.Next() {
+		var item T
+		if err := json.Unmarshal(v, &item); err != nil {
+			return out, err
+		}
+		if !keep(item) {
+			continue
+		}
+		if len(out.Items) == limit {
+			out.Next = string(last)
+			break
+		}
+		out.Items = append(out.Items, item)
+		last = append(last[:0], k...)
+	}
+	return out, nil
+}
