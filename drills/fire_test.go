@@ -1,0 +1,94 @@
+package drills_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/drills"
+	"muster/notify"
+	"muster/plans"
+)
+
+func weekly(regions ...plans.RegionCode) drills.ScheduleInput {
+	return drills.ScheduleInput{Plan: "flood-control", Regions: regions, Level: "IV", Type: "notification",
+		Title: "防汛通讯演练", Cron: "0 9 * * 1", TimeZone: "Asia/Shanghai"}
+}
+
+func TestFireClaimsEachDueTimeOnce(t *testing.T) {
+	e := newEnv(t, 1, 2000)
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", weekly(district))
+	require.NoError(t, err)
+	assert.Equal(t, drills.ScheduleID("D000001"), s.ID)
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	want := time.Date(2026, 12, 7, 9, 0, 0, 0, loc)
+	assert.True(t, s.Due.Equal(want), "first due %s, want %s", s.Due, want)
+	assert.Equal(t, s.Due, s.RunAt, "an announced drill starts at its due time")
+
+	next, ok, err := s.NextDue(s.Due)
+	require.NoError(t, err)
+	require.True(t, ok)
+	fire := drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next}
+	var res drills.FireResult
+	require.NoError(t, e.drills.Fire(ctx, "scheduler", fire, &res))
+	require.NotNil(t, res.Run)
+	assert.Equal(t, drills.RunStarted, res.Run.Status)
+	assert.Positive(t, res.Run.Participants)
+	a, err := e.notify.Activation(ctx, muster.Default, res.Run.Activation)
+	require.NoError(t, err)
+	assert.Equal(t, notify.PurposeExercise, a.Purpose)
+	assert.Equal(t, res.Run.Participants, a.Recipients)
+	assert.True(t, res.Schedule.Due.Equal(next))
+
+	// The same due time again (a new leader re-proposing it) starts nothing.
+	err = e.drills.Fire(ctx, "scheduler", fire, &res)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	runs, err := e.drills.Runs(ctx, muster.Default, drills.RunFilter{}, plans.Page{})
+	require.NoError(t, err)
+	assert.Len(t, runs.Items, 1)
+	list, err := e.notify.Activations(ctx, muster.Default, plans.Page{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 1)
+}
+
+func TestFirePostponedByLiveEmergency(t *testing.T) {
+	e := newEnv(t, 1, 2000)
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+	live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "暴雨"})
+	require.NoError(t, err)
+
+	next, _, _ := s.NextDue(s.Due)
+	retry := s.Due.Add(10 * time.Minute)
+	var res drills.FireResult
+	require.NoError(t, e.drills.Fire(ctx, "scheduler", drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next, RetryAt: retry}, &res))
+	assert.Nil(t, res.Run, "nothing starts while the district is in a live emergency")
+	require.NotNil(t, res.Postponed)
+	assert.Equal(t, []plans.RegionCode{district}, res.Postponed.Regions)
+	assert.Contains(t, res.Postponed.Reason, string(live.ID))
+	assert.True(t, res.Schedule.RunAt.Equal(retry))
+	assert.True(t, res.Schedule.Due.Equal(s.Due), "the occurrence is still owed")
+	got, err := e.drills.Get(ctx, muster.Default, s.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.Postponed, "the postponement is visible")
+
+	// By hand it is refused outright.
+	_, err = e.drills.RunNow(ctx, "trainer", s.ID)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+
+	_, err = e.notify.StandDown(ctx, "commander", live.ID, "雨停")
+	require.NoError(t, err)
+	require.NoError(t, e.drills.Fire(ctx, "scheduler", drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next, RetryAt: retry.Add(10 * time.Minute)}, &res))
+	require.NotNil(t, res.Run)
+	assert.Equal(t, drills.RunStarted, res.Run.Status)
+	assert.Positive(t, res.Run.Waited.Std(), "the run says how long it waited")
+	assert.Nil(t, res.Schedule.Postponed)
+	m, err := e.notify.Mode(ctx, muster.Default, street)
+	require.NoError(t, err)
+	assert.Equal(t, plans.ModeNormal, m.Mode, "a drill holds no region")
+}
