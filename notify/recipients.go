@@ -371,3 +371,36 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 	})
 	return c, err
 }
+
+// ForEachRecipient calls fn for every recipient of activation id in person
+// ID order, with its attempt record when it has one (Attempt is nil for a
+// recipient nothing was tried for). It reads inside tx, so a report over a
+// large call-up sees one consistent state. An unknown activation is
+// ENotFound; an error from fn stops the walk and is returned.
+func ForEachRecipient(tx *bolt.Tx, id plans.ActivationID, fn func(r *Recipient) error) error {
+	if _, err := getActivation(tx, id); err != nil {
+		return err
+	}
+	ad := activationData(tx, id)
+	if ad == nil {
+		return nil // waiting for approval, or rejected: nobody was called
+	}
+	cur := ad.Bucket(bRecipients).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		r, err := decodeRecipient(k, v)
+		if err != nil {
+			return err
+		}
+		att, ok, err := readAttempt(ad, k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			r.Attempt = &att
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
