@@ -63,7 +63,12 @@ func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string)
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
 	f.c = clustertest.New(t, nodes, clustertest.Options{
-		Setup: func(_ int, n *cluster.Node) { access.Register(n); plans.Register(n); notify.Register(n); drills.Register(n) },
+		Setup: func(_ int, n *cluster.Node) {
+			access.Register(n)
+			plans.Register(n)
+			notify.Register(n)
+			drills.Register(n)
+		},
 		Config: func(_ int, c *cluster.Config) {
 			if clk != nil {
 				c.Clock = clk
@@ -73,7 +78,9 @@ func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string)
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(n.Collector())
 			var warnings api.Warnings
+			var drillSvc api.Drills
 			if clk != nil {
+				drillSvc = drills.NewService(n, n, clk)
 				ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})
 				reg.MustRegister(ws.Collector())
 				warnings = ws
@@ -84,7 +91,7 @@ func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string)
 				BackupDir: f.backups,
 				CAPSender: capSender,
 			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
-				Activations: notify.NewService(n, n, testSenders), Warnings: warnings}).Handler()
+				Activations: notify.NewService(n, n, testSenders), Warnings: warnings, Drills: drillSvc}).Handler()
 			f.mu.Lock()
 			f.handlers[n.ID()] = h
 			f.mu.Unlock()

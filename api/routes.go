@@ -2,9 +2,10 @@ package api
 
 import (
 	"github.com/gin-gonic/gin"
-	"muster/notify"
 
 	"muster/access"
+	"muster/drills"
+	"muster/notify"
 )
 
 // routes registers every route. It is the one place to add routes: each
@@ -85,6 +86,16 @@ func (s *Server) routes() {
 	s.handle(api, "POST", "/warnings/:id/lift", access.ActActivate, s.liftWarning)
 	s.handle(api, "GET", "/warnings/:id/cap", access.ActRead, s.warningCAP)
 	s.handle(s.authed(v1, CAPImportMaxBody), "POST", "/cap", access.ActActivate, s.importCAP)
+
+	s.handle(api, "POST", "/drills", access.ActDrill, s.createDrill)
+	s.handle(api, "GET", "/drills", access.ActRead, s.listDrills)
+	s.handle(api, "GET", "/drills/:id", access.ActRead, s.getDrill)
+	s.handle(api, "POST", "/drills/:id/pause", access.ActDrill, s.updateDrill(drills.ActionPause))
+	s.handle(api, "POST", "/drills/:id/resume", access.ActDrill, s.updateDrill(drills.ActionResume))
+	s.handle(api, "DELETE", "/drills/:id", access.ActDrill, s.updateDrill(drills.ActionDelete))
+	s.handle(api, "POST", "/drills/:id/run", access.ActDrill, s.runDrill)
+	s.handle(api, "GET", "/drill-runs", access.ActRead, s.listDrillRuns)
+	s.handle(api, "GET", "/drill-runs/:id", access.ActRead, s.getDrillRun)
 }
 
 // authed returns a group under parent whose requests pass, in order, the

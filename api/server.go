@@ -95,6 +95,8 @@ type Deps struct {
 	Webhooks Webhooks
 	// Warnings is plans.WarningService; nil answers /warnings 503.
 	Warnings Warnings
+	// Drills is drills.Service; nil answers /drills and /drill-runs 503.
+	Drills Drills
 }
 
 // Server routes HTTP requests to muster's services.

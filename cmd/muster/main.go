@@ -80,6 +80,7 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 		newClusterCmd(g), newTokenCmd(g), newBackupCmd(g),
 		newActivateCmd(g), newApproveCmd(g), newRejectCmd(g), newRetractCmd(g), newStandDownCmd(g), newModeCmd(g), newStatusCmd(g), newBoardCmd(g),
 		newWarningCmd(g),
+		newDrillCmd(g),
 	)
 	return root
 }

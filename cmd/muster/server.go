@@ -27,8 +27,8 @@ import (
 	"muster/api"
 	"muster/cap"
 	"muster/cluster"
-	"muster/examples"
 	"muster/drills"
+	"muster/examples"
 	"muster/notify"
 	"muster/plans"
 )
@@ -237,6 +237,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}
 	actSvc := notify.NewService(node, node, sms.senders)
 	actSvc.ApprovalWindow = o.approvalWindow
+	drillSvc := drills.NewService(node, node, muster.SystemClock{})
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
 	if err != nil {
 		node.Close()
@@ -269,7 +270,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector())
 	srv := &http.Server{
 		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone},
-			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc}).Handler(),
+			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc, Drills: drillSvc}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	// Requests see a context that ends when shutdown starts, so long-lived

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"muster"
+	"muster/access"
+	"muster/drills"
+	"muster/plans"
+)
+
+// Drills is what api needs of drills (drills.Service).
+type Drills interface {
+	Schedule(ctx context.Context, actor string, in drills.ScheduleInput) (drills.Schedule, error)
+	Pause(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
+	Resume(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
+	Delete(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
+	RunNow(ctx context.Context, actor string, id drills.ScheduleID) (drills.Run, error)
+	Get(ctx context.Context, level muster.Consistency, id drills.ScheduleID) (drills.Schedule, error)
+	Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[drills.Schedule], error)
+	GetRun(ctx context.Context, level muster.Consistency, id drills.RunID) (drills.Run, error)
+	Runs(ctx context.Context, level muster.Consistency, f drills.RunFilter, page plans.Page) (plans.List[drills.Run], error)
+}
+
+// drillsDep is the drills service, or an unavailable error on a server
+// built without one.
+func (s *Server) drillsDep(c *gin.Context) (Drills, bool) {
+	if s.deps.Drills == nil {
+		s.writeError(c, muster.Errorf(muster.EUnavailable, "this node does not serve drills"))
+		return nil, false
+	}
+	return s.deps.Drills, true
+}
+
+// shownSchedule hides when a no-notice drill will start from everyone but
+// admins: the point of a no-notice drill is that trainers and responders do
+// not know the time in advance. The window and the due day stay visible.
+func shownSchedule(c *gin.Context, sc drills.Schedule) drills.Schedule {
+	if sc.NoNotice != nil && identity(c).Role != access.Admin {
+		sc.RunAt = time.Time{}
+	}
+	return sc
+}
+
+func (s *Server) createDrill(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	var in drills.ScheduleInput
+	if err := decodeJSON(c, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	sc, err := ds.Schedule(c.Request.Context(), identity(c).Name, in)
+	if err == nil {
+		c.Header("Location", "/api/v1/drills/"+string(sc.ID))
+	}
+	s.reply(c, http.StatusCreated, shownSchedule(c, sc), err)
+}
+
+func (s *Server) listDrills(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := ds.Schedules(c.Request.Context(), consistency(c), p)
+	for i := range out.Items {
+		out.Items[i] = shownSchedule(c, out.Items[i])
+	}
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) getDrill(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	sc, err := ds.Get(c.Request.Context(), consistency(c), drills.ScheduleID(c.Param("id")))
+	s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
+}
+
+// updateDrill serves POST /drills/:id/pause, /resume and DELETE /drills/:id.
+func (s *Server) updateDrill(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ds, ok := s.drillsDep(c)
+		if !ok {
+			return
+		}
+		ctx, actor, id := c.Request.Context(), identity(c).Name, drills.ScheduleID(c.Param("id"))
+		var sc drills.Schedule
+		var err error
+		switch action {
+		case drills.ActionPause:
+			sc, err = ds.Pause(ctx, actor, id)
+		case drills.ActionResume:
+			sc, err = ds.Resume(ctx, actor, id)
+		default:
+			sc, err = ds.Delete(ctx, actor, id)
+		}
+		s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
+	}
+}
+
+func (s *Server) runDrill(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	r, err := ds.RunNow(c.Request.Context(), identity(c).Name, drills.ScheduleID(c.Param("id")))
+	if err == nil {
+		c.Header("Location", "/api/v1/drill-runs/"+string(r.ID))
+	}
+	s.reply(c, http.StatusCreated, r, err)
+}
+
+func (s *Server) listDrillRuns(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := drills.RunFilter{Schedule: drills.ScheduleID(strings.TrimSpace(c.Query("schedule"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan"))),
+		Status: drills.RunStatus(strings.TrimSpace(c.Query("status")))}
+	switch f.Status {
+	case "", drills.RunStarted, drills.RunMissed, drills.RunFailed:
+	default:
+		s.writeError(c, muster.Errorf(muster.EInvalid, "status %q: want started, missed or failed", f.Status))
+		return
+	}
+	out, err := ds.Runs(c.Request.Context(), consistency(c), f, p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) getDrillRun(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	r, err := ds.GetRun(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")))
+	s.reply(c, http.StatusOK, r, err)
+}

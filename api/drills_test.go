@@ -1,0 +1,131 @@
+package api_test
+
+import (
+	"bytes"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/access"
+	"muster/cluster/clustertest"
+	"muster/drills"
+	"muster/examples"
+	"muster/notify"
+	"muster/plans"
+)
+
+func TestDrillsThroughTheAPI(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 7, 0, 0, 0, shanghai).UTC()) // a Monday
+	f := newFixtureWith(t, 1, clk, "")
+	h := f.handler(f.c.Leader())
+	withDemo(t, f, h)
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var roster bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&roster, 1500, 3, examples.Grids(regions)))
+	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	trainer, _ := createToken(t, h, f.root, "演练组织者", access.Trainer)
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+
+	weekly := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "type": "notification",
+		"title": "防汛通讯演练", "cron": "0 9 * * 1", "time_zone": "Asia/Shanghai", "no_notice": "09:00-17:00"}
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: viewer, body: jsonBody(weekly)})
+	assert.Equal(t, http.StatusForbidden, res.Code, "a viewer may not schedule drills")
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: trainer, body: jsonBody(weekly)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var s drills.Schedule
+	res.decode(t, &s)
+	assert.Equal(t, "/api/v1/drills/"+string(s.ID), res.Header().Get("Location"))
+	assert.True(t, s.Due.Equal(time.Date(2026, 12, 7, 9, 0, 0, 0, shanghai)), "due %s", s.Due)
+	assert.True(t, s.RunAt.IsZero(), "a trainer is not told when a no-notice drill starts")
+
+	// Only an admin sees the picked time, the same on every read.
+	res = do(t, h, request{method: "GET", path: "/api/v1/drills/" + string(s.ID), token: f.root})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var seen drills.Schedule
+	res.decode(t, &seen)
+	lo, hi := time.Date(2026, 12, 7, 9, 0, 0, 0, shanghai), time.Date(2026, 12, 7, 17, 0, 0, 0, shanghai)
+	assert.False(t, seen.RunAt.Before(lo) || !seen.RunAt.Before(hi), "picked %s inside the window", seen.RunAt)
+	for _, tok := range []string{trainer, viewer} {
+		res = do(t, h, request{method: "GET", path: "/api/v1/drills", token: tok})
+		require.Equal(t, http.StatusOK, res.Code)
+		var list plans.List[drills.Schedule]
+		res.decode(t, &list)
+		require.Len(t, list.Items, 1)
+		assert.True(t, list.Items[0].RunAt.IsZero())
+	}
+
+	bad := []map[string]any{
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * *"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "time_zone": "Mars/Base"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "at": "2026-12-01 09:00"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "no_notice": "17:00-09:00"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "type": "party"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "title": "x", "cron": "0 9 * * 1"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "cron": "0 9 * * 1"},
+	}
+	for _, b := range bad {
+		res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: trainer, body: jsonBody(b)})
+		assert.Equal(t, http.StatusBadRequest, res.Code, "%v: %s", b, res.Body)
+	}
+
+	// Run now: an EXERCISE activation that switches no region.
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills/" + string(s.ID) + "/run", token: trainer})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var run drills.Run
+	res.decode(t, &run)
+	assert.Equal(t, drills.RunStarted, run.Status)
+	assert.True(t, run.Manual)
+	assert.Positive(t, run.Participants)
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(run.Activation), token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	var a notify.ActivationStatus
+	res.decode(t, &a)
+	assert.Equal(t, notify.PurposeExercise, a.Purpose)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs?schedule=" + string(s.ID), token: viewer})
+	require.Equal(t, http.StatusOK, res.Code)
+	var runs plans.List[drills.Run]
+	res.decode(t, &runs)
+	require.Len(t, runs.Items, 1)
+	assert.Equal(t, run.ID, runs.Items[0].ID)
+	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs?status=late", token: viewer})
+	assert.Equal(t, http.StatusBadRequest, res.Code)
+	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs/R999999", token: viewer})
+	assert.Equal(t, http.StatusNotFound, res.Code)
+
+	// A live emergency over the region refuses a drill by hand.
+	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "LIVE", "reason": "暴雨"}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills/" + string(s.ID) + "/run", token: trainer})
+	assert.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+	assert.Contains(t, res.Body.String(), "emergency")
+
+	for _, step := range []struct {
+		method, path string
+		code         int
+	}{
+		{"POST", "/pause", http.StatusOK}, {"POST", "/pause", http.StatusConflict},
+		{"POST", "/resume", http.StatusOK}, {"POST", "/resume", http.StatusConflict},
+		{"DELETE", "", http.StatusOK}, {"GET", "", http.StatusNotFound},
+	} {
+		res = do(t, h, request{method: step.method, path: "/api/v1/drills/" + string(s.ID) + step.path, token: trainer})
+		assert.Equal(t, step.code, res.Code, "%s %s: %s", step.method, step.path, res.Body)
+	}
+	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs/" + string(run.ID), token: viewer})
+	assert.Equal(t, http.StatusOK, res.Code, "a deleted schedule's runs stay")
+}
+
+func TestDrillsUnavailableWithoutService(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Leader())
+	res := do(t, h, request{method: "GET", path: "/api/v1/drills", token: f.root})
+	assert.Equal(t, http.StatusServiceUnavailable, res.Code, "%s", res.Body)
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"muster/drills"
+	"muster/plans"
+)
+
+func newDrillCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drill",
+		Short: "Drills (演练): schedule, list, run, report, findings and what is overdue",
+		Long: `A drill is an EXERCISE activation of a plan: it goes out on the exercise
+account, every message starts with 【演练】, and it switches no region to
+emergency. Schedules recur (--cron in --tz) or happen once (--at); a
+no-notice drill (--no-notice 09:00-17:00) starts at a time picked inside the
+window on the due day, which only admins can see in advance. Each due time
+runs exactly once across leader changes; a drill due while one of its
+regions is in a live emergency (战时) waits until it stands down.`,
+	}
+	cmd.AddCommand(newDrillScheduleCmd(g), newDrillListCmd(g), newDrillShowCmd(g),
+		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
+		newDrillUpdateCmd(g, "resume", "Resume a paused schedule at its next due time (due times passed while paused are not run)"),
+		newDrillUpdateCmd(g, "delete", "Delete a schedule (its runs and findings stay)"),
+		newDrillRunCmd(g), newDrillRunsCmd(g))
+	return cmd
+}
+
+func newDrillScheduleCmd(g *globals) *cobra.Command {
+	var in drills.ScheduleInput
+	var regions, units string
+	cmd := &cobra.Command{
+		Use:   "schedule PLAN --region CODE[,CODE] --level I|II|III|IV --type TYPE (--cron EXPR | --at TIME) [--tz ZONE] [--no-notice HH:MM-HH:MM]",
+		Short: "Schedule a drill of a plan: recurring (--cron) or one-off (--at), announced or no-notice",
+		Long: `Schedule a drill. --type is notification (通讯演练, the default), tabletop
+(桌面推演), functional (功能演练) or full-scale (实战演练). --cron takes the five
+standard fields (minute hour day-of-month month day-of-week) or @daily,
+@weekly…, read in --tz (default Asia/Shanghai): "0 9 * * 1" is 09:00 every
+Monday. --at takes 2006-01-02 15:04 in --tz, or RFC 3339. --catch-up says what
+happens to due times missed while the whole cluster was down: skip (default)
+records them missed; once runs the latest if it is no older than
+--catch-up-within. Each run's call-up is stood down after --length.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in.Plan = plans.PlanID(strings.TrimSpace(args[0]))
+			in.Regions = splitCodes(regions)
+			if len(in.Regions) == 0 || in.Level == "" || strings.TrimSpace(in.Title) == "" {
+				return &exitError{2, errors.New("--region, --level and --title are required")}
+			}
+			if (in.Cron == "") == (in.At == "") {
+				return &exitError{2, errors.New("give --cron for a recurring drill or --at for a one-off")}
+			}
+			for _, u := range strings.Split(units, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					in.Units = append(in.Units, u)
+				}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			if err := c.postJSON("/api/v1/drills", in, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var s drills.Schedule
+				if err := json.Unmarshal(raw, &s); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "drill %s scheduled: %s, %s level %s over %s\n", s.ID, s.Title, s.Type.ChineseName(), s.Level, strings.Join(codeStrings(s.Regions), ","))
+				fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&regions, "region", "", "region codes, comma-separated")
+	f.StringVar(&in.Level, "level", "", "response level: I, II, III or IV")
+	f.StringVar(&in.Type, "type", "notification", "exercise type: notification, tabletop, functional or full-scale")
+	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练 (the reason of every run)")
+	f.StringVar(&in.Cron, "cron", "", `cron expression in --tz, e.g. "0 9 * * 1"`)
+	f.StringVar(&in.At, "at", "", "one-off time: 2006-01-02 15:04 in --tz, or RFC 3339")
+	f.StringVar(&in.TimeZone, "tz", drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice")
+	f.StringVar(&in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00")
+	f.StringVar(&in.CatchUp, "catch-up", "skip", "missed due times: skip, or once (run the latest within --catch-up-within)")
+	f.StringVar(&in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h")
+	f.StringVar(&in.Length, "length", "", "how long each run's call-up stays open (default 1h)")
+	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
+	f.StringVar(&units, "units", "", "participating units (参演单位), comma-separated")
+	return cmd
+}
+
+func splitCodes(s string) []plans.RegionCode {
+	var out []plans.RegionCode
+	for _, r := range strings.Split(s, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, plans.RegionCode(r))
+		}
+	}
+	return out
+}
+
+func codeStrings[S ~string](in []S) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// inZone formats t in the schedule's time zone.
+func inZone(t time.Time, zone string) string {
+	if t.IsZero() {
+		return "-"
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.Local
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+// nextCell says when a schedule next runs, as far as the reader may know.
+func nextCell(s drills.Schedule) string {
+	switch {
+	case s.Paused:
+		return "paused"
+	case s.Due.IsZero():
+		return "none (done)"
+	case s.Postponed != nil:
+		return fmt.Sprintf("POSTPONED since %s: %s", inZone(s.Postponed.Since, s.TimeZone), s.Postponed.Reason)
+	case s.NoNotice != nil && s.RunAt.IsZero():
+		loc, _ := time.LoadLocation(s.TimeZone)
+		if loc == nil {
+			loc = time.Local
+		}
+		return fmt.Sprintf("%s, no notice between %s (%s)", s.Due.In(loc).Format("2006-01-02"), s.NoNotice, s.TimeZone)
+	case s.NoNotice != nil:
+		return fmt.Sprintf("%s (no notice, picked in %s; shown to admins only)", inZone(s.RunAt, s.TimeZone), s.NoNotice)
+	}
+	return inZone(s.RunAt, s.TimeZone)
+}
+
+func whenCell(s drills.Schedule) string {
+	if s.Cron != "" {
+		return fmt.Sprintf("%q %s", s.Cron, s.TimeZone)
+	}
+	return "once " + inZone(s.At, s.TimeZone)
+}
+
+func newDrillListCmd(g *globals) *cobra.Command {
+	var pf pageFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List drill schedules with their next run; postponed ones say why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).list("/api/v1/drills", nil, &pf, "ID\tPLAN\tLEVEL\tTYPE\tREGIONS\tWHEN\tNEXT\tRUNS\tMISSED\tTITLE", func(it json.RawMessage) (string, error) {
+				var s drills.Schedule
+				if err := json.Unmarshal(it, &s); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s", s.ID, s.Plan, s.Level, s.Type, strings.Join(codeStrings(s.Regions), ","),
+					whenCell(s), nextCell(s), s.Runs, s.Missed, s.Title), nil
+			})
+		},
+	}
+	pf.add(cmd)
+	return cmd
+}
+
+func newDrillShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a drill schedule: plan, regions, when, next run, postponement, runs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			return c.get("/api/v1/drills/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
+				var s drills.Schedule
+				if err := json.Unmarshal(raw, &s); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "drill:\t%s %s\n", s.ID, s.Title)
+				fmt.Fprintf(w, "plan:\t%s level %s, %s (%s)\n", s.Plan, s.Level, s.Type, s.Type.ChineseName())
+				fmt.Fprintf(w, "regions:\t%s\n", strings.Join(codeStrings(s.Regions), ","))
+				fmt.Fprintf(w, "when:\t%s\n", whenCell(s))
+				if s.NoNotice != nil {
+					fmt.Fprintf(w, "no notice:\tstarts at a picked time between %s on the due day\n", s.NoNotice)
+				}
+				fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
+				fmt.Fprintf(w, "catch-up:\t%s %s\n", s.CatchUp, s.CatchUpWithin)
+				fmt.Fprintf(w, "length:\t%s\n", s.RunLength())
+				if len(s.Units) > 0 {
+					fmt.Fprintf(w, "units:\t%s\n", strings.Join(s.Units, "、"))
+				}
+				fmt.Fprintf(w, "runs:\t%d started, %d missed, last %s\n", s.Runs, s.Missed, orDash(string(s.LastRun)))
+				fmt.Fprintf(w, "created:\t%s by %s\n", inZone(s.CreatedAt, s.TimeZone), s.CreatedBy)
+				return nil
+			})
+		},
+	}
+}
+
+func newDrillUpdateCmd(g *globals, action, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   action + " ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			r := request{method: http.MethodPost, path: "/api/v1/drills/" + url.PathEscape(args[0]) + "/" + action}
+			if action == "delete" {
+				r = request{method: http.MethodDelete, path: "/api/v1/drills/" + url.PathEscape(args[0])}
+			}
+			var raw []byte
+			if err := c.do(r, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var s drills.Schedule
+				if err := json.Unmarshal(raw, &s); err != nil {
+					return err
+				}
+				switch action {
+				case "delete":
+					fmt.Fprintf(w, "drill %s deleted; its %d run(s) stay\n", s.ID, s.Runs+s.Missed)
+				default:
+					fmt.Fprintf(w, "drill %s %sd; next: %s\n", s.ID, action, nextCell(s))
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func newDrillRunCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run ID",
+		Short: "Run a drill now: an EXERCISE activation on the exercise account, every message marked 【演练】",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			var raw []byte
+			if err := c.do(request{method: http.MethodPost, path: "/api/v1/drills/" + url.PathEscape(args[0]) + "/run", timeout: 3 * time.Minute}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var r drills.Run
+				if err := json.Unmarshal(raw, &r); err != nil {
+					return err
+				}
+				printRun(w, r)
+				return nil
+			})
+		},
+	}
+}
+
+func printRun(w io.Writer, r drills.Run) {
+	switch r.Status {
+	case drills.RunStarted:
+		fmt.Fprintf(w, "drill run %s started: activation %s calls %d people (EXERCISE, 【演练】)\n", r.ID, r.Activation, r.Participants)
+		fmt.Fprintf(w, "watch it: muster status %s --watch; it is stood down at %s\n", r.Activation, localTime(r.EndsAt))
+	default:
+		fmt.Fprintf(w, "drill run %s %s: %s\n", r.ID, r.Status, r.Error)
+	}
+}
+
+func newDrillRunsCmd(g *globals) *cobra.Command {
+	var (
+		pf                     pageFlags
+		schedule, plan, status string
+	)
+	cmd := &cobra.Command{
+		Use:   "runs [--schedule ID] [--plan PLAN] [--status started|missed|failed]",
+		Short: "List drill runs, oldest first: started, missed and failed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"schedule": schedule, "plan": plan, "status": status} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			return newClient(g, cmd).list("/api/v1/drill-runs", q, &pf, "ID\tSCHEDULE\tPLAN\tTYPE\tSTATUS\tDUE\tAT\tACTIVATION\tPEOPLE\tNOTE", func(it json.RawMessage) (string, error) {
+				var r drills.Run
+				if err := json.Unmarshal(it, &r); err != nil {
+					return "", err
+				}
+				note := r.Error
+				if r.Manual {
+					note = strings.TrimSpace("by hand " + note)
+				}
+				if r.Waited > 0 {
+					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", r.Waited, note))
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
+					localTime(r.Due), localTime(r.At), orDash(string(r.Activation)), r.Participants, orDash(note)), nil
+			})
+		},
+	}
+	pf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&schedule, "schedule", "", "only runs of this schedule")
+	f.StringVar(&plan, "plan", "", "only runs of this plan")
+	f.StringVar(&status, "status", "", "started, missed or failed")
+	return cmd
+}
