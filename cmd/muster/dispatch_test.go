@@ -472,8 +472,9 @@ func TestTwilioSimAccountFlags(t *testing.T) {
 }
 
 // TestAgentDrillsWithoutAnExerciseAccount: an agent given only a live
-// account sends drills to its built-in simulator, never to the live
-// account, and the call-up still runs to delivered.
+// account sends drills — EXERCISE activations and drill runs — to its
+// built-in simulator, never to the live account, and the call-up still
+// runs to delivered.
 func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -511,6 +512,40 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.Positive(t, recipients)
 	st := waitSettled(t, c, base, id, 30*time.Second)
 	assert.Equal(t, map[notify.State]int{notify.StateDelivered: recipients}, st.Counters.ByState, "delivered by the built-in simulator's reports")
+
+	// A drill run is the same: scheduled by a trainer, run by hand,
+	// delivered by the built-in simulator.
+	r = runCLI(t, env, "token", "create", "--role", "trainer", "--name", "演练组织者", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var trainer struct {
+		Secret string `json:"secret"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &trainer))
+	env = []string{"MUSTER_ADDR=" + base, "MUSTER_TOKEN=" + trainer.Secret}
+	r = runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--type", "notification",
+		"--title", "防汛通讯演练", "--cron", "0 9 * * 1", "--tz", "Asia/Shanghai", "--no-notice", "09:00-17:00", "--units", "区应急局,区水务局")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "drill D000001 scheduled")
+	assert.Contains(t, r.stdout, "no notice between 09:00-17:00", "the window is shown, the picked time is not")
+	r = runCLI(t, env, "drill", "run", "D000001", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var run struct {
+		ID           string `json:"id"`
+		Activation   string `json:"activation"`
+		Participants int    `json:"participants"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &run))
+	require.Positive(t, run.Participants)
+	st = waitSettled(t, c, base, run.Activation, 30*time.Second)
+	assert.Equal(t, map[notify.State]int{notify.StateDelivered: run.Participants}, st.Counters.ByState)
+	r = runCLI(t, env, "drill", "runs")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, run.ID+` +D000001 +flood-control +notification +started`, r.stdout)
+	r = runCLI(t, env, "drill", "show", "D000001")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "1 started, 0 missed, last "+run.ID)
+	assert.Contains(t, r.stdout, "区应急局、区水务局")
+	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 1, "cron")
 
 	var stats simStats
 	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON("http://"+simAddr+"/_sim/stats", &stats))
