@@ -25,6 +25,13 @@ type Drills interface {
 	Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[drills.Schedule], error)
 	GetRun(ctx context.Context, level muster.Consistency, id drills.RunID) (drills.Run, error)
 	Runs(ctx context.Context, level muster.Consistency, f drills.RunFilter, page plans.Page) (plans.List[drills.Run], error)
+	AddFinding(ctx context.Context, actor string, in drills.FindingInput) (drills.Finding, error)
+	UpdateFinding(ctx context.Context, actor string, id drills.FindingID, u drills.FindingUpdate) (drills.Finding, error)
+	Finding(ctx context.Context, level muster.Consistency, id drills.FindingID) (drills.Finding, error)
+	Findings(ctx context.Context, level muster.Consistency, f drills.FindingFilter, page plans.Page) (plans.List[drills.Finding], error)
+	OpenFindings(ctx context.Context, level muster.Consistency, plan plans.PlanID, now time.Time) ([]drills.PlanFindings, error)
+	Overdue(ctx context.Context, level muster.Consistency, now time.Time) (drills.OverdueReport, error)
+	Now() time.Time
 }
 
 // drillsDep is the drills service, or an unavailable error on a server
@@ -153,4 +160,107 @@ func (s *Server) getDrillRun(c *gin.Context) {
 	}
 	r, err := ds.GetRun(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")))
 	s.reply(c, http.StatusOK, r, err)
+}
+
+func (s *Server) addFinding(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	var in drills.FindingInput
+	if err := decodeJSON(c, &in); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	run := drills.RunID(c.Param("id"))
+	if in.Run != "" && in.Run != run {
+		s.writeError(c, muster.Errorf(muster.EInvalid, "run %q in the body differs from %s in the path", in.Run, run))
+		return
+	}
+	in.Run = run
+	f, err := ds.AddFinding(c.Request.Context(), identity(c).Name, in)
+	if err == nil {
+		c.Header("Location", "/api/v1/drill-findings/"+string(f.ID))
+	}
+	s.reply(c, http.StatusCreated, f, err)
+}
+
+// listFindings serves GET /drill-findings (filters from the query) and
+// GET /drill-runs/:id/findings (one run's).
+func (s *Server) listFindings(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	p, err := planPage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f := drills.FindingFilter{Run: drills.RunID(strings.TrimSpace(c.Query("run"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan")))}
+	if id := c.Param("id"); id != "" {
+		f.Run = drills.RunID(id)
+		if _, err := ds.GetRun(c.Request.Context(), consistency(c), f.Run); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	if st := strings.TrimSpace(c.Query("status")); st != "" {
+		if f.Status, err = drills.ParseFindingStatus(st); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	if f.OpenOnly, err = boolQuery(c, "open"); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := ds.Findings(c.Request.Context(), consistency(c), f, p)
+	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) getFinding(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	f, err := ds.Finding(c.Request.Context(), consistency(c), drills.FindingID(c.Param("id")))
+	s.reply(c, http.StatusOK, f, err)
+}
+
+func (s *Server) updateFinding(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	var u drills.FindingUpdate
+	if err := decodeJSON(c, &u); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	f, err := ds.UpdateFinding(c.Request.Context(), identity(c).Name, drills.FindingID(c.Param("id")), u)
+	s.reply(c, http.StatusOK, f, err)
+}
+
+// openFindings lists the open improvement items per plan (?plan= for one),
+// overdue ones flagged against the server's clock.
+func (s *Server) openFindings(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	out, err := ds.OpenFindings(c.Request.Context(), consistency(c), plans.PlanID(strings.TrimSpace(c.Query("plan"))), ds.Now())
+	if out == nil {
+		out = []drills.PlanFindings{}
+	}
+	s.reply(c, http.StatusOK, listResponse[drills.PlanFindings]{Items: out}, err)
+}
+
+func (s *Server) drillsOverdue(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	out, err := ds.Overdue(c.Request.Context(), consistency(c), ds.Now())
+	s.reply(c, http.StatusOK, out, err)
 }

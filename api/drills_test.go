@@ -100,6 +100,51 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs/R999999", token: viewer})
 	assert.Equal(t, http.StatusNotFound, res.Code)
 
+	// After-action: a finding with its improvement item, edited, listed
+	// per run and as the plan's open items.
+	findings := "/api/v1/drill-runs/" + string(run.ID) + "/findings"
+	res = do(t, h, request{method: "POST", path: findings, token: trainer, body: jsonBody(map[string]any{
+		"what": "3 个网格员号码为空号", "change": "每季度核对网格员号码", "owner": "区应急局", "due": "2026-12-31"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var fnd drills.Finding
+	res.decode(t, &fnd)
+	assert.Equal(t, "/api/v1/drill-findings/"+string(fnd.ID), res.Header().Get("Location"))
+	assert.Equal(t, plans.PlanID("flood-control"), fnd.Plan)
+	assert.Equal(t, drills.FindingOpen, fnd.Status)
+	res = do(t, h, request{method: "POST", path: findings, token: viewer, body: jsonBody(map[string]any{"what": "x", "change": "y"})})
+	assert.Equal(t, http.StatusForbidden, res.Code)
+	res = do(t, h, request{method: "POST", path: findings, token: trainer, body: jsonBody(map[string]any{"what": "x", "change": "y", "due": "31/12/2026"})})
+	assert.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: "/api/v1/drill-runs/R999999/findings", token: trainer, body: jsonBody(map[string]any{"what": "x", "change": "y"})})
+	assert.Equal(t, http.StatusNotFound, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "PATCH", path: "/api/v1/drill-findings/" + string(fnd.ID), token: trainer, body: jsonBody(map[string]any{"status": "in_progress"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	res.decode(t, &fnd)
+	assert.Equal(t, drills.FindingInProgress, fnd.Status)
+	assert.Equal(t, "区应急局", fnd.Owner, "fields not given are kept")
+	res = do(t, h, request{method: "GET", path: findings, token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var flist plans.List[drills.Finding]
+	res.decode(t, &flist)
+	require.Len(t, flist.Items, 1)
+	res = do(t, h, request{method: "GET", path: "/api/v1/drill-findings/open?plan=flood-control", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var open plans.List[drills.PlanFindings]
+	res.decode(t, &open)
+	require.Len(t, open.Items, 1)
+	require.Len(t, open.Items[0].Items, 1)
+	assert.Equal(t, fnd.ID, open.Items[0].Items[0].ID)
+	res = do(t, h, request{method: "GET", path: "/api/v1/drills/overdue", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var overdue drills.OverdueReport
+	res.decode(t, &overdue)
+	require.NotEmpty(t, overdue.Regions)
+	for _, r := range overdue.Regions {
+		if r.Plan == "flood-control" {
+			assert.True(t, r.Full.Overdue && r.Full.Never, "no full exercise yet: %+v", r)
+		}
+	}
+
 	// A live emergency over the region refuses a drill by hand.
 	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "LIVE", "reason": "暴雨"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})

@@ -96,6 +96,13 @@ func (s *Server) routes() {
 	s.handle(api, "POST", "/drills/:id/run", access.ActDrill, s.runDrill)
 	s.handle(api, "GET", "/drill-runs", access.ActRead, s.listDrillRuns)
 	s.handle(api, "GET", "/drill-runs/:id", access.ActRead, s.getDrillRun)
+	s.handle(api, "GET", "/drills/overdue", access.ActRead, s.drillsOverdue)
+	s.handle(api, "POST", "/drill-runs/:id/findings", access.ActDrill, s.addFinding)
+	s.handle(api, "GET", "/drill-runs/:id/findings", access.ActRead, s.listFindings)
+	s.handle(api, "GET", "/drill-findings", access.ActRead, s.listFindings)
+	s.handle(api, "GET", "/drill-findings/open", access.ActRead, s.openFindings)
+	s.handle(api, "GET", "/drill-findings/:id", access.ActRead, s.getFinding)
+	s.handle(api, "PATCH", "/drill-findings/:id", access.ActDrill, s.updateFinding)
 }
 
 // authed returns a group under parent whose requests pass, in order, the

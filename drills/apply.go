@@ -42,6 +42,8 @@ func Register(r Registrar) {
 	r.Handle(CmdUpdate, applyUpdate)
 	r.Handle(CmdFire, applyFire)
 	r.Handle(CmdClose, applyClose)
+	r.Handle(CmdFindingAdd, applyFindingAdd)
+	r.Handle(CmdFindingUpdate, applyFindingUpdate)
 }
 
 // Run is one due time of a schedule (or one run started by hand) and what

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"muster"
 )
 
@@ -253,6 +255,181 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Period is a calendar span of whole years, months and days: how often a
+// plan must be drilled. It reads and writes as text such as 3y, 18mo, 90d
+// or 1y6mo, and adds to a time by the calendar (AddTo), so 1y after
+// 2026-03-15 is 2027-03-15 whatever the leap years.
+type Period struct {
+	Years  int
+	Months int
+	Days   int
+}
+
+// Default drill intervals: at least one exercise of the full plan every
+// three years (2013 预案管理办法 Art. 22) and a notification drill every year.
+var (
+	DefaultFullDrillInterval         = Period{Years: 3}
+	DefaultNotificationDrillInterval = Period{Years: 1}
+)
+
+// MaxDrillInterval bounds a plan's drill intervals.
+var MaxDrillInterval = Period{Years: 10}
+
+// periodUnits are the unit words ParsePeriod accepts, longest first within
+// each unit so that "months" is not read as "mo" followed by "nths".
+var periodUnits = []struct {
+	word string
+	unit int // 0 years, 1 months, 2 days
+}{
+	{"years", 0}, {"year", 0}, {"yr", 0}, {"y", 0}, {"年", 0},
+	{"months", 1}, {"month", 1}, {"mo", 1}, {"个月", 1}, {"月", 1},
+	{"days", 2}, {"day", 2}, {"d", 2}, {"天", 2}, {"日", 2},
+}
+
+// ParsePeriod reads a period: one or more of a whole number followed by y
+// (years), mo (months) or d (days), each unit at most once, such as 3y,
+// 18mo, 90d or 1y6mo (also 3年, 6个月, 90天). A period of zero, a bare
+// number and "m" (minutes or months?) are refused with an EInvalid error
+// that says what to write instead.
+func ParsePeriod(s string) (Period, error) {
+	p, reason := parsePeriod(s)
+	if reason != "" {
+		return Period{}, muster.Errorf(muster.EInvalid, "period %q: %s", s, reason)
+	}
+	return p, nil
+}
+
+const periodHint = "want a period such as 3y, 18mo or 90d (y years, mo months, d days)"
+
+// parsePeriod is ParsePeriod with the reason for a refusal as text.
+func parsePeriod(s string) (Period, string) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if t == "" {
+		return Period{}, "empty: " + periodHint
+	}
+	var v [3]int
+	var given [3]bool
+	for t != "" {
+		i := 0
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		if i == 0 {
+			return Period{}, "a number must come before each unit: " + periodHint
+		}
+		n, err := strconv.Atoi(t[:i])
+		if err != nil || n > 10000 {
+			return Period{}, fmt.Sprintf("%s is too large: %s", t[:i], periodHint)
+		}
+		t = strings.TrimLeft(t[i:], " ")
+		unit := -1
+		for _, u := range periodUnits {
+			if rest, ok := strings.CutPrefix(t, u.word); ok {
+				unit, t = u.unit, strings.TrimLeft(rest, " ")
+				break
+			}
+		}
+		switch {
+		case unit < 0 && t == "":
+			return Period{}, fmt.Sprintf("%d has no unit: %s", n, periodHint)
+		case unit < 0 && t[0] == 'm':
+			return Period{}, "write mo for months (m could be minutes): " + periodHint
+		case unit < 0:
+			return Period{}, fmt.Sprintf("unknown unit %q: %s", strings.Fields(t)[0], periodHint)
+		case given[unit]:
+			return Period{}, "each unit may be given once: " + periodHint
+		}
+		v[unit], given[unit] = n, true
+	}
+	p := Period{Years: v[0], Months: v[1], Days: v[2]}
+	if p.IsZero() {
+		return Period{}, "zero: a period must be longer than that; " + periodHint
+	}
+	return p, ""
+}
+
+// IsZero reports whether p is no span at all (also: not set).
+func (p Period) IsZero() bool { return p == Period{} }
+
+// String writes p as ParsePeriod reads it, largest unit first (1y6mo, 90d);
+// the zero period is "".
+func (p Period) String() string {
+	var b strings.Builder
+	for _, part := range []struct {
+		n    int
+		unit string
+	}{{p.Years, "y"}, {p.Months, "mo"}, {p.Days, "d"}} {
+		if part.n != 0 {
+			b.WriteString(strconv.Itoa(part.n))
+			b.WriteString(part.unit)
+		}
+	}
+	return b.String()
+}
+
+// AddTo returns t plus p by the calendar in t's location (time.AddDate):
+// the same time of day, years and months first, then days. Like AddDate it
+// normalizes a day the month lacks (1mo after 31 January is 3 March in a
+// common year).
+func (p Period) AddTo(t time.Time) time.Time { return t.AddDate(p.Years, p.Months, p.Days) }
+
+// canonical folds whole years out of months (18mo is 1y6mo), which adds
+// to any time exactly as before.
+func (p Period) canonical() Period {
+	if p.Months >= 12 {
+		p.Years += p.Months / 12
+		p.Months %= 12
+	}
+	return p
+}
+
+// MarshalText writes p as String does.
+func (p Period) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText reads what ParsePeriod reads; empty text is the zero period.
+func (p *Period) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*p = Period{}
+		return nil
+	}
+	v, err := ParsePeriod(string(b))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+// DrillIntervals is how often a plan must be exercised (plan file field
+// drills). A zero field takes its default.
+type DrillIntervals struct {
+	// Full is the longest a plan may go without an exercise of the full
+	// plan: a tabletop, functional or full-scale drill.
+	Full Period `json:"full,omitzero"`
+	// Notification is the longest a plan may go without a notification
+	// drill (通讯演练) that calls its people up.
+	Notification Period `json:"notification,omitzero"`
+}
+
+// FullDrillInterval is the longest the plan may go without an exercise of
+// the full plan: its drills.full, or DefaultFullDrillInterval.
+func (p *Plan) FullDrillInterval() Period {
+	if !p.Drills.Full.IsZero() {
+		return p.Drills.Full
+	}
+	return DefaultFullDrillInterval
+}
+
+// NotificationDrillInterval is the longest the plan may go without a
+// notification drill: its drills.notification, or
+// DefaultNotificationDrillInterval.
+func (p *Plan) NotificationDrillInterval() Period {
+	if !p.Drills.Notification.IsZero() {
+		return p.Drills.Notification
+	}
+	return DefaultNotificationDrillInterval
+}
+
 // Plan is one version of an emergency plan (应急预案): what it covers and, for
 // each response level, who is called up, with which messages, how silence is
 // escalated and what must be done. A Plan returned by DecodePlan is
@@ -269,6 +446,9 @@ type Plan struct {
 	// GuardFactor is how far over a level's Expected count an activation
 	// may reach before it needs the scope confirmed (DefaultGuardFactor).
 	GuardFactor float64 `json:"guard_factor,omitempty"`
+	// Drills says how often the plan must be exercised; what it leaves out
+	// takes the defaults (see FullDrillInterval, NotificationDrillInterval).
+	Drills DrillIntervals `json:"drills,omitzero"`
 }
 
 // DefaultGuardFactor is a plan's GuardFactor unless it says otherwise.
@@ -380,6 +560,8 @@ func (p *Plan) canonicalize() {
 	}
 	p.Scope = trimAll(p.Scope)
 	p.Sender = strings.TrimSpace(p.Sender)
+	p.Drills.Full = p.Drills.Full.canonical()
+	p.Drills.Notification = p.Drills.Notification.canonical()
 	for i := range p.Levels {
 		p.Levels[i].canonicalize()
 	}
@@ -617,6 +799,8 @@ func (p *Plan) Validate() []Problem {
 	if p.GuardFactor != 0 && (p.GuardFactor < 1 || p.GuardFactor > 100) {
 		v.add("guard_factor", "%g: want 1 to 100 (how many times a level's expected count an activation may reach unconfirmed), or leave it out for %g", p.GuardFactor, DefaultGuardFactor)
 	}
+	v.drillInterval("drills.full", p.Drills.Full, DefaultFullDrillInterval)
+	v.drillInterval("drills.notification", p.Drills.Notification, DefaultNotificationDrillInterval)
 	if len(p.Levels) == 0 {
 		v.add("levels", "missing: give at least one of the levels I, II, III, IV")
 	}
@@ -648,6 +832,19 @@ func (v *validator) add(field, format string, args ...any) {
 func (v *validator) text(field, s string) {
 	if len(s) > maxTextLen {
 		v.add(field, "%d bytes: keep it within %d", len(s), maxTextLen)
+	}
+}
+
+// drillInterval checks a drill interval: unset (the default applies), or
+// positive and at most MaxDrillInterval.
+func (v *validator) drillInterval(field string, p, def Period) {
+	base := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	switch {
+	case p.IsZero():
+	case p.Years < 0 || p.Months < 0 || p.Days < 0:
+		v.add(field, "%d years, %d months, %d days: want a positive period such as %s, or leave it out for %s", p.Years, p.Months, p.Days, def, def)
+	case p.AddTo(base).After(MaxDrillInterval.AddTo(base)):
+		v.add(field, "%s: a plan must be drilled at least every %s", p, MaxDrillInterval)
 	}
 }
 
@@ -794,4 +991,21 @@ func joinStrings[S ~[]E, E ~string](s S, sep string) string {
 		parts[i] = string(v)
 	}
 	return strings.Join(parts, sep)
+}
+
+// ForEachPlan calls fn with the latest version of every plan, in plan ID
+// order, reading only tx (deterministic inside an ApplyFunc as in a read).
+// An error from fn stops the walk and is returned.
+func ForEachPlan(tx *bolt.Tx, fn func(pv PlanVersion) error) error {
+	b := tx.Bucket(bPlans)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		pv, err := getPlanVersion(tx, PlanID(k), 0)
+		if err != nil {
+			return fmt.Errorf("read plan %s: %w", k, err)
+		}
+		return fn(pv)
+	})
 }

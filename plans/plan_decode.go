@@ -44,7 +44,12 @@ type (
 		Scope       []string   `yaml:"scope"`
 		Sender      string     `yaml:"sender"`
 		GuardFactor *float64   `yaml:"guard_factor"`
+		Drills      drillsFile `yaml:"drills"`
 		Levels      levelsFile `yaml:"levels"`
+	}
+	drillsFile struct {
+		Full         string `yaml:"full"`
+		Notification string `yaml:"notification"`
 	}
 	levelsFile map[string]levelFile
 	levelFile  struct {
@@ -173,6 +178,18 @@ func (f *planFile) plan() (*Plan, []Problem) {
 	for _, c := range f.Scope {
 		p.Scope = append(p.Scope, RegionCode(c))
 	}
+	period := func(field, s string) Period {
+		if strings.TrimSpace(s) == "" {
+			return Period{} // the default
+		}
+		v, reason := parsePeriod(s)
+		if reason != "" {
+			bad(field, "%q: %s", s, reason)
+		}
+		return v
+	}
+	p.Drills.Full = period("drills.full", f.Drills.Full)
+	p.Drills.Notification = period("drills.notification", f.Drills.Notification)
 	// Levels in canonical order; a level given twice was reported by the walk.
 	keys := make([]string, 0, len(f.Levels))
 	for k := range f.Levels {

@@ -413,3 +413,77 @@ func FuzzDecodePlan(f *testing.F) {
 		p.CheckReferences("fuzz.yaml", src, func(RegionCode) bool { return false })
 	})
 }
+
+func TestDecodePlanDrillIntervals(t *testing.T) {
+	const head = `id: drilled
+title: 演练周期预案
+hazard: natural
+cap_category: met
+scope: ["990100"]
+`
+	const levels = `levels:
+  IV:
+    criteria: 局部积水
+    ack_deadline: 30m
+    groups:
+      - name: 网格力量
+        roles:
+          - name: 网格员
+            select: {tags: [网格员]}
+    sms: "{{.Plan}}启动{{.LevelName}}响应，请{{.Name}}回复1到岗。"
+`
+	tests := []struct {
+		name         string
+		drills       string // lines from line 6 on
+		full, notify Period // the intervals in force
+		stored       DrillIntervals
+		line         int // of the first problem; 0 when the plan is good
+		field, msg   string
+	}{
+		{name: "left out: defaults", full: Period{Years: 3}, notify: Period{Years: 1}},
+		{name: "both given", drills: "drills: {full: 2y, notification: 6mo}\n",
+			full: Period{Years: 2}, notify: Period{Months: 6}, stored: DrillIntervals{Full: Period{Years: 2}, Notification: Period{Months: 6}}},
+		{name: "one given", drills: "drills:\n  notification: 90d\n",
+			full: Period{Years: 3}, notify: Period{Days: 90}, stored: DrillIntervals{Notification: Period{Days: 90}}},
+		{name: "months folded into years", drills: "drills: {full: 30mo}\n",
+			full: Period{Years: 2, Months: 6}, notify: Period{Years: 1}, stored: DrillIntervals{Full: Period{Years: 2, Months: 6}}},
+		{name: "unknown unit", drills: "drills:\n  full: 3x\n", line: 7, field: "drills.full", msg: `"3x": unknown unit "x"`},
+		{name: "m is ambiguous", drills: "drills:\n  full: 3y\n  notification: 6m\n", line: 8, field: "drills.notification", msg: "write mo for months"},
+		{name: "bare number", drills: "drills:\n  full: 3\n", line: 7, field: "drills.full", msg: "3 has no unit"},
+		{name: "zero", drills: "drills:\n  notification: 0d\n", line: 7, field: "drills.notification", msg: "zero"},
+		{name: "longer than ten years", drills: "drills:\n  full: 11y\n", line: 7, field: "drills.full", msg: "at least every 10y"},
+		{name: "unknown kind", drills: "drills:\n  tabletop: 1y\n", line: 7, field: "drills.tabletop", msg: "want one of full, notification"},
+		{name: "not a mapping", drills: "drills: 3y\n", line: 6, field: "drills", msg: "want a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := DecodePlan("drilled.yaml", []byte(head+tt.drills+levels))
+			if tt.line == 0 {
+				require.NoError(t, err, "%v", problemDetails(err))
+				assert.Equal(t, tt.stored, p.Drills)
+				assert.Equal(t, tt.full, p.FullDrillInterval())
+				assert.Equal(t, tt.notify, p.NotificationDrillInterval())
+				return
+			}
+			require.Error(t, err)
+			var merr *muster.Error
+			require.True(t, errors.As(err, &merr))
+			problems, ok := merr.Details.([]Problem)
+			require.True(t, ok)
+			assert.True(t, hasProblem(problems, tt.line, tt.field, tt.msg), "want %d %s %q in %+v", tt.line, tt.field, tt.msg, problems)
+			assert.Len(t, problems, 1, "%+v", problems)
+		})
+	}
+}
+
+// A plan built in code is held to the same drill intervals as a file.
+func TestValidateDrillIntervals(t *testing.T) {
+	p, _ := loadExample(t, "flood.yaml")
+	p.Drills = DrillIntervals{Full: Period{Years: -1}, Notification: Period{Years: 10, Days: 1}}
+	problems := p.Validate()
+	require.Len(t, problems, 2, "%+v", problems)
+	assert.Equal(t, "drills.full", problems[0].Field)
+	assert.Contains(t, problems[0].Message, "want a positive period")
+	assert.Equal(t, "drills.notification", problems[1].Field)
+	assert.Contains(t, problems[1].Message, "10y1d")
+}

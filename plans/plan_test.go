@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -271,4 +272,92 @@ func TestParseHazardAndCAP(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+func TestParsePeriod(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Period
+		err  string // a substring of the error; "" for none
+	}{
+		{in: "3y", want: Period{Years: 3}},
+		{in: "18mo", want: Period{Months: 18}},
+		{in: "90d", want: Period{Days: 90}},
+		{in: "1y6mo", want: Period{Years: 1, Months: 6}},
+		{in: " 1Y 6MO 10D ", want: Period{Years: 1, Months: 6, Days: 10}},
+		{in: "2 years", want: Period{Years: 2}},
+		{in: "3年", want: Period{Years: 3}},
+		{in: "6个月", want: Period{Months: 6}},
+		{in: "90天", want: Period{Days: 90}},
+		{in: "", err: "empty"},
+		{in: "3", err: "3 has no unit"},
+		{in: "6m", err: "write mo for months"},
+		{in: "2w", err: `unknown unit "w"`},
+		{in: "y", err: "a number must come before each unit"},
+		{in: "-1y", err: "a number must come before each unit"},
+		{in: "1y2y", err: "each unit may be given once"},
+		{in: "0y", err: "zero"},
+		{in: "99999y", err: "too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParsePeriod(tt.in)
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.True(t, muster.IsCode(err, muster.EInvalid))
+				assert.Contains(t, err.Error(), tt.err)
+				assert.Contains(t, err.Error(), "want a period such as 3y, 18mo or 90d")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			again, err := ParsePeriod(got.String())
+			require.NoError(t, err, "String is read back")
+			assert.Equal(t, got, again)
+		})
+	}
+}
+
+func TestPeriodAddToAndJSON(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	at := time.Date(2024, 2, 29, 9, 30, 0, 0, loc)
+	assert.Equal(t, time.Date(2027, 3, 1, 9, 30, 0, 0, loc), Period{Years: 3}.AddTo(at), "29 February plus 3y is 1 March")
+	assert.Equal(t, time.Date(2025, 8, 29, 9, 30, 0, 0, loc), Period{Years: 1, Months: 6}.AddTo(at))
+	assert.Equal(t, Period{Months: 18}.AddTo(at), Period{Months: 18}.canonical().AddTo(at), "folding months into years adds the same")
+	assert.Equal(t, Period{Years: 1, Months: 6}, Period{Months: 18}.canonical())
+
+	b, err := json.Marshal(DrillIntervals{Full: Period{Years: 2}, Notification: Period{Months: 6}})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"full":"2y","notification":"6mo"}`, string(b))
+	var back DrillIntervals
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, DrillIntervals{Full: Period{Years: 2}, Notification: Period{Months: 6}}, back)
+	assert.Error(t, json.Unmarshal([]byte(`{"full":"2 weeks"}`), &back))
+}
+
+// The flood example shows the field: notification drills twice a year.
+func TestExamplePlanDrillIntervals(t *testing.T) {
+	p, _ := loadExample(t, "flood.yaml")
+	assert.Equal(t, DrillIntervals{Full: Period{Years: 3}, Notification: Period{Months: 6}}, p.Drills)
+	assert.Empty(t, p.Validate())
+}
+
+// A plan that says nothing about drills gets the defaults, and its JSON
+// (and so its hash) is what it was before plans had drill intervals.
+func TestPlanDrillIntervalDefaults(t *testing.T) {
+	p, _ := loadExample(t, "hazmat-fire.yaml")
+	assert.True(t, p.Drills.Full.IsZero())
+	assert.Equal(t, Period{Years: 3}, p.FullDrillInterval())
+	assert.Equal(t, Period{Years: 1}, p.NotificationDrillInterval())
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), `"drills"`)
+
+	p.Drills = DrillIntervals{Notification: Period{Months: 6}}
+	assert.Equal(t, Period{Years: 3}, p.FullDrillInterval(), "a field left out keeps its default")
+	assert.Equal(t, Period{Months: 6}, p.NotificationDrillInterval())
+	b, err = json.Marshal(p)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"drills":{"notification":"6mo"}`)
 }

@@ -1,0 +1,365 @@
+package drills
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/notify"
+	"muster/plans"
+)
+
+// The overdue report (muster drill overdue): which plans and regions have
+// gone longer than their plan allows without a drill, and which roster
+// entries failed in the last drills.
+
+// OverdueReport is what is overdue as of Now: every region of every plan's
+// scope with its last drills and when the next are due, and the roster
+// entries the last drills of each plan showed to be broken.
+type OverdueReport struct {
+	Now time.Time `json:"now"`
+	// Regions lists every plan (latest version, by ID) and every region of
+	// its scope (by code), overdue or not.
+	Regions []RegionDrills `json:"regions"`
+	// Roster lists the people to follow up, by plan, kind and person ID.
+	Roster []RosterFailure `json:"roster"`
+}
+
+// RegionDrills is how one region of a plan's scope stands for drills.
+type RegionDrills struct {
+	Plan        plans.PlanID     `json:"plan"`
+	PlanTitle   string           `json:"plan_title"`
+	PlanVersion int              `json:"plan_version"`
+	Region      plans.RegionCode `json:"region"`
+	RegionName  string           `json:"region_name,omitempty"`
+	// Full is the exercise of the full plan (tabletop, functional or
+	// full-scale), Notification the notification drill.
+	Full         DrillDue `json:"full"`
+	Notification DrillDue `json:"notification"`
+	// Overdue is set when either is.
+	Overdue bool `json:"overdue"`
+}
+
+// DrillDue is when one kind of drill last covered a region and when the
+// next is due. A region never drilled is overdue (Never, NextDue zero).
+type DrillDue struct {
+	Interval plans.Period `json:"interval"`
+	LastRun  RunID        `json:"last_run,omitempty"`
+	LastType ExerciseType `json:"last_type,omitempty"`
+	LastAt   time.Time    `json:"last_at,omitzero"`
+	// NextDue is LastAt plus Interval by the calendar in DefaultTimeZone.
+	NextDue time.Time `json:"next_due,omitzero"`
+	// Overdue is set when NextDue is at or before the report's time, or
+	// the region was never drilled.
+	Overdue bool `json:"overdue"`
+	Never   bool `json:"never,omitempty"`
+	// DaysOverdue counts whole days since NextDue (0 when not overdue or
+	// never drilled).
+	DaysOverdue int `json:"days_overdue,omitempty"`
+}
+
+// FailureKind is why a roster entry needs following up after a drill.
+type FailureKind string
+
+// Failure kinds, in the order the report lists them.
+const (
+	// FailWrongNumber: the provider refused the number for good — invalid,
+	// not a mobile, unknown to the network, or unsubscribed (STOP).
+	FailWrongNumber FailureKind = "wrong_number"
+	// FailLandline: the number is a landline (or its carrier unreachable).
+	FailLandline FailureKind = "landline"
+	// FailPermanent: any other delivery failure the call-up gave up on.
+	FailPermanent FailureKind = "failed"
+	// FailNoAnswer: neither acknowledged nor declined in the plan's last
+	// two drills, whatever the reason.
+	FailNoAnswer FailureKind = "no_answer_twice"
+)
+
+func (k FailureKind) order() int {
+	return slices.Index([]FailureKind{FailWrongNumber, FailLandline, FailPermanent, FailNoAnswer}, k)
+}
+
+// RosterFailure is one person a plan's last drills showed to need
+// following up: their number failed in the last drill (Code, Reason), or
+// they answered in neither of the last two (Runs names both).
+type RosterFailure struct {
+	Plan   plans.PlanID     `json:"plan"`
+	Person plans.PersonID   `json:"person"`
+	Name   string           `json:"name"`
+	Phone  string           `json:"phone"` // the number the drill used
+	Grid   plans.RegionCode `json:"grid"`
+	Kind   FailureKind      `json:"kind"`
+	Code   int              `json:"code,omitempty"` // provider error code, 0 when none was given
+	Reason string           `json:"reason"`         // in words, with the code
+	Runs   []RunID          `json:"runs"`           // the run it failed in, or the two it went unanswered in
+	// PhoneChanged is set when the roster's first phone is no longer the
+	// one the drill used (perhaps already corrected); Removed when the
+	// person has left the roster.
+	PhoneChanged bool `json:"phone_changed,omitempty"`
+	Removed      bool `json:"removed,omitempty"`
+}
+
+// failureCodes describes the provider (Twilio) error codes a failed drill
+// recipient may carry. notify classifies codes as temporary or permanent
+// for retrying; this says what the roster owner has to do about them.
+var failureCodes = map[int]struct {
+	kind FailureKind
+	text string
+}{
+	21211: {FailWrongNumber, "invalid phone number"},
+	21217: {FailWrongNumber, "invalid phone number"},
+	21614: {FailWrongNumber, "not a mobile number"},
+	21610: {FailWrongNumber, "unsubscribed: the number sent STOP to the exercise sender"},
+	30005: {FailWrongNumber, "unknown or inactive number"},
+	30006: {FailLandline, "landline or unreachable carrier"},
+	21612: {FailPermanent, "not reachable by SMS from the sender"},
+	21408: {FailPermanent, "sending to this country or region is not enabled on the account"},
+	30004: {FailPermanent, "blocked by the recipient or the carrier"},
+	30007: {FailPermanent, "filtered by the carrier"},
+	30003: {FailPermanent, "handset unreachable on every try"},
+	30008: {FailPermanent, "unknown delivery error on every try"},
+}
+
+// DescribeFailure says in words why a recipient failed, from the provider
+// error code of its last attempt and the error text: the kind of failure
+// and a reason ending in the code, such as "invalid phone number (21211)".
+func DescribeFailure(code int, providerError string) (FailureKind, string) {
+	if d, ok := failureCodes[code]; ok {
+		return d.kind, fmt.Sprintf("%s (%d)", d.text, code)
+	}
+	if code != 0 {
+		return FailPermanent, fmt.Sprintf("delivery failed (%d)", code)
+	}
+	if e := strings.TrimSpace(providerError); e != "" {
+		return FailPermanent, "delivery failed: " + e
+	}
+	return FailPermanent, "delivery failed"
+}
+
+// Overdue reports, as of now, for every plan (its latest version) and every
+// region of its scope, the last started run of the full plan (tabletop,
+// functional or full-scale) and the last started notification run that
+// covered the region, when each is next due (the last run's start plus the
+// plan's interval, plans.Plan.FullDrillInterval and
+// NotificationDrillInterval, by the calendar in DefaultTimeZone) and
+// whether it is overdue: due at or before now, or never drilled. A run
+// covers a scope region when one of the run's regions is that region, lies
+// under it (a district drill exercises a city plan there) or lies above it
+// (a city-wide drill exercises every district). Runs of any version of the
+// plan count; missed and failed runs do not.
+//
+// Roster lists, per plan, the people its last finished started run (its
+// call-up stood down, or its EndsAt at or before now) failed to reach —
+// wrong number, landline or another permanent failure, with the reason
+// and provider code — and the people who neither acknowledged nor declined
+// in either of its last two finished runs, unless the last run already
+// lists them as failed. Everything is sorted, so the same state and now
+// give the same report.
+func (s *Service) Overdue(ctx context.Context, level muster.Consistency, now time.Time) (OverdueReport, error) {
+	out := OverdueReport{Now: now, Regions: []RegionDrills{}, Roster: []RosterFailure{}}
+	loc, err := loadZone(DefaultTimeZone)
+	if err != nil {
+		return out, err
+	}
+	err = s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		out.Regions, out.Roster = []RegionDrills{}, []RosterFailure{}
+		byPlan, err := startedRunsByPlan(tx)
+		if err != nil {
+			return err
+		}
+		paths := regionPaths{tx: tx, paths: map[plans.RegionCode][]plans.RegionCode{}}
+		return plans.ForEachPlan(tx, func(pv plans.PlanVersion) error {
+			runs := byPlan[pv.PlanID]
+			for _, code := range pv.Plan.Scope {
+				out.Regions = append(out.Regions, regionDrills(tx, &paths, pv, code, runs, now, loc))
+			}
+			failures, err := rosterFailures(tx, pv.PlanID, runs, now)
+			if err != nil {
+				return fmt.Errorf("overdue report for plan %s: %w", pv.PlanID, err)
+			}
+			out.Roster = append(out.Roster, failures...)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// startedRunsByPlan reads the started runs, each plan's in start order.
+func startedRunsByPlan(tx *bolt.Tx) (map[plans.PlanID][]Run, error) {
+	out := map[plans.PlanID][]Run{}
+	b := tx.Bucket(bRuns)
+	if b == nil {
+		return out, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		var r Run
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode drill run %s: %w", k, err)
+		}
+		if r.Status == RunStarted {
+			out[r.Plan] = append(out[r.Plan], r)
+		}
+		return nil
+	})
+	for _, runs := range out {
+		slices.SortStableFunc(runs, func(a, b Run) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.ID, b.ID)) })
+	}
+	return out, err
+}
+
+// regionPaths caches each region's code and the codes above it.
+type regionPaths struct {
+	tx    *bolt.Tx
+	paths map[plans.RegionCode][]plans.RegionCode
+}
+
+// path is code followed by the codes of the regions above it; a region no
+// longer in the tree is just itself.
+func (p *regionPaths) path(code plans.RegionCode) []plans.RegionCode {
+	if got, ok := p.paths[code]; ok {
+		return got
+	}
+	out := []plans.RegionCode{code}
+	if rs, err := plans.RegionPath(p.tx, code); err == nil {
+		out = out[:0]
+		for _, r := range rs {
+			out = append(out, r.Code)
+		}
+	}
+	p.paths[code] = out
+	return out
+}
+
+// covers reports whether a run over runRegions covers scope region r: one
+// of them is r, lies under r, or lies above r.
+func (p *regionPaths) covers(runRegions []plans.RegionCode, r plans.RegionCode) bool {
+	up := p.path(r)
+	for _, rr := range runRegions {
+		if slices.Contains(p.path(rr), r) || slices.Contains(up, rr) {
+			return true
+		}
+	}
+	return false
+}
+
+func regionDrills(tx *bolt.Tx, paths *regionPaths, pv plans.PlanVersion, code plans.RegionCode, runs []Run, now time.Time, loc *time.Location) RegionDrills {
+	rd := RegionDrills{Plan: pv.PlanID, PlanTitle: pv.Plan.Title, PlanVersion: pv.Version, Region: code,
+		Full:         DrillDue{Interval: pv.Plan.FullDrillInterval()},
+		Notification: DrillDue{Interval: pv.Plan.NotificationDrillInterval()}}
+	if r, ok, err := plans.GetRegion(tx, code); err == nil && ok {
+		rd.RegionName = r.Name
+	}
+	var lastFull, lastNotify *Run
+	for i := range runs {
+		r := &runs[i]
+		if !paths.covers(r.Regions, code) {
+			continue
+		}
+		if r.Type == Notification {
+			lastNotify = r
+		} else {
+			lastFull = r
+		}
+	}
+	rd.Full.settle(lastFull, now, loc)
+	rd.Notification.settle(lastNotify, now, loc)
+	rd.Overdue = rd.Full.Overdue || rd.Notification.Overdue
+	return rd
+}
+
+// settle fills in the last run (nil: never) and what follows from it at now.
+func (d *DrillDue) settle(last *Run, now time.Time, loc *time.Location) {
+	if last == nil {
+		d.Never, d.Overdue = true, true
+		return
+	}
+	d.LastRun, d.LastType, d.LastAt = last.ID, last.Type, last.At
+	d.NextDue = d.Interval.AddTo(last.At.In(loc))
+	if !now.Before(d.NextDue) {
+		d.Overdue = true
+		d.DaysOverdue = daysBetween(DateOf(d.NextDue, loc), DateOf(now, loc))
+	}
+}
+
+// finished reports whether run r's call-up is over at now: stood down (or
+// never active), or past its EndsAt.
+func finished(tx *bolt.Tx, r *Run, now time.Time) (bool, error) {
+	if r.Activation == "" {
+		return false, nil
+	}
+	a, err := notify.GetActivation(tx, r.Activation)
+	if err != nil {
+		return false, fmt.Errorf("run %s: %w", r.ID, err)
+	}
+	return a.Status != notify.StatusActive || (!r.EndsAt.IsZero() && !r.EndsAt.After(now)), nil
+}
+
+// rosterFailures lists the people plan's last finished runs showed to be
+// unreachable: failed in the last, or unanswered in the last two.
+func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) ([]RosterFailure, error) {
+	var done []*Run
+	for i := len(runs) - 1; i >= 0 && len(done) < 2; i-- {
+		ok, err := finished(tx, &runs[i], now)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			done = append(done, &runs[i])
+		}
+	}
+	if len(done) == 0 {
+		return nil, nil
+	}
+	last := done[0]
+	prevState := map[plans.PersonID]notify.State{}
+	if len(done) == 2 {
+		err := notify.ForEachRecipient(tx, done[1].Activation, func(r *notify.Recipient) error {
+			prevState[r.Person] = r.State
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", done[1].ID, err)
+		}
+	}
+	var out []RosterFailure
+	err := notify.ForEachRecipient(tx, last.Activation, func(r *notify.Recipient) error {
+		f := RosterFailure{Plan: plan, Person: r.Person, Name: r.Name, Phone: r.Phone, Grid: r.Grid}
+		switch prev, inPrev := prevState[r.Person]; {
+		case r.State == notify.StateFailed:
+			var code int
+			var msg string
+			if r.Attempt != nil {
+				code, msg = r.Attempt.Code, r.Attempt.Error
+			}
+			f.Kind, f.Reason = DescribeFailure(code, msg)
+			f.Code, f.Runs = code, []RunID{last.ID}
+		case inPrev && !r.State.Answered() && !prev.Answered():
+			f.Kind, f.Runs = FailNoAnswer, []RunID{done[1].ID, last.ID}
+			f.Reason = fmt.Sprintf("no answer in %s (%s) nor in %s (%s)", done[1].ID, prev, last.ID, r.State)
+		default:
+			return nil
+		}
+		p, ok, err := plans.GetPerson(tx, r.Person)
+		if err != nil {
+			return err
+		}
+		f.Removed = !ok
+		f.PhoneChanged = ok && (len(p.Phones) == 0 || p.Phones[0] != r.Phone)
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", last.ID, err)
+	}
+	slices.SortFunc(out, func(a, b RosterFailure) int {
+		return cmp.Or(cmp.Compare(a.Kind.order(), b.Kind.order()), cmp.Compare(a.Person, b.Person))
+	})
+	return out, nil
+}
