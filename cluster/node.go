@@ -207,7 +207,7 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot store: %w", err)
 	}
-	cache, err := raft.NewLogCache(1024, logStore)
+	cache, err := newBoundedLogCache(1024, logStore)
 	if err != nil {
 		return err
 	}

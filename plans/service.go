@@ -421,18 +421,23 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	if err != nil {
 		return ImportResult{}, err
 	}
+	// The parsed rows are the biggest thing an import holds: keep only what
+	// the answer needs, so that the rows can be collected once they are
+	// staged, before the commit builds a million records on this node.
+	rows, parseErrors, encoding, format := roster.Rows, roster.Errors, roster.Encoding, roster.Format
+	roster = nil
 	parseBad := map[int]bool{}
-	for _, e := range roster.Errors {
+	for _, e := range parseErrors {
 		parseBad[e.Row] = true
 	}
-	total := len(roster.Rows) + len(parseBad)
+	total := len(rows) + len(parseBad)
 	merge := func(res ImportResult) ImportResult {
 		res.Rows = total
-		res.Encoding, res.Format = roster.Encoding, roster.Format
-		if len(roster.Errors) > 0 {
-			all := append(append([]RowError(nil), roster.Errors...), res.Errors...)
+		res.Encoding, res.Format = encoding, format
+		if len(parseErrors) > 0 {
+			all := append(append([]RowError(nil), parseErrors...), res.Errors...)
 			slices.SortStableFunc(all, func(a, b RowError) int { return a.Row - b.Row })
-			res.ErrorCount += len(roster.Errors)
+			res.ErrorCount += len(parseErrors)
 			if len(all) > MaxReportedErrors {
 				all = all[:MaxReportedErrors]
 			}
@@ -449,7 +454,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	var check ImportResult
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		check, err = reconcile(tx, roster.Rows, true, false)
+		check, err = reconcile(tx, rows, true, false)
 		return err
 	})
 	if err != nil {
@@ -468,10 +473,10 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 		e.Details = check
 		return check, e
 	}
-	if len(roster.Rows) == 0 {
+	if len(rows) == 0 {
 		return check, nil
 	}
-	res, err := s.stageAndCommit(ctx, actor, roster.Rows, opts)
+	res, err := s.stageAndCommit(ctx, actor, rows, opts)
 	if err != nil {
 		if e, ok := err.(*muster.Error); ok {
 			if d, ok := e.Details.(ImportResult); ok {

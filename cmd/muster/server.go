@@ -227,6 +227,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		return err
 	}
 	plans.Register(node)
+	node.FSM().ReleaseMemoryAfter(plans.CmdImportCommit)
 	access.Register(node)
 	notify.Register(node)
 	drills.Register(node)
