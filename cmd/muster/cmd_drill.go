@@ -32,7 +32,7 @@ regions is in a live emergency (战时) waits until it stands down.`,
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
 		newDrillUpdateCmd(g, "resume", "Resume a paused schedule at its next due time (due times passed while paused are not run)"),
 		newDrillUpdateCmd(g, "delete", "Delete a schedule (its runs and findings stay)"),
-		newDrillRunCmd(g), newDrillRunsCmd(g))
+		newDrillRunCmd(g), newDrillRunsCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
 	return cmd
 }
 
@@ -313,5 +313,243 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 	f.StringVar(&schedule, "schedule", "", "only runs of this schedule")
 	f.StringVar(&plan, "plan", "", "only runs of this plan")
 	f.StringVar(&status, "status", "", "started, missed or failed")
+	return cmd
+}
+
+func newDrillFindingCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "finding",
+		Short: "After-action findings (AAR) and improvement items (IP) of drill runs",
+		Long: `A finding records what happened in a drill run and what should change, with
+an owner, a due date and a status: open, in_progress, done or dropped.`,
+	}
+	cmd.AddCommand(newFindingAddCmd(g), newFindingUpdateCmd(g), newFindingListCmd(g), newFindingOpenCmd(g))
+	return cmd
+}
+
+func printFinding(w io.Writer, f drills.Finding) {
+	fmt.Fprintf(w, "finding %s of run %s (plan %s): %s\n", f.ID, f.Run, f.Plan, f.Status)
+	fmt.Fprintf(w, "what:\t%s\n", f.What)
+	fmt.Fprintf(w, "change:\t%s\n", f.Change)
+	fmt.Fprintf(w, "owner:\t%s\n", orDash(f.Owner))
+	fmt.Fprintf(w, "due:\t%s\n", orDash(string(f.Due)))
+}
+
+func newFindingAddCmd(g *globals) *cobra.Command {
+	var in drills.FindingInput
+	cmd := &cobra.Command{
+		Use:   "add RUN --what TEXT --change TEXT [--owner NAME] [--due 2006-01-02]",
+		Short: "Record a finding of a drill run with its improvement item",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(in.What) == "" || strings.TrimSpace(in.Change) == "" {
+				return &exitError{2, errors.New("--what and --change are required")}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			if err := c.postJSON("/api/v1/drill-runs/"+url.PathEscape(args[0])+"/findings", in, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var f drills.Finding
+				if err := json.Unmarshal(raw, &f); err != nil {
+					return err
+				}
+				printFinding(w, f)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.What, "what", "", "what happened")
+	f.StringVar(&in.Change, "change", "", "what should change (the improvement item)")
+	f.StringVar(&in.Owner, "owner", "", "who owns the change")
+	f.StringVar(&in.Due, "due", "", "when it is due, 2006-01-02")
+	f.StringVar(&in.Status, "status", "", "open (default), in_progress, done or dropped")
+	return cmd
+}
+
+func newFindingUpdateCmd(g *globals) *cobra.Command {
+	var what, change, owner, due, status string
+	cmd := &cobra.Command{
+		Use:   "update ID [--status S] [--owner NAME] [--due 2006-01-02] [--what TEXT] [--change TEXT]",
+		Short: "Change a finding: only the flags given change (an empty --owner or --due clears it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u drills.FindingUpdate
+			set := func(name string, v *string, to **string) {
+				if cmd.Flags().Changed(name) {
+					*to = v
+				}
+			}
+			set("what", &what, &u.What)
+			set("change", &change, &u.Change)
+			set("owner", &owner, &u.Owner)
+			set("due", &due, &u.Due)
+			set("status", &status, &u.Status)
+			if u == (drills.FindingUpdate{}) {
+				return &exitError{2, errors.New("nothing to change: give --status, --owner, --due, --what or --change")}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			if err := c.do(request{method: http.MethodPatch, path: "/api/v1/drill-findings/" + url.PathEscape(args[0]),
+				body: strings.NewReader(string(mustJSON(u))), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var f drills.Finding
+				if err := json.Unmarshal(raw, &f); err != nil {
+					return err
+				}
+				printFinding(w, f)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&what, "what", "", "what happened")
+	f.StringVar(&change, "change", "", "what should change")
+	f.StringVar(&owner, "owner", "", "who owns the change (empty clears)")
+	f.StringVar(&due, "due", "", "when it is due, 2006-01-02 (empty clears)")
+	f.StringVar(&status, "status", "", "open, in_progress, done or dropped")
+	return cmd
+}
+
+func newFindingListCmd(g *globals) *cobra.Command {
+	var (
+		pf                pageFlags
+		run, plan, status string
+		open              bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--run RUN] [--plan PLAN] [--status S] [--open]",
+		Short: "List findings by ID",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			for k, v := range map[string]string{"run": run, "plan": plan, "status": status} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if open {
+				q.Set("open", "true")
+			}
+			return newClient(g, cmd).list("/api/v1/drill-findings", q, &pf, "ID\tRUN\tPLAN\tSTATUS\tOWNER\tDUE\tWHAT\tCHANGE", func(it json.RawMessage) (string, error) {
+				var f drills.Finding
+				if err := json.Unmarshal(it, &f); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", f.ID, f.Run, f.Plan, f.Status, orDash(f.Owner), orDash(string(f.Due)), f.What, f.Change), nil
+			})
+		},
+	}
+	pf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&run, "run", "", "only this run's")
+	f.StringVar(&plan, "plan", "", "only this plan's")
+	f.StringVar(&status, "status", "", "open, in_progress, done or dropped")
+	f.BoolVar(&open, "open", false, "only open and in_progress")
+	return cmd
+}
+
+func newFindingOpenCmd(g *globals) *cobra.Command {
+	var plan string
+	cmd := &cobra.Command{
+		Use:   "open [--plan PLAN]",
+		Short: "Open improvement items per plan, by due date; overdue ones marked !!",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if plan != "" {
+				q.Set("plan", plan)
+			}
+			return newClient(g, cmd).get("/api/v1/drill-findings/open", q, func(raw []byte, w io.Writer) error {
+				var out struct {
+					Items []drills.PlanFindings `json:"items"`
+				}
+				if err := json.Unmarshal(raw, &out); err != nil {
+					return err
+				}
+				if len(out.Items) == 0 {
+					fmt.Fprintln(w, "no open improvement items")
+					return nil
+				}
+				fmt.Fprintln(w, "PLAN\tID\tRUN\tSTATUS\tDUE\tOWNER\tCHANGE")
+				for _, p := range out.Items {
+					for _, f := range p.Items {
+						due := orDash(string(f.Due))
+						if f.Overdue {
+							due = fmt.Sprintf("!! %s (%d days late)", f.Due, f.DaysOverdue)
+						}
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, f.ID, f.Run, f.Status, due, orDash(f.Owner), f.Change)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&plan, "plan", "", "only this plan")
+	return cmd
+}
+
+func newDrillOverdueCmd(g *globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "overdue [--all]",
+		Short: "Plans and regions not drilled within their required interval, and roster entries the last drills found broken",
+		Long: `Each plan says how often it must be drilled (drills: {full: 3y, notification: 1y}
+by default): a full exercise (tabletop, functional or full-scale) and a
+notification drill. Lists every region of a plan's scope that is overdue
+(--all: every region), then the people whose number failed in the plan's last
+drill (wrong number, landline, other failure) or who answered in neither of
+the last two.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, func(raw []byte, w io.Writer) error {
+				var rep drills.OverdueReport
+				if err := json.Unmarshal(raw, &rep); err != nil {
+					return err
+				}
+				due := func(d drills.DrillDue) string {
+					switch {
+					case d.Never:
+						return fmt.Sprintf("!! never (every %s)", d.Interval)
+					case d.Overdue:
+						return fmt.Sprintf("!! %d days late: last %s %s", d.DaysOverdue, d.LastRun, localTime(d.LastAt))
+					}
+					return fmt.Sprintf("due %s (last %s)", localTime(d.NextDue), d.LastRun)
+				}
+				shown := 0
+				fmt.Fprintln(w, "PLAN\tREGION\tFULL EXERCISE\tNOTIFICATION DRILL")
+				for _, r := range rep.Regions {
+					if !all && !r.Overdue {
+						continue
+					}
+					shown++
+					fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\n", r.Plan, r.Region, r.RegionName, due(r.Full), due(r.Notification))
+				}
+				if shown == 0 {
+					fmt.Fprintln(w, "-\tevery region of every plan was drilled in time\t\t")
+				}
+				if len(rep.Roster) > 0 {
+					fmt.Fprintln(w)
+					fmt.Fprintln(w, "PLAN\tPERSON\tNAME\tPHONE\tGRID\tPROBLEM\tRUNS")
+					for _, f := range rep.Roster {
+						note := f.Reason
+						if f.PhoneChanged {
+							note += " (phone changed since)"
+						}
+						if f.Removed {
+							note += " (no longer in the roster)"
+						}
+						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Plan, f.Person, f.Name, f.Phone, f.Grid, note, strings.Join(codeStrings(f.Runs), ","))
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "list every region, not only overdue ones")
 	return cmd
 }

@@ -547,6 +547,23 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	assert.Contains(t, r.stdout, "区应急局、区水务局")
 	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 1, "cron")
 
+	// After-action: a finding, its improvement item moved on, the plan's
+	// open items and what is overdue.
+	r = runCLI(t, env, "drill", "finding", "add", run.ID, "--what", "两名网格员未回复", "--change", "核对网格员号码", "--owner", "区应急局", "--due", "2099-01-31")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "finding F000001 of run "+run.ID)
+	r = runCLI(t, env, "drill", "finding", "update", "F000001", "--status", "in_progress")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "in_progress")
+	assert.Contains(t, r.stdout, "区应急局", "what was not given is kept")
+	oneLineError(t, runCLI(t, env, "drill", "finding", "update", "F000001", "--status", "finished"), 1, "status")
+	r = runCLI(t, env, "drill", "finding", "open", "--plan", "flood-control")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `flood-control +F000001 +`+run.ID+` +in_progress +2099-01-31`, r.stdout)
+	r = runCLI(t, env, "drill", "overdue", "--all")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `flood-control +990100 \S+ +!! never \(every 3y\) +due `, r.stdout, "no full exercise yet; the notification drill just ran")
+
 	var stats simStats
 	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON("http://"+simAddr+"/_sim/stats", &stats))
 	assert.Zero(t, stats.Accounts[live.sid].Created, "a drill never uses the live account")
