@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -31,6 +33,9 @@ type Drills interface {
 	Findings(ctx context.Context, level muster.Consistency, f drills.FindingFilter, page plans.Page) (plans.List[drills.Finding], error)
 	OpenFindings(ctx context.Context, level muster.Consistency, plan plans.PlanID, now time.Time) ([]drills.PlanFindings, error)
 	Overdue(ctx context.Context, level muster.Consistency, now time.Time) (drills.OverdueReport, error)
+	Metrics(ctx context.Context, level muster.Consistency, id drills.RunID, asOf time.Time) (drills.Metrics, error)
+	Report(ctx context.Context, level muster.Consistency, id drills.RunID, asOf time.Time) (drills.Report, error)
+	Trend(ctx context.Context, level muster.Consistency, plan plans.PlanID) ([]drills.TrendRow, error)
 	Now() time.Time
 }
 
@@ -263,4 +268,79 @@ func (s *Server) drillsOverdue(c *gin.Context) {
 	}
 	out, err := ds.Overdue(c.Request.Context(), consistency(c), ds.Now())
 	s.reply(c, http.StatusOK, out, err)
+}
+
+func (s *Server) drillMetrics(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	m, err := ds.Metrics(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")), ds.Now())
+	s.reply(c, http.StatusOK, m, err)
+}
+
+// reportTypes are the Content-Types of the report formats.
+var reportTypes = map[drills.ReportFormat]string{
+	drills.FormatHTML: "text/html; charset=utf-8",
+	drills.FormatCSV:  "text/csv; charset=utf-8",
+	drills.FormatJSON: "application/json; charset=utf-8",
+}
+
+// drillReport serves a run's report as HTML (default), CSV or JSON
+// (?format=), in Chinese or English (?lang=zh|en), as of the server's clock.
+func (s *Server) drillReport(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	f, err := drills.ParseReportFormat(orDefault(c.Query("format"), string(drills.FormatHTML)))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	lang := plans.Language(strings.ToLower(orDefault(c.Query("lang"), string(plans.LangZH))))
+	if lang != plans.LangZH && lang != plans.LangEN {
+		s.writeError(c, muster.Errorf(muster.EInvalid, "lang %q: want zh or en", c.Query("lang")))
+		return
+	}
+	id := drills.RunID(c.Param("id"))
+	rep, err := ds.Report(c.Request.Context(), consistency(c), id, ds.Now())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := drills.WriteReport(&buf, rep, f, drills.ReportOptions{Lang: lang}); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if f == drills.FormatCSV {
+		c.Header("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "drill-"+string(id)+".csv"))
+	}
+	c.Data(http.StatusOK, reportTypes[f], buf.Bytes())
+}
+
+// drillTrend compares every started run of a plan (?plan=, required).
+func (s *Server) drillTrend(c *gin.Context) {
+	ds, ok := s.drillsDep(c)
+	if !ok {
+		return
+	}
+	plan := plans.PlanID(strings.TrimSpace(c.Query("plan")))
+	if plan == "" {
+		s.writeError(c, muster.Errorf(muster.EInvalid, "plan: name the plan whose runs to compare (?plan=)"))
+		return
+	}
+	rows, err := ds.Trend(c.Request.Context(), consistency(c), plan)
+	if rows == nil {
+		rows = []drills.TrendRow{}
+	}
+	s.reply(c, http.StatusOK, listResponse[drills.TrendRow]{Items: rows}, err)
+}
+
+func orDefault(s, def string) string {
+	if s = strings.TrimSpace(s); s == "" {
+		return def
+	}
+	return s
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -99,6 +100,36 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.Code)
 	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs/R999999", token: viewer})
 	assert.Equal(t, http.StatusNotFound, res.Code)
+
+	// Metrics, the report in every format and language, the plan's trend.
+	res = do(t, h, request{method: "GET", path: "/api/v1/drill-runs/" + string(run.ID) + "/metrics", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var m drills.Metrics
+	res.decode(t, &m)
+	assert.Equal(t, run.Participants, m.Total.Recipients)
+	assert.Equal(t, notify.PurposeExercise, m.Purpose)
+	report := "/api/v1/drill-runs/" + string(run.ID) + "/report"
+	for _, tc := range []struct{ query, ctype, has string }{
+		{"", "text/html; charset=utf-8", "【演练】"},
+		{"?lang=en", "text/html; charset=utf-8", "EXERCISE"},
+		{"?format=csv", "text/csv; charset=utf-8", "\ufeff"},
+		{"?format=json", "application/json; charset=utf-8", `"participants": ` + strconv.Itoa(run.Participants)},
+	} {
+		res = do(t, h, request{method: "GET", path: report + tc.query, token: viewer})
+		require.Equal(t, http.StatusOK, res.Code, "%s: %s", tc.query, res.Body)
+		assert.Equal(t, tc.ctype, res.Header().Get("Content-Type"), tc.query)
+		assert.Contains(t, res.Body.String(), tc.has, tc.query)
+	}
+	for _, q := range []string{"?format=pdf", "?lang=fr"} {
+		res = do(t, h, request{method: "GET", path: report + q, token: viewer})
+		assert.Equal(t, http.StatusBadRequest, res.Code, q)
+	}
+	res = do(t, h, request{method: "GET", path: "/api/v1/drills/trend?plan=flood-control", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var trend plans.List[drills.TrendRow]
+	res.decode(t, &trend)
+	require.Len(t, trend.Items, 1)
+	assert.Equal(t, run.ID, trend.Items[0].Run)
 
 	// After-action: a finding with its improvement item, edited, listed
 	// per run and as the plan's open items.

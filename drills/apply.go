@@ -110,20 +110,33 @@ const (
 type Fire struct {
 	Schedule ScheduleID `json:"schedule"`
 	Due      time.Time  `json:"due,omitzero"`
+	// RunDue, when later than Due, is the due time the fire answers instead
+	// of Due: the latest of several that passed while the whole cluster was
+	// down. Due stays the claim; it is recorded missed, then Missed, and
+	// RunDue is run, skipped or postponed as Due otherwise would be.
+	RunDue time.Time `json:"run_due,omitzero"`
 	// Manual runs the schedule now, outside its due times; a live
 	// emergency in its regions refuses it rather than postponing it.
 	Manual bool `json:"manual,omitempty"`
-	// Missed are earlier due times that passed unseen (the whole cluster was
-	// down); each is recorded as a missed run.
+	// Missed are other due times that passed unseen (the whole cluster was
+	// down), oldest first; each is recorded as a missed run, before the due
+	// time the fire answers. Without RunDue they are recorded before Due.
 	Missed []time.Time `json:"missed,omitempty"`
-	// Skip records Due itself as missed instead of running it (catch-up
-	// policy skip, or too late for the catch-up window).
+	// MissedMore counts further due times that passed unseen, too many to
+	// record one run each; they are added to the schedule's missed count.
+	MissedMore int `json:"missed_more,omitempty"`
+	// Skip records the due time the fire answers as missed instead of
+	// running it (catch-up policy skip, too late for the catch-up window, or
+	// still postponed when the next due time came).
 	Skip   bool   `json:"skip,omitempty"`
-	Reason string `json:"reason,omitempty"` // why Due is skipped
-	// Next and NextRunAt are the occurrence after Due (zero: none).
+	Reason string `json:"reason,omitempty"` // why it is skipped
+	// Next and NextRunAt are the occurrence after the one answered (zero:
+	// none).
 	Next      time.Time `json:"next,omitzero"`
 	NextRunAt time.Time `json:"next_run_at,omitzero"`
-	// RetryAt is when to look again if a live emergency postpones Due.
+	// RetryAt is when to look again if a live emergency postpones the
+	// occurrence; at the latest Next. A retry after Next, or none, gives the
+	// occurrence up instead.
 	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
@@ -366,21 +379,47 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	case !s.Due.Equal(f.Due):
 		return nil, conflictf("drill schedule %s: due time %s was already handled (next due %s)", s.ID, f.Due.Format(time.RFC3339), s.Due.Format(time.RFC3339))
 	}
-	for _, m := range f.Missed {
+	due := f.Due
+	if f.RunDue.After(f.Due) {
+		// Catch-up: the claimed occurrence passed (waiting, perhaps, for a
+		// live emergency) while the cluster was down; a later one is answered.
+		r := s.run(RunMissed, f.Due, c)
+		r.Error = "the cluster was down at its due time"
+		if s.Postponed != nil {
+			r.Error = "postponed by a live emergency (" + s.Postponed.Reason + "), then the cluster was down past its next due time"
+			r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+		}
+		if err := addRun(tx, &r); err != nil {
+			return nil, err
+		}
+		s.Missed++
+		out.Missed = append(out.Missed, r)
+		due, s.Due, s.Postponed = f.RunDue, f.RunDue, nil
+	}
+	for i, m := range f.Missed {
 		r := s.run(RunMissed, m, c)
 		r.Error = "the cluster was down at its due time"
+		if i == len(f.Missed)-1 && f.MissedMore > 0 {
+			r.Error += fmt.Sprintf(" (and %d later due times, not recorded one by one)", f.MissedMore)
+		}
 		if err := addRun(tx, &r); err != nil {
 			return nil, err
 		}
 		s.Missed++
 		out.Missed = append(out.Missed, r)
 	}
+	if f.MissedMore > 0 {
+		s.Missed += f.MissedMore
+	}
 	advance := func() {
 		s.Due, s.RunAt, s.Postponed = f.Next, f.NextRunAt, nil
 	}
 	if f.Skip {
-		r := s.run(RunMissed, f.Due, c)
+		r := s.run(RunMissed, due, c)
 		r.Error = orDefault(f.Reason, "missed its due time")
+		if s.Postponed != nil {
+			r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+		}
 		if err := addRun(tx, &r); err != nil {
 			return nil, err
 		}
@@ -395,10 +434,10 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	if len(blocked) > 0 {
-		if f.RetryAt.IsZero() || (!f.Next.IsZero() && !f.RetryAt.Before(f.Next)) {
+		if f.RetryAt.IsZero() || (!f.Next.IsZero() && f.RetryAt.After(f.Next)) {
 			// Still blocked when the next occurrence is due: this one is
 			// given up and recorded, the schedule moves on.
-			r := s.run(RunMissed, f.Due, c)
+			r := s.run(RunMissed, due, c)
 			r.Error = "postponed until its next due time by a live emergency: " + why
 			if s.Postponed != nil {
 				r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
@@ -413,7 +452,7 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return out, putSchedule(tx, &old, &s)
 		}
 		if s.Postponed == nil {
-			s.Postponed = &Postponement{Due: f.Due, Since: c.Time}
+			s.Postponed = &Postponement{Due: due, Since: c.Time}
 		}
 		s.Postponed.Regions, s.Postponed.Reason = blocked, why
 		s.Postponed.Checks++
@@ -422,7 +461,7 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Schedule = s
 		return out, putSchedule(tx, &old, &s)
 	}
-	r, err := s.start(tx, c, f.Due)
+	r, err := s.start(tx, c, due)
 	if err != nil {
 		return nil, err
 	}

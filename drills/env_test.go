@@ -49,22 +49,53 @@ func setup(_ int, n *cluster.Node) {
 var start = time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC).Add(-8 * time.Hour)
 
 func newEnv(t testing.TB, nodes, people int) *env {
+	return newEnvWith(t, envOptions{nodes: nodes, people: people})
+}
+
+// envOptions shape an env: nodes and people; the clock (default: one at
+// start); with stamp the cluster stamps commands with it (deterministic
+// times for golden files); with everyone the "everyone" plan is applied too.
+type envOptions struct {
+	nodes, people   int
+	clock           *clustertest.Clock
+	stamp, everyone bool
+	// leader, when set, is called on each node before it starts (to
+	// register leader services on the clock).
+	leader func(n *cluster.Node, clk *clustertest.Clock)
+}
+
+func newEnvWith(t testing.TB, o envOptions) *env {
 	ctx := testCtx(t)
-	c := clustertest.New(t, nodes, clustertest.Options{Setup: setup})
+	clk := o.clock
+	if clk == nil {
+		clk = clustertest.NewClock(start)
+	}
+	opts := clustertest.Options{Setup: func(i int, n *cluster.Node) {
+		setup(i, n)
+		if o.leader != nil {
+			o.leader(n, clk)
+		}
+	}}
+	if o.stamp {
+		opts.Config = func(_ int, cfg *cluster.Config) { cfg.Clock = clk }
+	}
+	c := clustertest.New(t, o.nodes, opts)
 	n := c.Leader().Node
-	clk := clustertest.NewClock(start)
 	e := &env{c: c, clock: clk, plans: plans.NewService(n, n), notify: notify.NewService(n, n, senders), drills: drills.NewService(n, n, clk)}
 	_, err := e.plans.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
 	require.NoError(t, err)
 	regions, err := examples.Regions()
 	require.NoError(t, err)
 	var buf bytes.Buffer
-	require.NoError(t, examples.GenerateRoster(&buf, people, 7, examples.Grids(regions)))
+	require.NoError(t, examples.GenerateRoster(&buf, o.people, 7, examples.Grids(regions)))
 	res, err := e.plans.ImportRoster(ctx, "test", &buf, plans.ImportOptions{})
 	require.NoError(t, err)
-	require.Equal(t, people, res.Created)
+	require.Equal(t, o.people, res.Created)
 	files, err := examples.Plans()
 	require.NoError(t, err)
+	if o.everyone {
+		files = append(files, examples.PlanFile{Name: "everyone.yaml", Data: examples.EveryonePlan})
+	}
 	for _, f := range files {
 		_, err := e.plans.ApplyPlan(ctx, "test", f.Name, f.Data)
 		require.NoError(t, err)

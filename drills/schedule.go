@@ -113,26 +113,103 @@ func ParseCron(spec string) (cron.Schedule, error) {
 // NextDue is the schedule's first nominal due time strictly after t: the
 // cron's next time in the schedule's time zone, or At for a one-off not yet
 // past. ok is false when none remains.
+//
+// A cron names wall-clock times in the time zone, and each wall-clock time
+// is due at most once, across daylight-saving changes too: a time the clocks
+// show twice when they go back is due at its first showing only, and a time
+// the clocks skip when they go forward is due at the instant they jump (a
+// daily 02:30 in America/New_York is due at 03:00 EDT on the day 02:00
+// becomes 03:00, and 01:30 on the day 02:00 becomes 01:00 is due once, EDT).
 func (s *Schedule) NextDue(t time.Time) (due time.Time, ok bool, err error) {
+	next, err := s.dueTimes()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	due, ok = next(t)
+	return due, ok, nil
+}
+
+// dueTimes is NextDue with the cron parsed and the time zone loaded once,
+// for walking many due times.
+func (s *Schedule) dueTimes() (func(t time.Time) (time.Time, bool), error) {
 	if s.Cron == "" {
-		if !s.At.IsZero() && s.At.After(t) {
-			return s.At, true, nil
-		}
-		return time.Time{}, false, nil
+		at := s.At
+		return func(t time.Time) (time.Time, bool) {
+			if !at.IsZero() && at.After(t) {
+				return at, true
+			}
+			return time.Time{}, false
+		}, nil
 	}
 	loc, err := s.Location()
 	if err != nil {
-		return time.Time{}, false, err
+		return nil, err
 	}
 	sc, err := ParseCron(s.Cron)
 	if err != nil {
-		return time.Time{}, false, err
+		return nil, err
 	}
-	next := sc.Next(t.In(loc))
-	if next.IsZero() {
-		return time.Time{}, false, nil
+	return func(t time.Time) (time.Time, bool) {
+		next := cronNext(sc, t, loc)
+		if next.IsZero() {
+			return time.Time{}, false
+		}
+		return next.UTC(), true
+	}, nil
+}
+
+// cronNext is sc's first time strictly after t, reading sc as wall-clock
+// times in loc. The cron is evaluated on a clock without daylight saving (the
+// wall reading taken as UTC), and each reading is then placed in loc by
+// wallInstant: so no reading is skipped or doubled by a change of offset.
+func cronNext(sc cron.Schedule, t time.Time, loc *time.Location) time.Time {
+	w := wall(t.In(loc))
+	// A reading placed at or before t was already due (the clocks went back
+	// over it); the repeated stretch is at most a few hours of readings.
+	for range 100_000 {
+		if w = sc.Next(w); w.IsZero() {
+			return time.Time{}
+		}
+		if at := wallInstant(w, loc); at.After(t) {
+			return at
+		}
 	}
-	return next.UTC(), true, nil
+	return time.Time{}
+}
+
+// wall is t's wall-clock reading in its location, as the same reading in UTC.
+func wall(t time.Time) time.Time {
+	y, m, d := t.Date()
+	h, mi, s := t.Clock()
+	return time.Date(y, m, d, h, mi, s, t.Nanosecond(), time.UTC)
+}
+
+// wallInstant is the instant the clocks in loc show the reading w (given as
+// that reading in UTC): the first such instant when they show it twice, and
+// the instant they jump past it when they never show it.
+func wallInstant(w time.Time, loc *time.Location) time.Time {
+	var first, latest time.Time
+	// The offsets in force a day either side cover both sides of any change
+	// near w (zones change their offset at most a few times a year).
+	for _, probe := range []time.Time{w.Add(-24 * time.Hour), w.Add(24 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		at := w.Add(-time.Duration(off) * time.Second)
+		if wall(at.In(loc)).Equal(w) && (first.IsZero() || at.Before(first)) {
+			first = at
+		}
+		if at.After(latest) {
+			latest = at
+		}
+	}
+	if !first.IsZero() {
+		return first
+	}
+	// In a gap: read with the earlier (smaller) offset, w lands after the
+	// jump, in the zone that starts at it.
+	if start, _ := latest.In(loc).ZoneBounds(); !start.IsZero() && !start.After(latest) {
+		return start
+	}
+	return latest
 }
 
 // PickRunAt is when the occurrence due at due starts, seen at now: due for

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -32,7 +33,7 @@ regions is in a live emergency (战时) waits until it stands down.`,
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
 		newDrillUpdateCmd(g, "resume", "Resume a paused schedule at its next due time (due times passed while paused are not run)"),
 		newDrillUpdateCmd(g, "delete", "Delete a schedule (its runs and findings stay)"),
-		newDrillRunCmd(g), newDrillRunsCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
+		newDrillRunCmd(g), newDrillRunsCmd(g), newDrillReportCmd(g), newDrillTrendCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
 	return cmd
 }
 
@@ -552,4 +553,76 @@ the last two.`,
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every region, not only overdue ones")
 	return cmd
+}
+
+func newDrillReportCmd(g *globals) *cobra.Command {
+	var format, lang, out string
+	cmd := &cobra.Command{
+		Use:   "report RUN [--format html|csv|json] [--lang zh|en] [--out FILE]",
+		Short: "A drill run's report: reached, acknowledged and declined at T+5/15/30, time to ack, per region, grid, role and category",
+		Long: `Writes a run's report to standard output, or to --out FILE. html (the default)
+is one self-contained page (inline SVG ack curve and per-grid bars) that
+prints on A4; csv has one row per recipient (UTF-8 with BOM, opens in a
+spreadsheet); json is the metrics. --lang en writes it in English.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			var body []byte
+			err := c.do(request{method: http.MethodGet, path: "/api/v1/drill-runs/" + url.PathEscape(args[0]) + "/report",
+				query: url.Values{"format": {format}, "lang": {lang}}, timeout: 3 * time.Minute}, &body)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = c.out.Write(body)
+				return err
+			}
+			if err := os.WriteFile(out, body, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.err, "report of %s written to %s (%d bytes)\n", args[0], out, len(body))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "html", "html, csv or json")
+	f.StringVar(&lang, "lang", "zh", "zh or en")
+	f.StringVar(&out, "out", "", "write to this file instead of standard output")
+	return cmd
+}
+
+func newDrillTrendCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "trend PLAN",
+		Short: "Compare every drill run of a plan: reached and acknowledged at T+5/15/30, time to ack",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			return c.get("/api/v1/drills/trend", url.Values{"plan": {args[0]}}, func(raw []byte, w io.Writer) error {
+				var out struct {
+					Items []drills.TrendRow `json:"items"`
+				}
+				if err := json.Unmarshal(raw, &out); err != nil {
+					return err
+				}
+				if len(out.Items) == 0 {
+					fmt.Fprintf(w, "no drill of %s has run yet\n", args[0])
+					return nil
+				}
+				fmt.Fprintln(w, "RUN\tSTARTED\tTYPE\tLEVEL\tPEOPLE\tREACHED\tACKED\tACKED T+5\tT+15\tT+30\tACK p50\tp90")
+				for _, r := range out.Items {
+					at := make([]string, 3)
+					for i := range at {
+						at[i] = "-"
+						if i < len(r.Total.Checkpoints) {
+							at[i] = fmt.Sprintf("%.1f%%", r.Total.Checkpoints[i].AckedPct)
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", r.Run, localTime(r.Start), r.Type, r.Level, r.Participants,
+						r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50, r.Total.AckTime.P90)
+				}
+				return nil
+			})
+		},
+	}
 }

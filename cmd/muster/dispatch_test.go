@@ -547,6 +547,22 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	assert.Contains(t, r.stdout, "区应急局、区水务局")
 	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 1, "cron")
 
+	// The report, written to a file; the plan's trend.
+	reportFile := filepath.Join(t.TempDir(), "report.html")
+	r = runCLI(t, env, "drill", "report", run.ID, "--out", reportFile)
+	require.Zero(t, r.code, r.stderr)
+	html, err := os.ReadFile(reportFile)
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "【演练】")
+	assert.Contains(t, string(html), "<svg")
+	r = runCLI(t, env, "drill", "report", run.ID, "--format", "csv", "--lang", "en")
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, run.Participants+1, strings.Count(r.stdout, "\n"), "a header and one row per recipient")
+	r = runCLI(t, env, "drill", "trend", "flood-control")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, run.ID+` .* notification +IV +`+strconv.Itoa(run.Participants)+` +100\.0% `, r.stdout, "every recipient reached (delivered)")
+	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--format", "pdf"), 1, "format")
+
 	// After-action: a finding, its improvement item moved on, the plan's
 	// open items and what is overdue.
 	r = runCLI(t, env, "drill", "finding", "add", run.ID, "--what", "两名网格员未回复", "--change", "核对网格员号码", "--owner", "区应急局", "--due", "2099-01-31")

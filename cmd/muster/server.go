@@ -252,6 +252,8 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
 	node.OnLeader(func(ctx context.Context) { warnSvc.RunExpiry(ctx, 5*time.Second, logger) })
+	drillScheduler := drills.NewScheduler(drillSvc, node, drills.SchedulerConfig{Logger: logger})
+	node.OnLeader(drillScheduler.Run)
 	if err := node.Start(); err != nil {
 		node.Close()
 		return err
@@ -268,7 +270,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 
 	tokens := access.NewService(node, node)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector(), drillScheduler.Collector())
 	srv := &http.Server{
 		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone},
 			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc, Drills: drillSvc}).Handler(),

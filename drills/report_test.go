@@ -1,0 +1,256 @@
+package drills_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/html"
+
+	"muster"
+	"muster/drills"
+	"muster/plans"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.MkdirAll("testdata", 0o755))
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./drills -run TestReportGolden -update to create it")
+	if !bytes.Equal(want, got) {
+		assert.Fail(t, "output differs from "+path, "run go test ./drills -run TestReportGolden -update and review the diff\n%s", firstDiff(want, got))
+	}
+}
+
+// firstDiff shows where two outputs part, line by line.
+func firstDiff(want, got []byte) string {
+	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < max(len(wl), len(gl)); i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			return "line " + strconv.Itoa(i+1) + "\nwant: " + w + "\ngot:  " + g
+		}
+	}
+	return ""
+}
+
+func render(t *testing.T, rep drills.Report, f drills.ReportFormat, lang plans.Language) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, drills.WriteReport(&buf, rep, f, drills.ReportOptions{Lang: lang}))
+	return buf.Bytes()
+}
+
+// TestReportGolden renders the report of the fixture's second run in every
+// format and language and holds it to testdata/; the state is on a fixed
+// clock and roster seed, so the files are the same on every run.
+func TestReportGolden(t *testing.T) {
+	e, runs, asOf := drillFixture(t)
+	rep, err := e.drills.Report(testCtx(t), muster.Default, runs[1].ID, asOf)
+	require.NoError(t, err)
+	require.Len(t, rep.Trend, 2)
+	require.Len(t, rep.People, runs[1].Participants)
+	assert.Equal(t, "Asia/Shanghai", rep.TimeZone)
+
+	for _, tc := range []struct {
+		file string
+		f    drills.ReportFormat
+		lang plans.Language
+	}{
+		{"report_zh.html", drills.FormatHTML, plans.LangZH},
+		{"report_en.html", drills.FormatHTML, plans.LangEN},
+		{"report_zh.csv", drills.FormatCSV, plans.LangZH},
+		{"report_en.csv", drills.FormatCSV, plans.LangEN},
+		{"report.json", drills.FormatJSON, plans.LangZH},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			out := render(t, rep, tc.f, tc.lang)
+			golden(t, tc.file, out)
+			switch tc.f {
+			case drills.FormatHTML:
+				checkHTML(t, out, tc.lang, rep)
+			case drills.FormatCSV:
+				checkCSV(t, out, rep)
+			case drills.FormatJSON:
+				var m drills.Metrics
+				require.NoError(t, json.Unmarshal(out, &m))
+				assert.Equal(t, rep.Metrics.Total, m.Total)
+				assert.Equal(t, rep.Metrics.NoAnswer, m.NoAnswer)
+			}
+		})
+	}
+
+	// The same report rendered twice is the same, byte for byte.
+	again, err := e.drills.Report(testCtx(t), muster.Default, runs[1].ID, asOf)
+	require.NoError(t, err)
+	assert.Equal(t, render(t, rep, drills.FormatHTML, plans.LangZH), render(t, again, drills.FormatHTML, plans.LangZH))
+
+	_, err = drills.ParseReportFormat("pdf")
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	assert.Error(t, drills.WriteReport(io.Discard, rep, drills.FormatHTML, drills.ReportOptions{Lang: "fr"}))
+}
+
+var (
+	externalRef = regexp.MustCompile(`(?i)(https?:|ftp:|//[a-z0-9.-]+\.[a-z]{2,}|url\(|@import|<link|<script|<img|<iframe|<object|<embed|src=)`)
+	svgBlock    = regexp.MustCompile(`(?s)<svg.*?</svg>`)
+)
+
+// checkHTML checks a rendered report is well-formed (every element closed
+// in order, every SVG well-formed XML), self-contained (nothing fetched or
+// linked), marked as an exercise at the top, and in English entirely
+// translated: any Chinese left comes from the state (names) or is the
+// exercise mark.
+func checkHTML(t *testing.T, out []byte, lang plans.Language, rep drills.Report) {
+	t.Helper()
+	s := string(out)
+	assert.Empty(t, externalRef.FindAllString(s, -1), "the report refers to nothing outside itself")
+	assert.Contains(t, s, "@page { size: A4;")
+	assert.Contains(t, s, "break-inside: avoid")
+
+	// Balanced elements.
+	void := map[string]bool{"meta": true, "br": true, "hr": true, "img": true, "input": true, "link": true, "col": true, "area": true, "base": true, "wbr": true, "source": true}
+	var stack []string
+	z := html.NewTokenizer(bytes.NewReader(out))
+	var texts []string
+	inStyle := false
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			require.ErrorIs(t, z.Err(), io.EOF)
+			break
+		}
+		tok := z.Token()
+		switch tt {
+		case html.StartTagToken:
+			if !void[tok.Data] {
+				stack = append(stack, tok.Data)
+			}
+			inStyle = tok.Data == "style"
+			for _, a := range tok.Attr {
+				assert.NotContains(t, []string{"href", "src", "xlink:href", "action", "srcset"}, a.Key, "attribute %s=%q", a.Key, a.Val)
+			}
+		case html.EndTagToken:
+			require.NotEmpty(t, stack, "</%s> closes nothing", tok.Data)
+			require.Equal(t, stack[len(stack)-1], tok.Data, "</%s> closes <%s>", tok.Data, stack[len(stack)-1])
+			stack = stack[:len(stack)-1]
+			inStyle = false
+		case html.SelfClosingTagToken:
+		case html.TextToken:
+			if !inStyle && strings.TrimSpace(tok.Data) != "" {
+				texts = append(texts, tok.Data)
+			}
+		}
+	}
+	assert.Empty(t, stack, "elements left open")
+	doc, err := html.Parse(bytes.NewReader(out))
+	require.NoError(t, err)
+	require.NotNil(t, doc)
+
+	svgs := svgBlock.FindAllString(s, -1)
+	require.Len(t, svgs, 2, "the ack curve and the grid bars")
+	for _, svg := range svgs {
+		d := xml.NewDecoder(strings.NewReader(svg))
+		for {
+			_, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "svg is not well-formed XML")
+		}
+	}
+	assert.Contains(t, svgs[0], "<polyline points=\"48,244 ")
+
+	// Marked as an exercise before anything else in the body.
+	body := s[strings.Index(s, "<body>"):]
+	banner := body[:strings.Index(body, "</div>")]
+	assert.Contains(t, banner, "【演练】")
+	assert.Contains(t, banner, "EXERCISE")
+	assert.Contains(t, s, "<title>【演练】EXERCISE")
+
+	m := rep.Metrics
+	if lang == plans.LangZH {
+		assert.Contains(t, s, `<html lang="zh-CN">`)
+		assert.Contains(t, s, m.PlanTitle)
+		assert.Contains(t, s, "确认到岗")
+		assert.Contains(t, s, "2026-12-07 09:00:00", "times are in Asia/Shanghai")
+		return
+	}
+	assert.Contains(t, s, `<html lang="en">`)
+	assert.Contains(t, s, m.PlanTitleEN)
+	// Chinese may remain only where it comes from the state.
+	var data []string
+	add := func(ss ...string) {
+		for _, x := range ss {
+			if x != "" {
+				data = append(data, x)
+			}
+		}
+	}
+	add("【演练】", m.Title, m.RegionNames)
+	add(m.Units...)
+	for _, rows := range [][]drills.Tally{m.ByRegion, m.ByGrid, m.ByRole} {
+		for _, r := range rows {
+			add(r.Name, r.Group)
+			add(strings.Split(r.Path, " / ")...)
+		}
+	}
+	for _, p := range rep.People {
+		add(p.Name, p.GridName, p.Region, p.Reason)
+		add(p.Roles...)
+	}
+	// Longest first, so a name is not cut by a shorter one inside it.
+	slices.SortStableFunc(data, func(a, b string) int { return len(b) - len(a) })
+	for _, txt := range texts {
+		rest := txt
+		for _, d := range data {
+			rest = strings.ReplaceAll(rest, d, "")
+		}
+		for _, r := range rest {
+			if unicode.Is(unicode.Han, r) || (r >= 0x3000 && r <= 0x303f) || (r >= 0xff00 && r <= 0xffef) {
+				assert.Failf(t, "untranslated text in the English report", "%q (left: %q)", txt, rest)
+				break
+			}
+		}
+	}
+}
+
+// checkCSV checks the CSV opens as one table: a byte order mark, a header,
+// then one row per recipient, every row as wide as the header.
+func checkCSV(t *testing.T, out []byte, rep drills.Report) {
+	t.Helper()
+	require.True(t, bytes.HasPrefix(out, []byte("\xef\xbb\xbf")), "UTF-8 with a byte order mark, for Excel")
+	rows, err := csv.NewReader(bytes.NewReader(out[3:])).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 1+len(rep.People))
+	for i, p := range rep.People {
+		assert.Equal(t, string(p.Person), rows[i+1][0])
+		assert.Equal(t, string(p.Grid), rows[i+1][2])
+	}
+}
