@@ -279,22 +279,10 @@ func buildBoard(tx *bolt.Tx, a Activation, c Counters) (Board, error) {
 	}
 	slices.Sort(codes)
 
-	// The activated regions, and the depth their children are at.
-	activated := map[plans.RegionCode]int{} // code → depth
-	childDepth := plans.KindGrid.Depth()
-	for _, code := range a.Regions {
-		r, ok, err := plans.GetRegion(tx, code)
-		if err != nil {
-			return b, err
-		}
-		if !ok {
-			continue
-		}
-		d := r.Kind.Depth()
-		activated[code] = d
-		childDepth = min(childDepth, d+1)
+	places, err := PlaceGrids(tx, a.Regions, codes)
+	if err != nil {
+		return b, err
 	}
-
 	total := gridTally{ackBy: map[int]int{}}
 	rollups := map[plans.RegionCode]*gridTally{}
 	rollupRow := map[plans.RegionCode]BoardRow{}
@@ -305,22 +293,19 @@ func buildBoard(tx *bolt.Tx, a Activation, c Counters) (Board, error) {
 			total.ackBy[m] += n
 		}
 		row := BoardRow{Code: g}
-		path, err := plans.RegionPath(tx, g)
-		if muster.IsCode(err, muster.EInvalid) {
+		pl := places[g]
+		if !pl.Known {
 			// A grid no longer in the region tree: listed by code, rolled up nowhere.
 			b.Grids = append(b.Grids, boardRow(row, *t, cps))
 			continue
-		} else if err != nil {
-			return b, err
 		}
-		row.Name, row.Kind, row.Path = path[0].Name, path[0].Kind, pathNames(path[1:])
+		row.Name, row.Kind, row.Path = pl.Name, pl.Kind, pl.Path
 		b.Grids = append(b.Grids, boardRow(row, *t, cps))
 
-		up, outside := rollupOf(path, activated, childDepth)
+		up := pl.Rollup
 		if rollups[up.Code] == nil {
 			rollups[up.Code] = &gridTally{ackBy: map[int]int{}}
-			i := slices.IndexFunc(path, func(r plans.Region) bool { return r.Code == up.Code })
-			rollupRow[up.Code] = BoardRow{Code: up.Code, Name: up.Name, Kind: up.Kind, Path: pathNames(path[i+1:]), Outside: outside}
+			rollupRow[up.Code] = BoardRow{Code: up.Code, Name: up.Name, Kind: up.Kind, Path: pl.RollupPath, Outside: pl.Outside}
 		}
 		rollups[up.Code].counts.add(t.counts)
 		for m, n := range t.ackBy {

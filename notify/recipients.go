@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -385,17 +386,28 @@ func ForEachRecipient(tx *bolt.Tx, id plans.ActivationID, fn func(r *Recipient) 
 	if ad == nil {
 		return nil // waiting for approval, or rejected: nobody was called
 	}
+	// Attempts are keyed by person like the recipients: walk both in step
+	// instead of looking each attempt up.
+	var ac *bolt.Cursor
+	var ak, av []byte
+	if b := ad.Bucket(bAttempts); b != nil {
+		ac = b.Cursor()
+		ak, av = ac.First()
+	}
 	cur := ad.Bucket(bRecipients).Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		r, err := decodeRecipient(k, v)
 		if err != nil {
 			return err
 		}
-		att, ok, err := readAttempt(ad, k)
-		if err != nil {
-			return err
+		for ak != nil && bytes.Compare(ak, k) < 0 {
+			ak, av = ac.Next()
 		}
-		if ok {
+		if ak != nil && bytes.Equal(ak, k) {
+			var att Attempt
+			if err := decodeAttempt(av, &att); err != nil {
+				return fmt.Errorf("attempt of %s: %w", k, err)
+			}
 			r.Attempt = &att
 		}
 		if err := fn(&r); err != nil {
