@@ -39,14 +39,16 @@ type Drills interface {
 	Now() time.Time
 }
 
-// drillsDep is the drills service, or an unavailable error on a server
-// built without one.
-func (s *Server) drillsDep(c *gin.Context) (Drills, bool) {
-	if s.deps.Drills == nil {
-		s.writeError(c, muster.Errorf(muster.EUnavailable, "this node does not serve drills"))
-		return nil, false
+// withDrills serves a drills route with the drills service, or answers 503
+// on a server built without one.
+func (s *Server) withDrills(h func(*gin.Context, Drills)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if s.deps.Drills == nil {
+			s.writeError(c, muster.Errorf(muster.EUnavailable, "this node does not serve drills"))
+			return
+		}
+		h(c, s.deps.Drills)
 	}
-	return s.deps.Drills, true
 }
 
 // shownSchedule hides when a no-notice drill will start from everyone but
@@ -59,11 +61,7 @@ func shownSchedule(c *gin.Context, sc drills.Schedule) drills.Schedule {
 	return sc
 }
 
-func (s *Server) createDrill(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) createDrill(c *gin.Context, ds Drills) {
 	var in drills.ScheduleInput
 	if err := decodeJSON(c, &in); err != nil {
 		s.writeError(c, err)
@@ -76,11 +74,7 @@ func (s *Server) createDrill(c *gin.Context) {
 	s.reply(c, http.StatusCreated, shownSchedule(c, sc), err)
 }
 
-func (s *Server) listDrills(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) listDrills(c *gin.Context, ds Drills) {
 	p, err := planPage(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -93,22 +87,14 @@ func (s *Server) listDrills(c *gin.Context) {
 	s.reply(c, http.StatusOK, out, err)
 }
 
-func (s *Server) getDrill(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) getDrill(c *gin.Context, ds Drills) {
 	sc, err := ds.Get(c.Request.Context(), consistency(c), drills.ScheduleID(c.Param("id")))
 	s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
 }
 
 // updateDrill serves POST /drills/:id/pause, /resume and DELETE /drills/:id.
-func (s *Server) updateDrill(action string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ds, ok := s.drillsDep(c)
-		if !ok {
-			return
-		}
+func (s *Server) updateDrill(action string) func(*gin.Context, Drills) {
+	return func(c *gin.Context, ds Drills) {
 		ctx, actor, id := c.Request.Context(), identity(c).Name, drills.ScheduleID(c.Param("id"))
 		var sc drills.Schedule
 		var err error
@@ -124,11 +110,7 @@ func (s *Server) updateDrill(action string) gin.HandlerFunc {
 	}
 }
 
-func (s *Server) runDrill(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) runDrill(c *gin.Context, ds Drills) {
 	r, err := ds.RunNow(c.Request.Context(), identity(c).Name, drills.ScheduleID(c.Param("id")))
 	if err == nil {
 		c.Header("Location", "/api/v1/drill-runs/"+string(r.ID))
@@ -136,11 +118,7 @@ func (s *Server) runDrill(c *gin.Context) {
 	s.reply(c, http.StatusCreated, r, err)
 }
 
-func (s *Server) listDrillRuns(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) listDrillRuns(c *gin.Context, ds Drills) {
 	p, err := planPage(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -158,20 +136,12 @@ func (s *Server) listDrillRuns(c *gin.Context) {
 	s.reply(c, http.StatusOK, out, err)
 }
 
-func (s *Server) getDrillRun(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) getDrillRun(c *gin.Context, ds Drills) {
 	r, err := ds.GetRun(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")))
 	s.reply(c, http.StatusOK, r, err)
 }
 
-func (s *Server) addFinding(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) addFinding(c *gin.Context, ds Drills) {
 	var in drills.FindingInput
 	if err := decodeJSON(c, &in); err != nil {
 		s.writeError(c, err)
@@ -192,11 +162,7 @@ func (s *Server) addFinding(c *gin.Context) {
 
 // listFindings serves GET /drill-findings (filters from the query) and
 // GET /drill-runs/:id/findings (one run's).
-func (s *Server) listFindings(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) listFindings(c *gin.Context, ds Drills) {
 	p, err := planPage(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -224,20 +190,12 @@ func (s *Server) listFindings(c *gin.Context) {
 	s.reply(c, http.StatusOK, out, err)
 }
 
-func (s *Server) getFinding(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) getFinding(c *gin.Context, ds Drills) {
 	f, err := ds.Finding(c.Request.Context(), consistency(c), drills.FindingID(c.Param("id")))
 	s.reply(c, http.StatusOK, f, err)
 }
 
-func (s *Server) updateFinding(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) updateFinding(c *gin.Context, ds Drills) {
 	var u drills.FindingUpdate
 	if err := decodeJSON(c, &u); err != nil {
 		s.writeError(c, err)
@@ -249,11 +207,7 @@ func (s *Server) updateFinding(c *gin.Context) {
 
 // openFindings lists the open improvement items per plan (?plan= for one),
 // overdue ones flagged against the server's clock.
-func (s *Server) openFindings(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) openFindings(c *gin.Context, ds Drills) {
 	out, err := ds.OpenFindings(c.Request.Context(), consistency(c), plans.PlanID(strings.TrimSpace(c.Query("plan"))), ds.Now())
 	if out == nil {
 		out = []drills.PlanFindings{}
@@ -261,20 +215,12 @@ func (s *Server) openFindings(c *gin.Context) {
 	s.reply(c, http.StatusOK, listResponse[drills.PlanFindings]{Items: out}, err)
 }
 
-func (s *Server) drillsOverdue(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) drillsOverdue(c *gin.Context, ds Drills) {
 	out, err := ds.Overdue(c.Request.Context(), consistency(c), ds.Now())
 	s.reply(c, http.StatusOK, out, err)
 }
 
-func (s *Server) drillMetrics(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) drillMetrics(c *gin.Context, ds Drills) {
 	m, err := ds.Metrics(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")), ds.Now())
 	s.reply(c, http.StatusOK, m, err)
 }
@@ -288,11 +234,7 @@ var reportTypes = map[drills.ReportFormat]string{
 
 // drillReport serves a run's report as HTML (default), CSV or JSON
 // (?format=), in Chinese or English (?lang=zh|en), as of the server's clock.
-func (s *Server) drillReport(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) drillReport(c *gin.Context, ds Drills) {
 	f, err := drills.ParseReportFormat(orDefault(c.Query("format"), string(drills.FormatHTML)))
 	if err != nil {
 		s.writeError(c, err)
@@ -321,11 +263,7 @@ func (s *Server) drillReport(c *gin.Context) {
 }
 
 // drillTrend compares every started run of a plan (?plan=, required).
-func (s *Server) drillTrend(c *gin.Context) {
-	ds, ok := s.drillsDep(c)
-	if !ok {
-		return
-	}
+func (s *Server) drillTrend(c *gin.Context, ds Drills) {
 	plan := plans.PlanID(strings.TrimSpace(c.Query("plan")))
 	if plan == "" {
 		s.writeError(c, muster.Errorf(muster.EInvalid, "plan: name the plan whose runs to compare (?plan=)"))
