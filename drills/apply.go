@@ -162,19 +162,24 @@ func key8(t time.Time, id string) []byte {
 }
 
 func getSchedule(tx *bolt.Tx, id ScheduleID) (Schedule, error) {
-	var s Schedule
-	b := tx.Bucket(bSchedules)
+	return getRecord[Schedule](tx, bSchedules, string(id), "drill schedule")
+}
+
+// getRecord reads the JSON record key of bucket; what names it in errors
+// (ENotFound when there is none).
+func getRecord[T any](tx *bolt.Tx, bucket []byte, key, what string) (T, error) {
+	var out T
 	var v []byte
-	if b != nil {
-		v = b.Get([]byte(id))
+	if b := tx.Bucket(bucket); b != nil {
+		v = b.Get([]byte(key))
 	}
 	if v == nil {
-		return s, muster.Errorf(muster.ENotFound, "drill schedule %s does not exist", id)
+		return out, muster.Errorf(muster.ENotFound, "%s %s does not exist", what, key)
 	}
-	if err := json.Unmarshal(v, &s); err != nil {
-		return s, fmt.Errorf("decode drill schedule %s: %w", id, err)
+	if err := json.Unmarshal(v, &out); err != nil {
+		return out, fmt.Errorf("decode %s %s: %w", what, key, err)
 	}
-	return s, nil
+	return out, nil
 }
 
 // putSchedule stores s and keeps the due index in step: old is what was
@@ -209,19 +214,22 @@ func putSchedule(tx *bolt.Tx, old *Schedule, s *Schedule) error {
 }
 
 func getRun(tx *bolt.Tx, id RunID) (Run, error) {
-	var r Run
+	return getRecord[Run](tx, bRuns, string(id), "drill run")
+}
+
+// forEachRun calls fn for every run, by ID.
+func forEachRun(tx *bolt.Tx, fn func(r Run) error) error {
 	b := tx.Bucket(bRuns)
-	var v []byte
-	if b != nil {
-		v = b.Get([]byte(id))
+	if b == nil {
+		return nil
 	}
-	if v == nil {
-		return r, muster.Errorf(muster.ENotFound, "drill run %s does not exist", id)
-	}
-	if err := json.Unmarshal(v, &r); err != nil {
-		return r, fmt.Errorf("decode drill run %s: %w", id, err)
-	}
-	return r, nil
+	return b.ForEach(func(k, v []byte) error {
+		var r Run
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode drill run %s: %w", k, err)
+		}
+		return fn(r)
+	})
 }
 
 // addRun stores a new run under the next run ID.

@@ -275,19 +275,7 @@ func (u FindingUpdate) apply(f Finding, t time.Time) (Finding, bool, error) {
 }
 
 func getFinding(tx *bolt.Tx, id FindingID) (Finding, error) {
-	var f Finding
-	b := tx.Bucket(bFindings)
-	var v []byte
-	if b != nil {
-		v = b.Get([]byte(id))
-	}
-	if v == nil {
-		return f, muster.Errorf(muster.ENotFound, "finding %s does not exist", id)
-	}
-	if err := json.Unmarshal(v, &f); err != nil {
-		return f, fmt.Errorf("decode finding %s: %w", id, err)
-	}
-	return f, nil
+	return getRecord[Finding](tx, bFindings, string(id), "finding")
 }
 
 func putFinding(tx *bolt.Tx, f *Finding) error {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -269,15 +268,7 @@ func (s *Service) Report(ctx context.Context, level muster.Consistency, id RunID
 // of one of them already computed.
 func trend(tx *bolt.Tx, plan plans.PlanID, asOf time.Time, cur *Metrics) ([]TrendRow, error) {
 	out := []TrendRow{}
-	b := tx.Bucket(bRuns)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
-		var r Run
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode drill run %s: %w", k, err)
-		}
+	err := forEachRun(tx, func(r Run) error {
 		if r.Plan != plan || r.Status != RunStarted || r.Activation == "" {
 			return nil
 		}

@@ -3,7 +3,6 @@ package drills
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -194,15 +193,7 @@ func (s *Service) Overdue(ctx context.Context, level muster.Consistency, now tim
 // startedRunsByPlan reads the started runs, each plan's in start order.
 func startedRunsByPlan(tx *bolt.Tx) (map[plans.PlanID][]Run, error) {
 	out := map[plans.PlanID][]Run{}
-	b := tx.Bucket(bRuns)
-	if b == nil {
-		return out, nil
-	}
-	err := b.ForEach(func(k, v []byte) error {
-		var r Run
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode drill run %s: %w", k, err)
-		}
+	err := forEachRun(tx, func(r Run) error {
 		if r.Status == RunStarted {
 			out[r.Plan] = append(out[r.Plan], r)
 		}
