@@ -615,11 +615,15 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 					for i := range at {
 						at[i] = "-"
 						if i < len(r.Total.Checkpoints) {
-							at[i] = fmt.Sprintf("%.1f%%", r.Total.Checkpoints[i].AckedPct)
+							cp := r.Total.Checkpoints[i]
+							at[i] = fmt.Sprintf("%.1f%%", cp.AckedPct)
+							if !cp.Passed {
+								at[i] += "…" // still counting
+							}
 						}
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", r.Run, localTime(r.Start), r.Type, r.Level, r.Participants,
-						r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50, r.Total.AckTime.P90)
+						r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50.Std().Round(time.Second), r.Total.AckTime.P90.Std().Round(time.Second))
 				}
 				return nil
 			})
