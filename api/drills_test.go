@@ -69,12 +69,25 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "no_notice": "17:00-09:00"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "type": "party"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "title": "x", "cron": "0 9 * * 1"},
-		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "cron": "0 9 * * 1"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "cron": "0 9 * * 1"},
 	}
 	for _, b := range bad {
 		res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: trainer, body: jsonBody(b)})
 		assert.Equal(t, http.StatusBadRequest, res.Code, "%v: %s", b, res.Body)
 	}
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: trainer, body: jsonBody(map[string]any{
+		"plan_id": "no-such-plan", "regions": []string{"990101"}, "level": "IV", "cron": "0 9 * * 1"})})
+	assert.Equal(t, http.StatusNotFound, res.Code, "%s", res.Body)
+	// Without a title the drill is named for its plan and type.
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: trainer, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990102"}, "level": "IV", "type": "tabletop", "at": "2027-05-20 14:30"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var untitled drills.Schedule
+	res.decode(t, &untitled)
+	assert.Equal(t, "示例市防汛应急预案桌面推演", untitled.Title)
+	assert.True(t, untitled.Due.Equal(time.Date(2027, 5, 20, 14, 30, 0, 0, shanghai)), "at is read in the schedule's zone: %s", untitled.Due)
+	res = do(t, h, request{method: "DELETE", path: "/api/v1/drills/" + string(untitled.ID), token: trainer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 
 	// Run now: an EXERCISE activation that switches no region.
 	res = do(t, h, request{method: "POST", path: "/api/v1/drills/" + string(s.ID) + "/run", token: trainer})

@@ -64,7 +64,7 @@ type ScheduleInput struct {
 	Regions       []plans.RegionCode `json:"regions"`
 	Level         string             `json:"level"`
 	Type          string             `json:"type"`
-	Title         string             `json:"title"`
+	Title         string             `json:"title,omitempty"` // default: the plan's title and the type, 示例市防汛应急预案通讯演练
 	Cron          string             `json:"cron,omitempty"`
 	At            string             `json:"at,omitempty"` // RFC 3339, or "2006-01-02 15:04" in TimeZone
 	TimeZone      string             `json:"time_zone,omitempty"`
@@ -189,6 +189,25 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 // Schedule creates a drill schedule. Bad input is EInvalid and names the
 // field; an unknown plan is ENotFound.
 func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) (Schedule, error) {
+	if strings.TrimSpace(in.Title) == "" && strings.TrimSpace(string(in.Plan)) != "" {
+		// Without a title the drill is named for its plan and type:
+		// 示例市防汛应急预案通讯演练.
+		typ, err := ParseExerciseType(orDefault(in.Type, string(Notification)))
+		if err != nil {
+			return Schedule{}, err
+		}
+		err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+			pv, err := plans.GetPlanVersion(tx, plans.PlanID(strings.TrimSpace(string(in.Plan))), 0)
+			if err != nil {
+				return err
+			}
+			in.Title = pv.Plan.Title + typ.ChineseName()
+			return nil
+		})
+		if err != nil {
+			return Schedule{}, err
+		}
+	}
 	sc, err := s.schedule(in, s.clock.Now())
 	if err != nil {
 		return sc, err

@@ -41,7 +41,7 @@ func newDrillScheduleCmd(g *globals) *cobra.Command {
 	var in drills.ScheduleInput
 	var regions, units string
 	cmd := &cobra.Command{
-		Use:   "schedule PLAN --region CODE[,CODE] --level I|II|III|IV --type TYPE (--cron EXPR | --at TIME) [--tz ZONE] [--no-notice HH:MM-HH:MM]",
+		Use:   "schedule PLAN --region CODE[,CODE] --level I|II|III|IV --type TYPE (--cron EXPR | --at TIME) [--tz ZONE] [--no-notice HH:MM-HH:MM] [--title TEXT]",
 		Short: "Schedule a drill of a plan: recurring (--cron) or one-off (--at), announced or no-notice",
 		Long: `Schedule a drill. --type is notification (通讯演练, the default), tabletop
 (桌面推演), functional (功能演练) or full-scale (实战演练). --cron takes the five
@@ -55,8 +55,8 @@ records them missed; once runs the latest if it is no older than
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Plan = plans.PlanID(strings.TrimSpace(args[0]))
 			in.Regions = splitCodes(regions)
-			if len(in.Regions) == 0 || in.Level == "" || strings.TrimSpace(in.Title) == "" {
-				return &exitError{2, errors.New("--region, --level and --title are required")}
+			if len(in.Regions) == 0 || in.Level == "" {
+				return &exitError{2, errors.New("--region and --level are required")}
 			}
 			if (in.Cron == "") == (in.At == "") {
 				return &exitError{2, errors.New("give --cron for a recurring drill or --at for a one-off")}
@@ -86,7 +86,7 @@ records them missed; once runs the latest if it is no older than
 	f.StringVar(&regions, "region", "", "region codes, comma-separated")
 	f.StringVar(&in.Level, "level", "", "response level: I, II, III or IV")
 	f.StringVar(&in.Type, "type", "notification", "exercise type: notification, tabletop, functional or full-scale")
-	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练 (the reason of every run)")
+	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练, the reason of every run (default: the plan's title and the type)")
 	f.StringVar(&in.Cron, "cron", "", `cron expression in --tz, e.g. "0 9 * * 1"`)
 	f.StringVar(&in.At, "at", "", "one-off time: 2006-01-02 15:04 in --tz, or RFC 3339")
 	f.StringVar(&in.TimeZone, "tz", drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice")
