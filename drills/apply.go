@@ -511,17 +511,13 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 func (s *Schedule) start(tx *bolt.Tx, c *muster.Command, due time.Time) (Run, error) {
 	r := s.run(RunStarted, due, c)
 	r.Manual = due.IsZero()
-	req := s.request(s.activationReason(r.Manual))
-	if err := notify.CheckActivation(tx, req); err != nil {
-		if muster.ErrorCode(err) == muster.EInvalid || muster.ErrorCode(err) == muster.ENotFound {
-			r.Status, r.Error = RunFailed, err.Error()
-			return r, addRun(tx, &r)
-		}
-		return r, err
-	}
-	a, err := notify.CreateActivation(tx, c, req)
+	a, refused, err := notify.TryActivation(tx, c, s.request(s.activationReason(r.Manual)))
 	if err != nil {
 		return r, fmt.Errorf("start drill %s: %w", s.ID, err)
+	}
+	if refused != nil {
+		r.Status, r.Error = RunFailed, refused.Error()
+		return r, addRun(tx, &r)
 	}
 	r.Activation, r.PlanVersion, r.Participants = a.ID, a.PlanVersion, a.Recipients
 	r.EndsAt = c.Time.Add(s.RunLength())

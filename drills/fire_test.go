@@ -1,6 +1,7 @@
 package drills_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"muster"
 	"muster/drills"
+	"muster/examples"
 	"muster/notify"
 	"muster/plans"
 )
@@ -91,4 +93,34 @@ func TestFirePostponedByLiveEmergency(t *testing.T) {
 	m, err := e.notify.Mode(ctx, muster.Default, street)
 	require.NoError(t, err)
 	assert.Equal(t, plans.ModeNormal, m.Mode, "a drill holds no region")
+}
+
+func TestFireRecordsARunThatCannotStart(t *testing.T) {
+	e := newEnv(t, 1, 500)
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", weekly(district))
+	require.NoError(t, err)
+	// The plan is narrowed to another district after the drill was scheduled:
+	// its due time finds the scope guard wanting a confirmation it lacks.
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name == "flood.yaml" {
+			src := strings.Replace(string(f.Data), `scope: ["990100"]`, `scope: ["990102"]`, 1)
+			require.NotEqual(t, string(f.Data), src)
+			_, err := e.plans.ApplyPlan(ctx, "operator", f.Name, []byte(src))
+			require.NoError(t, err)
+		}
+	}
+	next, _, _ := s.NextDue(s.Due)
+	var res drills.FireResult
+	require.NoError(t, e.drills.Fire(ctx, "scheduler", drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next}, &res))
+	require.NotNil(t, res.Run)
+	assert.Equal(t, drills.RunFailed, res.Run.Status)
+	assert.Contains(t, res.Run.Error, "scope not confirmed")
+	assert.Empty(t, res.Run.Activation)
+	assert.True(t, res.Schedule.Due.Equal(next), "the schedule moves on to its next due time")
+	list, err := e.notify.Activations(ctx, muster.Default, plans.Page{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items, "nothing was activated")
 }

@@ -344,11 +344,45 @@ func CreateActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (Ac
 	return createActivation(tx, c, cr)
 }
 
+// TryActivation is CreateActivation for a caller that records a request
+// that cannot start instead of failing its own command (a drill run): a
+// request the plan, level, regions, purpose or scope guard refuse comes back
+// as refused, with nothing written; err is a failure of the transaction.
+// The plan is read once, where CheckActivation then CreateActivation would
+// read it twice each.
+func TryActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (a Activation, refused, err error) {
+	cr, refused := req.normalize(tx)
+	if refused != nil {
+		return a, refused, nil
+	}
+	p, refused := prepare(tx, cr)
+	if refused != nil {
+		return a, refused, nil
+	}
+	if len(p.wider) > 0 || p.level.Expected > 0 {
+		n, err := countRecipients(tx, p)
+		if err != nil {
+			return a, nil, err
+		}
+		if refused := p.checkGuard(n); refused != nil {
+			return a, refused, nil
+		}
+	}
+	a, err = createPrepared(tx, c, p)
+	return a, nil, err
+}
+
 func createActivation(tx *bolt.Tx, c *muster.Command, req activationCreate) (Activation, error) {
 	p, err := prepare(tx, req)
 	if err != nil {
 		return Activation{}, err
 	}
+	return createPrepared(tx, c, p)
+}
+
+// createPrepared creates the activation p was prepared for.
+func createPrepared(tx *bolt.Tx, c *muster.Command, p *prepared) (Activation, error) {
+	req := p.req
 	ab, err := tx.CreateBucketIfNotExists(bActivations)
 	if err != nil {
 		return Activation{}, err

@@ -96,11 +96,11 @@ func (req ActivationRequest) normalize(tx *bolt.Tx) (activationCreate, error) {
 		out.Regions = append(out.Regions, plans.RegionCode(strings.TrimSpace(string(r))))
 	}
 	if out.PlanVersion <= 0 {
-		pv, err := plans.GetPlanVersion(tx, out.Plan, 0)
+		v, err := plans.LatestPlanVersion(tx, out.Plan)
 		if err != nil {
 			return out, err
 		}
-		out.PlanVersion = pv.Version
+		out.PlanVersion = v
 	}
 	return out, nil
 }

@@ -53,6 +53,20 @@ func GetPlanVersion(tx *bolt.Tx, id PlanID, v int) (PlanVersion, error) {
 	return getPlanVersion(tx, id, v)
 }
 
+// LatestPlanVersion is the number of a plan's latest version, read from its
+// summary without decoding the version. An unknown plan is ENotFound.
+func LatestPlanVersion(tx *bolt.Tx, id PlanID) (int, error) {
+	var sum PlanSummary
+	ok, err := getJSON(tx.Bucket(bPlans), string(id), &sum)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, muster.Errorf(muster.ENotFound, "plan %s does not exist", id)
+	}
+	return sum.Version, nil
+}
+
 // GetPerson reads one person; ok is false if they do not exist.
 func GetPerson(tx *bolt.Tx, id PersonID) (Person, bool, error) { return getPerson(tx, id) }
 
