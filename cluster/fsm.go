@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -60,10 +61,11 @@ type FSM struct {
 
 // ReleaseMemoryAfter names command types whose apply builds so much that
 // the garbage it leaves should go back to the operating system at once
-// (runtime/debug.FreeOSMemory) instead of staying mapped until the
-// scavenger gets to it: a million-row roster import commit leaves a
-// gigabyte of it, which would otherwise sit under the next call-up. Call it
-// before the node starts.
+// (collected, then runtime/debug.FreeOSMemory) instead of staying mapped
+// until the scavenger gets to it, and that the next heap goal should be set
+// from what the node holds afterwards: a million-row roster import commit
+// leaves a gigabyte of garbage, which would otherwise sit under the next
+// call-up. Call it before the node starts.
 func (f *FSM) ReleaseMemoryAfter(types ...string) {
 	if f.release == nil {
 		f.release = map[string]bool{}
@@ -71,6 +73,20 @@ func (f *FSM) ReleaseMemoryAfter(types ...string) {
 	for _, t := range types {
 		f.release[t] = true
 	}
+}
+
+// releaseMemory collects twice, then returns the free memory to the
+// operating system. bbolt keeps every one-page write buffer of a commit in
+// a sync.Pool, which survives one collection in its victim cache: after a
+// million-row import commit that is ~300 MiB, so a single collection
+// (debug.FreeOSMemory alone) would mark it live and set the next heap goal
+// to twice that, and the next large apply (a call-up) would grow the heap
+// that far, and keep it resident, before the collector ran again. The
+// second collection drops the pool, leaving the goal at twice what the node
+// really holds (a few MiB), as on a node that has just started.
+func releaseMemory() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
 
 // OpenFSM opens (or creates) the state file at path.
@@ -113,6 +129,14 @@ func (f *FSM) open() error {
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("read state %s: %w", f.path, err)
+	}
+	// bbolt rebuilt its freelist by reading every page of the file
+	// (NoFreelistSync), so the whole file is resident in this process; drop
+	// it, and let the pages that are used come back as they are read.
+	if st, err := os.Stat(f.path); err == nil {
+		if err := dropMappedPages(db.Info().Data, st.Size()); err != nil {
+			f.logger.Debug("could not drop the state file's pages read at open", "err", err)
+		}
 	}
 	f.db = db
 	f.setApplied(idx)
@@ -256,7 +280,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	for i, c := range cmds {
 		if _, bad := rejected[i]; c != nil && !bad && f.release[c.Type] {
 			t := time.Now()
-			debug.FreeOSMemory()
+			releaseMemory()
 			f.logger.Debug("returned memory to the OS", "after", c.Type, "index", c.Index, "took", time.Since(t))
 			break
 		}

@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -187,4 +194,60 @@ func TestAwaitGivesUpOnDeadlineAndShutdown(t *testing.T) {
 	done := make(chanFuture, 1)
 	done <- nil
 	assert.NoError(t, (&Node{stop: make(chan struct{})}).await(context.Background(), done))
+}
+
+func TestReopenedStateReadsBackAfterItsPagesAreDropped(t *testing.T) {
+	// Values of a few KiB put the state over many pages, every one of which
+	// bbolt reads at open and the FSM then drops from the process.
+	path := filepath.Join(t.TempDir(), "state.db")
+	f, err := OpenFSM(path, nil)
+	require.NoError(t, err)
+	f.Handle("kv.put", func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		var kv [2]string
+		if err := json.Unmarshal(c.Payload, &kv); err != nil {
+			return nil, err
+		}
+		b, err := tx.CreateBucketIfNotExists([]byte("kv"))
+		if err != nil {
+			return nil, err
+		}
+		return nil, b.Put([]byte(kv[0]), []byte(kv[1]))
+	})
+	value := func(i int) string { return strings.Repeat(strconv.Itoa(i%10), 3000+i) }
+	var logs []*raft.Log
+	for i := range 300 {
+		logs = append(logs, kvLog(t, uint64(i+1), "kv.put", fmt.Sprintf("k%03d", i), value(i), false))
+	}
+	f.ApplyBatch(logs)
+	require.NoError(t, f.Close())
+
+	g, err := OpenFSM(path, nil)
+	require.NoError(t, err)
+	defer g.Close()
+	g.Handle("kv.put", f.handlers["kv.put"])
+	for i := range 300 {
+		v, ok := kvGet(t, g, fmt.Sprintf("k%03d", i))
+		require.True(t, ok, "k%03d", i)
+		require.Equal(t, value(i), v, "k%03d", i)
+	}
+	g.ApplyBatch([]*raft.Log{kvLog(t, 301, "kv.put", "k000", "rewritten", false)})
+	v, _ := kvGet(t, g, "k000")
+	assert.Equal(t, "rewritten", v)
+}
+
+func TestReleaseMemoryLeavesNoGoalForPooledBuffers(t *testing.T) {
+	// bbolt returns a commit's page buffers to a sync.Pool; one collection
+	// keeps them (victim cache) and would set the heap goal from them.
+	const pooled = 128 << 20
+	var pool sync.Pool
+	gcPercent := debug.SetGCPercent(-1) // no collection empties the pool while it fills
+	for range pooled / 4096 {
+		pool.Put(make([]byte, 4096))
+	}
+	debug.SetGCPercent(gcPercent)
+	releaseMemory()
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+	metrics.Read(s)
+	assert.Less(t, s[0].Value.Uint64(), uint64(pooled), "heap goal after releaseMemory")
+	runtime.KeepAlive(&pool)
 }
