@@ -422,9 +422,11 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	advance := func() {
 		s.Due, s.RunAt, s.Postponed = f.Next, f.NextRunAt, nil
 	}
-	if f.Skip {
+	// giveUp records the occurrence at due as missed, with why, and moves
+	// the schedule on.
+	giveUp := func(why string) (any, error) {
 		r := s.run(RunMissed, due, c)
-		r.Error = orDefault(f.Reason, "missed its due time")
+		r.Error = why
 		if s.Postponed != nil {
 			r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
 		}
@@ -437,6 +439,9 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Schedule = s
 		return out, putSchedule(tx, &old, &s)
 	}
+	if f.Skip {
+		return giveUp(orDefault(f.Reason, "missed its due time"))
+	}
 	blocked, why, err := liveEmergency(tx, s.Regions)
 	if err != nil {
 		return nil, err
@@ -445,19 +450,7 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if f.RetryAt.IsZero() || (!f.Next.IsZero() && f.RetryAt.After(f.Next)) {
 			// Still blocked when the next occurrence is due: this one is
 			// given up and recorded, the schedule moves on.
-			r := s.run(RunMissed, due, c)
-			r.Error = "postponed until its next due time by a live emergency: " + why
-			if s.Postponed != nil {
-				r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
-			}
-			if err := addRun(tx, &r); err != nil {
-				return nil, err
-			}
-			s.Missed++
-			advance()
-			out.Run = &r
-			out.Schedule = s
-			return out, putSchedule(tx, &old, &s)
+			return giveUp("postponed until its next due time by a live emergency: " + why)
 		}
 		if s.Postponed == nil {
 			s.Postponed = &Postponement{Due: due, Since: c.Time}

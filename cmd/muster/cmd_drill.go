@@ -71,15 +71,10 @@ records them missed; once runs the latest if it is no older than
 			if err := c.postJSON("/api/v1/drills", in, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var s drills.Schedule
-				if err := json.Unmarshal(raw, &s); err != nil {
-					return err
-				}
+			return c.print(raw, as(func(w io.Writer, s drills.Schedule) {
 				fmt.Fprintf(w, "drill %s scheduled: %s, %s level %s over %s\n", s.ID, s.Title, s.Type.ChineseName(), s.Level, strings.Join(codeStrings(s.Regions), ","))
 				fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
-				return nil
-			})
+			}))
 		},
 	}
 	f := cmd.Flags()
@@ -185,11 +180,7 @@ func newDrillShowCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
-			return c.get("/api/v1/drills/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
-				var s drills.Schedule
-				if err := json.Unmarshal(raw, &s); err != nil {
-					return err
-				}
+			return c.get("/api/v1/drills/"+url.PathEscape(args[0]), nil, as(func(w io.Writer, s drills.Schedule) {
 				fmt.Fprintf(w, "drill:\t%s %s\n", s.ID, s.Title)
 				fmt.Fprintf(w, "plan:\t%s level %s, %s (%s)\n", s.Plan, s.Level, s.Type, s.Type.ChineseName())
 				fmt.Fprintf(w, "regions:\t%s\n", strings.Join(codeStrings(s.Regions), ","))
@@ -205,8 +196,7 @@ func newDrillShowCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "runs:\t%d started, %d missed, last %s\n", s.Runs, s.Missed, orDash(string(s.LastRun)))
 				fmt.Fprintf(w, "created:\t%s by %s\n", inZone(s.CreatedAt, s.TimeZone), s.CreatedBy)
-				return nil
-			})
+			}))
 		},
 	}
 }
@@ -226,19 +216,14 @@ func newDrillUpdateCmd(g *globals, action, short string) *cobra.Command {
 			if err := c.do(r, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var s drills.Schedule
-				if err := json.Unmarshal(raw, &s); err != nil {
-					return err
-				}
+			return c.print(raw, as(func(w io.Writer, s drills.Schedule) {
 				switch action {
 				case "delete":
 					fmt.Fprintf(w, "drill %s deleted; its %d run(s) stay\n", s.ID, s.Runs+s.Missed)
 				default:
 					fmt.Fprintf(w, "drill %s %sd; next: %s\n", s.ID, action, nextCell(s))
 				}
-				return nil
-			})
+			}))
 		},
 	}
 }
@@ -254,14 +239,7 @@ func newDrillRunCmd(g *globals) *cobra.Command {
 			if err := c.do(request{method: http.MethodPost, path: "/api/v1/drills/" + url.PathEscape(args[0]) + "/run", timeout: 3 * time.Minute}, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var r drills.Run
-				if err := json.Unmarshal(raw, &r); err != nil {
-					return err
-				}
-				printRun(w, r)
-				return nil
-			})
+			return c.print(raw, as(printRun))
 		},
 	}
 }
@@ -317,6 +295,19 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// as decodes an API answer into a T for a table printer, so each command
+// only says how a T is shown.
+func as[T any](show func(w io.Writer, v T)) func(raw []byte, w io.Writer) error {
+	return func(raw []byte, w io.Writer) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		show(w, v)
+		return nil
+	}
+}
+
 func newDrillFindingCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "finding",
@@ -351,14 +342,7 @@ func newFindingAddCmd(g *globals) *cobra.Command {
 			if err := c.postJSON("/api/v1/drill-runs/"+url.PathEscape(args[0])+"/findings", in, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var f drills.Finding
-				if err := json.Unmarshal(raw, &f); err != nil {
-					return err
-				}
-				printFinding(w, f)
-				return nil
-			})
+			return c.print(raw, as(printFinding))
 		},
 	}
 	f := cmd.Flags()
@@ -397,14 +381,7 @@ func newFindingUpdateCmd(g *globals) *cobra.Command {
 				body: strings.NewReader(string(mustJSON(u))), contentType: "application/json"}, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var f drills.Finding
-				if err := json.Unmarshal(raw, &f); err != nil {
-					return err
-				}
-				printFinding(w, f)
-				return nil
-			})
+			return c.print(raw, as(printFinding))
 		},
 	}
 	f := cmd.Flags()
