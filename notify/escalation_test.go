@@ -149,8 +149,14 @@ func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
 	assert.Equal(t, len(recs)+len(backups), after.Recipients, "backups join the call-up")
 	assert.Equal(t, len(recs)+len(backups), after.Counters.Total)
 
-	// Each step fired exactly once, whoever led.
-	assert.EqualValues(t, 3, r.escalatorsFired())
+	// Each step fired exactly once, whoever led: every step has its time,
+	// and no escalator saw a step fire twice. (An escalator whose fire
+	// committed while its own answer was lost to the leader change finds the
+	// step already fired next time and does not count it, so the sum may be
+	// lower, never higher.)
+	fired := r.escalatorsFired()
+	assert.LessOrEqual(t, fired, int64(3), "no step fires twice")
+	assert.Positive(t, fired)
 	for i, s := range r.escalation(t, a.ID) {
 		assert.False(t, s.FiredAt.IsZero(), "step %d fired", i)
 	}
