@@ -136,3 +136,52 @@ func peakRSS() uint64 {
 	}
 	return 0
 }
+
+// BenchmarkActivationAfterImport measures what returning an import's memory
+// to the OS (cluster.FSM.ReleaseMemoryAfter, as muster agent sets it) costs
+// the next call-up: one node imports a million rows, then one activation
+// calls every one of them up; the collections the activation ran and its
+// time, with the release and without it.
+//
+//	go test ./notify -run '^$' -bench ActivationAfterImport -benchtime 1x -count 2 -timeout 20m
+func BenchmarkActivationAfterImport(b *testing.B) {
+	regions, err := examples.Regions()
+	require.NoError(b, err)
+	var file strings.Builder
+	require.NoError(b, examples.GenerateRoster(&file, 1_000_000, 1, examples.Grids(regions)))
+	roster := file.String()
+	for _, release := range []bool{true, false} {
+		b.Run(fmt.Sprintf("release=%v", release), func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				c := clustertest.New(b, 1, clustertest.Options{Setup: func(_ int, n *cluster.Node) {
+					plans.Register(n)
+					notify.Register(n)
+					if release {
+						n.FSM().ReleaseMemoryAfter(plans.CmdImportCommit)
+					}
+				}})
+				n := c.Nodes[0].Node
+				ps := plans.NewService(n, n)
+				_, err := ps.ImportRegions(b.Context(), "bench", strings.NewReader(string(examples.RegionsCSV())))
+				require.NoError(b, err)
+				_, err = ps.ImportRoster(b.Context(), "bench", strings.NewReader(roster), plans.ImportOptions{})
+				require.NoError(b, err)
+				_, err = ps.ApplyPlan(b.Context(), "bench", "everyone.yaml", examples.EveryonePlan)
+				require.NoError(b, err)
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				a, err := notify.NewService(n, n, senders).Activate(b.Context(), "bench",
+					notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "bench"})
+				b.StopTimer()
+				require.NoError(b, err)
+				require.Equal(b, 1_000_000, a.Recipients)
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.NumGC-before.NumGC), "collections")
+				b.ReportMetric(float64(before.NextGC>>20), "heap_goal_before_MiB")
+				c.Close()
+			}
+		})
+	}
+}
