@@ -251,3 +251,31 @@ func TestReleaseMemoryLeavesNoGoalForPooledBuffers(t *testing.T) {
 	assert.Less(t, s[0].Value.Uint64(), uint64(pooled), "heap goal after releaseMemory")
 	runtime.KeepAlive(&pool)
 }
+
+func TestFSMReleasesMemoryOnlyAfterTheNamedCommands(t *testing.T) {
+	f, err := OpenFSM(filepath.Join(t.TempDir(), "state.db"), nil)
+	require.NoError(t, err)
+	defer f.Close()
+	put := func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		b, err := tx.CreateBucketIfNotExists([]byte("kv"))
+		if err != nil {
+			return nil, err
+		}
+		return nil, b.Put([]byte(c.ID), c.Payload)
+	}
+	f.Handle("kv.put", put)
+	f.Handle("kv.import", put)
+	f.ReleaseMemoryAfter("kv.import")
+	// With the collector off, only an explicit collection counts.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	collections := func() uint32 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.NumGC
+	}
+	before := collections()
+	f.ApplyBatch([]*raft.Log{kvLog(t, 1, "kv.put", "a", "1", false)})
+	assert.Equal(t, before, collections(), "an ordinary command collects nothing")
+	f.ApplyBatch([]*raft.Log{kvLog(t, 2, "kv.import", "b", "2", false)})
+	assert.GreaterOrEqual(t, collections()-before, uint32(2), "a named command is followed by two collections")
+}

@@ -182,6 +182,49 @@ func getRecord[T any](tx *bolt.Tx, bucket []byte, key, what string) (T, error) {
 	return out, nil
 }
 
+// putRecord stores v as JSON under key in bucket.
+func putRecord(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
+}
+
+// newID is the next ID from bucket's sequence: prefix and six digits
+// (D000001, R000001, F000001).
+func newID(tx *bolt.Tx, bucket []byte, prefix string) (string, error) {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return "", err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%06d", prefix, seq), nil
+}
+
+// forEachRecord calls fn with every JSON record of bucket, by key; what
+// names the records in errors.
+func forEachRecord[T any](tx *bolt.Tx, bucket []byte, what string, fn func(T) error) error {
+	b := tx.Bucket(bucket)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		var rec T
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("decode %s %s: %w", what, k, err)
+		}
+		return fn(rec)
+	})
+}
+
 // putSchedule stores s and keeps the due index in step: old is what was
 // stored before (nil for a new schedule).
 func putSchedule(tx *bolt.Tx, old *Schedule, s *Schedule) error {
@@ -199,18 +242,10 @@ func putSchedule(tx *bolt.Tx, old *Schedule, s *Schedule) error {
 			return err
 		}
 	}
-	sb, err := tx.CreateBucketIfNotExists(bSchedules)
-	if err != nil {
-		return err
-	}
 	if s == nil {
-		return sb.Delete([]byte(old.ID))
+		return tx.Bucket(bSchedules).Delete([]byte(old.ID))
 	}
-	v, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return sb.Put([]byte(s.ID), v)
+	return putRecord(tx, bSchedules, string(s.ID), s)
 }
 
 func getRun(tx *bolt.Tx, id RunID) (Run, error) {
@@ -219,47 +254,21 @@ func getRun(tx *bolt.Tx, id RunID) (Run, error) {
 
 // forEachRun calls fn for every run, by ID.
 func forEachRun(tx *bolt.Tx, fn func(r Run) error) error {
-	b := tx.Bucket(bRuns)
-	if b == nil {
-		return nil
-	}
-	return b.ForEach(func(k, v []byte) error {
-		var r Run
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("decode drill run %s: %w", k, err)
-		}
-		return fn(r)
-	})
+	return forEachRecord(tx, bRuns, "drill run", fn)
 }
 
 // addRun stores a new run under the next run ID.
 func addRun(tx *bolt.Tx, r *Run) error {
-	b, err := tx.CreateBucketIfNotExists(bRuns)
+	id, err := newID(tx, bRuns, "R")
 	if err != nil {
 		return err
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return err
-	}
-	r.ID = RunID(fmt.Sprintf("R%06d", seq))
+	r.ID = RunID(id)
 	return putRun(tx, r)
 }
 
-func putRun(tx *bolt.Tx, r *Run) error {
-	b, err := tx.CreateBucketIfNotExists(bRuns)
-	if err != nil {
-		return err
-	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(r.ID), v)
-}
+func putRun(tx *bolt.Tx, r *Run) error { return putRecord(tx, bRuns, string(r.ID), r) }
 
-// check validates a schedule's own fields and that its plan, level and
-// regions exist, the way its runs will be checked.
 func (s *Schedule) check(tx *bolt.Tx) error {
 	if _, err := ParseExerciseType(string(s.Type)); err != nil || s.Type != ExerciseType(strings.ToLower(string(s.Type))) {
 		return invalidf("type %q: want notification, tabletop, functional or full-scale", s.Type)
@@ -311,20 +320,16 @@ func applySchedule(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := s.check(tx); err != nil {
 		return nil, err
 	}
-	b, err := tx.CreateBucketIfNotExists(bSchedules)
-	if err != nil {
-		return nil, err
-	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return nil, err
-	}
-	s.ID = ScheduleID(fmt.Sprintf("D%06d", seq))
-	s.Postponed, s.Runs, s.Missed, s.LastRun = nil, 0, 0, ""
-	s.CreatedAt, s.CreatedBy, s.UpdatedAt, s.UpdatedBy = c.Time, c.Actor, c.Time, c.Actor
 	if s.RunAt.IsZero() != s.Due.IsZero() {
 		return nil, invalidf("drill schedule: the first occurrence needs both its due time and its start")
 	}
+	id, err := newID(tx, bSchedules, "D")
+	if err != nil {
+		return nil, err
+	}
+	s.ID = ScheduleID(id)
+	s.Postponed, s.Runs, s.Missed, s.LastRun = nil, 0, 0, ""
+	s.CreatedAt, s.CreatedBy, s.UpdatedAt, s.UpdatedBy = c.Time, c.Actor, c.Time, c.Actor
 	return s, putSchedule(tx, nil, &s)
 }
 
@@ -487,9 +492,6 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 	} else if why != "" {
 		return nil, conflictf("drill %s not started: %s; drills wait until the emergency stands down", s.ID, why)
 	}
-	if err := notify.CheckActivation(tx, s.request("")); err != nil {
-		return nil, err
-	}
 	r, err := s.start(tx, c, time.Time{})
 	if err != nil {
 		return nil, err
@@ -498,9 +500,11 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 }
 
 // start creates the run's EXERCISE activation and records the run: started,
-// or failed with the reason when the activation cannot be created (the plan
-// lost its level, a region was removed, the scope guard wants a
-// confirmation). It updates s's run counters; the caller stores s.
+// or, for a due time, failed with the reason when the activation cannot be
+// created (the plan lost its level, a region was removed, the scope guard
+// wants a confirmation). A run by hand (due zero) that cannot start is
+// refused instead: the reason is the error and nothing is recorded. It
+// updates s's run counters; the caller stores s.
 func (s *Schedule) start(tx *bolt.Tx, c *muster.Command, due time.Time) (Run, error) {
 	r := s.run(RunStarted, due, c)
 	r.Manual = due.IsZero()
@@ -508,7 +512,10 @@ func (s *Schedule) start(tx *bolt.Tx, c *muster.Command, due time.Time) (Run, er
 	if err != nil {
 		return r, fmt.Errorf("start drill %s: %w", s.ID, err)
 	}
-	if refused != nil {
+	switch {
+	case refused != nil && r.Manual:
+		return r, refused
+	case refused != nil:
 		r.Status, r.Error = RunFailed, refused.Error()
 		return r, addRun(tx, &r)
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -278,17 +277,7 @@ func getFinding(tx *bolt.Tx, id FindingID) (Finding, error) {
 	return getRecord[Finding](tx, bFindings, string(id), "finding")
 }
 
-func putFinding(tx *bolt.Tx, f *Finding) error {
-	b, err := tx.CreateBucketIfNotExists(bFindings)
-	if err != nil {
-		return err
-	}
-	v, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return b.Put([]byte(f.ID), v)
-}
+func putFinding(tx *bolt.Tx, f *Finding) error { return putRecord(tx, bFindings, string(f.ID), f) }
 
 func applyFindingAdd(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var p findingAdd
@@ -305,15 +294,11 @@ func applyFindingAdd(tx *bolt.Tx, c *muster.Command) (any, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	b, err := tx.CreateBucketIfNotExists(bFindings)
+	id, err := newID(tx, bFindings, "F")
 	if err != nil {
 		return nil, err
 	}
-	seq, err := b.NextSequence()
-	if err != nil {
-		return nil, err
-	}
-	f.ID = FindingID(fmt.Sprintf("F%06d", seq))
+	f.ID = FindingID(id)
 	f.Plan = r.Plan
 	f.CreatedAt, f.CreatedBy, f.UpdatedAt, f.UpdatedBy = c.Time, c.Actor, c.Time, c.Actor
 	if f.Status.Closed() {
@@ -433,15 +418,7 @@ func (s *Service) OpenFindings(ctx context.Context, level muster.Consistency, pl
 	var all []Finding
 	err = s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		all = nil
-		b := tx.Bucket(bFindings)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var f Finding
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("decode finding: %w", err)
-			}
+		return forEachRecord(tx, bFindings, "finding", func(f Finding) error {
 			if f.Status.Open() && (plan == "" || f.Plan == plan) {
 				all = append(all, f)
 			}

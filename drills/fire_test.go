@@ -120,6 +120,14 @@ func TestFireRecordsARunThatCannotStart(t *testing.T) {
 	assert.Contains(t, res.Run.Error, "scope not confirmed")
 	assert.Empty(t, res.Run.Activation)
 	assert.True(t, res.Schedule.Due.Equal(next), "the schedule moves on to its next due time")
+	// By hand the same drill is refused with the reason, and nothing is
+	// recorded.
+	_, err = e.drills.RunNow(ctx, "trainer", s.ID)
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	assert.ErrorContains(t, err, "scope not confirmed")
+	runs, err := e.drills.Runs(ctx, muster.Default, drills.RunFilter{}, plans.Page{})
+	require.NoError(t, err)
+	assert.Len(t, runs.Items, 1, "only the failed due time")
 	list, err := e.notify.Activations(ctx, muster.Default, plans.Page{})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "nothing was activated")

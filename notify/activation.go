@@ -348,25 +348,13 @@ func CreateActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (Ac
 // that cannot start instead of failing its own command (a drill run): a
 // request the plan, level, regions, purpose or scope guard refuse comes back
 // as refused, with nothing written; err is a failure of the transaction.
-// The plan is read once, where CheckActivation then CreateActivation would
-// read it twice each.
+// The checks are made once, before anything is written.
 func TryActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (a Activation, refused, err error) {
-	cr, refused := req.normalize(tx)
-	if refused != nil {
-		return a, refused, nil
-	}
-	p, refused := prepare(tx, cr)
-	if refused != nil {
-		return a, refused, nil
-	}
-	if len(p.wider) > 0 || p.level.Expected > 0 {
-		n, err := countRecipients(tx, p)
-		if err != nil {
-			return a, nil, err
-		}
-		if refused := p.checkGuard(n); refused != nil {
-			return a, refused, nil
-		}
+	p, err := checked(tx, req)
+	if muster.IsCode(err, muster.EInvalid) || muster.IsCode(err, muster.ENotFound) {
+		return a, err, nil
+	} else if err != nil {
+		return a, nil, err
 	}
 	a, err = createPrepared(tx, c, p)
 	return a, nil, err
@@ -450,12 +438,11 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	}
 	// Only a LIVE call-up switches regions to emergency (战时): a drill runs
 	// in peacetime, holds no region and answers no warning.
-	for _, r := range a.Regions {
-		if a.Purpose != PurposeLive {
-			break
-		}
-		if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
-			return fmt.Errorf("switch %s to emergency: %w", r, err)
+	if a.Purpose == PurposeLive {
+		for _, r := range a.Regions {
+			if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
+				return fmt.Errorf("switch %s to emergency: %w", r, err)
+			}
 		}
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
@@ -620,26 +607,31 @@ func GetActivation(tx *bolt.Tx, id plans.ActivationID) (Activation, error) {
 
 // CheckActivation runs every check creating req would, without writing:
 // the plan version, level, regions and purpose, and the scope guard
-// (counting the recipients only when the guard could stop it). A drill
-// run uses it to record a run that cannot start instead of failing the
-// command that claims the due time.
+// (counting the recipients only when the guard could stop it). Checking a
+// drill schedule uses it before any run is due.
 func CheckActivation(tx *bolt.Tx, req ActivationRequest) error {
+	_, err := checked(tx, req)
+	return err
+}
+
+// checked is req normalized, prepared and past its scope guard.
+func checked(tx *bolt.Tx, req ActivationRequest) (*prepared, error) {
 	cr, err := req.normalize(tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := prepare(tx, cr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(p.wider) == 0 && p.level.Expected <= 0 {
-		return nil
+		return p, nil
 	}
 	n, err := countRecipients(tx, p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return p.checkGuard(n)
+	return p, p.checkGuard(n)
 }
 
 // standDown stops a: it is closed to the dispatcher, its regions are

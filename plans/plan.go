@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"muster"
 )
 
@@ -991,21 +989,4 @@ func joinStrings[S ~[]E, E ~string](s S, sep string) string {
 		parts[i] = string(v)
 	}
 	return strings.Join(parts, sep)
-}
-
-// ForEachPlan calls fn with the latest version of every plan, in plan ID
-// order, reading only tx (deterministic inside an ApplyFunc as in a read).
-// An error from fn stops the walk and is returned.
-func ForEachPlan(tx *bolt.Tx, fn func(pv PlanVersion) error) error {
-	b := tx.Bucket(bPlans)
-	if b == nil {
-		return nil
-	}
-	return b.ForEach(func(k, _ []byte) error {
-		pv, err := getPlanVersion(tx, PlanID(k), 0)
-		if err != nil {
-			return fmt.Errorf("read plan %s: %w", k, err)
-		}
-		return fn(pv)
-	})
 }

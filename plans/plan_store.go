@@ -118,15 +118,11 @@ func applyPlanPut(tx *bolt.Tx, c *muster.Command) (any, error) {
 func getPlanVersion(tx *bolt.Tx, id PlanID, v int) (PlanVersion, error) {
 	var pv PlanVersion
 	if v <= 0 {
-		var sum PlanSummary
-		ok, err := getJSON(tx.Bucket(bPlans), string(id), &sum)
+		latest, err := LatestPlanVersion(tx, id)
 		if err != nil {
 			return pv, err
 		}
-		if !ok {
-			return pv, muster.Errorf(muster.ENotFound, "plan %s does not exist", id)
-		}
-		v = sum.Version
+		v = latest
 	}
 	ok, err := getJSON(tx.Bucket(bPlanVersions), versionKey(id, v), &pv)
 	if err != nil {

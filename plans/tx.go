@@ -67,6 +67,23 @@ func LatestPlanVersion(tx *bolt.Tx, id PlanID) (int, error) {
 	return sum.Version, nil
 }
 
+// ForEachPlan calls fn with the latest version of every plan, in plan ID
+// order, reading only tx (deterministic inside an ApplyFunc as in a read).
+// An error from fn stops the walk and is returned.
+func ForEachPlan(tx *bolt.Tx, fn func(pv PlanVersion) error) error {
+	b := tx.Bucket(bPlans)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		pv, err := getPlanVersion(tx, PlanID(k), 0)
+		if err != nil {
+			return fmt.Errorf("read plan %s: %w", k, err)
+		}
+		return fn(pv)
+	})
+}
+
 // GetPerson reads one person; ok is false if they do not exist.
 func GetPerson(tx *bolt.Tx, id PersonID) (Person, bool, error) { return getPerson(tx, id) }
 

@@ -308,6 +308,11 @@ func as[T any](show func(w io.Writer, v T)) func(raw []byte, w io.Writer) error 
 	}
 }
 
+// listOf is the shape of an API list answer.
+type listOf[T any] struct {
+	Items []T `json:"items"`
+}
+
 func newDrillFindingCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "finding",
@@ -442,16 +447,10 @@ func newFindingOpenCmd(g *globals) *cobra.Command {
 			if plan != "" {
 				q.Set("plan", plan)
 			}
-			return newClient(g, cmd).get("/api/v1/drill-findings/open", q, func(raw []byte, w io.Writer) error {
-				var out struct {
-					Items []drills.PlanFindings `json:"items"`
-				}
-				if err := json.Unmarshal(raw, &out); err != nil {
-					return err
-				}
+			return newClient(g, cmd).get("/api/v1/drill-findings/open", q, as(func(w io.Writer, out listOf[drills.PlanFindings]) {
 				if len(out.Items) == 0 {
 					fmt.Fprintln(w, "no open improvement items")
-					return nil
+					return
 				}
 				fmt.Fprintln(w, "PLAN\tID\tRUN\tSTATUS\tDUE\tOWNER\tCHANGE")
 				for _, p := range out.Items {
@@ -463,8 +462,7 @@ func newFindingOpenCmd(g *globals) *cobra.Command {
 						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, f.ID, f.Run, f.Status, due, orDash(f.Owner), f.Change)
 					}
 				}
-				return nil
-			})
+			}))
 		},
 	}
 	cmd.Flags().StringVar(&plan, "plan", "", "only this plan")
@@ -484,11 +482,7 @@ drill (wrong number, landline, other failure) or who answered in neither of
 the last two.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, func(raw []byte, w io.Writer) error {
-				var rep drills.OverdueReport
-				if err := json.Unmarshal(raw, &rep); err != nil {
-					return err
-				}
+			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, as(func(w io.Writer, rep drills.OverdueReport) {
 				due := func(d drills.DrillDue) string {
 					switch {
 					case d.Never:
@@ -524,8 +518,7 @@ the last two.`,
 						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Plan, f.Person, f.Name, f.Phone, f.Grid, note, strings.Join(codeStrings(f.Runs), ","))
 					}
 				}
-				return nil
-			})
+			}))
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every region, not only overdue ones")
@@ -575,16 +568,10 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
-			return c.get("/api/v1/drills/trend", url.Values{"plan": {args[0]}}, func(raw []byte, w io.Writer) error {
-				var out struct {
-					Items []drills.TrendRow `json:"items"`
-				}
-				if err := json.Unmarshal(raw, &out); err != nil {
-					return err
-				}
+			return c.get("/api/v1/drills/trend", url.Values{"plan": {args[0]}}, as(func(w io.Writer, out listOf[drills.TrendRow]) {
 				if len(out.Items) == 0 {
 					fmt.Fprintf(w, "no drill of %s has run yet\n", args[0])
-					return nil
+					return
 				}
 				fmt.Fprintln(w, "RUN\tSTARTED\tTYPE\tLEVEL\tPEOPLE\tREACHED\tACKED\tACKED T+5\tT+15\tT+30\tACK p50\tp90")
 				for _, r := range out.Items {
@@ -602,8 +589,7 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", r.Run, localTime(r.Start), r.Type, r.Level, r.Participants,
 						r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50.Std().Round(time.Second), r.Total.AckTime.P90.Std().Round(time.Second))
 				}
-				return nil
-			})
+			}))
 		},
 	}
 }
