@@ -192,6 +192,16 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 // different one each time.
 var frontTurn atomic.Uint64
 
+// frontClient keeps a connection to each node for every concurrent webhook,
+// as a load balancer does; http.DefaultClient keeps two per host and would
+// open and close one for most webhooks when the simulator posts many at once.
+var frontClient = func() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	tr.MaxIdleConns = 1024
+	return &http.Client{Transport: tr}
+}()
+
 func (r *callRig) forward(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -209,7 +219,7 @@ func (r *callRig) forward(w http.ResponseWriter, req *http.Request) {
 			continue
 		}
 		out.Header = req.Header.Clone()
-		resp, err := http.DefaultClient.Do(out)
+		resp, err := frontClient.Do(out)
 		if err != nil {
 			continue // node down: try the next
 		}

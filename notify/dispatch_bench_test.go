@@ -2,7 +2,9 @@ package notify_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"runtime/pprof"
@@ -43,6 +45,13 @@ func benchDispatch(b *testing.B, reports bool) {
 			Workers: 64},
 		disp: notify.DispatcherConfig{Workers: workers, ReportTimeout: time.Hour}})
 	bare := bareClient(b, r.simURL)
+	var sunk atomic.Int64
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		sunk.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(sink.Close)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		a := r.activate(b, "exercise") // committed on all three: the recipients are written
@@ -54,15 +63,33 @@ func benchDispatch(b *testing.B, reports bool) {
 		require.Zero(b, st.Counters.ByState[notify.StateFailed])
 		r.waitSimIdle(b, 5*time.Minute)
 
-		tBare := runWorkers(b, people, workers, func(i int) error {
-			p := &api.CreateMessageParams{}
-			p.SetTo(fmt.Sprintf("+86139%08d", i)).SetFrom(drillAcct.Number).SetBody(benchBody)
-			_, err := bare.Api.CreateMessage(p)
-			return err
-		})
+		bareLoop := func(callback string) time.Duration {
+			return runWorkers(b, people, workers, func(i int) error {
+				p := &api.CreateMessageParams{}
+				p.SetTo(fmt.Sprintf("+86139%08d", i)).SetFrom(drillAcct.Number).SetBody(benchBody)
+				if callback != "" {
+					p.SetStatusCallback(callback)
+				}
+				_, err := bare.Api.CreateMessage(p)
+				return err
+			})
+		}
+		tBare := bareLoop("")
 		b.ReportMetric(people/tDispatch.Seconds(), "dispatch-sms/s")
 		b.ReportMetric(people/tBare.Seconds(), "twilio-go-sms/s")
 		b.ReportMetric(tBare.Seconds()/tDispatch.Seconds(), "ratio")
+		if reports {
+			// The same loop asking for the same delivery reports, posted to
+			// a receiver that only answers 204: what the provider side of
+			// the reports costs on this machine, without muster.
+			r.waitSimIdle(b, 5*time.Minute)
+			tSink := bareLoop(sink.URL)
+			r.waitSimIdle(b, 5*time.Minute)
+			b.Logf("delivery reports the receiver took: %d", sunk.Load())
+			require.GreaterOrEqual(b, sunk.Load(), int64(2*people)) // sent and delivered for each
+			b.ReportMetric(people/tSink.Seconds(), "twilio-go-reports-sms/s")
+			b.ReportMetric(tSink.Seconds()/tDispatch.Seconds(), "ratio-reports")
+		}
 		b.ReportMetric(0, "ns/op")
 		n := r.c.WaitLeader(15 * time.Second).Node
 		_, err := notify.NewService(n, n, senders).StandDown(b.Context(), "bench", a.ID, "done")
