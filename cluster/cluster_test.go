@@ -30,6 +30,15 @@ func kv(i int, n *cluster.Node) {
 		if err != nil {
 			return nil, err
 		}
+		// Every value ever put, so a test can tell whether a write whose
+		// answer it lost took effect.
+		applied, err := tx.CreateBucketIfNotExists([]byte("kv-applied"))
+		if err != nil {
+			return nil, err
+		}
+		if err := applied.Put([]byte(p.V), []byte(p.K)); err != nil {
+			return nil, err
+		}
 		return map[string]any{"index": c.Index, "id": c.ID}, b.Put([]byte(p.K), []byte(p.V))
 	})
 }

@@ -48,6 +48,11 @@ type Config struct {
 	SnapshotThreshold  uint64        // default 8192 entries
 	TrailingLogs       uint64        // default 10240 entries
 	ApplyTimeout       time.Duration // used when the caller's context has no deadline; default 30s
+
+	// Dial, when set, opens every connection this node makes to its peers:
+	// raft's and the HTTP forwarding to the leader. Tests route them
+	// through fault-injecting proxies; nil dials directly.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Node is one member of a muster cluster: a raft instance, the FSM holding
@@ -104,6 +109,9 @@ func New(cfg Config) (*Node, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 512
 	tr.MaxIdleConns = 1024
+	if cfg.Dial != nil {
+		tr.DialContext = cfg.Dial
+	}
 	n := &Node{
 		cfg:        cfg,
 		logger:     logger,
@@ -190,7 +198,7 @@ func (n *Node) Start() error {
 		}
 		adv = a
 	}
-	transport, err := raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, 5, 10*time.Second, n.hclogger("transport"))
+	transport, err := n.raftTransport(adv)
 	if err != nil {
 		return fmt.Errorf("cluster: raft transport on %s: %w", n.cfg.RaftBind, err)
 	}
@@ -238,6 +246,41 @@ func (n *Node) Start() error {
 	go n.watchLeadership()
 	go n.watchObservations()
 	return nil
+}
+
+// raftTransport listens on RaftBind and advertises adv (nil: the bound
+// address), dialling peers through Config.Dial when it is set.
+func (n *Node) raftTransport(adv net.Addr) (*raft.NetworkTransport, error) {
+	const pool, timeout = 5, 10 * time.Second
+	if n.cfg.Dial == nil {
+		return raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, pool, timeout, n.hclogger("transport"))
+	}
+	ln, err := net.Listen("tcp", n.cfg.RaftBind)
+	if err != nil {
+		return nil, err
+	}
+	if adv == nil {
+		adv = ln.Addr()
+	}
+	stream := &dialStream{Listener: ln, adv: adv, dial: n.cfg.Dial}
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: pool, Timeout: timeout, Logger: n.hclogger("transport")}), nil
+}
+
+// dialStream is raft's stream layer over TCP with connections opened by
+// Config.Dial.
+type dialStream struct {
+	net.Listener
+	adv  net.Addr
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func (s *dialStream) Addr() net.Addr { return s.adv }
+
+func (s *dialStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.dial(ctx, "tcp", string(addr))
 }
 
 // RaftAddr is the address peers reach this node's raft transport on.
