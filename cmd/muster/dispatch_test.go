@@ -148,8 +148,11 @@ type front struct {
 	wg    sync.WaitGroup
 }
 
-func newFront(t testing.TB) (*front, string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newFront(t testing.TB) (*front, string) { return newFrontOn(t, "127.0.0.1:0") }
+
+// newFrontOn is newFront listening on addr (HOST:PORT).
+func newFrontOn(t testing.TB, addr string) (*front, string) {
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	f := &front{ln: ln, conns: map[net.Conn]struct{}{}}
 	f.wg.Add(1)
@@ -329,6 +332,15 @@ func TestDispatchFailoverAcrossProcesses(t *testing.T) {
 	t.Logf("settled %v after activation: %v, dispatch %v", time.Since(start).Round(time.Millisecond), st.Counters.ByState, st.Counters.Dispatch)
 	assert.Positive(t, metricValue(t, c, next.http, "muster_dispatch_claimed_total"), "the new leader's dispatcher resumed")
 
+	assertEveryoneOnce(t, c, next.http, simURL, id, people, window, live, drill, st)
+}
+
+// assertEveryoneOnce checks a settled exercise call-up of people after a
+// failover: every recipient is listed once in a final state; the simulator
+// got nothing on the live account and a message for every number, and the
+// extra messages are counted re-sends, at most window of them.
+func assertEveryoneOnce(t *testing.T, c *apiClient, base, simURL, id string, people, window int, live, drill twilioAccount, st activationStatus) {
+	t.Helper()
 	// Every recipient is in exactly one final state.
 	assert.Equal(t, people, st.Counters.Total)
 	final := map[notify.State]bool{notify.StateDelivered: true, notify.StateAcked: true, notify.StateDeclined: true, notify.StateFailed: true}
@@ -344,7 +356,7 @@ func TestDispatchFailoverAcrossProcesses(t *testing.T) {
 			} `json:"items"`
 			Next string `json:"next"`
 		}
-		require.Equal(t, http.StatusOK, c.getJSON(next.http+"/api/v1/activations/"+id+"/recipients?limit=1000&after="+after, &page))
+		require.Equal(t, http.StatusOK, c.getJSON(base+"/api/v1/activations/"+id+"/recipients?limit=1000&after="+after, &page))
 		for _, rc := range page.Items {
 			assert.False(t, seen[rc.Person], "%s is listed twice", rc.Person)
 			seen[rc.Person] = true

@@ -17,6 +17,10 @@ import (
 	"time"
 	_ "time/tzdata" // CAP timestamps in Asia/Shanghai on hosts and images without a zone database
 
+	// HTTPS to the provider from an image FROM scratch, which has no CA
+	// certificates: used only when the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
+
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
