@@ -200,7 +200,7 @@ func leaderCutOffMidDispatch(t *testing.T, cut, heal func(d *dockerNet, containe
 	c := newAPI(t, testAdminToken)
 	type node struct {
 		id, container, http string
-		host               int
+		host                int
 	}
 	var nodes []*node
 	for i := 1; i <= 3; i++ {
