@@ -87,7 +87,8 @@ func (k FailureKind) order() int {
 
 // RosterFailure is one person a plan's last drills showed to need
 // following up: their number failed in the last drill (Code, Reason), or
-// they answered in neither of the last two (Runs names both).
+// they answered in neither of the last two although both sent to them
+// (Runs names both).
 type RosterFailure struct {
 	Plan   plans.PlanID     `json:"plan"`
 	Person plans.PersonID   `json:"person"`
@@ -292,6 +293,13 @@ func finished(tx *bolt.Tx, r *Run, now time.Time) (bool, error) {
 	return a.Status != notify.StatusActive || (!r.EndsAt.IsZero() && !r.EndsAt.After(now)), nil
 }
 
+// sentUnanswered reports whether a drill's message went out to r (the
+// provider took it) and r never answered. Someone the run never sent to,
+// because it was stood down first, has not failed to answer.
+func sentUnanswered(r *notify.Recipient) bool {
+	return r.Attempt != nil && r.Attempt.SID != "" && !r.State.Answered() && r.State != notify.StateFailed
+}
+
 // rosterFailures lists the people plan's last finished runs showed to be
 // unreachable: failed in the last, or unanswered in the last two.
 func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) ([]RosterFailure, error) {
@@ -309,10 +317,13 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 		return nil, nil
 	}
 	last := done[0]
-	prevState := map[plans.PersonID]notify.State{}
+	// People a call-up of the run before reached without an answer.
+	prevSilent := map[plans.PersonID]notify.State{}
 	if len(done) == 2 {
 		err := notify.ForEachRecipient(tx, done[1].Activation, func(r *notify.Recipient) error {
-			prevState[r.Person] = r.State
+			if sentUnanswered(r) {
+				prevSilent[r.Person] = r.State
+			}
 			return nil
 		})
 		if err != nil {
@@ -322,7 +333,7 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 	var out []RosterFailure
 	err := notify.ForEachRecipient(tx, last.Activation, func(r *notify.Recipient) error {
 		f := RosterFailure{Plan: plan, Person: r.Person, Name: r.Name, Phone: r.Phone, Grid: r.Grid}
-		switch prev, inPrev := prevState[r.Person]; {
+		switch prev, silentBefore := prevSilent[r.Person]; {
 		case r.State == notify.StateFailed:
 			var code int
 			var msg string
@@ -331,7 +342,7 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 			}
 			f.Kind, f.Reason = DescribeFailure(code, msg)
 			f.Code, f.Runs = code, []RunID{last.ID}
-		case inPrev && !r.State.Answered() && !prev.Answered():
+		case silentBefore && sentUnanswered(r):
 			f.Kind, f.Runs = FailNoAnswer, []RunID{done[1].ID, last.ID}
 			f.Reason = fmt.Sprintf("no answer in %s (%s) nor in %s (%s)", done[1].ID, prev, last.ID, r.State)
 		default:

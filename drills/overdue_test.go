@@ -94,20 +94,19 @@ func reply(act plans.ActivationID, r notify.Recipient, body string) notify.Inbou
 		From: r.Phone, To: senders.Exercise.Sender, Body: body, Account: senders.Exercise.Account, Exercise: true}
 }
 
-// sendAndFail claims attempt 1 to each person as the dispatcher does, has
-// the provider accept it, and then reports it undelivered with code, as a
-// delivery report through the exercise account's webhook would.
-func sendAndFail(t *testing.T, e *env, act plans.ActivationID, code int, people ...plans.PersonID) {
+// sendTo claims attempt 1 to each person and commits it sent, as the
+// dispatcher does when the provider takes the message; it returns the
+// message SIDs.
+func sendTo(t *testing.T, e *env, act plans.ActivationID, people ...plans.PersonID) []string {
 	t.Helper()
 	var claims []notify.ClaimItem
 	var sent []notify.ResultItem
-	var reports []notify.InboundItem
+	var sids []string
 	for _, p := range people {
 		claims = append(claims, notify.ClaimItem{Person: p})
 		sid := fmt.Sprintf("SM%s%s", act, p)
+		sids = append(sids, sid)
 		sent = append(sent, notify.ResultItem{Activation: act, Person: p, N: 1, Outcome: notify.OutcomeSent, SID: sid})
-		reports = append(reports, notify.InboundItem{Kind: notify.InboundStatus, Attempt: notify.AttemptID(act, p, 1), SID: sid,
-			Status: "undelivered", Code: code, Account: senders.Exercise.Account, Exercise: true})
 	}
 	var claimed notify.ClaimResult
 	overdueApply(t, e, notify.CmdDispatchClaim, map[string]any{"a": act, "i": claims}, &claimed)
@@ -115,7 +114,30 @@ func sendAndFail(t *testing.T, e *env, act plans.ActivationID, code int, people 
 	var sum notify.ResultSummary
 	overdueApply(t, e, notify.CmdDispatchResult, map[string]any{"i": sent}, &sum)
 	require.Equal(t, len(people), sum.Applied)
+	return sids
+}
+
+// sendAndFail sends attempt 1 to each person (sendTo) and has the provider
+// report it undelivered with code.
+func sendAndFail(t *testing.T, e *env, act plans.ActivationID, code int, people ...plans.PersonID) {
+	t.Helper()
+	var reports []notify.InboundItem
+	for i, sid := range sendTo(t, e, act, people...) {
+		reports = append(reports, notify.InboundItem{Kind: notify.InboundStatus, Attempt: notify.AttemptID(act, people[i], 1), SID: sid,
+			Status: "undelivered", Code: code, Account: senders.Exercise.Account, Exercise: true})
+	}
 	overdueInbound(t, e, reports...)
+}
+
+// peopleBut lists rs's people but those at the indexes skipped.
+func peopleBut(rs []notify.Recipient, skip ...int) []plans.PersonID {
+	var out []plans.PersonID
+	for i, r := range rs {
+		if !slices.Contains(skip, i) {
+			out = append(out, r.Person)
+		}
+	}
+	return out
 }
 
 // refuse claims attempt 1 to person and records the provider's refusal to
@@ -245,15 +267,17 @@ func TestOverdueRoster(t *testing.T) {
 	s, err := e.drills.Schedule(ctx, "trainer", in)
 	require.NoError(t, err)
 
-	// Run 1: everyone answers but p1, p2 and p3.
+	// Run 1: p7 is never sent to (as when a drill is stood down first);
+	// everyone else is, and answers but p1, p2 and p3.
 	run1, err := e.drills.RunNow(ctx, "trainer", s.ID)
 	require.NoError(t, err)
 	rs := overdueRecipients(t, e, run1.Activation)
-	require.GreaterOrEqual(t, len(rs), 8, "the district has enough people to drill")
+	require.GreaterOrEqual(t, len(rs), 9, "the district has enough people to drill")
 	p := func(i int) plans.PersonID { return rs[i].Person }
+	sendTo(t, e, run1.Activation, peopleBut(rs, 7)...)
 	var acks []notify.InboundItem
 	for i, r := range rs {
-		if i < 1 || i > 3 {
+		if (i < 1 || i > 3) && i != 7 {
 			acks = append(acks, reply(run1.Activation, r, "1"))
 		}
 	}
@@ -262,11 +286,13 @@ func TestOverdueRoster(t *testing.T) {
 	require.NoError(t, err)
 
 	// Run 2: p2 declines, p3 and p5 have wrong numbers, p4 a landline, p6
-	// a number the carrier filters; p0 and p1 stay silent.
+	// a number the carrier filters; everyone else, p0, p1 and p7 among
+	// them, stays silent.
 	run2, err := e.drills.RunNow(ctx, "trainer", s.ID)
 	require.NoError(t, err)
 	rs2 := overdueRecipients(t, e, run2.Activation)
 	require.Equal(t, len(rs), len(rs2), "the same people are called")
+	sendTo(t, e, run2.Activation, peopleBut(rs, 3, 4, 5, 6)...)
 	overdueInbound(t, e, reply(run2.Activation, rs2[2], "2 出差在外"))
 	sendAndFail(t, e, run2.Activation, 21211, p(3))
 	sendAndFail(t, e, run2.Activation, 30006, p(4))
@@ -308,7 +334,7 @@ func TestOverdueRoster(t *testing.T) {
 		{drills.FailPermanent, p(6), 30007},
 		{drills.FailNoAnswer, p(1), 0},
 	}
-	require.Equal(t, want, lines, "p0 answered the first time, p2 declined the second, p3 failed rather than went silent")
+	require.Equal(t, want, lines, "p0 answered the first time, p2 declined the second, p3 failed rather than went silent, p7 was not sent to the first time")
 	assert.Equal(t, "invalid phone number (21211)", failures[0].Reason)
 	assert.Contains(t, failures[1].Reason, "unsubscribed")
 	assert.Contains(t, failures[1].Reason, "(21610)")
@@ -330,14 +356,20 @@ func TestOverdueRoster(t *testing.T) {
 	assert.Equal(t, want, during, "a drill under way changes nothing")
 
 	// ...and once it is over, silence in runs 2 and 3 counts: everyone
-	// called both times but p2, who declined in run 2 — p3–p5, whose
-	// numbers failed in run 2, included. p6 was not called in run 3.
+	// sent to both times but p2, who declined in run 2, and p3–p6, whose
+	// messages failed in run 2 (p6 was not called in run 3 either).
+	rs3 := overdueRecipients(t, e, run3.Activation)
+	require.Len(t, rs3, len(rs)-1, "p6 left the roster")
+	var all3 []plans.PersonID
+	for _, r := range rs3 {
+		all3 = append(all3, r.Person)
+	}
+	sendTo(t, e, run3.Activation, all3...)
 	after, failures := roster(run3.At.Add(2 * time.Hour))
-	require.Len(t, after, len(rs)-2)
+	require.Len(t, after, len(rs)-5)
 	for _, l := range after {
 		assert.Equal(t, drills.FailNoAnswer, l.Kind)
-		assert.NotEqual(t, p(2), l.Person)
-		assert.NotEqual(t, p(6), l.Person)
+		assert.NotContains(t, []plans.PersonID{p(2), p(3), p(4), p(5), p(6)}, l.Person)
 	}
 	assert.True(t, slices.IsSortedFunc(failures, func(a, b drills.RosterFailure) int { return strings.Compare(string(a.Person), string(b.Person)) }))
 	assert.Equal(t, []drills.RunID{run2.ID, run3.ID}, failures[0].Runs)
