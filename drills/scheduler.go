@@ -28,6 +28,12 @@ const DefaultTick = 5 * time.Second
 // long after the emergency stands down.
 const DefaultPostponeRetry = 5 * time.Minute
 
+// OneOffPostponeLimit is how long a one-off drill waits out a live
+// emergency before it is given up and recorded missed. A recurring drill
+// gives up at its next due time; a one-off has none, and a drill that
+// starts days late, just after the real thing, helps no one.
+const OneOffPostponeLimit = 24 * time.Hour
+
 // MaxMissedRecorded bounds the due times one fire records as missed runs one
 // by one, when the cluster was down through many of them; the rest are
 // counted on the schedule (Fire.MissedMore) and in the TickReport.
@@ -386,6 +392,9 @@ func (s *Scheduler) decide(sc *Schedule, now time.Time) (Fire, error) {
 	}
 	passed := len(w.overdue) > 0 // due times after sc.Due passed unseen
 	switch {
+	case sc.Postponed != nil && !passed && f.Next.IsZero() && now.Sub(sc.Postponed.Since) >= OneOffPostponeLimit:
+		f.Skip = true
+		f.Reason = fmt.Sprintf("postponed by a live emergency for %s, the most a one-off drill waits: %s", OneOffPostponeLimit, sc.Postponed.Reason)
 	case sc.Postponed != nil && !passed && (f.Next.IsZero() || f.Next.After(now)):
 		f.RetryAt = retry()
 	case sc.Postponed != nil && !passed:

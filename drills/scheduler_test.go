@@ -554,6 +554,55 @@ func TestSchedulerPostponesDuringLiveEmergency(t *testing.T) {
 	assert.Equal(t, 1, got.Runs)
 }
 
+// TestSchedulerGivesUpAOneOffDrillAfterADayPostponed: a one-off drill has
+// no next due time to give up at; it waits out a live emergency for
+// OneOffPostponeLimit and is then recorded missed.
+func TestSchedulerGivesUpAOneOffDrillAfterADayPostponed(t *testing.T) {
+	e := newClockedEnv(t, 1, 300, nil)
+	ctx := testCtx(t)
+	in := weekly(street)
+	in.Cron, in.At = "", "2026-12-08 10:00"
+	s, err := e.drills.Schedule(ctx, "trainer", in)
+	require.NoError(t, err)
+	_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{PostponeRetry: 5 * time.Hour})
+	live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "暴雨"})
+	require.NoError(t, err)
+
+	var checks []time.Time
+	var rep drills.TickReport
+	e.clock.Set(s.Due)
+	for range 10 {
+		rep, err = sched.Tick(ctx)
+		require.NoError(t, err)
+		if len(rep.Missed) > 0 {
+			break
+		}
+		require.Equal(t, []drills.ScheduleID{s.ID}, rep.Postponed)
+		got, err := e.drills.Get(ctx, muster.Default, s.ID)
+		require.NoError(t, err)
+		checks = append(checks, got.RunAt)
+		e.clock.Set(got.RunAt)
+	}
+	require.Len(t, rep.Missed, 1, "given up after a day")
+	assert.Len(t, checks, 5, "retried every 5 h until a day had passed: %v", checks)
+	assert.True(t, checks[len(checks)-1].Sub(s.Due) >= drills.OneOffPostponeLimit)
+	run, err := e.drills.GetRun(ctx, muster.Default, rep.Missed[0])
+	require.NoError(t, err)
+	assert.Equal(t, drills.RunMissed, run.Status)
+	assert.True(t, run.Due.Equal(s.Due))
+	assert.Contains(t, run.Error, "the most a one-off drill waits")
+	assert.Contains(t, run.Error, string(live.ID))
+	assert.Equal(t, 25*time.Hour, run.Waited.Std())
+	got, err := e.drills.Get(ctx, muster.Default, s.ID)
+	require.NoError(t, err)
+	assert.Nil(t, got.Postponed)
+	assert.Equal(t, 1, got.Missed)
+	e.clock.Set(got.RunAt.Add(48 * time.Hour))
+	rep, err = sched.Tick(ctx)
+	require.NoError(t, err)
+	assert.True(t, rep.Idle(), "a one-off drill given up is over: %+v", rep)
+}
+
 func TestSchedulerRunsOnTheLeaderOnly(t *testing.T) {
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
