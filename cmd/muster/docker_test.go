@@ -57,26 +57,59 @@ func (d *dockerNet) run(args ...string) string {
 	return out
 }
 
-// newDockerNet builds the image and creates the network; cleanup removes
-// the containers, the network and the image.
-func newDockerNet(t *testing.T) *dockerNet {
+// requireDocker skips the test when no Docker engine answers, or fails it
+// when MUSTER_REQUIRE_DOCKER is set.
+func requireDocker(t *testing.T, tools ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := docker(ctx, "info", "--format", "{{.ServerVersion}}"); err != nil {
+	_, err := docker(ctx, "info", "--format", "{{.ServerVersion}}")
+	for _, tool := range tools {
+		if _, lerr := exec.LookPath(tool); err == nil && lerr != nil {
+			err = lerr
+		}
+	}
+	if err != nil {
 		if os.Getenv("MUSTER_REQUIRE_DOCKER") != "" {
 			t.Fatalf("MUSTER_REQUIRE_DOCKER is set but Docker is not usable: %v", err)
 		}
 		t.Skipf("no Docker engine (%v): set MUSTER_REQUIRE_DOCKER=1 to make this a failure", err)
 	}
-	d := &dockerNet{t: t, name: fmt.Sprintf("muster-test-%d", os.Getpid()), image: fmt.Sprintf("muster:test-%d", os.Getpid())}
-	build := exec.Command(filepath.Join("..", "..", "deploy", "build-image"), d.image)
-	out, err := build.CombinedOutput()
+}
+
+// buildImage builds muster's image from this checkout with
+// deploy/build-image under a tag of this test process; cleanup removes it.
+func buildImage(t *testing.T) string {
+	t.Helper()
+	image := fmt.Sprintf("muster:test-%d", os.Getpid())
+	out, err := exec.Command(filepath.Join("..", "..", "deploy", "build-image"), image).CombinedOutput()
 	require.NoError(t, err, "deploy/build-image: %s", out)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := docker(ctx, "image", "rm", "-f", image); err != nil {
+			t.Logf("remove image: %v", err)
+		}
+	})
+	return image
+}
+
+// subnetPrefix is a "10.N.M." /24 prefix for a test network, the i-th guess.
+func subnetPrefix(second, i int) string {
+	return fmt.Sprintf("10.%d.%d.", second, (os.Getpid()+i*37)%250+1)
+}
+
+// newDockerNet builds the image and creates the network; cleanup removes
+// the containers, the network and the image.
+func newDockerNet(t *testing.T) *dockerNet {
+	t.Helper()
+	requireDocker(t)
+	d := &dockerNet{t: t, name: fmt.Sprintf("muster-test-%d", os.Getpid()), image: buildImage(t)}
 	t.Cleanup(d.close)
 	// A /24 no other network on this host uses.
+	var err error
 	for i := range 20 {
-		d.prefix = fmt.Sprintf("10.231.%d.", (os.Getpid()+i*37)%250+1)
+		d.prefix = subnetPrefix(231, i)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		_, err = docker(ctx, "network", "create", "--driver", "bridge", "--subnet", d.prefix+"0/24", "--gateway", d.prefix+"1", d.name)
 		cancel()
@@ -84,6 +117,7 @@ func newDockerNet(t *testing.T) *dockerNet {
 			return d
 		}
 	}
+	d.prefix = ""
 	require.NoError(t, err, "create a Docker network")
 	return d
 }
@@ -139,9 +173,6 @@ func (d *dockerNet) close() {
 		if _, err := docker(ctx, "network", "rm", d.name); err != nil {
 			d.t.Logf("remove network: %v", err)
 		}
-	}
-	if _, err := docker(ctx, "image", "rm", "-f", d.image); err != nil {
-		d.t.Logf("remove image: %v", err)
 	}
 }
 
@@ -306,4 +337,119 @@ func leaderCutOffMidDispatch(t *testing.T, cut, heal func(d *dockerNet, containe
 	require.Equal(t, http.StatusOK, c.getJSON(leader.http+"/api/v1/cluster/status", &cs))
 	assert.Len(t, cs.Servers, 3)
 	assertEveryoneOnce(t, c, next.http, simURL, id, people, window, live, drill, st)
+}
+
+// TestDockerCompose brings up deploy/compose.yaml (three agents and the
+// simulator) from muster's own image, calls up a small exercise through
+// the published ports with the CLI, kills n1 and sees the other two carry
+// on, then starts n1 again and sees it follow.
+func TestDockerCompose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts containers")
+	}
+	requireDocker(t, "docker-compose")
+	image := buildImage(t)
+	ports := map[string]string{}
+	for _, name := range []string{"MUSTER_N1_PORT", "MUSTER_N2_PORT", "MUSTER_N3_PORT", "MUSTER_SIM_PORT"} {
+		_, port, _ := strings.Cut(freePort(t), ":")
+		ports[name] = port
+	}
+	project := fmt.Sprintf("muster-compose-%d", os.Getpid())
+	var env []string
+	compose := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"-p", project, "-f", filepath.Join("..", "..", "deploy", "compose.yaml")}, args...)...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := compose("logs", "--tail=40")
+			t.Logf("--- docker-compose logs ---\n%s", out)
+		}
+		if out, err := compose("down", "-v", "--remove-orphans", "--timeout", "5"); err != nil {
+			t.Logf("docker-compose down: %v\n%s", err, out)
+		}
+	})
+	// A /24 no other network on this host uses.
+	var out string
+	var err error
+	for i := range 10 {
+		env = []string{"MUSTER_IMAGE=" + image, "MUSTER_NET=" + strings.TrimSuffix(subnetPrefix(232, i), "."),
+			"MUSTER_CLUSTER_KEY=" + testClusterKey, "MUSTER_BOOTSTRAP_TOKEN=" + testAdminToken}
+		for k, v := range ports {
+			env = append(env, k+"="+v)
+		}
+		if out, err = compose("up", "-d"); err == nil {
+			break
+		}
+		_, _ = compose("down", "-v", "--remove-orphans", "--timeout", "5")
+	}
+	require.NoError(t, err, "docker-compose up: %s", out)
+
+	c := newAPI(t, testAdminToken)
+	node := func(i int) string { return "http://127.0.0.1:" + ports[fmt.Sprintf("MUSTER_N%d_PORT", i)] }
+	for i := 1; i <= 3; i++ {
+		c.waitStatus(node(i)+"/readyz", http.StatusOK, 90*time.Second)
+	}
+	waitUntil(t, 60*time.Second, func() bool {
+		var st cluster.Status
+		return c.getJSON(node(1)+"/api/v1/cluster/status", &st) == http.StatusOK && len(st.Servers) == 3
+	})
+
+	// A small exercise through n2, with the CLI.
+	const people = 300
+	env2 := []string{"MUSTER_ADDR=" + node(2), "MUSTER_TOKEN=" + testAdminToken}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, body := c.call(ctx, http.MethodPost, node(2)+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	dir := t.TempDir()
+	roster, planFile := filepath.Join(dir, "roster.csv"), filepath.Join(dir, "everyone.yaml")
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)))
+	require.NoError(t, os.WriteFile(roster, buf.Bytes(), 0o600))
+	require.NoError(t, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
+	r := runCLI(t, env2, "roster", "import", "-f", roster)
+	require.Zero(t, r.code, r.stderr)
+	r = runCLI(t, env2, "plan", "apply", "-f", planFile)
+	require.Zero(t, r.code, r.stderr)
+	id, recipients := activateCLI(t, env2, "everyone", string(examples.CityCode))
+	require.Equal(t, people, recipients)
+	st := waitSettled(t, c, node(2), id, 90*time.Second)
+	assert.Equal(t, people, st.Counters.Total)
+	simURL := "http://127.0.0.1:" + ports["MUSTER_SIM_PORT"]
+	var stats simStats // every send's result is committed: the counts of messages are final
+	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON(simURL+"/_sim/stats", &stats))
+	assert.Zero(t, stats.Accounts["AC00000000000000000000000000000a11"].Created, "a drill never uses the live account")
+	assert.EqualValues(t, people, stats.Accounts["AC00000000000000000000000000000e11"].Created, "one message per person on the exercise account")
+
+	// n1 killed: the other two elect a leader; started again, n1 follows.
+	// (docker-compose kill would have Docker restart it at once.)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	n1 := project + "_n1_1"
+	_, err = docker(ctx2, "update", "--restart=no", n1)
+	require.NoError(t, err)
+	_, err = docker(ctx2, "kill", n1)
+	require.NoError(t, err)
+	var cs cluster.Status
+	deadline := time.Now().Add(30 * time.Second)
+	for c.getJSON(node(2)+"/api/v1/cluster/status?consistency=stale", &cs) != http.StatusOK || cs.LeaderID == "" || cs.LeaderID == "n1" {
+		require.True(t, time.Now().Before(deadline), "no leader but n1 within 30 s: %+v", cs)
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, err = compose("start", "n1")
+	require.NoError(t, err, out)
+	waitUntil(t, 60*time.Second, func() bool {
+		var st cluster.Status
+		return c.getJSON(node(1)+"/api/v1/cluster/status?consistency=stale", &st) == http.StatusOK && st.State == "Follower"
+	})
+	var again activationStatus
+	require.Equal(t, http.StatusOK, c.getJSON(node(1)+"/api/v1/activations/"+id, &again))
+	assert.Equal(t, st.Counters.Total, again.Counters.Total, "n1 serves the call-up after its restart")
 }
