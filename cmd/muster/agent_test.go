@@ -72,18 +72,29 @@ func startAgents(t testing.TB, extra ...string) []*agent {
 
 func leaderOf(t testing.TB, c *apiClient, agents []*agent) *agent {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	var urls []string
+	for _, a := range agents {
+		urls = append(urls, a.http)
+	}
+	return agents[leaderAmong(t, c, urls)]
+}
+
+// leaderAmong polls the nodes at urls until one says it leads and returns
+// its index.
+func leaderAmong(t testing.TB, c *apiClient, urls []string) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, a := range agents {
+		for i, u := range urls {
 			var st cluster.Status
-			if c.getJSON(a.http+"/api/v1/cluster/status?consistency=stale", &st) == http.StatusOK && st.State == "Leader" {
-				return a
+			if c.getJSON(u+"/api/v1/cluster/status?consistency=stale", &st) == http.StatusOK && st.State == "Leader" {
+				return i
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatal("no leader within 15 s")
-	return nil
+	t.Fatal("no leader within 20 s")
+	return -1
 }
 
 func TestAgentsSurviveKillNineOfTheLeader(t *testing.T) {

@@ -283,24 +283,7 @@ func TestDispatchFailoverAcrossProcesses(t *testing.T) {
 	lb.setNodes(urls)
 	c := newAPI(t, testAdminToken)
 	env := []string{"MUSTER_ADDR=" + agents[1].http, "MUSTER_TOKEN=" + testAdminToken}
-
-	// The demo city, 20,000 people and a plan that calls everyone.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code, body := c.call(ctx, http.MethodPost, agents[1].http+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
-	require.Equal(t, http.StatusOK, code, "%s", body)
-	dir := t.TempDir()
-	roster, planFile := filepath.Join(dir, "roster.csv"), filepath.Join(dir, "everyone.yaml")
-	regions, err := examples.Regions()
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	require.NoError(t, examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)))
-	require.NoError(t, os.WriteFile(roster, buf.Bytes(), 0o600))
-	require.NoError(t, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
-	r := runCLI(t, env, "roster", "import", "-f", roster)
-	require.Zero(t, r.code, r.stderr)
-	r = runCLI(t, env, "plan", "apply", "-f", planFile)
-	require.Zero(t, r.code, r.stderr)
+	loadEveryone(t, c, agents[1].http, env, people) // the demo city, 20,000 people and a plan that calls everyone
 
 	leader := leaderOf(t, c, agents)
 	start := time.Now()
@@ -402,6 +385,28 @@ func assertEveryoneOnce(t *testing.T, c *apiClient, base, simURL, id string, peo
 	assert.EqualValues(t, people+dups, stats.Accounts[drill.sid].Created)
 	assert.LessOrEqual(t, dups, resent, "every duplicate is a counted re-send")
 	assert.LessOrEqual(t, resent, window, "re-sends are bounded by the in-flight window")
+}
+
+// loadEveryone loads, through the node at base and the CLI with env, the
+// demo city, a roster of people and a plan that calls everyone.
+func loadEveryone(t *testing.T, c *apiClient, base string, env []string, people int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, body := c.call(ctx, http.MethodPost, base+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	dir := t.TempDir()
+	roster, planFile := filepath.Join(dir, "roster.csv"), filepath.Join(dir, "everyone.yaml")
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)))
+	require.NoError(t, os.WriteFile(roster, buf.Bytes(), 0o600))
+	require.NoError(t, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
+	r := runCLI(t, env, "roster", "import", "-f", roster)
+	require.Zero(t, r.code, r.stderr)
+	r = runCLI(t, env, "plan", "apply", "-f", planFile)
+	require.Zero(t, r.code, r.stderr)
 }
 
 // twilioAccount is one account of the simulator process.

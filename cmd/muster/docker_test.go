@@ -264,37 +264,15 @@ func leaderCutOffMidDispatch(t *testing.T, cut, heal func(d *dockerNet, containe
 
 	// The demo city, the roster and a plan that calls everyone, through the CLI.
 	env := []string{"MUSTER_ADDR=" + nodes[1].http, "MUSTER_TOKEN=" + testAdminToken}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code, body := c.call(ctx, http.MethodPost, nodes[1].http+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
-	require.Equal(t, http.StatusOK, code, "%s", body)
-	dir := t.TempDir()
-	roster, planFile := filepath.Join(dir, "roster.csv"), filepath.Join(dir, "everyone.yaml")
-	regions, err := examples.Regions()
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	require.NoError(t, examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)))
-	require.NoError(t, os.WriteFile(roster, buf.Bytes(), 0o600))
-	require.NoError(t, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
-	r := runCLI(t, env, "roster", "import", "-f", roster)
-	require.Zero(t, r.code, r.stderr)
-	r = runCLI(t, env, "plan", "apply", "-f", planFile)
-	require.Zero(t, r.code, r.stderr)
+	loadEveryone(t, c, nodes[1].http, env, people)
 
 	leaderOfNodes := func(among []*node) *node {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			for _, n := range among {
-				var st cluster.Status
-				if c.getJSON(n.http+"/api/v1/cluster/status?consistency=stale", &st) == http.StatusOK && st.State == "Leader" {
-					return n
-				}
-			}
-			time.Sleep(50 * time.Millisecond)
+		var urls []string
+		for _, n := range among {
+			urls = append(urls, n.http)
 		}
-		t.Fatal("no leader within 20 s")
-		return nil
+		return among[leaderAmong(t, c, urls)]
 	}
 	leader := leaderOfNodes(nodes)
 	start := time.Now()
@@ -402,22 +380,7 @@ func TestDockerCompose(t *testing.T) {
 	// A small exercise through n2, with the CLI.
 	const people = 300
 	env2 := []string{"MUSTER_ADDR=" + node(2), "MUSTER_TOKEN=" + testAdminToken}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	code, body := c.call(ctx, http.MethodPost, node(2)+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
-	require.Equal(t, http.StatusOK, code, "%s", body)
-	dir := t.TempDir()
-	roster, planFile := filepath.Join(dir, "roster.csv"), filepath.Join(dir, "everyone.yaml")
-	regions, err := examples.Regions()
-	require.NoError(t, err)
-	var buf bytes.Buffer
-	require.NoError(t, examples.GenerateRoster(&buf, people, 1, examples.Grids(regions)))
-	require.NoError(t, os.WriteFile(roster, buf.Bytes(), 0o600))
-	require.NoError(t, os.WriteFile(planFile, examples.EveryonePlan, 0o600))
-	r := runCLI(t, env2, "roster", "import", "-f", roster)
-	require.Zero(t, r.code, r.stderr)
-	r = runCLI(t, env2, "plan", "apply", "-f", planFile)
-	require.Zero(t, r.code, r.stderr)
+	loadEveryone(t, c, node(2), env2, people)
 	id, recipients := activateCLI(t, env2, "everyone", string(examples.CityCode))
 	require.Equal(t, people, recipients)
 	st := waitSettled(t, c, node(2), id, 90*time.Second)
