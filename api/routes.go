@@ -20,6 +20,12 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metrics())
 
+	// The web console: static files, no token; its data comes from /api/v1
+	// with the token the user gives it.
+	con := newConsole()
+	e.GET("/", s.consolePage(con))
+	e.GET("/console/*file", s.consoleAsset(con))
+
 	// Node-to-node endpoints; the cluster checks its own key.
 	internal := gin.WrapH(s.deps.Cluster.InternalHandler())
 	e.Any("/internal/*path", internal)

@@ -1,0 +1,799 @@
+// muster console: region modes, activations and the live muster board
+// (报到看板). Plain script, no dependencies; every figure comes from the
+// /api/v1 JSON API with the token the user pasted in.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'muster.token';
+  const REFRESH_MS = 5000; // modes, and the board when it polls
+  const LIST_REFRESH_MS = 10000; // the list of activations
+  const STALL_MS = 45000; // a stream silent this long is dead (the server sends a heartbeat every 15 s)
+  const RETRY_STREAM_MS = 30000; // while polling, try the stream again after this
+  const MAX_PAGES = 20; // pages of 1000 activations read for the list
+
+  const MSG_BAD_TOKEN = '令牌无效：服务器不认识这个令牌（可能输错、已过期或已被吊销）。请检查后重新粘贴。';
+  const MSG_SIGNED_OUT = '登录已失效：令牌已过期或已被吊销，请重新输入令牌。';
+
+  const MODE_NAMES = { normal: '平时', standby: '临战', emergency: '战时', recovery: '恢复' };
+  const MODE_ORDER = { emergency: 0, standby: 1, recovery: 2, normal: 3 };
+  const LEVEL_NAMES = { I: '特别重大', II: '重大', III: '较大', IV: '一般' };
+  const WARNING_NAMES = { red: '红色', orange: '橙色', yellow: '黄色', blue: '蓝色' };
+  const STATUS_NAMES = {
+    pending_approval: '待审批',
+    active: '进行中',
+    stood_down: '已解除',
+    rejected: '已驳回',
+    approval_expired: '审批已过期',
+  };
+  const LIVE_NAMES = {
+    connecting: '连接中…',
+    stream: '实时更新',
+    polling: '实时连接中断，轮询中（每 5 秒）',
+    ended: '已解除，数据不再变化',
+  };
+  // The board's totals, in the order shown.
+  const TOTALS = [
+    ['recipients', '应到'],
+    ['sent', '已发送'],
+    ['delivered', '已送达'],
+    ['acked', '已报到（到）'],
+    ['declined', '不能到'],
+    ['failed', '发送失败'],
+    ['escalated', '已升级'],
+    ['pending', '待发送'],
+    ['unanswered', '未回复'],
+  ];
+
+  // An AuthError is a 401: the token is gone; the login form is showing.
+  class AuthError extends Error {}
+
+  // An APIError is any other error answer, in muster's error shape.
+  class APIError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  // ----- small helpers -----
+
+  const $ = (id) => document.getElementById(id);
+
+  // el builds an element. props: class, text, or attributes; children:
+  // nodes or text (null and false are skipped). Text is never parsed as HTML.
+  function el(tag, props, ...children) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'class') n.className = v;
+      else if (k === 'text') n.textContent = v;
+      else n.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      n.append(c instanceof Node ? c : String(c));
+    }
+    return n;
+  }
+
+  // headRow is a table's header row; a column is a label, or [label, class]
+  // (class opt: hidden on a phone).
+  const headRow = (cols) =>
+    el('tr', {}, cols.map((c) => (Array.isArray(c) ? el('th', { class: c[1] }, c[0]) : el('th', {}, c))));
+
+  const pad = (n) => String(n).padStart(2, '0');
+
+  // fmtTime shows an RFC 3339 time in local time, or — for none.
+  function fmtTime(s) {
+    if (!s) return '—';
+    const d = new Date(s);
+    if (Number.isNaN(d.getTime()) || d.getFullYear() <= 1) return '—';
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+
+  // fmtClock shows the time of day of an RFC 3339 time.
+  function fmtClock(s) {
+    const d = new Date(s);
+    if (Number.isNaN(d.getTime())) return '—';
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+
+  // fmtElapsed shows a Go duration (nanoseconds) as T+m:ss or T+h:mm:ss.
+  function fmtElapsed(ns) {
+    const total = Math.max(0, Math.floor((ns || 0) / 1e9));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    return h > 0 ? `T+${h}:${pad(m)}:${pad(s)}` : `T+${m}:${pad(s)}`;
+  }
+
+  const fmtPct = (p) => `${(Math.round((p || 0) * 10) / 10).toFixed(1)}%`;
+
+  function levelText(code, name) {
+    if (!code) return '—';
+    return `${code} 级（${name || LEVEL_NAMES[code] || code}）`;
+  }
+
+  function purposeBadge(purpose) {
+    switch (purpose) {
+      case 'EXERCISE':
+        return el('span', { class: 'badge exercise', 'data-purpose': purpose }, '【演练】');
+      case 'TEST':
+        return el('span', { class: 'badge test', 'data-purpose': purpose }, '【测试】');
+      default:
+        return el('span', { class: 'badge live', 'data-purpose': purpose || 'LIVE' }, '实战');
+    }
+  }
+
+  function statusText(a) {
+    let s = STATUS_NAMES[a.status] || a.status || '—';
+    if (a.retraction) s += '（已撤回）';
+    if (a.retracts) s += `（更正 ${a.retracts}）`;
+    return s;
+  }
+
+  // ----- session and API -----
+
+  const session = {
+    get token() {
+      return sessionStorage.getItem(TOKEN_KEY) || '';
+    },
+    set(token) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+    },
+    clear() {
+      sessionStorage.removeItem(TOKEN_KEY);
+    },
+  };
+
+  // errorOf reads muster's error shape from an answer that is not ok.
+  async function errorOf(res) {
+    let code = `http_${res.status}`;
+    let message = `HTTP ${res.status}`;
+    try {
+      const body = await res.json();
+      if (body && body.error) {
+        code = body.error.code || code;
+        message = body.error.message || message;
+      }
+    } catch (e) {
+      // Not JSON: keep the status.
+    }
+    return new APIError(res.status, code, message);
+  }
+
+  // api fetches path with the session's token. A 401 signs out (the login
+  // form shows why) and throws AuthError; another error answer throws
+  // APIError.
+  async function api(path, { signal, accept = 'application/json' } = {}) {
+    const res = await fetch(path, {
+      headers: { Authorization: `Bearer ${session.token}`, Accept: accept },
+      cache: 'no-store',
+      signal,
+    });
+    if (res.status === 401) {
+      signOut(MSG_SIGNED_OUT);
+      throw new AuthError(MSG_SIGNED_OUT);
+    }
+    if (!res.ok) throw await errorOf(res);
+    return res;
+  }
+
+  async function getJSON(path, signal) {
+    return (await api(path, { signal })).json();
+  }
+
+  // quiet reports whether an error needs no message: the page was left or
+  // the user was signed out.
+  const quiet = (e, signal) => e instanceof AuthError || (signal && signal.aborted) || (e && e.name === 'AbortError');
+
+  // ----- Server-Sent Events over fetch -----
+
+  // readEvents reads an event stream from body, calling onChunk for every
+  // chunk received (heartbeats included) and onEvent(name, data) for every
+  // event. It returns when the server ends the stream and throws when it
+  // fails or signal is aborted.
+  async function readEvents(body, onChunk, onEvent) {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    let name = '';
+    let data = [];
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        onChunk();
+        buf += value;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          let line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.endsWith('\r')) line = line.slice(0, -1);
+          if (line === '') {
+            if (data.length > 0) onEvent(name || 'message', data.join('\n'));
+            name = '';
+            data = [];
+            continue;
+          }
+          if (line.startsWith(':')) continue; // a comment: the heartbeat
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          let v = colon < 0 ? '' : line.slice(colon + 1);
+          if (v.startsWith(' ')) v = v.slice(1);
+          if (field === 'event') name = v;
+          else if (field === 'data') data.push(v);
+        }
+      }
+    } finally {
+      reader.cancel().catch(() => {});
+    }
+  }
+
+  // ----- region modes, shared by the header and the modes page -----
+
+  const modes = {
+    items: null, // the last list read, or null before the first
+    error: null,
+    readAt: null,
+    loading: false,
+    timer: 0,
+    listeners: new Set(),
+  };
+
+  async function loadModes() {
+    if (modes.loading || !session.token) return;
+    modes.loading = true;
+    try {
+      const d = await getJSON('/api/v1/modes');
+      modes.items = d.items || [];
+      modes.error = null;
+      modes.readAt = new Date();
+    } catch (e) {
+      if (e instanceof AuthError) return;
+      modes.error = e;
+    } finally {
+      modes.loading = false;
+    }
+    renderModeSummary();
+    for (const f of modes.listeners) f();
+  }
+
+  function startModes() {
+    stopModes();
+    loadModes();
+    modes.timer = setInterval(loadModes, REFRESH_MS);
+  }
+
+  function stopModes() {
+    clearInterval(modes.timer);
+    modes.timer = 0;
+  }
+
+  function countModes(items) {
+    const n = { emergency: 0, standby: 0 };
+    for (const m of items || []) {
+      if (m.mode in n) n[m.mode]++;
+    }
+    return n;
+  }
+
+  // renderModeSummary shows, on every page, how many regions are in
+  // emergency (战时) and standby (临战).
+  function renderModeSummary() {
+    const box = $('mode-summary');
+    if (modes.items === null) {
+      box.textContent = modes.error ? '区域状态读取失败' : '';
+      return;
+    }
+    const n = countModes(modes.items);
+    box.dataset.emergency = String(n.emergency);
+    box.dataset.standby = String(n.standby);
+    box.classList.toggle('alert', n.emergency > 0);
+    box.classList.toggle('warn', n.emergency === 0 && n.standby > 0);
+    box.replaceChildren(
+      n.emergency > 0 ? `战时 ${n.emergency} 个区域` : '无战时区域',
+      n.standby > 0 ? ` · 临战 ${n.standby}` : '',
+      modes.error ? '（刷新失败）' : '',
+    );
+  }
+
+  // Region names for the modes page, read once per code.
+  const regionNames = new Map();
+
+  function regionName(code, onRead) {
+    if (regionNames.has(code)) return regionNames.get(code);
+    regionNames.set(code, '');
+    getJSON(`/api/v1/regions/${encodeURIComponent(code)}`).then(
+      (r) => {
+        regionNames.set(code, r.name || '');
+        onRead();
+      },
+      () => {},
+    );
+    return '';
+  }
+
+  // ----- pages -----
+
+  function pageError(box, e, what) {
+    box.hidden = false;
+    box.textContent = `${what}：${e.message}`;
+  }
+
+  // modesPage: every region with a mode record, refreshed with the header.
+  function modesPage(root) {
+    const info = el('p', { class: 'meta', id: 'modes-read' });
+    const err = el('p', { class: 'error', role: 'alert', hidden: true });
+    const body = el('tbody', { id: 'modes-rows' });
+    root.append(
+      el('h1', {}, '区域状态'),
+      el('p', { class: 'hint' }, '列出的是切换过状态的区域；未列出的区域随上级区域，上级也无记录时为平时。每 5 秒刷新。'),
+      info,
+      err,
+      el(
+        'div',
+        { class: 'table-wrap' },
+        el(
+          'table',
+          { class: 'modes' },
+          el('thead', {}, headRow(['区域', '状态', '级别', ['起始时间', 'opt'], ['操作人', 'opt'], '原因', ['依据', 'opt']])),
+          body,
+        ),
+      ),
+    );
+    const render = () => {
+      if (modes.error) pageError(err, modes.error, '区域状态读取失败');
+      else err.hidden = true;
+      if (modes.items === null) {
+        info.textContent = '读取中…';
+        return;
+      }
+      info.textContent = `更新于 ${fmtClock(modes.readAt)}`;
+      const items = [...modes.items].sort(
+        (a, b) => (MODE_ORDER[a.mode] ?? 9) - (MODE_ORDER[b.mode] ?? 9) || a.region.localeCompare(b.region),
+      );
+      if (items.length === 0) {
+        body.replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'empty' }, '所有区域均为平时。')));
+        return;
+      }
+      body.replaceChildren(
+        ...items.map((m) => {
+          const name = regionName(m.region, render);
+          const level = [];
+          if (m.level) level.push(levelText(m.level));
+          if (m.warning_level) level.push(`${WARNING_NAMES[m.warning_level] || m.warning_level}预警`);
+          const why = [
+            ...(m.holds || []).map((h) => el('a', { href: `#/board/${encodeURIComponent(h.activation)}` }, h.activation)),
+            ...(m.warnings || []).map((w) => el('span', {}, w.warning)),
+          ];
+          return el(
+            'tr',
+            { 'data-region': m.region, 'data-mode': m.mode },
+            el('td', {}, el('div', {}, name || m.region), name ? el('div', { class: 'sub' }, m.region) : null),
+            el('td', {}, el('span', { class: `mode ${m.mode}` }, MODE_NAMES[m.mode] || m.mode)),
+            el('td', { class: 'nowrap' }, level.length ? level.join('，') : '—'),
+            el('td', { class: 'nowrap opt' }, fmtTime(m.since)),
+            el('td', { class: 'opt' }, m.by || '—'),
+            el('td', {}, m.reason || '—'),
+            el('td', { class: 'refs opt' }, why.length ? why : '—'),
+          );
+        }),
+      );
+    };
+    modes.listeners.add(render);
+    render();
+    loadModes();
+    return () => modes.listeners.delete(render);
+  }
+
+  // activationsPage: every activation, newest first.
+  function activationsPage(root) {
+    const ctl = new AbortController();
+    const info = el('p', { class: 'meta' }, '读取中…');
+    const err = el('p', { class: 'error', role: 'alert', hidden: true });
+    const body = el('tbody', { id: 'activation-rows' });
+    root.append(
+      el('h1', {}, '启动记录'),
+      info,
+      err,
+      el(
+        'div',
+        { class: 'table-wrap' },
+        el(
+          'table',
+          { class: 'activations' },
+          el('thead', {}, headRow(['编号', '性质', ['预案', 'plan'], ['级别', 'opt'], '区域', '状态', ['创建时间', 'opt'], ['人数', 'num']])),
+          body,
+        ),
+      ),
+    );
+    body.addEventListener('click', (ev) => {
+      const tr = ev.target.closest('tr[data-id]');
+      if (tr && !ev.target.closest('a')) location.hash = `#/board/${encodeURIComponent(tr.dataset.id)}`;
+    });
+    const load = async () => {
+      try {
+        const items = [];
+        let after = '';
+        for (let i = 0; i < MAX_PAGES; i++) {
+          const q = after ? `&after=${encodeURIComponent(after)}` : '';
+          const d = await getJSON(`/api/v1/activations?limit=1000${q}`, ctl.signal);
+          items.push(...(d.items || []));
+          if (!d.next) break;
+          after = d.next;
+        }
+        items.reverse();
+        err.hidden = true;
+        info.textContent = `共 ${items.length} 次启动，更新于 ${fmtClock(new Date())}。点击一行打开报到看板。`;
+        if (items.length === 0) {
+          body.replaceChildren(el('tr', {}, el('td', { colspan: 8, class: 'empty' }, '还没有启动记录。')));
+          return;
+        }
+        body.replaceChildren(
+          ...items.map((a) =>
+            el(
+              'tr',
+              { 'data-id': a.id, 'data-purpose': a.purpose, 'data-status': a.status, class: `clickable ${a.status}` },
+              el('td', {}, el('a', { href: `#/board/${encodeURIComponent(a.id)}` }, a.id)),
+              el('td', {}, purposeBadge(a.purpose)),
+              el('td', { class: 'plan' }, a.plan_title || a.plan),
+              el('td', { class: 'nowrap opt' }, levelText(a.level, a.level_name)),
+              el('td', {}, a.region_names || (a.regions || []).join('、')),
+              el('td', {}, statusText(a)),
+              el('td', { class: 'nowrap opt' }, fmtTime(a.created_at)),
+              el('td', { class: 'num' }, a.recipients),
+            ),
+          ),
+        );
+      } catch (e) {
+        if (!quiet(e, ctl.signal)) pageError(err, e, '启动记录读取失败');
+      }
+    };
+    load();
+    const timer = setInterval(load, LIST_REFRESH_MS);
+    return () => {
+      ctl.abort();
+      clearInterval(timer);
+    };
+  }
+
+  // boardPage: one activation's muster board, live from its event stream,
+  // or polled when the stream fails.
+  function boardPage(root, id) {
+    const ctl = new AbortController(); // ends with the page
+    const stops = [];
+    const path = `/api/v1/activations/${encodeURIComponent(id)}`;
+
+    const title = el('h1', {}, `报到看板 ${id}`);
+    const badge = el('span', { id: 'board-purpose' });
+    const sub = el('p', { class: 'meta', id: 'board-sub' });
+    const live = el('span', { id: 'live', class: 'feed' });
+    const asOf = el('span', { id: 'as-of' }, '读取中…');
+    const elapsed = el('span', { id: 'elapsed', class: 'elapsed' });
+    const err = el('p', { class: 'error', role: 'alert', hidden: true });
+    const totals = el('div', { id: 'totals', class: 'stats' });
+    const checkpoints = el('div', { id: 'checkpoints', class: 'stats small' });
+    const regionsBody = el('tbody', { id: 'region-rows' });
+    const gridsBody = el('tbody', { id: 'grid-rows' });
+    const regionsHead = el('tr');
+    const gridsHead = el('tr');
+    root.append(
+      el('div', { class: 'board-head' }, title, badge),
+      sub,
+      el('p', { class: 'status-line' }, live, asOf, elapsed),
+      err,
+      totals,
+      checkpoints,
+      el('h2', {}, '分区汇总'),
+      el('div', { class: 'table-wrap' }, el('table', { class: 'board' }, el('thead', {}, regionsHead), regionsBody)),
+      el('h2', {}, '网格明细'),
+      el('div', { class: 'table-wrap' }, el('table', { class: 'board' }, el('thead', {}, gridsHead), gridsBody)),
+    );
+
+    const setLive = (m) => {
+      live.dataset.live = m;
+      live.className = `feed ${m}`;
+      live.textContent = LIVE_NAMES[m];
+    };
+
+    let lastStatus = '';
+    const renderHead = (a) => {
+      lastStatus = a.status;
+      badge.replaceChildren(purposeBadge(a.purpose));
+      sub.replaceChildren(
+        [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
+          .filter(Boolean)
+          .join(' · '),
+      );
+    };
+
+    const header = (tr, first, b) => {
+      tr.replaceChildren(
+        el('th', {}, first),
+        el('th', { class: 'num' }, '报到/应到'),
+        el('th', {}, '报到率'),
+        ...(b.checkpoints || []).map((m) => el('th', { class: 'num opt' }, `T+${m} 分钟`)),
+        el('th', { class: 'num opt' }, '不能到'),
+        el('th', { class: 'num opt' }, '失败'),
+        el('th', { class: 'num' }, '未回复'),
+      );
+    };
+
+    const bar = (pct) => {
+      const fill = el('span', { class: 'fill' });
+      fill.style.width = `${Math.min(100, Math.max(0, pct || 0))}%`; // CSSOM, allowed by the page's policy
+      const level = pct >= 80 ? 'good' : pct >= 50 ? 'fair' : 'low';
+      return el('div', { class: `bar ${level}` }, fill, el('em', {}, fmtPct(pct)));
+    };
+
+    const row = (r) =>
+      el(
+        'tr',
+        { 'data-code': r.code, 'data-acked': r.acked, 'data-recipients': r.recipients, class: r.outside ? 'outside' : null },
+        el(
+          'td',
+          { class: 'name' },
+          el('div', {}, r.name || r.code, r.outside ? el('span', { class: 'tag' }, '区外') : null),
+          r.path ? el('div', { class: 'sub' }, r.path) : null,
+        ),
+        el('td', { class: 'num ratio' }, `${r.acked} / ${r.recipients}`),
+        el('td', { class: 'pct' }, bar(r.acked_pct)),
+        ...(r.ack_by || []).map((a) =>
+          el(
+            'td',
+            { class: `num opt${a.reached ? '' : ' counting'}`, title: a.reached ? `T+${a.minutes} 分钟已到` : '计数中' },
+            `${a.acked}（${fmtPct(a.pct)}）`,
+          ),
+        ),
+        el('td', { class: 'num opt' }, r.declined),
+        el('td', { class: 'num opt' }, r.failed),
+        el('td', { class: 'num' }, r.unanswered),
+      );
+
+    const renderBoard = (b) => {
+      const t = b.total || {};
+      totals.replaceChildren(
+        ...TOTALS.map(([key, label]) =>
+          el(
+            'div',
+            { class: `stat ${key}${t[key] ? '' : ' zero'}`, 'data-key': key, 'data-value': t[key] ?? 0 },
+            el('div', { class: 'label' }, label),
+            el('div', { class: 'value' }, t[key] ?? 0),
+            key === 'acked' ? el('div', { class: 'sub' }, fmtPct(t.acked_pct)) : null,
+          ),
+        ),
+      );
+      checkpoints.replaceChildren(
+        ...(t.ack_by || []).map((a) =>
+          el(
+            'div',
+            { class: `stat${a.reached ? '' : ' counting'}`, 'data-minutes': a.minutes, 'data-value': a.acked },
+            el('div', { class: 'label' }, `T+${a.minutes} 分钟内报到${a.reached ? '' : '（计数中）'}`),
+            el('div', { class: 'value' }, a.acked),
+            el('div', { class: 'sub' }, fmtPct(a.pct)),
+          ),
+        ),
+      );
+      header(regionsHead, '区域', b);
+      header(gridsHead, '网格', b);
+      const empty = (n) => el('tr', {}, el('td', { colspan: n, class: 'empty' }, '暂无数据。'));
+      const cols = 6 + (b.checkpoints || []).length;
+      regionsBody.replaceChildren(...((b.regions || []).length ? b.regions.map(row) : [empty(cols)]));
+      gridsBody.replaceChildren(...((b.grids || []).length ? b.grids.map(row) : [empty(cols)]));
+      asOf.textContent = `更新于 ${fmtTime(b.as_of)}`;
+      asOf.dataset.asOf = b.as_of || '';
+      elapsed.textContent = b.status === 'stood_down' ? '' : fmtElapsed(b.elapsed);
+    };
+
+    // refresh reads the board; calls while one is in flight fold into one
+    // more read after it.
+    let reading = false;
+    let again = false;
+    const refresh = async () => {
+      if (reading) {
+        again = true;
+        return;
+      }
+      reading = true;
+      try {
+        do {
+          again = false;
+          renderBoard(await getJSON(`${path}/board`, ctl.signal));
+          err.hidden = true;
+        } while (again && !ctl.signal.aborted);
+      } catch (e) {
+        if (!quiet(e, ctl.signal)) pageError(err, e, '看板读取失败');
+      } finally {
+        reading = false;
+      }
+    };
+
+    // follow reads the event stream: every status event re-reads the board.
+    // When the stream fails or stalls, the board is polled instead and the
+    // stream tried again later.
+    const follow = async () => {
+      setLive('connecting');
+      const stream = new AbortController();
+      const signal = AbortSignal.any([ctl.signal, stream.signal]);
+      let watchdog = 0;
+      const kick = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => stream.abort(), STALL_MS);
+      };
+      stops.push(() => clearTimeout(watchdog));
+      try {
+        kick();
+        const res = await api(`${path}/events`, { signal, accept: 'text/event-stream' });
+        setLive('stream');
+        await readEvents(res.body, kick, (name, data) => {
+          if (name === 'error') {
+            let msg = data;
+            try {
+              msg = JSON.parse(data).error.message;
+            } catch (e) {
+              // keep the raw text
+            }
+            throw new Error(msg);
+          }
+          if (name === 'status') {
+            renderHead(JSON.parse(data));
+            refresh();
+          }
+        });
+        clearTimeout(watchdog);
+        if (ctl.signal.aborted) return;
+        if (lastStatus !== 'stood_down') throw new Error('stream ended early');
+        // Stood down with nothing in flight: the server ended the stream.
+        await refresh();
+        setLive('ended');
+      } catch (e) {
+        clearTimeout(watchdog);
+        if (ctl.signal.aborted || e instanceof AuthError) return;
+        poll();
+      }
+    };
+
+    const poll = () => {
+      setLive('polling');
+      refresh();
+      const timer = setInterval(refresh, REFRESH_MS);
+      const retry = setTimeout(() => {
+        clearInterval(timer);
+        follow();
+      }, RETRY_STREAM_MS);
+      stops.push(() => clearInterval(timer), () => clearTimeout(retry));
+    };
+
+    getJSON(path, ctl.signal).then(renderHead, (e) => {
+      if (!quiet(e, ctl.signal)) pageError(err, e, '启动记录读取失败');
+    });
+    refresh();
+    follow();
+    return () => {
+      ctl.abort();
+      for (const f of stops) f();
+    };
+  }
+
+  // ----- login and routing -----
+
+  let leave = null; // stops the current page
+
+  function leavePage() {
+    if (leave) leave();
+    leave = null;
+  }
+
+  function showLogin(message) {
+    leavePage();
+    stopModes();
+    $('view').hidden = true;
+    $('view').replaceChildren();
+    $('nav').hidden = true;
+    $('logout').hidden = true;
+    $('mode-summary').hidden = true;
+    $('login').hidden = false;
+    const e = $('login-error');
+    e.hidden = !message;
+    e.textContent = message || '';
+    $('token').focus();
+  }
+
+  function signOut(message) {
+    session.clear();
+    modes.items = null;
+    showLogin(message);
+  }
+
+  async function login(ev) {
+    ev.preventDefault();
+    const input = $('token');
+    const button = $('login-submit');
+    const errBox = $('login-error');
+    const token = input.value.trim();
+    const fail = (msg) => {
+      errBox.hidden = false;
+      errBox.textContent = msg;
+    };
+    if (!token) {
+      fail('请先粘贴令牌。');
+      return;
+    }
+    button.disabled = true;
+    try {
+      const res = await fetch('/api/v1/modes', { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+      if (res.status === 401) {
+        fail(MSG_BAD_TOKEN);
+        return;
+      }
+      if (res.status === 403) {
+        fail('该令牌没有查看权限，请换一个令牌。');
+        return;
+      }
+      if (!res.ok) {
+        const e = await errorOf(res);
+        fail(`登录失败：${e.message}`);
+        return;
+      }
+      session.set(token);
+      input.value = '';
+      start();
+    } catch (e) {
+      fail(`无法连接服务器：${e.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function route() {
+    if (!session.token) {
+      showLogin('');
+      return;
+    }
+    leavePage();
+    const view = $('view');
+    view.replaceChildren();
+    const hash = location.hash || '#/modes';
+    let name = '';
+    let m;
+    if (hash === '#/modes') {
+      name = 'modes';
+      leave = modesPage(view);
+    } else if (hash === '#/activations') {
+      name = 'activations';
+      leave = activationsPage(view);
+    } else if ((m = /^#\/board\/([^/]+)$/.exec(hash))) {
+      name = 'board';
+      leave = boardPage(view, decodeURIComponent(m[1]));
+    } else {
+      view.append(el('h1', {}, '没有这个页面'), el('p', {}, el('a', { href: '#/modes' }, '返回区域状态')));
+    }
+    view.dataset.page = name;
+    for (const a of document.querySelectorAll('#nav a')) {
+      a.classList.toggle('active', a.dataset.route === name);
+    }
+  }
+
+  // start shows the signed-in console.
+  function start() {
+    $('login').hidden = true;
+    $('login-error').hidden = true;
+    $('nav').hidden = false;
+    $('logout').hidden = false;
+    $('mode-summary').hidden = false;
+    $('view').hidden = false;
+    startModes();
+    route();
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('login-form').addEventListener('submit', login);
+    $('logout').addEventListener('click', () => signOut(''));
+    window.addEventListener('hashchange', () => {
+      if (session.token) route();
+    });
+    if (session.token) start();
+    else showLogin('');
+  });
+})();

@@ -1,0 +1,437 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/access"
+	"muster/api"
+	"muster/notify"
+	"muster/plans"
+)
+
+// consoleDir holds the console's files as the package embeds them.
+const consoleDir = "console"
+
+// consoleFiles lists the embedded console files by name (embed leaves out
+// names starting with . or _).
+func consoleFiles(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(consoleDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			rel, err := filepath.Rel(consoleDir, p)
+			names = append(names, filepath.ToSlash(rel))
+			return err
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Contains(t, names, "index.html")
+	return names
+}
+
+// consoleURL is where the console serves a file: the page at /, the rest
+// under /console/.
+func consoleURL(name string) string {
+	if name == "index.html" {
+		return "/"
+	}
+	return "/console/" + name
+}
+
+func TestConsoleServed(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+
+	tests := []struct {
+		name, path, contentType, contains string
+	}{
+		{"page", "/", "text/html; charset=utf-8", `<html lang="zh-CN">`},
+		{"script", "/console/app.js", "text/javascript; charset=utf-8", "Authorization"},
+		{"style", "/console/app.css", "text/css; charset=utf-8", "@media"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, h, request{method: "GET", path: tt.path}) // no token
+			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+			hd := res.Header()
+			assert.Equal(t, tt.contentType, hd.Get("Content-Type"))
+			csp := hd.Get("Content-Security-Policy")
+			assert.Contains(t, csp, "default-src 'self'")
+			assert.Contains(t, csp, "frame-ancestors 'none'")
+			assert.NotContains(t, csp, "unsafe-inline")
+			assert.NotContains(t, csp, "unsafe-eval")
+			assert.Equal(t, "nosniff", hd.Get("X-Content-Type-Options"))
+			assert.Equal(t, "no-cache", hd.Get("Cache-Control"))
+			assert.NotEmpty(t, hd.Get(api.RequestIDHeader))
+			assert.Contains(t, res.Body.String(), tt.contains)
+
+			// A browser that has the file revalidates it for nothing.
+			etag := hd.Get("ETag")
+			require.NotEmpty(t, etag)
+			again := do(t, h, request{method: "GET", path: tt.path, header: map[string]string{"If-None-Match": etag}})
+			assert.Equal(t, http.StatusNotModified, again.Code)
+			assert.Empty(t, again.Body.String())
+		})
+	}
+
+	notFound := []struct{ name, path string }{
+		{"unknown asset", "/console/nothing.js"},
+		{"the page under /console", "/console/index.html"},
+		{"the console folder", "/console/"},
+		{"a nested name", "/console/js/app.js"},
+	}
+	for _, tt := range notFound {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, h, request{method: "GET", path: tt.path})
+			require.Equal(t, http.StatusNotFound, res.Code, "%s", res.Body)
+			assert.Equal(t, "application/json; charset=utf-8", res.Header().Get("Content-Type"))
+			assert.Equal(t, muster.ENotFound, res.errorBody(t).Code)
+		})
+	}
+
+	res := do(t, h, request{method: "POST", path: "/", body: strings.NewReader("{}")})
+	assert.Equal(t, http.StatusMethodNotAllowed, res.Code, "the console is read-only")
+}
+
+func TestConsoleFilesAreSelfContained(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	for _, name := range consoleFiles(t) {
+		t.Run(name, func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join(consoleDir, filepath.FromSlash(name)))
+			require.NoError(t, err)
+			res := do(t, h, request{method: "GET", path: consoleURL(name)})
+			require.Equal(t, http.StatusOK, res.Code, "every embedded file is served: %s", res.Body)
+			assert.Equal(t, string(want), res.Body.String())
+
+			// Works offline: nothing is loaded or linked from elsewhere.
+			text := strings.ToLower(string(want))
+			for _, scheme := range []string{"http://", "https://"} {
+				assert.NotContains(t, text, scheme, "%s names an external URL", name)
+			}
+			assert.NotContains(t, text, "//cdn", "%s", name)
+		})
+	}
+
+	// The page loads its script and style from /console/, and has no inline
+	// script or style for the policy to refuse.
+	page := do(t, h, request{method: "GET", path: "/"}).Body.String()
+	assert.Contains(t, page, `<script src="/console/app.js" defer></script>`)
+	assert.Contains(t, page, `<link rel="stylesheet" href="/console/app.css">`)
+	assert.NotContains(t, page, "<style")
+	assert.NotContains(t, page, " style=")
+	assert.NotRegexp(t, `\son[a-z]+\s*=`, page, "no inline event handlers")
+	assert.Equal(t, 1, strings.Count(page, "<script"), "one script, loaded from /console/")
+}
+
+// chromium finds the browser for TestConsoleInBrowser. Without one the test
+// is skipped, unless MUSTER_REQUIRE_CHROMIUM is set (CI), when it fails.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("MUSTER_REQUIRE_CHROMIUM") != "" {
+		t.Fatal("chromium is not on PATH and MUSTER_REQUIRE_CHROMIUM is set: install it (Debian: apt-get install chromium)")
+	}
+	t.Skip("chromium is not on PATH: skipping the console's browser test (install chromium, or set MUSTER_REQUIRE_CHROMIUM to make its absence a failure)")
+	return ""
+}
+
+// browserPage drives one headless chromium tab. Every wait is bounded by
+// its own deadline within the test's.
+type browserPage struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu     sync.Mutex
+	errors []string // script exceptions and console errors other than failed requests
+}
+
+func newBrowserPage(t *testing.T, exe string) *browserPage {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // tests run as root in CI
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("lang", "zh-CN"),
+	)
+	// The whole browser lives within the deadline; each step has its own
+	// within it. The first action runs on the tab's own context: the tab
+	// lives as long as the context it was opened with.
+	bounded, cancelBounded := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancelBounded)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(bounded, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+
+	p := &browserPage{t: t, ctx: ctx}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("about:blank")), "start chromium")
+	require.NoError(t, chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg = fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber+1, d.Text)
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+		case *log.EventEntryAdded:
+			// Failed requests (the bad token's 401, a refused stream) are
+			// expected; anything else logged as an error is not, such as a
+			// content security policy violation.
+			if ev.Entry.Level != log.EntryLevelError || ev.Entry.Source == log.EntrySourceNetwork {
+				return
+			}
+			msg = fmt.Sprintf("console %s: %s", ev.Entry.Source, ev.Entry.Text)
+		default:
+			return
+		}
+		p.mu.Lock()
+		p.errors = append(p.errors, msg)
+		p.mu.Unlock()
+	}))
+	return p
+}
+
+// do runs steps within timeout.
+func (p *browserPage) do(what string, timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, timeout)
+	defer cancel()
+	require.NoError(p.t, chromedp.Do(ctx, steps...), what)
+}
+
+// waitFor waits (bounded) until an element matches the CSS selector.
+func (p *browserPage) waitFor(what, selector string, timeout time.Duration) {
+	p.t.Helper()
+	p.do(what+" ("+selector+")", timeout, chromedp.WaitReady(chromedp.CSS(selector)))
+}
+
+// text is the text of the element the CSS selector matches, read in one
+// step: the page redraws its tables while the test reads them.
+func (p *browserPage) text(selector string) string {
+	p.t.Helper()
+	sel, err := json.Marshal(selector)
+	require.NoError(p.t, err)
+	s := browserRun(p, chromedp.Evaluate[*string](`document.querySelector(`+string(sel)+`)?.innerText ?? null`))
+	require.NotNil(p.t, s, "no element matches %s", selector)
+	return *s
+}
+
+// browserRun runs one action that returns a value, within 10 seconds.
+func browserRun[T any](p *browserPage, a chromedp.Action[T]) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(p.t, err)
+	return v
+}
+
+func (p *browserPage) scriptErrors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.errors...)
+}
+
+// boardRowOnPage is a row of the board as the page shows it.
+type boardRowOnPage struct {
+	Code       string `json:"code"`
+	Acked      int    `json:"acked"`
+	Recipients int    `json:"recipients"`
+}
+
+const readGridRows = `[...document.querySelectorAll('#grid-rows tr[data-code]')].map(tr => ({code: tr.dataset.code, acked: +tr.dataset.acked, recipients: +tr.dataset.recipients}))`
+
+const readTotals = `Object.fromEntries([...document.querySelectorAll('#totals [data-key]')].map(e => [e.dataset.key, +e.dataset.value]))`
+
+const readCheckpoints = `Object.fromEntries([...document.querySelectorAll('#checkpoints [data-minutes]')].map(e => [e.dataset.minutes, +e.dataset.value]))`
+
+func TestConsoleInBrowser(t *testing.T) {
+	exe := chromium(t)
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	drill := boardCallUp(t, f, h, 400, "990101")
+	res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990102"}, "level": "IV", "purpose": "LIVE", "reason": "暴雨",
+	})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var live notify.Activation
+	res.decode(t, &live)
+	viewer, viewerToken := createToken(t, h, f.root, "指挥大屏", access.Viewer)
+
+	// The real handler over real HTTP; the test can refuse event streams
+	// to make the board fall back to polling.
+	var refuseStreams atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuseStreams.Load() && strings.HasSuffix(r.URL.Path, "/events") {
+			http.Error(w, "event streams refused by the test", http.StatusServiceUnavailable)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	// Registered after the server, so the browser closes first and its
+	// open event stream ends before the server waits for it.
+	p := newBrowserPage(t, exe)
+
+	// A bad token stays on the login form, with the reason.
+	p.do("open the console", 20*time.Second,
+		chromedp.Navigate(srv.URL+"/#/activations"),
+		chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), "mst_"+strings.Repeat("A", 43)),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")),
+	)
+	assert.Contains(t, p.text("#login-error"), "令牌无效")
+	assert.Empty(t, browserRun(p, chromedp.Evaluate[string](`sessionStorage.getItem('muster.token') || ''`)))
+
+	// Typed in, a good token opens the page the address asked for.
+	p.do("log in", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('token').value = ''`),
+		chromedp.SendKeys(chromedp.CSS("#token"), viewer),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#activation-rows tr[data-id="`+string(drill.ID)+`"]`)),
+	)
+	assert.True(t, browserRun(p, chromedp.Evaluate[bool](`document.getElementById('login').hidden`)))
+
+	// The list marks the drill, and the header counts the region the LIVE
+	// call-up put in emergency.
+	assert.Equal(t, "【演练】", p.text(`#activation-rows tr[data-id="`+string(drill.ID)+`"] .badge`))
+	assert.Equal(t, "实战", p.text(`#activation-rows tr[data-id="`+string(live.ID)+`"] .badge`))
+	assert.Equal(t, fmt.Sprint(drill.Recipients), p.text(`#activation-rows tr[data-id="`+string(drill.ID)+`"] td:last-child`))
+	p.waitFor("header counts regions in emergency", `#mode-summary[data-emergency="1"]`, 15*time.Second)
+	assert.Contains(t, p.text("#mode-summary"), "战时 1")
+
+	// A click on its row opens the drill's board, followed live. (Clicked
+	// from the page: the list redraws every 10 s, and a click by node could
+	// miss a row just redrawn.)
+	p.do("open the board", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#activation-rows tr[data-id="`+string(drill.ID)+`"] td:nth-child(3)').click()`),
+		chromedp.WaitReady(chromedp.CSS(`#live[data-live="stream"]`)),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#totals [data-key="recipients"][data-value="%d"]`, drill.Recipients))),
+	)
+	assert.Equal(t, "#/board/"+string(drill.ID), browserRun(p, chromedp.Evaluate[string](`location.hash`)))
+	assert.Equal(t, "【演练】", p.text("#board-purpose .badge"))
+	assert.Contains(t, p.text("#as-of"), "更新于")
+
+	board := readBoard(t, h, viewer, drill.ID)
+	assertBoardShown(t, p, board)
+
+	// A reply through the provider's inbound path shows up without a reload.
+	browserRun(p, chromedp.Evaluate[string](`window.musterMark = 'not reloaded'`))
+	who := boardReply(t, f, h, drill.ID, "1")
+	p.waitFor("the new 报到 shows", `#totals [data-key="acked"][data-value="1"]`, 15*time.Second)
+	p.waitFor("in its grid", fmt.Sprintf(`#grid-rows tr[data-code="%s"][data-acked="1"]`, who.Grid), 15*time.Second)
+	assert.Equal(t, "not reloaded", browserRun(p, chromedp.Evaluate[string](`window.musterMark`)))
+	assert.Equal(t, "stream", browserRun(p, chromedp.Evaluate[string](`document.getElementById('live').dataset.live`)))
+	board = readBoard(t, h, viewer, drill.ID)
+	require.Equal(t, 1, board.Total.Acked)
+	assertBoardShown(t, p, board)
+
+	// Stood down with nothing in flight, the stream ends and the page says so.
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	p.waitFor("the board ends", `#live[data-live="ended"]`, 15*time.Second)
+
+	// The modes page lists the region in emergency, held by the LIVE call-up.
+	p.do("open the modes page", 15*time.Second,
+		chromedp.Click(chromedp.CSS(`#nav a[data-route="modes"]`)),
+		chromedp.WaitReady(chromedp.CSS(`#modes-rows tr[data-region="990102"][data-mode="emergency"]`)),
+	)
+	row := p.text(`#modes-rows tr[data-region="990102"]`)
+	assert.Contains(t, row, "战时")
+	assert.Contains(t, row, "IV 级")
+	assert.Contains(t, row, string(live.ID))
+	assert.Contains(t, row, "暴雨")
+
+	// Without its event stream, a board polls, says so, and still updates.
+	refuseStreams.Store(true)
+	polled := boardActivate(t, f, h, "990103")
+	p.do("open a board without a stream", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(polled.ID)+`'`),
+		chromedp.WaitReady(chromedp.CSS(`#live[data-live="polling"]`)),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#totals [data-key="recipients"][data-value="%d"]`, polled.Recipients))),
+	)
+	assert.Contains(t, p.text("#live"), "轮询")
+	boardReply(t, f, h, polled.ID, "1")
+	p.waitFor("a polled board updates", `#totals [data-key="acked"][data-value="1"]`, 20*time.Second)
+
+	// A revoked token sends the console back to the login form, saying why.
+	res = do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(viewerToken.ID), token: f.root})
+	require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
+	p.do("signed out", 20*time.Second, chromedp.WaitVisible(chromedp.CSS("#login-error")))
+	assert.Contains(t, p.text("#login-error"), "登录已失效")
+	assert.Empty(t, browserRun(p, chromedp.Evaluate[string](`sessionStorage.getItem('muster.token') || ''`)))
+
+	assert.Empty(t, p.scriptErrors(), "the console ran without script errors or policy violations")
+}
+
+// readBoard is the board as the API serves it.
+func readBoard(t *testing.T, h http.Handler, token string, id plans.ActivationID) notify.Board {
+	t.Helper()
+	res := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(id) + "/board", token: token})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var b notify.Board
+	res.decode(t, &b)
+	return b
+}
+
+// assertBoardShown checks the page shows b's totals, checkpoints and grids.
+func assertBoardShown(t *testing.T, p *browserPage, b notify.Board) {
+	t.Helper()
+	tot := b.Total
+	assert.Equal(t, map[string]int{
+		"recipients": tot.Recipients, "sent": tot.Sent, "delivered": tot.Delivered, "acked": tot.Acked,
+		"declined": tot.Declined, "failed": tot.Failed, "escalated": tot.Escalated, "pending": tot.Pending,
+		"unanswered": tot.Unanswered,
+	}, browserRun(p, chromedp.Evaluate[map[string]int](readTotals)))
+
+	checkpoints := map[string]int{}
+	for _, a := range tot.AckBy {
+		checkpoints[fmt.Sprint(a.Minutes)] = a.Acked
+	}
+	assert.Equal(t, checkpoints, browserRun(p, chromedp.Evaluate[map[string]int](readCheckpoints)))
+
+	var want []boardRowOnPage
+	for _, g := range b.Grids {
+		want = append(want, boardRowOnPage{Code: string(g.Code), Acked: g.Acked, Recipients: g.Recipients})
+	}
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, browserRun(p, chromedp.Evaluate[[]boardRowOnPage](readGridRows)))
+}
