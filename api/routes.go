@@ -37,6 +37,13 @@ func (s *Server) routes() {
 	e.POST(notify.HookVoice+":attempt/gather", s.voiceGather)
 	e.POST(notify.HookVoiceStatus, s.voiceStatus)
 
+	// The responder page: the one-tap answer link of a call-up SMS. No
+	// token; the link itself is the credential.
+	rp := newResponder(s.cfg.CAPZone)
+	e.GET(notify.AnswerLinkPath+"page.css", s.responderStyle(rp))
+	e.GET(notify.AnswerLinkPath+":token", s.responderPage(rp))
+	e.POST(notify.AnswerLinkPath+":token", s.responderAnswer(rp))
+
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
 

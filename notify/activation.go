@@ -148,6 +148,7 @@ func Register(r Registrar) {
 	r.Handle(CmdDispatchClaim, applyDispatchClaim)
 	r.Handle(CmdDispatchResult, applyDispatchResult)
 	r.Handle(CmdInbound, applyInbound)
+	r.Handle(CmdAnswerKey, applyAnswerKey)
 }
 
 func invalidf(format string, args ...any) error {

@@ -517,6 +517,10 @@ const (
 	InboundReply  InboundKind = "reply"  // an SMS from a recipient
 	InboundDigits InboundKind = "digits" // keys pressed on a voice call-up (Attempt: the escalation attempt)
 	InboundCall   InboundKind = "call"   // a voice call's progress (Attempt: the escalation attempt)
+	// InboundWeb is an answer given on the responder page: Activation and
+	// Person name the call-up (the answer link did), Answer is accept or
+	// decline and Body a decline's reason.
+	InboundWeb InboundKind = "web"
 )
 
 // InboundItem is one verified webhook.
@@ -536,6 +540,10 @@ type InboundItem struct {
 	// and reports only ever concern drill call-ups, and the live account's
 	// only LIVE ones.
 	Exercise bool `json:"ex,omitempty"`
+	// Activation, Person and Answer are a web answer's (InboundWeb).
+	Activation plans.ActivationID `json:"a,omitempty"`
+	Person     plans.PersonID     `json:"p,omitempty"`
+	Answer     ReplyKind          `json:"ans,omitempty"`
 }
 
 type inboundBatch struct {
@@ -578,6 +586,8 @@ type InboundRecord struct {
 	Body    string         `json:"body,omitempty"`
 	Attempt string         `json:"attempt,omitempty"`
 	Person  plans.PersonID `json:"person,omitempty"`
+	// Activation is the call-up the item concerned, when it named one.
+	Activation plans.ActivationID `json:"activation,omitempty"`
 }
 
 // Note is a reply kept because it was not an answer (or came after one).
@@ -607,12 +617,16 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 			res, err = applyDigits(tx, acts, c, it)
 		case InboundCall:
 			res, err = applyCall(tx, acts, c, it)
-		case InboundReply:
+		case InboundReply, InboundWeb:
 			if it.SID != "" && seen.Get([]byte(it.SID)) != nil {
 				res = InboundResult{Outcome: InboundDuplicate}
 				break
 			}
-			res, err = applyReply(tx, acts, c, it)
+			if it.Kind == InboundWeb {
+				res, err = applyWebAnswer(tx, acts, c, it)
+			} else {
+				res, err = applyReply(tx, acts, c, it)
+			}
 			if err == nil && it.SID != "" {
 				err = seen.Put([]byte(it.SID), []byte(res.Outcome))
 			}
@@ -642,7 +656,7 @@ func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundRes
 		return err
 	}
 	rec := InboundRecord{Seq: seq, Time: c.Time, Outcome: res.Outcome, Kind: it.Kind, SID: it.SID, From: it.From, To: it.To,
-		Body: truncate(it.Body, 500), Attempt: it.Attempt, Person: res.Person}
+		Body: truncate(it.Body, 500), Attempt: it.Attempt, Person: res.Person, Activation: res.Activation}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err

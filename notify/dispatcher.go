@@ -45,8 +45,10 @@ type DispatcherConfig struct {
 	Live     *Route // nil: LIVE activations stay pending, with a warning
 	Exercise *Route // required: drills never fall back to Live
 	// PublicURL is the base URL the provider reaches this cluster's webhooks
-	// at; delivery reports go to PublicURL/hooks/twilio/sms-status. Empty:
-	// no delivery reports are asked for.
+	// at; delivery reports go to PublicURL/hooks/twilio/sms-status, and each
+	// message's {{.Link}} is the recipient's answer link,
+	// PublicURL/r/{token}. Empty: no delivery reports are asked for and
+	// messages carry no link.
 	PublicURL string
 
 	Workers     int           // concurrent provider calls; default 64
@@ -349,6 +351,11 @@ type dispatchRun struct {
 	acts       map[plans.ActivationID]*actRun
 	rng        *rand.Rand
 	rngMu      sync.Mutex
+	// key is the answer-link key, read (or created) before the first claim
+	// of a message that carries a link; nil until then.
+	key atomic.Pointer[AnswerKey]
+	// linkErrs counts messages sent without their link; the first is logged.
+	linkErrs atomic.Int64
 }
 
 // Run dispatches until ctx ends (leadership lost or node closing). Sends in
@@ -432,6 +439,9 @@ func (r *dispatchRun) fill() (int, error) {
 	if err := r.refresh(); err != nil {
 		return 0, err
 	}
+	if err := r.ensureKey(); err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, ar := range r.acts {
 		for !ar.skip && r.ctx.Err() == nil {
@@ -457,6 +467,47 @@ func (r *dispatchRun) fill() (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// ensureKey reads the answer-link key, creating it if the state has none,
+// once an open activation's messages need links (a public URL is set and
+// the activation is not a correction, whose text carries none). Nothing
+// is claimed for such an activation before the key exists.
+func (r *dispatchRun) ensureKey() error {
+	if r.d.cfg.PublicURL == "" || r.key.Load() != nil {
+		return nil
+	}
+	need := false
+	for _, ar := range r.acts {
+		need = need || (!ar.skip && ar.a.Retracts == "")
+	}
+	if !need {
+		return nil
+	}
+	key, err := EnsureAnswerKey(r.ctx, r.d.apply, r.d.view, "dispatcher")
+	if err != nil {
+		return err
+	}
+	r.key.Store(&key)
+	return nil
+}
+
+// link is rec's answer link in an activation's messages: "" without a
+// public URL, for a correction, or when it cannot be made (the message
+// then goes without it: reaching the person matters more).
+func (r *dispatchRun) link(a Activation, rec Recipient) string {
+	key := r.key.Load()
+	if r.d.cfg.PublicURL == "" || a.Retracts != "" || key == nil {
+		return ""
+	}
+	link, err := key.Link(r.d.cfg.PublicURL, a.ID, rec.Person)
+	if err != nil {
+		if r.linkErrs.Add(1) == 1 {
+			r.d.cfg.Logger.Warn("dispatcher: a message goes without its answer link", "activation", a.ID, "recipient", rec.Person, "err", err)
+		}
+		return ""
+	}
+	return link
 }
 
 // refresh loads newly opened activations and forgets closed ones.
@@ -715,7 +766,7 @@ func (r *dispatchRun) message(j job) (string, error) {
 	if a.Purpose.Drill() != j.act.route.Exercise {
 		return "", fmt.Errorf("refused: %s traffic may not use the %s route", a.Purpose, j.act.route.Name)
 	}
-	body, err := j.act.sms.render(j.rec, AnswerLink)
+	body, err := j.act.sms.render(j.rec, r.link(a, j.rec))
 	if err != nil {
 		return "", err
 	}

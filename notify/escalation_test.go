@@ -110,6 +110,9 @@ func TestEscalationFiresEachStepOnceAcrossLeaderChange(t *testing.T) {
 	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items)
 	r.waitSimIdle(t, 30*time.Second)
 	assert.EqualValues(t, sent0+int64(silent), r.sim.Stats().Accounts[drillAcct.SID].Created, "one escalation SMS per silent recipient")
+	key, err := notify.ReadAnswerKey(testCtx(t), r.c.WaitLeader(15*time.Second).Node, muster.Default)
+	require.NoError(t, err)
+	assert.Len(t, callUpLinks(t, r, key, a.ID, r.recipientsOf(t, a.ID)), a.Recipients, "the call-up and the SMS again carry the recipient's link")
 	assert.True(t, r.escalation(t, a.ID)[1].FiredAt.IsZero())
 
 	// The leader dies; the next one fires T+10 once: a 叫应 report per grid leader.

@@ -43,7 +43,9 @@ type EscalatorConfig struct {
 	// missing voice route leaves voice items queued, and says so in the log.
 	Live, Exercise           *Route
 	LiveVoice, ExerciseVoice *VoiceRoute
-	// PublicURL is the base of the voice webhooks Twilio calls back on.
+	// PublicURL is the base of the voice webhooks Twilio calls back on and
+	// of the answer links in the call-up SMS it sends again (as the
+	// dispatcher's); empty, those messages carry no link.
 	PublicURL string
 	// Batch bounds the items claimed per activation per tick; Workers the
 	// sends in flight.
@@ -268,6 +270,10 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 	if len(refs) == 0 {
 		return nil
 	}
+	key, err := e.answerKey(ctx, w, refs)
+	if err != nil {
+		return err
+	}
 	p, err := json.Marshal(escalationClaim{Items: refs})
 	if err != nil {
 		return err
@@ -285,7 +291,7 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = e.sendOne(ctx, w, ref, it)
+			results[i] = e.sendOne(ctx, w, ref, it, key)
 		}()
 	}
 	wg.Wait()
@@ -299,8 +305,23 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 	return e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationResult, Actor: "escalator", Payload: p}, nil)
 }
 
+// answerKey reads the answer-link key, creating it if the state has none,
+// when one of refs is the call-up SMS again and a public URL is set: the
+// message carries the recipient's link. It is nil when none is needed.
+func (e *Escalator) answerKey(ctx context.Context, w *escWork, refs []EscalationRef) (AnswerKey, error) {
+	if e.cfg.PublicURL == "" || w.a.Retracts != "" {
+		return nil, nil
+	}
+	for _, ref := range refs {
+		if it := w.items[string(escItemKey(ref.Step, ref.Person))]; it.Channel == ChannelSMS && it.Text == "" {
+			return EnsureAnswerKey(ctx, e.apply, e.view, "escalator")
+		}
+	}
+	return nil, nil
+}
+
 // sendOne makes one escalation attempt: an SMS or a voice call.
-func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, it EscalationItem) EscalationOutcome {
+func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, it EscalationItem, key AnswerKey) EscalationOutcome {
 	out := EscalationOutcome{EscalationRef: ref}
 	id := EscalationAttemptID(w.a.ID, ref.Person, ref.Step, ref.N)
 	drill := w.a.Purpose.Drill()
@@ -322,7 +343,7 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 	default:
 		route := e.sms[drill]
 		var body string
-		if body, err = e.smsText(w, it); err != nil {
+		if body, err = e.smsText(w, it, key); err != nil {
 			break
 		}
 		if route.Exercise != drill || (drill && !strings.HasPrefix(body, plans.ExerciseMark)) {
@@ -354,8 +375,9 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 	return out
 }
 
-// smsText is an escalation SMS: the superior's report, or the call-up again.
-func (e *Escalator) smsText(w *escWork, it EscalationItem) (string, error) {
+// smsText is an escalation SMS: the superior's report, or the call-up
+// again with the recipient's answer link (none without key).
+func (e *Escalator) smsText(w *escWork, it EscalationItem, key AnswerKey) (string, error) {
 	if it.Text != "" {
 		return it.Text, nil
 	}
@@ -363,5 +385,13 @@ func (e *Escalator) smsText(w *escWork, it EscalationItem) (string, error) {
 	if !ok {
 		return "", &SendError{Message: "the recipient record is missing"}
 	}
-	return RenderSMS(w.a, w.level, r, AnswerLink)
+	link := ""
+	if key != nil {
+		var err error
+		if link, err = key.Link(e.cfg.PublicURL, w.a.ID, r.Person); err != nil {
+			e.cfg.Logger.Warn("escalator: a message goes without its answer link", "activation", w.a.ID, "recipient", r.Person, "err", err)
+			link = ""
+		}
+	}
+	return RenderSMS(w.a, w.level, r, link)
 }

@@ -7,12 +7,8 @@ import (
 	"muster/plans"
 )
 
-// AnswerLink is what {{.Link}} renders to in call-up SMS, in previews and
-// sends alike. muster has no one-tap answer page yet, so messages carry no
-// link and people answer by SMS reply.
-const AnswerLink = ""
-
-// MessageData fills a plan's templates for one recipient of a.
+// MessageData fills a plan's templates for one recipient of a. link is the
+// recipient's answer link ({{.Link}}; see AnswerKey.Link), "" for none.
 func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 	lang := r.Language
 	d := plans.MessageData{

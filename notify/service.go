@@ -58,6 +58,11 @@ type Service struct {
 	// ApprovalWindow is how long LIVE activations that need approval wait
 	// for it (DefaultApprovalWindow when zero). Set it before use.
 	ApprovalWindow time.Duration
+	// PublicURL is the dispatcher's (DispatcherConfig.PublicURL): previews
+	// render {{.Link}} as a link of the length the real one will have, so
+	// their segment count is the sent message's. Empty: no link, as the
+	// dispatcher sends none. Set it before use.
+	PublicURL string
 }
 
 // NewService returns a Service over a replicated state.
@@ -120,7 +125,8 @@ type RoleCount struct {
 	Shortfall int `json:"shortfall"`
 }
 
-// SampleSMS is the message one real recipient would get.
+// SampleSMS is the message one real recipient would get. Its answer link
+// has the real one's length but not its token, which only the send makes.
 type SampleSMS struct {
 	Person   plans.PersonID `json:"person"`
 	Name     string         `json:"name"`
@@ -216,7 +222,7 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 	out.Activation.Recipients = out.Total
 	out.Guard = p.guard(out.Total)
 	if first != nil {
-		text, err := RenderSMS(out.Activation, p.level, *first, AnswerLink)
+		text, err := RenderSMS(out.Activation, p.level, *first, sampleAnswerLink(tx, s.PublicURL, first.Person))
 		if err != nil {
 			return out, err
 		}

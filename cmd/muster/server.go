@@ -131,7 +131,8 @@ and TEST through the --exercise-twilio-* account, never the other way round.
 Without an exercise account drills go to a built-in simulator (nothing
 reaches a phone); without a live account LIVE messages stay pending. Give
 every node the same --public-url, reaching any node, for the providers'
-webhooks. See docs/operations.md.`,
+webhooks and the answer links in call-up SMS (PUBLIC-URL/r/...). See
+docs/operations.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.nodeID == "" || o.dataDir == "" || o.raftAddr == "" {
@@ -242,6 +243,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}
 	actSvc := notify.NewService(node, node, sms.senders)
 	actSvc.ApprovalWindow = o.approvalWindow
+	actSvc.PublicURL = sms.dispatch.PublicURL // previews show answer links as long as the sent ones
 	drillSvc := drills.NewService(node, node, muster.SystemClock{})
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
 	if err != nil {
