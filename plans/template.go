@@ -292,6 +292,12 @@ func DeadlineText(d Duration, lang Language) string {
 	return strings.Join(parts, "")
 }
 
+// SampleLink stands for a one-tap answer link when templates are checked:
+// as long as a real one under a short public URL (a 23-character token, the
+// longest muster makes below 16,384 activations and two million people),
+// so the segment count a plan is checked with is not flattered.
+const SampleLink = "https://muster.example.cn/r/AbCdEfGhIjKlMnOpQrStUvW"
+
 // SampleMessageData is typical data for previews and for checking a level's
 // templates: the plan's own sender, title and level, and a made-up recipient
 // (a three-character name, the level's first role, a one-tap link) in lang.
@@ -305,7 +311,7 @@ func SampleMessageData(p *Plan, l *Level, lang Language) MessageData {
 		Name:        "张建国",
 		Reason:      "经会商研判，决定启动应急响应",
 		AckDeadline: DeadlineText(l.AckDeadline, lang),
-		Link:        "https://m.example.cn/r/7Kq2xZ",
+		Link:        SampleLink,
 	}
 	for _, g := range l.Groups {
 		if len(g.Roles) > 0 {
