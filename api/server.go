@@ -1,6 +1,8 @@
 // Package api is muster's HTTP surface: the JSON API under /api/v1, health,
-// readiness and metrics endpoints, and the node-to-node endpoints of the
-// cluster mounted under /internal/. It is strictly HTTP: it authenticates,
+// readiness and metrics endpoints, the provider webhooks under /hooks/, the
+// web console at / (console.go), the responders' answer page under /r/
+// (responder.go), and the node-to-node endpoints of the cluster mounted
+// under /internal/. It is strictly HTTP: it authenticates,
 // checks roles, decodes and validates the shape of requests, calls the
 // services it is given and maps their errors to statuses in one place.
 package api
