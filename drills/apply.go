@@ -78,6 +78,9 @@ type Run struct {
 	Waited plans.Duration `json:"waited,omitempty"`
 	Error  string         `json:"error,omitempty"` // why a run failed or was missed
 	Index  uint64         `json:"index"`
+	// TimeZone is the schedule's, for showing the run's times as the
+	// schedule's are (empty in runs recorded before it was kept).
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // scheduleCreate is the payload of drill.schedule; the proposer stamped the
@@ -547,7 +550,7 @@ func (s *Schedule) activationReason(manual bool) string {
 
 func (s *Schedule) run(status RunStatus, due time.Time, c *muster.Command) Run {
 	return Run{Schedule: s.ID, Plan: s.Plan, Regions: slices.Clone(s.Regions), Level: s.Level, Type: s.Type, Title: s.Title,
-		Status: status, Due: due, NoNotice: s.NoNotice != nil, At: c.Time, By: c.Actor, Units: slices.Clone(s.Units), Index: c.Index}
+		Status: status, Due: due, NoNotice: s.NoNotice != nil, At: c.Time, By: c.Actor, Units: slices.Clone(s.Units), Index: c.Index, TimeZone: s.TimeZone}
 }
 
 // liveEmergency reports the regions among, above or below regions that are

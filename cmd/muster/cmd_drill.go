@@ -282,8 +282,17 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 				if r.Waited > 0 {
 					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", r.Waited, note))
 				}
+				at := localTime // runs recorded before they kept their schedule's zone
+				if r.TimeZone != "" {
+					at = func(t time.Time) string {
+						if t.IsZero() {
+							return "-"
+						}
+						return inZone(t, r.TimeZone)
+					}
+				}
 				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
-					localTime(r.Due), localTime(r.At), orDash(string(r.Activation)), r.Participants, orDash(note)), nil
+					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(note)), nil
 			})
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -555,9 +556,10 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.Positive(t, run.Participants)
 	st = waitSettled(t, c, base, run.Activation, 30*time.Second)
 	assert.Equal(t, map[notify.State]int{notify.StateDelivered: run.Participants}, st.Counters.ByState)
-	r = runCLI(t, env, "drill", "runs")
+	r = runCLI(t, append(slices.Clip(env), "TZ=UTC"), "drill", "runs")
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, run.ID+` +D000001 +flood-control +notification +started`, r.stdout)
+	assert.Regexp(t, run.ID+` +D000001 +flood-control +notification +started +- +\S+ \S+ CST +A\d+`, r.stdout,
+		"times in the schedule's zone (Asia/Shanghai), not the CLI machine's (UTC)")
 	r = runCLI(t, env, "drill", "show", "D000001")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "1 started, 0 missed, last "+run.ID)
