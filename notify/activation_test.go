@@ -517,6 +517,19 @@ func TestLiveActivationWaitsForASecondPerson(t *testing.T) {
 	assert.Equal(t, notify.StatusPendingApproval, st.Status, "a refused approval changes nothing")
 	assert.Empty(t, st.Decisions)
 
+	// Nobody was called yet: a report or an answer naming the activation
+	// is unknown (audited), and does not fail the batch it came in.
+	p := plans.PersonID("P00000001")
+	var res []notify.InboundResult
+	batch := `{"i":[{"k":"status","at":"` + notify.AttemptID(a.ID, p, 1) + `","sid":"SMpending","st":"delivered"},` +
+		`{"k":"web","a":"` + string(a.ID) + `","p":"` + string(p) + `","ans":"accept","sid":"WBpending"}]}`
+	require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: notify.CmdInbound, Actor: "test", Payload: []byte(batch)}, &res))
+	require.Len(t, res, 2)
+	for _, r := range res {
+		assert.NotEqual(t, notify.InboundApplied, r.Outcome, "%+v", r)
+	}
+	assert.Equal(t, notify.InboundUnknown, res[0].Outcome)
+
 	seen, err := e.svc.ApprovalPreview(ctx, a.ID)
 	require.NoError(t, err)
 	assert.Equal(t, preview.Total, seen.Total, "the approver sees the requester's preview")

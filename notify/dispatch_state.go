@@ -137,7 +137,11 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 	}
 	ad := activationData(tx, id)
 	if ad == nil {
-		return nil, fmt.Errorf("activation %s has no recipient data", id)
+		// Waiting for approval, or rejected: nobody was called, so nothing
+		// can be reported or answered for it. Not found for what arrives
+		// naming it (audited as unknown), not a fault failing its batch.
+		m[id] = nil
+		return nil, muster.Errorf(muster.ENotFound, "activation %s has no recipients (%s)", id, a.Status)
 	}
 	at := &actTx{a: a, ad: ad, rb: ad.Bucket(bRecipients), cb: ad.Bucket(bCounters), deltas: map[string]int64{}}
 	if at.attempts, err = ad.CreateBucketIfNotExists(bAttempts); err != nil {
