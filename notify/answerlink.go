@@ -372,16 +372,18 @@ func applyWebAnswer(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundIte
 	if it.Activation == "" || it.Person == "" || (it.Answer != ReplyAccept && it.Answer != ReplyDecline) {
 		return InboundResult{Outcome: InboundRejected, Activation: it.Activation, Person: it.Person}, nil
 	}
-	if activationData(tx, it.Activation) == nil { // none, or one that never called anyone up (pending, rejected)
-		return InboundResult{Outcome: InboundUnknown, Activation: it.Activation, Person: it.Person}, nil
-	}
+	// No such activation, one that never called anyone up (pending,
+	// rejected), or no such recipient: unknown, audited.
+	unknown := InboundResult{Outcome: InboundUnknown, Activation: it.Activation, Person: it.Person}
 	at, err := acts.get(tx, it.Activation)
-	if err != nil {
+	if muster.IsCode(err, muster.ENotFound) {
+		return unknown, nil
+	} else if err != nil {
 		return InboundResult{}, err
 	}
 	r, att, err := at.recipient(it.Person)
 	if muster.IsCode(err, muster.ENotFound) {
-		return InboundResult{Outcome: InboundUnknown, Activation: it.Activation, Person: it.Person}, nil
+		return unknown, nil
 	} else if err != nil {
 		return InboundResult{}, err
 	}
