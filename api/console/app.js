@@ -77,6 +77,11 @@
     return n;
   }
 
+  // scrollTable is a table of class cls with a header row and a body, in a
+  // box that scrolls sideways on a narrow screen.
+  const scrollTable = (cls, head, body) =>
+    el('div', { class: 'table-wrap' }, el('table', { class: cls }, el('thead', {}, head), body));
+
   // headRow is a table's header row; a column is a label, or [label, class]
   // (class opt: hidden on a phone).
   const headRow = (cols) =>
@@ -331,16 +336,7 @@
       el('p', { class: 'hint' }, '列出的是切换过状态的区域；未列出的区域随上级区域，上级也无记录时为平时。每 5 秒刷新。'),
       info,
       err,
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'modes' },
-          el('thead', {}, headRow(['区域', '状态', '级别', ['起始时间', 'opt'], ['操作人', 'opt'], '原因', ['依据', 'opt']])),
-          body,
-        ),
-      ),
+      scrollTable('modes', headRow(['区域', '状态', '级别', ['起始时间', 'opt'], ['操作人', 'opt'], '原因', ['依据', 'opt']]), body),
     );
     const render = () => {
       if (modes.error) pageError(err, modes.error, '区域状态读取失败');
@@ -397,16 +393,7 @@
       el('h1', {}, '启动记录'),
       info,
       err,
-      el(
-        'div',
-        { class: 'table-wrap' },
-        el(
-          'table',
-          { class: 'activations' },
-          el('thead', {}, headRow(['编号', '性质', ['预案', 'plan'], ['级别', 'opt'], '区域', '状态', ['创建时间', 'opt'], ['人数', 'num']])),
-          body,
-        ),
-      ),
+      scrollTable('activations', headRow(['编号', '性质', ['预案', 'plan'], ['级别', 'opt'], '区域', '状态', ['创建时间', 'opt'], ['人数', 'num']]), body),
     );
     body.addEventListener('click', (ev) => {
       const tr = ev.target.closest('tr[data-id]');
@@ -486,9 +473,9 @@
       totals,
       checkpoints,
       el('h2', {}, '分区汇总'),
-      el('div', { class: 'table-wrap' }, el('table', { class: 'board' }, el('thead', {}, regionsHead), regionsBody)),
+      scrollTable('board', regionsHead, regionsBody),
       el('h2', {}, '网格明细'),
-      el('div', { class: 'table-wrap' }, el('table', { class: 'board' }, el('thead', {}, gridsHead), gridsBody)),
+      scrollTable('board', gridsHead, gridsBody),
     );
 
     const setLive = (m) => {
