@@ -28,17 +28,31 @@ var consoleFiles embed.FS
 // console/ are served under /console/.
 const consoleIndex = "index.html"
 
-// Headers of every console response. The page may load and connect to its
-// own origin only (no inline script or style, no other host), may not be
-// framed, and is revalidated on every load so an upgraded node serves its
-// new console at once.
-var consoleHeaders = map[string]string{
+// pageHeaders go on every page and file muster serves to a browser (the
+// console and the responder page): it may load and post to its own origin
+// only (no inline script or style, no other host), is never framed, and
+// sends no Referer.
+var pageHeaders = map[string]string{
 	"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
 	"X-Content-Type-Options":  "nosniff",
 	"X-Frame-Options":         "DENY",
 	"Referrer-Policy":         "no-referrer",
-	"Cache-Control":           "no-cache",
 }
+
+// setPageHeaders sets pageHeaders and then extra on c's response.
+func setPageHeaders(c *gin.Context, extra map[string]string) {
+	h := c.Writer.Header()
+	for _, set := range []map[string]string{pageHeaders, extra} {
+		for k, v := range set {
+			h.Set(k, v)
+		}
+	}
+}
+
+// consoleHeaders go on every console response besides pageHeaders: it is
+// revalidated on every load so an upgraded node serves its new console at
+// once.
+var consoleHeaders = map[string]string{"Cache-Control": "no-cache"}
 
 // consoleTypes are the content types of the console's files, by extension.
 // A console file with any other extension makes newConsole panic, so every
@@ -117,10 +131,8 @@ func (s *Server) consoleAsset(con *console) gin.HandlerFunc {
 // serve writes f with the console headers, answering 304 to a request that
 // has it already (If-None-Match).
 func (con *console) serve(c *gin.Context, f consoleFile) {
+	setPageHeaders(c, consoleHeaders)
 	h := c.Writer.Header()
-	for k, v := range consoleHeaders {
-		h.Set(k, v)
-	}
 	h.Set("Content-Type", f.contentType)
 	h.Set("ETag", f.etag)
 	// ServeContent handles conditional and range requests; the files carry

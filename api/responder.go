@@ -52,16 +52,12 @@ const (
 	answerLimitsMax  = 100_000
 )
 
-// responderHeaders go on every responder response. The page may load only
-// its own style sheet and post only to itself, is never framed, cached or
-// indexed, and sends no Referer (its URL is the responder's credential).
+// responderHeaders go on every responder response besides pageHeaders:
+// the page is never cached or indexed (its URL is the responder's
+// credential).
 var responderHeaders = map[string]string{
-	"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
-	"X-Content-Type-Options":  "nosniff",
-	"X-Frame-Options":         "DENY",
-	"Referrer-Policy":         "no-referrer",
-	"Cache-Control":           "no-store",
-	"X-Robots-Tag":            "noindex, nofollow",
+	"Cache-Control": "no-store",
+	"X-Robots-Tag":  "noindex, nofollow",
 }
 
 // responder serves the responder page: the templates, the style sheet and
@@ -250,19 +246,12 @@ var (
 		TitleEN: "Too long", TextEN: "Shorten the reason and try again."}
 )
 
-func responderHeadersOn(c *gin.Context) {
-	h := c.Writer.Header()
-	for k, v := range responderHeaders {
-		h.Set(k, v)
-	}
-}
-
 func (rp *responder) render(c *gin.Context, status int, t *template.Template, data any) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		panic("responder page: " + err.Error()) // the templates are fixed: a test catches this
 	}
-	responderHeadersOn(c)
+	setPageHeaders(c, responderHeaders)
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
 	c.Abort()
 }
@@ -313,7 +302,7 @@ func (s *Server) responderFailed(c *gin.Context, rp *responder, err error) {
 // so it may be cached.
 func (s *Server) responderStyle(rp *responder) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		responderHeadersOn(c)
+		setPageHeaders(c, responderHeaders)
 		h := c.Writer.Header()
 		h.Set("Cache-Control", "public, max-age=86400")
 		h.Set("Content-Type", "text/css; charset=utf-8")
