@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -250,6 +251,32 @@ func EnsureAnswerKey(ctx context.Context, a Applier, v Viewer, actor string) (An
 		return nil, fmt.Errorf("create the answer-link key: the state holds %d bytes", len(out.Key))
 	}
 	return out.Key, nil
+}
+
+// answerKeyCache holds the answer-link key once a leader service has read
+// or created it: the key never changes, so the state is asked once.
+type answerKeyCache struct{ key atomic.Pointer[AnswerKey] }
+
+// load is the key held, nil before ensure succeeded.
+func (c *answerKeyCache) load() AnswerKey {
+	if k := c.key.Load(); k != nil {
+		return *k
+	}
+	return nil
+}
+
+// ensure returns the key, reading or creating it (EnsureAnswerKey) the
+// first time.
+func (c *answerKeyCache) ensure(ctx context.Context, a Applier, v Viewer, actor string) (AnswerKey, error) {
+	if k := c.load(); k != nil {
+		return k, nil
+	}
+	k, err := EnsureAnswerKey(ctx, a, v, actor)
+	if err != nil {
+		return nil, err
+	}
+	c.key.Store(&k)
+	return k, nil
 }
 
 // ---- the responder page ----

@@ -353,7 +353,7 @@ type dispatchRun struct {
 	rngMu      sync.Mutex
 	// key is the answer-link key, read (or created) before the first claim
 	// of a message that carries a link; nil until then.
-	key atomic.Pointer[AnswerKey]
+	key answerKeyCache
 	// linkErrs counts messages sent without their link; the first is logged.
 	linkErrs atomic.Int64
 }
@@ -474,7 +474,7 @@ func (r *dispatchRun) fill() (int, error) {
 // the activation is not a correction, whose text carries none). Nothing
 // is claimed for such an activation before the key exists.
 func (r *dispatchRun) ensureKey() error {
-	if r.d.cfg.PublicURL == "" || r.key.Load() != nil {
+	if r.d.cfg.PublicURL == "" || r.key.load() != nil {
 		return nil
 	}
 	need := false
@@ -484,19 +484,15 @@ func (r *dispatchRun) ensureKey() error {
 	if !need {
 		return nil
 	}
-	key, err := EnsureAnswerKey(r.ctx, r.d.apply, r.d.view, "dispatcher")
-	if err != nil {
-		return err
-	}
-	r.key.Store(&key)
-	return nil
+	_, err := r.key.ensure(r.ctx, r.d.apply, r.d.view, "dispatcher")
+	return err
 }
 
 // link is rec's answer link in an activation's messages: "" without a
 // public URL, for a correction, or when it cannot be made (the message
 // then goes without it: reaching the person matters more).
 func (r *dispatchRun) link(a Activation, rec Recipient) string {
-	key := r.key.Load()
+	key := r.key.load()
 	if r.d.cfg.PublicURL == "" || a.Retracts != "" || key == nil {
 		return ""
 	}

@@ -95,6 +95,7 @@ type Escalator struct {
 	voiceLim map[bool]*rate.Limiter
 
 	fired, sent, failed, runs atomic.Int64
+	key                       answerKeyCache
 }
 
 // NewEscalator returns an escalator over a replicated state.
@@ -314,7 +315,7 @@ func (e *Escalator) answerKey(ctx context.Context, w *escWork, refs []Escalation
 	}
 	for _, ref := range refs {
 		if it := w.items[string(escItemKey(ref.Step, ref.Person))]; it.Channel == ChannelSMS && it.Text == "" {
-			return EnsureAnswerKey(ctx, e.apply, e.view, "escalator")
+			return e.key.ensure(ctx, e.apply, e.view, "escalator")
 		}
 	}
 	return nil, nil
