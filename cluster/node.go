@@ -41,9 +41,9 @@ type Config struct {
 	RaftLevel string    // raft log level: trace, debug, info, warn (default), error
 	Clock     muster.Clock
 
-	HeartbeatTimeout   time.Duration // default 1s
-	ElectionTimeout    time.Duration // default 1s
-	LeaderLeaseTimeout time.Duration // default 500ms
+	HeartbeatTimeout   time.Duration // zero means raft's 1s; muster agent and dev use DefaultHeartbeatTimeout
+	ElectionTimeout    time.Duration // zero means raft's 1s; muster agent and dev use DefaultElectionTimeout
+	LeaderLeaseTimeout time.Duration // default 500ms, at most HeartbeatTimeout
 	SnapshotInterval   time.Duration // default 2m
 	SnapshotThreshold  uint64        // default 8192 entries
 	TrailingLogs       uint64        // default 10240 entries
@@ -54,6 +54,14 @@ type Config struct {
 	// through fault-injecting proxies; nil dials directly.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
+
+// Raft timing the server commands default to: a follower that hears nothing
+// from the leader for 1–2× the heartbeat timeout starts an election, so a
+// killed leader is replaced in about a second.
+const (
+	DefaultHeartbeatTimeout = 500 * time.Millisecond
+	DefaultElectionTimeout  = 500 * time.Millisecond
+)
 
 // Node is one member of a muster cluster: a raft instance, the FSM holding
 // the state, and the plumbing that lets any node accept any request.

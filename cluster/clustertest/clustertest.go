@@ -106,9 +106,10 @@ func (c *Cluster) start(m *Member, bootstrap bool) {
 		ClusterKey: Key,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RaftLog:    io.Discard,
-		// The production defaults: tests share 2 cores with -race, and a
-		// shorter lease lets a starved leader step down in the middle of a
-		// test's setup.
+		// Raft's defaults, twice muster's (cluster.DefaultHeartbeatTimeout):
+		// tests share 2 cores with -race, and shorter timeouts let a starved
+		// leader step down in the middle of a test's setup. Tests that
+		// measure failover set muster's own through Options.Config.
 		HeartbeatTimeout:   time.Second,
 		ElectionTimeout:    time.Second,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
