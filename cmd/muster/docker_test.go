@@ -136,6 +136,22 @@ func (d *dockerNet) start(name string, host int, env []string, args ...string) s
 	return full
 }
 
+// uid is the user ID container's process runs as, read from the engine's
+// host (/proc/PID/status), not from the image's configuration.
+func (d *dockerNet) uid(container string) string {
+	d.t.Helper()
+	pid := d.run("inspect", "-f", "{{.State.Pid}}", container)
+	status, err := os.ReadFile("/proc/" + pid + "/status")
+	require.NoError(d.t, err, "the tests expect the Docker engine on this host")
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Uid:" {
+			return f[1] // real; effective, saved and filesystem follow
+		}
+	}
+	d.t.Fatalf("no Uid line in /proc/%s/status", pid)
+	return ""
+}
+
 func (d *dockerNet) ip(host int) string { return d.prefix + strconv.Itoa(host) }
 
 // disconnect takes a container off the network (it keeps running, cut off
@@ -251,6 +267,9 @@ func leaderCutOffMidDispatch(t *testing.T, cut, heal func(d *dockerNet, containe
 		n.container = d.start(n.id, n.host, []string{"MUSTER_CLUSTER_KEY=" + testClusterKey}, args...)
 		nodes = append(nodes, n)
 		c.waitStatus(n.http+"/readyz", http.StatusOK, 60*time.Second)
+		// Ready means its files under /data were created: as the image's
+		// unprivileged user, not root.
+		require.Equal(t, "65532", d.uid(n.container), "%s runs as", n.id)
 	}
 	waitUntil(t, 30*time.Second, func() bool {
 		var st cluster.Status
