@@ -7,10 +7,12 @@ import (
 	"time"
 )
 
-// batcher groups items submitted one at a time into batches: a batch is
-// flushed when it holds max items or delay after its first item, and up to
-// parallel batches are flushed at once, so many small submissions cost a few
-// raft entries (group commit). Each submitter learns its own item's result.
+// batcher groups items submitted one at a time into batches: a batch is due
+// when it holds max items or delay after its first item, and up to parallel
+// batches are flushed at once; a due batch that waits for a free flush keeps
+// growing up to max. So many small submissions cost a few raft entries
+// (group commit), more items to an entry the busier the node. Each submitter
+// learns its own item's result.
 type batcher[T, R any] struct {
 	max      int
 	delay    time.Duration
@@ -20,8 +22,12 @@ type batcher[T, R any] struct {
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 	stop     chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
+	// closing is held for writing while Close marks the batcher closed, so
+	// no Submit puts an item in after the loop's last look at in.
+	closing sync.RWMutex
+	closed  bool
+	ctx     context.Context
+	cancel  context.CancelFunc
 }
 
 type batchReq[T, R any] struct {
@@ -43,13 +49,16 @@ func newBatcher[T, R any](max int, delay time.Duration, parallel int, flush func
 // goroutine. It blocks while the queue is full and fails when ctx ends or the
 // batcher is closed.
 func (b *batcher[T, R]) Submit(ctx context.Context, item T, done func(R, error)) error {
+	b.closing.RLock()
+	defer b.closing.RUnlock()
+	if b.closed {
+		return errBatcherClosed
+	}
 	select {
 	case b.in <- batchReq[T, R]{item, done}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-b.stop:
-		return errBatcherClosed
 	}
 }
 
@@ -78,24 +87,27 @@ var errBatcherClosed = errors.New("batcher closed")
 // Close stops taking items, flushes what was queued and waits for the
 // flushes to end.
 func (b *batcher[T, R]) Close() {
-	b.stopOnce.Do(func() { close(b.stop) })
+	b.stopOnce.Do(func() {
+		b.closing.Lock()
+		b.closed = true
+		close(b.stop)
+		b.closing.Unlock()
+	})
 	b.wg.Wait()
 	b.cancel()
 }
 
 func (b *batcher[T, R]) loop() {
 	defer b.wg.Done()
-	var batch []batchReq[T, R]
-	var timer *time.Timer
-	var timeout <-chan time.Time
-	send := func() {
-		if len(batch) == 0 {
-			return
-		}
-		b.slots <- struct{}{}
+	var (
+		batch   []batchReq[T, R]
+		timer   *time.Timer
+		timeout <-chan time.Time
+		ready   bool // the batch is due: full, or delay has passed
+	)
+	launch := func() {
 		items := batch
-		batch = nil
-		timeout = nil
+		batch, ready, timeout = nil, false, nil
 		if timer != nil {
 			timer.Stop()
 		}
@@ -107,28 +119,44 @@ func (b *batcher[T, R]) loop() {
 		}()
 	}
 	for {
+		// A due batch goes as soon as a flush slot is free. While every slot
+		// is busy it keeps taking items up to max, so under load batches
+		// grow with the time a commit takes instead of staying delay long;
+		// a full batch stops taking them (back-pressure on submitters).
+		var slot chan<- struct{}
+		if ready {
+			slot = b.slots
+		}
+		in := b.in
+		if len(batch) >= b.max {
+			in = nil
+		}
 		select {
-		case r := <-b.in:
+		case r := <-in:
 			batch = append(batch, r)
 			if len(batch) == 1 {
 				timer = time.NewTimer(b.delay)
 				timeout = timer.C
 			}
-			if len(batch) >= b.max {
-				send()
-			}
+			ready = ready || len(batch) >= b.max
 		case <-timeout:
-			send()
+			timeout, ready = nil, true
+		case slot <- struct{}{}:
+			launch()
 		case <-b.stop:
 			for {
 				select {
 				case r := <-b.in:
 					batch = append(batch, r)
 					if len(batch) >= b.max {
-						send()
+						b.slots <- struct{}{}
+						launch()
 					}
 				default:
-					send()
+					if len(batch) > 0 {
+						b.slots <- struct{}{}
+						launch()
+					}
 					return
 				}
 			}

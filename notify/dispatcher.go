@@ -51,11 +51,15 @@ type DispatcherConfig struct {
 	// messages carry no link.
 	PublicURL string
 
-	Workers     int           // concurrent provider calls; default 64
-	ClaimBatch  int           // recipients claimed per raft entry; default 256
-	MaxInFlight int           // claimed recipients without a committed result; default 1024
-	ResultBatch int           // results per raft entry; default 256
-	ResultDelay time.Duration // longest a result waits for its batch; default 5ms
+	Workers     int // concurrent provider calls; default 64
+	ClaimBatch  int // recipients claimed per raft entry; default 256
+	MaxInFlight int // claimed recipients without a committed result; default 1024
+	ResultBatch int // results per raft entry; default 256
+	// ResultDelay is the longest a send's result waits for its batch;
+	// default 50ms. Only the in-flight window waits on results, and at high
+	// rates a longer wait fills entries (20,000 sends: ~80 result entries
+	// instead of ~600 at 5ms, and a third more sends per second on two cores).
+	ResultDelay time.Duration
 	MaxAttempts int           // attempts per recipient for temporary failures; default 6
 	Backoff     time.Duration // first retry delay; doubles per attempt, with jitter; default 2s
 	MaxBackoff  time.Duration // default 5m
@@ -93,7 +97,7 @@ func (c *DispatcherConfig) setDefaults() {
 			*v = d
 		}
 	}
-	defd(&c.ResultDelay, 5*time.Millisecond)
+	defd(&c.ResultDelay, 50*time.Millisecond)
 	defd(&c.Backoff, 2*time.Second)
 	defd(&c.MaxBackoff, 5*time.Minute)
 	defd(&c.Poll, 100*time.Millisecond)
