@@ -209,6 +209,9 @@ func BenchmarkWebhookIngest(b *testing.B) {
 						failed.Add(1)
 					}
 					if resp != nil {
+						// Read to the end, or the connection is not reused:
+						// a provider keeps its connections.
+						_, _ = io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
 					}
 				}
