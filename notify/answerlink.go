@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -255,7 +256,28 @@ func EnsureAnswerKey(ctx context.Context, a Applier, v Viewer, actor string) (An
 
 // answerKeyCache holds the answer-link key once a leader service has read
 // or created it: the key never changes, so the state is asked once.
-type answerKeyCache struct{ key atomic.Pointer[AnswerKey] }
+type answerKeyCache struct {
+	key atomic.Pointer[AnswerKey]
+	// failed counts links that could not be made; the first is logged.
+	failed atomic.Int64
+}
+
+// link is person's answer link in act's messages under key: "" when key is
+// nil (no link wanted) or the link cannot be made; the message then goes
+// without it, as reaching the person matters more.
+func (c *answerKeyCache) link(key AnswerKey, publicURL string, act plans.ActivationID, person plans.PersonID, logger *slog.Logger) string {
+	if key == nil || publicURL == "" {
+		return ""
+	}
+	link, err := key.Link(publicURL, act, person)
+	if err != nil {
+		if c.failed.Add(1) == 1 {
+			logger.Warn("a message goes without its answer link", "activation", act, "recipient", person, "err", err)
+		}
+		return ""
+	}
+	return link
+}
 
 // load is the key held, nil before ensure succeeded.
 func (c *answerKeyCache) load() AnswerKey {

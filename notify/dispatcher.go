@@ -358,8 +358,6 @@ type dispatchRun struct {
 	// key is the answer-link key, read (or created) before the first claim
 	// of a message that carries a link; nil until then.
 	key answerKeyCache
-	// linkErrs counts messages sent without their link; the first is logged.
-	linkErrs atomic.Int64
 }
 
 // Run dispatches until ctx ends (leadership lost or node closing). Sends in
@@ -493,21 +491,12 @@ func (r *dispatchRun) ensureKey() error {
 }
 
 // link is rec's answer link in an activation's messages: "" without a
-// public URL, for a correction, or when it cannot be made (the message
-// then goes without it: reaching the person matters more).
+// public URL or for a correction, whose text carries none.
 func (r *dispatchRun) link(a Activation, rec Recipient) string {
-	key := r.key.load()
-	if r.d.cfg.PublicURL == "" || a.Retracts != "" || key == nil {
+	if a.Retracts != "" {
 		return ""
 	}
-	link, err := key.Link(r.d.cfg.PublicURL, a.ID, rec.Person)
-	if err != nil {
-		if r.linkErrs.Add(1) == 1 {
-			r.d.cfg.Logger.Warn("dispatcher: a message goes without its answer link", "activation", a.ID, "recipient", rec.Person, "err", err)
-		}
-		return ""
-	}
-	return link
+	return r.key.link(r.key.load(), r.d.cfg.PublicURL, a.ID, rec.Person, r.d.cfg.Logger)
 }
 
 // refresh loads newly opened activations and forgets closed ones.

@@ -386,13 +386,5 @@ func (e *Escalator) smsText(w *escWork, it EscalationItem, key AnswerKey) (strin
 	if !ok {
 		return "", &SendError{Message: "the recipient record is missing"}
 	}
-	link := ""
-	if key != nil {
-		var err error
-		if link, err = key.Link(e.cfg.PublicURL, w.a.ID, r.Person); err != nil {
-			e.cfg.Logger.Warn("escalator: a message goes without its answer link", "activation", w.a.ID, "recipient", r.Person, "err", err)
-			link = ""
-		}
-	}
-	return RenderSMS(w.a, w.level, r, link)
+	return RenderSMS(w.a, w.level, r, e.key.link(key, e.cfg.PublicURL, w.a.ID, r.Person, e.cfg.Logger))
 }
