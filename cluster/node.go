@@ -148,6 +148,11 @@ func (n *Node) OnLeader(fn func(ctx context.Context)) { n.services = append(n.se
 // FSM gives access to the node's state machine (applied index, backups).
 func (n *Node) FSM() *FSM { return n.fsm }
 
+// Changed returns a channel that is closed when the next committed entry
+// is applied to this node's state: a service that waits for work can wake
+// at once instead of polling.
+func (n *Node) Changed() <-chan struct{} { return n.fsm.moved.wait() }
+
 // ID is the node's raft server ID.
 func (n *Node) ID() string { return n.cfg.NodeID }
 

@@ -18,6 +18,7 @@ type batcher[T, R any] struct {
 	delay    time.Duration
 	flush    func(ctx context.Context, items []T) ([]R, error)
 	in       chan batchReq[T, R]
+	due      chan struct{} // Due: the batch waiting now goes without waiting out delay
 	slots    chan struct{}
 	wg       sync.WaitGroup
 	stopOnce sync.Once
@@ -39,7 +40,7 @@ type batchReq[T, R any] struct {
 func newBatcher[T, R any](max int, delay time.Duration, parallel int, flush func(context.Context, []T) ([]R, error)) *batcher[T, R] {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &batcher[T, R]{max: max, delay: delay, flush: flush, in: make(chan batchReq[T, R], max*parallel),
-		slots: make(chan struct{}, parallel), stop: make(chan struct{}), ctx: ctx, cancel: cancel}
+		due: make(chan struct{}, 1), slots: make(chan struct{}, parallel), stop: make(chan struct{}), ctx: ctx, cancel: cancel}
 	b.wg.Add(1)
 	go b.loop()
 	return b
@@ -83,6 +84,17 @@ func (b *batcher[T, R]) Do(ctx context.Context, item T) (R, error) {
 }
 
 var errBatcherClosed = errors.New("batcher closed")
+
+// Due tells the batcher that nothing more is coming soon: what has been
+// submitted so far goes as soon as a flush slot is free, without waiting
+// out delay. A submitter that knows it was the last of a burst calls it
+// after its Submit.
+func (b *batcher[T, R]) Due() {
+	select {
+	case b.due <- struct{}{}:
+	default: // already asked
+	}
+}
 
 // Close stops taking items, flushes what was queued and waits for the
 // flushes to end.
@@ -141,6 +153,18 @@ func (b *batcher[T, R]) loop() {
 			ready = ready || len(batch) >= b.max
 		case <-timeout:
 			timeout, ready = nil, true
+		case <-b.due:
+			// Take what was submitted before Due was called, then go.
+		take:
+			for len(batch) < b.max {
+				select {
+				case r := <-b.in:
+					batch = append(batch, r)
+				default:
+					break take
+				}
+			}
+			ready = len(batch) > 0
 		case slot <- struct{}{}:
 			launch()
 		case <-b.stop:

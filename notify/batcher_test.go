@@ -140,3 +140,28 @@ func TestBatcherNeverExceedsMaxAndFlushesEverythingOnClose(t *testing.T) {
 	}
 	assert.ErrorIs(t, b.Submit(context.Background(), 10, func(int, error) {}), errBatcherClosed)
 }
+
+func TestBatcherDueSendsABatchWithoutWaitingOutItsDelay(t *testing.T) {
+	g := newGatedFlush()
+	b := newBatcher(100, time.Hour, 1, g.flush) // only Due (or a full batch) makes one go
+	g.closeWith(t, b)
+	c := &collect{got: map[int]int{}}
+
+	c.submit(t, b, 1, 2, 3)
+	b.Due() // right after the submits: all three go, none is left behind
+	first := g.next(t)
+	slices.Sort(first)
+	assert.Equal(t, []int{1, 2, 3}, first)
+	g.release <- struct{}{}
+	c.wg.Wait()
+
+	// Due with nothing waiting makes no empty batch: the next batch to go
+	// is the next item's.
+	b.Due()
+	c.submit(t, b, 4)
+	b.Due()
+	assert.Equal(t, []int{4}, g.next(t))
+	g.release <- struct{}{}
+	c.wg.Wait()
+	assert.Equal(t, 40, c.got[4])
+}

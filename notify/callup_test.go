@@ -341,6 +341,23 @@ func TestExerciseCallUpEndToEnd(t *testing.T) {
 	assert.Equal(t, c[notify.StateAcked], acked5)
 }
 
+// TestDispatchStartsAndCommitsWithoutWaiting: with the dispatcher's poll
+// and its results' batch delay both an hour, a call-up still goes out and
+// every send result is committed at once: the dispatcher wakes when the
+// activation is applied, and the last send of the burst makes its batch of
+// results due.
+func TestDispatchStartsAndCommitsWithoutWaiting(t *testing.T) {
+	r := newCallRig(t, rigOptions{nodes: 1, people: 50, noCallbacks: true,
+		disp: notify.DispatcherConfig{Poll: time.Hour, ResultDelay: time.Hour}})
+	// The dispatcher is running, idle: it has looked once and now waits.
+	require.Eventually(t, func() bool { return r.disp[0].Stats().Runs == 1 }, 10*time.Second, 5*time.Millisecond)
+	a := r.activate(t, "exercise")
+	start := time.Now()
+	st := r.waitDispatched(t, a.ID, 10*time.Second)
+	assert.Equal(t, 50, st.Counters.ByState[notify.StateSent])
+	t.Logf("50 sent and their results committed %v after the activation", time.Since(start))
+}
+
 // waitSimIdle polls until the simulator has nothing scheduled.
 func (r *callRig) waitSimIdle(t testing.TB, timeout time.Duration) twiliosim.Stats {
 	t.Helper()
