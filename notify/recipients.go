@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -328,39 +329,55 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 	if b == nil {
 		return c, nil
 	}
+	// The counters are read on every status, board and live-event poll:
+	// keys are split in place, and each region and state name is made a
+	// string once.
+	names := map[string]string{}
+	name := func(b []byte) string {
+		if s, ok := names[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		names[s] = s
+		return s
+	}
 	err := b.ForEach(func(k, v []byte) error {
 		if len(v) != 8 {
 			return fmt.Errorf("counter %s: bad value", k)
 		}
 		n := int(binary.BigEndian.Uint64(v))
-		parts := strings.Split(string(k), "/")
+		kind, rest, _ := bytes.Cut(k, []byte("/"))
+		mid, last, three := bytes.Cut(rest, []byte("/"))
+		if three && bytes.IndexByte(last, '/') >= 0 {
+			return fmt.Errorf("unknown counter %s", k)
+		}
 		switch {
-		case parts[0] == "state" && len(parts) == 2:
-			c.ByState[State(parts[1])] = n
+		case string(kind) == "state" && !three:
+			c.ByState[State(name(rest))] = n
 			c.Total += n
-		case parts[0] == "grid" && len(parts) == 3:
-			g := plans.RegionCode(parts[1])
+		case string(kind) == "grid" && three:
+			g := plans.RegionCode(name(mid))
 			if c.ByGrid[g] == nil {
 				c.ByGrid[g] = map[State]int{}
 			}
-			c.ByGrid[g][State(parts[2])] = n
-		case parts[0] == "role" && len(parts) == 3:
-			var i int
-			if _, err := fmt.Sscanf(parts[1], "%d", &i); err != nil {
+			c.ByGrid[g][State(name(last))] = n
+		case string(kind) == "role" && three:
+			i, err := strconv.Atoi(string(mid))
+			if err != nil {
 				return fmt.Errorf("counter %s: %w", k, err)
 			}
 			if c.ByRole[i] == nil {
 				c.ByRole[i] = map[State]int{}
 			}
-			c.ByRole[i][State(parts[2])] = n
-		case parts[0] == "dispatch" && len(parts) == 2:
-			c.Dispatch[parts[1]] = n
-		case parts[0] == "ackby" && len(parts) == 3:
-			var m int
-			if _, err := fmt.Sscanf(parts[2], "%d", &m); err != nil {
+			c.ByRole[i][State(name(last))] = n
+		case string(kind) == "dispatch" && !three:
+			c.Dispatch[name(rest)] = n
+		case string(kind) == "ackby" && three:
+			m, err := strconv.Atoi(string(last))
+			if err != nil {
 				return fmt.Errorf("counter %s: %w", k, err)
 			}
-			g := plans.RegionCode(parts[1])
+			g := plans.RegionCode(name(mid))
 			if c.AckBy[g] == nil {
 				c.AckBy[g] = map[int]int{}
 			}
