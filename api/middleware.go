@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,11 +66,23 @@ func (s *Server) logRequests(c *gin.Context) {
 	c.Next()
 
 	path := c.Request.URL.Path
+	if strings.HasPrefix(path, "/hooks/") {
+		route := c.FullPath()
+		if route == "" {
+			route = "none"
+		}
+		s.webhooks.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
+	}
 	level := slog.LevelInfo
 	switch {
 	case c.Writer.Status() >= 500:
 		level = slog.LevelWarn
 	case strings.HasPrefix(path, "/internal/"), path == "/healthz", path == "/readyz", path == "/metrics":
+		level = slog.LevelDebug
+	case strings.HasPrefix(path, "/hooks/") && c.Writer.Status() < 400:
+		// A call-up of a million brings three million delivery reports and
+		// replies: taken ones are counted (muster_webhooks_total) and only
+		// refused ones (bad signature, unknown account) are logged.
 		level = slog.LevelDebug
 	}
 	if !s.logger.Enabled(c.Request.Context(), level) {

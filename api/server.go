@@ -112,6 +112,10 @@ type Server struct {
 	// keyed by "METHOD /full/path", so tests can hold the OpenAPI
 	// document to it.
 	actions map[string]access.Action
+
+	// webhooks counts provider webhooks by route and HTTP status: taken
+	// ones are not logged one by one.
+	webhooks *prometheus.CounterVec
 }
 
 // New builds a Server and its routes.
@@ -137,7 +141,18 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.CAPZone == nil {
 		cfg.CAPZone = chinaStandardTime()
 	}
-	s := &Server{cfg: cfg, deps: deps, logger: cfg.Logger, actions: map[string]access.Action{}}
+	s := &Server{cfg: cfg, deps: deps, logger: cfg.Logger, actions: map[string]access.Action{},
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "muster_webhooks_total",
+			Help: "Provider webhooks answered by this node, by route and HTTP status.",
+		}, []string{"route", "code"})}
+	// /metrics shows the webhook counts when it gathers from a registry
+	// this server may add to (the caller's, or its own default).
+	if r, ok := cfg.Metrics.(prometheus.Registerer); ok {
+		if err := r.Register(s.webhooks); err != nil {
+			s.logger.Warn("webhook counts are not exposed", "err", err)
+		}
+	}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
