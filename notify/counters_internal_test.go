@@ -13,7 +13,7 @@ import (
 )
 
 // countersDB writes the counters of a call-up over grids grids and 12
-// role slots into a real bbolt file and returns it with the bucket's name.
+// role slots into a real bbolt file.
 func countersDB(t testing.TB, grids int) *bolt.DB {
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "counters.db"), 0o600, nil)
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestReadCountersSplitsEveryKind(t *testing.T) {
 		assert.Equal(t, map[string]int{"claimed": 10}, c.Dispatch)
 		return nil
 	}))
-	for _, bad := range []string{"state/acked/x", "grid/110101/acked/x", "role/x/acked", "ackby/110101/x", "colour/red"} {
+	for _, bad := range []string{"state", "grid", "state/acked/x", "grid/110101/acked/x", "role/x/acked", "ackby/110101/x", "colour/red"} {
 		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 			require.NoError(t, tx.Bucket(bCounters).Put([]byte(bad), make([]byte, 8)))
 			_, err := readCounters(tx.Bucket(bCounters))

@@ -333,11 +333,11 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 	// keys are split in place, and each region and state name is made a
 	// string once.
 	names := map[string]string{}
-	name := func(b []byte) string {
-		if s, ok := names[string(b)]; ok {
+	name := func(raw []byte) string {
+		if s, ok := names[string(raw)]; ok {
 			return s
 		}
-		s := string(b)
+		s := string(raw)
 		names[s] = s
 		return s
 	}
@@ -346,9 +346,9 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 			return fmt.Errorf("counter %s: bad value", k)
 		}
 		n := int(binary.BigEndian.Uint64(v))
-		kind, rest, _ := bytes.Cut(k, []byte("/"))
+		kind, rest, two := bytes.Cut(k, []byte("/"))
 		mid, last, three := bytes.Cut(rest, []byte("/"))
-		if three && bytes.IndexByte(last, '/') >= 0 {
+		if !two || (three && bytes.IndexByte(last, '/') >= 0) {
 			return fmt.Errorf("unknown counter %s", k)
 		}
 		switch {
