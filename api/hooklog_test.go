@@ -1,14 +1,12 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -31,30 +29,12 @@ func (w takeAll) VoiceScript(context.Context, string) (notify.VoiceScript, error
 	return notify.VoiceScript{}, nil
 }
 
-// lockedBuffer is a log destination the handler's goroutines may share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestTakenWebhooksAreNotLoggedOneByOne: a delivery report that is taken
 // writes no log line at the default level (a large call-up brings millions);
 // one refused for its signature does. Both are counted in /metrics.
 func TestTakenWebhooksAreNotLoggedOneByOne(t *testing.T) {
 	const public, sid, token = "https://muster.example", "AC00000000000000000000000000000009", "secret"
-	var logs lockedBuffer
+	var logs syncBuffer
 	c := clustertest.New(t, 1, clustertest.Options{})
 	h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), PublicURL: public},
 		api.Deps{Cluster: c.Leader().Node, Webhooks: takeAll{sid, token}}).Handler()
