@@ -72,6 +72,9 @@ type rigOptions struct {
 	// clock, when set, is every node's clock and the escalators' (which
 	// run on every node as leader services).
 	clock muster.Clock
+	// provider, when set, makes each route's provider in place of the
+	// simulator's (one for live, one for exercise).
+	provider func(exercise bool) notify.Provider
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
@@ -154,6 +157,9 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: o.perSecond,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drill.AuthToken, APIURL: r.simURL, From: []string{drill.Number}})}
 			cfg.Live.Fallback, cfg.Exercise.Fallback = liveFB, drillFB
+			if o.provider != nil {
+				cfg.Live.Provider, cfg.Exercise.Provider = o.provider(false), o.provider(true)
+			}
 			d, err := notify.NewDispatcher(n, n, cfg)
 			require.NoError(t, err)
 			n.OnLeader(d.Run)

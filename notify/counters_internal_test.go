@@ -68,6 +68,18 @@ func TestReadCountersSplitsEveryKind(t *testing.T) {
 	}
 }
 
+// TestCounterIDsBuildTheStoredKeys checks that the keys flush builds from
+// counter IDs are the ones the counters were always stored under.
+func TestCounterIDsBuildTheStoredKeys(t *testing.T) {
+	for _, i := range []int{0, 7, 10, 99, 100, 999, 1000, 9999, 10000, 123456} {
+		assert.Equal(t, fmt.Sprintf("role/%04d/acked", i), string(counterID{kind: 'r', role: i, state: StateAcked}.key()))
+	}
+	assert.Equal(t, "state/sending", string(counterID{kind: 's', state: StateSending}.key()))
+	assert.Equal(t, "grid/110101000002/sent", string(counterID{kind: 'g', name: "110101000002", state: StateSent}.key()))
+	assert.Equal(t, "dispatch/claimed", string(counterID{kind: 'd', name: "claimed"}.key()))
+	assert.Equal(t, "ackby/110101000002/05", string(counterID{kind: 'k', name: string(ackByKey("110101000002", 5))}.key()))
+}
+
 // BenchmarkReadCounters reads the counters of a call-up over 1,000 grids,
 // as every status, board and live-event poll does.
 //

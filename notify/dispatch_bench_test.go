@@ -1,12 +1,14 @@
 package notify_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -250,4 +252,59 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	st := r.status(b, a.ID)
 	require.Equal(b, people/2, st.Counters.ByState[notify.StateAcked])
 	require.Equal(b, people-people/2, st.Counters.ByState[notify.StateDelivered])
+}
+
+// instantProvider accepts every SMS at once, with a Twilio-sized SID: a
+// provider that costs nothing, so that what a dispatch costs muster alone
+// can be measured.
+type instantProvider struct{ n atomic.Uint64 }
+
+func (p *instantProvider) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	return notify.Sent{ProviderID: fmt.Sprintf("SM%032x", p.n.Add(1)), Status: "queued", Segments: 2}, nil
+}
+
+// BenchmarkDispatchBookkeeping measures what muster itself spends per
+// message of a call-up: the dispatcher's claims, renders and results, raft
+// and the state, against a provider that answers at once and costs nothing.
+// cpu-µs/sms is the process's CPU time (user and system, every node) per
+// message sent; the same work, plus the provider's HTTP, is what
+// BenchmarkDispatch measures.
+//
+//	go test ./notify -run '^$' -bench DispatchBookkeeping -benchtime 1x -count 3 -timeout 20m
+func BenchmarkDispatchBookkeeping(b *testing.B) {
+	for _, nodes := range []int{1, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			const people = 20_000
+			p := &instantProvider{} // the exercise route's
+			r := newCallRig(b, rigOptions{nodes: nodes, people: people, noCallbacks: true,
+				provider: func(exercise bool) notify.Provider {
+					if exercise {
+						return p
+					}
+					return &instantProvider{}
+				},
+				disp: notify.DispatcherConfig{Workers: 64, ReportTimeout: time.Hour}})
+			b.ResetTimer()
+			for range b.N {
+				before := p.n.Load()
+				runtime.GC()
+				cpu0 := cpuTime()
+				start := time.Now()
+				a := r.activate(b, "exercise")
+				stop := profileSection(b)
+				st := r.waitDispatched(b, a.ID, 5*time.Minute)
+				took := time.Since(start)
+				stop()
+				cpu := cpuTime() - cpu0
+				require.Equal(b, people, st.Counters.ByState[notify.StateSent])
+				require.Equal(b, uint64(people), p.n.Load()-before)
+				b.ReportMetric(people/took.Seconds(), "sms/s")
+				b.ReportMetric(float64(cpu.Microseconds())/people, "cpu-µs/sms")
+				b.ReportMetric(0, "ns/op")
+				n := r.c.WaitLeader(15 * time.Second).Node
+				_, err := notify.NewService(n, n, senders).StandDown(b.Context(), "bench", a.ID, "done")
+				require.NoError(b, err)
+			}
+		})
+	}
 }

@@ -113,12 +113,50 @@ type actTx struct {
 	a        Activation
 	rb, cb   *bolt.Bucket
 	attempts *bolt.Bucket
-	retry    *bolt.Bucket
-	ad       *bolt.Bucket
+	// rc and ac read recipients and attempt records: one cursor each,
+	// sought again for every read (a Get makes a new cursor each time).
+	rc, ac *bolt.Cursor
+	retry  *bolt.Bucket
+	ad     *bolt.Bucket
 	// deltas accumulates counter changes; flush writes them once per
-	// command instead of once per recipient.
-	deltas map[string]int64
+	// command instead of once per recipient, and builds each key once.
+	deltas map[counterID]int64
 }
+
+// counterID names a counter of an activation without building its key:
+// transitions note their changes by ID, flush turns each into its key.
+type counterID struct {
+	kind  byte   // 's' state, 'g' grid, 'r' role, 'd' dispatch count, 'k' a key as it is
+	name  string // the grid, the dispatch count's name, or the whole key for 'k'
+	role  int
+	state State
+}
+
+func (c counterID) key() []byte {
+	switch c.kind {
+	case 's':
+		return stateKey(c.state)
+	case 'g':
+		return gridKey(plans.RegionCode(c.name), c.state)
+	case 'r':
+		return roleKey(c.role, c.state)
+	case 'd':
+		return []byte(dispatchCounter + c.name)
+	}
+	return []byte(c.name)
+}
+
+// tally adds d to the counters of state s for a recipient in grid with roles.
+func (at *actTx) tally(grid plans.RegionCode, roles []int, s State, d int64) {
+	at.deltas[counterID{kind: 's', state: s}] += d
+	at.deltas[counterID{kind: 'g', name: string(grid), state: s}] += d
+	for _, i := range roles {
+		at.deltas[counterID{kind: 'r', role: i, state: s}] += d
+	}
+}
+
+// bump adds d to the counter whose key is k.
+func (at *actTx) bump(k string, d int64) { at.deltas[counterID{kind: 'k', name: k}] += d }
 
 // actCache opens activations for one apply, each at most once.
 type actCache map[plans.ActivationID]*actTx
@@ -143,10 +181,11 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 		m[id] = nil
 		return nil, muster.Errorf(muster.ENotFound, "activation %s has no recipients (%s)", id, a.Status)
 	}
-	at := &actTx{a: a, ad: ad, rb: ad.Bucket(bRecipients), cb: ad.Bucket(bCounters), deltas: map[string]int64{}}
+	at := &actTx{a: a, ad: ad, rb: ad.Bucket(bRecipients), cb: ad.Bucket(bCounters), deltas: map[counterID]int64{}}
 	if at.attempts, err = ad.CreateBucketIfNotExists(bAttempts); err != nil {
 		return nil, err
 	}
+	at.rc, at.ac = at.rb.Cursor(), at.attempts.Cursor()
 	if at.retry, err = ad.CreateBucketIfNotExists(bRetry); err != nil {
 		return nil, err
 	}
@@ -166,15 +205,19 @@ func (m actCache) flush() error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		at := m[plans.ActivationID(id)]
-		keys := make([]string, 0, len(at.deltas))
-		for k, d := range at.deltas {
+		type change struct {
+			k []byte
+			d int64
+		}
+		changes := make([]change, 0, len(at.deltas))
+		for c, d := range at.deltas {
 			if d != 0 {
-				keys = append(keys, k)
+				changes = append(changes, change{c.key(), d})
 			}
 		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if err := addCounter(at.cb, []byte(k), at.deltas[k]); err != nil {
+		slices.SortFunc(changes, func(a, b change) int { return bytes.Compare(a.k, b.k) })
+		for _, c := range changes {
+			if err := addCounter(at.cb, c.k, c.d); err != nil {
 				return fmt.Errorf("activation %s: %w", id, err)
 			}
 		}
@@ -186,7 +229,7 @@ func (m actCache) flush() error {
 // recipient reads one recipient and its attempt record (zero if none).
 func (at *actTx) recipient(person plans.PersonID) (Recipient, Attempt, error) {
 	var att Attempt
-	v := at.rb.Get([]byte(person))
+	v := get(at.rc, []byte(person))
 	if v == nil {
 		return Recipient{}, att, muster.Errorf(muster.ENotFound, "person %s is not a recipient of activation %s", person, at.a.ID)
 	}
@@ -194,12 +237,22 @@ func (at *actTx) recipient(person plans.PersonID) (Recipient, Attempt, error) {
 	if err != nil {
 		return r, att, fmt.Errorf("recipient %s of %s: %w", person, at.a.ID, err)
 	}
-	if data := at.attempts.Get([]byte(person)); data != nil {
+	if data := get(at.ac, []byte(person)); data != nil {
 		if err := decodeAttempt(data, &att); err != nil {
 			return r, att, fmt.Errorf("attempt record of %s in %s: %w", person, at.a.ID, err)
 		}
 	}
 	return r, att, nil
+}
+
+// get is Bucket.Get through c: the value of key k, nil if there is none.
+// Sought afresh, c may have been moved or the bucket changed since.
+func get(c *bolt.Cursor, k []byte) []byte {
+	ck, v := c.Seek(k)
+	if !bytes.Equal(ck, k) {
+		return nil
+	}
+	return v
 }
 
 func (at *actTx) putAttempt(person plans.PersonID, att Attempt) error {
@@ -244,7 +297,7 @@ func (at *actTx) move(r Recipient, to State) error {
 	if !ok {
 		return invalidf("state %q is unknown", to)
 	}
-	v := at.rb.Get([]byte(r.Person))
+	v := get(at.rc, []byte(r.Person))
 	if len(v) < 2 {
 		return fmt.Errorf("recipient %s of %s: %w", r.Person, at.a.ID, errBadRecord)
 	}
@@ -253,19 +306,13 @@ func (at *actTx) move(r Recipient, to State) error {
 	if err := at.rb.Put([]byte(r.Person), nv); err != nil {
 		return err
 	}
-	at.deltas[string(stateKey(r.State))]--
-	at.deltas[string(stateKey(to))]++
-	at.deltas[string(gridKey(r.Grid, r.State))]--
-	at.deltas[string(gridKey(r.Grid, to))]++
-	for _, i := range r.Roles {
-		at.deltas[string(roleKey(i, r.State))]--
-		at.deltas[string(roleKey(i, to))]++
-	}
+	at.tally(r.Grid, r.Roles, r.State, -1)
+	at.tally(r.Grid, r.Roles, to, +1)
 	return nil
 }
 
 func (at *actTx) count(name string, n int64) error {
-	at.deltas[dispatchCounter+name] += n
+	at.deltas[counterID{kind: 'd', name: name}] += n
 	return nil
 }
 
@@ -487,11 +534,7 @@ func dropped(tx *bolt.Tx, acts actCache, at *actTx, r Recipient) error {
 	if err := ct.rb.Delete([]byte(r.Person)); err != nil {
 		return err
 	}
-	ct.deltas[string(stateKey(StatePending))]--
-	ct.deltas[string(gridKey(cr.Grid, StatePending))]--
-	for _, i := range cr.Roles {
-		ct.deltas[string(roleKey(i, StatePending))]--
-	}
+	ct.tally(cr.Grid, cr.Roles, StatePending, -1)
 	ct.a.Recipients--
 	ret.Recipients--
 	if err := putActivation(tx, ct.a); err != nil {
@@ -880,7 +923,7 @@ func ackByKey(grid plans.RegionCode, minutes int) []byte {
 func countAckBy(at *actTx, grid plans.RegionCode, after time.Duration) error {
 	for _, cp := range ackCheckpoints {
 		if after <= cp {
-			at.deltas[string(ackByKey(grid, int(cp/time.Minute)))]++
+			at.bump(string(ackByKey(grid, int(cp/time.Minute))), 1)
 		}
 	}
 	return nil

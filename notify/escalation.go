@@ -62,9 +62,9 @@ func escMove(at *actTx, from, to string) {
 func escCount(at *actTx, state string, d int64) {
 	switch state {
 	case EscQueued:
-		at.deltas[dispatchCounter+escQueuedCounter] += d
+		_ = at.count(escQueuedCounter, d)
 	case EscSending:
-		at.deltas[dispatchCounter+escSendingCounter] += d
+		_ = at.count(escSendingCounter, d)
 	}
 }
 
@@ -310,11 +310,7 @@ func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient) (bool, error) {
 	if err := at.rb.Put([]byte(p.ID), appendRecord(nil, pending, roles, &rec)); err != nil {
 		return false, err
 	}
-	at.deltas[string(stateKey(StatePending))]++
-	at.deltas[string(gridKey(p.Grid, StatePending))]++
-	for _, i := range r.Roles {
-		at.deltas[string(roleKey(i, StatePending))]++
-	}
+	at.tally(p.Grid, r.Roles, StatePending, +1)
 	at.a.Recipients++
 	return true, putActivation(tx, at.a)
 }

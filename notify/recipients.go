@@ -289,7 +289,14 @@ func stateKey(s State) []byte { return []byte("state/" + string(s)) }
 func gridKey(g plans.RegionCode, s State) []byte {
 	return []byte("grid/" + string(g) + "/" + string(s))
 }
-func roleKey(i int, s State) []byte { return []byte(fmt.Sprintf("role/%04d/%s", i, s)) }
+func roleKey(i int, s State) []byte {
+	k := append(make([]byte, 0, 16+len(s)), "role/"...)
+	for p := 1000; p > 1 && i < p; p /= 10 { // %04d
+		k = append(k, '0')
+	}
+	k = strconv.AppendInt(k, int64(i), 10)
+	return append(append(k, '/'), s...)
+}
 
 func addCounter(b *bolt.Bucket, k []byte, delta int64) error {
 	var n int64
