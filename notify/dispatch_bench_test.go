@@ -180,7 +180,7 @@ func bareClient(b *testing.B, simURL string) *twilio.RestClient {
 
 // BenchmarkWebhookIngest measures signed webhooks taken by a 3-node
 // loopback cluster: a delivery report for every recipient of a call-up and
-// a reply from half of them, posted by 64 concurrent clients spread over the
+// a reply from half of them, posted by 256 concurrent clients spread over the
 // three nodes (followers forward to the leader in batches). Each is checked
 // (signature), applied and committed before its 2xx.
 //
