@@ -311,10 +311,8 @@ func (at *actTx) move(r Recipient, to State) error {
 	return nil
 }
 
-func (at *actTx) count(name string, n int64) error {
-	at.deltas[counterID{kind: 'd', name: name}] += n
-	return nil
-}
+// count adds n to the dispatch counter name.
+func (at *actTx) count(name string, n int64) { at.deltas[counterID{kind: 'd', name: name}] += n }
 
 // ---- dispatch.claim ----
 
@@ -374,13 +372,9 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		att.Updated = c.Time
 		if it.Resend {
 			att.Resent++
-			if err := at.count("resent", 1); err != nil {
-				return nil, err
-			}
+			at.count("resent", 1)
 		}
-		if err := at.count("claimed", 1); err != nil {
-			return nil, err
-		}
+		at.count("claimed", 1)
 		if err := at.putAttempt(it.Person, att); err != nil {
 			return nil, err
 		}
@@ -456,9 +450,7 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			att.SID = it.SID
 		}
 		if it.Outcome == OutcomeSent && it.Fallback { // counted whatever a report did meanwhile
-			if err := at.count("fallback", 1); err != nil {
-				return nil, err
-			}
+			at.count("fallback", 1)
 		}
 		if it.Outcome != OutcomeSent {
 			att.Code, att.Error = it.Code, truncate(it.Error, 200)
@@ -487,9 +479,7 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 					return nil, invalidf("result for %s: a retry needs a time", AttemptID(it.Activation, it.Person, it.N))
 				}
 				err = at.schedule(r, &att, it.NextTry)
-				if err == nil {
-					err = at.count("retried", 1)
-				}
+				at.count("retried", 1)
 			case OutcomeFailed:
 				err = at.move(r, StateFailed)
 			default:

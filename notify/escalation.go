@@ -62,9 +62,9 @@ func escMove(at *actTx, from, to string) {
 func escCount(at *actTx, state string, d int64) {
 	switch state {
 	case EscQueued:
-		_ = at.count(escQueuedCounter, d)
+		at.count(escQueuedCounter, d)
 	case EscSending:
-		_ = at.count(escSendingCounter, d)
+		at.count(escSendingCounter, d)
 	}
 }
 
@@ -281,9 +281,7 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	default:
 		return nil, invalidf("escalation step %d: unknown action %q", req.Step, step.Do)
 	}
-	if err := at.count(fmt.Sprintf("escalation_step_%d", req.Step), int64(out.Silent)); err != nil {
-		return nil, err
-	}
+	at.count(fmt.Sprintf("escalation_step_%d", req.Step), int64(out.Silent))
 	return out, acts.flush()
 }
 
@@ -765,9 +763,7 @@ func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (I
 		item.SID = it.SID
 	}
 	if CallStatus(it.Status).Final() {
-		if err := at.count("voice_"+strings.ReplaceAll(it.Status, "-", "_"), 1); err != nil {
-			return InboundResult{}, err
-		}
+		at.count("voice_"+strings.ReplaceAll(it.Status, "-", "_"), 1)
 	}
 	return InboundResult{Outcome: InboundApplied, Activation: at.a.ID, Person: r.Person, State: r.State}, putEscItem(q, item)
 }

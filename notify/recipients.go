@@ -290,12 +290,10 @@ func gridKey(g plans.RegionCode, s State) []byte {
 	return []byte("grid/" + string(g) + "/" + string(s))
 }
 func roleKey(i int, s State) []byte {
+	d := strconv.Itoa(i)
 	k := append(make([]byte, 0, 16+len(s)), "role/"...)
-	for p := 1000; p > 1 && i < p; p /= 10 { // %04d
-		k = append(k, '0')
-	}
-	k = strconv.AppendInt(k, int64(i), 10)
-	return append(append(k, '/'), s...)
+	k = append(k, "000"[:max(0, 4-len(d))]...) // %04d
+	return append(append(append(k, d...), '/'), s...)
 }
 
 func addCounter(b *bolt.Bucket, k []byte, delta int64) error {
