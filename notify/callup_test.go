@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"log/slog"
 	"net/http"
@@ -68,6 +69,7 @@ type rigOptions struct {
 	config        func(i int, c *cluster.Config)
 	noCallbacks   bool    // the dispatcher asks for no delivery reports
 	perSecond     float64 // each route's send rate; 0 is unlimited
+	drillRate     float64 // the exercise route's send rate, when set (in place of perSecond)
 	fallback      bool    // each route has a fallback account on a second simulator
 	// clock, when set, is every node's clock and the escalators' (which
 	// run on every node as leader services).
@@ -154,7 +156,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			cfg.Logger = quiet
 			cfg.Live = &notify.Route{Name: "live", Account: live.SID, Senders: []string{live.Number}, PerSecond: o.perSecond,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: live.SID, AuthToken: live.AuthToken, APIURL: r.simURL, From: []string{live.Number}})}
-			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: o.perSecond,
+			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: cmp.Or(o.drillRate, o.perSecond),
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drill.AuthToken, APIURL: r.simURL, From: []string{drill.Number}})}
 			cfg.Live.Fallback, cfg.Exercise.Fallback = liveFB, drillFB
 			if o.provider != nil {
@@ -362,6 +364,30 @@ func TestDispatchStartsAndCommitsWithoutWaiting(t *testing.T) {
 	st := r.waitDispatched(t, a.ID, 10*time.Second)
 	assert.Equal(t, 50, st.Counters.ByState[notify.StateSent])
 	t.Logf("50 sent and their results committed %v after the activation", time.Since(start))
+}
+
+// TestLiveCallUpIsNotHeldBehindADrill starts a drill whose exercise account
+// sends 20 messages a second, then a LIVE call-up of the same 600 people.
+// The LIVE messages go out at once on their own account: they do not queue
+// behind the drill's claimed backlog (30 s of it), nor wait for a worker
+// held by the exercise account's limit.
+func TestLiveCallUpIsNotHeldBehindADrill(t *testing.T) {
+	const people = 600
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true, drillRate: 20,
+		disp: notify.DispatcherConfig{Workers: 8}})
+	drill := r.activate(t, "exercise")
+	require.Eventually(t, func() bool { return r.status(t, drill.ID).Counters.ByState[notify.StateSent] > 0 }, 10*time.Second, 10*time.Millisecond)
+	live := r.activate(t, "live")
+	start := time.Now()
+	st := r.waitDispatched(t, live.ID, 10*time.Second)
+	took := time.Since(start)
+	assert.Equal(t, people, st.Counters.ByState[notify.StateSent])
+	d := r.status(t, drill.ID).Counters.ByState
+	assert.Positive(t, d[notify.StatePending]+d[notify.StateSending], "the drill is still sending at its own pace: %v", d)
+	t.Logf("%d LIVE messages sent in %v while the drill had sent %d", people, took, d[notify.StateSent])
+	n := r.c.WaitLeader(15 * time.Second).Node
+	_, err := notify.NewService(n, n, senders).StandDown(testCtx(t), "commander", drill.ID, "done")
+	require.NoError(t, err)
 }
 
 // waitSimIdle polls until the simulator has nothing scheduled.

@@ -51,6 +51,8 @@ type DispatcherConfig struct {
 	// messages carry no link.
 	PublicURL string
 
+	// Workers and MaxInFlight are per route (LIVE and EXERCISE each have
+	// their own): a slow or throttled route never holds up the other.
 	Workers     int // concurrent provider calls; default 64
 	ClaimBatch  int // recipients claimed per raft entry; default 256
 	MaxInFlight int // claimed recipients without a committed result; default 1024
@@ -343,15 +345,24 @@ type actRun struct {
 	closed atomic.Bool
 }
 
-// dispatchRun is one term of the dispatcher as leader.
-type dispatchRun struct {
-	d        *Dispatcher
-	ctx      context.Context
+// lane is one route's queue of claimed sends, with its own workers and its
+// own in-flight window: a route that sends slowly (its account's rate, a
+// provider asking it to wait) holds back only its own traffic, never the
+// other route's. A LIVE call-up started during a drill does not wait
+// behind the drill's claimed backlog.
+type lane struct {
 	jobs     chan job
-	results  *batcher[ResultItem, ResultSummary]
 	inFlight atomic.Int64
 	busy     atomic.Int64 // workers in a send
-	freed    chan struct{}
+}
+
+// dispatchRun is one term of the dispatcher as leader.
+type dispatchRun struct {
+	d       *Dispatcher
+	ctx     context.Context
+	lanes   map[*routeState]*lane // by primary route: LIVE and EXERCISE
+	results *batcher[ResultItem, ResultSummary]
+	freed   chan struct{}
 	// resultErrs counts results that could not be committed; the first is logged.
 	resultErrs atomic.Int64
 	acts       map[plans.ActivationID]*actRun
@@ -369,29 +380,34 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	d.runs.Add(1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &dispatchRun{d: d, ctx: ctx, jobs: make(chan job, d.cfg.MaxInFlight), freed: make(chan struct{}, 1),
+	r := &dispatchRun{d: d, ctx: ctx, lanes: map[*routeState]*lane{}, freed: make(chan struct{}, 1),
 		acts: map[plans.ActivationID]*actRun{}}
 	r.results = newBatcher(d.cfg.ResultBatch, d.cfg.ResultDelay, 4, r.flushResults)
 	var wg sync.WaitGroup
-	for range d.cfg.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case j := <-r.jobs:
-					r.busy.Add(1)
-					r.send(j)
-					// The last send of a burst: its batch of results need
-					// not wait out ResultDelay for more.
-					if r.busy.Add(-1) == 0 && len(r.jobs) == 0 {
-						r.results.Due()
+	for _, route := range []*routeState{d.live, d.drill} {
+		if route == nil {
+			continue
+		}
+		l := &lane{jobs: make(chan job, d.cfg.MaxInFlight)}
+		r.lanes[route] = l
+		for range d.cfg.Workers {
+			wg.Go(func() {
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case j := <-l.jobs:
+						l.busy.Add(1)
+						r.send(j)
+						// The last send of a burst: its batch of results need
+						// not wait out ResultDelay for more.
+						if l.busy.Add(-1) == 0 && len(l.jobs) == 0 {
+							r.results.Due()
+						}
 					}
 				}
-			}
-		}()
+			})
+		}
 	}
 	wg.Add(1)
 	go func() {
@@ -448,21 +464,21 @@ type changeNotifier interface {
 	Changed() <-chan struct{}
 }
 
-// free is how many more recipients may be claimed now.
-func (r *dispatchRun) free() int {
-	return r.d.cfg.MaxInFlight - int(r.inFlight.Load())
+// free is how many more recipients may be claimed on l now.
+func (r *dispatchRun) free(l *lane) int {
+	return r.d.cfg.MaxInFlight - int(l.inFlight.Load())
 }
 
-func (r *dispatchRun) release(n int) {
-	r.inFlight.Add(int64(-n))
+func (r *dispatchRun) release(l *lane, n int) {
+	l.inFlight.Add(int64(-n))
 	select {
 	case r.freed <- struct{}{}:
 	default:
 	}
 }
 
-// fill claims work for every open activation while there is room in the
-// in-flight window, and returns how many recipients it claimed.
+// fill claims work for every open activation while there is room in its
+// route's in-flight window, and returns how many recipients it claimed.
 func (r *dispatchRun) fill() (int, error) {
 	if err := r.refresh(); err != nil {
 		return 0, err
@@ -473,9 +489,9 @@ func (r *dispatchRun) fill() (int, error) {
 	total := 0
 	for _, ar := range r.acts {
 		for !ar.skip && r.ctx.Err() == nil {
-			room := min(r.free(), r.d.cfg.ClaimBatch)
+			room := min(r.free(r.lanes[ar.route]), r.d.cfg.ClaimBatch)
 			if room <= 0 {
-				return total, nil
+				break // this route's window is full; another route's may not be
 			}
 			items, recs, err := r.candidates(ar, room)
 			if err != nil {
@@ -671,13 +687,14 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 	if err != nil {
 		return 0, err
 	}
-	r.inFlight.Add(int64(len(items)))
+	l := r.lanes[ar.route]
+	l.inFlight.Add(int64(len(items)))
 	var res ClaimResult
 	if err := r.d.apply.Apply(r.ctx, &muster.Command{Type: CmdDispatchClaim, Actor: "dispatcher", Payload: payload}, &res); err != nil {
-		r.release(len(items))
+		r.release(l, len(items))
 		return 0, err
 	}
-	r.release(len(items) - len(res.Claimed))
+	r.release(l, len(items)-len(res.Claimed))
 	if res.Stopped {
 		ar.skip = true
 		return 0, nil
@@ -688,7 +705,7 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 			r.d.resent.Add(1)
 		}
 		select {
-		case r.jobs <- job{act: ar, rec: recs[c.Person], n: c.N}:
+		case l.jobs <- job{act: ar, rec: recs[c.Person], n: c.N}:
 		case <-r.ctx.Done():
 			return len(res.Claimed), r.ctx.Err()
 		}
@@ -749,14 +766,15 @@ func (r *dispatchRun) send(j job) {
 		d.failed.Add(1)
 		d.cfg.Logger.Debug("send failed", "attempt", id, "code", item.Code, "err", item.Error)
 	}
+	l := r.lanes[j.act.route]
 	err = r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
-		r.release(1)
+		r.release(l, 1)
 		if err != nil && r.resultErrs.Add(1) == 1 {
 			d.cfg.Logger.Warn("dispatcher: committing results failed; the next leader re-sends them", "err", err)
 		}
 	})
 	if err != nil {
-		r.release(1)
+		r.release(l, 1)
 	}
 }
 

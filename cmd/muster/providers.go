@@ -145,7 +145,7 @@ func (s *smsOpts) add(f *pflag.FlagSet, dev bool) {
 	s.liveFallback.add(f, "LIVE fallback")
 	s.exerciseFallback.add(f, "EXERCISE/TEST fallback")
 	f.StringVar(&s.publicURL, "public-url", "", "base URL providers post webhooks to and responders open answer links at: delivery reports and replies go to PUBLIC-URL/hooks/twilio/..., call-up SMS link to PUBLIC-URL/r/... (default: --http-advertise)")
-	f.IntVar(&s.maxInFlight, "dispatch-max-inflight", 1024, "most recipients claimed and not yet resolved; after a leader is lost at most this many may get their SMS twice")
+	f.IntVar(&s.maxInFlight, "dispatch-max-inflight", 1024, "most recipients claimed and not yet resolved, per route (live, exercise); after a leader is lost at most this many per route may get their SMS twice")
 	simHelp := "HOST:PORT of the built-in Twilio simulator that takes EXERCISE and TEST traffic when no --exercise-twilio-account-sid is given (port 0: any free port)"
 	if dev {
 		simHelp = "HOST:PORT of the built-in Twilio simulator (port 0: any free port)"
