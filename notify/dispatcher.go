@@ -1,13 +1,16 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -479,6 +482,10 @@ func (r *dispatchRun) release(l *lane, n int) {
 
 // fill claims work for every open activation while there is room in its
 // route's in-flight window, and returns how many recipients it claimed.
+// The most severe activations claim first (level I before IV, then the
+// oldest): when a level I call-up opens while a level IV one fills the
+// window, every place that frees goes to level I until it has claimed all
+// its recipients.
 func (r *dispatchRun) fill() (int, error) {
 	if err := r.refresh(); err != nil {
 		return 0, err
@@ -487,7 +494,7 @@ func (r *dispatchRun) fill() (int, error) {
 		return 0, err
 	}
 	total := 0
-	for _, ar := range r.acts {
+	for _, ar := range r.bySeverity() {
 		for !ar.skip && r.ctx.Err() == nil {
 			room := min(r.free(r.lanes[ar.route]), r.d.cfg.ClaimBatch)
 			if room <= 0 {
@@ -511,6 +518,16 @@ func (r *dispatchRun) fill() (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// bySeverity lists the open activations, most severe level first, then in
+// ID (activation) order.
+func (r *dispatchRun) bySeverity() []*actRun {
+	out := slices.Collect(maps.Values(r.acts))
+	slices.SortFunc(out, func(a, b *actRun) int {
+		return cmp.Or(cmp.Compare(a.a.Level.Rank(), b.a.Level.Rank()), cmp.Compare(a.a.ID, b.a.ID))
+	})
+	return out
 }
 
 // ensureKey reads the answer-link key, creating it if the state has none,
