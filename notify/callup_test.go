@@ -70,6 +70,7 @@ type rigOptions struct {
 	noCallbacks   bool    // the dispatcher asks for no delivery reports
 	perSecond     float64 // each route's send rate; 0 is unlimited
 	drillRate     float64 // the exercise route's send rate, when set (in place of perSecond)
+	drillCallRate float64 // the exercise voice route's calls per second; 0 is unlimited
 	fallback      bool    // each route has a fallback account on a second simulator
 	// clock, when set, is every node's clock and the escalators' (which
 	// run on every node as leader services).
@@ -170,7 +171,11 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			r.mu.Unlock()
 			if o.clock != nil {
 				voice := func(r *notify.Route) *notify.VoiceRoute {
-					return &notify.VoiceRoute{Name: r.Name, Account: r.Account, Caller: r.Provider.(notify.Caller), Exercise: r.Exercise}
+					v := &notify.VoiceRoute{Name: r.Name, Account: r.Account, Caller: r.Provider.(notify.Caller), Exercise: r.Exercise}
+					if r.Exercise {
+						v.PerSecond = o.drillCallRate
+					}
+					return v
 				}
 				e := notify.NewEscalator(n, n, notify.EscalatorConfig{Clock: o.clock, Tick: 20 * time.Millisecond,
 					Live: cfg.Live, Exercise: cfg.Exercise, LiveVoice: voice(cfg.Live), ExerciseVoice: voice(cfg.Exercise),

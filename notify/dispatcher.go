@@ -520,14 +520,17 @@ func (r *dispatchRun) fill() (int, error) {
 	return total, nil
 }
 
-// bySeverity lists the open activations, most severe level first, then in
-// ID (activation) order.
+// bySeverity lists the open activations, most severe first (severity).
 func (r *dispatchRun) bySeverity() []*actRun {
 	out := slices.Collect(maps.Values(r.acts))
-	slices.SortFunc(out, func(a, b *actRun) int {
-		return cmp.Or(cmp.Compare(a.a.Level.Rank(), b.a.Level.Rank()), cmp.Compare(a.a.ID, b.a.ID))
-	})
+	slices.SortFunc(out, func(a, b *actRun) int { return severity(a.a, b.a) })
 	return out
+}
+
+// severity orders activations for sending: the most severe level first
+// (I before IV), then the oldest (by ID).
+func severity(a, b Activation) int {
+	return cmp.Or(cmp.Compare(a.Level.Rank(), b.Level.Rank()), cmp.Compare(a.ID, b.ID))
 }
 
 // ensureKey reads the answer-link key, creating it if the state has none,

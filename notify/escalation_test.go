@@ -32,6 +32,13 @@ func escalatePlan() []byte {
 	return []byte(src)
 }
 
+// voiceEscalatePlan is escalatePlan with one step: a voice call to
+// everyone still silent at T+5.
+func voiceEscalatePlan() []byte {
+	return []byte(strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
+		"      - {after: 5m, do: voice}\n", 1))
+}
+
 // stepStatus reads an activation's escalation chain from the leader.
 func (r *callRig) escalation(t testing.TB, id plans.ActivationID) []notify.EscalationStepStatus {
 	t.Helper()
@@ -183,9 +190,7 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.2,
 			Digits: twiliosim.DigitMix{Accept: 0.6, Decline: 0.2, Repeat: 0.2}},
 	}})
-	src := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
-		"      - {after: 5m, do: voice}\n", 1)
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", []byte(src))
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
 	require.NoError(t, err)
 	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
@@ -215,6 +220,43 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 	assert.Zero(t, sim.Accounts[liveAcct.SID].Calls.Created, "a drill's calls stay on the exercise account")
 }
 
+// TestLiveEscalationIsNotHeldBehindADrill escalates a drill and a LIVE
+// call-up of the same people at the same moment, both by voice; the drill's
+// exercise account places 2 calls a second. The LIVE calls all go out while
+// the drill's are still being placed at their pace: a drill's escalation
+// never holds up a LIVE one, though the drill is older.
+func TestLiveEscalationIsNotHeldBehindADrill(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002}})
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	var acts []notify.Activation
+	for _, purpose := range []string{"EXERCISE", "LIVE"} {
+		a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "电话叫应"})
+		require.NoError(t, err)
+		r.waitSettled(t, a.ID, 60*time.Second)
+		acts = append(acts, a)
+	}
+	drill, live := acts[0], acts[1]
+	r.waitSimIdle(t, 30*time.Second)
+	silent := r.status(t, live.ID).Counters.ByState[notify.StateDelivered]
+	require.GreaterOrEqual(t, r.status(t, drill.ID).Counters.ByState[notify.StateDelivered], 20, "the drill has calls to place for 10 s or more")
+
+	clock.Add(5 * time.Minute)
+	start := time.Now()
+	s0 := r.waitFired(t, live.ID, 0)
+	took := time.Since(start)
+	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "one LIVE call per silent recipient")
+	d := r.escalation(t, drill.ID)[0]
+	assert.False(t, d.FiredAt.IsZero(), "the drill's step fired too")
+	assert.Positive(t, d.Items[notify.EscQueued]+d.Items[notify.EscSending], "the drill's calls are still being placed: %v", d.Items)
+	t.Logf("%d LIVE calls placed in %v; the drill's step meanwhile: %v", silent, took, d.Items)
+	_, err = svc.StandDown(testCtx(t), "commander", drill.ID, "done")
+	require.NoError(t, err)
+}
+
 // BenchmarkVoiceCallUp measures a voice escalation step on a 3-node
 // loopback cluster against the simulator over HTTP, its dialling pace
 // lifted: calls placed per second (from the moment the step is due until
@@ -230,9 +272,8 @@ func BenchmarkVoiceCallUp(b *testing.B) {
 		TimeScale: 0.001, CPS: -1, MaxCalls: 4 * people,
 		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.1, Digits: twiliosim.DigitMix{Accept: 0.8, Decline: 0.1, Repeat: 0.1}},
 	}})
-	src := strings.Replace(string(escalatePlan()), "select: {categories: [志愿者]}",
+	src := strings.Replace(string(voiceEscalatePlan()), "select: {categories: [志愿者]}",
 		"select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}", 1)
-	src = strings.Replace(src, "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n", "      - {after: 5m, do: voice}\n", 1)
 	_, err := r.plans.ApplyPlan(testCtx(b), "test", "escalate.yaml", []byte(src))
 	require.NoError(b, err)
 	for i := 0; i < b.N; i++ {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -121,14 +122,26 @@ func (e *Escalator) Stats() EscalatorStats {
 	return EscalatorStats{Fired: e.fired.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load()}
 }
 
-// Run escalates until ctx ends (leadership lost or node closing).
+// Run escalates until ctx ends (leadership lost or node closing). LIVE
+// activations and drills escalate in loops of their own: a drill's calls
+// waiting on its exercise account's limit never hold up a LIVE
+// escalation.
 func (e *Escalator) Run(ctx context.Context) {
 	e.runs.Add(1)
+	var wg sync.WaitGroup
+	for _, drill := range []bool{false, true} {
+		wg.Go(func() { e.run(ctx, drill) })
+	}
+	wg.Wait()
+}
+
+// run escalates the drills (drill) or the LIVE activations until ctx ends.
+func (e *Escalator) run(ctx context.Context, drill bool) {
 	orphans := true // the first tick of a term re-sends what an earlier leader left in flight
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	for {
-		if err := e.Tick(ctx, orphans); err != nil {
+		if err := e.tick(ctx, orphans, drill); err != nil {
 			if ctx.Err() != nil || muster.IsCode(err, muster.ENotLeader) {
 				return
 			}
@@ -154,10 +167,22 @@ type escWork struct {
 	recs  map[plans.PersonID]Recipient
 }
 
-// Tick does one round: fire due steps, then send queued items. orphans
-// also re-sends items left in sending.
+// Tick does one round: fire due steps, then send queued items, for LIVE
+// activations and then for drills. orphans also re-sends items left in
+// sending.
 func (e *Escalator) Tick(ctx context.Context, orphans bool) error {
-	work, err := e.look(ctx, orphans)
+	for _, drill := range []bool{false, true} {
+		if err := e.tick(ctx, orphans, drill); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tick is one round for the drills (drill) or the LIVE activations, the
+// most severe level first.
+func (e *Escalator) tick(ctx context.Context, orphans, drill bool) error {
+	work, err := e.look(ctx, orphans, drill)
 	if err != nil {
 		return err
 	}
@@ -176,7 +201,7 @@ func (e *Escalator) Tick(ctx context.Context, orphans bool) error {
 	}
 	if len(work) > 0 && anyDue(work) {
 		// What the steps queued is read on the next look.
-		if work, err = e.look(ctx, orphans); err != nil {
+		if work, err = e.look(ctx, orphans, drill); err != nil {
 			return err
 		}
 	}
@@ -197,8 +222,9 @@ func anyDue(work []*escWork) bool {
 	return false
 }
 
-// look reads every open activation's due steps and queued items.
-func (e *Escalator) look(ctx context.Context, orphans bool) ([]*escWork, error) {
+// look reads the due steps and queued items of every open drill (drill)
+// or LIVE activation, most severe level first, then in ID order.
+func (e *Escalator) look(ctx context.Context, orphans, drill bool) ([]*escWork, error) {
 	now := e.cfg.Clock.Now()
 	var out []*escWork
 	err := e.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
@@ -207,7 +233,7 @@ func (e *Escalator) look(ctx context.Context, orphans bool) ([]*escWork, error) 
 			if err != nil {
 				return err
 			}
-			if a.Status != StatusActive || a.Retracts != "" {
+			if a.Status != StatusActive || a.Retracts != "" || a.Purpose.Drill() != drill {
 				continue
 			}
 			pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
@@ -248,6 +274,7 @@ func (e *Escalator) look(ctx context.Context, orphans bool) ([]*escWork, error) 
 		}
 		return nil
 	})
+	slices.SortFunc(out, func(x, y *escWork) int { return severity(x.a, y.a) })
 	return out, err
 }
 
