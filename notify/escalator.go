@@ -49,7 +49,7 @@ type EscalatorConfig struct {
 	// dispatcher's); empty, those messages carry no link.
 	PublicURL string
 	// Batch bounds the items claimed per activation per tick; Workers the
-	// sends in flight.
+	// sends in flight, for LIVE activations and for drills each.
 	Batch, Workers int
 	Logger         *slog.Logger
 }
