@@ -400,11 +400,10 @@ func TestLiveCallUpIsNotHeldBehindADrill(t *testing.T) {
 // exercise account sending 100 a second, with an in-flight window of 20,
 // then a level I drill of the same people. Every place that frees in the
 // window goes to level I until all of it is claimed. Level IV claims only
-// what level I leaves: what a round of claims already under way when level
-// I opened takes (a window at most), and after level I's last claim what
-// frees while level I's last sends finish (its window, and the sends queued
-// ahead of them: three more). Sharing the places instead gave level IV
-// about as many as level I: 270 in two runs.
+// what level I leaves: at most a window in a round of claims already under
+// way when level I opened, and after level I's last claim what frees while
+// level I's last sends finish, at most three windows more. Sharing the
+// places instead gave level IV about as many as level I (270 in two runs).
 func TestSevereCallUpClaimsFirst(t *testing.T) {
 	const people, window = 300, 20
 	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true, drillRate: 100,

@@ -520,7 +520,8 @@ func (r *dispatchRun) fill() (int, error) {
 	return total, nil
 }
 
-// bySeverity lists the open activations, most severe first (severity).
+// bySeverity lists the open activations in the order they claim: see
+// severity.
 func (r *dispatchRun) bySeverity() []*actRun {
 	out := slices.Collect(maps.Values(r.acts))
 	slices.SortFunc(out, func(a, b *actRun) int { return severity(a.a, b.a) })
