@@ -391,9 +391,7 @@ func TestLiveCallUpIsNotHeldBehindADrill(t *testing.T) {
 	d := r.status(t, drill.ID).Counters.ByState
 	assert.Positive(t, d[notify.StatePending]+d[notify.StateSending], "the drill is still sending at its own pace: %v", d)
 	t.Logf("%d LIVE messages sent in %v while the drill had sent %d", people, took, d[notify.StateSent])
-	n := r.c.WaitLeader(15 * time.Second).Node
-	_, err := notify.NewService(n, n, senders).StandDown(testCtx(t), "commander", drill.ID, "done")
-	require.NoError(t, err)
+	r.standDown(t, drill.ID)
 }
 
 // TestSevereCallUpClaimsFirst opens a level IV drill over 300 people on an
@@ -408,25 +406,58 @@ func TestSevereCallUpClaimsFirst(t *testing.T) {
 	const people, window = 300, 20
 	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true, drillRate: 100,
 		disp: notify.DispatcherConfig{MaxInFlight: window, ClaimBatch: 10}})
-	severe := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: everyone-i"), 1)
-	severe = bytes.Replace(severe, []byte("\n  IV:\n"), []byte("\n  I:\n"), 1)
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "everyone-i.yaml", severe)
-	require.NoError(t, err)
 	claimed := func(id plans.ActivationID) int { return r.status(t, id).Counters.Dispatch["claimed"] }
-
-	iv := r.activate(t, "exercise")
-	require.Eventually(t, func() bool { return r.status(t, iv.ID).Counters.ByState[notify.StateSent] > 0 }, 10*time.Second, 10*time.Millisecond)
-	n := r.c.WaitLeader(15 * time.Second).Node
-	svc := notify.NewService(n, n, senders)
-	one, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone-i", Regions: []plans.RegionCode{city}, Level: "I", Purpose: "exercise", Reason: "通讯演练"})
-	require.NoError(t, err)
+	iv, one := r.levelIVThenI(t)
 	before := claimed(iv.ID)
 	r.waitDispatched(t, one.ID, 30*time.Second)
 	during := claimed(iv.ID) - before
 	assert.Equal(t, people, claimed(one.ID))
 	assert.LessOrEqual(t, during, 4*window, "level IV claimed while level I was being sent")
 	t.Logf("level IV claimed %d while level I's %d were sent", during, people)
-	_, err = svc.StandDown(testCtx(t), "commander", iv.ID, "done")
+	r.standDown(t, iv.ID)
+}
+
+// TestSevereSendsGoFirst claims all 300 recipients of a level IV drill at
+// once, on an exercise account sending 100 a second, then opens a level I
+// drill of the same people, claimed at once too. Level I's sends go before
+// the level IV ones still queued: when level I is all sent, most of level
+// IV still waits (in claim order all of it would have gone first).
+func TestSevereSendsGoFirst(t *testing.T) {
+	const people = 300
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true, drillRate: 100,
+		disp: notify.DispatcherConfig{MaxInFlight: 2 * people, ClaimBatch: people}})
+	iv, one := r.levelIVThenI(t)
+	r.waitDispatched(t, one.ID, 30*time.Second)
+	c := r.status(t, iv.ID).Counters
+	assert.Equal(t, people, c.Dispatch["claimed"], "level IV was claimed before level I opened")
+	waiting := c.ByState[notify.StatePending] + c.ByState[notify.StateSending]
+	assert.GreaterOrEqual(t, waiting, people/2, "level IV's sends wait while level I's go: %v", c.ByState)
+	t.Logf("level I all sent; level IV still waiting: %d of %d", waiting, people)
+	r.standDown(t, iv.ID)
+}
+
+// levelIVThenI opens a level IV drill of everyone, waits for its first
+// committed send, then opens a level I drill of everyone (plan
+// everyone-i, made here from the everyone plan).
+func (r *callRig) levelIVThenI(t *testing.T) (iv, one notify.Activation) {
+	t.Helper()
+	severe := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: everyone-i"), 1)
+	severe = bytes.Replace(severe, []byte("\n  IV:\n"), []byte("\n  I:\n"), 1)
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "everyone-i.yaml", severe)
+	require.NoError(t, err)
+	iv = r.activate(t, "exercise")
+	require.Eventually(t, func() bool { return r.status(t, iv.ID).Counters.ByState[notify.StateSent] > 0 }, 10*time.Second, 10*time.Millisecond)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	one, err = notify.NewService(n, n, senders).Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone-i", Regions: []plans.RegionCode{city}, Level: "I", Purpose: "exercise", Reason: "通讯演练"})
+	require.NoError(t, err)
+	return iv, one
+}
+
+// standDown stands activation id down through the current leader.
+func (r *callRig) standDown(t testing.TB, id plans.ActivationID) {
+	t.Helper()
+	n := r.c.WaitLeader(15 * time.Second).Node
+	_, err := notify.NewService(n, n, senders).StandDown(testCtx(t), "commander", id, "done")
 	require.NoError(t, err)
 }
 

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -331,6 +332,7 @@ type job struct {
 	act *actRun
 	rec Recipient
 	n   int
+	seq uint64 // claim order in its lane
 }
 
 // actRun is what one leadership term knows about an open activation.
@@ -352,11 +354,60 @@ type actRun struct {
 // own in-flight window: a route that sends slowly (its account's rate, a
 // provider asking it to wait) holds back only its own traffic, never the
 // other route's. A LIVE call-up started during a drill does not wait
-// behind the drill's claimed backlog.
+// behind the drill's claimed backlog. Within the lane the most severe
+// activation's sends go first (severity), each activation's in the order
+// they were claimed: a level I call-up's first messages do not wait
+// behind a window of level IV ones.
 type lane struct {
-	jobs     chan job
+	mu       sync.Mutex
+	queue    jobQueue
+	seq      uint64
+	ready    chan struct{} // a token per queued job
 	inFlight atomic.Int64
 	busy     atomic.Int64 // workers in a send
+}
+
+func newLane(window int) *lane { return &lane{ready: make(chan struct{}, window)} }
+
+// push queues j. It never blocks: at most a window of jobs is queued.
+func (l *lane) push(j job) {
+	l.mu.Lock()
+	l.seq++
+	j.seq = l.seq
+	heap.Push(&l.queue, j)
+	l.mu.Unlock()
+	l.ready <- struct{}{}
+}
+
+// pop takes the first job, after its token was received from ready.
+func (l *lane) pop() job {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return heap.Pop(&l.queue).(job)
+}
+
+// queued is how many jobs wait for a worker.
+func (l *lane) queued() int { return len(l.ready) }
+
+// jobQueue is a heap of jobs: most severe activation first, then in claim
+// order.
+type jobQueue []job
+
+func (q jobQueue) Len() int { return len(q) }
+func (q jobQueue) Less(i, j int) bool {
+	if a, b := q[i].act, q[j].act; a != b {
+		return severity(a.a, b.a) < 0
+	}
+	return q[i].seq < q[j].seq
+}
+func (q jobQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *jobQueue) Push(x any)   { *q = append(*q, x.(job)) }
+func (q *jobQueue) Pop() any {
+	old := *q
+	j := old[len(old)-1]
+	old[len(old)-1] = job{}
+	*q = old[:len(old)-1]
+	return j
 }
 
 // dispatchRun is one term of the dispatcher as leader.
@@ -391,7 +442,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		if route == nil {
 			continue
 		}
-		l := &lane{jobs: make(chan job, d.cfg.MaxInFlight)}
+		l := newLane(d.cfg.MaxInFlight)
 		r.lanes[route] = l
 		for range d.cfg.Workers {
 			wg.Go(func() {
@@ -399,12 +450,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 					select {
 					case <-ctx.Done():
 						return
-					case j := <-l.jobs:
+					case <-l.ready:
 						l.busy.Add(1)
-						r.send(j)
+						r.send(l.pop())
 						// The last send of a burst: its batch of results need
 						// not wait out ResultDelay for more.
-						if l.busy.Add(-1) == 0 && len(l.jobs) == 0 {
+						if l.busy.Add(-1) == 0 && l.queued() == 0 {
 							r.results.Due()
 						}
 					}
@@ -725,11 +776,7 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 		if c.Resend {
 			r.d.resent.Add(1)
 		}
-		select {
-		case l.jobs <- job{act: ar, rec: recs[c.Person], n: c.N}:
-		case <-r.ctx.Done():
-			return len(res.Claimed), r.ctx.Err()
-		}
+		l.push(job{act: ar, rec: recs[c.Person], n: c.N})
 	}
 	return len(res.Claimed), nil
 }
