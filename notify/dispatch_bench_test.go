@@ -135,9 +135,7 @@ func benchDispatch(b *testing.B, nodes int, reports bool) {
 			b.ReportMetric(tSink.Seconds()/tDispatch.Seconds(), "ratio-reports")
 		}
 		b.ReportMetric(0, "ns/op")
-		n := r.c.WaitLeader(15 * time.Second).Node
-		_, err := notify.NewService(n, n, senders).StandDown(b.Context(), "bench", a.ID, "done")
-		require.NoError(b, err)
+		r.standDown(b, a.ID)
 		r.waitSimIdle(b, time.Minute)
 	}
 }
@@ -308,9 +306,7 @@ func BenchmarkDispatchBookkeeping(b *testing.B) {
 				b.ReportMetric(people/took.Seconds(), "sms/s")
 				b.ReportMetric(float64(cpu.Microseconds())/people, "cpu-µs/sms")
 				b.ReportMetric(0, "ns/op")
-				n := r.c.WaitLeader(15 * time.Second).Node
-				_, err := notify.NewService(n, n, senders).StandDown(b.Context(), "bench", a.ID, "done")
-				require.NoError(b, err)
+				r.standDown(b, a.ID)
 			}
 		})
 	}

@@ -478,8 +478,9 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 				if it.NextTry.IsZero() {
 					return nil, invalidf("result for %s: a retry needs a time", AttemptID(it.Activation, it.Person, it.N))
 				}
-				err = at.schedule(r, &att, it.NextTry)
-				at.count("retried", 1)
+				if err = at.schedule(r, &att, it.NextTry); err == nil {
+					at.count("retried", 1)
+				}
 			case OutcomeFailed:
 				err = at.move(r, StateFailed)
 			default:
@@ -873,9 +874,7 @@ func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply 
 		to = StateDeclined
 		att.Reason = truncate(reply.Reason, 500)
 	} else {
-		if err := countAckBy(at, r.Grid, c.Time.Sub(at.a.Start())); err != nil {
-			return res, err
-		}
+		countAckBy(at, r.Grid, c.Time.Sub(at.a.Start()))
 	}
 	att.Answered = c.Time
 	if err := at.unschedule(person, &att); err != nil {
@@ -910,13 +909,14 @@ func ackByKey(grid plans.RegionCode, minutes int) []byte {
 	return fmt.Appendf(nil, "%s%s/%02d", ackByCounter, grid, minutes)
 }
 
-func countAckBy(at *actTx, grid plans.RegionCode, after time.Duration) error {
+// countAckBy counts an acknowledgement that came after the activation's
+// start in grid, at every checkpoint (T+5/15/30) it is within.
+func countAckBy(at *actTx, grid plans.RegionCode, after time.Duration) {
 	for _, cp := range ackCheckpoints {
 		if after <= cp {
 			at.bump(string(ackByKey(grid, int(cp/time.Minute))), 1)
 		}
 	}
-	return nil
 }
 
 // ---- reads for the dispatcher ----

@@ -167,20 +167,9 @@ type escWork struct {
 	recs  map[plans.PersonID]Recipient
 }
 
-// Tick does one round: fire due steps, then send queued items, for LIVE
-// activations and then for drills. orphans also re-sends items left in
-// sending.
-func (e *Escalator) Tick(ctx context.Context, orphans bool) error {
-	for _, drill := range []bool{false, true} {
-		if err := e.tick(ctx, orphans, drill); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// tick is one round for the drills (drill) or the LIVE activations, the
-// most severe level first.
+// tick does one round for the drills (drill) or the LIVE activations, the
+// most severe level first: fire due steps, then send queued items. orphans
+// also re-sends items left in sending.
 func (e *Escalator) tick(ctx context.Context, orphans, drill bool) error {
 	work, err := e.look(ctx, orphans, drill)
 	if err != nil {
