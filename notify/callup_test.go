@@ -3,6 +3,7 @@ package notify_test
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -78,6 +79,8 @@ type rigOptions struct {
 	// provider, when set, makes each route's provider in place of the
 	// simulator's (one for live, one for exercise).
 	provider func(exercise bool) notify.Provider
+	// wrap, when set, wraps each route's provider (once chosen).
+	wrap func(exercise bool, p notify.Provider) notify.Provider
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
@@ -162,6 +165,9 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			cfg.Live.Fallback, cfg.Exercise.Fallback = liveFB, drillFB
 			if o.provider != nil {
 				cfg.Live.Provider, cfg.Exercise.Provider = o.provider(false), o.provider(true)
+			}
+			if o.wrap != nil {
+				cfg.Live.Provider, cfg.Exercise.Provider = o.wrap(false, cfg.Live.Provider), o.wrap(true, cfg.Exercise.Provider)
 			}
 			d, err := notify.NewDispatcher(n, n, cfg)
 			require.NoError(t, err)
@@ -392,6 +398,59 @@ func TestLiveCallUpIsNotHeldBehindADrill(t *testing.T) {
 	assert.Positive(t, d[notify.StatePending]+d[notify.StateSending], "the drill is still sending at its own pace: %v", d)
 	t.Logf("%d LIVE messages sent in %v while the drill had sent %d", people, took, d[notify.StateSent])
 	r.standDown(t, drill.ID)
+}
+
+// TestLostDeliveryReportsAreLookedUp: the dispatcher asks for no delivery
+// reports here, as if every one were lost on the way. Once ReportTimeout
+// has passed, it asks the provider for each message's status and commits
+// it: every recipient ends delivered, each asked about once.
+func TestLostDeliveryReportsAreLookedUp(t *testing.T) {
+	const people = 50
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true,
+		disp: notify.DispatcherConfig{ReportTimeout: time.Second}})
+	a := r.activate(t, "live")
+	st := r.waitSettled(t, a.ID, 20*time.Second)
+	assert.Equal(t, people, st.Counters.ByState[notify.StateDelivered])
+	assert.EqualValues(t, people, r.disp[0].Stats().Fetched, "each message's status asked once")
+}
+
+// TestLiveReportSweepIsNotHeldBehindADrill: the exercise account hangs
+// when asked for a message's status. The overdue reports of a LIVE
+// call-up opened after the drill are still looked up on the live account,
+// while the drill's wait on theirs.
+func TestLiveReportSweepIsNotHeldBehindADrill(t *testing.T) {
+	const people = 50
+	var hung *hangingFetcher
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true,
+		disp: notify.DispatcherConfig{ReportTimeout: time.Second},
+		wrap: func(exercise bool, p notify.Provider) notify.Provider {
+			if !exercise {
+				return p
+			}
+			hung = &hangingFetcher{Provider: p}
+			return hung
+		}})
+	drill := r.activate(t, "exercise")
+	r.waitDispatched(t, drill.ID, 10*time.Second)
+	live := r.activate(t, "live")
+	st := r.waitSettled(t, live.ID, 20*time.Second)
+	assert.Equal(t, people, st.Counters.ByState[notify.StateDelivered])
+	assert.Positive(t, hung.asked.Load(), "the drill's sweep asked its account too")
+	assert.Equal(t, people, r.status(t, drill.ID).Counters.ByState[notify.StateSent], "the drill's reports are still overdue")
+	r.standDown(t, drill.ID)
+}
+
+// hangingFetcher is a provider whose status lookups hang until their
+// context ends.
+type hangingFetcher struct {
+	notify.Provider
+	asked atomic.Int64
+}
+
+func (h *hangingFetcher) FetchSMS(ctx context.Context, providerID string) (notify.Report, error) {
+	h.asked.Add(1)
+	<-ctx.Done()
+	return notify.Report{}, ctx.Err()
 }
 
 // TestSevereCallUpClaimsFirst opens a level IV drill over 300 people on an

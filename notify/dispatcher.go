@@ -463,11 +463,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			})
 		}
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.sweepLoop()
-	}()
+	for route := range r.lanes {
+		wg.Go(func() { r.sweepLoop(route) })
+	}
 	d.cfg.Logger.Info("dispatcher started")
 	r.loop()
 	cancel()
@@ -953,10 +951,11 @@ func (r *dispatchRun) flushResults(ctx context.Context, items []ResultItem) ([]R
 	return out, nil
 }
 
-// sweepLoop asks the provider for the status of sends whose delivery report
-// is overdue, every quarter of ReportTimeout (at most every 30s), until the
-// run ends.
-func (r *dispatchRun) sweepLoop() {
+// sweepLoop asks route's provider for the status of its sends whose
+// delivery report is overdue, every quarter of ReportTimeout (at most every
+// 30s), until the run ends. Each route has its own loop: a slow exercise
+// account does not hold up the LIVE sweep.
+func (r *dispatchRun) sweepLoop(route *routeState) {
 	every := min(r.d.cfg.ReportTimeout/4, 30*time.Second)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -976,8 +975,8 @@ func (r *dispatchRun) sweepLoop() {
 			continue
 		}
 		for _, id := range open {
-			if err := r.sweep(id, fetched); err != nil && r.ctx.Err() == nil {
-				r.d.cfg.Logger.Warn("dispatcher: checking overdue delivery reports failed", "activation", id, "err", err)
+			if err := r.sweep(id, route, fetched); err != nil && r.ctx.Err() == nil {
+				r.d.cfg.Logger.Warn("dispatcher: checking overdue delivery reports failed", "activation", id, "route", route.Name, "err", err)
 			}
 		}
 	}
@@ -986,12 +985,12 @@ func (r *dispatchRun) sweepLoop() {
 // sweepLimit bounds the statuses asked for per activation per sweep.
 const sweepLimit = 2000
 
-// sweep asks the provider for the status of up to sweepLimit messages of
-// one activation that were sent more than ReportTimeout ago and have no
-// delivery report, and proposes the final ones as delivery reports.
-func (r *dispatchRun) sweep(id plans.ActivationID, fetched map[string]time.Time) error {
+// sweep asks route's provider for the status of up to sweepLimit messages
+// of one activation that were sent more than ReportTimeout ago and have no
+// delivery report, and proposes the final ones as delivery reports. An
+// activation of the other route is left to that route's sweep.
+func (r *dispatchRun) sweep(id plans.ActivationID, route *routeState, fetched map[string]time.Time) error {
 	now := r.d.cfg.Clock.Now()
-	var route *routeState
 	type overdue struct{ attempt, sid string }
 	var due []overdue
 	err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
@@ -999,12 +998,11 @@ func (r *dispatchRun) sweep(id plans.ActivationID, fetched map[string]time.Time)
 		if err != nil {
 			return err
 		}
-		route = r.d.drill
-		if !a.Purpose.Drill() {
-			route = r.d.live
+		if (route == r.d.drill) != a.Purpose.Drill() {
+			return nil
 		}
 		ad := activationData(tx, id)
-		if route == nil || ad == nil {
+		if ad == nil {
 			return nil
 		}
 		if c := ad.Bucket(bCounters).Get(stateKey(StateSent)); c == nil {
