@@ -495,6 +495,27 @@ func TestSevereSendsGoFirst(t *testing.T) {
 	r.standDown(t, iv.ID)
 }
 
+// TestSevereSendIsNotHeldByWaitingWorkers: on an exercise account sending
+// 10 messages a second, each of the 16 workers waits for the account's
+// rate with a level IV send it took. When a level I drill opens, the next
+// worker whose turn comes sends level I's first message, not the level IV
+// one it held: level IV sends next to nothing between level I's opening
+// and its first send. Before, the 16 held level IV sends went first (1.6 s).
+func TestSevereSendIsNotHeldByWaitingWorkers(t *testing.T) {
+	const people, workers = 300, 16
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true, drillRate: 10,
+		disp: notify.DispatcherConfig{Workers: workers}})
+	sent := func(id plans.ActivationID) int { return r.status(t, id).Counters.ByState[notify.StateSent] }
+	iv, one := r.levelIVThenI(t)
+	before := sent(iv.ID)
+	require.Eventually(t, func() bool { return sent(one.ID) > 0 }, 10*time.Second, 5*time.Millisecond)
+	during := sent(iv.ID) - before
+	assert.Less(t, during, workers/2, "level IV sends before level I's first")
+	t.Logf("level IV sent %d between level I's opening and its first send", during)
+	r.standDown(t, one.ID)
+	r.standDown(t, iv.ID)
+}
+
 // levelIVThenI opens a level IV drill of everyone, waits for its first
 // committed send, then opens a level I drill of everyone (plan
 // everyone-i, made here from the everyone plan).

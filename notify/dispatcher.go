@@ -357,7 +357,8 @@ type actRun struct {
 // behind the drill's claimed backlog. Within the lane the most severe
 // activation's sends go first (severity), each activation's in the order
 // they were claimed: a level I call-up's first messages do not wait
-// behind a window of level IV ones.
+// behind a window of level IV ones, nor behind those the workers hold while
+// they wait for the route's rate (call).
 type lane struct {
 	mu       sync.Mutex
 	queue    jobQueue
@@ -386,6 +387,21 @@ func (l *lane) pop() job {
 	return heap.Pop(&l.queue).(job)
 }
 
+// swap returns the first queued job in place of j, queueing j again, when
+// that one goes before j; else j. A worker that has waited for its route
+// with j sends the job that goes first now.
+func (l *lane) swap(j job) (job, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) == 0 || !before(l.queue[0], j) {
+		return j, false
+	}
+	first := l.queue[0]
+	l.queue[0] = j
+	heap.Fix(&l.queue, 0)
+	return first, true
+}
+
 // queued is how many jobs wait for a worker.
 func (l *lane) queued() int { return len(l.ready) }
 
@@ -393,12 +409,15 @@ func (l *lane) queued() int { return len(l.ready) }
 // order.
 type jobQueue []job
 
-func (q jobQueue) Len() int { return len(q) }
-func (q jobQueue) Less(i, j int) bool {
-	if a, b := q[i].act, q[j].act; a != b {
-		return severity(a.a, b.a) < 0
+func (q jobQueue) Len() int           { return len(q) }
+func (q jobQueue) Less(i, j int) bool { return before(q[i], q[j]) }
+
+// before reports whether job a goes before job b.
+func before(a, b job) bool {
+	if a.act != b.act {
+		return severity(a.act.a, b.act.a) < 0
 	}
-	return q[i].seq < q[j].seq
+	return a.seq < b.seq
 }
 func (q jobQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
 func (q *jobQueue) Push(x any)   { *q = append(*q, x.(job)) }
@@ -452,7 +471,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 						return
 					case <-l.ready:
 						l.busy.Add(1)
-						r.send(l.pop())
+						r.send(l, l.pop())
 						// The last send of a burst: its batch of results need
 						// not wait out ResultDelay for more.
 						if l.busy.Add(-1) == 0 && l.queued() == 0 {
@@ -780,48 +799,13 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 }
 
 // send makes one provider call and queues its result.
-func (r *dispatchRun) send(j job) {
+func (r *dispatchRun) send(l *lane, j job) {
 	d := r.d
-	id := AttemptID(j.act.a.ID, j.rec.Person, j.n)
-	item := ResultItem{Activation: j.act.a.ID, Person: j.rec.Person, N: j.n}
-	body, err := r.message(j)
-	switch {
-	case err != nil:
-		item.Outcome, item.Error = OutcomeFailed, err.Error()
-	case j.rec.Phone == "":
-		item.Outcome, item.Error = OutcomeFailed, "the roster has no phone number for this person"
-	case j.act.closed.Load():
-		item.Outcome = OutcomeDropped // see below
-		d.dropped.Add(1)
-	default:
-		rs := j.act.route.current(d.cfg.Clock.Now())
-		from, err := rs.take(r.ctx, d.cfg.Clock)
-		if err != nil {
+	item, body, ok := r.prepare(j)
+	if ok {
+		if item, ok = r.call(l, j, item, body); !ok {
 			return // leadership lost while waiting: the claim stays for the next leader
 		}
-		if !r.stillOpen(j.act.a.ID) {
-			// Stood down or retracted since the claim: nothing more goes out,
-			// and the result says so (the recipient was not reached).
-			j.act.closed.Store(true)
-			item.Outcome = OutcomeDropped
-			d.dropped.Add(1)
-			break
-		}
-		sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
-		if d.cfg.PublicURL != "" {
-			sms.StatusCallback = strings.TrimRight(d.cfg.PublicURL, "/") + "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(id)
-		}
-		sent, err := rs.Provider.SendSMS(r.ctx, sms)
-		if r.ctx.Err() != nil {
-			return // the outcome is unknown; the next leader re-sends
-		}
-		item.Fallback = rs != j.act.route
-		if !item.Fallback && j.act.route.outcome(d.cfg.Clock.Now(), outage(err), d.cfg.FailoverAfter, d.cfg.FailoverFor) {
-			d.failovers.Add(1)
-			d.cfg.Logger.Warn("dispatcher: provider account failing; sends move to the fallback account",
-				"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
-		}
-		r.classify(j, rs, &item, sent, err)
 	}
 	switch item.Outcome {
 	case OutcomeSent:
@@ -830,10 +814,9 @@ func (r *dispatchRun) send(j job) {
 		d.retried.Add(1)
 	case OutcomeFailed:
 		d.failed.Add(1)
-		d.cfg.Logger.Debug("send failed", "attempt", id, "code", item.Code, "err", item.Error)
+		d.cfg.Logger.Debug("send failed", "attempt", AttemptID(item.Activation, item.Person, item.N), "code", item.Code, "err", item.Error)
 	}
-	l := r.lanes[j.act.route]
-	err = r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
+	err := r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
 		r.release(l, 1)
 		if err != nil && r.resultErrs.Add(1) == 1 {
 			d.cfg.Logger.Warn("dispatcher: committing results failed; the next leader re-sends them", "err", err)
@@ -842,6 +825,70 @@ func (r *dispatchRun) send(j job) {
 	if err != nil {
 		r.release(l, 1)
 	}
+}
+
+// call waits for the route's pause and rate, then sends j, taken from
+// lane l, and returns the outcome. While the worker waited, a more severe
+// activation's send may have been queued: then that one goes instead, and
+// j waits its turn again. ok is false when the run ended meanwhile.
+func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ ResultItem, ok bool) {
+	d := r.d
+	rs := j.act.route.current(d.cfg.Clock.Now())
+	from, err := rs.take(r.ctx, d.cfg.Clock)
+	if err != nil {
+		return item, false
+	}
+	if k, swapped := l.swap(j); swapped {
+		j = k
+		if item, body, ok = r.prepare(j); !ok {
+			return item, true
+		}
+	}
+	if !r.stillOpen(j.act.a.ID) {
+		// Stood down or retracted since the claim: nothing more goes out,
+		// and the result says so (the recipient was not reached).
+		j.act.closed.Store(true)
+		item.Outcome = OutcomeDropped
+		d.dropped.Add(1)
+		return item, true
+	}
+	id := AttemptID(item.Activation, item.Person, item.N)
+	sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
+	if d.cfg.PublicURL != "" {
+		sms.StatusCallback = strings.TrimRight(d.cfg.PublicURL, "/") + "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(id)
+	}
+	sent, err := rs.Provider.SendSMS(r.ctx, sms)
+	if r.ctx.Err() != nil {
+		return item, false // the outcome is unknown; the next leader re-sends
+	}
+	item.Fallback = rs != j.act.route
+	if !item.Fallback && j.act.route.outcome(d.cfg.Clock.Now(), outage(err), d.cfg.FailoverAfter, d.cfg.FailoverFor) {
+		d.failovers.Add(1)
+		d.cfg.Logger.Warn("dispatcher: provider account failing; sends move to the fallback account",
+			"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
+	}
+	r.classify(j, rs, &item, sent, err)
+	return item, true
+}
+
+// prepare renders j's message. ok is false when no send is to be made,
+// with item's outcome saying why: the message breaks a safety rule, the
+// roster has no phone, or the activation was found closed.
+func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
+	item = ResultItem{Activation: j.act.a.ID, Person: j.rec.Person, N: j.n}
+	body, err := r.message(j)
+	switch {
+	case err != nil:
+		item.Outcome, item.Error = OutcomeFailed, err.Error()
+	case j.rec.Phone == "":
+		item.Outcome, item.Error = OutcomeFailed, "the roster has no phone number for this person"
+	case j.act.closed.Load():
+		item.Outcome = OutcomeDropped // see call
+		r.d.dropped.Add(1)
+	default:
+		return item, body, true
+	}
+	return item, "", false
 }
 
 // stillOpen reports whether activation id is still open in this node's
