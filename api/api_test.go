@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 // handler answers test requests through httptest and peers' node-to-node
 // calls through the member's listener.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	c        *clustertest.Cluster
 	mu       sync.Mutex
 	handlers map[string]http.Handler // by node ID
@@ -49,7 +49,7 @@ type fixture struct {
 	backups  string                  // the api's BackupDir
 }
 
-func newFixture(t *testing.T, nodes int) *fixture {
+func newFixture(t testing.TB, nodes int) *fixture {
 	t.Helper()
 	return newFixtureWith(t, nodes, nil, "")
 }
@@ -58,7 +58,7 @@ func newFixture(t *testing.T, nodes int) *fixture {
 // commands with it and the API serves warnings (answer time 10 minutes,
 // read on clk); without, it has no warnings service. capSender is the CAP
 // sender ("" for the default).
-func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string) *fixture {
+func newFixtureWith(t testing.TB, nodes int, clk muster.Clock, capSender string) *fixture {
 	t.Helper()
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
@@ -105,7 +105,7 @@ func newFixtureWith(t *testing.T, nodes int, clk muster.Clock, capSender string)
 	return f
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -150,7 +150,7 @@ func (r response) errorBody(t *testing.T) muster.Error {
 	return e
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal(r.Body.Bytes(), v), "body: %s", r.Body)
 }
@@ -163,7 +163,7 @@ type request struct {
 	chunked             bool // send without a Content-Length
 }
 
-func do(t *testing.T, h http.Handler, r request) response {
+func do(t testing.TB, h http.Handler, r request) response {
 	t.Helper()
 	req := httptest.NewRequest(r.method, r.path, r.body)
 	c, cancel := context.WithTimeout(req.Context(), 30*time.Second)
@@ -195,7 +195,7 @@ func jsonBody(v any) io.Reader {
 }
 
 // createToken issues a token through the API and returns its secret.
-func createToken(t *testing.T, h http.Handler, admin, name string, role access.Role) (string, access.Token) {
+func createToken(t testing.TB, h http.Handler, admin, name string, role access.Role) (string, access.Token) {
 	t.Helper()
 	res := do(t, h, request{method: "POST", path: "/api/v1/tokens", token: admin, body: jsonBody(map[string]string{"name": name, "role": string(role)})})
 	require.Equal(t, http.StatusCreated, res.Code, "create token: %s", res.Body)

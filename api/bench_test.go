@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,4 +138,77 @@ func benchWrites(b *testing.B, via string, clients int) {
 	b.ReportMetric(pct(0.50), "p50_ms")
 	b.ReportMetric(pct(0.99), "p99_ms")
 	b.ReportMetric(0, "ns/op") // the figures above are the point, not time per iteration
+}
+
+// BenchmarkActivationEvents measures what watching a call-up costs the node
+// that serves the streams: streams clients hold GET
+// /api/v1/activations/{id}/events open on one city-wide call-up (the demo
+// city's 1,200 grids, 12,000 people) for five seconds, during which nothing
+// changes: the cost is the streams' polling. It reports the process's CPU
+// time per second of watching.
+//
+//	go test ./api -run '^$' -bench ActivationEvents -benchtime 1x
+func BenchmarkActivationEvents(b *testing.B) {
+	const watch = 5 * time.Second
+	for _, streams := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
+			f := newFixture(b, 1)
+			h := f.handler(f.c.Nodes[0])
+			a := boardCallUp(b, f, h, 12_000, string(examples.CityCode))
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			defer tr.CloseIdleConnections()
+			hc := &http.Client{Transport: tr}
+			b.ResetTimer()
+			for range b.N {
+				ctx, cancel := context.WithCancel(context.Background())
+				var wg sync.WaitGroup
+				first := make(chan error, streams)
+				for range streams {
+					wg.Go(func() {
+						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/activations/"+string(a.ID)+"/events", nil)
+						req.Header.Set("Authorization", "Bearer "+f.root)
+						res, err := hc.Do(req)
+						if err != nil {
+							first <- err
+							return
+						}
+						defer res.Body.Close()
+						r := bufio.NewReader(res.Body)
+						if _, err := r.ReadString('\n'); err != nil { // the first event's first line
+							first <- err
+							return
+						}
+						first <- nil
+						_, _ = io.Copy(io.Discard, r) // until the watch ends
+					})
+				}
+				deadline := time.After(30 * time.Second)
+				for range streams {
+					select {
+					case err := <-first:
+						require.NoError(b, err)
+					case <-deadline:
+						b.Fatal("streams did not start within 30s")
+					}
+				}
+				cpu0 := cpuTime()
+				time.Sleep(watch) // the span measured, not a wait for an event
+				cpu := cpuTime() - cpu0
+				cancel()
+				wg.Wait()
+				b.ReportMetric(float64(cpu.Microseconds())/1000/watch.Seconds(), "cpu-ms/s")
+			}
+		})
+	}
+}
+
+// cpuTime is the process's CPU time so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,9 +2,11 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -55,12 +57,9 @@ func (s *Server) activationEvents(c *gin.Context) {
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
 
+	seen := time.Now() // later reads must not be older than this one
 	var last []byte
-	send := func(st notify.ActivationStatus) (bool, error) {
-		data, err := json.Marshal(st)
-		if err != nil {
-			return false, err
-		}
+	send := func(data []byte) (bool, error) {
 		if bytes.Equal(data, last) {
 			return false, nil
 		}
@@ -71,7 +70,12 @@ func (s *Server) activationEvents(c *gin.Context) {
 		c.Writer.Flush()
 		return true, nil
 	}
-	if _, err := send(st); err != nil {
+	data, err := json.Marshal(st)
+	if err != nil {
+		s.streamError(c, err)
+		return
+	}
+	if _, err := send(data); err != nil {
 		return
 	}
 	poll := time.NewTicker(eventPoll)
@@ -92,7 +96,7 @@ func (s *Server) activationEvents(c *gin.Context) {
 			c.Writer.Flush()
 			quiet.Reset(eventHeartbeat)
 		case <-poll.C:
-			next, err := s.deps.Activations.Activation(ctx, muster.Stale, id)
+			r, err := s.statuses.get(ctx, id, seen)
 			if ctx.Err() != nil {
 				return
 			}
@@ -100,8 +104,8 @@ func (s *Server) activationEvents(c *gin.Context) {
 				s.streamError(c, err)
 				return
 			}
-			st = next
-			sent, err := send(st)
+			st, seen = r.st, r.start
+			sent, err := send(r.data)
 			if err != nil {
 				return
 			}
@@ -109,6 +113,82 @@ func (s *Server) activationEvents(c *gin.Context) {
 				quiet.Reset(eventHeartbeat)
 			}
 		}
+	}
+}
+
+// statusReads shares the reads of an activation's status among the event
+// streams of it on this node. Each stream looks every eventPoll; a read
+// started less than statusShare ago, or still under way, serves every
+// stream that looks meanwhile, JSON included. A hundred officials watching
+// one call-up then cost the node about what one does, instead of a hundred
+// reads of every grid's counters each poll. A stream is never given a read
+// that started before the one it last showed, so its counts never go back.
+type statusReads struct {
+	read func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
+	mu   sync.Mutex
+	last map[plans.ActivationID]*statusRead
+}
+
+// statusShare is how long a read of an activation's status serves the
+// streams that look after it started.
+const statusShare = eventPoll / 2
+
+// statusRead is one shared read of an activation's status.
+type statusRead struct {
+	start time.Time
+	done  chan struct{}
+	st    notify.ActivationStatus
+	data  []byte // st as JSON
+	err   error
+}
+
+func newStatusReads(read func(context.Context, muster.Consistency, plans.ActivationID) (notify.ActivationStatus, error)) *statusReads {
+	return &statusReads{read: read, last: map[plans.ActivationID]*statusRead{}}
+}
+
+// get returns a read of activation id's status (at Stale: this node's
+// state) that started no earlier than notBefore: the latest one if it is
+// recent enough or still under way, else a new one.
+func (s *statusReads) get(ctx context.Context, id plans.ActivationID, notBefore time.Time) (*statusRead, error) {
+	now := time.Now()
+	s.mu.Lock()
+	r := s.last[id]
+	if r == nil || r.start.Before(notBefore) || (now.Sub(r.start) >= statusShare && r.finished()) {
+		r = &statusRead{start: now, done: make(chan struct{})}
+		s.last[id] = r
+		for k, o := range s.last { // forget the reads of activations no longer watched
+			if now.Sub(o.start) > 20*eventPoll {
+				delete(s.last, k)
+			}
+		}
+		// The read is the streams', not the asker's: it must not fail for
+		// the others when the asker's client goes away.
+		go r.fill(context.WithoutCancel(ctx), s.read, id)
+	}
+	s.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-r.done:
+		return r, r.err
+	}
+}
+
+func (r *statusRead) finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *statusRead) fill(ctx context.Context, read func(context.Context, muster.Consistency, plans.ActivationID) (notify.ActivationStatus, error), id plans.ActivationID) {
+	defer close(r.done)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if r.st, r.err = read(ctx, muster.Stale, id); r.err == nil {
+		r.data, r.err = json.Marshal(r.st)
 	}
 }
 

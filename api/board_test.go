@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 
 	"muster"
 	"muster/access"
+	"muster/api"
 	"muster/examples"
 	"muster/notify"
 	"muster/plans"
@@ -23,7 +27,7 @@ import (
 
 // boardCallUp loads the demo city, the flood plan and a roster of people into
 // the fixture and activates the plan (EXERCISE, level IV) over region.
-func boardCallUp(t *testing.T, f *fixture, h http.Handler, people int, regions ...string) notify.Activation {
+func boardCallUp(t testing.TB, f *fixture, h http.Handler, people int, regions ...string) notify.Activation {
 	t.Helper()
 	withDemo(t, f, h)
 	rs, err := examples.Regions()
@@ -35,7 +39,7 @@ func boardCallUp(t *testing.T, f *fixture, h http.Handler, people int, regions .
 	return boardActivate(t, f, h, regions...)
 }
 
-func boardActivate(t *testing.T, f *fixture, h http.Handler, regions ...string) notify.Activation {
+func boardActivate(t testing.TB, f *fixture, h http.Handler, regions ...string) notify.Activation {
 	t.Helper()
 	req := map[string]any{"plan_id": "flood-control", "regions": regions, "level": "IV", "purpose": "EXERCISE", "reason": "防汛通讯演练"}
 	res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(req)})
@@ -267,4 +271,55 @@ func TestActivationEventsStream(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the event handler kept running after its client went away")
 	}
+}
+
+// TestActivationEventsShareReads: twenty streams watch one call-up; one
+// reply moves its counters, and every stream shows it. To see it each
+// stream looked at least once, yet the node read the activation's status
+// for all of them fewer times than there are streams: a read serves every
+// stream that looks within half a poll of it.
+func TestActivationEventsShareReads(t *testing.T) {
+	const streams = 20
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 600, "990101")
+	n := f.c.Nodes[0].Node
+	counted := &countingActivations{activations: notify.NewService(n, n, testSenders)}
+	srv := httptest.NewServer(api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Activations: counted}).Handler())
+	t.Cleanup(srv.Close)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	all := make([]<-chan sseEvent, streams)
+	for i := range all {
+		_, all[i] = openEvents(t, c, srv.URL+"/api/v1/activations/"+string(a.ID)+"/events", f.root)
+		require.Equal(t, a.Recipients, nextStatus(t, all[i], 5*time.Second).Counters.ByState[notify.StatePending])
+	}
+	before, start := counted.stale.Load(), time.Now()
+	boardReply(t, f, h, a.ID, "1")
+	for _, events := range all {
+		assert.Equal(t, 1, nextStatus(t, events, 5*time.Second).Counters.ByState[notify.StateAcked])
+	}
+	reads, took := counted.stale.Load()-before, time.Since(start)
+	assert.Less(t, reads, int64(streams), "reads of the status for %d streams in %v", streams, took)
+	t.Logf("%d streams saw the reply within %v; the node read the status %d times meanwhile", streams, took, reads)
+}
+
+// countingActivations counts the reads of an activation's status from the
+// node's own state (the event streams' polls).
+type countingActivations struct {
+	activations
+	stale atomic.Int64
+}
+
+// activations is api.Activations under a name that does not hide its
+// method Activations when embedded.
+type activations = api.Activations
+
+func (c *countingActivations) Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error) {
+	if level == muster.Stale {
+		c.stale.Add(1)
+	}
+	return c.activations.Activation(ctx, level, id)
 }

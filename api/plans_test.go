@@ -16,7 +16,7 @@ import (
 )
 
 // withDemo loads the demo regions and the flood plan through the API.
-func withDemo(t *testing.T, f *fixture, h http.Handler) {
+func withDemo(t testing.TB, f *fixture, h http.Handler) {
 	t.Helper()
 	res := do(t, h, request{method: "POST", path: "/api/v1/regions/import", token: f.root, body: bytes.NewReader(examples.RegionsCSV())})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)

@@ -21,6 +21,8 @@ import (
 	"muster"
 	"muster/access"
 	"muster/cluster"
+	"muster/notify"
+	"muster/plans"
 )
 
 // Defaults for Config's zero values.
@@ -116,6 +118,9 @@ type Server struct {
 	// webhooks counts provider webhooks by route and HTTP status: taken
 	// ones are not logged one by one.
 	webhooks *prometheus.CounterVec
+
+	// statuses shares the reads of activation event streams.
+	statuses *statusReads
 }
 
 // New builds a Server and its routes.
@@ -146,6 +151,9 @@ func New(cfg Config, deps Deps) *Server {
 			Name: "muster_webhooks_total",
 			Help: "Provider webhooks answered by this node, by route and HTTP status.",
 		}, []string{"route", "code"})}
+	s.statuses = newStatusReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error) {
+		return s.deps.Activations.Activation(ctx, level, id)
+	})
 	// /metrics shows the webhook counts when it gathers from a registry
 	// this server may add to (the caller's, or its own default).
 	if r, ok := cfg.Metrics.(prometheus.Registerer); ok {
