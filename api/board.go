@@ -2,11 +2,9 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -20,19 +18,26 @@ import (
 const (
 	// eventPoll is how often a stream reads the node's state for changes.
 	eventPoll = 500 * time.Millisecond
+	// statusShare is how long a read of an activation's status serves the
+	// streams of it that look after it started.
+	statusShare = eventPoll / 2
 	// eventHeartbeat is how long a stream stays silent before it sends a
 	// comment, so proxies and clients see it is alive.
 	eventHeartbeat = 15 * time.Second
 )
 
+// getBoard serves an activation's board. Boards of one activation asked
+// for at once share a read started after each of them arrived: every
+// console following a call-up reads the board on each status event, all
+// at the same moment.
 func (s *Server) getBoard(c *gin.Context) {
-	b, err := s.deps.Activations.Board(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")))
+	r, err := s.boards.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	// Stamped when served, like the Date header (Config has no clock).
-	c.JSON(http.StatusOK, b.At(time.Now()))
+	c.JSON(http.StatusOK, r.v.At(time.Now()))
 }
 
 // activationEvents streams an activation's status as Server-Sent Events: a
@@ -96,7 +101,14 @@ func (s *Server) activationEvents(c *gin.Context) {
 			c.Writer.Flush()
 			quiet.Reset(eventHeartbeat)
 		case <-poll.C:
-			r, err := s.statuses.get(ctx, id, seen)
+			// A read another stream of this activation started within
+			// statusShare serves this one too, if it is not older than
+			// what this stream has shown.
+			notBefore := time.Now().Add(-statusShare)
+			if seen.After(notBefore) {
+				notBefore = seen
+			}
+			r, err := s.statuses.get(ctx, muster.Stale, id, notBefore)
 			if ctx.Err() != nil {
 				return
 			}
@@ -104,8 +116,8 @@ func (s *Server) activationEvents(c *gin.Context) {
 				s.streamError(c, err)
 				return
 			}
-			st, seen = r.st, r.start
-			sent, err := send(r.data)
+			st, seen = r.v.st, r.start
+			sent, err := send(r.v.data)
 			if err != nil {
 				return
 			}
@@ -116,80 +128,10 @@ func (s *Server) activationEvents(c *gin.Context) {
 	}
 }
 
-// statusReads shares the reads of an activation's status among the event
-// streams of it on this node. Each stream looks every eventPoll; a read
-// started less than statusShare ago, or still under way, serves every
-// stream that looks meanwhile, JSON included. A hundred officials watching
-// one call-up then cost the node about what one does, instead of a hundred
-// reads of every grid's counters each poll. A stream is never given a read
-// that started before the one it last showed, so its counts never go back.
-type statusReads struct {
-	read func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
-	mu   sync.Mutex
-	last map[plans.ActivationID]*statusRead
-}
-
-// statusShare is how long a read of an activation's status serves the
-// streams that look after it started.
-const statusShare = eventPoll / 2
-
-// statusRead is one shared read of an activation's status.
-type statusRead struct {
-	start time.Time
-	done  chan struct{}
-	st    notify.ActivationStatus
-	data  []byte // st as JSON
-	err   error
-}
-
-func newStatusReads(read func(context.Context, muster.Consistency, plans.ActivationID) (notify.ActivationStatus, error)) *statusReads {
-	return &statusReads{read: read, last: map[plans.ActivationID]*statusRead{}}
-}
-
-// get returns a read of activation id's status (at Stale: this node's
-// state) that started no earlier than notBefore: the latest one if it is
-// recent enough or still under way, else a new one.
-func (s *statusReads) get(ctx context.Context, id plans.ActivationID, notBefore time.Time) (*statusRead, error) {
-	now := time.Now()
-	s.mu.Lock()
-	r := s.last[id]
-	if r == nil || r.start.Before(notBefore) || (now.Sub(r.start) >= statusShare && r.finished()) {
-		r = &statusRead{start: now, done: make(chan struct{})}
-		s.last[id] = r
-		for k, o := range s.last { // forget the reads of activations no longer watched
-			if now.Sub(o.start) > 20*eventPoll {
-				delete(s.last, k)
-			}
-		}
-		// The read is the streams', not the asker's: it must not fail for
-		// the others when the asker's client goes away.
-		go r.fill(context.WithoutCancel(ctx), s.read, id)
-	}
-	s.mu.Unlock()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-r.done:
-		return r, r.err
-	}
-}
-
-func (r *statusRead) finished() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (r *statusRead) fill(ctx context.Context, read func(context.Context, muster.Consistency, plans.ActivationID) (notify.ActivationStatus, error), id plans.ActivationID) {
-	defer close(r.done)
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if r.st, r.err = read(ctx, muster.Stale, id); r.err == nil {
-		r.data, r.err = json.Marshal(r.st)
-	}
+// streamStatus is an activation's status as an event stream shows it.
+type streamStatus struct {
+	st   notify.ActivationStatus
+	data []byte // st as JSON
 }
 
 // streamError ends an event stream with an `error` event carrying the one

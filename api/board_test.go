@@ -306,11 +306,73 @@ func TestActivationEventsShareReads(t *testing.T) {
 	t.Logf("%d streams saw the reply within %v; the node read the status %d times meanwhile", streams, took, reads)
 }
 
+// TestBoardReadsAreShared: twenty consoles ask for one call-up's board at
+// once, as they do on each status event. The first read is held until all
+// twenty requests have come; each gets the board, and the node reads it a
+// few times, not twenty.
+func TestBoardReadsAreShared(t *testing.T) {
+	const consoles = 20
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 600, "990101")
+	n := f.c.Nodes[0].Node
+	counted := &countingActivations{activations: notify.NewService(n, n, testSenders), hold: make(chan struct{})}
+	var arrived atomic.Int64
+	served := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Activations: counted}).Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		served.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	boards := make(chan notify.Board, consoles)
+	for range consoles {
+		go func() {
+			req, _ := http.NewRequestWithContext(c, http.MethodGet, srv.URL+"/api/v1/activations/"+string(a.ID)+"/board", nil)
+			req.Header.Set("Authorization", "Bearer "+f.root)
+			var b notify.Board
+			res, err := http.DefaultClient.Do(req)
+			if assert.NoError(t, err) {
+				defer res.Body.Close()
+				assert.Equal(t, http.StatusOK, res.StatusCode)
+				assert.NoError(t, json.NewDecoder(res.Body).Decode(&b))
+			}
+			boards <- b
+		}()
+	}
+	require.Eventually(t, func() bool { return arrived.Load() == consoles && counted.boards.Load() > 0 }, 10*time.Second, time.Millisecond)
+	close(counted.hold)
+	for range consoles {
+		b := <-boards
+		assert.Equal(t, a.ID, b.Activation)
+		assert.Equal(t, a.Recipients, b.Total.Recipients)
+		assert.False(t, b.AsOf.IsZero(), "stamped when served")
+	}
+	assert.Less(t, counted.boards.Load(), int64(consoles/2), "board reads for %d requests", consoles)
+	t.Logf("%d requests for the board at once; the node read it %d times", consoles, counted.boards.Load())
+}
+
 // countingActivations counts the reads of an activation's status from the
-// node's own state (the event streams' polls).
+// node's own state (the event streams' polls), and the reads of its board;
+// with hold, the first board read waits until hold is closed.
 type countingActivations struct {
 	activations
-	stale atomic.Int64
+	stale, boards atomic.Int64
+	hold          chan struct{}
+}
+
+func (c *countingActivations) Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error) {
+	if c.boards.Add(1) == 1 && c.hold != nil {
+		select {
+		case <-c.hold:
+		case <-ctx.Done():
+			return notify.Board{}, ctx.Err()
+		}
+	}
+	return c.activations.Board(ctx, level, id)
 }
 
 // activations is api.Activations under a name that does not hide its

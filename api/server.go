@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -119,8 +120,10 @@ type Server struct {
 	// ones are not logged one by one.
 	webhooks *prometheus.CounterVec
 
-	// statuses shares the reads of activation event streams.
-	statuses *statusReads
+	// statuses and boards share the reads of activation event streams and
+	// boards among the requests that may take them.
+	statuses *sharedReads[streamStatus]
+	boards   *sharedReads[notify.Board]
 }
 
 // New builds a Server and its routes.
@@ -151,8 +154,16 @@ func New(cfg Config, deps Deps) *Server {
 			Name: "muster_webhooks_total",
 			Help: "Provider webhooks answered by this node, by route and HTTP status.",
 		}, []string{"route", "code"})}
-	s.statuses = newStatusReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error) {
-		return s.deps.Activations.Activation(ctx, level, id)
+	s.statuses = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (streamStatus, error) {
+		st, err := s.deps.Activations.Activation(ctx, level, id)
+		if err != nil {
+			return streamStatus{}, err
+		}
+		data, err := json.Marshal(st)
+		return streamStatus{st, data}, err
+	})
+	s.boards = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error) {
+		return s.deps.Activations.Board(ctx, level, id)
 	})
 	// /metrics shows the webhook counts when it gathers from a registry
 	// this server may add to (the caller's, or its own default).
