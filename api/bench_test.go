@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,11 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"muster"
 	"muster/access"
 	"muster/api"
 	"muster/cluster"
 	"muster/cluster/clustertest"
 	"muster/examples"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -141,66 +144,146 @@ func benchWrites(b *testing.B, via string, clients int) {
 }
 
 // BenchmarkActivationEvents measures what watching a call-up costs the node
-// that serves the streams: streams clients hold GET
+// that serves the watchers: streams clients hold GET
 // /api/v1/activations/{id}/events open on one city-wide call-up (the demo
-// city's 1,200 grids, 12,000 people) for five seconds, during which nothing
-// changes: the cost is the streams' polling. It reports the process's CPU
-// time per second of watching.
+// city's 1,200 grids, 12,000 people) for five seconds. With board=false
+// nothing changes meanwhile: the cost is the streams' polling. With
+// board=true, 20 answers a second come in, and each client reads the board
+// from the node's state on every status event, as the console does. It reports the process's CPU
+// time per second of watching (the answers' own cost included), the
+// status events and the boards served per second.
 //
 //	go test ./api -run '^$' -bench ActivationEvents -benchtime 1x
 func BenchmarkActivationEvents(b *testing.B) {
 	const watch = 5 * time.Second
-	for _, streams := range []int{1, 10, 100} {
-		b.Run(fmt.Sprintf("streams=%d", streams), func(b *testing.B) {
-			f := newFixture(b, 1)
-			h := f.handler(f.c.Nodes[0])
-			a := boardCallUp(b, f, h, 12_000, string(examples.CityCode))
-			srv := httptest.NewServer(h)
-			defer srv.Close()
-			tr := http.DefaultTransport.(*http.Transport).Clone()
-			defer tr.CloseIdleConnections()
-			hc := &http.Client{Transport: tr}
-			b.ResetTimer()
-			for range b.N {
-				ctx, cancel := context.WithCancel(context.Background())
-				var wg sync.WaitGroup
-				first := make(chan error, streams)
-				for range streams {
-					wg.Go(func() {
-						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/activations/"+string(a.ID)+"/events", nil)
-						req.Header.Set("Authorization", "Bearer "+f.root)
-						res, err := hc.Do(req)
-						if err != nil {
-							first <- err
-							return
-						}
-						defer res.Body.Close()
-						r := bufio.NewReader(res.Body)
-						if _, err := r.ReadString('\n'); err != nil { // the first event's first line
-							first <- err
-							return
-						}
-						first <- nil
-						_, _ = io.Copy(io.Discard, r) // until the watch ends
-					})
+	for _, board := range []bool{false, true} {
+		for _, streams := range []int{1, 10, 100} {
+			b.Run(fmt.Sprintf("board=%v/streams=%d", board, streams), func(b *testing.B) {
+				f := newFixture(b, 1)
+				h := f.handler(f.c.Nodes[0])
+				a := boardCallUp(b, f, h, 12_000, string(examples.CityCode))
+				srv := httptest.NewServer(h)
+				defer srv.Close()
+				tr := http.DefaultTransport.(*http.Transport).Clone()
+				tr.MaxIdleConnsPerHost = 2 * streams
+				defer tr.CloseIdleConnections()
+				hc := &http.Client{Transport: tr}
+				get := func(ctx context.Context, path string) (*http.Response, error) {
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/activations/"+string(a.ID)+path, nil)
+					req.Header.Set("Authorization", "Bearer "+f.root)
+					return hc.Do(req)
 				}
-				deadline := time.After(30 * time.Second)
-				for range streams {
-					select {
-					case err := <-first:
-						require.NoError(b, err)
-					case <-deadline:
-						b.Fatal("streams did not start within 30s")
+				answers := answerer(b, f, a.ID)
+				b.ResetTimer()
+				for range b.N {
+					ctx, cancel := context.WithCancel(context.Background())
+					var wg sync.WaitGroup
+					var events, boards atomic.Int64
+					first := make(chan error, streams)
+					for range streams {
+						wg.Go(func() {
+							res, err := get(ctx, "/events")
+							if err != nil {
+								first <- err
+								return
+							}
+							defer res.Body.Close()
+							r := bufio.NewReader(res.Body)
+							started := false
+							for {
+								line, err := r.ReadString('\n')
+								if err != nil {
+									if !started {
+										first <- err
+									}
+									return
+								}
+								if !strings.HasPrefix(line, "event: status") {
+									continue
+								}
+								if !started {
+									started = true
+									first <- nil
+									continue
+								}
+								events.Add(1)
+								if !board {
+									continue
+								}
+								br, err := get(ctx, "/board?consistency=stale") // as the console does
+								if err != nil {
+									return
+								}
+								_, _ = io.Copy(io.Discard, br.Body)
+								br.Body.Close()
+								if br.StatusCode == http.StatusOK {
+									boards.Add(1)
+								}
+							}
+						})
 					}
+					deadline := time.After(30 * time.Second)
+					for range streams {
+						select {
+						case err := <-first:
+							require.NoError(b, err)
+						case <-deadline:
+							b.Fatal("streams did not start within 30s")
+						}
+					}
+					stopAnswers := func() {}
+					if board {
+						stopAnswers = answers(ctx, 20)
+					}
+					cpu0 := cpuTime()
+					time.Sleep(watch) // the span measured, not a wait for an event
+					cpu := cpuTime() - cpu0
+					stopAnswers()
+					cancel()
+					wg.Wait()
+					b.ReportMetric(float64(cpu.Microseconds())/1000/watch.Seconds(), "cpu-ms/s")
+					b.ReportMetric(float64(events.Load())/watch.Seconds(), "events/s")
+					b.ReportMetric(float64(boards.Load())/watch.Seconds(), "boards/s")
 				}
-				cpu0 := cpuTime()
-				time.Sleep(watch) // the span measured, not a wait for an event
-				cpu := cpuTime() - cpu0
-				cancel()
-				wg.Wait()
-				b.ReportMetric(float64(cpu.Microseconds())/1000/watch.Seconds(), "cpu-ms/s")
+			})
+		}
+	}
+}
+
+// answerer returns a function that starts answering activation id ("1",
+// accepted) perSecond times a second through the inbound path, as the
+// provider's webhooks would, until the returned stop is called.
+func answerer(b *testing.B, f *fixture, id plans.ActivationID) func(ctx context.Context, perSecond int) (stop func()) {
+	n := f.c.Leader().Node
+	svc := notify.NewService(n, n, testSenders)
+	l, err := svc.Recipients(context.Background(), muster.Default, id, notify.RecipientFilter{State: notify.StatePending}, plans.Page{Limit: plans.MaxPageLimit})
+	require.NoError(b, err)
+	acct := testSenders.Exercise.Account
+	in := notify.NewInbound(n, notify.InboundConfig{Exercise: []string{acct}})
+	b.Cleanup(in.Close)
+	next := 0
+	return func(ctx context.Context, perSecond int) func() {
+		ctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(time.Second / time.Duration(perSecond))
+			defer t.Stop()
+			for next < len(l.Items) {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				p := l.Items[next]
+				next++
+				_, _ = in.Submit(ctx, notify.InboundItem{Kind: notify.InboundReply, SID: "SMbench" + string(p.Person), From: p.Phone, Body: "1", Account: acct})
 			}
-		})
+		}()
+		return func() {
+			cancel()
+			<-done
+		}
 	}
 }
 

@@ -27,17 +27,23 @@ const (
 )
 
 // getBoard serves an activation's board. Boards of one activation asked
-// for at once share a read started after each of them arrived: every
-// console following a call-up reads the board on each status event, all
-// at the same moment.
+// for at once share a read started after each of them arrived (at stale
+// consistency, up to statusShare before), and its JSON: every console
+// following a call-up reads the board on each status event, all at about
+// the same moment. as_of is when the board was read.
 func (s *Server) getBoard(c *gin.Context) {
-	r, err := s.boards.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	level, notBefore := consistency(c), time.Now()
+	if level == muster.Stale {
+		// This node's state, which may be behind anyway: a read started
+		// within statusShare serves too.
+		notBefore = notBefore.Add(-statusShare)
+	}
+	r, err := s.boards.get(c.Request.Context(), level, plans.ActivationID(c.Param("id")), notBefore)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	// Stamped when served, like the Date header (Config has no clock).
-	c.JSON(http.StatusOK, r.v.At(time.Now()))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", r.v)
 }
 
 // activationEvents streams an activation's status as Server-Sent Events: a

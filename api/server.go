@@ -22,7 +22,6 @@ import (
 	"muster"
 	"muster/access"
 	"muster/cluster"
-	"muster/notify"
 	"muster/plans"
 )
 
@@ -123,7 +122,7 @@ type Server struct {
 	// statuses and boards share the reads of activation event streams and
 	// boards among the requests that may take them.
 	statuses *sharedReads[streamStatus]
-	boards   *sharedReads[notify.Board]
+	boards   *sharedReads[[]byte] // as JSON
 }
 
 // New builds a Server and its routes.
@@ -162,8 +161,14 @@ func New(cfg Config, deps Deps) *Server {
 		data, err := json.Marshal(st)
 		return streamStatus{st, data}, err
 	})
-	s.boards = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error) {
-		return s.deps.Activations.Board(ctx, level, id)
+	s.boards = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]byte, error) {
+		b, err := s.deps.Activations.Board(ctx, level, id)
+		if err != nil {
+			return nil, err
+		}
+		// Stamped when read, like a report's date (Config has no clock):
+		// everyone the read serves gets the same JSON.
+		return json.Marshal(b.At(time.Now()))
 	})
 	// /metrics shows the webhook counts when it gathers from a registry
 	// this server may add to (the caller's, or its own default).

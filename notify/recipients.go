@@ -195,10 +195,11 @@ func outermost(tx *bolt.Tx, regions []plans.Region) ([]plans.Region, error) {
 // caching each grid's path (there are few grids and many people).
 func treeUnder(tx *bolt.Tx) func(grid, region plans.RegionCode) bool {
 	paths := map[plans.RegionCode][]plans.RegionCode{}
+	regions := plans.NewRegionReader(tx)
 	return func(grid, region plans.RegionCode) bool {
 		p, ok := paths[grid]
 		if !ok {
-			rs, _ := plans.RegionPath(tx, grid) // an unknown grid is under nothing
+			rs, _ := regions.Path(grid) // an unknown grid is under nothing
 			for _, r := range rs {
 				p = append(p, r.Code)
 			}

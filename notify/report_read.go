@@ -49,11 +49,12 @@ func PlaceGrids(tx *bolt.Tx, activated []plans.RegionCode, grids []plans.RegionC
 		childDepth = min(childDepth, d+1)
 	}
 	out := make(map[plans.RegionCode]GridPlace, len(grids))
+	regions := plans.NewRegionReader(tx)
 	for _, g := range grids {
 		if _, done := out[g]; done {
 			continue
 		}
-		path, err := plans.RegionPath(tx, g)
+		path, err := regions.Path(g)
 		if muster.IsCode(err, muster.EInvalid) {
 			out[g] = GridPlace{}
 			continue

@@ -24,9 +24,43 @@ func GetRegion(tx *bolt.Tx, code RegionCode) (r Region, ok bool, err error) {
 // it, the region itself first and the city last. A missing region is an
 // EInvalid error naming it.
 func RegionPath(tx *bolt.Tx, code RegionCode) ([]Region, error) {
+	return NewRegionReader(tx).Path(code)
+}
+
+// RegionReader reads regions from one transaction, each at most once: the
+// paths of many grids read the districts, streets and communities they
+// share once, not once per grid.
+type RegionReader struct {
+	tx   *bolt.Tx
+	read map[RegionCode]Region // a missing region is kept with an empty Code
+}
+
+// NewRegionReader reads regions from tx, which must outlive it.
+func NewRegionReader(tx *bolt.Tx) *RegionReader {
+	return &RegionReader{tx: tx, read: map[RegionCode]Region{}}
+}
+
+// Get reads one region; ok is false if it does not exist.
+func (rr *RegionReader) Get(code RegionCode) (Region, bool, error) {
+	if r, ok := rr.read[code]; ok {
+		return r, r.Code != "", nil
+	}
+	r, ok, err := getRegion(rr.tx, code)
+	if err != nil {
+		return r, false, err
+	}
+	if !ok {
+		r = Region{}
+	}
+	rr.read[code] = r
+	return r, ok, nil
+}
+
+// Path is RegionPath, read through rr.
+func (rr *RegionReader) Path(code RegionCode) ([]Region, error) {
 	var path []Region
 	for c := code; c != ""; {
-		r, ok, err := getRegion(tx, c)
+		r, ok, err := rr.Get(c)
 		if err != nil {
 			return nil, err
 		}

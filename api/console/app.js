@@ -574,10 +574,15 @@
     };
 
     // refresh reads the board; calls while one is in flight fold into one
-    // more read after it.
+    // more read after it. On a status event the board is read from the
+    // state of the node that sent the event (stale): it is as new as the
+    // event, and the node serves every console following the call-up from
+    // one read instead of one each.
     let reading = false;
     let again = false;
-    const refresh = async () => {
+    let query = '';
+    const refresh = async (stale = false) => {
+      query = stale ? '?consistency=stale' : '';
       if (reading) {
         again = true;
         return;
@@ -586,7 +591,7 @@
       try {
         do {
           again = false;
-          renderBoard(await getJSON(`${path}/board`, ctl.signal));
+          renderBoard(await getJSON(`${path}/board${query}`, ctl.signal));
           err.hidden = true;
         } while (again && !ctl.signal.aborted);
       } catch (e) {
@@ -625,7 +630,7 @@
           }
           if (name === 'status') {
             renderHead(JSON.parse(data));
-            refresh();
+            refresh(true);
           }
         });
         clearTimeout(watchdog);
@@ -644,7 +649,7 @@
     const poll = () => {
       setLive('polling');
       refresh();
-      const timer = setInterval(refresh, REFRESH_MS);
+      const timer = setInterval(() => refresh(), REFRESH_MS);
       const retry = setTimeout(() => {
         clearInterval(timer);
         follow();
