@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,6 +86,12 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 	return root
 }
 
+// envName is the variable that sets flag name: MUSTER_<FLAG>, dashes as
+// underscores.
+func envName(flag string) string {
+	return "MUSTER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
 // envDefaults fills every flag the user did not set from MUSTER_<FLAG>
 // (dashes become underscores), e.g. --node-id from MUSTER_NODE_ID.
 func envDefaults(fs *pflag.FlagSet) error {
@@ -93,7 +100,7 @@ func envDefaults(fs *pflag.FlagSet) error {
 		if f.Changed || err != nil {
 			return
 		}
-		name := "MUSTER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("%s=%q: %w", name, v, serr)
@@ -101,4 +108,21 @@ func envDefaults(fs *pflag.FlagSet) error {
 		}
 	})
 	return err
+}
+
+// unknownEnv lists, sorted, the MUSTER_ variables in environ (KEY=VALUE)
+// that set no flag of fs: a misspelt one, say MUSTER_EXCERCISE_TWILIO_ACCOUNT_SID,
+// is otherwise ignored without a word, and drills go to the simulator.
+func unknownEnv(fs *pflag.FlagSet, environ []string) []string {
+	known := map[string]bool{}
+	fs.VisitAll(func(f *pflag.Flag) { known[envName(f.Name)] = true })
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "MUSTER_") && !known[name] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -37,9 +37,7 @@ type twilioFlags struct {
 
 func (t *twilioFlags) flag(name string) string { return "--" + t.prefix + name }
 
-func (t *twilioFlags) env(name string) string {
-	return "MUSTER_" + strings.ToUpper(strings.ReplaceAll(t.prefix+name, "-", "_"))
-}
+func (t *twilioFlags) env(name string) string { return envName(t.prefix + name) }
 
 func (t *twilioFlags) add(f *pflag.FlagSet, purpose string) {
 	p := t.prefix

@@ -39,6 +39,9 @@ import (
 
 // serverOpts configure a muster server process (dev or agent).
 type serverOpts struct {
+	// strayEnv names the MUSTER_ variables set that are no flag of the
+	// command, warned about once the log is set up.
+	strayEnv       []string
 	nodeID         string
 	dataDir        string
 	raftAddr       string
@@ -105,6 +108,7 @@ account for LIVE and one for EXERCISE/TEST traffic, whose recipients answer;
 			if o.tokenFile == "" {
 				o.tokenFile = filepath.Join(o.dataDir, "admin-token")
 			}
+			o.strayEnv = unknownEnv(cmd.Flags(), os.Environ())
 			return runServer(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -144,6 +148,7 @@ docs/operations.md.`,
 			if o.join != "" && o.clusterKey == "" {
 				return &exitError{2, errors.New("--join needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")}
 			}
+			o.strayEnv = unknownEnv(cmd.Flags(), os.Environ())
 			return runServer(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
@@ -176,6 +181,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	logger, err := newLogger(o.logLevel, os.Stderr)
 	if err != nil {
 		return err
+	}
+	for _, name := range o.strayEnv {
+		logger.Warn(name+" is set but is no flag of this command: it is ignored", "env", name)
 	}
 	if err := o.sms.check(); err != nil {
 		return &exitError{2, err}
