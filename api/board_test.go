@@ -280,13 +280,8 @@ func TestActivationEventsStream(t *testing.T) {
 // stream that looks within half a poll of it.
 func TestActivationEventsShareReads(t *testing.T) {
 	const streams = 20
-	f := newFixture(t, 1)
-	h := f.handler(f.c.Nodes[0])
-	a := boardCallUp(t, f, h, 600, "990101")
-	n := f.c.Nodes[0].Node
-	counted := &countingActivations{activations: notify.NewService(n, n, testSenders)}
-	srv := httptest.NewServer(api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Activations: counted}).Handler())
+	f, h, a, counted, served := countedCallUp(t, nil)
+	srv := httptest.NewServer(served)
 	t.Cleanup(srv.Close)
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -312,14 +307,8 @@ func TestActivationEventsShareReads(t *testing.T) {
 // few times, not twenty.
 func TestBoardReadsAreShared(t *testing.T) {
 	const consoles = 20
-	f := newFixture(t, 1)
-	h := f.handler(f.c.Nodes[0])
-	a := boardCallUp(t, f, h, 600, "990101")
-	n := f.c.Nodes[0].Node
-	counted := &countingActivations{activations: notify.NewService(n, n, testSenders), hold: make(chan struct{})}
+	f, _, a, counted, served := countedCallUp(t, make(chan struct{}))
 	var arrived atomic.Int64
-	served := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Activations: counted}).Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived.Add(1)
 		served.ServeHTTP(w, r)
@@ -353,6 +342,22 @@ func TestBoardReadsAreShared(t *testing.T) {
 	}
 	assert.Less(t, counted.boards.Load(), int64(consoles/2), "board reads for %d requests", consoles)
 	t.Logf("%d requests for the board at once; the node read it %d times", consoles, counted.boards.Load())
+}
+
+// countedCallUp makes a one-node fixture with a drill of 600 people in
+// 990101 and returns, besides the fixture's handler, an API over the node
+// whose reads of activations are counted; with hold, the first board read
+// waits until hold is closed.
+func countedCallUp(t *testing.T, hold chan struct{}) (*fixture, http.Handler, notify.Activation, *countingActivations, http.Handler) {
+	t.Helper()
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 600, "990101")
+	n := f.c.Nodes[0].Node
+	counted := &countingActivations{activations: notify.NewService(n, n, testSenders), hold: hold}
+	served := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Activations: counted}).Handler()
+	return f, h, a, counted, served
 }
 
 // countingActivations counts the reads of an activation's status from the
