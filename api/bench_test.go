@@ -149,7 +149,7 @@ func benchWrites(b *testing.B, via string, clients int) {
 // city's 1,200 grids, 12,000 people) for five seconds. With board=false
 // nothing changes meanwhile: the cost is the streams' polling. With
 // board=true, 20 answers a second come in, and each client reads the board
-// from the node's state on every status event, as the console does. It reports the process's CPU
+// on every status event, as the console does. It reports the process's CPU
 // time per second of watching (the answers' own cost included), the
 // status events and the boards served per second.
 //
@@ -210,7 +210,7 @@ func BenchmarkActivationEvents(b *testing.B) {
 								if !board {
 									continue
 								}
-								br, err := get(ctx, "/board?consistency=stale") // as the console does
+								br, err := get(ctx, "/board")
 								if err != nil {
 									return
 								}

@@ -27,18 +27,13 @@ const (
 )
 
 // getBoard serves an activation's board. Boards of one activation asked
-// for at once share a read started after each of them arrived (at stale
-// consistency, up to statusShare before), and its JSON: every console
-// following a call-up reads the board on each status event, all at about
-// the same moment. as_of is when the board was read.
+// for at once share a read started after each of them arrived, and its
+// JSON: every console following a call-up reads the board on each status
+// event, all at about the same moment. A shared read is never older than
+// the request, so the board a console reads on an event is at least as new
+// as the event, whichever node serves it. as_of is when it was read.
 func (s *Server) getBoard(c *gin.Context) {
-	level, notBefore := consistency(c), time.Now()
-	if level == muster.Stale {
-		// This node's state, which may be behind anyway: a read started
-		// within statusShare serves too.
-		notBefore = notBefore.Add(-statusShare)
-	}
-	r, err := s.boards.get(c.Request.Context(), level, plans.ActivationID(c.Param("id")), notBefore)
+	r, err := s.boards.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -574,15 +574,10 @@
     };
 
     // refresh reads the board; calls while one is in flight fold into one
-    // more read after it. On a status event the board is read from the
-    // state of the node that sent the event (stale): it is as new as the
-    // event, and the node serves every console following the call-up from
-    // one read instead of one each.
+    // more read after it.
     let reading = false;
     let again = false;
-    let query = '';
-    const refresh = async (stale = false) => {
-      query = stale ? '?consistency=stale' : '';
+    const refresh = async () => {
       if (reading) {
         again = true;
         return;
@@ -591,7 +586,7 @@
       try {
         do {
           again = false;
-          renderBoard(await getJSON(`${path}/board${query}`, ctl.signal));
+          renderBoard(await getJSON(`${path}/board`, ctl.signal));
           err.hidden = true;
         } while (again && !ctl.signal.aborted);
       } catch (e) {
@@ -630,7 +625,7 @@
           }
           if (name === 'status') {
             renderHead(JSON.parse(data));
-            refresh(true);
+            refresh();
           }
         });
         clearTimeout(watchdog);
@@ -649,7 +644,7 @@
     const poll = () => {
       setLive('polling');
       refresh();
-      const timer = setInterval(() => refresh(), REFRESH_MS);
+      const timer = setInterval(refresh, REFRESH_MS);
       const retry = setTimeout(() => {
         clearInterval(timer);
         follow();
