@@ -2,9 +2,11 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,18 +47,33 @@ func (s *Server) getBoard(c *gin.Context) {
 // `status` event with the ActivationStatus at once, read at the request's
 // consistency, then a new one whenever the status read from this node's
 // state changes (at most every eventPoll), and a comment after
-// eventHeartbeat of silence. It ends when the client goes away, or after
-// the event that shows the activation stood down with nothing in flight.
-// Errors before the stream starts are answered in the usual error shape;
-// after, as an `error` event that ends the stream.
+// eventHeartbeat of silence. With board=true each status event is followed
+// by a `board` event, the Board from the same read: a console following
+// the call-up needs no request of its own for it. It ends when the client
+// goes away, or after the event that shows the activation stood down with
+// nothing in flight. Errors before the stream starts are answered in the
+// usual error shape; after, as an `error` event that ends the stream.
 func (s *Server) activationEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := plans.ActivationID(c.Param("id"))
-	st, err := s.deps.Activations.Activation(ctx, consistency(c), id)
+	withBoard := false
+	if v := c.Query("board"); v != "" {
+		var err error
+		if withBoard, err = strconv.ParseBool(v); err != nil {
+			s.writeError(c, muster.Errorf(muster.EInvalid, "board %q: want true or false", v))
+			return
+		}
+	}
+	reads := s.statuses
+	if withBoard {
+		reads = s.watches
+	}
+	first, err := reads.read(ctx, consistency(c), id)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
+	st := first.st
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -65,23 +82,23 @@ func (s *Server) activationEvents(c *gin.Context) {
 
 	seen := time.Now() // later reads must not be older than this one
 	var last []byte
-	send := func(data []byte) (bool, error) {
-		if bytes.Equal(data, last) {
+	send := func(v streamStatus) (bool, error) {
+		if bytes.Equal(v.data, last) {
 			return false, nil
 		}
-		last = data
-		if _, err := fmt.Fprintf(c.Writer, "event: status\ndata: %s\n\n", data); err != nil {
+		last = v.data
+		if _, err := fmt.Fprintf(c.Writer, "event: status\ndata: %s\n\n", v.data); err != nil {
 			return false, err
+		}
+		if v.board != nil {
+			if _, err := fmt.Fprintf(c.Writer, "event: board\ndata: %s\n\n", v.board); err != nil {
+				return false, err
+			}
 		}
 		c.Writer.Flush()
 		return true, nil
 	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		s.streamError(c, err)
-		return
-	}
-	if _, err := send(data); err != nil {
+	if _, err := send(first); err != nil {
 		return
 	}
 	poll := time.NewTicker(eventPoll)
@@ -109,7 +126,7 @@ func (s *Server) activationEvents(c *gin.Context) {
 			if seen.After(notBefore) {
 				notBefore = seen
 			}
-			r, err := s.statuses.get(ctx, muster.Stale, id, notBefore)
+			r, err := reads.get(ctx, muster.Stale, id, notBefore)
 			if ctx.Err() != nil {
 				return
 			}
@@ -118,7 +135,7 @@ func (s *Server) activationEvents(c *gin.Context) {
 				return
 			}
 			st, seen = r.v.st, r.start
-			sent, err := send(r.v.data)
+			sent, err := send(r.v)
 			if err != nil {
 				return
 			}
@@ -129,10 +146,35 @@ func (s *Server) activationEvents(c *gin.Context) {
 	}
 }
 
-// streamStatus is an activation's status as an event stream shows it.
+// streamStatus is an activation's status as an event stream shows it, and
+// the board from the same read when the stream shows it too.
 type streamStatus struct {
-	st   notify.ActivationStatus
-	data []byte // st as JSON
+	st    notify.ActivationStatus
+	data  []byte // st as JSON
+	board []byte // the Board as JSON; nil unless asked for
+}
+
+// readStatus reads an activation's status for an event stream; with board,
+// its board too, in the same read.
+func (s *Server) readStatus(board bool) func(context.Context, muster.Consistency, plans.ActivationID) (streamStatus, error) {
+	return func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (streamStatus, error) {
+		var v streamStatus
+		var b notify.Board
+		var err error
+		if board {
+			v.st, b, err = s.deps.Activations.StatusAndBoard(ctx, level, id)
+		} else {
+			v.st, err = s.deps.Activations.Activation(ctx, level, id)
+		}
+		if err != nil {
+			return v, err
+		}
+		if v.data, err = json.Marshal(v.st); err != nil || !board {
+			return v, err
+		}
+		v.board, err = json.Marshal(b.At(time.Now()))
+		return v, err
+	}
 }
 
 // streamError ends an event stream with an `error` event carrying the one

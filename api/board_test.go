@@ -168,20 +168,28 @@ func readEvents(body *bufio.Reader) <-chan sseEvent {
 // nextStatus waits (bounded) for the next status event.
 func nextStatus(t *testing.T, events <-chan sseEvent, timeout time.Duration) notify.ActivationStatus {
 	t.Helper()
+	var st notify.ActivationStatus
+	nextEvent(t, events, "status", timeout, &st)
+	return st
+}
+
+// nextEvent waits (bounded) for the next event, which must be named name,
+// and decodes its data into out.
+func nextEvent(t *testing.T, events <-chan sseEvent, name string, timeout time.Duration, out any) {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		select {
 		case ev, ok := <-events:
-			require.True(t, ok, "the stream ended before a status event")
+			require.True(t, ok, "the stream ended before a %s event", name)
 			if ev.name == "" {
 				continue
 			}
-			require.Equal(t, "status", ev.name, "data: %s", ev.data)
-			var st notify.ActivationStatus
-			require.NoError(t, json.Unmarshal([]byte(ev.data), &st), ev.data)
-			return st
+			require.Equal(t, name, ev.name, "data: %s", ev.data)
+			require.NoError(t, json.Unmarshal([]byte(ev.data), out), ev.data)
+			return
 		case <-deadline:
-			t.Fatalf("no status event within %v", timeout)
+			t.Fatalf("no %s event within %v", name, timeout)
 		}
 	}
 }
@@ -271,6 +279,46 @@ func TestActivationEventsStream(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the event handler kept running after its client went away")
 	}
+}
+
+// TestActivationEventsWithBoard: with board=true every status event is
+// followed by the board from the same read, so their counts agree; an
+// answer brings both again.
+func TestActivationEventsWithBoard(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 600, "990101")
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := srv.URL + "/api/v1/activations/" + string(a.ID) + "/events?board=true"
+
+	_, events := openEvents(t, c, url, f.root)
+	st := nextStatus(t, events, 5*time.Second)
+	var b notify.Board
+	nextEvent(t, events, "board", 5*time.Second, &b)
+	assert.Equal(t, a.ID, b.Activation)
+	assert.Equal(t, st.Counters.Total, b.Total.Recipients)
+	assert.Equal(t, st.Counters.ByState[notify.StatePending], b.Total.Pending)
+	assert.False(t, b.AsOf.IsZero(), "stamped when read")
+	assert.NotEmpty(t, b.Grids)
+
+	who := boardReply(t, f, h, a.ID, "1")
+	st = nextStatus(t, events, 5*time.Second)
+	b = notify.Board{}
+	nextEvent(t, events, "board", 5*time.Second, &b)
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])
+	assert.Equal(t, 1, b.Total.Acked)
+	for _, g := range b.Grids {
+		if g.Code == who.Grid {
+			assert.Equal(t, 1, g.Acked, "the answer shows in its grid")
+		}
+	}
+
+	r := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/events?board=maybe", token: f.root})
+	assert.Equal(t, http.StatusBadRequest, r.Code)
+	assert.Equal(t, muster.EInvalid, r.errorBody(t).Code)
 }
 
 // TestActivationEventsShareReads: twenty streams watch one call-up; one

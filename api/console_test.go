@@ -298,7 +298,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The real handler over real HTTP; the test can refuse event streams
 	// to make the board fall back to polling.
 	var refuseStreams atomic.Bool
+	var boardGets sync.Map // activation ID → *atomic.Int64: GET .../board requests
+	boardGetsOf := func(id plans.ActivationID) int64 {
+		n, _ := boardGets.LoadOrStore(string(id), new(atomic.Int64))
+		return n.(*atomic.Int64).Load()
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/activations/"), "/board"); ok {
+			n, _ := boardGets.LoadOrStore(id, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}
 		if refuseStreams.Load() && strings.HasSuffix(r.URL.Path, "/events") {
 			http.Error(w, "event streams refused by the test", http.StatusServiceUnavailable)
 			return
@@ -363,6 +372,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	board = readBoard(t, h, viewer, drill.ID)
 	require.Equal(t, 1, board.Total.Acked)
 	assertBoardShown(t, p, board)
+	// The board came with the status events, from the same read: the page
+	// asked for it only once, when it opened.
+	assert.LessOrEqual(t, boardGetsOf(drill.ID), int64(1), "board requests while following the stream")
 
 	// Stood down with nothing in flight, the stream ends and the page says so.
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})

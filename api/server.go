@@ -119,9 +119,11 @@ type Server struct {
 	// ones are not logged one by one.
 	webhooks *prometheus.CounterVec
 
-	// statuses and boards share the reads of activation event streams and
-	// boards among the requests that may take them.
+	// statuses, watches and boards share the reads of activation event
+	// streams (without and with the board) and of boards among the requests
+	// that may take them.
 	statuses *sharedReads[streamStatus]
+	watches  *sharedReads[streamStatus]
 	boards   *sharedReads[[]byte] // as JSON
 }
 
@@ -153,14 +155,7 @@ func New(cfg Config, deps Deps) *Server {
 			Name: "muster_webhooks_total",
 			Help: "Provider webhooks answered by this node, by route and HTTP status.",
 		}, []string{"route", "code"})}
-	s.statuses = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (streamStatus, error) {
-		st, err := s.deps.Activations.Activation(ctx, level, id)
-		if err != nil {
-			return streamStatus{}, err
-		}
-		data, err := json.Marshal(st)
-		return streamStatus{st, data}, err
-	})
+	s.statuses, s.watches = newSharedReads(s.readStatus(false)), newSharedReads(s.readStatus(true))
 	s.boards = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]byte, error) {
 		b, err := s.deps.Activations.Board(ctx, level, id)
 		if err != nil {

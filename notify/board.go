@@ -234,16 +234,25 @@ func (b Board) At(now time.Time) Board {
 // the caller to set with At; the rest depends only on the replicated state.
 // An unknown activation is ENotFound.
 func (s *Service) Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (Board, error) {
-	var out Board
+	_, b, err := s.StatusAndBoard(ctx, level, id)
+	return b, err
+}
+
+// StatusAndBoard reads an activation's status (as Activation does) and its
+// board (as Board does) in one read: the board's counts are the status's.
+func (s *Service) StatusAndBoard(ctx context.Context, level muster.Consistency, id plans.ActivationID) (ActivationStatus, Board, error) {
+	var st ActivationStatus
+	var b Board
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
-		st, err := activationStatus(tx, id)
-		if err != nil {
+		var err error
+		if st, err = activationStatus(tx, id); err != nil {
 			return err
 		}
-		out, err = buildBoard(tx, st.Activation, st.Counters)
+		b, err = buildBoard(tx, st.Activation, st.Counters)
+		st.Activation = st.Activation.shown(time.Now())
 		return err
 	})
-	return out, err
+	return st, b, err
 }
 
 // gridTally is what the counters say of one grid.

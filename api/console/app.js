@@ -573,6 +573,16 @@
       elapsed.textContent = b.status === 'stood_down' ? '' : fmtElapsed(b.elapsed);
     };
 
+    // showBoard draws a board unless a newer one was drawn since it was
+    // asked for (seq): a board read before a stream's board event must
+    // not replace it.
+    let boardSeq = 0;
+    const showBoard = (b, seq) => {
+      if (seq !== boardSeq) return;
+      renderBoard(b);
+      err.hidden = true;
+    };
+
     // refresh reads the board; calls while one is in flight fold into one
     // more read after it.
     let reading = false;
@@ -586,8 +596,8 @@
       try {
         do {
           again = false;
-          renderBoard(await getJSON(`${path}/board`, ctl.signal));
-          err.hidden = true;
+          const seq = ++boardSeq;
+          showBoard(await getJSON(`${path}/board`, ctl.signal), seq);
         } while (again && !ctl.signal.aborted);
       } catch (e) {
         if (!quiet(e, ctl.signal)) pageError(err, e, '看板读取失败');
@@ -596,9 +606,10 @@
       }
     };
 
-    // follow reads the event stream: every status event re-reads the board.
-    // When the stream fails or stalls, the board is polled instead and the
-    // stream tried again later.
+    // follow reads the event stream with the board: every status event comes
+    // with the board from the same read, so the two always agree and no
+    // console asks the node for the board on its own. When the stream fails
+    // or stalls, the board is polled instead and the stream tried again later.
     const follow = async () => {
       setLive('connecting');
       const stream = new AbortController();
@@ -611,7 +622,7 @@
       stops.push(() => clearTimeout(watchdog));
       try {
         kick();
-        const res = await api(`${path}/events`, { signal, accept: 'text/event-stream' });
+        const res = await api(`${path}/events?board=true`, { signal, accept: 'text/event-stream' });
         setLive('stream');
         await readEvents(res.body, kick, (name, data) => {
           if (name === 'error') {
@@ -623,10 +634,8 @@
             }
             throw new Error(msg);
           }
-          if (name === 'status') {
-            renderHead(JSON.parse(data));
-            refresh();
-          }
+          if (name === 'status') renderHead(JSON.parse(data));
+          if (name === 'board') showBoard(JSON.parse(data), ++boardSeq);
         });
         clearTimeout(watchdog);
         if (ctl.signal.aborted) return;
