@@ -151,7 +151,8 @@ func benchWrites(b *testing.B, via string, clients int) {
 // board=true, 20 answers a second come in, and each client follows the
 // stream with the board (events?board=true), as the console does. It
 // reports the process's CPU time per second of watching (the answers' own
-// cost included), and the status and board events received per second.
+// cost included), the status and board events received per second, and
+// what each stream received per second.
 //
 //	go test ./api -run '^$' -bench ActivationEvents -benchtime 1x
 func BenchmarkActivationEvents(b *testing.B) {
@@ -178,7 +179,7 @@ func BenchmarkActivationEvents(b *testing.B) {
 				for range b.N {
 					ctx, cancel := context.WithCancel(context.Background())
 					var wg sync.WaitGroup
-					var events, boards atomic.Int64
+					var events, boards, received atomic.Int64
 					first := make(chan error, streams)
 					for range streams {
 						wg.Go(func() {
@@ -205,6 +206,7 @@ func BenchmarkActivationEvents(b *testing.B) {
 									}
 									return
 								}
+								received.Add(int64(len(chunk)))
 								line := string(chunk[:min(len(chunk), 16)])
 								atStart := lineStart
 								lineStart = err == nil // the next chunk starts a line
@@ -236,15 +238,16 @@ func BenchmarkActivationEvents(b *testing.B) {
 					if board {
 						stopAnswers = answers(ctx, 20)
 					}
-					cpu0 := cpuTime()
+					cpu0, bytes0 := cpuTime(), received.Load()
 					time.Sleep(watch) // the span measured, not a wait for an event
-					cpu := cpuTime() - cpu0
+					cpu, got := cpuTime()-cpu0, received.Load()-bytes0
 					stopAnswers()
 					cancel()
 					wg.Wait()
 					b.ReportMetric(float64(cpu.Microseconds())/1000/watch.Seconds(), "cpu-ms/s")
 					b.ReportMetric(float64(events.Load())/watch.Seconds(), "events/s")
 					b.ReportMetric(float64(boards.Load())/watch.Seconds(), "boards/s")
+					b.ReportMetric(float64(got)/1024/float64(streams)/watch.Seconds(), "KiB/s/stream")
 				}
 			})
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -82,16 +84,25 @@ func (s *Server) activationEvents(c *gin.Context) {
 
 	seen := time.Now() // later reads must not be older than this one
 	var last []byte
+	rows := map[string]uint64{} // the board rows this stream has sent, by key
 	send := func(v streamStatus) (bool, error) {
 		if bytes.Equal(v.data, last) {
 			return false, nil
 		}
 		last = v.data
-		if _, err := fmt.Fprintf(c.Writer, "event: status\ndata: %s\n\n", v.data); err != nil {
+		status := v.data
+		if v.board != nil {
+			status = v.board.head
+		}
+		if _, err := fmt.Fprintf(c.Writer, "event: status\ndata: %s\n\n", status); err != nil {
 			return false, err
 		}
 		if v.board != nil {
-			if _, err := fmt.Fprintf(c.Writer, "event: board\ndata: %s\n\n", v.board); err != nil {
+			data, err := v.board.event(rows)
+			if err != nil {
+				return false, err
+			}
+			if _, err := fmt.Fprintf(c.Writer, "event: board\ndata: %s\n\n", data); err != nil {
 				return false, err
 			}
 		}
@@ -150,8 +161,75 @@ func (s *Server) activationEvents(c *gin.Context) {
 // the board from the same read when the stream shows it too.
 type streamStatus struct {
 	st    notify.ActivationStatus
-	data  []byte // st as JSON
-	board []byte // the Board as JSON; nil unless asked for
+	data  []byte       // st as JSON: what changes, and a stream without the board sends
+	board *streamBoard // nil unless asked for
+}
+
+// streamBoard is a board as event streams send it: whole, for a stream's
+// first board event, and each row's fingerprint, so that later events carry
+// only the rows that changed since the stream's previous one. A city-wide
+// board is half a megabyte of JSON; an answer changes a few of its rows.
+type streamBoard struct {
+	// head is the status event's data: the status without its counts by
+	// grid and acknowledgements by grid, which the board has.
+	head  []byte
+	b     notify.Board
+	whole []byte            // b as JSON
+	rows  map[string]uint64 // row key (boardRowKey) → FNV-64a of its JSON
+}
+
+// boardDelta is a board event after a stream's first: the board's own
+// fields and total, and only the region and grid rows that changed, with
+// Partial set. A client replaces its rows of the same codes.
+type boardDelta struct {
+	notify.Board
+	Partial bool `json:"partial"`
+}
+
+func boardRowKey(kind byte, code plans.RegionCode) string { return string(kind) + string(code) }
+
+func newStreamBoard(b notify.Board) (*streamBoard, error) {
+	sb := &streamBoard{b: b, rows: make(map[string]uint64, len(b.Regions)+len(b.Grids))}
+	var err error
+	if sb.whole, err = json.Marshal(b); err != nil {
+		return nil, err
+	}
+	h := fnv.New64a()
+	for kind, rows := range map[byte][]notify.BoardRow{'r': b.Regions, 'g': b.Grids} {
+		for _, r := range rows {
+			data, err := json.Marshal(r)
+			if err != nil {
+				return nil, err
+			}
+			h.Reset()
+			h.Write(data)
+			sb.rows[boardRowKey(kind, r.Code)] = h.Sum64()
+		}
+	}
+	return sb, nil
+}
+
+// event is the data of the board event for a stream that has sent the rows
+// in sent (none: the whole board), which it updates to this board's.
+func (sb *streamBoard) event(sent map[string]uint64) ([]byte, error) {
+	if len(sent) == 0 {
+		maps.Copy(sent, sb.rows)
+		return sb.whole, nil
+	}
+	d := boardDelta{Board: sb.b, Partial: true}
+	changed := func(kind byte, rows []notify.BoardRow) []notify.BoardRow {
+		out := []notify.BoardRow{}
+		for _, r := range rows {
+			k := boardRowKey(kind, r.Code)
+			if h := sb.rows[k]; sent[k] != h {
+				sent[k] = h
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	d.Regions, d.Grids = changed('r', sb.b.Regions), changed('g', sb.b.Grids)
+	return json.Marshal(d)
 }
 
 // readStatus reads an activation's status for an event stream; with board,
@@ -172,7 +250,12 @@ func (s *Server) readStatus(board bool) func(context.Context, muster.Consistency
 		if v.data, err = json.Marshal(v.st); err != nil || !board {
 			return v, err
 		}
-		v.board, err = json.Marshal(b.At(time.Now()))
+		if v.board, err = newStreamBoard(b.At(time.Now())); err != nil {
+			return v, err
+		}
+		head := v.st
+		head.Counters.ByGrid, head.Counters.AckBy = nil, nil
+		v.board.head, err = json.Marshal(head)
 		return v, err
 	}
 }

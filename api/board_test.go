@@ -231,6 +231,7 @@ func TestActivationEventsStream(t *testing.T) {
 	// At once: the status as GET /activations/{id} has it.
 	st := nextStatus(t, events, 5*time.Second)
 	assert.Equal(t, a.ID, st.ID)
+	assert.NotEmpty(t, st.Counters.ByGrid)
 	assert.Equal(t, notify.StatusActive, st.Status)
 	assert.Equal(t, a.Recipients, st.Counters.ByState[notify.StatePending])
 
@@ -282,8 +283,8 @@ func TestActivationEventsStream(t *testing.T) {
 }
 
 // TestActivationEventsWithBoard: with board=true every status event is
-// followed by the board from the same read, so their counts agree; an
-// answer brings both again.
+// followed by the board from the same read, so their counts agree: whole
+// the first time, then only the rows an answer changed.
 func TestActivationEventsWithBoard(t *testing.T) {
 	f := newFixture(t, 1)
 	h := f.handler(f.c.Nodes[0])
@@ -296,6 +297,8 @@ func TestActivationEventsWithBoard(t *testing.T) {
 
 	_, events := openEvents(t, c, url, f.root)
 	st := nextStatus(t, events, 5*time.Second)
+	assert.Nil(t, st.Counters.ByGrid, "the counts by grid come in the board")
+	assert.Nil(t, st.Counters.AckBy, "as do the acknowledgements by grid")
 	var b notify.Board
 	nextEvent(t, events, "board", 5*time.Second, &b)
 	assert.Equal(t, a.ID, b.Activation)
@@ -304,17 +307,25 @@ func TestActivationEventsWithBoard(t *testing.T) {
 	assert.False(t, b.AsOf.IsZero(), "stamped when read")
 	assert.NotEmpty(t, b.Grids)
 
+	// Later board events carry the board's own fields and total, and only
+	// the rows that changed: the answer's grid and the region above it.
 	who := boardReply(t, f, h, a.ID, "1")
 	st = nextStatus(t, events, 5*time.Second)
-	b = notify.Board{}
-	nextEvent(t, events, "board", 5*time.Second, &b)
-	assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])
-	assert.Equal(t, 1, b.Total.Acked)
-	for _, g := range b.Grids {
-		if g.Code == who.Grid {
-			assert.Equal(t, 1, g.Acked, "the answer shows in its grid")
-		}
+	var d struct {
+		notify.Board
+		Partial bool `json:"partial"`
 	}
+	nextEvent(t, events, "board", 5*time.Second, &d)
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])
+	assert.True(t, d.Partial)
+	assert.Equal(t, a.ID, d.Activation)
+	assert.Equal(t, 1, d.Total.Acked)
+	require.Len(t, d.Grids, 1, "only the grid that changed")
+	assert.Equal(t, who.Grid, d.Grids[0].Code)
+	assert.Equal(t, 1, d.Grids[0].Acked)
+	require.Len(t, d.Regions, 1, "and the region it rolls up to")
+	assert.True(t, strings.HasPrefix(string(who.Grid), string(d.Regions[0].Code)), "%s under %s", who.Grid, d.Regions[0].Code)
+	assert.Equal(t, 1, d.Regions[0].Acked)
 
 	r := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/events?board=maybe", token: f.root})
 	assert.Equal(t, http.StatusBadRequest, r.Code)

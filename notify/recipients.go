@@ -317,16 +317,18 @@ func addCounter(b *bolt.Bucket, k []byte, delta int64) error {
 // Counters are an activation's recipient counts: by state, and by state per
 // grid and per role slot (a recipient in two roles counts in both).
 type Counters struct {
-	Total   int                                `json:"total"`
-	ByState map[State]int                      `json:"by_state"`
-	ByGrid  map[plans.RegionCode]map[State]int `json:"by_grid"`
-	ByRole  map[int]map[State]int              `json:"by_role"`
+	Total   int           `json:"total"`
+	ByState map[State]int `json:"by_state"`
+	// ByGrid and AckBy are left out only when nil (never as read): an event
+	// stream that sends the board leaves them to its board events.
+	ByGrid map[plans.RegionCode]map[State]int `json:"by_grid,omitzero"`
+	ByRole map[int]map[State]int              `json:"by_role"`
 	// Dispatch counts sending work: claimed (attempts started), retried,
 	// resent (claims whose outcome a leader failover lost, sent again).
 	Dispatch map[string]int `json:"dispatch"`
 	// AckBy counts, per grid, acknowledgements within 5, 15 and 30 minutes
 	// of the activation (keys 5, 15, 30).
-	AckBy map[plans.RegionCode]map[int]int `json:"ack_by"`
+	AckBy map[plans.RegionCode]map[int]int `json:"ack_by,omitzero"`
 }
 
 func readCounters(b *bolt.Bucket) (Counters, error) {

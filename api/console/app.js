@@ -577,10 +577,30 @@
     // asked for (seq): a board read before a stream's board event must
     // not replace it.
     let boardSeq = 0;
+    let shown = null; // the whole board last drawn
     const showBoard = (b, seq) => {
       if (seq !== boardSeq) return;
+      shown = b;
       renderBoard(b);
       err.hidden = true;
+    };
+
+    // merge applies a board event that carries only the rows that changed
+    // (partial) to the board last drawn: its rows of the same codes are
+    // replaced, new ones put in code order. Without a board to apply it to
+    // (a stream's events always start whole) it reads the whole board.
+    const merge = (d) => {
+      if (!d.partial) return d;
+      if (!shown) {
+        refresh();
+        return null;
+      }
+      const rows = (old, changed) => {
+        const byCode = new Map((old || []).map((r) => [r.code, r]));
+        for (const r of changed || []) byCode.set(r.code, r);
+        return [...byCode.values()].sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+      };
+      return { ...d, regions: rows(shown.regions, d.regions), grids: rows(shown.grids, d.grids) };
     };
 
     // refresh reads the board; calls while one is in flight fold into one
@@ -635,7 +655,10 @@
             throw new Error(msg);
           }
           if (name === 'status') renderHead(JSON.parse(data));
-          if (name === 'board') showBoard(JSON.parse(data), ++boardSeq);
+          if (name === 'board') {
+            const b = merge(JSON.parse(data));
+            if (b) showBoard(b, ++boardSeq);
+          }
         });
         clearTimeout(watchdog);
         if (ctl.signal.aborted) return;
