@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -151,8 +150,9 @@ func benchWrites(b *testing.B, via string, clients int) {
 // board=true, 20 answers a second come in, and each client follows the
 // stream with the board (events?board=true), as the console does. It
 // reports the process's CPU time per second of watching (the answers' own
-// cost included), the status and board events received per second, and
-// what each stream received per second.
+// cost included), the status and board events received per second, what
+// each stream received per second, and the size of the whole board and
+// status (GET .../board and GET /activations/{id}).
 //
 //	go test ./api -run '^$' -bench ActivationEvents -benchtime 1x
 func BenchmarkActivationEvents(b *testing.B) {
@@ -175,6 +175,15 @@ func BenchmarkActivationEvents(b *testing.B) {
 					return hc.Do(req)
 				}
 				answers := answerer(b, f, a.ID)
+				size := func(path string) float64 { // KiB of one answer to GET path
+					res, err := get(context.Background(), path)
+					require.NoError(b, err)
+					defer res.Body.Close()
+					n, err := io.Copy(io.Discard, res.Body)
+					require.NoError(b, err)
+					return float64(n) / 1024
+				}
+				boardKiB, statusKiB := size("/board"), size("")
 				b.ResetTimer()
 				for range b.N {
 					ctx, cancel := context.WithCancel(context.Background())
@@ -197,7 +206,10 @@ func BenchmarkActivationEvents(b *testing.B) {
 							// line is hundreds of KB, and reading it is the
 							// client's cost, not the node's.
 							r := bufio.NewReaderSize(res.Body, 64<<10)
-							started, lineStart, sawBoard := false, true, false
+							// The stream has started once its first event is
+							// all in: the status, and with board=true the
+							// whole board that follows it.
+							started, lineStart, firstData := false, true, false
 							for {
 								chunk, err := r.ReadSlice('\n')
 								if err != nil && err != bufio.ErrBufferFull {
@@ -211,14 +223,16 @@ func BenchmarkActivationEvents(b *testing.B) {
 								atStart := lineStart
 								lineStart = err == nil // the next chunk starts a line
 								switch {
-								case !atStart || !strings.HasPrefix(line, "event: "):
+								case !started && (firstData || !atStart):
+									if firstData && err == nil { // the end of the first event's last data line
+										started = true
+										first <- nil
+									}
 								case !started:
-									started = true
-									first <- nil
+									firstData = line == "event: board\n" || (!board && line == "event: status\n")
+								case !atStart:
 								case line == "event: status\n":
 									events.Add(1)
-								case line == "event: board\n" && !sawBoard:
-									sawBoard = true // the first, with the first status
 								case line == "event: board\n":
 									boards.Add(1)
 								}
@@ -248,6 +262,8 @@ func BenchmarkActivationEvents(b *testing.B) {
 					b.ReportMetric(float64(events.Load())/watch.Seconds(), "events/s")
 					b.ReportMetric(float64(boards.Load())/watch.Seconds(), "boards/s")
 					b.ReportMetric(float64(got)/1024/float64(streams)/watch.Seconds(), "KiB/s/stream")
+					b.ReportMetric(boardKiB, "board-KiB")
+					b.ReportMetric(statusKiB, "status-KiB")
 				}
 			})
 		}
