@@ -31,11 +31,10 @@ const (
 )
 
 // getBoard serves an activation's board. Boards of one activation asked
-// for at once share a read started after each of them arrived, and its
-// JSON: every console following a call-up reads the board on each status
-// event, all at about the same moment. A shared read is never older than
-// the request, so the board a console reads on an event is at least as new
-// as the event, whichever node serves it. as_of is when it was read.
+// for at once (a wall of screens refreshing together, scripts polling)
+// share a read started after each of them arrived, and its JSON: a shared
+// read is never older than the request, so every answer holds what was
+// acknowledged before it was asked. as_of is when it was read.
 func (s *Server) getBoard(c *gin.Context) {
 	r, err := s.boards.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
 	if err != nil {
@@ -70,6 +69,8 @@ func (s *Server) activationEvents(c *gin.Context) {
 	if withBoard {
 		reads = s.watches
 	}
+	// The first read is the stream's own, at the request's consistency:
+	// its errors are answered as errors, not events.
 	first, err := reads.read(ctx, consistency(c), id)
 	if err != nil {
 		s.writeError(c, err)
