@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -67,9 +68,17 @@ func (s *Server) listActivations(c *gin.Context) {
 	s.reply(c, http.StatusOK, out, err)
 }
 
+// getActivation serves an activation with its counters. Requests for one
+// activation that come while it is being read share the next read, as
+// boards do (getBoard): when a call-up starts, every console opening it
+// asks at once.
 func (s *Server) getActivation(c *gin.Context) {
-	a, err := s.deps.Activations.Activation(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")))
-	s.reply(c, http.StatusOK, a, err)
+	r, err := s.statuses.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", r.v.data)
 }
 
 func (s *Server) listRecipients(c *gin.Context) {

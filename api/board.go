@@ -69,21 +69,24 @@ func (s *Server) activationEvents(c *gin.Context) {
 	if withBoard {
 		reads = s.watches
 	}
-	// The first read is the stream's own, at the request's consistency:
-	// its errors are answered as errors, not events.
-	first, err := reads.read(ctx, consistency(c), id)
+	// The first read is at the request's consistency, shared with the
+	// streams and requests that came while one was under way; its errors
+	// are answered as errors, not events.
+	r, err := reads.get(ctx, consistency(c), id, time.Now())
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	st := first.st
+	first, st := r.v, r.v.st
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	c.Status(http.StatusOK)
 
-	seen := time.Now() // later reads must not be older than this one
+	// Later reads, of this node's state, must not be older than the first:
+	// one started after it was done sees at least what it saw.
+	seen := r.end
 	var last []byte
 	rows := map[string]uint64{} // the board rows this stream has sent, by key
 	send := func(v streamStatus) (bool, error) {

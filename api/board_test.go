@@ -360,53 +360,61 @@ func TestActivationEventsShareReads(t *testing.T) {
 	t.Logf("%d streams saw the reply within %v; the node read the status %d times meanwhile", streams, took, reads)
 }
 
-// TestBoardReadsAreShared: twenty consoles ask for one call-up's board at
-// once, as they do on each status event. The first read is held until all
-// twenty requests have come; each gets the board, and the node reads it a
-// few times, not twenty.
-func TestBoardReadsAreShared(t *testing.T) {
-	const consoles = 20
-	f, _, a, counted, served := countedCallUp(t, make(chan struct{}))
-	var arrived atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived.Add(1)
-		served.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// TestReadsAreShared: twenty consoles ask for one call-up's board, or its
+// status, at once, as they do when a call-up starts. The first read is held
+// until all twenty requests have come; each gets its answer, and the node
+// reads a few times, not twenty.
+func TestReadsAreShared(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, idKey string
+		reads             func(*countingActivations) int64
+	}{
+		{"board", "/board", "activation", func(c *countingActivations) int64 { return c.boards.Load() }},
+		{"status", "", "id", func(c *countingActivations) int64 { return c.reads.Load() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const consoles = 20
+			f, _, a, counted, served := countedCallUp(t, make(chan struct{}))
+			var arrived atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived.Add(1)
+				served.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
 
-	boards := make(chan notify.Board, consoles)
-	for range consoles {
-		go func() {
-			req, _ := http.NewRequestWithContext(c, http.MethodGet, srv.URL+"/api/v1/activations/"+string(a.ID)+"/board", nil)
-			req.Header.Set("Authorization", "Bearer "+f.root)
-			var b notify.Board
-			res, err := http.DefaultClient.Do(req)
-			if assert.NoError(t, err) {
-				defer res.Body.Close()
-				assert.Equal(t, http.StatusOK, res.StatusCode)
-				assert.NoError(t, json.NewDecoder(res.Body).Decode(&b))
+			answers := make(chan map[string]any, consoles)
+			for range consoles {
+				go func() {
+					req, _ := http.NewRequestWithContext(c, http.MethodGet, srv.URL+"/api/v1/activations/"+string(a.ID)+tc.path, nil)
+					req.Header.Set("Authorization", "Bearer "+f.root)
+					var v map[string]any
+					res, err := http.DefaultClient.Do(req)
+					if assert.NoError(t, err) {
+						defer res.Body.Close()
+						assert.Equal(t, http.StatusOK, res.StatusCode)
+						assert.Equal(t, "application/json; charset=utf-8", res.Header.Get("Content-Type"))
+						assert.NoError(t, json.NewDecoder(res.Body).Decode(&v))
+					}
+					answers <- v
+				}()
 			}
-			boards <- b
-		}()
+			require.Eventually(t, func() bool { return arrived.Load() == consoles && tc.reads(counted) > 0 }, 10*time.Second, time.Millisecond)
+			close(counted.hold)
+			for range consoles {
+				assert.Equal(t, string(a.ID), (<-answers)[tc.idKey])
+			}
+			assert.Less(t, tc.reads(counted), int64(consoles/2), "reads for %d requests", consoles)
+			t.Logf("%d requests at once; the node read %d times", consoles, tc.reads(counted))
+		})
 	}
-	require.Eventually(t, func() bool { return arrived.Load() == consoles && counted.boards.Load() > 0 }, 10*time.Second, time.Millisecond)
-	close(counted.hold)
-	for range consoles {
-		b := <-boards
-		assert.Equal(t, a.ID, b.Activation)
-		assert.Equal(t, a.Recipients, b.Total.Recipients)
-		assert.False(t, b.AsOf.IsZero(), "stamped when served")
-	}
-	assert.Less(t, counted.boards.Load(), int64(consoles/2), "board reads for %d requests", consoles)
-	t.Logf("%d requests for the board at once; the node read it %d times", consoles, counted.boards.Load())
 }
 
 // countedCallUp makes a one-node fixture with a drill of 600 people in
 // 990101 and returns, besides the fixture's handler, an API over the node
-// whose reads of activations are counted; with hold, the first board read
-// waits until hold is closed.
+// whose reads of activations are counted; with hold, the first read
+// waits until hold is closed (countingActivations).
 func countedCallUp(t *testing.T, hold chan struct{}) (*fixture, http.Handler, notify.Activation, *countingActivations, http.Handler) {
 	t.Helper()
 	f := newFixture(t, 1)
@@ -420,21 +428,34 @@ func countedCallUp(t *testing.T, hold chan struct{}) (*fixture, http.Handler, no
 }
 
 // countingActivations counts the reads of an activation's status from the
-// node's own state (the event streams' polls), and the reads of its board;
-// with hold, the first board read waits until hold is closed.
+// node's own state (the event streams' polls), its other reads of the
+// status, and the reads of its board; with hold, the first board read or
+// the first status read not from the node's own state waits until hold is
+// closed.
 type countingActivations struct {
 	activations
-	stale, boards atomic.Int64
-	hold          chan struct{}
+	stale, reads, boards atomic.Int64
+	hold                 chan struct{}
+	held                 atomic.Bool
+}
+
+// wait holds the first read it is asked to until c.hold is closed.
+func (c *countingActivations) wait(ctx context.Context) error {
+	if c.hold == nil || !c.held.CompareAndSwap(false, true) {
+		return nil
+	}
+	select {
+	case <-c.hold:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (c *countingActivations) Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error) {
-	if c.boards.Add(1) == 1 && c.hold != nil {
-		select {
-		case <-c.hold:
-		case <-ctx.Done():
-			return notify.Board{}, ctx.Err()
-		}
+	c.boards.Add(1)
+	if err := c.wait(ctx); err != nil {
+		return notify.Board{}, err
 	}
 	return c.activations.Board(ctx, level, id)
 }
@@ -446,6 +467,11 @@ type activations = api.Activations
 func (c *countingActivations) Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error) {
 	if level == muster.Stale {
 		c.stale.Add(1)
+	} else {
+		c.reads.Add(1)
+		if err := c.wait(ctx); err != nil {
+			return notify.ActivationStatus{}, err
+		}
 	}
 	return c.activations.Activation(ctx, level, id)
 }

@@ -31,6 +31,7 @@ type readKey struct {
 // sharedRead is one read, shared by everyone who waits for it.
 type sharedRead[V any] struct {
 	start time.Time
+	end   time.Time // when it was done: a read of this node's state started later sees at least as much
 	done  chan struct{}
 	v     V
 	err   error
@@ -92,4 +93,5 @@ func (r *sharedRead[V]) fill(ctx context.Context, read func(context.Context, mus
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	r.v, r.err = read(ctx, level, id)
+	r.end = time.Now()
 }
