@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -88,10 +90,19 @@ func (r *sharedRead[V]) finished() bool {
 	}
 }
 
+// fill makes the read. It runs on its own goroutine, out of reach of the
+// handlers' recovery: a panic in the read becomes its error (with the
+// stack, for the log), as it would have in a handler, instead of ending
+// the node.
 func (r *sharedRead[V]) fill(ctx context.Context, read func(context.Context, muster.Consistency, plans.ActivationID) (V, error), level muster.Consistency, id plans.ActivationID) {
-	defer close(r.done)
+	defer func() {
+		if v := recover(); v != nil {
+			r.err = fmt.Errorf("panic reading activation %s: %v\n%s", id, v, debug.Stack())
+		}
+		r.end = time.Now()
+		close(r.done)
+	}()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	r.v, r.err = read(ctx, level, id)
-	r.end = time.Now()
 }

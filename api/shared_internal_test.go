@@ -102,3 +102,16 @@ func TestSharedReadOutlivesItsStarter(t *testing.T) {
 	close(release)
 	assert.ErrorIs(t, <-errs, failing, "the other gets the read's own outcome")
 }
+
+// TestSharedReadPanicIsAnError: a read that panics fails the requests that
+// share it, as a panic in a handler would, and the process goes on.
+func TestSharedReadPanicIsAnError(t *testing.T) {
+	s := newSharedReads(func(context.Context, muster.Consistency, plans.ActivationID) (int, error) {
+		panic("a board of no grids")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := s.get(ctx, muster.Stale, "A000001", time.Now())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "panic reading activation A000001: a board of no grids")
+}
