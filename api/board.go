@@ -88,12 +88,18 @@ func (s *Server) activationEvents(c *gin.Context) {
 	// one started after it was done sees at least what it saw.
 	seen := r.end
 	var last []byte
+	lastReached := 0
 	rows := map[string]uint64{} // the board rows this stream has sent, by key
 	send := func(v streamStatus) (bool, error) {
-		if bytes.Equal(v.data, last) {
+		// A board also changes when a checkpoint passes (T+5, 15, 30
+		// minutes), with no count changing.
+		if bytes.Equal(v.data, last) && (v.board == nil || v.board.reached == lastReached) {
 			return false, nil
 		}
 		last = v.data
+		if v.board != nil {
+			lastReached = v.board.reached
+		}
 		status := v.data
 		if v.board != nil {
 			status = v.board.head
@@ -176,10 +182,12 @@ type streamStatus struct {
 type streamBoard struct {
 	// head is the status event's data: the status without its counts by
 	// grid and acknowledgements by grid, which the board has.
-	head  []byte
-	b     notify.Board
-	whole []byte            // b as JSON
-	rows  map[string]uint64 // row key (boardRowKey) → FNV-64a of its JSON
+	head []byte
+	b    notify.Board
+	// reached is how many of the board's checkpoints have passed.
+	reached int
+	whole   []byte            // b as JSON
+	rows    map[string]uint64 // row key (boardRowKey) → FNV-64a of its JSON
 }
 
 // boardDelta is a board event after a stream's first: the board's own
@@ -194,6 +202,11 @@ func boardRowKey(kind byte, code plans.RegionCode) string { return string(kind) 
 
 func newStreamBoard(b notify.Board) (*streamBoard, error) {
 	sb := &streamBoard{b: b, rows: make(map[string]uint64, len(b.Regions)+len(b.Grids))}
+	for _, a := range b.Total.AckBy {
+		if a.Reached {
+			sb.reached++
+		}
+	}
 	var err error
 	if sb.whole, err = json.Marshal(b); err != nil {
 		return nil, err
@@ -254,7 +267,7 @@ func (s *Server) readStatus(board bool) func(context.Context, muster.Consistency
 		if v.data, err = json.Marshal(v.st); err != nil || !board {
 			return v, err
 		}
-		if v.board, err = newStreamBoard(b.At(time.Now())); err != nil {
+		if v.board, err = newStreamBoard(b.At(s.cfg.Clock.Now())); err != nil {
 			return v, err
 		}
 		head := v.st

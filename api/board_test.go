@@ -20,6 +20,7 @@ import (
 	"muster"
 	"muster/access"
 	"muster/api"
+	"muster/cluster/clustertest"
 	"muster/examples"
 	"muster/notify"
 	"muster/plans"
@@ -330,6 +331,42 @@ func TestActivationEventsWithBoard(t *testing.T) {
 	r := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/events?board=maybe", token: f.root})
 	assert.Equal(t, http.StatusBadRequest, r.Code)
 	assert.Equal(t, muster.EInvalid, r.errorBody(t).Code)
+}
+
+// TestBoardEventAtCheckpoint: when T+5 minutes passes, nothing is counted
+// anew, yet the board changes: its five-minute figures are final. A stream
+// with the board sends it then, every row's checkpoint marked reached.
+func TestBoardEventAtCheckpoint(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 600, "990101")
+	n := f.c.Nodes[0].Node
+	clk := clustertest.NewClock(time.Now())
+	srv := httptest.NewServer(api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Activations: notify.NewService(n, n, testSenders)}).Handler())
+	t.Cleanup(srv.Close)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	_, events := openEvents(t, c, srv.URL+"/api/v1/activations/"+string(a.ID)+"/events?board=true", f.root)
+	nextStatus(t, events, 5*time.Second)
+	var b notify.Board
+	nextEvent(t, events, "board", 5*time.Second, &b)
+	require.NotEmpty(t, b.Total.AckBy)
+	assert.False(t, b.Total.AckBy[0].Reached)
+
+	clk.Add(6 * time.Minute)
+	nextStatus(t, events, 5*time.Second)
+	var d struct {
+		notify.Board
+		Partial bool `json:"partial"`
+	}
+	nextEvent(t, events, "board", 5*time.Second, &d)
+	assert.True(t, d.Partial)
+	assert.Equal(t, 5, d.Total.AckBy[0].Minutes)
+	assert.True(t, d.Total.AckBy[0].Reached, "T+5 has passed")
+	assert.False(t, d.Total.AckBy[1].Reached, "T+15 has not")
+	assert.Len(t, d.Grids, len(b.Grids), "every grid's T+5 is final now")
 }
 
 // TestActivationEventsShareReads: twenty streams watch one call-up; one

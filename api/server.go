@@ -62,6 +62,9 @@ type Config struct {
 	// CAPZone is the location CAP timestamps are written in (default
 	// Asia/Shanghai, China Standard Time, +08:00).
 	CAPZone *time.Location
+	// Clock stamps boards with the time they are read at (default the
+	// system clock; tests move one by hand).
+	Clock muster.Clock
 }
 
 // Cluster is what api needs of the local cluster node (cluster.Node).
@@ -150,6 +153,9 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.CAPZone == nil {
 		cfg.CAPZone = chinaStandardTime()
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = muster.SystemClock{}
+	}
 	s := &Server{cfg: cfg, deps: deps, logger: cfg.Logger, actions: map[string]access.Action{},
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "muster_webhooks_total",
@@ -161,9 +167,8 @@ func New(cfg Config, deps Deps) *Server {
 		if err != nil {
 			return nil, err
 		}
-		// Stamped when read, like a report's date (Config has no clock):
-		// everyone the read serves gets the same JSON.
-		return json.Marshal(b.At(time.Now()))
+		// Stamped when read: everyone the read serves gets the same JSON.
+		return json.Marshal(b.At(s.cfg.Clock.Now()))
 	})
 	// /metrics shows the webhook counts when it gathers from a registry
 	// this server may add to (the caller's, or its own default).
