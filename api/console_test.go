@@ -362,6 +362,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	board := readBoard(t, h, viewer, drill.ID)
 	assertBoardShown(t, p, board)
 
+	// Nothing changes, so no event comes; the time since the activation
+	// still runs on.
+	was := p.text("#elapsed")
+	require.Regexp(t, `^T\+\d+:\d\d$`, was)
+	for deadline := time.Now().Add(5 * time.Second); p.text("#elapsed") == was; {
+		require.True(t, time.Now().Before(deadline), "the elapsed time stayed at %s", was)
+		time.Sleep(100 * time.Millisecond) // polling the page, bounded by the deadline
+	}
+
 	// A reply through the provider's inbound path shows up without a reload.
 	browserRun(p, chromedp.Evaluate[string](`window.musterMark = 'not reloaded'`))
 	who := boardReply(t, f, h, drill.ID, "1")

@@ -538,6 +538,7 @@
         el('td', { class: 'num' }, r.unanswered),
       );
 
+    let since = null; // the last board's elapsed and when it was drawn; null once stood down
     const renderBoard = (b) => {
       const t = b.total || {};
       totals.replaceChildren(
@@ -570,8 +571,16 @@
       gridsBody.replaceChildren(...((b.grids || []).length ? b.grids.map(row) : [empty(cols)]));
       asOf.textContent = `更新于 ${fmtTime(b.as_of)}`;
       asOf.dataset.asOf = b.as_of || '';
-      elapsed.textContent = b.status === 'stood_down' ? '' : fmtElapsed(b.elapsed);
+      since = b.status === 'stood_down' ? null : { ns: b.elapsed || 0, at: performance.now() };
+      elapsed.textContent = since ? fmtElapsed(since.ns) : '';
     };
+
+    // The time since the activation runs on between boards: from the last
+    // board's (since), by this page's own clock since it was drawn.
+    const ticker = setInterval(() => {
+      if (since) elapsed.textContent = fmtElapsed(since.ns + (performance.now() - since.at) * 1e6);
+    }, 1000);
+    stops.push(() => clearInterval(ticker));
 
     // showBoard draws a board unless a newer one was drawn since it was
     // asked for (seq): a board read before a stream's board event must
