@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -68,17 +70,47 @@ func (s *Server) listActivations(c *gin.Context) {
 	s.reply(c, http.StatusOK, out, err)
 }
 
-// getActivation serves an activation with its counters. Requests for one
+// getActivation serves an activation with its counters; with board=true,
+// its board too, from the same read, under "board". Requests for one
 // activation that come while it is being read share the next read, as
 // boards do (getBoard): when a call-up starts, every console opening it
 // asks at once.
 func (s *Server) getActivation(c *gin.Context) {
-	r, err := s.statuses.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	withBoard, err := boardParam(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", r.v.data)
+	reads := s.statuses
+	if withBoard {
+		reads = s.watches
+	}
+	r, err := reads.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if !withBoard {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", r.v.data)
+		return
+	}
+	c.JSON(http.StatusOK, struct {
+		notify.ActivationStatus
+		Board json.RawMessage `json:"board"`
+	}{r.v.st, r.v.board.whole})
+}
+
+// boardParam reads the board query parameter: whether to add the board.
+func boardParam(c *gin.Context) (bool, error) {
+	v := c.Query("board")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, muster.Errorf(muster.EInvalid, "board %q: want true or false", v)
+	}
+	return b, nil
 }
 
 func (s *Server) listRecipients(c *gin.Context) {

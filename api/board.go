@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"maps"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -57,13 +56,10 @@ func (s *Server) getBoard(c *gin.Context) {
 func (s *Server) activationEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := plans.ActivationID(c.Param("id"))
-	withBoard := false
-	if v := c.Query("board"); v != "" {
-		var err error
-		if withBoard, err = strconv.ParseBool(v); err != nil {
-			s.writeError(c, muster.Errorf(muster.EInvalid, "board %q: want true or false", v))
-			return
-		}
+	withBoard, err := boardParam(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
 	reads := s.statuses
 	if withBoard {

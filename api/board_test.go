@@ -331,6 +331,23 @@ func TestActivationEventsWithBoard(t *testing.T) {
 	r := do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "/events?board=maybe", token: f.root})
 	assert.Equal(t, http.StatusBadRequest, r.Code)
 	assert.Equal(t, muster.EInvalid, r.errorBody(t).Code)
+
+	// GET /activations/{id}?board=true: the status with the board from the
+	// same read.
+	r = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "?board=true", token: f.root})
+	require.Equal(t, http.StatusOK, r.Code, "%s", r.Body)
+	var both struct {
+		notify.ActivationStatus
+		Board notify.Board `json:"board"`
+	}
+	r.decode(t, &both)
+	assert.Equal(t, a.ID, both.ID)
+	assert.Equal(t, a.ID, both.Board.Activation)
+	assert.Equal(t, both.Counters.Total, both.Board.Total.Recipients)
+	assert.Equal(t, both.Counters.ByState[notify.StateAcked], both.Board.Total.Acked)
+	assert.NotEmpty(t, both.Counters.ByGrid, "the status is whole")
+	r = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(a.ID) + "?board=maybe", token: f.root})
+	assert.Equal(t, http.StatusBadRequest, r.Code)
 }
 
 // TestBoardEventAtCheckpoint: when T+5 minutes passes, nothing is counted

@@ -198,35 +198,31 @@ func withFields(obj json.RawMessage, fields map[string]any) (json.RawMessage, er
 }
 
 // showStatus prints one activation's counts. JSON is the ActivationStatus
-// with "counts" (StatusCounts), "role_counts" ([RoleCounts]) and "board"
-// (Board) added.
+// with "board" (Board, from the same read), "counts" (StatusCounts) and
+// "role_counts" ([RoleCounts]) added.
 func showStatus(c *client, id string, grids int) error {
 	path := "/api/v1/activations/" + url.PathEscape(id)
-	var raw, rawBoard []byte
-	if err := c.do(request{method: http.MethodGet, path: path}, &raw); err != nil {
+	var raw []byte
+	if err := c.do(request{method: http.MethodGet, path: path + "?board=true"}, &raw); err != nil {
 		return err
 	}
-	if err := c.do(request{method: http.MethodGet, path: path + "/board"}, &rawBoard); err != nil {
-		return err
+	var st struct {
+		notify.ActivationStatus
+		Board notify.Board `json:"board"`
 	}
-	var st notify.ActivationStatus
 	if err := json.Unmarshal(raw, &st); err != nil {
-		return err
-	}
-	var b notify.Board
-	if err := json.Unmarshal(rawBoard, &b); err != nil {
 		return err
 	}
 	sum := st.Summary()
 	if c.g.output == "json" {
-		out, err := withFields(raw, map[string]any{"counts": sum.Counts, "role_counts": sum.Roles, "board": json.RawMessage(rawBoard)})
+		out, err := withFields(raw, map[string]any{"counts": sum.Counts, "role_counts": sum.Roles})
 		if err != nil {
 			return err
 		}
 		return c.print(out, nil)
 	}
 	w := newTable(c.out)
-	printStatus(w, st, b, grids)
+	printStatus(w, st.ActivationStatus, st.Board, grids)
 	if err := w.Flush(); err != nil {
 		return err
 	}
