@@ -76,14 +76,10 @@ func (s *Server) listActivations(c *gin.Context) {
 // boards do (getBoard): when a call-up starts, every console opening it
 // asks at once.
 func (s *Server) getActivation(c *gin.Context) {
-	withBoard, err := boardParam(c)
+	reads, withBoard, err := s.statusReads(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	reads := s.statuses
-	if withBoard {
-		reads = s.watches
 	}
 	r, err := reads.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
 	if err != nil {
@@ -100,17 +96,18 @@ func (s *Server) getActivation(c *gin.Context) {
 	}{r.v.st, r.v.board.whole})
 }
 
-// boardParam reads the board query parameter: whether to add the board.
-func boardParam(c *gin.Context) (bool, error) {
-	v := c.Query("board")
-	if v == "" {
-		return false, nil
+// statusReads returns the shared reads of activation status a request
+// asks for: with the board when its board parameter is true.
+func (s *Server) statusReads(c *gin.Context) (reads *sharedReads[streamStatus], withBoard bool, err error) {
+	if v := c.Query("board"); v != "" {
+		if withBoard, err = strconv.ParseBool(v); err != nil {
+			return nil, false, muster.Errorf(muster.EInvalid, "board %q: want true or false", v)
+		}
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, muster.Errorf(muster.EInvalid, "board %q: want true or false", v)
+	if withBoard {
+		return s.watches, true, nil
 	}
-	return b, nil
+	return s.statuses, false, nil
 }
 
 func (s *Server) listRecipients(c *gin.Context) {

@@ -56,14 +56,10 @@ func (s *Server) getBoard(c *gin.Context) {
 func (s *Server) activationEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := plans.ActivationID(c.Param("id"))
-	withBoard, err := boardParam(c)
+	reads, _, err := s.statusReads(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
-	}
-	reads := s.statuses
-	if withBoard {
-		reads = s.watches
 	}
 	// The first read is at the request's consistency, shared with the
 	// streams and requests that came while one was under way; its errors
