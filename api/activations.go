@@ -27,7 +27,6 @@ type Activations interface {
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
 	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
 	Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f notify.RecipientFilter, page plans.Page) (plans.List[notify.Recipient], error)
-	Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error)
 	StatusAndBoard(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, notify.Board, error)
 	Notes(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]notify.Note, error)
 	InboundAudit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]notify.InboundRecord, error)

@@ -31,16 +31,17 @@ const (
 
 // getBoard serves an activation's board. Boards of one activation asked
 // for at once (a wall of screens refreshing together, scripts polling)
-// share a read started after each of them arrived, and its JSON: a shared
-// read is never older than the request, so every answer holds what was
+// share a read started after each of them arrived, and its JSON, with the
+// status requests and streams that ask for the board too: a shared read is
+// never older than the request, so every answer holds what was
 // acknowledged before it was asked. as_of is when it was read.
 func (s *Server) getBoard(c *gin.Context) {
-	r, err := s.boards.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	r, err := s.watches.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Data(http.StatusOK, "application/json; charset=utf-8", r.v)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", r.v.board.whole)
 }
 
 // activationEvents streams an activation's status as Server-Sent Events: a

@@ -483,9 +483,9 @@ func countedCallUp(t *testing.T, hold chan struct{}) (*fixture, http.Handler, no
 
 // countingActivations counts the reads of an activation's status from the
 // node's own state (the event streams' polls), its other reads of the
-// status, and the reads of its board; with hold, the first board read or
-// the first status read not from the node's own state waits until hold is
-// closed.
+// status, and its reads with the board; with hold, the first read with the
+// board or the first status read not from the node's own state waits until
+// hold is closed.
 type countingActivations struct {
 	activations
 	stale, reads, boards atomic.Int64
@@ -506,12 +506,12 @@ func (c *countingActivations) wait(ctx context.Context) error {
 	}
 }
 
-func (c *countingActivations) Board(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.Board, error) {
+func (c *countingActivations) StatusAndBoard(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, notify.Board, error) {
 	c.boards.Add(1)
 	if err := c.wait(ctx); err != nil {
-		return notify.Board{}, err
+		return notify.ActivationStatus{}, notify.Board{}, err
 	}
-	return c.activations.Board(ctx, level, id)
+	return c.activations.StatusAndBoard(ctx, level, id)
 }
 
 // activations is api.Activations under a name that does not hide its

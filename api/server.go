@@ -9,7 +9,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"muster"
 	"muster/access"
 	"muster/cluster"
-	"muster/plans"
 )
 
 // Defaults for Config's zero values.
@@ -122,12 +120,11 @@ type Server struct {
 	// ones are not logged one by one.
 	webhooks *prometheus.CounterVec
 
-	// statuses, watches and boards share the reads of activation event
-	// streams (without and with the board) and of boards among the requests
+	// statuses and watches share the reads of an activation's status,
+	// without and with its board, among the requests and event streams
 	// that may take them.
 	statuses *sharedReads[streamStatus]
 	watches  *sharedReads[streamStatus]
-	boards   *sharedReads[[]byte] // as JSON
 }
 
 // New builds a Server and its routes.
@@ -162,14 +159,6 @@ func New(cfg Config, deps Deps) *Server {
 			Help: "Provider webhooks answered by this node, by route and HTTP status.",
 		}, []string{"route", "code"})}
 	s.statuses, s.watches = newSharedReads(s.readStatus(false)), newSharedReads(s.readStatus(true))
-	s.boards = newSharedReads(func(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]byte, error) {
-		b, err := s.deps.Activations.Board(ctx, level, id)
-		if err != nil {
-			return nil, err
-		}
-		// Stamped when read: everyone the read serves gets the same JSON.
-		return json.Marshal(b.At(s.cfg.Clock.Now()))
-	})
 	// /metrics shows the webhook counts when it gathers from a registry
 	// this server may add to (the caller's, or its own default).
 	if r, ok := cfg.Metrics.(prometheus.Registerer); ok {

@@ -40,8 +40,8 @@ func NewRegionReader(tx *bolt.Tx) *RegionReader {
 	return &RegionReader{tx: tx, read: map[RegionCode]Region{}}
 }
 
-// Get reads one region; ok is false if it does not exist.
-func (rr *RegionReader) Get(code RegionCode) (Region, bool, error) {
+// get reads one region; ok is false if it does not exist.
+func (rr *RegionReader) get(code RegionCode) (Region, bool, error) {
 	if r, ok := rr.read[code]; ok {
 		return r, r.Code != "", nil
 	}
@@ -60,7 +60,7 @@ func (rr *RegionReader) Get(code RegionCode) (Region, bool, error) {
 func (rr *RegionReader) Path(code RegionCode) ([]Region, error) {
 	var path []Region
 	for c := code; c != ""; {
-		r, ok, err := rr.Get(c)
+		r, ok, err := rr.get(c)
 		if err != nil {
 			return nil, err
 		}

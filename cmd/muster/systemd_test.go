@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// unitFile reads a systemd unit's Key=Value settings (the last of each key
-// wins, as for these keys in systemd).
-func unitFile(t *testing.T, path string) map[string]string {
+// settings reads the Key=Value settings of a systemd unit or environment
+// file (the last of each key wins, as for these keys in systemd).
+func settings(t *testing.T, path string) map[string]string {
 	t.Helper()
 	f, err := os.Open(path)
 	require.NoError(t, err)
@@ -44,7 +46,7 @@ func unitFile(t *testing.T, path string) map[string]string {
 // is a flag of muster agent, and the data directory lies in the unit's
 // state directory, the one place its sandbox lets it write.
 func TestSystemdUnit(t *testing.T) {
-	unit := unitFile(t, filepath.Join("..", "..", "deploy", "systemd", "muster.service"))
+	unit := settings(t, filepath.Join("..", "..", "deploy", "systemd", "muster.service"))
 	exec := strings.Fields(unit["ExecStart"])
 	require.GreaterOrEqual(t, len(exec), 2, "ExecStart: %q", unit["ExecStart"])
 	assert.Equal(t, "/usr/local/bin/muster", exec[0])
@@ -54,7 +56,8 @@ func TestSystemdUnit(t *testing.T) {
 	stop, err := time.ParseDuration(unit["TimeoutStopSec"])
 	require.NoError(t, err)
 
-	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "systemd", "muster.env"))
+	envFile := filepath.Join("..", "..", "deploy", "systemd", "muster.env")
+	data, err := os.ReadFile(envFile)
 	require.NoError(t, err)
 	agent, _, err := newRoot().Find([]string{"agent"})
 	require.NoError(t, err)
@@ -65,19 +68,8 @@ func TestSystemdUnit(t *testing.T) {
 	require.NotEmpty(t, documented)
 	assert.Empty(t, unknownEnv(agent.Flags(), documented), "names in muster.env that are no flag of muster agent")
 
-	env := map[string]string{}
-	var names []string
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		require.True(t, ok, "muster.env: %q is no setting", line)
-		env[k] = v
-		names = append(names, k)
-	}
+	env := settings(t, envFile)
+	names := slices.Sorted(maps.Keys(env))
 	assert.True(t, strings.HasPrefix(env["MUSTER_DATA_DIR"], "/var/lib/"+unit["StateDirectory"]+"/"),
 		"MUSTER_DATA_DIR %s outside the state directory", env["MUSTER_DATA_DIR"])
 
