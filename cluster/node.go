@@ -14,6 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,10 +34,16 @@ type Config struct {
 	NodeID        string // unique and stable for the life of the node
 	DataDir       string // holds state.db, raft.db and snapshots/
 	RaftBind      string // host:port the raft transport listens on
-	RaftAdvertise string // host:port peers dial; defaults to the bound address
+	RaftAdvertise string // host:port peers dial, by IP or by name (looked up at every dial); defaults to the bound address
 	HTTPAddr      string // base URL peers use to forward to this node, e.g. http://10.0.0.1:8080
 	Bootstrap     bool   // form a new single-voter cluster if the data dir is empty
-	ClusterKey    string // shared secret for node-to-node HTTP; empty disables it (single node)
+	// InitialCluster, when set, lists every voter of a new cluster by ID
+	// and raft address. A listed node that starts on an empty data dir
+	// bootstraps with exactly this configuration, as every other listed node
+	// does: nodes started alike (a StatefulSet's pods) form one cluster
+	// without one of them going first. A node not listed does not bootstrap.
+	InitialCluster []NodeInfo
+	ClusterKey     string // shared secret for node-to-node HTTP; empty disables it (single node)
 
 	Logger    *slog.Logger
 	RaftLog   io.Writer // raft's own log; nil means stderr
@@ -203,13 +212,9 @@ func (n *Node) hclogger(name string) hclog.Logger {
 // Start opens the raft log, the transport and raft itself, bootstrapping a
 // new cluster when configured to and the data dir holds no raft state.
 func (n *Node) Start() error {
-	var adv net.Addr // nil: advertise the bound address (also right for port 0)
-	if n.cfg.RaftAdvertise != "" {
-		a, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise)
-		if err != nil {
-			return fmt.Errorf("cluster: raft advertise address %q: %w", n.cfg.RaftAdvertise, err)
-		}
-		adv = a
+	adv, err := advertiseAddr(n.cfg.RaftAdvertise)
+	if err != nil {
+		return err
 	}
 	transport, err := n.raftTransport(adv)
 	if err != nil {
@@ -237,6 +242,10 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("cluster: inspect raft state: %w", err)
 	}
+	servers, err := n.bootstrapServers()
+	if err != nil {
+		return err
+	}
 	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
@@ -246,14 +255,12 @@ func (n *Node) Start() error {
 		return ok
 	})
 	n.raft.RegisterObserver(n.observer)
-	if n.cfg.Bootstrap && !hasState {
-		f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
-			ID: conf.LocalID, Address: n.transport.LocalAddr(), Suffrage: raft.Voter,
-		}}})
+	if servers != nil && !hasState {
+		f := n.raft.BootstrapCluster(raft.Configuration{Servers: servers})
 		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
 		}
-		n.logger.Info("bootstrapped a new cluster")
+		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
 	n.wg.Add(2)
 	go n.watchLeadership()
@@ -261,27 +268,96 @@ func (n *Node) Start() error {
 	return nil
 }
 
+// bootstrapServers is the configuration this node bootstraps a new cluster
+// with: itself alone (Bootstrap), every node of InitialCluster in ID order,
+// the same on each of them, or nil when it bootstraps none.
+func (n *Node) bootstrapServers() ([]raft.Server, error) {
+	self := raft.Server{ID: raft.ServerID(n.cfg.NodeID), Address: n.transport.LocalAddr(), Suffrage: raft.Voter}
+	if len(n.cfg.InitialCluster) == 0 {
+		if n.cfg.Bootstrap {
+			return []raft.Server{self}, nil
+		}
+		return nil, nil
+	}
+	if n.cfg.Bootstrap {
+		return nil, errors.New("cluster: bootstrap alone and an initial cluster exclude each other")
+	}
+	var servers []raft.Server
+	listed := false
+	for _, m := range n.cfg.InitialCluster {
+		s := raft.Server{ID: raft.ServerID(m.ID), Address: raft.ServerAddress(m.RaftAddr), Suffrage: raft.Voter}
+		if s.ID == self.ID {
+			if s.Address != self.Address {
+				return nil, fmt.Errorf("cluster: the initial cluster lists %s at %s, but it advertises %s", s.ID, s.Address, self.Address)
+			}
+			listed = true
+		}
+		servers = append(servers, s)
+	}
+	if !listed {
+		return nil, nil
+	}
+	slices.SortFunc(servers, func(a, b raft.Server) int { return strings.Compare(string(a.ID), string(b.ID)) })
+	return servers, nil
+}
+
+// advertiseAddr is the raft address peers are told to dial: an IP address
+// as it is, or a host name kept as a name (nil: the bound address). A name
+// is looked up again at every dial, so a node that comes back at a new IP
+// under the same name (a rescheduled pod) stays reachable at the address
+// the cluster configuration holds.
+func advertiseAddr(s string) (net.Addr, error) {
+	if s == "" {
+		return nil, nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("cluster: raft advertise address %q: want HOST:PORT", s)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.IsUnspecified() {
+			return nil, fmt.Errorf("cluster: raft advertise address %q: peers cannot dial an unspecified address", s)
+		}
+		return net.ResolveTCPAddr("tcp", s)
+	}
+	return hostAddr(s), nil
+}
+
+// hostAddr is a raft address by host name.
+type hostAddr string
+
+func (hostAddr) Network() string  { return "tcp" }
+func (a hostAddr) String() string { return string(a) }
+
 // raftTransport listens on RaftBind and advertises adv (nil: the bound
 // address), dialling peers through Config.Dial when it is set.
 func (n *Node) raftTransport(adv net.Addr) (*raft.NetworkTransport, error) {
 	const pool, timeout = 5, 10 * time.Second
-	if n.cfg.Dial == nil {
-		return raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, pool, timeout, n.hclogger("transport"))
-	}
 	ln, err := net.Listen("tcp", n.cfg.RaftBind)
 	if err != nil {
 		return nil, err
 	}
 	if adv == nil {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+			ln.Close()
+			return nil, errors.New("it listens on all interfaces: give the address peers should dial (RaftAdvertise)")
+		}
 		adv = ln.Addr()
 	}
-	stream := &dialStream{Listener: ln, adv: adv, dial: n.cfg.Dial}
+	dial := n.cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	stream := &dialStream{Listener: ln, adv: adv, dial: dial}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: pool, Timeout: timeout, Logger: n.hclogger("transport")}), nil
 }
 
-// dialStream is raft's stream layer over TCP with connections opened by
-// Config.Dial.
+// dialStream is raft's stream layer over TCP: connections are opened by
+// Config.Dial, or by a plain dialer that looks names up at every dial.
 type dialStream struct {
 	net.Listener
 	adv  net.Addr

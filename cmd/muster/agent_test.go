@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -266,4 +268,87 @@ func TestLeaderHandsOverOnSIGTERM(t *testing.T) {
 	defer cancel()
 	code, body := c.call(ctx, http.MethodPost, rest[0].http+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
 	assert.Equal(t, http.StatusOK, code, "%s", body)
+}
+
+// TestAgentsFormAnInitialCluster starts three agents alike, as a
+// StatefulSet's pods start: each lists all three in --initial-cluster by
+// name (localhost here), none goes first and none joins. Two of them elect
+// a leader before the third is even started; the third follows. Exactly one
+// of them creates and prints the first admin token; every member's HTTP
+// address is recorded; a restarted member, given the same flags, comes back
+// as the same member.
+func TestAgentsFormAnInitialCluster(t *testing.T) {
+	dir := t.TempDir()
+	var members []string
+	type spec struct{ id, http, raft string }
+	var specs []spec
+	for i := 1; i <= 3; i++ {
+		_, port, _ := net.SplitHostPort(freePort(t))
+		s := spec{id: fmt.Sprintf("n%d", i), http: freePort(t), raft: "localhost:" + port}
+		specs = append(specs, s)
+		members = append(members, s.id+"="+s.raft)
+	}
+	var agents []*agent
+	start := func(s spec) *agent {
+		_, port, _ := net.SplitHostPort(s.raft)
+		a := &agent{id: s.id, http: "http://" + s.http}
+		a.proc = startProc(t, s.id, []string{"MUSTER_CLUSTER_KEY=" + testClusterKey, "MUSTER_INITIAL_CLUSTER=" + strings.Join(members, ",")},
+			"agent", "--node-id", s.id, "--data-dir", filepath.Join(dir, s.id), "--raft-addr", "127.0.0.1:"+port,
+			"--raft-advertise", s.raft, "--http-addr", s.http, "--log-level", "warn")
+		return a
+	}
+	agents = append(agents, start(specs[0]), start(specs[1]))
+	for _, a := range agents { // two of three: a quorum, so a leader
+		newAPI(t, "").waitStatus(a.http+"/readyz", http.StatusOK, 30*time.Second)
+	}
+	agents = append(agents, start(specs[2]))
+
+	const printed = "first admin token (shown once):"
+	var token string
+	waitUntil(t, 30*time.Second, func() bool {
+		for _, a := range agents {
+			if strings.Contains(a.out.String(), printed) {
+				token = a.waitOutput(printed, time.Second)
+				return true
+			}
+		}
+		return false
+	})
+	c := newAPI(t, token)
+	for _, a := range agents {
+		c.waitStatus(a.http+"/readyz", http.StatusOK, 30*time.Second)
+	}
+	var st cluster.Status
+	waitUntil(t, 30*time.Second, func() bool {
+		if c.getJSON(agents[2].http+"/api/v1/cluster/status", &st) != http.StatusOK || len(st.Servers) != 3 {
+			return false
+		}
+		for _, s := range st.Servers {
+			if s.HTTPAddr == "" {
+				return false
+			}
+		}
+		return true
+	})
+	for i, s := range st.Servers {
+		assert.Equal(t, specs[i].id, s.ID)
+		assert.Equal(t, specs[i].raft, s.RaftAddr)
+		assert.Equal(t, "http://"+specs[i].http, s.HTTPAddr)
+		assert.Equal(t, "Voter", s.Suffrage)
+	}
+	n := 0
+	for _, a := range agents {
+		n += strings.Count(a.out.String(), printed)
+	}
+	assert.Equal(t, 1, n, "the first admin token is created and printed once")
+
+	// A member restarted with the same flags (its data dir kept) is the
+	// same member: no second cluster, no second token.
+	restarted := agents[0]
+	require.NoError(t, restarted.terminate(20*time.Second))
+	restarted.start()
+	c.waitStatus(restarted.http+"/readyz", http.StatusOK, 30*time.Second)
+	require.Equal(t, http.StatusOK, c.getJSON(restarted.http+"/api/v1/cluster/status", &st))
+	assert.Len(t, st.Servers, 3)
+	assert.NotContains(t, restarted.out.String(), printed)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ type serverOpts struct {
 	httpAddr       string
 	httpAdvertise  string
 	bootstrap      bool
+	initialCluster []string // ID=HOST:PORT of every voter of a new cluster
 	join           string
 	clusterKey     string
 	bootstrapToken string
@@ -122,13 +124,16 @@ account for LIVE and one for EXERCISE/TEST traffic, whose recipients answer;
 func newAgentCmd() *cobra.Command {
 	o := &serverOpts{httpAddr: "127.0.0.1:8080"}
 	cmd := &cobra.Command{
-		Use:   "agent --node-id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT (--bootstrap | --join URL)",
+		Use:   "agent --node-id ID --data-dir DIR --raft-addr HOST:PORT --http-addr HOST:PORT (--bootstrap | --join URL | --initial-cluster ID=HOST:PORT,...)",
 		Short: "Run a cluster node",
 		Long: `Run one node of a muster cluster. The first node of a new cluster starts with
 --bootstrap and prints the first admin token; the others start with --join and
-the HTTP URL of any member. Nodes authenticate to each other with the shared
---cluster-key. Every flag can also be set as MUSTER_<FLAG>, e.g.
-MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted node needs neither flag.
+the HTTP URL of any member. Or every node of a new cluster starts alike with
+--initial-cluster listing them all (a StatefulSet's pods): they form the
+cluster together, and a node not listed joins through --join. Nodes
+authenticate to each other with the shared --cluster-key. Every flag can also
+be set as MUSTER_<FLAG>, e.g. MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted
+node needs none of these flags.
 
 The leader sends call-up SMS: LIVE through the --twilio-* account, EXERCISE
 and TEST through the --exercise-twilio-* account, never the other way round.
@@ -148,6 +153,11 @@ docs/operations.md.`,
 			if o.join != "" && o.clusterKey == "" {
 				return &exitError{2, errors.New("--join needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")}
 			}
+			if len(o.initialCluster) > 0 {
+				if err := o.checkInitialCluster(); err != nil {
+					return &exitError{2, err}
+				}
+			}
 			o.strayEnv = unknownEnv(cmd.Flags(), os.Environ())
 			return runServer(cmd.Context(), o, cmd.OutOrStdout())
 		},
@@ -159,6 +169,7 @@ docs/operations.md.`,
 	f.StringVar(&o.raftAdvertise, "raft-advertise", "", "HOST:PORT other nodes dial for raft (default: --raft-addr)")
 	f.BoolVar(&o.bootstrap, "bootstrap", false, "start a new cluster with this node as its first voter")
 	f.StringVar(&o.join, "join", "", "HTTP URL of any member of the cluster to join")
+	f.StringSliceVar(&o.initialCluster, "initial-cluster", nil, "every voter of a new cluster as ID=HOST:PORT (its raft address), comma-separated; each listed node bootstraps it alike")
 	f.StringVar(&o.clusterKey, "cluster-key", "", "shared secret for node-to-node requests (env MUSTER_CLUSTER_KEY)")
 	o.sms.add(f, false)
 	return cmd
@@ -230,6 +241,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		RaftAdvertise:    o.raftAdvertise,
 		HTTPAddr:         advertise,
 		Bootstrap:        o.bootstrap,
+		InitialCluster:   o.initialMembers(),
 		ClusterKey:       o.clusterKey,
 		Logger:           logger,
 		RaftLevel:        o.raftLogLevel,
@@ -304,13 +316,26 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}()
 	logger.Info("muster node started", "node", o.nodeID, "http", advertise, "public_url", publicURL, "raft", node.RaftAddr(), "data_dir", o.dataDir)
 
-	if o.join != "" {
-		if err := joinCluster(ctx, logger, o.join, o.clusterKey, cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise}); err != nil {
+	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise}
+	listed := o.listed()
+	if o.join != "" && !listed {
+		if err := joinCluster(ctx, logger, o.join, o.clusterKey, self); err != nil {
 			return err
 		}
 	}
-	if o.bootstrap {
-		if err := waitLeader(ctx, node, 30*time.Second); err != nil {
+	if listed {
+		// The nodes listed start in any order and at any pace (a pod may
+		// wait minutes for its volume): wait for a quorum for as long as it
+		// takes, then record this node's HTTP address, which no join carried.
+		if err := waitLeader(ctx, node, 0, logger); err != nil {
+			return err
+		}
+		if err := node.Join(ctx, self); err != nil {
+			return fmt.Errorf("record this node's address: %w", err)
+		}
+	}
+	if o.bootstrap || listed {
+		if err := waitLeader(ctx, node, 30*time.Second, logger); err != nil {
 			return err
 		}
 		secret, err := firstAdminToken(ctx, o, tokens)
@@ -361,14 +386,23 @@ func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self
 	}
 }
 
-func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+// waitLeader waits until node knows a leader and has caught up with it:
+// for at most timeout, or, with no timeout, for as long as it takes, saying
+// so in the log every 10 s.
+func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration, logger *slog.Logger) error {
+	start := time.Now()
+	said := start
 	for {
-		if ok, _ := node.Ready(0); ok {
+		ok, why := node.Ready(0)
+		if ok {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		if timeout > 0 && time.Since(start) > timeout {
 			return fmt.Errorf("no leader elected within %v", timeout)
+		}
+		if time.Since(said) >= 10*time.Second {
+			logger.Warn("waiting for the cluster to elect a leader", "why", why, "waited", time.Since(start).Round(time.Second))
+			said = time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -457,4 +491,48 @@ func loadDemo(ctx context.Context, logger *slog.Logger, svc *plans.Service, peop
 	}
 	logger.Info("demo data loaded", "regions", len(regions), "plans", len(files), "people", res.Created, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// checkInitialCluster checks --initial-cluster: well-formed, each ID once,
+// with the flags it needs and without the one it excludes.
+func (o *serverOpts) checkInitialCluster() error {
+	if o.bootstrap {
+		return errors.New("--bootstrap and --initial-cluster exclude each other: list this node in --initial-cluster")
+	}
+	if o.clusterKey == "" {
+		return errors.New("--initial-cluster needs --cluster-key (MUSTER_CLUSTER_KEY), the secret every node is started with")
+	}
+	seen := map[string]bool{}
+	for _, m := range o.initialCluster {
+		id, addr, ok := strings.Cut(m, "=")
+		if !ok || id == "" {
+			return fmt.Errorf("--initial-cluster %q: want ID=HOST:PORT", m)
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return fmt.Errorf("--initial-cluster %q: the raft address %q is no HOST:PORT", m, addr)
+		}
+		if seen[id] {
+			return fmt.Errorf("--initial-cluster lists %s twice", id)
+		}
+		seen[id] = true
+	}
+	if !seen[o.nodeID] && o.join == "" {
+		return fmt.Errorf("--initial-cluster does not list this node (%s): list it, or give --join to add it to the cluster", o.nodeID)
+	}
+	return nil
+}
+
+// initialMembers is --initial-cluster as cluster members.
+func (o *serverOpts) initialMembers() []cluster.NodeInfo {
+	var ms []cluster.NodeInfo
+	for _, m := range o.initialCluster {
+		id, addr, _ := strings.Cut(m, "=")
+		ms = append(ms, cluster.NodeInfo{ID: id, RaftAddr: addr})
+	}
+	return ms
+}
+
+// listed reports whether --initial-cluster lists this node.
+func (o *serverOpts) listed() bool {
+	return slices.ContainsFunc(o.initialMembers(), func(m cluster.NodeInfo) bool { return m.ID == o.nodeID })
 }
