@@ -60,16 +60,23 @@ func put(ctx context.Context, n *cluster.Node, k, v string) error {
 
 func get(t *testing.T, n *cluster.Node, level muster.Consistency, k string) (string, bool) {
 	t.Helper()
+	v, ok, err := lookup(n, level, k)
+	require.NoError(t, err)
+	return v, ok
+}
+
+// lookup reads key k of the kv bucket on n at level.
+func lookup(n *cluster.Node, level muster.Consistency, k string) (string, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var v []byte
-	require.NoError(t, n.View(ctx, level, func(tx *bolt.Tx) error {
+	err := n.View(ctx, level, func(tx *bolt.Tx) error {
 		if b := tx.Bucket([]byte("kv")); b != nil {
 			v = append([]byte(nil), b.Get([]byte(k))...)
 		}
 		return nil
-	}))
-	return string(v), v != nil
+	})
+	return string(v), v != nil, err
 }
 
 func TestWritesThroughAnyNodeReadAtEveryLevel(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 
 	"muster"
 	"muster/cluster"
@@ -100,8 +99,8 @@ func TestInitialClusterByName(t *testing.T) {
 	require.NoError(t, extra.Start())
 	require.NoError(t, nodes[0].Join(ctx, cluster.NodeInfo{ID: "m3", RaftAddr: "localhost:" + strconv.Itoa(ports[3])}))
 	require.Eventually(t, func() bool {
-		v, ok := getOn(extra, "k-m2")
-		return ok && v == "v"
+		v, ok, err := lookup(extra, muster.Stale, "k-m2")
+		return err == nil && ok && v == "v"
 	}, 15*time.Second, 20*time.Millisecond, "the joined node follows")
 	assert.Len(t, leaderOf(nodes).Status().Servers, 4)
 }
@@ -129,17 +128,4 @@ func leaderOf(nodes []*cluster.Node) *cluster.Node {
 		}
 	}
 	return nil
-}
-
-func getOn(n *cluster.Node, k string) (string, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	var v []byte
-	err := n.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
-		if b := tx.Bucket([]byte("kv")); b != nil {
-			v = append([]byte(nil), b.Get([]byte(k))...)
-		}
-		return nil
-	})
-	return string(v), err == nil && v != nil
 }
