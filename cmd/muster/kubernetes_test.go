@@ -224,7 +224,8 @@ func flagValue(args []string, name string) string {
 // first. The leader's pod is then deleted and comes back, as a rescheduled
 // pod does, with its volume but at a new IP: the cluster keeps the member
 // (its name did not change), elects a leader without it meanwhile, and the
-// member catches up with a write made while it was gone.
+// member catches up with a write made while it was gone. Last, a pod loses
+// its volume and comes back empty: it catches up as the same member.
 func TestKubernetesStatefulSet(t *testing.T) {
 	objs := k8sManifest(t, filepath.Join("..", "..", "deploy", "kubernetes", "muster.yaml"))
 	sts := k8sFind(t, objs, "StatefulSet", "")
@@ -377,6 +378,21 @@ func TestKubernetesStatefulSet(t *testing.T) {
 	require.Equal(t, http.StatusCreated, code, "%s", body)
 	written = appliedAt(t, c0, url(others[0]), url(others[1]))
 	waitUntil(t, 30*time.Second, func() bool { return appliedAt(t, c0, url(moved)) >= written })
+
+	// A pod whose volume is lost comes back under its name with an empty
+	// data dir: it bootstraps the same initial configuration, which the
+	// others' log begins with, and catches up from the leader as the same
+	// member, without being removed first.
+	lost := (leader + 1) % len(pods)
+	d.run("rm", "-f", d.name+"-"+pods[lost].name)
+	d.run("volume", "rm", d.name+"-data-"+pods[lost].name)
+	fresh := hosts[lost] + 20
+	run(lost, fresh)
+	c0.waitStatus(url(fresh)+"/readyz", http.StatusOK, 90*time.Second)
+	written = appliedAt(t, c0, url(moved))
+	waitUntil(t, 30*time.Second, func() bool { return appliedAt(t, c0, url(fresh)) >= written })
+	require.Equal(t, http.StatusOK, c0.getJSON(url(fresh)+"/api/v1/cluster/status", &st))
+	assert.Len(t, st.Servers, len(pods))
 }
 
 // appliedAt is the highest index applied to the state of the nodes at
