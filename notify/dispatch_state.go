@@ -457,7 +457,7 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		if it.Outcome == OutcomeDropped {
 			if r.State == StateExpired || r.State == StateSending {
-				if err := dropped(tx, acts, at, r); err != nil {
+				if err := notReached(tx, acts, at, r, StatePending); err != nil {
 					return nil, err
 				}
 				out.Applied++
@@ -467,6 +467,18 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		} else if r.State == StateExpired && it.Outcome == OutcomeSent {
 			// Stood down while this send was in flight: it went out after all.
 			if err := at.move(r, StateSent); err != nil {
+				return nil, err
+			}
+			out.Applied++
+		} else if r.State == StateExpired {
+			// Stood down while this send was in flight, and it did not go
+			// out: failed for good, or refused for now (no retry follows a
+			// stand-down). Not reached, so no correction goes to them.
+			to := StateFailed
+			if it.Outcome == OutcomeRetry {
+				to = StatePending
+			}
+			if err := notReached(tx, acts, at, r, to); err != nil {
 				return nil, err
 			}
 			out.Applied++
@@ -500,11 +512,12 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return out, acts.flush()
 }
 
-// dropped puts r, whose claimed send was never made, back to pending: it
-// was not reached. If its activation was retracted, r is taken off the
+// notReached moves r, whose claimed send did not go out, to state to:
+// pending when the send was never made (or refused for now), failed when it
+// failed for good. If its activation was retracted, r is taken off the
 // correction too, unless the correction has already claimed it.
-func dropped(tx *bolt.Tx, acts actCache, at *actTx, r Recipient) error {
-	if err := at.move(r, StatePending); err != nil {
+func notReached(tx *bolt.Tx, acts actCache, at *actTx, r Recipient, to State) error {
+	if err := at.move(r, to); err != nil {
 		return err
 	}
 	ret := at.a.Retraction
@@ -805,13 +818,19 @@ func reportedProgress(status string) (State, bool) {
 // not arrive.
 func failureReport(status string) bool { return status == "undelivered" || status == "failed" }
 
-// openCallUp finds the most recent open activation that called person up
-// with messages from the live account (exercise false) or the exercise one.
+// openCallUp finds the call-up a reply from person answers: the most
+// recent open activation that called person up with messages from the
+// live account (exercise false) or the exercise one and has sent them a
+// message; if none has yet, the most recent that calls them up at all (they
+// heard of it otherwise). A reply cannot answer a message not yet sent:
+// while a newer call-up still queues them, it answers the older one they
+// got.
 func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool) (*actTx, error) {
 	ob := tx.Bucket(bOpen)
 	if ob == nil {
 		return nil, nil
 	}
+	var unsent *actTx
 	cur := ob.Cursor()
 	for k, _ := cur.Last(); k != nil; k, _ = cur.Prev() {
 		ad := activationData(tx, plans.ActivationID(k))
@@ -822,11 +841,21 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool
 		if err != nil {
 			return nil, err
 		}
-		if at.a.Purpose.Drill() == exercise && at.a.Retracts == "" { // corrections take no answers
+		if at.a.Purpose.Drill() != exercise || at.a.Retracts != "" { // corrections take no answers
+			continue
+		}
+		sent, err := attempted(ad.Bucket(bAttempts), []byte(person))
+		if err != nil {
+			return nil, err
+		}
+		if sent {
 			return at, nil
 		}
+		if unsent == nil {
+			unsent = at
+		}
 	}
-	return nil, nil
+	return unsent, nil
 }
 
 func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
@@ -858,7 +887,9 @@ func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply 
 	att.Replies++
 	att.LastBody = truncate(body, 500)
 	att.Updated = c.Time
-	if att.Reached.IsZero() { // a reply proves the call-up reached them
+	// A reply proves the call-up reached them, once it was sent; an answer
+	// to one not yet sent means they heard of it otherwise, a note does not.
+	if att.Reached.IsZero() && (att.N > 0 || reply.Kind != ReplyNote) {
 		att.Reached = c.Time
 	}
 	// The first answer stands; what comes after it is kept as a note.
@@ -945,6 +976,42 @@ func readAttempt(ad *bolt.Bucket, person []byte) (Attempt, bool, error) {
 		return att, false, nil
 	}
 	return att, true, decodeAttempt(data, &att)
+}
+
+// attempted reports whether the attempt record of person in attempts (nil:
+// none yet) says a send was claimed for them: N > 0. A record with N = 0
+// holds only what they answered before any send (a note, say).
+func attempted(attempts *bolt.Bucket, person []byte) (bool, error) {
+	if attempts == nil {
+		return false, nil
+	}
+	data := attempts.Get(person)
+	if data == nil {
+		return false, nil
+	}
+	var att Attempt
+	if err := decodeAttempt(data, &att); err != nil {
+		return false, err
+	}
+	return att.N > 0, nil
+}
+
+// recipientTotal is how many recipients the activation whose data is ad
+// has: the sum of its state counters.
+func recipientTotal(ad *bolt.Bucket) int {
+	total := 0
+	prefix := []byte("state/")
+	cb := ad.Bucket(bCounters)
+	if cb == nil {
+		return 0
+	}
+	cur := cb.Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		if len(v) == 8 {
+			total += int(binary.BigEndian.Uint64(v))
+		}
+	}
+	return total
 }
 
 // dueRetries returns up to limit recipients whose retry is due at now.

@@ -343,7 +343,8 @@ type actRun struct {
 	route   *routeState
 	cursor  []byte           // fresh recipients are scanned after this key
 	fresh   bool             // recipients never attempted may remain after cursor
-	orphans []plans.PersonID // left in sending by an earlier leader; re-sent first
+	total   int              // recipients when the scan began: more (backups added) start it again
+	orphans []plans.PersonID // left in sending, by an earlier leader or a claim of ours that failed; re-sent first
 	skip    bool             // no route: nothing is claimed
 	// closed is set once a send finds the activation stood down or
 	// retracted; its remaining queued sends are dropped without a look.
@@ -444,6 +445,41 @@ type dispatchRun struct {
 	// key is the answer-link key, read (or created) before the first claim
 	// of a message that carries a link; nil until then.
 	key answerKeyCache
+
+	// held is every recipient this run has claimed and not yet committed a
+	// result for. A claim that failed, or claimed fewer than asked, may
+	// have left recipients in sending that no worker holds (an apply that
+	// timed out may still commit) or pending behind the scan's cursor:
+	// rescan is set then, and the next fill looks again (rescanOrphans).
+	heldMu     sync.Mutex
+	held       map[plans.ActivationID]map[plans.PersonID]bool
+	rescan     atomic.Bool
+	lastRescan time.Time
+}
+
+// minRescan is the least time between two rescans of every open
+// activation after failed claims: each reads all their recipients.
+const minRescan = time.Second
+
+func (r *dispatchRun) hold(id plans.ActivationID, person plans.PersonID, held bool) {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	m := r.held[id]
+	if held {
+		if m == nil {
+			m = map[plans.PersonID]bool{}
+			r.held[id] = m
+		}
+		m[person] = true
+		return
+	}
+	delete(m, person)
+}
+
+func (r *dispatchRun) holds(id plans.ActivationID, person plans.PersonID) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	return r.held[id][person]
 }
 
 // Run dispatches until ctx ends (leadership lost or node closing). Sends in
@@ -454,7 +490,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &dispatchRun{d: d, ctx: ctx, lanes: map[*routeState]*lane{}, freed: make(chan struct{}, 1),
-		acts: map[plans.ActivationID]*actRun{}}
+		acts: map[plans.ActivationID]*actRun{}, held: map[plans.ActivationID]map[plans.PersonID]bool{}}
 	r.results = newBatcher(d.cfg.ResultBatch, d.cfg.ResultDelay, 4, r.flushResults)
 	var wg sync.WaitGroup
 	for _, route := range []*routeState{d.live, d.drill} {
@@ -561,6 +597,9 @@ func (r *dispatchRun) fill() (int, error) {
 	if err := r.ensureKey(); err != nil {
 		return 0, err
 	}
+	if err := r.rescanOrphans(); err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, ar := range r.bySeverity() {
 		for !ar.skip && r.ctx.Err() == nil {
@@ -577,11 +616,17 @@ func (r *dispatchRun) fill() (int, error) {
 			}
 			n, err := r.claim(ar, items, recs)
 			total += n
+			if err != nil || n < len(items) {
+				// Failed, or some were taken since we looked: by answers or
+				// reports, or by an earlier claim of ours whose apply timed
+				// out and committed after all. Look at every recipient again.
+				r.rescan.Store(true)
+			}
 			if err != nil {
 				return total, err
 			}
 			if n == 0 {
-				break // all taken by answers or reports since we looked; look again next round
+				break // all taken since we looked; look again next round
 			}
 		}
 	}
@@ -681,21 +726,59 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 	}
 	// Whatever is in sending now was claimed by an earlier leader (this
 	// term has claimed nothing for this activation yet).
-	ad := activationData(tx, id)
-	if ad == nil {
-		return nil, fmt.Errorf("activation %s has no recipient data", id)
-	}
-	sending, _ := StateSending.code()
-	cur := ad.Bucket(bRecipients).Cursor()
-	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if len(v) > 1 && v[1] == sending {
-			ar.orphans = append(ar.orphans, plans.PersonID(k))
-		}
+	if err := r.findOrphans(tx, ar); err != nil {
+		return nil, err
 	}
 	if len(ar.orphans) > 0 {
 		r.d.cfg.Logger.Info("dispatcher: re-sending claims an earlier leader left unresolved", "activation", id, "recipients", len(ar.orphans))
 	}
 	return ar, nil
+}
+
+// findOrphans lists ar's recipients in sending that this run does not hold:
+// claimed by an earlier leader, or by a claim of this run whose answer was
+// lost. They are re-sent first.
+func (r *dispatchRun) findOrphans(tx *bolt.Tx, ar *actRun) error {
+	ad := activationData(tx, ar.a.ID)
+	if ad == nil {
+		return fmt.Errorf("activation %s has no recipient data", ar.a.ID)
+	}
+	ar.orphans = ar.orphans[:0]
+	sending, _ := StateSending.code()
+	cur := ad.Bucket(bRecipients).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(v) > 1 && v[1] == sending && !r.holds(ar.a.ID, plans.PersonID(k)) {
+			ar.orphans = append(ar.orphans, plans.PersonID(k))
+		}
+	}
+	return nil
+}
+
+// rescanOrphans, after a claim failed or fell short (rescan), looks at
+// every open activation's recipients again: those in sending that no
+// worker holds are re-sent, and the scan for recipients never attempted
+// starts over. At most once per minRescan.
+func (r *dispatchRun) rescanOrphans() error {
+	if !r.rescan.Load() || time.Since(r.lastRescan) < minRescan {
+		return nil
+	}
+	r.rescan.Store(false)
+	r.lastRescan = time.Now()
+	return r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+		for _, ar := range r.acts {
+			if ar.skip {
+				continue
+			}
+			if err := r.findOrphans(tx, ar); err != nil {
+				return err
+			}
+			ar.fresh, ar.cursor = true, nil
+			if len(ar.orphans) > 0 {
+				r.d.cfg.Logger.Info("dispatcher: re-sending claims whose outcome was lost", "activation", ar.a.ID, "recipients", len(ar.orphans))
+			}
+		}
+		return nil
+	})
 }
 
 // candidates picks up to limit recipients to claim: due retries, then
@@ -710,6 +793,11 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 			return nil
 		}
 		rb := ad.Bucket(bRecipients)
+		// Recipients added since the scan began (the escalation's backups)
+		// are pending and never attempted: the scan starts over for them.
+		if t := recipientTotal(ad); t != ar.total {
+			ar.total, ar.fresh, ar.cursor = t, true, nil
+		}
 		add := func(person plans.PersonID, want State, resend bool) error {
 			v := rb.Get([]byte(person))
 			if v == nil {
@@ -754,8 +842,14 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 				return nil
 			}
 			ar.cursor = append(ar.cursor[:0], k...)
-			if len(v) < 2 || v[1] != pending || (att != nil && att.Get(k) != nil) {
+			if len(v) < 2 || v[1] != pending {
 				continue
+			}
+			if tried, err := attempted(att, k); err != nil || tried {
+				if err != nil {
+					return err
+				}
+				continue // a retry: queued with its time (dueRetries)
 			}
 			rec, err := decodeRecipient(k, v)
 			if err != nil {
@@ -790,6 +884,7 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 	}
 	r.d.claimed.Add(int64(len(res.Claimed)))
 	for _, c := range res.Claimed {
+		r.hold(ar.a.ID, c.Person, true)
 		if c.Resend {
 			r.d.resent.Add(1)
 		}
@@ -816,14 +911,36 @@ func (r *dispatchRun) send(l *lane, j job) {
 		d.failed.Add(1)
 		d.cfg.Logger.Debug("send failed", "attempt", AttemptID(item.Activation, item.Person, item.N), "code", item.Code, "err", item.Error)
 	}
-	err := r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
+	r.submitResult(l, item)
+}
+
+// resultRetryDelay is how long a result whose batch failed to commit waits
+// before it is submitted again.
+const resultRetryDelay = time.Second
+
+// submitResult queues item's result for a batch. If the batch fails to
+// commit while this node still leads, the result is submitted again after
+// resultRetryDelay rather than given up: the provider took the send, and
+// a result committed twice is stale the second time, where a recipient
+// left in sending would be sent again. The recipient holds its place in
+// the window until its result is committed.
+func (r *dispatchRun) submitResult(l *lane, item ResultItem) {
+	done := func() {
+		r.hold(item.Activation, item.Person, false)
 		r.release(l, 1)
-		if err != nil && r.resultErrs.Add(1) == 1 {
-			d.cfg.Logger.Warn("dispatcher: committing results failed; the next leader re-sends them", "err", err)
+	}
+	err := r.results.Submit(r.ctx, item, func(_ ResultSummary, err error) {
+		if err == nil || r.ctx.Err() != nil {
+			done() // committed, or this term is over: the next leader re-sends what has no result
+			return
 		}
+		if r.resultErrs.Add(1) == 1 {
+			r.d.cfg.Logger.Warn("dispatcher: committing results failed; submitting them again", "err", err, "in", resultRetryDelay)
+		}
+		time.AfterFunc(resultRetryDelay, func() { r.submitResult(l, item) })
 	})
 	if err != nil {
-		r.release(l, 1)
+		done()
 	}
 }
 

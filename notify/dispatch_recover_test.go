@@ -1,0 +1,313 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/examples"
+	"muster/notify"
+	"muster/plans"
+)
+
+// Recipients become sendable while a leader's dispatcher runs in ways its
+// scan of fresh recipients does not see by itself: backups added by the
+// escalation, people who wrote before their message went out, claims and
+// results whose commit failed. These tests run one dispatcher on a stable
+// single node and check each is sent in the same term, once.
+
+// countingProvider accepts every SMS and counts them per number.
+type countingProvider struct {
+	mu   sync.Mutex
+	to   map[string]int
+	sent int
+}
+
+func (p *countingProvider) SendSMS(_ context.Context, m notify.SMS) (notify.Sent, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.to == nil {
+		p.to = map[string]int{}
+	}
+	p.to[m.To]++
+	p.sent++
+	return notify.Sent{ProviderID: fmt.Sprintf("SM%032d", p.sent)}, nil
+}
+
+func (p *countingProvider) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent
+}
+
+func (p *countingProvider) sentTo(phone string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.to[phone]
+}
+
+// runExerciseDispatcher runs a dispatcher with the exercise route on prov,
+// its commands applied through apply, until the test ends or stop is called.
+func runExerciseDispatcher(t *testing.T, apply notify.Applier, n *cluster.Node, prov notify.Provider, tune func(*notify.DispatcherConfig)) (stop func()) {
+	t.Helper()
+	cfg := notify.DispatcherConfig{Exercise: &notify.Route{Name: "exercise", Account: "ACdrill", Exercise: true, Provider: prov}, Poll: 10 * time.Millisecond}
+	if tune != nil {
+		tune(&cfg)
+	}
+	d, err := notify.NewDispatcher(apply, n, cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func exerciseEveryone(t *testing.T, e *env, plan string, src []byte) notify.Activation {
+	t.Helper()
+	_, err := e.plans.ApplyPlan(testCtx(t), "test", plan+".yaml", src)
+	require.NoError(t, err)
+	a, err := e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: plans.PlanID(plan), Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练"})
+	require.NoError(t, err)
+	return a
+}
+
+// waitSends polls until prov has taken want messages; then it checks no
+// more come within the dispatcher's next rounds.
+func waitSends(t *testing.T, e *env, id plans.ActivationID, prov *countingProvider, want int) notify.ActivationStatus {
+	t.Helper()
+	var st notify.ActivationStatus
+	require.Eventually(t, func() bool {
+		var err error
+		st, err = e.svc.Activation(testCtx(t), muster.Default, id)
+		c := st.Counters.ByState
+		return err == nil && prov.total() >= want && c[notify.StatePending]+c[notify.StateSending] == 0
+	}, 20*time.Second, 10*time.Millisecond, "want %d sends and none left pending or sending", want)
+	assert.Equal(t, want, prov.total(), "each sent once")
+	return st
+}
+
+func reply(t *testing.T, n *cluster.Node, from, body string) notify.InboundResult {
+	t.Helper()
+	payload, err := json.Marshal(map[string]any{"i": []notify.InboundItem{{Kind: notify.InboundReply, SID: "SM" + from, From: from, Body: body, Exercise: true}}})
+	require.NoError(t, err)
+	var out []notify.InboundResult
+	require.NoError(t, n.Apply(testCtx(t), &muster.Command{Type: notify.CmdInbound, Actor: "test", Payload: payload}, &out))
+	require.Len(t, out, 1)
+	return out[0]
+}
+
+func recipientOf(t *testing.T, e *env, id plans.ActivationID, person plans.PersonID) notify.Recipient {
+	t.Helper()
+	page := plans.Page{Limit: plans.MaxPageLimit}
+	for {
+		l, err := e.svc.Recipients(testCtx(t), muster.Default, id, notify.RecipientFilter{}, page)
+		require.NoError(t, err)
+		for _, r := range l.Items {
+			if r.Person == person {
+				return r
+			}
+		}
+		require.NotEmpty(t, l.Next, "person %s is no recipient of %s", person, id)
+		page.After = l.Next
+	}
+}
+
+// The escalation's backup step adds the silent ones' backups as pending
+// recipients after everyone else was sent: the dispatcher of the same
+// term sends them. It used to leave them pending until the next leader.
+func TestBackupsAddedByEscalationAreSent(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
+	n := e.c.Leader().Node
+	a := exerciseEveryone(t, e, "escalate", escalatePlan())
+	prov := &countingProvider{}
+	runExerciseDispatcher(t, n, n, prov, nil)
+	waitSends(t, e, a.ID, prov, a.Recipients)
+
+	clock.Add(15 * time.Minute)
+	payload, err := json.Marshal(map[string]any{"a": a.ID, "step": 2}) // the backup step
+	require.NoError(t, err)
+	var fr notify.FireResult
+	require.NoError(t, n.Apply(testCtx(t), &muster.Command{Type: notify.CmdEscalationFire, Actor: "test", Payload: payload}, &fr))
+	require.Positive(t, fr.Added, "backups were added")
+	st := waitSends(t, e, a.ID, prov, a.Recipients+fr.Added)
+	assert.Equal(t, a.Recipients+fr.Added, st.Counters.Total)
+}
+
+// Someone who writes before their call-up went out (a question: a note,
+// not an answer) is still sent it, and the note does not count them as
+// reached. They used to be skipped for good, by every leader.
+func TestNoteBeforeSendIsStillSent(t *testing.T) {
+	e := newEnv(t, 1, 60)
+	n := e.c.Leader().Node
+	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	l, err := e.svc.Recipients(testCtx(t), muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 5})
+	require.NoError(t, err)
+	asker := l.Items[1]
+	out := reply(t, n, asker.Phone, "请问去哪里集合？")
+	require.Equal(t, notify.InboundNote, out.Outcome)
+	require.Equal(t, a.ID, out.Activation)
+	r := recipientOf(t, e, a.ID, asker.Person)
+	assert.True(t, r.Attempt.Reached.IsZero(), "a note before any send proves nothing reached them")
+
+	prov := &countingProvider{}
+	runExerciseDispatcher(t, n, n, prov, nil)
+	waitSends(t, e, a.ID, prov, a.Recipients)
+	assert.Equal(t, 1, prov.sentTo(asker.Phone))
+	r = recipientOf(t, e, a.ID, asker.Person)
+	assert.Equal(t, notify.StateSent, r.State)
+	assert.Equal(t, 1, r.Attempt.Replies, "the note is kept")
+}
+
+// failFirst fails the first command of type typ with the outcome-unknown
+// timeout cluster.Node.Apply returns, having applied it (commit) or not.
+type failFirst struct {
+	notify.Applier
+	typ    string
+	commit bool
+	mu     sync.Mutex
+	failed int // items in the failed command
+}
+
+func (f *failFirst) Apply(ctx context.Context, c *muster.Command, out any) error {
+	f.mu.Lock()
+	fail := c.Type == f.typ && f.failed == 0
+	if fail {
+		var p struct {
+			Items []json.RawMessage `json:"i"`
+		}
+		_ = json.Unmarshal(c.Payload, &p)
+		f.failed = max(len(p.Items), 1)
+	}
+	f.mu.Unlock()
+	if !fail {
+		return f.Applier.Apply(ctx, c, out)
+	}
+	if f.commit {
+		if err := f.Applier.Apply(ctx, c, nil); err != nil {
+			return err
+		}
+	}
+	return muster.Errorf(muster.ETimeout, "apply %s: no result before the deadline (it may or may not have been applied)", c.Type)
+}
+
+// A claim whose apply times out, whether it committed or not, does not
+// strand its recipients for the rest of the term: pending ones are found
+// again, those it left in sending are re-sent, and nobody is sent twice.
+func TestFailedClaimIsSentInTheSameTerm(t *testing.T) {
+	for _, commit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", commit), func(t *testing.T) {
+			e := newEnv(t, 1, 60)
+			n := e.c.Leader().Node
+			a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+			prov := &countingProvider{}
+			runExerciseDispatcher(t, &failFirst{Applier: n, typ: notify.CmdDispatchClaim, commit: commit}, n, prov,
+				func(c *notify.DispatcherConfig) { c.ClaimBatch = 16 })
+			waitSends(t, e, a.ID, prov, a.Recipients)
+			for phone, k := range prov.to {
+				assert.Equal(t, 1, k, phone)
+			}
+		})
+	}
+}
+
+// A batch of results that fails to commit is submitted again: its
+// recipients end sent without a second message. They used to stay in
+// sending for the rest of the term, to be sent again by the next leader.
+func TestLostResultsAreCommittedAgain(t *testing.T) {
+	for _, commit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", commit), func(t *testing.T) {
+			e := newEnv(t, 1, 60)
+			n := e.c.Leader().Node
+			a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+			prov := &countingProvider{}
+			f := &failFirst{Applier: n, typ: notify.CmdDispatchResult, commit: commit}
+			runExerciseDispatcher(t, f, n, prov, nil)
+			st := waitSends(t, e, a.ID, prov, a.Recipients)
+			assert.Positive(t, f.failed)
+			assert.Equal(t, a.Recipients, st.Counters.ByState[notify.StateSent])
+		})
+	}
+}
+
+// A reply goes to the open call-up that sent the person a message, not to
+// a newer one that has not reached them yet.
+func TestReplyAnswersTheCallUpThatReachedThem(t *testing.T) {
+	e := newEnv(t, 1, 60)
+	n := e.c.Leader().Node
+	first := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	prov := &countingProvider{}
+	stop := runExerciseDispatcher(t, n, n, prov, nil)
+	waitSends(t, e, first.ID, prov, first.Recipients)
+	stop()
+	second, err := e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "第二次通讯演练"})
+	require.NoError(t, err)
+	l, err := e.svc.Recipients(testCtx(t), muster.Default, first.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
+	require.NoError(t, err)
+	who := l.Items[0]
+
+	out := reply(t, n, who.Phone, "1")
+	assert.Equal(t, notify.InboundApplied, out.Outcome)
+	assert.Equal(t, first.ID, out.Activation, "the call-up they got")
+	assert.Equal(t, notify.StateAcked, recipientOf(t, e, first.ID, who.Person).State)
+	assert.Equal(t, notify.StatePending, recipientOf(t, e, second.ID, who.Person).State)
+}
+
+// gatedProvider holds every send until released, then fails it for good.
+type gatedProvider struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (p *gatedProvider) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	select {
+	case p.started <- struct{}{}:
+	default:
+	}
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+		return notify.Sent{}, ctx.Err()
+	}
+	return notify.Sent{}, &notify.SendError{HTTPStatus: 400, Code: 21211, Message: "invalid 'To' phone number"}
+}
+
+// A send in flight when the call-up is stood down that then fails for good
+// leaves its recipient failed, not expired (which counts as reached: a
+// retraction would send them a correction of a message they never got).
+func TestSendThatFailsAfterStandDownIsNotReached(t *testing.T) {
+	e := newEnv(t, 1, 60)
+	n := e.c.Leader().Node
+	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	prov := &gatedProvider{started: make(chan struct{}, 1), release: make(chan struct{})}
+	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) { c.Workers, c.MaxInFlight, c.ClaimBatch = 1, 1, 1 })
+	select {
+	case <-prov.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no send started")
+	}
+	_, err := e.svc.StandDown(testCtx(t), "trainer", a.ID, "演练结束")
+	require.NoError(t, err)
+	st, err := e.svc.Activation(testCtx(t), muster.Default, a.ID)
+	require.NoError(t, err)
+	require.Equal(t, 1, st.Counters.ByState[notify.StateExpired], "the send in flight")
+	close(prov.release)
+	require.Eventually(t, func() bool {
+		st, err = e.svc.Activation(testCtx(t), muster.Default, a.ID)
+		return err == nil && st.Counters.ByState[notify.StateExpired] == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1, st.Counters.ByState[notify.StateFailed])
+	assert.Equal(t, a.Recipients-1, st.Counters.ByState[notify.StatePending])
+}
