@@ -5,6 +5,7 @@
 package muster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -65,3 +66,21 @@ type SystemClock struct{}
 
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
+
+type leaderOnlyKey struct{}
+
+// LeaderOnly marks ctx so that a command applied with it is proposed only
+// by a node that leads at that moment: elsewhere the apply fails with
+// ENotLeader instead of being forwarded to the leader, or retried there
+// once leadership moves. A leader-only service's command that must not
+// outlive its term (a dispatcher's claim: the next leader cannot know of a
+// claim that reaches it after it has started) is applied so.
+func LeaderOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, leaderOnlyKey{}, true)
+}
+
+// IsLeaderOnly reports whether ctx was marked by LeaderOnly.
+func IsLeaderOnly(ctx context.Context) bool {
+	v, _ := ctx.Value(leaderOnlyKey{}).(bool)
+	return v
+}

@@ -356,3 +356,19 @@ func TestFollowerReadsOnIdleClusterAfterElection(t *testing.T) {
 		assert.Less(t, time.Since(start), 2*time.Second, "%s read on an idle follower", level)
 	}
 }
+
+// A command applied with muster.LeaderOnly is proposed only by the leader:
+// a follower fails it with not_leader at once instead of forwarding it.
+func TestLeaderOnlyApplyIsNotForwarded(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	follower := c.Followers()[0].Node
+	err := put(muster.LeaderOnly(ctx), follower, "leader-only", "from a follower")
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.ENotLeader), "got %v", err)
+	_, ok := get(t, c.Leader().Node, muster.Default, "leader-only")
+	assert.False(t, ok, "nothing was forwarded")
+	require.NoError(t, put(ctx, follower, "forwarded", "v"), "without the mark it is forwarded")
+	require.NoError(t, put(muster.LeaderOnly(ctx), c.Leader().Node, "leader-only", "from the leader"))
+}

@@ -456,19 +456,28 @@ func (n *Node) Leader() (id, raftAddr string) {
 // done) for one to be elected. The apply function's result is decoded into
 // out when out is non-nil. Errors keep their muster code; an error with code
 // unavailable after the command was proposed means its outcome is unknown.
+// With a ctx marked by muster.LeaderOnly, a node that does not lead fails
+// with not_leader at once: nothing is forwarded or waited for.
 func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
 	start := time.Now()
 	forwarded := false
 	defer func() { n.metrics.observeApply(forwarded, time.Since(start)) }()
 	ctx, cancel := withDeadline(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
+	leaderOnly := muster.IsLeaderOnly(ctx)
 	for {
 		var err error
-		if n.IsLeader() {
+		switch {
+		case n.IsLeader():
 			err = n.applyLocal(ctx, c, out)
-		} else {
+		case leaderOnly:
+			err = errRetry
+		default:
 			forwarded = true
 			err = n.forwardApply(ctx, c, out)
+		}
+		if errors.Is(err, errRetry) && leaderOnly {
+			return muster.Errorf(muster.ENotLeader, "apply %s: this node does not lead, and the command is not to be forwarded", c.Type)
 		}
 		if !errors.Is(err, errRetry) {
 			return err

@@ -311,3 +311,31 @@ func TestSendThatFailsAfterStandDownIsNotReached(t *testing.T) {
 	assert.Equal(t, 1, st.Counters.ByState[notify.StateFailed])
 	assert.Equal(t, a.Recipients-1, st.Counters.ByState[notify.StatePending])
 }
+
+// A dispatcher on a node that does not lead claims nothing: its claims are
+// not forwarded to the leader (whose own dispatcher may already have
+// looked for what earlier leaders left in sending), and it stops.
+func TestDispatcherOffTheLeaderClaimsNothing(t *testing.T) {
+	e := newEnv(t, 3, 60)
+	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	follower := e.c.Followers()[0].Node
+	require.Eventually(t, func() bool { // it has the activation
+		_, err := notify.NewService(follower, follower, senders).Activation(testCtx(t), muster.Stale, a.ID)
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
+	prov := &countingProvider{}
+	d, err := notify.NewDispatcher(follower, follower, notify.DispatcherConfig{
+		Exercise: &notify.Route{Name: "exercise", Account: "ACdrill", Exercise: true, Provider: prov}, Poll: 10 * time.Millisecond})
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(testCtx(t)) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the dispatcher went on claiming through the leader")
+	}
+	assert.Zero(t, prov.total())
+	st, err := e.svc.Activation(testCtx(t), muster.Default, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a.Recipients, st.Counters.ByState[notify.StatePending])
+}

@@ -873,7 +873,10 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 	l := r.lanes[ar.route]
 	l.inFlight.Add(int64(len(items)))
 	var res ClaimResult
-	if err := r.d.apply.Apply(r.ctx, &muster.Command{Type: CmdDispatchClaim, Actor: "dispatcher", Payload: payload}, &res); err != nil {
+	// Never forwarded: a claim that reached the next leader after its
+	// dispatcher had looked for what earlier leaders left in sending
+	// would leave its recipients there, sent by no one.
+	if err := r.d.apply.Apply(muster.LeaderOnly(r.ctx), &muster.Command{Type: CmdDispatchClaim, Actor: "dispatcher", Payload: payload}, &res); err != nil {
 		r.release(l, len(items))
 		return 0, err
 	}
