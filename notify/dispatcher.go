@@ -616,7 +616,7 @@ func (r *dispatchRun) fill() (int, error) {
 			}
 			n, err := r.claim(ar, items, recs)
 			total += n
-			if err != nil || n < len(items) {
+			if err != nil || (n < len(items) && !ar.skip) { // skip: stood down meanwhile
 				// Failed, or some were taken since we looked: by answers or
 				// reports, or by an earlier claim of ours whose apply timed
 				// out and committed after all. Look at every recipient again.
