@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,8 @@ func (s *Server) verifiedForm(c *gin.Context, path string) map[string][]string {
 		switch {
 		case sig == "":
 			reason = "no X-Twilio-Signature"
+		case repeatedField(form) != "":
+			reason = "field " + strconv.Quote(repeatedField(form)) + " given more than once"
 		case !ok:
 			reason = "unknown account " + strconv.Quote(form.Get("AccountSid"))
 		}
@@ -220,4 +223,14 @@ func (s *Server) voiceStatus(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// repeatedField is a field the form gives more than once, or "".
+func repeatedField(form url.Values) string {
+	for k, v := range form {
+		if len(v) > 1 {
+			return k
+		}
+	}
+	return ""
 }

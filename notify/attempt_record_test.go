@@ -53,6 +53,11 @@ func TestParseReply(t *testing.T) {
 		{"不能，在外地", ReplyDecline, "在外地"}, {"不", ReplyDecline, ""}, {"不去了", ReplyDecline, "去了"}, {"２　出差", ReplyDecline, "出差"},
 		{"12", ReplyNote, "12"}, {"yesterday", ReplyNote, "yesterday"}, {"nobody", ReplyNote, "nobody"},
 		{"在哪集合？", ReplyNote, "在哪集合？"}, {"", ReplyNote, ""}, {"好的马上到", ReplyNote, "好的马上到"},
+		// DOMAIN.md's words, and the particles people add.
+		{"OK", ReplyAccept, ""}, {"ok!", ReplyAccept, ""}, {"是", ReplyAccept, ""}, {"否", ReplyDecline, ""}, {"否，出差", ReplyDecline, "出差"},
+		{"好的", ReplyAccept, ""}, {"收到了", ReplyAccept, ""}, {"是的。", ReplyAccept, ""}, {"到了", ReplyAccept, ""}, {"okay", ReplyNote, "okay"},
+		// Starts like a decline, declines nothing.
+		{"不用担心，马上到", ReplyNote, "不用担心，马上到"}, {"不客气", ReplyNote, "不客气"},
 	} {
 		got := ParseReply(tc.body)
 		assert.Equal(t, tc.kind, got.Kind, "%q", tc.body)

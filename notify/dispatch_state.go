@@ -783,6 +783,12 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	if rank(to) <= rank(r.State) {
 		return res, nil
 	}
+	if n == att.N && r.State == StatePending {
+		// This attempt failed at the carrier and waits for its retry: a
+		// report of its progress that comes late ("sent" after
+		// "undelivered": reports arrive in any order) must not undo that.
+		return res, nil
+	}
 	// Any attempt's report counts: after a failover the first attempt may be
 	// delivered while its re-send is still in flight. A queued retry is moot.
 	if err := at.unschedule(person, &att); err != nil {
@@ -821,7 +827,7 @@ func failureReport(status string) bool { return status == "undelivered" || statu
 // openCallUp finds the call-up a reply from person answers: the most
 // recent open activation that called person up with messages from the
 // live account (exercise false) or the exercise one and has sent them a
-// message; if none has yet, the most recent that calls them up at all (they
+// message (the provider took it: reached); if none has yet, the most recent that calls them up at all (they
 // heard of it otherwise). A reply cannot answer a message not yet sent:
 // while a newer call-up still queues them, it answers the older one they
 // got.
@@ -844,11 +850,11 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool
 		if at.a.Purpose.Drill() != exercise || at.a.Retracts != "" { // corrections take no answers
 			continue
 		}
-		sent, err := attempted(ad.Bucket(bAttempts), []byte(person))
+		r, _, err := at.recipient(person)
 		if err != nil {
 			return nil, err
 		}
-		if sent {
+		if reached(r.State) { // the provider took their message (claimed is not enough)
 			return at, nil
 		}
 		if unsent == nil {

@@ -1015,8 +1015,13 @@ func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
 // state, read just before each provider call: once a stand-down or a
 // retraction is applied here, no further send of it starts.
 func (r *dispatchRun) stillOpen(id plans.ActivationID) bool {
+	return isOpen(r.ctx, r.d.view, id)
+}
+
+// isOpen reports whether activation id is open in view's local state.
+func isOpen(ctx context.Context, view Viewer, id plans.ActivationID) bool {
 	open := false
-	err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		ob := tx.Bucket(bOpen)
 		open = ob != nil && ob.Get([]byte(id)) != nil
 		return nil

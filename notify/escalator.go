@@ -340,6 +340,9 @@ func (e *Escalator) answerKey(ctx context.Context, w *escWork, refs []Escalation
 // sendOne makes one escalation attempt: an SMS or a voice call.
 func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, it EscalationItem, key AnswerKey) EscalationOutcome {
 	out := EscalationOutcome{EscalationRef: ref}
+	if !isOpen(ctx, e.view, w.a.ID) {
+		return dropped(out) // stood down before its turn: no wait for the route either
+	}
 	id := EscalationAttemptID(w.a.ID, ref.Person, ref.Step, ref.N)
 	drill := w.a.Purpose.Drill()
 	var err error
@@ -352,6 +355,9 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		}
 		if err = e.voiceLim[drill].Wait(ctx); err != nil {
 			break
+		}
+		if !isOpen(ctx, e.view, w.a.ID) {
+			return dropped(out)
 		}
 		hooks := VoiceHooksFor(e.cfg.PublicURL, id)
 		var placed Placed
@@ -371,6 +377,9 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		if from, err = route.take(ctx, e.cfg.Clock); err != nil {
 			break
 		}
+		if !isOpen(ctx, e.view, w.a.ID) {
+			return dropped(out)
+		}
 		var sent Sent
 		sent, err = route.Provider.SendSMS(ctx, SMS{AttemptID: id, To: it.Phone, From: from, Body: body})
 		out.SID = sent.ProviderID
@@ -389,6 +398,14 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 	if se.Temporary {
 		out.Outcome = OutcomeRetry
 	}
+	return out
+}
+
+// dropped is out for an escalation send not made because the call-up was
+// stood down or retracted while it waited for its route: checked right
+// before each call or SMS, as the dispatcher checks its sends.
+func dropped(out EscalationOutcome) EscalationOutcome {
+	out.Outcome, out.Error = OutcomeDropped, "not sent: the call-up was stood down"
 	return out
 }
 

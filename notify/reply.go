@@ -13,8 +13,8 @@ type ReplyKind string
 
 // Reply kinds.
 const (
-	ReplyAccept  ReplyKind = "accept"  // 1, Y, YES, 到, 收到, 好: reporting for duty
-	ReplyDecline ReplyKind = "decline" // 2, N, NO, 不, 不能 (+ a reason): cannot come
+	ReplyAccept  ReplyKind = "accept"  // 1, Y, YES, OK, 到, 收到, 好, 是: reporting for duty
+	ReplyDecline ReplyKind = "decline" // 2, N, NO, 不, 不能, 否 (+ a reason): cannot come
 	ReplyNote    ReplyKind = "note"    // anything else: kept, and answered with the help text
 )
 
@@ -25,21 +25,32 @@ type Reply struct {
 }
 
 var (
-	acceptWords  = []string{"1", "y", "yes", "到", "收到", "好"}
-	declineWords = []string{"2", "n", "no", "不能", "不"} // longest first where one prefixes another
+	acceptWords  = []string{"1", "y", "yes", "ok", "到", "收到", "好", "是"}
+	declineWords = []string{"2", "n", "no", "不能", "不", "否"} // longest first where one prefixes another
+	// particles may follow a Chinese accept word: 好的, 收到了, 是的, 到了.
+	particles = "的了啦呀啊哈嘞咯"
+	// notDeclines start with 不 but decline nothing: 不用担心, 不客气.
+	notDeclines = []string{"不用", "不客气", "不要紧", "不错"}
 )
 
 // ParseReply reads an SMS reply. The answer is the first word: 1 / Y / YES /
-// 到 / 收到 / 好 accept; 2 / N / NO / 不 / 不能 decline, and whatever follows
-// is the reason ("2 家中有事", "不能，在外地"). Chinese answers need no space
-// before the reason. Case, full-width digits and surrounding punctuation do
-// not matter; anything else is a note.
+// OK / 到 / 收到 / 好 / 是 accept, alone or with a particle (好的, 收到了);
+// 2 / N / NO / 不 / 不能 / 否 decline, and whatever follows is the reason
+// ("2 家中有事", "不能，在外地"). Chinese answers need no space before the
+// reason. Case, full-width digits and surrounding punctuation do not
+// matter; anything else is a note, and so are 不用…, 不客气, 不要紧 and 不错,
+// which start like a decline but refuse nothing.
 func ParseReply(body string) Reply {
 	text := strings.TrimSpace(normalizeWidth(body))
 	lower := strings.ToLower(text)
 	for _, w := range acceptWords {
-		if rest, ok := cutWord(lower, text, w); ok && rest == "" {
+		if rest, ok := cutWord(lower, text, w); ok && strings.Trim(rest, particles) == "" {
 			return Reply{Kind: ReplyAccept}
+		}
+	}
+	for _, w := range notDeclines {
+		if strings.HasPrefix(text, w) {
+			return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
 		}
 	}
 	for _, w := range declineWords {

@@ -420,13 +420,17 @@ func temporaryHTTP(status int) bool {
 // ValidateSignature reports whether signature is Twilio's X-Twilio-Signature
 // for a form POST of params to fullURL (the public URL Twilio was given,
 // query included), signed with authToken. It accepts signatures made with or
-// without the URL's port, as Twilio's own validator does.
+// without the URL's port, as Twilio's own validator does. A form with a
+// field given more than once is refused: the signature covers one value
+// per field, and a second value, unsigned, could change what the request
+// means to whoever reads all of them (Twilio never repeats a field).
 func ValidateSignature(authToken, fullURL string, params url.Values, signature string) bool {
 	m := make(map[string]string, len(params))
 	for k, v := range params {
-		if len(v) > 0 {
-			m[k] = v[0]
+		if len(v) != 1 {
+			return false
 		}
+		m[k] = v[0]
 	}
 	v := client.NewRequestValidator(authToken)
 	return v.Validate(fullURL, m, signature)

@@ -1,0 +1,150 @@
+package notify_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/cluster/clustertest"
+	"muster/notify"
+	"muster/notify/twiliosim"
+	"muster/plans"
+)
+
+// The signature covers one value per form field. A form that repeats a
+// field is refused, so an unsigned second value cannot ride along: with it,
+// the exercise account's token could forge a LIVE answer (AccountSid=[the
+// exercise SID, "x"] was checked against the exercise token, then read as
+// an unknown, so LIVE, account), and a captured reply could be applied again
+// under a new MessageSid.
+func TestWebhookWithARepeatedFieldIsRefused(t *testing.T) {
+	r := newCallRig(t, rigOptions{nodes: 1, people: 50})
+	live := r.activate(t, "live")
+	r.waitSettled(t, live.ID, 30*time.Second)
+	r.waitSimIdle(t, 10*time.Second)
+	recs := r.recipientsOf(t, live.ID)
+	p, q := recs[0], recs[1]
+	node := r.nodes[0]
+
+	forged := url.Values{"AccountSid": {drillAcct.SID, "x"}, "MessageSid": {"SMforged1"}, "From": {p.Phone}, "To": {liveAcct.Number}, "Body": {"1"}}
+	code, body := r.postHook(t, node, "/hooks/twilio/sms-inbound", forged, drillAcct.AuthToken)
+	assert.Equal(t, http.StatusForbidden, code, "%s", body)
+	assert.Contains(t, body, `field \"AccountSid\" given more than once`)
+	assert.Zero(t, r.status(t, live.ID).Counters.ByState[notify.StateAcked])
+
+	genuine := url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {"SMgenuine"}, "From": {q.Phone}, "To": {liveAcct.Number}, "Body": {"在哪集合？"}}
+	code, _ = r.postHook(t, node, "/hooks/twilio/sms-inbound", genuine, liveAcct.AuthToken)
+	require.Equal(t, http.StatusOK, code)
+	replay := url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {"SMgenuine", "-again"}, "From": {q.Phone}, "To": {liveAcct.Number}, "Body": {"在哪集合？"}}
+	code, _ = r.postHook(t, node, "/hooks/twilio/sms-inbound", replay, liveAcct.AuthToken)
+	assert.Equal(t, http.StatusForbidden, code)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	notes, err := notify.NewService(n, n, senders).Notes(testCtx(t), muster.Default, live.ID)
+	require.NoError(t, err)
+	assert.Len(t, notes, 1, "the genuine reply, once")
+}
+
+// Escalation calls claimed before a stand-down and still waiting for the
+// voice rate are not placed after it: the escalator checks that the call-up
+// is open right before each call, as the dispatcher does before each SMS.
+func TestEscalationStopsAtStandDown(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002}})
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "电话叫应"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+	require.GreaterOrEqual(t, silent, 10)
+
+	clock.Add(5 * time.Minute)
+	calls := func() int64 { return r.sim.Stats().Accounts[drillAcct.SID].Calls.Created }
+	require.Eventually(t, func() bool { return calls() >= 2 }, 20*time.Second, 10*time.Millisecond, "no call placed")
+	_, err = svc.StandDown(testCtx(t), "commander", a.ID, "演练取消")
+	require.NoError(t, err)
+	before := calls()
+	// The claimed calls are resulted: placed before the stand-down, or not
+	// placed at all.
+	var step notify.EscalationStepStatus
+	require.Eventually(t, func() bool {
+		step = r.escalation(t, a.ID)[0]
+		return step.Items["sending"] == 0
+	}, 20*time.Second, 10*time.Millisecond)
+	after := calls()
+	t.Logf("silent %d; calls before the stand-down %d, after it %d; items %v", silent, before, after-before, step.Items)
+	assert.LessOrEqual(t, after-before, int64(1), "at most a call past its check as the stand-down applied")
+	assert.Positive(t, step.Items["failed"], "the rest were not placed")
+}
+
+// A reply goes to the older call-up whose SMS the person got, not to a
+// newer one that has only claimed its send to them.
+func TestReplyDoesNotAnswerACallUpStillInFlight(t *testing.T) {
+	e := newEnv(t, 1, 50)
+	ctx := testCtx(t)
+	n := e.c.Leader().Node
+	act := func() notify.Activation {
+		a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+		require.NoError(t, err)
+		return a
+	}
+	a1, a2 := act(), act()
+	l, err := e.svc.Recipients(ctx, muster.Default, a1.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
+	require.NoError(t, err)
+	p := l.Items[0]
+	apply := func(typ, payload string, out any) {
+		t.Helper()
+		require.NoError(t, n.Apply(ctx, &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
+	}
+	var claim notify.ClaimResult
+	var sum notify.ResultSummary
+	apply(notify.CmdDispatchClaim, `{"a":"`+string(a1.ID)+`","i":[{"p":"`+string(p.Person)+`","n":0}]}`, &claim)
+	apply(notify.CmdDispatchResult, `{"i":[{"a":"`+string(a1.ID)+`","p":"`+string(p.Person)+`","n":1,"o":"sent","sid":"SM1"}]}`, &sum)
+	apply(notify.CmdDispatchClaim, `{"a":"`+string(a2.ID)+`","i":[{"p":"`+string(p.Person)+`","n":0}]}`, &claim)
+	require.Len(t, claim.Claimed, 1, "a2's send to them is claimed, not yet made")
+	var res []notify.InboundResult
+	apply(notify.CmdInbound, `{"i":[{"k":"reply","sid":"SMr1","from":"`+p.Phone+`","body":"1","ex":true}]}`, &res)
+	assert.Equal(t, a1.ID, res[0].Activation)
+	assert.Equal(t, notify.InboundApplied, res[0].Outcome)
+}
+
+// Delivery reports arrive in any order. After a temporary carrier failure
+// has put the recipient back to pending with a retry queued, a late "sent"
+// for the same attempt leaves it so; it used to move them to sent and drop
+// the retry, so the message that did not arrive was never sent again.
+func TestLateSentReportKeepsTheCarrierRetry(t *testing.T) {
+	e := newEnv(t, 1, 50)
+	ctx := testCtx(t)
+	n := e.c.Leader().Node
+	a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+	require.NoError(t, err)
+	l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
+	require.NoError(t, err)
+	p := l.Items[0].Person
+	apply := func(typ, payload string, out any) {
+		t.Helper()
+		require.NoError(t, n.Apply(ctx, &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
+	}
+	var claim notify.ClaimResult
+	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(p)+`","n":0}]}`, &claim)
+	require.Len(t, claim.Claimed, 1)
+	var sum notify.ResultSummary
+	apply(notify.CmdDispatchResult, `{"i":[{"a":"`+string(a.ID)+`","p":"`+string(p)+`","n":1,"o":"sent","sid":"SM1"}]}`, &sum)
+	att := notify.AttemptID(a.ID, p, 1)
+	var res []notify.InboundResult
+	apply(notify.CmdInbound, `{"i":[{"k":"status","at":"`+att+`","sid":"SM1","st":"undelivered","code":30003,"ex":true}]}`, &res)
+	require.Equal(t, notify.StatePending, res[0].State, "a temporary carrier failure: pending, retry queued")
+	apply(notify.CmdInbound, `{"i":[{"k":"status","at":"`+att+`","sid":"SM1","st":"sent","ex":true}]}`, &res)
+	assert.Equal(t, notify.InboundUnchanged, res[0].Outcome)
+	r := recipientOf(t, e, a.ID, p)
+	assert.Equal(t, notify.StatePending, r.State)
+	assert.False(t, r.Attempt.NextTry.IsZero(), "the carrier retry is still queued")
+}
