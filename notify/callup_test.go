@@ -859,10 +859,7 @@ func TestStandDownExpiresSendsInFlight(t *testing.T) {
 	l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 3})
 	require.NoError(t, err)
 	p0, p1, p2 := l.Items[0].Person, l.Items[1].Person, l.Items[2].Person
-	apply := func(typ, payload string, out any) {
-		t.Helper()
-		require.NoError(t, n.Apply(ctx, &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
-	}
+	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
 	var claim notify.ClaimResult
 	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(p0)+`","n":0},{"p":"`+string(p1)+`","n":0},{"p":"`+string(p2)+`","n":0}]}`, &claim)
 	require.Len(t, claim.Claimed, 3)

@@ -339,3 +339,26 @@ func TestDispatcherOffTheLeaderClaimsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, a.Recipients, st.Counters.ByState[notify.StatePending])
 }
+
+// applyJSON applies a command with a JSON payload on n, as the dispatcher
+// and the webhooks would, and decodes its result into out.
+func applyJSON(t *testing.T, n *cluster.Node, typ, payload string, out any) {
+	t.Helper()
+	require.NoError(t, n.Apply(testCtx(t), &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
+}
+
+// voiceDrill applies the voice escalation plan and starts its drill,
+// waiting until everyone has their SMS and the simulator is idle (nobody
+// answers an SMS in these tests). It returns how many are silent.
+func voiceDrill(t *testing.T, r *callRig, purpose string) (*notify.Service, notify.Activation, int) {
+	t.Helper()
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	a, err := svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "电话叫应演练"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	return svc, a, r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+}

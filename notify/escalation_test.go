@@ -190,15 +190,7 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 		Voice: twiliosim.VoiceProfile{AnswerRate: 1, MachineRate: 0.2,
 			Digits: twiliosim.DigitMix{Accept: 0.6, Decline: 0.2, Repeat: 0.2}},
 	}})
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
-	require.NoError(t, err)
-	n := r.c.WaitLeader(15 * time.Second).Node
-	svc := notify.NewService(n, n, senders)
-	a, err := svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "电话叫应演练"})
-	require.NoError(t, err)
-	r.waitSettled(t, a.ID, 60*time.Second)
-	r.waitSimIdle(t, 30*time.Second)
-	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+	_, a, silent := voiceDrill(t, r, "EXERCISE")
 	require.Equal(t, a.Recipients, silent, "nobody answers SMS in this test")
 
 	clock.Add(5 * time.Minute)

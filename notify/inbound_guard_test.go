@@ -55,21 +55,13 @@ func TestWebhookWithARepeatedFieldIsRefused(t *testing.T) {
 func TestEscalationStopsAtStandDown(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002}})
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
-	require.NoError(t, err)
-	n := r.c.WaitLeader(15 * time.Second).Node
-	svc := notify.NewService(n, n, senders)
-	a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "电话叫应"})
-	require.NoError(t, err)
-	r.waitSettled(t, a.ID, 60*time.Second)
-	r.waitSimIdle(t, 30*time.Second)
-	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+	svc, a, silent := voiceDrill(t, r, "EXERCISE")
 	require.GreaterOrEqual(t, silent, 10)
 
 	clock.Add(5 * time.Minute)
 	calls := func() int64 { return r.sim.Stats().Accounts[drillAcct.SID].Calls.Created }
 	require.Eventually(t, func() bool { return calls() >= 2 }, 20*time.Second, 10*time.Millisecond, "no call placed")
-	_, err = svc.StandDown(testCtx(t), "commander", a.ID, "演练取消")
+	_, err := svc.StandDown(testCtx(t), "commander", a.ID, "演练取消")
 	require.NoError(t, err)
 	before := calls()
 	// The claimed calls are resulted: placed before the stand-down, or not
@@ -100,10 +92,7 @@ func TestReplyDoesNotAnswerACallUpStillInFlight(t *testing.T) {
 	l, err := e.svc.Recipients(ctx, muster.Default, a1.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
 	require.NoError(t, err)
 	p := l.Items[0]
-	apply := func(typ, payload string, out any) {
-		t.Helper()
-		require.NoError(t, n.Apply(ctx, &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
-	}
+	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
 	var claim notify.ClaimResult
 	var sum notify.ResultSummary
 	apply(notify.CmdDispatchClaim, `{"a":"`+string(a1.ID)+`","i":[{"p":"`+string(p.Person)+`","n":0}]}`, &claim)
@@ -129,10 +118,7 @@ func TestLateSentReportKeepsTheCarrierRetry(t *testing.T) {
 	l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
 	require.NoError(t, err)
 	p := l.Items[0].Person
-	apply := func(typ, payload string, out any) {
-		t.Helper()
-		require.NoError(t, n.Apply(ctx, &muster.Command{Type: typ, Actor: "test", Payload: []byte(payload)}, out))
-	}
+	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
 	var claim notify.ClaimResult
 	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(p)+`","n":0}]}`, &claim)
 	require.Len(t, claim.Claimed, 1)
