@@ -330,8 +330,10 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		if err := waitLeader(ctx, node, 0, logger); err != nil {
 			return err
 		}
-		if err := node.Join(ctx, self); err != nil {
-			return fmt.Errorf("record this node's address: %w", err)
+		if err := node.Join(ctx, self); err != nil && ctx.Err() == nil {
+			// Only shown by cluster status until this node leads, when it
+			// records its own address again: not worth stopping for.
+			logger.Warn("recording this node's HTTP address failed", "err", err)
 		}
 	}
 	if o.bootstrap || listed {
