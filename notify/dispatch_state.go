@@ -336,6 +336,10 @@ type dispatchClaim struct {
 type ClaimResult struct {
 	Claimed []ClaimItem `json:"claimed"`
 	Stopped bool        `json:"stopped,omitempty"`
+	// Taken counts items another claim got to first: their attempt number
+	// moved on, or they are in sending and this was no re-send. (Items
+	// answered or reported since the dispatcher looked are not counted.)
+	Taken int `json:"taken,omitempty"`
 }
 
 func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -363,6 +367,9 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		ok := att.N == it.N && (r.State == StatePending || (it.Resend && r.State == StateSending))
 		if !ok {
+			if att.N != it.N || r.State == StateSending {
+				out.Taken++
+			}
 			continue // answered, reported or claimed since the dispatcher looked
 		}
 		if err := at.unschedule(it.Person, &att); err != nil {

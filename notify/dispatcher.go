@@ -616,10 +616,9 @@ func (r *dispatchRun) fill() (int, error) {
 			}
 			n, err := r.claim(ar, items, recs)
 			total += n
-			if err != nil || (n < len(items) && !ar.skip) { // skip: stood down meanwhile
-				// Failed, or some were taken since we looked: by answers or
-				// reports, or by an earlier claim of ours whose apply timed
-				// out and committed after all. Look at every recipient again.
+			if err != nil {
+				// It may commit yet (a timeout), or not at all: look at
+				// every recipient again (rescanOrphans).
 				r.rescan.Store(true)
 			}
 			if err != nil {
@@ -881,6 +880,11 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 		return 0, err
 	}
 	r.release(l, len(items)-len(res.Claimed))
+	if res.Taken > 0 {
+		// Another claim got some first: an earlier claim of ours whose apply
+		// timed out and committed after all. Look at every recipient again.
+		r.rescan.Store(true)
+	}
 	if res.Stopped {
 		ar.skip = true
 		return 0, nil
