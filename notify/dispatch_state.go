@@ -834,10 +834,10 @@ func failureReport(status string) bool { return status == "undelivered" || statu
 // openCallUp finds the call-up a reply from person answers: the most
 // recent open activation that called person up with messages from the
 // live account (exercise false) or the exercise one and has sent them a
-// message (the provider took it: reached); if none has yet, the most recent that calls them up at all (they
-// heard of it otherwise). A reply cannot answer a message not yet sent:
-// while a newer call-up still queues them, it answers the older one they
-// got.
+// message (the provider took it: reached); if none has yet, the most
+// recent that calls them up at all (they heard of it otherwise). A reply
+// cannot answer a message not yet sent: while a newer call-up still queues
+// them, it answers the older one they got.
 func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool) (*actTx, error) {
 	ob := tx.Bucket(bOpen)
 	if ob == nil {
