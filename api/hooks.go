@@ -52,11 +52,12 @@ func (s *Server) verifiedForm(c *gin.Context, path string) map[string][]string {
 	token, ok := s.deps.Webhooks.AuthToken(form.Get("AccountSid"))
 	if sig == "" || !ok || !notify.ValidateSignature(token, s.webhookURL(c, path), form, sig) {
 		reason := "bad X-Twilio-Signature"
+		repeated := repeatedField(form)
 		switch {
 		case sig == "":
 			reason = "no X-Twilio-Signature"
-		case repeatedField(form) != "":
-			reason = "field " + strconv.Quote(repeatedField(form)) + " given more than once"
+		case repeated != "":
+			reason = "field " + strconv.Quote(repeated) + " given more than once"
 		case !ok:
 			reason = "unknown account " + strconv.Quote(form.Get("AccountSid"))
 		}

@@ -854,17 +854,14 @@ func TestStandDownExpiresSendsInFlight(t *testing.T) {
 	e := newEnv(t, 1, 200)
 	ctx := testCtx(t)
 	n := e.c.Leader().Node
-	a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
-	require.NoError(t, err)
-	l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 3})
-	require.NoError(t, err)
-	p0, p1, p2 := l.Items[0].Person, l.Items[1].Person, l.Items[2].Person
+	a, first := floodDrill(t, e, 3)
+	p0, p1, p2 := first[0].Person, first[1].Person, first[2].Person
 	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
 	var claim notify.ClaimResult
 	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(p0)+`","n":0},{"p":"`+string(p1)+`","n":0},{"p":"`+string(p2)+`","n":0}]}`, &claim)
 	require.Len(t, claim.Claimed, 3)
 
-	_, err = e.svc.StandDown(ctx, "commander", a.ID, "演练取消")
+	_, err := e.svc.StandDown(ctx, "commander", a.ID, "演练取消")
 	require.NoError(t, err)
 	st, err := e.svc.Activation(ctx, muster.Default, a.ID)
 	require.NoError(t, err)
@@ -872,7 +869,7 @@ func TestStandDownExpiresSendsInFlight(t *testing.T) {
 	assert.Zero(t, st.Counters.ByState[notify.StateSending])
 
 	// A claim after the stand-down is refused.
-	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(l.Items[0].Person)+`","n":1}]}`, &claim)
+	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(first[0].Person)+`","n":1}]}`, &claim)
 	assert.True(t, claim.Stopped)
 
 	var sum notify.ResultSummary

@@ -362,3 +362,15 @@ func voiceDrill(t *testing.T, r *callRig, purpose string) (*notify.Service, noti
 	r.waitSimIdle(t, 30*time.Second)
 	return svc, a, r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
 }
+
+// floodDrill starts a level IV exercise of the flood-control plan over the
+// city and returns it with its first n recipients.
+func floodDrill(t *testing.T, e *env, n int) (notify.Activation, []notify.Recipient) {
+	t.Helper()
+	a, err := e.svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+	require.NoError(t, err)
+	l, err := e.svc.Recipients(testCtx(t), muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: n})
+	require.NoError(t, err)
+	require.Len(t, l.Items, n)
+	return a, l.Items
+}

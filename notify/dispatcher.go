@@ -968,7 +968,7 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 			return item, true
 		}
 	}
-	if !r.stillOpen(j.act.a.ID) {
+	if !isOpen(r.ctx, r.d.view, j.act.a.ID) {
 		// Stood down or retracted since the claim: nothing more goes out,
 		// and the result says so (the recipient was not reached).
 		j.act.closed.Store(true)
@@ -1015,14 +1015,10 @@ func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
 	return item, "", false
 }
 
-// stillOpen reports whether activation id is still open in this node's
-// state, read just before each provider call: once a stand-down or a
-// retraction is applied here, no further send of it starts.
-func (r *dispatchRun) stillOpen(id plans.ActivationID) bool {
-	return isOpen(r.ctx, r.d.view, id)
-}
-
-// isOpen reports whether activation id is open in view's local state.
+// isOpen reports whether activation id is open in view's local state. The
+// dispatcher and the escalator read it just before each provider call:
+// once a stand-down or a retraction is applied here, no further send of it
+// starts.
 func isOpen(ctx context.Context, view Viewer, id plans.ActivationID) bool {
 	open := false
 	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {

@@ -13,7 +13,6 @@ import (
 	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/notify/twiliosim"
-	"muster/plans"
 )
 
 // The signature covers one value per form field. A form that repeats a
@@ -81,17 +80,10 @@ func TestEscalationStopsAtStandDown(t *testing.T) {
 // newer one that has only claimed its send to them.
 func TestReplyDoesNotAnswerACallUpStillInFlight(t *testing.T) {
 	e := newEnv(t, 1, 50)
-	ctx := testCtx(t)
 	n := e.c.Leader().Node
-	act := func() notify.Activation {
-		a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
-		require.NoError(t, err)
-		return a
-	}
-	a1, a2 := act(), act()
-	l, err := e.svc.Recipients(ctx, muster.Default, a1.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
-	require.NoError(t, err)
-	p := l.Items[0]
+	a1, first := floodDrill(t, e, 1)
+	a2, _ := floodDrill(t, e, 1)
+	p := first[0]
 	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
 	var claim notify.ClaimResult
 	var sum notify.ResultSummary
@@ -111,13 +103,9 @@ func TestReplyDoesNotAnswerACallUpStillInFlight(t *testing.T) {
 // the retry, so the message that did not arrive was never sent again.
 func TestLateSentReportKeepsTheCarrierRetry(t *testing.T) {
 	e := newEnv(t, 1, 50)
-	ctx := testCtx(t)
 	n := e.c.Leader().Node
-	a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
-	require.NoError(t, err)
-	l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: 1})
-	require.NoError(t, err)
-	p := l.Items[0].Person
+	a, first := floodDrill(t, e, 1)
+	p := first[0].Person
 	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
 	var claim notify.ClaimResult
 	apply(notify.CmdDispatchClaim, `{"a":"`+string(a.ID)+`","i":[{"p":"`+string(p)+`","n":0}]}`, &claim)

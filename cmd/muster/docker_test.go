@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,14 +126,25 @@ func newDockerNet(t *testing.T) *dockerNet {
 // start runs a container with a fixed address; args go to muster.
 func (d *dockerNet) start(name string, host int, env []string, args ...string) string {
 	d.t.Helper()
+	return d.startWith(name, host, nil, env, args...)
+}
+
+// startWith is start with more options for docker run (opts): network
+// aliases, user, volumes. A container started again under its name (after
+// docker rm) is removed once at the end.
+func (d *dockerNet) startWith(name string, host int, opts, env []string, args ...string) string {
+	d.t.Helper()
 	full := d.name + "-" + name
 	run := []string{"run", "-d", "--name", full, "--hostname", name, "--network", d.name, "--ip", d.ip(host)}
+	run = append(run, opts...)
 	for _, e := range env {
 		run = append(run, "-e", e)
 	}
 	run = append(run, d.image)
 	d.run(append(run, args...)...)
-	d.containers = append(d.containers, full)
+	if !slices.Contains(d.containers, full) {
+		d.containers = append(d.containers, full)
+	}
 	return full
 }
 

@@ -282,17 +282,16 @@ func TestKubernetesStatefulSet(t *testing.T) {
 	// would start the pod on some node with some IP.
 	run := func(i, host int) string {
 		p := pods[i]
-		name := d.name + "-" + p.name
-		args := []string{"run", "-d", "--name", name, "--hostname", p.name, "--network", d.name, "--ip", d.ip(host),
+		opts := []string{
 			"--network-alias", p.name + podSuffix, // the headless service's name for the pod
 			"--network-alias", "muster." + namespace + ".svc.cluster.local", // the client service
 			"--user", fmt.Sprintf("%d:%d", sts.Spec.Template.Spec.SecurityContext.RunAsUser, sts.Spec.Template.Spec.SecurityContext.RunAsGroup),
 			"--security-opt", "no-new-privileges"}
 		if c.SecurityCtx.ReadOnlyRootFilesystem {
-			args = append(args, "--read-only")
+			opts = append(opts, "--read-only")
 		}
 		for _, cap := range c.SecurityCtx.Capabilities.Drop {
-			args = append(args, "--cap-drop", cap)
+			opts = append(opts, "--cap-drop", cap)
 		}
 		for _, m := range c.VolumeMounts {
 			switch {
@@ -301,18 +300,12 @@ func TestKubernetesStatefulSet(t *testing.T) {
 				if !slices.Contains(volumes, vol) {
 					volumes = append(volumes, vol)
 				}
-				args = append(args, "-v", vol+":"+m.MountPath)
+				opts = append(opts, "-v", vol+":"+m.MountPath)
 			default:
-				args = append(args, "--tmpfs", m.MountPath+":mode=1777") // an emptyDir
+				opts = append(opts, "--tmpfs", m.MountPath+":mode=1777") // an emptyDir
 			}
 		}
-		for _, e := range p.env {
-			args = append(args, "-e", e)
-		}
-		args = append(args, d.image)
-		d.run(append(args, p.args...)...)
-		d.containers = append(d.containers, name)
-		return name
+		return d.startWith(p.name, host, opts, p.env, p.args...)
 	}
 	hosts := []int{21, 22, 23}
 	for i := range pods {
