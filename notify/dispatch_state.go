@@ -121,6 +121,12 @@ type actTx struct {
 	// deltas accumulates counter changes; flush writes them once per
 	// command instead of once per recipient, and builds each key once.
 	deltas map[counterID]int64
+	// late lists the recipients whose call-up went out, or failed, after
+	// the activation's escalation chain began: flush starts an escalation
+	// clock of their own (escalation.go). chain caches whether the chain
+	// began: 0 not read yet, 1 no, 2 yes.
+	late  []plans.PersonID
+	chain int8
 }
 
 // counterID names a counter of an activation without building its key:
@@ -194,8 +200,9 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 }
 
 // flush writes the counter changes of every activation opened, in key
-// order (the map's order must not reach the state).
-func (m actCache) flush() error {
+// order (the map's order must not reach the state), and starts at now the
+// escalation clocks of the recipients that need one.
+func (m actCache) flush(now time.Time) error {
 	ids := make([]string, 0, len(m))
 	for id, at := range m {
 		if at != nil {
@@ -205,6 +212,9 @@ func (m actCache) flush() error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		at := m[plans.ActivationID(id)]
+		if err := at.startClocks(now); err != nil {
+			return fmt.Errorf("activation %s: %w", id, err)
+		}
 		type change struct {
 			k []byte
 			d int64
@@ -308,6 +318,9 @@ func (at *actTx) move(r Recipient, to State) error {
 	}
 	at.tally(r.Grid, r.Roles, r.State, -1)
 	at.tally(r.Grid, r.Roles, to, +1)
+	if awaitsAnswer(to) && !awaitsAnswer(r.State) && at.a.Status == StatusActive && at.chainBegun() {
+		at.late = append(at.late, r.Person)
+	}
 	return nil
 }
 
@@ -390,7 +403,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend})
 	}
-	return out, acts.flush()
+	return out, acts.flush(c.Time)
 }
 
 // ---- dispatch.result ----
@@ -516,7 +529,7 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
-	return out, acts.flush()
+	return out, acts.flush(c.Time)
 }
 
 // notReached moves r, whose claimed send did not go out, to state to:
@@ -701,7 +714,7 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out[i] = res
 	}
-	return out, acts.flush()
+	return out, acts.flush(c.Time)
 }
 
 func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundResult) error {

@@ -1,10 +1,12 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,9 +27,10 @@ import (
 
 // Commands of the escalation engine.
 const (
-	CmdEscalationFire   = "escalation.fire"
-	CmdEscalationClaim  = "escalation.claim"
-	CmdEscalationResult = "escalation.result"
+	CmdEscalationFire    = "escalation.fire"
+	CmdEscalationCatchUp = "escalation.catchup"
+	CmdEscalationClaim   = "escalation.claim"
+	CmdEscalationResult  = "escalation.result"
 )
 
 // GridLeaderTag marks the grid leader (网格长), the superior a grid's silent
@@ -37,7 +40,8 @@ const GridLeaderTag = "网格长"
 // Buckets under an activation's data bucket.
 var (
 	bEscFired = []byte("esc_fired") // step index (2 bytes) → 8-byte unix nanos it fired at
-	bEscQueue = []byte("esc_queue") // step index (2 bytes) + person → EscalationItem (JSON)
+	// step index (2 bytes) + person [+ 0 + 4-byte Seq when Seq > 0] → EscalationItem (JSON)
+	bEscQueue = []byte("esc_queue")
 )
 
 // Channels an escalation item goes out on.
@@ -81,22 +85,25 @@ const (
 // silent recipient itself (sms, voice), or to a superior listing the silent
 // people of a grid (superior).
 type EscalationItem struct {
-	Step     int                    `json:"step"`
-	Action   plans.EscalationAction `json:"action"`
-	Channel  string                 `json:"channel"`
-	Person   plans.PersonID         `json:"person"` // who is messaged or called
-	Name     string                 `json:"name"`
-	Phone    string                 `json:"phone"`
-	Language plans.Language         `json:"language,omitempty"`
-	About    []plans.PersonID       `json:"about,omitempty"` // superior: the silent people reported
-	Text     string                 `json:"text,omitempty"`  // superior: the report's text
-	State    string                 `json:"state"`
-	N        int                    `json:"n"`
-	SID      string                 `json:"sid,omitempty"`
-	Code     int                    `json:"code,omitempty"`
-	Error    string                 `json:"error,omitempty"`
-	Call     string                 `json:"call,omitempty"` // voice: the last call status reported
-	Updated  time.Time              `json:"updated"`
+	Step    int                    `json:"step"`
+	Action  plans.EscalationAction `json:"action"`
+	Channel string                 `json:"channel"`
+	Person  plans.PersonID         `json:"person"` // who is messaged or called
+	// Seq tells apart the reports of one step to one superior: the step's
+	// own (0), then those for people on their own clocks (1, 2, …).
+	Seq      int              `json:"seq,omitempty"`
+	Name     string           `json:"name"`
+	Phone    string           `json:"phone"`
+	Language plans.Language   `json:"language,omitempty"`
+	About    []plans.PersonID `json:"about,omitempty"` // superior: the silent people reported
+	Text     string           `json:"text,omitempty"`  // superior: the report's text
+	State    string           `json:"state"`
+	N        int              `json:"n"`
+	SID      string           `json:"sid,omitempty"`
+	Code     int              `json:"code,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	Call     string           `json:"call,omitempty"` // voice: the last call status reported
+	Updated  time.Time        `json:"updated"`
 }
 
 // mustAckRepeats is how many times silence under 叫应 (must_ack) is
@@ -143,18 +150,174 @@ type FireResult struct {
 	Silent  int  `json:"silent"`            // recipients without an answer it applied to
 	Queued  int  `json:"queued"`            // messages and calls queued
 	Added   int  `json:"added,omitempty"`   // backups called up as new recipients
+	Ended   int  `json:"ended,omitempty"`   // catch-up: clocks ended (chain done, or answered)
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
 
-func escItemKey(step int, person plans.PersonID) []byte {
-	return append(escStepKey(step), person...)
+func escItemKey(step int, person plans.PersonID, seq int) []byte {
+	k := append(escStepKey(step), person...)
+	if seq > 0 {
+		k = binary.BigEndian.AppendUint32(append(k, 0), uint32(seq))
+	}
+	return k
+}
+
+func (it EscalationItem) key() []byte { return escItemKey(it.Step, it.Person, it.Seq) }
+func (r EscalationRef) key() []byte   { return escItemKey(r.Step, r.Person, r.Seq) }
+
+// nextSeq is the first Seq free for an item of step to person.
+func nextSeq(q *bolt.Bucket, step int, person plans.PersonID) int {
+	if q.Get(escItemKey(step, person, 0)) == nil {
+		return 0
+	}
+	prefix := append(escItemKey(step, person, 0), 0)
+	seq := 1
+	c := q.Cursor()
+	for k, _ := c.Seek(prefix); bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+4 {
+			seq = max(seq, int(binary.BigEndian.Uint32(k[len(prefix):]))+1)
+		}
+	}
+	return seq
 }
 
 // silent reports whether a recipient in state s is still waiting for an
 // answer after its call-up went out.
 func silent(s State) bool {
 	return s == StateSent || s == StateDelivered || s == StateEscalated
+}
+
+// awaitsAnswer reports whether a recipient in state s is escalated when
+// silent: its call-up went out and it has not answered, or the call-up
+// could not reach it by SMS (failed: a landline still takes a call, and a
+// backup or the superior can still be told).
+func awaitsAnswer(s State) bool { return silent(s) || s == StateFailed }
+
+// escChain is an activation's escalation chain as its steps are applied.
+type escChain struct {
+	level   *plans.Level
+	steps   []plans.EscalationStep
+	mustAck map[int]bool // role slots under 叫应
+}
+
+func chainOf(tx *bolt.Tx, a Activation) (escChain, error) {
+	pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
+	if err != nil {
+		return escChain{}, err
+	}
+	ch := escChain{level: pv.Plan.Level(a.Level), mustAck: map[int]bool{}}
+	if ch.level == nil {
+		return ch, fmt.Errorf("activation %s: level %s is gone from its plan version", a.ID, a.Level)
+	}
+	ch.steps = EscalationSteps(ch.level, a.Roles)
+	for _, s := range a.Roles {
+		if s.MustAck {
+			ch.mustAck[s.Index] = true
+		}
+	}
+	return ch, nil
+}
+
+// applies reports whether step i is for r: the SMS again only to someone it
+// reached who is silent; a call, a backup and the superior's report also
+// for someone the SMS could not reach; the implied 叫应 steps only for
+// must_ack recipients.
+func (ch escChain) applies(i int, r Recipient) bool {
+	if i >= len(ch.level.Escalation) && !slices.ContainsFunc(r.Roles, func(x int) bool { return ch.mustAck[x] }) {
+		return false
+	}
+	if ch.steps[i].Do == plans.EscalateSMS {
+		return silent(r.State)
+	}
+	return awaitsAnswer(r.State)
+}
+
+// stepper applies escalation steps to recipients within one command.
+// Superior reports are gathered by step and written by finish, one SMS per
+// superior per step and command.
+type stepper struct {
+	tx      *bolt.Tx
+	c       *muster.Command
+	at      *actTx
+	ch      escChain
+	queue   *bolt.Bucket
+	reports map[int][]Recipient
+	out     *FireResult
+}
+
+func newStepper(tx *bolt.Tx, c *muster.Command, at *actTx, ch escChain, out *FireResult) (*stepper, error) {
+	q, err := at.ad.CreateBucketIfNotExists(bEscQueue)
+	if err != nil {
+		return nil, err
+	}
+	return &stepper{tx: tx, c: c, at: at, ch: ch, queue: q, reports: map[int][]Recipient{}, out: out}, nil
+}
+
+func (s *stepper) put(it EscalationItem) error {
+	it.State, it.Updated = EscQueued, s.c.Time
+	s.out.Queued++
+	escMove(s.at, "", EscQueued)
+	return putEscItem(s.queue, it)
+}
+
+// apply does step i for r, which it applies to, and moves r on as the
+// step does (r is updated: a later step in the same command sees it).
+func (s *stepper) apply(i int, r *Recipient) error {
+	step := s.ch.steps[i]
+	switch step.Do {
+	case plans.EscalateSMS, plans.EscalateVoice:
+		if s.queue.Get(escItemKey(i, r.Person, 0)) != nil {
+			return nil // it had this step before its clock started again
+		}
+		channel := ChannelSMS
+		if step.Do == plans.EscalateVoice {
+			channel = ChannelVoice
+		}
+		if err := s.put(EscalationItem{Step: i, Action: step.Do, Channel: channel, Person: r.Person, Name: r.Name, Phone: r.Phone, Language: r.Language}); err != nil {
+			return err
+		}
+	case plans.EscalateBackup:
+		added, err := callUpBackup(s.tx, s.at, *r)
+		if err != nil {
+			return err
+		}
+		if added {
+			s.out.Added++
+		}
+	case plans.EscalateSuperior:
+		s.reports[i] = append(s.reports[i], *r)
+	default:
+		return invalidf("escalation step %d: unknown action %q", i, step.Do)
+	}
+	if (step.Do == plans.EscalateBackup || step.Do == plans.EscalateSuperior) && r.State != StateFailed {
+		if err := s.at.move(*r, StateEscalated); err != nil {
+			return err
+		}
+		r.State = StateEscalated
+	}
+	s.out.Silent++
+	s.at.count(fmt.Sprintf("escalation_step_%d", i), 1)
+	return nil
+}
+
+// finish queues the superior reports the steps gathered.
+func (s *stepper) finish() error {
+	steps := slices.Sorted(maps.Keys(s.reports))
+	for _, i := range steps {
+		reports, err := superiorReports(s.tx, s.at.a, s.reports[i])
+		if err != nil {
+			return err
+		}
+		for _, it := range reports {
+			it.Step, it.Action, it.Channel = i, plans.EscalateSuperior, ChannelSMS
+			it.Seq = nextSeq(s.queue, i, it.Person)
+			if err := s.put(it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -172,20 +335,14 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Stopped = true
 		return out, nil
 	}
-	pv, err := plans.GetPlanVersion(tx, at.a.Plan, at.a.PlanVersion)
+	ch, err := chainOf(tx, at.a)
 	if err != nil {
 		return nil, err
 	}
-	level := pv.Plan.Level(at.a.Level)
-	if level == nil {
-		return nil, fmt.Errorf("activation %s: level %s is gone from its plan version", at.a.ID, at.a.Level)
+	if req.Step < 0 || req.Step >= len(ch.steps) {
+		return nil, invalidf("escalation step %d: the activation's level has %d", req.Step, len(ch.steps))
 	}
-	steps := EscalationSteps(level, at.a.Roles)
-	if req.Step < 0 || req.Step >= len(steps) {
-		return nil, invalidf("escalation step %d: the activation's level has %d", req.Step, len(steps))
-	}
-	step := steps[req.Step]
-	if due := at.a.Start().Add(time.Duration(step.After)); c.Time.Before(due) {
+	if due := at.a.Start().Add(time.Duration(ch.steps[req.Step].After)); c.Time.Before(due) {
 		return nil, invalidf("escalation step %d is due at %s, not yet", req.Step, due.Format(time.RFC3339))
 	}
 	fired, err := at.ad.CreateBucketIfNotExists(bEscFired)
@@ -199,90 +356,164 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := fired.Put(escStepKey(req.Step), binary.BigEndian.AppendUint64(nil, uint64(c.Time.UnixNano()))); err != nil {
 		return nil, err
 	}
-	queue, err := at.ad.CreateBucketIfNotExists(bEscQueue)
-	if err != nil {
-		return nil, err
-	}
-	// Only must_ack recipients when the step is the implied 叫应 one.
-	onlyMustAck := req.Step >= len(level.Escalation)
-	mustAck := map[int]bool{}
-	for _, s := range at.a.Roles {
-		if s.MustAck {
-			mustAck[s.Index] = true
-		}
-	}
-
-	var silentOnes []Recipient
+	// Everyone the step is for, but those on an escalation clock of their
+	// own: their call-up went out after the chain began.
+	clocks := at.ad.Bucket(bEscClock)
+	var targets []Recipient
 	cur := at.rb.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if len(v) < 2 || !silent(stateOf(v[1])) {
+		if len(v) < 2 || !awaitsAnswer(stateOf(v[1])) || (clocks != nil && clocks.Get(k) != nil) {
 			continue
 		}
 		r, err := decodeRecipient(k, v)
 		if err != nil {
 			return nil, err
 		}
-		if onlyMustAck && !slices.ContainsFunc(r.Roles, func(i int) bool { return mustAck[i] }) {
+		if ch.applies(req.Step, r) {
+			targets = append(targets, r)
+		}
+	}
+	st, err := newStepper(tx, c, at, ch, &out)
+	if err != nil {
+		return nil, err
+	}
+	for i := range targets {
+		if err := st.apply(req.Step, &targets[i]); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.finish(); err != nil {
+		return nil, err
+	}
+	return out, acts.flush(c.Time)
+}
+
+// Escalation clocks. A recipient whose call-up goes out (or fails) after
+// the first step of the chain fired has missed the steps fired so far and
+// would miss every step fired before it was sent. Such a recipient gets a
+// clock of its own in bEscClock, started when its state is applied: its
+// steps are due each After that start, not the activation's, and the
+// escalator catches them up with escalation.catchup. The steps fired for
+// the activation leave it out.
+var bEscClock = []byte("esc_clock") // person → 8-byte unix nanos the clock started, 2-byte next step
+
+// escClockCounter counts the clocks running in an activation, so the
+// escalator reads them only when there are some.
+const escClockCounter = "esc_clocks"
+
+func clockValue(start time.Time, next int) []byte {
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 10), uint64(start.UnixNano()))
+	return binary.BigEndian.AppendUint16(v, uint16(next))
+}
+
+func readClock(v []byte) (start time.Time, next int, ok bool) {
+	if len(v) != 10 {
+		return time.Time{}, 0, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), int(binary.BigEndian.Uint16(v[8:])), true
+}
+
+// chainBegun reports whether a step of at's chain has fired.
+func (at *actTx) chainBegun() bool {
+	if at.chain == 0 {
+		at.chain = 1
+		if b := at.ad.Bucket(bEscFired); b != nil {
+			if k, _ := b.Cursor().First(); k != nil {
+				at.chain = 2
+			}
+		}
+	}
+	return at.chain == 2
+}
+
+// startClocks starts at now the clocks of the recipients move found late;
+// one already running goes on.
+func (at *actTx) startClocks(now time.Time) error {
+	if len(at.late) == 0 {
+		return nil
+	}
+	b, err := at.ad.CreateBucketIfNotExists(bEscClock)
+	if err != nil {
+		return err
+	}
+	for _, p := range at.late {
+		if b.Get([]byte(p)) != nil {
 			continue
 		}
-		silentOnes = append(silentOnes, r)
-	}
-	out.Silent = len(silentOnes)
-	put := func(it EscalationItem) error {
-		it.State, it.Updated = EscQueued, c.Time
-		data, err := json.Marshal(it)
-		if err != nil {
+		if err := b.Put([]byte(p), clockValue(now, 0)); err != nil {
 			return err
 		}
-		out.Queued++
-		escMove(at, "", EscQueued)
-		return queue.Put(escItemKey(it.Step, it.Person), data)
+		at.count(escClockCounter, 1)
 	}
-	switch step.Do {
-	case plans.EscalateSMS, plans.EscalateVoice:
-		channel := ChannelSMS
-		if step.Do == plans.EscalateVoice {
-			channel = ChannelVoice
+	at.late = at.late[:0]
+	return nil
+}
+
+type escalationCatchUp struct {
+	Activation plans.ActivationID `json:"a"`
+	People     []plans.PersonID   `json:"p"`
+}
+
+func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req escalationCatchUp
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("escalation catch-up: %v", err)
+	}
+	acts := actCache{}
+	at, err := acts.get(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	var out FireResult
+	clocks := at.ad.Bucket(bEscClock)
+	if at.a.Status != StatusActive || at.a.Retracts != "" || clocks == nil {
+		out.Stopped = at.a.Status != StatusActive || at.a.Retracts != ""
+		return out, nil
+	}
+	ch, err := chainOf(tx, at.a)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStepper(tx, c, at, ch, &out)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range req.People {
+		start, next, ok := readClock(clocks.Get([]byte(p)))
+		if !ok {
+			continue // caught up, or its clock ended, before
 		}
-		for _, r := range silentOnes {
-			if err := put(EscalationItem{Step: req.Step, Action: step.Do, Channel: channel, Person: r.Person, Name: r.Name, Phone: r.Phone, Language: r.Language}); err != nil {
-				return nil, err
-			}
-		}
-	case plans.EscalateBackup:
-		for _, r := range silentOnes {
-			added, err := callUpBackup(tx, at, r)
-			if err != nil {
-				return nil, err
-			}
-			if added {
-				out.Added++
-			}
-			if err := at.move(r, StateEscalated); err != nil {
-				return nil, err
-			}
-		}
-	case plans.EscalateSuperior:
-		reports, err := superiorReports(tx, at.a, silentOnes)
+		r, _, err := at.recipient(p)
 		if err != nil {
 			return nil, err
 		}
-		for _, it := range reports {
-			it.Step, it.Action, it.Channel = req.Step, step.Do, ChannelSMS
-			if err := put(it); err != nil {
-				return nil, err
+		if !awaitsAnswer(r.State) && r.State != StatePending && r.State != StateSending {
+			next = len(ch.steps) // answered: its clock ends
+		}
+		if awaitsAnswer(r.State) { // pending or sending: it waits for its send
+			for ; next < len(ch.steps) && !c.Time.Before(start.Add(time.Duration(ch.steps[next].After))); next++ {
+				if ch.applies(next, r) {
+					if err := st.apply(next, &r); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
-		for _, r := range silentOnes {
-			if err := at.move(r, StateEscalated); err != nil {
-				return nil, err
-			}
+		if next < len(ch.steps) {
+			err = clocks.Put([]byte(p), clockValue(start, next))
+		} else {
+			out.Ended++
+			at.count(escClockCounter, -1)
+			err = clocks.Delete([]byte(p))
 		}
-	default:
-		return nil, invalidf("escalation step %d: unknown action %q", req.Step, step.Do)
+		if err != nil {
+			return nil, err
+		}
 	}
-	at.count(fmt.Sprintf("escalation_step_%d", req.Step), int64(out.Silent))
-	return out, acts.flush()
+	if err := st.finish(); err != nil {
+		return nil, err
+	}
+	return out, acts.flush(c.Time)
 }
 
 // callUpBackup adds r's backup person to the activation as a new pending
@@ -312,6 +543,10 @@ func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient) (bool, error) {
 	at.a.Recipients++
 	return true, putActivation(tx, at.a)
 }
+
+// unreachedMark follows the name of someone the call-up SMS could not
+// reach in a superior's report.
+const unreachedMark = "（短信未送达）"
 
 // maxCommandReports bounds the people of the first role slot a silence
 // without a grid leader is reported to.
@@ -356,7 +591,11 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]Escal
 			order = append(order, boss)
 		}
 		it.About = append(it.About, r.Person)
-		it.Text = appendName(it.Text, r.Name)
+		who := r.Name
+		if r.State == StateFailed {
+			who += unreachedMark
+		}
+		it.Text = appendName(it.Text, who)
 	}
 	for _, r := range silentOnes {
 		boss, err := leaderOf(r.Grid)
@@ -435,6 +674,7 @@ type EscalationRef struct {
 	Activation plans.ActivationID `json:"a"`
 	Step       int                `json:"s"`
 	Person     plans.PersonID     `json:"p"`
+	Seq        int                `json:"q,omitempty"`
 	N          int                `json:"n"`
 	Resend     bool               `json:"r,omitempty"` // left in sending by an earlier leader
 }
@@ -460,12 +700,12 @@ func escQueue(tx *bolt.Tx, acts actCache, id plans.ActivationID) (*actTx, *bolt.
 	return at, at.ad.Bucket(bEscQueue), nil
 }
 
-func getEscItem(q *bolt.Bucket, step int, person plans.PersonID) (EscalationItem, bool, error) {
+func getEscItem(q *bolt.Bucket, k []byte) (EscalationItem, bool, error) {
 	var it EscalationItem
 	if q == nil {
 		return it, false, nil
 	}
-	data := q.Get(escItemKey(step, person))
+	data := q.Get(k)
 	if data == nil {
 		return it, false, nil
 	}
@@ -477,7 +717,7 @@ func putEscItem(q *bolt.Bucket, it EscalationItem) error {
 	if err != nil {
 		return err
 	}
-	return q.Put(escItemKey(it.Step, it.Person), data)
+	return q.Put(it.key(), data)
 }
 
 // wanted reports whether an escalation item should still go out: its
@@ -506,7 +746,7 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		it, ok, err := getEscItem(q, ref.Step, ref.Person)
+		it, ok, err := getEscItem(q, ref.key())
 		if err != nil || !ok {
 			return nil, err
 		}
@@ -519,7 +759,9 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 			it.State = EscSkipped
 		} else {
 			it.State, it.N = EscSending, it.N+1
-			out.Claimed = append(out.Claimed, EscalationRef{Activation: ref.Activation, Step: ref.Step, Person: ref.Person, N: it.N, Resend: ref.Resend})
+			claimed := ref
+			claimed.N = it.N
+			out.Claimed = append(out.Claimed, claimed)
 		}
 		if from != it.State {
 			escMove(at, from, it.State)
@@ -528,7 +770,7 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
-	return out, acts.flush()
+	return out, acts.flush(c.Time)
 }
 
 // EscalationOutcome is the result of one escalation attempt.
@@ -559,7 +801,7 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		it, ok, err := getEscItem(q, r.Step, r.Person)
+		it, ok, err := getEscItem(q, r.key())
 		if err != nil {
 			return nil, err
 		}
@@ -587,7 +829,7 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out.Applied++
 	}
-	return out, acts.flush()
+	return out, acts.flush(c.Time)
 }
 
 // firedSteps returns the steps of an activation that have fired.
@@ -625,7 +867,7 @@ func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit 
 			return err
 		}
 		if it.State == EscQueued || (orphans && it.State == EscSending) {
-			refs = append(refs, EscalationRef{Activation: id, Step: it.Step, Person: it.Person, N: it.N, Resend: it.State == EscSending})
+			refs = append(refs, EscalationRef{Activation: id, Step: it.Step, Person: it.Person, Seq: it.Seq, N: it.N, Resend: it.State == EscSending})
 			items = append(items, it)
 		}
 		return nil
@@ -642,6 +884,9 @@ type EscalationStepStatus struct {
 	Due     time.Time              `json:"due,omitzero"`
 	FiredAt time.Time              `json:"fired_at,omitzero"`
 	Items   map[string]int         `json:"items"` // by state: queued, sending, sent, failed, skipped
+	// Waiting counts the recipients sent after the chain began for whom
+	// this step is next on their own clocks.
+	Waiting int `json:"waiting,omitempty"`
 }
 
 // Escalation returns an activation's escalation chain with what each step
@@ -673,7 +918,18 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 			}
 			out = append(out, ss)
 		}
-		if ad == nil || ad.Bucket(bEscQueue) == nil {
+		if ad == nil {
+			return nil
+		}
+		if b := ad.Bucket(bEscClock); b != nil {
+			_ = b.ForEach(func(_, v []byte) error {
+				if _, next, ok := readClock(v); ok && next < len(out) {
+					out[next].Waiting++
+				}
+				return nil
+			})
+		}
+		if ad.Bucket(bEscQueue) == nil {
 			return nil
 		}
 		return ad.Bucket(bEscQueue).ForEach(func(_, v []byte) error {
@@ -747,7 +1003,7 @@ func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (I
 		return InboundResult{Outcome: InboundRejected}, err
 	}
 	q := at.ad.Bucket(bEscQueue)
-	item, ok, err := getEscItem(q, step, r.Person)
+	item, ok, err := getEscItem(q, escItemKey(step, r.Person, 0))
 	if err != nil || !ok {
 		return InboundResult{Outcome: InboundRejected}, err
 	}

@@ -51,7 +51,12 @@ type EscalatorConfig struct {
 	// Batch bounds the items claimed per activation per tick; Workers the
 	// sends in flight, for LIVE activations and for drills each.
 	Batch, Workers int
-	Logger         *slog.Logger
+	// ReportEvery is how often, at most, a superior step is caught up for
+	// the recipients on escalation clocks of their own (sent after the
+	// chain began): their silence is gathered into one report per superior
+	// and round instead of one for every person. Default 1 minute.
+	ReportEvery time.Duration
+	Logger      *slog.Logger
 }
 
 func (c *EscalatorConfig) setDefaults() {
@@ -67,6 +72,9 @@ func (c *EscalatorConfig) setDefaults() {
 	if c.Workers <= 0 {
 		c.Workers = 32
 	}
+	if c.ReportEvery <= 0 {
+		c.ReportEvery = time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -74,10 +82,13 @@ func (c *EscalatorConfig) setDefaults() {
 
 // EscalatorStats counts what the escalator did on this node.
 type EscalatorStats struct {
-	Fired  int64 `json:"fired"`  // steps this node's escalator fired (not those found already fired)
-	Sent   int64 `json:"sent"`   // messages accepted and calls placed
-	Failed int64 `json:"failed"` // attempts that failed
-	Runs   int64 `json:"runs"`   // terms as leader
+	Fired int64 `json:"fired"` // steps this node's escalator fired (not those found already fired)
+	// CaughtUp counts the steps done for recipients on clocks of their own
+	// (sent after the chain began) by this node's catch-ups.
+	CaughtUp int64 `json:"caught_up"`
+	Sent     int64 `json:"sent"`   // messages accepted and calls placed
+	Failed   int64 `json:"failed"` // attempts that failed
+	Runs     int64 `json:"runs"`   // terms as leader
 }
 
 // Escalator fires due escalation steps and sends what they queue. It is a
@@ -95,8 +106,8 @@ type Escalator struct {
 	voice    map[bool]*VoiceRoute
 	voiceLim map[bool]*rate.Limiter
 
-	fired, sent, failed, runs atomic.Int64
-	key                       answerKeyCache
+	fired, caughtUp, sent, failed, runs atomic.Int64
+	key                                 answerKeyCache
 }
 
 // NewEscalator returns an escalator over a replicated state.
@@ -119,7 +130,7 @@ func NewEscalator(a Applier, v Viewer, cfg EscalatorConfig) *Escalator {
 
 // Stats returns the escalator's counters.
 func (e *Escalator) Stats() EscalatorStats {
-	return EscalatorStats{Fired: e.fired.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load()}
+	return EscalatorStats{Fired: e.fired.Load(), CaughtUp: e.caughtUp.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load()}
 }
 
 // Run escalates until ctx ends (leadership lost or node closing). LIVE
@@ -137,17 +148,18 @@ func (e *Escalator) Run(ctx context.Context) {
 
 // run escalates the drills (drill) or the LIVE activations until ctx ends.
 func (e *Escalator) run(ctx context.Context, drill bool) {
-	orphans := true // the first tick of a term re-sends what an earlier leader left in flight
+	// The first tick of a term re-sends what an earlier leader left in flight.
+	loop := &escLoop{drill: drill, orphans: true, clocks: map[plans.ActivationID]*clockScan{}}
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	for {
-		if err := e.tick(ctx, orphans, drill); err != nil {
+		if err := e.tick(ctx, loop); err != nil {
 			if ctx.Err() != nil || muster.IsCode(err, muster.ENotLeader) {
 				return
 			}
 			e.cfg.Logger.Warn("escalator: tick failed", "err", err)
 		} else {
-			orphans = false
+			loop.orphans = false
 		}
 		select {
 		case <-ctx.Done():
@@ -157,25 +169,50 @@ func (e *Escalator) run(ctx context.Context, drill bool) {
 	}
 }
 
-// escWork is one activation's due steps and claimable items.
-type escWork struct {
-	a     Activation
-	level *plans.Level
-	due   []int
-	refs  []EscalationRef
-	items map[string]EscalationItem // by step+person key
-	recs  map[plans.PersonID]Recipient
+// escLoop is what one escalation loop, for the drills or for the LIVE
+// activations, keeps between its ticks in one term.
+type escLoop struct {
+	drill   bool
+	orphans bool // re-send items left in sending
+	clocks  map[plans.ActivationID]*clockScan
 }
 
-// tick does one round for the drills (drill) or the LIVE activations, the
-// most severe level first: fire due steps, then send queued items. orphans
-// also re-sends items left in sending.
-func (e *Escalator) tick(ctx context.Context, orphans, drill bool) error {
-	work, err := e.look(ctx, orphans, drill)
+// clockScan is what the last read of an activation's escalation clocks
+// found: the clocks running then and when the next one is due. The clocks
+// are read again when their number changed or that time came.
+type clockScan struct {
+	n        int64
+	next     time.Time
+	reported time.Time // when a superior step was last caught up
+}
+
+// escWork is one activation's due steps, due catch-ups and claimable items.
+type escWork struct {
+	a       Activation
+	level   *plans.Level
+	due     []int
+	catchUp []plans.PersonID // on clocks of their own, with a step due
+	reports bool             // a superior step is among those caught up
+	refs    []EscalationRef
+	items   map[string]EscalationItem // by item key
+	recs    map[plans.PersonID]Recipient
+}
+
+// catchUpBatch bounds the recipients of one escalation.catchup.
+const catchUpBatch = 512
+
+// tick does one round for the drills or the LIVE activations, the most
+// severe level first: fire due steps, catch up the recipients on clocks of
+// their own, then send queued items.
+func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
+	work, err := e.look(ctx, loop)
 	if err != nil {
 		return err
 	}
 	for _, w := range work {
+		if err := e.catchUp(ctx, loop, w); err != nil {
+			return err
+		}
 		for _, step := range w.due {
 			var res FireResult
 			p, _ := json.Marshal(escalationFire{Activation: w.a.ID, Step: step})
@@ -190,7 +227,7 @@ func (e *Escalator) tick(ctx context.Context, orphans, drill bool) error {
 	}
 	if len(work) > 0 && anyDue(work) {
 		// What the steps queued is read on the next look.
-		if work, err = e.look(ctx, orphans, drill); err != nil {
+		if work, err = e.look(ctx, loop); err != nil {
 			return err
 		}
 	}
@@ -204,16 +241,44 @@ func (e *Escalator) tick(ctx context.Context, orphans, drill bool) error {
 
 func anyDue(work []*escWork) bool {
 	for _, w := range work {
-		if len(w.due) > 0 {
+		if len(w.due) > 0 || len(w.catchUp) > 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// look reads the due steps and queued items of every open drill (drill)
-// or LIVE activation, most severe level first, then in ID order.
-func (e *Escalator) look(ctx context.Context, orphans, drill bool) ([]*escWork, error) {
+// catchUp does the due steps of w's recipients on clocks of their own.
+func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) error {
+	if len(w.catchUp) == 0 {
+		return nil
+	}
+	var all FireResult
+	for people := range slices.Chunk(w.catchUp, catchUpBatch) {
+		var res FireResult
+		p, _ := json.Marshal(escalationCatchUp{Activation: w.a.ID, People: people})
+		if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationCatchUp, Actor: "escalator", Payload: p}, &res); err != nil {
+			return fmt.Errorf("catch up escalation of %s: %w", w.a.ID, err)
+		}
+		all.Silent, all.Queued, all.Added, all.Ended = all.Silent+res.Silent, all.Queued+res.Queued, all.Added+res.Added, all.Ended+res.Ended
+	}
+	cs := loop.clocks[w.a.ID]
+	cs.next = time.Time{} // read them again: their next steps are due later
+	if w.reports {
+		cs.reported = e.cfg.Clock.Now()
+	}
+	e.caughtUp.Add(int64(all.Silent))
+	if all.Silent > 0 {
+		e.cfg.Logger.Info("escalation caught up", "activation", w.a.ID, "people", len(w.catchUp), "steps", all.Silent, "queued", all.Queued, "backups", all.Added, "clocks_ended", all.Ended)
+	}
+	return nil
+}
+
+// look reads the due steps, due catch-ups and queued items of every open
+// drill or LIVE activation (as loop is for), most severe level first, then
+// in ID order.
+func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error) {
+	drill, orphans := loop.drill, loop.orphans
 	now := e.cfg.Clock.Now()
 	var out []*escWork
 	err := e.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
@@ -235,18 +300,20 @@ func (e *Escalator) look(ctx context.Context, orphans, drill bool) ([]*escWork, 
 			}
 			ad := activationData(tx, id)
 			fired := firedSteps(ad)
-			for i, s := range EscalationSteps(w.level, a.Roles) {
+			steps := EscalationSteps(w.level, a.Roles)
+			for i, s := range steps {
 				if _, ok := fired[i]; !ok && !now.Before(a.Start().Add(time.Duration(s.After))) {
 					w.due = append(w.due, i)
 				}
 			}
+			e.dueClocks(loop, ad, w, steps, now)
 			refs, items, err := escalationWork(ad, id, orphans, e.cfg.Batch)
 			if err != nil {
 				return err
 			}
 			w.refs = refs
 			for _, it := range items {
-				w.items[string(escItemKey(it.Step, it.Person))] = it
+				w.items[string(it.key())] = it
 				if it.Action == plans.EscalateSMS || it.Action == plans.EscalateVoice {
 					if v := ad.Bucket(bRecipients).Get([]byte(it.Person)); v != nil {
 						r, err := decodeRecipient([]byte(it.Person), v)
@@ -257,7 +324,7 @@ func (e *Escalator) look(ctx context.Context, orphans, drill bool) ([]*escWork, 
 					}
 				}
 			}
-			if len(w.due) > 0 || len(w.refs) > 0 {
+			if len(w.due) > 0 || len(w.catchUp) > 0 || len(w.refs) > 0 {
 				out = append(out, w)
 			}
 		}
@@ -265,6 +332,63 @@ func (e *Escalator) look(ctx context.Context, orphans, drill bool) ([]*escWork, 
 	})
 	slices.SortFunc(out, func(x, y *escWork) int { return severity(x.a, y.a) })
 	return out, err
+}
+
+// dueClocks lists in w the recipients of w's activation on clocks of their
+// own whose next step is due at now, when the clocks' number changed since
+// the last read or one was due by then. A superior step waits for its
+// report round (ReportEvery after the last); a recipient whose SMS is being
+// sent again waits for it.
+func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps []plans.EscalationStep, now time.Time) {
+	n := counterValue(ad.Bucket(bCounters), dispatchCounter+escClockCounter)
+	cs := loop.clocks[w.a.ID]
+	if cs == nil {
+		cs = &clockScan{}
+		loop.clocks[w.a.ID] = cs
+	}
+	if n == 0 || (n == cs.n && !cs.next.IsZero() && now.Before(cs.next)) {
+		cs.n = n
+		return
+	}
+	cs.n, cs.next = n, now.Add(time.Hour)
+	soon := func(t time.Time) {
+		if t.Before(cs.next) {
+			cs.next = t
+		}
+	}
+	clocks, rb := ad.Bucket(bEscClock), ad.Bucket(bRecipients)
+	if clocks == nil {
+		return
+	}
+	reportAt := time.Time{}
+	if !cs.reported.IsZero() {
+		reportAt = cs.reported.Add(e.cfg.ReportEvery)
+	}
+	c := clocks.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		start, next, ok := readClock(v)
+		if ok && next < len(steps) {
+			due := start.Add(time.Duration(steps[next].After))
+			report := steps[next].Do == plans.EscalateSuperior
+			if report && due.Before(reportAt) {
+				due = reportAt
+			}
+			if now.Before(due) {
+				soon(due)
+				continue
+			}
+			if r := rb.Get(k); len(r) > 1 && (stateOf(r[1]) == StatePending || stateOf(r[1]) == StateSending) {
+				soon(now.Add(5 * time.Second)) // its SMS is sent again first
+				continue
+			}
+			w.reports = w.reports || report
+		}
+		w.catchUp = append(w.catchUp, plans.PersonID(k))
+		if len(w.catchUp) >= 4*catchUpBatch {
+			cs.next = time.Time{} // more next tick
+			return
+		}
+	}
 }
 
 // send claims w's queued items and sends the claimed ones.
@@ -275,7 +399,7 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 	drill := w.a.Purpose.Drill()
 	var refs []EscalationRef
 	for _, ref := range w.refs {
-		it := w.items[string(escItemKey(ref.Step, ref.Person))]
+		it := w.items[string(ref.key())]
 		if it.Channel == ChannelVoice && e.voice[drill] == nil || it.Channel == ChannelSMS && e.sms[drill] == nil {
 			continue // no route: stays queued
 		}
@@ -303,7 +427,7 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 	sem := make(chan struct{}, e.cfg.Workers)
 	var wg sync.WaitGroup
 	for i, ref := range claimed.Claimed {
-		it := w.items[string(escItemKey(ref.Step, ref.Person))]
+		it := w.items[string(ref.key())]
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
@@ -330,7 +454,7 @@ func (e *Escalator) answerKey(ctx context.Context, w *escWork, refs []Escalation
 		return nil, nil
 	}
 	for _, ref := range refs {
-		if it := w.items[string(escItemKey(ref.Step, ref.Person))]; it.Channel == ChannelSMS && it.Text == "" {
+		if it := w.items[string(ref.key())]; it.Channel == ChannelSMS && it.Text == "" {
 			return e.key.ensure(ctx, e.apply, e.view, "escalator")
 		}
 	}

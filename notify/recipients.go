@@ -297,6 +297,14 @@ func roleKey(i int, s State) []byte {
 	return append(append(append(k, d...), '/'), s...)
 }
 
+// counterValue reads one counter of an activation: 0 when it has none.
+func counterValue(b *bolt.Bucket, k string) int64 {
+	if v := b.Get([]byte(k)); len(v) == 8 {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
+}
+
 func addCounter(b *bolt.Bucket, k []byte, delta int64) error {
 	var n int64
 	if v := b.Get(k); len(v) == 8 {

@@ -258,6 +258,9 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 				items = append(items, fmt.Sprintf("%s %d", k, n))
 			}
 		}
+		if s.Waiting > 0 {
+			items = append(items, fmt.Sprintf("%d sent later waiting", s.Waiting))
+		}
 		fmt.Fprintf(w, "T+%s\t%s\t%s\t%s\t%s\n", time.Duration(s.After), s.Do, due, fired, orDash(strings.Join(items, ", ")))
 	}
 	w.Flush()

@@ -1,0 +1,262 @@
+package notify_test
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/cluster/clustertest"
+	"muster/notify"
+	"muster/notify/twiliosim"
+	"muster/plans"
+)
+
+// landline makes the simulator's carrier report every message to a number
+// ending in 0 or 5 undelivered with 30006 (landline or unreachable): a
+// permanent failure of the SMS. Such a number still takes calls.
+var landline = twiliosim.Rule{Match: regexp.MustCompile(`[05]$`), Outcome: twiliosim.OutcomeUndelivered, Code: 30006}
+
+// Someone the call-up SMS could not reach is not silent by choice: a voice
+// step calls them as well as the silent (a landline takes calls), and their
+// keys answer the call-up.
+func TestVoiceEscalationCallsThoseTheSMSCouldNotReach(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.002, Rules: []twiliosim.Rule{landline},
+		Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+	}})
+	_, a, silent := voiceDrill(t, r, "EXERCISE")
+	failed := r.status(t, a.ID).Counters.ByState[notify.StateFailed]
+	require.Positive(t, failed, "some numbers are landlines")
+	require.Positive(t, silent)
+
+	clock.Add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: silent + failed}, s0.Items, "one call per silent or unreached recipient")
+	sim := r.waitSimIdle(t, 60*time.Second)
+	assert.EqualValues(t, silent+failed, sim.Accounts[drillAcct.SID].Calls.Created)
+	st := r.status(t, a.ID)
+	t.Logf("silent %d, SMS failed %d, calls %d, acked %d", silent, failed, sim.Accounts[drillAcct.SID].Calls.Created, st.Counters.ByState[notify.StateAcked])
+	assert.Equal(t, silent+failed, st.Counters.ByState[notify.StateAcked], "everyone called pressed 1, landlines too")
+	assert.Zero(t, st.Counters.ByState[notify.StateFailed])
+}
+
+// The other steps treat someone the SMS could not reach as they should: the
+// SMS again skips them (it failed for good), their superior is told, marked
+// 短信未送达, and their backup is called up. They stay failed.
+func TestEscalationTellsTheSuperiorOfThoseTheSMSCouldNotReach(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{Rules: []twiliosim.Rule{landline}}})
+	a := escalateDrill(t, r)
+	st := r.status(t, a.ID)
+	silent, failed := st.Counters.ByState[notify.StateDelivered], st.Counters.ByState[notify.StateFailed]
+	require.Positive(t, failed, "some numbers are landlines")
+
+	clock.Add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "the SMS again goes to the silent only")
+
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 1)
+	r.waitSimIdle(t, 30*time.Second)
+	failedNames := map[string]bool{}
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		if rc.State == notify.StateFailed {
+			failedNames[rc.Name] = true
+		}
+	}
+	marked := map[string]bool{}
+	mark := regexp.MustCompile(`([^：、]+)（短信未送达）`)
+	for _, m := range r.sim.Messages("") {
+		if m.Direction == "outbound-api" && strings.Contains(m.Body, "叫应：") {
+			for _, x := range mark.FindAllStringSubmatch(m.Body, -1) {
+				marked[x[1]] = true
+			}
+		}
+	}
+	st = r.status(t, a.ID)
+	assert.Equal(t, silent, st.Counters.ByState[notify.StateEscalated], "the silent are escalated")
+	assert.Equal(t, failed, st.Counters.ByState[notify.StateFailed], "the unreached stay failed")
+	assert.NotEmpty(t, marked, "reports name the unreached as such")
+	for name := range marked {
+		assert.True(t, failedNames[name], "%s is marked unreached, but their SMS did not fail", name)
+	}
+	t.Logf("silent %d, SMS failed %d, named unreached in reports %d", silent, failed, len(marked))
+
+	// T+15: the backups of the silent and of the unreached are called up.
+	recs := r.recipientsOf(t, a.ID)
+	called := map[plans.PersonID]bool{}
+	for _, rc := range recs {
+		called[rc.Person] = true
+	}
+	backups, ofUnreached := map[plans.PersonID]bool{}, 0
+	for _, rc := range recs {
+		if (rc.State == notify.StateEscalated || rc.State == notify.StateFailed) && rc.Backup != "" && !called[rc.Backup] && !backups[rc.Backup] {
+			backups[rc.Backup] = true
+			if rc.State == notify.StateFailed {
+				ofUnreached++
+			}
+		}
+	}
+	require.Positive(t, ofUnreached, "some unreached have a backup not called up yet")
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 2)
+	assert.Equal(t, len(recs)+len(backups), r.status(t, a.ID).Recipients, "backups of the unreached join the call-up too")
+}
+
+// escalateDrill starts an exercise of escalatePlan over the city and waits
+// until its call-up has settled.
+func escalateDrill(t *testing.T, r *callRig) notify.Activation {
+	t.Helper()
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", escalatePlan())
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	return a
+}
+
+// holdingProvider holds every send (SMS or call) to a number hold matches
+// until released.
+type holdingProvider struct {
+	notify.Provider
+	hold    *regexp.Regexp
+	release chan struct{}
+}
+
+func (p *holdingProvider) wait(ctx context.Context, to string) error {
+	if !p.hold.MatchString(to) {
+		return nil
+	}
+	select {
+	case <-p.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *holdingProvider) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	if err := p.wait(ctx, m.To); err != nil {
+		return notify.Sent{}, err
+	}
+	return p.Provider.SendSMS(ctx, m)
+}
+
+func (p *holdingProvider) PlaceCall(ctx context.Context, c notify.Call) (notify.Placed, error) {
+	if err := p.wait(ctx, c.To); err != nil {
+		return notify.Placed{}, err
+	}
+	return p.Provider.(notify.Caller).PlaceCall(ctx, c)
+}
+
+// Someone whose call-up goes out after the chain began (a large call-up
+// at a slow rate, a send held up) is escalated on a clock of their own:
+// each step comes its After from their own send, in order, once. The steps
+// fired for the activation leave them out, and their superior hears of
+// their silence in a report of its own.
+func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	held := &holdingProvider{hold: regexp.MustCompile(`[13579]$`), release: make(chan struct{})}
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, wrap: func(exercise bool, p notify.Provider) notify.Provider {
+		if !exercise {
+			return p
+		}
+		held.Provider = p
+		return held
+	}})
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", escalatePlan())
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
+	require.NoError(t, err)
+
+	// The numbers not held are sent; the held ones wait in sending.
+	var early, later []notify.Recipient
+	require.Eventually(t, func() bool {
+		early, later = nil, nil
+		for _, rc := range r.recipientsOf(t, a.ID) {
+			switch {
+			case held.hold.MatchString(rc.Phone):
+				later = append(later, rc)
+			case rc.State == notify.StateDelivered:
+				early = append(early, rc)
+			}
+		}
+		return len(early)+len(later) == a.Recipients
+	}, 30*time.Second, 20*time.Millisecond)
+	require.NotEmpty(t, later)
+
+	// T+5: the first step fires for those sent; then the held ones go out.
+	clock.Add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: len(early)}, s0.Items, "the SMS again to those sent before the step")
+	close(held.release)
+	r.waitSettled(t, a.ID, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	steps := r.escalation(t, a.ID)
+	assert.Equal(t, len(later), steps[0].Waiting, "those sent later wait for the first step on their own clocks")
+
+	// T+10: the activation's second step (the superior) for the early ones;
+	// the first step (the SMS again) for the later ones, 5 minutes after
+	// their own send.
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 1)
+	require.Eventually(t, func() bool {
+		s := r.escalation(t, a.ID)
+		return s[1].Waiting == len(later) && s[0].Items[notify.EscSent] == len(early)+len(later)
+	}, 30*time.Second, 20*time.Millisecond, "the later ones are caught up on the first step")
+	r.waitSimIdle(t, 30*time.Second)
+	perNumber := map[string]int{}
+	for _, m := range r.sim.Messages("") {
+		if m.Direction == "outbound-api" && !strings.Contains(m.Body, "叫应：") {
+			perNumber[m.To]++
+		}
+	}
+	for _, rc := range slices.Concat(early, later) {
+		assert.Equal(t, 2, perNumber[rc.Phone], "%s: the call-up and the SMS again, once each", rc.Person)
+	}
+	st := r.status(t, a.ID)
+	assert.Equal(t, len(early), st.Counters.ByState[notify.StateEscalated], "only the early ones are reported yet")
+	reportsAtT10 := simBodies(r.sim, "叫应：")
+	require.Positive(t, reportsAtT10)
+
+	// T+15: the backups of the early ones; the later ones' superior report.
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 2)
+	require.Eventually(t, func() bool {
+		s := r.escalation(t, a.ID)
+		return s[2].Waiting == len(later) && s[1].Items[notify.EscQueued]+s[1].Items[notify.EscSending] == 0 && s[1].Waiting == 0
+	}, 30*time.Second, 20*time.Millisecond, "the later ones are caught up on the superior step")
+	r.waitSimIdle(t, 30*time.Second)
+	assert.Greater(t, simBodies(r.sim, "叫应："), reportsAtT10, "their superiors are told")
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		if slices.ContainsFunc(later, func(l notify.Recipient) bool { return l.Person == rc.Person }) {
+			assert.Equal(t, notify.StateEscalated, rc.State, "%s is reported on their own clock", rc.Person)
+		}
+	}
+
+	// T+20: the later ones' backups are called up, and their clocks end.
+	before := r.status(t, a.ID).Recipients
+	clock.Add(5 * time.Minute)
+	require.Eventually(t, func() bool {
+		return r.escalation(t, a.ID)[2].Waiting == 0
+	}, 30*time.Second, 20*time.Millisecond, "the later ones are caught up on the backup step")
+	assert.Greater(t, r.status(t, a.ID).Recipients, before, "the later ones' backups join the call-up")
+	assert.LessOrEqual(t, r.escalatorsFired(), int64(3), "each of the activation's steps fired once")
+	var caught int64
+	r.mu.Lock()
+	for _, e := range r.esc {
+		caught += e.Stats().CaughtUp
+	}
+	r.mu.Unlock()
+	assert.GreaterOrEqual(t, caught, int64(3*len(later)), "three steps each for the later ones")
+}
