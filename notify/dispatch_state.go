@@ -122,11 +122,12 @@ type actTx struct {
 	// command instead of once per recipient, and builds each key once.
 	deltas map[counterID]int64
 	// late lists the recipients whose call-up went out, or failed, after
-	// the activation's escalation chain began: flush starts an escalation
-	// clock of their own (escalation.go). chain caches whether the chain
-	// began: 0 not read yet, 1 no, 2 yes.
-	late  []plans.PersonID
-	chain int8
+	// the activation's escalation chain began, answered those who answered
+	// since: flush starts the escalation clocks of the first (escalation.go)
+	// and ends those of the others. chain caches whether the chain began:
+	// 0 not read yet, 1 no, 2 yes.
+	late, answered []plans.PersonID
+	chain          int8
 }
 
 // counterID names a counter of an activation without building its key:
@@ -212,7 +213,7 @@ func (m actCache) flush(now time.Time) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		at := m[plans.ActivationID(id)]
-		if err := at.startClocks(now); err != nil {
+		if err := at.updateClocks(now); err != nil {
 			return fmt.Errorf("activation %s: %w", id, err)
 		}
 		type change struct {
@@ -318,8 +319,12 @@ func (at *actTx) move(r Recipient, to State) error {
 	}
 	at.tally(r.Grid, r.Roles, r.State, -1)
 	at.tally(r.Grid, r.Roles, to, +1)
-	if awaitsAnswer(to) && !awaitsAnswer(r.State) && at.a.Status == StatusActive && at.chainBegun() {
-		at.late = append(at.late, r.Person)
+	if at.a.Status == StatusActive && at.chainBegun() {
+		if awaitsAnswer(to) && !awaitsAnswer(r.State) {
+			at.late = append(at.late, r.Person)
+		} else if to.Answered() {
+			at.answered = append(at.answered, r.Person)
+		}
 	}
 	return nil
 }

@@ -426,15 +426,20 @@ func (at *actTx) chainBegun() bool {
 	return at.chain == 2
 }
 
-// startClocks starts at now the clocks of the recipients move found late;
-// one already running goes on.
-func (at *actTx) startClocks(now time.Time) error {
-	if len(at.late) == 0 {
-		return nil
+// updateClocks starts at now the clocks of the recipients move found late
+// (one already running goes on), then ends those of the recipients that
+// answered.
+func (at *actTx) updateClocks(now time.Time) error {
+	b := at.ad.Bucket(bEscClock)
+	if len(at.late) > 0 && b == nil {
+		var err error
+		if b, err = at.ad.CreateBucketIfNotExists(bEscClock); err != nil {
+			return err
+		}
 	}
-	b, err := at.ad.CreateBucketIfNotExists(bEscClock)
-	if err != nil {
-		return err
+	if b == nil {
+		at.answered = at.answered[:0]
+		return nil
 	}
 	for _, p := range at.late {
 		if b.Get([]byte(p)) != nil {
@@ -445,7 +450,16 @@ func (at *actTx) startClocks(now time.Time) error {
 		}
 		at.count(escClockCounter, 1)
 	}
-	at.late = at.late[:0]
+	for _, p := range at.answered {
+		if b.Get([]byte(p)) == nil {
+			continue
+		}
+		if err := b.Delete([]byte(p)); err != nil {
+			return err
+		}
+		at.count(escClockCounter, -1)
+	}
+	at.late, at.answered = at.late[:0], at.answered[:0]
 	return nil
 }
 

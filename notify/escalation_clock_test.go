@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"muster"
 	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/notify/twiliosim"
@@ -214,6 +216,18 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 		s := r.escalation(t, a.ID)
 		return s[1].Waiting == len(later) && s[0].Items[notify.EscSent] == len(early)+len(later)
 	}, 30*time.Second, 20*time.Millisecond, "the later ones are caught up on the first step")
+	// A catch-up proposed again (a new leader repeating one whose answer it
+	// lost) does nothing: each step once.
+	people := make([]plans.PersonID, len(later))
+	for i, rc := range later {
+		people[i] = rc.Person
+	}
+	payload, err := json.Marshal(map[string]any{"a": a.ID, "p": people})
+	require.NoError(t, err)
+	var again notify.FireResult
+	require.NoError(t, r.c.WaitLeader(15*time.Second).Node.Apply(testCtx(t), &muster.Command{Type: notify.CmdEscalationCatchUp, Actor: "test", Payload: payload}, &again))
+	assert.Zero(t, again.Silent, "nothing is due twice")
+	assert.Zero(t, again.Queued)
 	r.waitSimIdle(t, 30*time.Second)
 	perNumber := map[string]int{}
 	for _, m := range r.sim.Messages("") {
@@ -228,6 +242,12 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 	assert.Equal(t, len(early), st.Counters.ByState[notify.StateEscalated], "only the early ones are reported yet")
 	reportsAtT10 := simBodies(r.sim, "叫应：")
 	require.Positive(t, reportsAtT10)
+
+	// One of the later ones answers: their clock ends there.
+	res := reply(t, r.c.WaitLeader(15*time.Second).Node, later[0].Phone, "1")
+	require.Equal(t, notify.StateAcked, res.State)
+	assert.Equal(t, len(later)-1, r.escalation(t, a.ID)[1].Waiting, "an answer ends the clock")
+	later = later[1:]
 
 	// T+15: the backups of the early ones; the later ones' superior report.
 	clock.Add(5 * time.Minute)

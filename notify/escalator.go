@@ -367,7 +367,10 @@ func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps 
 	c := clocks.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		start, next, ok := readClock(v)
-		if ok && next < len(steps) {
+		if !ok {
+			continue
+		}
+		if next < len(steps) {
 			due := start.Add(time.Duration(steps[next].After))
 			report := steps[next].Do == plans.EscalateSuperior
 			if report && due.Before(reportAt) {

@@ -467,3 +467,18 @@ func TestWatchFollowsTheStream(t *testing.T) {
 		assert.Contains(t, out, "status=active")
 	})
 }
+
+// The escalation table lists each step's items and the recipients sent
+// after the chain began who wait for the step on their own clocks.
+func TestEscalationRendering(t *testing.T) {
+	var out bytes.Buffer
+	printEscalation(&out, []notify.EscalationStepStatus{
+		{Index: 0, After: plans.Duration(5 * time.Minute), Do: plans.EscalateVoice, Due: statusT0.Add(5 * time.Minute), FiredAt: statusT0.Add(5 * time.Minute),
+			Items: map[string]int{notify.EscSent: 12, notify.EscFailed: 1}},
+		{Index: 1, After: plans.Duration(10 * time.Minute), Do: plans.EscalateSuperior, Due: statusT0.Add(10 * time.Minute), Items: map[string]int{}, Waiting: 7},
+	})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 3)
+	assert.Contains(t, lines[1], "sent 12, failed 1")
+	assert.Regexp(t, `T\+10m0s +superior .* - +7 sent later waiting$`, lines[2])
+}
