@@ -18,7 +18,15 @@ type Command struct {
 	Time      time.Time // stamped by the leader; the only clock apply code may read
 	Actor     string    // who asked for it (token name), for the audit trail
 	Ignorable bool      // nodes that do not know Type skip it instead of failing (rolling upgrades)
-	Payload   []byte    // owned by the package that handles Type, JSON by convention
+	// Rules is the state-machine behaviour the command is applied under,
+	// stamped by the leader: the newest that every member's muster
+	// implements (see Rules). Apply code that changes what an existing
+	// command does keeps the old behaviour for lower Rules, so nodes of
+	// two versions apply every entry alike during a rolling upgrade, and a
+	// log replays as it first applied. 0 (entries from before Rules
+	// existed) reads as 1.
+	Rules   int
+	Payload []byte // owned by the package that handles Type, JSON by convention
 
 	// Index is the raft log index the command was applied at. It is set by the
 	// FSM, never encoded, and deterministic like everything else in apply.
@@ -34,14 +42,31 @@ type ApplyFunc func(tx *bolt.Tx, c *Command) (any, error)
 // commandVersion is the first byte of every encoded command.
 const commandVersion byte = 1
 
-// MarshalBinary encodes c compactly: a version byte, a flags byte, the stamped
-// time as Unix nanoseconds, then Type, ID, Actor and Payload, each prefixed by
-// its length as a uvarint.
+// Rules is the newest state-machine behaviour this muster implements.
+//
+//	1: everything before Rules existed.
+//	2: escalation reaches recipients the SMS could not (failed), and
+//	   recipients sent after the chain began get clocks of their own.
+const Rules = 2
+
+// maxRules is the most the command encoding holds (7 bits of the flags byte).
+const maxRules = 127
+
+// RulesAtLeast reports whether c is applied under behaviour v or newer.
+func (c *Command) RulesAtLeast(v int) bool { return max(c.Rules, 1) >= v }
+
+// MarshalBinary encodes c compactly: a version byte, a flags byte (bit 0
+// Ignorable, bits 1–7 Rules: older decoders ignore them), the stamped time as
+// Unix nanoseconds, then Type, ID, Actor and Payload, each prefixed by its
+// length as a uvarint.
 func (c *Command) MarshalBinary() ([]byte, error) {
 	n := 2 + binary.MaxVarintLen64 + 4*binary.MaxVarintLen64 + len(c.Type) + len(c.ID) + len(c.Actor) + len(c.Payload)
 	b := make([]byte, 0, n)
 	b = append(b, commandVersion)
-	var flags byte
+	if c.Rules < 0 || c.Rules > maxRules {
+		return nil, fmt.Errorf("encode command: rules %d out of 0..%d", c.Rules, maxRules)
+	}
+	flags := byte(c.Rules) << 1
 	if c.Ignorable {
 		flags |= 1
 	}
@@ -67,7 +92,7 @@ func (c *Command) UnmarshalBinary(b []byte) error {
 	if b[0] != commandVersion {
 		return fmt.Errorf("decode command: unknown version %d", b[0])
 	}
-	c.Ignorable = b[1]&1 != 0
+	c.Ignorable, c.Rules = b[1]&1 != 0, int(b[1]>>1)
 	b = b[2:]
 	ns, n := binary.Varint(b)
 	if n <= 0 {

@@ -16,6 +16,8 @@ func TestCommandRoundTrip(t *testing.T) {
 		{"empty", Command{}},
 		{"full", Command{Type: "person.upsert", ID: "0123abcd", Time: time.Date(2026, 11, 23, 9, 0, 0, 123, time.UTC), Actor: "值班员", Payload: []byte(`{"name":"张三"}`), Ignorable: true}},
 		{"binary payload", Command{Type: "x", Payload: []byte{0, 1, 2, 255}}},
+		{"rules", Command{Type: "x", Rules: Rules, Ignorable: true}},
+		{"most rules", Command{Type: "x", Rules: maxRules}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +45,24 @@ func TestCommandDecodeRejectsBadInput(t *testing.T) {
 			assert.Error(t, c.UnmarshalBinary(b))
 		})
 	}
+}
+
+// Rules ride in the flags byte's upper bits: a decoder from before them
+// (which read bit 0 and ignored the rest) still reads Ignorable right, and
+// an entry from before them reads as rules 1.
+func TestCommandRules(t *testing.T) {
+	b, err := (&Command{Type: "t", Rules: 2, Ignorable: true}).MarshalBinary()
+	require.NoError(t, err)
+	assert.Equal(t, byte(2<<1|1), b[1])
+	old, err := (&Command{Type: "t"}).MarshalBinary()
+	require.NoError(t, err)
+	var c Command
+	require.NoError(t, c.UnmarshalBinary(old))
+	assert.Zero(t, c.Rules)
+	assert.True(t, c.RulesAtLeast(1))
+	assert.False(t, c.RulesAtLeast(2))
+	_, err = (&Command{Type: "t", Rules: maxRules + 1}).MarshalBinary()
+	assert.Error(t, err)
 }
 
 func FuzzCommandDecode(f *testing.F) {

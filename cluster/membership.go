@@ -22,11 +22,15 @@ const (
 var nodesBucket = []byte("cluster_nodes")
 
 // NodeInfo is what the cluster records about a member besides raft's own
-// configuration: where to reach its HTTP API.
+// configuration: where to reach its HTTP API, and the newest state-machine
+// behaviour its muster implements (muster.Rules; 0 from a muster that
+// predates rules, or a request that does not say: the record keeps the one
+// it has).
 type NodeInfo struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr"`
+	Rules    int    `json:"rules,omitempty"`
 }
 
 func (n *Node) registerMembership() {
@@ -39,6 +43,7 @@ func (n *Node) registerMembership() {
 		if err != nil {
 			return nil, err
 		}
+		n.forgetRules() // the leader reads the members' rules again (a cache, not state)
 		return nil, b.Put([]byte(info.ID), c.Payload)
 	})
 	n.fsm.Handle(cmdNodeDelete, func(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -70,7 +75,7 @@ func (n *Node) nodeInfo(id string) (NodeInfo, bool) {
 // registerSelf records this leader's own addresses if the state does not
 // already hold them (a bootstrapped node, or one whose address changed).
 func (n *Node) registerSelf(ctx context.Context) {
-	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr}
+	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, Rules: n.cfg.Rules}
 	if info, ok := n.nodeInfo(self.ID); ok && info == self {
 		return
 	}
@@ -118,8 +123,13 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 			return muster.Errorf(muster.EUnavailable, "join: add voter %s: %v", info.ID, err)
 		}
 		n.logger.Info("node joined", "id", info.ID, "raft", info.RaftAddr, "http", info.HTTPAddr)
+		n.forgetRules() // a new member counts as 1 until its record says more
 	}
-	if old, ok := n.nodeInfo(info.ID); ok && old == info {
+	old, ok := n.nodeInfo(info.ID)
+	if ok && info.Rules == 0 && old.RaftAddr == info.RaftAddr {
+		info.Rules = old.Rules // the same member: what it recorded stands
+	}
+	if ok && old == info {
 		return nil
 	}
 	return n.putNode(ctx, info)
@@ -164,21 +174,26 @@ type ServerStatus struct {
 	HTTPAddr string `json:"http_addr,omitempty"`
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	Rules    int    `json:"rules"` // as its record says; 1 when it says none
 }
 
 // Status is a node's view of the cluster.
 type Status struct {
-	NodeID            string         `json:"node_id"`
-	State             string         `json:"state"` // Leader, Follower, Candidate, Shutdown
-	Term              uint64         `json:"term"`
-	LeaderID          string         `json:"leader_id"`
-	LeaderAddr        string         `json:"leader_raft_addr"`
-	CommitIndex       uint64         `json:"commit_index"`
-	AppliedIndex      uint64         `json:"applied_index"`
-	LastLogIndex      uint64         `json:"last_log_index"`
-	LastSnapshotIndex uint64         `json:"last_snapshot_index"`
-	LastContact       string         `json:"last_contact,omitempty"`
-	Servers           []ServerStatus `json:"servers"`
+	NodeID            string `json:"node_id"`
+	State             string `json:"state"` // Leader, Follower, Candidate, Shutdown
+	Term              uint64 `json:"term"`
+	LeaderID          string `json:"leader_id"`
+	LeaderAddr        string `json:"leader_raft_addr"`
+	CommitIndex       uint64 `json:"commit_index"`
+	AppliedIndex      uint64 `json:"applied_index"`
+	LastLogIndex      uint64 `json:"last_log_index"`
+	LastSnapshotIndex uint64 `json:"last_snapshot_index"`
+	LastContact       string `json:"last_contact,omitempty"`
+	// Rules is the state-machine behaviour commands are applied under: the
+	// newest every member implements. NodeRules is this node's own.
+	Rules     int            `json:"rules"`
+	NodeRules int            `json:"node_rules"`
+	Servers   []ServerStatus `json:"servers"`
 }
 
 // Status reports this node's view of the cluster from local state.
@@ -195,13 +210,17 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.fsm.AppliedIndex(),
 		LastLogIndex: n.raft.LastIndex(),
 		LastContact:  stats["last_contact"],
+		Rules:        n.clusterRules(),
+		NodeRules:    n.cfg.Rules,
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
 	if servers, err := n.servers(); err == nil {
 		for _, s := range servers {
 			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}
+			ss.Rules = 1
 			if info, ok := n.nodeInfo(string(s.ID)); ok {
 				ss.HTTPAddr = info.HTTPAddr
+				ss.Rules = max(info.Rules, 1)
 			}
 			st.Servers = append(st.Servers, ss)
 		}
@@ -251,3 +270,81 @@ func (n *Node) servers() ([]raft.Server, error) {
 	}
 	return cf.Configuration().Servers, nil
 }
+
+// rulesTTL is how long the leader stamps the rules it last read from the
+// members' records before it reads them again.
+const rulesTTL = time.Second
+
+// rules is the state-machine behaviour the leader stamps into commands:
+// the newest every member implements (muster.Command.Rules).
+func (n *Node) rules() int {
+	n.rulesMu.Lock()
+	defer n.rulesMu.Unlock()
+	if n.rulesStale.Swap(false) || n.rulesV == 0 || time.Since(n.rulesAt) >= rulesTTL {
+		n.rulesV, n.rulesAt = n.clusterRules(), time.Now()
+	}
+	return n.rulesV
+}
+
+// forgetRules makes the next command read the members' rules again (a
+// record or the configuration changed). The FSM calls it: it only marks.
+func (n *Node) forgetRules() { n.rulesStale.Store(true) }
+
+// clusterRules is the newest behaviour every member of the configuration
+// implements, as their records in the state say, and never newer than this
+// node's own. A member without a record, or whose muster predates rules
+// (its record has none), counts as 1.
+func (n *Node) clusterRules() int {
+	v := n.cfg.Rules
+	servers, err := n.servers()
+	if err != nil {
+		return 1
+	}
+	for _, s := range servers {
+		r := 1
+		if info, ok := n.nodeInfo(string(s.ID)); ok && info.Rules > 0 {
+			r = info.Rules
+		}
+		v = min(v, r)
+	}
+	return max(v, 1)
+}
+
+// publishRules keeps the rules this follower implements in its member
+// record: whenever the record (in this node's state) says otherwise and a
+// leader is known, it records them (forwarded to the leader), so that the
+// leader stamps newer rules once every member runs a muster that has them.
+// It looks every rulesRetry, and at once when the leader changes, until the
+// node stops.
+func (n *Node) publishRules() {
+	defer n.wg.Done()
+	t := time.NewTicker(rulesRetry)
+	defer t.Stop()
+	for {
+		moved := n.leaderMove.wait() // a new leader: look at once
+		info, ok := n.nodeInfo(n.cfg.NodeID)
+		if !ok {
+			info = NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr}
+		}
+		_, leader := n.raft.LeaderWithID()
+		// A leader records its own with its addresses (registerSelf), after
+		// its barrier; the others forward theirs.
+		if (!ok || info.Rules != n.cfg.Rules) && leader != "" && !n.IsLeader() && n.cfg.ClusterKey != "" {
+			info.Rules = n.cfg.Rules
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+			if err := n.putNode(ctx, info); err != nil {
+				n.logger.Debug("recording this node's rules failed; trying again", "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-moved:
+		case <-t.C:
+		}
+	}
+}
+
+// rulesRetry is how often publishRules tries.
+const rulesRetry = 2 * time.Second

@@ -44,6 +44,10 @@ type Config struct {
 	// without one of them going first. A node not listed does not bootstrap.
 	InitialCluster []NodeInfo
 	ClusterKey     string // shared secret for node-to-node HTTP; empty disables it (single node)
+	// Rules is the newest state-machine behaviour this node implements;
+	// zero means muster.Rules. Tests set a lower one to stand for an older
+	// muster in a rolling upgrade.
+	Rules int
 
 	Logger    *slog.Logger
 	RaftLog   io.Writer // raft's own log; nil means stderr
@@ -98,6 +102,11 @@ type Node struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	rulesMu    sync.Mutex
+	rulesAt    time.Time // when rulesV was read from the members' records
+	rulesV     int
+	rulesStale atomic.Bool // a record or the configuration changed since
 }
 
 // New opens the node's state and prepares it; command handlers and leader
@@ -114,6 +123,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.ApplyTimeout == 0 {
 		cfg.ApplyTimeout = 30 * time.Second
+	}
+	if cfg.Rules <= 0 {
+		cfg.Rules = muster.Rules
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "snapshots"), 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
@@ -262,9 +274,10 @@ func (n *Node) Start() error {
 		}
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.watchObservations()
+	go n.publishRules()
 	return nil
 }
 
@@ -495,6 +508,7 @@ var errRetry = errors.New("retry on the current leader")
 func (n *Node) applyLocal(ctx context.Context, c *muster.Command, out any) error {
 	c.ID = newID()
 	c.Time = n.clock.Now().UTC()
+	c.Rules = n.rules()
 	b, err := c.MarshalBinary()
 	if err != nil {
 		return err

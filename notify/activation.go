@@ -658,14 +658,14 @@ func standDown(tx *bolt.Tx, a *Activation, c *muster.Command, reason string) err
 			return err
 		}
 	}
-	return expireInFlight(tx, c.Time, a.ID)
+	return expireInFlight(tx, c, a.ID)
 }
 
 // SetRecipientState moves one recipient of an activation to state to and
 // updates the counters in the same transaction, as the dispatcher's and the
-// webhooks' apply functions do: O(1) in the size of the call-up. now is the
-// command's time. It returns the state the recipient was in.
-func SetRecipientState(tx *bolt.Tx, now time.Time, id plans.ActivationID, person plans.PersonID, to State) (State, error) {
+// webhooks' apply functions do: O(1) in the size of the call-up, within the
+// command c. It returns the state the recipient was in.
+func SetRecipientState(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, person plans.PersonID, to State) (State, error) {
 	if _, ok := to.code(); !ok {
 		return "", invalidf("state %q is unknown", to)
 	}
@@ -681,7 +681,7 @@ func SetRecipientState(tx *bolt.Tx, now time.Time, id plans.ActivationID, person
 	if err := at.move(r, to); err != nil {
 		return "", err
 	}
-	return r.State, acts.flush(now)
+	return r.State, acts.flush(c)
 }
 
 // activationData is the bucket holding an activation's recipients and
@@ -698,7 +698,7 @@ func activationData(tx *bolt.Tx, id plans.ActivationID) *bolt.Bucket {
 // still in sending to expired: no leader will claim them again, and the
 // outcome of a send a dead leader left in flight is unknown. A result or a
 // delivery report that still arrives moves them on to sent or delivered.
-func expireInFlight(tx *bolt.Tx, now time.Time, id plans.ActivationID) error {
+func expireInFlight(tx *bolt.Tx, c *muster.Command, id plans.ActivationID) error {
 	ad := activationData(tx, id)
 	if ad == nil || ad.Bucket(bCounters).Get(stateKey(StateSending)) == nil {
 		return nil
@@ -725,5 +725,5 @@ func expireInFlight(tx *bolt.Tx, now time.Time, id plans.ActivationID) error {
 			return err
 		}
 	}
-	return acts.flush(now)
+	return acts.flush(c)
 }

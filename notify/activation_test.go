@@ -56,7 +56,7 @@ func setup(i int, n *cluster.Node) {
 		if err := json.Unmarshal(c.Payload, &p); err != nil {
 			return nil, err
 		}
-		return notify.SetRecipientState(tx, c.Time, p.Activation, p.Person, p.State)
+		return notify.SetRecipientState(tx, c, p.Activation, p.Person, p.State)
 	})
 }
 

@@ -201,9 +201,9 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 }
 
 // flush writes the counter changes of every activation opened, in key
-// order (the map's order must not reach the state), and starts at now the
-// escalation clocks of the recipients that need one.
-func (m actCache) flush(now time.Time) error {
+// order (the map's order must not reach the state), and starts or ends the
+// escalation clocks of the recipients that need it, at c's time.
+func (m actCache) flush(c *muster.Command) error {
 	ids := make([]string, 0, len(m))
 	for id, at := range m {
 		if at != nil {
@@ -213,7 +213,7 @@ func (m actCache) flush(now time.Time) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		at := m[plans.ActivationID(id)]
-		if err := at.updateClocks(now); err != nil {
+		if err := at.updateClocks(c); err != nil {
 			return fmt.Errorf("activation %s: %w", id, err)
 		}
 		type change struct {
@@ -408,7 +408,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend})
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 // ---- dispatch.result ----
@@ -534,7 +534,7 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 // notReached moves r, whose claimed send did not go out, to state to:
@@ -719,7 +719,7 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out[i] = res
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundResult) error {

@@ -151,6 +151,7 @@ type FireResult struct {
 	Queued  int  `json:"queued"`            // messages and calls queued
 	Added   int  `json:"added,omitempty"`   // backups called up as new recipients
 	Ended   int  `json:"ended,omitempty"`   // catch-up: clocks ended (chain done, or answered)
+	Older   bool `json:"older,omitempty"`   // catch-up: the cluster's rules predate catch-ups; nothing done
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
@@ -194,19 +195,28 @@ func silent(s State) bool {
 // backup or the superior can still be told).
 func awaitsAnswer(s State) bool { return silent(s) || s == StateFailed }
 
+// rulesEscalationClocks is the state-machine behaviour (muster.Rules)
+// from which escalation reaches those the SMS could not (failed) and
+// recipients sent after the chain began get clocks of their own. Under
+// older rules, steps are for the silent only and no clock starts.
+const rulesEscalationClocks = 2
+
 // escChain is an activation's escalation chain as its steps are applied.
 type escChain struct {
 	level   *plans.Level
 	steps   []plans.EscalationStep
 	mustAck map[int]bool // role slots under 叫应
+	// clocks: the command's rules have escalation clocks and escalate the
+	// unreached (rulesEscalationClocks).
+	clocks bool
 }
 
-func chainOf(tx *bolt.Tx, a Activation) (escChain, error) {
+func chainOf(tx *bolt.Tx, c *muster.Command, a Activation) (escChain, error) {
 	pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
 	if err != nil {
 		return escChain{}, err
 	}
-	ch := escChain{level: pv.Plan.Level(a.Level), mustAck: map[int]bool{}}
+	ch := escChain{level: pv.Plan.Level(a.Level), mustAck: map[int]bool{}, clocks: c.RulesAtLeast(rulesEscalationClocks)}
 	if ch.level == nil {
 		return ch, fmt.Errorf("activation %s: level %s is gone from its plan version", a.ID, a.Level)
 	}
@@ -227,7 +237,7 @@ func (ch escChain) applies(i int, r Recipient) bool {
 	if i >= len(ch.level.Escalation) && !slices.ContainsFunc(r.Roles, func(x int) bool { return ch.mustAck[x] }) {
 		return false
 	}
-	if ch.steps[i].Do == plans.EscalateSMS {
+	if ch.steps[i].Do == plans.EscalateSMS || !ch.clocks {
 		return silent(r.State)
 	}
 	return awaitsAnswer(r.State)
@@ -335,7 +345,7 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Stopped = true
 		return out, nil
 	}
-	ch, err := chainOf(tx, at.a)
+	ch, err := chainOf(tx, c, at.a)
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +372,7 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var targets []Recipient
 	cur := at.rb.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if len(v) < 2 || !awaitsAnswer(stateOf(v[1])) || (clocks != nil && clocks.Get(k) != nil) {
+		if len(v) < 2 || !awaitsAnswer(stateOf(v[1])) || (ch.clocks && clocks != nil && clocks.Get(k) != nil) {
 			continue
 		}
 		r, err := decodeRecipient(k, v)
@@ -385,7 +395,7 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := st.finish(); err != nil {
 		return nil, err
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 // Escalation clocks. A recipient whose call-up goes out (or fails) after
@@ -426,10 +436,15 @@ func (at *actTx) chainBegun() bool {
 	return at.chain == 2
 }
 
-// updateClocks starts at now the clocks of the recipients move found late
-// (one already running goes on), then ends those of the recipients that
-// answered.
-func (at *actTx) updateClocks(now time.Time) error {
+// updateClocks starts at c's time the clocks of the recipients move found
+// late (one already running goes on), then ends those of the recipients
+// that answered. Under rules before rulesEscalationClocks there are none.
+func (at *actTx) updateClocks(c *muster.Command) error {
+	if !c.RulesAtLeast(rulesEscalationClocks) {
+		at.late, at.answered = at.late[:0], at.answered[:0]
+		return nil
+	}
+	now := c.Time
 	b := at.ad.Bucket(bEscClock)
 	if len(at.late) > 0 && b == nil {
 		var err error
@@ -479,12 +494,16 @@ func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	var out FireResult
+	if !c.RulesAtLeast(rulesEscalationClocks) {
+		out.Older = true // an older member would not know the command: it is ignorable, and does nothing here either
+		return out, nil
+	}
 	clocks := at.ad.Bucket(bEscClock)
 	if at.a.Status != StatusActive || at.a.Retracts != "" || clocks == nil {
 		out.Stopped = at.a.Status != StatusActive || at.a.Retracts != ""
 		return out, nil
 	}
-	ch, err := chainOf(tx, at.a)
+	ch, err := chainOf(tx, c, at.a)
 	if err != nil {
 		return nil, err
 	}
@@ -527,7 +546,7 @@ func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := st.finish(); err != nil {
 		return nil, err
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 // callUpBackup adds r's backup person to the activation as a new pending
@@ -784,7 +803,7 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 // EscalationOutcome is the result of one escalation attempt.
@@ -843,7 +862,7 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out.Applied++
 	}
-	return out, acts.flush(c.Time)
+	return out, acts.flush(c)
 }
 
 // firedSteps returns the steps of an activation that have fired.

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/cluster"
 	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/notify/twiliosim"
@@ -279,4 +280,20 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 	}
 	r.mu.Unlock()
 	assert.GreaterOrEqual(t, caught, int64(3*len(later)), "three steps each for the later ones")
+}
+
+// Under the rules of an older muster (a rolling upgrade not yet done),
+// escalation does what that muster does, so every member applies it alike:
+// the unreached are not called, and no clock starts.
+func TestOlderRulesKeepTheOlderEscalation(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = 1 },
+		sim: twiliosim.Config{TimeScale: 0.002, Rules: []twiliosim.Rule{landline},
+			Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}}}})
+	_, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Positive(t, r.status(t, a.ID).Counters.ByState[notify.StateFailed])
+	clock.Add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "the silent only, as before rules 2")
+	assert.Equal(t, 1, r.c.WaitLeader(15*time.Second).Node.Status().Rules)
 }

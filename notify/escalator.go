@@ -257,8 +257,14 @@ func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) erro
 	for people := range slices.Chunk(w.catchUp, catchUpBatch) {
 		var res FireResult
 		p, _ := json.Marshal(escalationCatchUp{Activation: w.a.ID, People: people})
-		if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationCatchUp, Actor: "escalator", Payload: p}, &res); err != nil {
+		// Ignorable: a member whose muster predates catch-ups skips it, as
+		// the others do under the older rules the leader then stamps.
+		if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationCatchUp, Actor: "escalator", Payload: p, Ignorable: true}, &res); err != nil {
 			return fmt.Errorf("catch up escalation of %s: %w", w.a.ID, err)
+		}
+		if res.Older {
+			loop.clocks[w.a.ID].next = e.cfg.Clock.Now().Add(time.Minute) // not before the cluster's rules rise
+			return nil
 		}
 		all.Silent, all.Queued, all.Added, all.Ended = all.Silent+res.Silent, all.Queued+res.Queued, all.Added+res.Added, all.Ended+res.Ended
 	}

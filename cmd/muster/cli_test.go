@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"muster"
 )
 
 // cliResult is one run of the muster binary as a client.
@@ -146,6 +149,9 @@ func TestDevAndClientVerbs(t *testing.T) {
 	r = runCLI(t, env, "cluster", "status", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, `"state": "Leader"`)
+	r = runCLI(t, env, "cluster", "status")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("state-machine rules %d (this node's muster has %d)\n", muster.Rules, muster.Rules), "a single node has its own rules")
 	backup := filepath.Join(dir, "backup.db")
 	r = runCLI(t, env, "backup", "-f", backup)
 	require.Zero(t, r.code, r.stderr)

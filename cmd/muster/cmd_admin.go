@@ -27,14 +27,19 @@ func newClusterCmd(g *globals) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(w, "node %s is %s, term %d, leader %s\n", st.NodeID, st.State, st.Term, orDash(st.LeaderID))
-				fmt.Fprintf(w, "commit index %d, applied index %d, last snapshot %d\n\n", st.CommitIndex, st.AppliedIndex, st.LastSnapshotIndex)
-				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tLEADER")
+				fmt.Fprintf(w, "commit index %d, applied index %d, last snapshot %d\n", st.CommitIndex, st.AppliedIndex, st.LastSnapshotIndex)
+				fmt.Fprintf(w, "state-machine rules %d (this node's muster has %d)", st.Rules, st.NodeRules)
+				if st.Rules < st.NodeRules {
+					fmt.Fprint(w, ": a member runs an older muster; newer behaviour waits until every member is upgraded")
+				}
+				fmt.Fprint(w, "\n\n")
+				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tRULES\tLEADER")
 				for _, s := range st.Servers {
 					lead := ""
 					if s.Leader {
 						lead = "*"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, lead)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, s.Rules, lead)
 				}
 				return nil
 			})

@@ -316,7 +316,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}()
 	logger.Info("muster node started", "node", o.nodeID, "http", advertise, "public_url", publicURL, "raft", node.RaftAddr(), "data_dir", o.dataDir)
 
-	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise}
+	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules}
 	listed := o.listed()
 	if o.join != "" && !listed {
 		if err := joinCluster(ctx, logger, o.join, o.clusterKey, self); err != nil {
