@@ -47,7 +47,9 @@ const commandVersion byte = 1
 //	1: everything before Rules existed.
 //	2: escalation reaches recipients the SMS could not (failed), and
 //	   recipients sent after the chain began get clocks of their own.
-const Rules = 2
+//	3: at the chain's first step, recipients reached too recently for it
+//	   (more than a tenth of its after early) get clocks of their own.
+const Rules = 3
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

@@ -151,6 +151,7 @@ type FireResult struct {
 	Queued  int  `json:"queued"`            // messages and calls queued
 	Added   int  `json:"added,omitempty"`   // backups called up as new recipients
 	Ended   int  `json:"ended,omitempty"`   // catch-up: clocks ended (chain done, or answered)
+	Clocked int  `json:"clocked,omitempty"` // first step: recipients reached too recently for it, put on clocks of their own
 	Older   bool `json:"older,omitempty"`   // catch-up: the cluster's rules predate catch-ups; nothing done
 }
 
@@ -201,6 +202,11 @@ func awaitsAnswer(s State) bool { return silent(s) || s == StateFailed }
 // older rules, steps are for the silent only and no clock starts.
 const rulesEscalationClocks = 2
 
+// rulesRecentOnOwnClock is the behaviour from which the chain's first step
+// leaves out the recipients reached too recently for it and starts their
+// clocks at the moment they were reached (see recentlyReached).
+const rulesRecentOnOwnClock = 3
+
 // escChain is an activation's escalation chain as its steps are applied.
 type escChain struct {
 	level   *plans.Level
@@ -209,6 +215,9 @@ type escChain struct {
 	// clocks: the command's rules have escalation clocks and escalate the
 	// unreached (rulesEscalationClocks).
 	clocks bool
+	// recent: the first step puts those reached too recently for it on
+	// clocks of their own (rulesRecentOnOwnClock).
+	recent bool
 }
 
 func chainOf(tx *bolt.Tx, c *muster.Command, a Activation) (escChain, error) {
@@ -216,7 +225,8 @@ func chainOf(tx *bolt.Tx, c *muster.Command, a Activation) (escChain, error) {
 	if err != nil {
 		return escChain{}, err
 	}
-	ch := escChain{level: pv.Plan.Level(a.Level), mustAck: map[int]bool{}, clocks: c.RulesAtLeast(rulesEscalationClocks)}
+	ch := escChain{level: pv.Plan.Level(a.Level), mustAck: map[int]bool{}, clocks: c.RulesAtLeast(rulesEscalationClocks),
+		recent: c.RulesAtLeast(rulesRecentOnOwnClock)}
 	if ch.level == nil {
 		return ch, fmt.Errorf("activation %s: level %s is gone from its plan version", a.ID, a.Level)
 	}
@@ -363,17 +373,31 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Already = true
 		return out, nil
 	}
+	first, _ := fired.Cursor().First()
 	if err := fired.Put(escStepKey(req.Step), binary.BigEndian.AppendUint64(nil, uint64(c.Time.UnixNano()))); err != nil {
 		return nil, err
 	}
+	// The first step to fire leaves out those reached too recently for it.
+	var recent *recentlyReached
+	if ch.recent && first == nil {
+		recent = &recentlyReached{at: at, after: time.Duration(ch.steps[req.Step].After), now: c.Time, out: &out}
+	}
 	// Everyone the step is for, but those on an escalation clock of their
-	// own: their call-up went out after the chain began.
+	// own: their call-up went out after the chain began, or just before.
 	clocks := at.ad.Bucket(bEscClock)
 	var targets []Recipient
 	cur := at.rb.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if len(v) < 2 || !awaitsAnswer(stateOf(v[1])) || (ch.clocks && clocks != nil && clocks.Get(k) != nil) {
 			continue
+		}
+		if recent != nil {
+			if later, err := recent.own(k); err != nil || later {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
 		}
 		r, err := decodeRecipient(k, v)
 		if err != nil {
@@ -421,6 +445,57 @@ func readClock(v []byte) (start time.Time, next int, ok bool) {
 		return time.Time{}, 0, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(), int(binary.BigEndian.Uint16(v[8:])), true
+}
+
+// recentlyReached sorts out, at the first step of a chain, the recipients
+// reached too recently for it: a call-up that takes a while to send (a
+// large one at a slow rate, a send retried) reaches its last recipients
+// shortly before the step, and the step would call or report them minutes,
+// or seconds, after their SMS. A recipient for whom the step would come
+// more than a tenth of its after early, counted from when it was reached
+// (its SMS first reported delivered, else its last send result or
+// report), gets a clock of its own started then, as the recipients sent
+// after the chain began do: each step comes its after from then.
+type recentlyReached struct {
+	at    *actTx
+	after time.Duration
+	now   time.Time
+	out   *FireResult
+	b     *bolt.Bucket
+}
+
+// own starts person k's clock if it was reached too recently for the step,
+// and reports whether it did.
+func (rr *recentlyReached) own(k []byte) (bool, error) {
+	data := get(rr.at.ac, k)
+	if data == nil {
+		return false, nil
+	}
+	var att Attempt
+	if err := decodeAttempt(data, &att); err != nil {
+		return false, fmt.Errorf("attempt record of %s in %s: %w", k, rr.at.a.ID, err)
+	}
+	reached := att.Reached
+	if reached.IsZero() {
+		reached = att.Updated
+	}
+	// Due at reached+after on its own clock; the step now would be early
+	// by more than a tenth of after.
+	if !reached.Add(rr.after - rr.after/10).After(rr.now) {
+		return false, nil
+	}
+	if rr.b == nil {
+		var err error
+		if rr.b, err = rr.at.ad.CreateBucketIfNotExists(bEscClock); err != nil {
+			return false, err
+		}
+	}
+	if err := rr.b.Put(slices.Clone(k), clockValue(reached, 0)); err != nil {
+		return false, err
+	}
+	rr.at.count(escClockCounter, 1)
+	rr.out.Clocked++
+	return true, nil
 }
 
 // chainBegun reports whether a step of at's chain has fired.
@@ -917,8 +992,9 @@ type EscalationStepStatus struct {
 	Due     time.Time              `json:"due,omitzero"`
 	FiredAt time.Time              `json:"fired_at,omitzero"`
 	Items   map[string]int         `json:"items"` // by state: queued, sending, sent, failed, skipped
-	// Waiting counts the recipients sent after the chain began for whom
-	// this step is next on their own clocks.
+	// Waiting counts the recipients on clocks of their own (sent after the
+	// chain began, or reached too recently for its first step) for whom
+	// this step is next.
 	Waiting int `json:"waiting,omitempty"`
 }
 

@@ -161,29 +161,26 @@ func (p *holdingProvider) PlaceCall(ctx context.Context, c notify.Call) (notify.
 	return p.Provider.(notify.Caller).PlaceCall(ctx, c)
 }
 
-// Someone whose call-up goes out after the chain began (a large call-up
-// at a slow rate, a send held up) is escalated on a clock of their own:
-// each step comes its After from their own send, in order, once. The steps
-// fired for the activation leave them out, and their superior hears of
-// their silence in a report of its own.
-func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.T) {
-	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	held := &holdingProvider{hold: regexp.MustCompile(`[13579]$`), release: make(chan struct{})}
-	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, wrap: func(exercise bool, p notify.Provider) notify.Provider {
-		if !exercise {
-			return p
-		}
-		held.Provider = p
-		return held
-	}})
+// heldCallUp starts an exercise of escalatePlan over the city on a rig of
+// one node under the given rules (0: this muster's), with the sends to
+// numbers ending odd held until held.release is closed. It returns once
+// the others are delivered: early, and the held ones: later.
+func heldCallUp(t *testing.T, clock *clustertest.Clock, rules int) (r *callRig, held *holdingProvider, a notify.Activation, early, later []notify.Recipient) {
+	t.Helper()
+	held = &holdingProvider{hold: regexp.MustCompile(`[13579]$`), release: make(chan struct{})}
+	r = newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
+		wrap: func(exercise bool, p notify.Provider) notify.Provider {
+			if !exercise {
+				return p
+			}
+			held.Provider = p
+			return held
+		}})
 	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", escalatePlan())
 	require.NoError(t, err)
 	n := r.c.WaitLeader(15 * time.Second).Node
-	a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
+	a, err = notify.NewService(n, n, senders).Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
 	require.NoError(t, err)
-
-	// The numbers not held are sent; the held ones wait in sending.
-	var early, later []notify.Recipient
 	require.Eventually(t, func() bool {
 		early, later = nil, nil
 		for _, rc := range r.recipientsOf(t, a.ID) {
@@ -197,6 +194,84 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 		return len(early)+len(later) == a.Recipients
 	}, 30*time.Second, 20*time.Millisecond)
 	require.NotEmpty(t, later)
+	require.NotEmpty(t, early)
+	return r, held, a, early, later
+}
+
+// callUpTexts counts the call-up SMS (first or again, not the superior
+// reports) the simulator took per number.
+func callUpTexts(r *callRig) map[string]int {
+	perNumber := map[string]int{}
+	for _, m := range r.sim.Messages("") {
+		if m.Direction == "outbound-api" && !strings.Contains(m.Body, "叫应：") {
+			perNumber[m.To]++
+		}
+	}
+	return perNumber
+}
+
+// A call-up that takes a while to send reaches some recipients shortly
+// before its first step: the step would text, call or report them minutes
+// after their SMS. Those it would come to more than a tenth of its after
+// early get a clock of their own, started when they were reached.
+func TestRecipientsReachedJustBeforeTheFirstStepWaitForTheirOwnClock(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r, held, a, early, later := heldCallUp(t, clock, 0)
+
+	// T+4: the held ones go out, a minute before the first step (the SMS
+	// again at T+5).
+	clock.Add(4 * time.Minute)
+	close(held.release)
+	r.waitSettled(t, a.ID, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+
+	clock.Add(time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: len(early)}, s0.Items, "the SMS again to those reached at the start only")
+	assert.Equal(t, len(later), s0.Waiting, "those reached a minute ago wait for it on their own clocks")
+	r.waitSimIdle(t, 30*time.Second)
+	texts := callUpTexts(r)
+	for _, rc := range later {
+		assert.Equal(t, 1, texts[rc.Phone], "%s: reached a minute ago, not texted again yet", rc.Person)
+	}
+
+	// T+9, five minutes after they were reached: their SMS again.
+	clock.Add(4 * time.Minute)
+	require.Eventually(t, func() bool {
+		s := r.escalation(t, a.ID)
+		return s[0].Waiting == 0 && s[1].Waiting == len(later) && s[0].Items[notify.EscSent] == len(early)+len(later)
+	}, 30*time.Second, 20*time.Millisecond, "the SMS again on their own clock")
+	assert.True(t, r.escalation(t, a.ID)[1].FiredAt.IsZero(), "the activation's second step is not due before T+10")
+	r.waitSimIdle(t, 30*time.Second)
+	texts = callUpTexts(r)
+	for _, rc := range slices.Concat(early, later) {
+		assert.Equal(t, 2, texts[rc.Phone], "%s: the call-up and the SMS again, once each", rc.Person)
+	}
+}
+
+// Under rules 2 (a member not upgraded yet) the first step goes to all who
+// were reached, however recently, as it did.
+func TestRules2FireTheFirstStepForAllReached(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r, held, a, early, later := heldCallUp(t, clock, 2)
+	clock.Add(4 * time.Minute)
+	close(held.release)
+	r.waitSettled(t, a.ID, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	clock.Add(time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: len(early) + len(later)}, s0.Items)
+	assert.Zero(t, s0.Waiting)
+}
+
+// Someone whose call-up goes out after the chain began (a large call-up
+// at a slow rate, a send held up) is escalated on a clock of their own:
+// each step comes its After from their own send, in order, once. The steps
+// fired for the activation leave them out, and their superior hears of
+// their silence in a report of its own.
+func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r, held, a, early, later := heldCallUp(t, clock, 0)
 
 	// T+5: the first step fires for those sent; then the held ones go out.
 	clock.Add(5 * time.Minute)
@@ -230,12 +305,7 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 	assert.Zero(t, again.Silent, "nothing is due twice")
 	assert.Zero(t, again.Queued)
 	r.waitSimIdle(t, 30*time.Second)
-	perNumber := map[string]int{}
-	for _, m := range r.sim.Messages("") {
-		if m.Direction == "outbound-api" && !strings.Contains(m.Body, "叫应：") {
-			perNumber[m.To]++
-		}
-	}
+	perNumber := callUpTexts(r)
 	for _, rc := range slices.Concat(early, later) {
 		assert.Equal(t, 2, perNumber[rc.Phone], "%s: the call-up and the SMS again, once each", rc.Person)
 	}

@@ -221,7 +221,7 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
 			}
 			if !res.Already && !res.Stopped {
 				e.fired.Add(1)
-				e.cfg.Logger.Info("escalation step fired", "activation", w.a.ID, "step", step, "silent", res.Silent, "queued", res.Queued, "backups", res.Added)
+				e.cfg.Logger.Info("escalation step fired", "activation", w.a.ID, "step", step, "silent", res.Silent, "queued", res.Queued, "backups", res.Added, "on_own_clock", res.Clocked)
 			}
 		}
 	}

@@ -259,7 +259,7 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 			}
 		}
 		if s.Waiting > 0 {
-			items = append(items, fmt.Sprintf("%d sent later waiting", s.Waiting))
+			items = append(items, fmt.Sprintf("%d waiting on own clock", s.Waiting))
 		}
 		fmt.Fprintf(w, "T+%s\t%s\t%s\t%s\t%s\n", time.Duration(s.After), s.Do, due, fired, orDash(strings.Join(items, ", ")))
 	}

@@ -468,8 +468,8 @@ func TestWatchFollowsTheStream(t *testing.T) {
 	})
 }
 
-// The escalation table lists each step's items and the recipients sent
-// after the chain began who wait for the step on their own clocks.
+// The escalation table lists each step's items and the recipients who
+// wait for the step on clocks of their own.
 func TestEscalationRendering(t *testing.T) {
 	var out bytes.Buffer
 	printEscalation(&out, []notify.EscalationStepStatus{
@@ -480,5 +480,5 @@ func TestEscalationRendering(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 3)
 	assert.Contains(t, lines[1], "sent 12, failed 1")
-	assert.Regexp(t, `T\+10m0s +superior .* - +7 sent later waiting$`, lines[2])
+	assert.Regexp(t, `T\+10m0s +superior .* - +7 waiting on own clock$`, lines[2])
 }
