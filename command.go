@@ -48,7 +48,8 @@ const commandVersion byte = 1
 //	2: escalation reaches recipients the SMS could not (failed), and
 //	   recipients sent after the chain began get clocks of their own.
 //	3: at the chain's first step, recipients reached too recently for it
-//	   (more than a tenth of its after early) get clocks of their own.
+//	   (more than a tenth of its after early) get clocks of their own;
+//	   a voice call's progress counts for the item's current attempt only.
 const Rules = 3
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -1058,26 +1058,26 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 // voiceAttempt finds the activation and recipient of a voice attempt, nil
 // when the attempt names nothing known or the account's purpose does not
 // match the activation's.
-func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (*actTx, Recipient, Attempt, int, error) {
-	act, person, step, _, err := ParseEscalationAttemptID(it.Attempt)
+func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (at *actTx, r Recipient, att Attempt, step, n int, err error) {
+	act, person, step, n, err := ParseEscalationAttemptID(it.Attempt)
 	if err != nil {
-		return nil, Recipient{}, Attempt{}, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, nil
 	}
-	at, err := acts.get(tx, act)
+	at, err = acts.get(tx, act)
 	if muster.IsCode(err, muster.ENotFound) {
-		return nil, Recipient{}, Attempt{}, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, nil
 	}
 	if err != nil {
-		return nil, Recipient{}, Attempt{}, 0, err
+		return nil, Recipient{}, Attempt{}, 0, 0, err
 	}
 	if at.a.Purpose.Drill() != it.Exercise {
-		return nil, Recipient{}, Attempt{}, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, nil
 	}
-	r, att, err := at.recipient(person)
+	r, att, err = at.recipient(person)
 	if muster.IsCode(err, muster.ENotFound) {
-		return nil, Recipient{}, Attempt{}, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, nil
 	}
-	return at, r, att, step, err
+	return at, r, att, step, n, err
 }
 
 // applyDigits records the key a person pressed on a voice call-up: 1
@@ -1085,7 +1085,7 @@ func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (*actTx, Recipient
 // took never answers, and keys for an activation no longer active are
 // audited, not applied.
 func applyDigits(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
-	at, r, att, _, err := voiceAttempt(tx, acts, it)
+	at, r, att, _, _, err := voiceAttempt(tx, acts, it)
 	if err != nil || at == nil {
 		return InboundResult{Outcome: InboundRejected}, err
 	}
@@ -1105,9 +1105,16 @@ func applyDigits(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	return recordAnswer(at, c, r, att, reply, "voice:"+it.Body)
 }
 
-// applyCall records a voice call's progress on its escalation item.
+// rulesCallAttempts is the behaviour from which a call's progress is
+// recorded only for the item's current attempt.
+const rulesCallAttempts = 3
+
+// applyCall records a voice call's progress on its escalation item. A
+// report of an earlier attempt (a call whose placing timed out and was
+// placed again, and went through after all) changes nothing: the item
+// shows its current call, and each call's end is counted once.
 func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
-	at, r, _, step, err := voiceAttempt(tx, acts, it)
+	at, r, _, step, n, err := voiceAttempt(tx, acts, it)
 	if err != nil || at == nil {
 		return InboundResult{Outcome: InboundRejected}, err
 	}
@@ -1115,6 +1122,9 @@ func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (I
 	item, ok, err := getEscItem(q, escItemKey(step, r.Person, 0))
 	if err != nil || !ok {
 		return InboundResult{Outcome: InboundRejected}, err
+	}
+	if n != item.N && c.RulesAtLeast(rulesCallAttempts) {
+		return InboundResult{Outcome: InboundUnchanged, Activation: at.a.ID, Person: r.Person, State: r.State}, nil
 	}
 	call := it.Status
 	if MachineAnswered(it.AnsweredBy) {

@@ -367,3 +367,43 @@ func TestOlderRulesKeepTheOlderEscalation(t *testing.T) {
 	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "the silent only, as before rules 2")
 	assert.Equal(t, 1, r.c.WaitLeader(15*time.Second).Node.Status().Rules)
 }
+
+// A voice call's progress counts for the escalation item's current attempt
+// only: a report of an earlier call (one whose placing timed out, was
+// placed again, and went through after all) neither shows on the item nor
+// counts a second end.
+func TestCallReportOfAnotherAttemptChangesNothing(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.002, Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+	}})
+	_, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Positive(t, silent)
+	var called notify.Recipient
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		if rc.State == notify.StateDelivered {
+			called = rc
+			break
+		}
+	}
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 0)
+	r.waitSimIdle(t, 30*time.Second)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	callReport := func(attempt int, status string) notify.InboundResult {
+		t.Helper()
+		payload, err := json.Marshal(map[string]any{"i": []notify.InboundItem{{Kind: notify.InboundCall, SID: "CAreport", Status: status, Exercise: true,
+			Attempt: notify.EscalationAttemptID(a.ID, called.Person, 0, attempt)}}})
+		require.NoError(t, err)
+		var out []notify.InboundResult
+		require.NoError(t, n.Apply(testCtx(t), &muster.Command{Type: notify.CmdInbound, Actor: "test", Payload: payload}, &out))
+		require.Len(t, out, 1)
+		return out[0]
+	}
+	before := r.status(t, a.ID).Counters.Dispatch
+	require.Positive(t, before["voice_completed"])
+	assert.Equal(t, notify.InboundUnchanged, callReport(2, "busy").Outcome, "attempt 2 was never placed")
+	assert.Equal(t, before, r.status(t, a.ID).Counters.Dispatch, "nothing counted")
+	assert.Equal(t, notify.InboundApplied, callReport(1, "busy").Outcome, "the current attempt's report is taken")
+	assert.Equal(t, before["voice_busy"]+1, r.status(t, a.ID).Counters.Dispatch["voice_busy"])
+}
