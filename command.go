@@ -50,7 +50,9 @@ const commandVersion byte = 1
 //	3: at the chain's first step, recipients reached too recently for it
 //	   (more than a tenth of its after early) get clocks of their own;
 //	   a voice call's progress counts for the item's current attempt only.
-const Rules = 3
+//	4: only an activation that started can be retracted; a stand-down or
+//	   retraction ends the escalation clocks.
+const Rules = 4
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

@@ -102,6 +102,12 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	bad := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "purpose": "LIVE", "reason": "x"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(bad)})
 	assert.Equal(t, http.StatusBadRequest, res.Code)
+	for _, dry := range []bool{true, false} {
+		blank := map[string]any{"plan_id": "flood-control", "regions": []string{"990101", " "}, "level": "IV", "purpose": "EXERCISE", "reason": "x", "dry_run": dry}
+		res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(blank)})
+		require.Equal(t, http.StatusBadRequest, res.Code, "a blank region code (dry run %v): %s", dry, res.Body)
+		assert.Contains(t, res.errorBody(t).Message, "blank")
+	}
 
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)

@@ -224,6 +224,9 @@ func prepare(tx *bolt.Tx, req activationCreate) (*prepared, error) {
 	slices.Sort(codes)
 	codes = slices.Compact(codes)
 	for _, code := range codes {
+		if strings.TrimSpace(string(code)) == "" {
+			return nil, invalidf("regions: a region code is blank")
+		}
 		path, err := plans.RegionPath(tx, code)
 		if err != nil {
 			return nil, invalidf("regions: %s does not exist", code)

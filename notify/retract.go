@@ -52,6 +52,12 @@ type RetractResult struct {
 	Correction Activation `json:"correction"`
 }
 
+// rulesRetractStarted is the behaviour (muster.Rules) from which only an
+// activation that started can be retracted: a request withdrawn or expired
+// before approval sent nothing. Under older rules its retraction opened an
+// empty correction.
+const rulesRetractStarted = 4
+
 // reached reports whether a recipient in state s may have got the message:
 // the provider accepted it, or a send was in flight when the activation
 // stopped (expired), so its outcome is unknown.
@@ -92,6 +98,8 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
 	case a.Status == StatusPendingApproval || a.Status == StatusRejected:
 		return nil, muster.Errorf(muster.EConflict, "activation %s is %s: nothing was sent, so there is nothing to retract (stand it down to withdraw it)", a.ID, a.Status)
+	case a.StartedAt.IsZero() && c.RulesAtLeast(rulesRetractStarted):
+		return nil, muster.Errorf(muster.EConflict, "activation %s is %s and never started: nothing was sent, so there is nothing to retract", a.ID, a.Status)
 	}
 	if a.Status == StatusActive {
 		if err := standDown(tx, &a, c, "retracted: "+msg); err != nil {
@@ -133,7 +141,11 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 // their counters, and returns how many there are.
 func copyReached(tx *bolt.Tx, from, to plans.ActivationID, slots int) (int, error) {
 	src := activationData(tx, from)
-	ad, err := tx.Bucket(bActData).CreateBucket([]byte(to))
+	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
+	if err != nil {
+		return 0, err
+	}
+	ad, err := db.CreateBucket([]byte(to))
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/notify/twiliosim"
 	"muster/plans"
@@ -210,4 +212,66 @@ func TestDispatchFailsOverToTheSecondAccount(t *testing.T) {
 			require.True(t, strings.HasPrefix(m.Body, plans.ExerciseMark), "%q", m.Body)
 		}
 	}
+}
+
+// Only a call-up that started can be retracted: a LIVE request withdrawn
+// or expired before its approval sent nothing, so its retraction is a
+// conflict, on a fresh cluster (no call-up ever started) as on one that
+// has call-ups, and the cluster goes on.
+func TestRetractionOfARequestThatNeverStartedIsAConflict(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
+	ctx := testCtx(t)
+	e.svc.ApprovalWindow = 10 * time.Minute
+	req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
+	retract := func(id plans.ActivationID) error {
+		_, err := e.svc.Retract(ctx, "commander", id, notify.RetractRequest{Message: "请忽略上条通知"})
+		return err
+	}
+
+	withdrawn, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	_, err = e.svc.StandDown(ctx, "commander", withdrawn.ID, "改为三级响应")
+	require.NoError(t, err)
+	err = retract(withdrawn.ID)
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "never started")
+
+	expired, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	clock.Add(10 * time.Minute)
+	p, err := e.svc.ApprovalPreview(ctx, expired.ID)
+	require.NoError(t, err)
+	_, err = e.svc.Decide(ctx, "approver", expired.ID, notify.DecisionRequest{Approve: true, Recipients: p.Total})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+
+	// A call-up that did start: the cluster has activation data now.
+	started, err := e.svc.Activate(ctx, "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+	require.NoError(t, err)
+	for _, id := range []plans.ActivationID{withdrawn.ID, expired.ID} {
+		err = retract(id)
+		require.True(t, muster.IsCode(err, muster.EConflict), "%s: got %v", id, err)
+		a, err := e.svc.Activation(ctx, muster.Default, id)
+		require.NoError(t, err)
+		assert.Nil(t, a.Retraction, "%s: no correction opened", id)
+	}
+	res, err := e.svc.Retract(ctx, "trainer", started.ID, notify.RetractRequest{Message: "演练取消"})
+	require.NoError(t, err, "the cluster goes on")
+	assert.Equal(t, started.ID, res.Correction.Retracts)
+}
+
+// Under rules 3 (a member not upgraded yet) such a retraction opens an
+// empty correction, as it did, and no longer stops the node on a fresh
+// cluster, which has no activation data yet.
+func TestRules3RetractionOfAWithdrawnRequestOpensAnEmptyCorrection(t *testing.T) {
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = 3 }}, testCtx(t))
+	ctx := testCtx(t)
+	a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"})
+	require.NoError(t, err)
+	_, err = e.svc.StandDown(ctx, "commander", a.ID, "改为三级响应")
+	require.NoError(t, err)
+	res, err := e.svc.Retract(ctx, "commander", a.ID, notify.RetractRequest{Message: "请忽略上条通知"})
+	require.NoError(t, err)
+	assert.Zero(t, res.Correction.Recipients)
+	assert.Equal(t, 3, e.c.Leader().Node.Status().Rules)
 }
