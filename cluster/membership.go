@@ -43,7 +43,10 @@ func (n *Node) registerMembership() {
 		if err != nil {
 			return nil, err
 		}
-		n.forgetRules() // the leader reads the members' rules again (a cache, not state)
+		// The leader reads the members' rules again (a cache, not state)
+		// once the record is there to read: a read before the commit
+		// would cache the old rules.
+		tx.OnCommit(n.forgetRules)
 		return nil, b.Put([]byte(info.ID), c.Payload)
 	})
 	n.fsm.Handle(cmdNodeDelete, func(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -51,6 +54,7 @@ func (n *Node) registerMembership() {
 		if b == nil {
 			return nil, nil
 		}
+		tx.OnCommit(n.forgetRules)
 		return nil, b.Delete(c.Payload)
 	})
 }
@@ -117,22 +121,26 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 			}
 		}
 	}
+	old, ok := n.nodeInfo(info.ID)
+	if ok && info.Rules == 0 && old.RaftAddr == info.RaftAddr {
+		info.Rules = old.Rules // the same member: what it recorded stands
+	}
+	// The record before the voter: a member without one counts as rules 1,
+	// and the leader would stamp that in between.
+	if !ok || old != info {
+		if err := n.putNode(ctx, info); err != nil {
+			return err
+		}
+	}
 	if !present {
 		deadline, _ := ctx.Deadline()
 		if err := n.raft.AddVoter(raft.ServerID(info.ID), raft.ServerAddress(info.RaftAddr), 0, time.Until(deadline)).Error(); err != nil {
 			return muster.Errorf(muster.EUnavailable, "join: add voter %s: %v", info.ID, err)
 		}
 		n.logger.Info("node joined", "id", info.ID, "raft", info.RaftAddr, "http", info.HTTPAddr)
-		n.forgetRules() // a new member counts as 1 until its record says more
+		n.forgetRules() // the configuration changed
 	}
-	old, ok := n.nodeInfo(info.ID)
-	if ok && info.Rules == 0 && old.RaftAddr == info.RaftAddr {
-		info.Rules = old.Rules // the same member: what it recorded stands
-	}
-	if ok && old == info {
-		return nil
-	}
-	return n.putNode(ctx, info)
+	return nil
 }
 
 // Remove takes a member out of the cluster. Removing an unknown ID is a
@@ -164,6 +172,7 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 		return muster.Errorf(muster.EUnavailable, "remove %s: %v", id, err)
 	}
 	n.logger.Info("node removed", "id", id)
+	n.forgetRules() // the configuration changed
 	return nil
 }
 

@@ -94,3 +94,55 @@ func TestRulesRiseOnceEveryMemberHasThem(t *testing.T) {
 	assert.Positive(t, rules[1], "commands under rules 1 while node2 was older")
 	assert.Positive(t, rules[muster.Rules], "commands under the newer rules after")
 }
+
+// A member joining with the newest muster does not lower the rules for a
+// moment: its record, with its rules, is there before it is a voter, and
+// the leader reads the records again only once they are committed. Every
+// command stamped while two members join carries the newest rules.
+func TestJoiningMembersKeepTheRules(t *testing.T) {
+	var mu sync.Mutex
+	stamped := map[int]int{}
+	c := clustertest.New(t, 1, clustertest.Options{
+		Setup: func(i int, n *cluster.Node) {
+			n.Handle("test.rules", func(_ *bolt.Tx, c *muster.Command) (any, error) { return c.Rules, nil })
+		},
+	})
+	leader := c.WaitLeader(15 * time.Second).Node
+	require.Eventually(t, func() bool { return leader.Status().Rules == muster.Rules }, 10*time.Second, 20*time.Millisecond)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var r int
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := leader.Apply(ctx, &muster.Command{Type: "test.rules", Actor: "test"}, &r)
+			cancel()
+			if err == nil {
+				mu.Lock()
+				stamped[r]++
+				mu.Unlock()
+			}
+		}
+	}()
+	c.Add()
+	c.Add()
+	close(stop)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the command loop did not stop")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("commands by the rules stamped: %v", stamped)
+	assert.Positive(t, stamped[muster.Rules])
+	assert.Len(t, stamped, 1, "every command under rules %d", muster.Rules)
+	assert.Len(t, leader.Status().Servers, 3)
+}

@@ -661,7 +661,31 @@ func standDown(tx *bolt.Tx, a *Activation, c *muster.Command, reason string) err
 			return err
 		}
 	}
-	return expireInFlight(tx, c, a.ID)
+	if err := expireInFlight(tx, c, a.ID); err != nil {
+		return err
+	}
+	if c.RulesAtLeast(rulesStopEndsClocks) {
+		return endClocks(tx, a.ID)
+	}
+	return nil
+}
+
+// rulesStopEndsClocks is the behaviour (muster.Rules) from which a
+// stand-down or retraction ends the activation's escalation clocks: no
+// step is due any more. Under older rules they stayed, and showed as
+// waiting.
+const rulesStopEndsClocks = 4
+
+// endClocks removes activation id's escalation clocks and their count.
+func endClocks(tx *bolt.Tx, id plans.ActivationID) error {
+	ad := activationData(tx, id)
+	if ad == nil || ad.Bucket(bEscClock) == nil {
+		return nil
+	}
+	if err := ad.DeleteBucket(bEscClock); err != nil {
+		return err
+	}
+	return ad.Bucket(bCounters).Delete([]byte(dispatchCounter + escClockCounter))
 }
 
 // SetRecipientState moves one recipient of an activation to state to and

@@ -1030,7 +1030,7 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 		if ad == nil {
 			return nil
 		}
-		if b := ad.Bucket(bEscClock); b != nil {
+		if b := ad.Bucket(bEscClock); b != nil && a.Status == StatusActive { // a stop ends them (rulesStopEndsClocks)
 			_ = b.ForEach(func(_, v []byte) error {
 				if _, next, ok := readClock(v); ok && next < len(out) {
 					out[next].Waiting++

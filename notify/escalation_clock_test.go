@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -343,13 +344,18 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 	}, 30*time.Second, 20*time.Millisecond, "the later ones are caught up on the backup step")
 	assert.Greater(t, r.status(t, a.ID).Recipients, before, "the later ones' backups join the call-up")
 	assert.LessOrEqual(t, r.escalatorsFired(), int64(3), "each of the activation's steps fired once")
+	// The escalator counts a catch-up once its command is applied, after
+	// the state shows it.
 	var caught int64
-	r.mu.Lock()
-	for _, e := range r.esc {
-		caught += e.Stats().CaughtUp
-	}
-	r.mu.Unlock()
-	assert.GreaterOrEqual(t, caught, int64(3*len(later)), "three steps each for the later ones")
+	assert.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		caught = 0
+		for _, e := range r.esc {
+			caught += e.Stats().CaughtUp
+		}
+		return caught >= int64(3*len(later))
+	}, 10*time.Second, 20*time.Millisecond, "three steps each for the later ones: %d caught up", &caught)
 }
 
 // Under the rules of an older muster (a rolling upgrade not yet done),
@@ -406,4 +412,75 @@ func TestCallReportOfAnotherAttemptChangesNothing(t *testing.T) {
 	assert.Equal(t, before, r.status(t, a.ID).Counters.Dispatch, "nothing counted")
 	assert.Equal(t, notify.InboundApplied, callReport(1, "busy").Outcome, "the current attempt's report is taken")
 	assert.Equal(t, before["voice_busy"]+1, r.status(t, a.ID).Counters.Dispatch["voice_busy"])
+}
+
+// After a pause (the escalator's leader was down, or busy, for a while) the
+// activation's steps and the recipients' own clocks fall due in one tick:
+// each step still comes once to each recipient. The steps fired for the
+// activation leave out those on clocks of their own, so they fire before
+// the clocks are caught up (and end).
+func TestAfterAPauseEachStepComesOnceToEachRecipient(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r, held, a, early, later := heldCallUp(t, clock, 0)
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 0)
+	close(held.release)
+	r.waitSettled(t, a.ID, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	require.Equal(t, len(later), r.escalation(t, a.ID)[0].Waiting)
+
+	// Twenty minutes pass at once: the activation's superior and backup
+	// steps are due, and every step of the later ones' clocks.
+	clock.Add(20 * time.Minute)
+	r.waitFired(t, a.ID, 2)
+	// (The backups called up at T+25 are sent after the chain began: they
+	// wait on clocks of their own.)
+	var d map[string]int
+	require.Eventually(t, func() bool {
+		s := r.escalation(t, a.ID)
+		d = r.status(t, a.ID).Counters.Dispatch
+		return d["escalation_step_2"] >= len(early)+len(later) && s[1].Items[notify.EscQueued]+s[1].Items[notify.EscSending] == 0
+	}, 30*time.Second, 20*time.Millisecond, "the later ones are caught up: %v", &d)
+	r.waitSimIdle(t, 30*time.Second)
+	d = r.status(t, a.ID).Counters.Dispatch
+	t.Logf("early %d, later %d, steps applied %d / %d / %d", len(early), len(later), d["escalation_step_0"], d["escalation_step_1"], d["escalation_step_2"])
+	for i := range 3 {
+		assert.EqualValues(t, len(early)+len(later), d[fmt.Sprintf("escalation_step_%d", i)], "step %d once for each", i)
+	}
+	texts := callUpTexts(r)
+	for _, rc := range slices.Concat(early, later) {
+		assert.Equal(t, 2, texts[rc.Phone], "%s: the call-up and the SMS again, once each", rc.Person)
+	}
+}
+
+// A stand-down ends the escalation clocks with everything else: none shows
+// as waiting, and the count of running clocks is gone. Under rules 3 the
+// clocks stay in the state (as that muster left them), but a stopped
+// activation shows none waiting either.
+func TestStandDownEndsTheEscalationClocks(t *testing.T) {
+	for _, rules := range []int{0, 3} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			r, held, a, _, later := heldCallUp(t, clock, rules)
+			clock.Add(5 * time.Minute)
+			r.waitFired(t, a.ID, 0)
+			close(held.release)
+			r.waitSettled(t, a.ID, 30*time.Second)
+			require.Equal(t, len(later), r.escalation(t, a.ID)[0].Waiting)
+			require.Equal(t, len(later), r.status(t, a.ID).Counters.Dispatch["esc_clocks"])
+
+			n := r.c.WaitLeader(15 * time.Second).Node
+			_, err := notify.NewService(n, n, senders).StandDown(testCtx(t), "trainer", a.ID, "演练结束")
+			require.NoError(t, err)
+			for _, s := range r.escalation(t, a.ID) {
+				assert.Zero(t, s.Waiting, "step %d", s.Index)
+			}
+			left := r.status(t, a.ID).Counters.Dispatch["esc_clocks"]
+			if rules == 3 {
+				assert.Equal(t, len(later), left, "rules 3 left the clocks")
+			} else {
+				assert.Zero(t, left, "no clock runs")
+			}
+		})
+	}
 }

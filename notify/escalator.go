@@ -202,17 +202,17 @@ type escWork struct {
 const catchUpBatch = 512
 
 // tick does one round for the drills or the LIVE activations, the most
-// severe level first: fire due steps, catch up the recipients on clocks of
-// their own, then send queued items.
+// severe level first: fire due steps, then catch up the recipients on
+// clocks of their own, then send queued items.
 func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
 	work, err := e.look(ctx, loop)
 	if err != nil {
 		return err
 	}
 	for _, w := range work {
-		if err := e.catchUp(ctx, loop, w); err != nil {
-			return err
-		}
+		// The activation's steps first: they leave out those on clocks of
+		// their own, and a catch-up may end a clock (its last step done)
+		// that a step fired after it would then count in again.
 		for _, step := range w.due {
 			var res FireResult
 			p, _ := json.Marshal(escalationFire{Activation: w.a.ID, Step: step})
@@ -223,6 +223,9 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
 				e.fired.Add(1)
 				e.cfg.Logger.Info("escalation step fired", "activation", w.a.ID, "step", step, "silent", res.Silent, "queued", res.Queued, "backups", res.Added, "on_own_clock", res.Clocked)
 			}
+		}
+		if err := e.catchUp(ctx, loop, w); err != nil {
+			return err
 		}
 	}
 	if len(work) > 0 && anyDue(work) {
@@ -342,7 +345,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 
 // dueClocks lists in w the recipients of w's activation on clocks of their
 // own whose next step is due at now, when the clocks' number changed since
-// the last read or one was due by then. A superior step waits for its
+// the last read, one was due by then, or a clock started since could be. A superior step waits for its
 // report round (ReportEvery after the last); a recipient whose SMS is being
 // sent again waits for it.
 func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps []plans.EscalationStep, now time.Time) {
@@ -352,7 +355,7 @@ func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps 
 		cs = &clockScan{}
 		loop.clocks[w.a.ID] = cs
 	}
-	if n == 0 || (n == cs.n && !cs.next.IsZero() && now.Before(cs.next)) {
+	if n == 0 || len(steps) == 0 || (n == cs.n && !cs.next.IsZero() && now.Before(cs.next)) {
 		cs.n = n
 		return
 	}
@@ -362,6 +365,17 @@ func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps 
 			cs.next = t
 		}
 	}
+	// The number can stay as it was when clocks end and as many start in
+	// one command. A clock started after this read is due no sooner than
+	// a tenth of the first step's after from now (a clock started late,
+	// at the first step's full after; one started at the first step, for
+	// someone reached just before it, by more than a tenth of it): read
+	// them again by then.
+	first := time.Duration(steps[0].After)
+	for _, st := range steps {
+		first = min(first, time.Duration(st.After))
+	}
+	soon(now.Add(first / 10))
 	clocks, rb := ad.Bucket(bEscClock), ad.Bucket(bRecipients)
 	if clocks == nil {
 		return

@@ -79,7 +79,7 @@ func (c *Cluster) Add() *Member {
 	if i > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		require.NoError(c.t, c.Nodes[0].Node.Join(ctx, cluster.NodeInfo{ID: m.Node.ID(), RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr}))
+		require.NoError(c.t, c.Nodes[0].Node.Join(ctx, cluster.NodeInfo{ID: m.Node.ID(), RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, Rules: m.Node.Status().NodeRules}))
 	}
 	return m
 }
