@@ -51,7 +51,8 @@ const commandVersion byte = 1
 //	   (more than a tenth of its after early) get clocks of their own;
 //	   a voice call's progress counts for the item's current attempt only.
 //	4: only an activation that started can be retracted; a stand-down or
-//	   retraction ends the escalation clocks.
+//	   retraction ends the escalation clocks; a correction also goes to
+//	   the superiors the escalation reported to.
 const Rules = 4
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -118,7 +118,13 @@ func TestEscalationTellsTheSuperiorOfThoseTheSMSCouldNotReach(t *testing.T) {
 // until its call-up has settled.
 func escalateDrill(t *testing.T, r *callRig) notify.Activation {
 	t.Helper()
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", escalatePlan())
+	return escalateDrillOf(t, r, escalatePlan())
+}
+
+// escalateDrillOf is escalateDrill with another version of escalatePlan.
+func escalateDrillOf(t *testing.T, r *callRig, plan []byte) notify.Activation {
+	t.Helper()
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", plan)
 	require.NoError(t, err)
 	n := r.c.WaitLeader(15 * time.Second).Node
 	a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})

@@ -116,7 +116,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, Purpose: a.Purpose,
 		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
 		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
-	if corr.Recipients, err = copyReached(tx, a.ID, corr.ID, len(a.Roles)); err != nil {
+	if corr.Recipients, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
 		return nil, fmt.Errorf("correction of %s: %w", a.ID, err)
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
@@ -136,10 +136,17 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return RetractResult{Retracted: a, Correction: corr}, nil
 }
 
+// rulesCorrectReported is the behaviour (muster.Rules) from which a
+// correction also goes to the superiors whose 叫应 report of the original
+// may have gone out: they were told of a call-up that is withdrawn.
+const rulesCorrectReported = 4
+
 // copyReached writes the recipients of activation from that may have been
 // reached into a new recipients bucket of activation to, as pending, with
-// their counters, and returns how many there are.
-func copyReached(tx *bolt.Tx, from, to plans.ActivationID, slots int) (int, error) {
+// their counters, and returns how many there are. Under
+// rulesCorrectReported the superiors its escalation reported to are among
+// them (with no role slot), once each.
+func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (int, error) {
 	src := activationData(tx, from)
 	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
 	if err != nil {
@@ -186,8 +193,50 @@ func copyReached(tx *bolt.Tx, from, to plans.ActivationID, slots int) (int, erro
 				}
 			}
 		}
+		if c.RulesAtLeast(rulesCorrectReported) {
+			added, err := copyReported(tx, src, rb, grids)
+			if err != nil {
+				return 0, err
+			}
+			n += added
+		}
 	}
 	return n, writePendingCounters(ad, n, grids, roles)
+}
+
+// copyReported adds to the correction's recipients rb, as pending, the
+// superiors whose reports in the original's escalation src went out (or
+// were in flight) and who are not recipients already, counting them in
+// grids. It returns how many it added.
+func copyReported(tx *bolt.Tx, src, rb *bolt.Bucket, grids map[plans.RegionCode]int64) (int, error) {
+	q := src.Bucket(bEscQueue)
+	if q == nil {
+		return 0, nil
+	}
+	pending, _ := StatePending.code()
+	n := 0
+	err := q.ForEach(func(_, v []byte) error {
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		if it.Action != plans.EscalateSuperior || (it.State != EscSent && it.State != EscSending) || it.Phone == "" || rb.Get([]byte(it.Person)) != nil {
+			return nil
+		}
+		rec := plans.PersonRecord{ID: []byte(it.Person), Name: []byte(it.Name), Phone: []byte(it.Phone), Language: it.Language}
+		if p, ok, err := plans.GetPerson(tx, it.Person); err != nil {
+			return err
+		} else if ok {
+			rec.Grid = p.Grid
+		}
+		if err := rb.Put([]byte(it.Person), appendRecord(nil, pending, nil, &rec)); err != nil {
+			return err
+		}
+		grids[rec.Grid]++
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // Retract retracts an activation in one step: once the retraction commits

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +275,66 @@ func TestRules3RetractionOfAWithdrawnRequestOpensAnEmptyCorrection(t *testing.T)
 	require.NoError(t, err)
 	assert.Zero(t, res.Correction.Recipients)
 	assert.Equal(t, 3, e.c.Leader().Node.Status().Rules)
+}
+
+// A retraction after the escalation reported silence to the grid leaders:
+// they were told of a call-up that is withdrawn, so the correction goes to
+// every number a 叫应 report went to, as well as to the recipients reached,
+// once each. Under rules 3 it went to the recipients only.
+func TestCorrectionReachesTheSuperiorsTheEscalationReported(t *testing.T) {
+	for _, rules := range []int{0, 3} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			// Enough people that every grid has its leader (the roster lists
+			// them first).
+			r := newCallRig(t, rigOptions{nodes: 1, people: 1600, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+			// The grid leaders are not called up: only the volunteers.
+			plan := strings.Replace(string(escalatePlan()), "          - name: 网格长\n            select: {tags: [网格长]}\n", "", 1)
+			require.NotEqual(t, string(escalatePlan()), plan)
+			a := escalateDrillOf(t, r, []byte(plan))
+			clock.Add(10 * time.Minute)
+			r.waitFired(t, a.ID, 1)
+			r.waitSimIdle(t, 30*time.Second)
+			reported := map[string]bool{}
+			for _, m := range r.sim.Messages("") {
+				if m.Direction == "outbound-api" && strings.Contains(m.Body, "叫应：") {
+					reported[m.To] = true
+				}
+			}
+			require.NotEmpty(t, reported)
+			recipients := map[string]bool{}
+			for _, rc := range r.recipientsOf(t, a.ID) {
+				recipients[rc.Phone] = true
+			}
+			outside := 0
+			for to := range reported {
+				if !recipients[to] {
+					outside++
+				}
+			}
+			require.Positive(t, outside, "some grid leaders are not called up themselves: %d reported, %d recipients", len(reported), len(recipients))
+
+			n := r.c.WaitLeader(15 * time.Second).Node
+			res, err := notify.NewService(n, n, senders).Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+			require.NoError(t, err)
+			r.waitSettled(t, res.Correction.ID, 30*time.Second)
+			r.waitSimIdle(t, 30*time.Second)
+			_, corr := originalAndCorrection(r.sim)
+			missed := 0
+			for to := range reported {
+				if corr[to] == 0 {
+					missed++
+				}
+			}
+			for to, c := range corr {
+				assert.Equal(t, 1, c, "%s: one correction", to)
+			}
+			t.Logf("rules %d: superiors reported %d (%d not called up), correction recipients %d, reported and not corrected %d", rules, len(reported), outside, res.Correction.Recipients, missed)
+			if rules == 3 {
+				assert.Equal(t, outside, missed, "rules 3 corrects the recipients only")
+				return
+			}
+			assert.Zero(t, missed, "every superior told of the call-up is told of its retraction")
+		})
+	}
 }
