@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -290,6 +291,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 	drill, orphans := loop.drill, loop.orphans
 	now := e.cfg.Clock.Now()
 	var out []*escWork
+	looked := map[plans.ActivationID]bool{}
 	err := e.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		for _, id := range openActivations(tx) {
 			a, err := getActivation(tx, id)
@@ -315,6 +317,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 					w.due = append(w.due, i)
 				}
 			}
+			looked[id] = true
 			e.dueClocks(loop, ad, w, steps, now)
 			refs, items, err := escalationWork(ad, id, orphans, e.cfg.Batch)
 			if err != nil {
@@ -339,6 +342,9 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 		}
 		return nil
 	})
+	if err == nil {
+		maps.DeleteFunc(loop.clocks, func(id plans.ActivationID, _ *clockScan) bool { return !looked[id] }) // stopped since
+	}
 	slices.SortFunc(out, func(x, y *escWork) int { return severity(x.a, y.a) })
 	return out, err
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"encoding/binary"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -60,4 +62,25 @@ func TestDueClocksFindAClockStartedAsAnotherEnded(t *testing.T) {
 	assert.Empty(t, due(t0.Add(90*time.Second)))
 	assert.Equal(t, []plans.PersonID{"P3"}, due(t0.Add(6*time.Minute)), "P3's first step is due")
 	assert.Equal(t, []plans.PersonID{"P2", "P3"}, due(t0.Add(10*time.Minute)))
+}
+
+type boltView struct{ db *bolt.DB }
+
+func (v boltView) View(_ context.Context, _ muster.Consistency, fn func(tx *bolt.Tx) error) error {
+	return v.db.View(fn)
+}
+
+// What the escalator keeps of an activation's clocks between its rounds
+// goes once the activation is no longer open: a long term does not gather
+// every call-up it ever escalated.
+func TestEscalatorForgetsTheClocksOfStoppedActivations(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), 0o600, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	e := NewEscalator(nil, boltView{db}, EscalatorConfig{})
+	loop := &escLoop{clocks: map[plans.ActivationID]*clockScan{"A000009": {n: 3}}}
+	work, err := e.look(context.Background(), loop)
+	require.NoError(t, err)
+	assert.Empty(t, work)
+	assert.Empty(t, loop.clocks, "A000009 is not open")
 }
