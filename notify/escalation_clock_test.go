@@ -168,6 +168,15 @@ func (p *holdingProvider) PlaceCall(ctx context.Context, c notify.Call) (notify.
 	return p.Provider.(notify.Caller).PlaceCall(ctx, c)
 }
 
+// releaseAll lets the held sends go and waits until the call-up has settled
+// and the simulator has taken everything.
+func (h *holdingProvider) releaseAll(t *testing.T, r *callRig, id plans.ActivationID) {
+	t.Helper()
+	close(h.release)
+	r.waitSettled(t, id, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+}
+
 // heldCallUp starts an exercise of escalatePlan over the city on a rig of
 // one node under the given rules (0: this muster's), with the sends to
 // numbers ending odd held until held.release is closed. It returns once
@@ -228,9 +237,7 @@ func TestRecipientsReachedJustBeforeTheFirstStepWaitForTheirOwnClock(t *testing.
 	// T+4: the held ones go out, a minute before the first step (the SMS
 	// again at T+5).
 	clock.Add(4 * time.Minute)
-	close(held.release)
-	r.waitSettled(t, a.ID, 30*time.Second)
-	r.waitSimIdle(t, 30*time.Second)
+	held.releaseAll(t, r, a.ID)
 
 	clock.Add(time.Minute)
 	s0 := r.waitFired(t, a.ID, 0)
@@ -262,9 +269,7 @@ func TestRules2FireTheFirstStepForAllReached(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r, held, a, early, later := heldCallUp(t, clock, 2)
 	clock.Add(4 * time.Minute)
-	close(held.release)
-	r.waitSettled(t, a.ID, 30*time.Second)
-	r.waitSimIdle(t, 30*time.Second)
+	held.releaseAll(t, r, a.ID)
 	clock.Add(time.Minute)
 	s0 := r.waitFired(t, a.ID, 0)
 	assert.Equal(t, map[string]int{notify.EscSent: len(early) + len(later)}, s0.Items)
@@ -284,9 +289,7 @@ func TestRecipientsSentAfterTheChainBeganAreEscalatedOnTheirOwnClock(t *testing.
 	clock.Add(5 * time.Minute)
 	s0 := r.waitFired(t, a.ID, 0)
 	assert.Equal(t, map[string]int{notify.EscSent: len(early)}, s0.Items, "the SMS again to those sent before the step")
-	close(held.release)
-	r.waitSettled(t, a.ID, 30*time.Second)
-	r.waitSimIdle(t, 30*time.Second)
+	held.releaseAll(t, r, a.ID)
 	steps := r.escalation(t, a.ID)
 	assert.Equal(t, len(later), steps[0].Waiting, "those sent later wait for the first step on their own clocks")
 
@@ -430,9 +433,7 @@ func TestAfterAPauseEachStepComesOnceToEachRecipient(t *testing.T) {
 	r, held, a, early, later := heldCallUp(t, clock, 0)
 	clock.Add(5 * time.Minute)
 	r.waitFired(t, a.ID, 0)
-	close(held.release)
-	r.waitSettled(t, a.ID, 30*time.Second)
-	r.waitSimIdle(t, 30*time.Second)
+	held.releaseAll(t, r, a.ID)
 	require.Equal(t, len(later), r.escalation(t, a.ID)[0].Waiting)
 
 	// Twenty minutes pass at once: the activation's superior and backup
@@ -470,8 +471,7 @@ func TestStandDownEndsTheEscalationClocks(t *testing.T) {
 			r, held, a, _, later := heldCallUp(t, clock, rules)
 			clock.Add(5 * time.Minute)
 			r.waitFired(t, a.ID, 0)
-			close(held.release)
-			r.waitSettled(t, a.ID, 30*time.Second)
+			held.releaseAll(t, r, a.ID)
 			require.Equal(t, len(later), r.escalation(t, a.ID)[0].Waiting)
 			require.Equal(t, len(later), r.status(t, a.ID).Counters.Dispatch["esc_clocks"])
 
