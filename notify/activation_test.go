@@ -557,16 +557,23 @@ func TestLiveActivationWaitsForASecondPerson(t *testing.T) {
 	assert.Equal(t, notify.StatusActive, x.Status)
 }
 
+// approvalEnv is a node on a test clock whose approval window is 10
+// minutes, and a LIVE level II request, which needs a second person.
+func approvalEnv(t *testing.T) (*env, *clustertest.Clock, notify.ActivationRequest) {
+	t.Helper()
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
+	e.svc.ApprovalWindow = 10 * time.Minute
+	return e, clock, notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
+}
+
 // A rejection needs a reason and ends the activation without sending; a
 // pending activation can be withdrawn by standing it down; a pending
 // activation expires at the end of its window, measured by the command
 // times the leader stamps.
 func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
-	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
+	e, clock, req := approvalEnv(t)
 	ctx := testCtx(t)
-	e.svc.ApprovalWindow = 10 * time.Minute
-	req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
 
 	a, err := e.svc.Activate(ctx, "commander", req)
 	require.NoError(t, err)

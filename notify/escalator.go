@@ -351,9 +351,9 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 
 // dueClocks lists in w the recipients of w's activation on clocks of their
 // own whose next step is due at now, when the clocks' number changed since
-// the last read, one was due by then, or a clock started since could be. A superior step waits for its
-// report round (ReportEvery after the last); a recipient whose SMS is being
-// sent again waits for it.
+// the last read, one was due by then, or a clock started since could be.
+// A superior step waits for its report round (ReportEvery after the last);
+// a recipient whose SMS is being sent again waits for it.
 func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps []plans.EscalationStep, now time.Time) {
 	n := counterValue(ad.Bucket(bCounters), dispatchCounter+escClockCounter)
 	cs := loop.clocks[w.a.ID]

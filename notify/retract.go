@@ -53,9 +53,9 @@ type RetractResult struct {
 }
 
 // rulesRetractStarted is the behaviour (muster.Rules) from which only an
-// activation that started can be retracted: a request withdrawn or expired
-// before approval sent nothing. Under older rules its retraction opened an
-// empty correction.
+// activation that started can be retracted: a request withdrawn (stood
+// down) before approval sent nothing. Under older rules its retraction
+// opened an empty correction.
 const rulesRetractStarted = 4
 
 // reached reports whether a recipient in state s may have got the message:

@@ -216,15 +216,13 @@ func TestDispatchFailsOverToTheSecondAccount(t *testing.T) {
 }
 
 // Only a call-up that started can be retracted: a LIVE request withdrawn
-// or expired before its approval sent nothing, so its retraction is a
+// (stood down) before its approval sent nothing, so its retraction is a
 // conflict, on a fresh cluster (no call-up ever started) as on one that
-// has call-ups, and the cluster goes on.
+// has call-ups, and the cluster goes on. One whose approval window passed
+// is still pending in the state and refused as such.
 func TestRetractionOfARequestThatNeverStartedIsAConflict(t *testing.T) {
-	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
+	e, clock, req := approvalEnv(t)
 	ctx := testCtx(t)
-	e.svc.ApprovalWindow = 10 * time.Minute
-	req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
 	retract := func(id plans.ActivationID) error {
 		_, err := e.svc.Retract(ctx, "commander", id, notify.RetractRequest{Message: "请忽略上条通知"})
 		return err
@@ -252,6 +250,7 @@ func TestRetractionOfARequestThatNeverStartedIsAConflict(t *testing.T) {
 	for _, id := range []plans.ActivationID{withdrawn.ID, expired.ID} {
 		err = retract(id)
 		require.True(t, muster.IsCode(err, muster.EConflict), "%s: got %v", id, err)
+		assert.Contains(t, err.Error(), "nothing was sent", "%s", id)
 		a, err := e.svc.Activation(ctx, muster.Default, id)
 		require.NoError(t, err)
 		assert.Nil(t, a.Retraction, "%s: no correction opened", id)
