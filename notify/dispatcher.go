@@ -345,7 +345,11 @@ type actRun struct {
 	fresh   bool             // recipients never attempted may remain after cursor
 	total   int              // recipients when the scan began: more (backups added) start it again
 	orphans []plans.PersonID // left in sending, by an earlier leader or a claim of ours that failed; re-sent first
-	skip    bool             // no route: nothing is claimed
+	// waiting, on a correction, are recipients behind the cursor whose
+	// original send this run still holds: claimed before the retraction
+	// and without a committed result (see candidates).
+	waiting []plans.PersonID
+	skip    bool // no route: nothing is claimed
 	// closed is set once a send finds the activation stood down or
 	// retracted; its remaining queued sends are dropped without a look.
 	closed atomic.Bool
@@ -826,6 +830,19 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 				return err
 			}
 		}
+		if ar.fresh && ar.cursor == nil {
+			ar.waiting = nil // the scan starts over and finds them again
+		}
+		for i := 0; i < len(ar.waiting) && len(items) < limit; {
+			if p := ar.waiting[i]; r.originalHolds(ar, p) {
+				i++
+			} else {
+				ar.waiting = slices.Delete(ar.waiting, i, i+1)
+				if err := add(p, StatePending, false); err != nil {
+					return err
+				}
+			}
+		}
 		if !ar.fresh || len(items) >= limit {
 			return nil
 		}
@@ -854,6 +871,10 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 			if err != nil {
 				return err
 			}
+			if r.originalHolds(ar, rec.Person) {
+				ar.waiting = append(ar.waiting, rec.Person)
+				continue
+			}
 			items = append(items, ClaimItem{Person: rec.Person, N: 0})
 			recs[rec.Person] = rec
 		}
@@ -861,6 +882,17 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 		return nil
 	})
 	return items, recs, err
+}
+
+// originalHolds reports whether ar is a correction and this run holds the
+// retracted original's send to person: claimed before the retraction, with
+// no result committed yet. The correction's message to them waits for that
+// result. If the send is dropped or fails, they were not reached and the
+// result takes them off the correction; if it went out, the correction
+// follows it. Sends an earlier leader left in flight have no result to
+// wait for: their outcome is unknown and the correction goes out.
+func (r *dispatchRun) originalHolds(ar *actRun, person plans.PersonID) bool {
+	return ar.a.Retracts != "" && r.holds(ar.a.Retracts, person)
 }
 
 // claim commits a claim for items and hands the claimed ones to workers.

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +90,18 @@ func TestRetractionStopsSendsAndCorrectsTheReached(t *testing.T) {
 	require.NotNil(t, orig0.Retraction)
 	assert.Equal(t, st.Recipients, orig0.Retraction.Recipients)
 	assert.Equal(t, len(corr), st.Counters.ByState[notify.StateDelivered], "every correction delivered, once")
-	dropped := r.dispatcherStats().Dropped
-	t.Logf("claimed sends dropped at the retraction %d", dropped)
-	assert.Positive(t, dropped, "the queued sends were dropped, not made")
-	assert.LessOrEqual(t, len(corr)-len(orig), workers,
-		"beyond those reached, at most a race's worth of dropped claims get a correction")
+	ds := r.dispatcherStats()
+	t.Logf("claimed sends dropped at the retraction %d; dispatcher terms %d", ds.Dropped, ds.Runs)
+	assert.Positive(t, ds.Dropped, "the queued sends were dropped, not made")
+	if ds.Runs == 1 {
+		// The correction waited for the result of every send in flight
+		// at the retraction: a dropped one took its recipient off it.
+		assert.Equal(t, len(orig), len(corr), "a correction only to those the original reached")
+	} else {
+		// A new leader has no result to wait for of the sends the old one
+		// left in flight (their outcome is unknown): those get it too.
+		assert.LessOrEqual(t, len(corr)-len(orig), 1024*int(ds.Runs-1), "MaxInFlight per term; leader changed %d times", ds.Runs-1)
+	}
 	for _, msg := range r.sim.Messages("") {
 		if strings.Contains(msg.Body, correctionText) {
 			assert.True(t, strings.HasPrefix(msg.Body, plans.ExerciseMark), "a drill's correction carries the mark: %q", msg.Body)
@@ -120,6 +128,7 @@ func (r *callRig) dispatcherStats() notify.DispatcherStats {
 		s.Dropped += x.Dropped
 		s.Resent += x.Resent
 		s.Failovers += x.Failovers
+		s.Runs += x.Runs
 		s.OnFallback = append(s.OnFallback, x.OnFallback...)
 	}
 	return s
@@ -336,4 +345,95 @@ func TestCorrectionReachesTheSuperiorsTheEscalationReported(t *testing.T) {
 			assert.Zero(t, missed, "every superior told of the call-up is told of its retraction")
 		})
 	}
+}
+
+// A retraction while some original sends are on the wire: those recipients
+// are expired (the outcome is unknown) and in the correction. Their
+// correction waits for the original's result: if the send went out the
+// correction follows it, if it failed they were not reached and get none.
+// Nobody is told to ignore a message that never came.
+func TestCorrectionWaitsForTheOriginalSendsInFlight(t *testing.T) {
+	const people = 300
+	held := &holdingProvider{hold: regexp.MustCompile(`7$`), except: correctionText, release: make(chan struct{})}
+	invalid := twiliosim.Rule{Match: regexp.MustCompile(`[05]7$`), Outcome: twiliosim.OutcomeReject, Code: 21211}
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, sim: twiliosim.Config{Rules: []twiliosim.Rule{invalid}},
+		wrap: func(exercise bool, p notify.Provider) notify.Provider {
+			if !exercise {
+				return p
+			}
+			held.Provider = p
+			return held
+		}})
+	a := r.activate(t, "exercise")
+	var onWire, fails []notify.Recipient
+	require.Eventually(t, func() bool {
+		onWire, fails = nil, nil
+		delivered := 0
+		for _, rc := range r.recipientsOf(t, a.ID) {
+			switch {
+			case held.hold.MatchString(rc.Phone) && rc.State == notify.StateSending:
+				onWire = append(onWire, rc)
+				if invalid.Match.MatchString(rc.Phone) {
+					fails = append(fails, rc)
+				}
+			case rc.State == notify.StateDelivered:
+				delivered++
+			}
+		}
+		return delivered+len(onWire) == people
+	}, 30*time.Second, 20*time.Millisecond, "every send delivered but those held on the wire")
+	require.NotEmpty(t, fails)
+	require.Greater(t, len(onWire), len(fails))
+
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc := notify.NewService(n, n, senders)
+	res, err := svc.Retract(testCtx(t), "commander", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	require.Equal(t, people, res.Correction.Recipients, "the sends on the wire may have reached them")
+
+	// Everyone else is corrected; those whose original is on the wire wait.
+	require.Eventually(t, func() bool {
+		_, corr := originalAndCorrection(r.sim)
+		return len(corr) >= people-len(onWire)
+	}, 30*time.Second, 20*time.Millisecond)
+	_, corr := originalAndCorrection(r.sim)
+	for _, rc := range onWire {
+		assert.Zero(t, corr[rc.Phone], "%s: corrected before its original went out", rc.Phone)
+	}
+	inCorrection := map[plans.PersonID]notify.State{}
+	for _, rc := range r.recipientsOf(t, res.Correction.ID) {
+		inCorrection[rc.Person] = rc.State
+	}
+	for _, rc := range onWire {
+		assert.Equal(t, notify.StatePending, inCorrection[rc.Person], "%s: claimed before its original's result", rc.Person)
+	}
+
+	close(held.release)
+	st := r.waitSettled(t, res.Correction.ID, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	orig, corr := originalAndCorrection(r.sim)
+	assert.Len(t, orig, people-len(fails), "the held sends went out, but to the invalid numbers")
+	for to := range orig {
+		assert.Equal(t, 1, corr[to], "%s got the original and one correction", to)
+	}
+	for _, rc := range fails {
+		assert.Zero(t, corr[rc.Phone], "%s: the original failed, so no correction", rc.Phone)
+	}
+	assert.Len(t, corr, people-len(fails))
+	assert.Equal(t, people-len(fails), st.Recipients, "the failed sends were taken off the correction")
+	assert.Equal(t, people-len(fails), st.Counters.ByState[notify.StateDelivered])
+	// Each correction came after its original.
+	seen := map[string]bool{}
+	for _, m := range r.sim.Messages("") {
+		if m.Direction != "outbound-api" {
+			continue
+		}
+		if strings.Contains(m.Body, correctionText) {
+			assert.True(t, seen[m.To], "%s: the correction came before the original", m.To)
+		} else {
+			seen[m.To] = true
+		}
+	}
+	t.Logf("%d on the wire at the retraction (%d of them then failed); correction: %d recipients, %d delivered",
+		len(onWire), len(fails), st.Recipients, st.Counters.ByState[notify.StateDelivered])
 }
