@@ -53,7 +53,9 @@ const commandVersion byte = 1
 //	4: only an activation that started can be retracted; a stand-down or
 //	   retraction ends the escalation clocks; a correction also goes to
 //	   the superiors the escalation reported to.
-const Rules = 4
+//	5: a correction also calls those a voice escalation call may have
+//	   reached.
+const Rules = 5
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

@@ -171,11 +171,15 @@ func (s *Server) voiceTwiML(c *gin.Context) {
 		writeTwiML(c, hangup)
 		return
 	}
-	if notify.MachineAnswered(strings.Join(form["AnsweredBy"], "")) {
-		writeTwiML(c, twimlpkg.Voicemail(s.voiceCallUp(c, script, c.Request.URL.EscapedPath()+"/gather")))
-		return
+	call := s.voiceCallUp(c, script, c.Request.URL.EscapedPath()+"/gather")
+	switch {
+	case notify.MachineAnswered(strings.Join(form["AnsweredBy"], "")):
+		writeTwiML(c, twimlpkg.Voicemail(call))
+	case script.Notice:
+		writeTwiML(c, twimlpkg.Notice(call))
+	default:
+		writeTwiML(c, twimlpkg.Prompt(call))
 	}
-	writeTwiML(c, twimlpkg.Prompt(s.voiceCallUp(c, script, c.Request.URL.EscapedPath()+"/gather")))
 }
 
 // voiceGather takes the key pressed on a call-up: 1 and 2 are applied as
@@ -189,7 +193,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 	attempt := c.Param("attempt")
 	digits := get("Digits")
 	script, err := s.deps.Webhooks.VoiceScript(c.Request.Context(), attempt)
-	if err != nil {
+	if err != nil || script.Notice { // a notice takes no keys
 		writeTwiML(c, hangup)
 		return
 	}

@@ -1012,11 +1012,27 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 			return err
 		}
 		l := pv.Plan.Level(a.Level)
-		if l == nil || a.Retracts != "" {
+		if l == nil {
 			return nil
 		}
-		var fired map[int]time.Time
 		ad := activationData(tx, id)
+		if a.Retracts != "" {
+			// A correction has no chain: only the calls its retraction
+			// queued (rulesCorrectByVoice), shown as one step.
+			if ad == nil || ad.Bucket(bEscQueue) == nil {
+				return nil
+			}
+			out = append(out, EscalationStepStatus{Index: CorrectionCallStep, Do: plans.EscalateVoice, Due: a.StartedAt, FiredAt: a.StartedAt, Items: map[string]int{}})
+			return ad.Bucket(bEscQueue).ForEach(func(_, v []byte) error {
+				var it EscalationItem
+				if err := json.Unmarshal(v, &it); err != nil {
+					return err
+				}
+				out[0].Items[it.State]++
+				return nil
+			})
+		}
+		var fired map[int]time.Time
 		if ad != nil {
 			fired = firedSteps(ad)
 		}
@@ -1089,7 +1105,7 @@ func applyDigits(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	if err != nil || at == nil {
 		return InboundResult{Outcome: InboundRejected}, err
 	}
-	if at.a.Status != StatusActive {
+	if at.a.Status != StatusActive || (at.a.Retracts != "" && c.RulesAtLeast(rulesCorrectByVoice)) { // a correction's call takes no keys
 		return InboundResult{Outcome: InboundNoCallUp, Activation: at.a.ID, Person: r.Person}, nil
 	}
 	if MachineAnswered(it.AnsweredBy) {
@@ -1151,6 +1167,9 @@ type VoiceScript struct {
 	Text     string
 	Language plans.Language
 	Live     bool
+	// Notice is set on a correction's call: the text is read and the call
+	// ends; it takes no keys.
+	Notice bool
 }
 
 // VoiceScript renders the script of a voice escalation attempt from this
@@ -1190,6 +1209,12 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		if l == nil {
 			return fmt.Errorf("activation %s: no level %s", act, a.Level)
 		}
+		out.Language, out.Live = r.Language, a.Status == StatusActive
+		if a.Retracts != "" { // the retraction's own words, as its SMS
+			out.Notice = true
+			out.Text, err = renderSMS(a, l, nil, r, "")
+			return err
+		}
 		tmpl := l.VoiceTemplate(r.Language)
 		if tmpl == "" {
 			tmpl = l.SMSTemplate(r.Language)
@@ -1206,7 +1231,6 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		if a.Purpose.Drill() {
 			out.Text = plans.ExerciseMark + out.Text
 		}
-		out.Language, out.Live = r.Language, a.Status == StatusActive
 		return nil
 	})
 	return out, err

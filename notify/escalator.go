@@ -286,7 +286,8 @@ func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) erro
 
 // look reads the due steps, due catch-ups and queued items of every open
 // drill or LIVE activation (as loop is for), most severe level first, then
-// in ID order.
+// in ID order. A correction has only queued items: the calls its
+// retraction queued.
 func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error) {
 	drill, orphans := loop.drill, loop.orphans
 	now := e.cfg.Clock.Now()
@@ -298,7 +299,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 			if err != nil {
 				return err
 			}
-			if a.Status != StatusActive || a.Retracts != "" || a.Purpose.Drill() != drill {
+			if a.Status != StatusActive || a.Purpose.Drill() != drill {
 				continue
 			}
 			pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
@@ -310,15 +311,17 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 				continue
 			}
 			ad := activationData(tx, id)
-			fired := firedSteps(ad)
-			steps := EscalationSteps(w.level, a.Roles)
-			for i, s := range steps {
-				if _, ok := fired[i]; !ok && !now.Before(a.Start().Add(time.Duration(s.After))) {
-					w.due = append(w.due, i)
+			if a.Retracts == "" { // a correction has no chain, only the calls its retraction queued
+				fired := firedSteps(ad)
+				steps := EscalationSteps(w.level, a.Roles)
+				for i, s := range steps {
+					if _, ok := fired[i]; !ok && !now.Before(a.Start().Add(time.Duration(s.After))) {
+						w.due = append(w.due, i)
+					}
 				}
+				looked[id] = true
+				e.dueClocks(loop, ad, w, steps, now)
 			}
-			looked[id] = true
-			e.dueClocks(loop, ad, w, steps, now)
 			refs, items, err := escalationWork(ad, id, orphans, e.cfg.Batch)
 			if err != nil {
 				return err

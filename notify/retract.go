@@ -31,6 +31,9 @@ type Retraction struct {
 	Correct    bool               `json:"correct,omitempty"` // a corrected call-up (CAP Update), not only a cancel
 	Correction plans.ActivationID `json:"correction"`
 	Recipients int                `json:"recipients"` // people the correction goes to
+	// Calls counts the people the correction also calls: a voice
+	// escalation call of the original may have reached them.
+	Calls int `json:"calls,omitempty"`
 }
 
 type activationRetract struct {
@@ -116,7 +119,8 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, Purpose: a.Purpose,
 		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
 		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
-	if corr.Recipients, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
+	var calls int
+	if corr.Recipients, calls, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
 		return nil, fmt.Errorf("correction of %s: %w", a.ID, err)
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
@@ -126,7 +130,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := ob.Put([]byte(corr.ID), nil); err != nil {
 		return nil, err
 	}
-	a.Retraction = &Retraction{At: c.Time, By: c.Actor, Message: msg, Correct: req.Correct, Correction: corr.ID, Recipients: corr.Recipients}
+	a.Retraction = &Retraction{At: c.Time, By: c.Actor, Message: msg, Correct: req.Correct, Correction: corr.ID, Recipients: corr.Recipients, Calls: calls}
 	if err := putActivation(tx, a); err != nil {
 		return nil, err
 	}
@@ -141,37 +145,49 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 // may have gone out: they were told of a call-up that is withdrawn.
 const rulesCorrectReported = 4
 
+// rulesCorrectByVoice is the behaviour (muster.Rules) from which a
+// correction also calls the people a voice escalation call of the original
+// may have reached: they heard the call-up, and an SMS may never reach them
+// (a landline).
+const rulesCorrectByVoice = 5
+
+// CorrectionCallStep is the step number of a correction's calls in its
+// escalation queue (and in their attempt IDs): a correction has no chain of
+// its own.
+const CorrectionCallStep = 0xFFFF
+
 // copyReached writes the recipients of activation from that may have been
 // reached into a new recipients bucket of activation to, as pending, with
-// their counters, and returns how many there are. Under
-// rulesCorrectReported the superiors its escalation reported to are among
-// them (with no role slot), once each.
-func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (int, error) {
+// their counters, and returns how many there are and how many of them the
+// correction calls. Under rulesCorrectReported the superiors its
+// escalation reported to are among them (with no role slot), once each;
+// under rulesCorrectByVoice so are the people its voice calls may have
+// reached, each with a call queued.
+func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (n, calls int, err error) {
 	src := activationData(tx, from)
 	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	ad, err := db.CreateBucket([]byte(to))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	rb, err := ad.CreateBucket(bRecipients)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	rb.FillPercent = recipientsFill
 	pending, _ := StatePending.code()
 	grids := map[plans.RegionCode]int64{}
 	roles := make([]int64, slots)
 	var chunk []byte
-	n := 0
 	if src != nil {
 		cur := src.Bucket(bRecipients).Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			r, err := decodeRecipient(k, v)
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			if !reached(r.State) {
 				continue
@@ -183,7 +199,7 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 			chunk = append(chunk, v...)
 			chunk[start+1] = pending
 			if err := rb.Put(bytes.Clone(k), chunk[start:len(chunk):len(chunk)]); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			n++
 			grids[r.Grid]++
@@ -196,12 +212,99 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 		if c.RulesAtLeast(rulesCorrectReported) {
 			added, err := copyReported(tx, src, rb, grids)
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			n += added
 		}
+		if c.RulesAtLeast(rulesCorrectByVoice) {
+			added, queued, err := copyCalled(src, ad, rb, grids, roles)
+			if err != nil {
+				return 0, 0, err
+			}
+			n, calls = n+added, queued
+		}
 	}
-	return n, writePendingCounters(ad, n, grids, roles)
+	if err := writePendingCounters(ad, n, grids, roles); err != nil {
+		return 0, 0, err
+	}
+	if calls > 0 {
+		err = ad.Bucket(bCounters).Put([]byte(dispatchCounter+escQueuedCounter), appendCount(nil, int64(calls)))
+	}
+	return n, calls, err
+}
+
+// calledMayHaveHeard reports whether a voice escalation call may have
+// reached its person: it was placed and did not end unanswered (busy, no
+// answer, failed, canceled). A call an answering machine took counts: the
+// message is on the recording.
+func calledMayHaveHeard(it EscalationItem) bool {
+	if it.Channel != ChannelVoice || it.State != EscSent {
+		return false
+	}
+	switch CallStatus(strings.TrimSuffix(it.Call, " (machine)")) {
+	case CallBusy, CallNoAnswer, CallFailed, CallCanceled:
+		return false
+	}
+	return true
+}
+
+// copyCalled queues in the correction's data bucket ad one call
+// (CorrectionCallStep) to every person a voice escalation call of the
+// original src may have reached, on the number called, and adds those not
+// already among its recipients rb (their SMS failed) as pending, counting
+// them in grids and roles. It returns how many it added and queued.
+func copyCalled(src, ad, rb *bolt.Bucket, grids map[plans.RegionCode]int64, roles []int64) (added, queued int, err error) {
+	sq := src.Bucket(bEscQueue)
+	if sq == nil {
+		return 0, 0, nil
+	}
+	pending, _ := StatePending.code()
+	var q *bolt.Bucket
+	err = sq.ForEach(func(_, v []byte) error {
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		if !calledMayHaveHeard(it) || it.Phone == "" {
+			return nil
+		}
+		if q == nil {
+			var err error
+			if q, err = ad.CreateBucket(bEscQueue); err != nil {
+				return err
+			}
+		}
+		call := EscalationItem{Step: CorrectionCallStep, Action: plans.EscalateVoice, Channel: ChannelVoice, Person: it.Person,
+			Name: it.Name, Phone: it.Phone, Language: it.Language, State: EscQueued}
+		if q.Get(call.key()) != nil {
+			return nil // called by two steps: one correction call
+		}
+		if rb.Get([]byte(it.Person)) == nil {
+			orig := src.Bucket(bRecipients).Get([]byte(it.Person))
+			if orig == nil || len(orig) < 2 {
+				return nil
+			}
+			r, err := decodeRecipient([]byte(it.Person), orig)
+			if err != nil {
+				return err
+			}
+			rec := bytes.Clone(orig)
+			rec[1] = pending
+			if err := rb.Put([]byte(it.Person), rec); err != nil {
+				return err
+			}
+			added++
+			grids[r.Grid]++
+			for _, i := range r.Roles {
+				if i < len(roles) {
+					roles[i]++
+				}
+			}
+		}
+		queued++
+		return putEscItem(q, call)
+	})
+	return added, queued, err
 }
 
 // copyReported adds to the correction's recipients rb, as pending, the

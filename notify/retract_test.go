@@ -437,3 +437,123 @@ func TestCorrectionWaitsForTheOriginalSendsInFlight(t *testing.T) {
 	t.Logf("%d on the wire at the retraction (%d of them then failed); correction: %d recipients, %d delivered",
 		len(onWire), len(fails), st.Recipients, st.Counters.ByState[notify.StateDelivered])
 }
+
+// Someone the call-up reached only by a voice call (their SMS failed: a
+// landline) heard it, so a retraction must tell them too: the correction
+// calls everyone a voice escalation call may have reached, reading the
+// retraction's text twice with no keys to press. Those whose call was not
+// answered, and whose SMS failed, are told nothing: nothing reached them.
+func TestCorrectionCallsThoseTheVoiceEscalationReached(t *testing.T) {
+	r, svc, a, v := voiceCalledDrill(t, 0)
+	silent, smsReached, heardOnly, notReached := v.silent, v.smsReached, v.heardOnly, v.notReached
+	callsBefore := len(r.sim.Calls(""))
+
+	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	assert.Equal(t, len(smsReached)+len(heardOnly), res.Correction.Recipients, "SMS-reached and heard by voice")
+	assert.Equal(t, silent+len(heardOnly), res.Retracted.Retraction.Calls, "everyone whose call was answered is called again")
+
+	st := r.waitSettled(t, res.Correction.ID, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		steps := r.escalation(t, res.Correction.ID)
+		require.Len(t, steps, 1)
+		if steps[0].Items[notify.EscQueued]+steps[0].Items[notify.EscSending] == 0 {
+			assert.Equal(t, map[string]int{notify.EscSent: silent + len(heardOnly)}, steps[0].Items)
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the correction's calls were not placed: %v", steps[0].Items)
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.waitSimIdle(t, 60*time.Second)
+
+	called := map[string]int{}
+	for _, c := range r.sim.Calls("")[callsBefore:] {
+		called[c.To]++
+		var said []string
+		for _, s := range c.Said {
+			said = append(said, s.Text)
+		}
+		require.Len(t, said, 2, "%s: the correction read twice, and nothing else", c.To)
+		for _, s := range said {
+			assert.True(t, strings.HasPrefix(s, plans.ExerciseMark) && strings.Contains(s, correctionText), "%s heard %q", c.To, s)
+		}
+		assert.Empty(t, c.Keys, "%s: a correction takes no keys", c.To)
+	}
+	for _, rc := range heardOnly {
+		assert.Equal(t, 1, called[rc.Phone], "%s heard the call-up only by voice", rc.Phone)
+	}
+	for _, rc := range notReached {
+		assert.Zero(t, called[rc.Phone], "%s: nothing reached them", rc.Phone)
+	}
+	assert.Len(t, called, silent+len(heardOnly))
+	_, corr := originalAndCorrection(r.sim)
+	for _, rc := range notReached {
+		assert.Zero(t, corr[rc.Phone], "%s: nothing reached them", rc.Phone)
+	}
+	t.Logf("SMS-reached %d (of them called %d), heard only by voice %d, not reached %d; correction: %d recipients, %d calls, SMS by state %v",
+		len(smsReached), silent, len(heardOnly), len(notReached), st.Recipients, len(called), st.Counters.ByState)
+}
+
+// Under rules 4 a correction is SMS only: those reached only by a voice
+// call are not in it, and nobody is called.
+func TestRules4CorrectionCallsNobody(t *testing.T) {
+	r, svc, a, v := voiceCalledDrill(t, 4)
+	callsBefore := len(r.sim.Calls(""))
+	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	assert.Equal(t, len(v.smsReached), res.Correction.Recipients)
+	assert.Zero(t, res.Retracted.Retraction.Calls)
+	r.waitSettled(t, res.Correction.ID, 30*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	assert.Len(t, r.sim.Calls(""), callsBefore)
+	assert.Empty(t, r.escalation(t, res.Correction.ID))
+}
+
+// voiceCalled sorts the recipients of a voice drill after its voice step.
+type voiceCalled struct {
+	silent int // SMS delivered, no answer before the call (all press 1 on it)
+	// smsReached are those the SMS reached; heardOnly those whose SMS
+	// failed and who answered the call without a key; notReached those
+	// whose SMS failed and whose call was not answered.
+	smsReached, heardOnly, notReached []notify.Recipient
+}
+
+// voiceCalledDrill runs a voice drill of 300 on one node under the given
+// rules (0: this muster's) up to its voice step's calls: numbers ending in
+// 0 or 5 are landlines (SMS undelivered); on those, 0 answers and presses
+// nothing, 5 does not answer; everyone else answers and presses 1.
+func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notify.Activation, voiceCalled) {
+	t.Helper()
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	heard, unanswered := regexp.MustCompile(`0$`), regexp.MustCompile(`5$`)
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
+		sim: twiliosim.Config{
+			TimeScale: 0.002, Rules: []twiliosim.Rule{landline},
+			Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+			CallScripts: []twiliosim.CallScript{
+				{Match: heard, Outcome: twiliosim.CallHuman, Keys: []string{""}},
+				{Match: unanswered, Outcome: twiliosim.CallNoAnswer},
+			},
+		}})
+	svc, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Positive(t, silent)
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 0)
+	r.waitSimIdle(t, 60*time.Second)
+	v := voiceCalled{silent: silent}
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		switch {
+		case rc.State != notify.StateFailed:
+			v.smsReached = append(v.smsReached, rc)
+		case heard.MatchString(rc.Phone):
+			v.heardOnly = append(v.heardOnly, rc)
+		default:
+			require.Regexp(t, unanswered, rc.Phone)
+			v.notReached = append(v.notReached, rc)
+		}
+	}
+	require.NotEmpty(t, v.heardOnly)
+	require.NotEmpty(t, v.notReached)
+	return r, svc, a, v
+}

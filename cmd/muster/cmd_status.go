@@ -261,7 +261,11 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 		if s.Waiting > 0 {
 			items = append(items, fmt.Sprintf("%d waiting on own clock", s.Waiting))
 		}
-		fmt.Fprintf(w, "T+%s\t%s\t%s\t%s\t%s\n", time.Duration(s.After), s.Do, due, fired, orDash(strings.Join(items, ", ")))
+		when := "T+" + time.Duration(s.After).String()
+		if s.Index == notify.CorrectionCallStep {
+			when = "correction calls"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", when, s.Do, due, fired, orDash(strings.Join(items, ", ")))
 	}
 	w.Flush()
 }
@@ -276,7 +280,11 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
 	}
 	if r := st.Retraction; r != nil {
-		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %d people\n", r.At.Local().Format("2006-01-02 15:04:05"), r.By, r.Correction, r.Recipients)
+		calls := ""
+		if r.Calls > 0 {
+			calls = fmt.Sprintf(" (%d of them also called: a voice call reached them)", r.Calls)
+		}
+		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %d people%s\n", r.At.Local().Format("2006-01-02 15:04:05"), r.By, r.Correction, r.Recipients, calls)
 	}
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)

@@ -176,3 +176,9 @@ func Reply(c CallUp, digits string) Response {
 func Voicemail(c CallUp) Response {
 	return Response{Verbs: []Verb{c.say(c.Text), Hangup{}}}
 }
+
+// Notice is the document of a call that only tells (a correction): Text
+// read, a second's pause, read again, and Hangup. It takes no keys.
+func Notice(c CallUp) Response {
+	return Response{Verbs: []Verb{c.say(c.Text), Pause{Length: 1}, c.say(c.Text), Hangup{}}}
+}

@@ -121,6 +121,10 @@ func TestCallUpDocuments(t *testing.T) {
 	noLang := c
 	noLang.Language = ""
 	assert.Equal(t, Prompt(c), Prompt(noLang), "zh-CN by default")
+
+	assert.Equal(t, Response{Verbs: []Verb{
+		Say{Text: zhText, Language: ZhCN}, Pause{Length: 1}, Say{Text: zhText, Language: ZhCN}, Hangup{},
+	}}, Notice(c), "a notice is read twice, takes no key and hangs up")
 }
 
 func TestParseAnswer(t *testing.T) {
