@@ -540,7 +540,8 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 // notReached moves r, whose claimed send did not go out, to state to:
 // pending when the send was never made (or refused for now), failed when it
 // failed for good. If its activation was retracted, r is taken off the
-// correction too, unless the correction has already claimed it.
+// correction too, unless the correction has already claimed it or calls
+// them (a voice call of the original reached them).
 func notReached(tx *bolt.Tx, acts actCache, at *actTx, r Recipient, to State) error {
 	if err := at.move(r, to); err != nil {
 		return err
@@ -559,6 +560,9 @@ func notReached(tx *bolt.Tx, acts actCache, at *actTx, r Recipient, to State) er
 	}
 	if err != nil || cr.State != StatePending || catt.N != 0 {
 		return err
+	}
+	if q := ct.ad.Bucket(bEscQueue); q != nil && q.Get(escItemKey(CorrectionCallStep, r.Person, 0)) != nil {
+		return nil // a voice call reached them: the correction calls them (rulesCorrectByVoice)
 	}
 	if err := ct.rb.Delete([]byte(r.Person)); err != nil {
 		return err
