@@ -279,6 +279,10 @@ func (p *instantProvider) SendSMS(ctx context.Context, m notify.SMS) (notify.Sen
 	return notify.Sent{ProviderID: fmt.Sprintf("SM%032x", p.n.Add(1)), Status: "queued", Segments: 2}, nil
 }
 
+func (p *instantProvider) PlaceCall(ctx context.Context, c notify.Call) (notify.Placed, error) {
+	return notify.Placed{ProviderID: fmt.Sprintf("CA%032x", p.n.Add(1))}, nil
+}
+
 // BenchmarkDispatchBookkeeping measures what muster itself spends per
 // message of a call-up: the dispatcher's claims, renders and results, raft
 // and the state, against a provider that answers at once and costs nothing.

@@ -955,32 +955,55 @@ func firedSteps(ad *bolt.Bucket) map[int]time.Time {
 }
 
 // escalationWork lists up to limit queued items of an activation (and
-// those in sending, as resends, when orphans is set).
-func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit int) ([]EscalationRef, []EscalationItem, error) {
+// those in sending, as resends, when orphans is set), in key order from
+// the key after `after` (the start when nil), wrapping around to the
+// start: items queued again behind it are found in the same pass. next
+// is where the next call goes on: the last key taken when limit was
+// reached, nil when the pass went all the way round.
+func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit int, after []byte) (refs []EscalationRef, items []EscalationItem, next []byte, err error) {
 	q := ad.Bucket(bEscQueue)
 	cb := ad.Bucket(bCounters)
 	waiting := cb.Get([]byte(dispatchCounter+escQueuedCounter)) != nil ||
 		(orphans && cb.Get([]byte(dispatchCounter+escSendingCounter)) != nil)
 	if q == nil || !waiting { // counters at zero are deleted
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
-	var refs []EscalationRef
-	var items []EscalationItem
-	err := q.ForEach(func(_, v []byte) error {
-		if len(refs) >= limit {
-			return nil
-		}
+	take := func(k, v []byte) (bool, error) {
 		var it EscalationItem
 		if err := json.Unmarshal(v, &it); err != nil {
-			return err
+			return false, err
 		}
 		if it.State == EscQueued || (orphans && it.State == EscSending) {
 			refs = append(refs, EscalationRef{Activation: id, Step: it.Step, Person: it.Person, Seq: it.Seq, N: it.N, Resend: it.State == EscSending})
 			items = append(items, it)
+			if len(refs) >= limit {
+				next = bytes.Clone(k)
+				return true, nil
+			}
 		}
-		return nil
-	})
-	return refs, items, err
+		return false, nil
+	}
+	c := q.Cursor()
+	k, v := c.First()
+	if after != nil {
+		if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
+		if full, err := take(k, v); full || err != nil {
+			return refs, items, next, err
+		}
+	}
+	if after == nil {
+		return refs, items, nil, nil
+	}
+	for k, v = c.First(); k != nil && bytes.Compare(k, after) <= 0; k, v = c.Next() {
+		if full, err := take(k, v); full || err != nil {
+			return refs, items, next, err
+		}
+	}
+	return refs, items, nil, nil
 }
 
 // EscalationStepStatus is one step of an activation's escalation chain:

@@ -1,6 +1,10 @@
 package notify_test
 
 import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,4 +296,85 @@ func BenchmarkVoiceCallUp(b *testing.B) {
 		b.ReportMetric(calls.TwiMLLatencyP99, "twiml_p99_ms")
 		b.Logf("%d calls placed in %v; %d TwiML requests, p50 %.1f ms, p99 %.1f ms", a.Recipients, took.Round(time.Millisecond), calls.TwiMLFetches, calls.TwiMLLatencyP50, calls.TwiMLLatencyP99)
 	}
+}
+
+// BenchmarkEscalationFire measures the first escalation step of a call-up
+// whose recipients are all silent: one raft entry, escalation.fire, in
+// which the state machine queues an item for each of them. fire-s is from
+// the step falling due (the test moves the clock) until that entry is
+// applied and answered on the leader; out-s until the escalator has sent
+// every item (to a provider that answers at once). While the entry is
+// applied no other entry is: replies and results wait behind it. The peak
+// RSS is the whole process's (every node) during the step.
+//
+//	go test ./notify -run '^$' -bench EscalationFire -benchtime 1x -timeout 30m
+//
+// MUSTER_BENCH_PEOPLE sets the roster size (default 100,000; the plan
+// calls up everyone).
+func BenchmarkEscalationFire(b *testing.B) {
+	people := 100_000
+	if s := os.Getenv("MUSTER_BENCH_PEOPLE"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err)
+		people = n
+	}
+	for _, nodes := range []int{1, 3} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			r := newCallRig(b, rigOptions{nodes: nodes, people: people, clock: clock, noCallbacks: true,
+				provider: func(bool) notify.Provider { return &instantProvider{} },
+				disp:     notify.DispatcherConfig{Workers: 64, ReportTimeout: time.Hour}})
+			everyone := strings.Replace(string(escalatePlan()), "select: {categories: [志愿者]}",
+				"select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}", 1)
+			_, err := r.plans.ApplyPlan(testCtx(b), "test", "escalate.yaml", []byte(everyone))
+			require.NoError(b, err)
+			for range b.N {
+				n := r.c.WaitLeader(15 * time.Second).Node
+				a, err := notify.NewService(n, n, senders).Activate(testCtx(b), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "bench"})
+				require.NoError(b, err)
+				st := r.waitDispatched(b, a.ID, 10*time.Minute)
+				silent := st.Counters.ByState[notify.StateSent]
+				require.Equal(b, a.Recipients, silent)
+				before := r.escalatorStats()
+				runtime.GC()
+				resetPeakRSS()
+				start := time.Now()
+				clock.Add(5 * time.Minute)
+				deadline := start.Add(10 * time.Minute)
+				for r.escalatorStats().Fired == before.Fired {
+					require.True(b, time.Now().Before(deadline), "the step did not fire")
+					time.Sleep(time.Millisecond)
+				}
+				fired := time.Since(start)
+				for r.escalatorStats().Sent-before.Sent < int64(silent) {
+					require.True(b, time.Now().Before(deadline), "sent %d of %d", r.escalatorStats().Sent-before.Sent, silent)
+					time.Sleep(5 * time.Millisecond)
+				}
+				out := time.Since(start)
+				hwm := peakRSS()
+				b.ReportMetric(fired.Seconds(), "fire-s")
+				b.ReportMetric(out.Seconds(), "out-s")
+				b.ReportMetric(float64(silent)/out.Seconds(), "items/s")
+				b.ReportMetric(float64(hwm)/(1<<20), "MiB-VmHWM")
+				b.ReportMetric(0, "ns/op")
+				b.Logf("%d silent: step fired in %v, all sent %v after it fell due; peak RSS %d MiB",
+					silent, fired.Round(time.Millisecond), out.Round(time.Millisecond), hwm>>20)
+				r.standDown(b, a.ID)
+			}
+		})
+	}
+}
+
+// escalatorStats sums the counters of every node's escalator.
+func (r *callRig) escalatorStats() notify.EscalatorStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s notify.EscalatorStats
+	for _, e := range r.esc {
+		x := e.Stats()
+		s.Fired += x.Fired
+		s.Sent += x.Sent
+		s.Failed += x.Failed
+	}
+	return s
 }

@@ -150,17 +150,21 @@ func (e *Escalator) Run(ctx context.Context) {
 // run escalates the drills (drill) or the LIVE activations until ctx ends.
 func (e *Escalator) run(ctx context.Context, drill bool) {
 	// The first tick of a term re-sends what an earlier leader left in flight.
-	loop := &escLoop{drill: drill, orphans: true, clocks: map[plans.ActivationID]*clockScan{}}
+	loop := &escLoop{drill: drill, orphans: true, clocks: map[plans.ActivationID]*clockScan{}, cursors: map[plans.ActivationID][]byte{}}
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
 	for {
-		if err := e.tick(ctx, loop); err != nil {
+		more, err := e.tick(ctx, loop)
+		if err != nil {
 			if ctx.Err() != nil || muster.IsCode(err, muster.ENotLeader) {
 				return
 			}
 			e.cfg.Logger.Warn("escalator: tick failed", "err", err)
-		} else {
-			loop.orphans = false
+		} else if !more {
+			loop.orphans = false // every queue was read to its end
+		}
+		if more && err == nil && ctx.Err() == nil {
+			continue // a full batch went out: the next one goes now, not at the next tick
 		}
 		select {
 		case <-ctx.Done():
@@ -176,6 +180,9 @@ type escLoop struct {
 	drill   bool
 	orphans bool // re-send items left in sending
 	clocks  map[plans.ActivationID]*clockScan
+	// cursors is where each activation's next read of its queued items
+	// starts (escalationWork): after the last item it took.
+	cursors map[plans.ActivationID][]byte
 }
 
 // clockScan is what the last read of an activation's escalation clocks
@@ -195,6 +202,7 @@ type escWork struct {
 	catchUp []plans.PersonID // on clocks of their own, with a step due
 	reports bool             // a superior step is among those caught up
 	refs    []EscalationRef
+	next    []byte                    // where the next read of the queue starts (escalationWork)
 	items   map[string]EscalationItem // by item key
 	recs    map[plans.PersonID]Recipient
 }
@@ -204,11 +212,13 @@ const catchUpBatch = 512
 
 // tick does one round for the drills or the LIVE activations, the most
 // severe level first: fire due steps, then catch up the recipients on
-// clocks of their own, then send queued items.
-func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
+// clocks of their own, then send queued items, a batch per activation.
+// more is set when an activation's queue was not read to its end (a full
+// batch was taken): the next round should come at once.
+func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err error) {
 	work, err := e.look(ctx, loop)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, w := range work {
 		// The activation's steps first: they leave out those on clocks of
@@ -218,7 +228,7 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
 			var res FireResult
 			p, _ := json.Marshal(escalationFire{Activation: w.a.ID, Step: step})
 			if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationFire, Actor: "escalator", Payload: p}, &res); err != nil {
-				return fmt.Errorf("fire step %d of %s: %w", step, w.a.ID, err)
+				return false, fmt.Errorf("fire step %d of %s: %w", step, w.a.ID, err)
 			}
 			if !res.Already && !res.Stopped {
 				e.fired.Add(1)
@@ -226,21 +236,23 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) error {
 			}
 		}
 		if err := e.catchUp(ctx, loop, w); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if len(work) > 0 && anyDue(work) {
 		// What the steps queued is read on the next look.
 		if work, err = e.look(ctx, loop); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for _, w := range work {
 		if err := e.send(ctx, w); err != nil {
-			return err
+			return false, err
 		}
+		loop.cursors[w.a.ID] = w.next
+		more = more || w.next != nil
 	}
-	return nil
+	return more, nil
 }
 
 func anyDue(work []*escWork) bool {
@@ -292,7 +304,8 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 	drill, orphans := loop.drill, loop.orphans
 	now := e.cfg.Clock.Now()
 	var out []*escWork
-	looked := map[plans.ActivationID]bool{}
+	looked := map[plans.ActivationID]bool{} // whose clocks were read
+	open := map[plans.ActivationID]bool{}
 	err := e.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		for _, id := range openActivations(tx) {
 			a, err := getActivation(tx, id)
@@ -322,11 +335,12 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 				looked[id] = true
 				e.dueClocks(loop, ad, w, steps, now)
 			}
-			refs, items, err := escalationWork(ad, id, orphans, e.cfg.Batch)
+			refs, items, next, err := escalationWork(ad, id, orphans, e.cfg.Batch, loop.cursors[id])
 			if err != nil {
 				return err
 			}
-			w.refs = refs
+			w.refs, w.next = refs, next
+			open[id] = true
 			for _, it := range items {
 				w.items[string(it.key())] = it
 				if it.Action == plans.EscalateSMS || it.Action == plans.EscalateVoice {
@@ -347,6 +361,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 	})
 	if err == nil {
 		maps.DeleteFunc(loop.clocks, func(id plans.ActivationID, _ *clockScan) bool { return !looked[id] }) // stopped since
+		maps.DeleteFunc(loop.cursors, func(id plans.ActivationID, _ []byte) bool { return !open[id] })
 	}
 	slices.SortFunc(out, func(x, y *escWork) int { return severity(x.a, y.a) })
 	return out, err
