@@ -226,6 +226,17 @@ func (w *Warning) RegionNames() string {
 	return strings.Join(names, "、")
 }
 
+// rulesDrillWarningsHoldNoRegion is the behaviour (muster.Rules) from
+// which an EXERCISE or TEST warning (an upstream drill's CAP alert) puts no
+// region in standby: the modes are the city's real state, and a drill
+// must not change what officials see of it. Under older rules it did.
+const rulesDrillWarningsHoldNoRegion = 5
+
+// HoldsRegions reports whether w is LIVE: only a LIVE warning puts its
+// regions in standby and counts for operators (under rules before
+// rulesDrillWarningsHoldNoRegion an EXERCISE or TEST one held them too).
+func (w *Warning) HoldsRegions() bool { return w.PurposeOrLive() == WarningLive }
+
 // PurposeOrLive is w's purpose, LIVE for a warning stored without one.
 func (w *Warning) PurposeOrLive() WarningPurpose {
 	if w.Purpose == "" {
@@ -478,6 +489,9 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	w.ID = warningKey(seq)
 	reason := fmt.Sprintf("%s预警 %s: %s", w.Level.ChineseName(), w.ID, w.Headline)
 	for _, r := range w.Regions {
+		if !w.HoldsRegions() && c.RulesAtLeast(rulesDrillWarningsHoldNoRegion) {
+			break
+		}
 		if err := holdStandby(tx, r, w.ID, w.Level, c.Time, c.Actor, reason); err != nil {
 			return nil, fmt.Errorf("switch %s to standby: %w", r, err)
 		}
@@ -1120,14 +1134,15 @@ type warningCollector struct {
 }
 
 // Collector returns a Prometheus collector read from this node's local
-// state at each scrape: muster_warnings_active{level} counts the warnings in
-// force, and muster_warnings_unanswered the orange and red warnings whose
-// response time has passed with no activation over their regions (the
-// warning-without-response prompt).
+// state at each scrape: muster_warnings_active{level} counts the LIVE
+// warnings in force, and muster_warnings_unanswered the LIVE orange and
+// red warnings whose response time has passed with no activation over
+// their regions (the warning-without-response prompt). EXERCISE and TEST
+// warnings are not counted.
 func (s *WarningService) Collector() prometheus.Collector {
 	return &warningCollector{s: s,
-		active:     prometheus.NewDesc("muster_warnings_active", "Warnings in force, by level.", []string{"level"}, nil),
-		unanswered: prometheus.NewDesc("muster_warnings_unanswered", "Orange and red warnings past their response time with no activation over their regions.", nil, nil),
+		active:     prometheus.NewDesc("muster_warnings_active", "LIVE warnings in force, by level.", []string{"level"}, nil),
+		unanswered: prometheus.NewDesc("muster_warnings_unanswered", "LIVE orange and red warnings past their response time with no activation over their regions.", nil, nil),
 	}
 }
 
@@ -1149,6 +1164,9 @@ func (c *warningCollector) Collect(ch chan<- prometheus.Metric) {
 			return
 		}
 		for _, w := range l.Items {
+			if !w.HoldsRegions() {
+				continue // a drill's warning: nothing for operators to answer
+			}
 			byLevel[w.Level]++
 			if w.Prompt {
 				unanswered++

@@ -3,6 +3,7 @@ package plans_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -51,7 +52,11 @@ type warnEnv struct {
 // newWarnEnv starts a single-node cluster stamping commands with a test
 // clock, with the demo city, the example plans, flood-east (the flood plan
 // scoped to district 990102) and the minimal plan (level IV only).
-func newWarnEnv(t *testing.T) *warnEnv {
+func newWarnEnv(t *testing.T) *warnEnv { t.Helper(); return newWarnEnvUnder(t, 0) }
+
+// newWarnEnvUnder is newWarnEnv with its node under the given state-machine
+// rules (0: this muster's).
+func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 	t.Helper()
 	clk := clustertest.NewClock(time.Date(2026, 7, 20, 8, 0, 0, 0, time.UTC))
 	c := clustertest.New(t, 1, clustertest.Options{
@@ -68,7 +73,7 @@ func newWarnEnv(t *testing.T) *warnEnv {
 				return nil, plans.HoldEmergency(tx, h.Region, h.Level, h.Act, c.Time, c.Actor, "启动响应")
 			})
 		},
-		Config: func(_ int, cfg *cluster.Config) { cfg.Clock = clk },
+		Config: func(_ int, cfg *cluster.Config) { cfg.Clock, cfg.Rules = clk, rules },
 	})
 	n := c.Nodes[0].Node
 	ps := plans.NewService(n, n)
@@ -464,7 +469,7 @@ func TestWarningWithoutResponsePrompts(t *testing.T) {
 	gauge := func(want int) {
 		t.Helper()
 		assert.NoError(t, testutil.CollectAndCompare(e.svc.Collector(), strings.NewReader(`
-# HELP muster_warnings_unanswered Orange and red warnings past their response time with no activation over their regions.
+# HELP muster_warnings_unanswered LIVE orange and red warnings past their response time with no activation over their regions.
 # TYPE muster_warnings_unanswered gauge
 muster_warnings_unanswered `+strconv.Itoa(want)+"\n"), "muster_warnings_unanswered"))
 	}
@@ -562,7 +567,7 @@ func TestWarningImportIsIdempotent(t *testing.T) {
 	assert.Equal(t, plans.HazardNatural, w.Category, "Met narrows the suggestions to natural disasters")
 	assert.Equal(t, in.Source, w.Source)
 	assert.Equal(t, "feed", w.IssuedBy)
-	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode, "a drill's warning holds no region")
 
 	// The same alert again, even changed, is the same warning.
 	e.clk.Add(time.Minute)
@@ -611,6 +616,51 @@ func TestWarningImportIsIdempotent(t *testing.T) {
 	list, err := e.svc.Warnings(ctx, muster.Default, plans.WarningFilter{}, plans.Page{})
 	require.NoError(t, err)
 	assert.Len(t, list.Items, 3)
+}
+
+// An upstream drill's alert (CAP Exercise or Test) becomes an EXERCISE or
+// TEST warning that puts no region in standby and does not count for
+// operators: the modes and the metrics are the city's real state. A LIVE
+// warning over the same district does both.
+func TestDrillWarningsHoldNoRegion(t *testing.T) {
+	active := func(e *warnEnv, orange int) string {
+		return fmt.Sprintf(`# HELP muster_warnings_active LIVE warnings in force, by level.
+# TYPE muster_warnings_active gauge
+muster_warnings_active{level="blue"} 0
+muster_warnings_active{level="orange"} %d
+muster_warnings_active{level="red"} 0
+muster_warnings_active{level="yellow"} 0
+`, orange)
+	}
+	e := newWarnEnv(t)
+	for i, purpose := range []plans.WarningPurpose{plans.WarningExercise, plans.WarningTest} {
+		in := upstreamRain(e, "DRILL-"+strconv.Itoa(i), wDistrict)
+		in.Purpose = purpose
+		res, err := e.svc.Import(testCtx(t), "feed", in)
+		require.NoError(t, err)
+		assert.Equal(t, purpose, res.Warning.Purpose)
+		assert.Equal(t, plans.WarningActive, res.Warning.Status)
+	}
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
+	assert.Equal(t, plans.ModeNormal, e.mode(t, wGrid).Mode)
+	assert.Empty(t, e.modeRecords(t))
+	assert.Empty(t, e.audit(t), "no mode switched")
+	assert.NoError(t, testutil.CollectAndCompare(e.svc.Collector(), strings.NewReader(active(e, 0)), "muster_warnings_active"))
+
+	live, err := e.svc.Import(testCtx(t), "feed", upstreamRain(e, "LIVE-1", wDistrict))
+	require.NoError(t, err)
+	assert.Equal(t, plans.WarningLive, live.Warning.Purpose)
+	assert.Equal(t, plans.ModeStandby, e.mode(t, wGrid).Mode)
+	assert.NoError(t, testutil.CollectAndCompare(e.svc.Collector(), strings.NewReader(active(e, 1)), "muster_warnings_active"))
+
+	t.Run("rules 4", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 4)
+		in := upstreamRain(e, "DRILL-0", wDistrict)
+		in.Purpose = plans.WarningExercise
+		_, err := e.svc.Import(testCtx(t), "feed", in)
+		require.NoError(t, err)
+		assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode, "under rules 4 a drill's warning held its regions")
+	})
 }
 
 func TestWarningImportUpdateAndCancel(t *testing.T) {

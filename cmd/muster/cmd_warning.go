@@ -121,10 +121,21 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 		return
 	}
 	fmt.Fprintf(w, "suggested: level %s\n", wa.SuggestedLevel)
+	purpose := strings.ToLower(string(wa.PurposeOrLive())) // a drill's warning is answered by a drill
 	for _, s := range wa.Suggestions {
-		fmt.Fprintf(w, "  %s\t%s\t%s级 %s\tmuster activate %s --region %s --level %s --purpose live --reason %q\n",
-			s.Plan, s.Title, s.Level, s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, wa.Headline)
+		fmt.Fprintf(w, "  %s\t%s\t%s级 %s\tmuster activate %s --region %s --level %s --purpose %s --reason %q\n",
+			s.Plan, s.Title, s.Level, s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose, wa.Headline)
 	}
+}
+
+// drillMark is plans.ExerciseMark and the purpose for an EXERCISE or TEST
+// warning (an upstream drill's alert, which holds no region), "" for a
+// LIVE one.
+func drillMark(wa plans.Warning) string {
+	if wa.HoldsRegions() {
+		return ""
+	}
+	return plans.ExerciseMark + string(wa.PurposeOrLive())
 }
 
 func joinCodes(codes []plans.RegionCode) string {
@@ -197,7 +208,7 @@ func newWarningListCmd(g *globals) *cobra.Command {
 					prompts++
 				}
 				fmt.Fprintf(t, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wa.ID, wa.Level, wa.Level.ChineseName(), wa.Status,
-					joinCodes(wa.Regions), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), wa.Headline)
+					joinCodes(wa.Regions), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), drillMark(wa)+wa.Headline)
 			}
 			if err := t.Flush(); err != nil {
 				return err
@@ -233,6 +244,9 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "!! NO RESPONSE: no activation over these regions since %s (due %s)\n", localTime(wa.IssuedAt), localTime(wa.RespondBy))
 				}
 				fmt.Fprintf(w, "warning:\t%s %s预警 (%s), %s\n", wa.ID, wa.Level.ChineseName(), wa.Level, wa.Status)
+				if m := drillMark(wa); m != "" {
+					fmt.Fprintf(w, "purpose:\t%s: a drill's warning; its regions are not in standby\n", m)
+				}
 				fmt.Fprintf(w, "event:\t%s\n", wa.Event)
 				fmt.Fprintf(w, "headline:\t%s\n", wa.Headline)
 				if wa.Description != "" {
