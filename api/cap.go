@@ -83,8 +83,9 @@ func (s *Server) writeCAP(c *gin.Context, what string, a *cap.Alert, err error) 
 // activationCAP serves an activation as CAP: the Alert it was issued as, or
 // for the correction of a retracted activation (Retracts set) the Cancel of
 // that activation's alert, or an Update carrying the corrected text when
-// the retraction was a correction. An activation that has not started
-// (pending approval, rejected) has no alert: 409.
+// the retraction was a correction. An activation that never started
+// (pending approval, rejected, expired, or withdrawn before approval) has no
+// alert: 409.
 func (s *Server) activationCAP(c *gin.Context) {
 	ctx, level := c.Request.Context(), consistency(c)
 	st, err := s.deps.Activations.Activation(ctx, level, plans.ActivationID(c.Param("id")))
@@ -111,7 +112,7 @@ func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, 
 	}
 	origIn, err := s.capActivation(ctx, level, orig.Activation)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("activation %s corrects %s: %w", a.ID, a.Retracts, err)
 	}
 	origAlert, err := origIn.Alert()
 	if err != nil {
@@ -152,9 +153,13 @@ func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, 
 // regions, and a zh-CN block, with an en-US one when the plan has an
 // English title.
 func (s *Server) capActivation(ctx context.Context, level muster.Consistency, a notify.Activation) (cap.Activation, error) {
-	switch a.Status {
-	case notify.StatusPendingApproval, notify.StatusApprovalExpired, notify.StatusRejected:
+	switch {
+	case a.Status == notify.StatusPendingApproval, a.Status == notify.StatusApprovalExpired, a.Status == notify.StatusRejected:
 		return cap.Activation{}, muster.Errorf(muster.EConflict, "activation %s is %s: it was never issued, so it has no CAP alert", a.ID, a.Status)
+	case a.Start().IsZero():
+		// A request withdrawn (stood down) before its last approval: nothing
+		// was sent.
+		return cap.Activation{}, muster.Errorf(muster.EConflict, "activation %s is %s and never started (withdrawn before approval): it was never issued, so it has no CAP alert", a.ID, a.Status)
 	}
 	category, err := s.planCategory(ctx, level, a.Plan, a.PlanVersion)
 	if err != nil {

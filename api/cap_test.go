@@ -213,6 +213,48 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, res.Code)
 }
 
+// TestCAPWithdrawnRequestHasNoAlert: a LIVE request withdrawn (stood down)
+// before its approval never started and sent nothing, so it has no alert,
+// as a pending or rejected one has none.
+func TestCAPWithdrawnRequestHasNoAlert(t *testing.T) {
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
+	f := newCAPFixture(t, clk)
+	h := f.handler(f.c.Nodes[0])
+	withDemo(t, f, h)
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var roster bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&roster, 50, 3, examples.Grids(regions)))
+	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{"plan_id": "flood-control",
+		"regions": []string{"990102"}, "level": "II", "purpose": "LIVE", "reason": "特大暴雨"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var live notify.Activation
+	res.decode(t, &live)
+	require.Equal(t, notify.StatusPendingApproval, live.Status)
+	clk.Add(time.Minute)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(live.ID) + "/stand-down", token: f.root,
+		body: jsonBody(map[string]string{"reason": "雨情减弱，撤回申请"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(live.ID), token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var st notify.ActivationStatus
+	res.decode(t, &st)
+	require.Equal(t, notify.StatusStoodDown, st.Status)
+	require.True(t, st.StartedAt.IsZero(), "withdrawn before approval, it never started")
+
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(live.ID) + "/cap", token: viewer})
+	require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+	e := res.errorBody(t)
+	assert.Equal(t, muster.EConflict, e.Code)
+	assert.Contains(t, e.Message, "never started")
+	assert.Contains(t, e.Message, string(live.ID))
+}
+
 func TestWarningsAsCAPAndImport(t *testing.T) {
 	xmllintPath(t)
 	clk := clustertest.NewClock(time.Date(2026, 11, 23, 8, 0, 0, 0, shanghai).UTC())
