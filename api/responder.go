@@ -167,7 +167,7 @@ type responderView struct {
 	Drill      bool
 	Level      string
 	Answer     string // the answer given, if any
-	Closed     string // why no answer is taken, if none is
+	Closed     string // why no answer is taken, if none is; set, the page shows no form and no SMS hint
 	Form       bool   // the answer buttons are shown
 	Nonce      string
 	MaxReason  int

@@ -210,6 +210,52 @@ func TestResponderPage(t *testing.T) {
 	})
 }
 
+// TestResponderPageSMSHintOnlyWhileOpen: the page tells the person they
+// may also answer by SMS only while the call-up takes answers; a retracted
+// or ended one shows why no answer is needed and no way to answer.
+func TestResponderPageSMSHintOnlyWhileOpen(t *testing.T) {
+	r := newResponderRig(t)
+	main := r.f.handler(r.f.c.Nodes[0])
+	zh, en := r.recipient(t, plans.LangZH), r.recipient(t, plans.LangEN)
+	const hintZH, hintEN = "也可直接回复短信", "You can also reply to the SMS"
+	page := func(act plans.ActivationID, p plans.PersonID) string {
+		t.Helper()
+		res := do(t, r.h, request{method: "GET", path: "/r/" + r.token(t, act, p)})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		return res.Body.String()
+	}
+
+	body := page(r.drill.ID, zh.Person)
+	assert.Contains(t, body, `id="yes"`, "open: the answer form")
+	assert.Contains(t, body, hintZH, "open: the SMS hint")
+	assert.Contains(t, page(r.drill.ID, en.Person), hintEN)
+
+	res := do(t, main, request{method: "POST", path: "/api/v1/activations/" + string(r.drill.ID) + "/retract", token: r.f.root,
+		body: jsonBody(notify.RetractRequest{Message: "演练通知发错，请忽略。"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	body = page(r.drill.ID, zh.Person)
+	assert.Contains(t, body, "本次召集已撤回，无需回复。")
+	assert.NotContains(t, body, hintZH, "retracted: no SMS hint")
+	assert.NotContains(t, body, "<form", "retracted: no answer form")
+	body = page(r.drill.ID, en.Person)
+	assert.Contains(t, body, "This call-up was withdrawn; no answer is needed.")
+	assert.NotContains(t, body, hintEN, "retracted: no SMS hint")
+
+	res = do(t, main, request{method: "POST", path: "/api/v1/activations", token: r.f.root, body: jsonBody(map[string]any{"plan_id": "flood-control",
+		"regions": []string{"990100"}, "level": "IV", "purpose": "EXERCISE", "reason": "防汛通讯演练"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var ended notify.Activation
+	res.decode(t, &ended)
+	assert.Contains(t, page(ended.ID, zh.Person), hintZH)
+	res = do(t, main, request{method: "POST", path: "/api/v1/activations/" + string(ended.ID) + "/stand-down", token: r.f.root,
+		body: jsonBody(map[string]string{"reason": "演练结束"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	body = page(ended.ID, zh.Person)
+	assert.Contains(t, body, "本次召集已结束，无需回复。")
+	assert.NotContains(t, body, hintZH, "stood down: no SMS hint")
+	assert.NotContains(t, body, "<form", "stood down: no answer form")
+}
+
 func TestResponderAnswerRules(t *testing.T) {
 	r := newResponderRig(t)
 	var zh []notify.Recipient
