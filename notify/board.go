@@ -212,7 +212,9 @@ type Board struct {
 // leaves b as it was.
 func (b Board) At(now time.Time) Board {
 	b.AsOf = now
-	b.Elapsed = max(0, now.Sub(b.StartedAt))
+	if !b.StartedAt.IsZero() { // a request awaiting approval, or withdrawn, never started: T+0
+		b.Elapsed = max(0, now.Sub(b.StartedAt))
+	}
 	reach := func(r *BoardRow) {
 		r.AckBy = slices.Clone(r.AckBy)
 		for i := range r.AckBy {

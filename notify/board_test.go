@@ -338,3 +338,22 @@ func TestStatusCountsAndSettled(t *testing.T) {
 		})
 	}
 }
+
+// A request awaiting approval, or withdrawn before it, never started: its
+// board shows T+0 and no checkpoint passed (the time since the zero time
+// overflowed to the longest duration).
+func TestBoardOfAnActivationThatNeverStarted(t *testing.T) {
+	b := notify.Board{Total: notify.BoardRow{AckBy: []notify.AckBy{{Minutes: 5}, {Minutes: 30}}}}
+	now := time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)
+	got := b.At(now)
+	assert.Zero(t, got.Elapsed)
+	assert.Equal(t, now, got.AsOf)
+	for _, c := range got.Total.AckBy {
+		assert.False(t, c.Reached, "T+%d", c.Minutes)
+	}
+	b.StartedAt = now.Add(-10 * time.Minute)
+	got = b.At(now)
+	assert.Equal(t, 10*time.Minute, got.Elapsed)
+	assert.True(t, got.Total.AckBy[0].Reached)
+	assert.False(t, got.Total.AckBy[1].Reached)
+}
