@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -107,7 +108,17 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 		res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(blank)})
 		require.Equal(t, http.StatusBadRequest, res.Code, "a blank region code (dry run %v): %s", dry, res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "blank")
+		// A reason is read out twice on every voice call-up: a short one.
+		long := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "EXERCISE",
+			"reason": strings.Repeat("雨", notify.MaxReasonChars+1), "dry_run": dry}
+		res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(long)})
+		require.Equal(t, http.StatusBadRequest, res.Code, "a long reason (dry run %v): %s", dry, res.Body)
+		assert.Contains(t, res.errorBody(t).Message, "at most 200")
 	}
+	atLimit := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "EXERCISE",
+		"reason": strings.Repeat("雨", notify.MaxReasonChars), "dry_run": true}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(atLimit)})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -84,6 +85,21 @@ type ActivationRequest struct {
 	ConfirmScope string `json:"confirm_scope,omitempty"`
 }
 
+// MaxReasonChars bounds an activation's reason, which its voice call-ups
+// read out twice (and SMS templates may carry): a short statement of why.
+const MaxReasonChars = 200
+
+// checkReason refuses a reason longer than MaxReasonChars. It is checked
+// where a person asks for an activation (preview and activate), before the
+// request is proposed; the state machine does not check it, so entries
+// from before the limit replay as they applied.
+func checkReason(reason string) error {
+	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n > MaxReasonChars {
+		return invalidf("reason: %d characters; at most %d (say briefly why the plan is activated)", n, MaxReasonChars)
+	}
+	return nil
+}
+
 // normalize checks the request's own fields and resolves the plan version.
 func (req ActivationRequest) normalize(tx *bolt.Tx) (activationCreate, error) {
 	var out activationCreate
@@ -159,6 +175,9 @@ type Preview struct {
 // and what the first recipient's SMS would say. Nothing is written.
 func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, error) {
 	var out Preview
+	if err := checkReason(req.Reason); err != nil {
+		return out, err
+	}
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		cr, err := req.normalize(tx)
 		if err != nil {
@@ -246,6 +265,9 @@ const activationTimeout = 2 * time.Minute
 func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequest) (Activation, error) {
 	var out Activation
 	var cr activationCreate
+	if err := checkReason(req.Reason); err != nil {
+		return out, err
+	}
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
 		if cr, err = req.normalize(tx); err != nil {
