@@ -162,16 +162,17 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Equal(t, "东湖区、江北区", zh.Areas[0].Desc)
 	assert.Contains(t, en.Headline, "Example City Flood Control Plan")
 
-	// EXERCISE level III: status Exercise, headlines marked as a drill.
+	// EXERCISE level III: status Exercise, headlines marked as a drill (in
+	// another district: no drill goes where the LIVE call-up is).
 	clk.Add(time.Hour)
-	drill := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990101001"}, "level": "III",
+	drill := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990103001"}, "level": "III",
 		"purpose": "EXERCISE", "reason": "防汛通讯演练"})
 	require.Equal(t, notify.StatusActive, drill.Status)
 	orig, origDoc := getCAP(t, h, viewer, capPath(drill.ID), "activation-exercise")
 	assert.Equal(t, cap.StatusExercise, orig.Status)
 	assert.Equal(t, cap.SeverityModerate, orig.Infos[0].Severity)
 	assert.True(t, strings.HasPrefix(orig.Infos[0].Headline, cap.ExerciseMarkZH), orig.Infos[0].Headline)
-	assert.Equal(t, []cap.NamedValue{{ValueName: cap.GeocodeRegion, Value: "990101001"}}, orig.Infos[0].Areas[0].Geocodes)
+	assert.Equal(t, []cap.NamedValue{{ValueName: cap.GeocodeRegion, Value: "990103001"}}, orig.Infos[0].Areas[0].Geocodes)
 
 	// Retracted: the activation keeps its alert as issued, and its
 	// correction is the Cancel of that alert.
@@ -193,7 +194,7 @@ func TestActivationsAsCAP(t *testing.T) {
 
 	// A retraction with a corrected text is an Update carrying it.
 	clk.Add(10 * time.Minute)
-	test := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "IV",
+	test := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990104"}, "level": "IV",
 		"purpose": "TEST", "reason": "系统联调"})
 	testAlert, _ := getCAP(t, h, viewer, capPath(test.ID), "activation-test")
 	assert.Equal(t, cap.StatusTest, testAlert.Status)

@@ -121,6 +121,10 @@ type Activation struct {
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`
 	StandDownReason string    `json:"stand_down_reason,omitempty"`
+
+	// StoppedDrills lists the drills a LIVE activation stood down when it
+	// started (rulesLiveStopsDrills); on a preview, those it would.
+	StoppedDrills []plans.ActivationID `json:"stopped_drills,omitempty"`
 }
 
 // Buckets of the state file owned by notify.
@@ -370,7 +374,28 @@ func createActivation(tx *bolt.Tx, c *muster.Command, req activationCreate) (Act
 	if err != nil {
 		return Activation{}, err
 	}
+	if req.Purpose.Drill() && c.RulesAtLeast(rulesLiveStopsDrills) {
+		if err := noDrillWhereLive(tx, req.Regions); err != nil {
+			return Activation{}, err
+		}
+	}
 	return createPrepared(tx, c, p)
+}
+
+// noDrillWhereLive refuses a drill over, above or under the regions of an
+// active LIVE call-up (EConflict): the LIVE one would have stood it down
+// (rulesLiveStopsDrills), and its people are called up for real.
+func noDrillWhereLive(tx *bolt.Tx, regions []plans.RegionCode) error {
+	open, err := overlappingOpen(tx, regions)
+	if err != nil {
+		return err
+	}
+	for _, o := range open {
+		if o.Purpose == PurposeLive {
+			return muster.Errorf(muster.EConflict, "LIVE activation %s is calling up %s for real: no drill there until it is stood down", o.ID, o.RegionNames)
+		}
+	}
+	return nil
 }
 
 // createPrepared creates the activation p was prepared for.
@@ -449,6 +474,11 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 				return fmt.Errorf("switch %s to emergency: %w", r, err)
 			}
 		}
+		if c.RulesAtLeast(rulesLiveStopsDrills) {
+			if err := standDownDrills(tx, a, c); err != nil {
+				return err
+			}
+		}
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
 	if err != nil {
@@ -458,6 +488,62 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 		return err
 	}
 	return putActivation(tx, *a)
+}
+
+// rulesLiveStopsDrills is the behaviour (muster.Rules) from which a LIVE
+// call-up that starts stands down the drills running over, above or under
+// its regions: people called up for real are not also drilled, and drill
+// traffic (【演练】 texts, calls, 叫应 reports) stops where the real thing
+// is. Under older rules the drills ran on.
+const rulesLiveStopsDrills = 5
+
+// standDownDrills stands down the open drills (EXERCISE and TEST call-ups;
+// not corrections, which tell people to ignore a drill's message) whose
+// regions overlap a's, and lists them in a.StoppedDrills.
+func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
+	open, err := overlappingOpen(tx, a.Regions)
+	if err != nil {
+		return err
+	}
+	for _, d := range open {
+		if !d.Purpose.Drill() {
+			continue
+		}
+		if err := standDown(tx, &d, c, fmt.Sprintf("LIVE activation %s started over %s: the drill stops", a.ID, a.RegionNames)); err != nil {
+			return fmt.Errorf("stand down drill %s: %w", d.ID, err)
+		}
+		if err := putActivation(tx, d); err != nil {
+			return err
+		}
+		a.StoppedDrills = append(a.StoppedDrills, d.ID)
+	}
+	return nil
+}
+
+// overlappingOpen lists the active call-ups, corrections aside, with a
+// region that is one of regions, or lies above or under one of them.
+func overlappingOpen(tx *bolt.Tx, regions []plans.RegionCode) ([]Activation, error) {
+	rr := plans.NewRegionReader(tx)
+	within := func(code, of plans.RegionCode) bool { // code is of or lies under it
+		path, err := rr.Path(code)
+		return err == nil && slices.ContainsFunc(path, func(r plans.Region) bool { return r.Code == of })
+	}
+	var out []Activation
+	for _, id := range openActivations(tx) {
+		d, err := getActivation(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if d.Status != StatusActive || d.Retracts != "" {
+			continue
+		}
+		if slices.ContainsFunc(d.Regions, func(dr plans.RegionCode) bool {
+			return slices.ContainsFunc(regions, func(r plans.RegionCode) bool { return within(dr, r) || within(r, dr) })
+		}) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 // Start is when a's call-up started (zero while it waits for approval).

@@ -251,7 +251,9 @@ func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
 	b, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "III", Purpose: "LIVE", Reason: "内涝"})
 	require.NoError(t, err)
 	// A drill runs in peacetime: it switches no region, before or after.
-	drill, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练"})
+	// (Not over the LIVE call-ups' district or the city above it: no drill
+	// goes where the real thing is.)
+	drill, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{other}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练"})
 	require.NoError(t, err)
 	assert.Equal(t, plans.ModeNormal, mode(t, e, other))
 	_, err = e.svc.StandDown(ctx, "commander", drill.ID, "演练结束")
@@ -448,6 +450,8 @@ func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "990101", a.ConfirmedScope)
 	assert.Equal(t, p.Total, a.Recipients)
+	_, err = e.svc.StandDown(ctx, "commander", a.ID, "x") // no drill goes where a LIVE call-up is
+	require.NoError(t, err)
 
 	// flood-small expects 20 people at level IV: the whole city is far more.
 	files, err := examples.Plans()
@@ -550,8 +554,9 @@ func TestLiveActivationWaitsForASecondPerson(t *testing.T) {
 	_, err = e.svc.Decide(ctx, "someone", a.ID, notify.DecisionRequest{Approve: true, Recipients: preview.Total})
 	require.True(t, muster.IsCode(err, muster.EConflict), "a started activation takes no more decisions: %v", err)
 
-	// An EXERCISE of the same level needs nobody else.
-	req.Purpose = "EXERCISE"
+	// An EXERCISE of the same level needs nobody else (in another
+	// district: none goes where the LIVE call-up is).
+	req.Purpose, req.Regions = "EXERCISE", []plans.RegionCode{other}
 	x, err := e.svc.Activate(ctx, "trainer", req)
 	require.NoError(t, err)
 	assert.Equal(t, notify.StatusActive, x.Status)
@@ -607,4 +612,74 @@ func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
 	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
 	assert.Contains(t, err.Error(), "request it again")
 	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+}
+
+// When a LIVE call-up starts, the drills running over, above or under its
+// regions stop: people called up for real are not drilled at the same
+// time, and no 【演练】 traffic goes on where the real thing is. A drill
+// elsewhere runs on; the preview names the drills that would stop.
+func TestLiveCallUpStandsDownTheDrillsWhereItStarts(t *testing.T) {
+	street := plans.RegionCode("990101001")
+	drills := func(t *testing.T, e *env) (above, under, elsewhere notify.Activation) {
+		for _, p := range []struct {
+			a      *notify.Activation
+			region plans.RegionCode
+		}{{&above, city}, {&under, street}, {&elsewhere, "990102"}} {
+			var err error
+			*p.a, err = e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{p.region}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"})
+			require.NoError(t, err)
+		}
+		return above, under, elsewhere
+	}
+	status := func(t *testing.T, e *env, id plans.ActivationID) notify.ActivationStatus {
+		st, err := e.svc.Activation(testCtx(t), muster.Default, id)
+		require.NoError(t, err)
+		return st
+	}
+
+	e := newEnv(t, 1, 300)
+	above, under, elsewhere := drills(t, e)
+	p, err := e.svc.Preview(testCtx(t), floodIV(district))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []plans.ActivationID{above.ID, under.ID}, p.Activation.StoppedDrills)
+	live, err := e.svc.Activate(testCtx(t), "commander", floodIV(district))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []plans.ActivationID{above.ID, under.ID}, live.StoppedDrills)
+	for _, d := range []notify.Activation{above, under} {
+		st := status(t, e, d.ID)
+		assert.Equal(t, notify.StatusStoodDown, st.Status, "%s", d.ID)
+		assert.Contains(t, st.StandDownReason, string(live.ID))
+	}
+	assert.Equal(t, notify.StatusActive, status(t, e, elsewhere.ID).Status, "a drill in another district runs on")
+	assert.Equal(t, plans.ModeEmergency, mode(t, e, street))
+
+	// No new drill where the LIVE call-up is, above or under it; elsewhere
+	// one starts.
+	for _, r := range []plans.RegionCode{street, city} {
+		req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{r}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"}
+		_, err := e.svc.Preview(testCtx(t), req)
+		require.True(t, muster.IsCode(err, muster.EConflict), "preview over %s: %v", r, err)
+		_, err = e.svc.Activate(testCtx(t), "trainer", req)
+		require.True(t, muster.IsCode(err, muster.EConflict), "drill over %s: %v", r, err)
+		assert.Contains(t, err.Error(), string(live.ID))
+	}
+	_, err = e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{"990102"}, Level: "IV", Purpose: "TEST", Reason: "通讯测试"})
+	require.NoError(t, err)
+
+	// The same plan over the same district again: the preview says it is
+	// already calling them up.
+	p, err = e.svc.Preview(testCtx(t), floodIV(district))
+	require.NoError(t, err)
+	assert.Equal(t, []plans.ActivationID{live.ID}, p.AlreadyOpen)
+	assert.Empty(t, p.Activation.StoppedDrills)
+
+	t.Run("rules 4", func(t *testing.T) {
+		e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = 4 }}, testCtx(t))
+		above, under, _ := drills(t, e)
+		live, err := e.svc.Activate(testCtx(t), "commander", floodIV(district))
+		require.NoError(t, err)
+		assert.Empty(t, live.StoppedDrills)
+		assert.Equal(t, notify.StatusActive, status(t, e, above.ID).Status, "under rules 4 the drills ran on")
+		assert.Equal(t, notify.StatusActive, status(t, e, under.ID).Status)
+	})
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/notify/twiliosim"
 	"muster/plans"
@@ -461,7 +463,10 @@ func TestCallUpLinksOpenTheResponderPage(t *testing.T) {
 // LIVE call-up answers the drill's link, and only the drill counts it
 // (an SMS reply would go to the most recent call-up of its account).
 func TestWebAnswerTargetsItsActivation(t *testing.T) {
-	e := newEnv(t, 1, 50)
+	// Under rules 4 a drill ran on when a LIVE call-up of the same people
+	// started (now it is stood down, rulesLiveStopsDrills); such entries
+	// replay as they applied, and the answer must still find its own.
+	e := newEnvWith(t, 1, 50, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = 4 }}, testCtx(t))
 	ctx := testCtx(t)
 	n := e.c.Leader().Node
 	drill, err := e.svc.Activate(ctx, "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})

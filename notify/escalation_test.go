@@ -216,21 +216,25 @@ func TestVoiceEscalationAnswersByKeypad(t *testing.T) {
 	assert.Zero(t, sim.Accounts[liveAcct.SID].Calls.Created, "a drill's calls stay on the exercise account")
 }
 
-// TestLiveEscalationIsNotHeldBehindADrill escalates a drill and a LIVE
-// call-up of the same people at the same moment, both by voice; the drill's
-// exercise account places 2 calls a second. The LIVE calls all go out while
-// the drill's are still being placed at their pace: a drill's escalation
-// never holds up a LIVE one, though the drill is older.
+// TestLiveEscalationIsNotHeldBehindADrill escalates a drill in one
+// district and a LIVE call-up in the next at the same moment, both by
+// voice; the drill's exercise account places 2 calls a second. The LIVE
+// calls all go out while the drill's are still being placed at their pace:
+// a drill's escalation never holds up a LIVE one, though the drill is
+// older.
 func TestLiveEscalationIsNotHeldBehindADrill(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002}})
+	r := newCallRig(t, rigOptions{nodes: 1, people: 1200, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002}})
 	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", voiceEscalatePlan())
 	require.NoError(t, err)
 	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
 	var acts []notify.Activation
-	for _, purpose := range []string{"EXERCISE", "LIVE"} {
-		a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "电话叫应"})
+	for _, p := range []struct {
+		purpose string
+		region  plans.RegionCode
+	}{{"EXERCISE", drillDistrict}, {"LIVE", district}} {
+		a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{p.region}, Level: "IV", Purpose: p.purpose, Reason: "电话叫应"})
 		require.NoError(t, err)
 		r.waitSettled(t, a.ID, 60*time.Second)
 		acts = append(acts, a)

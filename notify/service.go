@@ -169,6 +169,10 @@ type Preview struct {
 	EstimatedSend time.Duration `json:"estimated_send"`
 	// Guard says whether the activation must confirm its scope.
 	Guard ScopeGuard `json:"guard"`
+	// AlreadyOpen lists the open call-ups of the same plan and purpose over,
+	// above or under these regions: starting this one calls their people
+	// again.
+	AlreadyOpen []plans.ActivationID `json:"already_open,omitempty"`
 }
 
 // Preview dry-runs an activation: who would be called, per region and role,
@@ -186,6 +190,11 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 		p, err := prepare(tx, cr)
 		if err != nil {
 			return err
+		}
+		if cr.Purpose.Drill() {
+			if err := noDrillWhereLive(tx, cr.Regions); err != nil {
+				return err
+			}
 		}
 		out, err = s.preview(tx, p)
 		return err
@@ -240,6 +249,18 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 	}
 	out.Activation.Recipients = out.Total
 	out.Guard = p.guard(out.Total)
+	open, err := overlappingOpen(tx, p.req.Regions)
+	if err != nil {
+		return out, err
+	}
+	for _, o := range open {
+		switch {
+		case p.req.Purpose == PurposeLive && o.Purpose.Drill():
+			out.Activation.StoppedDrills = append(out.Activation.StoppedDrills, o.ID) // rulesLiveStopsDrills
+		case o.Plan == p.req.Plan && o.Purpose == p.req.Purpose:
+			out.AlreadyOpen = append(out.AlreadyOpen, o.ID)
+		}
+	}
 	if first != nil {
 		text, err := RenderSMS(out.Activation, p.level, *first, sampleAnswerLink(tx, s.PublicURL, first.Person))
 		if err != nil {
@@ -273,8 +294,13 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 		if cr, err = req.normalize(tx); err != nil {
 			return err
 		}
-		_, err = prepare(tx, cr) // fail early; apply checks again
-		return err
+		if _, err = prepare(tx, cr); err != nil { // fail early; apply checks again
+			return err
+		}
+		if cr.Purpose.Drill() {
+			return noDrillWhereLive(tx, cr.Regions)
+		}
+		return nil
 	})
 	if err != nil {
 		return out, err

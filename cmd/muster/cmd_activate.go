@@ -254,6 +254,12 @@ func printPreview(w io.Writer, p notify.Preview) {
 	}
 	fmt.Fprintf(t, "provider:\t%s, sender %s; sending everyone takes %s\n", p.Send.Account, orDash(p.Send.Sender), est)
 	t.Flush()
+	if len(p.AlreadyOpen) > 0 {
+		fmt.Fprintf(w, "\nALREADY ACTIVE — this plan is already calling up these regions (%s) for the same purpose: starting it again calls their people again.\n", joinIDs(p.AlreadyOpen))
+	}
+	if len(a.StoppedDrills) > 0 {
+		fmt.Fprintf(w, "\nDRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.\n", joinIDs(a.StoppedDrills))
+	}
 	if p.Guard.Needed() {
 		fmt.Fprintf(w, "\nSCOPE WARNING — wider than this plan expects:\n")
 		for _, r := range p.Guard.Reasons {
@@ -345,4 +351,12 @@ func newModeCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&region, "region", "", "show one region's effective mode")
 	return cmd
+}
+
+func joinIDs(ids []plans.ActivationID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = string(id)
+	}
+	return strings.Join(s, ", ")
 }
