@@ -54,7 +54,9 @@ const commandVersion byte = 1
 //	   retraction ends the escalation clocks; a correction also goes to
 //	   the superiors the escalation reported to.
 //	5: a correction also calls those a voice escalation call may have
-//	   reached; an EXERCISE or TEST warning puts no region in standby.
+//	   reached; an EXERCISE or TEST warning puts no region in standby; a
+//	   LIVE call-up stands down the drills over its regions, and no drill
+//	   starts where one is.
 const Rules = 5
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
