@@ -115,6 +115,15 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, res.Code, "a long reason (dry run %v): %s", dry, res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "at most 200")
 	}
+	// A key given twice is refused, not read as its last: the second
+	// dry_run would otherwise start the call-up.
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: strings.NewReader(
+		`{"plan_id":"flood-control","regions":["990103"],"level":"IV","purpose":"EXERCISE","reason":"x","dry_run":true,"DRY_RUN":false}`)})
+	require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, `key "DRY_RUN" is given twice`)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: strings.NewReader(`[]`)})
+	require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+	assert.Equal(t, "request body: want a JSON object, got an array", res.errorBody(t).Message)
 	atLimit := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "EXERCISE",
 		"reason": strings.Repeat("雨", notify.MaxReasonChars), "dry_run": true}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(atLimit)})

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,11 +15,27 @@ import (
 )
 
 // decodeJSON reads the request body as one JSON object into v, refusing
-// unknown fields and trailing data, with messages that say what to fix.
+// unknown fields, a key given twice in one object (names match without
+// regard to case, so {"dry_run":true,"DRY_RUN":false} would otherwise be
+// read as its last) and trailing data, with messages that say what to fix.
 func decodeJSON(c *gin.Context, v any) error {
-	dec := json.NewDecoder(c.Request.Body)
+	body, err := io.ReadAll(c.Request.Body)
+	var large *http.MaxBytesError
+	if errors.As(err, &large) {
+		return tooLarge(large.Limit)
+	} else if err != nil {
+		return muster.Errorf(muster.EInvalid, "request body: %v", err)
+	}
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] != '{' {
+		if json.Valid(t) {
+			return muster.Errorf(muster.EInvalid, "request body: want a JSON object, got %s", jsonKind(t[0]))
+		}
+	} else if err := duplicateKey(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = terr
@@ -32,11 +50,8 @@ func decodeJSON(c *gin.Context, v any) error {
 	var (
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
-		large  *http.MaxBytesError
 	)
 	switch {
-	case errors.As(err, &large):
-		return tooLarge(large.Limit)
 	case errors.Is(err, io.EOF):
 		return muster.Errorf(muster.EInvalid, "request body is empty: want a JSON object")
 	case errors.As(err, &syntax):
@@ -45,6 +60,69 @@ func decodeJSON(c *gin.Context, v any) error {
 		return muster.Errorf(muster.EInvalid, "field %q: want %s, got JSON %s", typ.Field, typ.Type, typ.Value)
 	}
 	return muster.Errorf(muster.EInvalid, "request body: %v", err)
+}
+
+// jsonKind names the JSON value that starts with b.
+func jsonKind(b byte) string {
+	switch b {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// duplicateKey reports the first key given twice in one object of the
+// JSON document body (compared without regard to case, as field names
+// are matched), or nil. A document that is not valid JSON is left to the
+// decoder to describe.
+func duplicateKey(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func() error
+	walk = func() error {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := k.(string)
+				if seen[strings.ToLower(key)] {
+					return muster.Errorf(muster.EInvalid, "request body: key %q is given twice", key)
+				}
+				seen[strings.ToLower(key)] = true
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // }
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token() // ]
+			return err
+		}
+		return nil
+	}
+	if err := walk(); muster.IsCode(err, muster.EInvalid) {
+		return err
+	}
+	return nil
 }
 
 // Pagination bounds for list endpoints.
