@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -899,4 +900,44 @@ func TestStandDownExpiresSendsInFlight(t *testing.T) {
 	assert.Equal(t, 1, st.Counters.ByState[notify.StateDelivered], "so does a delivery report")
 	assert.Equal(t, 1, st.Counters.ByState[notify.StateFailed], "a temporary failure is not retried after the stand-down")
 	assert.Zero(t, st.Counters.ByState[notify.StateExpired])
+}
+
+// A reply from a number that left the roster while a call-up to it was
+// open (its person deleted, or their number changed) still answers that
+// call-up: the recipient said 到, and escalation must not chase them.
+// Under rules 4 such a reply was unknown.
+func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
+	for _, rules := range []int{0, 4} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+			a := r.activate(t, "exercise")
+			r.waitSettled(t, a.ID, 30*time.Second)
+			recs := r.recipientsOf(t, a.ID)
+			deleted, renumbered := recs[0], recs[1]
+			ctx := testCtx(t)
+			require.NoError(t, r.plans.DeletePerson(ctx, "admin", deleted.Person))
+			p, err := r.plans.Person(ctx, muster.Default, renumbered.Person)
+			require.NoError(t, err)
+			_, err = r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{"+8613912345678"}, Grid: string(p.Grid),
+				Category: string(p.Category), Language: string(p.Language)})
+			require.NoError(t, err)
+
+			for i, from := range []string{deleted.Phone, renumbered.Phone, "+8613987654321"} {
+				code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {fmt.Sprintf("SMgone%d", i)},
+					"From": {from}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
+				require.Equal(t, http.StatusOK, code)
+			}
+			acked := map[plans.PersonID]bool{}
+			for _, rc := range r.recipientsOf(t, a.ID) {
+				if rc.State == notify.StateAcked {
+					acked[rc.Person] = true
+				}
+			}
+			if rules == 0 {
+				assert.Equal(t, map[plans.PersonID]bool{deleted.Person: true, renumbered.Person: true}, acked, "both answered; a number never in the roster answers nothing")
+			} else {
+				assert.Empty(t, acked)
+			}
+		})
+	}
 }

@@ -895,12 +895,30 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool
 
 func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
 	person := plans.PersonByPhone(tx, it.From)
+	var at *actTx
+	if person != "" {
+		var err error
+		if at, err = openCallUp(tx, acts, person, it.Exercise); err != nil {
+			return InboundResult{}, err
+		}
+	}
+	if at == nil && c.RulesAtLeast(rulesRepliesFromFormerPhones) {
+		// The number left the roster (changed, or its person deleted) while
+		// a call-up to it was open: the reply still answers that call-up.
+		if former := plans.FormerPersonByPhone(tx, it.From); former != "" && former != person {
+			fat, err := openCallUp(tx, acts, former, it.Exercise)
+			if err != nil {
+				return InboundResult{}, err
+			}
+			if fat != nil {
+				if r, _, err := fat.recipient(former); err == nil && r.Phone == it.From {
+					person, at = former, fat
+				}
+			}
+		}
+	}
 	if person == "" {
 		return InboundResult{Outcome: InboundUnknown}, nil
-	}
-	at, err := openCallUp(tx, acts, person, it.Exercise)
-	if err != nil {
-		return InboundResult{}, err
 	}
 	if at == nil {
 		return InboundResult{Outcome: InboundNoCallUp, Person: person}, nil
@@ -911,6 +929,12 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	}
 	return recordAnswer(at, c, r, att, ParseReply(it.Body), it.Body)
 }
+
+// rulesRepliesFromFormerPhones is the behaviour (muster.Rules) from which
+// an SMS reply from a number no one in the roster has any more answers the
+// open call-up that went to it, of the person who had it
+// (plans.FormerPersonByPhone). Under older rules it was unknown.
+const rulesRepliesFromFormerPhones = 5
 
 // recordAnswer records what recipient r answered (an SMS reply or a key
 // pressed on a voice call-up): the first accept or decline stands and

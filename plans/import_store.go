@@ -156,7 +156,7 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		rows = append(rows, b.Rows...)
 	}
-	res, err := reconcile(tx, rows, st.SkipInvalid, true)
+	res, err := reconcile(tx, rows, st.SkipInvalid, true, c.RulesAtLeast(rulesFormerPhones))
 	if err != nil {
 		return nil, err // rejected: the transaction rolls back, the staged rows stay for abort
 	}
@@ -171,11 +171,11 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 // (a phone or external ID owned by someone else), name a grid that does not
 // exist, or a backup that resolves to nobody are errors; unless skipInvalid,
 // any error rejects the whole import.
-func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write bool) (ImportResult, error) {
+func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write, former bool) (ImportResult, error) {
 	if !write {
 		return stageRows(tx, rows, skipInvalid, nil)
 	}
-	var puts sortedPuts
+	puts := sortedPuts{former: former}
 	res, err := stageRows(tx, rows, skipInvalid, &puts)
 	if err != nil {
 		return res, err

@@ -454,7 +454,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	var check ImportResult
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		check, err = reconcile(tx, rows, true, false)
+		check, err = reconcile(tx, rows, true, false, false)
 		return err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"muster"
 	"muster/cluster"
@@ -322,4 +323,55 @@ func TestAbandonedImportsExpire(t *testing.T) {
 	assert.Equal(t, 1, aborted)
 	err = n.Apply(ctx, &muster.Command{Type: plans.CmdImportCommit, Payload: []byte(`{"import":"` + id + `"}`)}, nil)
 	assert.True(t, muster.IsCode(err, muster.ENotFound), "the staged rows are gone: %v", err)
+}
+
+// A number a person no longer has — changed by an edit or a re-import, or
+// its person deleted — is kept as theirs (FormerPersonByPhone), so a reply
+// from it can still find the call-up that went to it. Numbers the person
+// keeps, and people a re-import leaves unchanged, write nothing.
+func TestFormerPhonesAreKept(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) }})
+	n := c.Nodes[0].Node
+	svc := plans.NewService(n, n)
+	ctx := testCtx(t)
+	_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+	require.NoError(t, err)
+	grid := string(demoGrids(t)[0])
+	former := func(phone string) (now, before plans.PersonID) {
+		require.NoError(t, n.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+			now, before = plans.PersonByPhone(tx, phone), plans.FormerPersonByPhone(tx, phone)
+			return nil
+		}))
+		return now, before
+	}
+	row := func(phones string) string {
+		return "编号,姓名,手机,网格,类别\nE1,张三," + phones + "," + grid + ",党员\n"
+	}
+	res, err := svc.ImportRoster(ctx, "test", strings.NewReader(row("13800138001")), plans.ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Created)
+	id, _ := former("+8613800138001")
+	require.NotEmpty(t, id)
+
+	_, err = svc.ImportRoster(ctx, "test", strings.NewReader(row("13800138002")), plans.ImportOptions{})
+	require.NoError(t, err)
+	now, before := former("+8613800138001")
+	assert.Equal(t, plans.PersonID(""), now)
+	assert.Equal(t, id, before, "changed by a re-import")
+
+	p, err := svc.Person(ctx, muster.Default, id)
+	require.NoError(t, err)
+	_, err = svc.UpdatePerson(ctx, "test", id, plans.PersonInput{Name: p.Name, Phones: []string{"13800138002", "13800138003"}, Grid: grid, Category: string(p.Category)})
+	require.NoError(t, err)
+	_, before = former("+8613800138002")
+	assert.Empty(t, before, "a number kept is not former")
+	_, err = svc.UpdatePerson(ctx, "test", id, plans.PersonInput{Name: p.Name, Phones: []string{"13800138003"}, Grid: grid, Category: string(p.Category)})
+	require.NoError(t, err)
+	_, before = former("+8613800138002")
+	assert.Equal(t, id, before, "changed by an edit")
+
+	require.NoError(t, svc.DeletePerson(ctx, "test", id))
+	now, before = former("+8613800138003")
+	assert.Empty(t, now)
+	assert.Equal(t, id, before, "its person deleted")
 }

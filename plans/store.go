@@ -23,10 +23,13 @@ var (
 	bPeopleByPhone  = []byte("people_by_phone") // E.164 → id
 	bPeopleByExt    = []byte("people_by_ext")   // external id → id
 	bPeopleByGrid   = []byte("people_by_grid")  // grid/id → nil
-	bPlans          = []byte("plans")           // plan id → PlanSummary
-	bPlanVersions   = []byte("plan_versions")   // plan id/%08d → PlanVersion
-	bImports        = []byte("imports")         // import id → importState
-	bImportBatches  = []byte("import_batches")  // import id/%08d → importRows payload
+	// E.164 → id of the person who last had it, kept when they no longer do
+	// (rulesFormerPhones)
+	bPeopleFormerPhone = []byte("people_former_phone")
+	bPlans             = []byte("plans")          // plan id → PlanSummary
+	bPlanVersions      = []byte("plan_versions")  // plan id/%08d → PlanVersion
+	bImports           = []byte("imports")        // import id → importState
+	bImportBatches     = []byte("import_batches") // import id/%08d → importRows payload
 )
 
 // Command types owned by plans.
@@ -296,6 +299,7 @@ type sortedPuts struct {
 	buckets map[string]*stagedBucket
 	json    bytes.Buffer // reused to encode values
 	enc     *json.Encoder
+	former  bool // keep the phones people no longer have (rulesFormerPhones)
 }
 
 // stagedBucket is what sortedPuts holds for one bucket.
@@ -418,6 +422,11 @@ func stagePerson(tx *bolt.Tx, puts *sortedPuts, old *Person, p Person) error {
 		}
 	}
 	id := []byte(p.ID)
+	if old != nil && puts.former {
+		for _, ph := range droppedPhones(*old, &p) {
+			puts.put(bPeopleFormerPhone, []byte(ph), id)
+		}
+	}
 	for _, ph := range p.Phones {
 		puts.put(bPeopleByPhone, []byte(ph), id)
 	}
@@ -466,7 +475,41 @@ func applyPersonUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := checkPerson(tx, p); err != nil {
 		return nil, err
 	}
+	if c.RulesAtLeast(rulesFormerPhones) {
+		if err := keepFormerPhones(tx, old, &p); err != nil {
+			return nil, err
+		}
+	}
 	return p, putPerson(tx, &old, p)
+}
+
+// rulesFormerPhones is the behaviour (muster.Rules) from which a phone a
+// person no longer has (changed, or the person deleted) is kept with their
+// ID (FormerPersonByPhone): a reply from it still finds the call-up that
+// went to it.
+const rulesFormerPhones = 5
+
+// droppedPhones lists the phones of old that p (nil: deleted) no longer has.
+func droppedPhones(old Person, p *Person) []string {
+	var out []string
+	for _, ph := range old.Phones {
+		if p == nil || !slices.Contains(p.Phones, ph) {
+			out = append(out, ph)
+		}
+	}
+	return out
+}
+
+// keepFormerPhones records old's phones that p (nil: deleted) no longer has
+// as old's former phones.
+func keepFormerPhones(tx *bolt.Tx, old Person, p *Person) error {
+	b := bucket(tx, bPeopleFormerPhone)
+	for _, ph := range droppedPhones(old, p) {
+		if err := b.Put([]byte(ph), []byte(old.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func applyPersonDelete(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -506,6 +549,11 @@ func applyPersonDelete(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	if err := dropIndexes(bucket(tx, bPeopleByPhone), bucket(tx, bPeopleByExt), bucket(tx, bPeopleByGrid), old); err != nil {
 		return nil, err
+	}
+	if c.RulesAtLeast(rulesFormerPhones) {
+		if err := keepFormerPhones(tx, old, nil); err != nil {
+			return nil, err
+		}
 	}
 	return nil, pb.Delete([]byte(id))
 }

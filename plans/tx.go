@@ -625,3 +625,10 @@ func rawGrid(v []byte) (string, bool) {
 func PersonByPhone(tx *bolt.Tx, phone string) PersonID {
 	return PersonID(getString(tx.Bucket(bPeopleByPhone), phone))
 }
+
+// FormerPersonByPhone returns the ID of the person who last had the phone
+// and no longer does (their number changed, or they were deleted), ""
+// if none is known. Only changes under rules 5 or later are known.
+func FormerPersonByPhone(tx *bolt.Tx, phone string) PersonID {
+	return PersonID(getString(tx.Bucket(bPeopleFormerPhone), phone))
+}
