@@ -99,8 +99,11 @@ func getCAP(t *testing.T, h http.Handler, token, path, golden string) (*cap.Aler
 // shanghai is the zone muster writes CAP timestamps in by default.
 var shanghai = time.FixedZone("CST", 8*60*60)
 
-func TestActivationsAsCAP(t *testing.T) {
-	xmllintPath(t)
+// capCallUpFixture is a CAP fixture on a test clock (2026-11-23 09:00
+// Shanghai) with the demo city and a roster of people, and a viewer's
+// token.
+func capCallUpFixture(t *testing.T, people int) (*clustertest.Clock, *fixture, http.Handler, string) {
+	t.Helper()
 	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
 	f := newCAPFixture(t, clk)
 	h := f.handler(f.c.Nodes[0])
@@ -108,10 +111,16 @@ func TestActivationsAsCAP(t *testing.T) {
 	regions, err := examples.Regions()
 	require.NoError(t, err)
 	var roster bytes.Buffer
-	require.NoError(t, examples.GenerateRoster(&roster, 300, 3, examples.Grids(regions)))
+	require.NoError(t, examples.GenerateRoster(&roster, people, 3, examples.Grids(regions)))
 	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+	return clk, f, h, viewer
+}
+
+func TestActivationsAsCAP(t *testing.T) {
+	xmllintPath(t)
+	clk, f, h, viewer := capCallUpFixture(t, 300)
 	approver, _ := createToken(t, h, f.root, "approver", access.Approver)
 
 	activate := func(body map[string]any) notify.Activation {
@@ -128,7 +137,7 @@ func TestActivationsAsCAP(t *testing.T) {
 	live := activate(map[string]any{"plan_id": "flood-control", "regions": []string{"990102", "990101"}, "level": "I",
 		"purpose": "LIVE", "reason": "特大暴雨，东湖区、江北区城区严重内涝"})
 	require.Equal(t, notify.StatusPendingApproval, live.Status)
-	res = do(t, h, request{method: "GET", path: capPath(live.ID), token: viewer})
+	res := do(t, h, request{method: "GET", path: capPath(live.ID), token: viewer})
 	require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
 	assert.Contains(t, res.errorBody(t).Message, "never issued")
 	clk.Add(3 * time.Minute)
@@ -218,19 +227,8 @@ func TestActivationsAsCAP(t *testing.T) {
 // before its approval never started and sent nothing, so it has no alert,
 // as a pending or rejected one has none.
 func TestCAPWithdrawnRequestHasNoAlert(t *testing.T) {
-	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
-	f := newCAPFixture(t, clk)
-	h := f.handler(f.c.Nodes[0])
-	withDemo(t, f, h)
-	regions, err := examples.Regions()
-	require.NoError(t, err)
-	var roster bytes.Buffer
-	require.NoError(t, examples.GenerateRoster(&roster, 50, 3, examples.Grids(regions)))
-	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
-	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
-
-	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{"plan_id": "flood-control",
+	clk, f, h, viewer := capCallUpFixture(t, 50)
+	res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{"plan_id": "flood-control",
 		"regions": []string{"990102"}, "level": "II", "purpose": "LIVE", "reason": "特大暴雨"})})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 	var live notify.Activation

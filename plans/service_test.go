@@ -24,6 +24,13 @@ import (
 // demo city loaded.
 func newService(t *testing.T) *plans.Service {
 	t.Helper()
+	svc, _ := newServiceNode(t)
+	return svc
+}
+
+// newServiceNode is newService with the node it runs on.
+func newServiceNode(t *testing.T) (*plans.Service, *cluster.Node) {
+	t.Helper()
 	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) }})
 	n := c.Nodes[0].Node
 	svc := plans.NewService(n, n)
@@ -31,7 +38,7 @@ func newService(t *testing.T) *plans.Service {
 	res, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
 	require.NoError(t, err)
 	require.Greater(t, res.Created, 1000)
-	return svc
+	return svc, n
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -330,12 +337,8 @@ func TestAbandonedImportsExpire(t *testing.T) {
 // from it can still find the call-up that went to it. Numbers the person
 // keeps, and people a re-import leaves unchanged, write nothing.
 func TestFormerPhonesAreKept(t *testing.T) {
-	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) }})
-	n := c.Nodes[0].Node
-	svc := plans.NewService(n, n)
+	svc, n := newServiceNode(t)
 	ctx := testCtx(t)
-	_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
-	require.NoError(t, err)
 	grid := string(demoGrids(t)[0])
 	former := func(phone string) (now, before plans.PersonID) {
 		require.NoError(t, n.View(ctx, muster.Default, func(tx *bolt.Tx) error {
