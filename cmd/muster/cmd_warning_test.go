@@ -2,12 +2,144 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"muster/plans"
 )
+
+func TestParseExpires(t *testing.T) {
+	tests := []struct {
+		in, at, within string
+		bad            bool
+	}{
+		{in: ""},
+		{in: "6h", within: "6h0m0s"},
+		{in: " 90m ", within: "1h30m0s"},
+		{in: "2026-07-20T18:00:00+08:00", at: "2026-07-20T18:00:00+08:00"},
+		{in: "2026-07-20T10:00:00Z", at: "2026-07-20T10:00:00Z"},
+		{in: "tomorrow", bad: true},
+		{in: "-1h", bad: true},
+		{in: "2026-07-20 18:00", bad: true},
+	}
+	for _, tt := range tests {
+		at, within, err := parseExpires(tt.in)
+		if tt.bad {
+			var ee *exitError
+			require.True(t, errors.As(err, &ee), "%q: %v", tt.in, err)
+			assert.Equal(t, 2, ee.code, "a bad --expires is a usage error")
+			continue
+		}
+		require.NoError(t, err, tt.in)
+		assert.Equal(t, tt.at, at, tt.in)
+		assert.Equal(t, tt.within, within, tt.in)
+	}
+}
+
+func TestWarningIssueListShowLift(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr,
+		"--people", "500", "--log-level", "warn", "--warning-response-timeout", "1s")
+	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+
+	r := runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "红", "--event", "暴雨", "--headline", "东湖区暴雨红色预警",
+		"--category", "自然灾害", "--expires", "6h", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var w struct {
+		ID          string `json:"id"`
+		Level       string `json:"level"`
+		Source      string `json:"source"`
+		Expires     string `json:"expires"`
+		Suggestions []struct {
+			Plan, Level string
+		} `json:"suggestions"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &w), r.stdout)
+	assert.Equal(t, "W000001", w.ID)
+	assert.Equal(t, "red", w.Level)
+	assert.Equal(t, "cli", w.Source)
+	assert.NotEmpty(t, w.Expires)
+	require.Len(t, w.Suggestions, 1, "the one natural-disaster plan of the demo")
+	assert.Equal(t, "flood-control", w.Suggestions[0].Plan)
+	assert.Equal(t, "I", w.Suggestions[0].Level)
+
+	r = runCLI(t, env, "warning", "issue", "--region", "990102", "--level", "blue", "--event", "大风", "--headline", "江北区大风蓝色预警")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "warning W000002: 蓝色预警 江北区")
+	assert.Contains(t, r.stdout, "standby (临战)")
+	assert.Contains(t, r.stdout, "muster activate flood-control --region 990102 --level IV")
+	r = runCLI(t, env, "mode", "--region", "990101001001001")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "standby (临战)")
+	assert.Contains(t, r.stdout, "from 990101")
+
+	// The red warning goes unanswered past the 1 s response time: marked.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r = runCLI(t, env, "warning", "list")
+		require.Zero(t, r.code, r.stderr)
+		if strings.Contains(r.stdout, "NO RESPONSE") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 3, r.stdout)
+	assert.Contains(t, lines[1], "W000001")
+	assert.Contains(t, lines[1], "!! NO RESPONSE since")
+	assert.NotContains(t, lines[2], "NO RESPONSE", "blue needs no response")
+	assert.Contains(t, r.stderr, "1 orange or red warning(s) above have no activation")
+	r = runCLI(t, env, "warning", "list", "--unanswered", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var list struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Prompt bool   `json:"prompt"`
+		} `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &list), r.stdout)
+	require.Len(t, list.Items, 1)
+	assert.Equal(t, "W000001", list.Items[0].ID)
+	assert.True(t, list.Items[0].Prompt)
+	r = runCLI(t, env, "warning", "show", "W000001")
+	require.Zero(t, r.code, r.stderr)
+	assert.True(t, strings.HasPrefix(r.stdout, "!! NO RESPONSE"), r.stdout)
+	assert.Contains(t, r.stdout, "990101 东湖区")
+	assert.Contains(t, r.stdout, "muster activate flood-control --region 990101 --level I")
+
+	// Bad input: usage errors exit 2, refusals 1, one line each.
+	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "purple", "--event", "x", "--headline", "y"), 1, "warning level")
+	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990199", "--level", "red", "--event", "x", "--headline", "y"), 1, "990199 does not exist")
+	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red", "--event", "x", "--headline", "y", "--expires", "2020-01-01T00:00:00Z"), 1, "in the past")
+	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red", "--event", "x", "--headline", "y", "--expires", "yesterday"), 2, "--expires")
+	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red"), 2, "--headline")
+	oneLineError(t, runCLI(t, env, "warning", "lift", "W000001"), 2, "--reason")
+
+	// Lifting: the district leaves standby; once only.
+	r = runCLI(t, env, "warning", "lift", "W000001", "--reason", "雨停")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "warning W000001 lifted")
+	oneLineError(t, runCLI(t, env, "warning", "lift", "W000001", "--reason", "again"), 1, "already lifted")
+	r = runCLI(t, env, "mode", "--region", "990101")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "normal (平时)")
+	r = runCLI(t, env, "warning", "list", "--active")
+	require.Zero(t, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "W000001")
+	assert.Contains(t, r.stdout, "W000002")
+	assert.Empty(t, r.stderr)
+}
 
 // An upstream drill's warning is marked as one, and the activations it
 // suggests are drills; a LIVE warning's are live.
