@@ -457,15 +457,23 @@ type watcher struct {
 	tty  bool // redraw a screen rather than print a line per update
 	json bool // print each status as one JSON line
 
+	// idle, retry and giveUp are watchIdle, watchRetry and watchGiveUp
+	// when zero; tests shorten them.
+	idle, retry, giveUp time.Duration
+
 	last   *notify.ActivationStatus
 	points []curvePoint
 }
 
 // Reconnection of the event stream.
 const (
-	watchRetry   = time.Second      // wait before reconnecting
-	watchGiveUp  = 30 * time.Second // give up after this long without a connection
-	watchRefresh = time.Second      // redraw interval on a terminal
+	watchRetry  = time.Second      // wait before reconnecting
+	watchGiveUp = 30 * time.Second // give up after this long without a connection
+	// watchIdle is how long a stream may stay silent (no response headers,
+	// no event, no heartbeat) before it is taken as dead: twice the
+	// server's heartbeat interval (15 s, eventHeartbeat in package api).
+	watchIdle    = 30 * time.Second
+	watchRefresh = time.Second // redraw interval on a terminal
 )
 
 // run follows the activation's event stream until the activation is
@@ -515,16 +523,20 @@ func (w *watcher) run(ctx context.Context, c *client, id string) error {
 	}
 }
 
-// follow reads the event stream, reconnecting when it ends or breaks while
-// the activation is not yet settled, and hands each status to statuses. It
-// returns nil when ctx ends, an API error (not found, forbidden) at once,
-// and a connection error once none has succeeded for watchGiveUp.
+// follow reads the event stream, reconnecting when it ends, breaks or stays
+// silent for watchIdle while the activation is not yet settled, and hands
+// each status to statuses. It returns nil when ctx ends, an API error (not
+// found, forbidden) at once, and a connection error once no connection has
+// worked for watchGiveUp: counted from the start, or from the end of the
+// last stream that sent anything. A stream that ends having sent nothing
+// counts as failed. So a node that freezes mid-stream is given up on at
+// most watchIdle plus watchGiveUp (and a retry) after it froze.
 func (w *watcher) follow(ctx context.Context, c *client, id string, statuses chan<- []byte) error {
 	path := "/api/v1/activations/" + url.PathEscape(id) + "/events"
+	idle, retry, giveUp := cmp.Or(w.idle, watchIdle), cmp.Or(w.retry, watchRetry), cmp.Or(w.giveUp, watchGiveUp)
 	lastOK := time.Now()
 	for {
-		err := c.stream(ctx, path, func(event string, data []byte) error {
-			lastOK = time.Now()
+		received, err := c.stream(ctx, path, idle, func(event string, data []byte) error {
 			switch event {
 			case "status":
 				select {
@@ -549,21 +561,43 @@ func (w *watcher) follow(ctx context.Context, c *client, id string, statuses cha
 		if errors.As(err, &ae) && ae.Status != http.StatusServiceUnavailable {
 			return err
 		}
-		if err != nil && time.Since(lastOK) > watchGiveUp {
+		if received {
+			// It worked until now: the time without a connection starts here.
+			lastOK = time.Now()
+		} else if err == nil {
+			err = fmt.Errorf("the event stream of %s at %s ended before sending anything", id, c.g.addr)
+		}
+		if err != nil && time.Since(lastOK) > giveUp {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(watchRetry):
+		case <-time.After(retry):
 		}
 	}
 }
 
 // stream opens a Server-Sent Events stream and calls fn for every event
 // until the stream ends (nil), breaks, or fn fails. A refusal before the
-// stream starts is an *apiError.
-func (c *client) stream(ctx context.Context, path string, fn func(event string, data []byte) error) error {
+// stream starts is an *apiError. A stream that stays silent for idle (no
+// response headers, then no byte of an event or heartbeat; the time fn
+// takes does not count) is taken as dead and ends with an error, as a
+// dropped one would: a frozen server or a half-open connection sends no
+// error of its own. received reports whether any of the stream's body
+// arrived.
+func (c *client) stream(ctx context.Context, path string, idle time.Duration, fn func(event string, data []byte) error) (received bool, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	silent := fmt.Errorf("muster at %s sent nothing for %s: taking the connection as dead", c.g.addr, idle)
+	dead := time.AfterFunc(idle, func() { cancel(silent) })
+	defer dead.Stop()
+	defer func() {
+		if err != nil && context.Cause(ctx) == silent {
+			err = silent
+		}
+	}()
+
 	q := url.Values{}
 	if c.g.consistency != "" {
 		q.Set("consistency", c.g.consistency)
@@ -574,7 +608,7 @@ func (c *client) stream(ctx context.Context, path string, fn func(event string, 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if c.g.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.g.token)
@@ -582,29 +616,36 @@ func (c *client) stream(ctx context.Context, path string, fn func(event string, 
 	req.Header.Set("Accept", "text/event-stream")
 	res, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach muster at %s: %w", c.g.addr, err)
+		return false, fmt.Errorf("cannot reach muster at %s: %w", c.g.addr, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return responseError(res)
+		return false, responseError(res)
 	}
-	r := bufio.NewReader(res.Body)
+	dead.Reset(idle)
+	body := &liveReader{r: res.Body, live: func() {
+		received = true
+		dead.Reset(idle)
+	}}
+	r := bufio.NewReader(body)
 	var event string
 	var data bytes.Buffer
 	for {
 		line, err := r.ReadString('\n')
 		if err == io.EOF {
-			return nil
+			return received, nil
 		} else if err != nil {
-			return err
+			return received, err
 		}
 		line = strings.TrimRight(line, "\r\n")
 		switch {
 		case line == "":
 			if event != "" || data.Len() > 0 {
+				dead.Stop()
 				if err := fn(cmp.Or(event, "message"), bytes.Clone(data.Bytes())); err != nil {
-					return err
+					return received, err
 				}
+				dead.Reset(idle)
 			}
 			event = ""
 			data.Reset()
@@ -624,6 +665,20 @@ func (c *client) stream(ctx context.Context, path string, fn func(event string, 
 			}
 		}
 	}
+}
+
+// liveReader calls live each time a read returns data.
+type liveReader struct {
+	r    io.Reader
+	live func()
+}
+
+func (l *liveReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.live()
+	}
+	return n, err
 }
 
 // update takes a new status: it extends the curve and prints or draws.

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -465,6 +466,172 @@ func TestWatchFollowsTheStream(t *testing.T) {
 		out, err := run(t, f, "A000007", context.Background())
 		assert.ErrorContains(t, err, "internal error")
 		assert.Contains(t, out, "status=active")
+	})
+}
+
+// rawServer accepts TCP connections on loopback and hands each, with its
+// number from 0, to handle in a goroutine of its own. Cleanup closes the
+// listener and every connection and waits for the goroutines. conns counts
+// the connections accepted.
+type rawServer struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	open  []net.Conn
+	conns int
+	wg    sync.WaitGroup
+}
+
+func newRawServer(t *testing.T, handle func(i int, conn net.Conn)) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &rawServer{ln: ln}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			i := s.conns
+			s.conns++
+			s.open = append(s.open, conn)
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				handle(i, conn)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.open {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *rawServer) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// hold reads and drops what the client sends until the connection closes:
+// a server that never answers.
+func hold(conn net.Conn) { io.Copy(io.Discard, conn) }
+
+// answerHeaders reads the request and answers the headers of an event
+// stream, then whatever events are given, each as a status event.
+func answerHeaders(conn net.Conn, events ...string) error {
+	if _, err := http.ReadRequest(bufio.NewReader(conn)); err != nil {
+		return err
+	}
+	msg := "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
+	for _, data := range events {
+		msg += "event: status\ndata: " + data + "\n\n"
+	}
+	_, err := io.WriteString(conn, msg)
+	return err
+}
+
+// TestWatchGivesUpOnASilentServer: a server that accepts the connection and
+// then says nothing (a frozen node, a half-open connection) is taken as
+// dead after the idle time, so the watch reconnects and gives up once no
+// connection has worked for the give-up time, whether it never answered,
+// answered only headers, or went silent mid-stream. Heartbeats keep a quiet
+// stream alive.
+func TestWatchGivesUpOnASilentServer(t *testing.T) {
+	const (
+		idle   = 300 * time.Millisecond
+		retry  = 50 * time.Millisecond
+		giveUp = time.Second
+		bound  = 15 * time.Second // far above idle+giveUp+retry; the old code never returned
+	)
+	active := statusJSON(t, notify.StatusActive, map[notify.State]int{notify.StatePending: 40})
+	settled := statusJSON(t, notify.StatusStoodDown, map[notify.State]int{notify.StateDelivered: 40})
+	run := func(t *testing.T, addr string) (string, error, time.Duration) {
+		t.Helper()
+		var out bytes.Buffer
+		c := &client{g: &globals{addr: addr, output: "table"}, http: &http.Client{}, out: &out, err: io.Discard}
+		w := &watcher{out: &out, now: func() time.Time { return statusT0.Add(time.Minute) }, idle: idle, retry: retry, giveUp: giveUp}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- w.run(ctx, c, "A000007") }()
+		select {
+		case err := <-done:
+			return out.String(), err, time.Since(start)
+		case <-time.After(bound):
+			cancel()
+			<-done
+			t.Fatalf("the watch of a silent server did not end within %v", bound)
+			return "", nil, 0
+		}
+	}
+
+	for _, tc := range []struct {
+		name   string
+		handle func(i int, conn net.Conn)
+		shown  string // a status the watch showed before the server went silent
+	}{
+		{"accepts and never answers", func(_ int, conn net.Conn) { hold(conn) }, ""},
+		{"answers headers then nothing", func(_ int, conn net.Conn) {
+			if answerHeaders(conn) == nil {
+				hold(conn)
+			}
+		}, ""},
+		{"goes silent mid-stream", func(i int, conn net.Conn) {
+			if i == 0 && answerHeaders(conn, active) != nil {
+				return
+			}
+			hold(conn)
+		}, "status=active"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newRawServer(t, tc.handle)
+			out, err, took := run(t, "http://"+srv.ln.Addr().String())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "sent nothing for "+idle.String())
+			assert.GreaterOrEqual(t, took, giveUp, "it tries for the give-up time")
+			assert.GreaterOrEqual(t, srv.accepted(), 2, "it reconnects before giving up")
+			if tc.shown != "" {
+				assert.Contains(t, out, tc.shown)
+			}
+		})
+	}
+
+	t.Run("heartbeats keep a quiet stream", func(t *testing.T) {
+		srv := newRawServer(t, func(i int, conn net.Conn) {
+			if i > 0 || answerHeaders(conn, active) != nil {
+				hold(conn)
+				return
+			}
+			// Quiet for four idle times, with a heartbeat each third of one.
+			for range 12 {
+				time.Sleep(idle / 3)
+				if _, err := io.WriteString(conn, ": heartbeat\n\n"); err != nil {
+					return
+				}
+			}
+			if _, err := io.WriteString(conn, "event: status\ndata: "+settled+"\n\n"); err != nil {
+				return
+			}
+			hold(conn)
+		})
+		out, err, _ := run(t, "http://"+srv.ln.Addr().String())
+		require.NoError(t, err)
+		assert.Contains(t, out, "status=active")
+		assert.Contains(t, out, "delivered=40")
+		assert.Equal(t, 1, srv.accepted(), "one connection, never taken as dead")
 	})
 }
 
