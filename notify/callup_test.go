@@ -82,6 +82,9 @@ type rigOptions struct {
 	provider func(exercise bool) notify.Provider
 	// wrap, when set, wraps each route's provider (once chosen).
 	wrap func(exercise bool, p notify.Provider) notify.Provider
+	// escalator, when set, changes each node's escalator configuration
+	// (with clock).
+	escalator func(*notify.EscalatorConfig)
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
@@ -184,9 +187,13 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 					}
 					return v
 				}
-				e := notify.NewEscalator(n, n, notify.EscalatorConfig{Clock: o.clock, Tick: 20 * time.Millisecond,
+				ecfg := notify.EscalatorConfig{Clock: o.clock, Tick: 20 * time.Millisecond,
 					Live: cfg.Live, Exercise: cfg.Exercise, LiveVoice: voice(cfg.Live), ExerciseVoice: voice(cfg.Exercise),
-					PublicURL: r.front.URL, Logger: quiet})
+					PublicURL: r.front.URL, Logger: quiet}
+				if o.escalator != nil {
+					o.escalator(&ecfg)
+				}
+				e := notify.NewEscalator(n, n, ecfg)
 				n.OnLeader(e.Run)
 				r.mu.Lock()
 				r.esc[i] = e

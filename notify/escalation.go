@@ -931,6 +931,13 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		default:
 			return nil, invalidf("escalation outcome %q: want sent, retry or failed", r.Outcome)
 		}
+		if it.State != EscSent && it.Channel == ChannelVoice && c.RulesAtLeast(rulesCorrectByVoice) {
+			// Not placed (or to be placed again, which a retraction stops):
+			// a correction call queued for it while it was in flight goes.
+			if err := dropCorrectionCall(tx, acts, at, it.Person); err != nil {
+				return nil, err
+			}
+		}
 		escMove(at, EscSending, it.State)
 		if err := putEscItem(q, it); err != nil {
 			return nil, err

@@ -1,11 +1,14 @@
 package notify_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -381,4 +384,45 @@ func (r *callRig) escalatorStats() notify.EscalatorStats {
 		s.Failed += x.Failed
 	}
 	return s
+}
+
+// countingHandler counts the log records whose message contains match.
+type countingHandler struct {
+	match string
+	n     atomic.Int64
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.match) {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// Escalation calls with no voice route to place them stay queued. A queue
+// of more than a batch of them must not keep the escalator reading it
+// round and round without a pause: a full batch calls for the next one at
+// once only when it went out. Without that the loop read the queue (and
+// logged) tens of thousands of times a second.
+func TestUnsendableEscalationsWaitForTheTick(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	warns := &countingHandler{match: "no provider for some queued escalations"}
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{TimeScale: 0.002},
+		escalator: func(c *notify.EscalatorConfig) {
+			c.ExerciseVoice, c.Batch, c.Logger = nil, 4, slog.New(warns)
+		}})
+	_, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Greater(t, silent, 8, "more than two batches")
+	clock.Add(5 * time.Minute)
+	require.Eventually(t, func() bool { return warns.n.Load() > 0 }, 10*time.Second, 10*time.Millisecond, "the step fired and its calls wait")
+	n0, start := warns.n.Load(), time.Now()
+	time.Sleep(time.Second) // a measured interval, not a wait for something to happen
+	n, took := warns.n.Load()-n0, time.Since(start)
+	ticks := took / (20 * time.Millisecond)
+	t.Logf("%d reads of the queue in %v (%d ticks)", n, took.Round(time.Millisecond), ticks)
+	assert.LessOrEqual(t, n, int64(2*ticks+2), "at most a read per tick (and loop)")
+	assert.Equal(t, map[string]int{notify.EscQueued: silent}, r.escalation(t, a.ID)[0].Items, "they stay queued")
 }

@@ -214,7 +214,8 @@ const catchUpBatch = 512
 // severe level first: fire due steps, then catch up the recipients on
 // clocks of their own, then send queued items, a batch per activation.
 // more is set when an activation's queue was not read to its end (a full
-// batch was taken): the next round should come at once.
+// batch was taken) and that batch went out: the next round should come at
+// once.
 func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err error) {
 	work, err := e.look(ctx, loop)
 	if err != nil {
@@ -246,11 +247,15 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err err
 		}
 	}
 	for _, w := range work {
-		if err := e.send(ctx, w); err != nil {
+		sent, err := e.send(ctx, w)
+		if err != nil {
 			return false, err
 		}
 		loop.cursors[w.a.ID] = w.next
-		more = more || w.next != nil
+		// Only a batch that went out calls for the next at once: one of
+		// items that cannot go (no route, the provider refusing for now)
+		// waits for the tick, as does the end of the queue.
+		more = more || (w.next != nil && sent > 0)
 	}
 	return more, nil
 }
@@ -439,9 +444,9 @@ func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps 
 }
 
 // send claims w's queued items and sends the claimed ones.
-func (e *Escalator) send(ctx context.Context, w *escWork) error {
+func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) {
 	if len(w.refs) == 0 {
-		return nil
+		return 0, nil
 	}
 	drill := w.a.Purpose.Drill()
 	var refs []EscalationRef
@@ -456,19 +461,19 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", len(w.refs)-len(refs))
 	}
 	if len(refs) == 0 {
-		return nil
+		return 0, nil
 	}
 	key, err := e.answerKey(ctx, w, refs)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	p, err := json.Marshal(escalationClaim{Items: refs})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var claimed EscalationClaimResult
 	if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationClaim, Actor: "escalator", Payload: p}, &claimed); err != nil {
-		return err
+		return 0, err
 	}
 	results := make([]EscalationOutcome, len(claimed.Claimed))
 	sem := make(chan struct{}, e.cfg.Workers)
@@ -484,13 +489,18 @@ func (e *Escalator) send(ctx context.Context, w *escWork) error {
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return ctx.Err() // outcomes unknown: the next leader re-sends
+		return 0, ctx.Err() // outcomes unknown: the next leader re-sends
+	}
+	for _, r := range results {
+		if r.Outcome == OutcomeSent {
+			sent++
+		}
 	}
 	p, err = json.Marshal(escalationResult{Items: results})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationResult, Actor: "escalator", Payload: p}, nil)
+	return sent, e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationResult, Actor: "escalator", Payload: p}, nil)
 }
 
 // answerKey reads the answer-link key, creating it if the state has none,

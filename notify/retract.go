@@ -234,11 +234,13 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 }
 
 // calledMayHaveHeard reports whether a voice escalation call may have
-// reached its person: it was placed and did not end unanswered (busy, no
-// answer, failed, canceled). A call an answering machine took counts: the
-// message is on the recording.
+// reached its person: it was placed, or was being placed (sending: its
+// result is not in), and did not end unanswered (busy, no answer, failed,
+// canceled). A call an answering machine took counts: the message is on
+// the recording. A call in sending that turns out never to have been
+// placed takes its correction call off again (dropCorrectionCall).
 func calledMayHaveHeard(it EscalationItem) bool {
-	if it.Channel != ChannelVoice || it.State != EscSent {
+	if it.Channel != ChannelVoice || (it.State != EscSent && it.State != EscSending) {
 		return false
 	}
 	switch CallStatus(strings.TrimSuffix(it.Call, " (machine)")) {
@@ -359,4 +361,31 @@ func (s *Service) Retract(ctx context.Context, actor string, id plans.Activation
 	}
 	err = s.apply.Apply(ctx, &muster.Command{Type: CmdActivationRetract, Actor: actor, Payload: b}, &out)
 	return out, err
+}
+
+// dropCorrectionCall takes off the correction of at's activation (if it
+// was retracted) the call queued for person, whose escalation call of the
+// original was in flight at the retraction and then was not placed: it
+// cannot have reached them. A call the correction has claimed already
+// stays. The person stays among the correction's recipients.
+func dropCorrectionCall(tx *bolt.Tx, acts actCache, at *actTx, person plans.PersonID) error {
+	ret := at.a.Retraction
+	if ret == nil {
+		return nil
+	}
+	ct, q, err := escQueue(tx, acts, ret.Correction)
+	if err != nil || q == nil {
+		return err
+	}
+	k := escItemKey(CorrectionCallStep, person, 0)
+	call, ok, err := getEscItem(q, k)
+	if err != nil || !ok || call.State != EscQueued || call.N != 0 {
+		return err
+	}
+	if err := q.Delete(k); err != nil {
+		return err
+	}
+	escCount(ct, EscQueued, -1)
+	ret.Calls--
+	return putActivation(tx, at.a)
 }

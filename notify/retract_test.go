@@ -557,3 +557,69 @@ func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notif
 	require.NotEmpty(t, v.notReached)
 	return r, svc, a, v
 }
+
+// A retraction while the voice step's calls are being placed (at the
+// exercise account's pace): the calls in flight may have reached their
+// people, so the correction queues a call for each; those the step then
+// never placed (dropped: the original had stopped) are taken off it. The
+// correction calls exactly the people an original call went to.
+func TestCorrectionCallsOnlyThoseAnInFlightCallReached(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, drillCallRate: 5, sim: twiliosim.Config{
+		TimeScale: 0.002, Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{None: 1}},
+	}})
+	svc, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Greater(t, silent, 20)
+	clock.Add(5 * time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.sim.Calls("")) < 5 {
+		require.True(t, time.Now().Before(deadline), "the step's calls did not start")
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	queued := res.Retracted.Retraction.Calls
+	original := map[string]bool{}
+	for _, c := range r.sim.Calls("") {
+		original[c.To] = true
+	}
+	require.Less(t, len(original), silent, "retracted while calls were still to be placed")
+
+	// The step's batch ends (the rest dropped), then the correction calls.
+	r.waitSettled(t, res.Correction.ID, 30*time.Second)
+	deadline = time.Now().Add(30 * time.Second)
+	var steps []notify.EscalationStepStatus
+	for {
+		steps = r.escalation(t, res.Correction.ID)
+		require.Len(t, steps, 1)
+		if steps[0].Items[notify.EscQueued]+steps[0].Items[notify.EscSending] == 0 && r.escalation(t, a.ID)[0].Items[notify.EscSending] == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the calls did not settle: %v", steps[0].Items)
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.waitSimIdle(t, 30*time.Second)
+	placed, corrected := map[string]bool{}, map[string]int{}
+	for _, c := range r.sim.Calls("") {
+		said := ""
+		for _, s := range c.Said {
+			said += s.Text
+		}
+		if strings.Contains(said, correctionText) {
+			corrected[c.To]++
+		} else {
+			placed[c.To] = true
+		}
+	}
+	t.Logf("silent %d; calls placed by the retraction %d, in all %d; correction calls queued %d, placed %d",
+		silent, len(original), len(placed), queued, len(corrected))
+	assert.Equal(t, silent, queued, "every call of the step was in flight: a correction call each")
+	assert.Equal(t, len(placed), len(corrected), "a correction call per original call placed")
+	for to := range placed {
+		assert.Equal(t, 1, corrected[to], "%s heard the call-up", to)
+	}
+	assert.Equal(t, map[string]int{notify.EscSent: len(placed)}, steps[0].Items)
+	st := r.status(t, a.ID)
+	require.NotNil(t, st.Retraction)
+	assert.Equal(t, len(placed), st.Retraction.Calls, "the dropped calls came off the count")
+}
