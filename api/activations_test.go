@@ -121,6 +121,11 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 		`{"plan_id":"flood-control","regions":["990103"],"level":"IV","purpose":"EXERCISE","reason":"x","dry_run":true,"DRY_RUN":false}`)})
 	require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 	assert.Contains(t, res.errorBody(t).Message, `key "DRY_RUN" is given twice`)
+	// Names match case-folded: "ſ" (long s) is "s" to the decoder.
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: strings.NewReader(
+		`{"plan_id":"flood-control","regions":["990103"],"level":"IV","purpose":"EXERCISE","reason":"x","dry_run":true,"confirm_scope":"990103","confirm_ſcope":"x"}`)})
+	require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, "is given twice")
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: strings.NewReader(`[]`)})
 	require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 	assert.Equal(t, "request body: want a JSON object, got an array", res.errorBody(t).Message)

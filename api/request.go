@@ -7,9 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/text/cases"
 
 	"muster"
 )
@@ -78,9 +78,9 @@ func jsonKind(b byte) string {
 }
 
 // duplicateKey reports the first key given twice in one object of the
-// JSON document body (compared without regard to case, as field names
-// are matched), or nil. A document that is not valid JSON is left to the
-// decoder to describe.
+// JSON document body (compared case-folded, as encoding/json matches field
+// names: "ſ" is "s" and "K" (Kelvin) is "k" there), or nil. A document that
+// is not valid JSON is left to the decoder to describe.
 func duplicateKey(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var walk func() error
@@ -98,10 +98,11 @@ func duplicateKey(body []byte) error {
 					return err
 				}
 				key, _ := k.(string)
-				if seen[strings.ToLower(key)] {
+				folded := cases.Fold().String(key)
+				if seen[folded] {
 					return muster.Errorf(muster.EInvalid, "request body: key %q is given twice", key)
 				}
-				seen[strings.ToLower(key)] = true
+				seen[folded] = true
 				if err := walk(); err != nil {
 					return err
 				}
