@@ -251,7 +251,7 @@ func regionDrills(tx *bolt.Tx, paths *regionPaths, pv plans.PlanVersion, code pl
 	var lastFull, lastNotify *Run
 	for i := range runs {
 		r := &runs[i]
-		if !paths.covers(r.Regions, code) {
+		if !paths.covers(r.Regions, code) || cutShort(tx, r) {
 			continue
 		}
 		if r.Type == Notification {
@@ -278,6 +278,17 @@ func (d *DrillDue) settle(last *Run, now time.Time, loc *time.Location) {
 		d.Overdue = true
 		d.DaysOverdue = daysBetween(DateOf(d.NextDue, loc), DateOf(now, loc))
 	}
+}
+
+// cutShort reports whether run r's call-up was stood down by a LIVE
+// call-up that started over its regions: the drill was interrupted, not
+// held, and does not count as one.
+func cutShort(tx *bolt.Tx, r *Run) bool {
+	if r.Activation == "" {
+		return false
+	}
+	a, err := notify.GetActivation(tx, r.Activation)
+	return err == nil && a.StoppedBy != ""
 }
 
 // finished reports whether run r's call-up is over at now: stood down (or
@@ -309,7 +320,7 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 		if err != nil {
 			return nil, err
 		}
-		if ok {
+		if ok && !cutShort(tx, &runs[i]) { // people called up for real did not fail the drill
 			done = append(done, &runs[i])
 		}
 	}

@@ -400,3 +400,25 @@ func TestOverdueDescribeFailure(t *testing.T) {
 		})
 	}
 }
+
+// A drill cut short because a LIVE call-up started over its regions (which
+// stands it down) was not held: it does not count as the region's last
+// drill, and its silent people did not fail it.
+func TestDrillCutShortByALiveCallUpIsNotADrillHeld(t *testing.T) {
+	e := newEnv(t, 1, 400)
+	ctx := testCtx(t)
+	run := overdueRun(t, e, drillInput("flood-control", drills.Notification, district))
+	live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "暴雨"})
+	require.NoError(t, err)
+	require.Equal(t, []plans.ActivationID{run.Activation}, live.StoppedDrills)
+	a, err := e.notify.Activation(ctx, muster.Default, run.Activation)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusStoodDown, a.Status)
+	assert.Equal(t, live.ID, a.StoppedBy)
+
+	rep, err := e.drills.Overdue(ctx, muster.Default, run.At.Add(24*time.Hour))
+	require.NoError(t, err)
+	flood := findRegion(t, rep, "flood-control", city)
+	assert.True(t, flood.Notification.Never, "the interrupted drill is not the last one held")
+	assert.Empty(t, flood.Notification.LastRun)
+}

@@ -125,6 +125,9 @@ type Activation struct {
 	// StoppedDrills lists the drills a LIVE activation stood down when it
 	// started (rulesLiveStopsDrills); on a preview, those it would.
 	StoppedDrills []plans.ActivationID `json:"stopped_drills,omitempty"`
+	// StoppedBy is, on a drill, the LIVE activation that stood it down: the
+	// drill was cut short, not held.
+	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
 }
 
 // Buckets of the state file owned by notify.
@@ -512,6 +515,7 @@ func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
 		if err := standDown(tx, &d, c, fmt.Sprintf("LIVE activation %s started over %s: the drill stops", a.ID, a.RegionNames)); err != nil {
 			return fmt.Errorf("stand down drill %s: %w", d.ID, err)
 		}
+		d.StoppedBy = a.ID
 		if err := putActivation(tx, d); err != nil {
 			return err
 		}
