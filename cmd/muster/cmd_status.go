@@ -169,7 +169,7 @@ func listStatus(c *client, p *pageFlags) error {
 	fmt.Fprintln(w, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\t"+countColumns+"\t报到%\tCREATED")
 	for _, r := range rows {
 		a := r.a
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, a.Status, countCells(r.counts, false),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), countCells(r.counts, false),
 			notify.Percent(r.counts.Acked, r.counts.Recipients), a.CreatedAt.Local().Format("2006-01-02 15:04"))
 	}
 	if err := w.Flush(); err != nil {
@@ -179,6 +179,21 @@ func listStatus(c *client, p *pageFlags) error {
 		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
 	}
 	return nil
+}
+
+// statusLabel is an activation's status as a list shows it: a retracted
+// one says so and names its correction, a correction names what it
+// corrects, a drill a LIVE call-up stopped names that call-up.
+func statusLabel(a notify.Activation) string {
+	switch {
+	case a.Retraction != nil:
+		return fmt.Sprintf("retracted (correction %s)", a.Retraction.Correction)
+	case a.Retracts != "":
+		return fmt.Sprintf("%s (correction of %s)", a.Status, a.Retracts)
+	case a.StoppedBy != "":
+		return fmt.Sprintf("%s (by LIVE %s)", a.Status, a.StoppedBy)
+	}
+	return string(a.Status)
 }
 
 // withFields adds fields to a JSON object.
@@ -273,7 +288,7 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 // printStatus writes the status tables of one activation.
 func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int) {
 	sum := st.Summary()
-	fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status, roundElapsed(b.Elapsed))
+	fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
 	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
 	fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
@@ -730,7 +745,7 @@ func (w *watcher) frame(now time.Time) string {
 	c := st.Summary().Counts
 	elapsed := max(0, now.Sub(st.Start()))
 	var b strings.Builder
-	fmt.Fprintf(&b, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, st.Status, roundElapsed(elapsed))
+	fmt.Fprintf(&b, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
 	fmt.Fprintln(&b, progressLine("sent", c.Out(), c.Recipients))
 	fmt.Fprintln(&b, progressLine("报到", c.Acked, c.Recipients))
 	fmt.Fprintf(&b, "pending %d  sending %d  sent %d  delivered %d  acked %d  declined %d  failed %d  escalated %d\n",

@@ -649,3 +649,13 @@ func TestEscalationRendering(t *testing.T) {
 	assert.Contains(t, lines[1], "sent 12, failed 1")
 	assert.Regexp(t, `T\+10m0s +superior .* - +7 waiting on own clock$`, lines[2])
 }
+
+// A list says what became of an activation: retracted (and its
+// correction), a correction (and what it corrects), a drill a LIVE
+// call-up stopped.
+func TestStatusLabel(t *testing.T) {
+	assert.Equal(t, "active", statusLabel(notify.Activation{Status: notify.StatusActive}))
+	assert.Equal(t, "retracted (correction A000005)", statusLabel(notify.Activation{Status: notify.StatusStoodDown, Retraction: &notify.Retraction{Correction: "A000005"}}))
+	assert.Equal(t, "active (correction of A000003)", statusLabel(notify.Activation{Status: notify.StatusActive, Retracts: "A000003"}))
+	assert.Equal(t, "stood_down (by LIVE A000018)", statusLabel(notify.Activation{Status: notify.StatusStoodDown, StoppedBy: "A000018"}))
+}
