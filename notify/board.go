@@ -132,12 +132,17 @@ func (st ActivationStatus) Summary() Summary {
 // Settled reports whether the activation's counts have stopped moving on
 // their own: it was stood down and no message awaits the provider's report
 // (nobody sending or sent), or every recipient has an outcome nothing
-// changes (answered, failed for good or expired). A settled activation that
-// is still active can still be stood down.
+// changes (answered, failed for good or expired). A correction takes no
+// answers: it has settled once every message and call has gone out and
+// its SMS have their delivery outcome. A settled activation that is still
+// active can still be stood down.
 func (st ActivationStatus) Settled() bool {
 	c := CountStates(st.Counters.ByState)
-	if st.Status == StatusStoodDown {
+	switch {
+	case st.Status == StatusStoodDown:
 		return c.InFlight() == 0
+	case st.Retracts != "":
+		return c.Pending+c.InFlight() == 0 && st.Counters.Dispatch[escQueuedCounter]+st.Counters.Dispatch[escSendingCounter] == 0
 	}
 	return c.Acked+c.Declined+c.Failed+c.Expired == c.Recipients
 }

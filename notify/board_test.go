@@ -357,3 +357,20 @@ func TestBoardOfAnActivationThatNeverStarted(t *testing.T) {
 	assert.True(t, got.Total.AckBy[0].Reached)
 	assert.False(t, got.Total.AckBy[1].Reached)
 }
+
+// A correction takes no answers: it has settled once its SMS have their
+// delivery outcome and its calls are placed, where a call-up waits for
+// answers.
+func TestACorrectionSettlesWhenEverythingWentOut(t *testing.T) {
+	st := func(retracts plans.ActivationID, byState map[notify.State]int, dispatch map[string]int) notify.ActivationStatus {
+		return notify.ActivationStatus{Activation: notify.Activation{Status: notify.StatusActive, Retracts: retracts},
+			Counters: notify.Counters{ByState: byState, Dispatch: dispatch}}
+	}
+	delivered := map[notify.State]int{notify.StateDelivered: 3, notify.StateFailed: 1}
+	assert.True(t, st("A000001", delivered, nil).Settled())
+	assert.False(t, st("", delivered, nil).Settled(), "a call-up waits for answers")
+	assert.False(t, st("A000001", delivered, map[string]int{"esc_queued": 1}).Settled(), "a call still to be placed")
+	assert.False(t, st("A000001", delivered, map[string]int{"esc_sending": 1}).Settled(), "a call being placed")
+	assert.False(t, st("A000001", map[notify.State]int{notify.StateDelivered: 3, notify.StateSent: 1}, nil).Settled(), "an SMS without its report")
+	assert.False(t, st("A000001", map[notify.State]int{notify.StateDelivered: 3, notify.StatePending: 1}, nil).Settled())
+}
