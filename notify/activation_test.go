@@ -453,7 +453,7 @@ func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
 	_, err = e.svc.StandDown(ctx, "commander", a.ID, "x") // no drill goes where a LIVE call-up is
 	require.NoError(t, err)
 
-	// flood-small expects 20 people at level IV: the whole city is far more.
+	// flood-small expects 20 people at level IV: every district is far more.
 	files, err := examples.Plans()
 	require.NoError(t, err)
 	for _, f := range files {
@@ -464,17 +464,17 @@ func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	wide := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{city, other}, Level: "IV", Purpose: "EXERCISE", Reason: "x"}
+	wide := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{"990106", "990105", "990104", "990103", other, district}, Level: "IV", Purpose: "EXERCISE", Reason: "x"}
 	p, err = e.svc.Preview(ctx, wide)
 	require.NoError(t, err)
 	require.Greater(t, p.Total, 30)
 	assert.True(t, p.Guard.Needed())
 	assert.Empty(t, p.Guard.Wider)
-	assert.Equal(t, "990100,990102", p.Guard.Confirm)
+	assert.Equal(t, "990101,990102,990103,990104,990105,990106", p.Guard.Confirm)
 	assert.Contains(t, p.Guard.Reasons[0], "more than 1.5 × the 20")
 	_, err = e.svc.Activate(ctx, "trainer", wide)
 	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
-	wide.ConfirmScope = "990100, 990102"
+	wide.ConfirmScope = "990101, 990102,990103,990104,990105,990106"
 	_, err = e.svc.Activate(ctx, "trainer", wide)
 	require.NoError(t, err)
 	small := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{street}, Level: "IV", Purpose: "EXERCISE", Reason: "x"}
@@ -682,4 +682,33 @@ func TestLiveCallUpStandsDownTheDrillsWhereItStarts(t *testing.T) {
 		assert.Equal(t, notify.StatusActive, status(t, e, above.ID).Status, "under rules 4 the drills ran on")
 		assert.Equal(t, notify.StatusActive, status(t, e, under.ID).Status)
 	})
+}
+
+// What a person asks for is checked before it is proposed: a region within
+// another one named (the preview would count its people twice, messages
+// name both), a negative plan version, a reason too long to read out.
+func TestActivationRequestsAreCheckedAsAsked(t *testing.T) {
+	e := newEnv(t, 1, 100)
+	ctx := testCtx(t)
+	for _, tt := range []struct {
+		name string
+		req  notify.ActivationRequest
+		msg  string
+	}{
+		{"a street of a district named", floodIV(district, "990101001"), "990101001 lies within 990101"},
+		{"a district of the city named", floodIV("990102", city), "990102 lies within 990100"},
+		{"a negative version", notify.ActivationRequest{Plan: "flood-control", PlanVersion: -1, Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "x"}, "plan_version -1"},
+		{"a long reason", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: strings.Repeat("雨", 201)}, "at most 200"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.svc.Preview(ctx, tt.req)
+			require.True(t, muster.IsCode(err, muster.EInvalid), "preview: %v", err)
+			assert.Contains(t, err.Error(), tt.msg)
+			_, err = e.svc.Activate(ctx, "commander", tt.req)
+			require.True(t, muster.IsCode(err, muster.EInvalid), "activate: %v", err)
+		})
+	}
+	p, err := e.svc.Preview(ctx, floodIV(district, "990102", district))
+	require.NoError(t, err, "two districts, one named twice")
+	assert.Len(t, p.Regions, 2)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -89,13 +90,42 @@ type ActivationRequest struct {
 // read out twice (and SMS templates may carry): a short statement of why.
 const MaxReasonChars = 200
 
-// checkReason refuses a reason longer than MaxReasonChars. It is checked
-// where a person asks for an activation (preview and activate), before the
-// request is proposed; the state machine does not check it, so entries
-// from before the limit replay as they applied.
-func checkReason(reason string) error {
-	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n > MaxReasonChars {
+// checkReason refuses a reason longer than MaxReasonChars, and a negative
+// plan version (0 is the latest). It is checked where a person asks for
+// an activation (preview and activate), before the request is proposed;
+// the state machine does not check it, so entries from before the limit
+// replay as they applied.
+func checkReason(req ActivationRequest) error {
+	if n := utf8.RuneCountInString(strings.TrimSpace(req.Reason)); n > MaxReasonChars {
 		return invalidf("reason: %d characters; at most %d (say briefly why the plan is activated)", n, MaxReasonChars)
+	}
+	if req.PlanVersion < 0 {
+		return invalidf("plan_version %d: name a version, or leave it out for the latest", req.PlanVersion)
+	}
+	return nil
+}
+
+// askedFor checks, where a person asks for an activation, what the state
+// machine leaves alone: no region named lies within another named one
+// (its people are called once anyway, but the preview would count them
+// twice and messages would name both), and no drill goes where a LIVE
+// call-up is (the state machine refuses that too, under
+// rulesLiveStopsDrills).
+func askedFor(tx *bolt.Tx, cr activationCreate) error {
+	rr := plans.NewRegionReader(tx)
+	for _, r := range cr.Regions {
+		path, err := rr.Path(r)
+		if err != nil {
+			continue // prepare says what is wrong with it
+		}
+		for _, above := range path[1:] {
+			if slices.Contains(cr.Regions, above.Code) {
+				return invalidf("regions: %s lies within %s, also named: name only %s", r, above.Code, above.Code)
+			}
+		}
+	}
+	if cr.Purpose.Drill() {
+		return noDrillWhereLive(tx, cr.Regions)
 	}
 	return nil
 }
@@ -179,7 +209,7 @@ type Preview struct {
 // and what the first recipient's SMS would say. Nothing is written.
 func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, error) {
 	var out Preview
-	if err := checkReason(req.Reason); err != nil {
+	if err := checkReason(req); err != nil {
 		return out, err
 	}
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
@@ -191,10 +221,8 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 		if err != nil {
 			return err
 		}
-		if cr.Purpose.Drill() {
-			if err := noDrillWhereLive(tx, cr.Regions); err != nil {
-				return err
-			}
+		if err := askedFor(tx, cr); err != nil {
+			return err
 		}
 		out, err = s.preview(tx, p)
 		return err
@@ -286,7 +314,7 @@ const activationTimeout = 2 * time.Minute
 func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequest) (Activation, error) {
 	var out Activation
 	var cr activationCreate
-	if err := checkReason(req.Reason); err != nil {
+	if err := checkReason(req); err != nil {
 		return out, err
 	}
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
@@ -297,10 +325,7 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 		if _, err = prepare(tx, cr); err != nil { // fail early; apply checks again
 			return err
 		}
-		if cr.Purpose.Drill() {
-			return noDrillWhereLive(tx, cr.Regions)
-		}
-		return nil
+		return askedFor(tx, cr)
 	})
 	if err != nil {
 		return out, err
