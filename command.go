@@ -57,7 +57,8 @@ const commandVersion byte = 1
 //	   reached; an EXERCISE or TEST warning puts no region in standby; a
 //	   LIVE call-up stands down the drills over its regions, and no drill
 //	   starts where one is; a reply from a number that left the roster
-//	   (plans' former phones) answers the open call-up that went to it.
+//	   (plans' former phones) answers the open call-up that went to it;
+//	   an activation request's idempotency key creates one activation.
 const Rules = 5
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

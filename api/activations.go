@@ -52,6 +52,9 @@ func (s *Server) createActivation(c *gin.Context) {
 		s.reply(c, http.StatusOK, p, err)
 		return
 	}
+	// A client that retries (a timeout, a lost answer) sends the same
+	// Idempotency-Key: it gets the activation its first request created.
+	req.Key = c.GetHeader("Idempotency-Key")
 	a, err := s.deps.Activations.Activate(c.Request.Context(), identity(c).Name, req.ActivationRequest)
 	if err == nil {
 		c.Header("Location", "/api/v1/activations/"+string(a.ID))

@@ -129,6 +129,28 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: strings.NewReader(`[]`)})
 	require.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 	assert.Equal(t, "request body: want a JSON object, got an array", res.errorBody(t).Message)
+	// A retried request with the same Idempotency-Key gets the activation
+	// the first one created; another key, another activation; the same key
+	// for another request is a conflict.
+	keyed := func(key string, region string) (int, notify.Activation) {
+		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, header: map[string]string{"Idempotency-Key": key},
+			body: jsonBody(map[string]any{"plan_id": "flood-control", "regions": []string{region}, "level": "IV", "purpose": "EXERCISE", "reason": "重试"})})
+		var a notify.Activation
+		if res.Code == http.StatusCreated {
+			res.decode(t, &a)
+		}
+		return res.Code, a
+	}
+	code, first := keyed("req-1", "990105")
+	require.Equal(t, http.StatusCreated, code)
+	code, again := keyed("req-1", "990105")
+	require.Equal(t, http.StatusCreated, code)
+	assert.Equal(t, first.ID, again.ID, "the retry got the first activation")
+	code, other := keyed("req-2", "990105")
+	require.Equal(t, http.StatusCreated, code)
+	assert.NotEqual(t, first.ID, other.ID)
+	code, _ = keyed("req-1", "990106")
+	assert.Equal(t, http.StatusConflict, code, "the key was used for another request")
 	atLimit := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "EXERCISE",
 		"reason": strings.Repeat("雨", notify.MaxReasonChars), "dry_run": true}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(atLimit)})

@@ -178,7 +178,18 @@ type activationCreate struct {
 	// ApprovalWindow is how long a LIVE activation that needs approval waits
 	// for it; the service stamps its configured window (DefaultApprovalWindow).
 	ApprovalWindow time.Duration `json:"approval_window,omitempty"`
+	// Key is the request's idempotency key (ActivationRequest.Key).
+	Key string `json:"key,omitempty"`
 }
+
+// rulesActivationKeys is the behaviour (muster.Rules) from which an
+// activation request with an idempotency key creates at most one
+// activation per actor and key (bActivationKeys).
+const rulesActivationKeys = 5
+
+// bActivationKeys maps actor, 0, idempotency key → the activation the
+// request created.
+var bActivationKeys = []byte("activation_keys")
 
 type activationStandDown struct {
 	Activation plans.ActivationID `json:"activation"`
@@ -373,10 +384,55 @@ func TryActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (a Act
 }
 
 func createActivation(tx *bolt.Tx, c *muster.Command, req activationCreate) (Activation, error) {
+	var key []byte
+	if req.Key != "" && c.RulesAtLeast(rulesActivationKeys) {
+		key = append(append([]byte(c.Actor), 0), req.Key...)
+		if b := tx.Bucket(bActivationKeys); b != nil {
+			if id := b.Get(key); id != nil {
+				return sameRequest(tx, plans.ActivationID(id), req)
+			}
+		}
+	}
 	p, err := prepare(tx, req)
 	if err != nil {
 		return Activation{}, err
 	}
+	if key != nil {
+		a, err := createChecked(tx, c, req, p)
+		if err != nil {
+			return a, err
+		}
+		b, err := tx.CreateBucketIfNotExists(bActivationKeys)
+		if err != nil {
+			return a, err
+		}
+		return a, b.Put(key, []byte(a.ID))
+	}
+	return createChecked(tx, c, req, p)
+}
+
+// sameRequest returns activation id, which an earlier request with the
+// same idempotency key created, if req asks for the same activation
+// (plan, level, purpose, regions); another request reusing the key is a
+// conflict.
+func sameRequest(tx *bolt.Tx, id plans.ActivationID, req activationCreate) (Activation, error) {
+	a, err := getActivation(tx, id)
+	if err != nil {
+		return a, err
+	}
+	regions := slices.Clone(req.Regions)
+	slices.Sort(regions)
+	regions = slices.Compact(regions)
+	if a.Plan != req.Plan || a.Level != req.Level || a.Purpose != req.Purpose || !slices.Equal(a.Regions, regions) ||
+		(req.PlanVersion > 0 && a.PlanVersion != req.PlanVersion) {
+		return Activation{}, muster.Errorf(muster.EConflict, "idempotency key %q was used for activation %s (%s level %s %s over %v): use a new key for another request",
+			req.Key, a.ID, a.Plan, a.Level, a.Purpose, a.Regions)
+	}
+	return a, nil
+}
+
+// createChecked is the rest of createActivation once p is prepared.
+func createChecked(tx *bolt.Tx, c *muster.Command, req activationCreate, p *prepared) (Activation, error) {
 	if req.Purpose.Drill() && c.RulesAtLeast(rulesLiveStopsDrills) {
 		if err := noDrillWhereLive(tx, req.Regions); err != nil {
 			return Activation{}, err

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -711,4 +713,37 @@ func TestActivationRequestsAreCheckedAsAsked(t *testing.T) {
 	p, err := e.svc.Preview(ctx, floodIV(district, "990102", district))
 	require.NoError(t, err, "two districts, one named twice")
 	assert.Len(t, p.Regions, 2)
+}
+
+// Requests with one idempotency key, even at once, create one activation
+// per actor; under rules 4 the key was not kept and each created one.
+func TestAnIdempotencyKeyCreatesOneActivation(t *testing.T) {
+	for _, rules := range []int{0, 4} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			e := newEnvWith(t, 1, 100, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
+			req := floodIV(district)
+			req.Purpose, req.Key = "EXERCISE", "drill-42"
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			ids := map[plans.ActivationID]bool{}
+			for range 4 {
+				wg.Go(func() {
+					a, err := e.svc.Activate(testCtx(t), "trainer", req)
+					assert.NoError(t, err)
+					mu.Lock()
+					ids[a.ID] = true
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if rules == 0 {
+				assert.Len(t, ids, 1)
+				other, err := e.svc.Activate(testCtx(t), "another trainer", req)
+				require.NoError(t, err)
+				assert.False(t, ids[other.ID], "the key is each actor's own")
+			} else {
+				assert.Len(t, ids, 4)
+			}
+		})
+	}
 }

@@ -84,7 +84,14 @@ type ActivationRequest struct {
 	// ConfirmScope confirms a scope wider than the plan expects by naming the
 	// activation's regions (the preview's Guard.Confirm).
 	ConfirmScope string `json:"confirm_scope,omitempty"`
+	// Key, when set, makes the request idempotent for its actor: asked
+	// again with the same key, the activation it created is returned and
+	// no other is created (the API's Idempotency-Key header).
+	Key string `json:"-"`
 }
+
+// MaxKeyChars bounds an activation request's idempotency key.
+const MaxKeyChars = 128
 
 // MaxReasonChars bounds an activation's reason, which its voice call-ups
 // read out twice (and SMS templates may carry): a short statement of why.
@@ -101,6 +108,9 @@ func checkReason(req ActivationRequest) error {
 	}
 	if req.PlanVersion < 0 {
 		return invalidf("plan_version %d: name a version, or leave it out for the latest", req.PlanVersion)
+	}
+	if len(req.Key) > MaxKeyChars || strings.TrimSpace(req.Key) != req.Key {
+		return invalidf("idempotency key: at most %d bytes, without surrounding spaces", MaxKeyChars)
 	}
 	return nil
 }
@@ -142,7 +152,7 @@ func (req ActivationRequest) normalize(tx *bolt.Tx) (activationCreate, error) {
 		return out, err
 	}
 	out = activationCreate{Plan: plans.PlanID(strings.TrimSpace(string(req.Plan))), PlanVersion: req.PlanVersion, Level: lvl, Purpose: purpose, Reason: strings.TrimSpace(req.Reason),
-		ConfirmScope: strings.TrimSpace(req.ConfirmScope)}
+		ConfirmScope: strings.TrimSpace(req.ConfirmScope), Key: req.Key}
 	for _, r := range req.Regions {
 		out.Regions = append(out.Regions, plans.RegionCode(strings.TrimSpace(string(r))))
 	}
