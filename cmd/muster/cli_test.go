@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -229,6 +230,18 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &a))
 	require.Positive(t, a.Recipients)
+	// A script run again with its idempotency key gets the activation its
+	// first run created.
+	var keyed [2]struct {
+		ID string `json:"id"`
+	}
+	for i := range keyed {
+		r = runCLI(t, env, append(slices.Clone(activate), "--yes", "-o", "json", "--idempotency-key", "nightly-1")...)
+		require.Zero(t, r.code, r.stderr)
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &keyed[i]))
+	}
+	assert.Equal(t, keyed[0].ID, keyed[1].ID)
+	assert.NotEqual(t, a.ID, keyed[0].ID)
 	r = runCLI(t, env, "mode", "--region", "990101001001001")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "normal (平时)", "a drill runs in peacetime: it switches no region")

@@ -51,6 +51,7 @@ type request struct {
 	body        io.Reader
 	contentType string
 	timeout     time.Duration
+	header      map[string]string // more request headers
 }
 
 // postJSON posts body as JSON to path and decodes the answer into out.
@@ -84,6 +85,9 @@ func (c *client) do(r request, out any) error {
 	}
 	if c.g.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.g.token)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
 	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)

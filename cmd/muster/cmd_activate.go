@@ -21,7 +21,7 @@ import (
 func newActivateCmd(g *globals) *cobra.Command {
 	var (
 		regions, level, purpose, reason string
-		confirmScope                    string
+		confirmScope, key               string
 		version                         int
 		yes                             bool
 	)
@@ -76,7 +76,11 @@ switched or sent before that.`,
 				}
 			}
 			raw = nil
-			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(false), contentType: "application/json"}, &raw); err != nil {
+			var header map[string]string
+			if key != "" {
+				header = map[string]string{"Idempotency-Key": key}
+			}
+			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(false), contentType: "application/json", header: header}, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
@@ -97,6 +101,7 @@ switched or sent before that.`,
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
 	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	f.StringVar(&key, "idempotency-key", "", "a key of the script's own: run again with the same key, it gets the activation the first run created instead of a second one")
 	return cmd
 }
 
