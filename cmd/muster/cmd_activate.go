@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,14 +45,11 @@ switched or sent before that.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason,
 				ConfirmScope: confirmScope}
-			for _, r := range strings.Split(regions, ",") {
-				if r = strings.TrimSpace(r); r != "" {
-					req.Regions = append(req.Regions, plans.RegionCode(r))
-				}
-			}
+			req.Regions = codeList(regions)
 			if len(req.Regions) == 0 || level == "" || purpose == "" || strings.TrimSpace(reason) == "" {
 				return &exitError{2, errors.New("--region, --level, --purpose and --reason are required")}
 			}
+			regions = joinCodes(req.Regions) // what to type to confirm: each region once
 			c := newClient(g, cmd)
 			body := func(dry bool) io.Reader {
 				return bytes.NewReader(mustJSON(struct {
@@ -71,7 +69,7 @@ switched or sent before that.`,
 				printPreview(c.err, p)
 				fmt.Fprintf(c.err, "\nType the region codes (%s) to activate, anything else to cancel: ", regions)
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if strings.TrimSpace(line) != strings.TrimSpace(regions) {
+				if joinCodes(codeList(line)) != regions {
 					return errors.New("cancelled: nothing was activated")
 				}
 			}
@@ -364,4 +362,16 @@ func joinIDs(ids []plans.ActivationID) string {
 		s[i] = string(id)
 	}
 	return strings.Join(s, ", ")
+}
+
+// codeList reads comma-separated region codes, each once, in the order
+// given.
+func codeList(s string) []plans.RegionCode {
+	var out []plans.RegionCode
+	for _, r := range strings.Split(s, ",") {
+		if r = strings.TrimSpace(r); r != "" && !slices.Contains(out, plans.RegionCode(r)) {
+			out = append(out, plans.RegionCode(r))
+		}
+	}
+	return out
 }
