@@ -83,6 +83,7 @@ func jsonKind(b byte) string {
 // is not valid JSON is left to the decoder to describe.
 func duplicateKey(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
+	fold := cases.Fold()
 	var walk func() error
 	walk = func() error {
 		t, err := dec.Token()
@@ -98,7 +99,7 @@ func duplicateKey(body []byte) error {
 					return err
 				}
 				key, _ := k.(string)
-				folded := cases.Fold().String(key)
+				folded := fold.String(key)
 				if seen[folded] {
 					return muster.Errorf(muster.EInvalid, "request body: key %q is given twice", key)
 				}

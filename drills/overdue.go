@@ -191,11 +191,13 @@ func (s *Service) Overdue(ctx context.Context, level muster.Consistency, now tim
 	return out, err
 }
 
-// startedRunsByPlan reads the started runs, each plan's in start order.
+// startedRunsByPlan reads the started runs, each plan's in start order,
+// leaving out those a LIVE call-up cut short (cutShort): they were not
+// drills held, and people called up for real did not fail them.
 func startedRunsByPlan(tx *bolt.Tx) (map[plans.PlanID][]Run, error) {
 	out := map[plans.PlanID][]Run{}
 	err := forEachRun(tx, func(r Run) error {
-		if r.Status == RunStarted {
+		if r.Status == RunStarted && !cutShort(tx, &r) {
 			out[r.Plan] = append(out[r.Plan], r)
 		}
 		return nil
@@ -251,7 +253,7 @@ func regionDrills(tx *bolt.Tx, paths *regionPaths, pv plans.PlanVersion, code pl
 	var lastFull, lastNotify *Run
 	for i := range runs {
 		r := &runs[i]
-		if !paths.covers(r.Regions, code) || cutShort(tx, r) {
+		if !paths.covers(r.Regions, code) {
 			continue
 		}
 		if r.Type == Notification {
@@ -282,7 +284,7 @@ func (d *DrillDue) settle(last *Run, now time.Time, loc *time.Location) {
 
 // cutShort reports whether run r's call-up was stood down by a LIVE
 // call-up that started over its regions: the drill was interrupted, not
-// held, and does not count as one.
+// held.
 func cutShort(tx *bolt.Tx, r *Run) bool {
 	if r.Activation == "" {
 		return false
@@ -320,7 +322,7 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 		if err != nil {
 			return nil, err
 		}
-		if ok && !cutShort(tx, &runs[i]) { // people called up for real did not fail the drill
+		if ok {
 			done = append(done, &runs[i])
 		}
 	}

@@ -397,18 +397,20 @@ func createActivation(tx *bolt.Tx, c *muster.Command, req activationCreate) (Act
 	if err != nil {
 		return Activation{}, err
 	}
-	if key != nil {
-		a, err := createChecked(tx, c, req, p)
-		if err != nil {
-			return a, err
+	if req.Purpose.Drill() && c.RulesAtLeast(rulesLiveStopsDrills) {
+		if err := noDrillWhereLive(tx, req.Regions); err != nil {
+			return Activation{}, err
 		}
-		b, err := tx.CreateBucketIfNotExists(bActivationKeys)
-		if err != nil {
-			return a, err
-		}
-		return a, b.Put(key, []byte(a.ID))
 	}
-	return createChecked(tx, c, req, p)
+	a, err := createPrepared(tx, c, p)
+	if err != nil || key == nil {
+		return a, err
+	}
+	b, err := tx.CreateBucketIfNotExists(bActivationKeys)
+	if err != nil {
+		return a, err
+	}
+	return a, b.Put(key, []byte(a.ID))
 }
 
 // sameRequest returns activation id, which an earlier request with the
@@ -429,16 +431,6 @@ func sameRequest(tx *bolt.Tx, id plans.ActivationID, req activationCreate) (Acti
 			req.Key, a.ID, a.Plan, a.Level, a.Purpose, a.Regions)
 	}
 	return a, nil
-}
-
-// createChecked is the rest of createActivation once p is prepared.
-func createChecked(tx *bolt.Tx, c *muster.Command, req activationCreate, p *prepared) (Activation, error) {
-	if req.Purpose.Drill() && c.RulesAtLeast(rulesLiveStopsDrills) {
-		if err := noDrillWhereLive(tx, req.Regions); err != nil {
-			return Activation{}, err
-		}
-	}
-	return createPrepared(tx, c, p)
 }
 
 // noDrillWhereLive refuses a drill over, above or under the regions of an
@@ -584,10 +576,6 @@ func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
 // region that is one of regions, or lies above or under one of them.
 func overlappingOpen(tx *bolt.Tx, regions []plans.RegionCode) ([]Activation, error) {
 	rr := plans.NewRegionReader(tx)
-	within := func(code, of plans.RegionCode) bool { // code is of or lies under it
-		path, err := rr.Path(code)
-		return err == nil && slices.ContainsFunc(path, func(r plans.Region) bool { return r.Code == of })
-	}
 	var out []Activation
 	for _, id := range openActivations(tx) {
 		d, err := getActivation(tx, id)
@@ -598,7 +586,7 @@ func overlappingOpen(tx *bolt.Tx, regions []plans.RegionCode) ([]Activation, err
 			continue
 		}
 		if slices.ContainsFunc(d.Regions, func(dr plans.RegionCode) bool {
-			return slices.ContainsFunc(regions, func(r plans.RegionCode) bool { return within(dr, r) || within(r, dr) })
+			return slices.ContainsFunc(regions, func(r plans.RegionCode) bool { return rr.Within(dr, r) || rr.Within(r, dr) })
 		}) {
 			out = append(out, d)
 		}

@@ -202,12 +202,7 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 				return 0, 0, err
 			}
 			n++
-			grids[r.Grid]++
-			for _, i := range r.Roles {
-				if i < slots {
-					roles[i]++
-				}
-			}
+			countPending(r, grids, roles)
 		}
 		if c.RulesAtLeast(rulesCorrectReported) {
 			added, err := copyReported(tx, src, rb, grids)
@@ -231,6 +226,17 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 		err = ad.Bucket(bCounters).Put([]byte(dispatchCounter+escQueuedCounter), appendCount(nil, int64(calls)))
 	}
 	return n, calls, err
+}
+
+// countPending counts r, copied into a correction as pending, in its
+// grid's and role slots' counts.
+func countPending(r Recipient, grids map[plans.RegionCode]int64, roles []int64) {
+	grids[r.Grid]++
+	for _, i := range r.Roles {
+		if i < len(roles) {
+			roles[i]++
+		}
+	}
 }
 
 // calledMayHaveHeard reports whether a voice escalation call may have
@@ -296,12 +302,7 @@ func copyCalled(src, ad, rb *bolt.Bucket, grids map[plans.RegionCode]int64, role
 				return err
 			}
 			added++
-			grids[r.Grid]++
-			for _, i := range r.Roles {
-				if i < len(roles) {
-					roles[i]++
-				}
-			}
+			countPending(r, grids, roles)
 		}
 		queued++
 		return putEscItem(q, call)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,12 +96,13 @@ const MaxKeyChars = 128
 // read out twice (and SMS templates may carry): a short statement of why.
 const MaxReasonChars = 200
 
-// checkReason refuses a reason longer than MaxReasonChars, and a negative
-// plan version (0 is the latest). It is checked where a person asks for
+// checkAsked refuses a reason longer than MaxReasonChars, a negative plan
+// version (0 is the latest) and an idempotency key too long or with
+// surrounding spaces. It is checked where a person asks for
 // an activation (preview and activate), before the request is proposed;
 // the state machine does not check it, so entries from before the limit
 // replay as they applied.
-func checkReason(req ActivationRequest) error {
+func checkAsked(req ActivationRequest) error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(req.Reason)); n > MaxReasonChars {
 		return invalidf("reason: %d characters; at most %d (say briefly why the plan is activated)", n, MaxReasonChars)
 	}
@@ -124,13 +124,9 @@ func checkReason(req ActivationRequest) error {
 func askedFor(tx *bolt.Tx, cr activationCreate) error {
 	rr := plans.NewRegionReader(tx)
 	for _, r := range cr.Regions {
-		path, err := rr.Path(r)
-		if err != nil {
-			continue // prepare says what is wrong with it
-		}
-		for _, above := range path[1:] {
-			if slices.Contains(cr.Regions, above.Code) {
-				return invalidf("regions: %s lies within %s, also named: name only %s", r, above.Code, above.Code)
+		for _, above := range cr.Regions {
+			if above != r && rr.Within(r, above) {
+				return invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
 			}
 		}
 	}
@@ -219,7 +215,7 @@ type Preview struct {
 // and what the first recipient's SMS would say. Nothing is written.
 func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, error) {
 	var out Preview
-	if err := checkReason(req); err != nil {
+	if err := checkAsked(req); err != nil {
 		return out, err
 	}
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
@@ -324,7 +320,7 @@ const activationTimeout = 2 * time.Minute
 func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequest) (Activation, error) {
 	var out Activation
 	var cr activationCreate
-	if err := checkReason(req); err != nil {
+	if err := checkAsked(req); err != nil {
 		return out, err
 	}
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {

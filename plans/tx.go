@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
@@ -74,6 +75,13 @@ func (rr *RegionReader) Path(code RegionCode) ([]Region, error) {
 		c = r.Parent
 	}
 	return path, nil
+}
+
+// Within reports whether region code is of or lies under it; false when
+// code is not in the tree.
+func (rr *RegionReader) Within(code, of RegionCode) bool {
+	path, err := rr.Path(code)
+	return err == nil && slices.ContainsFunc(path, func(r Region) bool { return r.Code == of })
 }
 
 // RegionPrefix is the code prefix shared by the grids under r (and r's own
