@@ -83,7 +83,7 @@ func (s *Server) getActivation(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	r, err := reads.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	r, err := reads.get(c.Request.Context(), consistency(c), plans.ActivationID(idParam(c)), time.Now())
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -125,7 +125,7 @@ func (s *Server) listRecipients(c *gin.Context) {
 			return
 		}
 	}
-	out, err := s.deps.Activations.Recipients(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), f, p)
+	out, err := s.deps.Activations.Recipients(c.Request.Context(), consistency(c), plans.ActivationID(idParam(c)), f, p)
 	s.reply(c, http.StatusOK, out, err)
 }
 
@@ -137,7 +137,7 @@ func (s *Server) standDown(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), req.Reason)
+	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req.Reason)
 	s.reply(c, http.StatusOK, a, err)
 }
 
@@ -155,7 +155,7 @@ func (s *Server) approveActivation(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	id := plans.ActivationID(c.Param("id"))
+	id := plans.ActivationID(idParam(c))
 	if req.DryRun {
 		p, err := s.deps.Activations.ApprovalPreview(c.Request.Context(), id)
 		s.reply(c, http.StatusOK, p, err)
@@ -177,12 +177,12 @@ func (s *Server) rejectActivation(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), notify.DecisionRequest{Reason: req.Reason})
+	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), notify.DecisionRequest{Reason: req.Reason})
 	s.reply(c, http.StatusOK, a, err)
 }
 
 func (s *Server) getEscalation(c *gin.Context) {
-	steps, err := s.deps.Activations.Escalation(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")))
+	steps, err := s.deps.Activations.Escalation(c.Request.Context(), consistency(c), plans.ActivationID(idParam(c)))
 	s.reply(c, http.StatusOK, listResponse[notify.EscalationStepStatus]{Items: steps}, err)
 }
 
@@ -194,7 +194,7 @@ func (s *Server) retractActivation(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out, err := s.deps.Activations.Retract(c.Request.Context(), identity(c).Name, plans.ActivationID(c.Param("id")), req)
+	out, err := s.deps.Activations.Retract(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req)
 	s.reply(c, http.StatusOK, out, err)
 }
 

@@ -36,7 +36,7 @@ const (
 // never older than the request, so every answer holds what was
 // acknowledged before it was asked. as_of is when it was read.
 func (s *Server) getBoard(c *gin.Context) {
-	r, err := s.watches.get(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")), time.Now())
+	r, err := s.watches.get(c.Request.Context(), consistency(c), plans.ActivationID(idParam(c)), time.Now())
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -56,7 +56,7 @@ func (s *Server) getBoard(c *gin.Context) {
 // usual error shape; after, as an `error` event that ends the stream.
 func (s *Server) activationEvents(c *gin.Context) {
 	ctx := c.Request.Context()
-	id := plans.ActivationID(c.Param("id"))
+	id := plans.ActivationID(idParam(c))
 	reads, _, err := s.statusReads(c)
 	if err != nil {
 		s.writeError(c, err)

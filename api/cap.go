@@ -88,7 +88,7 @@ func (s *Server) writeCAP(c *gin.Context, what string, a *cap.Alert, err error) 
 // alert: 409.
 func (s *Server) activationCAP(c *gin.Context) {
 	ctx, level := c.Request.Context(), consistency(c)
-	st, err := s.deps.Activations.Activation(ctx, level, plans.ActivationID(c.Param("id")))
+	st, err := s.deps.Activations.Activation(ctx, level, plans.ActivationID(idParam(c)))
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -247,7 +247,7 @@ func (s *Server) warningCAP(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	w, err := ws.Warning(c.Request.Context(), consistency(c), plans.WarningID(c.Param("id")))
+	w, err := ws.Warning(c.Request.Context(), consistency(c), plans.WarningID(idParam(c)))
 	if err != nil {
 		s.writeError(c, err)
 		return

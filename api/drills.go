@@ -88,14 +88,14 @@ func (s *Server) listDrills(c *gin.Context, ds Drills) {
 }
 
 func (s *Server) getDrill(c *gin.Context, ds Drills) {
-	sc, err := ds.Get(c.Request.Context(), consistency(c), drills.ScheduleID(c.Param("id")))
+	sc, err := ds.Get(c.Request.Context(), consistency(c), drills.ScheduleID(idParam(c)))
 	s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
 }
 
 // updateDrill serves POST /drills/:id/pause, /resume and DELETE /drills/:id.
 func (s *Server) updateDrill(action string) func(*gin.Context, Drills) {
 	return func(c *gin.Context, ds Drills) {
-		ctx, actor, id := c.Request.Context(), identity(c).Name, drills.ScheduleID(c.Param("id"))
+		ctx, actor, id := c.Request.Context(), identity(c).Name, drills.ScheduleID(idParam(c))
 		var sc drills.Schedule
 		var err error
 		switch action {
@@ -111,7 +111,7 @@ func (s *Server) updateDrill(action string) func(*gin.Context, Drills) {
 }
 
 func (s *Server) runDrill(c *gin.Context, ds Drills) {
-	r, err := ds.RunNow(c.Request.Context(), identity(c).Name, drills.ScheduleID(c.Param("id")))
+	r, err := ds.RunNow(c.Request.Context(), identity(c).Name, drills.ScheduleID(idParam(c)))
 	if err == nil {
 		c.Header("Location", "/api/v1/drill-runs/"+string(r.ID))
 	}
@@ -124,7 +124,7 @@ func (s *Server) listDrillRuns(c *gin.Context, ds Drills) {
 		s.writeError(c, err)
 		return
 	}
-	f := drills.RunFilter{Schedule: drills.ScheduleID(strings.TrimSpace(c.Query("schedule"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan"))),
+	f := drills.RunFilter{Schedule: drills.ScheduleID(seqID(c.Query("schedule"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan"))),
 		Status: drills.RunStatus(strings.TrimSpace(c.Query("status")))}
 	switch f.Status {
 	case "", drills.RunStarted, drills.RunMissed, drills.RunFailed:
@@ -137,7 +137,7 @@ func (s *Server) listDrillRuns(c *gin.Context, ds Drills) {
 }
 
 func (s *Server) getDrillRun(c *gin.Context, ds Drills) {
-	r, err := ds.GetRun(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")))
+	r, err := ds.GetRun(c.Request.Context(), consistency(c), drills.RunID(idParam(c)))
 	s.reply(c, http.StatusOK, r, err)
 }
 
@@ -147,8 +147,8 @@ func (s *Server) addFinding(c *gin.Context, ds Drills) {
 		s.writeError(c, err)
 		return
 	}
-	run := drills.RunID(c.Param("id"))
-	if in.Run != "" && in.Run != run {
+	run := drills.RunID(idParam(c))
+	if in.Run != "" && drills.RunID(seqID(string(in.Run))) != run {
 		s.writeError(c, muster.Errorf(muster.EInvalid, "run %q in the body differs from %s in the path", in.Run, run))
 		return
 	}
@@ -168,8 +168,8 @@ func (s *Server) listFindings(c *gin.Context, ds Drills) {
 		s.writeError(c, err)
 		return
 	}
-	f := drills.FindingFilter{Run: drills.RunID(strings.TrimSpace(c.Query("run"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan")))}
-	if id := c.Param("id"); id != "" {
+	f := drills.FindingFilter{Run: drills.RunID(seqID(c.Query("run"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan")))}
+	if id := idParam(c); id != "" {
 		f.Run = drills.RunID(id)
 		if _, err := ds.GetRun(c.Request.Context(), consistency(c), f.Run); err != nil {
 			s.writeError(c, err)
@@ -191,7 +191,7 @@ func (s *Server) listFindings(c *gin.Context, ds Drills) {
 }
 
 func (s *Server) getFinding(c *gin.Context, ds Drills) {
-	f, err := ds.Finding(c.Request.Context(), consistency(c), drills.FindingID(c.Param("id")))
+	f, err := ds.Finding(c.Request.Context(), consistency(c), drills.FindingID(idParam(c)))
 	s.reply(c, http.StatusOK, f, err)
 }
 
@@ -201,7 +201,7 @@ func (s *Server) updateFinding(c *gin.Context, ds Drills) {
 		s.writeError(c, err)
 		return
 	}
-	f, err := ds.UpdateFinding(c.Request.Context(), identity(c).Name, drills.FindingID(c.Param("id")), u)
+	f, err := ds.UpdateFinding(c.Request.Context(), identity(c).Name, drills.FindingID(idParam(c)), u)
 	s.reply(c, http.StatusOK, f, err)
 }
 
@@ -221,7 +221,7 @@ func (s *Server) drillsOverdue(c *gin.Context, ds Drills) {
 }
 
 func (s *Server) drillMetrics(c *gin.Context, ds Drills) {
-	m, err := ds.Metrics(c.Request.Context(), consistency(c), drills.RunID(c.Param("id")), ds.Now())
+	m, err := ds.Metrics(c.Request.Context(), consistency(c), drills.RunID(idParam(c)), ds.Now())
 	s.reply(c, http.StatusOK, m, err)
 }
 
@@ -245,7 +245,7 @@ func (s *Server) drillReport(c *gin.Context, ds Drills) {
 		s.writeError(c, muster.Errorf(muster.EInvalid, "lang %q: want zh or en", c.Query("lang")))
 		return
 	}
-	id := drills.RunID(c.Param("id"))
+	id := drills.RunID(idParam(c))
 	rep, err := ds.Report(c.Request.Context(), consistency(c), id, ds.Now())
 	if err != nil {
 		s.writeError(c, err)

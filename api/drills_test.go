@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,6 +179,22 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	require.Len(t, open.Items, 1)
 	require.Len(t, open.Items[0].Items, 1)
 	assert.Equal(t, fnd.ID, open.Items[0].Items[0].ID)
+	// IDs muster numbers are found however their letter is typed.
+	for path, want := range map[string]string{
+		"/api/v1/activations/" + lower(run.Activation):            string(run.Activation),
+		"/api/v1/drills/" + lower(s.ID):                           string(s.ID),
+		"/api/v1/drill-runs/" + lower(run.ID):                     string(run.ID),
+		"/api/v1/drill-runs/" + lower(run.ID) + "/metrics":        string(run.ID),
+		"/api/v1/drill-runs/" + lower(run.ID) + "/findings":       string(fnd.ID),
+		"/api/v1/drill-runs?schedule=" + lower(s.ID):              string(run.ID),
+		"/api/v1/drill-findings/" + lower(fnd.ID):                 string(fnd.ID),
+		"/api/v1/drill-findings?run=" + lower(run.ID):             string(fnd.ID),
+		"/api/v1/activations/" + lower(run.Activation) + "/board": string(run.Activation),
+	} {
+		res = do(t, h, request{method: "GET", path: path, token: viewer})
+		require.Equal(t, http.StatusOK, res.Code, "%s: %s", path, res.Body)
+		assert.Contains(t, res.Body.String(), `"`+want+`"`, path)
+	}
 	res = do(t, h, request{method: "GET", path: "/api/v1/drills/overdue", token: viewer})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	var overdue drills.OverdueReport
@@ -218,3 +235,6 @@ func TestDrillsUnavailableWithoutService(t *testing.T) {
 	res := do(t, h, request{method: "GET", path: "/api/v1/drills", token: f.root})
 	assert.Equal(t, http.StatusServiceUnavailable, res.Code, "%s", res.Body)
 }
+
+// lower is an ID as someone might type it, in lower case.
+func lower[T ~string](id T) string { return strings.ToLower(string(id)) }

@@ -12,7 +12,7 @@ import (
 
 // listNotes returns an activation's notes: replies that were not answers.
 func (s *Server) listNotes(c *gin.Context) {
-	out, err := s.deps.Activations.Notes(c.Request.Context(), consistency(c), plans.ActivationID(c.Param("id")))
+	out, err := s.deps.Activations.Notes(c.Request.Context(), consistency(c), plans.ActivationID(idParam(c)))
 	s.reply(c, http.StatusOK, gin.H{"items": out}, err)
 }
 

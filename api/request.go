@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"golang.org/x/text/cases"
@@ -174,3 +175,22 @@ func paginate[T any](items []T, key func(T) string, p page) listResponse[T] {
 	}
 	return out
 }
+
+// seqID is an ID muster numbers itself (A000001, W000001, D000001,
+// R000001, F000001) as the caller typed it, with its letter in upper case:
+// a000001 names A000001. Anything else is returned as given.
+func seqID(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return s
+		}
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// idParam is the path's :id as a seqID.
+func idParam(c *gin.Context) string { return seqID(c.Param("id")) }

@@ -109,7 +109,7 @@ func (s *Server) getWarning(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	w, err := ws.Warning(c.Request.Context(), consistency(c), plans.WarningID(c.Param("id")))
+	w, err := ws.Warning(c.Request.Context(), consistency(c), plans.WarningID(idParam(c)))
 	s.reply(c, http.StatusOK, w, err)
 }
 
@@ -126,6 +126,6 @@ func (s *Server) liftWarning(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	w, err := ws.Lift(c.Request.Context(), identity(c).Name, plans.WarningID(c.Param("id")), req.Reason)
+	w, err := ws.Lift(c.Request.Context(), identity(c).Name, plans.WarningID(idParam(c)), req.Reason)
 	s.reply(c, http.StatusOK, w, err)
 }

@@ -330,10 +330,14 @@ func applyFindingUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
 // ENotFound. The finding gets the next ID and the run's plan.
 func (s *Service) AddFinding(ctx context.Context, actor string, in FindingInput) (Finding, error) {
 	var out Finding
-	if _, err := newFinding(in); err != nil {
+	f, err := newFinding(in)
+	if err != nil {
 		return out, err
 	}
-	err := s.propose(ctx, CmdFindingAdd, actor, findingAdd{Input: in}, &out)
+	if err := s.notPast(f.Due); err != nil {
+		return out, err
+	}
+	err = s.propose(ctx, CmdFindingAdd, actor, findingAdd{Input: in}, &out)
 	return out, err
 }
 
@@ -346,8 +350,32 @@ func (s *Service) UpdateFinding(ctx context.Context, actor string, id FindingID,
 	if _, _, err := u.apply(Finding{ID: id, What: "-", Change: "-", Status: FindingOpen}, time.Time{}); err != nil && !muster.IsCode(err, muster.EConflict) {
 		return out, err // bad input; whether the move is allowed is the FSM's to say
 	}
+	if u.Due != nil {
+		due, _ := ParseDate(*u.Due) // checked by apply
+		if err := s.notPast(due); err != nil {
+			return out, err
+		}
+	}
 	err := s.propose(ctx, CmdFindingUpdate, actor, findingUpdate{ID: id, Update: u}, &out)
 	return out, err
+}
+
+// notPast refuses a due date before today (in DefaultTimeZone): an
+// improvement item is due when the change is to be made, so a date already
+// gone is a typing error (2025 for 2027). Today itself is allowed. The
+// check is the proposer's, on its clock; the FSM takes any valid date.
+func (s *Service) notPast(due Date) error {
+	if due == "" {
+		return nil
+	}
+	loc, err := loadZone(DefaultTimeZone)
+	if err != nil {
+		return err
+	}
+	if today := DateOf(s.clock.Now(), loc); due < today {
+		return invalidf("due %s is in the past (today is %s): give the day the change is to be made by", due, today)
+	}
+	return nil
 }
 
 // Finding reads one finding; an unknown ID is ENotFound.

@@ -47,6 +47,7 @@ func TestFindingValidation(t *testing.T) {
 		{"bad status", func(in *drills.FindingInput) { in.Status = "finished" }, muster.EInvalid, "want one of open, in_progress, done, dropped"},
 		{"due not a date", func(in *drills.FindingInput) { in.Due = "31/01/2027" }, muster.EInvalid, "want a date written 2006-01-02"},
 		{"due not a day", func(in *drills.FindingInput) { in.Due = "2027-02-30" }, muster.EInvalid, "want a date written 2006-01-02"},
+		{"due in the past", func(in *drills.FindingInput) { in.Due = "2026-12-06" }, muster.EInvalid, "due 2026-12-06 is in the past (today is 2026-12-07)"},
 		{"owner too long", func(in *drills.FindingInput) { in.Owner = strings.Repeat("长", 101) }, muster.EInvalid, "owner: 101 characters"},
 	}
 	for _, tt := range tests {
@@ -81,6 +82,7 @@ func TestFindingValidation(t *testing.T) {
 		{"what emptied", drills.FindingUpdate{What: strp("")}, "what: say what happened"},
 		{"bad status", drills.FindingUpdate{Status: strp("closed-ish")}, "want one of open, in_progress, done, dropped"},
 		{"bad due", drills.FindingUpdate{Due: strp("next week")}, "2006-01-02"},
+		{"due in the past", drills.FindingUpdate{Due: strp("2025-12-31")}, "due 2025-12-31 is in the past"},
 	}
 	for _, tt := range updates {
 		t.Run("update "+tt.name, func(t *testing.T) {
@@ -157,7 +159,7 @@ func TestFindingsThroughCluster(t *testing.T) {
 	assert.Equal(t, "trainer", a.CreatedBy)
 	assert.False(t, a.CreatedAt.IsZero())
 	assert.True(t, a.ClosedAt.IsZero())
-	b, err := e.drills.AddFinding(ctx, "trainer", drills.FindingInput{Run: run.ID, What: "两名网格员号码为座机", Change: "更正为手机号", Owner: "东城街道", Due: "2026-12-01"})
+	b, err := e.drills.AddFinding(ctx, "trainer", drills.FindingInput{Run: run.ID, What: "两名网格员号码为座机", Change: "更正为手机号", Owner: "东城街道", Due: "2026-12-08"})
 	require.NoError(t, err)
 	c, err := e.drills.AddFinding(ctx, "trainer", drills.FindingInput{Run: other.ID, What: "值班表过期", Change: "每月更新值班表"})
 	require.NoError(t, err)
@@ -218,7 +220,7 @@ func TestFindingsThroughCluster(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.drills.UpdateFinding(ctx, "lead", a.ID, drills.FindingUpdate{Due: strp("2027-01-10")})
 	require.NoError(t, err)
-	now := time.Date(2026, 12, 20, 23, 30, 0, 0, loc)
+	now := time.Date(2026, 12, 27, 23, 30, 0, 0, loc)
 	open, err := e.drills.OpenFindings(ctx, muster.Default, "", now)
 	require.NoError(t, err)
 	require.Len(t, open, 1)
@@ -235,11 +237,11 @@ func TestFindingsThroughCluster(t *testing.T) {
 	assert.False(t, open[0].Items[2].Overdue, "no due date, never overdue")
 
 	// On the due day itself an item is not yet overdue; the day is the
-	// Shanghai day (16:30 UTC on 1 December is already 2 December there).
-	onDay, err := e.drills.OpenFindings(ctx, muster.Default, "flood-control", time.Date(2026, 12, 1, 15, 59, 0, 0, time.UTC))
+	// Shanghai day (16:30 UTC on 8 December is already 9 December there).
+	onDay, err := e.drills.OpenFindings(ctx, muster.Default, "flood-control", time.Date(2026, 12, 8, 15, 59, 0, 0, time.UTC))
 	require.NoError(t, err)
 	assert.Zero(t, onDay[0].Overdue)
-	nextDay, err := e.drills.OpenFindings(ctx, muster.Default, "flood-control", time.Date(2026, 12, 1, 16, 30, 0, 0, time.UTC))
+	nextDay, err := e.drills.OpenFindings(ctx, muster.Default, "flood-control", time.Date(2026, 12, 8, 16, 30, 0, 0, time.UTC))
 	require.NoError(t, err)
 	assert.Equal(t, 1, nextDay[0].Overdue)
 	none, err := e.drills.OpenFindings(ctx, muster.Default, "hazmat-fire", now)
