@@ -59,7 +59,9 @@ const commandVersion byte = 1
 //	   starts where one is; a reply from a number that left the roster
 //	   (plans' former phones) answers the open call-up that went to it;
 //	   an activation request's idempotency key creates one activation.
-const Rules = 5
+//	6: a key pressed on a voice call is applied once per call (a retried
+//	   gather is a duplicate).
+const Rules = 6
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

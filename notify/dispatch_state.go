@@ -694,7 +694,15 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		case InboundStatus:
 			res, err = applyStatus(tx, acts, c, it)
 		case InboundDigits:
+			key := digitsSeenKey(it)
+			if c.RulesAtLeast(rulesDigitsOnce) && seen.Get(key) != nil {
+				res = InboundResult{Outcome: InboundDuplicate}
+				break
+			}
 			res, err = applyDigits(tx, acts, c, it)
+			if err == nil && c.RulesAtLeast(rulesDigitsOnce) && it.SID != "" {
+				err = seen.Put(key, []byte(res.Outcome))
+			}
 		case InboundCall:
 			res, err = applyCall(tx, acts, c, it)
 		case InboundReply, InboundWeb:
@@ -725,6 +733,16 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	return out, acts.flush(c)
 }
+
+// rulesDigitsOnce is the behaviour (muster.Rules) from which a key pressed
+// on a voice call is applied once: the provider posts the gather again when
+// our answer did not reach it, and a second "1" was kept as a note.
+const rulesDigitsOnce = 6
+
+// digitsSeenKey is the inbound-seen key of a key pressed on a call: the
+// call and the key, so a retried gather is a duplicate and another key on
+// the same call is not. Call SIDs (CA…) never equal a message SID (SM…).
+func digitsSeenKey(it InboundItem) []byte { return []byte(it.SID + "/" + it.Body) }
 
 func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundResult) error {
 	b, err := tx.CreateBucketIfNotExists(bInboundAudit)

@@ -2,7 +2,10 @@ package notify_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -622,4 +625,45 @@ func TestCorrectionCallsOnlyThoseAnInFlightCallReached(t *testing.T) {
 	st := r.status(t, a.ID)
 	require.NotNil(t, st.Retraction)
 	assert.Equal(t, len(placed), st.Retraction.Calls, "the dropped calls came off the count")
+}
+
+// A gather the provider posts again (our answer did not reach it) is the
+// same key on the same call: under rules 6 it changes nothing; under rules
+// 5 the second "1" was kept as a note and counted as a reply.
+func TestAKeyPressedIsAppliedOncePerCall(t *testing.T) {
+	for _, tc := range []struct {
+		rules    int
+		newNotes int
+	}{{0, 0}, {5, 1}} {
+		t.Run(fmt.Sprintf("rules %d", tc.rules), func(t *testing.T) {
+			r, svc, a, _ := voiceCalledDrill(t, tc.rules)
+			var pressed twiliosim.Call
+			for _, c := range r.sim.Calls("") {
+				if slices.Contains(c.Keys, "1") {
+					pressed = c
+					break
+				}
+			}
+			require.NotEmpty(t, pressed.SID, "someone pressed 1")
+			notes, err := svc.Notes(testCtx(t), muster.Default, a.ID)
+			require.NoError(t, err)
+			path := strings.TrimPrefix(pressed.URL, r.front.URL) + "/gather"
+			form := url.Values{"AccountSid": {drillAcct.SID}, "CallSid": {pressed.SID}, "Digits": {"1"},
+				"From": {pressed.From}, "To": {pressed.To}, "CallStatus": {"in-progress"}}
+			code, body := r.postHook(t, r.c.Nodes[0].HTTPAddr, path, form, drillAcct.AuthToken)
+			require.Equal(t, http.StatusOK, code, body)
+			assert.Contains(t, body, "<Response>", "the caller still hears the reply")
+
+			after, err := svc.Notes(testCtx(t), muster.Default, a.ID)
+			require.NoError(t, err)
+			assert.Len(t, after, len(notes)+tc.newNotes)
+			// Another key on the same call is not a replay: it is kept.
+			form.Set("Digits", "2")
+			code, body = r.postHook(t, r.c.Nodes[0].HTTPAddr, path, form, drillAcct.AuthToken)
+			require.Equal(t, http.StatusOK, code, body)
+			after, err = svc.Notes(testCtx(t), muster.Default, a.ID)
+			require.NoError(t, err)
+			assert.Len(t, after, len(notes)+tc.newNotes+1, "a 2 after the 1 is a note")
+		})
+	}
 }
