@@ -60,7 +60,8 @@ const commandVersion byte = 1
 //	   (plans' former phones) answers the open call-up that went to it;
 //	   an activation request's idempotency key creates one activation.
 //	6: a key pressed on a voice call is applied once per call (a retried
-//	   gather is a duplicate).
+//	   gather is a duplicate); the people a correction takes on only for
+//	   its call get no correction SMS.
 const Rules = 6
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

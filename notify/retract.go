@@ -119,8 +119,11 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, Purpose: a.Purpose,
 		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
 		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
-	var calls int
-	if corr.Recipients, calls, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
+	var (
+		calls    int
+		callOnly []plans.PersonID
+	)
+	if corr.Recipients, calls, callOnly, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
 		return nil, fmt.Errorf("correction of %s: %w", a.ID, err)
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
@@ -137,7 +140,51 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := putActivation(tx, corr); err != nil {
 		return nil, err
 	}
+	if c.RulesAtLeast(rulesCorrectCallOnly) {
+		if err := noSMSForCallOnly(tx, c, corr.ID, callOnly); err != nil {
+			return nil, fmt.Errorf("correction of %s: %w", a.ID, err)
+		}
+	}
 	return RetractResult{Retracted: a, Correction: corr}, nil
+}
+
+// rulesCorrectCallOnly is the behaviour (muster.Rules) from which the
+// people a correction takes on only for its call (the original's SMS
+// failed; its voice call may have reached them) get no correction SMS:
+// it would fail as the first did, or reach someone the original never
+// reached if their call turns out never to have been placed.
+const rulesCorrectCallOnly = 6
+
+// callOnlyError is the error a correction's recipient that is only called
+// shows for its SMS.
+const callOnlyError = "no SMS: the call-up's SMS could not reach this number; the correction is made by voice call"
+
+// noSMSForCallOnly moves the people of the correction corr that it only
+// calls from pending to failed, with callOnlyError, so the dispatcher does
+// not send them its SMS; the correction's calls are queued already.
+func noSMSForCallOnly(tx *bolt.Tx, c *muster.Command, corr plans.ActivationID, people []plans.PersonID) error {
+	if len(people) == 0 {
+		return nil
+	}
+	acts := actCache{}
+	ct, err := acts.get(tx, corr)
+	if err != nil {
+		return err
+	}
+	for _, p := range people {
+		r, att, err := ct.recipient(p)
+		if err != nil {
+			return err
+		}
+		att.Error, att.Updated = callOnlyError, c.Time
+		if err := ct.move(r, StateFailed); err != nil {
+			return err
+		}
+		if err := ct.putAttempt(p, att); err != nil {
+			return err
+		}
+	}
+	return acts.flush(c)
 }
 
 // rulesCorrectReported is the behaviour (muster.Rules) from which a
@@ -158,24 +205,24 @@ const CorrectionCallStep = 0xFFFF
 
 // copyReached writes the recipients of activation from that may have been
 // reached into a new recipients bucket of activation to, as pending, with
-// their counters, and returns how many there are and how many of them the
-// correction calls. Under rulesCorrectReported the superiors its
+// their counters, and returns how many there are, how many of them the
+// correction calls, and those it takes on only for a call. Under rulesCorrectReported the superiors its
 // escalation reported to are among them (with no role slot), once each;
 // under rulesCorrectByVoice so are the people its voice calls may have
 // reached, each with a call queued.
-func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (n, calls int, err error) {
+func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (n, calls int, callOnly []plans.PersonID, err error) {
 	src := activationData(tx, from)
 	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	ad, err := db.CreateBucket([]byte(to))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	rb, err := ad.CreateBucket(bRecipients)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	rb.FillPercent = recipientsFill
 	pending, _ := StatePending.code()
@@ -187,7 +234,7 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			r, err := decodeRecipient(k, v)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, nil, err
 			}
 			if !reached(r.State) {
 				continue
@@ -199,7 +246,7 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 			chunk = append(chunk, v...)
 			chunk[start+1] = pending
 			if err := rb.Put(bytes.Clone(k), chunk[start:len(chunk):len(chunk)]); err != nil {
-				return 0, 0, err
+				return 0, 0, nil, err
 			}
 			n++
 			countPending(r, grids, roles)
@@ -207,25 +254,25 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 		if c.RulesAtLeast(rulesCorrectReported) {
 			added, err := copyReported(tx, src, rb, grids)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, nil, err
 			}
 			n += added
 		}
 		if c.RulesAtLeast(rulesCorrectByVoice) {
-			added, queued, err := copyCalled(src, ad, rb, grids, roles)
-			if err != nil {
-				return 0, 0, err
+			var queued int
+			if callOnly, queued, err = copyCalled(src, ad, rb, grids, roles); err != nil {
+				return 0, 0, nil, err
 			}
-			n, calls = n+added, queued
+			n, calls = n+len(callOnly), queued
 		}
 	}
 	if err := writePendingCounters(ad, n, grids, roles); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	if calls > 0 {
 		err = ad.Bucket(bCounters).Put([]byte(dispatchCounter+escQueuedCounter), appendCount(nil, int64(calls)))
 	}
-	return n, calls, err
+	return n, calls, callOnly, err
 }
 
 // countPending counts r, copied into a correction as pending, in its
@@ -260,11 +307,12 @@ func calledMayHaveHeard(it EscalationItem) bool {
 // (CorrectionCallStep) to every person a voice escalation call of the
 // original src may have reached, on the number called, and adds those not
 // already among its recipients rb (their SMS failed) as pending, counting
-// them in grids and roles. It returns how many it added and queued.
-func copyCalled(src, ad, rb *bolt.Bucket, grids map[plans.RegionCode]int64, roles []int64) (added, queued int, err error) {
+// them in grids and roles. It returns those it added and how many calls it
+// queued.
+func copyCalled(src, ad, rb *bolt.Bucket, grids map[plans.RegionCode]int64, roles []int64) (added []plans.PersonID, queued int, err error) {
 	sq := src.Bucket(bEscQueue)
 	if sq == nil {
-		return 0, 0, nil
+		return nil, 0, nil
 	}
 	pending, _ := StatePending.code()
 	var q *bolt.Bucket
@@ -301,7 +349,7 @@ func copyCalled(src, ad, rb *bolt.Bucket, grids map[plans.RegionCode]int64, role
 			if err := rb.Put([]byte(it.Person), rec); err != nil {
 				return err
 			}
-			added++
+			added = append(added, it.Person)
 			countPending(r, grids, roles)
 		}
 		queued++

@@ -447,7 +447,15 @@ func TestCorrectionWaitsForTheOriginalSendsInFlight(t *testing.T) {
 // retraction's text twice with no keys to press. Those whose call was not
 // answered, and whose SMS failed, are told nothing: nothing reached them.
 func TestCorrectionCallsThoseTheVoiceEscalationReached(t *testing.T) {
-	r, svc, a, v := voiceCalledDrill(t, 0)
+	// Under rules 5 those heard only by voice were sent the correction SMS
+	// as well; it failed as their call-up's had.
+	for _, rules := range []int{0, 5} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) { correctionCalls(t, rules) })
+	}
+}
+
+func correctionCalls(t *testing.T, rules int) {
+	r, svc, a, v := voiceCalledDrill(t, rules)
 	silent, smsReached, heardOnly, notReached := v.silent, v.smsReached, v.heardOnly, v.notReached
 	callsBefore := len(r.sim.Calls(""))
 
@@ -493,6 +501,30 @@ func TestCorrectionCallsThoseTheVoiceEscalationReached(t *testing.T) {
 	_, corr := originalAndCorrection(r.sim)
 	for _, rc := range notReached {
 		assert.Zero(t, corr[rc.Phone], "%s: nothing reached them", rc.Phone)
+	}
+	smsToHeardOnly := 0
+	if rules == 5 {
+		smsToHeardOnly = 1
+	}
+	for _, rc := range heardOnly {
+		assert.Equal(t, smsToHeardOnly, corr[rc.Phone], "%s: the correction SMS to a number SMS could not reach", rc.Phone)
+	}
+	for _, rc := range smsReached {
+		assert.Equal(t, 1, corr[rc.Phone], "%s: the SMS reached them, so does the correction's", rc.Phone)
+	}
+	if rules == 0 {
+		assert.EqualValues(t, len(heardOnly), st.Counters.ByState[notify.StateFailed], "those only called show no SMS")
+		failed := map[plans.PersonID]bool{}
+		for _, rc := range r.recipientsOf(t, res.Correction.ID) {
+			if rc.State == notify.StateFailed {
+				failed[rc.Person] = true
+				assert.Contains(t, rc.Attempt.Error, "the correction is made by voice call", rc.Person)
+				assert.Zero(t, rc.Attempt.N, "%s: no SMS was claimed", rc.Person)
+			}
+		}
+		for _, rc := range heardOnly {
+			assert.True(t, failed[rc.Person], "%s", rc.Person)
+		}
 	}
 	t.Logf("SMS-reached %d (of them called %d), heard only by voice %d, not reached %d; correction: %d recipients, %d calls, SMS by state %v",
 		len(smsReached), silent, len(heardOnly), len(notReached), st.Recipients, len(called), st.Counters.ByState)
