@@ -2,18 +2,25 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"muster/notify"
 )
 
 // settings reads the Key=Value settings of a systemd unit or environment
@@ -102,4 +109,173 @@ func TestStrayEnvIsReported(t *testing.T) {
 		"agent", "--node-id", "n1", "--data-dir", dir, "--raft-addr", freePort(t), "--http-addr", freePort(t), "--bootstrap")
 	assert.Contains(t, p.waitOutput("MUSTER_EXCERCISE_TWILIO_ACCOUNT_SID is set", 30*time.Second), "no flag of this command")
 	require.NoError(t, p.terminate(30*time.Second))
+}
+
+// TestSystemdUnitSyscallFilter runs a node under strace through a day's
+// work (bootstrap, regions, roster and plan imported, a drill call-up sent
+// through the built-in simulator and its delivery reports taken, a token,
+// a backup, SIGTERM) and checks that every system call it made is one the
+// unit's SystemCallFilter lets through, as this host's systemd expands its
+// groups. A call outside it would fail with the unit's SystemCallErrorNumber
+// on a real host.
+func TestSystemdUnitSyscallFilter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	strace, err1 := exec.LookPath("strace")
+	analyze, err2 := exec.LookPath("systemd-analyze")
+	if err := errors.Join(err1, err2); err != nil {
+		if os.Getenv("MUSTER_REQUIRE_STRACE") != "" {
+			t.Fatalf("strace and systemd-analyze are required: %v", err)
+		}
+		t.Skipf("needs strace and systemd-analyze: %v", err)
+	}
+	unitFile := filepath.Join("..", "..", "deploy", "systemd", "muster.service")
+	filters := settingAll(t, unitFile, "SystemCallFilter")
+	require.NotEmpty(t, filters, "the unit names the system calls it allows")
+	assert.Equal(t, "EPERM", settings(t, unitFile)["SystemCallErrorNumber"], "a call outside the filter fails, it does not kill the node")
+	allowed := allowedSyscalls(t, analyze, filters)
+
+	trace := filepath.Join(t.TempDir(), "strace.out")
+	httpAddr := freePort(t)
+	base := "http://" + httpAddr
+	p := &proc{t: t, name: "agent under strace", env: []string{"MUSTER_CLUSTER_KEY=" + testClusterKey}}
+	p.out = &lockedBuffer{}
+	p.cmd = exec.Command(strace, "-f", "-qq", "-o", trace, musterBin, "agent", "--node-id", "n1",
+		"--data-dir", filepath.Join(t.TempDir(), "n1"), "--raft-addr", freePort(t), "--http-addr", httpAddr,
+		"--bootstrap", "--bootstrap-token", testAdminToken, "--log-level", "warn")
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	require.NoError(t, p.cmd.Start())
+	p.done = make(chan struct{})
+	go func() { p.cmd.Wait(); close(p.done) }()
+	node := tracee(t, p.cmd.Process.Pid)
+	t.Cleanup(func() {
+		_ = syscall.Kill(node, syscall.SIGKILL) // strace ends with it
+		p.kill()
+	})
+	p.waitOutput("cluster bootstrapped", 60*time.Second)
+
+	c := newAPI(t, testAdminToken)
+	c.waitStatus(base+"/readyz", http.StatusOK, 60*time.Second)
+	env := []string{"MUSTER_ADDR=" + base, "MUSTER_TOKEN=" + testAdminToken}
+	loadEveryone(t, c, base, env, 300)
+	id, recipients := activateCLI(t, env, "everyone", "990101")
+	require.Positive(t, recipients)
+	st := waitSettled(t, c, base, id, 60*time.Second)
+	assert.Equal(t, map[notify.State]int{notify.StateDelivered: recipients}, st.Counters.ByState, "sent and reported through the built-in simulator")
+	r := runCLI(t, env, "token", "create", "--role", "viewer", "--name", "值班员")
+	require.Zero(t, r.code, r.stderr)
+	r = runCLI(t, env, "backup", "-f", filepath.Join(t.TempDir(), "backup.db"))
+	require.Zero(t, r.code, r.stderr)
+	// SIGTERM to the node itself: strace would detach and leave it running.
+	require.NoError(t, syscall.Kill(node, syscall.SIGTERM))
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the node did not stop within 30 s of SIGTERM:\n%s", p.out.String())
+	}
+	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "strace exits with the node's status:\n%s", p.out.String())
+
+	data, err := os.ReadFile(trace)
+	require.NoError(t, err)
+	used := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^\d+ +([a-z0-9_]+)\(`).FindAllSubmatch(data, -1) {
+		used[string(m[1])]++
+	}
+	require.Contains(t, used, "fdatasync", "the trace holds the node's work")
+	var outside []string
+	for name := range used {
+		if !allowed[name] && name != "execve" { // strace's own exec of muster; systemd's filter applies after it
+			outside = append(outside, name)
+		}
+	}
+	slices.Sort(outside)
+	assert.Empty(t, outside, "system calls the unit's SystemCallFilter refuses")
+	t.Logf("%d distinct system calls made, %d allowed by %q", len(used), len(allowed), filters)
+}
+
+// tracee is the muster process strace (pid) started, once it has exec'd
+// it (strace forks short-lived children of its own to probe the kernel).
+func tracee(t *testing.T, pid int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		require.NoError(t, err)
+		for _, c := range strings.Fields(string(data)) {
+			cmdline, _ := os.ReadFile("/proc/" + c + "/cmdline")
+			if exe, _, _ := strings.Cut(string(cmdline), "\x00"); exe == musterBin {
+				child, err := strconv.Atoi(c)
+				require.NoError(t, err)
+				return child
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "strace did not start muster")
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// settingAll is every value of key in a systemd unit, in order.
+func settingAll(t *testing.T, path, key string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && k == key {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// allowedSyscalls is the set of system calls a unit's SystemCallFilter
+// values allow, as systemd does it: the first value's names and groups
+// (expanded by systemd-analyze, groups within groups too) make an allow
+// list, and a later value starting with ~ takes names away from it.
+func allowedSyscalls(t *testing.T, analyze string, filters []string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command(analyze, "syscall-filter").Output()
+	require.NoError(t, err)
+	groups := map[string][]string{}
+	var cur string
+	for _, line := range strings.Split(string(out), "\n") {
+		switch l := strings.TrimSpace(line); {
+		case l == "" || strings.HasPrefix(l, "#"):
+		case !strings.HasPrefix(line, " "):
+			cur = l
+		default:
+			groups[cur] = append(groups[cur], l)
+		}
+	}
+	var expand func(name string, into map[string]bool)
+	expand = func(name string, into map[string]bool) {
+		if !strings.HasPrefix(name, "@") {
+			into[name] = true
+			return
+		}
+		members, ok := groups[name]
+		require.True(t, ok, "systemd knows no group %s", name)
+		for _, m := range members {
+			expand(m, into)
+		}
+	}
+	allowed := map[string]bool{}
+	for i, f := range filters {
+		deny := strings.HasPrefix(f, "~")
+		require.True(t, deny == (i > 0), "SystemCallFilter=%s: an allow list first, then ~ lists", f)
+		set := map[string]bool{}
+		for _, name := range strings.Fields(strings.TrimPrefix(f, "~")) {
+			expand(name, set)
+		}
+		for name := range set {
+			if deny {
+				delete(allowed, name)
+			} else {
+				allowed[name] = true
+			}
+		}
+	}
+	return allowed
 }
