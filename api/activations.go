@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"muster"
+	"muster/access"
 	"muster/notify"
 	"muster/plans"
 )
@@ -165,8 +167,62 @@ func (s *Server) approveActivation(c *gin.Context) {
 		s.writeError(c, muster.Errorf(muster.EInvalid, "recipients: give the recipient count of the preview you approve (POST with \"dry_run\": true to see it)"))
 		return
 	}
+	if err := s.secondPerson(c.Request.Context(), identity(c), id); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, id, notify.DecisionRequest{Approve: true, Reason: req.Reason, Recipients: *req.Recipients})
 	s.reply(c, http.StatusOK, a, err)
+}
+
+// secondPerson refuses an approval that the requester of activation id
+// could have given alone (the FSM already refuses the requester's own
+// name):
+//   - by a token minted after the request by the requester, directly or
+//     through tokens that were themselves minted after it by the requester:
+//     an approver must hold their token independently of the request;
+//   - of a request whose requester holds no token any more (revoked since):
+//     the request no longer stands, and may only be rejected.
+//
+// Tokens minted before the request, by anyone, approve as before.
+func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans.ActivationID) error {
+	st, err := s.deps.Activations.Activation(ctx, muster.Default, id)
+	if err != nil || st.Status != notify.StatusPendingApproval {
+		return err // what else is wrong the decision says
+	}
+	tokens, err := s.deps.Tokens.List(ctx, muster.Default)
+	if err != nil {
+		return err
+	}
+	byName := map[string][]access.Token{}
+	var own access.Token
+	for _, t := range tokens {
+		byName[t.Name] = append(byName[t.Name], t)
+		if t.ID == who.TokenID {
+			own = t
+		}
+	}
+	requester := st.CreatedBy
+	if len(byName[requester]) == 0 {
+		return muster.Errorf(muster.EConflict, "%s, who requested activation %s, holds no token any more (revoked): the request no longer stands; reject it", requester, id)
+	}
+	seen := map[access.TokenID]bool{}
+	var mintedForIt func(t access.Token) bool
+	mintedForIt = func(t access.Token) bool {
+		if seen[t.ID] || !t.CreatedAt.After(st.CreatedAt) {
+			return false
+		}
+		seen[t.ID] = true
+		if t.CreatedBy == requester {
+			return true
+		}
+		return slices.ContainsFunc(byName[t.CreatedBy], mintedForIt)
+	}
+	if own.ID != "" && mintedForIt(own) {
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, who made the token %q (%s) after the request; a second person must approve with a token of their own held before it",
+			id, requester, own.Name, own.ID)
+	}
+	return nil
 }
 
 func (s *Server) rejectActivation(c *gin.Context) {

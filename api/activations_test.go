@@ -68,6 +68,7 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 
 	// A LIVE level I activation waits for a second person: nothing switched
 	// until someone else, with the approver role, approves the preview.
+	approver, _ := createToken(t, h, f.root, "second", access.Approver)
 	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
@@ -80,7 +81,16 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, res.Code, "the requester cannot approve: %s", res.Body)
 	res = do(t, h, request{method: "POST", path: approve, token: viewer, body: jsonBody(map[string]any{"dry_run": true})})
 	assert.Equal(t, http.StatusForbidden, res.Code, "a viewer may not approve")
-	approver, _ := createToken(t, h, f.root, "second", access.Approver)
+	// Nor with a token the requester makes for it now, directly or through
+	// another token made for the purpose.
+	self, _ := createToken(t, h, f.root, "自己", access.Approver)
+	deputy, _ := createToken(t, h, f.root, "副手", access.Admin)
+	viaDeputy, _ := createToken(t, h, deputy, "副手的审批", access.Approver)
+	for _, tok := range []string{self, viaDeputy} {
+		res = do(t, h, request{method: "POST", path: approve, token: tok, body: jsonBody(map[string]any{"recipients": 1})})
+		assert.Equal(t, http.StatusForbidden, res.Code, "a token made after the request: %s", res.Body)
+		assert.Contains(t, res.errorBody(t).Message, "after the request")
+	}
 	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"reason": "ok"})})
 	assert.Equal(t, http.StatusBadRequest, res.Code, "an approval names the preview's count: %s", res.Body)
 	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"dry_run": true})})
@@ -100,6 +110,23 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "emergency", modeOf(t, f, h, "990102"))
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(pending.ID) + "/reject", token: approver, body: jsonBody(map[string]any{"reason": "late"})})
 	assert.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+
+	// A request whose requester lost their token no longer stands: it can
+	// be rejected, not approved.
+	commander, commanderToken := createToken(t, h, f.root, "值班领导", access.Commander)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: commander, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990103"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var orphan notify.Activation
+	res.decode(t, &orphan)
+	res = do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(commanderToken.ID), token: f.root})
+	require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(orphan.ID) + "/approve", token: approver, body: jsonBody(map[string]any{"recipients": 1})})
+	assert.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, "holds no token any more")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990103"))
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(orphan.ID) + "/reject", token: approver, body: jsonBody(map[string]any{"reason": "requester gone"})})
+	assert.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	bad := map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "purpose": "LIVE", "reason": "x"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(bad)})
 	assert.Equal(t, http.StatusBadRequest, res.Code)
