@@ -100,6 +100,7 @@ switched or sent before that.`,
 	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.StringVar(&key, "idempotency-key", "", "a key of the script's own: run again with the same key, it gets the activation the first run created instead of a second one")
+	takeOnce(f, "region", "level", "purpose", "reason", "version", "confirm-scope", "idempotency-key")
 	return cmd
 }
 

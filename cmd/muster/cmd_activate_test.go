@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,4 +15,42 @@ func TestCodeList(t *testing.T) {
 	assert.Equal(t, []plans.RegionCode{"990101", "990102"}, codeList(" 990101,990102, 990101 ,,"))
 	assert.Equal(t, "990101,990102", joinCodes(codeList("990101, 990102\n")))
 	assert.Empty(t, codeList(" , "))
+}
+
+// A flag that decides what a command does, given twice with different
+// values, is a usage error: the last one does not silently win (a drill's
+// --purpose exercise turned LIVE by a --purpose live added at the end). The
+// same value twice is fine. Nothing is sent: no server is listening.
+func TestDecidingFlagsGivenTwice(t *testing.T) {
+	env := []string{"MUSTER_ADDR=http://" + freePort(t), "MUSTER_TOKEN=mst_x"}
+	activate := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "演练", "--yes"}
+	schedule := []string{"drill", "schedule", "flood-control", "--region", "990101", "--level", "IV", "--type", "notification", "--cron", "0 9 * * 1"}
+	issue := []string{"warning", "issue", "--region", "990101", "--level", "blue", "--event", "大风", "--headline", "大风蓝色预警"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // "" for accepted: it goes on to the (absent) server
+	}{
+		{"activate purpose", append(slices.Clone(activate), "--purpose", "LIVE"), `--purpose given twice with different values ("exercise", then "LIVE")`},
+		{"activate level", append(slices.Clone(activate), "--level", "II"), `--level given twice with different values ("IV", then "II")`},
+		{"activate reason", append(slices.Clone(activate), "--reason", "实战"), `--reason given twice`},
+		{"activate region", append(slices.Clone(activate), "--region", "990102"), `--region given twice`},
+		{"activate version", append(slices.Clone(activate), "--version", "1", "--version", "2"), `--version given twice with different values ("1", then "2")`},
+		{"activate same purpose twice", append(slices.Clone(activate), "--purpose", "exercise"), ""},
+		{"activate same version twice", append(slices.Clone(activate), "--version", "2", "--version", "02"), ""},
+		{"drill schedule level", append(slices.Clone(schedule), "--level", "I"), `--level given twice with different values ("IV", then "I")`},
+		{"drill schedule type", append(slices.Clone(schedule), "--type", "full-scale"), `--type given twice with different values ("notification", then "full-scale")`},
+		{"drill schedule same level twice", append(slices.Clone(schedule), "--level", "IV"), ""},
+		{"warning issue level", append(slices.Clone(issue), "--level", "red"), `--level given twice with different values ("blue", then "red")`},
+		{"warning issue same level twice", append(slices.Clone(issue), "--level", "blue"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, env, tc.args...)
+			if tc.want == "" {
+				oneLineError(t, r, 1, "cannot reach muster")
+				return
+			}
+			oneLineError(t, r, 2, tc.want)
+		})
+	}
 }

@@ -91,6 +91,7 @@ records them missed; once runs the latest if it is no older than
 	f.StringVar(&in.Length, "length", "", "how long each run's call-up stays open (default 1h)")
 	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
 	f.StringVar(&units, "units", "", "participating units (参演单位), comma-separated")
+	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "no-notice", "length")
 	return cmd
 }
 

@@ -106,6 +106,7 @@ warning stays in force until lifted); --category a hazard category
 	f.StringVar(&category, "category", "", "hazard category: 自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)")
 	f.StringVar(&capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)")
 	f.StringVar(&expires, "expires", "", "when it expires: an RFC 3339 time or a duration such as 6h (default: in force until lifted)")
+	takeOnce(f, "region", "level")
 	return cmd
 }
 

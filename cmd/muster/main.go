@@ -74,7 +74,13 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 		}
 		return nil
 	}
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &exitError{2, err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		var re *repeatedFlagError
+		if errors.As(err, &re) {
+			err = re // the whole story, without pflag's "invalid argument" wrapping
+		}
+		return &exitError{2, err}
+	})
 	root.AddCommand(
 		newDevCmd(), newAgentCmd(), newTwilioSimCmd(),
 		newRegionCmd(g), newPersonCmd(g), newRosterCmd(g), newPlanCmd(g),
