@@ -61,7 +61,8 @@ const commandVersion byte = 1
 //	   an activation request's idempotency key creates one activation.
 //	6: a key pressed on a voice call is applied once per call (a retried
 //	   gather is a duplicate); the people a correction takes on only for
-//	   its call get no correction SMS.
+//	   its call get no correction SMS; a retracted activation answers no
+//	   warning.
 const Rules = 6
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"muster"
 	"muster/access"
 	"muster/cluster/clustertest"
+	"muster/examples"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -151,4 +154,71 @@ func TestWarningsWithoutTheService(t *testing.T) {
 	res := do(t, h, request{method: "GET", path: "/api/v1/warnings", token: f.root})
 	assert.Equal(t, http.StatusServiceUnavailable, res.Code)
 	assert.True(t, strings.Contains(res.errorBody(t).Message, "warnings"))
+}
+
+// A LIVE call-up retracted as sent in error answers no warning: the red
+// warning it met goes back to awaiting a response and prompts the
+// commander once its response time has passed; a call-up that stands
+// answers it again.
+func TestARetractedCallUpAnswersNoWarning(t *testing.T) {
+	clk := clustertest.NewClock(time.Date(2026, 7, 20, 0, 0, 0, 0, time.UTC))
+	f := newWarningFixture(t, clk, "")
+	h := f.handler(f.c.Nodes[0])
+	withDemo(t, f, h)
+	regions, err := examples.Regions()
+	require.NoError(t, err)
+	var roster bytes.Buffer
+	require.NoError(t, examples.GenerateRoster(&roster, 600, 3, examples.Grids(regions)))
+	res := do(t, h, request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: bytes.NewReader(roster.Bytes())})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+
+	res = do(t, h, request{method: "POST", path: "/api/v1/warnings", token: f.root, body: jsonBody(map[string]any{
+		"regions": []string{"990101"}, "level": "红", "event": "暴雨", "headline": "东湖区暴雨红色预警", "category": "natural", "expires_in": "6h"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var w plans.Warning
+	res.decode(t, &w)
+	warning := func() plans.Warning {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(w.ID), token: f.root})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		var got plans.Warning
+		res.decode(t, &got)
+		return got
+	}
+	activate := func() plans.ActivationID {
+		t.Helper()
+		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+			"plan_id": "flood-control", "regions": []string{"990101001"}, "level": "IV", "purpose": "LIVE", "reason": "暴雨"})})
+		require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+		var a notify.Activation
+		res.decode(t, &a)
+		require.Equal(t, notify.StatusActive, a.Status)
+		return a.ID
+	}
+
+	mistaken := activate()
+	require.Len(t, warning().Responses, 1)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(mistaken) + "/retract", token: f.root,
+		body: jsonBody(map[string]any{"message": "误发，请忽略"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	got := warning()
+	require.Len(t, got.Responses, 1, "kept for the record")
+	assert.Equal(t, mistaken, got.Responses[0].Activation)
+	assert.Equal(t, clk.Now(), got.Responses[0].Retracted)
+	assert.False(t, got.Answered())
+	assert.False(t, got.Prompt, "not yet due")
+
+	clk.Add(10 * time.Minute)
+	got = warning()
+	assert.True(t, got.Prompt, "due, and what answered it was retracted")
+	res = do(t, h, request{method: "GET", path: "/metrics"})
+	assert.Contains(t, res.Body.String(), "muster_warnings_unanswered 1")
+
+	standing := activate()
+	got = warning()
+	assert.True(t, got.Answered())
+	assert.False(t, got.Prompt)
+	require.Len(t, got.Responses, 2)
+	assert.Equal(t, standing, got.Responses[1].Activation)
+	assert.True(t, got.Responses[1].Retracted.IsZero())
 }

@@ -109,6 +109,11 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
+	if c.RulesAtLeast(rulesRetractedAnswersNoWarning) {
+		if err := plans.RetractResponses(tx, a.ID, c.Time); err != nil {
+			return nil, err
+		}
+	}
 
 	ab := tx.Bucket(bActivations)
 	seq, err := ab.NextSequence()
@@ -147,6 +152,13 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	return RetractResult{Retracted: a, Correction: corr}, nil
 }
+
+// rulesRetractedAnswersNoWarning is the behaviour (muster.Rules) from which
+// a retracted activation (sent in error) no longer counts as the response
+// to the warnings it answered: under older rules one mistaken call-up,
+// withdrawn at once, silenced the no-response prompt of every warning over
+// its regions.
+const rulesRetractedAnswersNoWarning = 6
 
 // rulesCorrectCallOnly is the behaviour (muster.Rules) from which the
 // people a correction takes on only for its call (the original's SMS

@@ -261,6 +261,15 @@ type WarningResponse struct {
 	Region     RegionCode   `json:"region"` // the activated region that met the warning's
 	Level      LevelCode    `json:"level"`
 	At         time.Time    `json:"at"`
+	// Retracted is when the activation was retracted (sent in error): it
+	// is kept for the record and answers the warning no more.
+	Retracted time.Time `json:"retracted,omitzero"`
+}
+
+// Answered reports whether an activation that still stands answered w: a
+// retracted one does not.
+func (w *Warning) Answered() bool {
+	return slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Retracted.IsZero() })
 }
 
 // At returns w as it stands at now, by the reader's clock: an active warning
@@ -272,7 +281,7 @@ func (w Warning) At(now time.Time) Warning {
 		w.Status = WarningExpired
 	}
 	w.Prompt, w.PromptSince = false, time.Time{}
-	if w.Status == WarningActive && w.Level.NeedsResponse() && len(w.Responses) == 0 &&
+	if w.Status == WarningActive && w.Level.NeedsResponse() && !w.Answered() &&
 		!w.RespondBy.IsZero() && !now.Before(w.RespondBy) {
 		w.Prompt, w.PromptSince = true, w.RespondBy
 	}
@@ -699,6 +708,36 @@ func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelC
 			continue
 		}
 		w.Responses = append(w.Responses, WarningResponse{Activation: act, Region: region, Level: level, At: t})
+		if err := putJSON(bucket(tx, bWarnings), string(w.ID), w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RetractResponses marks activation act, retracted at t as sent in error,
+// as no answer to the warnings in force it answered: those with no other
+// response go back to awaiting one (and prompt the commander once their
+// RespondBy has passed). It runs inside the retraction's apply.
+func RetractResponses(tx *bolt.Tx, act ActivationID, t time.Time) error {
+	ab := tx.Bucket(bWarningsActive)
+	if ab == nil {
+		return nil
+	}
+	var ids []WarningID
+	if err := ab.ForEach(func(k, _ []byte) error { ids = append(ids, WarningID(k)); return nil }); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		w, err := getWarning(tx, id)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act })
+		if i < 0 || !w.Responses[i].Retracted.IsZero() {
+			continue
+		}
+		w.Responses[i].Retracted = t
 		if err := putJSON(bucket(tx, bWarnings), string(w.ID), w); err != nil {
 			return err
 		}
