@@ -132,3 +132,65 @@ func TestFireRecordsARunThatCannotStart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "nothing was activated")
 }
+
+// Runs of one schedule call up the same people, and replies go to the
+// newest call-up: a run by hand is refused while the schedule's last run is
+// still open, and a due time that comes while one is open is recorded
+// missed with why rather than started over it.
+func TestRunsOfAScheduleDoNotOverlap(t *testing.T) {
+	e := newClockedEnv(t, 1, 500, nil)
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", weekly(district))
+	require.NoError(t, err)
+	first, err := e.drills.RunNow(ctx, "trainer", s.ID)
+	require.NoError(t, err)
+
+	e.clock.Add(time.Second)
+	_, err = e.drills.RunNow(ctx, "trainer", s.ID)
+	require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	assert.ErrorContains(t, err, string(first.ID))
+	assert.ErrorContains(t, err, string(first.Activation))
+	assert.ErrorContains(t, err, "muster stand-down "+string(first.Activation))
+	list, err := e.notify.Activations(ctx, muster.Default, plans.Page{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 1, "no second call-up of the same people")
+
+	// Stood down, the run is over: the drill runs again.
+	_, err = e.notify.StandDown(ctx, "trainer", first.Activation, "提前结束")
+	require.NoError(t, err)
+	e.clock.Set(s.Due.Add(-30 * time.Minute))
+	second, err := e.drills.RunNow(ctx, "trainer", s.ID)
+	require.NoError(t, err)
+
+	// The due time comes while the run by hand has half an hour to go.
+	_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{})
+	e.clock.Set(s.Due)
+	rep, err := sched.Tick(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, rep.Started, "nothing starts over the open run")
+	require.Len(t, rep.Missed, 1)
+	runs := runsOf(t, ctx, e.drills, s.ID)
+	require.Len(t, runs, 3)
+	missed := runs[2]
+	assert.Equal(t, drills.RunMissed, missed.Status)
+	assert.True(t, missed.Due.Equal(s.Due))
+	assert.Contains(t, missed.Error, string(second.ID))
+	assert.Contains(t, missed.Error, string(second.Activation))
+	got, err := e.drills.Get(ctx, muster.Default, s.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Due.Equal(s.Due.Add(7*24*time.Hour)), "the schedule moves on: next due %s", got.Due)
+
+	// Once its length is over the scheduler closes the run, and the next
+	// due time runs.
+	e.clock.Set(second.EndsAt)
+	rep, err = sched.Tick(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []drills.RunID{second.ID}, rep.Closed)
+	e.clock.Set(got.Due)
+	rep, err = sched.Tick(ctx)
+	require.NoError(t, err)
+	assert.Len(t, rep.Started, 1)
+	list, err = e.notify.Activations(ctx, muster.Default, plans.Page{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 3)
+}

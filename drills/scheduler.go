@@ -302,6 +302,19 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, now time.Time, rep *T
 		if err != nil {
 			return fmt.Errorf("drill schedule %s: %w", sc.ID, err)
 		}
+		if !f.Skip {
+			// A run of the schedule still open (one run by hand, or one
+			// postponed that started late) would be overlapped: the due
+			// time is recorded missed with why, as a postponed one is.
+			open, isOpen, err := s.open(ctx, sc.ID, now)
+			if err != nil {
+				return fmt.Errorf("drill schedule %s: %w", sc.ID, err)
+			}
+			if isOpen {
+				f.Skip, f.RetryAt = true, time.Time{}
+				f.Reason = "not started: " + describeOpen(open) + " (runs of a schedule do not overlap)"
+			}
+		}
 		var res FireResult
 		err = s.svc.Fire(ctx, SchedulerActor, f, &res)
 		switch {
@@ -321,6 +334,18 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, now time.Time, rep *T
 		}
 	}
 	return nil
+}
+
+// open reads the run of schedule id still open at now (see openRun).
+func (s *Scheduler) open(ctx context.Context, id ScheduleID, now time.Time) (Run, bool, error) {
+	var r Run
+	var ok bool
+	err := s.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		var err error
+		r, ok, err = openRun(tx, id, now)
+		return err
+	})
+	return r, ok, err
 }
 
 // note adds what a fire did to the report and the log.

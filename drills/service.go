@@ -254,9 +254,25 @@ func (s *Service) Delete(ctx context.Context, actor string, id ScheduleID) (Sche
 }
 
 // RunNow starts a run of schedule id now, whatever its due times. A region
-// in a live emergency refuses it (EConflict).
+// in a live emergency refuses it (EConflict), and so does a run of the
+// schedule still open (see openRun): the same people would be called up
+// twice at once.
 func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run, error) {
 	var out FireResult
+	var open Run
+	var isOpen bool
+	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		open, isOpen, err = openRun(tx, id, s.clock.Now())
+		return err
+	})
+	if err != nil {
+		return Run{}, err
+	}
+	if isOpen {
+		return Run{}, conflictf("drill %s not started: %s; stand it down first (muster stand-down %s --reason ...) or wait until it ends",
+			id, describeOpen(open), open.Activation)
+	}
 	if err := s.Fire(ctx, actor, Fire{Schedule: id, Manual: true}, &out); err != nil {
 		return Run{}, err
 	}
