@@ -44,7 +44,9 @@ the activated regions, and for the --grids grids with the most recipients
 --watch follows the activation live: a progress bar of messages out and of
 people who reported (报到), and the 报到 curve over the time since the
 activation, redrawn every second, until the activation is settled (stood down
-with nothing in flight, or everyone answered or failed) or Ctrl-C. When
+with nothing in flight, or everyone answered or failed) or Ctrl-C. A LIVE
+request awaiting approval shows T+0 and is watched until it starts, or until
+it is rejected or its approval window passes. When
 standard output is not a terminal it prints one line per change instead, and
 with -o json one ActivationStatus per line.`,
 		Args: cobra.MaximumNArgs(1),
@@ -526,7 +528,7 @@ func (w *watcher) run(ctx context.Context, c *client, id string) error {
 				return fmt.Errorf("status event: %w", err)
 			}
 			w.update(st, data)
-			if st.Settled() {
+			if watchEnds(st) {
 				w.finish()
 				return nil
 			}
@@ -536,6 +538,39 @@ func (w *watcher) run(ctx context.Context, c *client, id string) error {
 			}
 		}
 	}
+}
+
+// watchEnds reports whether a watch of st is over: a request awaiting
+// approval has not started (nobody is called, so the counts look settled)
+// and is watched until it starts or is decided; a rejected or expired
+// request never starts; a started one is watched until it is settled.
+func watchEnds(st notify.ActivationStatus) bool {
+	switch st.Status {
+	case notify.StatusPendingApproval:
+		return false
+	case notify.StatusRejected, notify.StatusApprovalExpired:
+		return true
+	}
+	return st.Settled()
+}
+
+// sinceStart is the time since st's call-up started at now: T+0 while it
+// has not started (awaiting approval, or never approved).
+func sinceStart(st notify.ActivationStatus, now time.Time) time.Duration {
+	start := st.Start()
+	if start.IsZero() {
+		return 0
+	}
+	return max(0, now.Sub(start))
+}
+
+// awaitingApproval says who a request awaiting approval waits for, and
+// until when, or "" for any other activation.
+func awaitingApproval(st notify.ActivationStatus) string {
+	if st.Status != notify.StatusPendingApproval {
+		return ""
+	}
+	return fmt.Sprintf("awaiting approval (%d of %d) until %s; nothing is sent yet", st.Approvals(), st.ApprovalsRequired, localTime(st.ApprovalDeadline))
 }
 
 // follow reads the event stream, reconnecting when it ends, breaks or stays
@@ -700,7 +735,7 @@ func (l *liveReader) Read(p []byte) (int, error) {
 func (w *watcher) update(st notify.ActivationStatus, raw []byte) {
 	w.last = &st
 	counts := st.Summary().Counts
-	at := max(0, w.now().Sub(st.Start()))
+	at := sinceStart(st, w.now())
 	w.points = append(w.points, curvePoint{at: at, pct: notify.Percent(counts.Acked, counts.Recipients)})
 	switch {
 	case w.json:
@@ -733,9 +768,13 @@ func (w *watcher) draw() {
 // status, the nine counts and the two shares, as key=value.
 func statusLine(st notify.ActivationStatus, at time.Duration) string {
 	c := st.Summary().Counts
-	return fmt.Sprintf("T+%s status=%s recipients=%d pending=%d sending=%d sent=%d delivered=%d acked=%d declined=%d failed=%d escalated=%d out_pct=%.1f acked_pct=%.1f",
+	line := fmt.Sprintf("T+%s status=%s recipients=%d pending=%d sending=%d sent=%d delivered=%d acked=%d declined=%d failed=%d escalated=%d out_pct=%.1f acked_pct=%.1f",
 		roundElapsed(at), st.Status, c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated,
 		notify.Percent(c.Out(), c.Recipients), notify.Percent(c.Acked, c.Recipients))
+	if st.Status == notify.StatusPendingApproval {
+		line += fmt.Sprintf(" approvals=%d/%d approve_by=%s", st.Approvals(), st.ApprovalsRequired, st.ApprovalDeadline.Format(time.RFC3339))
+	}
+	return line
 }
 
 // frame is the watch screen at now: the headline, both bars, the counts
@@ -743,9 +782,12 @@ func statusLine(st notify.ActivationStatus, at time.Duration) string {
 func (w *watcher) frame(now time.Time) string {
 	st := w.last
 	c := st.Summary().Counts
-	elapsed := max(0, now.Sub(st.Start()))
+	elapsed := sinceStart(*st, now)
 	var b strings.Builder
 	fmt.Fprintf(&b, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
+	if s := awaitingApproval(*st); s != "" {
+		fmt.Fprintln(&b, s)
+	}
 	fmt.Fprintln(&b, progressLine("sent", c.Out(), c.Recipients))
 	fmt.Fprintln(&b, progressLine("报到", c.Acked, c.Recipients))
 	fmt.Fprintf(&b, "pending %d  sending %d  sent %d  delivered %d  acked %d  declined %d  failed %d  escalated %d\n",

@@ -446,6 +446,38 @@ func TestWatchFollowsTheStream(t *testing.T) {
 		assert.Equal(t, 2, f.conns, "one reconnection")
 		f.mu.Unlock()
 	})
+	t.Run("waits while the request awaits approval", func(t *testing.T) {
+		// A LIVE request at level II: nobody is called yet, so its counts
+		// are all zero, which must not read as settled; it has no start.
+		st := sampleStatus()
+		st.Purpose, st.Level, st.Status, st.Recipients = notify.PurposeLive, "II", notify.StatusPendingApproval, 0
+		st.ApprovalsRequired, st.ApprovalDeadline = 2, statusT0.Add(30*time.Minute)
+		st.Counters = notify.Counters{}
+		b, err := json.Marshal(st)
+		require.NoError(t, err)
+		pending := string(b)
+		approved := sampleStatus()
+		approved.StartedAt = statusT0.Add(20 * time.Second)
+		approved.Counters.ByState = map[notify.State]int{notify.StatePending: 40}
+		b, err = json.Marshal(approved)
+		require.NoError(t, err)
+		f := &fakeEvents{scripts: [][]string{{pending, string(b), settled}}}
+		out, err := run(t, f, "A000007", context.Background())
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		require.Len(t, lines, 3, "it waits for the approval, then follows the call-up until it is settled:\n%s", out)
+		assert.True(t, strings.HasPrefix(lines[0], "T+0s status=pending_approval recipients=0 "), "no time has passed in a call-up that has not started: %s", lines[0])
+		assert.Contains(t, lines[0], " approvals=1/2 approve_by="+st.ApprovalDeadline.Format(time.RFC3339))
+		assert.True(t, strings.HasPrefix(lines[1], "T+40s status=active recipients=40 pending=40 "), lines[1])
+		assert.Contains(t, lines[2], "delivered=40")
+
+		w := &watcher{out: io.Discard, now: func() time.Time { return statusT0.Add(time.Minute) }, tty: true}
+		w.update(st, nil)
+		screen := w.frame(statusT0.Add(time.Minute))
+		assert.Contains(t, screen, "— pending_approval, T+0s\n")
+		assert.Contains(t, screen, "awaiting approval (1 of 2) until "+localTime(st.ApprovalDeadline)+"; nothing is sent yet")
+		assert.NotContains(t, screen, "2562047h")
+	})
 	t.Run("Ctrl-C stops it", func(t *testing.T) {
 		f := &fakeEvents{scripts: [][]string{{active}}}
 		ctx, cancel := context.WithCancel(context.Background())
