@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster/access"
 	"muster/cluster"
 )
 
@@ -101,18 +102,14 @@ func newTokenCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
-				var t struct {
+				var t struct { // TokenCreated: the token's fields and its secret
+					access.Token
 					Secret string `json:"secret"`
-					Token  struct {
-						ID   string `json:"id"`
-						Role string `json:"role"`
-						Name string `json:"name"`
-					} `json:"token"`
 				}
 				if err := json.Unmarshal(raw, &t); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "token %s (%s, role %s):\n%s\n", t.Token.ID, t.Token.Name, t.Token.Role, t.Secret)
+				fmt.Fprintf(w, "token %s (%s, role %s):\n%s\n", t.ID, t.Name, t.Role, t.Secret)
 				return nil
 			})
 		},
@@ -128,17 +125,14 @@ func newTokenCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/tokens", nil, func(raw []byte, w io.Writer) error {
 				var l struct {
-					Items []struct {
-						ID, Name, Role, CreatedBy string
-						CreatedAt                 time.Time
-					} `json:"items"`
+					Items []access.Token `json:"items"`
 				}
 				if err := json.Unmarshal(raw, &l); err != nil {
 					return err
 				}
 				fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED")
 				for _, t := range l.Items {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format("2006-01-02 15:04"), t.CreatedBy)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.Role, t.CreatedAt.Local().Format("2006-01-02 15:04"), t.CreatedBy)
 				}
 				return nil
 			})
