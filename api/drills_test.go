@@ -71,6 +71,7 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "type": "party"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "title": "x", "cron": "0 9 * * 1"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "cron": "0 9 * * 1"},
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "* * * * *"}, // a new hour-long run every minute
 	}
 	for _, b := range bad {
 		res = do(t, h, request{method: "POST", path: "/api/v1/drills", token: trainer, body: jsonBody(b)})

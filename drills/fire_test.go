@@ -194,3 +194,66 @@ func TestRunsOfAScheduleDoNotOverlap(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, list.Items, 3)
 }
+
+// A cron whose runs can start closer together than a run's length is
+// refused when the drill is scheduled (and when a schedule made before is
+// resumed): a new run would start every minute over the one before.
+func TestScheduleRefusesRunsCloserThanTheirLength(t *testing.T) {
+	e := newClockedEnv(t, 1, 50, nil)
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name, cron, tz, length, noNotice string
+		gap                              string // in the refusal; "" when accepted
+	}{
+		{name: "every minute", cron: "* * * * *", gap: "1m apart"},
+		{name: "every half hour", cron: "*/30 * * * *", gap: "30m apart"},
+		{name: "every half hour, 30m long", cron: "*/30 * * * *", length: "30m"},
+		{name: "hourly, an hour long", cron: "0 * * * *"},
+		{name: "twice a morning, 2h long", cron: "0 9,10 * * *", length: "2h", gap: "1h apart"},
+		{name: "weekly, 3h long", cron: "0 9 * * 1", length: "3h"},
+		{name: "daily inside a day-long window", cron: "0 9 * * *", noNotice: "00:00-23:59", gap: "1m apart"},
+		{name: "daily inside an office-hours window", cron: "0 9 * * *", noNotice: "09:00-17:00"},
+		// 01:30 EST, then 02:30 (skipped: at the jump, 03:00 EDT), then 03:30 EDT.
+		{name: "hourly at :30 across spring forward", cron: "30 * * * *", tz: "America/New_York", gap: "30m apart (due 2027-03-14 01:30 and 2027-03-14 03:00 EDT)"},
+		{name: "hourly at :30 without daylight saving", cron: "30 * * * *", tz: "UTC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := weekly(district)
+			in.Cron, in.Length, in.NoNotice = tc.cron, tc.length, tc.noNotice
+			if tc.tz != "" {
+				in.TimeZone = tc.tz
+			}
+			s, err := e.drills.Schedule(ctx, "trainer", in)
+			if tc.gap == "" {
+				require.NoError(t, err)
+				_, err = e.drills.Delete(ctx, "trainer", s.ID)
+				require.NoError(t, err)
+				return
+			}
+			require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+			assert.ErrorContains(t, err, tc.gap)
+			assert.ErrorContains(t, err, "less than a run's length of "+orDefault(tc.length, "1h"))
+		})
+	}
+
+	// A schedule stored before the check (the FSM takes it) is not resumed.
+	in := weekly(district)
+	in.Cron = "0 9,10 * * *"
+	old := drills.Schedule{Plan: in.Plan, Regions: in.Regions, Level: "IV", Type: drills.Notification, Title: in.Title,
+		Cron: in.Cron, TimeZone: in.TimeZone, CatchUp: drills.CatchUpSkip, Length: plans.Duration(2 * time.Hour),
+		Due: start.Add(time.Hour), RunAt: start.Add(time.Hour)}
+	var stored drills.Schedule
+	e.apply(t, drills.CmdSchedule, map[string]any{"schedule": old}, &stored)
+	_, err := e.drills.Pause(ctx, "trainer", stored.ID)
+	require.NoError(t, err)
+	_, err = e.drills.Resume(ctx, "trainer", stored.ID)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	assert.ErrorContains(t, err, "1h apart")
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

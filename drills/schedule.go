@@ -235,3 +235,70 @@ func (s *Schedule) PickRunAt(due, now time.Time, rnd *rand.Rand) (time.Time, err
 	span := int64(hi.Sub(lo) / time.Second)
 	return lo.Add(time.Duration(rnd.Int64N(span)) * time.Second).UTC(), nil
 }
+
+// spacingWalk bounds the due times checkSpacing walks: a year of them, and
+// no more than this many (an hourly cron has 8,760 in a year).
+const spacingWalk = 10_000
+
+// checkSpacing refuses a recurring schedule two of whose runs can start
+// closer together than a run's length (RunLength): the later would start
+// while the earlier is still calling the same people up. It walks the due
+// times of the year after now (at most spacingWalk of them, so daylight-
+// saving changes are seen), taking for each the earliest and latest start
+// (the due time, or the ends of a no-notice window that day). The check is
+// the proposer's; the FSM does not make it.
+func (s *Schedule) checkSpacing(now time.Time) error {
+	if s.Cron == "" {
+		return nil
+	}
+	loc, err := s.Location()
+	if err != nil {
+		return err
+	}
+	next, err := s.dueTimes()
+	if err != nil {
+		return err
+	}
+	length := s.RunLength()
+	end := now.AddDate(1, 0, 0)
+	prev, ok := next(now)
+	for n := 0; ok && n < spacingWalk && !prev.After(end); n++ {
+		due, more := next(prev)
+		if !more {
+			break
+		}
+		if gap := earliestStart(s, due, loc).Sub(latestStart(s, prev, loc)); gap < length {
+			what := "two runs can start"
+			if s.NoNotice != nil {
+				what = "with the no-notice window " + s.NoNotice.String() + ", two runs can start"
+			}
+			return invalidf("cron %q: %s %s apart (due %s and %s), less than a run's length of %s: a run would start while the one before is still calling the same people up; space the due times at least %s apart, or give a shorter length",
+				s.Cron, what, shortDuration(max(gap, 0)), prev.In(loc).Format("2006-01-02 15:04"), due.In(loc).Format("2006-01-02 15:04 MST"),
+				shortDuration(length), shortDuration(length))
+		}
+		prev = due
+	}
+	return nil
+}
+
+// earliestStart is the earliest a due time's run may start: the due time
+// itself, or for a no-notice drill the start of its window that day.
+func earliestStart(sc *Schedule, due time.Time, loc *time.Location) time.Time {
+	if sc.NoNotice == nil {
+		return due
+	}
+	start, _ := sc.NoNotice.On(due, loc)
+	return start
+}
+
+// shortDuration writes d without trailing zero units: 1h, 1h30m, 45s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

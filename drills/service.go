@@ -158,6 +158,9 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 	if !ok {
 		return sc, invalidf("schedule: the cron expression %q never comes due", sc.Cron)
 	}
+	if err := sc.checkSpacing(now); err != nil {
+		return sc, err
+	}
 	if sc.NoNotice != nil {
 		// The first no-notice day may already be under way: pick from what
 		// is left of its window, never before now.
@@ -233,6 +236,9 @@ func (s *Service) Resume(ctx context.Context, actor string, id ScheduleID) (Sche
 		return out, err
 	}
 	now := s.clock.Now()
+	if err := sc.checkSpacing(now); err != nil {
+		return out, err // a schedule made before runs were spaced
+	}
 	u := scheduleUpdate{ID: id, Action: ActionResume}
 	if due, ok, err := sc.NextDue(now); err != nil {
 		return out, err
