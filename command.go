@@ -62,7 +62,8 @@ const commandVersion byte = 1
 //	6: a key pressed on a voice call is applied once per call (a retried
 //	   gather is a duplicate); the people a correction takes on only for
 //	   its call get no correction SMS; a retracted activation answers no
-//	   warning.
+//	   warning; a roster import leaves the optional fields it has no
+//	   column for as they are on the people it updates.
 const Rules = 6
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

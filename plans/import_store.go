@@ -32,6 +32,9 @@ type ImportResult struct {
 	Encoding   string     `json:"encoding,omitempty"`
 	Format     string     `json:"format,omitempty"`
 	Batches    int        `json:"batches,omitempty"` // raft entries the rows were sent in
+	// Kept are the optional fields the file has no column for, left as
+	// they were on the people it updated.
+	Kept []string `json:"kept,omitempty"`
 }
 
 // MaxReportedErrors caps the row errors returned in one response; ErrorCount
@@ -43,12 +46,32 @@ type importState struct {
 	Actor       string    `json:"actor"`
 	Started     time.Time `json:"started"`
 	SkipInvalid bool      `json:"skip_invalid"`
+	Keep        []string  `json:"keep,omitempty"`
 	Batches     int       `json:"batches"`
 	Rows        int       `json:"rows"`
 }
 
 type importBegin struct {
 	SkipInvalid bool `json:"skip_invalid"`
+	// Keep are the optional fields (tags, teams, backup, language) the
+	// file has no column for: the people it updates keep theirs.
+	Keep []string `json:"keep,omitempty"`
+}
+
+// rulesImportKeepsAbsent is the behaviour (muster.Rules) from which an
+// import leaves the optional fields it has no column for as they are on
+// the people it updates. Under older rules a file without a 标签 column
+// cleared the tags of everyone it matched, 网格长 included, and with them
+// the role slots they were called for.
+const rulesImportKeepsAbsent = 6
+
+// keptFields are the optional fields an import leaves as they are on the
+// people it updates.
+type keptFields struct{ tags, teams, backup, language bool }
+
+func keepOf(names []string) keptFields {
+	return keptFields{tags: slices.Contains(names, "tags"), teams: slices.Contains(names, "teams"),
+		backup: slices.Contains(names, "backup"), language: slices.Contains(names, "language")}
 }
 
 type importRows struct {
@@ -68,7 +91,7 @@ func applyImportBegin(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &p); err != nil {
 		return nil, muster.Errorf(muster.EInvalid, "import: %v", err)
 	}
-	st := importState{ID: c.ID, Actor: c.Actor, Started: c.Time, SkipInvalid: p.SkipInvalid}
+	st := importState{ID: c.ID, Actor: c.Actor, Started: c.Time, SkipInvalid: p.SkipInvalid, Keep: p.Keep}
 	return st.ID, putJSON(bucket(tx, bImports), st.ID, st)
 }
 
@@ -156,7 +179,11 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		rows = append(rows, b.Rows...)
 	}
-	res, err := reconcile(tx, rows, st.SkipInvalid, true, c.RulesAtLeast(rulesFormerPhones))
+	var keep keptFields
+	if c.RulesAtLeast(rulesImportKeepsAbsent) {
+		keep = keepOf(st.Keep)
+	}
+	res, err := reconcile(tx, rows, st.SkipInvalid, true, c.RulesAtLeast(rulesFormerPhones), keep)
 	if err != nil {
 		return nil, err // rejected: the transaction rolls back, the staged rows stay for abort
 	}
@@ -170,13 +197,14 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 // has one, else by any of its phones. Rows that conflict with the roster
 // (a phone or external ID owned by someone else), name a grid that does not
 // exist, or a backup that resolves to nobody are errors; unless skipInvalid,
-// any error rejects the whole import.
-func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write, former bool) (ImportResult, error) {
+// any error rejects the whole import. A matched person keeps the fields in
+// keep (the file has no column for them) and an external ID the row lacks.
+func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write, former bool, keep keptFields) (ImportResult, error) {
 	if !write {
-		return stageRows(tx, rows, skipInvalid, nil)
+		return stageRows(tx, rows, skipInvalid, nil, keep)
 	}
 	puts := sortedPuts{former: former}
-	res, err := stageRows(tx, rows, skipInvalid, &puts)
+	res, err := stageRows(tx, rows, skipInvalid, &puts, keep)
 	if err != nil {
 		return res, err
 	}
@@ -188,7 +216,7 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write, former bool) (
 
 // stageRows is reconcile up to the writes, which it stages in puts; with
 // puts nil it only counts (a dry run).
-func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts) (ImportResult, error) {
+func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts, keep keptFields) (ImportResult, error) {
 	write := puts != nil
 	res := ImportResult{Rows: len(rows), DryRun: !write}
 	var errs []RowError
@@ -394,8 +422,22 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts
 		} else {
 			p.Backup = backupID[i]
 		}
-		if olds[i] != nil && p.ExternalID == "" {
-			p.ExternalID = olds[i].ExternalID
+		if old := olds[i]; old != nil {
+			if p.ExternalID == "" {
+				p.ExternalID = old.ExternalID
+			}
+			if keep.tags {
+				p.Tags = old.Tags
+			}
+			if keep.teams {
+				p.Teams = old.Teams
+			}
+			if keep.backup {
+				p.Backup = old.Backup
+			}
+			if keep.language {
+				p.Language = old.Language
+			}
 		}
 		switch {
 		case olds[i] == nil:

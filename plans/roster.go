@@ -21,6 +21,10 @@ type Roster struct {
 	Errors   []RowError  `json:"errors,omitempty"` // ordered by row
 	Encoding string      `json:"encoding"`         // one of the Encoding* constants
 	Format   string      `json:"format"`           // one of the Format* constants
+	// Absent are the optional fields the file has no column for (tags,
+	// teams, backup, language): an import leaves them as they are on the
+	// people it updates.
+	Absent []string `json:"absent,omitempty"`
 
 	// rejected maps the phones and external IDs of rows with errors to their
 	// row, so that CheckReferences can say why a backup does not resolve.
@@ -120,6 +124,11 @@ func ParseRoster(r io.Reader) (*Roster, error) {
 		}
 	}
 	ro := &Roster{Encoding: t.encoding, Format: t.format}
+	for _, col := range []int{colTags, colTeams, colBackup, colLanguage} {
+		if p.idx[col] < 0 {
+			ro.Absent = append(ro.Absent, rosterColumns[col].field)
+		}
+	}
 	if err := p.run(t, ro); err != nil {
 		return nil, err
 	}

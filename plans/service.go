@@ -424,7 +424,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	// The parsed rows are the biggest thing an import holds: keep only what
 	// the answer needs, so that the rows can be collected once they are
 	// staged, before the commit builds a million records on this node.
-	rows, parseErrors, encoding, format := roster.Rows, roster.Errors, roster.Encoding, roster.Format
+	rows, parseErrors, encoding, format, absent := roster.Rows, roster.Errors, roster.Encoding, roster.Format, roster.Absent
 	roster = nil
 	parseBad := map[int]bool{}
 	for _, e := range parseErrors {
@@ -433,7 +433,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	total := len(rows) + len(parseBad)
 	merge := func(res ImportResult) ImportResult {
 		res.Rows = total
-		res.Encoding, res.Format = encoding, format
+		res.Encoding, res.Format, res.Kept = encoding, format, absent
 		if len(parseErrors) > 0 {
 			all := append(append([]RowError(nil), parseErrors...), res.Errors...)
 			slices.SortStableFunc(all, func(a, b RowError) int { return a.Row - b.Row })
@@ -454,7 +454,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	var check ImportResult
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		check, err = reconcile(tx, rows, true, false, false)
+		check, err = reconcile(tx, rows, true, false, false, keepOf(absent))
 		return err
 	})
 	if err != nil {
@@ -476,7 +476,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	if len(rows) == 0 {
 		return check, nil
 	}
-	res, err := s.stageAndCommit(ctx, actor, rows, opts)
+	res, err := s.stageAndCommit(ctx, actor, rows, absent, opts)
 	if err != nil {
 		if e, ok := err.(*muster.Error); ok {
 			if d, ok := e.Details.(ImportResult); ok {
@@ -492,7 +492,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 // commit of a million rows takes seconds, not the default apply timeout.
 const importTimeout = 15 * time.Minute
 
-func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []RosterRow, opts ImportOptions) (ImportResult, error) {
+func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []RosterRow, keep []string, opts ImportOptions) (ImportResult, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, importTimeout)
@@ -502,7 +502,7 @@ func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []Roste
 	if batch <= 0 {
 		batch = 5000
 	}
-	begin, _ := json.Marshal(importBegin{SkipInvalid: opts.SkipInvalid})
+	begin, _ := json.Marshal(importBegin{SkipInvalid: opts.SkipInvalid, Keep: keep})
 	var id string
 	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdImportBegin, Actor: actor, Payload: begin}, &id); err != nil {
 		return ImportResult{}, fmt.Errorf("start import: %w", err)

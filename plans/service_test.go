@@ -3,6 +3,7 @@ package plans_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -377,4 +378,69 @@ func TestFormerPhonesAreKept(t *testing.T) {
 	now, before = former("+8613800138003")
 	assert.Empty(t, now)
 	assert.Equal(t, id, before, "its person deleted")
+}
+
+// A roster file without a column for tags, teams, backup or language
+// leaves those as they are on the people it updates: a list of names and
+// numbers must not take 网格长 off a grid leader. Under rules 5 it cleared
+// them.
+func TestImportKeepsTheFieldsItHasNoColumnFor(t *testing.T) {
+	for _, tc := range []struct {
+		rules int
+		kept  bool
+	}{{0, true}, {5, false}} {
+		t.Run(fmt.Sprintf("rules %d", tc.rules), func(t *testing.T) {
+			c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
+				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = tc.rules }})
+			n := c.Nodes[0].Node
+			svc := plans.NewService(n, n)
+			ctx := testCtx(t)
+			_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+			require.NoError(t, err)
+			grid := string(demoGrids(t)[0])
+			full := "姓名,手机,网格,类别,标签,队伍,备用联系人,语言\n" +
+				"吴杰,13800138001," + grid + ",网格员,网格长;党员,防汛抢险队,+8613800138002,en\n" +
+				"李四,13800138002," + grid + ",志愿者,,,,\n"
+			res, err := svc.ImportRoster(ctx, "test", strings.NewReader(full), plans.ImportOptions{})
+			require.NoError(t, err)
+			require.Equal(t, 2, res.Created)
+			id := plans.PersonID("")
+			require.NoError(t, n.View(ctx, muster.Default, func(tx *bolt.Tx) error { id = plans.PersonByPhone(tx, "+8613800138001"); return nil }))
+			before, err := svc.Person(ctx, muster.Default, id)
+			require.NoError(t, err)
+			require.Equal(t, []string{"网格长", "党员"}, before.Tags)
+
+			partial := "姓名,手机,网格,类别\n吴杰（更名）,13800138001," + grid + ",网格员\n"
+			dry, err := svc.ImportRoster(ctx, "test", strings.NewReader(partial), plans.ImportOptions{DryRun: true})
+			require.NoError(t, err)
+			assert.Equal(t, 1, dry.Updated)
+			res, err = svc.ImportRoster(ctx, "test", strings.NewReader(partial), plans.ImportOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, 1, res.Updated)
+			after, err := svc.Person(ctx, muster.Default, id)
+			require.NoError(t, err)
+			assert.Equal(t, "吴杰（更名）", after.Name, "what the file gives is taken")
+			if tc.kept {
+				assert.Equal(t, []string{"tags", "teams", "backup", "language"}, res.Kept)
+				assert.Equal(t, before.Tags, after.Tags)
+				assert.Equal(t, before.Teams, after.Teams)
+				assert.Equal(t, before.Backup, after.Backup)
+				assert.Equal(t, before.Language, after.Language)
+			} else {
+				assert.Empty(t, after.Tags, "cleared under rules 5")
+				assert.Empty(t, after.Backup)
+			}
+
+			// A column given empty still clears: the file says so.
+			cleared := "姓名,手机,网格,类别,标签\n吴杰（更名）,13800138001," + grid + ",网格员,\n"
+			_, err = svc.ImportRoster(ctx, "test", strings.NewReader(cleared), plans.ImportOptions{})
+			require.NoError(t, err)
+			after, err = svc.Person(ctx, muster.Default, id)
+			require.NoError(t, err)
+			assert.Empty(t, after.Tags)
+			if tc.kept {
+				assert.Equal(t, before.Teams, after.Teams, "teams had no column")
+			}
+		})
+	}
 }
