@@ -153,7 +153,9 @@ func DescribeFailure(code int, providerError string) (FailureKind, string) {
 // covers a scope region when one of the run's regions is that region, lies
 // under it (a district drill exercises a city plan there) or lies above it
 // (a city-wide drill exercises every district). Runs of any version of the
-// plan count; missed and failed runs do not.
+// plan count; missed and failed runs do not, nor do runs cut short
+// (cutShort: stopped by a LIVE call-up, retracted, or stood down by hand
+// within MinHeld of their start).
 //
 // Roster lists, per plan, the people its last finished started run (its
 // call-up stood down, or its EndsAt at or before now) failed to reach —
@@ -192,8 +194,9 @@ func (s *Service) Overdue(ctx context.Context, level muster.Consistency, now tim
 }
 
 // startedRunsByPlan reads the started runs, each plan's in start order,
-// leaving out those a LIVE call-up cut short (cutShort): they were not
-// drills held, and people called up for real did not fail them.
+// leaving out those cut short (cutShort: stopped by a LIVE call-up,
+// retracted, or stood down by hand within MinHeld): they were not drills
+// held, and their silent people did not fail them.
 func startedRunsByPlan(tx *bolt.Tx) (map[plans.PlanID][]Run, error) {
 	out := map[plans.PlanID][]Run{}
 	err := forEachRun(tx, func(r Run) error {
@@ -282,15 +285,40 @@ func (d *DrillDue) settle(last *Run, now time.Time, loc *time.Location) {
 	}
 }
 
-// cutShort reports whether run r's call-up was stood down by a LIVE
-// call-up that started over its regions: the drill was interrupted, not
-// held.
+// MinHeld is how long a drill's call-up must have run for the drill to
+// count as held: the report's T+15 checkpoint. A run whose length is
+// shorter is held once its length is over.
+const MinHeld = 15 * time.Minute
+
+// cutShort reports whether run r was cut short rather than held: its
+// call-up was stood down by a LIVE call-up that started over its regions
+// (StoppedBy), or retracted as a mistake (Retraction), or stood down by hand
+// less than MinHeld after it started (or before its length was over, if
+// that is shorter) — people had no time to answer. The scheduler stands a
+// run down when its length is over, which is never cut short.
 func cutShort(tx *bolt.Tx, r *Run) bool {
 	if r.Activation == "" {
 		return false
 	}
 	a, err := notify.GetActivation(tx, r.Activation)
-	return err == nil && a.StoppedBy != ""
+	if err != nil {
+		return false
+	}
+	if a.StoppedBy != "" || a.Retraction != nil {
+		return true
+	}
+	if a.Status != notify.StatusStoodDown || a.StoodDownAt.IsZero() {
+		return false
+	}
+	started := a.StartedAt
+	if started.IsZero() {
+		started = r.At
+	}
+	held := MinHeld
+	if !r.EndsAt.IsZero() {
+		held = min(held, r.EndsAt.Sub(r.At))
+	}
+	return a.StoodDownAt.Sub(started) < held
 }
 
 // finished reports whether run r's call-up is over at now: stood down (or

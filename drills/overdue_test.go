@@ -261,7 +261,10 @@ func TestOverdueRegions(t *testing.T) {
 }
 
 func TestOverdueRoster(t *testing.T) {
-	e := newEnv(t, 1, 600)
+	// Stamped by the test's clock: each run is closed when its length is
+	// over, as the scheduler does (a run stood down within MinHeld was not
+	// held).
+	e := newClockedEnv(t, 1, 600, nil)
 	ctx := testCtx(t)
 	in := drillInput("flood-control", drills.Notification, district)
 	s, err := e.drills.Schedule(ctx, "trainer", in)
@@ -282,6 +285,7 @@ func TestOverdueRoster(t *testing.T) {
 		}
 	}
 	overdueInbound(t, e, acks...)
+	e.clock.Set(run1.EndsAt)
 	_, err = e.drills.Close(ctx, "trainer", run1.ID, "")
 	require.NoError(t, err)
 
@@ -298,6 +302,7 @@ func TestOverdueRoster(t *testing.T) {
 	sendAndFail(t, e, run2.Activation, 30006, p(4))
 	refuse(t, e, run2.Activation, p(5), 21610, "Attempt to send to unsubscribed recipient")
 	sendAndFail(t, e, run2.Activation, 30007, p(6))
+	e.clock.Set(run2.EndsAt)
 	_, err = e.drills.Close(ctx, "trainer", run2.ID, "")
 	require.NoError(t, err)
 
@@ -421,4 +426,59 @@ func TestDrillCutShortByALiveCallUpIsNotADrillHeld(t *testing.T) {
 	flood := findRegion(t, rep, "flood-control", city)
 	assert.True(t, flood.Notification.Never, "the interrupted drill is not the last one held")
 	assert.Empty(t, flood.Notification.LastRun)
+}
+
+// A drill retracted as a mistake, or stood down by hand seconds after it
+// started, was not held either: it does not count as the region's last
+// drill, and the people who had no time to answer it are not listed as
+// silent. One stood down by hand after MinHeld was held.
+func TestDrillRetractedOrStoodDownEarlyIsNotADrillHeld(t *testing.T) {
+	e := newClockedEnv(t, 1, 400, nil)
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", drillInput("flood-control", drills.Notification, district))
+	require.NoError(t, err)
+	// runSilent runs the drill now and sends to everyone, who all stay silent.
+	runSilent := func() drills.Run {
+		t.Helper()
+		r, err := e.drills.RunNow(ctx, "trainer", s.ID)
+		require.NoError(t, err)
+		var people []plans.PersonID
+		for _, rc := range overdueRecipients(t, e, r.Activation) {
+			people = append(people, rc.Person)
+		}
+		require.NotEmpty(t, people)
+		sendTo(t, e, r.Activation, people...)
+		return r
+	}
+	report := func(now time.Time) (drills.DrillDue, []drills.RosterFailure) {
+		t.Helper()
+		rep, err := e.drills.Overdue(ctx, muster.Default, now)
+		require.NoError(t, err)
+		return findRegion(t, rep, "flood-control", city).Notification, rep.Roster
+	}
+
+	retracted := runSilent()
+	e.clock.Add(30 * time.Second)
+	_, err = e.notify.Retract(ctx, "commander", retracted.Activation, notify.RetractRequest{Message: "误发，请忽略"})
+	require.NoError(t, err)
+	e.clock.Add(time.Minute)
+	early := runSilent()
+	e.clock.Add(6 * time.Second)
+	_, err = e.notify.StandDown(ctx, "trainer", early.Activation, "x")
+	require.NoError(t, err)
+
+	notification, roster := report(early.At.Add(24 * time.Hour))
+	assert.True(t, notification.Never, "neither was a drill held: last %s", notification.LastRun)
+	assert.Empty(t, roster, "nobody had the time to answer either")
+
+	// Stood down by hand after MinHeld, a run was held (a run closed when
+	// its length is over is held whenever that is).
+	e.clock.Add(time.Minute)
+	held := runSilent()
+	e.clock.Add(drills.MinHeld)
+	_, err = e.notify.StandDown(ctx, "trainer", held.Activation, "都已回复")
+	require.NoError(t, err)
+	notification, roster = report(held.At.Add(24 * time.Hour))
+	assert.Equal(t, held.ID, notification.LastRun)
+	assert.Empty(t, roster, "one run held is not two runs unanswered")
 }
