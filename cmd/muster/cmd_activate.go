@@ -49,6 +49,9 @@ switched or sent before that.`,
 			if len(req.Regions) == 0 || level == "" || purpose == "" || strings.TrimSpace(reason) == "" {
 				return &exitError{2, errors.New("--region, --level, --purpose and --reason are required")}
 			}
+			if err := checkVersionFlag(cmd, version); err != nil {
+				return err
+			}
 			regions = joinCodes(req.Regions) // what to type to confirm: each region once
 			c := newClient(g, cmd)
 			body := func(dry bool) io.Reader {

@@ -112,6 +112,9 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Short: "Show a plan (the latest version unless --version is given)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkVersionFlag(cmd, version); err != nil {
+				return err
+			}
 			path := "/api/v1/plans/" + url.PathEscape(args[0])
 			if version > 0 {
 				path += "/versions/" + strconv.Itoa(version)
@@ -143,6 +146,16 @@ func newPlanCmd(g *globals) *cobra.Command {
 	show.Flags().IntVar(&version, "version", 0, "version number (default: latest)")
 	cmd.AddCommand(validate, apply, list, show)
 	return cmd
+}
+
+// checkVersionFlag refuses a --version given below 1: left out, it means the
+// plan's latest version, but given as 0 or -1 it would silently mean the
+// latest too, and the reader would take it for the version they asked for.
+func checkVersionFlag(cmd *cobra.Command, version int) error {
+	if cmd.Flags().Changed("version") && version < 1 {
+		return &exitError{2, fmt.Errorf("--version %d: plan versions are numbered from 1 (leave --version out for the latest)", version)}
+	}
+	return nil
 }
 
 // printProblems lists a plan error's problems one per line.
