@@ -8,7 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Error codes. api maps each to one HTTP status; nothing else should.
@@ -83,4 +86,22 @@ func LeaderOnly(ctx context.Context) context.Context {
 func IsLeaderOnly(ctx context.Context) bool {
 	v, _ := ctx.Value(leaderOnlyKey{}).(bool)
 	return v
+}
+
+// CheckPlainText refuses text a person typed for others to read (a reason,
+// a message) that carries control characters or is not valid UTF-8: a
+// terminal escape in a reason would reach every operator's screen through
+// `muster mode` and the logs, and a line break would break tables. A line
+// break is allowed where lines says so (a message's own text).
+func CheckPlainText(field, s string, lines bool) error {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			return Errorf(EInvalid, "%s: not valid UTF-8 at byte %d", field, i)
+		case lines && r == '\n':
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			return Errorf(EInvalid, "%s: control character %U at byte %d: write plain text on one line", field, r, i)
+		}
+	}
+	return nil
 }

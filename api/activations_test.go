@@ -110,6 +110,14 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "emergency", modeOf(t, f, h, "990102"))
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(pending.ID) + "/reject", token: approver, body: jsonBody(map[string]any{"reason": "late"})})
 	assert.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+	for _, path := range []string{"/stand-down", "/reject"} {
+		res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(pending.ID) + path, token: f.root,
+			body: jsonBody(map[string]any{"reason": "第一行\n\x1b[8m第二行"})})
+		assert.Equal(t, http.StatusBadRequest, res.Code, "%s: %s", path, res.Body)
+	}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(pending.ID) + "/retract", token: f.root,
+		body: jsonBody(map[string]any{"message": "撤销\x1b]0;pwned\a"})})
+	assert.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
 
 	// A request whose requester lost their token no longer stands: it can
 	// be rejected, not approved.
@@ -141,6 +149,11 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 		res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(long)})
 		require.Equal(t, http.StatusBadRequest, res.Code, "a long reason (dry run %v): %s", dry, res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "at most 200")
+		// A reason reaches every operator's terminal: no escapes, one line.
+		long["reason"] = "暴雨\x1b[2J\x1b[31m全部撤离"
+		res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(long)})
+		require.Equal(t, http.StatusBadRequest, res.Code, "an escape in the reason (dry run %v): %s", dry, res.Body)
+		assert.Contains(t, res.errorBody(t).Message, "control character U+001B")
 	}
 	// A key given twice is refused, not read as its last: the second
 	// dry_run would otherwise start the call-up.

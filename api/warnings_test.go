@@ -68,6 +68,8 @@ func TestWarningsThroughTheAPI(t *testing.T) {
 		{"expiry not a duration", with("expires_in", "soon"), "expires_in"},
 		{"unknown field", with("colour", "red"), "colour"},
 		{"bad category", with("category", "weather"), "hazard"},
+		{"escape in the headline", with("headline", "暴雨\x1b[31m红色预警"), "control character U+001B"},
+		{"line break in the event", with("event", "暴雨\n台风"), "control character U+000A"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {

@@ -175,6 +175,9 @@ func (s *Service) ApprovalPreview(ctx context.Context, id plans.ActivationID) (P
 // last approval needed starts the call-up in the same raft entry.
 func (s *Service) Decide(ctx context.Context, actor string, id plans.ActivationID, req DecisionRequest) (Activation, error) {
 	var out Activation
+	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
+		return out, err
+	}
 	b, err := json.Marshal(activationDecide{Activation: id, Approve: req.Approve, Reason: req.Reason, Recipients: req.Recipients})
 	if err != nil {
 		return out, err

@@ -411,6 +411,9 @@ func copyReported(tx *bolt.Tx, src, rb *bolt.Bucket, grids map[plans.RegionCode]
 // retracting twice is a conflict.
 func (s *Service) Retract(ctx context.Context, actor string, id plans.ActivationID, req RetractRequest) (RetractResult, error) {
 	var out RetractResult
+	if err := muster.CheckPlainText("message", req.Message, true); err != nil {
+		return out, err
+	}
 	b, err := json.Marshal(activationRetract{Activation: id, Message: req.Message, Correct: req.Correct})
 	if err != nil {
 		return out, err

@@ -106,6 +106,9 @@ func checkAsked(req ActivationRequest) error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(req.Reason)); n > MaxReasonChars {
 		return invalidf("reason: %d characters; at most %d (say briefly why the plan is activated)", n, MaxReasonChars)
 	}
+	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
+		return err
+	}
 	if req.PlanVersion < 0 {
 		return invalidf("plan_version %d: name a version, or leave it out for the latest", req.PlanVersion)
 	}
@@ -355,6 +358,9 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 // conflict.
 func (s *Service) StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (Activation, error) {
 	var out Activation
+	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+		return out, err
+	}
 	b, err := json.Marshal(activationStandDown{Activation: id, Reason: reason})
 	if err != nil {
 		return out, err

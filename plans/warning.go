@@ -803,6 +803,14 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 	now := s.clock.Now()
 	p := warningIssue{Event: in.Event, Headline: in.Headline, Description: in.Description,
 		Source: strings.TrimSpace(in.Source), ResponseTimeout: Duration(s.timeout)}
+	for _, f := range []struct {
+		field, text string
+		lines       bool
+	}{{"event", in.Event, false}, {"headline", in.Headline, false}, {"description", in.Description, true}} {
+		if err := muster.CheckPlainText(f.field, f.text, f.lines); err != nil {
+			return Warning{}, err
+		}
+	}
 	var err error
 	if p.Level, err = ParseWarningLevel(in.Level); err != nil {
 		return Warning{}, err
@@ -1036,6 +1044,9 @@ func clipText(s string, max int) string {
 func (s *WarningService) Lift(ctx context.Context, actor string, id WarningID, reason string) (Warning, error) {
 	if strings.TrimSpace(reason) == "" {
 		return Warning{}, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
+	}
+	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+		return Warning{}, err
 	}
 	b, err := json.Marshal(warningLift{Warning: id, Reason: reason})
 	if err != nil {

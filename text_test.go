@@ -1,0 +1,38 @@
+package muster
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestCheckPlainText(t *testing.T) {
+	for _, tc := range []struct {
+		text  string
+		lines bool
+		bad   string // a substring of the error; "" for none
+	}{
+		{"暴雨红色预警，立即到岗", false, ""},
+		{"", false, ""},
+		{"含替换字符\uFFFD的原文", false, ""},
+		{"第一行\n第二行", true, ""},
+		{"第一行\n第二行", false, "U+000A"},
+		{"\x1b[2J\x1b[31m全部撤离", false, "U+001B"},
+		{"tab\there", true, "U+0009"},
+		{"bell\a", false, "U+0007"},
+		{"nel\u0085", false, "U+0085"},
+		{"line\u2028sep", true, "U+2028"},
+		{"bad \xff byte", false, "not valid UTF-8 at byte 4"},
+	} {
+		err := CheckPlainText("reason", tc.text, tc.lines)
+		if tc.bad == "" {
+			assert.NoError(t, err, "%q", tc.text)
+			continue
+		}
+		if assert.Error(t, err, "%q", tc.text) {
+			assert.Equal(t, EInvalid, ErrorCode(err))
+			assert.Contains(t, err.Error(), "reason: ")
+			assert.Contains(t, err.Error(), tc.bad)
+		}
+	}
+}
