@@ -230,6 +230,33 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.Code, "a deleted schedule's runs stay")
 }
 
+// A filter naming a plan, schedule or run that does not exist is 404, not
+// an empty list that reads as "never drilled"; a plan that exists but was
+// never drilled lists empty.
+func TestDrillFiltersNameWhatExists(t *testing.T) {
+	f := newFixtureWith(t, 1, clustertest.NewClock(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)), "")
+	h := f.handler(f.c.Leader())
+	withDemo(t, f, h)
+	for _, tc := range []struct{ path, want string }{
+		{"/api/v1/drills/trend?plan=nope", "plan nope does not exist"},
+		{"/api/v1/drill-runs?plan=nope", "plan nope does not exist"},
+		{"/api/v1/drill-runs?schedule=D999", "drill schedule D999 does not exist"},
+		{"/api/v1/drill-findings?run=R999", "drill run R999 does not exist"},
+		{"/api/v1/drill-findings?plan=nope", "plan nope does not exist"},
+		{"/api/v1/drill-findings/open?plan=nope", "plan nope does not exist"},
+	} {
+		res := do(t, h, request{method: "GET", path: tc.path, token: f.root})
+		assert.Equal(t, http.StatusNotFound, res.Code, "%s: %s", tc.path, res.Body)
+		assert.Contains(t, res.Body.String(), tc.want, tc.path)
+	}
+	for _, path := range []string{"/api/v1/drills/trend?plan=flood-control", "/api/v1/drill-runs?plan=flood-control",
+		"/api/v1/drill-findings?plan=flood-control", "/api/v1/drill-findings/open?plan=flood-control"} {
+		res := do(t, h, request{method: "GET", path: path, token: f.root})
+		assert.Equal(t, http.StatusOK, res.Code, "%s: %s", path, res.Body)
+		assert.Contains(t, res.Body.String(), `"items":[]`, path)
+	}
+}
+
 func TestDrillsUnavailableWithoutService(t *testing.T) {
 	f := newFixture(t, 1)
 	h := f.handler(f.c.Leader())

@@ -404,13 +404,20 @@ func (f FindingFilter) match(x Finding) bool {
 }
 
 // Findings lists findings by ID (oldest first), a page at a time. A status
-// in the filter that is not one of the four is EInvalid.
+// in the filter that is not one of the four is EInvalid; a run or plan
+// that does not exist is ENotFound.
 func (s *Service) Findings(ctx context.Context, level muster.Consistency, f FindingFilter, page plans.Page) (plans.List[Finding], error) {
 	out := plans.List[Finding]{Items: []Finding{}}
 	if f.Status != "" && !slices.Contains(FindingStatuses(), f.Status) {
 		return out, invalidf("status %q: want one of open, in_progress, done, dropped", f.Status)
 	}
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		if err := knownRun(tx, f.Run); err != nil {
+			return err
+		}
+		if err := knownPlan(tx, f.Plan); err != nil {
+			return err
+		}
 		var err error
 		out, err = listJSON[Finding](tx.Bucket(bFindings), page, f.match)
 		return err
@@ -436,8 +443,8 @@ type PlanFindings struct {
 
 // OpenFindings lists the open items (open and in progress) per plan, plans
 // in ID order, each sorted by due date, with items whose due day has
-// passed at now flagged. plan, when given, keeps that plan only; plans
-// without open items are left out.
+// passed at now flagged. plan, when given, keeps that plan only (a plan
+// that does not exist is ENotFound); plans without open items are left out.
 func (s *Service) OpenFindings(ctx context.Context, level muster.Consistency, plan plans.PlanID, now time.Time) ([]PlanFindings, error) {
 	loc, err := loadZone(DefaultTimeZone)
 	if err != nil {
@@ -446,6 +453,9 @@ func (s *Service) OpenFindings(ctx context.Context, level muster.Consistency, pl
 	var all []Finding
 	err = s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		all = nil
+		if err := knownPlan(tx, plan); err != nil {
+			return err
+		}
 		return forEachRecord(tx, bFindings, "finding", func(f Finding) error {
 			if f.Status.Open() && (plan == "" || f.Plan == plan) {
 				all = append(all, f)

@@ -248,3 +248,51 @@ func TestFindingsThroughCluster(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, none)
 }
+
+// A filter naming a plan, schedule or run that does not exist is
+// ENotFound, not an empty list: a typo must not read as "never drilled".
+// Plans that exist but were never drilled, and a deleted schedule whose
+// runs stay, still list.
+func TestFiltersRefuseWhatDoesNotExist(t *testing.T) {
+	e := newEnv(t, 1, 200)
+	ctx := testCtx(t)
+	r := findingRun(t, e)
+	notFound := func(err error, what string) {
+		t.Helper()
+		require.True(t, muster.IsCode(err, muster.ENotFound), "%v", err)
+		assert.ErrorContains(t, err, what)
+	}
+
+	_, err := e.drills.Trend(ctx, muster.Default, "nope")
+	notFound(err, "plan nope does not exist")
+	_, err = e.drills.Runs(ctx, muster.Default, drills.RunFilter{Plan: "nope"}, plans.Page{})
+	notFound(err, "plan nope does not exist")
+	_, err = e.drills.Runs(ctx, muster.Default, drills.RunFilter{Schedule: "D000999"}, plans.Page{})
+	notFound(err, "D000999 does not exist")
+	_, err = e.drills.Findings(ctx, muster.Default, drills.FindingFilter{Run: "R000999"}, plans.Page{})
+	notFound(err, "drill run R000999 does not exist")
+	_, err = e.drills.Findings(ctx, muster.Default, drills.FindingFilter{Plan: "nope"}, plans.Page{})
+	notFound(err, "plan nope does not exist")
+	_, err = e.drills.OpenFindings(ctx, muster.Default, "nope", e.clock.Now())
+	notFound(err, "plan nope does not exist")
+
+	// Known but empty: lists, not errors.
+	tr, err := e.drills.Trend(ctx, muster.Default, "hazmat-fire")
+	require.NoError(t, err)
+	assert.Empty(t, tr)
+	runs, err := e.drills.Runs(ctx, muster.Default, drills.RunFilter{Plan: "hazmat-fire"}, plans.Page{})
+	require.NoError(t, err)
+	assert.Empty(t, runs.Items)
+	fs, err := e.drills.Findings(ctx, muster.Default, drills.FindingFilter{Run: r.ID, Plan: r.Plan}, plans.Page{})
+	require.NoError(t, err)
+	assert.Empty(t, fs.Items)
+	open, err := e.drills.OpenFindings(ctx, muster.Default, r.Plan, e.clock.Now())
+	require.NoError(t, err)
+	assert.Empty(t, open)
+	_, err = e.drills.Delete(ctx, "trainer", r.Schedule)
+	require.NoError(t, err)
+	runs, err = e.drills.Runs(ctx, muster.Default, drills.RunFilter{Schedule: r.Schedule}, plans.Page{})
+	require.NoError(t, err, "a deleted schedule's runs stay")
+	require.Len(t, runs.Items, 1)
+	assert.Equal(t, r.ID, runs.Items[0].ID)
+}

@@ -224,11 +224,14 @@ func (s *Service) Metrics(ctx context.Context, level muster.Consistency, id RunI
 
 // Trend compares every started run of plan, oldest first; checkpoints are
 // marked passed as of the service's clock. A plan without runs has an
-// empty trend.
+// empty trend; a plan that does not exist is ENotFound.
 func (s *Service) Trend(ctx context.Context, level muster.Consistency, plan plans.PlanID) ([]TrendRow, error) {
 	var out []TrendRow
 	now := s.clock.Now()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		if err := knownPlan(tx, plan); err != nil {
+			return err
+		}
 		var err error
 		out, err = trend(tx, plan, now, nil)
 		return err

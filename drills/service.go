@@ -5,6 +5,7 @@ import (
 	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -357,10 +358,18 @@ func (s *Service) GetRun(ctx context.Context, level muster.Consistency, id RunID
 	return out, err
 }
 
-// Runs lists runs by ID (oldest first), a page at a time.
+// Runs lists runs by ID (oldest first), a page at a time. A plan or
+// schedule in the filter that does not exist is ENotFound, so a typo does
+// not read as "never drilled"; a deleted schedule whose runs stay is known.
 func (s *Service) Runs(ctx context.Context, level muster.Consistency, f RunFilter, page plans.Page) (plans.List[Run], error) {
 	out := plans.List[Run]{Items: []Run{}}
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
+		if err := knownPlan(tx, f.Plan); err != nil {
+			return err
+		}
+		if err := knownSchedule(tx, f.Schedule); err != nil {
+			return err
+		}
 		var err error
 		out, err = listJSON[Run](tx.Bucket(bRuns), page, f.match)
 		return err
@@ -404,4 +413,50 @@ func listJSON[T any](b *bolt.Bucket, page plans.Page, keep func(T) bool) (plans.
 		last = append(last[:0], k...)
 	}
 	return out, nil
+}
+
+// knownPlan refuses a plan, named in a filter, that does not exist
+// (ENotFound); an empty one is no filter.
+func knownPlan(tx *bolt.Tx, id plans.PlanID) error {
+	if id == "" {
+		return nil
+	}
+	_, err := plans.LatestPlanVersion(tx, id)
+	return err
+}
+
+// knownSchedule refuses a schedule, named in a filter, that does not exist
+// and has no run recorded (ENotFound): a deleted schedule's runs stay, and
+// its ID still names them.
+func knownSchedule(tx *bolt.Tx, id ScheduleID) error {
+	if id == "" {
+		return nil
+	}
+	_, err := getSchedule(tx, id)
+	if !muster.IsCode(err, muster.ENotFound) {
+		return err
+	}
+	errFound := errors.New("found")
+	switch ferr := forEachRun(tx, func(r Run) error {
+		if r.Schedule == id {
+			return errFound
+		}
+		return nil
+	}); {
+	case errors.Is(ferr, errFound):
+		return nil
+	case ferr != nil:
+		return ferr
+	}
+	return err
+}
+
+// knownRun refuses a run, named in a filter, that does not exist
+// (ENotFound); an empty one is no filter.
+func knownRun(tx *bolt.Tx, id RunID) error {
+	if id == "" {
+		return nil
+	}
+	_, err := getRun(tx, id)
+	return err
 }
