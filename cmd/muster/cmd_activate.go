@@ -68,7 +68,11 @@ switched or sent before that.`,
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return err
 			}
-			if !yes {
+			if yes {
+				for _, warning := range previewWarnings(p) {
+					fmt.Fprintln(c.err, warning)
+				}
+			} else {
 				printPreview(c.err, p)
 				fmt.Fprintf(c.err, "\nType the region codes (%s) to activate, anything else to cancel: ", regions)
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -261,11 +265,8 @@ func printPreview(w io.Writer, p notify.Preview) {
 	}
 	fmt.Fprintf(t, "provider:\t%s, sender %s; sending everyone takes %s\n", p.Send.Account, orDash(p.Send.Sender), est)
 	t.Flush()
-	if len(p.AlreadyOpen) > 0 {
-		fmt.Fprintf(w, "\nALREADY ACTIVE — this plan is already calling up these regions (%s) for the same purpose: starting it again calls their people again.\n", joinIDs(p.AlreadyOpen))
-	}
-	if len(a.StoppedDrills) > 0 {
-		fmt.Fprintf(w, "\nDRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.\n", joinIDs(a.StoppedDrills))
+	for _, warning := range previewWarnings(p) {
+		fmt.Fprintf(w, "\n%s\n", warning)
 	}
 	if p.Guard.Needed() {
 		fmt.Fprintf(w, "\nSCOPE WARNING — wider than this plan expects:\n")
@@ -274,6 +275,21 @@ func printPreview(w io.Writer, p notify.Preview) {
 		}
 		fmt.Fprintf(w, "It starts only with --confirm-scope %s.\n", p.Guard.Confirm)
 	}
+}
+
+// previewWarnings are the warnings of a preview that still hold when the
+// confirmation is skipped with --yes, so that a script's log shows them: the
+// plan already calling up these regions' people, and drills this LIVE
+// activation stands down.
+func previewWarnings(p notify.Preview) []string {
+	var out []string
+	if len(p.AlreadyOpen) > 0 {
+		out = append(out, fmt.Sprintf("ALREADY ACTIVE — this plan is already calling up these regions (%s) for the same purpose: starting it again calls their people again.", joinIDs(p.AlreadyOpen)))
+	}
+	if len(p.Activation.StoppedDrills) > 0 {
+		out = append(out, fmt.Sprintf("DRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.", joinIDs(p.Activation.StoppedDrills)))
+	}
+	return out
 }
 
 func newStandDownCmd(g *globals) *cobra.Command {

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -53,4 +59,32 @@ func TestDecidingFlagsGivenTwice(t *testing.T) {
 			oneLineError(t, r, 2, tc.want)
 		})
 	}
+}
+
+// With --yes there is no preview to read, but its warnings still go to
+// standard error before the activation: a script's log shows that it called
+// the same people again, or that its LIVE call-up stopped drills.
+func TestActivateYesShowsPreviewWarnings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "200", "--log-level", "warn")
+	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+	activate := func(purpose, reason string) (plans.ActivationID, string) {
+		t.Helper()
+		r := runCLI(t, env, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", purpose, "--reason", reason, "--yes", "-o", "json")
+		require.Zero(t, r.code, r.stderr)
+		var a notify.Activation
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &a), r.stdout)
+		return a.ID, r.stderr
+	}
+
+	first, stderr := activate("exercise", "第一次演练")
+	assert.Empty(t, stderr, "nothing to warn of")
+	second, stderr := activate("exercise", "第二次演练")
+	assert.Equal(t, "ALREADY ACTIVE — this plan is already calling up these regions ("+string(first)+") for the same purpose: starting it again calls their people again.\n", stderr)
+	_, stderr = activate("live", "暴雨")
+	assert.Equal(t, "DRILLS STOP — the drills running here ("+string(first)+", "+string(second)+") are stood down when this LIVE activation starts.\n", stderr)
 }
