@@ -183,10 +183,17 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 	var seed int64
 	var out string
 	gen := &cobra.Command{
-		Use:   "generate -n N [-o FILE]",
+		Use:   "generate -n N [--seed S] [--out FILE]",
 		Short: "Write a deterministic demo roster for the demo city (valid, unique phone numbers)",
-		Args:  cobra.NoArgs,
+		Long: `Write a deterministic demo roster for the demo city as CSV (UTF-8, Chinese
+headers) to --out, or to standard output: valid, unique phone numbers, the
+same file for the same --seed. The file is CSV whatever its name, so an
+--out ending in .xlsx or .xls is refused.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ext := strings.ToLower(filepath.Ext(out)); ext == ".xlsx" || ext == ".xls" {
+				return &exitError{2, fmt.Errorf("--out %q: roster generate writes CSV, not a spreadsheet; name the file .csv", out)}
+			}
 			regions, err := examples.Regions()
 			if err != nil {
 				return err
@@ -205,7 +212,7 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 	}
 	gen.Flags().IntVarP(&n, "people", "n", 1000, "number of people")
 	gen.Flags().Int64Var(&seed, "seed", 1, "generator seed: the same seed gives the same file")
-	gen.Flags().StringVar(&out, "out", "", "output file (default stdout)")
+	gen.Flags().StringVar(&out, "out", "", "CSV file to write (default stdout)")
 	cmd.AddCommand(imp, gen)
 	return cmd
 }

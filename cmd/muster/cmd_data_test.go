@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// roster generate writes CSV: its usage names --out (-o is the output
+// format), and a spreadsheet's name for the file is refused rather than
+// given CSV text.
+func TestRosterGenerateOut(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, nil, "roster", "generate", "--help")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "muster roster generate -n N [--seed S] [--out FILE]")
+	assert.NotContains(t, r.stdout, "-o FILE")
+
+	for _, name := range []string{"g.xlsx", "g.XLS"} {
+		path := filepath.Join(dir, name)
+		r = runCLI(t, nil, "roster", "generate", "-n", "5", "--out", path)
+		oneLineError(t, r, 2, "roster generate writes CSV, not a spreadsheet; name the file .csv")
+		assert.NoFileExists(t, path)
+	}
+
+	path := filepath.Join(dir, "g.csv")
+	r = runCLI(t, nil, "roster", "generate", "-n", "5", "--out", path)
+	require.Zero(t, r.code, r.stderr)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	assert.Len(t, lines, 6, "a header and five people")
+	assert.True(t, strings.HasPrefix(lines[0], "编号,姓名,手机,"), lines[0])
+}
