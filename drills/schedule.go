@@ -268,13 +268,14 @@ func (s *Schedule) checkSpacing(now time.Time) error {
 			break
 		}
 		if gap := earliestStart(s, due, loc).Sub(latestStart(s, prev, loc)); gap < length {
-			what := "two runs can start"
+			what, fix := "two runs can start", "space the due times at least "+shortDuration(length)+" apart"
 			if s.NoNotice != nil {
 				what = "with the no-notice window " + s.NoNotice.String() + ", two runs can start"
+				fix = "leave at least " + shortDuration(length) + " from the end of one due day's window to the start of the next"
 			}
-			return invalidf("cron %q: %s %s apart (due %s and %s), less than a run's length of %s: a run would start while the one before is still calling the same people up; space the due times at least %s apart, or give a shorter length",
+			return invalidf("cron %q: %s %s apart (due %s and %s), less than a run's length of %s: a run would start while the one before is still calling the same people up; %s, or give a shorter length",
 				s.Cron, what, shortDuration(max(gap, 0)), prev.In(loc).Format("2006-01-02 15:04"), due.In(loc).Format("2006-01-02 15:04 MST"),
-				shortDuration(length), shortDuration(length))
+				shortDuration(length), fix)
 		}
 		prev = due
 	}
