@@ -747,3 +747,54 @@ func TestAnIdempotencyKeyCreatesOneActivation(t *testing.T) {
 		})
 	}
 }
+
+// The same LIVE command run twice does not page everyone twice: a LIVE
+// request repeating a LIVE call-up still open (same plan, level and
+// regions) is refused unless it asks to repeat; another level, other
+// regions, a drill, or the retry of a keyed request go through.
+func TestTheSameLiveCallUpIsNotStartedTwice(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	ctx := testCtx(t)
+	req := floodIV(district)
+	req.Purpose = "LIVE"
+	first, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+
+	_, err = e.svc.Activate(ctx, "another commander", req)
+	require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	assert.Contains(t, err.Error(), string(first.ID))
+	assert.Contains(t, err.Error(), "repeat")
+	twice := req
+	twice.Regions = []plans.RegionCode{district, district}
+	_, err = e.svc.Activate(ctx, "commander", twice)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "a region named twice is the same regions: %v", err)
+
+	again := req
+	again.Repeat = true
+	second, err := e.svc.Activate(ctx, "commander", again)
+	require.NoError(t, err, "asked to repeat")
+	assert.NotEqual(t, first.ID, second.ID)
+
+	other := req
+	other.Level = "III"
+	_, err = e.svc.Activate(ctx, "commander", other)
+	assert.NoError(t, err, "another level")
+
+	keyed := req
+	keyed.Key, keyed.Repeat = "storm-7", true
+	k1, err := e.svc.Activate(ctx, "script", keyed)
+	require.NoError(t, err)
+	keyed.Repeat = false
+	k2, err := e.svc.Activate(ctx, "script", keyed)
+	require.NoError(t, err, "a keyed retry returns what its first request made")
+	assert.Equal(t, k1.ID, k2.ID)
+
+	_, err = e.svc.StandDown(ctx, "commander", first.ID, "结束")
+	require.NoError(t, err)
+	for _, id := range []plans.ActivationID{second.ID, k1.ID} {
+		_, err = e.svc.StandDown(ctx, "commander", id, "结束")
+		require.NoError(t, err)
+	}
+	_, err = e.svc.Activate(ctx, "commander", req)
+	assert.NoError(t, err, "none of them open any more")
+}

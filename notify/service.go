@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,6 +88,10 @@ type ActivationRequest struct {
 	// again with the same key, the activation it created is returned and
 	// no other is created (the API's Idempotency-Key header).
 	Key string `json:"-"`
+	// Repeat asks for a LIVE call-up that repeats one still open (same
+	// plan, level and regions): without it, such a request is refused, so
+	// that a command typed twice does not page everyone twice.
+	Repeat bool `json:"repeat,omitempty"`
 }
 
 // MaxKeyChars bounds an activation request's idempotency key.
@@ -135,6 +140,38 @@ func askedFor(tx *bolt.Tx, cr activationCreate) error {
 	}
 	if cr.Purpose.Drill() {
 		return noDrillWhereLive(tx, cr.Regions)
+	}
+	return nil
+}
+
+// notAgain refuses, unless repeat is set, a LIVE request that repeats a
+// LIVE call-up still open (active, or awaiting approval) of the same plan
+// at the same level over the same regions: the same command run twice
+// would page everyone twice. A request whose idempotency key is recorded
+// is let through: it returns the activation it created.
+func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool) error {
+	if repeat || cr.Purpose != PurposeLive {
+		return nil
+	}
+	if cr.Key != "" {
+		if b := tx.Bucket(bActivationKeys); b != nil && b.Get(append(append([]byte(actor), 0), cr.Key...)) != nil {
+			return nil
+		}
+	}
+	want := slices.Sorted(slices.Values(cr.Regions))
+	want = slices.Compact(want)
+	for _, id := range openActivations(tx) {
+		o, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		if (o.Status != StatusActive && o.Status != StatusPendingApproval) || o.Retracts != "" || o.Purpose != PurposeLive ||
+			o.Plan != cr.Plan || o.Level != cr.Level || !slices.Equal(slices.Sorted(slices.Values(o.Regions)), want) {
+			continue
+		}
+		return muster.Errorf(muster.EConflict, "activation %s (%s, level %s, %s) is already %s over the same regions, started by %s: "+
+			"its people have been called; stand it down first, or ask again with repeat to call them a second time",
+			o.ID, o.Plan, o.Level, o.Purpose, o.Status, o.CreatedBy)
 	}
 	return nil
 }
@@ -334,7 +371,10 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 		if _, err = prepare(tx, cr); err != nil { // fail early; apply checks again
 			return err
 		}
-		return askedFor(tx, cr)
+		if err := askedFor(tx, cr); err != nil {
+			return err
+		}
+		return notAgain(tx, actor, cr, req.Repeat)
 	})
 	if err != nil {
 		return out, err
