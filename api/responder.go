@@ -113,6 +113,7 @@ type responderText struct {
 	AnsweredYes, AnsweredNo, ReasonIs    string
 	FirstStands, SMSHint                 string
 	StoodDown, Retracted, NotOpen        string
+	Corrected, NoticeIs                  string
 	GotYes, GotNo, GotAgain, GotNote     string
 	NotRecorded, TimeFormat, LevelFormat string
 }
@@ -126,6 +127,7 @@ var responderTexts = map[plans.Language]*responderText{
 		FirstStands: "以第一次回复为准。如有变化，请与值班人员联系。",
 		SMSHint:     "也可直接回复短信：1 到岗，2 不能到岗并说明原因。",
 		StoodDown:   "本次召集已结束，无需回复。", Retracted: "本次召集已撤回，无需回复。", NotOpen: "本次召集未在进行，无需回复。",
+		Corrected: "本次召集已更正，请以更正通知为准，此页不再接收回复。", NoticeIs: "通知：",
 		GotYes: "已收到：到。谢谢！", GotNo: "已收到：不能到。", GotAgain: "已收到。",
 		GotNote:     "您之前已回复，以第一次回复为准；本次内容已记录，值班人员可以看到。",
 		NotRecorded: "本次召集已结束，您的回复未记录。",
@@ -139,6 +141,7 @@ var responderTexts = map[plans.Language]*responderText{
 		FirstStands: "Your first answer stands. If anything changes, call the duty office.",
 		SMSHint:     "You can also reply to the SMS: 1 coming, 2 cannot come and why.",
 		StoodDown:   "This call-up has ended; no answer is needed.", Retracted: "This call-up was withdrawn; no answer is needed.",
+		Corrected: "This call-up was corrected: follow the correction; this page takes no more answers.", NoticeIs: "Notice: ",
 		NotOpen: "This call-up is not under way; no answer is needed.",
 		GotYes:  "Received: coming. Thank you!", GotNo: "Received: cannot come.", GotAgain: "Received.",
 		GotNote:     "You had answered before and your first answer stands; this one is kept for the duty office to see.",
@@ -168,6 +171,7 @@ type responderView struct {
 	Level      string
 	Answer     string // the answer given, if any
 	Closed     string // why no answer is taken, if none is; set, the page shows no form and no SMS hint
+	Notice     string // the retraction's message, shown under Closed
 	Form       bool   // the answer buttons are shown
 	Nonce      string
 	MaxReason  int
@@ -195,12 +199,17 @@ func (rp *responder) view(p notify.AnswerPage, res *responderResult) responderVi
 	switch {
 	case p.Open:
 		v.Form = !p.State.Answered()
+	case p.Retracted && p.Corrected:
+		v.Closed = t.Corrected
 	case p.Retracted:
 		v.Closed = t.Retracted
 	case p.Status == notify.StatusStoodDown:
 		v.Closed = t.StoodDown
 	default:
 		v.Closed = t.NotOpen
+	}
+	if p.Retracted && p.Notice != "" {
+		v.Notice = t.NoticeIs + p.Notice
 	}
 	if v.Form {
 		v.Nonce = newNonce()

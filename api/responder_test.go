@@ -235,6 +235,7 @@ func TestResponderPageSMSHintOnlyWhileOpen(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	body = page(r.drill.ID, zh.Person)
 	assert.Contains(t, body, "本次召集已撤回，无需回复。")
+	assert.Contains(t, body, "通知：演练通知发错，请忽略。", "what the retraction said")
 	assert.NotContains(t, body, hintZH, "retracted: no SMS hint")
 	assert.NotContains(t, body, "<form", "retracted: no answer form")
 	body = page(r.drill.ID, en.Person)
@@ -254,6 +255,25 @@ func TestResponderPageSMSHintOnlyWhileOpen(t *testing.T) {
 	assert.Contains(t, body, "本次召集已结束，无需回复。")
 	assert.NotContains(t, body, hintZH, "stood down: no SMS hint")
 	assert.NotContains(t, body, "<form", "stood down: no answer form")
+
+	// A correction's page says the call-up was corrected, with the
+	// correction's text, not that it was withdrawn.
+	res = do(t, main, request{method: "POST", path: "/api/v1/activations", token: r.f.root, body: jsonBody(map[string]any{"plan_id": "flood-control",
+		"regions": []string{"990100"}, "level": "IV", "purpose": "EXERCISE", "reason": "防汛通讯演练"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var corrected notify.Activation
+	res.decode(t, &corrected)
+	res = do(t, main, request{method: "POST", path: "/api/v1/activations/" + string(corrected.ID) + "/retract", token: r.f.root,
+		body: jsonBody(notify.RetractRequest{Message: "集合地点更正为市应急局。", Correct: true})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	body = page(corrected.ID, zh.Person)
+	assert.Contains(t, body, "本次召集已更正")
+	assert.Contains(t, body, "通知：集合地点更正为市应急局。")
+	assert.NotContains(t, body, "已撤回")
+	assert.NotContains(t, body, "<form", "corrected: no answer form")
+	body = page(corrected.ID, en.Person)
+	assert.Contains(t, body, "This call-up was corrected")
+	assert.Contains(t, body, "Notice: 集合地点更正为市应急局。")
 }
 
 func TestResponderAnswerRules(t *testing.T) {

@@ -319,8 +319,12 @@ type AnswerPage struct {
 	Status     Status             `json:"status"` // the activation's
 	// Open is set while answers are taken: the activation is active and
 	// is not a correction.
-	Open      bool      `json:"open"`
-	Retracted bool      `json:"retracted,omitempty"`
+	Open      bool `json:"open"`
+	Retracted bool `json:"retracted,omitempty"`
+	// Notice is the retraction's message (what the correction said), and
+	// Corrected is set when it corrects the call-up rather than cancels it.
+	Notice    string    `json:"notice,omitempty"`
+	Corrected bool      `json:"corrected,omitempty"`
 	State     State     `json:"state"` // the recipient's
 	Answered  time.Time `json:"answered,omitzero"`
 	Reason    string    `json:"reason,omitempty"` // a decline's reason
@@ -385,6 +389,9 @@ func (in *Inbound) answerPage(ctx context.Context, level muster.Consistency, tok
 		out = AnswerPage{Activation: act, Person: person, Language: r.Language, Purpose: a.Purpose, Plan: d.Plan, Level: d.Level,
 			LevelName: d.LevelName, Regions: d.Region, Name: r.Name, Roles: d.Roles, Status: a.Status,
 			Open: a.Status == StatusActive && a.Retracts == "", Retracted: a.Retraction != nil, State: r.State}
+		if ret := a.Retraction; ret != nil {
+			out.Notice, out.Corrected = ret.Message, ret.Correct
+		}
 		if r.State.Answered() {
 			out.Answered = att.Answered
 			if r.State == StateDeclined {
