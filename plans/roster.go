@@ -338,6 +338,8 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 		row.ExternalID = cell(colExternalID)
 		if row.Name = cell(colName); row.Name == "" {
 			fail("name", "", "name is empty")
+		} else if reason := nameProblem(row.Name); reason != "" {
+			fail("name", row.Name, reason)
 		}
 		start := len(phones)
 		phones = appendPhones(phones, cell(colPhone), func(v, reason string) { fail("phone", v, reason) })
@@ -863,4 +865,20 @@ func (r *Roster) keys() map[string]bool {
 		}
 	}
 	return k
+}
+
+// MaxNameChars bounds a person's name: it goes into every call-up SMS and
+// voice script, and a name of hundreds of characters would push the SMS
+// past the segments the plan's templates were checked for.
+const MaxNameChars = 50
+
+// nameProblem says what is wrong with a non-empty name, "" if nothing.
+func nameProblem(name string) string {
+	if n := utf8.RuneCountInString(name); n > MaxNameChars {
+		return fmt.Sprintf("name is %d characters; at most %d", n, MaxNameChars)
+	}
+	if err := muster.CheckPlainText("name", name, false); err != nil {
+		return err.Error()
+	}
+	return ""
 }

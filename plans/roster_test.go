@@ -378,3 +378,24 @@ func TestParseRosterShortLines(t *testing.T) {
 	}
 	assert.Len(t, ro.Errors, 3*3*rosterChunkSize) // phone, grid and category of each short line
 }
+
+// A name goes into every SMS and voice script: at most MaxNameChars
+// characters of plain text.
+func TestParseRosterNames(t *testing.T) {
+	long := strings.Repeat("长", MaxNameChars)
+	csv := "姓名,手机,网格,类别\n" +
+		long + ",13800138001,990101001001001,党员\n" +
+		long + "名,13800138002,990101001001001,党员\n" +
+		"张\x1b[31m三,13800138003,990101001001001,党员\n" +
+		"阿依古丽·买买提,13800138004,990101001001001,党员\n"
+	ro, err := ParseRoster(strings.NewReader(csv))
+	require.NoError(t, err)
+	require.Len(t, ro.Errors, 2, "%v", ro.Errors)
+	assert.Equal(t, 3, ro.Errors[0].Row)
+	assert.Contains(t, ro.Errors[0].Reason, "name is 51 characters; at most 50")
+	assert.Equal(t, 4, ro.Errors[1].Row)
+	assert.Contains(t, ro.Errors[1].Reason, "control character U+001B")
+	require.Len(t, ro.Rows, 2)
+	assert.Equal(t, long, ro.Rows[0].Name)
+	assert.Equal(t, "阿依古丽·买买提", ro.Rows[1].Name)
+}

@@ -206,6 +206,9 @@ func (in PersonInput) person() (Person, error) {
 	if p.Name == "" {
 		return p, muster.Errorf(muster.EInvalid, "name: required")
 	}
+	if reason := nameProblem(p.Name); reason != "" {
+		return p, muster.Errorf(muster.EInvalid, "name %q: %s", clip(p.Name), reason)
+	}
 	if len(in.Phones) == 0 {
 		return p, muster.Errorf(muster.EInvalid, "phones: at least one phone number is required")
 	}

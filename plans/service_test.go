@@ -195,6 +195,8 @@ func TestPersonBadInputLeavesStateUnchanged(t *testing.T) {
 		{"region that is not a grid", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: "990101001001", Category: "志愿者"}, muster.EInvalid},
 		{"unknown category", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: grid, Category: "神仙"}, muster.EInvalid},
 		{"missing name", plans.PersonInput{Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
+		{"name too long", plans.PersonInput{Name: strings.Repeat("长", plans.MaxNameChars+1), Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
+		{"escape in the name", plans.PersonInput{Name: "李\x1b[8m四", Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
 		{"unknown backup", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者", Backup: "P99999999"}, muster.EInvalid},
 	}
 	for _, tt := range tests {
