@@ -644,6 +644,9 @@ func TestLiveCallUpStandsDownTheDrillsWhereItStarts(t *testing.T) {
 	p, err := e.svc.Preview(testCtx(t), floodIV(district))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []plans.ActivationID{above.ID, under.ID}, p.Activation.StoppedDrills)
+	require.NotNil(t, p.Sample)
+	assert.True(t, strings.HasPrefix(p.Sample.Text, plans.NotADrillMark(plans.LangZH)) || strings.HasPrefix(p.Sample.Text, plans.NotADrillMark(plans.LangEN)),
+		"the sample says it is not the drill: %s", p.Sample.Text)
 	live, err := e.svc.Activate(testCtx(t), "commander", floodIV(district))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []plans.ActivationID{above.ID, under.ID}, live.StoppedDrills)

@@ -1258,9 +1258,7 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		if out.Text, err = t.Render(d); err != nil {
 			return err
 		}
-		if a.Purpose.Drill() {
-			out.Text = plans.ExerciseMark + out.Text
-		}
+		out.Text = markPurpose(a, r.Language, out.Text)
 		return nil
 	})
 	return out, err

@@ -42,7 +42,8 @@ func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 
 // RenderSMS renders the SMS for recipient r of activation a with the level's
 // template in r's language. An EXERCISE or TEST message always starts with
-// plans.ExerciseMark; a LIVE one never gets it.
+// plans.ExerciseMark; a LIVE one never gets it, and starts with
+// plans.NotADrillMark when the call-up stood down drills where it started.
 func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, error) {
 	t, err := plans.CompileMessage(l.SMSTemplate(r.Language))
 	if err != nil {
@@ -63,10 +64,20 @@ func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipie
 			return "", err
 		}
 	}
-	if a.Purpose.Drill() {
-		text = plans.ExerciseMark + text
+	return markPurpose(a, r.Language, text), nil
+}
+
+// markPurpose starts a drill's text with plans.ExerciseMark, and the text of
+// a LIVE call-up that stood down drills (a.StoppedDrills) with
+// plans.NotADrillMark: the same people may just have had the drill's.
+func markPurpose(a Activation, lang plans.Language, text string) string {
+	switch {
+	case a.Purpose.Drill():
+		return plans.ExerciseMark + text
+	case len(a.StoppedDrills) > 0 && a.Retracts == "":
+		return plans.NotADrillMark(lang) + text
 	}
-	return text, nil
+	return text
 }
 
 // smsRenderer renders the SMS of one activation for many recipients,

@@ -17,6 +17,17 @@ import (
 // a plan's templates never contain it, nor any other drill word.
 const ExerciseMark = "【演练】"
 
+// NotADrillMark starts the messages of a LIVE call-up that stood down
+// drills where it started: their people may just have had the same words
+// with ExerciseMark, and must not take the real call-up for the drill
+// going on. In the recipient's language.
+func NotADrillMark(lang Language) string {
+	if lang == LangEN {
+		return "【NOT A DRILL】"
+	}
+	return "【非演练】"
+}
+
 // MessageData is what a plan's SMS and voice templates can refer to, as
 // {{.Name}}, {{.Roles}} and so on. Every field is plain text filled in for
 // one recipient, in the recipient's language.

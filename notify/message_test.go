@@ -1,0 +1,42 @@
+package notify_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/notify"
+	"muster/plans"
+)
+
+// A LIVE call-up that stood down drills tells its people, in their
+// language, that it is not the drill: they may just have had the drill's
+// words. A drill is marked 【演练】; a LIVE call-up that stopped nothing,
+// and a correction, carry no mark.
+func TestMessagesSayWhetherItIsADrill(t *testing.T) {
+	l := &plans.Level{Code: "IV", SMS: "{{.Name}}同志，请到岗。", SMSEN: "{{.Name}}, report for duty."}
+	zh := notify.Recipient{Person: "P1", Name: "张三", Language: plans.LangZH}
+	en := notify.Recipient{Person: "P2", Name: "Li", Language: plans.LangEN}
+	for _, tc := range []struct {
+		name   string
+		a      notify.Activation
+		zh, en string
+	}{
+		{"LIVE", notify.Activation{Purpose: notify.PurposeLive}, "张三同志，请到岗。", "Li, report for duty."},
+		{"LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, StoppedDrills: []plans.ActivationID{"A000001"}},
+			"【非演练】张三同志，请到岗。", "【NOT A DRILL】Li, report for duty."},
+		{"EXERCISE", notify.Activation{Purpose: notify.PurposeExercise}, "【演练】张三同志，请到岗。", "【演练】Li, report for duty."},
+		{"correction of a LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, Retracts: "A000002",
+			Message: "误发，请忽略。", StoppedDrills: []plans.ActivationID{"A000001"}}, "误发，请忽略。", "误发，请忽略。"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := notify.RenderSMS(tc.a, l, zh, "")
+			require.NoError(t, err)
+			assert.Equal(t, tc.zh, got)
+			got, err = notify.RenderSMS(tc.a, l, en, "")
+			require.NoError(t, err)
+			assert.Equal(t, tc.en, got)
+		})
+	}
+}
