@@ -252,7 +252,15 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	assert.Regexp(t, `T\+30m0s +voice`, r.stdout, "with its steps")
 
 	// A LIVE level I activation waits for a second person, who sees the
-	// preview and types the activation ID to approve it.
+	// preview and types the activation ID to approve it. The second person's
+	// token is held before the request: one the requester makes after it
+	// does not count as another person.
+	r = runCLI(t, env, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var second struct {
+		Secret string `json:"secret"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &second))
 	r = runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	var pending struct {
@@ -262,12 +270,6 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &pending))
 	assert.Equal(t, "pending_approval", pending.Status)
 	oneLineError(t, runCLI(t, env, "approve", pending.ID, "--yes"), 1, "another person must decide")
-	r = runCLI(t, env, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
-	require.Zero(t, r.code, r.stderr)
-	var second struct {
-		Secret string `json:"secret"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &second))
 	approverEnv := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + second.Secret}
 	cmd = exec.Command(musterBin, "approve", pending.ID, "--reason", "会商确认")
 	cmd.Env = append(os.Environ(), approverEnv...)
