@@ -570,7 +570,7 @@ func approvalEnv(t *testing.T) (*env, *clustertest.Clock, notify.ActivationReque
 	t.Helper()
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock }}, testCtx(t))
-	e.svc.ApprovalWindow = 10 * time.Minute
+	e.svc.ApprovalWindow, e.svc.Clock = 10*time.Minute, clock
 	return e, clock, notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
 }
 
@@ -614,6 +614,22 @@ func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
 	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
 	assert.Contains(t, err.Error(), "request it again")
 	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+
+	// Every read says it expired, the board too; a stand-down or a
+	// retraction is refused as such and does not overwrite the expiry.
+	st, board, err := e.svc.StatusAndBoard(ctx, muster.Default, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusApprovalExpired, st.Status)
+	assert.Equal(t, notify.StatusApprovalExpired, board.Status)
+	_, err = e.svc.StandDown(ctx, "commander", c.ID, "撤回")
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "approval_expired")
+	_, err = e.svc.Retract(ctx, "commander", c.ID, notify.RetractRequest{Message: "请忽略"})
+	require.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "approval_expired")
+	st, err = e.svc.Activation(ctx, muster.Default, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusApprovalExpired, st.Status, "not stood_down")
 }
 
 // When a LIVE call-up starts, the drills running over, above or under its

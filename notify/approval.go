@@ -165,7 +165,7 @@ func (s *Service) ApprovalPreview(ctx context.Context, id plans.ActivationID) (P
 			return err
 		}
 		a.Recipients = out.Total
-		out.Activation = a.shown(time.Now())
+		out.Activation = a.shown(s.now())
 		return nil
 	})
 	return out, err

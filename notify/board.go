@@ -255,8 +255,8 @@ func (s *Service) StatusAndBoard(ctx context.Context, level muster.Consistency, 
 		if st, err = activationStatus(tx, id); err != nil {
 			return err
 		}
+		st.Activation = st.Activation.shown(s.now()) // the board says approval_expired too
 		b, err = buildBoard(tx, st.Activation, st.Counters)
-		st.Activation = st.Activation.shown(time.Now())
 		return err
 	})
 	return st, b, err

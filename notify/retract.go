@@ -414,6 +414,9 @@ func (s *Service) Retract(ctx context.Context, actor string, id plans.Activation
 	if err := muster.CheckPlainText("message", req.Message, true); err != nil {
 		return out, err
 	}
+	if err := s.notExpired(ctx, id, "retract"); err != nil {
+		return out, err
+	}
 	b, err := json.Marshal(activationRetract{Activation: id, Message: req.Message, Correct: req.Correct})
 	if err != nil {
 		return out, err

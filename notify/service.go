@@ -65,11 +65,22 @@ type Service struct {
 	// their segment count is the sent message's. Empty: no link, as the
 	// dispatcher sends none. Set it before use.
 	PublicURL string
+	// Clock is what reads take as now: a request waiting for approval
+	// shows as approval_expired once its window has passed by it
+	// (muster.SystemClock when nil). Set it before use.
+	Clock muster.Clock
 }
 
 // NewService returns a Service over a replicated state.
 func NewService(a Applier, v Viewer, senders Senders) *Service {
 	return &Service{apply: a, view: v, senders: senders}
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock == nil {
+		return time.Now()
+	}
+	return s.Clock.Now()
 }
 
 // ActivationRequest asks for a plan to be activated. PlanVersion 0 means the
@@ -142,6 +153,22 @@ func askedFor(tx *bolt.Tx, cr activationCreate) error {
 		return noDrillWhereLive(tx, cr.Regions)
 	}
 	return nil
+}
+
+// notExpired refuses what (stand down, retract) for a request whose
+// approval window has passed: it never started and is approval_expired as
+// every read shows it, which a stand-down would overwrite. The stored
+// status stays pending_approval (reads show the expiry), so the state
+// machine alone would take it for a request still waiting.
+func (s *Service) notExpired(ctx context.Context, id plans.ActivationID, what string) error {
+	return s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil || a.shown(s.now()).Status != StatusApprovalExpired {
+			return err // an unknown ID is the command's to report
+		}
+		return muster.Errorf(muster.EConflict, "activation %s is approval_expired: nobody approved it by %s, so it never started and nothing was sent; nothing to %s (ask again for a new activation)",
+			id, a.ApprovalDeadline.Format(time.RFC3339), what)
+	})
 }
 
 // notAgain refuses, unless repeat is set, a LIVE request that repeats a
@@ -401,6 +428,9 @@ func (s *Service) StandDown(ctx context.Context, actor string, id plans.Activati
 	if err := muster.CheckPlainText("reason", reason, false); err != nil {
 		return out, err
 	}
+	if err := s.notExpired(ctx, id, "stand down"); err != nil {
+		return out, err
+	}
 	b, err := json.Marshal(activationStandDown{Activation: id, Reason: reason})
 	if err != nil {
 		return out, err
@@ -421,7 +451,7 @@ func (s *Service) Activation(ctx context.Context, level muster.Consistency, id p
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
 		out, err = activationStatus(tx, id)
-		out.Activation = out.Activation.shown(time.Now())
+		out.Activation = out.Activation.shown(s.now())
 		return err
 	})
 	return out, err
@@ -445,7 +475,7 @@ func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, err
 func (s *Service) Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Activation], error) {
 	out := plans.List[Activation]{Items: []Activation{}}
 	limit := pageLimit(page)
-	now := time.Now()
+	now := s.now()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bActivations)
 		if b == nil {
