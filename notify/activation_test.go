@@ -632,6 +632,29 @@ func TestPendingActivationRejectedWithdrawnOrExpired(t *testing.T) {
 	assert.Equal(t, notify.StatusApprovalExpired, st.Status, "not stood_down")
 }
 
+// The approver of a LIVE request sees the drills their approval will stop,
+// as the requester did.
+func TestTheApproverSeesTheDrillsThatStop(t *testing.T) {
+	e, _, req := approvalEnv(t)
+	ctx := testCtx(t)
+	drill, err := e.svc.Activate(ctx, "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"})
+	require.NoError(t, err)
+	asked, err := e.svc.Preview(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, []plans.ActivationID{drill.ID}, asked.Activation.StoppedDrills)
+	pending, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	require.Equal(t, notify.StatusPendingApproval, pending.Status)
+	seen, err := e.svc.ApprovalPreview(ctx, pending.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []plans.ActivationID{drill.ID}, seen.Activation.StoppedDrills)
+	require.NotNil(t, seen.Sample)
+	assert.Equal(t, asked.Sample.Text, seen.Sample.Text)
+	started, err := e.svc.Decide(ctx, "approver", pending.ID, notify.DecisionRequest{Approve: true, Recipients: seen.Total})
+	require.NoError(t, err)
+	assert.Equal(t, []plans.ActivationID{drill.ID}, started.StoppedDrills)
+}
+
 // When a LIVE call-up starts, the drills running over, above or under its
 // regions stop: people called up for real are not drilled at the same
 // time, and no 【演练】 traffic goes on where the real thing is. A drill

@@ -164,7 +164,7 @@ func (s *Service) ApprovalPreview(ctx context.Context, id plans.ActivationID) (P
 		if out, err = s.preview(tx, p); err != nil {
 			return err
 		}
-		a.Recipients = out.Total
+		a.Recipients, a.StoppedDrills = out.Total, out.Activation.StoppedDrills // the approval is what stops them
 		out.Activation = a.shown(s.now())
 		return nil
 	})
