@@ -163,8 +163,9 @@ type AckBy struct {
 	Minutes int     `json:"minutes"`
 	Acked   int     `json:"acked"`
 	Pct     float64 `json:"pct"`
-	// Reached is set once the checkpoint has passed (at the board's AsOf):
-	// until then Acked is still counting.
+	// Reached is set once the checkpoint has passed (at the board's AsOf),
+	// or the call-up stood down before it: until then Acked is still
+	// counting.
 	Reached bool `json:"reached"`
 }
 
@@ -213,17 +214,23 @@ type Board struct {
 }
 
 // At stamps the board with the time it is read at: AsOf, Elapsed since the
-// activation, and which checkpoints have passed. It returns a copy and
-// leaves b as it was.
+// activation (up to its stand-down, when it stood down: its clock stops
+// there), and which checkpoints have passed. It returns a copy and leaves
+// b as it was.
 func (b Board) At(now time.Time) Board {
 	b.AsOf = now
-	if !b.StartedAt.IsZero() { // a request awaiting approval, or withdrawn, never started: T+0
-		b.Elapsed = max(0, now.Sub(b.StartedAt))
+	end := now
+	if !b.StoodDownAt.IsZero() && b.StoodDownAt.Before(now) {
+		end = b.StoodDownAt
 	}
+	if !b.StartedAt.IsZero() { // a request awaiting approval, or withdrawn, never started: T+0
+		b.Elapsed = max(0, end.Sub(b.StartedAt))
+	}
+	over := !b.StoodDownAt.IsZero() && !b.StoodDownAt.After(now)
 	reach := func(r *BoardRow) {
 		r.AckBy = slices.Clone(r.AckBy)
 		for i := range r.AckBy {
-			r.AckBy[i].Reached = b.Elapsed >= time.Duration(r.AckBy[i].Minutes)*time.Minute
+			r.AckBy[i].Reached = over || b.Elapsed >= time.Duration(r.AckBy[i].Minutes)*time.Minute
 		}
 	}
 	reach(&b.Total)

@@ -358,6 +358,20 @@ func TestBoardOfAnActivationThatNeverStarted(t *testing.T) {
 	assert.False(t, got.Total.AckBy[1].Reached)
 }
 
+// A call-up's clock stops at its stand-down, and its counts are final:
+// every checkpoint reads as reached.
+func TestBoardOfAStoodDownActivationStopsItsClock(t *testing.T) {
+	now := time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)
+	b := notify.Board{StartedAt: now.Add(-time.Hour), StoodDownAt: now.Add(-57 * time.Minute),
+		Total: notify.BoardRow{AckBy: []notify.AckBy{{Minutes: 5}, {Minutes: 30}}}}
+	got := b.At(now)
+	assert.Equal(t, 3*time.Minute, got.Elapsed)
+	for _, c := range got.Total.AckBy {
+		assert.True(t, c.Reached, "T+%d: no more answers count", c.Minutes)
+	}
+	assert.Equal(t, 3*time.Minute, b.At(now.Add(time.Hour)).Elapsed, "an hour later, the same")
+}
+
 // A correction takes no answers: it has settled once its SMS have their
 // delivery outcome and its calls are placed, where a call-up waits for
 // answers.
