@@ -24,7 +24,7 @@ func newActivateCmd(g *globals) *cobra.Command {
 		regions, level, purpose, reason string
 		confirmScope, key               string
 		version                         int
-		yes                             bool
+		yes, repeat                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "activate PLAN --region CODE[,CODE] --level I|II|III|IV --purpose live|exercise|test --reason TEXT",
@@ -33,7 +33,10 @@ func newActivateCmd(g *globals) *cobra.Command {
 recipients per region and role (people in several roles are called once), one
 rendered sample SMS with its segment count, the provider account and sender,
 and how long sending everyone takes; then it asks you to confirm by typing the
-region codes. --yes skips the question (scripts). An activation wider than the
+region codes. --yes skips the question (scripts). A LIVE activation that
+repeats one still open (same plan, level and regions) is refused unless
+--repeat is given: the same command run twice would page everyone twice. An
+activation wider than the
 plan expects — regions outside its scope, or more people than the level's
 expected count times the plan's guard factor — also needs --confirm-scope
 naming its regions. EXERCISE and TEST messages
@@ -44,7 +47,7 @@ switched or sent before that.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason,
-				ConfirmScope: confirmScope}
+				ConfirmScope: confirmScope, Repeat: repeat}
 			req.Regions = codeList(regions)
 			if len(req.Regions) == 0 || level == "" || purpose == "" || strings.TrimSpace(reason) == "" {
 				return &exitError{2, errors.New("--region, --level, --purpose and --reason are required")}
@@ -106,6 +109,7 @@ switched or sent before that.`,
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
 	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	f.BoolVar(&repeat, "repeat", false, "call the people of a LIVE call-up still open (same plan, level and regions) a second time; without it such a request is refused")
 	f.StringVar(&key, "idempotency-key", "", "a key of the script's own: run again with the same key, it gets the activation the first run created instead of a second one")
 	takeOnce(f, "region", "level", "purpose", "reason", "version", "confirm-scope", "idempotency-key")
 	return cmd

@@ -85,6 +85,21 @@ func TestActivateYesShowsPreviewWarnings(t *testing.T) {
 	assert.Empty(t, stderr, "nothing to warn of")
 	second, stderr := activate("exercise", "第二次演练")
 	assert.Equal(t, "ALREADY ACTIVE — this plan is already calling up these regions ("+string(first)+") for the same purpose: starting it again calls their people again.\n", stderr)
-	_, stderr = activate("live", "暴雨")
+	live, stderr := activate("live", "暴雨")
 	assert.Equal(t, "DRILLS STOP — the drills running here ("+string(first)+", "+string(second)+") are stood down when this LIVE activation starts.\n", stderr)
+
+	// The same LIVE command again is refused; --repeat calls them again.
+	again := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "live", "--reason", "暴雨", "--yes"}
+	r := runCLI(t, env, again...)
+	assert.Equal(t, 1, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	require.Len(t, lines, 2, r.stderr)
+	assert.True(t, strings.HasPrefix(lines[0], "ALREADY ACTIVE — "), "the preview's warning first: %s", lines[0])
+	assert.True(t, strings.HasPrefix(lines[1], "muster: activation "+string(live)+" (flood-control, level IV, LIVE) is already active"), lines[1])
+	assert.Contains(t, lines[1], "ask again with repeat")
+	r = runCLI(t, env, append(again, "--repeat", "-o", "json")...)
+	require.Zero(t, r.code, r.stderr)
+	var repeated notify.Activation
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &repeated), r.stdout)
+	assert.NotEqual(t, live, repeated.ID)
 }
