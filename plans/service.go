@@ -477,6 +477,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 		return check, e
 	}
 	if len(rows) == 0 {
+		check.DryRun = false // nothing to import, and it was not asked as a dry run
 		return check, nil
 	}
 	res, err := s.stageAndCommit(ctx, actor, rows, absent, opts)

@@ -134,6 +134,20 @@ func TestDevAndClientVerbs(t *testing.T) {
 	r = runCLI(t, env, "roster", "import", "-f", filepath.Join(root, "plans", "testdata", "roster", "bad_rows.csv"))
 	oneLineError(t, r, 1, "nothing was imported")
 	assert.Contains(t, r.stdout, "ROW", "the bad rows are listed on stdout")
+	// A file without some columns says the people it updates keep those;
+	// a file with no rows imported nothing, and says so.
+	full, partial, empty := filepath.Join(dir, "full.csv"), filepath.Join(dir, "partial.csv"), filepath.Join(dir, "empty.csv")
+	require.NoError(t, os.WriteFile(full, []byte("姓名,手机,网格,类别,标签\n吴杰,13800138111,990101001001001,网格员,网格长\n"), 0o600))
+	require.NoError(t, os.WriteFile(partial, []byte("姓名,手机,网格,类别\n吴杰（更名）,13800138111,990101001001001,网格员\n"), 0o600))
+	require.NoError(t, os.WriteFile(empty, []byte("姓名,手机,网格,类别\n"), 0o600))
+	require.Zero(t, runCLI(t, env, "roster", "import", "-f", full).code)
+	r = runCLI(t, env, "roster", "import", "-f", partial)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "updated 1")
+	assert.Contains(t, r.stdout, "no column for tags, teams, backup, language: the people updated keep theirs")
+	r = runCLI(t, env, "roster", "import", "-f", empty)
+	require.Zero(t, r.code, r.stderr)
+	assert.True(t, strings.HasPrefix(r.stdout, "imported: 0 rows"), "not a dry run: %s", r.stdout)
 
 	// Roles: a viewer reads but may not import.
 	r = runCLI(t, env, "token", "create", "--role", "viewer", "-o", "json")

@@ -163,6 +163,9 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				}
 				fmt.Fprintf(w, "%s: %d rows (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
 					verb, res.Rows, res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged, res.Skipped)
+				if len(res.Kept) > 0 && res.Updated > 0 {
+					fmt.Fprintf(w, "no column for %s: the people updated keep theirs\n", strings.Join(res.Kept, ", "))
+				}
 				printRowErrors(w, res.Errors, res.ErrorCount)
 				return nil
 			})

@@ -160,10 +160,12 @@ func responseCell(wa plans.Warning) string {
 	switch {
 	case wa.Prompt:
 		return "!! NO RESPONSE since " + localTime(wa.PromptSince)
-	case len(wa.Responses) > 0:
-		ids := make([]string, len(wa.Responses))
-		for i, r := range wa.Responses {
-			ids[i] = string(r.Activation)
+	case wa.Answered():
+		var ids []string
+		for _, r := range wa.Responses {
+			if r.Retracted.IsZero() {
+				ids = append(ids, string(r.Activation))
+			}
 		}
 		return "answered: " + strings.Join(ids, ",")
 	case wa.Status == plans.WarningActive && !wa.RespondBy.IsZero():
@@ -273,7 +275,11 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
 				for _, r := range wa.Responses {
-					fmt.Fprintf(w, "  activation\t%s level %s over %s at %s\n", r.Activation, r.Level, r.Region, localTime(r.At))
+					retracted := ""
+					if !r.Retracted.IsZero() {
+						retracted = " — retracted " + localTime(r.Retracted) + ", answers nothing"
+					}
+					fmt.Fprintf(w, "  activation\t%s level %s over %s at %s%s\n", r.Activation, r.Level, r.Region, localTime(r.At), retracted)
 				}
 				printSuggestions(w, wa)
 				return nil

@@ -161,3 +161,15 @@ func TestDrillWarningsAreMarkedAndSuggestDrills(t *testing.T) {
 	wa.Purpose = "" // stored before purposes were recorded: LIVE
 	assert.Empty(t, drillMark(wa))
 }
+
+// A retracted activation answers no warning: the response cell names the
+// standing ones only, and says NO RESPONSE when none stands.
+func TestResponseCellLeavesOutRetracted(t *testing.T) {
+	at := time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)
+	w := plans.Warning{Status: plans.WarningActive, Level: plans.WarningRed, RespondBy: at.Add(10 * time.Minute),
+		Responses: []plans.WarningResponse{{Activation: "A000001", At: at, Retracted: at.Add(time.Minute)}}}
+	assert.Equal(t, "due "+localTime(w.RespondBy), responseCell(w.At(at.Add(5*time.Minute))))
+	assert.Equal(t, "!! NO RESPONSE since "+localTime(w.RespondBy), responseCell(w.At(at.Add(20*time.Minute))))
+	w.Responses = append(w.Responses, plans.WarningResponse{Activation: "A000002", At: at.Add(15 * time.Minute)})
+	assert.Equal(t, "answered: A000002", responseCell(w.At(at.Add(20*time.Minute))))
+}
