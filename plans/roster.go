@@ -412,7 +412,7 @@ func gridCodeProblem(s string) string {
 
 // phoneSeparators separate several numbers in one phone cell; spaces do too,
 // when the cell does not read as one number with spaces in it.
-const phoneSeparators = ";；,，/、|\n"
+const phoneSeparators = ";；,，/／、|｜\n"
 
 // appendPhones appends the numbers in cell to dst in E.164, dropping
 // repeats, and calls bad for each part that is not a valid number.
