@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
 	"muster"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -92,6 +94,13 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 	if sc.Plan == "" {
 		return sc, invalidf("plan: name the plan to drill")
 	}
+	// The title is each run's reason: the same limits as an activation's.
+	if n := utf8.RuneCountInString(sc.Title); n > notify.MaxReasonChars {
+		return sc, invalidf("title: %d characters; at most %d (it is each run's reason, which voice call-ups read out)", n, notify.MaxReasonChars)
+	}
+	if err := muster.CheckPlainText("title", sc.Title, false); err != nil {
+		return sc, err
+	}
 	if sc.Regions, err = regionCodes(in.Regions); err != nil {
 		return sc, err
 	}
@@ -128,6 +137,9 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 		sc.NoNotice = &w
 	}
 	for _, u := range in.Units {
+		if err := muster.CheckPlainText("units", u, false); err != nil {
+			return sc, err
+		}
 		if u = strings.TrimSpace(u); u != "" {
 			sc.Units = append(sc.Units, u)
 		}
