@@ -71,7 +71,7 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "type": "party"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "V", "title": "x", "cron": "0 9 * * 1"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "cron": "0 9 * * 1"},
-		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "* * * * *"}, // a new hour-long run every minute
+		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "* * * * *"},                      // a new hour-long run every minute
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": strings.Repeat("题", 201), "cron": "0 9 * * 1"}, // each run's reason
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "演练\x1b[31m", "cron": "0 9 * * 1"},
 		{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "title": "x", "cron": "0 9 * * 1", "units": []string{"区应急局\n区水务局"}},
