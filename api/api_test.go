@@ -85,13 +85,15 @@ func newFixtureWith(t testing.TB, nodes int, clk muster.Clock, capSender string)
 				reg.MustRegister(ws.Collector())
 				warnings = ws
 			}
+			acts := notify.NewService(n, n, testSenders)
+			acts.Clock = clk // reads see approval windows by the clock that stamps commands
 			h := api.New(api.Config{
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Metrics:   reg,
 				BackupDir: f.backups,
 				CAPSender: capSender,
 			}, api.Deps{Cluster: n, Backup: n.FSM(), Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
-				Activations: notify.NewService(n, n, testSenders), Warnings: warnings, Drills: drillSvc}).Handler()
+				Activations: acts, Warnings: warnings, Drills: drillSvc}).Handler()
 			f.mu.Lock()
 			f.handlers[n.ID()] = h
 			f.mu.Unlock()

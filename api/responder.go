@@ -146,7 +146,7 @@ var responderTexts = map[plans.Language]*responderText{
 		GotYes:  "Received: coming. Thank you!", GotNo: "Received: cannot come.", GotAgain: "Received.",
 		GotNote:     "You had answered before and your first answer stands; this one is kept for the duty office to see.",
 		NotRecorded: "This call-up has ended; your answer was not recorded.",
-		TimeFormat:  " (Jan 2, 15:04)", LevelFormat: "Level %s (%s)",
+		TimeFormat:  " (Jan 2, 15:04)", LevelFormat: "%s (%s)",
 	},
 }
 

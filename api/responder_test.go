@@ -163,7 +163,7 @@ func TestResponderPage(t *testing.T) {
 	en := r.recipient(t, plans.LangEN)
 	res = do(t, r.h, request{method: "GET", path: "/r/" + r.token(t, r.drill.ID, en.Person)})
 	require.Equal(t, http.StatusOK, res.Code)
-	for _, want := range []string{`<html lang="en">`, "Level IV (general)", en.Name, plans.ExerciseMark + " DRILL", ">Coming<", ">Cannot come<"} {
+	for _, want := range []string{`<html lang="en">`, "<th>Level</th><td>IV (general)</td>", en.Name, plans.ExerciseMark + " DRILL", ">Coming<", ">Cannot come<"} {
 		assert.Contains(t, res.Body.String(), want)
 	}
 

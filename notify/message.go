@@ -67,11 +67,15 @@ func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipie
 	return markPurpose(a, r.Language, text), nil
 }
 
-// markPurpose starts a drill's text with plans.ExerciseMark, and the text of
-// a LIVE call-up that stood down drills (a.StoppedDrills) with
-// plans.NotADrillMark: the same people may just have had the drill's.
+// markPurpose starts a drill's text with plans.ExerciseMark (and, for an
+// English speaker, who may not read it, [EXERCISE] after it, as in the
+// English CAP), and the text of a LIVE call-up that stood down drills
+// (a.StoppedDrills) with plans.NotADrillMark: the same people may just have
+// had the drill's.
 func markPurpose(a Activation, lang plans.Language, text string) string {
 	switch {
+	case a.Purpose.Drill() && lang == plans.LangEN:
+		return plans.ExerciseMark + "[EXERCISE] " + text
 	case a.Purpose.Drill():
 		return plans.ExerciseMark + text
 	case len(a.StoppedDrills) > 0 && a.Retracts == "":

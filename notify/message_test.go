@@ -26,7 +26,7 @@ func TestMessagesSayWhetherItIsADrill(t *testing.T) {
 		{"LIVE", notify.Activation{Purpose: notify.PurposeLive}, "张三同志，请到岗。", "Li, report for duty."},
 		{"LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, StoppedDrills: []plans.ActivationID{"A000001"}},
 			"【非演练】张三同志，请到岗。", "【NOT A DRILL】Li, report for duty."},
-		{"EXERCISE", notify.Activation{Purpose: notify.PurposeExercise}, "【演练】张三同志，请到岗。", "【演练】Li, report for duty."},
+		{"EXERCISE", notify.Activation{Purpose: notify.PurposeExercise}, "【演练】张三同志，请到岗。", "【演练】[EXERCISE] Li, report for duty."},
 		{"correction of a LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, Retracts: "A000002",
 			Message: "误发，请忽略。", StoppedDrills: []plans.ActivationID{"A000001"}}, "误发，请忽略。", "误发，请忽略。"},
 	} {
