@@ -195,6 +195,28 @@ func TestRunsOfAScheduleDoNotOverlap(t *testing.T) {
 	assert.Len(t, list.Items, 3)
 }
 
+// Runs exactly a length apart each run: a run's end is stamped when its
+// fire commits, a little after its due time, and the next due time must
+// not take it for still open.
+func TestRunsALengthApartEachRun(t *testing.T) {
+	e := newClockedEnv(t, 1, 300, nil)
+	ctx := testCtx(t)
+	hourly := weekly(district)
+	hourly.Cron = "0 * * * *"
+	s, err := e.drills.Schedule(ctx, "trainer", hourly)
+	require.NoError(t, err)
+	_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{})
+	due := s.Due
+	for i := range 3 {
+		e.clock.Set(due.Add(2 * time.Second)) // the tick comes a little after the due time
+		rep, err := sched.Tick(ctx)
+		require.NoError(t, err)
+		require.Len(t, rep.Started, 1, "run %d at %s: missed %v", i+1, due, rep.Missed)
+		assert.Empty(t, rep.Missed)
+		due = due.Add(time.Hour)
+	}
+}
+
 // A cron whose runs can start closer together than a run's length is
 // refused when the drill is scheduled (and when a schedule made before is
 // resumed): a new run would start every minute over the one before.

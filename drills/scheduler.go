@@ -306,7 +306,11 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, now time.Time, rep *T
 			// A run of the schedule still open (one run by hand, or one
 			// postponed that started late) would be overlapped: the due
 			// time is recorded missed with why, as a postponed one is.
-			open, isOpen, err := s.open(ctx, sc.ID, now)
+			// A run whose length ends within a tick of the due time is
+			// over: its end was stamped when its own fire committed, a
+			// little after its due time, so a schedule whose runs are
+			// exactly a length apart would otherwise miss every other one.
+			open, isOpen, err := s.open(ctx, sc.ID, later(now, f.Due.Add(s.cfg.Tick)))
 			if err != nil {
 				return fmt.Errorf("drill schedule %s: %w", sc.ID, err)
 			}
@@ -607,4 +611,12 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range slices.Sorted(maps.Keys(counts)) {
 		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, counts[st], string(st))
 	}
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
