@@ -207,8 +207,10 @@ func TestRunsALengthApartEachRun(t *testing.T) {
 	require.NoError(t, err)
 	_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{})
 	due := s.Due
-	for i := range 3 {
-		e.clock.Set(due.Add(2 * time.Second)) // the tick comes a little after the due time
+	for i, late := range []time.Duration{3 * time.Second, time.Second, 2 * time.Second} {
+		// The tick comes a little after the due time: the first run's end
+		// is then a little after the second's due time.
+		e.clock.Set(due.Add(late))
 		rep, err := sched.Tick(ctx)
 		require.NoError(t, err)
 		require.Len(t, rep.Started, 1, "run %d at %s: missed %v", i+1, due, rep.Missed)
