@@ -840,3 +840,22 @@ func TestTheSameLiveCallUpIsNotStartedTwice(t *testing.T) {
 	_, err = e.svc.Activate(ctx, "commander", req)
 	assert.NoError(t, err, "none of them open any more")
 }
+
+// Two identical level II requests would both be approved and page
+// everyone twice: the second is refused while the first awaits approval,
+// and taken once the first's window has passed.
+func TestTheSameLiveRequestIsNotMadeTwice(t *testing.T) {
+	e, clock, req := approvalEnv(t)
+	ctx := testCtx(t)
+	first, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err)
+	require.Equal(t, notify.StatusPendingApproval, first.Status)
+	_, err = e.svc.Activate(ctx, "another commander", req)
+	require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	assert.Contains(t, err.Error(), string(first.ID)+" (flood-control, level II, LIVE) over the same regions")
+	assert.Contains(t, err.Error(), "awaits approval")
+	clock.Add(10 * time.Minute)
+	second, err := e.svc.Activate(ctx, "commander", req)
+	require.NoError(t, err, "the first expired")
+	assert.Equal(t, notify.StatusPendingApproval, second.Status)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -172,11 +173,12 @@ func (s *Service) notExpired(ctx context.Context, id plans.ActivationID, what st
 }
 
 // notAgain refuses, unless repeat is set, a LIVE request that repeats a
-// LIVE call-up still open (active, or awaiting approval) of the same plan
-// at the same level over the same regions: the same command run twice
-// would page everyone twice. A request whose idempotency key is recorded
-// is let through: it returns the activation it created.
-func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool) error {
+// LIVE call-up still open (active, or awaiting approval within its window
+// at now) of the same plan at the same level over the same regions: the
+// same command run twice would page everyone twice, and two identical
+// requests approved would too. A request whose idempotency key is
+// recorded is let through: it returns the activation it created.
+func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool, now time.Time) error {
 	if repeat || cr.Purpose != PurposeLive {
 		return nil
 	}
@@ -185,23 +187,49 @@ func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool) error
 			return nil
 		}
 	}
-	want := slices.Sorted(slices.Values(cr.Regions))
-	want = slices.Compact(want)
+	want := slices.Compact(slices.Sorted(slices.Values(cr.Regions)))
+	same := func(o Activation) bool {
+		return o.Retracts == "" && o.Purpose == PurposeLive && o.Plan == cr.Plan && o.Level == cr.Level &&
+			slices.Equal(slices.Compact(slices.Sorted(slices.Values(o.Regions))), want)
+	}
 	for _, id := range openActivations(tx) {
 		o, err := getActivation(tx, id)
 		if err != nil {
 			return err
 		}
-		if (o.Status != StatusActive && o.Status != StatusPendingApproval) || o.Retracts != "" || o.Purpose != PurposeLive ||
-			o.Plan != cr.Plan || o.Level != cr.Level || !slices.Equal(slices.Sorted(slices.Values(o.Regions)), want) {
-			continue
+		if o.Status == StatusActive && same(o) {
+			return muster.Errorf(muster.EConflict, "activation %s (%s, level %s, %s) is already active over the same regions, started by %s: "+
+				"its people have been called; stand it down first, or ask again with repeat to call them a second time",
+				o.ID, o.Plan, o.Level, o.Purpose, o.CreatedBy)
 		}
-		return muster.Errorf(muster.EConflict, "activation %s (%s, level %s, %s) is already %s over the same regions, started by %s: "+
-			"its people have been called; stand it down first, or ask again with repeat to call them a second time",
-			o.ID, o.Plan, o.Level, o.Purpose, o.Status, o.CreatedBy)
+	}
+	// Requests awaiting approval are not among the open ones (nothing was
+	// started): look through the latest activations, newest first.
+	b := tx.Bucket(bActivations)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	n := 0
+	for k, v := c.Last(); k != nil && n < pendingLookback; k, v = c.Prev() {
+		n++
+		var o Activation
+		if err := json.Unmarshal(v, &o); err != nil {
+			return fmt.Errorf("activation %s: %w", k, err)
+		}
+		if o.shown(now).Status == StatusPendingApproval && same(o) {
+			return muster.Errorf(muster.EConflict, "activation %s (%s, level %s, %s) over the same regions, requested by %s, awaits approval until %s: "+
+				"have it approved or rejected rather than asking again, or ask again with repeat",
+				o.ID, o.Plan, o.Level, o.Purpose, o.CreatedBy, o.ApprovalDeadline.Format(time.RFC3339))
+		}
 	}
 	return nil
 }
+
+// pendingLookback bounds how many of the latest activations notAgain reads
+// for requests awaiting approval: far more than a city makes within an
+// approval window.
+const pendingLookback = 1000
 
 // normalize checks the request's own fields and resolves the plan version.
 func (req ActivationRequest) normalize(tx *bolt.Tx) (activationCreate, error) {
@@ -401,7 +429,7 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 		if err := askedFor(tx, cr); err != nil {
 			return err
 		}
-		return notAgain(tx, actor, cr, req.Repeat)
+		return notAgain(tx, actor, cr, req.Repeat, s.now())
 	})
 	if err != nil {
 		return out, err
