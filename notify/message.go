@@ -75,7 +75,7 @@ func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipie
 func markPurpose(a Activation, lang plans.Language, text string) string {
 	switch {
 	case a.Purpose.Drill() && lang == plans.LangEN:
-		return plans.ExerciseMark + "[EXERCISE] " + text
+		return plans.ExerciseMark + plans.ExerciseMarkEN + text
 	case a.Purpose.Drill():
 		return plans.ExerciseMark + text
 	case len(a.StoppedDrills) > 0 && a.Retracts == "":

@@ -94,7 +94,7 @@ func TestDecodePlanBad(t *testing.T) {
 			first: want{17, "levels.IV.sms", `drill word "演练"`},
 			also:  []want{{18, "levels.IV.sms_en", `drill word "TEST"`}}, count: 2},
 		{name: "SMS longer than 10 segments", file: "bad-sms-too-long.yaml",
-			first: want{17, "levels.IV.sms", "12 SMS segments"}, count: 1},
+			first: want{17, "levels.IV.sms", "13 SMS segments"}, count: 1},
 		{name: "approvals below two at level II", file: "bad-approvals.yaml",
 			first: want{9, "levels.II.approvals", "at least 2"}, count: 1},
 		{name: "values of the wrong type", file: "bad-wrong-type.yaml",

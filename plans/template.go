@@ -9,6 +9,7 @@ import (
 	"text/template/parse"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"muster"
 )
@@ -16,6 +17,23 @@ import (
 // ExerciseMark starts every EXERCISE and TEST message. The system adds it;
 // a plan's templates never contain it, nor any other drill word.
 const ExerciseMark = "【演练】"
+
+// ExerciseMarkEN follows ExerciseMark in an English speaker's drill
+// message, who may not read 【演练】 (the English CAP says the same).
+const ExerciseMarkEN = "[EXERCISE] "
+
+// longestMark is the longest text the system puts in front of a rendered
+// message (ExerciseMark, with ExerciseMarkEN for English, or
+// NotADrillMark): plan validation counts a message's segments with it.
+func longestMark() string {
+	longest := ""
+	for _, m := range []string{ExerciseMark + ExerciseMarkEN, NotADrillMark(LangZH), NotADrillMark(LangEN)} {
+		if utf8.RuneCountInString(m) > utf8.RuneCountInString(longest) {
+			longest = m
+		}
+	}
+	return longest
+}
 
 // NotADrillMark starts the messages of a LIVE call-up that stood down
 // drills where it started: their people may just have had the same words
@@ -164,10 +182,11 @@ func checkTemplate(src string, sample MessageData, sms bool) []string {
 		}
 	}
 	if sms {
-		enc, chars, segs := SMSSegments(ExerciseMark + longest)
+		mark := longestMark()
+		enc, chars, segs := SMSSegments(mark + longest)
 		if segs > MaxSMSSegments {
 			msgs = append(msgs, fmt.Sprintf("renders to %d SMS segments (%s, %d characters with %s in front); the limit is %d",
-				segs, enc, chars, ExerciseMark, MaxSMSSegments))
+				segs, enc, chars, strings.TrimSpace(mark), MaxSMSSegments))
 		}
 	}
 	return msgs
