@@ -179,8 +179,10 @@ func (s *Server) approveActivation(c *gin.Context) {
 // could have given alone (the FSM already refuses the requester's own
 // name):
 //   - by a token minted after the request by the requester, directly or
-//     through tokens that were themselves minted after it by the requester:
-//     an approver must hold their token independently of the request;
+//     through tokens that were themselves minted after it by the requester
+//     (or by someone who holds no token any more, so that revoking a token
+//     in between does not hide where it came from): an approver must hold
+//     their token independently of the request;
 //   - of a request whose requester holds no token any more (revoked since):
 //     the request no longer stands, and may only be rejected.
 //
@@ -213,8 +215,8 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 			return false
 		}
 		seen[t.ID] = true
-		if t.CreatedBy == requester {
-			return true
+		if t.CreatedBy == requester || len(byName[t.CreatedBy]) == 0 {
+			return true // by the requester, or by someone whose tokens are gone since: not traceable to another person
 		}
 		return slices.ContainsFunc(byName[t.CreatedBy], mintedForIt)
 	}

@@ -86,7 +86,13 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	self, _ := createToken(t, h, f.root, "自己", access.Approver)
 	deputy, _ := createToken(t, h, f.root, "副手", access.Admin)
 	viaDeputy, _ := createToken(t, h, deputy, "副手的审批", access.Approver)
-	for _, tok := range []string{self, viaDeputy} {
+	// Revoking the token in between does not hide where the approver's
+	// came from.
+	middle, middleToken := createToken(t, h, f.root, "中间人", access.Admin)
+	viaGone, _ := createToken(t, h, middle, "来历不明", access.Approver)
+	res = do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(middleToken.ID), token: f.root})
+	require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
+	for _, tok := range []string{self, viaDeputy, viaGone} {
 		res = do(t, h, request{method: "POST", path: approve, token: tok, body: jsonBody(map[string]any{"recipients": 1})})
 		assert.Equal(t, http.StatusForbidden, res.Code, "a token made after the request: %s", res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "after the request")
