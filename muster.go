@@ -92,13 +92,14 @@ func IsLeaderOnly(ctx context.Context) bool {
 // a message) that carries control characters or is not valid UTF-8: a
 // terminal escape in a reason would reach every operator's screen through
 // `muster mode` and the logs, and a line break would break tables. A line
-// break is allowed where lines says so (a message's own text).
+// break (and a tab, and the \r of a \r\n) is allowed where lines says so
+// (a message's or a description's own text).
 func CheckPlainText(field, s string, lines bool) error {
 	for i, r := range s {
 		switch {
 		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
 			return Errorf(EInvalid, "%s: not valid UTF-8 at byte %d", field, i)
-		case lines && r == '\n':
+		case lines && (r == '\n' || r == '\t' || r == '\r' && strings.HasPrefix(s[i+1:], "\n")):
 		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			return Errorf(EInvalid, "%s: control character %U at byte %d: write plain text on one line", field, r, i)
 		}
