@@ -151,7 +151,11 @@ func TestSystemdUnitSyscallFilter(t *testing.T) {
 	go func() { p.cmd.Wait(); close(p.done) }()
 	node := tracee(t, p.cmd.Process.Pid)
 	t.Cleanup(func() {
-		_ = syscall.Kill(node, syscall.SIGKILL) // strace ends with it
+		select {
+		case <-p.done: // the node is gone and its pid may be another's by now
+		default:
+			_ = syscall.Kill(node, syscall.SIGKILL) // strace ends with it
+		}
 		p.kill()
 	})
 	p.waitOutput("cluster bootstrapped", 60*time.Second)
