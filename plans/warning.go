@@ -691,28 +691,13 @@ func heldResponses(tx *bolt.Tx, w *Warning, t time.Time) ([]WarningResponse, err
 // region at level, as a response to every warning in force that overlaps
 // region. It runs inside HoldEmergency.
 func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelCode, t time.Time) error {
-	ab := tx.Bucket(bWarningsActive)
-	if ab == nil {
-		return nil
-	}
-	var ids []WarningID
-	if err := ab.ForEach(func(k, _ []byte) error { ids = append(ids, WarningID(k)); return nil }); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		w, err := getWarning(tx, id)
-		if err != nil {
-			return err
-		}
+	return changeWarningsInForce(tx, func(w *Warning) bool {
 		if !w.overlaps(region) || slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
-			continue
+			return false
 		}
 		w.Responses = append(w.Responses, WarningResponse{Activation: act, Region: region, Level: level, At: t})
-		if err := putJSON(bucket(tx, bWarnings), string(w.ID), w); err != nil {
-			return err
-		}
-	}
-	return nil
+		return true
+	})
 }
 
 // RetractResponses marks activation act, retracted at t as sent in error,
@@ -720,6 +705,19 @@ func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelC
 // response go back to awaiting one (and prompt the commander once their
 // RespondBy has passed). It runs inside the retraction's apply.
 func RetractResponses(tx *bolt.Tx, act ActivationID, t time.Time) error {
+	return changeWarningsInForce(tx, func(w *Warning) bool {
+		i := slices.IndexFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act })
+		if i < 0 || !w.Responses[i].Retracted.IsZero() {
+			return false
+		}
+		w.Responses[i].Retracted = t
+		return true
+	})
+}
+
+// changeWarningsInForce calls change with each warning in force, in ID
+// order, and stores those it changed.
+func changeWarningsInForce(tx *bolt.Tx, change func(w *Warning) bool) error {
 	ab := tx.Bucket(bWarningsActive)
 	if ab == nil {
 		return nil
@@ -733,11 +731,9 @@ func RetractResponses(tx *bolt.Tx, act ActivationID, t time.Time) error {
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act })
-		if i < 0 || !w.Responses[i].Retracted.IsZero() {
+		if !change(&w) {
 			continue
 		}
-		w.Responses[i].Retracted = t
 		if err := putJSON(bucket(tx, bWarnings), string(w.ID), w); err != nil {
 			return err
 		}

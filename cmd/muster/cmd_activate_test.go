@@ -50,14 +50,7 @@ func TestDecidingFlagsGivenTwice(t *testing.T) {
 		{"warning issue level", append(slices.Clone(issue), "--level", "red"), `--level given twice with different values ("blue", then "red")`},
 		{"warning issue same level twice", append(slices.Clone(issue), "--level", "blue"), ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, env, tc.args...)
-			if tc.want == "" {
-				oneLineError(t, r, 1, "cannot reach muster")
-				return
-			}
-			oneLineError(t, r, 2, tc.want)
-		})
+		t.Run(tc.name, func(t *testing.T) { usageErrorOrOn(t, env, tc.args, tc.want) })
 	}
 }
 

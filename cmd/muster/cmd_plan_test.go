@@ -26,13 +26,20 @@ func TestVersionFlagBelowOne(t *testing.T) {
 		{"activate 2", append(slices.Clone(activate), "--version", "2"), ""},
 		{"activate latest", activate, ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, env, tc.args...)
-			if tc.want == "" {
-				oneLineError(t, r, 1, "cannot reach muster")
-				return
-			}
-			oneLineError(t, r, 2, tc.want)
-		})
+		t.Run(tc.name, func(t *testing.T) { usageErrorOrOn(t, env, tc.args, tc.want) })
 	}
+}
+
+// usageErrorOrOn runs muster with args against env's address, where no
+// server listens: with want set it must fail as a usage error (exit 2)
+// saying want; with want empty the arguments are taken and it goes on to
+// the server, which it cannot reach (exit 1).
+func usageErrorOrOn(t *testing.T, env, args []string, want string) {
+	t.Helper()
+	r := runCLI(t, env, args...)
+	if want == "" {
+		oneLineError(t, r, 1, "cannot reach muster")
+		return
+	}
+	oneLineError(t, r, 2, want)
 }
