@@ -328,7 +328,7 @@ func TestCallUpLinksOpenTheResponderPage(t *testing.T) {
 		assert.Contains(t, p.body, `<html lang="en">`)
 		assert.Contains(t, p.body, "Coming")
 		assert.Contains(t, p.body, plans.ExerciseMark+" DRILL")
-		assert.Contains(t, p.body, "Level IV")
+		assert.Contains(t, p.body, "<th>Level</th><td>IV (general)</td>")
 	})
 
 	t.Run("answers through followers count", func(t *testing.T) {
