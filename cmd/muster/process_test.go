@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -43,9 +44,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freePort returns a loopback address with a port nobody listens on now.
+// freePort returns a loopback address with a port nobody listens on now,
+// below the kernel's ephemeral range (32768 and up on Linux): a port from
+// that range, freed here and bound by a process a moment later, can be
+// taken meanwhile by any outgoing connection of the tests running beside
+// it, and the process then fails with "address already in use".
 func freePort(t testing.TB) string {
 	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mrand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use: another
+		}
+		ln.Close()
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
