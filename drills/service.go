@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -95,10 +94,7 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 		return sc, invalidf("plan: name the plan to drill")
 	}
 	// The title is each run's reason: the same limits as an activation's.
-	if n := utf8.RuneCountInString(sc.Title); n > notify.MaxReasonChars {
-		return sc, invalidf("title: %d characters; at most %d (it is each run's reason, which voice call-ups read out)", n, notify.MaxReasonChars)
-	}
-	if err := muster.CheckPlainText("title", sc.Title, false); err != nil {
+	if err := notify.CheckReason("title", sc.Title, "it is each run's reason, which voice call-ups read out"); err != nil {
 		return sc, err
 	}
 	if sc.Regions, err = regionCodes(in.Regions); err != nil {

@@ -191,6 +191,9 @@ const rulesActivationKeys = 5
 // request created.
 var bActivationKeys = []byte("activation_keys")
 
+// idempotencyKey is the bActivationKeys key of actor's idempotency key.
+func idempotencyKey(actor, key string) []byte { return append(append([]byte(actor), 0), key...) }
+
 type activationStandDown struct {
 	Activation plans.ActivationID `json:"activation"`
 	Reason     string             `json:"reason"`
@@ -386,7 +389,7 @@ func TryActivation(tx *bolt.Tx, c *muster.Command, req ActivationRequest) (a Act
 func createActivation(tx *bolt.Tx, c *muster.Command, req activationCreate) (Activation, error) {
 	var key []byte
 	if req.Key != "" && c.RulesAtLeast(rulesActivationKeys) {
-		key = append(append([]byte(c.Actor), 0), req.Key...)
+		key = idempotencyKey(c.Actor, req.Key)
 		if b := tx.Bucket(bActivationKeys); b != nil {
 			if id := b.Get(key); id != nil {
 				return sameRequest(tx, plans.ActivationID(id), req)

@@ -690,36 +690,27 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 	out := make([]InboundResult, len(req.Items))
 	for i, it := range req.Items {
 		var res InboundResult
+		key := seenKey(c, it)
+		if key != nil && seen.Get(key) != nil {
+			out[i] = InboundResult{Outcome: InboundDuplicate}
+			continue
+		}
 		switch it.Kind {
 		case InboundStatus:
 			res, err = applyStatus(tx, acts, c, it)
 		case InboundDigits:
-			key := digitsSeenKey(it)
-			if c.RulesAtLeast(rulesDigitsOnce) && seen.Get(key) != nil {
-				res = InboundResult{Outcome: InboundDuplicate}
-				break
-			}
 			res, err = applyDigits(tx, acts, c, it)
-			if err == nil && c.RulesAtLeast(rulesDigitsOnce) && it.SID != "" {
-				err = seen.Put(key, []byte(res.Outcome))
-			}
 		case InboundCall:
 			res, err = applyCall(tx, acts, c, it)
-		case InboundReply, InboundWeb:
-			if it.SID != "" && seen.Get([]byte(it.SID)) != nil {
-				res = InboundResult{Outcome: InboundDuplicate}
-				break
-			}
-			if it.Kind == InboundWeb {
-				res, err = applyWebAnswer(tx, acts, c, it)
-			} else {
-				res, err = applyReply(tx, acts, c, it)
-			}
-			if err == nil && it.SID != "" {
-				err = seen.Put([]byte(it.SID), []byte(res.Outcome))
-			}
+		case InboundReply:
+			res, err = applyReply(tx, acts, c, it)
+		case InboundWeb:
+			res, err = applyWebAnswer(tx, acts, c, it)
 		default:
 			res = InboundResult{Outcome: InboundRejected}
+		}
+		if err == nil && key != nil {
+			err = seen.Put(key, []byte(res.Outcome))
 		}
 		if err != nil {
 			return nil, err
@@ -739,10 +730,23 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 // our answer did not reach it, and a second "1" was kept as a note.
 const rulesDigitsOnce = 6
 
-// digitsSeenKey is the inbound-seen key of a key pressed on a call: the
-// call and the key, so a retried gather is a duplicate and another key on
-// the same call is not. Call SIDs (CA…) never equal a message SID (SM…).
-func digitsSeenKey(it InboundItem) []byte { return []byte(it.SID + "/" + it.Body) }
+// seenKey is the key under which inbound item it is remembered as applied,
+// nil for an item applied again whenever it comes (delivery reports and
+// call progress, which are idempotent by state): a reply or a web answer
+// by its SID, a key pressed on a call (rulesDigitsOnce) by the call and
+// the key, so a retried gather is a duplicate and another key on the same
+// call is not. Call SIDs (CA…) never equal a message SID (SM…).
+func seenKey(c *muster.Command, it InboundItem) []byte {
+	switch {
+	case it.SID == "":
+		return nil
+	case it.Kind == InboundReply || it.Kind == InboundWeb:
+		return []byte(it.SID)
+	case it.Kind == InboundDigits && c.RulesAtLeast(rulesDigitsOnce):
+		return []byte(it.SID + "/" + it.Body)
+	}
+	return nil
+}
 
 func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundResult) error {
 	b, err := tx.CreateBucketIfNotExists(bInboundAudit)

@@ -113,6 +113,16 @@ const MaxKeyChars = 128
 // read out twice (and SMS templates may carry): a short statement of why.
 const MaxReasonChars = 200
 
+// CheckReason refuses a reason (field names it: a drill's title is its
+// runs' reason) of more than MaxReasonChars characters, with hint said on
+// how to keep it short, or with control characters.
+func CheckReason(field, reason, hint string) error {
+	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n > MaxReasonChars {
+		return invalidf("%s: %d characters; at most %d (%s)", field, n, MaxReasonChars, hint)
+	}
+	return muster.CheckPlainText(field, reason, false)
+}
+
 // checkAsked refuses a reason longer than MaxReasonChars, a negative plan
 // version (0 is the latest) and an idempotency key too long or with
 // surrounding spaces. It is checked where a person asks for
@@ -120,10 +130,7 @@ const MaxReasonChars = 200
 // the state machine does not check it, so entries from before the limit
 // replay as they applied.
 func checkAsked(req ActivationRequest) error {
-	if n := utf8.RuneCountInString(strings.TrimSpace(req.Reason)); n > MaxReasonChars {
-		return invalidf("reason: %d characters; at most %d (say briefly why the plan is activated)", n, MaxReasonChars)
-	}
-	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
+	if err := CheckReason("reason", req.Reason, "say briefly why the plan is activated"); err != nil {
 		return err
 	}
 	if req.PlanVersion < 0 {
@@ -183,7 +190,7 @@ func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool, now t
 		return nil
 	}
 	if cr.Key != "" {
-		if b := tx.Bucket(bActivationKeys); b != nil && b.Get(append(append([]byte(actor), 0), cr.Key...)) != nil {
+		if b := tx.Bucket(bActivationKeys); b != nil && b.Get(idempotencyKey(actor, cr.Key)) != nil {
 			return nil
 		}
 	}
