@@ -64,7 +64,11 @@ const commandVersion byte = 1
 //	   its call get no correction SMS; a retracted activation answers no
 //	   warning; a roster import leaves the optional fields it has no
 //	   column for as they are on the people it updates.
-const Rules = 6
+//	7: people called up for real are not drilled: a drill leaves out the
+//	   recipients of active LIVE call-ups, and a LIVE call-up takes its
+//	   people off the drills running elsewhere; a person a correction took
+//	   on only for its call leaves it when that call is dropped.
+const Rules = 7
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

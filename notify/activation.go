@@ -128,6 +128,13 @@ type Activation struct {
 	// StoppedBy is, on a drill, the LIVE activation that stood it down: the
 	// drill was cut short, not held.
 	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
+	// LeftOut counts, on a drill, the people it does not drill because a
+	// LIVE call-up called them up for real (rulesDrillSparesLive): left out
+	// when it started, or spared when the LIVE call-up started.
+	LeftOut int `json:"left_out,omitempty"`
+	// SparedFrom lists, on a LIVE activation, the drills running elsewhere
+	// that it took its people off when it started.
+	SparedFrom []plans.ActivationID `json:"spared_from,omitempty"`
 }
 
 // Buckets of the state file owned by notify.
@@ -511,7 +518,13 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	rb.FillPercent = recipientsFill
 	grids := map[plans.RegionCode]int64{}
 	roles := make([]int64, len(p.slots))
-	if a.Recipients, err = writeRecipients(tx, p, rb, grids, roles); err != nil {
+	var live []*bolt.Bucket
+	if a.Purpose.Drill() && c.RulesAtLeast(rulesDrillSparesLive) {
+		if live, err = liveRecipients(tx); err != nil {
+			return err
+		}
+	}
+	if a.Recipients, a.LeftOut, err = writeRecipients(tx, p, rb, grids, roles, live); err != nil {
 		return fmt.Errorf("derive recipients of %s: %w", id, err)
 	}
 	if err := p.checkGuard(a.Recipients); err != nil {
@@ -530,6 +543,11 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 		}
 		if c.RulesAtLeast(rulesLiveStopsDrills) {
 			if err := standDownDrills(tx, a, c); err != nil {
+				return err
+			}
+		}
+		if c.RulesAtLeast(rulesDrillSparesLive) {
+			if err := spareFromDrills(tx, a, c, rb); err != nil {
 				return err
 			}
 		}
@@ -573,6 +591,139 @@ func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
 		a.StoppedDrills = append(a.StoppedDrills, d.ID)
 	}
 	return nil
+}
+
+// rulesDrillSparesLive is the behaviour (muster.Rules) from which people
+// called up for real are not drilled anywhere: a drill leaves out the
+// recipients of the active LIVE call-ups, and a LIVE call-up that starts
+// takes its people off the drills it does not stand down (drills of other
+// districts reach some of them through roles drawn from the whole plan).
+// Under older rules those drills went on calling them.
+const rulesDrillSparesLive = 7
+
+// liveRecipients returns the recipients buckets of the active LIVE
+// call-ups (corrections aside).
+func liveRecipients(tx *bolt.Tx) ([]*bolt.Bucket, error) {
+	var out []*bolt.Bucket
+	for _, id := range openActivations(tx) {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.Purpose != PurposeLive || a.Status != StatusActive || a.Retracts != "" {
+			continue
+		}
+		if ad := activationData(tx, id); ad != nil && ad.Bucket(bRecipients) != nil {
+			out = append(out, ad.Bucket(bRecipients))
+		}
+	}
+	return out, nil
+}
+
+// inAny reports whether person is a key of one of buckets.
+func inAny(buckets []*bolt.Bucket, person []byte) bool {
+	return slices.ContainsFunc(buckets, func(b *bolt.Bucket) bool { return b.Get(person) != nil })
+}
+
+// spareFromDrills takes the people of the LIVE call-up a (its recipients
+// live) off the drills still running after it stood down those over its
+// regions. A drill's recipient it has not sent to yet leaves the drill; for
+// one it has sent to, the drill's escalation clock ends and the calls and
+// messages queued to them are skipped, so nothing marked 【演练】 follows the
+// real call-up. Each drill counts them in LeftOut; a lists the drills.
+func spareFromDrills(tx *bolt.Tx, a *Activation, c *muster.Command, live *bolt.Bucket) error {
+	acts := actCache{}
+	for _, id := range openActivations(tx) {
+		d, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		if !d.Purpose.Drill() || d.Status != StatusActive || d.Retracts != "" || activationData(tx, id) == nil {
+			continue
+		}
+		at, err := acts.get(tx, id)
+		if err != nil {
+			return err
+		}
+		var shared []plans.PersonID
+		err = at.rb.ForEach(func(k, _ []byte) error {
+			if live.Get(k) != nil {
+				shared = append(shared, plans.PersonID(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(shared) == 0 {
+			continue
+		}
+		for _, p := range shared {
+			if err := at.spare(p, fmt.Sprintf("called up for real by LIVE activation %s", a.ID)); err != nil {
+				return fmt.Errorf("drill %s: %w", id, err)
+			}
+		}
+		at.a.LeftOut += len(shared)
+		if err := putActivation(tx, at.a); err != nil {
+			return err
+		}
+		a.SparedFrom = append(a.SparedFrom, id)
+	}
+	return acts.flush(c)
+}
+
+// spare stops at's drill for person, whom a LIVE call-up called up (why):
+// not sent to yet, they leave it; otherwise their escalation clock ends
+// and the SMS and calls queued to them are skipped. A send in flight
+// cannot be called back.
+func (at *actTx) spare(person plans.PersonID, why string) error {
+	r, att, err := at.recipient(person)
+	if err != nil {
+		return err
+	}
+	if r.State == StatePending {
+		if err := at.unschedule(person, &att); err != nil {
+			return err
+		}
+		if err := at.rb.Delete([]byte(person)); err != nil {
+			return err
+		}
+		if err := at.attempts.Delete([]byte(person)); err != nil {
+			return err
+		}
+		at.tally(r.Grid, r.Roles, StatePending, -1)
+		at.a.Recipients--
+	}
+	if b := at.ad.Bucket(bEscClock); b != nil && b.Get([]byte(person)) != nil {
+		if err := b.Delete([]byte(person)); err != nil {
+			return err
+		}
+		at.count(escClockCounter, -1)
+	}
+	q := at.ad.Bucket(bEscQueue)
+	if q == nil {
+		return nil
+	}
+	var skip []EscalationItem
+	err = q.ForEach(func(_, v []byte) error {
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		if it.Person == person && it.State == EscQueued && (it.Action == plans.EscalateSMS || it.Action == plans.EscalateVoice) {
+			skip = append(skip, it)
+		}
+		return nil
+	})
+	for _, it := range skip {
+		if err != nil {
+			break
+		}
+		it.State, it.Error = EscSkipped, why
+		escMove(at, EscQueued, EscSkipped)
+		err = putEscItem(q, it)
+	}
+	return err
 }
 
 // overlappingOpen lists the active call-ups, corrections aside, with a
@@ -657,21 +808,23 @@ const (
 // writeRecipients derives the recipients of p and puts them into rb as it
 // goes, in person ID order, which is bbolt's cheap order: each key lands at
 // the end of the bucket's one growing node. It counts them per grid and role
-// slot into grids and roles and returns how many there are. bbolt keeps the
-// values it is given until the transaction commits, so records are encoded
-// into chunks that are never reused or moved.
-func writeRecipients(tx *bolt.Tx, p *prepared, rb *bolt.Bucket, grids map[plans.RegionCode]int64, roles []int64) (int, error) {
+// slot into grids and roles and returns how many there are, and how many it
+// left out because they are recipients of a call-up in live (for a drill:
+// they are called up for real). bbolt keeps the values it is given until the
+// transaction commits, so records are encoded into chunks that are never
+// reused or moved.
+func writeRecipients(tx *bolt.Tx, p *prepared, rb *bolt.Bucket, grids map[plans.RegionCode]int64, roles []int64, live []*bolt.Bucket) (n, left int, err error) {
 	pending, _ := StatePending.code()
-	var (
-		chunk []byte
-		last  []byte
-		n     int
-	)
-	err := derive(tx, p.version.Plan, p.slots, p.regions, func(r *plans.PersonRecord, rs []uint16) error {
-		if n > 0 && bytes.Compare(r.ID, last) <= 0 { // a broken roster, not a bad request
+	var chunk, last []byte
+	err = derive(tx, p.version.Plan, p.slots, p.regions, func(r *plans.PersonRecord, rs []uint16) error {
+		if (n > 0 || left > 0) && bytes.Compare(r.ID, last) <= 0 { // a broken roster, not a bad request
 			return fmt.Errorf("person %s read after %s: the roster is out of order or names someone twice", r.ID, last)
 		}
 		last = append(last[:0], r.ID...)
+		if inAny(live, r.ID) {
+			left++
+			return nil
+		}
 		if cap(chunk)-len(chunk) < recordSlack {
 			chunk = make([]byte, 0, recordChunk)
 		}
@@ -687,7 +840,7 @@ func writeRecipients(tx *bolt.Tx, p *prepared, rb *bolt.Bucket, grids map[plans.
 		}
 		return nil
 	})
-	return n, err
+	return n, left, err
 }
 
 func appendCount(b []byte, n int64) []byte {

@@ -859,3 +859,92 @@ func TestTheSameLiveRequestIsNotMadeTwice(t *testing.T) {
 	require.NoError(t, err, "the first expired")
 	assert.Equal(t, notify.StatusPendingApproval, second.Status)
 }
+
+// People a LIVE call-up calls up for real are not drilled anywhere, also not
+// by a drill in another district that reaches them through a role drawn
+// from the whole plan (值班领导): the LIVE call-up takes them off it (those
+// it has not sent to yet leave; one it has reached stays, counted), and a
+// drill that starts while it is active leaves them out, as its preview
+// says. Under rules 6 the drill elsewhere kept them all.
+func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
+	elsewhere := plans.RegionCode("990102")
+	drillReq := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{elsewhere}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"}
+	people := func(t *testing.T, e *env, id plans.ActivationID) map[plans.PersonID]notify.State {
+		out := map[plans.PersonID]notify.State{}
+		for _, r := range allRecipients(t, e, id, notify.RecipientFilter{}) {
+			out[r.Person] = r.State
+		}
+		return out
+	}
+	// drillThenLive starts the drill elsewhere, marks one of the people the
+	// LIVE call-up will share with it as delivered, then starts the LIVE
+	// call-up over the district.
+	drillThenLive := func(t *testing.T, e *env) (drill, live notify.Activation, before map[plans.PersonID]notify.State, shared []plans.PersonID, reached plans.PersonID) {
+		ctx := testCtx(t)
+		drill, err := e.svc.Activate(ctx, "trainer", drillReq)
+		require.NoError(t, err)
+		before = people(t, e, drill.ID)
+		for p := range expected(t, e, "flood-control", "IV", district) {
+			if _, ok := before[p]; ok {
+				shared = append(shared, p)
+			}
+		}
+		slices.Sort(shared)
+		require.Greater(t, len(shared), 1, "值班领导 are in both")
+		reached = shared[0]
+		body, _ := json.Marshal(map[string]any{"Activation": drill.ID, "Person": reached, "State": notify.StateDelivered})
+		require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: cmdSetState, Actor: "test", Payload: body}, nil))
+		live, err = e.svc.Activate(ctx, "commander", floodIV(district))
+		require.NoError(t, err)
+		return drill, live, before, shared, reached
+	}
+
+	e := newEnv(t, 1, 1500)
+	drill, live, before, shared, reached := drillThenLive(t, e)
+	assert.Empty(t, live.StoppedDrills, "the drill is in another district")
+	assert.Equal(t, []plans.ActivationID{drill.ID}, live.SparedFrom)
+	st, err := e.svc.Activation(testCtx(t), muster.Default, drill.ID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusActive, st.Status, "the drill runs on for the others")
+	assert.Equal(t, len(shared), st.LeftOut)
+	after := people(t, e, drill.ID)
+	assert.Len(t, after, len(before)-len(shared)+1, "those not sent to yet left the drill")
+	assert.Equal(t, notify.StateDelivered, after[reached], "one it reached stays")
+	for _, p := range shared[1:] {
+		assert.NotContains(t, after, p)
+	}
+	assert.Equal(t, len(after), st.Recipients)
+	assert.Equal(t, map[notify.State]int{notify.StatePending: len(after) - 1, notify.StateDelivered: 1}, st.Counters.ByState, "the counters follow")
+
+	// A drill that starts now leaves them out, and its preview says so.
+	p, err := e.svc.Preview(testCtx(t), drillReq)
+	require.NoError(t, err)
+	assert.Equal(t, len(shared), p.LeftOut)
+	assert.Equal(t, len(before)-len(shared), p.Total)
+	test := drillReq
+	test.Purpose, test.Reason = "TEST", "通讯测试"
+	second, err := e.svc.Activate(testCtx(t), "trainer", test)
+	require.NoError(t, err)
+	assert.Equal(t, len(shared), second.LeftOut)
+	assert.Equal(t, p.Total, second.Recipients)
+	got := people(t, e, second.ID)
+	assert.Len(t, got, p.Total)
+	for _, p := range shared {
+		assert.NotContains(t, got, p)
+	}
+
+	// Once the LIVE call-up stands down they are drilled again.
+	_, err = e.svc.StandDown(testCtx(t), "commander", live.ID, "解除")
+	require.NoError(t, err)
+	p, err = e.svc.Preview(testCtx(t), drillReq)
+	require.NoError(t, err)
+	assert.Zero(t, p.LeftOut)
+	assert.Equal(t, len(before), p.Total)
+
+	t.Run("rules 6", func(t *testing.T) {
+		e := newEnvWith(t, 1, 1500, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = 6 }}, testCtx(t))
+		drill, live, before, _, _ := drillThenLive(t, e)
+		assert.Empty(t, live.SparedFrom)
+		assert.Len(t, people(t, e, drill.ID), len(before), "under rules 6 the drill kept them")
+	})
+}

@@ -564,12 +564,21 @@ func notReached(tx *bolt.Tx, acts actCache, at *actTx, r Recipient, to State) er
 	if q := ct.ad.Bucket(bEscQueue); q != nil && q.Get(escItemKey(CorrectionCallStep, r.Person, 0)) != nil {
 		return nil // a voice call reached them: the correction calls them (rulesCorrectByVoice)
 	}
-	if err := ct.rb.Delete([]byte(r.Person)); err != nil {
+	return offCorrection(tx, at, ct, cr)
+}
+
+// offCorrection takes cr, whom nothing of at's activation reached and whom
+// its correction ct has not claimed, off the correction.
+func offCorrection(tx *bolt.Tx, at, ct *actTx, cr Recipient) error {
+	if err := ct.rb.Delete([]byte(cr.Person)); err != nil {
 		return err
 	}
-	ct.tally(cr.Grid, cr.Roles, StatePending, -1)
+	if err := ct.attempts.Delete([]byte(cr.Person)); err != nil {
+		return err
+	}
+	ct.tally(cr.Grid, cr.Roles, cr.State, -1)
 	ct.a.Recipients--
-	ret.Recipients--
+	at.a.Retraction.Recipients--
 	if err := putActivation(tx, ct.a); err != nil {
 		return err
 	}

@@ -934,7 +934,7 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if it.State != EscSent && it.Channel == ChannelVoice && c.RulesAtLeast(rulesCorrectByVoice) {
 			// Not placed (or to be placed again, which a retraction stops):
 			// a correction call queued for it while it was in flight goes.
-			if err := dropCorrectionCall(tx, acts, at, it.Person); err != nil {
+			if err := dropCorrectionCall(tx, c, acts, at, it.Person); err != nil {
 				return nil, err
 			}
 		}

@@ -430,12 +430,21 @@ func (s *Service) Retract(ctx context.Context, actor string, id plans.Activation
 	return out, err
 }
 
+// rulesDropCallOnly is the behaviour (muster.Rules) from which a person a
+// correction took on only for its call leaves the correction when that call
+// is dropped: nothing of the call-up reached them. Under older rules they
+// stayed among its recipients, failed with callOnlyError (or pending, and
+// sent its SMS, before rulesCorrectCallOnly).
+const rulesDropCallOnly = 7
+
 // dropCorrectionCall takes off the correction of at's activation (if it
 // was retracted) the call queued for person, whose escalation call of the
 // original was in flight at the retraction and then was not placed: it
 // cannot have reached them. A call the correction has claimed already
-// stays. The person stays among the correction's recipients.
-func dropCorrectionCall(tx *bolt.Tx, acts actCache, at *actTx, person plans.PersonID) error {
+// stays. The person stays among the correction's recipients if the
+// original's SMS may have reached them; otherwise, unclaimed, they leave it
+// (rulesDropCallOnly).
+func dropCorrectionCall(tx *bolt.Tx, c *muster.Command, acts actCache, at *actTx, person plans.PersonID) error {
 	ret := at.a.Retraction
 	if ret == nil {
 		return nil
@@ -454,5 +463,18 @@ func dropCorrectionCall(tx *bolt.Tx, acts actCache, at *actTx, person plans.Pers
 	}
 	escCount(ct, EscQueued, -1)
 	ret.Calls--
-	return putActivation(tx, at.a)
+	if err := putActivation(tx, at.a); err != nil {
+		return err
+	}
+	if !c.RulesAtLeast(rulesDropCallOnly) {
+		return nil
+	}
+	if r, _, err := at.recipient(person); err != nil || reached(r.State) {
+		return err
+	}
+	cr, catt, err := ct.recipient(person)
+	if err != nil || catt.N != 0 || (cr.State != StatePending && cr.State != StateFailed) {
+		return err
+	}
+	return offCorrection(tx, at, ct, cr)
 }

@@ -597,14 +597,26 @@ func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notif
 // exercise account's pace): the calls in flight may have reached their
 // people, so the correction queues a call for each; those the step then
 // never placed (dropped: the original had stopped) are taken off it. The
-// correction calls exactly the people an original call went to.
+// correction calls exactly the people an original call went to. Those on
+// landlines (their SMS failed) were in the correction only for its call:
+// when their call is dropped they leave it; under rules 6 they stayed,
+// failed, and counted among its recipients.
 func TestCorrectionCallsOnlyThoseAnInFlightCallReached(t *testing.T) {
+	for _, rules := range []int{0, 6} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) { correctionCallsInFlight(t, rules) })
+	}
+}
+
+func correctionCallsInFlight(t *testing.T, rules int) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, drillCallRate: 5, sim: twiliosim.Config{
-		TimeScale: 0.002, Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{None: 1}},
-	}})
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, drillCallRate: 5, config: func(_ int, c *cluster.Config) { c.Rules = rules },
+		sim: twiliosim.Config{
+			TimeScale: 0.002, Rules: []twiliosim.Rule{landline}, Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{None: 1}},
+		}})
 	svc, a, silent := voiceDrill(t, r, "EXERCISE")
 	require.Greater(t, silent, 20)
+	landlines := r.status(t, a.ID).Counters.ByState[notify.StateFailed]
+	require.Positive(t, landlines)
 	clock.Add(5 * time.Minute)
 	deadline := time.Now().Add(30 * time.Second)
 	for len(r.sim.Calls("")) < 5 {
@@ -646,9 +658,9 @@ func TestCorrectionCallsOnlyThoseAnInFlightCallReached(t *testing.T) {
 			placed[c.To] = true
 		}
 	}
-	t.Logf("silent %d; calls placed by the retraction %d, in all %d; correction calls queued %d, placed %d",
-		silent, len(original), len(placed), queued, len(corrected))
-	assert.Equal(t, silent, queued, "every call of the step was in flight: a correction call each")
+	t.Logf("silent %d, landlines %d; calls placed by the retraction %d, in all %d; correction calls queued %d, placed %d",
+		silent, landlines, len(original), len(placed), queued, len(corrected))
+	assert.Equal(t, silent+landlines, queued, "every call of the step was in flight: a correction call each")
 	assert.Equal(t, len(placed), len(corrected), "a correction call per original call placed")
 	for to := range placed {
 		assert.Equal(t, 1, corrected[to], "%s heard the call-up", to)
@@ -657,6 +669,41 @@ func TestCorrectionCallsOnlyThoseAnInFlightCallReached(t *testing.T) {
 	st := r.status(t, a.ID)
 	require.NotNil(t, st.Retraction)
 	assert.Equal(t, len(placed), st.Retraction.Calls, "the dropped calls came off the count")
+
+	// The correction goes to those the SMS reached and those a call was
+	// placed to; a landline whose call was dropped heard nothing.
+	reached, dropped := map[plans.PersonID]bool{}, map[plans.PersonID]bool{}
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		switch {
+		case rc.State != notify.StateFailed || placed[rc.Phone]:
+			reached[rc.Person] = true
+		default:
+			dropped[rc.Person] = true
+		}
+	}
+	require.NotEmpty(t, dropped, "some landline's call was dropped")
+	inCorrection := map[plans.PersonID]notify.State{}
+	for _, rc := range r.recipientsOf(t, res.Correction.ID) {
+		inCorrection[rc.Person] = rc.State
+	}
+	cs := r.status(t, res.Correction.ID)
+	for p := range reached {
+		assert.Contains(t, inCorrection, p)
+	}
+	if rules == 6 {
+		for p := range dropped {
+			assert.Equal(t, notify.StateFailed, inCorrection[p], "under rules 6 %s stayed", p)
+		}
+		assert.Equal(t, len(reached)+len(dropped), cs.Recipients)
+		return
+	}
+	for p := range dropped {
+		assert.NotContains(t, inCorrection, p, "nothing reached them")
+	}
+	assert.Len(t, inCorrection, len(reached))
+	assert.Equal(t, len(reached), cs.Recipients)
+	assert.Equal(t, len(reached), st.Retraction.Recipients)
+	assert.Equal(t, len(reached), cs.Counters.ByState[notify.StateDelivered]+cs.Counters.ByState[notify.StateFailed], "the counters follow")
 }
 
 // A gather the provider posts again (our answer did not reach it) is the

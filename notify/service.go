@@ -311,6 +311,9 @@ type Preview struct {
 	// above or under these regions: starting this one calls their people
 	// again.
 	AlreadyOpen []plans.ActivationID `json:"already_open,omitempty"`
+	// LeftOut counts, for a drill, the people it leaves out because an
+	// active LIVE call-up has called them up for real (not in Total).
+	LeftOut int `json:"left_out,omitempty"`
 }
 
 // Preview dry-runs an activation: who would be called, per region and role,
@@ -349,8 +352,21 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 	for _, sl := range p.slots {
 		out.Roles = append(out.Roles, RoleCount{RoleSlot: sl})
 	}
-	var first *Recipient
-	err := derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.PersonRecord, roles []uint16) error {
+	var (
+		first *Recipient
+		live  []*bolt.Bucket
+		err   error
+	)
+	if p.req.Purpose.Drill() {
+		if live, err = liveRecipients(tx); err != nil {
+			return out, err
+		}
+	}
+	err = derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.PersonRecord, roles []uint16) error {
+		if inAny(live, person.ID) { // rulesDrillSparesLive
+			out.LeftOut++
+			return nil
+		}
 		out.Total++
 		if len(roles) > 1 {
 			out.Merged++
