@@ -152,6 +152,7 @@ func (s *Server) approveActivation(c *gin.Context) {
 		DryRun     bool   `json:"dry_run"`
 		Reason     string `json:"reason"`
 		Recipients *int   `json:"recipients"`
+		Repeat     bool   `json:"repeat"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
@@ -171,7 +172,7 @@ func (s *Server) approveActivation(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, id, notify.DecisionRequest{Approve: true, Reason: req.Reason, Recipients: *req.Recipients})
+	a, err := s.deps.Activations.Decide(c.Request.Context(), identity(c).Name, id, notify.DecisionRequest{Approve: true, Reason: req.Reason, Recipients: *req.Recipients, Repeat: req.Repeat})
 	s.reply(c, http.StatusOK, a, err)
 }
 

@@ -858,6 +858,31 @@ func TestTheSameLiveRequestIsNotMadeTwice(t *testing.T) {
 	second, err := e.svc.Activate(ctx, "commander", req)
 	require.NoError(t, err, "the first expired")
 	assert.Equal(t, notify.StatusPendingApproval, second.Status)
+
+	// A request made again with repeat, approved, starts the call-up; the
+	// one still waiting is then refused approval unless the approver
+	// repeats too: its people have just been called.
+	again := req
+	again.Repeat = true
+	third, err := e.svc.Activate(ctx, "another commander", again)
+	require.NoError(t, err)
+	p, err := e.svc.ApprovalPreview(ctx, third.ID)
+	require.NoError(t, err)
+	started, err := e.svc.Decide(ctx, "approver", third.ID, notify.DecisionRequest{Approve: true, Recipients: p.Total})
+	require.NoError(t, err)
+	require.Equal(t, notify.StatusActive, started.Status)
+	p, err = e.svc.ApprovalPreview(ctx, second.ID)
+	require.NoError(t, err)
+	assert.Equal(t, []plans.ActivationID{started.ID}, p.AlreadyOpen, "the approver sees it")
+	_, err = e.svc.Decide(ctx, "approver", second.ID, notify.DecisionRequest{Approve: true, Recipients: p.Total})
+	require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	assert.Contains(t, err.Error(), string(started.ID)+" (flood-control, level II, LIVE) over the same regions was started by another commander")
+	st, err := e.svc.Activation(ctx, muster.Default, second.ID)
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusPendingApproval, st.Status, "nothing decided")
+	repeated, err := e.svc.Decide(ctx, "approver", second.ID, notify.DecisionRequest{Approve: true, Recipients: p.Total, Repeat: true})
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusActive, repeated.Status)
 }
 
 // People a LIVE call-up calls up for real are not drilled anywhere, also not

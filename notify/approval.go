@@ -139,12 +139,36 @@ func countRecipients(tx *bolt.Tx, p *prepared) (int, error) {
 	return n, err
 }
 
+// notStartedSince refuses the approval of request id (EConflict) if the
+// same LIVE call-up it asks for (plan, level, regions) was started by
+// someone else while it waited: approving would page its people twice.
+// The request itself was checked when it was made (notAgain).
+func (s *Service) notStartedSince(ctx context.Context, id plans.ActivationID) error {
+	return s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil || a.Status != StatusPendingApproval {
+			return nil // the command reports an unknown or decided request
+		}
+		o, err := activeAgain(tx, sameLive(a.request()))
+		if err != nil || o == nil {
+			return err
+		}
+		return muster.Errorf(muster.EConflict, "activation %s (%s, level %s, LIVE) over the same regions was started by %s at %s, after this request: "+
+			"its people have been called; reject this request, or approve with repeat to call them a second time",
+			o.ID, o.Plan, o.Level, o.CreatedBy, o.Start().Format(time.RFC3339))
+	})
+}
+
 // DecisionRequest approves or rejects a pending activation. Recipients is
 // the recipient count of the preview the decider saw (required to approve).
 type DecisionRequest struct {
 	Approve    bool   `json:"approve"`
 	Reason     string `json:"reason,omitempty"`
 	Recipients int    `json:"recipients"`
+	// Repeat approves even though the same LIVE call-up (plan, level,
+	// regions) started while this request waited: its people are called a
+	// second time.
+	Repeat bool `json:"repeat,omitempty"`
 }
 
 // ApprovalPreview is the preview an approver looks at before deciding on a
@@ -177,6 +201,11 @@ func (s *Service) Decide(ctx context.Context, actor string, id plans.ActivationI
 	var out Activation
 	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
 		return out, err
+	}
+	if req.Approve && !req.Repeat {
+		if err := s.notStartedSince(ctx, id); err != nil {
+			return out, err
+		}
 	}
 	b, err := json.Marshal(activationDecide{Activation: id, Approve: req.Approve, Reason: req.Reason, Recipients: req.Recipients})
 	if err != nil {

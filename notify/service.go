@@ -194,21 +194,14 @@ func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool, now t
 			return nil
 		}
 	}
-	want := slices.Compact(slices.Sorted(slices.Values(cr.Regions)))
-	same := func(o Activation) bool {
-		return o.Retracts == "" && o.Purpose == PurposeLive && o.Plan == cr.Plan && o.Level == cr.Level &&
-			slices.Equal(slices.Compact(slices.Sorted(slices.Values(o.Regions))), want)
-	}
-	for _, id := range openActivations(tx) {
-		o, err := getActivation(tx, id)
-		if err != nil {
-			return err
-		}
-		if o.Status == StatusActive && same(o) {
-			return muster.Errorf(muster.EConflict, "activation %s (%s, level %s, %s) is already active over the same regions, started by %s: "+
+	same := sameLive(cr)
+	if o, err := activeAgain(tx, same); err != nil || o != nil {
+		if o != nil {
+			err = muster.Errorf(muster.EConflict, "activation %s (%s, level %s, %s) is already active over the same regions, started by %s: "+
 				"its people have been called; stand it down first, or ask again with repeat to call them a second time",
 				o.ID, o.Plan, o.Level, o.Purpose, o.CreatedBy)
 		}
+		return err
 	}
 	// Requests awaiting approval are not among the open ones (nothing was
 	// started): look through the latest activations, newest first.
@@ -231,6 +224,30 @@ func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool, now t
 		}
 	}
 	return nil
+}
+
+// sameLive returns whether an activation is a LIVE call-up (not a
+// correction) of cr's plan at cr's level over cr's regions.
+func sameLive(cr activationCreate) func(o Activation) bool {
+	want := slices.Compact(slices.Sorted(slices.Values(cr.Regions)))
+	return func(o Activation) bool {
+		return o.Retracts == "" && o.Purpose == PurposeLive && o.Plan == cr.Plan && o.Level == cr.Level &&
+			slices.Equal(slices.Compact(slices.Sorted(slices.Values(o.Regions))), want)
+	}
+}
+
+// activeAgain returns the active call-up that same matches, nil if none.
+func activeAgain(tx *bolt.Tx, same func(Activation) bool) (*Activation, error) {
+	for _, id := range openActivations(tx) {
+		o, err := getActivation(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if o.Status == StatusActive && same(o) {
+			return &o, nil
+		}
+	}
+	return nil, nil
 }
 
 // pendingLookback bounds how many of the latest activations notAgain reads
