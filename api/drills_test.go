@@ -269,3 +269,40 @@ func TestDrillsUnavailableWithoutService(t *testing.T) {
 
 // lower is an ID as someone might type it, in lower case.
 func lower[T ~string](id T) string { return strings.ToLower(string(id)) }
+
+// A plan file that drops a level a drill schedule uses is refused (409,
+// naming the schedule): the schedule would fail at its next due time. With
+// force it is applied; a file keeping the level goes through as before.
+func TestPlanApplyKeepsTheLevelsDrillsUse(t *testing.T) {
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC))
+	f := newFixtureWith(t, 1, clk, "")
+	h := f.handler(f.c.Leader())
+	withDemo(t, f, h)
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	flood := string(files[0].Data)
+	cut := strings.Index(flood, "\n  IV:\n")
+	require.Positive(t, cut, "level IV is the file's last level")
+	withoutIV := []byte(flood[:cut+1])
+
+	res := do(t, h, request{method: "POST", path: "/api/v1/drills", token: f.root, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "type": "notification",
+		"title": "防汛通讯演练", "cron": "0 9 * * 1", "time_zone": "Asia/Shanghai"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var s drills.Schedule
+	res.decode(t, &s)
+
+	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(withoutIV)})
+	require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+	assert.Contains(t, res.Body.String(), string(s.ID)+` \"防汛通讯演练\" (level IV)`)
+	res = do(t, h, request{method: "GET", path: "/api/v1/plans/flood-control", token: f.root})
+	require.Equal(t, http.StatusOK, res.Code)
+	var pv plans.PlanVersion
+	res.decode(t, &pv)
+	assert.Equal(t, 1, pv.Version, "nothing applied")
+
+	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml&force=true", token: f.root, body: bytes.NewReader(withoutIV)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(files[0].Data)})
+	require.Equal(t, http.StatusCreated, res.Code, "the level back: %s", res.Body)
+}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -212,6 +214,12 @@ func (s *Server) applyPlan(c *gin.Context) {
 	if name == "" {
 		name = "plan.yaml"
 	}
+	if c.Query("force") != "true" {
+		if err := s.levelsStillDrilled(c.Request.Context(), name, data); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	res, err := s.deps.Plans.ApplyPlan(c.Request.Context(), identity(c).Name, name, data)
 	status := http.StatusOK
 	if res.Changed {
@@ -219,6 +227,41 @@ func (s *Server) applyPlan(c *gin.Context) {
 		c.Header("Location", "/api/v1/plans/"+string(res.PlanID)+"/versions/"+strconv.Itoa(res.Version))
 	}
 	s.reply(c, status, res, err)
+}
+
+// levelsStillDrilled refuses (409) a plan file that drops a level its drill
+// schedules use: each of them would fail at its next due time. A file that
+// does not decode is left to ApplyPlan to report.
+func (s *Server) levelsStillDrilled(ctx context.Context, name string, data []byte) error {
+	if s.deps.Drills == nil {
+		return nil
+	}
+	p, err := plans.DecodePlan(name, data)
+	if err != nil {
+		return nil
+	}
+	var lost []string
+	page := plans.Page{Limit: 1000}
+	for {
+		l, err := s.deps.Drills.Schedules(ctx, muster.Default, page)
+		if err != nil {
+			return err
+		}
+		for _, sc := range l.Items {
+			if sc.Plan == p.ID && p.Level(sc.Level) == nil {
+				lost = append(lost, fmt.Sprintf("%s %q (level %s)", sc.ID, sc.Title, sc.Level))
+			}
+		}
+		if l.Next == "" {
+			break
+		}
+		page.After = l.Next
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	return muster.Errorf(muster.EConflict, "plan %s: this file has no level that drill schedule %s uses, so it would fail at its next due time: "+
+		"change or delete the schedule first, or apply anyway with force", p.ID, strings.Join(lost, ", "))
 }
 
 func (s *Server) getPlan(c *gin.Context) {
