@@ -854,6 +854,15 @@ func TestTheSameLiveRequestIsNotMadeTwice(t *testing.T) {
 	require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
 	assert.Contains(t, err.Error(), string(first.ID)+" (flood-control, level II, LIVE) over the same regions")
 	assert.Contains(t, err.Error(), "awaits approval")
+	refused := err.Error()
+	asked, err := e.svc.Preview(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, refused, asked.Again, "the preview says so before anyone confirms")
+	again := req
+	again.Repeat = true
+	asked, err = e.svc.Preview(ctx, again)
+	require.NoError(t, err)
+	assert.Empty(t, asked.Again)
 	clock.Add(10 * time.Minute)
 	second, err := e.svc.Activate(ctx, "commander", req)
 	require.NoError(t, err, "the first expired")
@@ -862,8 +871,6 @@ func TestTheSameLiveRequestIsNotMadeTwice(t *testing.T) {
 	// A request made again with repeat, approved, starts the call-up; the
 	// one still waiting is then refused approval unless the approver
 	// repeats too: its people have just been called.
-	again := req
-	again.Repeat = true
 	third, err := e.svc.Activate(ctx, "another commander", again)
 	require.NoError(t, err)
 	p, err := e.svc.ApprovalPreview(ctx, third.ID)

@@ -331,6 +331,10 @@ type Preview struct {
 	// LeftOut counts, for a drill, the people it leaves out because an
 	// active LIVE call-up has called them up for real (not in Total).
 	LeftOut int `json:"left_out,omitempty"`
+	// Again says why starting it would be refused as a repeat of a LIVE
+	// call-up still open or awaiting approval (ask with repeat to start it
+	// all the same); empty when it would not be.
+	Again string `json:"again,omitempty"`
 }
 
 // Preview dry-runs an activation: who would be called, per region and role,
@@ -352,8 +356,15 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 		if err := askedFor(tx, cr); err != nil {
 			return err
 		}
-		out, err = s.preview(tx, p)
-		return err
+		if out, err = s.preview(tx, p); err != nil || cr.Key != "" {
+			return err // a keyed request may be the retry of one it created
+		}
+		if err := notAgain(tx, "", cr, req.Repeat, s.now()); muster.IsCode(err, muster.EConflict) {
+			out.Again = err.Error()
+		} else if err != nil {
+			return err
+		}
+		return nil
 	})
 	return out, err
 }
