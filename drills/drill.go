@@ -117,10 +117,16 @@ func ParseWindow(s string) (Window, error) {
 // String writes w as HH:MM-HH:MM.
 func (w Window) String() string { return w.Start.String() + "-" + w.End.String() }
 
-// On returns the window's bounds on the calendar day of t, in loc.
+// On returns the window's bounds on the calendar day of t, in loc. Each
+// bound is the instant the clocks in loc show it, as for a cron's due time
+// (NextDue): a reading the clocks skip when they go forward is the instant
+// they jump (02:30 in America/New_York on 2026-03-08 is 03:00 EDT, never
+// 01:30 EST), and a reading they show twice is its first showing.
 func (w Window) On(t time.Time, loc *time.Location) (time.Time, time.Time) {
 	y, m, d := t.In(loc).Date()
-	day := func(c ClockTime) time.Time { return time.Date(y, m, d, int(c)/60, int(c)%60, 0, 0, loc) }
+	day := func(c ClockTime) time.Time {
+		return wallInstant(time.Date(y, m, d, int(c)/60, int(c)%60, 0, 0, time.UTC), loc).In(loc)
+	}
 	return day(w.Start), day(w.End)
 }
 

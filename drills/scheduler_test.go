@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -253,6 +254,104 @@ func TestSchedulerNoNoticePicksAgreeOnEveryNode(t *testing.T) {
 		next[seen[0].RunAt] = true
 	}
 	assert.Greater(t, len(next), 1, "the scheduler's picks differ between schedules")
+}
+
+// A no-notice window is read on the clocks of its time zone, like a cron's
+// due time: on the day the clocks go forward, the part of the window they
+// skip is not there, and a run never starts before the window (an hour
+// early, at a reading taken with the winter offset) or after it.
+func TestNoNoticeWindowAcrossSpringForward(t *testing.T) {
+	ny, berlin := mustZone(t, "America/New_York"), mustZone(t, "Europe/Berlin")
+	for _, tc := range []struct {
+		name, cron, window string
+		loc                *time.Location
+		day                time.Time
+		lo, hi             time.Time // the window's real bounds, UTC
+	}{
+		{
+			name: "New York 02:00-04:00 starts at the jump", cron: "0 9 * * *", window: "02:00-04:00", loc: ny,
+			day: time.Date(2026, 3, 8, 0, 0, 0, 0, ny),
+			// 02:00 EST becomes 03:00 EDT at 07:00 UTC; 04:00 EDT is 08:00 UTC.
+			lo: utcTime("2026-03-08 07:00"), hi: utcTime("2026-03-08 08:00"),
+		},
+		{
+			name: "Berlin 01:30-02:30 ends at the jump", cron: "0 9 * * *", window: "01:30-02:30", loc: berlin,
+			day: time.Date(2026, 3, 29, 0, 0, 0, 0, berlin),
+			// 01:30 CET is 00:30 UTC; 02:00 CET becomes 03:00 CEST at 01:00 UTC.
+			lo: utcTime("2026-03-29 00:30"), hi: utcTime("2026-03-29 01:00"),
+		},
+		{
+			name: "Berlin 02:30-03:30 starts at the jump", cron: "0 9 * * *", window: "02:30-03:30", loc: berlin,
+			day: time.Date(2026, 3, 29, 0, 0, 0, 0, berlin),
+			lo:  utcTime("2026-03-29 01:00"), hi: utcTime("2026-03-29 01:30"),
+		},
+		{
+			name: "New York on a day without a change", cron: "0 9 * * *", window: "02:00-04:00", loc: ny,
+			day: time.Date(2026, 3, 9, 0, 0, 0, 0, ny),
+			lo:  utcTime("2026-03-09 06:00"), hi: utcTime("2026-03-09 08:00"),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := drills.ParseWindow(tc.window)
+			require.NoError(t, err)
+			s := drills.Schedule{Cron: tc.cron, TimeZone: tc.loc.String(), NoNotice: &w}
+			due := time.Date(tc.day.Year(), tc.day.Month(), tc.day.Day(), 9, 0, 0, 0, tc.loc)
+			lo, hi := w.On(due, tc.loc)
+			assert.True(t, lo.Equal(tc.lo) && hi.Equal(tc.hi), "window %s-%s, want %s-%s", lo.UTC(), hi.UTC(), tc.lo, tc.hi)
+			var early, late int
+			first, last := hi, lo
+			for seed := range uint64(300) {
+				at, err := s.PickRunAt(due, tc.day.Add(-time.Hour), rand.New(rand.NewPCG(seed, 1)))
+				require.NoError(t, err)
+				if at.Before(tc.lo) {
+					early++
+				}
+				if !at.Before(tc.hi) {
+					late++
+				}
+				first, last = earliest(first, at), latest(last, at)
+			}
+			assert.Zero(t, early, "picks before the window (first %s)", first.In(tc.loc))
+			assert.Zero(t, late, "picks at or after the window's end (last %s)", last.In(tc.loc))
+			assert.Less(t, first.Sub(tc.lo), 5*time.Minute, "picks spread over the whole window: first %s", first.In(tc.loc))
+			assert.Less(t, tc.hi.Sub(last), 5*time.Minute, "picks spread over the whole window: last %s", last.In(tc.loc))
+		})
+	}
+
+	// Through the cluster: a window the clocks skip entirely runs once, at
+	// the jump, and the schedule's checks see the same window.
+	t.Run("a window the clocks skip runs at the jump", func(t *testing.T) {
+		e := newClockedEnv(t, 1, 100, nil)
+		ctx := testCtx(t)
+		e.clock.Set(time.Date(2026, 3, 7, 12, 0, 0, 0, ny))
+		in := weekly(district)
+		in.Cron, in.TimeZone, in.NoNotice = "0 2 * * *", ny.String(), "02:00-02:59"
+		s, err := e.drills.Schedule(ctx, "trainer", in)
+		require.NoError(t, err)
+		jump := utcTime("2026-03-08 07:00")
+		assert.True(t, s.Due.Equal(jump), "due %s", s.Due.In(ny))
+		assert.True(t, s.RunAt.Equal(jump), "picked %s, want the jump to 03:00 EDT", s.RunAt.In(ny))
+		_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{})
+		tickThrough(t, ctx, e, sched, time.Date(2026, 3, 8, 0, 0, 0, 0, ny), time.Date(2026, 3, 8, 4, 0, 0, 0, ny), time.Minute)
+		runs := runsOf(t, ctx, e.drills, s.ID)
+		require.Len(t, runs, 1)
+		assert.Equal(t, drills.RunStarted, runs[0].Status)
+		assert.True(t, runs[0].At.Equal(jump), "started at %s", runs[0].At.In(ny))
+	})
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func TestSchedulerExactlyOnceAcrossLeaderChange(t *testing.T) {
