@@ -139,7 +139,9 @@ const (
 	// CatchUpSkip records missed due times and runs none of them.
 	CatchUpSkip CatchUpPolicy = "skip"
 	// CatchUpOnce runs the latest missed due time once, if it is no older
-	// than the schedule's catch-up window, and records the rest as missed.
+	// than the schedule's catch-up window and the next due time cannot
+	// start before that run's length is over, and records the rest as
+	// missed.
 	CatchUpOnce CatchUpPolicy = "once"
 )
 

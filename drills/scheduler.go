@@ -392,7 +392,10 @@ func (s *Scheduler) note(sc *Schedule, f Fire, res *FireResult, rep *TickReport)
 //   - an occurrence late because the whole cluster was down, with any due
 //     times after it that passed unseen, follows the catch-up policy: skip
 //     records them all missed; once runs the latest of them if it is no
-//     older than CatchUpWithin, and records the others missed.
+//     older than CatchUpWithin and the next due time cannot start before
+//     that run's length is over, and records the others missed. So a
+//     catch-up starts at most one run, never alongside or just before the
+//     next due time's.
 //
 // Next is always the first due time not yet passed, its start picked by the
 // service (inside the window for a no-notice drill).
@@ -447,7 +450,16 @@ func (s *Scheduler) decide(sc *Schedule, now time.Time) (Fire, error) {
 			f.MissedMore = w.more
 		}
 		late := now.Sub(start)
+		// A catch-up run starts now and calls the same people up for a
+		// length: a next due time that can start before it is over would
+		// be recorded missed for it, or run on its heels. The due time on
+		// schedule runs; the late one is given up.
+		crowded := !f.Next.IsZero() && earliestStart(sc, f.Next, loc).Before(now.Add(sc.RunLength()))
 		switch {
+		case sc.CatchUp == CatchUpOnce && late <= sc.CatchUpWithin.Std() && crowded:
+			f.Skip = true
+			f.Reason = fmt.Sprintf("the cluster was down at its due time; not caught up, as its next due time (%s) comes before a catch-up run of %s would be over",
+				f.Next.In(loc).Format("2006-01-02 15:04 MST"), shortDuration(sc.RunLength()))
 		case sc.CatchUp == CatchUpOnce && late <= sc.CatchUpWithin.Std():
 			f.RetryAt = retry()
 		case sc.CatchUp == CatchUpOnce:

@@ -522,6 +522,77 @@ func TestSchedulerCatchUp(t *testing.T) {
 	assert.True(t, rep.Idle(), "nothing is left due: %+v", rep)
 }
 
+// A catch-up run starts when the cluster comes back and calls the same
+// people up for its length: it is made only when the next due time cannot
+// start before it is over. Otherwise the late due time is recorded missed
+// and the next one runs on schedule, rather than two runs starting
+// together (the next one then recorded missed for the catch-up) or one
+// just after the other.
+func TestSchedulerCatchUpLeavesTheNextDueTimeItsRun(t *testing.T) {
+	hour, day := time.Hour, 24*time.Hour
+	for _, tc := range []struct {
+		name, cron, noNotice, within, length string
+		back                                 time.Duration // after the first due time, when the cluster is back
+		until                                time.Duration // after the first due time, the last tick
+		missed, started                      []time.Duration
+	}{
+		{
+			name: "hourly, back with the next due time on time", cron: "0 * * * *", within: "4h", length: "30m",
+			back: 3*hour + time.Minute, until: 5*hour + 30*time.Minute,
+			missed: []time.Duration{0, hour, 2 * hour}, started: []time.Duration{3 * hour, 4 * hour, 5 * hour},
+		},
+		{
+			name: "hourly, a catch-up run that ends as the next starts", cron: "0 * * * *", within: "4h", length: "30m",
+			back: 3*hour + 30*time.Minute, until: 5*hour + 30*time.Minute,
+			missed: []time.Duration{0, hour, 2 * hour}, started: []time.Duration{3 * hour, 4 * hour, 5 * hour},
+		},
+		{
+			name: "daily, back half an hour before the next", cron: "0 9 * * *", within: "24h",
+			back: 2*day - 30*time.Minute, until: 2*day + hour,
+			missed: []time.Duration{0, day}, started: []time.Duration{2 * day},
+		},
+		{
+			name: "daily no-notice, back inside the next day's window", cron: "0 9 * * *", noNotice: "09:00-17:00", within: "48h",
+			back: 2*day + 2*hour, until: 2*day + 9*hour,
+			missed: []time.Duration{0, day}, started: []time.Duration{2 * day},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newClockedEnv(t, 1, 100, nil)
+			ctx := testCtx(t)
+			in := weekly(district)
+			in.Cron, in.TimeZone, in.NoNotice, in.CatchUp, in.CatchUpWithin, in.Length = tc.cron, "UTC", tc.noNotice, "once", tc.within, tc.length
+			s, err := e.drills.Schedule(ctx, "trainer", in)
+			require.NoError(t, err)
+			_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{})
+			// Nothing ticks while the cluster is down; it comes back at back.
+			back := s.Due.Add(tc.back)
+			tickThrough(t, ctx, e, sched, back, s.Due.Add(tc.until), time.Minute)
+
+			var missed, started []time.Duration
+			var prev *drills.Run
+			for _, r := range runsOf(t, ctx, e.drills, s.ID) {
+				switch r.Status {
+				case drills.RunMissed:
+					missed = append(missed, r.Due.Sub(s.Due))
+					assert.Contains(t, r.Error, "the cluster was down", "%s due %s", r.ID, r.Due)
+				case drills.RunStarted:
+					started = append(started, r.Due.Sub(s.Due))
+					if prev != nil {
+						assert.GreaterOrEqual(t, r.At.Sub(prev.At), s.RunLength(), "%s started at %s, %s at %s", prev.ID, prev.At, r.ID, r.At)
+					}
+					assert.False(t, r.At.Before(back), "%s started at %s", r.ID, r.At)
+					prev = &r
+				default:
+					t.Errorf("run %s due %s: %s %s", r.ID, r.Due, r.Status, r.Error)
+				}
+			}
+			assert.Equal(t, tc.missed, missed, "missed due times, after the first")
+			assert.Equal(t, tc.started, started, "started due times, after the first")
+		})
+	}
+}
+
 func TestSchedulerCatchUpBoundsMissedRuns(t *testing.T) {
 	e := newClockedEnv(t, 1, 50, nil)
 	ctx := testCtx(t)
