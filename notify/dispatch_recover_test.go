@@ -374,3 +374,57 @@ func floodDrill(t *testing.T, e *env, n int) (notify.Activation, []notify.Recipi
 	require.Len(t, l.Items, n)
 	return a, l.Items
 }
+
+// A drill's backup step does not call up a backup who is called up for real
+// by a LIVE call-up elsewhere; under rules 6 it did.
+func TestADrillDoesNotCallUpABackupCalledUpForReal(t *testing.T) {
+	for _, rules := range []int{0, 6} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			e := newEnvWith(t, 1, 600, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock = clock; c.Rules = rules }}, testCtx(t))
+			ctx := testCtx(t)
+			n := e.c.Leader().Node
+			_, err := e.plans.ApplyPlan(ctx, "test", "escalate.yaml", escalatePlan())
+			require.NoError(t, err)
+			ask := func(purpose string, region plans.RegionCode) notify.Activation {
+				a, err := e.svc.Activate(ctx, "someone", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{region}, Level: "IV", Purpose: purpose, Reason: "志愿者集结"})
+				require.NoError(t, err)
+				return a
+			}
+			live := ask("LIVE", district)
+			called := allRecipients(t, e, live.ID, notify.RecipientFilter{})
+			require.NotEmpty(t, called)
+			// Someone the drill over the other district calls gets a backup
+			// the LIVE call-up has called up.
+			elsewhere := plans.RegionCode("990102")
+			l, err := e.plans.People(ctx, muster.Default, plans.PeopleFilter{Region: elsewhere, Category: "志愿者"}, plans.Page{Limit: 1})
+			require.NoError(t, err)
+			require.Len(t, l.Items, 1)
+			p := l.Items[0]
+			_, err = e.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: p.Phones, Grid: string(p.Grid), Category: string(p.Category),
+				Tags: p.Tags, Teams: p.Teams, Language: string(p.Language), Backup: string(called[0].Person)})
+			require.NoError(t, err)
+			drill := ask("EXERCISE", elsewhere)
+			body, _ := json.Marshal(map[string]any{"Activation": drill.ID, "Person": p.ID, "State": notify.StateDelivered})
+			require.NoError(t, n.Apply(ctx, &muster.Command{Type: cmdSetState, Actor: "test", Payload: body}, nil))
+
+			clock.Add(15 * time.Minute)
+			payload, err := json.Marshal(map[string]any{"a": drill.ID, "step": 2}) // the backup step; p alone is silent
+			require.NoError(t, err)
+			var fr notify.FireResult
+			require.NoError(t, n.Apply(ctx, &muster.Command{Type: notify.CmdEscalationFire, Actor: "test", Payload: payload}, &fr))
+			assert.Equal(t, 1, fr.Silent)
+			drilled := false
+			for _, r := range allRecipients(t, e, drill.ID, notify.RecipientFilter{}) {
+				drilled = drilled || r.Person == called[0].Person
+			}
+			if rules == 6 {
+				assert.Equal(t, 1, fr.Added)
+				assert.True(t, drilled, "under rules 6 the drill called up the backup")
+				return
+			}
+			assert.Zero(t, fr.Added)
+			assert.False(t, drilled, "%s is called up for real", called[0].Person)
+		})
+	}
+}

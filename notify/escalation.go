@@ -264,6 +264,7 @@ type stepper struct {
 	queue   *bolt.Bucket
 	reports map[int][]Recipient
 	out     *FireResult
+	live    []*bolt.Bucket // see liveRecipients
 }
 
 func newStepper(tx *bolt.Tx, c *muster.Command, at *actTx, ch escChain, out *FireResult) (*stepper, error) {
@@ -272,6 +273,20 @@ func newStepper(tx *bolt.Tx, c *muster.Command, at *actTx, ch escChain, out *Fir
 		return nil, err
 	}
 	return &stepper{tx: tx, c: c, at: at, ch: ch, queue: q, reports: map[int][]Recipient{}, out: out}, nil
+}
+
+// liveRecipients returns, for a drill under rulesDrillSparesLive, the
+// recipients of the active LIVE call-ups, read once per command: a backup
+// called up for real is not drilled.
+func (s *stepper) liveRecipients() ([]*bolt.Bucket, error) {
+	if s.live == nil && s.at.a.Purpose.Drill() && s.c.RulesAtLeast(rulesDrillSparesLive) {
+		live, err := liveRecipients(s.tx)
+		if err != nil {
+			return nil, err
+		}
+		s.live = append(make([]*bolt.Bucket, 0, len(live)), live...) // not nil: read
+	}
+	return s.live, nil
 }
 
 func (s *stepper) put(it EscalationItem) error {
@@ -298,7 +313,11 @@ func (s *stepper) apply(i int, r *Recipient) error {
 			return err
 		}
 	case plans.EscalateBackup:
-		added, err := callUpBackup(s.tx, s.at, *r)
+		live, err := s.liveRecipients()
+		if err != nil {
+			return err
+		}
+		added, err := callUpBackup(s.tx, s.at, *r, live)
 		if err != nil {
 			return err
 		}
@@ -626,9 +645,14 @@ func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
 
 // callUpBackup adds r's backup person to the activation as a new pending
 // recipient in r's role slots, unless they have no backup or the backup is
-// called up already. The dispatcher sends them the call-up like anyone else.
-func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient) (bool, error) {
+// called up already, or is among the recipients of live (for a drill: the
+// LIVE call-ups; they are called up for real). The dispatcher sends them the
+// call-up like anyone else.
+func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket) (bool, error) {
 	if r.Backup == "" || at.rb.Get([]byte(r.Backup)) != nil {
+		return false, nil
+	}
+	if inAny(live, []byte(r.Backup)) {
 		return false, nil
 	}
 	p, ok, err := plans.GetPerson(tx, r.Backup)
