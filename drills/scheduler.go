@@ -536,7 +536,8 @@ func latestStart(sc *Schedule, due time.Time, loc *time.Location) time.Time {
 //
 //   - muster_drill_schedules: schedules that exist, paused ones included;
 //   - muster_drill_schedules_postponed: schedules whose occurrence waits for
-//     a live emergency to end;
+//     a live emergency to end, as Service.Get shows them at the scrape (not
+//     paused, and a region still in emergency);
 //   - muster_drill_runs_total{status}: runs recorded, by status (started,
 //     missed, failed).
 //
@@ -545,6 +546,7 @@ func latestStart(sc *Schedule, due time.Time, loc *time.Location) time.Time {
 func (s *Scheduler) Collector() prometheus.Collector {
 	return &scheduleCollector{
 		view:      s.view,
+		now:       s.svc.Now,
 		schedules: prometheus.NewDesc("muster_drill_schedules", "Drill schedules, paused ones included.", nil, nil),
 		postponed: prometheus.NewDesc("muster_drill_schedules_postponed", "Drill schedules whose occurrence is postponed by a live emergency.", nil, nil),
 		runs:      prometheus.NewDesc("muster_drill_runs_total", "Drill runs recorded, by status (started, missed, failed).", []string{"status"}, nil),
@@ -554,6 +556,7 @@ func (s *Scheduler) Collector() prometheus.Collector {
 
 type scheduleCollector struct {
 	view                       Viewer
+	now                        func() time.Time
 	schedules, postponed, runs *prometheus.Desc
 
 	mu       sync.Mutex // guards the run counts between scrapes
@@ -574,14 +577,27 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var schedules, postponed int
 	seen, counts := c.runsSeen, maps.Clone(c.byStatus)
+	now := c.now()
 	err := c.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		schedules, postponed = 0, 0
 		if b := tx.Bucket(bSchedules); b != nil {
-			err := b.ForEach(func(_, v []byte) error {
+			err := b.ForEach(func(k, v []byte) error {
 				schedules++
 				// Postponed is the only field named so and is left out when
 				// nil; inside a JSON string its quotes would be escaped.
-				if bytes.Contains(v, []byte(`"postponed":`)) {
+				// Only those schedules are decoded, to be counted as a
+				// reader sees them.
+				if !bytes.Contains(v, []byte(`"postponed":`)) {
+					return nil
+				}
+				var sc Schedule
+				if err := json.Unmarshal(v, &sc); err != nil {
+					return fmt.Errorf("decode drill schedule %s: %w", k, err)
+				}
+				if err := asSeen(tx, &sc, now); err != nil {
+					return err
+				}
+				if sc.Postponed != nil {
 					postponed++
 				}
 				return nil

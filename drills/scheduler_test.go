@@ -3,6 +3,7 @@ package drills_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -722,6 +723,95 @@ func TestSchedulerPostponesDuringLiveEmergency(t *testing.T) {
 	assert.True(t, got.Postponed.Due.Equal(next))
 	assert.Equal(t, 1, got.Missed)
 	assert.Equal(t, 1, got.Runs)
+}
+
+// A postponed schedule, read through the service (muster drill list and
+// show), says what blocks it now, not what blocked it at the scheduler's
+// last look: nothing once the emergency has stood down, the emergency that
+// blocks it now, the next occurrence once its due time has come, and no
+// postponement while paused. The metric counts the same.
+func TestPostponedScheduleShowsWhatBlocksItNow(t *testing.T) {
+	e := newClockedEnv(t, 1, 300, nil)
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+	_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{PostponeRetry: time.Hour})
+	metric := sched.Collector()
+	postponedMetric := func(n int) string {
+		return fmt.Sprintf(`
+# HELP muster_drill_schedules_postponed Drill schedules whose occurrence is postponed by a live emergency.
+# TYPE muster_drill_schedules_postponed gauge
+muster_drill_schedules_postponed %d
+`, n)
+	}
+	shown := func() drills.Schedule {
+		t.Helper()
+		got, err := e.drills.Get(ctx, muster.Default, s.ID)
+		require.NoError(t, err)
+		list, err := e.drills.Schedules(ctx, muster.Default, plans.Page{})
+		require.NoError(t, err)
+		require.Len(t, list.Items, 1)
+		assert.Equal(t, got, list.Items[0], "list and show agree")
+		return got
+	}
+	live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "暴雨"})
+	require.NoError(t, err)
+	e.clock.Set(s.Due)
+	rep, err := sched.Tick(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []drills.ScheduleID{s.ID}, rep.Postponed)
+	got := shown()
+	require.NotNil(t, got.Postponed)
+	assert.Contains(t, got.Postponed.Reason, string(live.ID))
+	assert.NoError(t, testutil.CollectAndCompare(metric, strings.NewReader(postponedMetric(1)), "muster_drill_schedules_postponed"))
+
+	// The emergency stands down; the scheduler looks again only in an hour.
+	_, err = e.notify.StandDown(ctx, "commander", live.ID, "雨停")
+	require.NoError(t, err)
+	e.clock.Set(s.Due.Add(10 * time.Minute))
+	got = shown()
+	assert.Nil(t, got.Postponed, "nothing blocks it any more")
+	assert.True(t, got.RunAt.Equal(s.Due.Add(time.Hour)), "it starts at the scheduler's next look, %s", got.RunAt)
+	assert.NoError(t, testutil.CollectAndCompare(metric, strings.NewReader(postponedMetric(0)), "muster_drill_schedules_postponed"))
+
+	// Another emergency, over the whole city, blocks it now.
+	typhoon, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "LIVE", Reason: "台风"})
+	require.NoError(t, err)
+	got = shown()
+	require.NotNil(t, got.Postponed)
+	assert.Equal(t, []plans.RegionCode{city}, got.Postponed.Regions)
+	assert.Contains(t, got.Postponed.Reason, string(typhoon.ID))
+	assert.NotContains(t, got.Postponed.Reason, string(live.ID))
+	assert.True(t, got.Postponed.Due.Equal(s.Due))
+
+	// The next due time comes before the scheduler looks: that occurrence
+	// is the one shown, postponed from its due time; the scheduler's look
+	// then agrees.
+	next := s.Due.Add(7 * 24 * time.Hour)
+	e.clock.Set(next.Add(time.Minute))
+	got = shown()
+	assert.True(t, got.Due.Equal(next), "due %s", got.Due)
+	require.NotNil(t, got.Postponed)
+	assert.True(t, got.Postponed.Due.Equal(next))
+	assert.Contains(t, got.Postponed.Reason, string(typhoon.ID))
+	rep, err = sched.Tick(ctx)
+	require.NoError(t, err)
+	assert.Len(t, rep.Missed, 1)
+	assert.Equal(t, []drills.ScheduleID{s.ID}, rep.Postponed)
+	after := shown()
+	assert.True(t, after.Due.Equal(got.Due))
+	require.NotNil(t, after.Postponed)
+	assert.True(t, after.Postponed.Due.Equal(got.Postponed.Due))
+	assert.Equal(t, got.Postponed.Reason, after.Postponed.Reason)
+
+	// Paused, it waits for nothing: resuming does not owe the occurrence.
+	paused, err := e.drills.Pause(ctx, "trainer", s.ID)
+	require.NoError(t, err)
+	assert.Nil(t, paused.Postponed)
+	got = shown()
+	assert.True(t, got.Paused)
+	assert.Nil(t, got.Postponed)
+	assert.NoError(t, testutil.CollectAndCompare(metric, strings.NewReader(postponedMetric(0)), "muster_drill_schedules_postponed"))
 }
 
 // TestSchedulerGivesUpAOneOffDrillAfterADayPostponed: a one-off drill has

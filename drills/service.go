@@ -229,10 +229,14 @@ func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) 
 	return out, err
 }
 
-// Pause stops a schedule's occurrences until it is resumed.
+// Pause stops a schedule's occurrences until it is resumed. A paused
+// schedule shows no postponement: resuming does not owe the occurrence.
 func (s *Service) Pause(ctx context.Context, actor string, id ScheduleID) (Schedule, error) {
 	var out Schedule
 	err := s.propose(ctx, CmdUpdate, actor, scheduleUpdate{ID: id, Action: ActionPause}, &out)
+	if out.Paused {
+		out.Postponed = nil
+	}
 	return out, err
 }
 
@@ -322,24 +326,36 @@ func (s *Service) propose(ctx context.Context, typ, actor string, payload, out a
 	return s.apply.Apply(ctx, &muster.Command{Type: typ, Actor: actor, Payload: b}, out)
 }
 
-// Get reads one schedule.
+// Get reads one schedule as it stands at the service's clock: a
+// postponement shows what blocks the occurrence now (see asSeen).
 func (s *Service) Get(ctx context.Context, level muster.Consistency, id ScheduleID) (Schedule, error) {
 	var out Schedule
+	now := s.clock.Now()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
-		out, err = getSchedule(tx, id)
-		return err
+		if out, err = getSchedule(tx, id); err != nil {
+			return err
+		}
+		return asSeen(tx, &out, now)
 	})
 	return out, err
 }
 
-// Schedules lists schedules by ID, a page at a time.
+// Schedules lists schedules by ID, a page at a time, each as Get shows it.
 func (s *Service) Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Schedule], error) {
 	out := plans.List[Schedule]{Items: []Schedule{}}
+	now := s.clock.Now()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
-		out, err = listJSON[Schedule](tx.Bucket(bSchedules), page, func(Schedule) bool { return true })
-		return err
+		if out, err = listJSON[Schedule](tx.Bucket(bSchedules), page, func(Schedule) bool { return true }); err != nil {
+			return err
+		}
+		for i := range out.Items {
+			if err := asSeen(tx, &out.Items[i], now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }
