@@ -897,8 +897,10 @@ func TestTheSameLiveRequestIsNotMadeTwice(t *testing.T) {
 // from the whole plan (值班领导): the LIVE call-up takes them off it (those
 // it has not sent to yet leave; one it has reached stays, counted), and a
 // drill that starts while it is active leaves them out, as its preview
-// says. Under rules 6 the drill elsewhere kept them all.
+// says; the drill's reminders queued to them are skipped. Under rules 6 the
+// drill elsewhere kept them all.
 func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	elsewhere := plans.RegionCode("990102")
 	drillReq := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{elsewhere}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"}
 	people := func(t *testing.T, e *env, id plans.ActivationID) map[plans.PersonID]notify.State {
@@ -926,13 +928,31 @@ func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
 		reached = shared[0]
 		body, _ := json.Marshal(map[string]any{"Activation": drill.ID, "Person": reached, "State": notify.StateDelivered})
 		require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: cmdSetState, Actor: "test", Payload: body}, nil))
+		// The drill's first step (an SMS reminder at T+15) queues one for
+		// the silent one.
+		clock.Add(15 * time.Minute)
+		payload, err := json.Marshal(map[string]any{"a": drill.ID, "step": 0})
+		require.NoError(t, err)
+		var fr notify.FireResult
+		require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: notify.CmdEscalationFire, Actor: "test", Payload: payload}, &fr))
+		require.Equal(t, 1, fr.Queued)
 		live, err = e.svc.Activate(ctx, "commander", floodIV(district))
 		require.NoError(t, err)
 		return drill, live, before, shared, reached
 	}
+	reminders := func(t *testing.T, e *env, id plans.ActivationID) map[string]int {
+		steps, err := e.svc.Escalation(testCtx(t), muster.Default, id)
+		require.NoError(t, err)
+		require.NotEmpty(t, steps)
+		return steps[0].Items
+	}
+	withClock := func(rules int) clustertest.Options {
+		return clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock, c.Rules = clock, rules }}
+	}
 
-	e := newEnv(t, 1, 1500)
+	e := newEnvWith(t, 1, 1500, withClock(0), testCtx(t))
 	drill, live, before, shared, reached := drillThenLive(t, e)
+	assert.Equal(t, map[string]int{notify.EscSkipped: 1}, reminders(t, e, drill.ID), "the drill's reminder to %s is skipped", reached)
 	assert.Empty(t, live.StoppedDrills, "the drill is in another district")
 	assert.Equal(t, []plans.ActivationID{drill.ID}, live.SparedFrom)
 	st, err := e.svc.Activation(testCtx(t), muster.Default, drill.ID)
@@ -974,9 +994,10 @@ func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
 	assert.Equal(t, len(before), p.Total)
 
 	t.Run("rules 6", func(t *testing.T) {
-		e := newEnvWith(t, 1, 1500, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = 6 }}, testCtx(t))
+		e := newEnvWith(t, 1, 1500, withClock(6), testCtx(t))
 		drill, live, before, _, _ := drillThenLive(t, e)
 		assert.Empty(t, live.SparedFrom)
+		assert.Equal(t, map[string]int{notify.EscQueued: 1}, reminders(t, e, drill.ID))
 		assert.Len(t, people(t, e, drill.ID), len(before), "under rules 6 the drill kept them")
 	})
 }
