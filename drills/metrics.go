@@ -155,6 +155,13 @@ type Metrics struct {
 	Participants int                `json:"participants"`
 	Manual       bool               `json:"manual,omitempty"`
 	NoNotice     bool               `json:"no_notice,omitempty"`
+	// Retraction is set when the run's call-up was retracted (muster
+	// retract): it went out by mistake, its sends stopped, and a correction
+	// told the people it reached to ignore it. StoppedBy is the LIVE
+	// call-up that stood the drill down when it started over its regions.
+	// Either way the drill was cut short, not held.
+	Retraction *notify.Retraction `json:"retraction,omitempty"`
+	StoppedBy  plans.ActivationID `json:"stopped_by,omitempty"`
 
 	// Start is when the call-up started; End is the earlier of its
 	// stand-down and AsOf (AsOf for a run still open), never before Start.
@@ -192,7 +199,9 @@ type TrendRow struct {
 	Regions      []plans.RegionCode `json:"regions"`
 	Participants int                `json:"participants"`
 	NoNotice     bool               `json:"no_notice,omitempty"`
-	Total        Tally              `json:"total"`
+	// Retracted marks a run whose call-up was retracted as a mistake.
+	Retracted bool  `json:"retracted,omitempty"`
+	Total     Tally `json:"total"`
 }
 
 // Report is everything a drill report shows, read in one transaction:
@@ -284,7 +293,7 @@ func trend(tx *bolt.Tx, plan plans.PlanID, asOf time.Time, cur *Metrics) ([]Tren
 			m = &got
 		}
 		out = append(out, TrendRow{Run: r.ID, Activation: r.Activation, Start: m.Start, Type: r.Type, Level: r.Level,
-			Regions: r.Regions, Participants: r.Participants, NoNotice: r.NoNotice, Total: m.Total})
+			Regions: r.Regions, Participants: r.Participants, NoNotice: r.NoNotice, Retracted: m.Retraction != nil, Total: m.Total})
 		return nil
 	})
 	slices.SortStableFunc(out, func(a, b TrendRow) int {
@@ -339,6 +348,7 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 		Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN, Title: r.Title,
 		Type: r.Type, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames,
 		Units: r.Units, Participants: r.Participants, Manual: r.Manual, NoNotice: r.NoNotice,
+		Retraction: a.Retraction, StoppedBy: a.StoppedBy,
 		Start: a.Start(), AsOf: asOf.UTC(), Checkpoints: notify.AckCheckpoints(),
 		ByRegion: []Tally{}, ByGrid: []Tally{}, ByRole: []Tally{}, ByCategory: []Tally{}, NoAnswer: []Outcome{}}
 	m.End = m.AsOf

@@ -143,6 +143,15 @@ var reportWords = map[string][2]string{
 	"started":       {"开始时间", "Start"},
 	"ended":         {"结束时间", "End"},
 	"open":          {"（仍在进行）", " (still open)"},
+	"retracted":     {"已撤回", "Retracted"},
+	"retracted.by":  {"%s 由 %s 撤回：%s（更正通知 %s）", "%s by %s: %s (correction %s)"},
+	"retracted.run": {"（已撤回）", " (retracted)"},
+	"stopped":       {"被真实启动中止", "Stopped by a LIVE call-up"},
+	"cutshort":      {"不计为已开展的演练。", "It does not count as a drill held."},
+	"notice.retracted": {"本次演练的启动已撤回（误发）：%s 由 %s 撤回，发送随即停止，已向已送达人员发出更正通知 %s。",
+		"This drill's call-up was retracted as a mistake at %s by %s: its sends stopped, and correction %s went to the people it reached."},
+	"notice.stopped": {"本次演练已被真实（LIVE）启动 %s 中止：该启动覆盖演练区域，演练随即停止。",
+		"This drill was stopped by LIVE call-up %s, which started over its regions."},
 	"asof":          {"统计截至", "As of"},
 	"tz":            {"时区", "Time zone"},
 	"activation":    {"启动编号", "Activation"},
@@ -422,9 +431,12 @@ var reportTemplate = template.Must(template.New("report").Parse(reportHTML))
 // reportView is what the HTML template shows, every value ready to print.
 type reportView struct {
 	texts
-	HTMLLang  string
-	Title     string
-	Scenario  string
+	HTMLLang string
+	Title    string
+	Scenario string
+	// Notice says, under the exercise banner, that the drill was cut
+	// short: retracted, or stopped by a LIVE call-up (empty otherwise).
+	Notice    string
 	Facts     []fact
 	Headline  []figure
 	AckTimes  []figure
@@ -546,10 +558,19 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		{x.T("how"), how},
 		{x.T("started"), stamp(m.Start, loc)},
 		{x.T("ended"), ended},
-		{x.T("asof"), stamp(m.AsOf, loc)},
-		{x.T("tz"), zone},
-		{x.T("activation"), string(m.Activation) + x.paren(string(m.Purpose))},
 	}
+	if rt := m.Retraction; rt != nil {
+		v.Facts = append(v.Facts, fact{x.T("retracted"), fmt.Sprintf(x.T("retracted.by"), stamp(rt.At, loc), rt.By, rt.Message, rt.Correction)})
+		v.Notice = fmt.Sprintf(x.T("notice.retracted"), stamp(rt.At, loc), rt.By, rt.Correction) + " " + x.T("cutshort")
+	} else if m.StoppedBy != "" {
+		v.Facts = append(v.Facts, fact{x.T("stopped"), string(m.StoppedBy)})
+		v.Notice = fmt.Sprintf(x.T("notice.stopped"), m.StoppedBy) + " " + x.T("cutshort")
+	}
+	v.Facts = append(v.Facts,
+		fact{x.T("asof"), stamp(m.AsOf, loc)},
+		fact{x.T("tz"), zone},
+		fact{x.T("activation"), string(m.Activation) + x.paren(string(m.Purpose))},
+	)
 	t := &m.Total
 	v.Headline = []figure{
 		{x.T("recipients"), strconv.Itoa(t.Recipients), "", ""},
@@ -599,6 +620,9 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		tv := trendView{Date: stamp(tr.Start, loc), Run: string(tr.Run), Type: x.exerciseType(tr.Type), Participants: tr.Participants,
 			Reached: pct(tr.Total.ReachedPct), Acked: pct(tr.Total.AckedPct),
 			P50: x.ackTime(tr.Total.AckTime.P50, tr.Total.AckTime.N), P90: x.ackTime(tr.Total.AckTime.P90, tr.Total.AckTime.N)}
+		if tr.Retracted {
+			tv.Run += x.T("retracted.run")
+		}
 		if tr.Run == m.Run {
 			tv.Class, tv.Run = "current", tv.Run+x.T("current")
 		}

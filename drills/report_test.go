@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/stretchr/testify/assert"
@@ -21,7 +22,9 @@ import (
 	"golang.org/x/net/html"
 
 	"muster"
+	"muster/cluster/clustertest"
 	"muster/drills"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -115,6 +118,66 @@ func TestReportGolden(t *testing.T) {
 	_, err = drills.ParseReportFormat("pdf")
 	assert.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
 	assert.Error(t, drills.WriteReport(io.Discard, rep, drills.FormatHTML, drills.ReportOptions{Lang: "fr"}))
+}
+
+// A drill whose call-up was retracted went out by mistake and was cut
+// short: its report says so at the top, with who retracted it, when, what
+// the correction said and which activation carried it, and the trend of
+// its plan marks it.
+func TestReportSaysTheDrillWasRetracted(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	e := newEnvAt(t, 300, clk)
+	ctx := testCtx(t)
+	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+	run, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	clk.Add(30 * time.Second)
+	ret, err := e.notify.Retract(ctx, "commander", run.Activation, notify.RetractRequest{Message: "误发，请忽略"})
+	require.NoError(t, err)
+	clk.Add(time.Hour)
+	again, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+
+	rep, err := e.drills.Report(ctx, muster.Default, run.ID, clk.Now())
+	require.NoError(t, err)
+	require.NotNil(t, rep.Metrics.Retraction, "the metrics carry the retraction")
+	corr := rep.Metrics.Retraction.Correction
+	require.NotEmpty(t, corr)
+	t.Logf("retraction result: %+v", ret)
+
+	zh := string(render(t, rep, drills.FormatHTML, plans.LangZH))
+	checkHTML(t, []byte(zh), plans.LangZH, rep)
+	body := zh[strings.Index(zh, "<body>"):strings.Index(zh, "<h1>")]
+	assert.Contains(t, body, "本次演练的启动已撤回（误发）", "said under the exercise banner")
+	assert.Contains(t, body, "commander")
+	assert.Contains(t, body, string(corr))
+	assert.Contains(t, body, "不计为已开展的演练")
+	assert.Contains(t, zh, "<td class=\"k\">已撤回</td><td>2026-12-07 09:00:30 由 commander 撤回：误发，请忽略（更正通知 "+string(corr)+"）</td>")
+
+	en := string(render(t, rep, drills.FormatHTML, plans.LangEN))
+	checkHTML(t, []byte(en), plans.LangEN, rep)
+	body = en[strings.Index(en, "<body>"):strings.Index(en, "<h1>")]
+	assert.Contains(t, body, "This drill&#39;s call-up was retracted as a mistake at 2026-12-07 09:00:30 by commander")
+	assert.Contains(t, body, "correction "+string(corr))
+	assert.Contains(t, en, "<td class=\"k\">Retracted</td>")
+
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(render(t, rep, drills.FormatJSON, plans.LangZH), &m))
+	assert.Contains(t, m, "retraction")
+
+	// The plan's trend, in the next run's report, marks the retracted run.
+	next, err := e.drills.Report(ctx, muster.Default, again.ID, clk.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, next.Trend, 2)
+	assert.True(t, next.Trend[0].Retracted)
+	assert.False(t, next.Trend[1].Retracted)
+	assert.Nil(t, next.Metrics.Retraction)
+	en = string(render(t, next, drills.FormatHTML, plans.LangEN))
+	assert.Contains(t, en, string(run.ID)+" (retracted)")
+	assert.NotContains(t, en[:strings.Index(en, "<h1>")], "retracted", "the run itself was not retracted")
 }
 
 var (
@@ -214,6 +277,9 @@ func checkHTML(t *testing.T, out []byte, lang plans.Language, rep drills.Report)
 		}
 	}
 	add("【演练】", m.Title, m.RegionNames)
+	if m.Retraction != nil {
+		add(m.Retraction.Message)
+	}
 	add(m.Units...)
 	for _, rows := range [][]drills.Tally{m.ByRegion, m.ByGrid, m.ByRole} {
 		for _, r := range rows {
