@@ -31,6 +31,19 @@ var regionColumns = []column{
 // and one RowError per problem; the error is non-nil only when the file as a
 // whole cannot be read, as for ParseRoster.
 func ParseRegions(r io.Reader) ([]Region, []RowError, error) {
+	rows, errs, err := parseRegionRows(r)
+	regions := make([]Region, len(rows))
+	for i, r := range rows {
+		regions[i] = r.Region
+	}
+	if rows == nil {
+		regions = nil
+	}
+	return regions, errs, err
+}
+
+// parseRegionRows is ParseRegions keeping each region's row in the file.
+func parseRegionRows(r io.Reader) ([]regionRow, []RowError, error) {
 	t, err := openTable(r, "regions", "区划", "regions")
 	if err != nil {
 		return nil, nil, err
@@ -43,7 +56,7 @@ func ParseRegions(r io.Reader) ([]Region, []RowError, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var regions []Region
+	var regions []regionRow
 	var errs []RowError
 	seen := map[RegionCode]int{}
 	for {
@@ -97,7 +110,7 @@ func ParseRegions(r io.Reader) ([]Region, []RowError, error) {
 			seen[rg.Code] = row
 		}
 		if len(errs) == nerr {
-			regions = append(regions, rg)
+			regions = append(regions, regionRow{Region: rg, Row: row})
 		}
 	}
 	return regions, errs, nil

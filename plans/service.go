@@ -73,20 +73,67 @@ type List[T any] struct {
 // valid and every parent present (in the file or the state), or nothing.
 func (s *Service) ImportRegions(ctx context.Context, actor string, r io.Reader) (RegionImportResult, error) {
 	var res RegionImportResult
-	regions, rowErrs, err := ParseRegions(r)
+	regions, rowErrs, err := parseRegionRows(r)
+	if err != nil {
+		return res, err
+	}
+	// The rows that read well are checked against the tree as well (parents
+	// that exist and sit one level up, kinds kept), so that one pass
+	// reports every problem of the file, each at its row.
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		more, err := treeProblems(tx, regions)
+		rowErrs = append(rowErrs, more...)
+		return err
+	})
 	if err != nil {
 		return res, err
 	}
 	if len(rowErrs) > 0 {
+		slices.SortStableFunc(rowErrs, func(a, b RowError) int { return a.Row - b.Row })
 		e := muster.Errorf(muster.EInvalid, "%d problems in the region file; nothing was imported (first: %s)", len(rowErrs), rowErrs[0].Error())
 		e.Details = rowErrs
 		return res, e
 	}
-	return s.PutRegions(ctx, actor, regions)
+	return s.putRegions(ctx, actor, regions)
+}
+
+// treeProblems checks regions against the stored tree and each other, as
+// region.upsert will: a row whose parent is another row's region is fine.
+func treeProblems(tx *bolt.Tx, regions []regionRow) ([]RowError, error) {
+	sorted := slices.Clone(regions)
+	sortParentsFirst(sorted)
+	inFile := map[RegionCode]Region{}
+	lookup := func(code RegionCode) (Region, bool, error) {
+		if r, ok := inFile[code]; ok {
+			return r, true, nil
+		}
+		return getRegion(tx, code)
+	}
+	var out []RowError
+	for i, r := range sorted {
+		problem, _, _, err := regionProblem(r, i, lookup)
+		if err != nil {
+			return nil, err
+		}
+		if problem != nil {
+			out = append(out, *problem)
+			continue
+		}
+		inFile[r.Code] = r.Region
+	}
+	return out, nil
 }
 
 // PutRegions creates or updates regions in one command.
 func (s *Service) PutRegions(ctx context.Context, actor string, regions []Region) (RegionImportResult, error) {
+	rows := make([]regionRow, len(regions))
+	for i, r := range regions {
+		rows[i] = regionRow{Region: r}
+	}
+	return s.putRegions(ctx, actor, rows)
+}
+
+func (s *Service) putRegions(ctx context.Context, actor string, regions []regionRow) (RegionImportResult, error) {
 	var res RegionImportResult
 	if len(regions) == 0 {
 		return res, muster.Errorf(muster.EInvalid, "no regions given")

@@ -3,6 +3,7 @@ package plans_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -445,4 +446,36 @@ func TestImportKeepsTheFieldsItHasNoColumnFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A region file is checked in one pass: the rows that do not read, and those
+// whose parent is missing or a level off, or that change a region's kind,
+// are reported together, each at its row in the file (the header is row 1);
+// a row whose parent is a later row of the file is fine. Nothing is applied.
+func TestRegionImportReportsEveryProblemAtItsRow(t *testing.T) {
+	svc := newService(t)
+	file := strings.Join([]string{
+		"编码,名称,级别,上级",
+		"990101001009,新社区,社区,990101001",       // 2: fine
+		"99010,东湖区,区,990100",                  // 3: bad code
+		"990107001,新街道,街道,990107",             // 4: its parent is row 6
+		"990108001,孤街道,街道,990108",             // 5: no such parent
+		"990107,新区,区,990100",                  // 6: fine
+		"990101001009001,新网格,网格,990101001009", // 7: parent on row 2
+		"990101,东湖区,街道,990100",                // 8: a district made a street
+		"990101002099,错层社区,社区,990101",         // 9: parent a level off
+	}, "\n") + "\n"
+	_, err := svc.ImportRegions(testCtx(t), "test", strings.NewReader(file))
+	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	var me *muster.Error
+	require.True(t, errors.As(err, &me))
+	rows, ok := me.Details.([]plans.RowError)
+	require.True(t, ok, "%T", me.Details)
+	got := map[int]string{}
+	for _, r := range rows {
+		got[r.Row] = r.Field
+	}
+	assert.Equal(t, map[int]string{3: "code", 5: "parent", 8: "code", 9: "parent"}, got, "%v", rows)
+	_, err = svc.Region(testCtx(t), muster.Default, "990107")
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "nothing applied: %v", err)
 }

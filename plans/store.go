@@ -123,48 +123,82 @@ type RegionImportResult struct {
 	Unchanged int `json:"unchanged"`
 }
 
+// regionRow is a region with the row of the file it came from (0: none),
+// as region.upsert carries it: the row only names problems; the region is
+// stored without it.
+type regionRow struct {
+	Region
+	Row int `json:"row,omitempty"`
+}
+
+// sortParentsFirst orders regions so that every parent comes before its
+// children, so that a file may list a tree in any order.
+func sortParentsFirst(regions []regionRow) {
+	slices.SortStableFunc(regions, func(a, b regionRow) int { return a.Kind.Depth() - b.Kind.Depth() })
+}
+
+// regionProblem checks r, the i-th of an upsert sorted parents first,
+// against the regions lookup finds (those stored, and the file's earlier
+// ones): its parent exists and sits one level up, and a region it updates
+// keeps its kind. It returns the problem, nil if there is none, and the
+// region r updates (exists false when it is new).
+func regionProblem(r regionRow, i int, lookup func(RegionCode) (Region, bool, error)) (problem *RowError, old Region, exists bool, err error) {
+	row := r.Row
+	if row == 0 {
+		row = i + 1
+	}
+	if err := r.Validate(); err != nil {
+		return &RowError{Row: row, Field: "code", Value: string(r.Code), Reason: err.Error()}, old, false, nil
+	}
+	if r.Kind != KindCity {
+		parent, ok, err := lookup(r.Parent)
+		if err != nil {
+			return nil, old, false, err
+		}
+		if !ok {
+			return &RowError{Row: row, Field: "parent", Value: string(r.Parent), Reason: "no such region"}, old, false, nil
+		}
+		if parent.Kind.Depth() != r.Kind.Depth()-1 {
+			return &RowError{Row: row, Field: "parent", Value: string(r.Parent),
+				Reason: fmt.Sprintf("a %s must sit under a %s, not a %s", r.Kind, regionKinds[r.Kind.Depth()-1], parent.Kind)}, old, false, nil
+		}
+	}
+	if old, exists, err = lookup(r.Code); err != nil {
+		return nil, old, false, err
+	}
+	if exists && old.Kind != r.Kind {
+		return &RowError{Row: row, Field: "kind", Value: string(r.Kind), Reason: fmt.Sprintf("region %s is already a %s", r.Code, old.Kind)}, old, true, nil
+	}
+	return nil, old, exists, nil
+}
+
 func applyRegionUpsert(tx *bolt.Tx, c *muster.Command) (any, error) {
-	var regions []Region
+	var regions []regionRow
 	if err := json.Unmarshal(c.Payload, &regions); err != nil {
 		return nil, muster.Errorf(muster.EInvalid, "regions: %v", err)
 	}
-	// Parents first, so a file may list a tree in any order.
-	slices.SortStableFunc(regions, func(a, b Region) int { return a.Kind.Depth() - b.Kind.Depth() })
+	sortParentsFirst(regions)
 	rb, cb := bucket(tx, bRegions), bucket(tx, bRegionChildren)
+	lookup := func(code RegionCode) (Region, bool, error) {
+		var r Region
+		ok, err := getJSON(rb, string(code), &r)
+		return r, ok, err
+	}
 	var res RegionImportResult
 	var problems []RowError
-	for i, r := range regions {
-		if err := r.Validate(); err != nil {
-			problems = append(problems, RowError{Row: i + 1, Field: "code", Value: string(r.Code), Reason: err.Error()})
-			continue
-		}
-		if r.Kind != KindCity {
-			var parent Region
-			ok, err := getJSON(rb, string(r.Parent), &parent)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				problems = append(problems, RowError{Row: i + 1, Field: "parent", Value: string(r.Parent), Reason: "no such region"})
-				continue
-			}
-			if parent.Kind.Depth() != r.Kind.Depth()-1 {
-				problems = append(problems, RowError{Row: i + 1, Field: "parent", Value: string(r.Parent),
-					Reason: fmt.Sprintf("a %s must sit under a %s, not a %s", r.Kind, regionKinds[r.Kind.Depth()-1], parent.Kind)})
-				continue
-			}
-		}
-		var old Region
-		exists, err := getJSON(rb, string(r.Code), &old)
+	for i, rr := range regions {
+		problem, old, exists, err := regionProblem(rr, i, lookup)
 		if err != nil {
 			return nil, err
 		}
+		if problem != nil {
+			problems = append(problems, *problem)
+			continue
+		}
+		r := rr.Region
 		switch {
 		case exists && old == r:
 			res.Unchanged++
-			continue
-		case exists && old.Kind != r.Kind:
-			problems = append(problems, RowError{Row: i + 1, Field: "kind", Value: string(r.Kind), Reason: fmt.Sprintf("region %s is already a %s", r.Code, old.Kind)})
 			continue
 		case exists:
 			res.Updated++
@@ -186,6 +220,7 @@ func applyRegionUpsert(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 	}
 	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b RowError) int { return a.Row - b.Row })
 		e := muster.Errorf(muster.EInvalid, "%d of %d regions are invalid; nothing was applied (first: %s)", len(problems), len(regions), problems[0].Error())
 		e.Details = problems
 		return nil, e
