@@ -214,8 +214,10 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "1500", "--log-level", "warn")
 	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
 	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
-	simURL := strings.Fields(dev.waitOutput("twilio simulator:", 10*time.Second))[0]
+	simLine := dev.waitOutput("twilio simulator:", 10*time.Second)
+	simURL := strings.Fields(simLine)[0]
 	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON(simURL+"/_sim/stats", nil), "the built-in simulator serves")
+	assert.Contains(t, simLine, "(LIVE AC00000000000000000000000000000001, EXERCISE AC00000000000000000000000000000002;", "purposes are labelled in capitals")
 	activate := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "防汛通讯演练"}
 
 	// Without --yes the preview is shown and a wrong answer cancels.
@@ -302,7 +304,8 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	r = runCLI(t, env, "retract", pending.ID, "--message", "前一条特别重大响应启动通知系误发，请忽略。")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "activation "+pending.ID+" retracted")
-	assert.Contains(t, r.stdout, "people already reached")
+	assert.Contains(t, r.stdout, "may have reached (its SMS to them was sent or in flight, or a call of it was placed to them)")
+	assert.NotContains(t, r.stdout, "already reached", "muster cannot know they were reached")
 	oneLineError(t, runCLI(t, env, "retract", pending.ID, "--message", "again"), 1, "already retracted")
 	r = runCLI(t, env, "mode", "--region", "990102")
 	require.Zero(t, r.code, r.stderr)

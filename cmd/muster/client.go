@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -112,8 +113,29 @@ func (c *client) do(r request, out any) error {
 		*o, err = io.ReadAll(res.Body)
 		return err
 	default:
-		return json.NewDecoder(res.Body).Decode(out)
+		err = json.NewDecoder(res.Body).Decode(out)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("the answer of %s %s was cut short", r.method, r.path)
+		}
+		return err
 	}
+}
+
+// unreadableAnswer says, in words a person can act on, that the CLI could
+// not read an answer of the node, in place of encoding/json's words, which
+// name Go types and fields ("cannot unmarshal number into Go struct field
+// Activation.level of type plans.LevelCode"). Other errors are returned
+// as they are.
+func unreadableAnswer(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Errorf("cannot read the node's answer: %q is a JSON %s, which this muster does not read there; is --addr a node of the same muster version?", te.Field, te.Value)
+	case errors.As(err, &se):
+		return errors.New("the node's answer is not JSON: is --addr a muster node?")
+	}
+	return err
 }
 
 // get fetches path and prints it: JSON as the API returned it, or a table.
@@ -218,7 +240,7 @@ func (c *client) list(path string, query url.Values, p *pageFlags, header string
 // readInput opens a file argument; "-" is standard input.
 func readInput(name string) (io.ReadCloser, int64, error) {
 	if name == "" {
-		return nil, 0, &exitError{2, fmt.Errorf("-f FILE is required")}
+		return nil, 0, usageErrorf("-f FILE is required")
 	}
 	if name == "-" {
 		return io.NopCloser(os.Stdin), -1, nil

@@ -44,13 +44,13 @@ always start with 【演练】 and go out on their own account. A LIVE activatio
 a level that needs more approvals (I and II by default) waits in
 pending_approval until other people approve it with muster approve; nothing is
 switched or sent before that.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("PLAN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason,
 				ConfirmScope: confirmScope, Repeat: repeat}
 			req.Regions = codeList(regions)
 			if len(req.Regions) == 0 || level == "" || purpose == "" || strings.TrimSpace(reason) == "" {
-				return &exitError{2, errors.New("--region, --level, --purpose and --reason are required")}
+				return usageErrorf("--region, --level, --purpose and --reason are required")
 			}
 			if err := checkVersionFlag(cmd, version); err != nil {
 				return err
@@ -119,14 +119,14 @@ switched or sent before that.`,
 func printActivated(w io.Writer, a notify.Activation) {
 	switch a.Status {
 	case notify.StatusPendingApproval:
-		fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s waits for approval (%d of %d) until %s; nothing is sent yet.\n  another person approves it with: muster approve %s\n",
-			a.ID, a.PlanTitle, a.Level, a.Purpose, a.RegionNames, a.Approvals(), a.ApprovalsRequired, a.ApprovalDeadline.Local().Format("15:04:05"), a.ID)
+		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s waits for approval (%d of %d) until %s; nothing is sent yet.\n  another person approves it with: muster approve %s\n",
+			a.ID, a.PlanTitle, levelLabel(a.Level), a.Purpose, a.RegionNames, a.Approvals(), a.ApprovalsRequired, showTime(a.ApprovalDeadline, time.Local, clockLayout), a.ID)
 	case notify.StatusRejected:
 		d := a.Decisions[len(a.Decisions)-1]
 		fmt.Fprintf(w, "activation %s rejected by %s: %s; nothing was sent\n", a.ID, d.By, d.Reason)
 	default:
-		fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %d recipients; follow it with: muster status %s\n",
-			a.ID, a.PlanTitle, a.Level, a.Purpose, a.RegionNames, a.Recipients, a.ID)
+		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s; follow it with: muster status %s\n",
+			a.ID, a.PlanTitle, levelLabel(a.Level), a.Purpose, a.RegionNames, count(a.Recipients, "recipient", "recipients"), a.ID)
 	}
 }
 
@@ -144,7 +144,7 @@ activation ID. The approval names the recipient count you saw: if the roster
 changed meanwhile and the call-up would reach a different number of people, it
 is refused and you look again. The requester cannot approve their own
 activation; the last approval needed starts the call-up.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			path := "/api/v1/activations/" + url.PathEscape(args[0]) + "/approve"
@@ -158,7 +158,7 @@ activation; the last approval needed starts the call-up.`,
 			}
 			if !yes {
 				a := p.Activation
-				fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, a.CreatedBy, a.CreatedAt.Local().Format("2006-01-02 15:04:05"), a.Reason)
+				fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, a.CreatedBy, showTime(a.CreatedAt, time.Local, secondLayout), a.Reason)
 				printPreview(c.err, p)
 				fmt.Fprintf(c.err, "\nType the activation ID (%s) to approve it, anything else to cancel: ", a.ID)
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -206,7 +206,7 @@ func newRetractCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "retract ACTIVATION --message TEXT [--correct]",
-		Short: "Retract a wrong activation in one step: stop its sends now and send a correction to everyone reached",
+		Short: "Retract a wrong activation in one step: stop its sends now and send a correction to everyone it may have reached",
 		Long: `Retract an activation. Once the retraction commits nothing more of it is sent,
 its regions are released, and a correction — TEXT after the plan's sender prefix
 (and 【演练】 for drills) — goes to everyone the activation may have reached, on the
@@ -214,10 +214,10 @@ same account. --correct marks TEXT as a corrected call-up rather than a
 cancellation (CAP Update instead of Cancel). There is no confirmation question:
 a wrong alert is corrected fastest in one step. Follow the correction with
 muster status on the ID printed.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(message) == "" {
-				return &exitError{2, errors.New("--message is required: what the people already reached should be told")}
+				return usageErrorf("--message is required: what the people the activation may have reached should be told")
 			}
 			c := newClient(g, cmd)
 			var raw []byte
@@ -229,15 +229,29 @@ muster status on the ID printed.`,
 				if err := json.Unmarshal(raw, &res); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "activation %s retracted: nothing more of it is sent.\ncorrection %s goes to %d people already reached; follow it with: muster status %s\n",
-					res.Retracted.ID, res.Correction.ID, res.Correction.Recipients, res.Correction.ID)
+				fmt.Fprintf(w, "activation %s retracted: nothing more of it is sent.\ncorrection %s goes to %s\nfollow it with: muster status %s\n",
+					res.Retracted.ID, res.Correction.ID, correctionReach(res.Retracted.ID, res.Correction.Recipients, res.Retracted.Retraction), res.Correction.ID)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&message, "message", "", "the correction sent to everyone already reached (at most 300 characters)")
+	cmd.Flags().StringVar(&message, "message", "", "the correction sent to everyone the activation may have reached (at most 300 characters)")
 	cmd.Flags().BoolVar(&correct, "correct", false, "the message is a corrected call-up, not only a cancellation")
 	return cmd
+}
+
+// correctionReach says whom the correction of activation id goes to:
+// recipients people it may have reached. "May", not "did": muster knows
+// whose SMS the provider took (sent, delivered, answered) or was in flight
+// when the activation stopped, and to whom a voice call of it was placed,
+// not who read or heard it. Calls of them the correction calls too.
+func correctionReach(id plans.ActivationID, recipients int, r *notify.Retraction) string {
+	s := fmt.Sprintf("%s %s may have reached (its SMS to them was sent or in flight, or a call of it was placed to them)",
+		count(recipients, "person", "people"), id)
+	if r != nil && r.Calls > 0 {
+		s += fmt.Sprintf("; %d of them %s also called", r.Calls, plural(r.Calls, "is", "are"))
+	}
+	return s
 }
 
 // printPreview shows a preview for a person to confirm.
@@ -246,7 +260,7 @@ func printPreview(w io.Writer, p notify.Preview) {
 	t := newTable(w)
 	fmt.Fprintf(t, "PREVIEW — nothing has been sent or switched yet\n")
 	fmt.Fprintf(t, "plan:\t%s (%s version %d), level %s %s, purpose %s\n", a.PlanTitle, a.Plan, a.PlanVersion, a.Level, a.LevelName, a.Purpose)
-	fmt.Fprintf(t, "recipients:\t%d people (%d in more than one role, called once)\n", p.Total, p.Merged)
+	fmt.Fprintf(t, "recipients:\t%s (%d in more than one role, called once)\n", count(p.Total, "person", "people"), p.Merged)
 	for _, r := range p.Regions {
 		fmt.Fprintf(t, "  region\t%s %s\t%d\n", r.Region, r.Name, r.Recipients)
 	}
@@ -261,7 +275,8 @@ func printPreview(w io.Writer, p notify.Preview) {
 		fmt.Fprintf(t, "  role\t%s / %s\t%d%s\n", r.Group, r.Name, r.Matched, short)
 	}
 	if p.Sample != nil {
-		fmt.Fprintf(t, "sample SMS to %s (%s, %d chars, %d segments):\n  %s\n", p.Sample.Name, p.Sample.Encoding, p.Sample.Chars, p.Sample.Segments, p.Sample.Text)
+		fmt.Fprintf(t, "sample SMS to %s (%s, %s, %s):\n  %s\n", p.Sample.Name, p.Sample.Encoding,
+			count(p.Sample.Chars, "char", "chars"), count(p.Sample.Segments, "segment", "segments"), p.Sample.Text)
 	}
 	est := "unknown (no send rate configured)"
 	if p.EstimatedSend > 0 {
@@ -313,10 +328,10 @@ func newReasonCmd(g *globals, use, short, reasonHelp string, pathOf func(id stri
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs(strings.Fields(use)[1]), // the name in use: ACTIVATION, ID
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
-				return &exitError{2, errors.New("--reason is required")}
+				return usageErrorf("--reason is required")
 			}
 			c := newClient(g, cmd)
 			var raw []byte
@@ -335,7 +350,7 @@ func newModeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mode [--region CODE]",
 		Short: "Show region modes: 平时 normal, 临战 standby, 战时 emergency, 恢复 recovery",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			if region != "" {
@@ -370,7 +385,7 @@ func newModeCmd(g *globals) *cobra.Command {
 						holds = append(holds, string(h.Activation))
 					}
 					fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", m.Region, m.Mode, m.Mode.ChineseName(), orDash(string(m.Level)),
-						m.Since.Local().Format("2006-01-02 15:04"), m.By, joinList(holds), m.Reason)
+						localTime(m.Since), m.By, joinList(holds), m.Reason)
 				}
 				return nil
 			})

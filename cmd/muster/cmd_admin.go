@@ -20,7 +20,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Show the cluster as the addressed node sees it",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/cluster/status", nil, func(raw []byte, w io.Writer) error {
 				var st cluster.Status
@@ -50,7 +50,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 	join := &cobra.Command{
 		Use:   "join --node-id ID --raft-addr HOST:PORT --http-addr URL",
 		Short: "Add a voter (the node itself joins with `muster agent --join`; this is for adding one by hand)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return postJSON(g, cmd, "/api/v1/cluster/join", info, fmt.Sprintf("node %s joined", info.ID))
 		},
@@ -62,7 +62,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 	remove := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a member from the cluster",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			removeID = args[0]
 			return postJSON(g, cmd, "/api/v1/cluster/remove", map[string]string{"id": removeID}, fmt.Sprintf("node %s removed", removeID))
@@ -90,7 +90,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	create := &cobra.Command{
 		Use:   "create --role ROLE [--name NAME]",
 		Short: "Create a token (roles: admin, commander, approver, operator, trainer, viewer); the secret is shown once",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" {
 				name = role
@@ -121,7 +121,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List tokens (never their secrets)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/tokens", nil, func(raw []byte, w io.Writer) error {
 				var l struct {
@@ -132,7 +132,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED")
 				for _, t := range l.Items {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.Role, t.CreatedAt.Local().Format("2006-01-02 15:04"), t.CreatedBy)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.Role, localTime(t.CreatedAt), t.CreatedBy)
 				}
 				return nil
 			})
@@ -142,7 +142,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Revoke a token",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			if err := c.do(request{method: http.MethodDelete, path: "/api/v1/tokens/" + args[0]}, nil); err != nil {
@@ -164,10 +164,10 @@ func newBackupCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup -f FILE",
 		Short: "Download a consistent copy of the cluster state (a bbolt file)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
-				return &exitError{2, fmt.Errorf("-f FILE is required")}
+				return usageErrorf("-f FILE is required")
 			}
 			tmp := file + ".partial"
 			f, err := os.Create(tmp)
@@ -193,7 +193,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if g.output == "json" {
 				return c.print(mustJSON(map[string]any{"file": file, "bytes": st.Size()}), nil)
 			}
-			fmt.Fprintf(c.out, "backup written to %s (%d bytes)\n", file, st.Size())
+			fmt.Fprintf(c.out, "backup written to %s (%s)\n", file, count(st.Size(), "byte", "bytes"))
 			return nil
 		},
 	}

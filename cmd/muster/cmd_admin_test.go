@@ -52,7 +52,7 @@ func TestTokenTables(t *testing.T) {
 	found := false
 	for i, tok := range l.Items {
 		require.NotEmpty(t, tok.CreatedBy, "json has the creator")
-		want := []string{tok.ID, tok.Name, tok.Role, tok.CreatedAt.Local().Format("2006-01-02"), tok.CreatedAt.Local().Format("15:04"), "by", tok.CreatedBy}
+		want := []string{tok.ID, tok.Name, tok.Role, tok.CreatedAt.Local().Format("2006-01-02"), tok.CreatedAt.Local().Format("15:04"), tok.CreatedAt.Local().Format("-07:00"), "by", tok.CreatedBy}
 		assert.Equal(t, want, strings.Fields(lines[i+1]))
 		found = found || tok.ID == id
 	}

@@ -24,7 +24,7 @@ func newRegionCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List regions, optionally the children of one region or one kind",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			if parent != "" {
@@ -48,7 +48,7 @@ func newRegionCmd(g *globals) *cobra.Command {
 	imp := &cobra.Command{
 		Use:   "import -f FILE",
 		Short: "Create or update regions from a CSV (编码,名称,级别,上级 / code,name,kind,parent)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			raw, err := c.postFile(file, "/api/v1/regions/import", nil, "text/csv", 0)
@@ -77,7 +77,7 @@ func newPersonCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List people, filtered by region (and everything under it), category, tag, team or phone",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"region": f.region, "category": f.category, "tag": f.tag, "team": f.team, "phone": f.phone} {
@@ -101,7 +101,7 @@ func newPersonCmd(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one person",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
 				var p plans.Person
@@ -135,7 +135,7 @@ content) or XLSX file with Chinese or English headers:
 People are matched by external ID, else by phone, so importing the same file
 again changes nothing. Any bad row means nothing is imported and every bad row
 is listed; --skip-invalid imports the good rows and lists the rest.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			q := url.Values{}
@@ -161,8 +161,8 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				if res.DryRun {
 					verb = "dry run, nothing changed"
 				}
-				fmt.Fprintf(w, "%s: %d rows (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
-					verb, res.Rows, res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged, res.Skipped)
+				fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
+					verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged, res.Skipped)
 				if len(res.Kept) > 0 && res.Updated > 0 {
 					fmt.Fprintf(w, "no column for %s: the people updated keep theirs\n", strings.Join(res.Kept, ", "))
 				}
@@ -173,7 +173,7 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				return err
 			}
 			if res.DryRun && res.ErrorCount > 0 && !skipInvalid {
-				return fmt.Errorf("%d problems: the import would be refused", res.ErrorCount)
+				return fmt.Errorf("%s: the import would be refused", count(res.ErrorCount, "problem", "problems"))
 			}
 			return nil
 		},
@@ -192,10 +192,13 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 headers) to --out, or to standard output: valid, unique phone numbers, the
 same file for the same --seed. The file is CSV whatever its name, so an
 --out ending in .xlsx or .xls is refused.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 0 {
+				return usageErrorf("--people %d: want 0 or more", n)
+			}
 			if ext := strings.ToLower(filepath.Ext(out)); ext == ".xlsx" || ext == ".xls" {
-				return &exitError{2, fmt.Errorf("--out %q: roster generate writes CSV, not a spreadsheet; name the file .csv", out)}
+				return usageErrorf("--out %q: roster generate writes CSV, not a spreadsheet; name the file .csv", out)
 			}
 			regions, err := examples.Regions()
 			if err != nil {

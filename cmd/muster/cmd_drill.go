@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,15 +50,15 @@ Monday. --at takes 2006-01-02 15:04 in --tz, or RFC 3339. --catch-up says what
 happens to due times missed while the whole cluster was down: skip (default)
 records them missed; once runs the latest if it is no older than
 --catch-up-within. Each run's call-up is stood down after --length.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("PLAN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Plan = plans.PlanID(strings.TrimSpace(args[0]))
 			in.Regions = splitCodes(regions)
 			if len(in.Regions) == 0 || in.Level == "" {
-				return &exitError{2, errors.New("--region and --level are required")}
+				return usageErrorf("--region and --level are required")
 			}
 			if (in.Cron == "") == (in.At == "") {
-				return &exitError{2, errors.New("give --cron for a recurring drill or --at for a one-off")}
+				return usageErrorf("give --cron for a recurring drill or --at for a one-off")
 			}
 			for _, u := range strings.Split(units, ",") {
 				if u = strings.TrimSpace(u); u != "" {
@@ -113,18 +112,6 @@ func codeStrings[S ~string](in []S) []string {
 	return out
 }
 
-// inZone formats t in the schedule's time zone.
-func inZone(t time.Time, zone string) string {
-	if t.IsZero() {
-		return "-"
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		loc = time.Local
-	}
-	return t.In(loc).Format("2006-01-02 15:04 MST")
-}
-
 // nextCell says when a schedule next runs, as far as the reader may know.
 func nextCell(s drills.Schedule) string {
 	switch {
@@ -158,7 +145,7 @@ func newDrillListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List drill schedules with their next run; postponed ones say why",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).list("/api/v1/drills", nil, &pf, "ID\tPLAN\tLEVEL\tTYPE\tREGIONS\tWHEN\tNEXT\tRUNS\tMISSED\tTITLE", func(it json.RawMessage) (string, error) {
 				var s drills.Schedule
@@ -178,7 +165,7 @@ func newDrillShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a drill schedule: plan, regions, when, next run, postponement, runs",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			return c.get("/api/v1/drills/"+url.PathEscape(args[0]), nil, as(func(w io.Writer, s drills.Schedule) {
@@ -206,7 +193,7 @@ func newDrillUpdateCmd(g *globals, action, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:   action + " ID",
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			r := request{method: http.MethodPost, path: "/api/v1/drills/" + url.PathEscape(args[0]) + "/" + action}
@@ -220,7 +207,7 @@ func newDrillUpdateCmd(g *globals, action, short string) *cobra.Command {
 			return c.print(raw, as(func(w io.Writer, s drills.Schedule) {
 				switch action {
 				case "delete":
-					fmt.Fprintf(w, "drill %s deleted; its %d run(s) stay\n", s.ID, s.Runs+s.Missed)
+					fmt.Fprintf(w, "drill %s deleted; its %s\n", s.ID, count(s.Runs+s.Missed, "run stays", "runs stay"))
 				default:
 					fmt.Fprintf(w, "drill %s %sd; next: %s\n", s.ID, action, nextCell(s))
 				}
@@ -233,7 +220,7 @@ func newDrillRunCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run ID",
 		Short: "Run a drill now: an EXERCISE activation on the exercise account, every message marked 【演练】",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			var raw []byte
@@ -248,7 +235,7 @@ func newDrillRunCmd(g *globals) *cobra.Command {
 func printRun(w io.Writer, r drills.Run) {
 	switch r.Status {
 	case drills.RunStarted:
-		fmt.Fprintf(w, "drill run %s started: activation %s calls %d people (EXERCISE, 【演练】)\n", r.ID, r.Activation, r.Participants)
+		fmt.Fprintf(w, "drill run %s started: activation %s calls %s (EXERCISE, %s)\n", r.ID, r.Activation, count(r.Participants, "person", "people"), purposeMark("EXERCISE"))
 		fmt.Fprintf(w, "watch it: muster status %s --watch; it is stood down at %s\n", r.Activation, localTime(r.EndsAt))
 	default:
 		fmt.Fprintf(w, "drill run %s %s: %s\n", r.ID, r.Status, r.Error)
@@ -263,7 +250,7 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs [--schedule ID] [--plan PLAN] [--status started|missed|failed]",
 		Short: "List drill runs, oldest first: started, missed and failed",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"schedule": schedule, "plan": plan, "status": status} {
@@ -285,12 +272,7 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 				}
 				at := localTime // runs recorded before they kept their schedule's zone
 				if r.TimeZone != "" {
-					at = func(t time.Time) string {
-						if t.IsZero() {
-							return "-"
-						}
-						return inZone(t, r.TimeZone)
-					}
+					at = func(t time.Time) string { return inZone(t, r.TimeZone) }
 				}
 				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
 					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(note)), nil
@@ -347,10 +329,10 @@ func newFindingAddCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add RUN --what TEXT --change TEXT [--owner NAME] [--due 2006-01-02]",
 		Short: "Record a finding of a drill run with its improvement item",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("RUN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(in.What) == "" || strings.TrimSpace(in.Change) == "" {
-				return &exitError{2, errors.New("--what and --change are required")}
+				return usageErrorf("--what and --change are required")
 			}
 			c := newClient(g, cmd)
 			var raw []byte
@@ -374,7 +356,7 @@ func newFindingUpdateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "update ID [--status S] [--owner NAME] [--due 2006-01-02] [--what TEXT] [--change TEXT]",
 		Short: "Change a finding: only the flags given change (an empty --owner or --due clears it)",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u drills.FindingUpdate
 			set := func(name string, v *string, to **string) {
@@ -388,7 +370,7 @@ func newFindingUpdateCmd(g *globals) *cobra.Command {
 			set("due", &due, &u.Due)
 			set("status", &status, &u.Status)
 			if u == (drills.FindingUpdate{}) {
-				return &exitError{2, errors.New("nothing to change: give --status, --owner, --due, --what or --change")}
+				return usageErrorf("nothing to change: give --status, --owner, --due, --what or --change")
 			}
 			c := newClient(g, cmd)
 			var raw []byte
@@ -417,7 +399,7 @@ func newFindingListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--run RUN] [--plan PLAN] [--status S] [--open]",
 		Short: "List findings by ID",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"run": run, "plan": plan, "status": status} {
@@ -451,7 +433,7 @@ func newFindingOpenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "open [--plan PLAN]",
 		Short: "Open improvement items per plan, by due date; overdue ones marked !!",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			if plan != "" {
@@ -467,7 +449,7 @@ func newFindingOpenCmd(g *globals) *cobra.Command {
 					for _, f := range p.Items {
 						due := orDash(string(f.Due))
 						if f.Overdue {
-							due = fmt.Sprintf("!! %s (%d days late)", f.Due, f.DaysOverdue)
+							due = fmt.Sprintf("!! %s (%s late)", f.Due, count(f.DaysOverdue, "day", "days"))
 						}
 						fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, f.ID, f.Run, f.Status, due, orDash(f.Owner), f.Change)
 					}
@@ -490,7 +472,7 @@ notification drill. Lists every region of a plan's scope that is overdue
 (--all: every region), then the people whose number failed in the plan's last
 drill (wrong number, landline, other failure) or who answered in neither of
 the last two.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, as(func(w io.Writer, rep drills.OverdueReport) {
 				due := func(d drills.DrillDue) string {
@@ -498,7 +480,7 @@ the last two.`,
 					case d.Never:
 						return fmt.Sprintf("!! never (every %s)", d.Interval)
 					case d.Overdue:
-						return fmt.Sprintf("!! %d days late: last %s %s", d.DaysOverdue, d.LastRun, localTime(d.LastAt))
+						return fmt.Sprintf("!! %s late: last %s %s", count(d.DaysOverdue, "day", "days"), d.LastRun, localTime(d.LastAt))
 					}
 					return fmt.Sprintf("due %s (last %s)", localTime(d.NextDue), d.LastRun)
 				}
@@ -544,7 +526,7 @@ func newDrillReportCmd(g *globals) *cobra.Command {
 is one self-contained page (inline SVG ack curve and per-grid bars) that
 prints on A4; csv has one row per recipient (UTF-8 with BOM, opens in a
 spreadsheet); json is the metrics. --lang en writes it in English.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("RUN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			var body []byte
@@ -560,7 +542,7 @@ spreadsheet); json is the metrics. --lang en writes it in English.`,
 			if err := os.WriteFile(out, body, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.err, "report of %s written to %s (%d bytes)\n", args[0], out, len(body))
+			fmt.Fprintf(c.err, "report of %s written to %s (%s)\n", args[0], out, count(len(body), "byte", "bytes"))
 			return nil
 		},
 	}
@@ -575,7 +557,7 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "trend PLAN",
 		Short: "Compare every drill run of a plan: reached and acknowledged at T+5/15/30, time to ack",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("PLAN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			return c.get("/api/v1/drills/trend", url.Values{"plan": {args[0]}}, as(func(w io.Writer, out listOf[drills.TrendRow]) {

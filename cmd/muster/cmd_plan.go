@@ -23,7 +23,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	validate := &cobra.Command{
 		Use:   "validate -f FILE",
 		Short: "Check a plan file offline (no server): syntax, fields, levels, templates",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, _, err := readInput(file)
 			if err != nil {
@@ -56,7 +56,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	apply := &cobra.Command{
 		Use:   "apply -f FILE",
 		Short: "Store a plan file as the plan's new version (nothing changes if it is identical)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			q := url.Values{"filename": {filepath.Base(applyFile)}}
@@ -91,7 +91,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List plans with their latest version",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).list("/api/v1/plans", nil, &pf, "ID\tVERSION\tHAZARD\tLEVELS\tTITLE", func(it json.RawMessage) (string, error) {
 				var s plans.PlanSummary
@@ -110,7 +110,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show ID [--version N]",
 		Short: "Show a plan (the latest version unless --version is given)",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkVersionFlag(cmd, version); err != nil {
 				return err
@@ -125,7 +125,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 					return err
 				}
 				p := v.Plan
-				fmt.Fprintf(w, "plan:\t%s (version %d, %s by %s)\n", v.PlanID, v.Version, v.CreatedAt.Format("2006-01-02 15:04"), v.CreatedBy)
+				fmt.Fprintf(w, "plan:\t%s (version %d, %s by %s)\n", v.PlanID, v.Version, localTime(v.CreatedAt), v.CreatedBy)
 				fmt.Fprintf(w, "title:\t%s\nhazard:\t%s (CAP %s)\n", p.Title, p.Hazard, p.CAPCategory)
 				var scope []string
 				for _, s := range p.Scope {
@@ -137,7 +137,8 @@ func newPlanCmd(g *globals) *cobra.Command {
 					for _, gr := range l.Groups {
 						roles += len(gr.Roles)
 					}
-					fmt.Fprintf(w, "level %s:\t%s — %d groups, %d roles, ack within %s, %d approvals\n", l.Code, l.Name, len(l.Groups), roles, l.AckDeadline, l.Approvals)
+					fmt.Fprintf(w, "level %s:\t%s — %s, %s, ack within %s, %s\n", l.Code, l.Name, count(len(l.Groups), "group", "groups"),
+						count(roles, "role", "roles"), l.AckDeadline, count(l.Approvals, "approval", "approvals"))
 				}
 				return nil
 			})
@@ -153,7 +154,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 // latest too, and the reader would take it for the version they asked for.
 func checkVersionFlag(cmd *cobra.Command, version int) error {
 	if cmd.Flags().Changed("version") && version < 1 {
-		return &exitError{2, fmt.Errorf("--version %d: plan versions are numbered from 1 (leave --version out for the latest)", version)}
+		return usageErrorf("--version %d: plan versions are numbered from 1 (leave --version out for the latest)", version)
 	}
 	return nil
 }

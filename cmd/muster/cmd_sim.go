@@ -67,11 +67,11 @@ Accounts: --account-sid/--auth-token/--number give one; --account SID:TOKEN[:NUM
 Rules:   PATTERN=OUTCOME[:ARG], e.g. +8617000=reject:21614, +8617001=undelivered:30003,
          re:^\+86170[2-4]=failed:30008, +8617099=silent, +8617098=slow:45s
 Replies: SHARE:WITHIN:BODY, e.g. 0.7:30s:1 and 0.1:60s:2 家中有事`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := o.config()
 			if err != nil {
-				return &exitError{2, err}
+				return usageError(err)
 			}
 			return runTwilioSim(cmd.Context(), o.listen, cfg, o.logLevel, cmd.OutOrStdout())
 		},

@@ -49,17 +49,17 @@ request awaiting approval shows T+0 and is watched until it starts, or until
 it is rejected or its approval window passes. When
 standard output is not a terminal it prints one line per change instead, and
 with -o json one ActivationStatus per line.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: optionalArg("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			if len(args) == 0 {
 				if watch {
-					return &exitError{2, errors.New("--watch follows one activation: give its ID")}
+					return usageErrorf("--watch follows one activation: give its ID")
 				}
 				return listStatus(c, &pf)
 			}
 			if grids < 0 {
-				return &exitError{2, fmt.Errorf("--grids %d: want 0 (all) or more", grids)}
+				return usageErrorf("--grids %d: want 0 (all) or more", grids)
 			}
 			if watch {
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -90,13 +90,13 @@ many reported (报到) and what share, how many declined, failed or have not
 answered, and the share that reported within 5, 15 and 30 minutes of the
 activation. A share marked … is still counting: that time has not passed.
 --sort acked puts the grids with the lowest 报到 share first. JSON: Board.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains([]string{"code", "recipients", "acked"}, sortBy) {
-				return &exitError{2, fmt.Errorf("--sort %q: want code, recipients or acked", sortBy)}
+				return usageErrorf("--sort %q: want code, recipients or acked", sortBy)
 			}
 			if top < 0 {
-				return &exitError{2, fmt.Errorf("--top %d: want 0 (all) or more", top)}
+				return usageErrorf("--top %d: want 0 (all) or more", top)
 			}
 			c := newClient(g, cmd)
 			return c.get("/api/v1/activations/"+url.PathEscape(args[0])+"/board", nil, func(raw []byte, w io.Writer) error {
@@ -172,7 +172,7 @@ func listStatus(c *client, p *pageFlags) error {
 	for _, r := range rows {
 		a := r.a
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), countCells(r.counts, false),
-			notify.Percent(r.counts.Acked, r.counts.Recipients), a.CreatedAt.Local().Format("2006-01-02 15:04"))
+			notify.Percent(r.counts.Acked, r.counts.Recipients), localTime(a.CreatedAt))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -262,13 +262,7 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 	w := newTable(out)
 	fmt.Fprintln(w, "\nESCALATION (叫应)\tDO\tDUE\tFIRED\tMESSAGES/CALLS")
 	for _, s := range steps {
-		fired, due := "-", "-"
-		if !s.FiredAt.IsZero() {
-			fired = s.FiredAt.Local().Format("15:04:05")
-		}
-		if !s.Due.IsZero() {
-			due = s.Due.Local().Format("15:04:05")
-		}
+		fired, due := showTime(s.FiredAt, time.Local, clockLayout), showTime(s.Due, time.Local, clockLayout)
 		var items []string
 		for _, k := range []string{notify.EscQueued, notify.EscSending, notify.EscSent, notify.EscFailed, notify.EscSkipped} {
 			if n := s.Items[k]; n > 0 {
@@ -290,18 +284,14 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 // printStatus writes the status tables of one activation.
 func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int) {
 	sum := st.Summary()
-	fmt.Fprintf(w, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
+	fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
 	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
 	fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
 	}
 	if r := st.Retraction; r != nil {
-		calls := ""
-		if r.Calls > 0 {
-			calls = fmt.Sprintf(" (%d of them also called: a voice call reached them)", r.Calls)
-		}
-		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %d people%s\n", r.At.Local().Format("2006-01-02 15:04:05"), r.By, r.Correction, r.Recipients, calls)
+		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %s\n", showTime(r.At, time.Local, secondLayout), r.By, r.Correction, correctionReach(st.ID, r.Recipients, r))
 	}
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
@@ -341,13 +331,6 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 	if more := len(rows) - len(shown); more > 0 {
 		fmt.Fprintf(w, "… %d more %s (--grids 0 shows all; muster board %s has 报到 per grid)\n", more, plural(more, "grid", "grids"), st.ID)
 	}
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func regionLabel(r notify.BoardRow) string {
@@ -784,7 +767,7 @@ func (w *watcher) frame(now time.Time) string {
 	c := st.Summary().Counts
 	elapsed := sinceStart(*st, now)
 	var b strings.Builder
-	fmt.Fprintf(&b, "activation %s: %s %s级 (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, st.Level, st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
+	fmt.Fprintf(&b, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
 	if s := awaitingApproval(*st); s != "" {
 		fmt.Fprintln(&b, s)
 	}

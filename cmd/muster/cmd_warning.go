@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,7 +42,7 @@ func parseExpires(s string) (expires, expiresIn string, err error) {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return "", d.String(), nil
 	}
-	return "", "", &exitError{2, fmt.Errorf("--expires %q: want an RFC 3339 time such as 2026-07-20T18:00:00+08:00 or a duration such as 6h", s)}
+	return "", "", usageErrorf("--expires %q: want an RFC 3339 time such as 2026-07-20T18:00:00+08:00 or a duration such as 6h", s)
 }
 
 func newWarningIssueCmd(g *globals) *cobra.Command {
@@ -55,7 +54,7 @@ func newWarningIssueCmd(g *globals) *cobra.Command {
 --expires an RFC 3339 time or a duration from now such as 6h (without it the
 warning stays in force until lifted); --category a hazard category
 (自然灾害, 事故灾难, 公共卫生, 社会安全) narrows the suggested plans.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{"level": level, "event": event, "headline": headline, "source": "cli"}
 			var codes []string
@@ -65,7 +64,7 @@ warning stays in force until lifted); --category a hazard category
 				}
 			}
 			if len(codes) == 0 || level == "" || strings.TrimSpace(event) == "" || strings.TrimSpace(headline) == "" {
-				return &exitError{2, errors.New("--region, --level, --event and --headline are required")}
+				return usageErrorf("--region, --level, --event and --headline are required")
 			}
 			body["regions"] = codes
 			at, in, err := parseExpires(expires)
@@ -124,19 +123,20 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 	fmt.Fprintf(w, "suggested: level %s\n", wa.SuggestedLevel)
 	purpose := strings.ToLower(string(wa.PurposeOrLive())) // a drill's warning is answered by a drill
 	for _, s := range wa.Suggestions {
-		fmt.Fprintf(w, "  %s\t%s\t%s级 %s\tmuster activate %s --region %s --level %s --purpose %s --reason %q\n",
-			s.Plan, s.Title, s.Level, s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose, wa.Headline)
+		fmt.Fprintf(w, "  %s\t%s\t%s %s\tmuster activate %s --region %s --level %s --purpose %s --reason %q\n",
+			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose, wa.Headline)
 	}
 }
 
-// drillMark is plans.ExerciseMark and the purpose for an EXERCISE or TEST
-// warning (an upstream drill's alert, which holds no region), "" for a
-// LIVE one.
+// drillMark is the purpose of an EXERCISE or TEST warning (an upstream
+// drill's alert, which holds no region) by its labels, 【演练】EXERCISE or
+// 【测试】TEST (see purposeMark); "" for a LIVE one.
 func drillMark(wa plans.Warning) string {
 	if wa.HoldsRegions() {
 		return ""
 	}
-	return plans.ExerciseMark + string(wa.PurposeOrLive())
+	p := string(wa.PurposeOrLive())
+	return purposeMark(p) + p
 }
 
 func joinCodes(codes []plans.RegionCode) string {
@@ -145,13 +145,6 @@ func joinCodes(codes []plans.RegionCode) string {
 		s[i] = string(c)
 	}
 	return strings.Join(s, ",")
-}
-
-func localTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04")
 }
 
 // responseCell says where a warning stands on its response: the marker
@@ -182,7 +175,7 @@ func newWarningListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--active] [--unanswered]",
 		Short: "List warnings, oldest first; orange and red ones without an activation are marked !! NO RESPONSE",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			q := url.Values{}
@@ -220,7 +213,8 @@ func newWarningListCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
 			}
 			if prompts > 0 {
-				fmt.Fprintf(c.err, "%d orange or red warning(s) above have no activation over their regions: activate a plan (muster warning show ID suggests one) or lift the warning\n", prompts)
+				fmt.Fprintf(c.err, "%s above %s no activation over %s regions: activate a plan (muster warning show ID suggests one) or lift the warning\n",
+					count(prompts, "orange or red warning", "orange or red warnings"), plural(prompts, "has", "have"), plural(prompts, "its", "their"))
 			}
 			return nil
 		},
@@ -235,7 +229,7 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a warning: regions, expiry, suggested plans, responses and the NO RESPONSE marker",
-		Args:  cobra.ExactArgs(1),
+		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			return c.get("/api/v1/warnings/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {

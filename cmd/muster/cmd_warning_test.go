@@ -99,7 +99,7 @@ func TestWarningIssueListShowLift(t *testing.T) {
 	assert.Contains(t, lines[1], "W000001")
 	assert.Contains(t, lines[1], "!! NO RESPONSE since")
 	assert.NotContains(t, lines[2], "NO RESPONSE", "blue needs no response")
-	assert.Contains(t, r.stderr, "1 orange or red warning(s) above have no activation")
+	assert.Contains(t, r.stderr, "1 orange or red warning above has no activation over its regions")
 	r = runCLI(t, env, "warning", "list", "--unanswered", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	var list struct {

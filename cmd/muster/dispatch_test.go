@@ -558,7 +558,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	assert.Equal(t, map[notify.State]int{notify.StateDelivered: run.Participants}, st.Counters.ByState)
 	r = runCLI(t, append(slices.Clip(env), "TZ=UTC"), "drill", "runs")
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, run.ID+` +D000001 +flood-control +notification +started +- +\S+ \S+ CST +A\d+`, r.stdout,
+	assert.Regexp(t, run.ID+` +D000001 +flood-control +notification +started +- +\S+ \S+ \+08:00 +A\d+`, r.stdout,
 		"times in the schedule's zone (Asia/Shanghai), not the CLI machine's (UTC)")
 	r = runCLI(t, env, "drill", "show", "D000001")
 	require.Zero(t, r.code, r.stderr)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -14,25 +13,17 @@ import (
 )
 
 func main() {
-	root := newRoot()
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "muster: "+oneLine(err))
-		var ee *exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
+	cmd, err := newRoot().ExecuteC()
+	if err != nil {
+		code := exitCode(err)
+		line := "muster: " + oneLine(unreadableAnswer(err))
+		if code == exitUsage {
+			line += usageHint(cmd)
 		}
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, line)
+		os.Exit(code)
 	}
 }
-
-// exitError carries a specific exit code (2 for usage errors).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
@@ -70,17 +61,11 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 			return err
 		}
 		if g.output != "table" && g.output != "json" {
-			return &exitError{2, fmt.Errorf("--output %q: want table or json", g.output)}
+			return usageErrorf("--output %q: want table or json", g.output)
 		}
 		return nil
 	}
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		var re *repeatedFlagError
-		if errors.As(err, &re) {
-			err = re // the whole story, without pflag's "invalid argument" wrapping
-		}
-		return &exitError{2, err}
-	})
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(flagError(err)) })
 	root.AddCommand(
 		newDevCmd(), newAgentCmd(), newTwilioSimCmd(),
 		newRegionCmd(g), newPersonCmd(g), newRosterCmd(g), newPlanCmd(g),
@@ -89,6 +74,8 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 		newWarningCmd(g),
 		newDrillCmd(g),
 	)
+	root.InitDefaultCompletionCmd() // now, so that refuseStrayWords covers it
+	refuseStrayWords(root)
 	return root
 }
 
@@ -109,7 +96,7 @@ func envDefaults(fs *pflag.FlagSet) error {
 		name := envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok {
 			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, serr)
+				err = usageErrorf("%s=%q: %w", name, v, flagError(serr))
 			}
 		}
 	})

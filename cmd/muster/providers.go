@@ -220,7 +220,7 @@ type smsWiring struct {
 	senders   notify.Senders
 	tokens    map[string]string
 	sim       *devSim
-	simUses   []string // "live AC…": the purposes the simulator takes
+	simUses   []string // "LIVE AC…": the purposes the simulator takes
 	providers []*notify.Twilio
 }
 
@@ -297,7 +297,7 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 		return nil, err
 	}
 	if l := w.dispatch.Live; l != nil && strings.EqualFold(l.Account, r.Account) {
-		return nil, &exitError{2, fmt.Errorf("LIVE and EXERCISE traffic would both use account %s (one of them the built-in simulator's): give the other purpose its own account", l.Account)}
+		return nil, usageErrorf("LIVE and EXERCISE traffic would both use account %s (one of them the built-in simulator's): give the other purpose its own account", l.Account)
 	}
 	return w, nil
 }
@@ -343,7 +343,7 @@ func (w *smsWiring) route(t *twilioFlags, name string, exercise bool, sim twilio
 	} else {
 		r.Account, r.Senders, token = sim.SID, []string{sim.Number}, sim.AuthToken
 		via = "built-in simulator " + w.sim.url + " (nothing reaches a phone)"
-		w.simUses = append(w.simUses, name+" "+sim.SID)
+		w.simUses = append(w.simUses, strings.ToUpper(name)+" "+sim.SID) // labelled as purposes are
 		tw, err = notify.NewTwilio(notify.TwilioConfig{AccountSID: sim.SID, AuthToken: sim.AuthToken, From: r.Senders, APIURL: w.sim.url})
 	}
 	if err != nil {

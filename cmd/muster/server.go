@@ -105,7 +105,7 @@ It prints the URL and an admin token.
 SMS go to a built-in Twilio simulator (nothing reaches a phone) with one
 account for LIVE and one for EXERCISE/TEST traffic, whose recipients answer;
 --twilio-* and --exercise-twilio-* send a purpose through a real account.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.tokenFile == "" {
 				o.tokenFile = filepath.Join(o.dataDir, "admin-token")
@@ -142,20 +142,20 @@ reaches a phone); without a live account LIVE messages stay pending. Give
 every node the same --public-url, reaching any node, for the providers'
 webhooks and the answer links in call-up SMS (PUBLIC-URL/r/...). See
 docs/operations.md.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.nodeID == "" || o.dataDir == "" || o.raftAddr == "" {
-				return &exitError{2, errors.New("--node-id, --data-dir and --raft-addr are required")}
+				return usageErrorf("--node-id, --data-dir and --raft-addr are required")
 			}
 			if o.bootstrap && o.join != "" {
-				return &exitError{2, errors.New("--bootstrap and --join exclude each other")}
+				return usageErrorf("--bootstrap and --join exclude each other")
 			}
 			if o.join != "" && o.clusterKey == "" {
-				return &exitError{2, errors.New("--join needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")}
+				return usageErrorf("--join needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")
 			}
 			if len(o.initialCluster) > 0 {
 				if err := o.checkInitialCluster(); err != nil {
-					return &exitError{2, err}
+					return usageError(err)
 				}
 			}
 			o.strayEnv = unknownEnv(cmd.Flags(), os.Environ())
@@ -178,7 +178,7 @@ docs/operations.md.`,
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, &exitError{2, fmt.Errorf("--log-level %q: %w", level, err)}
+		return nil, usageErrorf("--log-level %q: %w", level, err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
@@ -197,14 +197,14 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		logger.Warn(name+" is set but is no flag of this command: it is ignored", "env", name)
 	}
 	if err := o.sms.check(); err != nil {
-		return &exitError{2, err}
+		return usageError(err)
 	}
 	if p := cap.IdentifierProblem(o.capSender); p != "" {
-		return &exitError{2, fmt.Errorf("--cap-sender: %s: CAP wants it without spaces, commas, < or &", p)}
+		return usageErrorf("--cap-sender: %s: CAP wants it without spaces, commas, < or &", p)
 	}
 	capZone, err := time.LoadLocation(o.capZone)
 	if err != nil {
-		return &exitError{2, fmt.Errorf("--cap-time-zone %q: %w", o.capZone, err)}
+		return usageErrorf("--cap-time-zone %q: %w", o.capZone, err)
 	}
 	gin.SetMode(gin.ReleaseMode)
 
@@ -218,7 +218,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		host, port, _ := net.SplitHostPort(ln.Addr().String())
 		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 			if !o.dev && (o.join != "" || o.clusterKey != "") {
-				return &exitError{2, fmt.Errorf("--http-addr %s listens on all interfaces: give --http-advertise with the address other nodes should use", o.httpAddr)}
+				return usageErrorf("--http-addr %s listens on all interfaces: give --http-advertise with the address other nodes should use", o.httpAddr)
 			}
 			host = "127.0.0.1"
 		}
@@ -268,7 +268,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
 	if err != nil {
 		node.Close()
-		return &exitError{2, err}
+		return usageError(err)
 	}
 	node.OnLeader(dispatcher.Run)
 	escalator := notify.NewEscalator(node, node, notify.EscalatorConfig{Live: sms.dispatch.Live, Exercise: sms.dispatch.Exercise,
