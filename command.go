@@ -67,7 +67,8 @@ const commandVersion byte = 1
 //	7: people called up for real are not drilled: a drill leaves out the
 //	   recipients of active LIVE call-ups, and a LIVE call-up takes its
 //	   people off the drills running elsewhere; a person a correction took
-//	   on only for its call leaves it when that call is dropped.
+//	   on only for its call leaves it when that call is dropped; a drill
+//	   run by hand is refused while a run of its schedule is open.
 const Rules = 7
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

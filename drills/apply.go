@@ -486,14 +486,27 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return out, putSchedule(tx, &old, &s)
 }
 
+// rulesManualRunOpen is the behaviour (muster.Rules) from which the FSM
+// itself refuses a run by hand while a run of the schedule is open (the
+// service checks before it proposes, but two requests at once both passed
+// that check). Under older rules only the service checked.
+const rulesManualRunOpen = 7
+
 // fireManual runs s now, outside its due times: its occurrences are left as
-// they are, and a live emergency refuses it.
+// they are, and a live emergency or an open run of s refuses it.
 func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, error) {
 	s := *old
 	if _, why, err := liveEmergency(tx, s.Regions); err != nil {
 		return nil, err
 	} else if why != "" {
 		return nil, conflictf("drill %s not started: %s; drills wait until the emergency stands down", s.ID, why)
+	}
+	if c.RulesAtLeast(rulesManualRunOpen) {
+		if open, ok, err := openRun(tx, s.ID, c.Time); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, conflictf("drill %s not started: %s", s.ID, describeOpen(open))
+		}
 	}
 	r, err := s.start(tx, c, time.Time{})
 	if err != nil {

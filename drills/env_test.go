@@ -57,6 +57,7 @@ func newEnv(t testing.TB, nodes, people int) *env {
 // times for golden files); with everyone the "everyone" plan is applied too.
 type envOptions struct {
 	nodes, people   int
+	rules           int // the cluster's rules (0: this muster's)
 	clock           *clustertest.Clock
 	stamp, everyone bool
 	// leader, when set, is called on each node before it starts (to
@@ -76,8 +77,11 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 			o.leader(n, clk)
 		}
 	}}
-	if o.stamp {
-		opts.Config = func(_ int, cfg *cluster.Config) { cfg.Clock = clk }
+	opts.Config = func(_ int, cfg *cluster.Config) {
+		if o.stamp {
+			cfg.Clock = clk
+		}
+		cfg.Rules = o.rules
 	}
 	c := clustertest.New(t, o.nodes, opts)
 	n := c.Leader().Node

@@ -1,6 +1,7 @@
 package drills_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -280,4 +281,32 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Two runs by hand asked for at once both pass the service's check, made
+// before either is proposed; the FSM starts one and refuses the other.
+// Under rules 6 both started.
+func TestTwoRunsByHandAtOnceStartOne(t *testing.T) {
+	for _, rules := range []int{0, 6} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			e := newEnvWith(t, envOptions{nodes: 1, people: 300, rules: rules})
+			ctx := testCtx(t)
+			s, err := e.drills.Schedule(ctx, "trainer", weekly(district))
+			require.NoError(t, err)
+			// Both requests got past the check: they propose.
+			var first, second drills.FireResult
+			require.NoError(t, e.drills.Fire(ctx, "trainer", drills.Fire{Schedule: s.ID, Manual: true}, &first))
+			err = e.drills.Fire(ctx, "trainer", drills.Fire{Schedule: s.ID, Manual: true}, &second)
+			list, lerr := e.notify.Activations(ctx, muster.Default, plans.Page{})
+			require.NoError(t, lerr)
+			if rules == 6 {
+				require.NoError(t, err)
+				assert.Len(t, list.Items, 2, "under rules 6 both started")
+				return
+			}
+			require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+			assert.ErrorContains(t, err, string(first.Run.ID))
+			assert.Len(t, list.Items, 1, "one call-up of the same people")
+		})
+	}
 }

@@ -14,7 +14,9 @@ import (
 // measured wrong. A run is open while its call-up is active and its length
 // is not over (once it is over, the scheduler stands it down on its next
 // pass). Both the service (a run by hand) and the scheduler (a due time)
-// check this before they propose, on their clock; the FSM does not.
+// check this before they propose, on their clock; the FSM checks a run by
+// hand again at its command's time (rulesManualRunOpen), so that two
+// requests at once start one run.
 
 // openRun is the run of schedule id still open at now; ok is false when
 // none is. It reads the index of runs whose call-up the scheduler has yet
