@@ -630,8 +630,15 @@ func inAny(buckets []*bolt.Bucket, person []byte) bool {
 // regions. A drill's recipient it has not sent to yet leaves the drill; for
 // one it has sent to, the drill's escalation clock ends and the calls and
 // messages queued to them are skipped, so nothing marked 【演练】 follows the
-// real call-up. Each drill counts them in LeftOut; a lists the drills.
+// real call-up. Each drill counts them in LeftOut (once: those another LIVE
+// call-up spared before are not counted again); a lists the drills.
 func spareFromDrills(tx *bolt.Tx, a *Activation, c *muster.Command, live *bolt.Bucket) error {
+	// The LIVE call-ups active before a spared their people already (a is
+	// not open yet): those are not counted again.
+	before, err := liveRecipients(tx)
+	if err != nil {
+		return err
+	}
 	acts := actCache{}
 	for _, id := range openActivations(tx) {
 		d, err := getActivation(tx, id)
@@ -647,7 +654,7 @@ func spareFromDrills(tx *bolt.Tx, a *Activation, c *muster.Command, live *bolt.B
 		}
 		var shared []plans.PersonID
 		err = at.rb.ForEach(func(k, _ []byte) error {
-			if live.Get(k) != nil {
+			if live.Get(k) != nil && !inAny(before, k) {
 				shared = append(shared, plans.PersonID(k))
 			}
 			return nil

@@ -985,9 +985,20 @@ func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
 		assert.NotContains(t, got, p)
 	}
 
-	// Once the LIVE call-up stands down they are drilled again.
-	_, err = e.svc.StandDown(testCtx(t), "commander", live.ID, "解除")
+	// A second LIVE call-up over a third district calls the same 值班领导:
+	// they are not counted again.
+	other, err := e.svc.Activate(testCtx(t), "commander", floodIV("990103"))
 	require.NoError(t, err)
+	assert.Empty(t, other.SparedFrom, "nobody left to take off")
+	st, err = e.svc.Activation(testCtx(t), muster.Default, drill.ID)
+	require.NoError(t, err)
+	assert.Equal(t, len(shared), st.LeftOut)
+
+	// Once the LIVE call-ups stand down they are drilled again.
+	for _, id := range []plans.ActivationID{live.ID, other.ID} {
+		_, err = e.svc.StandDown(testCtx(t), "commander", id, "解除")
+		require.NoError(t, err)
+	}
 	p, err = e.svc.Preview(testCtx(t), drillReq)
 	require.NoError(t, err)
 	assert.Zero(t, p.LeftOut)
