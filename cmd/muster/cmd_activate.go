@@ -132,8 +132,8 @@ func printActivated(w io.Writer, a notify.Activation) {
 
 func newApproveCmd(g *globals) *cobra.Command {
 	var (
-		reason string
-		yes    bool
+		reason      string
+		yes, repeat bool
 	)
 	cmd := &cobra.Command{
 		Use:   "approve ACTIVATION [--reason TEXT]",
@@ -143,7 +143,9 @@ requester saw, computed over the roster as it is now, and asks you to type the
 activation ID. The approval names the recipient count you saw: if the roster
 changed meanwhile and the call-up would reach a different number of people, it
 is refused and you look again. The requester cannot approve their own
-activation; the last approval needed starts the call-up.`,
+activation; the last approval needed starts the call-up. If the same LIVE
+call-up (plan, level, regions) was started while the request waited, the
+approval is refused unless --repeat is given: its people have been called.`,
 		Args: needArgs("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
@@ -167,7 +169,7 @@ activation; the last approval needed starts the call-up.`,
 				}
 			}
 			raw = nil
-			body := map[string]any{"reason": reason, "recipients": p.Total}
+			body := map[string]any{"reason": reason, "recipients": p.Total, "repeat": repeat}
 			if err := c.postJSON(path, body, &raw); err != nil {
 				return err
 			}
@@ -183,6 +185,7 @@ activation; the last approval needed starts the call-up.`,
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why you approve (kept with the decision)")
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not show the preview or ask for confirmation")
+	cmd.Flags().BoolVar(&repeat, "repeat", false, "approve even though the same LIVE call-up started while the request waited (its people are called again)")
 	return cmd
 }
 
@@ -307,6 +310,12 @@ func previewWarnings(p notify.Preview) []string {
 	}
 	if len(p.Activation.StoppedDrills) > 0 {
 		out = append(out, fmt.Sprintf("DRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.", joinIDs(p.Activation.StoppedDrills)))
+	}
+	if p.Again != "" {
+		out = append(out, "REFUSED AS A REPEAT — "+p.Again+" (--repeat)")
+	}
+	if p.LeftOut > 0 {
+		out = append(out, fmt.Sprintf("LEFT OUT — %s called up for real by an active LIVE call-up %s not drilled.", count(p.LeftOut, "person", "people"), plural(p.LeftOut, "is", "are")))
 	}
 	return out
 }

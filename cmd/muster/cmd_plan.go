@@ -52,14 +52,23 @@ func newPlanCmd(g *globals) *cobra.Command {
 	}
 	validate.Flags().StringVarP(&file, "file", "f", "", "plan YAML file (- for stdin)")
 
-	var applyFile string
+	var (
+		applyFile  string
+		applyForce bool
+	)
 	apply := &cobra.Command{
 		Use:   "apply -f FILE",
 		Short: "Store a plan file as the plan's new version (nothing changes if it is identical)",
-		Args:  noArgs,
+		Long: `Store a plan file as the plan's new version; an identical file changes nothing.
+A file that drops a level a drill schedule uses is refused, naming the schedule
+(it would fail at its next due time), unless --force is given.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
 			q := url.Values{"filename": {filepath.Base(applyFile)}}
+			if applyForce {
+				q.Set("force", "true")
+			}
 			raw, err := c.postFile(applyFile, "/api/v1/plans", q, "application/yaml", 0)
 			if err != nil {
 				var ae *apiError
@@ -86,6 +95,7 @@ func newPlanCmd(g *globals) *cobra.Command {
 		},
 	}
 	apply.Flags().StringVarP(&applyFile, "file", "f", "", "plan YAML file (- for stdin)")
+	apply.Flags().BoolVar(&applyForce, "force", false, "store it even though it drops a level a drill schedule uses")
 
 	var pf pageFlags
 	list := &cobra.Command{

@@ -296,9 +296,20 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
 	}
+	if st.LeftOut > 0 {
+		fmt.Fprintf(w, "LEFT OUT %s called up for real by a LIVE call-up: this drill does not drill them\n", count(st.LeftOut, "person", "people"))
+	}
+	if len(st.SparedFrom) > 0 {
+		fmt.Fprintf(w, "its people were taken off the drills running elsewhere: %s\n", joinIDs(st.SparedFrom))
+	}
 
 	expired := sum.Counts.Expired > 0
 	header := countColumns
+	if st.Status != notify.StatusActive && sum.Counts.Pending > 0 {
+		// Those still pending when it stopped are never sent: say so.
+		header = strings.Replace(header, "PENDING", "NOT SENT", 1)
+		fmt.Fprintf(w, "%s not sent: the call-up was %s before their turn\n", count(sum.Counts.Pending, "recipient", "recipients"), strings.ReplaceAll(string(st.Status), "_", " "))
+	}
 	if expired {
 		header += "\tEXPIRED"
 	}

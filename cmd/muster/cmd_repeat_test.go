@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/notify"
+	"muster/plans"
+)
+
+// asked records what the CLI sent: each request's query and JSON body.
+type asked struct {
+	fakeAPI
+	queries []string
+	bodies  []map[string]any
+}
+
+func (a *asked) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.queries = append(a.queries, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+	var body map[string]any
+	if b, _ := io.ReadAll(r.Body); json.Unmarshal(b, &body) == nil {
+		a.bodies = append(a.bodies, body)
+	}
+	a.fakeAPI.ServeHTTP(w, r)
+}
+
+// approve --repeat asks the API to approve although the same LIVE call-up
+// started meanwhile; plan apply --force stores a file that drops a level a
+// drill schedule uses. Without the flags neither is asked for.
+func TestRepeatAndForceFlagsReachTheAPI(t *testing.T) {
+	api := &asked{fakeAPI: fakeAPI{
+		"POST /api/v1/activations/A000009/approve": notify.Preview{Activation: notify.Activation{ID: "A000009", CreatedBy: "值班员"}, Total: 5},
+		"POST /api/v1/plans":                       plans.PlanApplyResult{PlanID: "flood-control", Version: 2, Changed: true},
+	}}
+	mustRunOnFake(t, api, "approve", "A000009", "--yes")
+	mustRunOnFake(t, api, "approve", "A000009", "--yes", "--repeat")
+	require.Len(t, api.bodies, 4, "a preview and an approval each")
+	assert.Equal(t, false, api.bodies[1]["repeat"])
+	assert.Equal(t, true, api.bodies[3]["repeat"])
+	assert.EqualValues(t, 5, api.bodies[3]["recipients"])
+
+	file := filepath.Join(t.TempDir(), "flood.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("id: flood-control\n"), 0o600))
+	api.queries = nil
+	mustRunOnFake(t, api, "plan", "apply", "-f", file)
+	mustRunOnFake(t, api, "plan", "apply", "-f", file, "--force")
+	require.Len(t, api.queries, 2)
+	assert.NotContains(t, api.queries[0], "force")
+	assert.Contains(t, api.queries[1], "force=true")
+}
+
+// The status of a call-up that stopped before everyone was sent says those
+// left are never sent, instead of counting them pending; a drill says whom
+// it leaves to a LIVE call-up, and the LIVE call-up which drills it took
+// its people off.
+func TestStatusSaysWhoIsNotSentOrLeftOut(t *testing.T) {
+	st := sampleStatus()
+	st.Status, st.LeftOut, st.SparedFrom = notify.StatusStoodDown, 3, []plans.ActivationID{"A000004"}
+	api := fakeAPI{
+		"GET /api/v1/activations/A000007": struct {
+			notify.ActivationStatus
+			Board notify.Board `json:"board"`
+		}{st, sampleBoard()},
+		"GET /api/v1/activations/A000007/escalation": map[string]any{"items": []notify.EscalationStepStatus{}},
+	}
+	out := mustRunOnFake(t, api, "status", "A000007")
+	pending := st.Summary().Counts.Pending
+	require.Positive(t, pending)
+	assert.Contains(t, out, count(pending, "recipient", "recipients")+" not sent: the call-up was stood down before their turn")
+	assert.Contains(t, out, "NOT SENT")
+	assert.NotContains(t, out, "PENDING")
+	assert.Contains(t, out, "LEFT OUT 3 people called up for real by a LIVE call-up")
+	assert.Contains(t, out, "taken off the drills running elsewhere: A000004")
+
+	st.Status = notify.StatusActive
+	api["GET /api/v1/activations/A000007"] = struct {
+		notify.ActivationStatus
+		Board notify.Board `json:"board"`
+	}{st, sampleBoard()}
+	out = mustRunOnFake(t, api, "status", "A000007")
+	assert.Contains(t, out, "PENDING", "an active call-up still sends them")
+	assert.False(t, strings.Contains(out, "not sent"), out)
+}
