@@ -152,6 +152,25 @@ func (f *FSM) Handle(t string, fn muster.ApplyFunc) {
 	f.handlers[t] = fn
 }
 
+// startOver makes the state's applied index 0 and returns what it was: the
+// state came from another cluster's log (a backup placed as state.db), and
+// the new cluster's log, which starts at 1, must apply in full. Called only
+// before raft starts.
+func (f *FSM) startOver() (uint64, error) {
+	was := f.applied.Load()
+	if was == 0 {
+		return 0, nil
+	}
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(metaBucket).Put(appliedKey, make([]byte, 8))
+	})
+	if err != nil {
+		return was, fmt.Errorf("reset the applied index of %s: %w", f.path, err)
+	}
+	f.setApplied(0)
+	return was, nil
+}
+
 // AppliedIndex is the raft index of the last entry reflected in the state.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 
@@ -202,7 +221,10 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	last := applied
 	for i, l := range logs {
 		if l.Index <= applied {
-			continue // already in the state: written before a restart
+			// Already in the state: written before a restart, when nobody
+			// waits for the result. Whoever does is told it was not applied.
+			out[i] = result{err: muster.Errorf(muster.EInternal, "raft entry %d is already in the state (applied index %d): not applied again", l.Index, applied)}
+			continue
 		}
 		last = l.Index
 		if l.Type != raft.LogCommand {

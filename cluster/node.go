@@ -258,6 +258,20 @@ func (n *Node) Start() error {
 	if err != nil {
 		return err
 	}
+	if servers != nil && !hasState {
+		// A new cluster over a state file that reflects another log (a
+		// backup placed as state.db): its log starts at 1, so the state
+		// starts counting over, or every entry up to the old index would be
+		// skipped as applied (writes acknowledged and lost, the node's own
+		// member record among them).
+		was, err := n.fsm.startOver()
+		if err != nil {
+			return err
+		}
+		if was > 0 {
+			n.logger.Warn("bootstrapping a new cluster over an existing state file (a restored backup): its raft index starts over", "backup_applied_index", was)
+		}
+	}
 	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, n.transport)
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
