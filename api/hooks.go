@@ -13,6 +13,7 @@ import (
 	"muster"
 	"muster/notify"
 	twimlpkg "muster/notify/twiml"
+	"muster/plans"
 )
 
 // Webhooks is what api needs to take provider webhooks: the auth token of
@@ -184,30 +185,145 @@ func (s *Server) voiceTwiML(c *gin.Context) {
 
 // voiceGather takes the key pressed on a call-up: 1 and 2 are applied as
 // answers, 9 reads the call-up again, anything else gets the key help.
+// The call says an answer was taken only when it was recorded: once the
+// call-up no longer takes answers (retracted, stood down) every key is
+// answered with what became of it, the retraction's message included, and
+// the call ends; a key after a first answer says the first one stands.
 func (s *Server) voiceGather(c *gin.Context) {
 	form := s.verifiedForm(c, c.Request.URL.EscapedPath())
 	if form == nil {
 		return
 	}
 	get := func(k string) string { return strings.Join(form[k], "") }
+	ctx := c.Request.Context()
 	attempt := c.Param("attempt")
 	digits := get("Digits")
-	script, err := s.deps.Webhooks.VoiceScript(c.Request.Context(), attempt)
+	script, err := s.deps.Webhooks.VoiceScript(ctx, attempt)
 	if err != nil || script.Notice { // a notice takes no keys
 		writeTwiML(c, hangup)
 		return
 	}
+	act, _, _, _, err := notify.ParseEscalationAttemptID(attempt)
+	if err != nil {
+		writeTwiML(c, hangup)
+		return
+	}
 	call := s.voiceCallUp(c, script, c.Request.URL.EscapedPath()) // this request came to the gather URL
+	if !script.Live {
+		writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Stale))
+		return
+	}
 	switch twimlpkg.ParseAnswer(digits) {
 	case twimlpkg.AnswerAccept, twimlpkg.AnswerDecline:
 		it := notify.InboundItem{Kind: notify.InboundDigits, Attempt: attempt, SID: get("CallSid"), Body: digits,
 			AnsweredBy: get("AnsweredBy"), Account: get("AccountSid"), To: get("To"), From: get("From")}
-		if _, err := s.deps.Webhooks.Submit(c.Request.Context(), it); err != nil {
+		res, err := s.deps.Webhooks.Submit(ctx, it)
+		if err != nil {
 			s.writeError(c, err) // Twilio retries; the answer is not lost
+			return
+		}
+		switch res.Outcome {
+		case notify.InboundApplied, notify.InboundDuplicate:
+			// Recorded now, or by the same key on this call posted before
+			// (Twilio retries a gather whose answer did not reach it).
+		case notify.InboundNoCallUp:
+			// Closed after this node read the script: ask the leader why.
+			writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Default))
+			return
+		case notify.InboundNote:
+			writeTwiML(c, voiceFirstStands(call, res.State))
+			return
+		default: // a machine's keys, an attempt the state does not match
+			s.logger.Warn("voice key not recorded", "attempt", attempt, "outcome", res.Outcome)
+			writeTwiML(c, voiceSay(call, voiceTextFor(call).notRecorded))
 			return
 		}
 	}
 	writeTwiML(c, twimlpkg.Reply(call, digits))
+}
+
+// voiceText is what a call says to a key that is not taken as an answer.
+type voiceText struct {
+	withdrawn, corrected, ended, notOpen, noticeIs string
+	answeredYes, answeredNo, notRecorded           string
+}
+
+var voiceTexts = map[twimlpkg.Language]voiceText{
+	twimlpkg.ZhCN: {
+		withdrawn:   "本次召集已撤回，您的按键未记录。",
+		corrected:   "本次召集已更正，请以更正通知为准，您的按键未记录。",
+		ended:       "本次召集已结束，您的按键未记录。",
+		notOpen:     "本次召集未在进行，您的按键未记录。",
+		noticeIs:    "通知：",
+		answeredYes: "您之前已确认到岗，以第一次回复为准。",
+		answeredNo:  "您之前已回复不能到岗，以第一次回复为准。如有变化，请与值班人员联系。",
+		notRecorded: "您的按键未能记录，请回复短信或与值班人员联系。",
+	},
+	twimlpkg.EnUS: {
+		withdrawn:   "This call-up was withdrawn. Your key was not recorded.",
+		corrected:   "This call-up was corrected: follow the correction. Your key was not recorded.",
+		ended:       "This call-up has ended. Your key was not recorded.",
+		notOpen:     "This call-up is not under way. Your key was not recorded.",
+		noticeIs:    "Notice: ",
+		answeredYes: "You had already said you are coming; your first answer stands.",
+		answeredNo:  "You had already said you cannot come; your first answer stands. If anything changes, call the duty office.",
+		notRecorded: "Your key could not be recorded. Reply to the SMS or call the duty office.",
+	},
+}
+
+func voiceTextFor(call twimlpkg.CallUp) voiceText {
+	if t, ok := voiceTexts[call.Language]; ok {
+		return t
+	}
+	return voiceTexts[twimlpkg.ZhCN]
+}
+
+// voiceSay is a document that says each text in the call's language and
+// hangs up.
+func voiceSay(call twimlpkg.CallUp, texts ...string) twimlpkg.Response {
+	var r twimlpkg.Response
+	for _, t := range texts {
+		r.Verbs = append(r.Verbs, twimlpkg.Say{Text: t, Voice: call.Voice, Language: call.Language})
+	}
+	r.Verbs = append(r.Verbs, twimlpkg.Hangup{})
+	return r
+}
+
+// voiceClosed is the answer to a key on a call-up that no longer takes
+// answers: withdrawn, with what the retraction said, corrected, ended
+// (stood down) or otherwise not under way, read at level; then Hangup.
+func (s *Server) voiceClosed(ctx context.Context, call twimlpkg.CallUp, act plans.ActivationID, level muster.Consistency) twimlpkg.Response {
+	vt := voiceTextFor(call)
+	if s.deps.Activations == nil {
+		return voiceSay(call, vt.notOpen)
+	}
+	st, err := s.deps.Activations.Activation(ctx, level, act)
+	if err != nil {
+		s.logger.Warn("voice key on a closed call-up", "activation", act, "err", err)
+		return voiceSay(call, vt.notOpen)
+	}
+	switch ret := st.Retraction; {
+	case ret != nil && ret.Correct:
+		return voiceSay(call, vt.corrected, vt.noticeIs+ret.Message)
+	case ret != nil:
+		return voiceSay(call, vt.withdrawn, vt.noticeIs+ret.Message)
+	case st.Status == notify.StatusStoodDown:
+		return voiceSay(call, vt.ended)
+	}
+	return voiceSay(call, vt.notOpen)
+}
+
+// voiceFirstStands answers a key pressed after the person had answered
+// (the key was kept as a note): their first answer, state, stands.
+func voiceFirstStands(call twimlpkg.CallUp, state notify.State) twimlpkg.Response {
+	vt := voiceTextFor(call)
+	switch state {
+	case notify.StateAcked:
+		return voiceSay(call, vt.answeredYes)
+	case notify.StateDeclined:
+		return voiceSay(call, vt.answeredNo)
+	}
+	return voiceSay(call, vt.notRecorded)
 }
 
 // voiceStatus takes a call's progress callbacks.
