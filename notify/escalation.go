@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -1218,7 +1219,9 @@ func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (I
 // with plans.ExerciseMark. Live is false when the call's activation is no
 // longer active (the call should just end).
 type VoiceScript struct {
-	Text     string
+	Text string
+	// Language is the language Text is written in, which the call is read
+	// in: a person's own, unless the level has no text in it.
 	Language plans.Language
 	Live     bool
 	// Notice is set on a correction's call: the text is read and the call
@@ -1263,16 +1266,15 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		if l == nil {
 			return fmt.Errorf("activation %s: no level %s", act, a.Level)
 		}
-		out.Language, out.Live = r.Language, a.Status == StatusActive
+		out.Live = a.Status == StatusActive
 		if a.Retracts != "" { // the retraction's own words, as its SMS
 			out.Notice = true
+			out.Language = writtenIn(a.Message, r.Language)
 			out.Text, err = renderSMS(a, l, nil, r, "")
 			return err
 		}
-		tmpl := l.VoiceTemplate(r.Language)
-		if tmpl == "" {
-			tmpl = l.SMSTemplate(r.Language)
-		}
+		var tmpl string
+		tmpl, out.Language = voiceTemplate(l, r.Language)
 		t, err := plans.CompileMessage(tmpl)
 		if err != nil {
 			return err
@@ -1286,4 +1288,33 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		return nil
 	})
 	return out, err
+}
+
+// voiceTemplate is the template a call to someone speaking lang reads, and
+// the language it is written in: the level's English voice text for an
+// English speaker (or its English SMS when it has no voice text at all),
+// the Chinese otherwise. A call reads Chinese text with a Chinese voice,
+// whoever it goes to: an English voice cannot say it.
+func voiceTemplate(l *plans.Level, lang plans.Language) (string, plans.Language) {
+	if lang == plans.LangEN {
+		if l.VoiceEN != "" {
+			return l.VoiceEN, plans.LangEN
+		}
+		if l.Voice == "" && l.SMSEN != "" {
+			return l.SMSEN, plans.LangEN
+		}
+	}
+	if l.Voice != "" {
+		return l.Voice, plans.LangZH
+	}
+	return l.SMS, plans.LangZH
+}
+
+// writtenIn is the language of text someone wrote (a retraction's
+// message): Chinese if it has Chinese characters, else lang.
+func writtenIn(text string, lang plans.Language) plans.Language {
+	if strings.ContainsFunc(text, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		return plans.LangZH
+	}
+	return lang
 }

@@ -478,12 +478,20 @@ func correctionCalls(t *testing.T, rules int) {
 	}
 	r.waitSimIdle(t, 60*time.Second)
 
-	called := map[string]int{}
+	language := map[string]plans.Language{}
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		language[rc.Phone] = rc.Language
+	}
+	called, english := map[string]int{}, 0
 	for _, c := range r.sim.Calls("")[callsBefore:] {
 		called[c.To]++
+		if language[c.To] == plans.LangEN {
+			english++
+		}
 		var said []string
 		for _, s := range c.Said {
 			said = append(said, s.Text)
+			assert.Equal(t, "zh-CN", s.Language, "%s (%s): the retraction's Chinese words, in a Chinese voice", c.To, language[c.To])
 		}
 		require.Len(t, said, 2, "%s: the correction read twice, and nothing else", c.To)
 		for _, s := range said {
@@ -498,6 +506,7 @@ func correctionCalls(t *testing.T, rules int) {
 		assert.Zero(t, called[rc.Phone], "%s: nothing reached them", rc.Phone)
 	}
 	assert.Len(t, called, silent+len(heardOnly))
+	require.Positive(t, english, "English speakers are among those called")
 	_, corr := originalAndCorrection(r.sim)
 	for _, rc := range notReached {
 		assert.Zero(t, corr[rc.Phone], "%s: nothing reached them", rc.Phone)
@@ -576,6 +585,13 @@ func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notif
 	clock.Add(5 * time.Minute)
 	r.waitFired(t, a.ID, 0)
 	r.waitSimIdle(t, 60*time.Second)
+	// The plan has no English voice text: English speakers hear the
+	// Chinese in a Chinese voice, as everyone does.
+	for _, c := range r.sim.Calls("") {
+		for _, s := range c.Said {
+			assert.Equal(t, "zh-CN", s.Language, "%s: %s", c.To, s.Text)
+		}
+	}
 	v := voiceCalled{silent: silent}
 	for _, rc := range r.recipientsOf(t, a.ID) {
 		switch {
