@@ -336,8 +336,10 @@ const capSourcePrefix = "cap:"
 // sender and identifier again answers 200 with the warning it became. An
 // Update also lifts the warnings of the sender's alerts it references; a
 // Cancel lifts them and answers 200 with the first, or 404 if none was
-// imported. Anything that is not a CAP 1.2 alert muster can act on is 400
-// with the reason.
+// imported. An Update or Cancel that references an alert that became a
+// warning of another purpose, and muster's own alerts relayed back to it,
+// are 409 and change nothing. Anything that is not a CAP 1.2 alert muster
+// can act on is 400 with the reason.
 func (s *Server) importCAP(c *gin.Context) {
 	ws, err := s.importerDep()
 	if err != nil {
@@ -359,6 +361,10 @@ func (s *Server) importCAP(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if err := s.notOwnAlert(u); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	purpose, err := upstreamPurpose(u.Status)
 	if err != nil {
 		s.writeError(c, err)
@@ -366,6 +372,12 @@ func (s *Server) importCAP(c *gin.Context) {
 	}
 	own := ownReferences(u)
 	ctx, actor := c.Request.Context(), identity(c).Name
+	if u.MsgType == cap.MsgTypeUpdate || u.MsgType == cap.MsgTypeCancel {
+		if err := s.checkReferencedPurposes(ctx, u, purpose, own); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
 	switch u.MsgType {
 	case cap.MsgTypeAlert, cap.MsgTypeUpdate:
 	case cap.MsgTypeCancel:
@@ -422,6 +434,66 @@ func (s *Server) importCAP(c *gin.Context) {
 	}
 	c.Header("Location", "/api/v1/warnings/"+string(res.Warning.ID))
 	s.reply(c, status, res.Warning, nil)
+}
+
+// notOwnAlert refuses (EConflict) an alert that is muster's own, relayed
+// back to it: one whose sender is Config.CAPSender, or whose identifier is
+// one of the identifiers muster gives its alerts (<sender>:warning:…,
+// <sender>:activation:…) under another sender, as a relay that rewrites
+// the sender passes it on. Imported, an echo would double a warning in
+// force, raise a lifted one again, or turn a call-up into a warning.
+func (s *Server) notOwnAlert(u cap.Upstream) error {
+	if strings.EqualFold(strings.TrimSpace(u.Sender), s.cfg.CAPSender) {
+		return muster.Errorf(muster.EConflict, "CAP alert %s: its sender %s is muster's own CAP sender (--cap-sender): an alert this cluster serves, relayed back to it, is not imported",
+			u.Identifier, u.Sender)
+	}
+	id := strings.ToLower(u.Identifier)
+	for _, kind := range []string{capKindWarning, capKindActivation} {
+		if prefix := strings.ToLower(s.capIdentifier(kind, "")); strings.HasPrefix(id, prefix) {
+			return muster.Errorf(muster.EConflict, "CAP alert %s of %s: its identifier is one of muster's own (%s…): an alert this cluster serves, relayed back under another sender, is not imported",
+				u.Identifier, u.Sender, s.capIdentifier(kind, ""))
+		}
+	}
+	return nil
+}
+
+// checkReferencedPurposes refuses (EConflict) an Update or Cancel that
+// references an alert of its sender that became a warning of another
+// purpose: CAP recipients disregard Test messages and only exercise
+// participants act on Exercise ones, so neither may update or lift a LIVE
+// warning, and an Actual message does not end a drill's warning. Nothing
+// is changed then, not even the warnings of the same purpose it references.
+func (s *Server) checkReferencedPurposes(ctx context.Context, u cap.Upstream, purpose plans.WarningPurpose, refs []plans.UpstreamRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	ws, err := s.warningsDep()
+	if err != nil {
+		return err
+	}
+	sources := make([]string, len(refs))
+	for i, r := range refs {
+		sources[i] = capSourcePrefix + r.Sender + "," + r.Identifier + ","
+	}
+	page := plans.Page{Limit: plans.MaxPageLimit}
+	for {
+		l, err := ws.Warnings(ctx, muster.Default, plans.WarningFilter{}, page)
+		if err != nil {
+			return fmt.Errorf("CAP %s %s: read the warnings it references: %w", strings.ToLower(string(u.MsgType)), u.Identifier, err)
+		}
+		for _, w := range l.Items {
+			i := slices.IndexFunc(sources, func(src string) bool { return strings.HasPrefix(w.Source, src) })
+			if i < 0 || w.PurposeOrLive() == purpose {
+				continue
+			}
+			return muster.Errorf(muster.EConflict, "CAP %s %s (status %s) references alert %s of %s, which became %s warning %s: an alert updates or cancels only warnings of its own purpose (a Test or Exercise message never ends a LIVE warning, an Actual one never ends a drill's); nothing was changed",
+				strings.ToLower(string(u.MsgType)), u.Identifier, u.Status, refs[i].Identifier, refs[i].Sender, w.PurposeOrLive(), w.ID)
+		}
+		if l.Next == "" {
+			return nil
+		}
+		page.After = l.Next
+	}
 }
 
 // upstreamPurpose maps the status of an upstream alert to the purpose of

@@ -425,3 +425,170 @@ func TestCAPWithoutTheWarningsService(t *testing.T) {
 	res = do(t, h, request{method: "GET", path: "/api/v1/warnings/W000001/cap", token: f.root})
 	assert.Equal(t, http.StatusServiceUnavailable, res.Code)
 }
+
+// upstreamRef is the reference of the sample orange alert.
+const upstreamRef = "qx.990100.example.cn,990100-QX-20261123085500-RS-ORANGE,2026-11-23T08:55:00+08:00"
+
+// TestCAPImportKeepsPurposesApart: an upstream Test or Exercise Update or
+// Cancel never lifts a LIVE (Actual) warning, and an Actual one never lifts
+// a drill's warning: the cross-purpose reference is refused with 409 and
+// nothing changes. Messages of the same purpose lift as before.
+func TestCAPImportKeepsPurposesApart(t *testing.T) {
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
+	f := newCAPFixture(t, clk)
+	h := f.handler(f.c.Nodes[0])
+	withDemo(t, f, h)
+	sample, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-orange.xml"))
+	require.NoError(t, err)
+	cancelDoc, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-cancel.xml"))
+	require.NoError(t, err)
+	// alert is the sample under a new identifier, of status, as msgType
+	// (Update and Cancel reference refs).
+	alert := func(id, status, msgType string, refs ...string) string {
+		s := strings.ReplaceAll(string(sample), "990100-QX-20261123085500-RS-ORANGE", id)
+		r := strings.NewReplacer("<cap:status>Actual</cap:status>", "<cap:status>"+status+"</cap:status>",
+			"<cap:msgType>Alert</cap:msgType>", "<cap:msgType>"+msgType+"</cap:msgType>")
+		s = r.Replace(s)
+		if len(refs) > 0 {
+			s = strings.Replace(s, "<cap:code>预警信号</cap:code>", "<cap:code>预警信号</cap:code><cap:references>"+strings.Join(refs, " ")+"</cap:references>", 1)
+		}
+		return s
+	}
+	cancel := func(id, status, ref string) string {
+		return strings.NewReplacer("990100-QX-20261123113000-RS-CANCEL", id, "<status>Actual</status>", "<status>"+status+"</status>",
+			upstreamRef, ref).Replace(string(cancelDoc))
+	}
+	post := func(body string) response {
+		t.Helper()
+		return do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+	}
+	warning := func(id plans.WarningID) plans.Warning {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(id), token: f.root})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		var w plans.Warning
+		res.decode(t, &w)
+		return w
+	}
+	count := func() int {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: "/api/v1/warnings", token: f.root})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		var l plans.List[plans.Warning]
+		res.decode(t, &l)
+		return len(l.Items)
+	}
+
+	// A real orange warning from the met service.
+	res := post(string(sample))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var live plans.Warning
+	res.decode(t, &live)
+	require.Equal(t, plans.WarningLive, live.Purpose)
+	require.Equal(t, "standby", modeOf(t, f, h, "990101"))
+
+	// Its exercise, in the exercise's own feed.
+	exerciseRef := "qx.990100.example.cn,X-1,2026-11-23T08:55:00+08:00"
+	res = post(alert("X-1", "Exercise", "Alert"))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var drill plans.Warning
+	res.decode(t, &drill)
+	require.Equal(t, plans.WarningExercise, drill.Purpose)
+
+	tests := []struct {
+		name   string
+		body   string
+		target plans.Warning
+	}{
+		{"test update of a LIVE warning", alert("T-UPD", "Test", "Update", upstreamRef), live},
+		{"exercise update of a LIVE warning", alert("X-UPD", "Exercise", "Update", upstreamRef), live},
+		{"test cancel of a LIVE warning", cancel("T-CNL", "Test", upstreamRef), live},
+		{"exercise cancel of a LIVE warning", cancel("X-CNL", "Exercise", upstreamRef), live},
+		{"actual update of an EXERCISE warning", alert("A-UPD", "Actual", "Update", exerciseRef), drill},
+		{"actual cancel of an EXERCISE warning", cancel("A-CNL", "Actual", exerciseRef), drill},
+		{"test cancel of an EXERCISE warning", cancel("T-CNL2", "Test", exerciseRef), drill},
+		{"exercise update of both", alert("X-UPD2", "Exercise", "Update", exerciseRef, upstreamRef), live},
+	}
+	before := count()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := post(tt.body)
+			require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+			e := res.errorBody(t)
+			assert.Equal(t, muster.EConflict, e.Code)
+			assert.Contains(t, e.Message, string(tt.target.ID))
+			assert.Contains(t, e.Message, string(tt.target.Purpose))
+			assert.Equal(t, plans.WarningActive, warning(tt.target.ID).Status, "the warning stays in force")
+		})
+	}
+	assert.Equal(t, before, count(), "no warning was created")
+	assert.Equal(t, "standby", modeOf(t, f, h, "990101"), "the LIVE warning still holds its regions")
+
+	// The same purpose lifts: the exercise's own cancel, the real one's.
+	res = post(cancel("X-CNL3", "Exercise", exerciseRef))
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Equal(t, plans.WarningLifted, warning(drill.ID).Status)
+	assert.Equal(t, plans.WarningActive, warning(live.ID).Status)
+	res = post(string(cancelDoc))
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Equal(t, plans.WarningLifted, warning(live.ID).Status)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+}
+
+// TestCAPImportRefusesItsOwnAlerts: muster's own alerts, relayed back to it
+// (its own sender, or its identifiers under another sender), are refused:
+// an echo creates no warning and raises no lifted one again.
+func TestCAPImportRefusesItsOwnAlerts(t *testing.T) {
+	clk, f, h, _ := capCallUpFixture(t, 100)
+	res := do(t, h, request{method: "POST", path: "/api/v1/warnings", token: f.root, body: jsonBody(map[string]any{
+		"regions": []string{"990103"}, "level": "橙", "event": "暴雨", "headline": "临江区暴雨橙色预警", "expires_in": "12h"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var w plans.Warning
+	res.decode(t, &w)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990104"}, "level": "III", "purpose": "LIVE", "reason": "暴雨内涝"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var a notify.Activation
+	res.decode(t, &a)
+	get := func(path string) string {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: path, token: f.root})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		return res.Body.String()
+	}
+	warningDoc := get("/api/v1/warnings/" + string(w.ID) + "/cap")
+	activationDoc := get("/api/v1/activations/" + string(a.ID) + "/cap")
+	clk.Add(time.Hour)
+	res = do(t, h, request{method: "POST", path: "/api/v1/warnings/" + string(w.ID) + "/lift", token: f.root, body: jsonBody(map[string]string{"reason": "雨势减弱"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	liftDoc := get("/api/v1/warnings/" + string(w.ID) + "/cap")
+
+	relay := strings.NewReplacer("<sender>"+capSender+"</sender>", "<sender>relay.example.cn</sender>")
+	tests := []struct {
+		name, body, msg string
+	}{
+		{"its warning", warningDoc, "muster's own"},
+		{"its lifted warning, as issued", warningDoc, "muster's own"},
+		{"its warning's cancel", liftDoc, "muster's own"},
+		{"its activation", activationDoc, "muster's own"},
+		{"its warning under a relay's sender", relay.Replace(warningDoc), capSender + ":warning:"},
+		{"its activation under a relay's sender", relay.Replace(activationDoc), capSender + ":activation:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NotEqual(t, warningDoc, relay.Replace(warningDoc), "the relay's sender is swapped in")
+			res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(tt.body)})
+			require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+			e := res.errorBody(t)
+			assert.Equal(t, muster.EConflict, e.Code)
+			assert.Contains(t, e.Message, tt.msg)
+		})
+	}
+	res = do(t, h, request{method: "GET", path: "/api/v1/warnings", token: f.root})
+	require.Equal(t, http.StatusOK, res.Code)
+	var l plans.List[plans.Warning]
+	res.decode(t, &l)
+	require.Len(t, l.Items, 1, "no warning came of the echoes")
+	assert.Equal(t, plans.WarningLifted, l.Items[0].Status)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990103"))
+}
