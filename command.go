@@ -68,7 +68,10 @@ const commandVersion byte = 1
 //	   recipients of active LIVE call-ups, and a LIVE call-up takes its
 //	   people off the drills running elsewhere; a person a correction took
 //	   on only for its call leaves it when that call is dropped; a drill
-//	   run by hand is refused while a run of its schedule is open.
+//	   run by hand is refused while a run of its schedule is open; an
+//	   upstream update keeps the response deadline of a warning awaiting
+//	   one, and an upstream alert updates or cancels only warnings of its
+//	   own purpose.
 const Rules = 7
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

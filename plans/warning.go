@@ -198,9 +198,12 @@ type Warning struct {
 	Suggestions    []Suggestion `json:"suggestions"`
 
 	// RespondBy is when an activation over the regions is due (orange and
-	// red only). Responses are the activations that started over any of the
-	// regions (the region itself, above or below it) while the warning was
-	// in force, or were already holding one when it was issued.
+	// red only): the time of issue plus the response timeout, or, for an
+	// upstream update, the earlier RespondBy of a warning it replaced that
+	// was still awaiting a response (rules 7). Responses are the
+	// activations that started over any of the regions (the region itself,
+	// above or below it) while the warning was in force, or were already
+	// holding one when it was issued.
 	RespondBy time.Time         `json:"respond_by,omitzero"`
 	Responses []WarningResponse `json:"responses,omitempty"`
 
@@ -379,6 +382,10 @@ type warningLift struct {
 	Warning WarningID `json:"warning"`
 	Reason  string    `json:"reason"`
 	Expired bool      `json:"expired,omitempty"`
+	// Purpose is set when an upstream alert's cancellation asks for the
+	// lift: the cancellation's purpose. Empty for a lift by a person or by
+	// expiry, which may lift a warning of any purpose.
+	Purpose WarningPurpose `json:"purpose,omitempty"`
 }
 
 func warningKey(seq uint64) WarningID { return WarningID(fmt.Sprintf("W%06d", seq)) }
@@ -458,6 +465,17 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if !p.Expires.IsZero() && !p.Expires.After(c.Time) {
 		return nil, muster.Errorf(muster.EInvalid, "expires %s is not after the time of issue %s", p.Expires.Format(time.RFC3339), c.Time.Format(time.RFC3339))
 	}
+	replaced, err := replacedWarnings(tx, &p)
+	if err != nil {
+		return nil, err
+	}
+	if c.RulesAtLeast(rulesUpstreamOwnPurpose) {
+		for _, old := range replaced {
+			if err := samePurpose(&old, cmp.Or(p.Purpose, WarningLive), "upstream alert "+p.Upstream.Identifier); err != nil {
+				return nil, err
+			}
+		}
+	}
 	w := Warning{Level: p.Level, Purpose: cmp.Or(p.Purpose, WarningLive), Event: strings.TrimSpace(p.Event), Headline: strings.TrimSpace(p.Headline),
 		Description: strings.TrimSpace(p.Description), Category: p.Category, CAPCategory: p.CAPCategory,
 		Source: p.Source, Expires: p.Expires, IssuedAt: c.Time, IssuedBy: c.Actor, Command: c.ID,
@@ -482,8 +500,14 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 			timeout = DefaultWarningResponseTimeout
 		}
 		w.RespondBy = c.Time.Add(timeout)
+		if c.RulesAtLeast(rulesUpdateKeepsRespondBy) {
+			for _, old := range replaced {
+				if old.awaitsResponse(c.Time) && old.RespondBy.Before(w.RespondBy) {
+					w.RespondBy = old.RespondBy
+				}
+			}
+		}
 	}
-	var err error
 	if w.Suggestions, err = suggestPlans(tx, &w); err != nil {
 		return nil, fmt.Errorf("suggest plans: %w", err)
 	}
@@ -515,6 +539,57 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return w, nil
 	}
 	return importedWarning(tx, c, &p, w)
+}
+
+// rulesUpstreamOwnPurpose is the behaviour (muster.Rules) from which an
+// upstream alert updates or cancels only alerts of its own purpose: an
+// import whose Replaces name a warning of another purpose, or a lift asked
+// by a cancellation of another purpose, is refused (EConflict), so a CAP
+// Test or Exercise message cannot lift a LIVE warning. Under older rules
+// it lifted it.
+const rulesUpstreamOwnPurpose = 7
+
+// rulesUpdateKeepsRespondBy is the behaviour (muster.Rules) from which an
+// upstream update of a warning still awaiting a response keeps the earlier
+// RespondBy, so a warning the met service keeps updating is marked NO
+// RESPONSE in time and a prompt already raised stays raised. Under older
+// rules every update restarted the clock.
+const rulesUpdateKeepsRespondBy = 7
+
+// replacedWarnings returns the warnings of the alerts p replaces, whatever
+// their status, each once; none when p is not an upstream alert.
+func replacedWarnings(tx *bolt.Tx, p *warningIssue) ([]Warning, error) {
+	if p.Upstream == nil {
+		return nil, nil
+	}
+	var out []Warning
+	for _, r := range p.Replaces {
+		old, ok, err := upstreamWarning(tx, r)
+		if err != nil {
+			return nil, err
+		}
+		if ok && !slices.ContainsFunc(out, func(w Warning) bool { return w.ID == old.ID }) {
+			out = append(out, old)
+		}
+	}
+	return out, nil
+}
+
+// samePurpose returns an EConflict error unless w is of purpose, the purpose
+// of the upstream alert (by) that would update or cancel it.
+func samePurpose(w *Warning, purpose WarningPurpose, by string) error {
+	if w.PurposeOrLive() == purpose {
+		return nil
+	}
+	return muster.Errorf(muster.EConflict, "%s is %s but warning %s (%s) is %s: an upstream alert updates or cancels only alerts of its own CAP status (Actual LIVE, Exercise EXERCISE, Test TEST)",
+		by, purpose, w.ID, w.Source, w.PurposeOrLive())
+}
+
+// awaitsResponse reports whether w, at t, is in force, needs a response by
+// RespondBy and has no response that stands.
+func (w *Warning) awaitsResponse(t time.Time) bool {
+	return w.Status == WarningActive && (w.Expires.IsZero() || t.Before(w.Expires)) &&
+		w.Level.NeedsResponse() && !w.RespondBy.IsZero() && !w.Answered()
 }
 
 // importedWarning records w as the warning of the upstream alert p names and
@@ -549,6 +624,11 @@ func applyWarningLift(tx *bolt.Tx, c *muster.Command) (any, error) {
 	w, err := getWarning(tx, p.Warning)
 	if err != nil {
 		return nil, err
+	}
+	if p.Purpose != "" && c.RulesAtLeast(rulesUpstreamOwnPurpose) {
+		if err := samePurpose(&w, p.Purpose, "the cancellation"); err != nil {
+			return nil, err
+		}
 	}
 	if w.Status != WarningActive {
 		return nil, muster.Errorf(muster.EConflict, "warning %s is already %s (at %s by %s)", w.ID, w.Status, w.LiftedAt.Format(time.RFC3339), w.LiftedBy)
@@ -864,7 +944,7 @@ type UpstreamWarning struct {
 	Alert    UpstreamRef    // the same sender and identifier again is the same warning
 	Source   string         // the warning's Source, such as "cap:sender,identifier,sent"
 	Purpose  WarningPurpose // LIVE, EXERCISE or TEST; "" is LIVE
-	Replaces []UpstreamRef  // earlier alerts this one updates: their warnings in force are lifted
+	Replaces []UpstreamRef  // earlier alerts this one updates, of its purpose: their warnings in force are lifted
 	Regions  []RegionCode   // the alert's region codes; those muster does not have are left out
 	Level    WarningLevel
 	// Texts longer than MaxWarningEvent, MaxWarningHeadline and
@@ -880,9 +960,11 @@ type UpstreamWarning struct {
 // the warning it became (Created false) whatever it says now, which the
 // state machine decides, so concurrent imports of one alert agree. An alert
 // that updates earlier ones (Replaces) lifts their warnings in force in the
-// same step. Region codes muster does not have are left out and listed in
-// Ignored; none left, an unknown level or an expiry already passed is
-// EInvalid.
+// same step, and keeps the earlier RespondBy of one still awaiting a
+// response; if it names a warning of another purpose (a TEST alert updating
+// a LIVE one) nothing is imported and it is EConflict. Region codes muster
+// does not have are left out and listed in Ignored; none left, an unknown
+// level or an expiry already passed is EInvalid.
 func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWarning) (WarningImport, error) {
 	now := s.clock.Now()
 	if err := in.Alert.check(); err != nil {
@@ -966,12 +1048,30 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 	return res, nil
 }
 
-// LiftUpstream lifts the warnings that the upstream alerts refs became, as
-// their sender's cancellation asks, each with reason. A warning already
-// lifted or expired is returned as it stands, so a cancellation received
-// twice gets the same answer. Alerts that never became a warning are
-// skipped; if none did, it is ENotFound.
+// LiftUpstream is CancelUpstream for a cancellation whose purpose is not
+// known: it lifts the warnings refs became whatever their purpose. Callers
+// that have the cancellation's CAP status should use CancelUpstream, which
+// keeps a test or exercise cancellation off a LIVE warning.
 func (s *WarningService) LiftUpstream(ctx context.Context, actor string, refs []UpstreamRef, reason string) ([]Warning, error) {
+	return s.cancelUpstream(ctx, actor, "", refs, reason)
+}
+
+// CancelUpstream lifts the warnings that the upstream alerts refs became, as
+// their sender's cancellation of the given purpose (its CAP status: Actual
+// LIVE, Exercise EXERCISE, Test TEST) asks, each with reason. A warning
+// already lifted or expired is returned as it stands, so a cancellation
+// received twice gets the same answer. Alerts that never became a warning
+// are skipped; if none did, it is ENotFound. If any of them became a warning
+// of another purpose (a test cancellation naming a LIVE warning), nothing is
+// lifted and it is EConflict; an invalid purpose is EInvalid.
+func (s *WarningService) CancelUpstream(ctx context.Context, actor string, purpose WarningPurpose, refs []UpstreamRef, reason string) ([]Warning, error) {
+	if !purpose.Valid() {
+		return nil, muster.Errorf(muster.EInvalid, "purpose %q: want LIVE, EXERCISE or TEST", purpose)
+	}
+	return s.cancelUpstream(ctx, actor, purpose, refs, reason)
+}
+
+func (s *WarningService) cancelUpstream(ctx context.Context, actor string, purpose WarningPurpose, refs []UpstreamRef, reason string) ([]Warning, error) {
 	var ids []WarningID
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		for _, r := range refs {
@@ -979,9 +1079,15 @@ func (s *WarningService) LiftUpstream(ctx context.Context, actor string, refs []
 			if err != nil {
 				return err
 			}
-			if ok && !slices.Contains(ids, w.ID) {
-				ids = append(ids, w.ID)
+			if !ok || slices.Contains(ids, w.ID) {
+				continue
 			}
+			if purpose != "" {
+				if err := samePurpose(&w, purpose, "the cancellation"); err != nil {
+					return err // nothing lifted
+				}
+			}
+			ids = append(ids, w.ID)
 		}
 		return nil
 	})
@@ -997,9 +1103,11 @@ func (s *WarningService) LiftUpstream(ctx context.Context, actor string, refs []
 	}
 	out := make([]Warning, 0, len(ids))
 	for _, id := range ids {
-		w, err := s.Lift(ctx, actor, id, reason)
-		if muster.IsCode(err, muster.EConflict) { // lifted or expired already
-			w, err = s.Warning(ctx, muster.Default, id)
+		w, err := s.lift(ctx, actor, warningLift{Warning: id, Reason: reason, Purpose: purpose})
+		if muster.IsCode(err, muster.EConflict) { // lifted or expired already, or of another purpose
+			if now, rerr := s.Warning(ctx, muster.Default, id); rerr == nil && now.Status != WarningActive && (purpose == "" || now.PurposeOrLive() == purpose) {
+				w, err = now, nil
+			}
 		}
 		if err != nil {
 			return out, err
@@ -1038,13 +1146,18 @@ func clipText(s string, max int) string {
 // warning or an activation holds them. A lifted or expired warning is
 // EConflict; an empty reason EInvalid.
 func (s *WarningService) Lift(ctx context.Context, actor string, id WarningID, reason string) (Warning, error) {
-	if strings.TrimSpace(reason) == "" {
+	return s.lift(ctx, actor, warningLift{Warning: id, Reason: reason})
+}
+
+// lift checks p's reason and applies p.
+func (s *WarningService) lift(ctx context.Context, actor string, p warningLift) (Warning, error) {
+	if strings.TrimSpace(p.Reason) == "" {
 		return Warning{}, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
 	}
-	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+	if err := muster.CheckPlainText("reason", p.Reason, false); err != nil {
 		return Warning{}, err
 	}
-	b, err := json.Marshal(warningLift{Warning: id, Reason: reason})
+	b, err := json.Marshal(p)
 	if err != nil {
 		return Warning{}, err
 	}

@@ -33,7 +33,8 @@ const (
 )
 
 // cmdTestHold holds or releases a region for an activation, as notify does
-// when an activation starts or stands down.
+// when an activation starts or stands down, or marks the activation as
+// retracted for the warnings it answered, as notify's retraction does.
 const cmdTestHold = "test.hold"
 
 type testHold struct {
@@ -41,6 +42,7 @@ type testHold struct {
 	Level   plans.LevelCode
 	Act     plans.ActivationID
 	Release bool
+	Retract bool
 }
 
 type warnEnv struct {
@@ -66,6 +68,12 @@ func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 				var h testHold
 				if err := json.Unmarshal(c.Payload, &h); err != nil {
 					return nil, err
+				}
+				if h.Retract {
+					if err := plans.RetractResponses(tx, h.Act, c.Time); err != nil {
+						return nil, err
+					}
+					return nil, plans.ReleaseEmergency(tx, h.Region, h.Act, c.Time, c.Actor, "误发撤回")
 				}
 				if h.Release {
 					return nil, plans.ReleaseEmergency(tx, h.Region, h.Act, c.Time, c.Actor, "雨停")
