@@ -71,7 +71,8 @@ const commandVersion byte = 1
 //	   run by hand is refused while a run of its schedule is open; an
 //	   upstream update keeps the response deadline of a warning awaiting
 //	   one, and an upstream alert updates or cancels only warnings of its
-//	   own purpose.
+//	   own purpose; an escalation item sent again after a failover is
+//	   counted (escalation_resent).
 const Rules = 7
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -428,3 +428,46 @@ func TestADrillDoesNotCallUpABackupCalledUpForReal(t *testing.T) {
 		})
 	}
 }
+
+// An escalation item a dead leader left in sending is claimed again by the
+// next; its message or call may have gone out already, so the re-send is
+// counted (escalation_resent), as the dispatcher counts its own. Under
+// rules 6 nothing counted it.
+func TestEscalationResendsAreCounted(t *testing.T) {
+	for _, rules := range []int{0, 6} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			e := newEnvWith(t, 1, 120, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock, c.Rules = clock, rules }}, testCtx(t))
+			ctx := testCtx(t)
+			n := e.c.Leader().Node
+			a := exerciseEveryone(t, e, "escalate", escalatePlan())
+			first := allRecipients(t, e, a.ID, notify.RecipientFilter{})[0]
+			body, _ := json.Marshal(map[string]any{"Activation": a.ID, "Person": first.Person, "State": notify.StateDelivered})
+			require.NoError(t, n.Apply(ctx, &muster.Command{Type: cmdSetState, Actor: "test", Payload: body}, nil))
+			clock.Add(5 * time.Minute)
+			payload, _ := json.Marshal(map[string]any{"a": a.ID, "step": 0})
+			var fr notify.FireResult
+			require.NoError(t, n.Apply(ctx, &muster.Command{Type: notify.CmdEscalationFire, Actor: "test", Payload: payload}, &fr))
+			require.Equal(t, 1, fr.Queued)
+
+			claim := func(ref notify.EscalationRef) notify.EscalationClaimResult {
+				payload, _ := json.Marshal(map[string]any{"i": []notify.EscalationRef{ref}})
+				var out notify.EscalationClaimResult
+				require.NoError(t, n.Apply(ctx, &muster.Command{Type: notify.CmdEscalationClaim, Actor: "test", Payload: payload}, &out))
+				require.Len(t, out.Claimed, 1)
+				return out
+			}
+			ref := notify.EscalationRef{Activation: a.ID, Step: 0, Person: first.Person}
+			ref.N = claim(ref).Claimed[0].N // the leader claims it, then dies
+			ref.Resend = true
+			assert.Equal(t, 2, claim(ref).Claimed[0].N, "the next leader sends it again")
+			st, err := e.svc.Activation(ctx, muster.Default, a.ID)
+			require.NoError(t, err)
+			want := 1
+			if rules == 6 {
+				want = 0
+			}
+			assert.Equal(t, want, st.Counters.Dispatch["escalation_resent"])
+		})
+	}
+}

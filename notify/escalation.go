@@ -867,6 +867,17 @@ func wanted(at *actTx, it EscalationItem) bool {
 	return v != nil && len(v) > 1 && !stateOf(v[1]).Answered()
 }
 
+// rulesEscalationResent is the behaviour (muster.Rules) from which an
+// escalation item claimed again after an earlier leader left it in sending
+// (its message or call may have gone out) is counted, as the dispatcher's
+// re-sends are: escResentCounter. Under older rules nothing showed that a
+// failover had called people twice.
+const rulesEscalationResent = 7
+
+// escResentCounter counts the escalation attempts made again after a
+// failover lost the outcome of the one before (possible duplicates).
+const escResentCounter = "escalation_resent"
+
 func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req escalationClaim
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
@@ -891,6 +902,9 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if !wanted(at, it) {
 			it.State = EscSkipped
 		} else {
+			if from == EscSending && c.RulesAtLeast(rulesEscalationResent) {
+				at.count(escResentCounter, 1) // an earlier leader's attempt may have gone out
+			}
 			it.State, it.N = EscSending, it.N+1
 			claimed := ref
 			claimed.N = it.N

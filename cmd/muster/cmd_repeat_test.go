@@ -60,10 +60,11 @@ func TestRepeatAndForceFlagsReachTheAPI(t *testing.T) {
 // The status of a call-up that stopped before everyone was sent says those
 // left are never sent, instead of counting them pending; a drill says whom
 // it leaves to a LIVE call-up, and the LIVE call-up which drills it took
-// its people off.
+// its people off; what a failover sent again is counted.
 func TestStatusSaysWhoIsNotSentOrLeftOut(t *testing.T) {
 	st := sampleStatus()
 	st.Status, st.LeftOut, st.SparedFrom = notify.StatusStoodDown, 3, []plans.ActivationID{"A000004"}
+	st.Counters.Dispatch = map[string]int{"resent": 2, "escalation_resent": 1}
 	api := fakeAPI{
 		"GET /api/v1/activations/A000007": struct {
 			notify.ActivationStatus
@@ -79,6 +80,7 @@ func TestStatusSaysWhoIsNotSentOrLeftOut(t *testing.T) {
 	assert.NotContains(t, out, "PENDING")
 	assert.Contains(t, out, "LEFT OUT 3 people called up for real by a LIVE call-up")
 	assert.Contains(t, out, "taken off the drills running elsewhere: A000004")
+	assert.Contains(t, out, "sent again after a leader change, the first attempt's outcome lost (some may have got both): 2 SMS, 1 escalation message or call")
 
 	st.Status = notify.StatusActive
 	api["GET /api/v1/activations/A000007"] = struct {

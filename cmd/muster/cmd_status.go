@@ -290,6 +290,10 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
 	}
+	if n, m := st.Counters.Dispatch["resent"], st.Counters.Dispatch["escalation_resent"]; n+m > 0 {
+		fmt.Fprintf(w, "sent again after a leader change, the first attempt's outcome lost (some may have got both): %s, %s\n",
+			count(n, "SMS", "SMS"), count(m, "escalation message or call", "escalation messages or calls"))
+	}
 	if r := st.Retraction; r != nil {
 		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %s\n", showTime(r.At, time.Local, secondLayout), r.By, r.Correction, correctionReach(st.ID, r.Recipients, r))
 	}
