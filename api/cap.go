@@ -29,6 +29,7 @@ import (
 //
 //	<sender>:activation:A000001      an activation, or the correction of a retracted one
 //	<sender>:warning:W000001         a warning
+//	<sender>:activation:A000001:stand-down  the Cancel of a stood-down activation's alert
 //	<sender>:warning:W000001:lift    the Cancel of a lifted warning
 
 // CAPContentType is the media type of the CAP documents muster serves.
@@ -48,6 +49,9 @@ const (
 	capKindActivation = "activation"
 	capKindWarning    = "warning"
 	capSuffixLift     = "lift"
+	// capSuffixStandDown ends the identifier of the Cancel of a stood-down
+	// activation's alert.
+	capSuffixStandDown = "stand-down"
 )
 
 // capIdentifier is the <identifier> of muster's alert for an object.
@@ -80,12 +84,14 @@ func (s *Server) writeCAP(c *gin.Context, what string, a *cap.Alert, err error) 
 
 // ----- activations -----
 
-// activationCAP serves an activation as CAP: the Alert it was issued as, or
-// for the correction of a retracted activation (Retracts set) the Cancel of
-// that activation's alert, or an Update carrying the corrected text when
-// the retraction was a correction. An activation that never started
-// (pending approval, rejected, expired, or withdrawn before approval) has no
-// alert: 409.
+// activationCAP serves an activation as CAP: the Alert it was issued as
+// while it is in force; once stood down, the Cancel of that alert, sent at
+// the stand-down with its reason as note; for the correction of a retracted
+// activation (Retracts set) the Cancel of that activation's alert, or an
+// Update carrying the corrected text when the retraction was a correction
+// (the retracted activation keeps its Alert as issued). An activation that
+// never started (pending approval, rejected, expired, or withdrawn before
+// approval) has no alert: 409.
 func (s *Server) activationCAP(c *gin.Context) {
 	ctx, level := c.Request.Context(), consistency(c)
 	st, err := s.deps.Activations.Activation(ctx, level, plans.ActivationID(idParam(c)))
@@ -104,6 +110,20 @@ func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, 
 			return nil, err
 		}
 		out, err := in.Alert()
+		if err != nil || !endedByStandDown(a) {
+			return out, capFault("activation "+string(a.ID), err)
+		}
+		out, err = cap.Cancel{
+			Header: cap.Header{
+				Identifier: s.capIdentifier(capKindActivation, string(a.ID), capSuffixStandDown),
+				Sender:     s.cfg.CAPSender,
+				Sent:       a.StoodDownAt.In(s.cfg.CAPZone),
+				Purpose:    cap.Purpose(a.Purpose),
+				Scope:      out.Scope,
+				Note:       cmp.Or(strings.TrimSpace(a.StandDownReason), "stood down"),
+			},
+			Cancels: []cap.Reference{out.Reference()},
+		}.Alert()
 		return out, capFault("activation "+string(a.ID), err)
 	}
 	orig, err := s.deps.Activations.Activation(ctx, level, a.Retracts)
@@ -152,6 +172,17 @@ func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, 
 // its creation, severity from its level, the plan's CAP category, its
 // regions, and a zh-CN block, with an en-US one when the plan has an
 // English title.
+// endedByStandDown reports whether a started activation ended by a
+// stand-down of its own: stood down, and not by its retraction, whose
+// correction is the Cancel (a call-up stood down and retracted later keeps
+// the stand-down's Cancel receivers already had).
+func endedByStandDown(a notify.Activation) bool {
+	if a.Status != notify.StatusStoodDown || a.StoodDownAt.IsZero() || a.Start().IsZero() {
+		return false
+	}
+	return a.Retraction == nil || a.StoodDownAt.Before(a.Retraction.At)
+}
+
 func (s *Server) capActivation(ctx context.Context, level muster.Consistency, a notify.Activation) (cap.Activation, error) {
 	switch {
 	case a.Status == notify.StatusPendingApproval, a.Status == notify.StatusApprovalExpired, a.Status == notify.StatusRejected:

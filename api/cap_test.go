@@ -592,3 +592,62 @@ func TestCAPImportRefusesItsOwnAlerts(t *testing.T) {
 	assert.Equal(t, plans.WarningLifted, l.Items[0].Status)
 	assert.Equal(t, "normal", modeOf(t, f, h, "990103"))
 }
+
+// TestStoodDownActivationAsCAP: once stood down, an activation's CAP is no
+// longer an Alert in force but the Cancel of it, sent at the stand-down,
+// with its reason as note; the Cancel stays if the call-up is retracted
+// afterwards. A call-up stood down by its retraction keeps its Alert: the
+// correction is its Cancel.
+func TestStoodDownActivationAsCAP(t *testing.T) {
+	xmllintPath(t)
+	clk, f, h, viewer := capCallUpFixture(t, 300)
+	res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990102"}, "level": "III", "purpose": "LIVE", "reason": "暴雨内涝"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var a notify.Activation
+	res.decode(t, &a)
+	capPath := "/api/v1/activations/" + string(a.ID) + "/cap"
+	orig, _ := getCAP(t, h, viewer, capPath, "activation-in-force")
+	require.Equal(t, cap.MsgTypeAlert, orig.MsgType)
+
+	clk.Add(90 * time.Minute)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/stand-down", token: f.root,
+		body: jsonBody(map[string]string{"reason": "雨情减弱，转入战后恢复"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	ended, doc := getCAP(t, h, viewer, capPath, "activation-stood-down")
+	assert.Equal(t, cap.MsgTypeCancel, ended.MsgType, "no longer an alert in force")
+	assert.Equal(t, orig.Identifier+":stand-down", ended.Identifier)
+	assert.Equal(t, orig.Sender, ended.Sender)
+	assert.Equal(t, orig.Reference().String(), ended.References)
+	assert.Equal(t, "雨情减弱，转入战后恢复", ended.Note)
+	assert.Equal(t, "2026-11-23T10:30:00+08:00", cap.FormatTime(ended.Sent.Time), "sent at the stand-down")
+	assert.Equal(t, cap.StatusActual, ended.Status)
+	assert.Equal(t, orig.Scope, ended.Scope)
+	assert.Empty(t, ended.Infos)
+
+	// Retracted after it ended: what receivers were told stays.
+	clk.Add(time.Minute)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(a.ID) + "/retract", token: f.root,
+		body: jsonBody(notify.RetractRequest{Message: "此次召集区域有误，请忽略。"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	_, again := getCAP(t, h, viewer, capPath, "activation-stood-down")
+	assert.Equal(t, string(doc), string(again))
+
+	// A drill cut short by hand is an Exercise Cancel.
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990104"}, "level": "IV", "purpose": "EXERCISE", "reason": "防汛通讯演练"})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var drill notify.Activation
+	res.decode(t, &drill)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/stand-down", token: f.root,
+		body: jsonBody(map[string]string{"reason": "演练结束"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations/" + string(drill.ID) + "/cap", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	requireSchemaValid(t, res.Body.Bytes())
+	dc, err := cap.Parse(res.Body.Bytes())
+	require.NoError(t, err)
+	assert.Equal(t, cap.MsgTypeCancel, dc.MsgType)
+	assert.Equal(t, cap.StatusExercise, dc.Status)
+	assert.Equal(t, "演练结束", dc.Note)
+}
