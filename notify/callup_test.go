@@ -948,3 +948,29 @@ func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
 		})
 	}
 }
+
+// TestLostReportLookupsThatFailAreCounted: the provider cannot give the
+// status of any message (as a node's built-in simulator cannot for what
+// another node's sent before a failover). The sends stay sent, outcome
+// unknown, and each failed lookup is counted (and logged), not dropped in
+// silence.
+func TestLostReportLookupsThatFailAreCounted(t *testing.T) {
+	const people = 30
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true,
+		disp: notify.DispatcherConfig{ReportTimeout: time.Second},
+		wrap: func(_ bool, p notify.Provider) notify.Provider { return unknownSIDs{p} }})
+	a := r.activate(t, "live")
+	r.waitDispatched(t, a.ID, 10*time.Second)
+	require.Eventually(t, func() bool { return r.disp[0].Stats().LookupsFailed >= people }, 20*time.Second, 20*time.Millisecond,
+		"every overdue send's lookup failed and was counted: %+v", r.disp[0].Stats())
+	assert.Equal(t, people, r.status(t, a.ID).Counters.ByState[notify.StateSent], "their outcome stays unknown")
+	r.standDown(t, a.ID)
+}
+
+// unknownSIDs is a provider that knows none of the messages it is asked
+// about.
+type unknownSIDs struct{ notify.Provider }
+
+func (unknownSIDs) FetchSMS(context.Context, string) (notify.Report, error) {
+	return notify.Report{}, &notify.SendError{Code: 20404, Message: "The requested resource was not found"}
+}

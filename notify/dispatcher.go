@@ -128,9 +128,13 @@ type DispatcherStats struct {
 	Resent    int64 `json:"resent"`    // re-sends of claims whose outcome a failover lost
 	Throttled int64 `json:"throttled"` // provider throttling answers (HTTP 429)
 	Fetched   int64 `json:"fetched"`   // statuses asked of the provider for sends whose report was overdue
-	Runs      int64 `json:"runs"`      // terms as leader
-	Dropped   int64 `json:"dropped"`   // claimed sends not made because the activation was stood down or retracted first
-	Failovers int64 `json:"failovers"` // times a route moved to its fallback account
+	// LookupsFailed counts the statuses asked for that the provider could
+	// not give (an error, e.g. a message it does not know): those sends
+	// stay sent, their outcome unknown, and are asked about again.
+	LookupsFailed int64 `json:"lookups_failed"`
+	Runs          int64 `json:"runs"`      // terms as leader
+	Dropped       int64 `json:"dropped"`   // claimed sends not made because the activation was stood down or retracted first
+	Failovers     int64 `json:"failovers"` // times a route moved to its fallback account
 	// OnFallback lists the routes sending on their fallback account now.
 	OnFallback []string `json:"on_fallback,omitempty"`
 }
@@ -150,6 +154,7 @@ type Dispatcher struct {
 	drill *routeState
 
 	claimed, sent, retried, failed, resent, throttled, fetched, runs, dropped, failovers atomic.Int64
+	lookupsFailed                                                                        atomic.Int64
 }
 
 // NewDispatcher checks cfg. EXERCISE and TEST traffic must have its own
@@ -207,7 +212,7 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 // Stats returns the dispatcher's counters.
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
-		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load(), Failovers: d.failovers.Load(), OnFallback: d.onFallback()}
+		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), LookupsFailed: d.lookupsFailed.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load(), Failovers: d.failovers.Load(), OnFallback: d.onFallback()}
 }
 
 // onFallback names the routes sending on their fallback account now.
@@ -1241,8 +1246,12 @@ func (r *dispatchRun) sweep(id plans.ActivationID, route *routeState, fetched ma
 		return nil
 	}
 	items := make([]InboundItem, 0, len(due))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		failed   int
+		firstErr error
+	)
 	next := atomic.Int64{}
 	for range min(8, len(due)) {
 		wg.Go(func() {
@@ -1260,6 +1269,11 @@ func (r *dispatchRun) sweep(id plans.ActivationID, route *routeState, fetched ma
 				r.d.fetched.Add(1)
 				mu.Lock()
 				fetched[due[i].attempt] = now
+				if err != nil && r.ctx.Err() == nil {
+					if failed++; firstErr == nil {
+						firstErr = fmt.Errorf("%s (%s): %w", due[i].attempt, due[i].sid, err)
+					}
+				}
 				if to, _ := reportedProgress(rep.Status); err == nil && (to == StateDelivered || failureReport(rep.Status)) {
 					items = append(items, InboundItem{Kind: InboundStatus, Attempt: due[i].attempt, SID: due[i].sid, Status: rep.Status, Code: rep.Code,
 						Account: route.Account, Exercise: route.Exercise})
@@ -1269,6 +1283,14 @@ func (r *dispatchRun) sweep(id plans.ActivationID, route *routeState, fetched ma
 		})
 	}
 	wg.Wait()
+	if failed > 0 {
+		// Their outcome stays unknown (sent): say so rather than ask again in
+		// silence. A node's built-in simulator does not know what another
+		// node's sent before a failover, for one.
+		r.d.lookupsFailed.Add(int64(failed))
+		r.d.cfg.Logger.Warn("dispatcher: the provider could not give the status of sends whose delivery report is overdue; they stay sent, outcome unknown",
+			"activation", id, "route", route.Name, "failed", failed, "asked", len(due), "first", firstErr)
+	}
 	for len(items) > 0 && r.ctx.Err() == nil {
 		n := min(len(items), 500)
 		payload, err := json.Marshal(inboundBatch{Items: items[:n]})

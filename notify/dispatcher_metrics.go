@@ -16,10 +16,11 @@ type dispatcherCounter struct {
 
 // Collector returns a Prometheus collector of the dispatcher's counters on
 // this node since the process started: muster_dispatch_claimed_total,
-// _sent_total, _retried_total, _failed_total, _resent_total and
-// _throttled_total, and muster_dispatch_leader_terms_total. They count only
-// what this node did while it led; the cluster-wide figures of a call-up are
-// in its activation's counters.
+// _sent_total, _retried_total, _failed_total, _resent_total,
+// _throttled_total, _lookups_failed_total, and
+// muster_dispatch_leader_terms_total. They count only what this node did
+// while it led; the cluster-wide figures of a call-up are in its
+// activation's counters.
 func (d *Dispatcher) Collector() prometheus.Collector {
 	c := func(name, help string, value func(DispatcherStats) int64) dispatcherCounter {
 		return dispatcherCounter{desc: prometheus.NewDesc("muster_dispatch_"+name+"_total", help, nil, nil), value: value}
@@ -31,6 +32,7 @@ func (d *Dispatcher) Collector() prometheus.Collector {
 		c("failed", "Permanent send failures and spent retry budgets.", func(s DispatcherStats) int64 { return s.Failed }),
 		c("resent", "Claims an earlier leader left unresolved, sent again (possible duplicates).", func(s DispatcherStats) int64 { return s.Resent }),
 		c("throttled", "Provider throttling answers (HTTP 429 / 20429).", func(s DispatcherStats) int64 { return s.Throttled }),
+		c("lookups_failed", "Statuses of sends with an overdue delivery report that the provider could not give (outcome unknown).", func(s DispatcherStats) int64 { return s.LookupsFailed }),
 		c("leader_terms", "Terms this node's dispatcher ran as leader.", func(s DispatcherStats) int64 { return s.Runs }),
 		c("dropped", "Claimed sends not made because the activation was stood down or retracted first.", func(s DispatcherStats) int64 { return s.Dropped }),
 		c("failovers", "Times a route moved its sends to its fallback provider account.", func(s DispatcherStats) int64 { return s.Failovers }),
