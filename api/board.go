@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"muster"
+	"muster/access"
 	"muster/notify"
 	"muster/plans"
 )
@@ -27,6 +28,9 @@ const (
 	// eventHeartbeat is how long a stream stays silent before it sends a
 	// comment, so proxies and clients see it is alive.
 	eventHeartbeat = 15 * time.Second
+	// eventAuthCheck is how often a stream checks that the token it was
+	// opened with is still valid: a revoked token's streams end within it.
+	eventAuthCheck = 2 * time.Second
 )
 
 // getBoard serves an activation's board. Boards of one activation asked
@@ -51,9 +55,11 @@ func (s *Server) getBoard(c *gin.Context) {
 // eventHeartbeat of silence. With board=true each status event is followed
 // by a `board` event, the Board from the same read: a console following
 // the call-up needs no request of its own for it. It ends when the client
-// goes away, or after the event that shows the activation stood down with
-// nothing in flight. Errors before the stream starts are answered in the
-// usual error shape; after, as an `error` event that ends the stream.
+// goes away, after the event that shows the activation stood down with
+// nothing in flight, or within eventAuthCheck of the revocation of the
+// token that opened it. Errors before the stream starts are answered in the
+// usual error shape; after, as an `error` event that ends the stream (a
+// revoked token's is unauthorized).
 func (s *Server) activationEvents(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := plans.ActivationID(idParam(c))
@@ -119,6 +125,8 @@ func (s *Server) activationEvents(c *gin.Context) {
 	defer poll.Stop()
 	quiet := time.NewTimer(eventHeartbeat)
 	defer quiet.Stop()
+	auth := time.NewTicker(eventAuthCheck)
+	defer auth.Stop()
 	for {
 		if st.Status == notify.StatusStoodDown && st.Settled() {
 			return
@@ -126,6 +134,19 @@ func (s *Server) activationEvents(c *gin.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-auth.C:
+			err := s.stillAuthorized(c, access.ActRead)
+			if ctx.Err() != nil {
+				return
+			}
+			switch code := muster.ErrorCode(err); {
+			case err == nil:
+			case code == muster.EUnauthorized || code == muster.EForbidden:
+				s.streamError(c, err)
+				return
+			default: // the token could not be read just now: try again at the next check
+				s.logger.Warn("event stream could not check its token", "request_id", requestID(c), "err", err)
+			}
 		case <-quiet.C:
 			if _, err := fmt.Fprint(c.Writer, ": heartbeat\n\n"); err != nil {
 				return

@@ -529,3 +529,52 @@ func (c *countingActivations) Activation(ctx context.Context, level muster.Consi
 	}
 	return c.activations.Activation(ctx, level, id)
 }
+
+// TestActivationEventsEndWhenTheTokenIsRevoked: a stream checks the token
+// that opened it while it runs: revoked, the stream ends within a few
+// seconds with an unauthorized error event, while streams opened with other
+// tokens go on.
+func TestActivationEventsEndWhenTheTokenIsRevoked(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	a := boardCallUp(t, f, h, 300, "990101")
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	wall, wallToken := createToken(t, h, f.root, "大屏", access.Viewer)
+	desk, _ := createToken(t, h, f.root, "值班席", access.Viewer)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	url := srv.URL + "/api/v1/activations/" + string(a.ID) + "/events"
+	_, revoked := openEvents(t, c, url, wall)
+	_, withBoard := openEvents(t, c, url+"?board=true", wall)
+	_, kept := openEvents(t, c, url, desk)
+	for _, ev := range []<-chan sseEvent{revoked, withBoard, kept} {
+		assert.Equal(t, a.ID, nextStatus(t, ev, 5*time.Second).ID)
+	}
+	var b notify.Board
+	nextEvent(t, withBoard, "board", 5*time.Second, &b)
+
+	res := do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(wallToken.ID), token: f.root})
+	require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
+	revokedAt := time.Now()
+	for name, events := range map[string]<-chan sseEvent{"status stream": revoked, "board stream": withBoard} {
+		var got struct {
+			Error muster.Error `json:"error"`
+		}
+		nextEvent(t, events, "error", 8*time.Second, &got)
+		assert.Equal(t, muster.EUnauthorized, got.Error.Code, name)
+		assert.Contains(t, got.Error.Message, "revoked", name)
+		select {
+		case ev, ok := <-events:
+			assert.False(t, ok, "%s: the stream ends after the error; got %+v", name, ev)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the stream did not end", name)
+		}
+	}
+	assert.Less(t, time.Since(revokedAt), 6*time.Second, "the streams ended soon after the revocation")
+
+	// The other token's stream goes on and still follows the call-up.
+	boardReply(t, f, h, a.ID, "1")
+	assert.Equal(t, 1, nextStatus(t, kept, 5*time.Second).Counters.ByState[notify.StateAcked])
+}

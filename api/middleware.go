@@ -153,23 +153,54 @@ func tooLarge(n int64) error {
 // authenticate requires "Authorization: Bearer <token>" and records who the
 // token belongs to.
 func (s *Server) authenticate(c *gin.Context) {
-	h := c.GetHeader("Authorization")
-	if h == "" {
-		s.writeError(c, muster.Errorf(muster.EUnauthorized, "missing Authorization header: send \"Authorization: Bearer %s...\"", access.SecretPrefix))
+	secret, err := bearerSecret(c)
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
-	scheme, secret, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		s.writeError(c, muster.Errorf(muster.EUnauthorized, "Authorization header must be \"Bearer <token>\""))
-		return
-	}
-	who, err := s.deps.Tokens.Authenticate(c.Request.Context(), strings.TrimSpace(secret))
+	who, err := s.deps.Tokens.Authenticate(c.Request.Context(), secret)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	c.Set(keyIdentity, who)
 	c.Next()
+}
+
+// bearerSecret is the token secret of "Authorization: Bearer <token>", or
+// an EUnauthorized error saying what the header lacks.
+func bearerSecret(c *gin.Context) (string, error) {
+	h := c.GetHeader("Authorization")
+	if h == "" {
+		return "", muster.Errorf(muster.EUnauthorized, "missing Authorization header: send \"Authorization: Bearer %s...\"", access.SecretPrefix)
+	}
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", muster.Errorf(muster.EUnauthorized, "Authorization header must be \"Bearer <token>\"")
+	}
+	return strings.TrimSpace(secret), nil
+}
+
+// stillAuthorized checks again, for a long-lived request (an event
+// stream), that the token it was made with still exists and may take a:
+// an EUnauthorized or EForbidden error once it was revoked. Other errors
+// (the cluster cannot be read just now) are returned as they are; the
+// caller decides whether to go on.
+func (s *Server) stillAuthorized(c *gin.Context, a access.Action) error {
+	secret, err := bearerSecret(c)
+	if err != nil {
+		return err
+	}
+	who, err := s.deps.Tokens.Authenticate(c.Request.Context(), secret)
+	if muster.IsCode(err, muster.EUnauthorized) {
+		return muster.Errorf(muster.EUnauthorized, "token %q was revoked while this stream was open: sign in again", identity(c).Name)
+	} else if err != nil {
+		return err
+	}
+	if !access.Allowed(who.Role, a) {
+		return muster.Errorf(muster.EForbidden, "token %q (role %s) lacks the %s permission this stream needs", who.Name, who.Role, a)
+	}
+	return nil
 }
 
 // identity is who made the request; only valid behind authenticate.
