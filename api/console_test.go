@@ -381,6 +381,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	board = readBoard(t, h, viewer, drill.ID)
 	require.Equal(t, 1, board.Total.Acked)
 	assertBoardShown(t, p, board)
+	// 已发送 counts everyone a message went out to, the one who answered too.
+	require.Zero(t, board.Total.Sent, "no one is in the state sent")
+	assert.Equal(t, "1", p.text(`#totals [data-key="out"] .value`))
+	assert.Equal(t, "已发送", p.text(`#totals [data-key="out"] .label`))
 	// The board came with the status events, from the same read: the page
 	// asked for it only once, when it opened.
 	assert.LessOrEqual(t, boardGetsOf(drill.ID), int64(1), "board requests while following the stream")
@@ -389,6 +393,30 @@ func TestConsoleInBrowser(t *testing.T) {
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	p.waitFor("the board ends", `#live[data-live="ended"]`, 15*time.Second)
+
+	// Retracted, the drill's correction goes to the one it reached. Its
+	// board takes no answers: no 报到 rate, no 未回复, nothing in alarm
+	// colours, and says so.
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/retract", token: f.root,
+		body: jsonBody(notify.RetractRequest{Message: "演练通知发错，请忽略。"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var retracted notify.RetractResult
+	res.decode(t, &retracted)
+	correction := retracted.Correction
+	require.Positive(t, correction.Recipients)
+	p.do("open the correction's board", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(correction.ID)+`'`),
+		chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`#totals [data-key="recipients"][data-value="%d"]`, correction.Recipients))),
+		chromedp.WaitReady(chromedp.CSS(`#totals [data-key="answers"]`)),
+	)
+	assert.Contains(t, p.text(`#board-sub`), "更正 "+string(drill.ID))
+	assert.Contains(t, p.text(`#totals [data-key="answers"]`), "无需回复")
+	shownKeys := browserRun(p, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#totals [data-key]')].map(e => e.dataset.key)`))
+	assert.Equal(t, []string{"recipients", "out", "delivered", "failed", "escalated", "pending", "answers"}, shownKeys)
+	assert.Zero(t, browserRun(p, chromedp.Evaluate[int](`document.querySelectorAll('.bar, #checkpoints [data-minutes]').length`)),
+		"no 报到 rate bars or checkpoints")
+	assert.NotContains(t, p.text("#grid-rows"), "0.0%")
+	assert.Contains(t, p.text("#grid-rows"), "无需回复")
 
 	// The modes page lists the region in emergency, held by the LIVE call-up.
 	p.do("open the modes page", 15*time.Second,
@@ -438,7 +466,7 @@ func assertBoardShown(t *testing.T, p *browserPage, b notify.Board) {
 	t.Helper()
 	tot := b.Total
 	assert.Equal(t, map[string]int{
-		"recipients": tot.Recipients, "sent": tot.Sent, "delivered": tot.Delivered, "acked": tot.Acked,
+		"recipients": tot.Recipients, "out": tot.Out(), "delivered": tot.Delivered, "acked": tot.Acked,
 		"declined": tot.Declined, "failed": tot.Failed, "escalated": tot.Escalated, "pending": tot.Pending,
 		"unanswered": tot.Unanswered,
 	}, browserRun(p, chromedp.Evaluate[map[string]int](readTotals)))

@@ -31,11 +31,15 @@
     polling: '实时连接中断，轮询中（每 5 秒）',
     ended: '已解除，数据不再变化',
   };
-  // The board's totals, in the order shown.
+  // The board's totals, in the order shown: [key, label, value of a
+  // total]. 已发送 counts everyone a message went out to, whatever became
+  // of it since (notify.StatusCounts.Out); 已送达待回复 is the state
+  // delivered: reached and not yet answered.
+  const outOf = (t) => (t.sent || 0) + (t.delivered || 0) + (t.acked || 0) + (t.declined || 0) + (t.escalated || 0);
   const TOTALS = [
     ['recipients', '应到'],
-    ['sent', '已发送'],
-    ['delivered', '已送达'],
+    ['out', '已发送', outOf],
+    ['delivered', '已送达待回复'],
     ['acked', '已报到（到）'],
     ['declined', '不能到'],
     ['failed', '发送失败'],
@@ -43,6 +47,9 @@
     ['pending', '待发送'],
     ['unanswered', '未回复'],
   ];
+  // A correction takes no answers: its board leaves out the answer counts.
+  const ANSWER_TOTALS = new Set(['acked', 'declined', 'unanswered']);
+  const NO_ANSWERS = '无需回复';
 
   // An AuthError is a 401: the token is gone; the login form is showing.
   class AuthError extends Error {}
@@ -485,8 +492,15 @@
     };
 
     let lastStatus = '';
+    // noAnswers is set for a correction (retracts set): it takes no
+    // answers, so its board shows no 报到 rate or 未回复 to alarm anyone.
+    let noAnswers = false;
     const renderHead = (a) => {
       lastStatus = a.status;
+      if (!!a.retracts !== noAnswers) {
+        noAnswers = !!a.retracts;
+        if (shown) renderBoard(shown);
+      }
       badge.replaceChildren(purposeBadge(a.purpose));
       sub.replaceChildren(
         [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
@@ -496,6 +510,10 @@
     };
 
     const header = (tr, first, b) => {
+      if (noAnswers) {
+        tr.replaceChildren(el('th', {}, first), el('th', { class: 'num' }, '已发送/应到'), el('th', {}, '回复'));
+        return;
+      }
       tr.replaceChildren(
         el('th', {}, first),
         el('th', { class: 'num' }, '报到/应到'),
@@ -515,7 +533,20 @@
     };
 
     const row = (r) =>
-      el(
+      noAnswers
+        ? el(
+            'tr',
+            { 'data-code': r.code, 'data-acked': r.acked, 'data-recipients': r.recipients, class: r.outside ? 'outside' : null },
+            el(
+              'td',
+              { class: 'name' },
+              el('div', {}, r.name || r.code, r.outside ? el('span', { class: 'tag' }, '区外') : null),
+              r.path ? el('div', { class: 'sub' }, r.path) : null,
+            ),
+            el('td', { class: 'num ratio' }, `${outOf(r)} / ${r.recipients}`),
+            el('td', { class: 'na' }, NO_ANSWERS),
+          )
+        : el(
         'tr',
         { 'data-code': r.code, 'data-acked': r.acked, 'data-recipients': r.recipients, class: r.outside ? 'outside' : null },
         el(
@@ -541,19 +572,30 @@
     let since = null; // the last board's elapsed and when it was drawn; null once stood down
     const renderBoard = (b) => {
       const t = b.total || {};
-      totals.replaceChildren(
-        ...TOTALS.map(([key, label]) =>
+      const tiles = TOTALS.filter(([key]) => !(noAnswers && ANSWER_TOTALS.has(key))).map(([key, label, value]) => {
+        const v = value ? value(t) : (t[key] ?? 0);
+        return el(
+          'div',
+          { class: `stat ${key}${v ? '' : ' zero'}`, 'data-key': key, 'data-value': v },
+          el('div', { class: 'label' }, label),
+          el('div', { class: 'value' }, v),
+          key === 'acked' ? el('div', { class: 'sub' }, fmtPct(t.acked_pct)) : null,
+        );
+      });
+      if (noAnswers) {
+        tiles.push(
           el(
             'div',
-            { class: `stat ${key}${t[key] ? '' : ' zero'}`, 'data-key': key, 'data-value': t[key] ?? 0 },
-            el('div', { class: 'label' }, label),
-            el('div', { class: 'value' }, t[key] ?? 0),
-            key === 'acked' ? el('div', { class: 'sub' }, fmtPct(t.acked_pct)) : null,
+            { class: 'stat answers na', 'data-key': 'answers' },
+            el('div', { class: 'label' }, '报到'),
+            el('div', { class: 'value' }, NO_ANSWERS),
+            el('div', { class: 'sub' }, '更正通知，不接收回复'),
           ),
-        ),
-      );
+        );
+      }
+      totals.replaceChildren(...tiles);
       checkpoints.replaceChildren(
-        ...(t.ack_by || []).map((a) =>
+        ...(noAnswers ? [] : t.ack_by || []).map((a) =>
           el(
             'div',
             { class: `stat${a.reached ? '' : ' counting'}`, 'data-minutes': a.minutes, 'data-value': a.acked },
@@ -566,7 +608,7 @@
       header(regionsHead, '区域', b);
       header(gridsHead, '网格', b);
       const empty = (n) => el('tr', {}, el('td', { colspan: n, class: 'empty' }, '暂无数据。'));
-      const cols = 6 + (b.checkpoints || []).length;
+      const cols = noAnswers ? 3 : 6 + (b.checkpoints || []).length;
       regionsBody.replaceChildren(...((b.regions || []).length ? b.regions.map(row) : [empty(cols)]));
       gridsBody.replaceChildren(...((b.grids || []).length ? b.grids.map(row) : [empty(cols)]));
       asOf.textContent = `更新于 ${fmtTime(b.as_of)}`;
