@@ -341,7 +341,7 @@ func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
 // (plans.WarningService has both): Deps.Warnings is asked for it.
 type WarningImporter interface {
 	Import(ctx context.Context, actor string, in plans.UpstreamWarning) (plans.WarningImport, error)
-	LiftUpstream(ctx context.Context, actor string, refs []plans.UpstreamRef, reason string) ([]plans.Warning, error)
+	CancelUpstream(ctx context.Context, actor string, purpose plans.WarningPurpose, refs []plans.UpstreamRef, reason string) ([]plans.Warning, error)
 }
 
 // importerDep is the warnings service as a WarningImporter, or an
@@ -417,7 +417,9 @@ func (s *Server) importCAP(c *gin.Context) {
 			return
 		}
 		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.TrimSpace(alert.Note), "cancelled upstream"), u.Identifier)
-		lifted, err := ws.LiftUpstream(ctx, actor, own, reason)
+		// The state machine refuses it too if a warning of another purpose
+		// came in between (checkReferencedPurposes read before).
+		lifted, err := ws.CancelUpstream(ctx, actor, purpose, own, reason)
 		if err == nil {
 			c.Header("Location", "/api/v1/warnings/"+string(lifted[0].ID))
 			s.reply(c, http.StatusOK, lifted[0], nil)
