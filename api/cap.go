@@ -147,9 +147,13 @@ func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, 
 		in.Updates = []cap.Reference{ref}
 		in.ZH.Headline = "更正：" + origIn.ZH.Headline
 		in.ZH.Description = a.Message
+		// A correction takes no answers (to count who comes, a new call-up
+		// is started): it says to follow it, not to reply.
+		in.ZH.Instruction = "原召集已更正，请以更正通知为准；本更正无需回复。"
 		if in.EN.Event != "" {
 			in.EN.Headline = "Correction: " + origIn.EN.Headline
 			in.EN.Description = "Correction as sent to the people called up: " + a.Message
+			in.EN.Instruction = "The call-up was corrected: follow the correction. No reply is needed."
 		}
 		out, err := in.Alert()
 		return out, capFault("activation "+string(a.ID), err)

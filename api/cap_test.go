@@ -216,6 +216,10 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Equal(t, cap.MsgTypeUpdate, upd.MsgType)
 	assert.Equal(t, testAlert.Reference().String(), upd.References)
 	assert.Equal(t, "集合地点更正为江北区防汛物资仓库。", upd.Infos[0].Description)
+	for _, in := range upd.Infos {
+		assert.NotContains(t, in.Instruction, "回复确认", "a correction takes no answers")
+		assert.NotContains(t, in.Instruction, "reply to confirm")
+	}
 
 	res = do(t, h, request{method: "GET", path: capPath("A999999"), token: viewer})
 	assert.Equal(t, http.StatusNotFound, res.Code)
