@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -421,4 +422,24 @@ func TestBootstrapOverABackupAppliesNewWrites(t *testing.T) {
 	require.NoError(t, put(ctx, n, "after-restart", "ok"))
 	v, _ = get(t, n, muster.Linearizable, "after-restart")
 	assert.Equal(t, "ok", v)
+}
+
+// Joining a node at a raft address where nothing answers is refused and
+// changes nothing: as a voter it would count towards the quorum, and a
+// single node that took it on could no longer commit anything.
+func TestJoinOfAnUnreachableNodeIsRefused(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n := c.Leader().Node
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	nobody := l.Addr().String()
+	require.NoError(t, l.Close()) // nothing listens there now
+
+	err = n.Join(ctx, cluster.NodeInfo{ID: "n9", RaftAddr: nobody, HTTPAddr: "http://127.0.0.1:1"})
+	require.True(t, muster.IsCode(err, muster.EUnavailable), "%v", err)
+	assert.Contains(t, err.Error(), "nothing answers at raft address "+nobody)
+	assert.Len(t, n.Status().Servers, 1, "not added")
+	require.NoError(t, put(ctx, n, "still", "writable"))
 }

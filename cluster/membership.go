@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"slices"
 	"sort"
 	"time"
 
@@ -110,12 +112,18 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 	if err != nil {
 		return err
 	}
-	present := false
+	present := slices.ContainsFunc(servers, func(s raft.Server) bool {
+		return s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
+	})
+	if !present {
+		if err := reachable(ctx, info.RaftAddr); err != nil {
+			return muster.Errorf(muster.EUnavailable, "join: nothing answers at raft address %s of %s (%v): start the node first; "+
+				"a voter that cannot be reached would count towards the quorum and could stop the cluster", info.RaftAddr, info.ID, err)
+		}
+	}
 	for _, s := range servers {
-		switch {
-		case s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr):
-			present = true
-		case s.ID == raft.ServerID(info.ID) || s.Address == raft.ServerAddress(info.RaftAddr):
+		same := s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
+		if !same && (s.ID == raft.ServerID(info.ID) || s.Address == raft.ServerAddress(info.RaftAddr)) {
 			if err := n.raft.RemoveServer(s.ID, 0, 0).Error(); err != nil {
 				return muster.Errorf(muster.EUnavailable, "join: replace %s: %v", s.ID, err)
 			}
@@ -141,6 +149,22 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 		n.forgetRules() // the configuration changed
 	}
 	return nil
+}
+
+// joinDialTimeout bounds the check that a joining node's raft address
+// answers.
+const joinDialTimeout = 3 * time.Second
+
+// reachable reports whether something accepts TCP connections at addr: a
+// node joining runs its raft transport before it asks to join.
+func reachable(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, joinDialTimeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }
 
 // Remove takes a member out of the cluster. Removing an unknown ID is a
