@@ -425,7 +425,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	)
 	row := p.text(`#modes-rows tr[data-region="990102"]`)
 	assert.Contains(t, row, "战时")
-	assert.Contains(t, row, "IV 级")
+	assert.Contains(t, row, "IV级（", "written as the CLI and the messages write it")
 	assert.Contains(t, row, string(live.ID))
 	assert.Contains(t, row, "暴雨")
 

@@ -124,7 +124,7 @@
 
   function levelText(code, name) {
     if (!code) return '—';
-    return `${code} 级（${name || LEVEL_NAMES[code] || code}）`;
+    return `${code}级（${name || LEVEL_NAMES[code] || code}）`;
   }
 
   function purposeBadge(purpose) {
