@@ -179,15 +179,17 @@ func (s *Server) approveActivation(c *gin.Context) {
 // secondPerson refuses an approval that the requester of activation id
 // could have given alone (the FSM already refuses the requester's own
 // name):
-//   - by a token minted after the request by the requester, directly or
-//     through tokens that were themselves minted after it by the requester
-//     (or by someone who holds no token any more, so that revoking a token
-//     in between does not hide where it came from): an approver must hold
-//     their token independently of the request;
+//   - by a token the requester made, whenever: the requester could hold it
+//     as well as their own;
+//   - by a token minted after the request through tokens that were
+//     themselves minted after it by the requester (or by someone who holds
+//     no token any more, so that revoking a token in between does not hide
+//     where it came from): an approver must hold their token
+//     independently of the request;
 //   - of a request whose requester holds no token any more (revoked since):
 //     the request no longer stands, and may only be rejected.
 //
-// Tokens minted before the request, by anyone, approve as before.
+// Tokens someone else minted before the request approve.
 func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans.ActivationID) error {
 	st, err := s.deps.Activations.Activation(ctx, muster.Default, id)
 	if err != nil || st.Status != notify.StatusPendingApproval {
@@ -208,6 +210,10 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 	requester := st.CreatedBy
 	if len(byName[requester]) == 0 {
 		return muster.Errorf(muster.EConflict, "%s, who requested activation %s, holds no token any more (revoked): the request no longer stands; reject it", requester, id)
+	}
+	if own.ID != "" && own.CreatedBy == requester {
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, who made the token %q (%s): the requester could approve with it themselves; "+
+			"a second person approves with a token someone else made", id, requester, own.Name, own.ID)
 	}
 	seen := map[access.TokenID]bool{}
 	var mintedForIt func(t access.Token) bool

@@ -68,7 +68,12 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 
 	// A LIVE level I activation waits for a second person: nothing switched
 	// until someone else, with the approver role, approves the preview.
-	approver, _ := createToken(t, h, f.root, "second", access.Approver)
+	// The second person's token is made by another admin, before the
+	// request; one the requester made beforehand does not count as another
+	// person either.
+	office, _ := createToken(t, h, f.root, "值班主任", access.Admin)
+	approver, _ := createToken(t, h, office, "second", access.Approver)
+	beforehand, _ := createToken(t, h, f.root, "提前做的", access.Approver)
 	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
@@ -92,10 +97,15 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	viaGone, _ := createToken(t, h, middle, "来历不明", access.Approver)
 	res = do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(middleToken.ID), token: f.root})
 	require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
-	for _, tok := range []string{self, viaDeputy, viaGone} {
+	for _, tok := range []string{viaDeputy, viaGone} {
 		res = do(t, h, request{method: "POST", path: approve, token: tok, body: jsonBody(map[string]any{"recipients": 1})})
 		assert.Equal(t, http.StatusForbidden, res.Code, "a token made after the request: %s", res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "after the request")
+	}
+	for _, tok := range []string{self, beforehand} {
+		res = do(t, h, request{method: "POST", path: approve, token: tok, body: jsonBody(map[string]any{"recipients": 1})})
+		assert.Equal(t, http.StatusForbidden, res.Code, "a token the requester made, before or after: %s", res.Body)
+		assert.Contains(t, res.errorBody(t).Message, "a second person approves with a token someone else made")
 	}
 	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"reason": "ok"})})
 	assert.Equal(t, http.StatusBadRequest, res.Code, "an approval names the preview's count: %s", res.Body)

@@ -121,7 +121,8 @@ func capCallUpFixture(t *testing.T, people int) (*clustertest.Clock, *fixture, h
 func TestActivationsAsCAP(t *testing.T) {
 	xmllintPath(t)
 	clk, f, h, viewer := capCallUpFixture(t, 300)
-	approver, _ := createToken(t, h, f.root, "approver", access.Approver)
+	office, _ := createToken(t, h, f.root, "值班主任", access.Admin)
+	approver, _ := createToken(t, h, office, "approver", access.Approver) // not made by the requester
 
 	activate := func(body map[string]any) notify.Activation {
 		t.Helper()

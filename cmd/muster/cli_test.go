@@ -269,13 +269,16 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 
 	// A LIVE level I activation waits for a second person, who sees the
 	// preview and types the activation ID to approve it. The second person's
-	// token is held before the request: one the requester makes after it
-	// does not count as another person.
-	r = runCLI(t, env, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
-	require.Zero(t, r.code, r.stderr)
-	var second struct {
+	// token is held before the request and made by someone else: one the
+	// requester made does not count as another person.
+	var office, second struct {
 		Secret string `json:"secret"`
 	}
+	r = runCLI(t, env, "token", "create", "--role", "admin", "--name", "值班主任", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &office))
+	r = runCLI(t, []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + office.Secret}, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &second))
 	r = runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
