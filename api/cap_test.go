@@ -355,13 +355,21 @@ func TestWarningsAsCAPAndImport(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, res.Code)
 }
 
-func TestCAPImportRefusesWhatItCannotTake(t *testing.T) {
+// capImportFixture is a node with the demo city on the CAP test clock, and
+// the upstream sample alert (an orange rainstorm warning).
+func capImportFixture(t *testing.T) (*fixture, http.Handler, []byte) {
+	t.Helper()
 	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
 	f := newCAPFixture(t, clk)
 	h := f.handler(f.c.Nodes[0])
 	withDemo(t, f, h)
 	sample, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-orange.xml"))
 	require.NoError(t, err)
+	return f, h, sample
+}
+
+func TestCAPImportRefusesWhatItCannotTake(t *testing.T) {
+	f, h, sample := capImportFixture(t)
 	// edit returns the sample with a new identifier and the replacements.
 	edit := func(id string, oldnew ...string) string {
 		s := strings.ReplaceAll(string(sample), "990100-QX-20261123085500-RS-ORANGE", id)
@@ -439,12 +447,7 @@ const upstreamRef = "qx.990100.example.cn,990100-QX-20261123085500-RS-ORANGE,202
 // a drill's warning: the cross-purpose reference is refused with 409 and
 // nothing changes. Messages of the same purpose lift as before.
 func TestCAPImportKeepsPurposesApart(t *testing.T) {
-	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
-	f := newCAPFixture(t, clk)
-	h := f.handler(f.c.Nodes[0])
-	withDemo(t, f, h)
-	sample, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-orange.xml"))
-	require.NoError(t, err)
+	f, h, sample := capImportFixture(t)
 	cancelDoc, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-cancel.xml"))
 	require.NoError(t, err)
 	// alert is the sample under a new identifier, of status, as msgType

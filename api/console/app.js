@@ -532,21 +532,10 @@
       return el('div', { class: `bar ${level}` }, fill, el('em', {}, fmtPct(pct)));
     };
 
+    // A grid's row: its name, then what a correction shows (sent out of
+    // all, no answers taken) or the 报到 figures.
     const row = (r) =>
-      noAnswers
-        ? el(
-            'tr',
-            { 'data-code': r.code, 'data-acked': r.acked, 'data-recipients': r.recipients, class: r.outside ? 'outside' : null },
-            el(
-              'td',
-              { class: 'name' },
-              el('div', {}, r.name || r.code, r.outside ? el('span', { class: 'tag' }, '区外') : null),
-              r.path ? el('div', { class: 'sub' }, r.path) : null,
-            ),
-            el('td', { class: 'num ratio' }, `${outOf(r)} / ${r.recipients}`),
-            el('td', { class: 'na' }, NO_ANSWERS),
-          )
-        : el(
+      el(
         'tr',
         { 'data-code': r.code, 'data-acked': r.acked, 'data-recipients': r.recipients, class: r.outside ? 'outside' : null },
         el(
@@ -555,18 +544,22 @@
           el('div', {}, r.name || r.code, r.outside ? el('span', { class: 'tag' }, '区外') : null),
           r.path ? el('div', { class: 'sub' }, r.path) : null,
         ),
-        el('td', { class: 'num ratio' }, `${r.acked} / ${r.recipients}`),
-        el('td', { class: 'pct' }, bar(r.acked_pct)),
-        ...(r.ack_by || []).map((a) =>
-          el(
-            'td',
-            { class: `num opt${a.reached ? '' : ' counting'}`, title: a.reached ? `T+${a.minutes} 分钟已到` : '计数中' },
-            `${a.acked}（${fmtPct(a.pct)}）`,
-          ),
-        ),
-        el('td', { class: 'num opt' }, r.declined),
-        el('td', { class: 'num opt' }, r.failed),
-        el('td', { class: 'num' }, r.unanswered),
+        ...(noAnswers
+          ? [el('td', { class: 'num ratio' }, `${outOf(r)} / ${r.recipients}`), el('td', { class: 'na' }, NO_ANSWERS)]
+          : [
+              el('td', { class: 'num ratio' }, `${r.acked} / ${r.recipients}`),
+              el('td', { class: 'pct' }, bar(r.acked_pct)),
+              ...(r.ack_by || []).map((a) =>
+                el(
+                  'td',
+                  { class: `num opt${a.reached ? '' : ' counting'}`, title: a.reached ? `T+${a.minutes} 分钟已到` : '计数中' },
+                  `${a.acked}（${fmtPct(a.pct)}）`,
+                ),
+              ),
+              el('td', { class: 'num opt' }, r.declined),
+              el('td', { class: 'num opt' }, r.failed),
+              el('td', { class: 'num' }, r.unanswered),
+            ]),
       );
 
     let since = null; // the last board's elapsed and when it was drawn; null once stood down
