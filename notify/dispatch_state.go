@@ -897,8 +897,7 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool
 		return nil, nil
 	}
 	var unsent *actTx
-	cur := ob.Cursor()
-	for k, _ := cur.Last(); k != nil; k, _ = cur.Prev() {
+	for k := range muster.Backward(ob) {
 		ad := activationData(tx, plans.ActivationID(k))
 		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
 			continue

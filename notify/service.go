@@ -209,10 +209,11 @@ func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool, now t
 	if b == nil {
 		return nil
 	}
-	c := b.Cursor()
 	n := 0
-	for k, v := c.Last(); k != nil && n < pendingLookback; k, v = c.Prev() {
-		n++
+	for k, v := range muster.Backward(b) {
+		if n++; n > pendingLookback {
+			break
+		}
 		var o Activation
 		if err := json.Unmarshal(v, &o); err != nil {
 			return fmt.Errorf("activation %s: %w", k, err)

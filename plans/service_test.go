@@ -101,6 +101,44 @@ func TestRosterImportIsIdempotentAndBatched(t *testing.T) {
 	assert.Greater(t, withBackup, 50)
 }
 
+// A re-import that changes every person drops all their index entries in
+// the transaction it writes the new ones in. bbolt leaves the emptied leaves
+// in place until the commit, and looking for a bucket's last key among them
+// used to loop forever: the FSM hung on every node, and again on restart.
+func TestReimportChangingEveryPersonCommits(t *testing.T) {
+	svc := newService(t)
+	file := roster(t, 2000)
+	_, err := svc.ImportRoster(testCtx(t), "test", bytes.NewReader(file), plans.ImportOptions{})
+	require.NoError(t, err)
+
+	// The same file with one more tag on every row (标签 is the 6th column).
+	var changed bytes.Buffer
+	for i, line := range strings.Split(strings.TrimSuffix(string(file), "\n"), "\n") {
+		if i > 0 {
+			cells := strings.Split(line, ",")
+			cells[5] = strings.Trim(cells[5]+";复核", ";")
+			line = strings.Join(cells, ",")
+		}
+		changed.WriteString(line + "\n")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := svc.ImportRoster(ctx, "test", &changed, plans.ImportOptions{})
+	require.NoError(t, err, "the import did not commit")
+	assert.Equal(t, 2000, res.Updated)
+	assert.Equal(t, 2000, count(t, svc))
+	list, err := svc.People(testCtx(t), muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 10})
+	require.NoError(t, err)
+	require.NotEmpty(t, list.Items)
+	for _, p := range list.Items {
+		assert.Contains(t, p.Tags, "复核", p.ID)
+	}
+	// Another write still commits afterwards.
+	again, err := svc.ImportRoster(testCtx(t), "test", bytes.NewReader(file), plans.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2000, again.Updated)
+}
+
 func TestRosterImportAllOrNothing(t *testing.T) {
 	svc := newService(t)
 	ctx := testCtx(t)

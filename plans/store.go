@@ -432,7 +432,7 @@ func (s *sortedPuts) flush(tx *bolt.Tx) error {
 		slices.SortFunc(st.refs, func(a, b stagedRef) int { return bytes.Compare(st.key(a), st.key(b)) })
 		b := bucket(tx, []byte(name))
 		if len(st.refs) > 0 {
-			if last, _ := b.Cursor().Last(); last == nil || bytes.Compare(st.key(st.refs[0]), last) > 0 {
+			if last := muster.LastKey(b); last == nil || bytes.Compare(st.key(st.refs[0]), last) > 0 {
 				b.FillPercent = bulkFill
 			}
 		}
