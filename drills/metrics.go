@@ -153,8 +153,14 @@ type Metrics struct {
 	RegionNames  string             `json:"region_names"`
 	Units        []string           `json:"units,omitempty"`
 	Participants int                `json:"participants"`
-	Manual       bool               `json:"manual,omitempty"`
-	NoNotice     bool               `json:"no_notice,omitempty"`
+	// LeftOut counts the people the run's call-up did not drill because a
+	// LIVE call-up called them up for real: left out when it started, or
+	// taken off it when the LIVE call-up started. Those not yet sent to are
+	// not among the recipients measured; those already sent to stay, with
+	// their escalation ended.
+	LeftOut  int  `json:"left_out,omitempty"`
+	Manual   bool `json:"manual,omitempty"`
+	NoNotice bool `json:"no_notice,omitempty"`
 	// Retraction is set when the run's call-up was retracted (muster
 	// retract): it went out by mistake, its sends stopped, and a correction
 	// told the people it reached to ignore it. StoppedBy is the LIVE
@@ -347,7 +353,7 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 	m := Metrics{Run: r.ID, Schedule: r.Schedule, Activation: a.ID, Purpose: a.Purpose, Status: a.Status,
 		Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN, Title: r.Title,
 		Type: r.Type, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames,
-		Units: r.Units, Participants: r.Participants, Manual: r.Manual, NoNotice: r.NoNotice,
+		Units: r.Units, Participants: r.Participants, LeftOut: a.LeftOut, Manual: r.Manual, NoNotice: r.NoNotice,
 		Retraction: a.Retraction, StoppedBy: a.StoppedBy,
 		Start: a.Start(), AsOf: asOf.UTC(), Checkpoints: notify.AckCheckpoints(),
 		ByRegion: []Tally{}, ByGrid: []Tally{}, ByRole: []Tally{}, ByCategory: []Tally{}, NoAnswer: []Outcome{}}

@@ -121,21 +121,24 @@ type texts struct{ lang plans.Language }
 
 // reportWords are the report's labels: Chinese, English.
 var reportWords = map[string][2]string{
-	"banner":        {"【演练】EXERCISE · 本报告记录的是一次演练，不是真实突发事件", "EXERCISE 【演练】 · This report is about a drill, not a real emergency"},
-	"heading":       {"演练报告", "Drill report"},
-	"colon":         {"：", ": "},
-	"comma":         {"，", ", "},
-	"ackcount":      {"共 %d 人确认到岗", "%d acknowledgements"},
-	"ackby":         {"T+%d 确认", "Acked T+%d"},
-	"run":           {"演练编号", "Run"},
-	"scenario":      {"演练场景", "Scenario"},
-	"plan":          {"预案", "Plan"},
-	"version":       {"版本", "version"},
-	"level":         {"响应级别", "Response level"},
-	"type":          {"演练类型", "Exercise type"},
-	"regions":       {"演练区域", "Regions"},
-	"units":         {"参演单位", "Participating units"},
-	"participants":  {"参演人数", "Participants"},
+	"banner":       {"【演练】EXERCISE · 本报告记录的是一次演练，不是真实突发事件", "EXERCISE 【演练】 · This report is about a drill, not a real emergency"},
+	"heading":      {"演练报告", "Drill report"},
+	"colon":        {"：", ": "},
+	"comma":        {"，", ", "},
+	"ackcount":     {"共 %d 人确认到岗", "%d acknowledgements"},
+	"ackby":        {"T+%d 确认", "Acked T+%d"},
+	"run":          {"演练编号", "Run"},
+	"scenario":     {"演练场景", "Scenario"},
+	"plan":         {"预案", "Plan"},
+	"version":      {"版本", "version"},
+	"level":        {"响应级别", "Response level"},
+	"type":         {"演练类型", "Exercise type"},
+	"regions":      {"演练区域", "Regions"},
+	"units":        {"参演单位", "Participating units"},
+	"participants": {"参演人数", "Participants"},
+	"leftout":      {"未参演（已被真实启动召集）", "Left out (called up for real)"},
+	"leftout.n": {"%d 人：真实（LIVE）启动已召集，本次演练未向其发送或已停止向其发送",
+		"%d: called up for real by a LIVE call-up, so this drill did not send to them or stopped sending"},
 	"how":           {"启动方式", "Started"},
 	"how.schedule":  {"按计划", "on schedule"},
 	"how.manual":    {"手动启动", "by hand"},
@@ -555,10 +558,15 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		{x.T("regions"), m.RegionNames + x.paren(strings.Join(regions, ", "))},
 		{x.T("units"), units},
 		{x.T("participants"), strconv.Itoa(m.Participants)},
+	}
+	if m.LeftOut > 0 {
+		v.Facts = append(v.Facts, fact{x.T("leftout"), fmt.Sprintf(x.T("leftout.n"), m.LeftOut)})
+	}
+	v.Facts = append(v.Facts, []fact{
 		{x.T("how"), how},
 		{x.T("started"), stamp(m.Start, loc)},
 		{x.T("ended"), ended},
-	}
+	}...)
 	if rt := m.Retraction; rt != nil {
 		v.Facts = append(v.Facts, fact{x.T("retracted"), fmt.Sprintf(x.T("retracted.by"), stamp(rt.At, loc), rt.By, rt.Message, rt.Correction)})
 		v.Notice = fmt.Sprintf(x.T("notice.retracted"), stamp(rt.At, loc), rt.By, rt.Correction) + " " + x.T("cutshort")

@@ -320,3 +320,37 @@ func checkCSV(t *testing.T, out []byte, rep drills.Report) {
 		assert.Equal(t, string(p.Grid), rows[i+1][2])
 	}
 }
+
+// A drill that left people out because a LIVE call-up had called them up
+// for real says so in its report: they were not drilled, which a trainer
+// reading the figures needs to know.
+func TestReportSaysWhoTheDrillLeftOut(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	e := newEnvAt(t, 2000, clk)
+	ctx := testCtx(t)
+	_, err = e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "暴雨"})
+	require.NoError(t, err)
+	sc, err := e.drills.Schedule(ctx, "trainer", weekly(other))
+	require.NoError(t, err)
+	run, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	a, err := e.notify.Activation(ctx, muster.Default, run.Activation)
+	require.NoError(t, err)
+	require.Positive(t, a.LeftOut, "值班领导 are called up over either region")
+
+	clk.Add(10 * time.Minute)
+	rep, err := e.drills.Report(ctx, muster.Default, run.ID, clk.Now())
+	require.NoError(t, err)
+	assert.Equal(t, a.LeftOut, rep.Metrics.LeftOut)
+	zh := string(render(t, rep, drills.FormatHTML, plans.LangZH))
+	checkHTML(t, []byte(zh), plans.LangZH, rep)
+	assert.Contains(t, zh, "<td class=\"k\">未参演（已被真实启动召集）</td><td>"+strconv.Itoa(a.LeftOut)+" 人：")
+	en := string(render(t, rep, drills.FormatHTML, plans.LangEN))
+	checkHTML(t, []byte(en), plans.LangEN, rep)
+	assert.Contains(t, en, "<td class=\"k\">Left out (called up for real)</td><td>"+strconv.Itoa(a.LeftOut)+": called up for real")
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(render(t, rep, drills.FormatJSON, plans.LangZH), &m))
+	assert.EqualValues(t, a.LeftOut, m["left_out"])
+}
