@@ -103,8 +103,8 @@ switched or sent before that.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&regions, "region", "", "region codes, comma-separated")
-	f.StringVar(&level, "level", "", "response level: I, II, III or IV")
-	f.StringVar(&purpose, "purpose", "", "live, exercise or test (fixed for the activation's life)")
+	levelVar(f, &level, "response level: I, II, III or IV")
+	purposeVar(f, &purpose, "live, exercise or test (fixed for the activation's life)")
 	f.StringVar(&reason, "reason", "", "why: shown to recipients and kept in the audit trail")
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
 	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")

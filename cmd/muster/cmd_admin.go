@@ -114,7 +114,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	create.Flags().StringVar(&role, "role", "", "role of the new token")
+	roleVar(create.Flags(), &role, "role of the new token")
 	create.Flags().StringVar(&name, "name", "", "who or what uses it (default: the role)")
 	_ = create.MarkFlagRequired("role")
 	var pf pageFlags

@@ -41,7 +41,8 @@ func newRegionCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&parent, "parent", "", "list the direct children of this region code")
-	list.Flags().StringVar(&kind, "kind", "", "only regions of this kind: city, district, street, community, grid")
+	checkedVar(list.Flags(), &kind, "kind", "", "only regions of this kind: city, district, street, community, grid",
+		"city, district, street, community or grid (市, 区, 街道, 社区, 网格)", parses(plans.ParseRegionKind))
 	pf.add(list)
 
 	var file string
@@ -93,7 +94,7 @@ func newPersonCmd(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&f.region, "region", "", "region code: people in it or under it")
-	list.Flags().StringVar(&f.category, "category", "", "category, e.g. 党员 or volunteer")
+	checkedVar(list.Flags(), &f.category, "category", "", "category, e.g. 党员 or volunteer", "one of "+strings.Join(codeStrings(plans.Categories()), ", ")+", or its English name such as volunteer", parses(plans.ParseCategory))
 	list.Flags().StringVar(&f.tag, "tag", "", "tag, e.g. 网格长")
 	list.Flags().StringVar(&f.team, "team", "", "team, e.g. 防汛抢险队")
 	list.Flags().StringVar(&f.phone, "phone", "", "exact phone number")

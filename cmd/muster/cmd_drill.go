@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,6 +61,16 @@ records them missed; once runs the latest if it is no older than
 			if (in.Cron == "") == (in.At == "") {
 				return usageErrorf("give --cron for a recurring drill or --at for a one-off")
 			}
+			if in.At != "" {
+				zone := cmp.Or(strings.TrimSpace(in.TimeZone), drills.DefaultTimeZone)
+				loc, err := time.LoadLocation(zone) // --tz was checked as it was read
+				if err == nil {
+					_, err = drills.ParseTime(in.At, loc)
+				}
+				if err != nil {
+					return usageErrorf("--at %q: want 2006-01-02 15:04 in --tz (%s), or an RFC 3339 time", in.At, zone)
+				}
+			}
 			for _, u := range strings.Split(units, ",") {
 				if u = strings.TrimSpace(u); u != "" {
 					in.Units = append(in.Units, u)
@@ -78,16 +89,16 @@ records them missed; once runs the latest if it is no older than
 	}
 	f := cmd.Flags()
 	f.StringVar(&regions, "region", "", "region codes, comma-separated")
-	f.StringVar(&in.Level, "level", "", "response level: I, II, III or IV")
-	f.StringVar(&in.Type, "type", "notification", "exercise type: notification, tabletop, functional or full-scale")
+	levelVar(f, &in.Level, "response level: I, II, III or IV")
+	checkedVar(f, &in.Type, "type", "notification", "exercise type: notification, tabletop, functional or full-scale", wantExercise, parses(drills.ParseExerciseType))
 	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练, the reason of every run (default: the plan's title and the type)")
-	f.StringVar(&in.Cron, "cron", "", `cron expression in --tz, e.g. "0 9 * * 1"`)
+	checkedVar(f, &in.Cron, "cron", "", `cron expression in --tz, e.g. "0 9 * * 1"`, wantCron, parses(drills.ParseCron))
 	f.StringVar(&in.At, "at", "", "one-off time: 2006-01-02 15:04 in --tz, or RFC 3339")
-	f.StringVar(&in.TimeZone, "tz", drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice")
-	f.StringVar(&in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00")
-	f.StringVar(&in.CatchUp, "catch-up", "skip", "missed due times: skip, or once (run the latest within --catch-up-within)")
-	f.StringVar(&in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h")
-	f.StringVar(&in.Length, "length", "", "how long each run's call-up stays open (default 1h)")
+	checkedVar(f, &in.TimeZone, "tz", drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice", wantZone, zoneName)
+	checkedVar(f, &in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
+	checkedVar(f, &in.CatchUp, "catch-up", "skip", "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
+	checkedVar(f, &in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h", wantDuration, positiveDuration)
+	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h)", wantDuration, positiveDuration)
 	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
 	f.StringVar(&units, "units", "", "participating units (参演单位), comma-separated")
 	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "no-notice", "length")
@@ -283,7 +294,7 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&schedule, "schedule", "", "only runs of this schedule")
 	f.StringVar(&plan, "plan", "", "only runs of this plan")
-	f.StringVar(&status, "status", "", "started, missed or failed")
+	checkedVar(f, &status, "status", "", "started, missed or failed", wantRunStatus, oneOf(string(drills.RunStarted), string(drills.RunMissed), string(drills.RunFailed)))
 	return cmd
 }
 
@@ -346,8 +357,8 @@ func newFindingAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.What, "what", "", "what happened")
 	f.StringVar(&in.Change, "change", "", "what should change (the improvement item)")
 	f.StringVar(&in.Owner, "owner", "", "who owns the change")
-	f.StringVar(&in.Due, "due", "", "when it is due, 2006-01-02")
-	f.StringVar(&in.Status, "status", "", "open (default), in_progress, done or dropped")
+	dueVar(f, &in.Due, "when it is due, 2006-01-02")
+	findingStatusVar(f, &in.Status, "open (default), in_progress, done or dropped")
 	return cmd
 }
 
@@ -385,8 +396,8 @@ func newFindingUpdateCmd(g *globals) *cobra.Command {
 	f.StringVar(&what, "what", "", "what happened")
 	f.StringVar(&change, "change", "", "what should change")
 	f.StringVar(&owner, "owner", "", "who owns the change (empty clears)")
-	f.StringVar(&due, "due", "", "when it is due, 2006-01-02 (empty clears)")
-	f.StringVar(&status, "status", "", "open, in_progress, done or dropped")
+	dueVar(f, &due, "when it is due, 2006-01-02 (empty clears)")
+	findingStatusVar(f, &status, "open, in_progress, done or dropped")
 	return cmd
 }
 
@@ -423,7 +434,7 @@ func newFindingListCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&run, "run", "", "only this run's")
 	f.StringVar(&plan, "plan", "", "only this plan's")
-	f.StringVar(&status, "status", "", "open, in_progress, done or dropped")
+	findingStatusVar(f, &status, "open, in_progress, done or dropped")
 	f.BoolVar(&open, "open", false, "only open and in_progress")
 	return cmd
 }
@@ -547,8 +558,8 @@ spreadsheet); json is the metrics. --lang en writes it in English.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&format, "format", "html", "html, csv or json")
-	f.StringVar(&lang, "lang", "zh", "zh or en")
+	checkedVar(f, &format, "format", "html", "html, csv or json", "html, csv or json", parses(drills.ParseReportFormat))
+	checkedVar(f, &lang, "lang", "zh", "zh or en", "zh or en", func(s string) bool { return oneOf("zh", "en")(strings.ToLower(s)) })
 	f.StringVar(&out, "out", "", "write to this file instead of standard output")
 	return cmd
 }

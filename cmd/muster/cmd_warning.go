@@ -98,12 +98,13 @@ warning stays in force until lifted); --category a hazard category
 	}
 	f := cmd.Flags()
 	f.StringVar(&regions, "region", "", "region codes, comma-separated")
-	f.StringVar(&level, "level", "", "warning level: blue, yellow, orange or red (蓝, 黄, 橙, 红)")
+	checkedVar(f, &level, "level", "", "warning level: blue, yellow, orange or red (蓝, 黄, 橙, 红)", "blue, yellow, orange or red (蓝, 黄, 橙, 红)", parses(plans.ParseWarningLevel))
 	f.StringVar(&event, "event", "", "what is happening, e.g. 暴雨")
 	f.StringVar(&headline, "headline", "", "one line for people, e.g. 东湖区暴雨红色预警")
 	f.StringVar(&description, "description", "", "details")
-	f.StringVar(&category, "category", "", "hazard category: 自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)")
-	f.StringVar(&capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)")
+	checkedVar(f, &category, "category", "", "hazard category: 自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)",
+		"自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)", parses(plans.ParseHazard))
+	checkedVar(f, &capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)", orList(plans.CAPCategories()), parses(plans.ParseCAPCategory))
 	f.StringVar(&expires, "expires", "", "when it expires: an RFC 3339 time or a duration such as 6h (default: in force until lifted)")
 	takeOnce(f, "region", "level")
 	return cmd

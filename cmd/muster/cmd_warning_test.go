@@ -119,7 +119,7 @@ func TestWarningIssueListShowLift(t *testing.T) {
 	assert.Contains(t, r.stdout, "muster activate flood-control --region 990101 --level I")
 
 	// Bad input: usage errors exit 2, refusals 1, one line each.
-	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "purple", "--event", "x", "--headline", "y"), 1, "warning level")
+	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "purple", "--event", "x", "--headline", "y"), 2, `--level "purple": want blue, yellow, orange or red`)
 	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990199", "--level", "red", "--event", "x", "--headline", "y"), 1, "990199 does not exist")
 	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red", "--event", "x", "--headline", "y", "--expires", "2020-01-01T00:00:00Z"), 1, "in the past")
 	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red", "--event", "x", "--headline", "y", "--expires", "yesterday"), 2, "--expires")

@@ -564,7 +564,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "1 started, 0 missed, last "+run.ID)
 	assert.Contains(t, r.stdout, "区应急局、区水务局")
-	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 1, "cron")
+	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 2, `--cron "61 9 * * 1": want five fields`)
 
 	// The report, written to a file; the plan's trend.
 	reportFile := filepath.Join(t.TempDir(), "report.html")
@@ -580,7 +580,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	r = runCLI(t, env, "drill", "trend", "flood-control")
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, run.ID+` .* notification +IV +`+strconv.Itoa(run.Participants)+` +100\.0% `, r.stdout, "every recipient reached (delivered)")
-	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--format", "pdf"), 1, "format")
+	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--format", "pdf"), 2, `--format "pdf": want html, csv or json`)
 
 	// After-action: a finding, its improvement item moved on, the plan's
 	// open items and what is overdue.
@@ -591,7 +591,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "in_progress")
 	assert.Contains(t, r.stdout, "区应急局", "what was not given is kept")
-	oneLineError(t, runCLI(t, env, "drill", "finding", "update", "F000001", "--status", "finished"), 1, "status")
+	oneLineError(t, runCLI(t, env, "drill", "finding", "update", "F000001", "--status", "finished"), 2, `--status "finished": want open, in_progress, done or dropped`)
 	r = runCLI(t, env, "drill", "finding", "open", "--plan", "flood-control")
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, `flood-control +F000001 +`+run.ID+` +in_progress +2099-01-31`, r.stdout)

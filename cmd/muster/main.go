@@ -55,7 +55,7 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 	pf.StringVar(&g.addr, "addr", "http://127.0.0.1:8080", "muster HTTP address (env MUSTER_ADDR)")
 	pf.StringVar(&g.token, "token", "", "API token (env MUSTER_TOKEN)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
-	pf.StringVar(&g.consistency, "consistency", "", "read consistency: stale, default or linearizable")
+	consistencyVar(pf, &g.consistency, "read consistency: stale, default or linearizable")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		if err := envDefaults(cmd.Flags()); err != nil {
 			return err
