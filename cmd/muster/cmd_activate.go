@@ -35,7 +35,8 @@ rendered sample SMS with its segment count, the provider account and sender,
 and how long sending everyone takes; then it asks you to confirm by typing the
 region codes. --yes skips the question (scripts). A LIVE activation that
 repeats one still open (same plan, level and regions) is refused unless
---repeat is given: the same command run twice would page everyone twice. An
+--repeat is given: the same command run twice would page everyone twice; the
+preview says so, and muster stops there without asking. An
 activation wider than the
 plan expects — regions outside its scope, or more people than the level's
 expected count times the plan's guard factor — also needs --confirm-scope
@@ -65,7 +66,7 @@ switched or sent before that.`,
 			}
 			var raw []byte
 			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(true), contentType: "application/json"}, &raw); err != nil {
-				return err
+				return repeatFlagError(err)
 			}
 			var p notify.Preview
 			if err := json.Unmarshal(raw, &p); err != nil {
@@ -77,6 +78,13 @@ switched or sent before that.`,
 				}
 			} else {
 				printPreview(c.err, p)
+			}
+			if p.Again != "" {
+				// The activation would be refused: asking to confirm it
+				// would only waste the time of whoever answers.
+				return errors.New("nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant")
+			}
+			if !yes {
 				fmt.Fprintf(c.err, "\nType the region codes (%s) to activate, anything else to cancel: ", regions)
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if joinCodes(codeList(line)) != regions {
@@ -89,7 +97,7 @@ switched or sent before that.`,
 				header = map[string]string{"Idempotency-Key": key}
 			}
 			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(false), contentType: "application/json", header: header}, &raw); err != nil {
-				return err
+				return repeatFlagError(err)
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
 				var a notify.Activation
@@ -171,7 +179,7 @@ approval is refused unless --repeat is given: its people have been called.`,
 			raw = nil
 			body := map[string]any{"reason": reason, "recipients": p.Total, "repeat": repeat}
 			if err := c.postJSON(path, body, &raw); err != nil {
-				return err
+				return repeatFlagError(err)
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
 				var a notify.Activation
@@ -312,12 +320,30 @@ func previewWarnings(p notify.Preview) []string {
 		out = append(out, fmt.Sprintf("DRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.", joinIDs(p.Activation.StoppedDrills)))
 	}
 	if p.Again != "" {
-		out = append(out, "REFUSED AS A REPEAT — "+p.Again+" (--repeat)")
+		again := repeatFlag(p.Again)
+		if !strings.Contains(again, "--repeat") {
+			again += " (--repeat)"
+		}
+		out = append(out, "REFUSED AS A REPEAT — "+again)
 	}
 	if p.LeftOut > 0 {
 		out = append(out, fmt.Sprintf("LEFT OUT — %s called up for real by an active LIVE call-up %s not drilled.", count(p.LeftOut, "person", "people"), plural(p.LeftOut, "is", "are")))
 	}
 	return out
+}
+
+// repeatFlag writes the API's "with repeat", which names the request's
+// field, as the flag of the CLI that sets it: "or ask again with --repeat".
+func repeatFlag(msg string) string { return strings.ReplaceAll(msg, " with repeat", " with --repeat") }
+
+// repeatFlagError is err with its API message in the CLI's words
+// (repeatFlag); other errors are returned as they are.
+func repeatFlagError(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		ae.Message = repeatFlag(ae.Message)
+	}
+	return err
 }
 
 func newStandDownCmd(g *globals) *cobra.Command {

@@ -89,8 +89,9 @@ func TestActivateYesShowsPreviewWarnings(t *testing.T) {
 	require.Len(t, lines, 3, r.stderr)
 	assert.True(t, strings.HasPrefix(lines[0], "ALREADY ACTIVE — "), "the preview's warning first: %s", lines[0])
 	assert.True(t, strings.HasPrefix(lines[1], "REFUSED AS A REPEAT — activation "+string(live)+" (flood-control, level IV, LIVE) is already active"), "the preview says it will be refused: %s", lines[1])
-	assert.True(t, strings.HasPrefix(lines[2], "muster: activation "+string(live)+" (flood-control, level IV, LIVE) is already active"), lines[2])
-	assert.Contains(t, lines[2], "ask again with repeat")
+	assert.Contains(t, lines[1], "ask again with --repeat")
+	assert.Equal(t, "muster: nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant", lines[2],
+		"it stops at the preview, before asking the API to activate")
 	r = runCLI(t, env, append(again, "--repeat", "-o", "json")...)
 	require.Zero(t, r.code, r.stderr)
 	var repeated notify.Activation

@@ -91,3 +91,50 @@ func TestStatusSaysWhoIsNotSentOrLeftOut(t *testing.T) {
 	assert.Contains(t, out, "PENDING", "an active call-up still sends them")
 	assert.False(t, strings.Contains(out, "not sent"), out)
 }
+
+// A preview that says the activation would be refused as a repeat stops
+// the command: it asks nobody to confirm, posts nothing more, exits 1 and
+// says to add --repeat; the refusal names the flag, not the API's field.
+func TestActivateStopsAtARefusedRepeat(t *testing.T) {
+	again := "activation A000003 (flood-control, level IV, LIVE) is already active over the same regions, started by 值班员: " +
+		"its people have been called; stand it down first, or ask again with repeat to call them a second time"
+	preview := notify.Preview{Activation: notify.Activation{Plan: "flood-control", Level: "IV", Purpose: "LIVE"}, Total: 5, Again: again}
+	for _, yes := range []bool{false, true} {
+		api := &asked{fakeAPI: fakeAPI{"POST /api/v1/activations": preview}}
+		args := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "live", "--reason", "暴雨"}
+		if yes {
+			args = append(args, "--yes")
+		}
+		_, stderr, err := runOnFake(t, api, args...)
+		require.Error(t, err, "yes=%v", yes)
+		assert.Equal(t, 1, exitCode(err))
+		assert.Contains(t, err.Error(), "nothing was activated")
+		assert.Contains(t, err.Error(), "add --repeat if a repeat is meant")
+		assert.NotContains(t, stderr, "Type the region codes", "yes=%v: nobody is asked to confirm", yes)
+		assert.Contains(t, stderr, "REFUSED AS A REPEAT — activation A000003")
+		assert.Contains(t, stderr, "or ask again with --repeat to call them a second time")
+		assert.NotContains(t, stderr, "with repeat")
+		require.Len(t, api.bodies, 1, "yes=%v: the preview only", yes)
+		assert.Equal(t, true, api.bodies[0]["dry_run"])
+	}
+}
+
+// An API refusal that says "with repeat" names the CLI's flag.
+func TestRepeatRefusalNamesTheFlag(t *testing.T) {
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/approve") && !strings.Contains(readAll(r), "dry_run") {
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"error":{"code":"conflict","message":"activation A000004 (flood-control, level II, LIVE) over the same regions was started by 值班员 at 2026-12-05T10:00:00+08:00, after this request: its people have been called; reject this request, or approve with repeat to call them a second time"}}`)
+			return
+		}
+		json.NewEncoder(w).Encode(notify.Preview{Activation: notify.Activation{ID: "A000009"}, Total: 5})
+	})
+	_, _, err := runOnFake(t, api, "approve", "A000009", "--yes")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "or approve with --repeat to call them a second time")
+}
+
+func readAll(r *http.Request) string {
+	b, _ := io.ReadAll(r.Body)
+	return string(b)
+}
