@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,6 +20,9 @@ import (
 	"muster"
 	"muster/access"
 	"muster/cluster"
+	"muster/drills"
+	"muster/notify"
+	"muster/plans"
 )
 
 // stubCluster satisfies Cluster for tests that only look at routing.
@@ -197,5 +202,62 @@ func TestStatusOfEveryCode(t *testing.T) {
 	}
 	for code, want := range tests {
 		assert.Equal(t, want, statusOf(code), code)
+	}
+}
+
+// jsonFields lists the JSON names of t's fields, those of embedded structs
+// included.
+func jsonFields(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			maps.Copy(out, jsonFields(ft))
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = true
+	}
+	return out
+}
+
+// The schemas of what the API returns document only fields the response
+// has: a client written from the document finds every field it reads.
+func TestOpenAPISchemasNameRealFields(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	require.NoError(t, json.Unmarshal(openAPIDocument, &doc))
+	types := map[string]any{
+		"Activation": notify.Activation{}, "ActivationStatus": notify.ActivationStatus{}, "Recipient": notify.Recipient{},
+		"Board": notify.Board{}, "BoardRow": notify.BoardRow{},
+		"Region": plans.Region{}, "Person": plans.Person{}, "ImportResult": plans.ImportResult{},
+		"ModeRecord": plans.ModeRecord{}, "RegionMode": plans.RegionMode{}, "Warning": plans.Warning{},
+		"DrillSchedule": drills.Schedule{}, "DrillRun": drills.Run{}, "Finding": drills.Finding{},
+		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
+		"Token": access.Token{},
+	}
+	for name, v := range types {
+		s, ok := doc.Components.Schemas[name]
+		if !assert.True(t, ok, "schema %s", name) {
+			continue
+		}
+		fields := jsonFields(reflect.TypeOf(v))
+		for p := range s.Properties {
+			assert.True(t, fields[p], "schema %s documents %q, which %T does not have", name, p, v)
+		}
 	}
 }
