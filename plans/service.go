@@ -361,17 +361,7 @@ func (s *Service) People(ctx context.Context, level muster.Consistency, f People
 		if pb == nil {
 			return nil
 		}
-		if f.Phone != "" {
-			id := getString(tx.Bucket(bPeopleByPhone), f.Phone)
-			if id == "" {
-				return nil
-			}
-			p, ok, err := getPerson(tx, PersonID(id))
-			if ok && f.match(p) {
-				out.Items = append(out.Items, p)
-			}
-			return err
-		}
+		var prefix []byte // of the grids under f.Region
 		if f.Region != "" {
 			r, ok, err := getRegion(tx, f.Region)
 			if err != nil {
@@ -380,11 +370,24 @@ func (s *Service) People(ctx context.Context, level muster.Consistency, f People
 			if !ok {
 				return muster.Errorf(muster.ENotFound, "region %s does not exist", f.Region)
 			}
+			prefix = []byte(regionPrefix(r))
+		}
+		if f.Phone != "" {
+			id := getString(tx.Bucket(bPeopleByPhone), f.Phone)
+			if id == "" {
+				return nil
+			}
+			p, ok, err := getPerson(tx, PersonID(id))
+			if ok && f.match(p) && bytes.HasPrefix([]byte(p.Grid), prefix) {
+				out.Items = append(out.Items, p)
+			}
+			return err
+		}
+		if f.Region != "" {
 			gb := tx.Bucket(bPeopleByGrid)
 			if gb == nil {
 				return nil
 			}
-			prefix := []byte(regionPrefix(r))
 			cur := gb.Cursor()
 			k, _ := cur.Seek(append(append([]byte(nil), prefix...), page.After...))
 			if page.After != "" && !bytes.HasPrefix([]byte(page.After), prefix) {

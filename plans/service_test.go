@@ -351,6 +351,31 @@ func TestRegionAndPeopleLists(t *testing.T) {
 		assert.Equal(t, plans.CatPartyMember, p.Category)
 	}
 	assert.NotEmpty(t, city.Items)
+
+	// A phone and a region: the person with that phone, if they are under
+	// the region.
+	p := all.Items[0]
+	for _, tc := range []struct {
+		region plans.RegionCode
+		want   int
+	}{{"", 1}, {p.Grid[:6], 1}, {"990100", 1}, {otherDistrict(t, districts.Items, p.Grid), 0}} {
+		l, err := svc.People(ctx, muster.Default, plans.PeopleFilter{Phone: p.Phones[0], Region: tc.region}, plans.Page{})
+		require.NoError(t, err)
+		assert.Len(t, l.Items, tc.want, "phone %s in region %q", p.Phones[0], tc.region)
+	}
+	_, err = svc.People(ctx, muster.Default, plans.PeopleFilter{Phone: p.Phones[0], Region: "990199"}, plans.Page{})
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "%v", err)
+}
+
+// otherDistrict is a district of ds that grid is not in.
+func otherDistrict(t *testing.T, ds []plans.Region, grid plans.RegionCode) plans.RegionCode {
+	for _, d := range ds {
+		if !strings.HasPrefix(string(grid), string(d.Code)) {
+			return d.Code
+		}
+	}
+	t.Fatal("one district only")
+	return ""
 }
 
 func TestAbandonedImportsExpire(t *testing.T) {
