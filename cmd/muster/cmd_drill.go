@@ -247,10 +247,20 @@ func printRun(w io.Writer, r drills.Run) {
 	switch r.Status {
 	case drills.RunStarted:
 		fmt.Fprintf(w, "drill run %s started: activation %s calls %s (EXERCISE, %s)\n", r.ID, r.Activation, count(r.Participants, "person", "people"), purposeMark("EXERCISE"))
-		fmt.Fprintf(w, "watch it: muster status %s --watch; it is stood down at %s\n", r.Activation, localTime(r.EndsAt))
+		fmt.Fprintf(w, "watch it: muster status %s --watch; it is stood down at %s\n", r.Activation, runTime(r)(r.EndsAt))
 	default:
 		fmt.Fprintf(w, "drill run %s %s: %s\n", r.ID, r.Status, r.Error)
 	}
+}
+
+// runTime shows a time of run r, to the minute, in its schedule's zone, as
+// the schedule's own times are shown; a run recorded before runs kept
+// their schedule's zone shows it in the machine's zone.
+func runTime(r drills.Run) func(time.Time) string {
+	if r.TimeZone == "" {
+		return localTime
+	}
+	return func(t time.Time) string { return inZone(t, r.TimeZone) }
 }
 
 func newDrillRunsCmd(g *globals) *cobra.Command {
@@ -281,10 +291,7 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 				if r.Waited > 0 {
 					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", r.Waited, note))
 				}
-				at := localTime // runs recorded before they kept their schedule's zone
-				if r.TimeZone != "" {
-					at = func(t time.Time) string { return inZone(t, r.TimeZone) }
-				}
+				at := runTime(r)
 				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
 					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(note)), nil
 			})
