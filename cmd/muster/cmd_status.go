@@ -171,7 +171,7 @@ func listStatus(c *client, p *pageFlags) error {
 	fmt.Fprintln(w, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\t"+countColumns+"\t报到%\tCREATED")
 	for _, r := range rows {
 		a := r.a
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), countCells(r.counts, false),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), listCountCells(a.Status, r.counts),
 			notify.Percent(r.counts.Acked, r.counts.Recipients), localTime(a.CreatedAt))
 	}
 	if err := w.Flush(); err != nil {
@@ -181,6 +181,25 @@ func listStatus(c *client, p *pageFlags) error {
 		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
 	}
 	return nil
+}
+
+// listCountCells are the nine counts of an activation in status as a row
+// of the list: recipients still pending when the call-up stopped are never
+// sent, and say so ("12 not sent"), as the status of that one activation
+// does.
+func listCountCells(status notify.Status, c notify.StatusCounts) string {
+	cells := strings.Split(countCells(c, false), "\t")
+	if notSent(status, c.Pending) {
+		cells[1] = fmt.Sprintf("%d not sent", c.Pending) // the PENDING column
+	}
+	return strings.Join(cells, "\t")
+}
+
+// notSent reports whether the pending recipients of an activation in
+// status are never sent: the call-up stopped (stood down, retracted,
+// rejected) before their turn.
+func notSent(status notify.Status, pending int) bool {
+	return pending > 0 && status != notify.StatusActive && status != notify.StatusPendingApproval
 }
 
 // statusLabel is an activation's status as a list shows it: a retracted
@@ -309,7 +328,7 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 
 	expired := sum.Counts.Expired > 0
 	header := countColumns
-	if st.Status != notify.StatusActive && sum.Counts.Pending > 0 {
+	if notSent(st.Status, sum.Counts.Pending) {
 		// Those still pending when it stopped are never sent: say so.
 		header = strings.Replace(header, "PENDING", "NOT SENT", 1)
 		fmt.Fprintf(w, "%s not sent: the call-up was %s before their turn\n", count(sum.Counts.Pending, "recipient", "recipients"), strings.ReplaceAll(string(st.Status), "_", " "))
@@ -788,8 +807,12 @@ func (w *watcher) frame(now time.Time) string {
 	}
 	fmt.Fprintln(&b, progressLine("sent", c.Out(), c.Recipients))
 	fmt.Fprintln(&b, progressLine("报到", c.Acked, c.Recipients))
-	fmt.Fprintf(&b, "pending %d  sending %d  sent %d  delivered %d  acked %d  declined %d  failed %d  escalated %d\n",
-		c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated)
+	pending := "pending"
+	if notSent(st.Status, c.Pending) {
+		pending = "not sent"
+	}
+	fmt.Fprintf(&b, "%s %d  sending %d  sent %d  delivered %d  acked %d  declined %d  failed %d  escalated %d\n",
+		pending, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated)
 	var cps []string
 	for _, m := range notify.AckCheckpoints() {
 		n := 0

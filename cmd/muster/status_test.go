@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -690,4 +691,32 @@ func TestStatusLabel(t *testing.T) {
 	assert.Equal(t, "retracted (correction A000005)", statusLabel(notify.Activation{Status: notify.StatusStoodDown, Retraction: &notify.Retraction{Correction: "A000005"}}))
 	assert.Equal(t, "active (correction of A000003)", statusLabel(notify.Activation{Status: notify.StatusActive, Retracts: "A000003"}))
 	assert.Equal(t, "stood_down (by LIVE A000018)", statusLabel(notify.Activation{Status: notify.StatusStoodDown, StoppedBy: "A000018"}))
+}
+
+// The list of activations counts the recipients a stopped call-up never
+// sent as not sent, as the status of that one activation does, and those
+// of an active one as pending.
+func TestStatusListSaysNotSent(t *testing.T) {
+	stopped := sampleStatus()
+	stopped.Status = notify.StatusStoodDown
+	pending := stopped.Summary().Counts.Pending
+	require.Positive(t, pending)
+	active := sampleStatus()
+	active.ID = "A000008"
+	api := fakeAPI{
+		"GET /api/v1/activations":         map[string]any{"items": []notify.Activation{stopped.Activation, active.Activation}},
+		"GET /api/v1/activations/A000007": stopped,
+		"GET /api/v1/activations/A000008": active,
+	}
+	out := mustRunOnFake(t, api, "status")
+	assert.Regexp(t, `A000007 .* stood_down +\d+ +`+strconv.Itoa(pending)+` not sent +\d`, out)
+	assert.Regexp(t, `A000008 .* active +\d+ +`+strconv.Itoa(pending)+` +\d`, out)
+	assert.NotContains(t, strings.SplitN(out, "\n", 3)[2], "not sent", "the active one's are pending")
+
+	// The watch screen of a stopped call-up says so too.
+	w := &watcher{now: func() time.Time { return statusT0.Add(time.Minute) }}
+	w.last = &stopped
+	assert.Contains(t, w.frame(statusT0.Add(time.Minute)), fmt.Sprintf("not sent %d  sending", pending))
+	w.last = &active
+	assert.Contains(t, w.frame(statusT0.Add(time.Minute)), fmt.Sprintf("pending %d  sending", pending))
 }
