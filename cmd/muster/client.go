@@ -166,6 +166,17 @@ func (c *client) print(raw []byte, table func(raw []byte, w io.Writer) error) er
 	return w.Flush()
 }
 
+// printErrorJSON writes, with -o json, what explains a failure (a plan's
+// problems, an import's bad rows) to standard output in the API's error
+// shape, {"error": {"code", "message", "details"}}, before the one-line
+// error goes to standard error.
+func printErrorJSON(w io.Writer, code, message string, details any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]any{"error": map[string]any{"code": code, "message": message, "details": details}})
+}
+
 // pageQuery adds the shared list flags to a query.
 type pageFlags struct {
 	limit int

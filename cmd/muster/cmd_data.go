@@ -234,10 +234,7 @@ func withRowErrors(c *client, err error) error {
 	if c.g.output == "json" {
 		var v any
 		if json.Unmarshal(ae.Details, &v) == nil {
-			enc := json.NewEncoder(c.out)
-			enc.SetIndent("", "  ")
-			enc.SetEscapeHTML(false)
-			_ = enc.Encode(map[string]any{"error": map[string]any{"code": ae.Code, "message": ae.Message, "details": v}})
+			printErrorJSON(c.out, ae.Code, ae.Message, v)
 		}
 		return err
 	}

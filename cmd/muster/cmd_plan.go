@@ -36,7 +36,12 @@ func newPlanCmd(g *globals) *cobra.Command {
 			}
 			p, err := plans.DecodePlan(filepath.Base(file), src)
 			if err != nil {
-				printProblems(cmd.OutOrStdout(), err)
+				var e *muster.Error
+				if g.output == "json" && errors.As(err, &e) {
+					printErrorJSON(cmd.OutOrStdout(), e.Code, e.Message, e.Details)
+				} else {
+					printProblems(cmd.OutOrStdout(), err)
+				}
 				return err
 			}
 			if g.output == "json" {
@@ -74,7 +79,11 @@ A file that drops a level a drill schedule uses is refused, naming the schedule
 				var ae *apiError
 				if errors.As(err, &ae) && len(ae.Details) > 0 {
 					var problems []plans.Problem
-					if json.Unmarshal(ae.Details, &problems) == nil {
+					switch {
+					case json.Unmarshal(ae.Details, &problems) != nil:
+					case g.output == "json":
+						printErrorJSON(c.out, ae.Code, ae.Message, problems)
+					default:
 						printProblems(c.out, plans.ProblemsError(problems))
 					}
 				}

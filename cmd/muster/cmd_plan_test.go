@@ -1,8 +1,18 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/plans"
 )
 
 // A --version below 1 is refused rather than read as "the latest": the
@@ -42,4 +52,43 @@ func usageErrorOrOn(t *testing.T, env, args []string, want string) {
 		return
 	}
 	oneLineError(t, r, 2, want)
+}
+
+// With -o json the problems of a plan file come out as JSON, in the API's
+// error shape, from plan validate (offline) and plan apply (the server's)
+// alike; the table output lists them one per line.
+func TestPlanProblemsAsJSON(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("id: x\ntitle: t\nbogus: 1\nlevels: []\n"), 0o600))
+	_, decodeErr := plans.DecodePlan("bad.yaml", []byte("id: x\ntitle: t\nbogus: 1\nlevels: []\n"))
+	var me *muster.Error
+	require.ErrorAs(t, decodeErr, &me)
+	problems := me.Details.([]plans.Problem)
+	require.Len(t, problems, 2)
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{"error": muster.Error{Code: me.Code, Message: me.Message, Details: problems}})
+	})
+	for _, verb := range []string{"validate", "apply"} {
+		out, _, err := runOnFake(t, api, "plan", verb, "-f", file, "-o", "json")
+		require.Error(t, err, verb)
+		var got struct {
+			Error struct {
+				Code    string          `json:"code"`
+				Message string          `json:"message"`
+				Details []plans.Problem `json:"details"`
+			} `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &got), "%s: %s", verb, out)
+		assert.Equal(t, "invalid", got.Error.Code, verb)
+		assert.Equal(t, me.Message, got.Error.Message, verb)
+		require.Len(t, got.Error.Details, 2, verb)
+		assert.Equal(t, "bogus", got.Error.Details[0].Field, verb)
+		assert.Equal(t, 3, got.Error.Details[0].Line, verb)
+
+		out, _, err = runOnFake(t, api, "plan", verb, "-f", file)
+		require.Error(t, err, verb)
+		assert.Contains(t, out, ":3: bogus: unknown field", verb)
+		assert.Contains(t, out, ":4: levels:", verb)
+	}
 }
