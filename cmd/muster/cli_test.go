@@ -320,3 +320,24 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	assert.Contains(t, r.stdout, "every region is normal")
 	oneLineError(t, runCLI(t, env, "stand-down", a.ID, "--reason", "again"), 1, "already stood down")
 }
+
+// muster dev on an address other than the client verbs' default suggests a
+// command that names it with --addr, and the command works as suggested;
+// on the default address the suggestion needs no --addr.
+func TestDevSuggestsACommandThatReachesIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "50", "--log-level", "warn")
+	try := dev.waitOutput("try:", 60*time.Second)
+	token := strings.Fields(dev.waitOutput("admin token:", time.Second))[0]
+	assert.Equal(t, "export MUSTER_TOKEN="+token+"; go run ./cmd/muster plan list --addr http://"+addr, try)
+	_, command, ok := strings.Cut(try, "go run ./cmd/muster ")
+	require.True(t, ok, try)
+	r := runCLI(t, []string{"MUSTER_ADDR=", "MUSTER_TOKEN=" + token}, strings.Fields(command)...)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "flood-control")
+
+	assert.Equal(t, "export MUSTER_TOKEN=mst_x; go run ./cmd/muster plan list", devTry(defaultAddr, "mst_x"))
+}

@@ -29,6 +29,10 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
+// defaultAddr is where the client verbs look for a node without --addr:
+// muster dev's default HTTP address.
+const defaultAddr = "http://127.0.0.1:8080"
+
 // globals are the flags every client verb shares.
 type globals struct {
 	addr        string
@@ -52,7 +56,7 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.addr, "addr", "http://127.0.0.1:8080", "muster HTTP address (env MUSTER_ADDR)")
+	pf.StringVar(&g.addr, "addr", defaultAddr, "muster HTTP address (env MUSTER_ADDR)")
 	pf.StringVar(&g.token, "token", "", "API token (env MUSTER_TOKEN)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	consistencyVar(pf, &g.consistency, "read consistency: stale, default or linearizable")

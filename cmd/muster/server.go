@@ -348,7 +348,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 			if err := loadDemo(ctx, logger, planSvc, o.people); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "\nmuster dev is running: %s\n  admin token: %s\n  try: export MUSTER_TOKEN=%s; go run ./cmd/muster plan list\n\n", advertise, secret, secret)
+			fmt.Fprintf(stdout, "\nmuster dev is running: %s\n  admin token: %s\n  try: %s\n\n", advertise, secret, devTry(advertise, secret))
 		} else if secret != "" {
 			fmt.Fprintf(stdout, "cluster bootstrapped; first admin token (shown once): %s\n", secret)
 		}
@@ -361,6 +361,17 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	case err := <-serveErr:
 		return fmt.Errorf("http server: %w", err)
 	}
+}
+
+// devTry is the command muster dev suggests trying against the node at
+// addr with the admin token secret: it names the node with --addr unless
+// addr is the client verbs' default.
+func devTry(addr, secret string) string {
+	try := fmt.Sprintf("export MUSTER_TOKEN=%s; go run ./cmd/muster plan list", secret)
+	if addr != defaultAddr {
+		try += " --addr " + addr
+	}
+	return try
 }
 
 // joinCluster asks the cluster at url to add this node, retrying with
