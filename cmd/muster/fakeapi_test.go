@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"muster"
 )
 
 // fakeAPI answers each "METHOD /path" it knows (the query left out) with
@@ -48,4 +50,14 @@ func mustRunOnFake(t *testing.T, api http.Handler, args ...string) string {
 	out, errOut, err := runOnFake(t, api, args...)
 	require.NoError(t, err, "muster %v; stderr: %s", args, errOut)
 	return out
+}
+
+// refusal answers every request with status and the API's error shape
+// {"error": e}: a node that refuses what the CLI asks.
+func refusal(status int, e muster.Error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]any{"error": e})
+	})
 }
