@@ -289,7 +289,7 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 					note = strings.TrimSpace("by hand " + note)
 				}
 				if r.Waited > 0 {
-					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", r.Waited, note))
+					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", roundElapsed(r.Waited.Std()), note))
 				}
 				at := runTime(r)
 				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,

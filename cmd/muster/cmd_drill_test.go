@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster/drills"
+	"muster/plans"
 )
 
 // drill run says when the run is stood down in its schedule's zone, as
@@ -27,4 +28,16 @@ func TestDrillRunShowsTheSchedulesZone(t *testing.T) {
 	run.TimeZone = ""
 	printRun(&b, run)
 	require.Contains(t, b.String(), "stood down at "+localTime(ends))
+}
+
+// How long a live emergency held a run up is shown to the second, for
+// people: "waited 5m0s", not "waited 5m0.000893858s".
+func TestDrillRunsRoundTheWait(t *testing.T) {
+	run := drills.Run{ID: "R000003", Schedule: "D000001", Plan: "flood-control", Type: drills.Notification, Status: drills.RunStarted,
+		Due: time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC), At: time.Date(2026, 12, 5, 1, 5, 0, 893858, time.UTC),
+		Activation: "A000013", Participants: 40, Waited: plans.Duration(5*time.Minute + 893858*time.Nanosecond), TimeZone: "Asia/Shanghai"}
+	api := fakeAPI{"GET /api/v1/drill-runs": map[string]any{"items": []drills.Run{run}}}
+	out := mustRunOnFake(t, api, "drill", "runs")
+	assert.Contains(t, out, "waited 5m0s for a live emergency")
+	assert.NotContains(t, out, "0.000893858")
 }
