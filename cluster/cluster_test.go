@@ -340,6 +340,48 @@ func TestRemoveMember(t *testing.T) {
 	require.NoError(t, put(ctx, via, "after-remove", "v"))
 }
 
+// The only voter cannot leave, and a refused removal changes nothing: its
+// record (HTTP address, rules) stays.
+func TestRemoveOfTheOnlyVoterIsRefused(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	n := c.Leader().Node
+	before := n.Status().Servers
+	require.Len(t, before, 1)
+	require.NotEmpty(t, before[0].HTTPAddr)
+
+	err := n.Remove(ctx, n.ID())
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "only voter")
+	assert.Equal(t, before, n.Status().Servers, "its record stays as it was")
+	require.NoError(t, put(ctx, n, "after-refusal", "v"))
+}
+
+// A leader can remove itself: its record goes, the others elect a leader
+// and go on.
+func TestLeaderRemovesItself(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	old := c.Leader()
+	id := old.Node.ID()
+	require.NoError(t, old.Node.Remove(ctx, id))
+	var next *cluster.Node
+	for _, m := range c.Followers() {
+		if m != old {
+			next = m.Node
+		}
+	}
+	require.NoError(t, put(ctx, next, "after-remove", "v"), "the others go on")
+	servers := next.Status().Servers
+	assert.Len(t, servers, 2)
+	for _, s := range servers {
+		assert.NotEqual(t, id, s.ID)
+	}
+	c.Stop(old)
+}
+
 // After an election the newest entries of an idle cluster are the new
 // leader's no-op and barrier, which the FSM never sees. Reads through a
 // follower must still complete instead of waiting for an index its state

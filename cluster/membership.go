@@ -179,21 +179,55 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	found := false
-	for _, s := range servers {
+	var target *raft.Server
+	voters := 0
+	for i, s := range servers {
 		if s.ID == raft.ServerID(id) {
-			found = true
+			target = &servers[i]
+		}
+		if s.Suffrage == raft.Voter {
+			voters++
 		}
 	}
-	if !found {
+	if target == nil {
 		return muster.Errorf(muster.ENotFound, "remove: no member with id %q", id)
 	}
-	// Drop the record first: once the leader removes itself it can no longer apply.
-	if err := n.Apply(ctx, &muster.Command{Type: cmdNodeDelete, Actor: "cluster", Payload: []byte(id)}, nil); err != nil {
-		return err
+	if target.Suffrage == raft.Voter && voters == 1 {
+		return muster.Errorf(muster.EConflict, "node %s is the only voter: without it the cluster could elect no leader; add another node first", id)
 	}
-	if err := n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
-		return muster.Errorf(muster.EUnavailable, "remove %s: %v", id, err)
+	remove := func() error {
+		if err := n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+			return muster.Errorf(muster.EUnavailable, "node %s may not have been removed (%v): see cluster status and remove it again", id, err)
+		}
+		return nil
+	}
+	drop := func() error {
+		return n.Apply(ctx, &muster.Command{Type: cmdNodeDelete, Actor: "cluster", Payload: []byte(id)}, nil)
+	}
+	if id != n.cfg.NodeID {
+		// Out of the configuration first: a record left behind by a
+		// failed drop names no member, and nothing reads it.
+		if err := remove(); err != nil {
+			return err
+		}
+		if err := drop(); err != nil {
+			n.logger.Warn("node removed, its record stays", "id", id, "err", err)
+		}
+	} else {
+		// A leader removing itself can apply nothing afterwards: its record
+		// goes first, and comes back if it stays a member.
+		info, had := n.nodeInfo(id)
+		if err := drop(); err != nil {
+			return err
+		}
+		if err := remove(); err != nil {
+			if had {
+				if perr := n.putNode(ctx, info); perr != nil {
+					n.logger.Warn("restoring own record failed", "err", perr)
+				}
+			}
+			return err
+		}
 	}
 	n.logger.Info("node removed", "id", id)
 	n.forgetRules() // the configuration changed
