@@ -54,5 +54,5 @@ func describeOpen(r Run) string {
 		loc = time.UTC
 	}
 	return fmt.Sprintf("its run %s (activation %s) is still calling the same people up until %s",
-		r.ID, r.Activation, r.EndsAt.In(loc).Format("2006-01-02 15:04 MST"))
+		r.ID, r.Activation, r.EndsAt.In(loc).Format("2006-01-02 15:04 -07:00"))
 }

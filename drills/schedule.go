@@ -274,7 +274,7 @@ func (s *Schedule) checkSpacing(now time.Time) error {
 				fix = "leave at least " + shortDuration(length) + " from the end of one due day's window to the start of the next"
 			}
 			return invalidf("cron %q: %s %s apart (due %s and %s), less than a run's length of %s: a run would start while the one before is still calling the same people up; %s, or give a shorter length",
-				s.Cron, what, shortDuration(max(gap, 0)), prev.In(loc).Format("2006-01-02 15:04"), due.In(loc).Format("2006-01-02 15:04 MST"),
+				s.Cron, what, shortDuration(max(gap, 0)), prev.In(loc).Format("2006-01-02 15:04"), due.In(loc).Format("2006-01-02 15:04 -07:00"),
 				shortDuration(length), fix)
 		}
 		prev = due

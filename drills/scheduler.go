@@ -459,7 +459,7 @@ func (s *Scheduler) decide(sc *Schedule, now time.Time) (Fire, error) {
 		case sc.CatchUp == CatchUpOnce && late <= sc.CatchUpWithin.Std() && crowded:
 			f.Skip = true
 			f.Reason = fmt.Sprintf("the cluster was down at its due time; not caught up, as its next due time (%s) comes before a catch-up run of %s would be over",
-				f.Next.In(loc).Format("2006-01-02 15:04 MST"), shortDuration(sc.RunLength()))
+				f.Next.In(loc).Format("2006-01-02 15:04 -07:00"), shortDuration(sc.RunLength()))
 		case sc.CatchUp == CatchUpOnce && late <= sc.CatchUpWithin.Std():
 			f.RetryAt = retry()
 		case sc.CatchUp == CatchUpOnce:
