@@ -39,6 +39,15 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// Count is n with the noun that agrees with it, for messages: "1 problem",
+// "3 problems".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

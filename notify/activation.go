@@ -301,7 +301,7 @@ func (p *prepared) guard(recipients int) ScopeGuard {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is outside the scope of plan %s (%s)", r.Label(), p.req.Plan, joinCodes(p.version.Plan.Scope)))
 	}
 	if g.Expected > 0 && float64(recipients) > float64(g.Expected)*g.Factor {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("%d recipients is more than %g × the %d level %s usually calls", recipients, g.Factor, g.Expected, p.level.Code))
+		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is more than %g × the %d level %s usually calls", muster.Count(recipients, "recipient", "recipients"), g.Factor, g.Expected, p.level.Code))
 	}
 	if g.Needed() {
 		codes := make([]string, len(p.regions))

@@ -125,8 +125,8 @@ func (a *Activation) request() activationCreate {
 }
 
 func changedSincePreview(id plans.ActivationID, seen, now int) error {
-	return muster.Errorf(muster.EConflict, "activation %s would now call %d people, not the %d in the preview you saw: the roster changed; look at the preview again",
-		id, now, seen)
+	return muster.Errorf(muster.EConflict, "activation %s would now call %s, not the %d in the preview you saw: the roster changed; look at the preview again",
+		id, muster.Count(now, "person", "people"), seen)
 }
 
 // countRecipients counts the people p calls up, without writing anything.

@@ -360,7 +360,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts
 		res.Errors = errs[:MaxReportedErrors]
 	}
 	if len(errs) > 0 && !skipInvalid {
-		e := muster.Errorf(muster.EInvalid, "%d problems in %d rows; nothing was imported (first: %s)", len(errs), countTrue(bad), errs[0].Error())
+		e := muster.Errorf(muster.EInvalid, "%s in %s; nothing was imported (first: %s)", muster.Count(len(errs), "problem", "problems"), muster.Count(countTrue(bad), "row", "rows"), errs[0].Error())
 		e.Details = res
 		return res, e
 	}

@@ -90,7 +90,7 @@ func (s *Service) ImportRegions(ctx context.Context, actor string, r io.Reader) 
 	}
 	if len(rowErrs) > 0 {
 		slices.SortStableFunc(rowErrs, func(a, b RowError) int { return a.Row - b.Row })
-		e := muster.Errorf(muster.EInvalid, "%d problems in the region file; nothing was imported (first: %s)", len(rowErrs), rowErrs[0].Error())
+		e := muster.Errorf(muster.EInvalid, "%s in the region file; nothing was imported (first: %s)", muster.Count(len(rowErrs), "problem", "problems"), rowErrs[0].Error())
 		e.Details = rowErrs
 		return res, e
 	}
@@ -522,7 +522,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	}
 	if check.ErrorCount > 0 && !opts.SkipInvalid {
 		check.Created, check.Updated, check.Unchanged, check.Skipped = 0, 0, 0, 0
-		e := muster.Errorf(muster.EInvalid, "%d problems in the roster file; nothing was imported (first: %s)", check.ErrorCount, check.Errors[0].Error())
+		e := muster.Errorf(muster.EInvalid, "%s in the roster file; nothing was imported (first: %s)", muster.Count(check.ErrorCount, "problem", "problems"), check.Errors[0].Error())
 		e.Details = check
 		return check, e
 	}

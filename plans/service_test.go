@@ -539,6 +539,15 @@ func TestRegionImportReportsEveryProblemAtItsRow(t *testing.T) {
 		got[r.Row] = r.Field
 	}
 	assert.Equal(t, map[int]string{3: "code", 5: "parent", 8: "code", 9: "parent"}, got, "%v", rows)
+	assert.True(t, strings.HasPrefix(err.Error(), "4 problems in the region file;"), err.Error())
 	_, err = svc.Region(testCtx(t), muster.Default, "990107")
 	assert.True(t, muster.IsCode(err, muster.ENotFound), "nothing applied: %v", err)
+
+	// One problem is counted as one.
+	_, err = svc.ImportRegions(testCtx(t), "test", strings.NewReader("编码,名称,级别,上级\n99010,东湖区,区,990100\n"))
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "1 problem in the region file;"), err.Error())
+	_, err = svc.ImportRoster(testCtx(t), "test", strings.NewReader("姓名,手机,网格,类别\n张三,123,990101001001001,网格员\n"), plans.ImportOptions{})
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), "1 problem in the roster file;"), err.Error())
 }

@@ -221,7 +221,7 @@ func applyRegionUpsert(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	if len(problems) > 0 {
 		slices.SortStableFunc(problems, func(a, b RowError) int { return a.Row - b.Row })
-		e := muster.Errorf(muster.EInvalid, "%d of %d regions are invalid; nothing was applied (first: %s)", len(problems), len(regions), problems[0].Error())
+		e := muster.Errorf(muster.EInvalid, "%d of %s invalid; nothing was applied (first: %s)", len(problems), muster.Count(len(regions), "region is", "regions are"), problems[0].Error())
 		e.Details = problems
 		return nil, e
 	}

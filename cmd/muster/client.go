@@ -302,7 +302,6 @@ func responseError(res *http.Response) *apiError {
 	}
 	if json.Unmarshal(data, &e) == nil && e.Error != nil {
 		e.Error.Status = res.StatusCode
-		e.Error.Message = agreeCounts(e.Error.Message)
 		return e.Error
 	}
 	return &apiError{Status: res.StatusCode, Message: fmt.Sprintf("HTTP %d: %s", res.StatusCode, strings.TrimSpace(string(data)))}

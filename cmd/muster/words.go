@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"muster/plans"
@@ -23,27 +21,6 @@ func count[N ~int | ~int64](n N, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-// countedNouns are the nouns the API's messages count, each with its
-// singular: "%d problems in the roster file" is written whatever the count.
-var countedNouns = map[string]string{"problems": "problem", "rows": "row", "people": "person", "recipients": "recipient"}
-
-// nounCount finds a count and one of countedNouns in a message.
-var nounCount = regexp.MustCompile(`\b(\d+) (problems|rows|people|recipients)\b`)
-
-// agreeCounts makes the counts in a message of the API agree with their
-// nouns, as the CLI's own words do (count): "1 problems in 1 rows" becomes
-// "1 problem in 1 row".
-func agreeCounts(msg string) string {
-	return nounCount.ReplaceAllStringFunc(msg, func(m string) string {
-		sub := nounCount.FindStringSubmatch(m)
-		n, err := strconv.Atoi(sub[1])
-		if err != nil {
-			return m
-		}
-		return count(n, countedNouns[sub[2]], sub[2])
-	})
 }
 
 // levelLabel is a response level as the CLI writes it in Chinese: IV级,

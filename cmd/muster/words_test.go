@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -123,32 +121,4 @@ func TestUnreadableAnswerNamesNoGoTypes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// The counts in the API's messages agree with their nouns, as the CLI's
-// own do: a failed import of one bad row says "1 problem", not "1
-// problems".
-func TestAPIMessagesCountAgree(t *testing.T) {
-	for in, want := range map[string]string{
-		"1 problems in the roster file; nothing was imported":   "1 problem in the roster file; nothing was imported",
-		"1 problems in 1 rows; nothing was imported":            "1 problem in 1 row; nothing was imported",
-		"12 problems in 3 rows; nothing was imported":           "12 problems in 3 rows; nothing was imported",
-		"activation A000004 would now call 1 people, not the 2": "activation A000004 would now call 1 person, not the 2",
-		"1 recipients is more than 3 × the 0 level IV":          "1 recipient is more than 3 × the 0 level IV",
-		"run R000001 rows": "run R000001 rows",
-	} {
-		assert.Equal(t, want, agreeCounts(in), in)
-	}
-
-	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, `{"error":{"code":"invalid","message":"1 problems in the region file; nothing was imported (first: row 2, code \"99\": region 99: a city code has 6 digits)",`+
-			`"details":[{"row":2,"field":"code","value":"99","reason":"region 99: a city code has 6 digits"}]}}`)
-	})
-	file := filepath.Join(t.TempDir(), "regions.csv")
-	require.NoError(t, os.WriteFile(file, []byte("code,name,kind,parent\n99,x,city,\n"), 0o600))
-	out, _, err := runOnFake(t, api, "region", "import", "-f", file, "-o", "json")
-	require.Error(t, err)
-	assert.True(t, strings.HasPrefix(err.Error(), "1 problem in the region file; nothing was imported"), err.Error())
-	assert.Contains(t, out, `"message": "1 problem in the region file;`)
 }
