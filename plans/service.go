@@ -522,6 +522,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	}
 	if check.ErrorCount > 0 && !opts.SkipInvalid {
 		check.Created, check.Updated, check.Unchanged, check.Skipped = 0, 0, 0, 0
+		check.DryRun = false // checked as one, but asked to change the roster
 		e := muster.Errorf(muster.EInvalid, "%s in the roster file; nothing was imported (first: %s)", muster.Count(check.ErrorCount, "problem", "problems"), check.Errors[0].Error())
 		e.Details = check
 		return check, e

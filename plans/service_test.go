@@ -550,4 +550,10 @@ func TestRegionImportReportsEveryProblemAtItsRow(t *testing.T) {
 	_, err = svc.ImportRoster(testCtx(t), "test", strings.NewReader("姓名,手机,网格,类别\n张三,123,990101001001001,网格员\n"), plans.ImportOptions{})
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "1 problem in the roster file;"), err.Error())
+	var me2 *muster.Error
+	require.True(t, errors.As(err, &me2))
+	res, ok := me2.Details.(plans.ImportResult)
+	require.True(t, ok, "%T", me2.Details)
+	assert.False(t, res.DryRun, "a refused import was asked to change the roster")
+	assert.Equal(t, 1, res.ErrorCount)
 }

@@ -150,7 +150,7 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 			start := time.Now()
 			raw, err := c.postFile(file, "/api/v1/roster/import", q, "application/octet-stream", 30*time.Minute)
 			if err != nil {
-				return withRowErrors(c, askedDryRun(err, dryRun))
+				return withRowErrors(c, err)
 			}
 			took := time.Since(start)
 			var res plans.ImportResult
@@ -222,25 +222,6 @@ same file for the same --seed. The file is CSV whatever its name, so an
 	gen.Flags().StringVar(&out, "out", "", "CSV file to write (default stdout)")
 	cmd.AddCommand(imp, gen)
 	return cmd
-}
-
-// askedDryRun makes the result a refused roster import carries in its
-// details say whether the import was a dry run as asked: the API checks an
-// import as a dry run before it refuses it, and its details said dry_run
-// true of an import that was meant to change the roster. Other errors are
-// returned as they are.
-func askedDryRun(err error, dryRun bool) error {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	var details map[string]json.RawMessage
-	if json.Unmarshal(ae.Details, &details) != nil || details["dry_run"] == nil {
-		return err
-	}
-	details["dry_run"] = mustJSON(dryRun)
-	ae.Details = mustJSON(details)
-	return err
 }
 
 // withRowErrors prints the per-row problems an import error carries (to
