@@ -445,6 +445,8 @@ func TestServerSMSFlagErrors(t *testing.T) {
 		{name: "bad API URL", args: base(append(live, "--twilio-api-url", "127.0.0.1:9099")...), want: "twilio API URL"},
 		{name: "bad public URL", args: base("--public-url", "hooks.example.org"), want: "--public-url"},
 		{name: "window", args: base("--dispatch-max-inflight", "0"), want: "--dispatch-max-inflight"},
+		{name: "fallback without the LIVE account", args: base("--twilio-fallback-account-sid", sidB, "--twilio-fallback-auth-token", "tok", "--twilio-fallback-from", "+15005550102"),
+			want: "--twilio-fallback-account-sid without --twilio-account-sid"},
 		{name: "exercise SID", args: base("--exercise-twilio-account-sid", sidB+"0", "--exercise-twilio-auth-token", "tok", "--exercise-twilio-from", "+15005550101"), want: "--exercise-twilio-*"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -279,6 +279,9 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 		if err := w.fallback(r, &s.liveFallback, say); err != nil {
 			return nil, err
 		}
+	} else if s.liveFallback.configured() {
+		return nil, usageErrorf("%s without --twilio-account-sid: a fallback takes over from the LIVE account while it fails, and there is none; "+
+			"give the LIVE account too, or this one as --twilio-account-sid", s.liveFallback.flag("account-sid"))
 	} else {
 		w.senders.Live = notify.SendInfo{Account: "(no LIVE SMS account configured: messages stay pending)"}
 		logger.Warn("no LIVE SMS account (--twilio-account-sid): LIVE call-ups are recorded but their messages stay pending")
