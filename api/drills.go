@@ -141,6 +141,28 @@ func (s *Server) getDrillRun(c *gin.Context, ds Drills) {
 	s.reply(c, http.StatusOK, r, err)
 }
 
+// standDownDrillRun stands down the call-up of a drill run: a trainer ends
+// the drill they run early, without the right to stand down a LIVE call-up.
+func (s *Server) standDownDrillRun(c *gin.Context, ds Drills) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	r, err := ds.GetRun(c.Request.Context(), muster.Default, drills.RunID(idParam(c)))
+	if err == nil && r.Activation == "" {
+		err = muster.Errorf(muster.EConflict, "drill run %s did not start (%s): it has no call-up to stand down", r.ID, r.Status)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, r.Activation, req.Reason)
+	s.reply(c, http.StatusOK, a, err)
+}
+
 func (s *Server) addFinding(c *gin.Context, ds Drills) {
 	var in drills.FindingInput
 	if err := decodeJSON(c, &in); err != nil {

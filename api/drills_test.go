@@ -149,6 +149,25 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	require.Len(t, trend.Items, 1)
 	assert.Equal(t, run.ID, trend.Items[0].Run)
 
+	// The trainer ends the drill early: its call-up stands down. Standing
+	// down an activation as such stays with those who may activate.
+	standDown := "/api/v1/drill-runs/" + string(run.ID) + "/stand-down"
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(run.Activation) + "/stand-down", token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
+	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: standDown, token: viewer, body: jsonBody(map[string]any{"reason": "演练结束"})})
+	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: "/api/v1/drill-runs/R999999/stand-down", token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
+	assert.Equal(t, http.StatusNotFound, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: standDown, token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var stood notify.Activation
+	res.decode(t, &stood)
+	assert.Equal(t, run.Activation, stood.ID)
+	assert.Equal(t, notify.StatusStoodDown, stood.Status)
+	assert.Equal(t, "演练结束", stood.StandDownReason)
+	res = do(t, h, request{method: "POST", path: standDown, token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
+	assert.Equal(t, http.StatusConflict, res.Code, "already stood down: %s", res.Body)
+
 	// After-action: a finding with its improvement item, edited, listed
 	// per run and as the plan's open items.
 	findings := "/api/v1/drill-runs/" + string(run.ID) + "/findings"

@@ -33,8 +33,26 @@ regions is in a live emergency (战时) waits until it stands down.`,
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
 		newDrillUpdateCmd(g, "resume", "Resume a paused schedule at its next due time (due times passed while paused are not run)"),
 		newDrillUpdateCmd(g, "delete", "Delete a schedule (its runs and findings stay)"),
-		newDrillRunCmd(g), newDrillRunsCmd(g), newDrillReportCmd(g), newDrillTrendCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
+		newDrillRunCmd(g), newDrillStandDownCmd(g), newDrillRunsCmd(g), newDrillReportCmd(g), newDrillTrendCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
 	return cmd
+}
+
+// newDrillStandDownCmd ends a drill run early: trainers may, without the
+// right to stand down a LIVE call-up.
+func newDrillStandDownCmd(g *globals) *cobra.Command {
+	return newReasonCmd(g, "stand-down RUN --reason TEXT",
+		"End a drill run early: stand its call-up down (no more 【演练】 sends or escalations)",
+		"why (kept in the audit trail)", func(id string) string { return "/api/v1/drill-runs/" + url.PathEscape(id) + "/stand-down" },
+		func(raw []byte, w io.Writer, id string) error {
+			var a struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(raw, &a); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "drill run %s stood down (activation %s)\n", id, a.ID)
+			return nil
+		})
 }
 
 func newDrillScheduleCmd(g *globals) *cobra.Command {

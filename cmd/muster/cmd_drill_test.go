@@ -41,3 +41,14 @@ func TestDrillRunsRoundTheWait(t *testing.T) {
 	assert.Contains(t, out, "waited 5m0s for a live emergency")
 	assert.NotContains(t, out, "0.000893858")
 }
+
+// drill stand-down ends a run early through the run (a trainer may), and
+// needs a reason.
+func TestDrillStandDown(t *testing.T) {
+	api := fakeAPI{"POST /api/v1/drill-runs/R000002/stand-down": map[string]any{"id": "A000012", "status": "stood_down"}}
+	out := mustRunOnFake(t, api, "drill", "stand-down", "R000002", "--reason", "演练结束")
+	assert.Equal(t, "drill run R000002 stood down (activation A000012)\n", out)
+	_, _, err := runOnFake(t, api, "drill", "stand-down", "R000002")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+}
