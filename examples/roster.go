@@ -42,13 +42,23 @@ const maxRoster = 100_000_000
 // 20% name a backup: another person's phone. About 5% are called in English
 // (语言 en) and have pinyin names.
 func GenerateRoster(w io.Writer, n int, seed int64, grids []plans.RegionCode) error {
+	return GenerateRosterIDs(w, n, seed, grids, "P")
+}
+
+// GenerateRosterIDs is GenerateRoster with the 编号 of each row prefix and
+// seven digits (P0000001…): a roster generated with another prefix adds
+// people to one generated before instead of updating them.
+func GenerateRosterIDs(w io.Writer, n int, seed int64, grids []plans.RegionCode, prefix string) error {
 	switch {
+	case !ValidIDPrefix(prefix):
+		return fmt.Errorf("generate roster: ID prefix %q: want 1 to 8 letters, digits or -", prefix)
 	case n < 0 || n > maxRoster:
 		return fmt.Errorf("generate roster: n = %d, want 0 to %d", n, maxRoster)
 	case n > 0 && len(grids) == 0:
 		return fmt.Errorf("generate roster: no grids to put people in")
 	}
 	g := newRosterGen(n, seed, grids)
+	g.prefix = prefix
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if _, err := bw.WriteString(RosterHeader + "\n"); err != nil {
 		return err
@@ -66,6 +76,7 @@ func GenerateRoster(w io.Writer, n int, seed int64, grids []plans.RegionCode) er
 // rosterGen holds what every row of one generated roster shares.
 type rosterGen struct {
 	n         int
+	prefix    string // of every 编号
 	rng       *rand.Rand
 	grids     []plans.RegionCode
 	districts [][]plans.RegionCode // grids by district, districts in order of first grid
@@ -214,7 +225,7 @@ func (g *rosterGen) appendRow(dst []byte, i int) []byte {
 	}
 
 	// 编号
-	dst = append(dst, 'P')
+	dst = append(dst, g.prefix...)
 	dst = appendPadded(dst, uint64(i+1), 7)
 	dst = append(dst, ',')
 	// 姓名
@@ -386,4 +397,17 @@ var givenNames = [...]syllable{
 	{"金", "jin"}, {"德", "de"}, {"福", "fu"}, {"生", "sheng"}, {"龙", "long"}, {"东", "dong"}, {"新", "xin"},
 	{"宁", "ning"}, {"欢", "huan"}, {"颖", "ying"}, {"倩", "qian"}, {"慧", "hui"}, {"莉", "li"}, {"琴", "qin"},
 	{"云", "yun"}, {"燕", "yan"}, {"飞", "fei"}, {"俊", "jun"}, {"帆", "fan"}, {"瑶", "yao"}, {"萍", "ping"},
+}
+
+// ValidIDPrefix reports whether p may begin the 编号 of generated rows.
+func ValidIDPrefix(p string) bool {
+	if p == "" || len(p) > 8 {
+		return false
+	}
+	for _, c := range p {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

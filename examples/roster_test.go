@@ -2,6 +2,7 @@ package examples
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -156,3 +157,25 @@ func BenchmarkGenerateRoster(b *testing.B) {
 type countingWriter struct{ n int }
 
 func (w *countingWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// A prefix gives the 编号 of every row; only a plain one is taken.
+func TestGenerateRosterIDs(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, GenerateRosterIDs(&buf, 3, 2, cityGrids(t), "T"))
+	ro, err := plans.ParseRoster(&buf)
+	require.NoError(t, err)
+	require.Len(t, ro.Rows, 3)
+	for i, r := range ro.Rows {
+		assert.Equal(t, fmt.Sprintf("T%07d", i+1), r.ExternalID)
+	}
+	var p bytes.Buffer
+	require.NoError(t, GenerateRoster(&p, 3, 2, cityGrids(t)))
+	assert.Equal(t, strings.ReplaceAll(p.String(), "\nP", "\nT"), func() string {
+		var b bytes.Buffer
+		require.NoError(t, GenerateRosterIDs(&b, 3, 2, cityGrids(t), "T"))
+		return b.String()
+	}(), "the same rows otherwise")
+	for _, bad := range []string{"", "x y", "编号", "ABCDEFGHI", "P,"} {
+		assert.Error(t, GenerateRosterIDs(io.Discard, 1, 1, cityGrids(t), bad), bad)
+	}
+}

@@ -185,18 +185,24 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 
 	var n int
 	var seed int64
-	var out string
+	var out, prefix string
 	gen := &cobra.Command{
-		Use:   "generate -n N [--seed S] [--out FILE]",
+		Use:   "generate -n N [--seed S] [--id-prefix P] [--out FILE]",
 		Short: "Write a deterministic demo roster for the demo city (valid, unique phone numbers)",
 		Long: `Write a deterministic demo roster for the demo city as CSV (UTF-8, Chinese
 headers) to --out, or to standard output: valid, unique phone numbers, the
-same file for the same --seed. The file is CSV whatever its name, so an
---out ending in .xlsx or .xls is refused.`,
+same file for the same --seed. Each row's 编号 is --id-prefix and seven
+digits (P0000001…); the demo roster of muster dev uses P, so a file meant to
+add people to it needs another prefix, or its rows update the demo people.
+The file is CSV whatever its name, so an --out ending in .xlsx or .xls is
+refused.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < 0 {
 				return usageErrorf("--people %d: want 0 or more", n)
+			}
+			if !examples.ValidIDPrefix(prefix) {
+				return usageErrorf("--id-prefix %q: want 1 to 8 letters, digits or -", prefix)
 			}
 			if ext := strings.ToLower(filepath.Ext(out)); ext == ".xlsx" || ext == ".xls" {
 				return usageErrorf("--out %q: roster generate writes CSV, not a spreadsheet; name the file .csv", out)
@@ -214,12 +220,13 @@ same file for the same --seed. The file is CSV whatever its name, so an
 				defer f.Close()
 				w = f
 			}
-			return examples.GenerateRoster(w, n, seed, examples.Grids(regions))
+			return examples.GenerateRosterIDs(w, n, seed, examples.Grids(regions), prefix)
 		},
 	}
 	gen.Flags().IntVarP(&n, "people", "n", 1000, "number of people")
 	gen.Flags().Int64Var(&seed, "seed", 1, "generator seed: the same seed gives the same file")
 	gen.Flags().StringVar(&out, "out", "", "CSV file to write (default stdout)")
+	gen.Flags().StringVar(&prefix, "id-prefix", "P", "编号 prefix, before seven digits (the demo roster's is P)")
 	cmd.AddCommand(imp, gen)
 	return cmd
 }

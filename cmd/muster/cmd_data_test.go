@@ -17,7 +17,7 @@ func TestRosterGenerateOut(t *testing.T) {
 	dir := t.TempDir()
 	r := runCLI(t, nil, "roster", "generate", "--help")
 	require.Zero(t, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "muster roster generate -n N [--seed S] [--out FILE]")
+	assert.Contains(t, r.stdout, "muster roster generate -n N [--seed S] [--id-prefix P] [--out FILE]")
 	assert.NotContains(t, r.stdout, "-o FILE")
 
 	for _, name := range []string{"g.xlsx", "g.XLS"} {
@@ -35,4 +35,17 @@ func TestRosterGenerateOut(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	assert.Len(t, lines, 6, "a header and five people")
 	assert.True(t, strings.HasPrefix(lines[0], "编号,姓名,手机,"), lines[0])
+}
+
+// roster generate --id-prefix numbers the rows with it; a prefix that is no
+// plain word is a usage error.
+func TestRosterGenerateIDPrefix(t *testing.T) {
+	out := mustRunOnFake(t, fakeAPI{}, "roster", "generate", "-n", "2", "--id-prefix", "T")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3)
+	assert.True(t, strings.HasPrefix(lines[1], "T0000001,"), lines[1])
+	assert.True(t, strings.HasPrefix(lines[2], "T0000002,"), lines[2])
+	_, _, err := runOnFake(t, fakeAPI{}, "roster", "generate", "-n", "2", "--id-prefix", "a,b")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 }
