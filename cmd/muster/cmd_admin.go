@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/spf13/cobra"
 
 	"muster/access"
@@ -69,40 +65,11 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			removeID = args[0]
-			err := postJSON(g, cmd, "/api/v1/cluster/remove", map[string]string{"id": removeID}, fmt.Sprintf("node %s removed", removeID))
-			return removeError(removeID, err)
+			return postJSON(g, cmd, "/api/v1/cluster/remove", map[string]string{"id": removeID}, fmt.Sprintf("node %s removed", removeID))
 		},
 	}
 	cmd.AddCommand(status, join, remove)
 	return cmd
-}
-
-// removeError says what became of a removal of node id that the cluster
-// refused, and what to do, in place of the consensus library's words the
-// API passes on ("remove dev: need at least one voter in configuration:
-// {[]}"). Other errors (an unknown node, a bad token) are returned as they
-// are.
-func removeError(id string, err error) error {
-	var ae *apiError
-	if !errors.As(err, &ae) {
-		return err
-	}
-	cause, ok := strings.CutPrefix(ae.Message, "remove "+id+": ")
-	if !ok {
-		return err
-	}
-	cause, _, _ = strings.Cut(cause, ": {") // a configuration, dumped
-	switch {
-	case strings.Contains(cause, "need at least one voter"):
-		return fmt.Errorf("node %s was not removed: it is the cluster's only voter, and a cluster cannot decide anything without one; "+
-			"add another node first (muster agent --join), then remove this one", id)
-	case slices.ContainsFunc([]error{raft.ErrLeadershipLost, raft.ErrNotLeader, raft.ErrRaftShutdown, raft.ErrLeadershipTransferInProgress, raft.ErrEnqueueTimeout},
-		func(e error) bool { return strings.Contains(cause, e.Error()) }), strings.Contains(cause, "configuration changed since"):
-		return fmt.Errorf("node %s may not have been removed: the cluster's leader changed or was busy while it was being removed (%s); "+
-			"see muster cluster status, and if %s is still listed run muster cluster remove %s again", id, cause, id, id)
-	}
-	return fmt.Errorf("node %s was not removed: the cluster refused to change its membership (%s); see muster cluster status, and if %s is still listed run muster cluster remove %s again",
-		id, cause, id, id)
 }
 
 func postJSON(g *globals, cmd *cobra.Command, path string, in any, done string) error {

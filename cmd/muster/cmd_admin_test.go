@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"muster"
 )
 
 // The token tables show what -o json has: the new token's ID, name and role,
@@ -60,35 +57,4 @@ func TestTokenTables(t *testing.T) {
 		found = found || tok.ID == id
 	}
 	assert.True(t, found, "the new token %s is listed", id)
-}
-
-// A removal the cluster refuses says what became of the node and what to
-// do, not the consensus library's words and a dumped configuration; an
-// unknown node is said as the API says it.
-func TestClusterRemoveSaysWhatHappened(t *testing.T) {
-	for _, tc := range []struct {
-		name, message string
-		want          []string
-	}{
-		{"only voter", "remove dev: need at least one voter in configuration: {[]}",
-			[]string{"node dev was not removed: it is the cluster's only voter", "add another node first (muster agent --join), then remove this one"}},
-		{"leader lost", "remove dev: leadership lost while committing log",
-			[]string{"node dev may not have been removed: the cluster's leader changed or was busy", "see muster cluster status, and if dev is still listed run muster cluster remove dev again"}},
-		{"configuration changed", "remove dev: configuration changed since 12 (latest is 14)",
-			[]string{"node dev may not have been removed", "run muster cluster remove dev again"}},
-		{"another refusal", "remove dev: found duplicate address in configuration: {ID:n2 Address:127.0.0.1:7001}",
-			[]string{"node dev was not removed: the cluster refused to change its membership (found duplicate address in configuration)", "run muster cluster remove dev again"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := runOnFake(t, refusal(http.StatusServiceUnavailable, muster.Error{Code: "unavailable", Message: tc.message}), "cluster", "remove", "dev")
-			require.Error(t, err)
-			for _, w := range tc.want {
-				assert.Contains(t, err.Error(), w)
-			}
-			assert.NotContains(t, err.Error(), "{")
-		})
-	}
-	_, _, err := runOnFake(t, refusal(http.StatusNotFound, muster.Error{Code: "not_found", Message: `remove: no member with id "n9"`}), "cluster", "remove", "n9")
-	require.Error(t, err)
-	assert.Equal(t, `remove: no member with id "n9"`, err.Error())
 }
