@@ -347,9 +347,11 @@ func TestRemoveOfTheOnlyVoterIsRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	n := c.Leader().Node
-	before := n.Status().Servers
-	require.Len(t, before, 1)
-	require.NotEmpty(t, before[0].HTTPAddr)
+	var before []cluster.ServerStatus
+	require.Eventually(t, func() bool {
+		before = n.Status().Servers
+		return len(before) == 1 && before[0].HTTPAddr != ""
+	}, 10*time.Second, 10*time.Millisecond, "the leader records its own addresses")
 
 	err := n.Remove(ctx, n.ID())
 	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
@@ -436,10 +438,10 @@ func TestBootstrapOverABackupAppliesNewWrites(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, idx, uint64(50))
 
-	restored := clustertest.New(t, 1, clustertest.Options{Setup: kv, Config: func(_ int, c *cluster.Config) {
+	restored := clustertest.New(t, 1, clustertest.Options{Setup: kv, Config: func(i int, c *cluster.Config) {
 		state := filepath.Join(c.DataDir, "state.db")
-		if _, err := os.Stat(state); err == nil {
-			return // a restart
+		if _, err := os.Stat(state); err == nil || i > 0 {
+			return // a restart, or a node that joins
 		}
 		require.NoError(t, os.MkdirAll(c.DataDir, 0o700))
 		require.NoError(t, os.WriteFile(state, backup.Bytes(), 0o600))
@@ -464,6 +466,22 @@ func TestBootstrapOverABackupAppliesNewWrites(t *testing.T) {
 	require.NoError(t, put(ctx, n, "after-restart", "ok"))
 	v, _ = get(t, n, muster.Linearizable, "after-restart")
 	assert.Equal(t, "ok", v)
+
+	// Nodes that join get the backup's state, not only the writes after it,
+	// and so does the leader after the restored node leaves.
+	for range 2 {
+		m := restored.Add()
+		for _, k := range []string{"k0", "k49", "after9", "after-restart"} {
+			_, ok := get(t, m.Node, muster.Linearizable, k)
+			assert.True(t, ok, "%s on %s, which joined", k, m.Node.ID())
+		}
+	}
+	restored.Stop(restored.Nodes[0])
+	n = restored.WaitLeader(10 * time.Second).Node
+	v, ok = get(t, n, muster.Linearizable, "k49")
+	assert.True(t, ok, "the backup's data on the next leader, %s", n.ID())
+	assert.Equal(t, "v", v)
+	require.NoError(t, put(ctx, n, "after-failover", "ok"))
 }
 
 // Joining a node at a raft address where nothing answers is refused and

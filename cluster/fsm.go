@@ -152,22 +152,22 @@ func (f *FSM) Handle(t string, fn muster.ApplyFunc) {
 	f.handlers[t] = fn
 }
 
-// startOver makes the state's applied index 0 and returns what it was: the
-// state came from another cluster's log (a backup placed as state.db), and
-// the new cluster's log, which starts at 1, must apply in full. Called only
-// before raft starts.
-func (f *FSM) startOver() (uint64, error) {
+// startOver makes the state's applied index at and returns what it was,
+// changing nothing when it was 0 (a new state): the state came from another
+// cluster's log (a backup placed as state.db), and the new cluster's log,
+// which starts after at, must apply in full. Called only before raft starts.
+func (f *FSM) startOver(at uint64) (uint64, error) {
 	was := f.applied.Load()
 	if was == 0 {
 		return 0, nil
 	}
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(metaBucket).Put(appliedKey, make([]byte, 8))
+		return tx.Bucket(metaBucket).Put(appliedKey, binary.BigEndian.AppendUint64(nil, at))
 	})
 	if err != nil {
 		return was, fmt.Errorf("reset the applied index of %s: %w", f.path, err)
 	}
-	f.setApplied(0)
+	f.setApplied(at)
 	return was, nil
 }
 

@@ -1,11 +1,13 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -128,4 +130,26 @@ func leaderOf(nodes []*cluster.Node) *cluster.Node {
 		}
 	}
 	return nil
+}
+
+// A restored backup starts a cluster of one node: under an initial cluster
+// its state would be the snapshot of one member while the others bootstrap
+// empty, and the two would agree on a log and differ in their state.
+func TestInitialClusterRefusesARestoredBackup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src := clustertest.New(t, 1, clustertest.Options{Setup: kv})
+	require.NoError(t, put(ctx, src.Leader().Node, "k", "v"))
+	var backup bytes.Buffer
+	_, err := src.Leader().Node.FSM().Backup(&backup)
+	require.NoError(t, err)
+
+	ports := freePorts(t, 2)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.db"), backup.Bytes(), 0o600))
+	initial := []cluster.NodeInfo{{ID: "m0", RaftAddr: "localhost:" + strconv.Itoa(ports[0])}, {ID: "m1", RaftAddr: "localhost:" + strconv.Itoa(ports[1])}}
+	n := nameNode(t, "m0", dir, ports[0], initial)
+	err = n.Start()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "start it with --bootstrap, then join the others")
 }

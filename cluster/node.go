@@ -258,18 +258,30 @@ func (n *Node) Start() error {
 	if err != nil {
 		return err
 	}
+	seeded := false
 	if servers != nil && !hasState {
 		// A new cluster over a state file that reflects another log (a
-		// backup placed as state.db): its log starts at 1, so the state
+		// backup placed as state.db). Its log starts over, so the state
 		// starts counting over, or every entry up to the old index would be
 		// skipped as applied (writes acknowledged and lost, the node's own
-		// member record among them).
-		was, err := n.fsm.startOver()
+		// member record among them). And the state is the cluster's first
+		// snapshot, at index 1 with the cluster's configuration, in place of
+		// a bootstrap entry: a node that joins installs it, where it would
+		// replay a log from 1 onto an empty state and hold only what was
+		// written since the restore.
+		was, err := n.fsm.startOver(restoreIndex)
 		if err != nil {
 			return err
 		}
 		if was > 0 {
-			n.logger.Warn("bootstrapping a new cluster over an existing state file (a restored backup): its raft index starts over", "backup_applied_index", was)
+			if len(servers) > 1 {
+				return errors.New("cluster: a restored backup (a state file with data) starts a cluster of one node: start it with --bootstrap, then join the others")
+			}
+			if err := n.seedSnapshot(snaps, servers); err != nil {
+				return err
+			}
+			seeded = true
+			n.logger.Warn("bootstrapping a new cluster over an existing state file (a restored backup): its raft index starts over, and nodes that join install it", "backup_applied_index", was)
 		}
 	}
 	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, n.transport)
@@ -281,7 +293,7 @@ func (n *Node) Start() error {
 		return ok
 	})
 	n.raft.RegisterObserver(n.observer)
-	if servers != nil && !hasState {
+	if servers != nil && !hasState && !seeded {
 		f := n.raft.BootstrapCluster(raft.Configuration{Servers: servers})
 		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
@@ -292,6 +304,29 @@ func (n *Node) Start() error {
 	go n.watchLeadership()
 	go n.watchObservations()
 	go n.publishRules()
+	return nil
+}
+
+// restoreIndex is the raft index and term of the snapshot a restored
+// backup becomes (seedSnapshot): that of the entry a bootstrap writes.
+const restoreIndex = 1
+
+// seedSnapshot makes the state the snapshot store's first snapshot, at
+// restoreIndex with configuration servers, before raft starts: raft then
+// starts from it as from any snapshot, and sends it to the nodes that join.
+func (n *Node) seedSnapshot(snaps raft.SnapshotStore, servers []raft.Server) error {
+	snap, err := n.fsm.Snapshot()
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot of the restored state: %w", err)
+	}
+	defer snap.Release()
+	sink, err := snaps.Create(raft.SnapshotVersionMax, restoreIndex, restoreIndex, raft.Configuration{Servers: servers}, restoreIndex, n.transport)
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot of the restored state: %w", err)
+	}
+	if err := snap.Persist(sink); err != nil {
+		return fmt.Errorf("cluster: snapshot of the restored state: %w", err)
+	}
 	return nil
 }
 
