@@ -73,7 +73,11 @@ const commandVersion byte = 1
 //	   one, and an upstream alert updates or cancels only warnings of its
 //	   own purpose; an escalation item sent again after a failover is
 //	   counted (escalation_resent).
-const Rules = 7
+//	8: a reply from a number its owner's open call-up did not go to
+//	   answers the open call-up of the person who had the number before,
+//	   if that call-up went to it (a number handed on while a call-up
+//	   runs).
+const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

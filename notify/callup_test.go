@@ -949,6 +949,48 @@ func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
 	}
 }
 
+// A number handed on while a call-up runs (a duty phone given to the next
+// person on the roster): the handset's reply answers the message it got,
+// that of the person who had the number, not the call-up of the new owner,
+// whose message went elsewhere. Under rules 7 the new owner was counted as
+// reported though nothing had reached them.
+func TestAReplyAnswersTheMessageItsNumberGot(t *testing.T) {
+	for _, rules := range []int{0, 7} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+			a := r.activate(t, "exercise")
+			r.waitSettled(t, a.ID, 30*time.Second)
+			recs := r.recipientsOf(t, a.ID)
+			had, got := recs[0], recs[1]
+			ctx := testCtx(t)
+			renumber := func(id plans.PersonID, phone string) {
+				p, err := r.plans.Person(ctx, muster.Default, id)
+				require.NoError(t, err)
+				_, err = r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{phone}, Grid: string(p.Grid),
+					Category: string(p.Category), Language: string(p.Language)})
+				require.NoError(t, err)
+			}
+			renumber(had.Person, "+8613912345678")
+			renumber(got.Person, had.Phone) // the number is handed on
+
+			code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {"SMhanded"},
+				"From": {had.Phone}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
+			require.Equal(t, http.StatusOK, code)
+			acked := map[plans.PersonID]bool{}
+			for _, rc := range r.recipientsOf(t, a.ID) {
+				if rc.State == notify.StateAcked {
+					acked[rc.Person] = true
+				}
+			}
+			if rules == 0 {
+				assert.Equal(t, map[plans.PersonID]bool{had.Person: true}, acked, "the one whose message went to the number")
+			} else {
+				assert.Equal(t, map[plans.PersonID]bool{got.Person: true}, acked, "rules 7: the number's new owner")
+			}
+		})
+	}
+}
+
 // TestLostReportLookupsThatFailAreCounted: the provider cannot give the
 // status of any message (as a node's built-in simulator cannot for what
 // another node's sent before a failover). The sends stay sent, outcome

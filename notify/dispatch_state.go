@@ -932,18 +932,19 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 			return InboundResult{}, err
 		}
 	}
-	if at == nil && c.RulesAtLeast(rulesRepliesFromFormerPhones) {
+	if at == nil && c.RulesAtLeast(rulesRepliesFromFormerPhones) || at != nil && c.RulesAtLeast(rulesReplyFollowsTheNumber) && !calledAt(at, person, it.From) {
 		// The number left the roster (changed, or its person deleted) while
 		// a call-up to it was open: the reply still answers that call-up.
+		// So it does when the number went to someone else meanwhile whose
+		// call-up went to another number: the handset answers the message
+		// it got.
 		if former := plans.FormerPersonByPhone(tx, it.From); former != "" && former != person {
 			fat, err := openCallUp(tx, acts, former, it.Exercise)
 			if err != nil {
 				return InboundResult{}, err
 			}
-			if fat != nil {
-				if r, _, err := fat.recipient(former); err == nil && r.Phone == it.From {
-					person, at = former, fat
-				}
+			if fat != nil && calledAt(fat, former, it.From) {
+				person, at = former, fat
 			}
 		}
 	}
@@ -959,6 +960,19 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	}
 	return recordAnswer(at, c, r, att, ParseReply(it.Body), it.Body)
 }
+
+// calledAt reports whether at's message to person went to phone.
+func calledAt(at *actTx, person plans.PersonID, phone string) bool {
+	r, _, err := at.recipient(person)
+	return err == nil && r.Phone == phone
+}
+
+// rulesReplyFollowsTheNumber is the behaviour (muster.Rules) from which a
+// reply from a number its owner's open call-up did not go to answers the
+// open call-up that went to it, of the person who had the number before
+// (plans.FormerPersonByPhone), when there is one: a number handed on
+// while a call-up runs. Under older rules it answered the new owner's.
+const rulesReplyFollowsTheNumber = 8
 
 // rulesRepliesFromFormerPhones is the behaviour (muster.Rules) from which
 // an SMS reply from a number no one in the roster has any more answers the
