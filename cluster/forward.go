@@ -189,12 +189,12 @@ func (n *Node) forwardJSON(ctx context.Context, path string, in, out any) error 
 // request was not processed (no leader, connection refused, not_leader) come
 // back as errRetry; others keep their code.
 func (n *Node) post(ctx context.Context, path, contentType string, body []byte, out any) error {
-	if n.cfg.ClusterKey == "" {
-		return muster.Errorf(muster.ENotLeader, "this node is not the leader and has no cluster key to forward with")
-	}
-	base, err := n.leaderHTTP()
+	base, err := n.leaderHTTP() // no leader yet: the caller waits for one
 	if err != nil {
 		return err
+	}
+	if n.cfg.ClusterKey == "" {
+		return muster.Errorf(muster.ENotLeader, "this node is not the leader and has no cluster key to forward with")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
 	if err != nil {

@@ -153,3 +153,23 @@ func TestInitialClusterRefusesARestoredBackup(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "start it with --bootstrap, then join the others")
 }
+
+// A node with no leader waits for one, whether or not it has a cluster key
+// to forward with, and says at its deadline that no leader could be
+// reached: a single node just started, or one that cannot write its raft
+// log, is not missing a key.
+func TestNoLeaderIsSaidAsSuch(t *testing.T) {
+	ports := freePorts(t, 1)
+	n, err := cluster.New(cluster.Config{NodeID: "lone", DataDir: t.TempDir(), RaftBind: "127.0.0.1:" + strconv.Itoa(ports[0]),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLog: io.Discard})
+	require.NoError(t, err)
+	kv(0, n)
+	require.NoError(t, n.Start())
+	t.Cleanup(func() { n.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = put(ctx, n, "k", "v")
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.ETimeout), "%v", err)
+	assert.Contains(t, err.Error(), "no leader reachable")
+}

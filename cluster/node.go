@@ -635,7 +635,7 @@ func (n *Node) waitLeaderChange(ctx context.Context) error {
 	case <-n.stop:
 		return muster.Errorf(muster.EUnavailable, "node is shutting down")
 	case <-ctx.Done():
-		return muster.Errorf(muster.ETimeout, "no leader reachable before the deadline: %v", ctx.Err())
+		return muster.Errorf(muster.ETimeout, "no leader reachable before the deadline (%v): an election is under way, or too few voters are up, reachable or able to write their raft log (see their logs)", ctx.Err())
 	}
 }
 
