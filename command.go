@@ -76,7 +76,9 @@ const commandVersion byte = 1
 //	8: a reply from a number its owner's open call-up did not go to
 //	   answers the open call-up of the person who had the number before,
 //	   if that call-up went to it (a number handed on while a call-up
-//	   runs).
+//	   runs); a roster import resolves a backup named by a phone as the
+//	   roster will be after it (a phone the file takes from its holder
+//	   names no one).
 const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -179,11 +179,11 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		rows = append(rows, b.Rows...)
 	}
-	var keep keptFields
+	o := importOpts{skipInvalid: st.SkipInvalid, former: c.RulesAtLeast(rulesFormerPhones), backupsAfter: c.RulesAtLeast(rulesBackupsAfterImport)}
 	if c.RulesAtLeast(rulesImportKeepsAbsent) {
-		keep = keepOf(st.Keep)
+		o.keep = keepOf(st.Keep)
 	}
-	res, err := reconcile(tx, rows, st.SkipInvalid, true, c.RulesAtLeast(rulesFormerPhones), keep)
+	res, err := reconcile(tx, rows, true, o)
 	if err != nil {
 		return nil, err // rejected: the transaction rolls back, the staged rows stay for abort
 	}
@@ -198,13 +198,13 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 // (a phone or external ID owned by someone else), name a grid that does not
 // exist, or a backup that resolves to nobody are errors; unless skipInvalid,
 // any error rejects the whole import. A matched person keeps the fields in
-// keep (the file has no column for them) and an external ID the row lacks.
-func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write, former bool, keep keptFields) (ImportResult, error) {
+// o.keep (the file has no column for them) and an external ID the row lacks.
+func reconcile(tx *bolt.Tx, rows []RosterRow, write bool, o importOpts) (ImportResult, error) {
 	if !write {
-		return stageRows(tx, rows, skipInvalid, nil, keep)
+		return stageRows(tx, rows, nil, o)
 	}
-	puts := sortedPuts{former: former}
-	res, err := stageRows(tx, rows, skipInvalid, &puts, keep)
+	puts := sortedPuts{former: o.former}
+	res, err := stageRows(tx, rows, &puts, o)
 	if err != nil {
 		return res, err
 	}
@@ -214,9 +214,25 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, skipInvalid, write, former bool, k
 	return res, puts.flush(tx)
 }
 
+// importOpts say how reconcile takes a file: whether bad rows are skipped,
+// the fields kept for want of a column, and the rules it applies under
+// (former: the phones people no longer have are kept, rulesFormerPhones;
+// backupsAfter: rulesBackupsAfterImport).
+type importOpts struct {
+	skipInvalid, former, backupsAfter bool
+	keep                              keptFields
+}
+
+// rulesBackupsAfterImport is the behaviour (muster.Rules) from which a
+// backup named by a phone resolves as the roster will be after the import:
+// a phone a row of the file takes from its holder names no one. Before,
+// it named the holder, and the same file imported again was refused.
+const rulesBackupsAfterImport = 8
+
 // stageRows is reconcile up to the writes, which it stages in puts; with
 // puts nil it only counts (a dry run).
-func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts, keep keptFields) (ImportResult, error) {
+func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (ImportResult, error) {
+	keep := o.keep
 	write := puts != nil
 	res := ImportResult{Rows: len(rows), DryRun: !write}
 	var errs []RowError
@@ -312,6 +328,9 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts
 				return j, "", true
 			}
 			if id := getString(byPhone, ref); id != "" {
+				if _, updated := claimed[PersonID(id)]; updated && o.backupsAfter {
+					return -1, PersonID(id), false // the file gives its holder other phones
+				}
 				return -1, PersonID(id), true
 			}
 			return -1, "", false
@@ -333,6 +352,9 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts
 		}
 		j, id, ok := resolveBackup(i)
 		switch {
+		case !ok && id != "":
+			fail(i, "backup", r.Backup, fmt.Sprintf("is the phone of person %s in the roster, whom row %d of this file gives other phones: "+
+				"name the backup by a phone they keep, or by their external ID", id, rows[claimed[id]].Row))
 		case !ok:
 			fail(i, "backup", r.Backup, "no person in the file or the roster has this phone or external ID")
 		case j == i || (id != "" && id == match[i]):
@@ -359,7 +381,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, skipInvalid bool, puts *sortedPuts
 	if len(errs) > MaxReportedErrors {
 		res.Errors = errs[:MaxReportedErrors]
 	}
-	if len(errs) > 0 && !skipInvalid {
+	if len(errs) > 0 && !o.skipInvalid {
 		e := muster.Errorf(muster.EInvalid, "%s in %s; nothing was imported (first: %s)", muster.Count(len(errs), "problem", "problems"), muster.Count(countTrue(bad), "row", "rows"), errs[0].Error())
 		e.Details = res
 		return res, e

@@ -557,3 +557,34 @@ func TestRegionImportReportsEveryProblemAtItsRow(t *testing.T) {
 	assert.False(t, res.DryRun, "a refused import was asked to change the roster")
 	assert.Equal(t, 1, res.ErrorCount)
 }
+
+// A backup named by a phone resolves as the roster will be after the
+// import: a phone the same file takes from its holder names no one, and the
+// file gets the same answer however often it is imported. (It used to name
+// the holder the first time, and the same file was refused the next.)
+func TestBackupByAPhoneTheFileTakesAway(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	grid := string(demoGrids(t)[0])
+	v1 := "编号,姓名,手机,网格,类别,备用联系人\nF1A,备甲,13800000041," + grid + ",党员,\nF1B,备乙,13800000042," + grid + ",党员,13800000041\n"
+	res, err := svc.ImportRoster(ctx, "test", strings.NewReader(v1), plans.ImportOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Created)
+	// F1A's phone changes; F1B still names the old one.
+	v2 := strings.Replace(v1, "F1A,备甲,13800000041", "F1A,备甲,13800000043", 1)
+	for range 2 {
+		_, err = svc.ImportRoster(ctx, "test", strings.NewReader(v2), plans.ImportOptions{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "is the phone of person")
+		assert.Contains(t, err.Error(), "whom row 2 of this file gives other phones")
+	}
+	// Named by a phone it keeps, it goes through, and again unchanged.
+	v3 := strings.Replace(v2, ",13800000041\n", ",13800000043\n", 1)
+	res, err = svc.ImportRoster(ctx, "test", strings.NewReader(v3), plans.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Updated, "F1A's phone; F1B's backup is F1A as before")
+	assert.Equal(t, 1, res.Unchanged)
+	res, err = svc.ImportRoster(ctx, "test", strings.NewReader(v3), plans.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Unchanged)
+}
