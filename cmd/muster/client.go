@@ -198,7 +198,7 @@ func (c *client) pages(path string, query url.Values, p *pageFlags) ([]json.RawM
 	}
 	query.Set("limit", fmt.Sprint(p.limit))
 	after := p.after
-	var items []json.RawMessage
+	items := []json.RawMessage{} // an empty list prints as [], as the API gives it
 	next := ""
 	for {
 		if after != "" {

@@ -49,3 +49,13 @@ func TestRosterGenerateIDPrefix(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 }
+
+// An empty list prints "items": [] with -o json, as the API gives it, with
+// or without --all: scripts take its length.
+func TestEmptyListIsAnEmptyArray(t *testing.T) {
+	api := fakeAPI{"GET /api/v1/people": map[string]any{"items": []any{}, "next": ""}}
+	for _, args := range [][]string{{"person", "list", "-o", "json"}, {"person", "list", "--all", "-o", "json"}} {
+		out := mustRunOnFake(t, api, args...)
+		assert.Contains(t, out, `"items": []`, "%v: %s", args, out)
+	}
+}
