@@ -78,7 +78,8 @@ const commandVersion byte = 1
 //	   if that call-up went to it (a number handed on while a call-up
 //	   runs); a roster import resolves a backup named by a phone as the
 //	   roster will be after it (a phone the file takes from its holder
-//	   names no one).
+//	   names no one); a drill's escalation step passes over its people
+//	   that an active LIVE call-up calls up for real.
 const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

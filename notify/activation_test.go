@@ -1012,3 +1012,45 @@ func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
 		assert.Len(t, people(t, e, drill.ID), len(before), "under rules 6 the drill kept them")
 	})
 }
+
+// A drill's escalation step that fires after a LIVE call-up took some of
+// its people off it passes over those it had reached: no 【演练】 reminder,
+// call or report follows the real call-up. Under rules 7 the step chased
+// them all the same.
+func TestADrillStepPassesOverThoseCalledUpForReal(t *testing.T) {
+	for _, rules := range []int{0, 7} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			e := newEnvWith(t, 1, 1500, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock, c.Rules = clock, rules }}, testCtx(t))
+			ctx := testCtx(t)
+			drill, err := e.svc.Activate(ctx, "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{"990102"}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"})
+			require.NoError(t, err)
+			var shared plans.PersonID // reached by the drill, then called up for real
+			drilled := allRecipients(t, e, drill.ID, notify.RecipientFilter{})
+			for p := range expected(t, e, "flood-control", "IV", district) {
+				if slices.ContainsFunc(drilled, func(r notify.Recipient) bool { return r.Person == p }) {
+					shared = p
+					break
+				}
+			}
+			require.NotEmpty(t, shared, "值班领导 are in both")
+			body, _ := json.Marshal(map[string]any{"Activation": drill.ID, "Person": shared, "State": notify.StateDelivered})
+			require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: cmdSetState, Actor: "test", Payload: body}, nil))
+			live, err := e.svc.Activate(ctx, "commander", floodIV(district))
+			require.NoError(t, err)
+			require.Equal(t, []plans.ActivationID{drill.ID}, live.SparedFrom)
+
+			clock.Add(15 * time.Minute)
+			payload, err := json.Marshal(map[string]any{"a": drill.ID, "step": 0})
+			require.NoError(t, err)
+			var fr notify.FireResult
+			require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: notify.CmdEscalationFire, Actor: "test", Payload: payload}, &fr))
+			if rules == 0 {
+				assert.Zero(t, fr.Queued, "no drill reminder to %s", shared)
+				assert.Equal(t, 1, fr.Spared)
+			} else {
+				assert.Equal(t, 1, fr.Queued, "rules 7 reminded them")
+			}
+		})
+	}
+}

@@ -154,6 +154,7 @@ type FireResult struct {
 	Ended   int  `json:"ended,omitempty"`   // catch-up: clocks ended (chain done, or answered)
 	Clocked int  `json:"clocked,omitempty"` // first step: recipients reached too recently for it, put on clocks of their own
 	Older   bool `json:"older,omitempty"`   // catch-up: the cluster's rules predate catch-ups; nothing done
+	Spared  int  `json:"spared,omitempty"`  // a drill's: passed over, called up for real by a LIVE call-up
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
@@ -254,6 +255,13 @@ func (ch escChain) applies(i int, r Recipient) bool {
 	return awaitsAnswer(r.State)
 }
 
+// rulesSparedNotEscalated is the behaviour (muster.Rules) from which a
+// drill's escalation steps pass over its recipients that an active LIVE
+// call-up calls up for real: the drill stopped chasing them when the LIVE
+// call-up started (rulesDrillSparesLive), and a step fired after that
+// reminded, called and reported them all the same.
+const rulesSparedNotEscalated = 8
+
 // stepper applies escalation steps to recipients within one command.
 // Superior reports are gathered by step and written by finish, one SMS per
 // superior per step and command.
@@ -298,8 +306,20 @@ func (s *stepper) put(it EscalationItem) error {
 }
 
 // apply does step i for r, which it applies to, and moves r on as the
-// step does (r is updated: a later step in the same command sees it).
+// step does (r is updated: a later step in the same command sees it). A
+// drill's step passes over those a LIVE call-up has called up for real
+// since (rulesSparedNotEscalated).
 func (s *stepper) apply(i int, r *Recipient) error {
+	if s.c.RulesAtLeast(rulesSparedNotEscalated) {
+		live, err := s.liveRecipients()
+		if err != nil {
+			return err
+		}
+		if inAny(live, []byte(r.Person)) {
+			s.out.Spared++
+			return nil
+		}
+	}
 	step := s.ch.steps[i]
 	switch step.Do {
 	case plans.EscalateSMS, plans.EscalateVoice:
