@@ -134,7 +134,7 @@ func (s *Server) smsInbound(c *gin.Context) {
 	}
 	var answer twiml
 	if res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote {
-		answer.Message = notify.HelpText(res.Language)
+		answer.Message = notify.HelpText(res.Language, res.Exercise)
 	}
 	c.XML(http.StatusOK, answer)
 }

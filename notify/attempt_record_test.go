@@ -2,11 +2,14 @@ package notify
 
 import (
 	"encoding/binary"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"muster/plans"
 )
 
 func TestAttemptRecordRoundTrip(t *testing.T) {
@@ -62,5 +65,15 @@ func TestParseReply(t *testing.T) {
 		got := ParseReply(tc.body)
 		assert.Equal(t, tc.kind, got.Kind, "%q", tc.body)
 		assert.Equal(t, tc.reason, got.Reason, "%q", tc.body)
+	}
+}
+
+// The help text for a drill's sender starts with the exercise mark, as
+// every message of a drill does; a LIVE sender's has none.
+func TestHelpTextOfADrillIsMarked(t *testing.T) {
+	for _, lang := range []plans.Language{plans.LangZH, plans.LangEN} {
+		assert.True(t, strings.HasPrefix(HelpText(lang, true), plans.ExerciseMark), lang)
+		assert.NotContains(t, HelpText(lang, false), plans.ExerciseMark, lang)
+		assert.Equal(t, HelpText(lang, true), plans.ExerciseMark+HelpText(lang, false))
 	}
 }

@@ -787,7 +787,8 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(third.Phone, "SMreply4", "在哪集合？")
 		assert.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, "<Message>"+notify.HelpText(third.Language)+"</Message>", "a note is answered with the help text")
+		assert.Contains(t, body, "<Message>"+notify.HelpText(third.Language, true)+"</Message>", "a note is answered with the help text")
+		assert.Contains(t, body, "<Message>【演练】", "on a drill's account, marked as a drill's")
 
 		st := r.status(t, a.ID)
 		assert.Equal(t, 1, st.Counters.ByState[notify.StateAcked])

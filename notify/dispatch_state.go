@@ -661,6 +661,9 @@ type InboundResult struct {
 	State      State              `json:"state,omitempty"`
 	Reply      ReplyKind          `json:"reply,omitempty"`
 	Language   plans.Language     `json:"language,omitempty"`
+	// Exercise is set (by Submit, not in the state) when the item came in
+	// on an exercise account: anything said back to its sender is a drill's.
+	Exercise bool `json:"exercise,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.

@@ -67,7 +67,9 @@ func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, e
 	if res, ok := in.redundant(ctx, it); ok {
 		return res, nil
 	}
-	return in.batch.Do(ctx, it)
+	res, err := in.batch.Do(ctx, it)
+	res.Exercise = it.Exercise
+	return res, err
 }
 
 // AuthToken returns the auth token of a provider account whose webhooks

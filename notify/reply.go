@@ -93,9 +93,13 @@ func normalizeWidth(s string) string {
 }
 
 // HelpText answers a reply that was neither an acceptance nor a decline.
-func HelpText(lang plans.Language) string {
-	if lang == plans.LangEN {
-		return "Reply 1 to report for duty, or 2 and a reason if you cannot come."
+func HelpText(lang plans.Language, drill bool) string {
+	mark := ""
+	if drill {
+		mark = plans.ExerciseMark // every message of a drill says it is one
 	}
-	return "回复1表示到岗报到；不能到岗请回复2并说明原因。"
+	if lang == plans.LangEN {
+		return mark + "Reply 1 to report for duty, or 2 and a reason if you cannot come."
+	}
+	return mark + "回复1表示到岗报到；不能到岗请回复2并说明原因。"
 }
