@@ -79,7 +79,8 @@ const commandVersion byte = 1
 //	   runs); a roster import resolves a backup named by a phone as the
 //	   roster will be after it (a phone the file takes from its holder
 //	   names no one); a drill's escalation step passes over its people
-//	   that an active LIVE call-up calls up for real.
+//	   that an active LIVE call-up calls up for real; a reply that only
+//	   starts like a decline (不管…, "no problem") is a note.
 const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

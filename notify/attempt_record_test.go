@@ -53,7 +53,7 @@ func TestParseReply(t *testing.T) {
 		{"1", ReplyAccept, ""}, {" Y ", ReplyAccept, ""}, {"yes", ReplyAccept, ""}, {"YES!", ReplyAccept, ""},
 		{"到", ReplyAccept, ""}, {"收到", ReplyAccept, ""}, {"好", ReplyAccept, ""}, {"１", ReplyAccept, ""},
 		{"2", ReplyDecline, ""}, {"2 家中有事", ReplyDecline, "家中有事"}, {"N", ReplyDecline, ""}, {"no, sick", ReplyDecline, "sick"},
-		{"不能，在外地", ReplyDecline, "在外地"}, {"不", ReplyDecline, ""}, {"不去了", ReplyDecline, "去了"}, {"２　出差", ReplyDecline, "出差"},
+		{"不能，在外地", ReplyDecline, "在外地"}, {"不", ReplyDecline, ""}, {"不去了", ReplyDecline, "不去了"}, {"２　出差", ReplyDecline, "出差"},
 		{"12", ReplyNote, "12"}, {"yesterday", ReplyNote, "yesterday"}, {"nobody", ReplyNote, "nobody"},
 		{"在哪集合？", ReplyNote, "在哪集合？"}, {"", ReplyNote, ""}, {"好的马上到", ReplyNote, "好的马上到"},
 		// DOMAIN.md's words, and the particles people add.
@@ -61,10 +61,20 @@ func TestParseReply(t *testing.T) {
 		{"好的", ReplyAccept, ""}, {"收到了", ReplyAccept, ""}, {"是的。", ReplyAccept, ""}, {"到了", ReplyAccept, ""}, {"okay", ReplyNote, "okay"},
 		// Starts like a decline, declines nothing.
 		{"不用担心，马上到", ReplyNote, "不用担心，马上到"}, {"不客气", ReplyNote, "不客气"},
+		{"不管多晚我都到", ReplyNote, "不管多晚我都到"}, {"不会迟到", ReplyNote, "不会迟到"}, {"不好意思，来不了", ReplyNote, "不好意思，来不了"},
+		{"No problem", ReplyNote, "No problem"}, {"no worries!", ReplyNote, "no worries!"},
+		// A bare 不 declines alone, before a separator, or before a word that
+		// says so; the whole reply is then the reason.
+		{"不来", ReplyDecline, "不来"}, {"不方便，在医院", ReplyDecline, "不方便，在医院"}, {"不，在外地", ReplyDecline, "在外地"},
+		{"不行", ReplyDecline, "不行"}, {"no, sick", ReplyDecline, "sick"},
 	} {
 		got := ParseReply(tc.body)
 		assert.Equal(t, tc.kind, got.Kind, "%q", tc.body)
 		assert.Equal(t, tc.reason, got.Reason, "%q", tc.body)
+	}
+	// Under rules before rulesCarefulDeclines every 不 and no declined.
+	for body, reason := range map[string]string{"No problem": "problem", "不管多晚我都到": "管多晚我都到", "不去了": "去了"} {
+		assert.Equal(t, Reply{Kind: ReplyDecline, Reason: reason}, parseReply(body, false), body)
 	}
 }
 

@@ -961,7 +961,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
-	return recordAnswer(at, c, r, att, ParseReply(it.Body), it.Body)
+	return recordAnswer(at, c, r, att, parseReply(it.Body, c.RulesAtLeast(rulesCarefulDeclines)), it.Body)
 }
 
 // calledAt reports whether at's message to person went to phone.

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -31,7 +32,21 @@ var (
 	particles = "的了啦呀啊哈嘞咯"
 	// notDeclines start with 不 but decline nothing: 不用担心, 不客气.
 	notDeclines = []string{"不用", "不客气", "不要紧", "不错"}
+	// buTails are what may follow a bare 不 in a decline (不来, 不去了,
+	// 不方便); with anything else (不管多晚我都到, 不会迟到, 不好意思…) the
+	// reply is a note and its sender is asked to answer 1 or 2
+	// (rulesCarefulDeclines).
+	buTails = []string{"来", "去", "行", "了", "在", "方便", "参加", "可以", "能"}
+	// noNotes follow an English no and turn it into anything but a
+	// decline: "no problem", "no worries" (rulesCarefulDeclines).
+	noNotes = []string{"problem", "prob", "worries", "worry", "issue", "sweat"}
 )
+
+// rulesCarefulDeclines is the behaviour (muster.Rules) from which a reply
+// declines only when it says so plainly (ParseReply). Before, every reply
+// starting with 不 or an English no declined: "No problem" and
+// "不管多晚我都到" took people off the call-up as not coming.
+const rulesCarefulDeclines = 8
 
 // ParseReply reads an SMS reply. The answer is the first word: 1 / Y / YES /
 // OK / 到 / 收到 / 好 / 是 accept, alone or with a particle (好的, 收到了);
@@ -39,8 +54,14 @@ var (
 // ("2 家中有事", "不能，在外地"). Chinese answers need no space before the
 // reason. Case, full-width digits and surrounding punctuation do not
 // matter; anything else is a note, and so are 不用…, 不客气, 不要紧 and 不错,
-// which start like a decline but refuse nothing.
-func ParseReply(body string) Reply {
+// which start like a decline but refuse nothing. A bare 不 declines only
+// alone, before a separator or before a word of buTails (不来, 不方便: the
+// whole reply is the reason); "no problem" and the like are notes.
+func ParseReply(body string) Reply { return parseReply(body, true) }
+
+// parseReply is ParseReply; without careful, as it read under rules
+// before rulesCarefulDeclines.
+func parseReply(body string, careful bool) Reply {
 	text := strings.TrimSpace(normalizeWidth(body))
 	lower := strings.ToLower(text)
 	for _, w := range acceptWords {
@@ -54,9 +75,24 @@ func ParseReply(body string) Reply {
 		}
 	}
 	for _, w := range declineWords {
-		if rest, ok := cutWord(lower, text, w); ok {
-			return Reply{Kind: ReplyDecline, Reason: rest}
+		rest, ok := cutWord(lower, text, w)
+		if !ok {
+			continue
 		}
+		if careful {
+			switch {
+			case w == "不" && rest != "" && rest == text[len(w):]: // no separator: 不来, 不管
+				if !slices.ContainsFunc(buTails, func(t string) bool { return strings.HasPrefix(rest, t) }) {
+					return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+				}
+				rest = strings.TrimSpace(body)
+			case w == "n" || w == "no":
+				if slices.ContainsFunc(noNotes, func(t string) bool { return strings.HasPrefix(strings.ToLower(rest), t) }) {
+					return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+				}
+			}
+		}
+		return Reply{Kind: ReplyDecline, Reason: rest}
 	}
 	return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
 }
