@@ -80,7 +80,9 @@ const commandVersion byte = 1
 //	   roster will be after it (a phone the file takes from its holder
 //	   names no one); a drill's escalation step passes over its people
 //	   that an active LIVE call-up calls up for real; a reply that only
-//	   starts like a decline (不管…, "no problem") is a note.
+//	   starts like a decline (不管…, "no problem") is a note; an SMS
+//	   answer also answers the person's other open call-ups of its
+//	   purpose that wait for one.
 const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

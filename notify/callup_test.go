@@ -992,6 +992,48 @@ func TestAReplyAnswersTheMessageItsNumberGot(t *testing.T) {
 	}
 }
 
+// An SMS answer names no call-up: it answers every open call-up of its
+// purpose that waits for that person's answer. Two LIVE call-ups over
+// nested regions (a district's, then the city's) call the same people; the
+// older one used to keep reminding, calling and escalating those who had
+// answered the newer (rules 7).
+func TestAnAnswerAnswersEveryOpenCallUp(t *testing.T) {
+	for _, rules := range []int{0, 7} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+			older := r.activateIn(t, "live", district)
+			newer := r.activateIn(t, "live", city)
+			r.waitSettled(t, older.ID, 30*time.Second)
+			r.waitSettled(t, newer.ID, 30*time.Second)
+			recs := r.recipientsOf(t, older.ID)
+			require.GreaterOrEqual(t, len(recs), 2)
+			coming, hurt := recs[0], recs[1]
+			for i, m := range []struct{ from, body string }{{coming.Phone, "1"}, {hurt.Phone, "2 腿受伤"}} {
+				code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {fmt.Sprintf("SMboth%d", i)},
+					"From": {m.from}, "To": {liveAcct.Number}, "Body": {m.body}}, liveAcct.AuthToken)
+				require.Equal(t, http.StatusOK, code)
+			}
+			states := func(id plans.ActivationID) map[plans.PersonID]notify.State {
+				out := map[plans.PersonID]notify.State{}
+				for _, rc := range r.recipientsOf(t, id) {
+					if rc.Person == coming.Person || rc.Person == hurt.Person {
+						out[rc.Person] = rc.State
+					}
+				}
+				return out
+			}
+			answered := map[plans.PersonID]notify.State{coming.Person: notify.StateAcked, hurt.Person: notify.StateDeclined}
+			assert.Equal(t, answered, states(newer.ID), "the newest takes the answer")
+			if rules == 0 {
+				assert.Equal(t, answered, states(older.ID), "and so does the older one")
+			} else {
+				assert.Equal(t, map[plans.PersonID]notify.State{coming.Person: notify.StateDelivered, hurt.Person: notify.StateDelivered}, states(older.ID),
+					"rules 7: the older one waits on")
+			}
+		})
+	}
+}
+
 // TestLostReportLookupsThatFailAreCounted: the provider cannot give the
 // status of any message (as a node's built-in simulator cannot for what
 // another node's sent before a failover). The sends stay sent, outcome

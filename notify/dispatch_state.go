@@ -961,7 +961,64 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
-	return recordAnswer(at, c, r, att, parseReply(it.Body, c.RulesAtLeast(rulesCarefulDeclines)), it.Body)
+	reply := parseReply(it.Body, c.RulesAtLeast(rulesCarefulDeclines))
+	res, err := recordAnswer(at, c, r, att, reply, it.Body)
+	if err != nil || reply.Kind == ReplyNote || !c.RulesAtLeast(rulesAnswerEveryCallUp) {
+		return res, err
+	}
+	return res, answerTheOthers(tx, acts, c, at, person, it.Exercise, reply, it.Body)
+}
+
+// rulesAnswerEveryCallUp is the behaviour (muster.Rules) from which an SMS
+// answer (到 or a decline) also answers the person's other open call-ups of
+// the same purpose that still wait for it: an SMS names no call-up, and
+// two over nested regions (a street's, then its district's) call the same
+// people. Before, only the newest took it, and the older one reminded,
+// called, escalated and reported as silent people who had answered.
+const rulesAnswerEveryCallUp = 8
+
+// answerTheOthers records reply, which person gave to at, on their other
+// open call-ups (corrections aside) with messages from the same account
+// (exercise) that have no answer from them yet.
+func answerTheOthers(tx *bolt.Tx, acts actCache, c *muster.Command, at *actTx, person plans.PersonID, exercise bool, reply Reply, body string) error {
+	ob := tx.Bucket(bOpen)
+	if ob == nil {
+		return nil
+	}
+	var others []plans.ActivationID
+	err := ob.ForEach(func(k, _ []byte) error {
+		if id := plans.ActivationID(k); id != at.a.ID {
+			others = append(others, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range others {
+		ad := activationData(tx, id)
+		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
+			continue
+		}
+		o, err := acts.get(tx, id)
+		if err != nil {
+			return err
+		}
+		if o.a.Purpose.Drill() != exercise || o.a.Retracts != "" || o.a.Status != StatusActive {
+			continue
+		}
+		r, att, err := o.recipient(person)
+		if err != nil {
+			return err
+		}
+		if r.State.Answered() {
+			continue
+		}
+		if _, err := recordAnswer(o, c, r, att, reply, body); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // calledAt reports whether at's message to person went to phone.
