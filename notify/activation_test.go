@@ -1054,3 +1054,28 @@ func TestADrillStepPassesOverThoseCalledUpForReal(t *testing.T) {
 		})
 	}
 }
+
+// A LIVE call-up whose reason says 演练 (or drill, test…) is refused, with
+// its preview: it is a drill started as LIVE by mistake, or a real call-up
+// whose messages (the reason is read out, and in the CAP alert) would read
+// as a drill. A drill may say so.
+func TestALiveReasonMustNotReadAsADrill(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	ctx := testCtx(t)
+	for _, reason := range []string{"防汛通讯演练", "二级审批叠加演习", "系统测试", "flood drill", "Exercise Yangtze"} {
+		req := floodIV(district)
+		req.Reason = reason
+		_, err := e.svc.Preview(ctx, req)
+		require.True(t, muster.IsCode(err, muster.EInvalid), "%s: %v", reason, err)
+		assert.Contains(t, err.Error(), "purpose is LIVE", reason)
+		_, err = e.svc.Activate(ctx, "commander", req)
+		require.True(t, muster.IsCode(err, muster.EInvalid), "%s: %v", reason, err)
+		req.Purpose = "EXERCISE"
+		_, err = e.svc.Preview(ctx, req)
+		assert.NoError(t, err, "a drill says what it is: %s", reason)
+	}
+	req := floodIV(district)
+	req.Reason = "暴雨，检测到内涝" // 检测 is no drill word
+	_, err := e.svc.Preview(ctx, req)
+	assert.NoError(t, err)
+}

@@ -272,7 +272,7 @@ func (r *callRig) activateIn(t testing.TB, purpose string, region plans.RegionCo
 	t.Helper()
 	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
-	a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{region}, Level: "IV", Purpose: purpose, Reason: "通讯演练"})
+	a, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{region}, Level: "IV", Purpose: purpose, Reason: "通讯检查"})
 	require.NoError(t, err)
 	return a
 }

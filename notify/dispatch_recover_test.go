@@ -356,7 +356,7 @@ func voiceDrill(t *testing.T, r *callRig, purpose string) (*notify.Service, noti
 	require.NoError(t, err)
 	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
-	a, err := svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "电话叫应演练"})
+	a, err := svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: purpose, Reason: "电话叫应检查"})
 	require.NoError(t, err)
 	r.waitSettled(t, a.ID, 60*time.Second)
 	r.waitSimIdle(t, 30*time.Second)

@@ -128,6 +128,10 @@ func RenderMessage(tmpl string, d MessageData) (string, error) {
 	return m.Render(d)
 }
 
+// DrillWordsIn returns the drill words found in text (not a template): a
+// LIVE activation's reason, which its messages may say, must have none.
+func DrillWordsIn(text string) []string { return drillWords.FindAllString(text, -1) }
+
 // DrillWords returns the drill words found in the literal text of tmpl
 // (outside {{ }} actions, and in string constants inside them), in order.
 // A LIVE template must have none. Field names such as .Exercise do not count.
