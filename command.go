@@ -82,7 +82,8 @@ const commandVersion byte = 1
 //	   that an active LIVE call-up calls up for real; a reply that only
 //	   starts like a decline (不管…, "no problem") is a note; an SMS
 //	   answer also answers the person's other open call-ups of its
-//	   purpose that wait for one.
+//	   purpose that wait for one; a rejected inbound item is not
+//	   remembered as seen.
 const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

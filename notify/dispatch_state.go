@@ -721,7 +721,7 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		default:
 			res = InboundResult{Outcome: InboundRejected}
 		}
-		if err == nil && key != nil {
+		if err == nil && key != nil && (res.Outcome != InboundRejected || !c.RulesAtLeast(rulesRejectedNotSeen)) {
 			err = seen.Put(key, []byte(res.Outcome))
 		}
 		if err != nil {
@@ -736,6 +736,13 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	return out, acts.flush(c)
 }
+
+// rulesRejectedNotSeen is the behaviour (muster.Rules) from which an
+// inbound item that was rejected (a key posted for an attempt of another
+// account's purpose, say) is not remembered as seen: the genuine post of
+// the same call and key that follows is applied, not taken for a duplicate
+// and answered as recorded.
+const rulesRejectedNotSeen = 8
 
 // rulesDigitsOnce is the behaviour (muster.Rules) from which a key pressed
 // on a voice call is applied once: the provider posts the gather again when

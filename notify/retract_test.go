@@ -762,3 +762,43 @@ func TestAKeyPressedIsAppliedOncePerCall(t *testing.T) {
 		})
 	}
 }
+
+// A key posted for a drill's call under the LIVE account is rejected, and
+// the rejection is not remembered: the genuine post of the same key on the
+// same call that follows is applied. Under rules 7 it was taken for a
+// duplicate of a recorded answer: the caller heard their answer was taken,
+// and nothing was recorded.
+func TestARejectedKeyDoesNotHideTheGenuineOne(t *testing.T) {
+	for _, rules := range []int{0, 7} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			r, _, a, v := voiceCalledDrill(t, rules)
+			who := v.heardOnly[0]
+			var call twiliosim.Call
+			for _, c := range r.sim.Calls("") {
+				if c.To == who.Phone {
+					call = c
+				}
+			}
+			require.NotEmpty(t, call.SID, "%s was called", who.Person)
+			path := strings.TrimPrefix(call.URL, r.front.URL) + "/gather"
+			form := url.Values{"CallSid": {call.SID}, "Digits": {"2"}, "From": {call.From}, "To": {call.To}, "CallStatus": {"in-progress"}}
+			form.Set("AccountSid", liveAcct.SID)
+			code, body := r.postHook(t, r.c.Nodes[0].HTTPAddr, path, form, liveAcct.AuthToken)
+			require.Equal(t, http.StatusOK, code, body)
+			form.Set("AccountSid", drillAcct.SID)
+			code, body = r.postHook(t, r.c.Nodes[0].HTTPAddr, path, form, drillAcct.AuthToken)
+			require.Equal(t, http.StatusOK, code, body)
+			var state notify.State
+			for _, rc := range r.recipientsOf(t, a.ID) {
+				if rc.Person == who.Person {
+					state = rc.State
+				}
+			}
+			if rules == 0 {
+				assert.Equal(t, notify.StateDeclined, state, "the genuine key is recorded")
+			} else {
+				assert.NotEqual(t, notify.StateDeclined, state, "rules 7: taken for a duplicate")
+			}
+		})
+	}
+}
