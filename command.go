@@ -83,7 +83,8 @@ const commandVersion byte = 1
 //	   starts like a decline (不管…, "no problem") is a note; an SMS
 //	   answer also answers the person's other open call-ups of its
 //	   purpose that wait for one; a rejected inbound item is not
-//	   remembered as seen.
+//	   remembered as seen; the backup step calls the backup the roster
+//	   names when it fires.
 const Rules = 8
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -471,3 +471,60 @@ func TestEscalationResendsAreCounted(t *testing.T) {
 		})
 	}
 }
+
+// The backup step calls the backup the roster names now. A backup deleted
+// since the call-up started, whom the roster replaced with another person,
+// was called by no one under rules 7 (the step looked for the deleted one),
+// and the silent person was marked escalated all the same.
+func TestTheBackupStepCallsTheBackupTheRosterNamesNow(t *testing.T) {
+	for _, rules := range []int{0, 7} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Clock, c.Rules = clock, rules }}, testCtx(t))
+			n := e.c.Leader().Node
+			a := exerciseEveryone(t, e, "escalate", escalatePlan())
+			prov := &countingProvider{}
+			runExerciseDispatcher(t, n, n, prov, nil)
+			waitSends(t, e, a.ID, prov, a.Recipients)
+
+			// A silent recipient whose backup is not called up: the backup
+			// leaves the roster, a successor takes the place.
+			ctx := testCtx(t)
+			recs := allRecipients(t, e, a.ID, notify.RecipientFilter{})
+			in := map[plans.PersonID]bool{}
+			for _, r := range recs {
+				in[r.Person] = true
+			}
+			var silent notify.Recipient
+			for _, r := range recs {
+				if r.Backup != "" && !in[r.Backup] {
+					silent = r
+					break
+				}
+			}
+			require.NotEmpty(t, silent.Person, "someone has a backup outside the call-up")
+			old, err := e.plans.Person(ctx, muster.Default, silent.Backup)
+			require.NoError(t, err)
+			require.NoError(t, e.plans.DeletePerson(ctx, "admin", old.ID))
+			successor, err := e.plans.CreatePerson(ctx, "admin", plans.PersonInput{Name: "接替者", Phones: []string{"+8613912340000"}, Grid: string(old.Grid),
+				Category: string(old.Category)})
+			require.NoError(t, err)
+			p, err := e.plans.Person(ctx, muster.Default, silent.Person)
+			require.NoError(t, err)
+			_, err = e.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: p.Phones, Grid: string(p.Grid),
+				Category: string(p.Category), Tags: p.Tags, Teams: p.Teams, Backup: string(successor.ID), Language: string(p.Language)})
+			require.NoError(t, err)
+
+			clock.Add(15 * time.Minute)
+			payload, err := json.Marshal(map[string]any{"a": a.ID, "step": 2}) // the backup step
+			require.NoError(t, err)
+			var fr notify.FireResult
+			require.NoError(t, n.Apply(ctx, &muster.Command{Type: notify.CmdEscalationFire, Actor: "test", Payload: payload}, &fr))
+			called := false
+			for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{}) {
+				called = called || r.Person == successor.ID
+			}
+			assert.Equal(t, rules == 0, called, "the successor is called up (rules 7: no one)")
+		})
+	}
+}

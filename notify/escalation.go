@@ -338,6 +338,11 @@ func (s *stepper) apply(i int, r *Recipient) error {
 		if err != nil {
 			return err
 		}
+		if s.c.RulesAtLeast(rulesBackupAsTheRosterSays) {
+			if err := currentBackup(s.tx, s.at, r); err != nil {
+				return err
+			}
+		}
 		added, err := callUpBackup(s.tx, s.at, *r, live)
 		if err != nil {
 			return err
@@ -662,6 +667,35 @@ func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	return out, acts.flush(c)
+}
+
+// rulesBackupAsTheRosterSays is the behaviour (muster.Rules) from which the
+// backup step calls the backup the roster names now, not the one it named
+// when the call-up started: a backup deleted since (or deleted and imported
+// again, under a new ID) was called by no one, and the silent person was
+// marked escalated all the same. A backup that names no one in the roster
+// is counted (backup_missing).
+const rulesBackupAsTheRosterSays = 8
+
+// currentBackup sets r.Backup to the backup the roster names for r's person
+// now (r keeps its own when the person left the roster), and counts a
+// backup that is no one's.
+func currentBackup(tx *bolt.Tx, at *actTx, r *Recipient) error {
+	p, ok, err := plans.GetPerson(tx, r.Person)
+	if err != nil {
+		return err
+	}
+	if ok {
+		r.Backup = p.Backup
+	}
+	if r.Backup == "" {
+		return nil
+	}
+	if _, ok, err := plans.GetPerson(tx, r.Backup); err != nil || ok {
+		return err
+	}
+	at.count("backup_missing", 1)
+	return nil
 }
 
 // callUpBackup adds r's backup person to the activation as a new pending
