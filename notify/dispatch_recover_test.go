@@ -243,7 +243,9 @@ func TestLostResultsAreCommittedAgain(t *testing.T) {
 }
 
 // A reply goes to the open call-up that sent the person a message, not to
-// a newer one that has not reached them yet.
+// a newer one that has not reached them yet; the newer one, waiting for
+// their answer, takes it too (rulesAnswerEveryCallUp) and sends them
+// nothing more.
 func TestReplyAnswersTheCallUpThatReachedThem(t *testing.T) {
 	e := newEnv(t, 1, 60)
 	n := e.c.Leader().Node
@@ -262,7 +264,11 @@ func TestReplyAnswersTheCallUpThatReachedThem(t *testing.T) {
 	assert.Equal(t, notify.InboundApplied, out.Outcome)
 	assert.Equal(t, first.ID, out.Activation, "the call-up they got")
 	assert.Equal(t, notify.StateAcked, recipientOf(t, e, first.ID, who.Person).State)
-	assert.Equal(t, notify.StatePending, recipientOf(t, e, second.ID, who.Person).State)
+	assert.Equal(t, notify.StateAcked, recipientOf(t, e, second.ID, who.Person).State, "the newer one takes the answer too")
+	prov = &countingProvider{}
+	runExerciseDispatcher(t, n, n, prov, nil)
+	waitSends(t, e, second.ID, prov, second.Recipients-1)
+	assert.Zero(t, prov.sentTo(who.Phone), "no call-up SMS asks them again")
 }
 
 // gatedProvider holds every send until released, then fails it for good.
