@@ -534,3 +534,61 @@ func TestTheBackupStepCallsTheBackupTheRosterNamesNow(t *testing.T) {
 		})
 	}
 }
+
+// firstSends records when the first message of each activation was sent.
+type firstSends struct {
+	countingProvider
+	mu    sync.Mutex
+	first map[plans.ActivationID]time.Time
+}
+
+func (p *firstSends) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	act, _, _, err := notify.ParseAttemptID(m.AttemptID)
+	if err == nil {
+		p.mu.Lock()
+		if p.first == nil {
+			p.first = map[plans.ActivationID]time.Time{}
+		}
+		if _, ok := p.first[act]; !ok {
+			p.first[act] = time.Now()
+		}
+		p.mu.Unlock()
+	}
+	return p.countingProvider.SendSMS(ctx, m)
+}
+
+func (p *firstSends) at(id plans.ActivationID) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.first[id]
+	return t, ok
+}
+
+// The sends of a stood-down call-up that wait for the route's rate stop
+// waiting and give their turn back: the next call-up on the route goes at
+// once, not after one rate interval per send the stopped one had claimed.
+// At 5 a second with 40 sends claimed and waiting, that used to be about
+// 8 s.
+func TestAStoodDownCallUpGivesItsTurnsBack(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	n := e.c.Leader().Node
+	first := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	prov := &firstSends{}
+	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) {
+		c.Exercise.PerSecond, c.Workers, c.MaxInFlight = 5, 40, 40
+	})
+	require.Eventually(t, func() bool { return prov.total() >= 3 }, 10*time.Second, 10*time.Millisecond, "the first call-up is sending")
+	_, err := e.svc.StandDown(testCtx(t), "trainer", first.ID, "停止")
+	require.NoError(t, err)
+	stood := time.Now()
+	second, err := e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "第二次通讯检查"})
+	require.NoError(t, err)
+	var sent time.Time
+	require.Eventually(t, func() bool {
+		var ok bool
+		sent, ok = prov.at(second.ID)
+		return ok
+	}, 20*time.Second, 10*time.Millisecond, "the second call-up sends")
+	t.Logf("the second call-up's first message went %s after the stand-down", sent.Sub(stood))
+	assert.Less(t, sent.Sub(stood), 3*time.Second, "its first message waited %s behind the stopped one's", sent.Sub(stood))
+}

@@ -232,8 +232,12 @@ type routeState struct {
 	*Route
 	acct    *rate.Limiter
 	senders []*rate.Limiter
-	rr      atomic.Uint64
-	paused  atomic.Int64 // unix nanos until which sends wait (provider throttling)
+	// turn lets one send at a time wait for the limiters: the others wait
+	// for the turn, holding no reservation, so a send that stops waiting
+	// (its activation closed) leaves the limiters as they were.
+	turn   chan struct{}
+	rr     atomic.Uint64
+	paused atomic.Int64 // unix nanos until which sends wait (provider throttling)
 
 	fallback    *routeState  // the Fallback route's state, nil without one
 	outages     atomic.Int64 // outage errors in a row on this account
@@ -244,6 +248,9 @@ func newRouteState(r *Route) *routeState {
 	rs := &routeState{Route: r, acct: limiter(r.PerSecond)}
 	for range r.Senders {
 		rs.senders = append(rs.senders, limiter(r.PerSender))
+	}
+	if r.PerSecond > 0 || (len(r.Senders) > 0 && r.PerSender > 0) {
+		rs.turn = make(chan struct{}, 1)
 	}
 	if r.Fallback != nil {
 		rs.fallback = newRouteState(r.Fallback)
@@ -309,6 +316,14 @@ func (r *routeState) take(ctx context.Context, clock muster.Clock) (string, erro
 		case <-t.C:
 		}
 	}
+	if r.turn != nil { // nil: no limit, nothing to wait for
+		select {
+		case r.turn <- struct{}{}:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		defer func() { <-r.turn }()
+	}
 	if err := r.acct.Wait(ctx); err != nil {
 		return "", err
 	}
@@ -356,8 +371,19 @@ type actRun struct {
 	waiting []plans.PersonID
 	skip    bool // no route: nothing is claimed
 	// closed is set once a send finds the activation stood down or
-	// retracted; its remaining queued sends are dropped without a look.
+	// retracted, or refresh no longer finds it open; its remaining queued
+	// sends are dropped without a look. ctx ends then too: the sends
+	// waiting for the route's rate stop waiting and give their turn back,
+	// so the next call-up (a correction, say) does not wait behind them.
 	closed atomic.Bool
+	ctx    context.Context
+	stop   context.CancelFunc
+}
+
+// close marks ar closed (see actRun.closed).
+func (ar *actRun) close() {
+	ar.closed.Store(true)
+	ar.stop()
 }
 
 // lane is one route's queue of claimed sends, with its own workers and its
@@ -699,8 +725,9 @@ func (r *dispatchRun) refresh() error {
 			}
 			r.acts[id] = ar
 		}
-		for id := range r.acts {
+		for id, ar := range r.acts {
 			if !keep[id] {
+				ar.close()
 				delete(r.acts, id)
 			}
 		}
@@ -718,7 +745,9 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 		return nil, fmt.Errorf("activation %s: %w", id, err)
 	}
 	ar := &actRun{a: a, level: pv.Plan.Level(a.Level), fresh: true}
+	ar.ctx, ar.stop = context.WithCancel(r.ctx)
 	if ar.level == nil {
+		ar.stop()
 		return nil, fmt.Errorf("activation %s: plan %s version %d has no level %s", id, a.Plan, a.PlanVersion, a.Level)
 	}
 	ar.sms = newSMSRenderer(a, ar.level)
@@ -995,9 +1024,14 @@ func (r *dispatchRun) submitResult(l *lane, item ResultItem) {
 func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ ResultItem, ok bool) {
 	d := r.d
 	rs := j.act.route.current(d.cfg.Clock.Now())
-	from, err := rs.take(r.ctx, d.cfg.Clock)
-	if err != nil {
+	from, err := rs.take(j.act.ctx, d.cfg.Clock)
+	if r.ctx.Err() != nil {
 		return item, false
+	}
+	if err != nil { // closed while it waited: dropped, its turn given back
+		item.Outcome = OutcomeDropped
+		d.dropped.Add(1)
+		return item, true
 	}
 	if k, swapped := l.swap(j); swapped {
 		j = k
@@ -1008,7 +1042,7 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 	if !isOpen(r.ctx, r.d.view, j.act.a.ID) {
 		// Stood down or retracted since the claim: nothing more goes out,
 		// and the result says so (the recipient was not reached).
-		j.act.closed.Store(true)
+		j.act.close()
 		item.Outcome = OutcomeDropped
 		d.dropped.Add(1)
 		return item, true
