@@ -133,11 +133,21 @@ func (s *Server) smsInbound(c *gin.Context) {
 		return
 	}
 	var answer twiml
-	if res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote {
-		answer.Message = notify.HelpText(res.Language, res.Exercise)
+	if res.Outcome == notify.InboundNote && res.Replies <= maxSMSAnswers {
+		switch {
+		case res.State.Answered(): // their first answer stands: say so, not "reply 1"
+			answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
+		case res.Reply == notify.ReplyNote:
+			answer.Message = notify.HelpText(res.Language, res.Exercise)
+		}
 	}
 	c.XML(http.StatusOK, answer)
 }
+
+// maxSMSAnswers bounds the replies to one recipient of a call-up that get
+// an SMS back: a phone that answers every SMS automatically must not keep
+// muster writing to it.
+const maxSMSAnswers = 3
 
 // hangup ends a call whose TwiML cannot be given.
 var hangup = twimlpkg.Response{Verbs: []twimlpkg.Verb{twimlpkg.Hangup{}}}

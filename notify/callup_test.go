@@ -782,7 +782,7 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(first.Phone, "SMreply2", "2 临时有事") // after an answer: a note
 		assert.Equal(t, http.StatusOK, code)
-		assert.NotContains(t, body, "<Message>")
+		assert.Contains(t, body, "<Message>"+notify.FirstAnswerStands(first.Language, true)+"</Message>", "told the first answer stands, not to reply 1")
 		code, _ = reply(second.Phone, "SMreply3", "不能，在外地")
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(third.Phone, "SMreply4", "在哪集合？")
@@ -807,6 +807,19 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 		require.Len(t, notes, 2)
 		assert.Equal(t, "2 临时有事", notes[0].Body)
 		assert.Equal(t, "在哪集合？", notes[1].Body)
+
+		// Who declined and writes again is told their answer stands; no
+		// more than 3 replies get an SMS back, so an automatic answerer is
+		// not kept going.
+		code, body = reply(second.Phone, "SMreply2b", "好了，能来")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "<Message>"+notify.FirstAnswerStands(second.Language, true)+"</Message>", "told the first answer stands, not to reply 1")
+		code, body = reply(second.Phone, "SMreply2c", "1")
+		assert.Equal(t, http.StatusOK, code)
+		assert.Contains(t, body, "<Message>"+notify.FirstAnswerStands(second.Language, true)+"</Message>")
+		code, body = reply(second.Phone, "SMreply2d", "自动回复：我正在开会")
+		assert.Equal(t, http.StatusOK, code)
+		assert.NotContains(t, body, "<Message>")
 	})
 
 	t.Run("unknown senders and closed call-ups are audited", func(t *testing.T) {

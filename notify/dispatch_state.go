@@ -664,6 +664,9 @@ type InboundResult struct {
 	// Exercise is set (by Submit, not in the state) when the item came in
 	// on an exercise account: anything said back to its sender is a drill's.
 	Exercise bool `json:"exercise,omitempty"`
+	// Replies counts the recipient's replies to the call-up, this one
+	// included (an SMS or a key): what is said back is bounded by it.
+	Replies int `json:"replies,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.
@@ -1053,8 +1056,8 @@ const rulesRepliesFromFormerPhones = 5
 // as a note.
 func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply Reply, body string) (InboundResult, error) {
 	person := r.Person
-	res := InboundResult{Activation: at.a.ID, Person: person, Reply: reply.Kind, Language: r.Language, State: r.State}
 	att.Replies++
+	res := InboundResult{Activation: at.a.ID, Person: person, Reply: reply.Kind, Language: r.Language, State: r.State, Replies: att.Replies}
 	att.LastBody = truncate(body, 500)
 	att.Updated = c.Time
 	// A reply proves the call-up reached them, once it was sent; an answer

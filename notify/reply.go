@@ -128,14 +128,31 @@ func normalizeWidth(s string) string {
 	}, s)
 }
 
+// FirstAnswerStands answers a reply kept as a note because the sender had
+// answered already: the first answer stands (as the voice call and the
+// answer page say).
+func FirstAnswerStands(lang plans.Language, drill bool) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		return mark + "You had answered before and your first answer stands; this message is kept for the duty office. If anything changes, call the duty office."
+	}
+	return mark + "您之前已回复，以第一次回复为准；本条已记录，值班人员可以看到。如有变化，请与值班人员联系。"
+}
+
 // HelpText answers a reply that was neither an acceptance nor a decline.
 func HelpText(lang plans.Language, drill bool) string {
-	mark := ""
-	if drill {
-		mark = plans.ExerciseMark // every message of a drill says it is one
-	}
+	mark := drillMark(drill)
 	if lang == plans.LangEN {
 		return mark + "Reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
 	return mark + "回复1表示到岗报到；不能到岗请回复2并说明原因。"
+}
+
+// drillMark begins every text said back to a drill's sender: a drill's
+// messages all say they are one.
+func drillMark(drill bool) string {
+	if drill {
+		return plans.ExerciseMark
+	}
+	return ""
 }
