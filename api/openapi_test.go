@@ -248,7 +248,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"ModeRecord": plans.ModeRecord{}, "RegionMode": plans.RegionMode{}, "Warning": plans.Warning{},
 		"DrillSchedule": drills.Schedule{}, "DrillRun": drills.Run{}, "Finding": drills.Finding{},
 		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
-		"Token": access.Token{},
+		"Token": access.Token{}, "Retraction": notify.Retraction{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

@@ -197,6 +197,9 @@ type Board struct {
 	Status      Status             `json:"status"`
 	StartedAt   time.Time          `json:"started_at"` // when the call-up started
 	StoodDownAt time.Time          `json:"stood_down_at,omitzero"`
+	// Retraction is set when the call-up was retracted as a mistake (its
+	// status then says stood_down): who, when, and the correction.
+	Retraction *Retraction `json:"retraction,omitempty"`
 	// AsOf is when the board was read (set by At); Elapsed is the time from
 	// the activation to AsOf.
 	AsOf    time.Time     `json:"as_of,omitzero"`
@@ -277,7 +280,7 @@ type gridTally struct {
 
 func buildBoard(tx *bolt.Tx, a Activation, c Counters) (Board, error) {
 	cps := AckCheckpoints()
-	b := Board{Activation: a.ID, Status: a.Status, StartedAt: a.Start(), StoodDownAt: a.StoodDownAt, Checkpoints: cps,
+	b := Board{Activation: a.ID, Status: a.Status, StartedAt: a.Start(), StoodDownAt: a.StoodDownAt, Retraction: a.Retraction, Checkpoints: cps,
 		Regions: []BoardRow{}, Grids: []BoardRow{}}
 
 	grids := map[plans.RegionCode]*gridTally{}

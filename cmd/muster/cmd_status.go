@@ -378,8 +378,12 @@ func regionLabel(r notify.BoardRow) string {
 // printBoard writes the 报到 board: regions, then grids.
 func printBoard(w io.Writer, b notify.Board, sortBy string, top int) {
 	t := b.Total
+	status := string(b.Status)
+	if rt := b.Retraction; rt != nil {
+		status = fmt.Sprintf("retracted (correction %s)", rt.Correction)
+	}
 	fmt.Fprintf(w, "board of %s — %s, T+%s: 报到 %d of %d (%.1f%%), declined %d, failed %d, not answered %d\n",
-		b.Activation, b.Status, roundElapsed(b.Elapsed), t.Acked, t.Recipients, t.AckedPct, t.Declined, t.Failed, t.Unanswered)
+		b.Activation, status, roundElapsed(b.Elapsed), t.Acked, t.Recipients, t.AckedPct, t.Declined, t.Failed, t.Unanswered)
 	header := "\tNAME\tRECIPIENTS\t报到\t%\tDECLINED\tFAILED\tUNANSWERED"
 	for _, m := range b.Checkpoints {
 		header += fmt.Sprintf("\tT+%d", m)

@@ -720,3 +720,16 @@ func TestStatusListSaysNotSent(t *testing.T) {
 	w.last = &active
 	assert.Contains(t, w.frame(statusT0.Add(time.Minute)), fmt.Sprintf("pending %d  sending", pending))
 }
+
+// The board of a retracted call-up says so, with its correction, as muster
+// status does: its status alone says stood_down.
+func TestBoardOfARetractedCallUp(t *testing.T) {
+	b := sampleBoard()
+	b.Status = notify.StatusStoodDown
+	b.Retraction = &notify.Retraction{Correction: "A000009"}
+	var out bytes.Buffer
+	w := newTable(&out)
+	printBoard(w, b, "code", 0)
+	require.NoError(t, w.Flush())
+	assert.Contains(t, out.String(), "— retracted (correction A000009), T+")
+}
