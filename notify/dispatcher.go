@@ -42,6 +42,38 @@ type Route struct {
 	// route's sends while this account is failing (see
 	// DispatcherConfig.FailoverAfter).
 	Fallback *Route
+
+	// limits are the account's limiters, made once and shared by all that
+	// send on the route (the dispatcher's call-ups and the escalator's
+	// reminders), so that together they keep to PerSecond.
+	limits     *routeLimits
+	limitsOnce sync.Once
+}
+
+// routeLimits are a route's limiters: the account's, each sender's, and the
+// turn of the one send waiting for them. The turn lets one send at a time
+// wait for the limiters: the others wait for the turn, holding no
+// reservation, so a send that stops waiting (its activation closed) leaves
+// the limiters as they were (see routeState.take).
+type routeLimits struct {
+	acct    *rate.Limiter
+	senders []*rate.Limiter
+	turn    chan struct{}
+}
+
+// limitsOf returns r's limiters, made on first use.
+func (r *Route) limitsOf() *routeLimits {
+	r.limitsOnce.Do(func() {
+		l := &routeLimits{acct: limiter(r.PerSecond)}
+		for range r.Senders {
+			l.senders = append(l.senders, limiter(r.PerSender))
+		}
+		if r.PerSecond > 0 || (len(r.Senders) > 0 && r.PerSender > 0) {
+			l.turn = make(chan struct{}, 1)
+		}
+		r.limits = l
+	})
+	return r.limits
 }
 
 // DispatcherConfig configures a Dispatcher. Zero fields take the defaults.
@@ -230,14 +262,9 @@ func (d *Dispatcher) onFallback() []string {
 // routeState is a route with its limiters.
 type routeState struct {
 	*Route
-	acct    *rate.Limiter
-	senders []*rate.Limiter
-	// turn lets one send at a time wait for the limiters: the others wait
-	// for the turn, holding no reservation, so a send that stops waiting
-	// (its activation closed) leaves the limiters as they were.
-	turn   chan struct{}
-	rr     atomic.Uint64
-	paused atomic.Int64 // unix nanos until which sends wait (provider throttling)
+	*routeLimits // shared with everything else that sends on the route
+	rr           atomic.Uint64
+	paused       atomic.Int64 // unix nanos until which sends wait (provider throttling)
 
 	fallback    *routeState  // the Fallback route's state, nil without one
 	outages     atomic.Int64 // outage errors in a row on this account
@@ -245,13 +272,7 @@ type routeState struct {
 }
 
 func newRouteState(r *Route) *routeState {
-	rs := &routeState{Route: r, acct: limiter(r.PerSecond)}
-	for range r.Senders {
-		rs.senders = append(rs.senders, limiter(r.PerSender))
-	}
-	if r.PerSecond > 0 || (len(r.Senders) > 0 && r.PerSender > 0) {
-		rs.turn = make(chan struct{}, 1)
-	}
+	rs := &routeState{Route: r, routeLimits: r.limitsOf()}
 	if r.Fallback != nil {
 		rs.fallback = newRouteState(r.Fallback)
 	}
