@@ -25,8 +25,8 @@ const DefaultTick = 5 * time.Second
 
 // DefaultPostponeRetry is how long a drill postponed by a live emergency
 // waits between looks unless configured otherwise: it starts at most this
-// long after the emergency stands down.
-const DefaultPostponeRetry = 5 * time.Minute
+// long after the emergency stands down. Each look is one raft entry.
+const DefaultPostponeRetry = time.Minute
 
 // OneOffPostponeLimit is how long a one-off drill waits out a live
 // emergency before it is given up and recorded missed. A recurring drill
