@@ -39,6 +39,18 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// OrList writes values for a message as "a, b or c".
+func OrList[S ~string](values []S) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
 // Count is n with the noun that agrees with it, for messages: "1 problem",
 // "3 problems".
 func Count(n int, one, many string) string {

@@ -24,7 +24,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"slices"
-	"strings"
 )
 
 // Namespace is the XML namespace of CAP 1.2 documents.
@@ -268,15 +267,3 @@ var certainties = []Certainty{CertaintyObserved, CertaintyLikely, CertaintyPossi
 
 // Valid reports whether c is one of the CAP 1.2 certainties.
 func (c Certainty) Valid() bool { return slices.Contains(certainties, c) }
-
-// choices formats allowed values for an error message: "A, B or C".
-func choices[T ~string](values []T) string {
-	s := make([]string, len(values))
-	for i, v := range values {
-		s[i] = string(v)
-	}
-	if len(s) < 2 {
-		return strings.Join(s, "")
-	}
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
-}

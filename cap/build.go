@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"muster"
 )
 
 // Geocode value names muster writes in an area.
@@ -154,7 +156,7 @@ func (in Warning) Alert() (*Alert, error) {
 	}
 	for i, r := range c.responses {
 		if !r.Valid() {
-			v.add(fmt.Sprintf("responses[%d]", i), "%q: want %s", r, choices(responseTypes))
+			v.add(fmt.Sprintf("responses[%d]", i), "%q: want %s", r, muster.OrList(responseTypes))
 		}
 	}
 	return build(&v, "CAP warning", in.Header, ScopePublic, "updates", in.Updates, &c)
@@ -218,7 +220,7 @@ func build(v *validator, what string, h Header, defaultScope Scope, refsField st
 	}
 	a.Status = status
 	if a.Scope != "" && !a.Scope.Valid() {
-		v.add("scope", "%q: want %s", a.Scope, choices(scopes))
+		v.add("scope", "%q: want %s", a.Scope, muster.OrList(scopes))
 	}
 	if a.Scope == ScopeRestricted && strings.TrimSpace(a.Restriction) == "" {
 		a.Restriction = DefaultRestriction
@@ -261,9 +263,9 @@ func build(v *validator, what string, h Header, defaultScope Scope, refsField st
 func (c *content) infos(v *validator, h Header) []Info {
 	switch {
 	case c.category == "":
-		v.add("category", "missing: want one of %s (DefaultCategory maps a hazard to one)", choices(categories))
+		v.add("category", "missing: want one of %s (DefaultCategory maps a hazard to one)", muster.OrList(categories))
 	case !c.category.Valid():
-		v.add("category", "%q: want one of %s", c.category, choices(categories))
+		v.add("category", "%q: want one of %s", c.category, muster.OrList(categories))
 	}
 	var onset, expires time.Time
 	if !c.onset.IsZero() {

@@ -937,11 +937,7 @@ func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
 			deleted, renumbered := recs[0], recs[1]
 			ctx := testCtx(t)
 			require.NoError(t, r.plans.DeletePerson(ctx, "admin", deleted.Person))
-			p, err := r.plans.Person(ctx, muster.Default, renumbered.Person)
-			require.NoError(t, err)
-			_, err = r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{"+8613912345678"}, Grid: string(p.Grid),
-				Category: string(p.Category), Language: string(p.Language)})
-			require.NoError(t, err)
+			r.renumber(t, renumbered.Person, "+8613912345678")
 
 			for i, from := range []string{deleted.Phone, renumbered.Phone, "+8613987654321"} {
 				code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {fmt.Sprintf("SMgone%d", i)},
@@ -976,16 +972,8 @@ func TestAReplyAnswersTheMessageItsNumberGot(t *testing.T) {
 			r.waitSettled(t, a.ID, 30*time.Second)
 			recs := r.recipientsOf(t, a.ID)
 			had, got := recs[0], recs[1]
-			ctx := testCtx(t)
-			renumber := func(id plans.PersonID, phone string) {
-				p, err := r.plans.Person(ctx, muster.Default, id)
-				require.NoError(t, err)
-				_, err = r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{phone}, Grid: string(p.Grid),
-					Category: string(p.Category), Language: string(p.Language)})
-				require.NoError(t, err)
-			}
-			renumber(had.Person, "+8613912345678")
-			renumber(got.Person, had.Phone) // the number is handed on
+			r.renumber(t, had.Person, "+8613912345678")
+			r.renumber(t, got.Person, had.Phone) // the number is handed on
 
 			code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {"SMhanded"},
 				"From": {had.Phone}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
@@ -1045,6 +1033,17 @@ func TestAnAnswerAnswersEveryOpenCallUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// renumber gives person id the one phone given, through the roster's API.
+func (r *callRig) renumber(t *testing.T, id plans.PersonID, phone string) {
+	t.Helper()
+	ctx := testCtx(t)
+	p, err := r.plans.Person(ctx, muster.Default, id)
+	require.NoError(t, err)
+	_, err = r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{phone}, Grid: string(p.Grid),
+		Category: string(p.Category), Language: string(p.Language)})
+	require.NoError(t, err)
 }
 
 // TestLostReportLookupsThatFailAreCounted: the provider cannot give the

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -104,7 +105,7 @@ warning stays in force until lifted); --category a hazard category
 	f.StringVar(&description, "description", "", "details")
 	checkedVar(f, &category, "category", "", "hazard category: 自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)",
 		"自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)", parses(plans.ParseHazard))
-	checkedVar(f, &capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)", orList(plans.CAPCategories()), parses(plans.ParseCAPCategory))
+	checkedVar(f, &capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)", muster.OrList(plans.CAPCategories()), parses(plans.ParseCAPCategory))
 	f.StringVar(&expires, "expires", "", "when it expires: an RFC 3339 time or a duration such as 6h (default: in force until lifted)")
 	takeOnce(f, "region", "level")
 	return cmd

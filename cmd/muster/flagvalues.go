@@ -84,18 +84,6 @@ func zoneName(s string) bool {
 	return err == nil
 }
 
-// orList writes values as "a, b or c".
-func orList[S ~string](values []S) string {
-	s := make([]string, len(values))
-	for i, v := range values {
-		s[i] = string(v)
-	}
-	if len(s) < 2 {
-		return strings.Join(s, "")
-	}
-	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
-}
-
 // What the flags checked here take, in words.
 const (
 	wantLevel     = "I, II, III or IV (also Ⅰ–Ⅳ, 1–4)"
@@ -133,7 +121,7 @@ func dueVar(f *pflag.FlagSet, p *string, usage string) {
 
 // roleVar is a token's --role.
 func roleVar(f *pflag.FlagSet, p *string, usage string) {
-	checkedVar(f, p, "role", "", usage, orList(access.Roles()), parses(access.ParseRole))
+	checkedVar(f, p, "role", "", usage, muster.OrList(access.Roles()), parses(access.ParseRole))
 }
 
 // consistencyVar is the read consistency every client verb takes.
