@@ -66,7 +66,7 @@ func TestParseReply(t *testing.T) {
 		// A bare 不 declines alone, before a separator, or before a word that
 		// says so; the whole reply is then the reason.
 		{"不来", ReplyDecline, "不来"}, {"不方便，在医院", ReplyDecline, "不方便，在医院"}, {"不，在外地", ReplyDecline, "在外地"},
-		{"不行", ReplyDecline, "不行"}, {"no, sick", ReplyDecline, "sick"},
+		{"不行", ReplyDecline, "不行"}, {"no, sick", ReplyDecline, "sick"}, {"No, problem with the car", ReplyDecline, "problem with the car"},
 	} {
 		got := ParseReply(tc.body)
 		assert.Equal(t, tc.kind, got.Kind, "%q", tc.body)

@@ -37,8 +37,8 @@ var (
 	// reply is a note and its sender is asked to answer 1 or 2
 	// (rulesCarefulDeclines).
 	buTails = []string{"来", "去", "行", "了", "在", "方便", "参加", "可以", "能"}
-	// noNotes follow an English no and turn it into anything but a
-	// decline: "no problem", "no worries" (rulesCarefulDeclines).
+	// noNotes follow an English no after a space and turn it into anything
+	// but a decline: "no problem", "no worries" (rulesCarefulDeclines).
 	noNotes = []string{"problem", "prob", "worries", "worry", "issue", "sweat"}
 )
 
@@ -86,7 +86,7 @@ func parseReply(body string, careful bool) Reply {
 					return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
 				}
 				rest = strings.TrimSpace(body)
-			case w == "n" || w == "no":
+			case (w == "n" || w == "no") && strings.HasPrefix(text[len(w):], " "): // "no problem", not "no, problem with the car"
 				if slices.ContainsFunc(noNotes, func(t string) bool { return strings.HasPrefix(strings.ToLower(rest), t) }) {
 					return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
 				}
