@@ -339,11 +339,11 @@ func (s *stepper) apply(i int, r *Recipient) error {
 			return err
 		}
 		if s.c.RulesAtLeast(rulesBackupAsTheRosterSays) {
-			if err := currentBackup(s.tx, s.at, r); err != nil {
+			if err := currentBackup(s.tx, r); err != nil {
 				return err
 			}
 		}
-		added, err := callUpBackup(s.tx, s.at, *r, live)
+		added, err := callUpBackup(s.tx, s.at, *r, live, s.c.RulesAtLeast(rulesBackupAsTheRosterSays))
 		if err != nil {
 			return err
 		}
@@ -678,32 +678,22 @@ func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
 const rulesBackupAsTheRosterSays = 8
 
 // currentBackup sets r.Backup to the backup the roster names for r's person
-// now (r keeps its own when the person left the roster), and counts a
-// backup that is no one's.
-func currentBackup(tx *bolt.Tx, at *actTx, r *Recipient) error {
+// now (r keeps its own when the person left the roster).
+func currentBackup(tx *bolt.Tx, r *Recipient) error {
 	p, ok, err := plans.GetPerson(tx, r.Person)
-	if err != nil {
-		return err
-	}
 	if ok {
 		r.Backup = p.Backup
 	}
-	if r.Backup == "" {
-		return nil
-	}
-	if _, ok, err := plans.GetPerson(tx, r.Backup); err != nil || ok {
-		return err
-	}
-	at.count("backup_missing", 1)
-	return nil
+	return err
 }
 
 // callUpBackup adds r's backup person to the activation as a new pending
 // recipient in r's role slots, unless they have no backup or the backup is
 // called up already, or is among the recipients of live (for a drill: the
 // LIVE call-ups; they are called up for real). The dispatcher sends them the
-// call-up like anyone else.
-func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket) (bool, error) {
+// call-up like anyone else. A backup no longer in the roster is counted
+// (backup_missing) with countMissing.
+func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket, countMissing bool) (bool, error) {
 	if r.Backup == "" || at.rb.Get([]byte(r.Backup)) != nil {
 		return false, nil
 	}
@@ -712,6 +702,9 @@ func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket) (boo
 	}
 	p, ok, err := plans.GetPerson(tx, r.Backup)
 	if err != nil || !ok {
+		if err == nil && countMissing {
+			at.count("backup_missing", 1) // no one in the roster now
+		}
 		return false, err
 	}
 	rec := plans.PersonRecord{ID: []byte(p.ID), Name: []byte(p.Name), Backup: []byte(p.Backup), Grid: p.Grid, Language: p.Language}
