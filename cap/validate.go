@@ -83,9 +83,9 @@ func (v *validator) time(element string, t Time, required bool) {
 func enum[T ~string](v *validator, element string, value T, valid bool, allowed []T) {
 	switch {
 	case value == "":
-		v.add(element, "missing: want %s", choices(allowed))
+		v.add(element, "missing: want %s", muster.OrList(allowed))
 	case !valid:
-		v.add(element, "%q: want %s", clip(string(value)), choices(allowed))
+		v.add(element, "%q: want %s", clip(string(value)), muster.OrList(allowed))
 	}
 }
 
@@ -127,7 +127,7 @@ func (v *validator) info(path string, in *Info) {
 		v.add(path+".language", "%q: want a language tag such as zh-CN or en-US", clip(in.Language))
 	}
 	if len(in.Categories) == 0 {
-		v.add(path+".category", "missing: want at least one of %s", choices(categories))
+		v.add(path+".category", "missing: want at least one of %s", muster.OrList(categories))
 	}
 	for i, c := range in.Categories {
 		enum(v, fmt.Sprintf("%s.category[%d]", path, i), c, c.Valid(), categories)
