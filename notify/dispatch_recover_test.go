@@ -592,3 +592,29 @@ func TestAStoodDownCallUpGivesItsTurnsBack(t *testing.T) {
 	t.Logf("the second call-up's first message went %s after the stand-down", sent.Sub(stood))
 	assert.Less(t, sent.Sub(stood), 3*time.Second, "its first message waited %s behind the stopped one's", sent.Sub(stood))
 }
+
+// Someone who answers while their claimed send still waits for the route's
+// rate gets no call-up SMS asking them to reply: the send is dropped at the
+// last look, and their answer stands.
+func TestAnAnswerBeforeTheSendStopsIt(t *testing.T) {
+	e := newEnv(t, 1, 60)
+	n := e.c.Leader().Node
+	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	prov := &countingProvider{}
+	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) {
+		c.Exercise.PerSecond, c.Workers, c.MaxInFlight = 10, 60, 60
+	})
+	require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
+	var who notify.Recipient
+	for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {
+		if prov.sentTo(r.Phone) == 0 {
+			who = r // claimed, waiting for the rate
+		}
+	}
+	require.NotEmpty(t, who.Person, "a claimed send still waits")
+	out := reply(t, n, who.Phone, "1")
+	require.Equal(t, notify.InboundApplied, out.Outcome)
+	waitSends(t, e, a.ID, prov, a.Recipients-1)
+	assert.Zero(t, prov.sentTo(who.Phone), "no call-up SMS after their answer")
+	assert.Equal(t, notify.StateAcked, recipientOf(t, e, a.ID, who.Person).State)
+}

@@ -1060,10 +1060,19 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 			return item, true
 		}
 	}
-	if !isOpen(r.ctx, r.d.view, j.act.a.ID) {
+	open, answered := sendable(r.ctx, r.d.view, j.act.a.ID, j.rec.Person)
+	if !open {
 		// Stood down or retracted since the claim: nothing more goes out,
 		// and the result says so (the recipient was not reached).
 		j.act.close()
+		item.Outcome = OutcomeDropped
+		d.dropped.Add(1)
+		return item, true
+	}
+	if answered {
+		// They answered while their send waited (they heard of it
+		// otherwise): a call-up SMS asking them to reply would only ask
+		// again. The result changes nothing of their answer.
 		item.Outcome = OutcomeDropped
 		d.dropped.Add(1)
 		return item, true
@@ -1119,6 +1128,22 @@ func isOpen(ctx context.Context, view Viewer, id plans.ActivationID) bool {
 		return nil
 	})
 	return err == nil && open
+}
+
+// sendable reports, from view's local state, whether activation id is open
+// and whether person has answered it already: read with isOpen's look, in
+// the same read.
+func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person plans.PersonID) (open, answered bool) {
+	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		ob := tx.Bucket(bOpen)
+		open = ob != nil && ob.Get([]byte(id)) != nil
+		if ad := activationData(tx, id); open && ad != nil {
+			v := ad.Bucket(bRecipients).Get([]byte(person))
+			answered = len(v) >= 2 && stateOf(v[1]).Answered()
+		}
+		return nil
+	})
+	return err == nil && open, answered
 }
 
 // message renders the SMS and checks the safety rules again at the last
