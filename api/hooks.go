@@ -159,7 +159,11 @@ func writeTwiML(c *gin.Context, r twimlpkg.Response) {
 // voiceCallUp is the spoken call-up of a voice attempt, its keys posted to
 // gatherPath (the attempt's TwiML path + "/gather").
 func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript, gatherPath string) twimlpkg.CallUp {
-	return twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language), Action: s.webhookURL(c, gatherPath)}
+	call := twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language), Action: s.webhookURL(c, gatherPath)}
+	if script.Drill {
+		call.Mark = plans.ExerciseMark
+	}
+	return call
 }
 
 // voiceTwiML answers Twilio's request for a call's TwiML when the call is
@@ -289,10 +293,13 @@ func voiceTextFor(call twimlpkg.CallUp) voiceText {
 }
 
 // voiceSay is a document that says each text in the call's language and
-// hangs up.
+// hangs up; a drill's call says its mark first.
 func voiceSay(call twimlpkg.CallUp, texts ...string) twimlpkg.Response {
 	var r twimlpkg.Response
-	for _, t := range texts {
+	for i, t := range texts {
+		if i == 0 {
+			t = call.Marked(t)
+		}
 		r.Verbs = append(r.Verbs, twimlpkg.Say{Text: t, Voice: call.Voice, Language: call.Language})
 	}
 	r.Verbs = append(r.Verbs, twimlpkg.Hangup{})

@@ -1285,6 +1285,8 @@ type VoiceScript struct {
 	// in: a person's own, unless the level has no text in it.
 	Language plans.Language
 	Live     bool
+	// Drill is set on a drill's call: whatever else it says is marked.
+	Drill bool
 	// Notice is set on a correction's call: the text is read and the call
 	// ends; it takes no keys.
 	Notice bool
@@ -1327,7 +1329,7 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		if l == nil {
 			return fmt.Errorf("activation %s: no level %s", act, a.Level)
 		}
-		out.Live = a.Status == StatusActive
+		out.Live, out.Drill = a.Status == StatusActive, a.Purpose.Drill()
 		if a.Retracts != "" { // the retraction's own words, as its SMS
 			out.Notice = true
 			out.Language = writtenIn(a.Message, r.Language)

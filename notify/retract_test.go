@@ -806,3 +806,22 @@ func TestARejectedKeyDoesNotHideTheGenuineOne(t *testing.T) {
 		})
 	}
 }
+
+// Whatever a drill's call says besides its script is marked as a drill's
+// too: the thanks for a key, as the script and its SMS are.
+func TestADrillCallMarksWhatItSays(t *testing.T) {
+	r, _, _, _ := voiceCalledDrill(t, 0)
+	thanked := 0
+	for _, c := range r.sim.Calls("") {
+		if !slices.Contains(c.Keys, "1") {
+			continue
+		}
+		for _, s := range c.Said {
+			if strings.Contains(s.Text, "已确认到岗") || strings.Contains(s.Text, "confirmed as coming") {
+				thanked++
+				assert.True(t, strings.HasPrefix(s.Text, plans.ExerciseMark), "%s: %q", c.To, s.Text)
+			}
+		}
+	}
+	assert.Positive(t, thanked, "someone pressed 1 and was thanked")
+}

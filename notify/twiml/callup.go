@@ -78,6 +78,18 @@ type CallUp struct {
 	// NoInput, when set, is where the call goes (Redirect, POST) when no
 	// key is pressed; empty: a goodbye and Hangup.
 	NoInput string
+	// Mark, when set (a drill's 【演练】), begins whatever the call says
+	// besides Text, which carries it already: an answer's thanks, a
+	// closing.
+	Mark string
+}
+
+// Marked is text as the call says it besides Text: after c.Mark.
+func (c CallUp) Marked(text string) string {
+	if c.Mark == "" || strings.HasPrefix(text, c.Mark) {
+		return text
+	}
+	return c.Mark + text
 }
 
 // phrases are the fixed sentences of a call-up in one language.
@@ -161,9 +173,9 @@ func Reply(c CallUp, digits string) Response {
 	p := c.phrases()
 	switch ParseAnswer(digits) {
 	case AnswerAccept:
-		return Response{Verbs: []Verb{c.say(p.accepted), Hangup{}}}
+		return Response{Verbs: []Verb{c.say(c.Marked(p.accepted)), Hangup{}}}
 	case AnswerDecline:
-		return Response{Verbs: []Verb{c.say(p.declined), Hangup{}}}
+		return Response{Verbs: []Verb{c.say(c.Marked(p.declined)), Hangup{}}}
 	case AnswerRepeat:
 		return Prompt(c)
 	}
