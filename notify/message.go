@@ -70,7 +70,8 @@ func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipie
 // markPurpose starts a drill's text with plans.ExerciseMark (and, for an
 // English speaker, who may not read it, [EXERCISE] after it, as in the
 // English CAP), and the text of a LIVE call-up that stood down drills
-// (a.StoppedDrills) with plans.NotADrillMark: the same people may just have
+// (a.StoppedDrills) or took its people off drills running elsewhere
+// (a.SparedFrom) with plans.NotADrillMark: the same people may just have
 // had the drill's.
 func markPurpose(a Activation, lang plans.Language, text string) string {
 	switch {
@@ -78,7 +79,7 @@ func markPurpose(a Activation, lang plans.Language, text string) string {
 		return plans.ExerciseMark + plans.ExerciseMarkEN + text
 	case a.Purpose.Drill():
 		return plans.ExerciseMark + text
-	case len(a.StoppedDrills) > 0 && a.Retracts == "":
+	case len(a.StoppedDrills)+len(a.SparedFrom) > 0 && a.Retracts == "":
 		return plans.NotADrillMark(lang) + text
 	}
 	return text

@@ -10,9 +10,9 @@ import (
 	"muster/plans"
 )
 
-// A LIVE call-up that stood down drills tells its people, in their
-// language, that it is not the drill: they may just have had the drill's
-// words. A drill is marked 【演练】; a LIVE call-up that stopped nothing,
+// A LIVE call-up that stood down drills, or took its people off drills
+// running elsewhere, tells its people, in their language, that it is not
+// the drill: they may just have had the drill's words. A drill is marked 【演练】; a LIVE call-up that stopped nothing,
 // and a correction, carry no mark.
 func TestMessagesSayWhetherItIsADrill(t *testing.T) {
 	l := &plans.Level{Code: "IV", SMS: "{{.Name}}同志，请到岗。", SMSEN: "{{.Name}}, report for duty."}
@@ -25,6 +25,8 @@ func TestMessagesSayWhetherItIsADrill(t *testing.T) {
 	}{
 		{"LIVE", notify.Activation{Purpose: notify.PurposeLive}, "张三同志，请到岗。", "Li, report for duty."},
 		{"LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, StoppedDrills: []plans.ActivationID{"A000001"}},
+			"【非演练】张三同志，请到岗。", "【NOT A DRILL】Li, report for duty."},
+		{"LIVE that took people off drills elsewhere", notify.Activation{Purpose: notify.PurposeLive, SparedFrom: []plans.ActivationID{"A000001"}},
 			"【非演练】张三同志，请到岗。", "【NOT A DRILL】Li, report for duty."},
 		{"EXERCISE", notify.Activation{Purpose: notify.PurposeExercise}, "【演练】张三同志，请到岗。", "【演练】[EXERCISE] Li, report for duty."},
 		{"correction of a LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, Retracts: "A000002",
