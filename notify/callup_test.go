@@ -930,10 +930,7 @@ func TestStandDownExpiresSendsInFlight(t *testing.T) {
 func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
 	for _, rules := range []int{0, 4} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
-			a := r.activate(t, "exercise")
-			r.waitSettled(t, a.ID, 30*time.Second)
-			recs := r.recipientsOf(t, a.ID)
+			r, a, recs := settledDrill(t, rules)
 			deleted, renumbered := recs[0], recs[1]
 			ctx := testCtx(t)
 			require.NoError(t, r.plans.DeletePerson(ctx, "admin", deleted.Person))
@@ -967,10 +964,7 @@ func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
 func TestAReplyAnswersTheMessageItsNumberGot(t *testing.T) {
 	for _, rules := range []int{0, 7} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
-			a := r.activate(t, "exercise")
-			r.waitSettled(t, a.ID, 30*time.Second)
-			recs := r.recipientsOf(t, a.ID)
+			r, a, recs := settledDrill(t, rules)
 			had, got := recs[0], recs[1]
 			r.renumber(t, had.Person, "+8613912345678")
 			r.renumber(t, got.Person, had.Phone) // the number is handed on
@@ -1001,7 +995,7 @@ func TestAReplyAnswersTheMessageItsNumberGot(t *testing.T) {
 func TestAnAnswerAnswersEveryOpenCallUp(t *testing.T) {
 	for _, rules := range []int{0, 7} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+			r := smallRig(t, rules)
 			older := r.activateIn(t, "live", district)
 			newer := r.activateIn(t, "live", city)
 			r.waitSettled(t, older.ID, 30*time.Second)
@@ -1033,6 +1027,21 @@ func TestAnAnswerAnswersEveryOpenCallUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// smallRig is a call rig of one node and 50 people under the given rules.
+func smallRig(t *testing.T, rules int) *callRig {
+	return newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+}
+
+// settledDrill starts a drill of everyone on a small rig and waits until
+// its sends have their outcome; it returns the recipients in ID order.
+func settledDrill(t *testing.T, rules int) (*callRig, notify.Activation, []notify.Recipient) {
+	t.Helper()
+	r := smallRig(t, rules)
+	a := r.activate(t, "exercise")
+	r.waitSettled(t, a.ID, 30*time.Second)
+	return r, a, r.recipientsOf(t, a.ID)
 }
 
 // renumber gives person id the one phone given, through the roster's API.

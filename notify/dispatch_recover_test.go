@@ -535,6 +535,15 @@ func TestTheBackupStepCallsTheBackupTheRosterNamesNow(t *testing.T) {
 	}
 }
 
+// runPacedDispatcher runs the exercise dispatcher on n at perSecond, with
+// window workers and claims in flight: the sends claimed wait for the rate.
+func runPacedDispatcher(t *testing.T, n *cluster.Node, prov notify.Provider, perSecond float64, window int) {
+	t.Helper()
+	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) {
+		c.Exercise.PerSecond, c.Workers, c.MaxInFlight = perSecond, window, window
+	})
+}
+
 // firstSends records when the first message of each activation was sent.
 type firstSends struct {
 	countingProvider
@@ -574,9 +583,7 @@ func TestAStoodDownCallUpGivesItsTurnsBack(t *testing.T) {
 	n := e.c.Leader().Node
 	first := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
 	prov := &firstSends{}
-	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) {
-		c.Exercise.PerSecond, c.Workers, c.MaxInFlight = 5, 40, 40
-	})
+	runPacedDispatcher(t, n, prov, 5, 40)
 	require.Eventually(t, func() bool { return prov.total() >= 3 }, 10*time.Second, 10*time.Millisecond, "the first call-up is sending")
 	_, err := e.svc.StandDown(testCtx(t), "trainer", first.ID, "停止")
 	require.NoError(t, err)
@@ -601,9 +608,7 @@ func TestAnAnswerBeforeTheSendStopsIt(t *testing.T) {
 	n := e.c.Leader().Node
 	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
 	prov := &countingProvider{}
-	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) {
-		c.Exercise.PerSecond, c.Workers, c.MaxInFlight = 10, 60, 60
-	})
+	runPacedDispatcher(t, n, prov, 10, 60)
 	require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
 	var who notify.Recipient
 	for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {

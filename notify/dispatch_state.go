@@ -991,23 +991,9 @@ const rulesAnswerEveryCallUp = 8
 // open call-ups (corrections aside) with messages from the same account
 // (exercise) that have no answer from them yet.
 func answerTheOthers(tx *bolt.Tx, acts actCache, c *muster.Command, at *actTx, person plans.PersonID, exercise bool, reply Reply, body string) error {
-	ob := tx.Bucket(bOpen)
-	if ob == nil {
-		return nil
-	}
-	var others []plans.ActivationID
-	err := ob.ForEach(func(k, _ []byte) error {
-		if id := plans.ActivationID(k); id != at.a.ID {
-			others = append(others, id)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, id := range others {
+	for _, id := range openActivations(tx) {
 		ad := activationData(tx, id)
-		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
+		if id == at.a.ID || ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
 			continue
 		}
 		o, err := acts.get(tx, id)

@@ -1049,10 +1049,8 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 	if r.ctx.Err() != nil {
 		return item, false
 	}
-	if err != nil { // closed while it waited: dropped, its turn given back
-		item.Outcome = OutcomeDropped
-		d.dropped.Add(1)
-		return item, true
+	if err != nil { // closed while it waited, its turn given back
+		return d.drop(item)
 	}
 	if k, swapped := l.swap(j); swapped {
 		j = k
@@ -1060,22 +1058,16 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 			return item, true
 		}
 	}
+	// Stood down or retracted since the claim: nothing more goes out.
+	// Answered while the send waited (they heard of it otherwise): a
+	// call-up SMS asking them to reply would only ask again, and the
+	// result changes nothing of their answer.
 	open, answered := sendable(r.ctx, r.d.view, j.act.a.ID, j.rec.Person)
 	if !open {
-		// Stood down or retracted since the claim: nothing more goes out,
-		// and the result says so (the recipient was not reached).
 		j.act.close()
-		item.Outcome = OutcomeDropped
-		d.dropped.Add(1)
-		return item, true
 	}
-	if answered {
-		// They answered while their send waited (they heard of it
-		// otherwise): a call-up SMS asking them to reply would only ask
-		// again. The result changes nothing of their answer.
-		item.Outcome = OutcomeDropped
-		d.dropped.Add(1)
-		return item, true
+	if !open || answered {
+		return d.drop(item)
 	}
 	id := AttemptID(item.Activation, item.Person, item.N)
 	sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
@@ -1093,6 +1085,14 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 			"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
 	}
 	r.classify(j, rs, &item, sent, err)
+	return item, true
+}
+
+// drop reports a send that was not made as dropped: the recipient was not
+// reached.
+func (d *Dispatcher) drop(item ResultItem) (ResultItem, bool) {
+	item.Outcome = OutcomeDropped
+	d.dropped.Add(1)
 	return item, true
 }
 
@@ -1121,23 +1121,20 @@ func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
 // once a stand-down or a retraction is applied here, no further send of it
 // starts.
 func isOpen(ctx context.Context, view Viewer, id plans.ActivationID) bool {
-	open := false
-	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
-		ob := tx.Bucket(bOpen)
-		open = ob != nil && ob.Get([]byte(id)) != nil
-		return nil
-	})
-	return err == nil && open
+	open, _ := sendable(ctx, view, id, "")
+	return open
 }
 
 // sendable reports, from view's local state, whether activation id is open
-// and whether person has answered it already: read with isOpen's look, in
-// the same read.
+// and, with person set, whether they have answered it already, in one read.
 func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person plans.PersonID) (open, answered bool) {
 	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		ob := tx.Bucket(bOpen)
 		open = ob != nil && ob.Get([]byte(id)) != nil
-		if ad := activationData(tx, id); open && ad != nil {
+		if !open || person == "" {
+			return nil
+		}
+		if ad := activationData(tx, id); ad != nil {
 			v := ad.Bucket(bRecipients).Get([]byte(person))
 			answered = len(v) >= 2 && stateOf(v[1]).Answered()
 		}

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -17,10 +17,7 @@ func plural(n int, one, many string) string {
 
 // count is n with the noun that agrees with it: "1 person", "3 people".
 func count[N ~int | ~int64](n N, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	return muster.Count(int(n), one, many)
 }
 
 // levelLabel is a response level as the CLI writes it in Chinese: IV级,
