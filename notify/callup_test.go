@@ -937,16 +937,9 @@ func TestRepliesFromNumbersThatLeftTheRoster(t *testing.T) {
 			r.renumber(t, renumbered.Person, "+8613912345678")
 
 			for i, from := range []string{deleted.Phone, renumbered.Phone, "+8613987654321"} {
-				code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {fmt.Sprintf("SMgone%d", i)},
-					"From": {from}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
-				require.Equal(t, http.StatusOK, code)
+				r.drillReply(t, fmt.Sprintf("SMgone%d", i), from, "1")
 			}
-			acked := map[plans.PersonID]bool{}
-			for _, rc := range r.recipientsOf(t, a.ID) {
-				if rc.State == notify.StateAcked {
-					acked[rc.Person] = true
-				}
-			}
+			acked := r.acked(t, a.ID)
 			if rules == 0 {
 				assert.Equal(t, map[plans.PersonID]bool{deleted.Person: true, renumbered.Person: true}, acked, "both answered; a number never in the roster answers nothing")
 			} else {
@@ -969,15 +962,8 @@ func TestAReplyAnswersTheMessageItsNumberGot(t *testing.T) {
 			r.renumber(t, had.Person, "+8613912345678")
 			r.renumber(t, got.Person, had.Phone) // the number is handed on
 
-			code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {"SMhanded"},
-				"From": {had.Phone}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
-			require.Equal(t, http.StatusOK, code)
-			acked := map[plans.PersonID]bool{}
-			for _, rc := range r.recipientsOf(t, a.ID) {
-				if rc.State == notify.StateAcked {
-					acked[rc.Person] = true
-				}
-			}
+			r.drillReply(t, "SMhanded", had.Phone, "1")
+			acked := r.acked(t, a.ID)
 			if rules == 0 {
 				assert.Equal(t, map[plans.PersonID]bool{had.Person: true}, acked, "the one whose message went to the number")
 			} else {
@@ -1042,6 +1028,27 @@ func settledDrill(t *testing.T, rules int) (*callRig, notify.Activation, []notif
 	a := r.activate(t, "exercise")
 	r.waitSettled(t, a.ID, 30*time.Second)
 	return r, a, r.recipientsOf(t, a.ID)
+}
+
+// drillReply posts an SMS reply to the drill account, signed, as the
+// provider does, to the first node.
+func (r *callRig) drillReply(t *testing.T, sid, from, body string) {
+	t.Helper()
+	code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {sid},
+		"From": {from}, "To": {drillAcct.Number}, "Body": {body}}, drillAcct.AuthToken)
+	require.Equal(t, http.StatusOK, code)
+}
+
+// acked is the set of activation id's recipients who acknowledged.
+func (r *callRig) acked(t *testing.T, id plans.ActivationID) map[plans.PersonID]bool {
+	t.Helper()
+	out := map[plans.PersonID]bool{}
+	for _, rc := range r.recipientsOf(t, id) {
+		if rc.State == notify.StateAcked {
+			out[rc.Person] = true
+		}
+	}
+	return out
 }
 
 // renumber gives person id the one phone given, through the roster's API.
