@@ -16,16 +16,17 @@ import (
 
 // Error codes. api maps each to one HTTP status; nothing else should.
 const (
-	EInvalid      = "invalid"      // bad input: 400
-	EUnauthorized = "unauthorized" // missing or wrong credentials: 401
-	EForbidden    = "forbidden"    // authenticated but not allowed: 403
-	ENotFound     = "not_found"    // 404
-	EConflict     = "conflict"     // state forbids it (duplicate, version clash): 409
-	ETooLarge     = "too_large"    // request body over its limit: 413
-	ENotLeader    = "not_leader"   // this node cannot serve it and could not forward: 503
-	EUnavailable  = "unavailable"  // cluster has no leader or is shutting down: 503
-	ETimeout      = "timeout"      // deadline passed waiting for the cluster: 503
-	EInternal     = "internal"     // a bug or an I/O failure: 500
+	EInvalid      = "invalid"              // bad input: 400
+	EUnauthorized = "unauthorized"         // missing or wrong credentials: 401
+	EForbidden    = "forbidden"            // authenticated but not allowed: 403
+	ENotFound     = "not_found"            // 404
+	EConflict     = "conflict"             // state forbids it (duplicate, version clash): 409
+	ETooLarge     = "too_large"            // request body over its limit: 413
+	ENotLeader    = "not_leader"           // this node cannot serve it and could not forward: 503
+	EUnavailable  = "unavailable"          // cluster has no leader or is shutting down: 503
+	ETimeout      = "timeout"              // deadline passed waiting for the cluster: 503
+	EStorage      = "insufficient_storage" // a node's disk has no room for the write: 507
+	EInternal     = "internal"             // a bug or an I/O failure: 500
 )
 
 // Error is muster's one error type. Code is one of the E* constants; Message is
@@ -107,6 +108,35 @@ func LeaderOnly(ctx context.Context) context.Context {
 func IsLeaderOnly(ctx context.Context) bool {
 	v, _ := ctx.Value(leaderOnlyKey{}).(bool)
 	return v
+}
+
+// Room is the disk a write is expected to take on every node that applies
+// it: its state, its raft log entries and the snapshots that copy them.
+type Room struct {
+	What  string // the write, for the message: "this import of 1,000 rows"
+	Bytes int64  // expected growth of each node's data directory
+	// Reserve asks that each node keep room to snapshot its state and its
+	// disk reserve free as well. An import does; a call-up does not: the
+	// reserve is kept for call-ups, their replies and their results.
+	Reserve bool
+}
+
+// RoomChecker is implemented by appliers that can see every node's disk
+// (cluster.Node). A node whose disk fills while it applies a committed
+// entry cannot go on, and every node applies every entry: a write that
+// would fill one node's disk has to be refused before it is proposed.
+type RoomChecker interface {
+	CheckRoom(ctx context.Context, r Room) error
+}
+
+// CheckRoom asks a, when it can tell, whether every node has room for r:
+// an EStorage error names the nodes that do not. Appliers that cannot
+// tell (a test's fake) pass every write.
+func CheckRoom(ctx context.Context, a any, r Room) error {
+	if rc, ok := a.(RoomChecker); ok {
+		return rc.CheckRoom(ctx, r)
+	}
+	return nil
 }
 
 // CheckPlainText refuses text a person typed for others to read (a reason,

@@ -40,6 +40,8 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case muster.ENotLeader, muster.EUnavailable, muster.ETimeout:
 		return http.StatusServiceUnavailable
+	case muster.EStorage:
+		return http.StatusInsufficientStorage
 	}
 	return http.StatusInternalServerError
 }

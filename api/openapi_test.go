@@ -197,6 +197,7 @@ func TestStatusOfEveryCode(t *testing.T) {
 		muster.ENotLeader:    503,
 		muster.EUnavailable:  503,
 		muster.ETimeout:      503,
+		muster.EStorage:      507,
 		muster.EInternal:     500,
 		"made_up":            500,
 	}
@@ -249,6 +250,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"DrillSchedule": drills.Schedule{}, "DrillRun": drills.Run{}, "Finding": drills.Finding{},
 		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
 		"Token": access.Token{}, "Retraction": notify.Retraction{},
+		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

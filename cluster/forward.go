@@ -120,6 +120,8 @@ func writeInternalError(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case muster.ETooLarge:
 		status = http.StatusRequestEntityTooLarge
+	case muster.EStorage:
+		status = http.StatusInsufficientStorage
 	case muster.EInternal:
 		status = http.StatusInternalServerError
 	}

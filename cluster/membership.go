@@ -261,6 +261,9 @@ type Status struct {
 	Rules     int            `json:"rules"`
 	NodeRules int            `json:"node_rules"`
 	Servers   []ServerStatus `json:"servers"`
+	// Disk is this node's data-directory disk; absent where its free space
+	// cannot be read.
+	Disk *Disk `json:"disk,omitempty"`
 }
 
 // Status reports this node's view of the cluster from local state.
@@ -281,6 +284,9 @@ func (n *Node) Status() Status {
 		NodeRules:    n.cfg.Rules,
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
+	if d, ok := n.disk(); ok {
+		st.Disk = &d
+	}
 	if servers, err := n.servers(); err == nil {
 		for _, s := range servers {
 			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}

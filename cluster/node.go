@@ -48,6 +48,13 @@ type Config struct {
 	// zero means muster.Rules. Tests set a lower one to stand for an older
 	// muster in a rolling upgrade.
 	Rules int
+	// DiskReserve is the free disk space this node keeps for call-ups: an
+	// import that would leave less on it is refused (CheckRoom). Zero means
+	// DefaultDiskReserve; negative, none.
+	DiskReserve int64
+	// DiskFree, when set, reads the free space of the data directory's
+	// file system instead of statfs (tests stand in a small disk with it).
+	DiskFree func(dir string) (int64, error)
 
 	Logger    *slog.Logger
 	RaftLog   io.Writer // raft's own log; nil means stderr

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -587,4 +588,58 @@ func TestBackupByAPhoneTheFileTakesAway(t *testing.T) {
 	res, err = svc.ImportRoster(ctx, "test", strings.NewReader(v3), plans.ImportOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Unchanged)
+}
+
+// Every node applies every entry, and a node whose disk fills while it
+// applies a committed import stops and fails on it again at every start:
+// an import that would leave a node without room for it, a snapshot of its
+// state and its reserve is refused before anything is staged, by whichever
+// node takes it, and goes through once the disk has room.
+func TestAnImportThatWouldFillANodesDiskIsRefused(t *testing.T) {
+	const reserve = 4 << 20
+	var free atomic.Int64
+	free.Store(3 << 20)
+	c := clustertest.New(t, 3, clustertest.Options{
+		Setup: func(i int, n *cluster.Node) { plans.Register(n) },
+		Config: func(i int, cfg *cluster.Config) {
+			cfg.DiskReserve = reserve
+			if i == 2 { // the small disk
+				cfg.DiskFree = func(string) (int64, error) { return free.Load(), nil }
+			}
+		},
+	})
+	ctx := testCtx(t)
+	leader := c.Leader().Node
+	_, err := plans.NewService(leader, leader).ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+	require.NoError(t, err)
+
+	file := roster(t, 1000) // needs about 2 MiB besides the state and the reserve
+	for _, m := range c.Nodes {
+		svc := plans.NewService(m.Node, m.Node)
+		_, err := svc.ImportRoster(ctx, "test", bytes.NewReader(file), plans.ImportOptions{})
+		require.Error(t, err, "through %s", m.Node.ID())
+		assert.True(t, muster.IsCode(err, muster.EStorage), "through %s: %v", m.Node.ID(), err)
+		assert.Contains(t, err.Error(), "node2 has 3.0 MiB free", "through %s", m.Node.ID())
+		assert.NotContains(t, err.Error(), "node0", "only the short node is named")
+		assert.Contains(t, err.Error(), "this import of 1000 rows")
+		assert.Zero(t, count(t, svc))
+	}
+	staged, err := plans.NewService(leader, leader).ExpireImports(ctx, time.Now().Add(time.Hour), 0)
+	require.NoError(t, err)
+	assert.Zero(t, staged, "nothing was staged")
+
+	free.Store(64 << 20)
+	res, err := plans.NewService(c.Nodes[1].Node, c.Nodes[1].Node).ImportRoster(ctx, "test", bytes.NewReader(file), plans.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1000, res.Created)
+
+	// A member that cannot be asked is passed over: the cluster still
+	// commits without it, and waiting for it would stall every import.
+	free.Store(0)
+	c.Kill(c.Nodes[2])
+	started := time.Now()
+	res, err = plans.NewService(leader, leader).ImportRoster(ctx, "test", bytes.NewReader(file), plans.ImportOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1000, res.Unchanged)
+	assert.Less(t, time.Since(started), 10*time.Second)
 }
