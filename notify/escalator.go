@@ -26,6 +26,12 @@ type Caller interface {
 	PlaceCall(ctx context.Context, c Call) (Placed, error)
 }
 
+// CallEnder ends calls placed earlier (Twilio implements it): a
+// retraction's correction ends the original's calls before it calls.
+type CallEnder interface {
+	EndCall(ctx context.Context, providerID string, last CallStatus) (CallStatus, error)
+}
+
 // VoiceRoute is how the calls of one purpose go out: the provider account
 // that places them and its rate.
 type VoiceRoute struct {
@@ -57,7 +63,12 @@ type EscalatorConfig struct {
 	// chain began): their silence is gathered into one report per superior
 	// and round instead of one for every person. Default 1 minute.
 	ReportEvery time.Duration
-	Logger      *slog.Logger
+	// CorrectionWait bounds how long a correction's call to someone waits
+	// for the retracted call-up's calls to them to end (the escalator ends
+	// them first: see Escalator); after it the correction call goes
+	// whatever became of them. Default 2 minutes.
+	CorrectionWait time.Duration
+	Logger         *slog.Logger
 }
 
 func (c *EscalatorConfig) setDefaults() {
@@ -75,6 +86,9 @@ func (c *EscalatorConfig) setDefaults() {
 	}
 	if c.ReportEvery <= 0 {
 		c.ReportEvery = time.Minute
+	}
+	if c.CorrectionWait <= 0 {
+		c.CorrectionWait = 2 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -99,6 +113,14 @@ type EscalatorStats struct {
 // steps still due), then claims queued items, sends them and commits their
 // results. Items a dead leader left in sending are sent again in the next
 // term's first tick.
+//
+// A correction's call to someone never rings while a call of the call-up
+// it retracts may still ring or talk to them: the escalator first ends
+// those calls (cancels the queued and ringing, hangs up those in
+// progress) and places the correction call once Twilio says they are
+// over. A call it cannot end (still being placed, or Twilio refusing for
+// now) holds the correction call, queued, until its end is reported or
+// CorrectionWait has passed since the retraction.
 type Escalator struct {
 	apply    Applier
 	view     Viewer
@@ -205,6 +227,57 @@ type escWork struct {
 	next    []byte                    // where the next read of the queue starts (escalationWork)
 	items   map[string]EscalationItem // by item key
 	recs    map[plans.PersonID]Recipient
+	// live lists, for a correction, the calls of the call-up it retracts
+	// that may not have ended, to the people of its queued calls.
+	live map[plans.PersonID][]liveCall
+}
+
+// liveCall is a call of a retracted call-up that may not have ended: its
+// SID ("" while it is being placed) and the status last reported of it.
+type liveCall struct {
+	SID    string
+	Status CallStatus
+}
+
+// notEnded reports whether a voice escalation item's call may not have
+// ended: it is being placed, or it was placed and no final status came.
+func notEnded(it EscalationItem) (liveCall, bool) {
+	st := CallStatus(strings.TrimSuffix(it.Call, " (machine)"))
+	switch {
+	case it.Channel != ChannelVoice:
+	case it.State == EscSending:
+		return liveCall{}, true
+	case it.State == EscSent && !st.Final():
+		return liveCall{SID: it.SID, Status: st}, true
+	}
+	return liveCall{}, false
+}
+
+// liveOriginalCalls fills w.live for w, a correction: the calls of the
+// call-up it retracts, to the people of its queued calls, that may not
+// have ended.
+func liveOriginalCalls(tx *bolt.Tx, w *escWork) error {
+	od := activationData(tx, w.a.Retracts)
+	if od == nil || od.Bucket(bEscQueue) == nil {
+		return nil
+	}
+	q := od.Bucket(bEscQueue)
+	steps := len(EscalationSteps(w.level, w.a.Roles)) // the original's: same plan version, level and slots
+	for _, it := range w.items {
+		if it.Step != CorrectionCallStep || it.State != EscQueued {
+			continue
+		}
+		for i := range steps {
+			orig, ok, err := getEscItem(q, escItemKey(i, it.Person, 0))
+			if err != nil {
+				return err
+			}
+			if c, live := notEnded(orig); ok && live {
+				w.live[it.Person] = append(w.live[it.Person], c)
+			}
+		}
+	}
+	return nil
 }
 
 // catchUpBatch bounds the recipients of one escalation.catchup.
@@ -324,7 +397,8 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 			if err != nil {
 				return err
 			}
-			w := &escWork{a: a, level: pv.Plan.Level(a.Level), items: map[string]EscalationItem{}, recs: map[plans.PersonID]Recipient{}}
+			w := &escWork{a: a, level: pv.Plan.Level(a.Level), items: map[string]EscalationItem{}, recs: map[plans.PersonID]Recipient{},
+				live: map[plans.PersonID][]liveCall{}}
 			if w.level == nil {
 				continue
 			}
@@ -356,6 +430,11 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 						}
 						w.recs[it.Person] = r
 					}
+				}
+			}
+			if a.Retracts != "" && len(w.refs) > 0 {
+				if err := liveOriginalCalls(tx, w); err != nil {
+					return err
 				}
 			}
 			if len(w.due) > 0 || len(w.catchUp) > 0 || len(w.refs) > 0 {
@@ -449,17 +528,22 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 		return 0, nil
 	}
 	drill := w.a.Purpose.Drill()
-	var refs []EscalationRef
+	var refs, held []EscalationRef
 	for _, ref := range w.refs {
 		it := w.items[string(ref.key())]
 		if it.Channel == ChannelVoice && e.voice[drill] == nil || it.Channel == ChannelSMS && e.sms[drill] == nil {
 			continue // no route: stays queued
 		}
+		if len(w.live[ref.Person]) > 0 && ref.Step == CorrectionCallStep {
+			held = append(held, ref)
+			continue
+		}
 		refs = append(refs, ref)
 	}
-	if len(refs) < len(w.refs) {
-		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", len(w.refs)-len(refs))
+	if n := len(w.refs) - len(refs) - len(held); n > 0 {
+		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", n)
 	}
+	refs = append(refs, e.endOriginalCalls(ctx, w, held)...)
 	if len(refs) == 0 {
 		return 0, nil
 	}
@@ -501,6 +585,71 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 		return 0, err
 	}
 	return sent, e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationResult, Actor: "escalator", Payload: p}, nil)
+}
+
+// endOriginalCalls ends the calls of the retracted call-up that may still
+// ring or talk to the people of held, calls of the correction w, and
+// returns those of held whose people it no longer calls: every such call
+// is over, or CorrectionWait has passed since the retraction. The others
+// stay queued; the next tick tries again.
+func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []EscalationRef) []EscalationRef {
+	if len(held) == 0 {
+		return nil
+	}
+	if !e.cfg.Clock.Now().Before(w.a.StartedAt.Add(e.cfg.CorrectionWait)) {
+		e.cfg.Logger.Warn("escalator: correction calls go while calls of the retracted call-up may not have ended",
+			"activation", w.a.ID, "retracted", w.a.Retracts, "calls", len(held), "waited", e.cfg.CorrectionWait)
+		return held
+	}
+	ender, _ := e.voice[w.a.Purpose.Drill()].Caller.(CallEnder)
+	over := make([]bool, len(held))
+	sem := make(chan struct{}, e.cfg.Workers)
+	var wg sync.WaitGroup
+	for i, ref := range held {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			over[i] = e.endCalls(ctx, w, ender, ref.Person)
+		})
+	}
+	wg.Wait()
+	var out []EscalationRef
+	for i, ref := range held {
+		if over[i] {
+			out = append(out, ref)
+		}
+	}
+	if len(out) < len(held) {
+		e.cfg.Logger.Info("escalator: correction calls wait for calls of the retracted call-up to end",
+			"activation", w.a.ID, "retracted", w.a.Retracts, "waiting", len(held)-len(out))
+	}
+	return out
+}
+
+// endCalls ends the calls of w's retracted call-up to person that may not
+// have ended, and reports whether they all are over. A call being placed
+// (no SID yet), or one ender is nil for, is waited for: its end comes in
+// its status callbacks. One Twilio cannot end for good (it knows no such
+// call) counts as over.
+func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, person plans.PersonID) bool {
+	over := true
+	for _, c := range w.live[person] {
+		if c.SID == "" || ender == nil {
+			over = false
+			continue
+		}
+		st, err := ender.EndCall(ctx, c.SID, c.Status)
+		switch {
+		case err != nil && IsTemporary(err):
+			e.cfg.Logger.Warn("escalator: could not end a call of a retracted call-up; its correction call waits", "activation", w.a.Retracts, "call", c.SID, "err", err)
+			over = false
+		case err != nil:
+			e.cfg.Logger.Warn("escalator: a call of a retracted call-up cannot be ended", "activation", w.a.Retracts, "call", c.SID, "err", err)
+		case !st.Final():
+			over = false
+		}
+	}
+	return over
 }
 
 // answerKey reads the answer-link key, creating it if the state has none,

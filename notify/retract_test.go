@@ -825,3 +825,94 @@ func TestADrillCallMarksWhatItSays(t *testing.T) {
 	}
 	assert.Positive(t, thanked, "someone pressed 1 and was thanked")
 }
+
+// A retraction while the voice step's calls still ring or talk: the
+// correction's call to each of those people is placed only once the
+// original call is over, never while it may still ring (they could take
+// the old call and hear the call-up). The escalator cancels the calls
+// still ringing and hangs up those in progress rather than wait for them.
+func TestCorrectionCallsWaitForTheOriginalCallsToEnd(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	ringing, talking := regexp.MustCompile(`1$`), regexp.MustCompile(`2$`)
+	again := slices.Repeat([]string{"9"}, 6) // has the call-up read again, and again
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.05, CPS: -1, // a call rings 60 s unanswered: 3 s here
+		Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+		CallScripts: []twiliosim.CallScript{
+			{Match: ringing, Outcome: twiliosim.CallNoAnswer},
+			{Match: talking, Outcome: twiliosim.CallHuman, Keys: again},
+		},
+	}})
+	svc, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Positive(t, silent)
+	clock.Add(5 * time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var rings, talks bool
+		for _, c := range r.sim.Calls("") {
+			rings = rings || (ringing.MatchString(c.To) && c.Status == twiliosim.StatusRinging)
+			talks = talks || (talking.MatchString(c.To) && c.Status == twiliosim.StatusInProgress)
+		}
+		if rings && talks {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the step's calls did not ring and talk")
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	require.Positive(t, res.Retracted.Retraction.Calls)
+	live := map[string]string{} // number → status of the original call at the retraction
+	for _, c := range r.sim.Calls("") {
+		if !strings.HasPrefix(c.Status, "c") && c.Status != twiliosim.StatusNoAnswer { // not completed or canceled
+			live[c.To] = c.Status
+		}
+	}
+
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		st := r.escalation(t, res.Correction.ID)[0].Items
+		if st[notify.EscQueued]+st[notify.EscSending] == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the correction's calls did not go: %v", st)
+		time.Sleep(20 * time.Millisecond)
+	}
+	sim := r.waitSimIdle(t, 60*time.Second)
+
+	corrMark := "/" + string(res.Correction.ID) + "."
+	original, correction := map[string][]twiliosim.Call{}, map[string][]twiliosim.Call{}
+	for _, c := range r.sim.Calls("") {
+		if strings.Contains(c.URL, corrMark) {
+			correction[c.To] = append(correction[c.To], c)
+		} else {
+			original[c.To] = append(original[c.To], c)
+		}
+	}
+	overlaps, hungUp := 0, 0
+	for to, cc := range correction {
+		require.Len(t, cc, 1, "%s: one correction call", to)
+		for _, o := range original[to] {
+			if o.Ended.IsZero() || o.Ended.After(cc[0].Created) {
+				overlaps++
+				t.Logf("%s: the correction call was placed at %s while the call-up's call (%s at the retraction) went on until %s",
+					to, cc[0].Created.Format("15:04:05.000"), live[to], o.Ended.Format("15:04:05.000"))
+			}
+		}
+	}
+	for to, status := range live {
+		for _, o := range original[to] {
+			if talking.MatchString(to) && status == twiliosim.StatusInProgress && o.Status == twiliosim.StatusCompleted && len(o.Keys) < len(again) {
+				hungUp++ // hung up before its person had pressed all their keys
+			}
+		}
+	}
+	calls := sim.Accounts[drillAcct.SID].Calls
+	t.Logf("silent %d; original calls live at the retraction %d; correction calls %d, placed over a live original call %d; original calls canceled %d, hung up while talking %d",
+		silent, len(live), len(correction), overlaps, calls.Canceled, hungUp)
+	require.NotEmpty(t, live)
+	assert.Len(t, correction, res.Retracted.Retraction.Calls, "every correction call was placed")
+	assert.Zero(t, overlaps, "no correction call rang while the call-up's call to the same person went on")
+	assert.Positive(t, calls.Canceled, "the calls still ringing were canceled")
+	assert.Positive(t, hungUp, "the calls in progress were hung up")
+}

@@ -348,6 +348,51 @@ func (t *Twilio) FetchCall(ctx context.Context, providerID string) (CallReport, 
 	return r, nil
 }
 
+// EndCall ends a call at Twilio unless it has ended: a call queued or
+// ringing is canceled (Status=canceled), one in progress is hung up
+// (Status=completed). last is the status the call was last reported in,
+// "" if none: in progress, the call is hung up at once; otherwise it is
+// canceled first, and hung up when Twilio answers that it was picked up
+// meanwhile (a cancel leaves an answered call as it is). It returns the
+// call's status after the update, final once the call is over; a call
+// that had ended already (Twilio's 21220) is looked up and its final
+// status returned. Errors are *SendError, classified as for sends.
+func (t *Twilio) EndCall(ctx context.Context, providerID string, last CallStatus) (CallStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	update := func(to CallStatus) (CallStatus, error) {
+		svc, call := t.service(ctx)
+		res, err := svc.UpdateCall(providerID, (&api.UpdateCallParams{}).SetStatus(string(to)))
+		if err != nil {
+			return "", classifyTwilio(ctx, err, call)
+		}
+		if res.Status == nil {
+			return "", &SendError{HTTPStatus: call.status, Temporary: true, Message: "twilio answered a call update without a status"}
+		}
+		return CallStatus(*res.Status), nil
+	}
+	st, err := CallStatus(""), error(nil)
+	if last != CallInProgress {
+		st, err = update(CallCanceled)
+	}
+	if err == nil && (last == CallInProgress || st == CallInProgress) {
+		st, err = update(CallCompleted)
+	}
+	var se *SendError
+	if errors.As(err, &se) && se.Code == callStateCode {
+		r, ferr := t.FetchCall(ctx, providerID)
+		if ferr != nil {
+			return "", ferr
+		}
+		return r.Status, nil
+	}
+	return st, err
+}
+
+// callStateCode is Twilio's "invalid call state": the call cannot be
+// updated, having ended.
+const callStateCode = 21220
+
 // twilioCall is the transport of one request: it points the request at the
 // configured host, attaches the caller's context, and reads the whole answer
 // so the connection is reused even when twilio-go leaves an error body unread.

@@ -868,9 +868,12 @@ func (s *Server) fetchCall(w http.ResponseWriter, r *http.Request, a *account) {
 	fetchRecord(s, w, r, a, s.calls)
 }
 
-// updateCall supports Status=canceled (queued or ringing calls) and
-// Status=completed (hangs up an answered call, cancels one not yet
-// answered). The final status callback is scheduled, not awaited.
+// updateCall supports Status=canceled and Status=completed as Twilio
+// does: canceled ends a call queued or ringing and leaves one in progress
+// as it is (200, status in-progress); completed hangs up an answered call
+// and cancels one not yet answered. A call that has ended cannot be
+// updated (400, 21220). The final status callback is scheduled, not
+// awaited.
 func (s *Server) updateCall(w http.ResponseWriter, r *http.Request, a *account) {
 	if !parseForm(w, r) {
 		return
@@ -897,7 +900,7 @@ func (s *Server) updateCall(w http.ResponseWriter, r *http.Request, a *account) 
 	case callFinal(c.Status):
 		refused = "the call is already " + c.Status
 	case c.phase == phaseTalking && st == StatusCanceled:
-		refused = "an answered call cannot be canceled; set Status=completed to hang up"
+		// Twilio: canceled "will not affect calls already in progress".
 	case c.phase == phaseTalking:
 		cb = s.endCall(a, c, StatusCompleted, now)
 	default:
