@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -287,6 +288,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 		if err := tx.Commit(); err != nil {
 			// The state on disk no longer matches the log: stop rather than diverge.
+			if errors.Is(err, syscall.ENOSPC) {
+				panic(fmt.Sprintf("cluster: the disk holding %s is full, so raft entries up to %d cannot be applied: free space there or grow the disk, then start the node again and it applies them (%v)", f.db.Path(), last, err))
+			}
 			panic(fmt.Sprintf("cluster: commit state transaction: %v", err))
 		}
 		break

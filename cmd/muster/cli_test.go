@@ -167,6 +167,7 @@ func TestDevAndClientVerbs(t *testing.T) {
 	r = runCLI(t, env, "cluster", "status")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, fmt.Sprintf("state-machine rules %d (this node's muster has %d)\n", muster.Rules, muster.Rules), "a single node has its own rules")
+	assert.Regexp(t, `\ndata disk: [0-9.]+ (B|KiB|MiB|GiB) free, 256 MiB kept for call-ups, state [0-9.]+ (KiB|MiB)\n`, r.stdout)
 	backup := filepath.Join(dir, "backup.db")
 	r = runCLI(t, env, "backup", "-f", backup)
 	require.Zero(t, r.code, r.stderr)

@@ -29,6 +29,9 @@ func newClusterCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(w, "node %s is %s, term %d, leader %s\n", st.NodeID, st.State, st.Term, orDash(st.LeaderID))
 				fmt.Fprintf(w, "commit index %d, applied index %d, last snapshot %d\n", st.CommitIndex, st.AppliedIndex, st.LastSnapshotIndex)
+				if st.Disk != nil {
+					fmt.Fprintf(w, "data disk: %s\n", st.Disk)
+				}
 				fmt.Fprintf(w, "state-machine rules %d (this node's muster has %d)", st.Rules, st.NodeRules)
 				if st.Rules < st.NodeRules {
 					fmt.Fprint(w, ": a member runs an older muster; newer behaviour waits until every member is upgraded")

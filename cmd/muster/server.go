@@ -62,6 +62,7 @@ type serverOpts struct {
 
 	approvalWindow time.Duration
 	warningTimeout time.Duration
+	diskReserve    byteSize
 
 	capSender string
 	capZone   string
@@ -88,7 +89,18 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before the commander is prompted")
 	f.StringVar(&o.capSender, "cap-sender", api.DefaultCAPSender, "<sender> of the CAP 1.2 alerts muster serves, e.g. a domain name of the city's emergency office; the same on every node")
 	f.StringVar(&o.capZone, "cap-time-zone", "Asia/Shanghai", "time zone of the timestamps in CAP alerts")
+	o.diskReserve = cluster.DefaultDiskReserve
+	f.Var(&o.diskReserve, "disk-reserve", "free disk this node keeps for call-ups: a roster import that would leave less, besides room for a snapshot of the state, is refused (e.g. 256MiB, 1GiB; 0 or off: none)")
 	addMemoryLimit(cmd)
+}
+
+// diskReserveBytes is --disk-reserve as cluster.Config takes it: "off" is
+// no reserve (negative there; zero there is the default).
+func (o *serverOpts) diskReserveBytes() int64 {
+	if o.diskReserve <= 0 {
+		return -1
+	}
+	return int64(o.diskReserve)
 }
 
 func newDevCmd() *cobra.Command {
@@ -202,6 +214,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if p := cap.IdentifierProblem(o.capSender); p != "" {
 		return usageErrorf("--cap-sender: %s: CAP wants it without spaces, commas, < or &", p)
 	}
+	if o.diskReserve == autoMemoryLimit {
+		return usageErrorf("--disk-reserve: want a size such as 256MiB or 1GiB, or 0 or off for none")
+	}
 	capZone, err := time.LoadLocation(o.capZone)
 	if err != nil {
 		return usageErrorf("--cap-time-zone %q: %w", o.capZone, err)
@@ -243,6 +258,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		Bootstrap:        o.bootstrap,
 		InitialCluster:   o.initialMembers(),
 		ClusterKey:       o.clusterKey,
+		DiskReserve:      o.diskReserveBytes(),
 		Logger:           logger,
 		RaftLevel:        o.raftLogLevel,
 		HeartbeatTimeout: o.heartbeat,
