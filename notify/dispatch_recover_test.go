@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -622,4 +623,74 @@ func TestAnAnswerBeforeTheSendStopsIt(t *testing.T) {
 	waitSends(t, e, a.ID, prov, a.Recipients-1)
 	assert.Zero(t, prov.sentTo(who.Phone), "no call-up SMS after their answer")
 	assert.Equal(t, notify.StateAcked, recipientOf(t, e, a.ID, who.Person).State)
+}
+
+// sendTimes records when each activation's messages were sent.
+type sendTimes struct {
+	countingProvider
+	mu sync.Mutex
+	at map[plans.ActivationID][]time.Time
+}
+
+func (p *sendTimes) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	if act, _, _, err := notify.ParseAttemptID(m.AttemptID); err == nil {
+		p.mu.Lock()
+		if p.at == nil {
+			p.at = map[plans.ActivationID][]time.Time{}
+		}
+		p.at[act] = append(p.at[act], time.Now())
+		p.mu.Unlock()
+	}
+	return p.countingProvider.SendSMS(ctx, m)
+}
+
+// of returns when id's messages were sent, in order.
+func (p *sendTimes) of(id plans.ActivationID) []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.at[id]...)
+}
+
+// A level II call-up opened while a level IV one holds the route's whole
+// in-flight window gets its messages out at the account's rate from the
+// start. At 10 a second, with a window of 64 and the default 64 workers,
+// its first 10 go within 3 s (1 s at the rate). Its sends are claimed one
+// per place that frees; each used to be taken by a worker that then waited
+// for its turn behind the level IV sends the other 63 workers held: its
+// first message went after about 6.4 s and the 10th after about 7.
+func TestASevereCallUpIsNotHeldBehindAFullWindow(t *testing.T) {
+	const rate, window, first = 10, 64, 10
+	e := newEnv(t, 1, 300)
+	n := e.c.Leader().Node
+	iv := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	prov := &sendTimes{}
+	runExerciseDispatcher(t, n, n, prov, func(c *notify.DispatcherConfig) { c.Exercise.PerSecond, c.MaxInFlight = rate, window })
+	require.Eventually(t, func() bool {
+		st, err := e.svc.Activation(testCtx(t), muster.Default, iv.ID)
+		return err == nil && st.Counters.Dispatch["claimed"] >= window && len(prov.of(iv.ID)) >= 3
+	}, 20*time.Second, 10*time.Millisecond, "level IV fills the window and sends")
+
+	severe := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: everyone-ii"), 1)
+	severe = bytes.Replace(severe, []byte("\n  IV:\n"), []byte("\n  II:\n"), 1)
+	_, err := e.plans.ApplyPlan(testCtx(t), "test", "everyone-ii.yaml", severe)
+	require.NoError(t, err)
+	opened := time.Now()
+	two, err := e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "everyone-ii", Regions: []plans.RegionCode{city}, Level: "II", Purpose: "EXERCISE", Reason: "通讯演练"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(prov.of(two.ID)) >= first }, 30*time.Second, 10*time.Millisecond, "level II sends")
+	sent := prov.of(two.ID)
+	t.Logf("level II: first message after %s, message %d after %s; level IV sent %d meanwhile",
+		sent[0].Sub(opened), first, sent[first-1].Sub(opened), countBetween(prov.of(iv.ID), opened, sent[first-1]))
+	assert.Less(t, sent[first-1].Sub(opened), 3*time.Second, "level II's first %d messages", first)
+}
+
+// countBetween counts the times in ts from a to b.
+func countBetween(ts []time.Time, a, b time.Time) int {
+	n := 0
+	for _, t := range ts {
+		if !t.Before(a) && !t.After(b) {
+			n++
+		}
+	}
+	return n
 }

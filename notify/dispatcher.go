@@ -320,9 +320,21 @@ func limiter(perSecond float64) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/20)))
 }
 
-// take waits for the route's pause, its account limit and one sender's
-// limit, and returns the sender to use ("" to let the provider choose).
+// take waits for the route's pause, its turn and its rate (the account's
+// and one sender's), and returns the sender to use ("" to let the provider
+// choose).
 func (r *routeState) take(ctx context.Context, clock muster.Clock) (string, error) {
+	if err := r.wait(ctx, clock); err != nil {
+		return "", err
+	}
+	defer r.done()
+	return r.pace(ctx)
+}
+
+// wait waits for the route's pause, then for its turn: the one send at a
+// time that waits for the route's limiters (a route without limits has no
+// turn). done gives the turn back.
+func (r *routeState) wait(ctx context.Context, clock muster.Clock) error {
 	for {
 		until := r.paused.Load()
 		wait := time.Duration(until - clock.Now().UnixNano())
@@ -333,18 +345,32 @@ func (r *routeState) take(ctx context.Context, clock muster.Clock) (string, erro
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return "", ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
-	if r.turn != nil { // nil: no limit, nothing to wait for
-		select {
-		case r.turn <- struct{}{}:
-		case <-ctx.Done():
-			return "", ctx.Err()
-		}
-		defer func() { <-r.turn }()
+	if r.turn == nil {
+		return nil
 	}
+	select {
+	case r.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// done gives back the turn wait took.
+func (r *routeState) done() {
+	if r.turn != nil {
+		<-r.turn
+	}
+}
+
+// pace waits, with the turn held, for the account's rate and one sender's,
+// and returns the sender to use ("" to let the provider choose). A wait
+// that ctx ends leaves the limiters as they were.
+func (r *routeState) pace(ctx context.Context) (string, error) {
 	if err := r.acct.Wait(ctx); err != nil {
 		return "", err
 	}
@@ -413,19 +439,24 @@ func (ar *actRun) close() {
 // other route's. A LIVE call-up started during a drill does not wait
 // behind the drill's claimed backlog. Within the lane the most severe
 // activation's sends go first (severity), each activation's in the order
-// they were claimed: a level I call-up's first messages do not wait
-// behind a window of level IV ones, nor behind those the workers hold while
-// they wait for the route's rate (call).
+// they were claimed. A worker takes its job from the queue only once the
+// route may send (sendFirst), not before it waits for the route's rate: a
+// level II call-up's messages claimed while the window is full of level
+// IV ones go next, not behind the level IV sends of every worker waiting
+// for its turn.
 type lane struct {
+	route    *routeState // the primary route: its sends go on it or its fallback
 	mu       sync.Mutex
 	queue    jobQueue
 	seq      uint64
-	ready    chan struct{} // a token per queued job
+	ready    chan struct{} // a token per queued job: its holder takes one job
 	inFlight atomic.Int64
 	busy     atomic.Int64 // workers in a send
 }
 
-func newLane(window int) *lane { return &lane{ready: make(chan struct{}, window)} }
+func newLane(route *routeState, window int) *lane {
+	return &lane{route: route, ready: make(chan struct{}, window)}
+}
 
 // push queues j. It never blocks: at most a window of jobs is queued.
 func (l *lane) push(j job) {
@@ -444,19 +475,24 @@ func (l *lane) pop() job {
 	return heap.Pop(&l.queue).(job)
 }
 
-// swap returns the first queued job in place of j, queueing j again, when
-// that one goes before j; else j. A worker that has waited for its route
-// with j sends the job that goes first now.
-func (l *lane) swap(j job) (job, bool) {
+// first returns the first job without taking it, after a token was
+// received from ready (so there is one).
+func (l *lane) first() job {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.queue) == 0 || !before(l.queue[0], j) {
-		return j, false
+	return l.queue[0]
+}
+
+// take takes j, which first returned, if it is still the first job, and
+// reports whether it was.
+func (l *lane) take(j job) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) == 0 || l.queue[0].seq != j.seq {
+		return false
 	}
-	first := l.queue[0]
-	l.queue[0] = j
-	heap.Fix(&l.queue, 0)
-	return first, true
+	heap.Pop(&l.queue)
+	return true
 }
 
 // queued is how many jobs wait for a worker.
@@ -553,7 +589,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		if route == nil {
 			continue
 		}
-		l := newLane(d.cfg.MaxInFlight)
+		l := newLane(route, d.cfg.MaxInFlight)
 		r.lanes[route] = l
 		for range d.cfg.Workers {
 			wg.Go(func() {
@@ -563,7 +599,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 						return
 					case <-l.ready:
 						l.busy.Add(1)
-						r.send(l, l.pop())
+						r.send(l)
 						// The last send of a burst: its batch of results need
 						// not wait out ResultDelay for more.
 						if l.busy.Add(-1) == 0 && l.queued() == 0 {
@@ -987,14 +1023,13 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 	return len(res.Claimed), nil
 }
 
-// send makes one provider call and queues its result.
-func (r *dispatchRun) send(l *lane, j job) {
+// send makes lane l's next provider call (sendFirst) and queues its
+// result.
+func (r *dispatchRun) send(l *lane) {
 	d := r.d
-	item, body, ok := r.prepare(j)
-	if ok {
-		if item, ok = r.call(l, j, item, body); !ok {
-			return // leadership lost while waiting: the claim stays for the next leader
-		}
+	item, ok := r.sendFirst(l)
+	if !ok {
+		return // leadership lost while waiting: the claims stay for the next leader
 	}
 	switch item.Outcome {
 	case OutcomeSent:
@@ -1004,8 +1039,66 @@ func (r *dispatchRun) send(l *lane, j job) {
 	case OutcomeFailed:
 		d.failed.Add(1)
 		d.cfg.Logger.Debug("send failed", "attempt", AttemptID(item.Activation, item.Person, item.N), "code", item.Code, "err", item.Error)
+	case OutcomeDropped:
+		d.dropped.Add(1)
 	}
 	r.submitResult(l, item)
+}
+
+// sendFirst waits until lane l's route may send (its pause, its turn, its
+// rate), then sends the job that goes first at that moment: a more severe
+// call-up's send claimed while it waited goes before the sends claimed
+// earlier. A job not to be sent (its activation closed, its message
+// refused) is settled without waiting for the rate, and so is one whose
+// activation closes while it waits. ok is false when the run ended
+// meanwhile.
+func (r *dispatchRun) sendFirst(l *lane) (_ ResultItem, ok bool) {
+	rs := l.route.current(r.d.cfg.Clock.Now())
+	if err := rs.wait(r.ctx, r.d.cfg.Clock); err != nil {
+		return ResultItem{}, false
+	}
+	j, from, item, body, send := r.next(l, rs)
+	rs.done()
+	if r.ctx.Err() != nil {
+		return item, false
+	}
+	if !send {
+		return item, true
+	}
+	return r.call(j, rs, from, item, body)
+}
+
+// next takes lane l's first job, with rs's turn held (see sendFirst), and
+// prepares it; when it is to be sent, it first waits for rs's rate and
+// takes the job that is first then. send is false for a job not to be
+// sent, and when the run ended (nothing taken).
+func (r *dispatchRun) next(l *lane, rs *routeState) (j job, from string, item ResultItem, body string, send bool) {
+	if rs.turn == nil { // no rate to wait for: the first job now
+		j = l.pop()
+		if item, body, send = r.prepare(j); send {
+			from, _ = rs.pace(r.ctx) // unlimited: picks the sender, never waits
+		}
+		return j, from, item, body, send
+	}
+	for r.ctx.Err() == nil {
+		j = l.first()
+		if item, body, send = r.prepare(j); !send {
+			if l.take(j) {
+				return j, "", item, "", false
+			}
+			continue // taken meanwhile (on the fallback's turn)
+		}
+		var err error
+		if from, err = rs.pace(j.act.ctx); err != nil {
+			continue // the run ended, or j's activation closed while it waited
+		}
+		if k := l.pop(); k.seq != j.seq { // claimed while it waited, more severe
+			j = k
+			item, body, send = r.prepare(j)
+		}
+		return j, from, item, body, send
+	}
+	return j, "", item, "", false
 }
 
 // resultRetryDelay is how long a result whose batch failed to commit waits
@@ -1038,26 +1131,11 @@ func (r *dispatchRun) submitResult(l *lane, item ResultItem) {
 	}
 }
 
-// call waits for the route's pause and rate, then sends j, taken from
-// lane l, and returns the outcome. While the worker waited, a more severe
-// activation's send may have been queued: then that one goes instead, and
-// j waits its turn again. ok is false when the run ended meanwhile.
-func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ ResultItem, ok bool) {
+// call sends j's message, body, on rs from sender from (the route's turn
+// and rate were waited for) and returns the outcome. ok is false when the
+// run ended meanwhile.
+func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, body string) (_ ResultItem, ok bool) {
 	d := r.d
-	rs := j.act.route.current(d.cfg.Clock.Now())
-	from, err := rs.take(j.act.ctx, d.cfg.Clock)
-	if r.ctx.Err() != nil {
-		return item, false
-	}
-	if err != nil { // closed while it waited, its turn given back
-		return d.drop(item)
-	}
-	if k, swapped := l.swap(j); swapped {
-		j = k
-		if item, body, ok = r.prepare(j); !ok {
-			return item, true
-		}
-	}
 	// Stood down or retracted since the claim: nothing more goes out.
 	// Answered while the send waited (they heard of it otherwise): a
 	// call-up SMS asking them to reply would only ask again, and the
@@ -1067,7 +1145,8 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 		j.act.close()
 	}
 	if !open || answered {
-		return d.drop(item)
+		item.Outcome = OutcomeDropped
+		return item, true
 	}
 	id := AttemptID(item.Activation, item.Person, item.N)
 	sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
@@ -1088,28 +1167,21 @@ func (r *dispatchRun) call(l *lane, j job, item ResultItem, body string) (_ Resu
 	return item, true
 }
 
-// drop reports a send that was not made as dropped: the recipient was not
-// reached.
-func (d *Dispatcher) drop(item ResultItem) (ResultItem, bool) {
-	item.Outcome = OutcomeDropped
-	d.dropped.Add(1)
-	return item, true
-}
-
 // prepare renders j's message. ok is false when no send is to be made,
 // with item's outcome saying why: the message breaks a safety rule, the
 // roster has no phone, or the activation was found closed.
 func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
 	item = ResultItem{Activation: j.act.a.ID, Person: j.rec.Person, N: j.n}
+	if j.act.closed.Load() {
+		item.Outcome = OutcomeDropped // see call
+		return item, "", false
+	}
 	body, err := r.message(j)
 	switch {
 	case err != nil:
 		item.Outcome, item.Error = OutcomeFailed, err.Error()
 	case j.rec.Phone == "":
 		item.Outcome, item.Error = OutcomeFailed, "the roster has no phone number for this person"
-	case j.act.closed.Load():
-		item.Outcome = OutcomeDropped // see call
-		r.d.dropped.Add(1)
 	default:
 		return item, body, true
 	}
