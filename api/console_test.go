@@ -393,6 +393,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	p.waitFor("the board ends", `#live[data-live="ended"]`, 15*time.Second)
+	// Stood down within seconds: every checkpoint's count ends there, and
+	// the page says so rather than "T+30 reached".
+	p.waitFor("the checkpoints are cut short", `#checkpoints [data-minutes="30"].cut`, 5*time.Second)
+	assert.Contains(t, p.text(`#checkpoints [data-minutes="5"] .label`), "T+5 分钟内报到（已解除，计至解除时）")
+	assert.Zero(t, browserRun(p, chromedp.Evaluate[int](`document.querySelectorAll('#checkpoints .counting, #grid-rows td.counting').length`)), "nothing reads as still counting")
 
 	// Retracted, the drill's correction goes to the one it reached. Its
 	// board takes no answers: no 报到 rate, no 未回复, nothing in alarm

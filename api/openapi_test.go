@@ -244,7 +244,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 	require.NoError(t, json.Unmarshal(openAPIDocument, &doc))
 	types := map[string]any{
 		"Activation": notify.Activation{}, "ActivationStatus": notify.ActivationStatus{}, "Recipient": notify.Recipient{},
-		"Board": notify.Board{}, "BoardRow": notify.BoardRow{},
+		"Board": notify.Board{}, "BoardRow": notify.BoardRow{}, "AckBy": notify.AckBy{},
 		"Region": plans.Region{}, "Person": plans.Person{}, "ImportResult": plans.ImportResult{},
 		"ModeRecord": plans.ModeRecord{}, "RegionMode": plans.RegionMode{}, "Warning": plans.Warning{},
 		"DrillSchedule": drills.Schedule{}, "DrillRun": drills.Run{}, "Finding": drills.Finding{},

@@ -167,6 +167,10 @@ type AckBy struct {
 	// or the call-up stood down before it: until then Acked is still
 	// counting.
 	Reached bool `json:"reached"`
+	// Cut is set when the call-up stood down before the checkpoint: Acked
+	// is final, but it counts the answers up to the stand-down, not to
+	// T+Minutes.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // BoardRow is one line of the board: a grid, a region rolling up grids, or
@@ -233,7 +237,9 @@ func (b Board) At(now time.Time) Board {
 	reach := func(r *BoardRow) {
 		r.AckBy = slices.Clone(r.AckBy)
 		for i := range r.AckBy {
-			r.AckBy[i].Reached = over || b.Elapsed >= time.Duration(r.AckBy[i].Minutes)*time.Minute
+			passed := b.Elapsed >= time.Duration(r.AckBy[i].Minutes)*time.Minute
+			r.AckBy[i].Reached = over || passed
+			r.AckBy[i].Cut = over && !passed
 		}
 	}
 	reach(&b.Total)

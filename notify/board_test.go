@@ -359,16 +359,20 @@ func TestBoardOfAnActivationThatNeverStarted(t *testing.T) {
 }
 
 // A call-up's clock stops at its stand-down, and its counts are final:
-// every checkpoint reads as reached.
+// every checkpoint reads as reached, and those after the stand-down as cut
+// short by it (their counts end at the stand-down, not at T+N).
 func TestBoardOfAStoodDownActivationStopsItsClock(t *testing.T) {
 	now := time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)
 	b := notify.Board{StartedAt: now.Add(-time.Hour), StoodDownAt: now.Add(-57 * time.Minute),
-		Total: notify.BoardRow{AckBy: []notify.AckBy{{Minutes: 5}, {Minutes: 30}}}}
+		Total: notify.BoardRow{AckBy: []notify.AckBy{{Minutes: 2}, {Minutes: 5}, {Minutes: 30}}}}
 	got := b.At(now)
 	assert.Equal(t, 3*time.Minute, got.Elapsed)
 	for _, c := range got.Total.AckBy {
 		assert.True(t, c.Reached, "T+%d: no more answers count", c.Minutes)
 	}
+	assert.Equal(t, []bool{false, true, true}, []bool{got.Total.AckBy[0].Cut, got.Total.AckBy[1].Cut, got.Total.AckBy[2].Cut},
+		"T+2 passed before the stand-down at T+3; T+5 and T+30 did not")
+	assert.False(t, b.At(now.Add(-58*time.Minute)).Total.AckBy[1].Cut, "before the stand-down nothing is cut")
 	assert.Equal(t, 3*time.Minute, b.At(now.Add(time.Hour)).Elapsed, "an hour later, the same")
 }
 

@@ -121,6 +121,11 @@
   }
 
   const fmtPct = (p) => `${(Math.round((p || 0) * 10) / 10).toFixed(1)}%`;
+  // A checkpoint still counting, passed, or cut short by a stand-down
+  // before it (its count ends at the stand-down, not at T+N).
+  const checkpointClass = (a) => (a.cut ? ' cut' : a.reached ? '' : ' counting');
+  const checkpointTitle = (a) =>
+    a.cut ? `T+${a.minutes} 分钟前已解除：计至解除时` : a.reached ? `T+${a.minutes} 分钟已到` : '计数中';
 
   function levelText(code, name) {
     if (!code) return '—';
@@ -552,7 +557,7 @@
               ...(r.ack_by || []).map((a) =>
                 el(
                   'td',
-                  { class: `num opt${a.reached ? '' : ' counting'}`, title: a.reached ? `T+${a.minutes} 分钟已到` : '计数中' },
+                  { class: `num opt${checkpointClass(a)}`, title: checkpointTitle(a) },
                   `${a.acked}（${fmtPct(a.pct)}）`,
                 ),
               ),
@@ -591,8 +596,8 @@
         ...(noAnswers ? [] : t.ack_by || []).map((a) =>
           el(
             'div',
-            { class: `stat${a.reached ? '' : ' counting'}`, 'data-minutes': a.minutes, 'data-value': a.acked },
-            el('div', { class: 'label' }, `T+${a.minutes} 分钟内报到${a.reached ? '' : '（计数中）'}`),
+            { class: `stat${checkpointClass(a)}`, 'data-minutes': a.minutes, 'data-value': a.acked, title: checkpointTitle(a) },
+            el('div', { class: 'label' }, `T+${a.minutes} 分钟内报到${a.cut ? '（已解除，计至解除时）' : a.reached ? '' : '（计数中）'}`),
             el('div', { class: 'value' }, a.acked),
             el('div', { class: 'sub' }, fmtPct(a.pct)),
           ),

@@ -306,6 +306,9 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 	fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
 	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
 	fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
+	if note := cutNote(b); note != "" {
+		fmt.Fprintln(w, note)
+	}
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
 	}
@@ -441,15 +444,36 @@ func printBoard(w io.Writer, b notify.Board, sortBy string, top int) {
 	if len(counting) > 0 {
 		fmt.Fprintf(w, "… still counting: %s not reached yet\n", strings.Join(counting, ", "))
 	}
+	if note := cutNote(b); note != "" {
+		fmt.Fprintln(w, note)
+	}
 }
 
-// ackByCell is a checkpoint's share, marked … while it is still counting.
+// ackByCell is a checkpoint's share, marked … while it is still counting
+// and * when the call-up stood down before it (cutNote says so).
 func ackByCell(ab notify.AckBy) string {
 	s := fmt.Sprintf("%.1f%%", ab.Pct)
-	if !ab.Reached {
+	switch {
+	case !ab.Reached:
 		s += "…"
+	case ab.Cut:
+		s += "*"
 	}
 	return s
+}
+
+// cutNote explains the checkpoints marked * (ackByCell), or is empty.
+func cutNote(b notify.Board) string {
+	var cut []string
+	for _, ab := range b.Total.AckBy {
+		if ab.Cut {
+			cut = append(cut, fmt.Sprintf("T+%d", ab.Minutes))
+		}
+	}
+	if len(cut) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("* stood down at T+%s, before %s: the share counts the answers until the stand-down", roundElapsed(b.Elapsed), strings.Join(cut, ", "))
 }
 
 func checkpointText(abs []notify.AckBy) string {

@@ -336,6 +336,18 @@ func TestStatusBoardAndWatch(t *testing.T) {
 		})
 	}
 
+	// Stood down within seconds: every checkpoint is final, and none was
+	// reached before the stand-down, which the board and status say.
+	out, err = runBoardCmd(t, addr, token, "table", id)
+	require.NoError(t, err)
+	assert.Regexp(t, `\n\* stood down at T\+[0-9.ms]+, before T\+5, T\+15, T\+30: the share counts the answers until the stand-down\n`, out)
+	assert.Regexp(t, `\nTOTAL\s.*%\*\s+[0-9.]+%\*\s+[0-9.]+%\*\n`, out)
+	assert.NotContains(t, out, "still counting")
+	r = runCLI(t, env, "status", id)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "T+30 ")
+	assert.Contains(t, r.stdout, "* stood down at T+")
+
 	// Usage and unknown activations fail with one line.
 	oneLineError(t, runCLI(t, env, "status", "--watch"), 2, "--watch follows one activation")
 	oneLineError(t, runCLI(t, env, "status", "A999999", "--watch"), 1, "does not exist")
