@@ -372,7 +372,7 @@ func TestBoardOfAStoodDownActivationStopsItsClock(t *testing.T) {
 	}
 	assert.Equal(t, []bool{false, true, true}, []bool{got.Total.AckBy[0].Cut, got.Total.AckBy[1].Cut, got.Total.AckBy[2].Cut},
 		"T+2 passed before the stand-down at T+3; T+5 and T+30 did not")
-	assert.False(t, b.At(now.Add(-58*time.Minute)).Total.AckBy[1].Cut, "before the stand-down nothing is cut")
+	assert.False(t, b.At(now.Add(-58 * time.Minute)).Total.AckBy[1].Cut, "before the stand-down nothing is cut")
 	assert.Equal(t, 3*time.Minute, b.At(now.Add(time.Hour)).Elapsed, "an hour later, the same")
 }
 
