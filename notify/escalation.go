@@ -155,6 +155,7 @@ type FireResult struct {
 	Clocked int  `json:"clocked,omitempty"` // first step: recipients reached too recently for it, put on clocks of their own
 	Older   bool `json:"older,omitempty"`   // catch-up: the cluster's rules predate catch-ups; nothing done
 	Spared  int  `json:"spared,omitempty"`  // a drill's: passed over, called up for real by a LIVE call-up
+	Waiting int  `json:"waiting,omitempty"` // catch-up: left to wait for their SMS to be sent (again)
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
@@ -209,6 +210,34 @@ const rulesEscalationClocks = 2
 // clocks at the moment they were reached (see recentlyReached).
 const rulesRecentOnOwnClock = 3
 
+// rulesUnreachedEscalated is the behaviour (muster.Rules) from which
+// escalation takes a recipient whose SMS the carrier could not deliver to
+// the handset (UnreachableCode), and which is being sent again, as one the
+// SMS could not reach (failed) while the retries go on: the call, backup
+// and superior steps are for them (the SMS again is not: their SMS is
+// being sent again), and their record stays pending for the retry. Under
+// older rules every step passed them over until the retries ended, some
+// 3 minutes; the steps fired meanwhile never came to them.
+const rulesUnreachedEscalated = 9
+
+// unreachedBySMS reports whether the recipient k of at, pending or being
+// sent (state s), waits for its SMS to be sent again because the carrier
+// could not reach the handset.
+func (at *actTx) unreachedBySMS(k []byte, s State) (bool, error) {
+	if s != StatePending && s != StateSending {
+		return false, nil
+	}
+	data := get(at.ac, k)
+	if data == nil {
+		return false, nil
+	}
+	var att Attempt
+	if err := decodeAttempt(data, &att); err != nil {
+		return false, fmt.Errorf("attempt record of %s in %s: %w", k, at.a.ID, err)
+	}
+	return UnreachableCode(att.Code), nil
+}
+
 // escChain is an activation's escalation chain as its steps are applied.
 type escChain struct {
 	level   *plans.Level
@@ -220,6 +249,9 @@ type escChain struct {
 	// recent: the first step puts those reached too recently for it on
 	// clocks of their own (rulesRecentOnOwnClock).
 	recent bool
+	// unreached: those whose SMS is sent again after the handset could not
+	// be reached are escalated meanwhile (rulesUnreachedEscalated).
+	unreached bool
 }
 
 func chainOf(tx *bolt.Tx, c *muster.Command, a Activation) (escChain, error) {
@@ -228,7 +260,7 @@ func chainOf(tx *bolt.Tx, c *muster.Command, a Activation) (escChain, error) {
 		return escChain{}, err
 	}
 	ch := escChain{level: pv.Plan.Level(a.Level), mustAck: map[int]bool{}, clocks: c.RulesAtLeast(rulesEscalationClocks),
-		recent: c.RulesAtLeast(rulesRecentOnOwnClock)}
+		recent: c.RulesAtLeast(rulesRecentOnOwnClock), unreached: c.RulesAtLeast(rulesUnreachedEscalated)}
 	if ch.level == nil {
 		return ch, fmt.Errorf("activation %s: level %s is gone from its plan version", a.ID, a.Level)
 	}
@@ -431,9 +463,32 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	// own: their call-up went out after the chain began, or just before.
 	clocks := at.ad.Bucket(bEscClock)
 	var targets []Recipient
+	unreached := map[plans.PersonID]bool{}
 	cur := at.rb.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if len(v) < 2 || !awaitsAnswer(stateOf(v[1])) || (ch.clocks && clocks != nil && clocks.Get(k) != nil) {
+		if len(v) < 2 || (ch.clocks && clocks != nil && clocks.Get(k) != nil) {
+			continue
+		}
+		if !awaitsAnswer(stateOf(v[1])) {
+			if !ch.unreached {
+				continue
+			}
+			if ok, err := at.unreachedBySMS(k, stateOf(v[1])); err != nil || !ok {
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			r, err := decodeRecipient(k, v)
+			if err != nil {
+				return nil, err
+			}
+			// Not reached, as if failed; not put on a clock for being
+			// reached recently either: they were not.
+			unreached[r.Person], r.State = true, StateFailed
+			if ch.applies(req.Step, r) {
+				targets = append(targets, r)
+			}
 			continue
 		}
 		if recent != nil {
@@ -460,11 +515,37 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err := st.apply(req.Step, &targets[i]); err != nil {
 			return nil, err
 		}
+		if unreached[targets[i].Person] {
+			if err := chainClock(at, targets[i].Person, req.Step+1, len(ch.steps)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := st.finish(); err != nil {
 		return nil, err
 	}
 	return out, acts.flush(c)
+}
+
+// chainClock gives person, escalated by the chain's step next-1 while its
+// SMS is sent again (rulesUnreachedEscalated), a clock of its own that
+// keeps to the chain's times: started at the activation's start, next step
+// next. When their SMS arrives or fails for good, their clock runs on as
+// the chain would have, instead of a clock starting then and taking them
+// through the steps again. After the chain's last step it needs none.
+func chainClock(at *actTx, person plans.PersonID, next, steps int) error {
+	if next >= steps {
+		return nil
+	}
+	b, err := at.ad.CreateBucketIfNotExists(bEscClock)
+	if err != nil {
+		return err
+	}
+	if b.Get([]byte(person)) != nil {
+		return nil
+	}
+	at.count(escClockCounter, 1)
+	return b.Put([]byte(person), clockValue(at.a.Start(), next))
 }
 
 // Escalation clocks. A recipient whose call-up goes out (or fails) after
@@ -640,8 +721,18 @@ func applyEscalationCatchUp(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if ch.unreached {
+			if ok, err := at.unreachedBySMS([]byte(p), r.State); err != nil {
+				return nil, err
+			} else if ok {
+				r.State = StateFailed // not reached while its SMS is sent again; its record stays as it is
+			}
+		}
 		if !awaitsAnswer(r.State) && r.State != StatePending && r.State != StateSending {
 			next = len(ch.steps) // answered: its clock ends
+		}
+		if r.State == StatePending || r.State == StateSending {
+			out.Waiting++
 		}
 		if awaitsAnswer(r.State) { // pending or sending: it waits for its send
 			for ; next < len(ch.steps) && !c.Time.Before(start.Add(time.Duration(ch.steps[next].After))); next++ {

@@ -494,3 +494,107 @@ func TestStandDownEndsTheEscalationClocks(t *testing.T) {
 		})
 	}
 }
+
+// Someone whose phone is off (the carrier reports the SMS undelivered,
+// 30003) has their SMS sent again at 1, 2… minutes; meanwhile a voice step
+// comes due. Under rules 9 the step calls them as it calls those the SMS
+// could not reach, and the SMS is still sent again; under rules 8 every
+// step passed them over while the retries went on.
+func TestEscalationCallsThoseTheCarrierCannotReachWhileTheSMSIsRetried(t *testing.T) {
+	for _, rules := range []int{9, 8} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) { unreachableEscalated(t, rules) })
+	}
+}
+
+func unreachableEscalated(t *testing.T, rules int) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	off := twiliosim.Rule{Match: regexp.MustCompile(`3$`), Outcome: twiliosim.OutcomeUndelivered, Code: 30003}
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
+		disp: notify.DispatcherConfig{Clock: clock}, // the retries wait for the clock
+		sim: twiliosim.Config{TimeScale: 0.002, Rules: []twiliosim.Rule{off},
+			Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{None: 1}}}})
+	plan := strings.Replace(string(voiceEscalatePlan()), "{after: 5m, do: voice}", "{after: 30s, do: voice}", 1)
+	require.Contains(t, plan, "{after: 30s, do: voice}")
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", []byte(plan))
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "电话叫应检查"})
+	require.NoError(t, err)
+
+	// Everyone's SMS is delivered, or undelivered with 30003 and to be
+	// sent again a minute or more later (the clock stands still).
+	unreached, delivered := map[string]plans.PersonID{}, 0
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		clear(unreached)
+		delivered = 0
+		settled := true
+		states := map[notify.State]int{}
+		for _, rc := range r.recipientsOf(t, a.ID) {
+			states[rc.State]++
+			switch {
+			case rc.State == notify.StateDelivered:
+				delivered++
+			case rc.State == notify.StatePending && rc.Attempt != nil && rc.Attempt.Code == 30003 && !rc.Attempt.NextTry.IsZero():
+				unreached[rc.Phone] = rc.Person
+			default:
+				settled = false
+			}
+		}
+		if settled {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the call-up SMS did not settle: %v", states)
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.waitSimIdle(t, 30*time.Second)
+	require.NotEmpty(t, unreached, "some handsets are off")
+	require.Positive(t, delivered)
+
+	clock.Add(30 * time.Second) // the voice step is due; the SMS retries are not
+	s0 := r.waitFired(t, a.ID, 0)
+	r.waitSimIdle(t, 30*time.Second)
+	called := map[string]bool{}
+	for _, c := range r.sim.Calls("") {
+		called[c.To] = true
+	}
+	calledOff := 0
+	for phone := range unreached {
+		if called[phone] {
+			calledOff++
+		}
+	}
+	t.Logf("rules %d: delivered %d, handset unreachable %d; the voice step called %d, of them unreachable %d",
+		rules, delivered, len(unreached), len(called), calledOff)
+	if rules < 9 {
+		assert.Zero(t, calledOff, "rules 8: the step passed over those whose SMS was being retried")
+		assert.Equal(t, map[string]int{notify.EscSent: delivered}, s0.Items)
+		return
+	}
+	assert.Equal(t, len(unreached), calledOff, "the voice step called everyone whose handset the SMS could not reach")
+	assert.Equal(t, map[string]int{notify.EscSent: delivered + len(unreached)}, s0.Items, "one call each: the silent and the unreachable")
+	for _, rc := range r.recipientsOf(t, a.ID) {
+		if _, ok := unreached[rc.Phone]; ok {
+			assert.Equal(t, notify.StatePending, rc.State, "%s: their SMS is still to be sent again", rc.Person)
+			require.NotNil(t, rc.Attempt)
+			assert.False(t, rc.Attempt.NextTry.IsZero(), "%s: the retry stays scheduled", rc.Person)
+		}
+	}
+
+	// The retries go on: a minute later each gets the SMS again.
+	clock.Add(90 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		again := 0
+		for phone := range unreached {
+			if len(r.sim.Messages(phone)) >= 2 {
+				again++
+			}
+		}
+		if again == len(unreached) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the SMS was sent again to %d of %d", again, len(unreached))
+		time.Sleep(20 * time.Millisecond)
+	}
+}

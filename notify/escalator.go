@@ -361,9 +361,13 @@ func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) erro
 			return nil
 		}
 		all.Silent, all.Queued, all.Added, all.Ended = all.Silent+res.Silent, all.Queued+res.Queued, all.Added+res.Added, all.Ended+res.Ended
+		all.Waiting += res.Waiting
 	}
 	cs := loop.clocks[w.a.ID]
 	cs.next = time.Time{} // read them again: their next steps are due later
+	if all.Waiting > 0 {
+		cs.next = e.cfg.Clock.Now().Add(5 * time.Second) // their SMS is sent again first
+	}
 	if w.reports {
 		cs.reported = e.cfg.Clock.Now()
 	}
@@ -508,7 +512,7 @@ func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps 
 				soon(due)
 				continue
 			}
-			if r := rb.Get(k); len(r) > 1 && (stateOf(r[1]) == StatePending || stateOf(r[1]) == StateSending) {
+			if r := rb.Get(k); len(r) > 1 && (stateOf(r[1]) == StatePending || stateOf(r[1]) == StateSending) && !unreachable(ad, k) {
 				soon(now.Add(5 * time.Second)) // its SMS is sent again first
 				continue
 			}
@@ -520,6 +524,21 @@ func (e *Escalator) dueClocks(loop *escLoop, ad *bolt.Bucket, w *escWork, steps 
 			return
 		}
 	}
+}
+
+// unreachable reports whether the recipient k of the activation whose data
+// bucket is ad has its SMS sent again because the carrier could not reach
+// the handset: its due steps are not held for the retry
+// (rulesUnreachedEscalated; under older rules the catch-up leaves it to
+// wait, and says so).
+func unreachable(ad *bolt.Bucket, k []byte) bool {
+	b := ad.Bucket(bAttempts)
+	if b == nil {
+		return false
+	}
+	data := b.Get(k)
+	var att Attempt
+	return data != nil && decodeAttempt(data, &att) == nil && UnreachableCode(att.Code)
 }
 
 // send claims w's queued items and sends the claimed ones.

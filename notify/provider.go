@@ -92,3 +92,9 @@ func TemporaryCode(code int) bool {
 	}
 	return false
 }
+
+// UnreachableCode reports whether a carrier's error code says the handset
+// could not be reached for now (30003: switched off, out of coverage). Such
+// an SMS is sent again later (TemporaryCode), and until it arrives its
+// person has not been reached: escalation does not wait for the retries.
+func UnreachableCode(code int) bool { return code == 30003 }
