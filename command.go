@@ -85,7 +85,17 @@ const commandVersion byte = 1
 //	   purpose that wait for one; a rejected inbound item is not
 //	   remembered as seen; the backup step calls the backup the roster
 //	   names when it fires.
-const Rules = 8
+//	9: escalation takes a recipient whose SMS the carrier could not
+//	   deliver to the handset (switched off, out of coverage), and which
+//	   is being sent again, as one the SMS could not reach: the call,
+//	   backup and superior steps are for them while the retries go on; a
+//	   call-up SMS sent to another number than its recipient's record
+//	   (the person's phone was corrected while the call-up ran; the
+//	   dispatcher sends to the roster's number) puts that number in the
+//	   record, and an escalation message or call sent to another number
+//	   puts it in its item: a reply from the new number answers the
+//	   call-up, one from the old does not.
+const Rules = 9
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

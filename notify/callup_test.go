@@ -1052,12 +1052,12 @@ func (r *callRig) acked(t *testing.T, id plans.ActivationID) map[plans.PersonID]
 }
 
 // renumber gives person id the one phone given, through the roster's API.
-func (r *callRig) renumber(t *testing.T, id plans.PersonID, phone string) {
+func (e *env) renumber(t *testing.T, id plans.PersonID, phone string) {
 	t.Helper()
 	ctx := testCtx(t)
-	p, err := r.plans.Person(ctx, muster.Default, id)
+	p, err := e.plans.Person(ctx, muster.Default, id)
 	require.NoError(t, err)
-	_, err = r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{phone}, Grid: string(p.Grid),
+	_, err = e.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{Name: p.Name, Phones: []string{phone}, Grid: string(p.Grid),
 		Category: string(p.Category), Language: string(p.Language)})
 	require.NoError(t, err)
 }

@@ -17,6 +17,7 @@ import (
 	"muster/cluster/clustertest"
 	"muster/examples"
 	"muster/notify"
+	"muster/notify/twiliosim"
 	"muster/plans"
 )
 
@@ -693,4 +694,79 @@ func countBetween(ts []time.Time, a, b time.Time) int {
 		}
 	}
 	return n
+}
+
+// A phone corrected while a call-up runs: the call-up SMS still waiting
+// for the route's rate goes to the new number, and the old one gets
+// nothing. The call-up keeps the number its message went to, so a reply
+// from the new number answers it and one from the old does not; under
+// rules 8 the record kept the old number, which still answered. It used to
+// go to the old number.
+func TestACorrectedPhoneGetsTheCallUpSMS(t *testing.T) {
+	for _, rules := range []int{0, 8} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			const corrected = "+8613912345678"
+			e := newEnvWith(t, 1, 60, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
+			n := e.c.Leader().Node
+			a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+			prov := &countingProvider{}
+			runPacedDispatcher(t, n, prov, 10, 60)
+			require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
+			var who notify.Recipient
+			for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {
+				if prov.sentTo(r.Phone) == 0 {
+					who = r // claimed, waiting for the rate: the last to go
+				}
+			}
+			require.NotEmpty(t, who.Person, "a claimed send still waits")
+			e.renumber(t, who.Person, corrected)
+			waitSends(t, e, a.ID, prov, a.Recipients)
+			assert.Equal(t, 1, prov.sentTo(corrected), "the call-up SMS goes to the corrected number")
+			assert.Zero(t, prov.sentTo(who.Phone), "and not to the old one")
+
+			old := reply(t, n, who.Phone, "1")
+			got := recipientOf(t, e, a.ID, who.Person)
+			if rules == 8 {
+				assert.Equal(t, who.Phone, got.Phone, "rules 8: the record keeps the old number")
+				assert.Equal(t, notify.InboundApplied, old.Outcome, "rules 8: the old number answers")
+				return
+			}
+			assert.Equal(t, corrected, got.Phone, "the call-up keeps the number its message went to")
+			assert.Equal(t, notify.InboundUnknown, old.Outcome, "the old number got nothing and answers nothing")
+			assert.Equal(t, notify.StateSent, got.State)
+			assert.Equal(t, notify.InboundApplied, reply(t, n, corrected, "1").Outcome)
+			assert.Equal(t, notify.StateAcked, recipientOf(t, e, a.ID, who.Person).State)
+		})
+	}
+}
+
+// The escalation of someone whose phone was corrected after their call-up
+// SMS went out reaches the corrected number: the SMS reminder and the
+// voice call go there, and the old number gets nothing more. They used to
+// go to the number the call-up began with.
+func TestEscalationReachesACorrectedPhone(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		plan []byte
+		sent func(sim *twiliosim.Server, to string) int
+	}{
+		{"sms", escalatePlan(), func(sim *twiliosim.Server, to string) int { return len(sim.Messages(to)) }},
+		{"voice", voiceEscalatePlan(), func(sim *twiliosim.Server, to string) int { return len(sim.Calls(to)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const corrected = "+8613912345678"
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			r := newCallRig(t, rigOptions{nodes: 1, people: 100, clock: clock, sim: twiliosim.Config{TimeScale: 0.002}})
+			a := escalateDrillOf(t, r, tc.plan)
+			who := r.recipientsOf(t, a.ID)[0]
+			require.Equal(t, notify.StateDelivered, who.State, "silent")
+			before := tc.sent(r.sim, who.Phone)
+			r.renumber(t, who.Person, corrected)
+
+			clock.Add(5 * time.Minute)
+			r.waitFired(t, a.ID, 0) // every message or call of the step is with the provider
+			assert.Equal(t, 1, tc.sent(r.sim, corrected), "the step reaches the corrected number")
+			assert.Equal(t, before, tc.sent(r.sim, who.Phone), "and nothing more goes to the old one")
+		})
+	}
 }

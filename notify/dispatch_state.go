@@ -437,6 +437,9 @@ type ResultItem struct {
 	Error      string             `json:"err,omitempty"`
 	NextTry    time.Time          `json:"next,omitzero"`
 	Fallback   bool               `json:"fb,omitempty"` // sent on the route's fallback account
+	// To is the number the message went to when it is not the recipient
+	// record's: their phone was corrected since the call-up began.
+	To string `json:"to,omitempty"`
 }
 
 type dispatchResult struct {
@@ -473,6 +476,12 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		att.Updated = c.Time
 		if it.SID != "" {
 			att.SID = it.SID
+		}
+		if it.Outcome == OutcomeSent && it.To != "" && c.RulesAtLeast(rulesSendsFollowTheRoster) {
+			// whatever a report or an answer did meanwhile: the message went there
+			if err := at.readdress(it.Person, it.To); err != nil {
+				return nil, err
+			}
 		}
 		if it.Outcome == OutcomeSent && it.Fallback { // counted whatever a report did meanwhile
 			at.count("fallback", 1)
@@ -535,6 +544,26 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 	}
 	return out, acts.flush(c)
+}
+
+// rulesSendsFollowTheRoster is the behaviour (muster.Rules) from which a
+// send to a number other than the recipient record's (their phone was
+// corrected while the call-up ran, and the dispatcher sent to the roster's
+// number) rewrites the record's phone to it, and an escalation message or
+// call sent to another number than its item's puts that number in the
+// item: the call-up knows where its messages went, so a reply from the new
+// number answers it and one from the old does not (calledAt). Under older
+// rules the record keeps the number the call-up began with.
+const rulesSendsFollowTheRoster = 9
+
+// readdress sets the phone in person's recipient record: the number their
+// message went to.
+func (at *actTx) readdress(person plans.PersonID, phone string) error {
+	nv, err := withPhone(get(at.rc, []byte(person)), phone)
+	if err != nil {
+		return fmt.Errorf("recipient %s of %s: %w", person, at.a.ID, err)
+	}
+	return at.rb.Put([]byte(person), nv)
 }
 
 // notReached moves r, whose claimed send did not go out, to state to:

@@ -1140,7 +1140,9 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 	// Answered while the send waited (they heard of it otherwise): a
 	// call-up SMS asking them to reply would only ask again, and the
 	// result changes nothing of their answer.
-	open, answered := sendable(r.ctx, r.d.view, j.act.a.ID, j.rec.Person)
+	// A phone corrected since the call-up began: the message goes to the
+	// new number, and the result says so.
+	open, answered, to := sendable(r.ctx, r.d.view, j.act.a.ID, j.rec.Person, j.rec.Phone)
 	if !open {
 		j.act.close()
 	}
@@ -1148,8 +1150,11 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 		item.Outcome = OutcomeDropped
 		return item, true
 	}
+	if to != j.rec.Phone {
+		item.To = to
+	}
 	id := AttemptID(item.Activation, item.Person, item.N)
-	sms := SMS{AttemptID: id, To: j.rec.Phone, From: from, Body: body}
+	sms := SMS{AttemptID: id, To: to, From: from, Body: body}
 	if d.cfg.PublicURL != "" {
 		sms.StatusCallback = strings.TrimRight(d.cfg.PublicURL, "/") + "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(id)
 	}
@@ -1193,13 +1198,16 @@ func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
 // once a stand-down or a retraction is applied here, no further send of it
 // starts.
 func isOpen(ctx context.Context, view Viewer, id plans.ActivationID) bool {
-	open, _ := sendable(ctx, view, id, "")
+	open, _, _ := sendable(ctx, view, id, "", "")
 	return open
 }
 
 // sendable reports, from view's local state, whether activation id is open
-// and, with person set, whether they have answered it already, in one read.
-func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person plans.PersonID) (open, answered bool) {
+// and, with person set, whether they have answered it already and the
+// number a message to them goes to now (currentPhone of phone, the number
+// the call-up has for them), in one read.
+func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person plans.PersonID, phone string) (open, answered bool, to string) {
+	to = phone
 	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		ob := tx.Bucket(bOpen)
 		open = ob != nil && ob.Get([]byte(id)) != nil
@@ -1210,9 +1218,30 @@ func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person pl
 			v := ad.Bucket(bRecipients).Get([]byte(person))
 			answered = len(v) >= 2 && stateOf(v[1]).Answered()
 		}
+		to = currentPhone(tx, person, phone)
 		return nil
 	})
-	return err == nil && open, answered
+	return err == nil && open, answered, to
+}
+
+// currentPhone is the number a message to person goes to now: phone, the
+// number the call-up has for them, while the roster still gives it to
+// them; else their first phone in the roster (corrected since the call-up
+// began). Someone no longer in the roster keeps phone. A number that is
+// still theirs is kept even when another was put before it. The roster
+// keeps who last had each number it dropped (rules 5): a number that no
+// one ever dropped is still theirs, which one read of that small index
+// says; the phone index, and the person's record when the number left
+// them, are read only for the others.
+func currentPhone(tx *bolt.Tx, person plans.PersonID, phone string) string {
+	if phone != "" && (plans.FormerPersonByPhone(tx, phone) == "" || plans.PersonByPhone(tx, phone) == person) {
+		return phone
+	}
+	p, ok, err := plans.GetPerson(tx, person)
+	if err != nil || !ok || len(p.Phones) == 0 {
+		return phone
+	}
+	return p.Phones[0]
 }
 
 // message renders the SMS and checks the safety rules again at the last

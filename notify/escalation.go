@@ -1065,6 +1065,7 @@ type EscalationOutcome struct {
 	SID     string  `json:"sid,omitempty"`
 	Code    int     `json:"code,omitempty"`
 	Error   string  `json:"err,omitempty"`
+	To      string  `json:"to,omitempty"` // the number used, when not the item's (corrected since)
 }
 
 type escalationResult struct {
@@ -1095,6 +1096,9 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			continue
 		}
 		it.Updated, it.SID, it.Code, it.Error = c.Time, r.SID, r.Code, truncate(r.Error, 200)
+		if r.Outcome == OutcomeSent && r.To != "" && c.RulesAtLeast(rulesSendsFollowTheRoster) {
+			it.Phone = r.To
+		}
 		switch r.Outcome {
 		case OutcomeSent:
 			it.State = EscSent

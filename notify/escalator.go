@@ -705,7 +705,7 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		if err = e.voiceLim[drill].Wait(ctx); err != nil {
 			break
 		}
-		if !isOpen(ctx, e.view, w.a.ID) {
+		if !e.openTo(ctx, w, &it, &out) {
 			return dropped(out)
 		}
 		hooks := VoiceHooksFor(e.cfg.PublicURL, id)
@@ -726,7 +726,7 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		if from, err = route.take(ctx, e.cfg.Clock); err != nil {
 			break
 		}
-		if !isOpen(ctx, e.view, w.a.ID) {
+		if !e.openTo(ctx, w, &it, &out) {
 			return dropped(out)
 		}
 		var sent Sent
@@ -748,6 +748,18 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		out.Outcome = OutcomeRetry
 	}
 	return out
+}
+
+// openTo reports, in one read just before the call, whether w's activation
+// is still open, and points it at its person's number now (currentPhone):
+// a phone corrected since the item was queued gets the message or call,
+// and out.To says so.
+func (e *Escalator) openTo(ctx context.Context, w *escWork, it *EscalationItem, out *EscalationOutcome) bool {
+	open, _, to := sendable(ctx, e.view, w.a.ID, it.Person, it.Phone)
+	if to != it.Phone {
+		it.Phone, out.To = to, to
+	}
+	return open
 }
 
 // dropped is out for an escalation send not made because the call-up was

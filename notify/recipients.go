@@ -60,12 +60,16 @@ func ParseState(s string) (State, error) {
 
 // Recipient is one person called up by an activation: a copy, taken when the
 // activation was applied, of what the dispatcher needs, so later roster edits
-// do not change a running call-up.
+// do not change a running call-up. The phone is the exception: a send not
+// yet made goes to the person's phone in the roster when it is made.
 type Recipient struct {
-	Person   plans.PersonID   `json:"person"`
-	State    State            `json:"state"`
-	Roles    []int            `json:"roles"` // indices into the level's role slots (RoleSlots), ascending
-	Phone    string           `json:"phone"` // E.164, the person's first phone
+	Person plans.PersonID `json:"person"`
+	State  State          `json:"state"`
+	Roles  []int          `json:"roles"` // indices into the level's role slots (RoleSlots), ascending
+	// Phone (E.164) is the person's first phone when the activation was
+	// applied or, once the call-up SMS went to another (the phone was
+	// corrected meanwhile; rules 9), that number.
+	Phone    string           `json:"phone"`
 	Name     string           `json:"name"`
 	Language plans.Language   `json:"language"`
 	Grid     plans.RegionCode `json:"grid"`
@@ -133,6 +137,35 @@ func decodeRecipient(id, b []byte) (Recipient, error) {
 	}
 	r.Phone, r.Name, r.Language, r.Grid, r.Backup = f[0], f[1], plans.Language(f[2]), plans.RegionCode(f[3]), plans.PersonID(f[4])
 	return r, nil
+}
+
+// withPhone returns a copy of the stored recipient record v with its phone
+// set to phone.
+func withPhone(v []byte, phone string) ([]byte, error) {
+	if len(v) < 3 || v[0] != recipientVersion {
+		return nil, errBadRecord
+	}
+	b := v[2:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errBadRecord
+	}
+	b = b[k:]
+	for range n {
+		if _, k = binary.Uvarint(b); k <= 0 {
+			return nil, errBadRecord
+		}
+		b = b[k:]
+	}
+	start := len(v) - len(b)
+	l, k := binary.Uvarint(b)
+	if k <= 0 || uint64(len(b)-k) < l {
+		return nil, errBadRecord
+	}
+	end := start + k + int(l)
+	out := make([]byte, 0, len(v)-(end-start)+binary.MaxVarintLen64+len(phone))
+	out = appendField(append(out, v[:start]...), phone)
+	return append(out, v[end:]...), nil
 }
 
 // RoleSlot is one role of an activated level, numbered across its groups in

@@ -31,5 +31,15 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		}
 		assert.Equal(t, Recipient{Person: p.ID, State: StateSent, Roles: []int{0, 3, 300}, Phone: phone, Name: p.Name,
 			Language: p.Language, Grid: p.Grid, Backup: p.Backup}, got)
+
+		// withPhone changes the phone and nothing else.
+		v, err := withPhone(appendRecord(nil, 2, roles, &r), "+8613912345678")
+		require.NoError(t, err)
+		readdressed, err := decodeRecipient([]byte(p.ID), v)
+		require.NoError(t, err)
+		got.Phone = "+8613912345678"
+		assert.Equal(t, got, readdressed)
 	}
+	_, err := withPhone([]byte{recipientVersion, 2, 5, 1}, "+8613912345678")
+	assert.ErrorIs(t, err, errBadRecord, "truncated")
 }
