@@ -94,7 +94,8 @@ const commandVersion byte = 1
 //	   dispatcher sends to the roster's number) puts that number in the
 //	   record, and an escalation message or call sent to another number
 //	   puts it in its item: a reply from the new number answers the
-//	   call-up, one from the old does not.
+//	   call-up, one from the old does not; a token records its holder,
+//	   and tokens of one holder are one person for an approval.
 const Rules = 9
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

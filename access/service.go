@@ -41,6 +41,7 @@ type StateViewer interface {
 type Identity struct {
 	TokenID TokenID `json:"token_id"`
 	Name    string  `json:"name"`
+	Holder  string  `json:"holder"` // the person holding the token (Token.HeldBy)
 	Role    Role    `json:"role"`
 }
 
@@ -93,13 +94,18 @@ func (s *Service) propose(ctx context.Context, typ, actor string, payload, out a
 	return s.applier.Apply(ctx, &muster.Command{Type: typ, Actor: actor, Payload: b}, out)
 }
 
-// Create issues a new token named name with role role on behalf of actor.
-// It returns the secret, which is shown this once and never stored, and the
-// token record. Outcomes: invalid for a bad name or role, conflict when a
-// token with that name exists, and the cluster's errors (unavailable,
-// timeout) when the command could not be committed.
-func (s *Service) Create(ctx context.Context, actor, name string, role Role) (string, Token, error) {
+// Create issues a new token named name, held by holder (empty: the name
+// stands for the holder), with role role on behalf of actor. It returns the
+// secret, which is shown this once and never stored, and the token record.
+// Outcomes: invalid for a bad name, holder or role, conflict when a token
+// with that name exists, and the cluster's errors (unavailable, timeout)
+// when the command could not be committed. While a member runs a muster
+// before rules 9 the holder is not recorded (the token says none).
+func (s *Service) Create(ctx context.Context, actor, name, holder string, role Role) (string, Token, error) {
 	if err := validName(name); err != nil {
+		return "", Token{}, err
+	}
+	if err := validHolder(holder); err != nil {
 		return "", Token{}, err
 	}
 	r, err := ParseRole(string(role))
@@ -111,7 +117,7 @@ func (s *Service) Create(ctx context.Context, actor, name string, role Role) (st
 		return "", Token{}, err
 	}
 	var t Token
-	p := createPayload{Name: name, Role: r, Hash: hex.EncodeToString(hashSecret(secret))}
+	p := createPayload{Name: name, Holder: holder, Role: r, Hash: hex.EncodeToString(hashSecret(secret))}
 	if err := s.propose(ctx, CmdTokenCreate, actor, p, &t); err != nil {
 		return "", Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}
@@ -210,7 +216,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Identity, er
 			return Identity{}, fmt.Errorf("check token: %w", err)
 		}
 		if found {
-			return Identity{TokenID: t.ID, Name: t.Name, Role: t.Role}, nil
+			return Identity{TokenID: t.ID, Name: t.Name, Holder: t.HeldBy(), Role: t.Role}, nil
 		}
 	}
 	return Identity{}, muster.Errorf(muster.EUnauthorized, "unknown or revoked token")

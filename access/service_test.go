@@ -71,7 +71,7 @@ func TestTokenLifecycleOnOneNode(t *testing.T) {
 	assert.Equal(t, access.Admin, admin.Role)
 	assert.Equal(t, access.BootstrapTokenName, admin.Name)
 
-	secret, tok, err := svc.Create(ctx, admin.Name, "值班员-张三", access.Operator)
+	secret, tok, err := svc.Create(ctx, admin.Name, "值班员-张三", "", access.Operator)
 	require.NoError(t, err)
 	assert.Equal(t, "值班员-张三", tok.Name)
 	assert.Equal(t, access.Operator, tok.Role)
@@ -99,7 +99,7 @@ func TestTokenLifecycleOnOneNode(t *testing.T) {
 	}
 	for _, tt := range rejected {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := svc.Create(ctx, admin.Name, tt.token, tt.role)
+			_, _, err := svc.Create(ctx, admin.Name, tt.token, "", tt.role)
 			assertCode(t, tt.code, err)
 		})
 	}
@@ -118,7 +118,7 @@ func TestTokenLifecycleOnOneNode(t *testing.T) {
 
 	// The last admin token cannot be revoked; with a second one it can.
 	assertCode(t, muster.EConflict, svc.Revoke(ctx, admin.Name, admin.TokenID))
-	second, _, err := svc.Create(ctx, admin.Name, "second admin", access.Admin)
+	second, _, err := svc.Create(ctx, admin.Name, "second admin", "", access.Admin)
 	require.NoError(t, err)
 	require.NoError(t, svc.Revoke(ctx, admin.Name, admin.TokenID))
 	_, err = svc.Authenticate(ctx, root)
@@ -212,7 +212,7 @@ func TestCreateThroughFollowerAuthenticateAnywhere(t *testing.T) {
 	// Created through one follower, the token works at once through the
 	// other follower and the leader, whether or not they have applied it.
 	for i := range 5 {
-		secret, tok, err := svcOf(followers[i%2]).Create(ctx, "test", "commander "+string(rune('a'+i)), access.Commander)
+		secret, tok, err := svcOf(followers[i%2]).Create(ctx, "test", "commander "+string(rune('a'+i)), "", access.Commander)
 		require.NoError(t, err)
 		for _, m := range []*clustertest.Member{followers[(i+1)%2], leader} {
 			id, err := svcOf(m).Authenticate(ctx, secret)
@@ -225,12 +225,52 @@ func TestCreateThroughFollowerAuthenticateAnywhere(t *testing.T) {
 	require.NoError(t, err)
 
 	// A revoke through a follower reaches every node.
-	secret, tok, err := svcOf(leader).Create(ctx, "test", "short-lived", access.Viewer)
+	secret, tok, err := svcOf(leader).Create(ctx, "test", "short-lived", "", access.Viewer)
 	require.NoError(t, err)
 	require.NoError(t, svcOf(followers[1]).Revoke(ctx, "test", tok.ID))
 	c.WaitApplied(leader.Node.FSM().AppliedIndex(), 10*time.Second)
 	for _, m := range c.Nodes {
 		_, err := svcOf(m).Authenticate(ctx, secret)
 		assertCode(t, muster.EUnauthorized, err)
+	}
+}
+
+// A token records the person it is issued to, and a request made with it
+// carries that person; a token issued without one is held by its name.
+// Under rules 8 (a member runs an older muster) the holder is not recorded,
+// as that member would not record it.
+func TestATokenRecordsItsHolder(t *testing.T) {
+	for _, rules := range []int{muster.Rules, 8} {
+		c := clustertest.New(t, 1, clustertest.Options{Setup: register, Config: func(_ int, cfg *cluster.Config) { cfg.Rules = rules }})
+		n := c.Nodes[0].Node
+		svc := access.NewService(n, n)
+		ctx := testContext(t)
+
+		secret, tok, err := svc.Create(ctx, "admin", "值班手机", "李四", access.Approver)
+		require.NoError(t, err)
+		who, err := svc.Authenticate(ctx, secret)
+		require.NoError(t, err)
+		if rules < 9 {
+			assert.Empty(t, tok.Holder, "rules %d", rules)
+			assert.Equal(t, "值班手机", who.Holder, "the name stands for the holder")
+			continue
+		}
+		assert.Equal(t, "李四", tok.Holder)
+		assert.Equal(t, "李四", who.Holder)
+		assert.Equal(t, "值班手机", who.Name)
+
+		secret, tok, err = svc.Create(ctx, "admin", "王五", "", access.Viewer)
+		require.NoError(t, err)
+		assert.Empty(t, tok.Holder)
+		assert.Equal(t, "王五", tok.HeldBy())
+		who, err = svc.Authenticate(ctx, secret)
+		require.NoError(t, err)
+		assert.Equal(t, "王五", who.Holder)
+
+		for _, bad := range []string{" 李四", "a\x07b", strings.Repeat("长", 65)} {
+			_, _, err = svc.Create(ctx, "admin", "bad holder", bad, access.Viewer)
+			assertCode(t, muster.EInvalid, err)
+			assert.Contains(t, err.Error(), "holder")
+		}
 	}
 }

@@ -44,18 +44,55 @@ type TokenID string
 // Token is what the state records about a bearer token. The secret itself is
 // never stored or replicated, only its SHA-256.
 type Token struct {
-	ID        TokenID   `json:"id"`
-	Name      string    `json:"name"`
+	ID   TokenID `json:"id"`
+	Name string  `json:"name"`
+	// Holder is the person the token was issued to. A person may hold
+	// several tokens (a desk and a phone); where two people are required (a
+	// level I–II approval) tokens of one holder count as one person. Empty
+	// on a token issued without one: its name stands for its holder (HeldBy).
+	Holder    string    `json:"holder,omitempty"`
 	Role      Role      `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
 }
 
+// HeldBy is the person who holds t: its Holder, or its name when it was
+// issued without one.
+func (t Token) HeldBy() string {
+	if t.Holder != "" {
+		return t.Holder
+	}
+	return t.Name
+}
+
+// HolderOf is the person who holds the token named name, as the state has
+// it; the name itself when no such token exists (any more). Apply code
+// reads it to tell people apart.
+func HolderOf(tx *bolt.Tx, name string) (string, error) {
+	b := tx.Bucket([]byte(TokensBucket))
+	if b == nil {
+		return name, nil
+	}
+	holder := name
+	err := b.ForEach(func(_, v []byte) error {
+		var t Token
+		if err := json.Unmarshal(v, &t); err != nil {
+			return fmt.Errorf("decode token: %w", err)
+		}
+		if t.Name == name {
+			holder = t.HeldBy()
+		}
+		return nil
+	})
+	return holder, err
+}
+
 // createPayload is the payload of token.create and token.bootstrap.
 type createPayload struct {
-	Name string `json:"name"`
-	Role Role   `json:"role"`
-	Hash string `json:"hash"` // hex SHA-256 of the secret
+	Name   string `json:"name"`
+	Holder string `json:"holder,omitempty"` // applied under rules 9 and later
+	Role   Role   `json:"role"`
+	Hash   string `json:"hash"` // hex SHA-256 of the secret
 }
 
 // revokePayload is the payload of token.revoke.
@@ -86,16 +123,26 @@ func hashSecret(secret string) []byte {
 }
 
 // validName checks a token name: 1–64 characters, no control characters.
-func validName(name string) error {
+func validName(name string) error { return validLabel("token name", name) }
+
+// validHolder checks a token's holder as a name, when one is given.
+func validHolder(holder string) error {
+	if holder == "" {
+		return nil
+	}
+	return validLabel("holder", holder)
+}
+
+func validLabel(what, name string) error {
 	if strings.TrimSpace(name) != name || name == "" {
-		return muster.Errorf(muster.EInvalid, "token name %q: must be non-empty without leading or trailing spaces", name)
+		return muster.Errorf(muster.EInvalid, "%s %q: must be non-empty without leading or trailing spaces", what, name)
 	}
 	if n := utf8.RuneCountInString(name); n > maxNameLen {
-		return muster.Errorf(muster.EInvalid, "token name: %d characters, at most %d allowed", n, maxNameLen)
+		return muster.Errorf(muster.EInvalid, "%s: %d characters, at most %d allowed", what, n, maxNameLen)
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) || r == utf8.RuneError {
-			return muster.Errorf(muster.EInvalid, "token name %q: control characters and invalid UTF-8 are not allowed", name)
+			return muster.Errorf(muster.EInvalid, "%s %q: control characters and invalid UTF-8 are not allowed", what, name)
 		}
 	}
 	return nil
@@ -166,6 +213,12 @@ func insert(tx *bolt.Tx, c *muster.Command, p createPayload, hash []byte) (Token
 		return Token{}, err
 	}
 	t := Token{ID: id, Name: p.Name, Role: p.Role, CreatedAt: c.Time, CreatedBy: c.Actor}
+	if c.Rules >= 9 { // a muster before rules 9 knows no holder and stores none
+		if err := validHolder(p.Holder); err != nil {
+			return Token{}, err
+		}
+		t.Holder = p.Holder
+	}
 	v, err := json.Marshal(t)
 	if err != nil {
 		return Token{}, err

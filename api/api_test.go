@@ -296,7 +296,7 @@ func TestTokensThroughTheAPI(t *testing.T) {
 
 	var ids []access.TokenID
 	for _, name := range []string{"指挥长", "值班员", "演练组", "观察员", "审批人"} {
-		_, tok, err := f.tokens(f.c.Nodes[0]).Create(ctx(t), "test", name, access.Viewer)
+		_, tok, err := f.tokens(f.c.Nodes[0]).Create(ctx(t), "test", name, "", access.Viewer)
 		require.NoError(t, err)
 		ids = append(ids, tok.ID)
 	}

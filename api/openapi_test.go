@@ -37,7 +37,7 @@ func (stubCluster) Backup(io.Writer) (uint64, error)             { return 0, nil
 func (stubCluster) Authenticate(context.Context, string) (access.Identity, error) {
 	return access.Identity{}, muster.Errorf(muster.EUnauthorized, "stub")
 }
-func (stubCluster) Create(context.Context, string, string, access.Role) (string, access.Token, error) {
+func (stubCluster) Create(context.Context, string, string, string, access.Role) (string, access.Token, error) {
 	return "", access.Token{}, nil
 }
 func (stubCluster) List(context.Context, muster.Consistency) ([]access.Token, error) { return nil, nil }

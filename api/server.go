@@ -82,7 +82,7 @@ type StateBackup interface {
 // Tokens is what api needs of token management (access.Service).
 type Tokens interface {
 	Authenticate(ctx context.Context, secret string) (access.Identity, error)
-	Create(ctx context.Context, actor, name string, role access.Role) (string, access.Token, error)
+	Create(ctx context.Context, actor, name, holder string, role access.Role) (string, access.Token, error)
 	List(ctx context.Context, level muster.Consistency) ([]access.Token, error)
 	Revoke(ctx context.Context, actor string, id access.TokenID) error
 }

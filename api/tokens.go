@@ -11,8 +11,9 @@ import (
 
 // createTokenRequest is the body of POST /tokens.
 type createTokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
+	Name   string `json:"name"`
+	Holder string `json:"holder"` // the person it is issued to; empty: the name stands for them
+	Role   string `json:"role"`
 }
 
 // createdToken is the answer to POST /tokens: the token and, this once, its
@@ -51,7 +52,7 @@ func (s *Server) createToken(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	secret, tok, err := s.deps.Tokens.Create(c.Request.Context(), identity(c).Name, req.Name, role)
+	secret, tok, err := s.deps.Tokens.Create(c.Request.Context(), identity(c).Name, req.Name, req.Holder, role)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"muster"
+	"muster/access"
 	"muster/cluster"
 	"muster/cluster/clustertest"
 	"muster/examples"
@@ -1078,4 +1079,45 @@ func TestALiveReasonMustNotReadAsADrill(t *testing.T) {
 	req.Reason = "暴雨，检测到内涝" // 检测 is no drill word
 	_, err := e.svc.Preview(ctx, req)
 	assert.NoError(t, err)
+}
+
+// A second person approves a level I–II call-up: tokens held by one person
+// (a desk's and a phone's) are that one person, however they are named;
+// under rules 8, before holders existed, each token name was a person.
+func TestTokensOfOnePersonAreOnePerson(t *testing.T) {
+	for _, rules := range []int{muster.Rules, 8} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			e := newEnvWith(t, 1, 300, clustertest.Options{
+				Setup:  func(i int, n *cluster.Node) { setup(i, n); access.Register(n) },
+				Config: func(_ int, c *cluster.Config) { c.Rules = rules },
+			}, testCtx(t))
+			ctx := testCtx(t)
+			n := e.c.Leader().Node
+			tokens := access.NewService(n, n)
+			for _, tok := range []struct{ name, holder string }{{"zhang-desk", "张三"}, {"zhang-phone", "张三"}, {"li", ""}, {"张三", ""}} {
+				_, _, err := tokens.Create(ctx, "admin", tok.name, tok.holder, access.Approver)
+				require.NoError(t, err)
+			}
+			req := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "II", Purpose: "LIVE", Reason: "暴雨橙色预警"}
+			preview, err := e.svc.Preview(ctx, req)
+			require.NoError(t, err)
+			a, err := e.svc.Activate(ctx, "zhang-desk", req)
+			require.NoError(t, err)
+			require.Equal(t, notify.StatusPendingApproval, a.Status)
+
+			approve := notify.DecisionRequest{Approve: true, Recipients: preview.Total}
+			for _, same := range []string{"zhang-phone", "张三"} { // another token of 张三's; a token named 张三 with no holder of its own
+				_, err = e.svc.Decide(ctx, same, a.ID, approve)
+				if rules < 9 {
+					require.NoError(t, err, "under rules %d the token %q is another person", rules, same)
+					return
+				}
+				require.True(t, muster.IsCode(err, muster.EForbidden), "%s: %v", same, err)
+				assert.Contains(t, err.Error(), `activation `+string(a.ID)+` was requested by 张三 with the token "zhang-desk"; "`+same+`" is theirs too`)
+			}
+			a, err = e.svc.Decide(ctx, "li", a.ID, approve)
+			require.NoError(t, err)
+			assert.Equal(t, notify.StatusActive, a.Status)
+		})
+	}
 }

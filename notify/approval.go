@@ -3,13 +3,13 @@ package notify
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"muster"
+	"muster/access"
 	"muster/plans"
 )
 
@@ -59,6 +59,44 @@ func (a Activation) shown(now time.Time) Activation {
 	return a
 }
 
+// anotherPerson refuses a decision by the requester of a, or by someone
+// who has decided on it already. Under rules 9 and later people are told
+// apart by who holds their tokens (access.Token.Holder): a second token of
+// the requester's is the requester; before, by the tokens' names.
+func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
+	person := func(token string) (string, error) { return token, nil }
+	if c.Rules >= 9 {
+		person = func(token string) (string, error) { return access.HolderOf(tx, token) }
+	}
+	me, err := person(c.Actor)
+	if err != nil {
+		return err
+	}
+	requester, err := person(a.CreatedBy)
+	if err != nil {
+		return err
+	}
+	if me == requester {
+		if c.Actor != a.CreatedBy {
+			return muster.Errorf(muster.EForbidden, "activation %s was requested by %s with the token %q; %q is theirs too: another person must decide on it", a.ID, requester, a.CreatedBy, c.Actor)
+		}
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s; another person must decide on it", a.ID, c.Actor)
+	}
+	for _, d := range a.Decisions {
+		by, err := person(d.By)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.By == c.Actor:
+			return muster.Errorf(muster.EConflict, "%s has already decided on activation %s", c.Actor, a.ID)
+		case by == me:
+			return muster.Errorf(muster.EConflict, "%s has already decided on activation %s, with the token %q", me, a.ID, d.By)
+		}
+	}
+	return nil
+}
+
 func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req activationDecide
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
@@ -76,11 +114,8 @@ func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, muster.Errorf(muster.EConflict, "activation %s waited for approval until %s; request it again",
 			a.ID, a.ApprovalDeadline.Format(time.RFC3339))
 	}
-	if c.Actor == a.CreatedBy {
-		return nil, muster.Errorf(muster.EForbidden, "activation %s was requested by %s; another person must decide on it", a.ID, c.Actor)
-	}
-	if slices.ContainsFunc(a.Decisions, func(d Decision) bool { return d.By == c.Actor }) {
-		return nil, muster.Errorf(muster.EConflict, "%s has already decided on activation %s", c.Actor, a.ID)
+	if err := anotherPerson(tx, c, a); err != nil {
+		return nil, err
 	}
 	if !req.Approve && req.Reason == "" {
 		return nil, invalidf("reason: say why activation %s is rejected", a.ID)

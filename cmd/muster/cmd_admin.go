@@ -89,9 +89,9 @@ func postJSON(g *globals, cmd *cobra.Command, path string, in any, done string) 
 
 func newTokenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "API tokens and their roles"}
-	var role, name string
+	var role, name, holder string
 	create := &cobra.Command{
-		Use:   "create --role ROLE [--name NAME]",
+		Use:   "create --role ROLE [--name NAME] [--holder PERSON]",
 		Short: "Create a token (roles: admin, commander, approver, operator, trainer, viewer); the secret is shown once",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -100,7 +100,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 			}
 			c := newClient(g, cmd)
 			var raw []byte
-			body := bytes.NewReader(mustJSON(map[string]string{"name": name, "role": role}))
+			body := bytes.NewReader(mustJSON(map[string]string{"name": name, "holder": holder, "role": role}))
 			if err := c.do(request{method: http.MethodPost, path: "/api/v1/tokens", body: body, contentType: "application/json"}, &raw); err != nil {
 				return err
 			}
@@ -112,13 +112,14 @@ func newTokenCmd(g *globals) *cobra.Command {
 				if err := json.Unmarshal(raw, &t); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "token %s (%s, role %s):\n%s\n", t.ID, t.Name, t.Role, t.Secret)
+				fmt.Fprintf(w, "token %s (%s, held by %s, role %s):\n%s\n", t.ID, t.Name, t.HeldBy(), t.Role, t.Secret)
 				return nil
 			})
 		},
 	}
 	roleVar(create.Flags(), &role, "role of the new token")
 	create.Flags().StringVar(&name, "name", "", "who or what uses it (default: the role)")
+	create.Flags().StringVar(&holder, "holder", "", "the person it is issued to (default: its name); tokens of one holder count as one person where a second person must approve")
 	_ = create.MarkFlagRequired("role")
 	var pf pageFlags
 	list := &cobra.Command{
@@ -133,9 +134,9 @@ func newTokenCmd(g *globals) *cobra.Command {
 				if err := json.Unmarshal(raw, &l); err != nil {
 					return err
 				}
-				fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED")
+				fmt.Fprintln(w, "ID\tNAME\tHOLDER\tROLE\tCREATED")
 				for _, t := range l.Items {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.Role, localTime(t.CreatedAt), t.CreatedBy)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s by %s\n", t.ID, t.Name, t.HeldBy(), t.Role, localTime(t.CreatedAt), t.CreatedBy)
 				}
 				return nil
 			})
