@@ -181,11 +181,13 @@ func (s *Server) approveActivation(c *gin.Context) {
 // name):
 //   - by a token the requester made, whenever: the requester could hold it
 //     as well as their own;
-//   - by a token minted after the request through tokens that were
-//     themselves minted after it by the requester (or by someone who holds
-//     no token any more, so that revoking a token in between does not hide
-//     where it came from): an approver must hold their token
-//     independently of the request;
+//   - by a token minted after the request through tokens that lead back
+//     to the requester, whenever those were minted (a token the requester
+//     made before the request mints approvers after it as the requester's
+//     own), or through someone who holds no token any more since the
+//     request (so that revoking a token in between does not hide where it
+//     came from): an approver must hold their token independently of the
+//     request;
 //   - of a request whose requester holds no token any more (revoked since):
 //     the request no longer stands, and may only be rejected.
 //
@@ -216,18 +218,25 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 			"a second person approves with a token someone else made", id, requester, own.Name, own.ID)
 	}
 	seen := map[access.TokenID]bool{}
-	var mintedForIt func(t access.Token) bool
-	mintedForIt = func(t access.Token) bool {
-		if seen[t.ID] || !t.CreatedAt.After(st.CreatedAt) {
+	var fromRequester func(t access.Token) bool
+	fromRequester = func(t access.Token) bool {
+		if seen[t.ID] {
 			return false
 		}
 		seen[t.ID] = true
-		if t.CreatedBy == requester || len(byName[t.CreatedBy]) == 0 {
-			return true // by the requester, or by someone whose tokens are gone since: not traceable to another person
+		if t.CreatedBy == requester {
+			return true
 		}
-		return slices.ContainsFunc(byName[t.CreatedBy], mintedForIt)
+		makers := byName[t.CreatedBy]
+		if len(makers) == 0 {
+			// Made by someone whose tokens are gone since: after the
+			// request, not traceable to another person; before it, as old
+			// as the request's history (the first admin's maker, too).
+			return t.CreatedAt.After(st.CreatedAt)
+		}
+		return slices.ContainsFunc(makers, fromRequester)
 	}
-	if own.ID != "" && mintedForIt(own) {
+	if own.ID != "" && own.CreatedAt.After(st.CreatedAt) && fromRequester(own) {
 		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, who made the token %q (%s) after the request; a second person must approve with a token of their own held before it",
 			id, requester, own.Name, own.ID)
 	}

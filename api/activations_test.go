@@ -97,7 +97,10 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	viaGone, _ := createToken(t, h, middle, "来历不明", access.Approver)
 	res = do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(middleToken.ID), token: f.root})
 	require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
-	for _, tok := range []string{viaDeputy, viaGone} {
+	// Nor with one minted now by a token the requester made beforehand:
+	// the requester could hold that one and mint approvers with it.
+	viaOffice, _ := createToken(t, h, office, "事后审批", access.Approver)
+	for _, tok := range []string{viaDeputy, viaGone, viaOffice} {
 		res = do(t, h, request{method: "POST", path: approve, token: tok, body: jsonBody(map[string]any{"recipients": 1})})
 		assert.Equal(t, http.StatusForbidden, res.Code, "a token made after the request: %s", res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "after the request")
