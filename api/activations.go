@@ -213,9 +213,15 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 	if len(byName[requester]) == 0 {
 		return muster.Errorf(muster.EConflict, "%s, who requested activation %s, holds no token any more (revoked): the request no longer stands; reject it", requester, id)
 	}
-	if own.ID != "" && own.CreatedBy == requester {
-		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, who made the token %q (%s): the requester could approve with it themselves; "+
-			"a second person approves with a token someone else made", id, requester, own.Name, own.ID)
+	// The requester's tokens: theirs by name, and any other held by the
+	// same person (access.Token.Holder).
+	holder := byName[requester][0].HeldBy()
+	requesters := func(name string) bool {
+		return name == requester || len(byName[name]) > 0 && byName[name][0].HeldBy() == holder
+	}
+	if own.ID != "" && requesters(own.CreatedBy) {
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, whose token %q made the token %q (%s): the requester could approve with it themselves; "+
+			"a second person approves with a token someone else made", id, holder, own.CreatedBy, own.Name, own.ID)
 	}
 	seen := map[access.TokenID]bool{}
 	var fromRequester func(t access.Token) bool
@@ -224,7 +230,7 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 			return false
 		}
 		seen[t.ID] = true
-		if t.CreatedBy == requester {
+		if requesters(t.CreatedBy) {
 			return true
 		}
 		makers := byName[t.CreatedBy]

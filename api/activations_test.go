@@ -110,6 +110,12 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, res.Code, "a token the requester made, before or after: %s", res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "a second person approves with a token someone else made")
 	}
+	// Nor with one made by another token held by the requester.
+	rootDesk, _ := createToken(t, h, f.root, "值班台", access.Admin, access.BootstrapTokenName)
+	viaDesk, _ := createToken(t, h, rootDesk, "值班台的审批", access.Approver)
+	res = do(t, h, request{method: "POST", path: approve, token: viaDesk, body: jsonBody(map[string]any{"recipients": 1})})
+	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, `whose token "值班台" made the token "值班台的审批"`)
 	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"reason": "ok"})})
 	assert.Equal(t, http.StatusBadRequest, res.Code, "an approval names the preview's count: %s", res.Body)
 	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"dry_run": true})})

@@ -197,9 +197,15 @@ func jsonBody(v any) io.Reader {
 }
 
 // createToken issues a token through the API and returns its secret.
-func createToken(t testing.TB, h http.Handler, admin, name string, role access.Role) (string, access.Token) {
+// createToken makes a token with admin's; holder, when given, names the
+// person it is issued to.
+func createToken(t testing.TB, h http.Handler, admin, name string, role access.Role, holder ...string) (string, access.Token) {
 	t.Helper()
-	res := do(t, h, request{method: "POST", path: "/api/v1/tokens", token: admin, body: jsonBody(map[string]string{"name": name, "role": string(role)})})
+	body := map[string]string{"name": name, "role": string(role)}
+	if len(holder) > 0 {
+		body["holder"] = holder[0]
+	}
+	res := do(t, h, request{method: "POST", path: "/api/v1/tokens", token: admin, body: jsonBody(body)})
 	require.Equal(t, http.StatusCreated, res.Code, "create token: %s", res.Body)
 	var got struct {
 		access.Token
