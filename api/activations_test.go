@@ -74,6 +74,7 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	office, _ := createToken(t, h, f.root, "值班主任", access.Admin)
 	approver, _ := createToken(t, h, office, "second", access.Approver)
 	beforehand, _ := createToken(t, h, f.root, "提前做的", access.Approver)
+	rootDesk, _ := createToken(t, h, office, "值班台", access.Admin, access.BootstrapTokenName) // the requester's second token
 	live := map[string]any{"plan_id": "flood-control", "regions": []string{"990102"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(live)})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
@@ -110,8 +111,8 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, res.Code, "a token the requester made, before or after: %s", res.Body)
 		assert.Contains(t, res.errorBody(t).Message, "a second person approves with a token someone else made")
 	}
-	// Nor with one made by another token held by the requester.
-	rootDesk, _ := createToken(t, h, f.root, "值班台", access.Admin, access.BootstrapTokenName)
+	// Nor with one made by another token the requester holds, whoever
+	// issued that one.
 	viaDesk, _ := createToken(t, h, rootDesk, "值班台的审批", access.Approver)
 	res = do(t, h, request{method: "POST", path: approve, token: viaDesk, body: jsonBody(map[string]any{"recipients": 1})})
 	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
