@@ -1081,6 +1081,31 @@ func TestALiveReasonMustNotReadAsADrill(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// A plan version stored before plan validation refused drill words in the
+// texts every message says (here its sender, 【演练】) cannot start a LIVE
+// call-up: each of its SMS would begin 【演练】. It still drills.
+func TestALivePlanMustNotSayDrill(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	ctx := testCtx(t)
+	pv, err := e.plans.Plan(ctx, muster.Default, "flood-control", 0)
+	require.NoError(t, err)
+	old := *pv.Plan
+	old.Sender = plans.ExerciseMark
+	b, err := json.Marshal(map[string]any{"filename": "flood.yaml", "source": pv.Source, "plan": old})
+	require.NoError(t, err)
+	require.NoError(t, e.c.Leader().Node.Apply(ctx, &muster.Command{Type: plans.CmdPlanPut, Actor: "test", Payload: b}, nil))
+
+	req := floodIV(district)
+	_, err = e.svc.Preview(ctx, req)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	assert.Contains(t, err.Error(), `plan flood-control version 2: its sender "【演练】" says "演练"`)
+	_, err = e.svc.Activate(ctx, "commander", req)
+	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
+	req.Purpose = "EXERCISE"
+	_, err = e.svc.Activate(ctx, "trainer", req)
+	assert.NoError(t, err, "a drill of it goes, marked as ever")
+}
+
 // A second person approves a level I–II call-up: tokens held by one person
 // (a desk's and a phone's) are that one person, however they are named;
 // under rules 8, before holders existed, each token name was a person.

@@ -151,6 +151,22 @@ func checkAsked(req ActivationRequest) error {
 	return nil
 }
 
+// liveSaysNoDrill refuses a LIVE activation of a plan version whose own
+// texts that every message says (sender, titles, level and role names)
+// carry a drill word: plan validation refuses such a plan now, but a
+// version stored before it did may still say 【演练】 in front of a real
+// call-up.
+func liveSaysNoDrill(p *prepared) error {
+	if p.req.Purpose != PurposeLive {
+		return nil
+	}
+	if field, text, word := p.version.Plan.LiveDrillWord(); field != "" {
+		return invalidf("plan %s version %d: its %s %q says %q, and a LIVE call-up's messages would say it: fix the plan and apply it again "+
+			"(a drill is started with purpose EXERCISE, whose messages get %s from the system)", p.version.PlanID, p.version.Version, field, text, word, plans.ExerciseMark)
+	}
+	return nil
+}
+
 // askedFor checks, where a person asks for an activation, what the state
 // machine leaves alone: no region named lies within another named one
 // (its people are called once anyway, but the preview would count them
@@ -363,6 +379,9 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 		if err != nil {
 			return err
 		}
+		if err := liveSaysNoDrill(p); err != nil {
+			return err
+		}
 		if err := askedFor(tx, cr); err != nil {
 			return err
 		}
@@ -484,7 +503,11 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 		if cr, err = req.normalize(tx); err != nil {
 			return err
 		}
-		if _, err = prepare(tx, cr); err != nil { // fail early; apply checks again
+		p, err := prepare(tx, cr) // fail early; apply checks again
+		if err != nil {
+			return err
+		}
+		if err := liveSaysNoDrill(p); err != nil {
 			return err
 		}
 		if err := askedFor(tx, cr); err != nil {

@@ -794,6 +794,11 @@ func (p *Plan) Validate() []Problem {
 	if n := len([]rune(p.Sender)); n > maxSenderRunes {
 		v.add("sender", "%d characters: keep the SMS sender prefix within %d", n, maxSenderRunes)
 	}
+	for _, t := range p.liveTexts() {
+		if words := DrillWordsIn(t.text); len(words) > 0 {
+			v.add(t.field, "%q says %q: it goes into LIVE messages, which never mention drills; exercise messages get %s from the system", t.text, words[0], ExerciseMark)
+		}
+	}
 	if p.GuardFactor != 0 && (p.GuardFactor < 1 || p.GuardFactor > 100) {
 		v.add("guard_factor", "%g: want 1 to 100 (how many times a level's expected count an activation may reach unconfirmed), or leave it out for %g", p.GuardFactor, DefaultGuardFactor)
 	}
@@ -821,6 +826,39 @@ func (p *Plan) Validate() []Problem {
 }
 
 // validator collects problems.
+// liveText is a text of the plan's own that its messages say besides the
+// templates' words, named by its field.
+type liveText struct{ field, text string }
+
+// liveTexts are the sender prefix, the titles and the level and role names:
+// every LIVE message of the plan says some of them.
+func (p *Plan) liveTexts() []liveText {
+	out := []liveText{{"sender", p.Sender}, {"title", p.Title}, {"title_en", p.TitleEN}}
+	for _, l := range p.Levels {
+		path := "levels." + string(l.Code)
+		out = append(out, liveText{path + ".name", l.Name})
+		for gi, g := range l.Groups {
+			for ri, r := range g.Roles {
+				out = append(out, liveText{fmt.Sprintf("%s.groups[%d].roles[%d].name", path, gi, ri), r.Name})
+			}
+		}
+	}
+	return out
+}
+
+// LiveDrillWord returns the first of the plan's own texts that LIVE
+// messages say (liveTexts) with a drill word in it, its field and the word;
+// empty when there is none. Validate refuses such a plan; a version stored
+// before it did is refused for LIVE activations.
+func (p *Plan) LiveDrillWord() (field, text, word string) {
+	for _, t := range p.liveTexts() {
+		if words := DrillWordsIn(t.text); len(words) > 0 {
+			return t.field, t.text, words[0]
+		}
+	}
+	return "", "", ""
+}
+
 type validator struct{ problems []Problem }
 
 func (v *validator) add(field, format string, args ...any) {

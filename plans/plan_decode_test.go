@@ -93,6 +93,11 @@ func TestDecodePlanBad(t *testing.T) {
 		{name: "drill words in live templates", file: "bad-drill-word.yaml",
 			first: want{17, "levels.IV.sms", `drill word "演练"`},
 			also:  []want{{18, "levels.IV.sms_en", `drill word "TEST"`}}, count: 2},
+		{name: "drill words in the names LIVE messages say", file: "bad-drill-word-names.yaml",
+			first: want{2, "title", `"防汛测试预案" says "测试": it goes into LIVE messages`},
+			also: []want{{3, "sender", `"【演练】" says "演练"`}, {9, "levels.IV.name", `"演习级" says "演习"`},
+				{15, "levels.IV.groups[0].roles[0].name", `"Drill crew" says "Drill"`}},
+			count: 4},
 		{name: "SMS longer than 10 segments", file: "bad-sms-too-long.yaml",
 			first: want{17, "levels.IV.sms", "13 SMS segments"}, count: 1},
 		{name: "approvals below two at level II", file: "bad-approvals.yaml",
@@ -416,7 +421,7 @@ func FuzzDecodePlan(f *testing.F) {
 
 func TestDecodePlanDrillIntervals(t *testing.T) {
 	const head = `id: drilled
-title: 演练周期预案
+title: 周期预案
 hazard: natural
 cap_category: met
 scope: ["990100"]
