@@ -160,7 +160,18 @@ func (s *Server) approveActivation(c *gin.Context) {
 	}
 	id := plans.ActivationID(idParam(c))
 	if req.DryRun {
+		// What the approval would be refused for is said before the
+		// preview: an approver is not shown "nothing has been sent yet"
+		// for a call-up that started, nor asked to confirm what they may
+		// not approve.
+		if err := s.secondPerson(c.Request.Context(), identity(c), id); err != nil {
+			s.writeError(c, err)
+			return
+		}
 		p, err := s.deps.Activations.ApprovalPreview(c.Request.Context(), id)
+		if err == nil && p.Activation.Status != notify.StatusPendingApproval {
+			err = muster.Errorf(muster.EConflict, "activation %s is %s, not waiting for approval", id, p.Activation.Status)
+		}
 		s.reply(c, http.StatusOK, p, err)
 		return
 	}
@@ -177,8 +188,9 @@ func (s *Server) approveActivation(c *gin.Context) {
 }
 
 // secondPerson refuses an approval that the requester of activation id
-// could have given alone (the FSM already refuses the requester's own
-// name):
+// could have given alone:
+//   - by a token of the requester's: with their name, or held by them (the
+//     FSM refuses these too);
 //   - by a token the requester made, whenever: the requester could hold it
 //     as well as their own;
 //   - by a token minted after the request through tokens that lead back
@@ -218,6 +230,9 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 	holder := byName[requester][0].HeldBy()
 	requesters := func(name string) bool {
 		return name == requester || len(byName[name]) > 0 && byName[name][0].HeldBy() == holder
+	}
+	if own.ID != "" && requesters(own.Name) {
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s; the token %q is theirs: another person must decide on it", id, holder, own.Name)
 	}
 	if own.ID != "" && requesters(own.CreatedBy) {
 		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, whose token %q made the token %q (%s): the requester could approve with it themselves; "+

@@ -83,8 +83,11 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, notify.StatusPendingApproval, pending.Status)
 	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
 	approve := "/api/v1/activations/" + string(pending.ID) + "/approve"
-	res = do(t, h, request{method: "POST", path: approve, token: f.root, body: jsonBody(map[string]any{"recipients": 1})})
-	assert.Equal(t, http.StatusForbidden, res.Code, "the requester cannot approve: %s", res.Body)
+	for _, body := range []map[string]any{{"recipients": 1}, {"dry_run": true}} {
+		res = do(t, h, request{method: "POST", path: approve, token: f.root, body: jsonBody(body)})
+		assert.Equal(t, http.StatusForbidden, res.Code, "the requester cannot approve, nor look at it as its approver: %s", res.Body)
+		assert.Contains(t, res.errorBody(t).Message, "another person must decide on it")
+	}
 	res = do(t, h, request{method: "POST", path: approve, token: viewer, body: jsonBody(map[string]any{"dry_run": true})})
 	assert.Equal(t, http.StatusForbidden, res.Code, "a viewer may not approve")
 	// Nor with a token the requester makes for it now, directly or through
@@ -134,6 +137,9 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	require.Len(t, started.Decisions, 1)
 	assert.Equal(t, "second", started.Decisions[0].By)
 	assert.Equal(t, "emergency", modeOf(t, f, h, "990102"))
+	res = do(t, h, request{method: "POST", path: approve, token: approver, body: jsonBody(map[string]any{"dry_run": true})})
+	assert.Equal(t, http.StatusConflict, res.Code, "a started call-up has no approval preview: %s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, "is active, not waiting for approval")
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(pending.ID) + "/reject", token: approver, body: jsonBody(map[string]any{"reason": "late"})})
 	assert.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
 	for _, path := range []string{"/stand-down", "/reject"} {
