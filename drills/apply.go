@@ -470,6 +470,22 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Schedule = s
 		return out, putSchedule(tx, &old, &s)
 	}
+	if c.RulesAtLeast(rulesDueTimeOverlap) {
+		// The schedule's run before must be over: recorded missed if it
+		// was open when this one was to start, stood down now if its
+		// length is over (or ends a little after, see dueTimeOpen).
+		last, end, open, over, err := dueTimeOpen(tx, &old, occurrenceStart(&old, f, c.Time), c.Time)
+		switch {
+		case err != nil:
+			return nil, err
+		case open:
+			return giveUp("not started: " + describeOpenAt(last, end) + " (runs of a schedule do not overlap)")
+		case over:
+			if err := endRun(tx, c, last, "演练结束"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	r, err := s.start(tx, c, due)
 	if err != nil {
 		return nil, err
@@ -619,23 +635,30 @@ func applyClose(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	ends := tx.Bucket(bEnds)
-	k := key8(r.EndsAt, string(r.ID))
-	if r.EndsAt.IsZero() || ends == nil || ends.Get(k) == nil {
+	if r.EndsAt.IsZero() || ends == nil || ends.Get(key8(r.EndsAt, string(r.ID))) == nil {
 		return nil, conflictf("drill run %s was already closed", r.ID)
 	}
-	if err := ends.Delete(k); err != nil {
-		return nil, err
+	return r, endRun(tx, c, r, orDefault(p.Reason, "演练结束 (drill over)"))
+}
+
+// endRun closes run r: it leaves the index of runs to close, and its
+// call-up, if still active, is stood down for reason.
+func endRun(tx *bolt.Tx, c *muster.Command, r Run, reason string) error {
+	if ends := tx.Bucket(bEnds); ends != nil && !r.EndsAt.IsZero() {
+		if err := ends.Delete(key8(r.EndsAt, string(r.ID))); err != nil {
+			return err
+		}
 	}
 	a, err := notify.GetActivation(tx, r.Activation)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if a.Status == notify.StatusActive {
-		if _, err := notify.StandDownActivation(tx, c, r.Activation, orDefault(p.Reason, "演练结束 (drill over)")); err != nil {
-			return nil, err
+		if _, err := notify.StandDownActivation(tx, c, r.Activation, reason); err != nil {
+			return err
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func orDefault(s, def string) string {

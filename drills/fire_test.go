@@ -310,3 +310,150 @@ func TestTwoRunsByHandAtOnceStartOne(t *testing.T) {
 		})
 	}
 }
+
+// activeDrills counts the EXERCISE call-ups still active.
+func activeDrills(t *testing.T, e *env) int {
+	t.Helper()
+	n := 0
+	for _, a := range exerciseActivations(t, testCtx(t), e.notify) {
+		if a.Status == notify.StatusActive {
+			n++
+		}
+	}
+	return n
+}
+
+// Two runs of one schedule are never open at once, on any pass: a run that
+// started late after a postponement and is still open at the next due time
+// makes that due time missed, naming it (it was started over it, and closed
+// only on the pass after); a run whose length ends a few seconds after the
+// next due time because its own start was a few seconds late (a day-long
+// drill every day) is stood down in the same raft entry as the next starts
+// (it was left open until the pass after).
+func TestRunsOfAScheduleNeverOpenAtOnce(t *testing.T) {
+	rig := func(t *testing.T, rules int) (*env, func(at time.Time) drills.TickReport) {
+		e := newEnvWith(t, envOptions{nodes: 1, people: 300, rules: rules, stamp: true})
+		_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{}) // tick 5s, retry 1m
+		return e, func(at time.Time) drills.TickReport {
+			t.Helper()
+			e.clock.Set(at)
+			rep, err := sched.Tick(testCtx(t))
+			require.NoError(t, err)
+			if rules == 8 {
+				return rep
+			}
+			assert.LessOrEqual(t, activeDrills(t, e), 1, "call-ups of the schedule open at once after the pass at %s (started %v, closed %v)", at, rep.Started, rep.Closed)
+			return rep
+		}
+	}
+
+	t.Run("started late after a postponement", func(t *testing.T) {
+		e, tick := rig(t, 0)
+		ctx := testCtx(t)
+		in := weekly(street)
+		in.Cron, in.Length = "*/2 * * * *", "1m"
+		s, err := e.drills.Schedule(ctx, "trainer", in)
+		require.NoError(t, err)
+		phase := 2876 * time.Millisecond // the passes come at :02.876, :07.876, …
+		live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "IV", Purpose: "LIVE", Reason: "内涝"})
+		require.NoError(t, err)
+		rep := tick(s.Due.Add(phase))
+		require.Equal(t, []drills.ScheduleID{s.ID}, rep.Postponed)
+		_, err = e.notify.StandDown(ctx, "commander", live.ID, "内涝解除")
+		require.NoError(t, err)
+		// The retry a minute later starts the run, a little after a pass's
+		// phase: its length of 1m ends 2.879s after the next due time.
+		rep = tick(s.Due.Add(time.Minute + phase + 3*time.Millisecond))
+		require.Len(t, rep.Started, 1)
+		late, err := e.drills.GetRun(ctx, muster.Default, rep.Started[0])
+		require.NoError(t, err)
+		next := s.Due.Add(2 * time.Minute)
+		require.True(t, late.EndsAt.Equal(next.Add(phase+3*time.Millisecond)), "ends at %s", late.EndsAt)
+
+		rep = tick(next.Add(phase)) // 3ms before the late run's length is over
+		assert.Empty(t, rep.Started, "nothing starts over the late run")
+		require.Len(t, rep.Missed, 1, "the next due time is missed: %+v", rep)
+		missed, err := e.drills.GetRun(ctx, muster.Default, rep.Missed[0])
+		require.NoError(t, err)
+		assert.True(t, missed.Due.Equal(next), "missed %s", missed.Due)
+		assert.Contains(t, missed.Error, string(late.ID))
+		assert.Contains(t, missed.Error, string(late.Activation))
+
+		// Closed on the pass after; had it closed first in the same pass, its
+		// due time would still have come while it was open.
+		rep = tick(next.Add(phase + 5*time.Second))
+		assert.Equal(t, []drills.RunID{late.ID}, rep.Closed)
+		rep = tick(next.Add(2*time.Minute + phase))
+		assert.Len(t, rep.Started, 1, "the due time after runs")
+	})
+
+	// Under rules 8 the FSM left the run before open: the pass after
+	// closed it.
+	for _, rules := range []int{0, 8} {
+		t.Run(fmt.Sprintf("a day long, every day, rules %d", rules), func(t *testing.T) {
+			e, tick := rig(t, rules)
+			ctx := testCtx(t)
+			in := weekly(district)
+			in.Cron, in.Length = "0 9 * * *", "24h"
+			e.clock.Set(time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC))
+			s, err := e.drills.Schedule(ctx, "trainer", in)
+			require.NoError(t, err)
+			due := s.Due
+			var started []drills.RunID
+			for i, late := range []time.Duration{3 * time.Second, 2 * time.Second, 4 * time.Second} {
+				// The pass comes a few seconds after the due time; the run
+				// before ends as late after it as it started after its own.
+				rep := tick(due.Add(late))
+				require.Len(t, rep.Started, 1, "day %d: missed %v", i+1, rep.Missed)
+				started = append(started, rep.Started[0])
+				if rules == 8 && i == 1 {
+					assert.Equal(t, 2, activeDrills(t, e), "under rules 8 both are open until the pass after")
+				}
+				due = due.Add(24 * time.Hour)
+			}
+			for _, id := range started[:2] {
+				r, err := e.drills.GetRun(ctx, muster.Default, id)
+				require.NoError(t, err)
+				a, err := e.notify.Activation(ctx, muster.Default, r.Activation)
+				require.NoError(t, err)
+				assert.Equal(t, notify.StatusStoodDown, a.Status, "%s", id)
+				assert.Equal(t, "演练结束", a.StandDownReason)
+			}
+		})
+	}
+}
+
+// A fire proposed over an open run (the scheduler's read was behind, say)
+// is checked again as it applies: the due time is recorded missed naming
+// the open run. Under rules 8 the FSM started it over the open run.
+func TestFireOverAnOpenRunIsMissed(t *testing.T) {
+	for _, rules := range []int{0, 8} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			e := newEnvWith(t, envOptions{nodes: 1, people: 300, rules: rules, stamp: true})
+			ctx := testCtx(t)
+			s, err := e.drills.Schedule(ctx, "trainer", weekly(district))
+			require.NoError(t, err)
+			e.clock.Set(s.Due.Add(-10 * time.Minute))
+			byHand, err := e.drills.RunNow(ctx, "trainer", s.ID)
+			require.NoError(t, err)
+
+			e.clock.Set(s.Due)
+			next, _, err := s.NextDue(s.Due)
+			require.NoError(t, err)
+			var res drills.FireResult
+			require.NoError(t, e.drills.Fire(ctx, "scheduler", drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next}, &res))
+			require.NotNil(t, res.Run)
+			if rules == 8 {
+				assert.Equal(t, drills.RunStarted, res.Run.Status, "under rules 8 it started over the open run")
+				assert.Equal(t, 2, activeDrills(t, e))
+				return
+			}
+			assert.Equal(t, drills.RunMissed, res.Run.Status)
+			assert.Contains(t, res.Run.Error, string(byHand.ID))
+			assert.Contains(t, res.Run.Error, string(byHand.Activation))
+			assert.Contains(t, res.Run.Error, "runs of a schedule do not overlap")
+			assert.Equal(t, 1, activeDrills(t, e))
+			assert.True(t, res.Schedule.Due.Equal(next), "the schedule moves on")
+		})
+	}
+}

@@ -295,7 +295,8 @@ const MinHeld = 15 * time.Minute
 // (StoppedBy), or retracted as a mistake (Retraction), or stood down by hand
 // less than MinHeld after it started (or before its length was over, if
 // that is shorter) — people had no time to answer. The scheduler stands a
-// run down when its length is over, which is never cut short.
+// run down when its length is over, or at most Grace before as the next run
+// of its schedule starts, which is never cut short.
 func cutShort(tx *bolt.Tx, r *Run) bool {
 	if r.Activation == "" {
 		return false
@@ -308,6 +309,11 @@ func cutShort(tx *bolt.Tx, r *Run) bool {
 		return true
 	}
 	if a.Status != notify.StatusStoodDown || a.StoodDownAt.IsZero() {
+		return false
+	}
+	if a.StoodDownBy == SchedulerActor && !a.StoodDownAt.Add(Grace).Before(r.EndsAt) {
+		// The next run of its schedule stood it down as it started, a
+		// few seconds before its length was over (dueTimeOpen).
 		return false
 	}
 	started := a.StartedAt

@@ -56,3 +56,79 @@ func describeOpen(r Run) string {
 	return fmt.Sprintf("its run %s (activation %s) is still calling the same people up until %s",
 		r.ID, r.Activation, r.EndsAt.In(loc).Format("2006-01-02 15:04 -07:00"))
 }
+
+// rulesDueTimeOverlap is the behaviour (muster.Rules) from which applying a
+// scheduled fire itself keeps its run off the schedule's run before it
+// (dueTimeOpen at the command's time): that run is stood down in the same
+// raft entry when its length is over, or nearly over as below, and the due
+// time is recorded missed when that run was open at it. Under older rules
+// only the scheduler checked, before it proposed, and counted a run whose
+// length ended within a tick after the due time as over: the new run
+// started while that one stayed open until a later pass closed it.
+const rulesDueTimeOverlap = 9
+
+// occurrenceStart is when the occurrence a scheduled fire answers was to
+// start, the time an open run is judged at (dueTimeOpen): its start as
+// stamped (the due time, or the time picked in a no-notice window); for a
+// postponed one, when it was first found blocked; for a catch-up of a later
+// due time, now.
+func occurrenceStart(s *Schedule, f Fire, now time.Time) time.Time {
+	switch {
+	case f.RunDue.After(f.Due):
+		return now
+	case s.Postponed != nil:
+		return s.Postponed.Since
+	}
+	return s.RunAt
+}
+
+// dueTimeOpen judges s's last run against an occurrence that was to start
+// at at and starts now. The run overlaps it (open is true) when it was
+// still open at at, or is open now having started since; end is when it is
+// or was over. A run is open until its length is over or its call-up stood
+// down, whichever is first. One exception: a run that started from its own
+// due time (not by hand, not after waiting out an emergency) and whose
+// length ends at most Grace after at does not overlap: it ends after at
+// only because its own start was stamped that little after its due time,
+// the runs being a length apart. over is true when the run does not
+// overlap but its call-up is still active: the caller stands it down before
+// the new run starts, in the same command.
+func dueTimeOpen(tx *bolt.Tx, s *Schedule, at, now time.Time) (last Run, end time.Time, open, over bool, err error) {
+	if s.LastRun == "" {
+		return Run{}, time.Time{}, false, false, nil
+	}
+	r, err := getRun(tx, s.LastRun)
+	if err != nil || r.Activation == "" {
+		return r, time.Time{}, false, false, err
+	}
+	a, err := notify.GetActivation(tx, r.Activation)
+	if err != nil {
+		return r, time.Time{}, false, false, fmt.Errorf("drill run %s: %w", r.ID, err)
+	}
+	active := a.Status == notify.StatusActive
+	end = r.EndsAt
+	if !active && a.StoodDownAt.Before(end) {
+		end = a.StoodDownAt
+	}
+	switch {
+	case !end.After(at):
+		return r, end, false, active, nil // over before the occurrence was to start
+	case !r.At.After(at) || end.After(now):
+		if !r.Manual && r.Waited == 0 && !r.EndsAt.After(at.Add(Grace)) {
+			return r, end, false, active, nil // a length apart, started a little late
+		}
+		return r, end, true, false, nil
+	}
+	return r, end, false, active, nil // started after at and over by now
+}
+
+// describeOpenAt names, for a person, a run that overlaps a due time (see
+// dueTimeOpen) and when it called people up, in the run's time zone.
+func describeOpenAt(r Run, end time.Time) string {
+	loc, err := loadZone(r.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return fmt.Sprintf("its run %s (activation %s) called the same people up from %s until %s",
+		r.ID, r.Activation, r.At.In(loc).Format("2006-01-02 15:04:05"), end.In(loc).Format("2006-01-02 15:04:05 -07:00"))
+}

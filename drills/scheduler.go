@@ -152,7 +152,7 @@ func (r TickReport) LogAttrs() []any {
 }
 
 // Tick is one pass at the service clock's time: every run whose length is
-// over is closed (its activation stood down), and every schedule whose
+// over is closed (its activation stood down), then every schedule whose
 // occurrence is due gets one Fire, which starts, postpones or records it.
 // Its cost follows what is due, not how many schedules exist. An error from
 // one schedule or run does not stop the others; the errors are joined and
@@ -167,15 +167,32 @@ func (s *Scheduler) Tick(ctx context.Context) (TickReport, error) {
 		return rep, fmt.Errorf("drill scheduler: read due drills: %w", err)
 	}
 	rep.Due = len(due)
-	jobs := make([]func(*TickReport) error, 0, len(ended)+len(due))
+	// Runs whose length is over are closed before any due time is fired:
+	// a schedule's next run never starts while its run before is open.
+	closes := make([]func(*TickReport) error, 0, len(ended))
 	for _, id := range ended {
-		jobs = append(jobs, func(rep *TickReport) error { return s.close(ctx, id, rep) })
+		closes = append(closes, func(rep *TickReport) error { return s.close(ctx, id, rep) })
 	}
+	fires := make([]func(*TickReport) error, 0, len(due))
 	for _, sc := range due {
-		jobs = append(jobs, func(rep *TickReport) error { return s.fire(ctx, sc, now, rep) })
+		fires = append(fires, func(rep *TickReport) error { return s.fire(ctx, sc, now, rep) })
 	}
-	// Closes and fires of different runs and schedules are independent: a
-	// few in flight at once share the raft log's batches and fsyncs.
+	errs := s.do(ctx, closes, &rep)
+	if ctx.Err() == nil {
+		errs = append(errs, s.do(ctx, fires, &rep)...)
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	rep.sort()
+	return rep, errors.Join(errs...)
+}
+
+// do does jobs, at most tickWorkers at once, adding what each did to rep,
+// and returns when all have returned (or ctx is done), with their errors.
+// Closes and fires of different runs and schedules are independent: a few
+// in flight at once share the raft log's batches and fsyncs.
+func (s *Scheduler) do(ctx context.Context, jobs []func(*TickReport) error, rep *TickReport) []error {
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -206,11 +223,7 @@ feed:
 	}
 	close(work)
 	wg.Wait()
-	if ctx.Err() != nil {
-		errs = append(errs, ctx.Err())
-	}
-	rep.sort()
-	return rep, errors.Join(errs...)
+	return errs
 }
 
 // close stands run id down: its length is over.
@@ -303,20 +316,20 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, now time.Time, rep *T
 			return fmt.Errorf("drill schedule %s: %w", sc.ID, err)
 		}
 		if !f.Skip {
-			// A run of the schedule still open (one run by hand, or one
-			// postponed that started late) would be overlapped: the due
-			// time is recorded missed with why, as a postponed one is.
-			// A run whose length ends within a tick of the due time is
-			// over: its end was stamped when its own fire committed, a
-			// little after its due time, so a schedule whose runs are
-			// exactly a length apart would otherwise miss every other one.
-			open, isOpen, err := s.open(ctx, sc.ID, later(now, f.Due.Add(s.cfg.Tick)))
+			// The schedule's run before still open when this occurrence
+			// was to start (one run by hand, or one that started late
+			// after a postponement) would be overlapped: the due time is
+			// recorded missed with why, as a postponed one is. A run
+			// whose length is over was closed earlier in the pass; one
+			// whose length ends a little after, having started as late
+			// after its own due time, is stood down by this fire.
+			last, end, isOpen, err := s.dueOpen(ctx, &sc, f, now)
 			if err != nil {
 				return fmt.Errorf("drill schedule %s: %w", sc.ID, err)
 			}
 			if isOpen {
 				f.Skip, f.RetryAt = true, time.Time{}
-				f.Reason = "not started: " + describeOpen(open) + " (runs of a schedule do not overlap)"
+				f.Reason = "not started: " + describeOpenAt(last, end) + " (runs of a schedule do not overlap)"
 			}
 		}
 		var res FireResult
@@ -340,16 +353,20 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, now time.Time, rep *T
 	return nil
 }
 
-// open reads the run of schedule id still open at now (see openRun).
-func (s *Scheduler) open(ctx context.Context, id ScheduleID, now time.Time) (Run, bool, error) {
-	var r Run
-	var ok bool
+// dueOpen reads whether sc's last run overlaps the occurrence f answers
+// (see dueTimeOpen), judged at now.
+func (s *Scheduler) dueOpen(ctx context.Context, sc *Schedule, f Fire, now time.Time) (Run, time.Time, bool, error) {
+	var (
+		r    Run
+		end  time.Time
+		open bool
+	)
 	err := s.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		var err error
-		r, ok, err = openRun(tx, id, now)
+		r, end, open, _, err = dueTimeOpen(tx, sc, occurrenceStart(sc, f, now), now)
 		return err
 	})
-	return r, ok, err
+	return r, end, open, err
 }
 
 // note adds what a fire did to the report and the log.
@@ -639,12 +656,4 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range slices.Sorted(maps.Keys(counts)) {
 		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, counts[st], string(st))
 	}
-}
-
-// later is the later of a and b.
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
