@@ -56,7 +56,8 @@ func (s *Server) getBoard(c *gin.Context) {
 // by a `board` event, the Board from the same read: a console following
 // the call-up needs no request of its own for it. It ends when the client
 // goes away, after the event that shows the activation stood down with
-// nothing in flight, or within eventAuthCheck of the revocation of the
+// nothing in flight or a request that will not start (rejected, expired),
+// or within eventAuthCheck of the revocation of the
 // token that opened it. Errors before the stream starts are answered in the
 // usual error shape; after, as an `error` event that ends the stream (a
 // revoked token's is unauthorized).
@@ -128,7 +129,7 @@ func (s *Server) activationEvents(c *gin.Context) {
 	auth := time.NewTicker(eventAuthCheck)
 	defer auth.Stop()
 	for {
-		if st.Status == notify.StatusStoodDown && st.Settled() {
+		if st.Status == notify.StatusStoodDown && st.Settled() || st.NeverStarts() {
 			return
 		}
 		select {

@@ -434,6 +434,27 @@ func TestConsoleInBrowser(t *testing.T) {
 	assert.Contains(t, row, string(live.ID))
 	assert.Contains(t, row, "暴雨")
 
+	// A request that will never start (rejected) has no clock and no
+	// checkpoints, and its stream ends, saying so.
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+		"plan_id": "flood-control", "regions": []string{"990104"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨",
+	})})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var asked notify.Activation
+	res.decode(t, &asked)
+	require.Equal(t, notify.StatusPendingApproval, asked.Status)
+	approver, _ := createToken(t, h, f.root, "值班领导", access.Approver)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(asked.ID) + "/reject", token: approver, body: jsonBody(map[string]any{"reason": "未达启动条件"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	p.do("open a rejected request's board", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(asked.ID)+`'`),
+		chromedp.WaitReady(chromedp.CSS(`#live[data-live="never"]`)),
+	)
+	assert.Contains(t, p.text("#live"), "未启动")
+	assert.Empty(t, p.text("#elapsed"), "no clock runs for it")
+	assert.Zero(t, browserRun(p, chromedp.Evaluate[int](`document.querySelectorAll('#checkpoints [data-minutes]').length`)), "nor checkpoints")
+	assert.Zero(t, readBoard(t, h, viewer, asked.ID).StartedAt, "the board has no start")
+
 	// Without its event stream, a board polls, says so, and still updates.
 	refuseStreams.Store(true)
 	polled := boardActivate(t, f, h, "990103")

@@ -147,6 +147,13 @@ func (st ActivationStatus) Settled() bool {
 	return c.Acked+c.Declined+c.Failed+c.Expired == c.Recipients
 }
 
+// NeverStarts reports whether st is a request that will not start: it was
+// rejected, or its approval window passed. Nothing about it changes any
+// more.
+func (st ActivationStatus) NeverStarts() bool {
+	return st.Status == StatusRejected || st.Status == StatusApprovalExpired
+}
+
 // AckCheckpoints are the minutes after an activation at which
 // acknowledgements are counted per grid (Counters.AckBy): 5, 15 and 30.
 func AckCheckpoints() []int {
@@ -199,7 +206,7 @@ type BoardRow struct {
 type Board struct {
 	Activation  plans.ActivationID `json:"activation"`
 	Status      Status             `json:"status"`
-	StartedAt   time.Time          `json:"started_at"` // when the call-up started
+	StartedAt   time.Time          `json:"started_at,omitzero"` // when the call-up started; absent while it has not
 	StoodDownAt time.Time          `json:"stood_down_at,omitzero"`
 	// Retraction is set when the call-up was retracted as a mistake (its
 	// status then says stood_down): who, when, and the correction.

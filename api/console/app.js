@@ -30,7 +30,11 @@
     stream: '实时更新',
     polling: '实时连接中断，轮询中（每 5 秒）',
     ended: '已解除，数据不再变化',
+    never: '未启动（已驳回或审批已过期），数据不再变化',
   };
+  // A request in these states will never start: nobody is called, no clock
+  // runs, and its event stream ends.
+  const NEVER_STARTS = new Set(['rejected', 'approval_expired']);
   // The board's totals, in the order shown: [key, label, value of a
   // total]. 已发送 counts everyone a message went out to, whatever became
   // of it since (notify.StatusCounts.Out); 已送达待回复 is the state
@@ -593,7 +597,7 @@
       }
       totals.replaceChildren(...tiles);
       checkpoints.replaceChildren(
-        ...(noAnswers ? [] : t.ack_by || []).map((a) =>
+        ...(noAnswers || !b.started_at ? [] : t.ack_by || []).map((a) =>
           el(
             'div',
             { class: `stat${checkpointClass(a)}`, 'data-minutes': a.minutes, 'data-value': a.acked, title: checkpointTitle(a) },
@@ -611,7 +615,9 @@
       gridsBody.replaceChildren(...((b.grids || []).length ? b.grids.map(row) : [empty(cols)]));
       asOf.textContent = `更新于 ${fmtTime(b.as_of)}`;
       asOf.dataset.asOf = b.as_of || '';
-      since = b.status === 'stood_down' ? null : { ns: b.elapsed || 0, at: performance.now() };
+      // Only a running call-up's clock runs on: a stood-down one's stopped,
+      // a request that has not started has none.
+      since = b.status === 'active' ? { ns: b.elapsed || 0, at: performance.now() } : null;
       elapsed.textContent = since ? fmtElapsed(since.ns) : '';
     };
 
@@ -711,10 +717,12 @@
         });
         clearTimeout(watchdog);
         if (ctl.signal.aborted) return;
-        if (lastStatus !== 'stood_down') throw new Error('stream ended early');
-        // Stood down with nothing in flight: the server ended the stream.
+        const never = NEVER_STARTS.has(lastStatus);
+        if (lastStatus !== 'stood_down' && !never) throw new Error('stream ended early');
+        // Stood down with nothing in flight, or never to start: the server
+        // ended the stream.
         await refresh();
-        setLive('ended');
+        setLive(never ? 'never' : 'ended');
       } catch (e) {
         clearTimeout(watchdog);
         if (ctl.signal.aborted || e instanceof AuthError) return;

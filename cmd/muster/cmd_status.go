@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"muster/notify"
+	"muster/plans"
 )
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -257,8 +258,16 @@ func showStatus(c *client, id string, grids int) error {
 		}
 		return c.print(out, nil)
 	}
+	var corr *notify.ActivationStatus
+	if r := st.Retraction; r != nil {
+		// What the correction reached so far, for the RETRACTED line.
+		corr = &notify.ActivationStatus{}
+		if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations/" + url.PathEscape(string(r.Correction))}, corr); err != nil {
+			return err
+		}
+	}
 	w := newTable(c.out)
-	printStatus(w, st.ActivationStatus, st.Board, grids)
+	printStatusOf(w, st.ActivationStatus, st.Board, grids, corr)
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -302,12 +311,24 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 
 // printStatus writes the status tables of one activation.
 func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int) {
+	printStatusOf(w, st, b, grids, nil)
+}
+
+// printStatusOf writes the status tables of one activation; corr, when
+// not nil, is the status of its correction (it was retracted), whose reach
+// the RETRACTED line gives.
+func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int, corr *notify.ActivationStatus) {
 	sum := st.Summary()
 	fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
 	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
-	fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
-	if note := cutNote(b); note != "" {
-		fmt.Fprintln(w, note)
+	if st.Retracts != "" {
+		// A correction takes no answers: no 报到 rate or checkpoints.
+		fmt.Fprintln(w, "报到 无需回复 (a correction takes no answers)")
+	} else {
+		fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
+		if note := cutNote(b); note != "" {
+			fmt.Fprintln(w, note)
+		}
 	}
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
@@ -317,7 +338,11 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 			count(n, "SMS", "SMS"), count(m, "escalation message or call", "escalation messages or calls"))
 	}
 	if r := st.Retraction; r != nil {
-		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s to %s\n", showTime(r.At, time.Local, secondLayout), r.By, r.Correction, correctionReach(st.ID, r.Recipients, r))
+		reach := "to " + correctionReach(st.ID, r.Recipients, r)
+		if corr != nil {
+			reach = correctionReached(st.ID, *corr)
+		}
+		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s %s\n", showTime(r.At, time.Local, secondLayout), r.By, r.Correction, reach)
 	}
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
@@ -334,7 +359,14 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 	if notSent(st.Status, sum.Counts.Pending) {
 		// Those still pending when it stopped are never sent: say so.
 		header = strings.Replace(header, "PENDING", "NOT SENT", 1)
-		fmt.Fprintf(w, "%s not sent: the call-up was %s before their turn\n", count(sum.Counts.Pending, "recipient", "recipients"), strings.ReplaceAll(string(st.Status), "_", " "))
+		what, how := "call-up", strings.ReplaceAll(string(st.Status), "_", " ")
+		if st.Retraction != nil {
+			how = "retracted"
+		}
+		if st.Retracts != "" {
+			what = "correction"
+		}
+		fmt.Fprintf(w, "%s not sent: the %s was %s before their turn\n", count(sum.Counts.Pending, "recipient", "recipients"), what, how)
 	}
 	if expired {
 		header += "\tEXPIRED"
@@ -376,6 +408,26 @@ func regionLabel(r notify.BoardRow) string {
 		label += " (outside)"
 	}
 	return strings.TrimSpace(label)
+}
+
+// correctionReached says what the correction corr of activation id has
+// reached: how many of its people its SMS or call went out to, of how
+// many, and how many are still to get it or, if it was stood down before
+// their turn, never will.
+func correctionReached(id plans.ActivationID, corr notify.ActivationStatus) string {
+	c := corr.Summary().Counts
+	s := fmt.Sprintf("reached %d of the %s %s may have reached", c.Out(), count(c.Recipients, "person", "people"), id)
+	switch left := c.Pending + c.Sending; {
+	case left == 0:
+	case corr.Status == notify.StatusActive:
+		s += fmt.Sprintf("; %d still to send", left)
+	default:
+		s += fmt.Sprintf("; %d NEVER SENT: the correction was stood down before their turn", left)
+	}
+	if c.Failed > 0 {
+		s += fmt.Sprintf("; %d failed", c.Failed)
+	}
+	return s
 }
 
 // printBoard writes the 报到 board: regions, then grids.
@@ -590,10 +642,10 @@ func (w *watcher) run(ctx context.Context, c *client, id string) error {
 // and is watched until it starts or is decided; a rejected or expired
 // request never starts; a started one is watched until it is settled.
 func watchEnds(st notify.ActivationStatus) bool {
-	switch st.Status {
-	case notify.StatusPendingApproval:
+	switch {
+	case st.Status == notify.StatusPendingApproval:
 		return false
-	case notify.StatusRejected, notify.StatusApprovalExpired:
+	case st.NeverStarts():
 		return true
 	}
 	return st.Settled()
