@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +225,53 @@ func TestARetractedCallUpAnswersNoWarning(t *testing.T) {
 	require.Len(t, got.Responses, 2)
 	assert.Equal(t, standing, got.Responses[1].Activation)
 	assert.True(t, got.Responses[1].Retracted.IsZero())
+}
+
+// An upstream exercise's warning is answered by the drill started over its
+// regions, as its suggestion asks, and not by a LIVE call-up; the metric
+// counts it in neither case.
+func TestADrillAnswersAnExerciseWarning(t *testing.T) {
+	clk, f, h, _ := capCallUpFixture(t, 600)
+	sample, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-orange.xml"))
+	require.NoError(t, err)
+	exercise := strings.Replace(string(sample), "<cap:status>Actual</cap:status>", "<cap:status>Exercise</cap:status>", 1)
+	res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(exercise)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var w plans.Warning
+	res.decode(t, &w)
+	require.Equal(t, plans.WarningExercise, w.Purpose)
+	require.Equal(t, []plans.RegionCode{"990101", "990102"}, w.Regions)
+	warning := func() plans.Warning {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(w.ID), token: f.root})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		var got plans.Warning
+		res.decode(t, &got)
+		return got
+	}
+	activate := func(region, purpose, reason string) plans.ActivationID {
+		t.Helper()
+		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
+			"plan_id": "flood-control", "regions": []string{region}, "level": "III", "purpose": purpose, "reason": reason})})
+		require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+		var a notify.Activation
+		res.decode(t, &a)
+		require.Equal(t, notify.StatusActive, a.Status)
+		return a.ID
+	}
+
+	live := activate("990102", "LIVE", "暴雨")
+	clk.Add(time.Hour)
+	got := warning()
+	assert.Empty(t, got.Responses, "a LIVE call-up (%s) answers no exercise", live)
+	assert.True(t, got.Prompt, "due, and no drill answered it")
+
+	drill := activate("990101001", "EXERCISE", "暴雨橙色预警演练")
+	got = warning()
+	require.Len(t, got.Responses, 1)
+	assert.Equal(t, drill, got.Responses[0].Activation)
+	assert.Equal(t, plans.RegionCode("990101001"), got.Responses[0].Region)
+	assert.False(t, got.Prompt)
+	res = do(t, h, request{method: "GET", path: "/metrics"})
+	assert.Contains(t, res.Body.String(), "muster_warnings_unanswered 0")
 }

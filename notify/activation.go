@@ -534,10 +534,16 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 		return err
 	}
 	// Only a LIVE call-up switches regions to emergency (战时): a drill runs
-	// in peacetime, holds no region and answers no warning.
+	// in peacetime and holds no region; it answers only a drill's warning
+	// (EXERCISE or TEST, from rules 9), as a LIVE call-up answers LIVE ones.
+	if a.Purpose.Drill() {
+		if err := plans.AnswerDrillWarnings(tx, c, a.Regions, id, a.Level); err != nil {
+			return err
+		}
+	}
 	if a.Purpose == PurposeLive {
 		for _, r := range a.Regions {
-			if err := plans.HoldEmergency(tx, r, a.Level, id, c.Time, c.Actor, a.Reason); err != nil {
+			if err := plans.HoldEmergency(tx, c, r, a.Level, id, a.Reason); err != nil {
 				return fmt.Errorf("switch %s to emergency: %w", r, err)
 			}
 		}

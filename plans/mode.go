@@ -185,12 +185,15 @@ func mostSevere(holds []Hold) LevelCode {
 	return best
 }
 
-// HoldEmergency records that activation act holds region in emergency at
-// level: the region's record becomes emergency at the most severe level held,
-// and the switch is appended to the audit trail. Holding a region the same
-// activation already holds changes nothing. It must run inside an apply
-// function: t is the command's time.
-func HoldEmergency(tx *bolt.Tx, region RegionCode, level LevelCode, act ActivationID, t time.Time, actor, reason string) error {
+// HoldEmergency records that LIVE activation act holds region in emergency
+// at level: the region's record becomes emergency at the most severe level
+// held, the activation answers the warnings in force over the region (under
+// rules 9 the LIVE ones only: see AnswerDrillWarnings), and the switch is
+// appended to the audit trail. Holding a region the same activation already
+// holds changes nothing. It must run inside the apply function of c, whose
+// time, actor and rules it takes.
+func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level LevelCode, act ActivationID, reason string) error {
+	t, actor := c.Time, c.Actor
 	if !level.Valid() {
 		return muster.Errorf(muster.EInvalid, "level %q: want I, II, III or IV", level)
 	}
@@ -216,7 +219,7 @@ func HoldEmergency(tx *bolt.Tx, region RegionCode, level LevelCode, act Activati
 	if err := putJSON(bucket(tx, bModes), string(region), m); err != nil {
 		return err
 	}
-	if err := noteResponse(tx, region, act, level, t); err != nil {
+	if err := noteResponse(tx, region, act, level, t, !c.RulesAtLeast(rulesDrillAnswersDrillWarnings)); err != nil {
 		return err
 	}
 	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditHold, Region: region,

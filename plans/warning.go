@@ -203,7 +203,10 @@ type Warning struct {
 	// was still awaiting a response (rules 7). Responses are the
 	// activations that started over any of the regions (the region itself,
 	// above or below it) while the warning was in force, or were already
-	// holding one when it was issued.
+	// holding one when it was issued: LIVE call-ups for a LIVE warning,
+	// drills (EXERCISE or TEST) for a drill's, which an update of it takes
+	// over from the warning it replaces (rules 9; before, LIVE call-ups for
+	// any warning).
 	RespondBy time.Time         `json:"respond_by,omitzero"`
 	Responses []WarningResponse `json:"responses,omitempty"`
 
@@ -511,7 +514,11 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if w.Suggestions, err = suggestPlans(tx, &w); err != nil {
 		return nil, fmt.Errorf("suggest plans: %w", err)
 	}
-	if w.Responses, err = heldResponses(tx, &w, c.Time); err != nil {
+	if !w.HoldsRegions() && c.RulesAtLeast(rulesDrillAnswersDrillWarnings) {
+		// A drill's warning is answered by drills, not by the LIVE
+		// call-ups holding its regions.
+		w.Responses = drillResponses(replaced)
+	} else if w.Responses, err = heldResponses(tx, &w, c.Time); err != nil {
 		return nil, err
 	}
 	wb := bucket(tx, bWarnings)
@@ -767,17 +774,70 @@ func heldResponses(tx *bolt.Tx, w *Warning, t time.Time) ([]WarningResponse, err
 	return out, err
 }
 
-// noteResponse records activation act, which has just started holding
-// region at level, as a response to every warning in force that overlaps
-// region. It runs inside HoldEmergency.
-func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelCode, t time.Time) error {
+// noteResponse records LIVE activation act, which has just started holding
+// region at level, as a response to every LIVE warning in force that
+// overlaps region, and to the EXERCISE and TEST ones too when anyPurpose
+// (rules before rulesDrillAnswersDrillWarnings). It runs inside
+// HoldEmergency.
+func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelCode, t time.Time, anyPurpose bool) error {
 	return changeWarningsInForce(tx, func(w *Warning) bool {
-		if !w.overlaps(region) || slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
+		if !w.overlaps(region) || (!anyPurpose && !w.HoldsRegions()) ||
+			slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
 			return false
 		}
 		w.Responses = append(w.Responses, WarningResponse{Activation: act, Region: region, Level: level, At: t})
 		return true
 	})
+}
+
+// rulesDrillAnswersDrillWarnings is the behaviour (muster.Rules) from which
+// an EXERCISE or TEST warning (an upstream drill's alert) is answered by a
+// drill, an EXERCISE or TEST activation that starts over its regions, and
+// not by a LIVE call-up; a LIVE warning is still answered by LIVE call-ups
+// only. Under older rules only LIVE call-ups answered any warning, so an
+// upstream exercise was marked NO RESPONSE until someone called people up
+// for real.
+const rulesDrillAnswersDrillWarnings = 9
+
+// AnswerDrillWarnings records drill activation act (EXERCISE or TEST), which
+// has just started over regions at level, as a response to every EXERCISE
+// or TEST warning in force over, above or below one of them. A drill holds
+// no region, so this is all its start does for warnings. It runs inside the
+// activation's apply, c; under rules before rulesDrillAnswersDrillWarnings
+// it does nothing (a drill answered no warning).
+func AnswerDrillWarnings(tx *bolt.Tx, c *muster.Command, regions []RegionCode, act ActivationID, level LevelCode) error {
+	if !c.RulesAtLeast(rulesDrillAnswersDrillWarnings) {
+		return nil
+	}
+	return changeWarningsInForce(tx, func(w *Warning) bool {
+		if w.HoldsRegions() || slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
+			return false
+		}
+		i := slices.IndexFunc(regions, w.overlaps)
+		if i < 0 {
+			return false
+		}
+		w.Responses = append(w.Responses, WarningResponse{Activation: act, Region: regions[i], Level: level, At: c.Time})
+		return true
+	})
+}
+
+// drillResponses lists the responses that stand of the drill warnings an
+// upstream update replaces, each activation once: the drills that answered
+// them answer the update (rulesDrillAnswersDrillWarnings). Which drills are
+// still running is notify's to know, so, unlike a LIVE call-up, a drill
+// that has stood down is carried over too.
+func drillResponses(replaced []Warning) []WarningResponse {
+	var out []WarningResponse
+	for _, old := range replaced {
+		for _, r := range old.Responses {
+			if r.Retracted.IsZero() && !slices.ContainsFunc(out, func(o WarningResponse) bool { return o.Activation == r.Activation }) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b WarningResponse) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
+	return out
 }
 
 // RetractResponses marks activation act, retracted at t as sent in error,

@@ -43,6 +43,9 @@ type testHold struct {
 	Act     plans.ActivationID
 	Release bool
 	Retract bool
+	// Drill starts a drill (EXERCISE or TEST) activation over Region: it
+	// holds nothing and answers the drill warnings over it.
+	Drill bool
 }
 
 type warnEnv struct {
@@ -78,7 +81,10 @@ func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 				if h.Release {
 					return nil, plans.ReleaseEmergency(tx, h.Region, h.Act, c.Time, c.Actor, "雨停")
 				}
-				return nil, plans.HoldEmergency(tx, h.Region, h.Level, h.Act, c.Time, c.Actor, "启动响应")
+				if h.Drill {
+					return nil, plans.AnswerDrillWarnings(tx, c, []plans.RegionCode{h.Region}, h.Act, h.Level)
+				}
+				return nil, plans.HoldEmergency(tx, c, h.Region, h.Level, h.Act, "启动响应")
 			})
 		},
 		Config: func(_ int, cfg *cluster.Config) { cfg.Clock, cfg.Rules = clk, rules },

@@ -24,7 +24,10 @@ func newWarningCmd(g *globals) *cobra.Command {
 them, into standby (临战) and suggests the plan and level to activate
 (red → I, orange → II, yellow → III, blue → IV). An orange or red warning with
 no activation over its regions within the server's --warning-response-timeout
-(default 30 min) is marked NO RESPONSE until one starts or it is lifted.`,
+(default 30 min) is marked NO RESPONSE until one starts or it is lifted.
+An upstream drill's warning (EXERCISE or TEST) puts no region in standby and
+is answered by a drill (--purpose exercise) over its regions, never by a
+LIVE call-up: without one it is marked "no drill response", not NO RESPONSE.`,
 	}
 	cmd.AddCommand(newWarningIssueCmd(g), newWarningListCmd(g), newWarningShowCmd(g), newWarningLiftCmd(g))
 	return cmd
@@ -150,9 +153,13 @@ func joinCodes(codes []plans.RegionCode) string {
 }
 
 // responseCell says where a warning stands on its response: the marker
-// "!! NO RESPONSE" when the commander is prompted.
+// "!! NO RESPONSE" when the commander is prompted for a LIVE warning, "no
+// drill response" for an upstream drill's, which a drill answers and which
+// no operator is alerted for.
 func responseCell(wa plans.Warning) string {
 	switch {
+	case wa.Prompt && !wa.HoldsRegions():
+		return "no drill response since " + localTime(wa.PromptSince)
 	case wa.Prompt:
 		return "!! NO RESPONSE since " + localTime(wa.PromptSince)
 	case wa.Answered():
@@ -196,14 +203,17 @@ func newWarningListCmd(g *globals) *cobra.Command {
 			}
 			t := newTable(c.out)
 			fmt.Fprintln(t, "ID\tLEVEL\tSTATUS\tREGIONS\tEVENT\tISSUED\tEXPIRES\tRESPONSE\tHEADLINE")
-			prompts := 0
+			prompts, drills := 0, 0 // LIVE ones, as muster_warnings_unanswered counts; upstream drills' apart
 			for _, it := range items {
 				var wa plans.Warning
 				if err := json.Unmarshal(it, &wa); err != nil {
 					return err
 				}
-				if wa.Prompt {
+				switch {
+				case wa.Prompt && wa.HoldsRegions():
 					prompts++
+				case wa.Prompt:
+					drills++
 				}
 				fmt.Fprintf(t, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wa.ID, wa.Level, wa.Level.ChineseName(), wa.Status,
 					joinCodes(wa.Regions), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), drillMark(wa)+wa.Headline)
@@ -217,6 +227,10 @@ func newWarningListCmd(g *globals) *cobra.Command {
 			if prompts > 0 {
 				fmt.Fprintf(c.err, "%s above %s no activation over %s regions: activate a plan (muster warning show ID suggests one) or lift the warning\n",
 					count(prompts, "orange or red warning", "orange or red warnings"), plural(prompts, "has", "have"), plural(prompts, "its", "their"))
+			}
+			if drills > 0 {
+				fmt.Fprintf(c.err, "%s above (an upstream drill) %s no drill over %s regions: start the drill muster warning show ID suggests (--purpose exercise or test) or lift the warning; a LIVE call-up does not answer it\n",
+					count(drills, "exercise or test warning", "exercise or test warnings"), plural(drills, "has", "have"), plural(drills, "its", "their"))
 			}
 			return nil
 		},
@@ -239,7 +253,11 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				if err := json.Unmarshal(raw, &wa); err != nil {
 					return err
 				}
-				if wa.Prompt {
+				switch {
+				case wa.Prompt && !wa.HoldsRegions():
+					fmt.Fprintf(w, "no drill response: no EXERCISE or TEST activation over these regions since %s (due %s); start the drill suggested below or lift the warning (a LIVE call-up does not answer it)\n",
+						localTime(wa.IssuedAt), localTime(wa.RespondBy))
+				case wa.Prompt:
 					fmt.Fprintf(w, "!! NO RESPONSE: no activation over these regions since %s (due %s)\n", localTime(wa.IssuedAt), localTime(wa.RespondBy))
 				}
 				fmt.Fprintf(w, "warning:\t%s %s预警 (%s), %s\n", wa.ID, wa.Level.ChineseName(), wa.Level, wa.Status)

@@ -173,3 +173,38 @@ func TestResponseCellLeavesOutRetracted(t *testing.T) {
 	w.Responses = append(w.Responses, plans.WarningResponse{Activation: "A000002", At: at.Add(15 * time.Minute)})
 	assert.Equal(t, "answered: A000002", responseCell(w.At(at.Add(20*time.Minute))))
 }
+
+// An upstream drill's warning with no drill over its regions is not marked
+// NO RESPONSE nor counted with the LIVE ones (muster_warnings_unanswered
+// counts LIVE only), and nothing tells the commander to activate a plan for
+// real: list and show say a drill answers it.
+func TestDrillWarningWithoutDrillIsNotALiveResponsePrompt(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	exercise := plans.Warning{ID: "W000006", Status: plans.WarningActive, Level: plans.WarningRed, Purpose: plans.WarningExercise,
+		Regions: []plans.RegionCode{"990102"}, Event: "暴雨", Headline: "测试预警QX-EX2", IssuedAt: at, RespondBy: at.Add(time.Minute),
+		SuggestedLevel: "I", Suggestions: []plans.Suggestion{{Plan: "flood-control", Title: "防汛应急预案", Level: "I", LevelName: "特别重大"}}}
+	live := exercise
+	live.ID, live.Purpose, live.Headline, live.Regions = "W000007", plans.WarningLive, "暴雨红色预警", []plans.RegionCode{"990101"}
+	exercise, live = exercise.At(at.Add(time.Hour)), live.At(at.Add(time.Hour))
+	require.True(t, exercise.Prompt)
+	api := fakeAPI{
+		"GET /api/v1/warnings":         map[string]any{"items": []plans.Warning{exercise, live}, "next": ""},
+		"GET /api/v1/warnings/W000006": exercise,
+	}
+	out, errOut, err := runOnFake(t, api, "warning", "list", "--unanswered")
+	require.NoError(t, err, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, out)
+	assert.NotContains(t, lines[1], "NO RESPONSE", "a drill's warning")
+	assert.Contains(t, lines[1], "no drill response since")
+	assert.Contains(t, lines[2], "!! NO RESPONSE since")
+	assert.Contains(t, errOut, "1 orange or red warning above has no activation over its regions: activate a plan", "the LIVE one only")
+	assert.Contains(t, errOut, "1 exercise or test warning above (an upstream drill) has no drill over its regions")
+	assert.Contains(t, errOut, "a LIVE call-up does not answer it")
+
+	out = mustRunOnFake(t, api, "warning", "show", "W000006")
+	assert.False(t, strings.HasPrefix(out, "!! NO RESPONSE"), out)
+	assert.True(t, strings.HasPrefix(out, "no drill response: no EXERCISE or TEST activation over these regions"), out)
+	assert.Contains(t, out, "--purpose exercise")
+	assert.NotContains(t, out, "--purpose live")
+}
