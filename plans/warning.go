@@ -232,6 +232,21 @@ func (w *Warning) RegionNames() string {
 	return strings.Join(names, "、")
 }
 
+// SuggestedReason is the reason to give the activations suggested for w:
+// its headline; for a LIVE warning whose headline has a drill word (演练,
+// 测试, test ...), which a LIVE call-up's reason may not, its event and
+// colour (暴雨橙色预警), or "" when the event has one too: the person who
+// activates must write the reason.
+func (w *Warning) SuggestedReason() string {
+	if !w.HoldsRegions() || len(DrillWordsIn(w.Headline)) == 0 {
+		return w.Headline
+	}
+	if r := w.Event + w.Level.ChineseName() + "预警"; len(DrillWordsIn(r)) == 0 {
+		return r
+	}
+	return ""
+}
+
 // rulesDrillWarningsHoldNoRegion is the behaviour (muster.Rules) from
 // which an EXERCISE or TEST warning (an upstream drill's CAP alert) puts no
 // region in standby: the modes are the city's real state, and a drill
@@ -486,6 +501,9 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	codes := slices.Clone(p.Regions)
 	slices.Sort(codes)
 	codes = slices.Compact(codes)
+	if c.RulesAtLeast(rulesWarningOutermostRegions) {
+		codes, _ = outermostRegions(NewRegionReader(tx), codes)
+	}
 	for _, code := range codes {
 		r, ok, err := getRegion(tx, code)
 		if err != nil {
@@ -546,6 +564,26 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return w, nil
 	}
 	return importedWarning(tx, c, &p, w)
+}
+
+// rulesWarningOutermostRegions is the behaviour (muster.Rules) from which a
+// warning keeps, of the regions it is issued over, only those that lie
+// within no other of them, as an activation must name them: its suggested
+// activations are then accepted as printed. Under older rules it kept them
+// all (990103 with 990103001), and the activation it suggested was refused.
+const rulesWarningOutermostRegions = 9
+
+// outermostRegions returns codes without those that lie within another of
+// them in the region tree, in the same order, and those left out.
+func outermostRegions(rr *RegionReader, codes []RegionCode) (kept, within []RegionCode) {
+	for _, r := range codes {
+		if slices.ContainsFunc(codes, func(above RegionCode) bool { return above != r && rr.Within(r, above) }) {
+			within = append(within, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	return kept, within
 }
 
 // rulesUpstreamOwnPurpose is the behaviour (muster.Rules) from which an
@@ -934,7 +972,8 @@ type WarningInput struct {
 // Issue checks in and issues the warning: its regions go into standby
 // (those in emergency stay there), and the result carries the suggested
 // plans and level. A bad level, region, category or an expiry not in the
-// future is EInvalid.
+// future is EInvalid, and so is a region named with one it lies within
+// (name only the larger, as for an activation).
 func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInput) (Warning, error) {
 	now := s.clock.Now()
 	p := warningIssue{Event: in.Event, Headline: in.Headline, Description: in.Description,
@@ -968,6 +1007,22 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 	}
 	if p.Source == "" {
 		p.Source = "api"
+	}
+	// Named with a region that contains it, a region would make the
+	// suggested activation one that is refused.
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		rr := NewRegionReader(tx)
+		for _, r := range p.Regions {
+			for _, above := range p.Regions {
+				if above != r && rr.Within(r, above) {
+					return muster.Errorf(muster.EInvalid, "regions: %s lies within %s, also named: name only %s (a warning covers everything under its regions)", r, above, above)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Warning{}, err
 	}
 	switch {
 	case !in.Expires.IsZero() && in.ExpiresIn != 0:
@@ -1023,8 +1078,9 @@ type UpstreamWarning struct {
 // same step, and keeps the earlier RespondBy of one still awaiting a
 // response; if it names a warning of another purpose (a TEST alert updating
 // a LIVE one) nothing is imported and it is EConflict. Region codes muster
-// does not have are left out and listed in Ignored; none left, an unknown
-// level or an expiry already passed is EInvalid.
+// does not have are left out and listed in Ignored, and so, unlisted, are
+// those within another of the alert's regions, which covers them; none
+// left, an unknown level or an expiry already passed is EInvalid.
 func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWarning) (WarningImport, error) {
 	now := s.clock.Now()
 	if err := in.Alert.check(); err != nil {
@@ -1055,6 +1111,10 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 				out.Ignored = append(out.Ignored, r)
 			}
 		}
+		// A geocode within another of the alert's is covered by it: the
+		// warning names the larger, as an activation must.
+		slices.Sort(known)
+		known, _ = outermostRegions(NewRegionReader(tx), slices.Compact(known))
 		return nil
 	})
 	if err != nil {

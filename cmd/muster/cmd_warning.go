@@ -127,9 +127,18 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 	}
 	fmt.Fprintf(w, "suggested: level %s\n", wa.SuggestedLevel)
 	purpose := strings.ToLower(string(wa.PurposeOrLive())) // a drill's warning is answered by a drill
+	reason := wa.SuggestedReason()                         // no drill word in a LIVE one's
 	for _, s := range wa.Suggestions {
-		fmt.Fprintf(w, "  %s\t%s\t%s %s\tmuster activate %s --region %s --level %s --purpose %s --reason %q\n",
-			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose, wa.Headline)
+		fmt.Fprintf(w, "  %s\t%s\t%s %s\tmuster activate %s --region %s --level %s --purpose %s",
+			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose)
+		if reason != "" {
+			fmt.Fprintf(w, " --reason %q", reason)
+		}
+		fmt.Fprintln(w)
+	}
+	if reason == "" {
+		fmt.Fprintf(w, "add --reason TEXT saying why: the warning's headline and event say %q, which a LIVE call-up's reason may not\n",
+			plans.DrillWordsIn(wa.Headline + " " + wa.Event)[0])
 	}
 }
 

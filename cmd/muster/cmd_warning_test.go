@@ -208,3 +208,23 @@ func TestDrillWarningWithoutDrillIsNotALiveResponsePrompt(t *testing.T) {
 	assert.Contains(t, out, "--purpose exercise")
 	assert.NotContains(t, out, "--purpose live")
 }
+
+// A LIVE warning's suggested command is one muster activate accepts: no
+// drill word from the headline goes into its --reason, and without a
+// reason fit for a LIVE call-up the command says to write one.
+func TestLiveSuggestionCarriesNoDrillWord(t *testing.T) {
+	wa := plans.Warning{ID: "W000007", Level: plans.WarningOrange, Purpose: plans.WarningLive, Event: "暴雨", Headline: "测试预警QX-N1",
+		Regions: []plans.RegionCode{"990103"}, SuggestedLevel: "II",
+		Suggestions: []plans.Suggestion{{Plan: "flood-control", Title: "防汛应急预案", Level: "II", LevelName: "重大"}}}
+	var out bytes.Buffer
+	printSuggestions(&out, wa)
+	assert.Contains(t, out.String(), `muster activate flood-control --region 990103 --level II --purpose live --reason "暴雨橙色预警"`)
+	assert.NotContains(t, out.String(), "测试")
+
+	wa.Event = "演练"
+	out.Reset()
+	printSuggestions(&out, wa)
+	assert.Contains(t, out.String(), "muster activate flood-control --region 990103 --level II --purpose live\n")
+	assert.NotContains(t, out.String(), "--reason \"")
+	assert.Contains(t, out.String(), `add --reason TEXT saying why: the warning's headline and event say "测试", which a LIVE call-up's reason may not`)
+}
