@@ -164,6 +164,8 @@ func Register(r Registrar) {
 	r.Handle(CmdDispatchResult, applyDispatchResult)
 	r.Handle(CmdInbound, applyInbound)
 	r.Handle(CmdAnswerKey, applyAnswerKey)
+	r.Handle(CmdCorrectionEnd, applyCorrectionEnd)
+	r.Handle(CmdCorrectionUncall, applyCorrectionUncall)
 }
 
 func invalidf(format string, args ...any) error {
@@ -887,7 +889,9 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 // StandDownActivation stands activation id down inside another command's
 // apply function, at c's time and by c's actor, exactly as
 // activation.standdown would (a drill run ending does it). Standing down an
-// activation that is no longer running is a conflict.
+// activation that is no longer running is a conflict, and so (rules 9) is
+// standing down a correction that still has SMS to send or calls to make:
+// it ends by itself once they went out.
 func StandDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, reason string) (Activation, error) {
 	if strings.TrimSpace(reason) == "" {
 		return Activation{}, invalidf("reason: say why the activation is stood down")
@@ -896,11 +900,18 @@ func StandDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, 
 	if err != nil {
 		return a, err
 	}
-	switch a.Status {
-	case StatusStoodDown:
+	switch {
+	case a.Retraction != nil:
+		return a, muster.Errorf(muster.EConflict, "activation %s was retracted at %s by %s: nothing more of it is sent (its correction is %s)",
+			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
+	case a.Status == StatusStoodDown:
 		return a, muster.Errorf(muster.EConflict, "activation %s was already stood down at %s by %s", a.ID, a.StoodDownAt.Format(time.RFC3339), a.StoodDownBy)
-	case StatusRejected:
+	case a.Status == StatusRejected:
 		return a, muster.Errorf(muster.EConflict, "activation %s was rejected; nothing was sent", a.ID)
+	case a.Retracts != "" && a.Status == StatusActive:
+		if err := correctionMayStop(tx, a, c); err != nil {
+			return a, err
+		}
 	}
 	if err := standDown(tx, &a, c, reason); err != nil {
 		return a, err

@@ -120,7 +120,12 @@ type EscalatorStats struct {
 // progress) and places the correction call once Twilio says they are
 // over. A call it cannot end (still being placed, or Twilio refusing for
 // now) holds the correction call, queued, until its end is reported or
-// CorrectionWait has passed since the retraction.
+// CorrectionWait has passed since the retraction. When every such call it
+// ended was canceled before it was dialled (nothing but its being queued
+// reported), the call-up's call never reached the person: it asks the
+// state to take the correction call off (correction.uncall) instead.
+// Once a correction has nothing more to get out, the escalator ends it
+// (correction.end).
 type Escalator struct {
 	apply    Applier
 	view     Viewer
@@ -205,6 +210,10 @@ type escLoop struct {
 	// cursors is where each activation's next read of its queued items
 	// starts (escalationWork): after the last item it took.
 	cursors map[plans.ActivationID][]byte
+	// endAfter is when a correction with nothing left to get out is next
+	// proposed for correction.end, after the cluster's rules were found to
+	// predate it.
+	endAfter time.Time
 }
 
 // clockScan is what the last read of an activation's escalation clocks
@@ -230,6 +239,9 @@ type escWork struct {
 	// live lists, for a correction, the calls of the call-up it retracts
 	// that may not have ended, to the people of its queued calls.
 	live map[plans.PersonID][]liveCall
+	// done is set on a correction with nothing left to get out: every SMS
+	// has its delivery outcome and every call is over.
+	done bool
 }
 
 // liveCall is a call of a retracted call-up that may not have ended: its
@@ -320,6 +332,12 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err err
 		}
 	}
 	for _, w := range work {
+		if w.done {
+			if err := e.endCorrection(ctx, loop, w); err != nil {
+				return false, err
+			}
+			continue
+		}
 		sent, err := e.send(ctx, w)
 		if err != nil {
 			return false, err
@@ -441,7 +459,14 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 					return err
 				}
 			}
-			if len(w.due) > 0 || len(w.catchUp) > 0 || len(w.refs) > 0 {
+			if a.Retracts != "" && len(w.refs) == 0 && !now.Before(loop.endAfter) {
+				sms, calls, err := correctionToGo(ad, now, true)
+				if err != nil {
+					return err
+				}
+				w.done = sms+calls == 0
+			}
+			if len(w.due) > 0 || len(w.catchUp) > 0 || len(w.refs) > 0 || w.done {
 				out = append(out, w)
 			}
 		}
@@ -562,7 +587,11 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 	if n := len(w.refs) - len(refs) - len(held); n > 0 {
 		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", n)
 	}
-	refs = append(refs, e.endOriginalCalls(ctx, w, held)...)
+	ended, err := e.endOriginalCalls(ctx, w, held)
+	if err != nil {
+		return 0, err
+	}
+	refs = append(refs, ended...)
 	if len(refs) == 0 {
 		return 0, nil
 	}
@@ -606,69 +635,136 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 	return sent, e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationResult, Actor: "escalator", Payload: p}, nil)
 }
 
+// endCorrection ends w, a correction with nothing left to get out.
+func (e *Escalator) endCorrection(ctx context.Context, loop *escLoop, w *escWork) error {
+	var res CorrectionEndResult
+	p, _ := json.Marshal(correctionEnd{Activation: w.a.ID})
+	if err := e.apply.Apply(ctx, &muster.Command{Type: CmdCorrectionEnd, Actor: "escalator", Payload: p, Ignorable: true}, &res); err != nil {
+		return fmt.Errorf("end correction %s: %w", w.a.ID, err)
+	}
+	switch {
+	case res.Older:
+		loop.endAfter = e.cfg.Clock.Now().Add(time.Minute) // not before the cluster's rules rise
+	case res.Ended:
+		e.cfg.Logger.Info("correction complete: stood down", "activation", w.a.ID, "retracted", w.a.Retracts)
+	}
+	return nil
+}
+
 // endOriginalCalls ends the calls of the retracted call-up that may still
 // ring or talk to the people of held, calls of the correction w, and
-// returns those of held whose people it no longer calls: every such call
-// is over, or CorrectionWait has passed since the retraction. The others
-// stay queued; the next tick tries again.
-func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []EscalationRef) []EscalationRef {
+// returns those of held whose people it now calls: every such call is
+// over, or CorrectionWait has passed since the retraction. A person whose
+// calls it ended were all canceled before they rang is not called: the
+// state is asked to take their correction call off (correction.uncall),
+// and they are called only if it keeps it. The others stay queued; the
+// next tick tries again.
+func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []EscalationRef) ([]EscalationRef, error) {
 	if len(held) == 0 {
-		return nil
+		return nil, nil
 	}
 	if !e.cfg.Clock.Now().Before(w.a.StartedAt.Add(e.cfg.CorrectionWait)) {
 		e.cfg.Logger.Warn("escalator: correction calls go while calls of the retracted call-up may not have ended",
 			"activation", w.a.ID, "retracted", w.a.Retracts, "calls", len(held), "waited", e.cfg.CorrectionWait)
-		return held
+		return held, nil
 	}
 	ender, _ := e.voice[w.a.Purpose.Drill()].Caller.(CallEnder)
-	over := make([]bool, len(held))
+	ends := make([]callsEnded, len(held))
 	sem := make(chan struct{}, e.cfg.Workers)
 	var wg sync.WaitGroup
 	for i, ref := range held {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			over[i] = e.endCalls(ctx, w, ender, ref.Person)
+			ends[i] = e.endCalls(ctx, w, ender, ref.Person)
 		})
 	}
 	wg.Wait()
-	var out []EscalationRef
+	var (
+		out    []EscalationRef
+		unrung []UnrungCalls
+		byWhom = map[plans.PersonID]EscalationRef{}
+	)
 	for i, ref := range held {
-		if over[i] {
+		switch {
+		case !ends[i].over:
+		case len(ends[i].unrung) > 0:
+			unrung = append(unrung, UnrungCalls{Person: ref.Person, SIDs: ends[i].unrung})
+			byWhom[ref.Person] = ref
+		default:
 			out = append(out, ref)
 		}
 	}
-	if len(out) < len(held) {
-		e.cfg.Logger.Info("escalator: correction calls wait for calls of the retracted call-up to end",
-			"activation", w.a.ID, "retracted", w.a.Retracts, "waiting", len(held)-len(out))
+	waiting := len(held) - len(out) - len(unrung)
+	if len(unrung) > 0 {
+		var res UncallResult
+		p, _ := json.Marshal(correctionUncall{Activation: w.a.ID, Calls: unrung})
+		if err := e.apply.Apply(ctx, &muster.Command{Type: CmdCorrectionUncall, Actor: "escalator", Payload: p, Ignorable: true}, &res); err != nil {
+			return nil, fmt.Errorf("take correction calls of %s off: %w", w.a.ID, err)
+		}
+		for _, p := range res.Dropped {
+			delete(byWhom, p)
+		}
+		for _, uc := range unrung {
+			if ref, ok := byWhom[uc.Person]; ok {
+				out = append(out, ref) // the state keeps the call (a call of theirs rang, or the rules predate this)
+			}
+		}
+		if len(res.Dropped) > 0 {
+			e.cfg.Logger.Info("escalator: correction calls taken off: the retracted call-up's calls to them were canceled before they rang",
+				"activation", w.a.ID, "retracted", w.a.Retracts, "calls", len(res.Dropped))
+		}
 	}
-	return out
+	if waiting > 0 {
+		e.cfg.Logger.Info("escalator: correction calls wait for calls of the retracted call-up to end",
+			"activation", w.a.ID, "retracted", w.a.Retracts, "waiting", waiting)
+	}
+	return out, nil
+}
+
+// callsEnded is what ending the calls of a retracted call-up to one
+// person found: whether they all are over, and, when every one was
+// canceled before it rang, their SIDs.
+type callsEnded struct {
+	over   bool
+	unrung []string
 }
 
 // endCalls ends the calls of w's retracted call-up to person that may not
-// have ended, and reports whether they all are over. A call being placed
-// (no SID yet), or one ender is nil for, is waited for: its end comes in
-// its status callbacks. One Twilio cannot end for good (it knows no such
-// call) counts as over.
-func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, person plans.PersonID) bool {
-	over := true
+// have ended. A call being placed (no SID yet), or one ender is nil for, is
+// waited for: its end comes in its status callbacks. One Twilio cannot end
+// for good (it knows no such call) counts as over. A call Twilio canceled
+// whose last reported status was none or queued (Twilio reports a call
+// initiated when it dials it, and ringing before it rings: neither had
+// come) never rang.
+func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, person plans.PersonID) callsEnded {
+	out := callsEnded{over: true}
+	rang := false
 	for _, c := range w.live[person] {
 		if c.SID == "" || ender == nil {
-			over = false
+			out.over = false
 			continue
 		}
 		st, err := ender.EndCall(ctx, c.SID, c.Status)
 		switch {
 		case err != nil && IsTemporary(err):
 			e.cfg.Logger.Warn("escalator: could not end a call of a retracted call-up; its correction call waits", "activation", w.a.Retracts, "call", c.SID, "err", err)
-			over = false
+			out.over = false
 		case err != nil:
 			e.cfg.Logger.Warn("escalator: a call of a retracted call-up cannot be ended", "activation", w.a.Retracts, "call", c.SID, "err", err)
+			rang = true
 		case !st.Final():
-			over = false
+			out.over = false
+		case st == CallCanceled && unrung(c.Status):
+			out.unrung = append(out.unrung, c.SID)
+		default:
+			rang = true
 		}
 	}
-	return over
+	if rang || !out.over {
+		out.unrung = nil
+	}
+	return out
 }
 
 // answerKey reads the answer-link key, creating it if the state has none,

@@ -34,6 +34,11 @@ type Retraction struct {
 	// Calls counts the people the correction also calls: a voice
 	// escalation call of the original may have reached them.
 	Calls int `json:"calls,omitempty"`
+	// InFlight counts those of Recipients whose call-up SMS was in flight
+	// at the retraction (rules 9): they get the correction only if that
+	// SMS turns out to have gone out. It is not updated as the outcomes
+	// come in; Recipients is.
+	InFlight int `json:"in_flight,omitempty"`
 }
 
 type activationRetract struct {
@@ -95,7 +100,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	switch {
 	case a.Retracts != "":
-		return nil, muster.Errorf(muster.EConflict, "activation %s is the correction of %s; retract that one, or stand this one down", a.ID, a.Retracts)
+		return nil, muster.Errorf(muster.EConflict, "activation %s is the correction of %s, which it tells its people was withdrawn: a correction cannot be retracted; to tell them more, start a call-up of them (muster activate)", a.ID, a.Retracts)
 	case a.Retraction != nil:
 		return nil, muster.Errorf(muster.EConflict, "activation %s was already retracted at %s by %s (correction %s)",
 			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
@@ -125,10 +130,10 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
 		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
 	var (
-		calls    int
-		callOnly []plans.PersonID
+		calls, inFlight int
+		callOnly        []plans.PersonID
 	)
-	if corr.Recipients, calls, callOnly, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
+	if corr.Recipients, calls, inFlight, callOnly, err = copyReached(tx, c, a.ID, corr.ID, len(a.Roles)); err != nil {
 		return nil, fmt.Errorf("correction of %s: %w", a.ID, err)
 	}
 	ob, err := tx.CreateBucketIfNotExists(bOpen)
@@ -139,6 +144,9 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	a.Retraction = &Retraction{At: c.Time, By: c.Actor, Message: msg, Correct: req.Correct, Correction: corr.ID, Recipients: corr.Recipients, Calls: calls}
+	if c.RulesAtLeast(rulesCorrectionReachesAll) {
+		a.Retraction.InFlight = inFlight
+	}
 	if err := putActivation(tx, a); err != nil {
 		return nil, err
 	}
@@ -218,23 +226,24 @@ const CorrectionCallStep = 0xFFFF
 // copyReached writes the recipients of activation from that may have been
 // reached into a new recipients bucket of activation to, as pending, with
 // their counters, and returns how many there are, how many of them the
-// correction calls, and those it takes on only for a call. Under rulesCorrectReported the superiors its
+// correction calls, how many of them its SMS was in flight to (expired),
+// and those it takes on only for a call. Under rulesCorrectReported the superiors its
 // escalation reported to are among them (with no role slot), once each;
 // under rulesCorrectByVoice so are the people its voice calls may have
 // reached, each with a call queued.
-func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (n, calls int, callOnly []plans.PersonID, err error) {
+func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (n, calls, inFlight int, callOnly []plans.PersonID, err error) {
 	src := activationData(tx, from)
 	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
 	if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, 0, nil, err
 	}
 	ad, err := db.CreateBucket([]byte(to))
 	if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, 0, nil, err
 	}
 	rb, err := ad.CreateBucket(bRecipients)
 	if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, 0, nil, err
 	}
 	rb.FillPercent = recipientsFill
 	pending, _ := StatePending.code()
@@ -246,7 +255,7 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			r, err := decodeRecipient(k, v)
 			if err != nil {
-				return 0, 0, nil, err
+				return 0, 0, 0, nil, err
 			}
 			if !reached(r.State) {
 				continue
@@ -258,33 +267,36 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 			chunk = append(chunk, v...)
 			chunk[start+1] = pending
 			if err := rb.Put(bytes.Clone(k), chunk[start:len(chunk):len(chunk)]); err != nil {
-				return 0, 0, nil, err
+				return 0, 0, 0, nil, err
 			}
 			n++
+			if r.State == StateExpired {
+				inFlight++
+			}
 			countPending(r, grids, roles)
 		}
 		if c.RulesAtLeast(rulesCorrectReported) {
 			added, err := copyReported(tx, src, rb, grids)
 			if err != nil {
-				return 0, 0, nil, err
+				return 0, 0, 0, nil, err
 			}
 			n += added
 		}
 		if c.RulesAtLeast(rulesCorrectByVoice) {
 			var queued int
 			if callOnly, queued, err = copyCalled(src, ad, rb, grids, roles); err != nil {
-				return 0, 0, nil, err
+				return 0, 0, 0, nil, err
 			}
 			n, calls = n+len(callOnly), queued
 		}
 	}
 	if err := writePendingCounters(ad, n, grids, roles); err != nil {
-		return 0, 0, nil, err
+		return 0, 0, 0, nil, err
 	}
 	if calls > 0 {
 		err = ad.Bucket(bCounters).Put([]byte(dispatchCounter+escQueuedCounter), appendCount(nil, int64(calls)))
 	}
-	return n, calls, callOnly, err
+	return n, calls, inFlight, callOnly, err
 }
 
 // countPending counts r, copied into a correction as pending, in its
@@ -477,4 +489,247 @@ func dropCorrectionCall(tx *bolt.Tx, c *muster.Command, acts actCache, at *actTx
 		return err
 	}
 	return offCorrection(tx, at, ct, cr)
+}
+
+// rulesCorrectionReachesAll is the behaviour (muster.Rules) from which a
+// retraction reaches everyone its correction goes to: the correction is
+// not stood down while it still has SMS to send or calls to make (its
+// people would never be told), it ends by itself once everything went
+// out (correction.end), and a call of the retracted call-up that the
+// escalator canceled before it rang takes its correction call off
+// (correction.uncall). Under older rules a correction was stood down
+// whenever asked and stayed active until then, and called everyone whose
+// call was in flight at the retraction; the retraction recorded no
+// InFlight.
+const rulesCorrectionReachesAll = 9
+
+// CmdCorrectionEnd ends a correction whose SMS and calls have all gone
+// out (the escalator proposes it). It is ignorable: older members skip it.
+const CmdCorrectionEnd = "correction.end"
+
+// CmdCorrectionUncall takes off a correction the calls queued for people
+// whose calls of the retracted call-up were canceled before they rang (the
+// escalator proposes it). It is ignorable: older members skip it.
+const CmdCorrectionUncall = "correction.uncall"
+
+// CorrectionEndReason is the stand-down reason of a correction that ended
+// by itself.
+const CorrectionEndReason = "更正已全部发出 (correction complete: every SMS has its delivery outcome and every call is over)"
+
+// callOverAfter is how long after its last report a correction's placed
+// call with no final status counts as over: its end was not reported, and
+// no call rings and reads a correction that long.
+const callOverAfter = 10 * time.Minute
+
+// correctionToGo counts what the correction whose data bucket is ad still
+// has to get out at now: people whose SMS the carrier does not have yet
+// (pending or being sent) and calls not over (queued, being placed, or
+// placed with no final status reported within callOverAfter: a call
+// answered after the correction stopped reads nothing). With unreported,
+// SMS the carrier has not reported on count too: a report that the
+// handset could not be reached has the SMS sent again.
+func correctionToGo(ad *bolt.Bucket, now time.Time, unreported bool) (sms, calls int, err error) {
+	cb := ad.Bucket(bCounters)
+	n := counterValue(cb, string(stateKey(StatePending))) + counterValue(cb, string(stateKey(StateSending)))
+	if unreported {
+		n += counterValue(cb, string(stateKey(StateSent)))
+	}
+	q := ad.Bucket(bEscQueue)
+	if q == nil {
+		return int(n), 0, nil
+	}
+	err = q.ForEach(func(_, v []byte) error {
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		switch it.State {
+		case EscQueued, EscSending:
+			calls++
+		case EscSent:
+			if !CallStatus(strings.TrimSuffix(it.Call, " (machine)")).Final() && now.Before(it.Updated.Add(callOverAfter)) {
+				calls++
+			}
+		}
+		return nil
+	})
+	return int(n), calls, err
+}
+
+// correctionMayStop refuses (conflict) to stand down a, an active
+// correction, while it has SMS to send or calls to make at c's time: their
+// people would never be told that the call-up was withdrawn.
+func correctionMayStop(tx *bolt.Tx, a Activation, c *muster.Command) error {
+	ad := activationData(tx, a.ID)
+	if ad == nil || !c.RulesAtLeast(rulesCorrectionReachesAll) {
+		return nil
+	}
+	sms, calls, err := correctionToGo(ad, c.Time, false)
+	if err != nil || sms+calls == 0 {
+		return err
+	}
+	var left []string
+	if sms > 0 {
+		left = append(left, fmt.Sprintf("%d SMS not yet sent", sms))
+	}
+	if calls > 0 {
+		left = append(left, fmt.Sprintf("%d %s not yet made", calls, map[bool]string{true: "call", false: "calls"}[calls == 1]))
+	}
+	return muster.Errorf(muster.EConflict, "activation %s is the correction of %s and still has %s: stood down now, the correction would not reach them, and they would never be told that %s was withdrawn; it ends by itself once everything has gone out (muster status %s)",
+		a.ID, a.Retracts, strings.Join(left, " and "), a.Retracts, a.ID)
+}
+
+type correctionEnd struct {
+	Activation plans.ActivationID `json:"activation"`
+}
+
+// CorrectionEndResult is what correction.end did.
+type CorrectionEndResult struct {
+	Ended bool `json:"ended,omitempty"` // stood down, with CorrectionEndReason
+	Older bool `json:"older,omitempty"` // the cluster's rules predate it: nothing done
+	ToGo  int  `json:"to_go,omitempty"` // SMS and calls it still waits for: not ended
+}
+
+// applyCorrectionEnd stands down an active correction that has nothing
+// more to get out: every SMS has its delivery outcome and every call is
+// over (correctionToGo). Anything else is left as it is.
+func applyCorrectionEnd(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req correctionEnd
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("correction end: %v", err)
+	}
+	var out CorrectionEndResult
+	if !c.RulesAtLeast(rulesCorrectionReachesAll) {
+		out.Older = true // an older member would not know the command: it is ignorable, and does nothing here either
+		return out, nil
+	}
+	a, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	ad := activationData(tx, a.ID)
+	if a.Retracts == "" || a.Status != StatusActive || ad == nil {
+		return out, nil
+	}
+	sms, calls, err := correctionToGo(ad, c.Time, true)
+	if err != nil {
+		return nil, err
+	}
+	if out.ToGo = sms + calls; out.ToGo > 0 {
+		return out, nil
+	}
+	if err := standDown(tx, &a, c, CorrectionEndReason); err != nil {
+		return nil, err
+	}
+	out.Ended = true
+	return out, putActivation(tx, a)
+}
+
+// UnrungCalls are the calls of a retracted call-up to one person that the
+// escalator canceled while nothing but their being queued had been
+// reported (not dialled, not ringing, not answered), by SID.
+type UnrungCalls struct {
+	Person plans.PersonID `json:"person"`
+	SIDs   []string       `json:"sids"`
+}
+
+type correctionUncall struct {
+	Activation plans.ActivationID `json:"activation"` // the correction
+	Calls      []UnrungCalls      `json:"calls"`
+}
+
+// UncallResult is what correction.uncall did.
+type UncallResult struct {
+	Older   bool             `json:"older,omitempty"` // the cluster's rules predate it: nothing done
+	Dropped []plans.PersonID `json:"dropped"`         // whose correction call came off
+}
+
+// unrung reports whether a call whose last reported status is s had not
+// rung: nothing but its being queued was reported. A call reported
+// initiated (being dialled) counts as one that may have rung: its ringing
+// report may be on its way.
+func unrung(s CallStatus) bool {
+	return s == "" || s == CallQueued
+}
+
+// applyCorrectionUncall takes off the correction the queued call of each
+// person whose calls of the retracted call-up were canceled before they
+// rang, as the escalator reports, when the state agrees: those calls have
+// no dialling, ringing or answer reported (their status is none, queued
+// or canceled), and no other call of the call-up to that person may have
+// reached them. Such a call was never placed to the person: as for a call
+// not placed at all (dropCorrectionCall), the person keeps the
+// correction's SMS if the call-up's SMS may have reached them.
+func applyCorrectionUncall(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req correctionUncall
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("correction uncall: %v", err)
+	}
+	out := UncallResult{Dropped: []plans.PersonID{}}
+	if !c.RulesAtLeast(rulesCorrectionReachesAll) {
+		out.Older = true
+		return out, nil
+	}
+	corr, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	if corr.Retracts == "" {
+		return nil, invalidf("activation %s is not a correction", corr.ID)
+	}
+	acts := actCache{}
+	at, q, err := escQueue(tx, acts, corr.Retracts)
+	if err != nil || q == nil {
+		return out, err
+	}
+	canceled := map[plans.PersonID]map[string]bool{}
+	for _, uc := range req.Calls {
+		canceled[uc.Person] = map[string]bool{}
+		for _, sid := range uc.SIDs {
+			canceled[uc.Person][sid] = true
+		}
+	}
+	// Whether a call of the call-up to each person may have rung.
+	rang := map[plans.PersonID]bool{}
+	err = q.ForEach(func(_, v []byte) error {
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		sids, ok := canceled[it.Person]
+		if !ok || it.Channel != ChannelVoice {
+			return nil
+		}
+		st := CallStatus(strings.TrimSuffix(it.Call, " (machine)"))
+		if it.State == EscSent && sids[it.SID] {
+			rang[it.Person] = rang[it.Person] || !(unrung(st) || st == CallCanceled)
+		} else {
+			rang[it.Person] = rang[it.Person] || calledMayHaveHeard(it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ct, cq, err := escQueue(tx, acts, corr.ID)
+	if err != nil || cq == nil || ct == nil {
+		return out, err
+	}
+	for _, uc := range req.Calls {
+		if rang[uc.Person] {
+			continue
+		}
+		call, ok, err := getEscItem(cq, escItemKey(CorrectionCallStep, uc.Person, 0))
+		if err != nil {
+			return nil, err
+		}
+		if !ok || call.State != EscQueued || call.N != 0 {
+			continue
+		}
+		if err := dropCorrectionCall(tx, c, acts, at, uc.Person); err != nil {
+			return nil, err
+		}
+		out.Dropped = append(out.Dropped, uc.Person)
+	}
+	return out, acts.flush(c)
 }

@@ -1,12 +1,14 @@
 package notify_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -915,4 +917,174 @@ func TestCorrectionCallsWaitForTheOriginalCallsToEnd(t *testing.T) {
 	assert.Zero(t, overlaps, "no correction call rang while the call-up's call to the same person went on")
 	assert.Positive(t, calls.Canceled, "the calls still ringing were canceled")
 	assert.Positive(t, hungUp, "the calls in progress were hung up")
+}
+
+// heldCorrections is a provider that holds every SMS carrying the
+// correction's text until release is closed; calls go through.
+type heldCorrections struct {
+	notify.Provider
+	release <-chan struct{}
+}
+
+func (h heldCorrections) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	if strings.Contains(m.Body, correctionText) {
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return notify.Sent{}, &notify.SendError{Temporary: true, Message: ctx.Err().Error()}
+		}
+	}
+	return h.Provider.SendSMS(ctx, m)
+}
+
+func (h heldCorrections) PlaceCall(ctx context.Context, c notify.Call) (notify.Placed, error) {
+	return h.Provider.(notify.Caller).PlaceCall(ctx, c)
+}
+
+func (h heldCorrections) EndCall(ctx context.Context, sid string, last notify.CallStatus) (notify.CallStatus, error) {
+	return h.Provider.(notify.CallEnder).EndCall(ctx, sid, last)
+}
+
+// A correction whose SMS have not gone out yet is not stood down: its
+// people would never be told the call-up was withdrawn (409, saying how
+// many). Once everything went out it ends by itself. Under rules 8 the
+// stand-down was accepted at once and the correction never went out to
+// those still pending.
+func TestACorrectionIsNotStoodDownBeforeItHasGoneOut(t *testing.T) {
+	for _, rules := range []int{0, 8} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			release := make(chan struct{})
+			var once sync.Once
+			open := func() { once.Do(func() { close(release) }) }
+			t.Cleanup(open)
+			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+			r := newCallRig(t, rigOptions{nodes: 1, people: 50, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
+				wrap: func(_ bool, p notify.Provider) notify.Provider { return heldCorrections{Provider: p, release: release} }})
+			a := r.activate(t, "exercise")
+			r.waitSettled(t, a.ID, 30*time.Second)
+			n := r.c.WaitLeader(15 * time.Second).Node
+			svc := notify.NewService(n, n, senders)
+			res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+			require.NoError(t, err)
+			people := res.Correction.Recipients
+			require.Positive(t, people)
+
+			_, err = svc.StandDown(testCtx(t), "trainer", res.Correction.ID, "清理")
+			if rules == 8 {
+				require.NoError(t, err, "rules 8: accepted")
+				open()
+				assert.Equal(t, "trainer", r.status(t, res.Correction.ID).StoodDownBy)
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("still has %d SMS not yet sent: stood down now, the correction would not reach them", people))
+			assert.Equal(t, notify.StatusActive, r.status(t, res.Correction.ID).Status)
+
+			open()
+			deadline := time.Now().Add(30 * time.Second)
+			var st notify.ActivationStatus
+			for {
+				if st = r.status(t, res.Correction.ID); st.Status == notify.StatusStoodDown {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "the correction did not end by itself: %v", st.Counters.ByState)
+				time.Sleep(20 * time.Millisecond)
+			}
+			assert.Equal(t, "escalator", st.StoodDownBy)
+			assert.Equal(t, notify.CorrectionEndReason, st.StandDownReason)
+			assert.Equal(t, people, st.Counters.ByState[notify.StateDelivered], "everyone got it before it ended")
+			_, corr := originalAndCorrection(r.sim)
+			assert.Len(t, corr, people)
+			_, err = svc.StandDown(testCtx(t), "trainer", a.ID, "again")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "was retracted at", "a retracted call-up is said to be retracted")
+		})
+	}
+}
+
+// A retraction while the voice step's calls wait at the provider to be
+// dialled (one a second per account): the escalator cancels them before it
+// places the correction calls, and a call canceled before it rang (only
+// its cancel reported, never dialled) was never placed: its person gets no
+// correction call (they keep the correction SMS). A call that rang still
+// gets one.
+func TestACallCanceledBeforeItRangGetsNoCorrectionCall(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	ringing := regexp.MustCompile(`[13579]$`)
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.05, CPS: 1, // a call dialled every 50 ms here; one rings 60 s unanswered: 3 s
+		Voice:       twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+		CallScripts: []twiliosim.CallScript{{Match: ringing, Outcome: twiliosim.CallNoAnswer}},
+	}})
+	svc, a, silent := voiceDrill(t, r, "EXERCISE")
+	require.Greater(t, silent, 20)
+	clock.Add(5 * time.Minute)
+	// Wait for calls ringing that were dialled a second or more before:
+	// the state has had their dialling reported. They ring 3 s here, so
+	// they still ring at the retraction.
+	deadline := time.Now().Add(30 * time.Second)
+	rangAt := map[string]bool{}
+	for len(rangAt) < 2 {
+		clear(rangAt)
+		for _, c := range r.sim.Calls("") {
+			if c.Status == twiliosim.StatusRinging && time.Since(c.Started) > time.Second {
+				rangAt[c.To] = true
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "the step's calls did not ring")
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		st := r.escalation(t, res.Correction.ID)[0].Items
+		if st[notify.EscQueued]+st[notify.EscSending] == 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the correction's calls did not go: %v", st)
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.waitSimIdle(t, 60*time.Second)
+
+	corrMark := "/" + string(res.Correction.ID) + "."
+	original, correction := map[string]twiliosim.Call{}, map[string]int{}
+	for _, c := range r.sim.Calls("") {
+		if strings.Contains(c.URL, corrMark) {
+			correction[c.To]++
+		} else {
+			original[c.To] = c
+		}
+	}
+	neverDialled, calledAnyway, rangUncalled := 0, 0, 0
+	for to, c := range original {
+		switch {
+		case c.Status == twiliosim.StatusCanceled && c.Started.IsZero():
+			neverDialled++
+			if correction[to] > 0 {
+				calledAnyway++
+			}
+		case rangAt[to] && correction[to] == 0:
+			rangUncalled++
+		}
+	}
+	t.Logf("silent %d; calls in flight at the retraction %d, never dialled %d (called anyway %d), ringing %d; correction calls %d",
+		silent, res.Retracted.Retraction.Calls, neverDialled, calledAnyway, len(rangAt), len(correction))
+	require.Positive(t, neverDialled, "some calls were canceled while they waited to be dialled")
+	require.NotEmpty(t, rangAt)
+	assert.Zero(t, calledAnyway, "a call canceled before it was dialled was never placed: no correction call")
+	assert.Zero(t, rangUncalled, "a call that rang gets its correction call")
+	st := r.status(t, a.ID)
+	assert.Equal(t, len(correction), st.Retraction.Calls, "the calls taken off came off the count")
+	inCorrection := map[string]notify.State{}
+	for _, rc := range r.recipientsOf(t, res.Correction.ID) {
+		inCorrection[rc.Phone] = rc.State
+	}
+	for to, c := range original {
+		if c.Status == twiliosim.StatusCanceled && c.Started.IsZero() {
+			assert.Equal(t, notify.StateDelivered, inCorrection[to], "%s keeps the correction SMS", to)
+		}
+	}
 }
