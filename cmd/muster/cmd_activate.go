@@ -240,7 +240,7 @@ muster status on the ID printed.`,
 				if err := json.Unmarshal(raw, &res); err != nil {
 					return err
 				}
-				fmt.Fprintf(w, "activation %s retracted: nothing more of it is sent.\ncorrection %s goes to %s\nfollow it with: muster status %s\n",
+				fmt.Fprintf(w, "activation %s retracted: nothing more of it is sent.\ncorrection %s goes to %s\nfollow it with: muster status %s (it ends by itself once everything has gone out)\n",
 					res.Retracted.ID, res.Correction.ID, correctionReach(res.Retracted.ID, res.Correction.Recipients, res.Retracted.Retraction), res.Correction.ID)
 				return nil
 			})
@@ -259,6 +259,9 @@ muster status on the ID printed.`,
 func correctionReach(id plans.ActivationID, recipients int, r *notify.Retraction) string {
 	s := fmt.Sprintf("%s %s may have reached (its SMS to them was sent or in flight, or a call of it was placed to them)",
 		count(recipients, "person", "people"), id)
+	if r != nil && r.InFlight > 0 {
+		s = fmt.Sprintf("up to %s; %d of them get it only if its SMS to them, in flight at the retraction, turns out to have gone out", s, r.InFlight)
+	}
 	if r != nil && r.Calls > 0 {
 		s += fmt.Sprintf("; %d of them %s also called", r.Calls, plural(r.Calls, "is", "are"))
 	}

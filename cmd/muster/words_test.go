@@ -26,7 +26,7 @@ func TestRetractSaysMayHaveReached(t *testing.T) {
 	out := mustRunOnFake(t, api, "retract", "A000001", "--message", "前一条通知系误发，请忽略。")
 	assert.Equal(t, "activation A000001 retracted: nothing more of it is sent.\n"+
 		"correction A000002 goes to 1 person A000001 may have reached (its SMS to them was sent or in flight, or a call of it was placed to them); 1 of them is also called\n"+
-		"follow it with: muster status A000002\n", out)
+		"follow it with: muster status A000002 (it ends by itself once everything has gone out)\n", out)
 
 	_, _, err := runOnFake(t, api, "retract", "A000001")
 	require.Error(t, err)
@@ -38,6 +38,37 @@ func TestRetractSaysMayHaveReached(t *testing.T) {
 	printStatus(&b, st, sampleBoard(), 10)
 	assert.Contains(t, b.String(), "correction A000008 to 12 people A000007 may have reached (its SMS to them was sent or in flight, or a call of it was placed to them); 3 of them are also called\n")
 	assert.NotContains(t, b.String(), "reached them")
+}
+
+// Retraction figures and words: the retraction says how many get the
+// correction only if the call-up's SMS to them turns out to have gone
+// out; a retracted call-up's status says retracted (not stood down) and
+// what its correction reached; a correction's status shows no 报到 rate
+// or checkpoints (it takes no answers).
+func TestRetractionWords(t *testing.T) {
+	api := fakeAPI{"POST /api/v1/activations/A000030/retract": notify.RetractResult{
+		Retracted:  notify.Activation{ID: "A000030", Retraction: &notify.Retraction{Correction: "A000031", Recipients: 263, InFlight: 136}},
+		Correction: notify.Activation{ID: "A000031", Recipients: 263},
+	}}
+	out := mustRunOnFake(t, api, "retract", "A000030", "--message", "江北区三级误发")
+	assert.Contains(t, out, "correction A000031 goes to up to 263 people A000030 may have reached (its SMS to them was sent or in flight, or a call of it was placed to them); 136 of them get it only if its SMS to them, in flight at the retraction, turns out to have gone out\n")
+
+	st := sampleStatus()
+	st.Status = notify.StatusStoodDown
+	st.Retraction = &notify.Retraction{By: "值班员", Correction: "A000008", Recipients: 12}
+	st.Counters.ByState[notify.StatePending] = 5
+	corr := notify.ActivationStatus{Activation: notify.Activation{ID: "A000008", Status: notify.StatusStoodDown, Retracts: st.ID}}
+	corr.Counters.ByState = map[notify.State]int{notify.StateDelivered: 4, notify.StatePending: 8}
+	var b bytes.Buffer
+	printStatusOf(&b, st, sampleBoard(), 10, &corr)
+	assert.Contains(t, b.String(), "correction A000008 reached 4 of the 12 people A000007 may have reached; 8 NEVER SENT: the correction was stood down before their turn\n")
+	assert.Contains(t, b.String(), "5 recipients not sent: the call-up was retracted before their turn\n")
+
+	b.Reset()
+	printStatus(&b, corr, sampleBoard(), 10)
+	assert.Contains(t, b.String(), "报到 无需回复 (a correction takes no answers)\n")
+	assert.NotContains(t, b.String(), "T+5")
+	assert.Contains(t, b.String(), "8 recipients not sent: the correction was stood down before their turn\n")
 }
 
 // A purpose has one label in each language, wherever the CLI shows it:
