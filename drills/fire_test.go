@@ -421,6 +421,24 @@ func TestRunsOfAScheduleNeverOpenAtOnce(t *testing.T) {
 			}
 		})
 	}
+
+	// A run stood down a second before its length is over, as the next
+	// starts, was held, not cut short: the trend does not mark it.
+	t.Run("ten minutes long, every ten minutes", func(t *testing.T) {
+		e, tick := rig(t, 0)
+		ctx := testCtx(t)
+		in := weekly(district)
+		in.Cron, in.Length = "*/10 * * * *", "10m"
+		s, err := e.drills.Schedule(ctx, "trainer", in)
+		require.NoError(t, err)
+		require.Len(t, tick(s.Due.Add(3*time.Second)).Started, 1)
+		require.Len(t, tick(s.Due.Add(10*time.Minute+2*time.Second)).Started, 1)
+		trend, err := e.drills.Trend(ctx, muster.Default, "flood-control")
+		require.NoError(t, err)
+		require.Len(t, trend, 2)
+		assert.Equal(t, 599*time.Second, trend[0].StoodDownAt.Sub(trend[0].Start))
+		assert.False(t, trend[0].CutShort, "held: stood down as the next run started")
+	})
 }
 
 // A fire proposed over an open run (the scheduler's read was behind, say)

@@ -27,9 +27,14 @@ const CategoryUnknown plans.Category = "unknown"
 // and their share of the row's recipients.
 type Checkpoint struct {
 	Minutes int `json:"minutes"`
-	// Passed is set when the checkpoint lies at or before the metrics'
-	// AsOf; until then the counts are still growing.
-	Passed      bool    `json:"passed"`
+	// Passed is set once the counts are final: the checkpoint lies at or
+	// before the metrics' AsOf, or the call-up stood down before it (Cut).
+	// Until then the counts are still growing. (notify.AckBy.Reached.)
+	Passed bool `json:"passed"`
+	// Cut is set when the call-up stood down before the checkpoint: the
+	// counts are final, but they count up to the stand-down, not to
+	// T+Minutes (notify.AckBy.Cut).
+	Cut         bool    `json:"cut,omitempty"`
 	Reached     int     `json:"reached"`
 	ReachedPct  float64 `json:"reached_pct"`
 	Acked       int     `json:"acked"`
@@ -205,9 +210,18 @@ type TrendRow struct {
 	Regions      []plans.RegionCode `json:"regions"`
 	Participants int                `json:"participants"`
 	NoNotice     bool               `json:"no_notice,omitempty"`
-	// Retracted marks a run whose call-up was retracted as a mistake.
-	Retracted bool  `json:"retracted,omitempty"`
-	Total     Tally `json:"total"`
+	// Retracted marks a run whose call-up was retracted as a mistake, and
+	// StoppedBy names the LIVE call-up that stood it down.
+	Retracted bool               `json:"retracted,omitempty"`
+	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
+	// StoodDownAt is when the run's call-up stood down (zero while it is
+	// open): its figures are final.
+	StoodDownAt time.Time `json:"stood_down_at,omitzero"`
+	// CutShort marks a run cut short rather than held (see Overdue):
+	// retracted, stopped by a LIVE call-up, or stood down by hand before
+	// MinHeld (or its length) was over. Its figures are not a drill's.
+	CutShort bool  `json:"cut_short,omitempty"`
+	Total    Tally `json:"total"`
 }
 
 // Report is everything a drill report shows, read in one transaction:
@@ -298,8 +312,13 @@ func trend(tx *bolt.Tx, plan plans.PlanID, asOf time.Time, cur *Metrics) ([]Tren
 			}
 			m = &got
 		}
-		out = append(out, TrendRow{Run: r.ID, Activation: r.Activation, Start: m.Start, Type: r.Type, Level: r.Level,
-			Regions: r.Regions, Participants: r.Participants, NoNotice: r.NoNotice, Retracted: m.Retraction != nil, Total: m.Total})
+		row := TrendRow{Run: r.ID, Activation: r.Activation, Start: m.Start, Type: r.Type, Level: r.Level,
+			Regions: r.Regions, Participants: r.Participants, NoNotice: r.NoNotice, Retracted: m.Retraction != nil,
+			StoppedBy: m.StoppedBy, CutShort: cutShort(tx, &r), Total: m.Total}
+		if a, err := notify.GetActivation(tx, r.Activation); err == nil && !a.StoodDownAt.IsZero() && !a.StoodDownAt.After(asOf) {
+			row.StoodDownAt = a.StoodDownAt
+		}
+		out = append(out, row)
 		return nil
 	})
 	slices.SortStableFunc(out, func(a, b TrendRow) int {
@@ -365,6 +384,9 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 		m.End = m.Start
 	}
 	cx := &calc{start: m.Start, asOf: asOf, cps: m.Checkpoints}
+	if !a.StoodDownAt.IsZero() && !a.StoodDownAt.After(asOf) {
+		cx.stoodDown = a.StoodDownAt
+	}
 
 	var rows []row
 	if full {
@@ -590,9 +612,10 @@ func (n *roleNames) of(roles []int) []string {
 
 // calc holds what every tally of one run is measured against.
 type calc struct {
-	start time.Time
-	asOf  time.Time
-	cps   []int // minutes
+	start     time.Time
+	asOf      time.Time
+	stoodDown time.Time // when the call-up stood down, if by asOf
+	cps       []int     // minutes
 }
 
 // since is how long after the start t was (never negative).
@@ -662,7 +685,9 @@ func (g *agg) tally(cx *calc, key, name string) Tally {
 	t.ReachedPct, t.AckedPct, t.DeclinedPct, t.FailedPct, t.UnansweredPct = pct(t.Reached), pct(t.Acked), pct(t.Declined), pct(t.Failed), pct(t.Unanswered)
 	t.Checkpoints = make([]Checkpoint, len(cx.cps))
 	for i, m := range cx.cps {
-		t.Checkpoints[i] = Checkpoint{Minutes: m, Passed: !cx.asOf.Before(cx.start.Add(time.Duration(m) * time.Minute)),
+		at := cx.start.Add(time.Duration(m) * time.Minute)
+		cut := !cx.stoodDown.IsZero() && cx.stoodDown.Before(at)
+		t.Checkpoints[i] = Checkpoint{Minutes: m, Passed: cut || !cx.asOf.Before(at), Cut: cut,
 			Reached: g.cpReached[i], ReachedPct: pct(g.cpReached[i]), Acked: g.cpAcked[i], AckedPct: pct(g.cpAcked[i]),
 			Declined: g.cpDeclined[i], DeclinedPct: pct(g.cpDeclined[i])}
 	}

@@ -281,6 +281,7 @@ func countRun(t testing.TB, e *env, r drills.Run, asOf time.Time) metricsWant {
 	if !st.StoodDownAt.IsZero() && st.StoodDownAt.Before(asOf) {
 		end = st.StoodDownAt
 	}
+	final := !st.StoodDownAt.IsZero() && !st.StoodDownAt.After(asOf)
 	board, err := e.notify.Board(ctx, muster.Default, r.Activation)
 	require.NoError(t, err)
 	recs := e.recipients(t, r.Activation)
@@ -317,19 +318,19 @@ func countRun(t testing.TB, e *env, r drills.Run, asOf time.Time) metricsWant {
 		c := string(category[rc.Person])
 		groups["cat"][c] = append(groups["cat"][c], rc)
 	}
-	w := metricsWant{Start: start, End: end, Total: countTally(recs, start, asOf),
+	w := metricsWant{Start: start, End: end, Total: countTally(recs, start, asOf, final),
 		ByRegion: map[string]tallyWant{}, ByGrid: map[string]tallyWant{}, ByRole: map[string]tallyWant{}, ByCategory: map[string]tallyWant{}}
 	for k, rs := range groups["region"] {
-		w.ByRegion[k] = countTally(rs, start, asOf)
+		w.ByRegion[k] = countTally(rs, start, asOf, final)
 	}
 	for k, rs := range groups["grid"] {
-		w.ByGrid[k] = countTally(rs, start, asOf)
+		w.ByGrid[k] = countTally(rs, start, asOf, final)
 	}
 	for _, slot := range st.Roles { // every slot, with recipients or not
-		w.ByRole[strconv.Itoa(slot.Index)] = countTally(groups["role"][strconv.Itoa(slot.Index)], start, asOf)
+		w.ByRole[strconv.Itoa(slot.Index)] = countTally(groups["role"][strconv.Itoa(slot.Index)], start, asOf, final)
 	}
 	for k, rs := range groups["cat"] {
-		w.ByCategory[k] = countTally(rs, start, asOf)
+		w.ByCategory[k] = countTally(rs, start, asOf, final)
 	}
 
 	for _, rc := range recs {
@@ -393,7 +394,7 @@ func countRun(t testing.TB, e *env, r drills.Run, asOf time.Time) metricsWant {
 }
 
 // countTally counts one row from its recipients.
-func countTally(rs []notify.Recipient, start, asOf time.Time) tallyWant {
+func countTally(rs []notify.Recipient, start, asOf time.Time, final bool) tallyWant {
 	pct := func(k int) float64 {
 		if len(rs) == 0 {
 			return 0
@@ -438,8 +439,8 @@ func countTally(rs []notify.Recipient, start, asOf time.Time) tallyWant {
 	w.Unanswered = w.Recipients - w.Acked - w.Declined - w.Failed
 	w.Pct = [5]float64{pct(w.Reached), pct(w.Acked), pct(w.Declined), pct(w.Failed), pct(w.Unanswered)}
 	for i, m := range cps {
-		passed := 0.0
-		if !asOf.Before(start.Add(time.Duration(m) * time.Minute)) {
+		passed := 0.0 // final: passed by asOf, or the call-up stood down before it
+		if final || !asOf.Before(start.Add(time.Duration(m)*time.Minute)) {
 			passed = 1
 		}
 		w.CP = append(w.CP, [7]float64{float64(m), passed, float64(cp[i][0]), float64(cp[i][1]), float64(cp[i][2]), pct(cp[i][1]), pct(cp[i][0])})

@@ -149,6 +149,8 @@ var reportWords = map[string][2]string{
 	"retracted":     {"已撤回", "Retracted"},
 	"retracted.by":  {"%s 由 %s 撤回：%s（更正通知 %s）", "%s by %s: %s (correction %s)"},
 	"retracted.run": {"（已撤回）", " (retracted)"},
+	"stopped.run":   {"（被真实启动中止）", " (stopped by a LIVE call-up)"},
+	"early.run":     {"（提前解除）", " (stood down early)"},
 	"stopped":       {"被真实启动中止", "Stopped by a LIVE call-up"},
 	"cutshort":      {"不计为已开展的演练。", "It does not count as a drill held."},
 	"notice.retracted": {"本次演练的启动已撤回（误发）：%s 由 %s 撤回，发送随即停止，已向已送达人员发出更正通知 %s。",
@@ -173,6 +175,7 @@ var reportWords = map[string][2]string{
 	"checkpoints":   {"时间节点", "Checkpoints"},
 	"checkpoint":    {"节点", "Checkpoint"},
 	"notyet":        {"尚未到达", "not yet reached"},
+	"cutcp":         {"已解除，计至解除时", "stood down before it: counted to the stand-down"},
 	"curve":         {"确认到岗曲线", "Acknowledgements over time"},
 	"curve.x":       {"启动后分钟数", "minutes after the start"},
 	"curve.y":       {"占应召人数 %", "% of those called up"},
@@ -201,6 +204,7 @@ var reportWords = map[string][2]string{
 	"note.answer":   {"确认到岗 / 不能到岗：本人回复 1 / 2（或语音按键），以第一次回答为准；未回复 = 应召人数 − 确认 − 不能到岗 − 发送失败。", "Acknowledged / declined: the person answered 1 / 2 (by SMS or keypad); the first answer stands. No answer = called up − acknowledged − declined − failed."},
 	"note.cp":       {"T+5/15/30：启动后 5、15、30 分钟内（含）的人数及其占应召人数的比例。", "T+5/15/30: how many by 5, 15 and 30 minutes after the start, and their share of those called up."},
 	"note.pct":      {"用时：自启动至确认到岗；p50、p90 为最近秩百分位数（排序后第 ⌈p·N/100⌉ 个）。", "Time to ack: from the start to the acknowledgement; p50 and p90 are nearest-rank percentiles (the ⌈p·N/100⌉-th when sorted)."},
+	"note.trend":    {"趋势中标注“已撤回”“被真实启动中止”“提前解除”的演练被中止，不计为已开展的演练；* 表示该节点前已解除，比例计至解除时，不再变化；… 表示演练仍在进行、该节点尚未到达。", "In the trend, a run marked retracted, stopped by a LIVE call-up or stood down early was cut short and does not count as a drill held; * marks a checkpoint the call-up stood down before (its share counts to the stand-down and is final); … a checkpoint not yet reached by a run still under way."},
 	"note.list":     {"未回复人员包括发送失败者；类别取自当前花名册，已不在花名册中的人员计为“未知”。", "People who never answered include those the message failed to reach; categories are today's roster's, and people no longer in the roster count as unknown."},
 	"generated":     {"报告生成依据", "Computed from"},
 	"none":          {"—", "—"},
@@ -466,7 +470,7 @@ type figure struct {
 
 type cpView struct {
 	Label                      string
-	Passed                     bool
+	Passed, Cut                bool
 	Reached, Acked, Declined   string
 	ReachedP, AckedP, DeclineP string
 }
@@ -595,7 +599,7 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		{x.T("max"), x.ackTime(t.AckTime.Max, t.AckTime.N), "", ""},
 	}
 	for _, c := range t.Checkpoints {
-		v.CPs = append(v.CPs, cpView{Label: fmt.Sprintf("T+%d", c.Minutes), Passed: c.Passed,
+		v.CPs = append(v.CPs, cpView{Label: fmt.Sprintf("T+%d", c.Minutes), Passed: c.Passed, Cut: c.Cut,
 			Reached: strconv.Itoa(c.Reached), ReachedP: pct(c.ReachedPct), Acked: strconv.Itoa(c.Acked), AckedP: pct(c.AckedPct),
 			Declined: strconv.Itoa(c.Declined), DeclineP: pct(c.DeclinedPct)})
 	}
@@ -628,14 +632,26 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		tv := trendView{Date: stamp(tr.Start, loc), Run: string(tr.Run), Type: x.exerciseType(tr.Type), Participants: tr.Participants,
 			Reached: pct(tr.Total.ReachedPct), Acked: pct(tr.Total.AckedPct),
 			P50: x.ackTime(tr.Total.AckTime.P50, tr.Total.AckTime.N), P90: x.ackTime(tr.Total.AckTime.P90, tr.Total.AckTime.N)}
-		if tr.Retracted {
+		switch {
+		case tr.Retracted:
 			tv.Run += x.T("retracted.run")
+		case tr.StoppedBy != "":
+			tv.Run += x.T("stopped.run")
+		case tr.CutShort:
+			tv.Run += x.T("early.run")
 		}
 		if tr.Run == m.Run {
 			tv.Class, tv.Run = "current", tv.Run+x.T("current")
 		}
 		for _, c := range tr.Total.Checkpoints {
-			tv.CPs = append(tv.CPs, pct(c.AckedPct))
+			cell := pct(c.AckedPct)
+			switch {
+			case !c.Passed:
+				cell += "…"
+			case c.Cut:
+				cell += "*"
+			}
+			tv.CPs = append(tv.CPs, cell)
 		}
 		v.Trend = append(v.Trend, tv)
 	}
@@ -655,7 +671,7 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		v.People = append(v.People, personView{Name: p.Name, Grid: p.GridName, GridCode: string(p.Grid),
 			Roles: x.list(p.Roles), Category: x.category(p.Category), State: x.state(p.State), Error: e})
 	}
-	v.Notes = []string{x.T("note.reached"), x.T("note.answer"), x.T("note.cp"), x.T("note.pct"), x.T("note.list")}
+	v.Notes = []string{x.T("note.reached"), x.T("note.answer"), x.T("note.cp"), x.T("note.pct"), x.T("note.trend"), x.T("note.list")}
 	v.Generated = fmt.Sprintf("%s: %s %s, %s %s", x.T("generated"), x.T("activation"), m.Activation, x.T("asof"), stamp(m.AsOf, loc))
 	return v
 }

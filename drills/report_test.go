@@ -354,3 +354,90 @@ func TestReportSaysWhoTheDrillLeftOut(t *testing.T) {
 	require.NoError(t, json.Unmarshal(render(t, rep, drills.FormatJSON, plans.LangZH), &m))
 	assert.EqualValues(t, a.LeftOut, m["left_out"])
 }
+
+// The trend marks every run cut short rather than held — stood down by
+// hand after seconds, stopped by a LIVE call-up (a retracted one: above) —
+// and a run that is over has final checkpoints: one the call-up stood down
+// before is cut (counted to the stand-down), not still counting, in the
+// trend and in the report, which says 已解除，计至解除时 instead of 尚未到达.
+func TestTrendMarksRunsCutShortAndTheirCheckpointsFinal(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	e := newEnvAt(t, 300, clk)
+	ctx := testCtx(t)
+	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+
+	early, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	clk.Add(50 * time.Second)
+	_, err = e.notify.StandDown(ctx, "trainer", early.Activation, "提前结束")
+	require.NoError(t, err)
+
+	clk.Add(time.Hour)
+	held, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	clk.Add(20 * time.Minute)
+	_, err = e.notify.StandDown(ctx, "trainer", held.Activation, "演练结束")
+	require.NoError(t, err)
+
+	clk.Add(time.Hour)
+	stopped, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	clk.Add(6 * time.Minute)
+	live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "IV", Purpose: "LIVE", Reason: "内涝"})
+	require.NoError(t, err)
+	_, err = e.notify.StandDown(ctx, "commander", live.ID, "内涝解除")
+	require.NoError(t, err)
+
+	clk.Add(time.Hour)
+	open, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	clk.Add(10 * time.Minute)
+
+	trend, err := e.drills.Trend(ctx, muster.Default, "flood-control")
+	require.NoError(t, err)
+	require.Len(t, trend, 4)
+	type cp struct{ Passed, Cut bool }
+	cps := func(r drills.TrendRow) []cp {
+		var out []cp
+		for _, c := range r.Total.Checkpoints {
+			out = append(out, cp{c.Passed, c.Cut})
+		}
+		return out
+	}
+	byRun := map[drills.RunID]drills.TrendRow{}
+	for _, r := range trend {
+		byRun[r.Run] = r
+	}
+	r := byRun[early.ID]
+	assert.True(t, r.CutShort, "stood down after 50s")
+	assert.Equal(t, 50*time.Second, r.StoodDownAt.Sub(r.Start))
+	assert.Equal(t, []cp{{true, true}, {true, true}, {true, true}}, cps(r), "final, counted to the stand-down")
+	r = byRun[held.ID]
+	assert.False(t, r.CutShort, "stood down after 20 minutes: held")
+	assert.Equal(t, []cp{{true, false}, {true, false}, {true, true}}, cps(r))
+	r = byRun[stopped.ID]
+	assert.True(t, r.CutShort)
+	assert.Equal(t, live.ID, r.StoppedBy)
+	assert.Equal(t, []cp{{true, false}, {true, true}, {true, true}}, cps(r))
+	r = byRun[open.ID]
+	assert.False(t, r.CutShort)
+	assert.True(t, r.StoodDownAt.IsZero(), "still open")
+	assert.Equal(t, []cp{{true, false}, {false, false}, {false, false}}, cps(r), "still counting")
+
+	rep, err := e.drills.Report(ctx, muster.Default, early.ID, clk.Now())
+	require.NoError(t, err)
+	zh := string(render(t, rep, drills.FormatHTML, plans.LangZH))
+	checkHTML(t, []byte(zh), plans.LangZH, rep)
+	assert.Contains(t, zh, "T&#43;30<small>已解除，计至解除时</small>")
+	assert.NotContains(t, zh, "<small>尚未到达</small>", "nothing more will count")
+	assert.Contains(t, zh, string(early.ID)+"（提前解除）（本次）")
+	assert.Contains(t, zh, string(stopped.ID)+"（被真实启动中止）")
+	en := string(render(t, rep, drills.FormatHTML, plans.LangEN))
+	checkHTML(t, []byte(en), plans.LangEN, rep)
+	assert.Contains(t, en, "T&#43;5<small>stood down before it: counted to the stand-down</small>")
+	assert.Contains(t, en, string(stopped.ID)+" (stopped by a LIVE call-up)")
+	assert.NotContains(t, en, string(held.ID)+" (")
+}

@@ -601,23 +601,58 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "no drill of %s has run yet\n", args[0])
 					return
 				}
-				fmt.Fprintln(w, "RUN\tSTARTED\tTYPE\tLEVEL\tPEOPLE\tREACHED\tACKED\tACKED T+5\tT+15\tT+30\tACK p50\tp90")
-				for _, r := range out.Items {
-					at := make([]string, 3)
-					for i := range at {
-						at[i] = "-"
-						if i < len(r.Total.Checkpoints) {
-							cp := r.Total.Checkpoints[i]
-							at[i] = fmt.Sprintf("%.1f%%", cp.AckedPct)
-							if !cp.Passed {
-								at[i] += "…" // still counting
-							}
-						}
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", r.Run, localTime(r.Start), r.Type, r.Level, r.Participants,
-						r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50.Std().Round(time.Second), r.Total.AckTime.P90.Std().Round(time.Second))
-				}
+				printTrend(w, out.Items)
 			}))
 		},
+	}
+}
+
+// printTrend writes the trend table: a checkpoint still to come is marked
+// … (still counting), one the call-up stood down before * (final, counted
+// up to the stand-down), and a run cut short rather than held says why in
+// NOTE; a line under the table explains each mark used.
+func printTrend(w io.Writer, rows []drills.TrendRow) {
+	var counting, cut, short bool
+	fmt.Fprintln(w, "RUN\tSTARTED\tTYPE\tLEVEL\tPEOPLE\tREACHED\tACKED\tACKED T+5\tT+15\tT+30\tACK p50\tp90\tNOTE")
+	for _, r := range rows {
+		at := make([]string, 3)
+		for i := range at {
+			at[i] = "-"
+			if i < len(r.Total.Checkpoints) {
+				cp := r.Total.Checkpoints[i]
+				at[i] = fmt.Sprintf("%.1f%%", cp.AckedPct)
+				switch {
+				case !cp.Passed:
+					at[i] += "…"
+					counting = true
+				case cp.Cut:
+					at[i] += "*"
+					cut = true
+				}
+			}
+		}
+		note := "-"
+		switch {
+		case r.Retracted:
+			note = "retracted"
+		case r.StoppedBy != "":
+			note = "stopped by " + string(r.StoppedBy)
+		case r.CutShort && !r.StoodDownAt.IsZero():
+			note = "stood down at T+" + roundElapsed(r.StoodDownAt.Sub(r.Start))
+		case r.CutShort:
+			note = "cut short"
+		}
+		short = short || r.CutShort || r.Retracted || r.StoppedBy != ""
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Run, localTime(r.Start), r.Type, r.Level, r.Participants,
+			r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50.Std().Round(time.Second), r.Total.AckTime.P90.Std().Round(time.Second), note)
+	}
+	if short {
+		fmt.Fprintf(w, "NOTE: a run retracted, stopped by a LIVE call-up or stood down within %s of its start was cut short, not held: it is not a drill to compare\n", strings.TrimSuffix(drills.MinHeld.String(), "0s"))
+	}
+	if cut {
+		fmt.Fprintln(w, "* the call-up stood down before this checkpoint: the share is final and counts the answers until the stand-down")
+	}
+	if counting {
+		fmt.Fprintln(w, "… the run is under way and this checkpoint has not come: the share is still counting")
 	}
 }

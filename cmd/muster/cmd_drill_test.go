@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,4 +52,54 @@ func TestDrillStandDown(t *testing.T) {
 	_, _, err := runOnFake(t, api, "drill", "stand-down", "R000002")
 	require.Error(t, err)
 	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+}
+
+// drill trend marks the runs cut short rather than held (retracted,
+// stopped by a LIVE call-up, stood down by hand after seconds) and shows the
+// checkpoints of a run that is over as final: * when the call-up stood down
+// before them, … only while a run is under way; a line explains each mark.
+func TestDrillTrendMarksRunsCutShort(t *testing.T) {
+	start := time.Date(2026, 12, 6, 5, 22, 0, 0, time.UTC)
+	cp := func(final bool, cut ...bool) []drills.Checkpoint {
+		out := make([]drills.Checkpoint, 3)
+		for i, m := range []int{5, 15, 30} {
+			out[i] = drills.Checkpoint{Minutes: m, Passed: final || cut[i], Cut: cut[i], AckedPct: 24.6}
+		}
+		return out
+	}
+	row := func(id string, tot []drills.Checkpoint) drills.TrendRow {
+		return drills.TrendRow{Run: drills.RunID(id), Start: start, Type: drills.Notification, Level: "III", Participants: 259,
+			Total: drills.Tally{ReachedPct: 100, AckedPct: 24.6, Checkpoints: tot}}
+	}
+	byHand := row("R000001", cp(false, true, true, true))
+	byHand.CutShort, byHand.StoodDownAt = true, start.Add(50*time.Second)
+	retracted := row("R000002", cp(false, true, true, true))
+	retracted.Retracted, retracted.CutShort, retracted.StoodDownAt = true, true, start.Add(8*time.Second)
+	stopped := row("R000004", cp(false, false, true, true))
+	stopped.StoppedBy, stopped.CutShort, stopped.StoodDownAt = "A000018", true, start.Add(6*time.Minute)
+	stopped.Total.Checkpoints[0].Passed = true
+	held := row("R000005", cp(true, false, false, false))
+	held.StoodDownAt = start.Add(time.Hour)
+	open := row("R000006", cp(false, false, false, false))
+	open.Total.Checkpoints[0].Passed = true
+	api := fakeAPI{"GET /api/v1/drills/trend": map[string]any{"items": []drills.TrendRow{byHand, retracted, stopped, held, open}}}
+	out := mustRunOnFake(t, api, "drill", "trend", "flood-control")
+	lines := strings.Split(out, "\n")
+	require.GreaterOrEqual(t, len(lines), 9, out)
+	assert.Regexp(t, `NOTE$`, lines[0])
+	assert.Regexp(t, `^R000001 .* 24\.6%\*\s+24\.6%\*\s+24\.6%\*\s+.*stood down at T\+50s$`, lines[1])
+	assert.Regexp(t, `^R000002 .* 24\.6%\*\s+24\.6%\*\s+24\.6%\*\s+.*retracted$`, lines[2])
+	assert.Regexp(t, `^R000004 .* 24\.6%\s+24\.6%\*\s+24\.6%\*\s+.*stopped by A000018$`, lines[3])
+	assert.Regexp(t, `^R000005 .* 24\.6%\s+24\.6%\s+24\.6%\s+.*\s-$`, lines[4])
+	assert.Regexp(t, `^R000006 .* 24\.6%\s+24\.6%…\s+24\.6%…\s+.*\s-$`, lines[5])
+	assert.Contains(t, out, "\nNOTE: a run retracted, stopped by a LIVE call-up or stood down within 15m of its start was cut short, not held")
+	assert.Contains(t, out, "\n* the call-up stood down before this checkpoint: the share is final and counts the answers until the stand-down\n")
+	assert.Contains(t, out, "\n… the run is under way and this checkpoint has not come: the share is still counting\n")
+
+	// Without a run cut short or under way, no line explains marks not used.
+	api["GET /api/v1/drills/trend"] = map[string]any{"items": []drills.TrendRow{held}}
+	out = mustRunOnFake(t, api, "drill", "trend", "flood-control")
+	assert.NotContains(t, out, "NOTE:")
+	assert.NotContains(t, out, "…")
+	assert.NotContains(t, out, "*")
 }
