@@ -82,7 +82,7 @@ func TestTokenLifecycleOnOneNode(t *testing.T) {
 
 	op, err := svc.Authenticate(ctx, secret)
 	require.NoError(t, err)
-	assert.Equal(t, access.Identity{TokenID: tok.ID, Name: "值班员-张三", Role: access.Operator}, op)
+	assert.Equal(t, access.Identity{TokenID: tok.ID, Name: "值班员-张三", Holder: "值班员-张三", Role: access.Operator}, op, "issued without a holder: its name stands for one")
 
 	// Rejected requests change nothing.
 	rejected := []struct {
@@ -245,6 +245,9 @@ func TestATokenRecordsItsHolder(t *testing.T) {
 		n := c.Nodes[0].Node
 		svc := access.NewService(n, n)
 		ctx := testContext(t)
+		// Until the new node's member record is applied, its commands go
+		// under rules 1.
+		require.Eventually(t, func() bool { return n.Status().Rules == rules }, 10*time.Second, 10*time.Millisecond)
 
 		secret, tok, err := svc.Create(ctx, "admin", "值班手机", "李四", access.Approver)
 		require.NoError(t, err)
