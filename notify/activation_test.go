@@ -1118,6 +1118,7 @@ func TestTokensOfOnePersonAreOnePerson(t *testing.T) {
 			}, testCtx(t))
 			ctx := testCtx(t)
 			n := e.c.Leader().Node
+			require.Eventually(t, func() bool { return n.Status().Rules == rules }, 10*time.Second, 10*time.Millisecond, "the node's rules are published")
 			tokens := access.NewService(n, n)
 			for _, tok := range []struct{ name, holder string }{{"zhang-desk", "张三"}, {"zhang-phone", "张三"}, {"li", ""}, {"张三", ""}} {
 				_, _, err := tokens.Create(ctx, "admin", tok.name, tok.holder, access.Approver)
