@@ -52,6 +52,33 @@ type Hold struct {
 type WarningHold struct {
 	Warning WarningID    `json:"warning"`
 	Level   WarningLevel `json:"level"`
+	// Headline is the warning's, filled in on reads (Modes, EffectiveMode)
+	// and never stored, so that a reader can say why a region is in
+	// standby without looking the warning up.
+	Headline string `json:"headline,omitempty"`
+}
+
+// Reason says why h holds a region, as the audit trail does: the level,
+// the warning's ID and its headline (橙色预警 W000001: 暴雨橙色预警).
+func (h WarningHold) Reason() string {
+	return fmt.Sprintf("%s预警 %s: %s", h.Level.ChineseName(), h.Warning, h.Headline)
+}
+
+// withHeadlines returns holds with each warning's headline filled in (left
+// empty for a warning not found: a read never fails for it).
+func withHeadlines(tx *bolt.Tx, holds []WarningHold) ([]WarningHold, error) {
+	out := slices.Clone(holds)
+	for i := range out {
+		w, err := getWarning(tx, out[i].Warning)
+		switch {
+		case muster.IsCode(err, muster.ENotFound):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("warning holding a region: %w", err)
+		}
+		out[i].Headline = w.Headline
+	}
+	return out, nil
 }
 
 // ModeRecord is the mode a region was explicitly switched to. Only such
@@ -83,6 +110,9 @@ type RegionMode struct {
 	// WarningLevel is the most severe warning in force on the region or
 	// any region above it, whatever the mode.
 	WarningLevel WarningLevel `json:"warning_level,omitempty"`
+	// Warnings are those warnings, by ID, with their headlines: what holds
+	// the region in standby, or in it again once no activation holds it.
+	Warnings []WarningHold `json:"warnings,omitempty"`
 }
 
 // AuditRecord is one entry of the audit trail of mode switches.
@@ -144,6 +174,11 @@ func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 		if out.WarningLevel == "" || (m.WarningLevel.Valid() && m.WarningLevel.Rank() < out.WarningLevel.Rank()) {
 			out.WarningLevel = m.WarningLevel
 		}
+		for _, h := range m.Warnings {
+			if !slices.ContainsFunc(out.Warnings, func(o WarningHold) bool { return o.Warning == h.Warning }) {
+				out.Warnings = append(out.Warnings, h)
+			}
+		}
 		if m.Mode == ModeEmergency && (nearest == nil || nearest.Mode != ModeEmergency) {
 			nearest = &m
 		} else if nearest == nil {
@@ -153,10 +188,18 @@ func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 	if nearest != nil {
 		out.Mode, out.Level, out.From = nearest.Mode, nearest.Level, nearest.Region
 	}
+	slices.SortFunc(out.Warnings, func(a, b WarningHold) int { return strings.Compare(string(a.Warning), string(b.Warning)) })
+	if out.Warnings, err = withHeadlines(tx, out.Warnings); err != nil {
+		return RegionMode{}, err
+	}
+	if len(out.Warnings) == 0 {
+		out.Warnings = nil
+	}
 	return out, nil
 }
 
-// Modes lists every region's mode record, in region code order.
+// Modes lists every region's mode record, in region code order, with the
+// headlines of the warnings holding each (WarningHold.Headline).
 func Modes(tx *bolt.Tx) ([]ModeRecord, error) {
 	out := []ModeRecord{}
 	b := tx.Bucket(bModes)
@@ -167,6 +210,10 @@ func Modes(tx *bolt.Tx) ([]ModeRecord, error) {
 		var m ModeRecord
 		if err := json.Unmarshal(v, &m); err != nil {
 			return fmt.Errorf("decode mode of %s: %w", k, err)
+		}
+		var err error
+		if m.Warnings, err = withHeadlines(tx, m.Warnings); err != nil {
+			return fmt.Errorf("mode of %s: %w", k, err)
 		}
 		out = append(out, m)
 		return nil

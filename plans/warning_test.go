@@ -166,6 +166,15 @@ func (e *warnEnv) modeRecords(t *testing.T) []plans.ModeRecord {
 	return out
 }
 
+// holding is how a region's mode names the warnings ws holding it.
+func holding(ws ...plans.Warning) []plans.WarningHold {
+	out := make([]plans.WarningHold, len(ws))
+	for i, w := range ws {
+		out[i] = plans.WarningHold{Warning: w.ID, Level: w.Level, Headline: w.Headline}
+	}
+	return out
+}
+
 func rain(level string, regions ...plans.RegionCode) plans.WarningInput {
 	return plans.WarningInput{Regions: regions, Level: level, Event: "暴雨", Headline: "东湖区暴雨" + level + "预警", Source: "test"}
 }
@@ -211,7 +220,8 @@ func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
 	assert.Equal(t, t0, w1.IssuedAt)
 	assert.Equal(t, "duty", w1.IssuedBy)
 	assert.Equal(t, t0.Add(10*time.Minute), w1.RespondBy, "the service's response time is stamped in")
-	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wDistrict))
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningOrange,
+		Warnings: holding(w1)}, e.mode(t, wDistrict))
 	assert.Equal(t, plans.ModeStandby, e.mode(t, wGrid).Mode, "children inherit standby")
 	assert.Equal(t, plans.ModeNormal, e.mode(t, wOther).Mode)
 	assert.Equal(t, plans.ModeNormal, e.mode(t, wCity).Mode)
@@ -219,7 +229,8 @@ func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
 	// An activation outranks the warning; a second warning leaves it in emergency.
 	e.clk.Add(time.Minute)
 	e.hold(t, testHold{Region: wDistrict, Level: plans.LevelII, Act: "A000001"})
-	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wDistrict))
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange,
+		Warnings: holding(w1)}, e.mode(t, wDistrict))
 	e.clk.Add(time.Minute)
 	w2 := e.issue(t, rain("yellow", wDistrict))
 	assert.Equal(t, plans.ModeEmergency, e.mode(t, wStreet).Mode)
@@ -227,13 +238,15 @@ func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
 	// A warning on a street under an emergency district: the street stays in
 	// emergency by inheritance although it has a standby record of its own.
 	w3 := e.issue(t, rain("blue", wStreet))
-	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange}, e.mode(t, wStreet))
+	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeEmergency, Level: plans.LevelII, From: wDistrict, WarningLevel: plans.WarningOrange,
+		Warnings: holding(w1, w2, w3)}, e.mode(t, wStreet))
 
 	// The last activation stands down: back to standby, not normal.
 	e.clk.Add(time.Minute)
 	e.hold(t, testHold{Region: wDistrict, Act: "A000001", Release: true})
 	assert.Equal(t, plans.ModeStandby, e.mode(t, wDistrict).Mode)
-	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeStandby, From: wStreet, WarningLevel: plans.WarningOrange}, e.mode(t, wStreet))
+	assert.Equal(t, plans.RegionMode{Region: wStreet, Mode: plans.ModeStandby, From: wStreet, WarningLevel: plans.WarningOrange,
+		Warnings: holding(w1, w2, w3)}, e.mode(t, wStreet))
 
 	// Lifting one warning keeps the other's standby; lifting the last goes normal.
 	e.clk.Add(time.Minute)
@@ -241,7 +254,8 @@ func TestWarningStandbyAndEmergencyPrecedence(t *testing.T) {
 	assert.Equal(t, plans.WarningLifted, lifted.Status)
 	assert.Equal(t, "预警解除", lifted.LiftReason)
 	assert.Equal(t, "duty", lifted.LiftedBy)
-	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningYellow}, e.mode(t, wDistrict))
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningYellow,
+		Warnings: holding(w2)}, e.mode(t, wDistrict))
 	e.lift(t, w2.ID)
 	assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
 	assert.Equal(t, plans.ModeStandby, e.mode(t, wGrid).Mode, "the street's own warning still holds it")
@@ -697,7 +711,8 @@ func TestWarningImportUpdateAndCancel(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, plans.WarningLifted, old.Status)
 	assert.Contains(t, old.LiftReason, "RS-2")
-	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningRed}, e.mode(t, wDistrict))
+	assert.Equal(t, plans.RegionMode{Region: wDistrict, Mode: plans.ModeStandby, From: wDistrict, WarningLevel: plans.WarningRed,
+		Warnings: holding(res.Warning)}, e.mode(t, wDistrict))
 
 	// A cancellation lifts it; received twice, it answers the same.
 	cancel := []plans.UpstreamRef{{Sender: "qx.990100.example.cn", Identifier: "RS-2"}}

@@ -383,56 +383,6 @@ func newReasonCmd(g *globals, use, short, reasonHelp string, pathOf func(id stri
 	return cmd
 }
 
-func newModeCmd(g *globals) *cobra.Command {
-	var region string
-	cmd := &cobra.Command{
-		Use:   "mode [--region CODE]",
-		Short: "Show region modes: 平时 normal, 临战 standby, 战时 emergency, 恢复 recovery",
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c := newClient(g, cmd)
-			if region != "" {
-				return c.get("/api/v1/modes", url.Values{"region": {region}}, func(raw []byte, w io.Writer) error {
-					var m plans.RegionMode
-					if err := json.Unmarshal(raw, &m); err != nil {
-						return err
-					}
-					from := "no region above it has a mode of its own"
-					if m.From != "" {
-						from = "from " + string(m.From)
-					}
-					fmt.Fprintf(w, "%s: %s (%s) %s (%s)\n", m.Region, m.Mode, m.Mode.ChineseName(), m.Level, from)
-					return nil
-				})
-			}
-			return c.get("/api/v1/modes", nil, func(raw []byte, w io.Writer) error {
-				var l struct {
-					Items []plans.ModeRecord `json:"items"`
-				}
-				if err := json.Unmarshal(raw, &l); err != nil {
-					return err
-				}
-				if len(l.Items) == 0 {
-					fmt.Fprintln(w, "every region is normal (平时)")
-					return nil
-				}
-				fmt.Fprintln(w, "REGION\tMODE\tLEVEL\tSINCE\tBY\tHELD BY\tREASON")
-				for _, m := range l.Items {
-					var holds []string
-					for _, h := range m.Holds {
-						holds = append(holds, string(h.Activation))
-					}
-					fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", m.Region, m.Mode, m.Mode.ChineseName(), orDash(string(m.Level)),
-						localTime(m.Since), m.By, joinList(holds), m.Reason)
-				}
-				return nil
-			})
-		},
-	}
-	cmd.Flags().StringVar(&region, "region", "", "show one region's effective mode")
-	return cmd
-}
-
 func joinIDs(ids []plans.ActivationID) string {
 	s := make([]string, len(ids))
 	for i, id := range ids {
