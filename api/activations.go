@@ -22,6 +22,7 @@ type Activations interface {
 	Preview(ctx context.Context, req notify.ActivationRequest) (notify.Preview, error)
 	Activate(ctx context.Context, actor string, req notify.ActivationRequest) (notify.Activation, error)
 	StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
+	ForceStandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
 	ApprovalPreview(ctx context.Context, id plans.ActivationID) (notify.Preview, error)
 	Retract(ctx context.Context, actor string, id plans.ActivationID, req notify.RetractRequest) (notify.RetractResult, error)
 	Escalation(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]notify.EscalationStepStatus, error)
@@ -134,12 +135,17 @@ func (s *Server) listRecipients(c *gin.Context) {
 func (s *Server) standDown(c *gin.Context) {
 	var req struct {
 		Reason string `json:"reason"`
+		Force  bool   `json:"force"` // a correction with messages still to go, too
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req.Reason)
+	standDown := s.deps.Activations.StandDown
+	if req.Force {
+		standDown = s.deps.Activations.ForceStandDown
+	}
+	a, err := standDown(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req.Reason)
 	s.reply(c, http.StatusOK, a, err)
 }
 

@@ -206,6 +206,9 @@ func idempotencyKey(actor, key string) []byte { return append(append([]byte(acto
 type activationStandDown struct {
 	Activation plans.ActivationID `json:"activation"`
 	Reason     string             `json:"reason"`
+	// Force stands a correction down although it has messages to go (a
+	// wrong correction): those it has not reached are not told. Rules 9.
+	Force bool `json:"force,omitempty"`
 }
 
 // prepared is an activation request checked against the state.
@@ -883,7 +886,7 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
 		return nil, invalidf("stand down: %v", err)
 	}
-	return StandDownActivation(tx, c, req.Activation, req.Reason)
+	return standDownActivation(tx, c, req.Activation, req.Reason, req.Force)
 }
 
 // StandDownActivation stands activation id down inside another command's
@@ -893,6 +896,12 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 // standing down a correction that still has SMS to send or calls to make:
 // it ends by itself once they went out.
 func StandDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, reason string) (Activation, error) {
+	return standDownActivation(tx, c, id, reason, false)
+}
+
+// standDownActivation is StandDownActivation; force stands a correction
+// down although it has messages to go, saying how many in the reason.
+func standDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, reason string, force bool) (Activation, error) {
 	if strings.TrimSpace(reason) == "" {
 		return Activation{}, invalidf("reason: say why the activation is stood down")
 	}
@@ -909,7 +918,11 @@ func StandDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, 
 	case a.Status == StatusRejected:
 		return a, muster.Errorf(muster.EConflict, "activation %s was rejected; nothing was sent", a.ID)
 	case a.Retracts != "" && a.Status == StatusActive:
-		if err := correctionMayStop(tx, a, c); err != nil {
+		left, err := correctionMayStop(tx, a, c)
+		switch {
+		case err != nil && force && left != "":
+			reason += " (stood down with " + left + ": they were not told)"
+		case err != nil:
 			return a, err
 		}
 	}

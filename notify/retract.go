@@ -558,15 +558,16 @@ func correctionToGo(ad *bolt.Bucket, now time.Time, unreported bool) (sms, calls
 
 // correctionMayStop refuses (conflict) to stand down a, an active
 // correction, while it has SMS to send or calls to make at c's time: their
-// people would never be told that the call-up was withdrawn.
-func correctionMayStop(tx *bolt.Tx, a Activation, c *muster.Command) error {
+// people would never be told that the call-up was withdrawn. still says
+// what is still to go, for a stand-down forced anyway.
+func correctionMayStop(tx *bolt.Tx, a Activation, c *muster.Command) (still string, err error) {
 	ad := activationData(tx, a.ID)
 	if ad == nil || !c.RulesAtLeast(rulesCorrectionReachesAll) {
-		return nil
+		return "", nil
 	}
 	sms, calls, err := correctionToGo(ad, c.Time, false)
 	if err != nil || sms+calls == 0 {
-		return err
+		return "", err
 	}
 	var left []string
 	if sms > 0 {
@@ -575,8 +576,10 @@ func correctionMayStop(tx *bolt.Tx, a Activation, c *muster.Command) error {
 	if calls > 0 {
 		left = append(left, fmt.Sprintf("%d %s not yet made", calls, map[bool]string{true: "call", false: "calls"}[calls == 1]))
 	}
-	return muster.Errorf(muster.EConflict, "activation %s is the correction of %s and still has %s: stood down now, the correction would not reach them, and they would never be told that %s was withdrawn; it ends by itself once everything has gone out (muster status %s)",
-		a.ID, a.Retracts, strings.Join(left, " and "), a.Retracts, a.ID)
+	still = strings.Join(left, " and ")
+	return still, muster.Errorf(muster.EConflict, "activation %s is the correction of %s and still has %s: stood down now, the correction would not reach them, and they would never be told that %s was withdrawn; it ends by itself once everything has gone out (muster status %s). "+
+		"Only a wrong correction is stopped anyway: stand it down with --force (API: \"force\": true)",
+		a.ID, a.Retracts, still, a.Retracts, a.ID)
 }
 
 type correctionEnd struct {

@@ -953,23 +953,9 @@ func (h heldCorrections) EndCall(ctx context.Context, sid string, last notify.Ca
 func TestACorrectionIsNotStoodDownBeforeItHasGoneOut(t *testing.T) {
 	for _, rules := range []int{0, 8} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			release := make(chan struct{})
-			var once sync.Once
-			open := func() { once.Do(func() { close(release) }) }
-			t.Cleanup(open)
-			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-			r := newCallRig(t, rigOptions{nodes: 1, people: 50, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
-				wrap: func(_ bool, p notify.Provider) notify.Provider { return heldCorrections{Provider: p, release: release} }})
-			a := r.activate(t, "exercise")
-			r.waitSettled(t, a.ID, 30*time.Second)
-			n := r.c.WaitLeader(15 * time.Second).Node
-			svc := notify.NewService(n, n, senders)
-			res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
-			require.NoError(t, err)
+			r, svc, a, res, open := heldCorrection(t, rules)
 			people := res.Correction.Recipients
-			require.Positive(t, people)
-
-			_, err = svc.StandDown(testCtx(t), "trainer", res.Correction.ID, "清理")
+			_, err := svc.StandDown(testCtx(t), "trainer", res.Correction.ID, "清理")
 			if rules == 8 {
 				require.NoError(t, err, "rules 8: accepted")
 				open()
@@ -1001,6 +987,45 @@ func TestACorrectionIsNotStoodDownBeforeItHasGoneOut(t *testing.T) {
 			assert.Contains(t, err.Error(), "was retracted at", "a retracted call-up is said to be retracted")
 		})
 	}
+}
+
+// heldCorrection is a drill of 50, settled and retracted under rules,
+// whose correction SMS the provider holds back until open is called.
+func heldCorrection(t *testing.T, rules int) (r *callRig, svc *notify.Service, a notify.Activation, res notify.RetractResult, open func()) {
+	t.Helper()
+	release := make(chan struct{})
+	var once sync.Once
+	open = func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r = newCallRig(t, rigOptions{nodes: 1, people: 50, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
+		wrap: func(_ bool, p notify.Provider) notify.Provider { return heldCorrections{Provider: p, release: release} }})
+	a = r.activate(t, "exercise")
+	r.waitSettled(t, a.ID, 30*time.Second)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	svc = notify.NewService(n, n, senders)
+	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
+	require.Positive(t, res.Correction.Recipients)
+	return r, svc, a, res, open
+}
+
+// A wrong correction can still be stopped, on purpose: forced, the
+// stand-down goes through and its recorded reason says who was not told.
+func TestAWrongCorrectionIsStoppedOnlyWhenForced(t *testing.T) {
+	r, svc, _, res, open := heldCorrection(t, 0)
+	people := res.Correction.Recipients
+	_, err := svc.StandDown(testCtx(t), "trainer", res.Correction.ID, "更正内容有误")
+	require.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
+	assert.Contains(t, err.Error(), "stand it down with --force")
+	a, err := svc.ForceStandDown(testCtx(t), "trainer", res.Correction.ID, "更正内容有误")
+	require.NoError(t, err)
+	assert.Equal(t, notify.StatusStoodDown, a.Status)
+	assert.Equal(t, fmt.Sprintf("更正内容有误 (stood down with %d SMS not yet sent: they were not told)", people), a.StandDownReason)
+	open()
+	st := r.status(t, res.Correction.ID)
+	assert.Equal(t, "trainer", st.StoodDownBy, "it stays stood down by the trainer")
+	assert.Equal(t, notify.StatusStoodDown, st.Status)
 }
 
 // A retraction while the voice step's calls wait at the provider to be

@@ -536,14 +536,26 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 // normal unless another activation holds them. Standing down twice is a
 // conflict.
 func (s *Service) StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (Activation, error) {
+	return s.standDown(ctx, actor, activationStandDown{Activation: id, Reason: reason})
+}
+
+// ForceStandDown is StandDown, also for a correction that still has
+// messages to go, which StandDown refuses: a wrong correction is stopped,
+// and those it has not reached are not told (the reason recorded says how
+// many).
+func (s *Service) ForceStandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (Activation, error) {
+	return s.standDown(ctx, actor, activationStandDown{Activation: id, Reason: reason, Force: true})
+}
+
+func (s *Service) standDown(ctx context.Context, actor string, req activationStandDown) (Activation, error) {
 	var out Activation
-	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
 		return out, err
 	}
-	if err := s.notExpired(ctx, id, "stand down"); err != nil {
+	if err := s.notExpired(ctx, req.Activation, "stand down"); err != nil {
 		return out, err
 	}
-	b, err := json.Marshal(activationStandDown{Activation: id, Reason: reason})
+	b, err := json.Marshal(req)
 	if err != nil {
 		return out, err
 	}

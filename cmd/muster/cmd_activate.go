@@ -200,6 +200,7 @@ approval is refused unless --repeat is given: its people have been called.`,
 func newRejectCmd(g *globals) *cobra.Command {
 	return newReasonCmd(g, "reject ACTIVATION --reason TEXT", "Reject a LIVE activation waiting for approval: nothing is sent",
 		"why (kept with the decision)", func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/reject" },
+		nil,
 		func(raw []byte, w io.Writer, _ string) error {
 			var a notify.Activation
 			if err := json.Unmarshal(raw, &a); err != nil {
@@ -350,18 +351,27 @@ func repeatFlagError(err error) error {
 }
 
 func newStandDownCmd(g *globals) *cobra.Command {
-	return newReasonCmd(g, "stand-down ACTIVATION --reason TEXT",
+	var force bool
+	cmd := newReasonCmd(g, "stand-down ACTIVATION --reason TEXT [--force]",
 		"Stand an activation down: stop its sends and switch its regions back when nothing else holds them",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/stand-down" },
+		func(body map[string]any) {
+			if force {
+				body["force"] = true
+			}
+		},
 		func(_ []byte, w io.Writer, id string) error {
 			fmt.Fprintf(w, "activation %s stood down\n", id)
 			return nil
 		})
+	cmd.Flags().BoolVar(&force, "force", false, "also a correction that still has messages to go (a wrong correction): those it has not reached are not told")
+	return cmd
 }
 
 // newReasonCmd is a verb on one object that needs --reason: it posts
-// {"reason": TEXT} to pathOf(ID) and shows the answer with show.
-func newReasonCmd(g *globals, use, short, reasonHelp string, pathOf func(id string) string, show func(raw []byte, w io.Writer, id string) error) *cobra.Command {
+// {"reason": TEXT} to pathOf(ID), with what more (when not nil) adds from
+// the command's other flags, and shows the answer with show.
+func newReasonCmd(g *globals, use, short, reasonHelp string, pathOf func(id string) string, more func(body map[string]any), show func(raw []byte, w io.Writer, id string) error) *cobra.Command {
 	var reason string
 	cmd := &cobra.Command{
 		Use:   use,
@@ -373,7 +383,11 @@ func newReasonCmd(g *globals, use, short, reasonHelp string, pathOf func(id stri
 			}
 			c := newClient(g, cmd)
 			var raw []byte
-			if err := c.postJSON(pathOf(args[0]), map[string]string{"reason": reason}, &raw); err != nil {
+			body := map[string]any{"reason": reason}
+			if more != nil {
+				more(body)
+			}
+			if err := c.postJSON(pathOf(args[0]), body, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error { return show(raw, w, args[0]) })

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,4 +98,22 @@ func TestActivateYesShowsPreviewWarnings(t *testing.T) {
 	var repeated notify.Activation
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &repeated), r.stdout)
 	assert.NotEqual(t, live, repeated.ID)
+}
+
+// stand-down --force asks the node to stand a correction down although it
+// has messages to go; without it the body has no force at all.
+func TestStandDownForceIsSent(t *testing.T) {
+	var bodies []map[string]any
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+		bodies = append(bodies, body)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"id": "A000004", "status": "stood_down"})
+	})
+	assert.Equal(t, "activation A000004 stood down\n", mustRunOnFake(t, api, "stand-down", "A000004", "--reason", "更正内容有误", "--force"))
+	mustRunOnFake(t, api, "stand-down", "A000004", "--reason", "结束")
+	require.Len(t, bodies, 2)
+	assert.Equal(t, map[string]any{"reason": "更正内容有误", "force": true}, bodies[0])
+	assert.Equal(t, map[string]any{"reason": "结束"}, bodies[1])
 }

@@ -43,6 +43,7 @@ func newDrillStandDownCmd(g *globals) *cobra.Command {
 	return newReasonCmd(g, "stand-down RUN --reason TEXT",
 		"End a drill run early: stand its call-up down (no more 【演练】 sends or escalations)",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/drill-runs/" + url.PathEscape(id) + "/stand-down" },
+		nil,
 		func(raw []byte, w io.Writer, id string) error {
 			var a struct {
 				ID string `json:"id"`

@@ -315,6 +315,7 @@ func newWarningLiftCmd(g *globals) *cobra.Command {
 	return newReasonCmd(g, "lift ID --reason TEXT",
 		"Lift (解除) a warning: its regions leave standby unless another warning or an activation holds them",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/warnings/" + url.PathEscape(id) + "/lift" },
+		nil,
 		func(_ []byte, w io.Writer, id string) error {
 			fmt.Fprintf(w, "warning %s lifted\n", id)
 			return nil
