@@ -95,7 +95,21 @@ const commandVersion byte = 1
 //	   record, and an escalation message or call sent to another number
 //	   puts it in its item: a reply from the new number answers the
 //	   call-up, one from the old does not; a token records its holder,
-//	   and tokens of one holder are one person for an approval.
+//	   and tokens of one holder are one person for an approval; a
+//	   correction with SMS not yet sent or calls not yet over is stood
+//	   down only when forced, and ends by itself once every SMS has its
+//	   outcome and every call is over (correction.end); a call of the
+//	   retracted call-up canceled before it was reported dialled takes
+//	   its correction call off (correction.uncall); a retraction records
+//	   how many had the call-up's SMS in flight; an upstream drill's
+//	   warning is answered by a drill over its regions and not by a LIVE
+//	   call-up, and a drill answers no LIVE warning; a warning keeps only
+//	   the larger of two regions one within the other; a drill's due
+//	   time is judged by when its run was to start (one that comes while
+//	   the schedule's run before is open is missed, naming it, also when
+//	   the fire is applied), and a run a length apart that ends up to 2
+//	   minutes after the next start is stood down in the entry that
+//	   starts the next.
 const Rules = 9
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
