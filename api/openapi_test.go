@@ -248,7 +248,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"Region": plans.Region{}, "Person": plans.Person{}, "ImportResult": plans.ImportResult{},
 		"ModeRecord": plans.ModeRecord{}, "RegionMode": plans.RegionMode{}, "Warning": plans.Warning{},
 		"DrillSchedule": drills.Schedule{}, "DrillRun": drills.Run{}, "Finding": drills.Finding{},
-		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
+		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillCheckpoint": drills.Checkpoint{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
 		"Token": access.Token{}, "Retraction": notify.Retraction{},
 		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
 	}
