@@ -608,22 +608,31 @@ func TestAStoodDownCallUpGivesItsTurnsBack(t *testing.T) {
 func TestAnAnswerBeforeTheSendStopsIt(t *testing.T) {
 	e := newEnv(t, 1, 60)
 	n := e.c.Leader().Node
-	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
-	prov := &countingProvider{}
-	runPacedDispatcher(t, n, prov, 10, 60)
-	require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
-	var who notify.Recipient
-	for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {
-		if prov.sentTo(r.Phone) == 0 {
-			who = r // claimed, waiting for the rate
-		}
-	}
-	require.NotEmpty(t, who.Person, "a claimed send still waits")
+	a, prov, who := waitingSend(t, e)
 	out := reply(t, n, who.Phone, "1")
 	require.Equal(t, notify.InboundApplied, out.Outcome)
 	waitSends(t, e, a.ID, prov, a.Recipients-1)
 	assert.Zero(t, prov.sentTo(who.Phone), "no call-up SMS after their answer")
 	assert.Equal(t, notify.StateAcked, recipientOf(t, e, a.ID, who.Person).State)
+}
+
+// waitingSend starts an exercise of everyone in e, sent by a dispatcher
+// paced at 10 a second, and returns the provider and someone whose send
+// is claimed and still waits for the rate (the last of those to go).
+func waitingSend(t *testing.T, e *env) (notify.Activation, *countingProvider, notify.Recipient) {
+	t.Helper()
+	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
+	prov := &countingProvider{}
+	runPacedDispatcher(t, e.c.Leader().Node, prov, 10, 60)
+	require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
+	var who notify.Recipient
+	for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {
+		if prov.sentTo(r.Phone) == 0 {
+			who = r
+		}
+	}
+	require.NotEmpty(t, who.Person, "a claimed send still waits")
+	return a, prov, who
 }
 
 // sendTimes records when each activation's messages were sent.
@@ -708,17 +717,7 @@ func TestACorrectedPhoneGetsTheCallUpSMS(t *testing.T) {
 			const corrected = "+8613912345678"
 			e := newEnvWith(t, 1, 60, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
 			n := e.c.Leader().Node
-			a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
-			prov := &countingProvider{}
-			runPacedDispatcher(t, n, prov, 10, 60)
-			require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
-			var who notify.Recipient
-			for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {
-				if prov.sentTo(r.Phone) == 0 {
-					who = r // claimed, waiting for the rate: the last to go
-				}
-			}
-			require.NotEmpty(t, who.Person, "a claimed send still waits")
+			a, prov, who := waitingSend(t, e)
 			e.renumber(t, who.Person, corrected)
 			waitSends(t, e, a.ID, prov, a.Recipients)
 			assert.Equal(t, 1, prov.sentTo(corrected), "the call-up SMS goes to the corrected number")
