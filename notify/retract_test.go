@@ -871,15 +871,7 @@ func TestCorrectionCallsWaitForTheOriginalCallsToEnd(t *testing.T) {
 		}
 	}
 
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		st := r.escalation(t, res.Correction.ID)[0].Items
-		if st[notify.EscQueued]+st[notify.EscSending] == 0 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the correction's calls did not go: %v", st)
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.waitCorrectionCalls(t, res.Correction.ID)
 	sim := r.waitSimIdle(t, 60*time.Second)
 
 	corrMark := "/" + string(res.Correction.ID) + "."
@@ -989,6 +981,21 @@ func TestACorrectionIsNotStoodDownBeforeItHasGoneOut(t *testing.T) {
 	}
 }
 
+// waitCorrectionCalls waits until correction id has no call queued or
+// being placed.
+func (r *callRig) waitCorrectionCalls(t *testing.T, id plans.ActivationID) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st := r.escalation(t, id)[0].Items
+		if st[notify.EscQueued]+st[notify.EscSending] == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "the correction's calls did not go: %v", st)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // heldCorrection is a drill of 50, settled and retracted under rules,
 // whose correction SMS the provider holds back until open is called.
 func heldCorrection(t *testing.T, rules int) (r *callRig, svc *notify.Service, a notify.Activation, res notify.RetractResult, open func()) {
@@ -1063,15 +1070,7 @@ func TestACallCanceledBeforeItRangGetsNoCorrectionCall(t *testing.T) {
 	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
 	require.NoError(t, err)
 
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		st := r.escalation(t, res.Correction.ID)[0].Items
-		if st[notify.EscQueued]+st[notify.EscSending] == 0 {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "the correction's calls did not go: %v", st)
-		time.Sleep(20 * time.Millisecond)
-	}
+	r.waitCorrectionCalls(t, res.Correction.ID)
 	r.waitSimIdle(t, 60*time.Second)
 
 	corrMark := "/" + string(res.Correction.ID) + "."
