@@ -2,6 +2,7 @@ package drills_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
@@ -125,13 +126,7 @@ func TestReportGolden(t *testing.T) {
 // the correction said and which activation carried it, and the trend of
 // its plan marks it.
 func TestReportSaysTheDrillWasRetracted(t *testing.T) {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	require.NoError(t, err)
-	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
-	e := newEnvAt(t, 300, clk)
-	ctx := testCtx(t)
-	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
-	require.NoError(t, err)
+	e, ctx, clk, sc := weeklyStreetDrill(t)
 	run, err := e.drills.RunNow(ctx, "trainer", sc.ID)
 	require.NoError(t, err)
 	clk.Add(30 * time.Second)
@@ -361,13 +356,7 @@ func TestReportSaysWhoTheDrillLeftOut(t *testing.T) {
 // before is cut (counted to the stand-down), not still counting, in the
 // trend and in the report, which says 已解除，计至解除时 instead of 尚未到达.
 func TestTrendMarksRunsCutShortAndTheirCheckpointsFinal(t *testing.T) {
-	loc, err := time.LoadLocation("Asia/Shanghai")
-	require.NoError(t, err)
-	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
-	e := newEnvAt(t, 300, clk)
-	ctx := testCtx(t)
-	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
-	require.NoError(t, err)
+	e, ctx, clk, sc := weeklyStreetDrill(t)
 
 	early, err := e.drills.RunNow(ctx, "trainer", sc.ID)
 	require.NoError(t, err)
@@ -440,4 +429,19 @@ func TestTrendMarksRunsCutShortAndTheirCheckpointsFinal(t *testing.T) {
 	assert.Contains(t, en, "T&#43;5<small>stood down before it: counted to the stand-down</small>")
 	assert.Contains(t, en, string(stopped.ID)+" (stopped by a LIVE call-up)")
 	assert.NotContains(t, en, string(held.ID)+" (")
+}
+
+// weeklyStreetDrill is an env of 300 people on a test clock at 9:00 on 7
+// December 2026 in Shanghai, with a weekly drill of street scheduled by a
+// trainer.
+func weeklyStreetDrill(t *testing.T) (*env, context.Context, *clustertest.Clock, drills.Schedule) {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	e := newEnvAt(t, 300, clk)
+	ctx := testCtx(t)
+	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+	return e, ctx, clk, sc
 }
