@@ -181,14 +181,7 @@ func TestARetractedCallUpAnswersNoWarning(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 	var w plans.Warning
 	res.decode(t, &w)
-	warning := func() plans.Warning {
-		t.Helper()
-		res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(w.ID), token: f.root})
-		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-		var got plans.Warning
-		res.decode(t, &got)
-		return got
-	}
+	warning := func() plans.Warning { return readWarning(t, h, f.root, w.ID) }
 	activate := func() plans.ActivationID {
 		t.Helper()
 		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
@@ -241,14 +234,7 @@ func TestADrillAnswersAnExerciseWarning(t *testing.T) {
 	res.decode(t, &w)
 	require.Equal(t, plans.WarningExercise, w.Purpose)
 	require.Equal(t, []plans.RegionCode{"990101", "990102"}, w.Regions)
-	warning := func() plans.Warning {
-		t.Helper()
-		res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(w.ID), token: f.root})
-		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-		var got plans.Warning
-		res.decode(t, &got)
-		return got
-	}
+	warning := func() plans.Warning { return readWarning(t, h, f.root, w.ID) }
 	activate := func(region, purpose, reason string) plans.ActivationID {
 		t.Helper()
 		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(map[string]any{
@@ -274,4 +260,14 @@ func TestADrillAnswersAnExerciseWarning(t *testing.T) {
 	assert.False(t, got.Prompt)
 	res = do(t, h, request{method: "GET", path: "/metrics"})
 	assert.Contains(t, res.Body.String(), "muster_warnings_unanswered 0")
+}
+
+// readWarning is warning id as the API serves it.
+func readWarning(t *testing.T, h http.Handler, token string, id plans.WarningID) plans.Warning {
+	t.Helper()
+	res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(id), token: token})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var got plans.Warning
+	res.decode(t, &got)
+	return got
 }
