@@ -260,10 +260,11 @@ func showStatus(c *client, id string, grids int) error {
 	}
 	var corr *notify.ActivationStatus
 	if r := st.Retraction; r != nil {
-		// What the correction reached so far, for the RETRACTED line.
+		// What the correction reached so far, for the RETRACTED line; if
+		// it cannot be read, the line says what the retraction recorded.
 		corr = &notify.ActivationStatus{}
 		if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations/" + url.PathEscape(string(r.Correction))}, corr); err != nil {
-			return err
+			corr = nil
 		}
 	}
 	w := newTable(c.out)
