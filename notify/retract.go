@@ -527,12 +527,17 @@ const callOverAfter = 10 * time.Minute
 // placed with no final status reported within callOverAfter: a call
 // answered after the correction stopped reads nothing). With unreported,
 // SMS the carrier has not reported on count too: a report that the
-// handset could not be reached has the SMS sent again.
+// handset could not be reached has the SMS sent again. The escalator asks
+// that every tick only to know whether anything is left, so then SMS left
+// are the answer, without reading the calls (calls is 0).
 func correctionToGo(ad *bolt.Bucket, now time.Time, unreported bool) (sms, calls int, err error) {
 	cb := ad.Bucket(bCounters)
 	n := counterValue(cb, string(stateKey(StatePending))) + counterValue(cb, string(stateKey(StateSending)))
 	if unreported {
 		n += counterValue(cb, string(stateKey(StateSent)))
+		if n > 0 {
+			return int(n), 0, nil
+		}
 	}
 	q := ad.Bucket(bEscQueue)
 	if q == nil {
