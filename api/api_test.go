@@ -366,6 +366,9 @@ func TestOperationalEndpoints(t *testing.T) {
 	body := res.Body.String()
 	assert.Contains(t, body, `muster_raft_state{state="Leader"} 1`)
 	assert.Contains(t, body, `muster_apply_seconds_bucket{path="local"`)
+	assert.Regexp(t, `\nmuster_disk_free_bytes [0-9.e+]+\n`, body)
+	assert.Contains(t, body, "\nmuster_disk_reserve_bytes 2.68435456e+08\n", "the default reserve, 256 MiB")
+	assert.Regexp(t, `\nmuster_state_bytes [0-9.e+]+\n`, body)
 
 	res = do(t, h, request{method: "GET", path: "/api/v1/openapi.json"})
 	require.Equal(t, http.StatusOK, res.Code)

@@ -16,6 +16,7 @@ type nodeMetrics struct {
 	batchSeconds prometheus.Histogram
 
 	state, term, commit, applied, lastLog, lastContact, servers *prometheus.Desc
+	diskFree, diskReserve, stateBytes                           *prometheus.Desc
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -43,6 +44,9 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		lastLog:     prometheus.NewDesc("muster_raft_last_log_index", "Last index in the raft log.", nil, nil),
 		lastContact: prometheus.NewDesc("muster_raft_last_contact_seconds", "Seconds since a follower last heard from the leader (0 on the leader).", nil, nil),
 		servers:     prometheus.NewDesc("muster_raft_servers", "Members in the raft configuration.", nil, nil),
+		diskFree:    prometheus.NewDesc("muster_disk_free_bytes", "Free space on the data directory's file system (alert well above muster_disk_reserve_bytes: an import that would go below it is refused, and a full disk stops the node).", nil, nil),
+		diskReserve: prometheus.NewDesc("muster_disk_reserve_bytes", "Free disk this node keeps for call-ups (--disk-reserve).", nil, nil),
+		stateBytes:  prometheus.NewDesc("muster_state_bytes", "Size of the state, which each snapshot copies.", nil, nil),
 	}
 }
 
@@ -64,7 +68,7 @@ func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.applySeconds.Describe(ch)
 	m.batchEntries.Describe(ch)
 	m.batchSeconds.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers} {
+	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.diskFree, m.diskReserve, m.stateBytes} {
 		ch <- d
 	}
 }
@@ -99,6 +103,11 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.lastContact, prometheus.GaugeValue, contact)
 	if cf := r.GetConfiguration(); cf.Error() == nil {
 		ch <- prometheus.MustNewConstMetric(m.servers, prometheus.GaugeValue, float64(len(cf.Configuration().Servers)))
+	}
+	if d, ok := m.n.disk(); ok {
+		ch <- prometheus.MustNewConstMetric(m.diskFree, prometheus.GaugeValue, float64(d.Free))
+		ch <- prometheus.MustNewConstMetric(m.diskReserve, prometheus.GaugeValue, float64(d.Reserve))
+		ch <- prometheus.MustNewConstMetric(m.stateBytes, prometheus.GaugeValue, float64(d.State))
 	}
 }
 
