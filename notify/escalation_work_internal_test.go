@@ -1,8 +1,11 @@
 package notify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -101,4 +104,22 @@ func TestEscalationWorkGoesOnFromTheLastBatch(t *testing.T) {
 	taken, next = read(true, 2, next)
 	assert.Equal(t, []plans.PersonID{person(2)}, taken)
 	assert.Nil(t, next)
+}
+
+// fixedEnder answers every EndCall with end.
+type fixedEnder struct{ end CallEnd }
+
+func (f fixedEnder) EndCall(context.Context, string, CallStatus) (CallEnd, error) { return f.end, nil }
+
+// A call of a retracted call-up that the escalator canceled counts as never
+// rung only when Twilio had not dialled it: its status reports saying no
+// more than queued may lag behind a call that is ringing.
+func TestACanceledCallWithAStartTimeRang(t *testing.T) {
+	e := &Escalator{cfg: EscalatorConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	const p = plans.PersonID("P00000001")
+	w := &escWork{a: Activation{ID: "A000002", Retracts: "A000001"}, live: map[plans.PersonID][]liveCall{p: {{SID: "CA1", Status: CallQueued}}}}
+	got := e.endCalls(t.Context(), w, fixedEnder{CallEnd{Status: CallCanceled}}, p)
+	assert.Equal(t, callsEnded{over: true, unrung: []string{"CA1"}}, got, "canceled undialled: it never rang")
+	got = e.endCalls(t.Context(), w, fixedEnder{CallEnd{Status: CallCanceled, Dialled: true}}, p)
+	assert.Equal(t, callsEnded{over: true}, got, "dialled: it may have rung, whatever was reported")
 }

@@ -29,7 +29,15 @@ type Caller interface {
 // CallEnder ends calls placed earlier (Twilio implements it): a
 // retraction's correction ends the original's calls before it calls.
 type CallEnder interface {
-	EndCall(ctx context.Context, providerID string, last CallStatus) (CallStatus, error)
+	EndCall(ctx context.Context, providerID string, last CallStatus) (CallEnd, error)
+}
+
+// CallEnd is what a call ended by CallEnder is at the provider: its status
+// after the update, and whether it had been dialled (it has a start time),
+// which its status reports may not have told yet.
+type CallEnd struct {
+	Status  CallStatus
+	Dialled bool
 }
 
 // VoiceRoute is how the calls of one purpose go out: the provider account
@@ -734,9 +742,10 @@ type callsEnded struct {
 // have ended. A call being placed (no SID yet), or one ender is nil for, is
 // waited for: its end comes in its status callbacks. One Twilio cannot end
 // for good (it knows no such call) counts as over. A call Twilio canceled
-// whose last reported status was none or queued (Twilio reports a call
-// initiated when it dials it, and ringing before it rings: neither had
-// come) never rang.
+// before it dialled it (no start time) whose last reported status was none
+// or queued never rang: Twilio reports a call initiated when it dials it,
+// and ringing before it rings, and neither had come; the start time tells
+// of a dialling whose report is still on its way.
 func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, person plans.PersonID) callsEnded {
 	out := callsEnded{over: true}
 	rang := false
@@ -753,9 +762,9 @@ func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, p
 		case err != nil:
 			e.cfg.Logger.Warn("escalator: a call of a retracted call-up cannot be ended", "activation", w.a.Retracts, "call", c.SID, "err", err)
 			rang = true
-		case !st.Final():
+		case !st.Status.Final():
 			out.over = false
-		case st == CallCanceled && unrung(c.Status):
+		case st.Status == CallCanceled && !st.Dialled && unrung(c.Status):
 			out.unrung = append(out.unrung, c.SID)
 		default:
 			rang = true

@@ -933,7 +933,7 @@ func (h heldCorrections) PlaceCall(ctx context.Context, c notify.Call) (notify.P
 	return h.Provider.(notify.Caller).PlaceCall(ctx, c)
 }
 
-func (h heldCorrections) EndCall(ctx context.Context, sid string, last notify.CallStatus) (notify.CallStatus, error) {
+func (h heldCorrections) EndCall(ctx context.Context, sid string, last notify.CallStatus) (notify.CallEnd, error) {
 	return h.Provider.(notify.CallEnder).EndCall(ctx, sid, last)
 }
 

@@ -354,37 +354,38 @@ func (t *Twilio) FetchCall(ctx context.Context, providerID string) (CallReport, 
 // "" if none: in progress, the call is hung up at once; otherwise it is
 // canceled first, and hung up when Twilio answers that it was picked up
 // meanwhile (a cancel leaves an answered call as it is). It returns the
-// call's status after the update, final once the call is over; a call
-// that had ended already (Twilio's 21220) is looked up and its final
-// status returned. Errors are *SendError, classified as for sends.
-func (t *Twilio) EndCall(ctx context.Context, providerID string, last CallStatus) (CallStatus, error) {
+// call's status after the update, final once the call is over, and whether
+// Twilio had dialled it (the call has a start time); a call that had ended
+// already (Twilio's 21220) is looked up, its final status returned and
+// taken as dialled. Errors are *SendError, classified as for sends.
+func (t *Twilio) EndCall(ctx context.Context, providerID string, last CallStatus) (CallEnd, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
-	update := func(to CallStatus) (CallStatus, error) {
+	update := func(to CallStatus) (CallEnd, error) {
 		svc, call := t.service(ctx)
 		res, err := svc.UpdateCall(providerID, (&api.UpdateCallParams{}).SetStatus(string(to)))
 		if err != nil {
-			return "", classifyTwilio(ctx, err, call)
+			return CallEnd{}, classifyTwilio(ctx, err, call)
 		}
 		if res.Status == nil {
-			return "", &SendError{HTTPStatus: call.status, Temporary: true, Message: "twilio answered a call update without a status"}
+			return CallEnd{}, &SendError{HTTPStatus: call.status, Temporary: true, Message: "twilio answered a call update without a status"}
 		}
-		return CallStatus(*res.Status), nil
+		return CallEnd{Status: CallStatus(*res.Status), Dialled: res.StartTime != nil && *res.StartTime != ""}, nil
 	}
-	st, err := CallStatus(""), error(nil)
+	st, err := CallEnd{}, error(nil)
 	if last != CallInProgress {
 		st, err = update(CallCanceled)
 	}
-	if err == nil && (last == CallInProgress || st == CallInProgress) {
+	if err == nil && (last == CallInProgress || st.Status == CallInProgress) {
 		st, err = update(CallCompleted)
 	}
 	var se *SendError
 	if errors.As(err, &se) && se.Code == callStateCode {
 		r, ferr := t.FetchCall(ctx, providerID)
 		if ferr != nil {
-			return "", ferr
+			return CallEnd{}, ferr
 		}
-		return r.Status, nil
+		return CallEnd{Status: r.Status, Dialled: true}, nil // it had ended: taken as dialled, which keeps a correction call
 	}
 	return st, err
 }

@@ -486,3 +486,34 @@ func TestCallStatusAndMachine(t *testing.T) {
 		assert.Equal(t, want, notify.MachineAnswered(ab), ab)
 	}
 }
+
+// EndCall through twilio-go: a call still queued is canceled undialled, one
+// ringing is canceled dialled (Twilio gave it a start time, whatever its
+// status reports have said so far), and one that had ended is looked up.
+func TestTwilioEndsCallsAndSaysWhetherTheyWereDialled(t *testing.T) {
+	sim, apiURL := startTwilioSim(t, twiliosim.Config{TimeScale: 0.01, CPS: 0.001, CallScripts: []twiliosim.CallScript{
+		{Prefix: "+8613900000001", Ring: time.Hour}, // rings for the whole timeout
+		{Prefix: "+8613900000002"},                  // queued behind it: one call per 1000 s, scaled to 10 s
+	}})
+	vh := newVoiceHooks(t)
+	tw := newTwilio(t, notify.TwilioConfig{APIURL: apiURL, From: []string{"+15005550001"}})
+	place := func(attempt, to string) string {
+		t.Helper()
+		hooks := notify.VoiceHooksFor(vh.ts.URL, attempt)
+		placed, err := tw.PlaceCall(t.Context(), notify.Call{AttemptID: attempt, To: to, URL: hooks.TwiML, StatusCallback: hooks.Status, Ring: 600 * time.Second})
+		require.NoError(t, err)
+		return placed.ProviderID
+	}
+	ringing, queued := place("A1", "+8613900000001"), place("A2", "+8613900000002")
+	require.Eventually(t, func() bool { c, _ := sim.Call(ringing); return c.Status == twiliosim.StatusRinging }, 10*time.Second, 5*time.Millisecond)
+
+	end, err := tw.EndCall(t.Context(), queued, notify.CallQueued)
+	require.NoError(t, err)
+	assert.Equal(t, notify.CallEnd{Status: notify.CallCanceled, Dialled: false}, end, "never dialled")
+	end, err = tw.EndCall(t.Context(), ringing, notify.CallQueued) // its reports may lag: the start time tells
+	require.NoError(t, err)
+	assert.Equal(t, notify.CallEnd{Status: notify.CallCanceled, Dialled: true}, end)
+	end, err = tw.EndCall(t.Context(), ringing, notify.CallRinging)
+	require.NoError(t, err)
+	assert.Equal(t, notify.CallEnd{Status: notify.CallCanceled, Dialled: true}, end, "ended already: looked up")
+}
