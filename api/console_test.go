@@ -423,6 +423,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	assert.NotContains(t, p.text("#grid-rows"), "0.0%")
 	assert.Contains(t, p.text("#grid-rows"), "无需回复")
 
+	// A warning over another district puts it in standby: the modes page
+	// says which warning holds it, with its headline.
+	// Of two warnings over it, the first is lifted: the region stays in
+	// standby for the second, though its last switch was the first's.
+	n := f.c.Nodes[0].Node
+	ws := plans.NewWarningService(n, n, plans.WarningConfig{})
+	first, err := ws.Issue(ctx(t), "test", plans.WarningInput{
+		Regions: []plans.RegionCode{"990105"}, Level: "橙", Event: "暴雨", Headline: "南屏区暴雨橙色预警", ExpiresIn: plans.Duration(6 * time.Hour)})
+	require.NoError(t, err)
+	warned, err := ws.Issue(ctx(t), "test", plans.WarningInput{
+		Regions: []plans.RegionCode{"990105"}, Level: "黄", Event: "大风", Headline: "南屏区大风黄色预警", ExpiresIn: plans.Duration(6 * time.Hour)})
+	require.NoError(t, err)
+	_, err = ws.Lift(ctx(t), "test", first.ID, "雨停")
+	require.NoError(t, err)
+
 	// The modes page lists the region in emergency, held by the LIVE call-up.
 	p.do("open the modes page", 15*time.Second,
 		chromedp.Click(chromedp.CSS(`#nav a[data-route="modes"]`)),
@@ -433,6 +448,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	assert.Contains(t, row, "IV级（", "written as the CLI and the messages write it")
 	assert.Contains(t, row, string(live.ID))
 	assert.Contains(t, row, "暴雨")
+	p.waitFor("the region in standby", `#modes-rows tr[data-region="990105"][data-mode="standby"]`, 15*time.Second)
+	standby := p.text(`#modes-rows tr[data-region="990105"]`)
+	assert.Contains(t, standby, "黄色预警 "+string(warned.ID)+"：南屏区大风黄色预警", "the warning that holds it")
+	assert.NotContains(t, standby, string(first.ID), "not the lifted one")
 
 	// A request that will never start (rejected) has no clock and no
 	// checkpoints, and its stream ends, saying so.

@@ -32,6 +32,13 @@
     ended: '已解除，数据不再变化',
     never: '未启动（已驳回或审批已过期），数据不再变化',
   };
+  // standbyReason is why a region is in standby, as muster mode says it:
+  // the warnings holding it (colour, ID, headline), not the last switch's
+  // reason (a retraction's, or a warning's since replaced); '' otherwise.
+  const standbyReason = (m) =>
+    m.mode === 'standby' && (m.warnings || []).length
+      ? m.warnings.map((w) => `${WARNING_NAMES[w.level] || w.level}预警 ${w.warning}：${w.headline || ''}`).join('；')
+      : '';
   // A request in these states will never start: nobody is called, no clock
   // runs, and its event stream ends.
   const NEVER_STARTS = new Set(['rejected', 'approval_expired']);
@@ -387,7 +394,7 @@
             el('td', { class: 'nowrap' }, level.length ? level.join('，') : '—'),
             el('td', { class: 'nowrap opt' }, fmtTime(m.since)),
             el('td', { class: 'opt' }, m.by || '—'),
-            el('td', {}, m.reason || '—'),
+            el('td', {}, standbyReason(m) || m.reason || '—'),
             el('td', { class: 'refs opt' }, why.length ? why : '—'),
           );
         }),
