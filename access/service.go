@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -36,6 +37,12 @@ type Applier interface {
 type StateViewer interface {
 	View(ctx context.Context, level muster.Consistency, fn func(tx *bolt.Tx) error) error
 }
+
+// ServiceActors are the names muster's own services write commands under
+// (the audit trail's actor): no token may take one, or a person's acts
+// would read as the service's (a drill run stood down by "scheduler" counts
+// as one the scheduler ended on time).
+var ServiceActors = []string{"scheduler", "escalator", "dispatcher", "cluster", "webhook", "warning-expiry", "import-janitor"}
 
 // Identity is who a request comes from, as established by Authenticate.
 type Identity struct {
@@ -104,6 +111,9 @@ func (s *Service) propose(ctx context.Context, typ, actor string, payload, out a
 func (s *Service) Create(ctx context.Context, actor, name, holder string, role Role) (string, Token, error) {
 	if err := validName(name); err != nil {
 		return "", Token{}, err
+	}
+	if slices.Contains(ServiceActors, name) {
+		return "", Token{}, muster.Errorf(muster.EInvalid, "token name %q: muster's own %s writes under that name in the audit trail; choose another", name, name)
 	}
 	if err := validHolder(holder); err != nil {
 		return "", Token{}, err

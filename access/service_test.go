@@ -15,6 +15,7 @@ import (
 	"muster/access"
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/drills"
 )
 
 func register(_ int, n *cluster.Node) { access.Register(n) }
@@ -276,4 +277,18 @@ func TestATokenRecordsItsHolder(t *testing.T) {
 			assert.Contains(t, err.Error(), "holder")
 		}
 	}
+}
+
+// A token may not take the name muster's own services write under: a
+// person's stand-down as "scheduler" would read as the scheduler's.
+func TestServiceNamesAreNotTokenNames(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: register})
+	n := c.Nodes[0].Node
+	svc := access.NewService(n, n)
+	for _, name := range []string{"scheduler", "escalator", "dispatcher", drills.SchedulerActor} {
+		_, _, err := svc.Create(testContext(t), "admin", name, "", access.Trainer)
+		assertCode(t, muster.EInvalid, err)
+		assert.Contains(t, err.Error(), "audit trail")
+	}
+	assert.Zero(t, count(t, svc))
 }
