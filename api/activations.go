@@ -238,7 +238,10 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 		return name == requester || len(byName[name]) > 0 && byName[name][0].HeldBy() == holder
 	}
 	if own.ID != "" && requesters(own.Name) {
-		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s; the token %q is theirs: another person must decide on it", id, holder, own.Name)
+		if own.Name == requester {
+			return muster.Errorf(muster.EForbidden, "activation %s was requested by %s; another person must decide on it", id, requester)
+		}
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s with the token %q; %q is theirs too: another person must decide on it", id, holder, requester, own.Name)
 	}
 	if own.ID != "" && requesters(own.CreatedBy) {
 		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, whose token %q made the token %q (%s): the requester could approve with it themselves; "+
