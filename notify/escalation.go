@@ -227,13 +227,22 @@ func (at *actTx) unreachedBySMS(k []byte, s State) (bool, error) {
 	if s != StatePending && s != StateSending {
 		return false, nil
 	}
-	data := get(at.ac, k)
+	ok, err := unreachableAttempt(get(at.ac, k))
+	if err != nil {
+		return false, fmt.Errorf("attempt record of %s in %s: %w", k, at.a.ID, err)
+	}
+	return ok, nil
+}
+
+// unreachableAttempt reports whether the attempt record data (nil: none)
+// says the carrier could not reach the handset (UnreachableCode).
+func unreachableAttempt(data []byte) (bool, error) {
 	if data == nil {
 		return false, nil
 	}
 	var att Attempt
 	if err := decodeAttempt(data, &att); err != nil {
-		return false, fmt.Errorf("attempt record of %s in %s: %w", k, at.a.ID, err)
+		return false, err
 	}
 	return UnreachableCode(att.Code), nil
 }

@@ -569,9 +569,8 @@ func unreachable(ad *bolt.Bucket, k []byte) bool {
 	if b == nil {
 		return false
 	}
-	data := b.Get(k)
-	var att Attempt
-	return data != nil && decodeAttempt(data, &att) == nil && UnreachableCode(att.Code)
+	ok, err := unreachableAttempt(b.Get(k))
+	return err == nil && ok
 }
 
 // send claims w's queued items and sends the claimed ones.
