@@ -174,13 +174,8 @@ func liveSaysNoDrill(p *prepared) error {
 // call-up is (the state machine refuses that too, under
 // rulesLiveStopsDrills).
 func askedFor(tx *bolt.Tx, cr activationCreate) error {
-	rr := plans.NewRegionReader(tx)
-	for _, r := range cr.Regions {
-		for _, above := range cr.Regions {
-			if above != r && rr.Within(r, above) {
-				return invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
-			}
-		}
+	if r, above, ok := plans.WithinAnother(plans.NewRegionReader(tx), cr.Regions); ok {
+		return invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
 	}
 	if cr.Purpose.Drill() {
 		return noDrillWhereLive(tx, cr.Regions)

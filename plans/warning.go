@@ -573,6 +573,21 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 // all (990103 with 990103001), and the activation it suggested was refused.
 const rulesWarningOutermostRegions = 9
 
+// WithinAnother returns a region of codes that lies within another of
+// them in the region tree, and that one; ok is false when none does. A
+// call-up or a warning names only the larger (it covers everything under
+// it).
+func WithinAnother(rr *RegionReader, codes []RegionCode) (r, above RegionCode, ok bool) {
+	for _, r := range codes {
+		for _, above := range codes {
+			if above != r && rr.Within(r, above) {
+				return r, above, true
+			}
+		}
+	}
+	return "", "", false
+}
+
 // outermostRegions returns codes without those that lie within another of
 // them in the region tree, in the same order, and those left out.
 func outermostRegions(rr *RegionReader, codes []RegionCode) (kept, within []RegionCode) {
@@ -1011,13 +1026,8 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 	// Named with a region that contains it, a region would make the
 	// suggested activation one that is refused.
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
-		rr := NewRegionReader(tx)
-		for _, r := range p.Regions {
-			for _, above := range p.Regions {
-				if above != r && rr.Within(r, above) {
-					return muster.Errorf(muster.EInvalid, "regions: %s lies within %s, also named: name only %s (a warning covers everything under its regions)", r, above, above)
-				}
-			}
+		if r, above, ok := WithinAnother(NewRegionReader(tx), p.Regions); ok {
+			return muster.Errorf(muster.EInvalid, "regions: %s lies within %s, also named: name only %s (a warning covers everything under its regions)", r, above, above)
 		}
 		return nil
 	})
