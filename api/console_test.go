@@ -450,7 +450,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	assert.Contains(t, row, "暴雨")
 	p.waitFor("the region in standby", `#modes-rows tr[data-region="990105"][data-mode="standby"]`, 15*time.Second)
 	standby := p.text(`#modes-rows tr[data-region="990105"]`)
-	assert.Contains(t, standby, "黄色预警 "+string(warned.ID)+"：南屏区大风黄色预警", "the warning that holds it")
+	assert.Contains(t, standby, "黄色预警 "+string(warned.ID)+": 南屏区大风黄色预警", "the warning that holds it")
 	assert.NotContains(t, standby, string(first.ID), "not the lifted one")
 
 	// A request that will never start (rejected) has no clock and no

@@ -33,11 +33,12 @@
     never: '未启动（已驳回或审批已过期），数据不再变化',
   };
   // standbyReason is why a region is in standby, as muster mode says it:
-  // the warnings holding it (colour, ID, headline), not the last switch's
-  // reason (a retraction's, or a warning's since replaced); '' otherwise.
+  // the warnings holding it, named as the audit trail names them
+  // (WarningHold.Reason), not the last switch's reason (a retraction's, or
+  // a warning's since lifted); '' otherwise.
   const standbyReason = (m) =>
     m.mode === 'standby' && (m.warnings || []).length
-      ? m.warnings.map((w) => `${WARNING_NAMES[w.level] || w.level}预警 ${w.warning}：${w.headline || ''}`).join('；')
+      ? m.warnings.map((w) => `${WARNING_NAMES[w.level] || w.level}预警 ${w.warning}: ${w.headline || ''}`).join('；')
       : '';
   // A request in these states will never start: nobody is called, no clock
   // runs, and its event stream ends.
