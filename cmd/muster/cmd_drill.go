@@ -621,15 +621,9 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 			at[i] = "-"
 			if i < len(r.Total.Checkpoints) {
 				cp := r.Total.Checkpoints[i]
-				at[i] = fmt.Sprintf("%.1f%%", cp.AckedPct)
-				switch {
-				case !cp.Passed:
-					at[i] += "…"
-					counting = true
-				case cp.Cut:
-					at[i] += "*"
-					cut = true
-				}
+				at[i] = fmt.Sprintf("%.1f%%", cp.AckedPct) + checkpointMark(cp.Passed, cp.Cut)
+				counting = counting || !cp.Passed
+				cut = cut || cp.Passed && cp.Cut
 			}
 		}
 		note := "-"

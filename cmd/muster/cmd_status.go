@@ -505,14 +505,20 @@ func printBoard(w io.Writer, b notify.Board, sortBy string, top int) {
 // ackByCell is a checkpoint's share, marked … while it is still counting
 // and * when the call-up stood down before it (cutNote says so).
 func ackByCell(ab notify.AckBy) string {
-	s := fmt.Sprintf("%.1f%%", ab.Pct)
+	return fmt.Sprintf("%.1f%%", ab.Pct) + checkpointMark(ab.Reached, ab.Cut)
+}
+
+// checkpointMark is what follows a checkpoint's figure: … while it is
+// still counting (not final), * when the call-up stood down before it
+// (final, counted up to the stand-down), nothing once it has passed.
+func checkpointMark(final, cut bool) string {
 	switch {
-	case !ab.Reached:
-		s += "…"
-	case ab.Cut:
-		s += "*"
+	case !final:
+		return "…"
+	case cut:
+		return "*"
 	}
-	return s
+	return ""
 }
 
 // cutNote explains the checkpoints marked * (ackByCell), or is empty.
