@@ -41,7 +41,7 @@ func (e *apiError) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("HTTP %d", e.Status)
 	}
-	return e.Message
+	return localTimes(e.Message)
 }
 
 // request describes one API call.

@@ -1,6 +1,9 @@
 package main
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // Layouts of the times the CLI shows people; showTime adds the zone to each.
 const (
@@ -32,4 +35,22 @@ func inZone(t time.Time, zone string) string {
 		loc = time.Local
 	}
 	return showTime(t, loc, minuteLayout)
+}
+
+// serverTime is a time as the server writes it into a message (RFC 3339,
+// UTC: the state machine knows no zone).
+var serverTime = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
+
+// localTimes shows the times in a server's message as every other time the
+// CLI prints: to the second, in the machine's zone, with the offset
+// ("stood down at 2026-12-06 13:34:31 +08:00", not "2026-12-06T05:34:31Z").
+// -o json keeps the message as the server wrote it.
+func localTimes(msg string) string {
+	return serverTime.ReplaceAllStringFunc(msg, func(s string) string {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return s
+		}
+		return showTime(t, time.Local, secondLayout)
+	})
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"muster"
 	"muster/access"
 	"muster/notify"
 	"muster/plans"
@@ -79,4 +82,18 @@ func TestTimesShowTheirZone(t *testing.T) {
 	var b bytes.Buffer
 	printActivated(&b, notify.Activation{ID: "A000010", Status: notify.StatusPendingApproval, ApprovalsRequired: 2, ApprovalDeadline: statusT0})
 	assert.Regexp(t, `until \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2};`, b.String())
+}
+
+// A time in a server's refusal is shown as the CLI shows times: in the
+// machine's zone with its offset, not as the state machine's UTC.
+func TestServerTimesShowTheMachinesZone(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 34, 31, 0, time.UTC)
+	api := refusal(http.StatusConflict, muster.Error{Code: muster.EConflict, Message: "activation A000007 was already stood down at " + at.Format(time.RFC3339) + " by 值班员"})
+	_, _, err := runOnFake(t, api, "stand-down", "A000007", "--reason", "雨停")
+	require.Error(t, err)
+	assert.Equal(t, "activation A000007 was already stood down at "+at.Local().Format("2006-01-02 15:04:05 -07:00")+" by 值班员", err.Error())
+
+	local := at.Local().Format("2006-01-02 15:04:05 -07:00")
+	assert.Equal(t, "due "+local+", not "+local, localTimes("due 2026-12-06T05:34:31Z, not 2026-12-06T13:34:31.5+08:00"), "fractions are dropped, offsets read")
+	assert.Equal(t, "version 2026-12-06T99:00:00Z stays", localTimes("version 2026-12-06T99:00:00Z stays"), "what does not parse is left as written")
 }
