@@ -132,7 +132,7 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 		fmt.Fprintf(w, "  %s\t%s\t%s %s\tmuster activate %s --region %s --level %s --purpose %s",
 			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose)
 		if reason != "" {
-			fmt.Fprintf(w, " --reason %q", reason)
+			fmt.Fprintf(w, " --reason %s", shellWord(reason))
 		}
 		fmt.Fprintln(w)
 	}
@@ -140,6 +140,13 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 		fmt.Fprintf(w, "add --reason TEXT saying why: the warning's headline and event say %q, which a LIVE call-up's reason may not\n",
 			plans.DrillWordsIn(wa.Headline + " " + wa.Event)[0])
 	}
+}
+
+// shellWord is s as one word of a POSIX shell command line, so a printed
+// command runs as printed whatever an upstream headline holds ($, `, ",
+// \, '): s in single quotes, a quote in it closed, escaped and reopened.
+func shellWord(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // drillMark is the purpose of an EXERCISE or TEST warning (an upstream

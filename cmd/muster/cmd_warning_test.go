@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -218,13 +219,38 @@ func TestLiveSuggestionCarriesNoDrillWord(t *testing.T) {
 		Suggestions: []plans.Suggestion{{Plan: "flood-control", Title: "防汛应急预案", Level: "II", LevelName: "重大"}}}
 	var out bytes.Buffer
 	printSuggestions(&out, wa)
-	assert.Contains(t, out.String(), `muster activate flood-control --region 990103 --level II --purpose live --reason "暴雨橙色预警"`)
+	assert.Contains(t, out.String(), `muster activate flood-control --region 990103 --level II --purpose live --reason '暴雨橙色预警'`)
 	assert.NotContains(t, out.String(), "测试")
 
 	wa.Event = "演练"
 	out.Reset()
 	printSuggestions(&out, wa)
 	assert.Contains(t, out.String(), "muster activate flood-control --region 990103 --level II --purpose live\n")
-	assert.NotContains(t, out.String(), "--reason \"")
+	assert.NotContains(t, out.String(), "--reason '")
 	assert.Contains(t, out.String(), `add --reason TEXT saying why: the warning's headline and event say "测试", which a LIVE call-up's reason may not`)
+}
+
+// A suggested command runs as printed in a shell: the headline it carries
+// as the reason reaches muster as written, $, backticks and quotes too.
+func TestSuggestedReasonIsOneShellWord(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh here")
+	}
+	for _, headline := range []string{
+		"市气象台发布暴雨橙色预警",
+		"暴雨 $HOME `id` $(id) \\n \"引号\" 'single' it's",
+		"'", "''", "\\",
+	} {
+		wa := plans.Warning{ID: "W000008", Level: plans.WarningOrange, Purpose: plans.WarningLive, Event: "暴雨", Headline: headline,
+			Regions: []plans.RegionCode{"990103"}, SuggestedLevel: "II",
+			Suggestions: []plans.Suggestion{{Plan: "flood-control", Title: "防汛应急预案", Level: "II", LevelName: "重大"}}}
+		var out bytes.Buffer
+		printSuggestions(&out, wa)
+		_, word, ok := strings.Cut(strings.TrimSpace(out.String()), "--reason ")
+		require.True(t, ok, out.String())
+		got, err := exec.Command(sh, "-c", "printf %s "+word).Output()
+		require.NoError(t, err, word)
+		assert.Equal(t, headline, string(got), "printed as %s", word)
+	}
 }
