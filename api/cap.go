@@ -465,6 +465,10 @@ func (s *Server) importCAP(c *gin.Context) {
 		s.logger.Info("CAP import left out unknown region codes", "request_id", requestID(c), "alert", u.Identifier,
 			"sender", u.Sender, "warning", res.Warning.ID, "codes", res.Ignored)
 	}
+	if len(res.Covered) > 0 {
+		s.logger.Info("CAP import left out region codes within another of the alert's regions", "request_id", requestID(c), "alert", u.Identifier,
+			"sender", u.Sender, "warning", res.Warning.ID, "codes", res.Covered, "named", res.Warning.Regions)
+	}
 	status := http.StatusOK
 	if res.Created {
 		status = http.StatusCreated

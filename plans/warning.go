@@ -391,6 +391,9 @@ type WarningImport struct {
 	Replaced []WarningID `json:"replaced,omitempty"`
 	// Ignored lists the alert's region codes that do not exist in muster.
 	Ignored []RegionCode `json:"ignored,omitempty"`
+	// Covered lists the alert's region codes left out because they lie
+	// within another of its regions, which the warning names instead.
+	Covered []RegionCode `json:"covered,omitempty"`
 }
 
 // warningLift is the payload of warning.lift. Expired asks to lift it
@@ -1088,8 +1091,8 @@ type UpstreamWarning struct {
 // same step, and keeps the earlier RespondBy of one still awaiting a
 // response; if it names a warning of another purpose (a TEST alert updating
 // a LIVE one) nothing is imported and it is EConflict. Region codes muster
-// does not have are left out and listed in Ignored, and so, unlisted, are
-// those within another of the alert's regions, which covers them; none
+// does not have are left out and listed in Ignored, and so are those within
+// another of the alert's regions, which covers them, listed in Covered; none
 // left, an unknown level or an expiry already passed is EInvalid.
 func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWarning) (WarningImport, error) {
 	now := s.clock.Now()
@@ -1124,7 +1127,7 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 		// A geocode within another of the alert's is covered by it: the
 		// warning names the larger, as an activation must.
 		slices.Sort(known)
-		known, _ = outermostRegions(NewRegionReader(tx), slices.Compact(known))
+		known, out.Covered = outermostRegions(NewRegionReader(tx), slices.Compact(known))
 		return nil
 	})
 	if err != nil {
@@ -1173,7 +1176,7 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 	}
 	res.Warning = res.Warning.At(s.clock.Now())
 	if res.Created {
-		res.Ignored = out.Ignored
+		res.Ignored, res.Covered = out.Ignored, out.Covered
 	}
 	return res, nil
 }

@@ -28,6 +28,7 @@ func TestWarningRegionsLieWithinNoOther(t *testing.T) {
 	assert.Equal(t, []plans.RegionCode{wDistrict, wOther}, res.Warning.Regions)
 	assert.Equal(t, []plans.WarningArea{{Code: wDistrict, Name: "东湖区"}, {Code: wOther, Name: "江北区"}}, res.Warning.Areas)
 	assert.Empty(t, res.Ignored, "they exist: covered, not unknown")
+	assert.Equal(t, []plans.RegionCode{wStreet, wGrid}, res.Covered, "left out for the district, and said so")
 
 	issue := func(e *warnEnv) plans.Warning {
 		t.Helper()
