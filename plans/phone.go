@@ -161,3 +161,52 @@ func mobileRange(m []byte) bool {
 	}
 	return false
 }
+
+// phoneType is the kind of line an E.164 number from NormalizePhone is:
+// phonenumbers.MOBILE, FIXED_LINE and so on (UNKNOWN if it does not parse).
+// Chinese mobiles in the ranges fastMobile knows are answered without the
+// library.
+func phoneType(e164 string) phonenumbers.PhoneNumberType {
+	if len(e164) == 14 && strings.HasPrefix(e164, "+86") && allDigits(e164[3:]) && mobileRange([]byte(e164[3:])) {
+		return phonenumbers.MOBILE
+	}
+	n, err := phonenumbers.Parse(e164, PhoneRegion)
+	if err != nil {
+		return phonenumbers.UNKNOWN
+	}
+	return phonenumbers.GetNumberType(n)
+}
+
+// dialledForm writes an E.164 number the way a person in China dials it: a
+// Chinese landline with its area code (021-61234599), a Chinese mobile as
+// its 11 digits, anything else in international form.
+func dialledForm(e164 string) string {
+	n, err := phonenumbers.Parse(e164, PhoneRegion)
+	if err != nil {
+		return e164
+	}
+	if n.GetCountryCode() != 86 {
+		return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+	}
+	nsn := phonenumbers.GetNationalSignificantNumber(n)
+	if ac := phonenumbers.GetLengthOfGeographicalAreaCode(n); ac > 0 && ac < len(nsn) {
+		return "0" + nsn[:ac] + "-" + nsn[ac:]
+	}
+	return nsn
+}
+
+// landlineFirstProblem says why phones, a person's numbers in order, would
+// keep call-up SMS from reaching them: the first is a landline and a later
+// one a mobile. SMS and voice calls go to the first phone only; the others
+// only recognise replies. It returns "" when the order is fine.
+func landlineFirstProblem(phones []string) string {
+	if len(phones) < 2 || phoneType(phones[0]) != phonenumbers.FIXED_LINE {
+		return ""
+	}
+	for _, ph := range phones[1:] {
+		if phoneType(ph) == phonenumbers.MOBILE {
+			return "the first phone " + dialledForm(phones[0]) + " is a landline: call-up SMS go to the first phone only; put the mobile first"
+		}
+	}
+	return ""
+}

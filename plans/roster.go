@@ -346,6 +346,8 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 		row.Phones = phones[start:len(phones):len(phones)]
 		if len(row.Phones) == 0 && len(b.errs) == nerr {
 			fail("phone", "", "phone is empty: at least one number is needed")
+		} else if reason := landlineFirstProblem(row.Phones); reason != "" {
+			fail("phone", cell(colPhone), reason)
 		}
 		grid := cell(colGrid)
 		row.Grid = RegionCode(grid)

@@ -400,3 +400,28 @@ func TestParseRosterNames(t *testing.T) {
 	assert.Equal(t, long, ro.Rows[0].Name)
 	assert.Equal(t, "阿依古丽·买买提", ro.Rows[1].Name)
 }
+
+// Call-up SMS and voice calls go to a person's first phone only: a landline
+// listed before a mobile would make every call-up SMS fail while the mobile
+// is never tried, so the row is a problem that says to put the mobile first.
+func TestParseRosterLandlineBeforeMobile(t *testing.T) {
+	csv := "姓名,手机,网格,类别\n" +
+		"座机甲,021-61234599；13977779999,990101001001001,党员\n" + // 2: landline first
+		"座机乙,021-61234598 13977779997,990101001001001,党员\n" + // 3: the same, separated by a space
+		"座机丙,13977779996；021-61234597,990101001001001,党员\n" + // 4: mobile first
+		"座机丁,010-12345678,990101001001001,党员\n" + // 5: a landline alone
+		"座机戊,010-12345679/021-61234596,990101001001001,党员\n" // 6: two landlines
+	ro, err := ParseRoster(strings.NewReader(csv))
+	require.NoError(t, err)
+	require.Len(t, ro.Errors, 2, "%v", ro.Errors)
+	assert.Equal(t, RowError{Row: 2, Field: "phone", Value: "021-61234599；13977779999",
+		Reason: "the first phone 021-61234599 is a landline: call-up SMS go to the first phone only; put the mobile first"}, ro.Errors[0])
+	assert.Equal(t, 3, ro.Errors[1].Row)
+	assert.Contains(t, ro.Errors[1].Reason, "the first phone 021-61234598 is a landline")
+	var rows []int
+	for _, r := range ro.Rows {
+		rows = append(rows, r.Row)
+	}
+	assert.Equal(t, []int{4, 5, 6}, rows)
+	assert.Equal(t, []string{"+8613977779996", "+862161234597"}, ro.Rows[0].Phones)
+}
