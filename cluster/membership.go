@@ -96,9 +96,11 @@ func (n *Node) putNode(ctx context.Context, info NodeInfo) error {
 }
 
 // Join adds a voter with the given ID and addresses. It is idempotent: a
-// member already known with the same addresses is left as it is, one known
-// under the same ID at another address is replaced. On a follower the request
-// is forwarded to the leader.
+// member already known with the same addresses is left as it is. One known
+// under the same ID at another raft address is replaced only when it is gone
+// from there (it moved); while it still answers there the join is a conflict:
+// two nodes under one ID, and taking the live one out could cost the quorum.
+// On a follower the request is forwarded to the leader.
 func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 	if info.ID == "" || info.RaftAddr == "" {
 		return muster.Errorf(muster.EInvalid, "join: node id and raft address are required")
@@ -119,6 +121,13 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 		if err := reachable(ctx, info.RaftAddr); err != nil {
 			return muster.Errorf(muster.EUnavailable, "join: nothing answers at raft address %s of %s (%v): start the node first; "+
 				"a voter that cannot be reached would count towards the quorum and could stop the cluster", info.RaftAddr, info.ID, err)
+		}
+	}
+	for _, s := range servers {
+		if s.ID == raft.ServerID(info.ID) && s.Address != raft.ServerAddress(info.RaftAddr) {
+			if err := n.checkMoved(ctx, s); err != nil {
+				return err
+			}
 		}
 	}
 	for _, s := range servers {
@@ -149,6 +158,33 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 		n.forgetRules() // the configuration changed
 	}
 	return nil
+}
+
+// checkMoved refuses, with a conflict, to replace member s by a node that
+// joins under its ID at another raft address while s is alive: it answers
+// the node-to-node status call as s, at s's raft address (or, with no HTTP
+// address on record, something accepts connections at that raft address).
+// A member that moved (a host or pod at a new IP) answers at neither.
+func (n *Node) checkMoved(ctx context.Context, s raft.Server) error {
+	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
+	defer cancel()
+	alive := false
+	how := ""
+	if info, ok := n.nodeInfo(string(s.ID)); (ok && info.HTTPAddr != "") || s.ID == raft.ServerID(n.cfg.NodeID) {
+		st, err := n.statusOf(ctx, string(s.ID))
+		alive = err == nil && st.NodeID == string(s.ID) && st.RaftAddr == string(s.Address)
+		how = "answers there"
+		if alive && s.ID == raft.ServerID(n.cfg.NodeID) {
+			how = "leads the cluster"
+		}
+	} else if reachable(ctx, string(s.Address)) == nil {
+		alive, how = true, "something answers at that raft address"
+	}
+	if !alive {
+		return nil
+	}
+	return muster.Errorf(muster.EConflict, "join: node %s is already a member at %s and %s: give the new node another --node-id, "+
+		"or, if it is to take that member's place, stop the member and take it out first (muster cluster remove %s)", s.ID, s.Address, how, s.ID)
 }
 
 // joinDialTimeout bounds the check that a joining node's raft address
@@ -247,7 +283,8 @@ type ServerStatus struct {
 // Status is a node's view of the cluster.
 type Status struct {
 	NodeID            string `json:"node_id"`
-	State             string `json:"state"` // Leader, Follower, Candidate, Shutdown
+	RaftAddr          string `json:"raft_addr,omitempty"` // where this node's raft transport is reached
+	State             string `json:"state"`               // Leader, Follower, Candidate, Shutdown
 	Term              uint64 `json:"term"`
 	LeaderID          string `json:"leader_id"`
 	LeaderAddr        string `json:"leader_raft_addr"`
@@ -272,6 +309,7 @@ func (n *Node) Status() Status {
 	stats := n.raft.Stats()
 	st := Status{
 		NodeID:       n.cfg.NodeID,
+		RaftAddr:     n.RaftAddr(),
 		State:        n.raft.State().String(),
 		Term:         n.raft.CurrentTerm(),
 		LeaderID:     string(leaderID),

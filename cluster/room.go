@@ -128,34 +128,47 @@ func (n *Node) diskOf(ctx context.Context, id string) (Disk, error) {
 		}
 		return Disk{}, fmt.Errorf("free space of %s cannot be read", n.cfg.DataDir)
 	}
-	info, ok := n.nodeInfo(id)
-	switch {
-	case !ok || info.HTTPAddr == "":
-		return Disk{}, fmt.Errorf("no HTTP address on record")
-	case n.cfg.ClusterKey == "":
-		return Disk{}, fmt.Errorf("this node has no cluster key to ask with")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(info.HTTPAddr, "/")+"/internal/v1/status", nil)
+	st, err := n.statusOf(ctx, id)
 	if err != nil {
 		return Disk{}, err
-	}
-	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
-	res, err := n.client.Do(req)
-	if err != nil {
-		return Disk{}, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return Disk{}, fmt.Errorf("status: HTTP %d", res.StatusCode)
-	}
-	var st Status
-	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
-		return Disk{}, fmt.Errorf("status: %w", err)
 	}
 	if st.Disk == nil {
 		return Disk{}, fmt.Errorf("it does not report its disk")
 	}
 	return *st.Disk, nil
+}
+
+// statusOf asks member id for its status over node-to-node HTTP, at the
+// HTTP address its record holds; this node's own is read here.
+func (n *Node) statusOf(ctx context.Context, id string) (Status, error) {
+	if id == n.cfg.NodeID {
+		return n.Status(), nil
+	}
+	info, ok := n.nodeInfo(id)
+	switch {
+	case !ok || info.HTTPAddr == "":
+		return Status{}, fmt.Errorf("no HTTP address on record")
+	case n.cfg.ClusterKey == "":
+		return Status{}, fmt.Errorf("this node has no cluster key to ask with")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(info.HTTPAddr, "/")+"/internal/v1/status", nil)
+	if err != nil {
+		return Status{}, err
+	}
+	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
+	res, err := n.client.Do(req)
+	if err != nil {
+		return Status{}, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return Status{}, fmt.Errorf("status: HTTP %d", res.StatusCode)
+	}
+	var st Status
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return Status{}, fmt.Errorf("status: %w", err)
+	}
+	return st, nil
 }
 
 // sizeText writes a byte count for people: "1.9 MiB", "812 MiB", "1.9 GiB".

@@ -391,7 +391,9 @@ func devTry(addr, secret string) string {
 }
 
 // joinCluster asks the cluster at url to add this node, retrying with
-// backoff until it succeeds or the process is stopped.
+// backoff until it succeeds, is refused (wrong key, bad request, or a
+// conflict such as a live member under the same ID), or the process is
+// stopped.
 func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self cluster.NodeInfo) error {
 	wait := 200 * time.Millisecond
 	for {
@@ -402,7 +404,7 @@ func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self
 			logger.Info("joined the cluster", "via", url)
 			return nil
 		}
-		if muster.IsCode(err, muster.EForbidden) || muster.IsCode(err, muster.EInvalid) {
+		if muster.IsCode(err, muster.EForbidden) || muster.IsCode(err, muster.EInvalid) || muster.IsCode(err, muster.EConflict) {
 			return fmt.Errorf("join via %s refused: %w", url, err)
 		}
 		logger.Warn("join failed, retrying", "via", url, "err", err, "in", wait)

@@ -1,0 +1,116 @@
+package cluster_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+)
+
+// newcomer makes a node outside a clustertest cluster (a node started by
+// hand to join one), on loopback ports of its own, serving its internal
+// API. It is not started; cfg adjusts its configuration.
+func newcomer(t *testing.T, id, dir string, cfg func(*cluster.Config)) (*cluster.Node, cluster.NodeInfo) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := cluster.Config{
+		NodeID: id, DataDir: dir, RaftBind: "127.0.0.1:0",
+		HTTPAddr:   "http://" + ln.Addr().String(),
+		ClusterKey: clustertest.Key,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RaftLog:    io.Discard,
+		// As clustertest's nodes: raft's default timing.
+		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond,
+	}
+	if cfg != nil {
+		cfg(&c)
+	}
+	n, err := cluster.New(c)
+	require.NoError(t, err)
+	kv(0, n)
+	srv := &http.Server{Handler: n.InternalHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		n.Close()
+	})
+	return n, cluster.NodeInfo{ID: id, HTTPAddr: c.HTTPAddr}
+}
+
+// serverAt is the member with id in st, or false.
+func serverAt(st cluster.Status, id string) (cluster.ServerStatus, bool) {
+	for _, s := range st.Servers {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return cluster.ServerStatus{}, false
+}
+
+// A node that joins under the ID of a member that is alive at another
+// raft address (a copied service file) is refused, and the member stays:
+// replacing it took a live, caught-up voter out, and with one other voter
+// down the cluster lost its quorum at once. A member that moved (dead at
+// its old address) is still replaced by the node that joins under its ID.
+func TestJoinUnderTheIDOfALiveMemberIsRefused(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader()
+	victim := c.Followers()[0]
+	id := victim.Node.ID()
+
+	dup, info := newcomer(t, id, t.TempDir(), nil)
+	require.NoError(t, dup.Start())
+	info.RaftAddr = dup.RaftAddr()
+	for _, via := range []*cluster.Node{leader.Node, c.Followers()[1].Node} { // a follower forwards the join
+		err := via.Join(ctx, info)
+		require.Error(t, err)
+		assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+		assert.Contains(t, err.Error(), "node "+id+" is already a member at "+victim.RaftAddr+" and answers there")
+		assert.Contains(t, err.Error(), "muster cluster remove "+id)
+	}
+	// Through the node-to-node endpoint a joining agent uses, the code
+	// survives (the agent stops instead of retrying).
+	err := cluster.RequestJoin(ctx, leader.HTTPAddr, clustertest.Key, info)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	st := leader.Node.Status()
+	require.Len(t, st.Servers, 3, "nothing was taken out")
+	s, ok := serverAt(st, id)
+	require.True(t, ok)
+	assert.Equal(t, victim.RaftAddr, s.RaftAddr, "the live member stays at its address")
+	require.NoError(t, put(ctx, victim.Node, "after-refusal", "v"), "and takes part in writes")
+
+	// Nor can a node take the leader's ID.
+	lead, linfo := newcomer(t, leader.Node.ID(), t.TempDir(), nil)
+	require.NoError(t, lead.Start())
+	linfo.RaftAddr = lead.RaftAddr()
+	err = leader.Node.Join(ctx, linfo)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "leads the cluster")
+
+	// The member dies; a node that takes its ID at a new address (a host
+	// come back at another IP) replaces it.
+	c.Kill(victim)
+	require.NoError(t, leader.Node.Join(ctx, info))
+	s, ok = serverAt(leader.Node.Status(), id)
+	require.True(t, ok)
+	assert.Equal(t, info.RaftAddr, s.RaftAddr, "the member that moved is replaced")
+	assert.Len(t, leader.Node.Status().Servers, 3)
+	require.Eventually(t, func() bool {
+		v, ok, err := lookup(dup, muster.Stale, "after-refusal")
+		return err == nil && ok && v == "v"
+	}, 15*time.Second, 20*time.Millisecond, "the replacement follows")
+	require.NoError(t, put(ctx, dup, "after-replace", "v"))
+}
