@@ -74,11 +74,12 @@ const (
 )
 
 // rosterColumns are the columns a roster file may have; header names are
-// matched case-insensitively with surrounding spaces ignored.
+// matched as headerKey reads them: in any case, with no heed to spaces
+// (anywhere in the name) or underscores.
 var rosterColumns = [numRosterCols]column{
 	colExternalID: {field: "external_id", names: []string{"编号", "工号", "id", "external_id"}},
 	colName:       {field: "name", names: []string{"姓名", "name"}, required: true},
-	colPhone:      {field: "phone", names: []string{"手机", "手机号", "电话", "phone", "phones"}, required: true},
+	colPhone:      {field: "phone", names: []string{"手机", "手机号", "电话", "手机号码", "联系电话", "phone", "phones"}, required: true},
 	colGrid:       {field: "grid", names: []string{"网格", "网格编码", "grid"}, required: true},
 	colCategory:   {field: "category", names: []string{"类别", "人员类别", "category"}, required: true},
 	colTags:       {field: "tags", names: []string{"标签", "tags"}},
@@ -86,6 +87,10 @@ var rosterColumns = [numRosterCols]column{
 	colBackup:     {field: "backup", names: []string{"备用联系人", "backup"}},
 	colLanguage:   {field: "language", names: []string{"语言", "language"}},
 }
+
+// ignoredRosterColumns are columns nearly every Chinese roster has that the
+// import knowingly leaves out: the row number and the remarks.
+var ignoredRosterColumns = []string{"序号", "备注"}
 
 // ParseRoster reads a roster file: an .xlsx workbook (recognised by its
 // content; the sheet named 名单 or roster, else the first) or CSV/TSV text in
@@ -109,10 +114,10 @@ func ParseRoster(r io.Reader) (*Roster, error) {
 		return nil, err
 	}
 	defer t.close()
-	if err := t.readHeader("roster", knownColumn(rosterColumns[:])); err != nil {
+	if err := t.readHeader("roster", knownColumn(rosterColumns[:], ignoredRosterColumns...)); err != nil {
 		return nil, err
 	}
-	idx, err := mapColumns("roster", t.header, rosterColumns[:])
+	idx, err := mapColumns("roster", t.header, rosterColumns[:], ignoredRosterColumns...)
 	if err != nil {
 		return nil, err
 	}
@@ -135,15 +140,19 @@ func ParseRoster(r io.Reader) (*Roster, error) {
 	return ro, nil
 }
 
-func knownColumn(cols []column) func(string) bool {
-	return func(k string) bool {
-		for _, c := range cols {
-			if slices.Contains(c.names, k) {
-				return true
-			}
+// knownColumn reports whether a header key (headerKey) names one of cols or
+// one of the ignored columns.
+func knownColumn(cols []column, ignored ...string) func(string) bool {
+	known := map[string]bool{}
+	for _, c := range cols {
+		for _, n := range c.names {
+			known[headerKey(n)] = true
 		}
-		return false
 	}
+	for _, n := range ignored {
+		known[headerKey(n)] = true
+	}
+	return func(k string) bool { return known[k] }
 }
 
 // rosterParser turns records into rows. Records are read in one goroutine,

@@ -399,9 +399,21 @@ func (t *table) readHeader(what string, known func(string) bool) error {
 	}
 }
 
-// headerKey is the form header names are compared in.
+// headerKey is the form header names are compared in: lower case, without
+// any blanks (ASCII, full-width and no-break spaces, wherever they are) or
+// underscores, so "姓　名", "手 机" and "External ID" read as 姓名, 手机 and
+// external_id.
 func headerKey(s string) string {
-	return strings.ToLower(trimCell(s))
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch r {
+		case ' ', '\t', '\r', '\n', '_', '\u3000', '\u00a0', '\ufeff':
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToLower(b.String())
 }
 
 // column describes one column an import understands.
@@ -414,14 +426,19 @@ type column struct {
 func (c column) label() string { return strings.Join(c.names, "/") }
 
 // mapColumns finds each column of cols in header and returns its index (-1
-// when absent). Unknown, repeated and missing required columns are one
-// EInvalid error that lists them next to the header found.
-func mapColumns(what string, header []string, cols []column) ([]int, error) {
+// when absent). Columns named in ignore are left out without a word.
+// Unknown, repeated and missing required columns are one EInvalid error
+// that lists them next to the header found.
+func mapColumns(what string, header []string, cols []column, ignore ...string) ([]int, error) {
 	byName := map[string]int{}
 	for i, c := range cols {
 		for _, n := range c.names {
-			byName[n] = i
+			byName[headerKey(n)] = i
 		}
+	}
+	skip := map[string]bool{}
+	for _, n := range ignore {
+		skip[headerKey(n)] = true
 	}
 	idx := make([]int, len(cols))
 	for i := range idx {
@@ -436,6 +453,7 @@ func mapColumns(what string, header []string, cols []column) ([]int, error) {
 		found = append(found, trimCell(h))
 		c, ok := byName[k]
 		switch {
+		case !ok && skip[k]:
 		case !ok:
 			unknown = append(unknown, fmt.Sprintf("%q (column %s)", trimCell(h), columnLetter(i)))
 		case idx[c] >= 0:
@@ -466,8 +484,12 @@ func mapColumns(what string, header []string, cols []column) ([]int, error) {
 	for _, c := range cols {
 		known = append(known, c.label())
 	}
-	e := muster.Errorf(muster.EInvalid, "%s header: %s; found columns %s; known columns are %s",
-		what, strings.Join(problems, "; "), strings.Join(found, ", "), strings.Join(known, ", "))
+	ignored := ""
+	if len(ignore) > 0 {
+		ignored = "; ignored columns are " + strings.Join(ignore, ", ")
+	}
+	e := muster.Errorf(muster.EInvalid, "%s header: %s; found columns %s; known columns are %s%s",
+		what, strings.Join(problems, "; "), strings.Join(found, ", "), strings.Join(known, ", "), ignored)
 	e.Details = map[string]any{"unknown": unknown, "repeated": repeated, "missing": missing, "found": found}
 	return nil, e
 }

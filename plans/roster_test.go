@@ -73,7 +73,7 @@ func TestParseRosterHeaderErrors(t *testing.T) {
 		{"missing column", readTestdata(t, "roster", "missing_header.csv"),
 			[]string{"missing required column 网格/网格编码/grid", "found columns 姓名, 手机, 类别"}},
 		{"unknown column", readTestdata(t, "roster", "unknown_header.csv"),
-			[]string{`unknown column "手机号码" (column B), "电邮" (column E)`, "missing required column 手机/手机号/电话/phone/phones", "known columns are 编号/工号/id/external_id"}},
+			[]string{`unknown column "移动电话" (column B), "电邮" (column E)`, "missing required column 手机/手机号/电话/手机号码/联系电话/phone/phones", "known columns are 编号/工号/id/external_id", "ignored columns are 序号, 备注"}},
 		{"column twice", []byte("name,phone,grid,category,姓名\n"), []string{`column given twice "姓名" (columns A and E)`}},
 		{"empty file", []byte(" \n"), []string{"roster file is empty"}},
 		{"header only blank rows", []byte(",,,\n,,\n"), []string{"roster file has no header row"}},
@@ -424,4 +424,43 @@ func TestParseRosterLandlineBeforeMobile(t *testing.T) {
 	}
 	assert.Equal(t, []int{4, 5, 6}, rows)
 	assert.Equal(t, []string{"+8613977779996", "+862161234597"}, ro.Rows[0].Phones)
+}
+
+// Header names are matched in any case with no heed to spaces, wherever
+// they are (forms pad two-character headers: "姓　名"), or underscores; the
+// everyday 手机号码 and 联系电话 name the phone column, and the 序号 and 备注
+// columns are left out. Any other column still refuses the file.
+func TestParseRosterHeaderSpellings(t *testing.T) {
+	tests := []struct {
+		name, header, row string
+		want              RosterRow
+	}{
+		{"full-width space", "编号,姓　名,手　机,网　格,类　别", "H001,头甲,13966660001,990101001001010,党员",
+			RosterRow{ExternalID: "H001", Name: "头甲", Phones: []string{"+8613966660001"}, Grid: "990101001001010", Category: CatPartyMember}},
+		{"spaces inside", "编 号,姓 名,手  机,网格,人员 类别", "H002,头乙,13966660002,990101001001010,党员",
+			RosterRow{ExternalID: "H002", Name: "头乙", Phones: []string{"+8613966660002"}, Grid: "990101001001010", Category: CatPartyMember}},
+		{"English with a space for _", "External ID,Name,PHONE,Grid,Category", "H003,Head C,13966660003,990101001001010,volunteer",
+			RosterRow{ExternalID: "H003", Name: "Head C", Phones: []string{"+8613966660003"}, Grid: "990101001001010", Category: CatVolunteer}},
+		{"手机号码", "编号,姓名,手机号码,网格,类别", "H004,头丁,13966660004,990101001001010,党员",
+			RosterRow{ExternalID: "H004", Name: "头丁", Phones: []string{"+8613966660004"}, Grid: "990101001001010", Category: CatPartyMember}},
+		{"序号, 联系电话 and 备注", "序号,编号,姓名,联系电话,网格,人员类别,备 注", "1,H005,头戊,13966660005,990101001001010,党员,夜班",
+			RosterRow{ExternalID: "H005", Name: "头戊", Phones: []string{"+8613966660005"}, Grid: "990101001001010", Category: CatPartyMember}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ro, err := ParseRoster(strings.NewReader(tt.header + "\n" + tt.row + "\n"))
+			require.NoError(t, err)
+			require.Empty(t, ro.Errors)
+			tt.want.Row, tt.want.Language = 2, LangZH
+			assert.Equal(t, []RosterRow{tt.want}, ro.Rows)
+		})
+	}
+
+	_, err := ParseRoster(strings.NewReader("序号,姓名,手机,所属网格,网格,类别\n1,头己,13966660006,东区,990101001001010,党员\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown column "所属网格" (column D)`)
+	assert.NotContains(t, err.Error(), `"序号"`)
+	_, err = ParseRoster(strings.NewReader("ID,Name,Phone,Grid,Category,External ID\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `column given twice "External ID" (columns A and F)`)
 }
