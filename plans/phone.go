@@ -2,6 +2,7 @@ package plans
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -30,18 +31,57 @@ func NormalizePhone(raw string) (string, error) {
 
 // libraryPhone is NormalizePhone without the fast path.
 func libraryPhone(raw string) (string, error) {
+	e164, _, err := libraryPhoneType(raw)
+	return e164, err
+}
+
+// normalizePhoneType is NormalizePhone that also says what kind of line the
+// number is (phonenumbers.MOBILE, FIXED_LINE, TOLL_FREE, …).
+func normalizePhoneType(raw string) (string, phonenumbers.PhoneNumberType, error) {
+	if e164, ok := fastMobile(raw); ok {
+		return e164, phonenumbers.MOBILE, nil
+	}
+	return libraryPhoneType(raw)
+}
+
+func libraryPhoneType(raw string) (string, phonenumbers.PhoneNumberType, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
-		return "", muster.Errorf(muster.EInvalid, "phone is empty")
+		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone is empty")
 	}
 	n, err := phonenumbers.Parse(s, PhoneRegion)
 	if err != nil {
-		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), parseProblem(err), phoneHint)
+		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), parseProblem(err), phoneHint)
 	}
 	if !phonenumbers.IsValidNumber(n) {
-		return "", muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), validityProblem(n), phoneHint)
+		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), validityProblem(n), phoneHint)
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	return phonenumbers.Format(n, phonenumbers.E164), phonenumbers.GetNumberType(n), nil
+}
+
+// serviceNumberProblem says why a valid number of kind typ cannot be a
+// person's phone, or "": hotlines (400, 800 and the like), premium-rate,
+// voicemail and pager numbers take no call-up SMS and no call to a person.
+// Mobiles, landlines and numbers of any other kind are fine.
+func serviceNumberProblem(raw string, typ phonenumbers.PhoneNumberType) string {
+	var what string
+	switch typ {
+	case phonenumbers.TOLL_FREE:
+		what = "a toll-free hotline number (such as 800…)"
+	case phonenumbers.SHARED_COST:
+		what = "a shared-cost hotline number (such as 400…)"
+	case phonenumbers.UAN:
+		what = "a company hotline number (universal access number)"
+	case phonenumbers.PREMIUM_RATE:
+		what = "a premium-rate service number"
+	case phonenumbers.VOICEMAIL:
+		what = "a voicemail access number"
+	case phonenumbers.PAGER:
+		what = "a pager number"
+	default:
+		return ""
+	}
+	return "phone " + strconv.Quote(clip(raw)) + " is " + what + ": a hotline cannot be called up; want the person's own mobile or landline"
 }
 
 const phoneHint = "want a mobile such as 13800138000, a landline with its area code such as 010-12345678, or +country code and number"

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"muster"
 )
 
@@ -450,16 +452,19 @@ func appendPhones(dst []string, cell string, bad func(value, reason string)) []s
 
 // appendPhonePart reads part as one number or, failing that, as several
 // separated by spaces: each number is the fewest words (at most
-// maxPhoneWords, as in "+86 138 0013 8000") that make a valid number.
+// maxPhoneWords, as in "+86 138 0013 8000") that make a valid number. A
+// valid number that is no person's (a 400 or 800 hotline) is bad.
 func appendPhonePart(dst []string, start int, part string, bad func(value, reason string)) []string {
-	add := func(p string) {
-		if !slices.Contains(dst[start:], p) {
+	add := func(value, p string, typ phonenumbers.PhoneNumberType) {
+		if reason := serviceNumberProblem(value, typ); reason != "" {
+			bad(value, reason)
+		} else if !slices.Contains(dst[start:], p) {
 			dst = append(dst, p)
 		}
 	}
-	ph, err := NormalizePhone(part)
+	ph, typ, err := normalizePhoneType(part)
 	if err == nil {
-		add(ph)
+		add(part, ph, typ)
 		return dst
 	}
 	words := strings.Fields(part)
@@ -467,12 +472,17 @@ func appendPhonePart(dst []string, start int, part string, bad func(value, reaso
 		bad(part, reasonOf(err))
 		return dst
 	}
-	var got []string
+	type number struct {
+		value, e164 string
+		typ         phonenumbers.PhoneNumberType
+	}
+	var got []number
 	for i := 0; i < len(words); {
 		j := i
 		for ; j < min(len(words), i+maxPhoneWords); j++ {
-			if ph, err := NormalizePhone(strings.Join(words[i:j+1], " ")); err == nil {
-				got = append(got, ph)
+			value := strings.Join(words[i:j+1], " ")
+			if ph, typ, err := normalizePhoneType(value); err == nil {
+				got = append(got, number{value, ph, typ})
 				break
 			}
 		}
@@ -482,8 +492,8 @@ func appendPhonePart(dst []string, start int, part string, bad func(value, reaso
 		}
 		i = j + 1
 	}
-	for _, ph := range got {
-		add(ph)
+	for _, n := range got {
+		add(n.value, n.e164, n.typ)
 	}
 	return dst
 }

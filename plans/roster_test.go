@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -463,4 +464,40 @@ func TestParseRosterHeaderSpellings(t *testing.T) {
 	_, err = ParseRoster(strings.NewReader("ID,Name,Phone,Grid,Category,External ID\n"))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `column given twice "External ID" (columns A and F)`)
+}
+
+// A 400 or 800 hotline, a premium-rate or a voicemail number is valid but no
+// person's: it takes neither the call-up SMS nor a call to them, so it is a
+// row problem. Landlines stay accepted (they are called).
+func TestParseRosterServiceNumbers(t *testing.T) {
+	csv := "姓名,手机,网格,类别\n" +
+		"测试巳,4008001234,990101001001001,党员\n" + // 2
+		"测试午,800-810-1234,990101001001001,党员\n" + // 3
+		"测试未,13800138001 400 800 1235,990101001001001,党员\n" + // 4: split on spaces
+		"测试申,+1 800 555 1234,990101001001001,党员\n" + // 5: a US toll-free number
+		"测试酉,010-12345678,990101001001001,党员\n" + // 6: a landline
+		"测试戌,13800138002；021-61234599,990101001001001,党员\n" // 7
+	ro, err := ParseRoster(strings.NewReader(csv))
+	require.NoError(t, err)
+	want := []RowError{
+		{Row: 2, Field: "phone", Value: "4008001234", Reason: `phone "4008001234" is a shared-cost hotline number (such as 400…): a hotline cannot be called up; want the person's own mobile or landline`},
+		{Row: 3, Field: "phone", Value: "800-810-1234", Reason: `phone "800-810-1234" is a toll-free hotline number (such as 800…): a hotline cannot be called up; want the person's own mobile or landline`},
+		{Row: 4, Field: "phone", Value: "400 800 1235", Reason: `phone "400 800 1235" is a shared-cost hotline number (such as 400…): a hotline cannot be called up; want the person's own mobile or landline`},
+		{Row: 5, Field: "phone", Value: "+1 800 555 1234", Reason: `phone "+1 800 555 1234" is a toll-free hotline number (such as 800…): a hotline cannot be called up; want the person's own mobile or landline`},
+	}
+	assert.Equal(t, want, ro.Errors)
+	require.Len(t, ro.Rows, 2)
+	assert.Equal(t, []string{"+861012345678"}, ro.Rows[0].Phones)
+	assert.Equal(t, []string{"+8613800138002", "+862161234599"}, ro.Rows[1].Phones)
+
+	for typ, want := range map[phonenumbers.PhoneNumberType]string{
+		phonenumbers.PREMIUM_RATE: "premium-rate", phonenumbers.UAN: "company hotline",
+		phonenumbers.VOICEMAIL: "voicemail", phonenumbers.PAGER: "pager",
+	} {
+		assert.Contains(t, serviceNumberProblem("x", typ), want)
+	}
+	for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE,
+		phonenumbers.FIXED_LINE_OR_MOBILE, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER} {
+		assert.Empty(t, serviceNumberProblem("x", typ))
+	}
 }
