@@ -110,7 +110,14 @@ const commandVersion byte = 1
 //	   the fire is applied), and a run a length apart that ends up to 2
 //	   minutes after the next start is stood down in the entry that
 //	   starts the next.
-const Rules = 9
+//	10: a call of the retracted call-up that ended busy or failed after
+//	   the retraction (it never rang its person with the call-up) takes
+//	   its correction call off as one canceled before it was dialled does
+//	   (correction.uncall), unless another call of the call-up to them may
+//	   have reached them or rang unanswered or was canceled after the
+//	   retraction; a correction stood down with force records it (its
+//	   calls answered after read nothing).
+const Rules = 10
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

@@ -121,6 +121,9 @@ type Activation struct {
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`
 	StandDownReason string    `json:"stand_down_reason,omitempty"`
+	// Forced is set on a correction stood down with force (rules 10): it
+	// was wrong, and a call of it answered afterwards reads nothing.
+	Forced bool `json:"forced,omitempty"`
 
 	// StoppedDrills lists the drills a LIVE activation stood down when it
 	// started (rulesLiveStopsDrills); on a preview, those it would.
@@ -921,15 +924,34 @@ func standDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, 
 		left, err := correctionMayStop(tx, a, c)
 		switch {
 		case err != nil && force && left != "":
-			reason += " (stood down with " + left + ": they were not told)"
+			reason += " (stood down with " + left + notToldNote
 		case err != nil:
 			return a, err
 		}
+		a.Forced = force && c.RulesAtLeast(rulesForcedRecorded)
 	}
 	if err := standDown(tx, &a, c, reason); err != nil {
 		return a, err
 	}
 	return a, putActivation(tx, a)
+}
+
+// notToldNote ends the stand-down reason of a correction stood down with
+// force while it still had SMS or calls to go.
+const notToldNote = ": they were not told)"
+
+// rulesForcedRecorded is the behaviour (muster.Rules) from which a
+// correction stood down with force records it (Activation.Forced): its
+// calls answered afterwards read nothing, while those of a correction that
+// ended otherwise still read it. Under older rules only the reason of one
+// stood down with SMS or calls to go said so.
+const rulesForcedRecorded = 10
+
+// stoppedWrong reports whether a, a correction, was stood down with force
+// (it was wrong): as recorded, or, before rulesForcedRecorded, as its
+// reason says.
+func stoppedWrong(a Activation) bool {
+	return a.Forced || strings.HasSuffix(a.StandDownReason, notToldNote)
 }
 
 // GetActivation reads activation id from tx (ENotFound when there is none).

@@ -1381,14 +1381,17 @@ func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (I
 
 // VoiceScript is what a voice call-up says: the level's voice template
 // rendered for the person called, in their language; drill calls start
-// with plans.ExerciseMark. Live is false when the call's activation is no
-// longer active (the call should just end).
+// with plans.ExerciseMark.
 type VoiceScript struct {
 	Text string
 	// Language is the language Text is written in, which the call is read
 	// in: a person's own, unless the level has no text in it.
 	Language plans.Language
-	Live     bool
+	// Live is false when the call's activation is no longer active: the
+	// call should just end. A correction's call is live after the
+	// correction ended too (its people are still to be told), unless it
+	// was stood down with force (it was wrong).
+	Live bool
 	// Drill is set on a drill's call: whatever else it says is marked.
 	Drill bool
 	// Notice is set on a correction's call: the text is read and the call
@@ -1435,7 +1438,10 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		}
 		out.Live, out.Drill = a.Status == StatusActive, a.Purpose.Drill()
 		if a.Retracts != "" { // the retraction's own words, as its SMS
+			// A call placed before the correction ended is answered
+			// after it: the call-up is still withdrawn.
 			out.Notice = true
+			out.Live = out.Live || (a.Status == StatusStoodDown && !stoppedWrong(a))
 			out.Language = writtenIn(a.Message, r.Language)
 			out.Text, err = renderSMS(a, l, nil, r, "")
 			return err

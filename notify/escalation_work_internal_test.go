@@ -123,3 +123,18 @@ func TestACanceledCallWithAStartTimeRang(t *testing.T) {
 	got = e.endCalls(t.Context(), w, fixedEnder{CallEnd{Status: CallCanceled, Dialled: true}}, p)
 	assert.Equal(t, callsEnded{over: true}, got, "dialled: it may have rung, whatever was reported")
 }
+
+// A call of a retracted call-up that the escalator's cancel finds ended
+// busy or failed is waited for: once its status is reported, the state
+// takes the correction call off. Before, it counted as one that rang.
+func TestACallFoundEndedBusyWaitsForItsReport(t *testing.T) {
+	e := &Escalator{cfg: EscalatorConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+	const p = plans.PersonID("P00000001")
+	w := &escWork{a: Activation{ID: "A000002", Retracts: "A000001"}, live: map[plans.PersonID][]liveCall{p: {{SID: "CA1", Status: CallRinging}}}}
+	for _, st := range []CallStatus{CallBusy, CallFailed} {
+		got := e.endCalls(t.Context(), w, fixedEnder{CallEnd{Status: st, Dialled: true}}, p)
+		assert.Equal(t, callsEnded{}, got, "%s: not over until reported", st)
+	}
+	got := e.endCalls(t.Context(), w, fixedEnder{CallEnd{Status: CallNoAnswer, Dialled: true}}, p)
+	assert.Equal(t, callsEnded{over: true}, got, "no-answer: it rang")
+}

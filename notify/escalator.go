@@ -130,8 +130,9 @@ type EscalatorStats struct {
 // now) holds the correction call, queued, until its end is reported or
 // CorrectionWait has passed since the retraction. When every such call it
 // ended was canceled before it was dialled (nothing but its being queued
-// reported), the call-up's call never reached the person: it asks the
-// state to take the correction call off (correction.uncall) instead.
+// reported), or the calls ended busy or failed, the call-up's call never
+// reached the person: it asks the state to take the correction call off
+// (correction.uncall) instead.
 // Once a correction has nothing more to get out, the escalator ends it
 // (correction.end).
 type Escalator struct {
@@ -247,6 +248,11 @@ type escWork struct {
 	// live lists, for a correction, the calls of the call-up it retracts
 	// that may not have ended, to the people of its queued calls.
 	live map[plans.PersonID][]liveCall
+	// unrung lists, for a correction, the SIDs of the calls of the call-up
+	// it retracts that ended busy or failed, to the people of its queued
+	// calls whose other calls are over and neither may have reached them
+	// nor rang after the retraction (rangSince).
+	unrung map[plans.PersonID][]string
 	// done is set on a correction with nothing left to get out: every SMS
 	// has its delivery outcome and every call is over.
 	done bool
@@ -262,7 +268,7 @@ type liveCall struct {
 // notEnded reports whether a voice escalation item's call may not have
 // ended: it is being placed, or it was placed and no final status came.
 func notEnded(it EscalationItem) (liveCall, bool) {
-	st := CallStatus(strings.TrimSuffix(it.Call, " (machine)"))
+	st := callStatus(it)
 	switch {
 	case it.Channel != ChannelVoice:
 	case it.State == EscSending:
@@ -273,9 +279,10 @@ func notEnded(it EscalationItem) (liveCall, bool) {
 	return liveCall{}, false
 }
 
-// liveOriginalCalls fills w.live for w, a correction: the calls of the
-// call-up it retracts, to the people of its queued calls, that may not
-// have ended.
+// liveOriginalCalls fills w.live and w.unrung for w, a correction: the
+// calls of the call-up it retracts, to the people of its queued calls,
+// that may not have ended, and those that ended busy or failed when
+// nothing else of it rang them.
 func liveOriginalCalls(tx *bolt.Tx, w *escWork) error {
 	od := activationData(tx, w.a.Retracts)
 	if od == nil || od.Bucket(bEscQueue) == nil {
@@ -287,14 +294,29 @@ func liveOriginalCalls(tx *bolt.Tx, w *escWork) error {
 		if it.Step != CorrectionCallStep || it.State != EscQueued {
 			continue
 		}
+		var ended []string
+		rang := false
 		for i := range steps {
 			orig, ok, err := getEscItem(q, escItemKey(i, it.Person, 0))
-			if err != nil {
-				return err
+			if err != nil || !ok || orig.Channel != ChannelVoice {
+				if err != nil {
+					return err
+				}
+				continue
 			}
-			if c, live := notEnded(orig); ok && live {
+			if c, live := notEnded(orig); live {
 				w.live[it.Person] = append(w.live[it.Person], c)
+				continue
 			}
+			switch {
+			case orig.State == EscSent && endedUnrung(callStatus(orig)):
+				ended = append(ended, orig.SID)
+			case rangSince(orig, w.a.StartedAt):
+				rang = true
+			}
+		}
+		if len(ended) > 0 && !rang && len(w.live[it.Person]) == 0 {
+			w.unrung[it.Person] = ended
 		}
 	}
 	return nil
@@ -428,7 +450,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 				return err
 			}
 			w := &escWork{a: a, level: pv.Plan.Level(a.Level), items: map[string]EscalationItem{}, recs: map[plans.PersonID]Recipient{},
-				live: map[plans.PersonID][]liveCall{}}
+				live: map[plans.PersonID][]liveCall{}, unrung: map[plans.PersonID][]string{}}
 			if w.level == nil {
 				continue
 			}
@@ -579,26 +601,41 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 		return 0, nil
 	}
 	drill := w.a.Purpose.Drill()
-	var refs, held []EscalationRef
+	var (
+		refs, held []EscalationRef
+		unrung     []UnrungCalls // ended busy or failed
+		byWhom     = map[plans.PersonID]EscalationRef{}
+	)
 	for _, ref := range w.refs {
 		it := w.items[string(ref.key())]
 		if it.Channel == ChannelVoice && e.voice[drill] == nil || it.Channel == ChannelSMS && e.sms[drill] == nil {
 			continue // no route: stays queued
 		}
-		if len(w.live[ref.Person]) > 0 && ref.Step == CorrectionCallStep {
-			held = append(held, ref)
-			continue
+		if ref.Step == CorrectionCallStep {
+			if len(w.live[ref.Person]) > 0 {
+				held = append(held, ref)
+				continue
+			}
+			if sids := w.unrung[ref.Person]; len(sids) > 0 {
+				unrung = append(unrung, UnrungCalls{Person: ref.Person, SIDs: sids})
+				byWhom[ref.Person] = ref
+				continue
+			}
 		}
 		refs = append(refs, ref)
 	}
-	if n := len(w.refs) - len(refs) - len(held); n > 0 {
+	if n := len(w.refs) - len(refs) - len(held) - len(unrung); n > 0 {
 		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", n)
 	}
-	ended, err := e.endOriginalCalls(ctx, w, held)
+	ended, canceled, err := e.endOriginalCalls(ctx, w, held, byWhom)
 	if err != nil {
 		return 0, err
 	}
-	refs = append(refs, ended...)
+	kept, err := e.uncall(ctx, w, append(unrung, canceled...), byWhom)
+	if err != nil {
+		return 0, err
+	}
+	refs = append(append(refs, ended...), kept...)
 	if len(refs) == 0 {
 		return 0, nil
 	}
@@ -662,18 +699,18 @@ func (e *Escalator) endCorrection(ctx context.Context, loop *escLoop, w *escWork
 // ring or talk to the people of held, calls of the correction w, and
 // returns those of held whose people it now calls: every such call is
 // over, or CorrectionWait has passed since the retraction. A person whose
-// calls it ended were all canceled before they rang is not called: the
-// state is asked to take their correction call off (correction.uncall),
-// and they are called only if it keeps it. The others stay queued; the
-// next tick tries again.
-func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []EscalationRef) ([]EscalationRef, error) {
+// calls it ended were all canceled before they rang is not called yet:
+// they are returned in unrung, their call in byWhom, for the state to be
+// asked to take it off (uncall). The others stay queued; the next tick
+// tries again.
+func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []EscalationRef, byWhom map[plans.PersonID]EscalationRef) (out []EscalationRef, unrung []UnrungCalls, err error) {
 	if len(held) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if !e.cfg.Clock.Now().Before(w.a.StartedAt.Add(e.cfg.CorrectionWait)) {
 		e.cfg.Logger.Warn("escalator: correction calls go while calls of the retracted call-up may not have ended",
 			"activation", w.a.ID, "retracted", w.a.Retracts, "calls", len(held), "waited", e.cfg.CorrectionWait)
-		return held, nil
+		return held, nil, nil
 	}
 	ender, _ := e.voice[w.a.Purpose.Drill()].Caller.(CallEnder)
 	ends := make([]callsEnded, len(held))
@@ -687,11 +724,6 @@ func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []Esc
 		})
 	}
 	wg.Wait()
-	var (
-		out    []EscalationRef
-		unrung []UnrungCalls
-		byWhom = map[plans.PersonID]EscalationRef{}
-	)
 	for i, ref := range held {
 		switch {
 		case !ends[i].over:
@@ -702,31 +734,41 @@ func (e *Escalator) endOriginalCalls(ctx context.Context, w *escWork, held []Esc
 			out = append(out, ref)
 		}
 	}
-	waiting := len(held) - len(out) - len(unrung)
-	if len(unrung) > 0 {
-		var res UncallResult
-		p, _ := json.Marshal(correctionUncall{Activation: w.a.ID, Calls: unrung})
-		if err := e.apply.Apply(ctx, &muster.Command{Type: CmdCorrectionUncall, Actor: "escalator", Payload: p, Ignorable: true}, &res); err != nil {
-			return nil, fmt.Errorf("take correction calls of %s off: %w", w.a.ID, err)
-		}
-		for _, p := range res.Dropped {
-			delete(byWhom, p)
-		}
-		for _, uc := range unrung {
-			if ref, ok := byWhom[uc.Person]; ok {
-				out = append(out, ref) // the state keeps the call (a call of theirs rang, or the rules predate this)
-			}
-		}
-		if len(res.Dropped) > 0 {
-			e.cfg.Logger.Info("escalator: correction calls taken off: the retracted call-up's calls to them were canceled before they rang",
-				"activation", w.a.ID, "retracted", w.a.Retracts, "calls", len(res.Dropped))
-		}
-	}
-	if waiting > 0 {
+	if waiting := len(held) - len(out) - len(unrung); waiting > 0 {
 		e.cfg.Logger.Info("escalator: correction calls wait for calls of the retracted call-up to end",
 			"activation", w.a.ID, "retracted", w.a.Retracts, "waiting", waiting)
 	}
-	return out, nil
+	return out, unrung, nil
+}
+
+// uncall asks the state to take off the correction w the calls (byWhom)
+// of the people in unrung, whose calls of the retracted call-up never rang
+// them (correction.uncall), and returns those it keeps, to be placed: a
+// call of theirs rang, or the cluster's rules predate taking it off.
+func (e *Escalator) uncall(ctx context.Context, w *escWork, unrung []UnrungCalls, byWhom map[plans.PersonID]EscalationRef) ([]EscalationRef, error) {
+	if len(unrung) == 0 {
+		return nil, nil
+	}
+	var res UncallResult
+	p, _ := json.Marshal(correctionUncall{Activation: w.a.ID, Calls: unrung})
+	if err := e.apply.Apply(ctx, &muster.Command{Type: CmdCorrectionUncall, Actor: "escalator", Payload: p, Ignorable: true}, &res); err != nil {
+		return nil, fmt.Errorf("take correction calls of %s off: %w", w.a.ID, err)
+	}
+	dropped := map[plans.PersonID]bool{}
+	for _, p := range res.Dropped {
+		dropped[p] = true
+	}
+	var kept []EscalationRef
+	for _, uc := range unrung {
+		if !dropped[uc.Person] {
+			kept = append(kept, byWhom[uc.Person])
+		}
+	}
+	if len(res.Dropped) > 0 {
+		e.cfg.Logger.Info("escalator: correction calls taken off: the retracted call-up's calls to them never rang (canceled before they were dialled, busy or failed)",
+			"activation", w.a.ID, "retracted", w.a.Retracts, "calls", len(res.Dropped))
+	}
+	return kept, nil
 }
 
 // callsEnded is what ending the calls of a retracted call-up to one
@@ -744,7 +786,9 @@ type callsEnded struct {
 // before it dialled it (no start time) whose last reported status was none
 // or queued never rang: Twilio reports a call initiated when it dials it,
 // and ringing before it rings, and neither had come; the start time tells
-// of a dialling whose report is still on its way.
+// of a dialling whose report is still on its way. A call found ended busy
+// or failed is waited for too: once its report is in, the state takes the
+// correction call off (see liveOriginalCalls).
 func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, person plans.PersonID) callsEnded {
 	out := callsEnded{over: true}
 	rang := false
@@ -762,6 +806,10 @@ func (e *Escalator) endCalls(ctx context.Context, w *escWork, ender CallEnder, p
 			e.cfg.Logger.Warn("escalator: a call of a retracted call-up cannot be ended", "activation", w.a.Retracts, "call", c.SID, "err", err)
 			rang = true
 		case !st.Status.Final():
+			out.over = false
+		case endedUnrung(st.Status):
+			// It had ended busy or failed before the update: its report,
+			// on its way, lets the state take the correction call off.
 			out.over = false
 		case st.Status == CallCanceled && !st.Dialled && unrung(c.Status):
 			out.unrung = append(out.unrung, c.SID)

@@ -320,7 +320,7 @@ func calledMayHaveHeard(it EscalationItem) bool {
 	if it.Channel != ChannelVoice || (it.State != EscSent && it.State != EscSending) {
 		return false
 	}
-	switch CallStatus(strings.TrimSuffix(it.Call, " (machine)")) {
+	switch callStatus(it) {
 	case CallBusy, CallNoAnswer, CallFailed, CallCanceled:
 		return false
 	}
@@ -524,8 +524,7 @@ const callOverAfter = 10 * time.Minute
 // correctionToGo counts what the correction whose data bucket is ad still
 // has to get out at now: people whose SMS the carrier does not have yet
 // (pending or being sent) and calls not over (queued, being placed, or
-// placed with no final status reported within callOverAfter: a call
-// answered after the correction stopped reads nothing). With unreported,
+// placed with no final status reported within callOverAfter). With unreported,
 // SMS the carrier has not reported on count too: a report that the
 // handset could not be reached has the SMS sent again. The escalator asks
 // that every tick only to know whether anything is left, so then SMS left
@@ -552,7 +551,7 @@ func correctionToGo(ad *bolt.Bucket, now time.Time, unreported bool) (sms, calls
 		case EscQueued, EscSending:
 			calls++
 		case EscSent:
-			if !CallStatus(strings.TrimSuffix(it.Call, " (machine)")).Final() && now.Before(it.Updated.Add(callOverAfter)) {
+			if !callStatus(it).Final() && now.Before(it.Updated.Add(callOverAfter)) {
 				calls++
 			}
 		}
@@ -633,9 +632,11 @@ func applyCorrectionEnd(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return out, putActivation(tx, a)
 }
 
-// UnrungCalls are the calls of a retracted call-up to one person that the
-// escalator canceled while nothing but their being queued had been
-// reported (not dialled, not ringing, not answered), by SID.
+// UnrungCalls are the calls of a retracted call-up to one person that
+// never rang them with the call-up, by SID: the escalator canceled them
+// while nothing but their being queued had been reported (not dialled,
+// not ringing, not answered), or (rulesUncallBusyFailed) they ended busy
+// or failed.
 type UnrungCalls struct {
 	Person plans.PersonID `json:"person"`
 	SIDs   []string       `json:"sids"`
@@ -660,14 +661,52 @@ func unrung(s CallStatus) bool {
 	return s == "" || s == CallQueued
 }
 
+// rulesUncallBusyFailed is the behaviour (muster.Rules) from which a call
+// of the retracted call-up that ended busy or failed (endedUnrung) takes
+// its person's correction call off (correction.uncall) as one canceled
+// before it was dialled does, and a call of theirs that rang unanswered
+// or was canceled after the retraction keeps it (rangSince). Under older
+// rules such a call kept its correction call, and only calls that may
+// have reached their person counted against taking one off.
+const rulesUncallBusyFailed = 10
+
+// endedUnrung reports whether a call whose last reported status is s
+// ended without its person hearing it ring with the call-up: the line was
+// busy, or the call failed (a number not in service, refused).
+func endedUnrung(s CallStatus) bool {
+	return s == CallBusy || s == CallFailed
+}
+
+// callStatus is the status last reported of a voice item's call, without
+// the answering machine's mark.
+func callStatus(it EscalationItem) CallStatus {
+	return CallStatus(strings.TrimSuffix(it.Call, " (machine)"))
+}
+
+// rangSince reports whether a voice escalation call of a retracted
+// call-up may have reached its person (calledMayHaveHeard) or rang them
+// in flight at the retraction at: it ended unanswered, or canceled, at
+// or after it. Such a person may call back: they keep their correction
+// call. A call that ended so before the retraction queued no correction
+// call and counts for nothing.
+func rangSince(it EscalationItem, at time.Time) bool {
+	if calledMayHaveHeard(it) {
+		return true
+	}
+	st := callStatus(it)
+	return it.Channel == ChannelVoice && it.State == EscSent && (st == CallNoAnswer || st == CallCanceled) && !it.Updated.Before(at)
+}
+
 // applyCorrectionUncall takes off the correction the queued call of each
-// person whose calls of the retracted call-up were canceled before they
-// rang, as the escalator reports, when the state agrees: those calls have
-// no dialling, ringing or answer reported (their status is none, queued
-// or canceled), and no other call of the call-up to that person may have
-// reached them. Such a call was never placed to the person: as for a call
-// not placed at all (dropCorrectionCall), the person keeps the
-// correction's SMS if the call-up's SMS may have reached them.
+// person whose calls of the retracted call-up never rang them, as the
+// escalator reports, when the state agrees: those calls have no dialling,
+// ringing or answer reported (their status is none, queued or canceled)
+// or (rulesUncallBusyFailed) ended busy or failed, and no other call of
+// the call-up to that person may have reached them (from
+// rulesUncallBusyFailed, or rang them after the retraction: rangSince).
+// Such a call never told the person of the call-up: as for a call not
+// placed at all (dropCorrectionCall), the person keeps the correction's
+// SMS if the call-up's SMS may have reached them.
 func applyCorrectionUncall(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req correctionUncall
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
@@ -699,6 +738,7 @@ func applyCorrectionUncall(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	// Whether a call of the call-up to each person may have rung.
 	rang := map[plans.PersonID]bool{}
+	busyFailed := c.RulesAtLeast(rulesUncallBusyFailed)
 	err = q.ForEach(func(_, v []byte) error {
 		var it EscalationItem
 		if err := json.Unmarshal(v, &it); err != nil {
@@ -708,10 +748,13 @@ func applyCorrectionUncall(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if !ok || it.Channel != ChannelVoice {
 			return nil
 		}
-		st := CallStatus(strings.TrimSuffix(it.Call, " (machine)"))
-		if it.State == EscSent && sids[it.SID] {
-			rang[it.Person] = rang[it.Person] || !(unrung(st) || st == CallCanceled)
-		} else {
+		st := callStatus(it)
+		switch {
+		case it.State == EscSent && sids[it.SID]:
+			rang[it.Person] = rang[it.Person] || !(unrung(st) || st == CallCanceled || (busyFailed && endedUnrung(st)))
+		case busyFailed:
+			rang[it.Person] = rang[it.Person] || rangSince(it, corr.StartedAt)
+		default:
 			rang[it.Person] = rang[it.Person] || calledMayHaveHeard(it)
 		}
 		return nil
