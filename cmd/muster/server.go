@@ -365,6 +365,10 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 				return err
 			}
 			fmt.Fprintf(stdout, "\nmuster dev is running: %s\n  admin token: %s\n  try: %s\n\n", advertise, secret, devTry(advertise, secret))
+		} else if secret != "" && o.bootstrapToken != "" {
+			// The operator knows it, and keeps it in a secret store: the
+			// log (journal, kubectl logs) is no place for it.
+			fmt.Fprintln(stdout, "cluster bootstrapped; first admin token: the one given by --bootstrap-token (MUSTER_BOOTSTRAP_TOKEN)")
 		} else if secret != "" {
 			fmt.Fprintf(stdout, "cluster bootstrapped; first admin token (shown once): %s\n", secret)
 		}
