@@ -179,7 +179,8 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		rows = append(rows, b.Rows...)
 	}
-	o := importOpts{skipInvalid: st.SkipInvalid, former: c.RulesAtLeast(rulesFormerPhones), backupsAfter: c.RulesAtLeast(rulesBackupsAfterImport)}
+	o := importOpts{skipInvalid: st.SkipInvalid, former: c.RulesAtLeast(rulesFormerPhones), backupsAfter: c.RulesAtLeast(rulesBackupsAfterImport),
+		moves: c.RulesAtLeast(rulesImportMovesPhones)}
 	if c.RulesAtLeast(rulesImportKeepsAbsent) {
 		o.keep = keepOf(st.Keep)
 	}
@@ -217,10 +218,36 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, write bool, o importOpts) (ImportR
 // importOpts say how reconcile takes a file: whether bad rows are skipped,
 // the fields kept for want of a column, and the rules it applies under
 // (former: the phones people no longer have are kept, rulesFormerPhones;
-// backupsAfter: rulesBackupsAfterImport).
+// backupsAfter: rulesBackupsAfterImport; moves: rulesImportMovesPhones).
 type importOpts struct {
-	skipInvalid, former, backupsAfter bool
-	keep                              keptFields
+	skipInvalid, former, backupsAfter, moves bool
+	keep                                     keptFields
+}
+
+// rulesImportMovesPhones is the behaviour (muster.Rules) from which a row
+// may take a phone from another person of the roster when a row of the same
+// file, matched to that person by external ID, gives them other phones (a
+// duty phone handed on, two numbers swapped): the file's own final state
+// holds each phone once. Before, the row was refused and the number could
+// only move in two imports.
+const rulesImportMovesPhones = 10
+
+// phoneMove is a phone a row takes from a person whom another row of the
+// same file gives other phones.
+type phoneMove struct {
+	row, from int // the row taking the phone, the row of its holder
+	phone     string
+	holder    string // as personLabel names them
+}
+
+// personLabel names a person the way the roster keeper knows them: their
+// external ID and name, or their name and internal ID when they have no
+// external ID.
+func personLabel(p Person) string {
+	if p.ExternalID != "" {
+		return p.ExternalID + " " + p.Name
+	}
+	return fmt.Sprintf("%s (%s)", p.Name, p.ID)
 }
 
 // rulesBackupsAfterImport is the behaviour (muster.Rules) from which a
@@ -268,6 +295,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 	grids := map[RegionCode]string{} // "" = a grid; otherwise why not
 	match := make([]PersonID, len(rows))
 	claimed := map[PersonID]int{}
+	var moves []phoneMove
 	for i, r := range rows {
 		why, seen := grids[r.Grid]
 		if !seen {
@@ -294,22 +322,39 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			if owner == "" || owner == m {
 				continue
 			}
-			if m != "" {
-				fail(i, "phone", ph, fmt.Sprintf("belongs to person %s in the roster", owner))
+			if m == "" && r.ExternalID == "" {
+				m = owner // matched by phone
 				continue
 			}
-			// No match yet: this is that person, unless they carry another external ID.
-			if r.ExternalID != "" {
-				old, _, err := getPerson(tx, owner)
-				if err != nil {
-					return res, err
-				}
-				if old.ExternalID != "" && old.ExternalID != r.ExternalID {
-					fail(i, "phone", ph, fmt.Sprintf("belongs to person %s, whose external ID is %s", owner, old.ExternalID))
-					continue
-				}
+			holder, _, err := getPerson(tx, owner)
+			if err != nil {
+				return res, err
 			}
-			m = owner
+			if m == "" && holder.ExternalID == "" {
+				m = owner // matched by phone; the row gives them its external ID
+				continue
+			}
+			// The phone is another person's: it moves when a row of this
+			// file, matched to them by external ID, gives them other phones.
+			j, released := -1, false
+			if holder.ExternalID != "" {
+				j, released = fileExt[holder.ExternalID]
+				released = released && !slices.Contains(rows[j].Phones, ph)
+			}
+			who := personLabel(holder)
+			switch {
+			case released && o.moves:
+				moves = append(moves, phoneMove{row: i, from: j, phone: ph, holder: who})
+			case released:
+				fail(i, "phone", ph, fmt.Sprintf("belongs to %s in the roster, whom row %d of this file gives other phones; "+
+					"a number moves only once its holder has let it go (rules before %d): import the file without this number on row %d first, then as it is",
+					who, rows[j].Row, rulesImportMovesPhones, r.Row))
+			case holder.ExternalID != "":
+				fail(i, "phone", ph, fmt.Sprintf("belongs to %s in the roster: a number moves to another person only when a valid row of the same file (编号 %s) gives its holder other phones; "+
+					"add or correct that row, or take the number off them first", who, holder.ExternalID))
+			default:
+				fail(i, "phone", ph, fmt.Sprintf("belongs to %s in the roster, who has no external ID: take the number off them first", who))
+			}
 		}
 		if m != "" {
 			if j, dup := claimed[m]; dup {
@@ -363,13 +408,21 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			backupRow[i], backupID[i] = j, id
 		}
 	}
-	// With skip_invalid, a row whose backup is a skipped row is skipped too
-	// (repeat until nothing changes: chains of backups).
+	// With skip_invalid, a row whose backup is a skipped row is skipped too,
+	// and so is a row taking a phone from a person whose row is skipped (who
+	// keeps it). Repeat until nothing changes: chains of backups and moves.
 	for changed := true; changed; {
 		changed = false
 		for i := range rows {
 			if !bad[i] && backupRow[i] >= 0 && bad[backupRow[i]] {
 				fail(i, "backup", rows[i].Backup, fmt.Sprintf("refers to row %d, which has errors", rows[backupRow[i]].Row))
+				changed = true
+			}
+		}
+		for _, mv := range moves {
+			if !bad[mv.row] && bad[mv.from] {
+				fail(mv.row, "phone", mv.phone, fmt.Sprintf("belongs to %s in the roster, whom row %d gives other phones, but that row has errors: they keep it",
+					mv.holder, rows[mv.from].Row))
 				changed = true
 			}
 		}

@@ -507,7 +507,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	var check ImportResult
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		check, err = reconcile(tx, rows, false, importOpts{skipInvalid: true, backupsAfter: true, keep: keepOf(absent)})
+		check, err = reconcile(tx, rows, false, importOpts{skipInvalid: true, backupsAfter: true, moves: true, keep: keepOf(absent)})
 		return err
 	})
 	if err != nil {

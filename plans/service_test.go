@@ -643,3 +643,111 @@ func TestAnImportThatWouldFillANodesDiskIsRefused(t *testing.T) {
 	assert.Equal(t, 1000, res.Unchanged)
 	assert.Less(t, time.Since(started), 10*time.Second)
 }
+
+// A file may hand a phone from one person to another when it gives the
+// holder other phones in the same file (a duty phone handed on, two numbers
+// swapped): after it, each phone is one person's, and the commit applies it
+// whatever the order of the rows (rules 10). Under rules 9 it was refused
+// naming only the holder's internal ID; the refusals left name the holder by
+// external ID and name and say what to do.
+func TestImportMovesAPhoneItsHolderGivesUp(t *testing.T) {
+	v1 := func(grid string) string {
+		return "编号,姓名,手机,网格,类别\n" +
+			"E1,甲,13800000051," + grid + ",党员\n" +
+			"E2,乙,13800000052," + grid + ",党员\n" +
+			"E3,丙,13800000053," + grid + ",党员\n" +
+			"E4,丁,13800000054," + grid + ",党员\n" +
+			",无号,13800000055," + grid + ",党员\n"
+	}
+	// E1 takes E2's phone, E2 gets a new one (row 3 after the row taking
+	// its number); E3 and E4 swap theirs.
+	v2 := func(grid string) string {
+		return "编号,姓名,手机,网格,类别\n" +
+			"E1,甲,13800000052," + grid + ",党员\n" +
+			"E2,乙,13800000056," + grid + ",党员\n" +
+			"E3,丙,13800000054," + grid + ",党员\n" +
+			"E4,丁,13800000053," + grid + ",党员\n" +
+			",无号,13800000055," + grid + ",党员\n"
+	}
+	for _, rules := range []int{0, 9} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
+				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = rules }})
+			n := c.Nodes[0].Node
+			svc := plans.NewService(n, n)
+			ctx := testCtx(t)
+			_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+			require.NoError(t, err)
+			grid := string(demoGrids(t)[0])
+			res, err := svc.ImportRoster(ctx, "test", strings.NewReader(v1(grid)), plans.ImportOptions{})
+			require.NoError(t, err)
+			require.Equal(t, 5, res.Created)
+			holders := func() map[string]string { // phone → external ID (name when none)
+				out := map[string]string{}
+				require.NoError(t, n.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+					for i := 51; i <= 56; i++ {
+						ph := fmt.Sprintf("+86138000000%d", i)
+						if id := plans.PersonByPhone(tx, ph); id != "" {
+							p, ok, err := plans.GetPerson(tx, id)
+							require.NoError(t, err)
+							require.True(t, ok)
+							require.Contains(t, p.Phones, ph, "the index and the record agree")
+							out[ph] = p.ExternalID + p.Name
+						}
+					}
+					return nil
+				}))
+				return out
+			}
+			before := holders()
+
+			dry, err := svc.ImportRoster(ctx, "test", strings.NewReader(v2(grid)), plans.ImportOptions{DryRun: true})
+			require.NoError(t, err)
+			assert.Zero(t, dry.ErrorCount, "%v", dry.Errors)
+			assert.Equal(t, 4, dry.Updated)
+
+			res, err = svc.ImportRoster(ctx, "test", strings.NewReader(v2(grid)), plans.ImportOptions{})
+			if rules == 9 {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), `row 2, phone "+8613800000052": belongs to E2 乙 in the roster, whom row 3 of this file gives other phones`)
+				assert.Equal(t, before, holders(), "nothing changed")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, 4, res.Updated)
+			assert.Equal(t, 1, res.Unchanged)
+			assert.Equal(t, map[string]string{"+8613800000052": "E1甲", "+8613800000056": "E2乙", "+8613800000054": "E3丙",
+				"+8613800000053": "E4丁", "+8613800000055": "无号"}, holders())
+			require.NoError(t, n.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+				assert.Equal(t, plans.PersonByPhone(tx, "+8613800000052"), plans.FormerPersonByPhone(tx, "+8613800000051"), "E1 had 51")
+				return nil
+			}))
+			res, err = svc.ImportRoster(ctx, "test", strings.NewReader(v2(grid)), plans.ImportOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, 5, res.Unchanged, "the same file again changes nothing")
+
+			// The holder's row has an error: with --skip-invalid both rows
+			// are left out, and the holder keeps the number.
+			v3 := "编号,姓名,手机,网格,类别\nE1,甲,13800000056," + grid + ",党员\nE2,乙,13800000057,990199999999001,党员\n"
+			res, err = svc.ImportRoster(ctx, "test", strings.NewReader(v3), plans.ImportOptions{SkipInvalid: true})
+			require.NoError(t, err)
+			assert.Equal(t, 2, res.Skipped)
+			require.Len(t, res.Errors, 2)
+			assert.Equal(t, "belongs to E2 乙 in the roster, whom row 3 gives other phones, but that row has errors: they keep it", res.Errors[0].Reason)
+			assert.Equal(t, "E2乙", holders()["+8613800000056"])
+
+			// A holder the file does not give other phones, or one without
+			// an external ID, is named as the keeper knows them.
+			v4 := "编号,姓名,手机,网格,类别\nE1,甲,13800000056;13800000055," + grid + ",党员\n"
+			_, err = svc.ImportRoster(ctx, "test", strings.NewReader(v4), plans.ImportOptions{})
+			require.Error(t, err)
+			var e *muster.Error
+			require.ErrorAs(t, err, &e)
+			errs := e.Details.(plans.ImportResult).Errors
+			require.Len(t, errs, 2)
+			assert.Equal(t, "belongs to E2 乙 in the roster: a number moves to another person only when a valid row of the same file (编号 E2) gives its holder other phones; "+
+				"add or correct that row, or take the number off them first", errs[0].Reason)
+			assert.Regexp(t, `^belongs to 无号 \(P\w+\) in the roster, who has no external ID: take the number off them first$`, errs[1].Reason)
+		})
+	}
+}
