@@ -351,6 +351,8 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 			fail("name", "", "name is empty")
 		} else if reason := nameProblem(row.Name); reason != "" {
 			fail("name", row.Name, reason)
+		} else if strings.ContainsAny(row.Name, "?？") {
+			fail("name", row.Name, lostCharacter)
 		}
 		start := len(phones)
 		phones = appendPhones(phones, cell(colPhone), func(v, reason string) { fail("phone", v, reason) })
@@ -887,6 +889,12 @@ func (r *Roster) keys() map[string]bool {
 	}
 	return k
 }
+
+// lostCharacter is the problem with a name holding "?" or "？": what Excel
+// writes for a character the code page of a plain "CSV" lacks (a rare
+// character of a name saved as GBK), which would go into every SMS and
+// voice script to that person.
+const lostCharacter = `name has "?": looks like a character lost when the file was saved: save it as CSV UTF-8 or .xlsx`
 
 // MaxNameChars bounds a person's name: it goes into every call-up SMS and
 // voice script, and a name of hundreds of characters would push the SMS

@@ -36,6 +36,7 @@ const (
 	EncodingUTF8BOM = "utf-8-bom" // UTF-8 starting with a byte order mark, as Excel saves "CSV UTF-8"
 	EncodingUTF16   = "utf-16"    // UTF-16 with a byte order mark, as Excel saves "Unicode text"
 	EncodingGBK     = "gbk"       // GBK (code page 936), as Chinese Excel saves plain "CSV"
+	EncodingGB18030 = "gb18030"   // GB18030: GBK plus four-byte sequences for rarer characters (WPS, LibreOffice)
 )
 
 // File formats an import can be in, as reported in Roster.Format.
@@ -121,7 +122,9 @@ func readImport(r io.Reader, what string, limit int) ([]byte, error) {
 
 // decodeText returns data as UTF-8 and the encoding it was in: a UTF-8 or
 // UTF-16 byte order mark decides; otherwise valid UTF-8 is UTF-8, and
-// anything else must decode as plausible GBK Chinese text.
+// anything else must decode as plausible Chinese text in GBK or, failing
+// that, in GB18030 (its superset, which has the rare characters of some
+// names in four-byte sequences).
 func decodeText(data []byte, what string) ([]byte, string, error) {
 	switch {
 	case bytes.HasPrefix(data, bomUTF8):
@@ -145,10 +148,14 @@ func decodeText(data []byte, what string) ([]byte, string, error) {
 	if err == nil {
 		err = plausibleGBK(text)
 	}
-	if err != nil {
-		return nil, "", muster.Errorf(muster.EInvalid, "%s file is neither UTF-8 nor GBK text (line %d is not valid UTF-8, and as GBK %v): save it as CSV UTF-8 or .xlsx", what, lineAt(data, off), err)
+	if err == nil {
+		return text, EncodingGBK, nil
 	}
-	return text, EncodingGBK, nil
+	text, err18 := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
+	if err18 == nil && plausibleGBK(text) == nil {
+		return text, EncodingGB18030, nil
+	}
+	return nil, "", muster.Errorf(muster.EInvalid, "%s file is neither UTF-8 nor GBK (GB18030) text (line %d is not valid UTF-8, and as GBK %v): save it as CSV UTF-8 or .xlsx", what, lineAt(data, off), err)
 }
 
 // invalidUTF8 returns the offset of the first byte that is not valid UTF-8,
@@ -218,6 +225,9 @@ func plausibleGBK(text []byte) error {
 func commonChineseText(r rune) bool {
 	switch {
 	case r >= 0x4e00 && r <= 0x9fff: // CJK unified ideographs
+	case r >= 0x3400 && r <= 0x4dbf: // extension A (䶮)
+	case r >= 0x20000 && r <= 0x323af: // extensions B to H (𠀀, 𬌗), in GB18030's four-byte sequences
+	case r >= 0xf900 && r <= 0xfaff, r >= 0x2f800 && r <= 0x2fa1f: // compatibility ideographs
 	case r >= 0x3000 && r <= 0x303f: // CJK punctuation
 	case r >= 0xff00 && r <= 0xffef: // full-width forms
 	case r >= 0x2010 && r <= 0x206f: // general punctuation: “” — …

@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"muster"
 )
@@ -500,4 +502,42 @@ func TestParseRosterServiceNumbers(t *testing.T) {
 		phonenumbers.FIXED_LINE_OR_MOBILE, phonenumbers.VOIP, phonenumbers.PERSONAL_NUMBER} {
 		assert.Empty(t, serviceNumberProblem("x", typ))
 	}
+}
+
+// A GB18030 file (what WPS and LibreOffice save for names with characters
+// GBK lacks, in four-byte sequences) is read; a "?" or "？" in a name, what
+// Excel's plain "CSV" writes for such a character, is a row problem.
+func TestParseRosterGB18030AndLostCharacters(t *testing.T) {
+	text := "编号,姓名,手机,网格,类别\n" +
+		"G001,刘䶮,13933330001,990101001001007,党员\n" +
+		"G002,𠀀明,13933330002,990101001001007,党员\n" +
+		"G003,陈𬌗,13933330003,990101001001007,党员\n"
+	data, err := simplifiedchinese.GB18030.NewEncoder().Bytes([]byte(text))
+	require.NoError(t, err)
+	require.False(t, utf8.Valid(data))
+	ro, err := ParseRoster(bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.Equal(t, EncodingGB18030, ro.Encoding)
+	assert.Empty(t, ro.Errors)
+	var names []string
+	for _, r := range ro.Rows {
+		names = append(names, r.Name)
+	}
+	assert.Equal(t, []string{"刘䶮", "𠀀明", "陈𬌗"}, names)
+
+	lost := "编号,姓名,手机,网格,类别\n" +
+		"Q001,?明,13933330004,990101001001007,党员\n" +
+		"Q002,陈？？,13933330005,990101001001007,党员\n" +
+		"Q003,王明,13933330006,990101001001007,党员\n"
+	data, err = simplifiedchinese.GBK.NewEncoder().Bytes([]byte(lost))
+	require.NoError(t, err)
+	ro, err = ParseRoster(bytes.NewReader(data))
+	require.NoError(t, err)
+	assert.Equal(t, EncodingGBK, ro.Encoding)
+	assert.Equal(t, []RowError{
+		{Row: 2, Field: "name", Value: "?明", Reason: `name has "?": looks like a character lost when the file was saved: save it as CSV UTF-8 or .xlsx`},
+		{Row: 3, Field: "name", Value: "陈？？", Reason: `name has "?": looks like a character lost when the file was saved: save it as CSV UTF-8 or .xlsx`},
+	}, ro.Errors)
+	require.Len(t, ro.Rows, 1)
+	assert.Equal(t, "王明", ro.Rows[0].Name)
 }
