@@ -121,6 +121,9 @@ func ParseRoster(r io.Reader) (*Roster, error) {
 	}
 	idx, err := mapColumns("roster", t.header, rosterColumns[:], ignoredRosterColumns...)
 	if err != nil {
+		if e, ok := err.(*muster.Error); ok && t.sheet != "" {
+			e.Message += fmt.Sprintf(" (header row %d of %s)", t.headerRow, t.sheet)
+		}
 		return nil, err
 	}
 	p := rosterParser{width: len(t.header)}

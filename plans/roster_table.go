@@ -64,6 +64,11 @@ type table struct {
 	headerRow        int
 	next             func() (cells []string, row int, err error) // io.EOF after the last record
 	close            func()
+
+	// sheet, for a workbook, names the sheet read and why (the first, when
+	// none has a preferred name) and the other sheets, for messages about
+	// its header; "" for text.
+	sheet string
 }
 
 // openTable reads all of r (at most MaxImportBytes) and prepares it as a
@@ -324,8 +329,10 @@ func openXLSX(data []byte, what string, sheets []string) (*table, error) {
 			}
 		}
 	}
+	note := fmt.Sprintf("sheet %q", sheet)
 	if sheet == "" && len(list) > 0 {
 		sheet = list[0]
+		note = sheetNote(sheet, list[1:], sheets)
 	}
 	if sheet == "" {
 		_ = f.Close()
@@ -338,7 +345,7 @@ func openXLSX(data []byte, what string, sheets []string) (*table, error) {
 	}
 	n := 0
 	opts := excelize.Options{RawCellValue: true}
-	t := &table{format: FormatXLSX, encoding: EncodingUTF8, sizeHint: len(data) / 32}
+	t := &table{format: FormatXLSX, encoding: EncodingUTF8, sizeHint: len(data) / 32, sheet: note}
 	t.close = func() {
 		_ = rows.Close()
 		_ = f.Close()
@@ -363,6 +370,32 @@ func openXLSX(data []byte, what string, sheets []string) (*table, error) {
 	return t, nil
 }
 
+// sheetNote names the first sheet of a workbook, read for want of a sheet
+// with a preferred name, and the others: `sheet "说明" (the first; no sheet
+// is named 名单 or roster); the workbook also has sheets "人员": rename the
+// roster sheet to 名单 or move it first`.
+func sheetNote(first string, others, preferred []string) string {
+	note := fmt.Sprintf("sheet %q (the first", first)
+	if len(preferred) > 0 {
+		note += "; no sheet is named " + strings.Join(preferred, " or ")
+	}
+	note += ")"
+	if len(others) == 0 {
+		return note
+	}
+	quoted := make([]string, len(others))
+	for i, s := range others {
+		quoted[i] = strconv.Quote(s)
+	}
+	note += "; the workbook also has sheets " + strings.Join(quoted, ", ")
+	if len(preferred) > 0 {
+		note += ": rename the roster sheet to " + preferred[0] + " or move it first"
+	} else {
+		note += ": move the sheet to import first"
+	}
+	return note
+}
+
 // xlsxInteger turns a raw numeric cell in exponent form ("1.3800138E10") back
 // into the integer it holds; any other value is returned unchanged.
 func xlsxInteger(s string) string {
@@ -384,6 +417,9 @@ func (t *table) readHeader(what string, known func(string) bool) error {
 	for {
 		cells, row, err := t.next()
 		if err == io.EOF {
+			if t.sheet != "" {
+				return muster.Errorf(muster.EInvalid, "%s file has no header row in %s", what, t.sheet)
+			}
 			return muster.Errorf(muster.EInvalid, "%s file has no header row", what)
 		}
 		if err != nil {

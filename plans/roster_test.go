@@ -13,6 +13,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"muster"
@@ -540,4 +541,45 @@ func TestParseRosterGB18030AndLostCharacters(t *testing.T) {
 	}, ro.Errors)
 	require.Len(t, ro.Rows, 1)
 	assert.Equal(t, "王明", ro.Rows[0].Name)
+}
+
+// A workbook whose first sheet holds instructions: the refusal names the
+// sheet read, why it was read, and the other sheets, and says what to do.
+func TestParseRosterNamesTheSheetRead(t *testing.T) {
+	workbook := func(first string, firstRows [][]any, roster string) []byte {
+		f := excelize.NewFile()
+		defer f.Close()
+		require.NoError(t, f.SetSheetName("Sheet1", first))
+		for i, row := range firstRows {
+			require.NoError(t, f.SetSheetRow(first, fmt.Sprintf("A%d", i+1), &row))
+		}
+		_, err := f.NewSheet(roster)
+		require.NoError(t, err)
+		require.NoError(t, f.SetSheetRow(roster, "A1", &[]any{"姓名", "手机", "网格", "类别"}))
+		require.NoError(t, f.SetSheetRow(roster, "A2", &[]any{"张三", "13800138000", "990101001001001", "党员"}))
+		_, err = f.NewSheet("附表")
+		require.NoError(t, err)
+		var buf bytes.Buffer
+		require.NoError(t, f.Write(&buf))
+		return buf.Bytes()
+	}
+	instructions := [][]any{{"填表说明：请在第二个工作表填写"}}
+
+	_, err := ParseRoster(bytes.NewReader(workbook("说明", instructions, "人员")))
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EInvalid))
+	assert.Equal(t, `roster file has no header row in sheet "说明" (the first; no sheet is named 名单 or roster); `+
+		`the workbook also has sheets "人员", "附表": rename the roster sheet to 名单 or move it first`, err.Error())
+
+	// Instructions that look like a header: the header problem names the sheet too.
+	_, err = ParseRoster(bytes.NewReader(workbook("说明", [][]any{{"说明", "示例"}}, "人员")))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `unknown column "说明" (column A), "示例" (column B)`)
+	assert.Contains(t, err.Error(), `(header row 1 of sheet "说明" (the first; no sheet is named 名单 or roster); the workbook also has sheets "人员", "附表": rename the roster sheet to 名单 or move it first)`)
+
+	// Named 名单, the roster sheet is read wherever it is.
+	ro, err := ParseRoster(bytes.NewReader(workbook("说明", instructions, "名单")))
+	require.NoError(t, err)
+	require.Len(t, ro.Rows, 1)
+	assert.Equal(t, "张三", ro.Rows[0].Name)
 }
