@@ -116,7 +116,11 @@ const commandVersion byte = 1
 //	   (correction.uncall), unless another call of the call-up to them may
 //	   have reached them or rang unanswered or was canceled after the
 //	   retraction; a correction stood down with force records it (its
-//	   calls answered after read nothing).
+//	   calls answered after read nothing); a reply written as the
+//	   call-up asks is an answer: 1 or 2 run into Chinese text (1到岗,
+//	   2在外地), 1 with more after it, an accept word with a separator
+//	   before more (收到，谢谢), keycap digits (1️⃣, ①), and 不能到岗
+//	   declines with the whole reply as its reason.
 const Rules = 10
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

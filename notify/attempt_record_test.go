@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,7 +75,50 @@ func TestParseReply(t *testing.T) {
 	}
 	// Under rules before rulesCarefulDeclines every 不 and no declined.
 	for body, reason := range map[string]string{"No problem": "problem", "不管多晚我都到": "管多晚我都到", "不去了": "去了"} {
-		assert.Equal(t, Reply{Kind: ReplyDecline, Reason: reason}, parseReply(body, false), body)
+		assert.Equal(t, Reply{Kind: ReplyDecline, Reason: reason}, parseReply(body, replyRulesAt(7)), body)
+	}
+}
+
+// A reply written as the call-up asks ("回复：1到岗，2不能到岗并说明原因")
+// is an answer: people copy the instruction, run the digit into the text
+// and add a word (rules 10; before, these were notes, answered with the
+// help text, and their senders escalated as silent).
+func TestRepliesAsTheCallUpAsks(t *testing.T) {
+	for _, tc := range []struct {
+		body   string
+		kind   ReplyKind
+		reason string
+	}{
+		// As instructed, and as people add to it.
+		{"1到岗", ReplyAccept, ""}, {"1到", ReplyAccept, ""}, {"1 马上到", ReplyAccept, ""}, {"1 收到", ReplyAccept, ""},
+		{"1，马上出发", ReplyAccept, ""}, {"1 但要晚到半小时", ReplyAccept, ""}, {"到岗", ReplyAccept, ""}, {"到岗了", ReplyAccept, ""},
+		{"收到，马上到", ReplyAccept, ""}, {"好，我马上到", ReplyAccept, ""}, {"ok, on my way", ReplyAccept, ""}, {"1 now", ReplyAccept, ""},
+		{"1️⃣", ReplyAccept, ""}, {"①", ReplyAccept, ""}, {"2️⃣ 在外地", ReplyDecline, "在外地"},
+		{"收到～", ReplyAccept, ""}, {"收到，谢谢", ReplyAccept, ""}, {"好的，收到", ReplyAccept, ""}, {"好的，马上到", ReplyAccept, ""},
+		{"收到哦", ReplyAccept, ""}, {"好哒", ReplyAccept, ""}, {"收到囉", ReplyAccept, ""}, {"OK👍", ReplyAccept, ""}, {"Ｙｅｓ", ReplyAccept, ""},
+		{"2不能到岗", ReplyDecline, "不能到岗"}, {"2在外地", ReplyDecline, "在外地"}, {"2家里有事", ReplyDecline, "家里有事"},
+		{"2不能到岗，在外地出差", ReplyDecline, "不能到岗,在外地出差"}, {"2 在外地", ReplyDecline, "在外地"}, {"２　在外地", ReplyDecline, "在外地"},
+		{"不能到岗", ReplyDecline, "不能到岗"}, {"不能，在外地", ReplyDecline, "在外地"},
+		// An acceptance that says no, or a word that only starts like one: the
+		// sender is asked to answer 1 or 2.
+		{"1 不能去", ReplyNote, "1 不能去"}, {"1，来不了", ReplyNote, "1，来不了"}, {"收到，但去不了", ReplyNote, "收到，但去不了"},
+		{"yes but I can't come", ReplyNote, "yes but I can't come"}, {"1 no", ReplyNote, "1 no"},
+		{"好像去不了", ReplyNote, "好像去不了"}, {"是否需要带雨具", ReplyNote, "是否需要带雨具"}, {"到哪里集合？", ReplyNote, "到哪里集合？"},
+		{"12", ReplyNote, "12"}, {"1st", ReplyNote, "1st"}, {"21", ReplyNote, "21"},
+		{"1号楼有积水", ReplyNote, "1号楼有积水"}, {"2点到", ReplyNote, "2点到"}, {"2个人在外地", ReplyNote, "2个人在外地"},
+	} {
+		assert.Equal(t, Reply{Kind: tc.kind, Reason: tc.reason}, ParseReply(tc.body), "%q", tc.body)
+	}
+	// Under rules 9 they read as before.
+	for body, want := range map[string]Reply{
+		"1到岗":   {Kind: ReplyNote, Reason: "1到岗"},
+		"2在外地":  {Kind: ReplyNote, Reason: "2在外地"},
+		"不能到岗":  {Kind: ReplyDecline, Reason: "到岗"},
+		"1️⃣":   {Kind: ReplyNote, Reason: "1️⃣"},
+		"收到，谢谢": {Kind: ReplyNote, Reason: "收到，谢谢"},
+		"好哒":    {Kind: ReplyNote, Reason: "好哒"},
+	} {
+		assert.Equal(t, want, parseReply(body, replyRulesAt(9)), "%q", body)
 	}
 }
 
@@ -86,4 +130,31 @@ func TestHelpTextOfADrillIsMarked(t *testing.T) {
 		assert.NotContains(t, HelpText(lang, false), plans.ExerciseMark, lang)
 		assert.Equal(t, HelpText(lang, true), plans.ExerciseMark+HelpText(lang, false))
 	}
+}
+
+// Whatever arrives as an SMS, reading it neither panics nor loses it: a
+// note keeps the whole reply, a decline's reason comes from it, and it is
+// read the same way twice.
+func FuzzParseReply(f *testing.F) {
+	for _, s := range []string{"1", "1到岗", "2在外地", "不能到岗", "收到，谢谢", "OK👍", "1️⃣", "1号楼有积水", "no problem", "不管多晚我都到", "２　出差", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, rules := range []int{7, 8, 9, 10} {
+			got := parseReply(body, replyRulesAt(rules))
+			require.Equal(t, got, parseReply(body, replyRulesAt(rules)))
+			switch got.Kind {
+			case ReplyNote:
+				require.Equal(t, strings.TrimSpace(body), got.Reason)
+			case ReplyAccept:
+				require.Empty(t, got.Reason)
+			case ReplyDecline:
+				if utf8.ValidString(body) { // invalid bytes are read as U+FFFD
+					require.LessOrEqual(t, len(got.Reason), len(body), "the reason comes from the reply")
+				}
+			default:
+				t.Fatalf("kind %q", got.Kind)
+			}
+		}
+	})
 }

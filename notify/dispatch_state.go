@@ -1000,7 +1000,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
-	reply := parseReply(it.Body, c.RulesAtLeast(rulesCarefulDeclines))
+	reply := parseReply(it.Body, replyRulesAt(max(c.Rules, 1)))
 	res, err := recordAnswer(at, c, r, att, reply, it.Body)
 	if err != nil || reply.Kind == ReplyNote || !c.RulesAtLeast(rulesAnswerEveryCallUp) {
 		return res, err

@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -48,70 +49,179 @@ var (
 // "不管多晚我都到" took people off the call-up as not coming.
 const rulesCarefulDeclines = 8
 
-// ParseReply reads an SMS reply. The answer is the first word: 1 / Y / YES /
-// OK / 到 / 收到 / 好 / 是 accept, alone or with a particle (好的, 收到了);
-// 2 / N / NO / 不 / 不能 / 否 decline, and whatever follows is the reason
-// ("2 家中有事", "不能，在外地"). Chinese answers need no space before the
-// reason. Case, full-width digits and surrounding punctuation do not
-// matter; anything else is a note, and so are 不用…, 不客气, 不要紧 and 不错,
-// which start like a decline but refuse nothing. A bare 不 declines only
-// alone, before a separator or before a word of buTails (不来, 不方便: the
-// whole reply is the reason); "no problem" and the like are notes.
-func ParseReply(body string) Reply { return parseReply(body, true) }
+// rulesRepliesAsInstructed is the behaviour (muster.Rules) from which a
+// reply written as the call-up asks for it is an answer: 1 or 2 run into
+// Chinese text (1到岗, 2在外地, as "回复：1到岗，2不能到岗" reads), 1 with
+// a word after it (1 马上到), 到岗, an accept word and a separator before
+// more (收到，马上出发), a keycap ① or 1️⃣, and 不能 run into what cannot be
+// done keeps it in the reason (不能到岗, not 到岗). Before, those were notes,
+// answered with the help text, and their senders escalated as silent.
+const rulesRepliesAsInstructed = 10
 
-// parseReply is ParseReply; without careful, as it read under rules
-// before rulesCarefulDeclines.
-func parseReply(body string, careful bool) Reply {
+// replyRules are the ways of reading a reply, by the rules it is applied
+// under.
+type replyRules struct {
+	careful bool // rulesCarefulDeclines
+	plain   bool // rulesRepliesAsInstructed
+}
+
+// replyRulesAt is how a reply is read under rules.
+func replyRulesAt(rules int) replyRules {
+	return replyRules{careful: rules >= rulesCarefulDeclines, plain: rules >= rulesRepliesAsInstructed}
+}
+
+// ParseReply reads an SMS reply. The answer is the first word: 1 / Y / YES /
+// OK / 到 / 到岗 / 收到 / 好 / 是 accept, alone or with a particle (好的,
+// 收到了); 1, or a Chinese accept word followed by a separator, may have
+// more after it (1到岗, 1 马上到, 收到，马上出发) unless that says no (1 不能去,
+// 收到，但去不了: a note, whose sender is asked to answer 1 or 2); 2 / N /
+// NO / 不 / 不能 / 否 decline, and whatever follows is the reason ("2 家中有事",
+// "2在外地", "不能，在外地"; "不能到岗" whole). 1 and 2 need no space before
+// Chinese text. Case, full-width digits, keycaps (1️⃣, ①) and surrounding
+// punctuation do not matter; anything else is a note, and so are 不用…,
+// 不客气, 不要紧 and 不错, which start like a decline but refuse nothing. A
+// bare 不 declines only alone, before a separator or before a word of
+// buTails (不来, 不方便: the whole reply is the reason); "no problem" and the
+// like are notes.
+func ParseReply(body string) Reply { return parseReply(body, replyRulesAt(muster.Rules)) }
+
+// parseReply is ParseReply as it reads under rules r.
+func parseReply(body string, r replyRules) Reply {
 	text := strings.TrimSpace(normalizeWidth(body))
+	if r.plain {
+		text = strings.TrimSpace(normalizeKeycaps(text))
+	}
 	lower := strings.ToLower(text)
-	for _, w := range acceptWords {
-		if rest, ok := cutWord(lower, text, w); ok && strings.Trim(rest, particles) == "" {
+	note := Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+	words := acceptWords
+	if r.plain {
+		words = plainAcceptWords
+	}
+	for _, w := range words {
+		rest, ok := cutWord(lower, text, w, r.plain)
+		if !ok {
+			continue
+		}
+		if !r.plain {
+			if strings.Trim(rest, particles) == "" {
+				return Reply{Kind: ReplyAccept}
+			}
+			continue
+		}
+		if strings.Trim(rest, plainParticles) == "" {
+			return Reply{Kind: ReplyAccept}
+		}
+		// More after the word: 1 with anything, another word with a
+		// separator after it and its particles (好的，收到; 收到～; OK👍).
+		if w == "1" || separated(strings.TrimLeft(text[len(w):], plainParticles)) {
+			if saysNo(rest) {
+				return note
+			}
 			return Reply{Kind: ReplyAccept}
 		}
 	}
 	for _, w := range notDeclines {
 		if strings.HasPrefix(text, w) {
-			return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+			return note
 		}
 	}
 	for _, w := range declineWords {
-		rest, ok := cutWord(lower, text, w)
+		rest, ok := cutWord(lower, text, w, r.plain)
 		if !ok {
 			continue
 		}
-		if careful {
+		if r.careful {
 			switch {
 			case w == "不" && rest != "" && rest == text[len(w):]: // no separator: 不来, 不管
 				if !slices.ContainsFunc(buTails, func(t string) bool { return strings.HasPrefix(rest, t) }) {
-					return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+					return note
 				}
 				rest = strings.TrimSpace(body)
+			case w == "不能" && r.plain && rest != "" && rest == text[len(w):]: // 不能到岗: what cannot be done
+				rest = text
 			case (w == "n" || w == "no") && strings.HasPrefix(text[len(w):], " "): // "no problem", not "no, problem with the car"
 				if slices.ContainsFunc(noNotes, func(t string) bool { return strings.HasPrefix(strings.ToLower(rest), t) }) {
-					return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+					return note
 				}
 			}
 		}
 		return Reply{Kind: ReplyDecline, Reason: rest}
 	}
-	return Reply{Kind: ReplyNote, Reason: strings.TrimSpace(body)}
+	return note
+}
+
+// plainParticles are particles with the ones people also type after an
+// acceptance (收到哦, 好哒, 收到啰 / 囉, 好的喔).
+var plainParticles = particles + "哦哒啰囉喔噢"
+
+// plainAcceptWords are acceptWords with 到岗 (before 到, which prefixes it),
+// as the call-up's "回复：1到岗" has people write it.
+var plainAcceptWords = []string{"1", "y", "yes", "ok", "到岗", "到", "收到", "好", "是"}
+
+// refusals in what follows an acceptance make the reply a note (1 不能去,
+// 收到，但去不了, 1 but cannot come): Chinese ones anywhere in it, English
+// ones as words.
+var (
+	refusals        = []string{"不", "没", "无法", "否", "难以"}
+	englishRefusals = []string{"no", "not", "cannot", "can't", "cant", "unable", "won't"}
+)
+
+// saysNo reports whether the text after an accept word refuses anything.
+func saysNo(rest string) bool {
+	if slices.ContainsFunc(refusals, func(w string) bool { return strings.Contains(rest, w) }) {
+		return true
+	}
+	words := strings.FieldsFunc(strings.ToLower(rest), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+	return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(englishRefusals, w) })
+}
+
+// separated reports whether s begins with a space, punctuation or a
+// symbol (~, an emoji).
+func separated(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return s != "" && (unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r))
 }
 
 // cutWord reports whether text starts with the answer word w (compared in
 // lower case) standing on its own: followed by nothing, a space or
-// punctuation, or, for a Chinese word, anything. It returns the rest with
+// punctuation, or, for a Chinese word, anything; with plain, a Chinese
+// character or a symbol may follow an ASCII word too (1到岗, 2在外地, OK👍:
+// no number or English word goes on in one). It returns the rest with
 // separators trimmed.
-func cutWord(lower, text, w string) (string, bool) {
+func cutWord(lower, text, w string, plain bool) (string, bool) {
 	if !strings.HasPrefix(lower, w) {
 		return "", false
 	}
 	rest := text[len(w):]
 	r, _ := utf8.DecodeRuneInString(rest)
 	w0, _ := utf8.DecodeRuneInString(w)
-	if rest != "" && w0 < utf8.RuneSelf && !unicode.IsSpace(r) && !unicode.IsPunct(r) {
+	if rest != "" && w0 < utf8.RuneSelf && !unicode.IsSpace(r) && !unicode.IsPunct(r) && !(plain && (unicode.Is(unicode.Han, r) || unicode.IsSymbol(r))) {
 		return "", false // "12", "yesterday", "nobody"
 	}
+	if plain && w0 < utf8.RuneSelf && slices.ContainsFunc(numberUnits, func(u string) bool { return strings.HasPrefix(rest, u) }) {
+		return "", false // 1号楼有积水, 2点到: a number, not an answer
+	}
 	return strings.TrimFunc(rest, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) }), true
+}
+
+// numberUnits make a digit run into them a number (1号楼, 2点, 1个人), not
+// an answer.
+var numberUnits = []string{"号", "点", "楼", "栋", "幢", "层", "单元", "户", "室", "个", "名", "位", "人", "组", "队", "次", "分", "小时", "天", "日", "月", "年", "公里", "米", "辆", "处"}
+
+// normalizeKeycaps maps the digits phones offer as emoji and symbols to
+// plain ones: 1️⃣ (1, VS16, combining keycap) and ①–⑨ / ❶–❾.
+func normalizeKeycaps(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\uFE0F' || r == '\u20E3':
+			return -1
+		case r >= '①' && r <= '⑨':
+			return r - '①' + '1'
+		case r >= '❶' && r <= '❾':
+			return r - '❶' + '1'
+		}
+		return r
+	}, s)
 }
 
 // normalizeWidth maps full-width ASCII (１, ＹＥＳ) to its half-width form,
