@@ -128,11 +128,13 @@ func newRosterCmd(g *globals) *cobra.Command {
 	var dryRun, skipInvalid bool
 	imp := &cobra.Command{
 		Use:   "import -f FILE",
-		Short: "Import people from CSV (UTF-8, UTF-8 with BOM or GBK) or XLSX",
-		Long: `Import people from a CSV (UTF-8, UTF-8 with BOM or GBK, detected from the
-content) or XLSX file with Chinese or English headers:
-  编号/id  姓名/name  手机/phone  网格/grid  类别/category  标签/tags  队伍/team
-  备用联系人/backup  语言/language
+		Short: "Import people from CSV (UTF-8, UTF-8 with BOM or GBK/GB18030) or XLSX",
+		Long: `Import people from a CSV (UTF-8, UTF-8 with BOM or GBK/GB18030, detected from
+the content) or XLSX file with Chinese or English headers (spaces in them do not
+matter; 序号 and 备注 columns are ignored):
+  编号/id  姓名/name  手机/手机号码/联系电话/phone  网格/grid  类别/category
+  标签/tags  队伍/team  备用联系人/backup  语言/language
+SMS and calls go to a person's first phone; the others recognise replies.
 People are matched by external ID, else by phone, so importing the same file
 again changes nothing. Any bad row means nothing is imported and every bad row
 is listed; --skip-invalid imports the good rows and lists the rest.`,
