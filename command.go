@@ -120,7 +120,11 @@ const commandVersion byte = 1
 //	   call-up asks is an answer: 1 or 2 run into Chinese text (1到岗,
 //	   2在外地), 1 with more after it, an accept word with a separator
 //	   before more (收到，谢谢), keycap digits (1️⃣, ①), and 不能到岗
-//	   declines with the whole reply as its reason.
+//	   declines with the whole reply as its reason; a roster import
+//	   (import.commit) may hand a phone from one person to another when
+//	   a row of the same file, matched to the holder by external ID,
+//	   gives them other phones (a duty phone handed on, two numbers
+//	   swapped).
 const Rules = 10
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
