@@ -59,16 +59,16 @@ func (n *Node) InternalHandler() http.Handler {
 		writeInternalJSON(w, map[string]uint64{"index": idx})
 	})
 	mux.HandleFunc("POST /internal/v1/join", func(w http.ResponseWriter, r *http.Request) {
-		var info NodeInfo
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&info); err != nil {
+		var req JoinRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
 			writeInternalError(w, muster.Errorf(muster.EInvalid, "join request: %v", err))
 			return
 		}
-		if err := n.Join(r.Context(), info); err != nil {
+		if err := n.join(r.Context(), req); err != nil {
 			writeInternalError(w, err)
 			return
 		}
-		writeInternalJSON(w, map[string]string{"joined": info.ID})
+		writeInternalJSON(w, map[string]string{"joined": req.ID})
 	})
 	mux.HandleFunc("POST /internal/v1/remove", func(w http.ResponseWriter, r *http.Request) {
 		var info NodeInfo
@@ -246,20 +246,20 @@ func isDialError(err error) bool {
 }
 
 // RequestJoin asks the cluster reachable at baseURL (any member) to add the
-// node described by info as a voter, authenticating with the cluster key.
+// node described by req as a voter, authenticating with the cluster key.
 // It makes one attempt; callers retry.
-func RequestJoin(ctx context.Context, baseURL, key string, info NodeInfo) error {
-	b, err := json.Marshal(info)
+func RequestJoin(ctx context.Context, baseURL, key string, req JoinRequest) error {
+	b, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/internal/v1/join", bytes.NewReader(b))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/internal/v1/join", bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(ClusterKeyHeader, key)
-	res, err := http.DefaultClient.Do(req)
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set(ClusterKeyHeader, key)
+	res, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return muster.Errorf(muster.EUnavailable, "join via %s: %v", baseURL, err)
 	}

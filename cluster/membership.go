@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -95,6 +96,33 @@ func (n *Node) putNode(ctx context.Context, info NodeInfo) error {
 	return n.Apply(ctx, &muster.Command{Type: cmdNodePut, Actor: "cluster", Payload: b}, nil)
 }
 
+// JoinRequest is what a node that joins asks for: to be added with its ID
+// and addresses, and what its own state holds, for the leader to judge
+// whether that state may join.
+type JoinRequest struct {
+	NodeInfo
+	// State is the joining node's own state; nil in a request made by
+	// hand (muster cluster join) or by an older muster.
+	State *JoinState `json:"state,omitempty"`
+}
+
+// JoinState is a joining node's own state as it reports it.
+type JoinState struct {
+	// Member reports that its raft state lists it as a member.
+	Member bool `json:"member"`
+}
+
+// OwnState is this node's state as a join request reports it.
+func (n *Node) OwnState() *JoinState {
+	st := &JoinState{}
+	if n.hadState {
+		if servers, err := n.servers(); err == nil {
+			st.Member = slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(n.cfg.NodeID) })
+		}
+	}
+	return st
+}
+
 // Join adds a voter with the given ID and addresses. It is idempotent: a
 // member already known with the same addresses is left as it is. One known
 // under the same ID at another raft address is replaced only when it is gone
@@ -102,16 +130,27 @@ func (n *Node) putNode(ctx context.Context, info NodeInfo) error {
 // two nodes under one ID, and taking the live one out could cost the quorum.
 // On a follower the request is forwarded to the leader.
 func (n *Node) Join(ctx context.Context, info NodeInfo) error {
+	return n.join(ctx, JoinRequest{NodeInfo: info})
+}
+
+// join is Join of a request that may say what the joining node's state
+// holds: a node whose state shows it was a member, while the configuration
+// no longer lists it, was removed and is refused.
+func (n *Node) join(ctx context.Context, req JoinRequest) error {
+	info := req.NodeInfo
 	if info.ID == "" || info.RaftAddr == "" {
 		return muster.Errorf(muster.EInvalid, "join: node id and raft address are required")
 	}
 	ctx, cancel := withDeadline(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	if forwarded, err := n.forwardUnlessLeader(ctx, "/internal/v1/join", info); forwarded {
+	if forwarded, err := n.forwardUnlessLeader(ctx, "/internal/v1/join", req); forwarded {
 		return err
 	}
 	servers, err := n.servers()
 	if err != nil {
+		return err
+	}
+	if err := n.checkJoinState(req, servers); err != nil {
 		return err
 	}
 	present := slices.ContainsFunc(servers, func(s raft.Server) bool {
@@ -158,6 +197,98 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 		n.forgetRules() // the configuration changed
 	}
 	return nil
+}
+
+// checkJoinState refuses a joining node whose own state shows it must not
+// join with that state (see join).
+func (n *Node) checkJoinState(req JoinRequest, servers []raft.Server) error {
+	st := req.State
+	if st == nil {
+		return nil
+	}
+	listed := slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(req.ID) })
+	if st.Member && !listed {
+		return muster.Errorf(muster.EConflict, "join: node %s holds the raft state of a member, but this cluster's configuration (commit index %d) does not list it: "+
+			"it was removed (or its data dir is of another cluster) and does not join again by itself. To join as a new member, empty its --data-dir (or start it with a new one)",
+			req.ID, n.raft.CommitIndex())
+	}
+	return nil
+}
+
+// checkRejoin refuses the raft state of a node started to join
+// (Config.Join) when its latest configuration does not list it while an
+// earlier one in its log or snapshots does: it was removed.
+func (n *Node) checkRejoin(logs raft.LogStore, snaps raft.SnapshotStore) error {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return fmt.Errorf("cluster: read the configuration in its raft state: %w", err)
+	}
+	self := raft.ServerID(n.cfg.NodeID)
+	if lists(cf.Configuration(), self) {
+		return nil
+	}
+	at, was, err := removal(logs, snaps, self)
+	if err != nil {
+		return err
+	}
+	if was {
+		return fmt.Errorf("cluster: this node (%s) was removed from its cluster at raft index %d (the configuration from there on does not list it), "+
+			"and a removed node does not join again by itself: to join as a new member, empty its data dir %s (or start it with a new --data-dir)",
+			self, at, n.cfg.DataDir)
+	}
+	return nil
+}
+
+// lists reports whether c has a server with id.
+func lists(c raft.Configuration, id raft.ServerID) bool {
+	return slices.ContainsFunc(c.Servers, func(s raft.Server) bool { return s.ID == id })
+}
+
+// removal finds, in the raft log and the snapshots, the configuration
+// that no longer lists id (the newest, which raft uses): its index at, and
+// whether an earlier one lists id (was). The log is read backwards from its
+// end, up to the first configuration that lists id. (raft's own
+// GetConfiguration does not tell the index.)
+func removal(logs raft.LogStore, snaps raft.SnapshotStore, id raft.ServerID) (at uint64, was bool, err error) {
+	first, err := logs.FirstIndex()
+	if err != nil {
+		return 0, false, fmt.Errorf("cluster: read the raft log: %w", err)
+	}
+	last, err := logs.LastIndex()
+	if err != nil {
+		return 0, false, fmt.Errorf("cluster: read the raft log: %w", err)
+	}
+	for i := last; i >= first && i > 0; i-- {
+		var l raft.Log
+		if err := logs.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				continue
+			}
+			return 0, false, fmt.Errorf("cluster: read raft log entry %d: %w", i, err)
+		}
+		if l.Type != raft.LogConfiguration {
+			continue
+		}
+		if lists(raft.DecodeConfiguration(l.Data), id) {
+			return at, true, nil
+		}
+		if at == 0 {
+			at = i
+		}
+	}
+	metas, err := snaps.List() // newest first
+	if err != nil {
+		return 0, false, fmt.Errorf("cluster: list snapshots: %w", err)
+	}
+	for _, m := range metas {
+		if lists(m.Configuration, id) {
+			return at, true, nil
+		}
+		if at == 0 {
+			at = m.ConfigurationIndex
+		}
+	}
+	return at, false, nil
 }
 
 // checkMoved refuses, with a conflict, to replace member s by a node that

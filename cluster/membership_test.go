@@ -83,7 +83,7 @@ func TestJoinUnderTheIDOfALiveMemberIsRefused(t *testing.T) {
 	}
 	// Through the node-to-node endpoint a joining agent uses, the code
 	// survives (the agent stops instead of retrying).
-	err := cluster.RequestJoin(ctx, leader.HTTPAddr, clustertest.Key, info)
+	err := cluster.RequestJoin(ctx, leader.HTTPAddr, clustertest.Key, cluster.JoinRequest{NodeInfo: info})
 	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
 	st := leader.Node.Status()
 	require.Len(t, st.Servers, 3, "nothing was taken out")
@@ -113,4 +113,69 @@ func TestJoinUnderTheIDOfALiveMemberIsRefused(t *testing.T) {
 		return err == nil && ok && v == "v"
 	}, 15*time.Second, 20*time.Millisecond, "the replacement follows")
 	require.NoError(t, put(ctx, dup, "after-replace", "v"))
+}
+
+// A node that was removed does not join again by itself with its old
+// state, wherever its state learnt of the removal: a service definition
+// keeps --join, and the old box coming back made a fourth voter of a
+// three-node cluster. A member restarted with --join is still just a
+// member.
+func TestRemovedNodeDoesNotRejoinByItself(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
+		cfg.Join = i > 0 // as muster agent --join sets it
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader()
+	require.NoError(t, put(ctx, leader.Node, "k", "v"))
+
+	// A member restarted with --join: the same member, and joining again
+	// with its own state is a no-op.
+	member := c.Followers()[0]
+	c.Stop(member)
+	c.Restart(member)
+	require.NoError(t, cluster.RequestJoin(ctx, leader.HTTPAddr, clustertest.Key,
+		cluster.JoinRequest{NodeInfo: cluster.NodeInfo{ID: member.Node.ID(), RaftAddr: member.RaftAddr, HTTPAddr: member.HTTPAddr}, State: member.Node.OwnState()}))
+	require.Len(t, leader.Node.Status().Servers, 3)
+
+	// Removed while it runs: its own log holds the configuration without it
+	// (raft sends a removed follower the entries up to its removal, as a
+	// best effort: the follower not restarted, whose connection is not
+	// stale, takes them).
+	var removed *clustertest.Member
+	for _, m := range c.Followers() {
+		if m != member {
+			removed = m
+		}
+	}
+	require.NoError(t, leader.Node.Remove(ctx, removed.Node.ID()))
+	require.Eventually(t, func() bool {
+		_, listed := serverAt(removed.Node.Status(), removed.Node.ID())
+		return !listed
+	}, 10*time.Second, 20*time.Millisecond, "the removed node learns of its removal")
+	c.Stop(removed)
+	again, _ := newcomer(t, removed.Node.ID(), removed.DataDir, func(cfg *cluster.Config) { cfg.Join = true })
+	err := again.Start()
+	require.Error(t, err)
+	assert.Regexp(t, `this node \(`+removed.Node.ID()+`\) was removed from its cluster at raft index [1-9]\d*`, err.Error())
+	assert.Contains(t, err.Error(), "empty its data dir "+removed.DataDir)
+
+	// Removed while it is down: its own state still lists it, the leader's
+	// configuration does not.
+	down := c.Followers()[0]
+	c.Stop(down)
+	require.NoError(t, leader.Node.Remove(ctx, down.Node.ID()))
+	back, info := newcomer(t, down.Node.ID(), down.DataDir, func(cfg *cluster.Config) { cfg.Join = true })
+	require.NoError(t, back.Start(), "its state lists it: only the cluster knows")
+	info.RaftAddr = back.RaftAddr()
+	require.True(t, back.OwnState().Member)
+	err = cluster.RequestJoin(ctx, leader.HTTPAddr, clustertest.Key, cluster.JoinRequest{NodeInfo: info, State: back.OwnState()})
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), "node "+down.Node.ID()+" holds the raft state of a member, but this cluster's configuration")
+	assert.Contains(t, err.Error(), "empty its --data-dir")
+
+	st := leader.Node.Status()
+	assert.Len(t, st.Servers, 1, "neither came back as a voter")
+	require.NoError(t, put(ctx, leader.Node, "after", "v"))
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// without one of them going first. A node not listed does not bootstrap.
 	InitialCluster []NodeInfo
 	ClusterKey     string // shared secret for node-to-node HTTP; empty disables it (single node)
+	// Join marks a node started to join a cluster (muster agent --join).
+	// Start refuses raft state that shows this node was removed from its
+	// cluster: a removed node must not join again by itself.
+	Join bool
 	// Rules is the newest state-machine behaviour this node implements;
 	// zero means muster.Rules. Tests set a lower one to stand for an older
 	// muster in a rolling upgrade.
@@ -94,6 +98,7 @@ type Node struct {
 	raft      *raft.Raft
 	logStore  *raftboltdb.BoltStore
 	transport *raft.NetworkTransport
+	hadState  bool // the data dir held raft state when the node started
 
 	notifyCh   chan bool
 	observerCh chan raft.Observation
@@ -300,6 +305,12 @@ func (n *Node) Start() error {
 		return ok
 	})
 	n.raft.RegisterObserver(n.observer)
+	n.hadState = hasState
+	if n.cfg.Join && hasState {
+		if err := n.checkRejoin(logStore, snaps); err != nil {
+			return err
+		}
+	}
 	if servers != nil && !hasState && !seeded {
 		f := n.raft.BootstrapCluster(raft.Configuration{Servers: servers})
 		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"muster/cluster"
 )
 
 // The first admin token is printed only when muster generated it: one the
@@ -48,4 +51,69 @@ func TestBootstrapPrintsOnlyAGeneratedFirstToken(t *testing.T) {
 			assert.Equal(t, http.StatusOK, c.getJSON("http://"+httpAddr+"/api/v1/tokens", nil), "the first admin token works")
 		})
 	}
+}
+
+// A removed node whose service definition still says --join does not join
+// again when it comes back with its data dir: whether it learnt of its
+// removal (removed while it ran) or not (removed while it was down), it
+// stops saying so. It used to join again as a voter, and the cluster
+// counted a node its operator had taken out towards its quorum.
+func TestRemovedAgentDoesNotRejoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	agents := startAgents(t)
+	c := newAPI(t, testAdminToken)
+	leader := leaderOf(t, c, agents)
+	var others []*agent
+	for _, a := range agents {
+		if a != leader {
+			others = append(others, a)
+		}
+	}
+	remove := func(id string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		code, body := c.call(ctx, http.MethodPost, leader.http+"/api/v1/cluster/remove", mustJSON(map[string]string{"id": id}), "application/json")
+		require.Equal(t, http.StatusOK, code, "%s", body)
+	}
+	voters := func() []string {
+		var st cluster.Status
+		require.Equal(t, http.StatusOK, c.getJSON(leader.http+"/api/v1/cluster/status", &st))
+		var ids []string
+		for _, s := range st.Servers {
+			ids = append(ids, s.ID)
+		}
+		return ids
+	}
+	refused := func(a *agent) string {
+		t.Helper()
+		a.start() // the same flags: --join among them
+		select {
+		case <-a.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s still runs 30 s after it started again:\n%s", a.id, a.out.String())
+		}
+		assert.NotZero(t, a.cmd.ProcessState.ExitCode(), "%s stops with an error", a.id)
+		assert.NotContains(t, a.out.String(), "joined the cluster")
+		return a.out.String()
+	}
+
+	// Removed while it runs, then restarted.
+	running := others[0]
+	remove(running.id)
+	require.NoError(t, running.terminate(20*time.Second))
+	out := refused(running)
+	assert.Regexp(t, "was removed from its cluster at raft index [1-9]|holds the raft state of a member, but this cluster's configuration", out)
+	assert.Contains(t, out, "data")
+	assert.NotContains(t, voters(), running.id)
+
+	// Removed while it is down, then started.
+	down := others[1]
+	down.kill()
+	remove(down.id)
+	out = refused(down)
+	assert.Contains(t, out, "node "+down.id+" holds the raft state of a member, but this cluster's configuration")
+	assert.Equal(t, []string{leader.id}, voters(), "neither came back")
 }

@@ -257,6 +257,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		HTTPAddr:         advertise,
 		Bootstrap:        o.bootstrap,
 		InitialCluster:   o.initialMembers(),
+		Join:             o.join != "" && !o.listed(),
 		ClusterKey:       o.clusterKey,
 		DiskReserve:      o.diskReserveBytes(),
 		Logger:           logger,
@@ -335,7 +336,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules}
 	listed := o.listed()
 	if o.join != "" && !listed {
-		if err := joinCluster(ctx, logger, o.join, o.clusterKey, self); err != nil {
+		if err := joinCluster(ctx, logger, o.join, o.clusterKey, cluster.JoinRequest{NodeInfo: self, State: node.OwnState()}); err != nil {
 			return err
 		}
 	}
@@ -398,7 +399,7 @@ func devTry(addr, secret string) string {
 // backoff until it succeeds, is refused (wrong key, bad request, or a
 // conflict such as a live member under the same ID), or the process is
 // stopped.
-func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self cluster.NodeInfo) error {
+func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self cluster.JoinRequest) error {
 	wait := 200 * time.Millisecond
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
