@@ -103,6 +103,28 @@ func TestDevAndClientVerbs(t *testing.T) {
 	r = runCLI(t, env, "person", "show", id)
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "网格长")
+	before := r.stdout
+
+	// A keeper corrects one phone without a file: only that field changes.
+	r = runCLI(t, env, "person", "set", id, "--phones", "139 0000 1234,010-12345678")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `phones:\s+\+8613900001234,\+861012345678\n`, r.stdout)
+	r = runCLI(t, env, "person", "show", id)
+	require.Zero(t, r.code, r.stderr)
+	changed := func(s string) []string {
+		var lines []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.HasPrefix(l, "phones:") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	assert.Equal(t, changed(before), changed(r.stdout), "every other field as it was")
+	oneLineError(t, runCLI(t, env, "person", "set", id), 2, "give at least one field")
+	oneLineError(t, runCLI(t, env, "person", "set", id, "--phones", "12"), 1, "phone")
+	r = runCLI(t, env, "person", "list", "--phone", "+8613900001234")
+	assert.Contains(t, r.stdout, id, "found by the new number")
 
 	// Offline plan validation: good, then bad with every problem listed.
 	r = runCLI(t, nil, "plan", "validate", "-f", filepath.Join(root, "examples", "plans", "flood.yaml"))
@@ -200,6 +222,12 @@ func TestDevAndClientVerbs(t *testing.T) {
 	r = runCLI(t, env, "plan", "list", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, 3, strings.Count(r.stdout, `"version": 1`))
+
+	// A person leaves the roster.
+	r = runCLI(t, env, "person", "delete", id)
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, "person "+id+" deleted\n", r.stdout)
+	oneLineError(t, runCLI(t, env, "person", "show", id), 1, "does not exist")
 }
 
 func itoa(n int) string {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +75,7 @@ func newRegionCmd(g *globals) *cobra.Command {
 }
 
 func newPersonCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "person", Short: "List and show people in the roster"}
+	cmd := &cobra.Command{Use: "person", Short: "List, show, change and delete people in the roster"}
 	var pf pageFlags
 	var f struct{ region, category, tag, team, phone string }
 	list := &cobra.Command{
@@ -104,22 +107,99 @@ func newPersonCmd(g *globals) *cobra.Command {
 		Short: "Show one person",
 		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, func(raw []byte, w io.Writer) error {
-				var p plans.Person
-				if err := json.Unmarshal(raw, &p); err != nil {
-					return err
-				}
-				for _, kv := range [][2]string{{"id", string(p.ID)}, {"external id", p.ExternalID}, {"name", p.Name}, {"phones", joinList(p.Phones)},
-					{"grid", string(p.Grid)}, {"category", string(p.Category)}, {"tags", joinList(p.Tags)}, {"teams", joinList(p.Teams)},
-					{"backup", string(p.Backup)}, {"language", string(p.Language)}} {
-					fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
-				}
-				return nil
-			})
+			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, personTable)
 		},
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, newPersonSetCmd(g), newPersonDeleteCmd(g))
 	return cmd
+}
+
+// personTable shows one person, a field a line.
+func personTable(raw []byte, w io.Writer) error {
+	var p plans.Person
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{{"id", string(p.ID)}, {"external id", p.ExternalID}, {"name", p.Name}, {"phones", joinList(p.Phones)},
+		{"grid", string(p.Grid)}, {"category", string(p.Category)}, {"tags", joinList(p.Tags)}, {"teams", joinList(p.Teams)},
+		{"backup", string(p.Backup)}, {"language", string(p.Language)}} {
+		fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
+	}
+	return nil
+}
+
+// newPersonSetCmd is muster person set: a roster keeper corrects one
+// person (a phone at 3 am) without a file. Only the fields given change; the
+// person is read and written back whole (PUT), as the API takes it.
+func newPersonSetCmd(g *globals) *cobra.Command {
+	var in struct {
+		name, grid, category, backup, language string
+		phones, tags, teams                    []string
+	}
+	cmd := &cobra.Command{
+		Use:   "set ID [--phones P[,P...]] [--name N] [--grid CODE] [--category C] [--tags T,...] [--teams T,...] [--backup ID] [--language zh|en]",
+		Short: "Change one person's fields (only those given); SMS and calls go to the first phone",
+		Args:  needArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if !slices.ContainsFunc([]string{"name", "phones", "grid", "category", "tags", "teams", "backup", "language"}, f.Changed) {
+				return usageErrorf("give at least one field to change, e.g. --phones 13800138000")
+			}
+			c := newClient(g, cmd)
+			path := "/api/v1/people/" + url.PathEscape(args[0])
+			var p plans.Person
+			if err := c.do(request{method: http.MethodGet, path: path}, &p); err != nil {
+				return err
+			}
+			pin := plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: p.Phones, Grid: string(p.Grid), Category: string(p.Category),
+				Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)}
+			for name, set := range map[string]func(){
+				"name": func() { pin.Name = in.name }, "phones": func() { pin.Phones = in.phones }, "grid": func() { pin.Grid = in.grid },
+				"category": func() { pin.Category = in.category }, "tags": func() { pin.Tags = in.tags }, "teams": func() { pin.Teams = in.teams },
+				"backup": func() { pin.Backup = in.backup }, "language": func() { pin.Language = in.language },
+			} {
+				if f.Changed(name) {
+					set()
+				}
+			}
+			var raw json.RawMessage
+			if err := c.do(request{method: http.MethodPut, path: path, body: bytes.NewReader(mustJSON(pin)), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, personTable)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.name, "name", "", "name")
+	f.StringSliceVar(&in.phones, "phones", nil, "every phone, the first messaged and called (the others recognise replies), e.g. 13800138000,010-12345678")
+	f.StringVar(&in.grid, "grid", "", "grid code")
+	f.StringVar(&in.category, "category", "", "category, e.g. 党员 or volunteer")
+	f.StringSliceVar(&in.tags, "tags", nil, "every tag, e.g. 网格长 (--tags= clears them)")
+	f.StringSliceVar(&in.teams, "teams", nil, "every team (--teams= clears them)")
+	f.StringVar(&in.backup, "backup", "", "the backup's person ID (--backup= clears it)")
+	f.StringVar(&in.language, "language", "", "zh or en")
+	return cmd
+}
+
+// newPersonDeleteCmd is muster person delete: a person leaves the roster
+// (a file imported again without them keeps them).
+func newPersonDeleteCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Take a person out of the roster (people who had them as backup lose it)",
+		Args:  needArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := newClient(g, cmd)
+			if err := c.do(request{method: http.MethodDelete, path: "/api/v1/people/" + url.PathEscape(args[0])}, nil); err != nil {
+				return err
+			}
+			if g.output == "json" {
+				return c.print(mustJSON(map[string]string{"deleted": args[0]}), nil)
+			}
+			fmt.Fprintf(c.out, "person %s deleted\n", args[0])
+			return nil
+		},
+	}
 }
 
 func newRosterCmd(g *globals) *cobra.Command {
