@@ -260,14 +260,20 @@ func (in PersonInput) person() (Person, error) {
 		return p, muster.Errorf(muster.EInvalid, "phones: at least one phone number is required")
 	}
 	for _, raw := range in.Phones {
-		ph, err := NormalizePhone(raw)
+		ph, typ, err := normalizePhoneType(raw)
 		if err != nil {
 			return p, muster.Errorf(muster.EInvalid, "phones: %v", err)
+		}
+		if reason := serviceNumberProblem(raw, typ); reason != "" {
+			return p, muster.Errorf(muster.EInvalid, "phones: %s", reason)
 		}
 		if slices.Contains(p.Phones, ph) {
 			return p, muster.Errorf(muster.EInvalid, "phones: %s given twice", ph)
 		}
 		p.Phones = append(p.Phones, ph)
+	}
+	if reason := landlineFirstProblem(p.Phones); reason != "" {
+		return p, muster.Errorf(muster.EInvalid, "phones: %s", reason)
 	}
 	if len(p.Grid) != 15 || !allDigits(string(p.Grid)) {
 		return p, muster.Errorf(muster.EInvalid, "grid: %q is not a 15-digit grid code", in.Grid)

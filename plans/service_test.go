@@ -238,6 +238,10 @@ func TestPersonBadInputLeavesStateUnchanged(t *testing.T) {
 		{"name too long", plans.PersonInput{Name: strings.Repeat("长", plans.MaxNameChars+1), Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
 		{"escape in the name", plans.PersonInput{Name: "李\x1b[8m四", Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
 		{"unknown backup", plans.PersonInput{Name: "李四", Phones: []string{"13900139000"}, Grid: grid, Category: "志愿者", Backup: "P99999999"}, muster.EInvalid},
+		// As in a roster file: a hotline is no one's phone, and a landline
+		// before a mobile would take the call-up SMS.
+		{"hotline", plans.PersonInput{Name: "李四", Phones: []string{"4008001234"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
+		{"landline first", plans.PersonInput{Name: "李四", Phones: []string{"021-61234599", "13900139000"}, Grid: grid, Category: "志愿者"}, muster.EInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
