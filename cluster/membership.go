@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -110,11 +111,13 @@ type JoinRequest struct {
 type JoinState struct {
 	// Member reports that its raft state lists it as a member.
 	Member bool `json:"member"`
+	// AppliedIndex is the raft index its state file reflects.
+	AppliedIndex uint64 `json:"applied_index"`
 }
 
 // OwnState is this node's state as a join request reports it.
 func (n *Node) OwnState() *JoinState {
-	st := &JoinState{}
+	st := &JoinState{AppliedIndex: n.fsm.AppliedIndex()}
 	if n.hadState {
 		if servers, err := n.servers(); err == nil {
 			st.Member = slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(n.cfg.NodeID) })
@@ -135,7 +138,8 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 
 // join is Join of a request that may say what the joining node's state
 // holds: a node whose state shows it was a member, while the configuration
-// no longer lists it, was removed and is refused.
+// no longer lists it, was removed and is refused; so is one whose state is
+// beyond this cluster's log (of another cluster).
 func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	info := req.NodeInfo
 	if info.ID == "" || info.RaftAddr == "" {
@@ -206,6 +210,11 @@ func (n *Node) checkJoinState(req JoinRequest, servers []raft.Server) error {
 	if st == nil {
 		return nil
 	}
+	if last := n.raft.LastIndex(); st.AppliedIndex > last {
+		return muster.Errorf(muster.EConflict, "join: node %s holds state up to raft index %d, beyond this cluster's log (last index %d, commit index %d): "+
+			"its data dir holds the state of another cluster (or of this one from before a restore). To join as a new member, empty its --data-dir (or start it with a new one)",
+			req.ID, st.AppliedIndex, last, n.raft.CommitIndex())
+	}
 	listed := slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(req.ID) })
 	if st.Member && !listed {
 		return muster.Errorf(muster.EConflict, "join: node %s holds the raft state of a member, but this cluster's configuration (commit index %d) does not list it: "+
@@ -216,8 +225,9 @@ func (n *Node) checkJoinState(req JoinRequest, servers []raft.Server) error {
 }
 
 // checkRejoin refuses the raft state of a node started to join
-// (Config.Join) when its latest configuration does not list it while an
-// earlier one in its log or snapshots does: it was removed.
+// (Config.Join) when its latest configuration does not list it: it was
+// removed (an earlier configuration in its log or snapshots lists it), or
+// the state is of a cluster it never was a member of.
 func (n *Node) checkRejoin(logs raft.LogStore, snaps raft.SnapshotStore) error {
 	cf := n.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
@@ -236,7 +246,12 @@ func (n *Node) checkRejoin(logs raft.LogStore, snaps raft.SnapshotStore) error {
 			"and a removed node does not join again by itself: to join as a new member, empty its data dir %s (or start it with a new --data-dir)",
 			self, at, n.cfg.DataDir)
 	}
-	return nil
+	var ids []string
+	for _, s := range cf.Configuration().Servers {
+		ids = append(ids, string(s.ID))
+	}
+	return fmt.Errorf("cluster: the raft state in %s is of a cluster this node (%s) was never a member of (its members: %s): "+
+		"to join, empty the data dir (or start it with a new --data-dir)", n.cfg.DataDir, self, strings.Join(ids, ", "))
 }
 
 // lists reports whether c has a server with id.
@@ -472,7 +487,9 @@ func (n *Node) Status() Status {
 }
 
 // Ready reports whether this node can serve: it knows a leader and its state
-// is within maxLag entries of the commit index it has heard of.
+// is within maxLag entries of the commit index it has heard of, and not
+// beyond it (a state file of another cluster, which skips the entries it
+// is given up to its own index).
 func (n *Node) Ready(maxLag uint64) (bool, string) {
 	_, id := n.raft.LeaderWithID()
 	if id == "" {
@@ -481,6 +498,10 @@ func (n *Node) Ready(maxLag uint64) (bool, string) {
 	commit, applied := n.raft.CommitIndex(), n.fsm.AppliedIndex()
 	if commit == 0 && !n.IsLeader() {
 		return false, "not yet heard from the leader"
+	}
+	if applied > commit {
+		return false, fmt.Sprintf("applied index %d is beyond the commit index %d: waiting for the leader's; "+
+			"if it stays so, the data dir holds the state of another cluster (empty it to join as a new member)", applied, commit)
 	}
 	if applied+maxLag < commit {
 		return false, fmt.Sprintf("catching up: applied %d of %d", applied, commit)

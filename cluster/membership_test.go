@@ -2,10 +2,13 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -178,4 +181,57 @@ func TestRemovedNodeDoesNotRejoinByItself(t *testing.T) {
 	st := leader.Node.Status()
 	assert.Len(t, st.Servers, 1, "neither came back as a voter")
 	require.NoError(t, put(ctx, leader.Node, "after", "v"))
+}
+
+// A node asked to join with a data dir that holds another cluster's state
+// is refused: with raft state of a cluster it was never a member of, at
+// its start; with a state file beyond the cluster's log, by the leader.
+// And a node whose state is beyond the commit index it knows is not ready.
+func TestJoinWithStateOfAnotherClusterIsRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old := clustertest.New(t, 1, clustertest.Options{Setup: kv})
+	for i := range 50 {
+		require.NoError(t, put(ctx, old.Leader().Node, fmt.Sprintf("k%d", i), "old"))
+	}
+	oldApplied := old.Leader().Node.FSM().AppliedIndex()
+	old.Stop(old.Nodes[0])
+
+	fresh := clustertest.New(t, 1, clustertest.Options{Setup: kv})
+	leader := fresh.Leader()
+	require.NoError(t, put(ctx, leader.Node, "new", "v"))
+	require.Less(t, leader.Node.Status().LastLogIndex, oldApplied)
+
+	// The whole data dir of the old cluster's node.
+	copied := t.TempDir()
+	require.NoError(t, os.CopyFS(copied, os.DirFS(old.Nodes[0].DataDir)))
+	n, _ := newcomer(t, "r2", copied, func(cfg *cluster.Config) { cfg.Join = true })
+	err := n.Start()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is of a cluster this node (r2) was never a member of (its members: node0)")
+
+	// Only its state file: no raft state, but a state beyond the log.
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(old.Nodes[0].DataDir, "state.db"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state.db"), data, 0o600))
+	r3, info := newcomer(t, "r3", dir, func(cfg *cluster.Config) { cfg.Join = true })
+	require.NoError(t, r3.Start())
+	info.RaftAddr = r3.RaftAddr()
+	err = cluster.RequestJoin(ctx, leader.HTTPAddr, clustertest.Key, cluster.JoinRequest{NodeInfo: info, State: r3.OwnState()})
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("node r3 holds state up to raft index %d, beyond this cluster's log", oldApplied))
+	require.Len(t, leader.Node.Status().Servers, 1)
+
+	// Added by hand all the same (a join request that says nothing of its
+	// state), it is not ready: its state is beyond the commit index.
+	require.NoError(t, leader.Node.Join(ctx, info))
+	require.Eventually(t, func() bool {
+		id, _ := r3.Leader()
+		return id == leader.Node.ID() && r3.Status().CommitIndex > 0
+	}, 15*time.Second, 20*time.Millisecond, "it follows the leader")
+	ok, why := r3.Ready(1000)
+	assert.False(t, ok)
+	assert.Contains(t, why, fmt.Sprintf("applied index %d is beyond the commit index", oldApplied))
 }

@@ -46,7 +46,8 @@ type Config struct {
 	ClusterKey     string // shared secret for node-to-node HTTP; empty disables it (single node)
 	// Join marks a node started to join a cluster (muster agent --join).
 	// Start refuses raft state that shows this node was removed from its
-	// cluster: a removed node must not join again by itself.
+	// cluster, or that is of a cluster it was never a member of: such a
+	// node must not join again by itself with that state.
 	Join bool
 	// Rules is the newest state-machine behaviour this node implements;
 	// zero means muster.Rules. Tests set a lower one to stand for an older
