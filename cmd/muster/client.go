@@ -53,6 +53,7 @@ type request struct {
 	contentType string
 	timeout     time.Duration
 	header      map[string]string // more request headers
+	answer      *http.Header      // if set, receives the answer's headers
 }
 
 // postJSON posts body as JSON to path and decodes the answer into out.
@@ -101,6 +102,9 @@ func (c *client) do(r request, out any) error {
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return responseError(res)
+	}
+	if r.answer != nil {
+		*r.answer = res.Header
 	}
 	switch o := out.(type) {
 	case nil:

@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"muster/access"
+	"muster/api"
 	"muster/cluster"
 )
 
@@ -163,23 +167,37 @@ func newTokenCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// newBackupCmd is muster backup. The file holds the rosters' phones, the
+// token hashes and the key that signs answer links: it is written for its
+// owner only (0600), synced before it takes its name, and an existing file
+// is not replaced unless --force says so (a dated name used twice a day
+// would lose the morning's copy). It says which node and raft index the
+// copy is of, as the node's answer does.
 func newBackupCmd(g *globals) *cobra.Command {
 	var file string
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "backup -f FILE",
-		Short: "Download a consistent copy of the cluster state (a bbolt file)",
+		Use:   "backup -f FILE [--force]",
+		Short: "Download a consistent copy of the cluster state (a bbolt file, readable by its owner only)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
 				return usageErrorf("-f FILE is required")
 			}
+			if _, err := os.Stat(file); err == nil && !force {
+				return fmt.Errorf("%s exists: give another file, or --force to replace it", file)
+			}
 			tmp := file + ".partial"
-			f, err := os.Create(tmp)
+			f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 			if err != nil {
 				return err
 			}
 			c := newClient(g, cmd)
-			err = c.do(request{method: http.MethodGet, path: "/api/v1/backup", timeout: 30 * time.Minute}, f)
+			var h http.Header
+			err = c.do(request{method: http.MethodGet, path: "/api/v1/backup", timeout: 30 * time.Minute, answer: &h}, f)
+			if err == nil {
+				err = f.Sync()
+			}
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -194,15 +212,31 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			node, index := backupOrigin(h)
 			if g.output == "json" {
-				return c.print(mustJSON(map[string]any{"file": file, "bytes": st.Size()}), nil)
+				return c.print(mustJSON(map[string]any{"file": file, "bytes": st.Size(), "node": node, "applied_index": index}), nil)
 			}
-			fmt.Fprintf(c.out, "backup written to %s (%s)\n", file, count(st.Size(), "byte", "bytes"))
+			fmt.Fprintf(c.out, "backup of node %s at raft index %d written to %s (%s)\n", orDash(node), index, file, count(st.Size(), "byte", "bytes"))
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "where to write the backup")
+	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
 	return cmd
+}
+
+// backupOrigin reads which node a backup is of and the raft index it
+// reflects from the node's answer: X-Muster-Applied-Index, and the node in
+// the file name it suggests (muster-n2-3644.db).
+func backupOrigin(h http.Header) (node string, index uint64) {
+	index, _ = strconv.ParseUint(h.Get(api.AppliedIndexHeader), 10, 64)
+	if _, params, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		name := strings.TrimSuffix(strings.TrimPrefix(params["filename"], "muster-"), ".db")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			node = name[:i]
+		}
+	}
+	return node, index
 }
 
 func orDash(s string) string {
