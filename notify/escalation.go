@@ -407,11 +407,12 @@ func (s *stepper) apply(i int, r *Recipient) error {
 	return nil
 }
 
-// finish queues the superior reports the steps gathered.
+// finish queues the superior reports the steps gathered, each part of a
+// report an item of its own (Seq 0, 1, … for one superior and step).
 func (s *stepper) finish() error {
 	steps := slices.Sorted(maps.Keys(s.reports))
 	for _, i := range steps {
-		reports, err := superiorReports(s.tx, s.at.a, s.reports[i])
+		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], s.c.RulesAtLeast(rulesReportNamesEveryone))
 		if err != nil {
 			return err
 		}
@@ -829,30 +830,47 @@ func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket, coun
 const unreachedMark = "（短信未送达）"
 
 // maxCommandReports bounds the people of the first role slot a silence
-// without a grid leader is reported to.
+// without a grid leader is reported to, and (rulesReportNamesEveryone) the
+// grid leaders of one grid told of its silent people.
 const maxCommandReports = 3
 
+// rulesReportNamesEveryone is the behaviour (muster.Rules) from which a
+// superior's 叫应 report names every silent person it is about, each with
+// the number the call-up went to, in as many SMS as that takes (each within
+// plans.MaxSMSSegments, numbered 1/N), and goes to every grid leader of the
+// grid (up to maxCommandReports, by ID), not the first alone. Under older
+// rules the one SMS named the first 20 and ended in 等: in a grid of 37
+// silent people 17 were reported to no one, and a grid's second leader
+// heard nothing.
+const rulesReportNamesEveryone = 10
+
 // superiorReports groups silent recipients by their superior — the grid
-// leader (网格长) of their grid; a grid leader's own silence, or a grid
-// without one, goes to the first maxCommandReports people (by ID) of the
-// activation's first role slot (the command, e.g. 总指挥) — and writes each
-// superior one SMS naming them.
-func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]EscalationItem, error) {
-	leaders := map[plans.RegionCode]*plans.Person{}
-	leaderOf := func(grid plans.RegionCode) (*plans.Person, error) {
-		if p, ok := leaders[grid]; ok {
-			return p, nil
+// leader (网格长) of their grid (every one of the grid's, up to
+// maxCommandReports, when everyone is true); a grid leader's own silence,
+// or a grid without one, goes to the first maxCommandReports people (by
+// ID) of the activation's first role slot (the command, e.g. 总指挥) — and
+// writes each superior the SMS naming them: one naming at most 20 (more
+// elided with 等), or, when everyone is true, as many as it takes to name
+// them all with their numbers (reportParts).
+func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone bool) ([]EscalationItem, error) {
+	leaders := map[plans.RegionCode][]plans.Person{}
+	leadersOf := func(grid plans.RegionCode) ([]plans.Person, error) {
+		if ps, ok := leaders[grid]; ok {
+			return ps, nil
 		}
-		var found *plans.Person
+		var found []plans.Person
 		reg, ok, err := plans.GetRegion(tx, grid)
 		if err != nil || !ok {
 			leaders[grid] = nil
 			return nil, err
 		}
+		most := 1
+		if everyone {
+			most = maxCommandReports
+		}
 		err = plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
-			if found == nil && p.Grid == grid && p.HasTag(GridLeaderTag) && len(p.Phones) > 0 {
-				q := *p
-				found = &q
+			if len(found) < most && p.Grid == grid && p.HasTag(GridLeaderTag) && len(p.Phones) > 0 {
+				found = append(found, *p)
 			}
 			return nil
 		})
@@ -862,6 +880,7 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]Escal
 	var command []Recipient // the first role slot's recipients, read lazily
 	commandRead := false
 	byBoss := map[plans.PersonID]*EscalationItem{}
+	named := map[plans.PersonID][]string{} // by superior: who, as the report names them
 	var order []plans.PersonID
 	add := func(boss plans.PersonID, name, phone string, lang plans.Language, r Recipient) {
 		it := byBoss[boss]
@@ -872,18 +891,27 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]Escal
 		}
 		it.About = append(it.About, r.Person)
 		who := r.Name
+		if everyone && r.Phone != "" {
+			who += " " + dialable(r.Phone)
+		}
 		if r.State == StateFailed {
 			who += unreachedMark
+		}
+		if everyone {
+			named[boss] = append(named[boss], who)
+			return
 		}
 		it.Text = appendName(it.Text, who)
 	}
 	for _, r := range silentOnes {
-		boss, err := leaderOf(r.Grid)
+		bosses, err := leadersOf(r.Grid)
 		if err != nil {
 			return nil, err
 		}
-		if boss != nil && boss.ID != r.Person {
-			add(boss.ID, boss.Name, boss.Phones[0], boss.Language, r)
+		if len(bosses) > 0 && !slices.ContainsFunc(bosses, func(p plans.Person) bool { return p.ID == r.Person }) {
+			for _, boss := range bosses {
+				add(boss.ID, boss.Name, boss.Phones[0], boss.Language, r)
+			}
 			continue
 		}
 		if !commandRead {
@@ -909,6 +937,10 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]Escal
 	out := make([]EscalationItem, 0, len(order))
 	for _, id := range order {
 		it := byBoss[id]
+		if everyone {
+			out = append(out, reportParts(a, *it, named[id])...)
+			continue
+		}
 		it.Text = fmt.Sprintf("%s叫应：%s（%s）以下%d人至今未回复：%s。请立即联系。", a.Sender, a.PlanTitle, a.RegionNames, len(it.About), it.Text)
 		if a.Purpose.Drill() {
 			it.Text = plans.ExerciseMark + it.Text
@@ -916,6 +948,72 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient) ([]Escal
 		out = append(out, *it)
 	}
 	return out, nil
+}
+
+// reportParts writes the 叫应 report it (About set, in the order of names)
+// as SMS naming every one of names, each "name number": as few as it
+// takes, each within plans.MaxSMSSegments with the drill mark, and, when
+// more than one, numbered (1/N) so the superior knows when they have them
+// all. A name too long to share a part with the heading still gets one
+// part of its own.
+func reportParts(a Activation, it EscalationItem, names []string) []EscalationItem {
+	mark := ""
+	if a.Purpose.Drill() {
+		mark = plans.ExerciseMark
+	}
+	head := func(part, parts int) string {
+		n := ""
+		if parts > 1 {
+			n = fmt.Sprintf("（%d/%d）", part, parts)
+		}
+		return fmt.Sprintf("%s%s叫应：%s（%s）以下%d人至今未回复，请立即联系%s：", mark, a.Sender, a.PlanTitle, a.RegionNames, len(names), n)
+	}
+	const tail = "。"
+	fits := func(text string) bool {
+		_, _, segs := plans.SMSSegments(text)
+		return segs <= plans.MaxSMSSegments
+	}
+	// Split with a heading as long as any part's can be (the part numbers
+	// at their widest), then number the parts.
+	wide := head(len(names), len(names))
+	var groups [][]int // indexes into names, per part
+	text := ""
+	for i, name := range names {
+		if len(groups) > 0 && fits(text+"、"+name+tail) {
+			groups[len(groups)-1] = append(groups[len(groups)-1], i)
+			text += "、" + name
+			continue
+		}
+		groups = append(groups, []int{i})
+		text = wide + name
+	}
+	out := make([]EscalationItem, 0, len(groups))
+	for g, idx := range groups {
+		part := it
+		part.About = make([]plans.PersonID, 0, len(idx))
+		list := make([]string, 0, len(idx))
+		for _, i := range idx {
+			part.About = append(part.About, it.About[i])
+			list = append(list, names[i])
+		}
+		part.Text = head(g+1, len(groups)) + strings.Join(list, "、") + tail
+		out = append(out, part)
+	}
+	return out
+}
+
+// dialable is an E.164 number as a person dials it at home: a Chinese
+// mobile without +86, a Chinese landline with its trunk 0; others as they
+// are.
+func dialable(phone string) string {
+	rest, ok := strings.CutPrefix(phone, "+86")
+	switch {
+	case !ok || rest == "":
+		return phone
+	case rest[0] == '1':
+		return rest
+	}
+	return "0" + rest
 }
 
 // appendName adds a name to a 、-separated list, eliding after 20 names.

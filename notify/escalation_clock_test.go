@@ -76,7 +76,7 @@ func TestEscalationTellsTheSuperiorOfThoseTheSMSCouldNotReach(t *testing.T) {
 		}
 	}
 	marked := map[string]bool{}
-	mark := regexp.MustCompile(`([^：、]+)（短信未送达）`)
+	mark := regexp.MustCompile(`([^：、 ]+)(?: [0-9+]+)?（短信未送达）`) // the name, then from rules 10 the number
 	for _, m := range r.sim.Messages("") {
 		if m.Direction == "outbound-api" && strings.Contains(m.Body, "叫应：") {
 			for _, x := range mark.FindAllStringSubmatch(m.Body, -1) {
