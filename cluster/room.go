@@ -100,7 +100,12 @@ func (n *Node) CheckRoom(ctx context.Context, r muster.Room) error {
 			need += a.disk.State + a.disk.Reserve
 		}
 		if a.disk.Free < need {
-			short = append(short, fmt.Sprintf("%s has %s free", a.id, sizeText(a.disk.Free)))
+			line := fmt.Sprintf("%s has %s free", a.id, sizeText(a.disk.Free))
+			if r.Reserve { // what decides it, part by part
+				line += fmt.Sprintf(" and needs %s (%s for it, %s for a snapshot, the call-up reserve %s)",
+					sizeText(need), sizeText(r.Bytes), sizeText(a.disk.State), sizeText(a.disk.Reserve))
+			}
+			short = append(short, line)
 		}
 	}
 	if len(short) == 0 {
@@ -115,8 +120,12 @@ func (n *Node) CheckRoom(ctx context.Context, r muster.Room) error {
 	if len(short) > 1 {
 		where = "on their data disks"
 	}
-	return muster.Errorf(muster.EStorage, "not enough disk for %s, which needs %s: %s %s. Nothing was changed; free space or grow the disk, then try again",
-		r.What, want, strings.Join(short, ", "), where)
+	wayOut := "free space or grow the disk"
+	if r.Reserve {
+		wayOut = "free space, grow the disk or lower that node's --disk-reserve"
+	}
+	return muster.Errorf(muster.EStorage, "not enough disk for %s, which needs %s: %s %s. Nothing was changed; %s, then try again",
+		r.What, want, strings.Join(short, "; "), where, wayOut)
 }
 
 // diskOf is member id's disk: this node's own, read here, or another's,

@@ -623,7 +623,7 @@ func TestAnImportThatWouldFillANodesDiskIsRefused(t *testing.T) {
 		_, err := svc.ImportRoster(ctx, "test", bytes.NewReader(file), plans.ImportOptions{})
 		require.Error(t, err, "through %s", m.Node.ID())
 		assert.True(t, muster.IsCode(err, muster.EStorage), "through %s: %v", m.Node.ID(), err)
-		assert.Contains(t, err.Error(), "node2 has 3.0 MiB free", "through %s", m.Node.ID())
+		assert.Contains(t, err.Error(), "node2 has 3.0 MiB free and needs ", "through %s", m.Node.ID())
 		assert.NotContains(t, err.Error(), "node0", "only the short node is named")
 		assert.Contains(t, err.Error(), "this import of 1000 rows")
 		assert.Zero(t, count(t, svc))

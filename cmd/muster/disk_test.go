@@ -47,7 +47,7 @@ func TestAnImportLargerThanTheDiskIsRefused(t *testing.T) {
 	// stops, full, in the middle of the import.
 	r = runCLI(t, env, "roster", "import", "-f", roster("big.csv", 100000))
 	assert.Equal(t, 1, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
-	assert.Regexp(t, `not enough disk for this import of 100000 rows, .*: n1 has [0-9.]+ MiB free on its data disk`, r.stderr)
+	assert.Regexp(t, `not enough disk for this import of 100000 rows, .*: n1 has [0-9.]+ MiB free and needs [0-9.]+ MiB \([0-9.]+ MiB for it, [0-9.]+ KiB for a snapshot, the call-up reserve [0-9.]+ MiB\) on its data disk\. .*lower that node's --disk-reserve`, r.stderr)
 	t.Log(r.stderr)
 	c.waitStatus(base+"/readyz", 200, 5*time.Second)
 	r = runCLI(t, env, "person", "list", "-o", "json")
