@@ -133,20 +133,21 @@ func (s *Server) smsInbound(c *gin.Context) {
 		return
 	}
 	var answer twiml
-	if res.Outcome == notify.InboundNote && res.Replies <= maxSMSAnswers {
-		switch {
-		case res.State.Answered(): // their first answer stands: say so, not "reply 1"
-			answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
-		case res.Reply == notify.ReplyNote:
-			answer.Message = notify.HelpText(res.Language, res.Exercise)
-		}
+	switch {
+	case res.Replies > maxSMSAnswers:
+	case res.Outcome == notify.InboundNote && res.State.Answered(): // their first answer stands: say so, not "reply 1"
+		answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
+	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote:
+		answer.Message = notify.HelpText(res.Language, res.Exercise)
+	case res.Outcome == notify.InboundNoCallUp && res.Ended != "": // their call-up ended: nothing was recorded
+		answer.Message = notify.CallUpEnded(res.Language, res.Exercise, res.Ended)
 	}
 	c.XML(http.StatusOK, answer)
 }
 
 // maxSMSAnswers bounds the replies to one recipient of a call-up that get
-// an SMS back: a phone that answers every SMS automatically must not keep
-// muster writing to it.
+// an SMS back, those after it ended included: a phone that answers every
+// SMS automatically must not keep muster writing to it.
 const maxSMSAnswers = 3
 
 // hangup ends a call whose TwiML cannot be given.

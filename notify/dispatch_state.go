@@ -696,6 +696,10 @@ type InboundResult struct {
 	// Replies counts the recipient's replies to the call-up, this one
 	// included (an SMS or a key): what is said back is bounded by it.
 	Replies int `json:"replies,omitempty"`
+	// Ended says, for a reply from a person with no open call-up, how
+	// their latest call-up (Activation) ended, when it did so recently
+	// (rulesRepliesToEndedCallUps): the sender is told so.
+	Ended Ending `json:"ended,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.
@@ -992,6 +996,15 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	}
 	if person == "" {
 		return InboundResult{Outcome: InboundUnknown}, nil
+	}
+	if at == nil && c.RulesAtLeast(rulesRepliesToEndedCallUps) {
+		ended, how, err := endedCallUp(tx, acts, person, it.Exercise, c.Time)
+		if err != nil {
+			return InboundResult{}, err
+		}
+		if ended != nil {
+			return countEndedReply(ended, c, person, how)
+		}
 	}
 	if at == nil {
 		return InboundResult{Outcome: InboundNoCallUp, Person: person}, nil

@@ -8,6 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"muster"
+	"muster/plans"
 )
 
 // Inbound takes verified provider webhooks (delivery reports and SMS
@@ -128,4 +129,91 @@ func (in *Inbound) flush(ctx context.Context, items []InboundItem) ([]InboundRes
 	var out []InboundResult
 	err = in.apply.Apply(ctx, &muster.Command{Type: CmdInbound, Actor: "webhook", Payload: payload}, &out)
 	return out, err
+}
+
+// Ending says how a call-up that no longer takes answers closed, for what
+// is said back to a reply to it.
+type Ending string
+
+// Endings of a call-up.
+const (
+	EndedStoodDown Ending = "stood_down" // stood down: over
+	EndedWithdrawn Ending = "withdrawn"  // retracted: sent in error
+	EndedCorrected Ending = "corrected"  // retracted with a correction to follow
+)
+
+// rulesRepliesToEndedCallUps is the behaviour (muster.Rules) from which an
+// SMS reply from a person with no open call-up is counted on their most
+// recent call-up of the same account when that one closed (stood down or
+// retracted) within endedReplyWindow of the reply: the result names it and
+// how it ended, so the sender is told their reply was not recorded. Under
+// older rules such a reply got no answer at all, which for the sender looks
+// the same as an accepted 1.
+const rulesRepliesToEndedCallUps = 10
+
+// endedReplyWindow is how long after a call-up closed a reply to it is
+// still answered with the call-up's end; endedLookBack is how many of the
+// newest activations are looked through for it.
+const (
+	endedReplyWindow = 24 * time.Hour
+	endedLookBack    = 32
+)
+
+// endedCallUp finds the call-up a reply from person, who has no open one
+// on the account (exercise), was meant for: the newest of the endedLookBack
+// newest activations that called them up with that account's messages
+// (corrections aside). It returns nil when there is none, or when it closed
+// longer than endedReplyWindow before now, or is still open. It reads at
+// most endedLookBack activations, whatever the history holds.
+func endedCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool, now time.Time) (*actTx, Ending, error) {
+	ab := tx.Bucket(bActivations)
+	if ab == nil {
+		return nil, "", nil
+	}
+	looked := 0
+	for k := range muster.Backward(ab) {
+		if looked++; looked > endedLookBack {
+			break
+		}
+		id := plans.ActivationID(k)
+		ad := activationData(tx, id)
+		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
+			continue
+		}
+		at, err := acts.get(tx, id)
+		if err != nil {
+			return nil, "", err
+		}
+		if at.a.Purpose.Drill() != exercise || at.a.Retracts != "" {
+			continue
+		}
+		a := at.a
+		closed, how := a.StoodDownAt, EndedStoodDown
+		if ret := a.Retraction; ret != nil {
+			closed, how = ret.At, EndedWithdrawn
+			if ret.Correct {
+				how = EndedCorrected
+			}
+		}
+		if a.Status != StatusStoodDown && a.Retraction == nil || closed.IsZero() || now.Sub(closed) > endedReplyWindow {
+			return nil, "", nil // their latest call-up is not one that just ended
+		}
+		return at, how, nil
+	}
+	return nil, "", nil
+}
+
+// countEndedReply counts a reply from person to at, a call-up that has
+// ended (endedCallUp), in their attempt record, so what is said back is
+// bounded as for an open call-up's replies, and returns the outcome: no
+// open call-up, naming at and how it ended.
+func countEndedReply(at *actTx, c *muster.Command, person plans.PersonID, how Ending) (InboundResult, error) {
+	r, att, err := at.recipient(person)
+	if err != nil {
+		return InboundResult{}, err
+	}
+	att.Replies++
+	res := InboundResult{Outcome: InboundNoCallUp, Activation: at.a.ID, Person: person, Language: r.Language, State: r.State,
+		Replies: att.Replies, Ended: how}
+	return res, at.putAttempt(person, att)
 }

@@ -258,6 +258,32 @@ func HelpText(lang plans.Language, drill bool) string {
 	return mark + "回复1表示到岗报到；不能到岗请回复2并说明原因。"
 }
 
+// CallUpEnded answers an SMS reply to a call-up that had ended (how) when
+// it came: nothing was recorded, as the voice call and the answer page say
+// to a key or an answer after the end.
+func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		if drill { // as their drill's messages begin
+			mark += plans.ExerciseMarkEN
+		}
+		switch how {
+		case EndedWithdrawn:
+			return mark + "This call-up was withdrawn. Your reply was not recorded."
+		case EndedCorrected:
+			return mark + "This call-up was corrected: follow the correction. Your reply was not recorded."
+		}
+		return mark + "This call-up has ended. Your reply was not recorded."
+	}
+	switch how {
+	case EndedWithdrawn:
+		return mark + "本次召集已撤回，您的回复未记录。"
+	case EndedCorrected:
+		return mark + "本次召集已更正，请以更正通知为准，您的回复未记录。"
+	}
+	return mark + "本次召集已结束，您的回复未记录。"
+}
+
 // drillMark begins every text said back to a drill's sender: a drill's
 // messages all say they are one.
 func drillMark(drill bool) string {
