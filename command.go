@@ -124,7 +124,13 @@ const commandVersion byte = 1
 //	   (import.commit) may hand a phone from one person to another when
 //	   a row of the same file, matched to the holder by external ID,
 //	   gives them other phones (a duty phone handed on, two numbers
-//	   swapped).
+//	   swapped); a 叫应 report names every silent person of the grid with
+//	   the number to call, in as many SMS as that takes (each at most 10
+//	   segments, numbered 1/N), to every 网格长 of the grid (up to three,
+//	   by ID); an SMS reply from a person whose latest call-up on that
+//	   account was stood down or retracted within 24 hours (of the 32
+//	   newest activations) is counted on it and answered that it ended,
+//	   at most 3 times.
 const Rules = 10
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
