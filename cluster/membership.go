@@ -424,6 +424,18 @@ type ServerStatus struct {
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
 	Rules    int    `json:"rules"` // as its record says; 1 when it says none
+	// Reachable, on the leader, says whether the member answered it over
+	// raft within three heartbeat timeouts (the leader itself: true).
+	// Absent on a node that does not lead: it cannot know.
+	Reachable *bool `json:"reachable,omitempty"`
+	// LastContact, on the leader, is how long ago the member last answered
+	// it over raft ("35ms"); absent for the leader itself, on a follower,
+	// and for a member never heard from.
+	LastContact string `json:"last_contact,omitempty"`
+	// AppliedIndex, on the leader, is the index the member's state had
+	// reached when it last answered the leader's status call (every 2 s);
+	// absent (0) when unknown.
+	AppliedIndex uint64 `json:"applied_index,omitempty"`
 }
 
 // Status is a node's view of the cluster.
@@ -479,6 +491,7 @@ func (n *Node) Status() Status {
 				ss.HTTPAddr = info.HTTPAddr
 				ss.Rules = max(info.Rules, 1)
 			}
+			n.memberContact(&ss, s.Address)
 			st.Servers = append(st.Servers, ss)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -234,4 +235,70 @@ func TestJoinWithStateOfAnotherClusterIsRefused(t *testing.T) {
 	ok, why := r3.Ready(1000)
 	assert.False(t, ok)
 	assert.Contains(t, why, fmt.Sprintf("applied index %d is beyond the commit index", oldApplied))
+}
+
+// reachableGauge is muster_raft_voters_reachable as n reports it, or false
+// when it reports none.
+func reachableGauge(t *testing.T, n *cluster.Node) (float64, bool) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	require.NoError(t, reg.Register(n.Collector()))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "muster_raft_voters_reachable" {
+			return mf.GetMetric()[0].GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// The leader says which members answer it and how far their state is; a
+// dead voter is no longer listed like a healthy one. A follower, which
+// cannot know, says nothing of it.
+func TestStatusShowsWhichMembersAnswerTheLeader(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader()
+	require.NoError(t, put(ctx, leader.Node, "k", "v"))
+	require.Eventually(t, func() bool {
+		for _, s := range leader.Node.Status().Servers {
+			if s.Reachable == nil || !*s.Reachable || s.AppliedIndex == 0 {
+				return false
+			}
+			if s.ID != leader.Node.ID() && s.LastContact == "" {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 50*time.Millisecond, "the leader hears from every member: %+v", leader.Node.Status().Servers)
+	v, ok := reachableGauge(t, leader.Node)
+	require.True(t, ok)
+	assert.Equal(t, 3.0, v)
+
+	follower := c.Followers()[0]
+	for _, s := range follower.Node.Status().Servers {
+		assert.Nil(t, s.Reachable, "a follower cannot know whether %s answers", s.ID)
+		assert.Empty(t, s.LastContact)
+		assert.Zero(t, s.AppliedIndex)
+	}
+	_, ok = reachableGauge(t, follower.Node)
+	assert.False(t, ok, "only the leader reports reachable voters")
+
+	dead := c.Followers()[1]
+	c.Kill(dead)
+	var s cluster.ServerStatus
+	require.Eventually(t, func() bool {
+		s, _ = serverAt(leader.Node.Status(), dead.Node.ID())
+		return s.Reachable != nil && !*s.Reachable
+	}, 15*time.Second, 50*time.Millisecond, "the leader sees the dead member")
+	d, err := time.ParseDuration(s.LastContact)
+	require.NoError(t, err)
+	assert.Greater(t, d, 3*time.Second, "last heard from more than three heartbeat timeouts ago")
+	v, _ = reachableGauge(t, leader.Node)
+	assert.Equal(t, 2.0, v)
+	live, _ := serverAt(leader.Node.Status(), follower.Node.ID())
+	require.NotNil(t, live.Reachable)
+	assert.True(t, *live.Reachable, "the live one still answers")
 }

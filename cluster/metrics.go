@@ -15,8 +15,8 @@ type nodeMetrics struct {
 	batchEntries prometheus.Histogram
 	batchSeconds prometheus.Histogram
 
-	state, term, commit, applied, lastLog, lastContact, servers *prometheus.Desc
-	diskFree, diskReserve, stateBytes                           *prometheus.Desc
+	state, term, commit, applied, lastLog, lastContact, servers, reachable *prometheus.Desc
+	diskFree, diskReserve, stateBytes                                      *prometheus.Desc
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -44,6 +44,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		lastLog:     prometheus.NewDesc("muster_raft_last_log_index", "Last index in the raft log.", nil, nil),
 		lastContact: prometheus.NewDesc("muster_raft_last_contact_seconds", "Seconds since a follower last heard from the leader (0 on the leader).", nil, nil),
 		servers:     prometheus.NewDesc("muster_raft_servers", "Members in the raft configuration.", nil, nil),
+		reachable:   prometheus.NewDesc("muster_raft_voters_reachable", "Voters the leader heard from over raft within three heartbeat timeouts, itself included (only the leader reports it): below a majority of the voters, the cluster can take no write.", nil, nil),
 		diskFree:    prometheus.NewDesc("muster_disk_free_bytes", "Free space on the data directory's file system (alert well above muster_disk_reserve_bytes: an import that would go below it is refused, and a full disk stops the node).", nil, nil),
 		diskReserve: prometheus.NewDesc("muster_disk_reserve_bytes", "Free disk this node keeps for call-ups (--disk-reserve).", nil, nil),
 		stateBytes:  prometheus.NewDesc("muster_state_bytes", "Size of the state, which each snapshot copies.", nil, nil),
@@ -68,7 +69,7 @@ func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.applySeconds.Describe(ch)
 	m.batchEntries.Describe(ch)
 	m.batchSeconds.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.diskFree, m.diskReserve, m.stateBytes} {
+	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.reachable, m.diskFree, m.diskReserve, m.stateBytes} {
 		ch <- d
 	}
 }
@@ -103,6 +104,9 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.lastContact, prometheus.GaugeValue, contact)
 	if cf := r.GetConfiguration(); cf.Error() == nil {
 		ch <- prometheus.MustNewConstMetric(m.servers, prometheus.GaugeValue, float64(len(cf.Configuration().Servers)))
+	}
+	if v, ok := m.n.reachableVoters(); ok {
+		ch <- prometheus.MustNewConstMetric(m.reachable, prometheus.GaugeValue, float64(v))
 	}
 	if d, ok := m.n.disk(); ok {
 		ch <- prometheus.MustNewConstMetric(m.diskFree, prometheus.GaugeValue, float64(d.Free))

@@ -109,8 +109,9 @@ type Node struct {
 	services    []func(ctx context.Context)
 	leaderReady atomic.Bool // this node leads and its Barrier has completed
 
-	client  *http.Client
-	metrics *nodeMetrics
+	client   *http.Client
+	metrics  *nodeMetrics
+	contacts *contacts // when peers last answered over raft, and their applied index
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -162,6 +163,7 @@ func New(cfg Config) (*Node, error) {
 		notifyCh:   make(chan bool, 16),
 		observerCh: make(chan raft.Observation, 16),
 		client:     &http.Client{Transport: tr},
+		contacts:   newContacts(),
 		stop:       make(chan struct{}),
 	}
 	n.metrics = newNodeMetrics(n)
@@ -432,7 +434,7 @@ func (n *Node) raftTransport(adv net.Addr) (*raft.NetworkTransport, error) {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	stream := &dialStream{Listener: ln, adv: adv, dial: dial}
+	stream := &dialStream{Listener: ln, adv: adv, dial: n.contacts.track(dial)}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: pool, Timeout: timeout, Logger: n.hclogger("transport")}), nil
 }
@@ -514,6 +516,8 @@ func (n *Node) watchLeadership() {
 			n.logger.Info("leading: starting leader services", "services", len(n.services), "term", n.raft.CurrentTerm())
 			svcWG.Add(1)
 			go func() { defer svcWG.Done(); n.registerSelf(ctx) }()
+			svcWG.Add(1)
+			go func() { defer svcWG.Done(); n.watchMembers(ctx) }()
 			for _, fn := range n.services {
 				svcWG.Add(1)
 				go func() { defer svcWG.Done(); fn(ctx) }()

@@ -40,14 +40,22 @@ func newClusterCmd(g *globals) *cobra.Command {
 				if st.Rules < st.NodeRules {
 					fmt.Fprint(w, ": a member runs an older muster; newer behaviour waits until every member is upgraded")
 				}
-				fmt.Fprint(w, "\n\n")
-				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tRULES\tLEADER")
+				fmt.Fprint(w, "\n")
+				if st.State != "Leader" {
+					fmt.Fprintf(w, "which members answer (CONTACT, APPLIED) only the leader knows: ask %s\n", orDash(st.LeaderID))
+				}
+				fmt.Fprint(w, "\n")
+				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tRULES\tLEADER\tCONTACT\tAPPLIED")
 				for _, s := range st.Servers {
 					lead := ""
 					if s.Leader {
 						lead = "*"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, s.Rules, lead)
+					applied := "-"
+					if s.AppliedIndex > 0 {
+						applied = fmt.Sprint(s.AppliedIndex)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, s.Rules, lead, contactText(s), applied)
 				}
 				return nil
 			})
@@ -237,6 +245,23 @@ func backupOrigin(h http.Header) (node string, index uint64) {
 		}
 	}
 	return node, index
+}
+
+// contactText is a member's CONTACT cell: how long ago it last answered
+// the leader, LOST (and how long ago) when not within three heartbeat
+// timeouts, "-" where unknown (on a follower) or for the leader itself.
+func contactText(s cluster.ServerStatus) string {
+	switch {
+	case s.Reachable == nil:
+		return "-"
+	case !*s.Reachable && s.LastContact == "":
+		return "LOST (never heard)"
+	case !*s.Reachable:
+		return "LOST " + s.LastContact + " ago"
+	case s.LastContact == "":
+		return "-"
+	}
+	return s.LastContact + " ago"
 }
 
 func orDash(s string) string {

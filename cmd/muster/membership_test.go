@@ -117,3 +117,61 @@ func TestRemovedAgentDoesNotRejoin(t *testing.T) {
 	assert.Contains(t, out, "node "+down.id+" holds the raft state of a member, but this cluster's configuration")
 	assert.Equal(t, []string{leader.id}, voters(), "neither came back")
 }
+
+// muster cluster status on the leader tells a dead voter from a live one
+// (CONTACT, APPLIED); on a follower, which cannot know, it says so and
+// shows "-".
+func TestClusterStatusShowsALostMember(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	agents := startAgents(t)
+	c := newAPI(t, testAdminToken)
+	leader := leaderOf(t, c, agents)
+	var others []*agent
+	for _, a := range agents {
+		if a != leader {
+			others = append(others, a)
+		}
+	}
+	dead, live := others[0], others[1]
+	dead.kill()
+	row := func(out, id string) []string {
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 0 && f[0] == id {
+				return f
+			}
+		}
+		return nil
+	}
+	var out string
+	waitUntil(t, 30*time.Second, func() bool {
+		r := runCLI(t, []string{"MUSTER_ADDR=" + leader.http, "MUSTER_TOKEN=" + testAdminToken}, "cluster", "status")
+		out = r.stdout
+		f, l := row(out, dead.id), row(out, live.id)
+		return r.code == 0 && len(f) > 0 && strings.Contains(strings.Join(f, " "), "LOST") &&
+			len(l) > 0 && l[len(l)-1] != "-" // its applied index, once the leader asked
+	})
+	assert.Equal(t, []string{"ID", "RAFT", "HTTP", "SUFFRAGE", "RULES", "LEADER", "CONTACT", "APPLIED"}, row(out, "ID"), "the header names the columns")
+	f := row(out, live.id)
+	require.NotEmpty(t, f, out)
+	assert.Regexp(t, `^[0-9.]+(ms|µs|s) ago [1-9][0-9]*$`, strings.Join(f[len(f)-3:], " "), "a live member: contact and applied index\n%s", out)
+	assert.Regexp(t, `LOST [0-9.]+(ms|s) ago`, strings.Join(row(out, dead.id), " "), out)
+
+	r := runCLI(t, []string{"MUSTER_ADDR=" + live.http, "MUSTER_TOKEN=" + testAdminToken}, "cluster", "status")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "only the leader knows: ask "+leader.id)
+	f = row(r.stdout, dead.id)
+	require.NotEmpty(t, f, r.stdout)
+	assert.Equal(t, []string{"-", "-"}, f[len(f)-2:], "a follower does not know\n%s", r.stdout)
+
+	var metrics string
+	waitUntil(t, 10*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		code, body := c.call(ctx, http.MethodGet, leader.http+"/metrics", nil, "")
+		metrics = string(body)
+		return code == http.StatusOK
+	})
+	assert.Contains(t, metrics, "\nmuster_raft_voters_reachable 2\n")
+}

@@ -1,0 +1,192 @@
+package cluster
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// memberWatchEvery is how often a leader asks the other members for their
+// status (their applied index) while it leads.
+const memberWatchEvery = 2 * time.Second
+
+// reachFactor times the heartbeat timeout is how recently a leader must have
+// heard from a member over raft to count it reachable: the leader sends
+// heartbeats ten times per heartbeat timeout, so a member silent for three
+// timeouts is down or cut off.
+const reachFactor = 3
+
+// contacts records when this node last heard from each peer over the raft
+// connections it dialled (a leader dials every follower and reads their
+// answers to appends and heartbeats), and what the peers last said of
+// their applied index. hashicorp/raft v1.7 keeps each follower's last
+// contact and match index to itself; it only reports failed heartbeats,
+// and only once the dial or the RPC has failed (10 s for a peer that does
+// not answer at all).
+type contacts struct {
+	mu      sync.Mutex
+	heard   map[string]time.Time // raft address → last bytes read from it
+	applied map[string]applied   // member ID → its answer to the status call
+}
+
+type applied struct {
+	index uint64
+	at    time.Time
+}
+
+func newContacts() *contacts {
+	return &contacts{heard: map[string]time.Time{}, applied: map[string]applied{}}
+}
+
+// track wraps dial so that every connection it opens records, on each
+// read, that the peer at its address answered.
+func (c *contacts) track(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &trackedConn{Conn: conn, addr: addr, c: c}, nil
+	}
+}
+
+func (c *contacts) heardFrom(addr string) {
+	now := time.Now()
+	c.mu.Lock()
+	c.heard[addr] = now
+	c.mu.Unlock()
+}
+
+// lastHeard is when addr last answered over raft; zero if never.
+func (c *contacts) lastHeard(addr string) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.heard[addr]
+}
+
+func (c *contacts) setApplied(id string, index uint64) {
+	c.mu.Lock()
+	c.applied[id] = applied{index: index, at: time.Now()}
+	c.mu.Unlock()
+}
+
+// appliedOf is the applied index member id last reported, if it did within
+// maxAge.
+func (c *contacts) appliedOf(id string, maxAge time.Duration) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.applied[id]
+	if !ok || time.Since(a.at) > maxAge {
+		return 0, false
+	}
+	return a.index, true
+}
+
+type trackedConn struct {
+	net.Conn
+	addr string
+	c    *contacts
+}
+
+func (t *trackedConn) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	if n > 0 {
+		t.c.heardFrom(t.addr)
+	}
+	return n, err
+}
+
+// reachWindow is how recently the leader must have heard from a member to
+// count it reachable.
+func (n *Node) reachWindow() time.Duration {
+	hb := n.cfg.HeartbeatTimeout
+	if hb <= 0 {
+		hb = raft.DefaultConfig().HeartbeatTimeout
+	}
+	return reachFactor * hb
+}
+
+// memberContact fills in s (a member of the configuration) as this node
+// knows it when it leads: whether the member answered raft within the reach
+// window, how long ago, and its applied index as it last reported it.
+// A node that does not lead leaves s as it is: it does not know.
+func (n *Node) memberContact(s *ServerStatus, addr raft.ServerAddress) {
+	if !n.IsLeader() {
+		return
+	}
+	reachable := true
+	if s.ID == n.cfg.NodeID {
+		s.Reachable = &reachable
+		s.AppliedIndex = n.fsm.AppliedIndex()
+		return
+	}
+	last := n.contacts.lastHeard(string(addr))
+	reachable = !last.IsZero() && time.Since(last) <= n.reachWindow()
+	s.Reachable = &reachable
+	if !last.IsZero() {
+		s.LastContact = time.Since(last).Round(time.Millisecond).String()
+	}
+	if idx, ok := n.contacts.appliedOf(s.ID, 2*memberWatchEvery+roomTimeout); ok {
+		s.AppliedIndex = idx
+	}
+}
+
+// watchMembers asks every other member for its status while this node
+// leads (until ctx ends), recording the applied index each reports.
+func (n *Node) watchMembers(ctx context.Context) {
+	t := time.NewTicker(memberWatchEvery)
+	defer t.Stop()
+	for {
+		servers, err := n.servers()
+		if err == nil {
+			var wg sync.WaitGroup
+			for _, s := range servers {
+				if s.ID == raft.ServerID(n.cfg.NodeID) {
+					continue
+				}
+				wg.Go(func() {
+					sctx, cancel := context.WithTimeout(ctx, roomTimeout)
+					defer cancel()
+					if st, err := n.statusOf(sctx, string(s.ID)); err == nil && st.NodeID == string(s.ID) {
+						n.contacts.setApplied(string(s.ID), st.AppliedIndex)
+					}
+				})
+			}
+			wg.Wait()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reachableVoters counts the voters this leader heard from within the
+// reach window, itself included; false when it does not lead.
+func (n *Node) reachableVoters() (int, bool) {
+	if !n.IsLeader() {
+		return 0, false
+	}
+	servers, err := n.servers()
+	if err != nil {
+		return 0, false
+	}
+	count := 0
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		if s.ID == raft.ServerID(n.cfg.NodeID) {
+			count++
+			continue
+		}
+		if last := n.contacts.lastHeard(string(s.Address)); !last.IsZero() && time.Since(last) <= n.reachWindow() {
+			count++
+		}
+	}
+	return count, true
+}
