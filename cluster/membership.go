@@ -307,16 +307,20 @@ func removal(logs raft.LogStore, snaps raft.SnapshotStore, id raft.ServerID) (at
 }
 
 // checkMoved refuses, with a conflict, to replace member s by a node that
-// joins under its ID at another raft address while s is alive: it answers
-// the node-to-node status call as s, at s's raft address (or, with no HTTP
+// joins under its ID at another raft address while s is alive: it answered
+// this leader over raft within three heartbeat timeouts, or it answers the
+// node-to-node status call as s, at s's raft address (or, with no HTTP
 // address on record, something accepts connections at that raft address).
 // A member that moved (a host or pod at a new IP) answers at neither.
 func (n *Node) checkMoved(ctx context.Context, s raft.Server) error {
-	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
-	defer cancel()
 	alive := false
 	how := ""
-	if info, ok := n.nodeInfo(string(s.ID)); (ok && info.HTTPAddr != "") || s.ID == raft.ServerID(n.cfg.NodeID) {
+	last, heard := n.stillHeard(ctx, s.Address)
+	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
+	defer cancel()
+	if heard {
+		alive, how = true, "answered this leader over raft "+time.Since(last).Round(time.Millisecond).String()+" ago"
+	} else if info, ok := n.nodeInfo(string(s.ID)); (ok && info.HTTPAddr != "") || s.ID == raft.ServerID(n.cfg.NodeID) {
 		st, err := n.statusOf(ctx, string(s.ID))
 		alive = err == nil && st.NodeID == string(s.ID) && st.RaftAddr == string(s.Address)
 		how = "answers there"
@@ -331,6 +335,31 @@ func (n *Node) checkMoved(ctx context.Context, s raft.Server) error {
 	}
 	return muster.Errorf(muster.EConflict, "join: node %s is already a member at %s and %s: give the new node another --node-id, "+
 		"or, if it is to take that member's place, stop the member and take it out first (muster cluster remove %s)", s.ID, s.Address, how, s.ID)
+}
+
+// stillHeard reports whether this leader keeps hearing from addr over raft:
+// heard from within the reach window, and again once the window has passed
+// since this call (a member that has just died was heard from a moment
+// ago). last is when it was last heard from.
+func (n *Node) stillHeard(ctx context.Context, addr raft.ServerAddress) (last time.Time, heard bool) {
+	window := n.reachWindow()
+	start := time.Now()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		last = n.contacts.lastHeard(string(addr))
+		if last.IsZero() || time.Since(last) > window {
+			return last, false
+		}
+		if time.Since(start) >= window {
+			return last, true
+		}
+		select {
+		case <-ctx.Done():
+			return last, true
+		case <-t.C:
+		}
+	}
 }
 
 // joinDialTimeout bounds the check that a joining node's raft address

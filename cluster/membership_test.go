@@ -82,7 +82,7 @@ func TestJoinUnderTheIDOfALiveMemberIsRefused(t *testing.T) {
 		err := via.Join(ctx, info)
 		require.Error(t, err)
 		assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
-		assert.Contains(t, err.Error(), "node "+id+" is already a member at "+victim.RaftAddr+" and answers there")
+		assert.Contains(t, err.Error(), "node "+id+" is already a member at "+victim.RaftAddr+" and answered this leader over raft")
 		assert.Contains(t, err.Error(), "muster cluster remove "+id)
 	}
 	// Through the node-to-node endpoint a joining agent uses, the code
