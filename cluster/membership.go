@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -154,6 +155,9 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	if err != nil {
 		return err
 	}
+	if req.State == nil {
+		req.State = n.askJoinState(ctx, req.NodeInfo, servers)
+	}
 	if err := n.checkJoinState(req, servers); err != nil {
 		return err
 	}
@@ -201,6 +205,38 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 		n.forgetRules() // the configuration changed
 	}
 	return nil
+}
+
+// askJoinState asks a node that joins without saying what its state holds
+// (muster cluster join by hand) for its node-to-node status, at the HTTP
+// address given, unless it is a member at that raft address already: what
+// it answers as info.ID stands for its state. nil when it does not answer.
+func (n *Node) askJoinState(ctx context.Context, info NodeInfo, servers []raft.Server) *JoinState {
+	if info.HTTPAddr == "" || n.cfg.ClusterKey == "" || slices.ContainsFunc(servers, func(s raft.Server) bool {
+		return s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
+	}) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(info.HTTPAddr, "/")+"/internal/v1/status", nil)
+	if err != nil {
+		return nil
+	}
+	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
+	res, err := n.client.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer res.Body.Close()
+	var st Status
+	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&st) != nil || st.NodeID != info.ID {
+		return nil
+	}
+	return &JoinState{
+		Member:       slices.ContainsFunc(st.Servers, func(s ServerStatus) bool { return s.ID == info.ID }),
+		AppliedIndex: st.AppliedIndex,
+	}
 }
 
 // checkJoinState refuses a joining node whose own state shows it must not

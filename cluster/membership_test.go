@@ -225,9 +225,16 @@ func TestJoinWithStateOfAnotherClusterIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), fmt.Sprintf("node r3 holds state up to raft index %d, beyond this cluster's log", oldApplied))
 	require.Len(t, leader.Node.Status().Servers, 1)
 
-	// Added by hand all the same (a join request that says nothing of its
-	// state), it is not ready: its state is beyond the commit index.
-	require.NoError(t, leader.Node.Join(ctx, info))
+	// Added by hand (muster cluster join: the request says nothing of its
+	// state), the leader asks the node for its status, and refuses it too.
+	err = leader.Node.Join(ctx, info)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("node r3 holds state up to raft index %d, beyond this cluster's log", oldApplied))
+	require.Len(t, leader.Node.Status().Servers, 1)
+
+	// Added all the same (without an HTTP address to ask, as an older muster
+	// could), it is not ready: its state is beyond the commit index.
+	require.NoError(t, leader.Node.Join(ctx, cluster.NodeInfo{ID: info.ID, RaftAddr: info.RaftAddr}))
 	require.Eventually(t, func() bool {
 		id, _ := r3.Leader()
 		return id == leader.Node.ID() && r3.Status().CommitIndex > 0
