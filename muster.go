@@ -110,6 +110,13 @@ func IsLeaderOnly(ctx context.Context) bool {
 	return v
 }
 
+// ErrClosing is the cause (context.Cause) with which a node that closes
+// gracefully, while it still leads, ends its leader services' context. A
+// service may then finish what it has under way, within a few seconds:
+// the node still leads, and its commands still commit, until every
+// service has returned. Any other end (leadership lost) means stop now.
+var ErrClosing = errors.New("the node is closing")
+
 // Room is the disk a write is expected to take on every node that applies
 // it: its state, its raft log entries and the snapshots that copy them.
 type Room struct {

@@ -108,6 +108,12 @@ type Node struct {
 
 	services    []func(ctx context.Context)
 	leaderReady atomic.Bool // this node leads and its Barrier has completed
+	// closing is the parent of the leader services' contexts: Close ends it
+	// with muster.ErrClosing, and asks (finish) that they be stopped and
+	// waited for, before it hands leadership over (finishLeaderServices).
+	closing       context.Context
+	closeServices context.CancelCauseFunc
+	finish        chan chan struct{}
 
 	client   *http.Client
 	metrics  *nodeMetrics
@@ -165,7 +171,9 @@ func New(cfg Config) (*Node, error) {
 		client:     &http.Client{Transport: tr},
 		contacts:   newContacts(),
 		stop:       make(chan struct{}),
+		finish:     make(chan chan struct{}),
 	}
+	n.closing, n.closeServices = context.WithCancelCause(context.Background())
 	n.metrics = newNodeMetrics(n)
 	fsm.observeBatch = n.metrics.observeBatch
 	n.registerMembership()
@@ -492,6 +500,9 @@ func (n *Node) watchLeadership() {
 		select {
 		case <-n.stop:
 			return
+		case done := <-n.finish:
+			stopServices()
+			close(done)
 		case leader := <-n.notifyCh:
 			if !leader {
 				stopServices()
@@ -511,7 +522,7 @@ func (n *Node) watchLeadership() {
 				continue
 			}
 			n.leaderReady.Store(true)
-			ctx, stopCtx := context.WithCancel(context.Background())
+			ctx, stopCtx := context.WithCancel(n.closing)
 			cancel = stopCtx
 			n.logger.Info("leading: starting leader services", "services", len(n.services), "term", n.raft.CurrentTerm())
 			svcWG.Add(1)
@@ -732,12 +743,15 @@ func (n *Node) readIndex(ctx context.Context, verify bool) (uint64, error) {
 	return n.fsm.AppliedIndex(), nil
 }
 
-// Close leaves the cluster gracefully: a leader first hands leadership to
-// another voter, then raft shuts down and the files are closed.
+// Close leaves the cluster gracefully: a leader first lets its leader
+// services finish what they have under way (finishLeaderServices), then
+// hands leadership to another voter, then raft shuts down and the files
+// are closed.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
 		if n.raft != nil {
+			n.finishLeaderServices()
 			if n.IsLeader() && n.voters() > 1 {
 				if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
 					n.logger.Warn("leadership transfer before shutdown failed", "err", terr)
@@ -766,6 +780,34 @@ func (n *Node) Close() error {
 		n.client.CloseIdleConnections()
 	})
 	return err
+}
+
+// leaderServicesGrace bounds how long a closing node waits for its leader
+// services to return before it hands leadership over all the same.
+const leaderServicesGrace = 15 * time.Second
+
+// finishLeaderServices ends the leader services' context with
+// muster.ErrClosing and waits until they have returned, at most
+// leaderServicesGrace. While they finish, this node still leads: the
+// dispatcher commits the results of the sends it had on the wire and
+// releases the claims it never sent, so the next leader sends those once
+// instead of sending every claim again as a possible duplicate.
+func (n *Node) finishLeaderServices() {
+	n.closeServices(muster.ErrClosing)
+	t := time.NewTimer(leaderServicesGrace)
+	defer t.Stop()
+	done := make(chan struct{})
+	select {
+	case n.finish <- done:
+	case <-t.C:
+		n.logger.Warn("leader services still busy at shutdown; closing without waiting for them", "waited", leaderServicesGrace)
+		return
+	}
+	select {
+	case <-done:
+	case <-t.C:
+		n.logger.Warn("leader services did not finish before shutdown; closing without waiting for them", "waited", leaderServicesGrace)
+	}
 }
 
 // Kill stops the node abruptly, as a crash would: no leadership transfer.

@@ -358,6 +358,10 @@ type ClaimResult struct {
 	// moved on, or they are in sending and this was no re-send. (Items
 	// answered or reported since the dispatcher looked are not counted.)
 	Taken int `json:"taken,omitempty"`
+	// Release says the claim was applied under rules that take a dropped
+	// result of an active call-up's send as a release (rulesReleaseClaims):
+	// a dispatcher that stops may hand back the claims it did not send.
+	Release bool `json:"release,omitempty"`
 }
 
 func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -370,7 +374,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := ClaimResult{Claimed: []ClaimItem{}}
+	out := ClaimResult{Claimed: []ClaimItem{}, Release: c.RulesAtLeast(rulesReleaseClaims)}
 	if at.a.Status != StatusActive {
 		out.Stopped = true
 		return out, nil
@@ -473,6 +477,13 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			out.Stale++
 			continue
 		}
+		if it.Outcome == OutcomeDropped && r.State == StateSending && at.a.Status == StatusActive && c.RulesAtLeast(rulesReleaseClaims) {
+			if err := at.release(r, &att, c.Time); err != nil {
+				return nil, err
+			}
+			out.Applied++
+			continue
+		}
 		att.Updated = c.Time
 		if it.SID != "" {
 			att.SID = it.SID
@@ -544,6 +555,34 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 	}
 	return out, acts.flush(c)
+}
+
+// rulesReleaseClaims is the behaviour (muster.Rules) from which a dropped
+// result for a recipient in sending of an active call-up releases the
+// claim: a dispatcher stopping with its node hands back the sends it
+// claimed and never made. Under older rules such a result put the
+// recipient back to pending with its attempt spent and no retry queued,
+// where no dispatcher looked for them again.
+const rulesReleaseClaims = 10
+
+// release undoes the claim of r's current attempt, which was never sent:
+// r is pending again, their attempt number back to what it was, and due
+// at once (t) when that is a retry or a re-send (they were tried before,
+// so only the retry queue finds them). It is counted as released; a
+// re-send it undoes stays counted as resent, since the next claim sends
+// it again.
+func (at *actTx) release(r Recipient, att *Attempt, t time.Time) error {
+	att.N--
+	att.Updated = t
+	at.count("released", 1)
+	if att.N > 0 {
+		if err := at.schedule(r, att, t); err != nil {
+			return err
+		}
+	} else if err := at.move(r, StatePending); err != nil {
+		return err
+	}
+	return at.putAttempt(r.Person, *att)
 }
 
 // rulesSendsFollowTheRoster is the behaviour (muster.Rules) from which a

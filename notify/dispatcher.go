@@ -167,6 +167,9 @@ type DispatcherStats struct {
 	Runs          int64 `json:"runs"`      // terms as leader
 	Dropped       int64 `json:"dropped"`   // claimed sends not made because the activation was stood down or retracted first
 	Failovers     int64 `json:"failovers"` // times a route moved to its fallback account
+	// Released counts claimed sends not made because this node closed
+	// while it led: handed back, for the next leader to send once.
+	Released int64 `json:"released"`
 	// OnFallback lists the routes sending on their fallback account now.
 	OnFallback []string `json:"on_fallback,omitempty"`
 }
@@ -186,7 +189,7 @@ type Dispatcher struct {
 	drill *routeState
 
 	claimed, sent, retried, failed, resent, throttled, fetched, runs, dropped, failovers atomic.Int64
-	lookupsFailed                                                                        atomic.Int64
+	lookupsFailed, released                                                              atomic.Int64
 }
 
 // NewDispatcher checks cfg. EXERCISE and TEST traffic must have its own
@@ -244,7 +247,7 @@ func NewDispatcher(a Applier, v Viewer, cfg DispatcherConfig) (*Dispatcher, erro
 // Stats returns the dispatcher's counters.
 func (d *Dispatcher) Stats() DispatcherStats {
 	return DispatcherStats{Claimed: d.claimed.Load(), Sent: d.sent.Load(), Retried: d.retried.Load(), Failed: d.failed.Load(),
-		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), LookupsFailed: d.lookupsFailed.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load(), Failovers: d.failovers.Load(), OnFallback: d.onFallback()}
+		Resent: d.resent.Load(), Throttled: d.throttled.Load(), Fetched: d.fetched.Load(), LookupsFailed: d.lookupsFailed.Load(), Runs: d.runs.Load(), Dropped: d.dropped.Load(), Released: d.released.Load(), Failovers: d.failovers.Load(), OnFallback: d.onFallback()}
 }
 
 // onFallback names the routes sending on their fallback account now.
@@ -495,6 +498,26 @@ func (l *lane) take(j job) bool {
 	return true
 }
 
+// putBack queues j again, in its place: a job taken but not sent.
+func (l *lane) putBack(j job) {
+	l.mu.Lock()
+	heap.Push(&l.queue, j)
+	l.mu.Unlock()
+	l.ready <- struct{}{}
+}
+
+// takeAll takes every queued job, once no worker takes jobs any more.
+func (l *lane) takeAll() []job {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.queue)
+	l.queue = l.queue[:0]
+	for range len(l.ready) {
+		<-l.ready
+	}
+	return out
+}
+
 // queued is how many jobs wait for a worker.
 func (l *lane) queued() int { return len(l.ready) }
 
@@ -524,7 +547,12 @@ func (q *jobQueue) Pop() any {
 
 // dispatchRun is one term of the dispatcher as leader.
 type dispatchRun struct {
-	d       *Dispatcher
+	d *Dispatcher
+	// taking ends when the run takes no more work: no claim, no send
+	// starts after it. ctx ends when what is under way stops too (provider
+	// calls, results): at once when leadership is lost, after the sends on
+	// the wire when the node closes (see Run).
+	taking  context.Context
 	ctx     context.Context
 	lanes   map[*routeState]*lane // by primary route: LIVE and EXERCISE
 	results *batcher[ResultItem, ResultSummary]
@@ -547,7 +575,18 @@ type dispatchRun struct {
 	held       map[plans.ActivationID]map[plans.PersonID]bool
 	rescan     atomic.Bool
 	lastRescan time.Time
+	looked     bool // refresh has looked at the open activations once
+	// releasable is set when the claims are applied under rules that let
+	// a stopping dispatcher hand back the ones it did not send
+	// (ClaimResult.Release).
+	releasable atomic.Bool
 }
+
+// closeGrace is how long a dispatcher whose node closes lets its sends on
+// the wire run before it gives up on them (their outcome then unknown, the
+// next leader sends them again): a provider call's usual time, well under
+// its timeout.
+const closeGrace = 5 * time.Second
 
 // minRescan is the least time between two rescans of every open
 // activation after failed claims: each reads all their recipients.
@@ -574,14 +613,28 @@ func (r *dispatchRun) holds(id plans.ActivationID, person plans.PersonID) bool {
 	return r.held[id][person]
 }
 
-// Run dispatches until ctx ends (leadership lost or node closing). Sends in
-// flight when ctx ends are abandoned without a result: the next leader finds
-// them claimed and sends them again.
+// Run dispatches until ctx ends. When leadership is lost, sends in flight
+// are abandoned without a result: the next leader finds them claimed and
+// sends them again. When the node closes (ctx ends with muster.ErrClosing)
+// it takes no more work, lets the sends on the wire finish (closeGrace at
+// most) and commits their results, and releases the claims it has not
+// sent, before it returns: the next leader sends those once, as never
+// sent, instead of again as possible duplicates.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.runs.Add(1)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	r := &dispatchRun{d: d, ctx: ctx, lanes: map[*routeState]*lane{}, freed: make(chan struct{}, 1),
+	taking, stopTaking := context.WithCancel(ctx)
+	defer stopTaking()
+	runCtx, end := context.WithCancel(context.WithoutCancel(ctx))
+	defer end()
+	closing := func() bool { return errors.Is(context.Cause(ctx), muster.ErrClosing) }
+	defer context.AfterFunc(taking, func() {
+		if closing() {
+			time.AfterFunc(closeGrace, end)
+		} else {
+			end()
+		}
+	})()
+	r := &dispatchRun{d: d, taking: taking, ctx: runCtx, lanes: map[*routeState]*lane{}, freed: make(chan struct{}, 1),
 		acts: map[plans.ActivationID]*actRun{}, held: map[plans.ActivationID]map[plans.PersonID]bool{}}
 	r.results = newBatcher(d.cfg.ResultBatch, d.cfg.ResultDelay, 4, r.flushResults)
 	var wg sync.WaitGroup
@@ -595,7 +648,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			wg.Go(func() {
 				for {
 					select {
-					case <-ctx.Done():
+					case <-taking.Done():
 						return
 					case <-l.ready:
 						l.busy.Add(1)
@@ -615,22 +668,53 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 	d.cfg.Logger.Info("dispatcher started")
 	r.loop()
-	cancel()
+	stopTaking()
 	wg.Wait()
+	if closing() {
+		r.releaseUnsent()
+	}
 	r.results.Close()
 	d.cfg.Logger.Info("dispatcher stopped")
 }
 
+// releaseUnsent, as the node closes, proposes every claimed send still
+// queued as dropped, which releases it (rulesReleaseClaims): the
+// recipient is pending again, due at once, and the next leader sends
+// them as never sent. Under older rules, or once closeGrace has passed,
+// the claims stay for the next leader to send again, as before.
+func (r *dispatchRun) releaseUnsent() {
+	var n int
+	for _, l := range r.lanes {
+		jobs := l.takeAll()
+		if len(jobs) == 0 {
+			continue
+		}
+		if r.ctx.Err() != nil || !r.releasable.Load() {
+			r.d.cfg.Logger.Info("dispatcher: closing; claimed sends not made are left for the next leader to send again",
+				"route", l.route.Name, "recipients", len(jobs), "rules", r.releasable.Load())
+			continue
+		}
+		for _, j := range jobs {
+			r.submitResult(l, ResultItem{Activation: j.act.a.ID, Person: j.rec.Person, N: j.n, Outcome: OutcomeDropped})
+		}
+		n += len(jobs)
+	}
+	if n > 0 {
+		r.d.released.Add(int64(n))
+		r.d.cfg.Logger.Info("dispatcher: closing; claimed sends not made are handed back, for the next leader to send once", "recipients", n)
+	}
+}
+
 func (r *dispatchRun) loop() {
 	notifier, _ := r.d.view.(changeNotifier)
-	for r.ctx.Err() == nil {
+	for r.taking.Err() == nil {
 		var changed <-chan struct{}
 		if notifier != nil {
 			changed = notifier.Changed() // before looking: nothing applied after the look is missed
 		}
 		claimed, err := r.fill()
 		if err != nil {
-			if r.ctx.Err() == nil {
+			if r.taking.Err() == nil {
 				r.d.cfg.Logger.Warn("dispatcher: claiming failed", "err", err)
 			}
 			if muster.IsCode(err, muster.ENotLeader) {
@@ -648,7 +732,7 @@ func (r *dispatchRun) loop() {
 		}
 		t := time.NewTimer(r.d.cfg.Poll)
 		select {
-		case <-r.ctx.Done():
+		case <-r.taking.Done():
 		case <-r.freed:
 		case <-changed:
 		case <-t.C:
@@ -694,7 +778,7 @@ func (r *dispatchRun) fill() (int, error) {
 	}
 	total := 0
 	for _, ar := range r.bySeverity() {
-		for !ar.skip && r.ctx.Err() == nil {
+		for !ar.skip && r.taking.Err() == nil {
 			room := min(r.free(r.lanes[ar.route]), r.d.cfg.ClaimBatch)
 			if room <= 0 {
 				break // this route's window is full; another route's may not be
@@ -768,7 +852,7 @@ func (r *dispatchRun) link(a Activation, rec Recipient) string {
 
 // refresh loads newly opened activations and forgets closed ones.
 func (r *dispatchRun) refresh() error {
-	return r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
+	err := r.d.view.View(r.ctx, muster.Stale, func(tx *bolt.Tx) error {
 		open := openActivations(tx)
 		keep := map[plans.ActivationID]bool{}
 		for _, id := range open {
@@ -790,6 +874,27 @@ func (r *dispatchRun) refresh() error {
 		}
 		return nil
 	})
+	if err == nil && !r.looked {
+		r.looked = true
+		r.announce()
+	}
+	return err
+}
+
+// announce names the call-ups the term found open at its first look: their
+// sending resumes now. In the node's first term since it started (a
+// restart, a restored backup) it is a warning: an operator who restored a
+// backup taken during a call-up learns that its messages go out again.
+func (r *dispatchRun) announce() {
+	if len(r.acts) == 0 {
+		return
+	}
+	ids := slices.Sorted(maps.Keys(r.acts))
+	level := slog.LevelInfo
+	if r.d.runs.Load() == 1 {
+		level = slog.LevelWarn
+	}
+	r.d.cfg.Logger.Log(r.ctx, level, "dispatcher: open call-ups found; sending them resumes now (muster stand-down ACTIVATION stops one)", "activations", ids)
 }
 
 func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) {
@@ -802,7 +907,7 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 		return nil, fmt.Errorf("activation %s: %w", id, err)
 	}
 	ar := &actRun{a: a, level: pv.Plan.Level(a.Level), fresh: true}
-	ar.ctx, ar.stop = context.WithCancel(r.ctx)
+	ar.ctx, ar.stop = context.WithCancel(r.taking)
 	if ar.level == nil {
 		ar.stop()
 		return nil, fmt.Errorf("activation %s: plan %s version %d has no level %s", id, a.Plan, a.PlanVersion, a.Level)
@@ -1003,6 +1108,7 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 		return 0, err
 	}
 	r.release(l, len(items)-len(res.Claimed))
+	r.releasable.Store(res.Release)
 	if res.Taken > 0 {
 		// Another claim got some first: an earlier claim of ours whose apply
 		// timed out and committed after all. Look at every recipient again.
@@ -1050,20 +1156,25 @@ func (r *dispatchRun) send(l *lane) {
 // call-up's send claimed while it waited goes before the sends claimed
 // earlier. A job not to be sent (its activation closed, its message
 // refused) is settled without waiting for the rate, and so is one whose
-// activation closes while it waits. ok is false when the run ended
-// meanwhile.
+// activation closes while it waits. ok is false when the run took no
+// more work meanwhile: a job taken but not sent then goes back to the
+// queue (the node closing releases it), and when it ended while the
+// provider call was made, whose outcome is then unknown.
 func (r *dispatchRun) sendFirst(l *lane) (_ ResultItem, ok bool) {
 	rs := l.route.current(r.d.cfg.Clock.Now())
-	if err := rs.wait(r.ctx, r.d.cfg.Clock); err != nil {
+	if r.taking.Err() != nil || rs.wait(r.taking, r.d.cfg.Clock) != nil {
 		return ResultItem{}, false
 	}
-	j, from, item, body, send := r.next(l, rs)
+	j, from, item, body, send, taken := r.next(l, rs)
 	rs.done()
-	if r.ctx.Err() != nil {
-		return item, false
-	}
-	if !send {
-		return item, true
+	switch {
+	case !taken:
+		return ResultItem{}, false
+	case !send:
+		return item, r.ctx.Err() == nil
+	case r.taking.Err() != nil:
+		l.putBack(j)
+		return ResultItem{}, false
 	}
 	return r.call(j, rs, from, item, body)
 }
@@ -1071,34 +1182,35 @@ func (r *dispatchRun) sendFirst(l *lane) (_ ResultItem, ok bool) {
 // next takes lane l's first job, with rs's turn held (see sendFirst), and
 // prepares it; when it is to be sent, it first waits for rs's rate and
 // takes the job that is first then. send is false for a job not to be
-// sent, and when the run ended (nothing taken).
-func (r *dispatchRun) next(l *lane, rs *routeState) (j job, from string, item ResultItem, body string, send bool) {
+// sent; taken is false when the run took no more work first (nothing
+// taken).
+func (r *dispatchRun) next(l *lane, rs *routeState) (j job, from string, item ResultItem, body string, send, taken bool) {
 	if rs.turn == nil { // no rate to wait for: the first job now
 		j = l.pop()
 		if item, body, send = r.prepare(j); send {
 			from, _ = rs.pace(r.ctx) // unlimited: picks the sender, never waits
 		}
-		return j, from, item, body, send
+		return j, from, item, body, send, true
 	}
-	for r.ctx.Err() == nil {
+	for r.taking.Err() == nil {
 		j = l.first()
 		if item, body, send = r.prepare(j); !send {
 			if l.take(j) {
-				return j, "", item, "", false
+				return j, "", item, "", false, true
 			}
 			continue // taken meanwhile (on the fallback's turn)
 		}
 		var err error
 		if from, err = rs.pace(j.act.ctx); err != nil {
-			continue // the run ended, or j's activation closed while it waited
+			continue // the run took no more work, or j's activation closed while it waited
 		}
 		if k := l.pop(); k.seq != j.seq { // claimed while it waited, more severe
 			j = k
 			item, body, send = r.prepare(j)
 		}
-		return j, from, item, body, send
+		return j, from, item, body, send, true
 	}
-	return j, "", item, "", false
+	return job{}, "", ResultItem{}, "", false, false
 }
 
 // resultRetryDelay is how long a result whose batch failed to commit waits
@@ -1349,7 +1461,7 @@ func (r *dispatchRun) sweepLoop(route *routeState) {
 	fetched := map[string]time.Time{} // attempt ID → when last asked
 	for {
 		select {
-		case <-r.ctx.Done():
+		case <-r.taking.Done():
 			return
 		case <-t.C:
 		}

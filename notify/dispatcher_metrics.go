@@ -36,6 +36,7 @@ func (d *Dispatcher) Collector() prometheus.Collector {
 		c("leader_terms", "Terms this node's dispatcher ran as leader.", func(s DispatcherStats) int64 { return s.Runs }),
 		c("dropped", "Claimed sends not made because the activation was stood down or retracted first.", func(s DispatcherStats) int64 { return s.Dropped }),
 		c("failovers", "Times a route moved its sends to its fallback provider account.", func(s DispatcherStats) int64 { return s.Failovers }),
+		c("released", "Claimed sends not made because this node closed while it led, handed back for the next leader to send once.", func(s DispatcherStats) int64 { return s.Released }),
 	}, onFallback: prometheus.NewDesc("muster_dispatch_route_on_fallback", "1 while the route sends on its fallback account.", []string{"route"}, nil)}
 }
 
