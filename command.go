@@ -130,7 +130,9 @@ const commandVersion byte = 1
 //	   by ID); an SMS reply from a person whose latest call-up on that
 //	   account was stood down or retracted within 24 hours (of the 32
 //	   newest activations) is counted on it and answered that it ended,
-//	   at most 3 times.
+//	   at most 3 times; a dropped result for an active call-up's send (a
+//	   leader stopping gracefully releases the claims it did not send)
+//	   puts the recipient back with the attempt they had, due at once.
 const Rules = 10
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
