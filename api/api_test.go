@@ -497,6 +497,30 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 	h := f.handler(f.c.Nodes[0])
 
 	extra := startLoneNode(t, "extra")
+	// Added by hand, a node must answer as itself at the addresses given:
+	// a port where something else listens, a member's raft address pasted
+	// for the new node, or no HTTP address to ask is refused, and nothing
+	// changes (before, each was made a voter, and the pasted address took
+	// the member out).
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("twilio simulator")) }))
+	t.Cleanup(other.Close)
+	leaderRaft := f.c.Nodes[0].Node.RaftAddr()
+	for _, tc := range []struct {
+		name string
+		info cluster.NodeInfo
+		code int
+		says string
+	}{
+		{"another program's port", cluster.NodeInfo{ID: "extra", RaftAddr: strings.TrimPrefix(other.URL, "http://"), HTTPAddr: other.URL}, http.StatusConflict, "no muster node answers at " + other.URL},
+		{"a member's raft address", cluster.NodeInfo{ID: "extra", RaftAddr: leaderRaft, HTTPAddr: extra.url}, http.StatusConflict, "node extra listens for raft at " + extra.node.RaftAddr() + ", not " + leaderRaft},
+		{"another node's HTTP address", cluster.NodeInfo{ID: "extra2", RaftAddr: extra.node.RaftAddr(), HTTPAddr: extra.url}, http.StatusConflict, "the node at " + extra.url + " is extra, not extra2"},
+		{"no HTTP address", cluster.NodeInfo{ID: "extra", RaftAddr: extra.node.RaftAddr()}, http.StatusBadRequest, "give the node's --http-addr"},
+	} {
+		res := do(t, h, request{method: "POST", path: "/api/v1/cluster/join", token: f.root, body: jsonBody(tc.info)})
+		assert.Equal(t, tc.code, res.Code, "%s: %s", tc.name, res.Body)
+		assert.Contains(t, res.Body.String(), tc.says, tc.name)
+		assert.Len(t, f.c.Nodes[0].Node.Status().Servers, 1, "%s: nothing changed", tc.name)
+	}
 	res := do(t, h, request{method: "POST", path: "/api/v1/cluster/join", token: f.root, body: jsonBody(cluster.NodeInfo{
 		ID: "extra", RaftAddr: extra.node.RaftAddr(), HTTPAddr: extra.url,
 	})})

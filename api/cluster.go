@@ -60,7 +60,7 @@ func (s *Server) clusterJoin(c *gin.Context) {
 		s.writeError(c, muster.Errorf(muster.EInvalid, "join: id and raft_addr are required (http_addr too, for forwarding)"))
 		return
 	}
-	if err := s.deps.Cluster.Join(c.Request.Context(), info); err != nil {
+	if err := s.deps.Cluster.JoinByHand(c.Request.Context(), info); err != nil {
 		s.writeError(c, err)
 		return
 	}

@@ -28,12 +28,12 @@ import (
 // stubCluster satisfies Cluster for tests that only look at routing.
 type stubCluster struct{}
 
-func (stubCluster) Status() cluster.Status                       { return cluster.Status{} }
-func (stubCluster) Ready(uint64) (bool, string)                  { return true, "ok" }
-func (stubCluster) Join(context.Context, cluster.NodeInfo) error { return nil }
-func (stubCluster) Remove(context.Context, string) error         { return nil }
-func (stubCluster) InternalHandler() http.Handler                { return http.NotFoundHandler() }
-func (stubCluster) Backup(io.Writer) (uint64, error)             { return 0, nil }
+func (stubCluster) Status() cluster.Status                             { return cluster.Status{} }
+func (stubCluster) Ready(uint64) (bool, string)                        { return true, "ok" }
+func (stubCluster) JoinByHand(context.Context, cluster.NodeInfo) error { return nil }
+func (stubCluster) Remove(context.Context, string) error               { return nil }
+func (stubCluster) InternalHandler() http.Handler                      { return http.NotFoundHandler() }
+func (stubCluster) Backup(io.Writer) (uint64, error)                   { return 0, nil }
 func (stubCluster) Authenticate(context.Context, string) (access.Identity, error) {
 	return access.Identity{}, muster.Errorf(muster.EUnauthorized, "stub")
 }

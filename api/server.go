@@ -69,7 +69,7 @@ type Config struct {
 type Cluster interface {
 	Status() cluster.Status
 	Ready(maxLag uint64) (bool, string)
-	Join(ctx context.Context, info cluster.NodeInfo) error
+	JoinByHand(ctx context.Context, info cluster.NodeInfo) error
 	Remove(ctx context.Context, id string) error
 	InternalHandler() http.Handler
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -106,6 +107,10 @@ type JoinRequest struct {
 	// State is the joining node's own state; nil in a request made by
 	// hand (muster cluster join) or by an older muster.
 	State *JoinState `json:"state,omitempty"`
+	// ByHand marks a request made by hand (muster cluster join): the
+	// leader adds the node only when it answers, at the HTTP address
+	// given, as that node at that raft address (see JoinByHand).
+	ByHand bool `json:"by_hand,omitempty"`
 }
 
 // JoinState is a joining node's own state as it reports it.
@@ -137,6 +142,17 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 	return n.join(ctx, JoinRequest{NodeInfo: info})
 }
 
+// JoinByHand is Join of a node an operator adds (muster cluster join): the
+// leader first asks the node, at the HTTP address given, for its
+// node-to-node status, and adds it only if it answers as that node at that
+// raft address. A voter added where no such muster listens (another
+// program's port, the simulator's) would count towards the quorum, and one
+// named by a member's raft address pasted for a new node would take that
+// member out; either can leave the cluster without a leader for good.
+func (n *Node) JoinByHand(ctx context.Context, info NodeInfo) error {
+	return n.join(ctx, JoinRequest{NodeInfo: info, ByHand: true})
+}
+
 // join is Join of a request that may say what the joining node's state
 // holds: a node whose state shows it was a member, while the configuration
 // no longer lists it, was removed and is refused; so is one whose state is
@@ -154,6 +170,15 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	servers, err := n.servers()
 	if err != nil {
 		return err
+	}
+	if req.ByHand && !slices.ContainsFunc(servers, func(s raft.Server) bool {
+		return s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
+	}) {
+		st, err := n.askJoiner(ctx, info)
+		if err != nil {
+			return err
+		}
+		req.State = &st
 	}
 	if req.State == nil {
 		req.State = n.askJoinState(ctx, req.NodeInfo, servers)
@@ -219,24 +244,69 @@ func (n *Node) askJoinState(ctx context.Context, info NodeInfo, servers []raft.S
 	}
 	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(info.HTTPAddr, "/")+"/internal/v1/status", nil)
-	if err != nil {
+	st, err := n.statusAt(ctx, info.HTTPAddr)
+	if err != nil || st.NodeID != info.ID {
 		return nil
+	}
+	js := joinStateOf(st)
+	return &js
+}
+
+// joinStateOf is what a node's status says of its state.
+func joinStateOf(st Status) JoinState {
+	return JoinState{
+		Member:       slices.ContainsFunc(st.Servers, func(s ServerStatus) bool { return s.ID == st.NodeID }),
+		AppliedIndex: st.AppliedIndex,
+	}
+}
+
+// askJoiner asks a node added by hand for its status at info.HTTPAddr and
+// refuses it (EInvalid, EConflict) unless it answers as info.ID with raft
+// address info.RaftAddr; otherwise it returns what its state holds.
+func (n *Node) askJoiner(ctx context.Context, info NodeInfo) (JoinState, error) {
+	if info.HTTPAddr == "" {
+		return JoinState{}, muster.Errorf(muster.EInvalid, "join: give the node's --http-addr: the leader asks the node there whether it is %s at raft address %s before it makes it a voter", info.ID, info.RaftAddr)
+	}
+	if n.cfg.ClusterKey == "" {
+		return JoinState{}, muster.Errorf(muster.EInvalid, "join: this cluster has no cluster key, so it takes no other members: start every node with the same --cluster-key")
+	}
+	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
+	defer cancel()
+	st, err := n.statusAt(ctx, info.HTTPAddr)
+	if err != nil {
+		return JoinState{}, muster.Errorf(muster.EConflict, "join: no muster node answers at %s (%v): start %s first (muster agent --node-id %s --raft-addr %s --http-addr … with this cluster's key), and check --http-addr; "+
+			"nothing was changed", info.HTTPAddr, err, info.ID, info.ID, info.RaftAddr)
+	}
+	if st.NodeID != info.ID {
+		return JoinState{}, muster.Errorf(muster.EConflict, "join: the node at %s is %s, not %s: check --node-id and --http-addr; nothing was changed", info.HTTPAddr, st.NodeID, info.ID)
+	}
+	if st.RaftAddr != "" && st.RaftAddr != info.RaftAddr {
+		return JoinState{}, muster.Errorf(muster.EConflict, "join: node %s listens for raft at %s, not %s: give --raft-addr %s; nothing was changed", info.ID, st.RaftAddr, info.RaftAddr, st.RaftAddr)
+	}
+	return joinStateOf(st), nil
+}
+
+// statusAt is the node-to-node status of the node at base (its HTTP
+// address).
+func (n *Node) statusAt(ctx context.Context, base string) (Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/internal/v1/status", nil)
+	if err != nil {
+		return Status{}, err
 	}
 	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
 	res, err := n.client.Do(req)
 	if err != nil {
-		return nil
+		return Status{}, err
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return Status{}, fmt.Errorf("HTTP %d", res.StatusCode)
+	}
 	var st Status
-	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&st) != nil || st.NodeID != info.ID {
-		return nil
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&st); err != nil {
+		return Status{}, fmt.Errorf("not a muster status: %v", err)
 	}
-	return &JoinState{
-		Member:       slices.ContainsFunc(st.Servers, func(s ServerStatus) bool { return s.ID == info.ID }),
-		AppliedIndex: st.AppliedIndex,
-	}
+	return st, nil
 }
 
 // checkJoinState refuses a joining node whose own state shows it must not
