@@ -229,6 +229,11 @@ func (n *Node) post(ctx context.Context, path, contentType string, body []byte, 
 		if e.Error.Code == muster.ENotLeader {
 			return errRetry
 		}
+		if e.Error.Code == muster.EForbidden && res.StatusCode == http.StatusForbidden && strings.Contains(e.Error.Message, "cluster key") {
+			_, leader := n.raft.LeaderWithID()
+			return muster.Errorf(muster.EUnavailable, "node %s cannot forward to the leader %s (%s): the leader refuses its cluster key; set the cluster's --cluster-key (MUSTER_CLUSTER_KEY) on %s and restart it",
+				n.cfg.NodeID, leader, base, n.cfg.NodeID)
+		}
 		return e.Error
 	}
 	if out == nil {

@@ -118,6 +118,7 @@ type Node struct {
 	client   *http.Client
 	metrics  *nodeMetrics
 	contacts *contacts // when peers last answered over raft, and their applied index
+	keys     keyState  // whether the leader takes this node's cluster key
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -329,10 +330,11 @@ func (n *Node) Start() error {
 		}
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
 	go n.watchLeadership()
 	go n.watchObservations()
 	go n.publishRules()
+	go n.watchKey()
 	return nil
 }
 
