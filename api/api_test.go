@@ -497,6 +497,9 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 	h := f.handler(f.c.Nodes[0])
 
 	extra := startLoneNode(t, "extra")
+	ready, why := extra.node.Ready(100)
+	assert.False(t, ready)
+	assert.Contains(t, why, "a member of no cluster", "a node started on an empty data dir says what it waits for")
 	// Added by hand, a node must answer as itself at the addresses given:
 	// a port where something else listens, a member's raft address pasted
 	// for the new node, or no HTTP address to ask is refused, and nothing

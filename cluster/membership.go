@@ -641,6 +641,10 @@ func (n *Node) Status() Status {
 func (n *Node) Ready(maxLag uint64) (bool, string) {
 	_, id := n.raft.LeaderWithID()
 	if id == "" {
+		if servers, err := n.servers(); err == nil && len(servers) == 0 {
+			return false, "a member of no cluster: its data dir holds no cluster state; it waits to be added (muster cluster join), " +
+				"or, if it is a member restarted, --data-dir is not the one it used"
+		}
 		return false, "no known leader"
 	}
 	commit, applied := n.raft.CommitIndex(), n.fsm.AppliedIndex()

@@ -335,6 +335,13 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 
 	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules}
 	listed := o.listed()
+	if own := node.OwnState(); !o.bootstrap && o.join == "" && !listed && !own.Member && own.AppliedIndex == 0 && len(node.Status().Servers) == 0 {
+		// A restarted member needs none of the flags because its data dir
+		// holds its state; an empty one (a new disk, a mistyped --data-dir)
+		// makes a node of no cluster, which waits to be added by hand.
+		logger.Warn("this node belongs to no cluster: its data dir holds no cluster state; it waits to be added (muster cluster join --node-id "+o.nodeID+" …). "+
+			"If it is a member restarted, check --data-dir; a new member starts with --join URL, a new cluster with --bootstrap", "data_dir", o.dataDir)
+	}
 	if o.join != "" && !listed {
 		if err := joinCluster(ctx, logger, o.join, o.clusterKey, cluster.JoinRequest{NodeInfo: self, State: node.OwnState()}); err != nil {
 			return err
