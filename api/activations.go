@@ -199,17 +199,19 @@ func (s *Server) approveActivation(c *gin.Context) {
 //     FSM refuses these too);
 //   - by a token the requester made, whenever: the requester could hold it
 //     as well as their own;
-//   - by a token minted after the request through tokens that lead back
-//     to the requester, whenever those were minted (a token the requester
-//     made before the request mints approvers after it as the requester's
-//     own), or through someone who holds no token any more since the
-//     request (so that revoking a token in between does not hide where it
-//     came from): an approver must hold their token independently of the
-//     request;
+//   - by a token that comes from the requester's through tokens made from
+//     them, whenever any of them was minted (an admin who mints a second
+//     admin token mints approvers with it as their own), or a token minted
+//     after the request through someone who holds no token any more since
+//     (so that revoking a token in between does not hide where it came
+//     from): an approver must hold a token that does not come from the
+//     requester's. So a request of the first admin token, from which every
+//     token comes, is approved by no one: officials request with tokens of
+//     their own;
 //   - of a request whose requester holds no token any more (revoked since):
 //     the request no longer stands, and may only be rejected.
 //
-// Tokens someone else minted before the request approve.
+// Tokens that do not come from the requester's approve.
 func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans.ActivationID) error {
 	st, err := s.deps.Activations.Activation(ctx, muster.Default, id)
 	if err != nil || st.Status != notify.StatusPendingApproval {
@@ -266,9 +268,13 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 		}
 		return slices.ContainsFunc(makers, fromRequester)
 	}
-	if own.ID != "" && own.CreatedAt.After(st.CreatedAt) && fromRequester(own) {
-		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, who made the token %q (%s) after the request; a second person must approve with a token of their own held before it",
-			id, requester, own.Name, own.ID)
+	if own.ID != "" && fromRequester(own) {
+		hint := ""
+		if requester == access.BootstrapTokenName {
+			hint = " (every token comes from the first admin token: no one can approve its requests; officials request with tokens of their own)"
+		}
+		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, and the token %q (%s) comes from a token of theirs, through tokens made from it: "+
+			"the requester could have made it; a second person approves with a token that does not come from the requester's%s", id, requester, own.Name, own.ID, hint)
 	}
 	return nil
 }

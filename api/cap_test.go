@@ -121,12 +121,12 @@ func capCallUpFixture(t *testing.T, people int) (*clustertest.Clock, *fixture, h
 func TestActivationsAsCAP(t *testing.T) {
 	xmllintPath(t)
 	clk, f, h, viewer := capCallUpFixture(t, 300)
-	office, _ := createToken(t, h, f.root, "值班主任", access.Admin)
-	approver, _ := createToken(t, h, office, "approver", access.Approver) // not made by the requester
+	office, _ := createToken(t, h, f.root, "值班主任", access.Admin)          // requests
+	approver, _ := createToken(t, h, f.root, "approver", access.Approver) // not made by the requester
 
 	activate := func(body map[string]any) notify.Activation {
 		t.Helper()
-		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, body: jsonBody(body)})
+		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: office, body: jsonBody(body)})
 		require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 		var a notify.Activation
 		res.decode(t, &a)

@@ -305,19 +305,20 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	assert.Regexp(t, `T\+30m0s +voice`, r.stdout, "with its steps")
 
 	// A LIVE level I activation waits for a second person, who sees the
-	// preview and types the activation ID to approve it. The second person's
-	// token is held before the request and made by someone else: one the
-	// requester made does not count as another person.
+	// preview and types the activation ID to approve it. The requester is
+	// the duty office; the second person's token is made by someone else:
+	// one that comes from the requester's does not count as another person.
 	var office, second struct {
 		Secret string `json:"secret"`
 	}
 	r = runCLI(t, env, "token", "create", "--role", "admin", "--name", "值班主任", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &office))
-	r = runCLI(t, []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + office.Secret}, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
+	officeEnv := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + office.Secret}
+	r = runCLI(t, env, "token", "create", "--role", "approver", "--name", "值班领导", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &second))
-	r = runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes", "-o", "json")
+	r = runCLI(t, officeEnv, "activate", "flood-control", "--region", "990102", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	var pending struct {
 		ID     string `json:"id"`
@@ -325,7 +326,7 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &pending))
 	assert.Equal(t, "pending_approval", pending.Status)
-	oneLineError(t, runCLI(t, env, "approve", pending.ID, "--yes"), 1, "another person must decide")
+	oneLineError(t, runCLI(t, officeEnv, "approve", pending.ID, "--yes"), 1, "another person must decide")
 	approverEnv := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + second.Secret}
 	cmd = exec.Command(musterBin, "approve", pending.ID, "--reason", "会商确认")
 	cmd.Env = append(os.Environ(), approverEnv...)
@@ -335,7 +336,7 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	require.NoError(t, cmd.Run(), errOut.String())
 	assert.Contains(t, errOut.String(), "PREVIEW")
-	assert.Contains(t, errOut.String(), "requested by bootstrap-admin")
+	assert.Contains(t, errOut.String(), "requested by 值班主任")
 	assert.Contains(t, out.String(), "activation "+pending.ID+": ")
 	assert.Contains(t, out.String(), "recipients")
 	r = runCLI(t, env, "mode", "--region", "990102")
