@@ -151,7 +151,11 @@ func CheckRoom(ctx context.Context, a any, r Room) error {
 // terminal escape in a reason would reach every operator's screen through
 // `muster mode` and the logs, and a line break would break tables. A line
 // break (and a tab, and the \r of a \r\n) is allowed where lines says so
-// (a message's or a description's own text).
+// (a message's or a description's own text). Invisible formatting
+// characters are refused too (a zero-width space, a right-to-left
+// override, a byte order mark: Unicode's Cf but the zero-width joiners
+// emoji are made with): they hide or reorder what people read, and a
+// zero-width space inside 演练 hid it from the drill-word check.
 func CheckPlainText(field, s string, lines bool) error {
 	for i, r := range s {
 		switch {
@@ -160,6 +164,8 @@ func CheckPlainText(field, s string, lines bool) error {
 		case lines && (r == '\n' || r == '\t' || r == '\r' && strings.HasPrefix(s[i+1:], "\n")):
 		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			return Errorf(EInvalid, "%s: control character %U at byte %d: write plain text on one line", field, r, i)
+		case unicode.Is(unicode.Cf, r) && r != '\u200C' && r != '\u200D':
+			return Errorf(EInvalid, "%s: invisible formatting character %U at byte %d: it hides or reorders what people read; remove it", field, r, i)
 		}
 	}
 	return nil

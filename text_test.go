@@ -26,6 +26,13 @@ func TestCheckPlainText(t *testing.T) {
 		{"nel\u0085", false, "U+0085"},
 		{"line\u2028sep", true, "U+2028"},
 		{"bad \xff byte", false, "not valid UTF-8 at byte 4"},
+		// Invisible formatting hides or reorders what people read.
+		{"演\u200b练", false, "invisible formatting character U+200B"},
+		{"真实\u202e警报", false, "U+202E"},
+		{"\ufeff暴雨", false, "U+FEFF"},
+		{"isolate\u2066x\u2069", false, "U+2066"},
+		{"家庭👨\u200d👩\u200d👧", false, ""}, // emoji are made with zero-width joiners
+		{"soft\u00adhyphen", false, "U+00AD"},
 	} {
 		err := CheckPlainText("reason", tc.text, tc.lines)
 		if tc.bad == "" {

@@ -912,5 +912,17 @@ func nameProblem(name string) string {
 	if err := muster.CheckPlainText("name", name, false); err != nil {
 		return err.Error()
 	}
+	// A name goes into every LIVE message to its person ({{.Name}}): one
+	// that reads like a mark (【演练】张三) would make a real call-up look
+	// like a drill. English drill words are left to the templates: names
+	// such as Tester or Drillon are real.
+	if strings.ContainsAny(name, "【】") {
+		return "name has 【 or 】: those marks are the system's (【演练】 marks a drill); write the name alone"
+	}
+	for _, w := range DrillWordsIn(name) {
+		if w[0] >= utf8.RuneSelf { // 演练, 演习, 测试
+			return fmt.Sprintf("name has %q: it goes into LIVE messages, which never mention drills; write the name alone", w)
+		}
+	}
 	return ""
 }

@@ -392,17 +392,30 @@ func TestParseRosterNames(t *testing.T) {
 		long + ",13800138001,990101001001001,党员\n" +
 		long + "名,13800138002,990101001001001,党员\n" +
 		"张\x1b[31m三,13800138003,990101001001001,党员\n" +
-		"阿依古丽·买买提,13800138004,990101001001001,党员\n"
+		"阿依古丽·买买提,13800138004,990101001001001,党员\n" +
+		// A name goes into every LIVE message: none may read like a drill
+		// mark or hide characters.
+		"【演练】张三,13800138005,990101001001001,党员\n" + // 6
+		"演練李四,13800138006,990101001001001,党员\n" + // 7
+		"彭\u202e斌,13800138007,990101001001001,党员\n" + // 8
+		"Tom Tester,13800138008,990101001001001,党员\n"
 	ro, err := ParseRoster(strings.NewReader(csv))
 	require.NoError(t, err)
-	require.Len(t, ro.Errors, 2, "%v", ro.Errors)
+	require.Len(t, ro.Errors, 5, "%v", ro.Errors)
 	assert.Equal(t, 3, ro.Errors[0].Row)
 	assert.Contains(t, ro.Errors[0].Reason, "name is 51 characters; at most 50")
 	assert.Equal(t, 4, ro.Errors[1].Row)
 	assert.Contains(t, ro.Errors[1].Reason, "control character U+001B")
-	require.Len(t, ro.Rows, 2)
+	assert.Equal(t, 6, ro.Errors[2].Row)
+	assert.Contains(t, ro.Errors[2].Reason, "name has 【 or 】")
+	assert.Equal(t, 7, ro.Errors[3].Row)
+	assert.Contains(t, ro.Errors[3].Reason, `name has "演练": it goes into LIVE messages`)
+	assert.Equal(t, 8, ro.Errors[4].Row)
+	assert.Contains(t, ro.Errors[4].Reason, "invisible formatting character U+202E")
+	require.Len(t, ro.Rows, 3)
 	assert.Equal(t, long, ro.Rows[0].Name)
 	assert.Equal(t, "阿依古丽·买买提", ro.Rows[1].Name)
+	assert.Equal(t, "Tom Tester", ro.Rows[2].Name, "an English name that starts like a drill word is a name")
 }
 
 // Call-up SMS and voice calls go to a person's first phone only: a landline
@@ -474,12 +487,12 @@ func TestParseRosterHeaderSpellings(t *testing.T) {
 // row problem. Landlines stay accepted (they are called).
 func TestParseRosterServiceNumbers(t *testing.T) {
 	csv := "姓名,手机,网格,类别\n" +
-		"测试巳,4008001234,990101001001001,党员\n" + // 2
-		"测试午,800-810-1234,990101001001001,党员\n" + // 3
-		"测试未,13800138001 400 800 1235,990101001001001,党员\n" + // 4: split on spaces
-		"测试申,+1 800 555 1234,990101001001001,党员\n" + // 5: a US toll-free number
-		"测试酉,010-12345678,990101001001001,党员\n" + // 6: a landline
-		"测试戌,13800138002；021-61234599,990101001001001,党员\n" // 7
+		"号码巳,4008001234,990101001001001,党员\n" + // 2
+		"号码午,800-810-1234,990101001001001,党员\n" + // 3
+		"号码未,13800138001 400 800 1235,990101001001001,党员\n" + // 4: split on spaces
+		"号码申,+1 800 555 1234,990101001001001,党员\n" + // 5: a US toll-free number
+		"号码酉,010-12345678,990101001001001,党员\n" + // 6: a landline
+		"号码戌,13800138002；021-61234599,990101001001001,党员\n" // 7
 	ro, err := ParseRoster(strings.NewReader(csv))
 	require.NoError(t, err)
 	want := []RowError{

@@ -8,8 +8,11 @@ import (
 	"text/template"
 	"text/template/parse"
 	"time"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"muster"
 )
@@ -74,8 +77,26 @@ var allowedFuncs = map[string]bool{
 const maxRendered = 16 << 10
 
 // drillWords matches the words a LIVE template must not contain: 演练, 演习,
-// 测试, and English words starting with drill, exercis or test, in any case.
+// 测试, and English words starting with drill, exercis or test, in any case,
+// in text as drillText reads it.
 var drillWords = regexp.MustCompile(`(?i)演练|演习|测试|\b(drill|exercis|test)`)
+
+// drillText is text as a phone shows it, for the drill-word check: without
+// invisible formatting characters (演\u200B练 reads 演练), in compatibility
+// form (full-width ｔｅｓｔ reads test), and with the traditional forms of
+// the drill words' characters simplified (演練, 演習, 測試).
+func drillText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, norm.NFKC.String(s))
+	return traditionalDrill.Replace(s)
+}
+
+// traditionalDrill simplifies the traditional characters of the drill words.
+var traditionalDrill = strings.NewReplacer("練", "练", "習", "习", "測", "测", "試", "试")
 
 // MessageTemplate is a compiled message template. It is safe for concurrent use.
 type MessageTemplate struct {
@@ -130,7 +151,7 @@ func RenderMessage(tmpl string, d MessageData) (string, error) {
 
 // DrillWordsIn returns the drill words found in text (not a template): a
 // LIVE activation's reason, which its messages may say, must have none.
-func DrillWordsIn(text string) []string { return drillWords.FindAllString(text, -1) }
+func DrillWordsIn(text string) []string { return drillWords.FindAllString(drillText(text), -1) }
 
 // DrillWords returns the drill words found in the literal text of tmpl
 // (outside {{ }} actions, and in string constants inside them), in order.
@@ -139,16 +160,16 @@ func DrillWordsIn(text string) []string { return drillWords.FindAllString(text, 
 func DrillWords(tmpl string) []string {
 	t, err := template.New("message").Parse(tmpl)
 	if err != nil || t.Tree == nil {
-		return drillWords.FindAllString(tmpl, -1)
+		return DrillWordsIn(tmpl)
 	}
 	var words []string
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
 		switch n := n.(type) {
 		case *parse.TextNode:
-			words = append(words, drillWords.FindAllString(string(n.Text), -1)...)
+			words = append(words, DrillWordsIn(string(n.Text))...)
 		case *parse.StringNode:
-			words = append(words, drillWords.FindAllString(n.Text, -1)...)
+			words = append(words, DrillWordsIn(n.Text)...)
 		default:
 			forEachChild(n, walk)
 		}
@@ -163,6 +184,9 @@ func DrillWords(tmpl string) []string {
 // MaxSMSSegments with ExerciseMark in front.
 func checkTemplate(src string, sample MessageData, sms bool) []string {
 	var msgs []string
+	if err := muster.CheckPlainText("text", src, true); err != nil {
+		msgs = append(msgs, strings.TrimPrefix(err.Error(), "text: "))
+	}
 	if w := DrillWords(src); len(w) > 0 {
 		msgs = append(msgs, fmt.Sprintf("contains the drill word %q: LIVE messages never mention drills; exercise messages get %s from the system", w[0], ExerciseMark))
 	}

@@ -120,6 +120,11 @@ func TestDrillWords(t *testing.T) {
 		{"field name Exercise is allowed", "{{if .Exercise}}{{end}}{{.Name}}", nil},
 		{"string constant in an action counts", `{{if .Link}}{{"drill"}}{{end}}`, []string{"drill"}},
 		{"unparsable template searched as text", "{{.Name 演练", []string{"演练"}},
+		// As a phone shows it: invisible characters, full-width letters and
+		// traditional characters hide no drill word.
+		{"zero-width space inside", "【演\u200b练】请到岗", []string{"演练"}},
+		{"traditional", "【演練】防汛演習，測試", []string{"演练", "演习", "测试"}},
+		{"full-width letters", "ＤＲＩＬＬ only", []string{"DRILL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
