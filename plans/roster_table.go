@@ -8,6 +8,7 @@ package plans
 // numbers its rows.
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -308,14 +309,53 @@ func delimiter(text []byte) rune {
 	return ','
 }
 
+// unzipXMLInMemory is the largest sheet (or shared string table) a
+// workbook's is unzipped into memory; a larger one is unzipped to a
+// temporary file and read from there.
+const unzipXMLInMemory = 16 << 20
+
+// maxWorkbookOther bounds what a workbook may hold besides its sheets and
+// shared strings (pictures, embedded files, styles), unzipped: excelize
+// unzips every part into memory as it opens the file, and a 1 MB upload of
+// zeros packed as a "picture" took a node to 2.9 GB.
+const maxWorkbookOther = 32 << 20
+
+// checkWorkbookParts refuses a workbook whose parts other than sheets and
+// shared strings unzip to more than maxWorkbookOther, before excelize
+// unzips them.
+func checkWorkbookParts(data []byte, what string) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return muster.Errorf(muster.EInvalid, "%s file looks like an .xlsx workbook but cannot be opened (%v): save it again from Excel or as CSV UTF-8", what, err)
+	}
+	var other uint64
+	for _, f := range zr.File {
+		if strings.HasPrefix(f.Name, "xl/worksheets/") || f.Name == "xl/sharedStrings.xml" {
+			continue
+		}
+		other += f.UncompressedSize64
+	}
+	if other > maxWorkbookOther {
+		return muster.Errorf(muster.EInvalid, "%s workbook holds %s besides its sheets (pictures or other embedded parts; at most %s): save the roster sheet alone as .xlsx, or as CSV UTF-8",
+			what, sizeOf(other), sizeOf(maxWorkbookOther))
+	}
+	return nil
+}
+
+// sizeOf is n bytes in MiB, one decimal.
+func sizeOf(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
 // openXLSX reads one sheet of a workbook: the first whose name is in sheets,
 // else the first sheet. Cell values are raw (not number-formatted), with
 // numbers Excel stored in exponent form written out as integers.
 func openXLSX(data []byte, what string, sheets []string) (*table, error) {
+	if err := checkWorkbookParts(data, what); err != nil {
+		return nil, err
+	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
 		RawCellValue:      true,
 		UnzipSizeLimit:    4 * MaxImportBytes,
-		UnzipXMLSizeLimit: MaxImportBytes,
+		UnzipXMLSizeLimit: unzipXMLInMemory,
 	})
 	if err != nil {
 		return nil, muster.Errorf(muster.EInvalid, "%s file looks like an .xlsx workbook but cannot be opened (%v): save it again from Excel or as CSV UTF-8", what, err)

@@ -1,11 +1,13 @@
 package plans
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -595,4 +597,52 @@ func TestParseRosterNamesTheSheetRead(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ro.Rows, 1)
 	assert.Equal(t, "张三", ro.Rows[0].Name)
+}
+
+// A workbook that packs a huge "picture" (zeros compress a thousandfold) is
+// refused before it is unzipped: excelize unzips every part into memory as
+// it opens a file, and a 1 MB upload took a node to 2.9 GB. A workbook
+// with a picture of ordinary size is read.
+func TestParseRosterRefusesAWorkbookThatUnzipsHuge(t *testing.T) {
+	withMedia := func(size int) []byte {
+		f := excelize.NewFile()
+		defer f.Close()
+		require.NoError(t, f.SetSheetRow("Sheet1", "A1", &[]any{"姓名", "手机", "网格", "类别"}))
+		require.NoError(t, f.SetSheetRow("Sheet1", "A2", &[]any{"张三", "13800138000", "990101001001001", "党员"}))
+		var book bytes.Buffer
+		require.NoError(t, f.Write(&book))
+		zr, err := zip.NewReader(bytes.NewReader(book.Bytes()), int64(book.Len()))
+		require.NoError(t, err)
+		var out bytes.Buffer
+		zw := zip.NewWriter(&out)
+		for _, part := range zr.File {
+			w, err := zw.CreateHeader(&part.FileHeader)
+			require.NoError(t, err)
+			r, err := part.Open()
+			require.NoError(t, err)
+			_, err = io.Copy(w, r)
+			require.NoError(t, err)
+			r.Close()
+		}
+		w, err := zw.Create("xl/media/image1.bin")
+		require.NoError(t, err)
+		_, err = w.Write(make([]byte, size))
+		require.NoError(t, err)
+		require.NoError(t, zw.Close())
+		return out.Bytes()
+	}
+	bomb := withMedia(200 << 20)
+	assert.Less(t, len(bomb), 1<<20, "the upload is small")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ParseRoster(bytes.NewReader(bomb))
+	runtime.ReadMemStats(&after)
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EInvalid))
+	assert.Contains(t, err.Error(), "roster workbook holds 200.0 MiB besides its sheets (pictures or other embedded parts; at most 32.0 MiB)")
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(32<<20), "refused before it was unzipped")
+
+	ro, err := ParseRoster(bytes.NewReader(withMedia(1 << 20)))
+	require.NoError(t, err)
+	require.Len(t, ro.Rows, 1)
 }
