@@ -2,9 +2,7 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -160,24 +158,7 @@ func (n *Node) statusOf(ctx context.Context, id string) (Status, error) {
 	case n.cfg.ClusterKey == "":
 		return Status{}, fmt.Errorf("this node has no cluster key to ask with")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(info.HTTPAddr, "/")+"/internal/v1/status", nil)
-	if err != nil {
-		return Status{}, err
-	}
-	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
-	res, err := n.client.Do(req)
-	if err != nil {
-		return Status{}, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return Status{}, fmt.Errorf("status: HTTP %d", res.StatusCode)
-	}
-	var st Status
-	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
-		return Status{}, fmt.Errorf("status: %w", err)
-	}
-	return st, nil
+	return n.statusAt(ctx, info.HTTPAddr)
 }
 
 // sizeText writes a byte count for people: "1.9 MiB", "812 MiB", "1.9 GiB".
