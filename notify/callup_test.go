@@ -497,11 +497,12 @@ func TestSevereCallUpClaimsFirst(t *testing.T) {
 	r.standDown(t, iv.ID)
 }
 
-// TestSevereSendsGoFirst claims all 300 recipients of a level IV drill at
-// once, on an exercise account sending 100 a second, then opens a level I
-// drill of the same people, claimed at once too. Level I's sends go before
-// the level IV ones still queued: when level I is all sent, most of level
-// IV still waits (in claim order all of it would have gone first).
+// TestSevereSendsGoFirst claims two seconds of a 300-person level IV
+// drill's sends at once (the claim horizon: 200 at the account's 100 a
+// second), then opens a level I drill of the same people, claimed as
+// places free. Level I's sends go before the level IV ones still queued:
+// when level I is all sent, most of level IV still waits (in claim order
+// the 200 queued would have gone first).
 func TestSevereSendsGoFirst(t *testing.T) {
 	const people = 300
 	r := newCallRig(t, rigOptions{nodes: 1, people: people, noCallbacks: true, drillRate: 100,
@@ -509,7 +510,7 @@ func TestSevereSendsGoFirst(t *testing.T) {
 	iv, one := r.levelIVThenI(t)
 	r.waitDispatched(t, one.ID, 30*time.Second)
 	c := r.status(t, iv.ID).Counters
-	assert.Equal(t, people, c.Dispatch["claimed"], "level IV was claimed before level I opened")
+	assert.GreaterOrEqual(t, c.Dispatch["claimed"], 200, "level IV's two seconds were claimed before level I opened")
 	waiting := c.ByState[notify.StatePending] + c.ByState[notify.StateSending]
 	assert.GreaterOrEqual(t, waiting, people/2, "level IV's sends wait while level I's go: %v", c.ByState)
 	t.Logf("level I all sent; level IV still waiting: %d of %d", waiting, people)

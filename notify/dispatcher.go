@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -89,9 +90,14 @@ type DispatcherConfig struct {
 
 	// Workers and MaxInFlight are per route (LIVE and EXERCISE each have
 	// their own): a slow or throttled route never holds up the other.
-	Workers     int // concurrent provider calls; default 64
-	ClaimBatch  int // recipients claimed per raft entry; default 256
-	MaxInFlight int // claimed recipients without a committed result; default 1024
+	Workers    int // concurrent provider calls; default 64
+	ClaimBatch int // recipients claimed per raft entry; default 256
+	// MaxInFlight is the most recipients claimed without a committed
+	// result; default 1024. A rate-limited route also keeps no more than
+	// two seconds of its sends (claimHorizon) claimed and waiting for the
+	// rate: what a crashed leader leaves to be sent again is about what it
+	// was sending, not a window of claims queued behind the rate.
+	MaxInFlight int
 	ResultBatch int // results per raft entry; default 256
 	// ResultDelay is the longest a send's result waits for its batch;
 	// default 50ms. Only the in-flight window waits on results, and at high
@@ -315,6 +321,19 @@ func (r *routeState) outcome(now time.Time, outage bool, after int, hold time.Du
 	return true
 }
 
+// perSecond is the most sends a second the route's limits let through:
+// the account's rate, or its senders' together when that is lower; 0 when
+// the route is unlimited.
+func (r *routeState) perSecond() float64 {
+	rate := r.PerSecond
+	if len(r.Senders) > 0 && r.PerSender > 0 {
+		if s := r.PerSender * float64(len(r.Senders)); rate <= 0 || s < rate {
+			rate = s
+		}
+	}
+	return max(rate, 0)
+}
+
 // limiter allows perSecond with a burst of 50ms worth (at least one).
 func limiter(perSecond float64) *rate.Limiter {
 	if perSecond <= 0 {
@@ -520,6 +539,14 @@ func (l *lane) takeAll() []job {
 
 // queued is how many jobs wait for a worker.
 func (l *lane) queued() int { return len(l.ready) }
+
+// unsent is how many claimed jobs no worker has handed to the provider
+// yet: those queued and those a worker waits for the route's rate with.
+func (l *lane) unsent() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue)
+}
 
 // jobQueue is a heap of jobs: most severe activation first, then in claim
 // order.
@@ -747,9 +774,37 @@ type changeNotifier interface {
 	Changed() <-chan struct{}
 }
 
-// free is how many more recipients may be claimed on l now.
+// claimHorizon is how far ahead of a rate-limited route's sends its
+// claims go: the claims that wait for the rate are about what the route
+// sends in this time. A leader that crashes leaves its claims to be sent
+// again, counted as possible duplicates (dispatch.resent): this bounds
+// them by what it was about to send, not by MaxInFlight. At 100 a second,
+// 200 claims wait at most, where 1,024 (ten seconds of sends) did.
+const claimHorizon = 2 * time.Second
+
+// ahead is how many claims on l may wait for the route's rate: claimHorizon
+// of sends at the rate of the account sending now (its fallback while it
+// is failed over), at least one; MaxInFlight when the route is unlimited
+// or so fast that the window is the lower bound.
+func (r *dispatchRun) ahead(l *lane) int {
+	rate := l.route.current(r.d.cfg.Clock.Now()).perSecond()
+	if limit := float64(r.d.cfg.MaxInFlight); rate <= 0 || rate*claimHorizon.Seconds() >= limit {
+		return r.d.cfg.MaxInFlight
+	}
+	return max(1, int(math.Ceil(rate*claimHorizon.Seconds())))
+}
+
+// free is how many more recipients may be claimed on l now: room in the
+// in-flight window and, on a rate-limited route, in ahead. As before, the
+// places that free as sends go out are claimed again at once (the loop
+// wakes on each committed batch of results), so the rate never waits for
+// a claim, and a more severe call-up opened meanwhile claims them first.
 func (r *dispatchRun) free(l *lane) int {
-	return r.d.cfg.MaxInFlight - int(l.inFlight.Load())
+	room := r.d.cfg.MaxInFlight - int(l.inFlight.Load())
+	if ahead := r.ahead(l); ahead < r.d.cfg.MaxInFlight {
+		room = min(room, ahead-l.unsent())
+	}
+	return room
 }
 
 func (r *dispatchRun) release(l *lane, n int) {
