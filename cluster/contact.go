@@ -41,16 +41,10 @@ func newContacts() *contacts {
 	return &contacts{heard: map[string]time.Time{}, applied: map[string]applied{}}
 }
 
-// track wraps dial so that every connection it opens records, on each
-// read, that the peer at its address answered.
-func (c *contacts) track(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return &trackedConn{Conn: conn, addr: addr, c: c}, nil
-	}
+// wrap makes conn, a connection dialled to the peer at addr, record on
+// each read that the peer answered.
+func (c *contacts) wrap(conn net.Conn, addr string) net.Conn {
+	return &trackedConn{Conn: conn, addr: addr, c: c}
 }
 
 func (c *contacts) heardFrom(addr string) {

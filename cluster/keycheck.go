@@ -26,10 +26,9 @@ func (r *keyRefusal) String() string {
 type keyState struct{ refused atomic.Pointer[keyRefusal] }
 
 // watchKey checks, while this node follows, that the leader takes its
-// cluster key. Raft replication uses no key, so a node restarted with a
-// mistyped one follows as if all were well, while every write and every
-// default read it forwards is refused; it is not ready while so (Ready),
-// and says so in its log.
+// cluster key over HTTP, where every write and default read it forwards
+// goes; it is not ready while not (Ready), and says so in its log. (A node
+// with another key cannot follow at all: the raft handshake refuses it.)
 func (n *Node) watchKey() {
 	defer n.wg.Done()
 	t := time.NewTicker(keyCheckEvery)

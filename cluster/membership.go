@@ -645,6 +645,9 @@ func (n *Node) Ready(maxLag uint64) (bool, string) {
 			return false, "a member of no cluster: its data dir holds no cluster state; it waits to be added (muster cluster join), " +
 				"or, if it is a member restarted, --data-dir is not the one it used"
 		}
+		if m := n.auth.peerMismatch(); m != nil {
+			return false, "no known leader: " + m.String() + ": set the cluster's --cluster-key (MUSTER_CLUSTER_KEY) on the node that is wrong and restart it"
+		}
 		return false, "no known leader"
 	}
 	commit, applied := n.raft.CommitIndex(), n.fsm.AppliedIndex()

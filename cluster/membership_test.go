@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -310,51 +308,4 @@ func TestStatusShowsWhichMembersAnswerTheLeader(t *testing.T) {
 	live, _ := serverAt(leader.Node.Status(), follower.Node.ID())
 	require.NotNil(t, live.Reachable)
 	assert.True(t, *live.Reachable, "the live one still answers")
-}
-
-// A node restarted with another cluster key follows the leader over raft,
-// which takes no key, but every request it forwards is refused: it is not
-// ready, says why, and its forwarded writes say which node's key to fix
-// (before, /readyz said ready and writes failed with "node-to-node request
-// without the right cluster key").
-func TestANodeWithAnotherClusterKeyIsNotReady(t *testing.T) {
-	var mu sync.Mutex
-	wrong := map[int]bool{}
-	c := clustertest.New(t, 3, clustertest.Options{Config: func(i int, cfg *cluster.Config) {
-		mu.Lock()
-		defer mu.Unlock()
-		if wrong[i] {
-			cfg.ClusterKey = "a-mistyped-key"
-		}
-	}})
-	m := c.Followers()[0]
-	c.Stop(m)
-	mu.Lock()
-	wrong[m.Index] = true
-	mu.Unlock()
-	c.Restart(m)
-	var why string
-	require.Eventually(t, func() bool {
-		var ok bool
-		ok, why = m.Node.Ready(100)
-		return !ok && strings.Contains(why, "refuses this node's cluster key")
-	}, 20*time.Second, 50*time.Millisecond, "last: %s", why)
-	leader := c.Leader()
-	assert.Contains(t, why, "the leader "+leader.Node.ID()+" ("+leader.HTTPAddr+")")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err := m.Node.Apply(ctx, &muster.Command{Type: "cluster.test.nothing"}, nil)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "node "+m.Node.ID()+" cannot forward to the leader "+leader.Node.ID())
-	assert.Contains(t, err.Error(), "set the cluster's --cluster-key (MUSTER_CLUSTER_KEY) on "+m.Node.ID())
-	ok, _ := leader.Node.Ready(100)
-	assert.True(t, ok, "the leader stays ready")
-
-	// With the key set right again, it is ready.
-	c.Stop(m)
-	mu.Lock()
-	wrong[m.Index] = false
-	mu.Unlock()
-	c.Restart(m)
-	require.Eventually(t, func() bool { ok, why = m.Node.Ready(100); return ok }, 20*time.Second, 50*time.Millisecond, "last: %s", why)
 }

@@ -17,6 +17,7 @@ type nodeMetrics struct {
 
 	state, term, commit, applied, lastLog, lastContact, servers, reachable *prometheus.Desc
 	diskFree, diskReserve, stateBytes                                      *prometheus.Desc
+	raftRefused                                                            *prometheus.Desc
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -48,6 +49,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		diskFree:    prometheus.NewDesc("muster_disk_free_bytes", "Free space on the data directory's file system (alert well above muster_disk_reserve_bytes: an import that would go below it is refused, and a full disk stops the node).", nil, nil),
 		diskReserve: prometheus.NewDesc("muster_disk_reserve_bytes", "Free disk this node keeps for call-ups (--disk-reserve).", nil, nil),
 		stateBytes:  prometheus.NewDesc("muster_state_bytes", "Size of the state, which each snapshot copies.", nil, nil),
+		raftRefused: prometheus.NewDesc("muster_raft_connections_refused_total", "Raft connections this node refused: without the cluster handshake, with another cluster key, or all on a node without a key (those closed without a byte are not counted).", nil, nil),
 	}
 }
 
@@ -69,7 +71,7 @@ func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.applySeconds.Describe(ch)
 	m.batchEntries.Describe(ch)
 	m.batchSeconds.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.reachable, m.diskFree, m.diskReserve, m.stateBytes} {
+	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.reachable, m.diskFree, m.diskReserve, m.stateBytes, m.raftRefused} {
 		ch <- d
 	}
 }
@@ -95,6 +97,7 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.commit, prometheus.GaugeValue, float64(r.CommitIndex()))
 	ch <- prometheus.MustNewConstMetric(m.applied, prometheus.GaugeValue, float64(m.n.fsm.AppliedIndex()))
 	ch <- prometheus.MustNewConstMetric(m.lastLog, prometheus.GaugeValue, float64(r.LastIndex()))
+	ch <- prometheus.MustNewConstMetric(m.raftRefused, prometheus.CounterValue, float64(m.n.auth.refused.Load()))
 	contact := 0.0
 	if cur != raft.Leader {
 		if t := r.LastContact(); !t.IsZero() {

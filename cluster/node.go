@@ -43,7 +43,10 @@ type Config struct {
 	// does: nodes started alike (a StatefulSet's pods) form one cluster
 	// without one of them going first. A node not listed does not bootstrap.
 	InitialCluster []NodeInfo
-	ClusterKey     string // shared secret for node-to-node HTTP; empty disables it (single node)
+	ClusterKey     string // shared secret for node-to-node HTTP and raft; empty disables both (single node)
+	// RaftAuth says which raft connections the node takes: zero means
+	// RaftAuthRequired, only those that prove they hold ClusterKey.
+	RaftAuth RaftAuth
 	// Join marks a node started to join a cluster (muster agent --join).
 	// Start refuses raft state that shows this node was removed from its
 	// cluster, or that is of a cluster it was never a member of: such a
@@ -78,6 +81,10 @@ type Config struct {
 	// raft's and the HTTP forwarding to the leader. Tests route them
 	// through fault-injecting proxies; nil dials directly.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// legacyRaft makes the node speak raft without the handshake, as a
+	// muster before it did (tests of a rolling upgrade set it).
+	legacyRaft bool
 }
 
 // Raft timing the server commands default to: a follower that hears nothing
@@ -119,6 +126,7 @@ type Node struct {
 	metrics  *nodeMetrics
 	contacts *contacts // when peers last answered over raft, and their applied index
 	keys     keyState  // whether the leader takes this node's cluster key
+	auth     *raftAuth // authenticates raft connections with the cluster key
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -148,6 +156,14 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Rules <= 0 {
 		cfg.Rules = muster.Rules
 	}
+	mode, err := ParseRaftAuth(string(cfg.RaftAuth))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if mode == RaftAuthTransition && cfg.ClusterKey == "" {
+		return nil, errors.New("cluster: raft auth transition is for a cluster upgraded from a muster without the raft handshake, whose nodes share a cluster key: this node has none")
+	}
+	cfg.RaftAuth = mode
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "snapshots"), 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: data dir: %w", err)
 	}
@@ -173,6 +189,10 @@ func New(cfg Config) (*Node, error) {
 		contacts:   newContacts(),
 		stop:       make(chan struct{}),
 		finish:     make(chan chan struct{}),
+		auth:       newRaftAuth(cfg.ClusterKey, mode, logger),
+	}
+	if mode == RaftAuthTransition {
+		logger.Warn("raft takes connections without the cluster key too (--raft-auth=transition): once every node runs this muster, restart each with --raft-auth=required")
 	}
 	n.closing, n.closeServices = context.WithCancelCause(context.Background())
 	n.metrics = newNodeMetrics(n)
@@ -444,25 +464,53 @@ func (n *Node) raftTransport(adv net.Addr) (*raft.NetworkTransport, error) {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	stream := &dialStream{Listener: ln, adv: adv, dial: n.contacts.track(dial)}
+	stream := &dialStream{Listener: ln, adv: adv, dial: dial, auth: n.auth, track: n.contacts.wrap}
+	if n.cfg.legacyRaft {
+		stream.auth = nil
+	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: pool, Timeout: timeout, Logger: n.hclogger("transport")}), nil
 }
 
 // dialStream is raft's stream layer over TCP: connections are opened by
 // Config.Dial, or by a plain dialer that looks names up at every dial.
+// Every connection, dialled or accepted, carries the raft handshake
+// (raftauth.go) before raft reads or writes a byte of it.
 type dialStream struct {
 	net.Listener
-	adv  net.Addr
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	adv   net.Addr
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	auth  *raftAuth                              // nil: no handshake (legacyRaft)
+	track func(c net.Conn, addr string) net.Conn // notes each answer of the peer (contacts)
 }
 
 func (s *dialStream) Addr() net.Addr { return s.adv }
 
+// Accept returns the next connection, which runs the listener's side of
+// the handshake when raft first reads from it.
+func (s *dialStream) Accept() (net.Conn, error) {
+	c, err := s.Listener.Accept()
+	if err != nil || s.auth == nil {
+		return c, err
+	}
+	return s.auth.accepted(c), nil
+}
+
+// Dial connects to a peer and authenticates the connection, within timeout.
 func (s *dialStream) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return s.dial(ctx, "tcp", string(addr))
+	var c net.Conn
+	var err error
+	if s.auth == nil {
+		c, err = s.dial(ctx, "tcp", string(addr))
+	} else {
+		c, err = s.auth.dial(ctx, s.dial, string(addr))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c, string(addr)), nil
 }
 
 // RaftAddr is the address peers reach this node's raft transport on.

@@ -53,6 +53,7 @@ type serverOpts struct {
 	initialCluster []string // ID=HOST:PORT of every voter of a new cluster
 	join           string
 	clusterKey     string
+	raftAuth       string // cluster.RaftAuth: required, or transition during an upgrade
 	bootstrapToken string
 	logLevel       string
 	raftLogLevel   string
@@ -165,6 +166,11 @@ docs/operations.md.`,
 			if o.join != "" && o.clusterKey == "" {
 				return usageErrorf("--join needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")
 			}
+			if mode, err := cluster.ParseRaftAuth(o.raftAuth); err != nil {
+				return usageErrorf("--raft-auth %q: want required, or transition for the first pass of a rolling upgrade from a muster without the raft handshake", o.raftAuth)
+			} else if mode == cluster.RaftAuthTransition && o.clusterKey == "" {
+				return usageErrorf("--raft-auth transition needs --cluster-key (MUSTER_CLUSTER_KEY), the secret the cluster was started with")
+			}
 			if len(o.initialCluster) > 0 {
 				if err := o.checkInitialCluster(); err != nil {
 					return usageError(err)
@@ -182,7 +188,8 @@ docs/operations.md.`,
 	f.BoolVar(&o.bootstrap, "bootstrap", false, "start a new cluster with this node as its first voter")
 	f.StringVar(&o.join, "join", "", "HTTP URL of any member of the cluster to join")
 	f.StringSliceVar(&o.initialCluster, "initial-cluster", nil, "every voter of a new cluster as ID=HOST:PORT (its raft address), comma-separated; each listed node bootstraps it alike")
-	f.StringVar(&o.clusterKey, "cluster-key", "", "shared secret for node-to-node requests (env MUSTER_CLUSTER_KEY)")
+	f.StringVar(&o.clusterKey, "cluster-key", "", "shared secret for node-to-node requests and raft (env MUSTER_CLUSTER_KEY)")
+	f.StringVar(&o.raftAuth, "raft-auth", string(cluster.RaftAuthRequired), "required: every raft connection proves it holds --cluster-key; transition: also take and dial raft without that proof, only for the first pass of a rolling upgrade from a muster without it (see docs/operations.md)")
 	o.sms.add(f, false)
 	return cmd
 }
@@ -259,6 +266,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		InitialCluster:   o.initialMembers(),
 		Join:             o.join != "" && !o.listed(),
 		ClusterKey:       o.clusterKey,
+		RaftAuth:         cluster.RaftAuth(o.raftAuth),
 		DiskReserve:      o.diskReserveBytes(),
 		Logger:           logger,
 		RaftLevel:        o.raftLogLevel,
