@@ -31,7 +31,7 @@ func TestSuperiorReportNamesEverySilentPersonToEveryGridLeader(t *testing.T) {
 	roster.WriteString(examples.RosterHeader + "\n")
 	volunteers := map[string]string{} // name → number as the report gives it
 	for i := range silent {
-		name, phone := fmt.Sprintf("测试%02d", i+1), fmt.Sprintf("139555500%02d", i+1)
+		name, phone := fmt.Sprintf("队员%02d", i+1), fmt.Sprintf("139555500%02d", i+1)
 		volunteers[name] = phone
 		fmt.Fprintf(&roster, "X%03d,%s,%s,%s,志愿者,,,,zh\n", i+1, name, phone, grid)
 	}

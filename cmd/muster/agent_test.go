@@ -138,7 +138,7 @@ func TestAgentsSurviveKillNineOfTheLeader(t *testing.T) {
 					continue
 				}
 				phone := fmt.Sprintf("+86139%02d%06d", w, i)
-				body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("测试%d-%d", w, i), "phones": []string{phone},
+				body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("队员%d-%d", w, i), "phones": []string{phone},
 					"grid": grids[(w*7919+i)%len(grids)], "category": "志愿者"})
 				began := time.Now().UnixNano()
 				rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
