@@ -661,9 +661,6 @@ func (n *Node) Ready(maxLag uint64) (bool, string) {
 	if applied+maxLag < commit {
 		return false, fmt.Sprintf("catching up: applied %d of %d", applied, commit)
 	}
-	if r := n.keyRefused(); r != nil && !n.IsLeader() {
-		return false, r.String()
-	}
 	return true, "ok"
 }
 

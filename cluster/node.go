@@ -125,7 +125,6 @@ type Node struct {
 	client   *http.Client
 	metrics  *nodeMetrics
 	contacts *contacts // when peers last answered over raft, and their applied index
-	keys     keyState  // whether the leader takes this node's cluster key
 	auth     *raftAuth // authenticates raft connections with the cluster key
 
 	stop      chan struct{}
@@ -350,11 +349,10 @@ func (n *Node) Start() error {
 		}
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
-	n.wg.Add(4)
+	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.watchObservations()
 	go n.publishRules()
-	go n.watchKey()
 	return nil
 }
 
