@@ -171,24 +171,25 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	if err != nil {
 		return err
 	}
-	if req.ByHand && !slices.ContainsFunc(servers, func(s raft.Server) bool {
+	present := slices.ContainsFunc(servers, func(s raft.Server) bool {
 		return s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
-	}) {
+	})
+	// A node that does not say what its state holds (added by hand, or an
+	// older muster) is asked at its HTTP address, unless it is a member at
+	// that raft address already. Added by hand, it must answer as itself;
+	// an older muster that does not is taken on its word.
+	if req.State == nil && !present {
 		st, err := n.askJoiner(ctx, info)
-		if err != nil {
+		switch {
+		case err == nil:
+			req.State = &st
+		case req.ByHand:
 			return err
 		}
-		req.State = &st
-	}
-	if req.State == nil {
-		req.State = n.askJoinState(ctx, req.NodeInfo, servers)
 	}
 	if err := n.checkJoinState(req, servers); err != nil {
 		return err
 	}
-	present := slices.ContainsFunc(servers, func(s raft.Server) bool {
-		return s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
-	})
 	if !present {
 		if err := reachable(ctx, info.RaftAddr); err != nil {
 			return muster.Errorf(muster.EUnavailable, "join: nothing answers at raft address %s of %s (%v): start the node first; "+
@@ -230,26 +231,6 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 		n.forgetRules() // the configuration changed
 	}
 	return nil
-}
-
-// askJoinState asks a node that joins without saying what its state holds
-// (muster cluster join by hand) for its node-to-node status, at the HTTP
-// address given, unless it is a member at that raft address already: what
-// it answers as info.ID stands for its state. nil when it does not answer.
-func (n *Node) askJoinState(ctx context.Context, info NodeInfo, servers []raft.Server) *JoinState {
-	if info.HTTPAddr == "" || n.cfg.ClusterKey == "" || slices.ContainsFunc(servers, func(s raft.Server) bool {
-		return s.ID == raft.ServerID(info.ID) && s.Address == raft.ServerAddress(info.RaftAddr)
-	}) {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
-	defer cancel()
-	st, err := n.statusAt(ctx, info.HTTPAddr)
-	if err != nil || st.NodeID != info.ID {
-		return nil
-	}
-	js := joinStateOf(st)
-	return &js
 }
 
 // joinStateOf is what a node's status says of its state.
