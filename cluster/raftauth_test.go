@@ -85,26 +85,12 @@ func refusedCounter(t *testing.T, n *cluster.Node) float64 {
 // was, and is not ready, naming the key. Both ends log why. With
 // the right key again it catches up.
 func TestANodeWithAnotherClusterKeyCannotFollow(t *testing.T) {
-	var mu sync.Mutex
-	wrong := map[int]bool{}
-	logs := map[int]*logBuffer{}
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
-		mu.Lock()
-		defer mu.Unlock()
-		if wrong[i] {
-			cfg.ClusterKey = "a-mistyped-key"
-		}
-		logs[i] = &logBuffer{}
-		cfg.Logger = slog.New(slog.NewTextHandler(logs[i], nil))
-	}})
+	o := newOddOneOut(t, func(cfg *cluster.Config) { cfg.ClusterKey = "a-mistyped-key" })
+	c := o.c
 	leader := c.Leader()
 	term := leader.Node.Status().Term
 	m := c.Followers()[0]
-	c.Stop(m)
-	mu.Lock()
-	wrong[m.Index] = true
-	mu.Unlock()
-	c.Restart(m)
+	o.restart(m, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, put(ctx, leader.Node, "while-wrong", "1"))
@@ -124,18 +110,12 @@ func TestANodeWithAnotherClusterKeyCannotFollow(t *testing.T) {
 	assert.Equal(t, term, leader.Node.Status().Term, "at the same term")
 	ok, _ := leader.Node.Ready(100)
 	assert.True(t, ok, "the leader stays ready")
-	mu.Lock()
-	leaderLog, wrongLog := logs[leader.Index].String(), logs[m.Index].String()
-	mu.Unlock()
+	leaderLog, wrongLog := o.log(leader), o.log(m)
 	assert.Contains(t, leaderLog, "the peer does not hold this node's cluster key")
 	assert.Contains(t, wrongLog, "the peer does not hold this node's cluster key")
 
 	// With the key set right again, it catches up and is ready.
-	c.Stop(m)
-	mu.Lock()
-	wrong[m.Index] = false
-	mu.Unlock()
-	c.Restart(m)
+	o.restart(m, false)
 	c.WaitApplied(idx, 20*time.Second)
 	require.Eventually(t, func() bool { ok, _ = m.Node.Ready(100); return ok }, 20*time.Second, 50*time.Millisecond)
 }
@@ -211,26 +191,12 @@ func TestRollingUpgradeToTheRaftHandshake(t *testing.T) {
 // an old node among new ones gets no writes and disturbs no one, and both
 // sides of each failed connection say why.
 func TestRequiredModeRefusesALegacyPeer(t *testing.T) {
-	var mu sync.Mutex
-	legacy := map[int]bool{}
-	logs := map[int]*logBuffer{}
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
-		mu.Lock()
-		defer mu.Unlock()
-		if legacy[i] {
-			cluster.SpeakLegacyRaft(cfg)
-		}
-		logs[i] = &logBuffer{}
-		cfg.Logger = slog.New(slog.NewTextHandler(logs[i], nil))
-	}})
+	o := newOddOneOut(t, cluster.SpeakLegacyRaft)
+	c := o.c
 	leader := c.Leader()
 	term := leader.Node.Status().Term
 	old := c.Followers()[0]
-	c.Stop(old)
-	mu.Lock()
-	legacy[old.Index] = true
-	mu.Unlock()
-	c.Restart(old)
+	o.restart(old, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, put(ctx, leader.Node, "new-only", "1"))
@@ -241,9 +207,7 @@ func TestRequiredModeRefusesALegacyPeer(t *testing.T) {
 		other = c.Followers()[1]
 	}
 	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		leaderLog, otherLog = logs[leader.Index].String(), logs[other.Index].String()
+		leaderLog, otherLog = o.log(leader), o.log(other)
 		return strings.Contains(leaderLog, "it runs a muster without the handshake") &&
 			strings.Contains(leaderLog+otherLog, "it did not open with muster's raft handshake")
 	}, 20*time.Second, 50*time.Millisecond, "leader:\n%s\nother:\n%s", leaderLog, otherLog)
@@ -252,4 +216,44 @@ func TestRequiredModeRefusesALegacyPeer(t *testing.T) {
 	assert.Less(t, old.Node.FSM().AppliedIndex(), idx, "the old node does not get the write")
 	assert.True(t, leader.Node.IsLeader(), "the leader still leads")
 	assert.Equal(t, term, leader.Node.Status().Term, "at the same term")
+}
+
+// oddOneOut is a 3-node cluster with the kv commands whose members each log
+// into a buffer and can be restarted with a configuration of their own
+// (odd: another key, raft as an older muster speaks it).
+type oddOneOut struct {
+	c    *clustertest.Cluster
+	mu   sync.Mutex
+	odd  map[int]bool
+	logs map[int]*logBuffer
+}
+
+func newOddOneOut(t *testing.T, odd func(cfg *cluster.Config)) *oddOneOut {
+	o := &oddOneOut{odd: map[int]bool{}, logs: map[int]*logBuffer{}}
+	o.c = clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.odd[i] {
+			odd(cfg)
+		}
+		o.logs[i] = &logBuffer{}
+		cfg.Logger = slog.New(slog.NewTextHandler(o.logs[i], nil))
+	}})
+	return o
+}
+
+// restart stops m and starts it again, odd or not.
+func (o *oddOneOut) restart(m *clustertest.Member, odd bool) {
+	o.c.Stop(m)
+	o.mu.Lock()
+	o.odd[m.Index] = odd
+	o.mu.Unlock()
+	o.c.Restart(m)
+}
+
+// log is what m has logged since it last started.
+func (o *oddOneOut) log(m *clustertest.Member) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.logs[m.Index].String()
 }

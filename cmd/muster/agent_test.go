@@ -81,6 +81,17 @@ func leaderOf(t testing.TB, c *apiClient, agents []*agent) *agent {
 	return agents[leaderAmong(t, c, urls)]
 }
 
+// othersThan is agents without a.
+func othersThan(agents []*agent, a *agent) []*agent {
+	var others []*agent
+	for _, b := range agents {
+		if b != a {
+			others = append(others, b)
+		}
+	}
+	return others
+}
+
 // leaderAmong polls the nodes at urls until one says it leads and returns
 // its index.
 func leaderAmong(t testing.TB, c *apiClient, urls []string) int {
@@ -252,12 +263,7 @@ func TestLeaderHandsOverOnSIGTERM(t *testing.T) {
 	agents := startAgents(t, "--log-level", "info")
 	c := newAPI(t, testAdminToken)
 	leader := leaderOf(t, c, agents)
-	var rest []*agent
-	for _, a := range agents {
-		if a != leader {
-			rest = append(rest, a)
-		}
-	}
+	rest := othersThan(agents, leader)
 	start := time.Now()
 	require.NoError(t, leader.terminate(15*time.Second))
 	assert.Zero(t, leader.cmd.ProcessState.ExitCode(), "a clean exit")

@@ -450,12 +450,7 @@ func BenchmarkFailover(b *testing.B) {
 		agents := startAgents(b)
 		c := newAPI(b, testAdminToken)
 		leader := leaderOf(b, c, agents)
-		var others []*agent
-		for _, a := range agents {
-			if a != leader {
-				others = append(others, a)
-			}
-		}
+		others := othersThan(agents, leader)
 		code, body := c.call(context.Background(), http.MethodPost, others[0].http+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
 		require.Equal(b, http.StatusOK, code, "%s", body)
 		killed := time.Now()

@@ -303,12 +303,7 @@ func TestDispatchFailoverAcrossProcesses(t *testing.T) {
 	}
 	leader.kill()
 	killedAt := st.Counters.Dispatch["claimed"]
-	var rest []*agent
-	for _, a := range agents {
-		if a != leader {
-			rest = append(rest, a)
-		}
-	}
+	rest := othersThan(agents, leader)
 	next := leaderOf(t, c, rest)
 	t.Logf("killed leader %s at %d claimed, %v after activation; %s leads", leader.id, killedAt, time.Since(start).Round(time.Millisecond), next.id)
 

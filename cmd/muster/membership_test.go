@@ -65,12 +65,7 @@ func TestRemovedAgentDoesNotRejoin(t *testing.T) {
 	agents := startAgents(t)
 	c := newAPI(t, testAdminToken)
 	leader := leaderOf(t, c, agents)
-	var others []*agent
-	for _, a := range agents {
-		if a != leader {
-			others = append(others, a)
-		}
-	}
+	others := othersThan(agents, leader)
 	remove := func(id string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -128,12 +123,7 @@ func TestClusterStatusShowsALostMember(t *testing.T) {
 	agents := startAgents(t)
 	c := newAPI(t, testAdminToken)
 	leader := leaderOf(t, c, agents)
-	var others []*agent
-	for _, a := range agents {
-		if a != leader {
-			others = append(others, a)
-		}
-	}
+	others := othersThan(agents, leader)
 	dead, live := others[0], others[1]
 	dead.kill()
 	row := func(out, id string) []string {
