@@ -1105,15 +1105,7 @@ func TestACallCanceledBeforeItRangGetsNoCorrectionCall(t *testing.T) {
 	r.waitCorrectionCalls(t, res.Correction.ID)
 	r.waitSimIdle(t, 60*time.Second)
 
-	corrMark := "/" + string(res.Correction.ID) + "."
-	original, correction := map[string]twiliosim.Call{}, map[string]int{}
-	for _, c := range r.sim.Calls("") {
-		if strings.Contains(c.URL, corrMark) {
-			correction[c.To]++
-		} else {
-			original[c.To] = c
-		}
-	}
+	original, correction := r.callsAndCorrectionCalls(res.Correction.ID)
 	neverDialled, calledAnyway, rangUncalled := 0, 0, 0
 	for to, c := range original {
 		switch {
@@ -1239,15 +1231,7 @@ func busyOrFailedUncalled(t *testing.T, rules int) {
 
 	r.waitCorrectionCalls(t, res.Correction.ID)
 	r.waitSimIdle(t, 60*time.Second)
-	corrMark := "/" + string(res.Correction.ID) + "."
-	original, correction := map[string]twiliosim.Call{}, map[string]int{}
-	for _, c := range r.sim.Calls("") {
-		if strings.Contains(c.URL, corrMark) {
-			correction[c.To]++
-		} else {
-			original[c.To] = c
-		}
-	}
+	original, correction := r.callsAndCorrectionCalls(res.Correction.ID)
 	require.Len(t, original, silent+landlines, "every call of the step was placed after the retraction")
 	var unrung, calledAnyway, rang, rangUncalled int
 	for to, c := range original {
@@ -1336,4 +1320,20 @@ func TestACorrectionCallAnsweredAfterItEndedStillReadsIt(t *testing.T) {
 			assert.NotContains(t, body, "<Say", "a wrong correction reads nothing")
 		})
 	}
+}
+
+// callsAndCorrectionCalls is, by number, the last call of the original the
+// simulator saw and how many calls correction (a call-up's correction)
+// placed.
+func (r *callRig) callsAndCorrectionCalls(correction plans.ActivationID) (original map[string]twiliosim.Call, corrections map[string]int) {
+	mark := "/" + string(correction) + "."
+	original, corrections = map[string]twiliosim.Call{}, map[string]int{}
+	for _, c := range r.sim.Calls("") {
+		if strings.Contains(c.URL, mark) {
+			corrections[c.To]++
+		} else {
+			original[c.To] = c
+		}
+	}
+	return original, corrections
 }
