@@ -210,6 +210,8 @@ func statusLabel(a notify.Activation) string {
 	switch {
 	case a.Retraction != nil:
 		return fmt.Sprintf("retracted (correction %s)", a.Retraction.Correction)
+	case a.Retracts != "" && a.Forced:
+		return fmt.Sprintf("%s (correction of %s, forced: calls still ringing read nothing)", a.Status, a.Retracts)
 	case a.Retracts != "":
 		return fmt.Sprintf("%s (correction of %s)", a.Status, a.Retracts)
 	case a.StoppedBy != "":
@@ -337,6 +339,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	if n, m := st.Counters.Dispatch["resent"], st.Counters.Dispatch["escalation_resent"]; n+m > 0 {
 		fmt.Fprintf(w, "sent again after a leader change, the first attempt's outcome lost (some may have got both): %s, %s\n",
 			count(n, "SMS", "SMS"), count(m, "escalation message or call", "escalation messages or calls"))
+	}
+	if n := st.Counters.Dispatch["released"]; n > 0 {
+		fmt.Fprintf(w, "handed back unsent by a leader that stopped, for the next to send once: %s\n", count(n, "SMS", "SMS"))
 	}
 	if r := st.Retraction; r != nil {
 		reach := "to " + correctionReach(st.ID, r.Recipients, r)

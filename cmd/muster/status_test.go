@@ -703,6 +703,25 @@ func TestStatusLabel(t *testing.T) {
 	assert.Equal(t, "retracted (correction A000005)", statusLabel(notify.Activation{Status: notify.StatusStoodDown, Retraction: &notify.Retraction{Correction: "A000005"}}))
 	assert.Equal(t, "active (correction of A000003)", statusLabel(notify.Activation{Status: notify.StatusActive, Retracts: "A000003"}))
 	assert.Equal(t, "stood_down (by LIVE A000018)", statusLabel(notify.Activation{Status: notify.StatusStoodDown, StoppedBy: "A000018"}))
+	assert.Equal(t, "stood_down (correction of A000003, forced: calls still ringing read nothing)",
+		statusLabel(notify.Activation{Status: notify.StatusStoodDown, Retracts: "A000003", Forced: true}))
+}
+
+// The status says how many SMS a leader that stopped handed back unsent
+// (the next leader sends each once), and says nothing of it when none
+// were.
+func TestStatusSaysWhatAStoppedLeaderHandedBack(t *testing.T) {
+	render := func(st notify.ActivationStatus) string {
+		var out bytes.Buffer
+		w := newTable(&out)
+		printStatus(w, st, sampleBoard(), 1)
+		require.NoError(t, w.Flush())
+		return out.String()
+	}
+	st := sampleStatus()
+	assert.NotContains(t, render(st), "handed back")
+	st.Counters.Dispatch = map[string]int{"released": 355}
+	assert.Contains(t, render(st), "handed back unsent by a leader that stopped, for the next to send once: 355 SMS\n")
 }
 
 // The list of activations counts the recipients a stopped call-up never
