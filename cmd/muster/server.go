@@ -146,7 +146,9 @@ the HTTP URL of any member. Or every node of a new cluster starts alike with
 cluster together, and a node not listed joins through --join. Nodes
 authenticate to each other with the shared --cluster-key. Every flag can also
 be set as MUSTER_<FLAG>, e.g. MUSTER_NODE_ID, MUSTER_CLUSTER_KEY. A restarted
-node needs none of these flags.
+node is started with the same --node-id, --data-dir, --raft-addr and
+--cluster-key; --bootstrap, --join and --initial-cluster then change nothing
+(they may stay in a service definition).
 
 The leader sends call-up SMS: LIVE through the --twilio-* account, EXERCISE
 and TEST through the --exercise-twilio-* account, never the other way round.
