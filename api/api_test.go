@@ -649,3 +649,27 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// With MetricsNeedToken, /metrics answers only a muster token (a viewer's
+// will do), as the API does: its gauges name the raft term and index.
+func TestMetricsCanNeedAToken(t *testing.T) {
+	f := newFixture(t, 1)
+	n := f.c.Nodes[0].Node
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(n.Collector())
+	h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg, MetricsNeedToken: true},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Plans: plans.NewService(n, n)}).Handler()
+	viewer, _ := createToken(t, f.handler(f.c.Nodes[0]), f.root, "prometheus", access.Viewer)
+
+	res := do(t, h, request{method: "GET", path: "/metrics"})
+	assert.Equal(t, http.StatusUnauthorized, res.Code)
+	assert.NotContains(t, res.Body.String(), "muster_raft_term")
+	res = do(t, h, request{method: "GET", path: "/metrics", token: "mst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
+	assert.Equal(t, http.StatusUnauthorized, res.Code)
+	res = do(t, h, request{method: "GET", path: "/metrics", token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Contains(t, res.Body.String(), "\nmuster_raft_term ")
+
+	res = do(t, f.handler(f.c.Nodes[0]), request{method: "GET", path: "/metrics"})
+	assert.Equal(t, http.StatusOK, res.Code, "open unless configured")
+}

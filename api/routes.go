@@ -15,10 +15,16 @@ import (
 func (s *Server) routes() {
 	e := s.engine
 
-	// Operations: no token, no body.
+	// Operations: no token, no body; /metrics takes a token when so
+	// configured (its gauges name the raft term and index, and its counters
+	// how many are being called up).
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", s.metrics())
+	if s.cfg.MetricsNeedToken {
+		e.GET("/metrics", s.authenticate, s.require(access.ActRead), s.metrics())
+	} else {
+		e.GET("/metrics", s.metrics())
+	}
 
 	// The web console: static files, no token; its data comes from /api/v1
 	// with the token the user gives it.

@@ -43,6 +43,10 @@ type Config struct {
 	// collector and the Go and process collectors in it; nil serves an
 	// empty registry.
 	Metrics prometheus.Gatherer
+	// MetricsNeedToken makes /metrics take a muster token (any role: a
+	// viewer's will do) as the API does; false serves it to anyone who can
+	// reach the port.
+	MetricsNeedToken bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client address in logs; empty trusts none.
 	TrustedProxies []string

@@ -68,6 +68,8 @@ type serverOpts struct {
 	capSender string
 	capZone   string
 
+	metricsAuth string
+
 	sms smsOpts
 
 	// dev only
@@ -90,6 +92,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before the commander is prompted")
 	f.StringVar(&o.capSender, "cap-sender", api.DefaultCAPSender, "<sender> of the CAP 1.2 alerts muster serves, e.g. a domain name of the city's emergency office; the same on every node")
 	f.StringVar(&o.capZone, "cap-time-zone", "Asia/Shanghai", "time zone of the timestamps in CAP alerts")
+	f.StringVar(&o.metricsAuth, "metrics-auth", "open", "who may read /metrics: open (anyone who reaches the HTTP port) or token (a muster token of any role, sent as the API takes it: Authorization: Bearer mst_…; give Prometheus a viewer's)")
 	o.diskReserve = cluster.DefaultDiskReserve
 	f.Var(&o.diskReserve, "disk-reserve", "free disk this node keeps for call-ups: a roster import that would leave less, besides room for a snapshot of the state, is refused (e.g. 256MiB, 1GiB; 0 or off: none)")
 	addMemoryLimit(cmd)
@@ -223,6 +226,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if p := cap.IdentifierProblem(o.capSender); p != "" {
 		return usageErrorf("--cap-sender: %s: CAP wants it without spaces, commas, < or &", p)
 	}
+	if o.metricsAuth != "open" && o.metricsAuth != "token" {
+		return usageErrorf("--metrics-auth %q: want open or token", o.metricsAuth)
+	}
 	if o.diskReserve == autoMemoryLimit {
 		return usageErrorf("--disk-reserve: want a size such as 256MiB or 1GiB, or 0 or off for none")
 	}
@@ -325,7 +331,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector(), drillScheduler.Collector())
 	srv := &http.Server{
-		Handler: api.New(api.Config{Logger: logger, Metrics: reg, PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone},
+		Handler: api.New(api.Config{Logger: logger, Metrics: reg, MetricsNeedToken: o.metricsAuth == "token", PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone},
 			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc, Drills: drillSvc}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
