@@ -133,7 +133,19 @@ const commandVersion byte = 1
 //	   at most 3 times; a dropped result for an active call-up's send (a
 //	   leader stopping gracefully releases the claims it did not send)
 //	   puts the recipient back with the attempt they had, due at once.
-const Rules = 10
+//	11: a call-up SMS that the provider refuses for good because of its
+//	   number (21211 invalid, 21614 not a mobile, 21610 STOP, 30005
+//	   unknown destination, 30006 landline or unreachable carrier), at
+//	   the send or in a delivery report, goes on to the person's first
+//	   mobile in the roster that the call-up has not tried: the
+//	   recipient is pending again, due at once, with that number in its
+//	   record, and the attempt record lists the numbers that failed with
+//	   their codes; each number is tried once, and a send's result does
+//	   not put back a number its report made the call-up leave. With no
+//	   mobile left the recipient fails; if the last number does not
+//	   exist (21211, 30005) the record takes the first number left that
+//	   does, which the voice escalation calls.
+const Rules = 11
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

@@ -22,9 +22,11 @@ import (
 
 // newEnvAt is newEnv on one node whose leader stamps every command with
 // clk, so every time in the state is the test's. The everyone plan is
-// applied besides the example plans.
+// applied besides the example plans. Its rules are 10: the scripted
+// sends (drive) fail for good, where from rules 11 a failed number's
+// call-up goes on to the person's next mobile, which no script sends.
 func newEnvAt(t testing.TB, people int, clk *clustertest.Clock) *env {
-	return newEnvWith(t, envOptions{nodes: 1, people: people, clock: clk, stamp: true, everyone: true})
+	return newEnvWith(t, envOptions{nodes: 1, people: people, clock: clk, stamp: true, everyone: true, rules: 10})
 }
 
 // apply proposes a command the way the dispatcher and the webhooks do.

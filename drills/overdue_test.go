@@ -263,8 +263,9 @@ func TestOverdueRegions(t *testing.T) {
 func TestOverdueRoster(t *testing.T) {
 	// Stamped by the test's clock: each run is closed when its length is
 	// over, as the scheduler does (a run stood down within MinHeld was not
-	// held).
-	e := newClockedEnv(t, 1, 600, nil)
+	// held). Under rules 10 the failed sends below are final; from rules
+	// 11 p5's would go on to their second mobile, which no one sends.
+	e := newEnvWith(t, envOptions{nodes: 1, people: 600, stamp: true, rules: 10})
 	ctx := testCtx(t)
 	in := drillInput("flood-control", drills.Notification, district)
 	s, err := e.drills.Schedule(ctx, "trainer", in)

@@ -7,24 +7,42 @@ import (
 )
 
 // attemptVersion is the first byte of a stored attempt record. Version 1
-// records (without Reached) are still read.
-const attemptVersion byte = 2
+// records (without Reached) are still read. A record with failed phones
+// (rulesPhoneFallback) is version attemptPhonesVersion, every other one
+// version 2 as before, so a record is written byte for byte as it was
+// unless a call-up went on to another number.
+const (
+	attemptVersion       byte = 2
+	attemptPhonesVersion byte = 3
+)
 
 var errBadAttempt = errors.New("attempt record is truncated or of an unknown version")
 
 // appendAttempt encodes an attempt record: the version, then N, Resent,
 // Code and Replies as varints, the four times as varint unix nanoseconds
 // (0 for none), and SID, Error, Reason and LastBody as length-prefixed
-// strings. It is read and rewritten for every report, so it is compact and
-// cheap to decode.
+// strings; in version 3, then the count of FailedPhones and each as its
+// phone, length-prefixed, and its code as a varint. It is read and
+// rewritten for every report, so it is compact and cheap to decode.
 func appendAttempt(b []byte, a *Attempt) []byte {
-	b = append(b, attemptVersion)
+	if len(a.FailedPhones) > 0 {
+		b = append(b, attemptPhonesVersion)
+	} else {
+		b = append(b, attemptVersion)
+	}
 	for _, v := range [...]int64{int64(a.N), int64(a.Resent), int64(a.Code), int64(a.Replies), nanos(a.NextTry), nanos(a.Updated), nanos(a.Answered), nanos(a.Reached)} {
 		b = binary.AppendVarint(b, v)
 	}
 	for _, s := range [...]string{a.SID, a.Error, a.Reason, a.LastBody} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
+	}
+	if len(a.FailedPhones) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(a.FailedPhones)))
+		for _, f := range a.FailedPhones {
+			b = appendField(b, f.Phone)
+			b = binary.AppendVarint(b, int64(f.Code))
+		}
 	}
 	return b
 }
@@ -45,13 +63,14 @@ func fromNanos(n int64) time.Time {
 
 func decodeAttempt(b []byte, a *Attempt) error {
 	*a = Attempt{}
-	if len(b) < 1 || (b[0] != attemptVersion && b[0] != 1) {
+	if len(b) < 1 || b[0] < 1 || b[0] > attemptPhonesVersion {
 		return errBadAttempt
 	}
 	fields := 8
 	if b[0] == 1 {
 		fields = 7
 	}
+	phones := b[0] == attemptPhonesVersion
 	b = b[1:]
 	var v [8]int64
 	for i := range v[:fields] {
@@ -72,5 +91,26 @@ func decodeAttempt(b []byte, a *Attempt) error {
 	a.N, a.Resent, a.Code, a.Replies = int(v[0]), int(v[1]), int(v[2]), int(v[3])
 	a.NextTry, a.Updated, a.Answered, a.Reached = fromNanos(v[4]), fromNanos(v[5]), fromNanos(v[6]), fromNanos(v[7])
 	a.SID, a.Error, a.Reason, a.LastBody = s[0], s[1], s[2], s[3]
+	if !phones {
+		return nil
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n == 0 || n > uint64(len(b)) {
+		return errBadAttempt
+	}
+	b = b[k:]
+	a.FailedPhones = make([]PhoneFailure, n)
+	for i := range a.FailedPhones {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return errBadAttempt
+		}
+		a.FailedPhones[i].Phone, b = string(b[k:k+int(l)]), b[k+int(l):]
+		code, k := binary.Varint(b)
+		if k <= 0 {
+			return errBadAttempt
+		}
+		a.FailedPhones[i].Code, b = int(code), b[k:]
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -67,6 +68,11 @@ type Attempt struct {
 	Reason   string    `json:"reason,omitempty"`    // a decline's reason
 	Replies  int       `json:"replies,omitempty"`   // SMS replies received, answers and notes
 	LastBody string    `json:"last_body,omitempty"` // the latest reply's text
+	// FailedPhones are the person's numbers the call-up SMS failed at for
+	// good, in the order tried, once it went on from one to their next
+	// mobile (rulesPhoneFallback); the recipient's phone is the number it
+	// uses now. Empty when it never went on.
+	FailedPhones []PhoneFailure `json:"failed_phones,omitempty"`
 }
 
 // AttemptID names attempt n to one recipient: activation, person and n,
@@ -488,8 +494,11 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if it.SID != "" {
 			att.SID = it.SID
 		}
-		if it.Outcome == OutcomeSent && it.To != "" && c.RulesAtLeast(rulesSendsFollowTheRoster) {
-			// whatever a report or an answer did meanwhile: the message went there
+		if it.Outcome == OutcomeSent && it.To != "" && c.RulesAtLeast(rulesSendsFollowTheRoster) &&
+			!(c.RulesAtLeast(rulesPhoneFallback) && att.failedAt(it.To)) {
+			// whatever a report or an answer did meanwhile: the message went
+			// there, unless its report came first and said the number cannot
+			// take it (the call-up went on to another: rulesPhoneFallback)
 			if err := at.readdress(it.Person, it.To); err != nil {
 				return nil, err
 			}
@@ -539,7 +548,10 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 					at.count("retried", 1)
 				}
 			case OutcomeFailed:
-				err = at.move(r, StateFailed)
+				var moved bool
+				if moved, err = at.fallBack(tx, c, r, &att, cmp.Or(it.To, r.Phone), it.Code); err == nil && !moved {
+					err = at.move(r, StateFailed)
+				}
 			default:
 				return nil, invalidf("result outcome %q: want sent, retry or failed", it.Outcome)
 			}
@@ -914,8 +926,16 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 			err = at.schedule(r, &att, carrierRetryAt(c.Time, it.Attempt, n))
 			res.State = StatePending
 		} else {
-			err = at.move(r, StateFailed)
-			res.State = StateFailed
+			var moved bool
+			if r.State != StateExpired {
+				// the report names the number the message went to, which may
+				// be newer than the record's when it beats the send's result
+				moved, err = at.fallBack(tx, c, r, &att, cmp.Or(it.To, r.Phone), it.Code)
+			}
+			if res.State = StatePending; err == nil && !moved {
+				err = at.move(r, StateFailed)
+				res.State = StateFailed
+			}
 		}
 		if err == nil {
 			err = at.putAttempt(person, att)

@@ -1065,6 +1065,9 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 			if err != nil {
 				return err
 			}
+			if len(att.FailedPhones) > 0 {
+				rec.Attempt = &att // the numbers it left, for the log of its send
+			}
 			items = append(items, ClaimItem{Person: person, N: att.N, Resend: resend})
 			recs[person] = rec
 			return nil
@@ -1336,6 +1339,12 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 			"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
 	}
 	r.classify(j, rs, &item, sent, err)
+	if item.Outcome == OutcomeSent && j.rec.Attempt != nil && len(j.rec.Attempt.FailedPhones) > 0 {
+		left := j.rec.Attempt.FailedPhones
+		d.cfg.Logger.Info("dispatcher: call-up SMS sent to the person's next phone; the one before cannot take SMS",
+			"activation", item.Activation, "recipient", item.Person, "attempt", id, "to", to,
+			"failed", left[len(left)-1].Phone, "code", left[len(left)-1].Code, "numbers_failed", len(left))
+	}
 	return item, true
 }
 

@@ -217,6 +217,19 @@ func phoneType(e164 string) phonenumbers.PhoneNumberType {
 	return phonenumbers.GetNumberType(n)
 }
 
+// MobilePhone reports whether e164, a number as NormalizePhone gives it,
+// is one an SMS can go to: a mobile, or a number its country does not
+// tell apart from a landline (FIXED_LINE_OR_MOBILE, as in North America).
+// It reads the number only, so it answers alike on every node and inside
+// the state machine.
+func MobilePhone(e164 string) bool {
+	switch phoneType(e164) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+		return true
+	}
+	return false
+}
+
 // dialledForm writes an E.164 number the way a person in China dials it: a
 // Chinese landline with its area code (021-61234599), a Chinese mobile as
 // its 11 digits, anything else in international form.
