@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"muster"
 	"muster/cluster"
+	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/notify/twiliosim"
 	"muster/plans"
@@ -80,6 +82,42 @@ func (s *countedSends) FetchSMS(ctx context.Context, id string) (notify.Report, 
 	return s.Provider.(notify.StatusFetcher).FetchSMS(ctx, id)
 }
 
+// fallbackRules are the simulator's rules for fallbackNumbers.
+func fallbackRules() []twiliosim.Rule {
+	var out []twiliosim.Rule
+	for _, n := range fallbackNumbers {
+		if n.outcome != "" {
+			out = append(out, twiliosim.Rule{Match: regexp.MustCompile("^" + regexp.QuoteMeta(n.phone) + "$"), Outcome: n.outcome, Code: n.code})
+		}
+	}
+	return out
+}
+
+// givePhones gives the first five people of r's roster, in ID order, the
+// phones of the fallback tests (secondTakes, firstRefused, onlyOne,
+// noneTakes, landlineAfter), and category when it is set, and returns
+// their IDs in that order.
+func givePhones(t *testing.T, r *callRig, category string) []plans.PersonID {
+	t.Helper()
+	ctx := testCtx(t)
+	people, err := r.plans.People(ctx, muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 5})
+	require.NoError(t, err)
+	require.Len(t, people.Items, 5)
+	var ids []plans.PersonID
+	for i, phones := range [][]string{secondTakes, firstRefused, onlyOne, noneTakes, landlineAfter} {
+		p := people.Items[i]
+		in := plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: phones, Grid: string(p.Grid), Category: string(p.Category),
+			Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)}
+		if category != "" {
+			in.Category = category
+		}
+		_, err := r.plans.UpdatePerson(ctx, "admin", p.ID, in)
+		require.NoError(t, err, "person %d", i)
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
 // fallbackDrill runs a drill of everyone on a one-node rig under rules
 // (0: the newest) whose simulator refuses or fails the numbers of
 // fallbackNumbers, with five people given the phones above, and waits
@@ -88,39 +126,32 @@ func (s *countedSends) FetchSMS(ctx context.Context, id string) (notify.Report, 
 // number.
 func fallbackDrill(t *testing.T, rules int) (*callRig, notify.Activation, []notify.Recipient, map[string]int) {
 	t.Helper()
-	var simRules []twiliosim.Rule
-	for _, n := range fallbackNumbers {
-		if n.outcome != "" {
-			simRules = append(simRules, twiliosim.Rule{Match: regexp.MustCompile("^" + regexp.QuoteMeta(n.phone) + "$"), Outcome: n.outcome, Code: n.code})
-		}
-	}
 	counter := &sendCounter{to: map[string]int{}}
-	r := newCallRig(t, rigOptions{nodes: 1, people: 20, sim: twiliosim.Config{Rules: simRules},
+	r := newCallRig(t, rigOptions{nodes: 1, people: 20, sim: twiliosim.Config{Rules: fallbackRules()},
 		config: func(_ int, c *cluster.Config) { c.Rules = rules },
 		wrap:   func(_ bool, p notify.Provider) notify.Provider { return counter.wrap(p) }})
-	ctx := testCtx(t)
-	people, err := r.plans.People(ctx, muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 5})
-	require.NoError(t, err)
-	require.Len(t, people.Items, 5)
-	ids := map[plans.PersonID]int{}
-	for i, phones := range [][]string{secondTakes, firstRefused, onlyOne, noneTakes, landlineAfter} {
-		p := people.Items[i]
-		_, err := r.plans.UpdatePerson(ctx, "admin", p.ID, plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: phones,
-			Grid: string(p.Grid), Category: string(p.Category), Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)})
-		require.NoError(t, err, "person %d", i)
-		ids[p.ID] = i
-	}
+	ids := givePhones(t, r, "")
 	a := r.activate(t, "exercise")
 	require.Equal(t, 20, a.Recipients)
 	r.waitSettled(t, a.ID, 30*time.Second)
 	r.waitSimIdle(t, 30*time.Second)
-	recs := make([]notify.Recipient, 5)
-	for _, rc := range r.recipientsOf(t, a.ID) {
-		if i, ok := ids[rc.Person]; ok {
+	return r, a, fiveOf(t, r, a.ID, ids), counter.sends()
+}
+
+// fiveOf is the recipients of activation id who are the people ids, in
+// that order.
+func fiveOf(t *testing.T, r *callRig, id plans.ActivationID, ids []plans.PersonID) []notify.Recipient {
+	t.Helper()
+	recs := make([]notify.Recipient, len(ids))
+	for _, rc := range r.recipientsOf(t, id) {
+		if i := slices.Index(ids, rc.Person); i >= 0 {
 			recs[i] = rc
 		}
 	}
-	return r, a, recs, counter.sends()
+	for i, rc := range recs {
+		require.Equal(t, ids[i], rc.Person, "person %d is a recipient", i)
+	}
+	return recs
 }
 
 // A person whose first phone cannot take the call-up SMS (the carrier
@@ -208,4 +239,37 @@ func TestCallUpStaysOnTheFirstPhoneUnderRules10(t *testing.T) {
 	st := r.status(t, a.ID)
 	assert.Zero(t, st.Counters.Dispatch["phone_fallback"])
 	assert.Equal(t, 5, st.Counters.ByState[notify.StateFailed])
+}
+
+// The voice escalation calls the number the SMS reached: the next phone
+// of those whose first could not take it, not the first. Someone whose
+// every number failed is called at the first one that exists (a landline
+// that refused the SMS with 30006), not at the last, which does not.
+func TestVoiceEscalationCallsTheNumberTheSMSReached(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 20, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.002, Rules: fallbackRules(),
+		Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+	}})
+	ids := givePhones(t, r, "志愿者") // the escalate plan calls up volunteers
+	_, a, _ := voiceDrill(t, r, "EXERCISE")
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 0)
+	r.waitSimIdle(t, 60*time.Second)
+
+	calls := map[string]int{}
+	for _, c := range r.sim.Calls("") {
+		calls[c.To]++
+	}
+	assert.Equal(t, 1, calls[secondTakes[1]], "the number the SMS reached")
+	assert.Equal(t, 1, calls[firstRefused[1]], "the number the SMS reached")
+	assert.Equal(t, 1, calls[noneTakes[0]], "the first number, which exists")
+	assert.Equal(t, 1, calls[landlineAfter[0]], "their only number tried")
+	for _, n := range []string{secondTakes[0], firstRefused[0], noneTakes[1], noneTakes[2], landlineAfter[1]} {
+		assert.Zero(t, calls[n], "no call to %s", n)
+	}
+	recs := fiveOf(t, r, a.ID, ids)
+	for _, i := range []int{0, 1, 3, 4} {
+		assert.Equal(t, notify.StateAcked, recs[i].State, "person %d pressed 1", i)
+	}
 }
