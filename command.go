@@ -144,7 +144,9 @@ const commandVersion byte = 1
 //	   not put back a number its report made the call-up leave. With no
 //	   mobile left the recipient fails; if the last number does not
 //	   exist (21211, 30005) the record takes the first number left that
-//	   does, which the voice escalation calls.
+//	   does, which the voice escalation calls; a person's update that
+//	   names the version it was made from (If-Match) is refused when the
+//	   person changed since.
 const Rules = 11
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

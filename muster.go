@@ -21,6 +21,7 @@ const (
 	EForbidden    = "forbidden"            // authenticated but not allowed: 403
 	ENotFound     = "not_found"            // 404
 	EConflict     = "conflict"             // state forbids it (duplicate, version clash): 409
+	EPrecondition = "precondition_failed"  // the data changed since the version the request names (If-Match): 412
 	ETooLarge     = "too_large"            // request body over its limit: 413
 	ENotLeader    = "not_leader"           // this node cannot serve it and could not forward: 503
 	EUnavailable  = "unavailable"          // cluster has no leader or is shutting down: 503

@@ -36,6 +36,8 @@ func statusOf(code string) int {
 		return http.StatusMethodNotAllowed
 	case muster.EConflict:
 		return http.StatusConflict
+	case muster.EPrecondition:
+		return http.StatusPreconditionFailed
 	case muster.ETooLarge:
 		return http.StatusRequestEntityTooLarge
 	case muster.ENotLeader, muster.EUnavailable, muster.ETimeout:

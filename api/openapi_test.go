@@ -193,6 +193,7 @@ func TestStatusOfEveryCode(t *testing.T) {
 		muster.EForbidden:    403,
 		muster.ENotFound:     404,
 		muster.EConflict:     409,
+		muster.EPrecondition: 412,
 		muster.ETooLarge:     413,
 		muster.ENotLeader:    503,
 		muster.EUnavailable:  503,

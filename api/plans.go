@@ -24,7 +24,7 @@ type Plans interface {
 	Regions(ctx context.Context, level muster.Consistency, f plans.RegionFilter, page plans.Page) (plans.List[plans.Region], error)
 
 	CreatePerson(ctx context.Context, actor string, in plans.PersonInput) (plans.Person, error)
-	UpdatePerson(ctx context.Context, actor string, id plans.PersonID, in plans.PersonInput) (plans.Person, error)
+	UpdatePersonIfMatch(ctx context.Context, actor string, id plans.PersonID, in plans.PersonInput, etag string) (plans.Person, error)
 	DeletePerson(ctx context.Context, actor string, id plans.PersonID) error
 	Person(ctx context.Context, level muster.Consistency, id plans.PersonID) (plans.Person, error)
 	People(ctx context.Context, level muster.Consistency, f plans.PeopleFilter, page plans.Page) (plans.List[plans.Person], error)
@@ -138,6 +138,9 @@ func (s *Server) listPeople(c *gin.Context) {
 
 func (s *Server) getPerson(c *gin.Context) {
 	p, err := s.deps.Plans.Person(c.Request.Context(), consistency(c), plans.PersonID(c.Param("id")))
+	if err == nil {
+		c.Header("ETag", p.ETag())
+	}
 	s.reply(c, http.StatusOK, p, err)
 }
 
@@ -160,7 +163,18 @@ func (s *Server) updatePerson(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	p, err := s.deps.Plans.UpdatePerson(c.Request.Context(), identity(c).Name, plans.PersonID(c.Param("id")), in)
+	// If-Match: the version the change was made from (GET's ETag); a person
+	// changed since is 412, so two keepers at once do not undo each other.
+	etag := strings.TrimSpace(c.GetHeader("If-Match"))
+	if etag == "*" {
+		etag = "" // any version: the person must exist, as it must anyway
+	} else if etag != "" && !strings.HasPrefix(etag, `"`) {
+		etag = `"` + etag + `"` // sent without HTTP's quotes
+	}
+	p, err := s.deps.Plans.UpdatePersonIfMatch(c.Request.Context(), identity(c).Name, plans.PersonID(c.Param("id")), in, etag)
+	if err == nil {
+		c.Header("ETag", p.ETag())
+	}
 	s.reply(c, http.StatusOK, p, err)
 }
 

@@ -104,6 +104,50 @@ func TestPlanAndRosterBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	}
 }
 
+// A person read through the API carries its version (ETag); a change sent
+// back with it (If-Match) is refused with 412 once someone else changed the
+// person, and taken when made from the person as they are.
+func TestPersonChangeNamesTheVersionItWasMadeFrom(t *testing.T) {
+	f := newFixture(t, 1)
+	h := f.handler(f.c.Nodes[0])
+	withDemo(t, f, h)
+	person := map[string]any{"name": "张三", "phones": []string{"13800138000"}, "grid": "990101001001001", "category": "党员"}
+	res := do(t, h, request{method: "POST", path: "/api/v1/people", token: f.root, body: jsonBody(person)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var p plans.Person
+	res.decode(t, &p)
+	path := "/api/v1/people/" + string(p.ID)
+
+	res = do(t, h, request{method: "GET", path: path, token: f.root})
+	require.Equal(t, http.StatusOK, res.Code)
+	read := res.Header().Get("ETag")
+	require.Equal(t, p.ETag(), read)
+
+	person["phones"] = []string{"13900139000"}
+	res = do(t, h, request{method: "PUT", path: path, token: f.root, body: jsonBody(person), header: map[string]string{"If-Match": read}})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	changed := res.Header().Get("ETag")
+	assert.NotEqual(t, read, changed, "the answer carries the new version")
+
+	person["phones"], person["tags"] = []string{"13800138000"}, []string{"网格长"}
+	for _, stale := range []string{read, strings.Trim(read, `"`)} {
+		res = do(t, h, request{method: "PUT", path: path, token: f.root, body: jsonBody(person), header: map[string]string{"If-Match": stale}})
+		require.Equal(t, http.StatusPreconditionFailed, res.Code, "%s", res.Body)
+		e := res.errorBody(t)
+		assert.Equal(t, muster.EPrecondition, e.Code)
+		assert.Contains(t, e.Message, "read it again")
+	}
+	res = do(t, h, request{method: "GET", path: path, token: f.root})
+	res.decode(t, &p)
+	assert.Equal(t, []string{"+8613900139000"}, p.Phones, "the first change stands")
+	assert.Equal(t, changed, res.Header().Get("ETag"))
+
+	for _, etag := range []string{changed, "*"} {
+		res = do(t, h, request{method: "PUT", path: path, token: f.root, body: jsonBody(person), header: map[string]string{"If-Match": etag}})
+		require.Equal(t, http.StatusOK, res.Code, "If-Match %s: %s", etag, res.Body)
+	}
+}
+
 func TestRosterImportAndPlanVersionsThroughTheAPI(t *testing.T) {
 	f := newFixture(t, 3)
 	// Everything through a follower: forwarded writes, reads that catch up.

@@ -1,6 +1,9 @@
 package plans
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 
@@ -108,6 +111,16 @@ func (p Person) Equal(q Person) bool {
 	return p.ID == q.ID && p.ExternalID == q.ExternalID && p.Name == q.Name && slices.Equal(p.Phones, q.Phones) &&
 		p.Grid == q.Grid && p.Category == q.Category && slices.Equal(p.Tags, q.Tags) &&
 		slices.Equal(p.Teams, q.Teams) && p.Backup == q.Backup && p.Language == q.Language
+}
+
+// ETag names this version of the person's data: any change to any field
+// gives another. A keeper who read a person sends it back (If-Match) with
+// the change, and the change is refused if someone else changed the person
+// in between. It is a quoted string, as HTTP's ETag header carries it.
+func (p Person) ETag() string {
+	b, _ := json.Marshal(p)
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
 }
 
 // HasTag reports whether the person carries tag t.

@@ -313,12 +313,21 @@ func (s *Service) CreatePerson(ctx context.Context, actor string, in PersonInput
 
 // UpdatePerson replaces a person's data.
 func (s *Service) UpdatePerson(ctx context.Context, actor string, id PersonID, in PersonInput) (Person, error) {
+	return s.UpdatePersonIfMatch(ctx, actor, id, in, "")
+}
+
+// UpdatePersonIfMatch replaces a person's data if the person is still the
+// version etag names (Person.ETag); "" replaces whatever is there. A person
+// changed since is a precondition failure (muster.EPrecondition), checked
+// where the change is applied, so of two keepers who read the same version
+// only the first writes it.
+func (s *Service) UpdatePersonIfMatch(ctx context.Context, actor string, id PersonID, in PersonInput, etag string) (Person, error) {
 	p, err := in.person()
 	if err != nil {
 		return p, err
 	}
 	p.ID = id
-	b, _ := json.Marshal(p)
+	b, _ := json.Marshal(personUpdate{Person: p, IfMatch: etag})
 	var out Person
 	err = s.apply.Apply(ctx, &muster.Command{Type: CmdPersonUpdate, Actor: actor, Payload: b}, &out)
 	return out, err

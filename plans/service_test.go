@@ -755,3 +755,59 @@ func TestImportMovesAPhoneItsHolderGivesUp(t *testing.T) {
 		})
 	}
 }
+
+// Two keepers who read the same person and both write it back: the second
+// write names the version it read (If-Match) and is refused, so it does not
+// undo the first. Under rules 10 the version was not looked at.
+func TestPersonUpdateNamesTheVersionItWasMadeFrom(t *testing.T) {
+	for _, tc := range []struct {
+		rules   int
+		refused bool
+	}{{0, true}, {10, false}} {
+		t.Run(fmt.Sprintf("rules %d", tc.rules), func(t *testing.T) {
+			c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
+				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = tc.rules }})
+			n := c.Nodes[0].Node
+			svc := plans.NewService(n, n)
+			ctx := testCtx(t)
+			_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
+			require.NoError(t, err)
+			grid := string(demoGrids(t)[0])
+			p, err := svc.CreatePerson(ctx, "test", plans.PersonInput{Name: "张三", Phones: []string{"13800138001"}, Grid: grid, Category: "党员"})
+			require.NoError(t, err)
+			read := p.ETag()
+			require.Regexp(t, `^"[0-9a-f]{16}"$`, read)
+			input := func(p plans.Person) plans.PersonInput {
+				return plans.PersonInput{Name: p.Name, Phones: p.Phones, Grid: string(p.Grid), Category: string(p.Category), Tags: p.Tags}
+			}
+
+			first := input(p)
+			first.Phones = []string{"13900139001"}
+			p1, err := svc.UpdatePersonIfMatch(ctx, "keeper1", p.ID, first, read)
+			require.NoError(t, err, "the version read is the person's")
+			assert.NotEqual(t, read, p1.ETag(), "a change is a new version")
+
+			second := input(p)
+			second.Tags = []string{"网格长"}
+			_, err = svc.UpdatePersonIfMatch(ctx, "keeper2", p.ID, second, read)
+			now, gerr := svc.Person(ctx, muster.Default, p.ID)
+			require.NoError(t, gerr)
+			if !tc.refused {
+				require.NoError(t, err)
+				assert.Equal(t, []string{"+8613800138001"}, now.Phones, "rules 10: the second write undid the first")
+				return
+			}
+			require.Error(t, err)
+			assert.True(t, muster.IsCode(err, muster.EPrecondition), "%v", err)
+			assert.Contains(t, err.Error(), "changed since it was read")
+			assert.Equal(t, []string{"+8613900139001"}, now.Phones, "the first keeper's change stands")
+			assert.Empty(t, now.Tags)
+			assert.Equal(t, p1.ETag(), now.ETag())
+
+			_, err = svc.UpdatePersonIfMatch(ctx, "keeper2", p.ID, second, now.ETag())
+			require.NoError(t, err, "made again from the person as they are")
+			_, err = svc.UpdatePerson(ctx, "keeper3", p.ID, input(now))
+			require.NoError(t, err, "without a version the write is taken")
+		})
+	}
+}

@@ -495,17 +495,29 @@ func applyPersonCreate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return p, putPerson(tx, nil, p)
 }
 
+// personUpdate is person.update's payload: the person's new data and, when
+// the writer read it first, the version they read (Person.ETag; an older
+// muster reads the payload as a Person and leaves it out).
+type personUpdate struct {
+	Person
+	IfMatch string `json:"if_match,omitempty"`
+}
+
 func applyPersonUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
-	var p Person
-	if err := json.Unmarshal(c.Payload, &p); err != nil {
+	var u personUpdate
+	if err := json.Unmarshal(c.Payload, &u); err != nil {
 		return nil, muster.Errorf(muster.EInvalid, "person: %v", err)
 	}
+	p := u.Person
 	old, ok, err := getPerson(tx, p.ID)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, muster.Errorf(muster.ENotFound, "person %s does not exist", p.ID)
+	}
+	if u.IfMatch != "" && c.RulesAtLeast(rulesPersonIfMatch) && old.ETag() != u.IfMatch {
+		return nil, muster.Errorf(muster.EPrecondition, "person %s was changed since it was read (version %s, now %s): read it again and repeat the change", p.ID, u.IfMatch, old.ETag())
 	}
 	if err := checkPerson(tx, p); err != nil {
 		return nil, err
@@ -517,6 +529,11 @@ func applyPersonUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	return p, putPerson(tx, &old, p)
 }
+
+// rulesPersonIfMatch is the behaviour (muster.Rules) from which a person's
+// update that names the version it was made from (If-Match) is refused when
+// the person changed since; before it the version is not looked at.
+const rulesPersonIfMatch = 11
 
 // rulesFormerPhones is the behaviour (muster.Rules) from which a phone a
 // person no longer has (changed, or the person deleted) is kept with their

@@ -128,9 +128,14 @@ func personTable(raw []byte, w io.Writer) error {
 	return nil
 }
 
+// personSetTries is how often muster person set reads and writes a person
+// that others keep changing before it gives up.
+const personSetTries = 3
+
 // newPersonSetCmd is muster person set: a roster keeper corrects one
 // person (a phone at 3 am) without a file. Only the fields given change; the
-// person is read and written back whole (PUT), as the API takes it.
+// person is read and written back whole (PUT) with the version read, so a
+// change another keeper made in between is kept.
 func newPersonSetCmd(g *globals) *cobra.Command {
 	var in struct {
 		name, grid, category, backup, language string
@@ -147,24 +152,38 @@ func newPersonSetCmd(g *globals) *cobra.Command {
 			}
 			c := newClient(g, cmd)
 			path := "/api/v1/people/" + url.PathEscape(args[0])
-			var p plans.Person
-			if err := c.do(request{method: http.MethodGet, path: path}, &p); err != nil {
-				return err
-			}
-			pin := plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: p.Phones, Grid: string(p.Grid), Category: string(p.Category),
-				Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)}
-			for name, set := range map[string]func(){
-				"name": func() { pin.Name = in.name }, "phones": func() { pin.Phones = in.phones }, "grid": func() { pin.Grid = in.grid },
-				"category": func() { pin.Category = in.category }, "tags": func() { pin.Tags = in.tags }, "teams": func() { pin.Teams = in.teams },
-				"backup": func() { pin.Backup = in.backup }, "language": func() { pin.Language = in.language },
-			} {
-				if f.Changed(name) {
-					set()
-				}
-			}
 			var raw json.RawMessage
-			if err := c.do(request{method: http.MethodPut, path: path, body: bytes.NewReader(mustJSON(pin)), contentType: "application/json"}, &raw); err != nil {
-				return err
+			// The person is read and written back with the version read
+			// (If-Match): when another keeper changed them in between, the
+			// write is refused (412) and the fields given are put on the
+			// person as they are now, a few times at most.
+			for try := 1; ; try++ {
+				var p plans.Person
+				var answer http.Header
+				if err := c.do(request{method: http.MethodGet, path: path, answer: &answer}, &p); err != nil {
+					return err
+				}
+				pin := plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: p.Phones, Grid: string(p.Grid), Category: string(p.Category),
+					Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)}
+				for name, set := range map[string]func(){
+					"name": func() { pin.Name = in.name }, "phones": func() { pin.Phones = in.phones }, "grid": func() { pin.Grid = in.grid },
+					"category": func() { pin.Category = in.category }, "tags": func() { pin.Tags = in.tags }, "teams": func() { pin.Teams = in.teams },
+					"backup": func() { pin.Backup = in.backup }, "language": func() { pin.Language = in.language },
+				} {
+					if f.Changed(name) {
+						set()
+					}
+				}
+				err := c.do(request{method: http.MethodPut, path: path, body: bytes.NewReader(mustJSON(pin)), contentType: "application/json",
+					header: map[string]string{"If-Match": answer.Get("ETag")}}, &raw)
+				var ae *apiError
+				if errors.As(err, &ae) && ae.Status == http.StatusPreconditionFailed && try < personSetTries {
+					continue // changed by someone else since it was read: read it again
+				}
+				if err != nil {
+					return err
+				}
+				break
 			}
 			return c.print(raw, personTable)
 		},
