@@ -141,12 +141,13 @@ const commandVersion byte = 1
 //	   recipient is pending again, due at once, with that number in its
 //	   record, and the attempt record lists the numbers that failed with
 //	   their codes; each number is tried once, and a send's result does
-//	   not put back a number its report made the call-up leave. With no
-//	   mobile left the recipient fails; if the last number does not
-//	   exist (21211, 30005) the record takes the first number left that
-//	   does, which the voice escalation calls; a person's update that
-//	   names the version it was made from (If-Match) is refused when the
-//	   person changed since.
+//	   not put back a number its report made the call-up leave; the
+//	   carrier's retries of a temporary failure count from the number's
+//	   first attempt. With no mobile left the recipient fails; if the
+//	   last number does not exist (21211, 30005) the record takes the
+//	   first number left that does, which the voice escalation calls; a
+//	   person's update that names the version it was made from
+//	   (If-Match) is refused when the person changed since.
 const Rules = 11
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -22,8 +22,8 @@ var errBadAttempt = errors.New("attempt record is truncated or of an unknown ver
 // Code and Replies as varints, the four times as varint unix nanoseconds
 // (0 for none), and SID, Error, Reason and LastBody as length-prefixed
 // strings; in version 3, then the count of FailedPhones and each as its
-// phone, length-prefixed, and its code as a varint. It is read and
-// rewritten for every report, so it is compact and cheap to decode.
+// phone, length-prefixed, and its code and attempt as varints. It is read
+// and rewritten for every report, so it is compact and cheap to decode.
 func appendAttempt(b []byte, a *Attempt) []byte {
 	if len(a.FailedPhones) > 0 {
 		b = append(b, attemptPhonesVersion)
@@ -42,6 +42,7 @@ func appendAttempt(b []byte, a *Attempt) []byte {
 		for _, f := range a.FailedPhones {
 			b = appendField(b, f.Phone)
 			b = binary.AppendVarint(b, int64(f.Code))
+			b = binary.AppendVarint(b, int64(f.Attempt))
 		}
 	}
 	return b
@@ -106,11 +107,13 @@ func decodeAttempt(b []byte, a *Attempt) error {
 			return errBadAttempt
 		}
 		a.FailedPhones[i].Phone, b = string(b[k:k+int(l)]), b[k+int(l):]
-		code, k := binary.Varint(b)
-		if k <= 0 {
-			return errBadAttempt
+		for _, v := range [...]*int{&a.FailedPhones[i].Code, &a.FailedPhones[i].Attempt} {
+			x, k := binary.Varint(b)
+			if k <= 0 {
+				return errBadAttempt
+			}
+			*v, b = int(x), b[k:]
 		}
-		a.FailedPhones[i].Code, b = int(code), b[k:]
 	}
 	return nil
 }

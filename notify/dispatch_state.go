@@ -922,8 +922,8 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		}
 		att.Code, att.Updated, att.SID = it.Code, c.Time, it.SID
 		att.Error = "carrier reported " + it.Status
-		if TemporaryCode(it.Code) && n < carrierAttempts && r.State != StateExpired {
-			err = at.schedule(r, &att, carrierRetryAt(c.Time, it.Attempt, n))
+		if tries := att.onNumber(n); TemporaryCode(it.Code) && tries < carrierAttempts && r.State != StateExpired {
+			err = at.schedule(r, &att, carrierRetryAt(c.Time, it.Attempt, tries))
 			res.State = StatePending
 		} else {
 			var moved bool

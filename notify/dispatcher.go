@@ -1066,7 +1066,7 @@ func (r *dispatchRun) candidates(ar *actRun, limit int) ([]ClaimItem, map[plans.
 				return err
 			}
 			if len(att.FailedPhones) > 0 {
-				rec.Attempt = &att // the numbers it left, for the log of its send
+				rec.Attempt = &att // the numbers it left: its retries and the log of its send
 			}
 			items = append(items, ClaimItem{Person: person, N: att.N, Resend: resend})
 			recs[person] = rec
@@ -1476,15 +1476,19 @@ func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent 
 	case se.Temporary:
 		route.pause(d.cfg.Clock.Now().Add(r.d.cfg.Backoff / 2))
 	}
-	if !se.Temporary || j.n >= d.cfg.MaxAttempts {
+	tries := j.n // to this number: a call-up that went on to another counts from there
+	if j.rec.Attempt != nil {
+		tries = j.rec.Attempt.onNumber(j.n)
+	}
+	if !se.Temporary || tries >= d.cfg.MaxAttempts {
 		item.Outcome = OutcomeFailed
 		if se.Temporary {
-			item.Error = fmt.Sprintf("gave up after %d attempts: %s", j.n, se.Message)
+			item.Error = fmt.Sprintf("gave up after %d attempts: %s", tries, se.Message)
 		}
 		return
 	}
 	item.Outcome = OutcomeRetry
-	item.NextTry = d.cfg.Clock.Now().Add(max(r.backoff(j.n), se.RetryAfter))
+	item.NextTry = d.cfg.Clock.Now().Add(max(r.backoff(tries), se.RetryAfter))
 }
 
 // backoff is the delay before attempt n+1: Backoff·2ⁿ⁻¹ capped at

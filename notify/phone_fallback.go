@@ -18,8 +18,10 @@ import (
 // (Attempt.FailedPhones). Each number is tried at most once per call-up.
 // When none is left they fail as before; if the last number does not
 // exist (NoSuchNumberCode) and one they left does, the recipient's phone
-// goes back to the first such, for the voice escalation to call. Under
-// older rules the first failure is final.
+// goes back to the first such, for the voice escalation to call. The
+// carrier's retries of a temporary failure count from the number's first
+// attempt (Attempt.onNumber). Under older rules the first failure is
+// final.
 const rulesPhoneFallback = 11
 
 // NumberRefusedCode reports whether a Twilio error code, from a create
@@ -44,16 +46,28 @@ func NumberRefusedCode(code int) bool {
 func NoSuchNumberCode(code int) bool { return code == 21211 || code == 30005 }
 
 // PhoneFailure is one number a call-up SMS failed at for good, with the
-// provider's error code.
+// provider's error code and the attempt that failed.
 type PhoneFailure struct {
-	Phone string `json:"phone"`
-	Code  int    `json:"code"`
+	Phone   string `json:"phone"`
+	Code    int    `json:"code"`
+	Attempt int    `json:"attempt"`
 }
 
 // failedAt reports whether the call-up's SMS to phone failed for good and
 // went on to another number.
 func (att *Attempt) failedAt(phone string) bool {
 	return slices.ContainsFunc(att.FailedPhones, func(f PhoneFailure) bool { return f.Phone == phone })
+}
+
+// onNumber is how many of attempts 1..n went to the number the recipient
+// has now: those after the last number the call-up left. The retries of a
+// temporary failure are counted by it, so a number the call-up went on to
+// has as many as the first had.
+func (att *Attempt) onNumber(n int) int {
+	if k := len(att.FailedPhones); k > 0 {
+		return n - att.FailedPhones[k-1].Attempt
+	}
+	return n
 }
 
 // fallBack is called, under c's rules, when the current attempt's SMS to
@@ -76,7 +90,7 @@ func (at *actTx) fallBack(tx *bolt.Tx, c *muster.Command, r Recipient, att *Atte
 	}
 	failed := att.FailedPhones
 	if !att.failedAt(phone) {
-		failed = append(slices.Clip(failed), PhoneFailure{Phone: phone, Code: code})
+		failed = append(slices.Clip(failed), PhoneFailure{Phone: phone, Code: code, Attempt: att.N})
 	}
 	var next string
 	for _, ph := range p.Phones {

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"muster"
 	"muster/cluster"
 	"muster/cluster/clustertest"
+	"muster/examples"
 	"muster/notify"
 	"muster/notify/twiliosim"
 	"muster/plans"
@@ -176,13 +178,13 @@ func TestCallUpGoesOnToTheNextPhone(t *testing.T) {
 	assert.Equal(t, notify.StateDelivered, second.State)
 	assert.Equal(t, secondTakes[1], second.Phone, "the number the call-up uses now")
 	require.NotNil(t, second.Attempt)
-	assert.Equal(t, []notify.PhoneFailure{{Phone: secondTakes[0], Code: 30006}}, second.Attempt.FailedPhones)
+	assert.Equal(t, []notify.PhoneFailure{{Phone: secondTakes[0], Code: 30006, Attempt: 1}}, second.Attempt.FailedPhones)
 	assert.Equal(t, 2, second.Attempt.N, "an attempt to each number")
 
 	assert.Equal(t, notify.StateDelivered, refused.State)
 	assert.Equal(t, firstRefused[1], refused.Phone)
 	require.NotNil(t, refused.Attempt)
-	assert.Equal(t, []notify.PhoneFailure{{Phone: firstRefused[0], Code: 21211}}, refused.Attempt.FailedPhones)
+	assert.Equal(t, []notify.PhoneFailure{{Phone: firstRefused[0], Code: 21211, Attempt: 1}}, refused.Attempt.FailedPhones)
 
 	assert.Equal(t, notify.StateFailed, one.State, "one phone: failed as before")
 	assert.Equal(t, onlyOne[0], one.Phone)
@@ -190,7 +192,7 @@ func TestCallUpGoesOnToTheNextPhone(t *testing.T) {
 	assert.Empty(t, one.Attempt.FailedPhones)
 
 	assert.Equal(t, notify.StateFailed, none.State, "every number tried once, and failed")
-	assert.Equal(t, []notify.PhoneFailure{{Phone: noneTakes[0], Code: 30006}, {Phone: noneTakes[1], Code: 21610}, {Phone: noneTakes[2], Code: 30005}},
+	assert.Equal(t, []notify.PhoneFailure{{Phone: noneTakes[0], Code: 30006, Attempt: 1}, {Phone: noneTakes[1], Code: 21610, Attempt: 2}, {Phone: noneTakes[2], Code: 30005, Attempt: 3}},
 		none.Attempt.FailedPhones)
 	assert.Equal(t, 30005, none.Attempt.Code)
 	assert.Equal(t, noneTakes[0], none.Phone, "the last number does not exist: the first, which does, is the one to call")
@@ -208,7 +210,7 @@ func TestCallUpGoesOnToTheNextPhone(t *testing.T) {
 	js, err := json.Marshal(second)
 	require.NoError(t, err)
 	assert.Contains(t, string(js), `"phone":"`+secondTakes[1]+`"`)
-	assert.Contains(t, string(js), `"failed_phones":[{"phone":"`+secondTakes[0]+`","code":30006}]`)
+	assert.Contains(t, string(js), `"failed_phones":[{"phone":"`+secondTakes[0]+`","code":30006,"attempt":1}]`)
 
 	// A reply from the second number answers the call-up.
 	r.drillReply(t, "SMnextphone", secondTakes[1], "1")
@@ -271,5 +273,81 @@ func TestVoiceEscalationCallsTheNumberTheSMSReached(t *testing.T) {
 	recs := fiveOf(t, r, a.ID, ids)
 	for _, i := range []int{0, 1, 3, 4} {
 		assert.Equal(t, notify.StateAcked, recs[i].State, "person %d pressed 1", i)
+	}
+}
+
+// A number the call-up went on to has the carrier's retries of a
+// temporary failure (30003, switched off) that the first had: they count
+// from its first attempt. Under rules 10 the call-up stays on the first
+// number and has those retries there.
+func TestTheNextPhoneHasItsOwnCarrierRetries(t *testing.T) {
+	for _, rules := range []int{0, 10} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			ctx := testCtx(t)
+			e := newEnvWith(t, 1, 20, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, ctx)
+			_, err := e.plans.ApplyPlan(ctx, "test", "everyone.yaml", examples.EveryonePlan)
+			require.NoError(t, err)
+			var r callRig // for givePhones
+			r.env = e
+			ids := givePhones(t, &r, "")
+			person := ids[1] // firstRefused
+			a, err := e.svc.Activate(ctx, "trainer", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+			require.NoError(t, err)
+			n := e.c.Leader().Node
+			apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
+			state := func() notify.Recipient {
+				t.Helper()
+				l, err := e.svc.Recipients(ctx, muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: plans.MaxPageLimit})
+				require.NoError(t, err)
+				i := slices.IndexFunc(l.Items, func(rc notify.Recipient) bool { return rc.Person == person })
+				require.GreaterOrEqual(t, i, 0)
+				return l.Items[i]
+			}
+			claim := func(n int) {
+				t.Helper()
+				var res notify.ClaimResult
+				apply(notify.CmdDispatchClaim, fmt.Sprintf(`{"a":%q,"i":[{"p":%q,"n":%d}]}`, a.ID, person, n), &res)
+				require.Len(t, res.Claimed, 1, "claim of attempt %d", n+1)
+			}
+			result := func(n int, outcome notify.Outcome, code int) {
+				t.Helper()
+				var sum notify.ResultSummary
+				apply(notify.CmdDispatchResult, fmt.Sprintf(`{"i":[{"a":%q,"p":%q,"n":%d,"o":%q,"sid":"SM%d","code":%d}]}`, a.ID, person, n, outcome, n, code), &sum)
+				require.Equal(t, 1, sum.Applied, "result of attempt %d", n)
+			}
+			switchedOff := func(n int) notify.State {
+				t.Helper()
+				var res []notify.InboundResult
+				apply(notify.CmdInbound, fmt.Sprintf(`{"i":[{"k":"status","at":%q,"sid":"SM%d","st":"undelivered","code":30003,"ex":true}]}`,
+					notify.AttemptID(a.ID, person, n), n), &res)
+				require.Len(t, res, 1)
+				return res[0].State
+			}
+
+			claim(0)
+			result(1, notify.OutcomeFailed, 21211)
+			want, first := notify.StatePending, 2 // the next phone's first attempt
+			if rules == 10 {
+				want, first = notify.StateFailed, 1
+			}
+			require.Equal(t, want, state().State, "after the first number's 21211")
+			if rules == 10 {
+				assert.Equal(t, firstRefused[0], state().Phone)
+				return
+			}
+			assert.Equal(t, firstRefused[1], state().Phone)
+			for n := first; n < first+2; n++ { // 30003 twice: retried both times
+				claim(n - 1)
+				result(n, notify.OutcomeSent, 0)
+				assert.Equal(t, notify.StatePending, switchedOff(n), "attempt %d (the number's %d.) is retried", n, n-first+1)
+			}
+			claim(first + 1)
+			result(first+2, notify.OutcomeSent, 0)
+			assert.Equal(t, notify.StateFailed, switchedOff(first+2), "the number's third attempt is its last")
+			rc := state()
+			assert.Equal(t, firstRefused[1], rc.Phone)
+			assert.Equal(t, 4, rc.Attempt.N)
+			assert.Equal(t, []notify.PhoneFailure{{Phone: firstRefused[0], Code: 21211, Attempt: 1}}, rc.Attempt.FailedPhones)
+		})
 	}
 }
