@@ -71,6 +71,9 @@ func newEnv(t testing.TB, nodes, people int) *env {
 }
 
 func newEnvWith(t testing.TB, nodes, people int, opts clustertest.Options, ctx context.Context) *env {
+	if nodes == 1 {
+		opts.Config = aloneFast(opts.Config)
+	}
 	c := clustertest.New(t, nodes, opts)
 	n := c.Leader().Node
 	e := &env{c: c, plans: plans.NewService(n, n), svc: notify.NewService(n, n, senders)}
@@ -96,6 +99,19 @@ func newEnvWith(t testing.TB, nodes, people int, opts clustertest.Options, ctx c
 		}
 	}
 	return e
+}
+
+// aloneFast gives a cluster of one node short raft timeouts (then config,
+// if set): a lone node elects itself only once its heartbeat timeout has
+// passed, 1 – 2 s with clustertest's, and with no peer to lose touch with
+// it has nothing a short one could make flaky.
+func aloneFast(config func(int, *cluster.Config)) func(int, *cluster.Config) {
+	return func(i int, c *cluster.Config) {
+		c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+		if config != nil {
+			config(i, c)
+		}
+	}
 }
 
 func testCtx(t testing.TB) context.Context {
