@@ -136,18 +136,20 @@ const commandVersion byte = 1
 //	11: a call-up SMS that the provider refuses for good because of its
 //	   number (21211 invalid, 21614 not a mobile, 21610 STOP, 30005
 //	   unknown destination, 30006 landline or unreachable carrier), at
-//	   the send or in a delivery report, goes on to the person's first
-//	   mobile in the roster that the call-up has not tried: the
+//	   the send or in a delivery report, goes on to the person's next
+//	   phone in the roster's order that the call-up has not tried: the
 //	   recipient is pending again, due at once, with that number in its
 //	   record, and the attempt record lists the numbers that failed with
 //	   their codes; each number is tried once, and a send's result does
 //	   not put back a number its report made the call-up leave; the
 //	   carrier's retries of a temporary failure count from the number's
-//	   first attempt. With no mobile left the recipient fails; if the
+//	   first attempt. With no number left the recipient fails; if the
 //	   last number does not exist (21211, 30005) the record takes the
 //	   first number left that does, which the voice escalation calls; a
 //	   person's update that names the version it was made from
-//	   (If-Match) is refused when the person changed since.
+//	   (If-Match) is refused when the person changed since. (Which
+//	   numbers are landlines is left to the leader: its dispatcher sends
+//	   a landline nothing and reports it refused, 21614.)
 const Rules = 11
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

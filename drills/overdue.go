@@ -86,9 +86,10 @@ func (k FailureKind) order() int {
 }
 
 // RosterFailure is one person a plan's last drills showed to need
-// following up: their number failed in the last drill (Code, Reason), or
-// they answered in neither of the last two although both sent to them
-// (Runs names both).
+// following up: their number failed in the last drill (Code, Reason; a
+// number the call-up left for their next phone too, one entry per
+// number), or they answered in neither of the last two although both sent
+// to them (Runs names both).
 type RosterFailure struct {
 	Plan   plans.PlanID     `json:"plan"`
 	Person plans.PersonID   `json:"person"`
@@ -379,9 +380,18 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 	}
 	var out []RosterFailure
 	err := notify.ForEachRecipient(tx, last.Activation, func(r *notify.Recipient) error {
-		f := RosterFailure{Plan: plan, Person: r.Person, Name: r.Name, Phone: r.Phone, Grid: r.Grid}
+		base := RosterFailure{Plan: plan, Person: r.Person, Name: r.Name, Phone: r.Phone, Grid: r.Grid}
+		var found []RosterFailure
+		var left []notify.PhoneFailure // numbers the call-up went on from (rules 11)
+		if r.Attempt != nil {
+			left = r.Attempt.FailedPhones
+		}
 		switch prev, silentBefore := prevSilent[r.Person]; {
+		case r.State == notify.StateFailed && len(left) > 0:
+			// every number was tried and failed: each is listed (the
+			// record's own is the last tried, or one a call reaches)
 		case r.State == notify.StateFailed:
+			f := base
 			var code int
 			var msg string
 			if r.Attempt != nil {
@@ -389,25 +399,47 @@ func rosterFailures(tx *bolt.Tx, plan plans.PlanID, runs []Run, now time.Time) (
 			}
 			f.Kind, f.Reason = DescribeFailure(code, msg)
 			f.Code, f.Runs = code, []RunID{last.ID}
+			found = append(found, f)
 		case silentBefore && sentUnanswered(r):
+			f := base
 			f.Kind, f.Runs = FailNoAnswer, []RunID{done[1].ID, last.ID}
 			f.Reason = fmt.Sprintf("no answer in %s (%s) nor in %s (%s)", done[1].ID, prev, last.ID, r.State)
-		default:
+			found = append(found, f)
+		}
+		// A number the call-up left for the person's next phone needs
+		// correcting as much as one they could not be reached at: listed
+		// with the number that failed, saying where they were reached.
+		for _, pf := range left {
+			f := base
+			f.Phone, f.Code, f.Runs = pf.Phone, pf.Code, []RunID{last.ID}
+			f.Kind, f.Reason = DescribeFailure(pf.Code, "")
+			if r.State != notify.StateFailed {
+				f.Reason += "; the call-up went on to " + r.Phone
+			}
+			found = append(found, f)
+		}
+		if len(found) == 0 {
 			return nil
 		}
 		p, ok, err := plans.GetPerson(tx, r.Person)
 		if err != nil {
 			return err
 		}
-		f.Removed = !ok
-		f.PhoneChanged = ok && (len(p.Phones) == 0 || p.Phones[0] != r.Phone)
-		out = append(out, f)
+		for _, f := range found {
+			f.Removed = !ok
+			if f.Phone == r.Phone && len(left) == 0 {
+				f.PhoneChanged = ok && (len(p.Phones) == 0 || p.Phones[0] != r.Phone)
+			} else { // a number the call-up went on from: changed once the person no longer has it
+				f.PhoneChanged = ok && !slices.Contains(p.Phones, f.Phone)
+			}
+			out = append(out, f)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", last.ID, err)
 	}
-	slices.SortFunc(out, func(a, b RosterFailure) int {
+	slices.SortStableFunc(out, func(a, b RosterFailure) int {
 		return cmp.Or(cmp.Compare(a.Kind.order(), b.Kind.order()), cmp.Compare(a.Person, b.Person))
 	})
 	return out, nil

@@ -483,3 +483,64 @@ func TestDrillRetractedOrStoodDownEarlyIsNotADrillHeld(t *testing.T) {
 	assert.Equal(t, held.ID, notification.LastRun)
 	assert.Empty(t, roster, "one run held is not two runs unanswered")
 }
+
+// From rules 11 a call-up SMS goes on from a number that cannot take it
+// to the person's next phone. The roster report lists the number it left,
+// which needs correcting though the person was reached, saying where the
+// call-up went; a number still theirs is not "changed since".
+func TestOverdueRosterListsTheNumberACallUpLeft(t *testing.T) {
+	e := newEnvWith(t, envOptions{nodes: 1, people: 600, stamp: true})
+	ctx := testCtx(t)
+	s, err := e.drills.Schedule(ctx, "trainer", drillInput("flood-control", drills.Notification, district))
+	require.NoError(t, err)
+	run, err := e.drills.RunNow(ctx, "trainer", s.ID)
+	require.NoError(t, err)
+	var who plans.PersonID
+	var phones []string
+	for _, r := range overdueRecipients(t, e, run.Activation) {
+		p, err := e.plans.Person(ctx, muster.Default, r.Person)
+		require.NoError(t, err)
+		if len(p.Phones) >= 2 {
+			who, phones = r.Person, p.Phones
+			break
+		}
+	}
+	require.NotEmpty(t, who, "someone called up has two phones")
+
+	sendAndFail(t, e, run.Activation, 21211, who)
+	var moved []notify.Recipient
+	for _, r := range overdueRecipients(t, e, run.Activation) {
+		if r.Person == who {
+			moved = append(moved, r)
+		}
+	}
+	require.Len(t, moved, 1)
+	require.Equal(t, phones[1], moved[0].Phone, "the call-up went on to the next phone")
+	var claimed notify.ClaimResult
+	overdueApply(t, e, notify.CmdDispatchClaim, map[string]any{"a": run.Activation, "i": []notify.ClaimItem{{Person: who, N: 1}}}, &claimed)
+	require.Len(t, claimed.Claimed, 1)
+	var sum notify.ResultSummary
+	overdueApply(t, e, notify.CmdDispatchResult, map[string]any{"i": []notify.ResultItem{{Activation: run.Activation, Person: who, N: 2, Outcome: notify.OutcomeSent, SID: "SMnext"}}}, &sum)
+	require.Equal(t, 1, sum.Applied)
+	e.clock.Set(run.EndsAt)
+	_, err = e.drills.Close(ctx, "trainer", run.ID, "")
+	require.NoError(t, err)
+
+	rep, err := e.drills.Overdue(ctx, muster.Default, run.At.Add(24*time.Hour))
+	require.NoError(t, err)
+	var listed []drills.RosterFailure
+	for _, f := range rep.Roster {
+		if f.Person == who {
+			listed = append(listed, f)
+		}
+	}
+	require.Len(t, listed, 1, "%+v", listed)
+	f := listed[0]
+	assert.Equal(t, drills.FailWrongNumber, f.Kind)
+	assert.Equal(t, phones[0], f.Phone, "the number that failed")
+	assert.Equal(t, 21211, f.Code)
+	assert.Equal(t, "invalid phone number (21211); the call-up went on to "+phones[1], f.Reason)
+	assert.Equal(t, []drills.RunID{run.ID}, f.Runs)
+	assert.False(t, f.PhoneChanged, "the number is still theirs")
+	assert.False(t, f.Removed)
+}

@@ -1323,6 +1323,16 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 	if to != j.rec.Phone {
 		item.To = to
 	}
+	if fallingBack := j.rec.Attempt != nil && len(j.rec.Attempt.FailedPhones) > 0; fallingBack && plans.Landline(to) {
+		// A next phone that is a landline takes no SMS and the provider
+		// would refuse it: it is reported refused as not a mobile (21614)
+		// without a send, and the call-up goes on again (rulesPhoneFallback).
+		// First phones are not looked at here (parsing a number costs more
+		// than the rest of a send's bookkeeping): the roster refuses a
+		// landline before a mobile, and the provider refuses one alone.
+		item.Outcome, item.Code, item.Error = OutcomeFailed, codeNotAMobile, "not sent: "+to+" is a landline, which takes no SMS"
+		return item, true
+	}
 	id := AttemptID(item.Activation, item.Person, item.N)
 	sms := SMS{AttemptID: id, To: to, From: from, Body: body}
 	if d.cfg.PublicURL != "" {

@@ -11,7 +11,7 @@ import (
 
 // rulesPhoneFallback is the behaviour (muster.Rules) from which a call-up
 // SMS that the provider says for good its number cannot take
-// (NumberRefusedCode) goes on to the person's next mobile in the roster
+// (NumberRefusedCode) goes on to the person's next phone in the roster
 // that the call-up has not tried, instead of leaving them failed: the
 // recipient is pending again, due at once, with that number as their
 // phone, and the number that failed is kept in their attempt record
@@ -38,6 +38,9 @@ func NumberRefusedCode(code int) bool {
 	}
 	return false
 }
+
+// codeNotAMobile is Twilio's 21614: the To number is not a mobile.
+const codeNotAMobile = 21614
 
 // NoSuchNumberCode reports whether a Twilio error code says the number
 // does not exist (21211 invalid, 30005 unknown destination): a call to it
@@ -92,9 +95,14 @@ func (at *actTx) fallBack(tx *bolt.Tx, c *muster.Command, r Recipient, att *Atte
 	if !att.failedAt(phone) {
 		failed = append(slices.Clip(failed), PhoneFailure{Phone: phone, Code: code, Attempt: att.N})
 	}
+	// The next number in the roster's order, whatever its kind: which
+	// numbers are mobiles is the numbering data's say, which may differ
+	// between releases, so the state machine does not ask it. The
+	// dispatcher sends nothing to a landline and reports it refused
+	// (21614), which moves the call-up on again.
 	var next string
 	for _, ph := range p.Phones {
-		if ph != phone && plans.MobilePhone(ph) && !slices.ContainsFunc(failed, func(f PhoneFailure) bool { return f.Phone == ph }) {
+		if ph != phone && !slices.ContainsFunc(failed, func(f PhoneFailure) bool { return f.Phone == ph }) {
 			next = ph
 			break
 		}

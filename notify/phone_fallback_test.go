@@ -38,7 +38,7 @@ var fallbackNumbers = []struct {
 	{"+8613900000142", twiliosim.OutcomeReject, 21610},      // the owner sent STOP
 	{"+8613900000143", twiliosim.OutcomeUndelivered, 30005}, // unknown destination: no such number
 	{"+8613900000151", twiliosim.OutcomeReject, 21614},      // not a mobile
-	{"+862161234551", "", 0},                                // a landline: takes no SMS, never tried
+	{"+862161234551", "", 0},                                // a landline: takes no SMS, never sent one
 }
 
 // The people of the fallback tests, by the phones the roster gives them.
@@ -160,9 +160,12 @@ func fiveOf(t *testing.T, r *callRig, id plans.ActivationID, ids []plans.PersonI
 // says landline or unreachable, 30006; the provider refuses the number,
 // 21211) gets it on their next mobile, once, and answers from there; the
 // recipient shows the number used and the one that failed. Someone with
-// one phone, or whose next phone is a landline, fails as before; someone
-// whose every number fails has each tried once and fails, their record
-// keeping a number a voice call reaches (the last did not exist).
+// one phone fails as before; someone whose next phone is a landline gets
+// no SMS there (the dispatcher reports it refused as not a mobile, 21614,
+// without a send) and fails, their record keeping the landline for the
+// voice call; someone whose every number fails has each tried once and
+// fails, their record keeping a number a voice call reaches (the last did
+// not exist).
 func TestCallUpGoesOnToTheNextPhone(t *testing.T) {
 	r, a, recs, sends := fallbackDrill(t, 0)
 	second, refused, one, none, landline := recs[0], recs[1], recs[2], recs[3], recs[4]
@@ -197,12 +200,14 @@ func TestCallUpGoesOnToTheNextPhone(t *testing.T) {
 	assert.Equal(t, 30005, none.Attempt.Code)
 	assert.Equal(t, noneTakes[0], none.Phone, "the last number does not exist: the first, which does, is the one to call")
 
-	assert.Equal(t, notify.StateFailed, landline.State, "a landline takes no SMS: not tried")
-	assert.Equal(t, landlineAfter[0], landline.Phone)
-	assert.Empty(t, landline.Attempt.FailedPhones)
+	assert.Equal(t, notify.StateFailed, landline.State, "a landline takes no SMS: not sent one")
+	assert.Equal(t, landlineAfter[1], landline.Phone, "the landline, which a voice call reaches")
+	assert.Equal(t, []notify.PhoneFailure{{Phone: landlineAfter[0], Code: 21614, Attempt: 1}, {Phone: landlineAfter[1], Code: 21614, Attempt: 2}},
+		landline.Attempt.FailedPhones)
+	assert.Contains(t, landline.Attempt.Error, "is a landline, which takes no SMS")
 
 	st := r.status(t, a.ID)
-	assert.Equal(t, 4, st.Counters.Dispatch["phone_fallback"], "1 + 1 + 2 times on to a next phone")
+	assert.Equal(t, 5, st.Counters.Dispatch["phone_fallback"], "1 + 1 + 2 + 1 times on to a next phone")
 	assert.Equal(t, 3, st.Counters.ByState[notify.StateFailed])
 	assert.Equal(t, 17, st.Counters.ByState[notify.StateDelivered])
 
@@ -246,7 +251,8 @@ func TestCallUpStaysOnTheFirstPhoneUnderRules10(t *testing.T) {
 // The voice escalation calls the number the SMS reached: the next phone
 // of those whose first could not take it, not the first. Someone whose
 // every number failed is called at the first one that exists (a landline
-// that refused the SMS with 30006), not at the last, which does not.
+// that refused the SMS with 30006), not at the last, which does not;
+// someone whose next phone is a landline is called there.
 func TestVoiceEscalationCallsTheNumberTheSMSReached(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r := newCallRig(t, rigOptions{nodes: 1, people: 20, clock: clock, sim: twiliosim.Config{
@@ -266,8 +272,8 @@ func TestVoiceEscalationCallsTheNumberTheSMSReached(t *testing.T) {
 	assert.Equal(t, 1, calls[secondTakes[1]], "the number the SMS reached")
 	assert.Equal(t, 1, calls[firstRefused[1]], "the number the SMS reached")
 	assert.Equal(t, 1, calls[noneTakes[0]], "the first number, which exists")
-	assert.Equal(t, 1, calls[landlineAfter[0]], "their only number tried")
-	for _, n := range []string{secondTakes[0], firstRefused[0], noneTakes[1], noneTakes[2], landlineAfter[1]} {
+	assert.Equal(t, 1, calls[landlineAfter[1]], "the landline, which takes calls")
+	for _, n := range []string{secondTakes[0], firstRefused[0], noneTakes[1], noneTakes[2], landlineAfter[0]} {
 		assert.Zero(t, calls[n], "no call to %s", n)
 	}
 	recs := fiveOf(t, r, a.ID, ids)

@@ -217,18 +217,12 @@ func phoneType(e164 string) phonenumbers.PhoneNumberType {
 	return phonenumbers.GetNumberType(n)
 }
 
-// MobilePhone reports whether e164, a number as NormalizePhone gives it,
-// is one an SMS can go to: a mobile, or a number its country does not
-// tell apart from a landline (FIXED_LINE_OR_MOBILE, as in North America).
-// It reads the number only, so it answers alike on every node and inside
-// the state machine.
-func MobilePhone(e164 string) bool {
-	switch phoneType(e164) {
-	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
-		return true
-	}
-	return false
-}
+// Landline reports whether e164, a number as NormalizePhone gives it, is a
+// fixed line, which takes no SMS (a number its country does not tell apart
+// from a mobile is not). It is judged by this muster's numbering data, so
+// it is for the leader's decisions (the dispatcher), never for the state
+// machine: two musters of different releases may judge a number apart.
+func Landline(e164 string) bool { return phoneType(e164) == phonenumbers.FIXED_LINE }
 
 // dialledForm writes an E.164 number the way a person in China dials it: a
 // Chinese landline with its area code (021-61234599), a Chinese mobile as
@@ -250,15 +244,16 @@ func dialledForm(e164 string) string {
 
 // landlineFirstProblem says why phones, a person's numbers in order, would
 // keep call-up SMS from reaching them: the first is a landline and a later
-// one a mobile. SMS and voice calls go to the first phone only; the others
-// only recognise replies. It returns "" when the order is fine.
+// one a mobile. Call-up SMS try the first phone first (and a landline is
+// sent none: the call-up goes on to the next phone, rules 11), so the
+// mobile comes first. It returns "" when the order is fine.
 func landlineFirstProblem(phones []string) string {
 	if len(phones) < 2 || phoneType(phones[0]) != phonenumbers.FIXED_LINE {
 		return ""
 	}
 	for _, ph := range phones[1:] {
 		if phoneType(ph) == phonenumbers.MOBILE {
-			return "the first phone " + dialledForm(phones[0]) + " is a landline: call-up SMS go to the first phone only; put the mobile first"
+			return "the first phone " + dialledForm(phones[0]) + " is a landline: call-up SMS try the first phone first; put the mobile first"
 		}
 	}
 	return ""

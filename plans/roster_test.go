@@ -434,7 +434,7 @@ func TestParseRosterLandlineBeforeMobile(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ro.Errors, 2, "%v", ro.Errors)
 	assert.Equal(t, RowError{Row: 2, Field: "phone", Value: "021-61234599；13977779999",
-		Reason: "the first phone 021-61234599 is a landline: call-up SMS go to the first phone only; put the mobile first"}, ro.Errors[0])
+		Reason: "the first phone 021-61234599 is a landline: call-up SMS try the first phone first; put the mobile first"}, ro.Errors[0])
 	assert.Equal(t, 3, ro.Errors[1].Row)
 	assert.Contains(t, ro.Errors[1].Reason, "the first phone 021-61234598 is a landline")
 	var rows []int

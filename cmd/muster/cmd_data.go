@@ -143,7 +143,7 @@ func newPersonSetCmd(g *globals) *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "set ID [--phones P[,P...]] [--name N] [--grid CODE] [--category C] [--tags T,...] [--teams T,...] [--backup ID] [--language zh|en]",
-		Short: "Change one person's fields (only those given); SMS and calls go to the first phone",
+		Short: "Change one person's fields (only those given); SMS and calls go to the first phone, the next when it takes no SMS",
 		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
@@ -190,7 +190,7 @@ func newPersonSetCmd(g *globals) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&in.name, "name", "", "name")
-	f.StringSliceVar(&in.phones, "phones", nil, "every phone, the first messaged and called (the others recognise replies), e.g. 13800138000,010-12345678")
+	f.StringSliceVar(&in.phones, "phones", nil, "every phone, the first messaged and called (the next when the first takes no SMS; every one recognises replies), e.g. 13800138000,010-12345678")
 	f.StringVar(&in.grid, "grid", "", "grid code")
 	f.StringVar(&in.category, "category", "", "category, e.g. 党员 or volunteer")
 	f.StringSliceVar(&in.tags, "tags", nil, "every tag, e.g. 网格长 (--tags= clears them)")
@@ -233,7 +233,8 @@ the content) or XLSX file with Chinese or English headers (spaces in them do not
 matter; 序号 and 备注 columns are ignored):
   编号/id  姓名/name  手机/手机号码/联系电话/phone  网格/grid  类别/category
   标签/tags  队伍/team  备用联系人/backup  语言/language
-SMS and calls go to a person's first phone; the others recognise replies.
+SMS and calls go to a person's first phone, the next when it takes no SMS; a
+reply from any of them is recognised.
 People are matched by external ID, else by phone, so importing the same file
 again changes nothing. Any bad row means nothing is imported and every bad row
 is listed; --skip-invalid imports the good rows and lists the rest.`,
