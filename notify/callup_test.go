@@ -594,7 +594,7 @@ func simDuplicates(sim *twiliosim.Server) (dups, numbers int) {
 }
 
 // TestDispatchSurvivesLeaderLoss kills the leader in the middle of a
-// 20,000-recipient call-up (4,000 under -race). The new leader's dispatcher resumes from the
+// 20,000-recipient call-up (2,000 under -race). The new leader's dispatcher resumes from the
 // replicated claims: every recipient ends delivered, none is lost, and the
 // messages the simulator got twice are exactly re-sends of claims the dead
 // leader left unresolved, bounded by the in-flight window.
@@ -605,7 +605,7 @@ func TestDispatchSurvivesLeaderLoss(t *testing.T) {
 	const window = 512
 	people := 20_000
 	if raceDetector {
-		people = 4_000 // the full size runs without -race in .ci/run
+		people = 2_000 // the full size runs without -race in .ci/run
 	}
 	r := newCallRig(t, rigOptions{nodes: 3, people: people, disp: notify.DispatcherConfig{MaxInFlight: window, ClaimBatch: 128, Workers: 32}})
 	a := r.activate(t, "exercise")
