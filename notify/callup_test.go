@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -448,9 +449,12 @@ func TestLiveReportSweepIsNotHeldBehindADrill(t *testing.T) {
 			if !exercise {
 				return p
 			}
-			hung = &hangingFetcher{Provider: p}
+			hung = &hangingFetcher{Provider: p, release: make(chan struct{})}
 			return hung
 		}})
+	// Let the lookups go before the node closes (cleanups run last first):
+	// a closing dispatcher otherwise waits out its grace for them.
+	t.Cleanup(func() { close(hung.release) })
 	drill := r.activateIn(t, "exercise", drillDistrict)
 	r.waitDispatched(t, drill.ID, 10*time.Second)
 	live := r.activateIn(t, "live", district)
@@ -462,16 +466,21 @@ func TestLiveReportSweepIsNotHeldBehindADrill(t *testing.T) {
 }
 
 // hangingFetcher is a provider whose status lookups hang until their
-// context ends.
+// context ends or release is closed (at the end of the test).
 type hangingFetcher struct {
 	notify.Provider
-	asked atomic.Int64
+	asked   atomic.Int64
+	release chan struct{}
 }
 
 func (h *hangingFetcher) FetchSMS(ctx context.Context, providerID string) (notify.Report, error) {
 	h.asked.Add(1)
-	<-ctx.Done()
-	return notify.Report{}, ctx.Err()
+	select {
+	case <-ctx.Done():
+		return notify.Report{}, ctx.Err()
+	case <-h.release:
+		return notify.Report{}, errors.New("the test is over")
+	}
 }
 
 // TestSevereCallUpClaimsFirst opens a level IV drill over 300 people on an
