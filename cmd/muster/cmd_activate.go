@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -86,8 +87,7 @@ switched or sent before that.`,
 			}
 			if !yes {
 				fmt.Fprintf(c.err, "\nType the region codes (%s) to activate, anything else to cancel: ", regions)
-				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if joinCodes(codeList(line)) != regions {
+				if !confirmCodes(bufio.NewReader(cmd.InOrStdin()), c.err, req.Regions) {
 					return errors.New("cancelled: nothing was activated")
 				}
 			}
@@ -409,10 +409,48 @@ func joinIDs(ids []plans.ActivationID) string {
 // given.
 func codeList(s string) []plans.RegionCode {
 	var out []plans.RegionCode
-	for _, r := range strings.Split(s, ",") {
-		if r = strings.TrimSpace(r); r != "" && !slices.Contains(out, plans.RegionCode(r)) {
+	// Commas, as the flag documents, and what a Chinese input method types
+	// for them (，、) or spaces between codes.
+	for _, r := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '，' || r == '、' || unicode.IsSpace(r) }) {
+		if !slices.Contains(out, plans.RegionCode(r)) {
 			out = append(out, plans.RegionCode(r))
 		}
 	}
 	return out
+}
+
+// confirmTries is how often a typed confirmation that names other codes
+// than the preview's is asked again before the activation is cancelled.
+const confirmTries = 3
+
+// confirmCodes reads the region codes typed to confirm an activation of
+// regions: the same codes, in any order and with any separator codeList
+// reads, confirm it. Codes that differ are said and asked again (a typo
+// under time pressure should not mean starting over), up to confirmTries;
+// an empty line, or one without a single code, cancels.
+func confirmCodes(in *bufio.Reader, w io.Writer, regions []plans.RegionCode) bool {
+	want := slices.Sorted(slices.Values(regions))
+	for try := 1; ; try++ {
+		line, _ := in.ReadString('\n')
+		typed := codeList(line)
+		if len(typed) == 0 || !slices.ContainsFunc(typed, func(c plans.RegionCode) bool { return allDigits(string(c)) }) {
+			return false // nothing, or a word such as no: cancelled
+		}
+		if slices.Equal(slices.Sorted(slices.Values(typed)), want) {
+			return true
+		}
+		if try == confirmTries {
+			return false
+		}
+		fmt.Fprintf(w, "you typed %s, the preview is for %s: type those codes, or press Enter to cancel: ", joinCodes(typed), joinCodes(regions))
+	}
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

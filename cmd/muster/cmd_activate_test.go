@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -22,6 +23,38 @@ func TestCodeList(t *testing.T) {
 	assert.Equal(t, []plans.RegionCode{"990101", "990102"}, codeList(" 990101,990102, 990101 ,,"))
 	assert.Equal(t, "990101,990102", joinCodes(codeList("990101, 990102\n")))
 	assert.Empty(t, codeList(" , "))
+	assert.Equal(t, []plans.RegionCode{"990101", "990103", "990105"}, codeList("990101，990103、990105\n"), "a Chinese input method's separators")
+	assert.Equal(t, []plans.RegionCode{"990103", "990101"}, codeList("990103 990101"))
+}
+
+// The typed confirmation takes the previewed codes in any order with any
+// separator; other codes are said and asked again, up to three times; an
+// empty line or a word cancels.
+func TestConfirmCodes(t *testing.T) {
+	regions := []plans.RegionCode{"990101", "990103"}
+	for _, tc := range []struct {
+		name, typed string
+		ok          bool
+		asked       int // times asked again
+	}{
+		{"as previewed", "990101,990103\n", true, 0},
+		{"Chinese comma", "990101，990103\n", true, 0},
+		{"顿号", "990101、990103\n", true, 0},
+		{"other order, spaces", "990103 990101\n", true, 0},
+		{"a typo, then right", "990101,990104\n990101,990103\n", true, 1},
+		{"one missing, then right", "990101\n990103,990101\n", true, 1},
+		{"wrong three times", "990101\n990103\n990102\n990101,990103\n", false, 2},
+		{"a typo, then Enter", "990101,990104\n\n", false, 1},
+		{"no", "no\n", false, 0},
+		{"Enter", "\n", false, 0},
+		{"end of input", "", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var w strings.Builder
+			assert.Equal(t, tc.ok, confirmCodes(bufio.NewReader(strings.NewReader(tc.typed)), &w, regions))
+			assert.Equal(t, tc.asked, strings.Count(w.String(), "the preview is for 990101,990103"), w.String())
+		})
+	}
 }
 
 // A flag that decides what a command does, given twice with different
