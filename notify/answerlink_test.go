@@ -525,7 +525,8 @@ func TestWebAnswerTargetsItsActivation(t *testing.T) {
 // Without a public URL, nothing changes: messages and previews carry no
 // link, and no key is made.
 func TestNoPublicURLNoLink(t *testing.T) {
-	r := newCallRig(t, rigOptions{nodes: 1, people: 20, noCallbacks: true})
+	// No public URL, no delivery reports: each is looked up, soon.
+	r := newCallRig(t, rigOptions{nodes: 1, people: 20, noCallbacks: true, disp: notify.DispatcherConfig{ReportTimeout: 300 * time.Millisecond}})
 	ctx := testCtx(t)
 	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
