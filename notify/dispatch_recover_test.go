@@ -617,13 +617,14 @@ func TestAnAnswerBeforeTheSendStopsIt(t *testing.T) {
 }
 
 // waitingSend starts an exercise of everyone in e, sent by a dispatcher
-// paced at 10 a second, and returns the provider and someone whose send
-// is claimed and still waits for the rate (the last of those to go).
+// paced at 30 a second, and returns the provider and someone whose send
+// is claimed and still waits for the rate (the last of those to go, about
+// two seconds after the first).
 func waitingSend(t *testing.T, e *env) (notify.Activation, *countingProvider, notify.Recipient) {
 	t.Helper()
 	a := exerciseEveryone(t, e, "everyone", examples.EveryonePlan)
 	prov := &countingProvider{}
-	runPacedDispatcher(t, e.c.Leader().Node, prov, 10, 60)
+	runPacedDispatcher(t, e.c.Leader().Node, prov, 30, 60)
 	require.Eventually(t, func() bool { return prov.total() >= 2 }, 10*time.Second, 10*time.Millisecond, "sending")
 	var who notify.Recipient
 	for _, r := range allRecipients(t, e, a.ID, notify.RecipientFilter{State: notify.StateSending}) {
