@@ -53,7 +53,11 @@ func TestWebhookWithARepeatedFieldIsRefused(t *testing.T) {
 // is open right before each call, as the dispatcher does before each SMS.
 func TestEscalationStopsAtStandDown(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002}})
+	// Four workers: three calls wait for the rate at the stand-down, each
+	// let go at the rate's pace (with the default 32, some thirty waited,
+	// 15 s at two a second).
+	r := newCallRig(t, rigOptions{nodes: 1, people: 400, clock: clock, drillCallRate: 2, sim: twiliosim.Config{TimeScale: 0.002},
+		escalator: func(c *notify.EscalatorConfig) { c.Workers = 4 }})
 	svc, a, silent := voiceDrill(t, r, "EXERCISE")
 	require.GreaterOrEqual(t, silent, 10)
 
