@@ -55,12 +55,17 @@ func (p slowProvider) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, e
 // counts. Killed, it leaves the window to be sent again, counted as
 // re-sent, as before; and so does a graceful stop under rules older than
 // 10, whose dropped result would leave the recipient pending for good.
+// Under -race the drill is of 600 people, not 900: at the stop a hundred
+// or so are sent and some 300 claimed, with about 200 left to claim.
 func TestLeaderStopMidDispatch(t *testing.T) {
 	const (
 		window = 400
-		people = 900
 		rate   = 150 // the exercise account's sends per second
 	)
+	people := 900
+	if raceDetector {
+		people = 600
+	}
 	for _, tc := range []struct {
 		name     string
 		nodes    int
