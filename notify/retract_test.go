@@ -663,10 +663,14 @@ func TestCorrectionCallsOnlyThoseAnInFlightCallReached(t *testing.T) {
 
 func correctionCallsInFlight(t *testing.T, rules int) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	// Four escalation workers: those waiting for the rate when the
+	// original stops are let go at its pace (with the default 32, some
+	// thirty waited, 6 s at five a second).
 	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, drillCallRate: 5, config: func(_ int, c *cluster.Config) { c.Rules = rules },
 		sim: twiliosim.Config{
 			TimeScale: 0.002, Rules: []twiliosim.Rule{landline}, Voice: twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{None: 1}},
-		}})
+		},
+		escalator: func(c *notify.EscalatorConfig) { c.Workers = 4 }})
 	svc, a, silent := voiceDrill(t, r, "EXERCISE")
 	require.Greater(t, silent, 20)
 	landlines := r.status(t, a.ID).Counters.ByState[notify.StateFailed]
