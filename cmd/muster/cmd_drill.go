@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -562,9 +563,21 @@ func newDrillReportCmd(g *globals) *cobra.Command {
 		Long: `Writes a run's report to standard output, or to --out FILE. html (the default)
 is one self-contained page (inline SVG ack curve and per-grid bars) that
 prints on A4; csv has one row per recipient (UTF-8 with BOM, opens in a
-spreadsheet); json is the metrics. --lang en writes it in English.`,
+spreadsheet); json is the metrics. Without --format, an --out file named
+.csv, .json or .html says which. --lang en writes it in English.`,
 		Args: needArgs("RUN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// --out names the format when --format does not: report.csv
+			// is CSV. A file named for another format than --format's is
+			// refused rather than written with the wrong content.
+			if byName := reportFormatOf(out); byName != "" {
+				switch {
+				case !cmd.Flags().Changed("format"):
+					format = byName
+				case !strings.EqualFold(format, byName):
+					return usageErrorf("--out %s names a %s file but --format is %s: give --format %s or name the file for %s", out, strings.ToUpper(byName), format, byName, format)
+				}
+			}
 			c := newClient(g, cmd)
 			var body []byte
 			err := c.do(request{method: http.MethodGet, path: "/api/v1/drill-runs/" + url.PathEscape(args[0]) + "/report",
@@ -588,6 +601,20 @@ spreadsheet); json is the metrics. --lang en writes it in English.`,
 	checkedVar(f, &lang, "lang", "zh", "zh or en", "zh or en", func(s string) bool { return oneOf("zh", "en")(strings.ToLower(s)) })
 	f.StringVar(&out, "out", "", "write to this file instead of standard output")
 	return cmd
+}
+
+// reportFormatOf is the report format a file name's extension asks for
+// (.html or .htm, .csv, .json), "" for any other name.
+func reportFormatOf(name string) string {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".html", ".htm":
+		return "html"
+	case ".csv":
+		return "csv"
+	case ".json":
+		return "json"
+	}
+	return ""
 }
 
 func newDrillTrendCmd(g *globals) *cobra.Command {

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +106,38 @@ func TestDrillTrendMarksRunsCutShort(t *testing.T) {
 	assert.NotContains(t, out, "NOTE:")
 	assert.NotContains(t, out, "…")
 	assert.NotContains(t, out, "*")
+}
+
+// drill report --out report.csv writes CSV: the file's name says the
+// format when --format does not, and a name for another format than
+// --format's is refused before anything is asked or written.
+func TestDrillReportFormatFromTheFileName(t *testing.T) {
+	asked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "format=%s", r.URL.Query().Get("format"))
+	})
+	dir := t.TempDir()
+	for _, tc := range []struct{ file, format, want string }{
+		{"report.csv", "", "format=csv"},
+		{"report.JSON", "", "format=json"},
+		{"report.htm", "", "format=html"},
+		{"report.txt", "", "format=html"},
+		{"report.csv", "csv", "format=csv"},
+		{"report.csv", "CSV", "format=CSV"},
+	} {
+		path := filepath.Join(dir, tc.file)
+		args := []string{"drill", "report", "R000001", "--out", path}
+		if tc.format != "" {
+			args = append(args, "--format", tc.format)
+		}
+		mustRunOnFake(t, asked, args...)
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, string(b), "%s --format %q", tc.file, tc.format)
+	}
+	path := filepath.Join(dir, "wrong.csv")
+	_, _, err := runOnFake(t, asked, "drill", "report", "R000001", "--out", path, "--format", "html")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+	assert.Contains(t, err.Error(), "--out "+path+" names a CSV file but --format is html")
+	assert.NoFileExists(t, path)
 }
