@@ -144,7 +144,7 @@ func (r *callRig) dispatcherStats() notify.DispatcherStats {
 	return s
 }
 
-// TestCorrectionReachesEveryoneWithinAMinute: 10,000 people reached (2,000
+// TestCorrectionReachesEveryoneWithinAMinute: 10,000 people reached (1,000
 // under -race; the full size runs without it in .ci/run), then the
 // activation is retracted; the correction must be accepted by the
 // simulator for every one of them within 60 s of the retraction.
@@ -154,7 +154,7 @@ func TestCorrectionReachesEveryoneWithinAMinute(t *testing.T) {
 	}
 	people := 10_000
 	if raceDetector {
-		people = 2_000
+		people = 1_000
 	}
 	r := newCallRig(t, rigOptions{nodes: 3, people: people})
 	t0 := time.Now()
