@@ -149,7 +149,8 @@ const commandVersion byte = 1
 //	   person's update that names the version it was made from
 //	   (If-Match) is refused when the person changed since. (Which
 //	   numbers are landlines is left to the leader: its dispatcher sends
-//	   a landline nothing and reports it refused, 21614.)
+//	   a landline nothing and reports it refused, 21614.) A token of the
+//	   feed role (it may only post CAP alerts) can be made.
 const Rules = 11
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

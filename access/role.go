@@ -22,10 +22,15 @@ const (
 	Operator  Role = "operator"  // 值班员: keeps plans, regions and rosters
 	Trainer   Role = "trainer"   // 演练组织者: schedules and runs drills
 	Viewer    Role = "viewer"    // reads everything but tokens
+	// Feed is a machine relaying upstream CAP warnings (a met service's
+	// feed): it may post them and nothing else, so the token a relay in a
+	// DMZ holds cannot start, stand down or retract a call-up. Tokens of
+	// this role are made from rules 11 (rulesFeedRole).
+	Feed Role = "feed"
 )
 
 // Roles lists every role in the order above.
-func Roles() []Role { return []Role{Admin, Commander, Approver, Operator, Trainer, Viewer} }
+func Roles() []Role { return []Role{Admin, Commander, Approver, Operator, Trainer, Viewer, Feed} }
 
 // ParseRole maps a role name, in any letter case, to its Role. Anything else
 // is an invalid error that lists the roles.
@@ -62,16 +67,18 @@ const (
 	ActApprove    Action = "approve"     // approve a level I–II activation
 	ActDrill      Action = "drill"       // schedule and run drills, record findings
 	ActAdmin      Action = "admin"       // tokens, cluster membership, backups
+	ActImportCAP  Action = "import_cap"  // post upstream CAP warnings (POST /api/v1/cap)
 )
 
 // grants is the permission table: each role and the actions it may take.
 // Admin is not listed; it may take every action.
 var grants = map[Role][]Action{
-	Commander: {ActRead, ActEditRoster, ActEditPlans, ActActivate, ActApprove},
+	Commander: {ActRead, ActEditRoster, ActEditPlans, ActActivate, ActApprove, ActImportCAP},
 	Approver:  {ActRead, ActApprove},
 	Operator:  {ActRead, ActEditRoster, ActEditPlans},
 	Trainer:   {ActRead, ActDrill},
 	Viewer:    {ActRead},
+	Feed:      {ActImportCAP},
 }
 
 // Allowed reports whether role r may take action a. Unknown roles and

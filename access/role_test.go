@@ -11,17 +11,18 @@ import (
 )
 
 func TestAllowed(t *testing.T) {
-	all := []access.Action{access.ActRead, access.ActEditRoster, access.ActEditPlans, access.ActActivate, access.ActApprove, access.ActDrill, access.ActAdmin}
+	all := []access.Action{access.ActRead, access.ActEditRoster, access.ActEditPlans, access.ActActivate, access.ActApprove, access.ActDrill, access.ActAdmin, access.ActImportCAP}
 	tests := []struct {
 		role    access.Role
 		allowed []access.Action
 	}{
 		{access.Admin, all},
-		{access.Commander, []access.Action{access.ActRead, access.ActEditRoster, access.ActEditPlans, access.ActActivate, access.ActApprove}},
+		{access.Commander, []access.Action{access.ActRead, access.ActEditRoster, access.ActEditPlans, access.ActActivate, access.ActApprove, access.ActImportCAP}},
 		{access.Approver, []access.Action{access.ActRead, access.ActApprove}},
 		{access.Operator, []access.Action{access.ActRead, access.ActEditRoster, access.ActEditPlans}},
 		{access.Trainer, []access.Action{access.ActRead, access.ActDrill}},
 		{access.Viewer, []access.Action{access.ActRead}},
+		{access.Feed, []access.Action{access.ActImportCAP}},
 		{access.Role("root"), nil},
 		{access.Role(""), nil},
 	}
@@ -52,6 +53,7 @@ func TestParseRole(t *testing.T) {
 		{"OPERATOR", access.Operator},
 		{"trainer", access.Trainer},
 		{"viewer", access.Viewer},
+		{"Feed", access.Feed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

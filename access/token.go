@@ -156,7 +156,7 @@ func decodeCreate(c *muster.Command) (createPayload, []byte, error) {
 	if err := validName(p.Name); err != nil {
 		return p, nil, err
 	}
-	if !p.Role.Valid() {
+	if !p.Role.Valid() || (p.Role == Feed && !c.RulesAtLeast(rulesFeedRole)) {
 		return p, nil, muster.Errorf(muster.EInvalid, "%s: unknown role %q", c.Type, p.Role)
 	}
 	hash, err := hex.DecodeString(p.Hash)
@@ -165,6 +165,10 @@ func decodeCreate(c *muster.Command) (createPayload, []byte, error) {
 	}
 	return p, hash, nil
 }
+
+// rulesFeedRole is the behaviour (muster.Rules) from which a token of the
+// feed role can be made; an older muster knows no such role.
+const rulesFeedRole = 11
 
 // tokenID derives a token's ID from the command's leader-stamped ID, so
 // every node derives the same one.

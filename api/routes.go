@@ -104,7 +104,7 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/warnings/:id", access.ActRead, s.getWarning)
 	s.handle(api, "POST", "/warnings/:id/lift", access.ActActivate, s.liftWarning)
 	s.handle(api, "GET", "/warnings/:id/cap", access.ActRead, s.warningCAP)
-	s.handle(s.authed(v1, CAPImportMaxBody), "POST", "/cap", access.ActActivate, s.importCAP)
+	s.handle(s.authed(v1, CAPImportMaxBody), "POST", "/cap", access.ActImportCAP, s.importCAP)
 
 	s.handle(api, "POST", "/drills", access.ActDrill, s.withDrills(s.createDrill))
 	s.handle(api, "GET", "/drills", access.ActRead, s.withDrills(s.listDrills))

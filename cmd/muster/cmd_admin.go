@@ -104,7 +104,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	var role, name, holder string
 	create := &cobra.Command{
 		Use:   "create --role ROLE [--name NAME] [--holder PERSON]",
-		Short: "Create a token (roles: admin, commander, approver, operator, trainer, viewer); the secret is shown once",
+		Short: "Create a token (roles: admin, commander, approver, operator, trainer, viewer, feed); the secret is shown once",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" {

@@ -49,7 +49,7 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 		{"finding list status", []string{"drill", "finding", "list", "--status", "fixed"}, `--status "fixed": want open, in_progress, done or dropped`},
 		{"region kind", []string{"region", "list", "--kind", "province"}, `--kind "province": want city, district, street, community or grid`},
 		{"person category", []string{"person", "list", "--category", "nobody"}, `--category "nobody": want one of 党员`},
-		{"token role", []string{"token", "create", "--role", "root"}, `--role "root": want admin, commander, approver, operator, trainer or viewer`},
+		{"token role", []string{"token", "create", "--role", "root"}, `--role "root": want admin, commander, approver, operator, trainer, viewer or feed`},
 		{"warning level", []string{"warning", "issue", "--region", "990101", "--level", "purple", "--event", "大风", "--headline", "大风预警"}, `--level "purple": want blue, yellow, orange or red`},
 		{"warning category", []string{"warning", "issue", "--region", "990101", "--level", "blue", "--event", "大风", "--headline", "大风预警", "--category", "weather"}, `--category "weather": want 自然灾害`},
 		{"warning cap category", []string{"warning", "issue", "--region", "990101", "--level", "blue", "--event", "大风", "--headline", "大风预警", "--cap-category", "weather"}, `--cap-category "weather": want Geo, Met,`},
