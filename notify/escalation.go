@@ -156,6 +156,10 @@ type FireResult struct {
 	Older   bool `json:"older,omitempty"`   // catch-up: the cluster's rules predate catch-ups; nothing done
 	Spared  int  `json:"spared,omitempty"`  // a drill's: passed over, called up for real by a LIVE call-up
 	Waiting int  `json:"waiting,omitempty"` // catch-up: left to wait for their SMS to be sent (again)
+	// Unreached counts the silent people a backup or superior step reached
+	// no one for: no backup to call, no superior to report to
+	// (rulesEscalationReachesSomeone). They were not escalated.
+	Unreached int `json:"unreached,omitempty"`
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
@@ -315,6 +319,11 @@ type stepper struct {
 	reports map[int][]Recipient
 	out     *FireResult
 	live    []*bolt.Bucket // see liveRecipients
+	// reach: a backup or superior step escalates only those it reached
+	// someone for (rulesEscalationReachesSomeone); escalated are those
+	// finish moved to escalated.
+	reach     bool
+	escalated map[plans.PersonID]bool
 }
 
 func newStepper(tx *bolt.Tx, c *muster.Command, at *actTx, ch escChain, out *FireResult) (*stepper, error) {
@@ -322,7 +331,8 @@ func newStepper(tx *bolt.Tx, c *muster.Command, at *actTx, ch escChain, out *Fir
 	if err != nil {
 		return nil, err
 	}
-	return &stepper{tx: tx, c: c, at: at, ch: ch, queue: q, reports: map[int][]Recipient{}, out: out}, nil
+	return &stepper{tx: tx, c: c, at: at, ch: ch, queue: q, reports: map[int][]Recipient{}, out: out,
+		reach: c.RulesAtLeast(rulesEscalationReachesSomeone), escalated: map[plans.PersonID]bool{}}, nil
 }
 
 // liveRecipients returns, for a drill under rulesDrillSparesLive, the
@@ -362,6 +372,7 @@ func (s *stepper) apply(i int, r *Recipient) error {
 		}
 	}
 	step := s.ch.steps[i]
+	deferred := false // not moved to escalated here
 	switch step.Do {
 	case plans.EscalateSMS, plans.EscalateVoice:
 		if s.queue.Get(escItemKey(i, r.Person, 0)) != nil {
@@ -391,12 +402,25 @@ func (s *stepper) apply(i int, r *Recipient) error {
 		if added {
 			s.out.Added++
 		}
+		if s.reach {
+			// Reached: the backup is called up now, or was already.
+			if added || (r.Backup != "" && s.at.rb.Get([]byte(r.Backup)) != nil) {
+				err = s.reachedFor(r.Person)
+			} else {
+				deferred = true // not escalated: no one was called in their stead
+				err = s.reachedNoOne(i, r.Person)
+			}
+			if err != nil {
+				return err
+			}
+		}
 	case plans.EscalateSuperior:
 		s.reports[i] = append(s.reports[i], *r)
+		deferred = s.reach // finish escalates those the reports name
 	default:
 		return invalidf("escalation step %d: unknown action %q", i, step.Do)
 	}
-	if (step.Do == plans.EscalateBackup || step.Do == plans.EscalateSuperior) && r.State != StateFailed {
+	if (step.Do == plans.EscalateBackup || step.Do == plans.EscalateSuperior) && r.State != StateFailed && !deferred {
 		if err := s.at.move(*r, StateEscalated); err != nil {
 			return err
 		}
@@ -409,22 +433,111 @@ func (s *stepper) apply(i int, r *Recipient) error {
 
 // finish queues the superior reports the steps gathered, each part of a
 // report an item of its own (Seq 0, 1, … for one superior and step).
+// Under rulesEscalationReachesSomeone it then moves to escalated those a
+// report names, and notes those none names as reached by no one.
 func (s *stepper) finish() error {
 	steps := slices.Sorted(maps.Keys(s.reports))
 	for _, i := range steps {
-		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], s.c.RulesAtLeast(rulesReportNamesEveryone))
+		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], s.c.RulesAtLeast(rulesReportNamesEveryone), s.reach)
 		if err != nil {
 			return err
 		}
+		told := map[plans.PersonID]bool{}
 		for _, it := range reports {
+			for _, p := range it.About {
+				told[p] = true
+			}
 			it.Step, it.Action, it.Channel = i, plans.EscalateSuperior, ChannelSMS
 			it.Seq = nextSeq(s.queue, i, it.Person)
 			if err := s.put(it); err != nil {
 				return err
 			}
 		}
+		if !s.reach {
+			continue
+		}
+		for _, r := range s.reports[i] {
+			if !told[r.Person] {
+				if err := s.reachedNoOne(i, r.Person); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := s.reachedFor(r.Person); err != nil {
+				return err
+			}
+			if r.State == StateFailed || s.escalated[r.Person] {
+				continue // the SMS did not reach them: they stay failed
+			}
+			// As it is now: a step before this one in the command may
+			// have escalated them already.
+			cur, _, err := s.at.recipient(r.Person)
+			if err != nil {
+				return err
+			}
+			if silent(cur.State) {
+				if err := s.at.move(cur, StateEscalated); err != nil {
+					return err
+				}
+				s.escalated[r.Person] = true
+			}
+		}
 	}
 	return nil
+}
+
+// rulesEscalationReachesSomeone is the behaviour (muster.Rules) from which
+// a backup or superior (叫应) step escalates a silent person only when it
+// reached someone for them: a backup called up (now or before), or a
+// superior's report naming them — the grid's 网格长, else the command slot,
+// else (new) the nearest region above the grid with a 网格长 of its
+// community or a 值班领导 (DutyLeaderTag) of its community, street or
+// district. A person it reached no one for stays as they were (not
+// escalated, so later steps still apply to them), is counted
+// (EscalationUnreachedCounter) until a later step reaches someone for
+// them, and FireResult.Unreached tells the escalator, which warns. Under
+// older rules such a person was marked escalated as if someone had been
+// told, and nothing said otherwise.
+const rulesEscalationReachesSomeone = 11
+
+// DutyLeaderTag marks a duty leader (值班领导): the superior a silence is
+// reported to, under rulesEscalationReachesSomeone, when the grid has no
+// 网格长 and the command slot no one, by the nearest region above the grid
+// that has one.
+const DutyLeaderTag = "值班领导"
+
+// EscalationUnreachedCounter is the activation's dispatch counter of the
+// silent people the last backup or superior step applied to them reached
+// no one for (rulesEscalationReachesSomeone).
+const EscalationUnreachedCounter = "escalation_unreached"
+
+// bEscUnreached holds the people counted in EscalationUnreachedCounter:
+// person → 2-byte index of the step that reached no one for them.
+var bEscUnreached = []byte("esc_unreached")
+
+// reachedNoOne notes that step i reached no one for person: counted once
+// while it stays so.
+func (s *stepper) reachedNoOne(i int, person plans.PersonID) error {
+	s.out.Unreached++
+	b, err := s.at.ad.CreateBucketIfNotExists(bEscUnreached)
+	if err != nil {
+		return err
+	}
+	if b.Get([]byte(person)) == nil {
+		s.at.count(EscalationUnreachedCounter, 1)
+	}
+	return b.Put([]byte(person), escStepKey(i))
+}
+
+// reachedFor notes that a step reached someone for person, who is no
+// longer counted as reached by no one.
+func (s *stepper) reachedFor(person plans.PersonID) error {
+	b := s.at.ad.Bucket(bEscUnreached)
+	if b == nil || b.Get([]byte(person)) == nil {
+		return nil
+	}
+	s.at.count(EscalationUnreachedCounter, -1)
+	return b.Delete([]byte(person))
 }
 
 func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -852,7 +965,14 @@ const rulesReportNamesEveryone = 10
 // writes each superior the SMS naming them: one naming at most 20 (more
 // elided with 等), or, when everyone is true, as many as it takes to name
 // them all with their numbers (reportParts).
-func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone bool) ([]EscalationItem, error) {
+//
+// With upTree (rulesEscalationReachesSomeone), a silence the grid and the
+// command slot have no one for goes to the nearest region above the grid
+// that has someone: the 网格长 or 值班领导 of the grid's community, else
+// the 值班领导 of its street, else of its district (up to
+// maxCommandReports, in the roster's order: by grid, then ID). A silent
+// person reported to no one is in no item's About.
+func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone, upTree bool) ([]EscalationItem, error) {
 	leaders := map[plans.RegionCode][]plans.Person{}
 	leadersOf := func(grid plans.RegionCode) ([]plans.Person, error) {
 		if ps, ok := leaders[grid]; ok {
@@ -879,6 +999,7 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone
 	}
 	var command []Recipient // the first role slot's recipients, read lazily
 	commandRead := false
+	ups := map[plans.RegionCode][]plans.Person{} // leadersAbove's, by region
 	byBoss := map[plans.PersonID]*EscalationItem{}
 	named := map[plans.PersonID][]string{} // by superior: who, as the report names them
 	var order []plans.PersonID
@@ -928,10 +1049,22 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone
 				}
 			}
 		}
+		told := false
 		for _, c := range command {
 			if c.Person != r.Person {
 				add(c.Person, c.Name, c.Phone, c.Language, r)
+				told = true
 			}
+		}
+		if told || !upTree {
+			continue
+		}
+		above, err := leadersAbove(tx, r.Grid, r.Person, ups)
+		if err != nil {
+			return nil, err
+		}
+		for _, boss := range above {
+			add(boss.ID, boss.Name, boss.Phones[0], boss.Language, r)
 		}
 	}
 	out := make([]EscalationItem, 0, len(order))
@@ -948,6 +1081,48 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone
 		out = append(out, *it)
 	}
 	return out, nil
+}
+
+// leadersAbove is who a silence in grid goes to when the grid and the
+// command slot have no one (see superiorReports): the first
+// maxCommandReports people with a phone, other than person, of the nearest
+// region above the grid that has any — tagged 网格长 or 值班领导 in the
+// grid's community, 值班领导 in its street or district. found caches each
+// region's people (all of them, person included).
+func leadersAbove(tx *bolt.Tx, grid plans.RegionCode, person plans.PersonID, found map[plans.RegionCode][]plans.Person) ([]plans.Person, error) {
+	reg, ok, err := plans.GetRegion(tx, grid)
+	if err != nil || !ok {
+		return nil, err
+	}
+	for code := reg.Parent; code != ""; code = reg.Parent {
+		if reg, ok, err = plans.GetRegion(tx, code); err != nil || !ok || reg.Kind == plans.KindCity {
+			return nil, err
+		}
+		ps, ok := found[code]
+		if !ok {
+			err := plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
+				if len(ps) <= maxCommandReports && len(p.Phones) > 0 &&
+					(p.HasTag(DutyLeaderTag) || (reg.Kind == plans.KindCommunity && p.HasTag(GridLeaderTag))) {
+					ps = append(ps, *p) // one more than needed: person may be among them
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			found[code] = ps
+		}
+		var out []plans.Person
+		for _, p := range ps {
+			if p.ID != person && len(out) < maxCommandReports {
+				out = append(out, p)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	return nil, nil
 }
 
 // reportParts writes the 叫应 report it (About set, in the order of names)

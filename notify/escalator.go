@@ -349,6 +349,10 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err err
 			if !res.Already && !res.Stopped {
 				e.fired.Add(1)
 				e.cfg.Logger.Info("escalation step fired", "activation", w.a.ID, "step", step, "silent", res.Silent, "queued", res.Queued, "backups", res.Added, "on_own_clock", res.Clocked)
+				if res.Unreached > 0 {
+					e.cfg.Logger.Warn("escalation step reached no one for silent people: no backup, no 网格长 or 值班领导 above them, no one in the command slot; they are not escalated",
+						"activation", w.a.ID, "step", step, "people", res.Unreached)
+				}
 			}
 		}
 		if err := e.catchUp(ctx, loop, w); err != nil {
@@ -410,6 +414,7 @@ func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) erro
 		}
 		all.Silent, all.Queued, all.Added, all.Ended = all.Silent+res.Silent, all.Queued+res.Queued, all.Added+res.Added, all.Ended+res.Ended
 		all.Waiting += res.Waiting
+		all.Unreached += res.Unreached
 	}
 	cs := loop.clocks[w.a.ID]
 	cs.next = time.Time{} // read them again: their next steps are due later
@@ -422,6 +427,10 @@ func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) erro
 	e.caughtUp.Add(int64(all.Silent))
 	if all.Silent > 0 {
 		e.cfg.Logger.Info("escalation caught up", "activation", w.a.ID, "people", len(w.catchUp), "steps", all.Silent, "queued", all.Queued, "backups", all.Added, "clocks_ended", all.Ended)
+	}
+	if all.Unreached > 0 {
+		e.cfg.Logger.Warn("escalation steps caught up reached no one for silent people: no backup, no 网格长 or 值班领导 above them, no one in the command slot; they are not escalated",
+			"activation", w.a.ID, "people", all.Unreached)
 	}
 	return nil
 }

@@ -340,6 +340,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 		fmt.Fprintf(w, "sent again after a leader change, the first attempt's outcome lost (some may have got both): %s, %s\n",
 			count(n, "SMS", "SMS"), count(m, "escalation message or call", "escalation messages or calls"))
 	}
+	if n := st.Counters.Dispatch[notify.EscalationUnreachedCounter]; n > 0 {
+		fmt.Fprintf(w, "%s silent with no one to escalate to (no backup, no 网格长 or 值班领导 above them, no one in the command slot): not counted as escalated\n", count(n, "person", "people"))
+	}
 	if n := st.Counters.Dispatch["released"]; n > 0 {
 		fmt.Fprintf(w, "handed back unsent by a leader that stopped, for the next to send once: %s\n", count(n, "SMS", "SMS"))
 	}
