@@ -315,8 +315,32 @@ func (s *Server) listModes(c *gin.Context) {
 		return
 	}
 	modes, err := s.deps.Activations.Modes(c.Request.Context(), consistency(c))
-	if modes == nil {
-		modes = []plans.ModeRecord{}
+	if err != nil {
+		s.writeError(c, err)
+		return
 	}
-	s.reply(c, http.StatusOK, listResponse[plans.ModeRecord]{Items: modes}, err)
+	items := make([]modeListItem, len(modes))
+	for i, m := range modes {
+		items[i].ModeRecord = m
+		// The list was read at the level asked for; the local state read
+		// now is at least as new, so a stale read adds no round trip.
+		em, err := s.deps.Activations.Mode(c.Request.Context(), muster.Stale, m.Region)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if em.From != "" && em.From != m.Region {
+			items[i].Effective = &em
+		}
+	}
+	s.reply(c, http.StatusOK, listResponse[modeListItem]{Items: items}, nil)
+}
+
+// modeListItem is a region's own mode record as GET /modes lists it, with
+// Effective set when the region is in another mode through an ancestor (a
+// street in standby whose district is in emergency is in emergency): the
+// mode people there are called up under.
+type modeListItem struct {
+	plans.ModeRecord
+	Effective *plans.RegionMode `json:"effective,omitempty"`
 }

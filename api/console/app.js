@@ -13,6 +13,7 @@
 
   const MSG_BAD_TOKEN = '令牌无效：服务器不认识这个令牌（可能输错、已过期或已被吊销）。请检查后重新粘贴。';
   const MSG_SIGNED_OUT = '登录已失效：令牌已过期或已被吊销，请重新输入令牌。';
+  const MSG_UNREACHABLE = '无法连接本节点：它可能已停止或网络已中断。请打开另一个节点的控制台（同一令牌可用）。';
 
   const MODE_NAMES = { normal: '平时', standby: '临战', emergency: '战时', recovery: '恢复' };
   const MODE_ORDER = { emergency: 0, standby: 1, recovery: 2, normal: 3 };
@@ -61,6 +62,8 @@
   ];
   // A correction takes no answers: its board leaves out the answer counts.
   const ANSWER_TOTALS = new Set(['acked', 'declined', 'unanswered']);
+  // On a correction, delivered is just 已送达: nobody is waiting for a reply.
+  const CORRECTION_LABELS = { delivered: '已送达' };
   const NO_ANSWERS = '无需回复';
 
   // An AuthError is a 401: the token is gone; the login form is showing.
@@ -217,6 +220,32 @@
   // the user was signed out.
   const quiet = (e, signal) => e instanceof AuthError || (signal && signal.aborted) || (e && e.name === 'AbortError');
 
+  // unreachable reports whether e is a request that never got an answer:
+  // the node is down or the network between is.
+  const unreachable = (e) => e instanceof TypeError;
+
+  // ERROR_NAMES say in Chinese what an error answer means; the server's own
+  // message, in English, follows for whoever reports it.
+  const ERROR_NAMES = {
+    invalid: '请求无效',
+    forbidden: '该令牌没有权限',
+    not_found: '不存在',
+    not_leader: '本节点暂时无法处理（集群正在切换主节点）',
+    unavailable: '集群暂不可用（没有主节点或正在关闭）',
+    timeout: '集群响应超时',
+    internal: '服务器内部错误',
+  };
+
+  // errorText is what a page says about e.
+  function errorText(e) {
+    if (unreachable(e)) return MSG_UNREACHABLE;
+    if (e instanceof APIError) {
+      const name = ERROR_NAMES[e.code] || `服务器错误（HTTP ${e.status}）`;
+      return e.message && e.message !== `HTTP ${e.status}` ? `${name}（${e.message}）` : name;
+    }
+    return (e && e.message) || String(e);
+  }
+
   // ----- Server-Sent Events over fetch -----
 
   // readEvents reads an event stream from body, calling onChunk for every
@@ -263,6 +292,7 @@
 
   const modes = {
     items: null, // the last list read, or null before the first
+    warnings: null, // the warnings in force, or null when none could be read
     error: null,
     readAt: null,
     loading: false,
@@ -274,8 +304,9 @@
     if (modes.loading || !session.token) return;
     modes.loading = true;
     try {
-      const d = await getJSON('/api/v1/modes');
+      const [d, w] = await Promise.all([getJSON('/api/v1/modes'), loadWarnings()]);
       modes.items = d.items || [];
+      modes.warnings = w;
       modes.error = null;
       modes.readAt = new Date();
     } catch (e) {
@@ -285,6 +316,7 @@
       modes.loading = false;
     }
     renderModeSummary();
+    renderPrompt();
     for (const f of modes.listeners) f();
   }
 
@@ -299,12 +331,55 @@
     modes.timer = 0;
   }
 
+  // loadWarnings reads the warnings in force; null when this node serves
+  // none (a node built without warnings answers 503).
+  async function loadWarnings() {
+    try {
+      const d = await getJSON('/api/v1/warnings?active=true&limit=1000');
+      return d.items || [];
+    } catch (e) {
+      if (e instanceof APIError && (e.code === 'unavailable' || e.status === 404)) return null;
+      throw e;
+    }
+  }
+
+  // modeOf is the mode a listed region is in: its own, or the one it is in
+  // through an ancestor that outranks it (effective, from the API).
+  const modeOf = (m) => (m.effective ? m.effective.mode : m.mode);
+
   function countModes(items) {
     const n = { emergency: 0, standby: 0 };
     for (const m of items || []) {
-      if (m.mode in n) n[m.mode]++;
+      if (modeOf(m) in n) n[modeOf(m)]++;
     }
     return n;
+  }
+
+  const minutesSince = (t) => Math.max(0, Math.floor((Date.now() - new Date(t).getTime()) / 60000));
+
+  // suggestionText names the first plan a warning suggests, at its level.
+  const suggestionText = (w) => {
+    const s = (w.suggestions || [])[0];
+    return s ? `建议启动 ${s.title || s.plan} ${s.level}级` : `建议启动 ${w.suggested_level || ''}级响应`;
+  };
+
+  // renderPrompt shows, on every page, the warnings whose time to respond
+  // has passed with nothing activated (the NO RESPONSE prompt).
+  function renderPrompt() {
+    const box = $('warning-prompt');
+    const due = (modes.warnings || []).filter((w) => w.prompt);
+    box.hidden = due.length === 0 || !session.token;
+    box.dataset.count = String(due.length);
+    box.replaceChildren(
+      ...due.map((w, i) =>
+        el(
+          'span',
+          { 'data-warning': w.id },
+          i > 0 ? '；' : '',
+          `${WARNING_NAMES[w.level] || w.level}预警 ${w.id} 已 ${minutesSince(w.prompt_since || w.respond_by)} 分钟无响应：${suggestionText(w)}`,
+        ),
+      ),
+    );
   }
 
   // renderModeSummary shows, on every page, how many regions are in
@@ -347,7 +422,8 @@
 
   function pageError(box, e, what) {
     box.hidden = false;
-    box.textContent = `${what}：${e.message}`;
+    box.dataset.reason = unreachable(e) ? 'unreachable' : (e && e.code) || 'error';
+    box.textContent = `${what}：${errorText(e)}`;
   }
 
   // modesPage: every region with a mode record, refreshed with the header.
@@ -355,14 +431,55 @@
     const info = el('p', { class: 'meta', id: 'modes-read' });
     const err = el('p', { class: 'error', role: 'alert', hidden: true });
     const body = el('tbody', { id: 'modes-rows' });
+    const warnBody = el('tbody', { id: 'warning-rows' });
+    const warnSection = el(
+      'div',
+      { id: 'warnings', hidden: true },
+      el('h2', {}, '生效中的预警'),
+      scrollTable('warnings', headRow(['预警', '级别', '区域', '标题', '响应时限']), warnBody),
+    );
     root.append(
       el('h1', {}, '区域状态'),
-      el('p', { class: 'hint' }, '列出的是切换过状态的区域；未列出的区域随上级区域，上级也无记录时为平时。每 5 秒刷新。'),
+      el('p', { class: 'hint' }, '列出的是切换过状态的区域，状态为该区域实际所处的状态（上级处于战时则随上级）；未列出的区域随上级区域，上级也无记录时为平时。每 5 秒刷新。'),
       info,
       err,
       scrollTable('modes', headRow(['区域', '状态', '级别', ['起始时间', 'opt'], ['操作人', 'opt'], '原因', ['依据', 'opt']]), body),
+      warnSection,
     );
+    // respondCell says how long is left to respond to a warning, or how
+    // long it has gone without a response; tick() keeps it running.
+    const respondText = (w) => {
+      if (!w.respond_by) return (w.responses || []).length ? '已响应' : '无需响应';
+      if ((w.responses || []).some((r) => !r.retracted)) return `已响应（${w.responses.map((r) => r.activation).join('、')}）`;
+      const left = Math.floor((new Date(w.respond_by).getTime() - Date.now()) / 1000);
+      if (w.prompt || left <= 0) return `已超时 ${minutesSince(w.respond_by)} 分钟，未响应：${suggestionText(w)}`;
+      return `剩 ${Math.floor(left / 60)}:${pad(left % 60)}（截止 ${fmtClock(w.respond_by)}）`;
+    };
+    const renderWarnings = () => {
+      const ws = modes.warnings || [];
+      warnSection.hidden = ws.length === 0;
+      warnBody.replaceChildren(
+        ...ws.map((w) =>
+          el(
+            'tr',
+            { 'data-warning': w.id, class: w.prompt ? 'prompt' : null },
+            el('td', {}, w.id),
+            el('td', { class: 'nowrap' }, `${WARNING_NAMES[w.level] || w.level}预警`),
+            el('td', {}, (w.areas || []).map((a) => a.name || a.code).join('、') || (w.regions || []).join('、')),
+            el('td', {}, w.headline || w.event || '—'),
+            el('td', { class: 'respond-by' }, respondText(w)),
+          ),
+        ),
+      );
+    };
+    const tick = setInterval(() => {
+      for (const tr of warnBody.querySelectorAll('tr[data-warning]')) {
+        const w = (modes.warnings || []).find((x) => x.id === tr.dataset.warning);
+        if (w) tr.querySelector('.respond-by').textContent = respondText(w);
+      }
+    }, 1000);
     const render = () => {
+      renderWarnings();
       if (modes.error) pageError(err, modes.error, '区域状态读取失败');
       else err.hidden = true;
       if (modes.items === null) {
@@ -371,7 +488,7 @@
       }
       info.textContent = `更新于 ${fmtClock(modes.readAt)}`;
       const items = [...modes.items].sort(
-        (a, b) => (MODE_ORDER[a.mode] ?? 9) - (MODE_ORDER[b.mode] ?? 9) || a.region.localeCompare(b.region),
+        (a, b) => (MODE_ORDER[modeOf(a)] ?? 9) - (MODE_ORDER[modeOf(b)] ?? 9) || a.region.localeCompare(b.region),
       );
       if (items.length === 0) {
         body.replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'empty' }, '所有区域均为平时。')));
@@ -380,18 +497,29 @@
       body.replaceChildren(
         ...items.map((m) => {
           const name = regionName(m.region, render);
+          const eff = m.effective;
+          const mode = modeOf(m);
           const level = [];
-          if (m.level) level.push(levelText(m.level));
+          if (eff ? eff.level : m.level) level.push(levelText(eff ? eff.level : m.level));
           if (m.warning_level) level.push(`${WARNING_NAMES[m.warning_level] || m.warning_level}预警`);
           const why = [
             ...(m.holds || []).map((h) => el('a', { href: `#/board/${encodeURIComponent(h.activation)}` }, h.activation)),
             ...(m.warnings || []).map((w) => el('span', {}, w.warning)),
           ];
+          // In a mode through an ancestor: that mode first, from where, and
+          // the region's own behind it.
+          const fromName = eff ? regionName(eff.from, render) || eff.from : '';
           return el(
             'tr',
-            { 'data-region': m.region, 'data-mode': m.mode },
+            { 'data-region': m.region, 'data-mode': mode, 'data-own-mode': m.mode, 'data-from': eff ? eff.from : null },
             el('td', {}, el('div', {}, name || m.region), name ? el('div', { class: 'sub' }, m.region) : null),
-            el('td', {}, el('span', { class: `mode ${m.mode}` }, MODE_NAMES[m.mode] || m.mode)),
+            el(
+              'td',
+              {},
+              el('span', { class: `mode ${mode}` }, MODE_NAMES[mode] || mode),
+              eff ? el('div', { class: 'sub from' }, `上级 ${fromName} ${MODE_NAMES[mode] || mode}`) : null,
+              eff ? el('div', { class: 'sub own' }, `本级：${MODE_NAMES[m.mode] || m.mode}`) : null,
+            ),
             el('td', { class: 'nowrap' }, level.length ? level.join('，') : '—'),
             el('td', { class: 'nowrap opt' }, fmtTime(m.since)),
             el('td', { class: 'opt' }, m.by || '—'),
@@ -404,7 +532,10 @@
     modes.listeners.add(render);
     render();
     loadModes();
-    return () => modes.listeners.delete(render);
+    return () => {
+      clearInterval(tick);
+      modes.listeners.delete(render);
+    };
   }
 
   // activationsPage: every activation, newest first.
@@ -482,7 +613,11 @@
     const live = el('span', { id: 'live', class: 'feed' });
     const asOf = el('span', { id: 'as-of' }, '读取中…');
     const elapsed = el('span', { id: 'elapsed', class: 'elapsed' });
-    const err = el('p', { class: 'error', role: 'alert', hidden: true });
+    const staleNote = el('span', { id: 'stale', class: 'stale-note', hidden: true });
+    const err = el('p', { id: 'board-error', class: 'error', role: 'alert', hidden: true });
+    // approval says why a request that has not started shows no figures:
+    // it waits for approval, or never will start.
+    const approval = el('p', { id: 'approval', class: 'banner', role: 'status', hidden: true });
     const totals = el('div', { id: 'totals', class: 'stats' });
     const checkpoints = el('div', { id: 'checkpoints', class: 'stats small' });
     const regionsBody = el('tbody', { id: 'region-rows' });
@@ -492,7 +627,8 @@
     root.append(
       el('div', { class: 'board-head' }, title, badge),
       sub,
-      el('p', { class: 'status-line' }, live, asOf, elapsed),
+      approval,
+      el('p', { class: 'status-line' }, live, asOf, elapsed, staleNote),
       err,
       totals,
       checkpoints,
@@ -518,12 +654,34 @@
         noAnswers = !!a.retracts;
         if (shown) renderBoard(shown);
       }
+      renderApproval(a);
       badge.replaceChildren(purposeBadge(a.purpose));
       sub.replaceChildren(
         [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
           .filter(Boolean)
           .join(' · '),
       );
+    };
+
+    // renderApproval shows the banner of a request that has not started,
+    // and hides the board's figures, all zero until it starts.
+    const renderApproval = (a) => {
+      const deadline = a.approval_deadline ? fmtClock(a.approval_deadline).slice(0, 5) : '';
+      const count = a.recipients ? `，预计通知 ${a.recipients} 人` : '';
+      let text = '';
+      if (a.status === 'pending_approval') {
+        const who = (a.approvals_required || 2) > 2 ? `等待审批（需 ${a.approvals_required} 人同意）` : '等待第二人审批';
+        text = `${who}${deadline ? `（截止 ${deadline}）` : ''}，尚未发送${count}。`;
+      } else if (a.status === 'rejected') {
+        const no = (a.decisions || []).find((d) => !d.approve);
+        text = `审批已驳回${no && no.by ? `（${no.by}${no.reason ? `：${no.reason}` : ''}）` : ''}，未发送，无人被通知。`;
+      } else if (a.status === 'approval_expired') {
+        text = `审批已过期${deadline ? `（截止 ${deadline} 前无人批准）` : ''}，未发送，无人被通知。`;
+      }
+      approval.hidden = !text;
+      approval.dataset.status = text ? a.status : '';
+      approval.textContent = text;
+      root.classList.toggle('not-started', !!text);
     };
 
     const header = (tr, first, b) => {
@@ -587,7 +745,7 @@
         return el(
           'div',
           { class: `stat ${key}${v ? '' : ' zero'}`, 'data-key': key, 'data-value': v },
-          el('div', { class: 'label' }, label),
+          el('div', { class: 'label' }, (noAnswers && CORRECTION_LABELS[key]) || label),
           el('div', { class: 'value' }, v),
           key === 'acked' ? el('div', { class: 'sub' }, fmtPct(t.acked_pct)) : null,
         );
@@ -608,8 +766,12 @@
         ...(noAnswers || !b.started_at ? [] : t.ack_by || []).map((a) =>
           el(
             'div',
-            { class: `stat${checkpointClass(a)}`, 'data-minutes': a.minutes, 'data-value': a.acked, title: checkpointTitle(a) },
-            el('div', { class: 'label' }, `T+${a.minutes} 分钟内报到${a.cut ? '（已解除，计至解除时）' : a.reached ? '' : '（计数中）'}`),
+            { class: `stat${stale && !a.cut && !a.reached ? ' stale' : checkpointClass(a)}`, 'data-minutes': a.minutes, 'data-value': a.acked, title: checkpointTitle(a) },
+            el(
+              'div',
+              { class: 'label' },
+              `T+${a.minutes} 分钟内报到${a.cut ? '（已解除，计至解除时）' : a.reached ? '' : stale ? '（数据未更新）' : '（计数中）'}`,
+            ),
             el('div', { class: 'value' }, a.acked),
             el('div', { class: 'sub' }, fmtPct(a.pct)),
           ),
@@ -625,16 +787,48 @@
       asOf.dataset.asOf = b.as_of || '';
       // Only a running call-up's clock runs on: a stood-down one's stopped,
       // a request that has not started has none.
-      since = b.status === 'active' ? { ns: b.elapsed || 0, at: performance.now() } : null;
-      elapsed.textContent = since ? fmtElapsed(since.ns) : '';
+      // A stale board's clock stops where its figures are.
+      since = b.status === 'active' && !stale ? { ns: b.elapsed || 0, at: performance.now() } : null;
+      elapsed.textContent = since ? fmtElapsed(since.ns) : b.status === 'active' ? `${fmtElapsed(b.elapsed)}（已停止计时）` : '';
+      elapsed.dataset.running = since ? 'true' : 'false';
+    };
+
+    // stale is set while reads fail: the figures shown are those of the
+    // last board read (at goodAt), the clock stops and the page says so.
+    let stale = false;
+    let goodAt = performance.now();
+    const renderStale = () => {
+      staleNote.hidden = !stale;
+      if (stale) staleNote.textContent = `数据已 ${Math.floor((performance.now() - goodAt) / 1000)} 秒未更新`;
+    };
+    const setStale = (on) => {
+      if (on === stale) return;
+      stale = on;
+      root.classList.toggle('stale', on);
+      if (shown) renderBoard(shown);
+      renderStale();
     };
 
     // The time since the activation runs on between boards: from the last
     // board's (since), by this page's own clock since it was drawn.
     const ticker = setInterval(() => {
       if (since) elapsed.textContent = fmtElapsed(since.ns + (performance.now() - since.at) * 1e6);
+      renderStale();
     }, 1000);
     stops.push(() => clearInterval(ticker));
+
+    // missing ends the page of an activation that does not exist: nothing
+    // to follow or poll.
+    const missing = () => {
+      ctl.abort();
+      for (const f of stops) f();
+      root.replaceChildren(
+        el('h1', {}, `报到看板 ${id}`),
+        el('p', { id: 'board-missing', class: 'error', role: 'alert' }, `没有这个启动记录 ${id}：请检查编号。`),
+        el('p', {}, el('a', { href: '#/activations' }, '查看全部启动记录')),
+      );
+    };
+    const isMissing = (e) => e instanceof APIError && e.status === 404;
 
     // showBoard draws a board unless a newer one was drawn since it was
     // asked for (seq): a board read before a stream's board event must
@@ -644,7 +838,11 @@
     const showBoard = (b, seq) => {
       if (seq !== boardSeq) return;
       shown = b;
+      goodAt = performance.now();
+      stale = false;
+      root.classList.remove('stale');
       renderBoard(b);
+      renderStale();
       err.hidden = true;
     };
 
@@ -683,7 +881,13 @@
           showBoard(await getJSON(`${path}/board`, ctl.signal), seq);
         } while (again && !ctl.signal.aborted);
       } catch (e) {
-        if (!quiet(e, ctl.signal)) pageError(err, e, '看板读取失败');
+        if (quiet(e, ctl.signal)) return;
+        if (isMissing(e)) {
+          missing();
+          return;
+        }
+        pageError(err, e, '看板读取失败');
+        setStale(true);
       } finally {
         reading = false;
       }
@@ -734,6 +938,10 @@
       } catch (e) {
         clearTimeout(watchdog);
         if (ctl.signal.aborted || e instanceof AuthError) return;
+        if (isMissing(e)) {
+          missing();
+          return;
+        }
         poll();
       }
     };
@@ -750,7 +958,9 @@
     };
 
     getJSON(path, ctl.signal).then(renderHead, (e) => {
-      if (!quiet(e, ctl.signal)) pageError(err, e, '启动记录读取失败');
+      if (quiet(e, ctl.signal)) return;
+      if (isMissing(e)) missing();
+      else pageError(err, e, '启动记录读取失败');
     });
     refresh();
     follow();
@@ -777,6 +987,7 @@
     $('nav').hidden = true;
     $('logout').hidden = true;
     $('mode-summary').hidden = true;
+    $('warning-prompt').hidden = true;
     $('login').hidden = false;
     const e = $('login-error');
     e.hidden = !message;
@@ -787,6 +998,7 @@
   function signOut(message) {
     session.clear();
     modes.items = null;
+    modes.warnings = null;
     showLogin(message);
   }
 
