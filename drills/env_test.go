@@ -78,6 +78,12 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 		}
 	}}
 	opts.Config = func(_ int, cfg *cluster.Config) {
+		if o.nodes == 1 {
+			// A lone node elects itself only once its heartbeat timeout
+			// has passed, 1 – 2 s with clustertest's; with no peer to
+			// lose touch with, a short one makes nothing flaky.
+			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+		}
 		if o.stamp {
 			cfg.Clock = clk
 		}
