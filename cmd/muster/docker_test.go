@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,21 +79,43 @@ func requireDocker(t *testing.T, tools ...string) {
 	}
 }
 
+// testImage is muster's image as buildImage built it: once per test
+// process, for every test that runs it (deploy/build-image takes a go build
+// and a docker build, some 20 s even with the build cache warm); TestMain
+// removes it when the tests are done.
+var testImage struct {
+	once sync.Once
+	name string // set once built
+	err  error
+	out  []byte
+}
+
 // buildImage builds muster's image from this checkout with
-// deploy/build-image under a tag of this test process; cleanup removes it.
+// deploy/build-image under a tag of this test process, the first time it
+// is called, and returns its tag.
 func buildImage(t *testing.T) string {
 	t.Helper()
-	image := fmt.Sprintf("muster:test-%d", os.Getpid())
-	out, err := exec.Command(filepath.Join("..", "..", "deploy", "build-image"), image).CombinedOutput()
-	require.NoError(t, err, "deploy/build-image: %s", out)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := docker(ctx, "image", "rm", "-f", image); err != nil {
-			t.Logf("remove image: %v", err)
+	testImage.once.Do(func() {
+		image := fmt.Sprintf("muster:test-%d", os.Getpid())
+		testImage.out, testImage.err = exec.Command(filepath.Join("..", "..", "deploy", "build-image"), image).CombinedOutput()
+		if testImage.err == nil {
+			testImage.name = image
 		}
 	})
-	return image
+	require.NoError(t, testImage.err, "deploy/build-image: %s", testImage.out)
+	return testImage.name
+}
+
+// removeTestImage removes the image buildImage built, if it built one.
+func removeTestImage() {
+	if testImage.name == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := docker(ctx, "image", "rm", "-f", testImage.name); err != nil {
+		fmt.Fprintln(os.Stderr, "remove image:", err)
+	}
 }
 
 // subnetPrefix is a "10.N.M." /24 prefix for a test network, the i-th guess.
@@ -100,8 +123,8 @@ func subnetPrefix(second, i int) string {
 	return fmt.Sprintf("10.%d.%d.", second, (os.Getpid()+i*37)%250+1)
 }
 
-// newDockerNet builds the image and creates the network; cleanup removes
-// the containers, the network and the image.
+// newDockerNet builds the image (once: see buildImage) and creates the
+// network; cleanup removes the containers and the network.
 func newDockerNet(t *testing.T) *dockerNet {
 	t.Helper()
 	requireDocker(t)
