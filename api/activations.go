@@ -325,6 +325,9 @@ func (s *Server) listModes(c *gin.Context) {
 		// The list was read at the level asked for; the local state read
 		// now is at least as new, so a stale read adds no round trip.
 		em, err := s.deps.Activations.Mode(c.Request.Context(), muster.Stale, m.Region)
+		if muster.IsCode(err, muster.EInvalid) {
+			continue // a record of a region no longer in the tree: listed as it is
+		}
 		if err != nil {
 			s.writeError(c, err)
 			return

@@ -95,6 +95,14 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 	require.Equal(t, notify.StatusPendingApproval, pending.Status)
 	require.False(t, pending.ApprovalDeadline.IsZero())
 
+	// Another, rejected.
+	rejected := activate("990106", "I")
+	require.Equal(t, notify.StatusPendingApproval, rejected.Status)
+	approver, _ := createToken(t, h, f.root, "值班领导", access.Approver)
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(rejected.ID) + "/reject", token: approver,
+		body: jsonBody(map[string]any{"reason": "未达启动条件"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+
 	// A drill retracted once it reached someone: its correction.
 	second := boardActivate(t, f, h, "990102")
 	boardReply(t, f, h, second.ID, "1") // reached: the correction goes to them
@@ -153,6 +161,11 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 	assert.True(t, browserRun(p, chromedp.Evaluate[bool](`getComputedStyle(document.getElementById('totals')).display === 'none'`)),
 		"no tiles of zeros")
 	assert.Contains(t, p.text("#warning-prompt"), string(unanswered.ID), "the prompt stays on every page")
+	p.do("open the rejected request's board", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(rejected.ID)+`'`),
+		chromedp.WaitReady(chromedp.CSS(`#approval[data-status="rejected"]`)),
+	)
+	assert.Equal(t, "审批已驳回（值班领导：未达启动条件），未发送，无人被通知。", p.text("#approval"))
 
 	// C6: a correction's delivered people are just 已送达.
 	p.do("open the correction's board", 20*time.Second,

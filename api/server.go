@@ -21,6 +21,7 @@ import (
 	"muster"
 	"muster/access"
 	"muster/cluster"
+	twimlpkg "muster/notify/twiml"
 )
 
 // Defaults for Config's zero values.
@@ -64,6 +65,9 @@ type Config struct {
 	// CAPZone is the location CAP timestamps are written in (default
 	// Asia/Shanghai, China Standard Time, +08:00).
 	CAPZone *time.Location
+	// Voices read voice calls, by the language a person is called in
+	// (default twiml.DefaultVoice: Polly.Zhiyu, Polly.Joanna).
+	Voices twimlpkg.Voices
 	// Clock stamps boards with the time they are read at (default the
 	// system clock; tests move one by hand).
 	Clock muster.Clock

@@ -117,6 +117,9 @@ type Activation struct {
 	Retraction *Retraction        `json:"retraction,omitempty"`
 	Retracts   plans.ActivationID `json:"retracts,omitempty"`
 	Message    string             `json:"message,omitempty"`
+	// retractedAt is, on a correction read from the store, when the
+	// call-up it withdraws started (its text names it); never stored.
+	retractedAt time.Time
 
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`
@@ -881,6 +884,7 @@ func getActivation(tx *bolt.Tx, id plans.ActivationID) (Activation, error) {
 	if err := json.Unmarshal(data, &a); err != nil {
 		return a, fmt.Errorf("decode activation %s: %w", id, err)
 	}
+	withRetracted(tx, &a)
 	return a, nil
 }
 

@@ -54,8 +54,8 @@ func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, 
 
 func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipient, link string) (string, error) {
 	var text string
-	if a.Retracts != "" { // a correction: the retraction's own words
-		text = a.Sender + a.Message
+	if a.Retracts != "" { // a correction: what it withdraws, the retraction's own words
+		text = correctionSMS(a, r.Language)
 	} else {
 		d := MessageData(a, r, link)
 		d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)

@@ -534,7 +534,7 @@ func correctionCalls(t *testing.T, rules int) {
 		var said []string
 		for _, s := range c.Said {
 			said = append(said, s.Text)
-			assert.Equal(t, "zh-CN", s.Language, "%s (%s): the retraction's Chinese words, in a Chinese voice", c.To, language[c.To])
+			assert.Equal(t, "cmn-CN", s.Language, "%s (%s): the retraction's Chinese words, in a Chinese voice", c.To, language[c.To])
 		}
 		require.Len(t, said, 2, "%s: the correction read twice, and nothing else", c.To)
 		for _, s := range said {
@@ -632,7 +632,7 @@ func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notif
 	// Chinese in a Chinese voice, as everyone does.
 	for _, c := range r.sim.Calls("") {
 		for _, s := range c.Said {
-			assert.Equal(t, "zh-CN", s.Language, "%s: %s", c.To, s.Text)
+			assert.Equal(t, "cmn-CN", s.Language, "%s: %s", c.To, s.Text)
 		}
 	}
 	v := voiceCalled{silent: silent}

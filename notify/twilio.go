@@ -272,8 +272,10 @@ func VoiceHooksFor(publicURL, attemptID string) VoiceHooks {
 var callEvents = []string{"initiated", "ringing", "answered", "completed"}
 
 // PlaceCall creates the call at Twilio, its TwiML fetched from c.URL, with
-// answering-machine detection (MachineDetection=Enable, so the TwiML
-// request and callbacks carry AnsweredBy) and every progress event sent to
+// answering-machine detection (MachineDetection=DetectMessageEnd, so the
+// TwiML request and callbacks carry AnsweredBy, and a machine's TwiML is
+// asked for after its greeting's beep: the message is recorded whole;
+// a person is told apart as soon as with Enable) and every progress event sent to
 // c.StatusCallback. It returns when Twilio has queued the call (Placed) or
 // refused it, or when ctx ends or the configured timeout passes. All
 // errors are *SendError, classified as for SendSMS; a provider configured
@@ -293,7 +295,7 @@ func (t *Twilio) PlaceCall(ctx context.Context, c Call) (Placed, error) {
 	defer cancel()
 
 	p := &api.CreateCallParams{}
-	p.SetTo(c.To).SetFrom(from).SetUrl(c.URL).SetMethod(http.MethodPost).SetMachineDetection("Enable")
+	p.SetTo(c.To).SetFrom(from).SetUrl(c.URL).SetMethod(http.MethodPost).SetMachineDetection("DetectMessageEnd")
 	if c.StatusCallback != "" {
 		p.SetStatusCallback(c.StatusCallback).SetStatusCallbackMethod(http.MethodPost).SetStatusCallbackEvent(callEvents)
 	}

@@ -35,6 +35,7 @@ import (
 	"muster/drills"
 	"muster/examples"
 	"muster/notify"
+	"muster/notify/twiml"
 	"muster/plans"
 )
 
@@ -68,6 +69,8 @@ type serverOpts struct {
 	capSender string
 	capZone   string
 
+	voiceZH, voiceEN string // text-to-speech voices of calls to Chinese and English speakers
+
 	metricsAuth string
 
 	sms smsOpts
@@ -92,10 +95,26 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before the commander is prompted")
 	f.StringVar(&o.capSender, "cap-sender", api.DefaultCAPSender, "<sender> of the CAP 1.2 alerts muster serves, e.g. a domain name of the city's emergency office; the same on every node")
 	f.StringVar(&o.capZone, "cap-time-zone", "Asia/Shanghai", "time zone of the timestamps in CAP alerts")
+	f.StringVar(&o.voiceZH, "voice-zh", twiml.DefaultVoice(twiml.ZhCN).Name, "Twilio text-to-speech voice of calls in Chinese: an Amazon Polly or Google voice speaking Mandarin (cmn-CN), e.g. Polly.Zhiyu, Google.cmn-CN-Wavenet-A (Twilio's default voice speaks none)")
+	f.StringVar(&o.voiceEN, "voice-en", twiml.DefaultVoice(twiml.EnUS).Name, "Twilio text-to-speech voice of calls in English: an Amazon Polly or Google English voice, e.g. Polly.Joanna, Polly.Amy, Google.en-US-Standard-C")
 	f.StringVar(&o.metricsAuth, "metrics-auth", "open", "who may read /metrics: open (anyone who reaches the HTTP port) or token (a muster token of any role, sent as the API takes it: Authorization: Bearer mst_…; give Prometheus a viewer's)")
 	o.diskReserve = cluster.DefaultDiskReserve
 	f.Var(&o.diskReserve, "disk-reserve", "free disk this node keeps for call-ups: a roster import that would leave less, besides room for a snapshot of the state, is refused (e.g. 256MiB, 1GiB; 0 or off: none)")
 	addMemoryLimit(cmd)
+}
+
+// voices are --voice-zh and --voice-en, each checked to be a voice Twilio
+// reads that language with.
+func (o *serverOpts) voices() (twiml.Voices, error) {
+	zh, err := twiml.ParseVoice(o.voiceZH, twiml.ZhCN)
+	if err != nil {
+		return nil, usageErrorf("--voice-zh: %w", err)
+	}
+	en, err := twiml.ParseVoice(o.voiceEN, twiml.EnUS)
+	if err != nil {
+		return nil, usageErrorf("--voice-en: %w", err)
+	}
+	return twiml.Voices{twiml.ZhCN: zh, twiml.EnUS: en}, nil
 }
 
 // diskReserveBytes is --disk-reserve as cluster.Config takes it: "off" is
@@ -236,6 +255,10 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if err != nil {
 		return usageErrorf("--cap-time-zone %q: %w", o.capZone, err)
 	}
+	voices, err := o.voices()
+	if err != nil {
+		return err
+	}
 	gin.SetMode(gin.ReleaseMode)
 
 	ln, err := net.Listen("tcp", o.httpAddr)
@@ -294,6 +317,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if o.dev {
 		fmt.Fprintf(stdout, "twilio simulator: %s (%s; counters at /_sim/stats)\n", sms.sim.url, orDefault(strings.Join(sms.simUses, ", "), "unused: both purposes have accounts"))
 	}
+	logger.Info("voice calls read with", "zh", voices[twiml.ZhCN].Name+" "+string(voices[twiml.ZhCN].Language), "en", voices[twiml.EnUS].Name+" "+string(voices[twiml.EnUS].Language))
 	actSvc := notify.NewService(node, node, sms.senders)
 	actSvc.ApprovalWindow = o.approvalWindow
 	actSvc.PublicURL = sms.dispatch.PublicURL // previews show answer links as long as the sent ones
@@ -331,7 +355,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector(), drillScheduler.Collector(), actSvc.ApprovalCollector())
 	srv := &http.Server{
-		Handler: api.New(api.Config{Logger: logger, Metrics: reg, MetricsNeedToken: o.metricsAuth == "token", PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone},
+		Handler: api.New(api.Config{Logger: logger, Metrics: reg, MetricsNeedToken: o.metricsAuth == "token", PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone, Voices: voices},
 			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc, Drills: drillSvc}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

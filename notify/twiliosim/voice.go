@@ -1,6 +1,7 @@
 package twiliosim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -63,6 +64,12 @@ var smsOnlyCodes = map[int]bool{21408: true, 21610: true, 21611: true, 21612: tr
 type Said struct {
 	Text     string `json:"text"`
 	Language string `json:"language,omitempty"`
+	Voice    string `json:"voice,omitempty"`
+	// Error is set on a Say Twilio would not read: its voice (Twilio's
+	// default "man" when none is named) does not speak its language
+	// (13511); the callee hears nothing of it, and the account's
+	// twiml_errors counts it.
+	Error string `json:"error,omitempty"`
 }
 
 // Call is the simulator's record of one voice call.
@@ -610,12 +617,12 @@ func (s *Server) talk(ctx context.Context, a *account, c *call) {
 		c.pc++
 		switch v := v.(type) {
 		case twiml.Say, twiml.Pause:
-			s.after(c, s.hear(c, v))
+			s.after(c, s.hear(a, c, v))
 			return
 		case twiml.Gather:
 			var d time.Duration
 			for _, n := range v.Verbs {
-				d += s.hear(c, n)
+				d += s.hear(a, c, n)
 			}
 			key, think := s.press(c)
 			timeout := time.Duration(v.Timeout) * time.Second
@@ -697,8 +704,9 @@ func resolveURL(base, ref string) string {
 }
 
 // hear records what a Say reads and returns how long the callee listens
-// to a Say or Pause (simulated).
-func (s *Server) hear(c *call, v twiml.Verb) time.Duration {
+// to a Say or Pause (simulated). A Say whose voice does not speak its
+// language is read as Twilio may: not at all (an error on the account).
+func (s *Server) hear(a *account, c *call, v twiml.Verb) time.Duration {
 	switch v := v.(type) {
 	case twiml.Pause:
 		if v.Length > 0 {
@@ -706,11 +714,19 @@ func (s *Server) hear(c *call, v twiml.Verb) time.Duration {
 		}
 		return pauseLength
 	case twiml.Say:
+		said := Said{Text: v.Text, Language: string(v.Language), Voice: v.Voice}
+		if !twiml.Reads(v.Voice, v.Language) {
+			said.Error = "13511 Say: voice " + strconv.Quote(cmp.Or(v.Voice, "man")) + " does not speak " + strconv.Quote(cmp.Or(string(v.Language), "en-US"))
+			a.calls.twimlErrors.Add(1)
+		}
 		s.mu.Lock()
 		if len(c.Said) < maxTrail {
-			c.Said = append(c.Said, Said{Text: v.Text, Language: string(v.Language)})
+			c.Said = append(c.Said, said)
 		}
 		s.mu.Unlock()
+		if said.Error != "" {
+			return 0
+		}
 		return speechTime(v.Text) * time.Duration(max(1, v.Loop))
 	}
 	return 0

@@ -26,7 +26,7 @@ const callee = "+8613800138000"
 func zh(texts ...string) []Said {
 	out := make([]Said, len(texts))
 	for i, t := range texts {
-		out[i] = Said{Text: t, Language: "zh-CN"}
+		out[i] = Said{Text: t, Language: "cmn-CN", Voice: "Polly.Zhiyu"}
 	}
 	return out
 }
@@ -193,6 +193,7 @@ func TestCallKeysAtSuccessiveGathers(t *testing.T) {
 }
 
 func TestCallAnsweredByMachine(t *testing.T) {
+	const smsReply = "请回复短信：1 确认到岗，2 不能到岗。" // a recording cannot press a key
 	tests := []struct {
 		name       string
 		amd        string
@@ -201,7 +202,7 @@ func TestCallAnsweredByMachine(t *testing.T) {
 		said       []Said
 		noKey      int64
 	}{
-		{"voicemail left", "Enable", true, "machine_start", zh(callUpText), 0},
+		{"voicemail left", "Enable", true, "machine_start", zh("防汛Ⅳ级响应，请到岗。", smsReply, "再播一遍。", "防汛Ⅳ级响应，请到岗。", smsReply), 0},
 		{"prompt played to the machine", "DetectMessageEnd", false, "machine_end_beep", zh(callUpText, callUpText, "未收到按键，再见。"), 1},
 		{"no detection asked", "", true, "", zh(callUpText, callUpText, "未收到按键，再见。"), 1},
 	}

@@ -70,7 +70,9 @@ type CallUp struct {
 	// instructions itself ("确认到岗请按1，不能到岗请按2，重听请按9").
 	Text     string
 	Language Language // empty: zh-CN
-	Voice    string   // empty: Twilio's default voice for Language
+	// Voice reads every Say of the call, with its language; an empty
+	// Name: DefaultVoice(Language).
+	Voice Voice
 	// Action is the absolute URL Twilio posts the pressed key to, signed
 	// like every webhook.
 	Action  string
@@ -130,8 +132,15 @@ func (c CallUp) phrases() phrases {
 }
 
 func (c CallUp) say(text string) Say {
-	return Say{Text: text, Voice: c.Voice, Language: c.lang()}
+	v := c.Voice
+	if v.Name == "" {
+		v = DefaultVoice(c.lang())
+	}
+	return Say{Text: text, Voice: v.Name, Language: v.Language}
 }
+
+// Speak is a Say of text in the call's voice and its language.
+func (c CallUp) Speak(text string) Say { return c.say(text) }
 
 // gather is the one-key Gather reading the message twice, first preceded
 // by lead when it is not empty.
@@ -180,13 +189,6 @@ func Reply(c CallUp, digits string) Response {
 		return Prompt(c)
 	}
 	return Response{Verbs: append([]Verb{c.gather(p.help)}, c.fallback()...)}
-}
-
-// Voicemail is the document for a call an answering machine took
-// (AnsweredBy machine_*): the message once and Hangup, with no Gather,
-// since a recording cannot answer and such a call never acknowledges.
-func Voicemail(c CallUp) Response {
-	return Response{Verbs: []Verb{c.say(c.Text), Hangup{}}}
 }
 
 // Notice is the document of a call that only tells (a correction): Text

@@ -23,7 +23,7 @@ func zhCallUp() CallUp {
 func enCallUp() CallUp {
 	return CallUp{
 		Text:     "This is the Example City flood headquarters. Zhang San, a level 4 response is active. Press 1 if you are coming, 2 if you cannot, 9 to repeat.",
-		Language: EnUS, Voice: "Polly.Joanna", Timeout: 10,
+		Language: EnUS, Voice: Voice{Name: "Polly.Joanna", Language: EnUS}, Timeout: 10,
 		Action: "https://muster.example.com/hooks/twilio/voice/A2/gather",
 	}
 }
@@ -110,7 +110,7 @@ func TestCallUpDocuments(t *testing.T) {
 	assert.Equal(t, "POST", g.Method)
 	assert.Equal(t, DefaultTimeout, g.Timeout)
 	assert.Equal(t, []Verb{
-		Say{Text: zhText, Language: ZhCN}, Pause{Length: 1}, Say{Text: zhText, Language: ZhCN},
+		Say{Text: zhText, Voice: "Polly.Zhiyu", Language: CmnCN}, Pause{Length: 1}, Say{Text: zhText, Voice: "Polly.Zhiyu", Language: CmnCN},
 	}, g.Verbs, "the message read twice with a pause between")
 	assert.Equal(t, Hangup{}, p.Verbs[2])
 
@@ -123,7 +123,7 @@ func TestCallUpDocuments(t *testing.T) {
 	assert.Equal(t, Prompt(c), Prompt(noLang), "zh-CN by default")
 
 	assert.Equal(t, Response{Verbs: []Verb{
-		Say{Text: zhText, Language: ZhCN}, Pause{Length: 1}, Say{Text: zhText, Language: ZhCN}, Hangup{},
+		Say{Text: zhText, Voice: "Polly.Zhiyu", Language: CmnCN}, Pause{Length: 1}, Say{Text: zhText, Voice: "Polly.Zhiyu", Language: CmnCN}, Hangup{},
 	}}, Notice(c), "a notice is read twice, takes no key and hangs up")
 }
 

@@ -1,0 +1,73 @@
+package notify_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/notify"
+	"muster/plans"
+)
+
+// A correction's SMS names the call-up it withdraws (plan, level, region
+// and the time it started, in China Standard Time) before the official's
+// words: people who had a second, real call-up after the wrong one must
+// not read "the previous notice was sent in error" as withdrawing that one.
+func TestCorrectionNamesTheCallUpItWithdraws(t *testing.T) {
+	r := newCallRig(t, rigOptions{nodes: 1, people: 5})
+	a := r.activate(t, "exercise")
+	r.waitSettled(t, a.ID, 60*time.Second)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	const words = "前一条启动通知系误发，请忽略。"
+	res, err := notify.NewService(n, n, senders).Retract(testCtx(t), "commander", a.ID, notify.RetractRequest{Message: words})
+	require.NoError(t, err)
+	r.waitSettled(t, res.Correction.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+
+	cst := time.FixedZone("CST", 8*60*60)
+	at := a.StartedAt
+	if at.IsZero() {
+		at = a.CreatedAt
+	}
+	want := a.Sender + "【更正】关于" + at.In(cst).Format("1月2日15:04") + "「" + a.PlanTitle + "Ⅳ级响应（" + a.RegionNames + "）」的通知：" + words
+	seen := 0
+	for _, m := range r.sim.Messages("") {
+		if m.Direction != "outbound-api" || !strings.Contains(m.Body, words) {
+			continue
+		}
+		seen++
+		body, ok := strings.CutPrefix(m.Body, plans.ExerciseMark)
+		assert.True(t, ok, "a drill's correction is marked: %q", m.Body)
+		body = strings.TrimPrefix(body, plans.ExerciseMarkEN) // an English speaker's
+		assert.Equal(t, want, body, "to %s", m.To)
+	}
+	assert.Equal(t, res.Correction.Recipients, seen, "every recipient got the correction")
+	t.Logf("correction: %s", want)
+}
+
+// The lead is in the language of the official's words (a Chinese voice
+// reads Chinese words, whoever it calls), short when a call-up covered many
+// regions, and names the English title for English words.
+func TestCorrectionLeadLanguageAndLength(t *testing.T) {
+	l := &plans.Level{Code: "IV", SMS: "{{.Name}}同志，请到岗。"}
+	a := notify.Activation{Purpose: notify.PurposeLive, Retracts: "A000002", Sender: "【示例市应急】", PlanTitle: "防汛预案", PlanTitleEN: "Flood plan",
+		Level: "IV", RegionNames: "东湖区、临江区、西林区、高新区"}
+	zh := notify.Recipient{Person: "P1", Name: "张三", Language: plans.LangZH}
+	en := notify.Recipient{Person: "P2", Name: "Li", Language: plans.LangEN}
+
+	a.Message = "误发，请忽略。"
+	got, err := notify.RenderSMS(a, l, en, "")
+	require.NoError(t, err)
+	assert.Equal(t, "【示例市应急】【更正】关于「防汛预案Ⅳ级响应（东湖区、临江区等4个区域）」的通知：误发，请忽略。", got)
+
+	a.Message = "Sent in error, please ignore."
+	got, err = notify.RenderSMS(a, l, en, "")
+	require.NoError(t, err)
+	assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV: Sent in error, please ignore.`, got)
+	got, err = notify.RenderSMS(a, l, zh, "")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(got, "【示例市应急】【更正】关于「防汛预案Ⅳ级响应"), got)
+}
