@@ -257,6 +257,9 @@ func TestDispatchFailoverAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
+	// Beside TestRemovedAgentDoesNotRejoin, which mostly waits: each has
+	// its own processes, ports and data dirs.
+	t.Parallel()
 	const (
 		people = 20_000
 		window = 512

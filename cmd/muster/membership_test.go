@@ -62,6 +62,10 @@ func TestRemovedAgentDoesNotRejoin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
 	}
+	// Most of it is waiting for the removed node to give up (some 15 s):
+	// it runs beside TestDispatchFailoverAcrossProcesses, with its own
+	// processes, ports and data dirs.
+	t.Parallel()
 	agents := startAgents(t)
 	c := newAPI(t, testAdminToken)
 	leader := leaderOf(t, c, agents)
