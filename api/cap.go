@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -345,7 +346,7 @@ func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
 // (plans.WarningService has both): Deps.Warnings is asked for it.
 type WarningImporter interface {
 	Import(ctx context.Context, actor string, in plans.UpstreamWarning) (plans.WarningImport, error)
-	CancelUpstream(ctx context.Context, actor string, purpose plans.WarningPurpose, refs []plans.UpstreamRef, reason string) ([]plans.Warning, error)
+	CancelUpstreamAlert(ctx context.Context, actor string, purpose plans.WarningPurpose, by plans.UpstreamRef, refs []plans.UpstreamRef, reason string) (plans.UpstreamCancel, error)
 }
 
 // importerDep is the warnings service as a WarningImporter, or an
@@ -366,15 +367,53 @@ func (s *Server) importerDep() (WarningImporter, error) {
 // by the alert's sender,identifier,sent.
 const capSourcePrefix = "cap:"
 
+// CAPSentTolerance is how far ahead of the node's clock an upstream alert's
+// sent may be: clocks drift, but an alert sent further in the future comes
+// from a sender whose clock, or the time zone of its timestamps, is wrong.
+const CAPSentTolerance = 15 * time.Minute
+
+// capImportReply is the body POST /cap answers with: the warning (the one
+// the alert became, the one a Cancel lifted, or for a late alert the one
+// that replaced it), and what the import left out or found already done.
+type capImportReply struct {
+	plans.Warning
+	// IgnoredGeocodes are the alert's region codes, as it gave them, that
+	// name no region of muster: those areas are not warned.
+	IgnoredGeocodes []plans.RegionCode `json:"ignored_geocodes,omitempty"`
+	// CoveredGeocodes are codes left out because they lie within another
+	// region of the alert, which the warning names instead.
+	CoveredGeocodes []plans.RegionCode `json:"covered_geocodes,omitempty"`
+	// SupersededBy says which later Update or Cancel had referenced the
+	// alert before it arrived (rules 11).
+	SupersededBy *plans.Supersession `json:"superseded_by,omitempty"`
+	// Awaited are the alerts a Cancel names that have not arrived: they
+	// are remembered as cancelled (rules 11).
+	Awaited []plans.UpstreamRef `json:"awaited,omitempty"`
+}
+
+// capCancelAwaited is the body of 202 for a Cancel none of whose alerts has
+// arrived yet.
+type capCancelAwaited struct {
+	Awaited []plans.UpstreamRef `json:"awaited"`
+	Message string              `json:"message"`
+}
+
 // importCAP takes a CAP 1.2 alert from an upstream feed. An Alert or Update
 // of status Actual, Exercise or Test becomes a warning (201), once: the same
 // sender and identifier again answers 200 with the warning it became. An
 // Update also lifts the warnings of the sender's alerts it references; a
-// Cancel lifts them and answers 200 with the first, or 404 if none was
-// imported. An Update or Cancel that references an alert that became a
-// warning of another purpose, and muster's own alerts relayed back to it,
-// are 409 and change nothing. Anything that is not a CAP 1.2 alert muster
-// can act on is 400 with the reason.
+// Cancel lifts them and answers 200 with the first. Feeds deliver out of
+// order, so (rules 11) every alert an Update or Cancel references is
+// remembered: a Cancel none of whose alerts has arrived answers 202 with
+// them (awaited); an alert arriving after an Update that replaced it
+// answers 200 with that update's warning and creates nothing, and one
+// arriving after its Cancel is created lifted (201), both with
+// superseded_by; under rules 10 such a Cancel was 404. An Update or Cancel
+// that references an alert that became a warning of another purpose, and
+// muster's own alerts relayed back to it, are 409 and change nothing. An
+// alert whose expires is not after its sent, or whose sent is more than
+// CAPSentTolerance ahead of the node's clock, is 400, as is anything else
+// that is not a CAP 1.2 alert muster can act on.
 func (s *Server) importCAP(c *gin.Context) {
 	ws, err := s.importerDep()
 	if err != nil {
@@ -405,6 +444,10 @@ func (s *Server) importCAP(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if err := s.checkCAPTimes(u); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	own := ownReferences(u)
 	ctx, actor := c.Request.Context(), identity(c).Name
 	if u.MsgType == cap.MsgTypeUpdate || u.MsgType == cap.MsgTypeCancel {
@@ -423,13 +466,19 @@ func (s *Server) importCAP(c *gin.Context) {
 		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.TrimSpace(alert.Note), "cancelled upstream"), u.Identifier)
 		// The state machine refuses it too if a warning of another purpose
 		// came in between (checkReferencedPurposes read before).
-		lifted, err := ws.CancelUpstream(ctx, actor, purpose, own, reason)
-		if err == nil {
-			c.Header("Location", "/api/v1/warnings/"+string(lifted[0].ID))
-			s.reply(c, http.StatusOK, lifted[0], nil)
-			return
+		res, err := ws.CancelUpstreamAlert(ctx, actor, purpose, plans.UpstreamRef{Sender: u.Sender, Identifier: u.Identifier}, own, reason)
+		switch {
+		case err != nil:
+			s.writeError(c, err)
+		case len(res.Lifted) == 0:
+			s.logger.Info("CAP cancel remembered for alerts not yet arrived", "request_id", requestID(c), "alert", u.Identifier,
+				"sender", u.Sender, "awaited", res.Awaited)
+			s.reply(c, http.StatusAccepted, capCancelAwaited{Awaited: res.Awaited,
+				Message: fmt.Sprintf("CAP cancel %s: none of the alerts it cancels has arrived; they are remembered as cancelled and become lifted warnings if they come", u.Identifier)}, nil)
+		default:
+			c.Header("Location", "/api/v1/warnings/"+string(res.Lifted[0].ID))
+			s.reply(c, http.StatusOK, capImportReply{Warning: res.Lifted[0], Awaited: res.Awaited}, nil)
 		}
-		s.writeError(c, err)
 		return
 	default:
 		s.writeError(c, muster.Errorf(muster.EInvalid, "CAP alert %s: msgType %s: muster takes Alert, Update and Cancel", u.Identifier, u.MsgType))
@@ -462,7 +511,7 @@ func (s *Server) importCAP(c *gin.Context) {
 		return
 	}
 	if len(res.Ignored) > 0 {
-		s.logger.Info("CAP import left out unknown region codes", "request_id", requestID(c), "alert", u.Identifier,
+		s.logger.Warn("CAP import left out unknown region codes", "request_id", requestID(c), "alert", u.Identifier,
 			"sender", u.Sender, "warning", res.Warning.ID, "codes", res.Ignored)
 	}
 	if len(res.Covered) > 0 {
@@ -473,8 +522,28 @@ func (s *Server) importCAP(c *gin.Context) {
 	if res.Created {
 		status = http.StatusCreated
 	}
+	if res.SupersededBy != nil {
+		s.logger.Info("CAP alert arrived after a later message that references it", "request_id", requestID(c), "alert", u.Identifier,
+			"sender", u.Sender, "action", res.SupersededBy.Action, "by", res.SupersededBy.By.Identifier, "warning", res.Warning.ID)
+	}
 	c.Header("Location", "/api/v1/warnings/"+string(res.Warning.ID))
-	s.reply(c, status, res.Warning, nil)
+	s.reply(c, status, capImportReply{Warning: res.Warning, IgnoredGeocodes: res.Ignored, CoveredGeocodes: res.Covered, SupersededBy: res.SupersededBy}, nil)
+}
+
+// checkCAPTimes refuses (EInvalid) an alert that expires at or before it
+// was sent, or that was sent more than CAPSentTolerance after the node's
+// clock: both are a sender's clock or time-zone error, which a warning
+// would carry on silently.
+func (s *Server) checkCAPTimes(u cap.Upstream) error {
+	if !u.Expires.IsZero() && !u.Expires.After(u.Sent) {
+		return muster.Errorf(muster.EInvalid, "CAP alert %s: expires %s is not after sent %s: check the sender's clock and the time zone of its timestamps",
+			u.Identifier, cap.FormatTime(u.Expires), cap.FormatTime(u.Sent))
+	}
+	if now := s.cfg.Clock.Now(); u.Sent.After(now.Add(CAPSentTolerance)) {
+		return muster.Errorf(muster.EInvalid, "CAP alert %s: sent %s is %s ahead of this server's clock (%s), more than the %s clocks may drift: check the sender's clock and the time zone of its timestamps",
+			u.Identifier, cap.FormatTime(u.Sent), u.Sent.Sub(now).Round(time.Second), cap.FormatTime(now.In(u.Sent.Location())), CAPSentTolerance)
+	}
+	return nil
 }
 
 // notOwnAlert refuses (EConflict) an alert that is muster's own, relayed

@@ -375,9 +375,6 @@ func TestCAPImportRefusesWhatItCannotTake(t *testing.T) {
 		s := strings.ReplaceAll(string(sample), "990100-QX-20261123085500-RS-ORANGE", id)
 		return strings.NewReplacer(oldnew...).Replace(s)
 	}
-	cancelOther := edit("C-1", "<cap:msgType>Alert</cap:msgType>",
-		"<cap:msgType>Cancel</cap:msgType><cap:references>qx.990100.example.cn,never-imported,2026-11-23T08:00:00+08:00</cap:references>")
-
 	tests := []struct {
 		name   string
 		body   string
@@ -399,7 +396,6 @@ func TestCAPImportRefusesWhatItCannotTake(t *testing.T) {
 		{"unknown severity", edit("U-1", "<cap:severity>Severe</cap:severity>", "<cap:severity>Unknown</cap:severity>"), 400, "severity"},
 		{"expired", edit("E-1", "2026-11-23T20:00:00+08:00", "2026-11-23T08:59:00+08:00"), 400, "has passed"},
 		{"update without references", edit("N-1", "<cap:msgType>Alert</cap:msgType>", "<cap:msgType>Update</cap:msgType>"), 400, "without references"},
-		{"cancel of nothing imported", cancelOther, 404, "no warning was imported"},
 		{"too large", edit("L-1", "<cap:description>", "<cap:description>"+strings.Repeat("雨", api.CAPImportMaxBody/3)), 413, "limit"},
 	}
 	for _, tt := range tests {

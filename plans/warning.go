@@ -156,6 +156,11 @@ var (
 	// bWarningsUpstream maps an imported alert, by UpstreamRef.key, to the
 	// warning it became: importing it again finds that warning.
 	bWarningsUpstream = []byte("warnings_upstream")
+	// bWarningsSuperseded maps an upstream alert that a later Update or
+	// Cancel of its sender referenced, by UpstreamRef.key, to what that
+	// message did (a Supersession), whether or not the alert itself ever
+	// arrived (rulesCAPOutOfOrder).
+	bWarningsSuperseded = []byte("warnings_superseded")
 )
 
 // Warning is a warning (预警) as issued: it puts its regions, and everything
@@ -394,6 +399,12 @@ type WarningImport struct {
 	// Covered lists the alert's region codes left out because they lie
 	// within another of its regions, which the warning names instead.
 	Covered []RegionCode `json:"covered,omitempty"`
+	// SupersededBy is set when a later Update or Cancel of the sender had
+	// already referenced the alert before it arrived (rulesCAPOutOfOrder):
+	// updated, nothing was created and Warning is the one that update
+	// became, as it stands now; cancelled, Warning was created lifted and
+	// never put a region in standby.
+	SupersededBy *Supersession `json:"superseded_by,omitempty"`
 }
 
 // warningLift is the payload of warning.lift. Expired asks to lift it
@@ -407,6 +418,19 @@ type warningLift struct {
 	// lift: the cancellation's purpose. Empty for a lift by a person or by
 	// expiry, which may lift a warning of any purpose.
 	Purpose WarningPurpose `json:"purpose,omitempty"`
+	// Cancel is set, and Warning empty, for an upstream cancellation
+	// applied as one step (rulesCAPOutOfOrder): every alert it names is
+	// remembered as cancelled, and the warnings they became are lifted.
+	// Under older rules such a command is refused as naming no warning
+	// (ENotFound) and changes nothing; the service then lifts warning by
+	// warning as before.
+	Cancel *upstreamCancel `json:"cancel,omitempty"`
+}
+
+// upstreamCancel is the upstream part of a cancellation's warning.lift.
+type upstreamCancel struct {
+	By   UpstreamRef   `json:"by,omitzero"` // the Cancel message; zero when not known
+	Refs []UpstreamRef `json:"refs"`        // the alerts it cancels
 }
 
 func warningKey(seq uint64) WarningID { return WarningID(fmt.Sprintf("W%06d", seq)) }
@@ -475,12 +499,27 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
+	var cancelledBefore *Supersession
 	if p.Upstream != nil {
 		// The same alert again, however often and whatever it says now,
 		// is the warning it became the first time.
 		w, ok, err := upstreamWarning(tx, *p.Upstream)
 		if err != nil || ok {
 			return WarningImport{Warning: w}, err
+		}
+		if c.RulesAtLeast(rulesCAPOutOfOrder) {
+			sup, ok, err := supersession(tx, *p.Upstream)
+			switch {
+			case err != nil:
+				return nil, err
+			case ok && sup.Purpose != "" && sup.Purpose != cmp.Or(p.Purpose, WarningLive):
+				// A message of another purpose (a Test cancel naming an
+				// Actual alert) ends nothing of it.
+			case ok && sup.Action == SupersededUpdated:
+				return lateUpdatedAlert(tx, c, &p, sup)
+			case ok:
+				cancelledBefore = &sup
+			}
 		}
 	}
 	if !p.Expires.IsZero() && !p.Expires.After(c.Time) {
@@ -548,17 +587,25 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	w.ID = warningKey(seq)
+	if cancelledBefore != nil {
+		// Cancelled upstream before it arrived: it is born lifted and
+		// never puts a region in standby.
+		w.Status, w.LiftedAt, w.LiftedBy = WarningLifted, c.Time, c.Actor
+		w.LiftReason = "cancelled before this alert arrived: " + cancelledBefore.Reason
+	}
 	reason := fmt.Sprintf("%s预警 %s: %s", w.Level.ChineseName(), w.ID, w.Headline)
 	for _, r := range w.Regions {
-		if !w.HoldsRegions() && c.RulesAtLeast(rulesDrillWarningsHoldNoRegion) {
+		if (!w.HoldsRegions() && c.RulesAtLeast(rulesDrillWarningsHoldNoRegion)) || cancelledBefore != nil {
 			break
 		}
 		if err := holdStandby(tx, r, w.ID, w.Level, c.Time, c.Actor, reason); err != nil {
 			return nil, fmt.Errorf("switch %s to standby: %w", r, err)
 		}
 	}
-	if err := bucket(tx, bWarningsActive).Put([]byte(w.ID), nil); err != nil {
-		return nil, err
+	if cancelledBefore == nil {
+		if err := bucket(tx, bWarningsActive).Put([]byte(w.ID), nil); err != nil {
+			return nil, err
+		}
 	}
 	if err := putJSON(wb, string(w.ID), w); err != nil {
 		return nil, err
@@ -566,7 +613,9 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if p.Upstream == nil {
 		return w, nil
 	}
-	return importedWarning(tx, c, &p, w)
+	out, err := importedWarning(tx, c, &p, w)
+	out.SupersededBy = cancelledBefore
+	return out, err
 }
 
 // rulesWarningOutermostRegions is the behaviour (muster.Rules) from which a
@@ -661,20 +710,197 @@ func importedWarning(tx *bolt.Tx, c *muster.Command, p *warningIssue, w Warning)
 	if err := bucket(tx, bWarningsUpstream).Put(p.Upstream.key(), []byte(w.ID)); err != nil {
 		return WarningImport{}, err
 	}
-	out := WarningImport{Warning: w, Created: true}
+	replaced, err := supersedeReplaced(tx, c, p, w.ID)
+	if err != nil {
+		return WarningImport{}, err
+	}
+	return WarningImport{Warning: w, Created: true, Replaced: replaced}, nil
+}
+
+// supersedeReplaced lifts the warnings in force of the alerts p replaces,
+// as updated by p's alert, which became (or, arriving late, was overtaken
+// by) warning by, and returns them. From rulesCAPOutOfOrder it also
+// remembers each replaced alert as updated, whether or not it has arrived.
+func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by WarningID) ([]WarningID, error) {
+	var lifted []WarningID
 	for _, r := range p.Replaces {
+		if c.RulesAtLeast(rulesCAPOutOfOrder) && r != *p.Upstream {
+			sup := Supersession{Alert: r, By: *p.Upstream, Action: SupersededUpdated, Warning: by, Purpose: cmp.Or(p.Purpose, WarningLive), At: c.Time}
+			if err := noteSupersession(tx, sup); err != nil {
+				return nil, err
+			}
+		}
 		old, ok, err := upstreamWarning(tx, r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || old.Status != WarningActive || old.ID == by || slices.Contains(lifted, old.ID) {
+			continue
+		}
+		reason := fmt.Sprintf("updated by upstream alert %s (warning %s)", p.Upstream.Identifier, by)
+		if err := liftWarning(tx, &old, WarningLifted, c.Time, c.Actor, reason); err != nil {
+			return nil, fmt.Errorf("lift %s: %w", old.ID, err)
+		}
+		lifted = append(lifted, old.ID)
+	}
+	return lifted, nil
+}
+
+// rulesCAPOutOfOrder is the behaviour (muster.Rules) from which the state
+// remembers every upstream alert a later Update or Cancel of its sender
+// referenced, and what that message did, even when the alert itself has
+// not arrived (feeds, relays and retries deliver out of order): an alert
+// arriving after an Update that replaced it creates nothing and answers
+// with the update's warning, and one arriving after a Cancel of it is
+// created lifted. Under older rules a reference to an alert not yet seen
+// was dropped, a Cancel of one was refused (ENotFound) and forgotten, and
+// the late alert became a warning in force that nothing lifted.
+const rulesCAPOutOfOrder = 11
+
+// SupersedeAction is what a later upstream message did to an alert it
+// referenced.
+type SupersedeAction string
+
+// Supersede actions.
+const (
+	SupersededUpdated   SupersedeAction = "updated"   // an Update replaced it
+	SupersededCancelled SupersedeAction = "cancelled" // a Cancel ended it
+)
+
+// Supersession records that a later Update or Cancel of an upstream alert's
+// sender referenced it (rulesCAPOutOfOrder). A Cancel overrides an Update's
+// record, and a later Update another Update's; nothing overrides a Cancel.
+type Supersession struct {
+	Alert UpstreamRef `json:"alert"` // the alert referenced
+	// By is the Update or Cancel that referenced it; zero for a
+	// cancellation asked without its own identifier (LiftUpstream).
+	By      UpstreamRef     `json:"by,omitzero"`
+	Action  SupersedeAction `json:"action"`
+	Warning WarningID       `json:"warning,omitempty"` // the warning the Update became; "" for a Cancel
+	Reason  string          `json:"reason,omitempty"`  // the Cancel's reason
+	// Purpose is the purpose of the message (its CAP status); "" for a
+	// cancellation whose purpose was not given. A late alert of another
+	// purpose is not superseded by it.
+	Purpose WarningPurpose `json:"purpose,omitempty"`
+	At      time.Time      `json:"at"` // the time of the command that recorded it
+}
+
+// supersession returns what a later message did to the alert ref, if any
+// referenced it.
+func supersession(tx *bolt.Tx, ref UpstreamRef) (Supersession, bool, error) {
+	var s Supersession
+	ok, err := getJSON(tx.Bucket(bWarningsSuperseded), string(ref.key()), &s)
+	return s, ok, err
+}
+
+// noteSupersession records s unless a record it may not override is there
+// (see Supersession), or the same message's.
+func noteSupersession(tx *bolt.Tx, s Supersession) error {
+	old, ok, err := supersession(tx, s.Alert)
+	if err != nil {
+		return err
+	}
+	if ok && (old.Action == SupersededCancelled || old.By == s.By && old.Action == s.Action) {
+		return nil
+	}
+	return putJSON(bucket(tx, bWarningsSuperseded), string(s.Alert.key()), s)
+}
+
+// lateUpdatedAlert answers an upstream alert that arrives after an Update
+// replaced it (sup): it creates no warning and returns the warning the
+// Update became, as it stands. The alerts the late one replaces are
+// replaced still: remembered as updated and their warnings in force lifted.
+func lateUpdatedAlert(tx *bolt.Tx, c *muster.Command, p *warningIssue, sup Supersession) (WarningImport, error) {
+	w, err := getWarning(tx, sup.Warning)
+	if err != nil {
+		return WarningImport{}, err
+	}
+	if c.RulesAtLeast(rulesUpstreamOwnPurpose) {
+		old, err := replacedWarnings(tx, p)
 		if err != nil {
 			return WarningImport{}, err
 		}
-		if !ok || old.Status != WarningActive || old.ID == w.ID || slices.Contains(out.Replaced, old.ID) {
+		for _, o := range old {
+			if err := samePurpose(&o, cmp.Or(p.Purpose, WarningLive), "upstream alert "+p.Upstream.Identifier); err != nil {
+				return WarningImport{}, err
+			}
+		}
+	}
+	replaced, err := supersedeReplaced(tx, c, p, w.ID)
+	if err != nil {
+		return WarningImport{}, err
+	}
+	if slices.Contains(replaced, w.ID) { // lifted just now: read it again
+		if w, err = getWarning(tx, w.ID); err != nil {
+			return WarningImport{}, err
+		}
+	}
+	return WarningImport{Warning: w, Replaced: replaced, SupersededBy: &sup}, nil
+}
+
+// UpstreamCancel is the outcome of an upstream cancellation.
+type UpstreamCancel struct {
+	// Lifted lists the warnings the cancelled alerts became, each once,
+	// as they stand now: lifted by this cancellation or before it.
+	Lifted []Warning `json:"lifted"`
+	// Awaited lists the cancelled alerts that have not arrived: they are
+	// remembered, and each is created lifted if it comes
+	// (rulesCAPOutOfOrder).
+	Awaited []UpstreamRef `json:"awaited,omitempty"`
+}
+
+// applyUpstreamCancel applies an upstream cancellation as one step
+// (rulesCAPOutOfOrder): if an alert it names became a warning of another
+// purpose than p.Purpose (when given), nothing changes and it is
+// EConflict; otherwise every alert is remembered as cancelled and the
+// warnings in force they became are lifted.
+func applyUpstreamCancel(tx *bolt.Tx, c *muster.Command, p *warningLift) (UpstreamCancel, error) {
+	reason := strings.TrimSpace(p.Reason)
+	if reason == "" {
+		return UpstreamCancel{}, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
+	}
+	if len(p.Cancel.Refs) == 0 {
+		return UpstreamCancel{}, muster.Errorf(muster.EInvalid, "cancel: name at least one upstream alert")
+	}
+	for _, r := range p.Cancel.Refs {
+		if err := r.check(); err != nil {
+			return UpstreamCancel{}, err
+		}
+		w, ok, err := upstreamWarning(tx, r)
+		if err != nil {
+			return UpstreamCancel{}, err
+		}
+		if ok && p.Purpose != "" {
+			if err := samePurpose(&w, p.Purpose, "the cancellation"); err != nil {
+				return UpstreamCancel{}, err // nothing changed
+			}
+		}
+	}
+	out := UpstreamCancel{Lifted: []Warning{}}
+	for _, r := range p.Cancel.Refs {
+		sup := Supersession{Alert: r, By: p.Cancel.By, Action: SupersededCancelled, Reason: reason, Purpose: p.Purpose, At: c.Time}
+		if err := noteSupersession(tx, sup); err != nil {
+			return UpstreamCancel{}, err
+		}
+		w, ok, err := upstreamWarning(tx, r)
+		if err != nil {
+			return UpstreamCancel{}, err
+		}
+		if !ok {
+			if !slices.Contains(out.Awaited, r) {
+				out.Awaited = append(out.Awaited, r)
+			}
 			continue
 		}
-		reason := fmt.Sprintf("updated by upstream alert %s (warning %s)", p.Upstream.Identifier, w.ID)
-		if err := liftWarning(tx, &old, WarningLifted, c.Time, c.Actor, reason); err != nil {
-			return WarningImport{}, fmt.Errorf("lift %s: %w", old.ID, err)
+		if slices.ContainsFunc(out.Lifted, func(l Warning) bool { return l.ID == w.ID }) {
+			continue
 		}
-		out.Replaced = append(out.Replaced, old.ID)
+		if w.Status == WarningActive {
+			if err := liftWarning(tx, &w, WarningLifted, c.Time, c.Actor, reason); err != nil {
+				return UpstreamCancel{}, fmt.Errorf("lift %s: %w", w.ID, err)
+			}
+		}
+		out.Lifted = append(out.Lifted, w)
 	}
 	return out, nil
 }
@@ -683,6 +909,9 @@ func applyWarningLift(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var p warningLift
 	if err := json.Unmarshal(c.Payload, &p); err != nil {
 		return nil, muster.Errorf(muster.EInvalid, "lift warning: %v", err)
+	}
+	if p.Cancel != nil && p.Warning == "" && c.RulesAtLeast(rulesCAPOutOfOrder) {
+		return applyUpstreamCancel(tx, c, &p)
 	}
 	w, err := getWarning(tx, p.Warning)
 	if err != nil {
@@ -1073,7 +1302,7 @@ type UpstreamWarning struct {
 	Source   string         // the warning's Source, such as "cap:sender,identifier,sent"
 	Purpose  WarningPurpose // LIVE, EXERCISE or TEST; "" is LIVE
 	Replaces []UpstreamRef  // earlier alerts this one updates, of its purpose: their warnings in force are lifted
-	Regions  []RegionCode   // the alert's region codes; those muster does not have are left out
+	Regions  []RegionCode   // the alert's region codes (statistical codes padded with 000 too); those muster does not have are left out
 	Level    WarningLevel
 	// Texts longer than MaxWarningEvent, MaxWarningHeadline and
 	// MaxWarningDescription are cut; Headline defaults to Event.
@@ -1090,10 +1319,19 @@ type UpstreamWarning struct {
 // that updates earlier ones (Replaces) lifts their warnings in force in the
 // same step, and keeps the earlier RespondBy of one still awaiting a
 // response; if it names a warning of another purpose (a TEST alert updating
-// a LIVE one) nothing is imported and it is EConflict. Region codes muster
-// does not have are left out and listed in Ignored, and so are those within
+// a LIVE one) nothing is imported and it is EConflict. A region code
+// muster does not have names the region it has without trailing groups of
+// 000 (a padded statistical code: 990105000000 is 990105); codes that name
+// none are left out and listed in Ignored as given, and so are those within
 // another of the alert's regions, which covers them, listed in Covered; none
 // left, an unknown level or an expiry already passed is EInvalid.
+//
+// From rulesCAPOutOfOrder an Update remembers every alert it replaces,
+// arrived or not, and CancelUpstreamAlert every alert it cancels: an alert
+// that arrives after an Update replaced it creates no warning and returns
+// the Update's warning as it stands (Created false, SupersededBy set), and
+// one that arrives after a Cancel of it is created lifted, putting no
+// region in standby (Created true, SupersededBy set).
 func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWarning) (WarningImport, error) {
 	now := s.clock.Now()
 	if err := in.Alert.check(); err != nil {
@@ -1114,12 +1352,12 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 			if r = RegionCode(strings.TrimSpace(string(r))); r == "" {
 				continue
 			}
-			_, ok, err := getRegion(tx, r)
+			code, ok, err := paddedRegion(tx, r)
 			if err != nil {
 				return err
 			}
 			if ok {
-				known = append(known, r)
+				known = append(known, code)
 			} else {
 				out.Ignored = append(out.Ignored, r)
 			}
@@ -1181,30 +1419,90 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 	return res, nil
 }
 
+// paddedRegion returns the region code names: itself if muster has it, or
+// else the code without trailing groups of 000, as a statistical division
+// code (统计用区划代码: 6 digits of county, 3 of street, 3 of community)
+// pads a district or a street to 12 digits, or to 15: 990105000000 is
+// district 990105, 990105004000 street 990105004. ok is false when neither
+// exists.
+func paddedRegion(tx *bolt.Tx, code RegionCode) (RegionCode, bool, error) {
+	for c := code; ; c = c[:len(c)-3] {
+		_, ok, err := getRegion(tx, c)
+		if err != nil || ok {
+			return c, ok, err
+		}
+		if len(c) <= 6 || len(c)%3 != 0 || !strings.HasSuffix(string(c), "000") {
+			return code, false, nil
+		}
+	}
+}
+
 // LiftUpstream is CancelUpstream for a cancellation whose purpose is not
 // known: it lifts the warnings refs became whatever their purpose. Callers
 // that have the cancellation's CAP status should use CancelUpstream, which
 // keeps a test or exercise cancellation off a LIVE warning.
 func (s *WarningService) LiftUpstream(ctx context.Context, actor string, refs []UpstreamRef, reason string) ([]Warning, error) {
-	return s.cancelUpstream(ctx, actor, "", refs, reason)
+	out, err := s.cancelUpstream(ctx, actor, "", UpstreamRef{}, refs, reason)
+	return out.Lifted, err
 }
 
 // CancelUpstream lifts the warnings that the upstream alerts refs became, as
 // their sender's cancellation of the given purpose (its CAP status: Actual
 // LIVE, Exercise EXERCISE, Test TEST) asks, each with reason. A warning
 // already lifted or expired is returned as it stands, so a cancellation
-// received twice gets the same answer. Alerts that never became a warning
-// are skipped; if none did, it is ENotFound. If any of them became a warning
-// of another purpose (a test cancellation naming a LIVE warning), nothing is
-// lifted and it is EConflict; an invalid purpose is EInvalid.
+// received twice gets the same answer. From rulesCAPOutOfOrder, alerts that
+// never became a warning are remembered as cancelled (see
+// CancelUpstreamAlert) and the list may be empty; under older rules they
+// are skipped, and if none became a warning it is ENotFound. If any of them
+// became a warning of another purpose (a test cancellation naming a LIVE
+// warning), nothing is lifted and it is EConflict; an invalid purpose is
+// EInvalid.
 func (s *WarningService) CancelUpstream(ctx context.Context, actor string, purpose WarningPurpose, refs []UpstreamRef, reason string) ([]Warning, error) {
-	if !purpose.Valid() {
-		return nil, muster.Errorf(muster.EInvalid, "purpose %q: want LIVE, EXERCISE or TEST", purpose)
-	}
-	return s.cancelUpstream(ctx, actor, purpose, refs, reason)
+	out, err := s.CancelUpstreamAlert(ctx, actor, purpose, UpstreamRef{}, refs, reason)
+	return out.Lifted, err
 }
 
-func (s *WarningService) cancelUpstream(ctx context.Context, actor string, purpose WarningPurpose, refs []UpstreamRef, reason string) ([]Warning, error) {
+// CancelUpstreamAlert is CancelUpstream for the Cancel message by (zero
+// when not known), returning the alerts not yet arrived as well: from
+// rulesCAPOutOfOrder every alert of refs is remembered as cancelled by it,
+// in the same step that lifts the warnings they became, so one that arrives
+// later is created lifted and puts no region in standby (Awaited lists
+// them).
+func (s *WarningService) CancelUpstreamAlert(ctx context.Context, actor string, purpose WarningPurpose, by UpstreamRef, refs []UpstreamRef, reason string) (UpstreamCancel, error) {
+	if !purpose.Valid() {
+		return UpstreamCancel{}, muster.Errorf(muster.EInvalid, "purpose %q: want LIVE, EXERCISE or TEST", purpose)
+	}
+	return s.cancelUpstream(ctx, actor, purpose, by, refs, reason)
+}
+
+func (s *WarningService) cancelUpstream(ctx context.Context, actor string, purpose WarningPurpose, by UpstreamRef, refs []UpstreamRef, reason string) (UpstreamCancel, error) {
+	if len(refs) > 0 && strings.TrimSpace(reason) != "" && muster.CheckPlainText("reason", reason, false) == nil {
+		b, err := json.Marshal(warningLift{Reason: reason, Purpose: purpose, Cancel: &upstreamCancel{By: by, Refs: refs}})
+		if err != nil {
+			return UpstreamCancel{}, err
+		}
+		var out UpstreamCancel
+		err = s.apply.Apply(ctx, &muster.Command{Type: CmdWarningLift, Actor: actor, Payload: b}, &out)
+		if err == nil {
+			now := s.clock.Now()
+			for i := range out.Lifted {
+				out.Lifted[i] = out.Lifted[i].At(now)
+			}
+			return out, nil
+		}
+		if !muster.IsCode(err, muster.ENotFound) {
+			return UpstreamCancel{}, err
+		}
+		// Under rules before rulesCAPOutOfOrder the state machine takes
+		// no cancellation as one step: lift warning by warning.
+	}
+	lifted, err := s.liftUpstreamEach(ctx, actor, purpose, refs, reason)
+	return UpstreamCancel{Lifted: lifted}, err
+}
+
+// liftUpstreamEach is the cancellation under rules before
+// rulesCAPOutOfOrder: one lift per warning refs became, ENotFound if none.
+func (s *WarningService) liftUpstreamEach(ctx context.Context, actor string, purpose WarningPurpose, refs []UpstreamRef, reason string) ([]Warning, error) {
 	var ids []WarningID
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		for _, r := range refs {

@@ -1,0 +1,172 @@
+package api_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/access"
+	"muster/api"
+	"muster/cluster/clustertest"
+	"muster/plans"
+)
+
+// capImportBody is the body POST /cap answers an Alert, Update or Cancel
+// with: the warning and what the import found.
+type capImportBody struct {
+	plans.Warning
+	IgnoredGeocodes []plans.RegionCode `json:"ignored_geocodes"`
+	CoveredGeocodes []plans.RegionCode `json:"covered_geocodes"`
+	SupersededBy    *struct {
+		Action string            `json:"action"`
+		By     plans.UpstreamRef `json:"by"`
+	} `json:"superseded_by"`
+	Awaited []plans.UpstreamRef `json:"awaited"`
+}
+
+// capDoc returns the sample alert (sent 08:55 +08:00, the fixture's clock
+// at 09:00) under identifier id, of msgType, referencing refs (identifiers
+// of the same sender, sent at 08:50), with the replacements oldnew.
+func capDoc(sample []byte, id, msgType string, refs []string, oldnew ...string) string {
+	s := strings.ReplaceAll(string(sample), "990100-QX-20261123085500-RS-ORANGE", id)
+	msg := "<cap:msgType>" + msgType + "</cap:msgType>"
+	if len(refs) > 0 {
+		var rs []string
+		for _, r := range refs {
+			rs = append(rs, "qx.990100.example.cn,"+r+",2026-11-23T08:50:00+08:00")
+		}
+		msg += "<cap:references>" + strings.Join(rs, " ") + "</cap:references>"
+	}
+	s = strings.Replace(s, "<cap:msgType>Alert</cap:msgType>", msg, 1)
+	return strings.NewReplacer(oldnew...).Replace(s)
+}
+
+// An Update before its original, a Cancel before its alert: the late
+// alert neither becomes a second warning in force nor stays in force
+// (rules 11; rules 10 is pinned in plans/warning_order_test.go).
+func TestCAPImportOutOfOrder(t *testing.T) {
+	f, h, sample := capImportFixture(t)
+	post := func(body string) response {
+		return do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+	}
+
+	res := post(capDoc(sample, "T2U", "Update", []string{"T2"}, "<cap:severity>Severe</cap:severity>", "<cap:severity>Extreme</cap:severity>"))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var up capImportBody
+	res.decode(t, &up)
+	assert.Equal(t, plans.WarningRed, up.Level)
+
+	res = post(capDoc(sample, "T2", "Alert", nil))
+	require.Equal(t, http.StatusOK, res.Code, "the late original: %s", res.Body)
+	var late capImportBody
+	res.decode(t, &late)
+	assert.Equal(t, up.ID, late.ID, "answered with the update's warning")
+	assert.Equal(t, "/api/v1/warnings/"+string(up.ID), res.Header().Get("Location"))
+	require.NotNil(t, late.SupersededBy)
+	assert.Equal(t, "updated", late.SupersededBy.Action)
+	assert.Equal(t, "T2U", late.SupersededBy.By.Identifier)
+
+	// A Cancel of an alert not yet arrived is remembered: 202.
+	res = post(capDoc(sample, "T4C", "Cancel", []string{"T4"}))
+	require.Equal(t, http.StatusAccepted, res.Code, "%s", res.Body)
+	var awaited capImportBody
+	res.decode(t, &awaited)
+	assert.Equal(t, []plans.UpstreamRef{{Sender: "qx.990100.example.cn", Identifier: "T4"}}, awaited.Awaited)
+
+	res = post(capDoc(sample, "T4", "Alert", nil))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var born capImportBody
+	res.decode(t, &born)
+	assert.Equal(t, plans.WarningLifted, born.Status, "born cancelled")
+	require.NotNil(t, born.SupersededBy)
+	assert.Equal(t, "cancelled", born.SupersededBy.Action)
+	assert.Equal(t, "T4C", born.SupersededBy.By.Identifier)
+
+	res = do(t, h, request{method: "GET", path: "/api/v1/warnings?active=true", token: f.root})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var list struct{ Items []plans.Warning }
+	res.decode(t, &list)
+	require.Len(t, list.Items, 1, "only the update is in force: %s", res.Body)
+	assert.Equal(t, up.ID, list.Items[0].ID)
+
+	// The met service cancels the chain by its latest message.
+	res = post(capDoc(sample, "T2C", "Cancel", []string{"T2U"}))
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
+}
+
+// An alert whose clock is wrong is refused: sent far in the future, or
+// expiring before it is sent.
+func TestCAPImportRefusesClockErrors(t *testing.T) {
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
+	f := newCAPFixture(t, clk)
+	withDemo(t, f, f.handler(f.c.Nodes[0]))
+	sample, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-orange.xml"))
+	require.NoError(t, err)
+	// A server on the test clock: the node's clock is 09:00 +08:00.
+	n := f.c.Nodes[0].Node
+	h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CAPSender: capSender, Clock: clk},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
+			Warnings: plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk})}).Handler()
+	tests := []struct {
+		name   string
+		oldnew []string
+		status int
+		msg    string
+	}{
+		{"sent months ahead", []string{"<cap:sent>2026-11-23T08:55:00+08:00", "<cap:sent>2027-06-06T11:10:00+08:00",
+			"2026-11-23T20:00:00+08:00", "2027-06-06T20:00:00+08:00"}, 400, "ahead of this server's clock"},
+		{"sent in local time labelled UTC", []string{"<cap:sent>2026-11-23T08:55:00+08:00", "<cap:sent>2026-11-23T08:55:00-00:00"}, 400, "ahead of this server's clock"},
+		{"expires before sent", []string{"<cap:sent>2026-11-23T08:55:00+08:00", "<cap:sent>2026-11-23T20:30:00+08:00"}, 400, "is not after sent"},
+		{"expires at sent", []string{"2026-11-23T20:00:00+08:00", "2026-11-23T08:55:00+08:00"}, 400, "is not after sent"},
+		{"sent 10 minutes ahead: clocks drift", []string{"<cap:sent>2026-11-23T08:55:00+08:00", "<cap:sent>2026-11-23T09:10:00+08:00"}, 201, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root,
+				body: strings.NewReader(capDoc(sample, "CLK-"+string(rune('A'+i)), "Alert", nil, tt.oldnew...))})
+			require.Equal(t, tt.status, res.Code, "%s", res.Body)
+			if tt.msg != "" {
+				assert.Contains(t, res.errorBody(t).Message, tt.msg)
+			}
+		})
+	}
+}
+
+// A 12- or 15-digit statistical code (统计用区划代码) padded with zeros
+// names the district or street it pads; a code still unknown is named in
+// the answer, not only in the log.
+func TestCAPImportPaddedStatisticalCodes(t *testing.T) {
+	f, h, sample := capImportFixture(t)
+	tests := []struct {
+		name             string
+		codes            [2]string
+		regions, ignored []plans.RegionCode
+	}{
+		{"12-digit district", [2]string{"990101000000", "990102"}, []plans.RegionCode{"990101", "990102"}, nil},
+		{"15-digit district and 12-digit street", [2]string{"990101000000000", "990102001000"}, []plans.RegionCode{"990101", "990102001"}, nil},
+		{"unknown padded code", [2]string{"990199000000", "990102"}, []plans.RegionCode{"990102"}, []plans.RegionCode{"990199000000"}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := capDoc(sample, "PAD-"+string(rune('A'+i)), "Alert", nil,
+				"<cap:value>990101</cap:value>", "<cap:value>"+tt.codes[0]+"</cap:value>",
+				"<cap:value>990102</cap:value>", "<cap:value>"+tt.codes[1]+"</cap:value>")
+			res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+			require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+			var got capImportBody
+			res.decode(t, &got)
+			assert.Equal(t, tt.regions, got.Regions)
+			assert.Equal(t, tt.ignored, got.IgnoredGeocodes)
+		})
+	}
+}
