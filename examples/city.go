@@ -11,8 +11,9 @@ import (
 // The demo city: 示例市, a fictional city with code 990100 (99 is no real
 // province, so the codes never collide with GB/T 2260).
 const (
-	CityCode plans.RegionCode = "990100"
-	CityName                  = "示例市"
+	CityCode   plans.RegionCode = "990100"
+	CityName                    = "示例市"
+	CityNameEN                  = "Example City"
 )
 
 // Shape of the demo city.
@@ -27,6 +28,13 @@ const (
 )
 
 var districtNames = [DistrictsPerCity]string{"东湖区", "江北区", "临江区", "西林区", "南屏区", "高新区"}
+
+// districtNamesEN are the districts' English names (pinyin), which English
+// speakers' messages say; streets, communities and grids have none, so
+// those messages fall back to their Chinese names.
+var districtNamesEN = [DistrictsPerCity]string{
+	"Donghu District", "Jiangbei District", "Linjiang District", "Xilin District", "Nanping District", "Gaoxin District",
+}
 
 var streetNames = [DistrictsPerCity][StreetsPerDistrict]string{
 	{"青山街道", "湖滨街道", "东亭街道", "梨园街道"},
@@ -52,14 +60,15 @@ var (
 // CityRegions returns the demo city's region tree, parents before children:
 // the city, 6 districts (990101–990106), 4 streets each (9 digits), 5
 // communities per street (12 digits) and 10 grids per community (15 digits,
-// the community's code and 001–010). It is the same on every call.
+// the community's code and 001–010). The city and the districts have
+// English names. It is the same on every call.
 func CityRegions() []plans.Region {
 	out := make([]plans.Region, 0, cityRegionCount)
-	out = append(out, plans.Region{Code: CityCode, Name: CityName, Kind: plans.KindCity})
+	out = append(out, plans.Region{Code: CityCode, Name: CityName, NameEN: CityNameEN, Kind: plans.KindCity})
 	community := 0
 	for d := range DistrictsPerCity {
 		dc := plans.RegionCode(fmt.Sprintf("%s%02d", CityCode[:4], d+1))
-		out = append(out, plans.Region{Code: dc, Name: districtNames[d], Kind: plans.KindDistrict, Parent: CityCode})
+		out = append(out, plans.Region{Code: dc, Name: districtNames[d], NameEN: districtNamesEN[d], Kind: plans.KindDistrict, Parent: CityCode})
 		for s := range StreetsPerDistrict {
 			sc := plans.RegionCode(fmt.Sprintf("%s%03d", dc, s+1))
 			out = append(out, plans.Region{Code: sc, Name: streetNames[d][s], Kind: plans.KindStreet, Parent: dc})
@@ -85,11 +94,12 @@ var kindNames = map[plans.RegionKind]string{
 }
 
 // WriteRegionsCSV writes regions as a UTF-8 CSV file that ParseRegions
-// reads: header 编码,名称,级别,上级 and one line per region with its kind in
-// Chinese. The output depends only on regions.
+// reads: header 编码,名称,级别,上级,英文名 and one line per region with its
+// kind in Chinese (the English name cell empty for a region without one).
+// The output depends only on regions.
 func WriteRegionsCSV(w io.Writer, regions []plans.Region) error {
 	bw := bufio.NewWriter(w)
-	if _, err := bw.WriteString("编码,名称,级别,上级\n"); err != nil {
+	if _, err := bw.WriteString("编码,名称,级别,上级,英文名\n"); err != nil {
 		return err
 	}
 	for _, r := range regions {
@@ -97,7 +107,7 @@ func WriteRegionsCSV(w io.Writer, regions []plans.Region) error {
 		if !ok {
 			return fmt.Errorf("region %s: unknown kind %q", r.Code, r.Kind)
 		}
-		if _, err := fmt.Fprintf(bw, "%s,%s,%s,%s\n", r.Code, r.Name, kind, r.Parent); err != nil {
+		if _, err := fmt.Fprintf(bw, "%s,%s,%s,%s,%s\n", r.Code, r.Name, kind, r.Parent, r.NameEN); err != nil {
 			return err
 		}
 	}

@@ -71,8 +71,8 @@ func TestRegions(t *testing.T) {
 		code plans.RegionCode
 		want plans.Region
 	}{
-		{"city", "990100", plans.Region{Code: "990100", Name: "示例市", Kind: plans.KindCity}},
-		{"first district", "990101", plans.Region{Code: "990101", Name: "东湖区", Kind: plans.KindDistrict, Parent: "990100"}},
+		{"city", "990100", plans.Region{Code: "990100", Name: "示例市", NameEN: "Example City", Kind: plans.KindCity}},
+		{"first district", "990101", plans.Region{Code: "990101", Name: "东湖区", NameEN: "Donghu District", Kind: plans.KindDistrict, Parent: "990100"}},
 		{"first street", "990101001", plans.Region{Code: "990101001", Name: "青山街道", Kind: plans.KindStreet, Parent: "990101"}},
 		{"first community", "990101001001", plans.Region{Code: "990101001001", Name: "幸福里社区", Kind: plans.KindCommunity, Parent: "990101001"}},
 		{"a grid", "990101001001003", plans.Region{Code: "990101001001003", Name: "幸福里社区第3网格", Kind: plans.KindGrid, Parent: "990101001001"}},

@@ -90,8 +90,12 @@ type Activation struct {
 	LevelName   string             `json:"level_name"`
 	Regions     []plans.RegionCode `json:"regions"`
 	RegionNames string             `json:"region_names"` // joined by 、 for messages
-	Purpose     Purpose            `json:"purpose"`
-	Reason      string             `json:"reason"`
+	// RegionNamesEN are the regions' English names joined by ", " (a
+	// region without one says its Chinese name), for English speakers'
+	// messages; empty when none of the regions has one.
+	RegionNamesEN string  `json:"region_names_en,omitempty"`
+	Purpose       Purpose `json:"purpose"`
+	Reason        string  `json:"reason"`
 	// ConfirmedScope is the confirmation the request gave for a scope wider
 	// than the plan expects (see ScopeGuard).
 	ConfirmedScope string     `json:"confirmed_scope,omitempty"`
@@ -357,6 +361,11 @@ func (p *prepared) activation(id plans.ActivationID, c *muster.Command) Activati
 		names[i] = r.Name
 	}
 	a.RegionNames = strings.Join(names, "、")
+	if c == nil || c.RulesAtLeast(rulesEnglishNames) {
+		a.RegionNamesEN = regionNamesEN(p.regions)
+	} else {
+		a.Roles = withoutNamesEN(a.Roles)
+	}
 	if c != nil {
 		a.CreatedAt, a.CreatedBy, a.Command, a.Index = c.Time, c.Actor, c.ID, c.Index
 	}

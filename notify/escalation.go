@@ -1725,8 +1725,12 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		if err != nil {
 			return err
 		}
-		d := MessageData(a, r, "")
-		d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
+		// The script's names are in the language it is written in: a
+		// Chinese voice reads the Chinese ones, whoever it calls.
+		spoken := r
+		spoken.Language = out.Language
+		d := MessageData(a, spoken, "")
+		d.AckDeadline = plans.DeadlineText(l.AckDeadline, out.Language)
 		if out.Text, err = t.Render(d); err != nil {
 			return err
 		}

@@ -8,7 +8,10 @@ import (
 )
 
 // MessageData fills a plan's templates for one recipient of a. link is the
-// recipient's answer link ({{.Link}}; see AnswerKey.Link), "" for none.
+// recipient's answer link ({{.Link}}; see AnswerKey.Link), "" for none. An
+// English speaker reads the plan's English title, the level's English name,
+// and the regions' and roles' English names where a has them (Chinese
+// otherwise).
 func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 	lang := r.Language
 	d := plans.MessageData{
@@ -29,11 +32,18 @@ func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 			d.Plan = a.PlanTitleEN
 		}
 		d.LevelName = a.Level.EnglishName()
+		if a.RegionNamesEN != "" {
+			d.Region = a.RegionNamesEN
+		}
 	}
 	var names []string
 	for _, i := range r.Roles {
 		if i >= 0 && i < len(a.Roles) {
-			names = append(names, a.Roles[i].Name)
+			name := a.Roles[i].Name
+			if lang == plans.LangEN && a.Roles[i].NameEN != "" {
+				name = a.Roles[i].NameEN
+			}
+			names = append(names, name)
 		}
 	}
 	d.Roles = strings.Join(names, sep)

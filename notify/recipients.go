@@ -171,9 +171,12 @@ func withPhone(v []byte, phone string) ([]byte, error) {
 // RoleSlot is one role of an activated level, numbered across its groups in
 // plan order; recipients refer to roles by Index.
 type RoleSlot struct {
-	Index   int         `json:"index"`
-	Group   string      `json:"group"`
-	Name    string      `json:"name"`
+	Index int    `json:"index"`
+	Group string `json:"group"`
+	Name  string `json:"name"`
+	// NameEN is the role's English name (plans.Role.NameEN), which English
+	// speakers' messages say instead of Name; empty when it has none.
+	NameEN  string      `json:"name_en,omitempty"`
 	Reach   plans.Reach `json:"reach"`
 	Count   int         `json:"count"`
 	MustAck bool        `json:"must_ack,omitempty"`
@@ -190,7 +193,7 @@ func RoleSlots(l *plans.Level) []RoleSlot {
 			if reach == "" {
 				reach = plans.ReachActivation
 			}
-			out = append(out, RoleSlot{Index: len(out), Group: g.Name, Name: r.Name, Reach: reach, Count: r.Count, MustAck: r.MustAck, sel: r.Select})
+			out = append(out, RoleSlot{Index: len(out), Group: g.Name, Name: r.Name, NameEN: r.NameEN, Reach: reach, Count: r.Count, MustAck: r.MustAck, sel: r.Select})
 		}
 	}
 	return out

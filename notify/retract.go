@@ -126,7 +126,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	corr := Activation{ID: activationKey(seq), Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
-		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, Purpose: a.Purpose,
+		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, RegionNamesEN: a.RegionNamesEN, Purpose: a.Purpose,
 		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
 		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
 	var (

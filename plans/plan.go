@@ -485,7 +485,10 @@ type Group struct {
 
 // Role is a slot in a level: the people its selector matches are called up.
 type Role struct {
-	Name    string   `json:"name"`
+	Name string `json:"name"`
+	// NameEN is the role's name in English speakers' messages; they read
+	// Name when it is empty.
+	NameEN  string   `json:"name_en,omitempty"`
 	Select  Selector `json:"select"`
 	Reach   Reach    `json:"reach"`              // ReachActivation or ReachPlan
 	Count   int      `json:"count"`              // minimum people needed; a shortfall is shown in previews
@@ -630,6 +633,7 @@ func (l *Level) canonicalize() {
 
 func (r *Role) canonicalize() {
 	r.Name = strings.TrimSpace(r.Name)
+	r.NameEN = strings.TrimSpace(r.NameEN)
 	r.Reach = Reach(strings.ToLower(strings.TrimSpace(string(r.Reach))))
 	if r.Reach == "" {
 		r.Reach = ReachActivation
@@ -830,8 +834,8 @@ func (p *Plan) Validate() []Problem {
 // templates' words, named by its field.
 type liveText struct{ field, text string }
 
-// liveTexts are the sender prefix, the titles and the level and role names:
-// every LIVE message of the plan says some of them.
+// liveTexts are the sender prefix, the titles and the level and role names
+// (English ones too): every LIVE message of the plan says some of them.
 func (p *Plan) liveTexts() []liveText {
 	out := []liveText{{"sender", p.Sender}, {"title", p.Title}, {"title_en", p.TitleEN}}
 	for _, l := range p.Levels {
@@ -839,7 +843,8 @@ func (p *Plan) liveTexts() []liveText {
 		out = append(out, liveText{path + ".name", l.Name})
 		for gi, g := range l.Groups {
 			for ri, r := range g.Roles {
-				out = append(out, liveText{fmt.Sprintf("%s.groups[%d].roles[%d].name", path, gi, ri), r.Name})
+				rp := fmt.Sprintf("%s.groups[%d].roles[%d]", path, gi, ri)
+				out = append(out, liveText{rp + ".name", r.Name}, liveText{rp + ".name_en", r.NameEN})
 			}
 		}
 	}
@@ -938,6 +943,10 @@ func (v *validator) level(p *Plan, l *Level, path string) {
 				roles[r.Name] = rp
 			}
 			v.text(rp+".name", r.Name)
+			v.text(rp+".name_en", r.NameEN)
+			if msg := roleNameENProblem(r.NameEN); msg != "" {
+				v.add(rp+".name_en", "%s", msg)
+			}
 			v.selector(rp+".select", r.Select)
 			if r.Reach != ReachActivation && r.Reach != ReachPlan {
 				v.add(rp+".reach", "unknown %q: want activation or plan", r.Reach)

@@ -72,6 +72,7 @@ type (
 	}
 	roleFile struct {
 		Name    string       `yaml:"name"`
+		NameEN  string       `yaml:"name_en"`
 		Select  selectorFile `yaml:"select"`
 		Reach   string       `yaml:"reach"`
 		Count   *int         `yaml:"count"`
@@ -234,7 +235,7 @@ func (f *planFile) plan() (*Plan, []Problem) {
 		for _, gf := range lf.Groups {
 			g := Group{Name: gf.Name}
 			for _, rf := range gf.Roles {
-				r := Role{Name: rf.Name, Reach: Reach(rf.Reach), Count: 1, MustAck: rf.MustAck}
+				r := Role{Name: rf.Name, NameEN: rf.NameEN, Reach: Reach(rf.Reach), Count: 1, MustAck: rf.MustAck}
 				if rf.Count != nil {
 					r.Count = *rf.Count
 				}

@@ -72,6 +72,9 @@ func applyPlanPut(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &p); err != nil || p.Plan == nil {
 		return nil, muster.Errorf(muster.EInvalid, "plan: undecodable payload")
 	}
+	if !c.RulesAtLeast(rulesEnglishNames) {
+		p.Plan.withoutRoleNamesEN()
+	}
 	var missing []string
 	for _, code := range planRegionRefs(p.Plan) {
 		if _, ok, err := getRegion(tx, code); err != nil {

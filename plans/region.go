@@ -68,11 +68,15 @@ type Region struct {
 	Name   string     `json:"name"`
 	Kind   RegionKind `json:"kind"`
 	Parent RegionCode `json:"parent,omitempty"` // empty only for a city
+	// NameEN is the region's English name (Donghu District), said instead
+	// of Name in English speakers' messages; empty when it has none.
+	NameEN string `json:"name_en,omitempty"`
 }
 
 // Validate checks the region on its own: code digits and length for its kind,
-// a name, and a parent code that is a plausible prefix. Whether the parent
-// exists is checked when the region is applied.
+// a name, an English name (if any) of plain text on one line, and a parent
+// code that is a plausible prefix. Whether the parent exists is checked
+// when the region is applied.
 func (r Region) Validate() error {
 	want, ok := codeLen[r.Kind]
 	if !ok {
@@ -83,6 +87,9 @@ func (r Region) Validate() error {
 	}
 	if strings.TrimSpace(r.Name) == "" {
 		return muster.Errorf(muster.EInvalid, "region %s: name is empty", r.Code)
+	}
+	if err := checkNameEN(r.NameEN); err != nil {
+		return muster.Errorf(muster.EInvalid, "region %s: %s", r.Code, reasonOf(err))
 	}
 	if r.Kind == KindCity {
 		if r.Parent != "" {

@@ -11,6 +11,7 @@ const (
 	regColName
 	regColKind
 	regColParent
+	regColNameEN
 	numRegionCols
 )
 
@@ -20,10 +21,11 @@ var regionColumns = []column{
 	regColName:   {field: "name", names: []string{"名称", "name"}, required: true},
 	regColKind:   {field: "kind", names: []string{"级别", "层级", "kind", "level"}, required: true},
 	regColParent: {field: "parent", names: []string{"上级", "上级编码", "parent"}},
+	regColNameEN: {field: "name_en", names: []string{"英文名", "英文名称", "name_en"}},
 }
 
-// ParseRegions reads a region file (编码/code, 名称/name, 级别/kind and
-// 上级/parent columns) in any format and encoding ParseRoster accepts; an
+// ParseRegions reads a region file (编码/code, 名称/name, 级别/kind,
+// 上级/parent and 英文名/name_en columns) in any format and encoding ParseRoster accepts; an
 // .xlsx workbook is read from the sheet named 区划 or regions, else the
 // first. Each row is checked on its own with Region.Validate, and a code
 // given twice is an error on the later row; whether parents exist is checked
@@ -92,7 +94,7 @@ func parseRegionRows(r io.Reader) ([]regionRow, []RowError, error) {
 				fail("column "+columnLetter(i), v, "value in a column without a header: add a header or delete the value")
 			}
 		}
-		rg := Region{Code: RegionCode(cell(regColCode)), Name: cell(regColName), Parent: RegionCode(cell(regColParent))}
+		rg := Region{Code: RegionCode(cell(regColCode)), Name: cell(regColName), Parent: RegionCode(cell(regColParent)), NameEN: cell(regColNameEN)}
 		kind, kerr := ParseRegionKind(cell(regColKind))
 		switch {
 		case kerr != nil:
@@ -110,7 +112,7 @@ func parseRegionRows(r io.Reader) ([]regionRow, []RowError, error) {
 			seen[rg.Code] = row
 		}
 		if len(errs) == nerr {
-			regions = append(regions, regionRow{Region: rg, Row: row})
+			regions = append(regions, regionRow{Region: rg, Row: row, KeepNameEN: idx[regColNameEN] < 0})
 		}
 	}
 	return regions, errs, nil
@@ -124,6 +126,9 @@ func regionField(r Region) (field, value string) {
 	}
 	if trimCell(r.Name) == "" {
 		return "name", r.Name
+	}
+	if checkNameEN(r.NameEN) != nil {
+		return "name_en", r.NameEN
 	}
 	return "parent", string(r.Parent)
 }

@@ -129,6 +129,10 @@ type RegionImportResult struct {
 type regionRow struct {
 	Region
 	Row int `json:"row,omitempty"`
+	// KeepNameEN is set on the rows of a file without an English name
+	// column: the region keeps the English name it has (rulesEnglishNames;
+	// an older muster ignores it).
+	KeepNameEN bool `json:"keep_name_en,omitempty"`
 }
 
 // sortParentsFirst orders regions so that every parent comes before its
@@ -195,7 +199,7 @@ func applyRegionUpsert(tx *bolt.Tx, c *muster.Command) (any, error) {
 			problems = append(problems, *problem)
 			continue
 		}
-		r := rr.Region
+		r, old := rr.toStore(old, exists, c)
 		switch {
 		case exists && old == r:
 			res.Unchanged++

@@ -357,8 +357,10 @@ func DeadlineText(d Duration, lang Language) string {
 const SampleLink = "https://muster.example.cn/r/AbCdEfGhIjKlMnOpQrStUvW"
 
 // SampleMessageData is typical data for previews and for checking a level's
-// templates: the plan's own sender, title and level, and a made-up recipient
-// (a three-character name, the level's first role, a one-tap link) in lang.
+// templates: the plan's own sender, title and level, a made-up region, and a
+// made-up recipient (a three-character name, the level's first role, a
+// one-tap link) in lang; in English the region and the role (when it has
+// an English name) are English too.
 func SampleMessageData(p *Plan, l *Level, lang Language) MessageData {
 	d := MessageData{
 		Sender:      p.Sender,
@@ -371,15 +373,21 @@ func SampleMessageData(p *Plan, l *Level, lang Language) MessageData {
 		AckDeadline: DeadlineText(l.AckDeadline, lang),
 		Link:        SampleLink,
 	}
+	var first Role
 	for _, g := range l.Groups {
 		if len(g.Roles) > 0 {
-			d.Roles = g.Roles[0].Name
+			first = g.Roles[0]
 			break
 		}
 	}
+	d.Roles = first.Name
 	if lang == LangEN {
 		if p.TitleEN != "" {
 			d.Plan = p.TitleEN
+		}
+		d.Region = "Binjiang District, Example City"
+		if first.NameEN != "" {
+			d.Roles = first.NameEN
 		}
 		d.LevelName = l.Code.EnglishName()
 		d.Name = "Alex Morgan"

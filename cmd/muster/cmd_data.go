@@ -36,10 +36,10 @@ func newRegionCmd(g *globals) *cobra.Command {
 			if kind != "" {
 				q.Set("kind", kind)
 			}
-			return newClient(g, cmd).list("/api/v1/regions", q, &pf, "CODE\tKIND\tNAME\tPARENT", func(it json.RawMessage) (string, error) {
+			return newClient(g, cmd).list("/api/v1/regions", q, &pf, "CODE\tKIND\tNAME\tPARENT\tNAME_EN", func(it json.RawMessage) (string, error) {
 				var r plans.Region
 				err := json.Unmarshal(it, &r)
-				return fmt.Sprintf("%s\t%s\t%s\t%s", r.Code, r.Kind, r.Name, r.Parent), err
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", r.Code, r.Kind, r.Name, r.Parent, r.NameEN), err
 			})
 		},
 	}
@@ -51,7 +51,7 @@ func newRegionCmd(g *globals) *cobra.Command {
 	var file string
 	imp := &cobra.Command{
 		Use:   "import -f FILE",
-		Short: "Create or update regions from a CSV (编码,名称,级别,上级 / code,name,kind,parent)",
+		Short: "Create or update regions from a CSV (编码,名称,级别,上级[,英文名] / code,name,kind,parent[,name_en])",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)

@@ -409,6 +409,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 			return err
 		}
 		if o.dev {
+			waitOwnRules(ctx, node, 5*time.Second)
 			if err := loadDemo(ctx, logger, planSvc, o.people); err != nil {
 				return err
 			}
@@ -490,6 +491,22 @@ func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration, 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitOwnRules waits, at most timeout, until the cluster applies commands
+// under this node's own rules (muster.Rules): a node that has just
+// bootstrapped applies them under rules 1 until its member record is in,
+// and the demo data is loaded under the rules that keep all of it (the
+// regions' English names). On timeout it returns all the same.
+func waitOwnRules(ctx context.Context, node *cluster.Node, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for st := node.Status(); st.Rules < st.NodeRules && time.Now().Before(deadline); st = node.Status() {
+		select {
+		case <-ctx.Done():
+			return
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
