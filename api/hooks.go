@@ -164,6 +164,9 @@ func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript, gatherPa
 	call.Voice = s.cfg.Voices[call.Language] // none: twiml.DefaultVoice
 	if script.Drill {
 		call.Mark = plans.ExerciseMark
+		if call.Language == twimlpkg.EnUS { // said as the English script begins
+			call.Mark += plans.ExerciseMarkEN
+		}
 	}
 	return call
 }
@@ -171,6 +174,10 @@ func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript, gatherPa
 // voiceTwiML answers Twilio's request for a call's TwiML when the call is
 // answered: the call-up read twice inside a one-key Gather, or, for an
 // answering machine, read once without one (a machine never acknowledges).
+// A call picked up after its call-up no longer runs says why (withdrawn,
+// with the retraction's message, corrected, ended) and hangs up; one
+// picked up by someone who answered already says so, thanks them and hangs
+// up.
 func (s *Server) voiceTwiML(c *gin.Context) {
 	form := s.verifiedForm(c, c.Request.URL.EscapedPath())
 	if form == nil {
@@ -181,15 +188,24 @@ func (s *Server) voiceTwiML(c *gin.Context) {
 	// recorded from its status callbacks.
 	attempt := c.Param("attempt")
 	script, err := s.deps.Webhooks.VoiceScript(c.Request.Context(), attempt)
-	if err != nil || !script.Live {
-		if err != nil {
-			s.logger.Warn("voice call-up without a script", "attempt", attempt, "err", err)
-		}
+	if err != nil {
+		s.logger.Warn("voice call-up without a script", "attempt", attempt, "err", err)
 		writeTwiML(c, hangup)
 		return
 	}
 	call := s.voiceCallUp(c, script, c.Request.URL.EscapedPath()+"/gather")
+	if !script.Live {
+		act, _, _, _, err := notify.ParseEscalationAttemptID(attempt)
+		if err != nil || script.Notice { // a correction stopped with force reads nothing: it was wrong
+			writeTwiML(c, hangup)
+			return
+		}
+		writeTwiML(c, s.voiceClosed(c.Request.Context(), call, act, muster.Stale, false))
+		return
+	}
 	switch {
+	case script.Answered != "" && !script.Notice:
+		writeTwiML(c, twimlpkg.AlreadyAnswered(call, script.Answered == notify.StateAcked))
 	case notify.MachineAnswered(strings.Join(form["AnsweredBy"], "")):
 		writeTwiML(c, twimlpkg.Voicemail(call))
 	case script.Notice:
@@ -226,7 +242,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 	}
 	call := s.voiceCallUp(c, script, c.Request.URL.EscapedPath()) // this request came to the gather URL
 	if !script.Live {
-		writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Stale))
+		writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Stale, true))
 		return
 	}
 	switch twimlpkg.ParseAnswer(digits) {
@@ -244,7 +260,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 			// (Twilio retries a gather whose answer did not reach it).
 		case notify.InboundNoCallUp:
 			// Closed after this node read the script: ask the leader why.
-			writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Default))
+			writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Default, true))
 			return
 		case notify.InboundNote:
 			writeTwiML(c, voiceFirstStands(call, res.State))
@@ -258,10 +274,12 @@ func (s *Server) voiceGather(c *gin.Context) {
 	writeTwiML(c, twimlpkg.Reply(call, digits))
 }
 
-// voiceText is what a call says to a key that is not taken as an answer.
+// voiceText is what a call says to a key that is not taken as an answer,
+// and (the …Call ones) to a call picked up after its call-up stopped.
 type voiceText struct {
-	withdrawn, corrected, ended, notOpen, noticeIs string
-	answeredYes, answeredNo, notRecorded           string
+	withdrawn, corrected, ended, notOpen, noticeIs       string
+	answeredYes, answeredNo, notRecorded                 string
+	withdrawnCall, correctedCall, endedCall, notOpenCall string
 }
 
 var voiceTexts = map[twimlpkg.Language]voiceText{
@@ -274,6 +292,11 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		answeredYes: "您之前已确认到岗，以第一次回复为准。",
 		answeredNo:  "您之前已回复不能到岗，以第一次回复为准。如有变化，请与值班人员联系。",
 		notRecorded: "您的按键未能记录，请回复短信或与值班人员联系。",
+
+		withdrawnCall: "本次召集已撤回。",
+		correctedCall: "本次召集已更正，请以更正通知为准。",
+		endedCall:     "本次召集已结束，无需回复。",
+		notOpenCall:   "本次召集未在进行，无需回复。",
 	},
 	twimlpkg.EnUS: {
 		withdrawn:   "This call-up was withdrawn. Your key was not recorded.",
@@ -284,6 +307,11 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		answeredYes: "You had already said you are coming; your first answer stands.",
 		answeredNo:  "You had already said you cannot come; your first answer stands. If anything changes, call the duty office.",
 		notRecorded: "Your key could not be recorded. Reply to the SMS or call the duty office.",
+
+		withdrawnCall: "This call-up was withdrawn.",
+		correctedCall: "This call-up was corrected: follow the correction.",
+		endedCall:     "This call-up has ended. No answer is needed.",
+		notOpenCall:   "This call-up is not under way. No answer is needed.",
 	},
 }
 
@@ -308,11 +336,16 @@ func voiceSay(call twimlpkg.CallUp, texts ...string) twimlpkg.Response {
 	return r
 }
 
-// voiceClosed is the answer to a key on a call-up that no longer takes
-// answers: withdrawn, with what the retraction said, corrected, ended
-// (stood down) or otherwise not under way, read at level; then Hangup.
-func (s *Server) voiceClosed(ctx context.Context, call twimlpkg.CallUp, act plans.ActivationID, level muster.Consistency) twimlpkg.Response {
+// voiceClosed is the answer to a key (key) or a call picked up on a
+// call-up that no longer takes answers: withdrawn, with what the
+// retraction said, corrected, ended (stood down) or otherwise not under
+// way, read at level; then Hangup. To a key it adds that the key was not
+// recorded.
+func (s *Server) voiceClosed(ctx context.Context, call twimlpkg.CallUp, act plans.ActivationID, level muster.Consistency, key bool) twimlpkg.Response {
 	vt := voiceTextFor(call)
+	if !key {
+		vt.withdrawn, vt.corrected, vt.ended, vt.notOpen = vt.withdrawnCall, vt.correctedCall, vt.endedCall, vt.notOpenCall
+	}
 	if s.deps.Activations == nil {
 		return voiceSay(call, vt.notOpen)
 	}

@@ -140,7 +140,7 @@ func TestVoiceKeysAfterTheCallUpEnded(t *testing.T) {
 	body := r.press(t, a.ID, zh, "9")
 	assert.Contains(t, body, "<Gather", "9 reads the call-up again")
 	body = r.press(t, a.ID, zh, "1")
-	assert.Contains(t, body, "已确认到岗")
+	assert.Contains(t, body, "已收到，谢谢", "level IV asks for 收到")
 	assert.Equal(t, notify.StateAcked, r.stateOf(t, a.ID, zh.Person))
 	// Another key on the same call after the answer: the first stands, and
 	// the call does not say the refusal was recorded.

@@ -1670,6 +1670,10 @@ type VoiceScript struct {
 	// Notice is set on a correction's call: the text is read and the call
 	// ends; it takes no keys.
 	Notice bool
+	// Answered is the person's answer to the call-up (StateAcked,
+	// StateDeclined) when they gave one before the call was picked up
+	// (by SMS, the answer page, another call); empty when they have not.
+	Answered State
 }
 
 // VoiceScript renders the script of a voice escalation attempt from this
@@ -1710,6 +1714,9 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 			return fmt.Errorf("activation %s: no level %s", act, a.Level)
 		}
 		out.Live, out.Drill = a.Status == StatusActive, a.Purpose.Drill()
+		if r.State.Answered() {
+			out.Answered = r.State
+		}
 		if a.Retracts != "" { // the retraction's own words, as its SMS
 			// A call placed before the correction ended is answered
 			// after it: the call-up is still withdrawn.

@@ -2,6 +2,7 @@ package twiml
 
 import (
 	"strings"
+	"unicode"
 
 	"muster/plans"
 )
@@ -125,10 +126,50 @@ func (c CallUp) lang() Language {
 }
 
 func (c CallUp) phrases() phrases {
-	if p, ok := phrasesOf[c.lang()]; ok {
-		return p
+	p, ok := phrasesOf[c.lang()]
+	if !ok || c.lang() == ZhCN {
+		// In the call-up's own words: a level that asks "收到请按1，不能
+		// 参加请按2" is answered 已收到, not 已确认到岗.
+		p = phrasesOf[ZhCN]
+		accept, decline := c.keyWords()
+		p.accepted = "已" + accept + "，谢谢。"
+		p.declined = "已记录您" + decline + "，谢谢。"
+		p.help = "按键无效。" + accept + "请按" + KeyAccept + "，" + decline + "请按" + KeyDecline + "，重听请按" + KeyRepeat + "。"
 	}
-	return phrasesOf[ZhCN]
+	return p
+}
+
+// Words a Chinese call-up asks for with its keys when its Text does not
+// say (… 请按1, … 请按2).
+const (
+	defaultAcceptWords  = "确认到岗"
+	defaultDeclineWords = "不能到岗"
+)
+
+// keyWords are what a Chinese call-up's Text asks for with keys 1 and 2:
+// the words right before "请按1" and "请按2" ("确认到岗请按1，不能到岗请按2"
+// gives 确认到岗 and 不能到岗; "收到请按1，不能参加请按2" gives 收到 and 不能
+// 参加), else defaultAcceptWords and defaultDeclineWords.
+func (c CallUp) keyWords() (accept, decline string) {
+	return wordsBefore(c.Text, "请按"+KeyAccept, defaultAcceptWords), wordsBefore(c.Text, "请按"+KeyDecline, defaultDeclineWords)
+}
+
+// wordsBefore is the run of up to 6 Han characters right before the first
+// key in text, or def when there are none.
+func wordsBefore(text, key, def string) string {
+	i := strings.Index(text, key)
+	if i <= 0 {
+		return def
+	}
+	rs := []rune(text[:i])
+	j := len(rs)
+	for j > 0 && len(rs)-j < 6 && unicode.Is(unicode.Han, rs[j-1]) {
+		j--
+	}
+	if j == len(rs) {
+		return def
+	}
+	return string(rs[j:])
 }
 
 func (c CallUp) say(text string) Say {
@@ -151,7 +192,7 @@ func (c CallUp) gather(lead string) Gather {
 	}
 	g := Gather{NumDigits: 1, Action: c.Action, Method: "POST", Timeout: timeout}
 	if lead != "" {
-		g.Verbs = append(g.Verbs, c.say(lead), Pause{Length: 1})
+		g.Verbs = append(g.Verbs, c.say(c.Marked(lead)), Pause{Length: 1})
 	}
 	g.Verbs = append(g.Verbs, c.say(c.Text), Pause{Length: 1}, c.say(c.Text))
 	return g
@@ -161,9 +202,9 @@ func (c CallUp) gather(lead string) Gather {
 func (c CallUp) fallback() []Verb {
 	p := c.phrases()
 	if c.NoInput != "" {
-		return []Verb{c.say(p.noKey), Redirect{URL: c.NoInput, Method: "POST"}}
+		return []Verb{c.say(c.Marked(p.noKey)), Redirect{URL: c.NoInput, Method: "POST"}}
 	}
-	return []Verb{c.say(p.noKeyBye), Hangup{}}
+	return []Verb{c.say(c.Marked(p.noKeyBye)), Hangup{}}
 }
 
 // Prompt is the document a call-up is answered with: a one-key Gather
@@ -195,4 +236,23 @@ func Reply(c CallUp, digits string) Response {
 // read, a second's pause, read again, and Hangup. It takes no keys.
 func Notice(c CallUp) Response {
 	return Response{Verbs: []Verb{c.say(c.Text), Pause{Length: 1}, c.say(c.Text), Hangup{}}}
+}
+
+// AlreadyAnswered is the document of a call picked up by someone who had
+// answered the call-up already (accepted: that they are coming): it says
+// so in the call-up's own words, thanks them, and hangs up, asking for no
+// key.
+func AlreadyAnswered(c CallUp, accepted bool) Response {
+	var text string
+	switch accept, decline := c.keyWords(); {
+	case c.lang() == EnUS && accepted:
+		text = "You have already answered that you are coming. No key is needed. Thank you."
+	case c.lang() == EnUS:
+		text = "You have already answered that you cannot come. If anything changes, call the duty office. Thank you."
+	case accepted:
+		text = "您已回复：" + accept + "。无需再按键，谢谢。"
+	default:
+		text = "您已回复：" + decline + "。如有变化，请与值班人员联系。谢谢。"
+	}
+	return Response{Verbs: []Verb{c.say(c.Marked(text)), Hangup{}}}
 }
