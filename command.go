@@ -150,7 +150,19 @@ const commandVersion byte = 1
 //	   (If-Match) is refused when the person changed since. (Which
 //	   numbers are landlines is left to the leader: its dispatcher sends
 //	   a landline nothing and reports it refused, 21614.) A token of the
-//	   feed role (it may only post CAP alerts) can be made.
+//	   feed role (it may only post CAP alerts) can be made. Regions keep
+//	   an English name (a region file without that column leaves them as
+//	   they are), plan versions their roles' name_en, and an activation
+//	   its regions' English names and its roles' name_en, which English
+//	   speakers' messages say. The state remembers every upstream CAP
+//	   alert a later Update or Cancel referenced: one that arrives after
+//	   an Update that replaced it creates no warning, one that arrives
+//	   after its Cancel is created lifted. A backup or 叫应 step marks a
+//	   silent person escalated only when it reached someone for them (a
+//	   backup called up, or a report to the grid's 网格长, the command
+//	   slot, or the nearest 网格长/值班领导 up the region tree); one it
+//	   reached no one for stays in their state and is counted in
+//	   escalation_unreached.
 const Rules = 11
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
