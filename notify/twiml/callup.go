@@ -132,6 +132,14 @@ func (c CallUp) phrases() phrases {
 		// 参加请按2" is answered 已收到, not 已确认到岗.
 		p = phrasesOf[ZhCN]
 		accept, decline := c.keyWords()
+		// Bare verbs say too little to be answered in ("已记录您不能"):
+		// the default words then.
+		if accept == "确认" {
+			accept = defaultAcceptWords
+		}
+		if decline == "不能" || decline == "不" {
+			decline = defaultDeclineWords
+		}
 		p.accepted = "已" + accept + "，谢谢。"
 		p.declined = "已记录您" + decline + "，谢谢。"
 		p.help = "按键无效。" + accept + "请按" + KeyAccept + "，" + decline + "请按" + KeyDecline + "，重听请按" + KeyRepeat + "。"
