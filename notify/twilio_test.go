@@ -375,7 +375,7 @@ func TestTwilioPlacesCallThroughSimulator(t *testing.T) {
 	assert.False(t, notify.MachineAnswered(vh.statuses["A1"][3].Get("AnsweredBy")))
 
 	assert.Equal(t, []string{"initiated", "ringing", "in-progress", "completed"}, seq("A2"))
-	assert.Equal(t, "machine_start", vh.fetches["A2"][0].Get("AnsweredBy"))
+	assert.Equal(t, "machine_end_beep", vh.fetches["A2"][0].Get("AnsweredBy"), "DetectMessageEnd: spoken to after the greeting's beep")
 	assert.True(t, notify.MachineAnswered(vh.statuses["A2"][3].Get("AnsweredBy")))
 	assert.Empty(t, vh.digits["A2"], "a machine never answers the keypad")
 
