@@ -345,7 +345,7 @@ func TestTwilioPlacesCallThroughSimulator(t *testing.T) {
 	c, ok := sim.Call(human.ProviderID)
 	require.True(t, ok)
 	assert.Equal(t, "+15005550001", c.From)
-	assert.Equal(t, "Enable", c.MachineDetection)
+	assert.Equal(t, "DetectMessageEnd", c.MachineDetection)
 	assert.Equal(t, []string{"initiated", "ringing", "answered", "completed"}, c.Events)
 	assert.Equal(t, 25, c.Timeout)
 	assert.Equal(t, "POST", c.Method)
