@@ -34,7 +34,15 @@ func newService(t *testing.T) *plans.Service {
 // newServiceNode is newService with the node it runs on.
 func newServiceNode(t *testing.T) (*plans.Service, *cluster.Node) {
 	t.Helper()
-	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) }})
+	return newServiceNodeAt(t, 0)
+}
+
+// newServiceNodeAt is newServiceNode on a node whose commands apply under
+// rules (0: the newest).
+func newServiceNodeAt(t *testing.T, rules int) (*plans.Service, *cluster.Node) {
+	t.Helper()
+	c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
+		Config: func(_ int, cfg *cluster.Config) { cfg.Rules = rules }})
 	n := c.Nodes[0].Node
 	svc := plans.NewService(n, n)
 	ctx := testCtx(t)
@@ -461,13 +469,8 @@ func TestImportKeepsTheFieldsItHasNoColumnFor(t *testing.T) {
 		kept  bool
 	}{{0, true}, {5, false}} {
 		t.Run(fmt.Sprintf("rules %d", tc.rules), func(t *testing.T) {
-			c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
-				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = tc.rules }})
-			n := c.Nodes[0].Node
-			svc := plans.NewService(n, n)
+			svc, n := newServiceNodeAt(t, tc.rules)
 			ctx := testCtx(t)
-			_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
-			require.NoError(t, err)
 			grid := string(demoGrids(t)[0])
 			full := "姓名,手机,网格,类别,标签,队伍,备用联系人,语言\n" +
 				"吴杰,13800138001," + grid + ",网格员,网格长;党员,防汛抢险队,+8613800138002,en\n" +
@@ -675,13 +678,8 @@ func TestImportMovesAPhoneItsHolderGivesUp(t *testing.T) {
 	}
 	for _, rules := range []int{0, 9} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
-				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = rules }})
-			n := c.Nodes[0].Node
-			svc := plans.NewService(n, n)
+			svc, n := newServiceNodeAt(t, rules)
 			ctx := testCtx(t)
-			_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
-			require.NoError(t, err)
 			grid := string(demoGrids(t)[0])
 			res, err := svc.ImportRoster(ctx, "test", strings.NewReader(v1(grid)), plans.ImportOptions{})
 			require.NoError(t, err)
@@ -765,13 +763,8 @@ func TestPersonUpdateNamesTheVersionItWasMadeFrom(t *testing.T) {
 		refused bool
 	}{{0, true}, {10, false}} {
 		t.Run(fmt.Sprintf("rules %d", tc.rules), func(t *testing.T) {
-			c := clustertest.New(t, 1, clustertest.Options{Setup: func(i int, n *cluster.Node) { plans.Register(n) },
-				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = tc.rules }})
-			n := c.Nodes[0].Node
-			svc := plans.NewService(n, n)
+			svc, _ := newServiceNodeAt(t, tc.rules)
 			ctx := testCtx(t)
-			_, err := svc.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
-			require.NoError(t, err)
 			grid := string(demoGrids(t)[0])
 			p, err := svc.CreatePerson(ctx, "test", plans.PersonInput{Name: "张三", Phones: []string{"13800138001"}, Grid: grid, Category: "党员"})
 			require.NoError(t, err)
