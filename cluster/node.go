@@ -121,6 +121,10 @@ type Node struct {
 	closing       context.Context
 	closeServices context.CancelCauseFunc
 	finish        chan chan struct{}
+	// watching is set once watchLeadership runs, the only reader of
+	// finish: a node whose Start failed before it (a removed node refusing
+	// to join again) has no leader services to wait for when it closes.
+	watching atomic.Bool
 
 	client   *http.Client
 	metrics  *nodeMetrics
@@ -350,6 +354,7 @@ func (n *Node) Start() error {
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
 	n.wg.Add(3)
+	n.watching.Store(true)
 	go n.watchLeadership()
 	go n.watchObservations()
 	go n.publishRules()
@@ -842,6 +847,9 @@ const leaderServicesGrace = 15 * time.Second
 // instead of sending every claim again as a possible duplicate.
 func (n *Node) finishLeaderServices() {
 	n.closeServices(muster.ErrClosing)
+	if !n.watching.Load() {
+		return // no leader services ever ran; nobody reads finish
+	}
 	t := time.NewTimer(leaderServicesGrace)
 	defer t.Stop()
 	done := make(chan struct{})
