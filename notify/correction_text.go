@@ -43,15 +43,27 @@ func withRetracted(tx *bolt.Tx, a *Activation) {
 // and the time it started, so that people who also had a later, real
 // call-up do not take the correction for the withdrawal of that one.
 // Chinese: 【更正】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：
-// English: Correction to the call-up "Flood plan" level IV of Mar 5 11:07:
+// English: Correction to the call-up "Flood plan" level IV (Xilin District) of Mar 5 11:07:
 func correctionLead(a Activation, lang plans.Language) string {
-	at := ""
-	if !a.retractedAt.IsZero() {
-		t := a.retractedAt.In(correctionZone())
+	if lang == plans.LangEN {
+		return "Correction to " + callUpName(a, a.retractedAt, lang) + ": "
+	}
+	return "【更正】关于" + callUpName(a, a.retractedAt, lang) + "的通知："
+}
+
+// callUpName names call-up a, which started at (zero: unknown, not said),
+// in lang as a correction's text does: its time in China Standard Time,
+// plan, level and regions (shortened when many).
+// Chinese: 3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」
+// English: the call-up "Flood plan" level IV (Xilin District) of Mar 5 11:07
+func callUpName(a Activation, at time.Time, lang plans.Language) string {
+	when := ""
+	if !at.IsZero() {
+		t := at.In(correctionZone())
 		if lang == plans.LangEN {
-			at = t.Format("Jan 2 15:04")
+			when = t.Format("Jan 2 15:04")
 		} else {
-			at = t.Format("1月2日15:04")
+			when = t.Format("1月2日15:04")
 		}
 	}
 	if lang == plans.LangEN {
@@ -59,17 +71,22 @@ func correctionLead(a Activation, lang plans.Language) string {
 		if a.PlanTitleEN != "" {
 			title = a.PlanTitleEN
 		}
-		s := fmt.Sprintf("Correction to the call-up %q level %s", title, a.Level.Numeral(plans.LangEN))
-		if at != "" {
-			s += " of " + at
+		// Plain quotes, not %q: a title's own quotes or backslashes are
+		// read as they are, not escaped.
+		s := `the call-up "` + title + `" level ` + a.Level.Numeral(plans.LangEN)
+		if r := shortRegionsEN(a); r != "" {
+			s += " (" + r + ")"
 		}
-		return s + ": "
+		if when != "" {
+			s += " of " + when
+		}
+		return s
 	}
 	what := a.PlanTitle + a.Level.Numeral(plans.LangZH) + "级响应"
 	if r := shortRegions(a.RegionNames); r != "" {
 		what += "（" + r + "）"
 	}
-	return "【更正】关于" + at + "「" + what + "」的通知："
+	return when + "「" + what + "」"
 }
 
 // shortRegions keeps a correction's lead short (SMS segments): the regions
@@ -80,6 +97,23 @@ func shortRegions(names string) string {
 		return names
 	}
 	return fmt.Sprintf("%s等%d个区域", strings.Join(parts[:2], "、"), len(parts))
+}
+
+// shortRegionsEN is shortRegions for an English reader: a's regions'
+// English names as they are when they are few, else the first two and
+// "and N more"; the Chinese names (shortRegions) when a has no English
+// ones, as its call-up SMS said them (MessageData). An English name may
+// hold a comma itself: the names are split only when the pieces are as
+// many as a's regions, else said whole.
+func shortRegionsEN(a Activation) string {
+	if a.RegionNamesEN == "" {
+		return shortRegions(a.RegionNames)
+	}
+	parts := strings.Split(a.RegionNamesEN, ", ")
+	if len(parts) <= 2 || len(parts) != len(a.Regions) {
+		return a.RegionNamesEN
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(parts[:2], ", "), len(parts)-2)
 }
 
 // correctionSMS is a correction's text before its purpose mark: the

@@ -50,11 +50,13 @@ func TestCorrectionNamesTheCallUpItWithdraws(t *testing.T) {
 
 // The lead is in the language of the official's words (a Chinese voice
 // reads Chinese words, whoever it calls), short when a call-up covered many
-// regions, and names the English title for English words.
+// regions, and names the English title and the regions' English names for
+// English words, as the Chinese lead names the Chinese ones.
 func TestCorrectionLeadLanguageAndLength(t *testing.T) {
 	l := &plans.Level{Code: "IV", SMS: "{{.Name}}同志，请到岗。"}
 	a := notify.Activation{Purpose: notify.PurposeLive, Retracts: "A000002", Sender: "【示例市应急】", PlanTitle: "防汛预案", PlanTitleEN: "Flood plan",
-		Level: "IV", RegionNames: "东湖区、临江区、西林区、高新区"}
+		Level: "IV", Regions: []plans.RegionCode{"990101", "990102", "990103", "990104"}, RegionNames: "东湖区、临江区、西林区、高新区",
+		RegionNamesEN: "Donghu District, Linjiang District, Xilin District, Gaoxin District"}
 	zh := notify.Recipient{Person: "P1", Name: "张三", Language: plans.LangZH}
 	en := notify.Recipient{Person: "P2", Name: "Li", Language: plans.LangEN}
 
@@ -66,8 +68,29 @@ func TestCorrectionLeadLanguageAndLength(t *testing.T) {
 	a.Message = "Sent in error, please ignore."
 	got, err = notify.RenderSMS(a, l, en, "")
 	require.NoError(t, err)
-	assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV: Sent in error, please ignore.`, got)
+	assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District, Linjiang District and 2 more): Sent in error, please ignore.`, got)
 	got, err = notify.RenderSMS(a, l, zh, "")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(got, "【示例市应急】【更正】关于「防汛预案Ⅳ级响应"), got)
+
+	tests := []struct {
+		name           string
+		codes          []plans.RegionCode
+		names, namesEN string
+		want           string
+	}{
+		{"one region", []plans.RegionCode{"990103"}, "西林区", "Xilin District", "(Xilin District)"},
+		{"two regions", []plans.RegionCode{"990101", "990103"}, "东湖区、西林区", "Donghu District, Xilin District", "(Donghu District, Xilin District)"},
+		{"no English names: the Chinese ones, as the call-up said them", []plans.RegionCode{"990101", "990102", "990103"}, "东湖区、临江区、西林区", "", "(东湖区、临江区等3个区域)"},
+		{"an English name with a comma is said whole", []plans.RegionCode{"990101", "990103", "990104"}, "东湖区、西林区、高新区", "Donghu District, Xilin, Old Town, Gaoxin District", "(Donghu District, Xilin, Old Town, Gaoxin District)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := a
+			b.Regions, b.RegionNames, b.RegionNamesEN = tt.codes, tt.names, tt.namesEN
+			got, err := notify.RenderSMS(b, l, en, "")
+			require.NoError(t, err)
+			assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV `+tt.want+`: Sent in error, please ignore.`, got)
+		})
+	}
 }
