@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -161,6 +162,11 @@ var (
 	// message did (a Supersession), whether or not the alert itself ever
 	// arrived (rulesCAPOutOfOrder).
 	bWarningsSuperseded = []byte("warnings_superseded")
+	// bWarningsSupersededAt indexes bWarningsSuperseded by the time of
+	// the command that wrote each record, so records past
+	// SupersessionRetention are dropped oldest first
+	// (rulesCAPSupersessionsBounded).
+	bWarningsSupersededAt = []byte("warnings_superseded_at")
 )
 
 // Warning is a warning (预警) as issued: it puts its regions, and everything
@@ -214,6 +220,15 @@ type Warning struct {
 	// any warning).
 	RespondBy time.Time         `json:"respond_by,omitzero"`
 	Responses []WarningResponse `json:"responses,omitempty"`
+
+	// IgnoredGeocodes are the region codes of the upstream alert the
+	// warning was imported from, as the alert gave them, that name no
+	// region of muster: those areas are not warned. SupersededBy is, for
+	// an alert that arrived after a Cancel of it, that Cancel: the
+	// warning was created lifted. Both are kept from
+	// rulesCAPSupersessionsBounded on.
+	IgnoredGeocodes []RegionCode  `json:"ignored_geocodes,omitempty"`
+	SupersededBy    *Supersession `json:"superseded_by,omitempty"`
 
 	// Prompt is set on reads, never stored: the warning is in force, needs
 	// a response, RespondBy has passed and no activation answered it.
@@ -342,7 +357,15 @@ type warningIssue struct {
 	// alerts in Replaces. Such a command returns a WarningImport.
 	Upstream *UpstreamRef  `json:"upstream,omitempty"`
 	Replaces []UpstreamRef `json:"replaces,omitempty"`
+	// Ignored are the alert's region codes that name no region, kept in
+	// the warning (rulesCAPSupersessionsBounded): at most
+	// MaxIgnoredGeocodes, each at most MaxUpstreamRef bytes.
+	Ignored []RegionCode `json:"ignored,omitempty"`
 }
+
+// MaxIgnoredGeocodes bounds the unknown region codes a warning keeps of
+// its upstream alert; an answer to the import lists them all.
+const MaxIgnoredGeocodes = 50
 
 // UpstreamRef names an upstream alert by its sender and identifier, which
 // together are unique (CAP 1.2 requires identifiers unique per sender).
@@ -593,6 +616,15 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		w.Status, w.LiftedAt, w.LiftedBy = WarningLifted, c.Time, c.Actor
 		w.LiftReason = "cancelled before this alert arrived: " + cancelledBefore.Reason
 	}
+	if c.RulesAtLeast(rulesCAPSupersessionsBounded) {
+		// The record of the Cancel is dropped as the alert arrives
+		// (importedWarning): the warning keeps it.
+		w.SupersededBy = cancelledBefore
+		if len(p.Ignored) > MaxIgnoredGeocodes || slices.ContainsFunc(p.Ignored, func(r RegionCode) bool { return len(r) > MaxUpstreamRef }) {
+			return nil, muster.Errorf(muster.EInvalid, "ignored: at most %d codes of at most %d bytes", MaxIgnoredGeocodes, MaxUpstreamRef)
+		}
+		w.IgnoredGeocodes = p.Ignored
+	}
 	reason := fmt.Sprintf("%s预警 %s: %s", w.Level.ChineseName(), w.ID, w.Headline)
 	for _, r := range w.Regions {
 		if (!w.HoldsRegions() && c.RulesAtLeast(rulesDrillWarningsHoldNoRegion)) || cancelledBefore != nil {
@@ -710,6 +742,17 @@ func importedWarning(tx *bolt.Tx, c *muster.Command, p *warningIssue, w Warning)
 	if err := bucket(tx, bWarningsUpstream).Put(p.Upstream.key(), []byte(w.ID)); err != nil {
 		return WarningImport{}, err
 	}
+	if c.RulesAtLeast(rulesCAPSupersessionsBounded) {
+		// Arrived, the alert is its warning from now on: what a message
+		// did to it before is not read again.
+		if sup, ok, err := supersession(tx, *p.Upstream); err != nil {
+			return WarningImport{}, err
+		} else if ok {
+			if err := dropSupersession(tx, sup); err != nil {
+				return WarningImport{}, err
+			}
+		}
+	}
 	replaced, err := supersedeReplaced(tx, c, p, w.ID)
 	if err != nil {
 		return WarningImport{}, err
@@ -726,7 +769,7 @@ func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by Warni
 	for _, r := range p.Replaces {
 		if c.RulesAtLeast(rulesCAPOutOfOrder) && r != *p.Upstream {
 			sup := Supersession{Alert: r, By: *p.Upstream, Action: SupersededUpdated, Warning: by, Purpose: cmp.Or(p.Purpose, WarningLive), At: c.Time}
-			if err := noteSupersession(tx, sup); err != nil {
+			if err := noteSupersession(tx, c, sup); err != nil {
 				return nil, err
 			}
 		}
@@ -794,16 +837,137 @@ func supersession(tx *bolt.Tx, ref UpstreamRef) (Supersession, bool, error) {
 }
 
 // noteSupersession records s unless a record it may not override is there
-// (see Supersession), or the same message's.
-func noteSupersession(tx *bolt.Tx, s Supersession) error {
+// (see Supersession), or the same message's. From
+// rulesCAPSupersessionsBounded it records nothing for an alert that has
+// arrived (its warning is what a later message acts on), a message of
+// another purpose than the record's overrides it only if it is LIVE, and
+// records older than SupersessionRetention are dropped.
+func noteSupersession(tx *bolt.Tx, c *muster.Command, s Supersession) error {
+	bounded := c.RulesAtLeast(rulesCAPSupersessionsBounded)
+	if bounded {
+		if _, arrived, err := upstreamWarning(tx, s.Alert); err != nil || arrived {
+			return err
+		}
+	}
 	old, ok, err := supersession(tx, s.Alert)
 	if err != nil {
 		return err
 	}
-	if ok && (old.Action == SupersededCancelled || old.By == s.By && old.Action == s.Action) {
+	switch {
+	case !ok:
+	case bounded && old.Purpose != "" && s.Purpose != "" && old.Purpose != s.Purpose:
+		// A late alert is superseded only by a message of its own
+		// purpose, so a Test or Exercise message naming an Actual alert
+		// must not wipe out what an Actual one said of it; an Actual
+		// message is believed over a drill's.
+		if s.Purpose != WarningLive {
+			return nil
+		}
+	case old.Action == SupersededCancelled || old.By == s.By && old.Action == s.Action:
 		return nil
 	}
-	return putJSON(bucket(tx, bWarningsSuperseded), string(s.Alert.key()), s)
+	if !bounded {
+		return putJSON(bucket(tx, bWarningsSuperseded), string(s.Alert.key()), s)
+	}
+	if err := indexSupersessions(tx); err != nil {
+		return err
+	}
+	if ok {
+		if err := dropSupersession(tx, old); err != nil {
+			return err
+		}
+	}
+	if err := putJSON(bucket(tx, bWarningsSuperseded), string(s.Alert.key()), s); err != nil {
+		return err
+	}
+	if err := bucket(tx, bWarningsSupersededAt).Put(supersessionIndexKey(s), nil); err != nil {
+		return err
+	}
+	return pruneSupersessions(tx, c.Time)
+}
+
+// rulesCAPSupersessionsBounded is the behaviour (muster.Rules) from which
+// the records of rulesCAPOutOfOrder are kept only while they can matter:
+// none is written for an alert that has arrived, an alert's record is
+// dropped when it arrives (a warning created lifted keeps its Cancel in
+// SupersededBy), and every record is dropped SupersessionRetention after
+// the message that wrote it. A Test or Exercise message no longer
+// overrides what an Actual message recorded of an alert (nor the other
+// way round, except that an Actual message overrides a drill's record),
+// and a warning imported from an upstream alert keeps the alert's
+// ignored geocodes. Under rules 11 every record was kept for ever, and a
+// Test Cancel of an alert an Actual Update had replaced made the late
+// Actual alert a second warning in force.
+const rulesCAPSupersessionsBounded = 12
+
+// SupersessionRetention is how long the state remembers what an Update or
+// Cancel did to an alert that has not arrived (rulesCAPSupersessionsBounded):
+// feeds deliver out of order by minutes or hours, and an alert that comes
+// later than this is taken as it comes.
+const SupersessionRetention = 30 * 24 * time.Hour
+
+// supersessionIndexKey is s's key in bWarningsSupersededAt: the time of the
+// command that recorded it, fixed-width so keys sort by time, then the
+// alert's key.
+func supersessionIndexKey(s Supersession) []byte {
+	return append([]byte(s.At.UTC().Format(supersessionTimeLayout)+" "), s.Alert.key()...)
+}
+
+const supersessionTimeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// indexSupersessions indexes by time the records written before
+// rulesCAPSupersessionsBounded, once: the index bucket does not exist
+// until then.
+func indexSupersessions(tx *bolt.Tx) error {
+	rb := tx.Bucket(bWarningsSuperseded)
+	if tx.Bucket(bWarningsSupersededAt) != nil || rb == nil {
+		return nil
+	}
+	idx := bucket(tx, bWarningsSupersededAt)
+	return rb.ForEach(func(k, v []byte) error {
+		var s Supersession
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("decode supersession %s: %w", k, err)
+		}
+		return idx.Put(append([]byte(s.At.UTC().Format(supersessionTimeLayout)+" "), k...), nil)
+	})
+}
+
+// dropSupersession deletes the record s and its index entry.
+func dropSupersession(tx *bolt.Tx, s Supersession) error {
+	if err := indexSupersessions(tx); err != nil { // before the index bucket exists
+		return err
+	}
+	if err := bucket(tx, bWarningsSupersededAt).Delete(supersessionIndexKey(s)); err != nil {
+		return err
+	}
+	return bucket(tx, bWarningsSuperseded).Delete(s.Alert.key())
+}
+
+// pruneSupersessions drops the records written more than
+// SupersessionRetention before now, oldest first.
+func pruneSupersessions(tx *bolt.Tx, now time.Time) error {
+	idx := tx.Bucket(bWarningsSupersededAt)
+	if idx == nil {
+		return nil
+	}
+	cutoff := []byte(now.Add(-SupersessionRetention).UTC().Format(supersessionTimeLayout))
+	var due [][]byte
+	cur := idx.Cursor()
+	for k, _ := cur.First(); k != nil && bytes.Compare(k, cutoff) < 0; k, _ = cur.Next() {
+		due = append(due, bytes.Clone(k))
+	}
+	rb := bucket(tx, bWarningsSuperseded)
+	for _, k := range due {
+		_, alert, _ := bytes.Cut(k, []byte(" "))
+		if err := idx.Delete(k); err != nil {
+			return err
+		}
+		if err := rb.Delete(alert); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lateUpdatedAlert answers an upstream alert that arrives after an Update
@@ -879,7 +1043,7 @@ func applyUpstreamCancel(tx *bolt.Tx, c *muster.Command, p *warningLift) (Upstre
 	out := UpstreamCancel{Lifted: []Warning{}}
 	for _, r := range p.Cancel.Refs {
 		sup := Supersession{Alert: r, By: p.Cancel.By, Action: SupersededCancelled, Reason: reason, Purpose: p.Purpose, At: c.Time}
-		if err := noteSupersession(tx, sup); err != nil {
+		if err := noteSupersession(tx, c, sup); err != nil {
 			return UpstreamCancel{}, err
 		}
 		w, ok, err := upstreamWarning(tx, r)
@@ -1394,6 +1558,11 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 		CAPCategory: in.CAPCategory, Category: hazardOfCAPCategory(in.CAPCategory), Source: in.Source,
 		ResponseTimeout: Duration(s.timeout), Purpose: cmp.Or(in.Purpose, WarningLive),
 		Upstream: &in.Alert, Replaces: in.Replaces}
+	for _, r := range out.Ignored {
+		if len(p.Ignored) < MaxIgnoredGeocodes && len(r) <= MaxUpstreamRef {
+			p.Ignored = append(p.Ignored, r)
+		}
+	}
 	if !in.Expires.IsZero() {
 		if !in.Expires.After(now) {
 			return WarningImport{}, muster.Errorf(muster.EInvalid, "expires %s has passed (server time %s): the alert is no longer in force",

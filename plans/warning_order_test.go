@@ -1,11 +1,13 @@
 package plans_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"muster"
 	"muster/plans"
@@ -184,4 +186,174 @@ func TestWarningTestCancelBeforeALiveAlert(t *testing.T) {
 	assert.True(t, late.Created)
 	assert.Equal(t, plans.WarningActive, late.Warning.Status)
 	assert.Nil(t, late.SupersededBy)
+}
+
+// supersessions returns the identifiers of the alerts the state keeps a
+// record of (what a later Update or Cancel did to them), and checks the
+// time index holds each of them once (rules 12).
+func (e *warnEnv) supersessions(t *testing.T) []string {
+	t.Helper()
+	var ids, indexed []string
+	require.NoError(t, e.node.View(testCtx(t), muster.Default, func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte("warnings_superseded")); b != nil {
+			require.NoError(t, b.ForEach(func(k, _ []byte) error {
+				_, id, _ := strings.Cut(string(k), ",")
+				ids = append(ids, id)
+				return nil
+			}))
+		}
+		if b := tx.Bucket([]byte("warnings_superseded_at")); b != nil {
+			require.NoError(t, b.ForEach(func(k, _ []byte) error {
+				_, id, _ := strings.Cut(string(k), ",")
+				indexed = append(indexed, id)
+				return nil
+			}))
+		}
+		return nil
+	}))
+	if indexed != nil {
+		assert.ElementsMatch(t, ids, indexed, "every record indexed by time once")
+	}
+	return ids
+}
+
+// A Test or Exercise message that names an Actual alert does not wipe out
+// what an Actual message said of it: CAP recipients disregard Test
+// messages, so the late Actual alert is what the Actual messages made it.
+func TestWarningDrillMessageKeepsAnActualRecord(t *testing.T) {
+	testCancel := func(e *warnEnv, id string, refs ...string) {
+		var rs []plans.UpstreamRef
+		for _, r := range refs {
+			rs = append(rs, qxRef(r))
+		}
+		res, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningTest, qxRef(id), rs, "测试")
+		require.NoError(t, err)
+		require.Equal(t, rs, res.Awaited)
+	}
+	t.Run("rules 12: a Test cancel after the Actual update", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		up := e.importUpstream(t, "B", plans.WarningRed, "A")
+		testCancel(e, "X", "A")
+		e.clk.Add(time.Minute)
+		late := e.importUpstream(t, "A", plans.WarningOrange)
+		assert.False(t, late.Created, "the update replaced it")
+		assert.Equal(t, up.Warning.ID, late.Warning.ID)
+		require.NotNil(t, late.SupersededBy)
+		assert.Equal(t, qxRef("B"), late.SupersededBy.By)
+		assert.Equal(t, []plans.WarningID{up.Warning.ID}, e.active(t))
+		m := e.mode(t, wDistrict)
+		assert.Equal(t, plans.ModeStandby, m.Mode)
+		assert.Equal(t, holding(up.Warning), m.Warnings, "held by the update alone")
+	})
+	t.Run("rules 12: an Actual cancel after a Test cancel", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		testCancel(e, "X", "A")
+		res, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("Y"), []plans.UpstreamRef{qxRef("A")}, "解除 (CAP cancel Y)")
+		require.NoError(t, err)
+		assert.Equal(t, []plans.UpstreamRef{qxRef("A")}, res.Awaited)
+		late := e.importUpstream(t, "A", plans.WarningOrange)
+		assert.True(t, late.Created)
+		assert.Equal(t, plans.WarningLifted, late.Warning.Status, "the Actual cancel ends it")
+		require.NotNil(t, late.SupersededBy)
+		assert.Equal(t, qxRef("Y"), late.SupersededBy.By)
+		assert.Empty(t, e.active(t))
+		assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode, "never in standby")
+	})
+	t.Run("rules 12: a Test update does not override an Actual cancel", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		_, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("Y"), []plans.UpstreamRef{qxRef("A")}, "解除 (CAP cancel Y)")
+		require.NoError(t, err)
+		in := upstreamRain(e, "T", wOther)
+		in.Purpose, in.Replaces = plans.WarningTest, []plans.UpstreamRef{qxRef("A")}
+		_, err = e.svc.Import(testCtx(t), "feed", in)
+		require.NoError(t, err)
+		late := e.importUpstream(t, "A", plans.WarningOrange)
+		assert.Equal(t, plans.WarningLifted, late.Warning.Status)
+		assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
+	})
+	t.Run("rules 11: the Test cancel made the late alert a second warning in force", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 11)
+		up := e.importUpstream(t, "B", plans.WarningRed, "A")
+		testCancel(e, "X", "A")
+		late := e.importUpstream(t, "A", plans.WarningOrange)
+		assert.True(t, late.Created)
+		assert.Equal(t, []plans.WarningID{up.Warning.ID, late.Warning.ID}, e.active(t))
+	})
+}
+
+// What an Update or Cancel did to an alert is kept while it can matter:
+// not for an alert that has arrived, not once the alert arrives, and not
+// past SupersessionRetention (rules 12; under rules 11 every record stayed
+// for ever).
+func TestWarningSupersessionRecordsAreDropped(t *testing.T) {
+	t.Run("rules 12", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		ctx := testCtx(t)
+		res, err := e.svc.CancelUpstreamAlert(ctx, "feed", plans.WarningLive, qxRef("XC"), []plans.UpstreamRef{qxRef("X")}, "解除 (CAP cancel XC)")
+		require.NoError(t, err)
+		require.Equal(t, []plans.UpstreamRef{qxRef("X")}, res.Awaited)
+		assert.Equal(t, []string{"X"}, e.supersessions(t))
+
+		// X arrives: born lifted, the warning keeps its Cancel, the
+		// record goes.
+		late := e.importUpstream(t, "X", plans.WarningOrange)
+		require.Equal(t, plans.WarningLifted, late.Warning.Status)
+		assert.Empty(t, e.supersessions(t))
+		w, err := e.svc.Warning(ctx, muster.Default, late.Warning.ID)
+		require.NoError(t, err)
+		require.NotNil(t, w.SupersededBy, "the warning says why it was born lifted")
+		assert.Equal(t, qxRef("XC"), w.SupersededBy.By)
+		assert.Equal(t, plans.SupersededCancelled, w.SupersededBy.Action)
+
+		// An Update of an alert that arrived (B) and of one that did not
+		// (D): only D is remembered.
+		e.importUpstream(t, "B", plans.WarningYellow)
+		c := e.importUpstream(t, "C", plans.WarningYellow, "B", "D")
+		assert.Equal(t, []string{"D"}, e.supersessions(t))
+
+		// Within the retention the late D is still replaced.
+		e.clk.Add(plans.SupersessionRetention - time.Hour)
+		d := e.importUpstream(t, "D", plans.WarningOrange)
+		assert.False(t, d.Created)
+		assert.Equal(t, c.Warning.ID, d.Warning.ID)
+
+		// Past it, the next record drops D's.
+		e.clk.Add(2 * time.Hour)
+		_, err = e.svc.CancelUpstreamAlert(ctx, "feed", plans.WarningLive, qxRef("EC"), []plans.UpstreamRef{qxRef("E")}, "解除 (CAP cancel EC)")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"E"}, e.supersessions(t))
+	})
+	t.Run("rules 11: kept for ever", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 11)
+		_, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("XC"), []plans.UpstreamRef{qxRef("X")}, "解除 (CAP cancel XC)")
+		require.NoError(t, err)
+		e.importUpstream(t, "X", plans.WarningOrange)
+		e.importUpstream(t, "B", plans.WarningYellow)
+		e.importUpstream(t, "C", plans.WarningYellow, "B", "D")
+		e.clk.Add(plans.SupersessionRetention + time.Hour)
+		_, err = e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("EC"), []plans.UpstreamRef{qxRef("E")}, "解除")
+		require.NoError(t, err)
+		assert.ElementsMatch(t, []string{"B", "D", "E", "X"}, e.supersessions(t))
+	})
+}
+
+// A warning imported from an alert keeps the alert's region codes that
+// name no region of muster (rules 12), which warning show lists.
+func TestWarningKeepsItsAlertsIgnoredGeocodes(t *testing.T) {
+	for _, rules := range []int{12, 11} {
+		e := newWarnEnvUnder(t, rules)
+		in := upstreamRain(e, "G1", wDistrict, "990199", "990101000000", " 990198000000 ")
+		res, err := e.svc.Import(testCtx(t), "feed", in)
+		require.NoError(t, err)
+		assert.Equal(t, []plans.RegionCode{"990198000000", "990199"}, res.Ignored, "rules %d: the answer lists them", rules)
+		w, err := e.svc.Warning(testCtx(t), muster.Default, res.Warning.ID)
+		require.NoError(t, err)
+		if rules >= 12 {
+			assert.Equal(t, res.Ignored, w.IgnoredGeocodes)
+			assert.Equal(t, res.Ignored, res.Warning.IgnoredGeocodes)
+		} else {
+			assert.Empty(t, w.IgnoredGeocodes, "rules 11 keeps none")
+		}
+		assert.Nil(t, w.SupersededBy)
+	}
 }
