@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -28,7 +29,7 @@ type Activations interface {
 	Escalation(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]notify.EscalationStepStatus, error)
 	Decide(ctx context.Context, actor string, id plans.ActivationID, req notify.DecisionRequest) (notify.Activation, error)
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
-	Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[notify.Activation], error)
+	Activations(ctx context.Context, level muster.Consistency, page plans.Page, statuses ...notify.Status) (plans.List[notify.Activation], error)
 	Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f notify.RecipientFilter, page plans.Page) (plans.List[notify.Recipient], error)
 	StatusAndBoard(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, notify.Board, error)
 	Notes(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]notify.Note, error)
@@ -71,7 +72,21 @@ func (s *Server) listActivations(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out, err := s.deps.Activations.Activations(c.Request.Context(), consistency(c), p)
+	// status=pending_approval,… lists only the activations in those
+	// statuses: the console asks every few seconds for the requests that
+	// wait for an approver.
+	var statuses []notify.Status
+	if v := c.Query("status"); v != "" {
+		for _, f := range strings.Split(v, ",") {
+			st, err := notify.ParseStatus(f)
+			if err != nil {
+				s.writeError(c, err)
+				return
+			}
+			statuses = append(statuses, st)
+		}
+	}
+	out, err := s.deps.Activations.Activations(c.Request.Context(), consistency(c), p, statuses...)
 	s.reply(c, http.StatusOK, out, err)
 }
 

@@ -85,6 +85,27 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	res.decode(t, &pending)
 	assert.Equal(t, notify.StatusPendingApproval, pending.Status)
 	assert.Equal(t, "normal", modeOf(t, f, h, "990102"))
+	// The list can be asked for the requests that wait for an approver
+	// (the console's banner on every page), or any other statuses.
+	listed := func(query string) []plans.ActivationID {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: "/api/v1/activations?" + query, token: viewer})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		var l plans.List[notify.Activation]
+		res.decode(t, &l)
+		ids := []plans.ActivationID{}
+		for _, it := range l.Items {
+			ids = append(ids, it.ID)
+		}
+		return ids
+	}
+	assert.Equal(t, []plans.ActivationID{pending.ID}, listed("status=pending_approval"))
+	assert.Equal(t, []plans.ActivationID{a.ID}, listed("status=active"))
+	assert.Equal(t, []plans.ActivationID{a.ID, pending.ID}, listed("status=active,%20pending_approval"))
+	assert.Equal(t, []plans.ActivationID{a.ID, pending.ID}, listed(""))
+	res = do(t, h, request{method: "GET", path: "/api/v1/activations?status=waiting", token: viewer})
+	assert.Equal(t, http.StatusBadRequest, res.Code)
+	assert.Contains(t, res.errorBody(t).Message, `status "waiting": want one of pending_approval, active, stood_down, rejected, approval_expired`)
 	approve := "/api/v1/activations/" + string(pending.ID) + "/approve"
 	for _, body := range []map[string]any{{"recipients": 1}, {"dry_run": true}} {
 		res = do(t, h, request{method: "POST", path: approve, token: office, body: jsonBody(body)})
@@ -137,6 +158,7 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	res.decode(t, &started)
 	assert.Equal(t, notify.StatusActive, started.Status)
 	assert.Equal(t, seen.Total, started.Recipients)
+	assert.Empty(t, listed("status=pending_approval"), "approved: it waits no more")
 	require.Len(t, started.Decisions, 1)
 	assert.Equal(t, "second", started.Decisions[0].By)
 	assert.Equal(t, "emergency", modeOf(t, f, h, "990102"))

@@ -137,6 +137,14 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 	// on the modes page with how long it has gone unanswered.
 	p.waitFor("the NO RESPONSE prompt", `#warning-prompt:not([hidden]) [data-warning="`+string(unanswered.ID)+`"]`, 10*time.Second)
 	assert.Regexp(t, `^橙色预警 `+string(unanswered.ID)+` 已 \d+ 分钟无响应：建议启动 \S+ II级$`, p.text("#warning-prompt"))
+	// The LIVE request that waits for a second person is on every page
+	// too, with its deadline and how to approve it; the rejected one is not.
+	p.waitFor("the waiting-approval prompt", `#approval-prompt:not([hidden]) [data-activation="`+string(pending.ID)+`"]`, 10*time.Second)
+	assert.Equal(t, "1", browserRun(p, chromedp.Evaluate[string](`document.getElementById('approval-prompt').dataset.count`)))
+	waiting := p.text("#approval-prompt")
+	assert.Regexp(t, `^`+string(pending.ID)+` 等待审批：.+ I级（特别重大） .+申请，`+pending.ApprovalDeadline.Local().Format("15:04")+
+		` 前须另一人审批（muster approve `+string(pending.ID)+`）$`, waiting)
+	assert.NotContains(t, waiting, string(rejected.ID))
 	p.waitFor("the warning on the modes page", `#warning-rows tr[data-warning="`+string(unanswered.ID)+`"].prompt`, 10*time.Second)
 	assert.Regexp(t, `^已超时 \d+ 分钟，未响应`, p.text(`#warning-rows tr[data-warning="`+string(unanswered.ID)+`"] .respond-by`))
 
@@ -161,6 +169,7 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 	assert.True(t, browserRun(p, chromedp.Evaluate[bool](`getComputedStyle(document.getElementById('totals')).display === 'none'`)),
 		"no tiles of zeros")
 	assert.Contains(t, p.text("#warning-prompt"), string(unanswered.ID), "the prompt stays on every page")
+	assert.Contains(t, p.text("#approval-prompt"), string(pending.ID), "so does the waiting request")
 	p.do("open the rejected request's board", 20*time.Second,
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(rejected.ID)+`'`),
 		chromedp.WaitReady(chromedp.CSS(`#approval[data-status="rejected"]`)),

@@ -69,6 +69,25 @@ const (
 	StatusApprovalExpired Status = "approval_expired"
 )
 
+// Statuses are the statuses an activation is shown in.
+func Statuses() []Status {
+	return []Status{StatusPendingApproval, StatusActive, StatusStoodDown, StatusRejected, StatusApprovalExpired}
+}
+
+// ParseStatus reads an activation status as the API shows it.
+func ParseStatus(s string) (Status, error) {
+	for _, st := range Statuses() {
+		if string(st) == strings.TrimSpace(s) {
+			return st, nil
+		}
+	}
+	names := make([]string, 0, 5)
+	for _, st := range Statuses() {
+		names = append(names, string(st))
+	}
+	return "", invalidf("status %q: want one of %s", s, strings.Join(names, ", "))
+}
+
 // Command types owned by notify.
 const (
 	CmdActivationCreate    = "activation.create"

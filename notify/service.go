@@ -590,8 +590,10 @@ func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, err
 	return ActivationStatus{Activation: a, Counters: c}, err
 }
 
-// Activations lists activations in ID order (oldest first).
-func (s *Service) Activations(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Activation], error) {
+// Activations lists activations in ID order (oldest first); with
+// statuses, only those shown in one of them (a pending request past its
+// approval window shows as approval_expired).
+func (s *Service) Activations(ctx context.Context, level muster.Consistency, page plans.Page, statuses ...Status) (plans.List[Activation], error) {
 	out := plans.List[Activation]{Items: []Activation{}}
 	limit := pageLimit(page)
 	now := s.now()
@@ -613,7 +615,9 @@ func (s *Service) Activations(ctx context.Context, level muster.Consistency, pag
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
-			out.Items = append(out.Items, a.shown(now))
+			if a = a.shown(now); len(statuses) == 0 || slices.Contains(statuses, a.Status) {
+				out.Items = append(out.Items, a)
+			}
 		}
 		return nil
 	})

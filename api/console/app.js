@@ -293,6 +293,7 @@
   const modes = {
     items: null, // the last list read, or null before the first
     warnings: null, // the warnings in force, or null when none could be read
+    pending: [], // LIVE requests waiting for approval
     error: null,
     readAt: null,
     loading: false,
@@ -304,9 +305,14 @@
     if (modes.loading || !session.token) return;
     modes.loading = true;
     try {
-      const [d, w] = await Promise.all([getJSON('/api/v1/modes'), loadWarnings()]);
+      const [d, w, p] = await Promise.all([
+        getJSON('/api/v1/modes'),
+        loadWarnings(),
+        getJSON('/api/v1/activations?status=pending_approval&limit=100'),
+      ]);
       modes.items = d.items || [];
       modes.warnings = w;
+      modes.pending = p.items || [];
       modes.error = null;
       modes.readAt = new Date();
     } catch (e) {
@@ -317,6 +323,7 @@
     }
     renderModeSummary();
     renderPrompt();
+    renderApprovalPrompt();
     for (const f of modes.listeners) f();
   }
 
@@ -377,6 +384,29 @@
           { 'data-warning': w.id },
           i > 0 ? '；' : '',
           `${WARNING_NAMES[w.level] || w.level}预警 ${w.id} 已 ${minutesSince(w.prompt_since || w.respond_by)} 分钟无响应：${suggestionText(w)}`,
+        ),
+      ),
+    );
+  }
+
+  // renderApprovalPrompt shows, on every page, the LIVE requests that wait
+  // for a second person's approval: nothing is sent until someone approves
+  // (on its board, or with muster approve), and the request lapses at its
+  // deadline.
+  function renderApprovalPrompt() {
+    const box = $('approval-prompt');
+    const waiting = modes.pending || [];
+    box.hidden = waiting.length === 0 || !session.token;
+    box.dataset.count = String(waiting.length);
+    box.replaceChildren(
+      ...waiting.map((a, i) =>
+        el(
+          'span',
+          { 'data-activation': a.id },
+          i > 0 ? '；' : '',
+          el('a', { href: `#/board/${encodeURIComponent(a.id)}` }, a.id),
+          ` 等待审批：${a.plan_title || a.plan} ${levelText(a.level, a.level_name)} ${a.region_names || (a.regions || []).join('、')}，` +
+            `${a.created_by || '—'} 申请，${a.approval_deadline ? `${fmtClock(a.approval_deadline).slice(0, 5)} 前` : ''}须另一人审批（muster approve ${a.id}）`,
         ),
       ),
     );
@@ -988,6 +1018,7 @@
     $('logout').hidden = true;
     $('mode-summary').hidden = true;
     $('warning-prompt').hidden = true;
+    $('approval-prompt').hidden = true;
     $('login').hidden = false;
     const e = $('login-error');
     e.hidden = !message;
