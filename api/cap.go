@@ -463,7 +463,9 @@ func (s *Server) importCAP(c *gin.Context) {
 			s.writeError(c, muster.Errorf(muster.EInvalid, "CAP cancel %s: none of its references is an alert of its sender %s: muster lifts only warnings imported from the cancel's own sender", u.Identifier, u.Sender))
 			return
 		}
-		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.TrimSpace(alert.Note), "cancelled upstream"), u.Identifier)
+		// A <note> may be wrapped or indented over several lines; the
+		// reason a lift records is one line.
+		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.Join(strings.Fields(alert.Note), " "), "cancelled upstream"), u.Identifier)
 		// The state machine refuses it too if a warning of another purpose
 		// came in between (checkReferencedPurposes read before).
 		res, err := ws.CancelUpstreamAlert(ctx, actor, purpose, plans.UpstreamRef{Sender: u.Sender, Identifier: u.Identifier}, own, reason)

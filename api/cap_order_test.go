@@ -170,3 +170,38 @@ func TestCAPImportPaddedStatisticalCodes(t *testing.T) {
 		})
 	}
 }
+
+// A Cancel's note, which becomes the lift's reason, may run over several
+// lines (an indented or wrapped <note>): the Cancel is taken all the same,
+// both for an alert not yet arrived (202, remembered) and for one in force
+// (lifted).
+func TestCAPCancelWithAMultiLineNote(t *testing.T) {
+	f, h, sample := capImportFixture(t)
+	post := func(body string) response {
+		return do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+	}
+	note := func(id string, refs ...string) string {
+		return capDoc(sample, id, "Cancel", refs, "<cap:code>预警信号</cap:code>",
+			"<cap:code>预警信号</cap:code>\n  <cap:note>\n    雨势减弱，\r\n\t解除暴雨橙色预警。\n  </cap:note>")
+	}
+
+	res := post(note("N1C", "N1"))
+	require.Equal(t, http.StatusAccepted, res.Code, "a Cancel before its alert: %s", res.Body)
+	res = post(capDoc(sample, "N1", "Alert", nil))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var born capImportBody
+	res.decode(t, &born)
+	assert.Equal(t, plans.WarningLifted, born.Status, "remembered as cancelled")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+
+	res = post(capDoc(sample, "N2", "Alert", nil))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	assert.Equal(t, "standby", modeOf(t, f, h, "990101"))
+	res = post(note("N2C", "N2"))
+	require.Equal(t, http.StatusOK, res.Code, "a Cancel of an alert in force: %s", res.Body)
+	var lifted capImportBody
+	res.decode(t, &lifted)
+	assert.Equal(t, plans.WarningLifted, lifted.Status)
+	assert.Equal(t, "雨势减弱， 解除暴雨橙色预警。 (CAP cancel N2C)", lifted.LiftReason, "on one line")
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+}

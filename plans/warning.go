@@ -1645,7 +1645,16 @@ func (s *WarningService) CancelUpstreamAlert(ctx context.Context, actor string, 
 }
 
 func (s *WarningService) cancelUpstream(ctx context.Context, actor string, purpose WarningPurpose, by UpstreamRef, refs []UpstreamRef, reason string) (UpstreamCancel, error) {
-	if len(refs) > 0 && strings.TrimSpace(reason) != "" && muster.CheckPlainText("reason", reason, false) == nil {
+	// A reason no lift takes is said so here: left to the lifts, a
+	// cancellation of alerts not yet arrived would answer ENotFound and
+	// be forgotten.
+	if strings.TrimSpace(reason) == "" {
+		return UpstreamCancel{}, muster.Errorf(muster.EInvalid, "reason: say why the warning is lifted")
+	}
+	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+		return UpstreamCancel{}, err
+	}
+	if len(refs) > 0 {
 		b, err := json.Marshal(warningLift{Reason: reason, Purpose: purpose, Cancel: &upstreamCancel{By: by, Refs: refs}})
 		if err != nil {
 			return UpstreamCancel{}, err

@@ -357,3 +357,16 @@ func TestWarningKeepsItsAlertsIgnoredGeocodes(t *testing.T) {
 		assert.Nil(t, w.SupersededBy)
 	}
 }
+
+// A cancellation whose reason no lift takes is refused as such (EInvalid),
+// whether or not its alerts have arrived: it is not answered ENotFound and
+// forgotten.
+func TestWarningCancelWithABadReasonIsInvalid(t *testing.T) {
+	e := newWarnEnv(t)
+	for _, reason := range []string{"雨势减弱\n解除", "  "} {
+		_, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("BC"), []plans.UpstreamRef{qxRef("B")}, reason)
+		assert.True(t, muster.IsCode(err, muster.EInvalid), "%q: %v", reason, err)
+	}
+	late := e.importUpstream(t, "B", plans.WarningOrange)
+	assert.Equal(t, plans.WarningActive, late.Warning.Status, "nothing was remembered")
+}
