@@ -118,8 +118,8 @@ func TestEnglishSpeakersReadEnglishNames(t *testing.T) {
 			a, err := r.svc.Activate(ctx, "commander", floodIV(district, other))
 			require.NoError(t, err)
 
-			assert.Equal(t, "【示例市应急】Example City Flood Control Plan: level IV, "+tc.regions+". Alex Morgan, report as "+tc.roles+
-				". Reply in 1 h: 1 coming, 2 cannot (why).", r.sms(t, a, r.alex))
+			assert.Equal(t, "【示例市应急】Flood level IV, "+tc.regions+". Alex Morgan, report as "+tc.roles+
+				". Reply in 1 h: 1=yes 2=no.", r.sms(t, a, r.alex))
 			assert.Equal(t, "【示例市应急】示例市防汛应急预案一般（Ⅳ级）响应已启动（东湖区、江北区）。王芳同志，请以网格长、网格员身份做好巡查值守，1小时内回复：1收到，2不能参加并说明原因。",
 				r.sms(t, a, r.fang), "a Chinese speaker's message is as before")
 
@@ -137,8 +137,8 @@ func TestEnglishSpeakersReadEnglishNames(t *testing.T) {
 			drill, err := r.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Level: "IV", Purpose: "EXERCISE",
 				Reason: "通讯演练", Regions: []plans.RegionCode{"990103001", "990104"}})
 			require.NoError(t, err)
-			assert.Equal(t, "【演练】[EXERCISE] 【示例市应急】Example City Flood Control Plan: level IV, "+tc.fallback+". Sam Lee, report as "+tc.roles+
-				". Reply in 1 h: 1 coming, 2 cannot (why).", r.sms(t, drill, r.sam))
+			assert.Equal(t, "【演练】[EXERCISE] 【示例市应急】Flood level IV, "+tc.fallback+". Sam Lee, report as "+tc.roles+
+				". Reply in 1 h: 1=yes 2=no.", r.sms(t, drill, r.sam))
 		})
 	}
 }

@@ -343,7 +343,7 @@ func TestCorrectionReachesTheSuperiorsTheEscalationReported(t *testing.T) {
 			// them first).
 			r := newCallRig(t, rigOptions{nodes: 1, people: 1600, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
 			// The grid leaders are not called up: only the volunteers.
-			plan := strings.Replace(string(escalatePlan()), "          - name: 网格长\n            select: {tags: [网格长]}\n", "", 1)
+			plan := strings.Replace(string(escalatePlan()), "          - name: 网格长\n            name_en: Grid Leader\n            select: {tags: [网格长]}\n", "", 1)
 			require.NotEqual(t, string(escalatePlan()), plan)
 			a := escalateDrillOf(t, r, []byte(plan))
 			clock.Add(10 * time.Minute)

@@ -122,19 +122,33 @@ func TestExamplePlans(t *testing.T) {
 					assert.True(t, strings.HasPrefix(sms, p.Sender), "%q starts with the sender", sms)
 					assert.Empty(t, DrillWords(sms))
 
-					// English names (the sample region, a role's name_en) are
-					// longer than Chinese ones in UCS-2: an English SMS may
-					// take a fourth segment.
-					most := 3
-					if lang == LangEN {
-						most = 4
-					}
+					// Three segments at most in either language, with the
+					// longest mark the system puts in front (an English
+					// speaker's drill: 【演练】[EXERCISE] ). The sender 【示例市应急】
+					// makes every text UCS-2 (67 characters a part).
 					enc, _, segs := SMSSegments(sms)
 					assert.Equal(t, EncodingUCS2, enc)
 					assert.GreaterOrEqual(t, segs, 2, "level %s %s SMS: %q", l.Code, lang, sms)
-					assert.LessOrEqual(t, segs, most, "level %s %s SMS: %q", l.Code, lang, sms)
-					_, _, exSegs := SMSSegments(ExerciseMark + sms)
-					assert.LessOrEqual(t, exSegs, most, "level %s %s exercise SMS", l.Code, lang)
+					assert.LessOrEqual(t, segs, 3, "level %s %s SMS: %q", l.Code, lang, sms)
+					mark := ExerciseMark
+					if lang == LangEN {
+						mark += ExerciseMarkEN
+					}
+					_, chars, exSegs := SMSSegments(mark + sms)
+					assert.LessOrEqual(t, exSegs, 3, "level %s %s exercise SMS (%d characters): %q", l.Code, lang, chars, mark+sms)
+					_, _, notDrill := SMSSegments(NotADrillMark(lang) + sms)
+					assert.LessOrEqual(t, notDrill, 3, "level %s %s SMS marked not a drill", l.Code, lang)
+					if lang == LangEN {
+						// The English words force no UCS-2 (no Chinese
+						// punctuation, no curly quotes): under a Latin sender
+						// the text would be GSM-7.
+						latin := d
+						latin.Sender = "[Example City EM]"
+						text, err := RenderMessage(l.SMSTemplate(lang), latin)
+						require.NoError(t, err)
+						enc, _, _ := SMSSegments(text)
+						assert.Equal(t, EncodingGSM7, enc, "level %s English SMS: %q", l.Code, text)
+					}
 
 					voice, err := RenderMessage(l.VoiceTemplate(lang), d)
 					require.NoError(t, err)
