@@ -27,16 +27,18 @@ import (
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var (
-		watch bool
-		grids int
-		pf    = pageFlags{limit: 100}
+		watch  bool
+		grids  int
+		status string
+		pf     = pageFlags{limit: 100}
 	)
 	cmd := &cobra.Command{
-		Use:   "status [ACTIVATION] [--watch]",
+		Use:   "status [ACTIVATION] [--watch] [--status STATUS[,STATUS]]",
 		Short: "Show activations with their counts, or one activation's counts overall, per role, region and grid",
 		Long: `Without ACTIVATION: the activations, each with its recipient counts
 (recipients, pending, sending, sent, delivered, acked, declined, failed,
-escalated).
+escalated); --status pending_approval lists only the LIVE requests that wait
+for a second person's approval (muster approve ID).
 
 With ACTIVATION: those counts overall, per role, per region one level below
 the activated regions, and for the --grids grids with the most recipients
@@ -57,7 +59,10 @@ with -o json one ActivationStatus per line.`,
 				if watch {
 					return usageErrorf("--watch follows one activation: give its ID")
 				}
-				return listStatus(c, &pf)
+				return listStatus(c, &pf, status)
+			}
+			if status != "" {
+				return usageErrorf("--status filters the list of activations: give no ID with it")
 			}
 			if grids < 0 {
 				return usageErrorf("--grids %d: want 0 (all) or more", grids)
@@ -74,6 +79,7 @@ with -o json one ActivationStatus per line.`,
 	pf.add(cmd)
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the activation live until it is settled or Ctrl-C")
 	cmd.Flags().IntVar(&grids, "grids", 10, "grids to show, most recipients first (0: all)")
+	cmd.Flags().StringVar(&status, "status", "", "list only activations in these statuses, comma-separated: pending_approval, active, stood_down, rejected, approval_expired")
 	return cmd
 }
 
@@ -129,9 +135,14 @@ func countCells(c notify.StatusCounts, expired bool) string {
 }
 
 // listStatus prints a page of activations (every page with --all), each
-// with its counts; JSON adds "counts" (StatusCounts) to each Activation.
-func listStatus(c *client, p *pageFlags) error {
-	items, next, err := c.pages("/api/v1/activations", nil, p)
+// with its counts, only those in status (a comma list) when it is given;
+// JSON adds "counts" (StatusCounts) to each Activation.
+func listStatus(c *client, p *pageFlags, status string) error {
+	var query url.Values
+	if status != "" {
+		query = url.Values{"status": {status}}
+	}
+	items, next, err := c.pages("/api/v1/activations", query, p)
 	if err != nil {
 		return err
 	}
@@ -355,6 +366,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	}
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
+	}
+	if s := approversTexted(st.Activation); s != "" {
+		fmt.Fprintln(w, s)
 	}
 	if st.LeftOut > 0 {
 		fmt.Fprintf(w, "LEFT OUT %s called up for real by a LIVE call-up: this drill does not drill them\n", count(st.LeftOut, "person", "people"))

@@ -230,6 +230,18 @@ func TestStatusBoardAndWatch(t *testing.T) {
 	require.Len(t, lines, 2, r.stdout)
 	assert.Equal(t, []string{"ID", "PLAN", "LEVEL", "PURPOSE", "STATUS", "RECIPIENTS", "PENDING", "SENDING", "SENT", "DELIVERED", "ACKED", "DECLINED", "FAILED", "ESCALATED", "报到%", "CREATED"}, strings.Fields(lines[0]))
 	assert.Equal(t, []string{id, "flood-control", "IV", "EXERCISE", "active", itoa(a.Recipients)}, strings.Fields(lines[1])[:6])
+	// Filtered by status: the exercise is active, and nothing waits for
+	// approval; a status the server does not know is refused.
+	r = runCLI(t, env, "status", "--status", "pending_approval,rejected")
+	require.Zero(t, r.code, r.stderr)
+	assert.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 1, "only the header: %s", r.stdout)
+	r = runCLI(t, env, "status", "--status", "active")
+	require.Zero(t, r.code, r.stderr)
+	if active := strings.Split(strings.TrimSpace(r.stdout), "\n"); assert.Len(t, active, 2, r.stdout) {
+		assert.Equal(t, []string{id, "flood-control", "IV", "EXERCISE", "active", itoa(a.Recipients)}, strings.Fields(active[1])[:6])
+	}
+	oneLineError(t, runCLI(t, env, "status", "--status", "waiting"), 1, `status "waiting": want one of pending_approval, active`)
+	oneLineError(t, runCLI(t, env, "status", id, "--status", "active"), 2, "--status filters the list of activations")
 	r = runCLI(t, env, "status", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	var list struct {
