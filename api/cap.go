@@ -391,6 +391,14 @@ type capImportReply struct {
 	Awaited []plans.UpstreamRef `json:"awaited,omitempty"`
 }
 
+// newCAPImportReply is the answer for w: the geocodes it left out and the
+// Cancel it arrived after as w keeps them (rules 12), which the import's own
+// findings replace when it has them. The reply's fields hide w's of the same
+// JSON name, so they are copied.
+func newCAPImportReply(w plans.Warning) capImportReply {
+	return capImportReply{Warning: w, IgnoredGeocodes: w.IgnoredGeocodes, SupersededBy: w.SupersededBy}
+}
+
 // capCancelAwaited is the body of 202 for a Cancel none of whose alerts has
 // arrived yet.
 type capCancelAwaited struct {
@@ -479,7 +487,9 @@ func (s *Server) importCAP(c *gin.Context) {
 				Message: fmt.Sprintf("CAP cancel %s: none of the alerts it cancels has arrived; they are remembered as cancelled and become lifted warnings if they come", u.Identifier)}, nil)
 		default:
 			c.Header("Location", "/api/v1/warnings/"+string(res.Lifted[0].ID))
-			s.reply(c, http.StatusOK, capImportReply{Warning: res.Lifted[0], Awaited: res.Awaited}, nil)
+			reply := newCAPImportReply(res.Lifted[0])
+			reply.Awaited = res.Awaited
+			s.reply(c, http.StatusOK, reply, nil)
 		}
 		return
 	default:
@@ -529,7 +539,15 @@ func (s *Server) importCAP(c *gin.Context) {
 			"sender", u.Sender, "action", res.SupersededBy.Action, "by", res.SupersededBy.By.Identifier, "warning", res.Warning.ID)
 	}
 	c.Header("Location", "/api/v1/warnings/"+string(res.Warning.ID))
-	s.reply(c, status, capImportReply{Warning: res.Warning, IgnoredGeocodes: res.Ignored, CoveredGeocodes: res.Covered, SupersededBy: res.SupersededBy}, nil)
+	reply := newCAPImportReply(res.Warning)
+	if len(res.Ignored) > 0 {
+		reply.IgnoredGeocodes = res.Ignored
+	}
+	if res.SupersededBy != nil {
+		reply.SupersededBy = res.SupersededBy
+	}
+	reply.CoveredGeocodes = res.Covered
+	s.reply(c, status, reply, nil)
 }
 
 // checkCAPTimes refuses (EInvalid) an alert that expires at or before it
