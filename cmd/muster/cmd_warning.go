@@ -260,7 +260,7 @@ func newWarningListCmd(g *globals) *cobra.Command {
 func newWarningShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
-		Short: "Show a warning: regions, expiry, suggested plans, responses and the NO RESPONSE marker",
+		Short: "Show a warning: regions, expiry, suggested plans, responses and the NO RESPONSE marker; for one imported from CAP, its alert's ignored geocodes and the Cancel it arrived after",
 		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
@@ -303,6 +303,12 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				if !wa.LiftedAt.IsZero() {
 					fmt.Fprintf(w, "%s:\t%s by %s: %s\n", wa.Status, localTime(wa.LiftedAt), wa.LiftedBy, wa.LiftReason)
 				}
+				if sup := wa.SupersededBy; sup != nil {
+					fmt.Fprintf(w, "superseded:\t%s\n", supersessionLine(sup))
+				}
+				if len(wa.IgnoredGeocodes) > 0 {
+					fmt.Fprintf(w, "ignored geocodes:\t%s: the upstream alert's codes that name no region of muster; those areas are not warned\n", joinCodes(wa.IgnoredGeocodes))
+				}
 				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
 				for _, r := range wa.Responses {
 					retracted := ""
@@ -316,6 +322,22 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// supersessionLine says what a later CAP message did to the alert a
+// warning was imported from, before that alert arrived.
+func supersessionLine(sup *plans.Supersession) string {
+	by := "a cancellation"
+	if sup.By.Identifier != "" {
+		by = "CAP " + sup.By.Identifier + " of " + sup.By.Sender
+	}
+	switch sup.Action {
+	case plans.SupersededCancelled:
+		return fmt.Sprintf("%s (%s) cancelled alert %s before it arrived: created lifted, it put no region in standby", by, localTime(sup.At), sup.Alert.Identifier)
+	case plans.SupersededUpdated:
+		return fmt.Sprintf("%s (%s) updated alert %s before it arrived: warning %s stands for it", by, localTime(sup.At), sup.Alert.Identifier, sup.Warning)
+	}
+	return fmt.Sprintf("%s (%s) %s alert %s before it arrived", by, localTime(sup.At), sup.Action, sup.Alert.Identifier)
 }
 
 func newWarningLiftCmd(g *globals) *cobra.Command {

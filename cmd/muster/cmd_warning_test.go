@@ -254,3 +254,36 @@ func TestSuggestedReasonIsOneShellWord(t *testing.T) {
 		assert.Equal(t, headline, string(got), "printed as %s", word)
 	}
 }
+
+// A warning imported from a CAP alert shows the alert's geocodes that
+// name no region (those areas are not warned) and, when the alert came
+// after its Cancel, that Cancel; a warning without them shows neither.
+func TestWarningShowSaysWhatItsAlertLeftOut(t *testing.T) {
+	at := time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+	born := plans.Warning{ID: "W000009", Status: plans.WarningLifted, Level: plans.WarningOrange, Purpose: plans.WarningLive,
+		Regions: []plans.RegionCode{"990101"}, Areas: []plans.WarningArea{{Code: "990101", Name: "东湖区"}}, Event: "暴雨",
+		Headline: "暴雨橙色预警", Source: "cap:qx.990100.example.cn,T4,2026-11-23T08:55:00+08:00", IssuedAt: at, IssuedBy: "feed",
+		LiftedAt: at, LiftedBy: "feed", LiftReason: "cancelled before this alert arrived: 雨势减弱 (CAP cancel T4C)",
+		IgnoredGeocodes: []plans.RegionCode{"990198000000", "990199"},
+		SupersededBy: &plans.Supersession{Alert: plans.UpstreamRef{Sender: "qx.990100.example.cn", Identifier: "T4"},
+			By: plans.UpstreamRef{Sender: "qx.990100.example.cn", Identifier: "T4C"}, Action: plans.SupersededCancelled,
+			Reason: "雨势减弱 (CAP cancel T4C)", Purpose: plans.WarningLive, At: at.Add(-time.Minute)}}
+	plain := born
+	plain.ID, plain.IgnoredGeocodes, plain.SupersededBy = "W000010", nil, nil
+	api := fakeAPI{"GET /api/v1/warnings/W000009": born, "GET /api/v1/warnings/W000010": plain}
+
+	out := mustRunOnFake(t, api, "warning", "show", "W000009")
+	assert.Contains(t, out, "ignored geocodes:  990198000000,990199: the upstream alert's codes that name no region of muster; those areas are not warned", out)
+	assert.Contains(t, out, "superseded:        CAP T4C of qx.990100.example.cn ("+localTime(at.Add(-time.Minute))+") cancelled alert T4 before it arrived: created lifted, it put no region in standby", out)
+
+	out = mustRunOnFake(t, api, "warning", "show", "W000009", "-o", "json")
+	var got plans.Warning
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.Equal(t, born.IgnoredGeocodes, got.IgnoredGeocodes)
+	require.NotNil(t, got.SupersededBy)
+	assert.Equal(t, "T4C", got.SupersededBy.By.Identifier)
+
+	out = mustRunOnFake(t, api, "warning", "show", "W000010")
+	assert.NotContains(t, out, "ignored geocodes")
+	assert.NotContains(t, out, "superseded")
+}
