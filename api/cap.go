@@ -419,9 +419,10 @@ type capCancelAwaited struct {
 // superseded_by; under rules 10 such a Cancel was 404. An Update or Cancel
 // that references an alert that became a warning of another purpose, and
 // muster's own alerts relayed back to it, are 409 and change nothing. An
-// alert whose expires is not after its sent, or whose sent is more than
-// CAPSentTolerance ahead of the node's clock, is 400, as is anything else
-// that is not a CAP 1.2 alert muster can act on.
+// Alert or Update whose expires is not after its sent, or whose sent is
+// more than CAPSentTolerance ahead of the node's clock, is 400 (a Cancel
+// is taken all the same, and logged), as is anything else that is not a
+// CAP 1.2 alert muster can act on.
 func (s *Server) importCAP(c *gin.Context) {
 	ws, err := s.importerDep()
 	if err != nil {
@@ -453,8 +454,15 @@ func (s *Server) importCAP(c *gin.Context) {
 		return
 	}
 	if err := s.checkCAPTimes(u); err != nil {
-		s.writeError(c, err)
-		return
+		if u.MsgType != cap.MsgTypeCancel {
+			s.writeError(c, err)
+			return
+		}
+		// A Cancel carries no times into a warning: refused, it would
+		// leave the regions it ends in standby until someone lifted the
+		// warning by hand.
+		s.logger.Warn("CAP cancel taken despite a clock error", "request_id", requestID(c), "alert", u.Identifier,
+			"sender", u.Sender, "err", err)
 	}
 	own := ownReferences(u)
 	ctx, actor := c.Request.Context(), identity(c).Name

@@ -205,3 +205,47 @@ func TestCAPCancelWithAMultiLineNote(t *testing.T) {
 	assert.Equal(t, "雨势减弱， 解除暴雨橙色预警。 (CAP cancel N2C)", lifted.LiftReason, "on one line")
 	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
 }
+
+// A Cancel creates no warning, so the times a warning would carry do not
+// keep it out: one whose expires is at its sent, or whose sender's clock
+// runs ahead, still lifts the warning it cancels (refused, the region
+// would stay in standby until someone lifted it by hand).
+func TestCAPCancelWithClockErrorsStillLifts(t *testing.T) {
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
+	f := newCAPFixture(t, clk)
+	fh := f.handler(f.c.Nodes[0]) // modes are read through it
+	withDemo(t, f, fh)
+	sample, err := os.ReadFile(filepath.Join(upstreamDir, "rainstorm-orange.xml"))
+	require.NoError(t, err)
+	n := f.c.Nodes[0].Node
+	h := api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), CAPSender: capSender, Clock: clk},
+		api.Deps{Cluster: n, Tokens: access.NewService(n, n), Plans: plans.NewService(n, n),
+			Warnings: plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk})}).Handler()
+	post := func(body string) response {
+		return do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+	}
+	for _, tt := range []struct {
+		name   string
+		oldnew []string
+	}{
+		{"expires at sent", []string{"2026-11-23T20:00:00+08:00", "2026-11-23T08:55:00+08:00"}},
+		{"sent an hour ahead", []string{"<cap:sent>2026-11-23T08:55:00+08:00", "<cap:sent>2026-11-23T10:00:00+08:00"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			id := "CC-" + strings.ReplaceAll(tt.name, " ", "-")
+			res := post(capDoc(sample, id, "Alert", nil))
+			require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+			assert.Equal(t, "standby", modeOf(t, f, fh, "990101"))
+			res = post(capDoc(sample, id+"-C", "Cancel", []string{id}, tt.oldnew...))
+			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+			var lifted capImportBody
+			res.decode(t, &lifted)
+			assert.Equal(t, plans.WarningLifted, lifted.Status)
+			assert.Equal(t, "normal", modeOf(t, f, fh, "990101"))
+
+			// An Alert with the same times is still refused.
+			res = post(capDoc(sample, id+"-A", "Alert", nil, tt.oldnew...))
+			assert.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+		})
+	}
+}
