@@ -398,8 +398,10 @@ func TestOperationalEndpoints(t *testing.T) {
 	// than a bearer token.
 	res = do(t, h, request{method: "GET", path: "/internal/v1/status", token: f.root})
 	assert.Equal(t, http.StatusForbidden, res.Code)
-	res = do(t, h, request{method: "GET", path: "/internal/v1/status", header: map[string]string{cluster.ClusterKeyHeader: clustertest.Key}})
-	assert.Equal(t, http.StatusOK, res.Code)
+	signed := httptest.NewRequest(http.MethodGet, "/internal/v1/status", nil)
+	cluster.SignRequest(clustertest.Key, signed, nil)
+	res = do(t, h, request{method: "GET", path: "/internal/v1/status", header: map[string]string{cluster.ClusterAuthHeader: signed.Header.Get(cluster.ClusterAuthHeader)}})
+	assert.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 }
 
 func TestReadyzReportsWhyNot(t *testing.T) {

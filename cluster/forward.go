@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +24,9 @@ const maxForwardBody = 64 << 20
 
 // InternalHandler serves the node-to-node endpoints under /internal/v1/:
 // apply (a forwarded command), read-index, join, remove and status. Every
-// request must carry the cluster key; with no key configured all are refused.
+// request must be signed with the cluster key (internalAuth; while a member
+// may run a muster from before signed requests, carrying the key does as
+// well); with no key configured all are refused.
 func (n *Node) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /internal/v1/apply", func(w http.ResponseWriter, r *http.Request) {
@@ -86,9 +87,9 @@ func (n *Node) InternalHandler() http.Handler {
 		writeInternalJSON(w, n.Status())
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get(ClusterKeyHeader)
-		if n.cfg.ClusterKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(n.cfg.ClusterKey)) != 1 {
-			writeInternalError(w, muster.Errorf(muster.EForbidden, "node-to-node request without the right cluster key"))
+		if err := n.internal.check(r, maxForwardBody); err != nil {
+			n.logger.Warn("node-to-node request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
+			writeInternalError(w, err)
 			return
 		}
 		mux.ServeHTTP(w, r)
@@ -203,7 +204,7 @@ func (n *Node) post(ctx context.Context, path, contentType string, body []byte, 
 		return err
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
+	n.internal.sign(req, body)
 	res, err := n.client.Do(req)
 	if err != nil {
 		if isDialError(err) {
@@ -251,8 +252,10 @@ func isDialError(err error) bool {
 }
 
 // RequestJoin asks the cluster reachable at baseURL (any member) to add the
-// node described by req as a voter, authenticating with the cluster key.
-// It makes one attempt; callers retry.
+// node described by req as a voter, signing the request with the cluster
+// key (which it does not send: a cluster of a muster from before signed
+// requests refuses it, so upgrade a cluster before adding nodes). It makes
+// one attempt; callers retry.
 func RequestJoin(ctx context.Context, baseURL, key string, req JoinRequest) error {
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -263,7 +266,7 @@ func RequestJoin(ctx context.Context, baseURL, key string, req JoinRequest) erro
 		return err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set(ClusterKeyHeader, key)
+	SignRequest(key, hreq, b)
 	res, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return muster.Errorf(muster.EUnavailable, "join via %s: %v", baseURL, err)

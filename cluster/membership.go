@@ -274,7 +274,7 @@ func (n *Node) statusAt(ctx context.Context, base string) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	req.Header.Set(ClusterKeyHeader, n.cfg.ClusterKey)
+	n.internal.sign(req, nil)
 	res, err := n.client.Do(req)
 	if err != nil {
 		return Status{}, err

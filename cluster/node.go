@@ -85,6 +85,10 @@ type Config struct {
 	// legacyRaft makes the node speak raft without the handshake, as a
 	// muster before it did (tests of a rolling upgrade set it).
 	legacyRaft bool
+	// legacyInternalAuth makes the node send and take node-to-node requests
+	// with the cluster key in the clear and no signature, as a muster
+	// before signed requests did (tests of a rolling upgrade set it).
+	legacyInternalAuth bool
 }
 
 // Raft timing the server commands default to: a follower that hears nothing
@@ -128,8 +132,9 @@ type Node struct {
 
 	client   *http.Client
 	metrics  *nodeMetrics
-	contacts *contacts // when peers last answered over raft, and their applied index
-	auth     *raftAuth // authenticates raft connections with the cluster key
+	contacts *contacts     // when peers last answered over raft, and their applied index
+	auth     *raftAuth     // authenticates raft connections with the cluster key
+	internal *internalAuth // signs and checks node-to-node requests
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -194,6 +199,7 @@ func New(cfg Config) (*Node, error) {
 		finish:     make(chan chan struct{}),
 		auth:       newRaftAuth(cfg.ClusterKey, mode, logger),
 	}
+	n.internal = newInternalAuth(cfg.ClusterKey, cfg.legacyInternalAuth, func() bool { return n.rules() >= signedOnlyRules })
 	if mode == RaftAuthTransition {
 		logger.Warn("raft takes connections without the cluster key too (--raft-auth=transition): once every node runs this muster, restart each with --raft-auth=required")
 	}
