@@ -457,6 +457,11 @@ func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self
 			logger.Info("joined the cluster", "via", url)
 			return nil
 		}
+		if muster.IsCode(err, muster.EForbidden) && strings.Contains(err.Error(), "without the right cluster key") {
+			// The answer of a muster from before signed node-to-node
+			// requests, as well as of one with another key.
+			return fmt.Errorf("join via %s refused: %w (check --cluster-key; a cluster whose nodes run a muster from before signed node-to-node requests refuses new nodes too: upgrade it first)", url, err)
+		}
 		if muster.IsCode(err, muster.EForbidden) || muster.IsCode(err, muster.EInvalid) || muster.IsCode(err, muster.EConflict) {
 			return fmt.Errorf("join via %s refused: %w", url, err)
 		}
