@@ -26,6 +26,7 @@ type Activations interface {
 	ForceStandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
 	ApprovalPreview(ctx context.Context, id plans.ActivationID) (notify.Preview, error)
 	Retract(ctx context.Context, actor string, id plans.ActivationID, req notify.RetractRequest) (notify.RetractResult, error)
+	RetractPreview(ctx context.Context, id plans.ActivationID, req notify.RetractRequest) (notify.RetractPreview, error)
 	Escalation(ctx context.Context, level muster.Consistency, id plans.ActivationID) ([]notify.EscalationStepStatus, error)
 	Decide(ctx context.Context, actor string, id plans.ActivationID, req notify.DecisionRequest) (notify.Activation, error)
 	Activation(ctx context.Context, level muster.Consistency, id plans.ActivationID) (notify.ActivationStatus, error)
@@ -311,15 +312,30 @@ func (s *Server) getEscalation(c *gin.Context) {
 	s.reply(c, http.StatusOK, listResponse[notify.EscalationStepStatus]{Items: steps}, err)
 }
 
+// retractRequest is the body of POST /activations/:id/retract: the
+// retraction, and dry_run to get its preview instead (notify.RetractPreview:
+// whom the correction would reach, its text, and the call-ups in force that
+// also called some of them), with nothing committed.
+type retractRequest struct {
+	notify.RetractRequest
+	DryRun bool `json:"dry_run"`
+}
+
 // retractActivation stops an activation at once and sends its correction to
-// everyone it may have reached.
+// everyone it may have reached, or with dry_run says what it would do.
 func (s *Server) retractActivation(c *gin.Context) {
-	var req notify.RetractRequest
+	var req retractRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	out, err := s.deps.Activations.Retract(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req)
+	id := plans.ActivationID(idParam(c))
+	if req.DryRun {
+		p, err := s.deps.Activations.RetractPreview(c.Request.Context(), id, req.RetractRequest)
+		s.reply(c, http.StatusOK, p, err)
+		return
+	}
+	out, err := s.deps.Activations.Retract(c.Request.Context(), identity(c).Name, id, req.RetractRequest)
 	s.reply(c, http.StatusOK, out, err)
 }
 

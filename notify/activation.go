@@ -143,6 +143,10 @@ type Activation struct {
 	// retractedAt is, on a correction read from the store, when the
 	// call-up it withdraws started (its text names it); never stored.
 	retractedAt time.Time
+	// standing is, on a correction rendered for one of its people, the
+	// call-ups still in force that also call them (standingFor): its text
+	// says they stand. Read at send time, never stored.
+	standing []Activation
 
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`

@@ -1,12 +1,18 @@
 package notify
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -117,9 +123,159 @@ func shortRegionsEN(a Activation) string {
 }
 
 // correctionSMS is a correction's text before its purpose mark: the
-// sender, the lead naming the call-up it withdraws, and the official's
-// words; the lead is in the language the words are written in (Chinese
-// words get a Chinese lead, whoever reads them).
+// sender, the lead naming the call-up it withdraws, the official's words,
+// and, to a person a call-up still in force also called (a.standing), that
+// it stands; lead and note are in the language the words are written in
+// (Chinese words get a Chinese lead, whoever reads them).
 func correctionSMS(a Activation, lang plans.Language) string {
-	return a.Sender + correctionLead(a, writtenIn(a.Message, lang)) + a.Message
+	lang = writtenIn(a.Message, lang)
+	text := a.Sender + correctionLead(a, lang) + a.Message
+	if note := standingNote(a.standing, lang); note != "" {
+		text = endSentence(text, lang) + note
+	}
+	return text
+}
+
+// startedAt is when call-up a started (CreatedAt for a record from before
+// StartedAt was kept).
+func startedAt(a Activation) time.Time {
+	if a.StartedAt.IsZero() {
+		return a.CreatedAt
+	}
+	return a.StartedAt
+}
+
+// standsBeside reports whether o, an activation, is a call-up still in
+// force beside corr, a correction: open, not a correction, not retracted,
+// not the call-up corr withdraws. A drill's correction counts LIVE
+// call-ups and drills; a LIVE correction counts LIVE call-ups only: a LIVE
+// text does not speak of a drill, and someone who takes a LIVE correction
+// for the end of a drill loses nothing.
+func standsBeside(corr, o Activation) bool {
+	return o.ID != corr.ID && o.ID != corr.Retracts && o.Retracts == "" && o.Retraction == nil &&
+		o.Status == StatusActive && (o.Purpose == PurposeLive || corr.Purpose.Drill())
+}
+
+// activationReader reads activations by ID, keeping those it read: the
+// fields a correction's text names of a call-up in force (plan, level,
+// regions, start) do not change once it started, and whether it is still
+// open is read from the open list each time.
+type activationReader struct {
+	mu   sync.Mutex
+	acts map[plans.ActivationID]Activation
+}
+
+func (c *activationReader) get(tx *bolt.Tx, id plans.ActivationID) (Activation, error) {
+	if c == nil {
+		return getActivation(tx, id)
+	}
+	c.mu.Lock()
+	o, ok := c.acts[id]
+	c.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	o, err := getActivation(tx, id)
+	if err != nil {
+		return o, err
+	}
+	c.mu.Lock()
+	c.acts[id] = o
+	c.mu.Unlock()
+	return o, nil
+}
+
+// standingFor lists the call-ups in force beside the correction corr
+// (standsBeside) that call person too, the earliest started first: its
+// text to them says those stand, so that nobody takes the correction for
+// the withdrawal of the call-up that is right. Read from tx at the time of
+// the send (or the call), never stored: it decides nothing in the FSM.
+// acts, if not nil, keeps the activations read for the next person.
+func standingFor(tx *bolt.Tx, corr Activation, person plans.PersonID, acts *activationReader) []Activation {
+	ob := tx.Bucket(bOpen)
+	if ob == nil || corr.Retracts == "" {
+		return nil
+	}
+	var out []Activation
+	_ = ob.ForEach(func(k, _ []byte) error {
+		id := plans.ActivationID(k)
+		if id == corr.ID || id == corr.Retracts {
+			return nil
+		}
+		ad := activationData(tx, id)
+		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
+			return nil
+		}
+		o, err := acts.get(tx, id)
+		if err == nil && standsBeside(corr, o) {
+			out = append(out, o)
+		}
+		return nil
+	})
+	slices.SortStableFunc(out, func(x, y Activation) int {
+		return cmp.Or(startedAt(x).Compare(startedAt(y)), cmp.Compare(x.ID, y.ID))
+	})
+	return out
+}
+
+// standingReader returns, for the correction a, a function reading
+// standingFor each of its people from view's local state at the time of
+// the send (the dispatcher runs on the leader, whose state has every
+// committed call-up); nil for any other activation. A read that fails
+// says none stand: the correction goes out as it did before.
+func standingReader(ctx context.Context, view Viewer, a Activation) func(plans.PersonID) []Activation {
+	if a.Retracts == "" || view == nil {
+		return nil
+	}
+	acts := &activationReader{acts: map[plans.ActivationID]Activation{}}
+	return func(p plans.PersonID) []Activation {
+		var out []Activation
+		_ = view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+			out = standingFor(tx, a, p, acts)
+			return nil
+		})
+		return out
+	}
+}
+
+// standingNote is what a correction's text says after the official's words
+// to a person the call-ups standing (earliest first) also called: the
+// latest of them, named as the lead names the one withdrawn, still stands
+// (and how many others do). "" when none.
+// Chinese: 3月5日11:20「示例市防汛应急预案Ⅲ级响应（西林区）」的通知仍然有效。
+// English:  The call-up "Flood plan" level III (Xilin District) of Mar 5 11:20 still stands.
+func standingNote(standing []Activation, lang plans.Language) string {
+	if len(standing) == 0 {
+		return ""
+	}
+	last := standing[len(standing)-1]
+	name := callUpName(last, startedAt(last), lang)
+	others := len(standing) - 1
+	if lang == plans.LangEN {
+		name = " The" + strings.TrimPrefix(name, "the")
+		switch others {
+		case 0:
+			return name + " still stands."
+		case 1:
+			return name + " and 1 other call-up still stand."
+		}
+		return fmt.Sprintf("%s and %d other call-ups still stand.", name, others)
+	}
+	if others > 0 {
+		return fmt.Sprintf("%s等%d次启动通知仍然有效。", name, len(standing))
+	}
+	return name + "的通知仍然有效。"
+}
+
+// endSentence ends text with a full stop in lang unless it ends a
+// sentence already, so that what follows reads as a sentence of its own.
+func endSentence(text string, lang plans.Language) string {
+	r, _ := utf8.DecodeLastRuneInString(text)
+	if strings.ContainsRune("。！？!?.…", r) {
+		return text
+	}
+	if lang == plans.LangEN {
+		return text + "."
+	}
+	return text + "。"
 }

@@ -968,6 +968,7 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 		return nil, fmt.Errorf("activation %s: plan %s version %d has no level %s", id, a.Plan, a.PlanVersion, a.Level)
 	}
 	ar.sms = newSMSRenderer(a, ar.level)
+	ar.sms.standing = standingReader(ar.ctx, r.d.view, a)
 	switch {
 	case a.Purpose.Drill():
 		ar.route = r.d.drill

@@ -1723,6 +1723,7 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 			out.Notice = true
 			out.Live = out.Live || (a.Status == StatusStoodDown && !stoppedWrong(a))
 			out.Language = writtenIn(a.Message, r.Language)
+			a.standing = standingFor(tx, a, r.Person, nil)
 			out.Text, err = renderSMS(a, l, nil, r, "")
 			return err
 		}

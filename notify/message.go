@@ -102,6 +102,9 @@ type smsRenderer struct {
 	l     *plans.Level
 	mu    sync.Mutex
 	cache map[plans.Language]*plans.MessageTemplate
+	// standing, set on a correction's, reads the call-ups in force that
+	// also call a person (standingReader): the text says they stand.
+	standing func(plans.PersonID) []Activation
 }
 
 func newSMSRenderer(a Activation, l *plans.Level) *smsRenderer {
@@ -121,5 +124,9 @@ func (s *smsRenderer) render(r Recipient, link string) (string, error) {
 		s.cache[r.Language] = t
 	}
 	s.mu.Unlock()
-	return renderSMS(s.a, s.l, t, r, link)
+	a := s.a
+	if a.Retracts != "" && s.standing != nil {
+		a.standing = s.standing(r.Person)
+	}
+	return renderSMS(a, s.l, t, r, link)
 }

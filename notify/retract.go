@@ -2,9 +2,11 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,27 +89,16 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
 		return nil, invalidf("retraction: %v", err)
 	}
-	msg := strings.TrimSpace(req.Message)
-	switch {
-	case msg == "":
-		return nil, invalidf("message: say what the people already reached should be told")
-	case utf8.RuneCountInString(msg) > MaxRetractionChars:
-		return nil, invalidf("message: %d characters; at most %d", utf8.RuneCountInString(msg), MaxRetractionChars)
+	msg, err := retractionMessage(req.Message)
+	if err != nil {
+		return nil, err
 	}
 	a, err := getActivation(tx, req.Activation)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case a.Retracts != "":
-		return nil, muster.Errorf(muster.EConflict, "activation %s is the correction of %s, which it tells its people was withdrawn: a correction cannot be retracted; to tell them more, start a call-up of them (muster activate)", a.ID, a.Retracts)
-	case a.Retraction != nil:
-		return nil, muster.Errorf(muster.EConflict, "activation %s was already retracted at %s by %s (correction %s)",
-			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
-	case a.Status == StatusPendingApproval || a.Status == StatusRejected:
-		return nil, muster.Errorf(muster.EConflict, "activation %s is %s: nothing was sent, so there is nothing to retract (stand it down to withdraw it)", a.ID, a.Status)
-	case a.StartedAt.IsZero() && c.RulesAtLeast(rulesRetractStarted):
-		return nil, muster.Errorf(muster.EConflict, "activation %s is %s and never started: nothing was sent, so there is nothing to retract", a.ID, a.Status)
+	if err := retractable(a, c.RulesAtLeast(rulesRetractStarted)); err != nil {
+		return nil, err
 	}
 	if a.Status == StatusActive {
 		if err := standDown(tx, &a, c, "retracted: "+msg); err != nil {
@@ -159,6 +150,37 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 	}
 	return RetractResult{Retracted: a, Correction: corr}, nil
+}
+
+// retractionMessage is a retraction's text, trimmed, or why it cannot be
+// sent.
+func retractionMessage(message string) (string, error) {
+	msg := strings.TrimSpace(message)
+	switch {
+	case msg == "":
+		return "", invalidf("message: say what the people already reached should be told")
+	case utf8.RuneCountInString(msg) > MaxRetractionChars:
+		return "", invalidf("message: %d characters; at most %d", utf8.RuneCountInString(msg), MaxRetractionChars)
+	}
+	return msg, nil
+}
+
+// retractable refuses (conflict) to retract a: a correction, a call-up
+// retracted already, a request that sent nothing, and (started: under
+// rulesRetractStarted) one that never started.
+func retractable(a Activation, started bool) error {
+	switch {
+	case a.Retracts != "":
+		return muster.Errorf(muster.EConflict, "activation %s is the correction of %s, which it tells its people was withdrawn: a correction cannot be retracted; to tell them more, start a call-up of them (muster activate)", a.ID, a.Retracts)
+	case a.Retraction != nil:
+		return muster.Errorf(muster.EConflict, "activation %s was already retracted at %s by %s (correction %s)",
+			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
+	case a.Status == StatusPendingApproval || a.Status == StatusRejected:
+		return muster.Errorf(muster.EConflict, "activation %s is %s: nothing was sent, so there is nothing to retract (stand it down to withdraw it)", a.ID, a.Status)
+	case a.StartedAt.IsZero() && started:
+		return muster.Errorf(muster.EConflict, "activation %s is %s and never started: nothing was sent, so there is nothing to retract", a.ID, a.Status)
+	}
+	return nil
 }
 
 // rulesRetractedAnswersNoWarning is the behaviour (muster.Rules) from which
@@ -440,6 +462,214 @@ func (s *Service) Retract(ctx context.Context, actor string, id plans.Activation
 	}
 	err = s.apply.Apply(ctx, &muster.Command{Type: CmdActivationRetract, Actor: actor, Payload: b}, &out)
 	return out, err
+}
+
+// RetractPreview is what retracting an activation would do if it were
+// retracted now; nothing is committed. The retraction itself decides: its
+// correction goes to the people it may have reached when it commits.
+type RetractPreview struct {
+	Activation Activation `json:"activation"` // the call-up the correction would withdraw
+	// Recipients counts the people its correction would go to now (as
+	// the retraction counts them under the current rules).
+	Recipients int `json:"recipients"`
+	// Text is the correction's SMS to a Chinese speaker whom no other
+	// call-up in force calls.
+	Text string `json:"text"`
+	// Standing lists the call-ups still in force that also call some of
+	// those people (a drill's correction counts LIVE call-ups and drills,
+	// a LIVE one LIVE call-ups), the earliest started first. The
+	// correction names only Activation; its text to those people says
+	// that the call-up in force stands.
+	Standing []StandingCallUp `json:"standing"`
+}
+
+// StandingCallUp is a call-up in force beside a correction that also
+// calls some of the people the correction reaches.
+type StandingCallUp struct {
+	ID          plans.ActivationID `json:"id"`
+	PlanTitle   string             `json:"plan_title"`
+	Level       plans.LevelCode    `json:"level"`
+	LevelName   string             `json:"level_name"`
+	RegionNames string             `json:"region_names"`
+	Purpose     Purpose            `json:"purpose"`
+	StartedAt   time.Time          `json:"started_at"`
+	// People counts the correction's people this call-up calls too.
+	People int `json:"people"`
+	// Text is the correction's SMS to a Chinese speaker whom only this
+	// call-up in force also calls.
+	Text string `json:"text"`
+}
+
+// RetractPreview says what retracting activation id with req would do
+// now, without doing it: how many people the correction would reach, its
+// text, and which call-ups still in force also call some of those people
+// (see RetractPreview). It refuses what Retract would refuse.
+func (s *Service) RetractPreview(ctx context.Context, id plans.ActivationID, req RetractRequest) (RetractPreview, error) {
+	var out RetractPreview
+	if err := muster.CheckPlainText("message", req.Message, true); err != nil {
+		return out, err
+	}
+	msg, err := retractionMessage(req.Message)
+	if err != nil {
+		return out, err
+	}
+	if err := s.notExpired(ctx, id, "retract"); err != nil {
+		return out, err
+	}
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := retractable(a, true); err != nil {
+			return err
+		}
+		out, err = retractPreview(tx, a, msg)
+		return err
+	})
+	return out, err
+}
+
+// retractPreview computes the preview of retracting a with msg from tx.
+func retractPreview(tx *bolt.Tx, a Activation, msg string) (RetractPreview, error) {
+	out := RetractPreview{Activation: a, Standing: []StandingCallUp{}}
+	corr := Activation{Retracts: a.ID, Message: msg, Sender: a.Sender, Purpose: a.Purpose, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
+		Level: a.Level, Regions: a.Regions, RegionNames: a.RegionNames, RegionNamesEN: a.RegionNamesEN, retractedAt: startedAt(a)}
+	out.Text = markPurpose(corr, plans.LangZH, correctionSMS(corr, plans.LangZH))
+
+	// The call-ups in force, each with a cursor over its recipients:
+	// the correction's people are met in key order, and each cursor
+	// moves forward with them (one pass over both, not a look-up per
+	// person, for a call-up of a million).
+	type open struct {
+		a    Activation
+		cur  *bolt.Cursor
+		k    []byte
+		rb   *bolt.Bucket
+		seen int
+	}
+	var opens []*open
+	if ob := tx.Bucket(bOpen); ob != nil {
+		err := ob.ForEach(func(k, _ []byte) error {
+			o, err := getActivation(tx, plans.ActivationID(k))
+			if err != nil {
+				return err
+			}
+			ad := activationData(tx, o.ID)
+			if !standsBeside(corr, o) || ad == nil {
+				return nil
+			}
+			op := &open{a: o, rb: ad.Bucket(bRecipients)}
+			op.cur = op.rb.Cursor()
+			op.k, _ = op.cur.First()
+			opens = append(opens, op)
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+	}
+	inOrder := func(person []byte) {
+		for _, op := range opens {
+			for op.k != nil && bytes.Compare(op.k, person) < 0 {
+				op.k, _ = op.cur.Next()
+			}
+			if op.k != nil && bytes.Equal(op.k, person) {
+				op.seen++
+			}
+		}
+	}
+	anyOrder := func(person []byte) {
+		for _, op := range opens {
+			if op.rb.Get(person) != nil {
+				op.seen++
+			}
+		}
+	}
+	n, err := correctionPeople(activationData(tx, a.ID), inOrder, anyOrder)
+	if err != nil {
+		return out, err
+	}
+	out.Recipients = n
+	slices.SortStableFunc(opens, func(x, y *open) int {
+		return cmp.Or(startedAt(x.a).Compare(startedAt(y.a)), cmp.Compare(x.a.ID, y.a.ID))
+	})
+	for _, op := range opens {
+		if op.seen == 0 {
+			continue
+		}
+		one := corr
+		one.standing = []Activation{op.a}
+		o := op.a
+		out.Standing = append(out.Standing, StandingCallUp{ID: o.ID, PlanTitle: o.PlanTitle, Level: o.Level, LevelName: o.LevelName,
+			RegionNames: o.RegionNames, Purpose: o.Purpose, StartedAt: startedAt(o), People: op.seen,
+			Text: markPurpose(one, plans.LangZH, correctionSMS(one, plans.LangZH))})
+	}
+	return out, nil
+}
+
+// correctionPeople goes over the people the correction of the activation
+// whose data bucket is src (nil: none started) would go to, as
+// copyReached takes them on under the current rules, and counts them: the
+// recipients it may have reached, in key order (inOrder), then, in no
+// order (anyOrder), the superiors its escalation reported to and the
+// people only its voice calls may have reached, once each. It writes
+// nothing.
+func correctionPeople(src *bolt.Bucket, inOrder, anyOrder func(person []byte)) (int, error) {
+	if src == nil {
+		return 0, nil
+	}
+	n := 0
+	rb := src.Bucket(bRecipients)
+	cur := rb.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if len(v) < 2 || !reached(stateOf(v[1])) {
+			continue
+		}
+		inOrder(k)
+		n++
+	}
+	q := src.Bucket(bEscQueue)
+	if q == nil {
+		return n, nil
+	}
+	isReached := func(person []byte) bool {
+		v := rb.Get(person)
+		return len(v) >= 2 && reached(stateOf(v[1]))
+	}
+	taken := map[plans.PersonID]bool{}
+	var items []EscalationItem
+	err := q.ForEach(func(_, v []byte) error {
+		var it EscalationItem
+		if err := json.Unmarshal(v, &it); err != nil {
+			return err
+		}
+		items = append(items, it)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	take := func(p plans.PersonID) {
+		if taken[p] || isReached([]byte(p)) {
+			return
+		}
+		taken[p] = true
+		anyOrder([]byte(p))
+		n++
+	}
+	// The superiors first, then the calls, as copyReached adds them.
+	for _, it := range items {
+		if it.Action == plans.EscalateSuperior && (it.State == EscSent || it.State == EscSending) && it.Phone != "" {
+			take(it.Person)
+		}
+	}
+	for _, it := range items {
+		if calledMayHaveHeard(it) && it.Phone != "" && len(rb.Get([]byte(it.Person))) >= 2 {
+			take(it.Person)
+		}
+	}
+	return n, nil
 }
 
 // rulesDropCallOnly is the behaviour (muster.Rules) from which a person a

@@ -369,8 +369,13 @@ func TestCorrectionReachesTheSuperiorsTheEscalationReported(t *testing.T) {
 			require.Positive(t, outside, "some grid leaders are not called up themselves: %d reported, %d recipients", len(reported), len(recipients))
 
 			n := r.c.WaitLeader(15 * time.Second).Node
+			p, err := notify.NewService(n, n, senders).RetractPreview(testCtx(t), a.ID, notify.RetractRequest{Message: correctionText})
+			require.NoError(t, err)
 			res, err := notify.NewService(n, n, senders).Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
 			require.NoError(t, err)
+			if rules == 0 {
+				assert.Equal(t, res.Correction.Recipients, p.Recipients, "the preview counts the superiors reported to")
+			}
 			r.waitSettled(t, res.Correction.ID, 30*time.Second)
 			r.waitSimIdle(t, 30*time.Second)
 			_, corr := originalAndCorrection(r.sim)
@@ -502,9 +507,14 @@ func correctionCalls(t *testing.T, rules int) {
 	silent, smsReached, heardOnly, notReached := v.silent, v.smsReached, v.heardOnly, v.notReached
 	callsBefore := len(r.sim.Calls(""))
 
+	p, err := svc.RetractPreview(testCtx(t), a.ID, notify.RetractRequest{Message: correctionText})
+	require.NoError(t, err)
 	res, err := svc.Retract(testCtx(t), "trainer", a.ID, notify.RetractRequest{Message: correctionText})
 	require.NoError(t, err)
 	assert.Equal(t, len(smsReached)+len(heardOnly), res.Correction.Recipients, "SMS-reached and heard by voice")
+	if rules == 0 {
+		assert.Equal(t, res.Correction.Recipients, p.Recipients, "the preview counts those heard only by voice")
+	}
 	assert.Equal(t, silent+len(heardOnly), res.Retracted.Retraction.Calls, "everyone whose call was answered is called again")
 
 	st := r.waitSettled(t, res.Correction.ID, 30*time.Second)

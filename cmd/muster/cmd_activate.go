@@ -215,25 +215,56 @@ func newRetractCmd(g *globals) *cobra.Command {
 	var (
 		message string
 		correct bool
+		dryRun  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "retract ACTIVATION --message TEXT [--correct]",
+		Use:   "retract ACTIVATION --message TEXT [--correct] [--dry-run]",
 		Short: "Retract a wrong activation in one step: stop its sends now and send a correction to everyone it may have reached",
 		Long: `Retract an activation. Once the retraction commits nothing more of it is sent,
 its regions are released, and a correction — TEXT after the plan's sender prefix
 (and 【演练】 for drills) — goes to everyone the activation may have reached, on the
 same account. --correct marks TEXT as a corrected call-up rather than a
 cancellation (CAP Update instead of Cancel). There is no confirmation question:
-a wrong alert is corrected fastest in one step. Follow the correction with
-muster status on the ID printed.`,
+a wrong alert is corrected fastest in one step. Before it commits, the
+correction's text is shown on standard error, and so is any call-up still in
+force that called some of the same people (the right call-up that followed the
+wrong one, say): the correction names only ACTIVATION, and tells those people
+that the other call-up stands. --dry-run shows that and retracts nothing.
+Follow the correction with muster status on the ID printed.`,
 		Args: needArgs("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(message) == "" {
 				return usageErrorf("--message is required: what the people the activation may have reached should be told")
 			}
 			c := newClient(g, cmd)
+			path := "/api/v1/activations/" + url.PathEscape(args[0]) + "/retract"
 			var raw []byte
-			if err := c.postJSON("/api/v1/activations/"+url.PathEscape(args[0])+"/retract", notify.RetractRequest{Message: message, Correct: correct}, &raw); err != nil {
+			err := c.postJSON(path, map[string]any{"message": message, "correct": correct, "dry_run": true}, &raw)
+			var ae *apiError
+			switch {
+			case err == nil:
+				var p notify.RetractPreview
+				if err := json.Unmarshal(raw, &p); err != nil {
+					return err
+				}
+				if dryRun {
+					return c.print(raw, func(_ []byte, w io.Writer) error {
+						printRetractPreview(w, p)
+						return nil
+					})
+				}
+				printRetractPreview(c.err, p)
+			case dryRun:
+				return err
+			case errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "dry_run"):
+				// A server from before retraction previews: the
+				// correction is not held up for a preview.
+				fmt.Fprintf(c.err, "(this server shows no preview of a retraction: retracting now)\n")
+			default:
+				return err
+			}
+			raw = nil
+			if err := c.postJSON(path, notify.RetractRequest{Message: message, Correct: correct}, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
@@ -249,7 +280,31 @@ muster status on the ID printed.`,
 	}
 	cmd.Flags().StringVar(&message, "message", "", "the correction sent to everyone the activation may have reached (at most 300 characters)")
 	cmd.Flags().BoolVar(&correct, "correct", false, "the message is a corrected call-up, not only a cancellation")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show whom the correction would reach, its text, and the call-ups in force that also called them; retract nothing")
 	return cmd
+}
+
+// printRetractPreview shows what a retraction will do before it commits:
+// whom the correction reaches and what it says, and, for every call-up
+// still in force that also called some of them, that it stays in force and
+// what those people read.
+func printRetractPreview(w io.Writer, p notify.RetractPreview) {
+	a := p.Activation
+	fmt.Fprintf(w, "correction of %s (%s, level %s, started at %s) goes to %s:\n  %s\n",
+		a.ID, a.PlanTitle, a.Level, showTime(startedAt(a), time.Local, secondLayout), count(p.Recipients, "person", "people"), p.Text)
+	for _, o := range p.Standing {
+		fmt.Fprintf(w, "NOTE: %d of the people this correction reaches %s also called by %s (%s, level %s, started at %s), which stays in force; the correction names only %s. They read:\n  %s\n",
+			o.People, plural(o.People, "was", "were"), o.ID, o.PlanTitle, o.Level, showTime(o.StartedAt, time.Local, secondLayout), a.ID, o.Text)
+	}
+}
+
+// startedAt is when activation a started (when it was created, for a
+// record from before that was kept).
+func startedAt(a notify.Activation) time.Time {
+	if a.StartedAt.IsZero() {
+		return a.CreatedAt
+	}
+	return a.StartedAt
 }
 
 // correctionReach says whom the correction of activation id goes to:
