@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -126,6 +129,36 @@ func TestWarningIssueListShowLift(t *testing.T) {
 	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red", "--event", "x", "--headline", "y", "--expires", "yesterday"), 2, "--expires")
 	oneLineError(t, runCLI(t, env, "warning", "issue", "--region", "990101", "--level", "red"), 2, "--headline")
 	oneLineError(t, runCLI(t, env, "warning", "lift", "W000001"), 2, "--reason")
+
+	// A CAP alert with a geocode muster does not have: warning show
+	// names it (rules 12 keeps it in the warning).
+	sample, err := os.ReadFile(filepath.Join("..", "..", "cap", "testdata", "upstream", "rainstorm-orange.xml"))
+	require.NoError(t, err)
+	sh := time.FixedZone("CST", 8*3600)
+	sent := time.Now().In(sh).Truncate(time.Second)
+	doc := strings.NewReplacer("2026-11-23T08:55:00+08:00", sent.Format(time.RFC3339), "2026-11-23T20:00:00+08:00", sent.Add(6*time.Hour).Format(time.RFC3339),
+		"<cap:value>990102</cap:value>", "<cap:value>990199000000</cap:value>").Replace(string(sample))
+	req, err := http.NewRequest("POST", "http://"+addr+"/api/v1/cap", strings.NewReader(doc))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	var imported struct {
+		ID      string   `json:"id"`
+		Ignored []string `json:"ignored_geocodes"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&imported))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.Equal(t, []string{"990199000000"}, imported.Ignored)
+	r = runCLI(t, env, "warning", "show", imported.ID)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "990101 东湖区")
+	if muster.Rules >= 12 {
+		assert.Contains(t, r.stdout, "ignored geocodes:  990199000000: the upstream alert's codes that name no region of muster")
+	}
+	r = runCLI(t, env, "warning", "lift", imported.ID, "--reason", "测试完毕")
+	require.Zero(t, r.code, r.stderr)
 
 	// Lifting: the district leaves standby; once only.
 	r = runCLI(t, env, "warning", "lift", "W000001", "--reason", "雨停")
