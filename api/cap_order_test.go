@@ -249,3 +249,20 @@ func TestCAPCancelWithClockErrorsStillLifts(t *testing.T) {
 		})
 	}
 }
+
+// A padded code left out because it lies within another of the alert's
+// regions is named in covered_geocodes as the alert gave it, as ignored
+// ones are: the feed's operator looks for their own codes.
+func TestCAPImportCoveredGeocodesAsGiven(t *testing.T) {
+	f, h, sample := capImportFixture(t)
+	body := capDoc(sample, "COV-1", "Alert", nil,
+		"<cap:value>990101</cap:value>", "<cap:value>990101000000</cap:value>",
+		"<cap:value>990102</cap:value>", "<cap:value>990101001000</cap:value>")
+	res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var got capImportBody
+	res.decode(t, &got)
+	assert.Equal(t, []plans.RegionCode{"990101"}, got.Regions)
+	assert.Equal(t, []plans.RegionCode{"990101001000"}, got.CoveredGeocodes)
+	assert.Empty(t, got.IgnoredGeocodes)
+}

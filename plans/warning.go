@@ -1512,6 +1512,7 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 			out.Warning, found = w, ok
 			return err
 		}
+		given := map[RegionCode][]RegionCode{} // a region's codes as the alert gave them
 		for _, r := range in.Regions {
 			if r = RegionCode(strings.TrimSpace(string(r))); r == "" {
 				continue
@@ -1522,14 +1523,22 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 			}
 			if ok {
 				known = append(known, code)
+				given[code] = append(given[code], r)
 			} else {
 				out.Ignored = append(out.Ignored, r)
 			}
 		}
 		// A geocode within another of the alert's is covered by it: the
-		// warning names the larger, as an activation must.
+		// warning names the larger, as an activation must. Covered
+		// lists the codes as given, as Ignored does.
 		slices.Sort(known)
-		known, out.Covered = outermostRegions(NewRegionReader(tx), slices.Compact(known))
+		var covered []RegionCode
+		known, covered = outermostRegions(NewRegionReader(tx), slices.Compact(known))
+		for _, c := range covered {
+			out.Covered = append(out.Covered, given[c]...)
+		}
+		slices.Sort(out.Covered)
+		out.Covered = slices.Compact(out.Covered)
 		return nil
 	})
 	if err != nil {
