@@ -410,7 +410,7 @@ type capCancelAwaited struct {
 // of status Actual, Exercise or Test becomes a warning (201), once: the same
 // sender and identifier again answers 200 with the warning it became. An
 // Update also lifts the warnings of the sender's alerts it references; a
-// Cancel lifts them and answers 200 with the first. Feeds deliver out of
+// Cancel lifts them and answers 200 with the first it lifted. Feeds deliver out of
 // order, so (rules 11) every alert an Update or Cancel references is
 // remembered: a Cancel none of whose alerts has arrived answers 202 with
 // them (awaited); an alert arriving after an Update that replaced it
@@ -494,8 +494,13 @@ func (s *Server) importCAP(c *gin.Context) {
 			s.reply(c, http.StatusAccepted, capCancelAwaited{Awaited: res.Awaited,
 				Message: fmt.Sprintf("CAP cancel %s: none of the alerts it cancels has arrived; they are remembered as cancelled and become lifted warnings if they come", u.Identifier)}, nil)
 		default:
-			c.Header("Location", "/api/v1/warnings/"+string(res.Lifted[0].ID))
-			reply := newCAPImportReply(res.Lifted[0])
+			// A Cancel lists the chain it ends, original first: answer
+			// with a warning it ended, not one an Update had lifted
+			// before (this Cancel's reason is on the ones it ended, also
+			// when it comes again).
+			ended := max(0, slices.IndexFunc(res.Lifted, func(w plans.Warning) bool { return strings.HasSuffix(w.LiftReason, reason) }))
+			c.Header("Location", "/api/v1/warnings/"+string(res.Lifted[ended].ID))
+			reply := newCAPImportReply(res.Lifted[ended])
 			reply.Awaited = res.Awaited
 			s.reply(c, http.StatusOK, reply, nil)
 		}

@@ -266,3 +266,31 @@ func TestCAPImportCoveredGeocodesAsGiven(t *testing.T) {
 	assert.Equal(t, []plans.RegionCode{"990101001000"}, got.CoveredGeocodes)
 	assert.Empty(t, got.IgnoredGeocodes)
 }
+
+// A Cancel that lists the whole chain, original first (as senders do),
+// answers with the warning it ended, the update's, not the original's
+// that the update had lifted before.
+func TestCAPCancelOfAChainAnswersWithTheWarningItEnded(t *testing.T) {
+	f, h, sample := capImportFixture(t)
+	post := func(body string) response {
+		return do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+	}
+	res := post(capDoc(sample, "CH1", "Alert", nil))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	res = post(capDoc(sample, "CH1U", "Update", []string{"CH1"}, "<cap:severity>Severe</cap:severity>", "<cap:severity>Extreme</cap:severity>"))
+	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var up capImportBody
+	res.decode(t, &up)
+
+	for range 2 { // and the same again
+		res = post(capDoc(sample, "CH1C", "Cancel", []string{"CH1", "CH1U"}))
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		var got capImportBody
+		res.decode(t, &got)
+		assert.Equal(t, up.ID, got.ID, "the update's warning, which the Cancel lifted")
+		assert.Equal(t, "/api/v1/warnings/"+string(up.ID), res.Header().Get("Location"))
+		assert.Equal(t, plans.WarningLifted, got.Status)
+		assert.Contains(t, got.LiftReason, "CAP cancel CH1C")
+	}
+	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+}
