@@ -33,8 +33,9 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 	// worked out from the recipient lists.
 	byPhone := map[string]plans.PersonID{}
 	reached := map[plans.PersonID]bool{}
+	lang := map[plans.PersonID]plans.Language{}
 	for _, rc := range r.recipientsOf(t, wrong.ID) {
-		byPhone[rc.Phone] = rc.Person
+		byPhone[rc.Phone], lang[rc.Person] = rc.Person, rc.Language
 		switch rc.State {
 		case notify.StateSent, notify.StateDelivered, notify.StateAcked, notify.StateDeclined, notify.StateEscalated, notify.StateExpired:
 			reached[rc.Person] = true
@@ -104,6 +105,31 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 	assert.Equal(t, res.Correction.Recipients, seen, "every recipient got the correction")
 	assert.Equal(t, overlap, told, "the people both call-ups called are told the right one stands")
 	t.Logf("correction to %d people, %d of them told: %s", seen, told, base+note)
+
+	// A correction call reads the same words: with the note to someone
+	// the right call-up called, without to someone it did not.
+	in := notify.NewInbound(n, notify.InboundConfig{View: n})
+	t.Cleanup(in.Close)
+	var bothCalled, onlyWrong plans.PersonID
+	for person := range reached {
+		if lang[person] == plans.LangEN {
+			continue // a drill's text to them is marked [EXERCISE] too
+		}
+		if inRight[person] && bothCalled == "" {
+			bothCalled = person
+		}
+		if !inRight[person] && onlyWrong == "" {
+			onlyWrong = person
+		}
+	}
+	require.NotEmpty(t, bothCalled)
+	require.NotEmpty(t, onlyWrong)
+	for person, want := range map[plans.PersonID]string{bothCalled: base + note, onlyWrong: base} {
+		script, err := in.VoiceScript(testCtx(t), notify.EscalationAttemptID(res.Correction.ID, person, notify.CorrectionCallStep, 1))
+		require.NoError(t, err)
+		assert.True(t, script.Notice)
+		assert.Equal(t, plans.ExerciseMark+want, script.Text, "the call to %s", person)
+	}
 
 	// A preview of what cannot be retracted is refused as the retraction is.
 	_, err = svc.RetractPreview(testCtx(t), wrong.ID, notify.RetractRequest{Message: words})
