@@ -163,7 +163,23 @@ const commandVersion byte = 1
 //	   slot, or the nearest 网格长/值班领导 up the region tree); one it
 //	   reached no one for stays in their state and is counted in
 //	   escalation_unreached.
-const Rules = 11
+//	12: Upstream CAP: a Test or Exercise message no longer overrides
+//	   what an Actual one recorded of an alert that has not arrived
+//	   (only an Actual message overrides a drill's record); no record is
+//	   written for an alert that has arrived, an alert's record is
+//	   dropped when it arrives (a warning created lifted keeps its
+//	   Cancel, superseded_by) and every record 30 days after the message
+//	   that wrote it; a warning imported from an upstream alert keeps
+//	   the alert's ignored geocodes.
+//	   Every command applied leaves an entry in the audit chain
+//	   (cluster.AuditEntry: its number, raft index, ID, type, actor,
+//	   time, rules and the SHA-256 of its payload, hashing the entry
+//	   before it; a rejected command leaves none). And from rules 12
+//	   nodes sign node-to-node requests without the cluster key, and
+//	   refuse a request that carries the key instead (not a change of
+//	   the state machine: the members' rules tell a node that every
+//	   member signs).
+const Rules = 12
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

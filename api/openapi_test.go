@@ -252,6 +252,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillCheckpoint": drills.Checkpoint{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
 		"Token": access.Token{}, "Retraction": notify.Retraction{},
 		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
+		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": auditPage{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

@@ -61,6 +61,7 @@ func (s *Server) routes() {
 	s.handle(api, "POST", "/cluster/join", access.ActAdmin, s.clusterJoin)
 	s.handle(api, "POST", "/cluster/remove", access.ActAdmin, s.clusterRemove)
 	s.handle(api, "GET", "/backup", access.ActAdmin, s.backup)
+	s.handle(api, "GET", "/audit", access.ActAdmin, s.listAudit)
 
 	s.handle(api, "GET", "/tokens", access.ActAdmin, s.listTokens)
 	s.handle(api, "POST", "/tokens", access.ActAdmin, s.createToken)

@@ -276,6 +276,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 				break
 			}
 			out[i] = result{value: v}
+			if c.Rules >= AuditRules {
+				if err := appendAudit(tx, c); err != nil {
+					panic(fmt.Sprintf("cluster: audit entry of raft entry %d: %v", c.Index, err))
+				}
+			}
 		}
 		if failed >= 0 {
 			_ = tx.Rollback()

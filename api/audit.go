@@ -1,0 +1,56 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"muster"
+	"muster/cluster"
+)
+
+// AuditTrail is what api needs of the audit chain (cluster.Node). A
+// Cluster without it serves no audit (503).
+type AuditTrail interface {
+	Audit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]cluster.AuditEntry, cluster.AuditHead, error)
+}
+
+// auditPage is a page of the audit chain with the chain's head, so that a
+// reader knows where the chain ends while it pages.
+type auditPage struct {
+	Items []cluster.AuditEntry `json:"items"`
+	Next  string               `json:"next"`
+	Head  cluster.AuditHead    `json:"head"`
+}
+
+// listAudit serves the audit chain: every command applied since the
+// cluster's rules reached cluster.AuditRules, oldest first, paged by entry
+// number. With consistency=stale it is this node's own copy: an auditor
+// checks each node's and compares their heads (muster audit verify).
+func (s *Server) listAudit(c *gin.Context) {
+	trail, ok := s.deps.Cluster.(AuditTrail)
+	if !ok {
+		s.writeError(c, muster.Errorf(muster.EUnavailable, "this node keeps no audit chain"))
+		return
+	}
+	p, err := parsePage(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var after uint64
+	if p.after != "" {
+		if after, err = strconv.ParseUint(p.after, 10, 64); err != nil {
+			s.writeError(c, muster.Errorf(muster.EInvalid, "after %q: want the number of an audit entry", p.after))
+			return
+		}
+	}
+	items, head, err := trail.Audit(c.Request.Context(), consistency(c), after, p.limit)
+	out := auditPage{Items: items, Head: head}
+	if n := len(items); n == p.limit && items[n-1].Seq < head.Seq {
+		out.Next = strconv.FormatUint(items[n-1].Seq, 10)
+	}
+	s.reply(c, http.StatusOK, out, err)
+}
