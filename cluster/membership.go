@@ -568,7 +568,9 @@ type Status struct {
 	LastSnapshotIndex uint64 `json:"last_snapshot_index"`
 	LastContact       string `json:"last_contact,omitempty"`
 	// Rules is the state-machine behaviour commands are applied under: the
-	// newest every member implements. NodeRules is this node's own.
+	// newest every member implements, as the leader stamps it into the next
+	// command (Node.rules, read again when a member's record changes). NodeRules
+	// is this node's own.
 	Rules     int            `json:"rules"`
 	NodeRules int            `json:"node_rules"`
 	Servers   []ServerStatus `json:"servers"`
@@ -592,7 +594,7 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.fsm.AppliedIndex(),
 		LastLogIndex: n.raft.LastIndex(),
 		LastContact:  stats["last_contact"],
-		Rules:        n.clusterRules(),
+		Rules:        n.rules(),
 		NodeRules:    n.cfg.Rules,
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
