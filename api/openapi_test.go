@@ -253,6 +253,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"Token": access.Token{}, "Retraction": notify.Retraction{},
 		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
 		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": auditPage{},
+		"RetractPreview": notify.RetractPreview{}, "StandingCallUp": notify.StandingCallUp{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]
