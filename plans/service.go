@@ -346,11 +346,24 @@ func (s *Service) Person(ctx context.Context, level muster.Consistency, id Perso
 		var err error
 		p, ok, err = getPerson(tx, id)
 		if err == nil && !ok {
-			err = muster.Errorf(muster.ENotFound, "person %s does not exist", id)
+			err = notAPerson(tx, string(id))
 		}
 		return err
 	})
 	return p, err
+}
+
+// notAPerson is the error for a person ID that names nobody. A roster
+// keeper knows people by the 编号 of their own file, which muster keeps as
+// the external ID beside its own ID: when ref is someone's 编号 the error
+// names the person it belongs to.
+func notAPerson(tx *bolt.Tx, ref string) error {
+	if b := tx.Bucket(bPeopleByExt); b != nil {
+		if id := b.Get([]byte(ref)); id != nil {
+			return muster.Errorf(muster.ENotFound, "person %s does not exist; %s is the 编号 (external ID) of person %s: use that ID", ref, ref, id)
+		}
+	}
+	return muster.Errorf(muster.ENotFound, "person %s does not exist", ref)
 }
 
 // PeopleFilter narrows a people list. Region keeps people whose grid is that

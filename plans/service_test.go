@@ -804,3 +804,30 @@ func TestPersonUpdateNamesTheVersionItWasMadeFrom(t *testing.T) {
 		})
 	}
 }
+
+// A roster keeper knows people by the 编号 of their own file: showing,
+// changing or deleting a person by it says whose 编号 it is.
+func TestAPersonAskedForByTheirRosterNumberIsNamed(t *testing.T) {
+	svc, n := newServiceNodeAt(t, 0)
+	ctx := testCtx(t)
+	grid := string(demoGrids(t)[0])
+	_, err := svc.ImportRoster(ctx, "test", strings.NewReader("编号,姓名,手机,网格,类别\nT0000001,吴杰,13800138001,"+grid+",网格员\n"), plans.ImportOptions{})
+	require.NoError(t, err)
+	id := plans.PersonID("")
+	require.NoError(t, n.View(ctx, muster.Default, func(tx *bolt.Tx) error { id = plans.PersonByPhone(tx, "+8613800138001"); return nil }))
+	require.NotEmpty(t, id)
+	require.NotEqual(t, plans.PersonID("T0000001"), id)
+
+	want := "person T0000001 does not exist; T0000001 is the 编号 (external ID) of person " + string(id) + ": use that ID"
+	_, err = svc.Person(ctx, muster.Default, "T0000001")
+	assert.True(t, muster.IsCode(err, muster.ENotFound), "%v", err)
+	assert.EqualError(t, err, want)
+	_, err = svc.UpdatePerson(ctx, "test", "T0000001", plans.PersonInput{Name: "吴杰", Phones: []string{"13800138001"}, Grid: grid, Category: "网格员"})
+	assert.ErrorContains(t, err, want)
+	assert.ErrorContains(t, svc.DeletePerson(ctx, "test", "T0000001"), want)
+	_, err = svc.Person(ctx, muster.Default, "T0000002")
+	assert.EqualError(t, err, "person T0000002 does not exist")
+	p, err := svc.Person(ctx, muster.Default, id)
+	require.NoError(t, err)
+	assert.Equal(t, "吴杰", p.Name, "nothing changed")
+}

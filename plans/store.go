@@ -518,7 +518,7 @@ func applyPersonUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, muster.Errorf(muster.ENotFound, "person %s does not exist", p.ID)
+		return nil, notAPerson(tx, string(p.ID))
 	}
 	if u.IfMatch != "" && c.RulesAtLeast(rulesPersonIfMatch) && old.ETag() != u.IfMatch {
 		return nil, muster.Errorf(muster.EPrecondition, "person %s was changed since it was read (version %s, now %s): read it again and repeat the change", p.ID, u.IfMatch, old.ETag())
@@ -575,7 +575,7 @@ func applyPersonDelete(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, muster.Errorf(muster.ENotFound, "person %s does not exist", id)
+		return nil, notAPerson(tx, string(id))
 	}
 	// Whoever named this person as backup loses the backup; the scan is the
 	// price of keeping no reverse index for a rare operation.
