@@ -677,14 +677,29 @@ func watchEnds(st notify.ActivationStatus) bool {
 	return st.Settled()
 }
 
-// sinceStart is the time since st's call-up started at now: T+0 while it
-// has not started (awaiting approval, or never approved).
+// sinceStart is the time since st's call-up started at now, stopped at its
+// stand-down as the board's clock is (muster status shows the same T+): T+0
+// while it has not started (awaiting approval, or never approved).
 func sinceStart(st notify.ActivationStatus, now time.Time) time.Duration {
-	start := st.Start()
-	if start.IsZero() {
-		return 0
+	return watchBoard(st, now).Elapsed
+}
+
+// watchBoard is what the board of st would say at now of the call-up as a
+// whole: its time since the start (stopped at the stand-down) and its 报到
+// checkpoints, each still counting, passed, or cut by the stand-down
+// (notify.Board.At decides, as it does for muster status and board).
+func watchBoard(st notify.ActivationStatus, now time.Time) notify.Board {
+	b := notify.Board{Activation: st.ID, Status: st.Status, StartedAt: st.Start(), StoodDownAt: st.StoodDownAt, Retraction: st.Retraction,
+		Checkpoints: notify.AckCheckpoints()}
+	recipients := st.Summary().Counts.Recipients
+	for _, m := range b.Checkpoints {
+		n := 0
+		for _, by := range st.Counters.AckBy {
+			n += by[m]
+		}
+		b.Total.AckBy = append(b.Total.AckBy, notify.AckBy{Minutes: m, Acked: n, Pct: notify.Percent(n, recipients)})
 	}
-	return max(0, now.Sub(start))
+	return b.At(now)
 }
 
 // awaitingApproval says who a request awaiting approval waits for, and
@@ -905,7 +920,8 @@ func statusLine(st notify.ActivationStatus, at time.Duration) string {
 func (w *watcher) frame(now time.Time) string {
 	st := w.last
 	c := st.Summary().Counts
-	elapsed := sinceStart(*st, now)
+	board := watchBoard(*st, now)
+	elapsed := board.Elapsed
 	var b strings.Builder
 	fmt.Fprintf(&b, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
 	if s := awaitingApproval(*st); s != "" {
@@ -919,22 +935,18 @@ func (w *watcher) frame(now time.Time) string {
 	}
 	fmt.Fprintf(&b, "%s %d  sending %d  sent %d  delivered %d  acked %d  declined %d  failed %d  escalated %d\n",
 		pending, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated)
-	var cps []string
-	for _, m := range notify.AckCheckpoints() {
-		n := 0
-		for _, by := range st.Counters.AckBy {
-			n += by[m]
-		}
-		cell := fmt.Sprintf("T+%d %.1f%%", m, notify.Percent(n, c.Recipients))
-		if elapsed < time.Duration(m)*time.Minute {
-			cell += "…"
-		}
-		cps = append(cps, cell)
+	fmt.Fprintln(&b, checkpointText(board.Total.AckBy))
+	if note := cutNote(board); note != "" {
+		fmt.Fprintln(&b, note)
 	}
-	fmt.Fprintln(&b, strings.Join(cps, "  "))
 	fmt.Fprintln(&b)
 	b.WriteString(ackChart(w.curve(elapsed), elapsed, 48, 6))
-	if len(w.points) > 0 && w.points[0].at > 2*watchRefresh {
+	switch {
+	case len(w.points) == 0 || w.points[0].at <= 2*watchRefresh:
+	case !board.StoodDownAt.IsZero() && w.points[0].at >= elapsed:
+		// Its clock stopped before the watch began: every point is the last.
+		fmt.Fprintln(&b, "watching since after the stand-down; the curve joins T+0, the T+5/15/30 counts passed before it, and the final share")
+	default:
 		fmt.Fprintf(&b, "watching since T+%s; before that the curve joins T+0 and the T+5/15/30 counts\n", roundElapsed(w.points[0].at))
 	}
 	return b.String()

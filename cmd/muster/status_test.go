@@ -776,3 +776,55 @@ func TestBoardOfARetractedCallUp(t *testing.T) {
 	require.NoError(t, w.Flush())
 	assert.Contains(t, out.String(), "— retracted (correction A000009), T+")
 }
+
+// A call-up stood down at T+9s and watched at T+29s: the watch screen and
+// line stop its clock at the stand-down and call its checkpoints final
+// (cut), as muster status does of the same call-up, instead of running on
+// to T+29s with checkpoints "still counting".
+func TestWatchOfAStoodDownCallUp(t *testing.T) {
+	stoodDown := statusT0.Add(9 * time.Second)
+	now := statusT0.Add(29 * time.Second)
+	st := sampleStatus()
+	st.Status, st.StoodDownAt, st.StartedAt = notify.StatusStoodDown, stoodDown, statusT0
+	st.Counters.AckBy = map[plans.RegionCode]map[int]int{"990101001001001": {5: 3, 15: 3, 30: 3}, "990101001001002": {5: 4, 15: 4, 30: 4}}
+
+	// What muster status says of it, from the board the server sends.
+	b := sampleBoard()
+	b.Status, b.StoodDownAt = st.Status, stoodDown
+	for i, m := range b.Checkpoints {
+		b.Total.AckBy[i] = notify.AckBy{Minutes: m, Acked: 7, Pct: notify.Percent(7, 40)}
+	}
+	b = b.At(now)
+	var static bytes.Buffer
+	tw := newTable(&static)
+	printStatus(tw, st, b, 1)
+	require.NoError(t, tw.Flush())
+	require.Contains(t, static.String(), "— stood_down, T+9s\n")
+	require.Contains(t, static.String(), "T+5 17.5%*  T+15 17.5%*  T+30 17.5%*\n")
+
+	w := &watcher{out: io.Discard, now: func() time.Time { return now }, tty: true}
+	w.update(st, nil)
+	screen := w.frame(now)
+	assert.Contains(t, screen, "— stood_down, T+9s\n", "the clock stops at the stand-down")
+	assert.Contains(t, screen, "\nT+5 17.5%*  T+15 17.5%*  T+30 17.5%*\n", "final, cut by the stand-down, as muster status says")
+	assert.Contains(t, screen, "* stood down at T+9s, before T+5, T+15, T+30: the share counts the answers until the stand-down\n")
+	assert.NotContains(t, screen, "…", "nothing is still counting")
+	assert.Contains(t, screen, "报到 % over time, T+0 to T+9s\n")
+	assert.NotContains(t, screen, "T+29s")
+	assert.Contains(t, screen, "watching since after the stand-down;", "the watch began at T+29s, not T+9s")
+
+	var line bytes.Buffer
+	w = &watcher{out: &line, now: func() time.Time { return now }}
+	w.update(st, nil)
+	assert.True(t, strings.HasPrefix(line.String(), "T+9s status=stood_down "), line.String())
+
+	// While it was active, at T+6s, the clock ran and every checkpoint
+	// was still counting.
+	active := st
+	active.Status, active.StoodDownAt = notify.StatusActive, time.Time{}
+	w.last = &active
+	screen = w.frame(statusT0.Add(6 * time.Second))
+	assert.Contains(t, screen, "— active, T+6s\n")
+	assert.Contains(t, screen, "\nT+5 17.5%…  T+15 17.5%…  T+30 17.5%…\n")
+	assert.NotContains(t, screen, "stood down at")
+}
