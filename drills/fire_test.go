@@ -93,7 +93,8 @@ func TestFirePostponedByLiveEmergency(t *testing.T) {
 	assert.Nil(t, res.Schedule.Postponed)
 	m, err := e.notify.Mode(ctx, muster.Default, street)
 	require.NoError(t, err)
-	assert.Equal(t, plans.ModeNormal, m.Mode, "a drill holds no region")
+	assert.Equal(t, plans.ModeRecovery, m.Mode, "a drill holds no region: the street is in the recovery its district's stand-down left (rules 12)")
+	assert.Equal(t, district, m.From)
 }
 
 func TestFireRecordsARunThatCannotStart(t *testing.T) {

@@ -630,7 +630,7 @@ func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
 		if !d.Purpose.Drill() {
 			continue
 		}
-		if err := standDown(tx, &d, c, fmt.Sprintf("LIVE activation %s started over %s: the drill stops", a.ID, a.RegionNames)); err != nil {
+		if err := standDown(tx, &d, c, fmt.Sprintf("LIVE activation %s started over %s: the drill stops", a.ID, a.RegionNames), false); err != nil {
 			return fmt.Errorf("stand down drill %s: %w", d.ID, err)
 		}
 		d.StoppedBy = a.ID
@@ -966,7 +966,7 @@ func standDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, 
 		}
 		a.Forced = force && c.RulesAtLeast(rulesForcedRecorded)
 	}
-	if err := standDown(tx, &a, c, reason); err != nil {
+	if err := standDown(tx, &a, c, reason, false); err != nil {
 		return a, err
 	}
 	return a, putActivation(tx, a)
@@ -1026,9 +1026,11 @@ func checked(tx *bolt.Tx, req ActivationRequest) (*prepared, error) {
 
 // standDown stops a: it is closed to the dispatcher, its regions are
 // released, and recipients whose send was in flight are expired. A pending
-// activation is withdrawn: it switched nothing and sent nothing. The caller
-// stores a.
-func standDown(tx *bolt.Tx, a *Activation, c *muster.Command, reason string) error {
+// activation is withdrawn: it switched nothing and sent nothing. From
+// rules 12 the regions a LIVE activation held are then in recovery (恢复)
+// unless retracted (it was sent in error: there was no emergency, and its
+// regions go back to what they were in). The caller stores a.
+func standDown(tx *bolt.Tx, a *Activation, c *muster.Command, reason string, retracted bool) error {
 	pending := a.Status == StatusPendingApproval
 	a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = StatusStoodDown, c.Time, c.Actor, strings.TrimSpace(reason)
 	if pending {
@@ -1036,7 +1038,13 @@ func standDown(tx *bolt.Tx, a *Activation, c *muster.Command, reason string) err
 	}
 	if a.Retracts == "" { // a correction holds no region
 		for _, r := range a.Regions {
-			if err := plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason); err != nil {
+			var err error
+			if retracted {
+				err = plans.ReleaseEmergency(tx, r, a.ID, c.Time, c.Actor, a.StandDownReason)
+			} else {
+				err = plans.StandDownEmergency(tx, c, r, a.ID, a.StandDownReason)
+			}
+			if err != nil {
 				return fmt.Errorf("release %s: %w", r, err)
 			}
 		}

@@ -266,7 +266,8 @@ func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
 	assert.Equal(t, plans.ModeNormal, mode(t, e, other))
 
 	// A second activation holds a street of the district; standing down the
-	// first leaves the street in emergency, the district normal.
+	// first leaves the street in emergency, the district in recovery (恢复).
+	// Ending the recovery, a commander's decision, brings both to normal.
 	b, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{street}, Level: "III", Purpose: "LIVE", Reason: "内涝"})
 	require.NoError(t, err)
 	// A drill runs in peacetime: it switches no region, before or after.
@@ -280,14 +281,21 @@ func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
 	sd, err := e.svc.StandDown(ctx, "commander", a.ID, "雨停")
 	require.NoError(t, err)
 	assert.Equal(t, notify.StatusStoodDown, sd.Status)
-	assert.Equal(t, plans.ModeNormal, mode(t, e, district))
+	assert.Equal(t, plans.ModeRecovery, mode(t, e, district))
 	assert.Equal(t, plans.ModeEmergency, mode(t, e, street))
 	_, err = e.svc.StandDown(ctx, "commander", a.ID, "again")
 	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
 	_, err = e.svc.StandDown(ctx, "commander", b.ID, "雨停")
 	require.NoError(t, err)
-	assert.Equal(t, plans.ModeNormal, mode(t, e, street))
+	assert.Equal(t, plans.ModeRecovery, mode(t, e, street))
 	modes, err := e.svc.Modes(ctx, muster.Default)
+	require.NoError(t, err)
+	require.Len(t, modes, 2)
+	assert.Equal(t, plans.Recovery{Since: sd.StoodDownAt, By: "commander", Reason: "雨停", Activation: a.ID}, *modes[0].Recovery)
+	ended, err := e.svc.EndRecovery(ctx, "commander", []plans.RegionCode{district, street}, "灾后恢复完毕")
+	require.NoError(t, err)
+	assert.Equal(t, []plans.RegionMode{{Region: district, Mode: plans.ModeNormal}, {Region: street, Mode: plans.ModeNormal}}, ended)
+	modes, err = e.svc.Modes(ctx, muster.Default)
 	require.NoError(t, err)
 	assert.Empty(t, modes)
 
@@ -309,9 +317,12 @@ func TestActivateDerivesRecipientsAndSwitchesModes(t *testing.T) {
 	assert.Equal(t, []sw{
 		{plans.AuditHold, district, plans.ModeNormal, plans.ModeEmergency, a.ID},
 		{plans.AuditHold, street, plans.ModeEmergency, plans.ModeEmergency, b.ID},
-		{plans.AuditRelease, district, plans.ModeEmergency, plans.ModeNormal, a.ID},
-		{plans.AuditRelease, street, plans.ModeEmergency, plans.ModeNormal, b.ID},
+		{plans.AuditRelease, district, plans.ModeEmergency, plans.ModeRecovery, a.ID},
+		{plans.AuditRelease, street, plans.ModeEmergency, plans.ModeRecovery, b.ID},
+		{plans.AuditRecoveryEnd, district, plans.ModeRecovery, plans.ModeNormal, a.ID},
+		{plans.AuditRecoveryEnd, street, plans.ModeRecovery, plans.ModeNormal, b.ID},
 	}, sws)
+	assert.Equal(t, "灾后恢复完毕", audit[5].Reason)
 	assert.Equal(t, "雨停", audit[2].Reason)
 
 	// State transitions keep the counters in step.

@@ -101,8 +101,15 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	if a.Status == StatusActive {
-		if err := standDown(tx, &a, c, "retracted: "+msg); err != nil {
+		if err := standDown(tx, &a, c, "retracted: "+msg, true); err != nil {
 			return nil, err
+		}
+	}
+	// One stood down before it was retracted left its regions in recovery
+	// (rules 12): they leave it, as there was no emergency.
+	for _, r := range a.Regions {
+		if err := plans.RetractRecovery(tx, c, r, a.ID, "retracted: "+msg); err != nil {
+			return nil, fmt.Errorf("release %s: %w", r, err)
 		}
 	}
 	if c.RulesAtLeast(rulesRetractedAnswersNoWarning) {
@@ -855,7 +862,7 @@ func applyCorrectionEnd(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if out.ToGo = sms + calls; out.ToGo > 0 {
 		return out, nil
 	}
-	if err := standDown(tx, &a, c, CorrectionEndReason); err != nil {
+	if err := standDown(tx, &a, c, CorrectionEndReason, false); err != nil {
 		return nil, err
 	}
 	out.Ended = true

@@ -528,7 +528,8 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 }
 
 // StandDown stops an activation: no more sends, and its regions go back to
-// normal unless another activation holds them. Standing down twice is a
+// normal unless another activation holds them (from rules 12 a LIVE one's
+// go to recovery, 恢复, until EndRecovery). Standing down twice is a
 // conflict.
 func (s *Service) StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (Activation, error) {
 	return s.standDown(ctx, actor, activationStandDown{Activation: id, Reason: reason})
@@ -731,6 +732,26 @@ func (s *Service) Mode(ctx context.Context, level muster.Consistency, region pla
 		out, err = plans.EffectiveMode(tx, region)
 		return err
 	})
+	return out, err
+}
+
+// EndRecovery ends the recovery (恢复) of regions, a commander's decision
+// with a reason: their mode records go and they are normal (平时), or
+// whatever a region above says. Each must be in recovery of its own (not
+// through a region above, nor under an activation or a warning), or none
+// ends: a conflict says why. It returns their modes after.
+func (s *Service) EndRecovery(ctx context.Context, actor string, regions []plans.RegionCode, reason string) ([]plans.RegionMode, error) {
+	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(plans.RecoveryEnd{Regions: regions, Reason: reason})
+	if err != nil {
+		return nil, err
+	}
+	var out []plans.RegionMode
+	// Ignorable: a member too old to know it skips it, and the cluster
+	// refuses it until every member applies rules 12.
+	err = s.apply.Apply(ctx, &muster.Command{Type: plans.CmdRecoveryEnd, Actor: actor, Payload: b, Ignorable: true}, &out)
 	return out, err
 }
 

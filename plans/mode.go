@@ -81,11 +81,23 @@ func withHeadlines(tx *bolt.Tx, holds []WarningHold) ([]WarningHold, error) {
 	return out, nil
 }
 
+// Recovery is the post-emergency phase (恢复, 事后恢复与重建) a region
+// entered when a LIVE activation holding it in emergency stood down (rules
+// 12): the stand-down's time, actor and reason, and the activation. It
+// lasts until a commander ends it (mode.recovery_end).
+type Recovery struct {
+	Since      time.Time    `json:"since"`
+	By         string       `json:"by"`
+	Reason     string       `json:"reason,omitempty"`
+	Activation ActivationID `json:"activation"`
+}
+
 // ModeRecord is the mode a region was explicitly switched to. Only such
 // regions have a record; every other region inherits from the regions
 // above it (see EffectiveMode), and is normal when none has one. A region
 // with a record is in emergency while an activation holds it, otherwise in
-// standby while a warning holds it; when nothing holds it the record goes.
+// standby while a warning holds it, otherwise in recovery while it has
+// one; when nothing holds it and it has no recovery the record goes.
 type ModeRecord struct {
 	Region RegionCode `json:"region"`
 	Mode   Mode       `json:"mode"`
@@ -97,6 +109,10 @@ type ModeRecord struct {
 	// WarningLevel is the most severe level of the warnings in Warnings.
 	WarningLevel WarningLevel  `json:"warning_level,omitempty"`
 	Warnings     []WarningHold `json:"warnings,omitempty"` // warnings holding it in standby, by ID
+	// Recovery is the recovery the region is in, or goes back to when the
+	// activations and warnings holding it are gone (rules 12). In recovery,
+	// Since, By and Reason are its own.
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // RegionMode is a region's mode and where it comes from.
@@ -113,6 +129,10 @@ type RegionMode struct {
 	// Warnings are those warnings, by ID, with their headlines: what holds
 	// the region in standby, or in it again once no activation holds it.
 	Warnings []WarningHold `json:"warnings,omitempty"`
+	// Recovery is, in recovery, the recovery of the region From; in
+	// standby, the nearest recovery on the region's path, which it goes
+	// back to once the warnings are lifted.
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // AuditRecord is one entry of the audit trail of mode switches.
@@ -120,7 +140,7 @@ type AuditRecord struct {
 	Seq        uint64       `json:"seq"`
 	Time       time.Time    `json:"time"`
 	Actor      string       `json:"actor"`
-	Action     string       `json:"action"` // AuditHold or AuditRelease
+	Action     string       `json:"action"` // AuditHold, AuditRelease, …
 	Region     RegionCode   `json:"region"`
 	From       Mode         `json:"from"`
 	To         Mode         `json:"to"`
@@ -138,6 +158,7 @@ const (
 	AuditRelease        = "mode.release"         // an activation stopped holding a region
 	AuditWarningHold    = "mode.warning_hold"    // a warning put a region in standby (or added to emergency)
 	AuditWarningRelease = "mode.warning_release" // a warning stopped holding a region
+	AuditRecoveryEnd    = "mode.recovery_end"    // a commander ended a region's recovery
 )
 
 var (
@@ -151,18 +172,32 @@ func getModeRecord(tx *bolt.Tx, code RegionCode) (ModeRecord, bool, error) {
 	return m, ok, err
 }
 
+// rank orders the modes by precedence: emergency outranks standby, which
+// outranks recovery, which outranks normal.
+func (m Mode) rank() int {
+	switch m {
+	case ModeEmergency:
+		return 3
+	case ModeStandby:
+		return 2
+	case ModeRecovery:
+		return 1
+	}
+	return 0
+}
+
 // EffectiveMode returns the mode of region from its own record and its
-// ancestors': emergency outranks standby, so the nearest record in
-// emergency gives the mode (and level) if there is one, else the nearest
-// record of any mode; normal when there is none. An unknown region is
-// EInvalid.
+// ancestors': emergency outranks standby, which outranks recovery, so the
+// nearest record in emergency gives the mode (and level) if there is one,
+// else the nearest in standby, else the nearest in recovery; normal when
+// there is none. An unknown region is EInvalid.
 func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 	path, err := RegionPath(tx, region)
 	if err != nil {
 		return RegionMode{}, err
 	}
 	out := RegionMode{Region: region, Mode: ModeNormal}
-	var nearest *ModeRecord
+	var nearest, recovery *ModeRecord
 	for _, r := range path {
 		m, ok, err := getModeRecord(tx, r.Code)
 		if err != nil {
@@ -179,14 +214,23 @@ func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 				out.Warnings = append(out.Warnings, h)
 			}
 		}
-		if m.Mode == ModeEmergency && (nearest == nil || nearest.Mode != ModeEmergency) {
+		if nearest == nil || m.Mode.rank() > nearest.Mode.rank() {
 			nearest = &m
-		} else if nearest == nil {
-			nearest = &m
+		}
+		if recovery == nil && m.Recovery != nil {
+			recovery = &m
 		}
 	}
 	if nearest != nil {
 		out.Mode, out.Level, out.From = nearest.Mode, nearest.Level, nearest.Region
+		switch out.Mode {
+		case ModeRecovery:
+			out.Recovery = nearest.Recovery
+		case ModeStandby:
+			if recovery != nil {
+				out.Recovery = recovery.Recovery
+			}
+		}
 	}
 	slices.SortFunc(out.Warnings, func(a, b WarningHold) int { return strings.Compare(string(a.Warning), string(b.Warning)) })
 	if out.Warnings, err = withHeadlines(tx, out.Warnings); err != nil {
@@ -256,9 +300,11 @@ func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level Leve
 		return nil
 	}
 	if !ok || m.Mode != ModeEmergency {
-		// Warnings holding it in standby keep holding it under the emergency.
+		// Warnings holding it in standby keep holding it under the
+		// emergency, and a recovery is kept under it too: the region goes
+		// back to it if the activation is retracted (it was sent in error).
 		m = ModeRecord{Region: region, Mode: ModeEmergency, Since: t, By: actor, Reason: reason,
-			WarningLevel: m.WarningLevel, Warnings: m.Warnings}
+			WarningLevel: m.WarningLevel, Warnings: m.Warnings, Recovery: m.Recovery}
 	}
 	m.Holds = append(m.Holds, Hold{Activation: act, Level: level})
 	slices.SortFunc(m.Holds, func(a, b Hold) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
@@ -273,13 +319,38 @@ func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level Leve
 		From: before.Mode, To: ModeEmergency, Level: m.Level, Reason: reason, Activation: act})
 }
 
-// ReleaseEmergency records that activation act no longer holds region. When
-// no other activation holds it, the region goes back to standby (临战) if a
-// warning still holds it, and otherwise its record is removed, so it is back
-// to normal, or to whatever an ancestor's record says (children inherit).
-// The switch is appended to the audit trail. Releasing a region act does not
-// hold changes nothing.
+// rulesRecovery is the behaviour (muster.Rules) from which a LIVE
+// activation's stand-down leaves the regions it held in recovery (恢复)
+// rather than normal, until a commander ends it (mode.recovery_end).
+// Under older rules they went back to normal (or standby) at once.
+const rulesRecovery = 12
+
+// ReleaseEmergency records that activation act no longer holds region, as
+// a retraction does (the activation was sent in error: there was no
+// emergency). When no other activation holds it, the region goes back to
+// standby (临战) if a warning still holds it, else to the recovery it had
+// before act held it, if any; otherwise its record is removed, so it is
+// back to normal, or to whatever an ancestor's record says (children
+// inherit). The switch is appended to the audit trail. Releasing a region
+// act does not hold changes nothing.
 func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, actor, reason string) error {
+	return release(tx, region, act, t, actor, reason, false)
+}
+
+// StandDownEmergency records that LIVE activation act, stood down by a
+// person or at its end, no longer holds region. Under rules 12 the region
+// is then in recovery (恢复) from act, with the stand-down's time, actor
+// and reason, once nothing holds it: when no other activation holds it and
+// no warning does (a warning's standby outranks recovery, which comes back
+// when the warning is lifted). Under older rules it is ReleaseEmergency.
+// It must run inside the apply function of c, whose time, actor and rules
+// it takes.
+func StandDownEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, act ActivationID, reason string) error {
+	return release(tx, region, act, c.Time, c.Actor, reason, c.RulesAtLeast(rulesRecovery))
+}
+
+// release is ReleaseEmergency, and StandDownEmergency when recovers.
+func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, actor, reason string, recovers bool) error {
 	m, ok, err := getModeRecord(tx, region)
 	if err != nil {
 		return err
@@ -293,6 +364,11 @@ func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.T
 		return err
 	}
 	m.Holds = slices.Delete(m.Holds, i, i+1)
+	if recovers {
+		// Noted even while another activation still holds the region: it
+		// comes when that one stands down, or is retracted.
+		m.Recovery = &Recovery{Since: t, By: actor, Reason: reason, Activation: act}
+	}
 	b := bucket(tx, bModes)
 	switch {
 	case len(m.Holds) > 0:
@@ -300,6 +376,10 @@ func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.T
 		err = putJSON(b, string(region), m)
 	case len(m.Warnings) > 0:
 		m.Mode, m.Level, m.Holds, m.Since, m.By, m.Reason = ModeStandby, "", nil, t, actor, reason
+		err = putJSON(b, string(region), m)
+	case m.Recovery != nil:
+		m.Level, m.Holds = "", nil
+		inRecovery(&m)
 		err = putJSON(b, string(region), m)
 	default:
 		err = b.Delete([]byte(region))
@@ -315,6 +395,12 @@ func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.T
 		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: act})
 }
 
+// inRecovery puts m, which nothing holds any more, in its recovery.
+func inRecovery(m *ModeRecord) {
+	r := m.Recovery
+	m.Mode, m.Since, m.By, m.Reason = ModeRecovery, r.Since, r.By, r.Reason
+}
+
 // mostSevereWarning returns the most severe level among warning holds.
 func mostSevereWarning(holds []WarningHold) WarningLevel {
 	var best WarningLevel
@@ -327,9 +413,10 @@ func mostSevereWarning(holds []WarningHold) WarningLevel {
 }
 
 // holdStandby records that warning w holds region in standby at level: a
-// region without a record gets one in standby; a region in emergency stays
-// in emergency, with the warning noted so that it goes back to standby, not
-// normal, when its last activation stands down. The switch is appended to
+// region without a record gets one in standby, and so does one in recovery
+// (it goes back to recovery when the warning is lifted); a region in
+// emergency stays in emergency, with the warning noted so that it goes back
+// to standby, not normal, when its last activation stands down. The switch is appended to
 // the audit trail. Holding a region w already holds changes nothing. It runs
 // inside an apply function: t is the command's time.
 func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel, t time.Time, actor, reason string) error {
@@ -344,8 +431,11 @@ func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel
 	if ok && slices.ContainsFunc(m.Warnings, func(h WarningHold) bool { return h.Warning == w }) {
 		return nil
 	}
-	if !ok {
+	switch {
+	case !ok:
 		m = ModeRecord{Region: region, Mode: ModeStandby, Since: t, By: actor, Reason: reason}
+	case m.Mode == ModeRecovery:
+		m.Mode, m.Since, m.By, m.Reason = ModeStandby, t, actor, reason
 	}
 	m.Warnings = append(m.Warnings, WarningHold{Warning: w, Level: level})
 	slices.SortFunc(m.Warnings, func(a, b WarningHold) int { return strings.Compare(string(a.Warning), string(b.Warning)) })
@@ -362,8 +452,9 @@ func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel
 }
 
 // releaseStandby records that warning w no longer holds region. A region
-// that nothing holds any more loses its record (back to normal, or to what
-// an ancestor's record says); one still in emergency stays there. The switch
+// that nothing holds any more goes back to its recovery if it has one, and
+// otherwise loses its record (back to normal, or to what an ancestor's
+// record says); one still in emergency stays there. The switch
 // is appended to the audit trail. Releasing a region w does not hold changes
 // nothing.
 func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, actor, reason string) error {
@@ -383,11 +474,14 @@ func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, ac
 	m.Warnings = slices.Delete(m.Warnings, i, i+1)
 	m.WarningLevel = mostSevereWarning(m.Warnings)
 	b := bucket(tx, bModes)
-	if len(m.Warnings) == 0 && len(m.Holds) == 0 {
+	if len(m.Warnings) == 0 && len(m.Holds) == 0 && m.Recovery == nil {
 		err = b.Delete([]byte(region))
 	} else {
 		if len(m.Warnings) == 0 {
 			m.Warnings = nil
+			if len(m.Holds) == 0 {
+				inRecovery(&m)
+			}
 		}
 		err = putJSON(b, string(region), m)
 	}
@@ -400,6 +494,145 @@ func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, ac
 	}
 	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditWarningRelease, Region: region,
 		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Warning: w, WarningLevel: level})
+}
+
+// RetractRecovery takes region out of the recovery that LIVE activation
+// act left it in when it stood down, act being retracted since (it was
+// sent in error: there was no emergency to recover from). The region goes
+// back to what still holds it, or to normal; the switch is appended to the
+// audit trail. A region whose recovery is not act's changes nothing, and
+// so does everything under rules before 12. It must run inside the apply
+// function of c, whose time, actor and rules it takes.
+func RetractRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, act ActivationID, reason string) error {
+	if !c.RulesAtLeast(rulesRecovery) {
+		return nil
+	}
+	m, ok, err := getModeRecord(tx, region)
+	if err != nil || !ok || m.Recovery == nil || m.Recovery.Activation != act {
+		return err
+	}
+	before, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	m.Recovery = nil
+	b := bucket(tx, bModes)
+	if len(m.Holds) == 0 && len(m.Warnings) == 0 {
+		err = b.Delete([]byte(region))
+	} else {
+		err = putJSON(b, string(region), m)
+	}
+	if err != nil {
+		return err
+	}
+	after, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	return appendAudit(tx, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRelease, Region: region,
+		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: act})
+}
+
+// CmdRecoveryEnd ends the recovery (恢复) of regions: a commander decides
+// that the post-emergency phase is over and the regions are back to
+// normal (平时). It is ignorable: a member whose muster predates recovery
+// skips it, and under rules before 12, when no region is in recovery, it
+// is refused, so that every member applies it alike.
+const CmdRecoveryEnd = "mode.recovery_end"
+
+// RecoveryEnd is the payload of CmdRecoveryEnd: the regions whose recovery
+// ends (all of them or, if one is not in recovery, none) and why.
+type RecoveryEnd struct {
+	Regions []RegionCode `json:"regions"`
+	Reason  string       `json:"reason"`
+}
+
+// applyRecoveryEnd ends the recovery of every region of the payload, each
+// of which must be in recovery of its own (not through a region above it,
+// nor under an activation or a warning); it returns their modes after.
+func applyRecoveryEnd(tx *bolt.Tx, c *muster.Command) (any, error) {
+	if !c.RulesAtLeast(rulesRecovery) {
+		return nil, muster.Errorf(muster.EConflict, "ending recovery needs state-machine rules %d and the cluster applies %d: upgrade every member's muster first",
+			rulesRecovery, max(c.Rules, 1))
+	}
+	var req RecoveryEnd
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, muster.Errorf(muster.EInvalid, "end recovery: %v", err)
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if reason == "" {
+		return nil, muster.Errorf(muster.EInvalid, "reason: say why the recovery is over (恢复结束的原因)")
+	}
+	if len(req.Regions) == 0 {
+		return nil, muster.Errorf(muster.EInvalid, "regions: name at least one region in recovery")
+	}
+	var regions []RegionCode
+	for _, r := range req.Regions {
+		if !slices.Contains(regions, r) {
+			regions = append(regions, r)
+		}
+	}
+	for _, r := range regions {
+		if err := endRecovery(tx, c, r, reason); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]RegionMode, len(regions))
+	for i, r := range regions {
+		var err error
+		if out[i], err = EffectiveMode(tx, r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// endRecovery ends region's own recovery, or says why it cannot (conflict).
+func endRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, reason string) error {
+	before, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	m, ok, err := getModeRecord(tx, region)
+	if err != nil {
+		return err
+	}
+	if before.Mode != ModeRecovery || before.From != region || !ok || m.Recovery == nil {
+		return notInRecovery(region, before, m)
+	}
+	if err := bucket(tx, bModes).Delete([]byte(region)); err != nil {
+		return err
+	}
+	after, err := EffectiveMode(tx, region)
+	if err != nil {
+		return err
+	}
+	return appendAudit(tx, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRecoveryEnd, Region: region,
+		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: m.Recovery.Activation})
+}
+
+// notInRecovery is the conflict of ending the recovery of region, which is
+// in mode before and has record m (a zero one when it has none).
+func notInRecovery(region RegionCode, before RegionMode, m ModeRecord) error {
+	switch before.Mode {
+	case ModeRecovery:
+		return muster.Errorf(muster.EConflict, "%s is in recovery (恢复) through %s, the region above it: end the recovery there (--region %s)",
+			region, before.From, before.From)
+	case ModeNormal:
+		return muster.Errorf(muster.EConflict, "%s is normal (平时), not in recovery (恢复): there is no recovery to end", region)
+	}
+	msg := fmt.Sprintf("%s is in %s (%s), not in recovery (恢复)", region, before.Mode, before.Mode.ChineseName())
+	if before.From != region {
+		msg = fmt.Sprintf("%s is in %s (%s) through %s, not in recovery (恢复)", region, before.Mode, before.Mode.ChineseName(), before.From)
+	}
+	if m.Recovery != nil {
+		until := "its warnings are lifted"
+		if before.Mode == ModeEmergency {
+			until = "the emergency stands down"
+		}
+		msg += fmt.Sprintf(": it goes back to its recovery from %s when %s; end the recovery then", m.Recovery.Activation, until)
+	}
+	return muster.Errorf(muster.EConflict, "%s", msg)
 }
 
 func appendAudit(tx *bolt.Tx, rec AuditRecord) error {

@@ -63,6 +63,7 @@ func Register(r Registrar) {
 	r.Handle(CmdPlanPut, applyPlanPut)
 	r.Handle(CmdWarningIssue, applyWarningIssue)
 	r.Handle(CmdWarningLift, applyWarningLift)
+	r.Handle(CmdRecoveryEnd, applyRecoveryEnd)
 }
 
 func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {

@@ -43,6 +43,10 @@ type testHold struct {
 	Act     plans.ActivationID
 	Release bool
 	Retract bool
+	// StandDown stands Act down over Region as notify's stand-down does
+	// (from rules 12 the region is in recovery once nothing holds it);
+	// with Retract, Act was stood down before and is retracted now.
+	StandDown bool
 	// Drill starts a drill (EXERCISE or TEST) activation over Region: it
 	// holds nothing and answers the drill warnings over it.
 	Drill bool
@@ -71,6 +75,15 @@ func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 				var h testHold
 				if err := json.Unmarshal(c.Payload, &h); err != nil {
 					return nil, err
+				}
+				if h.Retract && h.StandDown {
+					if err := plans.RetractResponses(tx, h.Act, c.Time); err != nil {
+						return nil, err
+					}
+					return nil, plans.RetractRecovery(tx, c, h.Region, h.Act, "误发撤回")
+				}
+				if h.StandDown {
+					return nil, plans.StandDownEmergency(tx, c, h.Region, h.Act, "雨情缓解")
 				}
 				if h.Retract {
 					if err := plans.RetractResponses(tx, h.Act, c.Time); err != nil {

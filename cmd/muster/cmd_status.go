@@ -183,8 +183,8 @@ func listStatus(c *client, p *pageFlags, status string) error {
 	fmt.Fprintln(w, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\t"+countColumns+"\t报到%\tCREATED")
 	for _, r := range rows {
 		a := r.a
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), listCountCells(a.Status, r.counts),
-			notify.Percent(r.counts.Acked, r.counts.Recipients), localTime(a.CreatedAt))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), listCountCells(a.Status, r.counts),
+			ackedShare(a, r.counts), localTime(a.CreatedAt))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -193,6 +193,39 @@ func listStatus(c *client, p *pageFlags, status string) error {
 		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
 	}
 	return nil
+}
+
+// ackedShare is the 报到 share of a in the list, or — where it has no
+// meaning: a correction takes no answers, and a request that has not
+// started (awaiting approval, or never approved) has called nobody.
+func ackedShare(a notify.Activation, c notify.StatusCounts) string {
+	if a.Retracts != "" || c.Recipients == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", notify.Percent(c.Acked, c.Recipients))
+}
+
+// neverStarted says that a, which called recipients people, never
+// started and nothing was sent, and why: it was withdrawn (stood down)
+// before its approval, rejected, or not approved in time. It is "" for a
+// call-up that started and for a request still awaiting approval. Such a
+// request has no T+ and no checkpoints: no call-up clock ever ran.
+func neverStarted(a notify.Activation, recipients int) string {
+	if !a.Start().IsZero() || recipients > 0 {
+		return ""
+	}
+	switch a.Status {
+	case notify.StatusStoodDown:
+		return "never started (withdrawn before approval): nothing was sent"
+	case notify.StatusRejected:
+		return "never started (rejected): nothing was sent"
+	case notify.StatusApprovalExpired:
+		if a.ApprovalDeadline.IsZero() {
+			return "never started (not approved in time): nothing was sent"
+		}
+		return fmt.Sprintf("never started (nobody approved it by %s): nothing was sent", localTime(a.ApprovalDeadline))
+	}
+	return ""
 }
 
 // listCountCells are the nine counts of an activation in status as a row
@@ -285,6 +318,9 @@ func showStatus(c *client, id string, grids int) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	if neverStarted(st.Activation, st.Counters.Total) != "" {
+		return nil // no escalation ever ran
+	}
 	var esc struct {
 		Items []notify.EscalationStepStatus `json:"items"`
 	}
@@ -333,12 +369,20 @@ func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids 
 // the RETRACTED line gives.
 func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int, corr *notify.ActivationStatus) {
 	sum := st.Summary()
-	fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
-	fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
-	if st.Retracts != "" {
+	never := neverStarted(st.Activation, st.Counters.Total)
+	if never != "" {
+		// Nobody was called: no clock, no shares, no checkpoints.
+		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, %s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), never)
+	} else {
+		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
+		fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
+	}
+	switch {
+	case never != "":
+	case st.Retracts != "":
 		// A correction takes no answers: no 报到 rate or checkpoints.
 		fmt.Fprintln(w, "报到 无需回复 (a correction takes no answers)")
-	} else {
+	default:
 		fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
 		if note := cutNote(b); note != "" {
 			fmt.Fprintln(w, note)
@@ -372,6 +416,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	}
 	if len(st.SparedFrom) > 0 {
 		fmt.Fprintf(w, "its people were taken off the drills running elsewhere: %s\n", joinIDs(st.SparedFrom))
+	}
+	if never != "" {
+		return // every count is zero
 	}
 
 	expired := sum.Counts.Expired > 0
@@ -456,6 +503,10 @@ func printBoard(w io.Writer, b notify.Board, sortBy string, top int) {
 	status := string(b.Status)
 	if rt := b.Retraction; rt != nil {
 		status = fmt.Sprintf("retracted (correction %s)", rt.Correction)
+	}
+	if never := neverStarted(notify.Activation{Status: b.Status, StartedAt: b.StartedAt}, b.Total.Recipients); never != "" {
+		fmt.Fprintf(w, "board of %s — %s, %s\n", b.Activation, status, never)
+		return
 	}
 	fmt.Fprintf(w, "board of %s — %s, T+%s: 报到 %d of %d (%.1f%%), declined %d, failed %d, not answered %d\n",
 		b.Activation, status, roundElapsed(b.Elapsed), t.Acked, t.Recipients, t.AckedPct, t.Declined, t.Failed, t.Unanswered)
@@ -906,8 +957,12 @@ func (w *watcher) draw() {
 // status, the nine counts and the two shares, as key=value.
 func statusLine(st notify.ActivationStatus, at time.Duration) string {
 	c := st.Summary().Counts
-	line := fmt.Sprintf("T+%s status=%s recipients=%d pending=%d sending=%d sent=%d delivered=%d acked=%d declined=%d failed=%d escalated=%d out_pct=%.1f acked_pct=%.1f",
-		roundElapsed(at), st.Status, c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated,
+	when := "T+" + roundElapsed(at)
+	if neverStarted(st.Activation, st.Counters.Total) != "" {
+		when = "never_started" // no clock ever ran
+	}
+	line := fmt.Sprintf("%s status=%s recipients=%d pending=%d sending=%d sent=%d delivered=%d acked=%d declined=%d failed=%d escalated=%d out_pct=%.1f acked_pct=%.1f",
+		when, st.Status, c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated,
 		notify.Percent(c.Out(), c.Recipients), notify.Percent(c.Acked, c.Recipients))
 	if st.Status == notify.StatusPendingApproval {
 		line += fmt.Sprintf(" approvals=%d/%d approve_by=%s", st.Approvals(), st.ApprovalsRequired, st.ApprovalDeadline.Format(time.RFC3339))
@@ -923,6 +978,11 @@ func (w *watcher) frame(now time.Time) string {
 	board := watchBoard(*st, now)
 	elapsed := board.Elapsed
 	var b strings.Builder
+	if never := neverStarted(st.Activation, st.Counters.Total); never != "" {
+		// Nobody was called: no clock, no bars, no checkpoints, no curve.
+		fmt.Fprintf(&b, "activation %s: %s %s (%s) in %s — %s, %s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), never)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
 	if s := awaitingApproval(*st); s != "" {
 		fmt.Fprintln(&b, s)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -827,4 +828,89 @@ func TestWatchOfAStoodDownCallUp(t *testing.T) {
 	assert.Contains(t, screen, "— active, T+6s\n")
 	assert.Contains(t, screen, "\nT+5 17.5%…  T+15 17.5%…  T+30 17.5%…\n")
 	assert.NotContains(t, screen, "stood down at")
+}
+
+// A request that never started (withdrawn before approval, rejected, or
+// not approved in time) called nobody: status, board and watch say so,
+// with no T+ and no checkpoints, instead of reading like a call-up stood
+// down at T+0s or still counting; the list shows — for its 报到 share, and
+// for a correction's, which takes no answers.
+func TestNeverStartedRequests(t *testing.T) {
+	request := func(s notify.Status) notify.ActivationStatus {
+		st := sampleStatus()
+		st.Purpose, st.Level, st.Status, st.Recipients = notify.PurposeLive, "II", s, 0
+		st.ApprovalsRequired, st.ApprovalDeadline = 2, statusT0.Add(30*time.Minute)
+		st.Counters = notify.Counters{}
+		if s == notify.StatusStoodDown {
+			st.StoodDownAt = statusT0.Add(2 * time.Minute)
+		}
+		return st
+	}
+	now := statusT0.Add(40 * time.Minute)
+	for _, tc := range []struct {
+		status notify.Status
+		want   string
+		board  string // the board does not carry the approval deadline
+	}{
+		{notify.StatusStoodDown, "— stood_down, never started (withdrawn before approval): nothing was sent\n", ""},
+		{notify.StatusRejected, "— rejected, never started (rejected): nothing was sent\n", ""},
+		{notify.StatusApprovalExpired, "— approval_expired, never started (nobody approved it by " + localTime(statusT0.Add(30*time.Minute)) + "): nothing was sent\n",
+			"— approval_expired, never started (not approved in time): nothing was sent\n"},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			st := request(tc.status)
+			b := notify.Board{Activation: st.ID, Status: st.Status, StoodDownAt: st.StoodDownAt, Checkpoints: []int{5, 15, 30},
+				Total: notify.BoardRow{AckBy: []notify.AckBy{{Minutes: 5}, {Minutes: 15}, {Minutes: 30}}}, Regions: []notify.BoardRow{}, Grids: []notify.BoardRow{}}
+			b = b.At(now)
+
+			// muster status (no escalation is asked for: none ever ran).
+			api := fakeAPI{
+				"GET /api/v1/activations/A000007": struct {
+					notify.ActivationStatus
+					Board notify.Board `json:"board"`
+				}{st, b},
+				"GET /api/v1/activations/A000007/escalation": map[string]any{"items": []notify.EscalationStepStatus{
+					{Index: 0, After: plans.Duration(3 * time.Minute), Do: plans.EscalateVoice, Items: map[string]int{}}}},
+			}
+			out := mustRunOnFake(t, api, "status", "A000007")
+			assert.Contains(t, out, tc.want)
+			for _, not := range []string{"T+", "…", "*", "报到", "ROLE", "ESCALATION"} {
+				assert.NotContains(t, out, not, "no clock, checkpoints or zero tables:\n%s", out)
+			}
+
+			// muster board.
+			var board bytes.Buffer
+			printBoard(&board, b, "code", 0)
+			assert.Equal(t, "board of A000007 "+cmp.Or(tc.board, tc.want), board.String())
+
+			// muster status --watch, on a terminal and on a pipe.
+			var line bytes.Buffer
+			w := &watcher{out: &line, now: func() time.Time { return now }}
+			w.update(st, nil)
+			assert.True(t, strings.HasPrefix(line.String(), "never_started status="+string(tc.status)+" recipients=0 "), line.String())
+			screen := w.frame(now)
+			assert.Contains(t, screen, tc.want)
+			assert.NotContains(t, screen, "T+")
+		})
+	}
+
+	// The list: — where there is nothing to count.
+	correction := sampleStatus()
+	correction.ID, correction.Retracts, correction.Status = "A000009", "A000008", notify.StatusStoodDown
+	correction.StartedAt = statusT0
+	withdrawn := request(notify.StatusStoodDown)
+	withdrawn.ID = "A000010"
+	active := sampleStatus()
+	active.ID = "A000008"
+	api := fakeAPI{
+		"GET /api/v1/activations":         map[string]any{"items": []notify.Activation{active.Activation, correction.Activation, withdrawn.Activation}},
+		"GET /api/v1/activations/A000008": active,
+		"GET /api/v1/activations/A000009": correction,
+		"GET /api/v1/activations/A000010": withdrawn,
+	}
+	out := mustRunOnFake(t, api, "status")
+	assert.Regexp(t, `\nA000008 .* 50\.0% `, out)
+	assert.Regexp(t, `\nA000009 .* — `, out, "a correction takes no answers")
+	assert.Regexp(t, `\nA000010 .* 0 +0 +0 +0 +0 +0 +0 +0 +0 +— `, out, "a withdrawn request called nobody")
+	assert.NotRegexp(t, `\s0\.0%`, out)
 }
