@@ -161,7 +161,8 @@ func writeTwiML(c *gin.Context, r twimlpkg.Response) {
 // gatherPath (the attempt's TwiML path + "/gather").
 func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript, gatherPath string) twimlpkg.CallUp {
 	call := twimlpkg.CallUp{Text: script.Text, Language: twimlpkg.LanguageFor(script.Language), Action: s.webhookURL(c, gatherPath)}
-	call.Voice = s.cfg.Voices[call.Language] // none: twiml.DefaultVoice
+	call.Voice = s.cfg.Voices[call.Language]   // none: twiml.DefaultVoice
+	call.Chinese = s.cfg.Voices[twimlpkg.ZhCN] // says the Chinese in an English call
 	if script.Drill {
 		call.Mark = plans.ExerciseMark
 		if call.Language == twimlpkg.EnUS { // said as the English script begins
@@ -330,7 +331,7 @@ func voiceSay(call twimlpkg.CallUp, texts ...string) twimlpkg.Response {
 		if i == 0 {
 			t = call.Marked(t)
 		}
-		r.Verbs = append(r.Verbs, call.Speak(t))
+		r.Verbs = append(r.Verbs, call.Speak(t)...)
 	}
 	r.Verbs = append(r.Verbs, twimlpkg.Hangup{})
 	return r

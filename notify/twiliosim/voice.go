@@ -67,8 +67,9 @@ type Said struct {
 	Voice    string `json:"voice,omitempty"`
 	// Error is set on a Say Twilio would not read: its voice (Twilio's
 	// default "man" when none is named) does not speak its language
-	// (13511); the callee hears nothing of it, and the account's
-	// twiml_errors counts it.
+	// (13511), or its language is English and its text has Han
+	// characters, which an English voice cannot say; the callee hears
+	// nothing of it, and the account's twiml_errors counts it.
 	Error string `json:"error,omitempty"`
 }
 
@@ -705,7 +706,8 @@ func resolveURL(base, ref string) string {
 
 // hear records what a Say reads and returns how long the callee listens
 // to a Say or Pause (simulated). A Say whose voice does not speak its
-// language is read as Twilio may: not at all (an error on the account).
+// language, or an English Say with Chinese text, is read as Twilio may:
+// not at all (an error on the account).
 func (s *Server) hear(a *account, c *call, v twiml.Verb) time.Duration {
 	switch v := v.(type) {
 	case twiml.Pause:
@@ -715,8 +717,15 @@ func (s *Server) hear(a *account, c *call, v twiml.Verb) time.Duration {
 		return pauseLength
 	case twiml.Say:
 		said := Said{Text: v.Text, Language: string(v.Language), Voice: v.Voice}
-		if !twiml.Reads(v.Voice, v.Language) {
-			said.Error = "13511 Say: voice " + strconv.Quote(cmp.Or(v.Voice, "man")) + " does not speak " + strconv.Quote(cmp.Or(string(v.Language), "en-US"))
+		switch lang := cmp.Or(string(v.Language), "en-US"); {
+		case !twiml.Reads(v.Voice, v.Language):
+			said.Error = "13511 Say: voice " + strconv.Quote(cmp.Or(v.Voice, "man")) + " does not speak " + strconv.Quote(lang)
+			a.calls.twimlErrors.Add(1)
+		case strings.HasPrefix(strings.ToLower(lang), "en") && twiml.HasChinese(v.Text):
+			// Twilio takes it, but the English voice cannot say the Han
+			// characters: the callee hears noise or nothing where the
+			// Chinese was (often the reason or the place).
+			said.Error = "Say: Chinese text in an " + lang + " Say (voice " + strconv.Quote(cmp.Or(v.Voice, "man")) + ") is not read; say it in a Say with a Mandarin voice and cmn-CN"
 			a.calls.twimlErrors.Add(1)
 		}
 		s.mu.Lock()

@@ -74,6 +74,10 @@ type CallUp struct {
 	// Voice reads every Say of the call, with its language; an empty
 	// Name: DefaultVoice(Language).
 	Voice Voice
+	// Chinese reads the Chinese in an English call, in Says of its own
+	// (SplitChinese): a commander's reason, a name with no English one.
+	// An empty Name: DefaultVoice(ZhCN).
+	Chinese Voice
 	// Action is the absolute URL Twilio posts the pressed key to, signed
 	// like every webhook.
 	Action  string
@@ -180,16 +184,39 @@ func wordsBefore(text, key, def string) string {
 	return string(rs[j:])
 }
 
-func (c CallUp) say(text string) Say {
+// says is text said in the call's voice and its language. An English
+// call says its marks in English (SpokenEN) and each run of Chinese in
+// the Chinese voice, in a Say of its own: an English voice cannot read it.
+func (c CallUp) says(text string) []Verb {
 	v := c.Voice
 	if v.Name == "" {
 		v = DefaultVoice(c.lang())
 	}
-	return Say{Text: text, Voice: v.Name, Language: v.Language}
+	if c.lang() != EnUS {
+		return []Verb{Say{Text: text, Voice: v.Name, Language: v.Language}}
+	}
+	zh := c.Chinese
+	if zh.Name == "" {
+		zh = DefaultVoice(ZhCN)
+	}
+	runs := SplitChinese(SpokenEN(text))
+	if len(runs) == 0 {
+		return []Verb{Say{Text: text, Voice: v.Name, Language: v.Language}}
+	}
+	out := make([]Verb, len(runs))
+	for i, r := range runs {
+		voice := v
+		if r.Chinese {
+			voice = zh
+		}
+		out[i] = Say{Text: r.Text, Voice: voice.Name, Language: voice.Language}
+	}
+	return out
 }
 
-// Speak is a Say of text in the call's voice and its language.
-func (c CallUp) Speak(text string) Say { return c.say(text) }
+// Speak is text said in the call's voice and its language: one Say, or,
+// in an English call with Chinese in it, a Say per run of either.
+func (c CallUp) Speak(text string) []Verb { return c.says(text) }
 
 // gather is the one-key Gather reading the message twice, first preceded
 // by lead when it is not empty.
@@ -200,9 +227,10 @@ func (c CallUp) gather(lead string) Gather {
 	}
 	g := Gather{NumDigits: 1, Action: c.Action, Method: "POST", Timeout: timeout}
 	if lead != "" {
-		g.Verbs = append(g.Verbs, c.say(c.Marked(lead)), Pause{Length: 1})
+		g.Verbs = append(append(g.Verbs, c.says(c.Marked(lead))...), Pause{Length: 1})
 	}
-	g.Verbs = append(g.Verbs, c.say(c.Text), Pause{Length: 1}, c.say(c.Text))
+	text := c.says(c.Text)
+	g.Verbs = append(append(append(g.Verbs, text...), Pause{Length: 1}), text...)
 	return g
 }
 
@@ -210,9 +238,9 @@ func (c CallUp) gather(lead string) Gather {
 func (c CallUp) fallback() []Verb {
 	p := c.phrases()
 	if c.NoInput != "" {
-		return []Verb{c.say(c.Marked(p.noKey)), Redirect{URL: c.NoInput, Method: "POST"}}
+		return append(c.says(c.Marked(p.noKey)), Redirect{URL: c.NoInput, Method: "POST"})
 	}
-	return []Verb{c.say(c.Marked(p.noKeyBye)), Hangup{}}
+	return append(c.says(c.Marked(p.noKeyBye)), Hangup{})
 }
 
 // Prompt is the document a call-up is answered with: a one-key Gather
@@ -231,9 +259,9 @@ func Reply(c CallUp, digits string) Response {
 	p := c.phrases()
 	switch ParseAnswer(digits) {
 	case AnswerAccept:
-		return Response{Verbs: []Verb{c.say(c.Marked(p.accepted)), Hangup{}}}
+		return Response{Verbs: append(c.says(c.Marked(p.accepted)), Hangup{})}
 	case AnswerDecline:
-		return Response{Verbs: []Verb{c.say(c.Marked(p.declined)), Hangup{}}}
+		return Response{Verbs: append(c.says(c.Marked(p.declined)), Hangup{})}
 	case AnswerRepeat:
 		return Prompt(c)
 	}
@@ -243,7 +271,8 @@ func Reply(c CallUp, digits string) Response {
 // Notice is the document of a call that only tells (a correction): Text
 // read, a second's pause, read again, and Hangup. It takes no keys.
 func Notice(c CallUp) Response {
-	return Response{Verbs: []Verb{c.say(c.Text), Pause{Length: 1}, c.say(c.Text), Hangup{}}}
+	text := c.says(c.Text)
+	return Response{Verbs: append(append(append(text, Pause{Length: 1}), text...), Hangup{})}
 }
 
 // AlreadyAnswered is the document of a call picked up by someone who had
@@ -262,5 +291,5 @@ func AlreadyAnswered(c CallUp, accepted bool) Response {
 	default:
 		text = "您已回复：" + decline + "。如有变化，请与值班人员联系。谢谢。"
 	}
-	return Response{Verbs: []Verb{c.say(c.Marked(text)), Hangup{}}}
+	return Response{Verbs: append(c.says(c.Marked(text)), Hangup{})}
 }

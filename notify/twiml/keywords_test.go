@@ -26,7 +26,8 @@ func TestCallAnswersInTheCallUpsOwnWords(t *testing.T) {
 
 // In a drill every fixed phrase of a call is marked, as its script is:
 // the key help and the no-key goodbye (and the no-key note before a
-// Redirect) too; an English drill's with the English mark it begins with.
+// Redirect) too; an English drill's with the English mark it begins with,
+// which is how an English voice says 【演练】 (SpokenEN).
 func TestDrillCallMarksItsFixedPhrases(t *testing.T) {
 	drill := CallUp{Text: levelIVText, Language: ZhCN, Action: "https://m.example.cn/g", Mark: "【演练】"}
 	help := Reply(drill, "5")
@@ -42,8 +43,8 @@ func TestDrillCallMarksItsFixedPhrases(t *testing.T) {
 	assert.Equal(t, "未收到按键，再见。", sayText(Prompt(live).Verbs[1]), "a LIVE call is not marked")
 
 	en := CallUp{Text: "【演练】[EXERCISE] Press 1 if you are coming, 2 if you cannot, 9 to repeat.", Language: EnUS, Mark: "【演练】[EXERCISE] "}
-	assert.Equal(t, "【演练】[EXERCISE] That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.", sayText(Reply(en, "5").Verbs[0].(Gather).Verbs[0]))
-	assert.Equal(t, "【演练】[EXERCISE] No key was pressed. Goodbye.", sayText(Prompt(en).Verbs[1]))
+	assert.Equal(t, "[EXERCISE] That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.", sayText(Reply(en, "5").Verbs[0].(Gather).Verbs[0]))
+	assert.Equal(t, "[EXERCISE] No key was pressed. Goodbye.", sayText(Prompt(en).Verbs[1]))
 }
 
 // Someone who answered before the call was picked up is told so in the

@@ -52,8 +52,9 @@ func Voicemail(c CallUp) Response {
 		p = voicemailPhrases[ZhCN]
 	}
 	text, reply := WithoutKeys(c.Text), c.Marked(p.reply)
-	return Response{Verbs: []Verb{
-		c.say(text), c.say(reply), Pause{Length: 1},
-		c.say(c.Marked(p.again)), c.say(text), c.say(reply), Hangup{},
-	}}
+	said, answer := c.says(text), c.says(reply)
+	var verbs []Verb
+	verbs = append(append(append(verbs, said...), answer...), Pause{Length: 1})
+	verbs = append(append(append(append(verbs, c.says(c.Marked(p.again))...), said...), answer...), Hangup{})
+	return Response{Verbs: verbs}
 }
