@@ -252,15 +252,24 @@ func (s *Server) planCategory(ctx context.Context, level muster.Consistency, id 
 }
 
 // activationRegions pairs an activation's region codes with the names it
-// was issued with (RegionNames, in the same order), reading the region tree
-// only if the names cannot be told apart.
+// was issued with (RegionNames, in the same order) and the English names
+// English speakers were told (RegionNamesEN, for the en-US info block;
+// none when it has none: the Chinese names are said), reading the region
+// tree only if the names cannot be told apart.
 func (s *Server) activationRegions(ctx context.Context, level muster.Consistency, a notify.Activation) ([]cap.Region, error) {
 	names := strings.Split(a.RegionNames, "、")
+	var namesEN []string
+	if a.RegionNamesEN != "" {
+		namesEN = strings.Split(a.RegionNamesEN, ", ")
+	}
 	out := make([]cap.Region, len(a.Regions))
 	for i, code := range a.Regions {
 		out[i].Code = string(code)
-		if len(names) == len(a.Regions) {
+		if len(names) == len(a.Regions) && (namesEN == nil || len(namesEN) == len(a.Regions)) {
 			out[i].Name = names[i]
+			if namesEN != nil {
+				out[i].NameEN = namesEN[i]
+			}
 			continue
 		}
 		r, err := s.deps.Plans.Region(ctx, level, code)
@@ -268,6 +277,9 @@ func (s *Server) activationRegions(ctx context.Context, level muster.Consistency
 			return nil, fmt.Errorf("region %s of activation %s: %w", code, a.ID, err)
 		}
 		out[i].Name = r.Name
+		if namesEN != nil {
+			out[i].NameEN = r.NameEN
+		}
 	}
 	return out, nil
 }

@@ -170,6 +170,7 @@ func TestActivationsAsCAP(t *testing.T) {
 		assert.Equal(t, []cap.NamedValue{{ValueName: cap.GeocodeGBT2260, Value: "990101"}, {ValueName: cap.GeocodeGBT2260, Value: "990102"}}, in.Areas[0].Geocodes)
 	}
 	assert.Equal(t, "东湖区、江北区", zh.Areas[0].Desc)
+	assert.Equal(t, "Donghu District, Jiangbei District", en.Areas[0].Desc, "the English names English speakers were told")
 	assert.Contains(t, en.Headline, "Example City Flood Control Plan")
 
 	// EXERCISE level III: status Exercise, headlines marked as a drill (in
