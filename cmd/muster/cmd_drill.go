@@ -558,34 +558,53 @@ the last two.`,
 func newDrillReportCmd(g *globals) *cobra.Command {
 	var format, lang, out string
 	cmd := &cobra.Command{
-		Use:   "report RUN [--format html|csv|json] [--lang zh|en] [--out FILE]",
+		Use:   "report RUN [--format html|csv|json|xlsx] [--lang zh|en] [--out FILE]",
 		Short: "A drill run's report: reached, acknowledged and declined at T+5/15/30, time to ack, per region, grid, role and category",
 		Long: `Writes a run's report to standard output, or to --out FILE. html (the default)
 is one self-contained page (inline SVG ack curve and per-grid bars) that
 prints on A4; csv has one row per recipient (UTF-8 with BOM, opens in a
-spreadsheet); json is the metrics. Without --format, an --out file named
-.csv, .json or .html says which. --lang en writes it in English.`,
+spreadsheet); xlsx is that table as an Excel workbook (one sheet, header
+frozen; needs --out or standard output that is not a terminal); json is the
+metrics. Without --format, an --out file named .html, .csv, .json or .xlsx
+says which; a file named for anything else is refused. --lang en writes it in
+English.`,
 		Args: needArgs("RUN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// --out names the format when --format does not: report.csv
-			// is CSV. A file named for another format than --format's is
-			// refused rather than written with the wrong content.
-			if byName := reportFormatOf(out); byName != "" {
-				switch {
-				case !cmd.Flags().Changed("format"):
-					format = byName
-				case !strings.EqualFold(format, byName):
-					return usageErrorf("--out %s names a %s file but --format is %s: give --format %s or name the file for %s", out, strings.ToUpper(byName), format, byName, format)
-				}
+			// is CSV. A file named for another format than --format's, or
+			// for none muster writes (report.pdf), is refused rather than
+			// written with the wrong content.
+			byName := reportFormatOf(out)
+			switch ext := filepath.Ext(out); {
+			case byName == "" && ext != "":
+				return usageErrorf("--out %s: muster writes no %s report; name the file .html, .csv, .json or .xlsx (or give --format with a name without extension)", out, ext)
+			case byName == "":
+			case !cmd.Flags().Changed("format"):
+				format = byName
+			case !strings.EqualFold(strings.TrimSpace(format), byName):
+				return usageErrorf("--out %s names a %s file but --format is %s: give --format %s or name the file for %s", out, strings.ToUpper(byName), format, byName, format)
 			}
 			c := newClient(g, cmd)
+			xlsx := strings.EqualFold(strings.TrimSpace(format), reportXLSX)
+			toStdout := out == "" || out == "-"
+			if xlsx {
+				if toStdout && isTerminal(c.out) {
+					return usageErrorf("--format xlsx writes a workbook, not text: give --out FILE.xlsx or redirect standard output to a file")
+				}
+				format = string(drills.FormatCSV) // the workbook is the CSV's table
+			}
 			var body []byte
 			err := c.do(request{method: http.MethodGet, path: "/api/v1/drill-runs/" + url.PathEscape(args[0]) + "/report",
 				query: url.Values{"format": {format}, "lang": {lang}}, timeout: 3 * time.Minute}, &body)
 			if err != nil {
 				return err
 			}
-			if out == "" || out == "-" {
+			if xlsx {
+				if body, err = reportWorkbook(body, args[0]); err != nil {
+					return fmt.Errorf("report of %s as xlsx: %w", args[0], err)
+				}
+			}
+			if toStdout {
 				_, err = c.out.Write(body)
 				return err
 			}
@@ -597,16 +616,20 @@ spreadsheet); json is the metrics. Without --format, an --out file named
 		},
 	}
 	f := cmd.Flags()
-	checkedVar(f, &format, "format", "html", "html, csv or json", "html, csv or json", parses(drills.ParseReportFormat))
+	checkedVar(f, &format, "format", "html", "html, csv, json or xlsx", "html, csv, json or xlsx", func(s string) bool {
+		return strings.EqualFold(strings.TrimSpace(s), reportXLSX) || parses(drills.ParseReportFormat)(s)
+	})
 	checkedVar(f, &lang, "lang", "zh", "zh or en", "zh or en", func(s string) bool { return oneOf("zh", "en")(strings.ToLower(s)) })
 	f.StringVar(&out, "out", "", "write to this file instead of standard output")
 	return cmd
 }
 
 // reportFormatOf is the report format a file name's extension asks for
-// (.html or .htm, .csv, .json), "" for any other name.
+// (.html or .htm, .csv, .json, .xlsx), "" for any other name.
 func reportFormatOf(name string) string {
 	switch strings.ToLower(filepath.Ext(name)) {
+	case ".xlsx":
+		return reportXLSX
 	case ".html", ".htm":
 		return "html"
 	case ".csv":

@@ -2,18 +2,22 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 
 	"muster/drills"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -120,7 +124,7 @@ func TestDrillReportFormatFromTheFileName(t *testing.T) {
 		{"report.csv", "", "format=csv"},
 		{"report.JSON", "", "format=json"},
 		{"report.htm", "", "format=html"},
-		{"report.txt", "", "format=html"},
+		{"report", "", "format=html"},
 		{"report.csv", "csv", "format=csv"},
 		{"report.csv", "CSV", "format=CSV"},
 	} {
@@ -140,4 +144,97 @@ func TestDrillReportFormatFromTheFileName(t *testing.T) {
 	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 	assert.Contains(t, err.Error(), "--out "+path+" names a CSV file but --format is html")
 	assert.NoFileExists(t, path)
+
+	// A name for no format muster writes is refused, not written as HTML.
+	for _, name := range []string{"report.txt", "report.xls", "report.pdf"} {
+		path := filepath.Join(dir, name)
+		_, _, err := runOnFake(t, asked, "drill", "report", "R000001", "--out", path)
+		require.Error(t, err, name)
+		assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+		assert.Contains(t, err.Error(), "--out "+path+": muster writes no "+filepath.Ext(name)+" report; name the file .html, .csv, .json or .xlsx")
+		assert.NoFileExists(t, path)
+	}
+}
+
+// drill report --out report.xlsx writes an Excel workbook: the server's
+// CSV table (written here by the drills package, as the server does) as
+// one sheet, every row and cell as in the CSV, plain decimals as numbers,
+// codes made of digits as text, and the CSV's formula guard taken off.
+func TestDrillReportAsXLSX(t *testing.T) {
+	start := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	rep := drills.Report{TimeZone: "Asia/Shanghai", People: []drills.Outcome{
+		{Person: "P00000001", Name: "张伟", Grid: "990101001001001", GridName: "幸福里社区第1网格", Region: "青山街道", Roles: []string{"网格长", "网格员"},
+			Category: "社区干部", State: notify.StateAcked, Reached: start.Add(20 * time.Second), Answered: start.Add(95 * time.Second), ToAck: plans.Duration(95 * time.Second)},
+		{Person: "P00000002", Name: "=HYPERLINK(\"x\")", Grid: "990101001001002", Roles: []string{"网格员"}, Category: "志愿者",
+			State: notify.StateDeclined, Reason: "-在外地", Answered: start.Add(3 * time.Minute)},
+		{Person: "P00000003", Name: "李娜", Grid: "990101001001002", Roles: []string{"网格员"}, Category: "党员", State: notify.StateFailed, Code: 30003, Error: "Unreachable destination handset"},
+	}}
+	var csvBody bytes.Buffer
+	require.NoError(t, drills.WriteReport(&csvBody, rep, drills.FormatCSV, drills.ReportOptions{Lang: plans.LangZH}))
+	want, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(csvBody.Bytes(), []byte("\ufeff")))).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, want, 4)
+
+	var asked []string
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Query().Get("format"))
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Write(csvBody.Bytes())
+	})
+	path := filepath.Join(t.TempDir(), "rep.xlsx")
+	_, stderr, err := runOnFake(t, api, "drill", "report", "R000001", "--out", path)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"csv"}, asked, "the workbook is made of the CSV")
+	assert.Contains(t, stderr, "report of R000001 written to "+path)
+
+	f, err := excelize.OpenFile(path)
+	require.NoError(t, err, "a real workbook")
+	defer f.Close()
+	assert.Equal(t, []string{"R000001"}, f.GetSheetList())
+	rows, err := f.GetRows("R000001")
+	require.NoError(t, err)
+	require.Len(t, rows, len(want))
+	assert.Equal(t, want[0], rows[0], "the CSV's header row")
+	for i := 1; i < len(want); i++ {
+		for j, w := range want[i] {
+			got := ""
+			if j < len(rows[i]) {
+				got = rows[i][j]
+			}
+			if strings.HasPrefix(w, "'") {
+				w = w[1:] // text in a workbook is never a formula
+			}
+			assert.Equal(t, w, got, "row %d column %d (%s)", i+1, j+1, want[0][j])
+		}
+	}
+	text := func(cell string) bool {
+		ct, err := f.GetCellType("R000001", cell)
+		require.NoError(t, err)
+		return ct == excelize.CellTypeSharedString || ct == excelize.CellTypeInlineString
+	}
+	col := func(header string) string {
+		j := slices.Index(want[0], header)
+		require.GreaterOrEqual(t, j, 0, "column %s", header)
+		name, err := excelize.ColumnNumberToName(j + 1)
+		require.NoError(t, err)
+		return name
+	}
+	assert.False(t, text(col("确认用时（秒）")+"2"), "seconds to ack is a number")
+	raw, err := f.GetCellValue("R000001", col("确认用时（秒）")+"2", excelize.Options{RawCellValue: true})
+	require.NoError(t, err)
+	assert.Equal(t, "95", raw)
+	assert.False(t, text(col("错误码")+"4"), "the provider's error code is a number")
+	assert.True(t, text(col("网格编码")+"2"), "a 15-digit grid code stays text")
+	assert.True(t, text(col("人员编号")+"2"))
+	assert.Equal(t, "990101001001001", rows[1][slices.Index(want[0], "网格编码")])
+	assert.Equal(t, `=HYPERLINK("x")`, rows[2][1], "the name as written")
+	formula, err := f.GetCellFormula("R000001", "B3")
+	require.NoError(t, err)
+	assert.Empty(t, formula, "and not a formula")
+
+	// --format xlsx to standard output that is not a terminal: the workbook.
+	out, _, err := runOnFake(t, api, "drill", "report", "R000001", "--format", "XLSX")
+	require.NoError(t, err)
+	_, err = excelize.OpenReader(strings.NewReader(out))
+	assert.NoError(t, err)
 }

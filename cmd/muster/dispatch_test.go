@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 
 	"muster/examples"
 	"muster/notify"
@@ -577,10 +578,23 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	r = runCLI(t, env, "drill", "report", run.ID, "--format", "csv", "--lang", "en")
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, run.Participants+1, strings.Count(r.stdout, "\n"), "a header and one row per recipient")
+	xlsxFile := filepath.Join(t.TempDir(), "report.xlsx")
+	r = runCLI(t, env, "drill", "report", run.ID, "--out", xlsxFile, "--lang", "en")
+	require.Zero(t, r.code, r.stderr)
+	book, err := excelize.OpenFile(xlsxFile)
+	require.NoError(t, err, "a workbook, not HTML in a .xlsx file")
+	sheetRows, err := book.GetRows(run.ID)
+	require.NoError(t, err)
+	require.NoError(t, book.Close())
+	assert.Len(t, sheetRows, run.Participants+1, "a header and one row per recipient, as the CSV")
+	if assert.NotEmpty(t, sheetRows) {
+		assert.Equal(t, []string{"person ID", "name", "grid code"}, sheetRows[0][:3])
+	}
+	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--out", filepath.Join(t.TempDir(), "report.pdf")), 2, "muster writes no .pdf report")
 	r = runCLI(t, env, "drill", "trend", "flood-control")
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, run.ID+` .* notification +IV +`+strconv.Itoa(run.Participants)+` +100\.0% `, r.stdout, "every recipient reached (delivered)")
-	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--format", "pdf"), 2, `--format "pdf": want html, csv or json`)
+	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--format", "pdf"), 2, `--format "pdf": want html, csv, json or xlsx`)
 
 	// After-action: a finding, its improvement item moved on, the plan's
 	// open items and what is overdue.

@@ -41,7 +41,7 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 		{"schedule catch-up", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--catch-up", "all"), `--catch-up "all": want skip or once`},
 		{"schedule catch-up-within", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--catch-up", "once", "--catch-up-within", "-4h"), `--catch-up-within "-4h": want a duration`},
 		{"schedule no-notice", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--no-notice", "17:00-09:00"), `--no-notice "17:00-09:00": want HH:MM-HH:MM with the end after the start`},
-		{"report format", []string{"drill", "report", "R000001", "--format", "pdf"}, `--format "pdf": want html, csv or json`},
+		{"report format", []string{"drill", "report", "R000001", "--format", "pdf"}, `--format "pdf": want html, csv, json or xlsx`},
 		{"report lang", []string{"drill", "report", "R000001", "--lang", "fr"}, `--lang "fr": want zh or en`},
 		{"runs status", []string{"drill", "runs", "--status", "done"}, `--status "done": want started, missed or failed`},
 		{"finding due", []string{"drill", "finding", "add", "R000001", "--what", "a", "--change", "b", "--due", "next week"}, `--due "next week": want a date written 2006-01-02`},
