@@ -37,6 +37,7 @@ type Activations interface {
 	InboundAudit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]notify.InboundRecord, error)
 	Modes(ctx context.Context, level muster.Consistency) ([]plans.ModeRecord, error)
 	Mode(ctx context.Context, level muster.Consistency, region plans.RegionCode) (plans.RegionMode, error)
+	EndRecovery(ctx context.Context, actor string, regions []plans.RegionCode, reason string) ([]plans.RegionMode, error)
 }
 
 // activationRequest is the body of POST /activations: the activation, and
@@ -368,6 +369,29 @@ func (s *Server) listModes(c *gin.Context) {
 		}
 	}
 	s.reply(c, http.StatusOK, listResponse[modeListItem]{Items: items}, nil)
+}
+
+// endRecoveryRequest is the body of POST /modes/{region}/end-recovery.
+type endRecoveryRequest struct {
+	Reason string `json:"reason"`
+}
+
+// endRecovery ends the recovery (恢复) of the region in the path, or of
+// each of several separated by commas (all or none): a commander's decision.
+func (s *Server) endRecovery(c *gin.Context) {
+	var req endRecoveryRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var regions []plans.RegionCode
+	for r := range strings.SplitSeq(c.Param("region"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			regions = append(regions, plans.RegionCode(r))
+		}
+	}
+	out, err := s.deps.Activations.EndRecovery(c.Request.Context(), identity(c).Name, regions, req.Reason)
+	s.reply(c, http.StatusOK, listResponse[plans.RegionMode]{Items: out}, err)
 }
 
 // modeListItem is a region's own mode record as GET /modes lists it, with

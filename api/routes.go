@@ -99,6 +99,7 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/activations/:id/cap", access.ActRead, s.activationCAP)
 	s.handle(api, "GET", "/inbound/audit", access.ActRead, s.listInboundAudit)
 	s.handle(api, "GET", "/modes", access.ActRead, s.listModes)
+	s.handle(api, "POST", "/modes/:region/end-recovery", access.ActActivate, s.endRecovery)
 
 	s.handle(api, "POST", "/warnings", access.ActActivate, s.issueWarning)
 	s.handle(api, "GET", "/warnings", access.ActRead, s.listWarnings)

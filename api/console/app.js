@@ -536,6 +536,10 @@
             ...(m.holds || []).map((h) => el('a', { href: `#/board/${encodeURIComponent(h.activation)}` }, h.activation)),
             ...(m.warnings || []).map((w) => el('span', {}, w.warning)),
           ];
+          // In recovery (恢复): the call-up whose stand-down left it there.
+          if (m.mode === 'recovery' && m.recovery) {
+            why.push(el('a', { href: `#/board/${encodeURIComponent(m.recovery.activation)}`, title: '解除后恢复' }, m.recovery.activation));
+          }
           // In a mode through an ancestor: that mode first, from where, and
           // the region's own behind it.
           const fromName = eff ? regionName(eff.from, render) || eff.from : '';

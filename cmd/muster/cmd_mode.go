@@ -43,6 +43,59 @@ func newModeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "show one region's effective mode")
+	cmd.AddCommand(newModeEndRecoveryCmd(g))
+	return cmd
+}
+
+// newModeEndRecoveryCmd ends the recovery of regions: POST
+// /api/v1/modes/{region}/end-recovery, several regions in one command.
+func newModeEndRecoveryCmd(g *globals) *cobra.Command {
+	var region, reason string
+	cmd := &cobra.Command{
+		Use:   "end-recovery --region CODE[,CODE] --reason TEXT",
+		Short: "End the recovery (恢复) of regions: they are back to normal (平时)",
+		Long: `A LIVE call-up's stand-down leaves its regions in recovery (恢复), the
+post-emergency phase, until a commander decides it is over: end-recovery
+ends it, with a reason kept in the audit trail. Each region must be in
+recovery of its own (muster mode lists it): one in recovery through the
+region above it, in standby or emergency, or normal is refused, saying why,
+and then none of the regions named ends.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			regions := codeList(region)
+			if len(regions) == 0 || strings.TrimSpace(reason) == "" {
+				return usageErrorf("--region and --reason are required")
+			}
+			codes := make([]string, len(regions))
+			for i, r := range regions {
+				codes[i] = string(r)
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			path := "/api/v1/modes/" + url.PathEscape(strings.Join(codes, ",")) + "/end-recovery"
+			if err := c.postJSON(path, map[string]any{"reason": reason}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, func(raw []byte, w io.Writer) error {
+				var l struct {
+					Items []plans.RegionMode `json:"items"`
+				}
+				if err := json.Unmarshal(raw, &l); err != nil {
+					return err
+				}
+				for _, m := range l.Items {
+					now := fmt.Sprintf("%s (%s)", m.Mode, m.Mode.ChineseName())
+					if m.From != "" {
+						now += " from " + string(m.From)
+					}
+					fmt.Fprintf(w, "%s: recovery ended (恢复结束); now %s\n", m.Region, now)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "the regions in recovery, comma-separated (all end, or none)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the recovery is over (kept in the audit trail)")
 	return cmd
 }
 
@@ -62,12 +115,26 @@ func printRegionMode(w io.Writer, m plans.RegionMode) {
 		}
 		fmt.Fprintf(w, "%s %s\n", held, warningReasons(m.Warnings))
 	}
+	if r := m.Recovery; r != nil {
+		if m.Mode == plans.ModeRecovery {
+			fmt.Fprintf(w, "in recovery since %s (%s): %s; end it with muster mode end-recovery --region %s\n", localTime(r.Since), r.By, recoveryReason(r), m.From)
+		} else {
+			fmt.Fprintf(w, "back to recovery when the warnings are lifted: %s\n", recoveryReason(r))
+		}
+	}
+}
+
+// recoveryReason says where a recovery comes from: the activation stood
+// down, and why.
+func recoveryReason(r *plans.Recovery) string {
+	return fmt.Sprintf("%s stood down: %s", r.Activation, r.Reason)
 }
 
 // printModes lists the regions with a mode of their own. HELD BY names
 // what holds each, activations then warnings; REASON is, for a region in
-// standby, the warnings holding it, and otherwise the reason of the switch
-// (the activation's).
+// standby, the warnings holding it, for one in recovery the activation
+// stood down and why, and otherwise the reason of the switch (the
+// activation's).
 func printModes(w io.Writer, items []plans.ModeRecord) {
 	if len(items) == 0 {
 		fmt.Fprintln(w, "every region is normal (平时)")
@@ -83,8 +150,11 @@ func printModes(w io.Writer, items []plans.ModeRecord) {
 			holds = append(holds, string(h.Warning))
 		}
 		reason := m.Reason
-		if m.Mode == plans.ModeStandby && len(m.Warnings) > 0 {
+		switch {
+		case m.Mode == plans.ModeStandby && len(m.Warnings) > 0:
 			reason = warningReasons(m.Warnings)
+		case m.Mode == plans.ModeRecovery && m.Recovery != nil:
+			reason = recoveryReason(m.Recovery)
 		}
 		fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", m.Region, m.Mode, m.Mode.ChineseName(), orDash(string(m.Level)),
 			localTime(m.Since), m.By, joinList(holds), reason)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,4 +40,89 @@ func TestModeNamesTheWarningsHoldingARegion(t *testing.T) {
 		Warnings: []plans.WarningHold{{Warning: "W000001", Level: plans.WarningOrange, Headline: "暴雨橙色预警"}}}
 	out = mustRunOnFake(t, api, "mode", "--region", "990103001")
 	assert.Contains(t, out, "990103001: standby (临战)  (from 990103)\nheld in standby by 橙色预警 W000001: 暴雨橙色预警\n")
+}
+
+// muster mode shows a region in recovery (恢复) with the activation whose
+// stand-down left it there and why; --region says so, and how to end it,
+// or, for a region in standby over a recovery, that it goes back to it.
+func TestModeShowsRecovery(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 23, 0, 0, time.UTC)
+	rec := &plans.Recovery{Since: at, By: "指挥长", Reason: "雨情缓解", Activation: "A000007"}
+	api := fakeAPI{
+		"GET /api/v1/modes": map[string]any{"items": []plans.ModeRecord{
+			{Region: "990102", Mode: plans.ModeRecovery, Since: at, By: "指挥长", Reason: "雨情缓解", Recovery: rec},
+		}, "next": ""},
+	}
+	out := mustRunOnFake(t, api, "mode")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	assert.Regexp(t, `^990102 +recovery 恢复 +- .* 指挥长 +- +A000007 stood down: 雨情缓解$`, lines[1])
+
+	api["GET /api/v1/modes"] = plans.RegionMode{Region: "990102001", Mode: plans.ModeRecovery, From: "990102", Recovery: rec}
+	out = mustRunOnFake(t, api, "mode", "--region", "990102001")
+	assert.Contains(t, out, "990102001: recovery (恢复)  (from 990102)\nin recovery since ")
+	assert.Contains(t, out, "(指挥长): A000007 stood down: 雨情缓解; end it with muster mode end-recovery --region 990102\n")
+
+	api["GET /api/v1/modes"] = plans.RegionMode{Region: "990102", Mode: plans.ModeStandby, From: "990102", WarningLevel: plans.WarningBlue,
+		Warnings: []plans.WarningHold{{Warning: "W000002", Level: plans.WarningBlue, Headline: "大风蓝色预警"}}, Recovery: rec}
+	out = mustRunOnFake(t, api, "mode", "--region", "990102")
+	assert.Contains(t, out, "held in standby by 蓝色预警 W000002: 大风蓝色预警\nback to recovery when the warnings are lifted: A000007 stood down: 雨情缓解\n")
+}
+
+// Against a real muster dev: a LIVE call-up stood down leaves its region
+// in recovery, which muster mode shows; muster mode end-recovery ends it
+// for a commander, and refuses a viewer, a region not in recovery (none
+// of the regions named ends) and a call without a reason.
+func TestModeEndRecoveryOnDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "500", "--log-level", "warn")
+	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+
+	r := runCLI(t, env, "activate", "flood-control", "--region", "990102", "--level", "IV", "--purpose", "live", "--reason", "内涝", "--yes", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var a struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &a))
+	r = runCLI(t, env, "mode", "--region", "990102")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "emergency (战时) IV")
+	r = runCLI(t, env, "stand-down", a.ID, "--reason", "雨情缓解")
+	require.Zero(t, r.code, r.stderr)
+
+	r = runCLI(t, env, "mode")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `\n990102 +recovery 恢复 +- .* +- +`+a.ID+` stood down: 雨情缓解\n`, r.stdout)
+	assert.NotContains(t, r.stdout, "every region is normal")
+	r = runCLI(t, env, "mode", "--region", "990102001")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "990102001: recovery (恢复)  (from 990102)\n")
+	assert.Contains(t, r.stdout, "end it with muster mode end-recovery --region 990102")
+
+	var viewer struct {
+		Secret string `json:"secret"`
+	}
+	r = runCLI(t, env, "token", "create", "--role", "viewer", "--name", "观察员", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &viewer))
+	viewerEnv := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + viewer.Secret}
+	oneLineError(t, runCLI(t, viewerEnv, "mode", "end-recovery", "--region", "990102", "--reason", "恢复完毕"), 1, "lacks the activate permission")
+	oneLineError(t, runCLI(t, env, "mode", "end-recovery", "--region", "990102"), 2, "--region and --reason are required")
+	oneLineError(t, runCLI(t, env, "mode", "end-recovery", "--region", "990102,990103", "--reason", "恢复完毕"), 1,
+		"990103 is normal (平时), not in recovery (恢复): there is no recovery to end")
+	r = runCLI(t, env, "mode", "--region", "990102")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "recovery (恢复)", "a refused command ends none")
+
+	r = runCLI(t, env, "mode", "end-recovery", "--region", "990102", "--reason", "灾后恢复重建完成")
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, "990102: recovery ended (恢复结束); now normal (平时)\n", r.stdout)
+	r = runCLI(t, env, "mode")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "every region is normal")
+	oneLineError(t, runCLI(t, env, "mode", "end-recovery", "--region", "990102", "--reason", "again"), 1, "not in recovery")
 }
