@@ -63,6 +63,10 @@ type Tally struct {
 	// category; empty for the total.
 	Key  string `json:"key,omitempty"`
 	Name string `json:"name,omitempty"`
+	// NameEN is a role slot's English name (the plan's name_en, which
+	// English speakers' messages say), when it has one; an English report
+	// says it.
+	NameEN string `json:"name_en,omitempty"`
 	// Path names the regions above a region or grid, below the city, top
 	// down; Group is a role slot's group.
 	Path  string `json:"path,omitempty"`
@@ -499,7 +503,7 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 	}
 	for i, slot := range a.Roles {
 		t := roles[i].tally(cx, strconv.Itoa(slot.Index), slot.Name)
-		t.Group = slot.Group
+		t.Group, t.NameEN = slot.Group, slot.NameEN
 		m.ByRole = append(m.ByRole, t)
 	}
 	for _, c := range categoryOrder(cats) {

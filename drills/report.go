@@ -99,12 +99,12 @@ func WriteReport(w io.Writer, r Report, f ReportFormat, o ReportOptions) error {
 		}
 		return nil
 	case FormatCSV:
-		if err := writeCSV(w, r, texts{lang}, loc); err != nil {
+		if err := writeCSV(w, r, newTexts(lang, r.Metrics), loc); err != nil {
 			return fmt.Errorf("write report %s as csv: %w", r.Metrics.Run, err)
 		}
 		return nil
 	case FormatHTML, "":
-		v := buildView(r, texts{lang}, loc, o.MaxPeople)
+		v := buildView(r, newTexts(lang, r.Metrics), loc, o.MaxPeople)
 		bw := bufio.NewWriter(w)
 		if err := reportTemplate.Execute(bw, v); err != nil {
 			return fmt.Errorf("write report %s as html: %w", r.Metrics.Run, err)
@@ -117,7 +117,53 @@ func WriteReport(w io.Writer, r Report, f ReportFormat, o ReportOptions) error {
 // ---- text ----
 
 // texts looks up the report's words in its language.
-type texts struct{ lang plans.Language }
+type texts struct {
+	lang plans.Language
+	// rolesEN are the English names of the run's role slots, by their
+	// Chinese names (an English report's).
+	rolesEN map[string]string
+}
+
+// newTexts is the words of a report in lang on m: an English one says the
+// roles' English names where the plan gave them.
+func newTexts(lang plans.Language, m Metrics) texts {
+	x := texts{lang: lang}
+	if x.en() {
+		for _, g := range m.ByRole {
+			if g.NameEN == "" {
+				continue
+			}
+			if x.rolesEN == nil {
+				x.rolesEN = map[string]string{}
+			}
+			if _, ok := x.rolesEN[g.Name]; !ok {
+				x.rolesEN[g.Name] = g.NameEN
+			}
+		}
+	}
+	return x
+}
+
+// role is a role's name in the report's language: its English name in an
+// English report when it has one.
+func (x texts) role(name string) string {
+	if en, ok := x.rolesEN[name]; ok {
+		return en
+	}
+	return name
+}
+
+// roles is each of names as role says it.
+func (x texts) roles(names []string) []string {
+	if x.rolesEN == nil {
+		return names
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = x.role(n)
+	}
+	return out
+}
 
 // reportWords are the report's labels: Chinese, English.
 var reportWords = map[string][2]string{
@@ -407,7 +453,7 @@ func writeCSV(w io.Writer, r Report, x texts, loc *time.Location) error {
 			state = x.state(p.State)
 		}
 		rec = append(rec[:0], string(p.Person), cell(p.Name), string(p.Grid), cell(p.GridName), cell(p.Region),
-			cell(strings.Join(p.Roles, "; ")), cell(x.category(p.Category)), state, stamp(p.Reached, loc), stamp(p.Answered, loc),
+			cell(strings.Join(x.roles(p.Roles), "; ")), cell(x.category(p.Category)), state, stamp(p.Reached, loc), stamp(p.Answered, loc),
 			toAck, cell(p.Reason), code, cell(p.Error))
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -623,7 +669,11 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		v.Grids = append(v.Grids, tallyRow(g, name, joinSub(g.Path, g.Key), x))
 	}
 	for _, g := range m.ByRole {
-		v.Roles = append(v.Roles, tallyRow(g, g.Name, g.Group, x))
+		name := g.Name
+		if x.en() && g.NameEN != "" {
+			name = g.NameEN
+		}
+		v.Roles = append(v.Roles, tallyRow(g, name, g.Group, x))
 	}
 	for _, g := range m.ByCategory {
 		v.Cats = append(v.Cats, tallyRow(g, x.category(plans.Category(g.Key)), "", x))
@@ -669,7 +719,7 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 			e = strings.TrimSpace(fmt.Sprintf("%d %s", p.Code, e))
 		}
 		v.People = append(v.People, personView{Name: p.Name, Grid: p.GridName, GridCode: string(p.Grid),
-			Roles: x.list(p.Roles), Category: x.category(p.Category), State: x.state(p.State), Error: e})
+			Roles: x.list(x.roles(p.Roles)), Category: x.category(p.Category), State: x.state(p.State), Error: e})
 	}
 	v.Notes = []string{x.T("note.reached"), x.T("note.answer"), x.T("note.cp"), x.T("note.pct"), x.T("note.trend"), x.T("note.list")}
 	v.Generated = fmt.Sprintf("%s: %s %s, %s %s", x.T("generated"), x.T("activation"), m.Activation, x.T("asof"), stamp(m.AsOf, loc))

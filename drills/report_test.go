@@ -445,3 +445,59 @@ func weeklyStreetDrill(t *testing.T) (*env, context.Context, *clustertest.Clock,
 	require.NoError(t, err)
 	return e, ctx, clk, sc
 }
+
+// An English report names the roles in English where the plan gives them
+// an English name (name_en, which English speakers' messages say): in the
+// by-role table and the list of those who did not answer, in HTML and CSV;
+// the JSON carries both. A Chinese report keeps the Chinese names. Before,
+// the English report listed 网格长 for Grid Leader.
+func TestEnglishReportNamesRolesInEnglish(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	e := newEnvWith(t, envOptions{nodes: 1, people: 2000, clock: clk, stamp: true}) // this muster's rules: roles keep their English names
+	n := e.c.Leader().Node
+	require.Eventually(t, func() bool { return n.Status().Rules == muster.Rules }, 10*time.Second, 10*time.Millisecond, "the node's rules are published")
+	ctx := testCtx(t)
+	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+	run, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	clk.Add(10 * time.Minute)
+	rep, err := e.drills.Report(ctx, muster.Default, run.ID, clk.Now())
+	require.NoError(t, err)
+
+	var leader *drills.Tally
+	for i, g := range rep.Metrics.ByRole {
+		if g.Name == "网格长" {
+			leader = &rep.Metrics.ByRole[i]
+		}
+	}
+	require.NotNil(t, leader)
+	assert.Equal(t, "Grid Leader", leader.NameEN)
+	require.Positive(t, leader.Recipients)
+	leaders := 0
+	for _, p := range rep.Metrics.NoAnswer {
+		if slices.Contains(p.Roles, "网格长") {
+			leaders++
+		}
+	}
+	require.Positive(t, leaders, "grid leaders are among those who did not answer")
+
+	en := string(render(t, rep, drills.FormatHTML, plans.LangEN))
+	checkHTML(t, []byte(en), plans.LangEN, rep)
+	assert.NotContains(t, en, ">网格长<")
+	assert.NotContains(t, en, ">网格员<")
+	assert.Equal(t, 1+leaders, strings.Count(en, "Grid Leader"), "the by-role row and each grid leader who did not answer")
+	csvEN := string(render(t, rep, drills.FormatCSV, plans.LangEN))
+	assert.NotContains(t, csvEN, "网格长")
+	assert.Contains(t, csvEN, "Grid Leader")
+
+	zh := string(render(t, rep, drills.FormatHTML, plans.LangZH))
+	assert.Contains(t, zh, ">网格长<")
+	assert.NotContains(t, zh, "Grid Leader")
+	assert.Contains(t, string(render(t, rep, drills.FormatCSV, plans.LangZH)), "网格长")
+	var m drills.Metrics
+	require.NoError(t, json.Unmarshal(render(t, rep, drills.FormatJSON, plans.LangZH), &m))
+	assert.Equal(t, rep.Metrics.ByRole, m.ByRole)
+}
