@@ -163,14 +163,30 @@ const commandVersion byte = 1
 //	   slot, or the nearest 网格长/值班领导 up the region tree); one it
 //	   reached no one for stays in their state and is counted in
 //	   escalation_unreached.
-//	12: Upstream CAP: a Test or Exercise message no longer overrides
-//	   what an Actual one recorded of an alert that has not arrived
-//	   (only an Actual message overrides a drill's record); no record is
-//	   written for an alert that has arrived, an alert's record is
-//	   dropped when it arrives (a warning created lifted keeps its
-//	   Cancel, superseded_by) and every record 30 days after the message
-//	   that wrote it; a warning imported from an upstream alert keeps
-//	   the alert's ignored geocodes.
+//	12: a token may carry its holder's mobile (token.create's phone, in
+//	   E.164; before, the phone was left out, as older musters decode
+//	   the command without it). A LIVE request that waits for approval
+//	   lists, when it is created, the people to text that it does: each
+//	   holder of an approver or commander token with a phone, the
+//	   requester's holder aside (approvers_notified), or says that none
+//	   has one (no_approver_phone); the leader claims those texts
+//	   (approval.notice: attempt ID and its time; a new leader claims
+//	   again the texts claimed with no outcome recorded, at most three
+//	   times each), skipping people who decided meanwhile and every text
+//	   of a request no longer waiting, and records their outcomes
+//	   (approval.noticed). Upstream CAP: a Test or Exercise message no
+//	   longer overrides what an Actual one recorded of an alert that has
+//	   not arrived (only an Actual message overrides a drill's record);
+//	   no record is written for an alert that has arrived, an alert's
+//	   record is dropped when it arrives (a warning created lifted keeps
+//	   its Cancel, superseded_by) and every record 30 days after the
+//	   message that wrote it; a warning imported from an upstream alert
+//	   keeps the alert's ignored geocodes. A LIVE call-up's stand-down
+//	   leaves each region it held in recovery (恢复) once nothing else
+//	   holds it, until a commander ends it (mode.recovery_end);
+//	   emergency > standby > recovery > normal; a retraction releases
+//	   without recovery, and takes back the recovery of a call-up
+//	   stood down before it was retracted.
 //	   Every command applied leaves an entry in the audit chain
 //	   (cluster.AuditEntry: its number, raft index, ID, type, actor,
 //	   time, rules and the SHA-256 of its payload, hashing the entry

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
 	"muster"
+	"muster/plans"
 )
 
 // SecretPrefix starts every token secret, so a leaked one is easy to spot
@@ -42,7 +44,7 @@ type StateViewer interface {
 // (the audit trail's actor): no token may take one, or a person's acts
 // would read as the service's (a drill run stood down by "scheduler" counts
 // as one the scheduler ended on time).
-var ServiceActors = []string{"scheduler", "escalator", "dispatcher", "cluster", "webhook", "warning-expiry", "import-janitor"}
+var ServiceActors = []string{"scheduler", "escalator", "dispatcher", "cluster", "webhook", "warning-expiry", "import-janitor", "approval-notifier"}
 
 // Identity is who a request comes from, as established by Authenticate.
 type Identity struct {
@@ -101,24 +103,48 @@ func (s *Service) propose(ctx context.Context, typ, actor string, payload, out a
 	return s.applier.Apply(ctx, &muster.Command{Type: typ, Actor: actor, Payload: b}, out)
 }
 
+// NewToken is what a token is issued with.
+type NewToken struct {
+	Name   string // who or what uses it
+	Holder string // the person it is issued to; empty: the name stands for them
+	// Phone is the holder's mobile, in any form plans.NormalizePhone reads
+	// (13800138000, +86 138 0013 8000); empty for none.
+	Phone string
+	Role  Role
+}
+
 // Create issues a new token named name, held by holder (empty: the name
-// stands for the holder), with role role on behalf of actor. It returns the
-// secret, which is shown this once and never stored, and the token record.
-// Outcomes: invalid for a bad name, holder or role, conflict when a token
-// with that name exists, and the cluster's errors (unavailable, timeout)
-// when the command could not be committed. While a member runs a muster
-// before rules 9 the holder is not recorded (the token says none).
+// stands for the holder), with role role on behalf of actor: CreateToken
+// without a phone.
 func (s *Service) Create(ctx context.Context, actor, name, holder string, role Role) (string, Token, error) {
+	return s.CreateToken(ctx, actor, NewToken{Name: name, Holder: holder, Role: role})
+}
+
+// CreateToken issues a new token on behalf of actor. It returns the
+// secret, which is shown this once and never stored, and the token record,
+// its phone in E.164. Outcomes: invalid for a bad name, holder, phone (not
+// a number, or a landline, which takes no SMS) or role, conflict when a
+// token with that name exists, and the cluster's errors (unavailable,
+// timeout) when the command could not be committed. While a member runs a
+// muster before rules 9 the holder is not recorded (the token says none);
+// while one runs a muster before rules 12 a token with a phone is refused
+// (conflict: no token is left behind), as that member would keep none.
+func (s *Service) CreateToken(ctx context.Context, actor string, req NewToken) (string, Token, error) {
+	name := req.Name
 	if err := validName(name); err != nil {
 		return "", Token{}, err
 	}
 	if slices.Contains(ServiceActors, name) {
 		return "", Token{}, muster.Errorf(muster.EInvalid, "token name %q: muster's own %s writes under that name in the audit trail; choose another", name, name)
 	}
-	if err := validHolder(holder); err != nil {
+	if err := validHolder(req.Holder); err != nil {
 		return "", Token{}, err
 	}
-	r, err := ParseRole(string(role))
+	phone, err := tokenPhone(req.Phone)
+	if err != nil {
+		return "", Token{}, err
+	}
+	r, err := ParseRole(string(req.Role))
 	if err != nil {
 		return "", Token{}, err
 	}
@@ -127,11 +153,37 @@ func (s *Service) Create(ctx context.Context, actor, name, holder string, role R
 		return "", Token{}, err
 	}
 	var t Token
-	p := createPayload{Name: name, Holder: holder, Role: r, Hash: hex.EncodeToString(hashSecret(secret))}
+	p := createPayload{Name: name, Holder: req.Holder, Phone: phone, Role: r, Hash: hex.EncodeToString(hashSecret(secret))}
 	if err := s.propose(ctx, CmdTokenCreate, actor, p, &t); err != nil {
 		return "", Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}
+	if phone != "" && t.Phone == "" {
+		// Applied under rules before 12: the token was made without the
+		// phone. Its holder would count on a text that never comes.
+		if err := s.Revoke(ctx, actor, t.ID); err != nil {
+			return "", Token{}, fmt.Errorf("create token %q: a member of the cluster runs a muster before rules 12, which keeps no phone on a token, "+
+				"so the token %s was made without it, and revoking it failed (revoke it by hand): %w", name, t.ID, err)
+		}
+		return "", Token{}, muster.Errorf(muster.EConflict, "create token %q: a member of the cluster runs a muster before rules 12, which keeps no phone on a token: "+
+			"no token was made; create it without a phone, or again once every member runs rules 12 (muster cluster status shows each member's)", name)
+	}
 	return secret, t, nil
+}
+
+// tokenPhone normalises a token's phone to E.164 as the roster does
+// (plans.NormalizePhone), refusing a landline: the phone is for texts.
+func tokenPhone(raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	phone, err := plans.NormalizePhone(raw)
+	if err != nil {
+		return "", err
+	}
+	if plans.Landline(phone) {
+		return "", muster.Errorf(muster.EInvalid, "phone %q is a landline, which takes no SMS: give the holder's mobile", raw)
+	}
+	return phone, nil
 }
 
 // List returns every token, in ID order, read at the given consistency.
@@ -140,7 +192,7 @@ func (s *Service) List(ctx context.Context, level muster.Consistency) ([]Token, 
 	var out []Token
 	err := s.viewer.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
-		out, err = listTokens(tx)
+		out, err = ListTokens(tx)
 		return err
 	})
 	if err != nil {

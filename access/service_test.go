@@ -3,6 +3,7 @@ package access_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"muster"
 	"muster/access"
@@ -291,4 +293,79 @@ func TestServiceNamesAreNotTokenNames(t *testing.T) {
 		assert.Contains(t, err.Error(), "audit trail")
 	}
 	assert.Zero(t, count(t, svc))
+}
+
+// A token may carry its holder's mobile, normalised to E.164 as the roster
+// reads phones; what is not a mobile number is refused, and the state
+// machine takes nothing but E.164. Under rules 11 (a member runs an older
+// muster, which keeps no phone on a token) a token with a phone is refused
+// and none is left behind, and a token.create with a phone stores the
+// token without it, as that member does.
+func TestATokenRecordsItsHoldersPhone(t *testing.T) {
+	for _, rules := range []int{muster.Rules, 11} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			// A probe command answers the rules it was stamped with: the
+			// node's status can say the new rules a moment before the
+			// leader stamps them (it reads the member record as soon as it
+			// is committed, the leader once the commit's hooks have run).
+			const probe = "test.rules"
+			c := clustertest.New(t, 1, clustertest.Options{
+				Setup: func(i int, n *cluster.Node) {
+					register(i, n)
+					n.Handle(probe, func(_ *bolt.Tx, c *muster.Command) (any, error) { return c.Rules, nil })
+				},
+				Config: func(_ int, cfg *cluster.Config) { cfg.Rules = rules },
+			})
+			n := c.Nodes[0].Node
+			svc := access.NewService(n, n)
+			ctx := testContext(t)
+			require.Eventually(t, func() bool {
+				var stamped int
+				return n.Apply(ctx, &muster.Command{Type: probe}, &stamped) == nil && stamped == rules
+			}, 10*time.Second, 10*time.Millisecond)
+
+			req := access.NewToken{Name: "李四-手机", Holder: "李四", Phone: "139 0000 0002", Role: access.Approver}
+			secret, tok, err := svc.CreateToken(ctx, "admin", req)
+			if rules < 12 {
+				assertCode(t, muster.EConflict, err)
+				assert.Contains(t, err.Error(), "rules 12")
+				assert.Zero(t, count(t, svc), "the token made without its phone was revoked")
+				_, tok, err = svc.CreateToken(ctx, "admin", access.NewToken{Name: "李四-手机", Holder: "李四", Role: access.Approver})
+				require.NoError(t, err, "without a phone it is made")
+				assert.Empty(t, tok.Phone)
+
+				// The command itself, with a phone, stores none.
+				var raw access.Token
+				payload := `{"name":"raw","role":"approver","phone":"+8613900000002","hash":"` + strings.Repeat("ab", 32) + `"}`
+				require.NoError(t, n.Apply(ctx, &muster.Command{Type: access.CmdTokenCreate, Actor: "admin", Payload: []byte(payload)}, &raw))
+				assert.Empty(t, raw.Phone)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "+8613900000002", tok.Phone)
+			_, err = svc.Authenticate(ctx, secret)
+			require.NoError(t, err)
+			toks, err := svc.List(ctx, muster.Default)
+			require.NoError(t, err)
+			require.Len(t, toks, 1)
+			assert.Equal(t, "+8613900000002", toks[0].Phone)
+
+			for _, tt := range []struct{ phone, says string }{
+				{"12345", "too few digits"},
+				{"010-12345678", "landline"},
+				{"not a phone", "not a phone number"},
+			} {
+				_, _, err := svc.CreateToken(ctx, "admin", access.NewToken{Name: "bad " + tt.phone, Phone: tt.phone, Role: access.Approver})
+				assertCode(t, muster.EInvalid, err)
+				assert.Contains(t, err.Error(), tt.says)
+			}
+			// The state machine checks the form: E.164 only.
+			for _, phone := range []string{"13900000002", "+86 139 0000 0002", "+0123456789"} {
+				payload := `{"name":"raw","role":"approver","phone":"` + phone + `","hash":"` + strings.Repeat("ab", 32) + `"}`
+				err := n.Apply(ctx, &muster.Command{Type: access.CmdTokenCreate, Actor: "admin", Payload: []byte(payload)}, nil)
+				assertCode(t, muster.EInvalid, err)
+			}
+			assert.Equal(t, 1, count(t, svc))
+		})
+	}
 }

@@ -50,7 +50,11 @@ type Token struct {
 	// several tokens (a desk and a phone); where two people are required (a
 	// level I–II approval) tokens of one holder count as one person. Empty
 	// on a token issued without one: its name stands for its holder (HeldBy).
-	Holder    string    `json:"holder,omitempty"`
+	Holder string `json:"holder,omitempty"`
+	// Phone is the holder's mobile in E.164, if given (rules 12): a token
+	// of the approver or commander role with one is texted when a level
+	// I–II LIVE request waits for approval.
+	Phone     string    `json:"phone,omitempty"`
 	Role      Role      `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
@@ -91,6 +95,7 @@ func HolderOf(tx *bolt.Tx, name string) (string, error) {
 type createPayload struct {
 	Name   string `json:"name"`
 	Holder string `json:"holder,omitempty"` // applied under rules 9 and later
+	Phone  string `json:"phone,omitempty"`  // E.164; applied under rules 12 and later (rulesTokenPhone)
 	Role   Role   `json:"role"`
 	Hash   string `json:"hash"` // hex SHA-256 of the secret
 }
@@ -170,6 +175,31 @@ func decodeCreate(c *muster.Command) (createPayload, []byte, error) {
 // feed role can be made; an older muster knows no such role.
 const rulesFeedRole = 11
 
+// rulesTokenPhone is the behaviour (muster.Rules) from which a token
+// records its holder's phone. An older muster decodes token.create without
+// it and stores none, so under older rules the phone is left out here too:
+// every member stores the same token (Service.CreateToken refuses such a
+// request for the person who made it).
+const rulesTokenPhone = 12
+
+// validE164 checks a token's phone as the state machine may: empty, or "+"
+// and 7 to 15 digits, the first not 0. Which numbers exist is judged before
+// proposing (plans.NormalizePhone), never here: two releases of the
+// numbering data could judge a number apart.
+func validE164(phone string) error {
+	if phone == "" {
+		return nil
+	}
+	ok := len(phone) >= 8 && len(phone) <= 16 && phone[0] == '+' && phone[1] != '0'
+	for i := 1; ok && i < len(phone); i++ {
+		ok = phone[i] >= '0' && phone[i] <= '9'
+	}
+	if !ok {
+		return muster.Errorf(muster.EInvalid, "phone %q: want E.164, such as +8613800138000", phone)
+	}
+	return nil
+}
+
 // tokenID derives a token's ID from the command's leader-stamped ID, so
 // every node derives the same one.
 func tokenID(c *muster.Command) (TokenID, error) {
@@ -222,6 +252,12 @@ func insert(tx *bolt.Tx, c *muster.Command, p createPayload, hash []byte) (Token
 			return Token{}, err
 		}
 		t.Holder = p.Holder
+	}
+	if c.RulesAtLeast(rulesTokenPhone) {
+		if err := validE164(p.Phone); err != nil {
+			return Token{}, err
+		}
+		t.Phone = p.Phone
 	}
 	v, err := json.Marshal(t)
 	if err != nil {
@@ -327,8 +363,9 @@ func lookup(tx *bolt.Tx, hash []byte) (Token, bool, error) {
 	return t, true, nil
 }
 
-// listTokens returns every token in ID order.
-func listTokens(tx *bolt.Tx) ([]Token, error) {
+// ListTokens returns every token in tx, in ID order. Apply code may read
+// it: the order is the state's, the same on every node.
+func ListTokens(tx *bolt.Tx) ([]Token, error) {
 	toks, ids := tx.Bucket([]byte(TokensBucket)), tx.Bucket([]byte(tokenIDsBucket))
 	out := []Token{}
 	if toks == nil || ids == nil {

@@ -37,7 +37,7 @@ func (stubCluster) Backup(io.Writer) (uint64, error)                   { return 
 func (stubCluster) Authenticate(context.Context, string) (access.Identity, error) {
 	return access.Identity{}, muster.Errorf(muster.EUnauthorized, "stub")
 }
-func (stubCluster) Create(context.Context, string, string, string, access.Role) (string, access.Token, error) {
+func (stubCluster) CreateToken(context.Context, string, access.NewToken) (string, access.Token, error) {
 	return "", access.Token{}, nil
 }
 func (stubCluster) List(context.Context, muster.Consistency) ([]access.Token, error) { return nil, nil }
@@ -250,7 +250,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"ModeRecord": plans.ModeRecord{}, "RegionMode": plans.RegionMode{}, "Warning": plans.Warning{},
 		"DrillSchedule": drills.Schedule{}, "DrillRun": drills.Run{}, "Finding": drills.Finding{},
 		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillCheckpoint": drills.Checkpoint{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
-		"Token": access.Token{}, "Retraction": notify.Retraction{},
+		"Token": access.Token{}, "Retraction": notify.Retraction{}, "ApproverNotice": notify.ApproverNotice{},
 		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
 		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": auditPage{},
 		"RetractPreview": notify.RetractPreview{}, "StandingCallUp": notify.StandingCallUp{},

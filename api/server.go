@@ -90,7 +90,7 @@ type StateBackup interface {
 // Tokens is what api needs of token management (access.Service).
 type Tokens interface {
 	Authenticate(ctx context.Context, secret string) (access.Identity, error)
-	Create(ctx context.Context, actor, name, holder string, role access.Role) (string, access.Token, error)
+	CreateToken(ctx context.Context, actor string, req access.NewToken) (string, access.Token, error)
 	List(ctx context.Context, level muster.Consistency) ([]access.Token, error)
 	Revoke(ctx context.Context, actor string, id access.TokenID) error
 }

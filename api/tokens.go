@@ -13,6 +13,7 @@ import (
 type createTokenRequest struct {
 	Name   string `json:"name"`
 	Holder string `json:"holder"` // the person it is issued to; empty: the name stands for them
+	Phone  string `json:"phone"`  // the holder's mobile; approvers and commanders with one are texted about requests awaiting approval
 	Role   string `json:"role"`
 }
 
@@ -52,7 +53,7 @@ func (s *Server) createToken(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	secret, tok, err := s.deps.Tokens.Create(c.Request.Context(), identity(c).Name, req.Name, req.Holder, role)
+	secret, tok, err := s.deps.Tokens.CreateToken(c.Request.Context(), identity(c).Name, access.NewToken{Name: req.Name, Holder: req.Holder, Phone: req.Phone, Role: role})
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -133,6 +133,13 @@ type Activation struct {
 	ApprovalsRequired int        `json:"approvals_required,omitempty"`
 	ApprovalDeadline  time.Time  `json:"approval_deadline,omitzero"`
 	Decisions         []Decision `json:"decisions,omitempty"` // approvals and a rejection, in order
+	// ApproversNotified are, on a request that waits for approval (rules
+	// 12), the texts telling the people who may approve it that it does:
+	// one to each holder of an approver or commander token with a phone,
+	// the requester aside, each with its outcome. NoApproverPhone says no
+	// such token has a phone: nobody is texted, the requester tells them.
+	ApproversNotified []ApproverNotice `json:"approvers_notified,omitempty"`
+	NoApproverPhone   bool             `json:"no_approver_phone,omitempty"`
 
 	// Retraction is set on an activation that was retracted; Retracts and
 	// Message on the correction sent for it, which carries Message as its
@@ -199,6 +206,8 @@ func Register(r Registrar) {
 	r.Handle(CmdAnswerKey, applyAnswerKey)
 	r.Handle(CmdCorrectionEnd, applyCorrectionEnd)
 	r.Handle(CmdCorrectionUncall, applyCorrectionUncall)
+	r.Handle(CmdApprovalNotice, applyApprovalNotice)
+	r.Handle(CmdApprovalNoticed, applyApprovalNoticed)
 }
 
 func invalidf(format string, args ...any) error {
@@ -531,6 +540,11 @@ func createPrepared(tx *bolt.Tx, c *muster.Command, p *prepared) (Activation, er
 		}
 		a.Status, a.StartedAt = StatusPendingApproval, time.Time{}
 		a.ApprovalsRequired, a.ApprovalDeadline = p.level.Approvals, c.Time.Add(window)
+		if c.RulesAtLeast(rulesApproverNotice) {
+			if err := listApprovers(tx, &a); err != nil {
+				return Activation{}, err
+			}
+		}
 		return a, putActivation(tx, a)
 	}
 	if err := start(tx, p, &a, c); err != nil {

@@ -86,6 +86,9 @@ type rigOptions struct {
 	// escalator, when set, changes each node's escalator configuration
 	// (with clock).
 	escalator func(*notify.EscalatorConfig)
+	// leaderServices, when set, adds to each node what else it registers
+	// and runs as leader services, given the node's dispatcher routes.
+	leaderServices func(i int, n *cluster.Node, cfg notify.DispatcherConfig)
 }
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
@@ -177,6 +180,9 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			d, err := notify.NewDispatcher(n, n, cfg)
 			require.NoError(t, err)
 			n.OnLeader(d.Run)
+			if o.leaderServices != nil {
+				o.leaderServices(i, n, cfg)
+			}
 			r.mu.Lock()
 			r.disp[i] = d
 			r.mu.Unlock()

@@ -129,6 +129,9 @@ func printActivated(w io.Writer, a notify.Activation) {
 	case notify.StatusPendingApproval:
 		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s waits for approval (%d of %d) until %s; nothing is sent yet.\n  another person approves it with: muster approve %s\n",
 			a.ID, a.PlanTitle, levelLabel(a.Level), a.Purpose, a.RegionNames, a.Approvals(), a.ApprovalsRequired, showTime(a.ApprovalDeadline, time.Local, clockLayout), a.ID)
+		if s := approversTexted(a); s != "" {
+			fmt.Fprintln(w, "  "+s)
+		}
 	case notify.StatusRejected:
 		d := a.Decisions[len(a.Decisions)-1]
 		fmt.Fprintf(w, "activation %s rejected by %s: %s; nothing was sent\n", a.ID, d.By, d.Reason)
@@ -136,6 +139,34 @@ func printActivated(w io.Writer, a notify.Activation) {
 		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s; follow it with: muster status %s\n",
 			a.ID, a.PlanTitle, levelLabel(a.Level), a.Purpose, a.RegionNames, count(a.Recipients, "recipient", "recipients"), a.ID)
 	}
+}
+
+// approversTexted says whom the texts telling approvers about a request
+// awaiting approval go to, and what became of each, or that nobody is
+// texted as no approver has a phone; "" for a request that lists neither
+// (made before rules 12).
+func approversTexted(a notify.Activation) string {
+	if a.NoApproverPhone {
+		return "no approver has a phone on record: tell them yourself (muster token create --phone gives an approver's token one)"
+	}
+	if len(a.ApproversNotified) == 0 {
+		return ""
+	}
+	var holders, outcomes []string
+	due := true
+	for _, n := range a.ApproversNotified {
+		holders = append(holders, n.Holder)
+		o := n.Holder + " " + string(n.State)
+		if n.Error != "" {
+			o += " (" + n.Error + ")"
+		}
+		outcomes = append(outcomes, o)
+		due = due && n.State == notify.NoticeDue
+	}
+	if due {
+		return "texting the approvers: " + strings.Join(holders, ", ")
+	}
+	return "approvers texted: " + strings.Join(outcomes, "; ")
 }
 
 func newApproveCmd(g *globals) *cobra.Command {

@@ -150,3 +150,25 @@ func TestStandDownForceIsSent(t *testing.T) {
 	assert.Equal(t, map[string]any{"reason": "更正内容有误", "force": true}, bodies[0])
 	assert.Equal(t, map[string]any{"reason": "结束"}, bodies[1])
 }
+
+// A request that waits for approval tells its requester whom it texts
+// about it, or that no approver has a phone on record and they must tell
+// them themselves; muster status says what became of each text.
+func TestActivateSaysWhoIsTextedToApprove(t *testing.T) {
+	pending := notify.Activation{ID: "A000007", PlanTitle: "示例市防汛应急预案", Level: "I", Purpose: notify.PurposeLive, RegionNames: "西林区",
+		Status: notify.StatusPendingApproval, ApprovalsRequired: 2, ApprovalDeadline: time.Now().Add(30 * time.Minute), NoApproverPhone: true}
+	activate := []string{"activate", "flood-control", "--region", "990101", "--level", "I", "--purpose", "live", "--reason", "暴雨", "--yes"}
+	out := mustRunOnFake(t, fakeAPI{"POST /api/v1/activations": pending}, activate...)
+	assert.Contains(t, out, "waits for approval (1 of 2)")
+	assert.Contains(t, out, "\n  no approver has a phone on record: tell them yourself (muster token create --phone gives an approver's token one)\n")
+
+	pending.NoApproverPhone = false
+	pending.ApproversNotified = []notify.ApproverNotice{{Holder: "李四", Phone: "+8613900000002", State: notify.NoticeDue}, {Holder: "钱七", Phone: "+8613900000009", State: notify.NoticeDue}}
+	out = mustRunOnFake(t, fakeAPI{"POST /api/v1/activations": pending}, activate...)
+	assert.Contains(t, out, "\n  texting the approvers: 李四, 钱七\n")
+
+	pending.ApproversNotified[0].State = notify.NoticeSent
+	pending.ApproversNotified[1].State, pending.ApproversNotified[1].Error = notify.NoticeFailed, "send sms: permanent error 21211 (HTTP 400): invalid number"
+	assert.Equal(t, "approvers texted: 李四 sent; 钱七 failed (send sms: permanent error 21211 (HTTP 400): invalid number)", approversTexted(pending))
+	assert.Empty(t, approversTexted(notify.Activation{Status: notify.StatusPendingApproval}), "a request from before rules 12 says nothing")
+}

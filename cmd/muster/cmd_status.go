@@ -411,6 +411,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
 	}
+	if s := approversTexted(st.Activation); s != "" {
+		fmt.Fprintln(w, s)
+	}
 	if st.LeftOut > 0 {
 		fmt.Fprintf(w, "LEFT OUT %s called up for real by a LIVE call-up: this drill does not drill them\n", count(st.LeftOut, "person", "people"))
 	}

@@ -331,6 +331,14 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	escalator := notify.NewEscalator(node, node, notify.EscalatorConfig{Live: sms.dispatch.Live, Exercise: sms.dispatch.Exercise,
 		LiveVoice: voiceRoute(sms.dispatch.Live), ExerciseVoice: voiceRoute(sms.dispatch.Exercise), PublicURL: publicURL, Logger: logger})
 	node.OnLeader(escalator.Run)
+	if sms.dispatch.Live != nil { // without a LIVE account no LIVE request is sent, nor its approvers texted
+		approvers, err := notify.NewApproverNotifier(node, node, notify.ApproverNotifierConfig{Live: sms.dispatch.Live, Logger: logger})
+		if err != nil {
+			node.Close()
+			return usageError(err)
+		}
+		node.OnLeader(approvers.Run)
+	}
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})

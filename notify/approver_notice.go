@@ -1,0 +1,319 @@
+package notify
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/access"
+	"muster/plans"
+)
+
+// rulesApproverNotice is the behaviour (muster.Rules) from which a LIVE
+// request that waits for approval lists the people to text about it
+// (Activation.ApproversNotified, or NoApproverPhone), and the leader's
+// approval.notice and approval.noticed record the texts. Under older
+// rules nobody is listed, and both commands do nothing.
+const rulesApproverNotice = 12
+
+// Command types of the texts that tell approvers a request waits for them.
+const (
+	// CmdApprovalNotice claims, on the leader, the texts of a request
+	// that are due, each with its attempt ID, before they are sent.
+	CmdApprovalNotice = "approval.notice"
+	// CmdApprovalNoticed records what became of the texts claimed.
+	CmdApprovalNoticed = "approval.noticed"
+)
+
+// NoticeState is where the text to one approver is.
+type NoticeState string
+
+// Notice states.
+const (
+	NoticeDue     NoticeState = "due"     // listed with the request; not sent yet
+	NoticeSending NoticeState = "sending" // claimed by the leader; its outcome not recorded yet
+	NoticeSent    NoticeState = "sent"    // accepted by the provider
+	NoticeFailed  NoticeState = "failed"  // the provider refused it, or it could not be sent
+	NoticeSkipped NoticeState = "skipped" // not sent: the request, or the person, no longer waited for it (Error says why)
+)
+
+// ApproverNotice is the SMS telling one person who may approve a LIVE
+// request (a token of theirs has the approver or commander role and a
+// phone) that it waits for them.
+type ApproverNotice struct {
+	Holder string      `json:"holder"` // the person (access.Token.HeldBy)
+	Phone  string      `json:"phone"`  // E.164, from their token
+	State  NoticeState `json:"state"`
+	// Attempt identifies the send, and At is when the leader claimed it
+	// (its clock), once claimed.
+	Attempt string    `json:"attempt,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	SID     string    `json:"sid,omitempty"`   // the provider's message ID, once accepted
+	Error   string    `json:"error,omitempty"` // why it failed or was skipped
+	// Sends counts its claims: a leader that took over from one that
+	// claimed it and recorded no outcome sends it again.
+	Sends int `json:"sends,omitempty"`
+}
+
+// maxApproverSends bounds the claims of one notice across leader changes.
+const maxApproverSends = 3
+
+// ApproverAttemptID is the ID of the n-th send of the i-th notice (from 0)
+// of activation act.
+func ApproverAttemptID(act plans.ActivationID, i, n int) string {
+	return fmt.Sprintf("%s.approver-%d.%d", act, i+1, n)
+}
+
+// bApproverNotices indexes the requests the approval notifier has work
+// for: activation ID → nothing. A request is in it from its creation while
+// it waits and a notice of it may still be claimed (or, with no one to
+// text, until the leader has said so in its log).
+var bApproverNotices = []byte("approver_notices")
+
+// approversToTell lists the people to text about a, a request awaiting
+// approval, as the state has them: every holder of a token of the
+// approver or commander role that carries a phone, except the requester
+// and those who have decided on a (people are told apart by holder, as
+// anotherPerson does). A holder with several such tokens is texted at the
+// phone of the one created last; holders sharing a phone get one text
+// (its Holder names them all). Ordered by holder.
+func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
+	toks, err := access.ListTokens(tx)
+	if err != nil {
+		return nil, err
+	}
+	heldBy := func(name string) string {
+		for _, t := range toks {
+			if t.Name == name {
+				return t.HeldBy()
+			}
+		}
+		return name // as access.HolderOf: no such token (any more)
+	}
+	skip := map[string]bool{heldBy(a.CreatedBy): true}
+	for _, d := range a.Decisions {
+		skip[heldBy(d.By)] = true
+	}
+	newest := map[string]access.Token{}
+	for _, t := range toks {
+		if t.Phone == "" || (t.Role != access.Approver && t.Role != access.Commander) || skip[t.HeldBy()] {
+			continue
+		}
+		if o, ok := newest[t.HeldBy()]; !ok || t.CreatedAt.After(o.CreatedAt) || (t.CreatedAt.Equal(o.CreatedAt) && t.ID > o.ID) {
+			newest[t.HeldBy()] = t
+		}
+	}
+	var out []ApproverNotice
+	for _, holder := range slices.Sorted(maps.Keys(newest)) {
+		phone := newest[holder].Phone
+		if i := slices.IndexFunc(out, func(n ApproverNotice) bool { return n.Phone == phone }); i >= 0 {
+			out[i].Holder += "、" + holder
+			continue
+		}
+		out = append(out, ApproverNotice{Holder: holder, Phone: phone, State: NoticeDue})
+	}
+	return out, nil
+}
+
+// listApprovers lists, on a request a just created to wait for approval,
+// the people to text about it, or says there is no one (NoApproverPhone),
+// and puts it in the notifier's index.
+func listApprovers(tx *bolt.Tx, a *Activation) error {
+	var err error
+	if a.ApproversNotified, err = approversToTell(tx, *a); err != nil {
+		return err
+	}
+	a.NoApproverPhone = len(a.ApproversNotified) == 0
+	b, err := tx.CreateBucketIfNotExists(bApproverNotices)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(a.ID), nil)
+}
+
+// approverClaim is the payload of approval.notice.
+type approverClaim struct {
+	Activation plans.ActivationID `json:"activation"`
+	// Resend claims again the notices an earlier leader claimed and left
+	// without an outcome (up to maxApproverSends claims each): a new
+	// leader's first look.
+	Resend bool `json:"resend,omitempty"`
+}
+
+// approverClaimed is the result of approval.notice.
+type approverClaimed struct {
+	// Older is set under rules before rulesApproverNotice: nothing was
+	// claimed, and nothing may be sent.
+	Older bool `json:"older,omitempty"`
+	// Claimed are the indexes in Activation.ApproversNotified of the
+	// notices to send now, each with its attempt ID.
+	Claimed    []int      `json:"claimed,omitempty"`
+	Activation Activation `json:"activation"`
+}
+
+// approverSent is one outcome in approval.noticed.
+type approverSent struct {
+	Index   int    `json:"index"`
+	Attempt string `json:"attempt"`
+	SID     string `json:"sid,omitempty"`
+	Error   string `json:"error,omitempty"` // empty: accepted
+}
+
+// approverResults is the payload of approval.noticed.
+type approverResults struct {
+	Activation plans.ActivationID `json:"activation"`
+	Results    []approverSent     `json:"results"`
+}
+
+// applyApprovalNotice claims the notices of a request that are due (and,
+// with Resend, those claimed before and left without an outcome), while
+// the request waits at the command's time and their people still may
+// approve it and have not decided: others are skipped, saying why. The
+// request leaves the index once no notice of it may be claimed again.
+func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req approverClaim
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("approval notice: %v", err)
+	}
+	if !c.RulesAtLeast(rulesApproverNotice) {
+		return approverClaimed{Older: true}, nil // an older member does not know the command: it is ignorable
+	}
+	a, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	shown := a.shown(c.Time).Status
+	waits := shown == StatusPendingApproval
+	var still []ApproverNotice
+	if waits {
+		if still, err = approversToTell(tx, a); err != nil {
+			return nil, err
+		}
+	}
+	out := approverClaimed{}
+	for i := range a.ApproversNotified {
+		n := &a.ApproversNotified[i]
+		again := req.Resend && n.State == NoticeSending && n.Sends < maxApproverSends
+		if n.State != NoticeDue && !again {
+			continue
+		}
+		switch {
+		case !waits:
+			if n.State == NoticeDue {
+				n.State, n.Error = NoticeSkipped, "not sent: "+noLongerWaiting(shown)+" first"
+			}
+		case !slices.ContainsFunc(still, func(o ApproverNotice) bool { return o.Phone == n.Phone && o.Holder == n.Holder }):
+			if n.State == NoticeDue {
+				n.State, n.Error = NoticeSkipped, "not sent: decided on the request first, or holds no approver or commander token with this phone any more"
+			}
+		default:
+			n.Sends++
+			n.State, n.Attempt, n.At, n.SID, n.Error = NoticeSending, ApproverAttemptID(a.ID, i, n.Sends), c.Time, "", ""
+			out.Claimed = append(out.Claimed, i)
+		}
+	}
+	if !waits || !a.noticesOpen() {
+		if err := unindexNotices(tx, a.ID); err != nil {
+			return nil, err
+		}
+	}
+	out.Activation = a
+	return out, putActivation(tx, a)
+}
+
+// applyApprovalNoticed records the outcomes of claimed notices. An outcome
+// for another attempt than the notice's current one changes nothing.
+func applyApprovalNoticed(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req approverResults
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("approval noticed: %v", err)
+	}
+	if !c.RulesAtLeast(rulesApproverNotice) {
+		return nil, nil
+	}
+	a, err := getActivation(tx, req.Activation)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range req.Results {
+		if r.Index < 0 || r.Index >= len(a.ApproversNotified) {
+			continue
+		}
+		n := &a.ApproversNotified[r.Index]
+		if n.Attempt != r.Attempt || n.State != NoticeSending {
+			continue
+		}
+		n.State, n.SID, n.Error = NoticeSent, r.SID, r.Error
+		if r.Error != "" {
+			n.State = NoticeFailed
+		}
+	}
+	if !a.noticesOpen() {
+		if err := unindexNotices(tx, a.ID); err != nil {
+			return nil, err
+		}
+	}
+	return nil, putActivation(tx, a)
+}
+
+// noLongerWaiting says why a request shown as status waits no more.
+func noLongerWaiting(status Status) string {
+	switch status {
+	case StatusActive:
+		return "the request was approved"
+	case StatusRejected:
+		return "the request was rejected"
+	case StatusStoodDown:
+		return "the request was withdrawn"
+	case StatusApprovalExpired:
+		return "the request's approval window passed"
+	}
+	return "the request became " + string(status)
+}
+
+// noticesOpen reports whether a notice of a is due or being sent.
+func (a *Activation) noticesOpen() bool {
+	return slices.ContainsFunc(a.ApproversNotified, func(n ApproverNotice) bool { return n.State == NoticeDue || n.State == NoticeSending })
+}
+
+func unindexNotices(tx *bolt.Tx, id plans.ActivationID) error {
+	if b := tx.Bucket(bApproverNotices); b != nil {
+		return b.Delete([]byte(id))
+	}
+	return nil
+}
+
+// ApproverNoticeText is the SMS that tells a person who may approve a, a
+// LIVE request calling up recipients people that requester (the person,
+// not the token) made, that it waits for them and until when, in Chinese
+// with the names the call-up's own messages use (MessageData), times in
+// zone:
+//
+//	【示例市应急】【待审批】示例市防汛应急预案特别重大（Ⅰ级）响应（西林区），120人，张三申请于09:05，请在09:35前在控制台或用 muster approve A000001 审批。
+//
+// Many regions are named as corrections name them (shortRegions), so the
+// text keeps to two UCS-2 segments for the usual plan titles.
+func ApproverNoticeText(a Activation, recipients int, requester string, zone *time.Location) string {
+	d := MessageData(a, Recipient{Language: plans.LangZH}, "")
+	asked, until := a.CreatedAt.In(zone), a.ApprovalDeadline.In(zone)
+	deadline := until.Format("15:04")
+	if until.YearDay() != asked.YearDay() || until.Year() != asked.Year() {
+		deadline = until.Format("1月2日15:04")
+	}
+	var b strings.Builder
+	b.WriteString(d.Sender + "【待审批】" + d.Plan + d.LevelName + "（" + d.Level + "级）响应")
+	if r := shortRegions(d.Region); r != "" {
+		b.WriteString("（" + r + "）")
+	}
+	b.WriteString("，" + strconv.Itoa(recipients) + "人，" + cmp.Or(requester, a.CreatedBy) + "申请于" + asked.Format("15:04") +
+		"，请在" + deadline + "前在控制台或用 muster approve " + string(a.ID) + " 审批。")
+	return b.String()
+}
