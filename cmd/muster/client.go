@@ -101,7 +101,7 @@ func (c *client) do(r request, out any) error {
 	}
 	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return responseError(res)
+		return c.refusal(res)
 	}
 	if r.answer != nil {
 		*r.answer = res.Header
@@ -295,6 +295,40 @@ func (c *client) postFile(name, path string, q url.Values, contentType string, t
 	var raw []byte
 	err = c.do(request{method: http.MethodPost, path: path, query: q, body: body, contentType: contentType, timeout: timeout}, &raw)
 	return raw, err
+}
+
+// noToken is what a node's 401 means when no token was sent: the person
+// forgot --token, or to export MUSTER_TOKEN in this shell. The node's own
+// words are about the HTTP header the CLI did not send.
+const noToken = "no API token: give --token mst_… or set MUSTER_TOKEN (muster dev prints its admin token when it starts and keeps it in DATA-DIR/admin-token; an admin makes more with muster token create)"
+
+// refusal is responseError, saying what to do when the node refused a
+// request for want of a token the CLI was not given.
+func (c *client) refusal(res *http.Response) *apiError {
+	e := responseError(res)
+	if e.Status == http.StatusUnauthorized && strings.TrimSpace(c.g.token) == "" {
+		e.Message = noToken
+	}
+	return e
+}
+
+// clientAddr is --addr as the base of the API's URLs: HOST:PORT, which is
+// what people type for an address, is taken as http://HOST:PORT; anything
+// else must be an http or https URL with a host; empty is the default.
+// name is what set it (--addr or MUSTER_ADDR), for the error.
+func clientAddr(name, addr string) (string, error) {
+	s := strings.TrimSpace(addr)
+	if s == "" {
+		return defaultAddr, nil
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", usageErrorf("%s %q: want a URL such as %s (or HOST:PORT)", name, addr, defaultAddr)
+	}
+	return strings.TrimRight(s, "/"), nil
 }
 
 // responseError reads an error response: the API's {"error": {...}} shape,

@@ -862,7 +862,7 @@ func (c *client) stream(ctx context.Context, path string, idle time.Duration, fn
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return false, responseError(res)
+		return false, c.refusal(res)
 	}
 	dead.Reset(idle)
 	body := &liveReader{r: res.Body, live: func() {

@@ -61,11 +61,21 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: table or json")
 	consistencyVar(pf, &g.consistency, "read consistency: stale, default or linearizable")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		addrFlag := "--addr"
+		if !cmd.Flags().Changed("addr") {
+			addrFlag = envName("addr")
+		}
 		if err := envDefaults(cmd.Flags()); err != nil {
 			return err
 		}
 		if g.output != "table" && g.output != "json" {
 			return usageErrorf("--output %q: want table or json", g.output)
+		}
+		if !runsANode(cmd) {
+			var err error
+			if g.addr, err = clientAddr(addrFlag, g.addr); err != nil {
+				return err
+			}
 		}
 		return nil
 	}
@@ -81,6 +91,17 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 	root.InitDefaultCompletionCmd() // now, so that refuseStrayWords covers it
 	refuseStrayWords(root)
 	return root
+}
+
+// runsANode reports whether cmd runs a node or the simulator (dev, agent,
+// twilio-sim) rather than talking to one at --addr, which it ignores.
+func runsANode(cmd *cobra.Command) bool {
+	for c := cmd; c.HasParent(); c = c.Parent() {
+		if !c.Parent().HasParent() {
+			return slices.Contains([]string{"dev", "agent", "twilio-sim"}, c.Name())
+		}
+	}
+	return false
 }
 
 // envName is the variable that sets flag name: MUSTER_<FLAG>, dashes as
