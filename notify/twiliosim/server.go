@@ -183,7 +183,7 @@ type counters struct {
 	created, throttled, unauthorized, faults        atomic.Int64
 	delivered, undelivered, failed                  atomic.Int64
 	callbacksSent, callbacksFailed, callbackRetries atomic.Int64
-	repliesSent, repliesFailed                      atomic.Int64
+	repliesSent, repliesFailed, twimlReplies        atomic.Int64
 	rejected                                        tally[int]
 }
 
@@ -194,7 +194,7 @@ func (c *counters) snapshot() AccountStats {
 		Faults: c.faults.Load(), Delivered: c.delivered.Load(), Undelivered: c.undelivered.Load(),
 		Failed: c.failed.Load(), CallbacksSent: c.callbacksSent.Load(), CallbacksFailed: c.callbacksFailed.Load(),
 		CallbackRetries: c.callbackRetries.Load(), RepliesSent: c.repliesSent.Load(), RepliesFailed: c.repliesFailed.Load(),
-		Rejected: c.rejected.snapshot(),
+		TwiMLReplies: c.twimlReplies.Load(), Rejected: c.rejected.snapshot(),
 	}
 }
 
@@ -366,6 +366,10 @@ type AccountStats struct {
 	CallbackRetries int64         `json:"callback_retries"`
 	RepliesSent     int64         `json:"replies_sent"`
 	RepliesFailed   int64         `json:"replies_failed"`
+	// TwiMLReplies counts the SMS sent back to people who texted, as the
+	// TwiML answers of the inbound webhook asked (outbound-reply messages;
+	// not in Created, which counts the REST API's creates).
+	TwiMLReplies int64 `json:"twiml_replies"`
 	// Calls counts voice calls; the counters above are messages' (Created,
 	// Rejected, Delivered...) or shared by both (Throttled, Unauthorized,
 	// Faults, and Callbacks*, which count the status callbacks of both).
@@ -388,6 +392,7 @@ func (st *AccountStats) add(o AccountStats) {
 	st.CallbackRetries += o.CallbackRetries
 	st.RepliesSent += o.RepliesSent
 	st.RepliesFailed += o.RepliesFailed
+	st.TwiMLReplies += o.TwiMLReplies
 	st.Calls.add(o.Calls)
 }
 
@@ -625,7 +630,12 @@ func (s *Server) post(ctx context.Context, e *event) {
 			return
 		}
 	}
-	err := s.sendSigned(ctx, a.AuthToken, e.method, target, e.form)
+	var err error
+	if e.kind == evReply {
+		err = s.sendInbound(ctx, a, target, e.form)
+	} else {
+		err = s.sendSigned(ctx, a.AuthToken, e.method, target, e.form)
+	}
 	if err == nil {
 		if e.kind == evReply {
 			a.c.repliesSent.Add(1)
