@@ -145,6 +145,40 @@ type Escalator struct {
 
 	fired, caughtUp, sent, failed, runs atomic.Int64
 	key                                 answerKeyCache
+	noRoute                             noRouteLog
+}
+
+// noRouteLogEvery is how often the escalator warns, per activation, that
+// queued escalations have no provider to go out on. It meets them on every
+// pass (about each second) for as long as the call-up is open: on a node
+// restored without a LIVE account (docs/operations.md) that was a warning
+// a second.
+const noRouteLogEvery = time.Minute
+
+// noRouteLog lets the no-provider warning of each activation through at
+// most once per noRouteLogEvery and counts the passes held back since.
+type noRouteLog struct {
+	mu   sync.Mutex
+	next map[plans.ActivationID]time.Time
+	held map[plans.ActivationID]int
+}
+
+// allow reports whether to warn about activation id at now, and how many
+// passes were held back since the last warning.
+func (l *noRouteLog) allow(id plans.ActivationID, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next == nil {
+		l.next, l.held = map[plans.ActivationID]time.Time{}, map[plans.ActivationID]int{}
+	}
+	if now.Before(l.next[id]) {
+		l.held[id]++
+		return false, 0
+	}
+	l.next[id] = now.Add(noRouteLogEvery)
+	held := l.held[id]
+	delete(l.held, id)
+	return true, held
 }
 
 // NewEscalator returns an escalator over a replicated state.
@@ -634,7 +668,12 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 		refs = append(refs, ref)
 	}
 	if n := len(w.refs) - len(refs) - len(held) - len(unrung); n > 0 {
-		e.cfg.Logger.Warn("escalator: no provider for some queued escalations; they stay queued", "activation", w.a.ID, "waiting", n)
+		const msg = "escalator: no provider for some queued escalations; they stay queued"
+		if ok, unlogged := e.noRoute.allow(w.a.ID, e.cfg.Clock.Now()); ok {
+			e.cfg.Logger.Warn(msg+" (said at most once a minute per activation)", "activation", w.a.ID, "waiting", n, "unlogged", unlogged)
+		} else {
+			e.cfg.Logger.Debug(msg, "activation", w.a.ID, "waiting", n)
+		}
 	}
 	ended, canceled, err := e.endOriginalCalls(ctx, w, held, byWhom)
 	if err != nil {
