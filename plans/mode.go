@@ -416,9 +416,9 @@ func mostSevereWarning(holds []WarningHold) WarningLevel {
 // region without a record gets one in standby, and so does one in recovery
 // (it goes back to recovery when the warning is lifted); a region in
 // emergency stays in emergency, with the warning noted so that it goes back
-// to standby, not normal, when its last activation stands down. The switch is appended to
-// the audit trail. Holding a region w already holds changes nothing. It runs
-// inside an apply function: t is the command's time.
+// to standby, not normal, when its last activation stands down. The switch
+// is appended to the audit trail. Holding a region w already holds changes
+// nothing. It runs inside an apply function: t is the command's time.
 func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel, t time.Time, actor, reason string) error {
 	before, err := EffectiveMode(tx, region)
 	if err != nil {
@@ -454,9 +454,8 @@ func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel
 // releaseStandby records that warning w no longer holds region. A region
 // that nothing holds any more goes back to its recovery if it has one, and
 // otherwise loses its record (back to normal, or to what an ancestor's
-// record says); one still in emergency stays there. The switch
-// is appended to the audit trail. Releasing a region w does not hold changes
-// nothing.
+// record says); one still in emergency stays there. The switch is appended
+// to the audit trail. Releasing a region w does not hold changes nothing.
 func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, actor, reason string) error {
 	m, ok, err := getModeRecord(tx, region)
 	if err != nil {
