@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,22 +48,17 @@ var approverTokens = []access.NewToken{
 // logs (which counts the warnings about requests nobody is texted about).
 type approverRig struct {
 	*callRig
-	logs      *countingHandler
-	mu        sync.Mutex
-	notifiers map[int]*notify.ApproverNotifier
+	logs *countingHandler
 }
 
 func newApproverRig(t *testing.T, o rigOptions) *approverRig {
 	t.Helper()
-	r := &approverRig{logs: &countingHandler{match: "no approver has a phone on record"}, notifiers: map[int]*notify.ApproverNotifier{}}
+	r := &approverRig{logs: &countingHandler{match: "no approver has a phone on record"}}
 	o.leaderServices = func(i int, n *cluster.Node, cfg notify.DispatcherConfig) {
 		access.Register(n)
 		an, err := notify.NewApproverNotifier(n, n, notify.ApproverNotifierConfig{Live: cfg.Live, Tick: 20 * time.Millisecond, Logger: slog.New(r.logs)})
 		require.NoError(t, err)
 		n.OnLeader(an.Run)
-		r.mu.Lock()
-		r.notifiers[i] = an
-		r.mu.Unlock()
 	}
 	r.callRig = newCallRig(t, o)
 	return r

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,13 +35,6 @@ type ApproverNotifierConfig struct {
 	Logger *slog.Logger
 }
 
-// ApproverNotifierStats counts what a notifier did since it was made.
-type ApproverNotifierStats struct {
-	Sent   int64 `json:"sent"`   // texts accepted by the provider
-	Failed int64 `json:"failed"` // texts that could not be sent
-	Runs   int64 `json:"runs"`   // terms as leader
-}
-
 // ApproverNotifier texts the people who may approve a LIVE request that
 // waits for approval (Activation.ApproversNotified) that it does. It is a
 // leader-only service (cluster.Node.OnLeader: it starts after the new
@@ -59,8 +51,6 @@ type ApproverNotifier struct {
 	view  Viewer
 	cfg   ApproverNotifierConfig
 	live  *routeState
-
-	sent, failed, runs atomic.Int64
 }
 
 // NewApproverNotifier returns a notifier over a replicated state, sending
@@ -87,11 +77,6 @@ func NewApproverNotifier(a Applier, v Viewer, cfg ApproverNotifierConfig) (*Appr
 	return &ApproverNotifier{apply: a, view: v, cfg: cfg, live: newRouteState(cfg.Live)}, nil
 }
 
-// Stats returns the notifier's counters.
-func (n *ApproverNotifier) Stats() ApproverNotifierStats {
-	return ApproverNotifierStats{Sent: n.sent.Load(), Failed: n.failed.Load(), Runs: n.runs.Load()}
-}
-
 // noticeTerm is what one term's run keeps between ticks.
 type noticeTerm struct {
 	// resend claims again what is in flight: on the term's first look
@@ -109,7 +94,6 @@ type noticeTerm struct {
 
 // Run notifies until ctx ends (leadership lost or node closing).
 func (n *ApproverNotifier) Run(ctx context.Context) {
-	n.runs.Add(1)
 	term := &noticeTerm{resend: true}
 	t := time.NewTicker(n.cfg.Tick)
 	defer t.Stop()
@@ -262,11 +246,9 @@ func (n *ApproverNotifier) notify(ctx context.Context, term *noticeTerm, id plan
 		}
 		out := approverSent{Index: i, Attempt: x.Attempt, SID: sid}
 		if err != nil {
-			n.failed.Add(1)
 			out.Error = err.Error()
 			n.cfg.Logger.Warn("approver notifier: text to an approver failed", "activation", a.ID, "holder", x.Holder, "attempt", x.Attempt, "err", err)
 		} else {
-			n.sent.Add(1)
 			n.cfg.Logger.Info("approver texted about a request awaiting approval", "activation", a.ID, "holder", x.Holder, "attempt", x.Attempt, "sid", sid)
 		}
 		res.Results = append(res.Results, out)
