@@ -43,13 +43,13 @@ func newModeCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&region, "region", "", "show one region's effective mode")
-	cmd.AddCommand(newModeEndRecoveryCmd(g))
 	return cmd
 }
 
-// newModeEndRecoveryCmd ends the recovery of regions: POST
-// /api/v1/modes/{region}/end-recovery, several regions in one command.
-func newModeEndRecoveryCmd(g *globals) *cobra.Command {
+// newEndRecoveryCmd ends the recovery of regions: POST
+// /api/v1/modes/{region}/end-recovery, several regions in one command. It
+// is a verb of its own, as stand-down is: muster mode only shows.
+func newEndRecoveryCmd(g *globals) *cobra.Command {
 	var region, reason string
 	cmd := &cobra.Command{
 		Use:   "end-recovery --region CODE[,CODE] --reason TEXT",
@@ -117,7 +117,7 @@ func printRegionMode(w io.Writer, m plans.RegionMode) {
 	}
 	if r := m.Recovery; r != nil {
 		if m.Mode == plans.ModeRecovery {
-			fmt.Fprintf(w, "in recovery since %s (%s): %s; end it with muster mode end-recovery --region %s\n", localTime(r.Since), r.By, recoveryReason(r), m.From)
+			fmt.Fprintf(w, "in recovery since %s (%s): %s; end it with muster end-recovery --region %s\n", localTime(r.Since), r.By, recoveryReason(r), m.From)
 		} else {
 			fmt.Fprintf(w, "back to recovery when the warnings are lifted: %s\n", recoveryReason(r))
 		}

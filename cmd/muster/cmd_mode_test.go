@@ -61,7 +61,7 @@ func TestModeShowsRecovery(t *testing.T) {
 	api["GET /api/v1/modes"] = plans.RegionMode{Region: "990102001", Mode: plans.ModeRecovery, From: "990102", Recovery: rec}
 	out = mustRunOnFake(t, api, "mode", "--region", "990102001")
 	assert.Contains(t, out, "990102001: recovery (恢复)  (from 990102)\nin recovery since ")
-	assert.Contains(t, out, "(指挥长): A000007 stood down: 雨情缓解; end it with muster mode end-recovery --region 990102\n")
+	assert.Contains(t, out, "(指挥长): A000007 stood down: 雨情缓解; end it with muster end-recovery --region 990102\n")
 
 	api["GET /api/v1/modes"] = plans.RegionMode{Region: "990102", Mode: plans.ModeStandby, From: "990102", WarningLevel: plans.WarningBlue,
 		Warnings: []plans.WarningHold{{Warning: "W000002", Level: plans.WarningBlue, Headline: "大风蓝色预警"}}, Recovery: rec}
@@ -70,7 +70,7 @@ func TestModeShowsRecovery(t *testing.T) {
 }
 
 // Against a real muster dev: a LIVE call-up stood down leaves its region
-// in recovery, which muster mode shows; muster mode end-recovery ends it
+// in recovery, which muster mode shows; muster end-recovery ends it
 // for a commander, and refuses a viewer, a region not in recovery (none
 // of the regions named ends) and a call without a reason.
 func TestModeEndRecoveryOnDev(t *testing.T) {
@@ -101,7 +101,7 @@ func TestModeEndRecoveryOnDev(t *testing.T) {
 	r = runCLI(t, env, "mode", "--region", "990102001")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "990102001: recovery (恢复)  (from 990102)\n")
-	assert.Contains(t, r.stdout, "end it with muster mode end-recovery --region 990102")
+	assert.Contains(t, r.stdout, "end it with muster end-recovery --region 990102")
 
 	var viewer struct {
 		Secret string `json:"secret"`
@@ -110,19 +110,19 @@ func TestModeEndRecoveryOnDev(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &viewer))
 	viewerEnv := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + viewer.Secret}
-	oneLineError(t, runCLI(t, viewerEnv, "mode", "end-recovery", "--region", "990102", "--reason", "恢复完毕"), 1, "lacks the activate permission")
-	oneLineError(t, runCLI(t, env, "mode", "end-recovery", "--region", "990102"), 2, "--region and --reason are required")
-	oneLineError(t, runCLI(t, env, "mode", "end-recovery", "--region", "990102,990103", "--reason", "恢复完毕"), 1,
+	oneLineError(t, runCLI(t, viewerEnv, "end-recovery", "--region", "990102", "--reason", "恢复完毕"), 1, "lacks the activate permission")
+	oneLineError(t, runCLI(t, env, "end-recovery", "--region", "990102"), 2, "--region and --reason are required")
+	oneLineError(t, runCLI(t, env, "end-recovery", "--region", "990102,990103", "--reason", "恢复完毕"), 1,
 		"990103 is normal (平时), not in recovery (恢复): there is no recovery to end")
 	r = runCLI(t, env, "mode", "--region", "990102")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "recovery (恢复)", "a refused command ends none")
 
-	r = runCLI(t, env, "mode", "end-recovery", "--region", "990102", "--reason", "灾后恢复重建完成")
+	r = runCLI(t, env, "end-recovery", "--region", "990102", "--reason", "灾后恢复重建完成")
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, "990102: recovery ended (恢复结束); now normal (平时)\n", r.stdout)
 	r = runCLI(t, env, "mode")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "every region is normal")
-	oneLineError(t, runCLI(t, env, "mode", "end-recovery", "--region", "990102", "--reason", "again"), 1, "not in recovery")
+	oneLineError(t, runCLI(t, env, "end-recovery", "--region", "990102", "--reason", "again"), 1, "not in recovery")
 }

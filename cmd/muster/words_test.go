@@ -59,6 +59,7 @@ func TestRetractionWords(t *testing.T) {
 	st.Counters.ByState[notify.StatePending] = 5
 	corr := notify.ActivationStatus{Activation: notify.Activation{ID: "A000008", Status: notify.StatusStoodDown, Retracts: st.ID}}
 	corr.Counters.ByState = map[notify.State]int{notify.StateDelivered: 4, notify.StatePending: 8}
+	corr.Counters.Total = 12 // as the API gives it: the correction called 12 people
 	var b bytes.Buffer
 	printStatusOf(&b, st, sampleBoard(), 10, &corr)
 	assert.Contains(t, b.String(), "correction A000008 reached 4 of the 12 people A000007 may have reached; 8 NEVER SENT: the correction was stood down before their turn\n")
