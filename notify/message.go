@@ -67,8 +67,16 @@ func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipie
 	if a.Retracts != "" { // a correction: what it withdraws, the retraction's own words
 		text = correctionSMS(a, r.Language)
 	} else {
-		d := MessageData(a, r, link)
-		d.AckDeadline = plans.DeadlineText(l.AckDeadline, r.Language)
+		// The names are in the language the template is written in: an
+		// English speaker whose level has no English SMS gets the Chinese
+		// one, with the Chinese names in it, not English ones among
+		// Chinese words (the drill mark below is still theirs).
+		written := r
+		if r.Language == plans.LangEN && l.SMSEN == "" {
+			written.Language = plans.LangZH
+		}
+		d := MessageData(a, written, link)
+		d.AckDeadline = plans.DeadlineText(l.AckDeadline, written.Language)
 		var err error
 		if text, err = t.Render(d); err != nil {
 			return "", err

@@ -43,3 +43,22 @@ func TestMessagesSayWhetherItIsADrill(t *testing.T) {
 		})
 	}
 }
+
+// An English speaker whose level has no English SMS gets the Chinese text
+// with the Chinese names in it (plan, level, regions, roles), as a Chinese
+// speaker does, not English names among Chinese words; the drill mark
+// stays theirs.
+func TestTheChineseTemplateHasChineseNamesForEveryone(t *testing.T) {
+	l := &plans.Level{Code: "IV", SMS: "{{.Plan}}{{.LevelName}}（{{.Level}}级）响应，{{.Region}}：{{.Name}}请以{{.Roles}}身份到岗。"}
+	a := notify.Activation{Purpose: notify.PurposeExercise, PlanTitle: "防汛预案", PlanTitleEN: "Flood plan", Level: "IV", LevelName: "一般",
+		RegionNames: "东湖区", RegionNamesEN: "Donghu District", Roles: []notify.RoleSlot{{Name: "网格长", NameEN: "Grid Leader"}}}
+	zh := notify.Recipient{Person: "P1", Name: "张三", Language: plans.LangZH, Roles: []int{0}}
+	en := zh
+	en.Person, en.Name, en.Language = "P2", "Li", plans.LangEN
+	got, err := notify.RenderSMS(a, l, zh, "")
+	require.NoError(t, err)
+	assert.Equal(t, "【演练】防汛预案一般（Ⅳ级）响应，东湖区：张三请以网格长身份到岗。", got)
+	got, err = notify.RenderSMS(a, l, en, "")
+	require.NoError(t, err)
+	assert.Equal(t, "【演练】[EXERCISE] 防汛预案一般（Ⅳ级）响应，东湖区：Li请以网格长身份到岗。", got)
+}
