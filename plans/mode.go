@@ -387,12 +387,8 @@ func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, acto
 	if err != nil {
 		return err
 	}
-	after, err := EffectiveMode(tx, region)
-	if err != nil {
-		return err
-	}
-	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditRelease, Region: region,
-		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: act})
+	return auditSwitch(tx, before, AuditRecord{Time: t, Actor: actor, Action: AuditRelease, Region: region,
+		Reason: reason, Activation: act})
 }
 
 // inRecovery puts m, which nothing holds any more, in its recovery.
@@ -443,12 +439,8 @@ func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel
 	if err := putJSON(bucket(tx, bModes), string(region), m); err != nil {
 		return err
 	}
-	after, err := EffectiveMode(tx, region)
-	if err != nil {
-		return err
-	}
-	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditWarningHold, Region: region,
-		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Warning: w, WarningLevel: level})
+	return auditSwitch(tx, before, AuditRecord{Time: t, Actor: actor, Action: AuditWarningHold, Region: region,
+		Reason: reason, Warning: w, WarningLevel: level})
 }
 
 // releaseStandby records that warning w no longer holds region. A region
@@ -487,12 +479,8 @@ func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, ac
 	if err != nil {
 		return err
 	}
-	after, err := EffectiveMode(tx, region)
-	if err != nil {
-		return err
-	}
-	return appendAudit(tx, AuditRecord{Time: t, Actor: actor, Action: AuditWarningRelease, Region: region,
-		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Warning: w, WarningLevel: level})
+	return auditSwitch(tx, before, AuditRecord{Time: t, Actor: actor, Action: AuditWarningRelease, Region: region,
+		Reason: reason, Warning: w, WarningLevel: level})
 }
 
 // RetractRecovery takes region out of the recovery that LIVE activation
@@ -524,12 +512,8 @@ func RetractRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, act Acti
 	if err != nil {
 		return err
 	}
-	after, err := EffectiveMode(tx, region)
-	if err != nil {
-		return err
-	}
-	return appendAudit(tx, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRelease, Region: region,
-		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: act})
+	return auditSwitch(tx, before, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRelease, Region: region,
+		Reason: reason, Activation: act})
 }
 
 // CmdRecoveryEnd ends the recovery (恢复) of regions: a commander decides
@@ -602,12 +586,8 @@ func endRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, reason strin
 	if err := bucket(tx, bModes).Delete([]byte(region)); err != nil {
 		return err
 	}
-	after, err := EffectiveMode(tx, region)
-	if err != nil {
-		return err
-	}
-	return appendAudit(tx, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRecoveryEnd, Region: region,
-		From: before.Mode, To: after.Mode, Level: after.Level, Reason: reason, Activation: m.Recovery.Activation})
+	return auditSwitch(tx, before, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRecoveryEnd, Region: region,
+		Reason: reason, Activation: m.Recovery.Activation})
 }
 
 // notInRecovery is the conflict of ending the recovery of region, which is
@@ -632,6 +612,17 @@ func notInRecovery(region RegionCode, before RegionMode, m ModeRecord) error {
 		msg += fmt.Sprintf(": it goes back to its recovery from %s when %s; end the recovery then", m.Recovery.Activation, until)
 	}
 	return muster.Errorf(muster.EConflict, "%s", msg)
+}
+
+// auditSwitch appends rec, a switch of rec.Region that was in mode before,
+// to the audit trail, with the mode (and level) the region is in now.
+func auditSwitch(tx *bolt.Tx, before RegionMode, rec AuditRecord) error {
+	after, err := EffectiveMode(tx, rec.Region)
+	if err != nil {
+		return err
+	}
+	rec.From, rec.To, rec.Level = before.Mode, after.Mode, after.Level
+	return appendAudit(tx, rec)
 }
 
 func appendAudit(tx *bolt.Tx, rec AuditRecord) error {
