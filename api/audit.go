@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -11,15 +10,9 @@ import (
 	"muster/cluster"
 )
 
-// AuditTrail is what api needs of the audit chain (cluster.Node). A
-// Cluster without it serves no audit (503).
-type AuditTrail interface {
-	Audit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]cluster.AuditEntry, cluster.AuditHead, error)
-}
-
-// auditPage is a page of the audit chain with the chain's head, so that a
-// reader knows where the chain ends while it pages.
-type auditPage struct {
+// AuditPage is a page of the audit chain (GET /api/v1/audit) with the
+// chain's head, so that a reader knows where the chain ends while it pages.
+type AuditPage struct {
 	Items []cluster.AuditEntry `json:"items"`
 	Next  string               `json:"next"`
 	Head  cluster.AuditHead    `json:"head"`
@@ -30,11 +23,6 @@ type auditPage struct {
 // number. With consistency=stale it is this node's own copy: an auditor
 // checks each node's and compares their heads (muster audit verify).
 func (s *Server) listAudit(c *gin.Context) {
-	trail, ok := s.deps.Cluster.(AuditTrail)
-	if !ok {
-		s.writeError(c, muster.Errorf(muster.EUnavailable, "this node keeps no audit chain"))
-		return
-	}
 	p, err := parsePage(c)
 	if err != nil {
 		s.writeError(c, err)
@@ -47,8 +35,8 @@ func (s *Server) listAudit(c *gin.Context) {
 			return
 		}
 	}
-	items, head, err := trail.Audit(c.Request.Context(), consistency(c), after, p.limit)
-	out := auditPage{Items: items, Head: head}
+	items, head, err := s.deps.Cluster.Audit(c.Request.Context(), consistency(c), after, p.limit)
+	out := AuditPage{Items: items, Head: head}
 	if n := len(items); n == p.limit && items[n-1].Seq < head.Seq {
 		out.Next = strconv.FormatUint(items[n-1].Seq, 10)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"muster"
 	"muster/access"
+	"muster/api"
 	"muster/cluster"
 )
 
@@ -28,17 +29,12 @@ func TestAuditThroughTheAPI(t *testing.T) {
 	res := do(t, h, request{method: "GET", path: "/api/v1/audit", token: viewer})
 	assert.Equal(t, http.StatusForbidden, res.Code, "admins only: %s", res.Body)
 
-	type page struct {
-		Items []cluster.AuditEntry `json:"items"`
-		Next  string               `json:"next"`
-		Head  cluster.AuditHead    `json:"head"`
-	}
 	var all []cluster.AuditEntry
 	var head cluster.AuditHead
 	for after := ""; ; {
 		res = do(t, h, request{method: "GET", path: "/api/v1/audit?limit=2&after=" + after, token: f.root})
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-		var p page
+		var p api.AuditPage
 		res.decode(t, &p)
 		all = append(all, p.Items...)
 		head = p.Head
@@ -69,7 +65,7 @@ func TestAuditThroughTheAPI(t *testing.T) {
 		for _, m := range f.c.Nodes {
 			res := do(t, f.handler(m), request{method: "GET", path: "/api/v1/audit?consistency=stale&limit=1", token: f.root})
 			require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-			var p page
+			var p api.AuditPage
 			res.decode(t, &p)
 			out = append(out, p.Head)
 		}

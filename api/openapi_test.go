@@ -34,6 +34,9 @@ func (stubCluster) JoinByHand(context.Context, cluster.NodeInfo) error { return 
 func (stubCluster) Remove(context.Context, string) error               { return nil }
 func (stubCluster) InternalHandler() http.Handler                      { return http.NotFoundHandler() }
 func (stubCluster) Backup(io.Writer) (uint64, error)                   { return 0, nil }
+func (stubCluster) Audit(context.Context, muster.Consistency, uint64, int) ([]cluster.AuditEntry, cluster.AuditHead, error) {
+	return nil, cluster.AuditHead{}, nil
+}
 func (stubCluster) Authenticate(context.Context, string) (access.Identity, error) {
 	return access.Identity{}, muster.Errorf(muster.EUnauthorized, "stub")
 }
@@ -252,7 +255,7 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"DrillMetrics": drills.Metrics{}, "DrillTally": drills.Tally{}, "DrillCheckpoint": drills.Checkpoint{}, "DrillOutcome": drills.Outcome{}, "DrillTrendRow": drills.TrendRow{},
 		"Token": access.Token{}, "Retraction": notify.Retraction{}, "ApproverNotice": notify.ApproverNotice{},
 		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
-		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": auditPage{},
+		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": AuditPage{},
 		"RetractPreview": notify.RetractPreview{}, "StandingCallUp": notify.StandingCallUp{},
 	}
 	for name, v := range types {

@@ -80,6 +80,8 @@ type Cluster interface {
 	JoinByHand(ctx context.Context, info cluster.NodeInfo) error
 	Remove(ctx context.Context, id string) error
 	InternalHandler() http.Handler
+	// Audit reads the audit chain (GET /api/v1/audit).
+	Audit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]cluster.AuditEntry, cluster.AuditHead, error)
 }
 
 // StateBackup writes a consistent copy of the state file (cluster.FSM).

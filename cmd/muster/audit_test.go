@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/api"
 	"muster/cluster"
 )
 
@@ -39,7 +40,7 @@ func TestAuditListAndVerify(t *testing.T) {
 
 	r = runCLI(t, env, "audit", "list", "--limit", "1000", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
-	var page auditPage
+	var page api.AuditPage
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &page))
 	require.NotEmpty(t, page.Items)
 	_, err := cluster.VerifyAudit("", page.Items)
@@ -66,19 +67,19 @@ func TestAuditVerifyFindsAChangedEntry(t *testing.T) {
 		chain[i], prev = e, e.Hash
 	}
 	head := cluster.AuditHead{Seq: 4, Index: 13, Hash: prev}
-	out := mustRunOnFake(t, fakeAPI{"GET /api/v1/audit": auditPage{Items: chain, Head: head}}, "audit", "verify")
+	out := mustRunOnFake(t, fakeAPI{"GET /api/v1/audit": api.AuditPage{Items: chain, Head: head}}, "audit", "verify")
 	assert.Contains(t, out, "4 entries, intact\nhead: entry 4 (raft index 13) "+prev)
 
 	changed := append([]cluster.AuditEntry(nil), chain...)
 	changed[2].Actor = "值班员"
-	_, _, err := runOnFake(t, fakeAPI{"GET /api/v1/audit": auditPage{Items: changed, Head: head}}, "audit", "verify")
+	_, _, err := runOnFake(t, fakeAPI{"GET /api/v1/audit": api.AuditPage{Items: changed, Head: head}}, "audit", "verify")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is broken after 2 good entries: audit entry 3 (token.create by 值班员 at 2026-12-06T08:00:02Z) was changed")
 
 	// The last entry taken out, the head left: the head no longer matches.
-	_, _, err = runOnFake(t, fakeAPI{"GET /api/v1/audit": auditPage{Items: chain[:3], Head: head}}, "audit", "verify")
+	_, _, err = runOnFake(t, fakeAPI{"GET /api/v1/audit": api.AuditPage{Items: chain[:3], Head: head}}, "audit", "verify")
 	require.NoError(t, err, "a head further on is a chain that grew while it was read")
-	_, _, err = runOnFake(t, fakeAPI{"GET /api/v1/audit": auditPage{Items: chain[:3], Head: cluster.AuditHead{Seq: 3, Index: 12, Hash: prev}}}, "audit", "verify")
+	_, _, err = runOnFake(t, fakeAPI{"GET /api/v1/audit": api.AuditPage{Items: chain[:3], Head: cluster.AuditHead{Seq: 3, Index: 12, Hash: prev}}}, "audit", "verify")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "its head says entry 3 with hash "+prev)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster/api"
 	"muster/cluster"
 )
 
@@ -19,13 +20,6 @@ func newAuditCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(newAuditListCmd(g), newAuditVerifyCmd(g))
 	return cmd
-}
-
-// auditPage is a page of GET /api/v1/audit.
-type auditPage struct {
-	Items []cluster.AuditEntry `json:"items"`
-	Next  string               `json:"next"`
-	Head  cluster.AuditHead    `json:"head"`
 }
 
 func newAuditListCmd(g *globals) *cobra.Command {
@@ -96,13 +90,13 @@ report, a ticket): a later chain must still contain them.`,
 			c := newClient(g, cmd)
 			prev, after, n := "", "", 0
 			var lastSeq uint64
-			var p auditPage
+			var p api.AuditPage
 			for {
 				q := url.Values{"limit": {"1000"}}
 				if after != "" {
 					q.Set("after", after)
 				}
-				p = auditPage{}
+				p = api.AuditPage{}
 				if err := c.do(request{method: http.MethodGet, path: "/api/v1/audit", query: q}, &p); err != nil {
 					return err
 				}
