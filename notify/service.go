@@ -612,13 +612,26 @@ func (s *Service) Activations(ctx context.Context, level muster.Consistency, pag
 				out.Next = string(out.Items[limit-1].ID)
 				break
 			}
+			if len(statuses) > 0 {
+				// The status and the approval window decide: only the
+				// activations kept are decoded whole (the console asks for
+				// the waiting ones every 5 s, among every activation ever).
+				var st Activation
+				if err := json.Unmarshal(v, &struct {
+					Status           *Status    `json:"status"`
+					ApprovalDeadline *time.Time `json:"approval_deadline"`
+				}{&st.Status, &st.ApprovalDeadline}); err != nil {
+					return err
+				}
+				if !slices.Contains(statuses, st.shown(now).Status) {
+					continue
+				}
+			}
 			var a Activation
 			if err := json.Unmarshal(v, &a); err != nil {
 				return err
 			}
-			if a = a.shown(now); len(statuses) == 0 || slices.Contains(statuses, a.Status) {
-				out.Items = append(out.Items, a)
-			}
+			out.Items = append(out.Items, a.shown(now))
 		}
 		return nil
 	})
