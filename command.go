@@ -195,7 +195,73 @@ const commandVersion byte = 1
 //	   refuse a request that carries the key instead (not a change of
 //	   the state machine: the members' rules tell a node that every
 //	   member signs).
-const Rules = 12
+//	13: nodes encrypt node-to-node traffic (not a change of the state
+//	   machine: the members' rules tell a node that every member can):
+//	   raft goes on from its handshake into TLS 1.3 under a key derived
+//	   from the cluster key, and node-to-node requests go the same way to
+//	   the leader's raft port (cluster/sealed.go).
+//	   A warning an upstream CAP Update lifted names the Update's warning
+//	   (replaced_by), and a Cancel that names an alert an Update replaced
+//	   lifts the warning in force at the end of that chain too; a
+//	   warning a Cancel lifted keeps it (cancelled_by), and an Update that
+//	   comes after a Cancel of an alert it updates is created lifted.
+//	   The first notify command builds an index of the activations
+//	   stored as waiting for approval (activations_waiting), which every
+//	   write of an activation keeps from then on.
+//	   The audit chain can be cut (audit.cut, ignorable): the entries
+//	   from the chain's start through an entry whose number and hash an
+//	   export holds, refused unless the chain's own entry there has that
+//	   hash and the export starts no later than the chain does; at most
+//	   10,000 entries a command (or the command's max), the rest by the
+//	   next; the number and hash of the last entry cut, with the cut's
+//	   time, actor and reason, are kept as the chain's checkpoint
+//	   (audit_checkpoint), and each cut leaves its own audit entry. Under
+//	   earlier rules it is refused.
+//	   A LIVE call-up's stand-down over a region already holding a
+//	   recovery keeps the older one under the new (the mode record's
+//	   earlier_recoveries), and an emergency over the region keeps them
+//	   too; retracting the call-up whose recovery the region shows takes
+//	   it back to the one before (its time, actor and reason), not to
+//	   normal, and retracting one kept under a newer drops it (audited
+//	   mode.release). mode.recovery_end ends a region's own recovery (and
+//	   those under it) whenever the region is not in emergency: in
+//	   standby it stays in standby, and is normal when its warnings are
+//	   lifted; in recovery through a region above it (whose recovery is
+//	   newer) it stays in that one. Before 13 the region's own record had
+//	   to be in recovery.
+//	   A 叫应 report SMS ends 本短信无需回复。; when the provider took a
+//	   report (escalation.result sent) the reporting activation remembers
+//	   its superior (esc_reported), and that person's first SMS reply
+//	   afterwards, on the same account, to a call-up already running when
+//	   the report went out, is kept as a note on that call-up (counted in
+//	   its replies, answered with the help text) instead of being taken as
+//	   their answer, and so are their replies within 30 s of it, up to as
+//	   many as report SMS went to them since their last reply (a report
+//	   in parts); a reply after that closes the window.
+//	   A 叫应 report to a superior whose language is English is written
+//	   in English.
+//	   A delivery report of an attempt to a number the call-up went on
+//	   from (a failure for good at that attempt or later) changes
+//	   nothing; before, its late "sent" moved the recipient back to sent
+//	   and unscheduled the send to the next number.
+//	   An escalation.fire carrying a limit looks at most at that many
+//	   recipients, keeps where it stopped (esc_firing) and answers it;
+//	   the next command goes on from there until the step is done. A
+//	   superior step's silent people are gathered (esc_gather) and its
+//	   last chunk writes the reports, leaving out those who answered
+//	   since. Under earlier rules the limit is not looked at.
+//	   A drill.fire whose due time comes while another drill's run is
+//	   open over the same regions (or above or below) records it missed
+//	   naming that run; one whose length is over or ends within Grace of
+//	   the due time is stood down in the same entry.
+//	   A reply of 明白, of an accept word said twice or more (收到收到,
+//	   好的好的) or of a thumbs-up alone accepts; N/A is a note.
+//	   A reply to a drill a LIVE call-up stood down, from someone that
+//	   call-up calls up while it is active, ends stopped_for_live.
+//	   A backup taken is recorded (cluster.backup.taken, ignorable: it
+//	   changes no state, its audit entry names the token); under earlier
+//	   rules it is refused.
+const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).
 const maxRules = 127

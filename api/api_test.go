@@ -516,7 +516,7 @@ func TestJoinAndRemoveThroughTheAPI(t *testing.T) {
 		code int
 		says string
 	}{
-		{"another program's port", cluster.NodeInfo{ID: "extra", RaftAddr: strings.TrimPrefix(other.URL, "http://"), HTTPAddr: other.URL}, http.StatusConflict, "no muster node answers at " + other.URL},
+		{"another program's port", cluster.NodeInfo{ID: "extra", RaftAddr: strings.TrimPrefix(other.URL, "http://"), HTTPAddr: other.URL}, http.StatusConflict, "what answers at " + other.URL + " is not a muster node of this cluster"},
 		{"a member's raft address", cluster.NodeInfo{ID: "extra", RaftAddr: leaderRaft, HTTPAddr: extra.url}, http.StatusConflict, "node extra listens for raft at " + extra.node.RaftAddr() + ", not " + leaderRaft},
 		{"another node's HTTP address", cluster.NodeInfo{ID: "extra2", RaftAddr: extra.node.RaftAddr(), HTTPAddr: extra.url}, http.StatusConflict, "the node at " + extra.url + " is extra, not extra2"},
 		{"no HTTP address", cluster.NodeInfo{ID: "extra", RaftAddr: extra.node.RaftAddr()}, http.StatusBadRequest, "give the node's --http-addr"},

@@ -20,8 +20,9 @@ type AuditPage struct {
 
 // listAudit serves the audit chain: every command applied since the
 // cluster's rules reached cluster.AuditRules, oldest first, paged by entry
-// number. With consistency=stale it is this node's own copy: an auditor
-// checks each node's and compares their heads (muster audit verify).
+// number, from the checkpoint once the chain was cut (head.checkpoint).
+// With consistency=stale it is this node's own copy: an auditor checks
+// each node's and compares their heads (muster audit verify).
 func (s *Server) listAudit(c *gin.Context) {
 	p, err := parsePage(c)
 	if err != nil {
@@ -40,5 +41,21 @@ func (s *Server) listAudit(c *gin.Context) {
 	if n := len(items); n == p.limit && items[n-1].Seq < head.Seq {
 		out.Next = strconv.FormatUint(items[n-1].Seq, 10)
 	}
+	s.reply(c, http.StatusOK, out, err)
+}
+
+// cutAudit cuts the oldest entries of the audit chain, up to the last
+// entry of an export the caller holds (POST /api/v1/audit/cut): one
+// command, at most cluster.AuditCutMax entries; the answer's remaining
+// says how many are left up to the export's last, for the next request.
+// A hash that is not the chain's, or an export that starts after the
+// chain does, is a conflict and cuts nothing.
+func (s *Server) cutAudit(c *gin.Context) {
+	var req cluster.AuditCutRequest
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := s.deps.Cluster.CutAudit(c.Request.Context(), identity(c).Name, req)
 	s.reply(c, http.StatusOK, out, err)
 }

@@ -173,10 +173,6 @@ func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, 
 	return out, capFault("activation "+string(a.ID), err)
 }
 
-// capActivation fills the CAP builder for an activation as issued: sent at
-// its creation, severity from its level, the plan's CAP category, its
-// regions, and a zh-CN block, with an en-US one when the plan has an
-// English title.
 // endedByStandDown reports whether a started activation ended by a
 // stand-down of its own: stood down, and not by its retraction, whose
 // correction is the Cancel (a call-up stood down and retracted later keeps
@@ -188,6 +184,11 @@ func endedByStandDown(a notify.Activation) bool {
 	return a.Retraction == nil || a.StoodDownAt.Before(a.Retraction.At)
 }
 
+// capActivation fills the CAP builder for an activation as issued: sent at
+// its creation, severity from its level, the plan's CAP category, its
+// regions, and a zh-CN block, with an en-US one when the plan has an
+// English title; both headlines name the regions (the English one by
+// their English names, the Chinese where a region has none).
 func (s *Server) capActivation(ctx context.Context, level muster.Consistency, a notify.Activation) (cap.Activation, error) {
 	switch {
 	case a.Status == notify.StatusPendingApproval, a.Status == notify.StatusApprovalExpired, a.Status == notify.StatusRejected:
@@ -225,9 +226,16 @@ func (s *Server) capActivation(ctx context.Context, level muster.Consistency, a 
 		},
 	}
 	if a.PlanTitleEN != "" {
+		// The regions as the Chinese headline names them, in English where
+		// they have an English name (as the en-US areaDesc does).
+		namesEN := make([]string, len(regions))
+		for i, r := range regions {
+			namesEN[i] = cmp.Or(r.NameEN, r.Name)
+		}
 		in.EN = cap.Text{
-			Event:       fmt.Sprintf("%s: level %s response", a.PlanTitleEN, a.Level),
-			Headline:    fmt.Sprintf("%s: level %s (%s) response activated", a.PlanTitleEN, a.Level, a.Level.EnglishName()),
+			Event: fmt.Sprintf("%s: level %s response", a.PlanTitleEN, a.Level),
+			Headline: fmt.Sprintf("%s: level %s (%s) response activated in %s", a.PlanTitleEN, a.Level, a.Level.EnglishName(),
+				strings.Join(namesEN, ", ")),
 			Description: "Reason given: " + a.Reason,
 			Instruction: "People called up: report as your message says and reply to confirm.",
 		}
@@ -333,7 +341,7 @@ func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
 	if err != nil {
 		return nil, err
 	}
-	if src, ok := strings.CutPrefix(w.Source, capSourcePrefix); ok {
+	if src, ok := strings.CutPrefix(w.Source, plans.CAPSourcePrefix); ok {
 		a.Source = "relayed from " + src // the upstream alert's sender,identifier,sent
 	}
 	if w.Status != plans.WarningLifted {
@@ -374,10 +382,6 @@ func (s *Server) importerDep() (WarningImporter, error) {
 	}
 	return imp, nil
 }
-
-// capSourcePrefix starts the Source of a warning imported from CAP, followed
-// by the alert's sender,identifier,sent.
-const capSourcePrefix = "cap:"
 
 // CAPSentTolerance is how far ahead of the node's clock an upstream alert's
 // sent may be: clocks drift, but an alert sent further in the future comes
@@ -528,7 +532,7 @@ func (s *Server) importCAP(c *gin.Context) {
 	}
 	in := plans.UpstreamWarning{
 		Alert:       plans.UpstreamRef{Sender: u.Sender, Identifier: u.Identifier},
-		Source:      capSourcePrefix + alert.Reference().String(),
+		Source:      plans.CAPSourcePrefix + alert.Reference().String(),
 		Purpose:     purpose,
 		Replaces:    own,
 		Regions:     upstreamRegions(u),
@@ -628,7 +632,7 @@ func (s *Server) checkReferencedPurposes(ctx context.Context, u cap.Upstream, pu
 	}
 	sources := make([]string, len(refs))
 	for i, r := range refs {
-		sources[i] = capSourcePrefix + r.Sender + "," + r.Identifier + ","
+		sources[i] = plans.CAPSourcePrefix + r.Sender + "," + r.Identifier + ","
 	}
 	page := plans.Page{Limit: plans.MaxPageLimit}
 	for {

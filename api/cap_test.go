@@ -172,6 +172,8 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Equal(t, "东湖区、江北区", zh.Areas[0].Desc)
 	assert.Equal(t, "Donghu District, Jiangbei District", en.Areas[0].Desc, "the English names English speakers were told")
 	assert.Contains(t, en.Headline, "Example City Flood Control Plan")
+	assert.True(t, strings.HasPrefix(zh.Headline, "东湖区、江北区"), "%s", zh.Headline)
+	assert.True(t, strings.HasSuffix(en.Headline, " activated in Donghu District, Jiangbei District"), "the regions the Chinese headline names, in English: %s", en.Headline)
 
 	// EXERCISE level III: status Exercise, headlines marked as a drill (in
 	// another district: no drill goes where the LIVE call-up is).
@@ -183,6 +185,7 @@ func TestActivationsAsCAP(t *testing.T) {
 	assert.Equal(t, cap.StatusExercise, orig.Status)
 	assert.Equal(t, cap.SeverityModerate, orig.Infos[0].Severity)
 	assert.True(t, strings.HasPrefix(orig.Infos[0].Headline, cap.ExerciseMarkZH), orig.Infos[0].Headline)
+	assert.True(t, strings.HasSuffix(orig.Infos[1].Headline, " activated in 滨江街道"), "a region without an English name by its Chinese one: %s", orig.Infos[1].Headline)
 	assert.Equal(t, []cap.NamedValue{{ValueName: cap.GeocodeRegion, Value: "990103001"}}, orig.Infos[0].Areas[0].Geocodes)
 
 	// Retracted: the activation keeps its alert as issued, and its

@@ -143,7 +143,7 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 	assert.Equal(t, "1", browserRun(p, chromedp.Evaluate[string](`document.getElementById('approval-prompt').dataset.count`)))
 	waiting := p.text("#approval-prompt")
 	assert.Regexp(t, `^`+string(pending.ID)+` 等待审批：.+ I级（特别重大） .+申请，`+pending.ApprovalDeadline.Local().Format("15:04")+
-		` 前须另一人审批（muster approve `+string(pending.ID)+`）$`, waiting)
+		` 前须另一人审批（在其看板审批，或 muster approve `+string(pending.ID)+`）$`, waiting)
 	assert.NotContains(t, waiting, string(rejected.ID))
 	p.waitFor("the warning on the modes page", `#warning-rows tr[data-warning="`+string(unanswered.ID)+`"].prompt`, 10*time.Second)
 	assert.Regexp(t, `^已超时 \d+ 分钟，未响应`, p.text(`#warning-rows tr[data-warning="`+string(unanswered.ID)+`"] .respond-by`))
@@ -170,6 +170,11 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 		"no tiles of zeros")
 	assert.Contains(t, p.text("#warning-prompt"), string(unanswered.ID), "the prompt stays on every page")
 	assert.Contains(t, p.text("#approval-prompt"), string(pending.ID), "so does the waiting request")
+	// A wall screen's viewer token may look, not decide: it is offered
+	// nothing to decide with, and one line says so (whoami).
+	p.waitFor("the line in place of the approval panel", `#decide-readonly:not([hidden])`, 10*time.Second)
+	assert.Equal(t, "该令牌只能查看，不能审批或指挥操作。", p.text("#decide-readonly"))
+	assert.Zero(t, browserRun(p, chromedp.Evaluate[int](`document.querySelectorAll('#decide-preview, #decide-reject').length`)))
 	p.do("open the rejected request's board", 20*time.Second,
 		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(rejected.ID)+`'`),
 		chromedp.WaitReady(chromedp.CSS(`#approval[data-status="rejected"]`)),

@@ -36,6 +36,7 @@ type Drills interface {
 	Metrics(ctx context.Context, level muster.Consistency, id drills.RunID, asOf time.Time) (drills.Metrics, error)
 	Report(ctx context.Context, level muster.Consistency, id drills.RunID, asOf time.Time) (drills.Report, error)
 	Trend(ctx context.Context, level muster.Consistency, plan plans.PlanID) ([]drills.TrendRow, error)
+	ScopeWarnings(ctx context.Context, level muster.Consistency, plan plans.PlanID, scope []plans.RegionCode) ([]string, error)
 	Now() time.Time
 }
 
@@ -125,7 +126,7 @@ func (s *Server) listDrillRuns(c *gin.Context, ds Drills) {
 		return
 	}
 	f := drills.RunFilter{Schedule: drills.ScheduleID(seqID(c.Query("schedule"))), Plan: plans.PlanID(strings.TrimSpace(c.Query("plan"))),
-		Status: drills.RunStatus(strings.TrimSpace(c.Query("status")))}
+		Status: drills.RunStatus(strings.TrimSpace(c.Query("status"))), Activation: plans.ActivationID(seqID(c.Query("activation")))}
 	switch f.Status {
 	case "", drills.RunStarted, drills.RunMissed, drills.RunFailed:
 	default:

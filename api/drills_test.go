@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -293,13 +294,8 @@ func lower[T ~string](id T) string { return strings.ToLower(string(id)) }
 // naming the schedule): the schedule would fail at its next due time. With
 // force it is applied; a file keeping the level goes through as before.
 func TestPlanApplyKeepsTheLevelsDrillsUse(t *testing.T) {
-	clk := clustertest.NewClock(time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC))
-	f := newFixtureWith(t, 1, clk, "")
-	h := f.handler(f.c.Leader())
-	withDemo(t, f, h)
-	files, err := examples.Plans()
-	require.NoError(t, err)
-	flood := string(files[0].Data)
+	f, h, floodFile := floodFixture(t)
+	flood := string(floodFile)
 	cut := strings.Index(flood, "\n  IV:\n")
 	require.Positive(t, cut, "level IV is the file's last level")
 	withoutIV := []byte(flood[:cut+1])
@@ -322,6 +318,75 @@ func TestPlanApplyKeepsTheLevelsDrillsUse(t *testing.T) {
 
 	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml&force=true", token: f.root, body: bytes.NewReader(withoutIV)})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
-	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(files[0].Data)})
+	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(floodFile)})
 	require.Equal(t, http.StatusCreated, res.Code, "the level back: %s", res.Body)
+}
+
+// A plan version whose scope no longer covers a region an active drill
+// schedule of the plan runs in is stored all the same, with a warning
+// naming the schedule, its regions outside the scope, its next due time and
+// what to do: the schedule's next run would be refused by the scope guard.
+// A schedule inside the new scope, a paused one, and one whose scope was
+// confirmed when it was scheduled get none.
+func TestPlanApplyWarnsOfDrillSchedulesOutsideANarrowedScope(t *testing.T) {
+	f, h, floodFile := floodFixture(t)
+	flood := string(floodFile)
+	require.Contains(t, flood, `scope: ["990100"]`)
+	narrowed := []byte(strings.Replace(flood, `scope: ["990100"]`, `scope: ["990101"]`, 1))
+
+	schedule := func(title string, body map[string]any) drills.Schedule {
+		t.Helper()
+		in := map[string]any{"plan_id": "flood-control", "level": "IV", "type": "notification", "title": title, "cron": "0 9 * * 1", "time_zone": "Asia/Shanghai"}
+		maps.Copy(in, body)
+		res := do(t, h, request{method: "POST", path: "/api/v1/drills", token: f.root, body: jsonBody(in)})
+		require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+		var s drills.Schedule
+		res.decode(t, &s)
+		return s
+	}
+	outside := schedule("江北区通讯演练", map[string]any{"regions": []string{"990101", "990102"}})
+	inside := schedule("东湖区通讯演练", map[string]any{"regions": []string{"990101"}})
+	paused := schedule("暂停的演练", map[string]any{"regions": []string{"990102"}, "cron": "0 10 * * 2"})
+	confirmed := schedule("已确认范围的演练", map[string]any{"regions": []string{"990103"}, "cron": "0 11 * * 3", "confirm_scope": "990103"})
+	res := do(t, h, request{method: "POST", path: "/api/v1/drills/" + string(paused.ID) + "/pause", token: f.root})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+
+	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(narrowed)})
+	require.Equal(t, http.StatusCreated, res.Code, "stored all the same: %s", res.Body)
+	var r plans.PlanApplyResult
+	res.decode(t, &r)
+	assert.Equal(t, 2, r.Version)
+	var ours []string
+	for _, w := range r.Warnings {
+		if strings.HasPrefix(w, "drill schedule ") {
+			ours = append(ours, w)
+		}
+	}
+	require.Len(t, ours, 1, "%q", r.Warnings)
+	assert.Equal(t, "drill schedule "+string(outside.ID)+` "江北区通讯演练" runs in 江北区 (990102), outside plan flood-control's new scope (990101): `+
+		"its next run, due 2026-12-14 09:00 +08:00 (Asia/Shanghai), will be refused; delete it (muster drill delete "+string(outside.ID)+
+		") and schedule it again with --confirm-scope 990101,990102 if that is meant, or keep its regions in the plan's scope", ours[0])
+	for _, s := range []drills.Schedule{inside, paused, confirmed} {
+		assert.NotContains(t, strings.Join(r.Warnings, "\n"), string(s.ID), "%s", s.Title)
+	}
+
+	// What the warning says to do: the run by hand is refused, as it says.
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills/" + string(outside.ID) + "/run", token: f.root})
+	assert.Equal(t, http.StatusBadRequest, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: "/api/v1/drills/" + string(confirmed.ID) + "/run", token: f.root})
+	assert.Equal(t, http.StatusCreated, res.Code, "confirmed when scheduled: %s", res.Body)
+}
+
+// floodFixture is a one-node fixture on a test clock with the demo data,
+// its handler, and the flood plan's file as the demo applied it.
+func floodFixture(t *testing.T) (*fixture, http.Handler, []byte) {
+	t.Helper()
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC))
+	f := newFixtureWith(t, 1, clk, "")
+	h := f.handler(f.c.Leader())
+	withDemo(t, f, h)
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	require.Equal(t, "flood.yaml", files[0].Name)
+	return f, h, files[0].Data
 }

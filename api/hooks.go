@@ -135,6 +135,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 	var answer twiml
 	switch {
 	case res.Replies > maxSMSAnswers:
+	case res.Outcome == notify.InboundNote && res.ToReport: // a reply to a 叫应 report sent to them
+		answer.Message = notify.ReportTakesNoReply(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.State.Answered(): // their first answer stands: say so, not "reply 1"
 		answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote:

@@ -28,14 +28,18 @@ import (
 // stubCluster satisfies Cluster for tests that only look at routing.
 type stubCluster struct{}
 
-func (stubCluster) Status() cluster.Status                             { return cluster.Status{} }
-func (stubCluster) Ready(uint64) (bool, string)                        { return true, "ok" }
-func (stubCluster) JoinByHand(context.Context, cluster.NodeInfo) error { return nil }
-func (stubCluster) Remove(context.Context, string) error               { return nil }
-func (stubCluster) InternalHandler() http.Handler                      { return http.NotFoundHandler() }
-func (stubCluster) Backup(io.Writer) (uint64, error)                   { return 0, nil }
+func (stubCluster) Status() cluster.Status                                     { return cluster.Status{} }
+func (stubCluster) Ready(uint64) (bool, string)                                { return true, "ok" }
+func (stubCluster) JoinByHand(context.Context, string, cluster.NodeInfo) error { return nil }
+func (stubCluster) RecordBackup(context.Context, string, uint64) error         { return nil }
+func (stubCluster) RemoveMember(context.Context, cluster.RemoveRequest) error  { return nil }
+func (stubCluster) InternalHandler() http.Handler                              { return http.NotFoundHandler() }
+func (stubCluster) Backup(io.Writer) (uint64, error)                           { return 0, nil }
 func (stubCluster) Audit(context.Context, muster.Consistency, uint64, int) ([]cluster.AuditEntry, cluster.AuditHead, error) {
 	return nil, cluster.AuditHead{}, nil
+}
+func (stubCluster) CutAudit(context.Context, string, cluster.AuditCutRequest) (cluster.AuditCutResult, error) {
+	return cluster.AuditCutResult{}, nil
 }
 func (stubCluster) Authenticate(context.Context, string) (access.Identity, error) {
 	return access.Identity{}, muster.Errorf(muster.EUnauthorized, "stub")
@@ -256,7 +260,9 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"Token": access.Token{}, "Retraction": notify.Retraction{}, "ApproverNotice": notify.ApproverNotice{},
 		"ClusterStatus": cluster.Status{}, "ServerStatus": cluster.ServerStatus{}, "Disk": cluster.Disk{},
 		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": AuditPage{},
+		"AuditCheckpoint": cluster.AuditCheckpoint{}, "AuditCutRequest": cluster.AuditCutRequest{}, "AuditCutResult": cluster.AuditCutResult{},
 		"RetractPreview": notify.RetractPreview{}, "StandingCallUp": notify.StandingCallUp{},
+		"Whoami": Whoami{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

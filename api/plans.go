@@ -119,7 +119,8 @@ func (s *Server) listPeople(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	f := plans.PeopleFilter{Region: plans.RegionCode(c.Query("region")), Tag: c.Query("tag"), Team: c.Query("team")}
+	f := plans.PeopleFilter{Region: plans.RegionCode(c.Query("region")), Tag: c.Query("tag"), Team: c.Query("team"),
+		ExternalID: strings.TrimSpace(c.Query("external_id"))}
 	if v := c.Query("category"); v != "" {
 		if f.Category, err = plans.ParseCategory(v); err != nil {
 			s.writeError(c, err)
@@ -228,13 +229,27 @@ func (s *Server) applyPlan(c *gin.Context) {
 	if name == "" {
 		name = "plan.yaml"
 	}
+	// A file that does not decode is left to ApplyPlan to report.
+	var p *plans.Plan
+	if text, err := plans.PlanText(name, data); err == nil {
+		p, _ = plans.DecodePlan(name, text)
+	}
 	if c.Query("force") != "true" {
-		if err := s.levelsStillDrilled(c.Request.Context(), name, data); err != nil {
+		if err := s.levelsStillDrilled(c.Request.Context(), p); err != nil {
 			s.writeError(c, err)
 			return
 		}
 	}
 	res, err := s.deps.Plans.ApplyPlan(c.Request.Context(), identity(c).Name, name, data)
+	if err == nil && p != nil && s.deps.Drills != nil {
+		// Stored all the same: a drill schedule the new scope leaves out
+		// is told, not a reason to refuse the plan.
+		w, werr := s.deps.Drills.ScopeWarnings(c.Request.Context(), muster.Default, p.ID, p.Scope)
+		if werr != nil {
+			w = []string{fmt.Sprintf("the plan's drill schedules were not checked against its scope: %v", werr)}
+		}
+		res.Warnings = append(res.Warnings, w...)
+	}
 	status := http.StatusOK
 	if res.Changed {
 		status = http.StatusCreated
@@ -245,13 +260,9 @@ func (s *Server) applyPlan(c *gin.Context) {
 
 // levelsStillDrilled refuses (409) a plan file that drops a level its drill
 // schedules use: each of them would fail at its next due time. A file that
-// does not decode is left to ApplyPlan to report.
-func (s *Server) levelsStillDrilled(ctx context.Context, name string, data []byte) error {
-	if s.deps.Drills == nil {
-		return nil
-	}
-	p, err := plans.DecodePlan(name, data)
-	if err != nil {
+// does not decode (p nil) is left to ApplyPlan to report.
+func (s *Server) levelsStillDrilled(ctx context.Context, p *plans.Plan) error {
+	if s.deps.Drills == nil || p == nil {
 		return nil
 	}
 	var lost []string

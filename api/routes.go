@@ -9,9 +9,10 @@ import (
 )
 
 // routes registers every route. It is the one place to add routes: each
-// authenticated route goes through s.handle with the action it requires,
-// and must also be described in openapi.json (TestOpenAPIMatchesRoutes holds
-// the two together, action included).
+// authenticated route goes through s.handle with the action it requires
+// (or s.handleAnyRole, for one every token may use), and must also be
+// described in openapi.json (TestOpenAPIMatchesRoutes holds the two
+// together, action included).
 func (s *Server) routes() {
 	e := s.engine
 
@@ -57,11 +58,13 @@ func (s *Server) routes() {
 	// bigger uploads (roster imports) gets its own s.authed(limit).
 	api := s.authed(v1, s.cfg.MaxBody)
 
+	s.handleAnyRole(api, "GET", "/whoami", s.whoami)
 	s.handle(api, "GET", "/cluster/status", access.ActRead, s.clusterStatus)
 	s.handle(api, "POST", "/cluster/join", access.ActAdmin, s.clusterJoin)
 	s.handle(api, "POST", "/cluster/remove", access.ActAdmin, s.clusterRemove)
 	s.handle(api, "GET", "/backup", access.ActAdmin, s.backup)
 	s.handle(api, "GET", "/audit", access.ActAdmin, s.listAudit)
+	s.handle(api, "POST", "/audit/cut", access.ActAdmin, s.cutAudit)
 
 	s.handle(api, "GET", "/tokens", access.ActAdmin, s.listTokens)
 	s.handle(api, "POST", "/tokens", access.ActAdmin, s.createToken)
@@ -140,6 +143,14 @@ func (s *Server) authed(parent *gin.RouterGroup, maxBody int64) *gin.RouterGroup
 func (s *Server) handle(g *gin.RouterGroup, method, path string, a access.Action, h gin.HandlerFunc) {
 	g.Handle(method, path, s.require(a), h)
 	s.actions[method+" "+joinPath(g.BasePath(), path)] = a
+}
+
+// handleAnyRole registers an authenticated route that every token may use,
+// whatever its role; it is recorded with no action (openapi.json names
+// none).
+func (s *Server) handleAnyRole(g *gin.RouterGroup, method, path string, h gin.HandlerFunc) {
+	g.Handle(method, path, h)
+	s.actions[method+" "+joinPath(g.BasePath(), path)] = ""
 }
 
 func joinPath(base, path string) string {

@@ -44,9 +44,9 @@ type Config struct {
 	// collector and the Go and process collectors in it; nil serves an
 	// empty registry.
 	Metrics prometheus.Gatherer
-	// MetricsNeedToken makes /metrics take a muster token (any role: a
-	// viewer's will do) as the API does; false serves it to anyone who can
-	// reach the port.
+	// MetricsNeedToken makes /metrics take a muster token with the read
+	// permission (any role but feed: a viewer's will do) as the API does;
+	// false serves it to anyone who can reach the port.
 	MetricsNeedToken bool
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed for
 	// the client address in logs; empty trusts none.
@@ -77,11 +77,18 @@ type Config struct {
 type Cluster interface {
 	Status() cluster.Status
 	Ready(maxLag uint64) (bool, string)
-	JoinByHand(ctx context.Context, info cluster.NodeInfo) error
-	Remove(ctx context.Context, id string) error
+	// JoinByHand and RemoveMember record actor (RemoveRequest.Actor), the
+	// token's name, as who changed the membership.
+	JoinByHand(ctx context.Context, actor string, info cluster.NodeInfo) error
+	RemoveMember(ctx context.Context, req cluster.RemoveRequest) error
 	InternalHandler() http.Handler
+	// RecordBackup records in the audit chain that actor took a copy of
+	// this node's state at raft index applied (GET /api/v1/backup).
+	RecordBackup(ctx context.Context, actor string, applied uint64) error
 	// Audit reads the audit chain (GET /api/v1/audit).
 	Audit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]cluster.AuditEntry, cluster.AuditHead, error)
+	// CutAudit cuts the oldest entries of the audit chain (POST /api/v1/audit/cut).
+	CutAudit(ctx context.Context, actor string, req cluster.AuditCutRequest) (cluster.AuditCutResult, error)
 }
 
 // StateBackup writes a consistent copy of the state file (cluster.FSM).
@@ -121,9 +128,10 @@ type Server struct {
 	logger *slog.Logger
 	engine *gin.Engine
 
-	// actions records the action each authenticated route requires,
-	// keyed by "METHOD /full/path", so tests can hold the OpenAPI
-	// document to it.
+	// actions records the action each authenticated route requires
+	// ("" for one every token may use), keyed by "METHOD /full/path", so
+	// tests can hold the OpenAPI document to it and whoami says what the
+	// routes allow.
 	actions map[string]access.Action
 
 	// webhooks counts provider webhooks by route and HTTP status: taken
@@ -168,12 +176,20 @@ func New(cfg Config, deps Deps) *Server {
 			Name: "muster_webhooks_total",
 			Help: "Provider webhooks answered by this node, by route and HTTP status.",
 		}, []string{"route", "code"})}
-	s.statuses, s.watches = newSharedReads(s.readStatus(false)), newSharedReads(s.readStatus(true))
-	// /metrics shows the webhook counts when it gathers from a registry
-	// this server may add to (the caller's, or its own default).
+	waiting := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "muster_api_shared_read_waiters",
+		Help: "Requests and event streams of this node waiting now for a shared read of an activation's status (read=status) or status and board (read=board).",
+	}, []string{"read"})
+	s.statuses = newSharedReads(s.readStatus(false), waiting.WithLabelValues("status"))
+	s.watches = newSharedReads(s.readStatus(true), waiting.WithLabelValues("board"))
+	// /metrics shows the webhook counts and the shared reads' waiters when
+	// it gathers from a registry this server may add to (the caller's, or
+	// its own default).
 	if r, ok := cfg.Metrics.(prometheus.Registerer); ok {
-		if err := r.Register(s.webhooks); err != nil {
-			s.logger.Warn("webhook counts are not exposed", "err", err)
+		for _, c := range []prometheus.Collector{s.webhooks, waiting} {
+			if err := r.Register(c); err != nil {
+				s.logger.Warn("a metric is not exposed", "err", err)
+			}
 		}
 	}
 	e := gin.New()

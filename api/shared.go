@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"muster"
 	"muster/plans"
 )
@@ -21,8 +23,11 @@ import (
 // of every grid's counters each time, not a hundred.
 type sharedReads[V any] struct {
 	read func(ctx context.Context, level muster.Consistency, id plans.ActivationID) (V, error)
-	mu   sync.Mutex
-	last map[readKey]*sharedRead[V]
+	// waiting counts the requests and streams waiting for a read now: how
+	// many share one shows on /metrics when the consoles crowd in.
+	waiting prometheus.Gauge
+	mu      sync.Mutex
+	last    map[readKey]*sharedRead[V]
 }
 
 type readKey struct {
@@ -43,8 +48,8 @@ type sharedRead[V any] struct {
 // once another read starts.
 const forgetReads = 10 * time.Second
 
-func newSharedReads[V any](read func(context.Context, muster.Consistency, plans.ActivationID) (V, error)) *sharedReads[V] {
-	return &sharedReads[V]{read: read, last: map[readKey]*sharedRead[V]{}}
+func newSharedReads[V any](read func(context.Context, muster.Consistency, plans.ActivationID) (V, error), waiting prometheus.Gauge) *sharedReads[V] {
+	return &sharedReads[V]{read: read, waiting: waiting, last: map[readKey]*sharedRead[V]{}}
 }
 
 // get returns a read of activation id at level that started at notBefore
@@ -53,6 +58,8 @@ func newSharedReads[V any](read func(context.Context, muster.Consistency, plans.
 // one then serves everyone who waited.
 func (s *sharedReads[V]) get(ctx context.Context, level muster.Consistency, id plans.ActivationID, notBefore time.Time) (*sharedRead[V], error) {
 	k := readKey{id, level}
+	s.waiting.Inc()
+	defer s.waiting.Dec()
 	for {
 		s.mu.Lock()
 		r := s.last[k]

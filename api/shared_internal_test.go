@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,13 +24,14 @@ import (
 func TestSharedReadsStartAfterTheRequest(t *testing.T) {
 	var calls atomic.Int64
 	first := make(chan struct{})
+	waiting := prometheus.NewGauge(prometheus.GaugeOpts{Name: "waiting"})
 	s := newSharedReads(func(ctx context.Context, _ muster.Consistency, id plans.ActivationID) (int64, error) {
 		n := calls.Add(1)
 		if n == 1 {
 			<-first
 		}
 		return n, nil
-	})
+	}, waiting)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -49,6 +52,8 @@ func TestSharedReadsStartAfterTheRequest(t *testing.T) {
 			got <- r.v
 		})
 	}
+	require.Eventually(t, func() bool { return testutil.ToFloat64(waiting) == 21 }, 5*time.Second, time.Millisecond,
+		"every request waits for a read")
 	close(first)
 	wg.Wait()
 	assert.Equal(t, int64(1), <-firstGot, "the first request takes the read it started")
@@ -56,6 +61,7 @@ func TestSharedReadsStartAfterTheRequest(t *testing.T) {
 		assert.Equal(t, int64(2), <-got, "a request takes a read started after it came")
 	}
 	assert.Equal(t, int64(2), calls.Load())
+	assert.Zero(t, testutil.ToFloat64(waiting), "none waits once all are answered")
 
 	// Another level or activation is another read.
 	r, err := s.get(ctx, muster.Stale, "A000001", time.Time{})
@@ -83,7 +89,7 @@ func TestSharedReadOutlivesItsStarter(t *testing.T) {
 			return 0, ctx.Err()
 		}
 		return 0, failing
-	})
+	}, prometheus.NewGauge(prometheus.GaugeOpts{Name: "waiting"}))
 	gone, leave := context.WithCancel(context.Background())
 	started := time.Now()
 	errs := make(chan error, 2)
@@ -108,7 +114,7 @@ func TestSharedReadOutlivesItsStarter(t *testing.T) {
 func TestSharedReadPanicIsAnError(t *testing.T) {
 	s := newSharedReads(func(context.Context, muster.Consistency, plans.ActivationID) (int, error) {
 		panic("a board of no grids")
-	})
+	}, prometheus.NewGauge(prometheus.GaugeOpts{Name: "waiting"}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := s.get(ctx, muster.Stale, "A000001", time.Now())

@@ -60,10 +60,14 @@ func (e AuditEntry) Sum() string {
 }
 
 // AuditHead is the last entry of the chain: its number, index and hash.
+// Read with the chain (Node.Audit), it also carries the chain's checkpoint
+// once the chain was cut (zero, and left out of JSON, before): where the
+// entries the node still holds start.
 type AuditHead struct {
-	Seq   uint64 `json:"seq"`
-	Index uint64 `json:"index"`
-	Hash  string `json:"hash"`
+	Seq        uint64          `json:"seq"`
+	Index      uint64          `json:"index"`
+	Hash       string          `json:"hash"`
+	Checkpoint AuditCheckpoint `json:"checkpoint,omitzero"`
 }
 
 // appendAudit adds c, just applied in tx, to the chain. Everything in it
@@ -99,17 +103,23 @@ func appendAudit(tx *bolt.Tx, c *muster.Command) error {
 }
 
 // Audit returns up to limit entries of the chain after number after, oldest
-// first, and the chain's head, as this node's state has them at level
+// first, and the chain's head with its checkpoint (where a cut chain
+// starts), as this node's state has them at level
 // (muster.Stale: this node's own copy, which is what an auditor checks on
 // each node).
 func (n *Node) Audit(ctx context.Context, level muster.Consistency, after uint64, limit int) ([]AuditEntry, AuditHead, error) {
 	out := []AuditEntry{}
 	var head AuditHead
 	err := n.View(ctx, level, func(tx *bolt.Tx) error {
-		if v := tx.Bucket(metaBucket).Get(auditHeadKey); v != nil {
+		meta := tx.Bucket(metaBucket)
+		if v := meta.Get(auditHeadKey); v != nil {
 			if err := json.Unmarshal(v, &head); err != nil {
 				return fmt.Errorf("audit head: %w", err)
 			}
+		}
+		var err error
+		if head.Checkpoint, err = readAuditCheckpoint(meta); err != nil {
+			return err
 		}
 		b := tx.Bucket(auditBucket)
 		if b == nil {
@@ -128,24 +138,29 @@ func (n *Node) Audit(ctx context.Context, level muster.Consistency, after uint64
 	return out, head, err
 }
 
-// VerifyAudit checks entries, which continue the chain after prev (the
-// hash of the entry before the first; empty at the start of the chain):
-// each entry's hash is its Sum and names the one before. It returns the
-// last hash, to go on with the next page, or an error naming the first
-// entry that does not hold.
-func VerifyAudit(prev string, entries []AuditEntry) (string, error) {
+// VerifyAudit checks entries, which continue the chain after before (the
+// entry before the first: zero at the start of the chain, the checkpoint
+// after a cut, see AuditCheckpoint.Before): each entry's number follows
+// the one before, its hash is its Sum and names the one before. It returns
+// the last entry's number, index and hash, to go on with the next page, or
+// an error naming the first entry that does not hold.
+func VerifyAudit(before AuditHead, entries []AuditEntry) (AuditHead, error) {
 	for _, e := range entries {
-		if e.Prev != prev {
-			return prev, fmt.Errorf("audit entry %d (%s by %s at %s) names %s as the entry before it, but that one's hash is %s: an entry was taken out, put in or changed before it",
-				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), short(e.Prev), short(prev))
+		if e.Prev != before.Hash {
+			return before, fmt.Errorf("audit entry %d (%s by %s at %s) names %s as the entry before it, but that one's hash is %s: an entry was taken out, put in or changed before it",
+				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), short(e.Prev), short(before.Hash))
 		}
 		if s := e.Sum(); s != e.Hash {
-			return prev, fmt.Errorf("audit entry %d (%s by %s at %s) was changed: its fields hash to %s, it says %s",
+			return before, fmt.Errorf("audit entry %d (%s by %s at %s) was changed: its fields hash to %s, it says %s",
 				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), short(s), short(e.Hash))
 		}
-		prev = e.Hash
+		if e.Seq != before.Seq+1 {
+			return before, fmt.Errorf("audit entry %d (%s by %s at %s) follows entry %d: the chain was numbered again, with entries taken out or put in",
+				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), before.Seq)
+		}
+		before = AuditHead{Seq: e.Seq, Index: e.Index, Hash: e.Hash}
 	}
-	return prev, nil
+	return before, nil
 }
 
 func short(h string) string {

@@ -38,9 +38,9 @@ func TestAuditChainIsTheSameOnEveryReplica(t *testing.T) {
 		var err error
 		chains[i], heads[i], err = m.Node.Audit(ctx, muster.Stale, 0, 10000)
 		require.NoError(t, err)
-		last, err := cluster.VerifyAudit("", chains[i])
+		last, err := cluster.VerifyAudit(cluster.AuditHead{}, chains[i])
 		require.NoError(t, err, "node%d", i)
-		assert.Equal(t, heads[i].Hash, last, "node%d: the head is the last entry", i)
+		assert.Equal(t, heads[i], last, "node%d: the head is the last entry", i)
 	}
 	assert.Equal(t, heads[0], heads[1])
 	assert.Equal(t, heads[0], heads[2])
@@ -66,7 +66,7 @@ func TestAuditChainIsTheSameOnEveryReplica(t *testing.T) {
 	require.NoError(t, err)
 	rest, _, err := leader.Node.Audit(ctx, muster.Stale, first[len(first)-1].Seq, 10000)
 	require.NoError(t, err)
-	prev, err := cluster.VerifyAudit("", first)
+	prev, err := cluster.VerifyAudit(cluster.AuditHead{}, first)
 	require.NoError(t, err)
 	_, err = cluster.VerifyAudit(prev, rest)
 	require.NoError(t, err)
@@ -79,16 +79,16 @@ func TestAuditChainIsTheSameOnEveryReplica(t *testing.T) {
 	require.True(t, k >= 0 && k+2 < len(chain), "a put with two entries after it")
 	changed := append([]cluster.AuditEntry(nil), chain...)
 	changed[k].Actor = "someone else"
-	_, err = cluster.VerifyAudit("", changed)
+	_, err = cluster.VerifyAudit(cluster.AuditHead{}, changed)
 	assert.ErrorContains(t, err, fmt.Sprintf("audit entry %d (kv.put by someone else", changed[k].Seq))
 	assert.ErrorContains(t, err, "was changed")
 	rehashed := append([]cluster.AuditEntry(nil), changed...)
 	rehashed[k].Hash = rehashed[k].Sum() // and its hash made to match: the next one no longer does
-	_, err = cluster.VerifyAudit("", rehashed)
+	_, err = cluster.VerifyAudit(cluster.AuditHead{}, rehashed)
 	assert.ErrorContains(t, err, fmt.Sprintf("audit entry %d ", chain[k+1].Seq))
 	assert.ErrorContains(t, err, "was taken out, put in or changed before it")
 	removed := append(append([]cluster.AuditEntry(nil), chain[:k+1]...), chain[k+2:]...)
-	_, err = cluster.VerifyAudit("", removed)
+	_, err = cluster.VerifyAudit(cluster.AuditHead{}, removed)
 	assert.ErrorContains(t, err, fmt.Sprintf("audit entry %d ", chain[k+2].Seq))
 }
 

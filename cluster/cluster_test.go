@@ -484,6 +484,46 @@ func TestBootstrapOverABackupAppliesNewWrites(t *testing.T) {
 	require.NoError(t, put(ctx, n, "after-failover", "ok"))
 }
 
+// A follower forwards to the leader only at the address the leader's own
+// record gives for the raft address raft knows it by. A cluster restored
+// from a backup starts with the old cluster's records, and a node that
+// joins installs them before it applies the new leader's own; the old
+// cluster holds the same key and may still run. Before, a write forwarded
+// in that window was applied in the old cluster (and a read index taken
+// from it).
+func TestForwardingGoesOnlyToTheLeadersOwnAddress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old := clustertest.New(t, 1, clustertest.Options{Setup: kv})
+	c := clustertest.New(t, 2, clustertest.Options{Setup: kv, Config: func(_ int, cfg *cluster.Config) {
+		cluster.SpeakUnsealed(cfg) // node-to-node requests go to the records' HTTP addresses
+	}})
+	leader, follower := c.Leader(), c.Followers()[0]
+	record := func(raftAddr, httpAddr string) {
+		t.Helper()
+		p, _ := json.Marshal(cluster.NodeInfo{ID: leader.Node.ID(), RaftAddr: raftAddr, HTTPAddr: httpAddr, Rules: cluster.SealedRules - 1})
+		require.NoError(t, leader.Node.Apply(ctx, &muster.Command{Type: "cluster.node.put", Actor: "test", Payload: p}, nil))
+		require.True(t, follower.Node.FSM().WaitApplied(ctx.Done(), leader.Node.FSM().AppliedIndex()))
+	}
+	// The leader's record as a backup of the old cluster would have it.
+	record(old.Leader().Node.RaftAddr(), old.Leader().HTTPAddr)
+	short, cancelShort := context.WithTimeout(ctx, 1500*time.Millisecond)
+	err := put(short, follower.Node, "misdirected", "x")
+	cancelShort()
+	require.Error(t, err, "a write through the follower waits for the leader's own record")
+	_, there, err := lookup(old.Leader().Node, muster.Stale, "misdirected")
+	require.NoError(t, err)
+	assert.False(t, there, "the write was applied in the other cluster")
+
+	record(leader.Node.RaftAddr(), leader.HTTPAddr)
+	require.NoError(t, put(ctx, follower.Node, "forwarded", "y"))
+	v, _ := get(t, leader.Node, muster.Linearizable, "forwarded")
+	assert.Equal(t, "y", v)
+	_, there, err = lookup(old.Leader().Node, muster.Stale, "forwarded")
+	require.NoError(t, err)
+	assert.False(t, there)
+}
+
 // Joining a node at a raft address where nothing answers is refused and
 // changes nothing: as a voter it would count towards the quorum, and a
 // single node that took it on could no longer commit anything.

@@ -103,6 +103,14 @@ func (n *Node) reachWindow() time.Duration {
 	return reachFactor * hb
 }
 
+// heard reports whether this leader heard from the member at addr over raft
+// within the reach window, and when it last did (zero: not since it was
+// elected).
+func (n *Node) heard(addr raft.ServerAddress) (last time.Time, ok bool) {
+	last = n.contacts.lastHeard(string(addr))
+	return last, !last.IsZero() && time.Since(last) <= n.reachWindow()
+}
+
 // memberContact fills in s (a member of the configuration) as this node
 // knows it when it leads: whether the member answered raft within the reach
 // window, how long ago, and its applied index as it last reported it.
@@ -117,8 +125,7 @@ func (n *Node) memberContact(s *ServerStatus, addr raft.ServerAddress) {
 		s.AppliedIndex = n.fsm.AppliedIndex()
 		return
 	}
-	last := n.contacts.lastHeard(string(addr))
-	reachable = !last.IsZero() && time.Since(last) <= n.reachWindow()
+	last, reachable := n.heard(addr)
 	s.Reachable = &reachable
 	if !last.IsZero() {
 		s.LastContact = time.Since(last).Round(time.Millisecond).String()
@@ -178,7 +185,7 @@ func (n *Node) reachableVoters() (int, bool) {
 			count++
 			continue
 		}
-		if last := n.contacts.lastHeard(string(s.Address)); !last.IsZero() && time.Since(last) <= n.reachWindow() {
+		if _, ok := n.heard(s.Address); ok {
 			count++
 		}
 	}

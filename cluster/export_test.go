@@ -3,17 +3,33 @@ package cluster
 import (
 	"net/http"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // SpeakLegacyRaft makes a node configured with c speak raft without the
 // handshake, as a muster before it did.
-func SpeakLegacyRaft(c *Config) { c.legacyRaft = true }
+func SpeakLegacyRaft(c *Config) {
+	c.legacyRaft = true
+	SpeakUnsealed(c)
+}
+
+// SpeakUnsealed makes a node configured with c refuse encrypted raft and
+// node-to-node requests on its raft port, as a muster before them did, at
+// the rules before them.
+func SpeakUnsealed(c *Config) {
+	c.unsealed = true
+	if c.Rules <= 0 || c.Rules >= sealedRules {
+		c.Rules = sealedRules - 1
+	}
+}
 
 // SpeakLegacyInternalAuth makes a node configured with c send and take
 // node-to-node requests with the cluster key in the clear, as a muster
 // before signed requests did, at the rules before SignedOnlyRules.
 func SpeakLegacyInternalAuth(c *Config) {
 	c.legacyInternalAuth = true
+	c.unsealed = true
 	c.Rules = signedOnlyRules - 1
 }
 
@@ -25,4 +41,20 @@ func SignInternal(key string, req *http.Request, body []byte, t time.Time) {
 	a := newInternalAuth(key, false, func() bool { return true })
 	a.now = func() time.Time { return t }
 	a.sign(req, body)
+}
+
+// VotesWithheld is how many vote requests n answered not granted, holding
+// no raft log (voteGuard).
+func (n *Node) VotesWithheld() uint64 { return n.votesWithheld.Load() }
+
+// NewBoundedLogCache is the log store a node gives raft, over store (its
+// file at path).
+func NewBoundedLogCache(capacity int, store raft.LogStore, path string) (*boundedLogCache, error) {
+	return newBoundedLogCache(capacity, store, path)
+}
+
+// LogStoreFailed records in n's raft log store that a batch from index
+// first failed with err (nil: a batch was stored), as storing does.
+func (n *Node) LogStoreFailed(first uint64, err error) {
+	_ = n.logCache.note([]*raft.Log{{Index: first}}, err)
 }

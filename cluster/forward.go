@@ -72,16 +72,16 @@ func (n *Node) InternalHandler() http.Handler {
 		writeInternalJSON(w, map[string]string{"joined": req.ID})
 	})
 	mux.HandleFunc("POST /internal/v1/remove", func(w http.ResponseWriter, r *http.Request) {
-		var info NodeInfo
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&info); err != nil {
+		var req RemoveRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
 			writeInternalError(w, muster.Errorf(muster.EInvalid, "remove request: %v", err))
 			return
 		}
-		if err := n.Remove(r.Context(), info.ID); err != nil {
+		if err := n.RemoveMember(r.Context(), req); err != nil {
 			writeInternalError(w, err)
 			return
 		}
-		writeInternalJSON(w, map[string]string{"removed": info.ID})
+		writeInternalJSON(w, map[string]string{"removed": req.ID})
 	})
 	mux.HandleFunc("GET /internal/v1/status", func(w http.ResponseWriter, r *http.Request) {
 		writeInternalJSON(w, n.Status())
@@ -131,21 +131,39 @@ func writeInternalError(w http.ResponseWriter, err error) {
 	_ = json.NewEncoder(w).Encode(map[string]*muster.Error{"error": e})
 }
 
-// leaderHTTP returns the leader's HTTP base URL, or errRetry while there is
-// no leader or its address is not yet known here.
-func (n *Node) leaderHTTP() (string, error) {
-	_, id := n.raft.LeaderWithID()
+// leaderBase returns the base URL of the leader's node-to-node endpoints
+// and the client to reach them with, or errRetry while there is no leader
+// or its address is not yet known here. Once every member encrypts
+// (sealedRules) that is the leader's raft port, over TLS; before, its HTTP
+// address.
+func (n *Node) leaderBase() (string, *http.Client, error) {
+	addr, id := n.raft.LeaderWithID()
 	if id == "" {
-		return "", errRetry
+		return "", nil, errRetry
 	}
 	if string(id) == n.cfg.NodeID {
-		return "", errRetry // leadership moved to us: the caller retries locally
+		return "", nil, errRetry // leadership moved to us: the caller retries locally
+	}
+	if n.sealed != nil && n.auth.sealedNow() {
+		if addr == "" {
+			return "", nil, errRetry
+		}
+		return "http://" + string(addr), n.sealed, nil
 	}
 	info, ok := n.nodeInfo(string(id))
 	if !ok || info.HTTPAddr == "" {
-		return "", errRetry
+		return "", nil, errRetry
 	}
-	return strings.TrimRight(info.HTTPAddr, "/"), nil
+	// A record naming another raft address is not this leader's, and its
+	// HTTP address may be another cluster's: a node that joined a cluster
+	// restored from a backup installs the backup's records, the old
+	// cluster's, before it applies the leader's own, and the old cluster,
+	// holding the same key, may still run there. Such a request was taken
+	// there: a read index from the other cluster, a write applied in it.
+	if addr != "" && info.RaftAddr != "" && info.RaftAddr != string(addr) {
+		return "", nil, errRetry
+	}
+	return strings.TrimRight(info.HTTPAddr, "/"), n.client, nil
 }
 
 func (n *Node) forwardApply(ctx context.Context, c *muster.Command, out any) error {
@@ -156,7 +174,7 @@ func (n *Node) forwardApply(ctx context.Context, c *muster.Command, out any) err
 	var resp struct {
 		Result json.RawMessage `json:"result"`
 	}
-	if err := n.post(ctx, "/internal/v1/apply", "application/octet-stream", body, &resp); err != nil {
+	if err := n.post(ctx, "/internal/v1/apply", "application/octet-stream", body, false, &resp); err != nil {
 		return err
 	}
 	if out == nil || len(resp.Result) == 0 || string(resp.Result) == "null" {
@@ -176,7 +194,7 @@ func (n *Node) remoteReadIndex(ctx context.Context, verify bool) (uint64, error)
 	var resp struct {
 		Index uint64 `json:"index"`
 	}
-	err := n.post(ctx, path, "application/json", nil, &resp)
+	err := n.post(ctx, path, "application/json", nil, true, &resp)
 	return resp.Index, err
 }
 
@@ -185,40 +203,68 @@ func (n *Node) forwardJSON(ctx context.Context, path string, in, out any) error 
 	if err != nil {
 		return err
 	}
-	return n.post(ctx, path, "application/json", b, out)
+	return n.post(ctx, path, "application/json", b, false, out)
 }
 
 // post sends a node-to-node request to the leader. Failures that prove the
 // request was not processed (no leader, connection refused, not_leader) come
-// back as errRetry; others keep their code.
-func (n *Node) post(ctx context.Context, path, contentType string, body []byte, out any) error {
-	base, err := n.leaderHTTP() // no leader yet: the caller waits for one
+// back as errRetry; others keep their code. An idempotent request (a read
+// index) is abandoned when this node learns of a leader change meanwhile
+// (a leader that hangs is replaced in about a second, where the request
+// would wait out its deadline on it), and comes back as errRetry when
+// abandoned or failed on the way: asked again, of the next leader, it does
+// no harm. Another one stays with the leader it went to, which answers
+// not_leader if it handed over before taking it; when it fails on the way
+// its outcome is unknown, and the error says so and what to do.
+func (n *Node) post(ctx context.Context, path, contentType string, body []byte, idempotent bool, out any) error {
+	moved := n.leaderMove.wait()        // before the leader is read: a change after it is seen
+	base, client, err := n.leaderBase() // no leader yet: the caller waits for one
 	if err != nil {
 		return err
 	}
 	if n.cfg.ClusterKey == "" {
 		return muster.Errorf(muster.ENotLeader, "this node is not the leader and has no cluster key to forward with")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	attempt, abandon := context.WithCancel(ctx)
+	defer abandon()
+	if idempotent {
+		go func() {
+			select {
+			case <-moved:
+				abandon()
+			case <-attempt.Done():
+			}
+		}()
+	}
+	req, err := http.NewRequestWithContext(attempt, http.MethodPost, base+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", contentType)
 	n.internal.sign(req, body)
-	res, err := n.client.Do(req)
+	_, leader := n.raft.LeaderWithID()
+	unknown := func(what string, err error) error {
+		switch {
+		case idempotent && ctx.Err() == nil:
+			return errRetry
+		case ctx.Err() != nil:
+			return muster.Errorf(muster.ETimeout, "the leader %s did not answer before the deadline (%v): it may or may not have been applied; look before trying again", leader, ctx.Err())
+		case attempt.Err() != nil:
+			return muster.Errorf(muster.EUnavailable, "the leader %s was replaced while it handled this request: it may or may not have been applied; look before trying again", leader)
+		}
+		return muster.Errorf(muster.EUnavailable, "the leader %s stopped answering while it handled this request (%s: %v): it may or may not have been applied; look before trying again", leader, what, err)
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		if isDialError(err) {
 			return errRetry
 		}
-		if ctx.Err() != nil {
-			return muster.Errorf(muster.ETimeout, "forward to leader: %v", ctx.Err())
-		}
-		return muster.Errorf(muster.EUnavailable, "forward to leader: %v (it may or may not have been applied)", err)
+		return unknown("forward", err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxForwardBody))
 	if err != nil {
-		return muster.Errorf(muster.EUnavailable, "forward to leader: read reply: %v", err)
+		return unknown("read reply", err)
 	}
 	if res.StatusCode != http.StatusOK {
 		var e struct {

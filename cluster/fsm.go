@@ -58,6 +58,31 @@ type FSM struct {
 	// release holds the command types after which the FSM hands freed
 	// memory back to the operating system (see ReleaseMemoryAfter).
 	release map[string]bool
+
+	// cannotApply ends the process when a committed entry cannot be
+	// applied (see OnCannotApply); nil: a panic does.
+	cannotApply func(msg string)
+}
+
+// OnCannotApply sets what ends the process when the FSM cannot apply
+// committed entries for a reason the operator must fix on this node (its
+// data disk full): stop is called, on the goroutine that applies them,
+// with the message saying what to do, which the FSM has just logged at
+// ERROR, and must not return (cmd/muster exits with a code of its own).
+// raft's FSM cannot refuse an entry, and the node must not apply the
+// entries after it nor answer as if it had applied it, so if stop returns,
+// or none is set, the FSM panics with the message. Call it before the
+// node starts.
+func (f *FSM) OnCannotApply(stop func(msg string)) { f.cannotApply = stop }
+
+// stopApplying ends the process over msg (see OnCannotApply); it does not
+// return.
+func (f *FSM) stopApplying(msg string) {
+	f.logger.Error(msg)
+	if f.cannotApply != nil {
+		f.cannotApply(msg)
+	}
+	panic(msg)
 }
 
 // ReleaseMemoryAfter names command types whose apply builds so much that
@@ -95,7 +120,8 @@ func OpenFSM(path string, logger *slog.Logger) (*FSM, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	f := &FSM{path: path, logger: logger, handlers: map[string]muster.ApplyFunc{}}
+	// The FSM's own command: cutting the audit chain it keeps.
+	f := &FSM{path: path, logger: logger, handlers: map[string]muster.ApplyFunc{CmdAuditCut: applyAuditCut}}
 	if err := f.open(); err != nil {
 		return nil, err
 	}
@@ -294,7 +320,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		if err := tx.Commit(); err != nil {
 			// The state on disk no longer matches the log: stop rather than diverge.
 			if errors.Is(err, syscall.ENOSPC) {
-				panic(fmt.Sprintf("cluster: the disk holding %s is full, so raft entries up to %d cannot be applied: free space there or grow the disk, then start the node again and it applies them (%v)", f.db.Path(), last, err))
+				f.stopApplying(fmt.Sprintf("cluster: the disk holding %s is full, so raft entries up to %d cannot be applied: free space there or grow the disk, then start the node again and it applies them (%v)", f.db.Path(), last, err))
 			}
 			panic(fmt.Sprintf("cluster: commit state transaction: %v", err))
 		}

@@ -98,15 +98,7 @@ func TestNodeToNodeRequestsStopCarryingTheKey(t *testing.T) {
 	assert.Contains(t, w.String(), clustertest.Key)
 	w.record(false)
 
-	for _, i := range []int{1, 2, 0} { // the leader last
-		m := c.Nodes[i]
-		c.Stop(m)
-		mu.Lock()
-		older[i] = false
-		mu.Unlock()
-		c.Restart(m)
-		throughEach(fmt.Sprintf("node%d upgraded", i))
-	}
+	upgradeEach(c, &mu, older, throughEach)
 	// Every member's record says it signs: each node's rules rise.
 	require.Eventually(t, func() bool {
 		for _, m := range c.Nodes {

@@ -227,6 +227,7 @@ func TestLinearizableUnderPartitionsAndLeaderLoss(t *testing.T) {
 
 	const clients, keys = 6, 8
 	duration := 12 * time.Second
+	const minOps = 100 // puts acknowledged and linearizable reads, each
 	start := time.Now()
 	now := func() int64 { return int64(time.Since(start)) }
 	var (
@@ -293,7 +294,11 @@ func TestLinearizableUnderPartitionsAndLeaderLoss(t *testing.T) {
 	rng := rand.New(rand.NewPCG(42, 42))
 	killed := false
 	round := 0
-	for time.Since(start) < duration {
+	// Rounds go on past duration, up to three times it, until enough went
+	// through for the check to mean something (below): a machine busy with
+	// other tests gets fewer operations through each round.
+	enough := func() bool { return putsOK.Load() > minOps && getsOK.Load() > minOps }
+	for time.Since(start) < duration || (!enough() && time.Since(start) < 3*duration) {
 		round++
 		victim := rng.IntN(len(c.Nodes))
 		mu.RLock()
@@ -339,8 +344,8 @@ func TestLinearizableUnderPartitionsAndLeaderLoss(t *testing.T) {
 	t.Logf("%d rounds; puts acknowledged %d, unknown %d; linearizable reads %d, failed %d; leaders seen %d",
 		round, putsOK.Load(), putsLost.Load(), getsOK.Load(), getsErr.Load(), len(leaders))
 	// The faults did something, and enough got through for the check to mean something.
-	require.Greater(t, putsOK.Load(), int64(100))
-	require.Greater(t, getsOK.Load(), int64(100))
+	require.Greater(t, putsOK.Load(), int64(minOps))
+	require.Greater(t, getsOK.Load(), int64(minOps))
 	require.Positive(t, putsLost.Load()+getsErr.Load(), "no operation ever failed: the faults did not bite")
 	require.GreaterOrEqual(t, len(leaders), 2, "leadership never moved")
 

@@ -22,7 +22,7 @@ func (s *countingStore) GetLog(idx uint64, l *raft.Log) error {
 
 func TestBoundedLogCacheKeepsOnlySmallEntries(t *testing.T) {
 	store := &countingStore{InmemStore: raft.NewInmemStore()}
-	c, err := newBoundedLogCache(8, store)
+	c, err := newBoundedLogCache(8, store, "raft.db")
 	require.NoError(t, err)
 	small := func(i uint64) *raft.Log { return &raft.Log{Index: i, Term: 1, Data: []byte{byte(i)}} }
 	big := func(i uint64, b byte) *raft.Log {

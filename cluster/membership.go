@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -40,6 +42,7 @@ type NodeInfo struct {
 }
 
 func (n *Node) registerMembership() {
+	n.registerBackupAudit()
 	n.fsm.Handle(cmdNodePut, func(tx *bolt.Tx, c *muster.Command) (any, error) {
 		var info NodeInfo
 		if err := json.Unmarshal(c.Payload, &info); err != nil {
@@ -89,14 +92,19 @@ func (n *Node) registerSelf(ctx context.Context) {
 	if info, ok := n.nodeInfo(self.ID); ok && info == self {
 		return
 	}
-	if err := n.putNode(ctx, self); err != nil && ctx.Err() == nil {
+	if err := n.putNode(ctx, clusterActor, self); err != nil && ctx.Err() == nil {
 		n.logger.Warn("recording own address failed", "err", err)
 	}
 }
 
-func (n *Node) putNode(ctx context.Context, info NodeInfo) error {
+// clusterActor is the actor of the membership commands no person asked
+// for: a node's own record, and a node that joins by itself (--join).
+const clusterActor = "cluster"
+
+// putNode records info, as actor asked.
+func (n *Node) putNode(ctx context.Context, actor string, info NodeInfo) error {
 	b, _ := json.Marshal(info)
-	return n.Apply(ctx, &muster.Command{Type: cmdNodePut, Actor: "cluster", Payload: b}, nil)
+	return n.Apply(ctx, &muster.Command{Type: cmdNodePut, Actor: actor, Payload: b}, nil)
 }
 
 // JoinRequest is what a node that joins asks for: to be added with its ID
@@ -111,6 +119,10 @@ type JoinRequest struct {
 	// leader adds the node only when it answers, at the HTTP address
 	// given, as that node at that raft address (see JoinByHand).
 	ByHand bool `json:"by_hand,omitempty"`
+	// Actor is who asked, by hand (a token's name): the audit chain
+	// records the node's record as written by them. Empty: the node
+	// itself (clusterActor).
+	Actor string `json:"actor,omitempty"`
 }
 
 // JoinState is a joining node's own state as it reports it.
@@ -142,15 +154,56 @@ func (n *Node) Join(ctx context.Context, info NodeInfo) error {
 	return n.join(ctx, JoinRequest{NodeInfo: info})
 }
 
-// JoinByHand is Join of a node an operator adds (muster cluster join): the
+// JoinByHand is Join of a node that actor (a token's name, which the audit
+// chain records) adds by hand (muster cluster join): the
 // leader first asks the node, at the HTTP address given, for its
 // node-to-node status, and adds it only if it answers as that node at that
 // raft address. A voter added where no such muster listens (another
 // program's port, the simulator's) would count towards the quorum, and one
 // named by a member's raft address pasted for a new node would take that
 // member out; either can leave the cluster without a leader for good.
-func (n *Node) JoinByHand(ctx context.Context, info NodeInfo) error {
-	return n.join(ctx, JoinRequest{NodeInfo: info, ByHand: true})
+//
+// info.HTTPAddr may be HOST:PORT, as muster agent --http-addr takes it: it
+// is recorded as http://HOST:PORT. Anything else that is not an http or
+// https base URL is refused (invalid).
+func (n *Node) JoinByHand(ctx context.Context, actor string, info NodeInfo) error {
+	if info.HTTPAddr != "" {
+		base, err := httpBase(info.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		info.HTTPAddr = base
+	}
+	return n.join(ctx, JoinRequest{NodeInfo: info, ByHand: true, Actor: actor})
+}
+
+// httpBase is addr, a node's HTTP address as given by hand, as a base URL:
+// HOST:PORT (as muster agent --http-addr takes it) becomes http://HOST:PORT;
+// a URL must be http or https with a host and no path, query or fragment.
+func httpBase(addr string) (string, error) {
+	bad := func(why string) error {
+		return muster.Errorf(muster.EInvalid, "join: http address %q %s: give the node's HTTP address as HOST:PORT (as its muster agent --http-addr) "+
+			"or as a URL such as http://10.0.0.4:8080", addr, why)
+	}
+	base := addr
+	if !strings.Contains(addr, "://") {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return "", bad(fmt.Sprintf("is neither HOST:PORT nor a URL (%v)", err))
+		}
+		base = "http://" + addr
+	}
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		return "", bad(fmt.Sprintf("is not a URL (%v)", err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", bad(fmt.Sprintf("has scheme %q, not http or https", u.Scheme))
+	case u.Host == "" || u.Hostname() == "":
+		return "", bad("names no host")
+	case strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return "", bad("has more than a scheme, host and port")
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // join is Join of a request that may say what the joining node's state
@@ -218,7 +271,7 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	// The record before the voter: a member without one counts as rules 1,
 	// and the leader would stamp that in between.
 	if !ok || old != info {
-		if err := n.putNode(ctx, info); err != nil {
+		if err := n.putNode(ctx, cmp.Or(req.Actor, clusterActor), info); err != nil {
 			return err
 		}
 	}
@@ -227,7 +280,7 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 		if err := n.raft.AddVoter(raft.ServerID(info.ID), raft.ServerAddress(info.RaftAddr), 0, time.Until(deadline)).Error(); err != nil {
 			return muster.Errorf(muster.EUnavailable, "join: add voter %s: %v", info.ID, err)
 		}
-		n.logger.Info("node joined", "id", info.ID, "raft", info.RaftAddr, "http", info.HTTPAddr)
+		n.logger.Info("node joined", "id", info.ID, "raft", info.RaftAddr, "http", info.HTTPAddr, "by", cmp.Or(req.Actor, clusterActor))
 		n.forgetRules() // the configuration changed
 	}
 	return nil
@@ -254,9 +307,14 @@ func (n *Node) askJoiner(ctx context.Context, info NodeInfo) (JoinState, error) 
 	ctx, cancel := context.WithTimeout(ctx, roomTimeout)
 	defer cancel()
 	st, err := n.statusAt(ctx, info.HTTPAddr)
-	if err != nil {
+	var unreached *url.Error
+	switch {
+	case errors.As(err, &unreached):
 		return JoinState{}, muster.Errorf(muster.EConflict, "join: no muster node answers at %s (%v): start %s first (muster agent --node-id %s --raft-addr %s --http-addr … with this cluster's key), and check --http-addr; "+
-			"nothing was changed", info.HTTPAddr, err, info.ID, info.ID, info.RaftAddr)
+			"nothing was changed", info.HTTPAddr, unreached.Err, info.ID, info.ID, info.RaftAddr)
+	case err != nil:
+		return JoinState{}, muster.Errorf(muster.EConflict, "join: what answers at %s is not a muster node of this cluster (%v): check --http-addr (the node's own, as its muster agent --http-addr) "+
+			"and that %s runs with this cluster's key; nothing was changed", info.HTTPAddr, err, info.ID)
 	}
 	if st.NodeID != info.ID {
 		return JoinState{}, muster.Errorf(muster.EConflict, "join: the node at %s is %s, not %s: check --node-id and --http-addr; nothing was changed", info.HTTPAddr, st.NodeID, info.ID)
@@ -311,8 +369,22 @@ func (n *Node) checkJoinState(req JoinRequest, servers []raft.Server) error {
 	return nil
 }
 
+// ErrNotAMember is wrapped by the error of a node whose raft state shows
+// that it is no member of the cluster it was started for (it was removed,
+// or the state is of another cluster): started again on the same data dir
+// it is refused again (muster agent exits so that its service manager does
+// not restart it).
+var ErrNotAMember = errors.New("not a member of its cluster")
+
+// notAMember is an error that wraps ErrNotAMember and reads as msg.
+type notAMember struct{ msg string }
+
+func (e *notAMember) Error() string        { return e.msg }
+func (e *notAMember) Is(target error) bool { return target == ErrNotAMember }
+
 // checkRejoin refuses the raft state of a node started to join
-// (Config.Join) when its latest configuration does not list it: it was
+// (Config.Join), to bootstrap or as listed in an initial cluster, when its
+// latest configuration does not list it: it was
 // removed (an earlier configuration in its log or snapshots lists it), or
 // the state is of a cluster it never was a member of.
 func (n *Node) checkRejoin(logs raft.LogStore, snaps raft.SnapshotStore) error {
@@ -329,16 +401,16 @@ func (n *Node) checkRejoin(logs raft.LogStore, snaps raft.SnapshotStore) error {
 		return err
 	}
 	if was {
-		return fmt.Errorf("cluster: this node (%s) was removed from its cluster at raft index %d (the configuration from there on does not list it), "+
+		return &notAMember{fmt.Sprintf("cluster: this node (%s) was removed from its cluster at raft index %d (the configuration from there on does not list it), "+
 			"and a removed node does not join again by itself: to join as a new member, empty its data dir %s (or start it with a new --data-dir)",
-			self, at, n.cfg.DataDir)
+			self, at, n.cfg.DataDir)}
 	}
 	var ids []string
 	for _, s := range cf.Configuration().Servers {
 		ids = append(ids, string(s.ID))
 	}
-	return fmt.Errorf("cluster: the raft state in %s is of a cluster this node (%s) was never a member of (its members: %s): "+
-		"to join, empty the data dir (or start it with a new --data-dir)", n.cfg.DataDir, self, strings.Join(ids, ", "))
+	return &notAMember{fmt.Sprintf("cluster: the raft state in %s is of a cluster this node (%s) was never a member of (its members: %s): "+
+		"to join, empty the data dir (or start it with a new --data-dir)", n.cfg.DataDir, self, strings.Join(ids, ", "))}
 }
 
 // lists reports whether c has a server with id.
@@ -434,8 +506,8 @@ func (n *Node) stillHeard(ctx context.Context, addr raft.ServerAddress) (last ti
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
-		last = n.contacts.lastHeard(string(addr))
-		if last.IsZero() || time.Since(last) > window {
+		var ok bool
+		if last, ok = n.heard(addr); !ok {
 			return last, false
 		}
 		if time.Since(start) >= window {
@@ -465,12 +537,35 @@ func reachable(ctx context.Context, addr string) error {
 	return conn.Close()
 }
 
-// Remove takes a member out of the cluster. Removing an unknown ID is a
-// not_found error; removing the leader itself makes it step down.
+// RemoveRequest asks the leader to take a member out of the cluster.
+type RemoveRequest struct {
+	ID string `json:"id"`
+	// Force removes the member even when the voters that would remain do
+	// not answer the leader in a majority (see RemoveMember).
+	Force bool `json:"force,omitempty"`
+	// Actor is who asked (a token's name): the audit chain records the
+	// member's record as dropped by them. Empty: clusterActor.
+	Actor string `json:"actor,omitempty"`
+}
+
+// Remove takes a member out of the cluster: RemoveMember without force.
 func (n *Node) Remove(ctx context.Context, id string) error {
+	return n.RemoveMember(ctx, RemoveRequest{ID: id})
+}
+
+// RemoveMember takes a member out of the cluster. Removing an unknown ID is
+// a not_found error; removing the only voter is a conflict; removing the
+// leader itself makes it step down. Unless req.Force, it is a conflict too
+// when the voters that would remain would not hold a quorum among those
+// that answer the leader (another voter is down: the cluster would be left
+// without a leader until it is back); removing a voter that does not answer
+// is never refused so. After a failed configuration change the error says
+// whether this node's configuration still lists the member.
+func (n *Node) RemoveMember(ctx context.Context, req RemoveRequest) error {
+	id := req.ID
 	ctx, cancel := withDeadline(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	if forwarded, err := n.forwardUnlessLeader(ctx, "/internal/v1/remove", NodeInfo{ID: id}); forwarded {
+	if forwarded, err := n.forwardUnlessLeader(ctx, "/internal/v1/remove", req); forwarded {
 		return err
 	}
 	servers, err := n.servers()
@@ -493,14 +588,20 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 	if target.Suffrage == raft.Voter && voters == 1 {
 		return muster.Errorf(muster.EConflict, "node %s is the only voter: without it the cluster could elect no leader; add another node first", id)
 	}
+	if target.Suffrage == raft.Voter && !req.Force {
+		if err := n.checkQuorumWithout(ctx, servers, target.ID); err != nil {
+			return err
+		}
+	}
 	remove := func() error {
 		if err := n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
-			return muster.Errorf(muster.EUnavailable, "node %s may not have been removed (%v): see cluster status and remove it again", id, err)
+			return n.removeFailed(id, err)
 		}
 		return nil
 	}
+	actor := cmp.Or(req.Actor, clusterActor)
 	drop := func() error {
-		return n.Apply(ctx, &muster.Command{Type: cmdNodeDelete, Actor: "cluster", Payload: []byte(id)}, nil)
+		return n.Apply(ctx, &muster.Command{Type: cmdNodeDelete, Actor: actor, Payload: []byte(id)}, nil)
 	}
 	if id != n.cfg.NodeID {
 		// Out of the configuration first: a record left behind by a
@@ -520,16 +621,109 @@ func (n *Node) Remove(ctx context.Context, id string) error {
 		}
 		if err := remove(); err != nil {
 			if had {
-				if perr := n.putNode(ctx, info); perr != nil {
+				if perr := n.putNode(ctx, actor, info); perr != nil {
 					n.logger.Warn("restoring own record failed", "err", perr)
 				}
 			}
 			return err
 		}
 	}
-	n.logger.Info("node removed", "id", id)
+	n.logger.Info("node removed", "id", id, "forced", req.Force, "by", actor)
 	n.forgetRules() // the configuration changed
 	return nil
+}
+
+// quorumGrace is how long a leader about to refuse a removal waits for the
+// voters that would remain to be heard from (it heartbeats each every tenth
+// of a heartbeat timeout): a leader just elected may not have heard from a
+// live one yet.
+func (n *Node) quorumGrace() time.Duration { return n.reachWindow() / reachFactor }
+
+// checkQuorumWithout refuses, with a conflict, to take voter id out of
+// servers when the voters that would remain would not be a majority of
+// themselves among those this leader heard from over raft within the reach
+// window (the CONTACT of muster cluster status, muster_raft_voters_reachable).
+func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id raft.ServerID) error {
+	type silent struct {
+		id   raft.ServerID
+		last time.Time
+	}
+	var remain []string
+	var quiet []silent
+	count := func() int {
+		remain, quiet = remain[:0], quiet[:0]
+		heard := 0
+		for _, s := range servers {
+			if s.Suffrage != raft.Voter || s.ID == id {
+				continue
+			}
+			remain = append(remain, string(s.ID))
+			if s.ID == raft.ServerID(n.cfg.NodeID) {
+				heard++
+				continue
+			}
+			if last, ok := n.heard(s.Address); ok {
+				heard++
+			} else {
+				quiet = append(quiet, silent{s.ID, last})
+			}
+		}
+		return heard
+	}
+	deadline := time.Now().Add(n.quorumGrace())
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		heard := count()
+		if 2*heard > len(remain) {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	sort.Strings(remain)
+	var says, names []string
+	for _, q := range quiet {
+		names = append(names, string(q.id))
+		if q.last.IsZero() {
+			says = append(says, fmt.Sprintf("%s has not answered this leader since it was elected", q.id))
+		} else {
+			says = append(says, fmt.Sprintf("%s has not answered for %s", q.id, time.Since(q.last).Round(100*time.Millisecond)))
+		}
+	}
+	need := len(remain)/2 + 1
+	return muster.Errorf(muster.EConflict, "remove: taking %s out would leave %s, of which %s: %d of them must answer for the cluster to have a quorum, "+
+		"so it would be left without a leader (no call-up, stand-down or warning could be written) until they are back. "+
+		"Bring %s back, or remove %s first; --force (\"force\": true) removes %s all the same; nothing was changed",
+		id, strings.Join(remain, ", "), strings.Join(says, ", "), need,
+		strings.Join(names, " and "), strings.Join(names, " and "), id)
+}
+
+// removeFailed is the error of a configuration change taking id out that
+// failed with err: it says whether this node's latest configuration still
+// lists id.
+func (n *Node) removeFailed(id string, err error) error {
+	servers, cerr := n.servers()
+	if cerr != nil {
+		return muster.Errorf(muster.EUnavailable, "remove %s failed (%v), and this node's configuration cannot be read (%v): see muster cluster status", id, err, cerr)
+	}
+	var ids []string
+	for _, s := range servers {
+		ids = append(ids, string(s.ID))
+	}
+	sort.Strings(ids)
+	if slices.Contains(ids, id) {
+		return muster.Errorf(muster.EUnavailable, "node %s was not removed (%v): the configuration still lists it (members: %s); remove it again once there is a leader (muster cluster status)",
+			id, err, strings.Join(ids, ", "))
+	}
+	return muster.Errorf(muster.EUnavailable, "removing node %s was not confirmed (%v): this node's latest configuration no longer lists it (members: %s), "+
+		"so it is out once a leader commits that; until the members it lists answer there is no leader (muster cluster status)",
+		id, err, strings.Join(ids, ", "))
 }
 
 // ServerStatus is one member as the cluster configuration lists it.
@@ -571,8 +765,12 @@ type Status struct {
 	// newest every member implements, as the leader stamps it into the next
 	// command (Node.rules, read again when a member's record changes). NodeRules
 	// is this node's own.
-	Rules     int            `json:"rules"`
-	NodeRules int            `json:"node_rules"`
+	Rules     int `json:"rules"`
+	NodeRules int `json:"node_rules"`
+	// Encrypted says that this node encrypts what it says to the others
+	// (every member does: sealedRules); before, raft and node-to-node
+	// requests are authenticated but readable on the network.
+	Encrypted bool           `json:"encrypted"`
 	Servers   []ServerStatus `json:"servers"`
 	// Disk is this node's data-directory disk; absent where its free space
 	// cannot be read.
@@ -596,6 +794,7 @@ func (n *Node) Status() Status {
 		LastContact:  stats["last_contact"],
 		Rules:        n.rules(),
 		NodeRules:    n.cfg.Rules,
+		Encrypted:    n.auth.sealedNow(),
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
 	if d, ok := n.disk(); ok {
@@ -632,6 +831,11 @@ func (n *Node) Ready(maxLag uint64) (bool, string) {
 			return false, "no known leader: " + m.String() + ": set the cluster's --cluster-key (MUSTER_CLUSTER_KEY) on the node that is wrong and restart it"
 		}
 		return false, "no known leader"
+	}
+	if why := n.logFailing(); why != "" {
+		// Its commit index stops where its log does: within maxLag of
+		// it, it would look ready while thousands of entries behind.
+		return false, why
 	}
 	commit, applied := n.raft.CommitIndex(), n.fsm.AppliedIndex()
 	if commit == 0 && !n.IsLeader() {
@@ -733,7 +937,7 @@ func (n *Node) publishRules() {
 		if (!ok || info.Rules != n.cfg.Rules) && leader != "" && !n.IsLeader() && n.cfg.ClusterKey != "" {
 			info.Rules = n.cfg.Rules
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-			if err := n.putNode(ctx, info); err != nil {
+			if err := n.putNode(ctx, clusterActor, info); err != nil {
 				n.logger.Debug("recording this node's rules failed; trying again", "err", err)
 			}
 			cancel()

@@ -17,7 +17,7 @@ type nodeMetrics struct {
 
 	state, term, commit, applied, lastLog, lastContact, servers, reachable *prometheus.Desc
 	diskFree, diskReserve, stateBytes                                      *prometheus.Desc
-	raftRefused                                                            *prometheus.Desc
+	raftRefused, votesWithheld                                             *prometheus.Desc
 }
 
 func newNodeMetrics(n *Node) *nodeMetrics {
@@ -38,18 +38,19 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 			Help:    "Time to apply and commit one batch of entries to the state file.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}),
-		state:       prometheus.NewDesc("muster_raft_state", "1 for this node's current raft state.", []string{"state"}, nil),
-		term:        prometheus.NewDesc("muster_raft_term", "Current raft term.", nil, nil),
-		commit:      prometheus.NewDesc("muster_raft_commit_index", "Highest log index known to be committed.", nil, nil),
-		applied:     prometheus.NewDesc("muster_raft_applied_index", "Highest log index reflected in the state file.", nil, nil),
-		lastLog:     prometheus.NewDesc("muster_raft_last_log_index", "Last index in the raft log.", nil, nil),
-		lastContact: prometheus.NewDesc("muster_raft_last_contact_seconds", "Seconds since a follower last heard from the leader (0 on the leader).", nil, nil),
-		servers:     prometheus.NewDesc("muster_raft_servers", "Members in the raft configuration.", nil, nil),
-		reachable:   prometheus.NewDesc("muster_raft_voters_reachable", "Voters the leader heard from over raft within three heartbeat timeouts, itself included (only the leader reports it): below a majority of the voters, the cluster can take no write.", nil, nil),
-		diskFree:    prometheus.NewDesc("muster_disk_free_bytes", "Free space on the data directory's file system (alert well above muster_disk_reserve_bytes: an import that would go below it is refused, and a full disk stops the node).", nil, nil),
-		diskReserve: prometheus.NewDesc("muster_disk_reserve_bytes", "Free disk this node keeps for call-ups (--disk-reserve).", nil, nil),
-		stateBytes:  prometheus.NewDesc("muster_state_bytes", "Size of the state, which each snapshot copies.", nil, nil),
-		raftRefused: prometheus.NewDesc("muster_raft_connections_refused_total", "Raft connections this node refused: without the cluster handshake, with another cluster key, or all on a node without a key (those closed without a byte are not counted).", nil, nil),
+		state:         prometheus.NewDesc("muster_raft_state", "1 for this node's current raft state.", []string{"state"}, nil),
+		term:          prometheus.NewDesc("muster_raft_term", "Current raft term.", nil, nil),
+		commit:        prometheus.NewDesc("muster_raft_commit_index", "Highest log index known to be committed.", nil, nil),
+		applied:       prometheus.NewDesc("muster_raft_applied_index", "Highest log index reflected in the state file.", nil, nil),
+		lastLog:       prometheus.NewDesc("muster_raft_last_log_index", "Last index in the raft log.", nil, nil),
+		lastContact:   prometheus.NewDesc("muster_raft_last_contact_seconds", "Seconds since a follower last heard from the leader (0 on the leader).", nil, nil),
+		servers:       prometheus.NewDesc("muster_raft_servers", "Members in the raft configuration.", nil, nil),
+		reachable:     prometheus.NewDesc("muster_raft_voters_reachable", "Voters the leader heard from over raft within three heartbeat timeouts, itself included (only the leader reports it): below a majority of the voters, the cluster can take no write.", nil, nil),
+		diskFree:      prometheus.NewDesc("muster_disk_free_bytes", "Free space on the data directory's file system (alert well above muster_disk_reserve_bytes: an import that would go below it is refused, and a full disk stops the node).", nil, nil),
+		diskReserve:   prometheus.NewDesc("muster_disk_reserve_bytes", "Free disk this node keeps for call-ups (--disk-reserve).", nil, nil),
+		stateBytes:    prometheus.NewDesc("muster_state_bytes", "Size of the state, which each snapshot copies.", nil, nil),
+		votesWithheld: prometheus.NewDesc("muster_raft_votes_withheld_total", "Vote requests this node answered not granted because it holds no raft log (its data was lost, or it was just added) and the candidate has one: it could elect a member lacking acknowledged writes.", nil, nil),
+		raftRefused:   prometheus.NewDesc("muster_raft_connections_refused_total", "Raft connections this node refused: without the cluster handshake, with another cluster key, or all on a node without a key (those closed without a byte are not counted).", nil, nil),
 	}
 }
 
@@ -71,7 +72,7 @@ func (m *nodeMetrics) Describe(ch chan<- *prometheus.Desc) {
 	m.applySeconds.Describe(ch)
 	m.batchEntries.Describe(ch)
 	m.batchSeconds.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.reachable, m.diskFree, m.diskReserve, m.stateBytes, m.raftRefused} {
+	for _, d := range []*prometheus.Desc{m.state, m.term, m.commit, m.applied, m.lastLog, m.lastContact, m.servers, m.reachable, m.diskFree, m.diskReserve, m.stateBytes, m.raftRefused, m.votesWithheld} {
 		ch <- d
 	}
 }
@@ -98,6 +99,7 @@ func (m *nodeMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.applied, prometheus.GaugeValue, float64(m.n.fsm.AppliedIndex()))
 	ch <- prometheus.MustNewConstMetric(m.lastLog, prometheus.GaugeValue, float64(r.LastIndex()))
 	ch <- prometheus.MustNewConstMetric(m.raftRefused, prometheus.CounterValue, float64(m.n.auth.refused.Load()))
+	ch <- prometheus.MustNewConstMetric(m.votesWithheld, prometheus.CounterValue, float64(m.n.votesWithheld.Load()))
 	contact := 0.0
 	if cur != raft.Leader {
 		if t := r.LastContact(); !t.IsZero() {

@@ -47,6 +47,12 @@ type Config struct {
 	// RaftAuth says which raft connections the node takes: zero means
 	// RaftAuthRequired, only those that prove they hold ClusterKey.
 	RaftAuth RaftAuth
+	// VoteWithoutLog lets a node with no raft log vote for any candidate,
+	// as raft does (voteGuard withholds it): the way out when the members
+	// that kept their data cannot elect a leader without this one's vote
+	// and no other member will come back; writes only the lost members
+	// held are lost.
+	VoteWithoutLog bool
 	// Join marks a node started to join a cluster (muster agent --join).
 	// Start refuses raft state that shows this node was removed from its
 	// cluster, or that is of a cluster it was never a member of: such a
@@ -89,6 +95,10 @@ type Config struct {
 	// with the cluster key in the clear and no signature, as a muster
 	// before signed requests did (tests of a rolling upgrade set it).
 	legacyInternalAuth bool
+	// unsealed makes the node refuse encrypted raft connections and
+	// node-to-node requests on its raft port, as a muster before them did
+	// (tests of a rolling upgrade set it, with rules before sealedRules).
+	unsealed bool
 }
 
 // Raft timing the server commands default to: a follower that hears nothing
@@ -109,6 +119,7 @@ type Node struct {
 	fsm       *FSM
 	raft      *raft.Raft
 	logStore  *raftboltdb.BoltStore
+	logCache  *boundedLogCache // raft's log store: the cache over logStore
 	transport *raft.NetworkTransport
 	hadState  bool // the data dir held raft state when the node started
 
@@ -130,7 +141,10 @@ type Node struct {
 	// to join again) has no leader services to wait for when it closes.
 	watching atomic.Bool
 
-	client   *http.Client
+	client *http.Client
+	// sealed sends node-to-node requests to the leader's raft port, over
+	// TLS (sealedRules); nil on a node without a cluster key.
+	sealed   *http.Client
 	metrics  *nodeMetrics
 	contacts *contacts     // when peers last answered over raft, and their applied index
 	auth     *raftAuth     // authenticates raft connections with the cluster key
@@ -139,6 +153,10 @@ type Node struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	// votesWithheld counts the vote requests this node, holding no raft
+	// log, answered not granted (voteGuard).
+	votesWithheld atomic.Uint64
 
 	rulesMu    sync.Mutex
 	rulesAt    time.Time // when rulesV was read from the members' records
@@ -197,8 +215,12 @@ func New(cfg Config) (*Node, error) {
 		contacts:   newContacts(),
 		stop:       make(chan struct{}),
 		finish:     make(chan chan struct{}),
-		auth:       newRaftAuth(cfg.ClusterKey, mode, logger),
 	}
+	if n.auth, err = newRaftAuth(cfg.ClusterKey, mode, logger); err != nil {
+		fsm.Close()
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	n.auth.unsealed = cfg.unsealed
 	n.internal = newInternalAuth(cfg.ClusterKey, cfg.legacyInternalAuth, func() bool { return n.rules() >= signedOnlyRules })
 	if mode == RaftAuthTransition {
 		logger.Warn("raft takes connections without the cluster key too (--raft-auth=transition): once every node runs this muster, restart each with --raft-auth=required")
@@ -298,11 +320,12 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot store: %w", err)
 	}
-	cache, err := newBoundedLogCache(1024, logStore)
+	cache, err := newBoundedLogCache(1024, logStore, filepath.Join(n.cfg.DataDir, "raft.db"))
 	if err != nil {
 		return err
 	}
 	conf := n.raftConfig()
+	n.logCache = cache
 	hasState, err := raft.HasExistingState(cache, logStore, snaps)
 	if err != nil {
 		return fmt.Errorf("cluster: inspect raft state: %w", err)
@@ -337,17 +360,25 @@ func (n *Node) Start() error {
 			n.logger.Warn("bootstrapping a new cluster over an existing state file (a restored backup): its raft index starts over, and nodes that join install it", "backup_applied_index", was)
 		}
 	}
-	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, n.transport)
+	votes := newVoteGuard(n.transport, n)
+	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, votes)
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.wg.Add(1)
+	go votes.run()
 	n.observer = raft.NewObserver(n.observerCh, false, func(o *raft.Observation) bool {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	})
 	n.raft.RegisterObserver(n.observer)
 	n.hadState = hasState
-	if n.cfg.Join && hasState {
+	// Started to join, to bootstrap or as listed in an initial cluster, as
+	// a service definition keeps them: a node whose own state shows that
+	// it was removed (or is of another cluster) says so and stops, where
+	// with --bootstrap it campaigned for ever (a node started with none of
+	// them only waits).
+	if hasState && (n.cfg.Join || servers != nil) {
 		if err := n.checkRejoin(logStore, snaps); err != nil {
 			return err
 		}
@@ -359,7 +390,8 @@ func (n *Node) Start() error {
 		}
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
-	n.wg.Add(3)
+	n.wg.Add(4)
+	go n.watchSealing()
 	n.watching.Store(true)
 	go n.watchLeadership()
 	go n.watchObservations()
@@ -477,6 +509,19 @@ func (n *Node) raftTransport(adv net.Addr) (*raft.NetworkTransport, error) {
 	if n.cfg.legacyRaft {
 		stream.auth = nil
 	}
+	if stream.auth != nil && stream.auth.key != nil {
+		q := newConnQueue(adv)
+		stream.auth.internal = q
+		stream.internal = sealedServer(q, n.InternalHandler())
+		n.sealed = &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return n.auth.dialSealed(ctx, dial, addr, purposeHTTP)
+			},
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 512,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
 	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: stream, MaxPool: pool, Timeout: timeout, Logger: n.hclogger("transport")}), nil
 }
@@ -491,9 +536,20 @@ type dialStream struct {
 	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	auth  *raftAuth                              // nil: no handshake (legacyRaft)
 	track func(c net.Conn, addr string) net.Conn // notes each answer of the peer (contacts)
+	// internal serves the node-to-node requests that come to the raft
+	// port (purposeHTTP); nil without a key.
+	internal *http.Server
 }
 
 func (s *dialStream) Addr() net.Addr { return s.adv }
+
+// Close stops the listener and the node-to-node requests served on it.
+func (s *dialStream) Close() error {
+	if s.internal != nil {
+		s.internal.Close()
+	}
+	return s.Listener.Close()
+}
 
 // Accept returns the next connection, which runs the listener's side of
 // the handshake when raft first reads from it.
@@ -769,6 +825,9 @@ func (n *Node) catchUp(ctx context.Context, verify bool) error {
 			return err // the leader's own state is the read index
 		}
 		if !n.fsm.WaitApplied(ctx.Done(), idx) {
+			if why := n.logFailing(); why != "" {
+				return muster.Errorf(muster.EStorage, "this node did not catch up to index %d before the deadline: %s; ask another node", idx, why)
+			}
 			return muster.Errorf(muster.ETimeout, "this node did not catch up to index %d before the deadline", idx)
 		}
 		return nil
@@ -837,6 +896,9 @@ func (n *Node) Close() error {
 			err = ferr
 		}
 		n.client.CloseIdleConnections()
+		if n.sealed != nil {
+			n.sealed.CloseIdleConnections()
+		}
 	})
 	return err
 }
@@ -884,6 +946,9 @@ func (n *Node) Kill() {
 		n.logStore.Close()
 		n.fsm.Close()
 		n.client.CloseIdleConnections()
+		if n.sealed != nil {
+			n.sealed.CloseIdleConnections()
+		}
 	})
 }
 
@@ -931,4 +996,13 @@ func (n *Node) await(ctx context.Context, f raft.Future) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", errAbandoned, ctx.Err())
 	}
+}
+
+// logFailing says why this node cannot store the raft entries the leader
+// sends it (its disk full), or "" when it can.
+func (n *Node) logFailing() string {
+	if n.logCache == nil {
+		return ""
+	}
+	return n.logCache.Failing()
 }

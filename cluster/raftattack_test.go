@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/cluster"
 	"muster/cluster/clustertest"
 )
 
@@ -37,6 +38,15 @@ func attack(t *testing.T, target string, term, last uint64, entry []byte) (raft.
 	return resp, err
 }
 
+// intruderEntry is a raft entry writing the key "intruder".
+func intruderEntry(t *testing.T) []byte {
+	payload, _ := json.Marshal(map[string]string{"K": "intruder", "V": "was here"})
+	cmd := &muster.Command{Type: "kv.put", ID: "cafebabe", Time: time.Now().UTC(), Actor: "cluster", Rules: muster.Rules, Payload: payload}
+	entry, err := cmd.MarshalBinary()
+	require.NoError(t, err)
+	return entry
+}
+
 // An AppendEntries from someone without the cluster key, posing as a leader
 // with a higher term, changes nothing: the node keeps its term and
 // leadership and never applies the entry. (Before the raft handshake the
@@ -49,11 +59,7 @@ func TestAnAppendEntriesWithoutTheClusterKeyIsRefused(t *testing.T) {
 	require.NoError(t, put(ctx, n, "before", "1"))
 	before := n.Status()
 
-	payload, _ := json.Marshal(map[string]string{"K": "intruder", "V": "was here"})
-	cmd := &muster.Command{Type: "kv.put", ID: "cafebabe", Time: time.Now().UTC(), Actor: "cluster", Rules: muster.Rules, Payload: payload}
-	entry, err := cmd.MarshalBinary()
-	require.NoError(t, err)
-	resp, err := attack(t, n.RaftAddr(), before.Term, before.LastLogIndex, entry)
+	resp, err := attack(t, n.RaftAddr(), before.Term, before.LastLogIndex, intruderEntry(t))
 	assert.Error(t, err, "the connection is closed without an answer")
 	assert.False(t, resp.Success)
 
@@ -67,4 +73,22 @@ func TestAnAppendEntriesWithoutTheClusterKeyIsRefused(t *testing.T) {
 	_, found, err = lookup(n, muster.Stale, "intruder")
 	require.NoError(t, err)
 	assert.False(t, found, "the intruder's entry is not applied")
+}
+
+// In transition mode a node takes raft without the handshake only while a
+// member may need it: once every member encrypts (each has the
+// handshake), the intruder's AppendEntries is refused as in required mode.
+// Before, transition mode took it for as long as the flag stayed.
+func TestTransitionModeRefusesRaftWithoutTheHandshakeOnceEveryMemberEncrypts(t *testing.T) {
+	c := clustertest.New(t, 1, clustertest.Options{Setup: kv, Config: func(_ int, cfg *cluster.Config) { cfg.RaftAuth = cluster.RaftAuthTransition }})
+	n := c.Leader().Node
+	require.Eventually(t, func() bool { return n.Status().Encrypted }, 10*time.Second, 20*time.Millisecond, "a node alone encrypts")
+	before := n.Status()
+	_, err := attack(t, n.RaftAddr(), before.Term, before.LastLogIndex, intruderEntry(t))
+	assert.Error(t, err)
+	assert.True(t, n.IsLeader())
+	assert.Equal(t, before.Term, n.Status().Term)
+	_, there, err := lookup(n, muster.Stale, "intruder")
+	require.NoError(t, err)
+	assert.False(t, there)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -56,14 +57,37 @@ func ParseRaftAuth(s string) (RaftAuth, error) {
 // recorded handshake nor one end's MAC replayed as the other's passes. The
 // dialer speaks first: a listener in transition mode tells a dialer without
 // the handshake by its first bytes (a raft RPC type, 0–4, where the magic
-// begins with 'M'). The handshake authenticates a connection; it does not
+// begins with 'M'). Version 1 authenticates a connection; it does not
 // encrypt it.
+//
+// Version 2 (sealedRules) is version 1 with the dialer's purpose after the
+// magic, in the MACs too, and TLS after it (sealedTLS: the dialer is the
+// client), so that what follows is encrypted:
+//
+//	dialer   → listener: raftSealedMagic, purpose, Nd
+//	listener → dialer:   raftSealedMagic, Nl, HMAC-SHA256(key, raftSealedListener || purpose || Nd || Nl)
+//	dialer   → listener: HMAC-SHA256(key, raftSealedDialer || purpose || Nd || Nl)
+//	then a TLS 1.3 handshake, and raft (purposeRaft) or node-to-node HTTP
+//	requests (purposeHTTP) inside it.
+//
+// A node dials with version 2 once every member speaks it (as its own
+// state says), before with version 1; it takes both. Taking version 1
+// gives away nothing: only the dialler chooses to speak unencrypted, and a
+// node does once it sees a member that cannot decrypt (a node that joined
+// and whose record is not yet written counts so); refusing it would lock
+// out a node whose state is behind (a new member that has yet to learn of
+// an older one).
 const (
-	raftAuthMagic    = "MRA\x01" // muster raft auth, version 1
-	raftAuthListener = "muster raft handshake v1: listener"
-	raftAuthDialer   = "muster raft handshake v1: dialer"
-	raftNonceSize    = 32
-	raftAuthTimeout  = 5 * time.Second
+	raftAuthMagic      = "MRA\x01" // muster raft auth, version 1
+	raftSealedMagic    = "MRA\x02" // version 2: purpose, then TLS
+	raftAuthListener   = "muster raft handshake v1: listener"
+	raftAuthDialer     = "muster raft handshake v1: dialer"
+	raftSealedListener = "muster raft handshake v2: listener"
+	raftSealedDialer   = "muster raft handshake v2: dialer"
+	purposeRaft        = 'R' // raft's own RPCs
+	purposeHTTP        = 'H' // node-to-node requests (InternalHandler)
+	raftNonceSize      = 32
+	raftAuthTimeout    = 5 * time.Second
 	// raftRefusalLogEvery rate-limits the warnings about refused
 	// connections: a port scanner must not flood the log.
 	raftRefusalLogEvery = 10 * time.Second
@@ -82,6 +106,16 @@ type raftAuth struct {
 	key    []byte // nil: no key, every raft connection is refused
 	mode   RaftAuth
 	logger *slog.Logger
+	tls    *tls.Config // sealedTLS of the key; nil without a key
+	// sealed is set while every member speaks version 2 (as the node's
+	// state says: Node.watchSealing): then the node dials with it.
+	sealed atomic.Bool
+	// internal takes the node-to-node HTTP connections (purposeHTTP);
+	// nil: they are refused.
+	internal *connQueue
+	// unsealed makes the node refuse version 2, as a muster before it
+	// (SpeakUnsealed in tests).
+	unsealed bool
 
 	refusals  rateLog // inbound connections refused
 	failures  rateLog // handshakes failed on dialled connections
@@ -108,12 +142,17 @@ func (m *keyMismatch) String() string {
 	return fmt.Sprintf("the raft peer at %s holds another cluster key than this node (%s ago)", m.addr, ago)
 }
 
-func newRaftAuth(key string, mode RaftAuth, logger *slog.Logger) *raftAuth {
+func newRaftAuth(key string, mode RaftAuth, logger *slog.Logger) (*raftAuth, error) {
 	a := &raftAuth{mode: mode, logger: logger}
 	if key != "" {
 		a.key = []byte(key)
+		cfg, err := sealedTLS(key)
+		if err != nil {
+			return nil, err
+		}
+		a.tls = cfg
 	}
-	return a
+	return a, nil
 }
 
 func (a *raftAuth) mac(context string, nd, nl []byte) []byte {
@@ -122,6 +161,29 @@ func (a *raftAuth) mac(context string, nd, nl []byte) []byte {
 	h.Write(nd)
 	h.Write(nl)
 	return h.Sum(nil)
+}
+
+// sealedNow reports whether the node dials raft with version 2.
+func (a *raftAuth) sealedNow() bool { return !a.unsealed && a.sealed.Load() }
+
+// errNowSealed ends a connection dialled with version 1 once every member
+// encrypts: raft dials again, with version 2.
+var errNowSealed = errors.New("every member encrypts now: the unencrypted raft connection is closed (raft dials again, encrypted)")
+
+// unsealedConn is a raft connection dialled with version 1. Once the node
+// encrypts, its next write closes it (Node.watchSealing closes the idle
+// ones at once; this ends one that was in use then, or a pipeline).
+type unsealedConn struct {
+	net.Conn
+	a *raftAuth
+}
+
+func (c *unsealedConn) Write(p []byte) (int, error) {
+	if c.a.sealedNow() {
+		c.Conn.Close()
+		return 0, errNowSealed
+	}
+	return c.Conn.Write(p)
 }
 
 // peerMismatch is the last raft peer seen with another cluster key, if it
@@ -149,7 +211,11 @@ type authConn struct {
 	a    *raftAuth
 	once sync.Once
 	err  error
-	r    io.Reader // what raft reads: the conn, after any bytes read to tell a dialer without the handshake
+	r    io.Reader // what raft reads: the conn (or its TLS), after any bytes read to tell a dialer without the handshake
+	w    io.Writer // what raft writes to: the conn, or its TLS
+	// handed is set when the connection went to the node-to-node HTTP
+	// server: raft, which reads io.EOF from it, must not close it.
+	handed atomic.Bool
 }
 
 func (c *authConn) Read(p []byte) (int, error) {
@@ -165,7 +231,14 @@ func (c *authConn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	return c.Conn.Write(p)
+	return c.w.Write(p)
+}
+
+func (c *authConn) Close() error {
+	if c.handed.Load() {
+		return nil
+	}
+	return c.Conn.Close()
 }
 
 func (c *authConn) handshake() {
@@ -183,6 +256,10 @@ func (c *authConn) handshake() {
 	}
 	reason, silent := c.listen()
 	if reason == "" {
+		return
+	}
+	if reason == handedOver {
+		c.err = io.EOF
 		return
 	}
 	c.Conn.Close()
@@ -214,12 +291,22 @@ func (c *authConn) listen() (reason string, silent bool) {
 		}
 		return "no handshake: " + describe(err), false
 	}
-	if string(hello[:len(raftAuthMagic)]) != raftAuthMagic {
+	magic := string(hello[:len(raftAuthMagic)])
+	if magic == raftSealedMagic && !a.unsealed {
+		return c.listenSealed()
+	}
+	if magic != raftAuthMagic {
+		if a.mode == RaftAuthTransition && a.sealedNow() {
+			// Every member encrypts, so every member has the handshake:
+			// transition mode has nothing left to let in.
+			return "it did not open with muster's raft handshake, and every member encrypts (--raft-auth=transition takes raft without it only until then): no member of this cluster", false
+		}
 		if a.mode == RaftAuthTransition {
 			if err := c.Conn.SetDeadline(time.Time{}); err != nil {
 				return "clear handshake deadline: " + err.Error(), false
 			}
 			c.r = io.MultiReader(bytes.NewReader(hello[:len(raftAuthMagic)]), c.Conn)
+			c.w = c.Conn
 			if ok, unlogged := a.legacyIn.allow(); ok {
 				a.logger.Info("raft connection without the handshake taken (--raft-auth=transition): a muster without it dialled, "+
 					"or something that does not hold the cluster key", "remote", c.RemoteAddr().String(), "unlogged", unlogged)
@@ -231,28 +318,78 @@ func (c *authConn) listen() (reason string, silent bool) {
 	if _, err := io.ReadFull(c.Conn, hello[len(raftAuthMagic):]); err != nil {
 		return "incomplete handshake: " + describe(err), false
 	}
-	nd := hello[len(raftAuthMagic):]
-	nl := make([]byte, raftNonceSize)
-	rand.Read(nl)
-	challenge := make([]byte, 0, len(raftAuthMagic)+2*raftNonceSize)
-	challenge = append(challenge, raftAuthMagic...)
-	challenge = append(challenge, nl...)
-	challenge = append(challenge, a.mac(raftAuthListener, nd, nl)...)
-	if _, err := c.Conn.Write(challenge); err != nil {
-		return "write handshake: " + describe(err), false
-	}
-	answer := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(c.Conn, answer); err != nil {
-		return "the dialer left the handshake (it holds another cluster key, or is no muster: see its log): " + describe(err), false
-	}
-	if !hmac.Equal(answer, a.mac(raftAuthDialer, nd, nl)) {
-		a.mismatch.Store(&keyMismatch{addr: c.RemoteAddr().String(), inbound: true, at: time.Now()})
-		return "the dialer does not hold this node's cluster key", false
+	if reason := c.challenge(raftAuthMagic, raftAuthListener, raftAuthDialer, hello[len(raftAuthMagic):]); reason != "" {
+		return reason, false
 	}
 	if err := c.Conn.SetDeadline(time.Time{}); err != nil {
 		return "clear handshake deadline: " + err.Error(), false
 	}
-	c.r = c.Conn
+	c.r, c.w = c.Conn, c.Conn
+	return "", false
+}
+
+// challenge runs the listener's part of the handshake after the dialer's
+// nonce nd: it sends magic, its own nonce and its MAC (listener context),
+// and checks the dialer's answer (dialer context). A non-empty reason
+// refuses the connection.
+func (c *authConn) challenge(magic, listener, dialer string, nd []byte) (reason string) {
+	a := c.a
+	nl := make([]byte, raftNonceSize)
+	rand.Read(nl)
+	challenge := make([]byte, 0, len(magic)+2*raftNonceSize)
+	challenge = append(challenge, magic...)
+	challenge = append(challenge, nl...)
+	challenge = append(challenge, a.mac(listener, nd, nl)...)
+	if _, err := c.Conn.Write(challenge); err != nil {
+		return "write handshake: " + describe(err)
+	}
+	answer := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(c.Conn, answer); err != nil {
+		return "the dialer left the handshake (it holds another cluster key, or is no muster: see its log): " + describe(err)
+	}
+	if !hmac.Equal(answer, a.mac(dialer, nd, nl)) {
+		a.mismatch.Store(&keyMismatch{addr: c.RemoteAddr().String(), inbound: true, at: time.Now()})
+		return "the dialer does not hold this node's cluster key"
+	}
+	return ""
+}
+
+// handedOver is listen's answer for a connection handed to the node-to-node
+// HTTP server.
+const handedOver = "\x00handed over"
+
+// listenSealed runs the rest of the listener's side of a version 2
+// handshake (the magic is read) and TLS; a connection for node-to-node
+// requests goes to the HTTP server (handedOver).
+func (c *authConn) listenSealed() (reason string, silent bool) {
+	a := c.a
+	hello := make([]byte, 1+raftNonceSize)
+	if _, err := io.ReadFull(c.Conn, hello); err != nil {
+		return "incomplete handshake: " + describe(err), false
+	}
+	purpose, nd := hello[0], hello[1:]
+	if purpose != purposeRaft && purpose != purposeHTTP {
+		return fmt.Sprintf("unknown purpose %q in the handshake", purpose), false
+	}
+	if reason := c.challenge(raftSealedMagic, raftSealedListener+string(purpose), raftSealedDialer+string(purpose), nd); reason != "" {
+		return reason, false
+	}
+	tc := tls.Server(c.Conn, a.tls)
+	if err := tc.Handshake(); err != nil {
+		return "TLS after the handshake: " + describe(err), false
+	}
+	if err := c.Conn.SetDeadline(time.Time{}); err != nil {
+		return "clear handshake deadline: " + err.Error(), false
+	}
+	if purpose == purposeHTTP {
+		if a.internal == nil {
+			return "node-to-node requests on the raft port, which this node does not serve", false
+		}
+		c.handed.Store(true)
+		a.internal.hand(tc)
+		return handedOver, false
+	}
+	c.r, c.w = tc, tc
 	return "", false
 }
 
@@ -264,13 +401,16 @@ func (a *raftAuth) dial(ctx context.Context, dial func(ctx context.Context, netw
 	if a.key == nil {
 		return nil, fmt.Errorf("raft to %s: this node has no cluster key, and dials no peers", addr)
 	}
+	if a.sealedNow() {
+		return a.dialSealed(ctx, dial, addr, purposeRaft)
+	}
 	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	err = a.greet(ctx, conn, addr)
 	if err == nil {
-		return conn, nil
+		return &unsealedConn{Conn: conn, a: a}, nil
 	}
 	conn.Close()
 	if errors.Is(err, errLegacyPeer) && a.mode == RaftAuthTransition {
@@ -288,13 +428,33 @@ func (a *raftAuth) dial(ctx context.Context, dial func(ctx context.Context, netw
 	return nil, fmt.Errorf("raft handshake with %s: %w", addr, err)
 }
 
-// greet runs the dialer's side of the handshake on conn.
-func (a *raftAuth) greet(ctx context.Context, conn net.Conn, addr string) error {
-	deadline := time.Now().Add(raftAuthTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+// dialSealed opens a connection to addr for purpose with a version 2
+// handshake and TLS, within raftAuthTimeout and ctx.
+func (a *raftAuth) dialSealed(ctx context.Context, dial func(ctx context.Context, network, addr string) (net.Conn, error), addr string, purpose byte) (net.Conn, error) {
+	if a.key == nil {
+		return nil, fmt.Errorf("node-to-node to %s: this node has no cluster key, and dials no peers", addr)
 	}
-	if err := conn.SetDeadline(deadline); err != nil {
+	conn, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := a.greetSealed(ctx, conn, addr, purpose)
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, errLegacyPeer) {
+			err = fmt.Errorf("%w: it runs a muster without the handshake or from before encryption, though its member record says otherwise (was it downgraded?), or it refused this node (see its log)", err)
+		}
+		if ok, unlogged := a.failures.allow(); ok {
+			a.logger.Warn("raft handshake failed", "peer", addr, "err", err, "failed_unlogged", unlogged)
+		}
+		return nil, fmt.Errorf("raft handshake with %s: %w", addr, err)
+	}
+	return tc, nil
+}
+
+// greet runs the dialer's side of the version 1 handshake on conn.
+func (a *raftAuth) greet(ctx context.Context, conn net.Conn, addr string) error {
+	if err := conn.SetDeadline(handshakeDeadline(ctx)); err != nil {
 		return err
 	}
 	nd := make([]byte, raftNonceSize)
@@ -302,25 +462,66 @@ func (a *raftAuth) greet(ctx context.Context, conn net.Conn, addr string) error 
 	if _, err := conn.Write(append([]byte(raftAuthMagic), nd...)); err != nil {
 		return err
 	}
-	challenge := make([]byte, len(raftAuthMagic)+raftNonceSize+sha256.Size)
+	if err := a.challenged(conn, addr, raftAuthMagic, raftAuthListener, raftAuthDialer, nd); err != nil {
+		return err
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+// greetSealed runs the dialer's side of the version 2 handshake on conn,
+// then TLS, and returns the TLS connection.
+func (a *raftAuth) greetSealed(ctx context.Context, conn net.Conn, addr string, purpose byte) (net.Conn, error) {
+	if err := conn.SetDeadline(handshakeDeadline(ctx)); err != nil {
+		return nil, err
+	}
+	nd := make([]byte, raftNonceSize)
+	rand.Read(nd)
+	hello := make([]byte, 0, len(raftSealedMagic)+1+raftNonceSize)
+	hello = append(hello, raftSealedMagic...)
+	hello = append(hello, purpose)
+	hello = append(hello, nd...)
+	if _, err := conn.Write(hello); err != nil {
+		return nil, err
+	}
+	if err := a.challenged(conn, addr, raftSealedMagic, raftSealedListener+string(purpose), raftSealedDialer+string(purpose), nd); err != nil {
+		return nil, err
+	}
+	tc := tls.Client(conn, a.tls)
+	if err := tc.Handshake(); err != nil {
+		return nil, fmt.Errorf("TLS after the handshake: %s", describe(err))
+	}
+	return tc, conn.SetDeadline(time.Time{})
+}
+
+// challenged reads the listener's challenge to the dialer's nonce nd,
+// checks its MAC (listener context) and answers it (dialer context).
+func (a *raftAuth) challenged(conn net.Conn, addr, magic, listener, dialer string, nd []byte) error {
+	challenge := make([]byte, len(magic)+raftNonceSize+sha256.Size)
 	n, err := io.ReadFull(conn, challenge)
 	switch {
 	case err != nil && n == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)):
 		return errLegacyPeer
 	case err != nil:
 		return fmt.Errorf("no answer to the handshake: %s", describe(err))
-	case string(challenge[:len(raftAuthMagic)]) != raftAuthMagic:
+	case string(challenge[:len(magic)]) != magic:
 		return errors.New("the peer does not speak muster's raft handshake")
 	}
-	nl := challenge[len(raftAuthMagic) : len(raftAuthMagic)+raftNonceSize]
-	if !hmac.Equal(challenge[len(raftAuthMagic)+raftNonceSize:], a.mac(raftAuthListener, nd, nl)) {
+	nl := challenge[len(magic) : len(magic)+raftNonceSize]
+	if !hmac.Equal(challenge[len(magic)+raftNonceSize:], a.mac(listener, nd, nl)) {
 		a.mismatch.Store(&keyMismatch{addr: addr, at: time.Now()})
 		return errors.New("the peer does not hold this node's cluster key")
 	}
-	if _, err := conn.Write(a.mac(raftAuthDialer, nd, nl)); err != nil {
-		return err
+	_, err = conn.Write(a.mac(dialer, nd, nl))
+	return err
+}
+
+// handshakeDeadline is raftAuthTimeout from now, or ctx's deadline if sooner.
+func handshakeDeadline(ctx context.Context) time.Time {
+	deadline := time.Now().Add(raftAuthTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
-	return conn.SetDeadline(time.Time{})
+	return deadline
 }
 
 // describe says what a read or write error in the handshake was.

@@ -29,7 +29,18 @@ import (
 func TestRoomIsCheckedOnEveryMembersDisk(t *testing.T) {
 	c := clustertest.New(t, 2, clustertest.Options{Setup: kv})
 	leader := c.Leader()
-	c.WaitApplied(leader.Node.Status().LastLogIndex, 10*time.Second) // both know both addresses
+	// Both know both addresses: the leader records its own after its
+	// election's barrier, which the last index read at once may precede.
+	require.Eventually(t, func() bool {
+		for _, m := range c.Nodes {
+			for _, s := range m.Node.Status().Servers {
+				if s.HTTPAddr == "" {
+					return false
+				}
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "every node knows every member's HTTP address")
 	st := leader.Node.Status()
 	require.NotNil(t, st.Disk)
 	out, err := exec.Command("df", "-B1", "--output=avail", leader.DataDir).Output()

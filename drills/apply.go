@@ -486,6 +486,23 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 			}
 		}
 	}
+	if c.RulesAtLeast(rulesOtherRunsOverlap) {
+		// Nor may another drill's run be open over the same people: the
+		// due time is recorded missed as above, and a run whose length is
+		// over, or nearly over, is stood down first.
+		other, open, over, err := otherRunOpen(tx, &old, occurrenceStart(&old, f, c.Time), c.Time)
+		if err != nil {
+			return nil, err
+		}
+		if open {
+			return giveUp("not started: " + describeOther(other))
+		}
+		for _, r := range over {
+			if err := endRun(tx, c, r, "演练结束"); err != nil {
+				return nil, err
+			}
+		}
+	}
 	r, err := s.start(tx, c, due)
 	if err != nil {
 		return nil, err

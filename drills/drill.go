@@ -9,6 +9,7 @@ package drills
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,12 +186,13 @@ func conflictf(format string, args ...any) error {
 	return muster.Errorf(muster.EConflict, format, args...)
 }
 
-// regionCodes trims and checks a list of region codes.
+// regionCodes trims and checks a list of region codes, each kept once, in
+// the order given.
 func regionCodes(in []plans.RegionCode) ([]plans.RegionCode, error) {
 	var out []plans.RegionCode
 	for _, r := range in {
 		for _, part := range strings.Split(string(r), ",") {
-			if part = strings.TrimSpace(part); part != "" {
+			if part = strings.TrimSpace(part); part != "" && !slices.Contains(out, plans.RegionCode(part)) {
 				out = append(out, plans.RegionCode(part))
 			}
 		}

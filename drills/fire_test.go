@@ -1,6 +1,7 @@
 package drills_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -104,16 +105,7 @@ func TestFireRecordsARunThatCannotStart(t *testing.T) {
 	require.NoError(t, err)
 	// The plan is narrowed to another district after the drill was scheduled:
 	// its due time finds the scope guard wanting a confirmation it lacks.
-	files, err := examples.Plans()
-	require.NoError(t, err)
-	for _, f := range files {
-		if f.Name == "flood.yaml" {
-			src := strings.Replace(string(f.Data), `scope: ["990100"]`, `scope: ["990102"]`, 1)
-			require.NotEqual(t, string(f.Data), src)
-			_, err := e.plans.ApplyPlan(ctx, "operator", f.Name, []byte(src))
-			require.NoError(t, err)
-		}
-	}
+	narrowFloodScope(ctx, t, e)
 	next, _, _ := s.NextDue(s.Due)
 	var res drills.FireResult
 	require.NoError(t, e.drills.Fire(ctx, "scheduler", drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next}, &res))
@@ -475,4 +467,24 @@ func TestFireOverAnOpenRunIsMissed(t *testing.T) {
 			assert.True(t, res.Schedule.Due.Equal(next), "the schedule moves on")
 		})
 	}
+}
+
+// narrowFloodScope applies a version of the flood plan whose scope is the
+// district 990102 instead of the city: drills scheduled over 990101 before
+// fall outside it.
+func narrowFloodScope(ctx context.Context, t *testing.T, e *env) {
+	t.Helper()
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	narrowed := false
+	for _, f := range files {
+		if f.Name == "flood.yaml" {
+			src := strings.Replace(string(f.Data), `scope: ["990100"]`, `scope: ["990102"]`, 1)
+			require.NotEqual(t, string(f.Data), src)
+			_, err := e.plans.ApplyPlan(ctx, "operator", f.Name, []byte(src))
+			require.NoError(t, err)
+			narrowed = true
+		}
+	}
+	require.True(t, narrowed)
 }

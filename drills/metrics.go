@@ -93,9 +93,14 @@ type Tally struct {
 
 // Outcome is what became of one recipient of a run.
 type Outcome struct {
-	Person plans.PersonID   `json:"person"`
-	Name   string           `json:"name"`
-	Grid   plans.RegionCode `json:"grid"`
+	Person plans.PersonID `json:"person"`
+	// ExternalID is the person's 编号 in the roster file now (empty when
+	// they have none, or are no longer in the roster); Phone the number
+	// the call-up went to: what a trainer fixes the roster file by.
+	ExternalID string           `json:"external_id,omitempty"`
+	Name       string           `json:"name"`
+	Phone      string           `json:"phone,omitempty"`
+	Grid       plans.RegionCode `json:"grid"`
 	// GridName is the grid's name and Region the name of the region it
 	// rolls up into (empty for a grid no longer in the region tree).
 	GridName string `json:"grid_name,omitempty"`
@@ -226,6 +231,9 @@ type TrendRow struct {
 	// MinHeld (or its length) was over. Its figures are not a drill's.
 	CutShort bool  `json:"cut_short,omitempty"`
 	Total    Tally `json:"total"`
+	// TimeZone is the run's schedule's, in which its times are shown
+	// (empty for runs recorded before runs kept it).
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // Report is everything a drill report shows, read in one transaction:
@@ -318,7 +326,7 @@ func trend(tx *bolt.Tx, plan plans.PlanID, asOf time.Time, cur *Metrics) ([]Tren
 		}
 		row := TrendRow{Run: r.ID, Activation: r.Activation, Start: m.Start, Type: r.Type, Level: r.Level,
 			Regions: r.Regions, Participants: r.Participants, NoNotice: r.NoNotice, Retracted: m.Retraction != nil,
-			StoppedBy: m.StoppedBy, CutShort: cutShort(tx, &r), Total: m.Total}
+			StoppedBy: m.StoppedBy, CutShort: cutShort(tx, &r), Total: m.Total, TimeZone: r.TimeZone}
 		if a, err := notify.GetActivation(tx, r.Activation); err == nil && !a.StoodDownAt.IsZero() && !a.StoodDownAt.After(asOf) {
 			row.StoodDownAt = a.StoodDownAt
 		}
@@ -344,10 +352,12 @@ type row struct {
 	code     int
 	err      string
 	category plans.Category
+	external string // the roster's 编号 now
+	phone    string
 }
 
 func (r *row) fill(rc *notify.Recipient) {
-	*r = row{person: rc.Person, name: rc.Name, grid: rc.Grid, roles: rc.Roles, state: rc.State}
+	*r = row{person: rc.Person, name: rc.Name, grid: rc.Grid, roles: rc.Roles, state: rc.State, phone: rc.Phone}
 	if a := rc.Attempt; a != nil {
 		r.reached, r.answered, r.reason, r.code, r.err = a.Reached, a.Answered, a.Reason, a.Code, a.Error
 	}
@@ -465,7 +475,7 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 			decl = append(decl, cx.since(rw.answered))
 		}
 		p := places[rw.grid]
-		o := Outcome{Person: rw.person, Name: rw.name, Grid: rw.grid, GridName: p.Name, Roles: names.of(rw.roles),
+		o := Outcome{Person: rw.person, ExternalID: rw.external, Name: rw.name, Phone: rw.phone, Grid: rw.grid, GridName: p.Name, Roles: names.of(rw.roles),
 			Category: rw.category, State: rw.state, Reached: rw.reached, Answered: rw.answered,
 			Reason: rw.reason, Code: rw.code, Error: rw.err}
 		if p.Known {
@@ -529,8 +539,9 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 	return m, people, nil
 }
 
-// joinCategories sets each row's category from the current roster:
-// CategoryUnknown for people no longer in it. rows are in person ID order.
+// joinCategories sets each row's category and external ID from the
+// current roster: CategoryUnknown for people no longer in it. rows are in
+// person ID order.
 func joinCategories(tx *bolt.Tx, rows []row) error {
 	for i := range rows {
 		rows[i].category = CategoryUnknown
@@ -542,7 +553,7 @@ func joinCategories(tx *bolt.Tx, rows []row) error {
 				return err
 			}
 			if ok {
-				rows[i].category = p.Category
+				rows[i].category, rows[i].external = p.Category, p.ExternalID
 			}
 		}
 		return nil
@@ -560,6 +571,11 @@ func joinCategories(tx *bolt.Tx, rows []row) error {
 		}
 		if i < len(rows) && string(rows[i].person) == string(p.ID) {
 			rows[i].category = p.Category
+			full, err := p.Person()
+			if err != nil {
+				return err
+			}
+			rows[i].external = full.ExternalID
 		}
 		return nil
 	})

@@ -321,11 +321,17 @@ func cutShort(tx *bolt.Tx, r *Run) bool {
 	if started.IsZero() {
 		started = r.At
 	}
-	held := MinHeld
+	return a.StoodDownAt.Sub(started) < r.HeldAfter()
+}
+
+// HeldAfter is how long r's call-up must run before a stand-down by hand
+// leaves it a drill held rather than cut short: MinHeld, or its length when
+// that is shorter.
+func (r Run) HeldAfter() time.Duration {
 	if !r.EndsAt.IsZero() {
-		held = min(held, r.EndsAt.Sub(r.At))
+		return min(MinHeld, r.EndsAt.Sub(r.At))
 	}
-	return a.StoodDownAt.Sub(started) < held
+	return MinHeld
 }
 
 // finished reports whether run r's call-up is over at now: stood down (or

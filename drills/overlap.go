@@ -7,6 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"muster/notify"
+	"muster/plans"
 )
 
 // Runs of one schedule do not overlap: they call up the same people, and
@@ -131,4 +132,151 @@ func describeOpenAt(r Run, end time.Time) string {
 	}
 	return fmt.Sprintf("its run %s (activation %s) called the same people up from %s until %s",
 		r.ID, r.Activation, r.At.In(loc).Format("2006-01-02 15:04:05"), end.In(loc).Format("2006-01-02 15:04:05 -07:00"))
+}
+
+// rulesOtherRunsOverlap is the behaviour (muster.Rules) from which applying
+// a scheduled fire also keeps its run off the open runs of other schedules
+// (and runs by hand) over the same regions, or regions above or below them
+// (otherRunOpen at the command's time): the due time is recorded missed
+// naming the open run, as for a run of its own schedule, and a run whose
+// length is over, or ends at most Grace after the due time, is stood down
+// in the same raft entry. Under older rules only the schedule's own run
+// before was looked at, and two schedules of the same district due at the
+// same minute called the same people up twice at once.
+const rulesOtherRunsOverlap = 13
+
+// otherRunOpen judges the open runs of schedules other than s, over regions
+// that overlap s's (the same region, or one above or below), against an
+// occurrence of s that was to start at at and starts now. open is the
+// first that still calls people up after at+Grace; ok is false when none
+// does. over are those whose call-up is still active though their length is
+// over by now or ends at most Grace after at: the caller stands them down
+// before the new run starts. It reads the index of runs the scheduler has
+// yet to close, which holds only the runs of the last length or so.
+func otherRunOpen(tx *bolt.Tx, s *Schedule, at, now time.Time) (open Run, ok bool, over []Run, err error) {
+	b := tx.Bucket(bEnds)
+	if b == nil {
+		return Run{}, false, nil, nil
+	}
+	rr := plans.NewRegionReader(tx)
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(k) > 8; k, _ = c.Next() {
+		r, err := getRun(tx, RunID(k[8:]))
+		if err != nil {
+			return Run{}, false, nil, err
+		}
+		if r.Schedule == s.ID || r.Activation == "" || !regionsOverlap(rr, r.Regions, s.Regions) {
+			continue
+		}
+		a, err := notify.GetActivation(tx, r.Activation)
+		if err != nil {
+			return Run{}, false, nil, fmt.Errorf("drill run %s: %w", r.ID, err)
+		}
+		switch {
+		case a.Status != notify.StatusActive:
+		case !r.EndsAt.After(now) || !r.EndsAt.After(at.Add(Grace)):
+			over = append(over, r)
+		case !ok:
+			open, ok = r, true
+		}
+	}
+	return open, ok, over, nil
+}
+
+// regionsOverlap reports whether a region of a is one of b, or lies above
+// or below one of b in the region tree: a call-up over either reaches the
+// people of the smaller.
+func regionsOverlap(rr *plans.RegionReader, a, b []plans.RegionCode) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y || rr.Within(x, y) || rr.Within(y, x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// describeOther names, for a person, another drill's run that is open over
+// the same regions, and until when, in the run's time zone.
+func describeOther(r Run) string {
+	loc, err := loadZone(r.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	of := "run by hand"
+	if !r.Manual {
+		of = "scheduled run"
+	}
+	return fmt.Sprintf("drill %s's %s %s (activation %s) is calling up %s until %s (drill runs over the same regions do not overlap)",
+		r.Schedule, of, r.ID, r.Activation, plans.JoinCodes(r.Regions, ","), r.EndsAt.In(loc).Format("2006-01-02 15:04 -07:00"))
+}
+
+// overlapWarnings names, for the person scheduling sc, each other active
+// schedule over regions that overlap sc's one of whose runs can be open
+// while one of sc's starts, or the reverse, within the year after now: at
+// its due time the later run would be recorded missed. It walks at most
+// spacingWalk due times of each (a run spans from the earliest start of its
+// due day to the latest plus its length, so a no-notice window is taken
+// whole, and no picked time is shown). The check is the proposer's, and a
+// warning, not a refusal.
+func overlapWarnings(tx *bolt.Tx, sc *Schedule, now time.Time) ([]string, error) {
+	loc, err := sc.Location()
+	if err != nil {
+		return nil, err
+	}
+	mine, err := runSpans(sc, now)
+	if err != nil {
+		return nil, err
+	}
+	rr := plans.NewRegionReader(tx)
+	var out []string
+	err = forEachRecord(tx, bSchedules, "drill schedule", func(o Schedule) error {
+		if o.ID == sc.ID || o.Paused || o.Due.IsZero() || !regionsOverlap(rr, o.Regions, sc.Regions) {
+			return nil
+		}
+		theirs, err := runSpans(&o, now)
+		if err != nil {
+			return nil // a schedule whose cron or zone no longer reads runs no more
+		}
+		for i, j := 0, 0; i < len(mine) && j < len(theirs); {
+			a, b := mine[i], theirs[j]
+			if a.from.Before(b.to) && b.from.Before(a.to) {
+				out = append(out, fmt.Sprintf("drill %s (%s, over %s) can be calling the same people up when this one runs: it is due %s and this one %s; "+
+					"a due time that comes while another drill's run is open over the same regions is recorded missed",
+					o.ID, o.Title, plans.JoinCodes(o.Regions, ","), b.due.In(loc).Format("2006-01-02 15:04 -07:00"), a.due.In(loc).Format("2006-01-02 15:04 -07:00")))
+				return nil
+			}
+			if a.to.Before(b.to) {
+				i++
+			} else {
+				j++
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// runSpan is when a run of one due time may be open: from its earliest
+// start to its latest start plus its length.
+type runSpan struct{ due, from, to time.Time }
+
+// runSpans lists the spans of s's runs due in the year after now, at most
+// spacingWalk of them, earliest first.
+func runSpans(s *Schedule, now time.Time) ([]runSpan, error) {
+	loc, err := s.Location()
+	if err != nil {
+		return nil, err
+	}
+	next, err := s.dueTimes()
+	if err != nil {
+		return nil, err
+	}
+	var out []runSpan
+	end := now.AddDate(1, 0, 0)
+	for due, ok := next(now); ok && !due.After(end) && len(out) < spacingWalk; due, ok = next(due) {
+		out = append(out, runSpan{due: due, from: earliestStart(s, due, loc), to: latestStart(s, due, loc).Add(s.RunLength())})
+	}
+	return out, nil
 }

@@ -71,8 +71,9 @@ type ReportOptions struct {
 // The CSV has one row per recipient with these columns (headers in the
 // report's language): person ID, name, grid code, grid, region (the roll-up
 // region), roles (joined by "; "), category, state, reached at, answered
-// at (times as 2006-01-02 15:04:05 in the report's time zone), seconds to
-// acknowledge (acknowledgements only, one decimal), decline reason,
+// at (times as 2006-01-02 15:04:05 in the report's time zone, which a
+// spreadsheet reads as a date and time), the time zone with its offset
+// (Asia/Shanghai (UTC+08:00)), seconds to acknowledge (acknowledgements only, one decimal), decline reason,
 // provider error code, provider error. Cells that a spreadsheet would read
 // as a formula are prefixed with an apostrophe.
 func WriteReport(w io.Writer, r Report, f ReportFormat, o ReportOptions) error {
@@ -255,8 +256,10 @@ var reportWords = map[string][2]string{
 	"generated":     {"报告生成依据", "Computed from"},
 	"none":          {"—", "—"},
 	"unknown":       {"未知", "unknown"},
-	"csv.person":    {"人员编号", "person ID"},
+	"csv.person":    {"系统编号", "muster ID"},
+	"csv.external":  {"编号", "external ID"},
 	"csv.name":      {"姓名", "name"},
+	"csv.phone":     {"手机", "phone"},
 	"csv.gridcode":  {"网格编码", "grid code"},
 	"csv.grid":      {"网格", "grid"},
 	"csv.region":    {"所属区域", "region"},
@@ -265,6 +268,7 @@ var reportWords = map[string][2]string{
 	"csv.state":     {"状态", "state"},
 	"csv.reached":   {"送达时间", "reached at"},
 	"csv.answered":  {"回复时间", "answered at"},
+	"csv.tz":        {"时区", "time zone"},
 	"csv.toack":     {"确认用时（秒）", "seconds to ack"},
 	"csv.reason":    {"不能到岗原因", "decline reason"},
 	"csv.code":      {"错误码", "error code"},
@@ -419,6 +423,17 @@ func stamp(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(timeLayout)
 }
 
+// zoneLabel names the time zone loc and its offset from UTC at t:
+// Asia/Shanghai (UTC+08:00).
+func zoneLabel(t time.Time, loc *time.Location) string {
+	_, off := t.In(loc).Zone()
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return fmt.Sprintf("%s (UTC%c%02d:%02d)", loc.String(), sign, off/3600, off%3600/60)
+}
+
 func pct(p float64) string { return strconv.FormatFloat(p, 'f', 1, 64) + "%" }
 
 // ---- CSV ----
@@ -430,8 +445,8 @@ func writeCSV(w io.Writer, r Report, x texts, loc *time.Location) error {
 	}
 	cw := csv.NewWriter(bw)
 	cw.UseCRLF = true
-	head := []string{"csv.person", "csv.name", "csv.gridcode", "csv.grid", "csv.region", "csv.roles", "csv.category",
-		"csv.state", "csv.reached", "csv.answered", "csv.toack", "csv.reason", "csv.code", "csv.error"}
+	head := []string{"csv.person", "csv.external", "csv.name", "csv.phone", "csv.gridcode", "csv.grid", "csv.region", "csv.roles", "csv.category",
+		"csv.state", "csv.reached", "csv.answered", "csv.tz", "csv.toack", "csv.reason", "csv.code", "csv.error"}
 	rec := make([]string, len(head))
 	for i, k := range head {
 		rec[i] = x.T(k)
@@ -452,9 +467,17 @@ func writeCSV(w io.Writer, r Report, x texts, loc *time.Location) error {
 		if !x.en() {
 			state = x.state(p.State)
 		}
-		rec = append(rec[:0], string(p.Person), cell(p.Name), string(p.Grid), cell(p.GridName), cell(p.Region),
+		// The times' zone, with its offset when they were (one that
+		// changes to summer time says which side of the change they are).
+		at := r.Metrics.Start
+		if !p.Reached.IsZero() {
+			at = p.Reached
+		} else if !p.Answered.IsZero() {
+			at = p.Answered
+		}
+		rec = append(rec[:0], string(p.Person), cell(p.ExternalID), cell(p.Name), cell(p.Phone), string(p.Grid), cell(p.GridName), cell(p.Region),
 			cell(strings.Join(x.roles(p.Roles), "; ")), cell(x.category(p.Category)), state, stamp(p.Reached, loc), stamp(p.Answered, loc),
-			toAck, cell(p.Reason), code, cell(p.Error))
+			zoneLabel(at, loc), toAck, cell(p.Reason), code, cell(p.Error))
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -593,8 +616,7 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 	if m.Status == notify.StatusActive {
 		ended = stamp(m.AsOf, loc) + x.T("open")
 	}
-	_, off := m.Start.In(loc).Zone()
-	zone := fmt.Sprintf("%s (UTC%+03d:%02d)", loc.String(), off/3600, abs(off%3600/60))
+	zone := zoneLabel(m.Start, loc)
 	units := x.list(m.Units)
 	if units == "" {
 		units = x.T("none")
@@ -736,13 +758,6 @@ type tableArgs struct {
 // Table is the tally table of rows, for the template.
 func (v reportView) Table(rows []rowView) tableArgs {
 	return tableArgs{texts: v.texts, CPHeads: v.CPHeads, Rows: rows}
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
 }
 
 func joinSub(path, code string) string {

@@ -310,10 +310,19 @@ func checkCSV(t *testing.T, out []byte, rep drills.Report) {
 	rows, err := csv.NewReader(bytes.NewReader(out[3:])).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 1+len(rep.People))
+	assert.Contains(t, []string{"系统编号", "muster ID"}, rows[0][0])
+	external := 0
 	for i, p := range rep.People {
 		assert.Equal(t, string(p.Person), rows[i+1][0])
-		assert.Equal(t, string(p.Grid), rows[i+1][2])
+		assert.Equal(t, p.ExternalID, rows[i+1][1], "the roster's 编号")
+		assert.Equal(t, p.Phone, strings.TrimPrefix(rows[i+1][3], "'"), "the number the call-up went to")
+		assert.NotEmpty(t, p.Phone)
+		assert.Equal(t, string(p.Grid), rows[i+1][4])
+		if p.ExternalID != "" {
+			external++
+		}
 	}
+	assert.Positive(t, external, "the generated roster gives people a 编号")
 }
 
 // A drill that left people out because a LIVE call-up had called them up
@@ -500,4 +509,30 @@ func TestEnglishReportNamesRolesInEnglish(t *testing.T) {
 	var m drills.Metrics
 	require.NoError(t, json.Unmarshal(render(t, rep, drills.FormatJSON, plans.LangZH), &m))
 	assert.Equal(t, rep.Metrics.ByRole, m.ByRole)
+}
+
+// The CSV's times say their zone: a column names the report's zone and its
+// offset at each row's times (summer or winter time), since the times
+// themselves are written as a spreadsheet reads a date and time, without
+// one. A row with no time gets the offset at the run's start.
+func TestReportCSVNamesTheTimesZone(t *testing.T) {
+	summer := time.Date(2026, 7, 1, 13, 0, 0, 0, time.UTC)
+	winter := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)
+	rep := drills.Report{TimeZone: "America/New_York", Metrics: drills.Metrics{Run: "R000001", Start: summer}, People: []drills.Outcome{
+		{Person: "P00000001", Grid: "990101001001001", State: notify.StateAcked, Reached: summer.Add(time.Minute), Answered: summer.Add(2 * time.Minute), ToAck: plans.Duration(2 * time.Minute)},
+		{Person: "P00000002", Grid: "990101001001001", State: notify.StateDelivered, Reached: winter},
+		{Person: "P00000003", Grid: "990101001001001", State: notify.StateFailed},
+	}}
+	for _, lang := range []plans.Language{plans.LangZH, plans.LangEN} {
+		out := render(t, rep, drills.FormatCSV, lang)
+		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(out, []byte("\ufeff")))).ReadAll()
+		require.NoError(t, err)
+		require.Len(t, rows, 4)
+		tz := slices.IndexFunc(rows[0], func(h string) bool { return h == "时区" || h == "time zone" })
+		require.Positive(t, tz, "a time zone column: %v", rows[0])
+		reached := tz - 2
+		assert.Equal(t, []string{"2026-07-01 09:01:00", "America/New_York (UTC-04:00)"}, []string{rows[1][reached], rows[1][tz]})
+		assert.Equal(t, []string{"2026-12-01 09:00:00", "America/New_York (UTC-05:00)"}, []string{rows[2][reached], rows[2][tz]})
+		assert.Equal(t, []string{"", "America/New_York (UTC-04:00)"}, []string{rows[3][reached], rows[3][tz]})
+	}
 }

@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -54,6 +55,11 @@ type Schedule struct {
 	CreatedBy string    `json:"created_by"`
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by"`
+
+	// Warnings is set only in the answer to a new schedule, never stored:
+	// the other active schedules over the same regions whose runs can be
+	// open at the same time as one of its own (see overlapWarnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Postponement is why and since when an occurrence has been waiting.
@@ -87,6 +93,53 @@ func loadZone(name string) (*time.Location, error) {
 		return nil, invalidf("time zone %q: %v", name, err)
 	}
 	return loc, nil
+}
+
+// LoadZone is the time zone a new schedule is given: an IANA name such as
+// Asia/Shanghai, DefaultTimeZone when name is empty. "Local" is refused:
+// it is the zone of whichever node computes a due time, which the nodes
+// of a cluster need not share, so the drill would move with the leader.
+// Schedules stored with it still load (Location).
+func LoadZone(name string) (*time.Location, error) {
+	if strings.EqualFold(strings.TrimSpace(name), "Local") {
+		return nil, invalidf("time zone %q: want an IANA time zone such as Asia/Shanghai (Local is each node's own zone, which a cluster's nodes need not share)", name)
+	}
+	return loadZone(strings.TrimSpace(name))
+}
+
+// cronFields name the five fields of a cron expression, in order, with
+// the values each takes.
+var cronFields = [5]struct{ name, takes string }{
+	{"minute", "0–59"}, {"hour", "0–23"}, {"day-of-month", "1–31"},
+	{"month", "1–12 or JAN–DEC"}, {"day-of-week", "0–6 or SUN–SAT, Sunday 0"},
+}
+
+// CronProblem says what is wrong with a cron expression ParseCron refuses,
+// in words that follow the expression (or the flag that gave it): of five
+// fields, the one that is wrong and what it takes; "" when ParseCron takes
+// it.
+func CronProblem(spec string) string {
+	_, err := ParseCron(spec)
+	if err == nil {
+		return ""
+	}
+	spec = strings.TrimSpace(spec)
+	// ParseCron's message names the expression first: the caller names it.
+	why := strings.TrimPrefix(err.Error(), fmt.Sprintf("cron %q: ", spec))
+	fields := strings.Fields(spec)
+	if len(fields) != 5 || strings.HasPrefix(spec, "@") || strings.Contains(spec, "=") {
+		return why
+	}
+	// Each field alone, the others any value: the first one the parser
+	// refuses is the one that is wrong.
+	for i, f := range fields {
+		probe := []string{"*", "*", "*", "*", "*"}
+		probe[i] = f
+		if _, perr := cronParser.Parse(strings.Join(probe, " ")); perr != nil {
+			return fmt.Sprintf("%s %q: %v (%s takes %s)", cronFields[i].name, f, perr, cronFields[i].name, cronFields[i].takes)
+		}
+	}
+	return why
 }
 
 // cronParser reads the five standard fields and the @descriptors.

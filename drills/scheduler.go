@@ -330,6 +330,14 @@ func (s *Scheduler) fire(ctx context.Context, sc Schedule, now time.Time, rep *T
 			if isOpen {
 				f.Skip, f.RetryAt = true, time.Time{}
 				f.Reason = "not started: " + describeOpenAt(last, end) + " (runs of a schedule do not overlap)"
+			} else if other, isOpen, err := s.otherOpen(ctx, &sc, f, now); err != nil {
+				return fmt.Errorf("drill schedule %s: %w", sc.ID, err)
+			} else if isOpen {
+				// Nor another drill's run over the same people (a
+				// second schedule of the district, a run by hand): the
+				// due time is recorded missed the same way.
+				f.Skip, f.RetryAt = true, time.Time{}
+				f.Reason = "not started: " + describeOther(other)
 			}
 		}
 		var res FireResult
@@ -367,6 +375,21 @@ func (s *Scheduler) dueOpen(ctx context.Context, sc *Schedule, f Fire, now time.
 		return err
 	})
 	return r, end, open, err
+}
+
+// otherOpen reads whether another drill's run is open over sc's regions
+// at the occurrence f answers (see otherRunOpen), judged at now.
+func (s *Scheduler) otherOpen(ctx context.Context, sc *Schedule, f Fire, now time.Time) (Run, bool, error) {
+	var (
+		r    Run
+		open bool
+	)
+	err := s.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		var err error
+		r, open, _, err = otherRunOpen(tx, sc, occurrenceStart(sc, f, now), now)
+		return err
+	})
+	return r, open, err
 }
 
 // note adds what a fire did to the report and the log.

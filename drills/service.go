@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 	if sc.TimeZone == "" {
 		sc.TimeZone = DefaultTimeZone
 	}
-	loc, err := loadZone(sc.TimeZone)
+	loc, err := LoadZone(sc.TimeZone)
 	if err != nil {
 		return sc, err
 	}
@@ -147,8 +148,8 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 	case sc.Cron == "" && at == "":
 		return sc, invalidf("schedule: give --cron for a recurring drill or --at for a one-off")
 	case sc.Cron != "":
-		if _, err := ParseCron(sc.Cron); err != nil {
-			return sc, err
+		if why := CronProblem(sc.Cron); why != "" {
+			return sc, invalidf("cron %q: %s", sc.Cron, why)
 		}
 	default:
 		t, err := ParseTime(at, loc)
@@ -156,7 +157,7 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 			return sc, err
 		}
 		if !t.After(now) {
-			return sc, invalidf("at %s: the time has passed (now %s)", t.In(loc).Format("2006-01-02 15:04"), now.In(loc).Format("2006-01-02 15:04"))
+			return sc, invalidf("at %s: the time has passed (now %s)", t.In(loc).Format("2006-01-02 15:04 -07:00"), now.In(loc).Format("2006-01-02 15:04 -07:00"))
 		}
 		sc.At = t.UTC()
 	}
@@ -184,15 +185,18 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 }
 
 // ParseTime reads a time as RFC 3339, or as "2006-01-02 15:04[:05]" (also
-// with a T) in loc.
+// with a T) in loc, read as a cron time is (NextDue): a reading the clocks
+// skip when they go forward is the instant they jump (2027-03-14 02:30 in
+// America/New_York is 03:00 EDT, never 01:30 EST), and a reading they show
+// twice is its first showing.
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
 	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
+		if t, err := time.Parse(layout, s); err == nil {
+			return wallInstant(t, loc), nil
 		}
 	}
 	return time.Time{}, invalidf("time %q: want 2006-01-02 15:04 (in the schedule's time zone) or RFC 3339", s)
@@ -220,12 +224,29 @@ func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) 
 			return Schedule{}, err
 		}
 	}
-	sc, err := s.schedule(in, s.clock.Now())
+	now := s.clock.Now()
+	sc, err := s.schedule(in, now)
+	if err != nil {
+		return sc, err
+	}
+	var warnings []string
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		// As for an activation: no region named with one it lies within
+		// (its people are called once anyway, but every message would
+		// name both).
+		if r, above, ok := plans.WithinAnother(plans.NewRegionReader(tx), sc.Regions); ok {
+			return invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
+		}
+		var err error
+		warnings, err = overlapWarnings(tx, &sc, now)
+		return err
+	})
 	if err != nil {
 		return sc, err
 	}
 	var out Schedule
 	err = s.propose(ctx, CmdSchedule, actor, scheduleCreate{Schedule: sc}, &out)
+	out.Warnings = warnings
 	return out, err
 }
 
@@ -293,12 +314,54 @@ func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run,
 			id, describeOpen(open), open.Activation)
 	}
 	if err := s.Fire(ctx, actor, Fire{Schedule: id, Manual: true}, &out); err != nil {
-		return Run{}, err
+		return Run{}, s.scopeNotConfirmed(ctx, id, err)
 	}
 	if out.Run == nil {
 		return Run{}, muster.Errorf(muster.EInternal, "drill %s: no run recorded", id)
 	}
 	return *out.Run, nil
+}
+
+// scopeNotConfirmed is err, the refusal of a run of schedule id by hand,
+// told for a drill when the scope guard refused it: the regions reach
+// further than the plan now expects (its scope was narrowed, or its level's
+// people grew past the guard, since the drill was scheduled) and the
+// schedule's confirmation does not cover them. The activation's advice, to
+// add --confirm-scope, is no use here: a drill's scope is confirmed when it
+// is scheduled, so the message says to schedule it again with the
+// confirmation or to change the plan. Any other refusal is err as it is.
+func (s *Service) scopeNotConfirmed(ctx context.Context, id ScheduleID, err error) error {
+	if !muster.IsCode(err, muster.EInvalid) {
+		return err
+	}
+	var sc Schedule
+	var confirm string
+	guard := false
+	verr := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		if sc, err = getSchedule(tx, id); err != nil {
+			return err
+		}
+		// With the confirmation the guard asks for the run would start
+		// when the guard is all that stops it.
+		confirm = scopeConfirmation(sc)
+		req := sc.request("")
+		req.ConfirmScope = confirm
+		guard = notify.CheckActivation(tx, req) == nil
+		return nil
+	})
+	if verr != nil || !guard {
+		return err
+	}
+	// The guard's refusal gives its reasons, then the activation's advice.
+	why, _, _ := strings.Cut(err.Error(), "; if that is meant")
+	made := "without --confirm-scope"
+	if sc.ConfirmScope != "" {
+		made = fmt.Sprintf("with --confirm-scope %s", sc.ConfirmScope)
+	}
+	return invalidf("drill %s not started: %s; a drill's scope is confirmed when it is scheduled (%s was scheduled %s; muster drill run takes none): "+
+		"if that is meant, delete it (muster drill delete %s) and schedule it again with --confirm-scope %s, or change plan %s to cover its regions",
+		id, why, id, made, id, confirm, sc.Plan)
 }
 
 // Fire proposes a Fire the caller stamped.
@@ -365,10 +428,14 @@ type RunFilter struct {
 	Schedule ScheduleID
 	Plan     plans.PlanID
 	Status   RunStatus
+	// Activation is the EXERCISE activation a run started: the one run
+	// whose call-up it is.
+	Activation plans.ActivationID
 }
 
 func (f RunFilter) match(r Run) bool {
-	return (f.Schedule == "" || r.Schedule == f.Schedule) && (f.Plan == "" || r.Plan == f.Plan) && (f.Status == "" || r.Status == f.Status)
+	return (f.Schedule == "" || r.Schedule == f.Schedule) && (f.Plan == "" || r.Plan == f.Plan) && (f.Status == "" || r.Status == f.Status) &&
+		(f.Activation == "" || r.Activation == f.Activation)
 }
 
 // GetRun reads one run.

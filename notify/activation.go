@@ -192,22 +192,22 @@ type Registrar interface {
 
 // Register installs every notify command in the FSM.
 func Register(r Registrar) {
-	r.Handle(CmdActivationCreate, applyActivationCreate)
-	r.Handle(CmdActivationStandDown, applyActivationStandDown)
-	r.Handle(CmdActivationDecide, applyActivationDecide)
-	r.Handle(CmdActivationRetract, applyActivationRetract)
-	r.Handle(CmdEscalationFire, applyEscalationFire)
-	r.Handle(CmdEscalationCatchUp, applyEscalationCatchUp)
-	r.Handle(CmdEscalationClaim, applyEscalationClaim)
-	r.Handle(CmdEscalationResult, applyEscalationResult)
-	r.Handle(CmdDispatchClaim, applyDispatchClaim)
-	r.Handle(CmdDispatchResult, applyDispatchResult)
-	r.Handle(CmdInbound, applyInbound)
-	r.Handle(CmdAnswerKey, applyAnswerKey)
-	r.Handle(CmdCorrectionEnd, applyCorrectionEnd)
-	r.Handle(CmdCorrectionUncall, applyCorrectionUncall)
-	r.Handle(CmdApprovalNotice, applyApprovalNotice)
-	r.Handle(CmdApprovalNoticed, applyApprovalNoticed)
+	r.Handle(CmdActivationCreate, indexWaiting(applyActivationCreate))
+	r.Handle(CmdActivationStandDown, indexWaiting(applyActivationStandDown))
+	r.Handle(CmdActivationDecide, indexWaiting(applyActivationDecide))
+	r.Handle(CmdActivationRetract, indexWaiting(applyActivationRetract))
+	r.Handle(CmdEscalationFire, indexWaiting(applyEscalationFire))
+	r.Handle(CmdEscalationCatchUp, indexWaiting(applyEscalationCatchUp))
+	r.Handle(CmdEscalationClaim, indexWaiting(applyEscalationClaim))
+	r.Handle(CmdEscalationResult, indexWaiting(applyEscalationResult))
+	r.Handle(CmdDispatchClaim, indexWaiting(applyDispatchClaim))
+	r.Handle(CmdDispatchResult, indexWaiting(applyDispatchResult))
+	r.Handle(CmdInbound, indexWaiting(applyInbound))
+	r.Handle(CmdAnswerKey, indexWaiting(applyAnswerKey))
+	r.Handle(CmdCorrectionEnd, indexWaiting(applyCorrectionEnd))
+	r.Handle(CmdCorrectionUncall, indexWaiting(applyCorrectionUncall))
+	r.Handle(CmdApprovalNotice, indexWaiting(applyApprovalNotice))
+	r.Handle(CmdApprovalNoticed, indexWaiting(applyApprovalNoticed))
 }
 
 func invalidf(format string, args ...any) error {
@@ -345,7 +345,7 @@ func (p *prepared) guard(recipients int) ScopeGuard {
 	g := ScopeGuard{Expected: p.level.Expected, Factor: p.version.Plan.Guard(), Recipients: recipients}
 	for _, r := range p.wider {
 		g.Wider = append(g.Wider, r.Code)
-		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is outside the scope of plan %s (%s)", r.Label(), p.req.Plan, joinCodes(p.version.Plan.Scope)))
+		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is outside the scope of plan %s (%s)", r.Label(), p.req.Plan, plans.JoinCodes(p.version.Plan.Scope, ", ")))
 	}
 	if g.Expected > 0 && float64(recipients) > float64(g.Expected)*g.Factor {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is more than %g × the %d level %s usually calls", muster.Count(recipients, "recipient", "recipients"), g.Factor, g.Expected, p.level.Code))
@@ -372,14 +372,6 @@ func (p *prepared) checkGuard(recipients int) error {
 	}
 	return invalidf("scope not confirmed: %s; if that is meant, confirm it by naming the regions: --confirm-scope %s (API: \"confirm_scope\": %q)",
 		strings.Join(g.Reasons, "; "), g.Confirm, g.Confirm)
-}
-
-func joinCodes(codes []plans.RegionCode) string {
-	s := make([]string, len(codes))
-	for i, c := range codes {
-		s[i] = string(c)
-	}
-	return strings.Join(s, ", ")
 }
 
 func (p *prepared) activation(id plans.ActivationID, c *muster.Command) Activation {
@@ -861,7 +853,10 @@ func putActivation(tx *bolt.Tx, a Activation) error {
 	if err != nil {
 		return err
 	}
-	return ab.Put([]byte(a.ID), data)
+	if err := ab.Put([]byte(a.ID), data); err != nil {
+		return err
+	}
+	return noteWaiting(tx, a)
 }
 
 // recipientsFill is the fill of a recipients bucket's pages. The bucket is

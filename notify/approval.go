@@ -160,7 +160,7 @@ func (a *Activation) request() activationCreate {
 }
 
 func changedSincePreview(id plans.ActivationID, seen, now int) error {
-	return muster.Errorf(muster.EConflict, "activation %s would now call %s, not the %d in the preview you saw: the roster changed; look at the preview again",
+	return muster.Errorf(muster.EConflict, "activation %s would now call %s, not the %d given: the roster changed since the preview, or the count is not the preview's; look at the preview again",
 		id, muster.Count(now, "person", "people"), seen)
 }
 
@@ -234,7 +234,7 @@ func (s *Service) ApprovalPreview(ctx context.Context, id plans.ActivationID) (P
 // last approval needed starts the call-up in the same raft entry.
 func (s *Service) Decide(ctx context.Context, actor string, id plans.ActivationID, req DecisionRequest) (Activation, error) {
 	var out Activation
-	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
+	if err := CheckReason("reason", req.Reason, "say briefly why; the whole of it goes into the audit trail and the console"); err != nil {
 		return out, err
 	}
 	if req.Approve && !req.Repeat {

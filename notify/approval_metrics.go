@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,27 +42,9 @@ func (c *approvalCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.s.now()
 	var awaiting, expired int
 	err := c.s.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bActivations)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var a struct {
-				Status           Status    `json:"status"`
-				ApprovalDeadline time.Time `json:"approval_deadline"`
-			}
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			switch {
-			case a.Status != StatusPendingApproval:
-			case now.Before(a.ApprovalDeadline):
-				awaiting++
-			default:
-				expired++
-			}
-			return nil
-		})
+		var err error
+		awaiting, expired, err = countWaiting(tx, now)
+		return err
 	})
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.awaiting, err)

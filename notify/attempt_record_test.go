@@ -122,6 +122,36 @@ func TestRepliesAsTheCallUpAsks(t *testing.T) {
 	}
 }
 
+// The acknowledgements people type most in Chinese work chats answer as
+// 到 (rules 13): an accept word said twice, 明白, a thumbs-up; N/A is a
+// note. Under rules 12 they were notes.
+func TestCommonAcknowledgementsAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		body   string
+		kind   ReplyKind
+		reason string
+	}{
+		{"收到收到", ReplyAccept, ""}, {"好的好的", ReplyAccept, ""}, {"好好", ReplyAccept, ""}, {"收到，收到！", ReplyAccept, ""},
+		{"收到了收到了", ReplyAccept, ""}, {"明白", ReplyAccept, ""}, {"明白了", ReplyAccept, ""}, {"明白，马上到", ReplyAccept, ""},
+		{"👍", ReplyAccept, ""}, {"👍🏻", ReplyAccept, ""}, {"👍👍", ReplyAccept, ""}, {"收到👍", ReplyAccept, ""},
+		// Still notes: more than acknowledgements, or a refusal after one.
+		{"明白，但去不了", ReplyNote, "明白，但去不了"}, {"好好学习", ReplyNote, "好好学习"}, {"好的马上到", ReplyNote, "好的马上到"},
+		{"明天到", ReplyNote, "明天到"}, {"N/A", ReplyNote, "N/A"}, {"n/a", ReplyNote, "n/a"},
+		// Unchanged.
+		{"收到", ReplyAccept, ""}, {"N", ReplyDecline, ""}, {"不", ReplyDecline, ""}, {"2 明白了，在外地", ReplyDecline, "明白了,在外地"},
+	} {
+		assert.Equal(t, Reply{Kind: tc.kind, Reason: tc.reason}, ParseReply(tc.body), "%q", tc.body)
+	}
+	for body, want := range map[string]Reply{
+		"收到收到": {Kind: ReplyNote, Reason: "收到收到"},
+		"明白":   {Kind: ReplyNote, Reason: "明白"},
+		"👍":    {Kind: ReplyNote, Reason: "👍"},
+		"N/A":  {Kind: ReplyDecline, Reason: "A"},
+	} {
+		assert.Equal(t, want, parseReply(body, replyRulesAt(12)), "%q under rules 12", body)
+	}
+}
+
 // The help text for a drill's sender starts with the exercise mark, as
 // every message of a drill does; a LIVE sender's has none.
 func TestHelpTextOfADrillIsMarked(t *testing.T) {

@@ -97,13 +97,7 @@ func callUpName(a Activation, at time.Time, lang plans.Language) string {
 
 // shortRegions keeps a correction's lead short (SMS segments): the regions
 // joined by 、 as they are when they are few, else the first two and 等N个区域.
-func shortRegions(names string) string {
-	parts := strings.Split(names, "、")
-	if len(parts) <= 2 || names == "" {
-		return names
-	}
-	return fmt.Sprintf("%s等%d个区域", strings.Join(parts[:2], "、"), len(parts))
-}
+func shortRegions(names string) string { return regionsSaid(names, "、", 0, 2, 2) }
 
 // shortRegionsEN is shortRegions for an English reader: a's regions'
 // English names as they are when they are few, else the first two and
@@ -115,11 +109,7 @@ func shortRegionsEN(a Activation) string {
 	if a.RegionNamesEN == "" {
 		return shortRegions(a.RegionNames)
 	}
-	parts := strings.Split(a.RegionNamesEN, ", ")
-	if len(parts) <= 2 || len(parts) != len(a.Regions) {
-		return a.RegionNamesEN
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(parts[:2], ", "), len(parts)-2)
+	return regionsSaid(a.RegionNamesEN, ", ", len(a.Regions), 2, 2)
 }
 
 // correctionSMS is a correction's text before its purpose mark: the

@@ -751,6 +751,10 @@ type InboundResult struct {
 	// their latest call-up (Activation) ended, when it did so recently
 	// (rulesRepliesToEndedCallUps): the sender is told so.
 	Ended Ending `json:"ended,omitempty"`
+	// ToReport says that the reply was taken for a 叫应 report sent to the
+	// person (rulesReportsTakeNoReply): kept as a note on their call-up;
+	// the sender is told the report needs no reply, and how to answer.
+	ToReport bool `json:"to_report,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.
@@ -954,6 +958,9 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		// "undelivered": reports arrive in any order) must not undo that.
 		return res, nil
 	}
+	if n < att.N && c.RulesAtLeast(rulesLeftNumberReports) && att.leftAfter(n) {
+		return res, nil // a message to a number the call-up went on from
+	}
 	// Any attempt's report counts: after a failover the first attempt may be
 	// delivered while its re-send is still in flight. A queued retry is moot.
 	if err := at.unschedule(person, &att); err != nil {
@@ -1057,7 +1064,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 		return InboundResult{Outcome: InboundUnknown}, nil
 	}
 	if at == nil && c.RulesAtLeast(rulesRepliesToEndedCallUps) {
-		ended, how, err := endedCallUp(tx, acts, person, it.Exercise, c.Time)
+		ended, how, err := endedCallUp(tx, acts, person, it.Exercise, c.Time, c.RulesAtLeast(rulesEndedForLive))
 		if err != nil {
 			return InboundResult{}, err
 		}
@@ -1072,8 +1079,12 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
-	reply := parseReply(it.Body, replyRulesAt(max(c.Rules, 1)))
+	reply, toReport, err := readReply(tx, acts, c, at, person, it)
+	if err != nil {
+		return InboundResult{}, err
+	}
 	res, err := recordAnswer(at, c, r, att, reply, it.Body)
+	res.ToReport = toReport
 	if err != nil || reply.Kind == ReplyNote || !c.RulesAtLeast(rulesAnswerEveryCallUp) {
 		return res, err
 	}

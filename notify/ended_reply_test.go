@@ -111,3 +111,41 @@ func TestReplyToAnEndedCallUpIsToldItEnded(t *testing.T) {
 		})
 	}
 }
+
+// A reply on the drill's number to a drill that a LIVE call-up stood down,
+// from someone that call-up calls up too, is told the drill stopped for a
+// real call-up sent to them, which they answer on its own message; the
+// reply answers neither. Under rules 12 they were told the call-up had
+// ended, minutes into a real emergency.
+func TestReplyToADrillStoppedForALiveCallUpPointsToIt(t *testing.T) {
+	for _, rules := range []int{12, 0} {
+		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
+			r := newCallRig(t, rigOptions{nodes: 1, people: 40, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+			drill := r.activate(t, "exercise")
+			r.waitSettled(t, drill.ID, 30*time.Second)
+			live := r.activate(t, "live")
+			require.Contains(t, live.StoppedDrills, drill.ID, "the LIVE call-up stands the drill down")
+			r.waitSettled(t, live.ID, 30*time.Second)
+			var zh notify.Recipient
+			for _, rc := range r.recipientsOf(t, live.ID) {
+				if rc.Language != plans.LangEN {
+					zh = rc
+					break
+				}
+			}
+			require.NotEmpty(t, zh.Phone)
+			code, out := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {"SMforlive"},
+				"From": {zh.Phone}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
+			require.Equal(t, http.StatusOK, code, out)
+			if rules == 12 {
+				assert.Contains(t, out, "<Message>"+plans.ExerciseMark+"本次召集已结束，您的回复未记录。</Message>")
+			} else {
+				assert.Contains(t, out, "<Message>"+plans.ExerciseMark+"本次演练已因真实召集停止，真实召集已另发给您：请回复那条标有【非演练】的短信。您的这条回复未记录。</Message>")
+			}
+			for _, id := range []plans.ActivationID{drill.ID, live.ID} {
+				st := r.status(t, id)
+				assert.Zero(t, st.Counters.ByState[notify.StateAcked], "%s: nothing is recorded", id)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -142,6 +143,11 @@ func EscalationSteps(l *plans.Level, slots []RoleSlot) []plans.EscalationStep {
 type escalationFire struct {
 	Activation plans.ActivationID `json:"a"`
 	Step       int                `json:"step"`
+	// Limit bounds the recipients this command looks at, and After goes
+	// on with a step begun by an earlier one, from the recipient after it
+	// (rulesFireInChunks; 0 and "": the whole step at once).
+	Limit int            `json:"limit,omitempty"`
+	After plans.PersonID `json:"after,omitempty"`
 }
 
 // FireResult says what firing a step did.
@@ -160,6 +166,9 @@ type FireResult struct {
 	// no one for: no backup to call, no superior to report to
 	// (rulesEscalationReachesSomeone). They were not escalated.
 	Unreached int `json:"unreached,omitempty"`
+	// Next is set when the step is not done: the next chunk goes on after
+	// this recipient (rulesFireInChunks).
+	Next plans.PersonID `json:"next,omitempty"`
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
@@ -438,7 +447,8 @@ func (s *stepper) apply(i int, r *Recipient) error {
 func (s *stepper) finish() error {
 	steps := slices.Sorted(maps.Keys(s.reports))
 	for _, i := range steps {
-		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], s.c.RulesAtLeast(rulesReportNamesEveryone), s.reach)
+		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], reportRules{everyone: s.c.RulesAtLeast(rulesReportNamesEveryone),
+			upTree: s.reach, noReply: s.c.RulesAtLeast(rulesReportsTakeNoReply), english: s.c.RulesAtLeast(rulesEnglishReports)})
 		if err != nil {
 			return err
 		}
@@ -562,24 +572,37 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if req.Step < 0 || req.Step >= len(ch.steps) {
 		return nil, invalidf("escalation step %d: the activation's level has %d", req.Step, len(ch.steps))
 	}
-	if due := at.a.Start().Add(time.Duration(ch.steps[req.Step].After)); c.Time.Before(due) {
-		return nil, invalidf("escalation step %d is due at %s, not yet", req.Step, due.Format(time.RFC3339))
-	}
-	fired, err := at.ad.CreateBucketIfNotExists(bEscFired)
+	chunked := req.Limit > 0 && c.RulesAtLeast(rulesFireInChunks)
+	progress, begun, err := firing(at.ad, req.Step)
 	if err != nil {
 		return nil, err
 	}
-	if fired.Get(escStepKey(req.Step)) != nil {
-		out.Already = true
+	if !chunked || !begun {
+		if due := at.a.Start().Add(time.Duration(ch.steps[req.Step].After)); c.Time.Before(due) {
+			return nil, invalidf("escalation step %d is due at %s, not yet", req.Step, due.Format(time.RFC3339))
+		}
+		fired, err := at.ad.CreateBucketIfNotExists(bEscFired)
+		if err != nil {
+			return nil, err
+		}
+		if fired.Get(escStepKey(req.Step)) != nil {
+			out.Already = true
+			return out, nil
+		}
+		first, _ := fired.Cursor().First()
+		if err := fired.Put(escStepKey(req.Step), binary.BigEndian.AppendUint64(nil, uint64(c.Time.UnixNano()))); err != nil {
+			return nil, err
+		}
+		progress = fireProgress{Recent: first == nil}
+	} else if req.After != progress.After {
+		// Not where the step goes on (a chunk proposed twice, or a step
+		// begun again from its start): nothing done; go on from there.
+		out.Next = progress.After
 		return out, nil
-	}
-	first, _ := fired.Cursor().First()
-	if err := fired.Put(escStepKey(req.Step), binary.BigEndian.AppendUint64(nil, uint64(c.Time.UnixNano()))); err != nil {
-		return nil, err
 	}
 	// The first step to fire leaves out those reached too recently for it.
 	var recent *recentlyReached
-	if ch.recent && first == nil {
+	if ch.recent && progress.Recent {
 		recent = &recentlyReached{at: at, after: time.Duration(ch.steps[req.Step].After), now: c.Time, out: &out}
 	}
 	// Everyone the step is for, but those on an escalation clock of their
@@ -588,7 +611,20 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var targets []Recipient
 	unreached := map[plans.PersonID]bool{}
 	cur := at.rb.Cursor()
-	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+	k, v := cur.First()
+	if chunked && progress.After != "" {
+		if k, v = cur.Seek([]byte(progress.After)); k != nil && string(k) == string(progress.After) {
+			k, v = cur.Next()
+		}
+	}
+	looked := 0
+	for ; k != nil; k, v = cur.Next() {
+		if chunked && looked == req.Limit {
+			out.Next = progress.After // more to come: the next chunk goes on after the last looked at
+			break
+		}
+		looked++
+		progress.After = plans.PersonID(k)
 		if len(v) < 2 || (ch.clocks && clocks != nil && clocks.Get(k) != nil) {
 			continue
 		}
@@ -641,6 +677,29 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if unreached[targets[i].Person] {
 			if err := chainClock(at, targets[i].Person, req.Step+1, len(ch.steps)); err != nil {
 				return nil, err
+			}
+		}
+	}
+	if chunked {
+		done := out.Next == ""
+		if err := keepFiring(at.ad, req.Step, progress, done); err != nil {
+			return nil, err
+		}
+		// A superior step's reports are written by its last chunk, of
+		// everyone its chunks found silent.
+		if !done {
+			if err := gather(at.ad, req.Step, st.reports[req.Step], unreached); err != nil {
+				return nil, err
+			}
+			delete(st.reports, req.Step)
+		} else if st.ch.steps[req.Step].Do == plans.EscalateSuperior {
+			earlier, err := gathered(at, req.Step)
+			if err != nil {
+				return nil, err
+			}
+			st.reports[req.Step] = append(earlier, st.reports[req.Step]...)
+			if len(st.reports[req.Step]) == 0 {
+				delete(st.reports, req.Step)
 			}
 		}
 	}
@@ -942,6 +1001,21 @@ func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket, coun
 // reach in a superior's report.
 const unreachedMark = "（短信未送达）"
 
+// unreachedMarkEN is unreachedMark in an English report.
+const unreachedMarkEN = " (SMS not delivered)"
+
+// reportRules are the rules a 叫应 report is written under (see
+// superiorReports).
+type reportRules struct {
+	everyone, upTree, noReply, english bool
+}
+
+// rulesEnglishReports is the behaviour (muster.Rules) from which a 叫应
+// report to a superior whose language is English is in English (the
+// plan's and regions' English names, English marks; the silent people's
+// names as the roster has them). Before, every report was in Chinese.
+const rulesEnglishReports = 13
+
 // maxCommandReports bounds the people of the first role slot a silence
 // without a grid leader is reported to, and (rulesReportNamesEveryone) the
 // grid leaders of one grid told of its silent people.
@@ -971,8 +1045,12 @@ const rulesReportNamesEveryone = 10
 // that has someone: the 网格长 or 值班领导 of the grid's community, else
 // the 值班领导 of its street, else of its district (up to
 // maxCommandReports, in the roster's order: by grid, then ID). A silent
-// person reported to no one is in no item's About.
-func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone, upTree bool) ([]EscalationItem, error) {
+// person reported to no one is in no item's About. With noReply
+// (rulesReportsTakeNoReply) each SMS of a report says it needs no reply;
+// with english (rulesEnglishReports) a report to an English speaker is in
+// English.
+func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, rules reportRules) ([]EscalationItem, error) {
+	everyone, upTree := rules.everyone, rules.upTree
 	leaders := map[plans.RegionCode][]plans.Person{}
 	leadersOf := func(grid plans.RegionCode) ([]plans.Person, error) {
 		if ps, ok := leaders[grid]; ok {
@@ -1016,7 +1094,11 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone
 			who += " " + dialable(r.Phone)
 		}
 		if r.State == StateFailed {
-			who += unreachedMark
+			if rules.english && lang == plans.LangEN {
+				who += unreachedMarkEN
+			} else {
+				who += unreachedMark
+			}
 		}
 		if everyone {
 			named[boss] = append(named[boss], who)
@@ -1071,7 +1153,7 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, everyone
 	for _, id := range order {
 		it := byBoss[id]
 		if everyone {
-			out = append(out, reportParts(a, *it, named[id])...)
+			out = append(out, reportParts(a, *it, named[id], rules.noReply, rules.english && it.Language == plans.LangEN)...)
 			continue
 		}
 		it.Text = fmt.Sprintf("%s叫应：%s（%s）以下%d人至今未回复：%s。请立即联系。", a.Sender, a.PlanTitle, a.RegionNames, len(it.About), it.Text)
@@ -1130,8 +1212,9 @@ func leadersAbove(tx *bolt.Tx, grid plans.RegionCode, person plans.PersonID, fou
 // takes, each within plans.MaxSMSSegments with the drill mark, and, when
 // more than one, numbered (1/N) so the superior knows when they have them
 // all. A name too long to share a part with the heading still gets one
-// part of its own.
-func reportParts(a Activation, it EscalationItem, names []string) []EscalationItem {
+// part of its own. With noReply each part ends saying it needs no reply
+// (reportNeedsNoReply). With english it is in English.
+func reportParts(a Activation, it EscalationItem, names []string, noReply, english bool) []EscalationItem {
 	mark := ""
 	if a.Purpose.Drill() {
 		mark = plans.ExerciseMark
@@ -1143,24 +1226,54 @@ func reportParts(a Activation, it EscalationItem, names []string) []EscalationIt
 		}
 		return fmt.Sprintf("%s%s叫应：%s（%s）以下%d人至今未回复，请立即联系%s：", mark, a.Sender, a.PlanTitle, a.RegionNames, len(names), n)
 	}
-	const tail = "。"
-	fits := func(text string) bool {
-		_, _, segs := plans.SMSSegments(text)
-		return segs <= plans.MaxSMSSegments
+	sep, tail := "、", "。"
+	if noReply {
+		tail += reportNeedsNoReply
+	}
+	if english {
+		plan, regions := cmp.Or(a.PlanTitleEN, a.PlanTitle), cmp.Or(a.RegionNamesEN, a.RegionNames)
+		if a.Purpose.Drill() {
+			mark += plans.ExerciseMarkEN
+		}
+		head = func(part, parts int) string {
+			n := ""
+			if parts > 1 {
+				n = fmt.Sprintf(" (%d/%d)", part, parts)
+			}
+			return fmt.Sprintf("%s%sCall-back: %s (%s): %s not answered yet, contact them now%s: ", mark, a.Sender, plan, regions,
+				muster.Count(len(names), "person has", "people have"), n)
+		}
+		sep, tail = ", ", "."
+		if noReply {
+			tail += " " + reportNeedsNoReplyEN
+		}
 	}
 	// Split with a heading as long as any part's can be (the part numbers
-	// at their widest), then number the parts.
+	// at their widest), then number the parts. A part's length is kept as
+	// it grows (a report can name thousands): measured again whole for
+	// each name, the last chunk of a superior step spent seconds on it.
 	wide := head(len(names), len(names))
 	var groups [][]int // indexes into names, per part
 	text := ""
+	var length plans.SMSLength // of text
 	for i, name := range names {
-		if len(groups) > 0 && fits(text+"、"+name+tail) {
-			groups[len(groups)-1] = append(groups[len(groups)-1], i)
-			text += "、" + name
-			continue
+		if len(groups) > 0 {
+			with := length
+			with.Add(sep)
+			with.Add(name)
+			with.Add(tail)
+			if with.Fits(plans.MaxSMSSegments, func() string { return text + sep + name + tail }) {
+				groups[len(groups)-1] = append(groups[len(groups)-1], i)
+				text += sep + name
+				length.Add(sep)
+				length.Add(name)
+				continue
+			}
 		}
 		groups = append(groups, []int{i})
 		text = wide + name
+		length = plans.SMSLength{}
+		length.Add(text)
 	}
 	out := make([]EscalationItem, 0, len(groups))
 	for g, idx := range groups {
@@ -1171,7 +1284,7 @@ func reportParts(a Activation, it EscalationItem, names []string) []EscalationIt
 			part.About = append(part.About, it.About[i])
 			list = append(list, names[i])
 		}
-		part.Text = head(g+1, len(groups)) + strings.Join(list, "、") + tail
+		part.Text = head(g+1, len(groups)) + strings.Join(list, sep) + tail
 		out = append(out, part)
 	}
 	return out
@@ -1384,6 +1497,11 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		switch r.Outcome {
 		case OutcomeSent:
 			it.State = EscSent
+			if c.RulesAtLeast(rulesReportsTakeNoReply) {
+				if err := noteReportSent(at, it, c.Time); err != nil {
+					return nil, err
+				}
+			}
 		case OutcomeRetry:
 			it.State = EscQueued
 			if it.N >= escalationAttempts {

@@ -317,7 +317,10 @@ func BenchmarkVoiceCallUp(b *testing.B) {
 //	go test ./notify -run '^$' -bench EscalationFire -benchtime 1x -timeout 30m
 //
 // MUSTER_BENCH_PEOPLE sets the roster size (default 100,000; the plan
-// calls up everyone).
+// calls up everyone). MUSTER_BENCH_STEP=superior makes the first step a
+// superior (叫应) step instead of an SMS to everyone: its chunks gather
+// the silent people and its last chunk writes one report per superior,
+// all in that chunk's entry; out-s is then until every report is sent.
 func BenchmarkEscalationFire(b *testing.B) {
 	people := 100_000
 	if s := os.Getenv("MUSTER_BENCH_PEOPLE"); s != "" {
@@ -333,6 +336,10 @@ func BenchmarkEscalationFire(b *testing.B) {
 				disp:     notify.DispatcherConfig{Workers: 64, ReportTimeout: time.Hour}})
 			everyone := strings.Replace(string(escalatePlan()), "select: {categories: [志愿者]}",
 				"select: {categories: [党员, 人大代表, 政协委员, 团员, 社区干部, 下沉干部, 居民骨干, 物业, 志愿者, 应急队伍, 网格员, 领导干部]}", 1)
+			superior := os.Getenv("MUSTER_BENCH_STEP") == "superior"
+			if superior {
+				everyone = strings.Replace(everyone, "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n", "      - {after: 5m, do: superior}\n", 1)
+			}
 			_, err := r.plans.ApplyPlan(testCtx(b), "test", "escalate.yaml", []byte(everyone))
 			require.NoError(b, err)
 			for range b.N {
@@ -353,19 +360,33 @@ func BenchmarkEscalationFire(b *testing.B) {
 					time.Sleep(time.Millisecond)
 				}
 				fired := time.Since(start)
-				for r.escalatorStats().Sent-before.Sent < int64(silent) {
-					require.True(b, time.Now().Before(deadline), "sent %d of %d", r.escalatorStats().Sent-before.Sent, silent)
+				items := silent // an SMS step: one to each
+				if superior {
+					// A report to each superior: how many the step queued.
+					step := r.escalation(b, a.ID)[0]
+					require.Equal(b, plans.EscalateSuperior, step.Do)
+					items = 0
+					for _, n := range step.Items {
+						items += n
+					}
+					require.Positive(b, items, "the superior step queued no report")
+				}
+				for r.escalatorStats().Sent-before.Sent < int64(items) {
+					require.True(b, time.Now().Before(deadline), "sent %d of %d", r.escalatorStats().Sent-before.Sent, items)
 					time.Sleep(5 * time.Millisecond)
 				}
 				out := time.Since(start)
 				hwm := peakRSS()
+				after := r.escalatorStats()
 				b.ReportMetric(fired.Seconds(), "fire-s")
+				b.ReportMetric(float64(after.FireChunks-before.FireChunks), "fire-entries")
+				b.ReportMetric(float64(after.LongestFireMillis)/1000, "longest-entry-s")
 				b.ReportMetric(out.Seconds(), "out-s")
-				b.ReportMetric(float64(silent)/out.Seconds(), "items/s")
+				b.ReportMetric(float64(items)/out.Seconds(), "items/s")
 				b.ReportMetric(float64(hwm)/(1<<20), "MiB-VmHWM")
 				b.ReportMetric(0, "ns/op")
-				b.Logf("%d silent: step fired in %v, all sent %v after it fell due; peak RSS %d MiB",
-					silent, fired.Round(time.Millisecond), out.Round(time.Millisecond), hwm>>20)
+				b.Logf("%d silent: step fired in %v, its %d items all sent %v after it fell due; peak RSS %d MiB",
+					silent, fired.Round(time.Millisecond), items, out.Round(time.Millisecond), hwm>>20)
 				r.standDown(b, a.ID)
 			}
 		})
@@ -382,6 +403,8 @@ func (r *callRig) escalatorStats() notify.EscalatorStats {
 		s.Fired += x.Fired
 		s.Sent += x.Sent
 		s.Failed += x.Failed
+		s.FireChunks += x.FireChunks
+		s.LongestFireMillis = max(s.LongestFireMillis, x.LongestFireMillis)
 	}
 	return s
 }

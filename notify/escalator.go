@@ -66,6 +66,9 @@ type EscalatorConfig struct {
 	// Batch bounds the items claimed per activation per tick; Workers the
 	// sends in flight, for LIVE activations and for drills each.
 	Batch, Workers int
+	// FireChunk bounds the recipients one escalation.fire looks at (a
+	// raft entry; rulesFireInChunks). Default FireChunk.
+	FireChunk int
 	// ReportEvery is how often, at most, a superior step is caught up for
 	// the recipients on escalation clocks of their own (sent after the
 	// chain began): their silence is gathered into one report per superior
@@ -92,6 +95,9 @@ func (c *EscalatorConfig) setDefaults() {
 	if c.Workers <= 0 {
 		c.Workers = 32
 	}
+	if c.FireChunk <= 0 {
+		c.FireChunk = FireChunk
+	}
 	if c.ReportEvery <= 0 {
 		c.ReportEvery = time.Minute
 	}
@@ -112,6 +118,12 @@ type EscalatorStats struct {
 	Sent     int64 `json:"sent"`   // messages accepted and calls placed
 	Failed   int64 `json:"failed"` // attempts that failed
 	Runs     int64 `json:"runs"`   // terms as leader
+	// FireChunks counts the escalation.fire commands this node's escalator
+	// proposed: one per chunk of a step (rulesFireInChunks).
+	FireChunks int64 `json:"fire_chunks"`
+	// LongestFireMillis is the longest one of them took to commit and
+	// apply, in milliseconds: while a chunk is applied no other entry is.
+	LongestFireMillis int64 `json:"longest_fire_ms"`
 }
 
 // Escalator fires due escalation steps and sends what they queue. It is a
@@ -143,9 +155,10 @@ type Escalator struct {
 	voice    map[bool]*VoiceRoute
 	voiceLim map[bool]*rate.Limiter
 
-	fired, caughtUp, sent, failed, runs atomic.Int64
-	key                                 answerKeyCache
-	noRoute                             noRouteLog
+	fired, caughtUp, sent, failed, runs, fireChunks atomic.Int64
+	longestFire                                     atomic.Int64 // ns
+	key                                             answerKeyCache
+	noRoute                                         noRouteLog
 }
 
 // noRouteLogEvery is how often the escalator warns, per activation, that
@@ -201,7 +214,8 @@ func NewEscalator(a Applier, v Viewer, cfg EscalatorConfig) *Escalator {
 
 // Stats returns the escalator's counters.
 func (e *Escalator) Stats() EscalatorStats {
-	return EscalatorStats{Fired: e.fired.Load(), CaughtUp: e.caughtUp.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load()}
+	return EscalatorStats{Fired: e.fired.Load(), CaughtUp: e.caughtUp.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load(),
+		FireChunks: e.fireChunks.Load(), LongestFireMillis: time.Duration(e.longestFire.Load()).Milliseconds()}
 }
 
 // Run escalates until ctx ends (leadership lost or node closing). LIVE
@@ -257,6 +271,22 @@ type escLoop struct {
 	// proposed for correction.end, after the cluster's rules were found to
 	// predate it.
 	endAfter time.Time
+	// unchunked are the steps begun in chunks that the cluster, its rules
+	// now before rulesFireInChunks (a member of an older muster joined),
+	// takes as fired, with when to propose them again: every
+	// unchunkedRetry, not every tick, which would be an entry a tick for
+	// nothing; once the rules are back the step goes on.
+	unchunked map[escStep]time.Time
+}
+
+// unchunkedRetry is how often a step begun in chunks that the cluster's
+// rules took as fired is proposed again.
+const unchunkedRetry = time.Minute
+
+// escStep is one step of one activation's chain.
+type escStep struct {
+	a    plans.ActivationID
+	step int
 }
 
 // clockScan is what the last read of an activation's escalation clocks
@@ -273,8 +303,9 @@ type escWork struct {
 	a       Activation
 	level   *plans.Level
 	due     []int
-	catchUp []plans.PersonID // on clocks of their own, with a step due
-	reports bool             // a superior step is among those caught up
+	after   map[int]plans.PersonID // a due step begun in chunks: the recipient it goes on after
+	catchUp []plans.PersonID       // on clocks of their own, with a step due
+	reports bool                   // a superior step is among those caught up
 	refs    []EscalationRef
 	next    []byte                    // where the next read of the queue starts (escalationWork)
 	items   map[string]EscalationItem // by item key
@@ -375,10 +406,20 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err err
 		// their own, and a catch-up may end a clock (its last step done)
 		// that a step fired after it would then count in again.
 		for _, step := range w.due {
-			var res FireResult
-			p, _ := json.Marshal(escalationFire{Activation: w.a.ID, Step: step})
-			if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationFire, Actor: "escalator", Payload: p}, &res); err != nil {
-				return false, fmt.Errorf("fire step %d of %s: %w", step, w.a.ID, err)
+			res, err := e.fire(ctx, w, step)
+			if err != nil {
+				return false, err
+			}
+			if _, begun := w.after[step]; begun && res.Already {
+				if loop.unchunked == nil {
+					loop.unchunked = map[escStep]time.Time{}
+				}
+				loop.unchunked[escStep{w.a.ID, step}] = e.cfg.Clock.Now().Add(unchunkedRetry)
+				e.cfg.Logger.Warn("escalation step begun in chunks cannot go on: a member runs a muster whose rules predate chunks and takes the step as fired, so the recipients after its last chunk are not escalated by it; upgrade that member (muster cluster status shows each member's rules); the step is tried again every minute",
+					"activation", w.a.ID, "step", step, "after", w.after[step])
+			}
+			if !res.Already {
+				delete(loop.unchunked, escStep{w.a.ID, step}) // going on, the rules back
 			}
 			if !res.Already && !res.Stopped {
 				e.fired.Add(1)
@@ -417,6 +458,37 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err err
 		more = more || (w.next != nil && sent > 0)
 	}
 	return more, nil
+}
+
+// fire fires step of w's activation in chunks of FireChunk recipients,
+// each its own raft entry (rulesFireInChunks: under older rules the first
+// is the whole step), from where an earlier leader left it, and sums what
+// they did.
+func (e *Escalator) fire(ctx context.Context, w *escWork, step int) (FireResult, error) {
+	var all FireResult
+	after := w.after[step]
+	for chunk := 0; ; chunk++ {
+		var res FireResult
+		p, _ := json.Marshal(escalationFire{Activation: w.a.ID, Step: step, Limit: e.cfg.FireChunk, After: after})
+		start := time.Now()
+		if err := e.apply.Apply(ctx, &muster.Command{Type: CmdEscalationFire, Actor: "escalator", Payload: p}, &res); err != nil {
+			return all, fmt.Errorf("fire step %d of %s (chunk %d): %w", step, w.a.ID, chunk+1, err)
+		}
+		took := int64(time.Since(start))
+		for old := e.longestFire.Load(); took > old && !e.longestFire.CompareAndSwap(old, took); old = e.longestFire.Load() {
+		}
+		e.fireChunks.Add(1)
+		if chunk == 0 {
+			all.Already = res.Already
+		}
+		all.Stopped = res.Stopped
+		all.Silent, all.Queued, all.Added, all.Clocked = all.Silent+res.Silent, all.Queued+res.Queued, all.Added+res.Added, all.Clocked+res.Clocked
+		all.Spared, all.Unreached = all.Spared+res.Spared, all.Unreached+res.Unreached
+		if res.Next == "" || res.Stopped || res.Already || ctx.Err() != nil {
+			return all, ctx.Err()
+		}
+		after = res.Next
+	}
 }
 
 func anyDue(work []*escWork) bool {
@@ -493,16 +565,21 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 				return err
 			}
 			w := &escWork{a: a, level: pv.Plan.Level(a.Level), items: map[string]EscalationItem{}, recs: map[plans.PersonID]Recipient{},
-				live: map[plans.PersonID][]liveCall{}, unrung: map[plans.PersonID][]string{}}
+				live: map[plans.PersonID][]liveCall{}, unrung: map[plans.PersonID][]string{}, after: map[int]plans.PersonID{}}
 			if w.level == nil {
 				continue
 			}
 			ad := activationData(tx, id)
 			if a.Retracts == "" { // a correction has no chain, only the calls its retraction queued
-				fired := firedSteps(ad)
+				fired, begun := firedSteps(ad), firingSteps(ad)
 				steps := EscalationSteps(w.level, a.Roles)
 				for i, s := range steps {
-					if _, ok := fired[i]; !ok && !now.Before(a.Start().Add(time.Duration(s.After))) {
+					if after, ok := begun[i]; ok {
+						if until, ok := loop.unchunked[escStep{id, i}]; !ok || !now.Before(until) {
+							w.due = append(w.due, i) // begun in chunks, not done: it goes on
+							w.after[i] = after
+						}
+					} else if _, ok := fired[i]; !ok && !now.Before(a.Start().Add(time.Duration(s.After))) {
 						w.due = append(w.due, i)
 					}
 				}

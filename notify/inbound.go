@@ -140,7 +140,18 @@ const (
 	EndedStoodDown Ending = "stood_down" // stood down: over
 	EndedWithdrawn Ending = "withdrawn"  // retracted: sent in error
 	EndedCorrected Ending = "corrected"  // retracted with a correction to follow
+	// EndedForLive: a drill a LIVE call-up stood down that calls up the
+	// sender too and is still active (rulesEndedForLive).
+	EndedForLive Ending = "stopped_for_live"
 )
+
+// rulesEndedForLive is the behaviour (muster.Rules) from which a reply to
+// a drill that a LIVE call-up stood down, from someone that LIVE call-up
+// calls up and that is still active, is told so (EndedForLive): the drill
+// stopped for a real call-up, which they answer on its own messages. Before,
+// they were told the call-up had ended, minutes into a real emergency, and
+// nothing of the real one waiting for their answer.
+const rulesEndedForLive = 13
 
 // rulesRepliesToEndedCallUps is the behaviour (muster.Rules) from which an
 // SMS reply from a person with no open call-up is counted on their most
@@ -165,7 +176,7 @@ const (
 // (corrections aside). It returns nil when there is none, or when it closed
 // longer than endedReplyWindow before now, or is still open. It reads at
 // most endedLookBack activations, whatever the history holds.
-func endedCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool, now time.Time) (*actTx, Ending, error) {
+func endedCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool, now time.Time, forLive bool) (*actTx, Ending, error) {
 	ab := tx.Bucket(bActivations)
 	if ab == nil {
 		return nil, "", nil
@@ -197,6 +208,15 @@ func endedCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise boo
 		}
 		if a.Status != StatusStoodDown && a.Retraction == nil || closed.IsZero() || now.Sub(closed) > endedReplyWindow {
 			return nil, "", nil // their latest call-up is not one that just ended
+		}
+		if forLive && how == EndedStoodDown && a.StoppedBy != "" {
+			live, err := acts.get(tx, a.StoppedBy)
+			if err != nil && !muster.IsCode(err, muster.ENotFound) {
+				return nil, "", err
+			}
+			if err == nil && live.a.Status == StatusActive && live.rb.Get([]byte(person)) != nil {
+				how = EndedForLive
+			}
 		}
 		return at, how, nil
 	}

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -125,4 +126,53 @@ func TestLateSentReportKeepsTheCarrierRetry(t *testing.T) {
 	r := recipientOf(t, e, a.ID, p)
 	assert.Equal(t, notify.StatePending, r.State)
 	assert.False(t, r.Attempt.NextTry.IsZero(), "the carrier retry is still queued")
+}
+
+// A late "sent" for an attempt to a number the call-up went on from (its
+// "undelivered" came first) leaves the recipient pending on the next
+// number. Here the first number is a landline (30006), the second refused
+// at the send (21610) and the third waits for its send when the first
+// number's "sent" comes. It used to move them back to sent and drop the
+// send queued to the third number; the overdue-report sweep then asked for
+// the first message's status and failed the third number with the first
+// number's 30006, never sent there (a flake of
+// TestCallUpGoesOnToTheNextPhone).
+func TestLateSentReportOfALeftNumberKeepsTheNextNumber(t *testing.T) {
+	e := newEnv(t, 1, 50)
+	n := e.c.Leader().Node
+	a, first := floodDrill(t, e, 1)
+	p := first[0].Person
+	person, err := e.plans.Person(testCtx(t), muster.Default, p)
+	require.NoError(t, err)
+	third := "+8613900009992"
+	in := inputOf(person)
+	in.Phones = []string{first[0].Phone, "+8613900009991", third}
+	_, err = e.plans.UpdatePerson(testCtx(t), "admin", p, in)
+	require.NoError(t, err)
+
+	apply := func(typ, payload string, out any) { t.Helper(); applyJSON(t, n, typ, payload, out) }
+	claim := func(n int) {
+		t.Helper()
+		var claim notify.ClaimResult
+		apply(notify.CmdDispatchClaim, fmt.Sprintf(`{"a":"%s","i":[{"p":"%s","n":%d}]}`, a.ID, p, n), &claim)
+		require.Len(t, claim.Claimed, 1, "attempt %d goes out", n+1)
+	}
+	var sum notify.ResultSummary
+	claim(0)
+	apply(notify.CmdDispatchResult, `{"i":[{"a":"`+string(a.ID)+`","p":"`+string(p)+`","n":1,"o":"sent","sid":"SM1"}]}`, &sum)
+	att := notify.AttemptID(a.ID, p, 1)
+	var res []notify.InboundResult
+	apply(notify.CmdInbound, `{"i":[{"k":"status","at":"`+att+`","sid":"SM1","st":"undelivered","code":30006,"to":"`+first[0].Phone+`","ex":true}]}`, &res)
+	require.Equal(t, notify.StatePending, res[0].State, "a landline: on to the next number")
+	claim(1)
+	apply(notify.CmdDispatchResult, `{"i":[{"a":"`+string(a.ID)+`","p":"`+string(p)+`","n":2,"o":"failed","code":21610,"err":"unsubscribed"}]}`, &sum)
+	require.Equal(t, third, recipientOf(t, e, a.ID, p).Phone)
+
+	apply(notify.CmdInbound, `{"i":[{"k":"status","at":"`+att+`","sid":"SM1","st":"sent","to":"`+first[0].Phone+`","ex":true}]}`, &res)
+	assert.Equal(t, notify.InboundUnchanged, res[0].Outcome)
+	r := recipientOf(t, e, a.ID, p)
+	assert.Equal(t, notify.StatePending, r.State)
+	assert.Equal(t, third, r.Phone)
+	assert.False(t, r.Attempt.NextTry.IsZero(), "the send to the third number is still queued")
+	claim(2)
 }

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
@@ -19,7 +20,7 @@ func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 		Plan:      a.PlanTitle,
 		Level:     a.Level.Numeral(lang),
 		LevelName: a.LevelName,
-		Region:    a.RegionNames,
+		Region:    regionsSaid(a.RegionNames, "、", len(a.Regions), namedRegions, 3),
 		Name:      r.Name,
 		Reason:    a.Reason,
 		Link:      link,
@@ -33,7 +34,7 @@ func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 		}
 		d.LevelName = a.Level.EnglishName()
 		if a.RegionNamesEN != "" {
-			d.Region = a.RegionNamesEN
+			d.Region = regionsSaid(a.RegionNamesEN, ", ", len(a.Regions), namedRegions, 3)
 		}
 	}
 	var names []string
@@ -48,6 +49,34 @@ func MessageData(a Activation, r Recipient, link string) plans.MessageData {
 	}
 	d.Roles = strings.Join(names, sep)
 	return d
+}
+
+// namedRegions is how many regions a call-up's messages name in full
+// ({{.Region}}). One over more names the first three and how many there
+// are (东湖区、江北区、滨江区等202个区域; "…, and 199 more"): every name of a
+// call-up over a district's grids took its SMS past the provider's 1,600
+// characters, and none of them went.
+const namedRegions = 5
+
+// regionsSaid is names, the names of regions (that many; 0: as many as
+// the pieces) joined by sep, as a message says them: whole when they are
+// at most whole, else the first first and how many there are (等N个区域,
+// "and N more" after English ones). Names are split only when the pieces
+// are as many as the regions (an English name may hold a comma), else
+// said whole.
+//
+// It runs for every message a call-up renders: the names are counted, not
+// split, and only the first are cut out when there are more.
+func regionsSaid(names, sep string, regions, whole, first int) string {
+	n := strings.Count(names, sep) + 1
+	if names == "" || n <= whole || (regions > 0 && n != regions) {
+		return names
+	}
+	lead := strings.Join(strings.SplitN(names, sep, first+1)[:first], sep)
+	if sep == "、" {
+		return fmt.Sprintf("%s等%d个区域", lead, n)
+	}
+	return fmt.Sprintf("%s and %d more", lead, n-first)
 }
 
 // RenderSMS renders the SMS for recipient r of activation a with the level's

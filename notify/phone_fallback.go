@@ -62,6 +62,22 @@ func (att *Attempt) failedAt(phone string) bool {
 	return slices.ContainsFunc(att.FailedPhones, func(f PhoneFailure) bool { return f.Phone == phone })
 }
 
+// leftAfter reports whether the call-up went on from the number attempt n
+// went to: a number failed for good at attempt n or later (numbers change
+// only then).
+func (att *Attempt) leftAfter(n int) bool {
+	return slices.ContainsFunc(att.FailedPhones, func(f PhoneFailure) bool { return f.Attempt >= n })
+}
+
+// rulesLeftNumberReports: from these rules a report of the progress of an
+// attempt to a number the call-up went on from (a "sent" that comes after
+// that attempt's "undelivered": reports arrive in any order) changes
+// nothing. Before, it moved the recipient back to sent and dropped the
+// send queued to the next number; the overdue-report sweep then asked
+// for the old message's status and failed the next number with the old
+// number's error, unsent.
+const rulesLeftNumberReports = 13
+
 // onNumber is how many of attempts 1..n went to the number the recipient
 // has now: those after the last number the call-up left. The retries of a
 // temporary failure are counted by it, so a number the call-up went on to

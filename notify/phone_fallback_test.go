@@ -108,8 +108,8 @@ func givePhones(t *testing.T, r *callRig, category string) []plans.PersonID {
 	var ids []plans.PersonID
 	for i, phones := range [][]string{secondTakes, firstRefused, onlyOne, noneTakes, landlineAfter} {
 		p := people.Items[i]
-		in := plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: phones, Grid: string(p.Grid), Category: string(p.Category),
-			Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)}
+		in := inputOf(p)
+		in.Phones = phones
 		if category != "" {
 			in.Category = category
 		}
@@ -118,6 +118,12 @@ func givePhones(t *testing.T, r *callRig, category string) []plans.PersonID {
 		ids = append(ids, p.ID)
 	}
 	return ids
+}
+
+// inputOf is what updates person p to itself.
+func inputOf(p plans.Person) plans.PersonInput {
+	return plans.PersonInput{ExternalID: p.ExternalID, Name: p.Name, Phones: p.Phones, Grid: string(p.Grid), Category: string(p.Category),
+		Tags: p.Tags, Teams: p.Teams, Backup: string(p.Backup), Language: string(p.Language)}
 }
 
 // fallbackDrill runs a drill of everyone on a one-node rig under rules

@@ -125,3 +125,36 @@ func TestStandDownUnderRules11LeavesNormal(t *testing.T) {
 	_, err = e.svc.EndRecovery(ctx, "commander", []plans.RegionCode{district}, "恢复完毕")
 	assert.True(t, muster.IsCode(err, muster.EConflict), "%v", err)
 }
+
+// A second LIVE call-up over a district in recovery, stood down and then
+// retracted (it was sent in error), takes the district back to the first
+// call-up's recovery, with its stand-down's time, actor and reason, not to
+// normal (rules 13).
+func TestRetractAfterStandDownBringsBackTheEarlierRecovery(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	ctx := testCtx(t)
+	first, err := e.svc.Activate(ctx, "commander", floodIV(district))
+	require.NoError(t, err)
+	sd, err := e.svc.StandDown(ctx, "指挥长", first.ID, "雨情缓解")
+	require.NoError(t, err)
+	rec := &plans.Recovery{Since: sd.StoodDownAt, By: "指挥长", Reason: "雨情缓解", Activation: first.ID}
+
+	second, err := e.svc.Activate(ctx, "commander", floodIV(district))
+	require.NoError(t, err)
+	_, err = e.svc.StandDown(ctx, "commander", second.ID, "雨停")
+	require.NoError(t, err)
+	m, err := e.svc.Mode(ctx, muster.Default, district)
+	require.NoError(t, err)
+	require.NotNil(t, m.Recovery)
+	assert.Equal(t, second.ID, m.Recovery.Activation)
+
+	_, err = e.svc.Retract(ctx, "commander", second.ID, notify.RetractRequest{Message: "前一条通知系误发，请忽略。"})
+	require.NoError(t, err)
+	m, err = e.svc.Mode(ctx, muster.Default, "990101001001001")
+	require.NoError(t, err)
+	assert.Equal(t, plans.RegionMode{Region: "990101001001001", Mode: plans.ModeRecovery, From: district, Recovery: rec}, m)
+	modes, err := e.svc.Modes(ctx, muster.Default)
+	require.NoError(t, err)
+	require.Len(t, modes, 1)
+	assert.Empty(t, modes[0].EarlierRecoveries)
+}

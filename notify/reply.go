@@ -58,16 +58,26 @@ const rulesCarefulDeclines = 8
 // answered with the help text, and their senders escalated as silent.
 const rulesRepliesAsInstructed = 10
 
+// rulesCommonAcks is the behaviour (muster.Rules) from which the
+// acknowledgements people type most in Chinese work chats answer a call-up
+// as 到: an accept word said twice or more (收到收到, 好的好的, 好好), 明白
+// (明白了, 明白，马上到), and a thumbs-up alone (👍, 👍🏻👍). And N/A is a note,
+// not a decline whose reason is "A". Before, those were notes, answered
+// with the help text, and their senders escalated as silent if they did
+// not answer again.
+const rulesCommonAcks = 13
+
 // replyRules are the ways of reading a reply, by the rules it is applied
 // under.
 type replyRules struct {
 	careful bool // rulesCarefulDeclines
 	plain   bool // rulesRepliesAsInstructed
+	acks    bool // rulesCommonAcks
 }
 
 // replyRulesAt is how a reply is read under rules.
 func replyRulesAt(rules int) replyRules {
-	return replyRules{careful: rules >= rulesCarefulDeclines, plain: rules >= rulesRepliesAsInstructed}
+	return replyRules{careful: rules >= rulesCarefulDeclines, plain: rules >= rulesRepliesAsInstructed, acks: rules >= rulesCommonAcks}
 }
 
 // ParseReply reads an SMS reply. The answer is the first word: 1 / Y / YES /
@@ -96,6 +106,12 @@ func parseReply(body string, r replyRules) Reply {
 	words := acceptWords
 	if r.plain {
 		words = plainAcceptWords
+	}
+	if r.acks {
+		if onlyAcks(text) {
+			return Reply{Kind: ReplyAccept}
+		}
+		words = ackWords
 	}
 	for _, w := range words {
 		rest, ok := cutWord(lower, text, w, r.plain)
@@ -139,6 +155,8 @@ func parseReply(body string, r replyRules) Reply {
 				rest = strings.TrimSpace(body)
 			case w == "不能" && r.plain && rest != "" && rest == text[len(w):]: // 不能到岗: what cannot be done
 				rest = text
+			case w == "n" && r.acks && strings.HasPrefix(text[len(w):], "/"): // N/A
+				return note
 			case (w == "n" || w == "no") && strings.HasPrefix(text[len(w):], " "): // "no problem", not "no, problem with the car"
 				if slices.ContainsFunc(noNotes, func(t string) bool { return strings.HasPrefix(strings.ToLower(rest), t) }) {
 					return note
@@ -157,6 +175,32 @@ var plainParticles = particles + "哦哒啰囉喔噢"
 // plainAcceptWords are acceptWords with 到岗 (before 到, which prefixes it),
 // as the call-up's "回复：1到岗" has people write it.
 var plainAcceptWords = []string{"1", "y", "yes", "ok", "到岗", "到", "收到", "好", "是"}
+
+// ackWords are plainAcceptWords with 明白 (rulesCommonAcks).
+var ackWords = append(slices.Clone(plainAcceptWords), "明白")
+
+// ackTokens are what a reply of acknowledgements alone is made of
+// (rulesCommonAcks): the Chinese accept words, 明白 and a thumbs-up.
+var ackTokens = []string{"到岗", "收到", "明白", "到", "好", "是", "👍"}
+
+// onlyAcks reports whether text is nothing but acknowledgements, each
+// with its particles, separators and emoji skin tones: 收到收到, 好的好的,
+// 好好, 👍👍🏻 (rulesCommonAcks). One word alone is read as before.
+func onlyAcks(text string) bool {
+	skip := func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsPunct(r) || (r >= 0x1F3FB && r <= 0x1F3FF) || r == '\uFE0F'
+	}
+	s, n := strings.TrimLeftFunc(text, skip), 0
+	for s != "" {
+		i := slices.IndexFunc(ackTokens, func(w string) bool { return strings.HasPrefix(s, w) })
+		if i < 0 {
+			return false
+		}
+		s = strings.TrimLeftFunc(strings.TrimLeft(s[len(ackTokens[i]):], plainParticles), skip)
+		n++
+	}
+	return n > 1 || strings.HasPrefix(strings.TrimLeftFunc(text, skip), "👍")
+}
 
 // refusals in what follows an acceptance make the reply a note (1 不能去,
 // 收到，但去不了, 1 but cannot come): Chinese ones anywhere in it, English
@@ -258,6 +302,17 @@ func HelpText(lang plans.Language, drill bool) string {
 	return mark + "回复1表示到岗报到；不能到岗请回复2并说明原因。"
 }
 
+// ReportTakesNoReply answers an SMS reply taken for a 叫应 report sent to
+// its sender (InboundResult.ToReport): the report needs none, and their
+// own call-up is answered with 1 or 2.
+func ReportTakesNoReply(lang plans.Language, drill bool) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		return mark + "The report needs no reply. To answer your own call-up, reply 1 to report for duty, or 2 and a reason if you cannot come."
+	}
+	return mark + "通报无需回复。您本人的召集：到岗请回复1，不能到岗请回复2并说明原因。"
+}
+
 // CallUpEnded answers an SMS reply to a call-up that had ended (how) when
 // it came: nothing was recorded, as the voice call and the answer page say
 // to a key or an answer after the end.
@@ -272,10 +327,14 @@ func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
 			return mark + "This call-up was withdrawn. Your reply was not recorded."
 		case EndedCorrected:
 			return mark + "This call-up was corrected: follow the correction. Your reply was not recorded."
+		case EndedForLive:
+			return mark + "This drill was stopped for a REAL call-up that has been sent to you: answer that message, marked " + plans.NotADrillMark(plans.LangEN) + ". Your reply was not recorded."
 		}
 		return mark + "This call-up has ended. Your reply was not recorded."
 	}
 	switch how {
+	case EndedForLive:
+		return mark + "本次演练已因真实召集停止，真实召集已另发给您：请回复那条标有" + plans.NotADrillMark(plans.LangZH) + "的短信。您的这条回复未记录。"
 	case EndedWithdrawn:
 		return mark + "本次召集已撤回，您的回复未记录。"
 	case EndedCorrected:

@@ -182,8 +182,10 @@ func retractable(a Activation, started bool) error {
 	case a.Retraction != nil:
 		return muster.Errorf(muster.EConflict, "activation %s was already retracted at %s by %s (correction %s)",
 			a.ID, a.Retraction.At.Format(time.RFC3339), a.Retraction.By, a.Retraction.Correction)
-	case a.Status == StatusPendingApproval || a.Status == StatusRejected:
+	case a.Status == StatusPendingApproval:
 		return muster.Errorf(muster.EConflict, "activation %s is %s: nothing was sent, so there is nothing to retract (stand it down to withdraw it)", a.ID, a.Status)
+	case a.Status == StatusRejected:
+		return muster.Errorf(muster.EConflict, "activation %s was rejected: nothing was sent and nothing will be, so there is nothing to retract or withdraw", a.ID)
 	case a.StartedAt.IsZero() && started:
 		return muster.Errorf(muster.EConflict, "activation %s is %s and never started: nothing was sent, so there is nothing to retract", a.ID, a.Status)
 	}

@@ -356,6 +356,11 @@ type Preview struct {
 	// call-up still open or awaiting approval (ask with repeat to start it
 	// all the same); empty when it would not be.
 	Again string `json:"again,omitempty"`
+	// Warnings says what the preview found that starting it does not
+	// refuse but someone should read first: a sample SMS of more than
+	// plans.MaxSMSSegments segments (each billed; over 1,600 characters
+	// Twilio refuses it).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Preview dry-runs an activation: who would be called, per region and role,
@@ -472,6 +477,9 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		}
 		enc, chars, segs := plans.SMSSegments(text)
 		out.Sample = &SampleSMS{Person: first.Person, Name: first.Name, Text: text, Encoding: enc, Chars: chars, Segments: segs}
+		if w := longSMSWarning(*out.Sample); w != "" {
+			out.Warnings = append(out.Warnings, w)
+		}
 	}
 	if out.Send.PerSecond > 0 {
 		out.EstimatedSend = time.Duration(float64(out.Total) / out.Send.PerSecond * float64(time.Second))
@@ -545,7 +553,7 @@ func (s *Service) ForceStandDown(ctx context.Context, actor string, id plans.Act
 
 func (s *Service) standDown(ctx context.Context, actor string, req activationStandDown) (Activation, error) {
 	var out Activation
-	if err := muster.CheckPlainText("reason", req.Reason, false); err != nil {
+	if err := CheckReason("reason", req.Reason, "say briefly why; the regions' modes and the CAP Cancel carry it"); err != nil {
 		return out, err
 	}
 	if err := s.notExpired(ctx, req.Activation, "stand down"); err != nil {
@@ -595,45 +603,12 @@ func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, err
 // statuses, only those shown in one of them (a pending request past its
 // approval window shows as approval_expired).
 func (s *Service) Activations(ctx context.Context, level muster.Consistency, page plans.Page, statuses ...Status) (plans.List[Activation], error) {
-	out := plans.List[Activation]{Items: []Activation{}}
-	limit := pageLimit(page)
+	var out plans.List[Activation]
 	now := s.now()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bActivations)
-		if b == nil {
-			return nil
-		}
-		cur := b.Cursor()
-		for k, v := cur.Seek([]byte(page.After)); k != nil; k, v = cur.Next() {
-			if string(k) == page.After {
-				continue
-			}
-			if len(out.Items) == limit {
-				out.Next = string(out.Items[limit-1].ID)
-				break
-			}
-			if len(statuses) > 0 {
-				// The status and the approval window decide: only the
-				// activations kept are decoded whole (the console asks for
-				// the waiting ones every 5 s, among every activation ever).
-				var st Activation
-				if err := json.Unmarshal(v, &struct {
-					Status           *Status    `json:"status"`
-					ApprovalDeadline *time.Time `json:"approval_deadline"`
-				}{&st.Status, &st.ApprovalDeadline}); err != nil {
-					return err
-				}
-				if !slices.Contains(statuses, st.shown(now).Status) {
-					continue
-				}
-			}
-			var a Activation
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			out.Items = append(out.Items, a.shown(now))
-		}
-		return nil
+		var err error
+		out, err = listActivations(tx, page, pageLimit(page), now, statuses)
+		return err
 	})
 	return out, err
 }
@@ -749,12 +724,14 @@ func (s *Service) Mode(ctx context.Context, level muster.Consistency, region pla
 }
 
 // EndRecovery ends the recovery (恢复) of regions, a commander's decision
-// with a reason: their mode records go and they are normal (平时), or
-// whatever a region above says. Each must be in recovery of its own (not
-// through a region above, nor under an activation or a warning), or none
-// ends: a conflict says why. It returns their modes after.
+// with a reason: their recoveries go and they are normal (平时), or
+// whatever a region above or a warning says. Each must have a recovery of
+// its own and not be in emergency (from rules 13 one in standby ends it
+// and stays in standby; before, it had to be in recovery of its own, not
+// under a warning), or none ends: a conflict says why. It returns their
+// modes after.
 func (s *Service) EndRecovery(ctx context.Context, actor string, regions []plans.RegionCode, reason string) ([]plans.RegionMode, error) {
-	if err := muster.CheckPlainText("reason", reason, false); err != nil {
+	if err := CheckReason("reason", reason, "say briefly why the recovery is over"); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(plans.RecoveryEnd{Regions: regions, Reason: reason})

@@ -243,6 +243,18 @@ type phoneMove struct {
 // personLabel names a person the way the roster keeper knows them: their
 // external ID and name, or their name and internal ID when they have no
 // external ID.
+// externalHint names what a roster file gives for p as a backup: their
+// external ID, else their first phone.
+func externalHint(p Person) string {
+	switch {
+	case p.ExternalID != "":
+		return ": give " + p.ExternalID
+	case len(p.Phones) > 0:
+		return ": give " + p.Phones[0]
+	}
+	return ""
+}
+
 func personLabel(p Person) string {
 	if p.ExternalID != "" {
 		return p.ExternalID + " " + p.Name
@@ -401,6 +413,13 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			fail(i, "backup", r.Backup, fmt.Sprintf("is the phone of person %s in the roster, whom row %d of this file gives other phones: "+
 				"name the backup by a phone they keep, or by their external ID", id, rows[claimed[id]].Row))
 		case !ok:
+			// muster's own ID, as person show gives it, is not what a file
+			// names people by: say whose it is (the message only).
+			if p, found, err := getPerson(tx, PersonID(r.Backup)); err == nil && found {
+				fail(i, "backup", r.Backup, fmt.Sprintf("is muster's ID of %s: a roster file names a backup by a phone or by 编号 (external ID)%s",
+					personLabel(p), externalHint(p)))
+				continue
+			}
 			fail(i, "backup", r.Backup, "no person in the file or the roster has this phone or external ID")
 		case j == i || (id != "" && id == match[i]):
 			fail(i, "backup", r.Backup, "a person cannot be their own backup")

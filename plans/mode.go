@@ -113,6 +113,11 @@ type ModeRecord struct {
 	// activations and warnings holding it are gone (rules 12). In recovery,
 	// Since, By and Reason are its own.
 	Recovery *Recovery `json:"recovery,omitempty"`
+	// EarlierRecoveries are the recoveries Recovery replaced, oldest
+	// first, one per LIVE activation stood down before (rules 13): when
+	// Recovery's activation is retracted the region goes back to the
+	// newest of them. Ending the recovery ends them all.
+	EarlierRecoveries []Recovery `json:"earlier_recoveries,omitempty"`
 }
 
 // RegionMode is a region's mode and where it comes from.
@@ -130,8 +135,11 @@ type RegionMode struct {
 	// the region in standby, or in it again once no activation holds it.
 	Warnings []WarningHold `json:"warnings,omitempty"`
 	// Recovery is, in recovery, the recovery of the region From; in
-	// standby, the nearest recovery on the region's path, which it goes
-	// back to once the warnings are lifted.
+	// standby, the recovery it goes back to once the warnings are lifted.
+	// Either is the newest recovery (by its stand-down's time) of the
+	// records on the region's path, its own or a region's above it: a
+	// city-wide call-up stood down after a district's shows in the
+	// district, whose own older recovery shows again when the city's ends.
 	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
@@ -189,7 +197,8 @@ func (m Mode) rank() int {
 // EffectiveMode returns the mode of region from its own record and its
 // ancestors': emergency outranks standby, which outranks recovery, so the
 // nearest record in emergency gives the mode (and level) if there is one,
-// else the nearest in standby, else the nearest in recovery; normal when
+// else the nearest in standby, else the one in recovery whose recovery is
+// the newest (by its stand-down's time; the nearest on a tie); normal when
 // there is none. An unknown region is EInvalid.
 func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 	path, err := RegionPath(tx, region)
@@ -217,19 +226,19 @@ func EffectiveMode(tx *bolt.Tx, region RegionCode) (RegionMode, error) {
 		if nearest == nil || m.Mode.rank() > nearest.Mode.rank() {
 			nearest = &m
 		}
-		if recovery == nil && m.Recovery != nil {
+		if m.Recovery != nil && (recovery == nil || m.Recovery.Since.After(recovery.Recovery.Since)) {
 			recovery = &m
 		}
 	}
 	if nearest != nil {
 		out.Mode, out.Level, out.From = nearest.Mode, nearest.Level, nearest.Region
-		switch out.Mode {
-		case ModeRecovery:
-			out.Recovery = nearest.Recovery
-		case ModeStandby:
-			if recovery != nil {
-				out.Recovery = recovery.Recovery
-			}
+		switch {
+		case recovery == nil:
+		case out.Mode == ModeRecovery:
+			// Every record on the path with a recovery is in recovery.
+			out.From, out.Recovery = recovery.Region, recovery.Recovery
+		case out.Mode == ModeStandby:
+			out.Recovery = recovery.Recovery
 		}
 	}
 	slices.SortFunc(out.Warnings, func(a, b WarningHold) int { return strings.Compare(string(a.Warning), string(b.Warning)) })
@@ -301,10 +310,15 @@ func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level Leve
 	}
 	if !ok || m.Mode != ModeEmergency {
 		// Warnings holding it in standby keep holding it under the
-		// emergency, and a recovery is kept under it too: the region goes
-		// back to it if the activation is retracted (it was sent in error).
+		// emergency, and a recovery is kept under it too (with the earlier
+		// ones, rules 13): the region goes back to it if the activation is
+		// retracted (it was sent in error).
+		prev := m
 		m = ModeRecord{Region: region, Mode: ModeEmergency, Since: t, By: actor, Reason: reason,
-			WarningLevel: m.WarningLevel, Warnings: m.Warnings, Recovery: m.Recovery}
+			WarningLevel: prev.WarningLevel, Warnings: prev.Warnings, Recovery: prev.Recovery}
+		if c.RulesAtLeast(rulesRecoveryPerActivation) {
+			m.EarlierRecoveries = prev.EarlierRecoveries
+		}
 	}
 	m.Holds = append(m.Holds, Hold{Activation: act, Level: level})
 	slices.SortFunc(m.Holds, func(a, b Hold) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
@@ -325,6 +339,21 @@ func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level Leve
 // Under older rules they went back to normal (or standby) at once.
 const rulesRecovery = 12
 
+// rulesRecoveryPerActivation is the behaviour (muster.Rules) from which a
+// region keeps the recovery of each LIVE activation stood down over it
+// (ModeRecord.EarlierRecoveries), so that retracting the newest brings
+// back the one before. Under rules 12 a stand-down's recovery replaced
+// the one before, and retracting it left the region normal.
+const rulesRecoveryPerActivation = 13
+
+// rulesEndRecoveryUnderStandby is the behaviour (muster.Rules) from which
+// a commander can end a region's own recovery while it is in standby (the
+// region stays in standby, and is normal when the warnings are lifted), or
+// while it is in recovery through a region above it whose recovery is
+// newer. Under rules 12 only a region whose own record was in recovery
+// could end it.
+const rulesEndRecoveryUnderStandby = 13
+
 // ReleaseEmergency records that activation act no longer holds region, as
 // a retraction does (the activation was sent in error: there was no
 // emergency). When no other activation holds it, the region goes back to
@@ -334,7 +363,7 @@ const rulesRecovery = 12
 // inherit). The switch is appended to the audit trail. Releasing a region
 // act does not hold changes nothing.
 func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, actor, reason string) error {
-	return release(tx, region, act, t, actor, reason, false)
+	return release(tx, region, act, t, actor, reason, false, false)
 }
 
 // StandDownEmergency records that LIVE activation act, stood down by a
@@ -342,15 +371,17 @@ func ReleaseEmergency(tx *bolt.Tx, region RegionCode, act ActivationID, t time.T
 // is then in recovery (恢复) from act, with the stand-down's time, actor
 // and reason, once nothing holds it: when no other activation holds it and
 // no warning does (a warning's standby outranks recovery, which comes back
-// when the warning is lifted). Under older rules it is ReleaseEmergency.
-// It must run inside the apply function of c, whose time, actor and rules
-// it takes.
+// when the warning is lifted). From rules 13 the recovery it had before,
+// if any, is kept under it (EarlierRecoveries), for when act is retracted.
+// Under older rules it is ReleaseEmergency. It must run inside the apply
+// function of c, whose time, actor and rules it takes.
 func StandDownEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, act ActivationID, reason string) error {
-	return release(tx, region, act, c.Time, c.Actor, reason, c.RulesAtLeast(rulesRecovery))
+	return release(tx, region, act, c.Time, c.Actor, reason, c.RulesAtLeast(rulesRecovery), c.RulesAtLeast(rulesRecoveryPerActivation))
 }
 
-// release is ReleaseEmergency, and StandDownEmergency when recovers.
-func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, actor, reason string, recovers bool) error {
+// release is ReleaseEmergency, and StandDownEmergency when recovers;
+// keepsEarlier keeps the recovery a stand-down replaces.
+func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, actor, reason string, recovers, keepsEarlier bool) error {
 	m, ok, err := getModeRecord(tx, region)
 	if err != nil {
 		return err
@@ -367,6 +398,9 @@ func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, acto
 	if recovers {
 		// Noted even while another activation still holds the region: it
 		// comes when that one stands down, or is retracted.
+		if m.Recovery != nil && keepsEarlier {
+			m.EarlierRecoveries = append(m.EarlierRecoveries, *m.Recovery)
+		}
 		m.Recovery = &Recovery{Since: t, By: actor, Reason: reason, Activation: act}
 	}
 	b := bucket(tx, bModes)
@@ -410,12 +444,15 @@ func mostSevereWarning(holds []WarningHold) WarningLevel {
 
 // holdStandby records that warning w holds region in standby at level: a
 // region without a record gets one in standby, and so does one in recovery
-// (it goes back to recovery when the warning is lifted); a region in
+// (it goes back to recovery when the warning is lifted; under rules before
+// 12, which know no recovery, its record keeps its mode); a region in
 // emergency stays in emergency, with the warning noted so that it goes back
 // to standby, not normal, when its last activation stands down. The switch
 // is appended to the audit trail. Holding a region w already holds changes
-// nothing. It runs inside an apply function: t is the command's time.
-func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel, t time.Time, actor, reason string) error {
+// nothing. It must run inside the apply function of c, whose time, actor
+// and rules it takes.
+func holdStandby(tx *bolt.Tx, c *muster.Command, region RegionCode, w WarningID, level WarningLevel, reason string) error {
+	t, actor := c.Time, c.Actor
 	before, err := EffectiveMode(tx, region)
 	if err != nil {
 		return err
@@ -430,7 +467,7 @@ func holdStandby(tx *bolt.Tx, region RegionCode, w WarningID, level WarningLevel
 	switch {
 	case !ok:
 		m = ModeRecord{Region: region, Mode: ModeStandby, Since: t, By: actor, Reason: reason}
-	case m.Mode == ModeRecovery:
+	case m.Mode == ModeRecovery && c.RulesAtLeast(rulesRecovery):
 		m.Mode, m.Since, m.By, m.Reason = ModeStandby, t, actor, reason
 	}
 	m.Warnings = append(m.Warnings, WarningHold{Warning: w, Level: level})
@@ -486,28 +523,50 @@ func releaseStandby(tx *bolt.Tx, region RegionCode, w WarningID, t time.Time, ac
 // RetractRecovery takes region out of the recovery that LIVE activation
 // act left it in when it stood down, act being retracted since (it was
 // sent in error: there was no emergency to recover from). The region goes
-// back to what still holds it, or to normal; the switch is appended to the
-// audit trail. A region whose recovery is not act's changes nothing, and
-// so does everything under rules before 12. It must run inside the apply
-// function of c, whose time, actor and rules it takes.
+// back to what still holds it, else (rules 13) to the recovery of the
+// activation stood down over it before act, else to normal; a recovery of
+// act's kept under a newer one (rules 13) is dropped, and the region stays
+// as it is. The change is appended to the audit trail. A region with no
+// recovery of act's changes nothing, and so does everything under rules
+// before 12; under rules 12 only the region's current recovery is act's.
+// It must run inside the apply function of c, whose time, actor and rules
+// it takes.
 func RetractRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, act ActivationID, reason string) error {
 	if !c.RulesAtLeast(rulesRecovery) {
 		return nil
 	}
+	perActivation := c.RulesAtLeast(rulesRecoveryPerActivation)
 	m, ok, err := getModeRecord(tx, region)
-	if err != nil || !ok || m.Recovery == nil || m.Recovery.Activation != act {
+	if err != nil || !ok {
 		return err
+	}
+	current := m.Recovery != nil && m.Recovery.Activation == act
+	earlier := slices.IndexFunc(m.EarlierRecoveries, func(r Recovery) bool { return r.Activation == act })
+	if !current && (!perActivation || earlier < 0) {
+		return nil
 	}
 	before, err := EffectiveMode(tx, region)
 	if err != nil {
 		return err
 	}
-	m.Recovery = nil
+	switch n := len(m.EarlierRecoveries); {
+	case !current:
+		m.EarlierRecoveries = slices.Delete(m.EarlierRecoveries, earlier, earlier+1)
+	case perActivation && n > 0:
+		r := m.EarlierRecoveries[n-1]
+		m.Recovery, m.EarlierRecoveries = &r, m.EarlierRecoveries[:n-1]
+	default:
+		m.Recovery = nil
+	}
 	b := bucket(tx, bModes)
-	if len(m.Holds) == 0 && len(m.Warnings) == 0 {
-		err = b.Delete([]byte(region))
-	} else {
+	switch {
+	case len(m.Holds) > 0 || len(m.Warnings) > 0:
 		err = putJSON(b, string(region), m)
+	case m.Recovery != nil:
+		inRecovery(&m)
+		err = putJSON(b, string(region), m)
+	default:
+		err = b.Delete([]byte(region))
 	}
 	if err != nil {
 		return err
@@ -531,8 +590,9 @@ type RecoveryEnd struct {
 }
 
 // applyRecoveryEnd ends the recovery of every region of the payload, each
-// of which must be in recovery of its own (not through a region above it,
-// nor under an activation or a warning); it returns their modes after.
+// of which must have a recovery of its own and not be in emergency (under
+// rules 12: be in recovery of its own, not through a region above it, nor
+// under a warning); it returns their modes after.
 func applyRecoveryEnd(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if !c.RulesAtLeast(rulesRecovery) {
 		return nil, muster.Errorf(muster.EConflict, "ending recovery needs state-machine rules %d and the cluster applies %d: upgrade every member's muster first",
@@ -570,7 +630,12 @@ func applyRecoveryEnd(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return out, nil
 }
 
-// endRecovery ends region's own recovery, or says why it cannot (conflict).
+// endRecovery ends region's own recovery, with the earlier ones kept under
+// it, or says why it cannot (conflict). From rules 13 that is whenever the
+// region has one and is not in emergency: a region in standby stays in
+// standby (and is normal, not in recovery, when its warnings are lifted),
+// and one whose own recovery is older than a region's above it stays in
+// that one. Under rules 12 the region's own record must be in recovery.
 func endRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, reason string) error {
 	before, err := EffectiveMode(tx, region)
 	if err != nil {
@@ -580,19 +645,59 @@ func endRecovery(tx *bolt.Tx, c *muster.Command, region RegionCode, reason strin
 	if err != nil {
 		return err
 	}
-	if before.Mode != ModeRecovery || before.From != region || !ok || m.Recovery == nil {
-		return notInRecovery(region, before, m)
+	underStandby := c.RulesAtLeast(rulesEndRecoveryUnderStandby)
+	ends := ok && m.Recovery != nil && before.Mode == ModeRecovery && m.Mode == ModeRecovery
+	if underStandby {
+		ends = ok && m.Recovery != nil && (before.Mode == ModeRecovery || before.Mode == ModeStandby)
 	}
-	if err := bucket(tx, bModes).Delete([]byte(region)); err != nil {
+	if !ends {
+		var under RegionCode
+		if before.Mode == ModeStandby && before.Recovery != nil && m.Recovery == nil {
+			if under, err = recoveryRegion(tx, region, *before.Recovery); err != nil {
+				return err
+			}
+		}
+		return notInRecovery(region, before, m, under)
+	}
+	act := m.Recovery.Activation
+	b := bucket(tx, bModes)
+	if underStandby && (len(m.Holds) > 0 || len(m.Warnings) > 0) {
+		m.Recovery, m.EarlierRecoveries = nil, nil
+		err = putJSON(b, string(region), m)
+	} else {
+		err = b.Delete([]byte(region))
+	}
+	if err != nil {
 		return err
 	}
 	return auditSwitch(tx, before, AuditRecord{Time: c.Time, Actor: c.Actor, Action: AuditRecoveryEnd, Region: region,
-		Reason: reason, Activation: m.Recovery.Activation})
+		Reason: reason, Activation: act})
+}
+
+// recoveryRegion is the region on region's path whose record has recovery
+// rec (empty if none has).
+func recoveryRegion(tx *bolt.Tx, region RegionCode, rec Recovery) (RegionCode, error) {
+	path, err := RegionPath(tx, region)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range path {
+		m, ok, err := getModeRecord(tx, r.Code)
+		if err != nil {
+			return "", err
+		}
+		if ok && m.Recovery != nil && m.Recovery.Activation == rec.Activation && m.Recovery.Since.Equal(rec.Since) {
+			return r.Code, nil
+		}
+	}
+	return "", nil
 }
 
 // notInRecovery is the conflict of ending the recovery of region, which is
-// in mode before and has record m (a zero one when it has none).
-func notInRecovery(region RegionCode, before RegionMode, m ModeRecord) error {
+// in mode before and has record m (a zero one when it has none); under is,
+// for a region in standby over the recovery of a region above it, that
+// region.
+func notInRecovery(region RegionCode, before RegionMode, m ModeRecord, under RegionCode) error {
 	switch before.Mode {
 	case ModeRecovery:
 		return muster.Errorf(muster.EConflict, "%s is in recovery (恢复) through %s, the region above it: end the recovery there (--region %s)",
@@ -604,12 +709,15 @@ func notInRecovery(region RegionCode, before RegionMode, m ModeRecord) error {
 	if before.From != region {
 		msg = fmt.Sprintf("%s is in %s (%s) through %s, not in recovery (恢复)", region, before.Mode, before.Mode.ChineseName(), before.From)
 	}
-	if m.Recovery != nil {
-		until := "its warnings are lifted"
-		if before.Mode == ModeEmergency {
-			until = "the emergency stands down"
-		}
-		msg += fmt.Sprintf(": it goes back to its recovery from %s when %s; end the recovery then", m.Recovery.Activation, until)
+	if m.Recovery != nil && before.Mode == ModeEmergency {
+		// A LIVE stand-down starts a recovery of its own (the one from
+		// before kept under it); a retraction takes it back to this one.
+		msg += fmt.Sprintf(": when the emergency stands down it is in recovery again, the stand-down's (or, if the call-up is retracted, its own from %s); end the recovery then", m.Recovery.Activation)
+	} else if m.Recovery != nil {
+		msg += fmt.Sprintf(": it goes back to its recovery from %s when its warnings are lifted; end the recovery then", m.Recovery.Activation)
+	} else if under != "" {
+		msg += fmt.Sprintf(": it goes back to the recovery of %s, the region above it, from %s when its warnings are lifted; end the recovery there (--region %s)",
+			under, before.Recovery.Activation, under)
 	}
 	return muster.Errorf(muster.EConflict, "%s", msg)
 }

@@ -800,7 +800,7 @@ func (p *Plan) Validate() []Problem {
 	}
 	for _, t := range p.liveTexts() {
 		if words := DrillWordsIn(t.text); len(words) > 0 {
-			v.add(t.field, "%q says %q: it goes into LIVE messages, which never mention drills; exercise messages get %s from the system", t.text, words[0], ExerciseMark)
+			v.add(t.field, "%q says %q: it goes into LIVE messages, which never mention drills; exercise messages get %s from the system. %s", t.text, words[0], ExerciseMark, DrillWordAdvice(t.text, words[0]))
 		}
 	}
 	if p.GuardFactor != 0 && (p.GuardFactor < 1 || p.GuardFactor > 100) {

@@ -102,6 +102,19 @@ func (levelsFile) pathKey(k string) string {
 // pathKeyer is implemented by map types whose keys have a canonical spelling.
 type pathKeyer interface{ pathKey(string) string }
 
+// PlanText returns a plan file's text as UTF-8, as a text editor may have
+// saved it: a byte order mark (Notepad's "UTF-8 with BOM", or UTF-16) is
+// read and left out, and a file that is not UTF-8 is read as GBK (Chinese
+// Windows' "ANSI"), as roster files are. Read as bytes, such a file would
+// give every Chinese text of the plan, its SMS among them, as U+FFFD.
+func PlanText(filename string, src []byte) ([]byte, error) {
+	text, _, err := decodeText(src, "plan", "UTF-8")
+	if err != nil {
+		return nil, ProblemsError([]Problem{{File: filename, Line: 1, Message: reasonOf(err)}})
+	}
+	return text, nil
+}
+
 // DecodePlan reads one plan from a YAML file. filename is used only in
 // messages. It decodes strictly (unknown fields are errors), converts and
 // normalizes the plan and validates it (see Plan.Validate). On success the
@@ -113,6 +126,10 @@ type pathKeyer interface{ pathKey(string) string }
 func DecodePlan(filename string, src []byte) (*Plan, error) {
 	if len(src) > MaxPlanFileSize {
 		return nil, ProblemsError([]Problem{{File: filename, Line: 1, Message: fmt.Sprintf("file is %d bytes: a plan file may have at most %d", len(src), MaxPlanFileSize)}})
+	}
+	src, err := PlanText(filename, src)
+	if err != nil {
+		return nil, err
 	}
 	doc, problems := parsePlanFile(src)
 	if doc.body == nil || doc.fatal {

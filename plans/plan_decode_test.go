@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
 
 	"muster"
 )
@@ -188,6 +190,37 @@ func TestDecodePlanMinimal(t *testing.T) {
 	assert.Empty(t, p.Validate())
 	assert.Same(t, &p.Levels[0], p.Level(LevelIV))
 	assert.Nil(t, p.Level(LevelI))
+}
+
+// A plan file as a Windows editor saves it reads as the same plan: with a
+// UTF-8 byte order mark (Notepad's "UTF-8 with BOM"), in UTF-16, or in GBK
+// ("ANSI" on Chinese Windows). Before, the mark made "\ufeffid" an unknown
+// field, and GBK text was stored as U+FFFD, which LIVE SMS would have said.
+// A file in none of them is refused, saying how to save it.
+func TestDecodePlanAsAnEditorSavedIt(t *testing.T) {
+	src, err := os.ReadFile("testdata/plans/good-minimal.yaml")
+	require.NoError(t, err)
+	want, err := DecodePlan("good-minimal.yaml", src)
+	require.NoError(t, err)
+	require.True(t, strings.ContainsFunc(string(src), func(r rune) bool { return r > 0x2e80 }), "the plan has Chinese text")
+	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes(src)
+	require.NoError(t, err)
+	utf16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes(src)
+	require.NoError(t, err)
+	for name, saved := range map[string][]byte{"bom": append([]byte("\ufeff"), src...), "utf-16": utf16, "gbk": gbk} {
+		t.Run(name, func(t *testing.T) {
+			p, err := DecodePlan("saved.yaml", saved)
+			require.NoError(t, err)
+			assert.Equal(t, want, p)
+			text, err := PlanText("saved.yaml", saved)
+			require.NoError(t, err)
+			assert.Equal(t, string(src), string(text))
+		})
+	}
+	_, err = DecodePlan("latin1.yaml", []byte("id: x\ntitle: Jos\xe9\xff\xfe\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "latin1.yaml:1: plan file is neither UTF-8 nor GBK")
+	assert.Contains(t, err.Error(), "save it as UTF-8")
 }
 
 func TestDecodePlanTooLarge(t *testing.T) {

@@ -43,6 +43,11 @@ type PlanApplyResult struct {
 	PlanID  PlanID `json:"plan_id"`
 	Version int    `json:"version"`
 	Changed bool   `json:"changed"` // false: identical to the latest version, nothing written
+	// Warnings name the tags, teams and categories the plan selects by
+	// that no one in the roster has (unmatchedSelectors), and, added by the
+	// API, which knows the drills, the drill schedules the plan's scope
+	// leaves out: stored all the same. Never set by the state machine.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type planPut struct {

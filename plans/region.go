@@ -17,6 +17,15 @@ import (
 // community's twelve plus a local three-digit suffix) for a grid (网格).
 type RegionCode string
 
+// JoinCodes joins region codes with sep, for messages and flags.
+func JoinCodes(codes []RegionCode, sep string) string {
+	s := make([]string, len(codes))
+	for i, c := range codes {
+		s[i] = string(c)
+	}
+	return strings.Join(s, sep)
+}
+
 // RegionKind is a region's level in the tree.
 type RegionKind string
 

@@ -104,6 +104,8 @@ func parseRegionRows(r io.Reader) ([]regionRow, []RowError, error) {
 			if err := rg.Validate(); err != nil {
 				field, value := regionField(rg)
 				fail(field, value, reasonOf(err))
+			} else if p := liveNameProblem(rg.Name); p != "" {
+				fail("name", rg.Name, p) // {{.Region}} puts it into LIVE messages
 			}
 		}
 		if first, ok := seen[rg.Code]; ok && rg.Code != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"iter"
 	"runtime"
 	"slices"
 	"strings"
@@ -357,10 +358,10 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 		} else if strings.ContainsAny(row.Name, "?？") {
 			fail("name", row.Name, lostCharacter)
 		}
-		start := len(phones)
+		start, phoneErrs := len(phones), len(b.errs)
 		phones = appendPhones(phones, cell(colPhone), func(v, reason string) { fail("phone", v, reason) })
 		row.Phones = phones[start:len(phones):len(phones)]
-		if len(row.Phones) == 0 && len(b.errs) == nerr {
+		if len(row.Phones) == 0 && len(b.errs) == phoneErrs { // a row without a name is told of its phone too
 			fail("phone", "", "phone is empty: at least one number is needed")
 		} else if reason := landlineFirstProblem(row.Phones); reason != "" {
 			fail("phone", cell(colPhone), reason)
@@ -432,20 +433,31 @@ func gridCodeProblem(s string) string {
 // when the cell does not read as one number with spaces in it.
 const phoneSeparators = ";；,，/／、|｜\n"
 
+// phoneParts yields the parts of cell between phoneSeparators (； ， 、 as
+// well as ; and ,), trimmed, leaving out empty ones; a cell without a
+// separator is yielded whole, as it is.
+func phoneParts(cell string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if !hasSeparator(cell, phoneSeparators) {
+			yield(cell)
+			return
+		}
+		for part := range strings.FieldsFuncSeq(cell, func(r rune) bool { return strings.ContainsRune(phoneSeparators, r) }) {
+			if part = trimCell(part); part != "" && !yield(part) {
+				return
+			}
+		}
+	}
+}
+
 // appendPhones appends the numbers in cell to dst in E.164, dropping
 // repeats, and calls bad for each part that is not a valid number.
 func appendPhones(dst []string, cell string, bad func(value, reason string)) []string {
 	if cell == "" {
 		return dst
 	}
-	if !hasSeparator(cell, phoneSeparators) {
-		return appendPhonePart(dst, len(dst), cell, bad)
-	}
 	start, parts := len(dst), 0
-	for part := range strings.FieldsFuncSeq(cell, func(r rune) bool { return strings.ContainsRune(phoneSeparators, r) }) {
-		if part = trimCell(part); part == "" {
-			continue
-		}
+	for part := range phoneParts(cell) {
 		if parts++; parts > maxPhonesPerCell {
 			bad(cell, fmt.Sprintf("more than %d numbers in one cell", maxPhonesPerCell))
 			return dst[:start]
@@ -912,10 +924,16 @@ func nameProblem(name string) string {
 	if err := muster.CheckPlainText("name", name, false); err != nil {
 		return err.Error()
 	}
-	// A name goes into every LIVE message to its person ({{.Name}}): one
-	// that reads like a mark (【演练】张三) would make a real call-up look
-	// like a drill. English drill words are left to the templates: names
-	// such as Tester or Drillon are real.
+	// A name goes into every LIVE message to its person ({{.Name}}).
+	return liveNameProblem(name)
+}
+
+// liveNameProblem says what is wrong with a name that goes into LIVE
+// messages (a person's, {{.Name}}; a region's, {{.Region}}), "" if
+// nothing: one that reads like a mark (【演练】张三) or says 演练, 演习 or
+// 测试 would make a real call-up look like a drill. English drill words
+// are left to the templates: names such as Tester or Drillon are real.
+func liveNameProblem(name string) string {
 	if strings.ContainsAny(name, "【】") {
 		return "name has 【 or 】: those marks are the system's (【演练】 marks a drill); write the name alone"
 	}

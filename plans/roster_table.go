@@ -89,7 +89,7 @@ func openTable(r io.Reader, what string, sheets ...string) (*table, error) {
 	case bytes.HasPrefix(data, oleMagic):
 		return nil, muster.Errorf(muster.EInvalid, "%s file is an old Excel .xls workbook: save it as .xlsx or as CSV UTF-8 and import that", what)
 	}
-	text, enc, err := decodeText(data, what)
+	text, enc, err := decodeText(data, what, "CSV UTF-8 or .xlsx")
 	if err != nil {
 		return nil, err
 	}
@@ -130,19 +130,20 @@ func readImport(r io.Reader, what string, limit int) ([]byte, error) {
 // UTF-16 byte order mark decides; otherwise valid UTF-8 is UTF-8, and
 // anything else must decode as plausible Chinese text in GBK or, failing
 // that, in GB18030 (its superset, which has the rare characters of some
-// names in four-byte sequences).
-func decodeText(data []byte, what string) ([]byte, string, error) {
+// names in four-byte sequences). saveAs is what an error asks the file to
+// be saved as.
+func decodeText(data []byte, what, saveAs string) ([]byte, string, error) {
 	switch {
 	case bytes.HasPrefix(data, bomUTF8):
 		data = data[len(bomUTF8):]
 		if off := invalidUTF8(data); off >= 0 {
-			return nil, "", muster.Errorf(muster.EInvalid, "%s file starts with a UTF-8 byte order mark but line %d is not UTF-8: save it again as CSV UTF-8", what, lineAt(data, off))
+			return nil, "", muster.Errorf(muster.EInvalid, "%s file starts with a UTF-8 byte order mark but line %d is not UTF-8: save it again as %s", what, lineAt(data, off), saveAs)
 		}
 		return data, EncodingUTF8BOM, checkNUL(data, what)
 	case bytes.HasPrefix(data, []byte{0xff, 0xfe}), bytes.HasPrefix(data, []byte{0xfe, 0xff}):
 		text, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
 		if err != nil || bytes.ContainsRune(text, utf8.RuneError) {
-			return nil, "", muster.Errorf(muster.EInvalid, "%s file starts with a UTF-16 byte order mark but is not valid UTF-16: save it as CSV UTF-8", what)
+			return nil, "", muster.Errorf(muster.EInvalid, "%s file starts with a UTF-16 byte order mark but is not valid UTF-16: save it as %s", what, saveAs)
 		}
 		return text, EncodingUTF16, checkNUL(text, what)
 	}
@@ -161,7 +162,7 @@ func decodeText(data []byte, what string) ([]byte, string, error) {
 	if err18 == nil && plausibleGBK(text) == nil {
 		return text, EncodingGB18030, nil
 	}
-	return nil, "", muster.Errorf(muster.EInvalid, "%s file is neither UTF-8 nor GBK (GB18030) text (line %d is not valid UTF-8, and as GBK %v): save it as CSV UTF-8 or .xlsx", what, lineAt(data, off), err)
+	return nil, "", muster.Errorf(muster.EInvalid, "%s file is neither UTF-8 nor GBK (GB18030) text (line %d is not valid UTF-8, and as GBK %v): save it as %s", what, lineAt(data, off), err, saveAs)
 }
 
 // invalidUTF8 returns the offset of the first byte that is not valid UTF-8,

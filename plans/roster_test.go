@@ -151,6 +151,9 @@ func TestParseRosterBadRows(t *testing.T) {
 		{13, "backup", "B012", "cannot be their own backup"},
 		{15, "column J", "extra", "column without a header"},
 		{19, "phone", "1380013801", "not in any assigned Chinese"},
+		// Neither name nor phone: both are said at once.
+		{20, "name", "", "name is empty"},
+		{20, "phone", "", "phone is empty"},
 	}
 	require.Len(t, ro.Errors, len(want), "errors: %v", ro.Errors)
 	for i, w := range want {
@@ -345,6 +348,9 @@ func TestParseRegionsBadRows(t *testing.T) {
 		{6, "parent", "990101", "does not start with its parent's code"},
 		{7, "code", "990100", "code already used on row 2"},
 		{8, "parent", "", "needs a parent"},
+		// {{.Region}} puts a region's name into LIVE messages.
+		{9, "name", "演练场网格区", `name has "演练": it goes into LIVE messages`},
+		{10, "name", "【演练】区", "name has 【 or 】"},
 	}
 	require.Len(t, errs, len(want), "%v", errs)
 	for i, w := range want {

@@ -259,18 +259,24 @@ func (in PersonInput) person() (Person, error) {
 	if len(in.Phones) == 0 {
 		return p, muster.Errorf(muster.EInvalid, "phones: at least one phone number is required")
 	}
-	for _, raw := range in.Phones {
-		ph, typ, err := normalizePhoneType(raw)
-		if err != nil {
-			return p, muster.Errorf(muster.EInvalid, "phones: %v", err)
+	for _, given := range in.Phones {
+		// One given as a roster's phone cell is (138…；139…) is several.
+		for raw := range phoneParts(given) {
+			ph, typ, err := normalizePhoneType(raw)
+			if err != nil {
+				return p, muster.Errorf(muster.EInvalid, "phones: %v", err)
+			}
+			if reason := serviceNumberProblem(raw, typ); reason != "" {
+				return p, muster.Errorf(muster.EInvalid, "phones: %s", reason)
+			}
+			if slices.Contains(p.Phones, ph) {
+				return p, muster.Errorf(muster.EInvalid, "phones: %s given twice", ph)
+			}
+			p.Phones = append(p.Phones, ph)
 		}
-		if reason := serviceNumberProblem(raw, typ); reason != "" {
-			return p, muster.Errorf(muster.EInvalid, "phones: %s", reason)
-		}
-		if slices.Contains(p.Phones, ph) {
-			return p, muster.Errorf(muster.EInvalid, "phones: %s given twice", ph)
-		}
-		p.Phones = append(p.Phones, ph)
+	}
+	if len(p.Phones) == 0 {
+		return p, muster.Errorf(muster.EInvalid, "phones: at least one phone number is required")
 	}
 	if reason := landlineFirstProblem(p.Phones); reason != "" {
 		return p, muster.Errorf(muster.EInvalid, "phones: %s", reason)
@@ -374,10 +380,13 @@ type PeopleFilter struct {
 	Tag      string
 	Team     string
 	Phone    string // E.164
+	// ExternalID is the 编号 of the roster file (Person.ExternalID).
+	ExternalID string
 }
 
 func (f PeopleFilter) match(p Person) bool {
-	return (f.Category == "" || p.Category == f.Category) && (f.Tag == "" || p.HasTag(f.Tag)) && (f.Team == "" || p.InTeam(f.Team))
+	return (f.Category == "" || p.Category == f.Category) && (f.Tag == "" || p.HasTag(f.Tag)) && (f.Team == "" || p.InTeam(f.Team)) &&
+		(f.ExternalID == "" || p.ExternalID == f.ExternalID)
 }
 
 // People lists people in ID order, or in grid order when filtered by region.
@@ -400,8 +409,11 @@ func (s *Service) People(ctx context.Context, level muster.Consistency, f People
 			}
 			prefix = []byte(regionPrefix(r))
 		}
-		if f.Phone != "" {
+		if f.Phone != "" || f.ExternalID != "" { // one person at most, by an index
 			id := getString(tx.Bucket(bPeopleByPhone), f.Phone)
+			if f.Phone == "" {
+				id = getString(tx.Bucket(bPeopleByExt), f.ExternalID)
+			}
 			if id == "" {
 				return nil
 			}
@@ -639,17 +651,29 @@ func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []Roste
 // whose details list each with file, line and field.
 func (s *Service) ApplyPlan(ctx context.Context, actor, filename string, src []byte) (PlanApplyResult, error) {
 	var res PlanApplyResult
+	src, err := PlanText(filename, src) // stored as the text it is
+	if err != nil {
+		return res, err
+	}
 	p, err := DecodePlan(filename, src)
 	if err != nil {
 		return res, err
 	}
-	var problems []Problem
+	var (
+		problems []Problem
+		warnings []string
+	)
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		problems = p.CheckReferences(filename, src, func(code RegionCode) bool {
 			_, ok, _ := getRegion(tx, code)
 			return ok
 		})
-		return nil
+		if len(problems) > 0 {
+			return nil
+		}
+		var err error
+		warnings, err = unmatchedSelectors(tx, p)
+		return err
 	})
 	if err != nil {
 		return res, err
@@ -662,6 +686,7 @@ func (s *Service) ApplyPlan(ctx context.Context, actor, filename string, src []b
 		return res, err
 	}
 	err = s.apply.Apply(ctx, &muster.Command{Type: CmdPlanPut, Actor: actor, Payload: b}, &res)
+	res.Warnings = warnings
 	return res, err
 }
 

@@ -148,6 +148,25 @@ func TestReimportChangingEveryPersonCommits(t *testing.T) {
 	assert.Equal(t, 2000, again.Updated)
 }
 
+// A roster file that names a backup by muster's ID (as person show gives
+// it) is told whose ID it is and what to give instead, not that no one
+// has it.
+func TestRosterBackupByMustersIDSaysWhose(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	grid := string(demoGrids(t)[0])
+	_, err := svc.ImportRoster(ctx, "test", strings.NewReader("编号,姓名,手机,网格,类别\nG002,司马光,13800000202,"+grid+",党员\n"), plans.ImportOptions{})
+	require.NoError(t, err)
+	people, err := svc.People(ctx, muster.Default, plans.PeopleFilter{}, plans.Page{Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, people.Items, 1)
+	id := string(people.Items[0].ID)
+	res, err := svc.ImportRoster(ctx, "test", strings.NewReader("编号,姓名,手机,网格,类别,备用联系人\nG001,欧阳娜娜,13800000201,"+grid+",党员,"+id+"\n"), plans.ImportOptions{DryRun: true})
+	require.NoError(t, err, "a dry run reports its problems in the result")
+	require.Len(t, res.Errors, 1, "%+v", res)
+	assert.Equal(t, "is muster's ID of G002 司马光: a roster file names a backup by a phone or by 编号 (external ID): give G002", res.Errors[0].Reason)
+}
+
 func TestRosterImportAllOrNothing(t *testing.T) {
 	svc := newService(t)
 	ctx := testCtx(t)
@@ -273,6 +292,28 @@ func TestPersonBadInputLeavesStateUnchanged(t *testing.T) {
 	assert.NoError(t, err)
 }
 
+// A person's phones given as a roster's phone cell gives them (muster
+// person set --phones "138…；139…") are split as the cell is: on ； ， 、
+// as well as ; and ,.
+func TestPersonPhonesSplitAsARosterCellIs(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	grid := string(demoGrids(t)[0])
+	p, err := svc.CreatePerson(ctx, "test", plans.PersonInput{Name: "张三", Phones: []string{"13800138000；13900139000"}, Grid: grid, Category: "党员"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"+8613800138000", "+8613900139000"}, p.Phones)
+	for i, sep := range []string{"；", "，", "、", ";", ",", " ； "} {
+		first, second := fmt.Sprintf("1380013810%d", i), fmt.Sprintf("1390013910%d", i)
+		got, err := svc.UpdatePerson(ctx, "test", p.ID, plans.PersonInput{Name: "张三", Phones: []string{first + sep + second}, Grid: grid, Category: "党员"})
+		require.NoError(t, err, "%q", sep)
+		assert.Equal(t, []string{"+86" + first, "+86" + second}, got.Phones, "%q", sep)
+	}
+	_, err = svc.UpdatePerson(ctx, "test", p.ID, plans.PersonInput{Name: "张三", Phones: []string{"13800138000；13800138000"}, Grid: grid, Category: "党员"})
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "the same number twice: %v", err)
+	_, err = svc.UpdatePerson(ctx, "test", p.ID, plans.PersonInput{Name: "张三", Phones: []string{"；"}, Grid: grid, Category: "党员"})
+	assert.True(t, muster.IsCode(err, muster.EInvalid), "no number: %v", err)
+}
+
 func TestPlanVersions(t *testing.T) {
 	svc := newService(t)
 	ctx := testCtx(t)
@@ -280,7 +321,8 @@ func TestPlanVersions(t *testing.T) {
 	require.NoError(t, err)
 	res, err := svc.ApplyPlan(ctx, "test", "flood.yaml", src)
 	require.NoError(t, err)
-	assert.Equal(t, plans.PlanApplyResult{PlanID: res.PlanID, Version: 1, Changed: true}, res)
+	assert.Equal(t, plans.PlanApplyResult{PlanID: res.PlanID, Version: 1, Changed: true,
+		Warnings: []string{"no one is in the roster yet: the plan's roles select no one until it is imported"}}, res)
 
 	same, err := svc.ApplyPlan(ctx, "test", "flood.yaml", src)
 	require.NoError(t, err)
@@ -313,6 +355,32 @@ func TestPlanVersions(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list.Items, 1)
 	assert.Equal(t, 2, list.Items[0].Version)
+}
+
+// A plan whose roles select by a tag, team or category no one in the
+// roster has is stored with a warning naming the value, the roles and
+// the near value someone has (a typo: 网格场 for 网格长); the example plan,
+// whose every value someone has, gets none. Before, only the preview of a
+// real call-up showed those roles short of everyone.
+func TestPlanApplyWarnsOfSelectorsNoOneMatches(t *testing.T) {
+	svc := newService(t)
+	ctx := testCtx(t)
+	_, err := svc.ImportRoster(ctx, "test", bytes.NewReader(roster(t, 2000)), plans.ImportOptions{})
+	require.NoError(t, err)
+	src, err := os.ReadFile("../examples/plans/flood.yaml")
+	require.NoError(t, err)
+	res, err := svc.ApplyPlan(ctx, "test", "flood.yaml", src)
+	require.NoError(t, err)
+	assert.Empty(t, res.Warnings, "everyone the example selects by is in the roster")
+
+	require.Contains(t, string(src), "tags: [网格长]")
+	typo := bytes.ReplaceAll(src, []byte("tags: [网格长]"), []byte("tags: [网格场]"))
+	typo = bytes.Replace(typo, []byte("title: "), []byte("title: 笔误"), 1)
+	res, err = svc.ApplyPlan(ctx, "test", "flood.yaml", typo)
+	require.NoError(t, err)
+	assert.True(t, res.Changed, "stored all the same")
+	require.Len(t, res.Warnings, 1, "%q", res.Warnings)
+	assert.Regexp(t, `^tag 网格场 matches no one in the roster \(I .*网格长.*\); did you mean 网格员 or 网格长\?$`, res.Warnings[0])
 }
 
 func TestRegionAndPeopleLists(t *testing.T) {

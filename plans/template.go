@@ -81,6 +81,13 @@ const maxRendered = 16 << 10
 // in text as drillText reads it.
 var drillWords = regexp.MustCompile(`(?i)演练|演习|测试|\b(drill|exercis|test)`)
 
+// templateDrillWords matches the drill words in a LIVE template's text,
+// also the Chinese ones with spaces, punctuation or symbols between their
+// two characters (演　练, 演-练, 测·试): a reader, and a voice reading the
+// text, still takes them for the word. Names and reasons are checked
+// with drillWords alone (表演、练习 is no drill).
+var templateDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}\p{P}\p{S}]*[练习]|测[\s\p{Z}\p{P}\p{S}]*试|\b(drill|exercis|test)`)
+
 // drillText is text as a phone shows it, for the drill-word check: without
 // invisible formatting characters (演\u200B练 reads 演练), in compatibility
 // form (full-width ｔｅｓｔ reads test), and with the traditional forms of
@@ -154,28 +161,70 @@ func RenderMessage(tmpl string, d MessageData) (string, error) {
 func DrillWordsIn(text string) []string { return drillWords.FindAllString(drillText(text), -1) }
 
 // DrillWords returns the drill words found in the literal text of tmpl
-// (outside {{ }} actions, and in string constants inside them), in order.
-// A LIVE template must have none. Field names such as .Exercise do not count.
-// A template that does not parse is searched as plain text.
+// (outside {{ }} actions, and in string constants inside them), in order,
+// read as one text: a word that an action splits (演{{/* */}}练, 测{{"试"}})
+// is found too, and so is one with a space or a mark inside it
+// (templateDrillWords). A LIVE template must have none. Field names such
+// as .Exercise do not count. A template that does not parse is searched as
+// plain text.
 func DrillWords(tmpl string) []string {
 	t, err := template.New("message").Parse(tmpl)
 	if err != nil || t.Tree == nil {
-		return DrillWordsIn(tmpl)
+		return templateDrillWordsIn(tmpl)
 	}
-	var words []string
+	var literal strings.Builder
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
 		switch n := n.(type) {
 		case *parse.TextNode:
-			words = append(words, DrillWordsIn(string(n.Text))...)
+			literal.Write(n.Text)
 		case *parse.StringNode:
-			words = append(words, DrillWordsIn(n.Text)...)
+			literal.WriteString(n.Text)
 		default:
 			forEachChild(n, walk)
 		}
 	}
 	walk(t.Tree.Root)
-	return words
+	return templateDrillWordsIn(literal.String())
+}
+
+// DrillWordAdvice names the word of text that has the drill word w (the
+// whole English word: "Testing", not "Test") and what to write instead,
+// for a refusal: someone who wrote 核酸测试组 or "Testing Team" wrote no
+// drill, and needs a way out more than the rule.
+func DrillWordAdvice(text, w string) string {
+	word := w
+	if t := drillText(text); w != "" && w[0] < utf8.RuneSelf {
+		if i := strings.Index(t, w); i >= 0 {
+			j := i + len(w)
+			for j < len(t) {
+				r, n := utf8.DecodeRuneInString(t[j:])
+				if !unicode.IsLetter(r) {
+					break
+				}
+				j += n
+			}
+			word = t[i:j]
+		}
+	}
+	var instead string
+	switch lower := strings.ToLower(drillText(w)); {
+	case strings.HasPrefix(lower, "test"):
+		instead = `"screening", "check" or "sampling"`
+	case strings.HasPrefix(lower, "drill"), strings.HasPrefix(lower, "exercis"):
+		instead = `"training" or "practice"`
+	case strings.Contains(lower, "测") || strings.Contains(lower, "试"):
+		instead = "检测、核查 or 排查"
+	default: // 演练, 演习
+		instead = "训练 or the response itself"
+	}
+	return fmt.Sprintf("%q reads as a drill word (%q) in an SMS; write %s instead", word, w, instead)
+}
+
+// templateDrillWordsIn returns the drill words in a template's text, as
+// a phone shows it, in order.
+func templateDrillWordsIn(text string) []string {
+	return templateDrillWords.FindAllString(drillText(text), -1)
 }
 
 // checkTemplate returns what is wrong with a LIVE template: it must compile,
@@ -187,8 +236,9 @@ func checkTemplate(src string, sample MessageData, sms bool) []string {
 	if err := muster.CheckPlainText("text", src, true); err != nil {
 		msgs = append(msgs, strings.TrimPrefix(err.Error(), "text: "))
 	}
-	if w := DrillWords(src); len(w) > 0 {
-		msgs = append(msgs, fmt.Sprintf("contains the drill word %q: LIVE messages never mention drills; exercise messages get %s from the system", w[0], ExerciseMark))
+	literal := DrillWords(src)
+	if w := literal; len(w) > 0 {
+		msgs = append(msgs, fmt.Sprintf("contains the drill word %q: LIVE messages never mention drills; exercise messages get %s from the system (%s)", w[0], ExerciseMark, DrillWordAdvice(src, w[0])))
 	}
 	m, err := CompileMessage(src)
 	if err != nil {
@@ -205,6 +255,19 @@ func checkTemplate(src string, sample MessageData, sms bool) []string {
 		if text == "" {
 			return append(msgs, "renders to empty text")
 		}
+		if !exercise && len(literal) == 0 {
+			// What a LIVE message says, whatever the template's pieces:
+			// a word only rendering puts together ({{if}} branches). The
+			// names and texts a plan or roster fills in are checked where
+			// they are written, so they are left out here.
+			own, err := m.Render(withoutNames(d))
+			if err != nil {
+				return append(msgs, err.Error())
+			}
+			if w := templateDrillWordsIn(own); len(w) > 0 {
+				msgs = append(msgs, fmt.Sprintf("renders a LIVE message with the drill word %q (%s): LIVE messages never mention drills; exercise messages get %s from the system", w[0], own, ExerciseMark))
+			}
+		}
 		if len(text) > len(longest) {
 			longest = text
 		}
@@ -218,6 +281,19 @@ func checkTemplate(src string, sample MessageData, sms bool) []string {
 		}
 	}
 	return msgs
+}
+
+// withoutNames is d with each name and free text it carries (sender, plan
+// title, level name, regions, person, roles, reason) that is not empty
+// put as 某, so that rendering it shows only what the template itself
+// says; empty ones stay empty, so that {{if}} takes the same branches.
+func withoutNames(d MessageData) MessageData {
+	for _, f := range []*string{&d.Sender, &d.Plan, &d.LevelName, &d.Region, &d.Name, &d.Roles, &d.Reason} {
+		if *f != "" {
+			*f = "某"
+		}
+	}
+	return d
 }
 
 // checkNode refuses template constructs that could loop, recurse or call
@@ -457,4 +533,47 @@ func SMSSegments(text string) (encoding string, chars, segments int) {
 		used += n
 	}
 	return encoding, chars, segments
+}
+
+// SMSLength measures a text as it is built piece by piece, to tell whether
+// it still fits in a number of segments without measuring the whole text
+// again for each piece, as SMSSegments would.
+type SMSLength struct {
+	septets int  // as GSM-7
+	units   int  // as UCS-2 (UTF-16 code units)
+	ucs2    bool // a character outside GSM-7 was added
+}
+
+// Add measures piece as appended to the text.
+func (l *SMSLength) Add(piece string) {
+	for _, r := range piece {
+		switch {
+		case strings.ContainsRune(gsmBasic, r):
+			l.septets++
+		case strings.ContainsRune(gsmExtension, r):
+			l.septets += 2
+		default:
+			l.ucs2 = true
+		}
+		l.units += max(utf16.RuneLen(r), 1)
+	}
+}
+
+// Fits reports whether the text measured, which text returns, takes at
+// most segments (SMSSegments). It is told from the counts alone unless
+// the text is within a few characters of the limit: parts never split a
+// character, which leaves at most one unit of a part unused.
+func (l SMSLength) Fits(segments int, text func() string) bool {
+	n, single, part := l.septets, 160, 153
+	if l.ucs2 {
+		n, single, part = l.units, 70, 67
+	}
+	switch {
+	case n <= single || n <= segments*(part-1):
+		return true
+	case n > segments*part:
+		return false
+	}
+	_, _, segs := SMSSegments(text())
+	return segs <= segments
 }

@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,15 @@ func TestDrillWords(t *testing.T) {
 		{"zero-width space inside", "【演\u200b练】请到岗", []string{"演练"}},
 		{"traditional", "【演練】防汛演習，測試", []string{"演练", "演习", "测试"}},
 		{"full-width letters", "ＤＲＩＬＬ only", []string{"DRILL"}},
+		// Read as one text, as a reader and a voice read it: a word an
+		// action splits, and one with a space or a mark inside it.
+		{"split by a comment", "这不是演{{/* c */}}练，回复1", []string{"演练"}},
+		{"split by a string constant", `也不是测{{"试"}}`, []string{"测试"}},
+		{"split by an empty if", "演{{if .Link}}{{end}}习开始", []string{"演习"}},
+		{"ideographic space inside", "到岗（演　练）", []string{"演 练"}},
+		{"hyphen inside", "这是一次演-练。", []string{"演-练"}},
+		{"middle dot inside", "测·试", []string{"测·试"}},
+		{"words apart are no drill word", "演出结束后训练", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +188,19 @@ func TestDurationJSON(t *testing.T) {
 	assert.Error(t, d.UnmarshalJSON([]byte(`"soon"`)))
 }
 
+// A LIVE message that only rendering puts a drill word into (an {{if}}
+// branch the text pieces do not show together) is refused; a drill word
+// from a name the plan or roster fills in is left to the check where that
+// name is written.
+func TestCheckTemplateRefusesADrillWordTheLiveMessageSays(t *testing.T) {
+	sample := MessageData{Name: "张三", Plan: "防汛预案", Level: "Ⅳ", Sender: "【示例市应急】"}
+	msgs := checkTemplate(`{{.Name}}请到岗，{{if eq .Level "Ⅳ"}}演{{else}}训{{end}}{{if .Exercise}}{{else}}练{{end}}开始。`, sample, true)
+	require.Len(t, msgs, 1, "%q", msgs)
+	assert.Contains(t, msgs[0], `renders a LIVE message with the drill word "演练" (某请到岗，演练开始。)`)
+	sample.Name = "测试员"
+	assert.Empty(t, checkTemplate("{{.Name}}请到岗。", sample, true), "names are checked where they are written")
+}
+
 func TestCheckTemplateRendersBothPurposes(t *testing.T) {
 	sample := MessageData{Name: "张建国"}
 	assert.Empty(t, checkTemplate("{{.Name}}{{if .Exercise}}，请回复{{end}}", sample, true))
@@ -185,4 +208,17 @@ func TestCheckTemplateRendersBothPurposes(t *testing.T) {
 	require.Len(t, msgs, 1)
 	assert.Contains(t, msgs[0], "Nmae")
 	assert.Equal(t, []string{"renders to empty text"}, checkTemplate("{{if .Exercise}}x{{end}}", sample, true))
+}
+
+// A refusal for a drill word names the whole word written and what to
+// write instead: someone who wrote "Testing and Tracing Team" or 核酸测试组
+// wrote no drill.
+func TestDrillWordAdvice(t *testing.T) {
+	assert.Equal(t, `"Testing" reads as a drill word ("Test") in an SMS; write "screening", "check" or "sampling" instead`,
+		DrillWordAdvice("Testing and Tracing Team", "Test"))
+	assert.Equal(t, `"测试" reads as a drill word ("测试") in an SMS; write 检测、核查 or 排查 instead`, DrillWordAdvice("核酸测试组", "测试"))
+	assert.Equal(t, `"DRILLS" reads as a drill word ("DRILL") in an SMS; write "training" or "practice" instead`, DrillWordAdvice("ＤＲＩＬＬＳ team", "DRILL"))
+	assert.Equal(t, `"演练" reads as a drill word ("演练") in an SMS; write 训练 or the response itself instead`, DrillWordAdvice("应急演练组", "演练"))
+	p := fmt.Sprint(checkTemplate("{{.Name}}请到核酸测试点。", MessageData{Name: "张三"}, true))
+	assert.Contains(t, p, `write 检测、核查 or 排查 instead`)
 }

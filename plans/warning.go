@@ -229,12 +229,26 @@ type Warning struct {
 	// rulesCAPSupersessionsBounded on.
 	IgnoredGeocodes []RegionCode  `json:"ignored_geocodes,omitempty"`
 	SupersededBy    *Supersession `json:"superseded_by,omitempty"`
+	// ReplacedBy is, for a warning an upstream Update lifted, the warning
+	// the Update became (rulesCancelFollowsUpdates): a Cancel that names
+	// this one's alert ends that one too.
+	ReplacedBy WarningID `json:"replaced_by,omitempty"`
+	// CancelledBy is, for a warning an upstream Cancel lifted, that Cancel
+	// (rulesCancelFollowsUpdates): an Update of its thread that comes
+	// later is created lifted.
+	CancelledBy *Supersession `json:"cancelled_by,omitempty"`
 
 	// Prompt is set on reads, never stored: the warning is in force, needs
 	// a response, RespondBy has passed and no activation answered it.
 	// PromptSince is then RespondBy.
 	Prompt      bool      `json:"prompt"`
 	PromptSince time.Time `json:"prompt_since,omitzero"`
+	// UnansweredUntil is set on reads, never stored, for a warning no
+	// longer in force (expired or lifted) that needed a response and went
+	// without one from RespondBy: when it ended (LiftedAt, or Expires for
+	// one past its expiry the leader has not lifted yet). It keeps the NO
+	// RESPONSE mark of an after-action review once Prompt is gone.
+	UnansweredUntil time.Time `json:"unanswered_until,omitzero"`
 }
 
 // WarningArea is a region a warning covers, with its name as issued.
@@ -316,15 +330,28 @@ func (w *Warning) Answered() bool {
 // At returns w as it stands at now, by the reader's clock: an active warning
 // whose expiry has passed shows as expired (the leader lifts it shortly, see
 // WarningService.RunExpiry), and Prompt and PromptSince say whether the
-// commander must be prompted for a response.
+// commander must be prompted for a response; for one no longer in force,
+// UnansweredUntil says when it ended if it went unanswered past RespondBy.
 func (w Warning) At(now time.Time) Warning {
 	if w.Status == WarningActive && !w.Expires.IsZero() && !now.Before(w.Expires) {
 		w.Status = WarningExpired
 	}
-	w.Prompt, w.PromptSince = false, time.Time{}
-	if w.Status == WarningActive && w.Level.NeedsResponse() && !w.Answered() &&
-		!w.RespondBy.IsZero() && !now.Before(w.RespondBy) {
-		w.Prompt, w.PromptSince = true, w.RespondBy
+	w.Prompt, w.PromptSince, w.UnansweredUntil = false, time.Time{}, time.Time{}
+	if !w.Level.NeedsResponse() || w.Answered() || w.RespondBy.IsZero() {
+		return w
+	}
+	if w.Status == WarningActive {
+		if !now.Before(w.RespondBy) {
+			w.Prompt, w.PromptSince = true, w.RespondBy
+		}
+		return w
+	}
+	end := w.LiftedAt
+	if end.IsZero() {
+		end = w.Expires
+	}
+	if end.After(w.RespondBy) {
+		w.UnansweredUntil = end
 	}
 	return w
 }
@@ -372,6 +399,24 @@ const MaxIgnoredGeocodes = 50
 type UpstreamRef struct {
 	Sender     string `json:"sender"`
 	Identifier string `json:"identifier"`
+}
+
+// CAPSourcePrefix starts the Source of a warning imported from a CAP
+// alert, followed by the alert's sender,identifier,sent.
+const CAPSourcePrefix = "cap:"
+
+// UpstreamAlert is the upstream alert w was imported from, as its Source
+// names it; ok is false for a warning issued in muster.
+func (w *Warning) UpstreamAlert() (ref UpstreamRef, ok bool) {
+	rest, ok := strings.CutPrefix(w.Source, CAPSourcePrefix)
+	if !ok {
+		return ref, false
+	}
+	parts := strings.Split(rest, ",")
+	if len(parts) < 2 {
+		return ref, false
+	}
+	return UpstreamRef{Sender: parts[0], Identifier: parts[1]}, true
 }
 
 // key is the ref's key in bWarningsUpstream. CAP forbids commas in both
@@ -545,6 +590,12 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 			}
 		}
 	}
+	if cancelledBefore == nil && p.Upstream != nil && c.RulesAtLeast(rulesCancelFollowsUpdates) {
+		var err error
+		if cancelledBefore, err = threadCancelled(tx, &p); err != nil {
+			return nil, err
+		}
+	}
 	if !p.Expires.IsZero() && !p.Expires.After(c.Time) {
 		return nil, muster.Errorf(muster.EInvalid, "expires %s is not after the time of issue %s", p.Expires.Format(time.RFC3339), c.Time.Format(time.RFC3339))
 	}
@@ -615,6 +666,10 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		// never puts a region in standby.
 		w.Status, w.LiftedAt, w.LiftedBy = WarningLifted, c.Time, c.Actor
 		w.LiftReason = "cancelled before this alert arrived: " + cancelledBefore.Reason
+		if cancelledBefore.Alert != *p.Upstream {
+			w.LiftReason = fmt.Sprintf("upstream alert %s, which this one updates, was cancelled before this alert arrived: %s",
+				cancelledBefore.Alert.Identifier, cancelledBefore.Reason)
+		}
 	}
 	if c.RulesAtLeast(rulesCAPSupersessionsBounded) {
 		// The record of the Cancel is dropped as the alert arrives
@@ -630,7 +685,7 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if (!w.HoldsRegions() && c.RulesAtLeast(rulesDrillWarningsHoldNoRegion)) || cancelledBefore != nil {
 			break
 		}
-		if err := holdStandby(tx, r, w.ID, w.Level, c.Time, c.Actor, reason); err != nil {
+		if err := holdStandby(tx, c, r, w.ID, w.Level, reason); err != nil {
 			return nil, fmt.Errorf("switch %s to standby: %w", r, err)
 		}
 	}
@@ -781,12 +836,78 @@ func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by Warni
 			continue
 		}
 		reason := fmt.Sprintf("updated by upstream alert %s (warning %s)", p.Upstream.Identifier, by)
+		if c.RulesAtLeast(rulesCancelFollowsUpdates) {
+			old.ReplacedBy = by
+		}
 		if err := liftWarning(tx, &old, WarningLifted, c.Time, c.Actor, reason); err != nil {
 			return nil, fmt.Errorf("lift %s: %w", old.ID, err)
 		}
 		lifted = append(lifted, old.ID)
 	}
 	return lifted, nil
+}
+
+// rulesCancelFollowsUpdates is the behaviour from which a warning an
+// upstream Update lifted keeps the warning the Update became (ReplacedBy),
+// and an upstream Cancel that names an alert whose warning an Update
+// replaced lifts the warning in force at the end of that chain too: feeds
+// cancel a thread by its latest message, or by its first. Under older
+// rules a Cancel of the first message left the Update's warning in force.
+const rulesCancelFollowsUpdates = 13
+
+// threadCancelled returns, for an upstream Update (p), the Cancel of an
+// alert it updates that came before it, if any: an alert of the same
+// purpose that was cancelled before it arrived (its record), that arrived
+// after its Cancel (created lifted), or whose warning a Cancel lifted.
+// The Update is then created lifted too: the Cancel ended the thread.
+func threadCancelled(tx *bolt.Tx, p *warningIssue) (*Supersession, error) {
+	purpose := cmp.Or(p.Purpose, WarningLive)
+	for _, r := range p.Replaces {
+		if r == *p.Upstream {
+			continue
+		}
+		var by *Supersession
+		if sup, ok, err := supersession(tx, r); err != nil {
+			return nil, err
+		} else if ok && sup.Action == SupersededCancelled && (sup.Purpose == "" || sup.Purpose == purpose) {
+			by = &sup
+		}
+		if w, ok, err := upstreamWarning(tx, r); err != nil {
+			return nil, err
+		} else if ok && by == nil && w.PurposeOrLive() == purpose {
+			if w.SupersededBy != nil && w.SupersededBy.Action == SupersededCancelled {
+				by = w.SupersededBy
+			} else if w.CancelledBy != nil {
+				by = w.CancelledBy
+			}
+		}
+		if by != nil {
+			out := *by
+			out.Alert = r // the alert of the thread that was cancelled
+			return &out, nil
+		}
+	}
+	return nil, nil
+}
+
+// maxReplacements bounds how many Updates a Cancel follows from the alert
+// it names (a thread of a met service's alert has a few).
+const maxReplacements = 64
+
+// latestReplacement follows w's ReplacedBy to the warning in force at the
+// end of its chain of Updates, if w was replaced; ok is false when w was
+// not replaced (or under older rules no link was kept).
+func latestReplacement(tx *bolt.Tx, w Warning) (last Warning, ok bool, err error) {
+	for range maxReplacements {
+		if w.ReplacedBy == "" {
+			return w, ok, nil
+		}
+		if w, err = getWarning(tx, w.ReplacedBy); err != nil {
+			return Warning{}, false, err
+		}
+		ok = true
+	}
+	return w, ok, nil
 }
 
 // rulesCAPOutOfOrder is the behaviour (muster.Rules) from which the state
@@ -1038,6 +1159,17 @@ func applyUpstreamCancel(tx *bolt.Tx, c *muster.Command, p *warningLift) (Upstre
 			if err := samePurpose(&w, p.Purpose, "the cancellation"); err != nil {
 				return UpstreamCancel{}, err // nothing changed
 			}
+			if c.RulesAtLeast(rulesCancelFollowsUpdates) {
+				last, replaced, err := latestReplacement(tx, w)
+				if err != nil {
+					return UpstreamCancel{}, err
+				}
+				if replaced {
+					if err := samePurpose(&last, p.Purpose, "the cancellation"); err != nil {
+						return UpstreamCancel{}, err // nothing changed
+					}
+				}
+			}
 		}
 	}
 	out := UpstreamCancel{Lifted: []Warning{}}
@@ -1056,15 +1188,30 @@ func applyUpstreamCancel(tx *bolt.Tx, c *muster.Command, p *warningLift) (Upstre
 			}
 			continue
 		}
-		if slices.ContainsFunc(out.Lifted, func(l Warning) bool { return l.ID == w.ID }) {
-			continue
-		}
-		if w.Status == WarningActive {
-			if err := liftWarning(tx, &w, WarningLifted, c.Time, c.Actor, reason); err != nil {
-				return UpstreamCancel{}, fmt.Errorf("lift %s: %w", w.ID, err)
+		chain := []Warning{w}
+		if c.RulesAtLeast(rulesCancelFollowsUpdates) {
+			last, replaced, err := latestReplacement(tx, w)
+			if err != nil {
+				return UpstreamCancel{}, err
+			}
+			if replaced {
+				chain = append(chain, last)
 			}
 		}
-		out.Lifted = append(out.Lifted, w)
+		for _, w := range chain {
+			if slices.ContainsFunc(out.Lifted, func(l Warning) bool { return l.ID == w.ID }) {
+				continue
+			}
+			if w.Status == WarningActive {
+				if c.RulesAtLeast(rulesCancelFollowsUpdates) {
+					w.CancelledBy = &Supersession{Alert: r, By: p.Cancel.By, Action: SupersededCancelled, Reason: reason, Purpose: p.Purpose, At: c.Time}
+				}
+				if err := liftWarning(tx, &w, WarningLifted, c.Time, c.Actor, reason); err != nil {
+					return UpstreamCancel{}, fmt.Errorf("lift %s: %w", w.ID, err)
+				}
+			}
+			out.Lifted = append(out.Lifted, w)
+		}
 	}
 	return out, nil
 }

@@ -370,3 +370,92 @@ func TestWarningCancelWithABadReasonIsInvalid(t *testing.T) {
 	late := e.importUpstream(t, "B", plans.WarningOrange)
 	assert.Equal(t, plans.WarningActive, late.Warning.Status, "nothing was remembered")
 }
+
+// A Cancel that names only the original alert of a chain an Update
+// continued (some feeds reference the first message of a thread) ends the
+// chain: the Update's warning is lifted and the district goes back to
+// normal. Under rules 12 the Update's warning stayed in force.
+func TestWarningCancelOfAnUpdatedOriginal(t *testing.T) {
+	t.Run("rules 13: the update's warning is lifted", func(t *testing.T) {
+		e := newWarnEnv(t)
+		first := e.importUpstream(t, "T6", plans.WarningYellow)
+		e.clk.Add(time.Minute)
+		up := e.importUpstream(t, "T6U", plans.WarningRed, "T6")
+		require.Equal(t, []plans.WarningID{first.Warning.ID}, up.Replaced)
+		e.clk.Add(time.Minute)
+		res, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("T6C"), []plans.UpstreamRef{qxRef("T6")}, "解除 (CAP cancel T6C)")
+		require.NoError(t, err)
+		assert.Empty(t, res.Awaited, "the original arrived")
+		var lifted []plans.WarningID
+		for _, w := range res.Lifted {
+			assert.Equal(t, plans.WarningLifted, w.Status, "%s", w.ID)
+			lifted = append(lifted, w.ID)
+		}
+		assert.Contains(t, lifted, up.Warning.ID, "the update's warning is among the lifted")
+		assert.Empty(t, e.active(t))
+		assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode)
+		w, err := e.svc.Warning(testCtx(t), muster.Default, up.Warning.ID)
+		require.NoError(t, err)
+		assert.Contains(t, w.LiftReason, "T6C")
+	})
+	t.Run("rules 12: the update's warning stays", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		e.importUpstream(t, "T6", plans.WarningYellow)
+		up := e.importUpstream(t, "T6U", plans.WarningRed, "T6")
+		_, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef("T6C"), []plans.UpstreamRef{qxRef("T6")}, "解除")
+		require.NoError(t, err)
+		assert.Equal(t, []plans.WarningID{up.Warning.ID}, e.active(t))
+	})
+}
+
+// A Cancel of a thread's first alert that arrives before the thread's
+// Update (a relay retrying the Update) ends the Update too: it is created
+// lifted and puts no region in standby, whichever of the alert and the
+// Cancel came first, or when the Update comes before the alert it
+// updates. Under rules 12 the late Update was in force.
+func TestWarningUpdateAfterTheCancelOfItsThread(t *testing.T) {
+	cancel := func(t *testing.T, e *warnEnv, id, of string) plans.UpstreamCancel {
+		t.Helper()
+		res, err := e.svc.CancelUpstreamAlert(testCtx(t), "feed", plans.WarningLive, qxRef(id), []plans.UpstreamRef{qxRef(of)}, "解除 (CAP cancel "+id+")")
+		require.NoError(t, err)
+		return res
+	}
+	bornLifted := func(t *testing.T, e *warnEnv, up plans.WarningImport, by string) {
+		t.Helper()
+		assert.True(t, up.Created)
+		assert.Equal(t, plans.WarningLifted, up.Warning.Status, "the update of a cancelled thread is born lifted")
+		require.NotNil(t, up.SupersededBy)
+		assert.Equal(t, plans.SupersededCancelled, up.SupersededBy.Action)
+		assert.Equal(t, qxRef(by), up.SupersededBy.By)
+		assert.Empty(t, e.active(t))
+		assert.Equal(t, plans.ModeNormal, e.mode(t, wDistrict).Mode, "no standby")
+	}
+	t.Run("alert, cancel, update", func(t *testing.T) {
+		e := newWarnEnv(t)
+		e.importUpstream(t, "T7", plans.WarningYellow)
+		cancel(t, e, "T7C", "T7")
+		bornLifted(t, e, e.importUpstream(t, "T7U", plans.WarningRed, "T7"), "T7C")
+	})
+	t.Run("cancel, alert, update", func(t *testing.T) {
+		e := newWarnEnv(t)
+		require.Equal(t, []plans.UpstreamRef{qxRef("T8")}, cancel(t, e, "T8C", "T8").Awaited)
+		first := e.importUpstream(t, "T8", plans.WarningYellow)
+		require.Equal(t, plans.WarningLifted, first.Warning.Status)
+		bornLifted(t, e, e.importUpstream(t, "T8U", plans.WarningRed, "T8"), "T8C")
+	})
+	t.Run("cancel, update, alert", func(t *testing.T) {
+		e := newWarnEnv(t)
+		cancel(t, e, "T9C", "T9")
+		bornLifted(t, e, e.importUpstream(t, "T9U", plans.WarningRed, "T9"), "T9C")
+		late := e.importUpstream(t, "T9", plans.WarningYellow)
+		assert.NotEqual(t, plans.WarningActive, late.Warning.Status)
+		assert.Empty(t, e.active(t))
+	})
+	t.Run("rules 12: the late update is in force", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		e.importUpstream(t, "T7", plans.WarningYellow)
+		cancel(t, e, "T7C", "T7")
+		up := e.importUpstream(t, "T7U", plans.WarningRed, "T7")
+		assert.Equal(t, []plans.WarningID{up.Warning.ID}, e.active(t))
+	})
+}

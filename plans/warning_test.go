@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -56,6 +57,9 @@ type warnEnv struct {
 	clk  *clustertest.Clock
 	node *cluster.Node
 	svc  *plans.WarningService
+	// under, when set, is the rules every command is applied under instead
+	// of those the leader stamped: a member of an older muster joined.
+	under *atomic.Int64
 }
 
 // newWarnEnv starts a single-node cluster stamping commands with a test
@@ -68,10 +72,12 @@ func newWarnEnv(t *testing.T) *warnEnv { t.Helper(); return newWarnEnvUnder(t, 0
 func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 	t.Helper()
 	clk := clustertest.NewClock(time.Date(2026, 7, 20, 8, 0, 0, 0, time.UTC))
+	under := new(atomic.Int64)
 	c := clustertest.New(t, 1, clustertest.Options{
 		Setup: func(_ int, n *cluster.Node) {
-			plans.Register(n)
-			n.Handle(cmdTestHold, func(tx *bolt.Tx, c *muster.Command) (any, error) {
+			reg := rulesOverride{n: n, under: under}
+			plans.Register(reg)
+			reg.Handle(cmdTestHold, func(tx *bolt.Tx, c *muster.Command) (any, error) {
 				var h testHold
 				if err := json.Unmarshal(c.Payload, &h); err != nil {
 					return nil, err
@@ -123,7 +129,25 @@ func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 	require.NoError(t, err)
 	_, err = ps.ApplyPlan(ctx, "test", "good-minimal.yaml", minimal)
 	require.NoError(t, err)
-	return &warnEnv{clk: clk, node: n, svc: plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})}
+	return &warnEnv{clk: clk, node: n, under: under, svc: plans.NewWarningService(n, n, plans.WarningConfig{Clock: clk, ResponseTimeout: 10 * time.Minute})}
+}
+
+// rulesOverride registers apply functions on n that apply each command
+// under the rules in under when it is set (see warnEnv.under).
+type rulesOverride struct {
+	n     *cluster.Node
+	under *atomic.Int64
+}
+
+func (r rulesOverride) Handle(t string, fn muster.ApplyFunc) {
+	r.n.Handle(t, func(tx *bolt.Tx, c *muster.Command) (any, error) {
+		if v := r.under.Load(); v > 0 {
+			cc := *c
+			cc.Rules = int(v)
+			c = &cc
+		}
+		return fn(tx, c)
+	})
 }
 
 func (e *warnEnv) issue(t *testing.T, in plans.WarningInput) plans.Warning {

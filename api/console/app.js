@@ -14,6 +14,8 @@
   const MSG_BAD_TOKEN = '令牌无效：服务器不认识这个令牌（可能输错、已过期或已被吊销）。请检查后重新粘贴。';
   const MSG_SIGNED_OUT = '登录已失效：令牌已过期或已被吊销，请重新输入令牌。';
   const MSG_UNREACHABLE = '无法连接本节点：它可能已停止或网络已中断。请打开另一个节点的控制台（同一令牌可用）。';
+  const MSG_VIEW_ONLY = '该令牌只能查看，不能审批或指挥操作。';
+  const WHOAMI_MS = 10000; // how long the console waits to learn what its token may do
 
   const MODE_NAMES = { normal: '平时', standby: '临战', emergency: '战时', recovery: '恢复' };
   const MODE_ORDER = { emergency: 0, standby: 1, recovery: 2, normal: 3 };
@@ -167,6 +169,17 @@
 
   // ----- session and API -----
 
+  // who is what the session's token is and may do (GET /api/v1/whoami),
+  // read once when the console starts; null when the server did not say
+  // (an older one, or the request failed): then every panel shows and the
+  // server's refusal says who may not.
+  let who = null;
+
+  // may reports whether the session's token may make operation op (a key
+  // of whoami's may: approve, reject, stand_down, retract, activate); yes
+  // when the server did not say.
+  const may = (op) => !who || !who.may || who.may[op] !== false;
+
   const session = {
     get token() {
       return sessionStorage.getItem(TOKEN_KEY) || '';
@@ -195,15 +208,18 @@
     return new APIError(res.status, code, message);
   }
 
-  // api fetches path with the session's token. A 401 signs out (the login
-  // form shows why) and throws AuthError; another error answer throws
-  // APIError.
-  async function api(path, { signal, accept = 'application/json' } = {}) {
-    const res = await fetch(path, {
-      headers: { Authorization: `Bearer ${session.token}`, Accept: accept },
-      cache: 'no-store',
-      signal,
-    });
+  // api fetches path with the session's token (a POST when body is given,
+  // sent as JSON). A 401 signs out (the login form shows why) and throws
+  // AuthError; another error answer throws APIError.
+  async function api(path, { signal, accept = 'application/json', body } = {}) {
+    const headers = { Authorization: `Bearer ${session.token}`, Accept: accept };
+    const init = { headers, cache: 'no-store', signal };
+    if (body !== undefined) {
+      init.method = 'POST';
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
     if (res.status === 401) {
       signOut(MSG_SIGNED_OUT);
       throw new AuthError(MSG_SIGNED_OUT);
@@ -214,6 +230,10 @@
 
   async function getJSON(path, signal) {
     return (await api(path, { signal })).json();
+  }
+
+  async function postJSON(path, body, signal) {
+    return (await api(path, { signal, body })).json();
   }
 
   // quiet reports whether an error needs no message: the page was left or
@@ -230,6 +250,7 @@
     invalid: '请求无效',
     forbidden: '该令牌没有权限',
     not_found: '不存在',
+    conflict: '与当前状态冲突',
     not_leader: '本节点暂时无法处理（集群正在切换主节点）',
     unavailable: '集群暂不可用（没有主节点或正在关闭）',
     timeout: '集群响应超时',
@@ -406,7 +427,7 @@
           i > 0 ? '；' : '',
           el('a', { href: `#/board/${encodeURIComponent(a.id)}` }, a.id),
           ` 等待审批：${a.plan_title || a.plan} ${levelText(a.level, a.level_name)} ${a.region_names || (a.regions || []).join('、')}，` +
-            `${a.created_by || '—'} 申请，${a.approval_deadline ? `${fmtClock(a.approval_deadline).slice(0, 5)} 前` : ''}须另一人审批（muster approve ${a.id}）`,
+            `${a.created_by || '—'} 申请，${a.approval_deadline ? `${fmtClock(a.approval_deadline).slice(0, 5)} 前` : ''}须另一人审批（在其看板审批，或 muster approve ${a.id}）`,
         ),
       ),
     );
@@ -634,6 +655,244 @@
     };
   }
 
+  // actions serves a panel's buttons: run does one request at a time, the
+  // buttons disabled meanwhile, and says in msg what went wrong (say: a
+  // text or nodes, with a class: hint, error or done).
+  function actions(buttons, msg, signal) {
+    let busy = false;
+    const say = (t, cls) => {
+      msg.className = cls || 'hint';
+      msg.replaceChildren(...(Array.isArray(t) ? t : [t]));
+    };
+    const run = async (what) => {
+      if (busy) return;
+      busy = true;
+      buttons.forEach((b) => (b.disabled = true));
+      try {
+        await what();
+      } catch (e) {
+        if (!quiet(e, signal)) say(errorText(e), 'error');
+      } finally {
+        busy = false;
+        buttons.forEach((b) => (b.disabled = false));
+      }
+    };
+    return { run, say };
+  }
+
+  // previewLines say what an approver approves: the reason, the regions
+  // and how many people in each, the total, and the text the call-up
+  // sends (a sample, with its length).
+  function previewLines(p) {
+    const a = p.activation || {};
+    const lines = [
+      el('li', {}, `事由：${a.reason || '—'}`),
+      el('li', {}, `区域：${(p.regions || []).map((r) => `${r.name || r.region} ${r.recipients} 人`).join('、') || '—'}`),
+      el('li', { id: 'decide-total', 'data-total': p.total }, `共通知 ${p.total} 人${p.merged ? `（其中 ${p.merged} 人身兼多职，只通知一次）` : ''}`),
+    ];
+    if (p.sample) {
+      lines.push(
+        el(
+          'li',
+          {},
+          `短信示例（发给 ${p.sample.name}，${p.sample.chars} 字，${p.sample.segments} 条）：`,
+          el('blockquote', { id: 'decide-sample' }, p.sample.text),
+        ),
+      );
+    }
+    return [el('ul', {}, lines)];
+  }
+
+  // decidePanel is the approver's part of the board of a request that waits
+  // for approval: the preview they decide on, then 批准, which names the
+  // count of the preview they saw (the server refuses it if the roster
+  // changed since), or 驳回 with a reason. The server decides who may: not
+  // the requester, nor a viewer's token; its answer is shown here.
+  function decidePanel(id, signal) {
+    const path = `/api/v1/activations/${encodeURIComponent(id)}`;
+    const detail = el('div', { id: 'decide-detail', hidden: true });
+    const msg = el('p', { id: 'decide-msg', role: 'status' });
+    const previewBtn = el('button', { id: 'decide-preview', type: 'button' }, '查看审批内容');
+    const approveBtn = el('button', { id: 'decide-approve', type: 'button', hidden: true }, '批准');
+    const reason = el('input', { id: 'decide-reason', type: 'text', placeholder: '驳回理由（必填）', maxlength: '200' });
+    const rejectBtn = el('button', { id: 'decide-reject', type: 'button', class: 'secondary' }, '驳回');
+    const box = el(
+      'section',
+      { id: 'decide', class: 'decide', hidden: true },
+      el('h3', {}, '审批'),
+      el('p', { class: 'hint' }, '先查看将通知的区域、人数和短信，再决定；申请人本人不能批准。'),
+      may('approve') && [el('div', { class: 'actions' }, previewBtn), detail, el('div', { class: 'actions' }, approveBtn)],
+      may('reject') && el('div', { class: 'actions' }, reason, rejectBtn),
+    );
+    const { run, say } = actions([previewBtn, approveBtn, rejectBtn], msg, signal);
+    let seen = null; // the total of the preview shown
+    previewBtn.addEventListener('click', () =>
+      run(async () => {
+        say('读取中…');
+        const p = await postJSON(`${path}/approve`, { dry_run: true }, signal);
+        seen = p.total;
+        detail.replaceChildren(...previewLines(p));
+        detail.hidden = false;
+        approveBtn.textContent = `批准，通知 ${p.total} 人`;
+        approveBtn.hidden = false;
+        say('');
+      }),
+    );
+    approveBtn.addEventListener('click', () =>
+      run(async () => {
+        if (seen === null) return;
+        const a = await postJSON(`${path}/approve`, { recipients: seen }, signal);
+        say(a.status === 'pending_approval' ? '已同意，尚需其他人审批。' : '已批准，开始通知。', 'done');
+      }),
+    );
+    rejectBtn.addEventListener('click', () =>
+      run(async () => {
+        const why = reason.value.trim();
+        if (!why) {
+          say('驳回须写明理由。', 'error');
+          reason.focus();
+          return;
+        }
+        await postJSON(`${path}/reject`, { reason: why }, signal);
+        say('已驳回，不会发送。', 'done');
+      }),
+    );
+    // The outcome (msg) stays in view when the panel goes, as the
+    // call-up's state changes.
+    return {
+      box,
+      msg,
+      show(on) {
+        box.hidden = !on;
+      },
+    };
+  }
+
+  // commandPanel is the commander's part of the board of a call-up in
+  // force: 解除响应 (stand-down: what is still to be sent is not sent, and
+  // the regions go back when nothing else holds them), confirmed with a
+  // second click and only with a reason; and 撤回 (retraction: a
+  // correction goes to everyone the call-up may have reached), previewed
+  // first: how many people, the text, and the call-ups still in force
+  // that also call some of them. The server decides who may (a commander's
+  // or an administrator's token); its refusal is shown here.
+  function commandPanel(id, signal) {
+    const path = `/api/v1/activations/${encodeURIComponent(id)}`;
+    const msg = el('p', { id: 'command-msg', role: 'status' });
+    const reason = el('input', { id: 'standdown-reason', type: 'text', placeholder: '解除理由（必填）', maxlength: '200' });
+    const standDown = el('button', { id: 'standdown', type: 'button', class: 'secondary' }, '解除响应…');
+    const confirmStandDown = el('button', { id: 'standdown-confirm', type: 'button', hidden: true }, '确认解除');
+    const text = el('textarea', { id: 'retract-message', rows: '2', maxlength: '300', placeholder: '撤回说明，或更正后的通知（必填）' });
+    const correct = el('input', { id: 'retract-correct', type: 'checkbox' });
+    const previewBtn = el('button', { id: 'retract-preview', type: 'button', class: 'secondary' }, '预览撤回');
+    const detail = el('div', { id: 'retract-detail', hidden: true });
+    const send = el('button', { id: 'retract-send', type: 'button', hidden: true }, '发送');
+    const box = el(
+      'section',
+      { id: 'command', class: 'decide', hidden: true },
+      el('h3', {}, '指挥操作'),
+      may('stand_down') && el('div', { class: 'actions' }, reason, standDown, confirmStandDown),
+      may('retract') && [
+        el('p', { class: 'hint' }, '撤回：发错了通知时，向可能已收到的人发送撤回或更正短信。'),
+        el('div', { class: 'actions' }, text),
+        el('label', { class: 'hint' }, correct, ' 这是更正后的通知（否则只说明撤回）'),
+        el('div', { class: 'actions' }, previewBtn),
+        detail,
+        el('div', { class: 'actions' }, send),
+      ],
+    );
+    const { run, say } = actions([standDown, confirmStandDown, previewBtn, send], msg, signal);
+    let previewed = null; // the message and kind the preview shown was for
+    const request = () => ({ message: text.value.trim(), correct: correct.checked });
+    // Changing the text or its kind asks for a new preview.
+    const unpreview = () => {
+      previewed = null;
+      send.hidden = true;
+      detail.hidden = true;
+    };
+    text.addEventListener('input', unpreview);
+    correct.addEventListener('change', unpreview);
+    standDown.addEventListener('click', () => {
+      if (!reason.value.trim()) {
+        say('解除须写明理由。', 'error');
+        reason.focus();
+        return;
+      }
+      confirmStandDown.hidden = false;
+      say('确认后，尚未发出的通知不再发送，升级提醒停止。', 'hint');
+    });
+    confirmStandDown.addEventListener('click', () =>
+      run(async () => {
+        await postJSON(`${path}/stand-down`, { reason: reason.value.trim() }, signal);
+        confirmStandDown.hidden = true;
+        say('已解除响应。', 'done');
+      }),
+    );
+    previewBtn.addEventListener('click', () =>
+      run(async () => {
+        const req = request();
+        if (!req.message) {
+          say('撤回须写明说明或更正后的通知。', 'error');
+          text.focus();
+          return;
+        }
+        const p = await postJSON(`${path}/retract`, { ...req, dry_run: true }, signal);
+        const lines = [
+          el('li', { id: 'retract-total', 'data-total': p.recipients }, `将发给 ${p.recipients} 人（可能已收到原通知的人）`),
+          el('li', {}, '短信：', el('blockquote', { id: 'retract-text' }, p.text)),
+        ];
+        for (const c of p.standing || []) {
+          lines.push(
+            el(
+              'li',
+              { 'data-standing': c.id },
+              `其中 ${c.people} 人另有仍在进行的通知 ${c.id}（${c.plan_title} ${levelText(c.level, c.level_name)} ${c.region_names}），他们收到的更正会说明该通知仍然有效`,
+            ),
+          );
+        }
+        detail.replaceChildren(el('ul', {}, lines));
+        detail.hidden = false;
+        previewed = req;
+        send.textContent = `发送${req.correct ? '更正' : '撤回'}给 ${p.recipients} 人`;
+        send.hidden = false;
+        say('');
+      }),
+    );
+    send.addEventListener('click', () =>
+      run(async () => {
+        if (!previewed) return;
+        const out = await postJSON(`${path}/retract`, previewed, signal);
+        const cid = out.correction && out.correction.id;
+        send.hidden = true;
+        say(['已撤回。', cid ? el('a', { id: 'correction-link', href: `#/board/${encodeURIComponent(cid)}` }, `更正 ${cid}`) : '', cid ? ' 正在发送。' : ''], 'done');
+      }),
+    );
+    // The outcome (msg) stays in view when the panel goes, as the
+    // call-up's state changes.
+    return {
+      box,
+      msg,
+      show(on) {
+        box.hidden = !on;
+      },
+    };
+  }
+
+
+  // readOnlyPanel stands on a board for a panel the token may not use
+  // (whoami says so): one line, shown when the panel would be. It makes no
+  // requests, so it has nothing more to say (msg).
+  function readOnlyPanel(id, text) {
+    const box = el('p', { id, class: 'hint', hidden: true }, text);
+    return {
+      box,
+      msg: document.createTextNode(''),
+      show(on) {
+        box.hidden = !on;
+      },
+    };
+  }
+
   // boardPage: one activation's muster board, live from its event stream,
   // or polled when the stream fails.
   function boardPage(root, id) {
@@ -652,6 +911,13 @@
     // approval says why a request that has not started shows no figures:
     // it waits for approval, or never will start.
     const approval = el('p', { id: 'approval', class: 'banner', role: 'status', hidden: true });
+    // A token that may not decide or command (a viewer's) is not offered
+    // the panels; one line says so instead.
+    const canDecide = may('approve') || may('reject');
+    const canCommand = may('stand_down') || may('retract');
+    const viewOnly = !canDecide && !canCommand ? MSG_VIEW_ONLY : '';
+    const decide = canDecide ? decidePanel(id, ctl.signal) : readOnlyPanel('decide-readonly', viewOnly || '该令牌不能审批。');
+    const command = canCommand ? commandPanel(id, ctl.signal) : readOnlyPanel('command-readonly', viewOnly || '该令牌不能解除或撤回。');
     const totals = el('div', { id: 'totals', class: 'stats' });
     const checkpoints = el('div', { id: 'checkpoints', class: 'stats small' });
     const regionsBody = el('tbody', { id: 'region-rows' });
@@ -662,6 +928,10 @@
       el('div', { class: 'board-head' }, title, badge),
       sub,
       approval,
+      decide.box,
+      decide.msg,
+      command.box,
+      command.msg,
       el('p', { class: 'status-line' }, live, asOf, elapsed, staleNote),
       err,
       totals,
@@ -716,6 +986,8 @@
       approval.dataset.status = text ? a.status : '';
       approval.textContent = text;
       root.classList.toggle('not-started', !!text);
+      decide.show(a.status === 'pending_approval');
+      command.show(a.status === 'active' && !a.retraction && !a.retracts);
     };
 
     const header = (tr, first, b) => {
@@ -1032,6 +1304,7 @@
 
   function signOut(message) {
     session.clear();
+    who = null;
     modes.items = null;
     modes.warnings = null;
     showLogin(message);
@@ -1069,7 +1342,7 @@
       }
       session.set(token);
       input.value = '';
-      start();
+      await start();
     } catch (e) {
       fail(`无法连接服务器：${e.message}`);
     } finally {
@@ -1106,8 +1379,18 @@
     }
   }
 
-  // start shows the signed-in console.
-  function start() {
+  // start shows the signed-in console, once it has asked what the token
+  // may do (whoami; an older server, which cannot say, leaves who null).
+  async function start() {
+    const token = session.token;
+    let said = null;
+    try {
+      said = await getJSON('/api/v1/whoami', AbortSignal.timeout(WHOAMI_MS));
+    } catch (e) {
+      if (e instanceof AuthError) return; // signed out: the login form says why
+    }
+    if (session.token !== token) return; // signed out, or in with another token, meanwhile
+    who = said;
     $('login').hidden = true;
     $('login-error').hidden = true;
     $('nav').hidden = false;

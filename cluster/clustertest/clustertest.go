@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -20,6 +21,17 @@ import (
 
 	"muster/cluster"
 )
+
+// logTo takes the nodes' logs and raft's: nothing, unless
+// MUSTER_TEST_LOG=1 sends them to the test process's stderr (to read what
+// the nodes did in a failing run).
+var logTo io.Writer = io.Discard
+
+func init() {
+	if os.Getenv("MUSTER_TEST_LOG") == "1" {
+		logTo = os.Stderr
+	}
+}
 
 // Key is the cluster key test clusters share.
 const Key = "clustertest-key"
@@ -104,8 +116,8 @@ func (c *Cluster) start(m *Member, bootstrap bool) {
 		HTTPAddr:   m.HTTPAddr,
 		Bootstrap:  bootstrap,
 		ClusterKey: Key,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RaftLog:    io.Discard,
+		Logger:     slog.New(slog.NewTextHandler(logTo, nil)).With("node", m.Index),
+		RaftLog:    logTo,
 		// Raft's defaults, twice muster's (cluster.DefaultHeartbeatTimeout):
 		// tests share 2 cores with -race, and shorter timeouts let a starved
 		// leader step down in the middle of a test's setup. Tests that

@@ -184,6 +184,13 @@ func TestDevAndClientVerbs(t *testing.T) {
 	viewer := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + created.Secret}
 	require.Zero(t, runCLI(t, viewer, "plan", "list").code)
 	oneLineError(t, runCLI(t, viewer, "roster", "import", "-f", gbk), 1, "lacks the edit_roster permission")
+	r = runCLI(t, viewer, "whoami")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `^token [0-9a-f]+ \(viewer, held by viewer\), role viewer\npermissions: read\nmay: activate no, approve no, reject no, retract no, stand down no\n$`, r.stdout)
+	r = runCLI(t, env, "whoami")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "role admin\n")
+	assert.Contains(t, r.stdout, "may: activate yes, approve yes, reject yes, retract yes, stand down yes\n")
 
 	// Cluster status and a backup that is a real state file.
 	r = runCLI(t, env, "cluster", "status", "-o", "json")

@@ -189,7 +189,8 @@ type pageFlags struct {
 }
 
 func (p *pageFlags) add(cmd *cobra.Command) {
-	cmd.Flags().IntVar(&p.limit, "limit", 100, "items per page (max 1000)")
+	p.limit = 100
+	cmd.Flags().Var(pageLimit{&p.limit}, "limit", fmt.Sprintf("items per page (1 to %d)", maxPageLimit))
 	cmd.Flags().StringVar(&p.after, "after", "", "cursor from a previous page's next")
 	cmd.Flags().BoolVar(&p.all, "all", false, "follow next cursors and print every page")
 }

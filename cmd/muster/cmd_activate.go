@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +13,13 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"muster/drills"
 	"muster/notify"
 	"muster/plans"
 )
@@ -57,7 +61,7 @@ switched or sent before that.`,
 			if err := checkVersionFlag(cmd, version); err != nil {
 				return err
 			}
-			regions = joinCodes(req.Regions) // what to type to confirm: each region once
+			regions = plans.JoinCodes(req.Regions, ",") // what to type to confirm: each region once
 			c := newClient(g, cmd)
 			body := func(dry bool) io.Reader {
 				return bytes.NewReader(mustJSON(struct {
@@ -92,11 +96,27 @@ switched or sent before that.`,
 				}
 			}
 			raw = nil
-			var header map[string]string
-			if key != "" {
-				header = map[string]string{"Idempotency-Key": key}
+			// Every activation goes with an idempotency key (one of this
+			// run's own unless given), so that when its outcome is unknown
+			// (the leader lost while it handled it) asking again cannot
+			// start a second call-up: this run asks once more, and says
+			// how to ask with the same key after.
+			if key == "" {
+				key = newIdempotencyKey()
 			}
-			if err := c.do(request{method: http.MethodPost, path: "/api/v1/activations", body: body(false), contentType: "application/json", header: header}, &raw); err != nil {
+			commit := request{method: http.MethodPost, path: "/api/v1/activations", body: body(false), contentType: "application/json",
+				header: map[string]string{"Idempotency-Key": key}}
+			err := c.do(commit, &raw)
+			if outcomeUnknown(err) {
+				fmt.Fprintf(c.err, "warning: %v\nasking again with the same idempotency key %s (it cannot start a second call-up)\n", err, key)
+				raw = nil
+				commit.body = body(false)
+				err = c.do(commit, &raw)
+			}
+			if err != nil {
+				if outcomeUnknown(err) {
+					return fmt.Errorf("%w; it may or may not have been activated: muster status lists the call-ups; to try again without a second call-up, run the same command with --idempotency-key %s", err, key)
+				}
 				return repeatFlagError(err)
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
@@ -118,7 +138,7 @@ switched or sent before that.`,
 	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&repeat, "repeat", false, "call the people of a LIVE call-up still open (same plan, level and regions) a second time; without it such a request is refused")
-	f.StringVar(&key, "idempotency-key", "", "a key of the script's own: run again with the same key, it gets the activation the first run created instead of a second one")
+	f.StringVar(&key, "idempotency-key", "", "run again with the same key, it gets the activation the first run created instead of a second one (default: a key of this run's own, which it asks again with once when the outcome is unknown and prints)")
 	takeOnce(f, "region", "level", "purpose", "reason", "version", "confirm-scope", "idempotency-key")
 	return cmd
 }
@@ -400,9 +420,10 @@ func printPreview(w io.Writer, p notify.Preview) {
 // previewWarnings are the warnings of a preview that still hold when the
 // confirmation is skipped with --yes, so that a script's log shows them: the
 // plan already calling up these regions' people, and drills this LIVE
-// activation stands down.
+// activation stands down, and the server's own warnings (a long SMS).
 func previewWarnings(p notify.Preview) []string {
 	var out []string
+	out = append(out, p.Warnings...)
 	if len(p.AlreadyOpen) > 0 {
 		out = append(out, fmt.Sprintf("ALREADY ACTIVE — this plan is already calling up these regions (%s) for the same purpose: starting it again calls their people again.", joinIDs(p.AlreadyOpen)))
 	}
@@ -428,6 +449,24 @@ func repeatFlag(msg string) string { return strings.ReplaceAll(msg, " with repea
 
 // repeatFlagError is err with its API message in the CLI's words
 // (repeatFlag); other errors are returned as they are.
+// newIdempotencyKey is a key for one run of muster activate.
+func newIdempotencyKey() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "cli-" + hex.EncodeToString(b)
+}
+
+// outcomeUnknown reports whether err leaves it unknown whether the request
+// took effect: the server said so (unavailable, timeout: the leader lost
+// while it handled it), or the answer never came back.
+func outcomeUnknown(err error) bool {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusGatewayTimeout
+	}
+	return err != nil && !errors.Is(err, syscall.ECONNREFUSED)
+}
+
 func repeatFlagError(err error) error {
 	var ae *apiError
 	if errors.As(err, &ae) {
@@ -438,20 +477,92 @@ func repeatFlagError(err error) error {
 
 func newStandDownCmd(g *globals) *cobra.Command {
 	var force bool
-	cmd := newReasonCmd(g, "stand-down ACTIVATION --reason TEXT [--force]",
-		"Stand an activation down: stop its sends and switch its regions back when nothing else holds them",
+	var cmd *cobra.Command
+	cmd = newReasonCmd(g, "stand-down ACTIVATION --reason TEXT [--force]",
+		"Stand an activation down: stop its sends; a LIVE one's regions go to recovery (恢复) unless something else holds them",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/stand-down" },
 		func(body map[string]any) {
 			if force {
 				body["force"] = true
 			}
 		},
-		func(_ []byte, w io.Writer, id string) error {
+		func(raw []byte, w io.Writer, id string) error {
 			fmt.Fprintf(w, "activation %s stood down\n", id)
+			c := newClient(g, cmd)
+			printRecovery(c, w, raw)
+			printDrillRunCutShort(c, w, raw)
 			return nil
 		})
+	cmd.Long = `Stand an activation down: no more of its messages are sent or escalated.
+A LIVE activation's regions do not go back to normal (平时): each goes to
+recovery (恢复), the post-emergency phase, unless another activation holds
+it (a warning in force shows it in standby, 临战, over the recovery until it
+is lifted; before rules 12 they went back to normal). A region stays in
+recovery until a commander ends it: muster mode --region CODE shows it, and
+muster end-recovery --region CODE[,CODE] --reason TEXT ends it.
+EXERCISE and TEST activations switch no region; the call-up of a drill run
+stood down before it was held is recorded as cut short, as muster drill
+stand-down says, and the answer says so. A correction that still has
+messages to go is not stood down (it ends by itself once they have gone)
+unless --force says to stop a wrong one.`
 	cmd.Flags().BoolVar(&force, "force", false, "also a correction that still has messages to go (a wrong correction): those it has not reached are not told")
 	return cmd
+}
+
+// recoveryShown bounds the regions of a stood-down call-up whose mode
+// stand-down looks up.
+const recoveryShown = 20
+
+// printRecovery names, after a LIVE call-up (raw, the stand-down's answer)
+// stood down, those of its regions now in recovery (恢复) and how to end
+// it: the stand-down leaves them there, not in normal. It looks up at most
+// recoveryShown regions and says nothing when a lookup fails (the
+// stand-down itself is done).
+func printRecovery(c *client, w io.Writer, raw []byte) {
+	var a notify.Activation
+	if json.Unmarshal(raw, &a) != nil || a.Purpose.Drill() || len(a.Regions) == 0 {
+		return
+	}
+	names := strings.Split(a.RegionNames, "、")
+	var codes, labels []string
+	for i, code := range a.Regions[:min(len(a.Regions), recoveryShown)] {
+		var m plans.RegionMode
+		if c.do(request{method: http.MethodGet, path: "/api/v1/modes", query: url.Values{"region": {string(code)}}}, &m) != nil {
+			return
+		}
+		if m.Mode != plans.ModeRecovery {
+			continue
+		}
+		label := string(code)
+		if len(names) == len(a.Regions) {
+			label = names[i] + " (" + label + ")"
+		}
+		codes, labels = append(codes, string(code)), append(labels, label)
+	}
+	if len(codes) > 0 {
+		fmt.Fprintf(w, "in recovery (恢复) now: %s; muster end-recovery --region %s --reason TEXT ends it\n", strings.Join(labels, "、"), strings.Join(codes, ","))
+	}
+}
+
+// printDrillRunCutShort says of the drill run whose call-up the activation
+// a stand-down answered with raw is what muster drill stand-down says of it
+// (cutShortLine): nothing for a LIVE activation, one no drill run started,
+// or a run held; the stand-down is done whatever this read finds.
+func printDrillRunCutShort(c *client, w io.Writer, raw []byte) {
+	var a notify.Activation
+	if json.Unmarshal(raw, &a) != nil || !a.Purpose.Drill() || a.StoodDownAt.IsZero() {
+		return
+	}
+	var runs plans.List[drills.Run]
+	if c.do(request{method: http.MethodGet, path: "/api/v1/drill-runs", query: url.Values{"activation": {string(a.ID)}}}, &runs) != nil {
+		return
+	}
+	for _, r := range runs.Items {
+		if r.Activation == a.ID { // a server before ?activation= lists every run
+			fmt.Fprint(w, cutShortLine(r, a.StartedAt, a.StoodDownAt))
+			return
+		}
+	}
 }
 
 // newReasonCmd is a verb on one object that needs --reason: it posts
@@ -528,7 +639,7 @@ func confirmCodes(in *bufio.Reader, w io.Writer, regions []plans.RegionCode) boo
 		if try == confirmTries {
 			return false
 		}
-		fmt.Fprintf(w, "you typed %s, the preview is for %s: type those codes, or press Enter to cancel: ", joinCodes(typed), joinCodes(regions))
+		fmt.Fprintf(w, "you typed %s, the preview is for %s: type those codes, or press Enter to cancel: ", plans.JoinCodes(typed, ","), plans.JoinCodes(regions, ","))
 	}
 }
 

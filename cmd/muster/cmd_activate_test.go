@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"muster/drills"
 	"muster/notify"
 	"muster/plans"
 )
@@ -21,7 +22,7 @@ import (
 // region once, however they were written.
 func TestCodeList(t *testing.T) {
 	assert.Equal(t, []plans.RegionCode{"990101", "990102"}, codeList(" 990101,990102, 990101 ,,"))
-	assert.Equal(t, "990101,990102", joinCodes(codeList("990101, 990102\n")))
+	assert.Equal(t, "990101,990102", plans.JoinCodes(codeList("990101, 990102\n"), ","))
 	assert.Empty(t, codeList(" , "))
 	assert.Equal(t, []plans.RegionCode{"990101", "990103", "990105"}, codeList("990101，990103、990105\n"), "a Chinese input method's separators")
 	assert.Equal(t, []plans.RegionCode{"990103", "990101"}, codeList("990103 990101"))
@@ -171,4 +172,116 @@ func TestActivateSaysWhoIsTextedToApprove(t *testing.T) {
 	pending.ApproversNotified[1].State, pending.ApproversNotified[1].Error = notify.NoticeFailed, "send sms: permanent error 21211 (HTTP 400): invalid number"
 	assert.Equal(t, "approvers texted: 李四 sent; 钱七 failed (send sms: permanent error 21211 (HTTP 400): invalid number)", approversTexted(pending))
 	assert.Empty(t, approversTexted(notify.Activation{Status: notify.StatusPendingApproval}), "a request from before rules 12 says nothing")
+}
+
+// muster status of a rejected request says who rejected it and why, and
+// no longer that nobody was texted about it.
+func TestStatusOfARejectedRequest(t *testing.T) {
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	rejected := notify.Activation{ID: "A000008", PlanTitle: "示例市防汛应急预案", Level: "I", Purpose: notify.PurposeLive, RegionNames: "西林区",
+		Status: notify.StatusRejected, ApprovalsRequired: 2, ApprovalDeadline: at.Add(30 * time.Minute), NoApproverPhone: true,
+		Decisions: []notify.Decision{{By: "值班领导", At: at.Add(5 * time.Minute), Reason: "水位未达启动条件"}}}
+	out := mustRunOnFake(t, fakeAPI{"GET /api/v1/activations/A000008": notify.ActivationStatus{Activation: rejected}}, "status", "A000008")
+	assert.Contains(t, out, "rejected by 值班领导 at "+showTime(at.Add(5*time.Minute), time.Local, secondLayout)+": 水位未达启动条件; nothing was sent\n")
+	assert.NotContains(t, out, "no approver has a phone")
+}
+
+// stand-down's help says what a LIVE stand-down leaves: its regions in
+// recovery (恢复), not back to normal, and how that ends.
+func TestStandDownHelpSaysRecovery(t *testing.T) {
+	out := mustRunOnFake(t, fakeAPI{}, "stand-down", "--help")
+	assert.NotContains(t, out, "switch its regions back")
+	assert.Contains(t, out, "recovery (恢复)")
+	assert.Contains(t, out, "muster end-recovery --region CODE[,CODE] --reason TEXT")
+	root := newRoot()
+	cmd, _, err := root.Find([]string{"stand-down"})
+	require.NoError(t, err)
+	assert.Contains(t, cmd.Short, "recovery (恢复)", "the one line muster --help shows")
+}
+
+// muster stand-down of a LIVE call-up names its regions now in recovery
+// (恢复) and how to end it: the regions do not go back to normal, and
+// before, the command said nothing of it. A drill's names none.
+func TestStandDownNamesTheRegionsInRecovery(t *testing.T) {
+	live := notify.Activation{ID: "A000008", Purpose: notify.PurposeLive, Status: notify.StatusStoodDown,
+		Regions: []plans.RegionCode{"990102"}, RegionNames: "江北区"}
+	api := fakeAPI{
+		"POST /api/v1/activations/A000008/stand-down": live,
+		"GET /api/v1/modes":                           plans.RegionMode{Region: "990102", Mode: plans.ModeRecovery, From: "990102"},
+	}
+	out := mustRunOnFake(t, api, "stand-down", "A000008", "--reason", "雨情缓解")
+	assert.Equal(t, "activation A000008 stood down\nin recovery (恢复) now: 江北区 (990102); muster end-recovery --region 990102 --reason TEXT ends it\n", out)
+
+	api["GET /api/v1/modes"] = plans.RegionMode{Region: "990102", Mode: plans.ModeEmergency, Level: "II"}
+	out = mustRunOnFake(t, api, "stand-down", "A000008", "--reason", "雨情缓解")
+	assert.Equal(t, "activation A000008 stood down\n", out, "another call-up holds it: not in recovery")
+
+	drill := live
+	drill.Purpose = notify.PurposeExercise
+	api["POST /api/v1/activations/A000008/stand-down"] = drill
+	delete(api, "GET /api/v1/modes")
+	out = mustRunOnFake(t, api, "stand-down", "A000008", "--reason", "演练结束")
+	assert.Equal(t, "activation A000008 stood down\n", out, "a drill switches no region")
+}
+
+// The preview's own warnings (a long SMS) are printed with the others:
+// under the preview a person confirms, and with --yes on standard error.
+func TestActivatePrintsThePreviewsWarnings(t *testing.T) {
+	const long = "LONG SMS — each recipient's SMS runs to about 12 segments (UCS-2, 67 characters a part; the sample 780 characters): providers bill every part."
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			DryRun bool `json:"dry_run"`
+		}
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&req))
+		w.Header().Set("Content-Type", "application/json")
+		if req.DryRun {
+			json.NewEncoder(w).Encode(notify.Preview{Activation: notify.Activation{Plan: "flood-control", Level: "IV", Purpose: notify.PurposeLive}, Total: 1,
+				Sample: &notify.SampleSMS{Name: "曹倩", Encoding: "UCS-2", Chars: 780, Segments: 12, Text: "测"}, Warnings: []string{long}})
+			return
+		}
+		json.NewEncoder(w).Encode(notify.Activation{ID: "A000001", Plan: "flood-control", Level: "IV", Purpose: notify.PurposeLive, Status: notify.StatusActive, Recipients: 1})
+	})
+	args := []string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "live", "--reason", "暴雨"}
+	_, stderr, err := runOnFake(t, api, args...)
+	require.Error(t, err, "no codes typed: cancelled")
+	assert.Contains(t, stderr, "\n"+long+"\n", "under the preview")
+	_, stderr, err = runOnFake(t, api, append(args, "--yes")...)
+	require.NoError(t, err)
+	assert.Equal(t, long+"\n", stderr)
+}
+
+// muster stand-down of the EXERCISE call-up a drill run started says what
+// muster drill stand-down says of the run (cut short, not a drill held);
+// of an EXERCISE activation no run started it says nothing of runs.
+func TestStandDownOfADrillRunsCallUpSaysTheRunIsCutShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	addr := freePort(t)
+	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "200", "--log-level", "warn")
+	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
+	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
+
+	r := runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--type", "notification",
+		"--title", "防汛通讯演练", "--cron", "0 9 * * 1", "--tz", "Asia/Shanghai", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var schedule drills.Schedule
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &schedule), r.stdout)
+	r = runCLI(t, env, "drill", "run", string(schedule.ID), "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var run drills.Run
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &run), r.stdout)
+	require.NotEmpty(t, run.Activation)
+
+	r = runCLI(t, env, "stand-down", strings.ToLower(string(run.Activation)), "--reason", "结束")
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `^activation \S+ stood down\n`+string(run.ID)+` ran \S+ \(< 15m\): recorded as cut short, not as a drill held; it does not count as a drill of 990102 \(muster drill overdue\)\n$`, r.stdout)
+
+	r = runCLI(t, env, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "通讯演练", "--yes", "-o", "json")
+	require.Zero(t, r.code, r.stderr)
+	var a notify.Activation
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &a), r.stdout)
+	r = runCLI(t, env, "stand-down", string(a.ID), "--reason", "结束")
+	require.Zero(t, r.code, r.stderr)
+	assert.Equal(t, "activation "+string(a.ID)+" stood down\n", r.stdout, "no drill run started it")
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +44,19 @@ func newClusterCmd(g *globals) *cobra.Command {
 					fmt.Fprint(w, ": a member runs an older muster; newer behaviour waits until every member is upgraded")
 				}
 				fmt.Fprint(w, "\n")
-				if st.State != "Leader" {
-					fmt.Fprintf(w, "which members answer (CONTACT, APPLIED) only the leader knows: ask %s\n", orDash(st.LeaderID))
+				if len(st.Servers) > 1 {
+					if st.Encrypted {
+						fmt.Fprintln(w, "node-to-node traffic encrypted (TLS 1.3, keyed by the cluster key)")
+					} else {
+						fmt.Fprintf(w, "node-to-node traffic authenticated, not encrypted: it is encrypted once every member runs a muster with rules %d\n", cluster.SealedRules)
+					}
+				}
+				switch {
+				case st.State == "Leader":
+				case st.LeaderID == "":
+					fmt.Fprintln(w, "no leader is known now: an election is under way, or the cluster has lost its quorum (check that a majority of the voters run and reach each other); which members answer (CONTACT, APPLIED) only a leader knows")
+				default:
+					fmt.Fprintf(w, "which members answer (CONTACT, APPLIED) only the leader knows: ask %s\n", st.LeaderID)
 				}
 				fmt.Fprint(w, "\n")
 				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tRULES\tLEADER\tCONTACT\tAPPLIED")
@@ -63,7 +77,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 	}
 	var info cluster.NodeInfo
 	join := &cobra.Command{
-		Use:   "join --node-id ID --raft-addr HOST:PORT --http-addr URL",
+		Use:   "join --node-id ID --raft-addr HOST:PORT --http-addr HOST:PORT",
 		Short: "Add a voter (the node itself joins with `muster agent --join`; this is for adding one by hand)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,17 +86,21 @@ func newClusterCmd(g *globals) *cobra.Command {
 	}
 	join.Flags().StringVar(&info.ID, "node-id", "", "ID of the node to add")
 	join.Flags().StringVar(&info.RaftAddr, "raft-addr", "", "its raft address HOST:PORT")
-	join.Flags().StringVar(&info.HTTPAddr, "http-addr", "", "its HTTP base URL, e.g. http://10.0.0.4:8080")
-	var removeID string
+	join.Flags().StringVar(&info.HTTPAddr, "http-addr", "", "its HTTP address HOST:PORT, as its muster agent --http-addr (or a URL, e.g. http://10.0.0.4:8080)")
+	var force bool
 	remove := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a member from the cluster",
-		Args:  needArgs("ID"),
+		Long: "Remove a member from the cluster. The leader refuses when the voters that would remain would not\n" +
+			"hold a quorum among those that answer it (another voter is down): the cluster would have no leader\n" +
+			"until that one is back. Removing a member that does not answer is not refused so.",
+		Args: needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			removeID = args[0]
-			return postJSON(g, cmd, "/api/v1/cluster/remove", map[string]string{"id": removeID}, fmt.Sprintf("node %s removed", removeID))
+			req := cluster.RemoveRequest{ID: args[0], Force: force}
+			return postJSON(g, cmd, "/api/v1/cluster/remove", req, fmt.Sprintf("node %s removed", req.ID))
 		},
 	}
+	remove.Flags().BoolVar(&force, "force", false, "remove it even when the cluster would be left without a quorum of voters that answer")
 	cmd.AddCommand(status, join, remove)
 	return cmd
 }
@@ -97,6 +115,40 @@ func postJSON(g *globals, cmd *cobra.Command, path string, in any, done string) 
 		fmt.Fprintln(w, done)
 		return nil
 	})
+}
+
+// newWhoamiCmd shows who the token in use is and what its role may do:
+// GET /api/v1/whoami.
+func newWhoamiCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "whoami",
+		Short: "Show the token in use: its name, holder, role and what it may do",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return newClient(g, cmd).get("/api/v1/whoami", nil, func(raw []byte, w io.Writer) error {
+				var who api.Whoami
+				if err := json.Unmarshal(raw, &who); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "token %s (%s, held by %s), role %s\n", who.TokenID, who.Name, cmp.Or(who.Holder, who.Name), who.Role)
+				perms := make([]string, len(who.Permissions))
+				for i, p := range who.Permissions {
+					perms[i] = string(p)
+				}
+				fmt.Fprintf(w, "permissions: %s\n", cmp.Or(strings.Join(perms, ", "), "none"))
+				var may []string
+				for _, op := range slices.Sorted(maps.Keys(who.May)) {
+					answer := "no"
+					if who.May[op] {
+						answer = "yes"
+					}
+					may = append(may, strings.ReplaceAll(op, "_", " ")+" "+answer)
+				}
+				fmt.Fprintf(w, "may: %s\n", strings.Join(may, ", "))
+				return nil
+			})
+		},
+	}
 }
 
 func newTokenCmd(g *globals) *cobra.Command {
@@ -193,12 +245,16 @@ texted that it does.`,
 // owner only (0600), synced before it takes its name, and an existing file
 // is not replaced unless --force says so (a dated name used twice a day
 // would lose the morning's copy). It says which node and raft index the
-// copy is of, as the node's answer does.
+// copy is of, as the node's answer does. A node that is not ready (no
+// known leader, catching up, removed) serves a copy that may be behind
+// the cluster: that copy is not written, and the command fails naming the
+// node to ask instead, unless --allow-stale says to write it anyway (a
+// lost quorum's way out), with a warning on standard error.
 func newBackupCmd(g *globals) *cobra.Command {
 	var file string
-	var force bool
+	var force, allowStale bool
 	cmd := &cobra.Command{
-		Use:   "backup -f FILE [--force]",
+		Use:   "backup -f FILE [--force] [--allow-stale]",
 		Short: "Download a consistent copy of the cluster state (a bbolt file, readable by its owner only)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -215,7 +271,30 @@ func newBackupCmd(g *globals) *cobra.Command {
 			}
 			c := newClient(g, cmd)
 			var h http.Header
-			err = c.do(request{method: http.MethodGet, path: "/api/v1/backup", timeout: 30 * time.Minute, answer: &h}, f)
+			var stale string
+			checked := false
+			check := func() error {
+				if checked {
+					return nil
+				}
+				checked = true
+				if stale = staleBackup(h); stale != "" && !allowStale {
+					return fmt.Errorf("%s; the copy is not written: take the backup from a ready node, or give --allow-stale to write it anyway", stale)
+				}
+				return nil
+			}
+			// The headers come before the body: a copy not to be written
+			// is not downloaded either.
+			out := writerFunc(func(p []byte) (int, error) {
+				if err := check(); err != nil {
+					return 0, err
+				}
+				return f.Write(p)
+			})
+			err = c.do(request{method: http.MethodGet, path: "/api/v1/backup", timeout: 30 * time.Minute, answer: &h}, out)
+			if err == nil {
+				err = check()
+			}
 			if err == nil {
 				err = f.Sync()
 			}
@@ -234,8 +313,11 @@ func newBackupCmd(g *globals) *cobra.Command {
 				return err
 			}
 			node, index := backupOrigin(h)
+			if stale != "" {
+				fmt.Fprintf(c.err, "warning: %s; written as --allow-stale says\n", stale)
+			}
 			if g.output == "json" {
-				return c.print(mustJSON(map[string]any{"file": file, "bytes": st.Size(), "node": node, "applied_index": index}), nil)
+				return c.print(mustJSON(map[string]any{"file": file, "bytes": st.Size(), "node": node, "applied_index": index, "ready": stale == ""}), nil)
 			}
 			fmt.Fprintf(c.out, "backup of node %s at raft index %d written to %s (%s)\n", orDash(node), index, file, count(st.Size(), "byte", "bytes"))
 			return nil
@@ -243,7 +325,37 @@ func newBackupCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "where to write the backup")
 	cmd.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
+	cmd.Flags().BoolVar(&allowStale, "allow-stale", false, "write the copy of a node that is not ready (no known leader, catching up, removed), which may be behind the cluster")
 	return cmd
+}
+
+// writerFunc is a function as an io.Writer.
+type writerFunc func(p []byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+
+// staleBackup says, from a backup's headers, why its copy may be behind
+// the cluster: the node was not ready (api.ReadyHeader false), how far
+// behind the commit index it knows, and which node to ask instead; "" for
+// a ready node's copy, or one from a muster that does not say.
+func staleBackup(h http.Header) string {
+	if h.Get(api.ReadyHeader) != "false" {
+		return ""
+	}
+	node, index := backupOrigin(h)
+	msg := fmt.Sprintf("node %s is not ready (%s): its copy, at raft index %d, may be behind the cluster", orDash(node), orDash(h.Get(api.NotReadyHeader)), index)
+	if commit, _ := strconv.ParseUint(h.Get(api.CommitIndexHeader), 10, 64); commit > index {
+		msg += fmt.Sprintf(", %s behind the commit index %d it knows", count(int64(commit-index), "entry", "entries"), commit)
+	}
+	switch leader, addr := h.Get(api.LeaderHeader), h.Get(api.LeaderHTTPHeader); {
+	case leader != "" && addr != "":
+		msg += fmt.Sprintf("; ask the leader %s instead (--addr %s)", leader, addr)
+	case leader != "":
+		msg += fmt.Sprintf("; ask the leader %s instead", leader)
+	default:
+		msg += "; it knows no leader: ask a member whose /readyz answers ready (muster cluster status on each says which one leads)"
+	}
+	return msg
 }
 
 // backupOrigin reads which node a backup is of and the raft index it

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -77,55 +79,92 @@ func newRegionCmd(g *globals) *cobra.Command {
 func newPersonCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "person", Short: "List, show, change and delete people in the roster"}
 	var pf pageFlags
-	var f struct{ region, category, tag, team, phone string }
+	var f struct{ region, category, tag, team, phone, externalID string }
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List people, filtered by region (and everything under it), category, tag, team or phone",
+		Short: "List people, filtered by region (and everything under it), category, tag, team, phone or 编号",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
-			for k, v := range map[string]string{"region": f.region, "category": f.category, "tag": f.tag, "team": f.team, "phone": f.phone} {
+			for k, v := range map[string]string{"region": f.region, "category": f.category, "tag": f.tag, "team": f.team, "phone": f.phone, "external_id": f.externalID} {
 				if v != "" {
 					q.Set(k, v)
 				}
 			}
-			return newClient(g, cmd).list("/api/v1/people", q, &pf, "ID\tNAME\tPHONES\tGRID\tCATEGORY\tTAGS\tTEAMS", func(it json.RawMessage) (string, error) {
+			return newClient(g, cmd).list("/api/v1/people", q, &pf, "ID\tEXTERNAL_ID\tNAME\tPHONES\tGRID\tCATEGORY\tTAGS\tTEAMS", func(it json.RawMessage) (string, error) {
 				var p plans.Person
 				err := json.Unmarshal(it, &p)
-				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", p.ID, p.Name, joinList(p.Phones), p.Grid, p.Category, joinList(p.Tags), joinList(p.Teams)), err
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", p.ID, cmp.Or(p.ExternalID, "-"), p.Name, joinList(p.Phones), p.Grid, p.Category, joinList(p.Tags), joinList(p.Teams)), err
 			})
 		},
 	}
 	list.Flags().StringVar(&f.region, "region", "", "region code: people in it or under it")
-	checkedVar(list.Flags(), &f.category, "category", "", "category, e.g. 党员 or volunteer", "one of "+strings.Join(codeStrings(plans.Categories()), ", ")+", or its English name such as volunteer", parses(plans.ParseCategory))
+	categoryVar(list.Flags(), &f.category, "category, e.g. 党员 or volunteer")
 	list.Flags().StringVar(&f.tag, "tag", "", "tag, e.g. 网格长")
 	list.Flags().StringVar(&f.team, "team", "", "team, e.g. 防汛抢险队")
 	list.Flags().StringVar(&f.phone, "phone", "", "exact phone number")
+	list.Flags().StringVar(&f.externalID, "external-id", "", "exact 编号 (external ID) of the roster file, e.g. P0000042")
 	pf.add(list)
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show one person",
 		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return newClient(g, cmd).get("/api/v1/people/"+url.PathEscape(args[0]), nil, personTable)
+			c := newClient(g, cmd)
+			return c.get("/api/v1/people/"+url.PathEscape(args[0]), nil, personTable(c))
 		},
 	}
 	cmd.AddCommand(list, show, newPersonSetCmd(g), newPersonDeleteCmd(g))
 	return cmd
 }
 
-// personTable shows one person, a field a line.
-func personTable(raw []byte, w io.Writer) error {
-	var p plans.Person
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return err
+// personTable shows one person, a field a line; the backup with the 编号
+// and name a roster file knows them by, looked up with c (muster's ID
+// alone is not what a file names them by).
+func personTable(c *client) func(raw []byte, w io.Writer) error {
+	return func(raw []byte, w io.Writer) error {
+		var p plans.Person
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return err
+		}
+		backup := string(p.Backup)
+		var b plans.Person
+		if backup != "" && c.do(request{method: http.MethodGet, path: "/api/v1/people/" + url.PathEscape(backup)}, &b) == nil {
+			known := b.ExternalID
+			if known == "" && len(b.Phones) > 0 {
+				known = b.Phones[0]
+			}
+			backup += " (" + strings.TrimSpace(known+" "+b.Name) + ")"
+		}
+		for _, kv := range [][2]string{{"id", string(p.ID)}, {"external id", p.ExternalID}, {"name", p.Name}, {"phones", joinList(p.Phones)},
+			{"grid", string(p.Grid)}, {"category", string(p.Category)}, {"tags", joinList(p.Tags)}, {"teams", joinList(p.Teams)},
+			{"backup", backup}, {"language", string(p.Language)}} {
+			fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
+		}
+		return nil
 	}
-	for _, kv := range [][2]string{{"id", string(p.ID)}, {"external id", p.ExternalID}, {"name", p.Name}, {"phones", joinList(p.Phones)},
-		{"grid", string(p.Grid)}, {"category", string(p.Category)}, {"tags", joinList(p.Tags)}, {"teams", joinList(p.Teams)},
-		{"backup", string(p.Backup)}, {"language", string(p.Language)}} {
-		fmt.Fprintf(w, "%s:\t%s\n", kv[0], kv[1])
+}
+
+// musterID matches muster's own person IDs (P00000042).
+var musterID = regexp.MustCompile(`^P[0-9]{8}$`)
+
+// backupID is the person ID person set gives as the backup named by ref:
+// ref itself when it is muster's ID (or empty, clearing it), else the one
+// person whose 编号 it is, as a roster file names backups.
+func backupID(c *client, ref string) (string, error) {
+	if ref == "" || musterID.MatchString(ref) {
+		return ref, nil
 	}
-	return nil
+	var l struct {
+		Items []plans.Person `json:"items"`
+	}
+	if err := c.do(request{method: http.MethodGet, path: "/api/v1/people", query: url.Values{"external_id": {ref}, "limit": {"2"}}}, &l); err != nil {
+		return "", err
+	}
+	if len(l.Items) != 1 {
+		return "", fmt.Errorf("--backup %q: no person has that ID or 编号", ref)
+	}
+	return string(l.Items[0].ID), nil
 }
 
 // personSetTries is how often muster person set reads and writes a person
@@ -152,6 +191,13 @@ func newPersonSetCmd(g *globals) *cobra.Command {
 			}
 			c := newClient(g, cmd)
 			path := "/api/v1/people/" + url.PathEscape(args[0])
+			if f.Changed("backup") {
+				id, err := backupID(c, in.backup)
+				if err != nil {
+					return err
+				}
+				in.backup = id
+			}
 			var raw json.RawMessage
 			// The person is read and written back with the version read
 			// (If-Match): when another keeper changed them in between, the
@@ -185,18 +231,18 @@ func newPersonSetCmd(g *globals) *cobra.Command {
 				}
 				break
 			}
-			return c.print(raw, personTable)
+			return c.print(raw, personTable(c))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&in.name, "name", "", "name")
-	f.StringSliceVar(&in.phones, "phones", nil, "every phone, the first messaged and called (the next when the first takes no SMS; every one recognises replies), e.g. 13800138000,010-12345678")
+	f.StringSliceVar(&in.phones, "phones", nil, "every phone, the first messaged and called (the next when the first takes no SMS; every one recognises replies), e.g. 13800138000,010-12345678; also separated by ; ； ， or 、 as in a roster file")
 	f.StringVar(&in.grid, "grid", "", "grid code")
-	f.StringVar(&in.category, "category", "", "category, e.g. 党员 or volunteer")
+	categoryVar(f, &in.category, "category, e.g. 党员 or volunteer")
 	f.StringSliceVar(&in.tags, "tags", nil, "every tag, e.g. 网格长 (--tags= clears them)")
 	f.StringSliceVar(&in.teams, "teams", nil, "every team (--teams= clears them)")
-	f.StringVar(&in.backup, "backup", "", "the backup's person ID (--backup= clears it)")
-	f.StringVar(&in.language, "language", "", "zh or en")
+	f.StringVar(&in.backup, "backup", "", "the backup: their person ID or 编号 (--backup= clears it)")
+	languageVar(f, &in.language, "zh or en")
 	return cmd
 }
 
@@ -259,6 +305,13 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 			if err := json.Unmarshal(raw, &res); err != nil {
 				return err
 			}
+			refused := res.DryRun && res.ErrorCount > 0 && !skipInvalid
+			if refused && g.output == "json" {
+				// As the import itself would answer: {"error": {…, "details": ImportResult}}.
+				msg := count(res.ErrorCount, "problem", "problems") + ": the import would be refused"
+				printErrorJSON(c.out, "invalid", msg, res)
+				return errors.New(msg)
+			}
 			err = c.print(raw, func(raw []byte, w io.Writer) error {
 				verb := "imported"
 				if res.DryRun {
@@ -275,7 +328,7 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 			if err != nil {
 				return err
 			}
-			if res.DryRun && res.ErrorCount > 0 && !skipInvalid {
+			if refused {
 				return fmt.Errorf("%s: the import would be refused", count(res.ErrorCount, "problem", "problems"))
 			}
 			return nil

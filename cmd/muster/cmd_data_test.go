@@ -131,3 +131,75 @@ func TestPersonSetKeepsAChangeMadeMeanwhile(t *testing.T) {
 	assert.Len(t, k.writes, personSetTries)
 	assert.Equal(t, []string{"+8613800138000"}, k.p.Phones, "nothing written over another's change")
 }
+
+// roster import --dry-run -o json of a file that would be refused prints
+// what the import itself answers, {"error": {"code", "message", "details":
+// ImportResult}}, and exits 1; before, a bare ImportResult, so a script
+// dry-running first read two shapes.
+func TestRosterDryRunRefusalIsAnErrorInJSON(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "r.csv")
+	require.NoError(t, os.WriteFile(file, []byte("编号,姓名,手机,网格,类别\nM011,,,990101001001001,党员\n"), 0o600))
+	res := plans.ImportResult{DryRun: true, Rows: 1, Format: "csv", Encoding: "utf-8", ErrorCount: 1,
+		Errors: []plans.RowError{{Row: 2, Field: "name", Reason: "name is empty"}}}
+	out, _, err := runOnFake(t, fakeAPI{"POST /api/v1/roster/import": res}, "roster", "import", "-f", file, "--dry-run", "-o", "json")
+	require.Error(t, err)
+	assert.Equal(t, 1, exitCode(err))
+	var got struct {
+		Error struct {
+			Code    string             `json:"code"`
+			Message string             `json:"message"`
+			Details plans.ImportResult `json:"details"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.Equal(t, "invalid", got.Error.Code)
+	assert.Equal(t, "1 problem: the import would be refused", got.Error.Message)
+	assert.Equal(t, res, got.Error.Details)
+
+	out, _, err = runOnFake(t, fakeAPI{"POST /api/v1/roster/import": res}, "roster", "import", "-f", file, "--dry-run")
+	require.Error(t, err)
+	assert.Contains(t, out, "dry run, nothing changed", "the table as before")
+}
+
+// person show gives the backup with the 编号 and name a roster file knows
+// them by, and person set --backup takes a 编号 as a roster file does;
+// before, show gave muster's ID alone and set refused the 编号 as a person
+// that does not exist.
+func TestPersonBackupByRosterNumber(t *testing.T) {
+	var mu sync.Mutex
+	var put plans.PersonInput
+	people := map[string]plans.Person{
+		"P00002015": {ID: "P00002015", ExternalID: "Z001", Name: "探索1", Phones: []string{"+8613900000001"}, Grid: "990101001001001", Category: "党员", Backup: "P00002016"},
+		"P00002016": {ID: "P00002016", ExternalID: "Z002", Name: "探索2", Phones: []string{"+8613900000002"}, Grid: "990101001001001", Category: "党员"},
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v1/people":
+			var items []plans.Person
+			for _, p := range people {
+				if p.ExternalID == r.URL.Query().Get("external_id") {
+					items = append(items, p)
+				}
+			}
+			json.NewEncoder(w).Encode(map[string]any{"items": items, "next": ""})
+		case r.Method == http.MethodGet:
+			json.NewEncoder(w).Encode(people[strings.TrimPrefix(r.URL.Path, "/api/v1/people/")])
+		case r.Method == http.MethodPut:
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&put))
+			json.NewEncoder(w).Encode(people["P00002015"])
+		}
+	})
+	out := mustRunOnFake(t, api, "person", "show", "P00002015")
+	assert.Regexp(t, `\nbackup: +P00002016 \(Z002 探索2\)\n`, out)
+
+	mustRunOnFake(t, api, "person", "set", "P00002015", "--backup", "Z002")
+	assert.Equal(t, "P00002016", put.Backup, "the 编号 names the person")
+	mustRunOnFake(t, api, "person", "set", "P00002015", "--backup", "P00002016")
+	assert.Equal(t, "P00002016", put.Backup, "muster's ID as before")
+	_, _, err := runOnFake(t, api, "person", "set", "P00002015", "--backup", "Z999")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--backup "Z999": no person has that ID or 编号`)
+}

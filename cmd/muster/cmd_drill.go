@@ -39,22 +39,56 @@ regions is in a live emergency (战时) waits until it stands down.`,
 }
 
 // newDrillStandDownCmd ends a drill run early: trainers may, without the
-// right to stand down a LIVE call-up.
+// right to stand down a LIVE call-up. A run stood down before it was held
+// says so: it is then cut short, not a drill held.
 func newDrillStandDownCmd(g *globals) *cobra.Command {
-	return newReasonCmd(g, "stand-down RUN --reason TEXT",
+	var cmd *cobra.Command
+	cmd = newReasonCmd(g, "stand-down RUN --reason TEXT",
 		"End a drill run early: stand its call-up down (no more 【演练】 sends or escalations)",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/drill-runs/" + url.PathEscape(id) + "/stand-down" },
 		nil,
 		func(raw []byte, w io.Writer, id string) error {
 			var a struct {
-				ID string `json:"id"`
+				ID          string    `json:"id"`
+				StartedAt   time.Time `json:"started_at"`
+				StoodDownAt time.Time `json:"stood_down_at"`
 			}
 			if err := json.Unmarshal(raw, &a); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "drill run %s stood down (activation %s)\n", id, a.ID)
+			// The run says how long it had to run to be held; the stand-down
+			// is done whatever this read finds.
+			var run drills.Run
+			var rawRun []byte
+			if newClient(g, cmd).do(request{method: http.MethodGet, path: "/api/v1/drill-runs/" + url.PathEscape(id)}, &rawRun) != nil ||
+				json.Unmarshal(rawRun, &run) != nil || a.StoodDownAt.IsZero() {
+				return nil
+			}
+			fmt.Fprint(w, cutShortLine(run, a.StartedAt, a.StoodDownAt))
 			return nil
 		})
+	cmd.Long = fmt.Sprintf(`End a drill run early: its call-up stands down (no more 【演练】 sends or
+escalations). A run stood down less than %s after it started (or before its
+--length was over, when that is shorter) is recorded as cut short, not as a
+drill held: it does not count as its regions' last drill in muster drill
+overdue, nor its silent people as roster failures; the answer says so.`, plans.Duration(drills.MinHeld))
+	return cmd
+}
+
+// cutShortLine says, when run r stood down at down, having started at
+// started (zero: when the run was recorded), before it was held, that it is
+// cut short rather than a drill held; "" otherwise.
+func cutShortLine(r drills.Run, started, down time.Time) string {
+	if started.IsZero() {
+		started = r.At
+	}
+	ran, held := down.Sub(started), r.HeldAfter()
+	if ran >= held {
+		return ""
+	}
+	return fmt.Sprintf("%s ran %s (< %s): recorded as cut short, not as a drill held; it does not count as a drill of %s (muster drill overdue)\n",
+		r.ID, roundElapsed(ran), plans.Duration(held.Round(time.Second)), strings.Join(codeStrings(r.Regions), ","))
 }
 
 func newDrillScheduleCmd(g *globals) *cobra.Command {
@@ -104,6 +138,9 @@ records them missed; once runs the latest if it is no older than
 			return c.print(raw, as(func(w io.Writer, s drills.Schedule) {
 				fmt.Fprintf(w, "drill %s scheduled: %s, %s level %s over %s\n", s.ID, s.Title, s.Type.ChineseName(), s.Level, strings.Join(codeStrings(s.Regions), ","))
 				fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
+				for _, warn := range s.Warnings {
+					fmt.Fprintf(w, "warning: %s\n", warn)
+				}
 			}))
 		},
 	}
@@ -112,9 +149,9 @@ records them missed; once runs the latest if it is no older than
 	levelVar(f, &in.Level, "response level: I, II, III or IV")
 	checkedVar(f, &in.Type, "type", "notification", "exercise type: notification, tabletop, functional or full-scale", wantExercise, parses(drills.ParseExerciseType))
 	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练, the reason of every run (default: the plan's title and the type)")
-	checkedVar(f, &in.Cron, "cron", "", `cron expression in --tz, e.g. "0 9 * * 1"`, wantCron, parses(drills.ParseCron))
+	cronVar(f, &in.Cron, `cron expression in --tz, e.g. "0 9 * * 1"`)
 	f.StringVar(&in.At, "at", "", "one-off time: 2006-01-02 15:04 in --tz, or RFC 3339")
-	checkedVar(f, &in.TimeZone, "tz", drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice", wantZone, zoneName)
+	zoneVar(f, &in.TimeZone, drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice")
 	checkedVar(f, &in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
 	checkedVar(f, &in.CatchUp, "catch-up", "skip", "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
 	checkedVar(f, &in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h", wantDuration, positiveDuration)
@@ -208,7 +245,11 @@ func newDrillShowCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "no notice:\tstarts at a picked time between %s on the due day\n", s.NoNotice)
 				}
 				fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
-				fmt.Fprintf(w, "catch-up:\t%s %s\n", s.CatchUp, s.CatchUpWithin)
+				if s.CatchUp == drills.CatchUpOnce {
+					fmt.Fprintf(w, "catch-up:\tonce, within %s\n", s.CatchUpWithin)
+				} else {
+					fmt.Fprintf(w, "catch-up:\t%s\n", s.CatchUp)
+				}
 				fmt.Fprintf(w, "length:\t%s\n", s.RunLength())
 				if len(s.Units) > 0 {
 					fmt.Fprintf(w, "units:\t%s\n", strings.Join(s.Units, "、"))
@@ -566,8 +607,9 @@ prints on A4; csv has one row per recipient (UTF-8 with BOM, opens in a
 spreadsheet); xlsx is that table as an Excel workbook (one sheet, header
 frozen; needs --out or standard output that is not a terminal); json is the
 metrics. Without --format, an --out file named .html, .csv, .json or .xlsx
-says which; a file named for anything else is refused. --lang en writes it in
-English.`,
+says which; a file named for anything else is refused. With -o json (or
+MUSTER_OUTPUT=json) and neither, it is json; -o json with another --format
+printed to standard output is refused. --lang en writes it in English.`,
 		Args: needArgs("RUN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// --out names the format when --format does not: report.csv
@@ -584,9 +626,21 @@ English.`,
 			case !strings.EqualFold(strings.TrimSpace(format), byName):
 				return usageErrorf("--out %s names a %s file but --format is %s: give --format %s or name the file for %s", out, strings.ToUpper(byName), format, byName, format)
 			}
+			toStdout := out == "" || out == "-"
+			// -o json prints JSON, as every command does: the report's
+			// metrics (--format json) when neither --format nor --out says
+			// otherwise, and another format printed instead is refused.
+			if g.output == "json" {
+				switch {
+				case !cmd.Flags().Changed("format") && byName == "":
+					format = string(drills.FormatJSON)
+				case toStdout && !strings.EqualFold(strings.TrimSpace(format), string(drills.FormatJSON)):
+					return usageErrorf("-o json prints the report's metrics as JSON (--format json), and --format %s asks for %s: give one of them "+
+						"(-o also comes from MUSTER_OUTPUT), or --out FILE for the %s", format, strings.ToUpper(strings.TrimSpace(format)), strings.ToUpper(strings.TrimSpace(format)))
+				}
+			}
 			c := newClient(g, cmd)
 			xlsx := strings.EqualFold(strings.TrimSpace(format), reportXLSX)
-			toStdout := out == "" || out == "-"
 			if xlsx {
 				if toStdout && isTerminal(c.out) {
 					return usageErrorf("--format xlsx writes a workbook, not text: give --out FILE.xlsx or redirect standard output to a file")
@@ -603,6 +657,9 @@ English.`,
 				if body, err = reportWorkbook(body, args[0]); err != nil {
 					return fmt.Errorf("report of %s as xlsx: %w", args[0], err)
 				}
+			}
+			if toStdout && g.output == "json" {
+				return c.print(body, nil) // indented, keys sorted, as -o json prints
 			}
 			if toStdout {
 				_, err = c.out.Write(body)
@@ -688,7 +745,11 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 			note = "cut short"
 		}
 		short = short || r.CutShort || r.Retracted || r.StoppedBy != ""
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Run, localTime(r.Start), r.Type, r.Level, r.Participants,
+		started := localTime(r.Start) // a run recorded before runs kept their schedule's zone
+		if r.TimeZone != "" {
+			started = inZone(r.Start, r.TimeZone)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Run, started, r.Type, r.Level, r.Participants,
 			r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50.Std().Round(time.Second), r.Total.AckTime.P90.Std().Round(time.Second), note)
 	}
 	if short {

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +65,43 @@ func TestDrillStandDown(t *testing.T) {
 	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 }
 
+// drill stand-down of a run before it was held (15 minutes, or its length
+// when shorter) says it is recorded as cut short, not as a drill held, and
+// for which regions; a stand-down after that says nothing more. Its help
+// says so too.
+func TestDrillStandDownSaysARunCutShort(t *testing.T) {
+	started := time.Date(2026, 12, 6, 21, 54, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		length, at time.Duration
+		want       string
+	}{
+		{"after a minute", time.Hour, 72 * time.Second, "R000002 ran 1m12s (< 15m): recorded as cut short, not as a drill held; it does not count as a drill of 990101,990102 (muster drill overdue)\n"},
+		{"after 20 minutes", time.Hour, 20 * time.Minute, ""},
+		{"before a 10-minute length was over", 10 * time.Minute, 5 * time.Minute, "R000002 ran 5m0s (< 10m): recorded as cut short"},
+		{"after a 10-minute length", 10 * time.Minute, 12 * time.Minute, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := drills.Run{ID: "R000002", Schedule: "D000001", Status: drills.RunStarted, Activation: "A000012", Regions: []plans.RegionCode{"990101", "990102"},
+				At: started, EndsAt: started.Add(tc.length), TimeZone: "Asia/Shanghai"}
+			api := fakeAPI{
+				"POST /api/v1/drill-runs/R000002/stand-down": map[string]any{"id": "A000012", "status": "stood_down", "started_at": started, "stood_down_at": started.Add(tc.at)},
+				"GET /api/v1/drill-runs/R000002":             run,
+			}
+			out := mustRunOnFake(t, api, "drill", "stand-down", "R000002", "--reason", "结束")
+			assert.True(t, strings.HasPrefix(out, "drill run R000002 stood down (activation A000012)\n"), out)
+			if tc.want == "" {
+				assert.NotContains(t, out, "cut short")
+				return
+			}
+			assert.Contains(t, out, tc.want)
+		})
+	}
+	help := mustRunOnFake(t, fakeAPI{}, "drill", "stand-down", "--help")
+	assert.Contains(t, help, "less than 15m after it started")
+	assert.Contains(t, help, "cut short, not as a")
+}
+
 // drill trend marks the runs cut short rather than held (retracted,
 // stopped by a LIVE call-up, stood down by hand after seconds) and shows the
 // checkpoints of a run that is over as final: * when the call-up stood down
@@ -112,6 +152,56 @@ func TestDrillTrendMarksRunsCutShort(t *testing.T) {
 	assert.NotContains(t, out, "*")
 }
 
+// drill trend shows when each run started in its schedule's zone, as
+// drill runs does, not in the zone of the machine the CLI runs on; a run
+// recorded before runs kept their zone, in the machine's.
+func TestDrillTrendShowsTheSchedulesZone(t *testing.T) {
+	start := time.Date(2026, 12, 6, 21, 54, 0, 0, time.UTC)
+	row := func(id, zone string) map[string]any {
+		return map[string]any{"run": id, "start": start, "type": "notification", "level": "IV", "participants": 9, "time_zone": zone, "total": map[string]any{}}
+	}
+	api := fakeAPI{"GET /api/v1/drills/trend": map[string]any{"items": []any{row("R000000", ""), row("R000001", "Asia/Shanghai")}}}
+	out := mustRunOnFake(t, api, "drill", "trend", "flood-control")
+	assert.Regexp(t, `\nR000001\s+2026-12-07 05:54 \+08:00\s`, out)
+	assert.Regexp(t, `\nR000000\s+`+regexp.QuoteMeta(localTime(start))+`\s`, out)
+	runs := fakeAPI{"GET /api/v1/drill-runs": map[string]any{"items": []drills.Run{{ID: "R000001", Schedule: "D000001", Status: drills.RunStarted,
+		At: start, TimeZone: "Asia/Shanghai"}}}}
+	assert.Contains(t, mustRunOnFake(t, runs, "drill", "runs"), "2026-12-07 05:54 +08:00", "drill runs shows the same time")
+}
+
+// drill schedule prints each warning the server gives (another schedule
+// over the same regions whose runs can be open at once) on its own line
+// after the schedule: the schedule is made, and the command succeeds.
+func TestDrillSchedulePrintsWarnings(t *testing.T) {
+	warn := "drill D000001 (防汛通讯演练, over 990101) can be calling the same people up when this one runs: it is due 2026-12-14 09:00 +08:00 and this one 2026-12-14 08:30 +08:00; " +
+		"a due time that comes while another drill's run is open over the same regions is recorded missed"
+	s := drills.Schedule{ID: "D000002", Plan: "flood-control", Title: "街道通讯演练", Level: "IV", Type: drills.Notification, Regions: []plans.RegionCode{"990101001"},
+		Cron: "30 8 * * 1-5", TimeZone: "Asia/Shanghai", Due: time.Date(2026, 12, 8, 0, 30, 0, 0, time.UTC), RunAt: time.Date(2026, 12, 8, 0, 30, 0, 0, time.UTC),
+		Warnings: []string{warn}}
+	api := fakeAPI{"POST /api/v1/drills": s}
+	out := mustRunOnFake(t, api, "drill", "schedule", "flood-control", "--region", "990101001", "--level", "IV", "--cron", "30 8 * * 1-5", "--title", "街道通讯演练")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, lines, 3, out)
+	assert.Equal(t, "warning: "+warn, lines[2])
+	s.Warnings = nil
+	api["POST /api/v1/drills"] = s
+	out = mustRunOnFake(t, api, "drill", "schedule", "flood-control", "--region", "990101001", "--level", "IV", "--cron", "30 8 * * 1-5", "--title", "街道通讯演练")
+	assert.NotContains(t, out, "warning")
+}
+
+// drill show gives the catch-up window only for catch-up once: skip has
+// none (it showed "skip 0s").
+func TestDrillShowCatchUp(t *testing.T) {
+	s := drills.Schedule{ID: "D000001", Plan: "flood-control", Title: "防汛通讯演练", Cron: "0 9 * * 1", TimeZone: "Asia/Shanghai", CatchUp: drills.CatchUpSkip}
+	api := fakeAPI{"GET /api/v1/drills/D000001": s}
+	out := mustRunOnFake(t, api, "drill", "show", "D000001")
+	assert.Regexp(t, `\ncatch-up:\s+skip\n`, out)
+	s.CatchUp, s.CatchUpWithin = drills.CatchUpOnce, plans.Duration(4*time.Hour)
+	api["GET /api/v1/drills/D000001"] = s
+	out = mustRunOnFake(t, api, "drill", "show", "D000001")
+	assert.Regexp(t, `\ncatch-up:\s+once, within `+regexp.QuoteMeta(s.CatchUpWithin.String())+`\n`, out)
+}
+
 // drill report --out report.csv writes CSV: the file's name says the
 // format when --format does not, and a name for another format than
 // --format's is refused before anything is asked or written.
@@ -159,11 +249,12 @@ func TestDrillReportFormatFromTheFileName(t *testing.T) {
 // drill report --out report.xlsx writes an Excel workbook: the server's
 // CSV table (written here by the drills package, as the server does) as
 // one sheet, every row and cell as in the CSV, plain decimals as numbers,
+// times as date cells (the time zone column names their zone),
 // codes made of digits as text, and the CSV's formula guard taken off.
 func TestDrillReportAsXLSX(t *testing.T) {
 	start := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
 	rep := drills.Report{TimeZone: "Asia/Shanghai", People: []drills.Outcome{
-		{Person: "P00000001", Name: "张伟", Grid: "990101001001001", GridName: "幸福里社区第1网格", Region: "青山街道", Roles: []string{"网格长", "网格员"},
+		{Person: "P00000001", ExternalID: "Z001", Name: "张伟", Phone: "+8613800000001", Grid: "990101001001001", GridName: "幸福里社区第1网格", Region: "青山街道", Roles: []string{"网格长", "网格员"},
 			Category: "社区干部", State: notify.StateAcked, Reached: start.Add(20 * time.Second), Answered: start.Add(95 * time.Second), ToAck: plans.Duration(95 * time.Second)},
 		{Person: "P00000002", Name: "=HYPERLINK(\"x\")", Grid: "990101001001002", Roles: []string{"网格员"}, Category: "志愿者",
 			State: notify.StateDeclined, Reason: "-在外地", Answered: start.Add(3 * time.Minute)},
@@ -224,11 +315,23 @@ func TestDrillReportAsXLSX(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "95", raw)
 	assert.False(t, text(col("错误码")+"4"), "the provider's error code is a number")
+	assert.False(t, text(col("送达时间")+"2"), "a time is a date cell")
+	raw, err = f.GetCellValue("R000001", col("送达时间")+"2", excelize.Options{RawCellValue: true})
+	require.NoError(t, err)
+	serial, err := strconv.ParseFloat(raw, 64)
+	require.NoError(t, err, "a date cell holds a day number: %s", raw)
+	day := time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).Add(time.Duration(serial * float64(24*time.Hour))).Round(time.Second)
+	assert.Equal(t, "2026-12-06 10:00:20", day.Format(time.DateTime), "the time as the CSV wrote it, in the report's zone")
+	assert.Equal(t, "Asia/Shanghai (UTC+08:00)", rows[1][slices.Index(want[0], "时区")], "the zone the dates are in")
+	assert.True(t, text(col("时区")+"2"))
 	assert.True(t, text(col("网格编码")+"2"), "a 15-digit grid code stays text")
-	assert.True(t, text(col("人员编号")+"2"))
+	assert.True(t, text(col("系统编号")+"2"))
+	assert.True(t, text(col("手机")+"2"), "a phone stays text")
+	assert.Equal(t, "+8613800000001", rows[1][slices.Index(want[0], "手机")], "as written, without the CSV's formula guard")
+	assert.Equal(t, "Z001", rows[1][slices.Index(want[0], "编号")], "the roster's 编号")
 	assert.Equal(t, "990101001001001", rows[1][slices.Index(want[0], "网格编码")])
-	assert.Equal(t, `=HYPERLINK("x")`, rows[2][1], "the name as written")
-	formula, err := f.GetCellFormula("R000001", "B3")
+	assert.Equal(t, `=HYPERLINK("x")`, rows[2][slices.Index(want[0], "姓名")], "the name as written")
+	formula, err := f.GetCellFormula("R000001", col("姓名")+"3")
 	require.NoError(t, err)
 	assert.Empty(t, formula, "and not a formula")
 
@@ -237,4 +340,44 @@ func TestDrillReportAsXLSX(t *testing.T) {
 	require.NoError(t, err)
 	_, err = excelize.OpenReader(strings.NewReader(out))
 	assert.NoError(t, err)
+}
+
+// drill report -o json prints JSON, as every command does: the report's
+// metrics (--format json) unless --format or --out names a format; another
+// format printed to standard output with -o json is refused before any
+// request, and --out FILE.csv still writes CSV.
+func TestDrillReportWithOutputJSON(t *testing.T) {
+	var asked []string
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := r.URL.Query().Get("format")
+		asked = append(asked, f)
+		if f == "json" {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"run": "R000001", "acked": 3, "activation": "A000001"}`)
+			return
+		}
+		fmt.Fprintf(w, "format=%s", f)
+	})
+	out := mustRunOnFake(t, api, "drill", "report", "R000001", "-o", "json")
+	assert.Equal(t, []string{"json"}, asked)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &v), "JSON on standard output: %s", out)
+	assert.Equal(t, "R000001", v["run"])
+	assert.Less(t, strings.Index(out, `"acked"`), strings.Index(out, `"activation"`), "keys sorted, as -o json prints")
+	assert.Less(t, strings.Index(out, `"activation"`), strings.Index(out, `"run"`))
+
+	asked = nil
+	for _, format := range []string{"csv", "html", "xlsx"} {
+		_, _, err := runOnFake(t, api, "drill", "report", "R000001", "-o", "json", "--format", format)
+		require.Error(t, err, format)
+		assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+		assert.Contains(t, err.Error(), "-o json prints the report's metrics as JSON (--format json), and --format "+format)
+	}
+	assert.Empty(t, asked, "refused before any request")
+
+	path := filepath.Join(t.TempDir(), "r.csv")
+	mustRunOnFake(t, api, "drill", "report", "R000001", "-o", "json", "--out", path)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "format=csv", string(b), "a file named .csv is CSV")
 }

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -56,10 +58,12 @@ func newEndRecoveryCmd(g *globals) *cobra.Command {
 		Short: "End the recovery (恢复) of regions: they are back to normal (平时)",
 		Long: `A LIVE call-up's stand-down leaves its regions in recovery (恢复), the
 post-emergency phase, until a commander decides it is over: end-recovery
-ends it, with a reason kept in the audit trail. Each region must be in
-recovery of its own (muster mode lists it): one in recovery through the
-region above it, in standby or emergency, or normal is refused, saying why,
-and then none of the regions named ends.`,
+ends it, with a reason kept in the audit trail. Each region must have a
+recovery of its own (muster mode lists it): one under a warning's standby
+(临战) ends too, and the region stays in standby, then normal when the
+warning is lifted; one in recovery only through the region above it, in
+emergency, or normal is refused, saying why, and then none of the regions
+named ends.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			regions := codeList(region)
@@ -84,11 +88,11 @@ and then none of the regions named ends.`,
 					return err
 				}
 				for _, m := range l.Items {
-					now := fmt.Sprintf("%s (%s)", m.Mode, m.Mode.ChineseName())
-					if m.From != "" {
-						now += " from " + string(m.From)
-					}
-					fmt.Fprintf(w, "%s: recovery ended (恢复结束); now %s\n", m.Region, now)
+					fmt.Fprintf(w, "%s: recovery ended (恢复结束); %s\n", m.Region, afterRecoveryEnd(m))
+				}
+				for _, m := range recoveriesBelow(c, regions) {
+					fmt.Fprintf(w, "%s, below it, is still in its own recovery: %s; end it with muster end-recovery --region %s\n",
+						m.Region, recoveryReason(m.Recovery), m.Region)
 				}
 				return nil
 			})
@@ -97,6 +101,79 @@ and then none of the regions named ends.`,
 	cmd.Flags().StringVar(&region, "region", "", "the regions in recovery, comma-separated (all end, or none)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the recovery is over (kept in the audit trail)")
 	return cmd
+}
+
+// recoveriesBelow lists the regions below any of regions that are in
+// recovery of their own (a street's older call-up under its district's):
+// ending the district's does not end theirs. It reads the modes as the
+// node has them, and the region tree up from each region in recovery;
+// nothing when it cannot.
+func recoveriesBelow(c *client, regions []plans.RegionCode) []plans.ModeRecord {
+	var raw []byte
+	if err := c.do(request{method: http.MethodGet, path: "/api/v1/modes"}, &raw); err != nil {
+		return nil
+	}
+	var l struct {
+		Items []struct {
+			plans.ModeRecord
+			Effective *plans.RegionMode `json:"effective"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(raw, &l) != nil {
+		return nil
+	}
+	parents := map[plans.RegionCode]plans.RegionCode{}
+	parent := func(code plans.RegionCode) (plans.RegionCode, bool) {
+		if p, ok := parents[code]; ok {
+			return p, true
+		}
+		var body []byte
+		var r plans.Region
+		if c.do(request{method: http.MethodGet, path: "/api/v1/regions/" + url.PathEscape(string(code))}, &body) != nil || json.Unmarshal(body, &r) != nil {
+			return "", false
+		}
+		parents[code] = r.Parent
+		return r.Parent, true
+	}
+	below := func(code plans.RegionCode) bool {
+		for p, ok := parent(code); ok && p != ""; p, ok = parent(p) {
+			if slices.Contains(regions, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []plans.ModeRecord
+	for _, m := range l.Items {
+		if m.Mode != plans.ModeRecovery || m.Recovery == nil || (m.Effective != nil && m.Effective.Mode != plans.ModeRecovery) ||
+			slices.Contains(regions, m.Region) || !below(m.Region) {
+			continue
+		}
+		out = append(out, m.ModeRecord)
+	}
+	return out
+}
+
+// afterRecoveryEnd says what m, a region whose own recovery just ended, is
+// in now: normal; still in standby, and what it goes to when the warnings
+// are lifted; or in recovery through the region above it, and how to end
+// that one.
+func afterRecoveryEnd(m plans.RegionMode) string {
+	mode := fmt.Sprintf("%s (%s)", m.Mode, m.Mode.ChineseName())
+	if m.From != "" {
+		mode += " from " + string(m.From)
+	}
+	switch {
+	case m.Mode == plans.ModeStandby:
+		then := "normal (平时)"
+		if m.Recovery != nil {
+			then = "recovery (恢复): " + recoveryReason(m.Recovery)
+		}
+		return fmt.Sprintf("still in %s, held by %s; once they are lifted, %s", mode, warningReasons(m.Warnings), then)
+	case m.Mode == plans.ModeRecovery && m.Recovery != nil:
+		return fmt.Sprintf("still in %s: %s; end it with muster end-recovery --region %s", mode, recoveryReason(m.Recovery), m.From)
+	}
+	return "now " + mode
 }
 
 // printRegionMode says one region's effective mode, where it comes from,

@@ -126,3 +126,54 @@ func TestModeEndRecoveryOnDev(t *testing.T) {
 	assert.Contains(t, r.stdout, "every region is normal")
 	oneLineError(t, runCLI(t, env, "end-recovery", "--region", "990102", "--reason", "again"), 1, "not in recovery")
 }
+
+// muster end-recovery says what each region is in once its own recovery
+// has ended: normal; still in standby under a warning, and normal (or the
+// recovery of a region above) once it is lifted; or still in the newer
+// recovery of a region above, and how to end that one.
+func TestEndRecoverySaysWhatTheRegionIsInNow(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 23, 0, 0, time.UTC)
+	city := &plans.Recovery{Since: at, By: "指挥长", Reason: "全市解除", Activation: "A000009"}
+	blue := []plans.WarningHold{{Warning: "W000002", Level: plans.WarningBlue, Headline: "大风蓝色预警"}}
+	api := fakeAPI{
+		"POST /api/v1/modes/990101,990102,990103,990104/end-recovery": map[string]any{"items": []plans.RegionMode{
+			{Region: "990101", Mode: plans.ModeNormal},
+			{Region: "990102", Mode: plans.ModeStandby, From: "990102", WarningLevel: plans.WarningBlue, Warnings: blue},
+			{Region: "990103", Mode: plans.ModeStandby, From: "990103", WarningLevel: plans.WarningBlue, Warnings: blue, Recovery: city},
+			{Region: "990104", Mode: plans.ModeRecovery, From: "990100", Recovery: city},
+		}},
+	}
+	out := mustRunOnFake(t, api, "end-recovery", "--region", "990101,990102,990103,990104", "--reason", "恢复完毕")
+	assert.Equal(t, "990101: recovery ended (恢复结束); now normal (平时)\n"+
+		"990102: recovery ended (恢复结束); still in standby (临战) from 990102, held by 蓝色预警 W000002: 大风蓝色预警; once they are lifted, normal (平时)\n"+
+		"990103: recovery ended (恢复结束); still in standby (临战) from 990103, held by 蓝色预警 W000002: 大风蓝色预警; once they are lifted, recovery (恢复): A000009 stood down: 全市解除\n"+
+		"990104: recovery ended (恢复结束); still in recovery (恢复) from 990100: A000009 stood down: 全市解除; end it with muster end-recovery --region 990100\n", out)
+}
+
+// Ending a district's recovery does not end a street's own, older one
+// below it (a call-up over the street stood down before the district's):
+// end-recovery names it, and how to end it.
+func TestEndRecoveryNamesTheRecoveriesBelow(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 23, 0, 0, time.UTC)
+	street := &plans.Recovery{Since: at, By: "指挥长", Reason: "街道解除", Activation: "A000024"}
+	api := fakeAPI{
+		"POST /api/v1/modes/990104/end-recovery": map[string]any{"items": []plans.RegionMode{{Region: "990104", Mode: plans.ModeNormal}}},
+		"GET /api/v1/modes": map[string]any{"items": []plans.ModeRecord{
+			{Region: "990104002", Mode: plans.ModeRecovery, Since: at, By: "指挥长", Reason: "街道解除", Recovery: street},
+			{Region: "990105001", Mode: plans.ModeRecovery, Since: at, By: "指挥长", Reason: "别处", Recovery: &plans.Recovery{Since: at, By: "指挥长", Reason: "别处", Activation: "A000030"}},
+		}},
+	}
+	for code, parent := range map[string]string{"990104002": "990104", "990104": "990100", "990105001": "990105", "990105": "990100", "990100": ""} {
+		api["GET /api/v1/regions/"+code] = plans.Region{Code: plans.RegionCode(code), Parent: plans.RegionCode(parent)}
+	}
+	out := mustRunOnFake(t, api, "end-recovery", "--region", "990104", "--reason", "恢复完毕")
+	assert.Equal(t, "990104: recovery ended (恢复结束); now normal (平时)\n"+
+		"990104002, below it, is still in its own recovery: A000024 stood down: 街道解除; end it with muster end-recovery --region 990104002\n", out)
+
+	// Below the city is every region, whose codes do not start with the
+	// city's (990100, 990104002).
+	api["POST /api/v1/modes/990100/end-recovery"] = map[string]any{"items": []plans.RegionMode{{Region: "990100", Mode: plans.ModeNormal}}}
+	out = mustRunOnFake(t, api, "end-recovery", "--region", "990100", "--reason", "恢复完毕")
+	assert.Contains(t, out, "990104002, below it, is still in its own recovery")
+	assert.Contains(t, out, "990105001, below it, is still in its own recovery")
+}

@@ -99,6 +99,9 @@ A file that drops a level a drill schedule uses is refused, naming the schedule
 				} else {
 					fmt.Fprintf(w, "plan %s: unchanged (version %d)\n", r.PlanID, r.Version)
 				}
+				for _, warning := range r.Warnings {
+					fmt.Fprintf(w, "warning: %s\n", warning)
+				}
 				return nil
 			})
 		},

@@ -92,3 +92,13 @@ func TestPlanProblemsAsJSON(t *testing.T) {
 		assert.Contains(t, out, ":4: levels:", verb)
 	}
 }
+
+// plan apply prints each warning the server gives (a selector no one has,
+// a drill schedule the new scope leaves out) on a warning: line of its own
+// after the version stored.
+func TestPlanApplyPrintsWarnings(t *testing.T) {
+	const w = `drill schedule D000001 "江北区通讯演练" runs in 江北区 (990102), outside plan flood-control's new scope (990101): its next run, due 2026-12-14 09:00 +08:00 (Asia/Shanghai), will be refused; …`
+	api := fakeAPI{"POST /api/v1/plans": plans.PlanApplyResult{PlanID: "flood-control", Version: 2, Changed: true, Warnings: []string{"tag 网格场 …", w}}}
+	out := mustRunOnFake(t, api, "plan", "apply", "-f", filepath.Join("..", "..", "examples", "plans", "flood.yaml"))
+	assert.Equal(t, "plan flood-control: version 2 stored\nwarning: tag 网格场 …\nwarning: "+w+"\n", out)
+}

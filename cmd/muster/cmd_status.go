@@ -79,7 +79,7 @@ with -o json one ActivationStatus per line.`,
 	pf.add(cmd)
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the activation live until it is settled or Ctrl-C")
 	cmd.Flags().IntVar(&grids, "grids", 10, "grids to show, most recipients first (0: all)")
-	cmd.Flags().StringVar(&status, "status", "", "list only activations in these statuses, comma-separated: pending_approval, active, stood_down, rejected, approval_expired")
+	activationStatusVar(cmd.Flags(), &status, "list only activations in these statuses, comma-separated: "+strings.Join(codeStrings(notify.Statuses()), ", "))
 	return cmd
 }
 
@@ -411,8 +411,12 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	if st.Retracts != "" {
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
 	}
-	if s := approversTexted(st.Activation); s != "" {
-		fmt.Fprintln(w, s)
+	if s := approversTexted(st.Activation); s != "" && st.Status == notify.StatusPendingApproval {
+		fmt.Fprintln(w, s) // once decided, expired or withdrawn, whom to tell no longer matters
+	}
+	if st.Status == notify.StatusRejected && len(st.Decisions) > 0 {
+		d := st.Decisions[len(st.Decisions)-1]
+		fmt.Fprintf(w, "rejected by %s at %s: %s; nothing was sent\n", d.By, showTime(d.At, time.Local, secondLayout), d.Reason)
 	}
 	if st.LeftOut > 0 {
 		fmt.Fprintf(w, "LEFT OUT %s called up for real by a LIVE call-up: this drill does not drill them\n", count(st.LeftOut, "person", "people"))

@@ -91,7 +91,7 @@ warning stays in force until lifted); --category a hazard category
 					return err
 				}
 				fmt.Fprintf(w, "warning %s: %s预警 %s — %s\n", wa.ID, wa.Level.ChineseName(), wa.RegionNames(), wa.Headline)
-				fmt.Fprintf(w, "regions %s and everything under them are in standby (临战) unless in emergency\n", joinCodes(wa.Regions))
+				fmt.Fprintf(w, "regions %s and everything under them are in standby (临战) unless in emergency\n", plans.JoinCodes(wa.Regions, ","))
 				printSuggestions(w, wa)
 				if !wa.RespondBy.IsZero() {
 					fmt.Fprintf(w, "an activation over these regions is expected by %s; without one the warning is marked NO RESPONSE\n", localTime(wa.RespondBy))
@@ -130,7 +130,7 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 	reason := wa.SuggestedReason()                         // no drill word in a LIVE one's
 	for _, s := range wa.Suggestions {
 		fmt.Fprintf(w, "  %s\t%s\t%s %s\tmuster activate %s --region %s --level %s --purpose %s",
-			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, joinCodes(wa.Regions), s.Level, purpose)
+			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, plans.JoinCodes(wa.Regions, ","), s.Level, purpose)
 		if reason != "" {
 			fmt.Fprintf(w, " --reason %s", shellWord(reason))
 		}
@@ -160,24 +160,27 @@ func drillMark(wa plans.Warning) string {
 	return purposeMark(p) + p
 }
 
-func joinCodes(codes []plans.RegionCode) string {
-	s := make([]string, len(codes))
-	for i, c := range codes {
-		s[i] = string(c)
-	}
-	return strings.Join(s, ",")
-}
-
 // responseCell says where a warning stands on its response: the marker
 // "!! NO RESPONSE" when the commander is prompted for a LIVE warning, "no
 // drill response" for an upstream drill's, which a drill answers and which
-// no operator is alerted for.
+// no operator is alerted for; for one that ended unanswered, "NO RESPONSE
+// from" its due time until it expired or was lifted.
 func responseCell(wa plans.Warning) string {
 	switch {
 	case wa.Prompt && !wa.HoldsRegions():
 		return "no drill response since " + localTime(wa.PromptSince)
 	case wa.Prompt:
 		return "!! NO RESPONSE since " + localTime(wa.PromptSince)
+	case !wa.UnansweredUntil.IsZero():
+		mark := "NO RESPONSE"
+		if !wa.HoldsRegions() {
+			mark = "no drill response"
+		}
+		ended := "it expired"
+		if wa.Status == plans.WarningLifted {
+			ended = "it was lifted"
+		}
+		return fmt.Sprintf("%s from %s until %s at %s", mark, localTime(wa.RespondBy), ended, localTime(wa.UnansweredUntil))
 	case wa.Answered():
 		var ids []string
 		for _, r := range wa.Responses {
@@ -232,7 +235,7 @@ func newWarningListCmd(g *globals) *cobra.Command {
 					drills++
 				}
 				fmt.Fprintf(t, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wa.ID, wa.Level, wa.Level.ChineseName(), wa.Status,
-					joinCodes(wa.Regions), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), drillMark(wa)+wa.Headline)
+					plans.JoinCodes(wa.Regions, ","), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), drillMark(wa)+wa.Headline)
 			}
 			if err := t.Flush(); err != nil {
 				return err
@@ -260,7 +263,7 @@ func newWarningListCmd(g *globals) *cobra.Command {
 func newWarningShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ID",
-		Short: "Show a warning: regions, expiry, suggested plans, responses and the NO RESPONSE marker; for one imported from CAP, its alert's ignored geocodes and the Cancel it arrived after",
+		Short: "Show a warning: regions, expiry, suggested plans (while it is in force), responses and the NO RESPONSE marker; for one imported from CAP, its alert's ignored geocodes and the Cancel it arrived after",
 		Args:  needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
@@ -304,10 +307,13 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "%s:\t%s by %s: %s\n", wa.Status, localTime(wa.LiftedAt), wa.LiftedBy, wa.LiftReason)
 				}
 				if sup := wa.SupersededBy; sup != nil {
-					fmt.Fprintf(w, "superseded:\t%s\n", supersessionLine(sup))
+					fmt.Fprintf(w, "superseded:\t%s\n", supersessionLine(sup, wa))
+				}
+				if wa.ReplacedBy != "" {
+					fmt.Fprintf(w, "replaced by:\t%s (the warning of the upstream Update that lifted this one: muster warning show %s)\n", wa.ReplacedBy, wa.ReplacedBy)
 				}
 				if len(wa.IgnoredGeocodes) > 0 {
-					fmt.Fprintf(w, "ignored geocodes:\t%s: the upstream alert's codes that name no region of muster; those areas are not warned\n", joinCodes(wa.IgnoredGeocodes))
+					fmt.Fprintf(w, "ignored geocodes:\t%s: the upstream alert's codes that name no region of muster; those areas are not warned\n", plans.JoinCodes(wa.IgnoredGeocodes, ","))
 				}
 				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
 				for _, r := range wa.Responses {
@@ -317,19 +323,27 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(w, "  activation\t%s level %s over %s at %s%s\n", r.Activation, r.Level, r.Region, localTime(r.At), retracted)
 				}
-				printSuggestions(w, wa)
+				if wa.Status == plans.WarningActive { // an ended warning is answered by nothing
+					printSuggestions(w, wa)
+				}
 				return nil
 			})
 		},
 	}
 }
 
-// supersessionLine says what a later CAP message did to the alert a
-// warning was imported from, before that alert arrived.
-func supersessionLine(sup *plans.Supersession) string {
+// supersessionLine says what a later CAP message did to the alert warning
+// w was imported from, before that alert arrived, or, for an Update whose
+// thread was cancelled first, to the alert of the thread it updates.
+func supersessionLine(sup *plans.Supersession, w plans.Warning) string {
+	own, _ := w.UpstreamAlert()
 	by := "a cancellation"
 	if sup.By.Identifier != "" {
 		by = "CAP " + sup.By.Identifier + " of " + sup.By.Sender
+	}
+	switch {
+	case sup.Action == plans.SupersededCancelled && own.Identifier != "" && sup.Alert != own:
+		return fmt.Sprintf("%s (%s) cancelled alert %s, which this one updates, before this one arrived: created lifted, it put no region in standby", by, localTime(sup.At), sup.Alert.Identifier)
 	}
 	switch sup.Action {
 	case plans.SupersededCancelled:

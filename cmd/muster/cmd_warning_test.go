@@ -309,6 +309,21 @@ func TestWarningShowSaysWhatItsAlertLeftOut(t *testing.T) {
 	assert.Contains(t, out, "ignored geocodes:  990198000000,990199: the upstream alert's codes that name no region of muster; those areas are not warned", out)
 	assert.Contains(t, out, "superseded:        CAP T4C of qx.990100.example.cn ("+localTime(at.Add(-time.Minute))+") cancelled alert T4 before it arrived: created lifted, it put no region in standby", out)
 
+	assert.NotContains(t, out, "replaced by:", "not replaced")
+
+	// An Update created lifted because its thread was cancelled first
+	// (rules 13) says which alert of the thread was.
+	update := born
+	update.ID, update.Source = "W000013", "cap:qx.990100.example.cn,T4U,2026-11-23T09:05:00+08:00"
+	out = mustRunOnFake(t, fakeAPI{"GET /api/v1/warnings/W000013": update}, "warning", "show", "W000013")
+	assert.Contains(t, out, "CAP T4C of qx.990100.example.cn ("+localTime(at.Add(-time.Minute))+") cancelled alert T4, which this one updates, before this one arrived: created lifted", out)
+
+	// A warning an upstream Update lifted names the Update's (rules 13).
+	replaced := plain
+	replaced.ID, replaced.ReplacedBy = "W000011", "W000012"
+	out = mustRunOnFake(t, fakeAPI{"GET /api/v1/warnings/W000011": replaced}, "warning", "show", "W000011")
+	assert.Contains(t, out, "replaced by:  W000012 (the warning of the upstream Update that lifted this one: muster warning show W000012)", out)
+
 	out = mustRunOnFake(t, api, "warning", "show", "W000009", "-o", "json")
 	var got plans.Warning
 	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
@@ -319,4 +334,52 @@ func TestWarningShowSaysWhatItsAlertLeftOut(t *testing.T) {
 	out = mustRunOnFake(t, api, "warning", "show", "W000010")
 	assert.NotContains(t, out, "ignored geocodes")
 	assert.NotContains(t, out, "superseded")
+}
+
+// An orange or red warning that expired or was lifted unanswered keeps its
+// NO RESPONSE mark, from its due time until it ended (no longer a prompt),
+// and show suggests no activation for it (exploratory finding Z13: the
+// response was "-" and show offered --purpose live call-ups).
+func TestEndedWarningShowsItWentUnanswered(t *testing.T) {
+	at := time.Date(2026, 12, 7, 0, 35, 0, 0, time.UTC)
+	ended := plans.Warning{ID: "W000001", Status: plans.WarningExpired, Level: plans.WarningOrange, Purpose: plans.WarningLive,
+		Regions: []plans.RegionCode{"990103"}, Event: "暴雨", Headline: "临江区暴雨橙色预警", IssuedAt: at,
+		RespondBy: at.Add(20 * time.Second), Expires: at.Add(45 * time.Second), LiftedAt: at.Add(46 * time.Second), LiftedBy: "warning-expiry", LiftReason: "expired",
+		SuggestedLevel: "II", Suggestions: []plans.Suggestion{{Plan: "flood-control", Title: "防汛应急预案", Level: "II", LevelName: "重大"}}}
+	expired := ended.At(at.Add(time.Hour))
+	assert.False(t, expired.Prompt)
+	assert.Equal(t, ended.LiftedAt, expired.UnansweredUntil)
+	lifted := ended
+	lifted.ID, lifted.Status, lifted.LiftedAt = "W000002", plans.WarningLifted, at.Add(30*time.Second)
+	lifted = lifted.At(at.Add(time.Hour))
+	notYetLifted := ended // past expiry, the leader has not lifted it yet
+	notYetLifted.ID, notYetLifted.Status, notYetLifted.LiftedAt = "W000003", plans.WarningActive, time.Time{}
+	notYetLifted = notYetLifted.At(at.Add(time.Hour))
+	liftedInTime := ended
+	liftedInTime.ID, liftedInTime.Status, liftedInTime.LiftedAt = "W000004", plans.WarningLifted, at.Add(10*time.Second)
+	liftedInTime = liftedInTime.At(at.Add(time.Hour))
+	answered := ended
+	answered.ID, answered.Responses = "W000005", []plans.WarningResponse{{Activation: "A000001", At: at.Add(time.Minute)}}
+	answered = answered.At(at.Add(time.Hour))
+
+	api := fakeAPI{
+		"GET /api/v1/warnings":         map[string]any{"items": []plans.Warning{expired, lifted, notYetLifted, liftedInTime, answered}, "next": ""},
+		"GET /api/v1/warnings/W000001": expired,
+	}
+	out, errOut, err := runOnFake(t, api, "warning", "list")
+	require.NoError(t, err, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 6, out)
+	assert.Contains(t, lines[1], "NO RESPONSE from "+localTime(ended.RespondBy)+" until it expired at "+localTime(ended.LiftedAt))
+	assert.NotContains(t, lines[1], "!!", "no longer a prompt")
+	assert.Contains(t, lines[2], "NO RESPONSE from "+localTime(ended.RespondBy)+" until it was lifted at "+localTime(lifted.LiftedAt))
+	assert.Contains(t, lines[3], "NO RESPONSE from "+localTime(ended.RespondBy)+" until it expired at "+localTime(ended.Expires))
+	assert.NotContains(t, lines[4], "NO RESPONSE", "lifted before it was due")
+	assert.Contains(t, lines[5], "answered: A000001")
+	assert.NotContains(t, errOut, "has no activation", "an ended warning prompts nobody")
+
+	out = mustRunOnFake(t, api, "warning", "show", "W000001")
+	assert.Contains(t, out, "NO RESPONSE from "+localTime(ended.RespondBy)+" until it expired at "+localTime(ended.LiftedAt))
+	assert.NotContains(t, out, "muster activate", "an expired warning suggests no activation")
+	assert.NotContains(t, out, "--purpose live")
 }

@@ -565,7 +565,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "1 started, 0 missed, last "+run.ID)
 	assert.Contains(t, r.stdout, "区应急局、区水务局")
-	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 2, `--cron "61 9 * * 1": want five fields`)
+	oneLineError(t, runCLI(t, env, "drill", "schedule", "flood-control", "--region", "990102", "--level", "IV", "--title", "x", "--cron", "61 9 * * 1"), 2, `--cron "61 9 * * 1": minute "61": end of range (61) above maximum (59)`)
 
 	// The report, written to a file; the plan's trend.
 	reportFile := filepath.Join(t.TempDir(), "report.html")
@@ -588,7 +588,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.NoError(t, book.Close())
 	assert.Len(t, sheetRows, run.Participants+1, "a header and one row per recipient, as the CSV")
 	if assert.NotEmpty(t, sheetRows) {
-		assert.Equal(t, []string{"person ID", "name", "grid code"}, sheetRows[0][:3])
+		assert.Equal(t, []string{"muster ID", "external ID", "name", "phone", "grid code"}, sheetRows[0][:5])
 	}
 	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--out", filepath.Join(t.TempDir(), "report.pdf")), 2, "muster writes no .pdf report")
 	r = runCLI(t, env, "drill", "trend", "flood-control")

@@ -430,6 +430,13 @@ func TestDockerCompose(t *testing.T) {
 		var st cluster.Status
 		return c.getJSON(node(1)+"/api/v1/cluster/status", &st) == http.StatusOK && len(st.Servers) == 3
 	})
+	// The three containers encrypt what they say to each other.
+	for i := 1; i <= 3; i++ {
+		waitUntil(t, 15*time.Second, func() bool {
+			var st cluster.Status
+			return c.getJSON(node(i)+"/api/v1/cluster/status?consistency=stale", &st) == http.StatusOK && st.Encrypted
+		})
+	}
 
 	// A small exercise through n2, with the CLI.
 	const people = 300

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,8 +50,82 @@ func checkedVar(f *pflag.FlagSet, p *string, name, value, usage, want string, ok
 		if strings.TrimSpace(s) == "" || ok(s) {
 			return nil
 		}
-		return errors.New("want " + want)
+		return wantError(want)
 	}}, name, usage)
+}
+
+// wantError is a flag value's refusal that says what the flag takes
+// ("want live, exercise or test"): the command line's error shows it after
+// the flag and the value as typed, whatever the flag's type.
+type wantError string
+
+func (w wantError) Error() string { return "want " + string(w) }
+
+// eachOf accepts a comma-separated list whose every item ok accepts (an
+// empty item too: "active," is refused).
+func eachOf(ok func(string) bool) func(string) bool {
+	return func(s string) bool {
+		for _, item := range strings.Split(s, ",") {
+			if !ok(item) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// maxPageLimit is the most items a page of a list may hold: the API refuses
+// a larger ?limit= (1–1000, the same bound for every list).
+const maxPageLimit = 1000
+
+// pageLimit is a list's --limit: a whole number from 1 to maxPageLimit, so
+// that 0 or 5000 (also from MUSTER_LIMIT) is a usage error before any
+// request rather than the server's refusal.
+type pageLimit struct{ p *int }
+
+func (v pageLimit) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > maxPageLimit {
+		return wantError(fmt.Sprintf("a whole number from 1 to %d", maxPageLimit))
+	}
+	*v.p = n
+	return nil
+}
+
+func (v pageLimit) String() string { return strconv.Itoa(*v.p) }
+
+// Type is "int", so that the help shows the flag as a number.
+func (v pageLimit) Type() string { return "int" }
+
+// cronVar is a drill schedule's --cron: a value the schedule would be
+// refused for is refused saying what is wrong with it, in the words the
+// server uses (drills.CronProblem: the field out of range and what it
+// takes), rather than only what the flag takes.
+func cronVar(f *pflag.FlagSet, p *string, usage string) {
+	*p = ""
+	f.Var(&checkedString{p: p, check: func(s string) error {
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		if why := drills.CronProblem(s); why != "" {
+			return errors.New(why)
+		}
+		return nil
+	}}, "cron", usage)
+}
+
+// zoneVar is a drill schedule's --tz: an IANA time zone. Unlike other
+// checked flags it refuses an empty value, and "Local" (drills.LoadZone):
+// the zone of whichever node computes a due time, not one the cluster
+// agrees on.
+func zoneVar(f *pflag.FlagSet, p *string, value, usage string) {
+	*p = value
+	f.Var(&checkedString{p: p, check: func(s string) error {
+		if _, err := drills.LoadZone(s); err != nil || strings.TrimSpace(s) == "" {
+			return wantError(wantZone) // LoadZone refuses Local; "" would be its default
+		}
+		return nil
+	}}, "tz", usage)
 }
 
 // parses turns a domain parser into the check of a flag's value.
@@ -78,12 +154,6 @@ func positiveDuration(s string) bool {
 	return err == nil && d > 0
 }
 
-// zoneName accepts an IANA time zone this muster knows.
-func zoneName(s string) bool {
-	_, err := time.LoadLocation(strings.TrimSpace(s))
-	return err == nil
-}
-
 // What the flags checked here take, in words.
 const (
 	wantLevel     = "I, II, III or IV (also Ⅰ–Ⅳ, 1–4)"
@@ -93,7 +163,6 @@ const (
 	wantStatus    = "open, in_progress, done or dropped"
 	wantZone      = "an IANA time zone such as Asia/Shanghai"
 	wantWindow    = "HH:MM-HH:MM with the end after the start, e.g. 09:00-17:00"
-	wantCron      = `five fields (minute hour day-of-month month day-of-week) such as "0 9 * * 1", or @daily, @weekly…`
 	wantExercise  = "notification, tabletop, functional or full-scale"
 	wantRunStatus = "started, missed or failed"
 )
@@ -117,6 +186,23 @@ func findingStatusVar(f *pflag.FlagSet, p *string, usage string) {
 // dueVar is a drill finding's --due date.
 func dueVar(f *pflag.FlagSet, p *string, usage string) {
 	checkedVar(f, p, "due", "", usage, wantDate, parses(drills.ParseDate))
+}
+
+// activationStatusVar is status's --status: activation statuses,
+// comma-separated.
+func activationStatusVar(f *pflag.FlagSet, p *string, usage string) {
+	checkedVar(f, p, "status", "", usage, muster.OrList(notify.Statuses())+", or several of them comma-separated", eachOf(parses(notify.ParseStatus)))
+}
+
+// languageVar is a person's --language.
+func languageVar(f *pflag.FlagSet, p *string, usage string) {
+	checkedVar(f, p, "language", "", usage, muster.OrList([]plans.Language{plans.LangZH, plans.LangEN}), parses(plans.ParseLanguage))
+}
+
+// categoryVar is a person's --category: a category of the roster, by its
+// name or its English name.
+func categoryVar(f *pflag.FlagSet, p *string, usage string) {
+	checkedVar(f, p, "category", "", usage, "one of "+strings.Join(codeStrings(plans.Categories()), ", ")+", or its English name such as volunteer", parses(plans.ParseCategory))
 }
 
 // roleVar is a token's --role.

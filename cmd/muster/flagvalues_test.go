@@ -34,7 +34,20 @@ func TestBadFlagValuesAreUsageErrors(t *testing.T) {
 		{"activate level", append(slices.Clone(activate), "--level", "V", "--purpose", "exercise"), `--level "V": want I, II, III or IV (also Ⅰ–Ⅳ, 1–4)`},
 		{"schedule level", append(slices.Clone(schedule), "--level", "X", "--cron", "0 9 * * 1"), `--level "X": want I, II, III or IV`},
 		{"schedule type", append(slices.Clone(schedule), "--level", "IV", "--type", "drill", "--cron", "0 9 * * 1"), `--type "drill": want notification, tabletop, functional or full-scale`},
-		{"schedule cron", append(slices.Clone(schedule), "--level", "IV", "--cron", "9am"), `--cron "9am": want five fields`},
+		{"schedule cron", append(slices.Clone(schedule), "--level", "IV", "--cron", "9am"), `--cron "9am": expected exactly 5 fields, found 1: [9am] (want five fields: minute hour`},
+		{"schedule cron field", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 8"), `--cron "0 9 * * 8": day-of-week "8": end of range (8) above maximum (6): 8 (day-of-week takes 0–6`},
+		{"schedule cron every", append(slices.Clone(schedule), "--level", "IV", "--cron", "@every 2h"), `--cron "@every 2h": @every is not a calendar schedule`},
+		{"schedule cron zone", append(slices.Clone(schedule), "--level", "IV", "--cron", "CRON_TZ=UTC 0 9 * * 1"), `--cron "CRON_TZ=UTC 0 9 * * 1": give the time zone with --tz, not in the expression`},
+		{"schedule tz Local", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--tz", "Local"), `--tz "Local": want an IANA time zone such as Asia/Shanghai`},
+		{"schedule tz empty", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--tz", ""), `--tz "": want an IANA time zone such as Asia/Shanghai`},
+		{"list limit 0", []string{"person", "list", "--limit", "0"}, `--limit "0": want a whole number from 1 to 1000`},
+		{"list limit 1001", []string{"person", "list", "--limit", "1001"}, `--limit "1001": want a whole number from 1 to 1000`},
+		{"list limit ten", []string{"drill", "list", "--limit", "ten"}, `--limit "ten": want a whole number from 1 to 1000`},
+		{"status limit", []string{"status", "--limit", "2000"}, `--limit "2000": want a whole number from 1 to 1000`},
+		{"status status", []string{"status", "--status", "bogus"}, `--status "bogus": want pending_approval, active, stood_down, rejected or approval_expired, or several of them comma-separated`},
+		{"status status list", []string{"status", "--status", "active,bogus"}, `--status "active,bogus": want pending_approval`},
+		{"person set language", []string{"person", "set", "P00000001", "--language", "fr"}, `--language "fr": want zh or en`},
+		{"person set category", []string{"person", "set", "P00000001", "--category", "nobody"}, `--category "nobody": want one of 党员`},
 		{"schedule at", append(slices.Clone(schedule), "--level", "IV", "--at", "tomorrow"), `--at "tomorrow": want 2006-01-02 15:04 in --tz (Asia/Shanghai), or an RFC 3339 time`},
 		{"schedule tz", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--tz", "Beijing"), `--tz "Beijing": want an IANA time zone such as Asia/Shanghai`},
 		{"schedule length", append(slices.Clone(schedule), "--level", "IV", "--cron", "0 9 * * 1", "--length", "1hour"), `--length "1hour": want a duration such as 30m or 4h`},
@@ -77,6 +90,11 @@ func TestGoodFlagValuesGoThrough(t *testing.T) {
 		{"region", "list", "--kind", "街道"},
 		{"warning", "issue", "--region", "990101", "--level", "蓝", "--event", "大风", "--headline", "大风预警", "--category", "natural", "--cap-category", "met"},
 		{"plan", "list", "--consistency", "linearizable"},
+		{"person", "list", "--limit", "1000"},
+		{"person", "list", "--limit", "1"},
+		{"status", "--status", "active, stood_down", "--limit", "5"},
+		{"person", "set", "P00000001", "--language", "EN", "--category", "volunteer"},
+		{"drill", "schedule", "flood-control", "--region", "990101", "--level", "IV", "--cron", "0 9 * * MON-FRI", "--tz", "UTC"},
 	} {
 		api := &countingAPI{}
 		_, _, err := runOnFake(t, api, args...)
@@ -84,4 +102,25 @@ func TestGoodFlagValuesGoThrough(t *testing.T) {
 		assert.Equal(t, 1, exitCode(err), "%v: %v", args, err)
 		assert.Positive(t, api.n.Load(), "%v reached the API", args)
 	}
+}
+
+// A list's --limit from MUSTER_LIMIT is checked as the flag is: out of
+// 1–1000 it is a usage error naming the variable, before any request.
+func TestLimitFromTheEnvironmentIsChecked(t *testing.T) {
+	t.Setenv("MUSTER_LIMIT", "5000")
+	api := &countingAPI{}
+	_, _, err := runOnFake(t, api, "person", "list")
+	require.Error(t, err)
+	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
+	assert.Contains(t, err.Error(), `MUSTER_LIMIT="5000": --limit "5000": want a whole number from 1 to 1000`)
+	assert.Zero(t, api.n.Load(), "refused before any request")
+
+	t.Setenv("MUSTER_LIMIT", "7")
+	var asked atomic.Value
+	_, _, err = runOnFake(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Store(r.URL.Query().Get("limit"))
+		fakeAPI{}.ServeHTTP(w, r)
+	}), "person", "list")
+	require.Error(t, err, "the fake answers nothing")
+	assert.Equal(t, "7", asked.Load(), "a limit in range is asked for")
 }

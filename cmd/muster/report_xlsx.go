@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -25,12 +26,18 @@ const reportXLSX = "xlsx"
 // 15-digit code) stay text as written.
 var reportNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,8})(\.[0-9]+)?$`)
 
+// reportTimeLayout is how the CSV writes a time (in the zone its time zone
+// column names); the workbook stores such a cell as a date and time.
+const reportTimeLayout = "2006-01-02 15:04:05"
+
 // reportWorkbook writes the report's CSV as a workbook of one sheet named
 // sheet (or "report" when Excel would refuse that name): the header row
-// frozen and filterable, plain decimals as numbers, every other cell as
-// text. The CSV guards cells a spreadsheet would read as a formula with an
-// apostrophe; a workbook cell written as text is never a formula, so the
-// guard is taken off and the cell says what the person wrote.
+// frozen and filterable, plain decimals as numbers, times as date cells
+// shown as the CSV writes them (a date cell has no zone: the report's time
+// zone column names it), every other cell as text. The CSV guards cells a
+// spreadsheet would read as a formula with an apostrophe; a workbook cell
+// written as text is never a formula, so the guard is taken off and the
+// cell says what the person wrote.
 func reportWorkbook(data []byte, sheet string) ([]byte, error) {
 	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	r.FieldsPerRecord = -1
@@ -85,6 +92,11 @@ func reportWorkbook(data []byte, sheet string) ([]byte, error) {
 		}
 		return excelize.Cell{StyleID: id, Value: v}, nil
 	}
+	dateFormat := "yyyy-mm-dd hh:mm:ss"
+	dateStyle, err := f.NewStyle(&excelize.Style{CustomNumFmt: &dateFormat})
+	if err != nil {
+		return nil, err
+	}
 	row, width := 1, len(head)
 	for {
 		rec, err := r.Read()
@@ -101,6 +113,10 @@ func reportWorkbook(data []byte, sheet string) ([]byte, error) {
 		width = max(width, len(rec))
 		cells = cells[:0]
 		for _, s := range rec {
+			if t, err := time.Parse(reportTimeLayout, s); err == nil {
+				cells = append(cells, excelize.Cell{StyleID: dateStyle, Value: t})
+				continue
+			}
 			v, places, isNumber := reportNumberOf(s)
 			if !isNumber {
 				cells = append(cells, reportText(s))

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	_ "time/tzdata" // CAP timestamps in Asia/Shanghai on hosts and images without a zone database
@@ -55,6 +56,7 @@ type serverOpts struct {
 	join           string
 	clusterKey     string
 	raftAuth       string // cluster.RaftAuth: required, or transition during an upgrade
+	voteWithoutLog bool   // cluster.Config.VoteWithoutLog
 	bootstrapToken string
 	logLevel       string
 	raftLogLevel   string
@@ -97,7 +99,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.StringVar(&o.capZone, "cap-time-zone", "Asia/Shanghai", "time zone of the timestamps in CAP alerts")
 	f.StringVar(&o.voiceZH, "voice-zh", twiml.DefaultVoice(twiml.ZhCN).Name, "Twilio text-to-speech voice of calls in Chinese: an Amazon Polly or Google voice speaking Mandarin (cmn-CN), e.g. Polly.Zhiyu, Google.cmn-CN-Wavenet-A (Twilio's default voice speaks none)")
 	f.StringVar(&o.voiceEN, "voice-en", twiml.DefaultVoice(twiml.EnUS).Name, "Twilio text-to-speech voice of calls in English: an Amazon Polly or Google English voice, e.g. Polly.Joanna, Polly.Amy, Google.en-US-Standard-C")
-	f.StringVar(&o.metricsAuth, "metrics-auth", "open", "who may read /metrics: open (anyone who reaches the HTTP port) or token (a muster token of any role, sent as the API takes it: Authorization: Bearer mst_…; give Prometheus a viewer's)")
+	f.StringVar(&o.metricsAuth, "metrics-auth", "open", "who may read /metrics: open (anyone who reaches the HTTP port) or token (a muster token with the read permission, of any role but feed, sent as the API takes it: Authorization: Bearer mst_…; give Prometheus a viewer's)")
 	o.diskReserve = cluster.DefaultDiskReserve
 	f.Var(&o.diskReserve, "disk-reserve", "free disk this node keeps for call-ups: a roster import that would leave less, besides room for a snapshot of the state, is refused (e.g. 256MiB, 1GiB; 0 or off: none)")
 	addMemoryLimit(cmd)
@@ -214,9 +216,24 @@ docs/operations.md.`,
 	f.StringSliceVar(&o.initialCluster, "initial-cluster", nil, "every voter of a new cluster as ID=HOST:PORT (its raft address), comma-separated; each listed node bootstraps it alike")
 	f.StringVar(&o.clusterKey, "cluster-key", "", "shared secret for node-to-node requests and raft (env MUSTER_CLUSTER_KEY)")
 	f.StringVar(&o.raftAuth, "raft-auth", string(cluster.RaftAuthRequired), "required: every raft connection proves it holds --cluster-key; transition: also take and dial raft without that proof, only for the first pass of a rolling upgrade from a muster without it (see docs/operations.md)")
+	f.BoolVar(&o.voteWithoutLog, "vote-without-log", false, "let this node vote while it holds no raft log (its data lost), as it otherwise will not for a member that has one; only when the members that kept their data cannot elect a leader without it and no other will come back (see docs/operations.md)")
 	o.sms.add(f, false)
 	return cmd
 }
+
+// exitCannotApply is the exit code of a node that stopped because it
+// could not apply committed raft entries (its data disk full; see
+// cluster.FSM.OnCannotApply): 74, EX_IOERR of sysexits.h. Started again
+// once there is room, it applies them.
+const exitCannotApply = 74
+
+// exitRefused is the exit code of a node that starting again will not
+// help: the cluster refused it (a removed member, a live member under its
+// ID, a data dir of another cluster, another cluster key) or its own raft
+// state says it is no member (cluster.ErrNotAMember). 78, EX_CONFIG of
+// sysexits.h: deploy/systemd/muster.service does not restart a node that
+// exits with it, nor with exitUsage (RestartPreventExitStatus).
+const exitRefused = 78
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
@@ -298,6 +315,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		Join:             o.join != "" && !o.listed(),
 		ClusterKey:       o.clusterKey,
 		RaftAuth:         cluster.RaftAuth(o.raftAuth),
+		VoteWithoutLog:   o.voteWithoutLog,
 		DiskReserve:      o.diskReserveBytes(),
 		Logger:           logger,
 		RaftLevel:        o.raftLogLevel,
@@ -309,6 +327,10 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}
 	plans.Register(node)
 	node.FSM().ReleaseMemoryAfter(plans.CmdImportCommit)
+	// A committed entry that cannot be applied (the data disk full): the
+	// FSM has logged what to do at ERROR; stop here, not with a panic's
+	// stack, which reads as a bug and buries that line.
+	node.FSM().OnCannotApply(func(string) { os.Exit(exitCannotApply) })
 	access.Register(node)
 	notify.Register(node)
 	drills.Register(node)
@@ -347,6 +369,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	node.OnLeader(drillScheduler.Run)
 	if err := node.Start(); err != nil {
 		node.Close()
+		if errors.Is(err, cluster.ErrNotAMember) {
+			return &exitError{exitRefused, err}
+		}
 		return err
 	}
 	defer func() {
@@ -390,10 +415,22 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		logger.Warn("this node belongs to no cluster: its data dir holds no cluster state; it waits to be added (muster cluster join --node-id "+o.nodeID+" …). "+
 			"If it is a member restarted, check --data-dir; a new member starts with --join URL, a new cluster with --bootstrap", "data_dir", o.dataDir)
 	}
+	// The join runs beside the start-up, not before the rest of it: a
+	// member restarted with the --join URL of a node gone for good is a
+	// member all the same, and the HTTP server's failure must be heard.
+	// A refusal stops the node, as before (a removed member, a live one
+	// under the same ID).
+	var joinDone chan error
 	if o.join != "" && !listed {
-		if err := joinCluster(ctx, logger, o.join, o.clusterKey, cluster.JoinRequest{NodeInfo: self, State: node.OwnState()}); err != nil {
-			return err
-		}
+		joinDone = make(chan error, 1)
+		jctx, cancelJoin := context.WithCancel(ctx)
+		var joining sync.WaitGroup
+		joining.Add(1)
+		go func() {
+			defer joining.Done()
+			joinDone <- joinCluster(jctx, logger, o.join, o.clusterKey, cluster.JoinRequest{NodeInfo: self, State: node.OwnState()}, memberWithLeader(node, self, logger))
+		}()
+		defer func() { cancelJoin(); joining.Wait() }()
 	}
 	if listed {
 		// The nodes listed start in any order and at any pace (a pod may
@@ -431,12 +468,19 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		}
 	}
 
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down: handing over leadership and closing", "node", o.nodeID)
-		return nil
-	case err := <-serveErr:
-		return fmt.Errorf("http server: %w", err)
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("shutting down: handing over leadership and closing", "node", o.nodeID)
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("http server: %w", err)
+		case err := <-joinDone:
+			if err != nil {
+				return err
+			}
+			joinDone = nil
+		}
 	}
 }
 
@@ -453,9 +497,11 @@ func devTry(addr, secret string) string {
 
 // joinCluster asks the cluster at url to add this node, retrying with
 // backoff until it succeeds, is refused (wrong key, bad request, or a
-// conflict such as a live member under the same ID), or the process is
-// stopped.
-func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self cluster.JoinRequest) error {
+// conflict such as a live member under the same ID), the process is
+// stopped, or member says the node is a voter of a cluster with a leader
+// already (a member restarted whose --join URL names a node gone for good,
+// or a join applied whose answer was lost): then there is nothing to do.
+func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self cluster.JoinRequest, member func(context.Context) (leader string, ok bool)) error {
 	wait := 200 * time.Millisecond
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -468,10 +514,15 @@ func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self
 		if muster.IsCode(err, muster.EForbidden) && strings.Contains(err.Error(), "without the right cluster key") {
 			// The answer of a muster from before signed node-to-node
 			// requests, as well as of one with another key.
-			return fmt.Errorf("join via %s refused: %w (check --cluster-key; a cluster whose nodes run a muster from before signed node-to-node requests refuses new nodes too: upgrade it first)", url, err)
+			return &exitError{exitRefused, fmt.Errorf("join via %s refused: %w (check --cluster-key; a cluster whose nodes run a muster from before signed node-to-node requests refuses new nodes too: upgrade it first)", url, err)}
 		}
 		if muster.IsCode(err, muster.EForbidden) || muster.IsCode(err, muster.EInvalid) || muster.IsCode(err, muster.EConflict) {
-			return fmt.Errorf("join via %s refused: %w", url, err)
+			return &exitError{exitRefused, fmt.Errorf("join via %s refused: %w", url, err)}
+		}
+		if leader, ok := member(ctx); ok {
+			logger.Info("the --join URL does not answer, but this node is already a voter of the cluster, whose leader is "+leader+": nothing to do, no more join attempts; "+
+				"point --join at a member that runs (or leave it: a restarted member needs none)", "via", url, "err", err)
+			return nil
 		}
 		logger.Warn("join failed, retrying", "via", url, "err", err, "in", wait)
 		select {
@@ -483,9 +534,32 @@ func joinCluster(ctx context.Context, logger *slog.Logger, url, key string, self
 	}
 }
 
-// waitLeader waits until node knows a leader and has caught up with it:
-// for at most timeout, or, with no timeout, for as long as it takes, saying
-// so in the log every 10 s.
+// memberWithLeader reports, for joinCluster, whether node is a voter in
+// the configuration it holds and knows a leader, which then has it as a
+// member: a removed node knows none. It then records self, this node's
+// addresses, through that leader (idempotent; a restarted member's HTTP
+// address may have changed), as the join would have.
+func memberWithLeader(node *cluster.Node, self cluster.NodeInfo, logger *slog.Logger) func(context.Context) (string, bool) {
+	return func(ctx context.Context) (string, bool) {
+		st := node.Status()
+		if st.LeaderID == "" || !slices.ContainsFunc(st.Servers, func(s cluster.ServerStatus) bool {
+			return s.ID == self.ID && s.Suffrage == "Voter" // raft.Voter
+		}) {
+			return "", false
+		}
+		if err := node.Join(ctx, self); err != nil && ctx.Err() == nil {
+			// Only shown by cluster status until this node leads, when it
+			// records its own address again: not worth stopping for.
+			logger.Warn("recording this node's HTTP address failed", "err", err)
+		}
+		return st.LeaderID, true
+	}
+}
+
+// waitLeader waits until node is ready (Node.Ready: it knows a leader and
+// has caught up with it): for at most timeout, or, with no timeout, for as
+// long as it takes, saying so and why (no leader yet, catching up) in the
+// log every 10 s.
 func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration, logger *slog.Logger) error {
 	start := time.Now()
 	said := start
@@ -495,10 +569,10 @@ func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration, 
 			return nil
 		}
 		if timeout > 0 && time.Since(start) > timeout {
-			return fmt.Errorf("no leader elected within %v", timeout)
+			return fmt.Errorf("not ready within %v: %s", timeout, why)
 		}
 		if time.Since(said) >= 10*time.Second {
-			logger.Warn("waiting for the cluster to elect a leader", "why", why, "waited", time.Since(start).Round(time.Second))
+			logger.Warn("waiting to be ready", "why", why, "waited", time.Since(start).Round(time.Second))
 			said = time.Now()
 		}
 		select {

@@ -241,7 +241,7 @@ func TestStatusBoardAndWatch(t *testing.T) {
 	if active := strings.Split(strings.TrimSpace(r.stdout), "\n"); assert.Len(t, active, 2, r.stdout) {
 		assert.Equal(t, []string{id, "flood-control", "IV", "EXERCISE", "active", itoa(a.Recipients)}, strings.Fields(active[1])[:6])
 	}
-	oneLineError(t, runCLI(t, env, "status", "--status", "waiting"), 1, `status "waiting": want one of pending_approval, active`)
+	oneLineError(t, runCLI(t, env, "status", "--status", "waiting"), 2, `--status "waiting": want pending_approval, active, stood_down, rejected or approval_expired`)
 	oneLineError(t, runCLI(t, env, "status", id, "--status", "active"), 2, "--status filters the list of activations")
 	r = runCLI(t, env, "status", "-o", "json")
 	require.Zero(t, r.code, r.stderr)

@@ -59,6 +59,8 @@ func TestSystemdUnit(t *testing.T) {
 	assert.Equal(t, "/usr/local/bin/muster", exec[0])
 	assert.Equal(t, "/etc/muster/muster.env", strings.TrimPrefix(unit["EnvironmentFile"], "-"))
 	assert.Equal(t, "on-failure", unit["Restart"])
+	assert.Equal(t, fmt.Sprintf("%d %d", exitUsage, exitRefused), unit["RestartPreventExitStatus"],
+		"a node refused, or started wrongly, is not restarted for ever")
 	assert.Equal(t, "strict", unit["ProtectSystem"], "the sandbox the data directory check below assumes")
 	stop, err := time.ParseDuration(unit["TimeoutStopSec"])
 	require.NoError(t, err)

@@ -171,6 +171,10 @@ var flagWants = map[string]string{
 // with cause: what the flag wants, for the types whose parser speaks Go
 // (strconv.ParseInt: …), or else what the command's own value said.
 func badFlagValue(f *pflag.Flag, value string, cause error) error {
+	var we wantError
+	if errors.As(cause, &we) {
+		return fmt.Errorf("--%s %q: %w", f.Name, value, we)
+	}
 	if want, ok := flagWants[f.Value.Type()]; ok {
 		return fmt.Errorf("--%s %q: want %s", f.Name, value, want)
 	}
