@@ -111,6 +111,27 @@ func IsLeaderOnly(ctx context.Context) bool {
 	return v
 }
 
+type idempotentKey struct{}
+
+// Idempotent marks ctx so that a command applied with it is proposed
+// again, on the next leader, when its outcome on the leader it went to is
+// unknown (the leader lost its leadership or closed while it held the
+// command, or was replaced, killed or cut off with a forwarded command in
+// hand) instead of failing as "it may or may not have been applied". Only
+// a command whose second application changes nothing its first did may be
+// marked: a batch of provider webhooks, each remembered by the provider's
+// ID once applied. Such a batch, answered with a failure, is lost unless
+// the provider tries again, and Twilio by default does not on an answer.
+func Idempotent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, idempotentKey{}, true)
+}
+
+// IsIdempotent reports whether ctx was marked by Idempotent.
+func IsIdempotent(ctx context.Context) bool {
+	v, _ := ctx.Value(idempotentKey{}).(bool)
+	return v
+}
+
 // ErrClosing is the cause (context.Cause) with which a node that closes
 // gracefully, while it still leads, ends its leader services' context. A
 // service may then finish what it has under way, within a few seconds:

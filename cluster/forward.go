@@ -44,8 +44,12 @@ func (n *Node) InternalHandler() http.Handler {
 			writeInternalError(w, muster.Errorf(muster.ENotLeader, "not the leader"))
 			return
 		}
+		ctx := r.Context()
+		if r.URL.Query().Get("idempotent") == "1" {
+			ctx = muster.Idempotent(ctx)
+		}
 		var out any
-		if err := n.applyLocal(r.Context(), &c, &out); err != nil {
+		if err := n.applyLocal(ctx, &c, &out); err != nil {
 			writeInternalError(w, err)
 			return
 		}
@@ -166,7 +170,11 @@ func (n *Node) leaderBase() (string, *http.Client, error) {
 	return strings.TrimRight(info.HTTPAddr, "/"), n.client, nil
 }
 
-func (n *Node) forwardApply(ctx context.Context, c *muster.Command, out any) error {
+// forwardApply has the leader apply c. An idempotent command
+// (muster.Idempotent) goes as such: the leader answers not_leader, not
+// "it may or may not have been applied", when it loses its leadership with
+// the command in hand, and this node asks the next leader (post).
+func (n *Node) forwardApply(ctx context.Context, c *muster.Command, out any, idempotent bool) error {
 	body, err := c.MarshalBinary()
 	if err != nil {
 		return err
@@ -174,7 +182,11 @@ func (n *Node) forwardApply(ctx context.Context, c *muster.Command, out any) err
 	var resp struct {
 		Result json.RawMessage `json:"result"`
 	}
-	if err := n.post(ctx, "/internal/v1/apply", "application/octet-stream", body, false, &resp); err != nil {
+	path := "/internal/v1/apply"
+	if idempotent {
+		path += "?idempotent=1"
+	}
+	if err := n.post(ctx, path, "application/octet-stream", body, idempotent, &resp); err != nil {
 		return err
 	}
 	if out == nil || len(resp.Result) == 0 || string(resp.Result) == "null" {

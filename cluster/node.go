@@ -668,7 +668,9 @@ func (n *Node) Leader() (id, raftAddr string) {
 // out when out is non-nil. Errors keep their muster code; an error with code
 // unavailable after the command was proposed means its outcome is unknown.
 // With a ctx marked by muster.LeaderOnly, a node that does not lead fails
-// with not_leader at once: nothing is forwarded or waited for.
+// with not_leader at once: nothing is forwarded or waited for. With a ctx
+// marked by muster.Idempotent, a command whose outcome is unknown is
+// proposed again once there is a leader, until ctx is done.
 func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
 	start := time.Now()
 	forwarded := false
@@ -685,7 +687,7 @@ func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
 			err = errRetry
 		default:
 			forwarded = true
-			err = n.forwardApply(ctx, c, out)
+			err = n.forwardApply(ctx, c, out, muster.IsIdempotent(ctx))
 		}
 		if errors.Is(err, errRetry) && leaderOnly {
 			return muster.Errorf(muster.ENotLeader, "apply %s: this node does not lead, and the command is not to be forwarded", c.Type)
@@ -717,10 +719,12 @@ func (n *Node) applyLocal(ctx context.Context, c *muster.Command, out any) error
 		switch {
 		case errors.Is(err, errAbandoned) && ctx.Err() != nil:
 			return muster.Errorf(muster.ETimeout, "apply %s: no result before the deadline (it may or may not have been applied)", c.Type)
-		case errors.Is(err, errAbandoned):
-			return muster.Errorf(muster.EUnavailable, "apply %s: node is shutting down (it may or may not have been applied)", c.Type)
 		case errors.Is(err, raft.ErrNotLeader):
 			return errRetry
+		case muster.IsIdempotent(ctx) && !errors.Is(err, raft.ErrEnqueueTimeout):
+			return errRetry // asked again of the next leader: a second application changes nothing
+		case errors.Is(err, errAbandoned):
+			return muster.Errorf(muster.EUnavailable, "apply %s: node is shutting down (it may or may not have been applied)", c.Type)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return muster.Errorf(muster.ETimeout, "apply %s: timed out waiting for the raft log", c.Type)
 		case errors.Is(err, raft.ErrRaftShutdown):

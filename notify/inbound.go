@@ -124,12 +124,23 @@ func (in *Inbound) flush(ctx context.Context, items []InboundItem) ([]InboundRes
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	// A batch applied twice changes nothing the first time did not (each
+	// reply is remembered by its SID, reports move states only forward),
+	// so when the leader that took it is lost with it in hand the batch is
+	// asked of the next one: answered with a failure, the provider would
+	// not post it again by default, and a reply or result would be lost.
+	// The deadline leaves the answer inside the provider's 15 s.
+	ctx, cancel := context.WithTimeout(muster.Idempotent(ctx), inboundApplyTimeout)
 	defer cancel()
 	var out []InboundResult
 	err = in.apply.Apply(ctx, &muster.Command{Type: CmdInbound, Actor: "webhook", Payload: payload}, &out)
 	return out, err
 }
+
+// inboundApplyTimeout bounds the apply of a batch of webhooks: Twilio
+// waits 15 s for an answer (its read timeout), and a webhook answered
+// after that is taken as not answered.
+const inboundApplyTimeout = 12 * time.Second
 
 // Ending says how a call-up that no longer takes answers closed, for what
 // is said back to a reply to it.
