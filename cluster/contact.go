@@ -33,8 +33,9 @@ type contacts struct {
 }
 
 type applied struct {
-	index uint64
-	at    time.Time
+	index   uint64
+	failing string // why it cannot store raft entries, as it said; "" when it can
+	at      time.Time
 }
 
 func newContacts() *contacts {
@@ -61,23 +62,27 @@ func (c *contacts) lastHeard(addr string) time.Time {
 	return c.heard[addr]
 }
 
-func (c *contacts) setApplied(id string, index uint64) {
+func (c *contacts) setApplied(id string, index uint64, failing string) {
 	c.mu.Lock()
-	c.applied[id] = applied{index: index, at: time.Now()}
+	c.applied[id] = applied{index: index, failing: failing, at: time.Now()}
 	c.mu.Unlock()
 }
 
-// appliedOf is the applied index member id last reported, if it did within
-// maxAge.
-func (c *contacts) appliedOf(id string, maxAge time.Duration) (uint64, bool) {
+// appliedOf is what member id last reported to the status call, if it did
+// within maxAge.
+func (c *contacts) appliedOf(id string, maxAge time.Duration) (applied, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a, ok := c.applied[id]
 	if !ok || time.Since(a.at) > maxAge {
-		return 0, false
+		return applied{}, false
 	}
-	return a.index, true
+	return a, true
 }
+
+// reportMaxAge is how old a member's answer to the status call may be to
+// be told (memberWatchEvery, twice, and the call's own timeout).
+const reportMaxAge = 2*memberWatchEvery + roomTimeout
 
 type trackedConn struct {
 	net.Conn
@@ -111,27 +116,53 @@ func (n *Node) heard(addr raft.ServerAddress) (last time.Time, ok bool) {
 	return last, !last.IsZero() && time.Since(last) <= n.reachWindow()
 }
 
+// logFailingOf is why member id (this node or another) cannot store raft
+// entries, as it last said to this leader's status call; "" when it can or
+// has not said lately.
+func (n *Node) logFailingOf(id string) string {
+	if id == n.cfg.NodeID {
+		return n.logFailing()
+	}
+	a, _ := n.contacts.appliedOf(id, reportMaxAge)
+	return a.failing
+}
+
+// voting reports whether the voter id at addr helps this leader commit:
+// heard from within the reach window (this node itself always), and not
+// saying that it cannot store raft entries. A voter whose log disk is full
+// still answers heartbeats, but no entry it is sent counts.
+func (n *Node) voting(id raft.ServerID, addr raft.ServerAddress) (last time.Time, ok bool) {
+	if id == raft.ServerID(n.cfg.NodeID) {
+		return time.Time{}, n.logFailing() == ""
+	}
+	last, ok = n.heard(addr)
+	return last, ok && n.logFailingOf(string(id)) == ""
+}
+
 // memberContact fills in s (a member of the configuration) as this node
 // knows it when it leads: whether the member answered raft within the reach
-// window, how long ago, and its applied index as it last reported it.
-// A node that does not lead leaves s as it is: it does not know.
+// window, how long ago, its applied index as it last reported it, and why
+// it cannot store raft entries if it said so (then it is not reachable:
+// it cannot help commit). A node that does not lead leaves s as it is: it
+// does not know.
 func (n *Node) memberContact(s *ServerStatus, addr raft.ServerAddress) {
 	if !n.IsLeader() {
 		return
 	}
-	reachable := true
+	s.LogFailing = n.logFailingOf(s.ID)
 	if s.ID == n.cfg.NodeID {
+		reachable := s.LogFailing == ""
 		s.Reachable = &reachable
 		s.AppliedIndex = n.fsm.AppliedIndex()
 		return
 	}
-	last, reachable := n.heard(addr)
+	last, reachable := n.voting(raft.ServerID(s.ID), addr)
 	s.Reachable = &reachable
 	if !last.IsZero() {
 		s.LastContact = time.Since(last).Round(time.Millisecond).String()
 	}
-	if idx, ok := n.contacts.appliedOf(s.ID, 2*memberWatchEvery+roomTimeout); ok {
-		s.AppliedIndex = idx
+	if a, ok := n.contacts.appliedOf(s.ID, reportMaxAge); ok {
+		s.AppliedIndex = a.index
 	}
 }
 
@@ -152,7 +183,7 @@ func (n *Node) watchMembers(ctx context.Context) {
 					sctx, cancel := context.WithTimeout(ctx, roomTimeout)
 					defer cancel()
 					if st, err := n.statusOf(sctx, string(s.ID)); err == nil && st.NodeID == string(s.ID) {
-						n.contacts.setApplied(string(s.ID), st.AppliedIndex)
+						n.contacts.setApplied(string(s.ID), st.AppliedIndex, st.LogFailing)
 					}
 				})
 			}
@@ -166,8 +197,8 @@ func (n *Node) watchMembers(ctx context.Context) {
 	}
 }
 
-// reachableVoters counts the voters this leader heard from within the
-// reach window, itself included; false when it does not lead.
+// reachableVoters counts the voters that help this leader commit (voting),
+// itself included; false when it does not lead.
 func (n *Node) reachableVoters() (int, bool) {
 	if !n.IsLeader() {
 		return 0, false
@@ -181,11 +212,7 @@ func (n *Node) reachableVoters() (int, bool) {
 		if s.Suffrage != raft.Voter {
 			continue
 		}
-		if s.ID == raft.ServerID(n.cfg.NodeID) {
-			count++
-			continue
-		}
-		if _, ok := n.heard(s.Address); ok {
+		if _, ok := n.voting(s.ID, s.Address); ok {
 			count++
 		}
 	}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"muster"
 	"muster/cluster"
 	"muster/cluster/clustertest"
 )
@@ -74,4 +76,43 @@ func TestANodeWhoseLogCannotBeStoredIsNotReady(t *testing.T) {
 	n.LogStoreFailed(43, nil)
 	ok, why = n.Ready(1000)
 	assert.True(t, ok, why)
+}
+
+// TestAVoterWhoseLogCannotBeStoredDoesNotCount: a voter whose raft log
+// cannot store what it is sent still answers heartbeats, and the leader
+// counted it reachable (exploratory finding Z7): muster cluster status
+// said nothing, and removing another voter was let through though no
+// quorum would be left to commit. The leader now takes what the member
+// says to its status call: such a voter is not reachable, its status says
+// why, and removing the only other voter that can commit is refused
+// naming it. Once it stores again it counts again.
+func TestAVoterWhoseLogCannotBeStoredDoesNotCount(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader := c.Leader()
+	require.NoError(t, put(ctx, leader.Node, "k", "v"))
+	stuck, other := c.Followers()[0], c.Followers()[1]
+
+	stuck.Node.LogStoreFailed(42, syscall.ENOSPC)
+	var s cluster.ServerStatus
+	require.Eventually(t, func() bool {
+		s, _ = serverAt(leader.Node.Status(), stuck.Node.ID())
+		return s.LogFailing != ""
+	}, 15*time.Second, 50*time.Millisecond, "the leader hears from the member's status call that its log is failing")
+	assert.Contains(t, s.LogFailing, "no space left on device")
+	require.NotNil(t, s.Reachable)
+	assert.False(t, *s.Reachable, "a voter that cannot store entries is not counted")
+	assert.Contains(t, stuck.Node.Status().LogFailing, "cannot store entries from index 42", "its own status says so too")
+
+	err := leader.Node.RemoveMember(ctx, cluster.RemoveRequest{ID: other.Node.ID()})
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Contains(t, err.Error(), stuck.Node.ID()+" answers but cannot store raft entries (")
+
+	stuck.Node.LogStoreFailed(43, nil)
+	require.Eventually(t, func() bool {
+		s, _ = serverAt(leader.Node.Status(), stuck.Node.ID())
+		return s.LogFailing == "" && s.Reachable != nil && *s.Reachable
+	}, 15*time.Second, 50*time.Millisecond, "stored again: counted again")
 }

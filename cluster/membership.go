@@ -641,12 +641,14 @@ func (n *Node) quorumGrace() time.Duration { return n.reachWindow() / reachFacto
 
 // checkQuorumWithout refuses, with a conflict, to take voter id out of
 // servers when the voters that would remain would not be a majority of
-// themselves among those this leader heard from over raft within the reach
-// window (the CONTACT of muster cluster status, muster_raft_voters_reachable).
+// themselves among those that help this leader commit: heard from over
+// raft within the reach window and able to store raft entries (voting; the
+// CONTACT of muster cluster status, muster_raft_voters_reachable).
 func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id raft.ServerID) error {
 	type silent struct {
-		id   raft.ServerID
-		last time.Time
+		id      raft.ServerID
+		last    time.Time
+		failing string
 	}
 	var remain []string
 	var quiet []silent
@@ -658,14 +660,10 @@ func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id
 				continue
 			}
 			remain = append(remain, string(s.ID))
-			if s.ID == raft.ServerID(n.cfg.NodeID) {
-				heard++
-				continue
-			}
-			if last, ok := n.heard(s.Address); ok {
+			if last, ok := n.voting(s.ID, s.Address); ok {
 				heard++
 			} else {
-				quiet = append(quiet, silent{s.ID, last})
+				quiet = append(quiet, silent{s.ID, last, n.logFailingOf(string(s.ID))})
 			}
 		}
 		return heard
@@ -690,9 +688,12 @@ func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id
 	var says, names []string
 	for _, q := range quiet {
 		names = append(names, string(q.id))
-		if q.last.IsZero() {
+		switch {
+		case q.failing != "":
+			says = append(says, fmt.Sprintf("%s answers but cannot store raft entries (%s)", q.id, q.failing))
+		case q.last.IsZero():
 			says = append(says, fmt.Sprintf("%s has not answered this leader since it was elected", q.id))
-		} else {
+		default:
 			says = append(says, fmt.Sprintf("%s has not answered for %s", q.id, time.Since(q.last).Round(100*time.Millisecond)))
 		}
 	}
@@ -746,6 +747,11 @@ type ServerStatus struct {
 	// reached when it last answered the leader's status call (every 2 s);
 	// absent (0) when unknown.
 	AppliedIndex uint64 `json:"applied_index,omitempty"`
+	// LogFailing, on the leader, is why the member cannot store the raft
+	// entries it is sent (its log disk full, say), as it said in its last
+	// answer to the status call. Such a member is not Reachable: it answers
+	// heartbeats but cannot help commit.
+	LogFailing string `json:"log_failing,omitempty"`
 }
 
 // Status is a node's view of the cluster.
@@ -775,6 +781,9 @@ type Status struct {
 	// Disk is this node's data-directory disk; absent where its free space
 	// cannot be read.
 	Disk *Disk `json:"disk,omitempty"`
+	// LogFailing is why this node cannot store the raft entries it is sent
+	// now; absent when it can.
+	LogFailing string `json:"log_failing,omitempty"`
 }
 
 // Status reports this node's view of the cluster from local state.
@@ -795,6 +804,7 @@ func (n *Node) Status() Status {
 		Rules:        n.rules(),
 		NodeRules:    n.cfg.Rules,
 		Encrypted:    n.auth.sealedNow(),
+		LogFailing:   n.logFailing(),
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
 	if d, ok := n.disk(); ok {

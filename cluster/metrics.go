@@ -45,7 +45,7 @@ func newNodeMetrics(n *Node) *nodeMetrics {
 		lastLog:       prometheus.NewDesc("muster_raft_last_log_index", "Last index in the raft log.", nil, nil),
 		lastContact:   prometheus.NewDesc("muster_raft_last_contact_seconds", "Seconds since a follower last heard from the leader (0 on the leader).", nil, nil),
 		servers:       prometheus.NewDesc("muster_raft_servers", "Members in the raft configuration.", nil, nil),
-		reachable:     prometheus.NewDesc("muster_raft_voters_reachable", "Voters the leader heard from over raft within three heartbeat timeouts, itself included (only the leader reports it): below a majority of the voters, the cluster can take no write.", nil, nil),
+		reachable:     prometheus.NewDesc("muster_raft_voters_reachable", "Voters the leader heard from over raft within three heartbeat timeouts that can store raft entries, itself included (only the leader reports it): below a majority of the voters, the cluster can take no write.", nil, nil),
 		diskFree:      prometheus.NewDesc("muster_disk_free_bytes", "Free space on the data directory's file system (alert well above muster_disk_reserve_bytes: an import that would go below it is refused, and a full disk stops the node).", nil, nil),
 		diskReserve:   prometheus.NewDesc("muster_disk_reserve_bytes", "Free disk this node keeps for call-ups (--disk-reserve).", nil, nil),
 		stateBytes:    prometheus.NewDesc("muster_state_bytes", "Size of the state, which each snapshot copies.", nil, nil),

@@ -71,6 +71,11 @@ func newClusterCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, s.Rules, lead, contactText(s), applied)
 				}
+				for _, s := range st.Servers {
+					if s.LogFailing != "" {
+						fmt.Fprintf(w, "\n%s cannot store the raft entries it is sent, so it does not count towards the quorum: %s\n", s.ID, s.LogFailing)
+					}
+				}
 				return nil
 			})
 		},
@@ -374,9 +379,13 @@ func backupOrigin(h http.Header) (node string, index uint64) {
 
 // contactText is a member's CONTACT cell: how long ago it last answered
 // the leader, LOST (and how long ago) when not within three heartbeat
-// timeouts, "-" where unknown (on a follower) or for the leader itself.
+// timeouts, LOG FAILING when it said it cannot store raft entries (why is
+// said below the table), "-" where unknown (on a follower) or for the
+// leader itself.
 func contactText(s cluster.ServerStatus) string {
 	switch {
+	case s.LogFailing != "":
+		return "LOG FAILING"
 	case s.Reachable == nil:
 		return "-"
 	case !*s.Reachable && s.LastContact == "":
