@@ -244,12 +244,15 @@ const commandVersion byte = 1
 //	   from (a failure for good at that attempt or later) changes
 //	   nothing; before, its late "sent" moved the recipient back to sent
 //	   and unscheduled the send to the next number.
-//	   An escalation.fire carrying a limit looks at most at that many
-//	   recipients, keeps where it stopped (esc_firing) and answers it;
-//	   the next command goes on from there until the step is done. A
-//	   superior step's silent people are gathered (esc_gather) and its
-//	   last chunk writes the reports, leaving out those who answered
-//	   since. Under earlier rules the limit is not looked at.
+//	   An escalation.fire carrying a limit looks at about that many
+//	   people at most, keeps where it stopped (esc_firing) and answers
+//	   it; the next command goes on from there until the step is done. A
+//	   superior step's chunks find the superiors of the silent people
+//	   they take (each grid's 网格长 read once a step) and keep them by
+//	   superior (esc_report); then the reports are written a few
+//	   superiors at a time, one entry each, leaving out those who
+//	   answered since: the same reports as the step in one entry.
+//	   Under earlier rules the limit is not looked at.
 //	   A drill.fire whose due time comes while another drill's run is
 //	   open over the same regions (or above or below) records it missed
 //	   naming that run; one whose length is over or ends within Grace of

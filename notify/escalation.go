@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -167,8 +168,13 @@ type FireResult struct {
 	// (rulesEscalationReachesSomeone). They were not escalated.
 	Unreached int `json:"unreached,omitempty"`
 	// Next is set when the step is not done: the next chunk goes on after
-	// this recipient (rulesFireInChunks).
+	// this recipient, or this person or superior of a superior step's
+	// reports (rulesFireInChunks).
 	Next plans.PersonID `json:"next,omitempty"`
+	// Looked counts the people a chunk looked at: recipients, the roster's
+	// people read to find superiors, and the people its reports name
+	// (rulesFireInChunks; about the limit at most).
+	Looked int `json:"looked,omitempty"`
 }
 
 func escStepKey(step int) []byte { return binary.BigEndian.AppendUint16(nil, uint16(step)) }
@@ -447,8 +453,7 @@ func (s *stepper) apply(i int, r *Recipient) error {
 func (s *stepper) finish() error {
 	steps := slices.Sorted(maps.Keys(s.reports))
 	for _, i := range steps {
-		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], reportRules{everyone: s.c.RulesAtLeast(rulesReportNamesEveryone),
-			upTree: s.reach, noReply: s.c.RulesAtLeast(rulesReportsTakeNoReply), english: s.c.RulesAtLeast(rulesEnglishReports)})
+		reports, err := superiorReports(s.tx, s.at.a, s.reports[i], s.reportRules())
 		if err != nil {
 			return err
 		}
@@ -494,6 +499,12 @@ func (s *stepper) finish() error {
 		}
 	}
 	return nil
+}
+
+// reportRules are the rules the command's 叫应 reports are written under.
+func (s *stepper) reportRules() reportRules {
+	return reportRules{everyone: s.c.RulesAtLeast(rulesReportNamesEveryone), upTree: s.reach,
+		noReply: s.c.RulesAtLeast(rulesReportsTakeNoReply), english: s.c.RulesAtLeast(rulesEnglishReports)}
 }
 
 // rulesEscalationReachesSomeone is the behaviour (muster.Rules) from which
@@ -600,6 +611,25 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		out.Next = progress.After
 		return out, nil
 	}
+	superior := chunked && ch.steps[req.Step].Do == plans.EscalateSuperior
+	if superior && progress.Phase != "" {
+		// Every recipient looked at: the reports are written.
+		st, err := newStepper(tx, c, at, ch, &out)
+		if err != nil {
+			return nil, err
+		}
+		done, err := st.reportChunk(req.Step, &progress, req.Limit)
+		if err != nil {
+			return nil, err
+		}
+		if !done {
+			out.Next = progress.After
+		}
+		if err := keepFiring(at.ad, req.Step, progress, done); err != nil {
+			return nil, err
+		}
+		return out, acts.flush(c)
+	}
 	// The first step to fire leaves out those reached too recently for it.
 	var recent *recentlyReached
 	if ch.recent && progress.Recent {
@@ -617,14 +647,41 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 			k, v = cur.Next()
 		}
 	}
+	// A superior step's chunks find the superiors of the people they take
+	// (the grids' 网格长 read once a step), which counts towards the limit.
+	var book *reportBook
+	if superior {
+		if book, err = openReportBook(tx, at, req.Step); err != nil {
+			return nil, err
+		}
+	}
 	looked := 0
+	take := func(r Recipient) error {
+		if !ch.applies(req.Step, r) {
+			return nil
+		}
+		targets = append(targets, r)
+		if superior {
+			seen := book.Looked
+			if _, err := book.gridLeaders(r.Grid); err != nil {
+				return err
+			}
+			looked += book.Looked - seen
+		}
+		return nil
+	}
 	for ; k != nil; k, v = cur.Next() {
-		if chunked && looked == req.Limit {
+		if chunked && looked >= req.Limit {
 			out.Next = progress.After // more to come: the next chunk goes on after the last looked at
 			break
 		}
 		looked++
 		progress.After = plans.PersonID(k)
+		if superior {
+			if err := progress.commandCandidate(k, v); err != nil {
+				return nil, err
+			}
+		}
 		if len(v) < 2 || (ch.clocks && clocks != nil && clocks.Get(k) != nil) {
 			continue
 		}
@@ -645,8 +702,8 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 			// Not reached, as if failed; not put on a clock for being
 			// reached recently either: they were not.
 			unreached[r.Person], r.State = true, StateFailed
-			if ch.applies(req.Step, r) {
-				targets = append(targets, r)
+			if err := take(r); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -662,9 +719,13 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if ch.applies(req.Step, r) {
-			targets = append(targets, r)
+		if err := take(r); err != nil {
+			return nil, err
 		}
+	}
+	scanned := 0 // the roster's people the loop read, in looked
+	if superior {
+		scanned = book.Looked
 	}
 	st, err := newStepper(tx, c, at, ch, &out)
 	if err != nil {
@@ -682,25 +743,32 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	if chunked {
 		done := out.Next == ""
-		if err := keepFiring(at.ad, req.Step, progress, done); err != nil {
-			return nil, err
-		}
-		// A superior step's reports are written by its last chunk, of
-		// everyone its chunks found silent.
-		if !done {
-			if err := gather(at.ad, req.Step, st.reports[req.Step], unreached); err != nil {
-				return nil, err
+		out.Looked = looked
+		if superior {
+			out.Looked += book.Looked - scanned
+			// Each silent person is kept in the reports of their superiors
+			// (or waits for the command slot); once every recipient is
+			// looked at, the reports are written, as many as the limit
+			// leaves room for in this entry.
+			for _, r := range st.reports[req.Step] {
+				noOne := func() error { return st.reachedNoOne(req.Step, r.Person) }
+				if err := book.take(r, unreached[r.Person], progress.Command, done, noOne); err != nil {
+					return nil, err
+				}
 			}
 			delete(st.reports, req.Step)
-		} else if st.ch.steps[req.Step].Do == plans.EscalateSuperior {
-			earlier, err := gathered(at, req.Step)
-			if err != nil {
-				return nil, err
+			if done {
+				progress.Phase = phaseAssign
+				if done, err = st.reportChunk(req.Step, &progress, req.Limit-looked-(book.Looked-scanned)); err != nil {
+					return nil, err
+				}
+				if !done {
+					out.Next = progress.After
+				}
 			}
-			st.reports[req.Step] = append(earlier, st.reports[req.Step]...)
-			if len(st.reports[req.Step]) == 0 {
-				delete(st.reports, req.Step)
-			}
+		}
+		if err := keepFiring(at.ad, req.Step, progress, done); err != nil {
+			return nil, err
 		}
 	}
 	if err := st.finish(); err != nil {
@@ -1051,33 +1119,33 @@ const rulesReportNamesEveryone = 10
 // English.
 func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, rules reportRules) ([]EscalationItem, error) {
 	everyone, upTree := rules.everyone, rules.upTree
-	leaders := map[plans.RegionCode][]plans.Person{}
-	leadersOf := func(grid plans.RegionCode) ([]plans.Person, error) {
+	leaders := map[plans.RegionCode][]superior{}
+	most := 1
+	if everyone {
+		most = maxCommandReports
+	}
+	leadersOf := func(grid plans.RegionCode) ([]superior, error) {
 		if ps, ok := leaders[grid]; ok {
 			return ps, nil
 		}
-		var found []plans.Person
-		reg, ok, err := plans.GetRegion(tx, grid)
-		if err != nil || !ok {
-			leaders[grid] = nil
-			return nil, err
-		}
-		most := 1
-		if everyone {
-			most = maxCommandReports
-		}
-		err = plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
-			if len(found) < most && p.Grid == grid && p.HasTag(GridLeaderTag) && len(p.Phones) > 0 {
-				found = append(found, *p)
-			}
-			return nil
-		})
+		found, _, err := gridLeaders(tx, grid, most)
 		leaders[grid] = found
 		return found, err
 	}
 	var command []Recipient // the first role slot's recipients, read lazily
 	commandRead := false
-	ups := map[plans.RegionCode][]plans.Person{} // leadersAbove's, by region
+	ups := map[plans.RegionCode][]superior{} // leadersAbove's, by region
+	regionPeople := func(reg plans.Region) ([]superior, error) {
+		ps, ok := ups[reg.Code]
+		if !ok {
+			var err error
+			if ps, _, err = regionLeaders(tx, reg); err != nil {
+				return nil, err
+			}
+			ups[reg.Code] = ps
+		}
+		return ps, nil
+	}
 	byBoss := map[plans.PersonID]*EscalationItem{}
 	named := map[plans.PersonID][]string{} // by superior: who, as the report names them
 	var order []plans.PersonID
@@ -1089,17 +1157,7 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, rules re
 			order = append(order, boss)
 		}
 		it.About = append(it.About, r.Person)
-		who := r.Name
-		if everyone && r.Phone != "" {
-			who += " " + dialable(r.Phone)
-		}
-		if r.State == StateFailed {
-			if rules.english && lang == plans.LangEN {
-				who += unreachedMarkEN
-			} else {
-				who += unreachedMark
-			}
-		}
+		who := reportName(r, rules, lang)
 		if everyone {
 			named[boss] = append(named[boss], who)
 			return
@@ -1111,9 +1169,9 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, rules re
 		if err != nil {
 			return nil, err
 		}
-		if len(bosses) > 0 && !slices.ContainsFunc(bosses, func(p plans.Person) bool { return p.ID == r.Person }) {
+		if len(bosses) > 0 && !slices.ContainsFunc(bosses, func(p superior) bool { return p.ID == r.Person }) {
 			for _, boss := range bosses {
-				add(boss.ID, boss.Name, boss.Phones[0], boss.Language, r)
+				add(boss.ID, boss.Name, boss.Phone, boss.Language, r)
 			}
 			continue
 		}
@@ -1141,12 +1199,12 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, rules re
 		if told || !upTree {
 			continue
 		}
-		above, err := leadersAbove(tx, r.Grid, r.Person, ups)
+		above, err := leadersAbove(tx, r.Grid, r.Person, regionPeople)
 		if err != nil {
 			return nil, err
 		}
 		for _, boss := range above {
-			add(boss.ID, boss.Name, boss.Phones[0], boss.Language, r)
+			add(boss.ID, boss.Name, boss.Phone, boss.Language, r)
 		}
 	}
 	out := make([]EscalationItem, 0, len(order))
@@ -1169,9 +1227,9 @@ func superiorReports(tx *bolt.Tx, a Activation, silentOnes []Recipient, rules re
 // command slot have no one (see superiorReports): the first
 // maxCommandReports people with a phone, other than person, of the nearest
 // region above the grid that has any — tagged 网格长 or 值班领导 in the
-// grid's community, 值班领导 in its street or district. found caches each
-// region's people (all of them, person included).
-func leadersAbove(tx *bolt.Tx, grid plans.RegionCode, person plans.PersonID, found map[plans.RegionCode][]plans.Person) ([]plans.Person, error) {
+// grid's community, 值班领导 in its street or district. people gives a
+// region's (regionLeaders, person included), from a cache.
+func leadersAbove(tx *bolt.Tx, grid plans.RegionCode, person plans.PersonID, people func(plans.Region) ([]superior, error)) ([]superior, error) {
 	reg, ok, err := plans.GetRegion(tx, grid)
 	if err != nil || !ok {
 		return nil, err
@@ -1180,21 +1238,11 @@ func leadersAbove(tx *bolt.Tx, grid plans.RegionCode, person plans.PersonID, fou
 		if reg, ok, err = plans.GetRegion(tx, code); err != nil || !ok || reg.Kind == plans.KindCity {
 			return nil, err
 		}
-		ps, ok := found[code]
-		if !ok {
-			err := plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
-				if len(ps) <= maxCommandReports && len(p.Phones) > 0 &&
-					(p.HasTag(DutyLeaderTag) || (reg.Kind == plans.KindCommunity && p.HasTag(GridLeaderTag))) {
-					ps = append(ps, *p) // one more than needed: person may be among them
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			found[code] = ps
+		ps, err := people(reg)
+		if err != nil {
+			return nil, err
 		}
-		var out []plans.Person
+		var out []superior
 		for _, p := range ps {
 			if p.ID != person && len(out) < maxCommandReports {
 				out = append(out, p)
@@ -1205,6 +1253,86 @@ func leadersAbove(tx *bolt.Tx, grid plans.RegionCode, person plans.PersonID, fou
 		}
 	}
 	return nil, nil
+}
+
+// superior is someone a 叫应 report goes to, as the report needs them.
+type superior struct {
+	ID       plans.PersonID `json:"id"`
+	Name     string         `json:"name"`
+	Phone    string         `json:"phone"`
+	Language plans.Language `json:"lang,omitempty"`
+}
+
+func superiorOf(p *plans.Person) superior {
+	return superior{ID: p.ID, Name: p.Name, Phone: p.Phones[0], Language: p.Language}
+}
+
+// errEnough stops a scan of the roster that found all it looks for.
+var errEnough = errors.New("enough")
+
+// gridLeaders returns the first most people (by ID) of grid tagged 网格长
+// with a phone, and how many of the grid's people it looked at.
+func gridLeaders(tx *bolt.Tx, grid plans.RegionCode, most int) ([]superior, int, error) {
+	reg, ok, err := plans.GetRegion(tx, grid)
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	var found []superior
+	n := 0
+	err = plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
+		n++
+		if p.Grid == grid && p.HasTag(GridLeaderTag) && len(p.Phones) > 0 {
+			if found = append(found, superiorOf(p)); len(found) == most {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	return found, n, err
+}
+
+// regionLeaders returns the people of reg, a region above a grid, that a
+// silence there can go to (leadersAbove): the first maxCommandReports+1
+// with a phone tagged 值班领导, or in a community 网格长 (one more than a
+// report needs: the silent person may be among them), and how many of the
+// region's people it looked at.
+func regionLeaders(tx *bolt.Tx, reg plans.Region) ([]superior, int, error) {
+	var found []superior
+	n := 0
+	err := plans.ForEachPersonUnder(tx, reg, func(p *plans.Person) error {
+		n++
+		if len(p.Phones) > 0 && (p.HasTag(DutyLeaderTag) || (reg.Kind == plans.KindCommunity && p.HasTag(GridLeaderTag))) {
+			if found = append(found, superiorOf(p)); len(found) > maxCommandReports {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	return found, n, err
+}
+
+// reportName is how a 叫应 report to a superior speaking lang names r:
+// the name, with the number the call-up went to when the report names
+// everyone, marked when the SMS did not reach them (r failed).
+func reportName(r Recipient, rules reportRules, lang plans.Language) string {
+	who := r.Name
+	if rules.everyone && r.Phone != "" {
+		who += " " + dialable(r.Phone)
+	}
+	if r.State == StateFailed {
+		if rules.english && lang == plans.LangEN {
+			who += unreachedMarkEN
+		} else {
+			who += unreachedMark
+		}
+	}
+	return who
 }
 
 // reportParts writes the 叫应 report it (About set, in the order of names)

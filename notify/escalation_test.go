@@ -318,9 +318,9 @@ func BenchmarkVoiceCallUp(b *testing.B) {
 //
 // MUSTER_BENCH_PEOPLE sets the roster size (default 100,000; the plan
 // calls up everyone). MUSTER_BENCH_STEP=superior makes the first step a
-// superior (叫应) step instead of an SMS to everyone: its chunks gather
-// the silent people and its last chunk writes one report per superior,
-// all in that chunk's entry; out-s is then until every report is sent.
+// superior (叫应) step instead of an SMS to everyone: its chunks find
+// the silent people's superiors, then write one report per superior a
+// chunk of superiors at a time; out-s is then until every report is sent.
 func BenchmarkEscalationFire(b *testing.B) {
 	people := 100_000
 	if s := os.Getenv("MUSTER_BENCH_PEOPLE"); s != "" {

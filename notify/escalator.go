@@ -66,8 +66,10 @@ type EscalatorConfig struct {
 	// Batch bounds the items claimed per activation per tick; Workers the
 	// sends in flight, for LIVE activations and for drills each.
 	Batch, Workers int
-	// FireChunk bounds the recipients one escalation.fire looks at (a
-	// raft entry; rulesFireInChunks). Default FireChunk.
+	// FireChunk bounds the people one escalation.fire looks at (a raft
+	// entry; rulesFireInChunks): recipients, and for a superior step the
+	// roster's people read to find superiors and the people its reports
+	// name. Default FireChunk.
 	FireChunk int
 	// ReportEvery is how often, at most, a superior step is caught up for
 	// the recipients on escalation clocks of their own (sent after the
