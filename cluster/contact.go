@@ -132,11 +132,16 @@ func (n *Node) logFailingOf(id string) string {
 // saying that it cannot store raft entries. A voter whose log disk is full
 // still answers heartbeats, but no entry it is sent counts.
 func (n *Node) voting(id raft.ServerID, addr raft.ServerAddress) (last time.Time, ok bool) {
+	return n.votingSince(id, addr, time.Now().Add(-n.reachWindow()))
+}
+
+// votingSince is voting with the member heard from since t.
+func (n *Node) votingSince(id raft.ServerID, addr raft.ServerAddress, t time.Time) (last time.Time, ok bool) {
 	if id == raft.ServerID(n.cfg.NodeID) {
 		return time.Time{}, n.logFailing() == ""
 	}
-	last, ok = n.heard(addr)
-	return last, ok && n.logFailingOf(string(id)) == ""
+	last = n.contacts.lastHeard(string(addr))
+	return last, !last.IsZero() && !last.Before(t) && n.logFailingOf(string(id)) == ""
 }
 
 // memberContact fills in s (a member of the configuration) as this node

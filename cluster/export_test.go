@@ -53,6 +53,16 @@ func NewBoundedLogCache(capacity int, store raft.LogStore, path string) (*bounde
 	return newBoundedLogCache(capacity, store, path)
 }
 
+// RefuseLogStores makes n's raft log store fail every batch with err, as
+// a disk that stays full does, until called with nil.
+func (n *Node) RefuseLogStores(err error) {
+	if err == nil {
+		n.logCache.refuse.Store(nil)
+		return
+	}
+	n.logCache.refuse.Store(&err)
+}
+
 // LogStoreFailed records in n's raft log store that a batch from index
 // first failed with err (nil: a batch was stored), as storing does.
 func (n *Node) LogStoreFailed(first uint64, err error) {

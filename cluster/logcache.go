@@ -29,6 +29,9 @@ type boundedLogCache struct {
 	// stored (its disk full): raft only logs that and asks again, so the
 	// node would look ready and answer reads it cannot catch up for.
 	failing atomic.Pointer[logStoreFailure]
+	// refuse, when set (tests: a disk that stays full), is what StoreLogs
+	// fails with instead of storing.
+	refuse atomic.Pointer[error]
 }
 
 // logStoreFailure is a failure to store raft entries, and since when.
@@ -78,6 +81,9 @@ func (c *boundedLogCache) StoreLog(l *raft.Log) error { return c.StoreLogs([]*ra
 // StoreLogs stores a batch, cached unless it holds an entry larger than
 // maxCachedEntry.
 func (c *boundedLogCache) StoreLogs(logs []*raft.Log) error {
+	if err := c.refuse.Load(); err != nil {
+		return c.note(logs, *err)
+	}
 	for _, l := range logs {
 		if len(l.Data) > maxCachedEntry {
 			return c.note(logs, c.store.StoreLogs(logs))

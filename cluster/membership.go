@@ -641,15 +641,18 @@ func (n *Node) quorumGrace() time.Duration { return n.reachWindow() / reachFacto
 
 // checkQuorumWithout refuses, with a conflict, to take voter id out of
 // servers when the voters that would remain would not be a majority of
-// themselves among those that help this leader commit: heard from over
-// raft within the reach window and able to store raft entries (voting; the
-// CONTACT of muster cluster status, muster_raft_voters_reachable).
+// themselves among those that help this leader commit: able to store raft
+// entries and heard from over raft since the check began. The leader hears
+// from a live voter ten times a heartbeat timeout, so it waits up to one
+// (quorumGrace) for them; one that died a second ago still counted in the
+// reach window of CONTACT (exploratory finding Z14).
 func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id raft.ServerID) error {
 	type silent struct {
 		id      raft.ServerID
 		last    time.Time
 		failing string
 	}
+	start := time.Now()
 	var remain []string
 	var quiet []silent
 	count := func() int {
@@ -660,7 +663,7 @@ func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id
 				continue
 			}
 			remain = append(remain, string(s.ID))
-			if last, ok := n.voting(s.ID, s.Address); ok {
+			if last, ok := n.votingSince(s.ID, s.Address, start); ok {
 				heard++
 			} else {
 				quiet = append(quiet, silent{s.ID, last, n.logFailingOf(string(s.ID))})
@@ -668,8 +671,8 @@ func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id
 		}
 		return heard
 	}
-	deadline := time.Now().Add(n.quorumGrace())
-	t := time.NewTicker(50 * time.Millisecond)
+	deadline := start.Add(n.quorumGrace())
+	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		heard := count()

@@ -316,6 +316,38 @@ func deadTo(t *testing.T, leader *cluster.Node, m *clustertest.Member) {
 	}, 15*time.Second, 50*time.Millisecond, "the leader sees %s dead", m.Node.ID())
 }
 
+// A voter killed a moment before a removal is asked still counted: the
+// leader had heard from it within three heartbeat timeouts (CONTACT still
+// said it answered), and taking the other live voter out was let through,
+// leaving no quorum (exploratory finding Z14, the part left). The check
+// counts only the voters heard from since it began: refused.
+func TestRemoveRightAfterAVoterDiedIsRefused(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader := c.Leader()
+	require.NoError(t, put(ctx, leader.Node, "k", "v"))
+	live, dead := c.Followers()[0], c.Followers()[1]
+	c.Kill(dead)
+	// Silent for more than a heartbeat timeout (a second), and still
+	// within the three of CONTACT: no answer of its that was on the way
+	// when it died is left to be read.
+	require.Eventually(t, func() bool {
+		s, _ := serverAt(leader.Node.Status(), dead.Node.ID())
+		d, err := time.ParseDuration(s.LastContact)
+		return err == nil && d >= 1200*time.Millisecond && s.Reachable != nil && *s.Reachable
+	}, 10*time.Second, 10*time.Millisecond, "CONTACT still counts %s, silent for more than a second", dead.Node.ID())
+
+	start := time.Now()
+	err := leader.Node.Remove(ctx, live.Node.ID())
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EConflict), "got %v", err)
+	assert.Regexp(t, dead.Node.ID()+` has not answered for [0-9.]+m?s`, err.Error())
+	assert.Less(t, time.Since(start), 5*time.Second, "refused within about a heartbeat timeout")
+	assert.Len(t, leader.Node.Status().Servers, 3, "nothing was changed")
+	require.NoError(t, put(ctx, leader.Node, "after-refusal", "v"), "the quorum stands")
+}
+
 // Taking a live voter out while another voter is down would leave a
 // configuration whose reachable voters are no majority: the cluster had no
 // leader, and no call-up could be written, until the dead one came back
