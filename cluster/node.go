@@ -147,6 +147,7 @@ type Node struct {
 	sealed   *http.Client
 	metrics  *nodeMetrics
 	contacts *contacts     // when peers last answered over raft, and their applied index
+	repeats  *repeats      // raft's repeated errors about a peer, logged once per repeatEvery
 	auth     *raftAuth     // authenticates raft connections with the cluster key
 	internal *internalAuth // signs and checks node-to-node requests
 
@@ -213,6 +214,7 @@ func New(cfg Config) (*Node, error) {
 		observerCh: make(chan raft.Observation, 16),
 		client:     &http.Client{Transport: tr},
 		contacts:   newContacts(),
+		repeats:    newRepeats(repeatEvery, time.Now),
 		stop:       make(chan struct{}),
 		finish:     make(chan chan struct{}),
 	}
@@ -293,7 +295,7 @@ func (n *Node) hclogger(name string) hclog.Logger {
 	if level == hclog.NoLevel {
 		level = hclog.Warn
 	}
-	return hclog.New(&hclog.LoggerOptions{Name: name + "[" + n.cfg.NodeID + "]", Level: level, Output: out})
+	return quietLogger{hclog.New(&hclog.LoggerOptions{Name: name + "[" + n.cfg.NodeID + "]", Level: level, Output: out}), n.repeats}
 }
 
 // Start opens the raft log, the transport and raft itself, bootstrapping a
