@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"bytes"
-	"context"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -87,12 +86,7 @@ func TestANodeWhoseLogCannotBeStoredIsNotReady(t *testing.T) {
 // why, and removing the only other voter that can commit is refused
 // naming it. Once it stores again it counts again.
 func TestAVoterWhoseLogCannotBeStoredDoesNotCount(t *testing.T) {
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	leader := c.Leader()
-	require.NoError(t, put(ctx, leader.Node, "k", "v"))
-	stuck, other := c.Followers()[0], c.Followers()[1]
+	_, ctx, leader, stuck, other := threeWithAWrite(t)
 
 	stuck.Node.RefuseLogStores(syscall.ENOSPC)
 	require.NoError(t, put(ctx, leader.Node, "k2", "v"), "the leader and the other commit")

@@ -306,6 +306,19 @@ func TestStatusShowsWhichMembersAnswerTheLeader(t *testing.T) {
 	assert.True(t, *live.Reachable, "the live one still answers")
 }
 
+// threeWithAWrite is a three-node cluster that has committed a write: the
+// cluster, a context for the test's minute, its leader and its two
+// followers.
+func threeWithAWrite(t *testing.T) (c *clustertest.Cluster, ctx context.Context, leader, a, b *clustertest.Member) {
+	t.Helper()
+	c = clustertest.New(t, 3, clustertest.Options{Setup: kv})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	leader = c.Leader()
+	require.NoError(t, put(ctx, leader.Node, "k", "v"))
+	return c, ctx, leader, c.Followers()[0], c.Followers()[1]
+}
+
 // deadTo waits until leader no longer hears from m (killed): the CONTACT of
 // muster cluster status says LOST.
 func deadTo(t *testing.T, leader *cluster.Node, m *clustertest.Member) {
@@ -322,12 +335,7 @@ func deadTo(t *testing.T, leader *cluster.Node, m *clustertest.Member) {
 // leaving no quorum (exploratory finding Z14, the part left). The check
 // counts only the voters heard from since it began: refused.
 func TestRemoveRightAfterAVoterDiedIsRefused(t *testing.T) {
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	leader := c.Leader()
-	require.NoError(t, put(ctx, leader.Node, "k", "v"))
-	live, dead := c.Followers()[0], c.Followers()[1]
+	c, ctx, leader, live, dead := threeWithAWrite(t)
 	c.Kill(dead)
 	// Silent for more than a heartbeat timeout (a second), and still
 	// within the three of CONTACT: no answer of its that was on the way
@@ -354,12 +362,7 @@ func TestRemoveRightAfterAVoterDiedIsRefused(t *testing.T) {
 // (exploratory finding Z14). It is refused, on the leader and through a
 // follower, and changes nothing; taking the dead one out is not.
 func TestRemoveThatWouldCostTheQuorumIsRefused(t *testing.T) {
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	leader := c.Leader()
-	require.NoError(t, put(ctx, leader.Node, "k", "v"))
-	live, dead := c.Followers()[0], c.Followers()[1]
+	c, ctx, leader, live, dead := threeWithAWrite(t)
 	c.Kill(dead)
 	deadTo(t, leader.Node, dead)
 
@@ -389,12 +392,7 @@ func TestRemoveThatWouldCostTheQuorumIsRefused(t *testing.T) {
 // longer lists it, not "remove it again", and the cluster goes on once the
 // dead one is back, without it.
 func TestForcedRemoveSaysWhatBecameOfTheMember(t *testing.T) {
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	leader := c.Leader()
-	require.NoError(t, put(ctx, leader.Node, "k", "v"))
-	live, dead := c.Followers()[0], c.Followers()[1]
+	c, ctx, leader, live, dead := threeWithAWrite(t)
 	c.Kill(dead)
 	deadTo(t, leader.Node, dead)
 
