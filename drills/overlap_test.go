@@ -22,16 +22,9 @@ import (
 func TestADueTimeOverAnotherDrillsOpenRunIsMissed(t *testing.T) {
 	e := newClockedEnv(t, 1, 400, nil)
 	ctx := testCtx(t)
-	week, err := e.drills.Schedule(ctx, "trainer", weekly(district))
-	require.NoError(t, err)
-	workday := weekly(street)
-	workday.Cron, workday.Title = "0 9 * * 1-5", "街道通讯演练"
-	days, err := e.drills.Schedule(ctx, "trainer", workday)
-	require.NoError(t, err)
-	elsewhere := weekly(other)
-	elsewhere.Title = "江北通讯演练"
-	away, err := e.drills.Schedule(ctx, "trainer", elsewhere)
-	require.NoError(t, err)
+	week := scheduledAs(t, e, district, "", "")
+	days := scheduledAs(t, e, street, "0 9 * * 1-5", "街道通讯演练")
+	away := scheduledAs(t, e, other, "", "江北通讯演练")
 	require.True(t, days.Due.Equal(week.Due), "both due %s and %s", week.Due, days.Due)
 
 	e.clock.Set(week.Due.Add(-20 * time.Minute))
@@ -72,12 +65,8 @@ func TestTwoSchedulesDueAtOnceStartOne(t *testing.T) {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
 			e := newEnvWith(t, envOptions{nodes: 1, people: 300, rules: rules, stamp: true})
 			ctx := testCtx(t)
-			a, err := e.drills.Schedule(ctx, "trainer", weekly(district))
-			require.NoError(t, err)
-			hourly := weekly(district)
-			hourly.Cron, hourly.Title = "0 * * * *", "每小时通讯演练"
-			b, err := e.drills.Schedule(ctx, "trainer", hourly)
-			require.NoError(t, err)
+			a := scheduledAs(t, e, district, "", "")
+			b := scheduledAs(t, e, district, "0 * * * *", "每小时通讯演练")
 			require.True(t, a.Due.Equal(b.Due))
 			e.clock.Set(a.Due)
 			fire := func(s drills.Schedule) drills.FireResult {
@@ -112,12 +101,8 @@ func TestAnotherDrillsRunEndingAtTheDueTimeIsStoodDown(t *testing.T) {
 	e := newClockedEnv(t, 1, 300, nil)
 	ctx := testCtx(t)
 	e.clock.Set(start.Add(-time.Hour)) // Monday 07:00
-	week, err := e.drills.Schedule(ctx, "trainer", weekly(district))
-	require.NoError(t, err)
-	early := weekly(district)
-	early.Cron, early.Title = "0 8 * * *", "早间通讯演练"
-	daily, err := e.drills.Schedule(ctx, "trainer", early)
-	require.NoError(t, err)
+	week := scheduledAs(t, e, district, "", "")
+	daily := scheduledAs(t, e, district, "0 8 * * *", "早间通讯演练")
 	require.True(t, daily.Due.Before(week.Due))
 
 	_, _, sched := e.on(e.c.Leader(), drills.SchedulerConfig{})
@@ -144,18 +129,11 @@ func TestAnotherDrillsRunEndingAtTheDueTimeIsStoodDown(t *testing.T) {
 func TestScheduleWarnsOfSchedulesThatCanOverlap(t *testing.T) {
 	e := newClockedEnv(t, 1, 50, nil)
 	ctx := testCtx(t)
-	week, err := e.drills.Schedule(ctx, "trainer", weekly(district))
-	require.NoError(t, err)
+	week := scheduledAs(t, e, district, "", "")
 	assert.Empty(t, week.Warnings)
-	afternoon := weekly(district)
-	afternoon.Cron, afternoon.Title = "0 14 * * 1", "午后通讯演练"
-	later, err := e.drills.Schedule(ctx, "trainer", afternoon)
-	require.NoError(t, err)
+	later := scheduledAs(t, e, district, "0 14 * * 1", "午后通讯演练")
 	assert.Empty(t, later.Warnings, "five hours apart, an hour long: never open at once")
-	elsewhere := weekly(other)
-	elsewhere.Title = "江北通讯演练"
-	away, err := e.drills.Schedule(ctx, "trainer", elsewhere)
-	require.NoError(t, err)
+	away := scheduledAs(t, e, other, "", "江北通讯演练")
 	assert.Empty(t, away.Warnings)
 
 	workday := weekly(street)
@@ -229,4 +207,20 @@ func TestAtThatHasPassedNamesTheOffset(t *testing.T) {
 	require.True(t, muster.IsCode(err, muster.EInvalid), "%v", err)
 	now := e.clock.Now().In(mustZone(t, "Asia/Shanghai"))
 	assert.ErrorContains(t, err, "at 2026-12-07 07:30 +08:00: the time has passed (now "+now.Format("2006-01-02 15:04 -07:00")+")")
+}
+
+// scheduledAs is the trainer's weekly drill schedule over region, as
+// stored, with cron and title in place of weekly's unless empty.
+func scheduledAs(t *testing.T, e *env, region plans.RegionCode, cron, title string) drills.Schedule {
+	t.Helper()
+	in := weekly(region)
+	if cron != "" {
+		in.Cron = cron
+	}
+	if title != "" {
+		in.Title = title
+	}
+	s, err := e.drills.Schedule(testCtx(t), "trainer", in)
+	require.NoError(t, err)
+	return s
 }
