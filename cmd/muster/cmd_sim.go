@@ -41,6 +41,7 @@ type simOpts struct {
 	workers    int
 	cbAttempts int
 	cbDelay    time.Duration
+	twilioTry  bool
 	logLevel   string
 }
 
@@ -98,6 +99,7 @@ Replies: SHARE:WITHIN:BODY, e.g. 0.7:30s:1 and 0.1:60s:2 家中有事`,
 	f.IntVar(&o.workers, "workers", 8, "webhooks posted at once")
 	f.IntVar(&o.cbAttempts, "callback-attempts", 3, "tries of each webhook (status callbacks and replies) before it is given up")
 	f.DurationVar(&o.cbDelay, "callback-retry-delay", 250*time.Millisecond, "first webhook retry after this; doubles per retry")
+	f.BoolVar(&o.twilioTry, "twilio-retries", false, "post a webhook again as Twilio does by default: once, only when the connection could not be made (a webhook answered with an error is lost); --callback-attempts is not looked at")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level")
 	return cmd
 }
@@ -134,6 +136,7 @@ func (o *simOpts) config() (twiliosim.Config, error) {
 		Workers:            o.workers,
 		CallbackAttempts:   o.cbAttempts,
 		CallbackRetryDelay: o.cbDelay,
+		TwilioRetries:      o.twilioTry,
 		PublicURL:          "http://" + o.listen,
 		MPS:                o.mps,
 		Latency:            o.latency,

@@ -467,6 +467,7 @@ func TestTwilioSimAccountFlags(t *testing.T) {
 		{name: "twice", o: simOpts{accountSID: "AC1", authToken: "t", accounts: []string{"AC1:t2"}}, err: "given twice"},
 		{name: "no token", o: simOpts{accounts: []string{"AC1"}}, err: "SID:TOKEN"},
 		{name: "none", o: simOpts{}, err: "--account-sid"},
+		{name: "Twilio's retries", o: simOpts{accountSID: "AC1", authToken: "t", twilioTry: true}, want: []string{"AC1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.number, tc.o.workers, tc.o.cbAttempts, tc.o.cbDelay = "+15005550006", 8, 3, time.Second
@@ -482,6 +483,7 @@ func TestTwilioSimAccountFlags(t *testing.T) {
 				sids = append(sids, a.SID)
 			}
 			assert.Equal(t, tc.want, sids)
+			assert.Equal(t, tc.o.twilioTry, cfg.TwilioRetries, "--twilio-retries")
 			assert.Equal(t, "+15005550006", cfg.Accounts[0].Number)
 			if len(tc.o.accounts) == 2 {
 				assert.Equal(t, "+15005550101", cfg.Accounts[1].Number, "NUMBER is taken from the spec")

@@ -175,6 +175,11 @@ type Config struct {
 	// n-th retry after CallbackRetryDelay·2ⁿ⁻¹ (default 250ms).
 	CallbackAttempts   int
 	CallbackRetryDelay time.Duration
+	// TwilioRetries retries webhooks as Twilio does by default: once, and
+	// only when the connection could not be made; an answer of any status,
+	// or none in time, is final (CallbackAttempts is then not looked at).
+	// A webhook answered 5xx is lost, as it is with Twilio.
+	TwilioRetries bool
 	// CallbackTimeout bounds one webhook request, TwiML fetches included; default 5s.
 	CallbackTimeout time.Duration
 	// DuplicateCallbacks posts every status callback twice, the copy a

@@ -16,10 +16,12 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -655,7 +657,14 @@ func (s *Server) post(ctx context.Context, e *event) {
 		return
 	}
 	e.attempt++
-	if e.attempt >= s.cfg.CallbackAttempts {
+	attempts := s.cfg.CallbackAttempts
+	if s.cfg.TwilioRetries {
+		attempts = 1
+		if isDialError(err) {
+			attempts = 2
+		}
+	}
+	if e.attempt >= attempts {
 		s.cfg.Logger.Warn("twiliosim: webhook given up", "url", target, "attempts", e.attempt, "err", err)
 		if e.kind == evReply {
 			a.c.repliesFailed.Add(1)
@@ -724,4 +733,11 @@ func (s *Server) request(ctx context.Context, token, method, target string, form
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, b, nil
+}
+
+// isDialError reports whether err is a failure to connect: what Twilio
+// posts a webhook again for by default (TwilioRetries).
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

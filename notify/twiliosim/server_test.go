@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -506,4 +507,24 @@ func TestParseRule(t *testing.T) {
 		{spec: "re:([=failed:1", wantErr: "missing closing"},
 		{spec: "nothing", wantErr: "want PATTERN"},
 	})
+}
+
+// With TwilioRetries a webhook is posted again only when the connection
+// could not be made, and once: one answered 500 is lost, as with Twilio.
+func TestTwilioRetriesOnlyWhenItCannotConnect(t *testing.T) {
+	r := startSim(t, Config{TwilioRetries: true, CallbackAttempts: 8})
+	rc := newReceiver(t, testToken)
+	rc.fail = 1
+	m, err := r.client(t).Api.CreateMessage(sms("+8613800138000", "x", rc.ts.URL+"/cb?attempt=A9"))
+	require.NoError(t, err)
+	eventually(t, "the delivered callback", func() bool { return slices.Contains(rc.statuses(*m.Sid), "delivered") })
+	assert.Equal(t, []string{"delivered"}, rc.statuses(*m.Sid), "the sent callback answered 500 was not posted again")
+	st := r.sim.Stats()
+	assert.EqualValues(t, 0, st.CallbackRetries)
+	assert.EqualValues(t, 1, st.CallbacksFailed)
+
+	m, err = r.client(t).Api.CreateMessage(sms("+8613800138001", "x", "http://127.0.0.1:1/cb"))
+	require.NoError(t, err)
+	eventually(t, "both callbacks given up", func() bool { return r.sim.Stats().CallbacksFailed == 3 })
+	assert.EqualValues(t, 2, r.sim.Stats().CallbackRetries, "each tried again once: nothing listened")
 }
