@@ -752,8 +752,14 @@ func applyEscalationFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 			// leaves room for in this entry.
 			for _, r := range st.reports[req.Step] {
 				noOne := func() error { return st.reachedNoOne(req.Step, r.Person) }
-				if err := book.take(r, unreached[r.Person], progress.Command, done, noOne); err != nil {
+				told, err := book.take(r, unreached[r.Person], progress.Command, done, noOne)
+				if err != nil {
 					return nil, err
+				}
+				if told {
+					if err := st.escalate(r, unreached[r.Person]); err != nil {
+						return nil, err
+					}
 				}
 			}
 			delete(st.reports, req.Step)

@@ -273,50 +273,63 @@ func flagOf(failed bool) byte {
 // reached by SMS), as superiorReports does: the 网格长 of r's grid, else,
 // once command is known (all maxCommandReports of it, or final), the
 // command slot's, else the nearest region above with someone; and keeps r
-// in each one's report. A person the step cannot place yet waits (kind
-// 'p') for the command slot to be known; one it reaches no one for is
-// noted by noOne.
-func (rb *reportBook) take(r Recipient, failed bool, command []superior, final bool, noOne func() error) error {
+// in each one's report, reporting whether it did. A person the step
+// cannot place yet waits (kind 'p') for the command slot to be known; one
+// it reaches no one for is noted by noOne.
+func (rb *reportBook) take(r Recipient, failed bool, command []superior, final bool, noOne func() error) (bool, error) {
 	bosses, err := rb.gridLeaders(r.Grid)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(bosses) > 0 && !slices.ContainsFunc(bosses, func(p superior) bool { return p.ID == r.Person }) {
 		for _, boss := range bosses {
 			if err := rb.name(boss, routeRoster, r.Person, failed); err != nil {
-				return err
+				return false, err
 			}
 		}
-		return nil
+		return true, nil
 	}
 	if !final && len(command) < maxCommandReports {
-		return rb.b.Put(reportKey(rb.step, 'p', string(r.Person)), []byte{flagOf(failed)})
+		return false, rb.b.Put(reportKey(rb.step, 'p', string(r.Person)), []byte{flagOf(failed)})
 	}
 	told := false
 	for _, c := range command {
 		if c.ID != r.Person {
 			if err := rb.name(c, routeCommand, r.Person, failed); err != nil {
-				return err
+				return false, err
 			}
 			told = true
 		}
 	}
 	if told {
-		return nil
+		return true, nil
 	}
 	above, err := leadersAbove(rb.tx, r.Grid, r.Person, rb.regionPeople)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, boss := range above {
 		if err := rb.name(boss, routeRoster, r.Person, failed); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if len(above) == 0 {
-		return noOne()
+		return false, noOne()
 	}
-	return nil
+	return true, nil
+}
+
+// escalate moves r, which a report of the step will name, to escalated
+// when it is silent (not if the SMS did not reach them: failed): now, in
+// the recipients' order, not when the report is written, superior by
+// superior, which would rewrite the recipients all over their bucket in
+// every entry. Whoever answers before the report stays answered and is
+// left out of it, as before.
+func (s *stepper) escalate(r Recipient, failed bool) error {
+	if failed || !silent(r.State) {
+		return nil
+	}
+	return s.at.move(r, StateEscalated)
 }
 
 // first returns the first key of the step's kind (after the kind) and its
@@ -340,7 +353,8 @@ func (rb *reportBook) first(kind byte) (rest, v []byte) {
 // As finish does for a step in one entry, each report names those of its
 // people who have not answered by now, those the step took as not reached
 // by SMS marked; those a report names are reached for, and the silent
-// among them escalated; those it reached no one for are noted.
+// among them escalated (most were when taken: see escalate); those it
+// reached no one for are noted.
 func (s *stepper) reportChunk(i int, p *fireProgress, budget int) (bool, error) {
 	rb, err := openReportBook(s.tx, s.at, i)
 	if err != nil {
@@ -369,8 +383,14 @@ func (s *stepper) reportChunk(i int, p *fireProgress, budget int) (bool, error) 
 				return false, err
 			}
 			if !answered(r.State) {
-				if err := rb.take(r, failed, p.Command, true, noOne(person)); err != nil {
+				told, err := rb.take(r, failed, p.Command, true, noOne(person))
+				if err != nil {
 					return false, err
+				}
+				if told {
+					if err := s.escalate(r, failed || r.State == StateFailed); err != nil {
+						return false, err
+					}
 				}
 			}
 			p.After = person
@@ -499,9 +519,9 @@ func (s *stepper) report(i int, rb *reportBook, boss plans.PersonID, rules repor
 		if err := s.reachedFor(n.r.Person); err != nil {
 			return 0, err
 		}
-		// As read above (a report to another superior before this one may
-		// have escalated them already); not if the SMS did not reach them:
-		// they stay failed.
+		// As read above (take escalated most of them already, and a
+		// report before this one may have); not if the SMS did not reach
+		// them: they stay failed.
 		if !n.failed && silent(n.r.State) {
 			if err := s.at.move(n.r, StateEscalated); err != nil {
 				return 0, err

@@ -118,6 +118,10 @@ func newReportRun(t *testing.T, rows []string, failed ...string) (*chunkRun, map
 	require.NoError(t, err)
 	_, err = e.plans.ApplyPlan(testCtx(t), "test", "escalate.yaml", commandPlan())
 	require.NoError(t, err)
+	// A new node stamps rules 1 until it has recorded itself: the reports
+	// would lose the regions' English names.
+	n := e.c.Leader().Node
+	require.Eventually(t, func() bool { return n.Status().Rules == muster.Rules }, 10*time.Second, 10*time.Millisecond, "the node's rules are published")
 	a, err := e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
 	require.NoError(t, err)
 	ids := map[string]plans.PersonID{}
@@ -342,6 +346,7 @@ func TestSuperiorStepUnderRules12IsOneEntry(t *testing.T) {
 	r, _ := newReportRun(t, reportRoster(t, 3), "V03")
 	b, _ := json.Marshal(cluster.NodeInfo{ID: r.e.c.Leader().Node.ID(), RaftAddr: r.e.c.Leader().Node.RaftAddr(), Rules: 12})
 	require.NoError(t, r.e.c.Leader().Node.Apply(testCtx(t), &muster.Command{Type: "cluster.node.put", Actor: "test", Payload: b}, nil))
+	require.Eventually(t, func() bool { return r.e.c.Leader().Node.Status().Rules == 12 }, 10*time.Second, 10*time.Millisecond)
 	r.clock.Add(10 * time.Minute)
 	require.Empty(t, r.fire(t, 0, 0, "").Next)
 	res := r.fireChunk(t, 1, 5, "")
