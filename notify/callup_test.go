@@ -75,6 +75,10 @@ type rigOptions struct {
 	drillRate     float64 // the exercise route's send rate, when set (in place of perSecond)
 	drillCallRate float64 // the exercise voice route's calls per second; 0 is unlimited
 	fallback      bool    // each route has a fallback account on a second simulator
+	// wrongDrillToken gives the exercise route a wrong auth token: the
+	// simulator refuses the account (401, 20003), as Twilio does a token
+	// rotated under it.
+	wrongDrillToken bool
 	// clock, when set, is every node's clock and the escalators' (which
 	// run on every node as leader services).
 	clock muster.Clock
@@ -168,8 +172,12 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			cfg.Logger = quiet
 			cfg.Live = &notify.Route{Name: "live", Account: live.SID, Senders: []string{live.Number}, PerSecond: o.perSecond,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: live.SID, AuthToken: live.AuthToken, APIURL: r.simURL, From: []string{live.Number}})}
+			drillToken := drill.AuthToken
+			if o.wrongDrillToken {
+				drillToken = "rotated" + drillToken
+			}
 			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: cmp.Or(o.drillRate, o.perSecond),
-				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drill.AuthToken, APIURL: r.simURL, From: []string{drill.Number}})}
+				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drillToken, APIURL: r.simURL, From: []string{drill.Number}})}
 			cfg.Live.Fallback, cfg.Exercise.Fallback = liveFB, drillFB
 			if o.provider != nil {
 				cfg.Live.Provider, cfg.Exercise.Provider = o.provider(false), o.provider(true)

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -278,6 +279,15 @@ type routeState struct {
 	fallback    *routeState  // the Fallback route's state, nil without one
 	outages     atomic.Int64 // outage errors in a row on this account
 	failedUntil atomic.Int64 // unix nanos until which sends go to the fallback
+	// probation is set when the route fails over and cleared by a send
+	// the account takes: until then one outage error on it fails over
+	// again, so the few sends that come after the fallback's minute (a
+	// backup called up, a retry) do not spend their attempts on an
+	// account that is still down while they wait for ten in a row.
+	probation atomic.Bool
+	// refusedLogged is when the account's refusal of its credentials was
+	// last logged (unix nanos), to log it once a minute.
+	refusedLogged atomic.Int64
 }
 
 func newRouteState(r *Route) *routeState {
@@ -303,20 +313,26 @@ func (r *routeState) current(now time.Time) *routeState {
 }
 
 // outcome records the result of a send on r (the primary): an outage error
-// counts towards a failover, anything else resets the count. It reports
-// whether this error moved the route to its fallback.
+// counts towards a failover (after errors in a row, or one while on
+// probation since the last failover), anything else resets the count and
+// ends the probation. It reports whether this error moved the route to its
+// fallback.
 func (r *routeState) outcome(now time.Time, outage bool, after int, hold time.Duration) bool {
 	if r.fallback == nil {
 		return false
 	}
 	if !outage {
 		r.outages.Store(0)
+		if r.probation.Load() {
+			r.probation.Store(false)
+		}
 		return false
 	}
-	if r.outages.Add(1) < int64(after) || r.failedOver(now) {
+	if n := r.outages.Add(1); (n < int64(after) && !r.probation.Load()) || r.failedOver(now) {
 		return false
 	}
 	r.outages.Store(0)
+	r.probation.Store(true)
 	r.failedUntil.Store(now.Add(hold).UnixNano())
 	return true
 }
@@ -1350,6 +1366,7 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 			"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
 	}
 	r.classify(j, rs, &item, sent, err)
+	d.refused(rs, err)
 	if item.Outcome == OutcomeSent && j.rec.Attempt != nil && len(j.rec.Attempt.FailedPhones) > 0 {
 		left := j.rec.Attempt.FailedPhones
 		d.cfg.Logger.Info("dispatcher: call-up SMS sent to the person's next phone; the one before cannot take SMS",
@@ -1449,15 +1466,37 @@ func (r *dispatchRun) message(j job) (string, error) {
 	return body, nil
 }
 
-// outage reports whether err says the provider account is unreachable or
-// failing (5xx, timeouts, broken connections), not that one message was
-// refused or throttled.
+// outage reports whether err says the provider account is unreachable,
+// failing (5xx, timeouts, broken connections) or refused (SendError.Account:
+// its credentials, a suspended account), not that one message was refused
+// or throttled.
 func outage(err error) bool {
 	var se *SendError
 	if err == nil || !errors.As(err, &se) {
 		return err != nil
 	}
-	return se.Temporary && se.HTTPStatus != 429 && se.Code != 20429 && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
+	return se.Account || se.Temporary && se.HTTPStatus != 429 && se.Code != 20429 && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
+}
+
+// refused logs, at most once a minute per route, that the provider refused
+// the route's account itself (SendError.Account): until its credentials
+// are put right every send on it fails, and only a fallback account sends.
+func (d *Dispatcher) refused(rs *routeState, err error) {
+	var se *SendError
+	if !errors.As(err, &se) || !se.Account {
+		return
+	}
+	now := d.cfg.Clock.Now()
+	last := rs.refusedLogged.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < time.Minute || !rs.refusedLogged.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	fallback := "no fallback account: sends are retried with backoff and fail once their attempts are spent"
+	if rs.fallback != nil {
+		fallback = "sends move to the fallback account " + rs.fallback.Account + " after " + strconv.Itoa(d.cfg.FailoverAfter) + " refusals in a row"
+	}
+	d.cfg.Logger.Error("dispatcher: the provider refuses the account itself, not a message: check its account SID and auth token (a rotated token, a suspended account)",
+		"route", rs.Name, "account", rs.Account, "http", se.HTTPStatus, "code", se.Code, "error", se.Message, "then", fallback)
 }
 
 func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent Sent, err error) {

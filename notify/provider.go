@@ -55,6 +55,12 @@ type SendError struct {
 	Message    string        // the provider's words, or what went wrong on the way
 	RetryAfter time.Duration // the provider's Retry-After, 0 if none
 	Err        error         // underlying error (network, context), if any
+	// Account says the provider refused the account, not the message:
+	// wrong credentials, a token rotated, an account suspended or closed
+	// (HTTP 401; Twilio 20003, 20005, 10001). It is Temporary (fixed, it
+	// sends again) and an outage of the account: it counts towards a
+	// failover to the fallback account.
+	Account bool
 }
 
 func (e *SendError) Error() string {
@@ -91,6 +97,14 @@ func TemporaryCode(code int) bool {
 		return true
 	}
 	return false
+}
+
+// AccountCode reports whether a provider's answer refuses the account
+// itself rather than one message: HTTP 401 (bad credentials), Twilio 20003
+// (authenticate: a wrong or rotated auth token), 20005 and 10001 (account
+// not active: suspended or closed).
+func AccountCode(httpStatus, code int) bool {
+	return httpStatus == 401 || code == 20003 || code == 20005 || code == 10001
 }
 
 // UnreachableCode reports whether a carrier's error code says the handset

@@ -431,6 +431,16 @@ func (c *twilioCall) RoundTrip(r *http.Request) (*http.Response, error) {
 // classifyTwilio turns a twilio-go error into a *SendError.
 func classifyTwilio(ctx context.Context, err error, call *twilioCall) *SendError {
 	se := &SendError{HTTPStatus: call.status, Message: err.Error()}
+	// twilio-go names the URL it built (api.twilio.com); the request went
+	// to the configured API URL (--twilio-api-url), and the error says so.
+	var ue *url.Error
+	if call.base != nil && errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != call.base.Host {
+			sent := ue.URL
+			u.Scheme, u.Host = call.base.Scheme, call.base.Host
+			se.Message = strings.Replace(se.Message, sent, u.String(), 1)
+		}
+	}
 	if secs, perr := strconv.Atoi(call.retryAfter); perr == nil && secs > 0 {
 		se.RetryAfter = time.Duration(secs) * time.Second
 	}
@@ -442,10 +452,12 @@ func classifyTwilio(ctx context.Context, err error, call *twilioCall) *SendError
 		if se.HTTPStatus == 0 {
 			se.HTTPStatus = te.Status // refused by twilio-go before any HTTP (bad credentials)
 		}
-		se.Temporary = temporaryHTTP(se.HTTPStatus) || TemporaryCode(te.Code)
+		se.Account = AccountCode(se.HTTPStatus, te.Code)
+		se.Temporary = temporaryHTTP(se.HTTPStatus) || TemporaryCode(te.Code) || se.Account
 	case call.status >= 400:
 		// An error answer twilio-go could not decode, e.g. an HTML 503 from a proxy.
-		se.Temporary = temporaryHTTP(call.status)
+		se.Account = AccountCode(call.status, 0)
+		se.Temporary = temporaryHTTP(call.status) || se.Account
 	case ctx.Err() != nil:
 		se.Temporary, se.Err = true, ctx.Err()
 		se.Message = "no answer from twilio: " + ctx.Err().Error()

@@ -33,7 +33,11 @@ func TestClassifyTwilio(t *testing.T) {
 		{name: "unroutable", err: rest(400, 21612), status: 400, want: SendError{Code: 21612, HTTPStatus: 400}},
 		{name: "body too long", err: rest(400, 21617), status: 400, want: SendError{Code: 21617, HTTPStatus: 400}},
 		{name: "sender queue full", err: rest(400, 21611), status: 400, want: SendError{Code: 21611, HTTPStatus: 400, Temporary: true}},
-		{name: "bad credentials", err: rest(401, 20003), status: 401, want: SendError{Code: 20003, HTTPStatus: 401}},
+		// The account itself refused: retried, and an outage of the account.
+		{name: "bad credentials", err: rest(401, 20003), status: 401, want: SendError{Code: 20003, HTTPStatus: 401, Temporary: true, Account: true}},
+		{name: "account suspended", err: rest(401, 20005), status: 401, want: SendError{Code: 20005, HTTPStatus: 401, Temporary: true, Account: true}},
+		{name: "account closed", err: rest(403, 10001), status: 403, want: SendError{Code: 10001, HTTPStatus: 403, Temporary: true, Account: true}},
+		{name: "HTML 401", err: errors.New("error decoding the response for an HTTP error code: 401"), status: 401, want: SendError{HTTPStatus: 401, Temporary: true, Account: true}},
 		{name: "credentials refused before HTTP", err: rest(400, 21224), want: SendError{Code: 21224, HTTPStatus: 400}},
 		{name: "server error", err: rest(500, 20500), status: 500, want: SendError{Code: 20500, HTTPStatus: 500, Temporary: true}},
 		{name: "429 without code", err: rest(429, 0), status: 429, want: SendError{HTTPStatus: 429, Temporary: true}},
@@ -59,11 +63,27 @@ func TestClassifyTwilio(t *testing.T) {
 			assert.Equal(t, tc.want.Code, got.Code)
 			assert.Equal(t, tc.want.HTTPStatus, got.HTTPStatus)
 			assert.Equal(t, tc.want.Temporary, got.Temporary)
+			assert.Equal(t, tc.want.Account, got.Account, "refuses the account")
+			if tc.want.Account {
+				assert.True(t, outage(got), "an outage of the account")
+			}
 			assert.Equal(t, tc.want.RetryAfter, got.RetryAfter)
 			assert.Equal(t, tc.want.Temporary, IsTemporary(got))
 			assert.NotEmpty(t, got.Error())
 		})
 	}
+}
+
+// twilio-go names the URL it built; the request went to the configured
+// API URL (--twilio-api-url), and the error names that one.
+func TestClassifyTwilioNamesTheURLTheRequestWentTo(t *testing.T) {
+	base, _ := url.Parse("http://127.0.0.1:27099")
+	err := &url.Error{Op: "Post", URL: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json", Err: syscall.ECONNREFUSED}
+	got := classifyTwilio(context.Background(), err, &twilioCall{base: base})
+	assert.Contains(t, got.Message, `Post "http://127.0.0.1:27099/2010-04-01/Accounts/AC1/Messages.json"`)
+	assert.NotContains(t, got.Message, "api.twilio.com")
+	got = classifyTwilio(context.Background(), err, &twilioCall{})
+	assert.Contains(t, got.Message, "https://api.twilio.com/", "no API URL configured: Twilio's")
 }
 
 func TestTemporaryCode(t *testing.T) {

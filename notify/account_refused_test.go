@@ -1,0 +1,34 @@
+package notify_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"muster/notify"
+)
+
+// A drill whose account's auth token is wrong (rotated under muster, say):
+// the provider refuses the account itself (401, 20003) for every message.
+// Every recipient was marked failed at once, for good, with the fallback
+// account configured for such a day idle (exploratory finding F1). The
+// refusal is now an outage of the account: retried, counted towards the
+// failover, and everyone is sent on the fallback account.
+func TestARefusedAccountFailsOverLikeAnOutage(t *testing.T) {
+	const people = 60
+	r := newCallRig(t, rigOptions{nodes: 1, people: people, fallback: true, wrongDrillToken: true,
+		disp: notify.DispatcherConfig{Backoff: 50 * time.Millisecond, FailoverFor: time.Hour}})
+	a := r.activate(t, "exercise")
+	r.waitSettled(t, a.ID, 60*time.Second)
+	r.waitSimIdle(t, 30*time.Second)
+	st := r.status(t, a.ID)
+	sim, fb := r.sim.Stats(), r.fbSim.Stats()
+	t.Logf("refused by the first account %d, sent on the fallback %d, failovers %d", sim.Unauthorized, fb.Accounts[drillFallbackAcct.SID].Created, r.dispatcherStats().Failovers)
+	assert.Equal(t, map[notify.State]int{notify.StateDelivered: people}, st.Counters.ByState, "nobody failed for the account's refusal")
+	assert.Positive(t, sim.Unauthorized, "the first account was refused")
+	assert.Zero(t, sim.Accounts[drillAcct.SID].Created)
+	assert.EqualValues(t, people, fb.Accounts[drillFallbackAcct.SID].Created, "everyone sent on the fallback")
+	assert.EqualValues(t, people, st.Counters.Dispatch["fallback"])
+	assert.EqualValues(t, 1, r.dispatcherStats().Failovers)
+}
