@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"muster/cluster/clustertest"
 	"muster/notify"
 )
 
@@ -31,4 +33,25 @@ func TestARefusedAccountFailsOverLikeAnOutage(t *testing.T) {
 	assert.EqualValues(t, people, fb.Accounts[drillFallbackAcct.SID].Created, "everyone sent on the fallback")
 	assert.EqualValues(t, people, st.Counters.Dispatch["fallback"])
 	assert.EqualValues(t, 1, r.dispatcherStats().Failovers)
+}
+
+// The escalation's messages go out on the fallback account while the
+// call-up's do: they used the first account always, and with it down or
+// refusing its token every reminder failed and the board read "escalated"
+// with nothing said (exploratory finding F3).
+func TestEscalationMessagesFailOverWithTheCallUp(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, fallback: true, wrongDrillToken: true,
+		disp: notify.DispatcherConfig{Backoff: 50 * time.Millisecond, FailoverFor: time.Hour}})
+	a := escalateDrill(t, r)
+	silent := r.status(t, a.ID).Counters.ByState[notify.StateDelivered]
+	require.Positive(t, silent)
+	require.Positive(t, r.dispatcherStats().Failovers, "the call-up went out on the fallback")
+	before := r.fbSim.Stats().Accounts[drillFallbackAcct.SID].Created
+
+	clock.Add(5 * time.Minute)
+	s0 := r.waitFired(t, a.ID, 0)
+	assert.Equal(t, map[string]int{notify.EscSent: silent}, s0.Items, "every reminder sent")
+	assert.EqualValues(t, silent, r.fbSim.Stats().Accounts[drillFallbackAcct.SID].Created-before, "on the fallback account")
+	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created, "nothing taken by the refused account")
 }

@@ -61,6 +61,21 @@ type routeLimits struct {
 	acct    *rate.Limiter
 	senders []*rate.Limiter
 	turn    chan struct{}
+
+	// The account's failover to the route's Fallback, shared like the
+	// limiters by the dispatcher's call-ups and the escalator's messages,
+	// so that an outage seen by either moves both (routeState.outcome).
+	outages     atomic.Int64 // outage errors in a row on this account
+	failedUntil atomic.Int64 // unix nanos until which sends go to the fallback
+	// probation is set when the route fails over and cleared by a send
+	// the account takes: until then one outage error on it fails over
+	// again, so the few sends that come after the fallback's minute (a
+	// backup called up, a retry) do not spend their attempts on an
+	// account that is still down while they wait for ten in a row.
+	probation atomic.Bool
+	// refusedLogged is when the account's refusal of its credentials was
+	// last logged (unix nanos), to log it once a minute.
+	refusedLogged atomic.Int64
 }
 
 // limitsOf returns r's limiters, made on first use.
@@ -126,6 +141,14 @@ type DispatcherConfig struct {
 	Logger *slog.Logger
 }
 
+// The default failover of a route to its fallback: after this many outage
+// errors in a row, for this long (DispatcherConfig.FailoverAfter and
+// FailoverFor; the escalator's messages keep to them too).
+const (
+	defaultFailoverAfter = 10
+	defaultFailoverFor   = time.Minute
+)
+
 func (c *DispatcherConfig) setDefaults() {
 	def := func(v *int, d int) {
 		if *v <= 0 {
@@ -137,7 +160,7 @@ func (c *DispatcherConfig) setDefaults() {
 	def(&c.MaxInFlight, 1024)
 	def(&c.ResultBatch, 256)
 	def(&c.MaxAttempts, 6)
-	def(&c.FailoverAfter, 10)
+	def(&c.FailoverAfter, defaultFailoverAfter)
 	defd := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -148,7 +171,7 @@ func (c *DispatcherConfig) setDefaults() {
 	defd(&c.MaxBackoff, 5*time.Minute)
 	defd(&c.Poll, 100*time.Millisecond)
 	defd(&c.ReportTimeout, 10*time.Minute)
-	defd(&c.FailoverFor, time.Minute)
+	defd(&c.FailoverFor, defaultFailoverFor)
 	if c.Clock == nil {
 		c.Clock = muster.SystemClock{}
 	}
@@ -276,18 +299,7 @@ type routeState struct {
 	rr           atomic.Uint64
 	paused       atomic.Int64 // unix nanos until which sends wait (provider throttling)
 
-	fallback    *routeState  // the Fallback route's state, nil without one
-	outages     atomic.Int64 // outage errors in a row on this account
-	failedUntil atomic.Int64 // unix nanos until which sends go to the fallback
-	// probation is set when the route fails over and cleared by a send
-	// the account takes: until then one outage error on it fails over
-	// again, so the few sends that come after the fallback's minute (a
-	// backup called up, a retry) do not spend their attempts on an
-	// account that is still down while they wait for ten in a row.
-	probation atomic.Bool
-	// refusedLogged is when the account's refusal of its credentials was
-	// last logged (unix nanos), to log it once a minute.
-	refusedLogged atomic.Int64
+	fallback *routeState // the Fallback route's state, nil without one
 }
 
 func newRouteState(r *Route) *routeState {

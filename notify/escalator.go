@@ -160,19 +160,20 @@ type Escalator struct {
 	fired, caughtUp, sent, failed, runs, fireChunks atomic.Int64
 	longestFire                                     atomic.Int64 // ns
 	key                                             answerKeyCache
-	noRoute                                         noRouteLog
+	noRoute                                         activationLog // queued escalations without a provider
+	sendFails                                       activationLog // escalation messages and calls that failed
 }
 
-// noRouteLogEvery is how often the escalator warns, per activation, that
-// queued escalations have no provider to go out on. It meets them on every
-// pass (about each second) for as long as the call-up is open: on a node
-// restored without a LIVE account (docs/operations.md) that was a warning
-// a second.
-const noRouteLogEvery = time.Minute
+// activationLogEvery is how often the escalator warns, per activation,
+// of one thing: that queued escalations have no provider to go out on
+// (met on every pass, about each second, for as long as the call-up is
+// open: on a node restored without a LIVE account, docs/operations.md,
+// that was a warning a second), or that its messages or calls fail.
+const activationLogEvery = time.Minute
 
-// noRouteLog lets the no-provider warning of each activation through at
-// most once per noRouteLogEvery and counts the passes held back since.
-type noRouteLog struct {
+// activationLog lets a warning of each activation through at most once
+// per activationLogEvery and counts those held back since.
+type activationLog struct {
 	mu   sync.Mutex
 	next map[plans.ActivationID]time.Time
 	held map[plans.ActivationID]int
@@ -180,7 +181,7 @@ type noRouteLog struct {
 
 // allow reports whether to warn about activation id at now, and how many
 // passes were held back since the last warning.
-func (l *noRouteLog) allow(id plans.ActivationID, now time.Time) (bool, int) {
+func (l *activationLog) allow(id plans.ActivationID, now time.Time) (bool, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.next == nil {
@@ -190,7 +191,7 @@ func (l *noRouteLog) allow(id plans.ActivationID, now time.Time) (bool, int) {
 		l.held[id]++
 		return false, 0
 	}
-	l.next[id] = now.Add(noRouteLogEvery)
+	l.next[id] = now.Add(activationLogEvery)
 	held := l.held[id]
 	delete(l.held, id)
 	return true, held
@@ -992,7 +993,10 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		placed, err = route.Caller.PlaceCall(ctx, Call{AttemptID: id, To: it.Phone, URL: hooks.TwiML, StatusCallback: hooks.Status})
 		out.SID = placed.ProviderID
 	default:
-		route := e.sms[drill]
+		// On the fallback account while the first one is failed over, as
+		// the call-up's own messages are.
+		primary := e.sms[drill]
+		route := primary.current(e.cfg.Clock.Now())
 		var body string
 		if body, err = e.smsText(w, it, key); err != nil {
 			break
@@ -1011,6 +1015,10 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		var sent Sent
 		sent, err = route.Provider.SendSMS(ctx, SMS{AttemptID: id, To: it.Phone, From: from, Body: body})
 		out.SID = sent.ProviderID
+		if route == primary && ctx.Err() == nil && primary.outcome(e.cfg.Clock.Now(), outage(err), defaultFailoverAfter, defaultFailoverFor) {
+			e.cfg.Logger.Warn("escalator: provider account failing; escalation messages and call-ups move to the fallback account",
+				"route", primary.Name, "account", primary.Account, "fallback", primary.fallback.Account, "for", defaultFailoverFor)
+		}
 	}
 	if err == nil {
 		e.sent.Add(1)
@@ -1025,6 +1033,13 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 	out.Code, out.Error, out.Outcome = se.Code, se.Message, OutcomeFailed
 	if se.Temporary {
 		out.Outcome = OutcomeRetry
+	}
+	// A step whose messages all fail (the provider account down, its token
+	// wrong) read "escalated" on the board with nothing said.
+	if ok, unlogged := e.sendFails.allow(w.a.ID, e.cfg.Clock.Now()); ok {
+		e.cfg.Logger.Warn("escalator: an escalation message or call failed (said at most once a minute per activation; muster status shows each step's failed)",
+			"activation", w.a.ID, "step", ref.Step, "person", ref.Person, "channel", it.Channel, "code", se.Code, "error", se.Message,
+			"retried", se.Temporary, "unlogged", unlogged)
 	}
 	return out
 }
