@@ -121,10 +121,17 @@ type DispatcherConfig struct {
 	// instead of ~600 at 5ms, and a third more sends per second on two cores).
 	// When the last queued send is done, its batch goes without waiting.
 	ResultDelay time.Duration
-	MaxAttempts int           // attempts per recipient for temporary failures; default 6
-	Backoff     time.Duration // first retry delay; doubles per attempt, with jitter; default 2s
-	MaxBackoff  time.Duration // default 5m
-	Poll        time.Duration // how often to look for new work when idle; default 100ms
+	MaxAttempts int // attempts per recipient for temporary failures; default 6
+	// MaxOutageAttempts is the attempts per recipient when the last one
+	// failed for an outage of the account (5xx, no answer, a refused
+	// account: outage), not of the number; default 12, with the default
+	// backoff about 12 to 23 minutes from the first attempt. Six attempts,
+	// about a minute, ended a whole call-up opened during a provider
+	// incident of a minute failed for good.
+	MaxOutageAttempts int
+	Backoff           time.Duration // first retry delay; doubles per attempt, with jitter; default 2s
+	MaxBackoff        time.Duration // default 5m
+	Poll              time.Duration // how often to look for new work when idle; default 100ms
 	// ReportTimeout is how long a sent message may go without a delivery
 	// report before the dispatcher asks the provider for its status (a
 	// report can be lost: the webhook failed, the cluster was electing);
@@ -160,6 +167,8 @@ func (c *DispatcherConfig) setDefaults() {
 	def(&c.MaxInFlight, 1024)
 	def(&c.ResultBatch, 256)
 	def(&c.MaxAttempts, 6)
+	def(&c.MaxOutageAttempts, 12)
+	c.MaxOutageAttempts = max(c.MaxOutageAttempts, c.MaxAttempts)
 	def(&c.FailoverAfter, defaultFailoverAfter)
 	defd := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
@@ -346,6 +355,29 @@ func (r *routeState) outcome(now time.Time, outage bool, after int, hold time.Du
 	r.outages.Store(0)
 	r.probation.Store(true)
 	r.failedUntil.Store(now.Add(hold).UnixNano())
+	return true
+}
+
+// fallbackOutcome records the result of a send on r's fallback while r is
+// failed over: after `after` outage errors in a row there (a fallback down
+// too, or refusing a stale token) the failover ends at once, since the
+// first account may be back and the fallback is no better; the probation
+// stays, so the first account's next outage moves the sends back. It
+// reports whether this error ended the failover.
+func (r *routeState) fallbackOutcome(now time.Time, outage bool, after int) bool {
+	f := r.fallback
+	if f == nil {
+		return false
+	}
+	if !outage {
+		f.outages.Store(0)
+		return false
+	}
+	if f.outages.Add(1) < int64(after) || !r.failedOver(now) {
+		return false
+	}
+	f.outages.Store(0)
+	r.failedUntil.Store(now.UnixNano())
 	return true
 }
 
@@ -1372,11 +1404,7 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 		return item, false // the outcome is unknown; the next leader re-sends
 	}
 	item.Fallback = rs != j.act.route
-	if !item.Fallback && j.act.route.outcome(d.cfg.Clock.Now(), outage(err), d.cfg.FailoverAfter, d.cfg.FailoverFor) {
-		d.failovers.Add(1)
-		d.cfg.Logger.Warn("dispatcher: provider account failing; sends move to the fallback account",
-			"route", j.act.route.Name, "account", j.act.route.Account, "fallback", j.act.route.fallback.Account, "for", d.cfg.FailoverFor)
-	}
+	d.failover(j.act.route, item.Fallback, err)
 	r.classify(j, rs, &item, sent, err)
 	d.refused(rs, err)
 	if item.Outcome == OutcomeSent && j.rec.Attempt != nil && len(j.rec.Attempt.FailedPhones) > 0 {
@@ -1490,6 +1518,22 @@ func outage(err error) bool {
 	return se.Account || se.Temporary && se.HTTPStatus != 429 && se.Code != 20429 && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
 }
 
+// failover records a send's result on route (on its fallback when
+// onFallback) towards moving its sends to the fallback or back, and logs
+// either move.
+func (d *Dispatcher) failover(route *routeState, onFallback bool, err error) {
+	now := d.cfg.Clock.Now()
+	switch {
+	case !onFallback && route.outcome(now, outage(err), d.cfg.FailoverAfter, d.cfg.FailoverFor):
+		d.failovers.Add(1)
+		d.cfg.Logger.Warn("dispatcher: provider account failing; sends move to the fallback account",
+			"route", route.Name, "account", route.Account, "fallback", route.fallback.Account, "for", d.cfg.FailoverFor)
+	case onFallback && route.fallbackOutcome(now, outage(err), d.cfg.FailoverAfter):
+		d.cfg.Logger.Warn("dispatcher: the fallback provider account is failing too; sends go back to the first account",
+			"route", route.Name, "account", route.Account, "fallback", route.fallback.Account, "error", err)
+	}
+}
+
 // refused logs, at most once a minute per route, that the provider refused
 // the route's account itself (SendError.Account): until its credentials
 // are put right every send on it fails, and only a fallback account sends.
@@ -1542,7 +1586,11 @@ func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent 
 	if j.rec.Attempt != nil {
 		tries = j.rec.Attempt.onNumber(j.n)
 	}
-	if !se.Temporary || tries >= d.cfg.MaxAttempts {
+	limit := d.cfg.MaxAttempts
+	if outage(se) {
+		limit = d.cfg.MaxOutageAttempts
+	}
+	if !se.Temporary || tries >= limit {
 		item.Outcome = OutcomeFailed
 		if se.Temporary {
 			item.Error = fmt.Sprintf("gave up after %d attempts: %s", tries, se.Message)
