@@ -176,7 +176,8 @@ func (s *Server) voiceCallUp(c *gin.Context, script notify.VoiceScript, gatherPa
 
 // voiceTwiML answers Twilio's request for a call's TwiML when the call is
 // answered: the call-up read twice inside a one-key Gather, or, for an
-// answering machine, read once without one (a machine never acknowledges).
+// answering machine, twice without one and with how to answer by SMS (a
+// machine never acknowledges); a correction twice with no keys, to either.
 // A call picked up after its call-up no longer runs says why (withdrawn,
 // with the retraction's message, corrected, ended) and hangs up; one
 // picked up by someone who answered already says so, thanks them and hangs
@@ -209,10 +210,13 @@ func (s *Server) voiceTwiML(c *gin.Context) {
 	switch {
 	case script.Answered != "" && !script.Notice:
 		writeTwiML(c, twimlpkg.AlreadyAnswered(call, script.Answered == notify.StateAcked))
+	case script.Notice:
+		// A correction takes no answer, so an answering machine gets it as
+		// a person does: read twice, no keys. Its voicemail asked the
+		// listener to reply 1 to come, after "ignore the call-up".
+		writeTwiML(c, twimlpkg.Notice(call))
 	case notify.MachineAnswered(strings.Join(form["AnsweredBy"], "")):
 		writeTwiML(c, twimlpkg.Voicemail(call))
-	case script.Notice:
-		writeTwiML(c, twimlpkg.Notice(call))
 	default:
 		writeTwiML(c, twimlpkg.Prompt(call))
 	}

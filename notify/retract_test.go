@@ -623,7 +623,7 @@ type voiceCalled struct {
 func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notify.Activation, voiceCalled) {
 	t.Helper()
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	heard, unanswered := regexp.MustCompile(`0$`), regexp.MustCompile(`5$`)
+	heard, unanswered, machine := regexp.MustCompile(`0$`), regexp.MustCompile(`5$`), regexp.MustCompile(`3$`)
 	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules },
 		sim: twiliosim.Config{
 			TimeScale: 0.002, Rules: []twiliosim.Rule{landline},
@@ -631,6 +631,10 @@ func voiceCalledDrill(t *testing.T, rules int) (*callRig, *notify.Service, notif
 			CallScripts: []twiliosim.CallScript{
 				{Match: heard, Outcome: twiliosim.CallHuman, Keys: []string{""}},
 				{Match: unanswered, Outcome: twiliosim.CallNoAnswer},
+				// An answering machine takes the call-up's call and the
+				// correction's: the correction is read to it as to a
+				// person, twice, without asking for an answer.
+				{Match: machine, Outcome: twiliosim.CallMachine},
 			},
 		}})
 	svc, a, silent := voiceDrill(t, r, "EXERCISE")
