@@ -1741,6 +1741,30 @@ type EscalationStepStatus struct {
 	// chain began, or reached too recently for its first step) for whom
 	// this step is next.
 	Waiting int `json:"waiting,omitempty"`
+	// Calls counts a voice step's calls placed by how each went, as their
+	// last status report says: answered (by a person), machine (an
+	// answering machine took it), no-answer, busy, failed, canceled, or
+	// ringing while under way. "sent" said only that the call was placed,
+	// the same for a voicemail and a phone that never picked up.
+	Calls map[string]int `json:"calls,omitempty"`
+}
+
+// callOutcome is how a call went, for EscalationStepStatus.Calls, from an
+// item's last call status ("completed (machine)", "no-answer", …); ""
+// when none was reported.
+func callOutcome(call string) string {
+	status, machine := strings.CutSuffix(call, " (machine)")
+	switch {
+	case status == "":
+		return ""
+	case machine:
+		return "machine"
+	case status == "in-progress" || status == "completed":
+		return "answered"
+	case status == "queued" || status == "initiated" || status == "ringing":
+		return "ringing"
+	}
+	return status
 }
 
 // Escalation returns an activation's escalation chain with what each step
@@ -1774,6 +1798,7 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 					return err
 				}
 				out[0].Items[it.State]++
+				countCall(&out[0], it)
 				return nil
 			})
 		}
@@ -1809,11 +1834,25 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 			}
 			if it.Step < len(out) {
 				out[it.Step].Items[it.State]++
+				countCall(&out[it.Step], it)
 			}
 			return nil
 		})
 	})
 	return out, err
+}
+
+// countCall counts a voice item's call in its step's Calls.
+func countCall(ss *EscalationStepStatus, it EscalationItem) {
+	if it.Channel != ChannelVoice {
+		return
+	}
+	if o := callOutcome(it.Call); o != "" {
+		if ss.Calls == nil {
+			ss.Calls = map[string]int{}
+		}
+		ss.Calls[o]++
+	}
 }
 
 // voiceAttempt finds the activation and recipient of a voice attempt, nil

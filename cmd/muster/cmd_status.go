@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -350,6 +351,9 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 		if s.Waiting > 0 {
 			items = append(items, fmt.Sprintf("%d waiting on own clock", s.Waiting))
 		}
+		if calls := callsText(s.Calls); calls != "" {
+			items = append(items, calls)
+		}
 		when := "T+" + time.Duration(s.After).String()
 		if s.Index == notify.CorrectionCallStep {
 			when = "correction calls"
@@ -358,6 +362,35 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 	}
 	w.Flush()
 }
+
+// callsText says how a voice step's calls went ("calls: answered 4,
+// machine 1, no-answer 1"), in callOrder and then any other status by
+// name; "" when none reported.
+func callsText(calls map[string]int) string {
+	keys := slices.SortedFunc(maps.Keys(calls), func(a, b string) int {
+		ia, ib := slices.Index(callOrder, a), slices.Index(callOrder, b)
+		if ia < 0 {
+			ia = len(callOrder)
+		}
+		if ib < 0 {
+			ib = len(callOrder)
+		}
+		return cmp.Or(cmp.Compare(ia, ib), strings.Compare(a, b))
+	})
+	var parts []string
+	for _, k := range keys {
+		if calls[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, calls[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "calls: " + strings.Join(parts, ", ")
+}
+
+// callOrder is the order callsText names how calls went in.
+var callOrder = []string{"answered", "machine", "no-answer", "busy", "failed", "canceled", "ringing"}
 
 // printStatus writes the status tables of one activation.
 func printStatus(w io.Writer, st notify.ActivationStatus, b notify.Board, grids int) {
