@@ -428,7 +428,14 @@ func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err err
 				e.fired.Add(1)
 				e.cfg.Logger.Info("escalation step fired", "activation", w.a.ID, "step", step, "silent", res.Silent, "queued", res.Queued, "backups", res.Added, "on_own_clock", res.Clocked)
 				if res.Unreached > 0 {
-					e.cfg.Logger.Warn("escalation step reached no one for silent people: no backup, no 网格长 or 值班领导 above them, no one in the command slot; they are not escalated",
+					why := "no 网格长 in their grid, no one in the command slot, no 网格长 or 值班领导 above them"
+					if w.level == nil {
+						// no level read: the cause is said for both kinds
+						why = "no backup, or no 网格长, command slot or 值班领导 above them"
+					} else if steps := EscalationSteps(w.level, w.a.Roles); step < len(steps) && steps[step].Do == plans.EscalateBackup {
+						why = "no backup named for them"
+					}
+					e.cfg.Logger.Warn("escalation step reached no one for silent people: "+why+"; they are not escalated",
 						"activation", w.a.ID, "step", step, "people", res.Unreached)
 				}
 			}
@@ -538,7 +545,7 @@ func (e *Escalator) catchUp(ctx context.Context, loop *escLoop, w *escWork) erro
 		e.cfg.Logger.Info("escalation caught up", "activation", w.a.ID, "people", len(w.catchUp), "steps", all.Silent, "queued", all.Queued, "backups", all.Added, "clocks_ended", all.Ended)
 	}
 	if all.Unreached > 0 {
-		e.cfg.Logger.Warn("escalation steps caught up reached no one for silent people: no backup, no 网格长 or 值班领导 above them, no one in the command slot; they are not escalated",
+		e.cfg.Logger.Warn("escalation steps caught up reached no one for silent people (a backup step: no backup named for them; a superior step: no 网格长 in their grid, no one in the command slot, no 网格长 or 值班领导 above them); they are not escalated",
 			"activation", w.a.ID, "people", all.Unreached)
 	}
 	return nil

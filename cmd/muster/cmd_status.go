@@ -429,7 +429,7 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 			count(n, "SMS", "SMS"), count(m, "escalation message or call", "escalation messages or calls"))
 	}
 	if n := st.Counters.Dispatch[notify.EscalationUnreachedCounter]; n > 0 {
-		fmt.Fprintf(w, "%s silent with no one to escalate to (no backup, no 网格长 or 值班领导 above them, no one in the command slot): not counted as escalated\n", count(n, "person", "people"))
+		fmt.Fprintf(w, "%s silent with no one to escalate to by the last backup or superior step (a backup step: no backup named for them; a superior step: no 网格长 in their grid, no one in the command slot, no 网格长 or 值班领导 above them): not counted as escalated\n", count(n, "person", "people"))
 	}
 	if n := st.Counters.Dispatch["released"]; n > 0 {
 		fmt.Fprintf(w, "handed back unsent by a leader that stopped, for the next to send once: %s\n", count(n, "SMS", "SMS"))

@@ -24,7 +24,8 @@ func TestStatusSaysWhoTheChainTookToNoOne(t *testing.T) {
 	st := sampleStatus()
 	assert.NotContains(t, render(st), "no one to escalate to")
 	st.Counters.Dispatch = map[string]int{notify.EscalationUnreachedCounter: 1}
-	assert.Contains(t, render(st), "1 person silent with no one to escalate to (no backup, no 网格长 or 值班领导 above them, no one in the command slot): not counted as escalated\n")
+	assert.Contains(t, render(st), "1 person silent with no one to escalate to by the last backup or superior step (a backup step: no backup named for them; "+
+		"a superior step: no 网格长 in their grid, no one in the command slot, no 网格长 or 值班领导 above them): not counted as escalated\n")
 	st.Counters.Dispatch = map[string]int{notify.EscalationUnreachedCounter: 3}
 	assert.Contains(t, render(st), "3 people silent with no one to escalate to")
 }
