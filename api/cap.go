@@ -184,8 +184,8 @@ func endedByStandDown(a notify.Activation) bool {
 	return a.Retraction == nil || a.StoodDownAt.Before(a.Retraction.At)
 }
 
-// capActivation fills the CAP builder for an activation as issued: sent at
-// its creation, severity from its level, the plan's CAP category, its
+// capActivation fills the CAP builder for an activation as issued: sent
+// when it started (its approval, for one that waited for it), severity from its level, the plan's CAP category, its
 // regions, and a zh-CN block, with an en-US one when the plan has an
 // English title; both headlines name the regions (the English one by
 // their English names, the Chinese where a region has none).
@@ -211,8 +211,11 @@ func (s *Server) capActivation(ctx context.Context, level muster.Consistency, a 
 		Header: cap.Header{
 			Identifier: s.capIdentifier(capKindActivation, string(a.ID)),
 			Sender:     s.cfg.CAPSender,
-			Sent:       a.CreatedAt.In(s.cfg.CAPZone),
-			Purpose:    cap.Purpose(a.Purpose),
+			// Issued when it started: a request waiting for its approval
+			// was no alert (the 409 above), so one approved later is not
+			// dated back to the request.
+			Sent:    a.Start().In(s.cfg.CAPZone),
+			Purpose: cap.Purpose(a.Purpose),
 		},
 		Level:    cap.Level(a.Level),
 		Category: category,

@@ -153,7 +153,8 @@ func TestActivationsAsCAP(t *testing.T) {
 	a, _ := getCAP(t, h, viewer, capPath(live.ID), "activation-live")
 	assert.Equal(t, capSender+":activation:"+string(live.ID), a.Identifier)
 	assert.Equal(t, capSender, a.Sender)
-	assert.Equal(t, "2026-11-23T09:00:00+08:00", cap.FormatTime(a.Sent.Time), "sent is the creation, in China Standard Time")
+	assert.Equal(t, "2026-11-23T09:03:00+08:00", cap.FormatTime(a.Sent.Time),
+		"sent is when it was issued, its approval three minutes after the request (it was no alert before), in China Standard Time")
 	assert.Equal(t, cap.StatusActual, a.Status)
 	assert.Equal(t, cap.MsgTypeAlert, a.MsgType)
 	assert.Equal(t, cap.ScopeRestricted, a.Scope, "a call-up of cadres")
