@@ -88,7 +88,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.StringVar(&o.dataDir, "data-dir", o.dataDir, "directory for the state, the raft log and snapshots")
 	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HOST:PORT the HTTP API listens on")
 	f.StringVar(&o.httpAdvertise, "http-advertise", "", "base URL other nodes use to reach this node's HTTP API (default http://<http-addr>)")
-	f.StringVar(&o.bootstrapToken, "bootstrap-token", "", "secret for the first admin token (default: generated and printed)")
+	f.StringVar(&o.bootstrapToken, "bootstrap-token", "", "secret for the first admin token (default: generated and printed once; an agent never prints one given here, muster dev prints its admin token, given or not, at every start)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.raftLogLevel, "raft-log-level", "warn", "raft's own log level (its same error about one peer, such as a member down, is logged once per 30 s with how many were left out)")
 	f.DurationVar(&o.heartbeat, "heartbeat-timeout", cluster.DefaultHeartbeatTimeout, "raft heartbeat timeout: a follower that hears nothing for 1–2× this starts an election")
