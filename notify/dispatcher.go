@@ -1406,7 +1406,7 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 	item.Fallback = rs != j.act.route
 	d.failover(j.act.route, item.Fallback, err)
 	r.classify(j, rs, &item, sent, err)
-	d.refused(rs, err)
+	d.refused(j.act.route, rs, err)
 	if item.Outcome == OutcomeSent && j.rec.Attempt != nil && len(j.rec.Attempt.FailedPhones) > 0 {
 		left := j.rec.Attempt.FailedPhones
 		d.cfg.Logger.Info("dispatcher: call-up SMS sent to the person's next phone; the one before cannot take SMS",
@@ -1535,9 +1535,10 @@ func (d *Dispatcher) failover(route *routeState, onFallback bool, err error) {
 }
 
 // refused logs, at most once a minute per route, that the provider refused
-// the route's account itself (SendError.Account): until its credentials
-// are put right every send on it fails, and only a fallback account sends.
-func (d *Dispatcher) refused(rs *routeState, err error) {
+// the account of rs (primary's, or its fallback's) itself
+// (SendError.Account): until its credentials are put right every send on
+// it fails, and only the other account of the route sends.
+func (d *Dispatcher) refused(primary, rs *routeState, err error) {
 	var se *SendError
 	if !errors.As(err, &se) || !se.Account {
 		return
@@ -1548,8 +1549,11 @@ func (d *Dispatcher) refused(rs *routeState, err error) {
 		return
 	}
 	fallback := "no fallback account: sends are retried with backoff and fail once their attempts are spent"
-	if rs.fallback != nil {
-		fallback = "sends move to the fallback account " + rs.fallback.Account + " after " + strconv.Itoa(d.cfg.FailoverAfter) + " refusals in a row"
+	switch after := strconv.Itoa(d.cfg.FailoverAfter); {
+	case rs != primary: // the fallback refuses
+		fallback = "this is the fallback of " + primary.Account + ": sends go back to it after " + after + " refusals in a row"
+	case rs.fallback != nil:
+		fallback = "sends move to the fallback account " + rs.fallback.Account + " after " + after + " refusals in a row"
 	}
 	d.cfg.Logger.Error("dispatcher: the provider refuses the account itself, not a message: check its account SID and auth token (a rotated token, a suspended account)",
 		"route", rs.Name, "account", rs.Account, "http", se.HTTPStatus, "code", se.Code, "error", se.Message, "then", fallback)

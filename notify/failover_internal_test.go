@@ -1,6 +1,9 @@
 package notify
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/cluster/clustertest"
 )
 
 // After the fallback's minute the first account is tried again; until it
@@ -91,4 +95,33 @@ func TestAnOutageGetsMoreAttemptsThanANumbersTemporaryError(t *testing.T) {
 	assert.Contains(t, last.Error, "gave up after 12 attempts")
 	assert.Equal(t, OutcomeFailed, try(6, full).Outcome, "a number's temporary error: six")
 	assert.Equal(t, OutcomeRetry, try(5, full).Outcome)
+}
+
+// A refused account is logged at ERROR once a minute per account, saying
+// what happens next: for the first account, that its sends move to the
+// fallback; for the fallback, that they go back to the first account
+// (it said "no fallback account" of a fallback refusing a stale token).
+func TestARefusedAccountIsLoggedOnceAMinuteSayingWhatNext(t *testing.T) {
+	var out bytes.Buffer
+	clock := clustertest.NewClock(time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC))
+	d := &Dispatcher{cfg: DispatcherConfig{Clock: clock, Logger: slog.New(slog.NewTextHandler(&out, nil))}}
+	d.cfg.setDefaults()
+	primary := newRouteState(&Route{Name: "live", Account: "AC1", Fallback: &Route{Name: "live-fallback", Account: "AC2"}})
+	refused := &SendError{HTTPStatus: 401, Code: 20003, Temporary: true, Account: true, Message: "Authenticate"}
+
+	d.refused(primary, primary, refused)
+	d.refused(primary, primary, refused)
+	d.refused(primary, primary.fallback, refused)
+	d.refused(primary, primary, &SendError{HTTPStatus: 503, Temporary: true, Message: "down"})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, "%s", out.String())
+	assert.Contains(t, lines[0], "level=ERROR")
+	assert.Contains(t, lines[0], "account=AC1")
+	assert.Contains(t, lines[0], `then="sends move to the fallback account AC2 after 10 refusals in a row"`)
+	assert.Contains(t, lines[1], "account=AC2")
+	assert.Contains(t, lines[1], `then="this is the fallback of AC1: sends go back to it after 10 refusals in a row"`)
+
+	clock.Add(time.Minute)
+	d.refused(primary, primary, refused)
+	assert.Equal(t, 3, strings.Count(out.String(), "level=ERROR"), "a minute later: said again")
 }
