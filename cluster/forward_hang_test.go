@@ -1,8 +1,12 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,12 +82,12 @@ func TestAnIdempotentWriteGoesOnToTheNextLeader(t *testing.T) {
 			idem, other := make(chan error, 1), make(chan error, 1)
 			start := time.Now()
 			go func() { idem <- put(muster.Idempotent(ctx), h.follower.Node, "idempotent", "v") }()
-			held := int64(1)
 			if plain {
-				held++
 				go func() { other <- put(ctx, h.follower.Node, "plain", "v") }()
 			}
-			waitFor(t, 10*time.Second, func() bool { return h.held.Load() == held })
+			// Each held by the leader (an idempotent one abandoned on a
+			// leader change the loaded machine saw meanwhile is held again).
+			waitFor(t, 20*time.Second, func() bool { return h.holds("idempotent") && (!plain || h.holds("plain")) })
 			tc.lose(h.c, h.leader)
 			select {
 			case err := <-idem:
@@ -131,6 +135,15 @@ type hungLeader struct {
 	leader, follower *clustertest.Member
 	hanging          atomic.Int64 // the index of the node whose requests hang, +1
 	held             atomic.Int64 // requests held
+	mu               sync.Mutex
+	bodies           [][]byte // of the requests held
+}
+
+// holds reports whether the leader holds a request whose body holds s.
+func (h *hungLeader) holds(s string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.ContainsFunc(h.bodies, func(b []byte) bool { return bytes.Contains(b, []byte(s)) })
 }
 
 func newHungLeader(t *testing.T, path string) *hungLeader {
@@ -143,6 +156,10 @@ func newHungLeader(t *testing.T, path string) *hungLeader {
 			next := n.InternalHandler()
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if int64(i)+1 == h.hanging.Load() && r.URL.Path == path {
+					body, _ := io.ReadAll(r.Body)
+					h.mu.Lock()
+					h.bodies = append(h.bodies, body)
+					h.mu.Unlock()
 					h.held.Add(1)
 					<-r.Context().Done() // hangs until the caller gives up
 					return
