@@ -190,7 +190,8 @@ func TestTwilioErrorsFromSimulator(t *testing.T) {
 	require.True(t, errors.As(err, &be))
 	assert.Equal(t, 20003, be.Code)
 	assert.Equal(t, 401, be.HTTPStatus)
-	assert.False(t, be.Temporary)
+	assert.True(t, be.Account, "the account refused, not the message")
+	assert.True(t, be.Temporary, "retried, and an outage of the account: its token put right, it sends")
 }
 
 func TestNewTwilioChecksConfig(t *testing.T) {
@@ -455,7 +456,8 @@ func TestTwilioCallErrorsFromSimulator(t *testing.T) {
 	_, err = bad.PlaceCall(ctx, notify.Call{To: "+8613800138000", URL: "http://127.0.0.1:1/x"})
 	require.ErrorAs(t, err, &se2)
 	assert.Equal(t, 20003, se2.Code)
-	assert.False(t, se2.Temporary)
+	assert.True(t, se2.Account, "the account refused, not the call")
+	assert.True(t, se2.Temporary)
 
 	_, err = tw.FetchCall(ctx, "CA00000000000000000000000000000000")
 	require.ErrorAs(t, err, &se2)
