@@ -128,9 +128,9 @@ func (n *Node) logFailingOf(id string) string {
 }
 
 // voting reports whether the voter id at addr helps this leader commit:
-// heard from within the reach window (this node itself always), and not
-// saying that it cannot store raft entries. A voter whose log disk is full
-// still answers heartbeats, but no entry it is sent counts.
+// heard from within the reach window (this node itself needs no hearing),
+// and not saying that it cannot store raft entries. A voter whose log disk
+// is full still answers heartbeats, but no entry it is sent counts.
 func (n *Node) voting(id raft.ServerID, addr raft.ServerAddress) (last time.Time, ok bool) {
 	return n.votingSince(id, addr, time.Now().Add(-n.reachWindow()))
 }
