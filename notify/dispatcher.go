@@ -1404,7 +1404,7 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 		return item, false // the outcome is unknown; the next leader re-sends
 	}
 	item.Fallback = rs != j.act.route
-	d.failover(j.act.route, item.Fallback, err)
+	d.failover(j.act.route, rs, err)
 	r.classify(j, rs, &item, sent, err)
 	d.refused(j.act.route, rs, err)
 	if item.Outcome == OutcomeSent && j.rec.Attempt != nil && len(j.rec.Attempt.FailedPhones) > 0 {
@@ -1518,20 +1518,50 @@ func outage(err error) bool {
 	return se.Account || se.Temporary && se.HTTPStatus != 429 && se.Code != 20429 && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
 }
 
-// failover records a send's result on route (on its fallback when
-// onFallback) towards moving its sends to the fallback or back, and logs
-// either move.
-func (d *Dispatcher) failover(route *routeState, onFallback bool, err error) {
-	now := d.cfg.Clock.Now()
-	switch {
-	case !onFallback && route.outcome(now, outage(err), d.cfg.FailoverAfter, d.cfg.FailoverFor):
+// failover records a send's result on route, made on used (the route or
+// its fallback), and logs a move of its sends; the dispatcher counts a
+// failover.
+func (d *Dispatcher) failover(route, used *routeState, err error) {
+	if logFailover(d.cfg.Logger, "dispatcher", route, route.recordSend(d.cfg.Clock.Now(), used, err, d.cfg.FailoverAfter, d.cfg.FailoverFor), d.cfg.FailoverFor, err) == failoverAway {
 		d.failovers.Add(1)
-		d.cfg.Logger.Warn("dispatcher: provider account failing; sends move to the fallback account",
-			"route", route.Name, "account", route.Account, "fallback", route.fallback.Account, "for", d.cfg.FailoverFor)
-	case onFallback && route.fallbackOutcome(now, outage(err), d.cfg.FailoverAfter):
-		d.cfg.Logger.Warn("dispatcher: the fallback provider account is failing too; sends go back to the first account",
+	}
+}
+
+// failoverMove is what a send's result did to its route's failover.
+type failoverMove int
+
+const (
+	failoverNone failoverMove = iota
+	failoverAway              // the sends moved to the fallback
+	failoverBack              // the fallback failing too, they moved back
+)
+
+// recordSend records the result of a send made on used (r or its
+// fallback) towards moving r's sends to the fallback (outcome) or back
+// (fallbackOutcome), and reports a move. The dispatcher and the escalator
+// send on the same routes and record alike.
+func (r *routeState) recordSend(now time.Time, used *routeState, err error, after int, hold time.Duration) failoverMove {
+	switch {
+	case used == r && r.outcome(now, outage(err), after, hold):
+		return failoverAway
+	case used != r && r.fallbackOutcome(now, outage(err), after):
+		return failoverBack
+	}
+	return failoverNone
+}
+
+// logFailover logs move of route's sends, as who (dispatcher, escalator)
+// saw it, and returns move.
+func logFailover(l *slog.Logger, who string, route *routeState, move failoverMove, hold time.Duration, err error) failoverMove {
+	switch move {
+	case failoverAway:
+		l.Warn(who+": provider account failing; sends move to the fallback account",
+			"route", route.Name, "account", route.Account, "fallback", route.fallback.Account, "for", hold)
+	case failoverBack:
+		l.Warn(who+": the fallback provider account is failing too; sends go back to the first account",
 			"route", route.Name, "account", route.Account, "fallback", route.fallback.Account, "error", err)
 	}
+	return move
 }
 
 // refused logs, at most once a minute per route, that the provider refused

@@ -1022,14 +1022,9 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		var sent Sent
 		sent, err = route.Provider.SendSMS(ctx, SMS{AttemptID: id, To: it.Phone, From: from, Body: body})
 		out.SID = sent.ProviderID
-		switch now := e.cfg.Clock.Now(); {
-		case ctx.Err() != nil:
-		case route == primary && primary.outcome(now, outage(err), defaultFailoverAfter, defaultFailoverFor):
-			e.cfg.Logger.Warn("escalator: provider account failing; escalation messages and call-ups move to the fallback account",
-				"route", primary.Name, "account", primary.Account, "fallback", primary.fallback.Account, "for", defaultFailoverFor)
-		case route != primary && primary.fallbackOutcome(now, outage(err), defaultFailoverAfter):
-			e.cfg.Logger.Warn("escalator: the fallback provider account is failing too; sends go back to the first account",
-				"route", primary.Name, "account", primary.Account, "fallback", primary.fallback.Account, "error", err)
+		if ctx.Err() == nil {
+			move := primary.recordSend(e.cfg.Clock.Now(), route, err, defaultFailoverAfter, defaultFailoverFor)
+			logFailover(e.cfg.Logger, "escalator", primary, move, defaultFailoverFor, err)
 		}
 	}
 	if err == nil {
