@@ -91,6 +91,13 @@ func (n *Node) InternalHandler() http.Handler {
 		writeInternalJSON(w, n.Status())
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.started.Load() {
+			// Raft is not running yet, and the check below reads the
+			// cluster's rules from it: nothing was applied, and the next
+			// leader (or this node, once started) is asked again.
+			writeInternalError(w, muster.Errorf(muster.ENotLeader, "not the leader: this node is starting"))
+			return
+		}
 		if err := n.internal.check(r, maxForwardBody); err != nil {
 			n.logger.Warn("node-to-node request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
 			writeInternalError(w, err)

@@ -140,6 +140,11 @@ type Node struct {
 	// finish: a node whose Start failed before it (a removed node refusing
 	// to join again) has no leader services to wait for when it closes.
 	watching atomic.Bool
+	// started is set when Start has raft running and every field it sets
+	// written. The node-to-node server listens from the transport's
+	// creation, before raft: until then it answers that the node is
+	// starting (a restarted node is asked at once by its peers).
+	started atomic.Bool
 
 	client *http.Client
 	// sealed sends node-to-node requests to the leader's raft port, over
@@ -398,6 +403,7 @@ func (n *Node) Start() error {
 	go n.watchLeadership()
 	go n.watchObservations()
 	go n.publishRules()
+	n.started.Store(true)
 	return nil
 }
 
