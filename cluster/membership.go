@@ -595,9 +595,14 @@ func (n *Node) RemoveMember(ctx context.Context, req RemoveRequest) error {
 	}
 	remove := func() error {
 		// Waited for within ctx: a configuration change raft never answers
-		// (seen once in CI, a leader removing itself) must not hold the
+		// (a leader removing itself: awaitOwnRemoval) must not hold the
 		// request, and the node's membership calls, for good.
-		if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, 0)); err != nil {
+		f := n.raft.RemoveServer(raft.ServerID(id), 0, 0)
+		wait := n.await
+		if id == n.cfg.NodeID {
+			wait = n.awaitOwnRemoval
+		}
+		if err := wait(ctx, f); err != nil {
 			return n.removeFailed(id, err)
 		}
 		return nil
@@ -714,6 +719,34 @@ func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id
 // removeFailed is the error of a configuration change taking id out that
 // failed with err: it says whether this node's latest configuration still
 // lists id.
+// awaitOwnRemoval waits, as await, for the change that removes this node,
+// the leader, from the configuration. Raft, once it commits a configuration
+// without itself, hands the entry to its FSM loop and shuts down at once
+// (ShutdownOnRemove); the loop can see the shutdown first and end without
+// answering the change, which then waits for ever. A raft that shut down
+// while the node did not (Close and Kill close n.stop first) committed the
+// removal.
+func (n *Node) awaitOwnRemoval(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-n.stop:
+			return fmt.Errorf("%w: %w", errAbandoned, raft.ErrRaftShutdown)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", errAbandoned, ctx.Err())
+		case <-t.C:
+			if n.raft.State() == raft.Shutdown {
+				return nil
+			}
+		}
+	}
+}
+
 func (n *Node) removeFailed(id string, err error) error {
 	servers, cerr := n.servers()
 	if cerr != nil {
