@@ -264,6 +264,10 @@ const commandVersion byte = 1
 //	   A backup taken is recorded (cluster.backup.taken, ignorable: it
 //	   changes no state, its audit entry names the token); under earlier
 //	   rules it is refused.
+//	   The reasons the state machine writes when it lifts a warning (an
+//	   upstream Update replaced it, it was cancelled upstream before it
+//	   arrived, it expired) are Chinese with the English in brackets
+//	   (已过期 (expired)); under earlier rules English only.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

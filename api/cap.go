@@ -33,6 +33,10 @@ import (
 //	<sender>:activation:A000001:stand-down  the Cancel of a stood-down activation's alert
 //	<sender>:warning:W000001:lift    the Cancel of a lifted warning
 
+// capCancelNoNote is the lift reason, before the Cancel's identifier, of a
+// warning an upstream Cancel without a <note> lifted.
+const capCancelNoNote = "上游已取消，未说明原因 (cancelled upstream, no reason given)"
+
 // CAPContentType is the media type of the CAP documents muster serves.
 const CAPContentType = "application/cap+xml; charset=utf-8"
 
@@ -298,8 +302,15 @@ func (s *Server) activationRegions(ctx context.Context, level muster.Consistency
 // ----- warnings -----
 
 // warningCAP serves a warning as CAP: the Alert it was issued as, or the
-// Cancel of that alert once it was lifted. An expired warning is its Alert,
-// whose expires says it is over.
+// Cancel of that alert once it was lifted, with the reason it was lifted
+// for as note. An expired warning is its Alert, whose expires says it is
+// over. A warning an upstream Update replaced is a lifted one: its Cancel,
+// while the Update's warning is an Alert of its own, not an Update that
+// references it. Each warning's document is the last message of its alert,
+// and a receiver that ends a whole thread on a Cancel of any of its alerts
+// (as muster does with its upstream's from rules 13) would end that Update
+// with the replaced warning's Cancel; and without the Cancel a receiver
+// that read the replaced warning alone would keep it in force.
 func (s *Server) warningCAP(c *gin.Context) {
 	ws, err := s.warningsDep()
 	if err != nil {
@@ -499,8 +510,10 @@ func (s *Server) importCAP(c *gin.Context) {
 			return
 		}
 		// A <note> may be wrapped or indented over several lines; the
-		// reason a lift records is one line.
-		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.Join(strings.Fields(alert.Note), " "), "cancelled upstream"), u.Identifier)
+		// reason a lift records is one line. Without one the reason says
+		// so, in Chinese with the English in brackets as muster's own
+		// lift reasons (it is the note of muster's Cancel in turn).
+		reason := fmt.Sprintf("%s (CAP cancel %s)", cmp.Or(strings.Join(strings.Fields(alert.Note), " "), capCancelNoNote), u.Identifier)
 		// The state machine refuses it too if a warning of another purpose
 		// came in between (checkReferencedPurposes read before).
 		res, err := ws.CancelUpstreamAlert(ctx, actor, purpose, plans.UpstreamRef{Sender: u.Sender, Identifier: u.Identifier}, own, reason)

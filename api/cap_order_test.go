@@ -15,6 +15,7 @@ import (
 
 	"muster/access"
 	"muster/api"
+	"muster/cap"
 	"muster/cluster/clustertest"
 	"muster/plans"
 )
@@ -293,4 +294,43 @@ func TestCAPCancelOfAChainAnswersWithTheWarningItEnded(t *testing.T) {
 		assert.Contains(t, got.LiftReason, "CAP cancel CH1C")
 	}
 	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
+}
+
+// A warning an upstream Update replaced is served as the Cancel of its
+// alert, whose note says in Chinese, with the English in brackets, which
+// alert updated it and which warning it is now (rules 13); the Update's
+// warning is an Alert of its own (see warningCAP). A Cancel without a note
+// lifts with a reason that says so, in the same way.
+func TestCAPOfAWarningAnUpdateReplaced(t *testing.T) {
+	f, h, sample := capImportFixture(t)
+	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
+	post := func(body string) capImportBody {
+		t.Helper()
+		res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+		require.Contains(t, []int{http.StatusCreated, http.StatusOK}, res.Code, "%s", res.Body)
+		var got capImportBody
+		res.decode(t, &got)
+		return got
+	}
+	first := post(capDoc(sample, "RP1", "Alert", nil))
+	up := post(capDoc(sample, "RP1U", "Update", []string{"RP1"}, "<cap:severity>Severe</cap:severity>", "<cap:severity>Extreme</cap:severity>"))
+	require.NotEqual(t, first.ID, up.ID)
+
+	issued, _ := getCAP(t, h, viewer, "/api/v1/warnings/"+string(up.ID)+"/cap", "warning-update-relayed")
+	assert.Equal(t, cap.MsgTypeAlert, issued.MsgType, "an Alert of its own")
+	assert.Empty(t, issued.References)
+
+	lifted, _ := getCAP(t, h, viewer, "/api/v1/warnings/"+string(first.ID)+"/cap", "warning-replaced")
+	assert.Equal(t, cap.MsgTypeCancel, lifted.MsgType)
+	assert.Equal(t, capSender+":warning:"+string(first.ID)+":lift", lifted.Identifier)
+	assert.Equal(t, capSender+","+capSender+":warning:"+string(first.ID)+",2026-11-23T09:00:00+08:00", lifted.References)
+	assert.Equal(t, "已由上游预警 RP1U 更新，现为预警 "+string(up.ID)+" (updated by upstream alert RP1U, now warning "+string(up.ID)+")", lifted.Note)
+
+	ended := post(capDoc(sample, "RP1C", "Cancel", []string{"RP1U"}))
+	assert.Equal(t, up.ID, ended.ID)
+	assert.Equal(t, "上游已取消，未说明原因 (cancelled upstream, no reason given) (CAP cancel RP1C)", ended.LiftReason)
+	c, _ := getCAP(t, h, viewer, "/api/v1/warnings/"+string(up.ID)+"/cap", "warning-update-cancelled")
+	assert.Equal(t, cap.MsgTypeCancel, c.MsgType)
+	assert.Equal(t, issued.Reference().String(), c.References)
+	assert.Equal(t, ended.LiftReason, c.Note)
 }

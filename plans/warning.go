@@ -665,11 +665,7 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		// Cancelled upstream before it arrived: it is born lifted and
 		// never puts a region in standby.
 		w.Status, w.LiftedAt, w.LiftedBy = WarningLifted, c.Time, c.Actor
-		w.LiftReason = "cancelled before this alert arrived: " + cancelledBefore.Reason
-		if cancelledBefore.Alert != *p.Upstream {
-			w.LiftReason = fmt.Sprintf("upstream alert %s, which this one updates, was cancelled before this alert arrived: %s",
-				cancelledBefore.Alert.Identifier, cancelledBefore.Reason)
-		}
+		w.LiftReason = cancelledBeforeReason(c, cancelledBefore, *p.Upstream)
 	}
 	if c.RulesAtLeast(rulesCAPSupersessionsBounded) {
 		// The record of the Cancel is dropped as the alert arrives
@@ -835,7 +831,7 @@ func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by Warni
 		if !ok || old.Status != WarningActive || old.ID == by || slices.Contains(lifted, old.ID) {
 			continue
 		}
-		reason := fmt.Sprintf("updated by upstream alert %s (warning %s)", p.Upstream.Identifier, by)
+		reason := updatedReason(c, p.Upstream.Identifier, by)
 		if c.RulesAtLeast(rulesCancelFollowsUpdates) {
 			old.ReplacedBy = by
 		}
@@ -845,6 +841,51 @@ func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by Warni
 		lifted = append(lifted, old.ID)
 	}
 	return lifted, nil
+}
+
+// rulesChineseLiftReasons is the behaviour (muster.Rules) from which the
+// reasons the state machine writes itself when it lifts a warning (an
+// upstream Update replaced it, its alert or the one it updates was
+// cancelled upstream before it arrived, it expired) are Chinese with the
+// English in brackets, as muster's other reasons for people are: they
+// are the note of the CAP Cancel receivers get, and the reason the
+// console, the CLI and the audit trail show. Under older rules they were
+// English only.
+const rulesChineseLiftReasons = 13
+
+// updatedReason is the lift reason of a warning the upstream alert update
+// (an Update) replaced with warning by.
+func updatedReason(c *muster.Command, update string, by WarningID) string {
+	if !c.RulesAtLeast(rulesChineseLiftReasons) {
+		return fmt.Sprintf("updated by upstream alert %s (warning %s)", update, by)
+	}
+	return fmt.Sprintf("已由上游预警 %s 更新，现为预警 %s (updated by upstream alert %s, now warning %s)", update, by, update, by)
+}
+
+// cancelledBeforeReason is the lift reason of the warning of the upstream
+// alert ref, created lifted because sup, a Cancel of it or of an alert it
+// updates, came first; the Cancel's own reason ends it.
+func cancelledBeforeReason(c *muster.Command, sup *Supersession, ref UpstreamRef) string {
+	chinese := c.RulesAtLeast(rulesChineseLiftReasons)
+	switch {
+	case sup.Alert == ref && chinese:
+		return "上游在本预警到达前已将其取消 (cancelled before this alert arrived): " + sup.Reason
+	case sup.Alert == ref:
+		return "cancelled before this alert arrived: " + sup.Reason
+	case chinese:
+		return fmt.Sprintf("本预警所更新的上游预警 %s 在本预警到达前已被取消 (upstream alert %s, which this one updates, was cancelled before this alert arrived): %s",
+			sup.Alert.Identifier, sup.Alert.Identifier, sup.Reason)
+	}
+	return fmt.Sprintf("upstream alert %s, which this one updates, was cancelled before this alert arrived: %s", sup.Alert.Identifier, sup.Reason)
+}
+
+// expiredReason is the lift reason of a warning lifted because its expiry
+// passed, when the lift gives none.
+func expiredReason(c *muster.Command) string {
+	if !c.RulesAtLeast(rulesChineseLiftReasons) {
+		return "expired"
+	}
+	return "已过期 (expired)"
 }
 
 // rulesCancelFollowsUpdates is the behaviour from which a warning an
@@ -1244,7 +1285,7 @@ func applyWarningLift(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		w.Status = WarningExpired
 		if reason == "" {
-			reason = "expired"
+			reason = expiredReason(c)
 		}
 	}
 	if reason == "" {
@@ -2017,7 +2058,9 @@ func (s *WarningService) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, id := range due {
-		b, _ := json.Marshal(warningLift{Warning: id, Reason: "expired", Expired: true})
+		// No reason: the state machine writes the expiry's own
+		// (expiredReason), under the rules of the command.
+		b, _ := json.Marshal(warningLift{Warning: id, Expired: true})
 		err := s.apply.Apply(ctx, &muster.Command{Type: CmdWarningLift, Actor: "warning-expiry", Payload: b}, nil)
 		switch {
 		case err == nil:

@@ -411,7 +411,7 @@ func TestWarningExpiry(t *testing.T) {
 	got, err = e.svc.Warning(ctx, muster.Default, w.ID)
 	require.NoError(t, err)
 	assert.Equal(t, plans.WarningExpired, got.Status)
-	assert.Equal(t, "expired", got.LiftReason)
+	assert.Equal(t, "已过期 (expired)", got.LiftReason)
 	assert.Equal(t, "warning-expiry", got.LiftedBy)
 	assert.Equal(t, e.clk.Now(), got.LiftedAt)
 	n, err = e.svc.ExpireDue(ctx)
@@ -424,7 +424,7 @@ func TestWarningExpiry(t *testing.T) {
 	last := trail[len(trail)-1]
 	assert.Equal(t, plans.AuditWarningRelease, last.Action)
 	assert.Equal(t, "warning-expiry", last.Actor)
-	assert.Equal(t, "expired", last.Reason)
+	assert.Equal(t, "已过期 (expired)", last.Reason)
 	assert.Equal(t, plans.ModeNormal, last.To)
 }
 
