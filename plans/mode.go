@@ -46,6 +46,46 @@ type ActivationID string
 type Hold struct {
 	Activation ActivationID `json:"activation"`
 	Level      LevelCode    `json:"level"`
+	// Since, By and Reason are the hold's own (from rules 13): the
+	// record's By and Reason are those of the hold that sets its level
+	// (governingHold), where they were the first hold's for as long as the
+	// region stayed in emergency.
+	Since  time.Time `json:"since,omitzero"`
+	By     string    `json:"by,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// rulesHoldsSayWho is the behaviour (muster.Rules) from which each hold
+// keeps its time, actor and reason, and a region in emergency says who
+// switched it, and why, as its governing hold does (governingHold): a
+// level raised by another activation, or the first activation stood down
+// while another still holds the region, no longer leaves the first one's
+// official and words on the region.
+const rulesHoldsSayWho = 13
+
+// governingHold returns the hold that sets a region's level: the most
+// severe, and of those the first to hold it. ok is false when there is
+// none, or it was written before holds kept their own actor and reason.
+func governingHold(holds []Hold) (Hold, bool) {
+	var g Hold
+	for _, h := range holds {
+		switch {
+		case g.Activation == "":
+		case h.Level.Rank() == 0 || (g.Level.Rank() > 0 && h.Level.Rank() > g.Level.Rank()):
+			continue
+		case h.Level == g.Level && !h.Since.Before(g.Since):
+			continue
+		}
+		g = h
+	}
+	return g, g.By != ""
+}
+
+// sayWho gives m, in emergency, its governing hold's actor and reason.
+func sayWho(m *ModeRecord) {
+	if g, ok := governingHold(m.Holds); ok {
+		m.By, m.Reason = g.By, g.Reason
+	}
 }
 
 // WarningHold is one warning keeping a region in standby, at its level.
@@ -320,9 +360,14 @@ func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level Leve
 			m.EarlierRecoveries = prev.EarlierRecoveries
 		}
 	}
-	m.Holds = append(m.Holds, Hold{Activation: act, Level: level})
+	h := Hold{Activation: act, Level: level}
+	if c.RulesAtLeast(rulesHoldsSayWho) {
+		h.Since, h.By, h.Reason = t, actor, reason
+	}
+	m.Holds = append(m.Holds, h)
 	slices.SortFunc(m.Holds, func(a, b Hold) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
 	m.Level = mostSevere(m.Holds)
+	sayWho(&m)
 	if err := putJSON(bucket(tx, bModes), string(region), m); err != nil {
 		return err
 	}
@@ -407,6 +452,7 @@ func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, acto
 	switch {
 	case len(m.Holds) > 0:
 		m.Level = mostSevere(m.Holds)
+		sayWho(&m) // holds written from rules 13 only
 		err = putJSON(b, string(region), m)
 	case len(m.Warnings) > 0:
 		m.Mode, m.Level, m.Holds, m.Since, m.By, m.Reason = ModeStandby, "", nil, t, actor, reason

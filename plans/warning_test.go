@@ -2,6 +2,7 @@ package plans_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -51,6 +52,9 @@ type testHold struct {
 	// Drill starts a drill (EXERCISE or TEST) activation over Region: it
 	// holds nothing and answers the drill warnings over it.
 	Drill bool
+	// Actor and Reason, when set, are the hold's (default: commander,
+	// 启动响应).
+	Actor, Reason string
 }
 
 type warnEnv struct {
@@ -103,7 +107,7 @@ func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 				if h.Drill {
 					return nil, plans.AnswerDrillWarnings(tx, c, []plans.RegionCode{h.Region}, h.Act, h.Level)
 				}
-				return nil, plans.HoldEmergency(tx, c, h.Region, h.Level, h.Act, "启动响应")
+				return nil, plans.HoldEmergency(tx, c, h.Region, h.Level, h.Act, cmp.Or(h.Reason, "启动响应"))
 			})
 		},
 		Config: func(_ int, cfg *cluster.Config) { cfg.Clock, cfg.Rules = clk, rules },
@@ -167,7 +171,7 @@ func (e *warnEnv) lift(t *testing.T, id plans.WarningID) plans.Warning {
 func (e *warnEnv) hold(t *testing.T, h testHold) {
 	t.Helper()
 	b, _ := json.Marshal(h)
-	require.NoError(t, e.node.Apply(testCtx(t), &muster.Command{Type: cmdTestHold, Actor: "commander", Payload: b}, nil))
+	require.NoError(t, e.node.Apply(testCtx(t), &muster.Command{Type: cmdTestHold, Actor: cmp.Or(h.Actor, "commander"), Payload: b}, nil))
 }
 
 func (e *warnEnv) mode(t *testing.T, r plans.RegionCode) plans.RegionMode {
