@@ -303,30 +303,57 @@ func (s *Server) activationRegions(ctx context.Context, level muster.Consistency
 
 // warningCAP serves a warning as CAP: the Alert it was issued as, or the
 // Cancel of that alert once it was lifted, with the reason it was lifted
-// for as note. An expired warning is its Alert, whose expires says it is
-// over. A warning an upstream Update replaced is a lifted one: its Cancel,
-// while the Update's warning is an Alert of its own, not an Update that
-// references it. Each warning's document is the last message of its alert,
-// and a receiver that ends a whole thread on a Cancel of any of its alerts
-// (as muster does with its upstream's from rules 13) would end that Update
-// with the replaced warning's Cancel; and without the Cancel a receiver
-// that read the replaced warning alone would keep it in force.
+// for as note; an expired warning is its Alert, whose expires says it is
+// over. The warning of an upstream Update that replaced warnings in force
+// (rules 13: Replaces) is an Update referencing their alerts and, through
+// them, every earlier alert of the thread, original first; lifted, its
+// Cancel references the thread and its own alert. A warning so replaced
+// (ReplacedBy, named back by Replaces) is served as the latest message of
+// its thread, the document of the warning at its end, not as a Cancel of
+// its own: a receiver that ends a thread on a Cancel of any of its alerts
+// (as muster does with its upstream's from rules 13) would end the Update
+// with it. Warnings replaced under older rules have no such links and
+// are served as before: the Cancel of each, and the Update's warning as an
+// Alert of its own.
 func (s *Server) warningCAP(c *gin.Context) {
 	ws, err := s.warningsDep()
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	w, err := ws.Warning(c.Request.Context(), consistency(c), plans.WarningID(idParam(c)))
+	ctx, level := c.Request.Context(), consistency(c)
+	w, err := ws.Warning(ctx, level, plans.WarningID(idParam(c)))
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	a, err := s.warningAlert(w)
+	a, err := s.warningAlert(ctx, level, ws, w)
 	s.writeCAP(c, "warning "+string(w.ID), a, err)
 }
 
-func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
+// maxCAPThread bounds how many warnings of an upstream thread (an alert
+// and the Updates that replaced it) a warning's CAP document follows or
+// references; a met service's thread has a few.
+const maxCAPThread = 64
+
+func (s *Server) warningAlert(ctx context.Context, level muster.Consistency, ws Warnings, w plans.Warning) (*cap.Alert, error) {
+	for range maxCAPThread {
+		if w.ReplacedBy == "" {
+			break
+		}
+		next, err := ws.Warning(ctx, level, w.ReplacedBy)
+		if err != nil {
+			return nil, fmt.Errorf("warning %s was replaced by %s: %w", w.ID, w.ReplacedBy, err)
+		}
+		if !slices.Contains(next.Replaces, w.ID) {
+			break
+		}
+		w = next
+	}
+	earlier, err := s.warningThread(ctx, level, ws, w)
+	if err != nil {
+		return nil, err
+	}
 	category := cap.Category(w.CAPCategory)
 	if !category.Valid() {
 		category = cap.CategoryOther
@@ -341,6 +368,7 @@ func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
 			Sent:       w.IssuedAt.In(s.cfg.CAPZone),
 			Purpose:    cap.Purpose(w.PurposeOrLive()),
 		},
+		Updates:  earlier,
 		Colour:   cap.Colour(w.Level),
 		Category: category,
 		ZH:       cap.Text{Event: w.Event, Headline: w.Headline, Description: w.Description},
@@ -370,8 +398,45 @@ func (s *Server) warningAlert(w plans.Warning) (*cap.Alert, error) {
 			Scope:      a.Scope,
 			Note:       w.LiftReason,
 		},
-		Cancels: []cap.Reference{a.Reference()},
+		Cancels: slices.Concat(earlier, []cap.Reference{a.Reference()}),
 	}.Alert()
+}
+
+// warningThread returns the references of the alerts of the warnings w
+// replaced (Replaces, each naming w back in ReplacedBy) and of those they
+// replaced in turn, at most maxCAPThread, the earliest issued first.
+func (s *Server) warningThread(ctx context.Context, level muster.Consistency, ws Warnings, w plans.Warning) ([]cap.Reference, error) {
+	var thread []plans.Warning
+	seen := map[plans.WarningID]bool{w.ID: true}
+	next := []plans.Warning{w}
+	for len(next) > 0 && len(thread) < maxCAPThread {
+		by := next[0]
+		next = next[1:]
+		for _, id := range by.Replaces {
+			if seen[id] || len(thread) == maxCAPThread {
+				continue
+			}
+			seen[id] = true
+			old, err := ws.Warning(ctx, level, id)
+			if err != nil {
+				return nil, fmt.Errorf("warning %s replaced %s: %w", by.ID, id, err)
+			}
+			if old.ReplacedBy != by.ID {
+				continue
+			}
+			thread = append(thread, old)
+			next = append(next, old)
+		}
+	}
+	slices.SortFunc(thread, func(a, b plans.Warning) int {
+		return cmp.Or(a.IssuedAt.Compare(b.IssuedAt), cmp.Compare(a.ID, b.ID))
+	})
+	refs := make([]cap.Reference, len(thread))
+	for i, old := range thread {
+		refs[i] = cap.Reference{Sender: s.cfg.CAPSender, Identifier: s.capIdentifier(capKindWarning, string(old.ID)),
+			Sent: old.IssuedAt.In(s.cfg.CAPZone).Truncate(time.Second)}
+	}
+	return refs, nil
 }
 
 // ----- import -----

@@ -296,41 +296,90 @@ func TestCAPCancelOfAChainAnswersWithTheWarningItEnded(t *testing.T) {
 	assert.Equal(t, "normal", modeOf(t, f, h, "990101"))
 }
 
-// A warning an upstream Update replaced is served as the Cancel of its
-// alert, whose note says in Chinese, with the English in brackets, which
-// alert updated it and which warning it is now (rules 13); the Update's
-// warning is an Alert of its own (see warningCAP). A Cancel without a note
-// lifts with a reason that says so, in the same way.
-func TestCAPOfAWarningAnUpdateReplaced(t *testing.T) {
+// An upstream thread (an alert, its Updates, their Cancel) goes out as a
+// thread (rules 13): the warning of an Update is an Update referencing the
+// earlier warnings' alerts, original first, and a warning it replaced is
+// served as that latest message, never as a Cancel of its own, which a
+// receiver that ends a thread on a Cancel of its first alert (muster from
+// rules 13) would take for the end of the Update too; once the thread is
+// cancelled upstream, every warning of it is the Cancel of the whole
+// thread. A muster of another city importing what this one serves, as
+// it serves it, ends with the warning in force, and none once cancelled.
+// The lift reasons say in Chinese, with the English in brackets, which
+// alert updated a warning, and that a Cancel gave no note.
+func TestCAPOfAnUpstreamThread(t *testing.T) {
 	f, h, sample := capImportFixture(t)
 	viewer, _ := createToken(t, h, f.root, "viewer", access.Viewer)
-	post := func(body string) capImportBody {
+	post := func(h http.Handler, token, body string) capImportBody {
 		t.Helper()
-		res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: f.root, body: strings.NewReader(body)})
+		res := do(t, h, request{method: "POST", path: "/api/v1/cap", token: token, body: strings.NewReader(body)})
 		require.Contains(t, []int{http.StatusCreated, http.StatusOK}, res.Code, "%s", res.Body)
 		var got capImportBody
 		res.decode(t, &got)
 		return got
 	}
-	first := post(capDoc(sample, "RP1", "Alert", nil))
-	up := post(capDoc(sample, "RP1U", "Update", []string{"RP1"}, "<cap:severity>Severe</cap:severity>", "<cap:severity>Extreme</cap:severity>"))
-	require.NotEqual(t, first.ID, up.ID)
+	served := func(id plans.WarningID) []byte {
+		t.Helper()
+		res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(id) + "/cap", token: viewer})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		requireSchemaValid(t, res.Body.Bytes())
+		return res.Body.Bytes()
+	}
+	ref := func(w capImportBody) string {
+		return capSender + "," + capSender + ":warning:" + string(w.ID) + ",2026-11-23T09:00:00+08:00"
+	}
 
-	issued, _ := getCAP(t, h, viewer, "/api/v1/warnings/"+string(up.ID)+"/cap", "warning-update-relayed")
-	assert.Equal(t, cap.MsgTypeAlert, issued.MsgType, "an Alert of its own")
-	assert.Empty(t, issued.References)
+	// A city downstream runs muster too, with the same regions.
+	clk := clustertest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, shanghai).UTC())
+	down := newWarningFixture(t, clk, "muster.990200.example.cn")
+	dh := down.handler(down.c.Nodes[0])
+	withDemo(t, down, dh)
+	relay := func(doc []byte) capImportBody { t.Helper(); return post(dh, down.root, string(doc)) }
 
-	lifted, _ := getCAP(t, h, viewer, "/api/v1/warnings/"+string(first.ID)+"/cap", "warning-replaced")
-	assert.Equal(t, cap.MsgTypeCancel, lifted.MsgType)
-	assert.Equal(t, capSender+":warning:"+string(first.ID)+":lift", lifted.Identifier)
-	assert.Equal(t, capSender+","+capSender+":warning:"+string(first.ID)+",2026-11-23T09:00:00+08:00", lifted.References)
-	assert.Equal(t, "已由上游预警 RP1U 更新，现为预警 "+string(up.ID)+" (updated by upstream alert RP1U, now warning "+string(up.ID)+")", lifted.Note)
+	first := post(h, f.root, capDoc(sample, "RP1", "Alert", nil))
+	relay(served(first.ID))
+	up := post(h, f.root, capDoc(sample, "RP1U", "Update", []string{"RP1"}, "<cap:severity>Severe</cap:severity>", "<cap:severity>Extreme</cap:severity>"))
+	assert.Equal(t, []plans.WarningID{first.ID}, up.Replaces)
 
-	ended := post(capDoc(sample, "RP1C", "Cancel", []string{"RP1U"}))
-	assert.Equal(t, up.ID, ended.ID)
+	update, doc := getCAP(t, h, viewer, "/api/v1/warnings/"+string(up.ID)+"/cap", "warning-update-relayed")
+	assert.Equal(t, cap.MsgTypeUpdate, update.MsgType)
+	assert.Equal(t, capSender+":warning:"+string(up.ID), update.Identifier)
+	assert.Equal(t, ref(first), update.References)
+	assert.Equal(t, string(doc), string(served(first.ID)), "the replaced warning is served as the Update that replaced it")
+	var old plans.Warning
+	res := do(t, h, request{method: "GET", path: "/api/v1/warnings/" + string(first.ID), token: viewer})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	res.decode(t, &old)
+	assert.Equal(t, "已由上游预警 RP1U 更新，现为预警 "+string(up.ID)+" (updated by upstream alert RP1U, now warning "+string(up.ID)+")", old.LiftReason)
+
+	got := relay(served(first.ID))
+	assert.Equal(t, plans.WarningActive, got.Status, "downstream, the update is in force")
+	assert.Equal(t, plans.WarningRed, got.Level)
+	again := relay(served(up.ID))
+	assert.Equal(t, got.ID, again.ID, "the same document from either address is one alert")
+
+	up2 := post(h, f.root, capDoc(sample, "RP1U2", "Update", []string{"RP1U"}))
+	update2 := served(up2.ID)
+	a, err := cap.Parse(update2)
+	require.NoError(t, err)
+	assert.Equal(t, ref(first)+" "+ref(up), a.References, "the whole thread, original first")
+	relay(update2)
+
+	ended := post(h, f.root, capDoc(sample, "RP1C", "Cancel", []string{"RP1U2"}))
+	assert.Equal(t, up2.ID, ended.ID)
 	assert.Equal(t, "上游已取消，未说明原因 (cancelled upstream, no reason given) (CAP cancel RP1C)", ended.LiftReason)
-	c, _ := getCAP(t, h, viewer, "/api/v1/warnings/"+string(up.ID)+"/cap", "warning-update-cancelled")
+	c, doc := getCAP(t, h, viewer, "/api/v1/warnings/"+string(up2.ID)+"/cap", "warning-thread-cancelled")
 	assert.Equal(t, cap.MsgTypeCancel, c.MsgType)
-	assert.Equal(t, issued.Reference().String(), c.References)
+	assert.Equal(t, ref(first)+" "+ref(up)+" "+ref(up2), c.References)
 	assert.Equal(t, ended.LiftReason, c.Note)
+	for _, w := range []capImportBody{first, up} {
+		assert.Equal(t, string(doc), string(served(w.ID)), "%s: the thread's Cancel", w.ID)
+	}
+
+	relay(served(first.ID))
+	var l plans.List[plans.Warning]
+	res = do(t, dh, request{method: "GET", path: "/api/v1/warnings?active=true", token: down.root})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	res.decode(t, &l)
+	assert.Empty(t, l.Items, "downstream, the thread is over")
 }

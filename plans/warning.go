@@ -233,6 +233,11 @@ type Warning struct {
 	// the Update became (rulesCancelFollowsUpdates): a Cancel that names
 	// this one's alert ends that one too.
 	ReplacedBy WarningID `json:"replaced_by,omitempty"`
+	// Replaces is, for the warning of an upstream Update, the warnings in
+	// force that the Update lifted (rulesCancelFollowsUpdates), each of
+	// which names it in ReplacedBy: the earlier warnings of its thread,
+	// which its own CAP alert updates.
+	Replaces []WarningID `json:"replaces,omitempty"`
 	// CancelledBy is, for a warning an upstream Cancel lifted, that Cancel
 	// (rulesCancelFollowsUpdates): an Update of its thread that comes
 	// later is created lifted.
@@ -808,13 +813,20 @@ func importedWarning(tx *bolt.Tx, c *muster.Command, p *warningIssue, w Warning)
 	if err != nil {
 		return WarningImport{}, err
 	}
+	if len(replaced) > 0 && c.RulesAtLeast(rulesCancelFollowsUpdates) {
+		if w, err = getWarning(tx, w.ID); err != nil { // with Replaces
+			return WarningImport{}, err
+		}
+	}
 	return WarningImport{Warning: w, Created: true, Replaced: replaced}, nil
 }
 
 // supersedeReplaced lifts the warnings in force of the alerts p replaces,
 // as updated by p's alert, which became (or, arriving late, was overtaken
 // by) warning by, and returns them. From rulesCAPOutOfOrder it also
-// remembers each replaced alert as updated, whether or not it has arrived.
+// remembers each replaced alert as updated, whether or not it has arrived;
+// from rulesCancelFollowsUpdates each lifted warning names by (ReplacedBy)
+// and by names them (Replaces).
 func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by WarningID) ([]WarningID, error) {
 	var lifted []WarningID
 	for _, r := range p.Replaces {
@@ -839,6 +851,20 @@ func supersedeReplaced(tx *bolt.Tx, c *muster.Command, p *warningIssue, by Warni
 			return nil, fmt.Errorf("lift %s: %w", old.ID, err)
 		}
 		lifted = append(lifted, old.ID)
+	}
+	if len(lifted) > 0 && c.RulesAtLeast(rulesCancelFollowsUpdates) {
+		w, err := getWarning(tx, by)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range lifted {
+			if !slices.Contains(w.Replaces, id) {
+				w.Replaces = append(w.Replaces, id)
+			}
+		}
+		if err := putJSON(bucket(tx, bWarnings), string(by), w); err != nil {
+			return nil, err
+		}
 	}
 	return lifted, nil
 }
@@ -890,7 +916,7 @@ func expiredReason(c *muster.Command) string {
 
 // rulesCancelFollowsUpdates is the behaviour from which a warning an
 // upstream Update lifted keeps the warning the Update became (ReplacedBy),
-// and an upstream Cancel that names an alert whose warning an Update
+// which keeps it in turn (Replaces), and an upstream Cancel that names an alert whose warning an Update
 // replaced lifts the warning in force at the end of that chain too: feeds
 // cancel a thread by its latest message, or by its first. Under older
 // rules a Cancel of the first message left the Update's warning in force.
@@ -1156,7 +1182,7 @@ func lateUpdatedAlert(tx *bolt.Tx, c *muster.Command, p *warningIssue, sup Super
 	if err != nil {
 		return WarningImport{}, err
 	}
-	if slices.Contains(replaced, w.ID) { // lifted just now: read it again
+	if len(replaced) > 0 { // changed just now (Replaces, from rulesCancelFollowsUpdates): read it again
 		if w, err = getWarning(tx, w.ID); err != nil {
 			return WarningImport{}, err
 		}

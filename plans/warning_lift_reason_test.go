@@ -104,3 +104,38 @@ func TestWarningUpdateOfACancelledThreadSaysWhy(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, up.Warning.LiftReason, got.LiftReason, "as stored")
 }
+
+// From rules 13 the warning of an upstream Update names the warnings in
+// force it lifted (Replaces), as each names it (ReplacedBy): the thread
+// its CAP Update references. A stale Update, arriving after a newer one
+// that replaced it, adds those it lifts to the newer one's. Under rules
+// 12 neither is kept.
+func TestWarningUpdateNamesTheWarningsItReplaced(t *testing.T) {
+	t.Run("rules 13", func(t *testing.T) {
+		e := newWarnEnv(t)
+		first := e.importUpstream(t, "N1", plans.WarningYellow)
+		up := e.importUpstream(t, "N1U", plans.WarningOrange, "N1", "never-seen")
+		assert.Equal(t, []plans.WarningID{first.Warning.ID}, up.Warning.Replaces, "as imported")
+		assert.Equal(t, []plans.WarningID{first.Warning.ID}, e.warning(t, up.Warning.ID).Replaces, "as stored")
+		assert.Equal(t, up.Warning.ID, e.warning(t, first.Warning.ID).ReplacedBy)
+
+		// R0 in force; R2 replaces R1, not yet arrived; R1 comes late
+		// naming R0: R0 is lifted as replaced by R2's warning.
+		r0 := e.importUpstream(t, "R0", plans.WarningYellow)
+		r2 := e.importUpstream(t, "R2", plans.WarningYellow, "R1")
+		assert.Empty(t, r2.Warning.Replaces, "R1 has not arrived")
+		r1 := e.importUpstream(t, "R1", plans.WarningOrange, "R0")
+		require.False(t, r1.Created)
+		assert.Equal(t, []plans.WarningID{r0.Warning.ID}, r1.Warning.Replaces, "the answer is R2's warning as it stands")
+		assert.Equal(t, []plans.WarningID{r0.Warning.ID}, e.warning(t, r2.Warning.ID).Replaces)
+		assert.Equal(t, r2.Warning.ID, e.warning(t, r0.Warning.ID).ReplacedBy)
+	})
+	t.Run("rules 12", func(t *testing.T) {
+		e := newWarnEnvUnder(t, 12)
+		first := e.importUpstream(t, "N1", plans.WarningYellow)
+		up := e.importUpstream(t, "N1U", plans.WarningOrange, "N1")
+		require.Equal(t, []plans.WarningID{first.Warning.ID}, up.Replaced)
+		assert.Empty(t, e.warning(t, up.Warning.ID).Replaces)
+		assert.Empty(t, e.warning(t, first.Warning.ID).ReplacedBy)
+	})
+}
