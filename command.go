@@ -270,11 +270,13 @@ const commandVersion byte = 1
 //	   (已过期 (expired)); under earlier rules English only. The warning
 //	   of an upstream Update names the warnings in force it lifted
 //	   (replaces), as they name it (replaced_by).
-//	   Each activation holding a region in emergency keeps its time,
-//	   actor and reason, and the region says who switched it and why as
-//	   the hold that sets its level does (the most severe, of those the
-//	   first); before 13 the first activation's stayed for as long as
-//	   the region was in emergency.
+//	   An escalation item that failed for now (escalation.result retry)
+//	   is queued with the retry time the leader stamps in the outcome
+//	   (next_try: the dispatcher's backoff; a claim clears it) and the
+//	   escalator takes it no earlier; the leader fails it once its
+//	   attempts are spent (3, or those of an outage when the provider
+//	   account was failing: 12 by default). Before 13 it was queued again
+//	   at once and failed at its third attempt.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -156,6 +156,15 @@ const (
 	defaultFailoverFor   = time.Minute
 )
 
+// The default retries of a send that failed for now (DispatcherConfig's
+// Backoff, MaxBackoff and MaxOutageAttempts; the escalator's messages and
+// calls keep to them too).
+const (
+	defaultBackoff        = 2 * time.Second
+	defaultMaxBackoff     = 5 * time.Minute
+	defaultOutageAttempts = 12
+)
+
 func (c *DispatcherConfig) setDefaults() {
 	def := func(v *int, d int) {
 		if *v <= 0 {
@@ -167,7 +176,7 @@ func (c *DispatcherConfig) setDefaults() {
 	def(&c.MaxInFlight, 1024)
 	def(&c.ResultBatch, 256)
 	def(&c.MaxAttempts, 6)
-	def(&c.MaxOutageAttempts, 12)
+	def(&c.MaxOutageAttempts, defaultOutageAttempts)
 	c.MaxOutageAttempts = max(c.MaxOutageAttempts, c.MaxAttempts)
 	def(&c.FailoverAfter, defaultFailoverAfter)
 	defd := func(v *time.Duration, d time.Duration) {
@@ -176,8 +185,8 @@ func (c *DispatcherConfig) setDefaults() {
 		}
 	}
 	defd(&c.ResultDelay, 50*time.Millisecond)
-	defd(&c.Backoff, 2*time.Second)
-	defd(&c.MaxBackoff, 5*time.Minute)
+	defd(&c.Backoff, defaultBackoff)
+	defd(&c.MaxBackoff, defaultMaxBackoff)
 	defd(&c.Poll, 100*time.Millisecond)
 	defd(&c.ReportTimeout, 10*time.Minute)
 	defd(&c.FailoverFor, defaultFailoverFor)
@@ -1620,11 +1629,7 @@ func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent 
 	if j.rec.Attempt != nil {
 		tries = j.rec.Attempt.onNumber(j.n)
 	}
-	limit := d.cfg.MaxAttempts
-	if outage(se) {
-		limit = d.cfg.MaxOutageAttempts
-	}
-	if !se.Temporary || tries >= limit {
+	if !se.Temporary || tries >= attemptsFor(se, d.cfg.MaxAttempts, d.cfg.MaxOutageAttempts) {
 		item.Outcome = OutcomeFailed
 		if se.Temporary {
 			item.Error = fmt.Sprintf("gave up after %d attempts: %s", tries, se.Message)
@@ -1632,14 +1637,24 @@ func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent 
 		return
 	}
 	item.Outcome = OutcomeRetry
-	item.NextTry = d.cfg.Clock.Now().Add(max(r.backoff(tries), se.RetryAfter))
+	item.NextTry = d.cfg.Clock.Now().Add(max(backoff(d.cfg.Backoff, d.cfg.MaxBackoff, tries), se.RetryAfter))
 }
 
-// backoff is the delay before attempt n+1: Backoff·2ⁿ⁻¹ capped at
-// MaxBackoff, of which a random half ("equal jitter"), so a storm's
-// failures do not come back at once.
-func (r *dispatchRun) backoff(n int) time.Duration {
-	d := min(r.d.cfg.Backoff<<min(n-1, 20), r.d.cfg.MaxBackoff)
+// attemptsFor is how many attempts a send has when its last failed with
+// se: outageAttempts for an outage of the provider account (outage: it
+// may last minutes, and every send meets it), attempts for anything else.
+func attemptsFor(se *SendError, attempts, outageAttempts int) int {
+	if outage(se) {
+		return outageAttempts
+	}
+	return attempts
+}
+
+// backoff is the delay before attempt n+1: first·2ⁿ⁻¹ capped at most, of
+// which a random half ("equal jitter"), so a storm's failures do not come
+// back at once.
+func backoff(first, most time.Duration, n int) time.Duration {
+	d := min(first<<min(n-1, 20), most)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 

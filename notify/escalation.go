@@ -107,6 +107,9 @@ type EscalationItem struct {
 	Error    string           `json:"error,omitempty"`
 	Call     string           `json:"call,omitempty"` // voice: the last call status reported
 	Updated  time.Time        `json:"updated"`
+	// NextTry is when a queued item whose last attempt failed for now is
+	// tried again (rulesEscalationBackoff); zero: as soon as it is taken.
+	NextTry time.Time `json:"next_try,omitzero"`
 }
 
 // mustAckRepeats is how many times silence under 叫应 (must_ack) is
@@ -1564,7 +1567,7 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if it.N != ref.N || !(it.State == EscQueued || (ref.Resend && it.State == EscSending)) {
 			continue
 		}
-		it.Updated = c.Time
+		it.Updated, it.NextTry = c.Time, time.Time{}
 		from := it.State
 		if !wanted(at, it) {
 			it.State = EscSkipped
@@ -1595,14 +1598,29 @@ type EscalationOutcome struct {
 	Code    int     `json:"code,omitempty"`
 	Error   string  `json:"err,omitempty"`
 	To      string  `json:"to,omitempty"` // the number used, when not the item's (corrected since)
+	// NextTry is when a retry is to be made, stamped by the leader with
+	// its backoff (rulesEscalationBackoff).
+	NextTry time.Time `json:"next,omitzero"`
 }
 
 type escalationResult struct {
 	Items []EscalationOutcome `json:"i"`
 }
 
-// escalationAttempts bounds the attempts of one escalation item.
+// escalationAttempts bounds the attempts of one escalation item, unless
+// its last failed for an outage of the provider account
+// (rulesEscalationBackoff: EscalatorConfig.MaxOutageAttempts).
 const escalationAttempts = 3
+
+// rulesEscalationBackoff is the behaviour (muster.Rules) from which an
+// escalation item that failed for now waits to be tried again until the
+// time the leader stamps in its outcome (its backoff: EscalatorConfig),
+// and is failed when the leader says its attempts are spent: 3, or those
+// of an outage when the provider account was failing. Under older rules
+// it was queued again at once and failed at its third attempt, so a
+// provider outage of a minute burnt every reminder and 叫应 report in
+// seconds.
+const rulesEscalationBackoff = 13
 
 func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req escalationResult
@@ -1638,7 +1656,9 @@ func applyEscalationResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 			}
 		case OutcomeRetry:
 			it.State = EscQueued
-			if it.N >= escalationAttempts {
+			if c.RulesAtLeast(rulesEscalationBackoff) {
+				it.NextTry = r.NextTry
+			} else if it.N >= escalationAttempts {
 				it.State = EscFailed
 			}
 		case OutcomeFailed, OutcomeDropped:
@@ -1676,13 +1696,14 @@ func firedSteps(ad *bolt.Bucket) map[int]time.Time {
 	return out
 }
 
-// escalationWork lists up to limit queued items of an activation (and
-// those in sending, as resends, when orphans is set), in key order from
-// the key after `after` (the start when nil), wrapping around to the
-// start: items queued again behind it are found in the same pass. next
-// is where the next call goes on: the last key taken when limit was
-// reached, nil when the pass went all the way round.
-func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit int, after []byte) (refs []EscalationRef, items []EscalationItem, next []byte, err error) {
+// escalationWork lists up to limit queued items of an activation due at
+// now (those waiting for a retry until their NextTry are not), and those
+// in sending, as resends, when orphans is set, in key order from the key
+// after `after` (the start when nil), wrapping around to the start: items
+// queued again behind it are found in the same pass. next is where the
+// next call goes on: the last key taken when limit was reached, nil when
+// the pass went all the way round.
+func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit int, after []byte, now time.Time) (refs []EscalationRef, items []EscalationItem, next []byte, err error) {
 	q := ad.Bucket(bEscQueue)
 	cb := ad.Bucket(bCounters)
 	waiting := cb.Get([]byte(dispatchCounter+escQueuedCounter)) != nil ||
@@ -1695,7 +1716,7 @@ func escalationWork(ad *bolt.Bucket, id plans.ActivationID, orphans bool, limit 
 		if err := json.Unmarshal(v, &it); err != nil {
 			return false, err
 		}
-		if it.State == EscQueued || (orphans && it.State == EscSending) {
+		if (it.State == EscQueued && !now.Before(it.NextTry)) || (orphans && it.State == EscSending) {
 			refs = append(refs, EscalationRef{Activation: id, Step: it.Step, Person: it.Person, Seq: it.Seq, N: it.N, Resend: it.State == EscSending})
 			items = append(items, it)
 			if len(refs) >= limit {
@@ -1737,6 +1758,10 @@ type EscalationStepStatus struct {
 	Due     time.Time              `json:"due,omitzero"`
 	FiredAt time.Time              `json:"fired_at,omitzero"`
 	Items   map[string]int         `json:"items"` // by state: queued, sending, sent, failed, skipped
+	// Retrying counts the queued items whose last attempt failed for now
+	// (the provider down or refusing for now) and that wait to be tried
+	// again (rulesEscalationBackoff).
+	Retrying int `json:"retrying,omitempty"`
 	// Waiting counts the recipients on clocks of their own (sent after the
 	// chain began, or reached too recently for its first step) for whom
 	// this step is next.
@@ -1798,6 +1823,7 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 					return err
 				}
 				out[0].Items[it.State]++
+				countRetry(&out[0], it)
 				countCall(&out[0], it)
 				return nil
 			})
@@ -1834,12 +1860,21 @@ func (s *Service) Escalation(ctx context.Context, level muster.Consistency, id p
 			}
 			if it.Step < len(out) {
 				out[it.Step].Items[it.State]++
+				countRetry(&out[it.Step], it)
 				countCall(&out[it.Step], it)
 			}
 			return nil
 		})
 	})
 	return out, err
+}
+
+// countRetry counts in its step's Retrying an item queued to be tried
+// again.
+func countRetry(ss *EscalationStepStatus, it EscalationItem) {
+	if it.State == EscQueued && !it.NextTry.IsZero() {
+		ss.Retrying++
+	}
 }
 
 // countCall counts a voice item's call in its step's Calls.

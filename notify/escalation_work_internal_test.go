@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,7 +58,7 @@ func TestEscalationWorkGoesOnFromTheLastBatch(t *testing.T) {
 	// sent, and returns their people and where the next batch starts.
 	read := func(orphans bool, limit int, after []byte) (taken []plans.PersonID, next []byte) {
 		require.NoError(t, db.View(func(tx *bolt.Tx) error {
-			refs, items, n, err := escalationWork(tx.Bucket([]byte("ad")), "A000001", orphans, limit, after)
+			refs, items, n, err := escalationWork(tx.Bucket([]byte("ad")), "A000001", orphans, limit, after, time.Time{})
 			require.NoError(t, err)
 			require.Len(t, items, len(refs))
 			for _, r := range refs {

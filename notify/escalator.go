@@ -81,7 +81,19 @@ type EscalatorConfig struct {
 	// them first: see Escalator); after it the correction call goes
 	// whatever became of them. Default 2 minutes.
 	CorrectionWait time.Duration
-	Logger         *slog.Logger
+	// Backoff and MaxBackoff space the attempts of a message or call that
+	// failed for now, as the dispatcher's (DispatcherConfig): attempt n+1
+	// waits Backoff·2ⁿ⁻¹, at most MaxBackoff, with jitter (or the
+	// provider's Retry-After when longer). An item has 3 attempts, or
+	// MaxOutageAttempts when its last failed for an outage of the provider
+	// account (5xx, no answer, the account refused): a reminder or 叫应
+	// report outlives an incident of some minutes (rulesEscalationBackoff;
+	// under older rules it is queued again at once and has 3 attempts
+	// whatever failed). Defaults as the dispatcher's: 2s, 5m and 12,
+	// about 12 to 23 minutes from the first attempt.
+	Backoff, MaxBackoff time.Duration
+	MaxOutageAttempts   int
+	Logger              *slog.Logger
 }
 
 func (c *EscalatorConfig) setDefaults() {
@@ -106,6 +118,16 @@ func (c *EscalatorConfig) setDefaults() {
 	if c.CorrectionWait <= 0 {
 		c.CorrectionWait = 2 * time.Minute
 	}
+	if c.Backoff <= 0 {
+		c.Backoff = defaultBackoff
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = defaultMaxBackoff
+	}
+	if c.MaxOutageAttempts <= 0 {
+		c.MaxOutageAttempts = defaultOutageAttempts
+	}
+	c.MaxOutageAttempts = max(c.MaxOutageAttempts, escalationAttempts)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -596,7 +618,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 				looked[id] = true
 				e.dueClocks(loop, ad, w, steps, now)
 			}
-			refs, items, next, err := escalationWork(ad, id, orphans, e.cfg.Batch, loop.cursors[id])
+			refs, items, next, err := escalationWork(ad, id, orphans, e.cfg.Batch, loop.cursors[id], now)
 			if err != nil {
 				return err
 			}
@@ -1038,15 +1060,18 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		se = &SendError{Temporary: true, Message: err.Error()}
 	}
 	out.Code, out.Error, out.Outcome = se.Code, se.Message, OutcomeFailed
-	if se.Temporary {
+	now := e.cfg.Clock.Now()
+	if se.Temporary && ref.N < attemptsFor(se, escalationAttempts, e.cfg.MaxOutageAttempts) {
+		// Not at once: an outage would burn every attempt in seconds.
 		out.Outcome = OutcomeRetry
+		out.NextTry = now.Add(max(backoff(e.cfg.Backoff, e.cfg.MaxBackoff, ref.N), se.RetryAfter))
 	}
 	// A step whose messages all fail (the provider account down, its token
 	// wrong) read "escalated" on the board with nothing said.
-	if ok, unlogged := e.sendFails.allow(w.a.ID, e.cfg.Clock.Now()); ok {
-		e.cfg.Logger.Warn("escalator: an escalation message or call failed (said at most once a minute per activation; muster status shows each step's failed)",
+	if ok, unlogged := e.sendFails.allow(w.a.ID, now); ok {
+		e.cfg.Logger.Warn("escalator: an escalation message or call failed (said at most once a minute per activation; muster status shows each step's queued and failed)",
 			"activation", w.a.ID, "step", ref.Step, "person", ref.Person, "channel", it.Channel, "code", se.Code, "error", se.Message,
-			"retried", se.Temporary, "unlogged", unlogged)
+			"attempt", ref.N, "retried", out.Outcome == OutcomeRetry, "unlogged", unlogged)
 	}
 	return out
 }
