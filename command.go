@@ -270,6 +270,11 @@ const commandVersion byte = 1
 //	   (已过期 (expired)); under earlier rules English only. The warning
 //	   of an upstream Update names the warnings in force it lifted
 //	   (replaces), as they name it (replaced_by).
+//	   Each activation holding a region in emergency keeps its time,
+//	   actor and reason, and the region says who switched it and why as
+//	   the hold that sets its level does (the most severe, of those the
+//	   first); before 13 the first activation's stayed for as long as
+//	   the region was in emergency.
 //	   An escalation item that failed for now (escalation.result retry)
 //	   is queued with the retry time the leader stamps in the outcome
 //	   (next_try: the dispatcher's backoff; a claim clears it) and the
