@@ -2,6 +2,7 @@ package drills
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -154,26 +155,12 @@ const rulesOtherRunsOverlap = 13
 // before the new run starts. It reads the index of runs the scheduler has
 // yet to close, which holds only the runs of the last length or so.
 func otherRunOpen(tx *bolt.Tx, s *Schedule, at, now time.Time) (open Run, ok bool, over []Run, err error) {
-	b := tx.Bucket(bEnds)
-	if b == nil {
-		return Run{}, false, nil, nil
+	active, err := activeRunsOver(tx, plans.NewRegionReader(tx), s)
+	if err != nil {
+		return Run{}, false, nil, err
 	}
-	rr := plans.NewRegionReader(tx)
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && len(k) > 8; k, _ = c.Next() {
-		r, err := getRun(tx, RunID(k[8:]))
-		if err != nil {
-			return Run{}, false, nil, err
-		}
-		if r.Schedule == s.ID || r.Activation == "" || !regionsOverlap(rr, r.Regions, s.Regions) {
-			continue
-		}
-		a, err := notify.GetActivation(tx, r.Activation)
-		if err != nil {
-			return Run{}, false, nil, fmt.Errorf("drill run %s: %w", r.ID, err)
-		}
+	for _, r := range active {
 		switch {
-		case a.Status != notify.StatusActive:
 		case !r.EndsAt.After(now) || !r.EndsAt.After(at.Add(Grace)):
 			over = append(over, r)
 		case !ok:
@@ -181,6 +168,35 @@ func otherRunOpen(tx *bolt.Tx, s *Schedule, at, now time.Time) (open Run, ok boo
 		}
 	}
 	return open, ok, over, nil
+}
+
+// activeRunsOver returns, in the order of the index of runs the scheduler
+// has yet to close, the runs of schedules other than s whose call-up is
+// active over regions that overlap s's.
+func activeRunsOver(tx *bolt.Tx, rr *plans.RegionReader, s *Schedule) ([]Run, error) {
+	b := tx.Bucket(bEnds)
+	if b == nil {
+		return nil, nil
+	}
+	var out []Run
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(k) > 8; k, _ = c.Next() {
+		r, err := getRun(tx, RunID(k[8:]))
+		if err != nil {
+			return nil, err
+		}
+		if r.Schedule == s.ID || r.Activation == "" || !regionsOverlap(rr, r.Regions, s.Regions) {
+			continue
+		}
+		a, err := notify.GetActivation(tx, r.Activation)
+		if err != nil {
+			return nil, fmt.Errorf("drill run %s: %w", r.ID, err)
+		}
+		if a.Status == notify.StatusActive {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // regionsOverlap reports whether a region of a is one of b, or lies above
@@ -231,6 +247,18 @@ func overlapWarnings(tx *bolt.Tx, sc *Schedule, now time.Time) ([]string, error)
 	}
 	rr := plans.NewRegionReader(tx)
 	var out []string
+	// A run open now (a one-off's, one run by hand, the current run of a
+	// schedule next due later) is in no schedule's due times ahead.
+	active, err := activeRunsOver(tx, rr, sc)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range active {
+		if i := slices.IndexFunc(mine, func(a runSpan) bool { return a.from.Before(r.EndsAt) }); i >= 0 {
+			out = append(out, fmt.Sprintf("%s, and this one is due %s: it would be recorded missed",
+				describeOther(r), mine[i].due.In(loc).Format("2006-01-02 15:04 -07:00")))
+		}
+	}
 	err = forEachRecord(tx, bSchedules, "drill schedule", func(o Schedule) error {
 		if o.ID == sc.ID || o.Paused || o.Due.IsZero() || !regionsOverlap(rr, o.Regions, sc.Regions) {
 			return nil

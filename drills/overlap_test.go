@@ -2,6 +2,7 @@ package drills_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,4 +224,38 @@ func scheduledAs(t *testing.T, e *env, region plans.RegionCode, cron, title stri
 	s, err := e.drills.Schedule(testCtx(t), "trainer", in)
 	require.NoError(t, err)
 	return s
+}
+
+// Scheduling a drill over regions where another drill's run is open now (a
+// run by hand, a one-off's, a recurring schedule's current run: in no
+// schedule's due times ahead) warns that a due time of it within that run
+// would be recorded missed, naming the run; one due after the run ends, or
+// over another district, is not warned of.
+func TestScheduleWarnsOfARunOpenNow(t *testing.T) {
+	e := newClockedEnv(t, 1, 50, nil)
+	ctx := testCtx(t)
+	week := scheduledAs(t, e, district, "", "")
+	e.clock.Set(week.Due.Add(-20 * time.Minute))
+	byHand, err := e.drills.RunNow(ctx, "trainer", week.ID)
+	require.NoError(t, err)
+	shanghai := mustZone(t, "Asia/Shanghai")
+	at := func(d time.Duration) string { return e.clock.Now().Add(d).In(shanghai).Format("2006-01-02 15:04") }
+
+	oneOff := func(region plans.RegionCode, when, title string) drills.Schedule {
+		in := weekly(region)
+		in.Cron, in.At, in.Title, in.Length = "", when, title, "5m"
+		s, err := e.drills.Schedule(ctx, "trainer", in)
+		require.NoError(t, err, "a warning, not a refusal")
+		return s
+	}
+	cityWide := oneOff(city, at(3*time.Minute), "全市演练")
+	require.Len(t, cityWide.Warnings, 1, "%q", cityWide.Warnings)
+	assert.Contains(t, cityWide.Warnings[0], string(byHand.ID))
+	assert.Contains(t, cityWide.Warnings[0], string(byHand.Activation))
+	assert.Contains(t, cityWide.Warnings[0], "would be recorded missed")
+	assert.Contains(t, cityWide.Warnings[0], at(3*time.Minute))
+
+	away := oneOff(other, at(3*time.Minute), "江北演练")
+	assert.NotContains(t, strings.Join(away.Warnings, "\n"), string(byHand.ID), "another district (the city-wide one-off is warned of)")
+	assert.Empty(t, oneOff(street, byHand.EndsAt.Add(time.Hour).In(shanghai).Format("2006-01-02 15:04"), "街道演练").Warnings, "due after the run ends")
 }
