@@ -393,6 +393,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(drill.ID) + "/stand-down", token: f.root, body: jsonBody(map[string]string{"reason": "演练结束"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	p.waitFor("the board ends", `#live[data-live="ended"]`, 15*time.Second)
+	assert.Equal(t, "未发送", p.text(`#totals [data-key="pending"] .label`), "those still pending are never sent")
 	// Stood down within seconds: every checkpoint's count ends there, and
 	// the page says so rather than "T+30 reached".
 	p.waitFor("the checkpoints are cut short", `#checkpoints [data-minutes="30"].cut`, 5*time.Second)
@@ -417,7 +418,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	assert.Contains(t, p.text(`#board-sub`), "更正 "+string(drill.ID))
 	assert.Contains(t, p.text(`#totals [data-key="answers"]`), "无需回复")
 	shownKeys := browserRun(p, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#totals [data-key]')].map(e => e.dataset.key)`))
-	assert.Equal(t, []string{"recipients", "out", "delivered", "failed", "escalated", "pending", "answers"}, shownKeys)
+	assert.Equal(t, []string{"recipients", "out", "delivered", "failed", "escalated", "sending", "pending", "answers"}, shownKeys)
 	assert.Zero(t, browserRun(p, chromedp.Evaluate[int](`document.querySelectorAll('.bar, #checkpoints [data-minutes]').length`)),
 		"no 报到 rate bars or checkpoints")
 	assert.NotContains(t, p.text("#grid-rows"), "0.0%")
@@ -510,11 +511,19 @@ func readBoard(t *testing.T, h http.Handler, token string, id plans.ActivationID
 func assertBoardShown(t *testing.T, p *browserPage, b notify.Board) {
 	t.Helper()
 	tot := b.Total
-	assert.Equal(t, map[string]int{
+	totals := map[string]int{
 		"recipients": tot.Recipients, "out": tot.Out(), "delivered": tot.Delivered, "acked": tot.Acked,
-		"declined": tot.Declined, "failed": tot.Failed, "escalated": tot.Escalated, "pending": tot.Pending,
-		"unanswered": tot.Unanswered,
-	}, browserRun(p, chromedp.Evaluate[map[string]int](readTotals)))
+		"declined": tot.Declined, "failed": tot.Failed, "escalated": tot.Escalated, "sending": tot.Sending,
+		"pending": tot.Pending, "unanswered": tot.Unanswered,
+	}
+	if tot.Expired > 0 {
+		totals["expired"] = tot.Expired
+	}
+	shown := browserRun(p, chromedp.Evaluate[map[string]int](readTotals))
+	assert.Equal(t, totals, shown)
+	// Everyone is in one box: sent to (out), being sent, waiting, failed,
+	// or in flight when the call-up was stood down.
+	assert.Equal(t, shown["recipients"], shown["out"]+shown["sending"]+shown["pending"]+shown["failed"]+shown["expired"], "the boxes add up: %v", shown)
 
 	checkpoints := map[string]int{}
 	for _, a := range tot.AckBy {

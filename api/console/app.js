@@ -59,9 +59,17 @@
     ['declined', '不能到'],
     ['failed', '发送失败'],
     ['escalated', '已升级'],
+    ['sending', '发送中'],
     ['pending', '待发送'],
+    ['expired', '发送中解除'],
     ['unanswered', '未回复'],
   ];
+  // Once a call-up is no longer active, those still pending are never
+  // sent (muster status: NOT SENT).
+  const ENDED_LABELS = { pending: '未发送' };
+  // Boxes shown only when not zero: expired is someone whose message was
+  // in flight when the call-up was stood down (muster status: EXPIRED).
+  const ONLY_IF_ANY = new Set(['expired']);
   // A correction takes no answers: its board leaves out the answer counts.
   const ANSWER_TOTALS = new Set(['acked', 'declined', 'unanswered']);
   // On a correction, delivered is just 已送达: nobody is waiting for a reply.
@@ -1046,12 +1054,14 @@
     let since = null; // the last board's elapsed and when it was drawn; null once stood down
     const renderBoard = (b) => {
       const t = b.total || {};
-      const tiles = TOTALS.filter(([key]) => !(noAnswers && ANSWER_TOTALS.has(key))).map(([key, label, value]) => {
+      const ended = b.status !== 'active' && b.status !== 'pending_approval';
+      const shown = TOTALS.filter(([key]) => !(noAnswers && ANSWER_TOTALS.has(key)) && !(ONLY_IF_ANY.has(key) && !t[key]));
+      const tiles = shown.map(([key, label, value]) => {
         const v = value ? value(t) : (t[key] ?? 0);
         return el(
           'div',
           { class: `stat ${key}${v ? '' : ' zero'}`, 'data-key': key, 'data-value': v },
-          el('div', { class: 'label' }, (noAnswers && CORRECTION_LABELS[key]) || label),
+          el('div', { class: 'label' }, (noAnswers && CORRECTION_LABELS[key]) || (ended && ENDED_LABELS[key]) || label),
           el('div', { class: 'value' }, v),
           key === 'acked' ? el('div', { class: 'sub' }, fmtPct(t.acked_pct)) : null,
         );
