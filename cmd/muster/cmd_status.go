@@ -345,7 +345,12 @@ func printEscalation(out io.Writer, steps []notify.EscalationStepStatus) {
 		var items []string
 		for _, k := range []string{notify.EscQueued, notify.EscSending, notify.EscSent, notify.EscFailed, notify.EscSkipped} {
 			if n := s.Items[k]; n > 0 {
-				items = append(items, fmt.Sprintf("%s %d", k, n))
+				item := fmt.Sprintf("%s %d", k, n)
+				if k == notify.EscQueued && s.Retrying > 0 {
+					// failed for now (the provider down): tried again after a wait
+					item += fmt.Sprintf(" (%d retrying)", s.Retrying)
+				}
+				items = append(items, item)
 			}
 		}
 		if s.Waiting > 0 {

@@ -701,11 +701,14 @@ func TestEscalationRendering(t *testing.T) {
 		{Index: 0, After: plans.Duration(5 * time.Minute), Do: plans.EscalateVoice, Due: statusT0.Add(5 * time.Minute), FiredAt: statusT0.Add(5 * time.Minute),
 			Items: map[string]int{notify.EscSent: 12, notify.EscFailed: 1}},
 		{Index: 1, After: plans.Duration(10 * time.Minute), Do: plans.EscalateSuperior, Due: statusT0.Add(10 * time.Minute), Items: map[string]int{}, Waiting: 7},
+		{Index: 2, After: plans.Duration(15 * time.Minute), Do: plans.EscalateSMS, Due: statusT0.Add(15 * time.Minute), FiredAt: statusT0.Add(15 * time.Minute),
+			Items: map[string]int{notify.EscQueued: 9, notify.EscSent: 3}, Retrying: 9},
 	})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 3)
+	require.Len(t, lines, 4)
 	assert.Contains(t, lines[1], "sent 12, failed 1")
 	assert.Regexp(t, `T\+10m0s +superior .* - +7 waiting on own clock$`, lines[2])
+	assert.Contains(t, lines[3], "queued 9 (9 retrying), sent 3", "the provider down: queued to be tried again")
 }
 
 // A list says what became of an activation: retracted (and its
