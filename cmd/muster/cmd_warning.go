@@ -312,6 +312,13 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				if wa.ReplacedBy != "" {
 					fmt.Fprintf(w, "replaced by:\t%s (the warning of the upstream Update that lifted this one: muster warning show %s)\n", wa.ReplacedBy, wa.ReplacedBy)
 				}
+				if len(wa.Replaces) > 0 {
+					ids := make([]string, len(wa.Replaces))
+					for i, id := range wa.Replaces {
+						ids[i] = string(id)
+					}
+					fmt.Fprintf(w, "replaces:\t%s (the warnings in force this upstream Update lifted; its CAP is an Update referencing them)\n", strings.Join(ids, ", "))
+				}
 				if len(wa.IgnoredGeocodes) > 0 {
 					fmt.Fprintf(w, "ignored geocodes:\t%s: the upstream alert's codes that name no region of muster; those areas are not warned\n", plans.JoinCodes(wa.IgnoredGeocodes, ","))
 				}

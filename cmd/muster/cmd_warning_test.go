@@ -323,6 +323,12 @@ func TestWarningShowSaysWhatItsAlertLeftOut(t *testing.T) {
 	replaced.ID, replaced.ReplacedBy = "W000011", "W000012"
 	out = mustRunOnFake(t, fakeAPI{"GET /api/v1/warnings/W000011": replaced}, "warning", "show", "W000011")
 	assert.Contains(t, out, "replaced by:  W000012 (the warning of the upstream Update that lifted this one: muster warning show W000012)", out)
+	assert.NotContains(t, out, "replaces:", "it replaces none")
+	// The Update's warning names those it lifted (rules 13).
+	replacing := plain
+	replacing.ID, replacing.Replaces = "W000012", []plans.WarningID{"W000011", "W000014"}
+	out = mustRunOnFake(t, fakeAPI{"GET /api/v1/warnings/W000012": replacing}, "warning", "show", "W000012")
+	assert.Contains(t, out, "replaces:  W000011, W000014 (the warnings in force this upstream Update lifted; its CAP is an Update referencing them)", out)
 
 	out = mustRunOnFake(t, api, "warning", "show", "W000009", "-o", "json")
 	var got plans.Warning
