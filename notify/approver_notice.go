@@ -61,6 +61,10 @@ type ApproverNotice struct {
 	// Sends counts its claims: a leader that took over from one that
 	// claimed it and recorded no outcome sends it again.
 	Sends int `json:"sends,omitempty"`
+	// Replies counts the SMS replies from Phone while the request waited
+	// (rulesApproverReplies): they approve nothing, and are answered
+	// how to approve, a few times at most.
+	Replies int `json:"replies,omitempty"`
 }
 
 // maxApproverSends bounds the claims of one notice across leader changes.

@@ -755,6 +755,11 @@ type InboundResult struct {
 	// person (rulesReportsTakeNoReply): kept as a note on their call-up;
 	// the sender is told the report needs no reply, and how to answer.
 	ToReport bool `json:"to_report,omitempty"`
+	// Approval says that the reply, from a number no one on the roster
+	// has, answered the text of a request waiting for approval
+	// (Activation; rulesApproverReplies): it approved nothing, and the
+	// sender is told how to approve.
+	Approval bool `json:"approval,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.
@@ -1061,6 +1066,11 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 		}
 	}
 	if person == "" {
+		if !it.Exercise && c.RulesAtLeast(rulesApproverReplies) {
+			if res, ok, err := approverReply(tx, c, it.From); err != nil || ok {
+				return res, err
+			}
+		}
 		return InboundResult{Outcome: InboundUnknown}, nil
 	}
 	if at == nil && c.RulesAtLeast(rulesRepliesToEndedCallUps) {
