@@ -59,10 +59,11 @@ type callRig struct {
 	fbSim     *twiliosim.Server // the fallback accounts' simulator (rigOptions.fallback)
 	front     *httptest.Server
 
-	mu    sync.Mutex
-	disp  map[int]*notify.Dispatcher
-	esc   map[int]*notify.Escalator
-	nodes []string // HTTP addresses, by member index
+	mu     sync.Mutex
+	disp   map[int]*notify.Dispatcher
+	esc    map[int]*notify.Escalator
+	nodes  []string    // HTTP addresses, by member index
+	starts map[int]int // how many times each member has started
 }
 
 type rigOptions struct {
@@ -73,6 +74,10 @@ type rigOptions struct {
 	noCallbacks   bool    // the dispatcher asks for no delivery reports
 	perSecond     float64 // each route's send rate; 0 is unlimited
 	drillRate     float64 // the exercise route's send rate, when set (in place of perSecond)
+	// restartRate, when set, is the exercise route's send rate on a node
+	// started again (Cluster.Restart) in place of drillRate: the pace a
+	// test sets up its moment with need not pace the rest of the call-up.
+	restartRate   float64
 	drillCallRate float64 // the exercise voice route's calls per second; 0 is unlimited
 	fallback      bool    // each route has a fallback account on a second simulator
 	// wrongDrillToken gives the exercise route a wrong auth token: the
@@ -97,7 +102,7 @@ type rigOptions struct {
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
 	t.Helper()
-	r := &callRig{disp: map[int]*notify.Dispatcher{}, esc: map[int]*notify.Escalator{}}
+	r := &callRig{disp: map[int]*notify.Dispatcher{}, esc: map[int]*notify.Escalator{}, starts: map[int]int{}}
 	r.front = httptest.NewServer(http.HandlerFunc(r.forward))
 	t.Cleanup(r.front.Close)
 
@@ -176,7 +181,15 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			if o.wrongDrillToken {
 				drillToken = "rotated" + drillToken
 			}
-			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: cmp.Or(o.drillRate, o.perSecond),
+			r.mu.Lock()
+			r.starts[i]++
+			restarted := r.starts[i] > 1
+			r.mu.Unlock()
+			drillRate := cmp.Or(o.drillRate, o.perSecond)
+			if restarted && o.restartRate > 0 {
+				drillRate = o.restartRate
+			}
+			cfg.Exercise = &notify.Route{Name: "exercise", Account: drill.SID, Senders: []string{drill.Number}, Exercise: true, PerSecond: drillRate,
 				Provider: newTwilio(t, notify.TwilioConfig{AccountSID: drill.SID, AuthToken: drillToken, APIURL: r.simURL, From: []string{drill.Number}})}
 			cfg.Live.Fallback, cfg.Exercise.Fallback = liveFB, drillFB
 			if o.provider != nil {
@@ -319,7 +332,7 @@ func (r *callRig) waitSettled(t testing.TB, id plans.ActivationID, timeout time.
 		if time.Now().After(deadline) {
 			require.FailNowf(t, "call-up did not settle", "after %v: %v, dispatch %v", timeout, c, st.Counters.Dispatch)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
