@@ -282,11 +282,13 @@ const commandVersion byte = 1
 //	   attempts are spent (3, or those of an outage when the provider
 //	   account was failing: 12 by default). Before 13 it was queued again
 //	   at once and failed at its third attempt.
-//	   An SMS reply from a number no roster person has, to which the
-//	   text of a LIVE request still waiting for approval went, is
-//	   counted on that text's notice (replies) and its result names the
-//	   request (approval): it approves nothing, and the sender is told
-//	   how to approve; before 13 it was an unknown number's.
+//	   An SMS reply to the text of a LIVE request still waiting for
+//	   approval is an inbound approval (outcome approval, audited, the
+//	   request named, counted on the text's notice: replies): every reply
+//	   from the number when no roster person has it, and a roster
+//	   person's first after the text when their open call-up began before
+//	   it. It approves nothing; before 13 the first was an unknown
+//	   number's and the second answered the call-up.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -143,8 +143,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 		answer.Message = notify.HelpText(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNoCallUp && res.Ended != "": // their call-up ended: nothing was recorded
 		answer.Message = notify.CallUpEnded(res.Language, res.Exercise, res.Ended)
-	case res.Approval: // an approver answered the text of a request waiting for them
-		answer.Message = notify.ApprovalTakesNoReply(res.Activation)
+	case res.Outcome == notify.InboundApproval: // an approver answered the text of a request waiting for them
+		answer.Message = notify.ApprovalTakesNoReply(res.Activation, res.Person != "")
 	}
 	c.XML(http.StatusOK, answer)
 }

@@ -731,6 +731,9 @@ const (
 	InboundNoCallUp  InboundOutcome = "no_callup" // a known person with no open call-up; audited
 	InboundDuplicate InboundOutcome = "duplicate" // this MessageSid was applied before
 	InboundRejected  InboundOutcome = "rejected"  // malformed; audited
+	// InboundApproval is a reply to the text of a request waiting for
+	// approval (rulesApproverReplies): it approves nothing; audited.
+	InboundApproval InboundOutcome = "approval"
 )
 
 // InboundResult is the outcome of one inbound item, in the order given.
@@ -755,11 +758,6 @@ type InboundResult struct {
 	// person (rulesReportsTakeNoReply): kept as a note on their call-up;
 	// the sender is told the report needs no reply, and how to answer.
 	ToReport bool `json:"to_report,omitempty"`
-	// Approval says that the reply, from a number no one on the roster
-	// has, answered the text of a request waiting for approval
-	// (Activation; rulesApproverReplies): it approved nothing, and the
-	// sender is told how to approve.
-	Approval bool `json:"approval,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.
@@ -823,7 +821,7 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if res.Outcome == InboundUnknown || res.Outcome == InboundNoCallUp || res.Outcome == InboundRejected {
+		if res.Outcome == InboundUnknown || res.Outcome == InboundNoCallUp || res.Outcome == InboundRejected || res.Outcome == InboundApproval {
 			if err := auditInbound(tx, c, it, res); err != nil {
 				return nil, err
 			}
@@ -1065,12 +1063,19 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 			}
 		}
 	}
-	if person == "" {
-		if !it.Exercise && c.RulesAtLeast(rulesApproverReplies) {
-			if res, ok, err := approverReply(tx, c, it.From); err != nil || ok {
-				return res, err
-			}
+	if !it.Exercise && c.RulesAtLeast(rulesApproverReplies) && (person == "" || at != nil) {
+		// A number no one on the roster has answers the text of a request
+		// waiting for approval; so does a person's first reply after it,
+		// when the call-up they have was running when it went out.
+		var since time.Time
+		if at != nil {
+			since = at.a.CreatedAt
 		}
+		if res, ok, err := approverReply(tx, c, it.From, person, since); err != nil || ok {
+			return res, err
+		}
+	}
+	if person == "" {
 		return InboundResult{Outcome: InboundUnknown}, nil
 	}
 	if at == nil && c.RulesAtLeast(rulesRepliesToEndedCallUps) {
