@@ -16,6 +16,7 @@ import (
 	"muster/cluster/clustertest"
 	"muster/examples"
 	"muster/notify"
+	"muster/plans"
 )
 
 // An approver decides on a waiting LIVE request from its board, as the
@@ -37,6 +38,9 @@ func TestConsoleApprovesAndRejectsInBrowser(t *testing.T) {
 	}
 	status := func(id string) notify.Activation { return c.status(t, id) }
 	h := c.h
+	// A level III call-up of the same plan already calls up 990104's people.
+	running := c.activate(t, "990104", "III", "内涝")
+	require.Equal(t, notify.StatusActive, running.Status)
 	first, second := activate("990104"), activate("990106")
 	res := do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(first.ID) + "/approve", token: approver,
 		body: jsonBody(map[string]any{"dry_run": true})})
@@ -66,6 +70,12 @@ func TestConsoleApprovesAndRejectsInBrowser(t *testing.T) {
 	require.NotNil(t, preview.Sample)
 	assert.Contains(t, p.text("#decide-sample"), preview.Sample.Text[:len(preview.Sample.Text)/2], "the text the call-up sends")
 	assert.Equal(t, "批准，通知 "+strconv.Itoa(preview.Total)+" 人", p.text("#decide-approve"))
+	// What muster approve's preview warns of, the console says too.
+	require.Equal(t, []plans.ActivationID{running.ID}, preview.AlreadyOpen)
+	assert.Contains(t, p.text(`#decide-warnings [data-warning="already-open"]`), "已在通知：本预案正以相同用途通知这些区域（"+string(running.ID)+"）")
+	require.NotEmpty(t, preview.Roles)
+	assert.Contains(t, p.text("#decide-roles"), preview.Roles[0].Name+" "+strconv.Itoa(preview.Roles[0].Matched)+" 人")
+	assert.Contains(t, p.text("#decide-send"), "发送账号："+preview.Send.Account)
 	assert.Equal(t, notify.StatusPendingApproval, status(string(first.ID)).Status, "seeing the preview decides nothing")
 
 	p.do("approve", 20*time.Second,

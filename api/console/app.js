@@ -688,15 +688,40 @@
     return { run, say };
   }
 
+  // previewWarnings are what the preview found that an approver must read
+  // before approving, as muster approve's preview says them: the plan
+  // already calling up these people, the drills it stands down, a repeat
+  // the server would refuse, the server's own warnings (a long SMS).
+  function previewWarnings(p) {
+    const a = p.activation || {};
+    const out = [];
+    if ((p.already_open || []).length)
+      out.push(['already-open', `已在通知：本预案正以相同用途通知这些区域（${p.already_open.join('、')}），批准后这些人会被再通知一遍。`]);
+    if ((a.stopped_drills || []).length)
+      out.push(['drills-stop', `演练将中止：这些区域正在进行的演练（${a.stopped_drills.join('、')}）会在本次启动时解除。`]);
+    if (p.again) out.push(['again', `将被拒绝为重复启动：${p.again}`]);
+    for (const w of p.warnings || []) out.push(['server', w]);
+    return out;
+  }
+
   // previewLines say what an approver approves: the reason, the regions
-  // and how many people in each, the total, and the text the call-up
-  // sends (a sample, with its length).
+  // and how many people in each, the total, each role (and how many it
+  // lacks), the text the call-up sends (a sample, with its length), the
+  // account it goes on and how long sending takes, and the warnings.
   function previewLines(p) {
     const a = p.activation || {};
     const lines = [
       el('li', {}, `事由：${a.reason || '—'}`),
       el('li', {}, `区域：${(p.regions || []).map((r) => `${r.name || r.region} ${r.recipients} 人`).join('、') || '—'}`),
+      p.outside_regions ? el('li', { id: 'decide-outside' }, `全预案范围的角色（区域外）：${p.outside_regions} 人`) : null,
       el('li', { id: 'decide-total', 'data-total': p.total }, `共通知 ${p.total} 人${p.merged ? `（其中 ${p.merged} 人身兼多职，只通知一次）` : ''}`),
+      (p.roles || []).length
+        ? el(
+            'li',
+            { id: 'decide-roles' },
+            `角色：${p.roles.map((r) => `${r.group ? `${r.group}/` : ''}${r.name} ${r.matched} 人${r.shortfall > 0 ? `（应 ${r.count} 人，缺 ${r.shortfall} 人）` : ''}`).join('、')}`,
+          )
+        : null,
     ];
     if (p.sample) {
       lines.push(
@@ -708,7 +733,15 @@
         ),
       );
     }
-    return [el('ul', {}, lines)];
+    const send = p.send || {};
+    if (send.account) {
+      const took = p.estimated_send > 0 ? `，全部发出约需 ${Math.max(1, Math.round(p.estimated_send / 1e9))} 秒` : '';
+      lines.push(el('li', { id: 'decide-send' }, `发送账号：${send.account}，号码 ${send.sender || '—'}${took}`));
+    }
+    const warnings = previewWarnings(p).map(([key, text]) => el('li', { class: 'warning', 'data-warning': key }, text));
+    const out = [el('ul', {}, lines)];
+    if (warnings.length) out.push(el('ul', { id: 'decide-warnings', class: 'warnings' }, warnings));
+    return out;
   }
 
   // decidePanel is the approver's part of the board of a request that waits
