@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -68,3 +69,13 @@ func (n *Node) RefuseLogStores(err error) {
 func (n *Node) LogStoreFailed(first uint64, err error) {
 	_ = n.logCache.note([]*raft.Log{{Index: first}}, err)
 }
+
+// CheckStillMember asks the members, as a node that knows no leader does,
+// whether n is still one (checkStillMember).
+func (n *Node) CheckStillMember(ctx context.Context) (leaderAnswered bool, err error) {
+	return n.checkStillMember(ctx)
+}
+
+// StillMemberAsked is how many times n, knowing no leader, asked the
+// members whether it is still one (watchStillMember).
+func (n *Node) StillMemberAsked() uint64 { return n.stillMemberAsked.Load() }

@@ -328,12 +328,18 @@ func (n *Node) askJoiner(ctx context.Context, info NodeInfo) (JoinState, error) 
 // statusAt is the node-to-node status of the node at base (its HTTP
 // address).
 func (n *Node) statusAt(ctx context.Context, base string) (Status, error) {
+	return n.statusVia(ctx, n.client, base)
+}
+
+// statusVia is the node-to-node status of the node at base, asked with
+// client: n.client at a node's HTTP address, n.sealed at its raft address.
+func (n *Node) statusVia(ctx context.Context, client *http.Client, base string) (Status, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/internal/v1/status", nil)
 	if err != nil {
 		return Status{}, err
 	}
 	n.internal.sign(req, nil)
-	res, err := n.client.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		return Status{}, err
 	}
@@ -817,6 +823,10 @@ type Status struct {
 	// requests are authenticated but readable on the network.
 	Encrypted bool           `json:"encrypted"`
 	Servers   []ServerStatus `json:"servers"`
+	// ConfigIndex is the raft index of the configuration Servers lists
+	// (this node's latest; committed once CommitIndex reaches it); absent
+	// (0) when it cannot be read.
+	ConfigIndex uint64 `json:"config_index,omitempty"`
 	// Disk is this node's data-directory disk; absent where its free space
 	// cannot be read.
 	Disk *Disk `json:"disk,omitempty"`
@@ -850,6 +860,7 @@ func (n *Node) Status() Status {
 		st.Disk = &d
 	}
 	if servers, err := n.servers(); err == nil {
+		st.ConfigIndex = n.configIndex(servers)
 		for _, s := range servers {
 			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}
 			ss.Rules = 1

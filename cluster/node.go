@@ -122,6 +122,22 @@ type Node struct {
 	logCache  *boundedLogCache // raft's log store: the cache over logStore
 	transport *raft.NetworkTransport
 	hadState  bool // the data dir held raft state when the node started
+	snaps     raft.SnapshotStore
+
+	// confMu guards the index of the latest configuration as last read
+	// (configIndex): confIndex is that of confServers.
+	confMu      sync.Mutex
+	confServers []raft.Server
+	confIndex   uint64
+
+	// refused is closed when this node, running, learns that it is no
+	// member (refuse); refusedErr says so.
+	refused    chan struct{}
+	refusedErr error
+	refuseOnce sync.Once
+	// stillMemberAsked counts the times this node asked the members
+	// whether it still is one (watchStillMember).
+	stillMemberAsked atomic.Uint64
 
 	notifyCh   chan bool
 	observerCh chan raft.Observation
@@ -222,6 +238,7 @@ func New(cfg Config) (*Node, error) {
 		repeats:    newRepeats(repeatEvery, time.Now),
 		stop:       make(chan struct{}),
 		finish:     make(chan chan struct{}),
+		refused:    make(chan struct{}),
 	}
 	if n.auth, err = newRaftAuth(cfg.ClusterKey, mode, logger); err != nil {
 		fsm.Close()
@@ -327,6 +344,7 @@ func (n *Node) Start() error {
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot store: %w", err)
 	}
+	n.snaps = snaps
 	cache, err := newBoundedLogCache(1024, logStore, filepath.Join(n.cfg.DataDir, "raft.db"))
 	if err != nil {
 		return err
@@ -397,12 +415,13 @@ func (n *Node) Start() error {
 		}
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go n.watchSealing()
 	n.watching.Store(true)
 	go n.watchLeadership()
 	go n.watchObservations()
 	go n.publishRules()
+	go n.watchStillMember(conf.ElectionTimeout)
 	n.started.Store(true)
 	return nil
 }

@@ -480,6 +480,8 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 				return err
 			}
 			joinDone = nil
+		case <-node.Refused():
+			return refusedExit(node)
 		}
 	}
 }
@@ -559,7 +561,8 @@ func memberWithLeader(node *cluster.Node, self cluster.NodeInfo, logger *slog.Lo
 // waitLeader waits until node is ready (Node.Ready: it knows a leader and
 // has caught up with it): for at most timeout, or, with no timeout, for as
 // long as it takes, saying so and why (no leader yet, catching up) in the
-// log every 10 s.
+// log every 10 s. A node that learns meanwhile that it is no member (it was
+// removed while it was down) ends the wait with exitRefused.
 func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration, logger *slog.Logger) error {
 	start := time.Now()
 	said := start
@@ -578,9 +581,18 @@ func waitLeader(ctx context.Context, node *cluster.Node, timeout time.Duration, 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-node.Refused():
+			return refusedExit(node)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// refusedExit is the error muster agent exits with when its node, running,
+// learns that it is no member of its cluster (cluster.Node.Refused: it was
+// removed while it was down): exitRefused, as a node refused at its start.
+func refusedExit(node *cluster.Node) error {
+	return &exitError{exitRefused, node.RefusedErr()}
 }
 
 // waitOwnRules waits, at most timeout, until the cluster applies commands
