@@ -325,12 +325,16 @@ type retractRequest struct {
 // retractActivation stops an activation at once and sends its correction to
 // everyone it may have reached, or with dry_run says what it would do.
 func (s *Server) retractActivation(c *gin.Context) {
+	s.retract(c, plans.ActivationID(idParam(c)))
+}
+
+// retract retracts activation id with the request's body, or previews it.
+func (s *Server) retract(c *gin.Context, id plans.ActivationID) {
 	var req retractRequest
 	if err := decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	id := plans.ActivationID(idParam(c))
 	if req.DryRun {
 		p, err := s.deps.Activations.RetractPreview(c.Request.Context(), id, req.RetractRequest)
 		s.reply(c, http.StatusOK, p, err)

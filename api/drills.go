@@ -164,6 +164,22 @@ func (s *Server) standDownDrillRun(c *gin.Context, ds Drills) {
 	s.reply(c, http.StatusOK, a, err)
 }
 
+// retractDrillRun retracts the call-up of a drill run, as POST
+// /activations/:id/retract does, for trainers: a wrong drill message is
+// corrected (【演练】, on the exercise account) by those who sent it,
+// without the right to retract a LIVE call-up.
+func (s *Server) retractDrillRun(c *gin.Context, ds Drills) {
+	r, err := ds.GetRun(c.Request.Context(), muster.Default, drills.RunID(idParam(c)))
+	if err == nil && r.Activation == "" {
+		err = muster.Errorf(muster.EConflict, "drill run %s did not start (%s): it has no call-up to retract", r.ID, r.Status)
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.retract(c, r.Activation)
+}
+
 func (s *Server) addFinding(c *gin.Context, ds Drills) {
 	var in drills.FindingInput
 	if err := decodeJSON(c, &in); err != nil {

@@ -169,6 +169,29 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	res = do(t, h, request{method: "POST", path: standDown, token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
 	assert.Equal(t, http.StatusConflict, res.Code, "already stood down: %s", res.Body)
 
+	// A wrong drill message is corrected by the trainer who sent it: the
+	// run's call-up is retracted, its correction a drill's. Retracting an
+	// activation as such stays with those who may activate.
+	retract := "/api/v1/drill-runs/" + string(run.ID) + "/retract"
+	wrong := map[string]any{"message": "演练通知发错，请忽略。"}
+	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(run.Activation) + "/retract", token: trainer, body: jsonBody(wrong)})
+	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: retract, token: viewer, body: jsonBody(wrong)})
+	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	res = do(t, h, request{method: "POST", path: retract, token: trainer, body: jsonBody(map[string]any{"message": "演练通知发错，请忽略。", "dry_run": true})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var rp notify.RetractPreview
+	res.decode(t, &rp)
+	assert.Contains(t, rp.Text, "【演练】")
+	res = do(t, h, request{method: "POST", path: retract, token: trainer, body: jsonBody(wrong)})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	var retracted notify.RetractResult
+	res.decode(t, &retracted)
+	assert.Equal(t, run.Activation, retracted.Retracted.ID)
+	require.NotNil(t, retracted.Retracted.Retraction)
+	assert.Equal(t, notify.PurposeExercise, retracted.Correction.Purpose, "a drill's correction is a drill's")
+	assert.Equal(t, "演练组织者", retracted.Retracted.Retraction.By, "the trainer, audited")
+
 	// After-action: a finding with its improvement item, edited, listed
 	// per run and as the plan's open items.
 	findings := "/api/v1/drill-runs/" + string(run.ID) + "/findings"

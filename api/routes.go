@@ -121,6 +121,7 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/drill-runs", access.ActRead, s.withDrills(s.listDrillRuns))
 	s.handle(api, "GET", "/drill-runs/:id", access.ActRead, s.withDrills(s.getDrillRun))
 	s.handle(api, "POST", "/drill-runs/:id/stand-down", access.ActDrill, s.withDrills(s.standDownDrillRun))
+	s.handle(api, "POST", "/drill-runs/:id/retract", access.ActDrill, s.withDrills(s.retractDrillRun))
 	s.handle(api, "GET", "/drills/overdue", access.ActRead, s.withDrills(s.drillsOverdue))
 	s.handle(api, "GET", "/drills/trend", access.ActRead, s.withDrills(s.drillTrend))
 	s.handle(api, "GET", "/drill-runs/:id/metrics", access.ActRead, s.withDrills(s.drillMetrics))

@@ -263,15 +263,8 @@ func newRejectCmd(g *globals) *cobra.Command {
 }
 
 func newRetractCmd(g *globals) *cobra.Command {
-	var (
-		message string
-		correct bool
-		dryRun  bool
-	)
-	cmd := &cobra.Command{
-		Use:   "retract ACTIVATION --message TEXT [--correct] [--dry-run]",
-		Short: "Retract a wrong activation in one step: stop its sends now and send a correction to everyone it may have reached",
-		Long: `Retract an activation. Once the retraction commits nothing more of it is sent,
+	return newRetractCmdFor(g, "ACTIVATION", "Retract a wrong activation in one step: stop its sends now and send a correction to everyone it may have reached",
+		`Retract an activation. Once the retraction commits nothing more of it is sent,
 its regions are released, and a correction — TEXT after the plan's sender prefix
 (and 【演练】 for drills) — goes to everyone the activation may have reached, on the
 same account. --correct marks TEXT as a corrected call-up rather than a
@@ -282,13 +275,28 @@ force that called some of the same people (the right call-up that followed the
 wrong one, say): the correction names only ACTIVATION, and tells those people
 that the other call-up stands. --dry-run shows that and retracts nothing.
 Follow the correction with muster status on the ID printed.`,
-		Args: needArgs("ACTIVATION"),
+		func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/retract" })
+}
+
+// newRetractCmdFor is a retract command of an ARG (an activation, a drill
+// run) whose retraction is posted to path(ARG).
+func newRetractCmdFor(g *globals, arg, short, long string, path func(string) string) *cobra.Command {
+	var (
+		message string
+		correct bool
+		dryRun  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "retract " + arg + " --message TEXT [--correct] [--dry-run]",
+		Short: short,
+		Long:  long,
+		Args:  needArgs(arg),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(message) == "" {
 				return usageErrorf("--message is required: what the people the activation may have reached should be told")
 			}
 			c := newClient(g, cmd)
-			path := "/api/v1/activations/" + url.PathEscape(args[0]) + "/retract"
+			path := path(args[0])
 			var raw []byte
 			err := c.postJSON(path, map[string]any{"message": message, "correct": correct, "dry_run": true}, &raw)
 			var ae *apiError

@@ -34,7 +34,7 @@ regions is in a live emergency (战时) waits until it stands down.`,
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
 		newDrillUpdateCmd(g, "resume", "Resume a paused schedule at its next due time (due times passed while paused are not run)"),
 		newDrillUpdateCmd(g, "delete", "Delete a schedule (its runs and findings stay)"),
-		newDrillRunCmd(g), newDrillStandDownCmd(g), newDrillRunsCmd(g), newDrillReportCmd(g), newDrillTrendCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
+		newDrillRunCmd(g), newDrillStandDownCmd(g), newDrillRetractCmd(g), newDrillRunsCmd(g), newDrillReportCmd(g), newDrillTrendCmd(g), newDrillFindingCmd(g), newDrillOverdueCmd(g))
 	return cmd
 }
 
@@ -74,6 +74,20 @@ escalations). A run stood down less than %s after it started (or before its
 drill held: it does not count as its regions' last drill in muster drill
 overdue, nor its silent people as roster failures; the answer says so.`, plans.Duration(drills.MinHeld))
 	return cmd
+}
+
+// newDrillRetractCmd corrects a wrong drill message: trainers may, without
+// the right to retract a LIVE call-up.
+func newDrillRetractCmd(g *globals) *cobra.Command {
+	return newRetractCmdFor(g, "RUN", "Retract a drill run's call-up sent in error: stop its sends and send a 【演练】 correction to everyone it may have reached",
+		`Retract a drill run's call-up, as muster retract does an activation's, with a
+trainer's token: once the retraction commits nothing more of it is sent, and a
+correction — TEXT after the plan's sender prefix and 【演练】 — goes on the
+exercise account to everyone the drill may have reached. --correct marks TEXT as
+a corrected call-up rather than a cancellation. The correction's text is shown
+on standard error before it commits; --dry-run shows it and retracts nothing.
+Follow the correction with muster status on the ID printed.`,
+		func(id string) string { return "/api/v1/drill-runs/" + url.PathEscape(id) + "/retract" })
 }
 
 // cutShortLine says, when run r stood down at down, having started at

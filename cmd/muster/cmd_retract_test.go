@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -19,7 +20,8 @@ import (
 // the preview when the body asks for a dry run (or, old, refuses the
 // field), else with the retraction; it records each body.
 type retractAPI struct {
-	old     bool // a server from before retraction previews
+	old     bool   // a server from before retraction previews
+	path    string // where it takes retractions; default A000002's
 	preview notify.RetractPreview
 	result  notify.RetractResult
 	bodies  []map[string]any
@@ -31,7 +33,7 @@ func (a *retractAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(b, &body)
 	a.bodies = append(a.bodies, body)
 	w.Header().Set("Content-Type", "application/json")
-	if r.Method != http.MethodPost || r.URL.Path != "/api/v1/activations/A000002/retract" {
+	if r.Method != http.MethodPost || r.URL.Path != cmp.Or(a.path, "/api/v1/activations/A000002/retract") {
 		w.WriteHeader(http.StatusNotFound)
 		json.NewEncoder(w).Encode(map[string]any{"error": muster.Error{Code: muster.ENotFound, Message: r.URL.Path + " is not faked"}})
 		return
@@ -103,4 +105,16 @@ func TestRetractWarnsOfTheCallUpThatStands(t *testing.T) {
 	require.Error(t, err, "nothing to show: the dry run fails rather than retract")
 	require.Len(t, api.bodies, 1)
 	assert.True(t, strings.Contains(err.Error(), "dry_run"), "%v", err)
+
+	// A trainer retracts a drill run's call-up the same way, by the run.
+	api = newAPI(false)
+	api.path = "/api/v1/drill-runs/R000003/retract"
+	out, errOut, err = runOnFake(t, api, "drill", "retract", "R000003", "--message", "演练通知发错，请忽略。")
+	require.NoError(t, err, errOut)
+	require.Len(t, api.bodies, 2, "a preview, then the retraction")
+	assert.Equal(t, "演练通知发错，请忽略。", api.bodies[1]["message"])
+	assert.Contains(t, errOut, "goes to 120 people:\n  "+text+"\n")
+	assert.Contains(t, out, "activation A000002 retracted")
+	_, _, err = runOnFake(t, api, "drill", "retract", "R000003")
+	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 }
