@@ -161,3 +161,30 @@ func TestPartitionedMemberStaysAndCatchesUp(t *testing.T) {
 	}
 	assert.Equal(t, "Follower", cut.Node.Status().State)
 }
+
+// A follower removed while it runs learns of its removal from the leader,
+// which then sends it nothing more: raft stops only a leader it removes,
+// so the follower sat idle for good, never ready. It stops as one removed
+// while it was down does.
+func TestFollowerRemovedWhileItRunsStops(t *testing.T) {
+	var logs logBuffer
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil)).With("member", i)
+	}})
+	leader := c.Leader()
+	removed := c.Followers()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, leader.Node.Remove(ctx, removed.Node.ID()))
+	select {
+	case <-removed.Node.Refused():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s, removed, still runs 30 s later (state %s)", removed.Node.ID(), removed.Node.Status().State)
+	}
+	err := removed.Node.RefusedErr()
+	assert.True(t, errors.Is(err, cluster.ErrNotAMember), "%v", err)
+	assert.Contains(t, err.Error(), "this node ("+removed.Node.ID()+") "+removedWhileDown+": its leader "+leader.Node.ID())
+	assert.Contains(t, err.Error(), "as this node's own state shows")
+	assert.Equal(t, 1, strings.Count(logs.String(), removedWhileDown), "one line says so")
+	require.NoError(t, put(ctx, leader.Node, "after", "removal"), "the others carry on")
+}
