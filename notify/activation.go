@@ -140,6 +140,10 @@ type Activation struct {
 	// such token has a phone: nobody is texted, the requester tells them.
 	ApproversNotified []ApproverNotice `json:"approvers_notified,omitempty"`
 	NoApproverPhone   bool             `json:"no_approver_phone,omitempty"`
+	// DecisionNotices are, once such a request waits no more (rules 13),
+	// the texts telling its requester and the approvers texted about it
+	// what became of it (decisionNoticesFor); empty when none has a phone.
+	DecisionNotices []ApproverNotice `json:"decision_notices,omitzero"`
 
 	// Retraction is set on an activation that was retracted; Retracts and
 	// Message on the correction sent for it, which carries Message as its

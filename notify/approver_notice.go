@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -106,15 +105,9 @@ func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 	for _, d := range a.Decisions {
 		skip[heldBy(d.By)] = true
 	}
-	newest := map[string]access.Token{}
-	for _, t := range toks {
-		if t.Phone == "" || (t.Role != access.Approver && t.Role != access.Commander) || skip[t.HeldBy()] {
-			continue
-		}
-		if o, ok := newest[t.HeldBy()]; !ok || t.CreatedAt.After(o.CreatedAt) || (t.CreatedAt.Equal(o.CreatedAt) && t.ID > o.ID) {
-			newest[t.HeldBy()] = t
-		}
-	}
+	newest := newestWithPhone(toks, func(t access.Token) bool {
+		return (t.Role == access.Approver || t.Role == access.Commander) && !skip[t.HeldBy()]
+	})
 	var out []ApproverNotice
 	for _, holder := range slices.Sorted(maps.Keys(newest)) {
 		phone := newest[holder].Phone
@@ -125,6 +118,21 @@ func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 		out = append(out, ApproverNotice{Holder: holder, Phone: phone, State: NoticeDue})
 	}
 	return out, nil
+}
+
+// newestWithPhone is, for each holder of a token of toks that keep takes
+// and that has a phone, the one of those created last.
+func newestWithPhone(toks []access.Token, keep func(access.Token) bool) map[string]access.Token {
+	newest := map[string]access.Token{}
+	for _, t := range toks {
+		if t.Phone == "" || !keep(t) {
+			continue
+		}
+		if o, ok := newest[t.HeldBy()]; !ok || t.CreatedAt.After(o.CreatedAt) || (t.CreatedAt.Equal(o.CreatedAt) && t.ID > o.ID) {
+			newest[t.HeldBy()] = t
+		}
+	}
+	return newest
 }
 
 // listApprovers lists, on a request a just created to wait for approval,
@@ -159,7 +167,10 @@ type approverClaimed struct {
 	Older bool `json:"older,omitempty"`
 	// Claimed are the indexes in Activation.ApproversNotified of the
 	// notices to send now, each with its attempt ID.
-	Claimed    []int      `json:"claimed,omitempty"`
+	Claimed []int `json:"claimed,omitempty"`
+	// Decided are, on a request that waits no more (rulesDecisionNotice),
+	// the indexes in Activation.DecisionNotices of those to send now.
+	Decided    []int      `json:"decided,omitempty"`
 	Activation Activation `json:"activation"`
 }
 
@@ -174,14 +185,19 @@ type approverSent struct {
 // approverResults is the payload of approval.noticed.
 type approverResults struct {
 	Activation plans.ActivationID `json:"activation"`
-	Results    []approverSent     `json:"results"`
+	// Decision says the results are of Activation.DecisionNotices.
+	Decision bool           `json:"decision,omitempty"`
+	Results  []approverSent `json:"results"`
 }
 
 // applyApprovalNotice claims the notices of a request that are due (and,
 // with Resend, those claimed before and left without an outcome), while
 // the request waits at the command's time and their people still may
-// approve it and have not decided: others are skipped, saying why. The
-// request leaves the index once no notice of it may be claimed again.
+// approve it and have not decided: others are skipped, saying why. Once
+// the request waits no more (rulesDecisionNotice), it lists the people to
+// tell what became of it, the first time, and claims their notices the
+// same way. The request leaves the index once no notice of it may be
+// claimed again.
 func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req approverClaim
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
@@ -205,8 +221,7 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 	out := approverClaimed{}
 	for i := range a.ApproversNotified {
 		n := &a.ApproversNotified[i]
-		again := req.Resend && n.State == NoticeSending && n.Sends < maxApproverSends
-		if n.State != NoticeDue && !again {
+		if !n.claimable(req.Resend) {
 			continue
 		}
 		switch {
@@ -219,12 +234,26 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 				n.State, n.Error = NoticeSkipped, "not sent: decided on the request first, or holds no approver or commander token with this phone any more"
 			}
 		default:
-			n.Sends++
-			n.State, n.Attempt, n.At, n.SID, n.Error = NoticeSending, ApproverAttemptID(a.ID, i, n.Sends), c.Time, "", ""
+			n.claim(ApproverAttemptID(a.ID, i, n.Sends+1), c.Time)
 			out.Claimed = append(out.Claimed, i)
 		}
 	}
-	if !waits || !a.noticesOpen() {
+	done := !waits || !a.noticesOpen()
+	if c.RulesAtLeast(rulesDecisionNotice) {
+		if !waits && a.DecisionNotices == nil {
+			if a.DecisionNotices, err = decisionNoticesFor(tx, a); err != nil {
+				return nil, err
+			}
+		}
+		for i := range a.DecisionNotices {
+			if n := &a.DecisionNotices[i]; n.claimable(req.Resend) {
+				n.claim(DecisionAttemptID(a.ID, i, n.Sends+1), c.Time)
+				out.Decided = append(out.Decided, i)
+			}
+		}
+		done = a.decisionNoticesDone()
+	}
+	if done {
 		if err := unindexNotices(tx, a.ID); err != nil {
 			return nil, err
 		}
@@ -233,8 +262,9 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return out, putActivation(tx, a)
 }
 
-// applyApprovalNoticed records the outcomes of claimed notices. An outcome
-// for another attempt than the notice's current one changes nothing.
+// applyApprovalNoticed records the outcomes of claimed notices, of the
+// wait or (Decision) of what became of the request. An outcome for
+// another attempt than the notice's current one changes nothing.
 func applyApprovalNoticed(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req approverResults
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
@@ -247,25 +277,57 @@ func applyApprovalNoticed(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	list := a.ApproversNotified
+	if req.Decision {
+		list = a.DecisionNotices // none under older rules
+	}
 	for _, r := range req.Results {
-		if r.Index < 0 || r.Index >= len(a.ApproversNotified) {
-			continue
-		}
-		n := &a.ApproversNotified[r.Index]
-		if n.Attempt != r.Attempt || n.State != NoticeSending {
-			continue
-		}
-		n.State, n.SID, n.Error = NoticeSent, r.SID, r.Error
-		if r.Error != "" {
-			n.State = NoticeFailed
+		if r.Index >= 0 && r.Index < len(list) {
+			list[r.Index].record(r)
 		}
 	}
-	if !a.noticesOpen() {
+	done := !a.noticesOpen()
+	if c.RulesAtLeast(rulesDecisionNotice) {
+		done = a.decisionNoticesDone()
+	}
+	if done {
 		if err := unindexNotices(tx, a.ID); err != nil {
 			return nil, err
 		}
 	}
 	return nil, putActivation(tx, a)
+}
+
+// claimable reports whether n may be claimed: it is due, or (resend, a new
+// leader's look) it was claimed and left without an outcome, fewer than
+// maxApproverSends times.
+func (n ApproverNotice) claimable(resend bool) bool {
+	return n.State == NoticeDue || (resend && n.State == NoticeSending && n.Sends < maxApproverSends)
+}
+
+// claim claims n for a send with ID attempt, at the command's time.
+func (n *ApproverNotice) claim(attempt string, at time.Time) {
+	n.Sends++
+	n.State, n.Attempt, n.At, n.SID, n.Error = NoticeSending, attempt, at, "", ""
+}
+
+// record records r, the outcome of a send of n, if it is of n's current
+// attempt; an outcome of another attempt changes nothing.
+func (n *ApproverNotice) record(r approverSent) {
+	if n.Attempt != r.Attempt || n.State != NoticeSending {
+		return
+	}
+	n.State, n.SID, n.Error = NoticeSent, r.SID, r.Error
+	if r.Error != "" {
+		n.State = NoticeFailed
+	}
+}
+
+// decisionNoticesDone reports whether a, under rulesDecisionNotice, has
+// nothing more for the notifier: it waits no more, its decision notices
+// are listed, and none may be claimed again.
+func (a *Activation) decisionNoticesDone() bool {
+	return a.DecisionNotices != nil && !slices.ContainsFunc(a.DecisionNotices, func(n ApproverNotice) bool { return n.claimable(true) })
 }
 
 // noLongerWaiting says why a request shown as status waits no more.
@@ -306,18 +368,30 @@ func unindexNotices(tx *bolt.Tx, id plans.ActivationID) error {
 // Many regions are named as corrections name them (shortRegions), so the
 // text keeps to two UCS-2 segments for the usual plan titles.
 func ApproverNoticeText(a Activation, recipients int, requester string, zone *time.Location) string {
+	sender, callUp := requestSaid(a)
+	return sender + "【待审批】" + callUp + "，" + strconv.Itoa(recipients) + "人，" + cmp.Or(requester, a.CreatedBy) + "申请于" +
+		a.CreatedAt.In(zone).Format("15:04") + "，请在" + clockSaid(a.ApprovalDeadline, a.CreatedAt, zone) + "前在控制台或用 muster approve " + string(a.ID) + " 审批。"
+}
+
+// requestSaid is the sender of the texts about request a and the call-up
+// it asks for, in Chinese with the names the call-up's own messages use
+// (MessageData), its regions as corrections name many (shortRegions):
+// 示例市防汛应急预案特别重大（Ⅰ级）响应（西林区）.
+func requestSaid(a Activation) (sender, callUp string) {
 	d := MessageData(a, Recipient{Language: plans.LangZH}, "")
-	asked, until := a.CreatedAt.In(zone), a.ApprovalDeadline.In(zone)
-	deadline := until.Format("15:04")
-	if until.YearDay() != asked.YearDay() || until.Year() != asked.Year() {
-		deadline = until.Format("1月2日15:04")
-	}
-	var b strings.Builder
-	b.WriteString(d.Sender + "【待审批】" + d.Plan + d.LevelName + "（" + d.Level + "级）响应")
+	callUp = d.Plan + d.LevelName + "（" + d.Level + "级）响应"
 	if r := shortRegions(d.Region); r != "" {
-		b.WriteString("（" + r + "）")
+		callUp += "（" + r + "）"
 	}
-	b.WriteString("，" + strconv.Itoa(recipients) + "人，" + cmp.Or(requester, a.CreatedBy) + "申请于" + asked.Format("15:04") +
-		"，请在" + deadline + "前在控制台或用 muster approve " + string(a.ID) + " 审批。")
-	return b.String()
+	return d.Sender, callUp
+}
+
+// clockSaid is t in zone as the texts about a request say it: its time of
+// day, with its date (7月21日00:05) when that is another day than since's.
+func clockSaid(t, since time.Time, zone *time.Location) string {
+	t, since = t.In(zone), since.In(zone)
+	if t.YearDay() != since.YearDay() || t.Year() != since.Year() {
+		return t.Format("1月2日15:04")
+	}
+	return t.Format("15:04")
 }

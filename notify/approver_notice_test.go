@@ -44,8 +44,9 @@ var approverTokens = []access.NewToken{
 }
 
 // approverRig is a call rig whose nodes keep tokens and run an
-// ApproverNotifier on their LIVE route as a leader service, logging to
-// logs (which counts the warnings about requests nobody is texted about).
+// ApproverNotifier on their LIVE route as a leader service, on the rig's
+// clock if it has one, logging to logs (which counts the warnings about
+// requests nobody is texted about).
 type approverRig struct {
 	*callRig
 	logs *countingHandler
@@ -56,7 +57,7 @@ func newApproverRig(t *testing.T, o rigOptions) *approverRig {
 	r := &approverRig{logs: &countingHandler{match: "no approver has a phone on record"}}
 	o.leaderServices = func(i int, n *cluster.Node, cfg notify.DispatcherConfig) {
 		access.Register(n)
-		an, err := notify.NewApproverNotifier(n, n, notify.ApproverNotifierConfig{Live: cfg.Live, Tick: 20 * time.Millisecond, Logger: slog.New(r.logs)})
+		an, err := notify.NewApproverNotifier(n, n, notify.ApproverNotifierConfig{Live: cfg.Live, Tick: 20 * time.Millisecond, Clock: o.clock, Logger: slog.New(r.logs)})
 		require.NoError(t, err)
 		n.OnLeader(an.Run)
 	}
@@ -67,7 +68,12 @@ func newApproverRig(t *testing.T, o rigOptions) *approverRig {
 // tokens makes tokens, as an admin would, through the leader.
 func (r *approverRig) tokens(t *testing.T, toks ...access.NewToken) {
 	t.Helper()
-	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, toks...)
+}
+
+// createTokens makes tokens on n, as an admin would.
+func createTokens(t *testing.T, n *cluster.Node, toks ...access.NewToken) {
+	t.Helper()
 	for _, tok := range toks {
 		_, _, err := access.NewService(n, n).CreateToken(testCtx(t), "admin", tok)
 		require.NoError(t, err, tok.Name)
@@ -88,17 +94,25 @@ func (r *approverRig) request(t *testing.T, actor string, region plans.RegionCod
 // waitNoticed polls until no text of id's approvers is due or being sent.
 func (r *approverRig) waitNoticed(t *testing.T, id plans.ActivationID) notify.ActivationStatus {
 	t.Helper()
+	return r.waitTexts(t, id, func(st notify.ActivationStatus) ([]notify.ApproverNotice, bool) { return st.ApproversNotified, true })
+}
+
+// waitTexts polls until the texts of id that list picks are listed (its
+// second result) and none is due or being sent.
+func (r *approverRig) waitTexts(t *testing.T, id plans.ActivationID, list func(notify.ActivationStatus) ([]notify.ApproverNotice, bool)) notify.ActivationStatus {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := r.status(t, id)
-		open := false
-		for _, n := range st.ApproversNotified {
+		texts, open := list(st)
+		open = !open
+		for _, n := range texts {
 			open = open || n.State == notify.NoticeDue || n.State == notify.NoticeSending
 		}
 		if !open {
 			return st
 		}
-		require.True(t, time.Now().Before(deadline), "approvers' texts still open: %+v", st.ApproversNotified)
+		require.True(t, time.Now().Before(deadline), "texts of %s still open: %+v", id, texts)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -180,18 +194,24 @@ func (h holdFirstText) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, 
 	return h.Provider.SendSMS(ctx, m)
 }
 
-// A leader that dies while it texts an approver leaves the text claimed
-// with no outcome: the next leader sends it, once, as a second attempt.
-func TestANewLeaderSendsTheTextItsPredecessorDidNotFinish(t *testing.T) {
+// newHoldingRig is an approver rig of three nodes whose LIVE route holds
+// the first text to phone until its leader dies (holdFirstText); entered
+// is closed when it does.
+func newHoldingRig(t *testing.T, phone string) (r *approverRig, entered chan struct{}) {
 	held, entered := &atomic.Bool{}, make(chan struct{})
-	r := newApproverRig(t, rigOptions{nodes: 3, people: 300, wrap: func(exercise bool, p notify.Provider) notify.Provider {
+	r = newApproverRig(t, rigOptions{nodes: 3, people: 300, wrap: func(exercise bool, p notify.Provider) notify.Provider {
 		if exercise {
 			return p
 		}
-		return holdFirstText{Provider: p, phone: liPhone, held: held, entered: entered}
+		return holdFirstText{Provider: p, phone: phone, held: held, entered: entered}
 	}})
-	r.tokens(t, approverTokens[0], approverTokens[2])
-	a := r.request(t, "zhang", district)
+	return r, entered
+}
+
+// killHolder waits until the leader holds the text (entered) and kills
+// it, then waits for the next leader.
+func (r *approverRig) killHolder(t *testing.T, entered chan struct{}) {
+	t.Helper()
 	select {
 	case <-entered:
 	case <-time.After(30 * time.Second):
@@ -200,6 +220,15 @@ func TestANewLeaderSendsTheTextItsPredecessorDidNotFinish(t *testing.T) {
 	old := r.c.WaitLeader(15 * time.Second)
 	r.c.Kill(old)
 	require.NotEqual(t, old.Node.ID(), r.c.WaitLeader(15*time.Second).Node.ID())
+}
+
+// A leader that dies while it texts an approver leaves the text claimed
+// with no outcome: the next leader sends it, once, as a second attempt.
+func TestANewLeaderSendsTheTextItsPredecessorDidNotFinish(t *testing.T) {
+	r, entered := newHoldingRig(t, liPhone)
+	r.tokens(t, approverTokens[0], approverTokens[2])
+	a := r.request(t, "zhang", district)
+	r.killHolder(t, entered)
 
 	st := r.waitNoticed(t, a.ID)
 	require.Len(t, st.ApproversNotified, 1)
@@ -234,7 +263,19 @@ func TestARequestNobodyCanBeTextedAboutSaysSo(t *testing.T) {
 type claimed struct {
 	Older      bool              `json:"older"`
 	Claimed    []int             `json:"claimed"`
+	Decided    []int             `json:"decided"`
 	Activation notify.Activation `json:"activation"`
+}
+
+// claimNotices applies, on n, the claim of request id's texts that the
+// notifier makes (with resend, a new leader's), and returns its answer.
+func claimNotices(t *testing.T, n *cluster.Node, id plans.ActivationID, resend bool) claimed {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"activation": id, "resend": resend})
+	require.NoError(t, err)
+	var out claimed
+	applyJSON(t, n, notify.CmdApprovalNotice, string(b), &out)
+	return out
 }
 
 // The state claims the texts of a request while it waits, each once
@@ -258,17 +299,10 @@ func TestApproverTextsAreClaimedWhileTheRequestWaits(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	for _, tok := range []access.NewToken{{Name: "li", Holder: "李四", Phone: liPhone, Role: access.Approver}, {Name: "qian", Holder: "钱七", Phone: qianPhone, Role: access.Commander}} {
-		_, _, err := access.NewService(n, n).CreateToken(ctx, "admin", tok)
-		require.NoError(t, err)
-	}
+	createTokens(t, n, access.NewToken{Name: "li", Holder: "李四", Phone: liPhone, Role: access.Approver}, access.NewToken{Name: "qian", Holder: "钱七", Phone: qianPhone, Role: access.Commander})
 	claim := func(id plans.ActivationID, resend bool) claimed {
 		t.Helper()
-		b, err := json.Marshal(map[string]any{"activation": id, "resend": resend})
-		require.NoError(t, err)
-		var out claimed
-		applyJSON(t, n, notify.CmdApprovalNotice, string(b), &out)
-		return out
+		return claimNotices(t, n, id, resend)
 	}
 	level := func(code string, region plans.RegionCode) notify.ActivationRequest {
 		return notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{region}, Level: code, Purpose: "LIVE", Reason: "暴雨预警"}

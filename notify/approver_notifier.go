@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,7 +37,9 @@ type ApproverNotifierConfig struct {
 }
 
 // ApproverNotifier texts the people who may approve a LIVE request that
-// waits for approval (Activation.ApproversNotified) that it does. It is a
+// waits for approval (Activation.ApproversNotified) that it does, and,
+// once it waits no more (rulesDecisionNotice), its requester and those
+// texted what became of it (Activation.DecisionNotices). It is a
 // leader-only service (cluster.Node.OnLeader: it starts after the new
 // leader's Barrier and stops when leadership is lost): each tick it reads
 // the requests with texts due, claims them in the state (approval.notice,
@@ -45,7 +48,7 @@ type ApproverNotifierConfig struct {
 // recorded an outcome for; one claimed and left without an outcome (the
 // leader died while sending) is sent again, so a person may get two. A
 // failed text is logged and recorded, not retried. A request with nobody
-// to text is logged once, as a warning.
+// to text about its wait is logged once by each leader, as a warning.
 type ApproverNotifier struct {
 	apply Applier
 	view  Viewer
@@ -90,11 +93,16 @@ type noticeTerm struct {
 	// olderUntil: the cluster's rules were below rulesApproverNotice;
 	// nothing is claimed before then.
 	olderUntil time.Time
+	// warned are the waiting requests with nobody to text about it whose
+	// warning was logged and claim made (under older rules the claim
+	// takes them out of the index; from rulesDecisionNotice they stay
+	// there until they wait no more).
+	warned map[plans.ActivationID]bool
 }
 
 // Run notifies until ctx ends (leadership lost or node closing).
 func (n *ApproverNotifier) Run(ctx context.Context) {
-	term := &noticeTerm{resend: true}
+	term := &noticeTerm{resend: true, warned: map[plans.ActivationID]bool{}}
 	t := time.NewTicker(n.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -119,6 +127,7 @@ func (n *ApproverNotifier) Run(ctx context.Context) {
 type noticeWork struct {
 	a     Activation
 	claim bool   // claim its notices that are due (or leave the index)
+	warn  bool   // say that nobody is texted about its wait
 	text  string // the text to send, when it still waits for approval
 }
 
@@ -145,10 +154,20 @@ func (n *ApproverNotifier) tick(ctx context.Context, term *noticeTerm) error {
 			if err != nil {
 				return err
 			}
-			w := noticeWork{a: a, claim: a.shown(now).Status != StatusPendingApproval || a.noticesDue(term.resend)}
-			if w.claim && a.shown(now).Status == StatusPendingApproval && len(a.ApproversNotified) > 0 {
-				if w.text, err = n.text(tx, a); err != nil {
-					return fmt.Errorf("activation %s: %w", a.ID, err)
+			w := noticeWork{a: a}
+			switch {
+			case a.shown(now).Status != StatusPendingApproval:
+				// To skip what is left of its wait, and tell what became
+				// of it (or, under older rules, to leave the index).
+				w.claim = a.DecisionNotices == nil || slices.ContainsFunc(a.DecisionNotices, func(x ApproverNotice) bool { return x.claimable(term.resend) })
+			case a.NoApproverPhone:
+				w.claim, w.warn = !term.warned[a.ID], !term.warned[a.ID]
+			default:
+				w.claim = slices.ContainsFunc(a.ApproversNotified, func(x ApproverNotice) bool { return x.claimable(term.resend) })
+				if w.claim {
+					if w.text, err = n.text(tx, a); err != nil {
+						return fmt.Errorf("activation %s: %w", a.ID, err)
+					}
 				}
 			}
 			work = append(work, w)
@@ -159,10 +178,14 @@ func (n *ApproverNotifier) tick(ctx context.Context, term *noticeTerm) error {
 		return err
 	}
 	var errs []error
+	warned := map[plans.ActivationID]bool{}
 	for _, w := range work {
-		if w.a.NoApproverPhone {
+		if w.warn {
 			n.cfg.Logger.Warn("no approver has a phone on record: nobody is texted about the request awaiting approval; its requester must tell them",
 				"activation", w.a.ID, "requester", w.a.CreatedBy)
+		}
+		if term.warned[w.a.ID] {
+			warned[w.a.ID] = true // still in the index, told once
 		}
 		if !w.claim {
 			continue
@@ -172,8 +195,13 @@ func (n *ApproverNotifier) tick(ctx context.Context, term *noticeTerm) error {
 				return err
 			}
 			errs = append(errs, fmt.Errorf("activation %s: %w", w.a.ID, err))
+			continue
+		}
+		if w.warn {
+			warned[w.a.ID] = true
 		}
 	}
+	term.warned = warned
 	return errors.Join(errs...)
 }
 
@@ -195,20 +223,11 @@ func (n *ApproverNotifier) text(tx *bolt.Tx, a Activation) (string, error) {
 	return ApproverNoticeText(a, recipients, requester, n.cfg.Zone), nil
 }
 
-// noticesDue reports whether a has a notice to claim: one due, or, on a
-// new leader's first look (resend), one left in flight.
-func (a *Activation) noticesDue(resend bool) bool {
-	for _, x := range a.ApproversNotified {
-		if x.State == NoticeDue || (resend && x.State == NoticeSending && x.Sends < maxApproverSends) {
-			return true
-		}
-	}
-	return a.NoApproverPhone // claimed to leave the index
-}
-
 // notify claims the notices of activation id that are due, sends them
 // the text and records their outcomes. A request no longer waiting is
-// claimed for, with no text, to skip its notices and leave the index.
+// claimed for, with no text, to skip its notices and to list and claim
+// those telling what became of it (sent the text of that), or to leave
+// the index.
 func (n *ApproverNotifier) notify(ctx context.Context, term *noticeTerm, id plans.ActivationID, text string) error {
 	p, err := json.Marshal(approverClaim{Activation: id, Resend: term.resend})
 	if err != nil {
@@ -225,19 +244,28 @@ func (n *ApproverNotifier) notify(ctx context.Context, term *noticeTerm, id plan
 		term.olderUntil = n.cfg.Clock.Now().Add(time.Minute) // not before the cluster's rules rise
 		return nil
 	}
-	if len(claimed.Claimed) == 0 {
+	a := claimed.Activation
+	// A claim is of the texts of the wait while the request waits, of
+	// those of what became of it after: never both.
+	list, claims, about := a.ApproversNotified, claimed.Claimed, "approver texted about a request awaiting approval"
+	if len(claimed.Decided) > 0 {
+		list, claims, about = a.DecisionNotices, claimed.Decided, "told what became of a request that waited for approval"
+		if text, err = n.decisionText(ctx, a); err != nil {
+			return err // the failed tick makes the next one claim them again (resend)
+		}
+	}
+	if len(claims) == 0 {
 		return nil
 	}
-	a := claimed.Activation
 	if text == "" {
 		// Read as no longer waiting, yet claimed as waiting (the read's
 		// clock and the command's disagree): the failed tick makes the
 		// next one claim them again (resend).
 		return fmt.Errorf("claimed texts of %s without their text", a.ID)
 	}
-	res := approverResults{Activation: a.ID}
-	for _, i := range claimed.Claimed {
-		x := a.ApproversNotified[i]
+	res := approverResults{Activation: a.ID, Decision: len(claimed.Decided) > 0}
+	for _, i := range claims {
+		x := list[i]
 		sid, err := n.send(ctx, SMS{AttemptID: x.Attempt, To: x.Phone, Body: text})
 		if err != nil && ctx.Err() != nil {
 			// Stopped while sending (leadership lost, or closing): the
@@ -247,9 +275,9 @@ func (n *ApproverNotifier) notify(ctx context.Context, term *noticeTerm, id plan
 		out := approverSent{Index: i, Attempt: x.Attempt, SID: sid}
 		if err != nil {
 			out.Error = err.Error()
-			n.cfg.Logger.Warn("approver notifier: text to an approver failed", "activation", a.ID, "holder", x.Holder, "attempt", x.Attempt, "err", err)
+			n.cfg.Logger.Warn("approver notifier: text failed", "activation", a.ID, "holder", x.Holder, "attempt", x.Attempt, "err", err)
 		} else {
-			n.cfg.Logger.Info("approver texted about a request awaiting approval", "activation", a.ID, "holder", x.Holder, "attempt", x.Attempt, "sid", sid)
+			n.cfg.Logger.Info(about, "activation", a.ID, "holder", x.Holder, "attempt", x.Attempt, "sid", sid)
 		}
 		res.Results = append(res.Results, out)
 	}
@@ -265,6 +293,26 @@ func (n *ApproverNotifier) notify(ctx context.Context, term *noticeTerm, id plan
 		return err
 	}
 	return ctx.Err()
+}
+
+// decisionText is the text telling what became of a, a request that
+// waits no more, naming as the state has them the person who ended the
+// wait.
+func (n *ApproverNotifier) decisionText(ctx context.Context, a Activation) (string, error) {
+	var by string
+	err := n.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		_, token := a.ended()
+		if token == "" {
+			return nil
+		}
+		var err error
+		by, err = access.HolderOf(tx, token)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("text of what became of %s: %w", a.ID, err)
+	}
+	return DecisionNoticeText(a, by, n.cfg.Zone), nil
 }
 
 // record proposes the outcomes of sends.
