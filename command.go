@@ -289,6 +289,15 @@ const commandVersion byte = 1
 //	   person's first after the text when their open call-up began before
 //	   it. It approves nothing; before 13 the first was an unknown
 //	   number's and the second answered the call-up.
+//	   Once a LIVE request waits for approval no more (approved and
+//	   started, rejected, withdrawn, its window passed), the leader's
+//	   approval.notice lists on it whom to tell what became of it
+//	   (decision_notices: its requester unless they ended the wait, and
+//	   the approvers whose text of the wait was sent or left in flight,
+//	   but the one who decided) and claims those texts; approval.noticed
+//	   (decision) records them. A waiting request stays in the notifier's
+//	   index until they are recorded; before 13 nobody was told, and it
+//	   left the index once the texts of the wait were recorded.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

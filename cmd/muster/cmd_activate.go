@@ -176,17 +176,21 @@ func approversTexted(a notify.Activation) string {
 	due := true
 	for _, n := range a.ApproversNotified {
 		holders = append(holders, n.Holder)
-		o := n.Holder + " " + string(n.State)
-		if n.Error != "" {
-			o += " (" + n.Error + ")"
-		}
-		outcomes = append(outcomes, o)
+		outcomes = append(outcomes, noticeSaid(n))
 		due = due && n.State == notify.NoticeDue
 	}
 	if due {
 		return "texting the approvers: " + strings.Join(holders, ", ")
 	}
 	return "approvers texted: " + strings.Join(outcomes, "; ")
+}
+
+// noticeSaid is whom text n went to and how it went.
+func noticeSaid(n notify.ApproverNotice) string {
+	if n.Error != "" {
+		return n.Holder + " " + string(n.State) + " (" + n.Error + ")"
+	}
+	return n.Holder + " " + string(n.State)
 }
 
 func newApproveCmd(g *globals) *cobra.Command {

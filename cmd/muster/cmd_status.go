@@ -456,6 +456,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 		d := st.Decisions[len(st.Decisions)-1]
 		fmt.Fprintf(w, "rejected by %s at %s: %s; nothing was sent\n", d.By, showTime(d.At, time.Local, secondLayout), d.Reason)
 	}
+	if s := outcomeTexted(st.Activation); s != "" {
+		fmt.Fprintln(w, s)
+	}
 	if st.LeftOut > 0 {
 		fmt.Fprintf(w, "LEFT OUT %s called up for real by a LIVE call-up: this drill does not drill them\n", count(st.LeftOut, "person", "people"))
 	}
@@ -796,6 +799,22 @@ func watchBoard(st notify.ActivationStatus, now time.Time) notify.Board {
 		b.Total.AckBy = append(b.Total.AckBy, notify.AckBy{Minutes: m, Acked: n, Pct: notify.Percent(n, recipients)})
 	}
 	return b.At(now)
+}
+
+// outcomeTexted says whom the texts telling what became of a request
+// that waited for approval went to (its requester, and the approvers
+// texted about it but the one who decided), and how each went; "" when
+// none was listed (it waits, or nobody has a phone, or made before rules
+// 13).
+func outcomeTexted(a notify.Activation) string {
+	if len(a.DecisionNotices) == 0 {
+		return ""
+	}
+	var outcomes []string
+	for _, n := range a.DecisionNotices {
+		outcomes = append(outcomes, noticeSaid(n))
+	}
+	return "outcome texted: " + strings.Join(outcomes, "; ")
 }
 
 // awaitingApproval says who a request awaiting approval waits for, and
