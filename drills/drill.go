@@ -165,6 +165,11 @@ const Grace = 2 * time.Minute
 // stands it down, unless its schedule says otherwise.
 const DefaultLength = time.Hour
 
+// MaxLength bounds a schedule's length: a drill's call-up, with its
+// reminders and escalations, keeps people answering for no longer than a
+// day (a --length of 9000h was a year of 【演练】 escalations).
+const MaxLength = 24 * time.Hour
+
 // DefaultTimeZone is the time zone of a schedule that names none.
 const DefaultTimeZone = "Asia/Shanghai"
 

@@ -124,6 +124,9 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 		if err != nil || d <= 0 {
 			return sc, invalidf("length %q: want a duration such as 1h", in.Length)
 		}
+		if d > MaxLength {
+			return sc, invalidf("length %s: at most %s (a drill's call-up, with its reminders and escalations, runs no longer than a day)", plans.Duration(d), plans.Duration(MaxLength))
+		}
 		sc.Length = plans.Duration(d)
 	}
 	if in.NoNotice != "" {

@@ -59,6 +59,19 @@ func TestScheduleRefusesABadFieldAndLocal(t *testing.T) {
 	s, err := e.drills.Schedule(ctx, "trainer", in)
 	require.NoError(t, err, "no zone is the default one")
 	assert.Equal(t, drills.DefaultTimeZone, s.TimeZone)
+
+	// A length of more than a day (9000h: a year of 【演练】 escalations,
+	// every later drill over the region missed) is refused.
+	for _, length := range []string{"9000h", "24h1m"} {
+		in = weekly(district)
+		in.Cron, in.At, in.Length = "", "2027-01-05 09:00", length
+		_, err = e.drills.Schedule(ctx, "trainer", in)
+		assert.True(t, muster.IsCode(err, muster.EInvalid), "%s: %v", length, err)
+		assert.ErrorContains(t, err, "at most 24h (", length)
+	}
+	in.Length = "24h"
+	_, err = e.drills.Schedule(ctx, "trainer", in)
+	assert.NoError(t, err, "a day is allowed")
 }
 
 // A drill whose plan's scope was narrowed after it was scheduled is refused

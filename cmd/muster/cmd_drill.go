@@ -169,7 +169,7 @@ records them missed; once runs the latest if it is no older than
 	checkedVar(f, &in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
 	checkedVar(f, &in.CatchUp, "catch-up", "skip", "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
 	checkedVar(f, &in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h", wantDuration, positiveDuration)
-	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h)", wantDuration, positiveDuration)
+	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h, at most 24h)", wantDuration, positiveDuration)
 	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
 	f.StringVar(&units, "units", "", "participating units (参演单位), comma-separated")
 	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "no-notice", "length")
