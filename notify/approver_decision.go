@@ -107,7 +107,7 @@ func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 
 // maxDecisionReason is how much of a reason a decision text quotes, in
 // characters, its cut included: the whole is in the activation's record.
-const maxDecisionReason = 40
+const maxDecisionReason = 32
 
 // DecisionNoticeText is the SMS telling the requester of a, a LIVE request
 // that waited for approval and waits no more, and the approvers texted
@@ -115,30 +115,32 @@ const maxDecisionReason = 40
 // by the person who ended the wait (none when its window passed) and
 // times in zone:
 //
-//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）已被李四驳回：信息不实，先核实。
-//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）已由李四批准，09:12开始通知287人。
-//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）已由张三撤回：重复申请，未发送。
-//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）审批已过期，未发送。
+//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）已被李四驳回：信息不实，先核实。本短信无需回复。
+//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）已由李四批准，09:12开始通知287人。本短信无需回复。
+//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）已由张三撤回：重复申请，未发送。本短信无需回复。
+//	【示例市应急】【审批结果】A000022 示例市防汛应急预案重大（Ⅱ级）响应（江北区）审批已过期，未发送。本短信无需回复。
 //
-// A reason is quoted up to maxDecisionReason characters, so the text
-// keeps to two UCS-2 segments for the usual plan titles.
+// It ends 本短信无需回复。 as a 叫应 report does: an approver on the roster
+// whom the approved call-up calls gets its own message to answer. A reason
+// is quoted up to maxDecisionReason characters, so the text keeps to two
+// UCS-2 segments for the usual plan titles.
 func DecisionNoticeText(a Activation, by string, zone *time.Location) string {
 	sender, callUp := requestSaid(a)
 	text := sender + "【审批结果】" + string(a.ID) + " " + callUp
 	end, _ := a.ended()
 	switch end {
 	case waitApproved:
-		return text + "已由" + by + "批准，" + clockSaid(a.StartedAt, a.CreatedAt, zone) + "开始通知" + strconv.Itoa(a.Recipients) + "人。"
+		return text + "已由" + by + "批准，" + clockSaid(a.StartedAt, a.CreatedAt, zone) + "开始通知" + strconv.Itoa(a.Recipients) + "人。" + reportNeedsNoReply
 	case waitRejected:
 		reason := ""
 		if len(a.Decisions) > 0 {
 			reason = a.Decisions[len(a.Decisions)-1].Reason
 		}
-		return text + "已被" + by + "驳回：" + quotedReason(reason) + "。"
+		return text + "已被" + by + "驳回：" + quotedReason(reason) + "。" + reportNeedsNoReply
 	case waitWithdrawn:
-		return text + "已由" + by + "撤回：" + quotedReason(a.StandDownReason) + "，未发送。"
+		return text + "已由" + by + "撤回：" + quotedReason(a.StandDownReason) + "，未发送。" + reportNeedsNoReply
 	}
-	return text + "审批已过期，未发送。"
+	return text + "审批已过期，未发送。" + reportNeedsNoReply
 }
 
 // quotedReason is reason as a decision text quotes it: without the full

@@ -95,7 +95,7 @@ func TestTheRequesterAndTheApproversTextedAreToldWhatBecameOfARequest(t *testing
 		require.NoError(t, err)
 		st := r.waitDecisionNoticed(t, a.ID)
 		sent(t, st, requester, qian)
-		want := resultLead(a.ID, "东湖区") + "已被李四驳回：信息不实，先核实。"
+		want := resultLead(a.ID, "东湖区") + "已被李四驳回：信息不实，先核实。本短信无需回复。"
 		assert.Equal(t, []string{want}, r.texts(zhangAppPhone, a.ID), "the requester, once")
 		once(t, a.ID, want, qianPhone)
 		assert.Len(t, r.texts(liPhone, a.ID), 1, "who rejected it is not told")
@@ -113,7 +113,7 @@ func TestTheRequesterAndTheApproversTextedAreToldWhatBecameOfARequest(t *testing
 		require.Equal(t, notify.StatusActive, started.Status)
 		st := r.waitDecisionNoticed(t, b.ID)
 		sent(t, st, requester, li)
-		want := resultLead(b.ID, "江北区") + "已由钱七批准，" + started.StartedAt.In(zone).Format("15:04") + "开始通知" + strconv.Itoa(started.Recipients) + "人。"
+		want := resultLead(b.ID, "江北区") + "已由钱七批准，" + started.StartedAt.In(zone).Format("15:04") + "开始通知" + strconv.Itoa(started.Recipients) + "人。本短信无需回复。"
 		assert.Equal(t, []string{want}, r.texts(zhangAppPhone, b.ID))
 		once(t, b.ID, want, liPhone)
 		assert.Len(t, r.texts(qianPhone, b.ID), 1, "who approved it is not told")
@@ -128,7 +128,7 @@ func TestTheRequesterAndTheApproversTextedAreToldWhatBecameOfARequest(t *testing
 		require.NoError(t, err)
 		st := r.waitDecisionNoticed(t, c.ID)
 		sent(t, st, li, qian)
-		once(t, c.ID, resultLead(c.ID, "东湖区")+"已由张三撤回：重复申请，未发送。", liPhone, qianPhone)
+		once(t, c.ID, resultLead(c.ID, "东湖区")+"已由张三撤回：重复申请，未发送。本短信无需回复。", liPhone, qianPhone)
 		assert.Empty(t, r.texts(zhangAppPhone, c.ID), "the requester withdrew it, with another token of theirs: they are not told")
 	})
 
@@ -138,7 +138,7 @@ func TestTheRequesterAndTheApproversTextedAreToldWhatBecameOfARequest(t *testing
 		clock.Add(notify.DefaultApprovalWindow)
 		st := r.waitDecisionNoticed(t, d.ID)
 		sent(t, st, requester, li, qian)
-		want := resultLead(d.ID, "东湖区") + "审批已过期，未发送。"
+		want := resultLead(d.ID, "东湖区") + "审批已过期，未发送。本短信无需回复。"
 		assert.Equal(t, []string{want}, r.texts(zhangAppPhone, d.ID))
 		once(t, d.ID, want, liPhone, qianPhone)
 	})
@@ -201,7 +201,7 @@ func TestTheRequesterOfARequestNobodyIsTextedAboutIsToldWhatBecameOfIt(t *testin
 	st := r.waitDecisionNoticed(t, a.ID)
 	require.Len(t, st.DecisionNotices, 1)
 	assert.Equal(t, zhangPhone, st.DecisionNotices[0].Phone)
-	assert.Equal(t, []string{resultLead(a.ID, "东湖区") + "已被王五驳回：信息不实，先核实。"}, r.texts(zhangPhone, a.ID))
+	assert.Equal(t, []string{resultLead(a.ID, "东湖区") + "已被王五驳回：信息不实，先核实。本短信无需回复。"}, r.texts(zhangPhone, a.ID))
 	assert.EqualValues(t, 2, r.logs.n.Load(), "each request is warned of once")
 }
 
@@ -321,26 +321,26 @@ func TestDecisionNoticeText(t *testing.T) {
 	}{
 		{"rejected", func(a *notify.Activation) {
 			a.Status, a.Decisions = notify.StatusRejected, []notify.Decision{{By: "li", At: created.Add(7 * time.Minute), Reason: "信息不实，先核实"}}
-		}, "李四", lead + "已被李四驳回：信息不实，先核实。"},
+		}, "李四", lead + "已被李四驳回：信息不实，先核实。本短信无需回复。"},
 		{"rejected at length", func(a *notify.Activation) {
 			a.Status, a.Decisions = notify.StatusRejected, []notify.Decision{{By: "li", Reason: long}}
-		}, "李四", lead + "已被李四驳回：" + string([]rune(long)[:39]) + "…。"},
+		}, "李四", lead + "已被李四驳回：" + string([]rune(long)[:31]) + "…。本短信无需回复。"},
 		{"approved", func(a *notify.Activation) {
 			a.Status, a.StartedAt, a.Recipients = notify.StatusActive, created.Add(7*time.Minute), 287
 			a.Decisions = []notify.Decision{{By: "li", Approve: true, Recipients: 287}}
-		}, "李四", lead + "已由李四批准，09:12开始通知287人。"},
+		}, "李四", lead + "已由李四批准，09:12开始通知287人。本短信无需回复。"},
 		{"approved the next day, since stood down", func(a *notify.Activation) {
 			a.Status, a.StartedAt, a.Recipients = notify.StatusStoodDown, created.Add(15*time.Hour), 287
 			a.StoodDownAt, a.StoodDownBy = created.Add(16*time.Hour), "zhang"
 			a.Decisions = []notify.Decision{{By: "li", Approve: true, Recipients: 287}}
-		}, "李四", lead + "已由李四批准，7月21日00:05开始通知287人。"},
+		}, "李四", lead + "已由李四批准，7月21日00:05开始通知287人。本短信无需回复。"},
 		{"withdrawn", func(a *notify.Activation) {
 			a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = notify.StatusStoodDown, created.Add(time.Minute), "zhang", "重复申请"
-		}, "张三", lead + "已由张三撤回：重复申请，未发送。"},
-		{"expired", func(*notify.Activation) {}, "", lead + "审批已过期，未发送。"},
+		}, "张三", lead + "已由张三撤回：重复申请，未发送。本短信无需回复。"},
+		{"expired", func(*notify.Activation) {}, "", lead + "审批已过期，未发送。本短信无需回复。"},
 		{"stood down once expired", func(a *notify.Activation) {
 			a.Status, a.StoodDownAt, a.StoodDownBy, a.StandDownReason = notify.StatusStoodDown, created.Add(time.Hour), "zhang", "过期清理"
-		}, "", lead + "审批已过期，未发送。"},
+		}, "", lead + "审批已过期，未发送。本短信无需回复。"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := base
