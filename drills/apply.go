@@ -81,6 +81,10 @@ type Run struct {
 	// TimeZone is the schedule's, for showing the run's times as the
 	// schedule's are (empty in runs recorded before it was kept).
 	TimeZone string `json:"time_zone,omitempty"`
+	// Warnings is set only in the answer to a run by hand, never stored:
+	// what may stop it soon (a LIVE request over its regions waiting for
+	// approval, which stands it down once approved).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // scheduleCreate is the payload of drill.schedule; the proposer stamped the

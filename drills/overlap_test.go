@@ -259,3 +259,30 @@ func TestScheduleWarnsOfARunOpenNow(t *testing.T) {
 	assert.NotContains(t, strings.Join(away.Warnings, "\n"), string(byHand.ID), "another district (the city-wide one-off is warned of)")
 	assert.Empty(t, oneOff(street, byHand.EndsAt.Add(time.Hour).In(shanghai).Format("2006-01-02 15:04"), "街道演练").Warnings, "due after the run ends")
 }
+
+// A drill run by hand while a LIVE request over its regions (or above or
+// below them) waits for approval starts, and its answer says that the
+// approval stands it down; a request over another district is not named.
+func TestARunByHandNamesALiveRequestWaitingOverItsRegions(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	ctx := testCtx(t)
+	live := func(region plans.RegionCode) notify.Activation {
+		a, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{region},
+			Level: "I", Purpose: string(notify.PurposeLive), Reason: "特大暴雨"})
+		require.NoError(t, err)
+		require.Equal(t, notify.StatusPendingApproval, a.Status)
+		return a
+	}
+	waiting, elsewhere := live(city), live(other)
+	s := scheduledAs(t, e, street, "", "")
+	r, err := e.drills.RunNow(ctx, "trainer", s.ID)
+	require.NoError(t, err)
+	require.Equal(t, drills.RunStarted, r.Status, "a warning, not a refusal")
+	require.Len(t, r.Warnings, 1, "%q", r.Warnings)
+	assert.Contains(t, r.Warnings[0], "LIVE request "+string(waiting.ID))
+	assert.Contains(t, r.Warnings[0], "once approved, it stands this drill down")
+	assert.NotContains(t, strings.Join(r.Warnings, "\n"), string(elsewhere.ID))
+	got, err := e.drills.GetRun(ctx, muster.Default, r.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Warnings, "warnings are not stored")
+}

@@ -304,9 +304,14 @@ func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run,
 	var out FireResult
 	var open Run
 	var isOpen bool
+	var warnings []string
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		open, isOpen, err = openRun(tx, id, s.clock.Now())
+		now := s.clock.Now()
+		if open, isOpen, err = openRun(tx, id, now); err != nil || isOpen {
+			return err
+		}
+		warnings, err = waitingLiveWarnings(tx, id, now)
 		return err
 	})
 	if err != nil {
@@ -322,7 +327,34 @@ func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run,
 	if out.Run == nil {
 		return Run{}, muster.Errorf(muster.EInternal, "drill %s: no run recorded", id)
 	}
-	return *out.Run, nil
+	r := *out.Run
+	if r.Status == RunStarted {
+		r.Warnings = warnings
+	}
+	return r, nil
+}
+
+// waitingLiveWarnings names, for a person running schedule id by hand,
+// the LIVE requests waiting for approval over its regions (or above or
+// below them): the approval of one stands the drill down.
+func waitingLiveWarnings(tx *bolt.Tx, id ScheduleID, now time.Time) ([]string, error) {
+	sc, err := getSchedule(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := notify.WaitingRequests(tx, now, 100)
+	if err != nil {
+		return nil, err
+	}
+	rr := plans.NewRegionReader(tx)
+	var out []string
+	for _, a := range waiting {
+		if a.Purpose == notify.PurposeLive && regionsOverlap(rr, a.Regions, sc.Regions) {
+			out = append(out, fmt.Sprintf("LIVE request %s (%s level %s over %s) waits for approval over these regions: once approved, it stands this drill down",
+				a.ID, a.Plan, a.Level, plans.JoinCodes(a.Regions, ",")))
+		}
+	}
+	return out, nil
 }
 
 // scopeNotConfirmed is err, the refusal of a run of schedule id by hand,

@@ -140,6 +140,14 @@ func listActivations(tx *bolt.Tx, page plans.Page, limit int, now time.Time, sta
 	return out, nil
 }
 
+// WaitingRequests lists the LIVE requests waiting for approval at now
+// (their window not passed), oldest first, from the index of waiting
+// requests once it exists. At most limit are listed.
+func WaitingRequests(tx *bolt.Tx, now time.Time, limit int) ([]Activation, error) {
+	l, err := listActivations(tx, plans.Page{}, limit, now, []Status{StatusPendingApproval})
+	return l.Items, err
+}
+
 // countWaiting counts the requests waiting for approval at now and those
 // past their window, from the index once it exists.
 func countWaiting(tx *bolt.Tx, now time.Time) (awaiting, expired int, err error) {

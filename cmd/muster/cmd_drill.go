@@ -323,6 +323,9 @@ func printRun(w io.Writer, r drills.Run) {
 	case drills.RunStarted:
 		fmt.Fprintf(w, "drill run %s started: activation %s calls %s (EXERCISE, %s)\n", r.ID, r.Activation, count(r.Participants, "person", "people"), purposeMark("EXERCISE"))
 		fmt.Fprintf(w, "watch it: muster status %s --watch; it is stood down at %s\n", r.Activation, runTime(r)(r.EndsAt))
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 	default:
 		fmt.Fprintf(w, "drill run %s %s: %s\n", r.ID, r.Status, r.Error)
 	}
