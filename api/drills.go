@@ -152,16 +152,27 @@ func (s *Server) standDownDrillRun(c *gin.Context, ds Drills) {
 		s.writeError(c, err)
 		return
 	}
+	act, ok := s.runCallUp(c, ds, "stand down")
+	if !ok {
+		return
+	}
+	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, act, req.Reason)
+	s.reply(c, http.StatusOK, a, err)
+}
+
+// runCallUp is the call-up of the drill run in the path, to do what to
+// (said in the refusal of a run that did not start); ok is false when the
+// error is written.
+func (s *Server) runCallUp(c *gin.Context, ds Drills, what string) (act plans.ActivationID, ok bool) {
 	r, err := ds.GetRun(c.Request.Context(), muster.Default, drills.RunID(idParam(c)))
 	if err == nil && r.Activation == "" {
-		err = muster.Errorf(muster.EConflict, "drill run %s did not start (%s): it has no call-up to stand down", r.ID, r.Status)
+		err = muster.Errorf(muster.EConflict, "drill run %s did not start (%s): it has no call-up to %s", r.ID, r.Status, what)
 	}
 	if err != nil {
 		s.writeError(c, err)
-		return
+		return "", false
 	}
-	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, r.Activation, req.Reason)
-	s.reply(c, http.StatusOK, a, err)
+	return r.Activation, true
 }
 
 // retractDrillRun retracts the call-up of a drill run, as POST
@@ -169,15 +180,9 @@ func (s *Server) standDownDrillRun(c *gin.Context, ds Drills) {
 // corrected (【演练】, on the exercise account) by those who sent it,
 // without the right to retract a LIVE call-up.
 func (s *Server) retractDrillRun(c *gin.Context, ds Drills) {
-	r, err := ds.GetRun(c.Request.Context(), muster.Default, drills.RunID(idParam(c)))
-	if err == nil && r.Activation == "" {
-		err = muster.Errorf(muster.EConflict, "drill run %s did not start (%s): it has no call-up to retract", r.ID, r.Status)
+	if act, ok := s.runCallUp(c, ds, "retract"); ok {
+		s.retract(c, act)
 	}
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	s.retract(c, r.Activation)
 }
 
 func (s *Server) addFinding(c *gin.Context, ds Drills) {

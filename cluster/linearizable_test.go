@@ -148,6 +148,22 @@ func (f *faultNet) applyLocked(l *faultLink) {
 	l.state = want
 }
 
+// faultCluster starts three kv nodes whose connections to each other go
+// through a faultNet of their own.
+func faultCluster(t *testing.T) (*faultNet, *clustertest.Cluster) {
+	t.Helper()
+	fn := newFaultNet()
+	t.Cleanup(fn.close)
+	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
+		cfg.Dial = fn.dialer(i)
+	}})
+	for _, m := range c.Nodes {
+		fn.own(m.Index, m.RaftAddr)
+		fn.own(m.Index, m.HTTPAddr)
+	}
+	return fn, c
+}
+
 // kvInput and kvOutput are the operations the porcupine model checks: a
 // put of a unique value, or a linearizable read.
 type kvInput struct {
@@ -208,15 +224,7 @@ func TestLinearizableUnderPartitionsAndLeaderLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
 	}
-	fn := newFaultNet()
-	t.Cleanup(fn.close)
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
-		cfg.Dial = fn.dialer(i)
-	}})
-	for _, m := range c.Nodes {
-		fn.own(m.Index, m.RaftAddr)
-		fn.own(m.Index, m.HTTPAddr)
-	}
+	fn, c := faultCluster(t)
 	// A restart replaces a member's Node: clients take it under mu.
 	var mu sync.RWMutex
 	nodeOf := func(i int) *cluster.Node {

@@ -733,24 +733,7 @@ func (n *Node) checkQuorumWithout(ctx context.Context, servers []raft.Server, id
 // while the node did not (Close and Kill close n.stop first) committed the
 // removal.
 func (n *Node) awaitOwnRemoval(ctx context.Context, f raft.Future) error {
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case err := <-done:
-			return err
-		case <-n.stop:
-			return fmt.Errorf("%w: %w", errAbandoned, raft.ErrRaftShutdown)
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", errAbandoned, ctx.Err())
-		case <-t.C:
-			if n.raft.State() == raft.Shutdown {
-				return nil
-			}
-		}
-	}
+	return n.awaitUnless(ctx, f, func() bool { return n.raft.State() == raft.Shutdown })
 }
 
 func (n *Node) removeFailed(id string, err error) error {

@@ -1017,15 +1017,33 @@ var errAbandoned = errors.New("stopped waiting for raft")
 // buffered apply channel just before shutdown would otherwise block forever.
 // An abandoned wait leaves one goroutine behind until raft answers, if ever.
 func (n *Node) await(ctx context.Context, f raft.Future) error {
+	return n.awaitUnless(ctx, f, nil)
+}
+
+// awaitUnless is await that also ends, with nil, once settled (when not
+// nil), looked at every 50 ms, says that the future's work is done.
+func (n *Node) awaitUnless(ctx context.Context, f raft.Future, settled func() bool) error {
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		return err
-	case <-n.stop:
-		return fmt.Errorf("%w: %w", errAbandoned, raft.ErrRaftShutdown)
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", errAbandoned, ctx.Err())
+	var tick <-chan time.Time
+	if settled != nil {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-n.stop:
+			return fmt.Errorf("%w: %w", errAbandoned, raft.ErrRaftShutdown)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", errAbandoned, ctx.Err())
+		case <-tick:
+			if settled() {
+				return nil
+			}
+		}
 	}
 }
 

@@ -124,15 +124,7 @@ func TestPartitionedMemberStaysAndCatchesUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault test")
 	}
-	fn := newFaultNet()
-	t.Cleanup(fn.close)
-	c := clustertest.New(t, 3, clustertest.Options{Setup: kv, Config: func(i int, cfg *cluster.Config) {
-		cfg.Dial = fn.dialer(i)
-	}})
-	for _, m := range c.Nodes {
-		fn.own(m.Index, m.RaftAddr)
-		fn.own(m.Index, m.HTTPAddr)
-	}
+	fn, c := faultCluster(t)
 	cut := c.Followers()[0]
 	asked := cut.Node.StillMemberAsked()
 	fn.partition(cut.Index, "close")
