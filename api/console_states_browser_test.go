@@ -69,8 +69,11 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 
 	// 南屏区 in emergency; a blue warning puts one of its streets in
 	// standby of its own, while it is in emergency through its district.
+	// A drill over 南屏区, which the LIVE call-up stands down.
+	overRun := boardActivate(t, f, h, "990105")
 	district := activate("990105", "IV")
 	require.Equal(t, notify.StatusActive, district.Status)
+	require.Equal(t, []plans.ActivationID{overRun.ID}, district.StoppedDrills)
 	warn("990105001", "蓝", "南屏街道暴雨蓝色预警")
 	res := do(t, h, request{method: "GET", path: "/api/v1/modes", token: viewer})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
@@ -203,6 +206,13 @@ func TestConsoleStatesInBrowser(t *testing.T) {
 		require.Equal(t, reads, unknownReads.Load(), "the page asked again about %s", unknown)
 		time.Sleep(100 * time.Millisecond) // watching the server, bounded
 	}
+
+	// A drill a LIVE call-up stood down says so, as muster status does.
+	p.do("open the board of the drill the LIVE call-up stopped", 20*time.Second,
+		chromedp.Evaluate[chromedp.Void](`location.hash = '#/board/`+string(overRun.ID)+`'`),
+		chromedp.WaitReady(chromedp.CSS(`#live[data-live="ended"]`)),
+	)
+	assert.Contains(t, p.text("#board-sub"), "已解除（被实战启动 "+string(district.ID)+" 中止）")
 
 	// C10: the node goes away under a running board: the clock stops, the
 	// figures are marked stale, and the page says to use another node.

@@ -416,6 +416,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#totals [data-key="answers"]`)),
 	)
 	assert.Contains(t, p.text(`#board-sub`), "更正 "+string(drill.ID))
+	assert.Equal(t, "更正内容：演练通知发错，请忽略。", p.text("#correction-message"), "what the correction tells them")
 	assert.Contains(t, p.text(`#totals [data-key="answers"]`), "无需回复")
 	shownKeys := browserRun(p, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#totals [data-key]')].map(e => e.dataset.key)`))
 	assert.Equal(t, []string{"recipients", "out", "delivered", "failed", "escalated", "sending", "pending", "answers"}, shownKeys)

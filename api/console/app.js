@@ -172,6 +172,7 @@
     let s = STATUS_NAMES[a.status] || a.status || '—';
     if (a.retraction) s += '（已撤回）';
     if (a.retracts) s += `（更正 ${a.retracts}）`;
+    if (a.stopped_by) s += `（被实战启动 ${a.stopped_by} 中止）`; // a drill a LIVE call-up stood down
     return s;
   }
 
@@ -1005,6 +1006,8 @@
         [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
           .filter(Boolean)
           .join(' · '),
+        // A correction says what it tells those the call-up reached.
+        a.retracts && a.message ? el('span', { id: 'correction-message', class: 'correction' }, `更正内容：${a.message}`) : null,
       );
     };
 
