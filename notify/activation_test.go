@@ -1090,7 +1090,7 @@ func TestADrillStepPassesOverThoseCalledUpForReal(t *testing.T) {
 func TestALiveReasonMustNotReadAsADrill(t *testing.T) {
 	e := newEnv(t, 1, 300)
 	ctx := testCtx(t)
-	for _, reason := range []string{"防汛通讯演练", "二级审批叠加演习", "系统测试", "flood drill", "Exercise Yangtze"} {
+	for _, reason := range []string{"防汛通讯演练", "二级审批叠加演习", "系统测试", "flood drill", "Exercise Yangtze", "防汛演 练", "系统测　试"} {
 		req := floodIV(district)
 		req.Reason = reason
 		_, err := e.svc.Preview(ctx, req)
@@ -1102,10 +1102,12 @@ func TestALiveReasonMustNotReadAsADrill(t *testing.T) {
 		_, err = e.svc.Preview(ctx, req)
 		assert.NoError(t, err, "a drill says what it is: %s", reason)
 	}
-	req := floodIV(district)
-	req.Reason = "暴雨，检测到内涝" // 检测 is no drill word
-	_, err := e.svc.Preview(ctx, req)
-	assert.NoError(t, err)
+	for _, reason := range []string{"暴雨，检测到内涝", "文艺表演、练习取消"} { // 检测 is no drill word, nor 表演、练习
+		req := floodIV(district)
+		req.Reason = reason
+		_, err := e.svc.Preview(ctx, req)
+		assert.NoError(t, err, reason)
+	}
 }
 
 // A plan version stored before plan validation refused drill words in the

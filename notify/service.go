@@ -137,7 +137,7 @@ func checkAsked(req ActivationRequest) error {
 	// a drill word there is a drill started as LIVE by mistake, or a real
 	// message that reads as a drill.
 	if p, err := ParsePurpose(req.Purpose); err == nil && p == PurposeLive {
-		if words := plans.DrillWordsIn(req.Reason); len(words) > 0 {
+		if words := plans.ReasonDrillWords(req.Reason); len(words) > 0 {
 			return invalidf("reason %q says %q, but the purpose is LIVE: a drill is started with purpose EXERCISE (or TEST); "+
 				"a real call-up's reason, which its messages say, must not read as a drill", req.Reason, words[0])
 		}

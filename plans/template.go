@@ -160,6 +160,18 @@ func RenderMessage(tmpl string, d MessageData) (string, error) {
 // LIVE activation's reason, which its messages may say, must have none.
 func DrillWordsIn(text string) []string { return drillWords.FindAllString(drillText(text), -1) }
 
+// reasonDrillWords is drillWords that also takes the Chinese ones with
+// spaces between their two characters (演 练, 测　试), which a reason's
+// reader, and a voice reading it, still take for the word; punctuation
+// between them is not (表演、练习 is no drill).
+var reasonDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}]*[练习]|测[\s\p{Z}]*试|\b(drill|exercis|test)`)
+
+// ReasonDrillWords returns the drill words in a LIVE activation's reason,
+// which its messages say: DrillWordsIn's, and those spaced out.
+func ReasonDrillWords(reason string) []string {
+	return reasonDrillWords.FindAllString(drillText(reason), -1)
+}
+
 // DrillWords returns the drill words found in the literal text of tmpl
 // (outside {{ }} actions, and in string constants inside them), in order,
 // read as one text: a word that an action splits (演{{/* */}}练, 测{{"试"}})
