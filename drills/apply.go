@@ -81,6 +81,11 @@ type Run struct {
 	// TimeZone is the schedule's, for showing the run's times as the
 	// schedule's are (empty in runs recorded before it was kept).
 	TimeZone string `json:"time_zone,omitempty"`
+	// StoppedBy and Retracted are filled in on reads (GetRun, Runs) from
+	// the run's call-up, never stored: the LIVE call-up that stood it
+	// down, or that it was retracted as a mistake.
+	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
+	Retracted bool               `json:"retracted,omitempty"`
 	// Warnings is set only in the answer to a run by hand, never stored:
 	// what may stop it soon (a LIVE request over its regions waiting for
 	// approval, which stands it down once approved).

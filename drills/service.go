@@ -478,10 +478,29 @@ func (s *Service) GetRun(ctx context.Context, level muster.Consistency, id RunID
 	var out Run
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
-		out, err = getRun(tx, id)
-		return err
+		if out, err = getRun(tx, id); err != nil {
+			return err
+		}
+		return howEnded(tx, &out)
 	})
 	return out, err
+}
+
+// howEnded fills in, on r read from the store, whether a LIVE call-up
+// stood its call-up down or it was retracted.
+func howEnded(tx *bolt.Tx, r *Run) error {
+	if r.Activation == "" {
+		return nil
+	}
+	a, err := notify.GetActivation(tx, r.Activation)
+	if muster.IsCode(err, muster.ENotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("drill run %s: %w", r.ID, err)
+	}
+	r.StoppedBy, r.Retracted = a.StoppedBy, a.Retraction != nil
+	return nil
 }
 
 // Runs lists runs by ID (oldest first), a page at a time. A plan or
@@ -497,8 +516,15 @@ func (s *Service) Runs(ctx context.Context, level muster.Consistency, f RunFilte
 			return err
 		}
 		var err error
-		out, err = listJSON[Run](tx.Bucket(bRuns), page, f.match)
-		return err
+		if out, err = listJSON[Run](tx.Bucket(bRuns), page, f.match); err != nil {
+			return err
+		}
+		for i := range out.Items {
+			if err := howEnded(tx, &out.Items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return out, err
 }

@@ -363,6 +363,12 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 					return "", err
 				}
 				note := r.Error
+				switch {
+				case r.Retracted:
+					note = strings.TrimSpace("retracted " + note)
+				case r.StoppedBy != "":
+					note = strings.TrimSpace("stopped by LIVE " + string(r.StoppedBy) + " " + note)
+				}
 				if r.Manual {
 					note = strings.TrimSpace("by hand " + note)
 				}

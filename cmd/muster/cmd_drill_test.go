@@ -54,6 +54,21 @@ func TestDrillRunsRoundTheWait(t *testing.T) {
 	assert.NotContains(t, out, "0.000893858")
 }
 
+// The runs list says how a run's call-up ended when not by its length: a
+// LIVE call-up stood it down, or it was retracted.
+func TestDrillRunsSayHowARunEnded(t *testing.T) {
+	at := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	runs := []drills.Run{
+		{ID: "R000002", Schedule: "D000001", Plan: "flood-control", Type: drills.Notification, Status: drills.RunStarted, At: at, Activation: "A000003", StoppedBy: "A000004"},
+		{ID: "R000005", Schedule: "D000001", Plan: "flood-control", Type: drills.Notification, Status: drills.RunStarted, At: at, Activation: "A000006", Manual: true, Retracted: true},
+	}
+	out := mustRunOnFake(t, fakeAPI{"GET /api/v1/drill-runs": map[string]any{"items": runs}}, "drill", "runs")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, out)
+	assert.True(t, strings.HasSuffix(lines[1], "stopped by LIVE A000004"), lines[1])
+	assert.True(t, strings.HasSuffix(lines[2], "by hand retracted"), lines[2])
+}
+
 // drill stand-down ends a run early through the run (a trainer may), and
 // needs a reason.
 func TestDrillStandDown(t *testing.T) {
