@@ -286,3 +286,20 @@ func TestARunByHandNamesALiveRequestWaitingOverItsRegions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got.Warnings, "warnings are not stored")
 }
+
+// Scheduling a drill over regions in a live emergency (战时) now says that a
+// due time while it lasts is postponed; over another district it says
+// nothing of it.
+func TestScheduleWarnsOfALiveEmergencyOverItsRegions(t *testing.T) {
+	e := newEnv(t, 1, 300)
+	ctx := testCtx(t)
+	live, err := e.notify.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district},
+		Level: "IV", Purpose: string(notify.PurposeLive), Reason: "暴雨"})
+	require.NoError(t, err)
+	require.Equal(t, notify.StatusActive, live.Status)
+	s := scheduledAs(t, e, street, "", "")
+	require.Len(t, s.Warnings, 1, "%q", s.Warnings)
+	assert.Contains(t, s.Warnings[0], "is in emergency (战时, level IV, "+string(live.ID)+")")
+	assert.Contains(t, s.Warnings[0], "postponed, not missed")
+	assert.Empty(t, scheduledAs(t, e, other, "", "江北通讯演练").Warnings)
+}

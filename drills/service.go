@@ -241,7 +241,15 @@ func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) 
 			return invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
 		}
 		var err error
-		warnings, err = overlapWarnings(tx, &sc, now)
+		if warnings, err = overlapWarnings(tx, &sc, now); err != nil {
+			return err
+		}
+		// A live emergency over its regions now postpones a due time
+		// that comes while it lasts.
+		blocked, why, err := liveEmergency(tx, sc.Regions)
+		if err == nil && len(blocked) > 0 {
+			warnings = append(warnings, why+": a due time while the emergency lasts waits until it stands down (the run is postponed, not missed)")
+		}
 		return err
 	})
 	if err != nil {
