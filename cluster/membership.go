@@ -430,13 +430,30 @@ func lists(c raft.Configuration, id raft.ServerID) bool {
 // end, up to the first configuration that lists id. (raft's own
 // GetConfiguration does not tell the index.)
 func removal(logs raft.LogStore, snaps raft.SnapshotStore, id raft.ServerID) (at uint64, was bool, err error) {
+	err = configurations(logs, snaps, func(i uint64, c raft.Configuration) bool {
+		if lists(c, id) {
+			was = true
+			return true
+		}
+		if at == 0 {
+			at = i
+		}
+		return false
+	})
+	return at, was, err
+}
+
+// configurations calls visit with each configuration in the raft log and
+// then in the snapshots, newest first, with its raft index, until visit
+// returns true.
+func configurations(logs raft.LogStore, snaps raft.SnapshotStore, visit func(index uint64, c raft.Configuration) (stop bool)) error {
 	first, err := logs.FirstIndex()
 	if err != nil {
-		return 0, false, fmt.Errorf("cluster: read the raft log: %w", err)
+		return fmt.Errorf("cluster: read the raft log: %w", err)
 	}
 	last, err := logs.LastIndex()
 	if err != nil {
-		return 0, false, fmt.Errorf("cluster: read the raft log: %w", err)
+		return fmt.Errorf("cluster: read the raft log: %w", err)
 	}
 	for i := last; i >= first && i > 0; i-- {
 		var l raft.Log
@@ -444,31 +461,22 @@ func removal(logs raft.LogStore, snaps raft.SnapshotStore, id raft.ServerID) (at
 			if errors.Is(err, raft.ErrLogNotFound) {
 				continue
 			}
-			return 0, false, fmt.Errorf("cluster: read raft log entry %d: %w", i, err)
+			return fmt.Errorf("cluster: read raft log entry %d: %w", i, err)
 		}
-		if l.Type != raft.LogConfiguration {
-			continue
-		}
-		if lists(raft.DecodeConfiguration(l.Data), id) {
-			return at, true, nil
-		}
-		if at == 0 {
-			at = i
+		if l.Type == raft.LogConfiguration && visit(i, raft.DecodeConfiguration(l.Data)) {
+			return nil
 		}
 	}
 	metas, err := snaps.List() // newest first
 	if err != nil {
-		return 0, false, fmt.Errorf("cluster: list snapshots: %w", err)
+		return fmt.Errorf("cluster: list snapshots: %w", err)
 	}
 	for _, m := range metas {
-		if lists(m.Configuration, id) {
-			return at, true, nil
-		}
-		if at == 0 {
-			at = m.ConfigurationIndex
+		if visit(m.ConfigurationIndex, m.Configuration) {
+			return nil
 		}
 	}
-	return at, false, nil
+	return nil
 }
 
 // checkMoved refuses, with a conflict, to replace member s by a node that

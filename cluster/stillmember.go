@@ -253,36 +253,15 @@ func (n *Node) configIndex(servers []raft.Server) uint64 {
 	return idx
 }
 
-// latestConfigIndex reads the raft log backwards from its end for the
-// newest configuration entry, and, with none there, lists the snapshots
-// for the newest one's configuration index.
-func latestConfigIndex(logs raft.LogStore, snaps raft.SnapshotStore) (uint64, error) {
+// latestConfigIndex is the index of the newest configuration in the raft
+// log or, with none there, in the snapshots (configurations).
+func latestConfigIndex(logs raft.LogStore, snaps raft.SnapshotStore) (idx uint64, err error) {
 	if logs == nil || snaps == nil {
 		return 0, errors.New("no raft state open")
 	}
-	first, err := logs.FirstIndex()
-	if err != nil {
-		return 0, err
-	}
-	last, err := logs.LastIndex()
-	if err != nil {
-		return 0, err
-	}
-	for i := last; i >= first && i > 0; i-- {
-		var l raft.Log
-		if err := logs.GetLog(i, &l); err != nil {
-			if errors.Is(err, raft.ErrLogNotFound) {
-				continue
-			}
-			return 0, err
-		}
-		if l.Type == raft.LogConfiguration {
-			return i, nil
-		}
-	}
-	metas, err := snaps.List() // newest first
-	if err != nil || len(metas) == 0 {
-		return 0, err
-	}
-	return metas[0].ConfigurationIndex, nil
+	err = configurations(logs, snaps, func(i uint64, _ raft.Configuration) bool {
+		idx = i
+		return true
+	})
+	return idx, err
 }
