@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bytes"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,7 +35,16 @@ func approverReply(tx *bolt.Tx, c *muster.Command, from string, person plans.Per
 	if wb == nil || from == "" {
 		return InboundResult{}, false, nil
 	}
+	ab := tx.Bucket(bActivations)
+	if ab == nil {
+		return InboundResult{}, false, nil
+	}
 	for k := range muster.Backward(wb) {
+		// Every reply of a call-up comes this way while a request waits:
+		// one whose record does not hold the number is not decoded.
+		if raw := ab.Get(k); raw == nil || !bytes.Contains(raw, []byte(from)) {
+			continue
+		}
 		a, err := getActivation(tx, plans.ActivationID(k))
 		if err != nil {
 			return InboundResult{}, false, err
