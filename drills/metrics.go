@@ -122,20 +122,31 @@ type Outcome struct {
 }
 
 // CurvePoint is how many recipients had been reached, had acknowledged and
-// had declined by Minute minutes after the start.
+// had declined by Second seconds after the start. Minute is the same time
+// in whole minutes, rounded down: with a step under a minute, several
+// points share a Minute.
 type CurvePoint struct {
 	Minute   int `json:"minute"`
+	Second   int `json:"second"`
 	Reached  int `json:"reached"`
 	Acked    int `json:"acked"`
 	Declined int `json:"declined"`
 }
 
-// Curve is the cumulative counts over time, a point every Step minutes
+// Curve is the cumulative counts over time, a point every StepSeconds
 // from the start to the first point at or after End (at most
-// maxCurvePoints+1 points).
+// maxCurvePoints+1 points). The step is the shortest of 5, 10, 15 and 30
+// seconds, 1, 2, 5, 10, 15 and 30 minutes, 1, 2, 4, 6, 12 and 24 hours (or
+// a whole number of days) that keeps within that bound: 5 seconds for a
+// span up to 10 minutes, 30 seconds up to an hour, a minute up to two.
+// The counts are exact at each point; between two points they are not
+// known, only that they did not go down.
 type Curve struct {
-	Step   int          `json:"step_minutes"`
-	Points []CurvePoint `json:"points"`
+	// StepMinutes is the step in whole minutes: 0 when it is under a
+	// minute.
+	StepMinutes int          `json:"step_minutes"`
+	StepSeconds int          `json:"step_seconds"`
+	Points      []CurvePoint `json:"points"`
 }
 
 // Metrics is how fast the people called up by a drill run reported. It is
@@ -370,8 +381,22 @@ const lookupLimit = 2000
 // maxCurvePoints bounds the ack curve; its step grows to fit.
 const maxCurvePoints = 120
 
-// curveSteps are the steps, in minutes, the curve may take.
-var curveSteps = []int{1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440}
+// curveSteps are the steps the curve may take, shortest first.
+var curveSteps = []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 4 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour}
+
+// curveStep is the shortest of curveSteps that covers span in at most
+// maxCurvePoints steps; past the longest, the fewest whole days that do.
+func curveStep(span time.Duration) time.Duration {
+	for _, s := range curveSteps {
+		if span <= s*maxCurvePoints {
+			return s
+		}
+	}
+	day := curveSteps[len(curveSteps)-1]
+	return day * ((span + day*maxCurvePoints - 1) / (day * maxCurvePoints))
+}
 
 // measure computes run r's metrics as of asOf. With full unset only the
 // run's facts and Total are filled (for a trend), and no outcomes returned.
@@ -730,25 +755,19 @@ func ackTimes(d []time.Duration) AckTimes {
 // kind (times since the start) that happened by then and by end.
 func (cx *calc) curve(end time.Time, reach, acks, decl []time.Duration) Curve {
 	span := end.Sub(cx.start)
-	step := curveSteps[len(curveSteps)-1]
-	for _, s := range curveSteps {
-		if span <= time.Duration(s*maxCurvePoints)*time.Minute {
-			step = s
-			break
-		}
-	}
-	stepD := time.Duration(step) * time.Minute
-	last := int((span + stepD - 1) / stepD)
+	step := curveStep(span)
+	last := int((span + step - 1) / step)
 	for _, d := range [][]time.Duration{reach, acks, decl} {
 		slices.Sort(d)
 	}
 	upTo := func(d []time.Duration, at time.Duration) int {
 		return sort.Search(len(d), func(i int) bool { return d[i] > at })
 	}
-	c := Curve{Step: step, Points: make([]CurvePoint, 0, last+1)}
+	c := Curve{StepMinutes: int(step / time.Minute), StepSeconds: int(step / time.Second), Points: make([]CurvePoint, 0, last+1)}
 	for k := 0; k <= last; k++ {
-		at := min(time.Duration(k)*stepD, span)
-		c.Points = append(c.Points, CurvePoint{Minute: k * step, Reached: upTo(reach, at), Acked: upTo(acks, at), Declined: upTo(decl, at)})
+		sec := k * c.StepSeconds
+		at := min(time.Duration(k)*step, span)
+		c.Points = append(c.Points, CurvePoint{Minute: sec / 60, Second: sec, Reached: upTo(reach, at), Acked: upTo(acks, at), Declined: upTo(decl, at)})
 	}
 	return c
 }

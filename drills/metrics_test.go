@@ -247,12 +247,13 @@ type metricsWant struct {
 	ByRole     map[string]tallyWant
 	ByCategory map[string]tallyWant
 	NoAnswer   []noAnswerWant
-	Step       int
-	Curve      []drills.CurvePoint
+	// StepMinutes and StepSeconds are the curve's step.
+	StepMinutes, StepSeconds int
+	Curve                    []drills.CurvePoint
 }
 
 func gotMetrics(m drills.Metrics) metricsWant {
-	w := metricsWant{Start: m.Start, End: m.End, Total: fromTally(m.Total), Step: m.Curve.Step, Curve: m.Curve.Points,
+	w := metricsWant{Start: m.Start, End: m.End, Total: fromTally(m.Total), StepMinutes: m.Curve.StepMinutes, StepSeconds: m.Curve.StepSeconds, Curve: m.Curve.Points,
 		ByRegion: map[string]tallyWant{}, ByGrid: map[string]tallyWant{}, ByRole: map[string]tallyWant{}, ByCategory: map[string]tallyWant{}}
 	for _, d := range []struct {
 		rows []drills.Tally
@@ -362,15 +363,11 @@ func countRun(t testing.TB, e *env, r drills.Run, asOf time.Time) metricsWant {
 	// The curve: the smallest step that keeps it within 120 steps, points
 	// from the start to the first at or after the end.
 	span := end.Sub(start)
-	for _, s := range []int{1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440} {
-		w.Step = s
-		if span <= time.Duration(s*120)*time.Minute {
-			break
-		}
-	}
+	step := curveStepFor(span)
+	w.StepMinutes, w.StepSeconds = int(step/time.Minute), int(step/time.Second)
 	for k := 0; ; k++ {
-		at := time.Duration(k*w.Step) * time.Minute
-		p := drills.CurvePoint{Minute: k * w.Step}
+		at := time.Duration(k) * step
+		p := drills.CurvePoint{Minute: int(at / time.Minute), Second: int(at / time.Second)}
 		for _, rc := range recs {
 			a := rc.Attempt
 			if a == nil {
@@ -393,6 +390,21 @@ func countRun(t testing.TB, e *env, r drills.Run, asOf time.Time) metricsWant {
 		}
 	}
 	return w
+}
+
+// curveStepFor is the test's own choice of a curve's step for span: the
+// shortest of the steps listed in docs/drills.md that covers it in at most
+// 120 steps, past a day a whole number of days.
+func curveStepFor(span time.Duration) time.Duration {
+	for _, s := range []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
+		time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+		time.Hour, 2 * time.Hour, 4 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour} {
+		if span <= 120*s {
+			return s
+		}
+	}
+	days := time.Duration(math.Ceil(span.Hours() / 24 / 120))
+	return days * 24 * time.Hour
 }
 
 // countTally counts one row from its recipients.
@@ -469,7 +481,7 @@ func checkMetrics(t *testing.T, e *env, r drills.Run, m drills.Metrics, asOf tim
 	assert.Equal(t, want.ByRole, got.ByRole, "by role")
 	assert.Equal(t, want.ByCategory, got.ByCategory, "by category")
 	assert.Equal(t, want.NoAnswer, got.NoAnswer, "people who never answered")
-	assert.Equal(t, want.Step, got.Step, "curve step")
+	assert.Equal(t, []int{want.StepMinutes, want.StepSeconds}, []int{got.StepMinutes, got.StepSeconds}, "curve step, minutes and seconds")
 	assert.Equal(t, want.Curve, got.Curve, "curve")
 
 	// The activation's own counters, kept by the FSM as recipients moved.
@@ -606,4 +618,139 @@ func TestMetricsOfALargeRunScanTheRoster(t *testing.T) {
 	assert.Equal(t, string(drills.CategoryUnknown), last.Key)
 	assert.Equal(t, 3, last.Recipients)
 	assert.Greater(t, len(m.ByCategory), 5)
+}
+
+// quickDrill is a drill of street started by hand at 9:00 on 7 December
+// 2026 in Shanghai in which three people answer 1 by SMS, 5, 12 and 38
+// seconds after the start, and nobody else does; the call-up stays open.
+// It returns the run and its start.
+func quickDrill(t *testing.T) (*env, drills.Run, time.Time) {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	clk := clustertest.NewClock(time.Date(2026, 12, 7, 9, 0, 0, 0, loc))
+	e := newEnvAt(t, 2000, clk)
+	ctx := testCtx(t)
+	sc, err := e.drills.Schedule(ctx, "trainer", weekly(street))
+	require.NoError(t, err)
+	r, err := e.drills.RunNow(ctx, "trainer", sc.ID)
+	require.NoError(t, err)
+	st, err := e.notify.Activation(ctx, muster.Default, r.Activation)
+	require.NoError(t, err)
+	start := st.Activation.StartedAt
+	recs := e.recipients(t, r.Activation)
+	require.Greater(t, len(recs), 3)
+	for i, after := range []time.Duration{5 * time.Second, 12 * time.Second, 38 * time.Second} {
+		clk.Set(start.Add(after))
+		rc := recs[i]
+		var res []notify.InboundResult
+		e.apply(t, notify.CmdInbound, map[string]any{"i": []notify.InboundItem{{Kind: notify.InboundReply, SID: fmt.Sprintf("SMquick%06d", i),
+			From: rc.Phone, To: senders.Exercise.Sender, Body: "1", Account: senders.Exercise.Account, Exercise: true}}}, &res)
+		require.Len(t, res, 1)
+		require.Equal(t, notify.InboundApplied, res[0].Outcome, "reply of %s", rc.Person)
+	}
+	return e, r, start
+}
+
+// curveJSON is a metrics' curve as a consumer of the JSON report reads it.
+type curveJSON struct {
+	StepMinutes int `json:"step_minutes"`
+	StepSeconds int `json:"step_seconds"`
+	Points      []struct {
+		Minute  int `json:"minute"`
+		Second  int `json:"second"`
+		Reached int `json:"reached"`
+		Acked   int `json:"acked"`
+	} `json:"points"`
+}
+
+func readCurve(t *testing.T, m drills.Metrics) curveJSON {
+	t.Helper()
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	var v struct {
+		Curve curveJSON `json:"curve"`
+	}
+	require.NoError(t, json.Unmarshal(b, &v))
+	return v.Curve
+}
+
+// A drill everyone answers within a minute is counted in seconds: read 40
+// seconds after the start, the curve has a point every 5 seconds, each
+// counting the answers by then (5, 12 and 38 s), where it had two points a
+// minute apart that showed nothing of how fast they came. The JSON keeps
+// step_minutes and each point's minute (whole minutes, 0 here) for readers
+// of the per-minute curve.
+func TestCurveOfAShortDrillIsInSeconds(t *testing.T) {
+	e, r, start := quickDrill(t)
+	m, err := e.drills.Metrics(testCtx(t), muster.Default, r.ID, start.Add(40*time.Second))
+	require.NoError(t, err)
+	require.Equal(t, 3, m.Total.Acked)
+	c := readCurve(t, m)
+	assert.Equal(t, 5, c.StepSeconds, "step_seconds")
+	assert.Equal(t, 0, c.StepMinutes, "step_minutes: under a minute")
+	var secs, mins, acked, reached []int
+	for _, p := range c.Points {
+		secs, mins, acked, reached = append(secs, p.Second), append(mins, p.Minute), append(acked, p.Acked), append(reached, p.Reached)
+	}
+	assert.Equal(t, []int{0, 5, 10, 15, 20, 25, 30, 35, 40}, secs)
+	assert.Equal(t, []int{0, 0, 0, 0, 0, 0, 0, 0, 0}, mins)
+	assert.Equal(t, []int{0, 1, 1, 2, 2, 2, 2, 2, 3}, acked, "acked by each point")
+	assert.Equal(t, acked, reached, "a reply reaches; nothing was delivered")
+
+	// Read a little later, the step stays 5 s up to 10 minutes; the point
+	// at 38 s is not there, the one at 40 s counts it.
+	m, err = e.drills.Metrics(testCtx(t), muster.Default, r.ID, start.Add(10*time.Minute))
+	require.NoError(t, err)
+	c = readCurve(t, m)
+	require.Equal(t, 5, c.StepSeconds)
+	require.Len(t, c.Points, 121)
+	assert.Equal(t, 2, c.Points[7].Acked, "by 35 s")
+	assert.Equal(t, 3, c.Points[8].Acked, "by 40 s")
+	assert.Equal(t, []int{1, 60}, []int{c.Points[12].Minute, c.Points[12].Second})
+}
+
+// A long drill keeps whole-minute steps, and however long the span (a run
+// left open for months), the curve has at most 121 points: the step grows
+// to whole days past 24 hours, where it stopped at a day and grew without
+// bound.
+func TestCurveOfALongDrillKeepsMinuteStepsAndItsBound(t *testing.T) {
+	e, r, start := quickDrill(t)
+	for _, tc := range []struct {
+		name        string
+		span        time.Duration
+		stepSeconds int
+		points      int
+	}{
+		{"fifty minutes", 50 * time.Minute, 30, 101},
+		{"two hours", 2 * time.Hour, 60, 121},
+		{"three hours", 3 * time.Hour, 120, 91},
+		{"two days", 48 * time.Hour, 30 * 60, 97},
+		{"two hundred days", 200 * 24 * time.Hour, 2 * 24 * 3600, 101},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := e.drills.Metrics(testCtx(t), muster.Default, r.ID, start.Add(tc.span))
+			require.NoError(t, err)
+			c := readCurve(t, m)
+			assert.Equal(t, tc.stepSeconds, c.StepSeconds, "step_seconds")
+			assert.Equal(t, tc.stepSeconds/60, c.StepMinutes, "step_minutes")
+			assert.Len(t, c.Points, tc.points)
+			assert.LessOrEqual(t, len(c.Points), 121, "at most maxCurvePoints+1")
+			for i, p := range c.Points {
+				require.Equal(t, i*tc.stepSeconds, p.Second, "point %d", i)
+				require.Equal(t, p.Second/60, p.Minute, "point %d: whole minutes", i)
+			}
+			last := c.Points[len(c.Points)-1]
+			assert.GreaterOrEqual(t, time.Duration(last.Second)*time.Second, tc.span, "the first point at or after the end")
+			for _, p := range c.Points {
+				want := 0
+				for _, at := range []int{5, 12, 38} {
+					if at <= p.Second {
+						want++
+					}
+				}
+				require.Equal(t, want, p.Acked, "acked by %d s", p.Second)
+			}
+		})
+	}
 }

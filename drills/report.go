@@ -225,6 +225,8 @@ var reportWords = map[string][2]string{
 	"cutcp":         {"已解除，计至解除时", "stood down before it: counted to the stand-down"},
 	"curve":         {"确认到岗曲线", "Acknowledgements over time"},
 	"curve.x":       {"启动后分钟数", "minutes after the start"},
+	"curve.xs":      {"启动后秒数", "seconds after the start"},
+	"curve.step":    {"每 %s统计一次；两次统计之间保持前一次的人数，不作插值。", "Counted every %s; between two counts the line holds the earlier one, never interpolated."},
 	"curve.y":       {"占应召人数 %", "% of those called up"},
 	"bars":          {"各网格回复情况", "Answers by grid"},
 	"bars.lowest":   {"仅显示确认率最低的 %d 个网格（共 %d 个）", "Only the %d grids with the lowest acknowledgement rate are shown (of %d)"},
@@ -570,10 +572,16 @@ type curveView struct {
 	Left, Right, Top, Bot float64
 	YTicks                []tick
 	XTicks                []tick
+	XLabel                string // the x axis's unit: seconds or minutes
 	Marks                 []tick // checkpoints
-	Reached, Acked, Decl  string // polyline points
+	Reached, Acked, Decl  string // step paths (SVG path data)
+	Caption               string // how often the curve was counted
 	Empty                 bool
 }
+
+// secondTicksUpTo is the longest curve whose x axis is marked in seconds;
+// a longer one is marked in minutes.
+const secondTicksUpTo = 2 * 60
 
 type tick struct {
 	Pos   float64
@@ -784,15 +792,20 @@ func tallyRow(t Tally, name, sub string, x texts) rowView {
 // round2 keeps SVG coordinates short and stable.
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
+// buildCurve draws the curve's points as steps: each count is held
+// until the next point and rises there, so the drawing never shows a count
+// between two points that was not measured. The x axis is in seconds up
+// to secondTicksUpTo, in minutes beyond.
 func buildCurve(m *Metrics, x texts) curveView {
 	c := curveView{W: 680, H: 280, Left: 48, Right: 664, Top: 16, Bot: 244}
 	pts := m.Curve.Points
-	maxMin := 1
+	maxSec := 0
 	if len(pts) > 0 {
-		maxMin = max(1, pts[len(pts)-1].Minute)
+		maxSec = pts[len(pts)-1].Second
 	}
+	maxSec = max(maxSec, m.Curve.StepSeconds, 1)
 	n := m.Total.Recipients
-	xOf := func(minute int) float64 { return round2(c.Left + (c.Right-c.Left)*float64(minute)/float64(maxMin)) }
+	xOf := func(sec int) float64 { return round2(c.Left + (c.Right-c.Left)*float64(sec)/float64(maxSec)) }
 	yOf := func(k int) float64 {
 		if n == 0 {
 			return c.Bot
@@ -802,35 +815,71 @@ func buildCurve(m *Metrics, x texts) curveView {
 	for p := 0; p <= 100; p += 25 {
 		c.YTicks = append(c.YTicks, tick{Pos: round2(c.Bot - (c.Bot-c.Top)*float64(p)/100), Label: strconv.Itoa(p) + "%"})
 	}
+	// At most about ten ticks, unit seconds (steps of 1–30 s) or
+	// minutes (steps of 1 minute to 2 days).
+	unit, steps := 60, []int{1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440, 2880}
+	c.XLabel = x.T("curve.x")
+	if maxSec <= secondTicksUpTo {
+		unit, steps = 1, []int{1, 2, 5, 10, 15, 30}
+		c.XLabel = x.T("curve.xs")
+	}
 	step := 1
-	for _, s := range []int{1, 2, 5, 10, 15, 30, 60, 120, 240, 360, 720, 1440, 2880} {
+	for _, s := range steps {
 		step = s
-		if maxMin/s <= 10 {
+		if maxSec/unit/s <= 10 {
 			break
 		}
 	}
-	for k := 0; k <= maxMin; k += step {
-		c.XTicks = append(c.XTicks, tick{Pos: xOf(k), Label: strconv.Itoa(k)})
+	for k := 0; k*unit <= maxSec; k += step {
+		c.XTicks = append(c.XTicks, tick{Pos: xOf(k * unit), Label: strconv.Itoa(k)})
 	}
 	for _, cp := range m.Checkpoints {
-		if cp <= maxMin {
-			c.Marks = append(c.Marks, tick{Pos: xOf(cp), Label: fmt.Sprintf("T+%d", cp)})
+		if cp*60 <= maxSec {
+			c.Marks = append(c.Marks, tick{Pos: xOf(cp * 60), Label: fmt.Sprintf("T+%d", cp)})
 		}
 	}
-	line := func(get func(CurvePoint) int) string {
+	stairs := func(get func(CurvePoint) int) string {
+		if len(pts) == 0 {
+			return fmt.Sprintf("M%g,%g", c.Left, c.Bot)
+		}
 		var b strings.Builder
-		for i, p := range pts {
-			if i > 0 {
-				b.WriteByte(' ')
+		y := yOf(get(pts[0]))
+		fmt.Fprintf(&b, "M%g,%g", xOf(pts[0].Second), y)
+		for i := 1; i < len(pts); i++ {
+			ny := yOf(get(pts[i]))
+			if ny == y && i < len(pts)-1 {
+				continue
 			}
-			fmt.Fprintf(&b, "%g,%g", xOf(p.Minute), yOf(get(p)))
+			fmt.Fprintf(&b, " H%g", xOf(pts[i].Second))
+			if ny != y {
+				fmt.Fprintf(&b, " V%g", ny)
+				y = ny
+			}
 		}
 		return b.String()
 	}
-	c.Reached = line(func(p CurvePoint) int { return p.Reached })
-	c.Acked = line(func(p CurvePoint) int { return p.Acked })
-	c.Decl = line(func(p CurvePoint) int { return p.Declined })
+	c.Reached = stairs(func(p CurvePoint) int { return p.Reached })
+	c.Acked = stairs(func(p CurvePoint) int { return p.Acked })
+	c.Decl = stairs(func(p CurvePoint) int { return p.Declined })
+	if m.Curve.StepSeconds > 0 {
+		c.Caption = fmt.Sprintf(x.T("curve.step"), x.step(m.Curve.StepSeconds))
+	}
 	return c
+}
+
+// step says a curve's step of sec seconds in the largest whole unit:
+// 5 s, 2 min, 6 h, 2 d.
+func (x texts) step(sec int) string {
+	units := []struct {
+		n      int
+		zh, en string
+	}{{86400, "天", "d"}, {3600, "小时", "h"}, {60, "分钟", "min"}, {1, "秒", "s"}}
+	for _, u := range units {
+		if sec >= u.n && sec%u.n == 0 {
+			return strconv.Itoa(sec/u.n) + " " + x.pick([2]string{u.zh, u.en})
+		}
+	}
+	return strconv.Itoa(sec) + " " + x.pick([2]string{"秒", "s"})
 }
 
 func buildBars(m *Metrics, x texts) barsView {

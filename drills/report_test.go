@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"flag"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,6 +179,9 @@ func TestReportSaysTheDrillWasRetracted(t *testing.T) {
 var (
 	externalRef = regexp.MustCompile(`(?i)(https?:|ftp:|//[a-z0-9.-]+\.[a-z]{2,}|url\(|@import|<link|<script|<img|<iframe|<object|<embed|src=)`)
 	svgBlock    = regexp.MustCompile(`(?s)<svg.*?</svg>`)
+	curvePath   = regexp.MustCompile(`<path d="([^"]*)"`)
+	xTick       = regexp.MustCompile(`<text x="[^"]*" y="259" text-anchor="middle">([^<]*)</text>`)
+	curveMark   = regexp.MustCompile(`<text x="([^"]*)" y="12" text-anchor="middle" fill="#b71c1c">([^<]*)</text>`)
 )
 
 // checkHTML checks a rendered report is well-formed (every element closed
@@ -243,7 +247,14 @@ func checkHTML(t *testing.T, out []byte, lang plans.Language, rep drills.Report)
 			require.NoError(t, err, "svg is not well-formed XML")
 		}
 	}
-	assert.Contains(t, svgs[0], "<polyline points=\"48,244 ")
+	// The ack curve is drawn as steps from T+0: across to each point, then
+	// up to its count, never a slope between two points.
+	paths := curvePath.FindAllStringSubmatch(svgs[0], -1)
+	require.Len(t, paths, 3, "reached, declined and acknowledged")
+	for _, p := range paths {
+		assert.Regexp(t, `^M48,244( H[0-9.]+( V[0-9.]+)?)*$`, p[1])
+	}
+	assert.NotContains(t, svgs[0], "<polyline")
 
 	// Marked as an exercise before anything else in the body.
 	body := s[strings.Index(s, "<body>"):]
@@ -535,4 +546,67 @@ func TestReportCSVNamesTheTimesZone(t *testing.T) {
 		assert.Equal(t, []string{"2026-12-01 09:00:00", "America/New_York (UTC-05:00)"}, []string{rows[2][reached], rows[2][tz]})
 		assert.Equal(t, []string{"", "America/New_York (UTC-04:00)"}, []string{rows[3][reached], rows[3][tz]})
 	}
+}
+
+// The ack curve is true to its points. Read 40 seconds into a drill whose
+// three answers came 5, 12 and 38 seconds after the start, it is marked in
+// seconds (0 5 … 40, "seconds after the start") and each answer shows as a
+// rise at the first point that counts it, flat before: where it was marked
+// 0 1 in minutes with a straight line from nobody at minute 0 to all three
+// at minute 1. Read 50 minutes in, it is marked in minutes, with T+5, T+15
+// and T+30 where they fall.
+func TestReportDrawsTheCurveAsStepsInSeconds(t *testing.T) {
+	e, r, start := quickDrill(t)
+	rep, err := e.drills.Report(testCtx(t), muster.Default, r.ID, start.Add(40*time.Second))
+	require.NoError(t, err)
+	n := rep.Metrics.Total.Recipients
+	require.Positive(t, n)
+	y := func(k int) string {
+		return strconv.FormatFloat(math.Round((244-228*float64(k)/float64(n))*100)/100, 'g', -1, 64)
+	}
+	caption := func(out []byte) string { // the curve's: the first
+		m := regexp.MustCompile(`<p class="caption">([^<]*)</p>`).FindSubmatch(out)
+		require.NotNil(t, m, "a caption")
+		return string(m[1])
+	}
+	ticks := func(svg string) []string {
+		var out []string
+		for _, m := range xTick.FindAllStringSubmatch(svg, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	for _, lang := range []plans.Language{plans.LangEN, plans.LangZH} {
+		out := render(t, rep, drills.FormatHTML, lang)
+		checkHTML(t, out, lang, rep)
+		curve := svgBlock.FindString(string(out))
+		// Points every 5 s over 616 px: 5 s is at 125, 15 s at 279.
+		assert.Contains(t, curve, `<path d="M48,244 H125 V`+y(1)+` H279 V`+y(2)+` H664 V`+y(3)+`" fill="none" stroke="#2e7d32"`, "acknowledged")
+		assert.Equal(t, []string{"0", "5", "10", "15", "20", "25", "30", "35", "40"}, ticks(curve))
+		assert.Empty(t, curveMark.FindAllString(curve, -1), "no checkpoint within 40 s")
+		if lang == plans.LangEN {
+			assert.Contains(t, curve, ">seconds after the start</text>")
+			assert.Contains(t, caption(out), "Counted every 5 s;")
+		} else {
+			assert.Contains(t, curve, ">启动后秒数</text>")
+			assert.Contains(t, caption(out), "每 5 秒统计一次")
+		}
+	}
+
+	rep, err = e.drills.Report(testCtx(t), muster.Default, r.ID, start.Add(50*time.Minute))
+	require.NoError(t, err)
+	out := render(t, rep, drills.FormatHTML, plans.LangEN)
+	checkHTML(t, out, plans.LangEN, rep)
+	curve := svgBlock.FindString(string(out))
+	assert.Equal(t, []string{"0", "5", "10", "15", "20", "25", "30", "35", "40", "45", "50"}, ticks(curve))
+	assert.Contains(t, curve, ">minutes after the start</text>")
+	var marks [][2]string
+	for _, m := range curveMark.FindAllStringSubmatch(curve, -1) {
+		marks = append(marks, [2]string{m[2], m[1]})
+	}
+	assert.Equal(t, [][2]string{{"T&#43;5", "109.6"}, {"T&#43;15", "232.8"}, {"T&#43;30", "417.6"}}, marks, "a tenth, 3/10 and 6/10 of 50 minutes")
+	// Points every 30 s: the 5 s and 12 s answers rise at 30 s, the 38 s
+	// one at 60 s.
+	assert.Contains(t, curve, `<path d="M48,244 H54.16 V`+y(2)+` H60.32 V`+y(3)+` H664" fill="none" stroke="#2e7d32"`)
+	assert.Contains(t, caption(out), "Counted every 30 s;")
 }
