@@ -79,3 +79,6 @@ func (n *Node) CheckStillMember(ctx context.Context) (leaderAnswered bool, err e
 // StillMemberAsked is how many times n, knowing no leader, asked the
 // members whether it is still one (watchStillMember).
 func (n *Node) StillMemberAsked() uint64 { return n.stillMemberAsked.Load() }
+
+// HeartbeatTimeout is the heartbeat timeout raft runs with now.
+func (n *Node) HeartbeatTimeout() time.Duration { return n.raft.ReloadableConfig().HeartbeatTimeout }

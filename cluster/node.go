@@ -415,6 +415,7 @@ func (n *Node) Start() error {
 		}
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
+	n.campaignAlone(conf)
 	n.wg.Add(5)
 	go n.watchSealing()
 	n.watching.Store(true)
@@ -424,6 +425,45 @@ func (n *Node) Start() error {
 	go n.watchStillMember(conf.ElectionTimeout)
 	n.started.Store(true)
 	return nil
+}
+
+// campaignAlone starts the node's election at once when it is the only
+// voter of its configuration (a new cluster of one, or a cluster of one
+// restarted): no other node can lead it, so waiting out a heartbeat timeout
+// (1–2× HeartbeatTimeout) for a leader's word only delays its first write.
+// A raft follower checks for its leader at once when its heartbeat timeout
+// is lowered; the timeout is set back as configured straight after (the
+// check already due still finds no leader ever heard and campaigns). It can
+// be lowered only to the leader lease timeout, so a node whose two timeouts
+// are equal waits as before.
+func (n *Node) campaignAlone(conf *raft.Config) {
+	if conf.LeaderLeaseTimeout >= conf.HeartbeatTimeout {
+		return
+	}
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	voters := 0
+	self := false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == conf.LocalID
+		}
+	}
+	if voters != 1 || !self {
+		return
+	}
+	rc := n.raft.ReloadableConfig()
+	fast := rc
+	fast.HeartbeatTimeout = conf.LeaderLeaseTimeout
+	if err := n.raft.ReloadConfig(fast); err != nil {
+		return
+	}
+	if err := n.raft.ReloadConfig(rc); err != nil {
+		n.logger.Warn("heartbeat timeout not set back after the election of a lone voter", "err", err)
+	}
 }
 
 // restoreIndex is the raft index and term of the snapshot a restored
