@@ -298,6 +298,17 @@ const commandVersion byte = 1
 //	   (decision) records them. A waiting request stays in the notifier's
 //	   index until they are recorded; before 13 nobody was told, and it
 //	   left the index once the texts of the wait were recorded.
+//	   A drill schedule can be changed in place (drill.update, action
+//	   change): the schedule the command carries replaces its plan,
+//	   regions, level, type, title, due times, length and the rest,
+//	   checked as a new schedule is, keeping its ID, its pause, its runs
+//	   and missed count and when and by whom it was made; its next
+//	   occurrence stays unless its due times (cron, one-off time, time
+//	   zone, no-notice window) change, when it is the one the proposer
+//	   stamped and a postponement is dropped. A change carrying another
+//	   updated_at than the schedule's (it changed since it was read) is
+//	   refused. Under earlier rules the change is refused; pause, resume
+//	   and delete are as before.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -18,7 +18,7 @@ import (
 // Command types owned by drills.
 const (
 	CmdSchedule = "drill.schedule" // create a schedule with its first occurrence stamped
-	CmdUpdate   = "drill.update"   // pause, resume or delete a schedule
+	CmdUpdate   = "drill.update"   // pause, resume, delete or change a schedule
 	CmdFire     = "drill.fire"     // claim a due time and start its run (or postpone, or record it missed)
 	CmdClose    = "drill.close"    // a run's length is over: stand its activation down
 )
@@ -99,12 +99,18 @@ type scheduleCreate struct {
 }
 
 // scheduleUpdate is the payload of drill.update. Resume carries the next
-// occurrence, stamped like a new schedule's.
+// occurrence, stamped like a new schedule's; so does a change that gives
+// the schedule other due times.
 type scheduleUpdate struct {
 	ID     ScheduleID `json:"id"`
-	Action string     `json:"action"` // pause, resume, delete
+	Action string     `json:"action"` // pause, resume, delete, change
 	Due    time.Time  `json:"due,omitzero"`
 	RunAt  time.Time  `json:"run_at,omitzero"`
+	// Schedule is a change's schedule as it is to be (its definition: the
+	// store keeps its identity, runs and occurrence), and Seen the
+	// UpdatedAt of the schedule the proposer changed.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	Seen     time.Time `json:"seen,omitzero"`
 }
 
 // Update actions.
@@ -112,7 +118,13 @@ const (
 	ActionPause  = "pause"
 	ActionResume = "resume"
 	ActionDelete = "delete"
+	ActionChange = "change"
 )
+
+// rulesScheduleChange is the behaviour (muster.Rules) from which
+// drill.update changes a schedule in place (ActionChange). Under older
+// rules it is refused: a member on an older muster would not know it.
+const rulesScheduleChange = 13
 
 // Fire is the payload of drill.fire: everything the scheduler (or a person
 // asking to run a drill now) decided, stamped so that applying it is
@@ -371,8 +383,45 @@ func applyUpdate(tx *bolt.Tx, c *muster.Command) (any, error) {
 		s.Paused, s.Due, s.RunAt, s.Postponed = false, p.Due, p.RunAt, nil
 	case ActionDelete:
 		return s, putSchedule(tx, &old, nil)
+	case ActionChange:
+		if !c.RulesAtLeast(rulesScheduleChange) {
+			return nil, conflictf("changing drill schedule %s needs state-machine rules %d and the cluster applies %d: upgrade every member's muster first, "+
+				"or delete it and schedule it again (under a new ID; its runs stay under this one)", s.ID, rulesScheduleChange, max(c.Rules, 1))
+		}
+		return changeSchedule(tx, c, old, p)
 	default:
 		return nil, invalidf("drill update %q: want pause, resume or delete", p.Action)
+	}
+	return s, putSchedule(tx, &old, &s)
+}
+
+// changeSchedule stores old as p's schedule says, keeping its ID, pause,
+// runs, missed count and creation; its occurrence stays unless its due
+// times change, when it is the one p stamped and a postponement is dropped.
+// A schedule changed since the proposer read it (another change, a pause
+// or resume) is refused rather than overwritten.
+func changeSchedule(tx *bolt.Tx, c *muster.Command, old Schedule, p scheduleUpdate) (any, error) {
+	if p.Schedule == nil {
+		return nil, invalidf("drill update change: the changed schedule is missing")
+	}
+	if !old.UpdatedAt.Equal(p.Seen) {
+		return nil, conflictf("drill schedule %s was changed at %s by %s after it was read for this change: read it again and make the change on it as it is now",
+			old.ID, old.UpdatedAt.Format(time.RFC3339), old.UpdatedBy)
+	}
+	s := *p.Schedule
+	if err := s.check(tx); err != nil {
+		return nil, err
+	}
+	s.ID, s.Paused, s.Runs, s.Missed, s.LastRun = old.ID, old.Paused, old.Runs, old.Missed, old.LastRun
+	s.CreatedAt, s.CreatedBy, s.UpdatedAt, s.UpdatedBy = old.CreatedAt, old.CreatedBy, c.Time, c.Actor
+	s.Warnings = nil
+	if s.sameTimes(&old) {
+		s.Due, s.RunAt, s.Postponed = old.Due, old.RunAt, old.Postponed
+	} else {
+		if p.Due.IsZero() || p.RunAt.IsZero() {
+			return nil, invalidf("drill update change: new due times need their first occurrence stamped")
+		}
+		s.Due, s.RunAt, s.Postponed = p.Due, p.RunAt, nil
 	}
 	return s, putSchedule(tx, &old, &s)
 }

@@ -56,10 +56,19 @@ type Schedule struct {
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by"`
 
-	// Warnings is set only in the answer to a new schedule, never stored:
-	// the other active schedules over the same regions whose runs can be
-	// open at the same time as one of its own (see overlapWarnings).
+	// Warnings is set only in the answer to a new or changed schedule,
+	// never stored: the other active schedules over the same regions whose
+	// runs can be open at the same time as one of its own (see
+	// overlapWarnings), a live emergency over its regions, and for a
+	// change its run open now, which the change does not touch.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// sameTimes reports whether s and o come due at the same times: the same
+// cron or one-off time, time zone and no-notice window.
+func (s *Schedule) sameTimes(o *Schedule) bool {
+	return s.Cron == o.Cron && s.At.Equal(o.At) && s.TimeZone == o.TimeZone &&
+		(s.NoNotice == nil) == (o.NoNotice == nil) && (s.NoNotice == nil || *s.NoNotice == *o.NoNotice)
 }
 
 // Postponement is why and since when an occurrence has been waiting.

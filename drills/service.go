@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +83,16 @@ type ScheduleInput struct {
 // schedule turns the input into a Schedule with its first occurrence
 // stamped at now.
 func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
+	sc, err := newSchedule(in)
+	if err != nil {
+		return sc, err
+	}
+	return sc, s.firstOccurrence(&sc, now)
+}
+
+// newSchedule checks the input and turns it into a Schedule without an
+// occurrence: what a person asks for, whenever they ask.
+func newSchedule(in ScheduleInput) (Schedule, error) {
 	sc := Schedule{Plan: plans.PlanID(strings.TrimSpace(string(in.Plan))), Title: strings.TrimSpace(in.Title),
 		Cron: strings.TrimSpace(in.Cron), TimeZone: strings.TrimSpace(in.TimeZone), ConfirmScope: strings.TrimSpace(in.ConfirmScope)}
 	if sc.TimeZone == "" {
@@ -159,32 +170,44 @@ func (s *Service) schedule(in ScheduleInput, now time.Time) (Schedule, error) {
 		if err != nil {
 			return sc, err
 		}
-		if !t.After(now) {
-			return sc, invalidf("at %s: the time has passed (now %s)", t.In(loc).Format("2006-01-02 15:04 -07:00"), now.In(loc).Format("2006-01-02 15:04 -07:00"))
-		}
 		sc.At = t.UTC()
+	}
+	return sc, nil
+}
+
+// firstOccurrence stamps on sc its first occurrence after now (Due, and
+// RunAt picked by the service for a no-notice drill), refusing a one-off
+// whose time has passed, a cron that never comes due and runs spaced
+// closer than their length (checkSpacing).
+func (s *Service) firstOccurrence(sc *Schedule, now time.Time) error {
+	if sc.Cron == "" && !sc.At.After(now) {
+		loc, err := sc.Location()
+		if err != nil {
+			return err
+		}
+		return invalidf("at %s: the time has passed (now %s)", sc.At.In(loc).Format("2006-01-02 15:04 -07:00"), now.In(loc).Format("2006-01-02 15:04 -07:00"))
 	}
 	due, ok, err := sc.NextDue(now)
 	if err != nil {
-		return sc, err
+		return err
 	}
 	if !ok {
-		return sc, invalidf("schedule: the cron expression %q never comes due", sc.Cron)
+		return invalidf("schedule: the cron expression %q never comes due", sc.Cron)
 	}
 	if err := sc.checkSpacing(now); err != nil {
-		return sc, err
+		return err
 	}
 	if sc.NoNotice != nil {
 		// The first no-notice day may already be under way: pick from what
 		// is left of its window, never before now.
-		if sc.RunAt, err = s.pick(&sc, due, now); err != nil {
-			return sc, err
+		if sc.RunAt, err = s.pick(sc, due, now); err != nil {
+			return err
 		}
 	} else {
 		sc.RunAt = due
 	}
 	sc.Due = due
-	return sc, nil
+	return nil
 }
 
 // ParseTime reads a time as RFC 3339, or as "2006-01-02 15:04[:05]" (also
@@ -208,24 +231,8 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 // Schedule creates a drill schedule. Bad input is EInvalid and names the
 // field; an unknown plan is ENotFound.
 func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) (Schedule, error) {
-	if strings.TrimSpace(in.Title) == "" && strings.TrimSpace(string(in.Plan)) != "" {
-		// Without a title the drill is named for its plan and type:
-		// 示例市防汛应急预案通讯演练.
-		typ, err := ParseExerciseType(orDefault(in.Type, string(Notification)))
-		if err != nil {
-			return Schedule{}, err
-		}
-		err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
-			pv, err := plans.GetPlanVersion(tx, plans.PlanID(strings.TrimSpace(string(in.Plan))), 0)
-			if err != nil {
-				return err
-			}
-			in.Title = pv.Plan.Title + typ.ChineseName()
-			return nil
-		})
-		if err != nil {
-			return Schedule{}, err
-		}
+	if err := s.defaultTitle(ctx, &in); err != nil {
+		return Schedule{}, err
 	}
 	now := s.clock.Now()
 	sc, err := s.schedule(in, now)
@@ -234,22 +241,8 @@ func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) 
 	}
 	var warnings []string
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
-		// As for an activation: no region named with one it lies within
-		// (its people are called once anyway, but every message would
-		// name both).
-		if r, above, ok := plans.WithinAnother(plans.NewRegionReader(tx), sc.Regions); ok {
-			return invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
-		}
 		var err error
-		if warnings, err = overlapWarnings(tx, &sc, now); err != nil {
-			return err
-		}
-		// A live emergency over its regions now postpones a due time
-		// that comes while it lasts.
-		blocked, why, err := liveEmergency(tx, sc.Regions)
-		if err == nil && len(blocked) > 0 {
-			warnings = append(warnings, why+": a due time while the emergency lasts waits until it stands down (the run is postponed, not missed)")
-		}
+		warnings, err = scheduleWarnings(tx, &sc, now)
 		return err
 	})
 	if err != nil {
@@ -259,6 +252,50 @@ func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) 
 	err = s.propose(ctx, CmdSchedule, actor, scheduleCreate{Schedule: sc}, &out)
 	out.Warnings = warnings
 	return out, err
+}
+
+// defaultTitle names a drill given without a title for its plan and type
+// (示例市防汛应急预案通讯演练). An unknown plan is ENotFound.
+func (s *Service) defaultTitle(ctx context.Context, in *ScheduleInput) error {
+	if strings.TrimSpace(in.Title) != "" || strings.TrimSpace(string(in.Plan)) == "" {
+		return nil
+	}
+	typ, err := ParseExerciseType(orDefault(in.Type, string(Notification)))
+	if err != nil {
+		return err
+	}
+	return s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		pv, err := plans.GetPlanVersion(tx, plans.PlanID(strings.TrimSpace(string(in.Plan))), 0)
+		if err != nil {
+			return err
+		}
+		in.Title = pv.Plan.Title + typ.ChineseName()
+		return nil
+	})
+}
+
+// scheduleWarnings refuses sc's regions when one lies within another it
+// names, and lists what the person scheduling sc, or changing it, is
+// warned of: other drills whose runs can be open when one of its starts
+// (overlapWarnings), and a live emergency over its regions now.
+func scheduleWarnings(tx *bolt.Tx, sc *Schedule, now time.Time) ([]string, error) {
+	// As for an activation: no region named with one it lies within
+	// (its people are called once anyway, but every message would
+	// name both).
+	if r, above, ok := plans.WithinAnother(plans.NewRegionReader(tx), sc.Regions); ok {
+		return nil, invalidf("regions: %s lies within %s, also named: name only %s", r, above, above)
+	}
+	warnings, err := overlapWarnings(tx, sc, now)
+	if err != nil {
+		return nil, err
+	}
+	// A live emergency over its regions now postpones a due time
+	// that comes while it lasts.
+	blocked, why, err := liveEmergency(tx, sc.Regions)
+	if err == nil && len(blocked) > 0 {
+		warnings = append(warnings, why+": a due time while the emergency lasts waits until it stands down (the run is postponed, not missed)")
+	}
+	return warnings, err
 }
 
 // Pause stops a schedule's occurrences until it is resumed. A paused
@@ -302,6 +339,175 @@ func (s *Service) Delete(ctx context.Context, actor string, id ScheduleID) (Sche
 	var out Schedule
 	err := s.propose(ctx, CmdUpdate, actor, scheduleUpdate{ID: id, Action: ActionDelete}, &out)
 	return out, err
+}
+
+// ScheduleChange changes the fields of a drill schedule it gives (non-nil)
+// and keeps the rest; each reads as in ScheduleInput. A cron replaces a
+// one-off's time and a time replaces a cron (giving both is refused); an
+// empty title names the drill for its plan and type again, an empty
+// no_notice makes it announced, an empty length is the default, and an
+// empty confirm_scope or units clears it.
+type ScheduleChange struct {
+	Plan          *plans.PlanID       `json:"plan_id,omitempty"`
+	Regions       *[]plans.RegionCode `json:"regions,omitempty"`
+	Level         *string             `json:"level,omitempty"`
+	Type          *string             `json:"type,omitempty"`
+	Title         *string             `json:"title,omitempty"`
+	Cron          *string             `json:"cron,omitempty"`
+	At            *string             `json:"at,omitempty"`
+	TimeZone      *string             `json:"time_zone,omitempty"`
+	NoNotice      *string             `json:"no_notice,omitempty"`
+	CatchUp       *string             `json:"catch_up,omitempty"`
+	CatchUpWithin *string             `json:"catch_up_within,omitempty"`
+	Length        *string             `json:"length,omitempty"`
+	ConfirmScope  *string             `json:"confirm_scope,omitempty"`
+	Units         *[]string           `json:"units,omitempty"`
+}
+
+// onto is in with the change's fields put in.
+func (ch ScheduleChange) onto(in ScheduleInput) ScheduleInput {
+	set := func(to *string, v *string) {
+		if v != nil {
+			*to = *v
+		}
+	}
+	if ch.Plan != nil {
+		in.Plan = *ch.Plan
+	}
+	if ch.Regions != nil {
+		in.Regions = *ch.Regions
+	}
+	if ch.Units != nil {
+		in.Units = *ch.Units
+	}
+	set(&in.Level, ch.Level)
+	set(&in.Type, ch.Type)
+	set(&in.Title, ch.Title)
+	set(&in.TimeZone, ch.TimeZone)
+	set(&in.NoNotice, ch.NoNotice)
+	set(&in.CatchUp, ch.CatchUp)
+	set(&in.CatchUpWithin, ch.CatchUpWithin)
+	set(&in.Length, ch.Length)
+	set(&in.ConfirmScope, ch.ConfirmScope)
+	// A cron makes a one-off recurring, and a time a recurring drill a
+	// one-off; both given are both kept, and refused.
+	if ch.Cron != nil {
+		in.Cron = *ch.Cron
+		if ch.At == nil && strings.TrimSpace(*ch.Cron) != "" {
+			in.At = ""
+		}
+	}
+	if ch.At != nil {
+		in.At = *ch.At
+		if ch.Cron == nil && strings.TrimSpace(*ch.At) != "" {
+			in.Cron = ""
+		}
+	}
+	return in
+}
+
+// input is what a person would type to schedule sc as it is.
+func (sc *Schedule) input() ScheduleInput {
+	in := ScheduleInput{Plan: sc.Plan, Regions: slices.Clone(sc.Regions), Level: string(sc.Level), Type: string(sc.Type), Title: sc.Title,
+		Cron: sc.Cron, TimeZone: sc.TimeZone, CatchUp: string(sc.CatchUp), ConfirmScope: sc.ConfirmScope, Units: slices.Clone(sc.Units)}
+	if !sc.At.IsZero() {
+		in.At = sc.At.Format(time.RFC3339Nano)
+	}
+	if sc.NoNotice != nil {
+		in.NoNotice = sc.NoNotice.String()
+	}
+	if sc.CatchUpWithin > 0 {
+		in.CatchUpWithin = sc.CatchUpWithin.Std().String()
+	}
+	if sc.Length > 0 {
+		in.Length = sc.Length.Std().String()
+	}
+	return in
+}
+
+// Change changes schedule id as ch says, keeping its ID, its runs and
+// missed count and its findings. The result is checked as a new schedule
+// is (bad input is EInvalid naming the field; an unknown schedule or plan
+// is ENotFound) and answered with the same warnings. When its due times
+// change (cron, at, time zone, no-notice window) its next occurrence is
+// the first after now under the new ones, and an occurrence postponed by
+// a live emergency is dropped; otherwise its next occurrence stays. A run
+// of the schedule open now goes on as it started: the change applies from
+// the next run, and the answer says so. A cluster on rules before 13
+// refuses it (EConflict), and so does a schedule changed since it was read.
+func (s *Service) Change(ctx context.Context, actor string, id ScheduleID, ch ScheduleChange) (Schedule, error) {
+	old, err := s.Get(ctx, muster.Default, id)
+	if err != nil {
+		return Schedule{}, err
+	}
+	if ch == (ScheduleChange{}) {
+		return Schedule{}, invalidf("drill %s: nothing to change: give at least one of plan_id, regions, level, type, title, cron, at, time_zone, no_notice, catch_up, catch_up_within, length, confirm_scope or units", id)
+	}
+	in := ch.onto(old.input())
+	if err := s.defaultTitle(ctx, &in); err != nil {
+		return Schedule{}, err
+	}
+	sc, err := newSchedule(in)
+	if err != nil {
+		return Schedule{}, err
+	}
+	sc.ID = id
+	now := s.clock.Now()
+	u := scheduleUpdate{ID: id, Action: ActionChange, Schedule: &sc, Seen: old.UpdatedAt}
+	retimed := !sc.sameTimes(&old)
+	if retimed {
+		if err := s.firstOccurrence(&sc, now); err != nil {
+			return Schedule{}, err
+		}
+		u.Due, u.RunAt = sc.Due, sc.RunAt
+	} else {
+		if sc.RunLength() != old.RunLength() {
+			if err := sc.checkSpacing(now); err != nil {
+				return Schedule{}, err
+			}
+		}
+		sc.Due, sc.RunAt = old.Due, old.RunAt
+	}
+	var warnings []string
+	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		var err error
+		if warnings, err = scheduleWarnings(tx, &sc, now); err != nil {
+			return err
+		}
+		open, isOpen, err := openRun(tx, id, now)
+		if err != nil || !isOpen {
+			return err
+		}
+		w := describeOpen(open) + ": it goes on as it started, and the change applies from the next run"
+		if !sc.Due.IsZero() && earliestStart(&sc, sc.Due, mustZone(&sc)).Before(open.EndsAt) {
+			w += fmt.Sprintf("; the next due time, %s, comes while it is open and will be recorded missed", sc.Due.In(mustZone(&sc)).Format("2006-01-02 15:04 -07:00"))
+		}
+		warnings = append(warnings, w)
+		return nil
+	})
+	if err != nil {
+		return Schedule{}, err
+	}
+	if retimed && old.Postponed != nil && !old.Paused {
+		warnings = append(warnings, fmt.Sprintf("the occurrence due %s, postponed by a live emergency since %s, is dropped with the old due times: the schedule starts again at its next due time",
+			old.Postponed.Due.In(mustZone(&old)).Format("2006-01-02 15:04 -07:00"), old.Postponed.Since.In(mustZone(&old)).Format("2006-01-02 15:04 -07:00")))
+	}
+	var out Schedule
+	err = s.propose(ctx, CmdUpdate, actor, u, &out)
+	if out.Paused {
+		out.Postponed = nil
+	}
+	out.Warnings = warnings
+	return out, err
+}
+
+// mustZone is sc's time zone, UTC when it no longer loads.
+func mustZone(sc *Schedule) *time.Location {
+	loc, err := sc.Location()
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // RunNow starts a run of schedule id now, whatever its due times. A region
