@@ -60,6 +60,13 @@ func newFixture(t testing.TB, nodes int) *fixture {
 // sender ("" for the default).
 func newFixtureWith(t testing.TB, nodes int, clk muster.Clock, capSender string) *fixture {
 	t.Helper()
+	return newFixtureRules(t, nodes, clk, capSender, 0)
+}
+
+// newFixtureRules is newFixtureWith whose nodes implement state-machine
+// rules up to rules (0: this muster's): a cluster of an older muster.
+func newFixtureRules(t testing.TB, nodes int, clk muster.Clock, capSender string, rules int) *fixture {
+	t.Helper()
 	f := &fixture{t: t, handlers: map[string]http.Handler{}}
 	f.backups = t.TempDir()
 	f.c = clustertest.New(t, nodes, clustertest.Options{
@@ -73,6 +80,7 @@ func newFixtureWith(t testing.TB, nodes int, clk muster.Clock, capSender string)
 			if clk != nil {
 				c.Clock = clk
 			}
+			c.Rules = rules
 		},
 		Handler: func(_ int, n *cluster.Node) http.Handler {
 			reg := prometheus.NewRegistry()

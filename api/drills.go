@@ -22,6 +22,7 @@ type Drills interface {
 	Pause(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
 	Resume(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
 	Delete(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
+	Change(ctx context.Context, actor string, id drills.ScheduleID, ch drills.ScheduleChange) (drills.Schedule, error)
 	RunNow(ctx context.Context, actor string, id drills.ScheduleID) (drills.Run, error)
 	Get(ctx context.Context, level muster.Consistency, id drills.ScheduleID) (drills.Schedule, error)
 	Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[drills.Schedule], error)
@@ -109,6 +110,18 @@ func (s *Server) updateDrill(action string) func(*gin.Context, Drills) {
 		}
 		s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
 	}
+}
+
+// changeDrill serves PATCH /drills/:id: the fields the body gives change,
+// the schedule keeps its ID and its runs.
+func (s *Server) changeDrill(c *gin.Context, ds Drills) {
+	var ch drills.ScheduleChange
+	if err := decodeJSON(c, &ch); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	sc, err := ds.Change(c.Request.Context(), identity(c).Name, drills.ScheduleID(idParam(c)), ch)
+	s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
 }
 
 func (s *Server) runDrill(c *gin.Context, ds Drills) {

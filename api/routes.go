@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	s.handle(api, "POST", "/drills/:id/pause", access.ActDrill, s.withDrills(s.updateDrill(drills.ActionPause)))
 	s.handle(api, "POST", "/drills/:id/resume", access.ActDrill, s.withDrills(s.updateDrill(drills.ActionResume)))
 	s.handle(api, "DELETE", "/drills/:id", access.ActDrill, s.withDrills(s.updateDrill(drills.ActionDelete)))
+	s.handle(api, "PATCH", "/drills/:id", access.ActDrill, s.withDrills(s.changeDrill))
 	s.handle(api, "POST", "/drills/:id/run", access.ActDrill, s.withDrills(s.runDrill))
 	s.handle(api, "GET", "/drill-runs", access.ActRead, s.withDrills(s.listDrillRuns))
 	s.handle(api, "GET", "/drill-runs/:id", access.ActRead, s.withDrills(s.getDrillRun))
