@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"muster/drills"
 	"muster/plans"
@@ -30,7 +31,7 @@ window on the due day, which only admins can see in advance. Each due time
 runs exactly once across leader changes; a drill due while one of its
 regions is in a live emergency (战时) waits until it stands down.`,
 	}
-	cmd.AddCommand(newDrillScheduleCmd(g), newDrillListCmd(g), newDrillShowCmd(g),
+	cmd.AddCommand(newDrillScheduleCmd(g), newDrillChangeCmd(g), newDrillListCmd(g), newDrillShowCmd(g),
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
 		newDrillUpdateCmd(g, "resume", "Resume a paused schedule at its next due time (due times passed while paused are not run)"),
 		newDrillUpdateCmd(g, "delete", "Delete a schedule (its runs and findings stay)"),
@@ -130,49 +131,161 @@ records them missed; once runs the latest if it is no older than
 				return usageErrorf("give --cron for a recurring drill or --at for a one-off")
 			}
 			if in.At != "" {
-				zone := cmp.Or(strings.TrimSpace(in.TimeZone), drills.DefaultTimeZone)
-				loc, err := time.LoadLocation(zone) // --tz was checked as it was read
-				if err == nil {
-					_, err = drills.ParseTime(in.At, loc)
-				}
-				if err != nil {
-					return usageErrorf("--at %q: want 2006-01-02 15:04 in --tz (%s), or an RFC 3339 time", in.At, zone)
+				if err := atChecked(in.At, in.TimeZone); err != nil {
+					return err
 				}
 			}
-			for _, u := range strings.Split(units, ",") {
-				if u = strings.TrimSpace(u); u != "" {
-					in.Units = append(in.Units, u)
-				}
+			if u := splitUnits(units); len(u) > 0 {
+				in.Units = u
 			}
 			c := newClient(g, cmd)
 			var raw []byte
 			if err := c.postJSON("/api/v1/drills", in, &raw); err != nil {
 				return err
 			}
-			return c.print(raw, as(func(w io.Writer, s drills.Schedule) {
-				fmt.Fprintf(w, "drill %s scheduled: %s, %s level %s over %s\n", s.ID, s.Title, s.Type.ChineseName(), s.Level, strings.Join(codeStrings(s.Regions), ","))
-				fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
-				for _, warn := range s.Warnings {
-					fmt.Fprintf(w, "warning: %s\n", warn)
-				}
-			}))
+			return c.print(raw, as(func(w io.Writer, s drills.Schedule) { printScheduled(w, s, "scheduled") }))
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&regions, "region", "", "region codes, comma-separated")
+	scheduleFlags(cmd.Flags(), &in, &regions, &units, true)
+	return cmd
+}
+
+// scheduleFlags defines on f the flags of what a drill schedule holds, for
+// drill schedule (with its defaults) and drill update (without: only the
+// flags given change).
+func scheduleFlags(f *pflag.FlagSet, in *drills.ScheduleInput, regions, units *string, defaults bool) {
+	def := func(v string) string {
+		if defaults {
+			return v
+		}
+		return ""
+	}
+	f.StringVar(regions, "region", "", "region codes, comma-separated")
 	levelVar(f, &in.Level, "response level: I, II, III or IV")
-	checkedVar(f, &in.Type, "type", "notification", "exercise type: notification, tabletop, functional or full-scale", wantExercise, parses(drills.ParseExerciseType))
+	checkedVar(f, &in.Type, "type", def("notification"), "exercise type: notification, tabletop, functional or full-scale", wantExercise, parses(drills.ParseExerciseType))
 	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练, the reason of every run (default: the plan's title and the type)")
 	cronVar(f, &in.Cron, `cron expression in --tz, e.g. "0 9 * * 1"`)
 	f.StringVar(&in.At, "at", "", "one-off time: 2006-01-02 15:04 in --tz, or RFC 3339")
-	zoneVar(f, &in.TimeZone, drills.DefaultTimeZone, "IANA time zone of --cron, --at and --no-notice")
+	zoneVar(f, &in.TimeZone, def(drills.DefaultTimeZone), "IANA time zone of --cron, --at and --no-notice")
 	checkedVar(f, &in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
-	checkedVar(f, &in.CatchUp, "catch-up", "skip", "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
+	checkedVar(f, &in.CatchUp, "catch-up", def("skip"), "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
 	checkedVar(f, &in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h", wantDuration, positiveDuration)
 	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h, at most 24h)", wantDuration, positiveDuration)
 	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
-	f.StringVar(&units, "units", "", "participating units (参演单位), comma-separated")
+	f.StringVar(units, "units", "", "participating units (参演单位), comma-separated")
 	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "no-notice", "length")
+}
+
+// splitUnits is --units as a list: comma-separated, blanks left out.
+func splitUnits(s string) []string {
+	out := []string{}
+	for _, u := range strings.Split(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// atChecked refuses an --at the server would not read, naming --tz's zone
+// (default Asia/Shanghai): a usage error before anything is asked.
+func atChecked(at, tz string) error {
+	zone := cmp.Or(strings.TrimSpace(tz), drills.DefaultTimeZone)
+	loc, err := time.LoadLocation(zone) // --tz was checked as it was read
+	if err == nil {
+		_, err = drills.ParseTime(at, loc)
+	}
+	if err != nil {
+		return usageErrorf("--at %q: want 2006-01-02 15:04 in --tz (%s), or an RFC 3339 time", at, zone)
+	}
+	return nil
+}
+
+// printScheduled writes a schedule as scheduling or changing it answers:
+// what it is, when it next runs, and the server's warnings.
+func printScheduled(w io.Writer, s drills.Schedule, done string) {
+	fmt.Fprintf(w, "drill %s %s: %s, %s level %s over %s\n", s.ID, done, s.Title, s.Type.ChineseName(), s.Level, strings.Join(codeStrings(s.Regions), ","))
+	fmt.Fprintf(w, "next:\t%s\n", nextCell(s))
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+func newDrillChangeCmd(g *globals) *cobra.Command {
+	var in drills.ScheduleInput
+	var plan, regions, units string
+	cmd := &cobra.Command{
+		Use:   "update ID [--plan PLAN] [--region CODE[,CODE]] [--level L] [--type TYPE] [--title TEXT] [--cron EXPR | --at TIME] [--tz ZONE] [--no-notice HH:MM-HH:MM] [--length D] [...]",
+		Short: "Change a drill schedule in place: only the flags given change; it keeps its ID, runs and findings",
+		Long: `Change a drill schedule. The flags are drill schedule's, with --plan for
+the plan; only those given change. --cron makes a one-off recurring and --at a
+recurring drill a one-off. An empty --title names the drill for its plan and
+type, an empty --no-notice makes it announced, an empty --length is the
+default (1h), and an empty --confirm-scope or --units clears it. The schedule
+keeps its ID, its runs, missed count and findings. New due times (--cron,
+--at, --tz, --no-notice) start at the first after the change; otherwise its
+next run stays. A run of it open now goes on as it started: the change applies
+from the next run. The answer is checked and warned of as drill schedule's.`,
+		Args: needArgs("ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ch drills.ScheduleChange
+			changed := cmd.Flags().Changed
+			str := func(name string, v *string, to **string) {
+				if changed(name) {
+					*to = v
+				}
+			}
+			if changed("plan") {
+				p := plans.PlanID(strings.TrimSpace(plan))
+				ch.Plan = &p
+			}
+			if changed("region") {
+				r := splitCodes(regions)
+				ch.Regions = &r
+			}
+			if changed("units") {
+				u := splitUnits(units)
+				ch.Units = &u
+			}
+			str("level", &in.Level, &ch.Level)
+			str("type", &in.Type, &ch.Type)
+			str("title", &in.Title, &ch.Title)
+			str("cron", &in.Cron, &ch.Cron)
+			str("at", &in.At, &ch.At)
+			str("tz", &in.TimeZone, &ch.TimeZone)
+			str("no-notice", &in.NoNotice, &ch.NoNotice)
+			str("catch-up", &in.CatchUp, &ch.CatchUp)
+			str("catch-up-within", &in.CatchUpWithin, &ch.CatchUpWithin)
+			str("length", &in.Length, &ch.Length)
+			str("confirm-scope", &in.ConfirmScope, &ch.ConfirmScope)
+			switch {
+			case ch == (drills.ScheduleChange{}):
+				return usageErrorf("nothing to change: give a flag of drill schedule (--cron, --length, --level, --region, --title, …) or --plan")
+			case ch.Regions != nil && len(*ch.Regions) == 0:
+				return usageErrorf("--region: name at least one region")
+			case strings.TrimSpace(in.Cron) != "" && strings.TrimSpace(in.At) != "":
+				return usageErrorf("give --cron for a recurring drill or --at for a one-off, not both")
+			}
+			if strings.TrimSpace(in.At) != "" {
+				// Read in --tz when given; the schedule's own zone is the
+				// server's to apply.
+				if err := atChecked(in.At, in.TimeZone); err != nil {
+					return err
+				}
+			}
+			c := newClient(g, cmd)
+			var raw []byte
+			if err := c.do(request{method: http.MethodPatch, path: "/api/v1/drills/" + url.PathEscape(args[0]),
+				body: strings.NewReader(string(mustJSON(ch))), contentType: "application/json"}, &raw); err != nil {
+				return err
+			}
+			return c.print(raw, as(func(w io.Writer, s drills.Schedule) { printScheduled(w, s, "updated") }))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&plan, "plan", "", "the plan to drill")
+	scheduleFlags(f, &in, &regions, &units, false)
+	takeOnce(f, "plan")
 	return cmd
 }
 
