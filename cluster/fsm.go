@@ -6,6 +6,7 @@ package cluster
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,9 @@ type FSM struct {
 	// release holds the command types after which the FSM hands freed
 	// memory back to the operating system (see ReleaseMemoryAfter).
 	release map[string]bool
+
+	// onRestore run when a restored backup becomes the state (startOver).
+	onRestore []muster.RestoreFunc
 
 	// cannotApply ends the process when a committed entry cannot be
 	// applied (see OnCannotApply); nil: a panic does.
@@ -179,23 +183,96 @@ func (f *FSM) Handle(t string, fn muster.ApplyFunc) {
 	f.handlers[t] = fn
 }
 
-// startOver makes the state's applied index at and returns what it was,
-// changing nothing when it was 0 (a new state): the state came from another
-// cluster's log (a backup placed as state.db), and the new cluster's log,
-// which starts after at, must apply in full. Called only before raft starts.
-func (f *FSM) startOver(at uint64) (uint64, error) {
+// restoreKey, in the meta bucket, is the state's last restore
+// (muster.Restore as JSON): written by startOver, absent in a state that
+// was never restored.
+var restoreKey = []byte("restore")
+
+// OnRestore registers fn to run in the transaction that makes a restored
+// backup the state of a new cluster (see muster.RestoreFunc). Call it
+// before the node starts.
+func (f *FSM) OnRestore(fn muster.RestoreFunc) { f.onRestore = append(f.onRestore, fn) }
+
+// startOver makes the state's applied index at and returns what the
+// restore was, changing nothing when the state is new (its applied index
+// 0): the state came from another cluster's log (a backup placed as
+// state.db), and the new cluster's log, which starts after at, must apply
+// in full. In the same transaction it records the restore (restoreKey:
+// the backup's index and time, one more restore than the backup had been
+// through, now as RestoredAt) and runs the OnRestore functions. A state
+// already started over at at and not yet snapshotted (the node stopped
+// in between) is the same restore: it is returned as recorded, and
+// nothing is written again. Called only before raft starts.
+func (f *FSM) startOver(at uint64, now time.Time) (muster.Restore, error) {
 	was := f.applied.Load()
 	if was == 0 {
-		return 0, nil
+		return muster.Restore{}, nil
 	}
+	var r muster.Restore
 	err := f.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(metaBucket).Put(appliedKey, binary.BigEndian.AppendUint64(nil, at))
+		meta := tx.Bucket(metaBucket)
+		var last muster.Restore
+		if v := meta.Get(restoreKey); v != nil {
+			if err := json.Unmarshal(v, &last); err != nil {
+				return fmt.Errorf("restore record: %w", err)
+			}
+			if was == at {
+				r = last
+				return nil
+			}
+		}
+		r = muster.Restore{Count: last.Count + 1, BackupIndex: was, BackupTime: lastAppliedTime(tx), RestoredAt: now.UTC()}
+		data, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(restoreKey, data); err != nil {
+			return err
+		}
+		for _, fn := range f.onRestore {
+			if err := fn(tx, r); err != nil {
+				return err
+			}
+		}
+		return meta.Put(appliedKey, binary.BigEndian.AppendUint64(nil, at))
 	})
 	if err != nil {
-		return was, fmt.Errorf("reset the applied index of %s: %w", f.path, err)
+		return r, fmt.Errorf("start %s over as a restored backup: %w", f.path, err)
 	}
 	f.setApplied(at)
-	return was, nil
+	return r, nil
+}
+
+// lastAppliedTime is the time the leader stamped on the last command the
+// state reflects, from the head of the audit chain; zero without one.
+func lastAppliedTime(tx *bolt.Tx) time.Time {
+	var head AuditHead
+	if v := tx.Bucket(metaBucket).Get(auditHeadKey); v == nil || json.Unmarshal(v, &head) != nil {
+		return time.Time{}
+	}
+	b := tx.Bucket(auditBucket)
+	if b == nil {
+		return time.Time{}
+	}
+	var e AuditEntry
+	if v := b.Get(binary.BigEndian.AppendUint64(nil, head.Seq)); v == nil || json.Unmarshal(v, &e) != nil {
+		return time.Time{}
+	}
+	return e.Time
+}
+
+// Restored returns the state's last restore, and false when it was never
+// restored from a backup.
+func (f *FSM) Restored() (muster.Restore, bool) {
+	var r muster.Restore
+	ok := false
+	_ = f.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(metaBucket).Get(restoreKey); v != nil {
+			ok = json.Unmarshal(v, &r) == nil
+		}
+		return nil
+	})
+	return r, ok
 }
 
 // AppliedIndex is the raft index of the last entry reflected in the state.

@@ -259,6 +259,11 @@ func New(cfg Config) (*Node, error) {
 // Handle registers the apply function for a command type. Call before Start.
 func (n *Node) Handle(t string, fn muster.ApplyFunc) { n.fsm.Handle(t, fn) }
 
+// OnRestore registers fn to record what a restored backup means for a
+// domain's state, when this node starts a new cluster over one (see
+// muster.RestoreFunc). Call before Start.
+func (n *Node) OnRestore(fn muster.RestoreFunc) { n.fsm.OnRestore(fn) }
+
 // OnLeader registers a leader-only service. While this node leads, fn runs
 // with a context that is cancelled as soon as leadership is lost or the node
 // closes; it starts only after the new leader's Barrier, so it sees every
@@ -370,19 +375,24 @@ func (n *Node) Start() error {
 		// a bootstrap entry: a node that joins installs it, where it would
 		// replay a log from 1 onto an empty state and hold only what was
 		// written since the restore.
-		was, err := n.fsm.startOver(restoreIndex)
+		if n.fsm.AppliedIndex() > 0 && len(servers) > 1 {
+			return errors.New("cluster: a restored backup (a state file with data) starts a cluster of one node: start it with --bootstrap, then join the others")
+		}
+		restore, err := n.fsm.startOver(restoreIndex, n.clock.Now())
 		if err != nil {
 			return err
 		}
-		if was > 0 {
-			if len(servers) > 1 {
-				return errors.New("cluster: a restored backup (a state file with data) starts a cluster of one node: start it with --bootstrap, then join the others")
-			}
+		if restore.Count > 0 {
 			if err := n.seedSnapshot(snaps, servers); err != nil {
 				return err
 			}
 			seeded = true
-			n.logger.Warn("bootstrapping a new cluster over an existing state file (a restored backup): its raft index starts over, and nodes that join install it", "backup_applied_index", was)
+			taken := "unknown (the backup's state has no audit chain)"
+			if !restore.BackupTime.IsZero() {
+				taken = restore.BackupTime.Format(time.RFC3339)
+			}
+			n.logger.Warn("bootstrapping a new cluster over an existing state file (a restored backup): its raft index starts over, and nodes that join install it; the call-ups open in the backup resume, and their people not yet sent to in it are sent again (they may have had it from the cluster the backup was taken of)",
+				"backup_applied_index", restore.BackupIndex, "backup_taken", taken, "restore", restore.Count)
 		}
 	}
 	votes := newVoteGuard(n.transport, n)

@@ -234,6 +234,19 @@ func (c *Cluster) Restart(m *Member) {
 	c.start(m, false)
 }
 
+// Restore starts a stopped member again as a new cluster of one over
+// backup (a copy of a state file: Node.FSM().Backup), as an operator
+// restores one: its data dir emptied, the backup placed as its state.db,
+// and the node started with Bootstrap, at the same addresses.
+func (c *Cluster) Restore(m *Member, backup []byte) {
+	c.t.Helper()
+	require.False(c.t, m.alive, "restore over a stopped member")
+	require.NoError(c.t, os.RemoveAll(m.DataDir))
+	require.NoError(c.t, os.MkdirAll(m.DataDir, 0o700))
+	require.NoError(c.t, os.WriteFile(filepath.Join(m.DataDir, "state.db"), backup, 0o600))
+	c.start(m, true)
+}
+
 // WaitApplied polls until every live member has applied index idx.
 func (c *Cluster) WaitApplied(idx uint64, timeout time.Duration) {
 	c.t.Helper()

@@ -1,0 +1,39 @@
+package muster
+
+import (
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Restore describes a cluster started over a restored backup: a state file
+// taken from another cluster (muster backup) placed as a new node's
+// state.db and bootstrapped. It is written into the state once, before
+// raft starts, and that state becomes the new cluster's first snapshot,
+// which every node that joins installs: all of them know it alike.
+type Restore struct {
+	// Count numbers the restores this state has been through, this one
+	// included: 1 for the first, 2 for a backup of a restored cluster
+	// restored again. Attempt IDs made after a restore carry it.
+	Count int `json:"count"`
+	// BackupIndex is the raft index of the old cluster's log that the
+	// backup reflected.
+	BackupIndex uint64 `json:"backup_index"`
+	// BackupTime is when the last command the backup holds was applied (the
+	// leader's stamp, from the audit chain): the backup was taken at or
+	// shortly after it, and the old cluster may have gone on from there.
+	// Zero when the state does not say (a backup from before the audit
+	// chain, rules 12).
+	BackupTime time.Time `json:"backup_time,omitzero"`
+	// RestoredAt is the restoring node's clock when it started the new
+	// cluster.
+	RestoredAt time.Time `json:"restored_at"`
+}
+
+// RestoreFunc is run once in the transaction that makes a restored backup
+// the state of a new cluster, before raft starts, so that a domain package
+// records in its own state what the restore means for it (the call-ups
+// open in the backup). Whatever it writes is part of the new cluster's
+// first snapshot; it must not depend on anything but tx and r. A returned
+// error stops the node's start, and nothing of the restore is written.
+type RestoreFunc func(tx *bolt.Tx, r Restore) error
