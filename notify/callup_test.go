@@ -229,7 +229,7 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 			}
 		},
 		Handler: func(i int, n *cluster.Node) http.Handler {
-			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID, drillFallbackAcct.SID}, View: n})
+			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID, drillFallbackAcct.SID}, View: n, Clock: o.clock})
 			t.Cleanup(in.Close)
 			return api.New(api.Config{Logger: quiet, PublicURL: r.front.URL}, api.Deps{Cluster: n, Webhooks: in}).Handler()
 		},

@@ -2065,10 +2065,22 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		spoken.Language = out.Language
 		d := MessageData(a, spoken, "")
 		d.AckDeadline = plans.DeadlineText(l.AckDeadline, out.Language)
+		lead := ""
+		if reminded(r.State) {
+			// The call-up SMS reached them and they have not answered:
+			// the call says it is about that call-up, and how long is
+			// left to answer it (RenderReminder), not the whole deadline.
+			att, _, err := readAttempt(ad, []byte(person))
+			if err != nil {
+				return fmt.Errorf("attempt record of %s in %s: %w", person, act, err)
+			}
+			lead = reminderVoiceLead(out.Language)
+			d.AckDeadline = plans.DeadlineText(timeLeft(answerBy(a, l, att.Reached), in.clock.Now()), out.Language)
+		}
 		if out.Text, err = t.Render(d); err != nil {
 			return err
 		}
-		out.Text = markPurpose(a, r.Language, out.Text)
+		out.Text = markPurpose(a, r.Language, lead+out.Text)
 		return nil
 	})
 	return out, err

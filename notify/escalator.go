@@ -63,6 +63,9 @@ type EscalatorConfig struct {
 	// of the answer links in the call-up SMS it sends again (as the
 	// dispatcher's); empty, those messages carry no link.
 	PublicURL string
+	// Zone is the time zone of the clock times a reminder (the sms step)
+	// names; default Asia/Shanghai, as corrections and approval notices.
+	Zone *time.Location
 	// Batch bounds the items claimed per activation per tick; Workers the
 	// sends in flight, for LIVE activations and for drills each.
 	Batch, Workers int
@@ -102,6 +105,9 @@ func (c *EscalatorConfig) setDefaults() {
 	}
 	if c.Tick <= 0 {
 		c.Tick = time.Second
+	}
+	if c.Zone == nil {
+		c.Zone = correctionZone()
 	}
 	if c.Batch <= 0 {
 		c.Batch = 256
@@ -335,6 +341,10 @@ type escWork struct {
 	next    []byte                    // where the next read of the queue starts (escalationWork)
 	items   map[string]EscalationItem // by item key
 	recs    map[plans.PersonID]Recipient
+	// reached is, for the people of queued reminders (the sms step), when
+	// the call-up SMS reached them, where a report said so: the time they
+	// were asked to answer by counts from it (answerBy).
+	reached map[plans.PersonID]time.Time
 	// live lists, for a correction, the calls of the call-up it retracts
 	// that may not have ended, to the people of its queued calls.
 	live map[plans.PersonID][]liveCall
@@ -597,7 +607,7 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 				return err
 			}
 			w := &escWork{a: a, level: pv.Plan.Level(a.Level), items: map[string]EscalationItem{}, recs: map[plans.PersonID]Recipient{},
-				live: map[plans.PersonID][]liveCall{}, unrung: map[plans.PersonID][]string{}, after: map[int]plans.PersonID{}}
+				reached: map[plans.PersonID]time.Time{}, live: map[plans.PersonID][]liveCall{}, unrung: map[plans.PersonID][]string{}, after: map[int]plans.PersonID{}}
 			if w.level == nil {
 				continue
 			}
@@ -633,6 +643,13 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 							return err
 						}
 						w.recs[it.Person] = r
+					}
+					if it.Action == plans.EscalateSMS && it.Text == "" {
+						att, _, err := readAttempt(ad, []byte(it.Person))
+						if err != nil {
+							return fmt.Errorf("attempt record of %s in %s: %w", it.Person, id, err)
+						}
+						w.reached[it.Person] = att.Reached
 					}
 				}
 			}
@@ -1097,7 +1114,8 @@ func dropped(out EscalationOutcome) EscalationOutcome {
 }
 
 // smsText is an escalation SMS: the superior's report, or the call-up
-// again with the recipient's answer link (none without key).
+// again as a reminder with the recipient's answer link (none without key),
+// saying the time to answer by as it is when it is sent (RenderReminder).
 func (e *Escalator) smsText(w *escWork, it EscalationItem, key AnswerKey) (string, error) {
 	if it.Text != "" {
 		return it.Text, nil
@@ -1106,5 +1124,6 @@ func (e *Escalator) smsText(w *escWork, it EscalationItem, key AnswerKey) (strin
 	if !ok {
 		return "", &SendError{Message: "the recipient record is missing"}
 	}
-	return RenderSMS(w.a, w.level, r, e.key.link(key, e.cfg.PublicURL, w.a.ID, r.Person, e.cfg.Logger))
+	link := e.key.link(key, e.cfg.PublicURL, w.a.ID, r.Person, e.cfg.Logger)
+	return RenderReminder(w.a, w.level, r, link, w.reached[it.Person], e.cfg.Clock.Now(), e.cfg.Zone)
 }

@@ -21,6 +21,7 @@ type Inbound struct {
 	tokens   map[string]string
 	exercise map[string]bool
 	view     Viewer
+	clock    muster.Clock
 	batch    *batcher[InboundItem, InboundResult]
 }
 
@@ -41,6 +42,9 @@ type InboundConfig struct {
 	// in on them concerns drills only, and what comes in on the others LIVE
 	// call-ups only.
 	Exercise []string
+	// Clock tells a voice escalation call's script (VoiceScript) how long
+	// is left to answer; default the system clock.
+	Clock muster.Clock
 }
 
 // NewInbound starts an Inbound; Close stops it.
@@ -54,7 +58,10 @@ func NewInbound(a Applier, cfg InboundConfig) *Inbound {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
-	in := &Inbound{apply: a, tokens: cfg.Tokens, exercise: map[string]bool{}, view: cfg.View}
+	if cfg.Clock == nil {
+		cfg.Clock = muster.SystemClock{}
+	}
+	in := &Inbound{apply: a, tokens: cfg.Tokens, exercise: map[string]bool{}, view: cfg.View, clock: cfg.Clock}
 	for _, sid := range cfg.Exercise {
 		in.exercise[sid] = true
 	}

@@ -96,22 +96,29 @@ func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipie
 	if a.Retracts != "" { // a correction: what it withdraws, the retraction's own words
 		text = correctionSMS(a, r.Language)
 	} else {
-		// The names are in the language the template is written in: an
-		// English speaker whose level has no English SMS gets the Chinese
-		// one, with the Chinese names in it, not English ones among
-		// Chinese words (the drill mark below is still theirs).
-		written := r
-		if r.Language == plans.LangEN && l.SMSEN == "" {
-			written.Language = plans.LangZH
-		}
-		d := MessageData(a, written, link)
-		d.AckDeadline = plans.DeadlineText(l.AckDeadline, written.Language)
 		var err error
-		if text, err = t.Render(d); err != nil {
+		if text, err = renderCallUp(a, l, t, r, link, l.AckDeadline); err != nil {
 			return "", err
 		}
 	}
 	return markPurpose(a, r.Language, text), nil
+}
+
+// renderCallUp is the call-up SMS text of recipient r of a, t the level's
+// template in r's language, before its purpose mark, saying left as the
+// time to answer in ({{.AckDeadline}}).
+func renderCallUp(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipient, link string, left plans.Duration) (string, error) {
+	// The names are in the language the template is written in: an
+	// English speaker whose level has no English SMS gets the Chinese
+	// one, with the Chinese names in it, not English ones among
+	// Chinese words (the drill mark is still theirs).
+	written := r
+	if r.Language == plans.LangEN && l.SMSEN == "" {
+		written.Language = plans.LangZH
+	}
+	d := MessageData(a, written, link)
+	d.AckDeadline = plans.DeadlineText(left, written.Language)
+	return t.Render(d)
 }
 
 // markPurpose starts a drill's text with plans.ExerciseMark (and, for an
