@@ -160,10 +160,10 @@ func TestCallKeysAtSuccessiveGathers(t *testing.T) {
 			said:   zh(callUpText, callUpText, callUpText, callUpText, "已记录您不能到岗，谢谢。"),
 			digits: map[string]int64{"9": 1, "2": 1}, docs: 3},
 		{name: "another key gets the help, then no key hangs up", keys: []string{"5", ""}, posted: []string{"5"},
-			said:   zh(callUpText, callUpText, help, callUpText, callUpText, "未收到按键，再见。"),
+			said:   zh(callUpText, callUpText, help, callUpText, callUpText, "未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。"),
 			digits: map[string]int64{"5": 1}, noKey: 1, docs: 2},
 		{name: "no key at all", keys: nil, posted: nil,
-			said:   zh(callUpText, callUpText, "未收到按键，再见。"),
+			said:   zh(callUpText, callUpText, "未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。"),
 			digits: map[string]int64{}, noKey: 1, docs: 1},
 	}
 	for i, tc := range tests {
@@ -203,8 +203,8 @@ func TestCallAnsweredByMachine(t *testing.T) {
 		noKey      int64
 	}{
 		{"voicemail left", "Enable", true, "machine_start", zh("防汛Ⅳ级响应，请到岗。", smsReply, "再播一遍。", "防汛Ⅳ级响应，请到岗。", smsReply), 0},
-		{"prompt played to the machine", "DetectMessageEnd", false, "machine_end_beep", zh(callUpText, callUpText, "未收到按键，再见。"), 1},
-		{"no detection asked", "", true, "", zh(callUpText, callUpText, "未收到按键，再见。"), 1},
+		{"prompt played to the machine", "DetectMessageEnd", false, "machine_end_beep", zh(callUpText, callUpText, "未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。"), 1},
+		{"no detection asked", "", true, "", zh(callUpText, callUpText, "未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。"), 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,7 +102,11 @@ func (c CallUp) Marked(text string) string {
 // phrases are the fixed sentences of a call-up in one language.
 type phrases struct {
 	accepted, declined, help string
-	noKey, noKeyBye          string // no key: before a Redirect, before Hangup
+	// noKey is said when no key was pressed, before a Redirect; noKeyBye
+	// before Hangup: how to answer still, by SMS (as a message left on a
+	// machine says), then goodbye. Someone who answers aloud and presses
+	// nothing is not left silent on the board without a word of how.
+	noKey, noKeyBye string
 }
 
 var phrasesOf = map[Language]phrases{
@@ -111,14 +115,14 @@ var phrasesOf = map[Language]phrases{
 		declined: "已记录您不能到岗，谢谢。",
 		help:     "按键无效。确认到岗请按1，不能到岗请按2，重听请按9。",
 		noKey:    "未收到按键。",
-		noKeyBye: "未收到按键，再见。",
+		noKeyBye: "未收到按键。" + voicemailPhrases[ZhCN].reply + "再见。",
 	},
 	EnUS: {
 		accepted: "You are confirmed as coming. Thank you.",
 		declined: "We have recorded that you cannot come. Thank you.",
 		help:     "That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.",
 		noKey:    "No key was pressed.",
-		noKeyBye: "No key was pressed. Goodbye.",
+		noKeyBye: "No key was pressed. " + voicemailPhrases[EnUS].reply + " Goodbye.",
 	},
 }
 

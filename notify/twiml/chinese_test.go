@@ -86,7 +86,7 @@ func TestEnglishCallSaysChineseInAChineseVoice(t *testing.T) {
 			script := []string{"[EXERCISE]", "曾强", ", level IV response in", "金桥街道: 英语演练（通讯演练 D000003，手动启动）",
 				". Report as Grid Leader. Press 1 if you are coming, 2 if you cannot, 9 to repeat."}
 			twice := append(append([]string{}, script...), script...)
-			assert.Equal(t, append(twice, "[EXERCISE] No key was pressed. Goodbye."), englishSays(t, Prompt(c).Verbs, zh))
+			assert.Equal(t, append(twice, "[EXERCISE] No key was pressed. Please reply to the text message: 1 if you are coming, 2 if you cannot. Goodbye."), englishSays(t, Prompt(c).Verbs, zh))
 			assert.Equal(t, []string{"[EXERCISE] You are confirmed as coming. Thank you."}, englishSays(t, Reply(c, "1").Verbs, zh))
 			help := englishSays(t, Reply(c, "5").Verbs, zh)
 			assert.Equal(t, "[EXERCISE] That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.", help[0])
