@@ -122,7 +122,7 @@ func (s *Server) smsInbound(c *gin.Context) {
 		return
 	}
 	get := func(k string) string { return strings.Join(form[k], "") }
-	it := notify.InboundItem{Kind: notify.InboundReply, SID: get("MessageSid"), From: get("From"), To: get("To"),
+	it := notify.InboundItem{Kind: notify.InboundReply, SID: get("MessageSid"), From: senderNumber(get("From")), To: get("To"),
 		Body: get("Body"), Account: get("AccountSid")}
 	if it.SID == "" {
 		it.SID = get("SmsSid")
@@ -405,6 +405,20 @@ func (s *Server) voiceStatus(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// senderNumber is the From of an inbound SMS as the roster writes numbers
+// (plans.NormalizePhone: E.164, a number without a country code read in
+// plans.PhoneRegion), so that a reply an SMS gateway in front of the
+// provider passes on as 13474601328, 8613474601328 or 008613474601328
+// finds its sender as +8613474601328 does. A From that is no phone number
+// (a short code, a name) is kept as it came. The signature was checked
+// over the form as posted.
+func senderNumber(from string) string {
+	if n, err := plans.NormalizePhone(from); err == nil {
+		return n
+	}
+	return from
 }
 
 // repeatedField is a field the form gives more than once, or "".
