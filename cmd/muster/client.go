@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"muster"
 )
 
 // client talks to the muster HTTP API.
@@ -309,6 +311,12 @@ func (c *client) refusal(res *http.Response) *apiError {
 	e := responseError(res)
 	if e.Status == http.StatusUnauthorized && strings.TrimSpace(c.g.token) == "" {
 		e.Message = noToken
+	}
+	if e.Status == http.StatusServiceUnavailable && res.Request != nil && res.Request.Method == http.MethodGet &&
+		res.Request.URL.Query().Get("consistency") != string(muster.Stale) {
+		// No leader to read through: the node's own copy still answers,
+		// which a commander watching a call-up through an outage needs.
+		e.Message += "; this node's own copy, which may be behind, answers without a leader: add --consistency stale"
 	}
 	return e
 }

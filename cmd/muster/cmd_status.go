@@ -287,7 +287,7 @@ func withFields(obj json.RawMessage, fields map[string]any) (json.RawMessage, er
 func showStatus(c *client, id string, grids int) error {
 	path := "/api/v1/activations/" + url.PathEscape(id)
 	var raw []byte
-	if err := c.do(request{method: http.MethodGet, path: path + "?board=true"}, &raw); err != nil {
+	if err := c.do(request{method: http.MethodGet, path: path, query: url.Values{"board": {"true"}}}, &raw); err != nil {
 		return err
 	}
 	var st struct {
