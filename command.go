@@ -309,6 +309,17 @@ const commandVersion byte = 1
 //	   updated_at than the schedule's (it changed since it was read) is
 //	   refused. Under earlier rules the change is refused; pause, resume
 //	   and delete are as before.
+//	   recipient.cancel takes one recipient off an active call-up (not a
+//	   correction), with the actor and a reason: one that has not
+//	   answered (pending, sending, sent, delivered, failed, escalated)
+//	   moves to cancelled (state code 9, counted as state/cancelled), its
+//	   queued retry is dropped, its escalation clock ends and the SMS and
+//	   calls queued to it are skipped; who, when and why are kept
+//	   (cancelled, under the activation's data). A cancelled recipient is
+//	   never claimed, escalated, named as silent nor sent a correction, a
+//	   send result or delivery report for it changes nothing, and an
+//	   answer from it is kept as a note. Under earlier rules it is
+//	   refused.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -38,6 +38,8 @@ type Activations interface {
 	Modes(ctx context.Context, level muster.Consistency) ([]plans.ModeRecord, error)
 	Mode(ctx context.Context, level muster.Consistency, region plans.RegionCode) (plans.RegionMode, error)
 	EndRecovery(ctx context.Context, actor string, regions []plans.RegionCode, reason string) ([]plans.RegionMode, error)
+	CancelRecipient(ctx context.Context, actor string, id plans.ActivationID, person plans.PersonID, reason string) (notify.Cancellation, error)
+	CallUpsOf(ctx context.Context, level muster.Consistency, person plans.PersonID) ([]notify.PersonCallUp, error)
 }
 
 // activationRequest is the body of POST /activations: the activation, and
@@ -164,6 +166,22 @@ func (s *Server) standDown(c *gin.Context) {
 	}
 	a, err := standDown(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req.Reason)
 	s.reply(c, http.StatusOK, a, err)
+}
+
+// cancelRecipient takes one person off an open call-up (POST
+// /activations/{id}/recipients/{person}/cancel, with a reason): nothing
+// more of it is sent to them and their escalation ends. Permission
+// activate, as a stand-down.
+func (s *Server) cancelRecipient(c *gin.Context) {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out, err := s.deps.Activations.CancelRecipient(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), plans.PersonID(c.Param("person")), req.Reason)
+	s.reply(c, http.StatusOK, out, err)
 }
 
 // approveActivation approves a pending activation, or with dry_run returns

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"muster"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -179,12 +180,36 @@ func (s *Server) updatePerson(c *gin.Context) {
 	s.reply(c, http.StatusOK, p, err)
 }
 
+// PersonDeleted is the answer to deleting a person: who, and the open
+// call-ups that still call them up. A call-up keeps its own copy of its
+// people, so those go on sending to them until each is stood down or
+// takes them off (notify.Service.CancelRecipient).
+type PersonDeleted struct {
+	Deleted plans.PersonID        `json:"deleted"`
+	CallUps []notify.PersonCallUp `json:"call_ups"`
+	// CallUpsError says why the call-ups could not be read; the person is
+	// deleted all the same.
+	CallUpsError string `json:"call_ups_error,omitempty"`
+}
+
 func (s *Server) deletePerson(c *gin.Context) {
-	if err := s.deps.Plans.DeletePerson(c.Request.Context(), identity(c).Name, plans.PersonID(c.Param("id"))); err != nil {
+	id := plans.PersonID(c.Param("id"))
+	if err := s.deps.Plans.DeletePerson(c.Request.Context(), identity(c).Name, id); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	c.Status(http.StatusNoContent)
+	out := PersonDeleted{Deleted: id, CallUps: []notify.PersonCallUp{}}
+	if s.deps.Activations != nil {
+		// Read at least as new as the delete (the leader applied it).
+		ups, err := s.deps.Activations.CallUpsOf(c.Request.Context(), muster.Default, id)
+		if err != nil {
+			s.logger.Warn("person deleted; its open call-ups unread", "person", id, "err", err)
+			out.CallUpsError = err.Error()
+		} else {
+			out.CallUps = ups
+		}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) importRoster(c *gin.Context) {

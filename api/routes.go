@@ -96,6 +96,7 @@ func (s *Server) routes() {
 	s.handle(api, "GET", "/activations/:id/notes", access.ActRead, s.listNotes)
 	s.handle(api, "GET", "/activations/:id/escalation", access.ActRead, s.getEscalation)
 	s.handle(api, "POST", "/activations/:id/stand-down", access.ActActivate, s.standDown)
+	s.handle(api, "POST", "/activations/:id/recipients/:person/cancel", access.ActActivate, s.cancelRecipient)
 	s.handle(api, "POST", "/activations/:id/approve", access.ActApprove, s.approveActivation)
 	s.handle(api, "POST", "/activations/:id/reject", access.ActApprove, s.rejectActivation)
 	s.handle(api, "POST", "/activations/:id/retract", access.ActActivate, s.retractActivation)

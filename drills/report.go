@@ -287,6 +287,7 @@ var stateWords = map[notify.State][2]string{
 	notify.StateFailed:    {"发送失败", "failed"},
 	notify.StateEscalated: {"已升级", "escalated"},
 	notify.StateExpired:   {"已过期", "expired"},
+	notify.StateCancelled: {"已取消召集", "taken off the call-up"},
 }
 
 var typeWordsEN = map[ExerciseType]string{

@@ -212,6 +212,7 @@ func Register(r Registrar) {
 	r.Handle(CmdCorrectionUncall, indexWaiting(applyCorrectionUncall))
 	r.Handle(CmdApprovalNotice, indexWaiting(applyApprovalNotice))
 	r.Handle(CmdApprovalNoticed, indexWaiting(applyApprovalNoticed))
+	r.Handle(CmdRecipientCancel, indexWaiting(applyRecipientCancel))
 }
 
 func invalidf(format string, args ...any) error {
@@ -760,35 +761,7 @@ func (at *actTx) spare(person plans.PersonID, why string) error {
 		at.tally(r.Grid, r.Roles, StatePending, -1)
 		at.a.Recipients--
 	}
-	if b := at.ad.Bucket(bEscClock); b != nil && b.Get([]byte(person)) != nil {
-		if err := b.Delete([]byte(person)); err != nil {
-			return err
-		}
-		at.count(escClockCounter, -1)
-	}
-	q := at.ad.Bucket(bEscQueue)
-	if q == nil {
-		return nil
-	}
-	var skip []EscalationItem
-	err = q.ForEach(func(_, v []byte) error {
-		var it EscalationItem
-		if err := json.Unmarshal(v, &it); err != nil {
-			return err
-		}
-		if it.Person == person && it.State == EscQueued && (it.Action == plans.EscalateSMS || it.Action == plans.EscalateVoice) {
-			skip = append(skip, it)
-		}
-		return nil
-	})
-	for _, it := range skip {
-		if err != nil {
-			break
-		}
-		it.State, it.Error = EscSkipped, why
-		escMove(at, EscQueued, EscSkipped)
-		err = putEscItem(q, it)
-	}
+	_, err = at.endEscalationOf(person, why)
 	return err
 }
 

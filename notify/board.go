@@ -27,6 +27,9 @@ type StatusCounts struct {
 	Failed     int `json:"failed"`
 	Escalated  int `json:"escalated"`
 	Expired    int `json:"expired"`
+	// Cancelled counts those an operator took off the call-up (rules 13):
+	// nothing more of it is sent to them, and they are not waited for.
+	Cancelled int `json:"cancelled"`
 }
 
 // CountStates turns per-state counts (Counters.ByState, or one grid's or
@@ -55,6 +58,8 @@ func CountStates(by map[State]int) StatusCounts {
 			c.Escalated += n
 		case StateExpired:
 			c.Expired += n
+		case StateCancelled:
+			c.Cancelled += n
 		}
 	}
 	return c
@@ -71,6 +76,7 @@ func (c *StatusCounts) add(o StatusCounts) {
 	c.Failed += o.Failed
 	c.Escalated += o.Escalated
 	c.Expired += o.Expired
+	c.Cancelled += o.Cancelled
 }
 
 // Out counts the recipients a message went out to: sent, delivered,
@@ -81,9 +87,12 @@ func (c StatusCounts) Out() int { return c.Sent + c.Delivered + c.Acked + c.Decl
 // reported on: being sent, or sent and not yet delivered.
 func (c StatusCounts) InFlight() int { return c.Sending + c.Sent }
 
-// Unanswered counts the recipients who have neither answered nor failed:
-// still to be sent, on their way, delivered and silent, escalated or expired.
-func (c StatusCounts) Unanswered() int { return c.Recipients - c.Acked - c.Declined - c.Failed }
+// Unanswered counts the recipients who have neither answered nor failed
+// and were not taken off the call-up: still to be sent, on their way,
+// delivered and silent, escalated or expired.
+func (c StatusCounts) Unanswered() int {
+	return c.Recipients - c.Acked - c.Declined - c.Failed - c.Cancelled
+}
 
 // Percent is 100·n/of rounded to one decimal; 0 when of is 0.
 func Percent(n, of int) float64 {
@@ -144,7 +153,7 @@ func (st ActivationStatus) Settled() bool {
 	case st.Retracts != "":
 		return c.Pending+c.InFlight() == 0 && st.Counters.Dispatch[escQueuedCounter]+st.Counters.Dispatch[escSendingCounter] == 0
 	}
-	return c.Acked+c.Declined+c.Failed+c.Expired == c.Recipients
+	return c.Acked+c.Declined+c.Failed+c.Expired+c.Cancelled == c.Recipients
 }
 
 // NeverStarts reports whether st is a request that will not start: it was

@@ -1178,8 +1178,9 @@ func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply 
 	if att.Reached.IsZero() && (att.N > 0 || reply.Kind != ReplyNote) {
 		att.Reached = c.Time
 	}
-	// The first answer stands; what comes after it is kept as a note.
-	if reply.Kind == ReplyNote || r.State.Answered() {
+	// The first answer stands; what comes after it is kept as a note, and
+	// so is an answer from someone taken off the call-up (rules 13).
+	if reply.Kind == ReplyNote || r.State.Answered() || r.State == StateCancelled {
 		res.Outcome = InboundNote
 		if err := addNote(at, Note{Person: person, Time: c.Time, Body: truncate(body, 500)}); err != nil {
 			return res, err

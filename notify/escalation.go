@@ -1525,7 +1525,7 @@ func putEscItem(q *bolt.Bucket, it EscalationItem) error {
 
 // wanted reports whether an escalation item should still go out: its
 // activation is active and, for a message to the silent person itself,
-// that person has not answered since.
+// that person has not answered since nor been taken off the call-up.
 func wanted(at *actTx, it EscalationItem) bool {
 	if at.a.Status != StatusActive {
 		return false
@@ -1534,7 +1534,7 @@ func wanted(at *actTx, it EscalationItem) bool {
 		return true
 	}
 	v := at.rb.Get([]byte(it.Person))
-	return v != nil && len(v) > 1 && !stateOf(v[1]).Answered()
+	return v != nil && len(v) > 1 && !stateOf(v[1]).Answered() && stateOf(v[1]) != StateCancelled
 }
 
 // rulesEscalationResent is the behaviour (muster.Rules) from which an

@@ -29,12 +29,15 @@ const (
 	StateFailed    State = "failed"    // permanent delivery failure
 	StateEscalated State = "escalated" // silence handed to the next escalation step
 	StateExpired   State = "expired"   // deadline passed with no answer and nothing left to try
+	// StateCancelled: taken off an open call-up by an operator (rules 13,
+	// recipient.cancel); nothing more of it is sent to them.
+	StateCancelled State = "cancelled"
 )
 
 // States lists every recipient state; a state's position is its code in the
 // stored record, so the list is only ever appended to.
 func States() []State {
-	return []State{StatePending, StateSending, StateSent, StateDelivered, StateAcked, StateDeclined, StateFailed, StateEscalated, StateExpired}
+	return []State{StatePending, StateSending, StateSent, StateDelivered, StateAcked, StateDeclined, StateFailed, StateEscalated, StateExpired, StateCancelled}
 }
 
 func (s State) code() (byte, bool) {
@@ -53,7 +56,7 @@ func stateOf(code byte) State {
 func ParseState(s string) (State, error) {
 	st := State(strings.ToLower(strings.TrimSpace(s)))
 	if _, ok := st.code(); !ok {
-		return "", invalidf("state %q: want one of pending, sending, sent, delivered, acked, declined, failed, escalated, expired", s)
+		return "", invalidf("state %q: want one of pending, sending, sent, delivered, acked, declined, failed, escalated, expired, cancelled", s)
 	}
 	return st, nil
 }

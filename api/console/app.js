@@ -62,14 +62,16 @@
     ['sending', '发送中'],
     ['pending', '待发送'],
     ['expired', '发送中解除'],
+    ['cancelled', '已取消召集'],
     ['unanswered', '未回复'],
   ];
   // Once a call-up is no longer active, those still pending are never
   // sent (muster status: NOT SENT).
   const ENDED_LABELS = { pending: '未发送' };
   // Boxes shown only when not zero: expired is someone whose message was
-  // in flight when the call-up was stood down (muster status: EXPIRED).
-  const ONLY_IF_ANY = new Set(['expired']);
+  // in flight when the call-up was stood down (muster status: EXPIRED);
+  // cancelled someone an operator took off the call-up (CANCELLED).
+  const ONLY_IF_ANY = new Set(['expired', 'cancelled']);
   // A correction takes no answers: its board leaves out the answer counts.
   const ANSWER_TOTALS = new Set(['acked', 'declined', 'unanswered']);
   // On a correction, delivered is just 已送达: nobody is waiting for a reply.

@@ -18,7 +18,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster/api"
 	"muster/examples"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -247,23 +249,50 @@ func newPersonSetCmd(g *globals) *cobra.Command {
 }
 
 // newPersonDeleteCmd is muster person delete: a person leaves the roster
-// (a file imported again without them keeps them).
+// (a file imported again without them keeps them). The answer names the
+// open call-ups that still call them up, which deleting them does not
+// stop, and how to take them off each.
 func newPersonDeleteCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ID",
-		Short: "Take a person out of the roster (people who had them as backup lose it)",
-		Args:  needArgs("ID"),
+		Short: "Take a person out of the roster (people who had them as backup lose it; open call-ups that call them are named)",
+		Long: `Take a person out of the roster. People who had them as backup lose it.
+A call-up already running keeps its own copy of the people it calls up, so
+it goes on sending to them, reminding, calling and escalating them while
+they are silent: the answer names each such call-up, what it will still do,
+and the command that takes them off it (muster recipient cancel).`,
+		Args: needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
-			if err := c.do(request{method: http.MethodDelete, path: "/api/v1/people/" + url.PathEscape(args[0])}, nil); err != nil {
+			var raw []byte
+			if err := c.do(request{method: http.MethodDelete, path: "/api/v1/people/" + url.PathEscape(args[0])}, &raw); err != nil {
 				return err
 			}
-			if g.output == "json" {
-				return c.print(mustJSON(map[string]string{"deleted": args[0]}), nil)
+			var out api.PersonDeleted
+			if len(bytes.TrimSpace(raw)) == 0 || json.Unmarshal(raw, &out) != nil {
+				out = api.PersonDeleted{Deleted: plans.PersonID(args[0])} // a server that answers 204
+				raw = mustJSON(map[string]string{"deleted": args[0]})
 			}
-			fmt.Fprintf(c.out, "person %s deleted\n", args[0])
+			if g.output == "json" {
+				return c.print(raw, nil)
+			}
+			printPersonDeleted(c.out, out)
 			return nil
 		},
+	}
+}
+
+// printPersonDeleted says that a person was deleted and names the open
+// call-ups that still call them up, each with what it will still do and
+// the command that takes them off it.
+func printPersonDeleted(w io.Writer, d api.PersonDeleted) {
+	fmt.Fprintf(w, "person %s deleted\n", d.Deleted)
+	if d.CallUpsError != "" {
+		fmt.Fprintf(w, "their open call-ups could not be read (%s): muster status lists the call-ups running\n", d.CallUpsError)
+	}
+	for _, u := range d.CallUps {
+		fmt.Fprintf(w, "still called up by %s (%s, %s, level %s; %s): %s, to %s\n", u.Activation, u.Purpose, u.PlanTitle, u.Level, u.State, u.Still, u.Phone)
+		fmt.Fprintf(w, "  to stop it: %s\n", notify.RecipientCancelHint(u.Activation, d.Deleted))
 	}
 }
 

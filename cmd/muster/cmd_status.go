@@ -125,12 +125,31 @@ activation. A share marked … is still counting: that time has not passed.
 // countColumns are the headers of the nine counts, in StatusCounts order.
 const countColumns = "RECIPIENTS\tPENDING\tSENDING\tSENT\tDELIVERED\tACKED\tDECLINED\tFAILED\tESCALATED"
 
-// countCells formats the nine counts as tab-separated cells, and expired
-// when the table shows it.
-func countCells(c notify.StatusCounts, expired bool) string {
+// extraCols are the count columns a table shows only when some recipient
+// is counted in them: EXPIRED (in flight at a stand-down) and CANCELLED
+// (taken off the call-up).
+type extraCols struct{ expired, cancelled bool }
+
+// header is countColumns with the extra columns shown.
+func (x extraCols) header(cols string) string {
+	if x.expired {
+		cols += "\tEXPIRED"
+	}
+	if x.cancelled {
+		cols += "\tCANCELLED"
+	}
+	return cols
+}
+
+// countCells formats the nine counts as tab-separated cells, and the
+// extra ones the table shows.
+func countCells(c notify.StatusCounts, extra extraCols) string {
 	s := fmt.Sprintf("%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d", c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated)
-	if expired {
+	if extra.expired {
 		s += fmt.Sprintf("\t%d", c.Expired)
+	}
+	if extra.cancelled {
+		s += fmt.Sprintf("\t%d", c.Cancelled)
 	}
 	return s
 }
@@ -234,7 +253,7 @@ func neverStarted(a notify.Activation, recipients int) string {
 // sent, and say so ("12 not sent"), as the status of that one activation
 // does.
 func listCountCells(status notify.Status, c notify.StatusCounts) string {
-	cells := strings.Split(countCells(c, false), "\t")
+	cells := strings.Split(countCells(c, extraCols{}), "\t")
 	if notSent(status, c.Pending) {
 		cells[1] = fmt.Sprintf("%d not sent", c.Pending) // the PENDING column
 	}
@@ -469,7 +488,7 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 		return // every count is zero
 	}
 
-	expired := sum.Counts.Expired > 0
+	extra := extraCols{expired: sum.Counts.Expired > 0, cancelled: sum.Counts.Cancelled > 0}
 	header := countColumns
 	if notSent(st.Status, sum.Counts.Pending) {
 		// Those still pending when it stopped are never sent: say so.
@@ -483,22 +502,20 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 		}
 		fmt.Fprintf(w, "%s not sent: the %s was %s before their turn\n", count(sum.Counts.Pending, "recipient", "recipients"), what, how)
 	}
-	if expired {
-		header += "\tEXPIRED"
-	}
+	header = extra.header(header)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "\t"+header)
-	fmt.Fprintf(w, "ALL\t%s\n", countCells(sum.Counts, expired))
+	fmt.Fprintf(w, "ALL\t%s\n", countCells(sum.Counts, extra))
 
 	fmt.Fprintln(w, "\nROLE\t"+header)
 	for _, r := range sum.Roles {
-		fmt.Fprintf(w, "%s / %s\t%s\n", r.Group, r.Name, countCells(r.StatusCounts, expired))
+		fmt.Fprintf(w, "%s / %s\t%s\n", r.Group, r.Name, countCells(r.StatusCounts, extra))
 	}
 
 	if len(b.Regions) > 0 {
 		fmt.Fprintln(w, "\nREGION\t"+header)
 		for _, r := range b.Regions {
-			fmt.Fprintf(w, "%s\t%s\n", regionLabel(r), countCells(r.StatusCounts, expired))
+			fmt.Fprintf(w, "%s\t%s\n", regionLabel(r), countCells(r.StatusCounts, extra))
 		}
 	}
 
@@ -510,7 +527,7 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	}
 	fmt.Fprintln(w, "\nGRID\t"+header)
 	for _, r := range shown {
-		fmt.Fprintf(w, "%s\t%s\n", regionLabel(r), countCells(r.StatusCounts, expired))
+		fmt.Fprintf(w, "%s\t%s\n", regionLabel(r), countCells(r.StatusCounts, extra))
 	}
 	if more := len(rows) - len(shown); more > 0 {
 		fmt.Fprintf(w, "… %d more %s (--grids 0 shows all; muster board %s has 报到 per grid)\n", more, plural(more, "grid", "grids"), st.ID)
@@ -1028,6 +1045,9 @@ func statusLine(st notify.ActivationStatus, at time.Duration) string {
 	line := fmt.Sprintf("%s status=%s recipients=%d pending=%d sending=%d sent=%d delivered=%d acked=%d declined=%d failed=%d escalated=%d out_pct=%.1f acked_pct=%.1f",
 		when, st.Status, c.Recipients, c.Pending, c.Sending, c.Sent, c.Delivered, c.Acked, c.Declined, c.Failed, c.Escalated,
 		notify.Percent(c.Out(), c.Recipients), notify.Percent(c.Acked, c.Recipients))
+	if c.Cancelled > 0 {
+		line += fmt.Sprintf(" cancelled=%d", c.Cancelled) // taken off the call-up: only when any
+	}
 	if st.Status == notify.StatusPendingApproval {
 		line += fmt.Sprintf(" approvals=%d/%d approve_by=%s", st.Approvals(), st.ApprovalsRequired, st.ApprovalDeadline.Format(time.RFC3339))
 	}

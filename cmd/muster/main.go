@@ -84,7 +84,7 @@ Talk to a running cluster:                  muster plan list --addr http://127.0
 		newDevCmd(), newAgentCmd(), newTwilioSimCmd(),
 		newRegionCmd(g), newPersonCmd(g), newRosterCmd(g), newPlanCmd(g),
 		newClusterCmd(g), newTokenCmd(g), newWhoamiCmd(g), newBackupCmd(g), newAuditCmd(g),
-		newActivateCmd(g), newApproveCmd(g), newRejectCmd(g), newRetractCmd(g), newStandDownCmd(g), newModeCmd(g), newEndRecoveryCmd(g), newStatusCmd(g), newBoardCmd(g),
+		newActivateCmd(g), newApproveCmd(g), newRejectCmd(g), newRetractCmd(g), newStandDownCmd(g), newRecipientCmd(g), newModeCmd(g), newEndRecoveryCmd(g), newStatusCmd(g), newBoardCmd(g),
 		newWarningCmd(g),
 		newDrillCmd(g),
 	)
