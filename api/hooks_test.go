@@ -58,8 +58,15 @@ func newVoiceRig(t *testing.T) *voiceRig {
 // its recipients.
 func (r *voiceRig) activate(t *testing.T, region string) (notify.Activation, []notify.Recipient) {
 	t.Helper()
+	return r.activateAs(t, region, "LIVE")
+}
+
+// activateAs starts a level IV call-up of purpose (LIVE, EXERCISE) over
+// region and returns it with its recipients.
+func (r *voiceRig) activateAs(t *testing.T, region, purpose string) (notify.Activation, []notify.Recipient) {
+	t.Helper()
 	res := do(t, r.main, request{method: "POST", path: "/api/v1/activations", token: r.f.root, body: jsonBody(map[string]any{
-		"plan_id": "flood-control", "regions": []string{region}, "level": "IV", "purpose": "LIVE", "reason": "暴雨内涝"})})
+		"plan_id": "flood-control", "regions": []string{region}, "level": "IV", "purpose": purpose, "reason": "暴雨内涝"})})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
 	var a notify.Activation
 	res.decode(t, &a)

@@ -116,3 +116,44 @@ func TestDrillCallPickedUpAfterItsStandDownIsMarked(t *testing.T) {
 	assert.Contains(t, body, plans.ExerciseMark+"本次召集已结束，无需回复。")
 	assert.Contains(t, body, "<Hangup/>")
 }
+
+// A drill's call picked up by a person says in a full sentence, in the
+// person's language and voice, that it is a drill before each reading of
+// the call-up and again after it; a LIVE call-up's call says neither.
+// Before, the drill's only word of it was the 【演练】 read first, while
+// whoever picked up was still saying 喂, before a call-up that sounded live.
+func TestDrillCallSaysItIsADrill(t *testing.T) {
+	r := newVoiceRig(t)
+	a, recs := r.activateAs(t, "990102", "EXERCISE")
+	zh := firstIn(t, recs, plans.LangZH)
+	en := firstIn(t, recs, plans.LangEN)
+	for _, tc := range []struct {
+		rc                notify.Recipient
+		open, close, mark string
+		voice             string
+	}{
+		{zh, "这是一次演练，不是真实事件。", "以上为演练内容。", plans.ExerciseMark + "这里是", `voice="Polly.Zhiyu" language="cmn-CN"`},
+		{en, "This is a drill, not a real emergency.", "This was a drill.", plans.ExerciseMarkEN + "This is the Example City", `voice="Polly.Joanna" language="en-US"`},
+	} {
+		body := r.pickUp(t, a.ID, tc.rc, 1)
+		opening, closing := "<Say "+tc.voice+">"+tc.open+"</Say>", "<Say "+tc.voice+">"+tc.close+"</Say>"
+		assert.Equal(t, 2, strings.Count(body, opening), "%s: the drill sentence opens each reading: %s", tc.rc.Language, body)
+		assert.Equal(t, 2, strings.Count(body, closing), "%s: and ends it: %s", tc.rc.Language, body)
+		rest := body
+		for reading := 1; reading <= 2; reading++ {
+			o, m := strings.Index(rest, opening), strings.Index(rest, tc.mark)
+			require.True(t, o >= 0 && m > o, "%s, reading %d: the drill sentence before the call-up: %s", tc.rc.Language, reading, body)
+			assert.NotContains(t, rest[o:m], "<Pause", "%s, reading %d: right before it", tc.rc.Language, reading)
+			rest = rest[m:]
+			c := strings.Index(rest, closing)
+			require.Positive(t, c, "%s, reading %d: the closing drill sentence after the call-up: %s", tc.rc.Language, reading, body)
+			assert.NotContains(t, rest[:c], "<Pause", "%s, reading %d: in the same reading", tc.rc.Language, reading)
+			rest = rest[c:]
+		}
+	}
+
+	live, recs := r.activate(t, "990103")
+	body := r.pickUp(t, live.ID, firstIn(t, recs, plans.LangZH), 1)
+	assert.Contains(t, body, "<Gather", "the LIVE call-up is read")
+	assert.NotContains(t, body, "演练", "a LIVE call-up's call says no drill sentence")
+}

@@ -111,7 +111,7 @@ func TestEscalationSMSIsAReminder(t *testing.T) {
 // answered says first that it reminds them of it (in the voice's
 // language), and the time to answer its script names is what is left when
 // the call is answered (20 minutes at T+10), not the call-up's 30 again;
-// a drill's call is still marked first.
+// a drill's call says first that it is a drill, and its script is marked.
 func TestEscalationCallIsAReminder(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 1, 0, 0, 0, time.UTC))
 	r := newCallRig(t, rigOptions{nodes: 1, people: 120, clock: clock, sim: twiliosim.Config{
@@ -156,12 +156,15 @@ func TestEscalationCallIsAReminder(t *testing.T) {
 			}
 			if rc.Language == plans.LangEN {
 				english++
-				assert.Contains(t, said[0], "EXERCISE", "a drill's call is marked first")
+				assert.Equal(t, "This is a drill, not a real emergency.", said[0], "a drill's call says first that it is one")
+				if assert.Greater(t, len(said), 1) {
+					assert.Contains(t, said[1], "EXERCISE", "then its script, marked")
+				}
 				assert.Contains(t, script, "Reminder: you have not answered the call-up.")
 				assert.Contains(t, script, "Report within 20 min.", "the time left, not the call-up's 30 min")
 				assert.NotContains(t, script, "30 min")
 			} else {
-				assert.True(t, strings.HasPrefix(script, plans.ExerciseMark+"提醒：您尚未回复召集通知。"), "%q", script)
+				assert.True(t, strings.HasPrefix(script, "这是一次演练，不是真实事件。 "+plans.ExerciseMark+"提醒：您尚未回复召集通知。"), "%q", script)
 				assert.Contains(t, script, "请20分钟内到岗", "the time left, not the call-up's 30 minutes")
 				assert.NotContains(t, script, "30分钟")
 			}

@@ -546,9 +546,11 @@ func correctionCalls(t *testing.T, rules int) {
 			said = append(said, s.Text)
 			assert.Equal(t, "cmn-CN", s.Language, "%s (%s): the retraction's Chinese words, in a Chinese voice", c.To, language[c.To])
 		}
-		require.Len(t, said, 2, "%s: the correction read twice, and nothing else", c.To)
-		for _, s := range said {
-			assert.True(t, strings.HasPrefix(s, plans.ExerciseMark) && strings.Contains(s, correctionText), "%s heard %q", c.To, s)
+		require.Len(t, said, 6, "%s: the correction read twice, each reading between the drill's sentences, and nothing else: %q", c.To, said)
+		for i := 0; i < len(said); i += 3 {
+			assert.Equal(t, "这是一次演练，不是真实事件。", said[i], "%s: a drill's correction says it is a drill", c.To)
+			assert.True(t, strings.HasPrefix(said[i+1], plans.ExerciseMark) && strings.Contains(said[i+1], correctionText), "%s heard %q", c.To, said[i+1])
+			assert.Equal(t, "以上为演练内容。", said[i+2], "%s: and again after it", c.To)
 		}
 		assert.Empty(t, c.Keys, "%s: a correction takes no keys", c.To)
 	}

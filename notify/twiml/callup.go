@@ -85,9 +85,12 @@ type CallUp struct {
 	// NoInput, when set, is where the call goes (Redirect, POST) when no
 	// key is pressed; empty: a goodbye and Hangup.
 	NoInput string
-	// Mark, when set (a drill's 【演练】), begins whatever the call says
-	// besides Text, which carries it already: an answer's thanks, a
-	// closing.
+	// Mark, when set (a drill's 【演练】), makes the call a drill's. It
+	// begins whatever the call says besides Text (which carries it
+	// already) and the drill sentences: an answer's thanks, a closing.
+	// Each reading of Text is opened and ended by a sentence saying it is
+	// a drill: the mark alone is one word, said while whoever picked up
+	// may still be saying "喂？".
 	Mark string
 }
 
@@ -107,6 +110,10 @@ type phrases struct {
 	// machine says), then goodbye. Someone who answers aloud and presses
 	// nothing is not left silent on the board without a word of how.
 	noKey, noKeyBye string
+	// drillOpen opens each reading of a drill's call-up and drillClose
+	// ends it: whoever missed the mark at the start hears in a full
+	// sentence, before the call-up and again after it, that it is a drill.
+	drillOpen, drillClose string
 }
 
 var phrasesOf = map[Language]phrases{
@@ -116,6 +123,9 @@ var phrasesOf = map[Language]phrases{
 		help:     "按键无效。确认到岗请按1，不能到岗请按2，重听请按9。",
 		noKey:    "未收到按键。",
 		noKeyBye: "未收到按键。" + voicemailPhrases[ZhCN].reply + "再见。",
+
+		drillOpen:  "这是一次演练，不是真实事件。",
+		drillClose: "以上为演练内容。",
 	},
 	EnUS: {
 		accepted: "You are confirmed as coming. Thank you.",
@@ -123,6 +133,9 @@ var phrasesOf = map[Language]phrases{
 		help:     "That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.",
 		noKey:    "No key was pressed.",
 		noKeyBye: "No key was pressed. " + voicemailPhrases[EnUS].reply + " Goodbye.",
+
+		drillOpen:  "This is a drill, not a real emergency.",
+		drillClose: "This was a drill.",
 	},
 }
 
@@ -218,6 +231,24 @@ func (c CallUp) says(text string) []Verb {
 	return out
 }
 
+// reading is one reading of the call-up: texts said in turn, a drill's
+// (Mark set) opened by its drillOpen sentence and ended by its drillClose,
+// which say it is a drill in words and take no mark.
+func (c CallUp) reading(texts ...string) []Verb {
+	var out []Verb
+	p := c.phrases()
+	if c.Mark != "" {
+		out = append(out, c.says(p.drillOpen)...)
+	}
+	for _, t := range texts {
+		out = append(out, c.says(t)...)
+	}
+	if c.Mark != "" {
+		out = append(out, c.says(p.drillClose)...)
+	}
+	return out
+}
+
 // Speak is text said in the call's voice and its language: one Say, or,
 // in an English call with Chinese in it, a Say per run of either.
 func (c CallUp) Speak(text string) []Verb { return c.says(text) }
@@ -233,7 +264,7 @@ func (c CallUp) gather(lead string) Gather {
 	if lead != "" {
 		g.Verbs = append(append(g.Verbs, c.says(c.Marked(lead))...), Pause{Length: 1})
 	}
-	text := c.says(c.Text)
+	text := c.reading(c.Text)
 	g.Verbs = append(append(append(g.Verbs, text...), Pause{Length: 1}), text...)
 	return g
 }
@@ -250,6 +281,7 @@ func (c CallUp) fallback() []Verb {
 // Prompt is the document a call-up is answered with: a one-key Gather
 // posting to Action that reads Text, pauses a second and reads it again,
 // then, if no key came, the fallback (NoInput or a goodbye and Hangup).
+// A drill's call says before and after each reading that it is a drill.
 func Prompt(c CallUp) Response {
 	return Response{Verbs: append([]Verb{c.gather("")}, c.fallback()...)}
 }
@@ -273,9 +305,11 @@ func Reply(c CallUp, digits string) Response {
 }
 
 // Notice is the document of a call that only tells (a correction): Text
-// read, a second's pause, read again, and Hangup. It takes no keys.
+// read, a second's pause, read again, and Hangup. It takes no keys. A
+// drill's correction says before and after each reading that it is a
+// drill.
 func Notice(c CallUp) Response {
-	text := c.says(c.Text)
+	text := c.reading(c.Text)
 	return Response{Verbs: append(append(append(text, Pause{Length: 1}), text...), Hangup{})}
 }
 

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,6 +29,17 @@ func enCallUp() CallUp {
 	}
 }
 
+// drillOf is c as a drill's call: its Text marked as a drill's script is,
+// and Mark set as for a drill's call (【演练】, and [EXERCISE] in English).
+func drillOf(c CallUp) CallUp {
+	c.Mark = plans.ExerciseMark
+	if c.Language == EnUS {
+		c.Mark += plans.ExerciseMarkEN
+	}
+	c.Text = c.Mark + c.Text
+	return c
+}
+
 // golden compares got with testdata/name, rewriting it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -43,6 +55,9 @@ func golden(t *testing.T, name string, got []byte) {
 func TestRenderGolden(t *testing.T) {
 	noInput := zhCallUp()
 	noInput.NoInput = "https://muster.example.com/hooks/twilio/voice/A1?again=1"
+	correction := zhCallUp()
+	correction.Text = "更正：张三同志，防汛Ⅳ级应急响应召集有误，请勿前往，以后续通知为准。"
+	correction = drillOf(correction)
 	tests := []struct {
 		name string
 		doc  Response
@@ -57,6 +72,14 @@ func TestRenderGolden(t *testing.T) {
 		{"reply_decline_en.xml", Reply(enCallUp(), "2")},
 		{"reply_other_en.xml", Reply(enCallUp(), "*")},
 		{"voicemail_zh.xml", Voicemail(zhCallUp())},
+		{"prompt_drill_zh.xml", Prompt(drillOf(zhCallUp()))},
+		{"prompt_drill_en.xml", Prompt(drillOf(enCallUp()))},
+		{"reply_accept_drill_zh.xml", Reply(drillOf(zhCallUp()), "1")},
+		{"reply_other_drill_zh.xml", Reply(drillOf(zhCallUp()), "5")},
+		{"reply_accept_drill_en.xml", Reply(drillOf(enCallUp()), "1")},
+		{"voicemail_drill_zh.xml", Voicemail(drillOf(zhCallUp()))},
+		{"voicemail_drill_en.xml", Voicemail(drillOf(enCallUp()))},
+		{"notice_drill_zh.xml", Notice(correction)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +148,106 @@ func TestCallUpDocuments(t *testing.T) {
 	assert.Equal(t, Response{Verbs: []Verb{
 		Say{Text: zhText, Voice: "Polly.Zhiyu", Language: CmnCN}, Pause{Length: 1}, Say{Text: zhText, Voice: "Polly.Zhiyu", Language: CmnCN}, Hangup{},
 	}}, Notice(c), "a notice is read twice, takes no key and hangs up")
+}
+
+// segments are the Says of verbs (those inside a Gather too), cut at each
+// Pause: a call's readings, and what comes before or between them.
+func segments(verbs []Verb) [][]Say {
+	out := [][]Say{nil}
+	var walk func([]Verb)
+	walk = func(vs []Verb) {
+		for _, v := range vs {
+			switch v := v.(type) {
+			case Say:
+				out[len(out)-1] = append(out[len(out)-1], v)
+			case Pause:
+				out = append(out, nil)
+			case Gather:
+				walk(v.Verbs)
+			}
+		}
+	}
+	walk(verbs)
+	return out
+}
+
+// A drill's call says in a full sentence that it is a drill before each
+// reading of the call-up and again after it, in the call's language and
+// its voice, to a person (the call-up, the key help's readings), to an
+// answering machine and in a correction; its answers keep their mark.
+// Before, a drill's call said so only by the mark, one word (演练) read
+// first, while whoever picked up was still saying 喂, and then a call-up
+// that sounded live. A live call says neither sentence.
+func TestDrillCallSaysItIsADrill(t *testing.T) {
+	tests := []struct {
+		name, open, close, mark string
+		live                    CallUp
+		voice                   Voice
+		callUp                  string // said in every reading of the call-up
+	}{
+		{"zh", "这是一次演练，不是真实事件。", "以上为演练内容。", plans.ExerciseMark, zhCallUp(), DefaultVoice(ZhCN), "已启动防汛Ⅳ级应急响应"},
+		{"en", "This is a drill, not a real emergency.", "This was a drill.", plans.ExerciseMarkEN, enCallUp(), Voice{Name: "Polly.Joanna", Language: EnUS}, "a level 4 response is active"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			drill := drillOf(tc.live)
+			docs := []struct {
+				name     string
+				doc      Response
+				readings func([][]Say) [][]Say // the call-up's readings among the segments
+			}{
+				{"prompt", Prompt(drill), func(s [][]Say) [][]Say { return s[:2] }},
+				{"key help", Reply(drill, "5"), func(s [][]Say) [][]Say { return s[1:3] }},
+				{"voicemail", Voicemail(drill), func(s [][]Say) [][]Say { return s }},
+				{"correction", Notice(drill), func(s [][]Say) [][]Say { return s }},
+			}
+			for _, d := range docs {
+				segs := segments(d.doc.Verbs)
+				if d.name != "key help" {
+					require.NotEmpty(t, segs[0], d.name)
+					assert.Equal(t, tc.open, segs[0][0].Text, "%s: the call begins with the drill sentence", d.name)
+				}
+				readings := d.readings(segs)
+				require.Len(t, readings, 2, "%s: the call-up is read twice: %+v", d.name, segs)
+				for i, r := range readings {
+					var opened, said, closed int
+					for _, s := range r {
+						switch {
+						case s.Text == tc.open:
+							opened++
+							assert.Zero(t, said, "%s, reading %d: the drill sentence comes before the call-up", d.name, i+1)
+						case s.Text == tc.close:
+							closed++
+							assert.Positive(t, said, "%s, reading %d: the closing drill sentence comes after the call-up", d.name, i+1)
+						case strings.Contains(s.Text, tc.callUp):
+							said++
+							assert.Zero(t, closed, "%s, reading %d: the call-up before the closing drill sentence", d.name, i+1)
+						}
+						if s.Text == tc.open || s.Text == tc.close {
+							assert.Equal(t, tc.voice.Name, s.Voice, "%s: said in the call's voice", d.name)
+							assert.Equal(t, tc.voice.Language, s.Language, "%s: and its language", d.name)
+						}
+					}
+					assert.Equal(t, 1, opened, "%s, reading %d opens with the drill sentence: %+v", d.name, i+1, r)
+					assert.Equal(t, 1, said, "%s, reading %d reads the call-up: %+v", d.name, i+1, r)
+					assert.Equal(t, 1, closed, "%s, reading %d says it was a drill after the call-up: %+v", d.name, i+1, r)
+				}
+			}
+			for _, key := range []string{"1", "2"} {
+				said := segments(Reply(drill, key).Verbs)[0]
+				require.Len(t, said, 1)
+				assert.True(t, strings.HasPrefix(said[0].Text, tc.mark), "the answer to %s keeps its mark: %q", key, said[0].Text)
+			}
+			for _, doc := range []Response{Prompt(tc.live), Reply(tc.live, "5"), Reply(tc.live, "1"), Voicemail(tc.live), Notice(tc.live)} {
+				for _, seg := range segments(doc.Verbs) {
+					for _, s := range seg {
+						assert.NotContains(t, s.Text, tc.open, "a live call says no drill sentence")
+						assert.NotContains(t, s.Text, tc.close, "a live call says no drill sentence")
+					}
+				}
+			}
+		})
+	}
 }
 
 func TestParseAnswer(t *testing.T) {

@@ -45,16 +45,15 @@ func WithoutKeys(text string) string {
 // with DetectMessageEnd, so it is read after the greeting's beep): the
 // call-up without its key instructions, which a recording cannot follow,
 // then how to answer (reply 1 or 2 to the SMS), a pause, and both again;
-// a drill's marked. No Gather: such a call never acknowledges.
+// a drill's marked, each reading opened and ended by a sentence saying it
+// is a drill. No Gather: such a call never acknowledges.
 func Voicemail(c CallUp) Response {
 	p, ok := voicemailPhrases[c.lang()]
 	if !ok {
 		p = voicemailPhrases[ZhCN]
 	}
-	text, reply := WithoutKeys(c.Text), c.Marked(p.reply)
-	said, answer := c.says(text), c.says(reply)
-	var verbs []Verb
-	verbs = append(append(append(verbs, said...), answer...), Pause{Length: 1})
-	verbs = append(append(append(append(verbs, c.says(c.Marked(p.again))...), said...), answer...), Hangup{})
+	said := c.reading(WithoutKeys(c.Text), c.Marked(p.reply))
+	verbs := append(append([]Verb{}, said...), Pause{Length: 1})
+	verbs = append(append(append(verbs, c.says(c.Marked(p.again))...), said...), Hangup{})
 	return Response{Verbs: verbs}
 }
