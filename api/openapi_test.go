@@ -262,7 +262,9 @@ func TestOpenAPISchemasNameRealFields(t *testing.T) {
 		"AuditEntry": cluster.AuditEntry{}, "AuditHead": cluster.AuditHead{}, "AuditPage": AuditPage{},
 		"AuditCheckpoint": cluster.AuditCheckpoint{}, "AuditCutRequest": cluster.AuditCutRequest{}, "AuditCutResult": cluster.AuditCutResult{},
 		"RetractPreview": notify.RetractPreview{}, "StandingCallUp": notify.StandingCallUp{},
-		"Whoami": Whoami{},
+		"Cancellation": notify.Cancellation{}, "PersonCallUp": notify.PersonCallUp{}, "PersonDeleted": PersonDeleted{},
+		"StatusCounts": notify.StatusCounts{},
+		"Whoami":       Whoami{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]
