@@ -70,8 +70,9 @@ func englishSays(t *testing.T, verbs []Verb, zh Voice) []string {
 // An English call-up says the Chinese in it (the commander's reason, a
 // street with no English name, a drill's Chinese title) in the Chinese
 // voice, in Says of their own, and the rest in the English voice; a
-// drill's 【演练】 is said as [EXERCISE]. Everything the call says is
-// said: nothing of the text is lost.
+// drill's 【演练】 is said as [EXERCISE], and the sentences saying it is a
+// drill in English. Everything the call says is said: nothing of the text
+// is lost.
 func TestEnglishCallSaysChineseInAChineseVoice(t *testing.T) {
 	text := plans.ExerciseMark + plans.ExerciseMarkEN + "曾强, level IV response in 金桥街道: 英语演练（通讯演练 D000003，手动启动）. Report as Grid Leader. Press 1 if you are coming, 2 if you cannot, 9 to repeat."
 	c := enCallUp()
@@ -83,8 +84,8 @@ func TestEnglishCallSaysChineseInAChineseVoice(t *testing.T) {
 			zh = DefaultVoice(ZhCN)
 		}
 		t.Run(zh.Name, func(t *testing.T) {
-			script := []string{"[EXERCISE]", "曾强", ", level IV response in", "金桥街道: 英语演练（通讯演练 D000003，手动启动）",
-				". Report as Grid Leader. Press 1 if you are coming, 2 if you cannot, 9 to repeat."}
+			script := []string{"This is a drill, not a real emergency.", "[EXERCISE]", "曾强", ", level IV response in", "金桥街道: 英语演练（通讯演练 D000003，手动启动）",
+				". Report as Grid Leader. Press 1 if you are coming, 2 if you cannot, 9 to repeat.", "This was a drill."}
 			twice := append(append([]string{}, script...), script...)
 			assert.Equal(t, append(twice, "[EXERCISE] No key was pressed. Please reply to the text message: 1 if you are coming, 2 if you cannot. Goodbye."), englishSays(t, Prompt(c).Verbs, zh))
 			assert.Equal(t, []string{"[EXERCISE] You are confirmed as coming. Thank you."}, englishSays(t, Reply(c, "1").Verbs, zh))
