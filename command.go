@@ -320,6 +320,11 @@ const commandVersion byte = 1
 //	   send result or delivery report for it changes nothing, and an
 //	   answer from it is kept as a note. Under earlier rules it is
 //	   refused.
+//	   An SMS answer answers the sender's other open call-ups only when
+//	   they are of the same plan, and a reply goes to the most recent
+//	   call-up that reached them and still waits for their answer (the
+//	   command's result names it and those still waiting); before 13 one
+//	   answer answered every open call-up of the purpose, of any plan.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

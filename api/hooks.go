@@ -141,6 +141,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 		answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote:
 		answer.Message = notify.HelpText(res.Language, res.Exercise)
+	case res.Outcome == notify.InboundApplied && res.Reply != notify.ReplyNote: // an answer recorded: say so, and which call-ups still wait
+		answer.Message = notify.AnswerRecorded(res.Language, res.Exercise, res.Reply, res.Named, res.Waiting)
 	case res.Outcome == notify.InboundNoCallUp && res.Ended != "": // their call-up ended: nothing was recorded
 		answer.Message = notify.CallUpEnded(res.Language, res.Exercise, res.Ended)
 	case res.Outcome == notify.InboundApproval: // an approver answered the text of a request waiting for them

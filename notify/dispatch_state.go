@@ -758,6 +758,13 @@ type InboundResult struct {
 	// person (rulesReportsTakeNoReply): kept as a note on their call-up;
 	// the sender is told the report needs no reply, and how to answer.
 	ToReport bool `json:"to_report,omitempty"`
+	// Named names the call-up an SMS answer was recorded on when the
+	// sender has other open call-ups that reached them, and Waiting those
+	// of them that still wait for their answer (of other plans), the one
+	// the next reply answers first (rulesAnswerSamePlan): the sender is
+	// told.
+	Named   string   `json:"named,omitempty"`
+	Waiting []string `json:"waiting,omitempty"`
 }
 
 // InboundRecord is an audited inbound message that reached no open call-up.
@@ -1006,12 +1013,17 @@ func failureReport(status string) bool { return status == "undelivered" || statu
 // recent that calls them up at all (they heard of it otherwise). A reply
 // cannot answer a message not yet sent: while a newer call-up still queues
 // them, it answers the older one they got.
-func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool) (*actTx, error) {
+//
+// With unansweredFirst (rulesAnswerSamePlan) the most recent of those the
+// person has not answered yet comes first: a reply answers one call-up at a
+// time when they are of different plans, the newest first, and the next
+// reply the next.
+func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise, unansweredFirst bool) (*actTx, error) {
 	ob := tx.Bucket(bOpen)
 	if ob == nil {
 		return nil, nil
 	}
-	var unsent *actTx
+	var unsent, answered *actTx
 	for k := range muster.Backward(ob) {
 		ad := activationData(tx, plans.ActivationID(k))
 		if ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
@@ -1028,22 +1040,30 @@ func openCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise bool
 		if err != nil {
 			return nil, err
 		}
-		if reached(r.State) { // the provider took their message (claimed is not enough)
+		switch {
+		case !reached(r.State): // the provider took no message of it to them yet (claimed is not enough)
+			if unsent == nil {
+				unsent = at
+			}
+		case !unansweredFirst || !r.State.Answered():
 			return at, nil
+		case answered == nil:
+			answered = at
 		}
-		if unsent == nil {
-			unsent = at
-		}
+	}
+	if answered != nil {
+		return answered, nil
 	}
 	return unsent, nil
 }
 
 func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
+	samePlan := c.RulesAtLeast(rulesAnswerSamePlan)
 	person := plans.PersonByPhone(tx, it.From)
 	var at *actTx
 	if person != "" {
 		var err error
-		if at, err = openCallUp(tx, acts, person, it.Exercise); err != nil {
+		if at, err = openCallUp(tx, acts, person, it.Exercise, samePlan); err != nil {
 			return InboundResult{}, err
 		}
 	}
@@ -1054,7 +1074,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 		// call-up went to another number: the handset answers the message
 		// it got.
 		if former := plans.FormerPersonByPhone(tx, it.From); former != "" && former != person {
-			fat, err := openCallUp(tx, acts, former, it.Exercise)
+			fat, err := openCallUp(tx, acts, former, it.Exercise, samePlan)
 			if err != nil {
 				return InboundResult{}, err
 			}
@@ -1103,7 +1123,58 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil || reply.Kind == ReplyNote || !c.RulesAtLeast(rulesAnswerEveryCallUp) {
 		return res, err
 	}
-	return res, answerTheOthers(tx, acts, c, at, person, it.Exercise, reply, it.Body)
+	if err := answerTheOthers(tx, acts, c, at, person, it.Exercise, samePlan, reply, it.Body); err != nil || !samePlan || res.Outcome == InboundNote {
+		return res, err
+	}
+	// With other call-ups of theirs open, the sender is told which one
+	// took the answer, and which still wait for theirs.
+	others, err := otherCallUps(tx, acts, at, person, it.Exercise)
+	if err != nil || len(others) == 0 {
+		return res, err
+	}
+	res.Named = callUpName(at.a, time.Time{}, r.Language)
+	for _, o := range others {
+		if !o.answered {
+			res.Waiting = append(res.Waiting, callUpName(o.at.a, time.Time{}, r.Language))
+		}
+	}
+	return res, nil
+}
+
+// otherCallUp is another open call-up of a person's, and whether they
+// answered it.
+type otherCallUp struct {
+	at       *actTx
+	answered bool
+}
+
+// otherCallUps are person's open call-ups but at (of the same purpose:
+// drills or not; not corrections) whose message reached them, the most
+// recent first, as openCallUp takes them.
+func otherCallUps(tx *bolt.Tx, acts actCache, at *actTx, person plans.PersonID, exercise bool) ([]otherCallUp, error) {
+	var out []otherCallUp
+	for _, id := range openActivations(tx) {
+		ad := activationData(tx, id)
+		if id == at.a.ID || ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
+			continue
+		}
+		o, err := acts.get(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if o.a.Purpose.Drill() != exercise || o.a.Retracts != "" || o.a.Status != StatusActive {
+			continue
+		}
+		r, _, err := o.recipient(person)
+		if err != nil {
+			return nil, err
+		}
+		if reached(r.State) {
+			out = append(out, otherCallUp{at: o, answered: r.State.Answered()})
+		}
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 // rulesAnswerEveryCallUp is the behaviour (muster.Rules) from which an SMS
@@ -1114,10 +1185,22 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 // called, escalated and reported as silent people who had answered.
 const rulesAnswerEveryCallUp = 8
 
+// rulesAnswerSamePlan is the behaviour (muster.Rules) from which an SMS
+// answer answers the person's other open call-ups only when they are of
+// the same plan (over nested regions: the same duty), and a reply goes to
+// the most recent call-up that reached them and still waits for their
+// answer: two call-ups of different plans (a flood and an epidemic) are
+// two duties, and a "1" for one is no 到 for the other. The sender is told
+// which call-up took their answer and which still wait (InboundResult's
+// Named and Waiting), so that the next reply answers the next. Before, one
+// answer counted for every open call-up of the same purpose, and nobody
+// was told.
+const rulesAnswerSamePlan = 13
+
 // answerTheOthers records reply, which person gave to at, on their other
 // open call-ups (corrections aside) with messages from the same account
 // (exercise) that have no answer from them yet.
-func answerTheOthers(tx *bolt.Tx, acts actCache, c *muster.Command, at *actTx, person plans.PersonID, exercise bool, reply Reply, body string) error {
+func answerTheOthers(tx *bolt.Tx, acts actCache, c *muster.Command, at *actTx, person plans.PersonID, exercise, samePlan bool, reply Reply, body string) error {
 	for _, id := range openActivations(tx) {
 		ad := activationData(tx, id)
 		if id == at.a.ID || ad == nil || ad.Bucket(bRecipients).Get([]byte(person)) == nil {
@@ -1127,7 +1210,7 @@ func answerTheOthers(tx *bolt.Tx, acts actCache, c *muster.Command, at *actTx, p
 		if err != nil {
 			return err
 		}
-		if o.a.Purpose.Drill() != exercise || o.a.Retracts != "" || o.a.Status != StatusActive {
+		if o.a.Purpose.Drill() != exercise || o.a.Retracts != "" || o.a.Status != StatusActive || samePlan && o.a.Plan != at.a.Plan {
 			continue
 		}
 		r, att, err := o.recipient(person)

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -291,6 +292,43 @@ func FirstAnswerStands(lang plans.Language, drill bool) string {
 		return mark + "You had answered before and your first answer stands; this message is kept for the duty office. If anything changes, call the duty office."
 	}
 	return mark + "您之前已回复，以第一次回复为准；本条已记录，值班人员可以看到。如有变化，请与值班人员联系。"
+}
+
+// AnswerRecorded answers an SMS answer recorded on a call-up (kind:
+// accepted or declined), so that the sender knows it counted. When they
+// have other call-ups open it names the one that took it (named), and when
+// some of those still wait for their answer (waiting, the one the next
+// reply answers first) it asks them to reply again for the next.
+func AnswerRecorded(lang plans.Language, drill bool, kind ReplyKind, named string, waiting []string) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		what := "you will report for duty."
+		if kind == ReplyDecline {
+			what = "you cannot come."
+		}
+		switch {
+		case named == "":
+			return mark + "Recorded: " + what
+		case len(waiting) == 0:
+			return mark + "Recorded for " + named + ": " + what
+		case len(waiting) == 1:
+			return mark + "Recorded for " + named + ": " + what + " You have not answered " + waiting[0] + " yet: reply 1 to report for duty, or 2 and a reason if you cannot come."
+		}
+		return mark + "Recorded for " + named + ": " + what + " You have " + strconv.Itoa(len(waiting)) + " more call-ups to answer; your next reply answers " + waiting[0] + ": reply 1 to report for duty, or 2 and a reason if you cannot come."
+	}
+	what := "到岗报到。"
+	if kind == ReplyDecline {
+		what = "不能到岗。"
+	}
+	switch {
+	case named == "":
+		return mark + "已记录：" + what
+	case len(waiting) == 0:
+		return mark + "已记录您对" + named + "的回复：" + what
+	case len(waiting) == 1:
+		return mark + "已记录您对" + named + "的回复：" + what + "您另有" + waiting[0] + "的召集尚未回复：到岗请再回复1，不能到岗请回复2并说明原因。"
+	}
+	return mark + "已记录您对" + named + "的回复：" + what + "您另有" + strconv.Itoa(len(waiting)) + "项召集尚未回复，下一条回复记为对" + waiting[0] + "的答复：到岗请回复1，不能到岗请回复2并说明原因。"
 }
 
 // HelpText answers a reply that was neither an acceptance nor a decline.
