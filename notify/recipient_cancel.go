@@ -100,7 +100,7 @@ func applyRecipientCancel(tx *bolt.Tx, c *muster.Command) (any, error) {
 	case a.Retracts != "":
 		return nil, muster.Errorf(muster.EConflict, "activation %s is the correction of %s: it is sent to everyone the call-up may have reached, and ends once sent", a.ID, a.Retracts)
 	case a.Status != StatusActive:
-		return nil, muster.Errorf(muster.EConflict, "activation %s is %s: it calls nobody up any more", a.ID, strings.ReplaceAll(string(a.Status), "_", " "))
+		return nil, muster.Errorf(muster.EConflict, "activation %s is %s, not running: it calls nobody up", a.ID, strings.ReplaceAll(string(a.Status), "_", " "))
 	}
 	acts := actCache{}
 	at, err := acts.get(tx, req.Activation)
