@@ -258,7 +258,8 @@ const commandVersion byte = 1
 //	   naming that run; one whose length is over or ends within Grace of
 //	   the due time is stood down in the same entry.
 //	   A reply of 明白, of an accept word said twice or more (收到收到,
-//	   好的好的) or of a thumbs-up alone accepts; N/A is a note.
+//	   好的好的), of a thumbs-up alone, of 已到岗, 已到, 马上到, 在路上, on
+//	   my way, 可以 or 没问题 accepts; N/A is a note.
 //	   A reply to a drill a LIVE call-up stood down, from someone that
 //	   call-up calls up while it is active, ends stopped_for_live.
 //	   A backup taken is recorded (cluster.backup.taken, ignorable: it

@@ -139,6 +139,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 		answer.Message = notify.ReportTakesNoReply(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.State.Answered(): // their first answer stands: say so, not "reply 1"
 		answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
+	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote && notify.OptOut(it.Body): // STOP, 退订: not to be told to report
+		answer.Message = notify.OptOutText(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote:
 		answer.Message = notify.HelpText(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundApplied && res.Reply != notify.ReplyNote: // an answer recorded: say so, and which call-ups still wait

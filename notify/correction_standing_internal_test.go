@@ -31,19 +31,19 @@ func TestCorrectionTextSaysWhichCallUpStands(t *testing.T) {
 		want     string
 	}{
 		{"none stands", "误发，请忽略。", plans.LangZH, nil,
-			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。"},
+			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。" + reportNeedsNoReply},
 		{"one stands", "误发，请忽略。", plans.LangZH, []Activation{right},
-			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。3月5日11:20「防汛预案Ⅲ级响应（西林区）」的通知仍然有效。"},
+			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。3月5日11:20「防汛预案Ⅲ级响应（西林区）」的通知仍然有效。" + reportNeedsNoReply},
 		{"words without a full stop get one", "误发，请忽略", plans.LangZH, []Activation{right},
-			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。3月5日11:20「防汛预案Ⅲ级响应（西林区）」的通知仍然有效。"},
+			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。3月5日11:20「防汛预案Ⅲ级响应（西林区）」的通知仍然有效。" + reportNeedsNoReply},
 		{"two stand: the latest is named", "误发，请忽略！", plans.LangZH, []Activation{other, right},
-			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略！3月5日11:20「防汛预案Ⅲ级响应（西林区）」等2次启动通知仍然有效。"},
+			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略！3月5日11:20「防汛预案Ⅲ级响应（西林区）」等2次启动通知仍然有效。" + reportNeedsNoReply},
 		{"Chinese words to an English speaker: Chinese", "误发，请忽略。", plans.LangEN, []Activation{right},
-			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。3月5日11:20「防汛预案Ⅲ级响应（西林区）」的通知仍然有效。"},
+			"【示例市应急】【更正】关于3月5日11:07「防汛预案Ⅳ级响应（东湖区）」的通知：误发，请忽略。3月5日11:20「防汛预案Ⅲ级响应（西林区）」的通知仍然有效。" + reportNeedsNoReply},
 		{"English", "Sent in error, please ignore", plans.LangEN, []Activation{right},
-			`【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District) of Mar 5 11:07: Sent in error, please ignore. The call-up "Flood plan" level III (Xilin District) of Mar 5 11:20 still stands.`},
+			`【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District) of Mar 5 11:07: Sent in error, please ignore. The call-up "Flood plan" level III (Xilin District) of Mar 5 11:20 still stands.` + " " + reportNeedsNoReplyEN},
 		{"English, two stand", "Sent in error.", plans.LangEN, []Activation{other, right},
-			`【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District) of Mar 5 11:07: Sent in error. The call-up "Flood plan" level III (Xilin District) of Mar 5 11:20 and 1 other call-up still stand.`},
+			`【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District) of Mar 5 11:07: Sent in error. The call-up "Flood plan" level III (Xilin District) of Mar 5 11:20 and 1 other call-up still stand.` + " " + reportNeedsNoReplyEN},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

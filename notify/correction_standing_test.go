@@ -61,19 +61,20 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 	}
 	base := wrong.Sender + "【更正】关于" + at(wrong) + "「" + wrong.PlanTitle + "Ⅳ级响应（" + wrong.RegionNames + "）」的通知：" + words
 	note := at(right) + "「" + right.PlanTitle + "Ⅳ级响应（" + right.RegionNames + "）」的通知仍然有效。"
+	const noReply = "本短信无需回复。" // every correction ends so: it takes no answer
 
 	p, err := svc.RetractPreview(testCtx(t), wrong.ID, notify.RetractRequest{Message: words})
 	require.NoError(t, err)
 	assert.Equal(t, wrong.ID, p.Activation.ID)
 	assert.Equal(t, len(reached), p.Recipients)
-	assert.Equal(t, plans.ExerciseMark+base, p.Text)
+	assert.Equal(t, plans.ExerciseMark+base+noReply, p.Text)
 	require.Len(t, p.Standing, 1, "the right call-up stays in force")
 	s := p.Standing[0]
 	assert.Equal(t, right.ID, s.ID)
 	assert.Equal(t, overlap, s.People)
 	assert.Equal(t, right.PlanTitle, s.PlanTitle)
 	assert.Equal(t, right.RegionNames, s.RegionNames)
-	assert.Equal(t, plans.ExerciseMark+base+note, s.Text)
+	assert.Equal(t, plans.ExerciseMark+base+note+noReply, s.Text)
 	st := r.status(t, wrong.ID)
 	assert.Nil(t, st.Retraction, "a preview commits nothing")
 	assert.Equal(t, notify.StatusActive, st.Status)
@@ -97,9 +98,9 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 		require.True(t, ok, "the correction went to %s, whom the wrong call-up did not call", m.To)
 		if inRight[person] {
 			told++
-			assert.Equal(t, base+note, body, "to %s, whom the right call-up called too", person)
+			assert.Equal(t, base+note+noReply, body, "to %s, whom the right call-up called too", person)
 		} else {
-			assert.Equal(t, base, body, "to %s, whom only the wrong call-up called", person)
+			assert.Equal(t, base+noReply, body, "to %s, whom only the wrong call-up called", person)
 		}
 	}
 	assert.Equal(t, res.Correction.Recipients, seen, "every recipient got the correction")
@@ -128,7 +129,7 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 		script, err := in.VoiceScript(testCtx(t), notify.EscalationAttemptID(res.Correction.ID, person, notify.CorrectionCallStep, 1))
 		require.NoError(t, err)
 		assert.True(t, script.Notice)
-		assert.Equal(t, plans.ExerciseMark+want, script.Text, "the call to %s", person)
+		assert.Equal(t, plans.ExerciseMark+want, script.Text, "the call to %s: the SMS's words, without its 本短信无需回复", person)
 	}
 
 	// A preview of what cannot be retracted is refused as the retraction is.

@@ -112,18 +112,32 @@ func shortRegionsEN(a Activation) string {
 	return regionsSaid(a.RegionNamesEN, ", ", len(a.Regions), 2, 2)
 }
 
-// correctionSMS is a correction's text before its purpose mark: the
-// sender, the lead naming the call-up it withdraws, the official's words,
-// and, to a person a call-up still in force also called (a.standing), that
-// it stands; lead and note are in the language the words are written in
-// (Chinese words get a Chinese lead, whoever reads them).
-func correctionSMS(a Activation, lang plans.Language) string {
+// correctionWords is what a correction says before its purpose mark, in
+// its SMS and its call: the sender, the lead naming the call-up it
+// withdraws, the official's words, and, to a person a call-up still in
+// force also called (a.standing), that it stands; lead and note are in the
+// language the words are written in (Chinese words get a Chinese lead,
+// whoever reads them).
+func correctionWords(a Activation, lang plans.Language) string {
 	lang = writtenIn(a.Message, lang)
 	text := a.Sender + correctionLead(a, lang) + a.Message
 	if note := standingNote(a.standing, lang); note != "" {
 		text = endSentence(text, lang) + note
 	}
 	return text
+}
+
+// correctionSMS is a correction's SMS before its purpose mark: its words,
+// and that it needs no reply. A correction takes no answer; people who
+// acknowledge it by habit (收到) were told their reply was not recorded,
+// which read as if something were still wanted of them.
+func correctionSMS(a Activation, lang plans.Language) string {
+	lang = writtenIn(a.Message, lang)
+	text := endSentence(correctionWords(a, lang), lang)
+	if lang == plans.LangEN {
+		return text + " " + reportNeedsNoReplyEN
+	}
+	return text + reportNeedsNoReply
 }
 
 // startedAt is when call-up a started (CreatedAt for a record from before

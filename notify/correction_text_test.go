@@ -32,7 +32,7 @@ func TestCorrectionNamesTheCallUpItWithdraws(t *testing.T) {
 	if at.IsZero() {
 		at = a.CreatedAt
 	}
-	want := a.Sender + "【更正】关于" + at.In(cst).Format("1月2日15:04") + "「" + a.PlanTitle + "Ⅳ级响应（" + a.RegionNames + "）」的通知：" + words
+	want := a.Sender + "【更正】关于" + at.In(cst).Format("1月2日15:04") + "「" + a.PlanTitle + "Ⅳ级响应（" + a.RegionNames + "）」的通知：" + words + "本短信无需回复。"
 	seen := 0
 	for _, m := range r.sim.Messages("") {
 		if m.Direction != "outbound-api" || !strings.Contains(m.Body, words) {
@@ -63,12 +63,12 @@ func TestCorrectionLeadLanguageAndLength(t *testing.T) {
 	a.Message = "误发，请忽略。"
 	got, err := notify.RenderSMS(a, l, en, "")
 	require.NoError(t, err)
-	assert.Equal(t, "【示例市应急】【更正】关于「防汛预案Ⅳ级响应（东湖区、临江区等4个区域）」的通知：误发，请忽略。", got)
+	assert.Equal(t, "【示例市应急】【更正】关于「防汛预案Ⅳ级响应（东湖区、临江区等4个区域）」的通知：误发，请忽略。本短信无需回复。", got)
 
 	a.Message = "Sent in error, please ignore."
 	got, err = notify.RenderSMS(a, l, en, "")
 	require.NoError(t, err)
-	assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District, Linjiang District and 2 more): Sent in error, please ignore.`, got)
+	assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV (Donghu District, Linjiang District and 2 more): Sent in error, please ignore. No reply needed.`, got)
 	got, err = notify.RenderSMS(a, l, zh, "")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(got, "【示例市应急】【更正】关于「防汛预案Ⅳ级响应"), got)
@@ -90,7 +90,7 @@ func TestCorrectionLeadLanguageAndLength(t *testing.T) {
 			b.Regions, b.RegionNames, b.RegionNamesEN = tt.codes, tt.names, tt.namesEN
 			got, err := notify.RenderSMS(b, l, en, "")
 			require.NoError(t, err)
-			assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV `+tt.want+`: Sent in error, please ignore.`, got)
+			assert.Equal(t, `【示例市应急】Correction to the call-up "Flood plan" level IV `+tt.want+`: Sent in error, please ignore. No reply needed.`, got)
 		})
 	}
 }

@@ -61,7 +61,7 @@ func TestReplyToAnEndedCallUpIsToldItEnded(t *testing.T) {
 				require.Equal(t, http.StatusOK, code, out)
 				return out
 			}
-			ended := "<Message>" + plans.ExerciseMark + "本次召集已结束，您的回复未记录。</Message>"
+			ended := "<Message>" + plans.ExerciseMark + "本次演练已结束，您的回复未记录。</Message>"
 			answered := []string{
 				reply(drillAcct, zh[0].Phone, "1"),
 				reply(drillAcct, zh[0].Phone, "2 在外地"),
@@ -90,7 +90,7 @@ func TestReplyToAnEndedCallUpIsToldItEnded(t *testing.T) {
 				assert.Contains(t, body, ended, "reply %d", i+1)
 			}
 			assert.NotContains(t, answered[3], "<Message>", "no more than 3 replies get an SMS back")
-			assert.Contains(t, en, "<Message>"+plans.ExerciseMark+plans.ExerciseMarkEN+"This call-up has ended. Your reply was not recorded.</Message>")
+			assert.Contains(t, en, "<Message>"+plans.ExerciseMark+plans.ExerciseMarkEN+"This drill has ended. Your reply was not recorded.</Message>")
 			for _, rc := range r.recipientsOf(t, a.ID) {
 				if rc.Person == zh[0].Person {
 					assert.Equal(t, 4, rc.Attempt.Replies, "counted on the ended call-up")
@@ -103,7 +103,7 @@ func TestReplyToAnEndedCallUpIsToldItEnded(t *testing.T) {
 			r.waitSettled(t, b.ID, 30*time.Second)
 			_, err = svc.Retract(testCtx(t), "commander", b.ID, notify.RetractRequest{Message: correctionText})
 			require.NoError(t, err)
-			assert.Contains(t, reply(drillAcct, zh[2].Phone, "1"), "<Message>"+plans.ExerciseMark+"本次召集已撤回，您的回复未记录。</Message>")
+			assert.Contains(t, reply(drillAcct, zh[2].Phone, "1"), "<Message>"+plans.ExerciseMark+"本次召集已撤回，无需到岗，也无需回复。</Message>")
 
 			// A day after the end: no longer answered.
 			clock.Add(24*time.Hour + time.Minute)
@@ -138,7 +138,7 @@ func TestReplyToADrillStoppedForALiveCallUpPointsToIt(t *testing.T) {
 				"From": {zh.Phone}, "To": {drillAcct.Number}, "Body": {"1"}}, drillAcct.AuthToken)
 			require.Equal(t, http.StatusOK, code, out)
 			if rules == 12 {
-				assert.Contains(t, out, "<Message>"+plans.ExerciseMark+"本次召集已结束，您的回复未记录。</Message>")
+				assert.Contains(t, out, "<Message>"+plans.ExerciseMark+"本次演练已结束，您的回复未记录。</Message>")
 			} else {
 				assert.Contains(t, out, "<Message>"+plans.ExerciseMark+"本次演练已因真实召集停止，真实召集已另发给您：请回复那条标有【非演练】的短信。您的这条回复未记录。</Message>")
 			}

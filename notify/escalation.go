@@ -2050,8 +2050,8 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 			out.Live = out.Live || (a.Status == StatusStoodDown && !stoppedWrong(a))
 			out.Language = writtenIn(a.Message, r.Language)
 			a.standing = standingFor(tx, a, r.Person, nil)
-			out.Text, err = renderSMS(a, l, nil, r, "")
-			return err
+			out.Text = markPurpose(a, r.Language, correctionWords(a, r.Language))
+			return nil
 		}
 		var tmpl string
 		tmpl, out.Language = voiceTemplate(l, r.Language)

@@ -174,7 +174,10 @@ func TestStandDownStopsEscalationWaitingOutAnOutage(t *testing.T) {
 	q := r.escalationQueue(t, stopped.ID)
 	require.NotEmpty(t, q)
 	for _, it := range q {
-		assert.Equal(t, notify.EscQueued, it.State, "%s: left as it was when the drill stopped", it.Person)
+		// Left as it was when the drill stopped; or skipped, when the
+		// escalator's claim of it, proposed before the stand-down, was
+		// applied after it (a busy machine): never sent.
+		assert.Contains(t, []string{notify.EscQueued, notify.EscSkipped}, it.State, "%s: not sent after the drill stopped", it.Person)
 	}
 	t.Logf("reminders sent after the outage %d; left queued by the stand-down %d", silent, len(q))
 }

@@ -31,7 +31,7 @@ func TestMessagesSayWhetherItIsADrill(t *testing.T) {
 		{"EXERCISE", notify.Activation{Purpose: notify.PurposeExercise}, "【演练】张三同志，请到岗。", "【演练】[EXERCISE] Li, report for duty."},
 		{"correction of a LIVE that stood down drills", notify.Activation{Purpose: notify.PurposeLive, Retracts: "A000002",
 			Message: "误发，请忽略。", StoppedDrills: []plans.ActivationID{"A000001"}, PlanTitle: "防汛预案", Level: "IV"},
-			"【更正】关于「防汛预案Ⅳ级响应」的通知：误发，请忽略。", "【更正】关于「防汛预案Ⅳ级响应」的通知：误发，请忽略。"},
+			"【更正】关于「防汛预案Ⅳ级响应」的通知：误发，请忽略。本短信无需回复。", "【更正】关于「防汛预案Ⅳ级响应」的通知：误发，请忽略。本短信无需回复。"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := notify.RenderSMS(tc.a, l, zh, "")

@@ -62,7 +62,10 @@ const rulesRepliesAsInstructed = 10
 // rulesCommonAcks is the behaviour (muster.Rules) from which the
 // acknowledgements people type most in Chinese work chats answer a call-up
 // as 到: an accept word said twice or more (收到收到, 好的好的, 好好), 明白
-// (明白了, 明白，马上到), and a thumbs-up alone (👍, 👍🏻👍). And N/A is a note,
+// (明白了, 明白，马上到), a thumbs-up alone (👍, 👍🏻👍), what someone at their
+// post or on the way writes (已到岗, 已到, 马上到, 在路上了, on my way), 可以
+// and 没问题 (each alone or before a separator, unless what follows says
+// no, as for the other accept words). And N/A is a note,
 // not a decline whose reason is "A". Before, those were notes, answered
 // with the help text, and their senders escalated as silent if they did
 // not answer again.
@@ -177,8 +180,10 @@ var plainParticles = particles + "哦哒啰囉喔噢"
 // as the call-up's "回复：1到岗" has people write it.
 var plainAcceptWords = []string{"1", "y", "yes", "ok", "到岗", "到", "收到", "好", "是"}
 
-// ackWords are plainAcceptWords with 明白 (rulesCommonAcks).
-var ackWords = append(slices.Clone(plainAcceptWords), "明白")
+// ackWords are plainAcceptWords with 明白 and what people write who are
+// at their post or on the way to it (已到岗, 马上到, 在路上, on my way), and
+// 可以 and 没问题 (rulesCommonAcks).
+var ackWords = append(slices.Clone(plainAcceptWords), "明白", "已经到岗", "已到岗", "已经到", "已到", "马上到", "在路上", "可以", "没问题", "on my way", "omw")
 
 // ackTokens are what a reply of acknowledgements alone is made of
 // (rulesCommonAcks): the Chinese accept words, 明白 and a thumbs-up.
@@ -331,6 +336,31 @@ func AnswerRecorded(lang plans.Language, drill bool, kind ReplyKind, named strin
 	return mark + "已记录您对" + named + "的回复：" + what + "您另有" + strconv.Itoa(len(waiting)) + "项召集尚未回复，下一条回复记为对" + waiting[0] + "的答复：到岗请回复1，不能到岗请回复2并说明原因。"
 }
 
+// optOutWords are what people send to unsubscribe from SMS: the carriers'
+// keywords (Twilio's among them) and the Chinese ones.
+var optOutWords = []string{"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td", "取消订阅"}
+
+// OptOut reports whether an SMS reply asks to unsubscribe (STOP, 退订, TD),
+// and nothing else.
+func OptOut(body string) bool {
+	w := strings.ToLower(strings.TrimFunc(normalizeWidth(body), func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) }))
+	return slices.Contains(optOutWords, w)
+}
+
+// OptOutText answers a reply that asks to unsubscribe (OptOut): call-up
+// messages cannot be, whom to ask to change one's number or leave the
+// roster, and how to answer the call-up, where the help text alone told
+// them to report for duty. (A provider may still opt the number out
+// itself on STOP: its later SMS then fail, and the call-up goes on to
+// their next phone or a call.)
+func OptOutText(lang plans.Language, drill bool) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		return mark + "Call-up messages cannot be unsubscribed. To change your number or leave the roster, contact the duty office. For this call-up: reply 1 to report for duty, or 2 and a reason if you cannot come."
+	}
+	return mark + "应急召集短信不能退订。如需更改联系方式或退出名单，请联系值班人员。本次召集：到岗请回复1，不能到岗请回复2并说明原因。"
+}
+
 // HelpText answers a reply that was neither an acceptance nor a decline.
 func HelpText(lang plans.Language, drill bool) string {
 	mark := drillMark(drill)
@@ -353,7 +383,9 @@ func ReportTakesNoReply(lang plans.Language, drill bool) string {
 
 // CallUpEnded answers an SMS reply to a call-up that had ended (how) when
 // it came: nothing was recorded, as the voice call and the answer page say
-// to a key or an answer after the end.
+// to a key or an answer after the end. A withdrawn call-up needs nothing
+// of them, and a reply to its correction (收到, by habit) is told so rather
+// than that it was not recorded.
 func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
 	mark := drillMark(drill)
 	if lang == plans.LangEN {
@@ -362,11 +394,14 @@ func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
 		}
 		switch how {
 		case EndedWithdrawn:
-			return mark + "This call-up was withdrawn. Your reply was not recorded."
+			return mark + "This call-up was withdrawn: you need not come, and no reply is needed."
 		case EndedCorrected:
 			return mark + "This call-up was corrected: follow the correction. Your reply was not recorded."
 		case EndedForLive:
 			return mark + "This drill was stopped for a REAL call-up that has been sent to you: answer that message, marked " + plans.NotADrillMark(plans.LangEN) + ". Your reply was not recorded."
+		}
+		if drill {
+			return mark + "This drill has ended. Your reply was not recorded."
 		}
 		return mark + "This call-up has ended. Your reply was not recorded."
 	}
@@ -374,9 +409,12 @@ func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
 	case EndedForLive:
 		return mark + "本次演练已因真实召集停止，真实召集已另发给您：请回复那条标有" + plans.NotADrillMark(plans.LangZH) + "的短信。您的这条回复未记录。"
 	case EndedWithdrawn:
-		return mark + "本次召集已撤回，您的回复未记录。"
+		return mark + "本次召集已撤回，无需到岗，也无需回复。"
 	case EndedCorrected:
 		return mark + "本次召集已更正，请以更正通知为准，您的回复未记录。"
+	}
+	if drill {
+		return mark + "本次演练已结束，您的回复未记录。"
 	}
 	return mark + "本次召集已结束，您的回复未记录。"
 }
