@@ -310,6 +310,19 @@ const commandVersion byte = 1
 //	   updated_at than the schedule's (it changed since it was read) is
 //	   refused. Under earlier rules the change is refused; pause, resume
 //	   and delete are as before.
+//	   A claim (dispatch.claim) in a state restored from a backup
+//	   records on the attempt the number of restores the state has been
+//	   through (the attempt record's restored; the claim's result gives
+//	   it, and the attempt's ID carries it: A000002.P00000386.1.r1); a
+//	   delivery report matches the recipient's current attempt only when
+//	   its ID names the same restore. A report naming another restore
+//	   than the recipient's attempt, or a later attempt number, is of an
+//	   attempt the cluster a backup was taken of made when the call-up
+//	   was open in that backup and its restore is later than the one the
+//	   report names: then it moves the recipient to delivered when it
+//	   says delivered, whatever its number, and changes nothing
+//	   otherwise; else it is unknown. Before 13 claims recorded no
+//	   restore and reports matched by number alone.
 //	   recipient.cancel takes one recipient off an active call-up (not a
 //	   correction), with the actor and a reason: one that has not
 //	   answered (pending, sending, sent, delivered, failed, escalated)

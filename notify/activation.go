@@ -151,6 +151,11 @@ type Activation struct {
 	Retraction *Retraction        `json:"retraction,omitempty"`
 	Retracts   plans.ActivationID `json:"retracts,omitempty"`
 	Message    string             `json:"message,omitempty"`
+	// Restored is set, when read for its status or a list, on a call-up
+	// that was open in a backup restored since: the people not yet sent
+	// to in it were sent to again (RestoredCallUp). Kept in its data
+	// bucket, never in the activation's record.
+	Restored *RestoredCallUp `json:"restored,omitempty"`
 	// retractedAt is, on a correction read from the store, when the
 	// call-up it withdraws started (its text names it); never stored.
 	retractedAt time.Time
@@ -822,6 +827,7 @@ func writePendingCounters(ad *bolt.Bucket, total int, grids map[plans.RegionCode
 
 // putActivation stores a's record.
 func putActivation(tx *bolt.Tx, a Activation) error {
+	a.Restored = nil // its own record (restoredKey)
 	data, err := json.Marshal(a)
 	if err != nil {
 		return err

@@ -50,6 +50,7 @@ const cmdSetState = "test.set_state"
 func setup(i int, n *cluster.Node) {
 	plans.Register(n)
 	notify.Register(n)
+	n.OnRestore(notify.MarkRestored)
 	n.Handle(cmdSetState, func(tx *bolt.Tx, c *muster.Command) (any, error) {
 		var p struct {
 			Activation plans.ActivationID

@@ -11,9 +11,13 @@ import (
 // (rulesPhoneFallback) is version attemptPhonesVersion, every other one
 // version 2 as before, so a record is written byte for byte as it was
 // unless a call-up went on to another number.
+// A record of an attempt claimed after a restore (Restored set) is version
+// attemptRestoredVersion: version 3's layout, its count of failed phones
+// possibly 0, then Restored as a varint.
 const (
-	attemptVersion       byte = 2
-	attemptPhonesVersion byte = 3
+	attemptVersion         byte = 2
+	attemptPhonesVersion   byte = 3
+	attemptRestoredVersion byte = 4
 )
 
 var errBadAttempt = errors.New("attempt record is truncated or of an unknown version")
@@ -25,9 +29,12 @@ var errBadAttempt = errors.New("attempt record is truncated or of an unknown ver
 // phone, length-prefixed, and its code and attempt as varints. It is read
 // and rewritten for every report, so it is compact and cheap to decode.
 func appendAttempt(b []byte, a *Attempt) []byte {
-	if len(a.FailedPhones) > 0 {
+	switch {
+	case a.Restored > 0:
+		b = append(b, attemptRestoredVersion)
+	case len(a.FailedPhones) > 0:
 		b = append(b, attemptPhonesVersion)
-	} else {
+	default:
 		b = append(b, attemptVersion)
 	}
 	for _, v := range [...]int64{int64(a.N), int64(a.Resent), int64(a.Code), int64(a.Replies), nanos(a.NextTry), nanos(a.Updated), nanos(a.Answered), nanos(a.Reached)} {
@@ -37,13 +44,16 @@ func appendAttempt(b []byte, a *Attempt) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	if len(a.FailedPhones) > 0 {
+	if len(a.FailedPhones) > 0 || a.Restored > 0 {
 		b = binary.AppendUvarint(b, uint64(len(a.FailedPhones)))
 		for _, f := range a.FailedPhones {
 			b = appendField(b, f.Phone)
 			b = binary.AppendVarint(b, int64(f.Code))
 			b = binary.AppendVarint(b, int64(f.Attempt))
 		}
+	}
+	if a.Restored > 0 {
+		b = binary.AppendVarint(b, int64(a.Restored))
 	}
 	return b
 }
@@ -64,14 +74,14 @@ func fromNanos(n int64) time.Time {
 
 func decodeAttempt(b []byte, a *Attempt) error {
 	*a = Attempt{}
-	if len(b) < 1 || b[0] < 1 || b[0] > attemptPhonesVersion {
+	if len(b) < 1 || b[0] < 1 || b[0] > attemptRestoredVersion {
 		return errBadAttempt
 	}
 	fields := 8
 	if b[0] == 1 {
 		fields = 7
 	}
-	phones := b[0] == attemptPhonesVersion
+	phones, restored := b[0] >= attemptPhonesVersion, b[0] == attemptRestoredVersion
 	b = b[1:]
 	var v [8]int64
 	for i := range v[:fields] {
@@ -96,11 +106,13 @@ func decodeAttempt(b []byte, a *Attempt) error {
 		return nil
 	}
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n == 0 || n > uint64(len(b)) {
+	if k <= 0 || (n == 0 && !restored) || n > uint64(len(b)) {
 		return errBadAttempt
 	}
 	b = b[k:]
-	a.FailedPhones = make([]PhoneFailure, n)
+	if n > 0 {
+		a.FailedPhones = make([]PhoneFailure, n)
+	}
 	for i := range a.FailedPhones {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < l {
@@ -114,6 +126,13 @@ func decodeAttempt(b []byte, a *Attempt) error {
 			}
 			*v, b = int(x), b[k:]
 		}
+	}
+	if restored {
+		x, k := binary.Varint(b)
+		if k <= 0 || x <= 0 {
+			return errBadAttempt
+		}
+		a.Restored = int(x)
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ func TestAttemptRecordRoundTrip(t *testing.T) {
 		"claimed": {N: 1, Updated: at},
 		"full": {N: 3, Resent: 1, SID: "SM0123456789abcdef0123456789abcdef", Code: 30003, Error: "carrier reported undelivered",
 			NextTry: at.Add(time.Minute), Updated: at, Answered: at.Add(2 * time.Minute), Reached: at.Add(time.Minute), Reason: "家中有事", Replies: 2, LastBody: "2 家中有事"},
+		"claimed after a restore": {N: 2, Restored: 1, Updated: at},
+		"after a restore, gone on from a number": {N: 3, Restored: 2, SID: "SMx", Updated: at,
+			FailedPhones: []PhoneFailure{{Phone: "+8613800000001", Code: 21614, Attempt: 1}}},
 	} {
 		var got Attempt
 		require.NoError(t, decodeAttempt(appendAttempt(nil, &a), &got), name)

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,6 +67,10 @@ type Attempt struct {
 	Reason   string    `json:"reason,omitempty"`    // a decline's reason
 	Replies  int       `json:"replies,omitempty"`   // SMS replies received, answers and notes
 	LastBody string    `json:"last_body,omitempty"` // the latest reply's text
+	// Restored is the state's restore number (muster.Restore.Count) when
+	// attempt N was claimed (rulesRestoredAttempts): 0 before any
+	// restore. Its ID carries it (attemptIDOf).
+	Restored int `json:"restored,omitempty"`
 	// FailedPhones are the person's numbers the call-up SMS failed at for
 	// good, in the order tried, once it went on from one to their next
 	// mobile (rulesPhoneFallback); the recipient's phone is the number it
@@ -82,17 +85,11 @@ func AttemptID(act plans.ActivationID, person plans.PersonID, n int) string {
 	return string(act) + "." + string(person) + "." + strconv.Itoa(n)
 }
 
-// ParseAttemptID splits an AttemptID.
+// ParseAttemptID splits an AttemptID, also one made after a restore
+// (attemptIDOf: the restore number after N), whose number it leaves out.
 func ParseAttemptID(s string) (plans.ActivationID, plans.PersonID, int, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
-		return "", "", 0, invalidf("attempt %q: want ACTIVATION.PERSON.N", s)
-	}
-	n, err := strconv.Atoi(parts[2])
-	if err != nil || n <= 0 {
-		return "", "", 0, invalidf("attempt %q: N must be a positive number", s)
-	}
-	return plans.ActivationID(parts[0]), plans.PersonID(parts[1]), n, nil
+	act, person, n, _, err := parseAttempt(s)
+	return act, person, n, err
 }
 
 // rank orders delivery progress: a report never moves a recipient back.
@@ -347,6 +344,9 @@ type ClaimItem struct {
 	Person plans.PersonID `json:"p"`
 	N      int            `json:"n"`
 	Resend bool           `json:"r,omitempty"`
+	// Restored, in a claim's result, is the restore number the attempt
+	// was claimed under (Attempt.Restored): its ID carries it.
+	Restored int `json:"g,omitempty"`
 }
 
 type dispatchClaim struct {
@@ -381,6 +381,10 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	out := ClaimResult{Claimed: []ClaimItem{}, Release: c.RulesAtLeast(rulesReleaseClaims)}
+	restored := 0
+	if c.RulesAtLeast(rulesRestoredAttempts) {
+		restored = restoreCount(tx)
+	}
 	if at.a.Status != StatusActive {
 		out.Stopped = true
 		return out, nil
@@ -405,6 +409,9 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		att.N++
 		att.Updated = c.Time
+		if c.RulesAtLeast(rulesRestoredAttempts) {
+			att.Restored = restored
+		}
 		if it.Resend {
 			att.Resent++
 			at.count("resent", 1)
@@ -416,7 +423,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err := at.move(r, StateSending); err != nil {
 			return nil, err
 		}
-		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend})
+		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend, Restored: att.Restored})
 	}
 	return out, acts.flush(c)
 }
@@ -905,7 +912,7 @@ func carrierRetryAt(t time.Time, id string, n int) time.Time {
 }
 
 func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
-	act, person, n, err := ParseAttemptID(it.Attempt)
+	act, person, n, restore, err := parseAttempt(it.Attempt)
 	if err != nil {
 		return InboundResult{Outcome: InboundRejected}, nil
 	}
@@ -919,7 +926,17 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		return InboundResult{Outcome: InboundRejected, Activation: act, Person: person}, nil // another account's report
 	}
 	r, att, err := at.recipient(person)
-	if muster.IsCode(err, muster.ENotFound) || (err == nil && n > att.N) {
+	// older: the report is of an attempt the cluster a restored backup was
+	// taken of made, of a call-up open in the backup (rulesRestoredAttempts).
+	current, older := n == att.N, false
+	if err == nil && c.RulesAtLeast(rulesRestoredAttempts) && (restore != att.Restored || n > att.N) {
+		mark := restoredCallUp(at.ad)
+		current, older = false, mark != nil && restore < mark.Restore
+		if !older {
+			return InboundResult{Outcome: InboundUnknown, Activation: act}, nil
+		}
+	}
+	if muster.IsCode(err, muster.ENotFound) || (err == nil && n > att.N && !older) {
 		return InboundResult{Outcome: InboundUnknown, Activation: act}, nil
 	} else if err != nil {
 		return InboundResult{}, err
@@ -927,11 +944,15 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	res := InboundResult{Outcome: InboundUnchanged, Activation: act, Person: person, State: r.State}
 	to, progress := reportedProgress(it.Status)
 	switch {
+	case older && to != StateDelivered:
+		// Only its delivery tells: the person had the call-up from the old
+		// cluster. That it was sent, or failed, says nothing of ours.
+		return res, nil
 	case progress:
 	case failureReport(it.Status):
 		// A failure counts only for the current attempt, and only before the
 		// recipient got further by an earlier attempt or an answer.
-		if n != att.N || rank(r.State) > rank(StateSent) || r.State == StatePending {
+		if !current || rank(r.State) > rank(StateSent) || r.State == StatePending {
 			return res, nil
 		}
 		att.Code, att.Updated, att.SID = it.Code, c.Time, it.SID
@@ -962,7 +983,7 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	if rank(to) <= rank(r.State) {
 		return res, nil
 	}
-	if n == att.N && r.State == StatePending {
+	if current && r.State == StatePending {
 		// This attempt failed at the carrier and waits for its retry: a
 		// report of its progress that comes late ("sent" after
 		// "undelivered": reports arrive in any order) must not undo that.
@@ -976,7 +997,7 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	if err := at.unschedule(person, &att); err != nil {
 		return res, err
 	}
-	if att.SID == "" || n == att.N {
+	if att.SID == "" || current {
 		att.SID = it.SID
 	}
 	att.Updated = c.Time

@@ -491,6 +491,9 @@ type job struct {
 	rec Recipient
 	n   int
 	seq uint64 // claim order in its lane
+	// restored is the restore number the attempt was claimed under
+	// (Attempt.Restored): its ID carries it.
+	restored int
 }
 
 // actRun is what one leadership term knows about an open activation.
@@ -1053,6 +1056,10 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 	if err := r.findOrphans(tx, ar); err != nil {
 		return nil, err
 	}
+	if m := restoredCallUp(activationData(tx, id)); m != nil {
+		r.d.cfg.Logger.Warn("dispatcher: call-up restored from a backup; the people not yet sent to in the backup are being sent again, and may have had it from the cluster the backup was taken of",
+			"activation", id, "backup_taken", restoredWhen(m.BackupTime), "backup_index", m.BackupIndex, "not_sent", m.NotSent, "restore", m.Restore)
+	}
 	if len(ar.orphans) > 0 {
 		r.d.cfg.Logger.Info("dispatcher: re-sending claims an earlier leader left unresolved", "activation", id, "recipients", len(ar.orphans))
 	}
@@ -1252,7 +1259,7 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 		if c.Resend {
 			r.d.resent.Add(1)
 		}
-		l.push(job{act: ar, rec: recs[c.Person], n: c.N})
+		l.push(job{act: ar, rec: recs[c.Person], n: c.N, restored: c.Restored})
 	}
 	return len(res.Claimed), nil
 }
@@ -1403,7 +1410,7 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 		item.Outcome, item.Code, item.Error = OutcomeFailed, codeNotAMobile, "not sent: "+to+" is a landline, which takes no SMS"
 		return item, true
 	}
-	id := AttemptID(item.Activation, item.Person, item.N)
+	id := attemptIDOf(item.Activation, item.Person, item.N, j.restored)
 	sms := SMS{AttemptID: id, To: to, From: from, Body: body}
 	if d.cfg.PublicURL != "" {
 		sms.StatusCallback = strings.TrimRight(d.cfg.PublicURL, "/") + "/hooks/twilio/sms-status?attempt=" + url.QueryEscape(id)
@@ -1747,7 +1754,7 @@ func (r *dispatchRun) sweep(id plans.ActivationID, route *routeState, fetched ma
 			if !ok || att.SID == "" || now.Sub(att.Updated) < r.d.cfg.ReportTimeout {
 				continue
 			}
-			aid := AttemptID(id, plans.PersonID(k), att.N)
+			aid := attemptIDOf(id, plans.PersonID(k), att.N, att.Restored)
 			if last, ok := fetched[aid]; ok && now.Sub(last) < r.d.cfg.ReportTimeout {
 				continue
 			}

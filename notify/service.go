@@ -596,6 +596,7 @@ func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, err
 		cb = ad.Bucket(bCounters)
 	}
 	c, err := readCounters(cb)
+	withRestored(tx, &a)
 	return ActivationStatus{Activation: a, Counters: c}, err
 }
 

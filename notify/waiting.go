@@ -135,6 +135,7 @@ func listActivations(tx *bolt.Tx, page plans.Page, limit int, now time.Time, sta
 		if err := json.Unmarshal(v, &a); err != nil {
 			return out, err
 		}
+		withRestored(tx, &a)
 		out.Items = append(out.Items, a.shown(now))
 	}
 	return out, nil

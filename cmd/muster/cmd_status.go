@@ -203,7 +203,7 @@ func listStatus(c *client, p *pageFlags, status string) error {
 	fmt.Fprintln(w, "ID\tPLAN\tLEVEL\tPURPOSE\tSTATUS\t"+countColumns+"\t报到%\tCREATED")
 	for _, r := range rows {
 		a := r.a
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a), listCountCells(a.Status, r.counts),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Plan, a.Level, a.Purpose, statusLabel(a)+restoredTag(a), listCountCells(a.Status, r.counts),
 			ackedShare(a, r.counts), localTime(a.CreatedAt))
 	}
 	if err := w.Flush(); err != nil {
@@ -282,6 +282,30 @@ func statusLabel(a notify.Activation) string {
 		return fmt.Sprintf("%s (by LIVE %s)", a.Status, a.StoppedBy)
 	}
 	return string(a.Status)
+}
+
+// restoredTag marks, in the list, a call-up open in a restored backup.
+func restoredTag(a notify.Activation) string {
+	if a.Restored == nil {
+		return ""
+	}
+	return ", RESTORED (sent again)"
+}
+
+// restoredText says that a was open in a backup restored since, when the
+// backup was taken, and how many of its people the restored cluster sent
+// to again; "" when it was not.
+func restoredText(a notify.Activation) string {
+	m := a.Restored
+	if m == nil {
+		return ""
+	}
+	taken := "at an unknown time (the backup's state does not say)"
+	if !m.BackupTime.IsZero() {
+		taken = "at " + showTime(m.BackupTime, time.Local, secondLayout)
+	}
+	return fmt.Sprintf("RESTORED from a backup taken %s (raft index %d of the cluster it was taken of), restored %s: %s not yet sent to in it %s sent again, and may have had it from the cluster before the restore",
+		taken, m.BackupIndex, showTime(m.RestoredAt, time.Local, secondLayout), count(m.NotSent, "person", "people"), plural(m.NotSent, "was", "were"))
 }
 
 // withFields adds fields to a JSON object.
@@ -451,6 +475,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	if n, m := st.Counters.Dispatch["resent"], st.Counters.Dispatch["escalation_resent"]; n+m > 0 {
 		fmt.Fprintf(w, "sent again after a leader change, the first attempt's outcome lost (some may have got both): %s, %s\n",
 			count(n, "SMS", "SMS"), count(m, "escalation message or call", "escalation messages or calls"))
+	}
+	if s := restoredText(st.Activation); s != "" {
+		fmt.Fprintln(w, s)
 	}
 	if n := st.Counters.Dispatch[notify.EscalationUnreachedCounter]; n > 0 {
 		fmt.Fprintf(w, "%s silent with no one to escalate to by the last backup or superior step (a backup step: no backup named for them; a superior step: no 网格长 in their grid, no one in the command slot, no 网格长 or 值班领导 above them): not counted as escalated\n", count(n, "person", "people"))

@@ -1,0 +1,198 @@
+package notify
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/plans"
+)
+
+// A cluster started over a restored backup goes on with the call-ups that
+// were open in the backup: their people the backup shows as not yet sent
+// to (pending, or claimed with no outcome recorded) are sent to, although
+// the cluster the backup was taken of most likely went on sending after
+// it. MarkRestored records that on each such call-up, so that its status
+// says it; and the attempts made after a restore carry the restore's
+// number in their IDs (attemptIDOf), so that the provider's records tell
+// them from the old cluster's attempts of the same number.
+
+var (
+	// restoredKey, in an activation's data bucket, is its RestoredCallUp
+	// (JSON), written once by MarkRestored.
+	restoredKey = []byte("restored")
+	// bRestores holds restoresKey: the number of restores the state has
+	// been through (8 bytes, big endian), which claims stamp on their
+	// attempts. Absent in a state never restored.
+	bRestores   = []byte("restores")
+	restoresKey = []byte("count")
+)
+
+// RestoredCallUp says that a call-up was open in a backup that was
+// restored: the new cluster resumed it, sending to the people the backup
+// shows as not yet sent to, who may have had it from the old cluster.
+type RestoredCallUp struct {
+	// Restore numbers the restore (muster.Restore.Count); attempts made
+	// after it carry the number (".r1").
+	Restore int `json:"restore"`
+	// BackupIndex is the raft index the backup reflected in the old
+	// cluster's log; BackupTime when its last command was applied (zero
+	// when the backup's state does not say): the backup was taken then
+	// or shortly after.
+	BackupIndex uint64    `json:"backup_index"`
+	BackupTime  time.Time `json:"backup_time,omitzero"`
+	RestoredAt  time.Time `json:"restored_at"`
+	// NotSent counts the recipients the backup shows as not yet sent to:
+	// pending (never sent, or waiting for a retry) or in sending (claimed
+	// with no outcome recorded). They are sent to again, and may have had
+	// the call-up from the old cluster after the backup was taken.
+	NotSent int `json:"not_sent"`
+	// Sending counts those of NotSent that were in sending.
+	Sending int `json:"sending,omitempty"`
+}
+
+// MarkRestored records on every call-up open in a restored backup that it
+// was restored (RestoredCallUp, with the recipients not yet sent to
+// counted), and the state's restore count for the claims after it. It is
+// the notify part of a restore (cluster.Node.OnRestore), run before raft
+// starts.
+func MarkRestored(tx *bolt.Tx, r muster.Restore) error {
+	b, err := tx.CreateBucketIfNotExists(bRestores)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(restoresKey, binary.BigEndian.AppendUint64(nil, uint64(r.Count))); err != nil {
+		return err
+	}
+	for _, id := range openActivations(tx) {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return err
+		}
+		ad := activationData(tx, id)
+		if a.Status != StatusActive || ad == nil {
+			continue // waiting for approval: nothing was sent
+		}
+		mark := RestoredCallUp{Restore: r.Count, BackupIndex: r.BackupIndex, BackupTime: r.BackupTime, RestoredAt: r.RestoredAt}
+		if rb := ad.Bucket(bRecipients); rb != nil {
+			err := rb.ForEach(func(_, v []byte) error {
+				if len(v) < 2 {
+					return nil
+				}
+				switch stateOf(v[1]) {
+				case StateSending:
+					mark.Sending++
+					mark.NotSent++
+				case StatePending:
+					mark.NotSent++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		data, err := json.Marshal(mark)
+		if err != nil {
+			return err
+		}
+		if err := ad.Put(restoredKey, data); err != nil {
+			return fmt.Errorf("mark %s restored: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// restoreCount is the number of restores the state has been through (0:
+// never restored).
+func restoreCount(tx *bolt.Tx) int {
+	b := tx.Bucket(bRestores)
+	if b == nil {
+		return 0
+	}
+	v := b.Get(restoresKey)
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+// restoredCallUp reads an activation's restore mark; nil when it was not
+// open in a restored backup.
+func restoredCallUp(ad *bolt.Bucket) *RestoredCallUp {
+	if ad == nil {
+		return nil
+	}
+	v := ad.Get(restoredKey)
+	if v == nil {
+		return nil
+	}
+	var m RestoredCallUp
+	if json.Unmarshal(v, &m) != nil {
+		return nil
+	}
+	return &m
+}
+
+// withRestored sets a.Restored from its data bucket (read paths only).
+func withRestored(tx *bolt.Tx, a *Activation) {
+	a.Restored = restoredCallUp(activationData(tx, a.ID))
+}
+
+// rulesRestoredAttempts is the behaviour (muster.Rules) from which a claim
+// in a state restored from a backup records the restore's number on the
+// attempt (Attempt.Restored, and the claim's result: its ID carries it),
+// and a delivery report matches a recipient's current attempt only when
+// it names the attempt's restore too: the cluster the backup was taken of
+// may have made an attempt of the same number after the backup. Such a
+// report of an older restore's attempt, for a call-up open in the backup,
+// proves the person was reached when it says delivered (whatever its
+// attempt number); a failure it reports changes nothing.
+const rulesRestoredAttempts = 13
+
+// attemptIDOf names attempt n to person of act made after the state's
+// restore number restore: AttemptID, with ".r<restore>" after it once the
+// state was restored ("A000002.P00000386.1.r1").
+func attemptIDOf(act plans.ActivationID, person plans.PersonID, n, restore int) string {
+	id := AttemptID(act, person, n)
+	if restore > 0 {
+		id += ".r" + strconv.Itoa(restore)
+	}
+	return id
+}
+
+// parseAttempt splits an attempt ID of attemptIDOf: the restore number is
+// 0 for an ID without one.
+func parseAttempt(s string) (act plans.ActivationID, person plans.PersonID, n, restore int, err error) {
+	parts := strings.Split(s, ".")
+	if len(parts) == 4 {
+		r, err := strconv.Atoi(strings.TrimPrefix(parts[3], "r"))
+		if !strings.HasPrefix(parts[3], "r") || err != nil || r <= 0 {
+			return "", "", 0, 0, invalidf("attempt %q: want ACTIVATION.PERSON.N or ACTIVATION.PERSON.N.rRESTORE", s)
+		}
+		restore, parts = r, parts[:3]
+	}
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return "", "", 0, 0, invalidf("attempt %q: want ACTIVATION.PERSON.N", s)
+	}
+	n, err = strconv.Atoi(parts[2])
+	if err != nil || n <= 0 {
+		return "", "", 0, 0, invalidf("attempt %q: N must be a positive number", s)
+	}
+	return plans.ActivationID(parts[0]), plans.PersonID(parts[1]), n, restore, nil
+}
+
+// restoredWhen says when a backup was taken, for a log: its time, or that
+// its state does not say.
+func restoredWhen(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
