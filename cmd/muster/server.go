@@ -406,6 +406,12 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		_ = srv.Shutdown(sctx)
 	}()
 	logger.Info("muster node started", "node", o.nodeID, "http", advertise, "public_url", publicURL, "raft", node.RaftAddr(), "data_dir", o.dataDir)
+	if !o.dev {
+		if one := webhooksOnOneNode(publicURL, o.nodeID, advertise, o.join != "" || o.listed(), node.Status().Servers); one != "" {
+			logger.Warn("the providers' webhooks and the answer links reach node "+one+" only (--public-url is its own address): replies and delivery reports sent while it is down are lost, as providers do not send them again; "+
+				"give every node the same --public-url, of a load balancer in front of all of them (docs/operations.md, Webhooks)", "public_url", publicURL)
+		}
+	}
 
 	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules}
 	listed := o.listed()
@@ -733,6 +739,25 @@ func (o *serverOpts) initialMembers() []cluster.NodeInfo {
 }
 
 // listed reports whether --initial-cluster lists this node.
+// webhooksOnOneNode is the node whose own address publicURL is, when the
+// cluster has other members (servers, or one to come: more), so that the
+// providers' webhooks and the answer links depend on that one node; else
+// "".
+func webhooksOnOneNode(publicURL, self, advertise string, more bool, servers []cluster.ServerStatus) string {
+	if len(servers) < 2 && !more {
+		return ""
+	}
+	if publicURL == advertise {
+		return self
+	}
+	for _, s := range servers {
+		if s.HTTPAddr != "" && strings.TrimRight(s.HTTPAddr, "/") == publicURL {
+			return s.ID
+		}
+	}
+	return ""
+}
+
 func (o *serverOpts) listed() bool {
 	return slices.ContainsFunc(o.initialMembers(), func(m cluster.NodeInfo) bool { return m.ID == o.nodeID })
 }
