@@ -339,6 +339,11 @@ const commandVersion byte = 1
 //	   call-up that reached them and still waits for their answer (the
 //	   command's result names it and those still waiting); before 13 one
 //	   answer answered every open call-up of the purpose, of any plan.
+//	   A decline (an SMS, a key, the answer page) from a recipient who
+//	   had accepted is still a note, and the first answer stands; the
+//	   first such reply of each person is kept (declined_after_ack, under
+//	   the activation's data) and counted (declined_after_ack in the
+//	   activation's counters). Before 13 nothing was kept but the note.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

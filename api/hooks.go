@@ -137,6 +137,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 	case res.Replies > maxSMSAnswers:
 	case res.Outcome == notify.InboundNote && res.ToReport: // a reply to a 叫应 report sent to them
 		answer.Message = notify.ReportTakesNoReply(res.Language, res.Exercise)
+	case res.Outcome == notify.InboundNote && res.DeclinedAfterAck: // they accepted, and cannot come after all: flagged
+		answer.Message = notify.DeclineAfterAckNoted(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.State.Answered(): // their first answer stands: say so, not "reply 1"
 		answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote && notify.OptOut(it.Body): // STOP, 退订: not to be told to report

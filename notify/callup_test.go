@@ -831,7 +831,7 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(first.Phone, "SMreply2", "2 临时有事") // after an answer: a note
 		assert.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, "<Message>"+notify.FirstAnswerStands(first.Language, true)+"</Message>", "told the first answer stands, not to reply 1")
+		assert.Contains(t, body, "<Message>"+notify.DeclineAfterAckNoted(first.Language, true)+"</Message>", "told the decline is shown to the duty office, not to reply 1")
 		code, _ = reply(second.Phone, "SMreply3", "不能，在外地")
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(third.Phone, "SMreply4", "在哪集合？")

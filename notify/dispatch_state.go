@@ -772,7 +772,29 @@ type InboundResult struct {
 	// told.
 	Named   string   `json:"named,omitempty"`
 	Waiting []string `json:"waiting,omitempty"`
+	// DeclinedAfterAck says that the reply, kept as a note, declines after
+	// the sender had accepted (rulesDeclinedAfterAck): they are told it is
+	// flagged to the duty office, not only that their first answer stands.
+	DeclinedAfterAck bool `json:"declined_after_ack,omitempty"`
 }
+
+// rulesDeclinedAfterAck is the behaviour (muster.Rules) from which a
+// decline from someone who had accepted (an SMS "2 …" or key 2 after "1")
+// is flagged, though the first answer still stands: the activation keeps
+// when it first came (bDeclinedAfterAck) and counts the people
+// (DeclinedAfterAckCounter), so that muster status shows that some
+// counted 到 may not come. Before, it was a note like any other, and the
+// commander's board counted them present with nothing to see.
+const rulesDeclinedAfterAck = 13
+
+// bDeclinedAfterAck holds, in an activation's data, the people who
+// declined after they had accepted: person → unix nanoseconds of the first
+// such reply (rulesDeclinedAfterAck).
+var bDeclinedAfterAck = []byte("declined_after_ack")
+
+// DeclinedAfterAckCounter counts, in an activation's counters, the people
+// who accepted and then said they cannot come (rulesDeclinedAfterAck).
+const DeclinedAfterAckCounter = "declined_after_ack"
 
 // InboundRecord is an audited inbound message that reached no open call-up.
 type InboundRecord struct {
@@ -1288,6 +1310,21 @@ func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply 
 		res.Outcome = InboundNote
 		if err := addNote(at, Note{Person: person, Time: c.Time, Body: truncate(body, 500)}); err != nil {
 			return res, err
+		}
+		if r.State == StateAcked && reply.Kind == ReplyDecline && c.RulesAtLeast(rulesDeclinedAfterAck) {
+			// They are still counted 到, as the first answer stands; the
+			// commander is shown that someone counted may not come.
+			res.DeclinedAfterAck = true
+			b, err := at.ad.CreateBucketIfNotExists(bDeclinedAfterAck)
+			if err != nil {
+				return res, err
+			}
+			if b.Get([]byte(person)) == nil { // counted once a person
+				if err := b.Put([]byte(person), binary.AppendVarint(nil, c.Time.UnixNano())); err != nil {
+					return res, err
+				}
+				at.count(DeclinedAfterAckCounter, 1)
+			}
 		}
 		return res, at.putAttempt(person, att)
 	}

@@ -361,6 +361,17 @@ func OptOutText(lang plans.Language, drill bool) string {
 	return mark + "应急召集短信不能退订。如需更改联系方式或退出名单，请联系值班人员。本次召集：到岗请回复1，不能到岗请回复2并说明原因。"
 }
 
+// DeclineAfterAckNoted answers a decline from someone who had accepted
+// (InboundResult.DeclinedAfterAck): their first answer stands, and this
+// one is flagged to the duty office, who may call them.
+func DeclineAfterAckNoted(lang plans.Language, drill bool) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		return mark + "You had answered that you are coming. This reply (cannot come) is recorded and shown to the duty office; if it is urgent, call the duty office."
+	}
+	return mark + "您之前已回复到岗。本条（不能到岗）已记录，并已提示值班人员；如有急事，请直接联系值班人员。"
+}
+
 // HelpText answers a reply that was neither an acceptance nor a decline.
 func HelpText(lang plans.Language, drill bool) string {
 	mark := drillMark(drill)

@@ -469,6 +469,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 			fmt.Fprintln(w, note)
 		}
 	}
+	if n := st.Counters.Dispatch[notify.DeclinedAfterAckCounter]; n > 0 {
+		fmt.Fprintf(w, "!! %s answered 到, then that they cannot come after all: still counted 到 (the first answer stands); their replies are in the notes\n", count(n, "person", "people"))
+	}
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
 	}
