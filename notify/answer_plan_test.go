@@ -3,8 +3,6 @@ package notify_test
 import (
 	"bytes"
 	"fmt"
-	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -38,13 +36,7 @@ func TestAnAnswerCountsForOnePlanAtATime(t *testing.T) {
 			r.waitSettled(t, epidemic.ID, 30*time.Second)
 			who := r.recipientsOf(t, flood.ID)[0]
 			require.Equal(t, plans.LangZH, who.Language)
-			post := func(sid, body string) string {
-				t.Helper()
-				code, answer := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {sid},
-					"From": {who.Phone}, "To": {liveAcct.Number}, "Body": {body}}, liveAcct.AuthToken)
-				require.Equal(t, http.StatusOK, code)
-				return answer
-			}
+			post := func(sid, body string) string { return r.smsReply(t, liveAcct, sid, who.Phone, body) }
 			stateIn := func(id plans.ActivationID) notify.Recipient {
 				t.Helper()
 				for _, rc := range r.recipientsOf(t, id) {

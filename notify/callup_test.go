@@ -1083,9 +1083,17 @@ func settledDrill(t *testing.T, rules int) (*callRig, notify.Activation, []notif
 // provider does, to the first node.
 func (r *callRig) drillReply(t *testing.T, sid, from, body string) {
 	t.Helper()
-	code, _ := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {drillAcct.SID}, "MessageSid": {sid},
-		"From": {from}, "To": {drillAcct.Number}, "Body": {body}}, drillAcct.AuthToken)
+	r.smsReply(t, drillAcct, sid, from, body)
+}
+
+// smsReply posts an SMS reply to acct's number, signed, as the provider
+// does, to the first node, and returns muster's TwiML answer.
+func (r *callRig) smsReply(t *testing.T, acct twiliosim.Account, sid, from, body string) string {
+	t.Helper()
+	code, answer := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {acct.SID}, "MessageSid": {sid},
+		"From": {from}, "To": {acct.Number}, "Body": {body}}, acct.AuthToken)
 	require.Equal(t, http.StatusOK, code)
+	return answer
 }
 
 // acked is the set of activation id's recipients who acknowledged.

@@ -2,13 +2,10 @@ package notify_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"muster/notify"
 )
@@ -27,13 +24,7 @@ func TestADeclineAfterAnAcceptIsFlagged(t *testing.T) {
 			a := r.activateIn(t, "live", district)
 			r.waitSettled(t, a.ID, 30*time.Second)
 			who := r.recipientsOf(t, a.ID)[0]
-			post := func(sid, body string) string {
-				t.Helper()
-				code, answer := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {sid},
-					"From": {who.Phone}, "To": {liveAcct.Number}, "Body": {body}}, liveAcct.AuthToken)
-				require.Equal(t, http.StatusOK, code)
-				return answer
-			}
+			post := func(sid, body string) string { return r.smsReply(t, liveAcct, sid, who.Phone, body) }
 			post("SMack", "1")
 			first := post("SMdecl1", "2 家里有事")
 			second := post("SMdecl2", "2 孩子病了，去不了")

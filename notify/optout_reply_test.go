@@ -2,8 +2,6 @@ package notify_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -30,9 +28,7 @@ func TestAnOptOutReplyIsToldCallUpsCannotBeUnsubscribed(t *testing.T) {
 		{"Unsubscribe!", notify.OptOutText(recs[3].Language, false)},
 		{"stop the car", notify.HelpText(recs[4].Language, false)},
 	} {
-		code, answer := r.postHook(t, r.nodes[0], "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {fmt.Sprintf("SMstop%d", i)},
-			"From": {recs[i].Phone}, "To": {liveAcct.Number}, "Body": {tc.body}}, liveAcct.AuthToken)
-		require.Equal(t, http.StatusOK, code)
+		answer := r.smsReply(t, liveAcct, fmt.Sprintf("SMstop%d", i), recs[i].Phone, tc.body)
 		assert.Equal(t, "<Response><Message>"+tc.want+"</Message></Response>", answer, "%q", tc.body)
 	}
 	for i, rc := range r.recipientsOf(t, a.ID)[:5] {
