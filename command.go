@@ -344,6 +344,13 @@ const commandVersion byte = 1
 //	   first such reply of each person is kept (declined_after_ack, under
 //	   the activation's data) and counted (declined_after_ack in the
 //	   activation's counters). Before 13 nothing was kept but the note.
+//	   The escalation's backup step records, for each backup it calls
+//	   up, whom they stand in for (stand_ins, under the activation's
+//	   data: person → the silent person's ID, name and grid, with the
+//	   grid's names as the regions have them; a backup of a backup
+//	   stands in for the same person), and their call-up SMS and voice
+//	   call say it. The recipient records are unchanged. Before 13
+//	   nothing was recorded and the backup got the ordinary call-up.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -222,20 +222,33 @@ func standingFor(tx *bolt.Tx, corr Activation, person plans.PersonID, acts *acti
 	return out
 }
 
-// standingReader returns, for the correction a, a function reading
-// standingFor each of its people from view's local state at the time of
-// the send (the dispatcher runs on the leader, whose state has every
-// committed call-up); nil for any other activation. A read that fails
-// says none stand: the correction goes out as it did before.
-func standingReader(ctx context.Context, view Viewer, a Activation) func(plans.PersonID) []Activation {
-	if a.Retracts == "" || view == nil {
+// standingReader returns, for activation a, a function reading from
+// view's local state at the time of the send what a person's SMS says
+// beyond the template (the dispatcher runs on the leader, whose state has
+// every committed call-up and recipient): for a correction, standingFor
+// the person; for a call-up, whom they stand in for (standInOf). nil
+// without a view. A read that fails says nothing more: the SMS goes out
+// as it did before.
+func standingReader(ctx context.Context, view Viewer, a Activation) func(plans.PersonID) sendNotes {
+	if view == nil {
 		return nil
 	}
+	if a.Retracts == "" {
+		return func(p plans.PersonID) sendNotes {
+			var out sendNotes
+			_ = view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+				var err error
+				out.backupFor, err = standInOf(activationData(tx, a.ID), p)
+				return err
+			})
+			return out
+		}
+	}
 	acts := &activationReader{acts: map[plans.ActivationID]Activation{}}
-	return func(p plans.PersonID) []Activation {
-		var out []Activation
+	return func(p plans.PersonID) sendNotes {
+		var out sendNotes
 		_ = view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
-			out = standingFor(tx, a, p, acts)
+			out.standing = standingFor(tx, a, p, acts)
 			return nil
 		})
 		return out

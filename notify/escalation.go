@@ -413,7 +413,7 @@ func (s *stepper) apply(i int, r *Recipient) error {
 				return err
 			}
 		}
-		added, err := callUpBackup(s.tx, s.at, *r, live, s.c.RulesAtLeast(rulesBackupAsTheRosterSays))
+		added, err := callUpBackup(s.tx, s.at, *r, live, s.c.RulesAtLeast(rulesBackupAsTheRosterSays), s.c.RulesAtLeast(rulesBackupStandsIn))
 		if err != nil {
 			return err
 		}
@@ -1042,8 +1042,9 @@ func currentBackup(tx *bolt.Tx, r *Recipient) error {
 // called up already, or is among the recipients of live (for a drill: the
 // LIVE call-ups; they are called up for real). The dispatcher sends them the
 // call-up like anyone else. A backup no longer in the roster is counted
-// (backup_missing) with countMissing.
-func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket, countMissing bool) (bool, error) {
+// (backup_missing) with countMissing. With standIn the activation records
+// that the backup stands in for r (putStandIn), and their call-up says so.
+func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket, countMissing, standIn bool) (bool, error) {
 	if r.Backup == "" || at.rb.Get([]byte(r.Backup)) != nil {
 		return false, nil
 	}
@@ -1068,6 +1069,11 @@ func callUpBackup(tx *bolt.Tx, at *actTx, r Recipient, live []*bolt.Bucket, coun
 	pending, _ := StatePending.code()
 	if err := at.rb.Put([]byte(p.ID), appendRecord(nil, pending, roles, &rec)); err != nil {
 		return false, err
+	}
+	if standIn {
+		if err := putStandIn(tx, at, p.ID, r); err != nil {
+			return false, err
+		}
 	}
 	at.tally(p.Grid, r.Roles, StatePending, +1)
 	at.a.Recipients++
@@ -2079,6 +2085,15 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 		}
 		if out.Text, err = t.Render(d); err != nil {
 			return err
+		}
+		// A backup the chain called up hears whom they stand in for,
+		// where and as what, as their SMS says it (rulesBackupStandsIn).
+		standIn, err := standInOf(ad, r.Person)
+		if err != nil {
+			return err
+		}
+		if standIn != nil {
+			lead += standInSentence(standIn, d.Roles, out.Language, false)
 		}
 		out.Text = markPurpose(a, r.Language, lead+out.Text)
 		return nil

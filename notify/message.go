@@ -118,7 +118,31 @@ func renderCallUp(a Activation, l *plans.Level, t *plans.MessageTemplate, r Reci
 	}
 	d := MessageData(a, written, link)
 	d.AckDeadline = plans.DeadlineText(left, written.Language)
-	return t.Render(d)
+	text, err := t.Render(d)
+	if err != nil || r.BackupFor == nil {
+		return text, err
+	}
+	return standingIn(a, r, written.Language, d.Roles, text), nil
+}
+
+// standingIn is text, the call-up SMS of r, a backup standing in for
+// someone (r.BackupFor), saying after the plan's sender (in front, when
+// the template does not start with it) whom they stand in for, where and
+// as what (standInSentence in lang, the language text is written in). When
+// that would take the SMS, marked as it will be, past plans.MaxSMSSegments
+// it leaves the grid out, and when even that would, text is as it was.
+func standingIn(a Activation, r Recipient, lang plans.Language, roles, text string) string {
+	head, body := "", text
+	if a.Sender != "" && strings.HasPrefix(text, a.Sender) {
+		head, body = a.Sender, text[len(a.Sender):]
+	}
+	for _, short := range []bool{false, true} {
+		s := head + standInSentence(r.BackupFor, roles, lang, short) + body
+		if _, _, segs := plans.SMSSegments(markPurpose(a, r.Language, s)); segs <= plans.MaxSMSSegments {
+			return s
+		}
+	}
+	return text
 }
 
 // markPurpose starts a drill's text with plans.ExerciseMark (and, for an
@@ -146,9 +170,18 @@ type smsRenderer struct {
 	l     *plans.Level
 	mu    sync.Mutex
 	cache map[plans.Language]*plans.MessageTemplate
-	// standing, set on a correction's, reads the call-ups in force that
-	// also call a person (standingReader): the text says they stand.
-	standing func(plans.PersonID) []Activation
+	// standing, when set, reads at the time of the send what a person's
+	// SMS says beyond the template (standingReader): on a correction's,
+	// the call-ups in force that also call them (the text says they
+	// stand); on a call-up's, whom they stand in for as a backup.
+	standing func(plans.PersonID) sendNotes
+}
+
+// sendNotes is what one person's SMS says beyond the level's template, as
+// the state has it when it is sent.
+type sendNotes struct {
+	standing  []Activation // a correction's: the call-ups that stand
+	backupFor *StandIn     // a call-up's: whom the person stands in for
 }
 
 func newSMSRenderer(a Activation, l *plans.Level) *smsRenderer {
@@ -169,8 +202,12 @@ func (s *smsRenderer) render(r Recipient, link string) (string, error) {
 	}
 	s.mu.Unlock()
 	a := s.a
-	if a.Retracts != "" && s.standing != nil {
-		a.standing = s.standing(r.Person)
+	if s.standing != nil {
+		n := s.standing(r.Person)
+		a.standing = n.standing
+		if r.BackupFor == nil {
+			r.BackupFor = n.backupFor
+		}
 	}
 	return renderSMS(a, s.l, t, r, link)
 }

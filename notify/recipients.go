@@ -77,6 +77,10 @@ type Recipient struct {
 	Language plans.Language   `json:"language"`
 	Grid     plans.RegionCode `json:"grid"`
 	Backup   plans.PersonID   `json:"backup,omitempty"`
+	// BackupFor is whom the recipient stands in for when the escalation's
+	// backup step called them up (rules 13), nil otherwise; filled by
+	// ForEachRecipient and Service.Recipients.
+	BackupFor *StandIn `json:"backup_for,omitempty"`
 	// Attempt is what sending and answers did, when anything has (lists only).
 	Attempt *Attempt `json:"attempt,omitempty"`
 }
@@ -447,9 +451,10 @@ func readCounters(b *bolt.Bucket) (Counters, error) {
 
 // ForEachRecipient calls fn for every recipient of activation id in person
 // ID order, with its attempt record when it has one (Attempt is nil for a
-// recipient nothing was tried for). It reads inside tx, so a report over a
-// large call-up sees one consistent state. An unknown activation is
-// ENotFound; an error from fn stops the walk and is returned.
+// recipient nothing was tried for) and whom it stands in for (BackupFor).
+// It reads inside tx, so a report over a large call-up sees one
+// consistent state. An unknown activation is ENotFound; an error from fn
+// stops the walk and is returned.
 func ForEachRecipient(tx *bolt.Tx, id plans.ActivationID, fn func(r *Recipient) error) error {
 	if _, err := getActivation(tx, id); err != nil {
 		return err
@@ -481,6 +486,9 @@ func ForEachRecipient(tx *bolt.Tx, id plans.ActivationID, fn func(r *Recipient) 
 				return fmt.Errorf("attempt of %s: %w", k, err)
 			}
 			r.Attempt = &att
+		}
+		if r.BackupFor, err = standInOf(ad, r.Person); err != nil {
+			return err
 		}
 		if err := fn(&r); err != nil {
 			return err

@@ -633,7 +633,8 @@ type RecipientFilter struct {
 	Role  string
 }
 
-// Recipients lists an activation's recipients in person ID order.
+// Recipients lists an activation's recipients in person ID order, each
+// with whom it stands in for when the escalation called it up as a backup.
 func (s *Service) Recipients(ctx context.Context, level muster.Consistency, id plans.ActivationID, f RecipientFilter, page plans.Page) (plans.List[Recipient], error) {
 	out := plans.List[Recipient]{Items: []Recipient{}}
 	limit := pageLimit(page)
@@ -682,6 +683,9 @@ func (s *Service) Recipients(ctx context.Context, level muster.Consistency, id p
 			}
 			if ok {
 				r.Attempt = &att
+			}
+			if r.BackupFor, err = standInOf(ad, r.Person); err != nil {
+				return err
 			}
 			out.Items = append(out.Items, r)
 		}
