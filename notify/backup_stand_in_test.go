@@ -104,3 +104,64 @@ func TestTheBackupIsToldWhomTheyStandInFor(t *testing.T) {
 		})
 	}
 }
+
+// A reminder (the chain's sms step) to a backup still silent says whom
+// they stand in for, as their call-up did: the reminder renders the
+// call-up again, and the escalator's record of the backup carries the
+// stand-in.
+func TestABackupsReminderSaysWhomTheyStandInFor(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock})
+	plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
+		"      - {after: 5m, do: backup}\n      - {after: 10m, do: sms}\n", 1)
+	require.Contains(t, plan, "{after: 10m, do: sms}")
+	ctx := testCtx(t)
+	_, err := r.plans.ApplyPlan(ctx, "test", "escalate.yaml", []byte(plan))
+	require.NoError(t, err)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	a, err := notify.NewService(n, n, senders).Activate(ctx, "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 0)
+	r.waitSettled(t, a.ID, 60*time.Second)
+	clock.Add(5 * time.Minute)
+	r.waitFired(t, a.ID, 1)
+	// The backups are on clocks of their own, from their call-up: their
+	// reminder is due five minutes after it, from when the escalator
+	// looks. The clock goes on by 10 s a look until none waits.
+	clock.Add(5 * time.Minute)
+	require.Eventually(t, func() bool {
+		st := r.escalation(t, a.ID)[1]
+		if st.Waiting > 0 {
+			clock.Add(10 * time.Second)
+		}
+		return st.Waiting == 0 && st.Items[notify.EscQueued]+st.Items[notify.EscSending] == 0
+	}, 60*time.Second, 100*time.Millisecond, "the backups' reminders go out")
+	r.waitSimIdle(t, 30*time.Second)
+
+	checked := 0
+	for _, b := range r.recipientsOf(t, a.ID) {
+		if b.BackupFor == nil || b.State.Answered() {
+			continue
+		}
+		var reminders []string
+		for _, m := range r.sim.Messages("") {
+			if m.Direction == "outbound-api" && m.To == b.Phone && strings.Contains(m.Body, "【提醒】") {
+				reminders = append(reminders, m.Body)
+			}
+		}
+		if len(reminders) == 0 {
+			continue // also on the call-up as themselves: reminded as that
+		}
+		if checked == 0 {
+			t.Logf("reminder to %s, backup of %s: %s", b.Name, b.BackupFor.Name, reminders[0])
+		}
+		for _, body := range reminders {
+			assert.Contains(t, body, "因"+b.BackupFor.Name, "the reminder to backup %s says whom they stand in for", b.Person)
+		}
+		checked++
+	}
+	t.Logf("%d backups' reminders checked", checked)
+	require.Positive(t, checked, "backups were reminded")
+}

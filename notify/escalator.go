@@ -642,6 +642,11 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 						if err != nil {
 							return err
 						}
+						// A backup's reminder says whom they stand in for,
+						// as their call-up did (renderCallUp).
+						if r.BackupFor, err = standInOf(ad, it.Person); err != nil {
+							return err
+						}
 						w.recs[it.Person] = r
 					}
 					if it.Action == plans.EscalateSMS && it.Text == "" {

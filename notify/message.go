@@ -132,17 +132,28 @@ func renderCallUp(a Activation, l *plans.Level, t *plans.MessageTemplate, r Reci
 // that would take the SMS, marked as it will be, past plans.MaxSMSSegments
 // it leaves the grid out, and when even that would, text is as it was.
 func standingIn(a Activation, r Recipient, lang plans.Language, roles, text string) string {
+	if s, ok := withLead(a, r.Language, text, standInSentence(r.BackupFor, roles, lang, false), standInSentence(r.BackupFor, roles, lang, true)); ok {
+		return s
+	}
+	return text
+}
+
+// withLead is text, an SMS of a to a reader of lang before its purpose
+// mark, with the first of leads said after the plan's sender (in front,
+// when text does not start with it) that keeps it, marked, within
+// plans.MaxSMSSegments; ok is false when none does.
+func withLead(a Activation, lang plans.Language, text string, leads ...string) (string, bool) {
 	head, body := "", text
 	if a.Sender != "" && strings.HasPrefix(text, a.Sender) {
 		head, body = a.Sender, text[len(a.Sender):]
 	}
-	for _, short := range []bool{false, true} {
-		s := head + standInSentence(r.BackupFor, roles, lang, short) + body
-		if _, _, segs := plans.SMSSegments(markPurpose(a, r.Language, s)); segs <= plans.MaxSMSSegments {
-			return s
+	for _, lead := range leads {
+		s := head + lead + body
+		if _, _, segs := plans.SMSSegments(markPurpose(a, lang, s)); segs <= plans.MaxSMSSegments {
+			return s, true
 		}
 	}
-	return text
+	return "", false
 }
 
 // markPurpose starts a drill's text with plans.ExerciseMark (and, for an

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"strings"
 	"time"
 
 	"muster/plans"
@@ -87,15 +86,8 @@ func RenderReminder(a Activation, l *plans.Level, r Recipient, link string, reac
 	if err != nil {
 		return "", err
 	}
-	head, body := "", text
-	if a.Sender != "" && strings.HasPrefix(text, a.Sender) {
-		head, body = a.Sender, text[len(a.Sender):]
-	}
-	for _, lead := range []string{reminderLead(r.Language, by, now, zone), reminderMark(r.Language), ""} {
-		s := markPurpose(a, r.Language, head+lead+body)
-		if _, _, segs := plans.SMSSegments(s); segs <= plans.MaxSMSSegments {
-			return s, nil
-		}
+	if s, ok := withLead(a, r.Language, text, reminderLead(r.Language, by, now, zone), reminderMark(r.Language), ""); ok {
+		return markPurpose(a, r.Language, s), nil
 	}
 	return RenderSMS(a, l, r, link)
 }
