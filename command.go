@@ -351,6 +351,14 @@ const commandVersion byte = 1
 //	   stands in for the same person), and their call-up SMS and voice
 //	   call say it. The recipient records are unchanged. Before 13
 //	   nothing was recorded and the backup got the ordinary call-up.
+//	   A cluster started over a restored backup records the restore in
+//	   its audit chain: its first leader proposes cluster.restored, whose
+//	   payload is the restore as the state has it (its number, the
+//	   backup's raft index and time, when it was restored) and which its
+//	   entry shows (payload, covered by payload_sha256). It applies once
+//	   per restore (restore_audited, in the meta bucket): proposed again,
+//	   by another leader or after a restart, it is refused and leaves no
+//	   entry. Under earlier rules it is refused.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -48,7 +48,16 @@ type AuditEntry struct {
 	Payload string    `json:"payload_sha256"`
 	Prev    string    `json:"prev"` // the previous entry's Hash; empty for the first
 	Hash    string    `json:"hash"`
+	// Shown is the payload itself, for the commands whose payload names
+	// no one and is what the entry records (shownInAudit: a restore's
+	// backup, CmdRestored); absent for the others. Its SHA-256 is
+	// Payload, so the chain covers it without hashing it twice.
+	Shown json.RawMessage `json:"payload,omitempty"`
 }
+
+// shownInAudit are the command types whose audit entry shows the payload
+// (AuditEntry.Shown).
+var shownInAudit = map[string]bool{CmdRestored: true}
 
 // Sum is the hash e should carry: SHA-256 over its fields and Prev. An
 // auditor recomputes it for every entry (muster audit verify).
@@ -83,6 +92,9 @@ func appendAudit(tx *bolt.Tx, c *muster.Command) error {
 	sum := sha256.Sum256(c.Payload)
 	e := AuditEntry{Seq: head.Seq + 1, Index: c.Index, ID: c.ID, Type: c.Type, Actor: c.Actor, Time: c.Time.UTC(), Rules: c.Rules,
 		Payload: hex.EncodeToString(sum[:]), Prev: head.Hash}
+	if shownInAudit[c.Type] {
+		e.Shown = json.RawMessage(c.Payload)
+	}
 	e.Hash = e.Sum()
 	b, err := tx.CreateBucketIfNotExists(auditBucket)
 	if err != nil {
@@ -154,6 +166,10 @@ func VerifyAudit(before AuditHead, entries []AuditEntry) (AuditHead, error) {
 			return before, fmt.Errorf("audit entry %d (%s by %s at %s) was changed: its fields hash to %s, it says %s",
 				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), short(s), short(e.Hash))
 		}
+		if s := shownSum(e.Shown); len(e.Shown) > 0 && s != e.Payload {
+			return before, fmt.Errorf("audit entry %d (%s by %s at %s) was changed: the payload it shows hashes to %s, its payload_sha256 says %s",
+				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), short(s), short(e.Payload))
+		}
 		if e.Seq != before.Seq+1 {
 			return before, fmt.Errorf("audit entry %d (%s by %s at %s) follows entry %d: the chain was numbered again, with entries taken out or put in",
 				e.Seq, e.Type, e.Actor, e.Time.Format(time.RFC3339), before.Seq)
@@ -161,6 +177,18 @@ func VerifyAudit(before AuditHead, entries []AuditEntry) (AuditHead, error) {
 		before = AuditHead{Seq: e.Seq, Index: e.Index, Hash: e.Hash}
 	}
 	return before, nil
+}
+
+// shownSum is the SHA-256 of a payload an entry shows, in its canonical
+// form (canonicalJSON: as the leader proposed it), which a reader that
+// decoded and encoded it again (indented, keys in order) still has.
+func shownSum(shown json.RawMessage) string {
+	v, err := canonicalJSON(shown)
+	if err != nil {
+		return "not JSON"
+	}
+	sum := sha256.Sum256(v)
+	return hex.EncodeToString(sum[:])
 }
 
 func short(h string) string {

@@ -268,11 +268,22 @@ func (f *FSM) Restored() (muster.Restore, bool) {
 	ok := false
 	_ = f.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(metaBucket).Get(restoreKey); v != nil {
-			ok = json.Unmarshal(v, &r) == nil
+			var err error
+			r, err = decodeRestore(v)
+			ok = err == nil
 		}
 		return nil
 	})
 	return r, ok
+}
+
+// decodeRestore reads a restore record (restoreKey).
+func decodeRestore(v []byte) (muster.Restore, error) {
+	var r muster.Restore
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("restore record: %w", err)
+	}
+	return r, nil
 }
 
 // AppliedIndex is the raft index of the last entry reflected in the state.

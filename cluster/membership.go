@@ -43,6 +43,7 @@ type NodeInfo struct {
 
 func (n *Node) registerMembership() {
 	n.registerBackupAudit()
+	n.registerRestoreAudit()
 	n.fsm.Handle(cmdNodePut, func(tx *bolt.Tx, c *muster.Command) (any, error) {
 		var info NodeInfo
 		if err := json.Unmarshal(c.Payload, &info); err != nil {

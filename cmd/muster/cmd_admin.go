@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster"
 	"muster/access"
 	"muster/api"
 	"muster/cluster"
@@ -403,4 +404,25 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// restoreText says which restore r was: its number, the backup it started
+// the cluster over (raft index and time) and when.
+func restoreText(r muster.Restore) string {
+	taken := "at an unknown time (the backup's state does not say)"
+	if !r.BackupTime.IsZero() {
+		taken = "at " + showTime(r.BackupTime, time.Local, secondLayout)
+	}
+	return fmt.Sprintf("restore %d, over a backup taken %s (raft index %d of the cluster it was taken of), restored %s",
+		r.Count, taken, r.BackupIndex, showTime(r.RestoredAt, time.Local, secondLayout))
+}
+
+// auditCommand is an audit entry's command as the list shows it: its type,
+// and what a restore's entry records (its payload, shown by the node).
+func auditCommand(e cluster.AuditEntry) string {
+	var r muster.Restore
+	if e.Type != cluster.CmdRestored || json.Unmarshal(e.Shown, &r) != nil {
+		return e.Type
+	}
+	return e.Type + ": RESTORED, " + restoreText(r)
 }

@@ -121,7 +121,7 @@ with its checkpoint.`,
 			w := newTable(c.out)
 			fmt.Fprintln(w, "SEQ\tINDEX\tTIME\tCOMMAND\tBY")
 			for _, e := range entries {
-				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\n", e.Seq, e.Index, localTime(e.Time), e.Type, e.Actor)
+				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\n", e.Seq, e.Index, localTime(e.Time), auditCommand(e), e.Actor)
 			}
 			if err := w.Flush(); err != nil {
 				return err
