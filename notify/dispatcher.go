@@ -315,7 +315,7 @@ type routeState struct {
 	*Route
 	*routeLimits // shared with everything else that sends on the route
 	rr           atomic.Uint64
-	paused       atomic.Int64 // unix nanos until which sends wait (provider throttling)
+	hold         // the provider throttling or failing holds every send on the route
 
 	fallback *routeState // the Fallback route's state, nil without one
 }
@@ -426,19 +426,8 @@ func (r *routeState) take(ctx context.Context, clock muster.Clock) (string, erro
 // time that waits for the route's limiters (a route without limits has no
 // turn). done gives the turn back.
 func (r *routeState) wait(ctx context.Context, clock muster.Clock) error {
-	for {
-		until := r.paused.Load()
-		wait := time.Duration(until - clock.Now().UnixNano())
-		if wait <= 0 {
-			break
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	if err := r.waitOut(ctx, clock); err != nil {
+		return err
 	}
 	if r.turn == nil {
 		return nil
@@ -475,15 +464,62 @@ func (r *routeState) pace(ctx context.Context) (string, error) {
 	return r.Senders[i], nil
 }
 
-// pause holds every send on the route until t (later pauses extend it).
-func (r *routeState) pause(t time.Time) {
+// hold is a time until which every send on a route waits: the provider
+// throttling its account (HTTP 429) or failing (5xx, timeouts).
+type hold struct {
+	until atomic.Int64 // unix nanos
+}
+
+// pause holds every send until t (later pauses extend it).
+func (h *hold) pause(t time.Time) {
 	for {
-		cur := r.paused.Load()
-		if t.UnixNano() <= cur || r.paused.CompareAndSwap(cur, t.UnixNano()) {
+		cur := h.until.Load()
+		if t.UnixNano() <= cur || h.until.CompareAndSwap(cur, t.UnixNano()) {
 			return
 		}
 	}
 }
+
+// heldAt reports whether sends wait at now.
+func (h *hold) heldAt(now time.Time) bool { return now.UnixNano() < h.until.Load() }
+
+// waitOut waits until the hold is over by clock.
+func (h *hold) waitOut(ctx context.Context, clock muster.Clock) error {
+	for {
+		wait := time.Duration(h.until.Load() - clock.Now().UnixNano())
+		if wait <= 0 {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// holdFor is how long a send that failed with se holds its whole route:
+// the provider's Retry-After (a second without one) when it throttles,
+// half the first backoff when it fails for now (5xx, a timeout, a
+// dropped connection), nothing when it refused only this number for now
+// (e.g. 21611 queue full) or for good.
+func holdFor(se *SendError, firstBackoff time.Duration) time.Duration {
+	switch {
+	case throttled(se):
+		return cmp.Or(max(se.RetryAfter, 0), time.Second)
+	case se.Temporary && se.Code != 0 && TemporaryCode(se.Code) && se.HTTPStatus < 500:
+		return 0
+	case se.Temporary:
+		return firstBackoff / 2
+	}
+	return 0
+}
+
+// throttled reports whether the provider refused a send for the
+// account's rate (HTTP 429, error 20429).
+func throttled(se *SendError) bool { return se.HTTPStatus == 429 || se.Code == 20429 }
 
 // job is one claimed attempt for a worker.
 type job struct {
@@ -1619,18 +1655,11 @@ func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent 
 	// The provider is throttling or failing: hold the whole route, not just
 	// this recipient, so an outage costs a few requests per pause instead of
 	// one per recipient.
-	switch {
-	case se.HTTPStatus == 429 || se.Code == 20429:
+	if throttled(se) {
 		d.throttled.Add(1)
-		pause := se.RetryAfter
-		if pause <= 0 {
-			pause = time.Second
-		}
-		route.pause(d.cfg.Clock.Now().Add(pause))
-	case se.Temporary && se.Code != 0 && TemporaryCode(se.Code) && se.HTTPStatus < 500:
-		// a temporary refusal of this number (e.g. 21611 queue full): only this recipient waits
-	case se.Temporary:
-		route.pause(d.cfg.Clock.Now().Add(r.d.cfg.Backoff / 2))
+	}
+	if h := holdFor(se, d.cfg.Backoff); h > 0 {
+		route.pause(d.cfg.Clock.Now().Add(h))
 	}
 	tries := j.n // to this number: a call-up that went on to another counts from there
 	if j.rec.Attempt != nil {
@@ -1649,9 +1678,12 @@ func (r *dispatchRun) classify(j job, route *routeState, item *ResultItem, sent 
 
 // attemptsFor is how many attempts a send has when its last failed with
 // se: outageAttempts for an outage of the provider account (outage: it
-// may last minutes, and every send meets it), attempts for anything else.
+// may last minutes, and every send meets it) and for the provider
+// throttling it (no fault of the number's: it lasts while the account
+// sends more than the provider takes, and burnt a step's reminders in
+// three quick refusals), attempts for anything else.
 func attemptsFor(se *SendError, attempts, outageAttempts int) int {
-	if outage(se) {
+	if outage(se) || throttled(se) {
 		return outageAttempts
 	}
 	return attempts

@@ -178,12 +178,13 @@ type EscalatorStats struct {
 // Once a correction has nothing more to get out, the escalator ends it
 // (correction.end).
 type Escalator struct {
-	apply    Applier
-	view     Viewer
-	cfg      EscalatorConfig
-	sms      map[bool]*routeState // by Exercise
-	voice    map[bool]*VoiceRoute
-	voiceLim map[bool]*rate.Limiter
+	apply     Applier
+	view      Viewer
+	cfg       EscalatorConfig
+	sms       map[bool]*routeState // by Exercise
+	voice     map[bool]*VoiceRoute
+	voiceLim  map[bool]*rate.Limiter
+	voiceHold map[bool]*hold // the voice account throttled
 
 	fired, caughtUp, sent, failed, runs, fireChunks atomic.Int64
 	longestFire                                     atomic.Int64 // ns
@@ -228,7 +229,7 @@ func (l *activationLog) allow(id plans.ActivationID, now time.Time) (bool, int) 
 // NewEscalator returns an escalator over a replicated state.
 func NewEscalator(a Applier, v Viewer, cfg EscalatorConfig) *Escalator {
 	cfg.setDefaults()
-	e := &Escalator{apply: a, view: v, cfg: cfg, sms: map[bool]*routeState{}, voice: map[bool]*VoiceRoute{}, voiceLim: map[bool]*rate.Limiter{}}
+	e := &Escalator{apply: a, view: v, cfg: cfg, sms: map[bool]*routeState{}, voice: map[bool]*VoiceRoute{}, voiceLim: map[bool]*rate.Limiter{}, voiceHold: map[bool]*hold{}}
 	if cfg.Live != nil {
 		e.sms[false] = newRouteState(cfg.Live)
 	}
@@ -237,7 +238,7 @@ func NewEscalator(a Applier, v Viewer, cfg EscalatorConfig) *Escalator {
 	}
 	for drill, v := range map[bool]*VoiceRoute{false: cfg.LiveVoice, true: cfg.ExerciseVoice} {
 		if v != nil {
-			e.voice[drill], e.voiceLim[drill] = v, limiter(v.PerSecond)
+			e.voice[drill], e.voiceLim[drill], e.voiceHold[drill] = v, limiter(v.PerSecond), &hold{}
 		}
 	}
 	return e
@@ -780,10 +781,14 @@ func (e *Escalator) send(ctx context.Context, w *escWork) (sent int, err error) 
 		unrung     []UnrungCalls // ended busy or failed
 		byWhom     = map[plans.PersonID]EscalationRef{}
 	)
+	now := e.cfg.Clock.Now()
 	for _, ref := range w.refs {
 		it := w.items[string(ref.key())]
 		if it.Channel == ChannelVoice && e.voice[drill] == nil || it.Channel == ChannelSMS && e.sms[drill] == nil {
 			continue // no route: stays queued
+		}
+		if e.throttledAt(drill, it.Channel, now) {
+			continue // stays queued, its attempts unspent, until the provider's Retry-After
 		}
 		if ref.Step == CorrectionCallStep {
 			if len(w.live[ref.Person]) > 0 {
@@ -1033,6 +1038,9 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 			err = &SendError{Message: fmt.Sprintf("refused: %s calls may not use the %s route", w.a.Purpose, route.Name)}
 			break
 		}
+		if err = e.voiceHold[drill].waitOut(ctx, e.cfg.Clock); err != nil {
+			break
+		}
 		if err = e.voiceLim[drill].Wait(ctx); err != nil {
 			break
 		}
@@ -1043,6 +1051,7 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		var placed Placed
 		placed, err = route.Caller.PlaceCall(ctx, Call{AttemptID: id, To: it.Phone, URL: hooks.TwiML, StatusCallback: hooks.Status})
 		out.SID = placed.ProviderID
+		e.holdIfThrottled(e.voiceHold[drill], err)
 	default:
 		// On the fallback account while the first one is failed over, as
 		// the call-up's own messages are.
@@ -1066,6 +1075,7 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		var sent Sent
 		sent, err = route.Provider.SendSMS(ctx, SMS{AttemptID: id, To: it.Phone, From: from, Body: body})
 		out.SID = sent.ProviderID
+		e.holdIfThrottled(&route.hold, err)
 		if ctx.Err() == nil {
 			move := primary.recordSend(e.cfg.Clock.Now(), route, err, defaultFailoverAfter, defaultFailoverFor)
 			logFailover(e.cfg.Logger, "escalator", primary, move, defaultFailoverFor, err)
@@ -1096,6 +1106,29 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 			"attempt", ref.N, "retried", out.Outcome == OutcomeRetry, "unlogged", unlogged)
 	}
 	return out
+}
+
+// holdIfThrottled holds every send on h for the provider's Retry-After
+// when err is its throttling (HTTP 429, 20429): the sends of the same
+// batch wait it out in the route's wait, and the escalator claims no more
+// of the route's items until it is over (throttledAt), where each used to
+// meet the throttle and spend one of its three attempts on it. An outage
+// (5xx) holds nothing here: each item backs off on its own, as
+// rulesEscalationBackoff has it.
+func (e *Escalator) holdIfThrottled(h *hold, err error) {
+	var se *SendError
+	if errors.As(err, &se) && throttled(se) {
+		h.pause(e.cfg.Clock.Now().Add(holdFor(se, e.cfg.Backoff)))
+	}
+}
+
+// throttledAt reports whether the route the drill's (or LIVE) items of
+// channel go out on is held for the provider's throttling at now.
+func (e *Escalator) throttledAt(drill bool, channel string, now time.Time) bool {
+	if channel == ChannelVoice {
+		return e.voiceHold[drill] != nil && e.voiceHold[drill].heldAt(now)
+	}
+	return e.sms[drill] != nil && e.sms[drill].current(now).heldAt(now)
 }
 
 // openTo reports, in one read just before the call, whether w's activation
