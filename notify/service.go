@@ -352,6 +352,13 @@ type Preview struct {
 	// LeftOut counts, for a drill, the people it leaves out because an
 	// active LIVE call-up has called them up for real (not in Total).
 	LeftOut int `json:"left_out,omitempty"`
+	// AlreadyCalledUp counts, for a LIVE call-up, the people of Total whom
+	// an active LIVE call-up (of any plan: another incident over the same
+	// people) has called up already, each once; CalledUpBy says which
+	// call-ups and how many of them each. Starting it calls them again, for
+	// this incident too: it is not refused.
+	AlreadyCalledUp int          `json:"already_called_up,omitempty"`
+	CalledUpBy      []OpenCallUp `json:"called_up_by,omitempty"`
 	// Again says why starting it would be refused as a repeat of a LIVE
 	// call-up still open or awaiting approval (ask with repeat to start it
 	// all the same); empty when it would not be.
@@ -361,6 +368,20 @@ type Preview struct {
 	// plans.MaxSMSSegments segments (each billed; over 1,600 characters
 	// Twilio refuses it).
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// OpenCallUp is an active LIVE call-up that has called up some of the
+// people a preview would call.
+type OpenCallUp struct {
+	ID          plans.ActivationID `json:"id"`
+	Plan        plans.PlanID       `json:"plan"`
+	PlanTitle   string             `json:"plan_title"`
+	Level       plans.LevelCode    `json:"level"`
+	LevelName   string             `json:"level_name"`
+	RegionNames string             `json:"region_names"`
+	StartedAt   time.Time          `json:"started_at"`
+	// People counts the preview's people it has called up.
+	People int `json:"people"`
 }
 
 // Preview dry-runs an activation: who would be called, per region and role,
@@ -414,10 +435,13 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		live  []*bolt.Bucket
 		err   error
 	)
+	var called *calledUp
 	if p.req.Purpose.Drill() {
 		if live, err = liveRecipients(tx); err != nil {
 			return out, err
 		}
+	} else if called, err = openLiveCallUps(tx); err != nil {
+		return out, err
 	}
 	err = derive(tx, p.version.Plan, p.slots, p.regions, func(person *plans.PersonRecord, roles []uint16) error {
 		if inAny(live, person.ID) { // rulesDrillSparesLive
@@ -425,6 +449,9 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 			return nil
 		}
 		out.Total++
+		if called.met(person.ID) {
+			out.AlreadyCalledUp++
+		}
 		if len(roles) > 1 {
 			out.Merged++
 		}
@@ -457,6 +484,7 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		out.Roles[i].Shortfall = max(0, out.Roles[i].Count-out.Roles[i].Matched)
 	}
 	out.Activation.Recipients = out.Total
+	out.CalledUpBy = called.calls()
 	out.Guard = p.guard(out.Total)
 	open, err := overlappingOpen(tx, p.req.Regions)
 	if err != nil {
@@ -485,6 +513,88 @@ func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 		out.EstimatedSend = time.Duration(float64(out.Total) / out.Send.PerSecond * float64(time.Second))
 	}
 	return out, nil
+}
+
+// calledUp finds, for a preview, the people the active LIVE call-ups have
+// called up already: each call-up's recipients (their key is the person)
+// are read with a cursor that the people of the preview, met in person ID
+// order as derive gives them, move forward, so a preview looks each
+// person up in each call-up once, in the preview's read transaction.
+// Someone an operator took off a call-up (cancelled) is not called up by
+// it. A nil calledUp finds no one.
+type calledUp struct {
+	open []*openCursor
+}
+
+// openCursor is one active LIVE call-up and where its recipients were read
+// to.
+type openCursor struct {
+	a    Activation
+	cur  *bolt.Cursor
+	k, v []byte
+	seen int
+}
+
+// openLiveCallUps opens a calledUp over the active LIVE call-ups
+// (corrections aside) in tx.
+func openLiveCallUps(tx *bolt.Tx) (*calledUp, error) {
+	c := &calledUp{}
+	for _, id := range openActivations(tx) {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if a.Purpose != PurposeLive || a.Status != StatusActive || a.Retracts != "" {
+			continue
+		}
+		ad := activationData(tx, id)
+		if ad == nil || ad.Bucket(bRecipients) == nil {
+			continue
+		}
+		o := &openCursor{a: a, cur: ad.Bucket(bRecipients).Cursor()}
+		o.k, o.v = o.cur.First()
+		c.open = append(c.open, o)
+	}
+	return c, nil
+}
+
+// met counts person, the next person of the preview (in ID order, after
+// the last), with every call-up that has called them up, and reports
+// whether any has.
+func (c *calledUp) met(person []byte) bool {
+	if c == nil {
+		return false
+	}
+	found := false
+	cancelled, _ := StateCancelled.code()
+	for _, o := range c.open {
+		if o.k != nil && bytes.Compare(o.k, person) < 0 {
+			o.k, o.v = o.cur.Seek(person)
+		}
+		if o.k != nil && bytes.Equal(o.k, person) && len(o.v) > 1 && o.v[1] != cancelled {
+			o.seen++
+			found = true
+		}
+	}
+	return found
+}
+
+// calls lists the call-ups that have called up some of the people met,
+// in the order they were opened (activation ID).
+func (c *calledUp) calls() []OpenCallUp {
+	if c == nil {
+		return nil
+	}
+	var out []OpenCallUp
+	for _, o := range c.open {
+		if o.seen == 0 {
+			continue
+		}
+		a := o.a
+		out = append(out, OpenCallUp{ID: a.ID, Plan: a.Plan, PlanTitle: a.PlanTitle, Level: a.Level, LevelName: a.LevelName,
+			RegionNames: a.RegionNames, StartedAt: startedAt(a), People: o.seen})
+	}
+	return out
 }
 
 // activationTimeout bounds an activation when the caller set no deadline:
@@ -571,6 +681,65 @@ func (s *Service) standDown(ctx context.Context, actor string, req activationSta
 type ActivationStatus struct {
 	Activation
 	Counters Counters `json:"counters"`
+	// StandIns says which backups the escalation called up stand in for
+	// someone (rules 13); nil when none does.
+	StandIns *StandIns `json:"stand_ins,omitempty"`
+}
+
+// StandInsShown is how many stand-ins an activation's status names.
+const StandInsShown = 5
+
+// StandIns are the backups an activation's escalation called up in place
+// of silent people: how many, and the first StandInsShown of them in
+// person ID order of the backups.
+type StandIns struct {
+	Count int       `json:"count"`
+	First []StandBy `json:"first"`
+}
+
+// StandBy is a backup called up in place of someone: the backup, their
+// state in the call-up, and whom they stand in for.
+type StandBy struct {
+	Backup plans.PersonID `json:"backup"`
+	Name   string         `json:"name"`
+	State  State          `json:"state"`
+	For    StandIn        `json:"for"`
+}
+
+// readStandIns reads the stand-ins of the activation whose data bucket is
+// ad (nil: none). It counts the keys of its stand_ins bucket and decodes
+// only the first StandInsShown.
+func readStandIns(ad *bolt.Bucket) (*StandIns, error) {
+	if ad == nil || ad.Bucket(bStandIns) == nil {
+		return nil, nil
+	}
+	out := &StandIns{First: []StandBy{}}
+	rb := ad.Bucket(bRecipients)
+	cur := ad.Bucket(bStandIns).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		out.Count++
+		if len(out.First) == StandInsShown {
+			continue
+		}
+		sb := StandBy{Backup: plans.PersonID(k)}
+		if err := json.Unmarshal(v, &sb.For); err != nil {
+			return nil, fmt.Errorf("stand-in record of %s: %w", k, err)
+		}
+		if rb != nil {
+			if rv := rb.Get(k); rv != nil {
+				r, err := decodeRecipient(k, rv)
+				if err != nil {
+					return nil, err
+				}
+				sb.Name, sb.State = r.Name, r.State
+			}
+		}
+		out.First = append(out.First, sb)
+	}
+	if out.Count == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // Activation returns one activation with its counters.
@@ -592,12 +761,18 @@ func activationStatus(tx *bolt.Tx, id plans.ActivationID) (ActivationStatus, err
 		return ActivationStatus{}, err
 	}
 	var cb *bolt.Bucket
-	if ad := activationData(tx, id); ad != nil {
+	ad := activationData(tx, id)
+	if ad != nil {
 		cb = ad.Bucket(bCounters)
 	}
 	c, err := readCounters(cb)
+	if err != nil {
+		return ActivationStatus{}, err
+	}
 	withRestored(tx, &a)
-	return ActivationStatus{Activation: a, Counters: c}, err
+	st := ActivationStatus{Activation: a, Counters: c}
+	st.StandIns, err = readStandIns(ad)
+	return st, err
 }
 
 // Activations lists activations in ID order (oldest first); with

@@ -431,13 +431,22 @@ func printPreview(w io.Writer, p notify.Preview) {
 
 // previewWarnings are the warnings of a preview that still hold when the
 // confirmation is skipped with --yes, so that a script's log shows them: the
-// plan already calling up these regions' people, and drills this LIVE
-// activation stands down, and the server's own warnings (a long SMS).
+// plan already calling up these regions' people, the people other LIVE
+// call-ups have called up already, and drills this LIVE activation stands
+// down, and the server's own warnings (a long SMS).
 func previewWarnings(p notify.Preview) []string {
 	var out []string
 	out = append(out, p.Warnings...)
 	if len(p.AlreadyOpen) > 0 {
 		out = append(out, fmt.Sprintf("ALREADY ACTIVE — this plan is already calling up these regions (%s) for the same purpose: starting it again calls their people again.", joinIDs(p.AlreadyOpen)))
+	}
+	if p.AlreadyCalledUp > 0 {
+		calls := make([]string, len(p.CalledUpBy))
+		for i, c := range p.CalledUpBy {
+			calls[i] = fmt.Sprintf("%s (%s %s in %s: %s)", c.ID, c.PlanTitle, levelLabel(c.Level), c.RegionNames, count(c.People, "person", "people"))
+		}
+		out = append(out, fmt.Sprintf("ALREADY CALLED UP — %d of these %s %s called up already by active LIVE call-ups: %s. Starting this one calls them for it too.",
+			p.AlreadyCalledUp, count(p.Total, "person", "people"), plural(p.AlreadyCalledUp, "is", "are"), strings.Join(calls, ", ")))
 	}
 	if len(p.Activation.StoppedDrills) > 0 {
 		out = append(out, fmt.Sprintf("DRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.", joinIDs(p.Activation.StoppedDrills)))

@@ -284,6 +284,29 @@ func statusLabel(a notify.Activation) string {
 	return string(a.Status)
 }
 
+// standInsText says how many backups the escalation of activation id
+// called up stand in for someone, and names the first the status gives:
+// the backup (their state in the call-up) and whom they stand in for, in
+// which grid; "" when none does.
+func standInsText(id plans.ActivationID, s *notify.StandIns) string {
+	if s == nil || s.Count == 0 {
+		return ""
+	}
+	names := make([]string, len(s.First))
+	for i, b := range s.First {
+		where := ""
+		if g := cmp.Or(b.For.GridName, string(b.For.Grid)); g != "" {
+			where = " (" + g + ")"
+		}
+		names[i] = fmt.Sprintf("%s [%s] for %s%s", cmp.Or(b.Name, string(b.Backup)), b.State, cmp.Or(b.For.Name, string(b.For.Person)), where)
+	}
+	more := ""
+	if n := s.Count - len(s.First); n > 0 {
+		more = fmt.Sprintf("; and %d more (backup_for in GET /api/v1/activations/%s/recipients)", n, id)
+	}
+	return fmt.Sprintf("STAND-INS %s in for people silent to the escalation: %s%s", count(s.Count, "backup stands", "backups stand"), strings.Join(names, "; "), more)
+}
+
 // restoredTag marks, in the list, a call-up open in a restored backup.
 func restoredTag(a notify.Activation) string {
 	if a.Restored == nil {
@@ -471,6 +494,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	}
 	if n := st.Counters.Dispatch[notify.DeclinedAfterAckCounter]; n > 0 {
 		fmt.Fprintf(w, "!! %s answered 到, then that they cannot come after all: still counted 到 (the first answer stands); their replies are in the notes\n", count(n, "person", "people"))
+	}
+	if s := standInsText(st.ID, st.StandIns); s != "" {
+		fmt.Fprintln(w, s)
 	}
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
