@@ -65,6 +65,19 @@
     ['cancelled', '已取消召集'],
     ['unanswered', '未回复'],
   ];
+  // A recipient's state in words, as the board's tiles name it.
+  const STATE_NAMES = {
+    pending: '待发送',
+    sending: '发送中',
+    sent: '已发送',
+    delivered: '已送达待回复',
+    acked: '已报到',
+    declined: '不能到',
+    failed: '发送失败',
+    escalated: '已升级',
+    expired: '发送中解除',
+    cancelled: '已取消召集',
+  };
   // Once a call-up is no longer active, those still pending are never
   // sent (muster status: NOT SENT).
   const ENDED_LABELS = { pending: '未发送' };
@@ -693,13 +706,21 @@
 
   // previewWarnings are what the preview found that an approver must read
   // before approving, as muster approve's preview says them: the plan
-  // already calling up these people, the drills it stands down, a repeat
-  // the server would refuse, the server's own warnings (a long SMS).
+  // already calling up these people, the people other LIVE call-ups have
+  // called up already, the drills it stands down, a repeat the server
+  // would refuse, the server's own warnings (a long SMS).
   function previewWarnings(p) {
     const a = p.activation || {};
     const out = [];
     if ((p.already_open || []).length)
       out.push(['already-open', `已在通知：本预案正以相同用途通知这些区域（${p.already_open.join('、')}），批准后这些人会被再通知一遍。`]);
+    if (p.already_called_up > 0) {
+      const by = (p.called_up_by || []).map((c) => `${c.id}（${c.plan_title || c.plan} ${levelText(c.level, c.level_name)} ${c.region_names || ''}，${c.people} 人）`);
+      out.push([
+        'called-up',
+        `已被其他实战响应召集：将通知的 ${p.total} 人中有 ${p.already_called_up} 人正被${by.join('、')}召集，批准后他们还会收到本次通知。`,
+      ]);
+    }
     if ((a.stopped_drills || []).length)
       out.push(['drills-stop', `演练将中止：这些区域正在进行的演练（${a.stopped_drills.join('、')}）会在本次启动时解除。`]);
     if (p.again) out.push(['again', `将被拒绝为重复启动：${p.again}`]);
@@ -952,6 +973,11 @@
     const elapsed = el('span', { id: 'elapsed', class: 'elapsed' });
     const staleNote = el('span', { id: 'stale', class: 'stale-note', hidden: true });
     const err = el('p', { id: 'board-error', class: 'error', role: 'alert', hidden: true });
+    // What the counts do not show of the people: those who answered 到
+    // and then that they cannot come (still counted 到), and the backups
+    // the escalation called up in place of silent people.
+    const declinedAfter = el('p', { id: 'declined-after-ack', class: 'flag', role: 'alert', hidden: true });
+    const standIns = el('div', { id: 'stand-ins', class: 'stand-ins', hidden: true });
     // approval says why a request that has not started shows no figures:
     // it waits for approval, or never will start.
     const approval = el('p', { id: 'approval', class: 'banner', role: 'status', hidden: true });
@@ -978,8 +1004,10 @@
       command.msg,
       el('p', { class: 'status-line' }, live, asOf, elapsed, staleNote),
       err,
+      declinedAfter,
       totals,
       checkpoints,
+      standIns,
       el('h2', {}, '分区汇总'),
       scrollTable('board', regionsHead, regionsBody),
       el('h2', {}, '网格明细'),
@@ -1003,6 +1031,7 @@
         if (shown) renderBoard(shown);
       }
       renderApproval(a);
+      renderPeople(a);
       badge.replaceChildren(purposeBadge(a.purpose));
       sub.replaceChildren(
         [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
@@ -1010,6 +1039,44 @@
           .join(' · '),
         // A correction says what it tells those the call-up reached.
         a.retracts && a.message ? el('span', { id: 'correction-message', class: 'correction' }, `更正内容：${a.message}`) : null,
+      );
+    };
+
+    // renderPeople says, as muster status does, how many answered 到 and
+    // then that they cannot come (declined_after_ack: counted once a
+    // person), and who stands in for whom: the backups the status names
+    // (the first few), each with their own state, and how many more.
+    const renderPeople = (a) => {
+      const n = ((a.counters || {}).dispatch || {}).declined_after_ack || 0;
+      declinedAfter.hidden = n === 0;
+      declinedAfter.dataset.count = String(n);
+      declinedAfter.textContent = n ? `${n} 人先回复到岗，后又表示不能到岗：仍计为已报到（以第一次回复为准），请与其核实。` : '';
+      const s = a.stand_ins;
+      standIns.hidden = !s || !s.count;
+      standIns.dataset.count = String((s && s.count) || 0);
+      if (standIns.hidden) {
+        standIns.replaceChildren();
+        return;
+      }
+      const first = s.first || [];
+      const more = s.count - first.length;
+      standIns.replaceChildren(
+        el('h2', {}, `替补人员（${s.count} 人）`),
+        el(
+          'ul',
+          { class: 'people' },
+          first.map((b) => {
+            const f = b.for || {};
+            const grid = f.grid_name || f.grid;
+            return el(
+              'li',
+              { 'data-backup': b.backup, 'data-for': f.person, 'data-state': b.state },
+              `${b.name || b.backup} 替补 ${f.name || f.person}${grid ? `（${grid}）` : ''}`,
+              el('span', { class: 'sub' }, ` · ${STATE_NAMES[b.state] || b.state || '—'}`),
+            );
+          }),
+        ),
+        more > 0 ? el('p', { class: 'hint' }, `另有 ${more} 人未列出（接收人名单的 backup_for 列出全部）。`) : null,
       );
     };
 
