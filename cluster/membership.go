@@ -39,6 +39,10 @@ type NodeInfo struct {
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr"`
 	Rules    int    `json:"rules,omitempty"`
+	// PublicURL is the base URL the member gives the providers for their
+	// webhooks and people in answer links (Config.PublicURL); empty in a
+	// record of a muster before it, or of a join by hand.
+	PublicURL string `json:"public_url,omitempty"`
 }
 
 func (n *Node) registerMembership() {
@@ -89,7 +93,7 @@ func (n *Node) nodeInfo(id string) (NodeInfo, bool) {
 // registerSelf records this leader's own addresses if the state does not
 // already hold them (a bootstrapped node, or one whose address changed).
 func (n *Node) registerSelf(ctx context.Context) {
-	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, Rules: n.cfg.Rules}
+	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, Rules: n.cfg.Rules, PublicURL: n.cfg.PublicURL}
 	if info, ok := n.nodeInfo(self.ID); ok && info == self {
 		return
 	}
@@ -268,6 +272,9 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	old, ok := n.nodeInfo(info.ID)
 	if ok && info.Rules == 0 && old.RaftAddr == info.RaftAddr {
 		info.Rules = old.Rules // the same member: what it recorded stands
+	}
+	if ok && info.PublicURL == "" && old.RaftAddr == info.RaftAddr {
+		info.PublicURL = old.PublicURL
 	}
 	// The record before the voter: a member without one counts as rules 1,
 	// and the leader would stamp that in between.
@@ -769,9 +776,13 @@ type ServerStatus struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_addr"`
 	HTTPAddr string `json:"http_addr,omitempty"`
-	Suffrage string `json:"suffrage"`
-	Leader   bool   `json:"leader"`
-	Rules    int    `json:"rules"` // as its record says; 1 when it says none
+	// PublicURL is the base URL the member gives the providers for their
+	// webhooks and people in answer links, as its record says; absent when
+	// it says none (a muster before it).
+	PublicURL string `json:"public_url,omitempty"`
+	Suffrage  string `json:"suffrage"`
+	Leader    bool   `json:"leader"`
+	Rules     int    `json:"rules"` // as its record says; 1 when it says none
 	// Reachable, on the leader, says whether the member answered it over
 	// raft within three heartbeat timeouts (the leader itself: true).
 	// Absent on a node that does not lead: it cannot know.
@@ -825,6 +836,10 @@ type Status struct {
 	// LogFailing is why this node cannot store the raft entries it is sent
 	// now; absent when it can.
 	LogFailing string `json:"log_failing,omitempty"`
+	// Restored is the state's last restore, when the cluster was started
+	// over a restored backup (muster.Restore: its number, the backup's raft
+	// index and time, when it was restored); absent when it never was.
+	Restored *muster.Restore `json:"restored,omitempty"`
 }
 
 // Status reports this node's view of the cluster from local state.
@@ -848,6 +863,9 @@ func (n *Node) Status() Status {
 		LogFailing:   n.logFailing(),
 	}
 	fmt.Sscan(stats["last_snapshot_index"], &st.LastSnapshotIndex)
+	if r, ok := n.fsm.Restored(); ok {
+		st.Restored = &r
+	}
 	if d, ok := n.disk(); ok {
 		st.Disk = &d
 	}
@@ -857,7 +875,7 @@ func (n *Node) Status() Status {
 			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}
 			ss.Rules = 1
 			if info, ok := n.nodeInfo(string(s.ID)); ok {
-				ss.HTTPAddr = info.HTTPAddr
+				ss.HTTPAddr, ss.PublicURL = info.HTTPAddr, info.PublicURL
 				ss.Rules = max(info.Rules, 1)
 			}
 			n.memberContact(&ss, s.Address)
@@ -986,8 +1004,8 @@ func (n *Node) publishRules() {
 		_, leader := n.raft.LeaderWithID()
 		// A leader records its own with its addresses (registerSelf), after
 		// its barrier; the others forward theirs.
-		if (!ok || info.Rules != n.cfg.Rules) && leader != "" && !n.IsLeader() && n.cfg.ClusterKey != "" {
-			info.Rules = n.cfg.Rules
+		if (!ok || info.Rules != n.cfg.Rules || info.PublicURL != n.cfg.PublicURL) && leader != "" && !n.IsLeader() && n.cfg.ClusterKey != "" {
+			info.Rules, info.PublicURL = n.cfg.Rules, n.cfg.PublicURL
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 			if err := n.putNode(ctx, clusterActor, info); err != nil {
 				n.logger.Debug("recording this node's rules failed; trying again", "err", err)

@@ -36,6 +36,7 @@ type Config struct {
 	RaftBind      string // host:port the raft transport listens on
 	RaftAdvertise string // host:port peers dial, by IP or by name (looked up at every dial); defaults to the bound address
 	HTTPAddr      string // base URL peers use to forward to this node, e.g. http://10.0.0.1:8080
+	PublicURL     string // base URL of the providers' webhooks and the answer links (--public-url), kept in the member record; empty: not said
 	Bootstrap     bool   // form a new single-voter cluster if the data dir is empty
 	// InitialCluster, when set, lists every voter of a new cluster by ID
 	// and raft address. A listed node that starts on an empty data dir

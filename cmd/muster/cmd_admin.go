@@ -45,6 +45,12 @@ func newClusterCmd(g *globals) *cobra.Command {
 					fmt.Fprint(w, ": a member runs an older muster; newer behaviour waits until every member is upgraded")
 				}
 				fmt.Fprint(w, "\n")
+				if st.Restored != nil {
+					fmt.Fprintf(w, "RESTORED: %s\n", restoreText(*st.Restored))
+				}
+				if l := publicURLText(st.Servers); l != "" {
+					fmt.Fprintln(w, l)
+				}
 				if len(st.Servers) > 1 {
 					if st.Encrypted {
 						fmt.Fprintln(w, "node-to-node traffic encrypted (TLS 1.3, keyed by the cluster key)")
@@ -425,4 +431,51 @@ func auditCommand(e cluster.AuditEntry) string {
 		return e.Type
 	}
 	return e.Type + ": RESTORED, " + restoreText(r)
+}
+
+// publicURLText says which base URL the members give the providers for
+// their webhooks and people in answer links: one URL when every member
+// gives the same, else each member's. A URL that is a member's own
+// address is named so: in a cluster of more than one, what the providers
+// send while that member is down is lost.
+func publicURLText(servers []cluster.ServerStatus) string {
+	own := func(u string) string {
+		for _, s := range servers {
+			if u != "" && strings.TrimRight(s.HTTPAddr, "/") == strings.TrimRight(u, "/") {
+				return s.ID
+			}
+		}
+		return ""
+	}
+	const what = "public URL (the providers' webhooks, answer links)"
+	if len(servers) == 0 {
+		return ""
+	}
+	same := servers[0].PublicURL
+	for _, s := range servers[1:] {
+		if s.PublicURL != same {
+			same = ""
+		}
+	}
+	if same != "" {
+		l := fmt.Sprintf("%s: %s, on every member", what, same)
+		if id := own(same); id != "" && len(servers) > 1 {
+			l += fmt.Sprintf(" (node %s's own address: what the providers send while it is down is lost)", id)
+		}
+		return l
+	}
+	var each []string
+	for _, s := range servers {
+		u := s.PublicURL
+		switch {
+		case u == "":
+			u = "- (not recorded: its muster does not say)"
+		case own(u) == s.ID:
+			u += " (its own address)"
+		case own(u) != "":
+			u += fmt.Sprintf(" (node %s's address)", own(u))
+		}
+		each = append(each, s.ID+" "+u)
+	}
+	return what + ", by member: " + strings.Join(each, "; ")
 }

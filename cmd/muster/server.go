@@ -310,6 +310,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		RaftBind:         o.raftAddr,
 		RaftAdvertise:    o.raftAdvertise,
 		HTTPAddr:         advertise,
+		PublicURL:        publicURL,
 		Bootstrap:        o.bootstrap,
 		InitialCluster:   o.initialMembers(),
 		Join:             o.join != "" && !o.listed(),
@@ -413,7 +414,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		}
 	}
 
-	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules}
+	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules, PublicURL: publicURL}
 	listed := o.listed()
 	if own := node.OwnState(); !o.bootstrap && o.join == "" && !listed && !own.Member && own.AppliedIndex == 0 && len(node.Status().Servers) == 0 {
 		// A restarted member needs none of the flags because its data dir
