@@ -568,8 +568,15 @@ func (c *calledUp) met(person []byte) bool {
 	found := false
 	cancelled, _ := StateCancelled.code()
 	for _, o := range c.open {
-		if o.k != nil && bytes.Compare(o.k, person) < 0 {
-			o.k, o.v = o.cur.Seek(person)
+		// The next key is most often the person's or close before it: a
+		// few steps, then a seek over a call-up the preview shares little
+		// with.
+		for step := 0; o.k != nil && bytes.Compare(o.k, person) < 0; step++ {
+			if step == 8 {
+				o.k, o.v = o.cur.Seek(person)
+				break
+			}
+			o.k, o.v = o.cur.Next()
 		}
 		if o.k != nil && bytes.Equal(o.k, person) && len(o.v) > 1 && o.v[1] != cancelled {
 			o.seen++
