@@ -1038,7 +1038,7 @@
           .filter(Boolean)
           .join(' · '),
         // A correction says what it tells those the call-up reached.
-        a.retracts && a.message ? el('span', { id: 'correction-message', class: 'correction' }, `更正内容：${a.message}`) : null,
+        a.retracts && a.message ? el('span', { id: 'correction-message', class: 'correction' }, `更正内容：${a.message}`) : '',
       );
     };
 
@@ -1076,7 +1076,7 @@
             );
           }),
         ),
-        more > 0 ? el('p', { class: 'hint' }, `另有 ${more} 人未列出（接收人名单的 backup_for 列出全部）。`) : null,
+        more > 0 ? el('p', { class: 'hint' }, `另有 ${more} 人未列出（接收人名单的 backup_for 列出全部）。`) : '',
       );
     };
 
