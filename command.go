@@ -359,6 +359,14 @@ const commandVersion byte = 1
 //	   per restore (restore_audited, in the meta bucket): proposed again,
 //	   by another leader or after a restart, it is refused and leaves no
 //	   entry. Under earlier rules it is refused.
+//	   A restore (the state a restored cluster starts from, not a
+//	   command) numbers the activations made after it apart: restore n
+//	   moves the activations' sequence to n×1,000,000 plus the old
+//	   number (A000007, then A1000008), so that the IDs the cluster the
+//	   backup was taken of gave its activations after the backup, which
+//	   its attempt IDs and answer links carry, are not the restored
+//	   cluster's. Every node starts from that state, so the commands
+//	   after it apply alike under any rules.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -21,7 +21,10 @@ import (
 // it. MarkRestored records that on each such call-up, so that its status
 // says it; and the attempts made after a restore carry the restore's
 // number in their IDs (attemptIDOf), so that the provider's records tell
-// them from the old cluster's attempts of the same number.
+// them from the old cluster's attempts of the same number. The activations
+// made after a restore are numbered apart (restoredActivations), so that
+// their IDs, in the attempt IDs and answer links, are not those of the
+// activations the old cluster made after the backup.
 
 var (
 	// restoredKey, in an activation's data bucket, is its RestoredCallUp
@@ -70,6 +73,9 @@ func MarkRestored(tx *bolt.Tx, r muster.Restore) error {
 	if err := b.Put(restoresKey, binary.BigEndian.AppendUint64(nil, uint64(r.Count))); err != nil {
 		return err
 	}
+	if err := numberApart(tx, r.Count); err != nil {
+		return err
+	}
 	for _, id := range openActivations(tx) {
 		a, err := getActivation(tx, id)
 		if err != nil {
@@ -105,6 +111,33 @@ func MarkRestored(tx *bolt.Tx, r muster.Restore) error {
 		if err := ad.Put(restoredKey, data); err != nil {
 			return fmt.Errorf("mark %s restored: %w", id, err)
 		}
+	}
+	return nil
+}
+
+// restoredActivations sets the numbers of the activations apart by
+// restore: those made after restore n are numbered from n times it on,
+// the old numbering going on in the digits below (A000007, then A1000008
+// after the first restore). The cluster a backup was taken of may have
+// made activations after it, whose IDs reached the providers (attempt IDs
+// in their callbacks) and people (answer links, which the restored
+// cluster takes: the key is in the backup): the restored cluster's own
+// must not take their numbers, or an old link or callback would land on
+// a call-up of its own. It would take the old cluster a million
+// activations after the backup to reach them.
+const restoredActivations = 1_000_000
+
+// numberApart moves the activations' sequence to restore's numbers
+// (restoredActivations), in the restore's transaction: the state every
+// node starts from, so they all number alike.
+func numberApart(tx *bolt.Tx, restore int) error {
+	ab, err := tx.CreateBucketIfNotExists(bActivations)
+	if err != nil {
+		return err
+	}
+	seq := ab.Sequence()
+	if next := uint64(restore)*restoredActivations + seq%restoredActivations; next > seq {
+		return ab.SetSequence(next)
 	}
 	return nil
 }
