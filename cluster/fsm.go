@@ -350,6 +350,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			panic(fmt.Sprintf("cluster: log entry %d does not decode: %v", l.Index, err))
 		}
 		c.Index = l.Index
+		if c.Rules > muster.Rules {
+			f.stopApplying(newerRules(l.Index, c.Rules))
+		}
 		if _, ok := f.handlers[c.Type]; !ok {
 			if !c.Ignorable {
 				panic(fmt.Sprintf("cluster: log entry %d has unknown command type %q: this node is older than the cluster, upgrade it", l.Index, c.Type))

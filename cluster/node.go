@@ -221,6 +221,10 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := fsm.checkNotDowngraded(cfg.NodeID); err != nil {
+		fsm.Close()
+		return nil, err
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 512
 	tr.MaxIdleConns = 1024

@@ -230,7 +230,8 @@ const exitCannotApply = 74
 // exitRefused is the exit code of a node that starting again will not
 // help: the cluster refused it (a removed member, a live member under its
 // ID, a data dir of another cluster, another cluster key) or its own raft
-// state says it is no member (cluster.ErrNotAMember). 78, EX_CONFIG of
+// state says it is no member (cluster.ErrNotAMember), or its state was
+// written by a newer muster (cluster.ErrNewerState). 78, EX_CONFIG of
 // sysexits.h: deploy/systemd/muster.service does not restart a node that
 // exits with it, nor with exitUsage (RestartPreventExitStatus).
 const exitRefused = 78
@@ -323,6 +324,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		HeartbeatTimeout: o.heartbeat,
 		ElectionTimeout:  o.election,
 	})
+	if errors.Is(err, cluster.ErrNewerState) {
+		return &exitError{exitRefused, err}
+	}
 	if err != nil {
 		return err
 	}
