@@ -11,8 +11,8 @@ import (
 )
 
 // ErrNewerState is wrapped by the error of a node whose state was written
-// under newer state-machine rules than its muster implements: the node
-// was downgraded. It is refused at its start (New), since the state may
+// under newer state-machine rules than its muster implements (the rules
+// of the last command applied): the node was downgraded. It is refused at its start (New), since the state may
 // hold what only the newer rules read, and a command stamped with the
 // newer rules would be applied under the older ones' logic, its state
 // drifting from the other replicas' without a word. Started again on the
@@ -20,36 +20,33 @@ import (
 // exits so that its service manager does not restart it).
 var ErrNewerState = errors.New("state written by a newer muster")
 
-// stateRules is the newest state-machine rules the state in tx shows it
-// was run under: those of its latest audit entry (the rules the last
-// command applied was stamped with) and those this node's own member
-// record says its muster implemented (self). what says which it is.
-func stateRules(tx *bolt.Tx, self string) (rules int, what string) {
-	if b := tx.Bucket(auditBucket); b != nil {
-		if _, v := b.Cursor().Last(); v != nil {
-			var e AuditEntry
-			if json.Unmarshal(v, &e) == nil && e.Rules > rules {
-				rules, what = e.Rules, fmt.Sprintf("its latest audit entry (%d, raft index %d, %s) was applied under rules %d", e.Seq, e.Index, e.Type, e.Rules)
-			}
-		}
+// stateRules is the state-machine rules the last command applied to the
+// state in tx was stamped with, as its latest audit entry records them,
+// and what says so. (Not this node's member record: a canary upgraded
+// and rolled back before the cluster's rules rose records newer rules
+// than any entry was stamped with, and its state is fine for the older
+// muster.)
+func stateRules(tx *bolt.Tx) (rules int, what string) {
+	b := tx.Bucket(auditBucket)
+	if b == nil {
+		return 0, ""
 	}
-	if b := tx.Bucket(nodesBucket); b != nil {
-		var info NodeInfo
-		if v := b.Get([]byte(self)); v != nil && json.Unmarshal(v, &info) == nil && info.Rules > rules {
-			rules, what = info.Rules, fmt.Sprintf("this node's member record says the muster it ran implemented rules %d", info.Rules)
-		}
+	_, v := b.Cursor().Last()
+	var e AuditEntry
+	if v == nil || json.Unmarshal(v, &e) != nil {
+		return 0, ""
 	}
-	return rules, what
+	return e.Rules, fmt.Sprintf("its latest audit entry, %d (raft index %d, %s), was applied under rules %d", e.Seq, e.Index, e.Type, e.Rules)
 }
 
 // checkNotDowngraded refuses, with an error wrapping ErrNewerState, a
 // state written under newer rules than this muster implements
 // (muster.Rules).
-func (f *FSM) checkNotDowngraded(self string) error {
+func (f *FSM) checkNotDowngraded() error {
 	var rules int
 	var what string
 	if err := f.View(func(tx *bolt.Tx) error {
-		rules, what = stateRules(tx, self)
+		rules, what = stateRules(tx)
 		return nil
 	}); err != nil {
 		return err

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
@@ -19,41 +20,43 @@ import (
 	"muster/cluster/clustertest"
 )
 
-// A node whose state a newer muster ran (a downgrade: its member record
-// says the muster it ran implemented newer rules) is refused at its
-// start with what to do, and an error cmd/muster exits on without a
-// restart; it used to start, campaign for ever, and be told to upgrade
-// with --raft-auth=transition (exploratory finding U1). The same state
-// under a muster that has its rules starts.
+// A node whose state a newer muster wrote (a downgrade: the last command
+// applied to it was stamped under newer rules than its muster has) is
+// refused at its start with what to do, and an error cmd/muster exits on
+// without a restart; it used to start, campaign for ever, and be told to
+// upgrade with --raft-auth=transition (exploratory finding U1). The same
+// state under a muster that has its rules starts, and so does one whose
+// member record alone names newer rules (a canary rolled back before the
+// cluster's rules rose).
 func TestADowngradedNodeIsRefusedAtItsStart(t *testing.T) {
-	c := clustertest.New(t, 1, clustertest.Options{})
+	c := clustertest.New(t, 1, clustertest.Options{Setup: kv})
 	m := c.Nodes[0]
 	id := m.Node.ID()
-	recorded := func() (ok bool) {
-		require.NoError(t, m.Node.FSM().View(func(tx *bolt.Tx) error {
-			ok = tx.Bucket([]byte("cluster_nodes")) != nil && tx.Bucket([]byte("cluster_nodes")).Get([]byte(id)) != nil
-			return nil
-		}))
-		return ok
-	}
-	for deadline := time.Now().Add(10 * time.Second); !recorded(); time.Sleep(10 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "the leader records itself")
-	}
+	require.Eventually(t, func() bool { return m.Node.Status().Rules == muster.Rules }, 20*time.Second, 10*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, put(ctx, m.Node, "k", "v")) // audited under muster.Rules
 	c.Stop(m)
 
 	path := filepath.Join(m.DataDir, "state.db")
-	setOwnRules := func(rules int) {
+	// set sets the "rules" of the last record of bucket (key: that record's,
+	// or the last one's).
+	set := func(bucket, key string, rules int) {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 		require.NoError(t, err)
 		defer db.Close()
 		require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket([]byte("cluster_nodes"))
-			var info map[string]any
-			require.NoError(t, json.Unmarshal(b.Get([]byte(id)), &info))
-			info["rules"] = rules
-			v, err := json.Marshal(info)
+			b := tx.Bucket([]byte(bucket))
+			k, v := b.Cursor().Last()
+			if key != "" {
+				k, v = []byte(key), b.Get([]byte(key))
+			}
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal(v, &rec))
+			rec["rules"] = rules
+			v, err := json.Marshal(rec)
 			require.NoError(t, err)
-			return b.Put([]byte(id), v)
+			return b.Put(k, v)
 		}))
 	}
 	start := func() (*cluster.Node, error) {
@@ -61,15 +64,16 @@ func TestADowngradedNodeIsRefusedAtItsStart(t *testing.T) {
 			Logger: slog.New(slog.DiscardHandler)})
 	}
 
-	setOwnRules(muster.Rules + 1)
+	set("audit_chain", "", muster.Rules+1)
 	_, err := start()
 	require.ErrorIs(t, err, cluster.ErrNewerState)
 	newer := strconv.Itoa(muster.Rules + 1)
-	assert.Contains(t, err.Error(), "the state in "+path+" was written under state-machine rules "+newer+
-		" (this node's member record says the muster it ran implemented rules "+newer+"), and this muster implements rules up to "+strconv.Itoa(muster.Rules))
+	assert.Contains(t, err.Error(), "the state in "+path+" was written under state-machine rules "+newer+" (its latest audit entry, ")
+	assert.Contains(t, err.Error(), "was applied under rules "+newer+"), and this muster implements rules up to "+strconv.Itoa(muster.Rules))
 	assert.Contains(t, err.Error(), "downgrading is not supported): run a muster with rules "+newer+" or newer on this node")
 
-	setOwnRules(muster.Rules)
+	set("audit_chain", "", muster.Rules)
+	set("cluster_nodes", id, muster.Rules+1)
 	n, err := start()
 	require.NoError(t, err, "the state of a muster with these rules")
 	require.NoError(t, n.Close())

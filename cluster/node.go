@@ -221,7 +221,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := fsm.checkNotDowngraded(cfg.NodeID); err != nil {
+	if err := fsm.checkNotDowngraded(); err != nil {
 		fsm.Close()
 		return nil, err
 	}
