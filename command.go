@@ -367,6 +367,16 @@ const commandVersion byte = 1
 //	   its attempt IDs and answer links carry, are not the restored
 //	   cluster's. Every node starts from that state, so the commands
 //	   after it apply alike under any rules.
+//	   A drill stood down, by activation.standdown or by a LIVE call-up
+//	   starting over its regions, opens the end of the drill: an
+//	   activation of the drill's purpose (ends_drill; retracts names the
+//	   drill, which records it as end_notice) whose recipients are the
+//	   drill's recipients it may have reached, pending, but the
+//	   recipients of the active LIVE call-ups and of the one starting;
+//	   when there are none, nothing is opened. It goes out as a
+//	   correction does, and a drill recipient whose send turns out not
+//	   to have gone out is taken off it. A drill run's close opens none.
+//	   Before 13 nothing was opened.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -177,6 +177,13 @@ type Activation struct {
 	// StoppedBy is, on a drill, the LIVE activation that stood it down: the
 	// drill was cut short, not held.
 	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
+	// EndNotice is, on a drill stood down (rulesDrillEndNotice), the
+	// activation that tells the people it reached that it has ended; set
+	// only when there was someone to tell. EndsDrill marks that activation:
+	// Retracts names the drill, which was stood down, not retracted, and
+	// its SMS says the drill has ended (DrillEndText).
+	EndNotice plans.ActivationID `json:"end_notice,omitempty"`
+	EndsDrill bool               `json:"ends_drill,omitempty"`
 	// LeftOut counts, on a drill, the people it does not drill because a
 	// LIVE call-up called them up for real (rulesDrillSparesLive): left out
 	// when it started, or spared when the LIVE call-up started.
@@ -607,7 +614,7 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 			}
 		}
 		if c.RulesAtLeast(rulesLiveStopsDrills) {
-			if err := standDownDrills(tx, a, c); err != nil {
+			if err := standDownDrills(tx, a, c, rb); err != nil {
 				return err
 			}
 		}
@@ -636,8 +643,10 @@ const rulesLiveStopsDrills = 5
 
 // standDownDrills stands down the open drills (EXERCISE and TEST call-ups;
 // not corrections, which tell people to ignore a drill's message) whose
-// regions overlap a's, and lists them in a.StoppedDrills.
-func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
+// regions overlap a's, and lists them in a.StoppedDrills. From
+// rulesDrillEndNotice each tells the people it reached that it has ended,
+// but those a (its recipients live) and the other LIVE call-ups call up.
+func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command, live *bolt.Bucket) error {
 	open, err := overlappingOpen(tx, a.Regions)
 	if err != nil {
 		return err
@@ -650,6 +659,11 @@ func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command) error {
 			return fmt.Errorf("stand down drill %s: %w", d.ID, err)
 		}
 		d.StoppedBy = a.ID
+		if c.RulesAtLeast(rulesDrillEndNotice) {
+			if err := tellDrillEnded(tx, c, &d, live); err != nil {
+				return err
+			}
+		}
 		if err := putActivation(tx, d); err != nil {
 			return err
 		}
@@ -917,7 +931,16 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
 		return nil, invalidf("stand down: %v", err)
 	}
-	return standDownActivation(tx, c, req.Activation, req.Reason, req.Force)
+	a, err := standDownActivation(tx, c, req.Activation, req.Reason, req.Force)
+	if err != nil || !a.Purpose.Drill() || a.Retracts != "" || !c.RulesAtLeast(rulesDrillEndNotice) {
+		return a, err
+	}
+	// A trainer's stand-down always tells the people the drill reached
+	// that it has ended, as one a LIVE call-up makes does.
+	if err := tellDrillEnded(tx, c, &a, nil); err != nil || a.EndNotice == "" {
+		return a, err
+	}
+	return a, putActivation(tx, a)
 }
 
 // StandDownActivation stands activation id down inside another command's

@@ -119,6 +119,9 @@ func shortRegionsEN(a Activation) string {
 // language the words are written in (Chinese words get a Chinese lead,
 // whoever reads them).
 func correctionWords(a Activation, lang plans.Language) string {
+	if a.EndsDrill {
+		return drillEndSMS(a, lang)
+	}
 	lang = writtenIn(a.Message, lang)
 	text := a.Sender + correctionLead(a, lang) + a.Message
 	if note := standingNote(a.standing, lang); note != "" {
@@ -132,12 +135,38 @@ func correctionWords(a Activation, lang plans.Language) string {
 // acknowledge it by habit (收到) were told their reply was not recorded,
 // which read as if something were still wanted of them.
 func correctionSMS(a Activation, lang plans.Language) string {
+	if a.EndsDrill {
+		return drillEndSMS(a, lang)
+	}
 	lang = writtenIn(a.Message, lang)
 	text := endSentence(correctionWords(a, lang), lang)
 	if lang == plans.LangEN {
 		return text + " " + reportNeedsNoReplyEN
 	}
 	return text + reportNeedsNoReply
+}
+
+// DrillEndText is what the end of a drill (rulesDrillEndNotice) tells the
+// people it reached, after naming the drill; DrillEndTextEN in English.
+const (
+	DrillEndText   = "本次演练已结束，无需到岗，无需回复。"
+	DrillEndTextEN = "has ended: you need not report for duty, and no reply is needed."
+)
+
+// drillEndSMS is the SMS of a, the end of a drill (EndsDrill), before its
+// purpose mark, in lang: the plan's sender, the drill named as a
+// correction names the call-up it withdraws, that it has ended and that
+// nothing is wanted of them, and, to a person another drill in force also
+// calls (a.standing), that it stands. It never speaks of a LIVE call-up.
+// Chinese: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：本次演练已结束，无需到岗，无需回复。
+// English: 【示例市应急】The drill "Flood plan" level IV (Xilin District) of Mar 5 11:07 has ended: …
+func drillEndSMS(a Activation, lang plans.Language) string {
+	name := callUpName(a, a.retractedAt, lang)
+	text := a.Sender + "关于" + name + "的通知：" + DrillEndText
+	if lang == plans.LangEN {
+		text = a.Sender + "The drill " + strings.TrimPrefix(name, "the call-up ") + " " + DrillEndTextEN
+	}
+	return text + standingNote(a.standing, lang)
 }
 
 // startedAt is when call-up a started (CreatedAt for a record from before
@@ -154,8 +183,12 @@ func startedAt(a Activation) time.Time {
 // not the call-up corr withdraws. A drill's correction counts LIVE
 // call-ups and drills; a LIVE correction counts LIVE call-ups only: a LIVE
 // text does not speak of a drill, and someone who takes a LIVE correction
-// for the end of a drill loses nothing.
+// for the end of a drill loses nothing. The end of a drill counts drills
+// only: it never speaks of a real call-up.
 func standsBeside(corr, o Activation) bool {
+	if corr.EndsDrill && !o.Purpose.Drill() {
+		return false
+	}
 	return o.ID != corr.ID && o.ID != corr.Retracts && o.Retracts == "" && o.Retraction == nil &&
 		o.Status == StatusActive && (o.Purpose == PurposeLive || corr.Purpose.Drill())
 }

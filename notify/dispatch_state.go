@@ -628,16 +628,20 @@ func (at *actTx) readdress(person plans.PersonID, phone string) error {
 // pending when the send was never made (or refused for now), failed when it
 // failed for good. If its activation was retracted, r is taken off the
 // correction too, unless the correction has already claimed it or calls
-// them (a voice call of the original reached them).
+// them (a voice call of the original reached them); so are they off the
+// end of a drill stood down (Activation.EndNotice).
 func notReached(tx *bolt.Tx, acts actCache, at *actTx, r Recipient, to State) error {
 	if err := at.move(r, to); err != nil {
 		return err
 	}
-	ret := at.a.Retraction
-	if ret == nil {
+	follow := at.a.EndNotice
+	if ret := at.a.Retraction; ret != nil {
+		follow = ret.Correction
+	}
+	if follow == "" {
 		return nil
 	}
-	ct, err := acts.get(tx, ret.Correction)
+	ct, err := acts.get(tx, follow)
 	if err != nil {
 		return err
 	}
@@ -665,7 +669,9 @@ func offCorrection(tx *bolt.Tx, at, ct *actTx, cr Recipient) error {
 	}
 	ct.tally(cr.Grid, cr.Roles, cr.State, -1)
 	ct.a.Recipients--
-	at.a.Retraction.Recipients--
+	if at.a.Retraction != nil {
+		at.a.Retraction.Recipients--
+	}
 	if err := putActivation(tx, ct.a); err != nil {
 		return err
 	}

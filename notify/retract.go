@@ -123,10 +123,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	corr := Activation{ID: activationKey(seq), Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
-		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, RegionNamesEN: a.RegionNamesEN, Purpose: a.Purpose,
-		Reason: "retraction of " + string(a.ID), Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
-		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
+	corr := followUp(a, activationKey(seq), c, "retraction of "+string(a.ID), msg)
 	var (
 		calls, inFlight int
 		callOnly        []plans.PersonID
@@ -157,6 +154,85 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 	}
 	return RetractResult{Retracted: a, Correction: corr}, nil
+}
+
+// followUp is the activation, id, that takes a message about call-up a
+// to people it reached, started at c: a correction (msg the retraction's
+// text) or the end of a drill. It has a's plan, level, regions and
+// purpose, so it goes out on a's account and names a as a correction
+// names the call-up it withdraws; reason says what it is.
+func followUp(a Activation, id plans.ActivationID, c *muster.Command, reason, msg string) Activation {
+	return Activation{ID: id, Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
+		Sender: a.Sender, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames, RegionNamesEN: a.RegionNamesEN, Purpose: a.Purpose,
+		Reason: reason, Status: StatusActive, Roles: a.Roles, CreatedAt: c.Time, CreatedBy: c.Actor,
+		Command: c.ID, Index: c.Index, StartedAt: c.Time, Retracts: a.ID, Message: msg}
+}
+
+// rulesDrillEndNotice is the behaviour (muster.Rules) from which a drill
+// that is stood down, by a trainer (activation.standdown) or by a LIVE
+// call-up starting over its regions (rulesLiveStopsDrills), tells the
+// people it reached that it has ended (tellDrillEnded): someone who
+// answered 到 may be on the way to a drill post. The people a LIVE call-up
+// in force calls are not told: nothing of the drill follows the real
+// call-up, and the drill's end never speaks of it. Under older rules they
+// learnt it only by texting the drill's number again.
+const rulesDrillEndNotice = 13
+
+// tellDrillEnded opens, for drill d that was just stood down, the
+// follow-up (followUp, with EndsDrill) that tells the people it may have
+// reached (reached) that it has ended, on the drill's account, as a
+// correction goes: its recipients are those people, pending, but the
+// recipients of the active LIVE call-ups and of live (a LIVE call-up
+// starting, not open yet). It calls nobody. Nobody left to tell: nothing
+// is opened. It sets d.EndNotice; the caller stores d.
+func tellDrillEnded(tx *bolt.Tx, c *muster.Command, d *Activation, live *bolt.Bucket) error {
+	src := activationData(tx, d.ID)
+	if !d.Purpose.Drill() || d.Retracts != "" || src == nil {
+		return nil
+	}
+	calledUp, err := liveRecipients(tx)
+	if err != nil {
+		return err
+	}
+	if live != nil {
+		calledUp = append(calledUp, live)
+	}
+	skip := func(person []byte) bool { return inAny(calledUp, person) }
+	found := false
+	cur := src.Bucket(bRecipients).Cursor()
+	for k, v := cur.First(); k != nil && !found; k, v = cur.Next() {
+		found = len(v) > 1 && reached(stateOf(v[1])) && !skip(k)
+	}
+	if !found {
+		return nil
+	}
+	seq, err := tx.Bucket(bActivations).NextSequence()
+	if err != nil {
+		return err
+	}
+	n := followUp(*d, activationKey(seq), c, "end of drill "+string(d.ID), DrillEndText)
+	n.EndsDrill = true
+	ad, rb, err := newRecipients(tx, n.ID)
+	if err != nil {
+		return err
+	}
+	grids := map[plans.RegionCode]int64{}
+	roles := make([]int64, len(n.Roles))
+	if n.Recipients, _, err = copyReachedTo(src, rb, skip, grids, roles); err != nil {
+		return fmt.Errorf("end of drill %s: %w", d.ID, err)
+	}
+	if err := writePendingCounters(ad, n.Recipients, grids, roles); err != nil {
+		return err
+	}
+	ob, err := tx.CreateBucketIfNotExists(bOpen)
+	if err != nil {
+		return err
+	}
+	if err := ob.Put([]byte(n.ID), nil); err != nil {
+		return err
+	}
+	d.EndNotice = n.ID
+	return putActivation(tx, n)
 }
 
 // retractionMessage is a retraction's text, trimmed, or why it cannot be
@@ -264,47 +340,15 @@ const CorrectionCallStep = 0xFFFF
 // reached, each with a call queued.
 func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, slots int) (n, calls, inFlight int, callOnly []plans.PersonID, err error) {
 	src := activationData(tx, from)
-	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
+	ad, rb, err := newRecipients(tx, to)
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}
-	ad, err := db.CreateBucket([]byte(to))
-	if err != nil {
-		return 0, 0, 0, nil, err
-	}
-	rb, err := ad.CreateBucket(bRecipients)
-	if err != nil {
-		return 0, 0, 0, nil, err
-	}
-	rb.FillPercent = recipientsFill
-	pending, _ := StatePending.code()
 	grids := map[plans.RegionCode]int64{}
 	roles := make([]int64, slots)
-	var chunk []byte
 	if src != nil {
-		cur := src.Bucket(bRecipients).Cursor()
-		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			r, err := decodeRecipient(k, v)
-			if err != nil {
-				return 0, 0, 0, nil, err
-			}
-			if !reached(r.State) {
-				continue
-			}
-			if cap(chunk)-len(chunk) < len(v) {
-				chunk = make([]byte, 0, max(recordChunk, len(v)))
-			}
-			start := len(chunk)
-			chunk = append(chunk, v...)
-			chunk[start+1] = pending
-			if err := rb.Put(bytes.Clone(k), chunk[start:len(chunk):len(chunk)]); err != nil {
-				return 0, 0, 0, nil, err
-			}
-			n++
-			if r.State == StateExpired {
-				inFlight++
-			}
-			countPending(r, grids, roles)
+		if n, inFlight, err = copyReachedTo(src, rb, nil, grids, roles); err != nil {
+			return 0, 0, 0, nil, err
 		}
 		if c.RulesAtLeast(rulesCorrectReported) {
 			added, err := copyReported(tx, src, rb, grids)
@@ -328,6 +372,58 @@ func copyReached(tx *bolt.Tx, c *muster.Command, from, to plans.ActivationID, sl
 		err = ad.Bucket(bCounters).Put([]byte(dispatchCounter+escQueuedCounter), appendCount(nil, int64(calls)))
 	}
 	return n, calls, inFlight, callOnly, err
+}
+
+// newRecipients creates the data bucket of activation id, and in it its
+// empty recipients bucket.
+func newRecipients(tx *bolt.Tx, id plans.ActivationID) (ad, rb *bolt.Bucket, err error) {
+	db, err := tx.CreateBucketIfNotExists(bActData) // none yet if no call-up ever started
+	if err != nil {
+		return nil, nil, err
+	}
+	if ad, err = db.CreateBucket([]byte(id)); err != nil {
+		return nil, nil, err
+	}
+	if rb, err = ad.CreateBucket(bRecipients); err != nil {
+		return nil, nil, err
+	}
+	rb.FillPercent = recipientsFill
+	return ad, rb, nil
+}
+
+// copyReachedTo writes into rb, as pending, the recipients of the
+// activation whose data bucket is src that it may have reached (reached)
+// and that skip (nil: none) does not leave out, counting them in grids and
+// roles. It returns how many it wrote, and how many of them its SMS was in
+// flight to (expired).
+func copyReachedTo(src, rb *bolt.Bucket, skip func(person []byte) bool, grids map[plans.RegionCode]int64, roles []int64) (n, inFlight int, err error) {
+	pending, _ := StatePending.code()
+	var chunk []byte
+	cur := src.Bucket(bRecipients).Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		r, err := decodeRecipient(k, v)
+		if err != nil {
+			return 0, 0, err
+		}
+		if !reached(r.State) || skip != nil && skip(k) {
+			continue
+		}
+		if cap(chunk)-len(chunk) < len(v) {
+			chunk = make([]byte, 0, max(recordChunk, len(v)))
+		}
+		start := len(chunk)
+		chunk = append(chunk, v...)
+		chunk[start+1] = pending
+		if err := rb.Put(bytes.Clone(k), chunk[start:len(chunk):len(chunk)]); err != nil {
+			return 0, 0, err
+		}
+		n++
+		if r.State == StateExpired {
+			inFlight++
+		}
+		countPending(r, grids, roles)
+	}
+	return n, inFlight, nil
 }
 
 // countPending counts r, copied into a correction as pending, in its
