@@ -956,9 +956,35 @@ func (n *Node) rules() int {
 	n.rulesMu.Lock()
 	defer n.rulesMu.Unlock()
 	if n.rulesStale.Swap(false) || n.rulesV == 0 || time.Since(n.rulesAt) >= rulesTTL {
-		n.rulesV, n.rulesAt = n.clusterRules(), time.Now()
+		var older []string
+		n.rulesV, older = n.clusterRules()
+		n.rulesAt = time.Now()
+		n.noteRules(older)
 	}
 	return n.rulesV
+}
+
+// noteRules logs, once each time it changes, that members whose records
+// name older rules than this node's muster hold the cluster at theirs
+// (older: "n2 (12)", each such member), and once they no longer do, that
+// the cluster applies this muster's rules: an operator upgrading node by
+// node reads in the journal where the upgrade stands, as muster cluster
+// status shows it. A member without a record yet (one just joined) holds
+// the rules too, but for a moment, and is not named. Called with
+// rulesMu held.
+func (n *Node) noteRules(older []string) {
+	held := strings.Join(older, ", ")
+	switch {
+	case held == n.rulesHeld:
+	case held != "":
+		n.logger.Info(fmt.Sprintf("the cluster applies state-machine rules %d, older than this muster's %d: members %s run an older muster; "+
+			"newer behaviour waits until every member is upgraded (muster cluster status)", n.rulesV, n.cfg.Rules, held))
+	case n.rulesV == n.cfg.Rules:
+		n.logger.Info(fmt.Sprintf("every member runs a muster with state-machine rules %d: the cluster applies them from now on", n.rulesV))
+	default:
+		return // held for now by a member without a record: say nothing yet
+	}
+	n.rulesHeld = held
 }
 
 // forgetRules makes the next command read the members' rules again (a
@@ -968,21 +994,27 @@ func (n *Node) forgetRules() { n.rulesStale.Store(true) }
 // clusterRules is the newest behaviour every member of the configuration
 // implements, as their records in the state say, and never newer than this
 // node's own. A member without a record, or whose muster predates rules
-// (its record has none), counts as 1.
-func (n *Node) clusterRules() int {
-	v := n.cfg.Rules
+// (its record has none), counts as 1. older names the members whose
+// records name older rules than this node's ("n2 (12)"; one whose record
+// names none reads 1).
+func (n *Node) clusterRules() (v int, older []string) {
+	v = n.cfg.Rules
 	servers, err := n.servers()
 	if err != nil {
-		return 1
+		return 1, nil
 	}
 	for _, s := range servers {
 		r := 1
-		if info, ok := n.nodeInfo(string(s.ID)); ok && info.Rules > 0 {
+		info, ok := n.nodeInfo(string(s.ID))
+		if ok && info.Rules > 0 {
 			r = info.Rules
+		}
+		if ok && r < n.cfg.Rules {
+			older = append(older, fmt.Sprintf("%s (%d)", s.ID, r))
 		}
 		v = min(v, r)
 	}
-	return max(v, 1)
+	return max(v, 1), older
 }
 
 // publishRules keeps the rules this follower implements in its member

@@ -185,6 +185,9 @@ type Node struct {
 	rulesAt    time.Time // when rulesV was read from the members' records
 	rulesV     int
 	rulesStale atomic.Bool // a record or the configuration changed since
+	// rulesHeld is the older members' rules this node last logged the
+	// cluster held at (noteRules); empty while none holds it.
+	rulesHeld string
 }
 
 // New opens the node's state and prepares it; command handlers and leader
