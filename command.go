@@ -377,6 +377,13 @@ const commandVersion byte = 1
 //	   correction does, and a drill recipient whose send turns out not
 //	   to have gone out is taken off it. A drill run's close opens none.
 //	   Before 13 nothing was opened.
+//	   An escalation claim in a state restored from a backup records the
+//	   restore's number on the item's attempt (restored, in the item),
+//	   and its ID carries it as the call-up's attempts do
+//	   (A000001.P00000042.e0-1.r1); a call's progress counts for the
+//	   item only when reported for that restore's attempt: the cluster
+//	   the backup was taken of may have called with the same attempt
+//	   number after it. Before 13 neither.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

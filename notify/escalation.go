@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -106,7 +107,11 @@ type EscalationItem struct {
 	Code     int              `json:"code,omitempty"`
 	Error    string           `json:"error,omitempty"`
 	Call     string           `json:"call,omitempty"` // voice: the last call status reported
-	Updated  time.Time        `json:"updated"`
+	// Restored is the state's restore number when attempt N was claimed
+	// (rulesRestoredAttempts): its ID carries it, and a call's progress
+	// counts only when reported for it. 0 before any restore.
+	Restored int       `json:"restored,omitempty"`
+	Updated  time.Time `json:"updated"`
 	// NextTry is when a queued item whose last attempt failed for now is
 	// tried again (rulesEscalationBackoff); zero: as soon as it is taken.
 	NextTry time.Time `json:"next_try,omitzero"`
@@ -1466,16 +1471,44 @@ func EscalationAttemptID(act plans.ActivationID, person plans.PersonID, step, n 
 	return fmt.Sprintf("%s.%s.e%d-%d", act, person, step, n)
 }
 
-// ParseEscalationAttemptID is the inverse of EscalationAttemptID.
+// ParseEscalationAttemptID is the inverse of EscalationAttemptID, also of
+// an ID made after a restore (escalationAttemptIDOf), whose restore number
+// it leaves out.
 func ParseEscalationAttemptID(s string) (act plans.ActivationID, person plans.PersonID, step, n int, err error) {
+	act, person, step, n, _, err = parseEscalationAttempt(s)
+	return act, person, step, n, err
+}
+
+// escalationAttemptIDOf names attempt n of an escalation item made after
+// the state's restore number restore: EscalationAttemptID, with
+// ".r<restore>" after it once the state was restored
+// ("A000001.P000042.e2-1.r1"), as the call-up's attempts (attemptIDOf).
+func escalationAttemptIDOf(act plans.ActivationID, person plans.PersonID, step, n, restore int) string {
+	id := EscalationAttemptID(act, person, step, n)
+	if restore > 0 {
+		id += ".r" + strconv.Itoa(restore)
+	}
+	return id
+}
+
+// parseEscalationAttempt splits an ID of escalationAttemptIDOf: the
+// restore number is 0 for an ID without one.
+func parseEscalationAttempt(s string) (act plans.ActivationID, person plans.PersonID, step, n, restore int, err error) {
 	parts := strings.Split(s, ".")
+	if len(parts) == 4 {
+		r, err := strconv.Atoi(strings.TrimPrefix(parts[3], "r"))
+		if !strings.HasPrefix(parts[3], "r") || err != nil || r <= 0 {
+			return "", "", 0, 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N or ACTIVATION.PERSON.eSTEP-N.rRESTORE", s)
+		}
+		restore, parts = r, parts[:3]
+	}
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
-		return "", "", 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N", s)
+		return "", "", 0, 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N", s)
 	}
 	if _, err := fmt.Sscanf(parts[2], "e%d-%d", &step, &n); err != nil || step < 0 || n < 1 {
-		return "", "", 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N", s)
+		return "", "", 0, 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N", s)
 	}
-	return plans.ActivationID(parts[0]), plans.PersonID(parts[1]), step, n, nil
+	return plans.ActivationID(parts[0]), plans.PersonID(parts[1]), step, n, restore, nil
 }
 
 // EscalationRef names one queued escalation item and the attempt it is at.
@@ -1486,6 +1519,10 @@ type EscalationRef struct {
 	Seq        int                `json:"q,omitempty"`
 	N          int                `json:"n"`
 	Resend     bool               `json:"r,omitempty"` // left in sending by an earlier leader
+	// Restored, in a claim's result, is the state's restore number when
+	// attempt N was claimed (rulesRestoredAttempts): its ID carries it
+	// (escalationAttemptIDOf).
+	Restored int `json:"rs,omitempty"`
 }
 
 type escalationClaim struct {
@@ -1582,8 +1619,11 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 				at.count(escResentCounter, 1) // an earlier leader's attempt may have gone out
 			}
 			it.State, it.N = EscSending, it.N+1
+			if c.RulesAtLeast(rulesRestoredAttempts) {
+				it.Restored = restoreCount(tx)
+			}
 			claimed := ref
-			claimed.N = it.N
+			claimed.N, claimed.Restored = it.N, it.Restored
 			out.Claimed = append(out.Claimed, claimed)
 		}
 		if from != it.State {
@@ -1899,26 +1939,26 @@ func countCall(ss *EscalationStepStatus, it EscalationItem) {
 // voiceAttempt finds the activation and recipient of a voice attempt, nil
 // when the attempt names nothing known or the account's purpose does not
 // match the activation's.
-func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (at *actTx, r Recipient, att Attempt, step, n int, err error) {
-	act, person, step, n, err := ParseEscalationAttemptID(it.Attempt)
+func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (at *actTx, r Recipient, att Attempt, step, n, restore int, err error) {
+	act, person, step, n, restore, err := parseEscalationAttempt(it.Attempt)
 	if err != nil {
-		return nil, Recipient{}, Attempt{}, 0, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, 0, nil
 	}
 	at, err = acts.get(tx, act)
 	if muster.IsCode(err, muster.ENotFound) {
-		return nil, Recipient{}, Attempt{}, 0, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, 0, nil
 	}
 	if err != nil {
-		return nil, Recipient{}, Attempt{}, 0, 0, err
+		return nil, Recipient{}, Attempt{}, 0, 0, 0, err
 	}
 	if at.a.Purpose.Drill() != it.Exercise {
-		return nil, Recipient{}, Attempt{}, 0, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, 0, nil
 	}
 	r, att, err = at.recipient(person)
 	if muster.IsCode(err, muster.ENotFound) {
-		return nil, Recipient{}, Attempt{}, 0, 0, nil
+		return nil, Recipient{}, Attempt{}, 0, 0, 0, nil
 	}
-	return at, r, att, step, n, err
+	return at, r, att, step, n, restore, err
 }
 
 // applyDigits records the key a person pressed on a voice call-up: 1
@@ -1926,7 +1966,7 @@ func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (at *actTx, r Reci
 // took never answers, and keys for an activation no longer active are
 // audited, not applied.
 func applyDigits(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
-	at, r, att, _, _, err := voiceAttempt(tx, acts, it)
+	at, r, att, _, _, _, err := voiceAttempt(tx, acts, it)
 	if err != nil || at == nil {
 		return InboundResult{Outcome: InboundRejected}, err
 	}
@@ -1955,7 +1995,7 @@ const rulesCallAttempts = 3
 // placed again, and went through after all) changes nothing: the item
 // shows its current call, and each call's end is counted once.
 func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
-	at, r, _, step, n, err := voiceAttempt(tx, acts, it)
+	at, r, _, step, n, restore, err := voiceAttempt(tx, acts, it)
 	if err != nil || at == nil {
 		return InboundResult{Outcome: InboundRejected}, err
 	}
@@ -1964,7 +2004,9 @@ func applyCall(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (I
 	if err != nil || !ok {
 		return InboundResult{Outcome: InboundRejected}, err
 	}
-	if n != item.N && c.RulesAtLeast(rulesCallAttempts) {
+	if (n != item.N && c.RulesAtLeast(rulesCallAttempts)) || (restore != item.Restored && c.RulesAtLeast(rulesRestoredAttempts)) {
+		// Also a call of another cluster's attempt of the same number:
+		// the one a backup was taken of, which went on calling after it.
 		return InboundResult{Outcome: InboundUnchanged, Activation: at.a.ID, Person: r.Person, State: r.State}, nil
 	}
 	call := it.Status

@@ -1028,7 +1028,7 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 	if !isOpen(ctx, e.view, w.a.ID) {
 		return dropped(out) // stood down before its turn: no wait for the route either
 	}
-	id := EscalationAttemptID(w.a.ID, ref.Person, ref.Step, ref.N)
+	id := escalationAttemptIDOf(w.a.ID, ref.Person, ref.Step, ref.N, ref.Restored)
 	drill := w.a.Purpose.Drill()
 	var err error
 	switch it.Channel {
