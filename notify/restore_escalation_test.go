@@ -65,14 +65,20 @@ func TestEscalationAttemptsAfterARestoreAreTheirOwn(t *testing.T) {
 	r.c.Restore(m, backup.Bytes())
 	clock.Add(time.Second)
 	r.waitFired(t, a.ID, 0)
-	r.waitSimIdle(t, 60*time.Second)
+	sim := r.waitSimIdle(t, 60*time.Second)
 	all := voiceAttempts(t, r.sim) // fails on an attempt ID called twice
 	require.Len(t, all, 2*silent)
-	for id := range all {
+	said := 0
+	for id, c := range all {
 		if _, before := old[id]; !before {
 			assert.True(t, strings.HasSuffix(id, ".r1"), "a call after the restore carries its number: %s", id)
+			if len(c.Said) > 0 {
+				said++
+			}
 		}
 	}
+	assert.Positive(t, said, "the restored cluster's calls read their script (TwiML fetched under the new IDs)")
+	assert.Zero(t, sim.Accounts[drillAcct.SID].Calls.TwiMLErrors, "every TwiML request was answered")
 
 	// An old call's progress, reported now, changes nothing of the item.
 	var oldID string
