@@ -60,7 +60,8 @@ type AnswerKey []byte
 // Token is the link token of person's call-up by activation act: the
 // activation and person numbers as uvarints, then the MAC, in unpadded
 // base64url: 23 characters up to 16,383 activations and two million
-// people (fewer below 128 of either). It fails for IDs that are not
+// people (fewer below 128 of either; 24 after a restore, whose call-ups
+// are numbered from a million on). It fails for IDs that are not
 // muster's own (A000001, P00000001).
 func (k AnswerKey) Token(act plans.ActivationID, person plans.PersonID) (string, error) {
 	if len(k) == 0 {
