@@ -384,6 +384,12 @@ const commandVersion byte = 1
 //	   item only when reported for that restore's attempt: the cluster
 //	   the backup was taken of may have called with the same attempt
 //	   number after it. Before 13 neither.
+//	   An SMS decline without a reason is answered with a request for
+//	   it (the inbound result's ask_reason), and the sender's next SMS
+//	   reply to that call-up that says something (a note, or a decline
+//	   with a reason) is kept as the decline's reason in their attempt
+//	   record (reason_kept), counted among their replies, not as a note.
+//	   Before 13 such a reply was a note.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

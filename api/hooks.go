@@ -135,6 +135,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 	var answer twiml
 	switch {
 	case res.Replies > maxSMSAnswers:
+	case res.ReasonKept: // the reason of a decline that gave none
+		answer.Message = notify.ReasonRecorded(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.ToReport: // a reply to a 叫应 report sent to them
 		answer.Message = notify.ReportTakesNoReply(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.DeclinedAfterAck: // they accepted, and cannot come after all: flagged
@@ -147,6 +149,9 @@ func (s *Server) smsInbound(c *gin.Context) {
 		answer.Message = notify.HelpText(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundApplied && res.Reply != notify.ReplyNote: // an answer recorded: say so, and which call-ups still wait
 		answer.Message = notify.AnswerRecorded(res.Language, res.Exercise, res.Reply, res.Named, res.Waiting)
+		if res.AskReason { // a bare 2: the call-up asked for the reason
+			answer.Message += notify.ReasonWanted(res.Language)
+		}
 	case res.Outcome == notify.InboundNoCallUp && res.Ended != "": // their call-up ended: nothing was recorded
 		answer.Message = notify.CallUpEnded(res.Language, res.Exercise, res.Ended)
 	case res.Outcome == notify.InboundApproval: // an approver answered the text of a request waiting for them

@@ -782,6 +782,12 @@ type InboundResult struct {
 	// the sender had accepted (rulesDeclinedAfterAck): they are told it is
 	// flagged to the duty office, not only that their first answer stands.
 	DeclinedAfterAck bool `json:"declined_after_ack,omitempty"`
+	// AskReason says that the reply declined without the reason the
+	// call-up asks for, and nothing else waits for the sender's answer
+	// (rulesDeclineReasonAsked): they are asked for it. ReasonKept says
+	// that the reply was kept as the reason of such a decline.
+	AskReason  bool `json:"ask_reason,omitempty"`
+	ReasonKept bool `json:"reason_kept,omitempty"`
 }
 
 // rulesDeclinedAfterAck is the behaviour (muster.Rules) from which a
@@ -1167,8 +1173,12 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
+	if reason, ok := lateReason(c, r, att, reply, toReport, it.Body); ok {
+		return keepReason(at, c, r, att, reason, it.Body)
+	}
 	res, err := recordAnswer(at, c, r, att, reply, it.Body)
 	res.ToReport = toReport
+	res.AskReason = asksReason(c, res, reply)
 	if err != nil || reply.Kind == ReplyNote || !c.RulesAtLeast(rulesAnswerEveryCallUp) {
 		return res, err
 	}
@@ -1187,6 +1197,7 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 			res.Waiting = append(res.Waiting, callUpName(o.at.a, time.Time{}, r.Language))
 		}
 	}
+	res.AskReason = res.AskReason && len(res.Waiting) == 0 // their next reply answers another call-up
 	return res, nil
 }
 

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -239,6 +240,53 @@ func endedCallUp(tx *bolt.Tx, acts actCache, person plans.PersonID, exercise boo
 		return at, how, nil
 	}
 	return nil, "", nil
+}
+
+// rulesDeclineReasonAsked is the behaviour (muster.Rules) from which an
+// SMS decline without a reason (a bare 2) is answered with a request for
+// it (InboundResult.AskReason), and the sender's next SMS to the same
+// call-up that says something is kept as that decline's reason
+// (lateReason), not as a note. Before, the call-up asked for the reason,
+// the answer did not, and a reason sent after it arrived as a note: the
+// decline showed none.
+const rulesDeclineReasonAsked = 13
+
+// asksReason reports whether res, what reply did to a call-up, recorded a
+// decline that gave no reason (rulesDeclineReasonAsked): its sender is
+// asked for one.
+func asksReason(c *muster.Command, res InboundResult, reply Reply) bool {
+	return c.RulesAtLeast(rulesDeclineReasonAsked) && res.Outcome == InboundApplied && reply.Kind == ReplyDecline &&
+		strings.TrimSpace(reply.Reason) == ""
+}
+
+// lateReason is the reason an SMS reply (reply, parsed from body) gives
+// for r's decline, which gave none (rulesDeclineReasonAsked): a note's
+// whole text, or a decline's reason (2 and the reason, sent again). ok is
+// false for anything else: r did not decline, or gave a reason already;
+// the reply says nothing (an MMS with only a picture), asks to
+// unsubscribe, accepts, or was taken for a 叫应 report.
+func lateReason(c *muster.Command, r Recipient, att Attempt, reply Reply, toReport bool, body string) (reason string, ok bool) {
+	if !c.RulesAtLeast(rulesDeclineReasonAsked) || r.State != StateDeclined || strings.TrimSpace(att.Reason) != "" || toReport || OptOut(body) {
+		return "", false
+	}
+	switch reply.Kind {
+	case ReplyNote, ReplyDecline:
+		reason = strings.TrimSpace(reply.Reason)
+	}
+	return reason, reason != ""
+}
+
+// keepReason keeps reason, from the SMS reply body, as the reason of r's
+// decline of at: counted among their replies to it (what is said back
+// stays bounded), not kept as a note.
+func keepReason(at *actTx, c *muster.Command, r Recipient, att Attempt, reason, body string) (InboundResult, error) {
+	att.Replies++
+	att.LastBody = truncate(body, 500)
+	att.Updated = c.Time
+	att.Reason = truncate(reason, 500)
+	res := InboundResult{Outcome: InboundApplied, Activation: at.a.ID, Person: r.Person, Reply: ReplyNote, Language: r.Language,
+		State: r.State, Replies: att.Replies, ReasonKept: true}
+	return res, at.putAttempt(r.Person, att)
 }
 
 // countEndedReply counts a reply from person to at, a call-up that has

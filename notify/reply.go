@@ -336,6 +336,26 @@ func AnswerRecorded(lang plans.Language, drill bool, kind ReplyKind, named strin
 	return mark + "已记录您对" + named + "的回复：" + what + "您另有" + strconv.Itoa(len(waiting)) + "项召集尚未回复，下一条回复记为对" + waiting[0] + "的答复：到岗请回复1，不能到岗请回复2并说明原因。"
 }
 
+// ReasonWanted follows AnswerRecorded for a decline that gave no reason
+// (InboundResult.AskReason): the call-up asks for one, and the sender's
+// next reply is kept as it.
+func ReasonWanted(lang plans.Language) string {
+	if lang == plans.LangEN {
+		return " Please reply with the reason, so the duty office can plan."
+	}
+	return "请回复原因，便于调度。"
+}
+
+// ReasonRecorded answers a reply kept as the reason of the sender's
+// decline (InboundResult.ReasonKept).
+func ReasonRecorded(lang plans.Language, drill bool) string {
+	mark := drillMark(drill)
+	if lang == plans.LangEN {
+		return mark + "Recorded: the reason you cannot come. The duty office can see it."
+	}
+	return mark + "已记录不能到岗的原因，值班人员可以看到。"
+}
+
 // optOutWords are what people send to unsubscribe from SMS: the carriers'
 // keywords (Twilio's among them) and the Chinese ones.
 var optOutWords = []string{"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td", "取消订阅"}
