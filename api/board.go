@@ -51,14 +51,18 @@ func (s *Server) getBoard(c *gin.Context) {
 // activationEvents streams an activation's status as Server-Sent Events: a
 // `status` event with the ActivationStatus at once, read at the request's
 // consistency, then a new one whenever the status read from this node's
-// state changes (at most every eventPoll), and a comment after
-// eventHeartbeat of silence. With board=true each status event is followed
-// by a `board` event, the Board from the same read: a console following
-// the call-up needs no request of its own for it. It ends when the client
-// goes away, after the event that shows the activation stood down with
-// nothing in flight or a request that will not start (rejected, expired),
-// or within eventAuthCheck of the revocation of the
-// token that opened it. Errors before the stream starts are answered in the
+// state changes (at most every eventPoll). With board=true each status
+// event is followed by a `board` event, the Board from the same read: a
+// console following the call-up needs no request of its own for it. A
+// `node` event (streamNode) follows the first status when this node is not
+// ready, says within eventPoll when it loses its leader or gets one again,
+// and takes the place of a heartbeat after eventHeartbeat of silence: the
+// later reads are of this node's own copy, which stops following the
+// cluster's while it knows no leader, and a client must not show those
+// figures as live. It ends when the client goes away, after the event that
+// shows the activation stood down with nothing in flight or a request that
+// will not start (rejected, expired), or within eventAuthCheck of the
+// revocation of the token that opened it. Errors before the stream starts are answered in the
 // usual error shape; after, as an `error` event that ends the stream (a
 // revoked token's is unauthorized).
 func (s *Server) activationEvents(c *gin.Context) {
@@ -122,6 +126,12 @@ func (s *Server) activationEvents(c *gin.Context) {
 	if _, err := send(first); err != nil {
 		return
 	}
+	// A node that is ready says so at the first heartbeat; one that is not,
+	// at once: the first read may have been of its own copy (stale).
+	ready, _ := s.deps.Cluster.Ready(s.cfg.MaxLag)
+	if !ready && s.sendNode(c) != nil {
+		return
+	}
 	poll := time.NewTicker(eventPoll)
 	defer poll.Stop()
 	quiet := time.NewTimer(eventHeartbeat)
@@ -149,10 +159,9 @@ func (s *Server) activationEvents(c *gin.Context) {
 				s.logger.Warn("event stream could not check its token", "request_id", requestID(c), "err", err)
 			}
 		case <-quiet.C:
-			if _, err := fmt.Fprint(c.Writer, ": heartbeat\n\n"); err != nil {
+			if s.sendNode(c) != nil {
 				return
 			}
-			c.Writer.Flush()
 			quiet.Reset(eventHeartbeat)
 		case <-poll.C:
 			// A read another stream of this activation started within
@@ -175,11 +184,70 @@ func (s *Server) activationEvents(c *gin.Context) {
 			if err != nil {
 				return
 			}
+			if now, _ := s.deps.Cluster.Ready(s.cfg.MaxLag); now != ready {
+				ready = now
+				if s.sendNode(c) != nil {
+					return
+				}
+				sent = true
+			}
 			if sent {
 				quiet.Reset(eventHeartbeat)
 			}
 		}
 	}
+}
+
+// streamNode is an event stream's `node` event: whether the node serving
+// the stream knows a leader and is within MaxLag entries of its commit
+// index (Ready, as GET /readyz answers), and if not, why, and how long ago
+// it last heard from a leader. While a node is not ready, the figures its
+// streams send are its own copy as it stood when it lost the leader (or
+// fell behind), not the cluster's.
+type streamNode struct {
+	Node string `json:"node"`
+	// Ready is true when the node knows a leader and its state is within
+	// MaxLag entries of the commit index.
+	Ready bool `json:"ready"`
+	// NotReady is why the node is not ready, as /readyz says ("no known
+	// leader", "catching up: applied 10 of 5000").
+	NotReady string `json:"not_ready,omitempty"`
+	// Leader is the ID of the leader the node follows (itself, when it
+	// leads); absent when the node is not ready.
+	Leader string `json:"leader,omitempty"`
+	// LeaderContactAge is how many seconds ago the node last heard from a
+	// leader (or led); absent while it leads, and when it never heard from
+	// one.
+	LeaderContactAge *float64 `json:"leader_contact_age_s,omitempty"`
+	AppliedIndex     uint64   `json:"applied_index"`
+	CommitIndex      uint64   `json:"commit_index"`
+}
+
+// sendNode sends the `node` event of the node serving the stream now.
+func (s *Server) sendNode(c *gin.Context) error {
+	ready, why := s.deps.Cluster.Ready(s.cfg.MaxLag)
+	st := s.deps.Cluster.Status()
+	n := streamNode{Node: st.NodeID, Ready: ready, AppliedIndex: st.AppliedIndex, CommitIndex: st.CommitIndex}
+	if ready {
+		n.Leader = st.LeaderID
+	} else {
+		n.NotReady = why
+	}
+	// Raft says "0" while the node leads, "never" when it never heard
+	// from a leader, else the time since it last did.
+	if d, err := time.ParseDuration(st.LastContact); err == nil && st.LastContact != "0" {
+		age := d.Round(100 * time.Millisecond).Seconds()
+		n.LeaderContactAge = &age
+	}
+	data, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(c.Writer, "event: node\ndata: %s\n\n", data); err != nil {
+		return err
+	}
+	c.Writer.Flush()
+	return nil
 }
 
 // streamStatus is an activation's status as an event stream shows it, and

@@ -52,7 +52,14 @@ with nothing in flight, or everyone answered or failed) or Ctrl-C. A LIVE
 request awaiting approval shows T+0 and is watched until it starts, or until
 it is rejected or its approval window passes. When
 standard output is not a terminal it prints one line per change instead, and
-with -o json one ActivationStatus per line.`,
+with -o json one ActivationStatus per line. When the node it watches has no
+leader (cut off from the others, or too few of them up), its figures are its
+own copy and stand still: the watch says so, with the time it last heard from
+a leader, and says when it has one again.
+
+With --consistency stale, the figures are the node's own copy, which may lag
+the cluster's: a note on standard error says so, and whether the node has a
+leader.`,
 		Args: optionalArg("ACTIVATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
@@ -71,7 +78,7 @@ with -o json one ActivationStatus per line.`,
 			if watch {
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
-				w := &watcher{out: c.out, now: time.Now, tty: isTerminal(c.out), json: g.output == "json"}
+				w := &watcher{out: c.out, warn: c.err, now: time.Now, tty: isTerminal(c.out), json: g.output == "json"}
 				return w.run(ctx, c, args[0])
 			}
 			return showStatus(c, args[0], grids)
@@ -107,6 +114,7 @@ activation. A share marked … is still counting: that time has not passed.
 				return usageErrorf("--top %d: want 0 (all) or more", top)
 			}
 			c := newClient(g, cmd)
+			c.staleNote()
 			return c.get("/api/v1/activations/"+url.PathEscape(args[0])+"/board", nil, func(raw []byte, w io.Writer) error {
 				var b notify.Board
 				if err := json.Unmarshal(raw, &b); err != nil {
@@ -352,6 +360,7 @@ func withFields(obj json.RawMessage, fields map[string]any) (json.RawMessage, er
 // "role_counts" ([RoleCounts]) added.
 func showStatus(c *client, id string, grids int) error {
 	path := "/api/v1/activations/" + url.PathEscape(id)
+	c.staleNote()
 	var raw []byte
 	if err := c.do(request{method: http.MethodGet, path: path, query: url.Values{"board": {"true"}}}, &raw); err != nil {
 		return err
@@ -396,6 +405,24 @@ func showStatus(c *client, id string, grids int) error {
 	}
 	printEscalation(c.out, esc.Items)
 	return nil
+}
+
+// staleNote says on standard error, before figures read with --consistency
+// stale, that they are the node's own copy, which may lag the cluster's,
+// and, from its /readyz, whether the node has a leader to follow.
+func (c *client) staleNote() {
+	if c.g.consistency != "stale" {
+		return
+	}
+	note := "note: --consistency stale: these figures are the node's own copy, which may lag the cluster's"
+	var ae *apiError
+	switch err := c.do(request{method: http.MethodGet, path: "/readyz", timeout: 5 * time.Second}, nil); {
+	case err == nil:
+		note += " by a moment (the node follows a leader)"
+	case errors.As(err, &ae):
+		note += "; the node is " + ae.Message + ", so they may be old (read another node's with --addr)"
+	}
+	fmt.Fprintln(c.err, note)
 }
 
 // printEscalation lists an activation's escalation steps, when each is due
@@ -768,6 +795,9 @@ type watcher struct {
 	now  func() time.Time
 	tty  bool // redraw a screen rather than print a line per update
 	json bool // print each status as one JSON line
+	// warn is where a JSON watch says what becomes of the node's leader
+	// (nil: nowhere); the others say it among the figures.
+	warn io.Writer
 
 	// idle, retry and giveUp are watchIdle, watchRetry and watchGiveUp
 	// when zero; tests shorten them.
@@ -775,6 +805,83 @@ type watcher struct {
 
 	last   *notify.ActivationStatus
 	points []curvePoint
+	// node is what the stream last said of the node serving it (nil
+	// before it said anything), and nodeAt when it said it.
+	node   *streamNode
+	nodeAt time.Time
+}
+
+// streamNode is the event stream's node event (StreamNode in the API):
+// whether the node serving the stream knows a leader. While it does not,
+// the figures it sends are its own copy, standing still.
+type streamNode struct {
+	Node     string `json:"node"`
+	Ready    bool   `json:"ready"`
+	NotReady string `json:"not_ready"`
+	Leader   string `json:"leader"`
+	// LeaderContactAge is how many seconds before the event the node last
+	// heard from a leader; nil when it leads or never heard from one.
+	LeaderContactAge *float64 `json:"leader_contact_age_s"`
+}
+
+// frozenAt is when the figures of a node that is not ready stopped
+// following the cluster's: when it last heard from a leader. ok is false
+// while the node is ready (or said nothing yet).
+func (w *watcher) frozenAt() (at time.Time, ok bool) {
+	n := w.node
+	if n == nil || n.Ready {
+		return time.Time{}, false
+	}
+	if n.LeaderContactAge == nil {
+		return w.nodeAt, true
+	}
+	return w.nodeAt.Add(-time.Duration(*n.LeaderContactAge * float64(time.Second))), true
+}
+
+// nodeLine says, at now, what the node the watch follows means for the
+// figures shown: "" while it is ready.
+func (w *watcher) nodeLine(now time.Time) string {
+	n := w.node
+	at, ok := w.frozenAt()
+	if !ok {
+		return ""
+	}
+	what := fmt.Sprintf("node %s is not ready (%s)", n.Node, n.NotReady)
+	if strings.HasPrefix(n.NotReady, "no known leader") {
+		what = "node " + n.Node + " has no leader" + strings.TrimPrefix(n.NotReady, "no known leader")
+	}
+	since := fmt.Sprintf("as of %s, when it last heard from one, %s ago", showTime(at, time.Local, clockLayout), roundElapsed(now.Sub(at)))
+	if n.LeaderContactAge == nil {
+		since = "as of before this watch: it never heard from a leader"
+	}
+	return fmt.Sprintf("%s: the figures are its own copy %s, and stand still; watch another node with --addr", what, since)
+}
+
+// nodeUpdate takes what the stream says of the node serving it: a watch
+// says when its node has no leader (and at each of the stream's heartbeats
+// after, while it has none), and when it has one again.
+func (w *watcher) nodeUpdate(n streamNode) {
+	was := w.node
+	w.node, w.nodeAt = &n, w.now()
+	if n.Ready && (was == nil || was.Ready) {
+		return
+	}
+	line := w.nodeLine(w.nodeAt)
+	if n.Ready {
+		line = fmt.Sprintf("node %s has a leader again (%s): the figures follow the call-up again", n.Node, n.Leader)
+	}
+	switch {
+	case w.json:
+		if w.warn != nil {
+			fmt.Fprintln(w.warn, line)
+		}
+	case w.tty:
+		if w.last != nil {
+			w.draw()
+		}
+	default:
+		fmt.Fprintln(w.out, line)
+	}
 }
 
 // Reconnection of the event stream.
@@ -793,9 +900,9 @@ const (
 // (Ctrl-C, which is not an error).
 func (w *watcher) run(ctx context.Context, c *client, id string) error {
 	ctx, cancel := context.WithCancel(ctx)
-	statuses := make(chan []byte)
+	statuses, nodes := make(chan []byte), make(chan []byte)
 	done := make(chan error, 1)
-	go func() { done <- w.follow(ctx, c, id, statuses) }()
+	go func() { done <- w.follow(ctx, c, id, statuses, nodes) }()
 	followed := false
 	defer func() {
 		cancel()
@@ -827,6 +934,12 @@ func (w *watcher) run(ctx context.Context, c *client, id string) error {
 				w.finish()
 				return nil
 			}
+		case data := <-nodes:
+			var n streamNode
+			if err := json.Unmarshal(data, &n); err != nil {
+				return fmt.Errorf("node event: %w", err)
+			}
+			w.nodeUpdate(n)
 		case <-tick.C:
 			if w.tty && !w.json && w.last != nil {
 				w.draw()
@@ -901,22 +1014,26 @@ func awaitingApproval(st notify.ActivationStatus) string {
 
 // follow reads the event stream, reconnecting when it ends, breaks or stays
 // silent for watchIdle while the activation is not yet settled, and hands
-// each status to statuses. It returns nil when ctx ends, an API error (not
+// each status to statuses and each node event to nodes. It returns nil when ctx ends, an API error (not
 // found, forbidden) at once, and a connection error once no connection has
 // worked for watchGiveUp: counted from the start, or from the end of the
 // last stream that sent anything. A stream that ends having sent nothing
 // counts as failed. So a node that freezes mid-stream is given up on at
 // most watchIdle plus watchGiveUp (and a retry) after it froze.
-func (w *watcher) follow(ctx context.Context, c *client, id string, statuses chan<- []byte) error {
+func (w *watcher) follow(ctx context.Context, c *client, id string, statuses, nodes chan<- []byte) error {
 	path := "/api/v1/activations/" + url.PathEscape(id) + "/events"
 	idle, retry, giveUp := cmp.Or(w.idle, watchIdle), cmp.Or(w.retry, watchRetry), cmp.Or(w.giveUp, watchGiveUp)
 	lastOK := time.Now()
 	for {
 		received, err := c.stream(ctx, path, idle, func(event string, data []byte) error {
 			switch event {
-			case "status":
+			case "status", "node":
+				to := statuses
+				if event == "node" {
+					to = nodes
+				}
 				select {
-				case statuses <- data:
+				case to <- data:
 				case <-ctx.Done():
 				}
 			case "error":
@@ -1115,6 +1232,10 @@ func statusLine(st notify.ActivationStatus, at time.Duration) string {
 func (w *watcher) frame(now time.Time) string {
 	st := w.last
 	c := st.Summary().Counts
+	stale := w.nodeLine(now)
+	if at, ok := w.frozenAt(); ok {
+		now = at // the clock stops where the figures do
+	}
 	board := watchBoard(*st, now)
 	elapsed := board.Elapsed
 	var b strings.Builder
@@ -1124,6 +1245,9 @@ func (w *watcher) frame(now time.Time) string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(elapsed))
+	if stale != "" {
+		fmt.Fprintln(&b, "NOT LIVE: "+stale)
+	}
 	if s := awaitingApproval(*st); s != "" {
 		fmt.Fprintln(&b, s)
 	}
