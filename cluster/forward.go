@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -42,6 +43,10 @@ func (n *Node) InternalHandler() http.Handler {
 		}
 		if !n.IsLeader() {
 			writeInternalError(w, muster.Errorf(muster.ENotLeader, "not the leader"))
+			return
+		}
+		if why := n.ClockOff(); why != "" {
+			writeInternalError(w, muster.Errorf(muster.ENotLeader, "not the leader to stamp this command: %s", why))
 			return
 		}
 		ctx := r.Context()
@@ -91,6 +96,9 @@ func (n *Node) InternalHandler() http.Handler {
 		writeInternalJSON(w, n.Status())
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer says this node's time, so that the asking node can
+		// tell how far apart their clocks are, a refused request's too.
+		n.internal.stampClock(w.Header(), r, n.clock.Now())
 		if !n.started.Load() {
 			// Raft is not running yet, and the check below reads the
 			// cluster's rules from it: nothing was applied, and the next
@@ -99,7 +107,13 @@ func (n *Node) InternalHandler() http.Handler {
 			return
 		}
 		if err := n.internal.check(r, maxForwardBody); err != nil {
-			n.logger.Warn("node-to-node request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
+			level := slog.LevelWarn
+			if r.URL.Path == "/internal/v1/status" {
+				// Every member asks every few seconds (watchClocks): a
+				// member whose clock is off says so itself, at ERROR.
+				level = slog.LevelDebug
+			}
+			n.logger.Log(r.Context(), level, "node-to-node request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
 			writeInternalError(w, err)
 			return
 		}

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -119,18 +118,7 @@ func (a *internalAuth) check(r *http.Request, limit int64) error {
 		}
 		return nil
 	}
-	var t, nonce, mac string
-	for _, f := range strings.Split(sig, ",") {
-		k, v, _ := strings.Cut(f, "=")
-		switch k {
-		case "t":
-			t = v
-		case "n":
-			nonce = v
-		case "s":
-			mac = v
-		}
-	}
+	t, nonce, mac := authFields(sig)
 	ms, err := strconv.ParseInt(t, 10, 64)
 	got, herr := hex.DecodeString(mac)
 	if err != nil || herr != nil || len(nonce) != 32 {

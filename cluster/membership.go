@@ -347,15 +347,19 @@ func (n *Node) statusVia(ctx context.Context, client *http.Client, base string) 
 		return Status{}, err
 	}
 	n.internal.sign(req, nil)
+	sent := n.clock.Now()
 	res, err := client.Do(req)
 	if err != nil {
 		return Status{}, err
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return Status{}, fmt.Errorf("HTTP %d", res.StatusCode)
-	}
 	var st Status
+	if theirs, ok := n.internal.answerClock(req, res.Header); ok {
+		st.clock = newClockSample(sent, n.clock.Now(), theirs)
+	}
+	if res.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("HTTP %d", res.StatusCode)
+	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&st); err != nil {
 		return Status{}, fmt.Errorf("not a muster status: %v", err)
 	}
@@ -800,6 +804,18 @@ type ServerStatus struct {
 	// answer to the status call. Such a member is not Reachable: it answers
 	// heartbeats but cannot help commit.
 	LogFailing string `json:"log_failing,omitempty"`
+	// ClockOffsetMs is how far the member's clock is from the answering
+	// node's (positive: ahead), in milliseconds, as measured in the last
+	// few seconds (0 for the answering node itself), within ±ClockErrorMs;
+	// absent when not measured lately (the member does not answer, or
+	// runs a muster that does not say its time).
+	ClockOffsetMs *int64 `json:"clock_offset_ms,omitempty"`
+	ClockErrorMs  int64  `json:"clock_error_ms,omitempty"`
+	// ClockSkewed marks the clock not to act on: the answering node's own
+	// when it disagrees with a majority of the members (Status.ClockOff),
+	// or, when the answering node's agrees, the member's that is further
+	// from it than the clock tolerance.
+	ClockSkewed bool `json:"clock_skewed,omitempty"`
 }
 
 // Status is a node's view of the cluster.
@@ -840,6 +856,17 @@ type Status struct {
 	// over a restored backup (muster.Restore: its number, the backup's raft
 	// index and time, when it was restored); absent when it never was.
 	Restored *muster.Restore `json:"restored,omitempty"`
+	// ClockTolerance is how far this node's clock may be from those of a
+	// majority of the members ("10s"); absent when clocks are not compared.
+	ClockTolerance string `json:"clock_tolerance,omitempty"`
+	// ClockOff says why this node's clock is not acted on (Node.ClockOff);
+	// absent when it agrees with the cluster's.
+	ClockOff string `json:"clock_off,omitempty"`
+
+	// clock is the answering node's clock against the asking node's,
+	// measured by statusVia from the answer's ClockHeader (a refusal's
+	// too).
+	clock clockSample
 }
 
 // Status reports this node's view of the cluster from local state.
@@ -866,6 +893,9 @@ func (n *Node) Status() Status {
 	if r, ok := n.fsm.Restored(); ok {
 		st.Restored = &r
 	}
+	if tol := n.clockTolerance(); tol > 0 {
+		st.ClockTolerance, st.ClockOff = tol.String(), n.ClockOff()
+	}
 	if d, ok := n.disk(); ok {
 		st.Disk = &d
 	}
@@ -879,6 +909,7 @@ func (n *Node) Status() Status {
 				ss.Rules = max(info.Rules, 1)
 			}
 			n.memberContact(&ss, s.Address)
+			n.memberClock(&ss, st.ClockOff != "")
 			st.Servers = append(st.Servers, ss)
 		}
 	}
@@ -891,6 +922,9 @@ func (n *Node) Status() Status {
 // beyond it (a state file of another cluster, which skips the entries it
 // is given up to its own index).
 func (n *Node) Ready(maxLag uint64) (bool, string) {
+	if why := n.ClockOff(); why != "" {
+		return false, why
+	}
 	_, id := n.raft.LeaderWithID()
 	if id == "" {
 		if servers, err := n.servers(); err == nil && len(servers) == 0 {

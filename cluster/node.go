@@ -70,6 +70,13 @@ type Config struct {
 	// DiskFree, when set, reads the free space of the data directory's
 	// file system instead of statfs (tests stand in a small disk with it).
 	DiskFree func(dir string) (int64, error)
+	// ClockTolerance is how far this node's clock (Clock) may be from the
+	// clocks of a majority of the cluster's members, as it measures them
+	// every few seconds, before it stops acting on it: then it is not
+	// ready, stamps no command, hands leadership to a member whose clock
+	// agrees and runs no leader service (ClockOff). Zero means
+	// DefaultClockTolerance; negative, the clocks are not compared.
+	ClockTolerance time.Duration
 
 	Logger    *slog.Logger
 	RaftLog   io.Writer // raft's own log; nil means stderr
@@ -100,6 +107,10 @@ type Config struct {
 	// node-to-node requests on its raft port, as a muster before them did
 	// (tests of a rolling upgrade set it, with rules before sealedRules).
 	unsealed bool
+	// clockedAuth makes the node sign and check node-to-node requests by
+	// Clock instead of the system clock (tests of a node whose clock is
+	// off set it).
+	clockedAuth bool
 }
 
 // Raft timing the server commands default to: a follower that hears nothing
@@ -172,6 +183,7 @@ type Node struct {
 	repeats  *repeats      // raft's repeated errors about a peer, logged once per repeatEvery
 	auth     *raftAuth     // authenticates raft connections with the cluster key
 	internal *internalAuth // signs and checks node-to-node requests
+	clocks   *clocks       // the other members' clocks as measured, and whether this node's is off
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -243,6 +255,7 @@ func New(cfg Config) (*Node, error) {
 		observerCh: make(chan raft.Observation, 16),
 		client:     &http.Client{Transport: tr},
 		contacts:   newContacts(),
+		clocks:     newClocks(),
 		repeats:    newRepeats(repeatEvery, time.Now),
 		stop:       make(chan struct{}),
 		finish:     make(chan chan struct{}),
@@ -254,6 +267,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.auth.unsealed = cfg.unsealed
 	n.internal = newInternalAuth(cfg.ClusterKey, cfg.legacyInternalAuth, func() bool { return n.rules() >= signedOnlyRules })
+	if cfg.clockedAuth {
+		n.internal.now = cfg.Clock.Now
+	}
 	if mode == RaftAuthTransition {
 		logger.Warn("raft takes connections without the cluster key too (--raft-auth=transition): once every node runs this muster, restart each with --raft-auth=required")
 	}
@@ -434,7 +450,8 @@ func (n *Node) Start() error {
 		n.logger.Info("bootstrapped a new cluster", "voters", len(servers))
 	}
 	n.campaignAlone(conf)
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go n.watchClocks()
 	go n.watchSealing()
 	n.watching.Store(true)
 	go n.watchLeadership()
@@ -679,7 +696,11 @@ func (n *Node) watchObservations() {
 }
 
 // watchLeadership starts leader-only services after Barrier when this node
-// becomes leader and stops them when it stops leading.
+// becomes leader and stops them when it stops leading. While this node's
+// clock is off (ClockOff) it starts none, stops those it runs, and hands
+// leadership over (handOver): raft has no way to keep a voter from
+// standing for election without also keeping it from voting, so a node
+// whose clock is off may still be elected, and steps down at once.
 func (n *Node) watchLeadership() {
 	defer n.wg.Done()
 	var (
@@ -687,7 +708,6 @@ func (n *Node) watchLeadership() {
 		svcWG  sync.WaitGroup
 	)
 	stopServices := func() {
-		n.leaderReady.Store(false)
 		if cancel != nil {
 			cancel()
 			svcWG.Wait()
@@ -701,16 +721,22 @@ func (n *Node) watchLeadership() {
 		case <-n.stop:
 			return
 		case done := <-n.finish:
+			n.leaderReady.Store(false)
 			stopServices()
 			close(done)
+			continue
 		case leader := <-n.notifyCh:
 			if !leader {
+				n.leaderReady.Store(false)
 				stopServices()
 				continue
 			}
-			if cancel != nil {
+		case <-n.clocks.moved:
+			if !n.IsLeader() || n.closing.Err() != nil {
 				continue
 			}
+		}
+		if !n.leaderReady.Load() {
 			bctx, bcancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 			err := n.await(bctx, n.raft.Barrier(n.cfg.ApplyTimeout))
 			bcancel()
@@ -722,17 +748,29 @@ func (n *Node) watchLeadership() {
 				continue
 			}
 			n.leaderReady.Store(true)
-			ctx, stopCtx := context.WithCancel(n.closing)
-			cancel = stopCtx
-			n.logger.Info("leading: starting leader services", "services", len(n.services), "term", n.raft.CurrentTerm())
-			svcWG.Add(1)
-			go func() { defer svcWG.Done(); n.registerSelf(ctx) }()
-			svcWG.Add(1)
-			go func() { defer svcWG.Done(); n.watchMembers(ctx) }()
-			for _, fn := range n.services {
-				svcWG.Add(1)
-				go func() { defer svcWG.Done(); fn(ctx) }()
+		}
+		n.judgeClock() // its verdict as a leader: no other leader to disagree with
+		if why := n.ClockOff(); why != "" {
+			if cancel != nil {
+				n.logger.Error("stopping the leader services: this node's clock is off")
 			}
+			stopServices()
+			n.handOver()
+			continue
+		}
+		if cancel != nil {
+			continue
+		}
+		ctx, stopCtx := context.WithCancel(n.closing)
+		cancel = stopCtx
+		n.logger.Info("leading: starting leader services", "services", len(n.services), "term", n.raft.CurrentTerm())
+		svcWG.Add(1)
+		go func() { defer svcWG.Done(); n.registerSelf(ctx) }()
+		svcWG.Add(1)
+		go func() { defer svcWG.Done(); n.watchMembers(ctx) }()
+		for _, fn := range n.services {
+			svcWG.Add(1)
+			go func() { defer svcWG.Done(); fn(ctx) }()
 		}
 	}
 }
@@ -781,6 +819,9 @@ func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
 			return err
 		}
 		if err := n.waitLeaderChange(ctx); err != nil {
+			if why := n.ClockOff(); why != "" && n.IsLeader() {
+				return muster.Errorf(muster.EUnavailable, "apply %s: this node leads, and %s", c.Type, why)
+			}
 			return err
 		}
 	}
@@ -791,6 +832,12 @@ func (n *Node) Apply(ctx context.Context, c *muster.Command, out any) error {
 var errRetry = errors.New("retry on the current leader")
 
 func (n *Node) applyLocal(ctx context.Context, c *muster.Command, out any) error {
+	if n.ClockOff() != "" {
+		// Its time stamped into the command would be off: the deadlines,
+		// escalation steps and reports computed from it with it. The
+		// next leader, whose clock agrees, stamps it (handOver).
+		return errRetry
+	}
 	c.ID = newID()
 	c.Time = n.clock.Now().UTC()
 	c.Rules = n.rules()
@@ -960,7 +1007,15 @@ func (n *Node) Close() error {
 		if n.raft != nil {
 			n.finishLeaderServices()
 			if n.IsLeader() && n.voters() > 1 {
-				if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
+				var f raft.Future
+				if to, ok := n.agreeingVoter(); ok && n.ClockOff() == "" && n.voterClockOff() {
+					// Not to a member whose clock is off: it would only
+					// hand leadership on again.
+					f = n.raft.LeadershipTransferToServer(to.ID, to.Address)
+				} else {
+					f = n.raft.LeadershipTransfer()
+				}
+				if terr := f.Error(); terr != nil {
 					n.logger.Warn("leadership transfer before shutdown failed", "err", terr)
 				} else {
 					n.logger.Info("leadership transferred before shutdown")

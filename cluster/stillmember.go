@@ -219,19 +219,24 @@ func (n *Node) askPeers(ctx context.Context, peers []peerAddr) []Status {
 
 // peerStatus asks p for its node-to-node status: encrypted at its raft
 // address once every member encrypts, else (or when that fails) at its
-// HTTP address.
+// HTTP address. With an error, the Status holds nothing but the measure of
+// p's clock its refusal may carry.
 func (n *Node) peerStatus(ctx context.Context, p peerAddr) (Status, error) {
 	err := errors.New("no address to ask at")
+	var st Status
 	if n.sealed != nil && n.auth.sealedNow() && p.raftAddr != "" {
-		var st Status
 		if st, err = n.statusVia(ctx, n.sealed, "http://"+p.raftAddr); err == nil {
 			return st, nil
 		}
 	}
 	if p.httpAddr == "" {
-		return Status{}, err
+		return Status{clock: st.clock}, err
 	}
-	return n.statusVia(ctx, n.client, p.httpAddr)
+	viaHTTP, err := n.statusVia(ctx, n.client, p.httpAddr)
+	if err != nil && !viaHTTP.clock.ok {
+		viaHTTP.clock = st.clock
+	}
+	return viaHTTP, err
 }
 
 // configIndex is the raft index of this node's latest configuration,
