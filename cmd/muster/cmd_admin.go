@@ -48,6 +48,9 @@ func newClusterCmd(g *globals) *cobra.Command {
 				if st.Restored != nil {
 					fmt.Fprintf(w, "RESTORED: %s\n", restoreText(*st.Restored))
 				}
+				if st.ClockOff != "" {
+					fmt.Fprintf(w, "CLOCK OFF: %s\n", st.ClockOff)
+				}
 				if l := publicURLText(st.Servers); l != "" {
 					fmt.Fprintln(w, l)
 				}
@@ -66,7 +69,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "which members answer (CONTACT, APPLIED) only the leader knows: ask %s\n", st.LeaderID)
 				}
 				fmt.Fprint(w, "\n")
-				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tRULES\tLEADER\tCONTACT\tAPPLIED")
+				fmt.Fprintln(w, "ID\tRAFT\tHTTP\tSUFFRAGE\tRULES\tLEADER\tCLOCK\tCONTACT\tAPPLIED")
 				for _, s := range st.Servers {
 					lead := ""
 					if s.Leader {
@@ -76,7 +79,14 @@ func newClusterCmd(g *globals) *cobra.Command {
 					if s.AppliedIndex > 0 {
 						applied = fmt.Sprint(s.AppliedIndex)
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, s.Rules, lead, contactText(s), applied)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.RaftAddr, orDash(s.HTTPAddr), s.Suffrage, s.Rules, lead, clockText(s), contactText(s), applied)
+				}
+				for _, s := range st.Servers {
+					if s.ClockSkewed && s.ID != st.NodeID && s.ClockOffsetMs != nil {
+						fmt.Fprintf(w, "\n%s's clock is %s this node's, beyond the %s the cluster tolerates: fix its time (NTP); "+
+							"while the clocks of a majority of the members disagree with it, it does not lead, stamp commands or run the leader's services\n",
+							s.ID, clockApart(*s.ClockOffsetMs), st.ClockTolerance)
+					}
 				}
 				for _, s := range st.Servers {
 					if s.LogFailing != "" {
@@ -403,6 +413,41 @@ func contactText(s cluster.ServerStatus) string {
 		return "-"
 	}
 	return s.LastContact + " ago"
+}
+
+// clockText is a member's CLOCK cell: how far its clock is from the
+// addressed node's ("+30m0s", "-4ms", "0s" for the node itself), OFF when
+// it is the clock not to act on, "-" when not measured lately.
+func clockText(s cluster.ServerStatus) string {
+	if s.ClockOffsetMs == nil {
+		return "-"
+	}
+	d := time.Duration(*s.ClockOffsetMs) * time.Millisecond
+	if d.Abs() >= 10*time.Second {
+		d = d.Round(time.Second)
+	}
+	text := d.String()
+	if d > 0 {
+		text = "+" + text
+	}
+	if s.ClockSkewed {
+		text += " OFF"
+	}
+	return text
+}
+
+// clockApart says how far ahead of or behind another clock one is, ms
+// milliseconds from it: "30m0s ahead of".
+func clockApart(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	way := "ahead of"
+	if d < 0 {
+		way, d = "behind", -d
+	}
+	if d >= 10*time.Second {
+		d = d.Round(time.Second)
+	}
+	return d.String() + " " + way
 }
 
 func orDash(s string) string {

@@ -160,7 +160,7 @@ func TestClusterStatusShowsALostMember(t *testing.T) {
 		return r.code == 0 && len(f) > 0 && strings.Contains(strings.Join(f, " "), "LOST") &&
 			len(l) > 0 && l[len(l)-1] != "-" // its applied index, once the leader asked
 	})
-	assert.Equal(t, []string{"ID", "RAFT", "HTTP", "SUFFRAGE", "RULES", "LEADER", "CONTACT", "APPLIED"}, row(out, "ID"), "the header names the columns")
+	assert.Equal(t, []string{"ID", "RAFT", "HTTP", "SUFFRAGE", "RULES", "LEADER", "CLOCK", "CONTACT", "APPLIED"}, row(out, "ID"), "the header names the columns")
 	f := row(out, live.id)
 	require.NotEmpty(t, f, out)
 	assert.Regexp(t, `^[0-9.]+(ms|µs|s) ago [1-9][0-9]*$`, strings.Join(f[len(f)-3:], " "), "a live member: contact and applied index\n%s", out)

@@ -63,6 +63,8 @@ type serverOpts struct {
 
 	heartbeat time.Duration
 	election  time.Duration
+	// clockTolerance is --clock-tolerance (cluster.Config.ClockTolerance).
+	clockTolerance time.Duration
 
 	approvalWindow time.Duration
 	warningTimeout time.Duration
@@ -93,6 +95,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.StringVar(&o.raftLogLevel, "raft-log-level", "warn", "raft's own log level (its same error about one peer, such as a member down, is logged once per 30 s with how many were left out)")
 	f.DurationVar(&o.heartbeat, "heartbeat-timeout", cluster.DefaultHeartbeatTimeout, "raft heartbeat timeout: a follower that hears nothing for 1–2× this starts an election")
 	f.DurationVar(&o.election, "election-timeout", cluster.DefaultElectionTimeout, "raft election timeout")
+	f.DurationVar(&o.clockTolerance, "clock-tolerance", cluster.DefaultClockTolerance, "how far this node's clock may be from the clocks of a majority of the members (measured every few seconds) before it stops leading, stamping commands and running call-ups, and says it is not ready; 0: not compared")
 	f.DurationVar(&o.approvalWindow, "approval-window", notify.DefaultApprovalWindow, "how long a LIVE activation that needs a second approval (level I–II) waits for it")
 	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before the commander is prompted")
 	f.StringVar(&o.capSender, "cap-sender", api.DefaultCAPSender, "<sender> of the CAP 1.2 alerts muster serves, e.g. a domain name of the city's emergency office; the same on every node")
@@ -117,6 +120,15 @@ func (o *serverOpts) voices() (twiml.Voices, error) {
 		return nil, usageErrorf("--voice-en: %w", err)
 	}
 	return twiml.Voices{twiml.ZhCN: zh, twiml.EnUS: en}, nil
+}
+
+// clusterClockTolerance is --clock-tolerance as cluster.Config takes it:
+// 0 (not compared) is negative there.
+func (o *serverOpts) clusterClockTolerance() time.Duration {
+	if o.clockTolerance == 0 {
+		return -1
+	}
+	return o.clockTolerance
 }
 
 // diskReserveBytes is --disk-reserve as cluster.Config takes it: "off" is
@@ -269,6 +281,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if o.diskReserve == autoMemoryLimit {
 		return usageErrorf("--disk-reserve: want a size such as 256MiB or 1GiB, or 0 or off for none")
 	}
+	if o.clockTolerance < 0 || o.clockTolerance >= 2*time.Minute {
+		return usageErrorf("--clock-tolerance %s: want 0 (not compared) or a duration under 2m, the most the members' clocks may differ for them to take each other's requests", o.clockTolerance)
+	}
 	capZone, err := time.LoadLocation(o.capZone)
 	if err != nil {
 		return usageErrorf("--cap-time-zone %q: %w", o.capZone, err)
@@ -323,6 +338,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		RaftLevel:        o.raftLogLevel,
 		HeartbeatTimeout: o.heartbeat,
 		ElectionTimeout:  o.election,
+		ClockTolerance:   o.clusterClockTolerance(),
 	})
 	if errors.Is(err, cluster.ErrNewerState) {
 		return &exitError{exitRefused, err}
