@@ -32,6 +32,7 @@
     connecting: '连接中…',
     stream: '实时更新',
     polling: '实时连接中断，轮询中（每 5 秒）',
+    cutoff: '本节点已与集群失联，数据未更新',
     ended: '已解除，数据不再变化',
     never: '未启动（已驳回或审批已过期），数据不再变化',
   };
@@ -281,14 +282,40 @@
     internal: '服务器内部错误',
   };
 
+  // The server's words for a request that found no leader to take it (it
+  // was not carried out), and for one whose outcome is unknown (the leader
+  // stopped answering while it handled it).
+  const NO_LEADER = /^no leader reachable/;
+  const NO_KNOWN_LEADER = /^no known leader/; // a node's not_ready (as /readyz says)
+  const MAYBE_APPLIED = /may or may not have been applied/;
+  const MSG_NO_LEADER = '集群当前没有主节点（多数节点失联）';
+
   // errorText is what a page says about e.
   function errorText(e) {
     if (unreachable(e)) return MSG_UNREACHABLE;
+    if (e instanceof APIError && NO_LEADER.test(e.message)) {
+      return `${MSG_NO_LEADER}，读不到最新数据。请打开其他节点的控制台（同一令牌可用）；详情：${e.message}`;
+    }
     if (e instanceof APIError) {
       const name = ERROR_NAMES[e.code] || `服务器错误（HTTP ${e.status}）`;
       return e.message && e.message !== `HTTP ${e.status}` ? `${name}（${e.message}）` : name;
     }
     return (e && e.message) || String(e);
+  }
+
+  // actionErrorText is what a panel says about an action that failed with
+  // e: without a leader it was not carried out, and the officer is told
+  // so and what to do; when the leader stopped answering while it handled
+  // it, it may have been, and the board must be looked at before trying
+  // again.
+  function actionErrorText(e) {
+    if (e instanceof APIError && NO_LEADER.test(e.message)) {
+      return `未执行：${MSG_NO_LEADER}。请检查各节点后重试，或打开其他节点的控制台；详情：${e.message}`;
+    }
+    if (e instanceof APIError && MAYBE_APPLIED.test(e.message)) {
+      return `结果未知：集群在处理时失去响应，操作可能已执行，也可能未执行。请先查看看板核实，再决定是否重试；详情：${e.message}`;
+    }
+    return errorText(e);
   }
 
   // ----- Server-Sent Events over fetch -----
@@ -695,7 +722,7 @@
       try {
         await what();
       } catch (e) {
-        if (!quiet(e, signal)) say(errorText(e), 'error');
+        if (!quiet(e, signal)) say(actionErrorText(e), 'error');
       } finally {
         busy = false;
         buttons.forEach((b) => (b.disabled = false));
@@ -972,6 +999,9 @@
     const asOf = el('span', { id: 'as-of' }, '读取中…');
     const elapsed = el('span', { id: 'elapsed', class: 'elapsed' });
     const staleNote = el('span', { id: 'stale', class: 'stale-note', hidden: true });
+    // cutOffBanner says the node serving the board has no leader (its event
+    // stream's node events): the figures are its own copy, standing still.
+    const cutOffBanner = el('p', { id: 'cut-off', class: 'banner cut-off', role: 'alert', hidden: true });
     const err = el('p', { id: 'board-error', class: 'error', role: 'alert', hidden: true });
     // What the counts do not show of the people: those who answered 到
     // and then that they cannot come (still counted 到), and the backups
@@ -1002,6 +1032,7 @@
       decide.msg,
       command.box,
       command.msg,
+      cutOffBanner,
       el('p', { class: 'status-line' }, live, asOf, elapsed, staleNote),
       err,
       declinedAfter,
@@ -1216,11 +1247,49 @@
 
     // stale is set while reads fail: the figures shown are those of the
     // last board read (at goodAt), the clock stops and the page says so.
+    // It is set too while the node has no leader (cutOff: what its stream
+    // said of it, and when, by this page's clock, the node last heard from
+    // a leader): its figures stand still from then.
     let stale = false;
     let goodAt = performance.now();
+    let cutOff = null;
     const renderStale = () => {
       staleNote.hidden = !stale;
       if (stale) staleNote.textContent = `数据已 ${Math.floor((performance.now() - goodAt) / 1000)} 秒未更新`;
+      cutOffBanner.hidden = !cutOff;
+      if (cutOff) {
+        const n = cutOff.node;
+        const secs = Math.floor((performance.now() - cutOff.at) / 1000);
+        const what = NO_KNOWN_LEADER.test(n.not_ready || '')
+          ? cutOff.never
+            ? `本节点（${n.node}）没有主节点`
+            : `本节点（${n.node}）已与集群失联 ${secs} 秒`
+          : `本节点（${n.node}）未跟上集群（${n.not_ready}）`;
+        cutOffBanner.textContent = `${what}，以下数字可能不是最新；请打开其他节点的控制台（同一令牌可用）。`;
+      }
+    };
+
+    // setNode takes what the event stream says of the node serving it. A
+    // node that is not ready sends its own copy: the page says so over the
+    // board, stops the clock, and stops saying 实时更新 until it has a
+    // leader again, when the board is read afresh.
+    const setNode = (n) => {
+      if (!n.ready) {
+        const age = typeof n.leader_contact_age_s === 'number' ? n.leader_contact_age_s : null;
+        const at = age === null ? performance.now() : performance.now() - age * 1000;
+        cutOff = { node: n, at: cutOff ? Math.min(cutOff.at, at) : at, never: age === null };
+        cutOffBanner.dataset.node = n.node;
+        setLive('cutoff');
+        goodAt = cutOff.at;
+        stale = false; // redrawn as stale below
+        setStale(true);
+        return;
+      }
+      if (!cutOff) return;
+      cutOff = null;
+      setLive('stream');
+      renderStale();
+      refresh();
     };
     const setStale = (on) => {
       if (on === stale) return;
@@ -1259,9 +1328,10 @@
     const showBoard = (b, seq) => {
       if (seq !== boardSeq) return;
       shown = b;
-      goodAt = performance.now();
-      stale = false;
-      root.classList.remove('stale');
+      // Without a leader a board read is the node's own copy: still stale.
+      goodAt = cutOff ? cutOff.at : performance.now();
+      stale = !!cutOff;
+      root.classList.toggle('stale', stale);
       renderBoard(b);
       renderStale();
       err.hidden = true;
@@ -1343,6 +1413,7 @@
             throw new Error(msg);
           }
           if (name === 'status') renderHead(JSON.parse(data));
+          if (name === 'node') setNode(JSON.parse(data));
           if (name === 'board') {
             const b = merge(JSON.parse(data));
             if (b) showBoard(b, ++boardSeq);
@@ -1358,6 +1429,7 @@
         setLive(never ? 'never' : 'ended');
       } catch (e) {
         clearTimeout(watchdog);
+        cutOff = null; // a stream no longer says it: polling reads at the cluster's consistency
         if (ctl.signal.aborted || e instanceof AuthError) return;
         if (isMissing(e)) {
           missing();
