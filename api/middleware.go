@@ -158,7 +158,13 @@ func (s *Server) authenticate(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	who, err := s.deps.Tokens.Authenticate(c.Request.Context(), secret)
+	ctx := c.Request.Context()
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default: // a write: not under a token revoked on the leader but not yet here
+		ctx = access.ForWrite(ctx)
+	}
+	who, err := s.deps.Tokens.Authenticate(ctx, secret)
 	if err != nil {
 		s.writeError(c, err)
 		return
