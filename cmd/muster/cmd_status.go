@@ -166,6 +166,7 @@ func countCells(c notify.StatusCounts, extra extraCols) string {
 // with its counts, only those in status (a comma list) when it is given;
 // JSON adds "counts" (StatusCounts) to each Activation.
 func listStatus(c *client, p *pageFlags, status string) error {
+	c.staleNote()
 	var query url.Values
 	if status != "" {
 		query = url.Values{"status": {status}}

@@ -52,6 +52,12 @@ func TestWatchSaysItsNodeHasNoLeader(t *testing.T) {
 	assert.Contains(t, r.stderr, "note: --consistency stale: these figures are the node's own copy")
 	assert.Contains(t, r.stderr, "the node is not ready: no known leader, so they may be old")
 	assert.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line of note: %s", r.stderr)
+	// So do the board and the list of activations.
+	for _, args := range [][]string{{"board", id}, {"status"}} {
+		r := runCLI(t, []string{"MUSTER_ADDR=" + watched.http, "MUSTER_TOKEN=" + testAdminToken}, append(args, "--consistency", "stale")...)
+		require.Zero(t, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "the node is not ready: no known leader, so they may be old", args)
+	}
 }
 
 // On a terminal, the screen of a node without a leader says NOT LIVE and
