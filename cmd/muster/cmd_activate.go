@@ -221,10 +221,12 @@ approval is refused unless --repeat is given: its people have been called.`,
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return err
 			}
+			// The preview is shown with --yes too: a second person approves
+			// what they have seen, and --yes only spares the question.
+			a := p.Activation
+			fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, a.CreatedBy, showTime(a.CreatedAt, time.Local, secondLayout), a.Reason)
+			printPreview(c.err, p)
 			if !yes {
-				a := p.Activation
-				fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, a.CreatedBy, showTime(a.CreatedAt, time.Local, secondLayout), a.Reason)
-				printPreview(c.err, p)
 				fmt.Fprintf(c.err, "\nType the activation ID (%s) to approve it, anything else to cancel: ", a.ID)
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if strings.TrimSpace(line) != string(a.ID) {
@@ -247,7 +249,7 @@ approval is refused unless --repeat is given: its people have been called.`,
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why you approve (kept with the decision)")
-	cmd.Flags().BoolVar(&yes, "yes", false, "do not show the preview or ask for confirmation")
+	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation (the preview is still shown)")
 	cmd.Flags().BoolVar(&repeat, "repeat", false, "approve even though the same LIVE call-up started while the request waited (its people are called again)")
 	return cmd
 }
