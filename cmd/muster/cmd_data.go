@@ -346,8 +346,17 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				if res.DryRun {
 					verb = "dry run, nothing changed"
 				}
-				fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
-					verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged, res.Skipped)
+				if refused {
+					// The counts are those of the good rows: as it is, the
+					// file changes nothing (exploratory finding I2: "created
+					// 2 … skipped 0" read as done, then "would be refused").
+					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: refused as it is, so nothing would change; with --skip-invalid it would create %d, update %d, leave %d unchanged and skip %d\n",
+						verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged,
+						max(res.Rows-res.Created-res.Updated-res.Unchanged, 0))
+				} else {
+					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
+						verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged, res.Skipped)
+				}
 				if len(res.Kept) > 0 && res.Updated > 0 {
 					fmt.Fprintf(w, "no column for %s: the people updated keep theirs\n", strings.Join(res.Kept, ", "))
 				}

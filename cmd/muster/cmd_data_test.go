@@ -161,6 +161,23 @@ func TestRosterDryRunRefusalIsAnErrorInJSON(t *testing.T) {
 	assert.Contains(t, out, "dry run, nothing changed", "the table as before")
 }
 
+// A dry run that would be refused says that nothing would change, and
+// gives the good rows' counts as what --skip-invalid would do, where it
+// printed "created 2, …, skipped 0" and then "would be refused"
+// (exploratory finding I2).
+func TestRosterDryRunRefusalSaysNothingWouldChange(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "r.csv")
+	require.NoError(t, os.WriteFile(file, []byte("编号,姓名,手机,网格,类别\n"), 0o600))
+	res := plans.ImportResult{DryRun: true, Rows: 18, Created: 2, Format: "csv", Encoding: "utf-8", ErrorCount: 17,
+		Errors: []plans.RowError{{Row: 2, Field: "name", Reason: "name is empty"}}}
+	out, _, err := runOnFake(t, fakeAPI{"POST /api/v1/roster/import": res}, "roster", "import", "-f", file, "--dry-run")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "17 problems: the import would be refused")
+	assert.Contains(t, out, "dry run, nothing changed: 18 rows (csv utf-8) in ")
+	assert.Contains(t, out, "refused as it is, so nothing would change; with --skip-invalid it would create 2, update 0, leave 0 unchanged and skip 16\n")
+	assert.NotContains(t, out, "created 2")
+}
+
 // person show gives the backup with the 编号 and name a roster file knows
 // them by, and person set --backup takes a 编号 as a roster file does;
 // before, show gave muster's ID alone and set refused the 编号 as a person
