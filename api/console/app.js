@@ -285,7 +285,7 @@
   // The server's words for a request that found no leader to take it (it
   // was not carried out), and for one whose outcome is unknown (the leader
   // stopped answering while it handled it).
-  const NO_LEADER = /^no leader reachable/;
+  const NO_LEADER = /no leader reachable/;
   const NO_KNOWN_LEADER = /^no known leader/; // a node's not_ready (as /readyz says)
   const MAYBE_APPLIED = /may or may not have been applied/;
   const MSG_NO_LEADER = '集群当前没有主节点（多数节点失联）';
