@@ -77,6 +77,7 @@ type clocks struct {
 	samples map[string]clockSample // member ID → last measurement
 	off     string                 // why this node's clock is off; "" when it agrees
 	logged  time.Time              // when off was last logged at ERROR
+	stuck   time.Time              // when handOver last logged that no voter to hand over to answers
 	// moved is signalled when off changes, and every round while a node
 	// whose clock is off leads: watchLeadership looks again.
 	moved chan struct{}
@@ -322,6 +323,15 @@ func (n *Node) handOver() {
 		}
 	}
 	if to == nil {
+		n.clocks.mu.Lock()
+		logNow := time.Since(n.clocks.stuck) >= clockLogEvery
+		if logNow {
+			n.clocks.stuck = time.Now()
+		}
+		n.clocks.mu.Unlock()
+		if !logNow {
+			return
+		}
 		n.logger.Error("this node leads with a clock that is off, and no voter whose clock agrees with the cluster's answers it: it keeps leadership but stamps no command and runs no leader service until its clock is fixed or one answers")
 		return
 	}
