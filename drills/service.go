@@ -109,6 +109,9 @@ func newSchedule(in ScheduleInput) (Schedule, error) {
 	if err := notify.CheckReason("title", sc.Title, "it is each run's reason, which voice call-ups read out"); err != nil {
 		return sc, err
 	}
+	if err := notify.CheckDrillText("title", sc.Title); err != nil {
+		return sc, err
+	}
 	if sc.Regions, err = regionCodes(in.Regions); err != nil {
 		return sc, err
 	}

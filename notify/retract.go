@@ -248,6 +248,36 @@ func retractionMessage(message string) (string, error) {
 	return msg, nil
 }
 
+// correctionSays refuses, where a person retracts activation id, a
+// message its correction could not say (correctionText). The state
+// machine does not check it, so retractions from before the check replay
+// as they applied.
+func (s *Service) correctionSays(ctx context.Context, id plans.ActivationID, message string) error {
+	return s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, id)
+		if err != nil {
+			return nil // an unknown ID is the command's to report
+		}
+		return correctionText(a.Purpose, message)
+	})
+}
+
+// correctionText refuses a retraction's message that the correction of a
+// call-up of purpose p, which says it, could not say: a LIVE correction
+// goes out as a LIVE message, which never reads as a drill (no drill word,
+// as in a LIVE reason: 【演练】 marks a drill's messages); a drill's
+// correction never says it is real (CheckDrillText).
+func correctionText(p Purpose, message string) error {
+	if p.Drill() {
+		return CheckDrillText("message", message)
+	}
+	if words := plans.ReasonDrillWords(message); len(words) > 0 {
+		return invalidf("message %q says %q, but the call-up retracted is LIVE: its correction goes out as a LIVE message, which never mentions drills "+
+			"(%s marks a drill's messages); say what people should do without the word, e.g. 前一条信息为误发，请忽略", message, words[0], plans.ExerciseMark)
+	}
+	return nil
+}
+
 // retractable refuses (conflict) to retract a: a correction, a call-up
 // retracted already, a request that sent nothing, and (started: under
 // rulesRetractStarted) one that never started.
@@ -556,6 +586,9 @@ func (s *Service) Retract(ctx context.Context, actor string, id plans.Activation
 	if err := s.notExpired(ctx, id, "retract"); err != nil {
 		return out, err
 	}
+	if err := s.correctionSays(ctx, id, req.Message); err != nil {
+		return out, err
+	}
 	b, err := json.Marshal(activationRetract{Activation: id, Message: req.Message, Correct: req.Correct})
 	if err != nil {
 		return out, err
@@ -627,6 +660,9 @@ func (s *Service) RetractPreview(ctx context.Context, id plans.ActivationID, req
 			return err
 		}
 		if err := retractable(a, true); err != nil {
+			return err
+		}
+		if err := correctionText(a.Purpose, msg); err != nil {
 			return err
 		}
 		out, err = retractPreview(tx, a, msg)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -123,6 +124,25 @@ func CheckReason(field, reason, hint string) error {
 	return muster.CheckPlainText(field, reason, false)
 }
 
+// CheckDrillText refuses text that a drill's messages say (field names
+// it: an EXERCISE or TEST call-up's reason, a drill's title, a drill's
+// retraction text) when it says the drill is not one or is real
+// (plans.RealClaimsIn: 非演练, 真实事件, "this is not a drill", …): under
+// plans.ExerciseMark or not, its people may take such a drill for a real
+// emergency. The error names the words found.
+func CheckDrillText(field, text string) error {
+	words := plans.RealClaimsIn(text)
+	if len(words) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = strconv.Quote(w)
+	}
+	return invalidf("%s %q says %s: it goes into a drill's messages, and a drill must never say it is real or not a drill, "+
+		"or its people may take it for a real emergency; say what is drilled (a real call-up is started with purpose LIVE)", field, text, strings.Join(quoted, ", "))
+}
+
 // checkAsked refuses a reason longer than MaxReasonChars, a negative plan
 // version (0 is the latest) and an idempotency key too long or with
 // surrounding spaces. It is checked where a person asks for
@@ -140,6 +160,11 @@ func checkAsked(req ActivationRequest) error {
 		if words := plans.ReasonDrillWords(req.Reason); len(words) > 0 {
 			return invalidf("reason %q says %q, but the purpose is LIVE: a drill is started with purpose EXERCISE (or TEST); "+
 				"a real call-up's reason, which its messages say, must not read as a drill", req.Reason, words[0])
+		}
+	} else if err == nil {
+		// A drill says its reason too: never that it is real.
+		if err := CheckDrillText("reason", req.Reason); err != nil {
+			return err
 		}
 	}
 	if req.PlanVersion < 0 {

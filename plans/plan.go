@@ -801,6 +801,8 @@ func (p *Plan) Validate() []Problem {
 	for _, t := range p.liveTexts() {
 		if words := DrillWordsIn(t.text); len(words) > 0 {
 			v.add(t.field, "%q says %q: it goes into LIVE messages, which never mention drills; exercise messages get %s from the system. %s", t.text, words[0], ExerciseMark, DrillWordAdvice(t.text, words[0]))
+		} else if words := RealClaimsIn(t.text); len(words) > 0 {
+			v.add(t.field, "%q says %q: it goes into drill messages too, and a drill must never say it is real or not a drill", t.text, words[0])
 		}
 	}
 	if p.GuardFactor != 0 && (p.GuardFactor < 1 || p.GuardFactor > 100) {

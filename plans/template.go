@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -76,34 +77,172 @@ var allowedFuncs = map[string]bool{
 // maxRendered bounds the bytes one template may render to.
 const maxRendered = 16 << 10
 
+// drillWordsEN are the English drill words, matched as whole words
+// (wordsIn): "Drilling rig" and "testing site" say no drill.
+const drillWordsEN = `drills?|exercises?|tests?`
+
 // drillWords matches the words a LIVE template must not contain: 演练, 演习,
-// 测试, and English words starting with drill, exercis or test, in any case,
-// in text as drillText reads it.
-var drillWords = regexp.MustCompile(`(?i)演练|演习|测试|\b(drill|exercis|test)`)
+// 测试, 拉练, 预演, and drill, exercise and test (and their plurals) as
+// words, in any case, in text as drillText reads it.
+var drillWords = regexp.MustCompile(`(?i)演练|演习|测试|拉练|预演|` + drillWordsEN)
 
 // templateDrillWords matches the drill words in a LIVE template's text,
 // also the Chinese ones with spaces, punctuation or symbols between their
 // two characters (演　练, 演-练, 测·试): a reader, and a voice reading the
 // text, still takes them for the word. Names and reasons are checked
 // with drillWords alone (表演、练习 is no drill).
-var templateDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}\p{P}\p{S}]*[练习]|测[\s\p{Z}\p{P}\p{S}]*试|\b(drill|exercis|test)`)
+var templateDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}\p{P}\p{S}]*[练习]|测[\s\p{Z}\p{P}\p{S}]*试|拉[\s\p{Z}\p{P}\p{S}]*练|预[\s\p{Z}\p{P}\p{S}]*演|` + drillWordsEN)
+
+// realClaims are what a drill's text must never say: that it is not a
+// drill (非演练, not a drill) or that it is real (真实事件, this is real).
+// Chinese ones are read with spaces (or, in a template, marks) between
+// their characters, English ones with any spacing between their words.
+var realClaims = []string{
+	"非演练", "非演习", "非测试", "不是演练", "不是演习", "不是测试", "并非演练", "并非演习", "不属于演练", "不属于演习",
+	"真实事件", "真实情况", "这是真的",
+	"not a drill", "not an exercise", "not a test", "no drill", "this is real",
+	"real event", "real events", "real emergency", "real emergencies",
+}
+
+// deniedClaims are realClaims said the other way round, as a drill should
+// (这是一次演练，不是真实事件; "a drill, not a real emergency"): found whole,
+// they are no claim.
+var deniedClaims = []string{"不是真实事件", "非真实事件", "并非真实事件", "不是真实情况", "非真实情况", "并非真实情况",
+	"not a real event", "not real events", "not a real emergency", "no real emergency"}
+
+// denied holds deniedClaims as squeeze reads them.
+var denied = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range deniedClaims {
+		m[squeeze(c)] = true
+	}
+	return m
+}()
+
+// squeeze is text in lower case with only its letters.
+func squeeze(text string) string {
+	return strings.Map(func(r rune) rune {
+		if !unicode.IsLetter(r) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, text)
+}
+
+// realClaimsIn returns the realClaims that re finds in text, without the
+// deniedClaims.
+func realClaimsIn(re *regexp.Regexp, text string) []string {
+	var out []string
+	for _, w := range wordsIn(re, text) {
+		if !denied[squeeze(w)] {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// reasonRealClaims and templateRealClaims match realClaims in a drill's
+// reason (or other text) and in a template's EXERCISE rendering.
+var (
+	reasonRealClaims   = claimsPattern(`[\s\p{Z}]*`)
+	templateRealClaims = claimsPattern(`[\s\p{Z}\p{P}\p{S}]*`)
+)
+
+// claimsPattern compiles realClaims and deniedClaims with sep between the
+// characters of a Chinese claim and between the words of an English one,
+// in any case; the longest claim at a place is the one found (并非演练,
+// not 非演练; 不是真实事件, not 真实事件).
+func claimsPattern(sep string) *regexp.Regexp {
+	alts := make([]string, 0, len(realClaims)+len(deniedClaims))
+	for _, c := range append(slices.Clone(realClaims), deniedClaims...) {
+		var parts []string
+		for _, w := range strings.Fields(c) {
+			if w[0] < utf8.RuneSelf {
+				parts = append(parts, regexp.QuoteMeta(w))
+				continue
+			}
+			for _, r := range w {
+				parts = append(parts, regexp.QuoteMeta(string(r)))
+			}
+		}
+		alts = append(alts, strings.Join(parts, sep))
+	}
+	re := regexp.MustCompile(`(?i)` + strings.Join(alts, "|"))
+	re.Longest()
+	return re
+}
+
+// wordsIn returns re's matches in text as drillText reads it, in order,
+// leaving out those that an English match only makes inside a longer word:
+// a letter of a Latin, Greek or Cyrillic word right before or after it
+// (Drilling, contest). Digits, _ and Chinese characters do not lengthen a
+// word: 2026Drill, flood_drill and 应急drill say drill.
+func wordsIn(re *regexp.Regexp, text string) []string {
+	t := drillText(text)
+	var out []string
+	for _, m := range re.FindAllStringIndex(t, -1) {
+		w := t[m[0]:m[1]]
+		first, _ := utf8.DecodeRuneInString(w)
+		last, _ := utf8.DecodeLastRuneInString(w)
+		before, _ := utf8.DecodeLastRuneInString(t[:m[0]])
+		after, _ := utf8.DecodeRuneInString(t[m[1]:])
+		if first < utf8.RuneSelf && wordLetter(before) || last < utf8.RuneSelf && wordLetter(after) {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// wordLetter reports whether r is a letter that makes an English word
+// longer: one of the Latin, Greek or Cyrillic alphabets.
+func wordLetter(r rune) bool {
+	return unicode.IsLetter(r) && unicode.In(r, unicode.Latin, unicode.Greek, unicode.Cyrillic)
+}
+
+// RealClaimsIn returns what text says of the words a drill must never say
+// (realClaims: 非演练, 不是演练, 真实事件, "not a drill", "this is real", …),
+// spaces ignored; denying it (不是真实事件) is no claim. An EXERCISE or
+// TEST call-up's reason, a drill's title and a drill's retraction text,
+// which its messages say under ExerciseMark, must have none, or its people
+// may take the drill for a real emergency.
+func RealClaimsIn(text string) []string { return realClaimsIn(reasonRealClaims, text) }
 
 // drillText is text as a phone shows it, for the drill-word check: without
 // invisible formatting characters (演\u200B练 reads 演练), in compatibility
-// form (full-width ｔｅｓｔ reads test), and with the traditional forms of
-// the drill words' characters simplified (演練, 演習, 測試).
+// form (full-width ｔｅｓｔ reads test), with the Cyrillic and Greek
+// letters that look like Latin ones read as those (tеst with a Cyrillic е
+// reads test), and with the traditional forms of the drill words' and
+// realClaims' characters simplified (演練, 演習, 測試, 真實).
 func drillText(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.Is(unicode.Cf, r) {
 			return -1
+		}
+		if l, ok := latinLookalike[r]; ok {
+			return l
 		}
 		return r
 	}, norm.NFKC.String(s))
 	return traditionalDrill.Replace(s)
 }
 
-// traditionalDrill simplifies the traditional characters of the drill words.
-var traditionalDrill = strings.NewReplacer("練", "练", "習", "习", "測", "测", "試", "试")
+// latinLookalike maps the Cyrillic and Greek letters that a phone shows
+// like a Latin letter to that letter.
+var latinLookalike = map[rune]rune{
+	// Cyrillic
+	'а': 'a', 'А': 'A', 'В': 'B', 'с': 'c', 'С': 'C', 'ԁ': 'd', 'е': 'e', 'Е': 'E', 'һ': 'h', 'Н': 'H',
+	'і': 'i', 'І': 'I', 'ј': 'j', 'Ј': 'J', 'К': 'K', 'ӏ': 'l', 'Ӏ': 'I', 'М': 'M', 'о': 'o', 'О': 'O',
+	'р': 'p', 'Р': 'P', 'ԛ': 'q', 'ѕ': 's', 'Ѕ': 'S', 'Т': 'T', 'у': 'y', 'У': 'Y', 'ԝ': 'w', 'х': 'x', 'Х': 'X',
+	// Greek
+	'Α': 'A', 'Β': 'B', 'Ε': 'E', 'Ζ': 'Z', 'Η': 'H', 'Ι': 'I', 'ι': 'i', 'Κ': 'K', 'Μ': 'M', 'Ν': 'N',
+	'Ο': 'O', 'ο': 'o', 'Ρ': 'P', 'ρ': 'p', 'Τ': 'T', 'Υ': 'Y', 'Χ': 'X', 'χ': 'x',
+}
+
+// traditionalDrill simplifies the traditional characters of the drill
+// words and of realClaims.
+var traditionalDrill = strings.NewReplacer("練", "练", "習", "习", "測", "测", "試", "试", "預", "预",
+	"並", "并", "屬", "属", "於", "于", "實", "实", "況", "况", "這", "这")
 
 // MessageTemplate is a compiled message template. It is safe for concurrent use.
 type MessageTemplate struct {
@@ -158,18 +297,18 @@ func RenderMessage(tmpl string, d MessageData) (string, error) {
 
 // DrillWordsIn returns the drill words found in text (not a template): a
 // LIVE activation's reason, which its messages may say, must have none.
-func DrillWordsIn(text string) []string { return drillWords.FindAllString(drillText(text), -1) }
+func DrillWordsIn(text string) []string { return wordsIn(drillWords, text) }
 
 // reasonDrillWords is drillWords that also takes the Chinese ones with
 // spaces between their two characters (演 练, 测　试), which a reason's
 // reader, and a voice reading it, still take for the word; punctuation
 // between them is not (表演、练习 is no drill).
-var reasonDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}]*[练习]|测[\s\p{Z}]*试|\b(drill|exercis|test)`)
+var reasonDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}]*[练习]|测[\s\p{Z}]*试|拉[\s\p{Z}]*练|预[\s\p{Z}]*演|` + drillWordsEN)
 
 // ReasonDrillWords returns the drill words in a LIVE activation's reason,
 // which its messages say: DrillWordsIn's, and those spaced out.
 func ReasonDrillWords(reason string) []string {
-	return reasonDrillWords.FindAllString(drillText(reason), -1)
+	return wordsIn(reasonDrillWords, reason)
 }
 
 // DrillWords returns the drill words found in the literal text of tmpl
@@ -236,13 +375,14 @@ func DrillWordAdvice(text, w string) string {
 // templateDrillWordsIn returns the drill words in a template's text, as
 // a phone shows it, in order.
 func templateDrillWordsIn(text string) []string {
-	return templateDrillWords.FindAllString(drillText(text), -1)
+	return wordsIn(templateDrillWords, text)
 }
 
 // checkTemplate returns what is wrong with a LIVE template: it must compile,
 // have no drill words and render sample, as a LIVE and as an exercise
-// message, without error to non-empty text; an SMS must fit in
-// MaxSMSSegments with ExerciseMark in front.
+// message, without error to non-empty text; the exercise message must
+// not say it is real (realClaims); an SMS must fit in MaxSMSSegments with
+// ExerciseMark in front.
 func checkTemplate(src string, sample MessageData, sms bool) []string {
 	var msgs []string
 	if err := muster.CheckPlainText("text", src, true); err != nil {
@@ -278,6 +418,18 @@ func checkTemplate(src string, sample MessageData, sms bool) []string {
 			}
 			if w := templateDrillWordsIn(own); len(w) > 0 {
 				msgs = append(msgs, fmt.Sprintf("renders a LIVE message with the drill word %q (%s): LIVE messages never mention drills; exercise messages get %s from the system", w[0], own, ExerciseMark))
+			}
+		}
+		if exercise {
+			// What a drill's message says, whatever branch only drills
+			// take ({{if .Exercise}}): never that it is real.
+			own, err := m.Render(withoutNames(d))
+			if err != nil {
+				return append(msgs, err.Error())
+			}
+			if w := realClaimsIn(templateRealClaims, own); len(w) > 0 {
+				msgs = append(msgs, fmt.Sprintf("renders an EXERCISE message that says %q (%s): a drill must never say it is real or not a drill, "+
+					"or its people may take it for a real emergency; put text only LIVE messages say in {{if not .Exercise}}…{{end}}", w[0], own))
 			}
 		}
 		if len(text) > len(longest) {
