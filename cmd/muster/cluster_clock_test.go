@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"muster/api"
 	"muster/cluster"
 	"muster/cluster/clustertest"
 )
@@ -40,6 +43,24 @@ func TestClusterStatusShowsAClockOff(t *testing.T) {
 		}
 		return false
 	}, 20*time.Second, 20*time.Millisecond)
+
+	// /readyz says why the node whose clock is off is not ready; the
+	// others are.
+	readyz := func(n *cluster.Node) (int, string) {
+		srv := httptest.NewServer(api.New(api.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, api.Deps{Cluster: n}).Handler())
+		defer srv.Close()
+		res, err := http.Get(srv.URL + "/readyz")
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(body)
+	}
+	code, body := readyz(off.Node)
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+	assert.Regexp(t, `not ready: this node's clock is 30m0s ahead of the clocks of node\d, node\d .*fix its time \(NTP\)`, body)
+	code, body = readyz(leader.Node)
+	assert.Equal(t, http.StatusOK, code, body)
 
 	// The CLI reads the cluster status from the node it is pointed at;
 	// each of these answers with its node's own.
