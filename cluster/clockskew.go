@@ -126,7 +126,8 @@ func (n *Node) clockTolerance() time.Duration {
 
 // ClockOff says why this node's clock is not to be acted on: it is further
 // than the clock tolerance from the clocks of a majority of the cluster's
-// members, as measured in the last rounds; "" when it is not. While it is
+// members or, on a follower, from the leader's, as last measured
+// (clockVerdict); "" when it is not. While it is
 // off, the node is not ready, does not stamp commands, hands leadership to
 // a member whose clock agrees, and runs no leader services.
 func (n *Node) ClockOff() string {
