@@ -99,16 +99,14 @@ var templateDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}\p{P}\p{S}]*[练习]
 // their characters, English ones with any spacing between their words.
 var realClaims = []string{
 	"非演练", "非演习", "非测试", "不是演练", "不是演习", "不是测试", "并非演练", "并非演习", "不属于演练", "不属于演习",
-	"真实事件", "真实情况", "这是真的",
+	"真实事件", "这是真的",
 	"not a drill", "not an exercise", "not a test", "no drill", "this is real",
-	"real event", "real events", "real emergency", "real emergencies",
 }
 
 // deniedClaims are realClaims said the other way round, as a drill should
 // (这是一次演练，不是真实事件; "a drill, not a real emergency"): found whole,
 // they are no claim.
-var deniedClaims = []string{"不是真实事件", "非真实事件", "并非真实事件", "不是真实情况", "非真实情况", "并非真实情况",
-	"not a real event", "not real events", "not a real emergency", "no real emergency"}
+var deniedClaims = []string{"不是真实事件", "非真实事件", "并非真实事件", "模拟真实事件", "仿真真实事件"}
 
 // denied holds deniedClaims as squeeze reads them.
 var denied = func() map[string]bool {
