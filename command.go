@@ -390,6 +390,19 @@ const commandVersion byte = 1
 //	   with a reason) is kept as the decline's reason in their attempt
 //	   record (reason_kept), counted among their replies, not as a note.
 //	   Before 13 such a reply was a note.
+//	   A token made (token.create, token.bootstrap) records the lineage
+//	   of the token that made it (makers: that token, its maker, and so
+//	   on back to the actor that made the first admin token), read from
+//	   the tokens as they are, so that revoking one of them later hides
+//	   nothing. An approval (activation.decide approving) is refused
+//	   unless its decider is a person independent of the requester and
+//	   of every earlier approver: neither holds the other's token, nor a
+//	   token up the other's lineage (which made it, or made its maker),
+//	   the lineage of a token made before being followed by name through
+//	   the tokens as they are and refused when a link of it is gone; the
+//	   decision keeps the approver's lineage (lineage). Before 13 tokens
+//	   recorded no makers and an approval was refused only for the
+//	   requester's holder and anyone who had decided already.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -58,6 +58,11 @@ type Token struct {
 	Role      Role      `json:"role"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
+	// Makers is the lineage of the token that made this one (CreatedBy),
+	// nearest first, as it was when this one was made (rules 13): it
+	// keeps who made it even after those tokens are revoked. Empty on a
+	// token made before (LineageOf follows CreatedBy instead).
+	Makers Lineage `json:"makers,omitempty"`
 }
 
 // HeldBy is the person who holds t: its Holder, or its name when it was
@@ -258,6 +263,13 @@ func insert(tx *bolt.Tx, c *muster.Command, p createPayload, hash []byte) (Token
 			return Token{}, err
 		}
 		t.Phone = p.Phone
+	}
+	if c.RulesAtLeast(rulesLineage) {
+		live, err := ListTokens(tx)
+		if err != nil {
+			return Token{}, err
+		}
+		t.Makers = LineageOf(live, c.Actor)
 	}
 	v, err := json.Marshal(t)
 	if err != nil {

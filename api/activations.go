@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -244,9 +245,18 @@ func (s *Server) approveActivation(c *gin.Context) {
 //     token comes, is approved by no one: officials request with tokens of
 //     their own;
 //   - of a request whose requester holds no token any more (revoked since):
-//     the request no longer stands, and may only be rejected.
+//     the request no longer stands, and may only be rejected;
+//   - by a token revoked since it was authenticated;
+//   - by anyone not independent of the requester, or of an earlier approver
+//     (access.Apart, the rule the FSM decides by under rules 13): whose
+//     holder holds a token up the other's lineage — the admin who made the
+//     requester's token, or a token up its chain, the first admin's
+//     included — or whose lineage holds a token of the other's holder.
+//     Lineages recorded when tokens were made, and with decisions, keep
+//     revoked links; a link of an older token that is gone refuses.
 //
-// Tokens that do not come from the requester's approve.
+// Tokens of people independent of the requester and of every earlier
+// approver approve: two approvers an admin made for two people, say.
 func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans.ActivationID) error {
 	st, err := s.deps.Activations.Activation(ctx, muster.Default, id)
 	if err != nil || st.Status != notify.StatusPendingApproval {
@@ -274,13 +284,18 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 	requesters := func(name string) bool {
 		return name == requester || len(byName[name]) > 0 && byName[name][0].HeldBy() == holder
 	}
-	if own.ID != "" && requesters(own.Name) {
+	if own.ID == "" {
+		// Revoked since it was checked: what it approves the FSM refuses
+		// too, and nothing here may be skipped for it.
+		return muster.Errorf(muster.EUnauthorized, "the token %q (%s) was revoked just now: approve with a token that stands", who.Name, who.TokenID)
+	}
+	if requesters(own.Name) {
 		if own.Name == requester {
 			return muster.Errorf(muster.EForbidden, "activation %s was requested by %s; another person must decide on it", id, requester)
 		}
 		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s with the token %q; %q is theirs too: another person must decide on it", id, holder, requester, own.Name)
 	}
-	if own.ID != "" && requesters(own.CreatedBy) {
+	if requesters(own.CreatedBy) {
 		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, whose token %q made the token %q (%s): the requester could approve with it themselves; "+
 			"a second person approves with a token someone else made", id, holder, own.CreatedBy, own.Name, own.ID)
 	}
@@ -303,13 +318,31 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 		}
 		return slices.ContainsFunc(makers, fromRequester)
 	}
-	if own.ID != "" && fromRequester(own) {
+	if fromRequester(own) {
 		hint := ""
 		if requester == access.BootstrapTokenName {
 			hint = " (every token comes from the first admin token: no one can approve its requests; officials request with tokens of their own)"
 		}
 		return muster.Errorf(muster.EForbidden, "activation %s was requested by %s, and the token %q (%s) comes from a token of theirs, through tokens made from it: "+
 			"the requester could have made it; a second person approves with a token that does not come from the requester's%s", id, requester, own.Name, own.ID, hint)
+	}
+	// The rule the FSM decides by (notify, rules 13): independent of the
+	// requester, and of every approver before, up and down both chains.
+	mine := access.LineageOf(tokens, own.Name)
+	if err := access.Apart(mine, access.LineageOf(tokens, requester), fmt.Sprintf("activation %s was requested by %s", id, holder)); err != nil {
+		return err
+	}
+	for _, d := range st.Decisions {
+		theirs := d.Lineage
+		if len(theirs) == 0 {
+			theirs = access.LineageOf(tokens, d.By)
+		}
+		if theirs[0].Holder == mine[0].Holder {
+			continue // deciding twice: the decision says so (conflict)
+		}
+		if err := access.Apart(mine, theirs, fmt.Sprintf("activation %s was approved already by %s", id, theirs[0].Holder)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -577,7 +577,8 @@ func TestLiveActivationWaitsForASecondPerson(t *testing.T) {
 	assert.Equal(t, preview.Total, a.Recipients)
 	assert.Equal(t, plans.ModeEmergency, mode(t, e, district))
 	require.Len(t, a.Decisions, 1)
-	assert.Equal(t, notify.Decision{By: "approver", At: a.StartedAt, Approve: true, Reason: "会商确认", Recipients: preview.Total}, a.Decisions[0])
+	assert.Equal(t, notify.Decision{By: "approver", At: a.StartedAt, Approve: true, Reason: "会商确认", Recipients: preview.Total,
+		Lineage: access.Lineage{{Name: "approver", Holder: "approver"}}}, a.Decisions[0], "an approver with no token is a person of that name")
 	assert.False(t, a.StartedAt.Before(a.CreatedAt))
 	st, err = e.svc.Activation(ctx, muster.Default, a.ID)
 	require.NoError(t, err)

@@ -26,6 +26,10 @@ type Decision struct {
 	Approve    bool      `json:"approve"`
 	Reason     string    `json:"reason,omitempty"`
 	Recipients int       `json:"recipients"`
+	// Lineage is the lineage of the approver's token when they approved
+	// (rules 13): a later approver is refused against it even if those
+	// tokens have been revoked since.
+	Lineage access.Lineage `json:"lineage,omitempty"`
 }
 
 // activationDecide is the payload of activation.decide.
@@ -97,6 +101,41 @@ func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
 	return nil
 }
 
+// independent refuses (forbidden) an approval of a that does not come from
+// a person independent of its requester and of each earlier approver, and
+// returns the approver's lineage to keep with the decision. Two people are
+// independent when neither one's token lineage holds the other: the
+// approver does not hold the other's token, nor one that made it or a
+// token up its chain (as the admin who made the requester's token was
+// shown its secret), nor one made from it. An earlier approver's lineage
+// is the one kept with their decision; one decided before it was kept, and
+// any token made before rules 13, is followed through the tokens as they
+// are, and refused when a link of it is gone (access.Apart).
+func independent(tx *bolt.Tx, c *muster.Command, a Activation) (access.Lineage, error) {
+	toks, err := access.ListTokens(tx)
+	if err != nil {
+		return nil, err
+	}
+	mine := access.LineageOf(toks, c.Actor)
+	requester, err := access.HolderOf(tx, a.CreatedBy)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.Apart(mine, access.LineageOf(toks, a.CreatedBy), "activation "+string(a.ID)+" was requested by "+requester); err != nil {
+		return nil, err
+	}
+	for _, d := range a.Decisions {
+		theirs := d.Lineage
+		if len(theirs) == 0 {
+			theirs = access.LineageOf(toks, d.By)
+		}
+		if err := access.Apart(mine, theirs, "activation "+string(a.ID)+" was approved already by "+theirs[0].Holder); err != nil {
+			return nil, err
+		}
+	}
+	return mine, nil
+}
+
 func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 	var req activationDecide
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
@@ -124,6 +163,11 @@ func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, invalidf("recipients: an approval names the recipient count of the preview it agrees to")
 	}
 	d := Decision{By: c.Actor, At: c.Time, Approve: req.Approve, Reason: req.Reason, Recipients: req.Recipients}
+	if req.Approve && c.RulesAtLeast(13) {
+		if d.Lineage, err = independent(tx, c, a); err != nil {
+			return nil, err
+		}
+	}
 	a.Decisions = append(a.Decisions, d)
 	if !req.Approve {
 		a.Status = StatusRejected

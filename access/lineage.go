@@ -1,0 +1,133 @@
+package access
+
+import (
+	"fmt"
+	"strings"
+
+	"muster"
+)
+
+// BootstrapActor is the actor the first admin token is made by: the
+// process that bootstraps a cluster (Service.Bootstrap), which holds no
+// token.
+const BootstrapActor = "bootstrap"
+
+// rulesLineage is the behaviour (muster.Rules) from which a token records
+// the chain of tokens that made it (Token.Makers) when it is made, and an
+// approval is refused unless it comes from a person independent of the
+// requester's and of every earlier approver's (Apart).
+const rulesLineage = 13
+
+// Link is one token of a lineage: who made a token, or made its maker.
+type Link struct {
+	// ID is the token's; empty for an actor that holds no token (the
+	// process that made the first admin token) or an Unknown link.
+	ID     TokenID `json:"id,omitempty"`
+	Name   string  `json:"name"`
+	Holder string  `json:"holder,omitempty"`
+	// Unknown marks a maker the state knew no token of when the chain was
+	// read (revoked before chains were recorded, or its name taken by a
+	// later token): who holds it, and who made it, cannot be told.
+	Unknown bool `json:"unknown,omitempty"`
+}
+
+// Lineage is a token and the tokens that made it, nearest first: the
+// token itself, its maker, its maker's maker, back to the first admin
+// token and the actor that made that one. Everyone who held one of them
+// may have held the token (whoever makes a token is shown its secret).
+type Lineage []Link
+
+func linkOf(t Token) Link { return Link{ID: t.ID, Name: t.Name, Holder: t.HeldBy()} }
+
+// LineageOf is the lineage of the token named name among toks (the live
+// tokens, as ListTokens returns them). A token made under rules 13 or later
+// carries its makers (Token.Makers), recorded when it was made, so revoking
+// one of them since hides nothing; for an older one the chain is followed
+// by name through toks, and a maker no token of toks is (revoked since, or
+// whose name a later token took) ends it as an Unknown link. A name that is
+// no token's is an actor of its own, held by that name.
+func LineageOf(toks []Token, name string) Lineage {
+	byName := make(map[string]Token, len(toks))
+	for _, t := range toks {
+		byName[t.Name] = t
+	}
+	t, ok := byName[name]
+	if !ok {
+		return Lineage{{Name: name, Holder: name}}
+	}
+	out := Lineage{linkOf(t)}
+	for len(out) <= len(toks)+1 {
+		if len(t.Makers) > 0 {
+			return append(out, t.Makers...)
+		}
+		if t.CreatedBy == BootstrapActor {
+			return append(out, Link{Name: BootstrapActor, Holder: BootstrapActor})
+		}
+		m, ok := byName[t.CreatedBy]
+		if !ok || m.ID == t.ID || m.CreatedAt.After(t.CreatedAt) {
+			return append(out, Link{Name: t.CreatedBy, Unknown: true})
+		}
+		out = append(out, linkOf(m))
+		t = m
+	}
+	return append(out, Link{Name: t.CreatedBy, Unknown: true}) // a loop of names: not a chain
+}
+
+// Apart refuses (forbidden) an approval with the token whose lineage is
+// mine when its holder and the holder of theirs — the requester's, or an
+// earlier approver's — are not two independent people: they are the same
+// person, or one of them holds a token up the other's lineage (made the
+// other's token, or a token on its way). who says whose theirs is
+// ("activation A000001 was requested by 张三"). When a link of either
+// lineage is unknown and nothing ties them, it refuses too: whether they
+// are independent cannot be told.
+func Apart(mine, theirs Lineage, who string) error {
+	if len(mine) == 0 || len(theirs) == 0 {
+		return muster.Errorf(muster.EInternal, "%s: no token lineage to compare", who)
+	}
+	me, them := mine[0], theirs[0]
+	if !me.Unknown && !them.Unknown && me.Holder == them.Holder {
+		return muster.Errorf(muster.EForbidden, "%s with the token %q, which %s holds as well as %q: another person must approve", who, them.Name, me.Holder, me.Name)
+	}
+	if tie := madeBy(theirs, me.Holder); tie != "" {
+		hint := ""
+		if me.ID != "" && me.Name == BootstrapTokenName {
+			hint = " (the first admin token made every token, so it approves no one's request: approve with an approver token)"
+		}
+		return muster.Errorf(muster.EForbidden, "%s with the token %q, and %s: that person could hold both tokens; "+
+			"an approval comes from someone whose token neither made the other's nor was made from it, up either chain%s", who, them.Name, tie, hint)
+	}
+	if tie := madeBy(mine, them.Holder); tie != "" {
+		return muster.Errorf(muster.EForbidden, "%s with the token %q, and %s: that person could hold both tokens; "+
+			"an approval comes from someone whose token neither made the other's nor was made from it, up either chain", who, them.Name, tie)
+	}
+	for _, l := range [2]Lineage{mine, theirs} {
+		for _, k := range l {
+			if k.Unknown {
+				return muster.Errorf(muster.EForbidden, "%s with the token %q; cannot tell who made the token %q: its maker %q holds no token any more, and the chain was not recorded when it was made, "+
+					"so the approval might be theirs alone: ask an approver whose token another admin made, or make the request again with a token made since", who, them.Name, l[0].Name, k.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// madeBy says how holder made the first token of l, through which tokens;
+// "" when holder holds none of the tokens up l.
+func madeBy(l Lineage, holder string) string {
+	for i := 1; i < len(l); i++ {
+		if l[i].Unknown || l[i].Holder != holder {
+			continue
+		}
+		through := ""
+		if i > 1 {
+			names := make([]string, 0, i-1)
+			for _, k := range l[1:i] {
+				names = append(names, fmt.Sprintf("%q", k.Name))
+			}
+			through = " through " + strings.Join(names, ", ")
+		}
+		return fmt.Sprintf("%s, who holds the token %q, made the token %q%s", holder, l[i].Name, l[0].Name, through)
+	}
+	return ""
+}
