@@ -402,7 +402,9 @@ const commandVersion byte = 1
 //	   the tokens as they are and refused when a link of it is gone; the
 //	   decision keeps the approver's lineage (lineage). Before 13 tokens
 //	   recorded no makers and an approval was refused only for the
-//	   requester's holder and anyone who had decided already.
+//	   requester's holder and anyone who had decided already. Where
+//	   tokens exist, an approver that holds none (revoked after the API
+//	   checked it) is refused.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -110,13 +110,18 @@ func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
 // shown its secret), nor one made from it. An earlier approver's lineage
 // is the one kept with their decision; one decided before it was kept, and
 // any token made before rules 13, is followed through the tokens as they
-// are, and refused when a link of it is gone (access.Apart).
+// are, and refused when a link of it is gone (access.Apart). Where tokens
+// exist, an approver with none (revoked since it was checked) is refused.
 func independent(tx *bolt.Tx, c *muster.Command, a Activation) (access.Lineage, error) {
 	toks, err := access.ListTokens(tx)
 	if err != nil {
 		return nil, err
 	}
 	mine := access.LineageOf(toks, c.Actor)
+	if len(toks) > 0 && mine[0].ID == "" {
+		// Its token was revoked after it was checked, before this entry.
+		return nil, muster.Errorf(muster.EUnauthorized, "%s holds no token any more (revoked): an approval comes from a token that stands", c.Actor)
+	}
 	requester, err := access.HolderOf(tx, a.CreatedBy)
 	if err != nil {
 		return nil, err

@@ -70,6 +70,11 @@ func TestTheStateMachineRefusesApprovalsOfOnePerson(t *testing.T) {
 
 	// S1: 甲 made 傀儡's token and was shown its secret.
 	s1, approve := request("傀儡", "II", district)
+	// A token revoked after the API checked it approves nothing either.
+	_, err = e.svc.Decide(ctx, "临时", s1.ID, approve)
+	require.Error(t, err)
+	assert.True(t, muster.IsCode(err, muster.EUnauthorized), "%v", err)
+	assert.Contains(t, err.Error(), "临时 holds no token any more (revoked)")
 	refused("甲", s1, approve, `甲, who holds the token "甲", made the token "傀儡"`)
 	got, err := e.svc.Decide(ctx, "甲造的审批员", s1.ID, approve)
 	require.NoError(t, err, "another token 甲 made, for someone else")
