@@ -76,6 +76,16 @@ func newEnvWith(t testing.TB, nodes, people int, opts clustertest.Options, ctx c
 		opts.Config = aloneFast(opts.Config)
 	}
 	c := clustertest.New(t, nodes, opts)
+	// Until the members have recorded their rules the leader stamps rules
+	// 1: regions imported then lose their English names, and the reports
+	// of a test that reads them said 示例市 or Example City by the chance
+	// of timing. Wait for the rules the members' muster have.
+	want := muster.Rules
+	for _, m := range c.Nodes {
+		want = min(want, m.Node.Status().NodeRules)
+	}
+	require.Eventually(t, func() bool { return c.WaitLeader(15*time.Second).Node.Status().Rules == want }, 15*time.Second, 5*time.Millisecond,
+		"the leader stamps the members' rules (%d)", want)
 	n := c.Leader().Node
 	e := &env{c: c, plans: plans.NewService(n, n), svc: notify.NewService(n, n, senders)}
 	_, err := e.plans.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
