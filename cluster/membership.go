@@ -991,9 +991,12 @@ func (n *Node) rules() int {
 	defer n.rulesMu.Unlock()
 	if n.rulesStale.Swap(false) || n.rulesV == 0 || time.Since(n.rulesAt) >= rulesTTL {
 		var older []string
-		n.rulesV, older = n.clusterRules()
+		var recorded bool
+		n.rulesV, older, recorded = n.clusterRules()
 		n.rulesAt = time.Now()
-		n.noteRules(older)
+		if recorded {
+			n.noteRules(older)
+		}
 	}
 	return n.rulesV
 }
@@ -1003,9 +1006,9 @@ func (n *Node) rules() int {
 // (older: "n2 (12)", each such member), and once they no longer do, that
 // the cluster applies this muster's rules: an operator upgrading node by
 // node reads in the journal where the upgrade stands, as muster cluster
-// status shows it. A member without a record yet (one just joined) holds
-// the rules too, but for a moment, and is not named. Called with
-// rulesMu held.
+// status shows it. It is called only once every member has a record: one
+// without (just joined, or this node before its own is written) holds the
+// rules at 1 for a moment, which is no news. Called with rulesMu held.
 func (n *Node) noteRules(older []string) {
 	held := strings.Join(older, ", ")
 	switch {
@@ -1013,10 +1016,8 @@ func (n *Node) noteRules(older []string) {
 	case held != "":
 		n.logger.Info(fmt.Sprintf("the cluster applies state-machine rules %d, older than this muster's %d: members %s run an older muster; "+
 			"newer behaviour waits until every member is upgraded (muster cluster status)", n.rulesV, n.cfg.Rules, held))
-	case n.rulesV == n.cfg.Rules:
-		n.logger.Info(fmt.Sprintf("every member runs a muster with state-machine rules %d: the cluster applies them from now on", n.rulesV))
 	default:
-		return // held for now by a member without a record: say nothing yet
+		n.logger.Info(fmt.Sprintf("every member runs a muster with state-machine rules %d: the cluster applies them from now on", n.rulesV))
 	}
 	n.rulesHeld = held
 }
@@ -1030,13 +1031,15 @@ func (n *Node) forgetRules() { n.rulesStale.Store(true) }
 // node's own. A member without a record, or whose muster predates rules
 // (its record has none), counts as 1. older names the members whose
 // records name older rules than this node's ("n2 (12)"; one whose record
-// names none reads 1).
-func (n *Node) clusterRules() (v int, older []string) {
+// names none reads 1); recorded is false when a member has no record yet,
+// or the configuration cannot be read.
+func (n *Node) clusterRules() (v int, older []string, recorded bool) {
 	v = n.cfg.Rules
 	servers, err := n.servers()
 	if err != nil {
-		return 1, nil
+		return 1, nil, false
 	}
+	recorded = true
 	for _, s := range servers {
 		r := 1
 		info, ok := n.nodeInfo(string(s.ID))
@@ -1046,9 +1049,10 @@ func (n *Node) clusterRules() (v int, older []string) {
 		if ok && r < n.cfg.Rules {
 			older = append(older, fmt.Sprintf("%s (%d)", s.ID, r))
 		}
+		recorded = recorded && ok
 		v = min(v, r)
 	}
-	return max(v, 1), older
+	return max(v, 1), older, recorded
 }
 
 // publishRules keeps the rules this follower implements in its member

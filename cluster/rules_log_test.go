@@ -81,6 +81,7 @@ func TestANodeLogsWhereAnUpgradeStands(t *testing.T) {
 	c.Stop(second)
 	c.Restart(second)
 	waitLog(risen)
+	assert.NotContains(t, log.String(), "the cluster applies state-machine rules 1,", "not while a member has yet to record its rules")
 	assert.Equal(t, 1, strings.Count(log.String(), held), "said once")
 	assert.Equal(t, 1, strings.Count(log.String(), risen), "said once")
 	assert.Equal(t, muster.Rules, first.Node.Status().Rules)
