@@ -684,19 +684,28 @@ const rulesDrillSparesLive = 7
 // call-ups (corrections aside).
 func liveRecipients(tx *bolt.Tx) ([]*bolt.Bucket, error) {
 	var out []*bolt.Bucket
+	err := eachLiveCallUp(tx, func(_ Activation, recipients *bolt.Bucket) {
+		out = append(out, recipients)
+	})
+	return out, err
+}
+
+// eachLiveCallUp calls fn with each active LIVE call-up (corrections
+// aside) that has recipients, and its recipients bucket, in ID order.
+func eachLiveCallUp(tx *bolt.Tx, fn func(a Activation, recipients *bolt.Bucket)) error {
 	for _, id := range openActivations(tx) {
 		a, err := getActivation(tx, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if a.Purpose != PurposeLive || a.Status != StatusActive || a.Retracts != "" {
 			continue
 		}
 		if ad := activationData(tx, id); ad != nil && ad.Bucket(bRecipients) != nil {
-			out = append(out, ad.Bucket(bRecipients))
+			fn(a, ad.Bucket(bRecipients))
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // inAny reports whether person is a key of one of buckets.

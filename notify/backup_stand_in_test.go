@@ -30,13 +30,8 @@ func TestTheBackupIsToldWhomTheyStandInFor(t *testing.T) {
 				"      - {after: 5m, do: backup}\n", 1)
 			require.Contains(t, plan, "{after: 5m, do: backup}")
 			ctx := testCtx(t)
-			_, err := r.plans.ApplyPlan(ctx, "test", "escalate.yaml", []byte(plan))
-			require.NoError(t, err)
+			a := escalateDrillOf(t, r, []byte(plan))
 			n := r.c.WaitLeader(15 * time.Second).Node
-			a, err := notify.NewService(n, n, senders).Activate(ctx, "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
-			require.NoError(t, err)
-			r.waitSettled(t, a.ID, 60*time.Second)
-			r.waitSimIdle(t, 30*time.Second)
 
 			// The silent people (no one answers) whose backup is called up
 			// by the step: one each, so whom they stand in for is certain.
@@ -115,13 +110,7 @@ func TestABackupsReminderSaysWhomTheyStandInFor(t *testing.T) {
 	plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
 		"      - {after: 5m, do: backup}\n      - {after: 10m, do: sms}\n", 1)
 	require.Contains(t, plan, "{after: 10m, do: sms}")
-	ctx := testCtx(t)
-	_, err := r.plans.ApplyPlan(ctx, "test", "escalate.yaml", []byte(plan))
-	require.NoError(t, err)
-	n := r.c.WaitLeader(15 * time.Second).Node
-	a, err := notify.NewService(n, n, senders).Activate(ctx, "trainer", notify.ActivationRequest{Plan: "escalate", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "叫应演练"})
-	require.NoError(t, err)
-	r.waitSettled(t, a.ID, 60*time.Second)
+	a := escalateDrillOf(t, r, []byte(plan))
 	clock.Add(5 * time.Minute)
 	r.waitFired(t, a.ID, 0)
 	r.waitSettled(t, a.ID, 60*time.Second)

@@ -1567,7 +1567,7 @@ func outage(err error) bool {
 	if err == nil || !errors.As(err, &se) {
 		return err != nil
 	}
-	return se.Account || se.Temporary && se.HTTPStatus != 429 && se.Code != 20429 && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
+	return se.Account || se.Temporary && !throttled(se) && (se.HTTPStatus >= 500 || se.HTTPStatus == 0)
 }
 
 // failover records a send's result on route, made on used (the route or

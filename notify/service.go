@@ -564,23 +564,12 @@ type openCursor struct {
 // (corrections aside) in tx.
 func openLiveCallUps(tx *bolt.Tx) (*calledUp, error) {
 	c := &calledUp{}
-	for _, id := range openActivations(tx) {
-		a, err := getActivation(tx, id)
-		if err != nil {
-			return nil, err
-		}
-		if a.Purpose != PurposeLive || a.Status != StatusActive || a.Retracts != "" {
-			continue
-		}
-		ad := activationData(tx, id)
-		if ad == nil || ad.Bucket(bRecipients) == nil {
-			continue
-		}
-		o := &openCursor{a: a, cur: ad.Bucket(bRecipients).Cursor()}
+	err := eachLiveCallUp(tx, func(a Activation, recipients *bolt.Bucket) {
+		o := &openCursor{a: a, cur: recipients.Cursor()}
 		o.k, o.v = o.cur.First()
 		c.open = append(c.open, o)
-	}
-	return c, nil
+	})
+	return c, err
 }
 
 // met counts person, the next person of the preview (in ID order, after
