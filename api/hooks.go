@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -69,6 +70,34 @@ func (s *Server) verifiedForm(c *gin.Context, path string) map[string][]string {
 	return form
 }
 
+// webhookRetryAfter is the Retry-After of a genuine webhook that was not
+// recorded (writeUnrecorded): long enough for a new leader to be elected or
+// a member's clock to be put right.
+const webhookRetryAfter = "10"
+
+// writeUnrecorded answers a genuine webhook (its signature checked) that
+// could not be recorded, err saying why, with 503 and a Retry-After: a
+// provider takes a 4xx as final and drops the callback (a person's reply,
+// a delivery report), and posts one answered 5xx again later. Whatever
+// err's code (the leader refused this node's request, no leader, a
+// timeout, a batch the state machine would not take), the item was not
+// recorded, so it is to be posted again; only a webhook that is not
+// genuine is refused with a 4xx (verifiedForm), and one naming no attempt
+// muster makes.
+func (s *Server) writeUnrecorded(c *gin.Context, err error) {
+	s.logger.Warn("webhook not recorded: the provider is asked to post it again", "request_id", requestID(c),
+		"path", c.Request.URL.Path, "err", err)
+	msg := "webhook not recorded; post it again later"
+	var e *muster.Error
+	if errors.As(err, &e) && e.Code != muster.EInternal {
+		msg += ": " + err.Error()
+	} else {
+		msg += "; the server log has the details under request id " + requestID(c)
+	}
+	c.Header("Retry-After", webhookRetryAfter)
+	c.AbortWithStatusJSON(http.StatusServiceUnavailable, errorBody{Error: muster.Error{Code: muster.EUnavailable, Message: msg}})
+}
+
 // webhookURL is the URL the provider signed: the public URL when one is
 // configured, else the one this request came to.
 func (s *Server) webhookURL(c *gin.Context, path string) string {
@@ -104,7 +133,7 @@ func (s *Server) smsStatus(c *gin.Context) {
 		return
 	}
 	if _, err := s.deps.Webhooks.Submit(c.Request.Context(), it); err != nil {
-		s.writeError(c, err)
+		s.writeUnrecorded(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
@@ -129,7 +158,7 @@ func (s *Server) smsInbound(c *gin.Context) {
 	}
 	res, err := s.deps.Webhooks.Submit(c.Request.Context(), it)
 	if err != nil {
-		s.writeError(c, err)
+		s.writeUnrecorded(c, err)
 		return
 	}
 	var answer twiml
@@ -271,7 +300,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 			AnsweredBy: get("AnsweredBy"), Account: get("AccountSid"), To: get("To"), From: get("From")}
 		res, err := s.deps.Webhooks.Submit(ctx, it)
 		if err != nil {
-			s.writeError(c, err) // Twilio retries; the answer is not lost
+			s.writeUnrecorded(c, err) // Twilio retries; the answer is not lost
 			return
 		}
 		switch res.Outcome {
@@ -412,7 +441,7 @@ func (s *Server) voiceStatus(c *gin.Context) {
 		return
 	}
 	if _, err := s.deps.Webhooks.Submit(c.Request.Context(), it); err != nil {
-		s.writeError(c, err)
+		s.writeUnrecorded(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

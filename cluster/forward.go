@@ -309,10 +309,18 @@ func (n *Node) post(ctx context.Context, path, contentType string, body []byte, 
 		if e.Error.Code == muster.ENotLeader {
 			return errRetry
 		}
-		if e.Error.Code == muster.EForbidden && res.StatusCode == http.StatusForbidden && strings.Contains(e.Error.Message, "cluster key") {
-			_, leader := n.raft.LeaderWithID()
-			return muster.Errorf(muster.EUnavailable, "node %s cannot forward to the leader %s (%s): the leader refuses its cluster key; set the cluster's --cluster-key (MUSTER_CLUSTER_KEY) on %s and restart it",
-				n.cfg.NodeID, leader, base, n.cfg.NodeID)
+		if refusedUnread(res.StatusCode, e.Error) {
+			// The leader's check of the node-to-node request refused it
+			// before reading it: nothing was applied. What the caller
+			// asked is not forbidden; this node cannot pass it on now (its
+			// key, or its clock, is not the leader's), so it is
+			// unavailable, and a provider's webhook is posted again.
+			if strings.Contains(e.Error.Message, "cluster key") {
+				return muster.Errorf(muster.EUnavailable, "node %s cannot forward to the leader %s (%s): the leader refuses its cluster key; set the cluster's --cluster-key (MUSTER_CLUSTER_KEY) on %s and restart it",
+					n.cfg.NodeID, leader, base, n.cfg.NodeID)
+			}
+			return muster.Errorf(muster.EUnavailable, "node %s cannot forward to the leader %s (%s), which refused the request unread, so nothing was applied: %s",
+				n.cfg.NodeID, leader, base, e.Error.Message)
 		}
 		return e.Error
 	}
@@ -320,6 +328,14 @@ func (n *Node) post(ctx context.Context, path, contentType string, body []byte, 
 		return nil
 	}
 	return json.Unmarshal(data, out)
+}
+
+// refusedUnread reports whether a node-to-node answer of status with
+// error e is the answering node's check refusing the request as not
+// genuine (internalAuth.check: forbidden, saying "node-to-node request"):
+// its key, signature or time, not what it asked. Nothing of it was done.
+func refusedUnread(status int, e *muster.Error) bool {
+	return e.Code == muster.EForbidden && status == http.StatusForbidden && strings.HasPrefix(e.Message, "node-to-node request")
 }
 
 func isDialError(err error) bool {
