@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -179,12 +180,41 @@ func (s *smsOpts) check() error {
 		}
 		seen[sid] = t.flag("account-sid")
 	}
+	if err := s.sendersApart(); err != nil {
+		return err
+	}
 	if s.maxInFlight <= 0 {
 		return fmt.Errorf("--dispatch-max-inflight %d: want at least 1", s.maxInFlight)
 	}
 	if s.publicURL != "" {
 		if err := checkBaseURL(s.publicURL); err != nil {
 			return fmt.Errorf("--public-url %s", err)
+		}
+	}
+	return nil
+}
+
+// sendersApart refuses a sender number or a messaging service that both a
+// LIVE account (or its fallback) and an EXERCISE account (or its fallback)
+// send from: a drill would reach people from the number they know as the
+// live one, and a reply to either could not be told apart.
+func (s *smsOpts) sendersApart() error {
+	for _, l := range []*twilioFlags{&s.live, &s.liveFallback} {
+		if !l.configured() {
+			continue
+		}
+		for _, e := range []*twilioFlags{&s.exercise, &s.exerciseFallback} {
+			if !e.configured() {
+				continue
+			}
+			for _, n := range l.from {
+				if slices.Contains(e.from, n) {
+					return fmt.Errorf("%s and %s both list %s: drills must not send from a LIVE sender number; give the exercise account numbers of its own", l.flag("from"), e.flag("from"), n)
+				}
+			}
+			if l.serviceSID != "" && strings.EqualFold(l.serviceSID, e.serviceSID) {
+				return fmt.Errorf("%s and %s are both %s: drills must not send through the LIVE messaging service; give the exercise account a service of its own", l.flag("messaging-service-sid"), e.flag("messaging-service-sid"), l.serviceSID)
+			}
 		}
 	}
 	return nil
