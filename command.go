@@ -405,6 +405,11 @@ const commandVersion byte = 1
 //	   requester's holder and anyone who had decided already. Where
 //	   tokens exist, an approver that holds none (revoked after the API
 //	   checked it) is refused.
+//	   A text about a request for approval (approval.notice: that it
+//	   waits, or what became of it) claimed in a state restored from a
+//	   backup has an attempt ID that carries the restore's number as the
+//	   call-up's attempts do (A000001.approver-1.1.r1,
+//	   A000001.decision-1.1.r1). Before 13 neither did.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

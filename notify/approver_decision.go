@@ -25,7 +25,8 @@ import (
 const rulesDecisionNotice = 13
 
 // DecisionAttemptID is the ID of the n-th send of the i-th decision
-// notice (from 0) of activation act.
+// notice (from 0) of activation act; one claimed in a restored state
+// carries the restore after it (restoredNoticeID).
 func DecisionAttemptID(act plans.ActivationID, i, n int) string {
 	return fmt.Sprintf("%s.decision-%d.%d", act, i+1, n)
 }

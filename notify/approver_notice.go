@@ -70,9 +70,24 @@ type ApproverNotice struct {
 const maxApproverSends = 3
 
 // ApproverAttemptID is the ID of the n-th send of the i-th notice (from 0)
-// of activation act.
+// of activation act; one claimed in a restored state carries the restore
+// after it (restoredNoticeID).
 func ApproverAttemptID(act plans.ActivationID, i, n int) string {
 	return fmt.Sprintf("%s.approver-%d.%d", act, i+1, n)
+}
+
+// restoredNoticeID is id, the ID of a send of an approver or decision
+// notice (ApproverAttemptID, DecisionAttemptID), claimed after the state's
+// restore number restore: with ".r<restore>" after it once the state was
+// restored ("A000001.approver-1.1.r1"), as the call-up's attempts
+// (attemptIDOf) and the escalation's (escalationAttemptIDOf): the cluster
+// the backup was taken of may have sent a notice of the same request
+// number with the same ID after the backup.
+func restoredNoticeID(id string, restore int) string {
+	if restore > 0 {
+		id += ".r" + strconv.Itoa(restore)
+	}
+	return id
 }
 
 // bApproverNotices indexes the requests the approval notifier has work
@@ -218,6 +233,10 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
+	restore := 0 // the notices' IDs carry the state's restore (rulesRestoredAttempts)
+	if c.RulesAtLeast(rulesRestoredAttempts) {
+		restore = restoreCount(tx)
+	}
 	out := approverClaimed{}
 	for i := range a.ApproversNotified {
 		n := &a.ApproversNotified[i]
@@ -234,7 +253,7 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 				n.State, n.Error = NoticeSkipped, "not sent: decided on the request first, or holds no approver or commander token with this phone any more"
 			}
 		default:
-			n.claim(ApproverAttemptID(a.ID, i, n.Sends+1), c.Time)
+			n.claim(restoredNoticeID(ApproverAttemptID(a.ID, i, n.Sends+1), restore), c.Time)
 			out.Claimed = append(out.Claimed, i)
 		}
 	}
@@ -247,7 +266,7 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		for i := range a.DecisionNotices {
 			if n := &a.DecisionNotices[i]; n.claimable(req.Resend) {
-				n.claim(DecisionAttemptID(a.ID, i, n.Sends+1), c.Time)
+				n.claim(restoredNoticeID(DecisionAttemptID(a.ID, i, n.Sends+1), restore), c.Time)
 				out.Decided = append(out.Decided, i)
 			}
 		}
