@@ -405,6 +405,11 @@ const commandVersion byte = 1
 //	   requester's holder and anyone who had decided already. Where
 //	   tokens exist, an approver that holds none (revoked after the API
 //	   checked it) is refused.
+//	   A request that waits for approval keeps the lineage of the token
+//	   it was requested with (requester_lineage): approvals are weighed
+//	   against it, its holder is the requester, and once that token is
+//	   revoked no approval is taken, whatever token has its name since;
+//	   before 13 the requester's token was looked up by its name.
 //	   A text about a request for approval (approval.notice: that it
 //	   waits, or what became of it) claimed in a state restored from a
 //	   backup has an attempt ID that carries the restore's number as the

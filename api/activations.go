@@ -275,7 +275,13 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 		}
 	}
 	requester := st.CreatedBy
-	if len(byName[requester]) == 0 {
+	stands := len(byName[requester]) > 0
+	if l := st.RequesterLineage; len(l) > 0 && l[0].ID != "" {
+		// The very token it was requested with (rules 13): its name may
+		// have been given to another token since it was revoked.
+		stands = slices.ContainsFunc(byName[requester], func(t access.Token) bool { return t.ID == l[0].ID })
+	}
+	if !stands {
 		return muster.Errorf(muster.EConflict, "%s, who requested activation %s, holds no token any more (revoked): the request no longer stands; reject it", requester, id)
 	}
 	// The requester's tokens: theirs by name, and any other held by the
@@ -329,7 +335,11 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 	// The rule the FSM decides by (notify, rules 13): independent of the
 	// requester, and of every approver before, up and down both chains.
 	mine := access.LineageOf(tokens, own.Name)
-	if err := access.Apart(mine, access.LineageOf(tokens, requester), fmt.Sprintf("activation %s was requested by %s", id, holder)); err != nil {
+	theirs := st.RequesterLineage
+	if len(theirs) == 0 {
+		theirs = access.LineageOf(tokens, requester)
+	}
+	if err := access.Apart(mine, theirs, fmt.Sprintf("activation %s was requested by %s", id, holder)); err != nil {
 		return err
 	}
 	for _, d := range st.Decisions {

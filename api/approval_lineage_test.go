@@ -149,4 +149,22 @@ func TestApprovalsComeFromIndependentPeople(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 		assert.Equal(t, notify.StatusActive, status(t, id).Status)
 	})
+
+	// The request keeps the token it was made with: revoked, and its name
+	// given to another person's token, it stands no more, so its requester
+	// cannot approve it as if another had asked.
+	t.Run("the requester's token revoked and its name given to another", func(t *testing.T) {
+		duty, dutyToken := createToken(t, h, f.root, "值班", access.Commander, "赵六")
+		own, _ := createToken(t, h, f.root, "赵六审批", access.Approver, "赵六")
+		id := request1(t, duty, "II", "990106")
+		res := do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(dutyToken.ID), token: f.root})
+		require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
+		createToken(t, h, f.root, "值班", access.Commander, "钱七")
+		for _, token := range []string{own, other} {
+			res := approve(t, token, id)
+			require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
+			assert.Contains(t, res.errorBody(t).Message, "值班, who requested activation "+string(id)+", holds no token any more (revoked)")
+		}
+		assert.Equal(t, notify.StatusPendingApproval, status(t, id).Status)
+	})
 }

@@ -17,6 +17,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"muster"
+	"muster/access"
 	"muster/plans"
 )
 
@@ -133,6 +134,11 @@ type Activation struct {
 	ApprovalsRequired int        `json:"approvals_required,omitempty"`
 	ApprovalDeadline  time.Time  `json:"approval_deadline,omitzero"`
 	Decisions         []Decision `json:"decisions,omitempty"` // approvals and a rejection, in order
+	// RequesterLineage is, on a request that waits for approval (rules 13),
+	// the lineage of the token it was requested with, as it stood then:
+	// approvals are weighed against it, and its holder is the requester,
+	// though the token be revoked and its name given to another since.
+	RequesterLineage access.Lineage `json:"requester_lineage,omitempty"`
 	// ApproversNotified are, on a request that waits for approval (rules
 	// 12), the texts telling the people who may approve it that it does:
 	// one to each holder of an approver or commander token with a phone,
@@ -549,6 +555,13 @@ func createPrepared(tx *bolt.Tx, c *muster.Command, p *prepared) (Activation, er
 		}
 		a.Status, a.StartedAt = StatusPendingApproval, time.Time{}
 		a.ApprovalsRequired, a.ApprovalDeadline = p.level.Approvals, c.Time.Add(window)
+		if c.RulesAtLeast(13) {
+			toks, err := access.ListTokens(tx)
+			if err != nil {
+				return Activation{}, err
+			}
+			a.RequesterLineage = access.LineageOf(toks, c.Actor)
+		}
 		if c.RulesAtLeast(rulesApproverNotice) {
 			if err := listApprovers(tx, &a); err != nil {
 				return Activation{}, err

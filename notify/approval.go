@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,9 @@ func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
 	if err != nil {
 		return err
 	}
+	if c.RulesAtLeast(13) && len(a.RequesterLineage) > 0 {
+		requester = a.RequesterLineage[0].Holder
+	}
 	if me == requester {
 		if c.Actor != a.CreatedBy {
 			return muster.Errorf(muster.EForbidden, "activation %s was requested by %s with the token %q; %q is theirs too: another person must decide on it", a.ID, requester, a.CreatedBy, c.Actor)
@@ -122,11 +126,12 @@ func independent(tx *bolt.Tx, c *muster.Command, a Activation) (access.Lineage, 
 		// Its token was revoked after it was checked, before this entry.
 		return nil, muster.Errorf(muster.EUnauthorized, "%s holds no token any more (revoked): an approval comes from a token that stands", c.Actor)
 	}
-	requester, err := access.HolderOf(tx, a.CreatedBy)
-	if err != nil {
-		return nil, err
+	theirs := a.requesterLineage(toks)
+	if id := theirs[0].ID; id != "" && !slices.ContainsFunc(toks, func(t access.Token) bool { return t.ID == id }) {
+		return nil, muster.Errorf(muster.EConflict, "%s, who requested activation %s with the token %q, holds it no more (revoked): the request no longer stands; reject it",
+			theirs[0].Holder, a.ID, theirs[0].Name)
 	}
-	if err := access.Apart(mine, access.LineageOf(toks, a.CreatedBy), "activation "+string(a.ID)+" was requested by "+requester); err != nil {
+	if err := access.Apart(mine, theirs, "activation "+string(a.ID)+" was requested by "+theirs[0].Holder); err != nil {
 		return nil, err
 	}
 	for _, d := range a.Decisions {
@@ -139,6 +144,24 @@ func independent(tx *bolt.Tx, c *muster.Command, a Activation) (access.Lineage, 
 		}
 	}
 	return mine, nil
+}
+
+// requesterLineage is the lineage of the token a was requested with: the
+// one kept with a (rules 13), else that of the token of its name among toks.
+func (a Activation) requesterLineage(toks []access.Token) access.Lineage {
+	if len(a.RequesterLineage) > 0 {
+		return a.RequesterLineage
+	}
+	return access.LineageOf(toks, a.CreatedBy)
+}
+
+// requester is the person who requested a: the holder kept with it (rules
+// 13), else the one of its requester's token as the state under tx has it.
+func (a Activation) requester(tx *bolt.Tx) (string, error) {
+	if len(a.RequesterLineage) > 0 {
+		return a.RequesterLineage[0].Holder, nil
+	}
+	return access.HolderOf(tx, a.CreatedBy)
 }
 
 func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {

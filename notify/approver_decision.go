@@ -77,7 +77,7 @@ func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 			return nil, err
 		}
 	}
-	requester, err := access.HolderOf(tx, a.CreatedBy)
+	requester, err := a.requester(tx)
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,9 @@ func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 		return name // as access.HolderOf: no such token (any more)
 	}
 	skip := map[string]bool{heldBy(a.CreatedBy): true}
+	if len(a.RequesterLineage) > 0 {
+		skip = map[string]bool{a.RequesterLineage[0].Holder: true}
+	}
 	for _, d := range a.Decisions {
 		skip[heldBy(d.By)] = true
 	}

@@ -216,7 +216,7 @@ func (n *ApproverNotifier) text(tx *bolt.Tx, a Activation) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	requester, err := access.HolderOf(tx, a.CreatedBy)
+	requester, err := a.requester(tx)
 	if err != nil {
 		return "", err
 	}

@@ -9,13 +9,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"muster/access"
+	"muster/notify"
 	"muster/plans"
 )
 
-// The schemas of POST /cap's answers name every field the answer types
-// have, and only those (TestOpenAPISchemasNameRealFields checks the second
-// half for every schema): CAPImport with the Warning it extends (allOf).
-func TestOpenAPICAPSchemasNameEveryField(t *testing.T) {
+// The schemas of POST /cap's answers, and of an activation with its
+// decisions, name every field the answer types have, and only those
+// (TestOpenAPISchemasNameRealFields checks the second half for every
+// schema): CAPImport with the Warning it extends (allOf).
+func TestOpenAPISchemasNameEveryField(t *testing.T) {
 	type schema struct {
 		Ref        string         `json:"$ref"`
 		AllOf      []schema       `json:"allOf"`
@@ -46,6 +49,7 @@ func TestOpenAPICAPSchemasNameEveryField(t *testing.T) {
 	for name, v := range map[string]any{
 		"CAPImport": capImportReply{}, "CAPCancelAwaited": capCancelAwaited{},
 		"Supersession": plans.Supersession{}, "UpstreamRef": plans.UpstreamRef{}, "Warning": plans.Warning{},
+		"Activation": notify.Activation{}, "Decision": notify.Decision{}, "LineageLink": access.Link{},
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !assert.True(t, ok, "schema %s", name) {
