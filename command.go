@@ -405,6 +405,12 @@ const commandVersion byte = 1
 //	   requester's holder and anyone who had decided already. Where
 //	   tokens exist, an approver that holds none (revoked after the API
 //	   checked it) is refused.
+//	   People are told apart by their holders' names folded
+//	   (access.HolderKey: trimmed, each run of white space one space,
+//	   full-width forms narrow, case folded), so "Zhang San", "zhang  san"
+//	   and "ＺＨＡＮＧ　ＳＡＮ" are one person to the approval rule and to
+//	   the texts of what became of a request; before 13 holders were
+//	   compared as written.
 //	   A request that waits for approval keeps the lineage of the token
 //	   it was requested with (requester_lineage): approvals are weighed
 //	   against it, its holder is the requester, and once that token is

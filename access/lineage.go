@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/width"
+
 	"muster"
 )
 
@@ -36,6 +39,18 @@ type Link struct {
 // token and the actor that made that one. Everyone who held one of them
 // may have held the token (whoever makes a token is shown its secret).
 type Lineage []Link
+
+// HolderKey is the form in which two holders' names are compared to tell
+// whether they name one person: full-width letters, digits and spaces as
+// their narrow forms, case folded, trimmed, and each run of white space as
+// one space. "Zhang San", "zhang  san " and "ＺＨＡＮＧ　ＳＡＮ" are one key;
+// a name is shown as it was written, never as its key.
+func HolderKey(name string) string {
+	return strings.Join(strings.Fields(cases.Fold().String(width.Fold.String(name))), " ")
+}
+
+// SameHolder reports whether a and b name the same person (HolderKey).
+func SameHolder(a, b string) bool { return HolderKey(a) == HolderKey(b) }
 
 func linkOf(t Token) Link { return Link{ID: t.ID, Name: t.Name, Holder: t.HeldBy()} }
 
@@ -76,8 +91,9 @@ func LineageOf(toks []Token, name string) Lineage {
 // Apart refuses (forbidden) an approval with the token whose lineage is
 // mine when its holder and the holder of theirs — the requester's, or an
 // earlier approver's — are not two independent people: they are the same
-// person, or one of them holds a token up the other's lineage (made the
-// other's token, or a token on its way). who says whose theirs is
+// person (their names are one HolderKey), or one of them holds a token up
+// the other's lineage (made the other's token, or a token on its way).
+// who says whose theirs is
 // ("activation A000001 was requested by 张三"). When a link of either
 // lineage is unknown and nothing ties them, it refuses too: whether they
 // are independent cannot be told.
@@ -86,7 +102,7 @@ func Apart(mine, theirs Lineage, who string) error {
 		return muster.Errorf(muster.EInternal, "%s: no token lineage to compare", who)
 	}
 	me, them := mine[0], theirs[0]
-	if !me.Unknown && !them.Unknown && me.Holder == them.Holder {
+	if !me.Unknown && !them.Unknown && SameHolder(me.Holder, them.Holder) {
 		return muster.Errorf(muster.EForbidden, "%s with the token %q, which %s holds as well as %q: another person must approve", who, them.Name, me.Holder, me.Name)
 	}
 	if tie := madeBy(theirs, me.Holder); tie != "" {
@@ -116,7 +132,7 @@ func Apart(mine, theirs Lineage, who string) error {
 // "" when holder holds none of the tokens up l.
 func madeBy(l Lineage, holder string) string {
 	for i := 1; i < len(l); i++ {
-		if l[i].Unknown || l[i].Holder != holder {
+		if l[i].Unknown || !SameHolder(l[i].Holder, holder) {
 			continue
 		}
 		through := ""
@@ -127,7 +143,7 @@ func madeBy(l Lineage, holder string) string {
 			}
 			through = " through " + strings.Join(names, ", ")
 		}
-		return fmt.Sprintf("%s, who holds the token %q, made the token %q%s", holder, l[i].Name, l[0].Name, through)
+		return fmt.Sprintf("%s, who holds the token %q, made the token %q%s", l[i].Holder, l[i].Name, l[0].Name, through)
 	}
 	return ""
 }

@@ -66,7 +66,8 @@ func (a Activation) ended() (waitEnd, string) {
 // of their token created last that has one (as approversToTell chooses),
 // then every approver whose text about the wait was sent or was left in
 // flight (it may have reached them), at the phone it went to, except the
-// person who ended the wait (people are told apart by holder). A phone is
+// person who ended the wait (people are told apart by holder, as
+// access.SameHolder compares names). A phone is
 // texted once (its Holder names everyone it tells).
 func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 	_, by := a.ended()
@@ -89,7 +90,7 @@ func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 		}
 		out = append(out, ApproverNotice{Holder: holder, Phone: phone, State: NoticeDue})
 	}
-	if requester != decider {
+	if !access.SameHolder(requester, decider) {
 		toks, err := access.ListTokens(tx)
 		if err != nil {
 			return nil, err
@@ -99,7 +100,7 @@ func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 		}
 	}
 	for _, n := range a.ApproversNotified {
-		if (n.State == NoticeSent || n.State == NoticeSending) && !slices.Contains(strings.Split(n.Holder, "、"), decider) {
+		if (n.State == NoticeSent || n.State == NoticeSending) && !slices.ContainsFunc(strings.Split(n.Holder, "、"), func(h string) bool { return access.SameHolder(h, decider) }) {
 			add(n.Holder, n.Phone)
 		}
 	}
