@@ -33,7 +33,11 @@ func TestRoomIsCheckedOnEveryMembersDisk(t *testing.T) {
 	// election's barrier, which the last index read at once may precede.
 	require.Eventually(t, func() bool {
 		for _, m := range c.Nodes {
-			for _, s := range m.Node.Status().Servers {
+			servers := m.Node.Status().Servers
+			if len(servers) != len(c.Nodes) {
+				return false // a node that has no configuration yet lists no member
+			}
+			for _, s := range servers {
 				if s.HTTPAddr == "" {
 					return false
 				}
