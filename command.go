@@ -421,6 +421,17 @@ const commandVersion byte = 1
 //	   backup has an attempt ID that carries the restore's number as the
 //	   call-up's attempts do (A000001.approver-1.1.r1,
 //	   A000001.decision-1.1.r1). Before 13 neither did.
+//	   A roster import's commit (import.commit) refuses a row without an
+//	   external ID that matches a person by phone and gives them another
+//	   name (conflict, the renames in its details), unless the import
+//	   was begun allowing renames (import.begin's allow_renames). It
+//	   compares external IDs width-folded (full-width ASCII as ASCII,
+//	   the blanks around them trimmed: Ｐ０００００02 is P0000002), within
+//	   the file and against the roster, where an ID is looked up folded,
+//	   then as given, then among the stored IDs not in folded form, and
+//	   stores them folded on the people it creates or updates. Before 13
+//	   the person was renamed, and IDs were compared and stored as
+//	   given. Under any rules the result lists such renames (renamed).
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

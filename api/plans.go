@@ -223,12 +223,24 @@ func (s *Server) importRoster(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	if opts.AllowRenames, err = boolQuery(c, "allow_renames"); err != nil {
+		s.writeError(c, err)
+		return
+	}
 	data, err := readBody(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	res, err := s.deps.Plans.ImportRoster(c.Request.Context(), identity(c).Name, bytes.NewReader(data), opts)
+	ctx := c.Request.Context()
+	if !opts.DryRun {
+		// Once the whole file is here, the import goes on to its end (all
+		// of it or, refused, none) if the client goes away: an interrupted
+		// client would otherwise leave it done or not by the moment it
+		// left, and could not tell which.
+		ctx = context.WithoutCancel(ctx)
+	}
+	res, err := s.deps.Plans.ImportRoster(ctx, identity(c).Name, bytes.NewReader(data), opts)
 	s.reply(c, http.StatusOK, res, err)
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -35,6 +36,87 @@ type ImportResult struct {
 	// Kept are the optional fields the file has no column for, left as
 	// they were on the people it updated.
 	Kept []string `json:"kept,omitempty"`
+	// Renamed are the people a row without an external ID matched by
+	// phone and gives another name: the number may now be someone
+	// else's, or the name a typo. Ordered by row (capped at
+	// MaxReportedErrors; RenamedCount has the full number).
+	Renamed      []Rename `json:"renamed,omitempty"`
+	RenamedCount int      `json:"renamed_count,omitempty"`
+}
+
+// Rename is a person of the roster whom an import row without an external
+// ID matched by phone and whose name the row changes.
+type Rename struct {
+	Row     int      `json:"row"`    // spreadsheet row number
+	Person  PersonID `json:"person"` // muster's ID of the person matched
+	Phone   string   `json:"phone"`  // the phone they were matched by, E.164
+	OldName string   `json:"old_name"`
+	NewName string   `json:"new_name"`
+	// OldGrid and NewGrid are set when the row moves them to another
+	// grid as well.
+	OldGrid RegionCode `json:"old_grid,omitempty"`
+	NewGrid RegionCode `json:"new_grid,omitempty"`
+}
+
+// rulesImportConfirmsRenames is the behaviour (muster.Rules) from which an
+// import that renames a person it matched by phone alone is refused unless
+// it was started allowing renames (importBegin.AllowRenames). Before, the
+// person was renamed (and moved) and counted as updated, nothing more.
+const rulesImportConfirmsRenames = 13
+
+// rulesImportFoldsIDs is the behaviour (muster.Rules) from which an import
+// compares external IDs width-folded (FoldExternalID: Ｐ０００００02 is
+// P0000002) and stores them folded. Before, they were compared as given.
+const rulesImportFoldsIDs = 13
+
+// FoldExternalID is the form of an external ID (编号) that imports compare
+// and store: full-width ASCII characters (Ｐ０１, what a Chinese input
+// method types) as ASCII and the blanks around it (ASCII, ideographic and
+// no-break spaces) trimmed. It depends on no Unicode tables, so every node
+// of a cluster folds alike whatever it was built with.
+func FoldExternalID(s string) string {
+	s = trimCell(s)
+	wide := false
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			wide = true
+			break
+		}
+	}
+	if !wide {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r >= 0xFF01 && r <= 0xFF5E: // FULLWIDTH EXCLAMATION MARK … FULLWIDTH TILDE
+			b.WriteByte(byte(r - 0xFEE0))
+		case r == '\u3000':
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// renameRefusal is the error of an import refused for the people it would
+// rename through a phone match (res.Renamed), with res as its details.
+func renameRefusal(res ImportResult) *muster.Error {
+	var names []string
+	for _, r := range res.Renamed[:min(len(res.Renamed), 3)] {
+		names = append(names, fmt.Sprintf("row %d: %s → %s (%s)", r.Row, r.OldName, r.NewName, r.Phone))
+	}
+	if res.RenamedCount > len(names) {
+		names = append(names, fmt.Sprintf("and %d more", res.RenamedCount-len(names)))
+	}
+	e := muster.Errorf(muster.EConflict, "%s would be renamed through a phone match (%s); nothing was imported: "+
+		"check that each number is still that person's; to rename them as the file says, import it again allowing renames "+
+		"(muster roster import --allow-renames, API allow_renames=true), or give the rows their 编号 (external ID)",
+		muster.Count(res.RenamedCount, "person", "people"), strings.Join(names, "; "))
+	e.Details = res
+	return e
 }
 
 // MaxReportedErrors caps the row errors returned in one response; ErrorCount
@@ -49,6 +131,8 @@ type importState struct {
 	Keep        []string  `json:"keep,omitempty"`
 	Batches     int       `json:"batches"`
 	Rows        int       `json:"rows"`
+	// AllowRenames: people matched by phone alone may be renamed (rules 13).
+	AllowRenames bool `json:"allow_renames,omitempty"`
 }
 
 type importBegin struct {
@@ -56,6 +140,9 @@ type importBegin struct {
 	// Keep are the optional fields (tags, teams, backup, language) the
 	// file has no column for: the people it updates keep theirs.
 	Keep []string `json:"keep,omitempty"`
+	// AllowRenames lets the import rename people it matches by phone
+	// alone (rulesImportConfirmsRenames).
+	AllowRenames bool `json:"allow_renames,omitempty"`
 }
 
 // rulesImportKeepsAbsent is the behaviour (muster.Rules) from which an
@@ -91,7 +178,7 @@ func applyImportBegin(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := json.Unmarshal(c.Payload, &p); err != nil {
 		return nil, muster.Errorf(muster.EInvalid, "import: %v", err)
 	}
-	st := importState{ID: c.ID, Actor: c.Actor, Started: c.Time, SkipInvalid: p.SkipInvalid, Keep: p.Keep}
+	st := importState{ID: c.ID, Actor: c.Actor, Started: c.Time, SkipInvalid: p.SkipInvalid, Keep: p.Keep, AllowRenames: p.AllowRenames}
 	return st.ID, putJSON(bucket(tx, bImports), st.ID, st)
 }
 
@@ -180,7 +267,8 @@ func applyImportCommit(tx *bolt.Tx, c *muster.Command) (any, error) {
 		rows = append(rows, b.Rows...)
 	}
 	o := importOpts{skipInvalid: st.SkipInvalid, former: c.RulesAtLeast(rulesFormerPhones), backupsAfter: c.RulesAtLeast(rulesBackupsAfterImport),
-		moves: c.RulesAtLeast(rulesImportMovesPhones)}
+		moves: c.RulesAtLeast(rulesImportMovesPhones), fold: c.RulesAtLeast(rulesImportFoldsIDs),
+		refuseRenames: c.RulesAtLeast(rulesImportConfirmsRenames) && !st.AllowRenames}
 	if c.RulesAtLeast(rulesImportKeepsAbsent) {
 		o.keep = keepOf(st.Keep)
 	}
@@ -218,10 +306,12 @@ func reconcile(tx *bolt.Tx, rows []RosterRow, write bool, o importOpts) (ImportR
 // importOpts say how reconcile takes a file: whether bad rows are skipped,
 // the fields kept for want of a column, and the rules it applies under
 // (former: the phones people no longer have are kept, rulesFormerPhones;
-// backupsAfter: rulesBackupsAfterImport; moves: rulesImportMovesPhones).
+// backupsAfter: rulesBackupsAfterImport; moves: rulesImportMovesPhones;
+// fold: rulesImportFoldsIDs; refuseRenames: rulesImportConfirmsRenames,
+// and the import was not started allowing renames).
 type importOpts struct {
-	skipInvalid, former, backupsAfter, moves bool
-	keep                                     keptFields
+	skipInvalid, former, backupsAfter, moves, fold, refuseRenames bool
+	keep                                                          keptFields
 }
 
 // rulesImportMovesPhones is the behaviour (muster.Rules) from which a row
@@ -281,6 +371,41 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 		errs = append(errs, RowError{Row: rows[i].Row, Field: field, Value: value, Reason: reason})
 	}
 	byPhone, byExt := tx.Bucket(bPeopleByPhone), tx.Bucket(bPeopleByExt)
+	// extKey is the form in which external IDs are compared.
+	extKey := func(id string) string { return id }
+	if o.fold {
+		extKey = FoldExternalID
+	}
+	// personByExt finds the person an external ID of the file names: as
+	// it is compared (folded), else as given, else (folded) among the
+	// stored IDs that are not in folded form, which earlier imports kept
+	// as given.
+	var unfolded map[string]string // folded → person; read on first need
+	personByExt := func(id string) PersonID {
+		key := extKey(id)
+		if p := getString(byExt, key); p != "" || !o.fold {
+			return PersonID(p)
+		}
+		if key != id {
+			if p := getString(byExt, id); p != "" {
+				return PersonID(p)
+			}
+		}
+		if unfolded == nil {
+			unfolded = map[string]string{}
+			if byExt != nil {
+				cur := byExt.Cursor()
+				for k, v := cur.First(); k != nil; k, v = cur.Next() {
+					if f := FoldExternalID(string(k)); f != string(k) {
+						if _, dup := unfolded[f]; !dup { // the first in key order
+							unfolded[f] = string(v)
+						}
+					}
+				}
+			}
+		}
+		return PersonID(unfolded[key])
+	}
 
 	// Keys within the file: a later duplicate is an error (the parser checks
 	// this too; rows may also come from elsewhere).
@@ -295,17 +420,18 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			filePhone[ph] = i
 		}
 		if r.ExternalID != "" {
-			if j, dup := fileExt[r.ExternalID]; dup {
+			if j, dup := fileExt[extKey(r.ExternalID)]; dup {
 				fail(i, "external_id", r.ExternalID, fmt.Sprintf("also on row %d", rows[j].Row))
 				continue
 			}
-			fileExt[r.ExternalID] = i
+			fileExt[extKey(r.ExternalID)] = i
 		}
 	}
 
 	// Grids and matches against the roster.
 	grids := map[RegionCode]string{} // "" = a grid; otherwise why not
 	match := make([]PersonID, len(rows))
+	matchPhone := make([]string, len(rows)) // the phone a row without an external ID matched by
 	claimed := map[PersonID]int{}
 	var moves []phoneMove
 	for i, r := range rows {
@@ -327,7 +453,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 		}
 		var m PersonID
 		if r.ExternalID != "" {
-			m = PersonID(getString(byExt, r.ExternalID))
+			m = personByExt(r.ExternalID)
 		}
 		for _, ph := range r.Phones {
 			owner := PersonID(getString(byPhone, ph))
@@ -335,7 +461,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 				continue
 			}
 			if m == "" && r.ExternalID == "" {
-				m = owner // matched by phone
+				m, matchPhone[i] = owner, ph // matched by phone
 				continue
 			}
 			holder, _, err := getPerson(tx, owner)
@@ -350,7 +476,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			// file, matched to them by external ID, gives them other phones.
 			j, released := -1, false
 			if holder.ExternalID != "" {
-				j, released = fileExt[holder.ExternalID]
+				j, released = fileExt[extKey(holder.ExternalID)]
 				released = released && !slices.Contains(rows[j].Phones, ph)
 			}
 			who := personLabel(holder)
@@ -392,11 +518,11 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			}
 			return -1, "", false
 		}
-		if j, in := fileExt[ref]; in {
+		if j, in := fileExt[extKey(ref)]; in {
 			return j, "", true
 		}
-		if id := getString(byExt, ref); id != "" {
-			return -1, PersonID(id), true
+		if id := personByExt(ref); id != "" {
+			return -1, id, true
 		}
 		return -1, "", false
 	}
@@ -478,6 +604,15 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 				return res, err
 			}
 			olds[i] = &old
+			if matchPhone[i] != "" && old.Name != rows[i].Name {
+				rn := Rename{Row: rows[i].Row, Person: old.ID, Phone: matchPhone[i], OldName: old.Name, NewName: rows[i].Name}
+				if old.Grid != rows[i].Grid {
+					rn.OldGrid, rn.NewGrid = old.Grid, rows[i].Grid
+				}
+				if res.RenamedCount++; len(res.Renamed) < MaxReportedErrors {
+					res.Renamed = append(res.Renamed, rn)
+				}
+			}
 			continue
 		}
 		if write {
@@ -487,6 +622,9 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 			}
 			ids[i] = personKey(seq)
 		}
+	}
+	if o.refuseRenames && res.RenamedCount > 0 {
+		return res, renameRefusal(res)
 	}
 	if write {
 		// Room for every write up front: growing the lists one append at a
@@ -509,7 +647,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 		if bad[i] {
 			continue
 		}
-		p := Person{ID: ids[i], ExternalID: r.ExternalID, Name: r.Name, Phones: r.Phones, Grid: r.Grid,
+		p := Person{ID: ids[i], ExternalID: extKey(r.ExternalID), Name: r.Name, Phones: r.Phones, Grid: r.Grid,
 			Category: r.Category, Tags: r.Tags, Teams: r.Teams, Language: r.Language}
 		if backupRow[i] >= 0 {
 			p.Backup = ids[backupRow[i]]

@@ -664,11 +664,12 @@ func (m *rosterMerger) merge(b *rosterBatch) {
 	for i := range b.rows {
 		row := &b.rows[i]
 		if id := row.ExternalID; id != "" {
-			if first, ok := m.ext.find(id); ok {
+			key := FoldExternalID(id) // Ｐ０１ is P01
+			if first, ok := m.ext.find(key); ok {
 				m.fail(row.Row, "external_id", clip(id), fmt.Sprintf("external ID already used on row %d", first))
 				b.bad[i] = true
 			} else {
-				m.ext.add(id, row.Row)
+				m.ext.add(key, row.Row)
 			}
 		}
 		for _, ph := range row.Phones {
@@ -702,8 +703,8 @@ func (m *rosterMerger) reject(row *RosterRow) {
 		}
 	}
 	if row.ExternalID != "" {
-		if _, ok := m.ro.rejected[row.ExternalID]; !ok {
-			m.ro.rejected[row.ExternalID] = row.Row
+		if key := FoldExternalID(row.ExternalID); m.ro.rejected[key] == 0 {
+			m.ro.rejected[key] = row.Row
 		}
 	}
 }
@@ -715,7 +716,7 @@ func (m *rosterMerger) reject(row *RosterRow) {
 // up ordered by row.
 func (m *rosterMerger) finish(dest []RosterRow) {
 	for _, rb := range m.backups {
-		if _, isExt := m.ext.find(rb.row.Backup); !isExt {
+		if _, isExt := m.ext.find(FoldExternalID(rb.row.Backup)); !isExt {
 			rb.row.Backup = rb.phone
 		}
 	}
@@ -725,7 +726,7 @@ func (m *rosterMerger) finish(dest []RosterRow) {
 		total += len(b.rows)
 		for i := range b.rows {
 			row := &b.rows[i]
-			if !b.bad[i] && row.Backup != "" && (row.Backup == row.ExternalID || slices.Contains(row.Phones, row.Backup)) {
+			if !b.bad[i] && row.Backup != "" && (row.ExternalID != "" && FoldExternalID(row.Backup) == FoldExternalID(row.ExternalID) || slices.Contains(row.Phones, row.Backup)) {
 				m.fail(row.Row, "backup", clip(row.Backup), "a person cannot be their own backup: name someone else's phone or 编号")
 				m.reject(row)
 				b.bad[i] = true
@@ -877,8 +878,8 @@ func (r *Roster) CheckReferences(gridExists func(RegionCode) bool, personByPhone
 		if inFile == nil {
 			inFile = r.keys()
 		}
-		switch first, rejected := r.rejected[row.Backup]; {
-		case inFile[row.Backup]:
+		switch first, rejected := r.rejected[FoldExternalID(row.Backup)]; {
+		case inFile[FoldExternalID(row.Backup)]:
 		case personByPhoneOrExt(row.Backup):
 		case rejected:
 			errs = append(errs, RowError{Row: row.Row, Field: "backup", Value: clip(row.Backup),
@@ -899,7 +900,7 @@ func (r *Roster) keys() map[string]bool {
 			k[ph] = true
 		}
 		if row.ExternalID != "" {
-			k[row.ExternalID] = true
+			k[FoldExternalID(row.ExternalID)] = true
 		}
 	}
 	return k

@@ -500,6 +500,11 @@ type ImportOptions struct {
 	DryRun      bool // check and count, change nothing
 	SkipInvalid bool // apply the good rows and report the bad ones
 	BatchRows   int  // rows per raft entry; default 5000
+	// AllowRenames lets the import rename people it matches by phone
+	// alone (a row without an external ID); otherwise such an import is
+	// refused listing them (ImportResult.Renamed). A dry run lists them
+	// either way.
+	AllowRenames bool
 	// Progress, when set, is told how many rows have been sent of the total.
 	Progress func(sent, total int)
 }
@@ -547,7 +552,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	var check ImportResult
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		check, err = reconcile(tx, rows, false, importOpts{skipInvalid: true, backupsAfter: true, moves: true, keep: keepOf(absent)})
+		check, err = reconcile(tx, rows, false, importOpts{skipInvalid: true, backupsAfter: true, moves: true, fold: true, keep: keepOf(absent)})
 		return err
 	})
 	if err != nil {
@@ -570,6 +575,11 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	if len(rows) == 0 {
 		check.DryRun = false // nothing to import, and it was not asked as a dry run
 		return check, nil
+	}
+	if check.RenamedCount > 0 && !opts.AllowRenames {
+		check.Created, check.Updated, check.Unchanged, check.Skipped = 0, 0, 0, 0
+		check.DryRun = false
+		return check, renameRefusal(check)
 	}
 	res, err := s.stageAndCommit(ctx, actor, rows, absent, opts)
 	if err != nil {
@@ -608,7 +618,7 @@ func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []Roste
 	if err := muster.CheckRoom(ctx, s.apply, room); err != nil {
 		return ImportResult{}, err
 	}
-	begin, _ := json.Marshal(importBegin{SkipInvalid: opts.SkipInvalid, Keep: keep})
+	begin, _ := json.Marshal(importBegin{SkipInvalid: opts.SkipInvalid, Keep: keep, AllowRenames: opts.AllowRenames})
 	var id string
 	if err := s.apply.Apply(ctx, &muster.Command{Type: CmdImportBegin, Actor: actor, Payload: begin}, &id); err != nil {
 		return ImportResult{}, fmt.Errorf("start import: %w", err)

@@ -166,9 +166,10 @@ func TestDevAndClientVerbs(t *testing.T) {
 	require.NoError(t, os.WriteFile(partial, []byte("姓名,手机,网格,类别\n吴杰（更名）,13800138111,990101001001001,网格员\n"), 0o600))
 	require.NoError(t, os.WriteFile(empty, []byte("姓名,手机,网格,类别\n"), 0o600))
 	require.Zero(t, runCLI(t, env, "roster", "import", "-f", full).code)
-	r = runCLI(t, env, "roster", "import", "-f", partial)
+	r = runCLI(t, env, "roster", "import", "-f", partial, "--allow-renames") // matched by phone alone, renamed
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "updated 1")
+	assert.Contains(t, r.stdout, "renamed 1 person matched by phone alone")
 	assert.Contains(t, r.stdout, "no column for tags, teams, backup, language: the people updated keep theirs")
 	r = runCLI(t, env, "roster", "import", "-f", empty)
 	require.Zero(t, r.code, r.stderr)

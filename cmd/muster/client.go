@@ -56,6 +56,7 @@ type request struct {
 	timeout     time.Duration
 	header      map[string]string // more request headers
 	answer      *http.Header      // if set, receives the answer's headers
+	ctx         context.Context   // if set, ends the request when done
 }
 
 // postJSON posts body as JSON to path and decodes the answer into out.
@@ -70,7 +71,11 @@ func (c *client) do(r request, out any) error {
 	if timeout == 0 {
 		timeout = 60 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	parent := r.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	q := r.query
 	if q == nil {

@@ -3,17 +3,22 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -299,7 +304,7 @@ func printPersonDeleted(w io.Writer, d api.PersonDeleted) {
 func newRosterCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "roster", Short: "Import roster files; generate demo rosters"}
 	var file string
-	var dryRun, skipInvalid bool
+	var dryRun, skipInvalid, allowRenames bool
 	imp := &cobra.Command{
 		Use:   "import -f FILE",
 		Short: "Import people from CSV (UTF-8, UTF-8 with BOM or GBK/GB18030) or XLSX",
@@ -312,7 +317,14 @@ SMS and calls go to a person's first phone, the next when it takes no SMS; a
 reply from any of them is recognised.
 People are matched by external ID, else by phone, so importing the same file
 again changes nothing. Any bad row means nothing is imported and every bad row
-is listed; --skip-invalid imports the good rows and lists the rest.`,
+is listed; --skip-invalid imports the good rows and lists the rest.
+A row without an external ID that matches a person by phone but names them
+otherwise would rename them (the number may now be someone else's, or the
+name a typo): the import lists each (row, old name → new name, phone, grid)
+and is refused unless --allow-renames; --dry-run lists them too.
+Once the node has the whole file, Ctrl-C stops only the waiting: the node
+goes on with the import to its end (all of it, or none if it refuses the
+file), and the command says so.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
@@ -323,9 +335,19 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 			if skipInvalid {
 				q.Set("skip_invalid", "true")
 			}
+			if allowRenames {
+				q.Set("allow_renames", "true")
+			}
 			q.Set("filename", filepath.Base(file))
 			start := time.Now()
-			raw, err := c.postFile(file, "/api/v1/roster/import", q, "application/octet-stream", 30*time.Minute)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			raw, sent, err := postRoster(ctx, c, file, q)
+			interrupted := err != nil && ctx.Err() != nil && cmd.Context().Err() == nil
+			stop() // Ctrl-C from here on ends muster as usual
+			if interrupted {
+				return interruptedImport(file, dryRun, sent)
+			}
 			if err != nil {
 				return withRowErrors(c, err)
 			}
@@ -340,6 +362,15 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				msg := count(res.ErrorCount, "problem", "problems") + ": the import would be refused"
 				printErrorJSON(c.out, "invalid", msg, res)
 				return errors.New(msg)
+			}
+			// Renames through a phone match need --allow-renames: a dry run
+			// without it says that the import would be refused, as the
+			// import itself answers (409, conflict).
+			renameRefused := res.DryRun && res.RenamedCount > 0 && !allowRenames && !refused
+			renameMsg := count(res.RenamedCount, "person", "people") + " would be renamed through a phone match: the import would be refused without --allow-renames"
+			if renameRefused && g.output == "json" {
+				printErrorJSON(c.out, "conflict", renameMsg, res)
+				return errors.New(renameMsg)
 			}
 			err = c.print(raw, func(raw []byte, w io.Writer) error {
 				verb := "imported"
@@ -360,6 +391,10 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 				if len(res.Kept) > 0 && res.Updated > 0 {
 					fmt.Fprintf(w, "no column for %s: the people updated keep theirs\n", strings.Join(res.Kept, ", "))
 				}
+				printRenames(w, res.Renamed, res.RenamedCount, res.DryRun)
+				if renameRefused {
+					fmt.Fprintln(w, "the import would be refused: check that each number is still that person's; to rename them as the file says, add --allow-renames, or give the rows their 编号 (external ID)")
+				}
 				printRowErrors(w, res.Errors, res.ErrorCount)
 				return nil
 			})
@@ -369,12 +404,16 @@ is listed; --skip-invalid imports the good rows and lists the rest.`,
 			if refused {
 				return fmt.Errorf("%s: the import would be refused", count(res.ErrorCount, "problem", "problems"))
 			}
+			if renameRefused {
+				return errors.New(renameMsg)
+			}
 			return nil
 		},
 	}
 	imp.Flags().StringVarP(&file, "file", "f", "", "CSV or XLSX file (- for stdin)")
 	imp.Flags().BoolVar(&dryRun, "dry-run", false, "check and count, change nothing")
 	imp.Flags().BoolVar(&skipInvalid, "skip-invalid", false, "import the good rows, report the bad ones")
+	imp.Flags().BoolVar(&allowRenames, "allow-renames", false, "rename the people that rows without an 编号 match by phone but name otherwise (listed either way)")
 
 	var n int
 	var seed int64
@@ -439,11 +478,13 @@ func withRowErrors(c *client, err error) error {
 		return err
 	}
 	var res struct {
-		Errors     []plans.RowError `json:"errors"`
-		ErrorCount int              `json:"error_count"`
+		Errors       []plans.RowError `json:"errors"`
+		ErrorCount   int              `json:"error_count"`
+		Renamed      []plans.Rename   `json:"renamed"`
+		RenamedCount int              `json:"renamed_count"`
 	}
 	var rows []plans.RowError
-	if json.Unmarshal(ae.Details, &res) == nil && len(res.Errors) > 0 {
+	if json.Unmarshal(ae.Details, &res) == nil && (len(res.Errors) > 0 || len(res.Renamed) > 0) {
 		rows = res.Errors
 	} else if json.Unmarshal(ae.Details, &rows) != nil {
 		return err
@@ -452,9 +493,78 @@ func withRowErrors(c *client, err error) error {
 		res.ErrorCount = len(rows)
 	}
 	w := newTable(c.out)
+	printRenames(w, res.Renamed, res.RenamedCount, true)
 	printRowErrors(w, rows, res.ErrorCount)
 	w.Flush()
 	return err
+}
+
+// printRenames lists the people an import renames (would, when not done)
+// through a phone match: row, phone, old name → new name, and the grid
+// when it changes too.
+func printRenames(w io.Writer, renamed []plans.Rename, total int, would bool) {
+	if len(renamed) == 0 {
+		return
+	}
+	verb := "renamed"
+	if would {
+		verb = "would rename"
+	}
+	fmt.Fprintf(w, "%s %s matched by phone alone (the row has no 编号):\n", verb, count(total, "person", "people"))
+	fmt.Fprintln(w, "ROW\tPHONE\tNAME\tGRID")
+	for _, r := range renamed {
+		grid := "-"
+		if r.NewGrid != "" {
+			grid = fmt.Sprintf("%s → %s", r.OldGrid, r.NewGrid)
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s → %s\t%s\n", r.Row, r.Phone, r.OldName, r.NewName, grid)
+	}
+	if total > len(renamed) {
+		fmt.Fprintf(w, "… and %d more\n", total-len(renamed))
+	}
+}
+
+// postRoster sends the roster file named by -f (or stdin for "-") to the
+// import, as postFile does, until ctx is done, and reports whether the
+// whole request had been written to the node by then.
+func postRoster(ctx context.Context, c *client, name string, q url.Values) (raw []byte, sent bool, err error) {
+	f, size, err := readInput(name)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	body := io.Reader(f)
+	if size > 1<<20 && c.g.output == "table" {
+		body = &progressReader{r: f, total: size, w: c.err, label: "uploading " + filepath.Base(name)}
+	}
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}})
+	err = c.do(request{ctx: ctx, method: http.MethodPost, path: "/api/v1/roster/import", query: q, body: body,
+		contentType: "application/octet-stream", timeout: 30 * time.Minute}, &raw)
+	return raw, wrote.Load(), err
+}
+
+// exitInterrupted is the exit code of a command stopped by Ctrl-C
+// (128 + SIGINT, as a shell gives).
+const exitInterrupted = 130
+
+// interruptedImport is the error of a roster import interrupted (Ctrl-C)
+// before its answer came: what became of the import, and how to see it.
+func interruptedImport(file string, dryRun, sent bool) error {
+	name := filepath.Base(file)
+	switch {
+	case !sent:
+		return &exitError{exitInterrupted, fmt.Errorf("interrupted while sending %s: the node did not get the whole file, so nothing was imported", name)}
+	case dryRun:
+		return &exitError{exitInterrupted, fmt.Errorf("interrupted: the dry run of %s changes nothing", name)}
+	}
+	return &exitError{exitInterrupted, fmt.Errorf("interrupted, but the node has the whole of %s: it goes on with the import to its end "+
+		"(every row, or none if it refuses the file), which Ctrl-C cannot stop once the file is sent; "+
+		"to see what it did: muster person list (the people of the file), or muster audit list (admins: an import.commit entry by you means it was applied)", name)}
 }
 
 func printRowErrors(w io.Writer, rows []plans.RowError, total int) {
