@@ -75,3 +75,47 @@ func TestRosterImportInterruptedAfterTheFileIsSent(t *testing.T) {
 	}
 	assert.False(t, strings.Contains(r.stdout, "imported:"), r.stdout)
 }
+
+// Ctrl-C while the file is still being sent imports nothing, and muster
+// roster import says so. Before, it died of the signal without a word.
+func TestRosterImportInterruptedWhileSending(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		<-release // reads none of the body: the upload stalls once the socket buffers are full
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	// Far more than the loopback socket buffers hold (a few MiB each way).
+	file := filepath.Join(t.TempDir(), "big.csv")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	require.NoError(t, os.Truncate(file, 64<<20))
+
+	cmd := exec.Command(musterBin, "--addr", srv.URL, "--token", "mst_x", "-o", "json", "roster", "import", "-f", file)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case <-started:
+	case err := <-exited:
+		t.Fatalf("muster exited before sending: %v: %s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the upload never started")
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("muster did not exit within 30 s of Ctrl-C")
+	}
+	var ee *exec.ExitError
+	require.True(t, errors.As(err, &ee), "%v", err)
+	r := cliResult{code: ee.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	oneLineError(t, r, 130, "interrupted while sending big.csv: the node did not get the whole file, so nothing was imported")
+}
