@@ -48,6 +48,29 @@ const clockFresh = 3*clockEvery + roomTimeout
 // clockLogEvery is how often a node whose clock is off says so at ERROR.
 const clockLogEvery = time.Minute
 
+// clockFirstEvery is how often a node measures the other members' clocks
+// while it has not yet measured a majority's since it started (notMeasured):
+// a cluster whose members all start at once has a leader within moments.
+const clockFirstEvery = 250 * time.Millisecond
+
+// clockGuardRules are the rules from which every member answers with its
+// clock (ClockHeader), so that a node that has measured no majority's
+// clock since it started holds (notMeasured): under older rules a member
+// runs a muster that does not say its clock, and the node would hold for
+// good.
+const clockGuardRules = 13
+
+// notMeasured is why a node does not act on its clock while it has not
+// measured, since it started, the clocks of a majority of the cluster's
+// voters (itself counted) agreeing with its own: its clock could be off
+// with nothing yet to show it (a member whose clock is off, restarted
+// while another is down, could be elected by the one member it disagrees
+// with, which cannot tell which of the two is off). A node measured a
+// majority once goes by clockVerdict from then on.
+const notMeasured = "this node has not yet measured, since it started, the clocks of a majority of the cluster's voters agreeing with its own: " +
+	"until it has, it does not lead, stamp commands or run the leader's services (call-ups, escalations, approval deadlines, drills); " +
+	"a member down or unreachable, or whose clock is off, keeps it so"
+
 // clockSample is one measurement of a member's clock against this node's.
 type clockSample struct {
 	offset time.Duration // the member's clock minus this node's, at the middle of the exchange
@@ -78,6 +101,10 @@ type clocks struct {
 	off     string                 // why this node's clock is off; "" when it agrees
 	logged  time.Time              // when off was last logged at ERROR
 	stuck   time.Time              // when handOver last logged that no voter to hand over to answers
+	// measured is set once this node has measured, since it started, the
+	// clocks of a majority of the voters agreeing with its own
+	// (notMeasured).
+	measured bool
 	// moved is signalled when off changes, and every round while a node
 	// whose clock is off leads: watchLeadership looks again.
 	moved chan struct{}
@@ -129,27 +156,45 @@ func (n *Node) clockTolerance() time.Duration {
 // members or, on a follower, from the leader's, as last measured
 // (clockVerdict); "" when it is not. While it is
 // off, the node is not ready, does not stamp commands, hands leadership to
-// a member whose clock agrees, and runs no leader services.
+// a member whose clock agrees, and runs no leader services. A leader that
+// has not measured, since it restarted, the clocks of a majority agreeing
+// with its own is held the same way (notMeasured); a follower stamps
+// nothing, and is not held for it.
 func (n *Node) ClockOff() string {
 	n.clocks.mu.Lock()
-	defer n.clocks.mu.Unlock()
-	return n.clocks.off
+	off := n.clocks.off
+	n.clocks.mu.Unlock()
+	if off == notMeasured && !n.IsLeader() {
+		return "" // a follower stamps nothing: it is ready as before
+	}
+	return off
 }
 
-// watchClocks measures the other members' clocks every clockEvery, from the
-// node-to-node status exchange (ClockHeader), and judges this node's own
-// (judgeClock), until the node stops.
+// watchClocks measures the other members' clocks every clockEvery (every
+// clockFirstEvery until it has measured a majority's: notMeasured), from
+// the node-to-node status exchange (ClockHeader), and judges this node's
+// own (judgeClock), until the node stops. It judges once before it
+// measures: a node that has measured nothing holds from the start.
 func (n *Node) watchClocks() {
 	defer n.wg.Done()
-	t := time.NewTicker(clockEvery)
+	n.clocks.mu.Lock()
+	n.clocks.measured = !n.restartedAmongOthers()
+	n.clocks.mu.Unlock()
+	n.judgeClock()
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		n.measureClocks()
-		n.judgeClock()
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
+		}
+		n.measureClocks()
+		n.judgeClock()
+		if n.waitingToMeasure() {
+			t.Reset(clockFirstEvery)
+		} else {
+			t.Reset(clockEvery)
 		}
 	}
 }
@@ -188,10 +233,15 @@ func (n *Node) measureClocks() {
 // it changes or while a node whose clock is off leads.
 func (n *Node) judgeClock() {
 	off := n.clockVerdict()
+	if off == "" && !n.measuredMajority() {
+		off = notMeasured
+	}
 	n.clocks.mu.Lock()
 	was := n.clocks.off
 	n.clocks.off = off
-	logNow := off != "" && (was == "" || time.Since(n.clocks.logged) >= clockLogEvery)
+	// Not measured yet is said by a leader that cannot hand over
+	// (handOver), not here: every node restarted waits a moment.
+	logNow := off != "" && off != notMeasured && (was == "" || was == notMeasured || time.Since(n.clocks.logged) >= clockLogEvery)
 	if logNow {
 		n.clocks.logged = time.Now()
 	}
@@ -199,7 +249,7 @@ func (n *Node) judgeClock() {
 	if logNow {
 		n.logger.Error(off)
 	}
-	if was != "" && off == "" {
+	if was != "" && was != notMeasured && off == "" {
 		n.logger.Info("this node's clock agrees with the cluster's again", "tolerance", n.clockTolerance())
 	}
 	if was != off || (off != "" && n.IsLeader()) {
@@ -263,6 +313,79 @@ func (n *Node) clockVerdict() string {
 		d.Round(time.Millisecond), way, whose, who, bound.Round(time.Millisecond), tol)
 }
 
+// waitingToMeasure reports whether this node holds for want of measures
+// (notMeasured), leading or not.
+func (n *Node) waitingToMeasure() bool {
+	n.clocks.mu.Lock()
+	defer n.clocks.mu.Unlock()
+	return n.clocks.off == notMeasured
+}
+
+// restartedAmongOthers reports whether this node, starting, is a voter of
+// a configuration of more than one voter that it kept: it was a member
+// before, and the others' clocks are to be measured before it acts on its
+// own (notMeasured). A node that bootstraps a cluster, or starts with no
+// state to join one, has none to measure yet: while it is alone, or new,
+// it is not the one to be elected with a clock nobody checked.
+func (n *Node) restartedAmongOthers() bool {
+	servers, err := n.servers()
+	if err != nil {
+		return false
+	}
+	voters, self := 0, false
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+			self = self || s.ID == raft.ServerID(n.cfg.NodeID)
+		}
+	}
+	return self && voters > 1
+}
+
+// measuredMajority reports whether this node has measured, since it
+// restarted among others (restartedAmongOthers), the clocks of a majority
+// of the configuration's voters (itself counted) within the tolerance of
+// its own, or need not (clocks not compared, no cluster key to measure
+// with, a member under older rules that does not say its clock, this node
+// no voter): notMeasured. Once it has, it stays so.
+func (n *Node) measuredMajority() bool {
+	n.clocks.mu.Lock()
+	done := n.clocks.measured
+	n.clocks.mu.Unlock()
+	if done {
+		return true
+	}
+	tol := n.clockTolerance()
+	servers, err := n.servers()
+	if err != nil || tol == 0 || n.cfg.ClusterKey == "" || n.rules() < clockGuardRules {
+		return true
+	}
+	self := raft.ServerID(n.cfg.NodeID)
+	voters, agree, voter := 0, 0, false
+	for _, s := range servers {
+		if s.Suffrage != raft.Voter {
+			continue
+		}
+		voters++
+		if s.ID == self {
+			voter = true
+			agree++
+		} else if smp, ok := n.clocks.sample(string(s.ID), 0); ok && !smp.beyond(tol) {
+			agree++
+		}
+	}
+	if !voter {
+		return true // it leads no one: judged once it is a voter
+	}
+	if agree < voters/2+1 {
+		return false
+	}
+	n.clocks.mu.Lock()
+	n.clocks.measured = true
+	n.clocks.mu.Unlock()
+	return true
+}
+
 // clockAgrees reports whether member id's clock was measured lately within
 // the tolerance of this node's.
 func (n *Node) clockAgrees(id string) bool {
@@ -303,10 +426,11 @@ func (n *Node) voterClockOff() bool {
 	})
 }
 
-// handOver hands leadership, held by this node while its clock is off, to
-// a voter whose clock agrees with the majority's: one that disagrees with
-// this node's. With none that answers, it stays leader without leader
-// services and without stamping, and is asked again at the next round.
+// handOver hands leadership, held by this node while its clock is off (or
+// not yet measured against a majority's: notMeasured), to a voter whose
+// clock agrees with the majority's: one that disagrees with this node's.
+// With none that answers, it stays leader without leader services and
+// without stamping, and is asked again at the next round.
 func (n *Node) handOver() {
 	servers, err := n.servers()
 	if err != nil {
@@ -331,6 +455,10 @@ func (n *Node) handOver() {
 		}
 		n.clocks.mu.Unlock()
 		if !logNow {
+			return
+		}
+		if n.ClockOff() == notMeasured {
+			n.logger.Error("this node leads and has not yet measured the clocks of a majority of the cluster's voters agreeing with its own, and no voter whose clock disagrees with its own answers it: it keeps leadership but stamps no command and runs no leader service until it has measured them or one answers")
 			return
 		}
 		n.logger.Error("this node leads with a clock that is off, and no voter whose clock agrees with the cluster's answers it: it keeps leadership but stamps no command and runs no leader service until its clock is fixed or one answers")
