@@ -411,6 +411,11 @@ const commandVersion byte = 1
 //	   and "ＺＨＡＮＧ　ＳＡＮ" are one person to the approval rule and to
 //	   the texts of what became of a request; before 13 holders were
 //	   compared as written.
+//	   A LIVE activation naming the whole city (a region without a
+//	   parent) at a level one person starts alone (approvals 1) that
+//	   gives no expected count needs its scope confirmed (confirm_scope
+//	   naming its regions), as one calling more than its level's
+//	   expected count does; before 13 it started unconfirmed.
 //	   A request that waits for approval keeps the lineage of the token
 //	   it was requested with (requester_lineage): approvals are weighed
 //	   against it, its holder is the requester, and once that token is

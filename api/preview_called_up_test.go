@@ -42,7 +42,8 @@ func TestThePreviewSaysWhoAnotherLIVECallUpCalledUpAlready(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 
 	body := func(plan, region, purpose string, dryRun bool) map[string]any {
-		return map[string]any{"plan_id": plan, "regions": []string{region}, "level": "IV", "purpose": purpose, "reason": "暴雨后疫情防控", "dry_run": dryRun}
+		// The whole city is more than level IV usually calls: confirmed.
+		return map[string]any{"plan_id": plan, "regions": []string{region}, "level": "IV", "purpose": purpose, "reason": "暴雨后疫情防控", "dry_run": dryRun, "confirm_scope": region}
 	}
 	activate := func(plan, region string) notify.Activation {
 		t.Helper()

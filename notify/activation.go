@@ -284,6 +284,9 @@ type prepared struct {
 	regions []plans.Region // as requested, sorted, without duplicates
 	wider   []plans.Region // those outside the plan's scope
 	slots   []RoleSlot
+	// under is the command applying the activation, whose rules the scope
+	// guard follows; nil for a read (a preview), which follows the newest.
+	under *muster.Command
 }
 
 // prepare checks a request against tx: the plan version exists, the level is
@@ -346,9 +349,12 @@ func prepare(tx *bolt.Tx, req activationCreate) (*prepared, error) {
 
 // ScopeGuard says whether an activation reaches further than its plan
 // expects: regions outside the plan's scope, or more recipients than the
-// level's expected count times the plan's guard factor. Such an activation
-// starts only if the request confirms the scope by naming its regions
-// (Confirm) — the guard against alerting a far wider area than meant.
+// level's expected count times the plan's guard factor, or — a LIVE one at
+// a level that one person starts alone and that gives no expected count
+// (rulesWholeCityGuard) — the whole city (a region without a parent). Such
+// an activation starts only if the request confirms the scope by naming
+// its regions (Confirm) — the guard against alerting a far wider area than
+// meant.
 type ScopeGuard struct {
 	Wider      []plans.RegionCode `json:"wider,omitempty"`    // requested regions outside the plan's scope
 	Expected   int                `json:"expected,omitempty"` // the level's expected recipients (0: not set)
@@ -363,6 +369,13 @@ type ScopeGuard struct {
 // Needed reports whether the activation needs its scope confirmed.
 func (g ScopeGuard) Needed() bool { return len(g.Reasons) > 0 }
 
+// rulesWholeCityGuard is the behaviour (muster.Rules) from which a LIVE
+// activation naming the whole city (a region without a parent), at a level
+// that one person starts alone (approvals 1) and that gives no expected
+// count, needs its scope confirmed: nothing else would ask anyone before
+// the whole city is called up. Under older rules it starts unconfirmed.
+const rulesWholeCityGuard = 13
+
 // guard computes p's scope guard for an activation calling recipients.
 func (p *prepared) guard(recipients int) ScopeGuard {
 	g := ScopeGuard{Expected: p.level.Expected, Factor: p.version.Plan.Guard(), Recipients: recipients}
@@ -372,6 +385,13 @@ func (p *prepared) guard(recipients int) ScopeGuard {
 	}
 	if g.Expected > 0 && float64(recipients) > float64(g.Expected)*g.Factor {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is more than %g × the %d level %s usually calls", muster.Count(recipients, "recipient", "recipients"), g.Factor, g.Expected, p.level.Code))
+	}
+	if p.req.Purpose == PurposeLive && g.Expected <= 0 && p.level.Approvals < 2 && (p.under == nil || p.under.RulesAtLeast(rulesWholeCityGuard)) {
+		for _, r := range p.regions {
+			if r.Parent == "" {
+				g.Reasons = append(g.Reasons, fmt.Sprintf("%s is the whole city, and plan %s gives level %s, which one person starts alone, no expected count to tell a usual call-up from one that wide", r.Label(), p.req.Plan, p.level.Code))
+			}
+		}
 	}
 	if g.Needed() {
 		codes := make([]string, len(p.regions))
@@ -529,6 +549,7 @@ func noDrillWhereLive(tx *bolt.Tx, regions []plans.RegionCode) error {
 // createPrepared creates the activation p was prepared for.
 func createPrepared(tx *bolt.Tx, c *muster.Command, p *prepared) (Activation, error) {
 	req := p.req
+	p.under = c
 	ab, err := tx.CreateBucketIfNotExists(bActivations)
 	if err != nil {
 		return Activation{}, err
@@ -579,6 +600,7 @@ func createPrepared(tx *bolt.Tx, c *muster.Command, p *prepared) (Activation, er
 // to emergency when it is LIVE and opens it for the dispatcher, at c's time.
 func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	id := a.ID
+	p.under = c
 	a.Status, a.StartedAt = StatusActive, c.Time
 	db, err := tx.CreateBucketIfNotExists(bActData)
 	if err != nil {

@@ -500,7 +500,7 @@ func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
 	for _, f := range files {
 		if f.Name == "flood.yaml" {
 			src := strings.Replace(string(f.Data), "id: flood-control", "id: flood-small", 1)
-			src = strings.Replace(src, "    ack_deadline: 1h", "    expected: 20\n    ack_deadline: 1h", 1)
+			src = strings.Replace(src, "    expected: 460\n    ack_deadline: 1h", "    expected: 20\n    ack_deadline: 1h", 1)
 			_, err := e.plans.ApplyPlan(ctx, "test", "flood-small.yaml", []byte(src))
 			require.NoError(t, err)
 		}

@@ -256,7 +256,9 @@ func TestBoardRollsUpBelowTheActivatedRegions(t *testing.T) {
 		{"street: communities", street, plans.KindCommunity},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{tc.region}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练"})
+			// The whole city is more than level IV usually calls: confirmed.
+			a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{tc.region}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练",
+				ConfirmScope: string(tc.region)})
 			require.NoError(t, err)
 			b, err := e.svc.Board(ctx, muster.Default, a.ID)
 			require.NoError(t, err)

@@ -460,13 +460,35 @@ func (p *Plan) Guard() float64 {
 	return DefaultGuardFactor
 }
 
+// GuardWarnings says, for each level of p that gives no Expected count,
+// that the scope guard cannot count its call-ups: a LIVE activation at that
+// level reaching far more people than usual (the whole city at level IV)
+// starts without anyone confirming its scope, unless it names the top of
+// the region tree (the whole city) at a level one person starts alone,
+// which needs confirming from rules 13. A plan with such levels is valid
+// and stored all the same; plan validate, plan apply and the API say so.
+func (p *Plan) GuardWarnings() []string {
+	var out []string
+	for _, l := range p.Levels {
+		if l.Expected > 0 {
+			continue
+		}
+		msg := fmt.Sprintf("levels.%s.expected: not set, so the scope guard cannot count level %s call-ups: a LIVE one calling far more people than usual starts without anyone confirming its scope", l.Code, l.Code)
+		if l.Approvals < 2 {
+			msg += " (only one naming the whole city is asked to)"
+		}
+		out = append(out, msg+"; give the number of people a usual activation at this level calls")
+	}
+	return out
+}
+
 // Level is what a plan does at one response level.
 type Level struct {
 	Code        LevelCode        `json:"code"`
 	Name        string           `json:"name"`                 // 特别重大 etc. unless the plan says otherwise
 	Criteria    string           `json:"criteria"`             // when this level applies (启动条件)
 	Approvals   int              `json:"approvals"`            // people needed to start a LIVE activation
-	Expected    int              `json:"expected,omitempty"`   // recipients a usual activation calls; far more needs the scope confirmed
+	Expected    int              `json:"expected,omitempty"`   // recipients a usual activation calls; far more needs the scope confirmed (GuardWarnings when unset)
 	AckDeadline Duration         `json:"ack_deadline"`         // time a recipient has to answer
 	Groups      []Group          `json:"groups"`               // who is called up
 	SMS         string           `json:"sms"`                  // text/template over MessageData

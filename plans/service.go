@@ -658,7 +658,9 @@ func (s *Service) stageAndCommit(ctx context.Context, actor string, rows []Roste
 
 // ApplyPlan decodes a plan file and stores it as a new version, unless it is
 // identical to the latest version. Problems come back as one invalid error
-// whose details list each with file, line and field.
+// whose details list each with file, line and field; the warnings name the
+// selectors no one matches and the levels the scope guard cannot count
+// (Plan.GuardWarnings).
 func (s *Service) ApplyPlan(ctx context.Context, actor, filename string, src []byte) (PlanApplyResult, error) {
 	var res PlanApplyResult
 	src, err := PlanText(filename, src) // stored as the text it is
@@ -696,7 +698,7 @@ func (s *Service) ApplyPlan(ctx context.Context, actor, filename string, src []b
 		return res, err
 	}
 	err = s.apply.Apply(ctx, &muster.Command{Type: CmdPlanPut, Actor: actor, Payload: b}, &res)
-	res.Warnings = warnings
+	res.Warnings = append(warnings, p.GuardWarnings()...)
 	return res, err
 }
 

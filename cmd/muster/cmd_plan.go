@@ -44,14 +44,22 @@ func newPlanCmd(g *globals) *cobra.Command {
 				}
 				return err
 			}
+			warnings := p.GuardWarnings()
 			if g.output == "json" {
-				return newClient(g, cmd).print(mustJSON(map[string]any{"valid": true, "plan": p}), nil)
+				out := map[string]any{"valid": true, "plan": p}
+				if len(warnings) > 0 {
+					out["warnings"] = warnings
+				}
+				return newClient(g, cmd).print(mustJSON(out), nil)
 			}
 			var levels []string
 			for _, l := range p.Levels {
 				levels = append(levels, string(l.Code))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid plan %s (%s), levels %s\n", file, p.ID, p.Title, strings.Join(levels, ","))
+			for _, w := range warnings {
+				fmt.Fprintf(cmd.OutOrStdout(), "warning: %s\n", w)
+			}
 			return nil
 		},
 	}
