@@ -260,8 +260,17 @@ const commandVersion byte = 1
 //	   A reply of 明白, of an accept word said twice or more (收到收到,
 //	   好的好的), of a thumbs-up alone, of 已到岗, 已到, 马上到, 在路上, on
 //	   my way, 可以 or 没问题 accepts; N/A is a note.
+//	   An accept followed by 不过 (but) and more accepts (1，不过要晚半小时)
+//	   unless what follows refuses: 不过来 and 不过去 (cannot come over)
+//	   do, and so does a refusal after the 不过; before 13 its 不 made it
+//	   a note.
 //	   A reply to a drill a LIVE call-up stood down, from someone that
 //	   call-up calls up while it is active, ends stopped_for_live.
+//	   The result of a reply on the exercise account that is counted on
+//	   a drill (open or ended) says whether an active LIVE call-up calls
+//	   up its sender and waits for their answer (live_waiting), so that
+//	   they are pointed to it; nothing is recorded on the LIVE call-up.
+//	   Before 13 it did not say.
 //	   A backup taken is recorded (cluster.backup.taken, ignorable: it
 //	   changes no state, its audit entry names the token); under earlier
 //	   rules it is refused.

@@ -186,6 +186,17 @@ func (s *Server) smsInbound(c *gin.Context) {
 	case res.Outcome == notify.InboundApproval: // an approver answered the text of a request waiting for them
 		answer.Message = notify.ApprovalTakesNoReply(res.Activation, res.Person != "")
 	}
+	// A reply on a drill's number from someone a real call-up waits for:
+	// they are pointed to it, past the bound on answers too, up to its own.
+	switch {
+	case !res.LiveWaiting || res.Replies > maxLivePointers:
+	case res.Ended == notify.EndedForLive: // the drill stopped for it: says so
+		answer.Message = notify.CallUpEnded(res.Language, res.Exercise, res.Ended)
+	case res.Replies > maxSMSAnswers || answer.Message == "":
+		answer.Message = notify.LiveCallUpWaits(res.Language, res.Exercise, true)
+	default:
+		answer.Message += notify.LiveCallUpWaits(res.Language, res.Exercise, false)
+	}
 	c.XML(http.StatusOK, answer)
 }
 
@@ -193,6 +204,12 @@ func (s *Server) smsInbound(c *gin.Context) {
 // an SMS back, those after it ended included: a phone that answers every
 // SMS automatically must not keep muster writing to it.
 const maxSMSAnswers = 3
+
+// maxLivePointers bounds, in the same count, the replies to a drill that
+// get an SMS back when a LIVE call-up waits for their sender
+// (InboundResult.LiveWaiting): past maxSMSAnswers they get the pointer to
+// it alone, a real call-up being worth more than the bound, up to this.
+const maxLivePointers = 10
 
 // hangup ends a call whose TwiML cannot be given.
 var hangup = twimlpkg.Response{Verbs: []twimlpkg.Verb{twimlpkg.Hangup{}}}
@@ -312,7 +329,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 			writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Default, true))
 			return
 		case notify.InboundNote:
-			writeTwiML(c, voiceFirstStands(call, res.State))
+			writeTwiML(c, voiceFirstStands(call, res))
 			return
 		default: // a machine's keys, an attempt the state does not match
 			s.logger.Warn("voice key not recorded", "attempt", attempt, "outcome", res.Outcome)
@@ -329,6 +346,12 @@ type voiceText struct {
 	withdrawn, corrected, ended, notOpen, noticeIs       string
 	answeredYes, answeredNo, notRecorded                 string
 	withdrawnCall, correctedCall, endedCall, notOpenCall string
+	// declinedAfterAck answers a 2 from someone who had accepted: kept
+	// and flagged to the duty office (notify.DeclineAfterAckNoted).
+	declinedAfterAck string
+	// drillEnded and drillEndedCall are ended and endedCall of a drill,
+	// as its SMS says it (notify.CallUpEnded).
+	drillEnded, drillEndedCall string
 }
 
 var voiceTexts = map[twimlpkg.Language]voiceText{
@@ -346,6 +369,10 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		correctedCall: "本次召集已更正，请以更正通知为准。",
 		endedCall:     "本次召集已结束，无需回复。",
 		notOpenCall:   "本次召集未在进行，无需回复。",
+
+		declinedAfterAck: "您之前已回复到岗。本次按键（不能到岗）已记录，并已提示值班人员；如有急事，请直接联系值班人员。",
+		drillEnded:       "本次演练已结束，您的按键未记录。",
+		drillEndedCall:   "本次演练已结束，无需回复。",
 	},
 	twimlpkg.EnUS: {
 		withdrawn:   "This call-up was withdrawn. Your key was not recorded.",
@@ -361,6 +388,10 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		correctedCall: "This call-up was corrected: follow the correction.",
 		endedCall:     "This call-up has ended. No answer is needed.",
 		notOpenCall:   "This call-up is not under way. No answer is needed.",
+
+		declinedAfterAck: "You had answered that you are coming. This key, cannot come, is recorded and shown to the duty office; if it is urgent, call the duty office.",
+		drillEnded:       "This drill has ended. Your key was not recorded.",
+		drillEndedCall:   "This drill has ended. No answer is needed.",
 	},
 }
 
@@ -392,6 +423,9 @@ func voiceSay(call twimlpkg.CallUp, texts ...string) twimlpkg.Response {
 // recorded.
 func (s *Server) voiceClosed(ctx context.Context, call twimlpkg.CallUp, act plans.ActivationID, level muster.Consistency, key bool) twimlpkg.Response {
 	vt := voiceTextFor(call)
+	if call.Mark != "" { // a drill's call: as its SMS says it
+		vt.ended, vt.endedCall = vt.drillEnded, vt.drillEndedCall
+	}
 	if !key {
 		vt.withdrawn, vt.corrected, vt.ended, vt.notOpen = vt.withdrawnCall, vt.correctedCall, vt.endedCall, vt.notOpenCall
 	}
@@ -415,10 +449,14 @@ func (s *Server) voiceClosed(ctx context.Context, call twimlpkg.CallUp, act plan
 }
 
 // voiceFirstStands answers a key pressed after the person had answered
-// (the key was kept as a note): their first answer, state, stands.
-func voiceFirstStands(call twimlpkg.CallUp, state notify.State) twimlpkg.Response {
+// (the key was kept as a note, res): their first answer stands, and a 2
+// after an accept is flagged to the duty office, as the SMS says.
+func voiceFirstStands(call twimlpkg.CallUp, res notify.InboundResult) twimlpkg.Response {
 	vt := voiceTextFor(call)
-	switch state {
+	if res.DeclinedAfterAck {
+		return voiceSay(call, vt.declinedAfterAck)
+	}
+	switch res.State {
 	case notify.StateAcked:
 		return voiceSay(call, vt.answeredYes)
 	case notify.StateDeclined:

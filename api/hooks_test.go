@@ -135,7 +135,7 @@ func containsPerson(ps []plans.PersonID, p plans.PersonID) bool {
 // confirmed (nothing is recorded), and 9 does not read the withdrawn
 // call-up again: the call says it was withdrawn (with the retraction's
 // message) or ended, and hangs up. While it runs, keys work as before,
-// and a key after a first answer says the first answer stands.
+// and a 2 after a 1 says it was kept and flagged to the duty office.
 func TestVoiceKeysAfterTheCallUpEnded(t *testing.T) {
 	r := newVoiceRig(t)
 	a, recs := r.activate(t, "990102")
@@ -150,10 +150,11 @@ func TestVoiceKeysAfterTheCallUpEnded(t *testing.T) {
 	assert.Contains(t, body, "已收到，谢谢", "level IV asks for 收到")
 	assert.Equal(t, notify.StateAcked, r.stateOf(t, a.ID, zh.Person))
 	// Another key on the same call after the answer: the first stands, and
-	// the call does not say the refusal was recorded.
+	// the call does not say the refusal was recorded as the answer, but
+	// that it was kept and shown to the duty office.
 	body = r.press(t, a.ID, zh, "2")
 	assert.NotContains(t, body, "已记录您不能到岗", "the 2 was kept as a note, not recorded as the answer")
-	assert.Contains(t, body, "以第一次回复为准")
+	assert.Contains(t, body, "您之前已回复到岗。本次按键（不能到岗）已记录，并已提示值班人员")
 	assert.Contains(t, body, "<Hangup/>")
 	assert.Equal(t, notify.StateAcked, r.stateOf(t, a.ID, zh.Person))
 

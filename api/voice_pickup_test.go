@@ -96,7 +96,8 @@ func TestVoiceCallPickedUpAfterAnAnswerSaysSo(t *testing.T) {
 }
 
 // A drill's call picked up after the drill was stood down says so marked
-// 【演练】, as everything a drill's call says.
+// 【演练】, as everything a drill's call says, and that the drill (本次演练)
+// has ended, as its SMS says.
 func TestDrillCallPickedUpAfterItsStandDownIsMarked(t *testing.T) {
 	r := newVoiceRig(t)
 	res := do(t, r.main, request{method: "POST", path: "/api/v1/activations", token: r.f.root, body: jsonBody(map[string]any{
@@ -113,7 +114,7 @@ func TestDrillCallPickedUpAfterItsStandDownIsMarked(t *testing.T) {
 		body: jsonBody(map[string]string{"reason": "演练结束"})})
 	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
 	body := r.pickUp(t, a.ID, zh, 1)
-	assert.Contains(t, body, plans.ExerciseMark+"本次召集已结束，无需回复。")
+	assert.Contains(t, body, plans.ExerciseMark+"本次演练已结束，无需回复。", "as the drill's SMS says it")
 	assert.Contains(t, body, "<Hangup/>")
 }
 

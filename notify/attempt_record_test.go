@@ -156,12 +156,13 @@ func TestCommonAcknowledgementsAnswer(t *testing.T) {
 }
 
 // The help text for a drill's sender starts with the exercise mark, as
-// every message of a drill does; a LIVE sender's has none.
+// every message of a drill does, an English speaker's with [EXERCISE]
+// too, as their call-up's; a LIVE sender's has none.
 func TestHelpTextOfADrillIsMarked(t *testing.T) {
-	for _, lang := range []plans.Language{plans.LangZH, plans.LangEN} {
+	for lang, mark := range map[plans.Language]string{plans.LangZH: plans.ExerciseMark, plans.LangEN: plans.ExerciseMark + plans.ExerciseMarkEN} {
 		assert.True(t, strings.HasPrefix(HelpText(lang, true), plans.ExerciseMark), lang)
 		assert.NotContains(t, HelpText(lang, false), plans.ExerciseMark, lang)
-		assert.Equal(t, HelpText(lang, true), plans.ExerciseMark+HelpText(lang, false))
+		assert.Equal(t, HelpText(lang, true), mark+HelpText(lang, false))
 	}
 }
 

@@ -788,6 +788,10 @@ type InboundResult struct {
 	// that the reply was kept as the reason of such a decline.
 	AskReason  bool `json:"ask_reason,omitempty"`
 	ReasonKept bool `json:"reason_kept,omitempty"`
+	// LiveWaiting says that the reply, on a drill's number and counted on
+	// a drill, came from someone an active LIVE call-up waits for
+	// (rulesLiveWaiting): they are pointed to its message.
+	LiveWaiting bool `json:"live_waiting,omitempty"`
 }
 
 // rulesDeclinedAfterAck is the behaviour (muster.Rules) from which a
@@ -858,6 +862,9 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 			res, err = applyCall(tx, acts, c, it)
 		case InboundReply:
 			res, err = applyReply(tx, acts, c, it)
+			if err == nil {
+				res.LiveWaiting, err = liveWaits(tx, c, it, res)
+			}
 		case InboundWeb:
 			res, err = applyWebAnswer(tx, acts, c, it)
 		default:

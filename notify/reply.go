@@ -65,7 +65,10 @@ const rulesRepliesAsInstructed = 10
 // (明白了, 明白，马上到), a thumbs-up alone (👍, 👍🏻👍), what someone at their
 // post or on the way writes (已到岗, 已到, 马上到, 在路上了, on my way), 可以
 // and 没问题 (each alone or before a separator, unless what follows says
-// no, as for the other accept words). And N/A is a note,
+// no, as for the other accept words). An accept word followed by 不过
+// (but) and more is an accept, the rest kept with it as 1 可能要晚到 is
+// (1，不过要晚半小时), unless the rest refuses: 不过来 and 不过去 (cannot come
+// over) do, and so does any refusal after the 不过. And N/A is a note,
 // not a decline whose reason is "A". Before, those were notes, answered
 // with the help text, and their senders escalated as silent if they did
 // not answer again.
@@ -134,7 +137,7 @@ func parseReply(body string, r replyRules) Reply {
 		// More after the word: 1 with anything, another word with a
 		// separator after it and its particles (好的，收到; 收到～; OK👍).
 		if w == "1" || separated(strings.TrimLeft(text[len(w):], plainParticles)) {
-			if saysNo(rest) {
+			if saysNo(rest, r.acks) {
 				return note
 			}
 			return Reply{Kind: ReplyAccept}
@@ -216,13 +219,39 @@ var (
 	englishRefusals = []string{"no", "not", "cannot", "can't", "cant", "unable", "won't"}
 )
 
-// saysNo reports whether the text after an accept word refuses anything.
-func saysNo(rest string) bool {
+// saysNo reports whether the text after an accept word refuses anything;
+// with buts (rulesCommonAcks), a 不过 that means "but" (not 不过来, 不过去:
+// cannot come over) refuses nothing by its 不.
+func saysNo(rest string, buts bool) bool {
+	if buts {
+		rest = withoutBut(rest)
+	}
 	if slices.ContainsFunc(refusals, func(w string) bool { return strings.Contains(rest, w) }) {
 		return true
 	}
 	words := strings.FieldsFunc(strings.ToLower(rest), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
 	return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(englishRefusals, w) })
+}
+
+// withoutBut is s without each 不过 that means "but" or "only" (1，不过要晚半
+// 小时; 不过十分钟), so that its 不 is not taken for a refusal; a 不过 before
+// 来 or 去, however spaced, is "cannot come over" and stays.
+func withoutBut(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "不过")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		after := s[i+len("不过"):]
+		next, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(after, unicode.IsSpace))
+		b.WriteString(s[:i])
+		if next == '来' || next == '去' {
+			b.WriteString("不过")
+		}
+		s = after
+	}
 }
 
 // separated reports whether s begins with a space, punctuation or a
@@ -292,7 +321,7 @@ func normalizeWidth(s string) string {
 // answered already: the first answer stands (as the voice call and the
 // answer page say).
 func FirstAnswerStands(lang plans.Language, drill bool) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "You had answered before and your first answer stands; this message is kept for the duty office. If anything changes, call the duty office."
 	}
@@ -305,7 +334,7 @@ func FirstAnswerStands(lang plans.Language, drill bool) string {
 // some of those still wait for their answer (waiting, the one the next
 // reply answers first) it asks them to reply again for the next.
 func AnswerRecorded(lang plans.Language, drill bool, kind ReplyKind, named string, waiting []string) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		what := "you will report for duty."
 		if kind == ReplyDecline {
@@ -349,7 +378,7 @@ func ReasonWanted(lang plans.Language) string {
 // ReasonRecorded answers a reply kept as the reason of the sender's
 // decline (InboundResult.ReasonKept).
 func ReasonRecorded(lang plans.Language, drill bool) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "Recorded: the reason you cannot come. The duty office can see it."
 	}
@@ -374,7 +403,7 @@ func OptOut(body string) bool {
 // itself on STOP: its later SMS then fail, and the call-up goes on to
 // their next phone or a call.)
 func OptOutText(lang plans.Language, drill bool) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "Call-up messages cannot be unsubscribed. To change your number or leave the roster, contact the duty office. For this call-up: reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
@@ -385,7 +414,7 @@ func OptOutText(lang plans.Language, drill bool) string {
 // (InboundResult.DeclinedAfterAck): their first answer stands, and this
 // one is flagged to the duty office, who may call them.
 func DeclineAfterAckNoted(lang plans.Language, drill bool) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "You had answered that you are coming. This reply (cannot come) is recorded and shown to the duty office; if it is urgent, call the duty office."
 	}
@@ -394,7 +423,7 @@ func DeclineAfterAckNoted(lang plans.Language, drill bool) string {
 
 // HelpText answers a reply that was neither an acceptance nor a decline.
 func HelpText(lang plans.Language, drill bool) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "Reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
@@ -405,7 +434,7 @@ func HelpText(lang plans.Language, drill bool) string {
 // its sender (InboundResult.ToReport): the report needs none, and their
 // own call-up is answered with 1 or 2.
 func ReportTakesNoReply(lang plans.Language, drill bool) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "The report needs no reply. To answer your own call-up, reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
@@ -418,11 +447,8 @@ func ReportTakesNoReply(lang plans.Language, drill bool) string {
 // of them, and a reply to its correction (收到, by habit) is told so rather
 // than that it was not recorded.
 func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
-	mark := drillMark(drill)
+	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
-		if drill { // as their drill's messages begin
-			mark += plans.ExerciseMarkEN
-		}
 		switch how {
 		case EndedWithdrawn:
 			return mark + "This call-up was withdrawn: you need not come, and no reply is needed."
@@ -450,11 +476,35 @@ func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
 	return mark + "本次召集已结束，您的回复未记录。"
 }
 
-// drillMark begins every text said back to a drill's sender: a drill's
-// messages all say they are one.
-func drillMark(drill bool) string {
-	if drill {
-		return plans.ExerciseMark
+// LiveCallUpWaits follows what is said back to a reply on a drill's
+// number from someone a LIVE call-up waits for (InboundResult.LiveWaiting):
+// it points to the real call-up's message, from the other number, which
+// is where they answer it; a reply here answers no real call-up. Alone
+// (without a text before it), it begins with the drill's mark.
+func LiveCallUpWaits(lang plans.Language, drill, alone bool) string {
+	mark := drillMark(lang, drill)
+	if !alone {
+		mark = ""
 	}
-	return ""
+	if lang == plans.LangEN {
+		if !alone {
+			mark = " "
+		}
+		return mark + "A REAL call-up is waiting for your answer: reply to its message marked " + plans.NotADrillMark(plans.LangEN) +
+			", from the other number. Replies to this number do not answer it."
+	}
+	return mark + "另有真实召集等待您的回复：请回复另一号码发来、标有" + plans.NotADrillMark(plans.LangZH) + "的短信，回复本号码不计入真实召集。"
+}
+
+// drillMark begins every text said back to a drill's sender in lang: a
+// drill's messages all say they are one, an English speaker's with
+// ExerciseMarkEN too, as their call-up began.
+func drillMark(lang plans.Language, drill bool) string {
+	switch {
+	case !drill:
+		return ""
+	case lang == plans.LangEN:
+		return plans.ExerciseMark + plans.ExerciseMarkEN
+	}
+	return plans.ExerciseMark
 }
