@@ -386,6 +386,14 @@ const commandVersion byte = 1
 //	   correction does, and a drill recipient whose send turns out not
 //	   to have gone out is taken off it. A drill run's close opens none.
 //	   Before 13 nothing was opened.
+//	   A LIVE call-up stood down (activation.standdown) opens its end
+//	   likewise (ends_call_up; retracts names it, which records it as
+//	   end_notice), on the LIVE account, to everyone it may have reached;
+//	   a stand-down with no_notice (another call-up replaces it) opens
+//	   none, of a LIVE call-up or a drill. A retraction of a call-up
+//	   whose end is still active stands that end down (its correction
+//	   tells the people). Before 13 a LIVE stand-down opened nothing and
+//	   no_notice was not read.
 //	   An escalation claim in a state restored from a backup records the
 //	   restore's number on the item's attempt (restored, in the item),
 //	   and its ID carries it as the call-up's attempts do

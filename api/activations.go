@@ -25,6 +25,7 @@ type Activations interface {
 	Activate(ctx context.Context, actor string, req notify.ActivationRequest) (notify.Activation, error)
 	StandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
 	ForceStandDown(ctx context.Context, actor string, id plans.ActivationID, reason string) (notify.Activation, error)
+	StandDownWith(ctx context.Context, actor string, id plans.ActivationID, req notify.StandDownRequest) (notify.Activation, error)
 	ApprovalPreview(ctx context.Context, id plans.ActivationID) (notify.Preview, error)
 	Retract(ctx context.Context, actor string, id plans.ActivationID, req notify.RetractRequest) (notify.RetractResult, error)
 	RetractPreview(ctx context.Context, id plans.ActivationID, req notify.RetractRequest) (notify.RetractPreview, error)
@@ -156,16 +157,15 @@ func (s *Server) standDown(c *gin.Context) {
 	var req struct {
 		Reason string `json:"reason"`
 		Force  bool   `json:"force"` // a correction with messages still to go, too
+		// Notice false tells nobody the call-up ended: another replaces it.
+		Notice *bool `json:"notice"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	standDown := s.deps.Activations.StandDown
-	if req.Force {
-		standDown = s.deps.Activations.ForceStandDown
-	}
-	a, err := standDown(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)), req.Reason)
+	a, err := s.deps.Activations.StandDownWith(c.Request.Context(), identity(c).Name, plans.ActivationID(idParam(c)),
+		notify.StandDownRequest{Reason: req.Reason, Force: req.Force, NoNotice: req.Notice != nil && !*req.Notice})
 	s.reply(c, http.StatusOK, a, err)
 }
 

@@ -183,13 +183,16 @@ type Activation struct {
 	// StoppedBy is, on a drill, the LIVE activation that stood it down: the
 	// drill was cut short, not held.
 	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
-	// EndNotice is, on a drill stood down (rulesDrillEndNotice), the
-	// activation that tells the people it reached that it has ended; set
-	// only when there was someone to tell. EndsDrill marks that activation:
-	// Retracts names the drill, which was stood down, not retracted, and
-	// its SMS says the drill has ended (DrillEndText).
-	EndNotice plans.ActivationID `json:"end_notice,omitempty"`
-	EndsDrill bool               `json:"ends_drill,omitempty"`
+	// EndNotice is, on a drill stood down (rulesDrillEndNotice) or a
+	// LIVE call-up stood down (rulesLiveEndNotice), the activation that
+	// tells the people it reached that it has ended; set only when there
+	// was someone to tell. EndsDrill marks that activation of a drill,
+	// EndsCallUp that of a LIVE call-up: Retracts names the call-up, which
+	// was stood down, not retracted, and its SMS says it has ended
+	// (DrillEndText, LiveEndText).
+	EndNotice  plans.ActivationID `json:"end_notice,omitempty"`
+	EndsDrill  bool               `json:"ends_drill,omitempty"`
+	EndsCallUp bool               `json:"ends_call_up,omitempty"`
 	// LeftOut counts, on a drill, the people it does not drill because a
 	// LIVE call-up called them up for real (rulesDrillSparesLive): left out
 	// when it started, or spared when the LIVE call-up started.
@@ -274,6 +277,9 @@ type activationStandDown struct {
 	// Force stands a correction down although it has messages to go (a
 	// wrong correction): those it has not reached are not told. Rules 9.
 	Force bool `json:"force,omitempty"`
+	// NoNotice tells nobody that the call-up ended (rulesLiveEndNotice):
+	// another call-up replaces it and tells its people what stands.
+	NoNotice bool `json:"no_notice,omitempty"`
 }
 
 // prepared is an activation request checked against the state.
@@ -695,7 +701,7 @@ func standDownDrills(tx *bolt.Tx, a *Activation, c *muster.Command, live *bolt.B
 		}
 		d.StoppedBy = a.ID
 		if c.RulesAtLeast(rulesDrillEndNotice) {
-			if err := tellDrillEnded(tx, c, &d, live); err != nil {
+			if err := tellEnded(tx, c, &d, live); err != nil {
 				return err
 			}
 		}
@@ -976,12 +982,22 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, invalidf("stand down: %v", err)
 	}
 	a, err := standDownActivation(tx, c, req.Activation, req.Reason, req.Force)
-	if err != nil || !a.Purpose.Drill() || a.Retracts != "" || !c.RulesAtLeast(rulesDrillEndNotice) {
+	if err != nil || a.Retracts != "" || !c.RulesAtLeast(rulesDrillEndNotice) {
 		return a, err
 	}
-	// A trainer's stand-down always tells the people the drill reached
-	// that it has ended, as one a LIVE call-up makes does.
-	if err := tellDrillEnded(tx, c, &a, nil); err != nil || a.EndNotice == "" {
+	// A stand-down tells the people the call-up reached that it has
+	// ended, as one a LIVE call-up makes of a drill does: a drill's
+	// always (before rulesLiveEndNotice), a LIVE call-up's from
+	// rulesLiveEndNotice, and neither when the request says another
+	// call-up replaces it.
+	if c.RulesAtLeast(rulesLiveEndNotice) {
+		if req.NoNotice {
+			return a, nil
+		}
+	} else if !a.Purpose.Drill() {
+		return a, nil
+	}
+	if err := tellEnded(tx, c, &a, nil); err != nil || a.EndNotice == "" {
 		return a, err
 	}
 	return a, putActivation(tx, a)

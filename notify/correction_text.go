@@ -119,8 +119,8 @@ func shortRegionsEN(a Activation) string {
 // language the words are written in (Chinese words get a Chinese lead,
 // whoever reads them).
 func correctionWords(a Activation, lang plans.Language) string {
-	if a.EndsDrill {
-		return drillEndSMS(a, lang)
+	if a.EndsDrill || a.EndsCallUp {
+		return endSMS(a, lang)
 	}
 	lang = writtenIn(a.Message, lang)
 	text := a.Sender + correctionLead(a, lang) + a.Message
@@ -135,8 +135,8 @@ func correctionWords(a Activation, lang plans.Language) string {
 // acknowledge it by habit (收到) were told their reply was not recorded,
 // which read as if something were still wanted of them.
 func correctionSMS(a Activation, lang plans.Language) string {
-	if a.EndsDrill {
-		return drillEndSMS(a, lang)
+	if a.EndsDrill || a.EndsCallUp {
+		return endSMS(a, lang)
 	}
 	lang = writtenIn(a.Message, lang)
 	text := endSentence(correctionWords(a, lang), lang)
@@ -153,18 +153,34 @@ const (
 	DrillEndTextEN = "has ended: you need not report for duty, and no reply is needed."
 )
 
-// drillEndSMS is the SMS of a, the end of a drill (EndsDrill), before its
-// purpose mark, in lang: the plan's sender, the drill named as a
-// correction names the call-up it withdraws, that it has ended and that
-// nothing is wanted of them, and, to a person another drill in force also
-// calls (a.standing), that it stands. It never speaks of a LIVE call-up.
+// LiveEndText is what the end of a LIVE call-up stood down
+// (rulesLiveEndNotice) tells the people it reached, after naming the
+// call-up; LiveEndTextEN in English. Neither speaks of drills: a LIVE
+// text never does.
+const (
+	LiveEndText   = "应急响应已结束，可按单位安排离岗，无需回复。"
+	LiveEndTextEN = "has ended: you may leave your post as your unit directs, and no reply is needed."
+)
+
+// endSMS is the SMS of a, the end of a call-up stood down (EndsDrill,
+// EndsCallUp), before its purpose mark, in lang: the plan's sender, the
+// call-up named as a correction names the call-up it withdraws, that it
+// has ended and that nothing is wanted of them, and, to a person another
+// call-up in force also calls (a.standing: drills for the end of a drill,
+// LIVE call-ups for the end of a LIVE one), that it stands. The end of a
+// drill never speaks of a LIVE call-up.
 // Chinese: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：本次演练已结束，无需到岗，无需回复。
 // English: 【示例市应急】The drill "Flood plan" level IV (Xilin District) of Mar 5 11:07 has ended: …
-func drillEndSMS(a Activation, lang plans.Language) string {
+// LIVE: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：应急响应已结束，可按单位安排离岗，无需回复。
+func endSMS(a Activation, lang plans.Language) string {
 	name := callUpName(a, a.retractedAt, lang)
-	text := a.Sender + "关于" + name + "的通知：" + DrillEndText
+	zh, en, what := DrillEndText, DrillEndTextEN, "The drill "
+	if a.EndsCallUp {
+		zh, en, what = LiveEndText, LiveEndTextEN, "The call-up "
+	}
+	text := a.Sender + "关于" + name + "的通知：" + zh
 	if lang == plans.LangEN {
-		text = a.Sender + "The drill " + strings.TrimPrefix(name, "the call-up ") + " " + DrillEndTextEN
+		text = a.Sender + what + strings.TrimPrefix(name, "the call-up ") + " " + en
 	}
 	return text + standingNote(a.standing, lang)
 }

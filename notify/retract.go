@@ -105,6 +105,13 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 			return nil, err
 		}
 	}
+	// Its correction tells the people it reached: the end notice of its
+	// stand-down, if still going out, stops (rulesLiveEndNotice).
+	if a.EndNotice != "" && c.RulesAtLeast(rulesLiveEndNotice) {
+		if err := stopEndNotice(tx, c, a.EndNotice, "retracted: "+msg); err != nil {
+			return nil, err
+		}
+	}
 	// One stood down before it was retracted left its regions in recovery
 	// (rules 12): they leave it, as there was no emergency.
 	for _, r := range a.Regions {
@@ -178,26 +185,40 @@ func followUp(a Activation, id plans.ActivationID, c *muster.Command, reason, ms
 // learnt it only by texting the drill's number again.
 const rulesDrillEndNotice = 13
 
-// tellDrillEnded opens, for drill d that was just stood down, the
-// follow-up (followUp, with EndsDrill) that tells the people it may have
-// reached (reached) that it has ended, on the drill's account, as a
-// correction goes: its recipients are those people, pending, but the
-// recipients of the active LIVE call-ups and of live (a LIVE call-up
-// starting, not open yet). It calls nobody. Nobody left to tell: nothing
-// is opened. It sets d.EndNotice; the caller stores d.
-func tellDrillEnded(tx *bolt.Tx, c *muster.Command, d *Activation, live *bolt.Bucket) error {
+// rulesLiveEndNotice is the behaviour (muster.Rules) from which a LIVE
+// call-up stood down (activation.standdown) tells the people it reached
+// that the emergency response has ended (tellEnded, LiveEndText): someone
+// who answered 到 may be on the way or at their post. A stand-down that
+// says another call-up replaces it (no_notice) tells nobody, of a LIVE
+// call-up or a drill; a retraction tells them with its correction, and
+// stops an end notice still going out. Under older rules nobody was told
+// of a LIVE call-up's end, and a drill's stand-down always told them.
+const rulesLiveEndNotice = 13
+
+// tellEnded opens, for call-up d that was just stood down, the follow-up
+// (followUp, with EndsDrill for a drill, EndsCallUp for a LIVE call-up)
+// that tells the people it may have reached (reached) that it has ended,
+// on d's account, as a correction goes: its recipients are those people,
+// pending, but, for a drill, the recipients of the active LIVE call-ups
+// and of live (a LIVE call-up starting, not open yet). It calls nobody.
+// Nobody left to tell: nothing is opened. It sets d.EndNotice; the caller
+// stores d.
+func tellEnded(tx *bolt.Tx, c *muster.Command, d *Activation, live *bolt.Bucket) error {
 	src := activationData(tx, d.ID)
-	if !d.Purpose.Drill() || d.Retracts != "" || src == nil {
+	if d.Retracts != "" || src == nil {
 		return nil
 	}
-	calledUp, err := liveRecipients(tx)
-	if err != nil {
-		return err
+	skip := func([]byte) bool { return false }
+	if d.Purpose.Drill() {
+		calledUp, err := liveRecipients(tx)
+		if err != nil {
+			return err
+		}
+		if live != nil {
+			calledUp = append(calledUp, live)
+		}
+		skip = func(person []byte) bool { return inAny(calledUp, person) }
 	}
-	if live != nil {
-		calledUp = append(calledUp, live)
-	}
-	skip := func(person []byte) bool { return inAny(calledUp, person) }
 	found := false
 	cur := src.Bucket(bRecipients).Cursor()
 	for k, v := cur.First(); k != nil && !found; k, v = cur.Next() {
@@ -212,6 +233,10 @@ func tellDrillEnded(tx *bolt.Tx, c *muster.Command, d *Activation, live *bolt.Bu
 	}
 	n := followUp(*d, activationKey(seq), c, "end of drill "+string(d.ID), DrillEndText)
 	n.EndsDrill = true
+	if !d.Purpose.Drill() {
+		n = followUp(*d, activationKey(seq), c, "end of call-up "+string(d.ID), LiveEndText)
+		n.EndsCallUp = true
+	}
 	ad, rb, err := newRecipients(tx, n.ID)
 	if err != nil {
 		return err
@@ -219,7 +244,7 @@ func tellDrillEnded(tx *bolt.Tx, c *muster.Command, d *Activation, live *bolt.Bu
 	grids := map[plans.RegionCode]int64{}
 	roles := make([]int64, len(n.Roles))
 	if n.Recipients, _, err = copyReachedTo(src, rb, skip, grids, roles); err != nil {
-		return fmt.Errorf("end of drill %s: %w", d.ID, err)
+		return fmt.Errorf("end of %s: %w", d.ID, err)
 	}
 	if err := writePendingCounters(ad, n.Recipients, grids, roles); err != nil {
 		return err
@@ -232,6 +257,20 @@ func tellDrillEnded(tx *bolt.Tx, c *muster.Command, d *Activation, live *bolt.Bu
 		return err
 	}
 	d.EndNotice = n.ID
+	return putActivation(tx, n)
+}
+
+// stopEndNotice stands down the end notice id of a call-up retracted
+// (why) if it is still active: those it has not sent to yet get the
+// retraction's correction instead.
+func stopEndNotice(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, why string) error {
+	n, err := getActivation(tx, id)
+	if err != nil || n.Status != StatusActive {
+		return err
+	}
+	if err := standDown(tx, &n, c, why, false); err != nil {
+		return fmt.Errorf("stop end notice %s: %w", id, err)
+	}
 	return putActivation(tx, n)
 }
 

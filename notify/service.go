@@ -682,6 +682,24 @@ func (s *Service) ForceStandDown(ctx context.Context, actor string, id plans.Act
 	return s.standDown(ctx, actor, activationStandDown{Activation: id, Reason: reason, Force: true})
 }
 
+// StandDownRequest is a stand-down: why, and how.
+type StandDownRequest struct {
+	Reason string
+	// Force stands down also a correction that still has messages to go
+	// (ForceStandDown).
+	Force bool
+	// NoNotice tells nobody that the call-up ended: another call-up
+	// replaces it. Otherwise, from rules 13, the people a LIVE call-up or
+	// a drill reached are told (its end_notice).
+	NoNotice bool
+}
+
+// StandDownWith is StandDown (ForceStandDown with req.Force), telling the
+// people the call-up reached that it has ended unless req.NoNotice.
+func (s *Service) StandDownWith(ctx context.Context, actor string, id plans.ActivationID, req StandDownRequest) (Activation, error) {
+	return s.standDown(ctx, actor, activationStandDown{Activation: id, Reason: req.Reason, Force: req.Force, NoNotice: req.NoNotice})
+}
+
 func (s *Service) standDown(ctx context.Context, actor string, req activationStandDown) (Activation, error) {
 	var out Activation
 	if err := CheckReason("reason", req.Reason, "say briefly why; the regions' modes and the CAP Cancel carry it"); err != nil {

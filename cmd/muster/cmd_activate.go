@@ -499,14 +499,17 @@ func repeatFlagError(err error) error {
 }
 
 func newStandDownCmd(g *globals) *cobra.Command {
-	var force bool
+	var force, noNotice bool
 	var cmd *cobra.Command
-	cmd = newReasonCmd(g, "stand-down ACTIVATION --reason TEXT [--force]",
+	cmd = newReasonCmd(g, "stand-down ACTIVATION --reason TEXT [--force] [--no-notice]",
 		"Stand an activation down: stop its sends; a LIVE one's regions go to recovery (恢复) unless something else holds them",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/stand-down" },
 		func(body map[string]any) {
 			if force {
 				body["force"] = true
+			}
+			if noNotice {
+				body["notice"] = false
 			}
 		},
 		func(raw []byte, w io.Writer, id string) error {
@@ -527,8 +530,14 @@ EXERCISE and TEST activations switch no region; the call-up of a drill run
 stood down before it was held is recorded as cut short, as muster drill
 stand-down says, and the answer says so. A correction that still has
 messages to go is not stood down (it ends by itself once they have gone)
-unless --force says to stop a wrong one.`
+unless --force says to stop a wrong one.
+From rules 13 the people a LIVE call-up or a drill reached are told by SMS
+that it has ended, on its own account, in their language (a LIVE one:
+应急响应已结束，可按单位安排离岗，无需回复。); --no-notice tells nobody,
+for a call-up replaced by another one that tells them what stands. A
+retraction (muster retract) tells them with its correction instead.`
 	cmd.Flags().BoolVar(&force, "force", false, "also a correction that still has messages to go (a wrong correction): those it has not reached are not told")
+	cmd.Flags().BoolVar(&noNotice, "no-notice", false, "tell nobody it ended (another call-up replaces it); by default the people it reached are told")
 	return cmd
 }
 
