@@ -426,8 +426,10 @@ const commandVersion byte = 1
 //	   (access.HolderKey: trimmed, each run of white space one space,
 //	   full-width forms narrow, case folded), so "Zhang San", "zhang  san"
 //	   and "ＺＨＡＮＧ　ＳＡＮ" are one person to the approval rule and to
-//	   the texts of what became of a request; before 13 holders were
-//	   compared as written.
+//	   the texts of what became of a request, as 张三 and "张 三" are
+//	   (no space between two Chinese characters), and a decision of the
+//	   requester's or a second one of one person is refused on the folded
+//	   names too; before 13 holders were compared as written.
 //	   A LIVE activation naming the whole city (a region without a
 //	   parent) at a level one person starts alone (approvals 1) that
 //	   gives no expected count needs its scope confirmed (confirm_scope

@@ -51,6 +51,8 @@ func TestHolderKey(t *testing.T) {
 		{"Zhang San", "ＺＨＡＮＧ　ＳＡＮ"},
 		{"张三", "张三　"},
 		{"值班员Ａ1", "值班员a１"},
+		{"张三", "张 三"},
+		{"张三", "张　 三"},
 	} {
 		assert.Equal(t, access.HolderKey(tc.a), access.HolderKey(tc.b), "%q and %q", tc.a, tc.b)
 		assert.True(t, access.SameHolder(tc.a, tc.b), "%q and %q", tc.a, tc.b)
@@ -58,6 +60,7 @@ func TestHolderKey(t *testing.T) {
 	for _, tc := range []struct{ a, b string }{
 		{"Zhang San", "Zhang Sen"},
 		{"张三", "张 三丰"},
+		{"Zhang 三", "Zhang三"},
 		{"Zhang San", "ZhangSan"},
 	} {
 		assert.False(t, access.SameHolder(tc.a, tc.b), "%q and %q", tc.a, tc.b)

@@ -3,6 +3,8 @@ package access
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/width"
@@ -43,10 +45,21 @@ type Lineage []Link
 // HolderKey is the form in which two holders' names are compared to tell
 // whether they name one person: full-width letters, digits and spaces as
 // their narrow forms, case folded, trimmed, and each run of white space as
-// one space. "Zhang San", "zhang  san " and "ＺＨＡＮＧ　ＳＡＮ" are one key;
+// one space, but none between two Chinese characters (a name typed "张 三"
+// is 张三). "Zhang San", "zhang  san " and "ＺＨＡＮＧ　ＳＡＮ" are one key;
 // a name is shown as it was written, never as its key.
 func HolderKey(name string) string {
-	return strings.Join(strings.Fields(cases.Fold().String(width.Fold.String(name))), " ")
+	var b strings.Builder
+	last := rune(0)
+	for _, f := range strings.Fields(cases.Fold().String(width.Fold.String(name))) {
+		first, _ := utf8.DecodeRuneInString(f)
+		if b.Len() > 0 && !(unicode.Is(unicode.Han, last) && unicode.Is(unicode.Han, first)) {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+		last, _ = utf8.DecodeLastRuneInString(f)
+	}
+	return b.String()
 }
 
 // SameHolder reports whether a and b name the same person (HolderKey).

@@ -288,7 +288,7 @@ func (s *Server) secondPerson(ctx context.Context, who access.Identity, id plans
 	// same person (access.Token.Holder).
 	holder := byName[requester][0].HeldBy()
 	requesters := func(name string) bool {
-		return name == requester || len(byName[name]) > 0 && byName[name][0].HeldBy() == holder
+		return name == requester || len(byName[name]) > 0 && access.SameHolder(byName[name][0].HeldBy(), holder)
 	}
 	if own.ID == "" {
 		// Revoked since it was checked: what it approves the FSM refuses

@@ -67,7 +67,9 @@ func (a Activation) shown(now time.Time) Activation {
 // anotherPerson refuses a decision by the requester of a, or by someone
 // who has decided on it already. Under rules 9 and later people are told
 // apart by who holds their tokens (access.Token.Holder): a second token of
-// the requester's is the requester; before, by the tokens' names.
+// the requester's is the requester; before, by the tokens' names. Under
+// rules 13 holders' names are compared folded (access.SameHolder), and the
+// requester is the holder kept with the request.
 func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
 	person := func(token string) (string, error) { return token, nil }
 	if c.Rules >= 9 {
@@ -81,10 +83,14 @@ func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
 	if err != nil {
 		return err
 	}
-	if c.RulesAtLeast(13) && len(a.RequesterLineage) > 0 {
-		requester = a.RequesterLineage[0].Holder
+	same := func(a, b string) bool { return a == b }
+	if c.RulesAtLeast(13) {
+		same = access.SameHolder
+		if len(a.RequesterLineage) > 0 {
+			requester = a.RequesterLineage[0].Holder
+		}
 	}
-	if me == requester {
+	if same(me, requester) {
 		if c.Actor != a.CreatedBy {
 			return muster.Errorf(muster.EForbidden, "activation %s was requested by %s with the token %q; %q is theirs too: another person must decide on it", a.ID, requester, a.CreatedBy, c.Actor)
 		}
@@ -98,7 +104,7 @@ func anotherPerson(tx *bolt.Tx, c *muster.Command, a Activation) error {
 		switch {
 		case d.By == c.Actor:
 			return muster.Errorf(muster.EConflict, "%s has already decided on activation %s", c.Actor, a.ID)
-		case by == me:
+		case same(by, me):
 			return muster.Errorf(muster.EConflict, "%s has already decided on activation %s, with the token %q", me, a.ID, d.By)
 		}
 	}

@@ -37,13 +37,19 @@ func TestTheStateMachineTellsOnePersonByTheirFoldedName(t *testing.T) {
 	a, err := e.svc.Activate(ctx, "带班领导", req)
 	require.NoError(t, err)
 	require.Equal(t, notify.StatusPendingApproval, a.Status)
+	// Nor does it reject it: the requester withdraws a request by standing
+	// it down.
+	_, err = e.svc.Decide(ctx, "值班领导", a.ID, notify.DecisionRequest{Reason: "不必了"})
+	require.Error(t, err, "zhang  SAN rejects the request of Zhang San")
+	assert.True(t, muster.IsCode(err, muster.EForbidden), "%v", err)
+	assert.Contains(t, err.Error(), `activation `+string(a.ID)+` was requested by Zhang San with the token "带班领导"; "值班领导" is theirs too`)
 	approve := notify.DecisionRequest{Approve: true, Recipients: p.Total}
 	for _, by := range []string{"审批员", "值班领导"} {
 		_, err = e.svc.Decide(ctx, by, a.ID, approve)
 		require.Error(t, err, "%s holds a token of Zhang San's", by)
 		assert.True(t, muster.IsCode(err, muster.EForbidden), "%v", err)
 		assert.Contains(t, err.Error(), `activation `+string(a.ID)+` was requested by Zhang San with the token "带班领导"`)
-		assert.Contains(t, err.Error(), "another person must approve")
+		assert.Contains(t, err.Error(), "another person must decide on it")
 	}
 	got, err := e.svc.Decide(ctx, "李四", a.ID, approve)
 	require.NoError(t, err)
