@@ -456,6 +456,18 @@ const commandVersion byte = 1
 //	   stores them folded on the people it creates or updates. Before 13
 //	   the person was renamed, and IDs were compared and stored as
 //	   given. Under any rules the result lists such renames (renamed).
+//	   A drill schedule made or changed (drill.schedule, drill.update
+//	   change) with a length shorter than 15 minutes (MinHeld, the time
+//	   a drill must run to be held) is refused; before 13 any positive
+//	   length was taken (such schedules still load and run). A run by
+//	   hand (drill.fire, manual) is refused while another drill's run is
+//	   open over the same regions, or a region above or below them,
+//	   naming that run and its activation; before 13 it started, calling
+//	   the same people up twice. A due time (drill.fire) is postponed
+//	   while a region among, above or below its regions is in recovery
+//	   after a live emergency (or goes back to it when a warning is
+//	   lifted), as while it is in emergency, until the region is back to
+//	   normal; before 13 it started once the emergency stood down.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

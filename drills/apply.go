@@ -86,6 +86,10 @@ type Run struct {
 	// down, or that it was retracted as a mistake.
 	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
 	Retracted bool               `json:"retracted,omitempty"`
+	// Outcome is filled in on reads too, for a started run: running while
+	// its call-up is active, then held, cut_short, stopped_by_live or
+	// retracted (only a run held counts as a drill of its regions).
+	Outcome string `json:"outcome,omitempty"`
 	// Warnings is set only in the answer to a run by hand, never stored:
 	// what may stop it soon (a LIVE request over its regions waiting for
 	// approval, which stands it down once approved).
@@ -293,7 +297,22 @@ func addRun(tx *bolt.Tx, r *Run) error {
 
 func putRun(tx *bolt.Tx, r *Run) error { return putRecord(tx, bRuns, string(r.ID), r) }
 
-func (s *Schedule) check(tx *bolt.Tx) error {
+// rulesHeldLength is the behaviour (muster.Rules) from which a schedule
+// made or changed (drill.schedule, drill.update change) is refused a
+// length shorter than MinHeld: its runs would end before they could be
+// drills held. Under older rules any positive length was taken; such
+// schedules stored before still load and run, and their runs are cut
+// short.
+const rulesHeldLength = 13
+
+// shortLengthError refuses a length d shorter than MinHeld.
+func shortLengthError(d time.Duration) error {
+	return invalidf("length %s: at least %s — a drill counts as held only once its call-up has run %s (the report's T+15 checkpoint, time for people to answer); "+
+		"a shorter run would be recorded as cut short, never as a drill of its regions (to end one run early, muster drill stand-down it)",
+		plans.Duration(d), plans.Duration(MinHeld), plans.Duration(MinHeld))
+}
+
+func (s *Schedule) check(tx *bolt.Tx, c *muster.Command) error {
 	if _, err := ParseExerciseType(string(s.Type)); err != nil || s.Type != ExerciseType(strings.ToLower(string(s.Type))) {
 		return invalidf("type %q: want notification, tabletop, functional or full-scale", s.Type)
 	}
@@ -323,6 +342,9 @@ func (s *Schedule) check(tx *bolt.Tx) error {
 	if s.Length < 0 {
 		return invalidf("length %s: must be positive", s.Length)
 	}
+	if s.Length > 0 && s.Length.Std() < MinHeld && c.RulesAtLeast(rulesHeldLength) {
+		return shortLengthError(s.Length.Std())
+	}
 	return notify.CheckActivation(tx, s.request(""))
 }
 
@@ -341,7 +363,7 @@ func applySchedule(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, invalidf("drill schedule: %v", err)
 	}
 	s := p.Schedule
-	if err := s.check(tx); err != nil {
+	if err := s.check(tx, c); err != nil {
 		return nil, err
 	}
 	if s.RunAt.IsZero() != s.Due.IsZero() {
@@ -409,7 +431,7 @@ func changeSchedule(tx *bolt.Tx, c *muster.Command, old Schedule, p scheduleUpda
 			old.ID, old.UpdatedAt.Format(time.RFC3339), old.UpdatedBy)
 	}
 	s := *p.Schedule
-	if err := s.check(tx); err != nil {
+	if err := s.check(tx, c); err != nil {
 		return nil, err
 	}
 	s.ID, s.Paused, s.Runs, s.Missed, s.LastRun = old.ID, old.Paused, old.Runs, old.Missed, old.LastRun
@@ -508,7 +530,7 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if f.Skip {
 		return giveUp(orDefault(f.Reason, "missed its due time"))
 	}
-	blocked, why, err := liveEmergency(tx, s.Regions)
+	blocked, why, err := liveEmergency(tx, s.Regions, c.RulesAtLeast(rulesRecoveryPostpones))
 	if err != nil {
 		return nil, err
 	}
@@ -583,11 +605,20 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 // that check). Under older rules only the service checked.
 const rulesManualRunOpen = 7
 
+// rulesManualOtherRunOpen is the behaviour (muster.Rules) from which the
+// FSM refuses a run by hand while another drill's run (another schedule's,
+// or one run by hand) is open over the same regions, or a region above or
+// below them (otherRunOpenNow at the command's time), as a due time then is
+// recorded missed. Under older rules it started, and the same people were
+// called up twice at once.
+const rulesManualOtherRunOpen = 13
+
 // fireManual runs s now, outside its due times: its occurrences are left as
-// they are, and a live emergency or an open run of s refuses it.
+// they are, and a live emergency, an open run of s or another drill's run
+// open over its regions refuses it.
 func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, error) {
 	s := *old
-	if _, why, err := liveEmergency(tx, s.Regions); err != nil {
+	if _, why, err := liveEmergency(tx, s.Regions, false); err != nil {
 		return nil, err
 	} else if why != "" {
 		return nil, conflictf("drill %s not started: %s; drills wait until the emergency stands down", s.ID, why)
@@ -597,6 +628,13 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 			return nil, err
 		} else if ok {
 			return nil, conflictf("drill %s not started: %s", s.ID, describeOpen(open))
+		}
+	}
+	if c.RulesAtLeast(rulesManualOtherRunOpen) {
+		if other, ok, err := otherRunOpenNow(tx, &s, c.Time); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, conflictf("drill %s not started: %s", s.ID, describeOther(other))
 		}
 	}
 	r, err := s.start(tx, c, time.Time{})
@@ -657,10 +695,20 @@ func (s *Schedule) run(status RunStatus, due time.Time, c *muster.Command) Run {
 		Status: status, Due: due, NoNotice: s.NoNotice != nil, At: c.Time, By: c.Actor, Units: slices.Clone(s.Units), Index: c.Index, TimeZone: s.TimeZone}
 }
 
+// rulesRecoveryPostpones is the behaviour (muster.Rules) from which a due
+// time is postponed while a region among, above or below its regions is in
+// recovery (恢复) after a live emergency, as it is while one is in
+// emergency: the drill waits until the region is back to normal, not only
+// until the LIVE call-up stands down. Under older rules it started as
+// soon as the call-up stood down, to the people just called up for real.
+const rulesRecoveryPostpones = 13
+
 // liveEmergency reports the regions among, above or below regions that are
-// in emergency (战时). Only LIVE activations switch regions to emergency, so
-// any such region is a live emergency. why describes them for a person.
-func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode) ([]plans.RegionCode, string, error) {
+// in emergency (战时) — and, with recovery, those in recovery (恢复) after
+// one, or going back to it once a warning is lifted. Only LIVE activations
+// switch regions to emergency, so any such region is a live emergency. why
+// describes them for a person.
+func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode, recovery bool) ([]plans.RegionCode, string, error) {
 	modes, err := plans.Modes(tx)
 	if err != nil {
 		return nil, "", err
@@ -668,7 +716,8 @@ func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode) ([]plans.RegionCode,
 	var blocked []plans.RegionCode
 	var reasons []string
 	for _, m := range modes {
-		if m.Mode != plans.ModeEmergency {
+		recovering := recovery && m.Mode != plans.ModeEmergency && (m.Mode == plans.ModeRecovery || m.Recovery != nil)
+		if m.Mode != plans.ModeEmergency && !recovering {
 			continue
 		}
 		path, err := plans.RegionPath(tx, m.Region)
@@ -691,13 +740,25 @@ func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode) ([]plans.RegionCode,
 			continue
 		}
 		blocked = append(blocked, m.Region)
+		if recovering {
+			after := ""
+			if m.Recovery != nil && m.Recovery.Activation != "" {
+				after = " after " + string(m.Recovery.Activation)
+			}
+			reasons = append(reasons, fmt.Sprintf("%s is in recovery (恢复)%s", path[0].Label(), after))
+			continue
+		}
 		var acts []string
 		for _, h := range m.Holds {
 			acts = append(acts, string(h.Activation))
 		}
 		reasons = append(reasons, fmt.Sprintf("%s is in emergency (战时, level %s, %s)", path[0].Label(), m.Level, strings.Join(acts, ", ")))
 	}
-	return blocked, strings.Join(reasons, "; "), nil
+	why := strings.Join(reasons, "; ")
+	if recovery && why != "" {
+		why += ": the drill waits until the region is back to normal (平时), through its recovery"
+	}
+	return blocked, why, nil
 }
 
 func applyClose(tx *bolt.Tx, c *muster.Command) (any, error) {

@@ -149,6 +149,10 @@ func TestFindingsThroughCluster(t *testing.T) {
 	e := newEnv(t, 3, 300)
 	ctx := testCtx(t)
 	run := findingRun(t, e)
+	// Over the same district: the first stands down before the second
+	// runs, which would call the same people up again.
+	_, err := e.notify.StandDown(ctx, "trainer", run.Activation, "演练结束")
+	require.NoError(t, err)
 	other := findingRun(t, e)
 
 	a, err := e.drills.AddFinding(ctx, "trainer", drills.FindingInput{Run: run.ID, What: "12%的人未回复", Change: "对未回复人员增加语音呼叫", Owner: "市应急局", Due: "2027-01-10"})

@@ -87,6 +87,8 @@ func TestFirePostponedByLiveEmergency(t *testing.T) {
 
 	_, err = e.notify.StandDown(ctx, "commander", live.ID, "雨停")
 	require.NoError(t, err)
+	_, err = e.notify.EndRecovery(ctx, "commander", []plans.RegionCode{district}, "恢复正常")
+	require.NoError(t, err)
 	require.NoError(t, e.drills.Fire(ctx, "scheduler", drills.Fire{Schedule: s.ID, Due: s.Due, Next: next, NextRunAt: next, RetryAt: retry.Add(10 * time.Minute)}, &res))
 	require.NotNil(t, res.Run)
 	assert.Equal(t, drills.RunStarted, res.Run.Status)
@@ -94,8 +96,7 @@ func TestFirePostponedByLiveEmergency(t *testing.T) {
 	assert.Nil(t, res.Schedule.Postponed)
 	m, err := e.notify.Mode(ctx, muster.Default, street)
 	require.NoError(t, err)
-	assert.Equal(t, plans.ModeRecovery, m.Mode, "a drill holds no region: the street is in the recovery its district's stand-down left (rules 12)")
-	assert.Equal(t, district, m.From)
+	assert.Equal(t, plans.ModeNormal, m.Mode, "a drill holds no region: the street is back to normal with its district")
 }
 
 func TestFireRecordsARunThatCannotStart(t *testing.T) {
@@ -344,7 +345,7 @@ func TestRunsOfAScheduleNeverOpenAtOnce(t *testing.T) {
 		e, tick := rig(t, 0)
 		ctx := testCtx(t)
 		in := weekly(street)
-		in.Cron, in.Length = "*/2 * * * *", "1m"
+		in.Cron, in.Length = "*/30 * * * *", "29m"
 		s, err := e.drills.Schedule(ctx, "trainer", in)
 		require.NoError(t, err)
 		phase := 2876 * time.Millisecond // the passes come at :02.876, :07.876, …
@@ -354,13 +355,15 @@ func TestRunsOfAScheduleNeverOpenAtOnce(t *testing.T) {
 		require.Equal(t, []drills.ScheduleID{s.ID}, rep.Postponed)
 		_, err = e.notify.StandDown(ctx, "commander", live.ID, "内涝解除")
 		require.NoError(t, err)
+		_, err = e.notify.EndRecovery(ctx, "commander", []plans.RegionCode{street}, "恢复正常")
+		require.NoError(t, err)
 		// The retry a minute later starts the run, a little after a pass's
-		// phase: its length of 1m ends 2.879s after the next due time.
+		// phase: its length of 29m ends 2.879s after the next due time.
 		rep = tick(s.Due.Add(time.Minute + phase + 3*time.Millisecond))
 		require.Len(t, rep.Started, 1)
 		late, err := e.drills.GetRun(ctx, muster.Default, rep.Started[0])
 		require.NoError(t, err)
-		next := s.Due.Add(2 * time.Minute)
+		next := s.Due.Add(30 * time.Minute)
 		require.True(t, late.EndsAt.Equal(next.Add(phase+3*time.Millisecond)), "ends at %s", late.EndsAt)
 
 		rep = tick(next.Add(phase)) // 3ms before the late run's length is over
@@ -376,7 +379,7 @@ func TestRunsOfAScheduleNeverOpenAtOnce(t *testing.T) {
 		// due time would still have come while it was open.
 		rep = tick(next.Add(phase + 5*time.Second))
 		assert.Equal(t, []drills.RunID{late.ID}, rep.Closed)
-		rep = tick(next.Add(2*time.Minute + phase))
+		rep = tick(next.Add(30*time.Minute + phase))
 		assert.Len(t, rep.Started, 1, "the due time after runs")
 	})
 
@@ -417,19 +420,19 @@ func TestRunsOfAScheduleNeverOpenAtOnce(t *testing.T) {
 
 	// A run stood down a second before its length is over, as the next
 	// starts, was held, not cut short: the trend does not mark it.
-	t.Run("ten minutes long, every ten minutes", func(t *testing.T) {
+	t.Run("fifteen minutes long, every fifteen minutes", func(t *testing.T) {
 		e, tick := rig(t, 0)
 		ctx := testCtx(t)
 		in := weekly(district)
-		in.Cron, in.Length = "*/10 * * * *", "10m"
+		in.Cron, in.Length = "*/15 * * * *", "15m"
 		s, err := e.drills.Schedule(ctx, "trainer", in)
 		require.NoError(t, err)
 		require.Len(t, tick(s.Due.Add(3*time.Second)).Started, 1)
-		require.Len(t, tick(s.Due.Add(10*time.Minute+2*time.Second)).Started, 1)
+		require.Len(t, tick(s.Due.Add(15*time.Minute+2*time.Second)).Started, 1)
 		trend, err := e.drills.Trend(ctx, muster.Default, "flood-control")
 		require.NoError(t, err)
 		require.Len(t, trend, 2)
-		assert.Equal(t, 599*time.Second, trend[0].StoodDownAt.Sub(trend[0].Start))
+		assert.Equal(t, 899*time.Second, trend[0].StoodDownAt.Sub(trend[0].Start))
 		assert.False(t, trend[0].CutShort, "held: stood down as the next run started")
 	})
 }

@@ -53,6 +53,12 @@ type DrillDue struct {
 	LastRun  RunID        `json:"last_run,omitempty"`
 	LastType ExerciseType `json:"last_type,omitempty"`
 	LastAt   time.Time    `json:"last_at,omitzero"`
+	// LastRegions are the regions the last run called up, and Partial is
+	// set when each of them lies under the scope region: it drilled a part
+	// of it (one district of a city-wide plan, say), and the rest of it
+	// was not drilled by that run.
+	LastRegions []plans.RegionCode `json:"last_regions,omitempty"`
+	Partial     bool               `json:"partial,omitempty"`
 	// NextDue is LastAt plus Interval by the calendar in DefaultTimeZone.
 	NextDue time.Time `json:"next_due,omitzero"`
 	// Overdue is set when NextDue is at or before the report's time, or
@@ -268,6 +274,11 @@ func regionDrills(tx *bolt.Tx, paths *regionPaths, pv plans.PlanVersion, code pl
 	}
 	rd.Full.settle(lastFull, now, loc)
 	rd.Notification.settle(lastNotify, now, loc)
+	for _, d := range []*DrillDue{&rd.Full, &rd.Notification} {
+		d.Partial = len(d.LastRegions) > 0 && !slices.ContainsFunc(d.LastRegions, func(rr plans.RegionCode) bool {
+			return slices.Contains(paths.path(code), rr) // code itself or a region above it
+		})
+	}
 	rd.Overdue = rd.Full.Overdue || rd.Notification.Overdue
 	return rd
 }
@@ -278,7 +289,7 @@ func (d *DrillDue) settle(last *Run, now time.Time, loc *time.Location) {
 		d.Never, d.Overdue = true, true
 		return
 	}
-	d.LastRun, d.LastType, d.LastAt = last.ID, last.Type, last.At
+	d.LastRun, d.LastType, d.LastAt, d.LastRegions = last.ID, last.Type, last.At, slices.Clone(last.Regions)
 	d.NextDue = d.Interval.AddTo(last.At.In(loc))
 	if !now.Before(d.NextDue) {
 		d.Overdue = true
@@ -287,17 +298,19 @@ func (d *DrillDue) settle(last *Run, now time.Time, loc *time.Location) {
 }
 
 // MinHeld is how long a drill's call-up must have run for the drill to
-// count as held: the report's T+15 checkpoint. A run whose length is
-// shorter is held once its length is over.
+// count as held: the report's T+15 checkpoint. It is also the shortest
+// length a schedule takes (rules 13): a run shorter than that ends before
+// anyone's answer could count, and is cut short however it ends.
 const MinHeld = 15 * time.Minute
 
 // cutShort reports whether run r was cut short rather than held: its
 // call-up was stood down by a LIVE call-up that started over its regions
-// (StoppedBy), or retracted as a mistake (Retraction), or stood down by hand
-// less than MinHeld after it started (or before its length was over, if
-// that is shorter) — people had no time to answer. The scheduler stands a
-// run down when its length is over, or at most Grace before as the next run
-// of its schedule starts, which is never cut short.
+// (StoppedBy), or retracted as a mistake (Retraction), or stood down less
+// than MinHeld after it started, by hand or by the scheduler — people had
+// no time to answer — or its length is shorter than MinHeld (a schedule
+// stored before lengths had that floor). The scheduler stands a run down
+// when its length is over, or at most Grace before as the next run of its
+// schedule starts, which for a length of at least MinHeld is held.
 func cutShort(tx *bolt.Tx, r *Run) bool {
 	if r.Activation == "" {
 		return false
@@ -309,12 +322,15 @@ func cutShort(tx *bolt.Tx, r *Run) bool {
 	if a.StoppedBy != "" || a.Retraction != nil {
 		return true
 	}
+	if r.shortLength() {
+		return true
+	}
 	if a.Status != notify.StatusStoodDown || a.StoodDownAt.IsZero() {
 		return false
 	}
 	if a.StoodDownBy == SchedulerActor && !a.StoodDownAt.Add(Grace).Before(r.EndsAt) {
-		// The next run of its schedule stood it down as it started, a
-		// few seconds before its length was over (dueTimeOpen).
+		// Its length was over, or the next run of its schedule stood it
+		// down as it started, a few seconds before (dueTimeOpen).
 		return false
 	}
 	started := a.StartedAt
@@ -324,14 +340,47 @@ func cutShort(tx *bolt.Tx, r *Run) bool {
 	return a.StoodDownAt.Sub(started) < r.HeldAfter()
 }
 
-// HeldAfter is how long r's call-up must run before a stand-down by hand
-// leaves it a drill held rather than cut short: MinHeld, or its length when
-// that is shorter.
-func (r Run) HeldAfter() time.Duration {
-	if !r.EndsAt.IsZero() {
-		return min(MinHeld, r.EndsAt.Sub(r.At))
+// shortLength reports whether r's length is shorter than MinHeld: it can
+// never be a drill held.
+func (r Run) shortLength() bool {
+	return !r.EndsAt.IsZero() && r.EndsAt.Sub(r.At) < MinHeld
+}
+
+// HeldAfter is how long r's call-up must run for it to be a drill held
+// rather than cut short: MinHeld, whatever its length (a run whose length
+// is shorter is cut short when its length is over).
+func (r Run) HeldAfter() time.Duration { return MinHeld }
+
+// Run outcomes (Run.Outcome): what became of a started run's call-up.
+const (
+	OutcomeRunning   = "running"         // its call-up is still active
+	OutcomeHeld      = "held"            // it ran long enough to be a drill held
+	OutcomeCutShort  = "cut_short"       // stood down before MinHeld, or its length was shorter
+	OutcomeStopped   = "stopped_by_live" // a LIVE call-up over its regions stood it down
+	OutcomeRetracted = "retracted"       // its call-up was retracted as a mistake
+)
+
+// outcome says what became of started run r's call-up (see the Outcome
+// constants); "" for a run that did not start.
+func outcome(tx *bolt.Tx, r *Run) string {
+	if r.Status != RunStarted || r.Activation == "" {
+		return ""
 	}
-	return MinHeld
+	a, err := notify.GetActivation(tx, r.Activation)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case a.Retraction != nil:
+		return OutcomeRetracted
+	case a.StoppedBy != "":
+		return OutcomeStopped
+	case a.Status == notify.StatusActive:
+		return OutcomeRunning
+	case cutShort(tx, r):
+		return OutcomeCutShort
+	}
+	return OutcomeHeld
 }
 
 // finished reports whether run r's call-up is over at now: stood down (or

@@ -170,6 +170,23 @@ func otherRunOpen(tx *bolt.Tx, s *Schedule, at, now time.Time) (open Run, ok boo
 	return open, ok, over, nil
 }
 
+// otherRunOpenNow is the first run of a schedule other than s whose
+// call-up is active over regions that overlap s's and whose length is not
+// over at now; ok is false when none is. A run by hand of s would call its
+// people up a second time.
+func otherRunOpenNow(tx *bolt.Tx, s *Schedule, now time.Time) (Run, bool, error) {
+	active, err := activeRunsOver(tx, plans.NewRegionReader(tx), s)
+	if err != nil {
+		return Run{}, false, err
+	}
+	for _, r := range active {
+		if r.EndsAt.After(now) {
+			return r, true, nil
+		}
+	}
+	return Run{}, false, nil
+}
+
 // activeRunsOver returns, in the order of the index of runs the scheduler
 // has yet to close, the runs of schedules other than s whose call-up is
 // active over regions that overlap s's.

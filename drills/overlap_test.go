@@ -243,7 +243,7 @@ func TestScheduleWarnsOfARunOpenNow(t *testing.T) {
 
 	oneOff := func(region plans.RegionCode, when, title string) drills.Schedule {
 		in := weekly(region)
-		in.Cron, in.At, in.Title, in.Length = "", when, title, "5m"
+		in.Cron, in.At, in.Title, in.Length = "", when, title, "15m"
 		s, err := e.drills.Schedule(ctx, "trainer", in)
 		require.NoError(t, err, "a warning, not a refusal")
 		return s

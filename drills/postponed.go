@@ -17,9 +17,9 @@ import (
 //   - once the next due time has come, that occurrence (the postponed one is
 //     given up at the scheduler's next look), postponed from its due time if
 //     a region still blocks it;
-//   - the regions and activations that block the occurrence now, and no
-//     postponement once none does: the run starts at the scheduler's next
-//     look (RunAt).
+//   - the regions and activations that block the occurrence now (in
+//     emergency, or in recovery after one), and no postponement once none
+//     does: the run starts at the scheduler's next look (RunAt).
 //
 // It reads the state and changes nothing; the scheduler's commands still
 // decide what happens.
@@ -40,7 +40,7 @@ func asSeen(tx *bolt.Tx, sc *Schedule, now time.Time) error {
 		}
 		seen = Postponement{Due: next, Since: next}
 	}
-	blocked, why, err := liveEmergency(tx, sc.Regions)
+	blocked, why, err := liveEmergency(tx, sc.Regions, true)
 	if err != nil {
 		return err
 	}

@@ -579,10 +579,15 @@ func latestStart(sc *Schedule, due time.Time, loc *time.Location) time.Time {
 //     a live emergency to end, as Service.Get shows them at the scrape (not
 //     paused, and a region still in emergency);
 //   - muster_drill_runs_total{status}: runs recorded, by status (started,
-//     missed, failed).
+//     missed, failed);
+//   - muster_drill_runs_ended_total{outcome}: started runs whose call-up
+//     is over, by what became of it (Run.Outcome): held, cut_short,
+//     stopped_by_live, retracted. Only held ones are drills of their
+//     regions; started minus these is the runs still running.
 //
-// A scrape reads every schedule but only the runs recorded since the last
-// scrape. Nothing registers it; the caller does.
+// A scrape reads every schedule, the runs recorded since the last scrape
+// and the started runs still running at the last. Nothing registers it;
+// the caller does.
 func (s *Scheduler) Collector() prometheus.Collector {
 	return &scheduleCollector{
 		view:      s.view,
@@ -590,7 +595,11 @@ func (s *Scheduler) Collector() prometheus.Collector {
 		schedules: prometheus.NewDesc("muster_drill_schedules", "Drill schedules, paused ones included.", nil, nil),
 		postponed: prometheus.NewDesc("muster_drill_schedules_postponed", "Drill schedules whose occurrence is postponed by a live emergency.", nil, nil),
 		runs:      prometheus.NewDesc("muster_drill_runs_total", "Drill runs recorded, by status (started, missed, failed).", []string{"status"}, nil),
+		ended: prometheus.NewDesc("muster_drill_runs_ended_total",
+			"Started drill runs whose call-up is over, by outcome (held, cut_short, stopped_by_live, retracted); only held ones count as drills.", []string{"outcome"}, nil),
 		byStatus:  map[RunStatus]float64{RunStarted: 0, RunMissed: 0, RunFailed: 0},
+		byOutcome: map[string]float64{OutcomeHeld: 0, OutcomeCutShort: 0, OutcomeStopped: 0, OutcomeRetracted: 0},
+		running:   map[RunID]bool{},
 	}
 }
 
@@ -598,16 +607,20 @@ type scheduleCollector struct {
 	view                       Viewer
 	now                        func() time.Time
 	schedules, postponed, runs *prometheus.Desc
+	ended                      *prometheus.Desc
 
-	mu       sync.Mutex // guards the run counts between scrapes
-	runsSeen uint64     // the last run sequence counted
-	byStatus map[RunStatus]float64
+	mu        sync.Mutex // guards the run counts between scrapes
+	runsSeen  uint64     // the last run sequence counted
+	byStatus  map[RunStatus]float64
+	byOutcome map[string]float64
+	running   map[RunID]bool // started runs not yet counted as ended
 }
 
 func (c *scheduleCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.schedules
 	ch <- c.postponed
 	ch <- c.runs
+	ch <- c.ended
 }
 
 func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
@@ -616,7 +629,7 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var schedules, postponed int
-	seen, counts := c.runsSeen, maps.Clone(c.byStatus)
+	seen, counts, outcomes, running := c.runsSeen, maps.Clone(c.byStatus), maps.Clone(c.byOutcome), maps.Clone(c.running)
 	now := c.now()
 	err := c.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		schedules, postponed = 0, 0
@@ -666,6 +679,21 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 				return fmt.Errorf("decode drill run R%06d: %w", seen, err)
 			}
 			counts[r.Status]++
+			if r.Status == RunStarted {
+				running[RunID(fmt.Sprintf("R%06d", seen))] = true
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(running)) {
+			r, err := getRun(tx, id)
+			if err != nil {
+				return err
+			}
+			if o := outcome(tx, &r); o != OutcomeRunning {
+				if o != "" {
+					outcomes[o]++
+				}
+				delete(running, id)
+			}
 		}
 		return nil
 	})
@@ -673,10 +701,13 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.schedules, fmt.Errorf("read drill schedules: %w", err))
 		return
 	}
-	c.runsSeen, c.byStatus = seen, counts
+	c.runsSeen, c.byStatus, c.byOutcome, c.running = seen, counts, outcomes, running
 	ch <- prometheus.MustNewConstMetric(c.schedules, prometheus.GaugeValue, float64(schedules))
 	ch <- prometheus.MustNewConstMetric(c.postponed, prometheus.GaugeValue, float64(postponed))
 	for _, st := range slices.Sorted(maps.Keys(counts)) {
 		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, counts[st], string(st))
+	}
+	for _, o := range slices.Sorted(maps.Keys(outcomes)) {
+		ch <- prometheus.MustNewConstMetric(c.ended, prometheus.CounterValue, outcomes[o], o)
 	}
 }

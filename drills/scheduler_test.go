@@ -670,6 +670,8 @@ func TestSchedulerPostponesDuringLiveEmergency(t *testing.T) {
 
 	_, err = e.notify.StandDown(ctx, "commander", live.ID, "雨停")
 	require.NoError(t, err)
+	_, err = e.notify.EndRecovery(ctx, "commander", []plans.RegionCode{district}, "恢复正常")
+	require.NoError(t, err)
 	rep = tick(s.Due.Add(2 * retry))
 	require.Len(t, rep.Started, 1, "it runs at the first retry after the stand-down")
 	run, err := e.drills.GetRun(ctx, muster.Default, rep.Started[0])
@@ -774,6 +776,8 @@ muster_drill_schedules_postponed %d
 
 	// The emergency stands down; the scheduler looks again only in an hour.
 	_, err = e.notify.StandDown(ctx, "commander", live.ID, "雨停")
+	require.NoError(t, err)
+	_, err = e.notify.EndRecovery(ctx, "commander", []plans.RegionCode{district}, "恢复正常")
 	require.NoError(t, err)
 	e.clock.Set(s.Due.Add(10 * time.Minute))
 	got = shown()
@@ -935,6 +939,12 @@ func TestSchedulerCollector(t *testing.T) {
 	_, err = e.drills.RunNow(ctx, "trainer", a.ID)
 	require.NoError(t, err)
 	want := `
+# HELP muster_drill_runs_ended_total Started drill runs whose call-up is over, by outcome (held, cut_short, stopped_by_live, retracted); only held ones count as drills.
+# TYPE muster_drill_runs_ended_total counter
+muster_drill_runs_ended_total{outcome="cut_short"} 0
+muster_drill_runs_ended_total{outcome="held"} 0
+muster_drill_runs_ended_total{outcome="retracted"} 0
+muster_drill_runs_ended_total{outcome="stopped_by_live"} 0
 # HELP muster_drill_runs_total Drill runs recorded, by status (started, missed, failed).
 # TYPE muster_drill_runs_total counter
 muster_drill_runs_total{status="failed"} 0
@@ -956,7 +966,8 @@ muster_drill_schedules_postponed 0
 	require.NoError(t, err)
 	assert.Len(t, rep.Started, 2)
 	assert.Len(t, rep.Postponed, 1)
-	want = strings.NewReplacer(`started"} 1`, `started"} 3`, "postponed 0", "postponed 1").Replace(want)
+	// The pass closed the run by hand, an hour long: held.
+	want = strings.NewReplacer(`started"} 1`, `started"} 3`, "postponed 0", "postponed 1", `held"} 0`, `held"} 1`).Replace(want)
 	assert.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want)), "counted incrementally")
 }
 

@@ -138,6 +138,9 @@ func newSchedule(in ScheduleInput) (Schedule, error) {
 		if err != nil || d <= 0 {
 			return sc, invalidf("length %q: want a duration such as 1h", in.Length)
 		}
+		if d < MinHeld {
+			return sc, shortLengthError(d)
+		}
 		if d > MaxLength {
 			return sc, invalidf("length %s: at most %s (a drill's call-up, with its reminders and escalations, runs no longer than a day)", plans.Duration(d), plans.Duration(MaxLength))
 		}
@@ -292,11 +295,11 @@ func scheduleWarnings(tx *bolt.Tx, sc *Schedule, now time.Time) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	// A live emergency over its regions now postpones a due time
-	// that comes while it lasts.
-	blocked, why, err := liveEmergency(tx, sc.Regions)
+	// A live emergency over its regions now, or its recovery, postpones
+	// a due time that comes while it lasts.
+	blocked, why, err := liveEmergency(tx, sc.Regions, true)
 	if err == nil && len(blocked) > 0 {
-		warnings = append(warnings, why+": a due time while the emergency lasts waits until it stands down (the run is postponed, not missed)")
+		warnings = append(warnings, why+"; a due time before then is postponed, not missed")
 	}
 	return warnings, err
 }
@@ -515,17 +518,25 @@ func mustZone(sc *Schedule) *time.Location {
 
 // RunNow starts a run of schedule id now, whatever its due times. A region
 // in a live emergency refuses it (EConflict), and so does a run of the
-// schedule still open (see openRun): the same people would be called up
-// twice at once.
+// schedule still open (see openRun), or another drill's run open over the
+// same regions or regions above or below them (otherRunOpenNow): the same
+// people would be called up twice at once.
 func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run, error) {
 	var out FireResult
 	var open Run
-	var isOpen bool
+	var isOpen, otherOpen bool
 	var warnings []string
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
 		now := s.clock.Now()
 		if open, isOpen, err = openRun(tx, id, now); err != nil || isOpen {
+			return err
+		}
+		sc, err := getSchedule(tx, id)
+		if err != nil {
+			return err
+		}
+		if open, otherOpen, err = otherRunOpenNow(tx, &sc, now); err != nil || otherOpen {
 			return err
 		}
 		warnings, err = waitingLiveWarnings(tx, id, now)
@@ -534,9 +545,13 @@ func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run,
 	if err != nil {
 		return Run{}, err
 	}
-	if isOpen {
+	if isOpen || otherOpen {
+		what := describeOpen(open)
+		if otherOpen {
+			what = describeOther(open)
+		}
 		return Run{}, conflictf("drill %s not started: %s; stand it down first (muster stand-down %s --reason ...) or wait until it ends",
-			id, describeOpen(open), open.Activation)
+			id, what, open.Activation)
 	}
 	if err := s.Fire(ctx, actor, Fire{Schedule: id, Manual: true}, &out); err != nil {
 		return Run{}, s.scopeNotConfirmed(ctx, id, err)
@@ -704,7 +719,7 @@ func (s *Service) GetRun(ctx context.Context, level muster.Consistency, id RunID
 }
 
 // howEnded fills in, on r read from the store, whether a LIVE call-up
-// stood its call-up down or it was retracted.
+// stood its call-up down or it was retracted, and its outcome.
 func howEnded(tx *bolt.Tx, r *Run) error {
 	if r.Activation == "" {
 		return nil
@@ -717,6 +732,7 @@ func howEnded(tx *bolt.Tx, r *Run) error {
 		return fmt.Errorf("drill run %s: %w", r.ID, err)
 	}
 	r.StoppedBy, r.Retracted = a.StoppedBy, a.Retraction != nil
+	r.Outcome = outcome(tx, r)
 	return nil
 }
 

@@ -29,7 +29,8 @@ emergency. Schedules recur (--cron in --tz) or happen once (--at); a
 no-notice drill (--no-notice 09:00-17:00) starts at a time picked inside the
 window on the due day, which only admins can see in advance. Each due time
 runs exactly once across leader changes; a drill due while one of its
-regions is in a live emergency (战时) waits until it stands down.`,
+regions is in a live emergency (战时), or in recovery (恢复) after one, waits
+until the region is back to normal (平时).`,
 	}
 	cmd.AddCommand(newDrillScheduleCmd(g), newDrillChangeCmd(g), newDrillListCmd(g), newDrillShowCmd(g),
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),
@@ -70,10 +71,10 @@ func newDrillStandDownCmd(g *globals) *cobra.Command {
 			return nil
 		})
 	cmd.Long = fmt.Sprintf(`End a drill run early: its call-up stands down (no more 【演练】 sends or
-escalations). A run stood down less than %s after it started (or before its
---length was over, when that is shorter) is recorded as cut short, not as a
-drill held: it does not count as its regions' last drill in muster drill
-overdue, nor its silent people as roster failures; the answer says so.`, plans.Duration(drills.MinHeld))
+escalations). A run stood down less than %s after it started is recorded as
+cut short, not as a drill held: it does not count as its regions' last drill
+in muster drill overdue, nor its silent people as roster failures; the answer
+says so.`, plans.Duration(drills.MinHeld))
 	return cmd
 }
 
@@ -170,7 +171,7 @@ func scheduleFlags(f *pflag.FlagSet, in *drills.ScheduleInput, regions, units *s
 	checkedVar(f, &in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
 	checkedVar(f, &in.CatchUp, "catch-up", def("skip"), "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
 	checkedVar(f, &in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h", wantDuration, positiveDuration)
-	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h, at most 24h)", wantDuration, positiveDuration)
+	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h, at least 15m: a shorter run is no drill held, at most 24h)", wantDuration, positiveDuration)
 	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
 	f.StringVar(units, "units", "", "participating units (参演单位), comma-separated")
 	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "no-notice", "length")
@@ -447,6 +448,29 @@ func printRun(w io.Writer, r drills.Run) {
 // runTime shows a time of run r, to the minute, in its schedule's zone, as
 // the schedule's own times are shown; a run recorded before runs kept
 // their schedule's zone shows it in the machine's zone.
+// tableZone is how a table of drill runs shows their times: in their
+// schedules' zone when all that name one share it (as drill run shows a
+// run's; a run recorded before runs kept their schedule's zone names
+// none), otherwise in the machine's zone, as the CLI's other tables do —
+// one zone for the whole table, so that its rows read in time order
+// whatever zone each schedule was made in.
+func tableZone(zones []string) func(time.Time) string {
+	zone := ""
+	for _, z := range zones {
+		switch {
+		case z == "":
+		case zone == "":
+			zone = z
+		case z != zone:
+			return localTime
+		}
+	}
+	if zone == "" {
+		return localTime
+	}
+	return func(t time.Time) string { return inZone(t, zone) }
+}
+
 func runTime(r drills.Run) func(time.Time) string {
 	if r.TimeZone == "" {
 		return localTime
@@ -462,7 +486,12 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs [--schedule ID] [--plan PLAN] [--status started|missed|failed]",
 		Short: "List drill runs, oldest first: started, missed and failed",
-		Args:  noArgs,
+		Long: fmt.Sprintf(`List drill runs, oldest first. STATUS is started, missed or failed; OUTCOME
+says what became of a run that started: running (its call-up still active),
+held, cut_short (stood down less than %s after it started), stopped_by_live (a
+LIVE call-up over its regions stood it down) or retracted. Only a run held
+counts as a drill of its regions (muster drill overdue).`, plans.Duration(drills.MinHeld)),
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			for k, v := range map[string]string{"schedule": schedule, "plan": plan, "status": status} {
@@ -470,7 +499,21 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 					q.Set(k, v)
 				}
 			}
-			return newClient(g, cmd).list("/api/v1/drill-runs", q, &pf, "ID\tSCHEDULE\tPLAN\tTYPE\tSTATUS\tDUE\tAT\tACTIVATION\tPEOPLE\tNOTE", func(it json.RawMessage) (string, error) {
+			// One zone for the whole table (tableZone), chosen from every
+			// run listed before the first row is written.
+			var at func(time.Time) string
+			return newClient(g, cmd).listAll("/api/v1/drill-runs", q, &pf, "ID\tSCHEDULE\tPLAN\tTYPE\tSTATUS\tDUE\tAT\tACTIVATION\tPEOPLE\tOUTCOME\tNOTE", func(items []json.RawMessage) error {
+				zones := make([]string, 0, len(items))
+				for _, it := range items {
+					var r drills.Run
+					if err := json.Unmarshal(it, &r); err != nil {
+						return err
+					}
+					zones = append(zones, r.TimeZone)
+				}
+				at = tableZone(zones)
+				return nil
+			}, func(it json.RawMessage) (string, error) {
 				var r drills.Run
 				if err := json.Unmarshal(it, &r); err != nil {
 					return "", err
@@ -488,9 +531,8 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 				if r.Waited > 0 {
 					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", roundElapsed(r.Waited.Std()), note))
 				}
-				at := runTime(r)
-				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
-					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(note)), nil
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
+					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(r.Outcome), orDash(note)), nil
 			})
 		},
 	}
@@ -686,18 +728,27 @@ by default): a full exercise (tabletop, functional or full-scale) and a
 notification drill. Lists every region of a plan's scope that is overdue
 (--all: every region), then the people whose number failed in the plan's last
 drill (wrong number, landline, other failure) or who answered in neither of
-the last two.`,
+the last two. A run counts for a region when it called up that region, one
+above it or one under it; a run over a part of the region only (one district
+of a city-wide plan) is shown with the regions it called up ("over 990106
+only"): the rest of the region was not drilled by it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, as(func(w io.Writer, rep drills.OverdueReport) {
 				due := func(d drills.DrillDue) string {
+					// A run over a part of the region (one district of the
+					// city) says which: the rest was not drilled by it.
+					over := ""
+					if d.Partial {
+						over = " over " + strings.Join(codeStrings(d.LastRegions), ",") + " only"
+					}
 					switch {
 					case d.Never:
 						return fmt.Sprintf("!! never (every %s)", d.Interval)
 					case d.Overdue:
-						return fmt.Sprintf("!! %s late: last %s %s", count(d.DaysOverdue, "day", "days"), d.LastRun, localTime(d.LastAt))
+						return fmt.Sprintf("!! %s late: last %s%s %s", count(d.DaysOverdue, "day", "days"), d.LastRun, over, localTime(d.LastAt))
 					}
-					return fmt.Sprintf("due %s (last %s)", localTime(d.NextDue), d.LastRun)
+					return fmt.Sprintf("due %s (last %s%s)", localTime(d.NextDue), d.LastRun, over)
 				}
 				shown := 0
 				fmt.Fprintln(w, "PLAN\tREGION\tFULL EXERCISE\tNOTIFICATION DRILL")
@@ -857,6 +908,11 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 // NOTE; a line under the table explains each mark used.
 func printTrend(w io.Writer, rows []drills.TrendRow) {
 	var counting, cut, short bool
+	zones := make([]string, len(rows))
+	for i, r := range rows {
+		zones[i] = r.TimeZone
+	}
+	startAt := tableZone(zones) // one zone for the whole table
 	fmt.Fprintln(w, "RUN\tSTARTED\tTYPE\tLEVEL\tPEOPLE\tREACHED\tACKED\tACKED T+5\tT+15\tT+30\tACK p50\tp90\tNOTE")
 	for _, r := range rows {
 		at := make([]string, 3)
@@ -881,10 +937,7 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 			note = "cut short"
 		}
 		short = short || r.CutShort || r.Retracted || r.StoppedBy != ""
-		started := localTime(r.Start) // a run recorded before runs kept their schedule's zone
-		if r.TimeZone != "" {
-			started = inZone(r.Start, r.TimeZone)
-		}
+		started := startAt(r.Start)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Run, started, r.Type, r.Level, r.Participants,
 			r.Total.ReachedPct, r.Total.AckedPct, at[0], at[1], at[2], r.Total.AckTime.P50.Std().Round(time.Second), r.Total.AckTime.P90.Std().Round(time.Second), note)
 	}
@@ -897,4 +950,37 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 	if counting {
 		fmt.Fprintln(w, "… the run is under way and this checkpoint has not come: the share is still counting")
 	}
+}
+
+// listAll is client.list with a look at every item listed before the
+// first row is written (seen), for a table whose rows share a choice made
+// from all of them, such as the zone of its times.
+func (c *client) listAll(path string, query url.Values, p *pageFlags, header string, seen func(items []json.RawMessage) error, row func(item json.RawMessage) (string, error)) error {
+	items, next, err := c.pages(path, query, p)
+	if err != nil {
+		return err
+	}
+	if c.g.output == "json" {
+		raw, _ := json.Marshal(map[string]any{"items": items, "next": next})
+		return c.print(raw, nil)
+	}
+	if err := seen(items); err != nil {
+		return err
+	}
+	w := newTable(c.out)
+	fmt.Fprintln(w, header)
+	for _, it := range items {
+		line, err := row(it)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, line)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if next != "" {
+		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
+	}
+	return nil
 }
