@@ -10,12 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster/access"
+	"muster/drills"
 	"muster/notify"
 	"muster/plans"
 )
 
-// The schemas of POST /cap's answers, and of an activation with its
-// decisions, name every field the answer types have, and only those
+// The schemas of POST /cap's answers, of an activation with its
+// decisions, and of a drill run and its due dates name every field the answer types have, and only those
 // (TestOpenAPISchemasNameRealFields checks the second half for every
 // schema): CAPImport with the Warning it extends (allOf).
 func TestOpenAPISchemasNameEveryField(t *testing.T) {
@@ -50,6 +51,7 @@ func TestOpenAPISchemasNameEveryField(t *testing.T) {
 		"CAPImport": capImportReply{}, "CAPCancelAwaited": capCancelAwaited{},
 		"Supersession": plans.Supersession{}, "UpstreamRef": plans.UpstreamRef{}, "Warning": plans.Warning{},
 		"Activation": notify.Activation{}, "Decision": notify.Decision{}, "LineageLink": access.Link{},
+		"DrillRun": drills.Run{}, "DrillDue": drills.DrillDue{},
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !assert.True(t, ok, "schema %s", name) {
