@@ -360,6 +360,12 @@ const commandVersion byte = 1
 //	   stands in for the same person), and their call-up SMS and voice
 //	   call say it. The recipient records are unchanged. Before 13
 //	   nothing was recorded and the backup got the ordinary call-up.
+//	   An answer 到 from a person a backup stands in for queues, for each
+//	   such backup the call-up reached (sent, delivered, acked,
+//	   escalated), an SMS item (step 65534, its text stamped in) telling
+//	   them that person reported, and ends their escalation (clock
+//	   removed, queued SMS and calls skipped); before 13 nothing was
+//	   queued.
 //	   A cluster started over a restored backup records the restore in
 //	   its audit chain: its first leader proposes cluster.restored, whose
 //	   payload is the restore as the state has it (its number, the

@@ -6,6 +6,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"muster"
 	"muster/plans"
 )
 
@@ -118,4 +119,104 @@ func standInSentence(s *StandIn, roles string, lang plans.Language, short bool) 
 		post = "其" + roles + "岗位"
 	}
 	return fmt.Sprintf("因%s%s未能联系，请您替补%s。", s.Name, grid, post)
+}
+
+// rulesStandInRelieved is the behaviour (muster.Rules) from which a
+// silent person who answers 到 after the escalation's backup step called
+// up a backup in their place has each backup standing in for them whom
+// the call-up reached (not one who declined) told by SMS that they
+// reported and the backup need not stand in (relieveStandIns); the
+// backup's own escalation ends. Under older rules nobody told the backup,
+// and two people went to one post.
+const rulesStandInRelieved = 13
+
+// StandInReliefStep is the step number, in an activation's escalation
+// queue (and in its attempt IDs), of the SMS telling a backup that the
+// person they stand in for reported: the chain has no step of its own for
+// it.
+const StandInReliefStep = 0xFFFE
+
+// relieveStandIns queues, for person, who just answered 到 in at's
+// activation, the SMS telling each backup standing in for them whom the
+// call-up reached (sent, delivered, acked, escalated) that person has
+// reported (standInRelief), and ends the escalation of those backups. The
+// stand-ins are read in key order; it reads only the state.
+func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error {
+	sb := at.ad.Bucket(bStandIns)
+	if sb == nil {
+		return nil
+	}
+	type relief struct {
+		backup plans.PersonID
+		s      StandIn
+	}
+	var out []relief
+	cur := sb.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		var s StandIn
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("stand-in record of %s: %w", k, err)
+		}
+		if s.Person == person {
+			out = append(out, relief{plans.PersonID(k), s})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	q, err := at.ad.CreateBucketIfNotExists(bEscQueue)
+	if err != nil {
+		return err
+	}
+	for _, rl := range out {
+		r, _, err := at.recipient(rl.backup)
+		if muster.IsCode(err, muster.ENotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		switch r.State {
+		case StateSent, StateDelivered, StateAcked, StateEscalated:
+		default:
+			continue
+		}
+		if _, err := at.endEscalationOf(r.Person, "the person they stand in for reported"); err != nil {
+			return err
+		}
+		it := EscalationItem{Step: StandInReliefStep, Action: plans.EscalateBackup, Channel: ChannelSMS, Person: r.Person,
+			Seq: nextSeq(q, StandInReliefStep, r.Person), Name: r.Name, Phone: r.Phone, Language: r.Language,
+			Text: markPurpose(at.a, r.Language, standInRelief(at.a, &rl.s, r.Language)), State: EscQueued, Updated: c.Time}
+		escMove(at, "", EscQueued)
+		if err := putEscItem(q, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// standInRelief is the SMS, before its purpose mark, telling a backup of
+// call-up a, in lang, that s, the person they stand in for, has reported:
+// they need not stand in, and need not reply.
+// Chinese: 【示例市应急】朱明（春晖里社区第8网格）已回复到岗，您无需替补其岗位。本短信无需回复。
+// English: 【示例市应急】Zhu Ming (Chunhui Li Grid 8) has answered that they are coming: you need not stand in for them. No reply needed.
+func standInRelief(a Activation, s *StandIn, lang plans.Language) string {
+	grid := s.GridName
+	if lang == plans.LangEN {
+		grid = s.GridNameEN
+		if grid == "" && s.Grid != "" {
+			grid = "grid " + string(s.Grid)
+		}
+		if grid != "" {
+			grid = " (" + grid + ")"
+		}
+		return a.Sender + s.Name + grid + " has answered that they are coming: you need not stand in for them. " + reportNeedsNoReplyEN
+	}
+	if grid == "" && s.Grid != "" {
+		grid = "网格" + string(s.Grid)
+	}
+	if grid != "" {
+		grid = "（" + grid + "）"
+	}
+	return a.Sender + s.Name + grid + "已回复到岗，您无需替补其岗位。" + reportNeedsNoReply
 }

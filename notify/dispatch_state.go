@@ -1367,7 +1367,13 @@ func recordAnswer(at *actTx, c *muster.Command, r Recipient, att Attempt, reply 
 		return res, err
 	}
 	res.Outcome, res.State = InboundApplied, to
-	return res, at.move(r, to)
+	if err := at.move(r, to); err != nil {
+		return res, err
+	}
+	if to == StateAcked && c.RulesAtLeast(rulesStandInRelieved) {
+		return res, relieveStandIns(at, c, person)
+	}
+	return res, nil
 }
 
 func addNote(at *actTx, n Note) error {

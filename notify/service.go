@@ -743,6 +743,10 @@ type StandBy struct {
 	Name   string         `json:"name"`
 	State  State          `json:"state"`
 	For    StandIn        `json:"for"`
+	// ForState is the state in the call-up of the person they stand in
+	// for: acked when that person answered 到 after all (the backup is
+	// then told, rules 13).
+	ForState State `json:"for_state,omitempty"`
 }
 
 // readStandIns reads the stand-ins of the activation whose data bucket is
@@ -771,6 +775,13 @@ func readStandIns(ad *bolt.Bucket) (*StandIns, error) {
 					return nil, err
 				}
 				sb.Name, sb.State = r.Name, r.State
+			}
+			if fv := rb.Get([]byte(sb.For.Person)); fv != nil {
+				f, err := decodeRecipient([]byte(sb.For.Person), fv)
+				if err != nil {
+					return nil, err
+				}
+				sb.ForState = f.State
 			}
 		}
 		out.First = append(out.First, sb)

@@ -1104,6 +1104,7 @@
               { 'data-backup': b.backup, 'data-for': f.person, 'data-state': b.state },
               `${b.name || b.backup} 替补 ${f.name || f.person}${grid ? `（${grid}）` : ''}`,
               el('span', { class: 'sub' }, ` · ${STATE_NAMES[b.state] || b.state || '—'}`),
+              b.for_state === 'acked' ? el('span', { class: 'sub', 'data-for-state': 'acked' }, ` · ${f.name || f.person} 已回复到岗，无需替补`) : null,
             );
           }),
         ),

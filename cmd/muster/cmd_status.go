@@ -307,7 +307,11 @@ func standInsText(id plans.ActivationID, s *notify.StandIns) string {
 		if g := cmp.Or(b.For.GridName, string(b.For.Grid)); g != "" {
 			where = " (" + g + ")"
 		}
-		names[i] = fmt.Sprintf("%s [%s] for %s%s", cmp.Or(b.Name, string(b.Backup)), b.State, cmp.Or(b.For.Name, string(b.For.Person)), where)
+		who := cmp.Or(b.For.Name, string(b.For.Person))
+		names[i] = fmt.Sprintf("%s [%s] for %s%s", cmp.Or(b.Name, string(b.Backup)), b.State, who, where)
+		if b.ForState == notify.StateAcked {
+			names[i] += ", " + who + " answered 到 after all"
+		}
 	}
 	more := ""
 	if n := s.Count - len(s.First); n > 0 {
