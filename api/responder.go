@@ -107,7 +107,7 @@ func (rp *responder) allow(token string) bool {
 
 // responderText is the page's wording in one language.
 type responderText struct {
-	Lang, Title, Drill                   string
+	Lang, Title, Drill, NotADrill        string
 	Level, Regions, Name, Roles          string
 	Ask, Yes, No, ReasonLabel            string
 	AnsweredYes, AnsweredNo, ReasonIs    string
@@ -121,7 +121,8 @@ type responderText struct {
 var responderTexts = map[plans.Language]*responderText{
 	plans.LangZH: {
 		Lang: "zh-CN", Title: "应急召集", Drill: plans.ExerciseMark + "本次为演练，不是真实事件",
-		Level: "级别", Regions: "区域", Name: "姓名", Roles: "身份",
+		NotADrill: plans.NotADrillMark(plans.LangZH) + "本次为真实召集，请按要求回复",
+		Level:     "级别", Regions: "区域", Name: "姓名", Roles: "身份",
 		Ask: "请确认能否到岗：", Yes: "到", No: "不能到", ReasonLabel: "不能到的原因（选填）：",
 		AnsweredYes: "您已回复：到", AnsweredNo: "您已回复：不能到", ReasonIs: "原因：",
 		FirstStands: "以第一次回复为准。如有变化，请与值班人员联系。",
@@ -135,7 +136,8 @@ var responderTexts = map[plans.Language]*responderText{
 	},
 	plans.LangEN: {
 		Lang: "en", Title: "Call-up", Drill: plans.ExerciseMark + " DRILL: this is an exercise, not a real emergency.",
-		Level: "Level", Regions: "Regions", Name: "Name", Roles: "Role",
+		NotADrill: plans.NotADrillMark(plans.LangEN) + " This is a real call-up: please answer.",
+		Level:     "Level", Regions: "Regions", Name: "Name", Roles: "Role",
 		Ask: "Can you report for duty?", Yes: "Coming", No: "Cannot come", ReasonLabel: "Why you cannot come (optional):",
 		AnsweredYes: "You answered: coming", AnsweredNo: "You answered: cannot come", ReasonIs: "Reason: ",
 		FirstStands: "Your first answer stands. If anything changes, call the duty office.",
@@ -168,6 +170,7 @@ type responderView struct {
 	T          *responderText
 	P          notify.AnswerPage
 	Drill      bool
+	NotADrill  bool // a LIVE call-up whose SMS said 【非演练】 (notify.AnswerPage.NotADrill)
 	Level      string
 	Answer     string // the answer given, if any
 	Closed     string // why no answer is taken, if none is; set, the page shows no form and no SMS hint
@@ -181,7 +184,7 @@ type responderView struct {
 
 func (rp *responder) view(p notify.AnswerPage, res *responderResult) responderView {
 	t := textFor(p.Language)
-	v := responderView{Lang: t.Lang, T: t, P: p, Drill: p.Purpose.Drill(), MaxReason: notify.MaxWebReason, CSSVersion: rp.cssVersion, Result: res,
+	v := responderView{Lang: t.Lang, T: t, P: p, Drill: p.Purpose.Drill(), NotADrill: p.NotADrill && !p.Purpose.Drill(), MaxReason: notify.MaxWebReason, CSSVersion: rp.cssVersion, Result: res,
 		Level: fmt.Sprintf(t.LevelFormat, p.Level, p.LevelName)}
 	when := ""
 	if !p.Answered.IsZero() {

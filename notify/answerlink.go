@@ -328,7 +328,11 @@ type AnswerPage struct {
 	Corrected bool      `json:"corrected,omitempty"`
 	State     State     `json:"state"` // the recipient's
 	Answered  time.Time `json:"answered,omitzero"`
-	Reason    string    `json:"reason,omitempty"` // a decline's reason
+	// NotADrill is set on a LIVE call-up whose SMS said it is no drill
+	// (plans.NotADrillMark): it stood down drills where it started or
+	// took its people off drills elsewhere, so they may just have had one.
+	NotADrill bool   `json:"not_a_drill,omitempty"`
+	Reason    string `json:"reason,omitempty"` // a decline's reason
 }
 
 // AnswerPage reads the call-up an answer link names. A token this
@@ -389,7 +393,8 @@ func (in *Inbound) answerPage(ctx context.Context, level muster.Consistency, tok
 		d := MessageData(a, r, "")
 		out = AnswerPage{Activation: act, Person: person, Language: r.Language, Purpose: a.Purpose, Plan: d.Plan, Level: d.Level,
 			LevelName: d.LevelName, Regions: d.Region, Name: r.Name, Roles: d.Roles, Status: a.Status,
-			Open: a.Status == StatusActive && a.Retracts == "", Retracted: a.Retraction != nil, State: r.State}
+			Open: a.Status == StatusActive && a.Retracts == "", Retracted: a.Retraction != nil, State: r.State,
+			NotADrill: a.Purpose == PurposeLive && a.Retracts == "" && len(a.StoppedDrills)+len(a.SparedFrom) > 0}
 		if ret := a.Retraction; ret != nil {
 			out.Notice, out.Corrected = ret.Message, ret.Correct
 		}
