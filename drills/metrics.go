@@ -115,10 +115,17 @@ type Outcome struct {
 	Reached  time.Time      `json:"reached,omitzero"`
 	Answered time.Time      `json:"answered,omitzero"`
 	// ToAck is Answered − Start for an acknowledgement; zero otherwise.
-	ToAck  plans.Duration `json:"to_ack,omitempty"`
-	Reason string         `json:"reason,omitempty"` // a decline's reason
-	Code   int            `json:"code,omitempty"`   // the last provider error code
-	Error  string         `json:"error,omitempty"`  // the last provider error
+	// For a backup the escalation called up in place of a silent person
+	// (BackupFor) it counts from when their own call-up reached them.
+	ToAck plans.Duration `json:"to_ack,omitempty"`
+	// BackupFor is, for a backup the escalation called up in place of a
+	// silent person, whom they stand in for: they are counted in that
+	// person's grid (Grid, GridName, Region), and OwnGrid is their own.
+	BackupFor *notify.StandIn  `json:"backup_for,omitempty"`
+	OwnGrid   plans.RegionCode `json:"own_grid,omitempty"`
+	Reason    string           `json:"reason,omitempty"` // a decline's reason
+	Code      int              `json:"code,omitempty"`   // the last provider error code
+	Error     string           `json:"error,omitempty"`  // the last provider error
 }
 
 // CurvePoint is how many recipients had been reached, had acknowledged and
@@ -352,26 +359,46 @@ func trend(tx *bolt.Tx, plan plans.PlanID, asOf time.Time, cur *Metrics) ([]Tren
 
 // row is one recipient as measure reads them.
 type row struct {
-	person   plans.PersonID
-	name     string
-	grid     plans.RegionCode
-	roles    []int
-	state    notify.State
-	reached  time.Time
-	answered time.Time
-	reason   string
-	code     int
-	err      string
-	category plans.Category
-	external string // the roster's 编号 now
-	phone    string
+	person plans.PersonID
+	name   string
+	grid   plans.RegionCode // their own: the roster's
+	// counted is the grid they are counted in: their own, or, for a
+	// backup standing in for someone (backupFor), that person's.
+	counted   plans.RegionCode
+	backupFor *notify.StandIn
+	roles     []int
+	state     notify.State
+	reached   time.Time
+	answered  time.Time
+	reason    string
+	code      int
+	err       string
+	category  plans.Category
+	external  string // the roster's 编号 now
+	phone     string
 }
 
 func (r *row) fill(rc *notify.Recipient) {
-	*r = row{person: rc.Person, name: rc.Name, grid: rc.Grid, roles: rc.Roles, state: rc.State, phone: rc.Phone}
+	*r = row{person: rc.Person, name: rc.Name, grid: rc.Grid, counted: rc.Grid, roles: rc.Roles, state: rc.State, phone: rc.Phone}
+	if b := rc.BackupFor; b != nil {
+		r.backupFor = b
+		if b.Grid != "" {
+			r.counted = b.Grid
+		}
+	}
 	if a := rc.Attempt; a != nil {
 		r.reached, r.answered, r.reason, r.code, r.err = a.Reached, a.Answered, a.Reason, a.Code, a.Error
 	}
+}
+
+// toAck is how long r, who acknowledged, took to: from the call-up's
+// start, or, for a backup standing in for someone, from when their own
+// call-up reached them (it went out when the escalation called them up).
+func (r *row) toAck(cx *calc) time.Duration {
+	if r.backupFor != nil && !r.reached.IsZero() && !r.answered.Before(r.reached) {
+		return r.answered.Sub(r.reached)
+	}
+	return cx.since(r.answered)
 }
 
 // lookupLimit is the number of recipients up to which categories are read
@@ -456,9 +483,9 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 	var gridCodes []plans.RegionCode
 	grids := map[plans.RegionCode]*agg{}
 	for i := range rows {
-		if grids[rows[i].grid] == nil {
-			grids[rows[i].grid] = cx.newAgg()
-			gridCodes = append(gridCodes, rows[i].grid)
+		if grids[rows[i].counted] == nil {
+			grids[rows[i].counted] = cx.newAgg()
+			gridCodes = append(gridCodes, rows[i].counted)
 		}
 	}
 	slices.Sort(gridCodes)
@@ -478,7 +505,7 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 	for i := range rows {
 		rw := &rows[i]
 		total.add(cx, rw)
-		grids[rw.grid].add(cx, rw)
+		grids[rw.counted].add(cx, rw)
 		for _, ri := range rw.roles {
 			if ri >= 0 && ri < len(roles) {
 				roles[ri].add(cx, rw)
@@ -499,15 +526,18 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 		case rw.state == notify.StateDeclined && !rw.answered.IsZero():
 			decl = append(decl, cx.since(rw.answered))
 		}
-		p := places[rw.grid]
-		o := Outcome{Person: rw.person, ExternalID: rw.external, Name: rw.name, Phone: rw.phone, Grid: rw.grid, GridName: p.Name, Roles: names.of(rw.roles),
+		p := places[rw.counted]
+		o := Outcome{Person: rw.person, ExternalID: rw.external, Name: rw.name, Phone: rw.phone, Grid: rw.counted, GridName: p.Name, Roles: names.of(rw.roles),
 			Category: rw.category, State: rw.state, Reached: rw.reached, Answered: rw.answered,
-			Reason: rw.reason, Code: rw.code, Error: rw.err}
+			Reason: rw.reason, Code: rw.code, Error: rw.err, BackupFor: rw.backupFor}
+		if rw.backupFor != nil {
+			o.OwnGrid = rw.grid
+		}
 		if p.Known {
 			o.Region = p.Rollup.Name
 		}
 		if rw.state == notify.StateAcked && !rw.answered.IsZero() {
-			o.ToAck = plans.Duration(cx.since(rw.answered))
+			o.ToAck = plans.Duration(rw.toAck(cx))
 		}
 		people = append(people, o)
 	}
@@ -697,7 +727,7 @@ func (g *agg) add(cx *calc, r *row) {
 		g.acked++
 		if !r.answered.IsZero() {
 			within(r.answered, g.cpAcked)
-			g.toAck = append(g.toAck, cx.since(r.answered))
+			g.toAck = append(g.toAck, r.toAck(cx))
 		}
 	case notify.StateDeclined:
 		g.declined++

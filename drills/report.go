@@ -2,6 +2,7 @@ package drills
 
 import (
 	"bufio"
+	"cmp"
 	_ "embed"
 	"encoding/csv"
 	"encoding/json"
@@ -275,6 +276,7 @@ var reportWords = map[string][2]string{
 	"csv.reason":    {"不能到岗原因", "decline reason"},
 	"csv.code":      {"错误码", "error code"},
 	"csv.error":     {"错误信息", "error"},
+	"csv.backupfor": {"替补", "stands in for"},
 }
 
 var stateWords = map[notify.State][2]string{
@@ -449,7 +451,7 @@ func writeCSV(w io.Writer, r Report, x texts, loc *time.Location) error {
 	cw := csv.NewWriter(bw)
 	cw.UseCRLF = true
 	head := []string{"csv.person", "csv.external", "csv.name", "csv.phone", "csv.gridcode", "csv.grid", "csv.region", "csv.roles", "csv.category",
-		"csv.state", "csv.reached", "csv.answered", "csv.tz", "csv.toack", "csv.reason", "csv.code", "csv.error"}
+		"csv.state", "csv.reached", "csv.answered", "csv.tz", "csv.toack", "csv.reason", "csv.code", "csv.error", "csv.backupfor"}
 	rec := make([]string, len(head))
 	for i, k := range head {
 		rec[i] = x.T(k)
@@ -480,7 +482,7 @@ func writeCSV(w io.Writer, r Report, x texts, loc *time.Location) error {
 		}
 		rec = append(rec[:0], string(p.Person), cell(p.ExternalID), cell(p.Name), cell(p.Phone), string(p.Grid), cell(p.GridName), cell(p.Region),
 			cell(strings.Join(x.roles(p.Roles), "; ")), cell(x.category(p.Category)), state, stamp(p.Reached, loc), stamp(p.Answered, loc),
-			zoneLabel(at, loc), toAck, cell(p.Reason), code, cell(p.Error))
+			zoneLabel(at, loc), toAck, cell(p.Reason), code, cell(p.Error), cell(x.standsInFor(p)))
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
@@ -490,6 +492,29 @@ func writeCSV(w io.Writer, r Report, x texts, loc *time.Location) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// standsInFor names, for a backup the escalation called up in place of a
+// silent person, that person and their grid (the post the backup took,
+// where the report counts them), with the backup's own grid; "" for
+// anyone else.
+// Chinese: 秦芳（紫荆里社区第1网格；本人网格 990103003001008）
+// English: 秦芳 (Zijingli Community Grid 1; own grid 990103003001008)
+func (x texts) standsInFor(p *Outcome) string {
+	b := p.BackupFor
+	if b == nil {
+		return ""
+	}
+	grid := b.GridName
+	if x.en() && b.GridNameEN != "" {
+		grid = b.GridNameEN
+	}
+	grid = cmp.Or(grid, string(b.Grid))
+	name := cmp.Or(b.Name, string(b.Person))
+	if x.en() {
+		return fmt.Sprintf("%s (%s; own grid %s)", name, grid, p.OwnGrid)
+	}
+	return fmt.Sprintf("%s（%s；本人网格 %s）", name, grid, p.OwnGrid)
 }
 
 // cell keeps a spreadsheet from reading text as a formula.
