@@ -120,7 +120,7 @@ func shortRegionsEN(a Activation) string {
 // whoever reads them).
 func correctionWords(a Activation, lang plans.Language) string {
 	if a.EndsDrill || a.EndsCallUp {
-		return endSMS(a, lang)
+		return endSMS(a, lang, "")
 	}
 	lang = writtenIn(a.Message, lang)
 	text := a.Sender + correctionLead(a, lang) + a.Message
@@ -136,7 +136,7 @@ func correctionWords(a Activation, lang plans.Language) string {
 // which read as if something were still wanted of them.
 func correctionSMS(a Activation, lang plans.Language) string {
 	if a.EndsDrill || a.EndsCallUp {
-		return endSMS(a, lang)
+		return endSMS(a, lang, "")
 	}
 	lang = writtenIn(a.Message, lang)
 	text := endSentence(correctionWords(a, lang), lang)
@@ -168,12 +168,20 @@ const (
 // has ended and that nothing is wanted of them, and, to a person another
 // call-up in force also calls (a.standing: drills for the end of a drill,
 // LIVE call-ups for the end of a LIVE one), that it stands. The end of a
-// drill never speaks of a LIVE call-up.
+// drill never speaks of a LIVE call-up. In English, short (shortNameEN:
+// how the call-up SMS named it, "Flood level IV, Donghu District") names
+// it in place of the plan's English title, level and regions when set.
 // Chinese: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：本次演练已结束，无需到岗，无需回复。
 // English: 【示例市应急】The drill "Flood plan" level IV (Xilin District) of Mar 5 11:07 has ended: …
 // LIVE: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：应急响应已结束，可按单位安排离岗，无需回复。
-func endSMS(a Activation, lang plans.Language) string {
+func endSMS(a Activation, lang plans.Language, short string) string {
 	name := callUpName(a, a.retractedAt, lang)
+	if lang == plans.LangEN && short != "" {
+		name = `the call-up "` + short + `"`
+		if !a.retractedAt.IsZero() {
+			name += " of " + a.retractedAt.In(correctionZone()).Format("Jan 2 15:04")
+		}
+	}
 	zh, en, what := DrillEndText, DrillEndTextEN, "The drill "
 	if a.EndsCallUp {
 		zh, en, what = LiveEndText, LiveEndTextEN, "The call-up "
@@ -184,6 +192,35 @@ func endSMS(a Activation, lang plans.Language) string {
 	}
 	return text + standingNote(a.standing, lang)
 }
+
+// shortNameEN is how the English call-up SMS of a, of level l, named it:
+// the first sentence of the level's English SMS after the plan's sender,
+// without its full stop ("Flood level IV, Donghu District"), when it
+// names the level and is short; "" otherwise (the level has no English
+// SMS, or it does not start by naming the call-up).
+func shortNameEN(a Activation, l *plans.Level) string {
+	if l == nil || l.SMSEN == "" {
+		return ""
+	}
+	t, err := plans.CompileMessage(l.SMSEN)
+	if err != nil {
+		return ""
+	}
+	d := MessageData(a, Recipient{Language: plans.LangEN}, "")
+	text, err := t.Render(d)
+	if err != nil {
+		return ""
+	}
+	text = strings.TrimPrefix(text, a.Sender)
+	first, _, ok := strings.Cut(text, ". ")
+	if !ok || utf8.RuneCountInString(first) > shortNameMax || !strings.Contains(first, d.Level) || strings.Contains(first, `"`) {
+		return ""
+	}
+	return first
+}
+
+// shortNameMax bounds shortNameEN: a longer first sentence is no name.
+const shortNameMax = 80
 
 // startedAt is when call-up a started (CreatedAt for a record from before
 // StartedAt was kept).

@@ -55,7 +55,9 @@ func TestALiveStandDownTellsThePeopleItReachedThatItEnded(t *testing.T) {
 					assert.Regexp(t, `^【示例市应急】关于\d+月\d+日\d\d:\d\d「全员动员演示预案Ⅳ级响应（示例市）」的通知：`+notify.LiveEndText+`$`, m.Body)
 				} else {
 					en++
-					assert.Regexp(t, `^【示例市应急】The call-up ".+" level IV \(.+\) of \w+ \d+ \d\d:\d\d `+notify.LiveEndTextEN+`$`, m.Body)
+					assert.Regexp(t, `^【示例市应急】The call-up "Call-up level IV, Example City" of \w+ \d+ \d\d:\d\d `+notify.LiveEndTextEN+`$`, m.Body)
+					_, _, segs := plans.SMSSegments(m.Body)
+					assert.LessOrEqual(t, segs, 3, m.Body)
 				}
 			}
 			recs := r.recipientsOf(t, live.ID)

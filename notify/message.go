@@ -93,9 +93,13 @@ func RenderSMS(a Activation, l *plans.Level, r Recipient, link string) (string, 
 
 func renderSMS(a Activation, l *plans.Level, t *plans.MessageTemplate, r Recipient, link string) (string, error) {
 	var text string
-	if a.Retracts != "" { // a correction: what it withdraws, the retraction's own words
+	switch {
+	case a.Retracts != "" && (a.EndsDrill || a.EndsCallUp) && r.Language == plans.LangEN:
+		// The end of a call-up names it as its English SMS did.
+		text = endSMS(a, r.Language, shortNameEN(a, l))
+	case a.Retracts != "": // a correction: what it withdraws, the retraction's own words
 		text = correctionSMS(a, r.Language)
-	} else {
+	default:
 		var err error
 		if text, err = renderCallUp(a, l, t, r, link, l.AckDeadline); err != nil {
 			return "", err
