@@ -260,10 +260,13 @@ const commandVersion byte = 1
 //	   A reply of 明白, of an accept word said twice or more (收到收到,
 //	   好的好的), of a thumbs-up alone, of 已到岗, 已到, 马上到, 在路上, on
 //	   my way, 可以 or 没问题 accepts; N/A is a note.
-//	   An accept followed by 不过 (but) and more accepts (1，不过要晚半小时)
-//	   unless what follows refuses: 不过来 and 不过去 (cannot come over)
-//	   do, and so does a refusal after the 不过; before 13 its 不 made it
-//	   a note.
+//	   An accept followed by a but (不过, 但是, 但, 可是, 只是, but,
+//	   however) accepts only when what follows it is about coming late
+//	   (1，不过要晚半小时; 1 but 20 min late); any other (1，不过我生病了;
+//	   收到，但是人在北京) is a note, as a refusal is: whether the sender
+//	   comes cannot be told. 不过来 and 不过去 (cannot come over) refuse.
+//	   Before 13 a 不过 made a note by its 不, and any other but accepted
+//	   whatever followed it unless it refused.
 //	   A reply to a drill a LIVE call-up stood down, from someone that
 //	   call-up calls up while it is active, ends stopped_for_live.
 //	   The result of a reply on the exercise account that is counted on

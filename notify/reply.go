@@ -65,13 +65,14 @@ const rulesRepliesAsInstructed = 10
 // (明白了, 明白，马上到), a thumbs-up alone (👍, 👍🏻👍), what someone at their
 // post or on the way writes (已到岗, 已到, 马上到, 在路上了, on my way), 可以
 // and 没问题 (each alone or before a separator, unless what follows says
-// no, as for the other accept words). An accept word followed by 不过
-// (but) and more is an accept, the rest kept with it as 1 可能要晚到 is
-// (1，不过要晚半小时), unless the rest refuses: 不过来 and 不过去 (cannot come
-// over) do, and so does any refusal after the 不过. And N/A is a note,
-// not a decline whose reason is "A". Before, those were notes, answered
-// with the help text, and their senders escalated as silent if they did
-// not answer again.
+// no, as for the other accept words). An accept word followed by a but
+// (不过, 但是, 可是, but…) is an accept when what follows is about coming
+// late (1，不过要晚半小时), else a note (1，不过我生病了: whether they come
+// cannot be told; caveat), and 不过来 and 不过去 (cannot come over)
+// refuse. And N/A is a note, not a decline whose reason is "A". Before,
+// those were notes, answered with the help text, and their senders
+// escalated as silent if they did not answer again; and a but other than
+// 不过 accepted whatever followed it unless it refused.
 const rulesCommonAcks = 13
 
 // replyRules are the ways of reading a reply, by the rules it is applied
@@ -221,9 +222,13 @@ var (
 
 // saysNo reports whether the text after an accept word refuses anything;
 // with buts (rulesCommonAcks), a 不过 that means "but" (not 不过来, 不过去:
-// cannot come over) refuses nothing by its 不.
+// cannot come over) refuses nothing by its 不, and a but followed by
+// anything other than coming late refuses (caveat).
 func saysNo(rest string, buts bool) bool {
 	if buts {
+		if caveat(rest) {
+			return true
+		}
 		rest = withoutBut(rest)
 	}
 	if slices.ContainsFunc(refusals, func(w string) bool { return strings.Contains(rest, w) }) {
@@ -231,6 +236,49 @@ func saysNo(rest string, buts bool) bool {
 	}
 	words := strings.FieldsFunc(strings.ToLower(rest), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
 	return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(englishRefusals, w) })
+}
+
+// buts are the words that put a but after an accept (不过 as "but" only:
+// withoutBut), and lateness what may follow one in a reply that still
+// accepts: the sender is coming, later (晚半小时, 路上堵车, 要先送孩子,
+// 20 min late).
+var (
+	buts        = []string{"不过", "但是", "但", "可是", "只是"}
+	englishButs = []string{"but", "however"}
+	lateness    = []string{"晚", "迟", "分钟", "小时", "钟头", "稍后", "一会", "等会", "马上", "尽快", "路上", "堵", "先", "之后", "以后"}
+	englishLate = []string{"late", "later", "min", "mins", "minute", "minutes", "hour", "hours", "soon", "traffic", "delayed"}
+)
+
+// caveat reports whether rest, what follows an accept word, puts a but
+// before anything but coming late (1，不过我生病了; 收到，但是人在北京;
+// 1 but I am sick): whether its sender is coming cannot be told, so the
+// reply is a note and the escalation asks them again, as 1，不过要晚半小时
+// (coming, late) is not.
+func caveat(rest string) bool {
+	if strings.Contains(withoutBut(rest), "不过") {
+		return false // 不过来, 不过去: a refusal, which saysNo finds
+	}
+	at := -1
+	for _, w := range buts {
+		if i := strings.Index(rest, w); i >= 0 && (at < 0 || i < at) {
+			at = i
+		}
+	}
+	after := ""
+	if at >= 0 {
+		after = rest[at:]
+	}
+	words := strings.FieldsFunc(strings.ToLower(rest), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+	if i := slices.IndexFunc(words, func(w string) bool { return slices.Contains(englishButs, w) }); i >= 0 {
+		after += " " + strings.Join(words[i+1:], " ")
+	} else if at < 0 {
+		return false // no but
+	}
+	if slices.ContainsFunc(lateness, func(w string) bool { return strings.Contains(after, w) }) {
+		return false
+	}
+	late := strings.FieldsFunc(strings.ToLower(after), func(r rune) bool { return !unicode.IsLetter(r) })
+	return !slices.ContainsFunc(late, func(w string) bool { return slices.Contains(englishLate, w) })
 }
 
 // withoutBut is s without each 不过 that means "but" or "only" (1，不过要晚半
