@@ -343,7 +343,10 @@ file), and the command says so.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			raw, sent, err := postRoster(ctx, c, file, q)
-			interrupted := err != nil && ctx.Err() != nil && cmd.Context().Err() == nil
+			// An answer of the node, even a refusal, says what became of
+			// the import better than the interrupt can.
+			var answered *apiError
+			interrupted := err != nil && !errors.As(err, &answered) && ctx.Err() != nil && cmd.Context().Err() == nil
 			stop() // Ctrl-C from here on ends muster as usual
 			if interrupted {
 				return interruptedImport(file, dryRun, sent)
@@ -526,26 +529,59 @@ func printRenames(w io.Writer, renamed []plans.Rename, total int, would bool) {
 
 // postRoster sends the roster file named by -f (or stdin for "-") to the
 // import, as postFile does, until ctx is done, and reports whether the
-// whole request had been written to the node by then.
+// whole file had been sent by then: read to its end and the request
+// written to the node. A pipe, a FIFO or stdin has no size to go by, and
+// may block in a read past Ctrl-C, so the file is read on its own and the
+// request ends when ctx does.
 func postRoster(ctx context.Context, c *client, name string, q url.Values) (raw []byte, sent bool, err error) {
 	f, size, err := readInput(name)
 	if err != nil {
 		return nil, false, err
 	}
 	defer f.Close()
-	body := io.Reader(f)
+	src := &eofReader{r: f}
+	body := io.Reader(src)
 	if size > 1<<20 && c.g.output == "table" {
-		body = &progressReader{r: f, total: size, w: c.err, label: "uploading " + filepath.Base(name)}
+		body = &progressReader{r: src, total: size, w: c.err, label: "uploading " + filepath.Base(name)}
 	}
+	pr, pw := io.Pipe()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, err := io.Copy(pw, body)
+		pw.CloseWithError(err)
+	}()
+	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
+	defer stop()
 	var wrote atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
 			wrote.Store(true)
 		}
 	}})
-	err = c.do(request{ctx: ctx, method: http.MethodPost, path: "/api/v1/roster/import", query: q, body: body,
+	err = c.do(request{ctx: ctx, method: http.MethodPost, path: "/api/v1/roster/import", query: q, body: pr,
 		contentType: "application/octet-stream", timeout: 30 * time.Minute}, &raw)
-	return raw, wrote.Load(), err
+	sent = src.eof.Load() && wrote.Load()
+	pr.CloseWithError(io.ErrClosedPipe)
+	if name != "-" { // closing a file or a FIFO ends a read; stdin's ends with muster
+		f.Close()
+		<-copied
+	}
+	return raw, sent, err
+}
+
+// eofReader is a reader that records having been read to its end.
+type eofReader struct {
+	r   io.Reader
+	eof atomic.Bool
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err == io.EOF {
+		e.eof.Store(true)
+	}
+	return n, err
 }
 
 // exitInterrupted is the exit code of a command stopped by Ctrl-C
@@ -556,6 +592,9 @@ const exitInterrupted = 130
 // before its answer came: what became of the import, and how to see it.
 func interruptedImport(file string, dryRun, sent bool) error {
 	name := filepath.Base(file)
+	if file == "-" {
+		name = "standard input"
+	}
 	switch {
 	case !sent:
 		return &exitError{exitInterrupted, fmt.Errorf("interrupted while sending %s: the node did not get the whole file, so nothing was imported", name)}
