@@ -76,6 +76,10 @@ func TestADrillReplyPointsToALiveCallUpWaiting(t *testing.T) {
 			ended := notify.CallUpEnded(plans.LangZH, true, notify.EndedStoodDown)
 			endedEN := notify.CallUpEnded(plans.LangEN, true, notify.EndedStoodDown)
 			pointer := notify.LiveCallUpWaits(plans.LangZH, true, false)
+			// The LIVE call-up stopped no drill: its SMS carry no 【非演练】,
+			// and the pointer does not say they do.
+			assert.NotContains(t, pointer, plans.NotADrillMark(plans.LangZH))
+			assert.NotContains(t, notify.LiveCallUpWaits(plans.LangEN, true, true), plans.NotADrillMark(plans.LangEN))
 			toQuiet := reply("drill", quiet.Phone, "1")
 			toEN := reply("drill", en, "1")
 			var toChatty []string
@@ -104,8 +108,8 @@ func TestADrillReplyPointsToALiveCallUpWaiting(t *testing.T) {
 				return
 			}
 			assert.Contains(t, toQuiet, "<Message>"+ended+pointer+"</Message>")
-			assert.Contains(t, pointer, "【非演练】")
-			assert.Contains(t, toEN, "<Message>"+endedEN+" A REAL call-up is waiting for your answer: reply to its message marked 【NOT A DRILL】")
+			assert.Contains(t, pointer, "不带"+plans.ExerciseMark+"的召集短信")
+			assert.Contains(t, toEN, "<Message>"+endedEN+" A REAL call-up is waiting for your answer: reply to its message from the other number, the one not marked [EXERCISE]")
 			for i, body := range toChatty[:7] {
 				assert.Contains(t, body, "<Message>"+notify.LiveCallUpWaits(plans.LangZH, true, true)+"</Message>", "reply %d: past the bound on answers", i+4)
 			}

@@ -526,9 +526,12 @@ func CallUpEnded(lang plans.Language, drill bool, how Ending) string {
 
 // LiveCallUpWaits follows what is said back to a reply on a drill's
 // number from someone a LIVE call-up waits for (InboundResult.LiveWaiting):
-// it points to the real call-up's message, from the other number, which
-// is where they answer it; a reply here answers no real call-up. Alone
-// (without a text before it), it begins with the drill's mark.
+// it points to the real call-up's message, from the other number and
+// without the drill's mark, which is where they answer it; a reply here
+// answers no real call-up. It does not say the message is marked 【非演练】:
+// only a LIVE call-up that stood down or spared a drill marks its
+// messages so. Alone (without a text before it), it begins with the
+// drill's mark.
 func LiveCallUpWaits(lang plans.Language, drill, alone bool) string {
 	mark := drillMark(lang, drill)
 	if !alone {
@@ -538,10 +541,10 @@ func LiveCallUpWaits(lang plans.Language, drill, alone bool) string {
 		if !alone {
 			mark = " "
 		}
-		return mark + "A REAL call-up is waiting for your answer: reply to its message marked " + plans.NotADrillMark(plans.LangEN) +
-			", from the other number. Replies to this number do not answer it."
+		return mark + "A REAL call-up is waiting for your answer: reply to its message from the other number, the one not marked " +
+			strings.TrimSpace(plans.ExerciseMarkEN) + ". Replies to this number do not answer it."
 	}
-	return mark + "另有真实召集等待您的回复：请回复另一号码发来、标有" + plans.NotADrillMark(plans.LangZH) + "的短信，回复本号码不计入真实召集。"
+	return mark + "另有真实召集等待您的回复：请回复另一号码发来、不带" + plans.ExerciseMark + "的召集短信，回复本号码不计入真实召集。"
 }
 
 // drillMark begins every text said back to a drill's sender in lang: a
