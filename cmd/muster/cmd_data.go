@@ -384,8 +384,14 @@ file), and the command says so.`,
 					// The counts are those of the good rows: as it is, the
 					// file changes nothing (exploratory finding I2: "created
 					// 2 … skipped 0" read as done, then "would be refused").
-					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: refused as it is, so nothing would change; with --skip-invalid it would create %d, update %d, leave %d unchanged and skip %d\n",
-						verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), res.Created, res.Updated, res.Unchanged,
+					// A rename refuses the import with --skip-invalid
+					// too: the advice names both flags it needs.
+					flags := "--skip-invalid"
+					if res.RenamedCount > 0 && !allowRenames {
+						flags = "--skip-invalid --allow-renames"
+					}
+					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: refused as it is, so nothing would change; with %s it would create %d, update %d, leave %d unchanged and skip %d\n",
+						verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), flags, res.Created, res.Updated, res.Unchanged,
 						max(res.Rows-res.Created-res.Updated-res.Unchanged, 0))
 				} else {
 					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: created %d, updated %d, unchanged %d, skipped %d\n",
@@ -395,6 +401,10 @@ file), and the command says so.`,
 					fmt.Fprintf(w, "no column for %s: the people updated keep theirs\n", strings.Join(res.Kept, ", "))
 				}
 				printRenames(w, res.Renamed, res.RenamedCount, res.DryRun)
+				if refused && res.RenamedCount > 0 && !allowRenames {
+					fmt.Fprintf(w, "with --skip-invalid alone the import would still be refused: %s would be renamed through a phone match; check that each number is still that person's, or give the rows their 编号 (external ID)\n",
+						count(res.RenamedCount, "person", "people"))
+				}
 				if renameRefused {
 					fmt.Fprintln(w, "the import would be refused: check that each number is still that person's; to rename them as the file says, add --allow-renames, or give the rows their 编号 (external ID)")
 				}
