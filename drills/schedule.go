@@ -307,8 +307,10 @@ const spacingWalk = 10_000
 // while the earlier is still calling the same people up. It walks the due
 // times of the year after now (at most spacingWalk of them, so daylight-
 // saving changes are seen), taking for each the earliest and latest start
-// (the due time, or the ends of a no-notice window that day). The check is
-// the proposer's; the FSM does not make it.
+// (the due time, or the ends of a no-notice window that day). The refusal
+// offers a shorter length only when one of at least MinHeld fits between
+// every two starts of the walk. The check is the proposer's; the FSM does
+// not make it.
 func (s *Schedule) checkSpacing(now time.Time) error {
 	if s.Cron == "" {
 		return nil
@@ -323,25 +325,42 @@ func (s *Schedule) checkSpacing(now time.Time) error {
 	}
 	length := s.RunLength()
 	end := now.AddDate(1, 0, 0)
+	var refused string      // why, once two starts are too close
+	var least time.Duration // the shortest gap seen since
 	prev, ok := next(now)
 	for n := 0; ok && n < spacingWalk && !prev.After(end); n++ {
 		due, more := next(prev)
 		if !more {
 			break
 		}
-		if gap := earliestStart(s, due, loc).Sub(latestStart(s, prev, loc)); gap < length {
+		gap := earliestStart(s, due, loc).Sub(latestStart(s, prev, loc))
+		if refused != "" {
+			least = min(least, gap)
+		} else if gap < length {
 			what, fix := "two runs can start", "space the due times at least "+shortDuration(length)+" apart"
 			if s.NoNotice != nil {
 				what = "with the no-notice window " + s.NoNotice.String() + ", two runs can start"
 				fix = "leave at least " + shortDuration(length) + " from the end of one due day's window to the start of the next"
 			}
-			return invalidf("cron %q: %s %s apart (due %s and %s), less than a run's length of %s: a run would start while the one before is still calling the same people up; %s, or give a shorter length",
+			refused = fmt.Sprintf("cron %q: %s %s apart (due %s and %s), less than a run's length of %s: a run would start while the one before is still calling the same people up; %s",
 				s.Cron, what, shortDuration(max(gap, 0)), prev.In(loc).Format("2006-01-02 15:04"), due.In(loc).Format("2006-01-02 15:04 -07:00"),
 				shortDuration(length), fix)
+			least = gap
+		}
+		if refused != "" && least < MinHeld {
+			return invalidf("%s", refused) // no length a schedule may have would fit
 		}
 		prev = due
 	}
-	return nil
+	if refused == "" {
+		return nil
+	}
+	// A length is at least MinHeld: one from MinHeld to the shortest gap fits.
+	shorter := "a length of " + shortDuration(MinHeld)
+	if least > MinHeld {
+		shorter = "a length from " + shortDuration(MinHeld) + " to " + shortDuration(least)
+	}
+	return invalidf("%s, or give %s", refused, shorter)
 }
 
 // earliestStart is the earliest a due time's run may start: the due time
