@@ -515,6 +515,7 @@ func newStandDownCmd(g *globals) *cobra.Command {
 		func(raw []byte, w io.Writer, id string) error {
 			fmt.Fprintf(w, "activation %s stood down\n", id)
 			c := newClient(g, cmd)
+			printEndNotice(c, w, raw, noNotice)
 			printRecovery(c, w, raw)
 			printDrillRunCutShort(c, w, raw)
 			return nil

@@ -282,7 +282,7 @@ func TestStandDownOfADrillRunsCallUpSaysTheRunIsCutShort(t *testing.T) {
 
 	r = runCLI(t, env, "stand-down", strings.ToLower(string(run.Activation)), "--reason", "结束")
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, `^activation \S+ stood down\n`+string(run.ID)+` ran \S+ \(< 15m\): recorded as cut short, not as a drill held; it does not count as a drill of 990102 \(muster drill overdue\)\n$`, r.stdout)
+	assert.Regexp(t, `^activation \S+ stood down\nend notice \S+ goes to \d+ (person|people) \(muster status \S+\)\n`+string(run.ID)+` ran \S+ \(< 15m\): recorded as cut short, not as a drill held; it does not count as a drill of 990102 \(muster drill overdue\)\n$`, r.stdout)
 
 	r = runCLI(t, env, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "exercise", "--reason", "通讯演练", "--yes", "-o", "json")
 	require.Zero(t, r.code, r.stderr)

@@ -278,11 +278,14 @@ func notSent(status notify.Status, pending int) bool {
 
 // statusLabel is an activation's status as a list shows it: a retracted
 // one says so and names its correction, a correction names what it
-// corrects, a drill a LIVE call-up stopped names that call-up.
+// corrects, an end notice the call-up it ends, a drill a LIVE call-up
+// stopped names that call-up.
 func statusLabel(a notify.Activation) string {
 	switch {
 	case a.Retraction != nil:
 		return fmt.Sprintf("retracted (correction %s)", a.Retraction.Correction)
+	case endsCallUp(a):
+		return fmt.Sprintf("%s (end notice of %s)", a.Status, a.Retracts)
 	case a.Retracts != "" && a.Forced:
 		return fmt.Sprintf("%s (correction of %s, forced: calls still ringing read nothing)", a.Status, a.Retracts)
 	case a.Retracts != "":
@@ -553,8 +556,14 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 		}
 		fmt.Fprintf(w, "RETRACTED %s by %s; correction %s %s\n", showTime(r.At, time.Local, secondLayout), r.By, r.Correction, reach)
 	}
-	if st.Retracts != "" {
+	switch {
+	case endsCallUp(st.Activation):
+		fmt.Fprintf(w, "end notice of %s, stood down: %s\n", st.Retracts, st.Message)
+	case st.Retracts != "":
 		fmt.Fprintf(w, "correction of %s: %s\n", st.Retracts, st.Message)
+	}
+	if st.EndNotice != "" {
+		fmt.Fprintf(w, "end notice %s tells the people it reached that it has ended (muster status %s)\n", st.EndNotice, st.EndNotice)
 	}
 	if s := approversTexted(st.Activation); s != "" && st.Status == notify.StatusPendingApproval {
 		fmt.Fprintln(w, s) // once decided, expired or withdrawn, whom to tell no longer matters

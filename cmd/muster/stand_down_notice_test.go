@@ -21,7 +21,7 @@ func TestStandDownNoNoticeIsSent(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]string{"id": "A000007", "status": "stood_down", "purpose": "live"})
 	})
-	assert.Equal(t, "activation A000007 stood down\n", mustRunOnFake(t, api, "stand-down", "A000007", "--reason", "由Ⅲ级响应取代", "--no-notice"))
+	assert.Equal(t, "activation A000007 stood down\nnobody is told that it ended (--no-notice)\n", mustRunOnFake(t, api, "stand-down", "A000007", "--reason", "由Ⅲ级响应取代", "--no-notice"))
 	mustRunOnFake(t, api, "stand-down", "A000007", "--reason", "积水退去")
 	require.Len(t, bodies, 2)
 	assert.Equal(t, map[string]any{"reason": "由Ⅲ级响应取代", "notice": false}, bodies[0])
