@@ -439,11 +439,13 @@ const commandVersion byte = 1
 //	   (no space between two Chinese characters), and a decision of the
 //	   requester's or a second one of one person is refused on the folded
 //	   names too; before 13 holders were compared as written.
-//	   A LIVE activation naming the whole city (a region without a
-//	   parent) at a level one person starts alone (approvals 1) that
-//	   gives no expected count needs its scope confirmed (confirm_scope
-//	   naming its regions), as one calling more than its level's
-//	   expected count does; before 13 it started unconfirmed.
+//	   A LIVE activation reaching the whole city — naming a region
+//	   without a parent, or every region under it (each district of the
+//	   city, or a district by all its streets) — at a level one person
+//	   starts alone (approvals 1) that gives no expected count needs its
+//	   scope confirmed (confirm_scope naming the regions requested), as
+//	   one calling more than its level's expected count does; before 13
+//	   it started unconfirmed.
 //	   A request that waits for approval keeps the lineage of the token
 //	   it was requested with (requester_lineage): approvals are weighed
 //	   against it, its holder is the requester, and once that token is

@@ -290,6 +290,9 @@ type prepared struct {
 	regions []plans.Region // as requested, sorted, without duplicates
 	wider   []plans.Region // those outside the plan's scope
 	slots   []RoleSlot
+	// cities are the cities the regions cover whole (wholeCities), read
+	// only for an activation the whole-city rule looks at (asksWholeCity).
+	cities []coveredCity
 	// under is the command applying the activation, whose rules the scope
 	// guard follows; nil for a read (a preview), which follows the newest.
 	under *muster.Command
@@ -350,6 +353,11 @@ func prepare(tx *bolt.Tx, req activationCreate) (*prepared, error) {
 		}
 		p.regions = append(p.regions, path[0])
 	}
+	if p.asksWholeCity() {
+		if p.cities, err = wholeCities(tx, p.regions); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -357,7 +365,8 @@ func prepare(tx *bolt.Tx, req activationCreate) (*prepared, error) {
 // expects: regions outside the plan's scope, or more recipients than the
 // level's expected count times the plan's guard factor, or — a LIVE one at
 // a level that one person starts alone and that gives no expected count
-// (rulesWholeCityGuard) — the whole city (a region without a parent). Such
+// (rulesWholeCityGuard) — the whole city (a region without a parent, or
+// every region under it, as wholeCities counts). Such
 // an activation starts only if the request confirms the scope by naming
 // its regions (Confirm) — the guard against alerting a far wider area than
 // meant.
@@ -375,8 +384,15 @@ type ScopeGuard struct {
 // Needed reports whether the activation needs its scope confirmed.
 func (g ScopeGuard) Needed() bool { return len(g.Reasons) > 0 }
 
+// ConfirmedBy reports whether confirm (confirm_scope, spaces ignored)
+// confirms the scope: it names exactly the activation's regions, in order.
+func (g ScopeGuard) ConfirmedBy(confirm string) bool {
+	return g.Confirm != "" && strings.ReplaceAll(strings.TrimSpace(confirm), " ", "") == g.Confirm
+}
+
 // rulesWholeCityGuard is the behaviour (muster.Rules) from which a LIVE
-// activation naming the whole city (a region without a parent), at a level
+// activation reaching the whole city (naming a region without a parent, or
+// every region under it), at a level
 // that one person starts alone (approvals 1) and that gives no expected
 // count, needs its scope confirmed: nothing else would ask anyone before
 // the whole city is called up. Under older rules it starts unconfirmed.
@@ -392,11 +408,15 @@ func (p *prepared) guard(recipients int) ScopeGuard {
 	if g.Expected > 0 && float64(recipients) > float64(g.Expected)*g.Factor {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("%s is more than %g × the %d level %s usually calls", muster.Count(recipients, "recipient", "recipients"), g.Factor, g.Expected, p.level.Code))
 	}
-	if p.req.Purpose == PurposeLive && g.Expected <= 0 && p.level.Approvals < 2 && (p.under == nil || p.under.RulesAtLeast(rulesWholeCityGuard)) {
-		for _, r := range p.regions {
-			if r.Parent == "" {
-				g.Reasons = append(g.Reasons, fmt.Sprintf("%s is the whole city, and plan %s gives level %s, which one person starts alone, no expected count to tell a usual call-up from one that wide", r.Label(), p.req.Plan, p.level.Code))
+	if p.asksWholeCity() && (p.under == nil || p.under.RulesAtLeast(rulesWholeCityGuard)) {
+		for _, c := range p.cities {
+			what := c.city.Label() + " is the whole city"
+			if len(c.by) > 1 {
+				what = fmt.Sprintf("%s together cover the whole city, %s", plans.JoinCodes(c.by, ", "), c.city.Label())
+			} else if c.by[0] != c.city.Code {
+				what = fmt.Sprintf("%s covers the whole city, %s", c.by[0], c.city.Label())
 			}
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%s, and plan %s gives level %s, which one person starts alone, no expected count to tell a usual call-up from one that wide", what, p.req.Plan, p.level.Code))
 		}
 	}
 	if g.Needed() {
@@ -416,7 +436,7 @@ func (p *prepared) checkGuard(recipients int) error {
 	if !g.Needed() {
 		return nil
 	}
-	if confirmed := strings.ReplaceAll(strings.TrimSpace(p.req.ConfirmScope), " ", ""); confirmed == g.Confirm {
+	if g.ConfirmedBy(p.req.ConfirmScope) {
 		return nil
 	}
 	return invalidf("scope not confirmed: %s; if that is meant, confirm it by naming the regions: --confirm-scope %s (API: \"confirm_scope\": %q)",
