@@ -44,8 +44,10 @@ repeats one still open (same plan, level and regions) is refused unless
 preview says so, and muster stops there without asking. An
 activation wider than the
 plan expects — regions outside its scope, or more people than the level's
-expected count times the plan's guard factor — also needs --confirm-scope
-naming its regions. EXERCISE and TEST messages
+expected count times the plan's guard factor, or a LIVE one of the whole
+city at a level one person starts alone that gives no expected count — also
+needs --confirm-scope naming its regions: the preview says so, and without
+the flag muster stops there without asking. EXERCISE and TEST messages
 always start with 【演练】 and go out on their own account. A LIVE activation at
 a level that needs more approvals (I and II by default) waits in
 pending_approval until other people approve it with muster approve; nothing is
@@ -88,6 +90,12 @@ switched or sent before that.`,
 				// The activation would be refused: asking to confirm it
 				// would only waste the time of whoever answers.
 				return errors.New("nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant")
+			}
+			if !yes && p.Guard.Needed() && !p.Guard.ConfirmedBy(req.ConfirmScope) {
+				// Only --confirm-scope confirms a scope wider than the plan
+				// expects, so that it is a choice made apart from the usual
+				// confirmation: asking for the codes would lead nowhere.
+				return fmt.Errorf("nothing was activated: it reaches wider than plan %s expects (SCOPE WARNING above); if that is meant, run the same command with --confirm-scope %s", req.Plan, p.Guard.Confirm)
 			}
 			if !yes {
 				fmt.Fprintf(c.err, "\nType the region codes (%s) to activate, anything else to cancel: ", regions)
@@ -135,7 +143,7 @@ switched or sent before that.`,
 	purposeVar(f, &purpose, "live, exercise or test (fixed for the activation's life)")
 	f.StringVar(&reason, "reason", "", "why: shown to recipients and kept in the audit trail")
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
-	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, or far more people than the level's expected count) by naming the regions, e.g. 990100")
+	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, far more people than the level's expected count, or LIVE the whole city at a level without one) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.BoolVar(&repeat, "repeat", false, "call the people of a LIVE call-up still open (same plan, level and regions) a second time; without it such a request is refused")
 	f.StringVar(&key, "idempotency-key", "", "run again with the same key, it gets the activation the first run created instead of a second one (default: a key of this run's own, which it asks again with once when the outcome is unknown and prints)")
@@ -427,7 +435,11 @@ func printPreview(w io.Writer, p notify.Preview) {
 		for _, r := range p.Guard.Reasons {
 			fmt.Fprintf(w, "  - %s\n", r)
 		}
-		fmt.Fprintf(w, "It starts only with --confirm-scope %s.\n", p.Guard.Confirm)
+		if p.Guard.ConfirmedBy(p.Activation.ConfirmedScope) {
+			fmt.Fprintf(w, "Its scope is confirmed (--confirm-scope %s).\n", p.Guard.Confirm)
+		} else {
+			fmt.Fprintf(w, "It starts only with --confirm-scope %s.\n", p.Guard.Confirm)
+		}
 	}
 }
 
