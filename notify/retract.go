@@ -317,11 +317,14 @@ func correctionText(p Purpose, message string) error {
 	return nil
 }
 
-// retractable refuses (conflict) to retract a: a correction, a call-up
+// retractable refuses (conflict) to retract a: a correction or an end
+// notice, a call-up
 // retracted already, a request that sent nothing, and (started: under
 // rulesRetractStarted) one that never started.
 func retractable(a Activation, started bool) error {
 	switch {
+	case a.Retracts != "" && (a.EndsCallUp || a.EndsDrill):
+		return muster.Errorf(muster.EConflict, "activation %s is the end notice of %s, which it tells its people has ended (it was stood down): an end notice cannot be retracted; to tell them more, start a call-up of them (muster activate)", a.ID, a.Retracts)
 	case a.Retracts != "":
 		return muster.Errorf(muster.EConflict, "activation %s is the correction of %s, which it tells its people was withdrawn: a correction cannot be retracted; to tell them more, start a call-up of them (muster activate)", a.ID, a.Retracts)
 	case a.Retraction != nil:
@@ -972,7 +975,8 @@ func correctionToGo(ad *bolt.Bucket, now time.Time, unreported bool) (sms, calls
 
 // correctionMayStop refuses (conflict) to stand down a, an active
 // correction, while it has SMS to send or calls to make at c's time: their
-// people would never be told that the call-up was withdrawn. still says
+// people would never be told that the call-up was withdrawn (of an end
+// notice: that the call-up has ended). still says
 // what is still to go, for a stand-down forced anyway.
 func correctionMayStop(tx *bolt.Tx, a Activation, c *muster.Command) (still string, err error) {
 	ad := activationData(tx, a.ID)
@@ -991,6 +995,11 @@ func correctionMayStop(tx *bolt.Tx, a Activation, c *muster.Command) (still stri
 		left = append(left, fmt.Sprintf("%d %s not yet made", calls, map[bool]string{true: "call", false: "calls"}[calls == 1]))
 	}
 	still = strings.Join(left, " and ")
+	if a.EndsCallUp || a.EndsDrill {
+		return still, muster.Errorf(muster.EConflict, "activation %s is the end notice of %s and still has %s: stood down now, the end notice would not reach them, and they would never be told that %s has ended; it ends by itself once everything has gone out (muster status %s). "+
+			"Only a wrong end notice is stopped anyway: stand it down with --force (API: \"force\": true)",
+			a.ID, a.Retracts, still, a.Retracts, a.ID)
+	}
 	return still, muster.Errorf(muster.EConflict, "activation %s is the correction of %s and still has %s: stood down now, the correction would not reach them, and they would never be told that %s was withdrawn; it ends by itself once everything has gone out (muster status %s). "+
 		"Only a wrong correction is stopped anyway: stand it down with --force (API: \"force\": true)",
 		a.ID, a.Retracts, still, a.Retracts, a.ID)
