@@ -479,6 +479,11 @@ const commandVersion byte = 1
 //	   after a live emergency (or goes back to it when a warning is
 //	   lifted), as while it is in emergency, until the region is back to
 //	   normal; before 13 it started once the emergency stood down.
+//	   A decision on a request (activation.decide) records the holder
+//	   of the deciding token as the state has it (Decision.Holder) when
+//	   another than the token's name, so a token named as a revoked one
+//	   was is not taken for that one's holder; before 13 only the
+//	   token's name was kept.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

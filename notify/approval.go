@@ -31,6 +31,10 @@ type Decision struct {
 	// (rules 13): a later approver is refused against it even if those
 	// tokens have been revoked since.
 	Lineage access.Lineage `json:"lineage,omitempty"`
+	// Holder is the person who held the token By when they decided, when
+	// another than the token's name (rules 13): a token named as a revoked
+	// one was is told apart from it.
+	Holder string `json:"holder,omitempty"`
 }
 
 // activationDecide is the payload of activation.decide.
@@ -200,6 +204,15 @@ func applyActivationDecide(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if req.Approve && c.RulesAtLeast(13) {
 		if d.Lineage, err = independent(tx, c, a); err != nil {
 			return nil, err
+		}
+	}
+	if c.RulesAtLeast(13) {
+		holder, err := access.HolderOf(tx, c.Actor)
+		if err != nil {
+			return nil, err
+		}
+		if !access.SameHolder(holder, c.Actor) {
+			d.Holder = holder
 		}
 	}
 	a.Decisions = append(a.Decisions, d)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster/access"
 	"muster/notify"
 	"muster/plans"
 )
@@ -570,7 +571,7 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	}
 	if st.Status == notify.StatusRejected && len(st.Decisions) > 0 {
 		d := st.Decisions[len(st.Decisions)-1]
-		fmt.Fprintf(w, "rejected by %s at %s: %s; nothing was sent\n", d.By, showTime(d.At, time.Local, secondLayout), d.Reason)
+		fmt.Fprintf(w, "rejected by %s at %s: %s; nothing was sent\n", decider(d), showTime(d.At, time.Local, secondLayout), d.Reason)
 	}
 	if s := outcomeTexted(st.Activation); s != "" {
 		fmt.Fprintln(w, s)
@@ -1387,4 +1388,14 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// decider names who made decision d: the token, and the person who held it
+// when another than the token's name ("张三 (李四)"), so that a token named
+// as a revoked one was does not pass for that one's holder.
+func decider(d notify.Decision) string {
+	if d.Holder != "" && !access.SameHolder(d.Holder, d.By) {
+		return fmt.Sprintf("%s (%s)", d.By, d.Holder)
+	}
+	return d.By
 }
