@@ -436,7 +436,9 @@ const commandVersion byte = 1
 //	   full-width forms narrow, case folded), so "Zhang San", "zhang  san"
 //	   and "ＺＨＡＮＧ　ＳＡＮ" are one person to the approval rule and to
 //	   the texts of what became of a request, as 张三 and "张 三" are
-//	   (no space between two Chinese characters), and a decision of the
+//	   (no space between two Chinese characters;
+//	   middle dots, hyphens, periods and underscores count as spaces,
+//	   so 王·五 is 王五 and Zhang-San is Zhang San), and a decision of the
 //	   requester's or a second one of one person is refused on the folded
 //	   names too; before 13 holders were compared as written.
 //	   A LIVE activation reaching the whole city — naming a region

@@ -53,6 +53,11 @@ func TestHolderKey(t *testing.T) {
 		{"值班员Ａ1", "值班员a１"},
 		{"张三", "张 三"},
 		{"张三", "张　 三"},
+		{"王五", "王·五"},
+		{"王五", "王・五"},
+		{"Zhang San", "Zhang-San"},
+		{"Zhang San", "zhang_san"},
+		{"Zhang San", "Zhang. San"},
 	} {
 		assert.Equal(t, access.HolderKey(tc.a), access.HolderKey(tc.b), "%q and %q", tc.a, tc.b)
 		assert.True(t, access.SameHolder(tc.a, tc.b), "%q and %q", tc.a, tc.b)

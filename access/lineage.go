@@ -46,12 +46,17 @@ type Lineage []Link
 // whether they name one person: full-width letters, digits and spaces as
 // their narrow forms, case folded, trimmed, and each run of white space as
 // one space, but none between two Chinese characters (a name typed "张 三"
-// is 张三). "Zhang San", "zhang  san " and "ＺＨＡＮＧ　ＳＡＮ" are one key;
+// is 张三); the marks that join or part the parts of a name (the middle
+// dots of 王·五 and 玛丽・居里, hyphens, periods, underscores) count as
+// white space, so 王·五 is 王五 and Zhang-San is Zhang San. "Zhang San", "zhang  san " and "ＺＨＡＮＧ　ＳＡＮ" are one key;
 // a name is shown as it was written, never as its key.
 func HolderKey(name string) string {
 	var b strings.Builder
 	last := rune(0)
-	for _, f := range strings.Fields(cases.Fold().String(width.Fold.String(name))) {
+	parts := strings.FieldsFunc(cases.Fold().String(width.Fold.String(name)), func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune(nameMarks, r)
+	})
+	for _, f := range parts {
 		first, _ := utf8.DecodeRuneInString(f)
 		if b.Len() > 0 && !(unicode.Is(unicode.Han, last) && unicode.Is(unicode.Han, first)) {
 			b.WriteByte(' ')
@@ -61,6 +66,10 @@ func HolderKey(name string) string {
 	}
 	return b.String()
 }
+
+// nameMarks join or part the parts of a name: middle dots (·・•‧∙),
+// hyphens and dashes, periods and underscores.
+const nameMarks = "·・•‧∙-‐‑‒–—―.。_"
 
 // SameHolder reports whether a and b name the same person (HolderKey).
 func SameHolder(a, b string) bool { return HolderKey(a) == HolderKey(b) }
