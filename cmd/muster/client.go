@@ -234,6 +234,13 @@ func (c *client) pages(path string, query url.Values, p *pageFlags) ([]json.RawM
 
 // list fetches one page, or every page with --all, and prints the items.
 func (c *client) list(path string, query url.Values, p *pageFlags, header string, row func(item json.RawMessage) (string, error)) error {
+	return c.listAll(path, query, p, header, nil, row)
+}
+
+// listAll is list with a look at every item listed before the first row
+// is written (seen, if not nil), for a table whose rows share a choice made
+// from all of them, such as the zone of its times.
+func (c *client) listAll(path string, query url.Values, p *pageFlags, header string, seen func(items []json.RawMessage) error, row func(item json.RawMessage) (string, error)) error {
 	items, next, err := c.pages(path, query, p)
 	if err != nil {
 		return err
@@ -241,6 +248,11 @@ func (c *client) list(path string, query url.Values, p *pageFlags, header string
 	if c.g.output == "json" {
 		raw, _ := json.Marshal(map[string]any{"items": items, "next": next})
 		return c.print(raw, nil)
+	}
+	if seen != nil {
+		if err := seen(items); err != nil {
+			return err
+		}
 	}
 	w := newTable(c.out)
 	fmt.Fprintln(w, header)

@@ -951,36 +951,3 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 		fmt.Fprintln(w, "… the run is under way and this checkpoint has not come: the share is still counting")
 	}
 }
-
-// listAll is client.list with a look at every item listed before the
-// first row is written (seen), for a table whose rows share a choice made
-// from all of them, such as the zone of its times.
-func (c *client) listAll(path string, query url.Values, p *pageFlags, header string, seen func(items []json.RawMessage) error, row func(item json.RawMessage) (string, error)) error {
-	items, next, err := c.pages(path, query, p)
-	if err != nil {
-		return err
-	}
-	if c.g.output == "json" {
-		raw, _ := json.Marshal(map[string]any{"items": items, "next": next})
-		return c.print(raw, nil)
-	}
-	if err := seen(items); err != nil {
-		return err
-	}
-	w := newTable(c.out)
-	fmt.Fprintln(w, header)
-	for _, it := range items {
-		line, err := row(it)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(w, line)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if next != "" {
-		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
-	}
-	return nil
-}
