@@ -40,31 +40,8 @@ func TestRosterImportInterruptedAfterTheFileIsSent(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "big.csv")
 	require.NoError(t, os.WriteFile(file, []byte("姓名,手机,网格,类别\n张三,13800138000,990101001001001,党员\n"), 0o600))
 
-	cmd := exec.Command(musterBin, "--addr", srv.URL, "--token", "mst_x", "roster", "import", "-f", file)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
-	select {
-	case <-got:
-	case err := <-exited:
-		t.Fatalf("muster exited before sending the file: %v: %s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("the file never arrived")
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	var err error
-	select {
-	case err = <-exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("muster did not exit within 30 s of Ctrl-C")
-	}
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "%v", err)
-	assert.Equal(t, 130, ee.ExitCode(), "stderr: %s", stderr.String())
-	r := cliResult{code: ee.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	r := interruptAt(t, exec.Command(musterBin, "--addr", srv.URL, "--token", "mst_x", "roster", "import", "-f", file), got, "the file arrived")
+	assert.Equal(t, 130, r.code, "stderr: %s", r.stderr)
 	oneLineError(t, r, 130, "interrupted, but the node has the whole of big.csv: it goes on with the import to its end")
 	assert.Contains(t, r.stderr, "Ctrl-C cannot stop once the file is sent")
 	assert.Contains(t, r.stderr, "muster person list")
@@ -93,7 +70,15 @@ func TestRosterImportInterruptedWhileSending(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
 	require.NoError(t, os.Truncate(file, 64<<20))
 
-	cmd := exec.Command(musterBin, "--addr", srv.URL, "--token", "mst_x", "-o", "json", "roster", "import", "-f", file)
+	r := interruptAt(t, exec.Command(musterBin, "--addr", srv.URL, "--token", "mst_x", "-o", "json", "roster", "import", "-f", file), started, "the upload started")
+	oneLineError(t, r, 130, "interrupted while sending big.csv: the node did not get the whole file, so nothing was imported")
+}
+
+// interruptAt starts cmd, waits until arrived is closed (what names it,
+// for the failures), sends it Ctrl-C (SIGINT) and returns what muster
+// printed and its exit code, which it must give within 30 s.
+func interruptAt(t *testing.T, cmd *exec.Cmd, arrived <-chan struct{}, what string) cliResult {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Start())
@@ -101,11 +86,11 @@ func TestRosterImportInterruptedWhileSending(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	select {
-	case <-started:
+	case <-arrived:
 	case err := <-exited:
-		t.Fatalf("muster exited before sending: %v: %s", err, stderr.String())
+		t.Fatalf("muster exited before %s: %v: %s", what, err, stderr.String())
 	case <-time.After(30 * time.Second):
-		t.Fatal("the upload never started")
+		t.Fatalf("never: %s", what)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	var err error
@@ -116,6 +101,5 @@ func TestRosterImportInterruptedWhileSending(t *testing.T) {
 	}
 	var ee *exec.ExitError
 	require.True(t, errors.As(err, &ee), "%v", err)
-	r := cliResult{code: ee.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
-	oneLineError(t, r, 130, "interrupted while sending big.csv: the node did not get the whole file, so nothing was imported")
+	return cliResult{code: ee.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,30 +63,12 @@ func interruptPipedImport(t *testing.T, file, name string) {
 		pw, err = os.OpenFile(file, os.O_RDWR, 0)
 	}
 	require.NoError(t, err)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { pw.Close(); cmd.Process.Kill() })
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { pw.Close() })
+	// The start of the file, within the pipe's buffer; the pipe stays open:
+	// the rest of the file has not come yet.
 	_, err = io.WriteString(pw, "姓名,手机,网格,类别\n"+strings.Repeat("张三,13800138000,990101001001001,党员\n", 200))
 	require.NoError(t, err)
-	select { // the pipe stays open: the rest of the file has not come yet
-	case <-got:
-	case err := <-exited:
-		t.Fatalf("muster exited before sending the file: %v: %s", err, stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("the start of the file never arrived")
-	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	select {
-	case err = <-exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("muster did not exit within 30 s of Ctrl-C")
-	}
-	var ee *exec.ExitError
-	require.True(t, errors.As(err, &ee), "%v", err)
-	r := cliResult{code: ee.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
+	r := interruptAt(t, cmd, got, "the start of the file arrived")
 	oneLineError(t, r, 130, "interrupted while sending "+name+": the node did not get the whole file, so nothing was imported")
 	assert.NotContains(t, r.stderr, "goes on with the import")
 }
