@@ -52,19 +52,8 @@ func TestTheDemoPlansGuardALiveCallUpOfTheWholeCity(t *testing.T) {
 func TestAWholeCityLiveCallUpWithoutAnExpectedCountIsConfirmed(t *testing.T) {
 	for _, rules := range []int{muster.Rules, 12} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
+			e := newBareFloodEnv(t, rules)
 			ctx := testCtx(t)
-			files, err := examples.Plans()
-			require.NoError(t, err)
-			for _, f := range files {
-				if f.Name == "flood.yaml" {
-					src := regexp.MustCompile(`(?m)^    expected: \d+\n`).ReplaceAllString(string(f.Data), "")
-					src = strings.Replace(src, "id: flood-control", "id: flood-bare", 1)
-					res, err := e.plans.ApplyPlan(ctx, "test", "flood-bare.yaml", []byte(src))
-					require.NoError(t, err)
-					require.NotEmpty(t, res.Warnings)
-				}
-			}
 			live := notify.ActivationRequest{Plan: "flood-bare", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "LIVE", Reason: "暴雨黄色预警"}
 			if rules >= 13 {
 				p, err := e.svc.Preview(ctx, live)
@@ -99,4 +88,26 @@ func TestAWholeCityLiveCallUpWithoutAnExpectedCountIsConfirmed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newBareFloodEnv is a one-node env under rules whose plan flood-bare is
+// the demo flood plan without its levels' expected counts, which plan
+// apply warns of.
+func newBareFloodEnv(t *testing.T, rules int) *env {
+	t.Helper()
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
+	files, err := examples.Plans()
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name == "flood.yaml" {
+			src := regexp.MustCompile(`(?m)^    expected: \d+\n`).ReplaceAllString(string(f.Data), "")
+			src = strings.Replace(src, "id: flood-control", "id: flood-bare", 1)
+			res, err := e.plans.ApplyPlan(testCtx(t), "test", "flood-bare.yaml", []byte(src))
+			require.NoError(t, err)
+			require.NotEmpty(t, res.Warnings)
+			return e
+		}
+	}
+	t.Fatal("no flood.yaml among the demo plans")
+	return nil
 }

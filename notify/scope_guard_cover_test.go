@@ -2,17 +2,12 @@ package notify_test
 
 import (
 	"fmt"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"muster"
-	"muster/cluster"
-	"muster/cluster/clustertest"
-	"muster/examples"
 	"muster/notify"
 	"muster/plans"
 )
@@ -28,18 +23,8 @@ func TestEveryDistrictNamedIsTheWholeCity(t *testing.T) {
 	streets := []plans.RegionCode{"990106001", "990106002", "990106003", "990106004"}
 	for _, rules := range []int{muster.Rules, 12} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			e := newEnvWith(t, 1, 300, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
+			e := newBareFloodEnv(t, rules)
 			ctx := testCtx(t)
-			files, err := examples.Plans()
-			require.NoError(t, err)
-			for _, f := range files {
-				if f.Name == "flood.yaml" {
-					src := regexp.MustCompile(`(?m)^    expected: \d+\n`).ReplaceAllString(string(f.Data), "")
-					src = strings.Replace(src, "id: flood-control", "id: flood-bare", 1)
-					_, err := e.plans.ApplyPlan(ctx, "test", "flood-bare.yaml", []byte(src))
-					require.NoError(t, err)
-				}
-			}
 			live := func(regions ...plans.RegionCode) notify.ActivationRequest {
 				return notify.ActivationRequest{Plan: "flood-bare", Regions: regions, Level: "IV", Purpose: "LIVE", Reason: "暴雨黄色预警"}
 			}
