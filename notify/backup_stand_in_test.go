@@ -24,11 +24,7 @@ import (
 func TestTheBackupIsToldWhomTheyStandInFor(t *testing.T) {
 	for _, rules := range []int{12, 13} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-			r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
-			plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
-				"      - {after: 5m, do: backup}\n", 1)
-			require.Contains(t, plan, "{after: 5m, do: backup}")
+			r, clock, plan := newBackupRig(t, rules)
 			ctx := testCtx(t)
 			a := escalateDrillOf(t, r, []byte(plan))
 			n := r.c.WaitLeader(15 * time.Second).Node
@@ -153,4 +149,17 @@ func TestABackupsReminderSaysWhomTheyStandInFor(t *testing.T) {
 	}
 	t.Logf("%d backups' reminders checked", checked)
 	require.Positive(t, checked, "backups were reminded")
+}
+
+// newBackupRig is a one-node rig under rules, its clock at a fixed time,
+// and the escalation plan whose chain calls up the backup 5 minutes in,
+// its first step.
+func newBackupRig(t *testing.T, rules int) (*callRig, *clustertest.Clock, string) {
+	t.Helper()
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
+	plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
+		"      - {after: 5m, do: backup}\n", 1)
+	require.Contains(t, plan, "{after: 5m, do: backup}")
+	return r, clock, plan
 }

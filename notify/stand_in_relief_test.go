@@ -9,8 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"muster/cluster"
-	"muster/cluster/clustertest"
 	"muster/notify"
 	"muster/plans"
 )
@@ -23,11 +21,7 @@ import (
 func TestTheBackupIsToldThePersonTheyStandInForReported(t *testing.T) {
 	for _, rules := range []int{12, 0} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
-			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-			r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
-			plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
-				"      - {after: 5m, do: backup}\n", 1)
-			require.Contains(t, plan, "{after: 5m, do: backup}")
+			r, clock, plan := newBackupRig(t, rules)
 			a := escalateDrillOf(t, r, []byte(plan))
 			clock.Add(5 * time.Minute)
 			r.waitFired(t, a.ID, 0)
