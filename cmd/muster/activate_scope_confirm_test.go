@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,21 +12,6 @@ import (
 
 	"muster/notify"
 )
-
-// runOnFakeWithInput is runOnFake with stdin: what a person types.
-func runOnFakeWithInput(t *testing.T, api http.Handler, stdin string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	root := newRoot()
-	var out, errOut bytes.Buffer
-	root.SetArgs(append([]string{"--addr", srv.URL, "--token", "mst_x", "-o", "table"}, args...))
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetIn(strings.NewReader(stdin))
-	_, err = root.ExecuteC()
-	return out.String(), errOut.String(), err
-}
 
 // A preview whose scope needs confirming and that the command's
 // --confirm-scope does not confirm stops the command: it does not ask for

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,6 +33,12 @@ func (f fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // returns what it printed and its error.
 func runOnFake(t *testing.T, api http.Handler, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runOnFakeWithInput(t, api, "", args...)
+}
+
+// runOnFakeWithInput is runOnFake with stdin: what a person types.
+func runOnFakeWithInput(t *testing.T, api http.Handler, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	root := newRoot()
@@ -39,7 +46,7 @@ func runOnFake(t *testing.T, api http.Handler, args ...string) (stdout, stderr s
 	root.SetArgs(append([]string{"--addr", srv.URL, "--token", "mst_x", "-o", "table"}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errOut)
-	root.SetIn(bytes.NewReader(nil))
+	root.SetIn(strings.NewReader(stdin))
 	_, err = root.ExecuteC()
 	return out.String(), errOut.String(), err
 }
