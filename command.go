@@ -486,6 +486,11 @@ const commandVersion byte = 1
 //	   another than the token's name, so a token named as a revoked one
 //	   was is not taken for that one's holder; before 13 only the
 //	   token's name was kept.
+//	   An SMS reply of an accept word followed by a plain inability and
+//	   no but (1，我生病了; 1 在住院; 1 I'm sick) is a note, answered
+//	   with the help text and asked again by the escalation; before 13
+//	   it was an accept unless it held a refusal word, and a person who
+//	   said they could not come was counted as reported.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -69,10 +69,14 @@ const rulesRepliesAsInstructed = 10
 // (不过, 但是, 可是, but…) is an accept when what follows is about coming
 // late (1，不过要晚半小时), else a note (1，不过我生病了: whether they come
 // cannot be told; caveat), and 不过来 and 不过去 (cannot come over)
-// refuse. And N/A is a note, not a decline whose reason is "A". Before,
+// refuse. An accept word followed by a plain inability, without a but, is
+// a note too (1，我生病了; 1 在住院; 1 I'm sick: unable): its sender says
+// they cannot come. And N/A is a note, not a decline whose reason is "A". Before,
 // those were notes, answered with the help text, and their senders
-// escalated as silent if they did not answer again; and a but other than
-// 不过 accepted whatever followed it unless it refused.
+// escalated as silent if they did not answer again; a but other than
+// 不过 accepted whatever followed it unless it refused; and an inability
+// without a refusal word (1，我生病了) was an accept, its sender counted
+// as reported.
 const rulesCommonAcks = 13
 
 // replyRules are the ways of reading a reply, by the rules it is applied
@@ -226,7 +230,7 @@ var (
 // anything other than coming late refuses (caveat).
 func saysNo(rest string, buts bool) bool {
 	if buts {
-		if caveat(rest) {
+		if caveat(rest) || unable(rest) {
 			return true
 		}
 		rest = withoutBut(rest)
@@ -279,6 +283,34 @@ func caveat(rest string) bool {
 	}
 	late := strings.FieldsFunc(strings.ToLower(after), func(r rune) bool { return !unicode.IsLetter(r) })
 	return !slices.ContainsFunc(late, func(w string) bool { return slices.Contains(englishLate, w) })
+}
+
+// inabilities are what, after an accept word, says plainly that its sender
+// cannot come, with no but and no refusal word before it (1，我生病了; 1 在
+// 住院; 1 I'm sick): ill, in hospital, injured, away from the city. Those
+// with a refusal word (回不来, 来不了, can't come) saysNo finds anyway.
+// englishInabilities are single words, englishInabilityPhrases runs of
+// words.
+var (
+	inabilities             = []string{"生病", "病了", "病倒", "病假", "发烧", "发热", "住院", "受伤", "骨折", "在外地", "在国外", "在出差", "出差中", "外地出差"}
+	englishInabilities      = []string{"sick", "ill", "hospital", "hospitalized", "hospitalised", "injured", "hurt", "abroad", "fever"}
+	englishInabilityPhrases = []string{"out of town", "out of the city", "out of the country"}
+)
+
+// unable reports whether rest, what follows an accept word, says plainly
+// that its sender cannot come (inabilities): whoever wrote "1，我生病了" is
+// not coming, so the reply is a note, answered with the help text, and
+// the escalation asks them again (rulesCommonAcks).
+func unable(rest string) bool {
+	if slices.ContainsFunc(inabilities, func(w string) bool { return strings.Contains(rest, w) }) {
+		return true
+	}
+	words := strings.FieldsFunc(strings.ToLower(rest), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+	if slices.ContainsFunc(words, func(w string) bool { return slices.Contains(englishInabilities, w) }) {
+		return true
+	}
+	joined := " " + strings.Join(words, " ") + " "
+	return slices.ContainsFunc(englishInabilityPhrases, func(p string) bool { return strings.Contains(joined, " "+p+" ") })
 }
 
 // withoutBut is s without each 不过 that means "but" or "only" (1，不过要晚半
