@@ -491,6 +491,12 @@ const commandVersion byte = 1
 //	   with the help text and asked again by the escalation; before 13
 //	   it was an accept unless it held a refusal word, and a person who
 //	   said they could not come was counted as reported.
+//	   A token revoked (token.revoke) is kept as it was, with when and
+//	   by whom (access_revoked, by name), and token.create refuses
+//	   (conflict) a name a token revoked so had, naming that token, when
+//	   and by whom it was revoked and a free name, unless it reuses the
+//	   name on purpose (reuse_name): the audit trail names tokens by
+//	   name. Before 13 a revoked token was deleted and its name free.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

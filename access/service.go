@@ -111,6 +111,10 @@ type NewToken struct {
 	// (13800138000, +86 138 0013 8000); empty for none.
 	Phone string
 	Role  Role
+	// ReuseName takes the name of a revoked token on purpose: without it
+	// such a name is refused (rules 13), as the audit trail, which names
+	// tokens by name, would read the new token's acts as the revoked one's.
+	ReuseName bool
 }
 
 // Create issues a new token named name, held by holder (empty: the name
@@ -124,7 +128,9 @@ func (s *Service) Create(ctx context.Context, actor, name, holder string, role R
 // secret, which is shown this once and never stored, and the token record,
 // its phone in E.164. Outcomes: invalid for a bad name, holder, phone (not
 // a number, or a landline, which takes no SMS) or role, conflict when a
-// token with that name exists, and the cluster's errors (unavailable,
+// token with that name exists, or a token revoked under rules 13 or later
+// had it and req does not reuse it (ReuseName; the error says when it was
+// revoked, by whom, and a free name), and the cluster's errors (unavailable,
 // timeout) when the command could not be committed. While a member runs a
 // muster before rules 9 the holder is not recorded (the token says none);
 // while one runs a muster before rules 12 a token with a phone is refused
@@ -153,7 +159,7 @@ func (s *Service) CreateToken(ctx context.Context, actor string, req NewToken) (
 		return "", Token{}, err
 	}
 	var t Token
-	p := createPayload{Name: name, Holder: req.Holder, Phone: phone, Role: r, Hash: hex.EncodeToString(hashSecret(secret))}
+	p := createPayload{Name: name, Holder: req.Holder, Phone: phone, Role: r, Hash: hex.EncodeToString(hashSecret(secret)), ReuseName: req.ReuseName}
 	if err := s.propose(ctx, CmdTokenCreate, actor, p, &t); err != nil {
 		return "", Token{}, fmt.Errorf("create token %q: %w", name, err)
 	}

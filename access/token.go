@@ -24,6 +24,19 @@ const TokensBucket = "access_tokens"
 // tokenIDsBucket indexes tokens by ID: TokenID → hash of the secret.
 const tokenIDsBucket = "access_token_ids"
 
+// revokedBucket keeps the tokens revoked under rules 13 and later
+// (rulesRevokedNames): token name → the revoked tokens of that name
+// ([]RevokedToken as JSON), oldest first. Only the apply functions here
+// write it.
+const revokedBucket = "access_revoked"
+
+// rulesRevokedNames is the behaviour (muster.Rules) from which a revoke
+// keeps the revoked token (RevokedToken), and token.create refuses a name
+// a revoked token had unless the request reuses it on purpose
+// (reuse_name). Tokens revoked under earlier rules were deleted without a
+// trace: their names are free.
+const rulesRevokedNames = 13
+
 // Command types owned by access.
 const (
 	CmdTokenCreate    = "token.create"
@@ -65,6 +78,15 @@ type Token struct {
 	Makers Lineage `json:"makers,omitempty"`
 }
 
+// RevokedToken is a token as it was when it was revoked (rules 13), with
+// when and by whom: its name stays taken (token.create refuses it unless
+// reuse_name), and who held it stays known to audit readers.
+type RevokedToken struct {
+	Token
+	RevokedAt time.Time `json:"revoked_at"`
+	RevokedBy string    `json:"revoked_by"`
+}
+
 // HeldBy is the person who holds t: its Holder, or its name when it was
 // issued without one.
 func (t Token) HeldBy() string {
@@ -103,6 +125,9 @@ type createPayload struct {
 	Phone  string `json:"phone,omitempty"`  // E.164; applied under rules 12 and later (rulesTokenPhone)
 	Role   Role   `json:"role"`
 	Hash   string `json:"hash"` // hex SHA-256 of the secret
+	// ReuseName takes the name of a revoked token on purpose
+	// (rulesRevokedNames); without it such a name is refused.
+	ReuseName bool `json:"reuse_name,omitempty"`
 }
 
 // revokePayload is the payload of token.revoke.
@@ -238,6 +263,7 @@ func insert(tx *bolt.Tx, c *muster.Command, p createPayload, hash []byte) (Token
 	if ids.Get([]byte(id)) != nil {
 		return Token{}, muster.Errorf(muster.EConflict, "token id %s is taken; try again", id)
 	}
+	taken := map[string]bool{}
 	err = toks.ForEach(func(_, v []byte) error {
 		var t Token
 		if err := json.Unmarshal(v, &t); err != nil {
@@ -246,10 +272,16 @@ func insert(tx *bolt.Tx, c *muster.Command, p createPayload, hash []byte) (Token
 		if t.Name == p.Name {
 			return muster.Errorf(muster.EConflict, "a token named %q already exists (id %s)", p.Name, t.ID)
 		}
+		taken[t.Name] = true
 		return nil
 	})
 	if err != nil {
 		return Token{}, err
+	}
+	if c.Type == CmdTokenCreate && c.RulesAtLeast(rulesRevokedNames) && !p.ReuseName {
+		if err := nameNotRevoked(tx, p.Name, taken); err != nil {
+			return Token{}, err
+		}
 	}
 	t := Token{ID: id, Name: p.Name, Role: p.Role, CreatedAt: c.Time, CreatedBy: c.Actor}
 	if c.Rules >= 9 { // a muster before rules 9 knows no holder and stores none
@@ -355,7 +387,86 @@ func applyRevoke(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := ids.Delete([]byte(p.ID)); err != nil {
 		return nil, err
 	}
+	if c.RulesAtLeast(rulesRevokedNames) {
+		if err := keepRevoked(tx, RevokedToken{Token: t, RevokedAt: c.Time.UTC(), RevokedBy: c.Actor}); err != nil {
+			return nil, fmt.Errorf("%s: keep token %s: %w", c.Type, p.ID, err)
+		}
+	}
 	return t, nil
+}
+
+// keepRevoked records r, just revoked, after the tokens of its name
+// revoked before it.
+func keepRevoked(tx *bolt.Tx, r RevokedToken) error {
+	b, err := tx.CreateBucketIfNotExists([]byte(revokedBucket))
+	if err != nil {
+		return err
+	}
+	var gone []RevokedToken
+	if v := b.Get([]byte(r.Name)); v != nil {
+		if err := json.Unmarshal(v, &gone); err != nil {
+			return fmt.Errorf("decode revoked tokens named %q: %w", r.Name, err)
+		}
+	}
+	v, err := json.Marshal(append(gone, r))
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(r.Name), v)
+}
+
+// nameNotRevoked refuses (conflict) name when a revoked token had it,
+// naming the last such token, when and by whom it was revoked, and a name
+// neither a token of taken (the live tokens' names) nor a revoked one has.
+func nameNotRevoked(tx *bolt.Tx, name string, taken map[string]bool) error {
+	b := tx.Bucket([]byte(revokedBucket))
+	if b == nil {
+		return nil
+	}
+	v := b.Get([]byte(name))
+	if v == nil {
+		return nil
+	}
+	var gone []RevokedToken
+	if err := json.Unmarshal(v, &gone); err != nil || len(gone) == 0 {
+		return fmt.Errorf("decode revoked tokens named %q: %v", name, err)
+	}
+	last := gone[len(gone)-1]
+	instead := ""
+	for i := 2; i < 100; i++ {
+		n := fmt.Sprintf("%s-%d", name, i)
+		if utf8.RuneCountInString(n) > maxNameLen {
+			break
+		}
+		if !taken[n] && b.Get([]byte(n)) == nil {
+			instead = fmt.Sprintf(" (%q is free)", n)
+			break
+		}
+	}
+	return muster.Errorf(muster.EConflict, "token name %q was the name of the token %s held by %s, revoked at %s by %s: "+
+		"the audit trail names tokens by name, so a new token of that name would read as the revoked one; "+
+		"choose another name%s, or reuse it on purpose (muster token create --reuse-name; reuse_name in the API)",
+		name, last.ID, last.HeldBy(), last.RevokedAt.UTC().Format(time.RFC3339), last.RevokedBy, instead)
+}
+
+// RevokedTokens returns the tokens revoked under rules 13 and later
+// (rulesRevokedNames), by name, and each name's oldest first. Apply code
+// may read it.
+func RevokedTokens(tx *bolt.Tx) ([]RevokedToken, error) {
+	out := []RevokedToken{}
+	b := tx.Bucket([]byte(revokedBucket))
+	if b == nil {
+		return out, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		var gone []RevokedToken
+		if err := json.Unmarshal(v, &gone); err != nil {
+			return fmt.Errorf("decode revoked tokens named %q: %w", k, err)
+		}
+		out = append(out, gone...)
+		return nil
+	})
+	return out, err
 }
 
 // lookup finds the token stored under hash; an absent bucket is no tokens.

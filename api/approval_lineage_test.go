@@ -159,7 +159,9 @@ func TestApprovalsComeFromIndependentPeople(t *testing.T) {
 		id := request1(t, duty, "II", "990106")
 		res := do(t, h, request{method: "DELETE", path: "/api/v1/tokens/" + string(dutyToken.ID), token: f.root})
 		require.Equal(t, http.StatusNoContent, res.Code, "%s", res.Body)
-		createToken(t, h, f.root, "值班", access.Commander, "钱七")
+		res = do(t, h, request{method: "POST", path: "/api/v1/tokens", token: f.root,
+			body: jsonBody(map[string]any{"name": "值班", "holder": "钱七", "role": "commander", "reuse_name": true})})
+		require.Equal(t, http.StatusCreated, res.Code, "the revoked token's name reused on purpose: %s", res.Body)
 		for _, token := range []string{own, other} {
 			res := approve(t, token, id)
 			require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)

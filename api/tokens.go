@@ -15,6 +15,8 @@ type createTokenRequest struct {
 	Holder string `json:"holder"` // the person it is issued to; empty: the name stands for them
 	Phone  string `json:"phone"`  // the holder's mobile; approvers and commanders with one are texted about requests awaiting approval
 	Role   string `json:"role"`
+	// ReuseName takes the name of a revoked token on purpose (rules 13).
+	ReuseName bool `json:"reuse_name"`
 }
 
 // createdToken is the answer to POST /tokens: the token and, this once, its
@@ -53,7 +55,7 @@ func (s *Server) createToken(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	secret, tok, err := s.deps.Tokens.CreateToken(c.Request.Context(), identity(c).Name, access.NewToken{Name: req.Name, Holder: req.Holder, Phone: req.Phone, Role: role})
+	secret, tok, err := s.deps.Tokens.CreateToken(c.Request.Context(), identity(c).Name, access.NewToken{Name: req.Name, Holder: req.Holder, Phone: req.Phone, Role: role, ReuseName: req.ReuseName})
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -45,7 +45,7 @@ func TestARequestKeepsTheTokenItWasMadeWith(t *testing.T) {
 	assert.Equal(t, access.Lineage{{ID: made["值班"].ID, Name: "值班", Holder: "张三"}, {Name: "admin", Holder: "admin"}}, a.RequesterLineage)
 
 	require.NoError(t, tokens.Revoke(ctx, "admin", made["值班"].ID))
-	_, again, err := tokens.Create(ctx, "admin", "值班", "李四", access.Commander)
+	_, again, err := tokens.CreateToken(ctx, "admin", access.NewToken{Name: "值班", Holder: "李四", Role: access.Commander, ReuseName: true})
 	require.NoError(t, err)
 	require.NotEqual(t, made["值班"].ID, again.ID)
 

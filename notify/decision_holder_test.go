@@ -30,7 +30,7 @@ func TestADecisionRecordsTheHolderOfItsToken(t *testing.T) {
 	require.Equal(t, notify.StatusPendingApproval, a.Status)
 
 	require.NoError(t, tokens.Revoke(ctx, "admin", first.ID))
-	_, _, err = tokens.Create(ctx, "admin", "张三", "李四", access.Approver)
+	_, _, err = tokens.CreateToken(ctx, "admin", access.NewToken{Name: "张三", Holder: "李四", Role: access.Approver, ReuseName: true})
 	require.NoError(t, err)
 	got, err := e.svc.Decide(ctx, "张三", a.ID, notify.DecisionRequest{Reason: "撤回"})
 	require.NoError(t, err)

@@ -176,14 +176,21 @@ func newWhoamiCmd(g *globals) *cobra.Command {
 func newTokenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "API tokens and their roles"}
 	var role, name, holder, phone string
+	var reuseName bool
 	create := &cobra.Command{
-		Use:   "create --role ROLE [--name NAME] [--holder PERSON] [--phone MOBILE]",
+		Use:   "create --role ROLE [--name NAME] [--holder PERSON] [--phone MOBILE] [--reuse-name]",
 		Short: "Create a token (roles: admin, commander, approver, operator, trainer, viewer, feed); the secret is shown once",
 		Long: `Create a token. The secret is shown once and never stored. --phone records
 the holder's mobile (stored in E.164, read as the roster reads phones: 13800138000,
 +86 138 0013 8000): when a level I–II LIVE request waits for approval, the
 holders of approver and commander tokens with a phone, the requester aside, are
-texted that it does.`,
+texted that it does.
+
+A name a revoked token had is refused (once every member runs rules 13): the
+audit trail names tokens by name, and a new token of that name would read as
+the revoked one ("approved by 张三": which?). The refusal says when and by whom
+it was revoked and offers a free name; --reuse-name takes the name all the
+same, and muster audit list then tells the two apart by when each held it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if name == "" {
@@ -191,9 +198,12 @@ texted that it does.`,
 			}
 			c := newClient(g, cmd)
 			var raw []byte
-			req := map[string]string{"name": name, "holder": holder, "role": role}
+			req := map[string]any{"name": name, "holder": holder, "role": role}
 			if phone != "" { // a node before phones on tokens takes the request without it
 				req["phone"] = phone
+			}
+			if reuseName {
+				req["reuse_name"] = true
 			}
 			if err := c.do(request{method: http.MethodPost, path: "/api/v1/tokens", body: bytes.NewReader(mustJSON(req)), contentType: "application/json"}, &raw); err != nil {
 				return err
@@ -218,6 +228,7 @@ texted that it does.`,
 	roleVar(create.Flags(), &role, "role of the new token")
 	create.Flags().StringVar(&name, "name", "", "who or what uses it (default: the role)")
 	create.Flags().StringVar(&holder, "holder", "", "the person it is issued to (default: its name); tokens of one holder count as one person where a second person must approve")
+	create.Flags().BoolVar(&reuseName, "reuse-name", false, "take the name of a revoked token on purpose (refused without it: the audit trail names tokens by name)")
 	create.Flags().StringVar(&phone, "phone", "", "the holder's mobile: an approver or commander with one is texted when a level I–II LIVE request waits for approval")
 	_ = create.MarkFlagRequired("role")
 	var pf pageFlags
