@@ -162,11 +162,23 @@ func printActivated(w io.Writer, a notify.Activation) {
 		}
 	case notify.StatusRejected:
 		d := a.Decisions[len(a.Decisions)-1]
-		fmt.Fprintf(w, "activation %s rejected by %s: %s; nothing was sent\n", a.ID, d.By, d.Reason)
+		fmt.Fprintf(w, "activation %s rejected by %s: %s; nothing was sent\n", a.ID, decider(d), d.Reason)
 	default:
 		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s; follow it with: muster status %s\n",
 			a.ID, a.PlanTitle, levelLabel(a.Level), a.Purpose, a.RegionNames, count(a.Recipients, "recipient", "recipients"), a.ID)
 	}
+}
+
+// requestedBy names who requested a as decider names who decided: the
+// token, and the person who held it when another than its name
+// ("值班 (张三)"), from the lineage a request waiting for approval keeps
+// (rules 13).
+func requestedBy(a notify.Activation) string {
+	d := notify.Decision{By: a.CreatedBy}
+	if len(a.RequesterLineage) > 0 {
+		d.Holder = a.RequesterLineage[0].Holder
+	}
+	return decider(d)
 }
 
 // approversTexted says whom the texts telling approvers about a request
@@ -232,7 +244,7 @@ approval is refused unless --repeat is given: its people have been called.`,
 			// The preview is shown with --yes too: a second person approves
 			// what they have seen, and --yes only spares the question.
 			a := p.Activation
-			fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, a.CreatedBy, showTime(a.CreatedAt, time.Local, secondLayout), a.Reason)
+			fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, requestedBy(a), showTime(a.CreatedAt, time.Local, secondLayout), a.Reason)
 			printPreview(c.err, p)
 			if !yes {
 				fmt.Fprintf(c.err, "\nType the activation ID (%s) to approve it, anything else to cancel: ", a.ID)
@@ -250,6 +262,9 @@ approval is refused unless --repeat is given: its people have been called.`,
 				var a notify.Activation
 				if err := json.Unmarshal(raw, &a); err != nil {
 					return err
+				}
+				if n := len(a.Decisions); n > 0 && a.Decisions[n-1].Approve {
+					fmt.Fprintf(w, "activation %s approved by %s\n", a.ID, decider(a.Decisions[n-1]))
 				}
 				printActivated(w, a)
 				return nil
