@@ -13,6 +13,7 @@ import (
 	"muster"
 	"muster/access"
 	"muster/drills"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -160,6 +161,9 @@ func (s *Server) getDrillRun(c *gin.Context, ds Drills) {
 func (s *Server) standDownDrillRun(c *gin.Context, ds Drills) {
 	var req struct {
 		Reason string `json:"reason"`
+		// Notice false tells nobody the drill ended, as on a LIVE
+		// call-up's stand-down: another call-up tells them what stands.
+		Notice *bool `json:"notice"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		s.writeError(c, err)
@@ -169,7 +173,8 @@ func (s *Server) standDownDrillRun(c *gin.Context, ds Drills) {
 	if !ok {
 		return
 	}
-	a, err := s.deps.Activations.StandDown(c.Request.Context(), identity(c).Name, act, req.Reason)
+	a, err := s.deps.Activations.StandDownWith(c.Request.Context(), identity(c).Name, act,
+		notify.StandDownRequest{Reason: req.Reason, NoNotice: req.Notice != nil && !*req.Notice})
 	s.reply(c, http.StatusOK, a, err)
 }
 

@@ -25,9 +25,10 @@ func newDrillCmd(g *globals) *cobra.Command {
 		Short: "Drills (演练): schedule, list, run, report, findings and what is overdue",
 		Long: `A drill is an EXERCISE activation of a plan: it goes out on the exercise
 account, every message starts with 【演练】, and it switches no region to
-emergency. Schedules recur (--cron in --tz) or happen once (--at); a
-no-notice drill (--no-notice 09:00-17:00) starts at a time picked inside the
-window on the due day, which only admins can see in advance. Each due time
+emergency. Schedules recur (--cron in --tz) or happen once (--at); an
+unannounced (no-notice) drill (--unannounced 09:00-17:00) starts at a time
+picked inside the window on the due day, which only admins can see in
+advance. Each due time
 runs exactly once across leader changes; a drill due while one of its
 regions is in a live emergency (战时), or in recovery (恢复) after one, waits
 until the region is back to normal (平时).`,
@@ -44,11 +45,16 @@ until the region is back to normal (平时).`,
 // right to stand down a LIVE call-up. A run stood down before it was held
 // says so: it is then cut short, not a drill held.
 func newDrillStandDownCmd(g *globals) *cobra.Command {
+	var noNotice bool
 	var cmd *cobra.Command
-	cmd = newReasonCmd(g, "stand-down RUN --reason TEXT",
+	cmd = newReasonCmd(g, "stand-down RUN --reason TEXT [--no-notice]",
 		"End a drill run early: stand its call-up down (no more 【演练】 sends or escalations)",
 		"why (kept in the audit trail)", func(id string) string { return "/api/v1/drill-runs/" + url.PathEscape(id) + "/stand-down" },
-		nil,
+		func(body map[string]any) {
+			if noNotice {
+				body["notice"] = false
+			}
+		},
 		func(raw []byte, w io.Writer, id string) error {
 			var a struct {
 				ID          string    `json:"id"`
@@ -59,11 +65,13 @@ func newDrillStandDownCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(w, "drill run %s stood down (activation %s)\n", id, a.ID)
+			c := newClient(g, cmd)
+			printEndNotice(c, w, raw, noNotice)
 			// The run says how long it had to run to be held; the stand-down
 			// is done whatever this read finds.
 			var run drills.Run
 			var rawRun []byte
-			if newClient(g, cmd).do(request{method: http.MethodGet, path: "/api/v1/drill-runs/" + url.PathEscape(id)}, &rawRun) != nil ||
+			if c.do(request{method: http.MethodGet, path: "/api/v1/drill-runs/" + url.PathEscape(id)}, &rawRun) != nil ||
 				json.Unmarshal(rawRun, &run) != nil || a.StoodDownAt.IsZero() {
 				return nil
 			}
@@ -74,7 +82,11 @@ func newDrillStandDownCmd(g *globals) *cobra.Command {
 escalations). A run stood down less than %s after it started is recorded as
 cut short, not as a drill held: it does not count as its regions' last drill
 in muster drill overdue, nor its silent people as roster failures; the answer
-says so.`, plans.Duration(drills.MinHeld))
+says so. From rules 13 the people the drill reached are told by SMS, under
+【演练】, that it has ended (本次演练已结束，无需到岗，无需回复。); --no-notice
+tells nobody, as muster stand-down --no-notice does (another call-up tells
+them what stands).`, plans.Duration(drills.MinHeld))
+	cmd.Flags().BoolVar(&noNotice, "no-notice", false, "tell nobody the drill ended (another call-up tells them what stands); by default the people it reached are told")
 	return cmd
 }
 
@@ -111,8 +123,8 @@ func newDrillScheduleCmd(g *globals) *cobra.Command {
 	var in drills.ScheduleInput
 	var regions, units string
 	cmd := &cobra.Command{
-		Use:   "schedule PLAN --region CODE[,CODE] --level I|II|III|IV --type TYPE (--cron EXPR | --at TIME) [--tz ZONE] [--no-notice HH:MM-HH:MM] [--title TEXT]",
-		Short: "Schedule a drill of a plan: recurring (--cron) or one-off (--at), announced or no-notice",
+		Use:   "schedule PLAN --region CODE[,CODE] --level I|II|III|IV --type TYPE (--cron EXPR | --at TIME) [--tz ZONE] [--unannounced HH:MM-HH:MM] [--title TEXT]",
+		Short: "Schedule a drill of a plan: recurring (--cron) or one-off (--at), announced or unannounced",
 		Long: `Schedule a drill. --type is notification (通讯演练, the default), tabletop
 (桌面推演), functional (功能演练) or full-scale (实战演练). --cron takes the five
 standard fields (minute hour day-of-month month day-of-week) or @daily,
@@ -120,9 +132,16 @@ standard fields (minute hour day-of-month month day-of-week) or @daily,
 Monday. --at takes 2006-01-02 15:04 in --tz, or RFC 3339. --catch-up says what
 happens to due times missed while the whole cluster was down: skip (default)
 records them missed; once runs the latest if it is no older than
---catch-up-within. Each run's call-up is stood down after --length.`,
+--catch-up-within. Each run's call-up is stood down after --length.
+--unannounced 09:00-17:00 makes it an unannounced (no-notice) drill: each run
+starts at a time picked inside the window on the due day, shown to admins
+only. (--unannounced was --no-notice, which still works but is deprecated:
+on stand-down it means telling nobody that a call-up ended.)`,
 		Args: needArgs("PLAN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := oneWindowFlag(cmd); err != nil {
+				return err
+			}
 			in.Plan = plans.PlanID(strings.TrimSpace(args[0]))
 			in.Regions = splitCodes(regions)
 			if len(in.Regions) == 0 || in.Level == "" {
@@ -167,14 +186,27 @@ func scheduleFlags(f *pflag.FlagSet, in *drills.ScheduleInput, regions, units *s
 	f.StringVar(&in.Title, "title", "", "the scenario, e.g. 防汛通讯演练, the reason of every run (default: the plan's title and the type)")
 	cronVar(f, &in.Cron, `cron expression in --tz, e.g. "0 9 * * 1"`)
 	f.StringVar(&in.At, "at", "", "one-off time: 2006-01-02 15:04 in --tz, or RFC 3339")
-	zoneVar(f, &in.TimeZone, def(drills.DefaultTimeZone), "IANA time zone of --cron, --at and --no-notice")
-	checkedVar(f, &in.NoNotice, "no-notice", "", "window on the due day the start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
+	zoneVar(f, &in.TimeZone, def(drills.DefaultTimeZone), "IANA time zone of --cron, --at and --unannounced")
+	checkedVar(f, &in.NoNotice, "unannounced", "", "an unannounced drill: the window on the due day its start is picked in, e.g. 09:00-17:00", wantWindow, parses(drills.ParseWindow))
+	// --no-notice was --unannounced's name; on stand-down it means telling
+	// nobody, so it is kept for those who use it, hidden and deprecated.
+	checkedVar(f, &in.NoNotice, "no-notice", "", "old name of --unannounced", wantWindow, parses(drills.ParseWindow))
+	_ = f.MarkDeprecated("no-notice", "use --unannounced (the same window)")
 	checkedVar(f, &in.CatchUp, "catch-up", def("skip"), "missed due times: skip, or once (run the latest within --catch-up-within)", "skip or once", parses(drills.ParseCatchUp))
 	checkedVar(f, &in.CatchUpWithin, "catch-up-within", "", "with --catch-up once: how late a missed drill may still run, e.g. 4h", wantDuration, positiveDuration)
 	checkedVar(f, &in.Length, "length", "", "how long each run's call-up stays open (default 1h, at least 15m: a shorter run is no drill held, at most 24h)", wantDuration, positiveDuration)
 	f.StringVar(&in.ConfirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects by naming the regions")
 	f.StringVar(units, "units", "", "participating units (参演单位), comma-separated")
-	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "no-notice", "length")
+	takeOnce(f, "region", "level", "type", "cron", "at", "tz", "unannounced", "no-notice", "length")
+}
+
+// oneWindowFlag refuses --unannounced with its old name --no-notice: the
+// one given last would win unsaid.
+func oneWindowFlag(cmd *cobra.Command) error {
+	if cmd.Flags().Changed("unannounced") && cmd.Flags().Changed("no-notice") {
+		return usageErrorf("--no-notice is the old name of --unannounced: give --unannounced only")
+	}
+	return nil
 }
 
 // splitUnits is --units as a list: comma-separated, blanks left out.
@@ -216,19 +248,22 @@ func newDrillChangeCmd(g *globals) *cobra.Command {
 	var in drills.ScheduleInput
 	var plan, regions, units string
 	cmd := &cobra.Command{
-		Use:   "update ID [--plan PLAN] [--region CODE[,CODE]] [--level L] [--type TYPE] [--title TEXT] [--cron EXPR | --at TIME] [--tz ZONE] [--no-notice HH:MM-HH:MM] [--length D] [...]",
+		Use:   "update ID [--plan PLAN] [--region CODE[,CODE]] [--level L] [--type TYPE] [--title TEXT] [--cron EXPR | --at TIME] [--tz ZONE] [--unannounced HH:MM-HH:MM] [--length D] [...]",
 		Short: "Change a drill schedule in place: only the flags given change; it keeps its ID, runs and findings",
 		Long: `Change a drill schedule. The flags are drill schedule's, with --plan for
 the plan; only those given change. --cron makes a one-off recurring and --at a
 recurring drill a one-off. An empty --title names the drill for its plan and
-type, an empty --no-notice makes it announced, an empty --length is the
+type, an empty --unannounced makes it announced, an empty --length is the
 default (1h), and an empty --confirm-scope or --units clears it. The schedule
 keeps its ID, its runs, missed count and findings. New due times (--cron,
---at, --tz, --no-notice) start at the first after the change; otherwise its
+--at, --tz, --unannounced) start at the first after the change; otherwise its
 next run stays. A run of it open now goes on as it started: the change applies
 from the next run. The answer is checked and warned of as drill schedule's.`,
 		Args: needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := oneWindowFlag(cmd); err != nil {
+				return err
+			}
 			var ch drills.ScheduleChange
 			changed := cmd.Flags().Changed
 			str := func(name string, v *string, to **string) {
@@ -254,6 +289,7 @@ from the next run. The answer is checked and warned of as drill schedule's.`,
 			str("cron", &in.Cron, &ch.Cron)
 			str("at", &in.At, &ch.At)
 			str("tz", &in.TimeZone, &ch.TimeZone)
+			str("unannounced", &in.NoNotice, &ch.NoNotice)
 			str("no-notice", &in.NoNotice, &ch.NoNotice)
 			str("catch-up", &in.CatchUp, &ch.CatchUp)
 			str("catch-up-within", &in.CatchUpWithin, &ch.CatchUpWithin)
