@@ -169,6 +169,10 @@ type Activation struct {
 	// call-ups still in force that also call them (standingFor): its text
 	// says they stand. Read at send time, never stored.
 	standing []Activation
+	// answer is, on the end of a LIVE call-up rendered for one of its
+	// people, their state in the call-up it ends (endedAnswer): its text
+	// says what fits it (liveEndWords). Read at send time, never stored.
+	answer State
 
 	StoodDownAt     time.Time `json:"stood_down_at,omitzero"`
 	StoodDownBy     string    `json:"stood_down_by,omitempty"`

@@ -154,9 +154,10 @@ const (
 )
 
 // LiveEndText is what the end of a LIVE call-up stood down
-// (rulesLiveEndNotice) tells the people it reached, after naming the
-// call-up; LiveEndTextEN in English. Neither speaks of drills: a LIVE
-// text never does.
+// (rulesLiveEndNotice) tells the people it reached who answered 到 (and
+// anyone whose answer is not known), after naming the call-up;
+// LiveEndTextEN in English. liveEndWords says what the others are told.
+// Neither speaks of drills: a LIVE text never does.
 const (
 	LiveEndText   = "应急响应已结束，可按单位安排离岗，无需回复。"
 	LiveEndTextEN = "has ended: you may leave your post as your unit directs, and no reply is needed."
@@ -168,7 +169,10 @@ const (
 // has ended and that nothing is wanted of them, and, to a person another
 // call-up in force also calls (a.standing: drills for the end of a drill,
 // LIVE call-ups for the end of a LIVE one), that it stands. The end of a
-// drill never speaks of a LIVE call-up. In English, short (shortNameEN:
+// LIVE call-up says what fits the person's answer to it (a.answer:
+// liveEndWords): that they may leave their post to whoever answered 到,
+// not to one who declined. The end of a drill never speaks of a LIVE
+// call-up. In English, short (shortNameEN:
 // how the call-up SMS named it, "Flood level IV, Donghu District") names
 // it in place of the plan's English title, level and regions when set.
 // Chinese: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：本次演练已结束，无需到岗，无需回复。
@@ -184,7 +188,8 @@ func endSMS(a Activation, lang plans.Language, short string) string {
 	}
 	zh, en, what := DrillEndText, DrillEndTextEN, "The drill "
 	if a.EndsCallUp {
-		zh, en, what = LiveEndText, LiveEndTextEN, "The call-up "
+		zh, en = liveEndWords(a.answer)
+		what = "The call-up "
 	}
 	text := a.Sender + "关于" + name + "的通知：" + zh
 	if lang == plans.LangEN {
@@ -335,6 +340,7 @@ func standingReader(ctx context.Context, view Viewer, a Activation) func(plans.P
 		var out sendNotes
 		_ = view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 			out.standing = standingFor(tx, a, p, acts)
+			out.answer = endedAnswer(tx, a, p)
 			return nil
 		})
 		return out

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,11 +52,13 @@ func TestALiveStandDownTellsThePeopleItReachedThatItEnded(t *testing.T) {
 				assert.Equal(t, liveAcct.SID, m.AccountSID, "on the LIVE account: %q", m.Body)
 				assert.Empty(t, plans.ReasonDrillWords(m.Body), "a LIVE text never reads as a drill: %q", m.Body)
 				assert.False(t, strings.HasPrefix(m.Body, plans.ExerciseMark), m.Body)
-				if strings.Contains(m.Body, notify.LiveEndText) {
-					assert.Regexp(t, `^【示例市应急】关于\d+月\d+日\d\d:\d\d「全员动员演示预案Ⅳ级响应（示例市）」的通知：`+notify.LiveEndText+`$`, m.Body)
+				// Its words fit the answer (TestALiveEndSaysWhatFitsEachAnswer):
+				// here 到 or none.
+				if strings.Contains(m.Body, "应急响应已结束") {
+					assert.Regexp(t, `^【示例市应急】关于\d+月\d+日\d\d:\d\d「全员动员演示预案Ⅳ级响应（示例市）」的通知：(`+notify.LiveEndText+`|`+notify.LiveEndUnansweredText+`)$`, m.Body)
 				} else {
 					en++
-					assert.Regexp(t, `^【示例市应急】The call-up "Call-up level IV, Example City" of \w+ \d+ \d\d:\d\d `+notify.LiveEndTextEN+`$`, m.Body)
+					assert.Regexp(t, `^【示例市应急】The call-up "Call-up level IV, Example City" of \w+ \d+ \d\d:\d\d (`+notify.LiveEndTextEN+`|`+notify.LiveEndUnansweredTextEN+`)$`, m.Body)
 					_, _, segs := plans.SMSSegments(m.Body)
 					assert.LessOrEqual(t, segs, 3, m.Body)
 				}
@@ -106,7 +109,8 @@ func TestALiveStandDownTellsThePeopleItReachedThatItEnded(t *testing.T) {
 func liveEnds(sim *twiliosim.Server) []twiliosim.Message {
 	var out []twiliosim.Message
 	for _, m := range sim.Messages("") {
-		if m.Direction == "outbound-api" && (strings.Contains(m.Body, notify.LiveEndText) || strings.Contains(m.Body, notify.LiveEndTextEN)) {
+		if m.Direction == "outbound-api" && slices.ContainsFunc([]string{notify.LiveEndText, notify.LiveEndTextEN, notify.LiveEndDeclinedText, notify.LiveEndDeclinedTextEN,
+			notify.LiveEndUnansweredText, notify.LiveEndUnansweredTextEN}, func(w string) bool { return strings.Contains(m.Body, w) }) {
 			out = append(out, m)
 		}
 	}

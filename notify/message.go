@@ -196,6 +196,7 @@ type smsRenderer struct {
 // the state has it when it is sent.
 type sendNotes struct {
 	standing  []Activation // a correction's: the call-ups that stand
+	answer    State        // the end of a LIVE call-up's: the person's state in it (endedAnswer)
 	backupFor *StandIn     // a call-up's: whom the person stands in for
 }
 
@@ -220,6 +221,7 @@ func (s *smsRenderer) render(r Recipient, link string) (string, error) {
 	if s.standing != nil {
 		n := s.standing(r.Person)
 		a.standing = n.standing
+		a.answer = n.answer
 		if r.BackupFor == nil {
 			r.BackupFor = n.backupFor
 		}

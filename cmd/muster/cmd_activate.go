@@ -560,8 +560,10 @@ stand-down says, and the answer says so. A correction that still has
 messages to go is not stood down (it ends by itself once they have gone)
 unless --force says to stop a wrong one.
 From rules 13 the people a LIVE call-up or a drill reached are told by SMS
-that it has ended, on its own account, in their language (a LIVE one:
-应急响应已结束，可按单位安排离岗，无需回复。); --no-notice tells nobody,
+that it has ended, on its own account, in their language (a LIVE one, to
+whoever answered 到: 应急响应已结束，可按单位安排离岗，无需回复。; to whoever
+declined: 应急响应已结束，无需回复。; to whoever never answered:
+应急响应已结束，无需到岗；已到岗的可按单位安排离岗，无需回复。); --no-notice tells nobody,
 for a call-up replaced by another one that tells them what stands. A
 retraction (muster retract) tells them with its correction instead.`
 	cmd.Flags().BoolVar(&force, "force", false, "also a correction that still has messages to go (a wrong correction): those it has not reached are not told")
