@@ -207,6 +207,25 @@ func (s *Service) List(ctx context.Context, level muster.Consistency) ([]Token, 
 	return out, nil
 }
 
+// Holders reads, at the given consistency, the token records that tell
+// who held a token of a name when (Holders.At): the live tokens and those
+// revoked under rules 13 and later.
+func (s *Service) Holders(ctx context.Context, level muster.Consistency) (Holders, error) {
+	var h Holders
+	err := s.viewer.View(ctx, level, func(tx *bolt.Tx) error {
+		var err error
+		if h.live, err = ListTokens(tx); err != nil {
+			return err
+		}
+		h.revoked, err = RevokedTokens(tx)
+		return err
+	})
+	if err != nil {
+		return Holders{}, fmt.Errorf("read token holders: %w", err)
+	}
+	return h, nil
+}
+
 // Revoke deletes token id on behalf of actor; the secret stops working on
 // each node as soon as that node applies the revoke. Outcomes: not_found for
 // an unknown id, conflict when it is the last admin token.

@@ -504,3 +504,42 @@ func ListTokens(tx *bolt.Tx) ([]Token, error) {
 	})
 	return out, err
 }
+
+// Holders tells who held a token of a name at a time, from the token
+// records as the state has them: the live tokens and the tokens revoked
+// under rules 13 and later (RevokedToken). It reads nothing of the audit
+// chain, which keeps only the token's name (the actor).
+type Holders struct {
+	live    []Token
+	revoked []RevokedToken
+}
+
+// NewHolders is the Holders of live tokens and revoked ones.
+func NewHolders(live []Token, revoked []RevokedToken) Holders {
+	return Holders{live: live, revoked: revoked}
+}
+
+// At is the person who held the token named name at time at (HeldBy):
+// the one of that name made at or before at and live then (not revoked
+// yet, or revoked at at: the revoke's own entry), the newest if several.
+// ok is false when no record tells: no token had the name then as far as
+// the state knows (a token revoked before rules 13, a name muster's own
+// services write under, the process that made the first admin token).
+func (h Holders) At(name string, at time.Time) (holder string, ok bool) {
+	var made time.Time
+	take := func(t Token, revokedAt time.Time) {
+		if t.Name != name || t.CreatedAt.After(at) || (!revokedAt.IsZero() && revokedAt.Before(at)) {
+			return
+		}
+		if !ok || t.CreatedAt.After(made) {
+			holder, made, ok = t.HeldBy(), t.CreatedAt, true
+		}
+	}
+	for _, t := range h.live {
+		take(t, time.Time{})
+	}
+	for _, r := range h.revoked {
+		take(r.Token, r.RevokedAt)
+	}
+	return holder, ok
+}

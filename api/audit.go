@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"muster"
+	"muster/access"
 	"muster/cluster"
 )
 
@@ -16,6 +18,19 @@ type AuditPage struct {
 	Items []cluster.AuditEntry `json:"items"`
 	Next  string               `json:"next"`
 	Head  cluster.AuditHead    `json:"head"`
+	// Holders names, by entry number, the person who held the token its
+	// actor names when the entry was made, where the token records tell
+	// (access.Holders.At: the live tokens and those revoked under rules
+	// 13). It is read from the token records as they are now, not from
+	// the chain, whose entries keep only the token's name and which it
+	// leaves as it is.
+	Holders map[string]string `json:"holders,omitempty"`
+}
+
+// tokenHolders is what listAudit needs of token management to name the
+// holders of the tokens an audit page names (access.Service).
+type tokenHolders interface {
+	Holders(ctx context.Context, level muster.Consistency) (access.Holders, error)
 }
 
 // listAudit serves the audit chain: every command applied since the
@@ -40,6 +55,17 @@ func (s *Server) listAudit(c *gin.Context) {
 	out := AuditPage{Items: items, Head: head}
 	if n := len(items); n == p.limit && items[n-1].Seq < head.Seq {
 		out.Next = strconv.FormatUint(items[n-1].Seq, 10)
+	}
+	if th, ok := s.deps.Tokens.(tokenHolders); ok && err == nil && len(items) > 0 {
+		var h access.Holders
+		if h, err = th.Holders(c.Request.Context(), consistency(c)); err == nil {
+			out.Holders = map[string]string{}
+			for _, e := range items {
+				if holder, ok := h.At(e.Actor, e.Time); ok {
+					out.Holders[strconv.FormatUint(e.Seq, 10)] = holder
+				}
+			}
+		}
 	}
 	s.reply(c, http.StatusOK, out, err)
 }

@@ -35,15 +35,16 @@ func TestAuditListAndVerify(t *testing.T) {
 	r = runCLI(t, env, "audit", "list", "--all")
 	require.Zero(t, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	assert.Equal(t, []string{"SEQ", "INDEX", "TIME", "COMMAND", "BY"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{"SEQ", "INDEX", "TIME", "COMMAND", "BY", "HOLDER"}, strings.Fields(lines[0]))
 	var created []string
 	for _, l := range lines[1:] {
-		if f := strings.Fields(l); len(f) > 0 && f[len(f)-2] == "activation.create" {
+		if f := strings.Fields(l); len(f) > 0 && f[len(f)-3] == "activation.create" {
 			created = append(created, l)
 		}
 	}
 	require.Len(t, created, 1, r.stdout)
-	assert.Equal(t, "bootstrap-admin", strings.Fields(created[0])[len(strings.Fields(created[0]))-1])
+	f := strings.Fields(created[0])
+	assert.Equal(t, []string{"bootstrap-admin", "-"}, f[len(f)-2:], "held by the token's name")
 
 	r = runCLI(t, env, "audit", "list", "--limit", "1000", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
@@ -224,7 +225,7 @@ func TestAuditExportVerifyAndCut(t *testing.T) {
 	listed := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	require.Greater(t, len(listed), 2, r.stdout)
 	assert.True(t, strings.HasPrefix(listed[0], cpLine), listed[0])
-	assert.Equal(t, []string{"SEQ", "INDEX", "TIME", "COMMAND", "BY"}, strings.Fields(listed[1]))
+	assert.Equal(t, []string{"SEQ", "INDEX", "TIME", "COMMAND", "BY", "HOLDER"}, strings.Fields(listed[1]))
 	assert.Equal(t, fmt.Sprint(last.Seq+1), strings.Fields(listed[2])[0])
 	assert.Contains(t, r.stdout, "audit.cut")
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"muster/access"
 	"muster/api"
 	"muster/cluster"
 )
@@ -79,15 +81,26 @@ func newAuditListCmd(g *globals) *cobra.Command {
 	pf := pageFlags{limit: 100}
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the audit chain, oldest first: number, raft index, time, command, who",
+		Short: "List the audit chain, oldest first: number, raft index, time, command, who (and the person holding their token)",
 		Long: `List the audit chain: one entry for every command the cluster applied since
 every member's rules reached 12 (activations, approvals, stand-downs,
 retractions, tokens, plans, roster imports, warnings, drills, and the
 leader's own bookkeeping), oldest first, with who made it and when. The
 payload itself stays in the state; the entry keeps its SHA-256. Once the
 chain was cut (muster audit cut), it starts after the checkpoint, which
-the first line names. JSON: {items: [AuditEntry], next, head}, the head
-with its checkpoint.`,
+the first line names.
+
+An entry names the token that made the request (BY), not its holder: HOLDER
+is the person who held the token of that name when the entry was made, where
+another than its name. It comes from the token records as they are now (the
+live tokens, and the tokens revoked once every member ran rules 13), not
+from the chain, whose entries and hashes it leaves as they are: - where it
+is the token's name, or where the records do not tell (a token revoked
+before rules 13, muster's own services).
+
+JSON: {items: [AuditEntry], next, head, holders}, the head with its
+checkpoint, holders mapping entry numbers to the holders the token records
+tell.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
@@ -101,15 +114,17 @@ with its checkpoint.`,
 			items := []json.RawMessage{}
 			var entries []cluster.AuditEntry
 			var head cluster.AuditHead
+			holders := map[string]string{}
 			next, err := readAudit(c, after, pf.limit, pf.all, func(p *auditPage) error {
 				items, entries, head = append(items, p.Raw...), append(entries, p.Items...), p.Head
+				maps.Copy(holders, p.Holders)
 				return nil
 			})
 			if err != nil {
 				return err
 			}
 			if g.output == "json" {
-				raw, err := json.Marshal(map[string]any{"items": items, "next": next, "head": head})
+				raw, err := json.Marshal(map[string]any{"items": items, "next": next, "head": head, "holders": holders})
 				if err != nil {
 					return err
 				}
@@ -119,12 +134,22 @@ with its checkpoint.`,
 				fmt.Fprintln(c.out, cp)
 			}
 			w := newTable(c.out)
-			fmt.Fprintln(w, "SEQ\tINDEX\tTIME\tCOMMAND\tBY")
+			fmt.Fprintln(w, "SEQ\tINDEX\tTIME\tCOMMAND\tBY\tHOLDER")
+			told := false
 			for _, e := range entries {
-				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\n", e.Seq, e.Index, localTime(e.Time), auditCommand(e), e.Actor)
+				holder := holders[strconv.FormatUint(e.Seq, 10)]
+				if holder == "" || access.SameHolder(holder, e.Actor) {
+					holder = "-"
+				} else {
+					told = true
+				}
+				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\n", e.Seq, e.Index, localTime(e.Time), auditCommand(e), e.Actor, holder)
 			}
 			if err := w.Flush(); err != nil {
 				return err
+			}
+			if told {
+				fmt.Fprintln(c.err, "HOLDER: who held the token named in BY then, from the token records as they are now, not from the chain")
 			}
 			if next != "" {
 				fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
