@@ -284,9 +284,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	if o.clockTolerance < 0 || o.clockTolerance >= 2*time.Minute {
 		return usageErrorf("--clock-tolerance %s: want 0 (not compared) or a duration under 2m, the most the members' clocks may differ for them to take each other's requests", o.clockTolerance)
 	}
-	capZone, err := time.LoadLocation(o.capZone)
+	capZone, err := capTimeZone(o.capZone)
 	if err != nil {
-		return usageErrorf("--cap-time-zone %q: %w", o.capZone, err)
+		return err
 	}
 	voices, err := o.voices()
 	if err != nil {
@@ -781,4 +781,20 @@ func webhooksOnOneNode(publicURL, self, advertise string, more bool, servers []c
 
 func (o *serverOpts) listed() bool {
 	return slices.ContainsFunc(o.initialMembers(), func(m cluster.NodeInfo) bool { return m.ID == o.nodeID })
+}
+
+// capTimeZone is the zone of the timestamps in CAP alerts (--cap-time-zone):
+// an IANA name such as Asia/Shanghai, or UTC. Local is refused, as for a
+// drill schedule: it is the zone of whichever node renders an alert, which
+// a cluster's nodes need not share, so one alert's <sent> would carry
+// another offset on each node.
+func capTimeZone(name string) (*time.Location, error) {
+	if strings.EqualFold(strings.TrimSpace(name), "Local") {
+		return nil, usageErrorf("--cap-time-zone %q: want an IANA time zone such as Asia/Shanghai (Local is each node's own zone, which a cluster's nodes need not share)", name)
+	}
+	loc, err := time.LoadLocation(strings.TrimSpace(name))
+	if err != nil {
+		return nil, usageErrorf("--cap-time-zone %q: %w", name, err)
+	}
+	return loc, nil
 }
