@@ -388,6 +388,15 @@ func (n *Node) Start() error {
 	if err != nil {
 		return err
 	}
+	if servers == nil && !n.cfg.Join && !hasState && n.fsm.AppliedIndex() > 0 {
+		// Neither a new cluster nor a member: a state file with no raft log
+		// beside it is a backup placed as state.db (or a member's log
+		// lost). Waited with, it would wait for ever to be added, and a
+		// cluster refuses a node whose state is beyond its log.
+		return fmt.Errorf("cluster: %s holds a state file with data (up to raft index %d) and no raft log beside it: "+
+			"a backup placed as state.db is restored by starting the node with --bootstrap (docs/operations.md, Restore); "+
+			"a node to be added to a cluster starts with an empty data dir", n.cfg.DataDir, n.fsm.AppliedIndex())
+	}
 	seeded := false
 	if servers != nil && !hasState {
 		// A new cluster over a state file that reflects another log (a
@@ -1035,6 +1044,14 @@ func (n *Node) Close() error {
 			}
 		} else {
 			close(n.stop)
+			// A start refused after it opened them (a backup started
+			// without --bootstrap): their files and port are let go.
+			if n.transport != nil {
+				n.transport.Close()
+			}
+			if n.logStore != nil {
+				n.logStore.Close()
+			}
 		}
 		if ferr := n.fsm.Close(); ferr != nil && err == nil {
 			err = ferr
