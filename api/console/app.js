@@ -436,28 +436,52 @@
 
   const minutesSince = (t) => Math.max(0, Math.floor((Date.now() - new Date(t).getTime()) / 60000));
 
-  // suggestionText names the first plan a warning suggests, at its level.
+  // A warning's purpose: an upstream drill's alert (CAP status Exercise or
+  // Test) is EXERCISE or TEST, and only a drill answers it; a LIVE one (or
+  // one stored before purposes were) wants a real response.
+  const DRILL_WORDS = { EXERCISE: '演练', TEST: '测试' };
+  const drillWord = (w) => DRILL_WORDS[w.purpose] || '';
+  // drillMark is 【演练】 or 【测试】 for a drill's warning, '' for a LIVE one.
+  const drillMark = (w) => (drillWord(w) ? `【${drillWord(w)}】` : '');
+
+  // suggestionText names the first plan a warning suggests, at its level:
+  // for a drill's warning, a drill of it (muster warning show suggests
+  // --purpose exercise or test), never a LIVE response.
   const suggestionText = (w) => {
     const s = (w.suggestions || [])[0];
-    return s ? `建议启动 ${s.title || s.plan} ${s.level}级` : `建议启动 ${w.suggested_level || ''}级响应`;
+    const what = s ? `${s.title || s.plan} ${s.level}级` : `${w.suggested_level || ''}级响应`;
+    const drill = drillWord(w);
+    return drill ? `建议启动${drill} ${what}（以${drill}方式启动，不是实战响应）` : `建议启动 ${what}`;
+  };
+
+  // promptText is a warning's line in the NO RESPONSE prompt.
+  const promptText = (w) => {
+    const mins = minutesSince(w.prompt_since || w.respond_by);
+    const what = `${WARNING_NAMES[w.level] || w.level}预警 ${w.id}`;
+    return drillWord(w)
+      ? `${drillMark(w)}${what} 已 ${mins} 分钟无${drillWord(w)}响应：${suggestionText(w)}`
+      : `${what} 已 ${mins} 分钟无响应：${suggestionText(w)}`;
   };
 
   // renderPrompt shows, on every page, the warnings whose time to respond
-  // has passed with nothing activated (the NO RESPONSE prompt).
+  // has passed with nothing activated (the NO RESPONSE prompt): the LIVE
+  // ones first, then, set apart and marked, those of upstream drills,
+  // which a drill answers.
   function renderPrompt() {
     const box = $('warning-prompt');
     const due = (modes.warnings || []).filter((w) => w.prompt);
+    const live = due.filter((w) => !drillWord(w));
+    const drills = due.filter((w) => drillWord(w));
     box.hidden = due.length === 0 || !session.token;
     box.dataset.count = String(due.length);
+    box.dataset.live = String(live.length);
+    box.dataset.drills = String(drills.length);
+    box.classList.toggle('drill-only', live.length === 0 && drills.length > 0);
+    const line = (w, i) =>
+      el('span', { 'data-warning': w.id, 'data-purpose': w.purpose || 'LIVE' }, i > 0 ? '；' : '', promptText(w));
     box.replaceChildren(
-      ...due.map((w, i) =>
-        el(
-          'span',
-          { 'data-warning': w.id },
-          i > 0 ? '；' : '',
-          `${WARNING_NAMES[w.level] || w.level}预警 ${w.id} 已 ${minutesSince(w.prompt_since || w.respond_by)} 分钟无响应：${suggestionText(w)}`,
-        ),
-      ),
+      ...live.map(line),
+      drills.length ? el('span', { class: 'drills', 'data-drills': drills.length }, drills.map(line)) : '',
     );
   }
 
@@ -554,19 +578,31 @@
       if (!w.respond_by) return (w.responses || []).length ? '已响应' : '无需响应';
       if ((w.responses || []).some((r) => !r.retracted)) return `已响应（${w.responses.map((r) => r.activation).join('、')}）`;
       const left = Math.floor((new Date(w.respond_by).getTime() - Date.now()) / 1000);
-      if (w.prompt || left <= 0) return `已超时 ${minutesSince(w.respond_by)} 分钟，未响应：${suggestionText(w)}`;
+      if (w.prompt || left <= 0) return `已超时 ${minutesSince(w.respond_by)} 分钟，未${drillWord(w)}响应：${suggestionText(w)}`;
       return `剩 ${Math.floor(left / 60)}:${pad(left % 60)}（截止 ${fmtClock(w.respond_by)}）`;
     };
+    // The LIVE warnings first, then the upstream drills' (marked, set
+    // apart), each in the order the API lists them.
     const renderWarnings = () => {
-      const ws = modes.warnings || [];
+      const all = modes.warnings || [];
+      const ws = [...all.filter((w) => !drillWord(w)), ...all.filter((w) => drillWord(w))];
       warnSection.hidden = ws.length === 0;
       warnBody.replaceChildren(
         ...ws.map((w) =>
           el(
             'tr',
-            { 'data-warning': w.id, class: w.prompt ? 'prompt' : null },
+            {
+              'data-warning': w.id,
+              'data-purpose': w.purpose || 'LIVE',
+              class: [w.prompt ? 'prompt' : '', drillWord(w) ? 'drill' : ''].filter(Boolean).join(' ') || null,
+            },
             el('td', {}, w.id),
-            el('td', { class: 'nowrap' }, `${WARNING_NAMES[w.level] || w.level}预警`),
+            el(
+              'td',
+              { class: 'nowrap' },
+              drillWord(w) ? el('span', { class: `badge ${w.purpose.toLowerCase()}`, 'data-purpose': w.purpose }, drillMark(w)) : '',
+              `${WARNING_NAMES[w.level] || w.level}预警`,
+            ),
             el('td', {}, (w.areas || []).map((a) => a.name || a.code).join('、') || (w.regions || []).join('、')),
             el('td', {}, w.headline || w.event || '—'),
             el('td', { class: 'respond-by' }, respondText(w)),
