@@ -324,12 +324,16 @@ func standInsText(id plans.ActivationID, s *notify.StandIns) string {
 	return fmt.Sprintf("STAND-INS %s in for people silent to the escalation: %s%s", count(s.Count, "backup stands", "backups stand"), strings.Join(names, "; "), more)
 }
 
-// restoredTag marks, in the list, a call-up open in a restored backup.
+// restoredTag marks, in the list, a call-up open in a restored backup,
+// with how many of its people the restored cluster sent to again.
 func restoredTag(a notify.Activation) string {
 	if a.Restored == nil {
 		return ""
 	}
-	return ", RESTORED (sent again)"
+	if a.Restored.NotSent == 0 {
+		return ", RESTORED (none sent again)"
+	}
+	return fmt.Sprintf(", RESTORED (%d sent again)", a.Restored.NotSent)
 }
 
 // restoredText says that a was open in a backup restored since, when the

@@ -44,5 +44,12 @@ func TestStatusSaysACallUpWasRestored(t *testing.T) {
 			row = line
 		}
 	}
-	assert.Contains(t, row, "RESTORED", out)
+	assert.Contains(t, row, "RESTORED (186 sent again)", out)
+
+	// One whose people had all been sent to in the backup: none is sent
+	// again, and the list does not say they were.
+	restored["not_sent"], restored["sending"] = 0, 0
+	out = mustRunOnFake(t, api, "status")
+	assert.Contains(t, out, "RESTORED (none sent again)", out)
+	assert.NotContains(t, out, "RESTORED (sent again)", out)
 }
