@@ -497,6 +497,14 @@ const commandVersion byte = 1
 //	   and by whom it was revoked and a free name, unless it reuses the
 //	   name on purpose (reuse_name): the audit trail names tokens by
 //	   name. Before 13 a revoked token was deleted and its name free.
+//	   The people texted that a request waits for approval
+//	   (approvers_notified, listed by activation.create and checked again
+//	   by approval.notice) are told apart by their holders' names folded
+//	   (access.HolderKey) on a request made under 13 (one keeping
+//	   requester_lineage): a token of the requester's under another way
+//	   of writing their name is not texted, and one person's tokens
+//	   under two ways of writing it get one text, at the phone of the
+//	   token made last. Before 13 holders were compared as written.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

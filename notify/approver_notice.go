@@ -90,6 +90,12 @@ func restoredNoticeID(id string, restore int) string {
 	return id
 }
 
+// rulesHolderFold is the behaviour (muster.Rules) from which the people
+// texted about a request are told apart by their holders' names folded
+// (access.HolderKey), as the approval rule tells them; under older rules
+// as written.
+const rulesHolderFold = 13
+
 // bApproverNotices indexes the requests the approval notifier has work
 // for: activation ID → nothing. A request is in it from its creation while
 // it waits and a notice of it may still be claimed (or, with no one to
@@ -102,8 +108,12 @@ var bApproverNotices = []byte("approver_notices")
 // and those who have decided on a (people are told apart by holder, as
 // anotherPerson does). A holder with several such tokens is texted at the
 // phone of the one created last; holders sharing a phone get one text
-// (its Holder names them all). Ordered by holder.
-func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
+// (its Holder names them all). Ordered by holder. With fold (a request
+// made under rules 13, rulesHolderFold) holders are told apart by their
+// names folded (access.HolderKey), as the approval rule tells them:
+// "ｚｈａｎｇ　ｓａｎ" is the requester "Zhang San", and "Li Si" and
+// "li  si" are one person, named as on the token created last.
+func approversToTell(tx *bolt.Tx, a Activation, fold bool) ([]ApproverNotice, error) {
 	toks, err := access.ListTokens(tx)
 	if err != nil {
 		return nil, err
@@ -116,19 +126,23 @@ func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 		}
 		return name // as access.HolderOf: no such token (any more)
 	}
-	skip := map[string]bool{heldBy(a.CreatedBy): true}
+	key := func(holder string) string { return holder }
+	if fold {
+		key = access.HolderKey
+	}
+	skip := map[string]bool{key(heldBy(a.CreatedBy)): true}
 	if len(a.RequesterLineage) > 0 {
-		skip = map[string]bool{a.RequesterLineage[0].Holder: true}
+		skip = map[string]bool{key(a.RequesterLineage[0].Holder): true}
 	}
 	for _, d := range a.Decisions {
-		skip[heldBy(d.By)] = true
+		skip[key(heldBy(d.By))] = true
 	}
-	newest := newestWithPhone(toks, func(t access.Token) bool {
-		return (t.Role == access.Approver || t.Role == access.Commander) && !skip[t.HeldBy()]
-	})
+	newest := newestWithPhoneBy(toks, func(t access.Token) bool {
+		return (t.Role == access.Approver || t.Role == access.Commander) && !skip[key(t.HeldBy())]
+	}, key)
 	var out []ApproverNotice
-	for _, holder := range slices.Sorted(maps.Keys(newest)) {
-		phone := newest[holder].Phone
+	for _, k := range slices.Sorted(maps.Keys(newest)) {
+		holder, phone := newest[k].HeldBy(), newest[k].Phone
 		if i := slices.IndexFunc(out, func(n ApproverNotice) bool { return n.Phone == phone }); i >= 0 {
 			out[i].Holder += "、" + holder
 			continue
@@ -141,13 +155,20 @@ func approversToTell(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 // newestWithPhone is, for each holder of a token of toks that keep takes
 // and that has a phone, the one of those created last.
 func newestWithPhone(toks []access.Token, keep func(access.Token) bool) map[string]access.Token {
+	return newestWithPhoneBy(toks, keep, func(holder string) string { return holder })
+}
+
+// newestWithPhoneBy is newestWithPhone with holders told apart by key
+// (their names as written, or access.HolderKey): the map is by key.
+func newestWithPhoneBy(toks []access.Token, keep func(access.Token) bool, key func(string) string) map[string]access.Token {
 	newest := map[string]access.Token{}
 	for _, t := range toks {
 		if t.Phone == "" || !keep(t) {
 			continue
 		}
-		if o, ok := newest[t.HeldBy()]; !ok || t.CreatedAt.After(o.CreatedAt) || (t.CreatedAt.Equal(o.CreatedAt) && t.ID > o.ID) {
-			newest[t.HeldBy()] = t
+		k := key(t.HeldBy())
+		if o, ok := newest[k]; !ok || t.CreatedAt.After(o.CreatedAt) || (t.CreatedAt.Equal(o.CreatedAt) && t.ID > o.ID) {
+			newest[k] = t
 		}
 	}
 	return newest
@@ -158,7 +179,8 @@ func newestWithPhone(toks []access.Token, keep func(access.Token) bool) map[stri
 // and puts it in the notifier's index.
 func listApprovers(tx *bolt.Tx, a *Activation) error {
 	var err error
-	if a.ApproversNotified, err = approversToTell(tx, *a); err != nil {
+	// A request made under rules 13 carries its requester's lineage.
+	if a.ApproversNotified, err = approversToTell(tx, *a, len(a.RequesterLineage) > 0); err != nil {
 		return err
 	}
 	a.NoApproverPhone = len(a.ApproversNotified) == 0
@@ -232,7 +254,8 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 	waits := shown == StatusPendingApproval
 	var still []ApproverNotice
 	if waits {
-		if still, err = approversToTell(tx, a); err != nil {
+		// Folded as when the request listed them (listApprovers).
+		if still, err = approversToTell(tx, a, c.RulesAtLeast(rulesHolderFold) && len(a.RequesterLineage) > 0); err != nil {
 			return nil, err
 		}
 	}
