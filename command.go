@@ -505,6 +505,10 @@ const commandVersion byte = 1
 //	   of writing their name is not texted, and one person's tokens
 //	   under two ways of writing it get one text, at the phone of the
 //	   token made last. Before 13 holders were compared as written.
+//	   A region switched to emergency by an approval names the official
+//	   who asked for the activation as its switcher (by) and the
+//	   approver apart (approved_by), in its hold and its record; before
+//	   13 the approver, the approve command's actor, was named alone.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

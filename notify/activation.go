@@ -674,7 +674,7 @@ func start(tx *bolt.Tx, p *prepared, a *Activation, c *muster.Command) error {
 	}
 	if a.Purpose == PurposeLive {
 		for _, r := range a.Regions {
-			if err := plans.HoldEmergency(tx, c, r, a.Level, id, a.Reason); err != nil {
+			if err := plans.HoldEmergency(tx, c, r, a.Level, id, a.Reason, a.CreatedBy); err != nil {
 				return fmt.Errorf("switch %s to emergency: %w", r, err)
 			}
 		}

@@ -53,6 +53,11 @@ type Hold struct {
 	Since  time.Time `json:"since,omitzero"`
 	By     string    `json:"by,omitempty"`
 	Reason string    `json:"reason,omitempty"`
+	// ApprovedBy is, for an activation that waited for approval, who
+	// approved it (the switch's actor), By being who asked for it: the
+	// commander who activated, not the approver, is the one who switched
+	// the region (rules 13).
+	ApprovedBy string `json:"approved_by,omitempty"`
 }
 
 // rulesHoldsSayWho is the behaviour (muster.Rules) from which each hold
@@ -81,10 +86,11 @@ func governingHold(holds []Hold) (Hold, bool) {
 	return g, g.By != ""
 }
 
-// sayWho gives m, in emergency, its governing hold's actor and reason.
+// sayWho gives m, in emergency, its governing hold's actor, approver and
+// reason.
 func sayWho(m *ModeRecord) {
 	if g, ok := governingHold(m.Holds); ok {
-		m.By, m.Reason = g.By, g.Reason
+		m.By, m.ApprovedBy, m.Reason = g.By, g.ApprovedBy, g.Reason
 	}
 }
 
@@ -144,8 +150,11 @@ type ModeRecord struct {
 	Level  LevelCode  `json:"level,omitempty"` // in emergency: the most severe level held
 	Since  time.Time  `json:"since"`
 	By     string     `json:"by"`
-	Reason string     `json:"reason,omitempty"`
-	Holds  []Hold     `json:"holds,omitempty"` // activations holding it in emergency, by ID
+	// ApprovedBy is, in emergency, the approver of the governing hold's
+	// activation when it waited for approval (Hold.ApprovedBy).
+	ApprovedBy string `json:"approved_by,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Holds      []Hold `json:"holds,omitempty"` // activations holding it in emergency, by ID
 	// WarningLevel is the most severe level of the warnings in Warnings.
 	WarningLevel WarningLevel  `json:"warning_level,omitempty"`
 	Warnings     []WarningHold `json:"warnings,omitempty"` // warnings holding it in standby, by ID
@@ -331,8 +340,11 @@ func mostSevere(holds []Hold) LevelCode {
 // rules 9 the LIVE ones only: see AnswerDrillWarnings), and the switch is
 // appended to the audit trail. Holding a region the same activation already
 // holds changes nothing. It must run inside the apply function of c, whose
-// time, actor and rules it takes.
-func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level LevelCode, act ActivationID, reason string) error {
+// time, actor and rules it takes. requester is who asked for the
+// activation: when another than c's actor (an approver, whose approval
+// starts it), the hold is by the requester and approved by the actor
+// (rules 13).
+func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level LevelCode, act ActivationID, reason, requester string) error {
 	t, actor := c.Time, c.Actor
 	if !level.Valid() {
 		return muster.Errorf(muster.EInvalid, "level %q: want I, II, III or IV", level)
@@ -363,6 +375,9 @@ func HoldEmergency(tx *bolt.Tx, c *muster.Command, region RegionCode, level Leve
 	h := Hold{Activation: act, Level: level}
 	if c.RulesAtLeast(rulesHoldsSayWho) {
 		h.Since, h.By, h.Reason = t, actor, reason
+		if requester != "" && requester != actor {
+			h.By, h.ApprovedBy = requester, actor
+		}
 	}
 	m.Holds = append(m.Holds, h)
 	slices.SortFunc(m.Holds, func(a, b Hold) int { return strings.Compare(string(a.Activation), string(b.Activation)) })
@@ -456,6 +471,7 @@ func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, acto
 		err = putJSON(b, string(region), m)
 	case len(m.Warnings) > 0:
 		m.Mode, m.Level, m.Holds, m.Since, m.By, m.Reason = ModeStandby, "", nil, t, actor, reason
+		m.ApprovedBy = ""
 		err = putJSON(b, string(region), m)
 	case m.Recovery != nil:
 		m.Level, m.Holds = "", nil
@@ -475,6 +491,7 @@ func release(tx *bolt.Tx, region RegionCode, act ActivationID, t time.Time, acto
 func inRecovery(m *ModeRecord) {
 	r := m.Recovery
 	m.Mode, m.Since, m.By, m.Reason = ModeRecovery, r.Since, r.By, r.Reason
+	m.ApprovedBy = ""
 }
 
 // mostSevereWarning returns the most severe level among warning holds.

@@ -62,6 +62,45 @@ func TestARegionInEmergencyUnderRules12SaysWhoSwitchedItFirst(t *testing.T) {
 	assert.Equal(t, []plans.Hold{{Activation: "A000002", Level: plans.LevelII}}, rec[0].Holds, "holds keep no actor or reason")
 }
 
+// A region switched by an approval says who asked for the activation, not
+// the approver who let it start, and who approved it; the recovery after
+// its stand-down is the stand-down's alone. Under rules 12 the approver is
+// the one named, as before.
+func TestARegionSwitchedByAnApprovalNamesItsRequester(t *testing.T) {
+	e := newWarnEnv(t)
+	e.hold(t, testHold{Region: wDistrict, Level: plans.LevelII, Act: "A000001", Actor: "值班领导", Requester: "带班领导", Reason: "内涝升级"})
+	rec := e.modeRecords(t)
+	require.Len(t, rec, 1)
+	assert.Equal(t, [3]string{"带班领导", "值班领导", "内涝升级"}, [3]string{rec[0].By, rec[0].ApprovedBy, rec[0].Reason})
+	require.Len(t, rec[0].Holds, 1)
+	assert.Equal(t, [2]string{"带班领导", "值班领导"}, [2]string{rec[0].Holds[0].By, rec[0].Holds[0].ApprovedBy})
+
+	// A direct activation over it at a more severe level speaks, approved
+	// by nobody.
+	e.clk.Add(time.Minute)
+	e.hold(t, testHold{Region: wDistrict, Level: plans.LevelI, Act: "A000002", Actor: "总指挥", Requester: "总指挥", Reason: "特大暴雨"})
+	rec = e.modeRecords(t)
+	require.Len(t, rec, 1)
+	assert.Equal(t, [3]string{"总指挥", "", "特大暴雨"}, [3]string{rec[0].By, rec[0].ApprovedBy, rec[0].Reason})
+	e.clk.Add(time.Minute)
+	e.hold(t, testHold{Region: wDistrict, Act: "A000002", StandDown: true})
+	rec = e.modeRecords(t)
+	assert.Equal(t, [2]string{"带班领导", "值班领导"}, [2]string{rec[0].By, rec[0].ApprovedBy}, "back to the approved one")
+
+	e.clk.Add(time.Minute)
+	e.hold(t, testHold{Region: wDistrict, Act: "A000001", StandDown: true})
+	rec = e.modeRecords(t)
+	require.Len(t, rec, 1)
+	assert.Equal(t, plans.ModeRecovery, rec[0].Mode)
+	assert.Empty(t, rec[0].ApprovedBy, "a recovery is the stand-down's")
+
+	old := newWarnEnvUnder(t, 12)
+	old.hold(t, testHold{Region: wDistrict, Level: plans.LevelII, Act: "A000001", Actor: "值班领导", Requester: "带班领导", Reason: "内涝升级"})
+	rec = old.modeRecords(t)
+	require.Len(t, rec, 1)
+	assert.Equal(t, [2]string{"值班领导", ""}, [2]string{rec[0].By, rec[0].ApprovedBy})
+}
+
 func activations(holds []plans.Hold) []plans.ActivationID {
 	var out []plans.ActivationID
 	for _, h := range holds {

@@ -55,6 +55,8 @@ type testHold struct {
 	// Actor and Reason, when set, are the hold's (default: commander,
 	// 启动响应).
 	Actor, Reason string
+	// Requester, when set, asked for the activation that Actor approved.
+	Requester string
 }
 
 type warnEnv struct {
@@ -107,7 +109,7 @@ func newWarnEnvUnder(t *testing.T, rules int) *warnEnv {
 				if h.Drill {
 					return nil, plans.AnswerDrillWarnings(tx, c, []plans.RegionCode{h.Region}, h.Act, h.Level)
 				}
-				return nil, plans.HoldEmergency(tx, c, h.Region, h.Level, h.Act, cmp.Or(h.Reason, "启动响应"))
+				return nil, plans.HoldEmergency(tx, c, h.Region, h.Level, h.Act, cmp.Or(h.Reason, "启动响应"), h.Requester)
 			})
 		},
 		Config: func(_ int, cfg *cluster.Config) { cfg.Clock, cfg.Rules = clk, rules },

@@ -207,7 +207,9 @@ func recoveryReason(r *plans.Recovery) string {
 	return fmt.Sprintf("%s stood down: %s", r.Activation, r.Reason)
 }
 
-// printModes lists the regions with a mode of their own. HELD BY names
+// printModes lists the regions with a mode of their own. BY is who
+// switched each, with, for an activation that waited for approval, who
+// approved it. HELD BY names
 // what holds each, activations then warnings; REASON is, for a region in
 // standby, the warnings holding it, for one in recovery the activation
 // stood down and why, and otherwise the reason of the switch (the
@@ -233,8 +235,12 @@ func printModes(w io.Writer, items []plans.ModeRecord) {
 		case m.Mode == plans.ModeRecovery && m.Recovery != nil:
 			reason = recoveryReason(m.Recovery)
 		}
+		by := m.By
+		if m.ApprovedBy != "" {
+			by += " (approved by " + m.ApprovedBy + ")"
+		}
 		fmt.Fprintf(w, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", m.Region, m.Mode, m.Mode.ChineseName(), orDash(string(m.Level)),
-			localTime(m.Since), m.By, joinList(holds), reason)
+			localTime(m.Since), by, joinList(holds), reason)
 	}
 }
 

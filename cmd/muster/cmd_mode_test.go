@@ -42,6 +42,21 @@ func TestModeNamesTheWarningsHoldingARegion(t *testing.T) {
 	assert.Contains(t, out, "990103001: standby (临战)  (from 990103)\nheld in standby by 橙色预警 W000001: 暴雨橙色预警\n")
 }
 
+// muster mode names, for a region switched by an approval, the commander
+// who asked for the activation and who approved it, not the approver
+// alone.
+func TestModeNamesTheRequesterAndTheApprover(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 23, 0, 0, time.UTC)
+	api := fakeAPI{
+		"GET /api/v1/modes": map[string]any{"items": []plans.ModeRecord{
+			{Region: "990102", Mode: plans.ModeEmergency, Level: "II", Since: at, By: "带班领导", ApprovedBy: "值班领导", Reason: "内涝升级",
+				Holds: []plans.Hold{{Activation: "A000002", Level: "II", Since: at, By: "带班领导", ApprovedBy: "值班领导", Reason: "内涝升级"}}},
+		}, "next": ""},
+	}
+	out := mustRunOnFake(t, api, "mode")
+	assert.Regexp(t, `\n990102 +emergency 战时 +II .* 带班领导 \(approved by 值班领导\) +A000002 +内涝升级\n`, out)
+}
+
 // muster mode shows a region in recovery (恢复) with the activation whose
 // stand-down left it there and why; --region says so, and how to end it,
 // or, for a region in standby over a recovery, that it goes back to it.
