@@ -86,7 +86,8 @@
   // in flight when the call-up was stood down (muster status: EXPIRED);
   // cancelled someone an operator took off the call-up (CANCELLED).
   const ONLY_IF_ANY = new Set(['expired', 'cancelled']);
-  // A correction takes no answers: its board leaves out the answer counts.
+  // A correction takes no answers, nor does an end notice: its board
+  // leaves out the answer counts.
   const ANSWER_TOTALS = new Set(['acked', 'declined', 'unanswered']);
   // On a correction, delivered is just 已送达: nobody is waiting for a reply.
   const CORRECTION_LABELS = { delivered: '已送达' };
@@ -184,7 +185,16 @@
     }
   }
 
+  // isEndNotice reports whether a is the notice that tells the people a
+  // call-up reached that it ended (ends_call_up; ends_drill for a drill's):
+  // its retracts names that call-up, which was stood down, not withdrawn.
+  const isEndNotice = (a) => !!(a.ends_call_up || a.ends_drill);
+
   function statusText(a) {
+    if (isEndNotice(a)) {
+      const s = `${a.ends_drill ? '演练结束通知' : '结束通知'}（${a.retracts} 已解除）`;
+      return a.status === 'active' ? `${s} · 发送中` : s;
+    }
     let s = STATUS_NAMES[a.status] || a.status || '—';
     if (a.retraction) s += '（已撤回）';
     if (a.retracts) s += `（更正 ${a.retracts}）`;
@@ -1091,10 +1101,14 @@
     // noAnswers is set for a correction (retracts set): it takes no
     // answers, so its board shows no 报到 rate or 未回复 to alarm anyone.
     let noAnswers = false;
+    // endNotice is set for the notice that a call-up ended (isEndNotice),
+    // which takes no answers either, but withdraws nothing.
+    let endNotice = false;
     const renderHead = (a) => {
       lastStatus = a.status;
-      if (!!a.retracts !== noAnswers) {
+      if (!!a.retracts !== noAnswers || isEndNotice(a) !== endNotice) {
         noAnswers = !!a.retracts;
+        endNotice = isEndNotice(a);
         if (shown) renderBoard(shown);
       }
       renderApproval(a);
@@ -1104,8 +1118,11 @@
         [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
           .filter(Boolean)
           .join(' · '),
-        // A correction says what it tells those the call-up reached.
-        a.retracts && a.message ? el('span', { id: 'correction-message', class: 'correction' }, `更正内容：${a.message}`) : '',
+        // A correction, or an end notice, says what it tells those the
+        // call-up reached.
+        a.retracts && a.message
+          ? el('span', { id: 'correction-message', class: 'correction' }, `${isEndNotice(a) ? '通知内容' : '更正内容'}：${a.message}`)
+          : '',
       );
     };
 
@@ -1246,7 +1263,7 @@
             { class: 'stat answers na', 'data-key': 'answers' },
             el('div', { class: 'label' }, '报到'),
             el('div', { class: 'value' }, NO_ANSWERS),
-            el('div', { class: 'sub' }, '更正通知，不接收回复'),
+            el('div', { class: 'sub' }, endNotice ? '结束通知，不接收回复' : '更正通知，不接收回复'),
           ),
         );
       }

@@ -524,8 +524,13 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	switch {
 	case never != "":
 	case st.Retracts != "":
-		// A correction takes no answers: no 报到 rate or checkpoints.
-		fmt.Fprintln(w, "报到 无需回复 (a correction takes no answers)")
+		// A correction takes no answers, nor does the notice that a
+		// call-up ended: no 报到 rate or checkpoints.
+		why := "a correction takes no answers"
+		if st.EndsCallUp || st.EndsDrill {
+			why = "an end notice takes no answers"
+		}
+		fmt.Fprintf(w, "报到 无需回复 (%s)\n", why)
 	default:
 		fmt.Fprintln(w, progressLine("报到", sum.Counts.Acked, sum.Counts.Recipients)+"   "+checkpointText(b.Total.AckBy))
 		if note := cutNote(b); note != "" {
