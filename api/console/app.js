@@ -202,6 +202,73 @@
     return s;
   }
 
+  // reasonText is an activation's reason as the console says it: the
+  // server words the reason of a follow-up it sends itself (an end notice,
+  // a correction) in English; those are said in Chinese.
+  function reasonText(a) {
+    const r = a.reason || '';
+    if (a.retracts && /^end of (call-up|drill) /.test(r)) {
+      return `${a.ends_drill ? '演练' : '召集'} ${a.retracts} 已解除，告知已收到通知的人${a.ends_drill ? '演练' : '响应'}结束`;
+    }
+    if (a.retracts && /^retraction of /.test(r)) return `撤回 ${a.retracts}，告知可能已收到原通知的人`;
+    return r || '—';
+  }
+
+  const boardLink = (id) => el('a', { href: `#/board/${encodeURIComponent(id)}` }, id);
+  // byName is who decided: the token's name, and its holder when another.
+  const byName = (name, holder) => `${name || '—'}${holder && holder !== name ? `（${holder}）` : ''}`;
+
+  // decisionLines say what was decided on a call-up, in order, as muster
+  // status does: who asked for it and why, who approved or rejected it,
+  // who stood it down, when and why, and the end notice sent; or who
+  // retracted it, with what message, and its correction; for a follow-up,
+  // the call-up it follows.
+  function decisionLines(a) {
+    const li = (kind, ...parts) => el('li', { 'data-kind': kind }, ...parts);
+    const out = [];
+    if (a.retracts) {
+      out.push(
+        li(
+          'follows',
+          isEndNotice(a) ? '结束通知：' : '更正：',
+          boardLink(a.retracts),
+          isEndNotice(a) ? ' 已解除，本通知告知已收到通知的人' : ' 已撤回，本通知发给可能已收到原通知的人',
+          `（${fmtTime(a.created_at)}，${a.created_by || '—'}）`,
+        ),
+      );
+      return out;
+    }
+    out.push(li('requested', `发起：${a.created_by || '—'}，${fmtTime(a.created_at)}；事由：${reasonText(a)}`));
+    for (const d of a.decisions || []) {
+      out.push(
+        li(
+          d.approve ? 'approved' : 'rejected',
+          `${d.approve ? '批准' : '驳回'}：${byName(d.by, d.holder)}，${fmtTime(d.at)}${d.reason ? `；${d.approve ? '意见' : '理由'}：${d.reason}` : ''}`,
+        ),
+      );
+    }
+    const r = a.retraction;
+    if (r) {
+      out.push(
+        li(
+          'retracted',
+          `撤回：${r.by || '—'}，${fmtTime(r.at)}；说明：${r.message || '—'}`,
+          r.correction ? ['；', r.correct ? '更正通知 ' : '撤回通知 ', boardLink(r.correction), `，发给 ${r.recipients || 0} 人`] : '',
+        ),
+      );
+    } else if (a.stood_down_at && a.status === 'stood_down') {
+      out.push(
+        li(
+          'stood-down',
+          `解除：${a.stood_down_by || '—'}，${fmtTime(a.stood_down_at)}；理由：${a.stand_down_reason || '—'}`,
+          a.stopped_by ? ['（被实战启动 ', boardLink(a.stopped_by), ' 中止）'] : '',
+        ),
+      );
+      if (a.end_notice) out.push(li('end-notice', '结束通知：', boardLink(a.end_notice), '，告知已收到通知的人响应已结束'));
+    }
+    return out;
+  }
+
   // ----- session and API -----
 
   // who is what the session's token is and may do (GET /api/v1/whoami),
@@ -961,9 +1028,28 @@
     });
     confirmStandDown.addEventListener('click', () =>
       run(async () => {
-        await postJSON(`${path}/stand-down`, { reason: reason.value.trim() }, signal);
+        const a = await postJSON(`${path}/stand-down`, { reason: reason.value.trim() }, signal);
         confirmStandDown.hidden = true;
-        say('已解除响应。', 'done');
+        if (!a.end_notice) {
+          say('已解除响应。', 'done');
+          return;
+        }
+        // Whom the end notice goes to: the stand-down is done whatever
+        // this read finds.
+        let n = null;
+        try {
+          n = (await getJSON(`/api/v1/activations/${encodeURIComponent(a.end_notice)}`, signal)).recipients;
+        } catch (e) {
+          if (quiet(e, signal)) return;
+        }
+        say(
+          [
+            '已解除响应。结束通知 ',
+            el('a', { id: 'end-notice-link', href: `#/board/${encodeURIComponent(a.end_notice)}` }, a.end_notice),
+            typeof n === 'number' ? ` 发给 ${n} 人，告知响应已结束。` : ' 告知已收到通知的人响应已结束。',
+          ],
+          'done',
+        );
       }),
     );
     previewBtn.addEventListener('click', () =>
@@ -1041,6 +1127,8 @@
     const title = el('h1', {}, `报到看板 ${id}`);
     const badge = el('span', { id: 'board-purpose' });
     const sub = el('p', { class: 'meta', id: 'board-sub' });
+    // decisions says who decided what on the call-up (decisionLines).
+    const decisions = el('ul', { id: 'decisions', class: 'decisions', hidden: true });
     const live = el('span', { id: 'live', class: 'feed' });
     const asOf = el('span', { id: 'as-of' }, '读取中…');
     const elapsed = el('span', { id: 'elapsed', class: 'elapsed' });
@@ -1073,6 +1161,7 @@
     root.append(
       el('div', { class: 'board-head' }, title, badge),
       sub,
+      decisions,
       approval,
       decide.box,
       decide.msg,
@@ -1113,6 +1202,9 @@
       }
       renderApproval(a);
       renderPeople(a);
+      const lines = decisionLines(a);
+      decisions.hidden = lines.length === 0;
+      decisions.replaceChildren(...lines);
       badge.replaceChildren(purposeBadge(a.purpose));
       sub.replaceChildren(
         [a.plan_title || a.plan, levelText(a.level, a.level_name), a.region_names, statusText(a), `发起：${a.created_by || '—'}`]
