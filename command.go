@@ -509,6 +509,13 @@ const commandVersion byte = 1
 //	   who asked for the activation as its switcher (by) and the
 //	   approver apart (approved_by), in its hold and its record; before
 //	   13 the approver, the approve command's actor, was named alone.
+//	   A run by hand (drill.fire, manual) is refused while a region
+//	   among, above or below its regions is in recovery (恢复) after a
+//	   live emergency, as a due time is then postponed, unless the fire
+//	   says during_recovery, which the run then records; before 13 it
+//	   started. A postponement records what the scheduler's looks found
+//	   blocking it (emergency, recovery), and the run, or the due time
+//	   given up, what it waited for (waited_for); before 13 neither.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

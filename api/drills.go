@@ -24,7 +24,7 @@ type Drills interface {
 	Resume(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
 	Delete(ctx context.Context, actor string, id drills.ScheduleID) (drills.Schedule, error)
 	Change(ctx context.Context, actor string, id drills.ScheduleID, ch drills.ScheduleChange) (drills.Schedule, error)
-	RunNow(ctx context.Context, actor string, id drills.ScheduleID) (drills.Run, error)
+	RunNowWith(ctx context.Context, actor string, id drills.ScheduleID, opts drills.RunOptions) (drills.Run, error)
 	Get(ctx context.Context, level muster.Consistency, id drills.ScheduleID) (drills.Schedule, error)
 	Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[drills.Schedule], error)
 	GetRun(ctx context.Context, level muster.Consistency, id drills.RunID) (drills.Run, error)
@@ -125,8 +125,17 @@ func (s *Server) changeDrill(c *gin.Context, ds Drills) {
 	s.reply(c, http.StatusOK, shownSchedule(c, sc), err)
 }
 
+// runDrill serves POST /drills/:id/run; its body, which may be left out,
+// holds drills.RunOptions ({"during_recovery": true}).
 func (s *Server) runDrill(c *gin.Context, ds Drills) {
-	r, err := ds.RunNow(c.Request.Context(), identity(c).Name, drills.ScheduleID(idParam(c)))
+	var opts drills.RunOptions
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, &opts); err != nil {
+			s.writeError(c, err)
+			return
+		}
+	}
+	r, err := ds.RunNowWith(c.Request.Context(), identity(c).Name, drills.ScheduleID(idParam(c)), opts)
 	if err == nil {
 		c.Header("Location", "/api/v1/drill-runs/"+string(r.ID))
 	}

@@ -74,10 +74,18 @@ type Run struct {
 	Participants int       `json:"participants"`
 	Units        []string  `json:"units,omitempty"`
 	EndsAt       time.Time `json:"ends_at,omitzero"` // when the scheduler stands the call-up down
-	// Waited is how long the run was postponed by a live emergency.
-	Waited plans.Duration `json:"waited,omitempty"`
-	Error  string         `json:"error,omitempty"` // why a run failed or was missed
-	Index  uint64         `json:"index"`
+	// Waited is how long the run was postponed by a live emergency, and
+	// WaitedFor what it waited for (rules 13; empty before: a live
+	// emergency): emergency, recovery (a region's recovery after one) or
+	// emergency_and_recovery.
+	Waited    plans.Duration `json:"waited,omitempty"`
+	WaitedFor string         `json:"waited_for,omitempty"`
+	// DuringRecovery marks a run by hand started, on purpose, while a
+	// region among, above or below its regions was in recovery (恢复)
+	// after a live emergency (Fire.DuringRecovery; rules 13).
+	DuringRecovery bool   `json:"during_recovery,omitempty"`
+	Error          string `json:"error,omitempty"` // why a run failed or was missed
+	Index          uint64 `json:"index"`
 	// TimeZone is the schedule's, for showing the run's times as the
 	// schedule's are (empty in runs recorded before it was kept).
 	TimeZone string `json:"time_zone,omitempty"`
@@ -144,8 +152,11 @@ type Fire struct {
 	// RunDue is run, skipped or postponed as Due otherwise would be.
 	RunDue time.Time `json:"run_due,omitzero"`
 	// Manual runs the schedule now, outside its due times; a live
-	// emergency in its regions refuses it rather than postponing it.
-	Manual bool `json:"manual,omitempty"`
+	// emergency in its regions refuses it rather than postponing it, and
+	// so does a region's recovery after one (rules 13) unless
+	// DuringRecovery says to run it all the same.
+	Manual         bool `json:"manual,omitempty"`
+	DuringRecovery bool `json:"during_recovery,omitempty"`
 	// Missed are other due times that passed unseen (the whole cluster was
 	// down), oldest first; each is recorded as a missed run, before the due
 	// time the fire answers. Without RunDue they are recorded before Due.
@@ -482,8 +493,9 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		r := s.run(RunMissed, f.Due, c)
 		r.Error = "the cluster was down at its due time"
 		if s.Postponed != nil {
-			r.Error = "postponed by a live emergency (" + s.Postponed.Reason + "), then the cluster was down past its next due time"
+			r.Error = "postponed by " + WaitedWhat(s.Postponed.waitedFor()) + " (" + s.Postponed.Reason + "), then the cluster was down past its next due time"
 			r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+			r.WaitedFor = s.Postponed.waitedFor()
 		}
 		if err := addRun(tx, &r); err != nil {
 			return nil, err
@@ -517,6 +529,7 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		r.Error = why
 		if s.Postponed != nil {
 			r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+			r.WaitedFor = s.Postponed.waitedFor()
 		}
 		if err := addRun(tx, &r); err != nil {
 			return nil, err
@@ -530,18 +543,24 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if f.Skip {
 		return giveUp(orDefault(f.Reason, "missed its due time"))
 	}
-	blocked, why, err := liveEmergency(tx, s.Regions, c.RulesAtLeast(rulesRecoveryPostpones))
+	b, err := liveBlocks(tx, s.Regions, c.RulesAtLeast(rulesRecoveryPostpones))
 	if err != nil {
 		return nil, err
 	}
-	if len(blocked) > 0 {
+	if blocked, why := b.regions, b.why(); len(blocked) > 0 {
+		if s.Postponed == nil {
+			s.Postponed = &Postponement{Due: due, Since: c.Time}
+		}
+		if c.RulesAtLeast(rulesRecoveryPostpones) {
+			// What the wait is for, kept for the run's record: a
+			// recovery is no emergency any more.
+			s.Postponed.Emergency = s.Postponed.Emergency || len(b.emergency) > 0
+			s.Postponed.Recovery = s.Postponed.Recovery || len(b.recovery) > 0
+		}
 		if f.RetryAt.IsZero() || (!f.Next.IsZero() && f.RetryAt.After(f.Next)) {
 			// Still blocked when the next occurrence is due: this one is
 			// given up and recorded, the schedule moves on.
-			return giveUp("postponed until its next due time by a live emergency: " + why)
-		}
-		if s.Postponed == nil {
-			s.Postponed = &Postponement{Due: due, Since: c.Time}
+			return giveUp("postponed until its next due time by " + b.what() + ": " + why)
 		}
 		s.Postponed.Regions, s.Postponed.Reason = blocked, why
 		s.Postponed.Checks++
@@ -589,6 +608,7 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	if s.Postponed != nil {
 		r.Waited = plans.Duration(c.Time.Sub(s.Postponed.Since))
+		r.WaitedFor = s.Postponed.waitedFor()
 		if err := putRun(tx, &r); err != nil {
 			return nil, err
 		}
@@ -613,15 +633,32 @@ const rulesManualRunOpen = 7
 // called up twice at once.
 const rulesManualOtherRunOpen = 13
 
+// rulesManualRecovery is the behaviour (muster.Rules) from which the FSM
+// refuses a run by hand while a region among, above or below its regions
+// is in recovery (恢复) after a live emergency, as a due time is then
+// postponed (rulesRecoveryPostpones), unless the fire says to run it
+// during the recovery (Fire.DuringRecovery), which the run records. Under
+// older rules it started.
+const rulesManualRecovery = 13
+
 // fireManual runs s now, outside its due times: its occurrences are left as
-// they are, and a live emergency, an open run of s or another drill's run
-// open over its regions refuses it.
+// they are, and a live emergency, a region's recovery after one (unless
+// f.DuringRecovery), an open run of s or another drill's run open over its
+// regions refuses it.
 func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, error) {
 	s := *old
-	if _, why, err := liveEmergency(tx, s.Regions, false); err != nil {
+	b, err := liveBlocks(tx, s.Regions, c.RulesAtLeast(rulesManualRecovery))
+	if err != nil {
 		return nil, err
-	} else if why != "" {
+	}
+	if len(b.emergency) > 0 {
+		why := strings.Join(b.emergency, "; ")
 		return nil, conflictf("drill %s not started: %s; drills wait until the emergency stands down", s.ID, why)
+	}
+	if len(b.recovery) > 0 && !f.DuringRecovery {
+		return nil, conflictf("drill %s not started: %s: the region is recovering from a live emergency until a commander ends its recovery "+
+			"(muster end-recovery), and a scheduled run of it waits until then; to drill its people during the recovery all the same, "+
+			"run it again with --during-recovery (API: \"during_recovery\": true)", s.ID, strings.Join(b.recovery, "; "))
 	}
 	if c.RulesAtLeast(rulesManualRunOpen) {
 		if open, ok, err := openRun(tx, s.ID, c.Time); err != nil {
@@ -640,6 +677,12 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 	r, err := s.start(tx, c, time.Time{})
 	if err != nil {
 		return nil, err
+	}
+	if len(b.recovery) > 0 {
+		r.DuringRecovery = true
+		if err := putRun(tx, &r); err != nil {
+			return nil, err
+		}
 	}
 	return FireResult{Schedule: s, Run: &r}, putSchedule(tx, old, &s)
 }
@@ -709,12 +752,50 @@ const rulesRecoveryPostpones = 13
 // switch regions to emergency, so any such region is a live emergency. why
 // describes them for a person.
 func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode, recovery bool) ([]plans.RegionCode, string, error) {
+	b, err := liveBlocks(tx, regions, recovery)
+	return b.regions, b.why(), err
+}
+
+// blocks are the regions among, above or below a drill's regions that
+// hold it back, with why: each in emergency, or in recovery after one.
+type blocks struct {
+	regions   []plans.RegionCode
+	reasons   []string // in the order of regions
+	emergency []string // the reasons of regions in emergency
+	recovery  []string // the reasons of regions in recovery
+	// through: recoveries were looked for; a drill held back then waits
+	// through the recovery after an emergency too.
+	through bool
+}
+
+// why describes the blocks for a person, as liveEmergency does.
+func (b blocks) why() string {
+	why := strings.Join(b.reasons, "; ")
+	if b.through && why != "" {
+		why += ": the drill waits until the region is back to normal (平时), through its recovery"
+	}
+	return why
+}
+
+// what names what holds the drill back now, for the record of an
+// occurrence given up: a live emergency, the recovery after one, or both.
+func (b blocks) what() string {
+	switch {
+	case len(b.recovery) > 0 && len(b.emergency) > 0:
+		return WaitedWhat(WaitedEmergencyAndRecovery)
+	case len(b.recovery) > 0:
+		return WaitedWhat(WaitedRecovery)
+	}
+	return WaitedWhat(WaitedEmergency)
+}
+
+// liveBlocks is liveEmergency's finding, emergencies and recoveries apart.
+func liveBlocks(tx *bolt.Tx, regions []plans.RegionCode, recovery bool) (blocks, error) {
+	b := blocks{through: recovery}
 	modes, err := plans.Modes(tx)
 	if err != nil {
-		return nil, "", err
+		return b, err
 	}
-	var blocked []plans.RegionCode
-	var reasons []string
 	for _, m := range modes {
 		recovering := recovery && m.Mode != plans.ModeEmergency && (m.Mode == plans.ModeRecovery || m.Recovery != nil)
 		if m.Mode != plans.ModeEmergency && !recovering {
@@ -739,26 +820,24 @@ func liveEmergency(tx *bolt.Tx, regions []plans.RegionCode, recovery bool) ([]pl
 		if !hit {
 			continue
 		}
-		blocked = append(blocked, m.Region)
+		b.regions = append(b.regions, m.Region)
 		if recovering {
 			after := ""
 			if m.Recovery != nil && m.Recovery.Activation != "" {
 				after = " after " + string(m.Recovery.Activation)
 			}
-			reasons = append(reasons, fmt.Sprintf("%s is in recovery (恢复)%s", path[0].Label(), after))
+			r := fmt.Sprintf("%s is in recovery (恢复)%s", path[0].Label(), after)
+			b.reasons, b.recovery = append(b.reasons, r), append(b.recovery, r)
 			continue
 		}
 		var acts []string
 		for _, h := range m.Holds {
 			acts = append(acts, string(h.Activation))
 		}
-		reasons = append(reasons, fmt.Sprintf("%s is in emergency (战时, level %s, %s)", path[0].Label(), m.Level, strings.Join(acts, ", ")))
+		r := fmt.Sprintf("%s is in emergency (战时, level %s, %s)", path[0].Label(), m.Level, strings.Join(acts, ", "))
+		b.reasons, b.emergency = append(b.reasons, r), append(b.emergency, r)
 	}
-	why := strings.Join(reasons, "; ")
-	if recovery && why != "" {
-		why += ": the drill waits until the region is back to normal (平时), through its recovery"
-	}
-	return blocked, why, nil
+	return b, nil
 }
 
 func applyClose(tx *bolt.Tx, c *muster.Command) (any, error) {

@@ -69,6 +69,7 @@ func TestADrillWaitsOutTheRecoveryAfterALiveEmergency(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, run.Due.Equal(s.Due))
 			assert.Equal(t, 2*retry, run.Waited.Std())
+			assert.Equal(t, drills.WaitedEmergencyAndRecovery, run.WaitedFor, "a live emergency, then the recovery after it")
 		})
 	}
 }

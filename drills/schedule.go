@@ -78,6 +78,46 @@ type Postponement struct {
 	Regions []plans.RegionCode `json:"regions"` // the regions in live emergency that block it
 	Reason  string             `json:"reason"`
 	Checks  int                `json:"checks"` // times the scheduler found it blocked
+	// Emergency and Recovery say what the scheduler's looks found
+	// blocking it so far: a region in a live emergency (战时), a region in
+	// recovery (恢复) after one (rules 13; absent before).
+	Emergency bool `json:"emergency,omitempty"`
+	Recovery  bool `json:"recovery,omitempty"`
+}
+
+// waitedFor is what an occurrence postponed by p waited for (Run.WaitedFor):
+// "" when p recorded none (rules before 13: a live emergency).
+func (p *Postponement) waitedFor() string {
+	switch {
+	case p == nil:
+		return ""
+	case p.Emergency && p.Recovery:
+		return WaitedEmergencyAndRecovery
+	case p.Recovery:
+		return WaitedRecovery
+	case p.Emergency:
+		return WaitedEmergency
+	}
+	return ""
+}
+
+// What a run's wait was for (Run.WaitedFor).
+const (
+	WaitedEmergency            = "emergency"              // a live emergency (战时) over its regions
+	WaitedRecovery             = "recovery"               // a region's recovery (恢复) after a live emergency
+	WaitedEmergencyAndRecovery = "emergency_and_recovery" // a live emergency, then the recovery after it
+)
+
+// WaitedWhat says in words what a run's wait was for, by its WaitedFor
+// ("" in runs recorded before rules 13: a live emergency).
+func WaitedWhat(waitedFor string) string {
+	switch waitedFor {
+	case WaitedRecovery:
+		return "the region's recovery after a live emergency"
+	case WaitedEmergencyAndRecovery:
+		return "a live emergency and the region's recovery after it"
+	}
+	return "a live emergency"
 }
 
 // RunLength is how long each run's call-up stays open.

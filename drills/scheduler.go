@@ -466,12 +466,12 @@ func (s *Scheduler) decide(sc *Schedule, now time.Time) (Fire, error) {
 	switch {
 	case sc.Postponed != nil && !passed && f.Next.IsZero() && now.Sub(sc.Postponed.Since) >= OneOffPostponeLimit:
 		f.Skip = true
-		f.Reason = fmt.Sprintf("postponed by a live emergency for %s, the most a one-off drill waits: %s", OneOffPostponeLimit, sc.Postponed.Reason)
+		f.Reason = fmt.Sprintf("postponed by %s for %s, the most a one-off drill waits: %s", WaitedWhat(sc.Postponed.waitedFor()), OneOffPostponeLimit, sc.Postponed.Reason)
 	case sc.Postponed != nil && !passed && (f.Next.IsZero() || f.Next.After(now)):
 		f.RetryAt = retry()
 	case sc.Postponed != nil && !passed:
 		f.Skip = true
-		f.Reason = "postponed by a live emergency until its next due time: " + sc.Postponed.Reason
+		f.Reason = "postponed by " + WaitedWhat(sc.Postponed.waitedFor()) + " until its next due time: " + sc.Postponed.Reason
 	case sc.Postponed == nil && !passed && now.Sub(sc.RunAt) <= Grace:
 		f.RetryAt = retry()
 	default:

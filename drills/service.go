@@ -520,8 +520,24 @@ func mustZone(sc *Schedule) *time.Location {
 // in a live emergency refuses it (EConflict), and so does a run of the
 // schedule still open (see openRun), or another drill's run open over the
 // same regions or regions above or below them (otherRunOpenNow): the same
-// people would be called up twice at once.
+// people would be called up twice at once. From rules 13 a region in
+// recovery (恢复) after a live emergency refuses it too, as it postpones a
+// due time (see RunNowWith).
 func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run, error) {
+	return s.RunNowWith(ctx, actor, id, RunOptions{})
+}
+
+// RunOptions are how a person asks for a run by hand.
+type RunOptions struct {
+	// DuringRecovery runs it although a region among, above or below its
+	// regions is in recovery (恢复) after a live emergency: the trainer
+	// means to drill its people then (a drill of the recovery itself,
+	// say). The run records it, and the answer warns of each such region.
+	DuringRecovery bool `json:"during_recovery,omitempty"`
+}
+
+// RunNowWith is RunNow as opts ask.
+func (s *Service) RunNowWith(ctx context.Context, actor string, id ScheduleID, opts RunOptions) (Run, error) {
 	var out FireResult
 	var open Run
 	var isOpen, otherOpen bool
@@ -539,7 +555,13 @@ func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run,
 		if open, otherOpen, err = otherRunOpenNow(tx, &sc, now); err != nil || otherOpen {
 			return err
 		}
-		warnings, err = waitingLiveWarnings(tx, id, now)
+		if warnings, err = waitingLiveWarnings(tx, id, now); err != nil || !opts.DuringRecovery {
+			return err
+		}
+		b, err := liveBlocks(tx, sc.Regions, true)
+		for _, r := range b.recovery {
+			warnings = append(warnings, r+": this drill runs during its recovery (--during-recovery), calling people who may still be at work on the live emergency")
+		}
 		return err
 	})
 	if err != nil {
@@ -553,7 +575,7 @@ func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run,
 		return Run{}, conflictf("drill %s not started: %s; stand it down first (muster stand-down %s --reason ...) or wait until it ends",
 			id, what, open.Activation)
 	}
-	if err := s.Fire(ctx, actor, Fire{Schedule: id, Manual: true}, &out); err != nil {
+	if err := s.Fire(ctx, actor, Fire{Schedule: id, Manual: true, DuringRecovery: opts.DuringRecovery}, &out); err != nil {
 		return Run{}, s.scopeNotConfirmed(ctx, id, err)
 	}
 	if out.Run == nil {

@@ -453,19 +453,36 @@ func newDrillUpdateCmd(g *globals, action, short string) *cobra.Command {
 }
 
 func newDrillRunCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "run ID",
+	var duringRecovery bool
+	cmd := &cobra.Command{
+		Use:   "run ID [--during-recovery]",
 		Short: "Run a drill now: an EXERCISE activation on the exercise account, every message marked 【演练】",
-		Args:  needArgs("ID"),
+		Long: `Run a drill now, whatever its due times: an EXERCISE activation on the
+exercise account, every message marked 【演练】. It is refused while one of its
+regions (or a region above or below one) is in a live emergency (战时), while
+a run of it, or another drill's run over the same people, is open, and, from
+rules 13, while such a region is in recovery (恢复) after a live emergency:
+the people just called up for real may still be at work on it, and a
+scheduled run of the drill waits until the region is back to normal (平时).
+--during-recovery runs it during the recovery all the same, on purpose (a
+drill of the recovery itself, say): the answer warns of each region in
+recovery, and muster drill runs notes the run "during recovery".`,
+		Args: needArgs("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := newClient(g, cmd)
+			r := request{method: http.MethodPost, path: "/api/v1/drills/" + url.PathEscape(args[0]) + "/run", timeout: 3 * time.Minute}
+			if duringRecovery {
+				r.body, r.contentType = strings.NewReader(string(mustJSON(drills.RunOptions{DuringRecovery: true}))), "application/json"
+			}
 			var raw []byte
-			if err := c.do(request{method: http.MethodPost, path: "/api/v1/drills/" + url.PathEscape(args[0]) + "/run", timeout: 3 * time.Minute}, &raw); err != nil {
+			if err := c.do(r, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, as(printRun))
 		},
 	}
+	cmd.Flags().BoolVar(&duringRecovery, "during-recovery", false, "run it although a region is in recovery (恢复) after a live emergency (refused without it from rules 13)")
+	return cmd
 }
 
 func printRun(w io.Writer, r drills.Run) {
@@ -561,11 +578,14 @@ counts as a drill of its regions (muster drill overdue).`, plans.Duration(drills
 				case r.StoppedBy != "":
 					note = strings.TrimSpace("stopped by LIVE " + string(r.StoppedBy) + " " + note)
 				}
-				if r.Manual {
+				switch {
+				case r.Manual && r.DuringRecovery:
+					note = strings.TrimSpace("by hand during recovery " + note)
+				case r.Manual:
 					note = strings.TrimSpace("by hand " + note)
 				}
 				if r.Waited > 0 {
-					note = strings.TrimSpace(fmt.Sprintf("waited %s for a live emergency %s", roundElapsed(r.Waited.Std()), note))
+					note = strings.TrimSpace(fmt.Sprintf("waited %s for %s %s", roundElapsed(r.Waited.Std()), drills.WaitedWhat(r.WaitedFor), note))
 				}
 				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
 					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(r.Outcome), orDash(note)), nil
