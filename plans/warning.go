@@ -1596,7 +1596,9 @@ type WarningInput struct {
 
 // Issue checks in and issues the warning: its regions go into standby
 // (those in emergency stay there), and the result carries the suggested
-// plans and level. A bad level, region, category or an expiry not in the
+// plans and level. Without a category, the warning takes the one its CAP
+// category or event names (hazardOfEvent), and the CAP category its event
+// names. A bad level, region, category or an expiry not in the
 // future is EInvalid, and so is a region named with one it lies within
 // (name only the larger, as for an activation).
 func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInput) (Warning, error) {
@@ -1628,6 +1630,19 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 	if strings.TrimSpace(in.CAPCategory) != "" {
 		if p.CAPCategory, err = ParseCAPCategory(in.CAPCategory); err != nil {
 			return Warning{}, err
+		}
+	}
+	// Without a category, the one its CAP category or its event names
+	// (暴雨: 自然灾害, Met): a rainstorm must not suggest the hazmat plan.
+	if p.Category == "" {
+		p.Category = hazardOfCAPCategory(p.CAPCategory)
+	}
+	if h, capCat := hazardOfEvent(in.Event); h != "" {
+		if p.Category == "" {
+			p.Category = h
+		}
+		if p.CAPCategory == "" && p.Category == h {
+			p.CAPCategory = capCat
 		}
 	}
 	if p.Source == "" {

@@ -455,7 +455,11 @@ func TestWarningSuggestsPlansAndLevel(t *testing.T) {
 		level    plans.LevelCode
 		expected []pick
 	}{
-		{"red in 990102, any plan", rain("red", wOther), plans.LevelI, []pick{
+		{"red in 990102, an event of no known hazard: any plan", func() plans.WarningInput {
+			in := rain("red", wOther)
+			in.Event = "突发事件"
+			return in
+		}(), plans.LevelI, []pick{
 			{"flood-control", plans.LevelI}, {"flood-east", plans.LevelI}, {"hazmat-fire", plans.LevelI},
 			{"minimal", plans.LevelIV}, {"public-health", plans.LevelI}}},
 		{"orange natural in 990101: flood-east's scope does not cover it", func() plans.WarningInput {
@@ -484,6 +488,49 @@ func TestWarningSuggestsPlansAndLevel(t *testing.T) {
 			assert.Equal(t, w.Suggestions, again.Suggestions, "returned with the warning")
 		})
 	}
+}
+
+// A warning issued without a category takes the one its event names
+// plainly, and the CAP category: a rainstorm (暴雨) is a natural disaster,
+// meteorological, and suggests the natural-disaster plans only, not the
+// hazmat and public-health ones it suggested as a warning of no category.
+// An event of no known hazard still suggests every plan; a category given
+// is kept, and the event's CAP category taken only when it agrees.
+func TestAWarningsEventNamesItsHazard(t *testing.T) {
+	e := newWarnEnv(t)
+	plansOf := func(w plans.Warning) []plans.PlanID {
+		var out []plans.PlanID
+		for _, s := range w.Suggestions {
+			out = append(out, s.Plan)
+		}
+		return out
+	}
+	w := e.issue(t, rain("red", wOther))
+	assert.Equal(t, [2]string{"自然灾害", "Met"}, [2]string{string(w.Category), string(w.CAPCategory)})
+	assert.Equal(t, []plans.PlanID{"flood-control", "flood-east", "minimal"}, plansOf(w))
+
+	for event, cat := range map[string]plans.CAPCategory{"6.1级地震": plans.CAPGeo, "森林火险": plans.CAPFire, "Typhoon Haikui": plans.CAPMet, "城区内涝": plans.CAPMet} {
+		in := rain("yellow", wOther)
+		in.Event = event
+		w = e.issue(t, in)
+		assert.Equal(t, [2]string{"自然灾害", string(cat)}, [2]string{string(w.Category), string(w.CAPCategory)}, event)
+	}
+
+	in := rain("blue", wOther)
+	in.Event = "突发事件"
+	w = e.issue(t, in)
+	assert.Equal(t, [2]string{"", ""}, [2]string{string(w.Category), string(w.CAPCategory)})
+	assert.Contains(t, plansOf(w), plans.PlanID("hazmat-fire"))
+
+	in = rain("blue", wOther)
+	in.Category = "公共卫生"
+	w = e.issue(t, in)
+	assert.Equal(t, [2]string{"公共卫生", ""}, [2]string{string(w.Category), string(w.CAPCategory)}, "a category given is kept")
+
+	in = rain("blue", wOther)
+	in.CAPCategory = "Health"
+	w = e.issue(t, in)
+	assert.Equal(t, [2]string{"公共卫生", "Health"}, [2]string{string(w.Category), string(w.CAPCategory)}, "the CAP category given names the hazard")
 }
 
 func TestWarningPromptAt(t *testing.T) {

@@ -57,7 +57,9 @@ func newWarningIssueCmd(g *globals) *cobra.Command {
 		Long: `Issue a warning. --level takes blue, yellow, orange or red (or 蓝, 黄, 橙, 红);
 --expires an RFC 3339 time or a duration from now such as 6h (without it the
 warning stays in force until lifted); --category a hazard category
-(自然灾害, 事故灾难, 公共卫生, 社会安全) narrows the suggested plans.`,
+(自然灾害, 事故灾难, 公共卫生, 社会安全) narrows the suggested plans. Without
+it, the category is the one --cap-category or the event names plainly
+(暴雨, 台风, 地震, 森林火险…: 自然灾害), else every plan is listed.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{"level": level, "event": event, "headline": headline, "source": "cli"}
@@ -126,6 +128,9 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 		return
 	}
 	fmt.Fprintf(w, "suggested: level %s\n", wa.SuggestedLevel)
+	if wa.Category == "" {
+		fmt.Fprintln(w, "  (no category, and the event names no hazard known: plans of every hazard are listed; --category narrows them)")
+	}
 	purpose := strings.ToLower(string(wa.PurposeOrLive())) // a drill's warning is answered by a drill
 	reason := wa.SuggestedReason()                         // no drill word in a LIVE one's
 	for _, s := range wa.Suggestions {

@@ -196,6 +196,21 @@ func TestDrillWarningsAreMarkedAndSuggestDrills(t *testing.T) {
 	assert.Empty(t, drillMark(wa))
 }
 
+// A warning of no hazard category lists the plans of every hazard and
+// says why; one with a category does not.
+func TestSuggestionsSayWhenNoCategoryNarrowsThem(t *testing.T) {
+	wa := plans.Warning{ID: "W000003", Level: plans.WarningOrange, Headline: "突发事件橙色预警",
+		Regions: []plans.RegionCode{"990104"}, SuggestedLevel: "II",
+		Suggestions: []plans.Suggestion{{Plan: "flood-control", Title: "防汛应急预案", Level: "II", LevelName: "重大"}}}
+	var out bytes.Buffer
+	printSuggestions(&out, wa)
+	assert.Contains(t, out.String(), "no category, and the event names no hazard known: plans of every hazard are listed; --category narrows them")
+	wa.Category = plans.HazardNatural
+	out.Reset()
+	printSuggestions(&out, wa)
+	assert.NotContains(t, out.String(), "no category")
+}
+
 // A retracted activation answers no warning: the response cell names the
 // standing ones only, and says NO RESPONSE when none stands.
 func TestResponseCellLeavesOutRetracted(t *testing.T) {
