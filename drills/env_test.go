@@ -92,6 +92,7 @@ func newEnvWith(t testing.TB, o envOptions) *env {
 	c := clustertest.New(t, o.nodes, opts)
 	n := c.Leader().Node
 	e := &env{c: c, clock: clk, plans: plans.NewService(n, n), notify: notify.NewService(n, n, senders), drills: drills.NewService(n, n, clk)}
+	e.drills.Rules = func() int { return n.Status().Rules } // as muster serve wires it
 	_, err := e.plans.ImportRegions(ctx, "test", bytes.NewReader(examples.RegionsCSV()))
 	require.NoError(t, err)
 	regions, err := examples.Regions()

@@ -18,12 +18,13 @@ import (
 //     given up at the scheduler's next look), postponed from its due time if
 //     a region still blocks it;
 //   - the regions and activations that block the occurrence now (in
-//     emergency, or in recovery after one), and no postponement once none
+//     emergency, or, with recovery, in recovery after one: the rules the
+//     cluster applies now postpone for it), and no postponement once none
 //     does: the run starts at the scheduler's next look (RunAt).
 //
 // It reads the state and changes nothing; the scheduler's commands still
 // decide what happens.
-func asSeen(tx *bolt.Tx, sc *Schedule, now time.Time) error {
+func asSeen(tx *bolt.Tx, sc *Schedule, now time.Time, recovery bool) error {
 	p := sc.Postponed
 	if p == nil {
 		return nil
@@ -40,7 +41,7 @@ func asSeen(tx *bolt.Tx, sc *Schedule, now time.Time) error {
 		}
 		seen = Postponement{Due: next, Since: next}
 	}
-	blocked, why, err := liveEmergency(tx, sc.Regions, true)
+	blocked, why, err := liveEmergency(tx, sc.Regions, recovery)
 	if err != nil {
 		return err
 	}

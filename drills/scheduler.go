@@ -592,6 +592,7 @@ func (s *Scheduler) Collector() prometheus.Collector {
 	return &scheduleCollector{
 		view:      s.view,
 		now:       s.svc.Now,
+		recovery:  s.svc.recoveryPostpones,
 		schedules: prometheus.NewDesc("muster_drill_schedules", "Drill schedules, paused ones included.", nil, nil),
 		postponed: prometheus.NewDesc("muster_drill_schedules_postponed", "Drill schedules whose occurrence is postponed by a live emergency.", nil, nil),
 		runs:      prometheus.NewDesc("muster_drill_runs_total", "Drill runs recorded, by status (started, missed, failed).", []string{"status"}, nil),
@@ -606,6 +607,7 @@ func (s *Scheduler) Collector() prometheus.Collector {
 type scheduleCollector struct {
 	view                       Viewer
 	now                        func() time.Time
+	recovery                   func() bool // whether recoveries postpone (Service.recoveryPostpones)
 	schedules, postponed, runs *prometheus.Desc
 	ended                      *prometheus.Desc
 
@@ -630,7 +632,7 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	var schedules, postponed int
 	seen, counts, outcomes, running := c.runsSeen, maps.Clone(c.byStatus), maps.Clone(c.byOutcome), maps.Clone(c.running)
-	now := c.now()
+	now, recovery := c.now(), c.recovery()
 	err := c.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		schedules, postponed = 0, 0
 		if b := tx.Bucket(bSchedules); b != nil {
@@ -647,7 +649,7 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 				if err := json.Unmarshal(v, &sc); err != nil {
 					return fmt.Errorf("decode drill schedule %s: %w", k, err)
 				}
-				if err := asSeen(tx, &sc, now); err != nil {
+				if err := asSeen(tx, &sc, now, recovery); err != nil {
 					return err
 				}
 				if sc.Postponed != nil {

@@ -41,6 +41,23 @@ type Service struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
+
+	// Rules, when set, is the state-machine behaviour the cluster applies
+	// commands under now (cluster.Node's Status().Rules): what a reader is
+	// told of a postponement, and a person scheduling a drill is warned
+	// of, follows it (a recovery postpones a due time from rules 13). nil:
+	// this muster's own (muster.Rules).
+	Rules func() int
+}
+
+// recoveryPostpones reports whether the cluster applies the rules under
+// which a region's recovery after a live emergency postpones a due time.
+func (s *Service) recoveryPostpones() bool {
+	r := muster.Rules
+	if s.Rules != nil {
+		r = s.Rules()
+	}
+	return max(r, 1) >= rulesRecoveryPostpones
 }
 
 // NewService returns a Service over a replicated state. clock is the time
@@ -248,7 +265,7 @@ func (s *Service) Schedule(ctx context.Context, actor string, in ScheduleInput) 
 	var warnings []string
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		warnings, err = scheduleWarnings(tx, &sc, now)
+		warnings, err = scheduleWarnings(tx, &sc, now, s.recoveryPostpones())
 		return err
 	})
 	if err != nil {
@@ -283,8 +300,9 @@ func (s *Service) defaultTitle(ctx context.Context, in *ScheduleInput) error {
 // scheduleWarnings refuses sc's regions when one lies within another it
 // names, and lists what the person scheduling sc, or changing it, is
 // warned of: other drills whose runs can be open when one of its starts
-// (overlapWarnings), and a live emergency over its regions now.
-func scheduleWarnings(tx *bolt.Tx, sc *Schedule, now time.Time) ([]string, error) {
+// (overlapWarnings), and a live emergency over its regions now (with
+// recovery, the rules the cluster applies: or a recovery after one).
+func scheduleWarnings(tx *bolt.Tx, sc *Schedule, now time.Time, recovery bool) ([]string, error) {
 	// As for an activation: no region named with one it lies within
 	// (its people are called once anyway, but every message would
 	// name both).
@@ -295,9 +313,9 @@ func scheduleWarnings(tx *bolt.Tx, sc *Schedule, now time.Time) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	// A live emergency over its regions now, or its recovery, postpones
-	// a due time that comes while it lasts.
-	blocked, why, err := liveEmergency(tx, sc.Regions, true)
+	// A live emergency over its regions now, or its recovery (rules 13),
+	// postpones a due time that comes while it lasts.
+	blocked, why, err := liveEmergency(tx, sc.Regions, recovery)
 	if err == nil && len(blocked) > 0 {
 		warnings = append(warnings, why+"; a due time before then is postponed, not missed")
 	}
@@ -477,7 +495,7 @@ func (s *Service) Change(ctx context.Context, actor string, id ScheduleID, ch Sc
 	var warnings []string
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
-		if warnings, err = scheduleWarnings(tx, &sc, now); err != nil {
+		if warnings, err = scheduleWarnings(tx, &sc, now, s.recoveryPostpones()); err != nil {
 			return err
 		}
 		open, isOpen, err := openRun(tx, id, now)
@@ -682,13 +700,13 @@ func (s *Service) propose(ctx context.Context, typ, actor string, payload, out a
 // postponement shows what blocks the occurrence now (see asSeen).
 func (s *Service) Get(ctx context.Context, level muster.Consistency, id ScheduleID) (Schedule, error) {
 	var out Schedule
-	now := s.clock.Now()
+	now, recovery := s.clock.Now(), s.recoveryPostpones()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
 		if out, err = getSchedule(tx, id); err != nil {
 			return err
 		}
-		return asSeen(tx, &out, now)
+		return asSeen(tx, &out, now, recovery)
 	})
 	return out, err
 }
@@ -696,14 +714,14 @@ func (s *Service) Get(ctx context.Context, level muster.Consistency, id Schedule
 // Schedules lists schedules by ID, a page at a time, each as Get shows it.
 func (s *Service) Schedules(ctx context.Context, level muster.Consistency, page plans.Page) (plans.List[Schedule], error) {
 	out := plans.List[Schedule]{Items: []Schedule{}}
-	now := s.clock.Now()
+	now, recovery := s.clock.Now(), s.recoveryPostpones()
 	err := s.view.View(ctx, level, func(tx *bolt.Tx) error {
 		var err error
 		if out, err = listJSON[Schedule](tx.Bucket(bSchedules), page, func(Schedule) bool { return true }); err != nil {
 			return err
 		}
 		for i := range out.Items {
-			if err := asSeen(tx, &out.Items[i], now); err != nil {
+			if err := asSeen(tx, &out.Items[i], now, recovery); err != nil {
 				return err
 			}
 		}

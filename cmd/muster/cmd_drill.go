@@ -30,8 +30,8 @@ unannounced (no-notice) drill (--unannounced 09:00-17:00) starts at a time
 picked inside the window on the due day, which only admins can see in
 advance. Each due time
 runs exactly once across leader changes; a drill due while one of its
-regions is in a live emergency (战时), or in recovery (恢复) after one, waits
-until the region is back to normal (平时).`,
+regions is in a live emergency (战时), or (from rules 13) in recovery (恢复)
+after one, waits until the region is back to normal (平时).`,
 	}
 	cmd.AddCommand(newDrillScheduleCmd(g), newDrillChangeCmd(g), newDrillListCmd(g), newDrillShowCmd(g),
 		newDrillUpdateCmd(g, "pause", "Pause a schedule: no run starts until it is resumed"),

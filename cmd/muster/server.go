@@ -366,6 +366,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	actSvc.ApprovalWindow = o.approvalWindow
 	actSvc.PublicURL = sms.dispatch.PublicURL // previews show answer links as long as the sent ones
 	drillSvc := drills.NewService(node, node, muster.SystemClock{})
+	drillSvc.Rules = func() int { return node.Status().Rules } // what readers are told of postponements follows the cluster's rules
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
 	if err != nil {
 		node.Close()
