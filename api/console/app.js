@@ -359,6 +359,51 @@
     internal: '服务器内部错误',
   };
 
+  // ERROR_REASONS say in Chinese why the server refused the common
+  // requests, read from its error code and the shape of its (English)
+  // message: [code, pattern, reason from the match]. The first that
+  // matches is said; the server's message follows as 详情.
+  const ERROR_REASONS = [
+    ['forbidden', /^activation (\S+) was requested by (.+?), (?:whose token|and the token)/,
+      (m) => `该令牌来自申请人 ${m[2]} 的令牌，申请人可能持有它：${m[1]} 须由与申请人无关的另一人审批。`],
+    ['forbidden', /^activation (\S+) was requested by (.+?)(?:; another person must decide| with the token )/,
+      (m) => `申请人本人不能审批：${m[1]} 由 ${m[2]} 申请，须由另一人审批或驳回。`],
+    ['forbidden', /another person must approve|that person could hold both tokens|cannot tell who made the token/,
+      () => '该令牌与已审批者的令牌可能属于同一人：须由另一人审批。'],
+    ['forbidden', /^token "(.*)" \(role (\S+)\) lacks the (\S+) permission/,
+      (m) => `该令牌（${m[1]}，角色 ${m[2]}）没有此操作的权限。`],
+    ['conflict', /has already decided on activation (\S+)/, (m) => `您已对 ${m[1]} 作出过审批决定，不能再次审批或驳回。`],
+    ['conflict', /^(\S+), who requested activation (\S+)(?: with the token "[^"]*")?, holds (?:it no more|no token any more) \(revoked\)/,
+      (m) => `申请人 ${m[1]} 的令牌已被吊销，申请 ${m[2]} 不再有效：请驳回。`],
+    ['conflict', /^activation (\S+) is (pending_approval|active|stood_down|rejected|approval_expired), not waiting for approval/,
+      (m) => `${m[1]} 已不在等待审批（现为${STATUS_NAMES[m[2]] || m[2]}），无需再审批。`],
+    ['conflict', /^activation (\S+) (?:waited for approval until|is approval_expired)/,
+      (m) => `${m[1]} 的审批已过期，未发送：如仍需要，请重新申请启动。`],
+    ['conflict', /^activation (\S+) would now call /, (m) => `预览后名单已变化，${m[1]} 现在通知的人数与您看到的不同：请重新查看审批内容后再批准。`],
+    ['conflict', /^activation (\S+) is the end notice of (\S+)/, (m) => `${m[1]} 是 ${m[2]} 的结束通知：不能撤回，全部发出后自动结束。`],
+    ['conflict', /^activation (\S+) is the correction of (\S+)/, (m) => `${m[1]} 是 ${m[2]} 的更正通知：不能撤回，全部发出后自动结束。`],
+    ['conflict', /^activation (\S+) was already retracted at \S+ by (.+?) \(correction (\S+)\)/,
+      (m) => `${m[1]} 已由 ${m[2]} 撤回（更正 ${m[3]}）。`],
+    ['conflict', /^activation (\S+) was retracted at \S+ by (.+?):/, (m) => `${m[1]} 已由 ${m[2]} 撤回，不再发送。`],
+    ['conflict', /^activation (\S+) was already stood down at \S+ by (.+)$/, (m) => `${m[1]} 已由 ${m[2]} 解除。`],
+    ['conflict', /^activation (\S+) (?:was rejected|is \S+ and never started|is \S+: nothing was sent)/,
+      (m) => `${m[1]} 未曾发送，没有可撤回的内容。`],
+    ['conflict', /^activation (\S+) \(.*\) (?:is already active over the same regions|over the same regions)/,
+      (m) => `这些区域已有本预案的另一次启动或申请（${m[1]}）：请先查看它。`],
+    ['not_found', /^activation (\S+) does not exist/, (m) => `没有这个启动记录 ${m[1]}：请检查编号。`],
+  ];
+
+  // errorReason is the Chinese reason of an error answer (ERROR_REASONS),
+  // or ''.
+  function errorReason(e) {
+    for (const [code, re, say] of ERROR_REASONS) {
+      if (e.code !== code) continue;
+      const m = re.exec(e.message || '');
+      if (m) return say(m);
+    }
+    return '';
+  }
+
   // The server's words for a request that found no leader to take it (it
   // was not carried out), and for one whose outcome is unknown (the leader
   // stopped answering while it handled it).
@@ -375,6 +420,8 @@
     }
     if (e instanceof APIError) {
       const name = ERROR_NAMES[e.code] || `服务器错误（HTTP ${e.status}）`;
+      const why = errorReason(e);
+      if (why) return `${name}：${why}（详情：${e.message}）`;
       return e.message && e.message !== `HTTP ${e.status}` ? `${name}（${e.message}）` : name;
     }
     return (e && e.message) || String(e);
@@ -913,6 +960,31 @@
   // count of the preview they saw (the server refuses it if the roster
   // changed since), or 驳回 with a reason. The server decides who may: not
   // the requester, nor a viewer's token; its answer is shown here.
+  // holderKey is how two holders' names are compared, as the server does
+  // (access.HolderKey), near enough: full-width as narrow, case folded,
+  // marks between a name's parts and runs of space as one space, none
+  // between two Chinese characters.
+  const holderKey = (s) =>
+    (s || '')
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(/[·・\-._]/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .replace(/(\p{Script=Han}) (?=\p{Script=Han})/gu, '$1');
+
+  // isRequester reports whether the session's token is the requester's of
+  // request a: its token, or one held by the person who requested it (the
+  // holder of the token it was requested with, requester_lineage). They
+  // may neither approve nor reject it; the server refuses them.
+  function isRequester(a) {
+    if (!who) return false;
+    if (who.name && who.name === a.created_by) return true;
+    const lineage = a.requester_lineage || [];
+    const requester = (lineage[0] && lineage[0].holder) || a.created_by;
+    return !!requester && holderKey(who.holder || who.name) === holderKey(requester);
+  }
+
   function decidePanel(id, signal) {
     const path = `/api/v1/activations/${encodeURIComponent(id)}`;
     const detail = el('div', { id: 'decide-detail', hidden: true });
@@ -921,14 +993,16 @@
     const approveBtn = el('button', { id: 'decide-approve', type: 'button', hidden: true }, '批准');
     const reason = el('input', { id: 'decide-reason', type: 'text', placeholder: '驳回理由（必填）', maxlength: '200' });
     const rejectBtn = el('button', { id: 'decide-reject', type: 'button', class: 'secondary' }, '驳回');
-    const box = el(
-      'section',
-      { id: 'decide', class: 'decide', hidden: true },
-      el('h3', {}, '审批'),
+    // The requester is offered neither: one line says who must decide.
+    const own = el('p', { id: 'decide-own', class: 'hint', hidden: true });
+    const controls = el(
+      'div',
+      { id: 'decide-controls' },
       el('p', { class: 'hint' }, '先查看将通知的区域、人数和短信，再决定；申请人本人不能批准。'),
       may('approve') && [el('div', { class: 'actions' }, previewBtn), detail, el('div', { class: 'actions' }, approveBtn)],
       may('reject') && el('div', { class: 'actions' }, reason, rejectBtn),
     );
+    const box = el('section', { id: 'decide', class: 'decide', hidden: true }, el('h3', {}, '审批'), own, controls);
     const { run, say } = actions([previewBtn, approveBtn, rejectBtn], msg, signal);
     let seen = null; // the total of the preview shown
     previewBtn.addEventListener('click', () =>
@@ -967,8 +1041,14 @@
     return {
       box,
       msg,
-      show(on) {
+      // show shows the panel (on) for request a, whose requester is
+      // offered nothing to decide with.
+      show(on, a) {
         box.hidden = !on;
+        const mine = on && !!a && isRequester(a);
+        controls.hidden = mine;
+        own.hidden = !mine;
+        own.textContent = mine ? `您是 ${a.id} 的申请人，不能审批或驳回：须由另一人在其看板审批或驳回（或 muster approve ${a.id}）。` : '';
       },
     };
   }
@@ -1276,7 +1356,7 @@
       approval.dataset.status = text ? a.status : '';
       approval.textContent = text;
       root.classList.toggle('not-started', !!text);
-      decide.show(a.status === 'pending_approval');
+      decide.show(a.status === 'pending_approval', a);
       command.show(a.status === 'active' && !a.retraction && !a.retracts);
     };
 
