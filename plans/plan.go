@@ -463,9 +463,10 @@ func (p *Plan) Guard() float64 {
 // GuardWarnings says, for each level of p that gives no Expected count,
 // that the scope guard cannot count its call-ups: a LIVE activation at that
 // level reaching far more people than usual (the whole city at level IV)
-// starts without anyone confirming its scope, unless it names the top of
-// the region tree (the whole city) at a level one person starts alone,
-// which needs confirming from rules 13. A plan with such levels is valid
+// starts without anyone confirming its scope, unless it reaches the whole
+// city — naming the top of the region tree, each region under it, or a
+// district by all its streets — at a level one person starts alone, which
+// needs confirming from rules 13. A plan with such levels is valid
 // and stored all the same; plan validate, plan apply and the API say so.
 func (p *Plan) GuardWarnings() []string {
 	var out []string
@@ -475,7 +476,7 @@ func (p *Plan) GuardWarnings() []string {
 		}
 		msg := fmt.Sprintf("levels.%s.expected: not set, so the scope guard cannot count level %s call-ups: a LIVE one calling far more people than usual starts without anyone confirming its scope", l.Code, l.Code)
 		if l.Approvals < 2 {
-			msg += " (only one naming the whole city is asked to)"
+			msg += " (only one reaching the whole city, naming it, each of its districts or a district by all its streets, is asked to)"
 		}
 		out = append(out, msg+"; give the number of people a usual activation at this level calls")
 	}

@@ -48,5 +48,5 @@ func TestPlanApplyWarnsOfLevelsTheScopeGuardCannotCount(t *testing.T) {
 	assert.Equal(t, "levels.I.expected: not set, so the scope guard cannot count level I call-ups: a LIVE one calling far more people than usual "+
 		"starts without anyone confirming its scope; give the number of people a usual activation at this level calls", res.Warnings[0])
 	assert.Equal(t, "levels.IV.expected: not set, so the scope guard cannot count level IV call-ups: a LIVE one calling far more people than usual "+
-		"starts without anyone confirming its scope (only one naming the whole city is asked to); give the number of people a usual activation at this level calls", res.Warnings[3])
+		"starts without anyone confirming its scope (only one reaching the whole city, naming it, each of its districts or a district by all its streets, is asked to); give the number of people a usual activation at this level calls", res.Warnings[3])
 }

@@ -33,7 +33,7 @@ func TestPlanValidateWarnsOfLevelsWithoutAnExpectedCount(t *testing.T) {
 	for i, level := range []string{"I", "II", "III", "IV"} {
 		assert.True(t, strings.HasPrefix(lines[i+1], "warning: levels."+level+".expected: not set, so the scope guard cannot count"), lines[i+1])
 	}
-	assert.Contains(t, lines[4], "(only one naming the whole city is asked to)")
+	assert.Contains(t, lines[4], "(only one reaching the whole city, naming it, each of its districts or a district by all its streets, is asked to)")
 
 	r = runCLI(t, nil, "plan", "validate", "-f", bare, "-o", "json")
 	require.Zero(t, r.code, r.stderr)
