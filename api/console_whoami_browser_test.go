@@ -77,11 +77,14 @@ func TestConsoleOffersAViewerNoDecisionsInBrowser(t *testing.T) {
 	)
 	assert.True(t, present("#retract-preview"), "the commander may retract")
 	assert.False(t, present("#command-readonly"), "nothing said of what the commander may not do")
+	// The commander requested it: the panel tells them another person
+	// must decide, and offers them nothing to decide with.
 	p.do("open the waiting request", 20*time.Second,
 		open(pending),
-		chromedp.WaitVisible(chromedp.CSS(`#decide-preview`)),
-		chromedp.WaitVisible(chromedp.CSS(`#decide-reject`)),
+		chromedp.WaitVisible(chromedp.CSS(`#decide-own`)),
 	)
+	assert.True(t, present("#decide-preview"), "the commander's role may approve")
+	assert.True(t, browserRun(p, chromedp.Evaluate[bool](`document.getElementById('decide-controls').hidden`)), "not their own request")
 	assert.False(t, present("#decide-readonly"), "nothing said of what the commander may not do")
 
 	p.do("log in as the viewer on a node from before whoami", 20*time.Second,
