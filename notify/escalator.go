@@ -177,6 +177,10 @@ type EscalatorStats struct {
 // (correction.uncall) instead.
 // Once a correction has nothing more to get out, the escalator ends it
 // (correction.end).
+//
+// A call-up stood down (not retracted) has its calls still queued or
+// ringing canceled, for CorrectionWait after the stand-down: a call picked
+// up is left to say the call-up has ended (watchStopped, cancelStopped).
 type Escalator struct {
 	apply     Applier
 	view      Viewer
@@ -309,6 +313,11 @@ type escLoop struct {
 	// unchunkedRetry, not every tick, which would be an entry a tick for
 	// nothing; once the rules are back the step goes on.
 	unchunked map[escStep]time.Time
+	// open are the call-ups open at the last look (nil before the term's
+	// first), stopped those stood down whose calls it cancels
+	// (watchStopped, cancelStopped).
+	open    map[plans.ActivationID]bool
+	stopped map[plans.ActivationID]*stoppedCalls
 }
 
 // unchunkedRetry is how often a step begun in chunks that the cluster's
@@ -435,6 +444,9 @@ const catchUpBatch = 512
 func (e *Escalator) tick(ctx context.Context, loop *escLoop) (more bool, err error) {
 	work, err := e.look(ctx, loop)
 	if err != nil {
+		return false, err
+	}
+	if err := e.cancelStopped(ctx, loop); err != nil {
 		return false, err
 	}
 	for _, w := range work {
@@ -595,7 +607,11 @@ func (e *Escalator) look(ctx context.Context, loop *escLoop) ([]*escWork, error)
 	looked := map[plans.ActivationID]bool{} // whose clocks were read
 	open := map[plans.ActivationID]bool{}
 	err := e.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
-		for _, id := range openActivations(tx) {
+		ids := openActivations(tx)
+		if err := e.watchStopped(tx, loop, ids, now); err != nil {
+			return err
+		}
+		for _, id := range ids {
 			a, err := getActivation(tx, id)
 			if err != nil {
 				return err

@@ -361,6 +361,20 @@ func (t *Twilio) FetchCall(ctx context.Context, providerID string) (CallReport, 
 // already (Twilio's 21220) is looked up, its final status returned and
 // taken as dialled. Errors are *SendError, classified as for sends.
 func (t *Twilio) EndCall(ctx context.Context, providerID string, last CallStatus) (CallEnd, error) {
+	return t.endCall(ctx, providerID, last, true)
+}
+
+// CancelCall cancels a call at Twilio that is still queued or ringing
+// (Status=canceled) and leaves one that was picked up talking: it is
+// EndCall without the hang-up. It returns the call's status after the
+// update (in-progress for one picked up) and whether Twilio had dialled it;
+// a call that had ended already is looked up as by EndCall.
+func (t *Twilio) CancelCall(ctx context.Context, providerID string) (CallEnd, error) {
+	return t.endCall(ctx, providerID, "", false)
+}
+
+// endCall is EndCall, hanging up a call in progress only when hangUp is set.
+func (t *Twilio) endCall(ctx context.Context, providerID string, last CallStatus, hangUp bool) (CallEnd, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
 	defer cancel()
 	update := func(to CallStatus) (CallEnd, error) {
@@ -378,7 +392,7 @@ func (t *Twilio) EndCall(ctx context.Context, providerID string, last CallStatus
 	if last != CallInProgress {
 		st, err = update(CallCanceled)
 	}
-	if err == nil && (last == CallInProgress || st.Status == CallInProgress) {
+	if hangUp && err == nil && (last == CallInProgress || st.Status == CallInProgress) {
 		st, err = update(CallCompleted)
 	}
 	var se *SendError
