@@ -59,6 +59,11 @@ type DrillDue struct {
 	// was not drilled by that run.
 	LastRegions []plans.RegionCode `json:"last_regions,omitempty"`
 	Partial     bool               `json:"partial,omitempty"`
+	// NeverDrilled, with Partial, are the regions directly under the scope
+	// region (the districts of a city-wide plan) that no drill of this
+	// kind held has covered: neither the region, one above it, nor one
+	// under it was ever called up by such a run.
+	NeverDrilled []plans.RegionCode `json:"never_drilled,omitempty"`
 	// NextDue is LastAt plus Interval by the calendar in DefaultTimeZone.
 	NextDue time.Time `json:"next_due,omitzero"`
 	// Overdue is set when NextDue is at or before the report's time, or
@@ -261,26 +266,50 @@ func regionDrills(tx *bolt.Tx, paths *regionPaths, pv plans.PlanVersion, code pl
 		rd.RegionName = r.Name
 	}
 	var lastFull, lastNotify *Run
+	var fullRuns, notifyRuns []*Run
 	for i := range runs {
 		r := &runs[i]
 		if !paths.covers(r.Regions, code) {
 			continue
 		}
 		if r.Type == Notification {
-			lastNotify = r
+			lastNotify, notifyRuns = r, append(notifyRuns, r)
 		} else {
-			lastFull = r
+			lastFull, fullRuns = r, append(fullRuns, r)
 		}
 	}
 	rd.Full.settle(lastFull, now, loc)
 	rd.Notification.settle(lastNotify, now, loc)
-	for _, d := range []*DrillDue{&rd.Full, &rd.Notification} {
+	for _, k := range []struct {
+		d    *DrillDue
+		runs []*Run
+	}{{&rd.Full, fullRuns}, {&rd.Notification, notifyRuns}} {
+		d := k.d
 		d.Partial = len(d.LastRegions) > 0 && !slices.ContainsFunc(d.LastRegions, func(rr plans.RegionCode) bool {
 			return slices.Contains(paths.path(code), rr) // code itself or a region above it
 		})
+		if d.Partial {
+			d.NeverDrilled = neverDrilled(tx, paths, code, k.runs)
+		}
 	}
 	rd.Overdue = rd.Full.Overdue || rd.Notification.Overdue
 	return rd
+}
+
+// neverDrilled are the regions directly under code that none of runs
+// covered (regionPaths.covers).
+func neverDrilled(tx *bolt.Tx, paths *regionPaths, code plans.RegionCode, runs []*Run) []plans.RegionCode {
+	children, err := plans.RegionChildren(tx, code)
+	if err != nil {
+		return nil
+	}
+	var out []plans.RegionCode
+	for _, c := range children {
+		if !slices.ContainsFunc(runs, func(r *Run) bool { return paths.covers(r.Regions, c) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // settle fills in the last run (nil: never) and what follows from it at now.

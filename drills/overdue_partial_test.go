@@ -26,6 +26,9 @@ func TestOverdueSaysARunDrilledOnlyAPartOfTheRegion(t *testing.T) {
 	assert.Equal(t, districtRun.ID, hazmat.Notification.LastRun)
 	assert.Equal(t, []plans.RegionCode{district}, hazmat.Notification.LastRegions)
 	assert.True(t, hazmat.Notification.Partial, "one district of the city")
+	assert.NotEmpty(t, hazmat.Notification.NeverDrilled, "the city's other districts were never drilled")
+	assert.NotContains(t, hazmat.Notification.NeverDrilled, district)
+	assert.Contains(t, hazmat.Notification.NeverDrilled, other)
 
 	e.clock.Add(drills.DefaultLength)
 	cityIn := drillInput("hazmat-fire", drills.Notification, city)
@@ -36,4 +39,5 @@ func TestOverdueSaysARunDrilledOnlyAPartOfTheRegion(t *testing.T) {
 	hazmat = findRegion(t, rep, "hazmat-fire", city)
 	assert.Equal(t, cityRun.ID, hazmat.Notification.LastRun)
 	assert.False(t, hazmat.Notification.Partial, "the whole city")
+	assert.Empty(t, hazmat.Notification.NeverDrilled)
 }

@@ -787,24 +787,29 @@ drill (wrong number, landline, other failure) or who answered in neither of
 the last two. A run counts for a region when it called up that region, one
 above it or one under it; a run over a part of the region only (one district
 of a city-wide plan) is shown with the regions it called up ("over 990106
-only"): the rest of the region was not drilled by it.`,
+only"), and the regions under it that no such drill ever covered ("never
+drilled: 990101,990102"): the rest of the region was not drilled by it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, as(func(w io.Writer, rep drills.OverdueReport) {
 				due := func(d drills.DrillDue) string {
 					// A run over a part of the region (one district of the
 					// city) says which: the rest was not drilled by it.
-					over := ""
+					over, never := "", ""
 					if d.Partial {
 						over = " over " + strings.Join(codeStrings(d.LastRegions), ",") + " only"
+					}
+					if len(d.NeverDrilled) > 0 {
+						// The regions under it no such drill ever covered.
+						never = "; never drilled: " + strings.Join(codeStrings(d.NeverDrilled), ",")
 					}
 					switch {
 					case d.Never:
 						return fmt.Sprintf("!! never (every %s)", d.Interval)
 					case d.Overdue:
-						return fmt.Sprintf("!! %s late: last %s%s %s", count(d.DaysOverdue, "day", "days"), d.LastRun, over, localTime(d.LastAt))
+						return fmt.Sprintf("!! %s late: last %s%s %s%s", count(d.DaysOverdue, "day", "days"), d.LastRun, over, localTime(d.LastAt), never)
 					}
-					return fmt.Sprintf("due %s (last %s%s)", localTime(d.NextDue), d.LastRun, over)
+					return fmt.Sprintf("due %s (last %s%s%s)", localTime(d.NextDue), d.LastRun, over, never)
 				}
 				shown := 0
 				fmt.Fprintln(w, "PLAN\tREGION\tFULL EXERCISE\tNOTIFICATION DRILL")
