@@ -109,6 +109,15 @@ func (s *Server) activationCAP(c *gin.Context) {
 }
 
 func (s *Server) activationAlert(ctx context.Context, level muster.Consistency, a notify.Activation) (*cap.Alert, error) {
+	if a.Retracts != "" && (a.EndsCallUp || a.EndsDrill) {
+		// The notice that a call-up ended is no alert of its own: the
+		// call-up's stand-down Cancel is the one ending receivers get.
+		orig, err := s.deps.Activations.Activation(ctx, level, a.Retracts)
+		if err != nil {
+			return nil, fmt.Errorf("activation %s ends %s: %w", a.ID, a.Retracts, err)
+		}
+		return s.activationAlert(ctx, level, orig.Activation)
+	}
 	if a.Retracts == "" {
 		in, err := s.capActivation(ctx, level, a)
 		if err != nil {

@@ -1,0 +1,43 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/cap"
+	"muster/notify"
+)
+
+// The notice that a LIVE call-up ended is no alert of its own: its CAP is
+// the Cancel the stand-down made of the call-up's alert, the very document
+// the call-up serves, where it was a second Cancel of the same alert
+// under another identifier and note, which a receiver polling each
+// activation would take for two endings.
+func TestAnEndNoticeServesItsCallUpsCancel(t *testing.T) {
+	xmllintPath(t)
+	c := newConsoleCallUps(t)
+	live := c.activate(t, "990104", "IV", "内涝")
+	require.Equal(t, notify.StatusActive, live.Status)
+	liveReply(t, c, live.ID, "1") // someone it reached: they are told it ended
+	res := do(t, c.h, request{method: "POST", path: "/api/v1/activations/" + string(live.ID) + "/stand-down", token: c.commander,
+		body: jsonBody(map[string]any{"reason": "雨势减弱，解除四级响应"})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	end := c.status(t, string(c.status(t, string(live.ID)).EndNotice))
+	require.True(t, end.EndsCallUp)
+
+	get := func(id string) []byte {
+		res := do(t, c.h, request{method: "GET", path: "/api/v1/activations/" + id + "/cap", token: c.f.root})
+		require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+		requireSchemaValid(t, res.Body.Bytes())
+		return res.Body.Bytes()
+	}
+	ended := get(string(live.ID))
+	a, err := cap.Parse(ended)
+	require.NoError(t, err)
+	assert.Equal(t, cap.MsgTypeCancel, a.MsgType)
+	assert.Equal(t, "雨势减弱，解除四级响应", a.Note)
+	assert.Equal(t, string(ended), string(get(string(end.ID))), "the end notice serves the call-up's Cancel")
+}
