@@ -516,6 +516,11 @@ const commandVersion byte = 1
 //	   started. A postponement records what the scheduler's looks found
 //	   blocking it (emergency, recovery), and the run, or the due time
 //	   given up, what it waited for (waited_for); before 13 neither.
+//	   A retraction keeps what its correction says to people whose
+//	   language is English (message_en; Activation.MessageEN and
+//	   Retraction.MessageEN): the official's English words, or, for a
+//	   cancellation written in Chinese without them, CorrectionTextEN;
+//	   before 13 they were sent the Chinese words.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

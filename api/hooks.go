@@ -439,13 +439,22 @@ func (s *Server) voiceClosed(ctx context.Context, call twimlpkg.CallUp, act plan
 	}
 	switch ret := st.Retraction; {
 	case ret != nil && ret.Correct:
-		return voiceSay(call, vt.corrected, vt.noticeIs+ret.Message)
+		return voiceSay(call, vt.corrected, vt.noticeIs+retractionSaid(call, ret))
 	case ret != nil:
-		return voiceSay(call, vt.withdrawn, vt.noticeIs+ret.Message)
+		return voiceSay(call, vt.withdrawn, vt.noticeIs+retractionSaid(call, ret))
 	case st.Status == notify.StatusStoodDown:
 		return voiceSay(call, vt.ended)
 	}
 	return voiceSay(call, vt.notOpen)
+}
+
+// retractionSaid is what the correction of ret says to the person of call:
+// its English words (rules 13) on an English call, else its message.
+func retractionSaid(call twimlpkg.CallUp, ret *notify.Retraction) string {
+	if call.Language == twimlpkg.EnUS && ret.MessageEN != "" {
+		return ret.MessageEN
+	}
+	return ret.Message
 }
 
 // voiceFirstStands answers a key pressed after the person had answered

@@ -157,6 +157,9 @@ type Activation struct {
 	Retraction *Retraction        `json:"retraction,omitempty"`
 	Retracts   plans.ActivationID `json:"retracts,omitempty"`
 	Message    string             `json:"message,omitempty"`
+	// MessageEN is, on a correction (rules 13), what it says to English
+	// speakers in place of Message (correctionTextEN); empty: Message.
+	MessageEN string `json:"message_en,omitempty"`
 	// Restored is set, when read for its status or a list, on a call-up
 	// that was open in a backup restored since: the people not yet sent
 	// to in it were sent to again (RestoredCallUp). Kept in its data

@@ -397,6 +397,9 @@ func (in *Inbound) answerPage(ctx context.Context, level muster.Consistency, tok
 			NotADrill: a.Purpose == PurposeLive && a.Retracts == "" && len(a.StoppedDrills)+len(a.SparedFrom) > 0}
 		if ret := a.Retraction; ret != nil {
 			out.Notice, out.Corrected = ret.Message, ret.Correct
+			if r.Language == plans.LangEN && ret.MessageEN != "" { // what their correction says (rules 13)
+				out.Notice = ret.MessageEN
+			}
 		}
 		if r.State.Answered() {
 			out.Answered = att.Answered

@@ -87,7 +87,7 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 
 	seen, told := 0, 0
 	for _, m := range r.sim.Messages("") {
-		if m.Direction != "outbound-api" || !strings.Contains(m.Body, words) {
+		if m.Direction != "outbound-api" || !(strings.Contains(m.Body, words) || strings.Contains(m.Body, notify.CorrectionTextEN)) {
 			continue
 		}
 		seen++
@@ -96,6 +96,18 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 		body = strings.TrimPrefix(body, plans.ExerciseMarkEN) // an English speaker's
 		person, ok := byPhone[m.To]
 		require.True(t, ok, "the correction went to %s, whom the wrong call-up did not call", m.To)
+		if lang[person] == plans.LangEN {
+			// In English (rules 13): the standard English text, and the
+			// note in English.
+			assert.Contains(t, body, notify.CorrectionTextEN, person)
+			if inRight[person] {
+				told++
+				assert.True(t, strings.HasSuffix(body, " still stands. No reply needed."), "to %s, whom the right call-up called too: %q", person, body)
+			} else {
+				assert.True(t, strings.HasSuffix(body, notify.CorrectionTextEN+" No reply needed."), "to %s, whom only the wrong call-up called: %q", person, body)
+			}
+			continue
+		}
 		if inRight[person] {
 			told++
 			assert.Equal(t, base+note+noReply, body, "to %s, whom the right call-up called too", person)

@@ -3,6 +3,7 @@ package notify
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -114,16 +115,17 @@ func shortRegionsEN(a Activation) string {
 
 // correctionWords is what a correction says before its purpose mark, in
 // its SMS and its call: the sender, the lead naming the call-up it
-// withdraws, the official's words, and, to a person a call-up still in
-// force also called (a.standing), that it stands; lead and note are in the
-// language the words are written in (Chinese words get a Chinese lead,
-// whoever reads them).
+// withdraws, the official's words (its English words to an English
+// speaker, when it has them: correctionMessage), and, to a person a
+// call-up still in force also called (a.standing), that it stands; lead
+// and note are in the language the words are written in (Chinese words
+// get a Chinese lead, whoever reads them).
 func correctionWords(a Activation, lang plans.Language) string {
 	if a.EndsDrill || a.EndsCallUp {
 		return endSMS(a, lang, "")
 	}
-	lang = writtenIn(a.Message, lang)
-	text := a.Sender + correctionLead(a, lang) + a.Message
+	words, lang := correctionMessage(a, lang)
+	text := a.Sender + correctionLead(a, lang) + words
 	if note := standingNote(a.standing, lang); note != "" {
 		text = endSentence(text, lang) + note
 	}
@@ -138,12 +140,57 @@ func correctionSMS(a Activation, lang plans.Language) string {
 	if a.EndsDrill || a.EndsCallUp {
 		return endSMS(a, lang, "")
 	}
-	lang = writtenIn(a.Message, lang)
-	text := endSentence(correctionWords(a, lang), lang)
+	text := correctionWords(a, lang)
+	_, lang = correctionMessage(a, lang)
+	text = endSentence(text, lang)
 	if lang == plans.LangEN {
 		return text + " " + reportNeedsNoReplyEN
 	}
 	return text + reportNeedsNoReply
+}
+
+// rulesCorrectionEN is the behaviour (muster.Rules) from which a
+// retraction keeps what its correction says to English speakers
+// (Activation.MessageEN, Retraction.MessageEN): the retraction's
+// message_en, or, when it has none and its message is in Chinese, for a
+// cancellation, CorrectionTextEN (correctionTextEN). Under older rules
+// English speakers got the Chinese words.
+const rulesCorrectionEN = 13
+
+// CorrectionTextEN is what a correction says to English speakers, after
+// naming the call-up it withdraws, when the official wrote its words in
+// Chinese only and it cancels the call-up (not --correct): all that a
+// retraction says whatever its Chinese words are.
+const CorrectionTextEN = "It is withdrawn: disregard it, and do not report for it."
+
+// correctionTextEN is what a retraction with message msg (trimmed),
+// messageEN and correct has its correction say to English speakers: the
+// English words given (trimmed), else CorrectionTextEN for a cancellation
+// whose words are in Chinese; "" when the words themselves are English,
+// or for a corrected call-up with none given: what it corrects cannot be
+// said for the official (Service.Retract refuses it when it reaches
+// English speakers).
+func correctionTextEN(msg, messageEN string, correct bool) (string, error) {
+	en := strings.TrimSpace(messageEN)
+	switch {
+	case utf8.RuneCountInString(en) > MaxRetractionChars:
+		return "", invalidf("message_en: %d characters; at most %d", utf8.RuneCountInString(en), MaxRetractionChars)
+	case en != "":
+		return en, nil
+	case correct || writtenIn(msg, plans.LangEN) == plans.LangEN:
+		return "", nil
+	}
+	return CorrectionTextEN, nil
+}
+
+// correctionMessage is the official's words correction a says to a reader
+// of lang, and the language they are written in: its English words
+// (MessageEN) to an English speaker when it has them, else its message.
+func correctionMessage(a Activation, lang plans.Language) (string, plans.Language) {
+	if lang == plans.LangEN && a.MessageEN != "" {
+		return a.MessageEN, plans.LangEN
+	}
+	return a.Message, writtenIn(a.Message, lang)
 }
 
 // DrillEndText is what the end of a drill (rulesDrillEndNotice) tells the
@@ -387,4 +434,36 @@ func endSentence(text string, lang plans.Language) string {
 		return text + "."
 	}
 	return text + "。"
+}
+
+// recordLanguage is the language of the stored recipient record v
+// (appendRecord), read without decoding the rest; "" when v is not one.
+func recordLanguage(v []byte) plans.Language {
+	if len(v) < 3 || v[0] != recipientVersion {
+		return ""
+	}
+	b := v[2:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return ""
+	}
+	b = b[k:]
+	for range n {
+		_, k := binary.Uvarint(b)
+		if k <= 0 {
+			return ""
+		}
+		b = b[k:]
+	}
+	for i := 0; i < 3; i++ { // phone, name, then the language
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return ""
+		}
+		if i == 2 {
+			return plans.Language(b[k : k+int(l)])
+		}
+		b = b[k+int(l):]
+	}
+	return ""
 }

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 	"time"
@@ -33,15 +34,23 @@ func TestCorrectionNamesTheCallUpItWithdraws(t *testing.T) {
 		at = a.CreatedAt
 	}
 	want := a.Sender + "【更正】关于" + at.In(cst).Format("1月2日15:04") + "「" + a.PlanTitle + "Ⅳ级响应（" + a.RegionNames + "）」的通知：" + words + "本短信无需回复。"
+	// To English speakers (rules 13), in English: the call-up named as
+	// its English SMS names it, and the standard English text.
+	title, regions := cmp.Or(a.PlanTitleEN, a.PlanTitle), cmp.Or(a.RegionNamesEN, a.RegionNames)
+	wantEN := a.Sender + `Correction to the call-up "` + title + `" level IV (` + regions + ") of " + at.In(cst).Format("Jan 2 15:04") + ": " +
+		notify.CorrectionTextEN + " No reply needed."
 	seen := 0
 	for _, m := range r.sim.Messages("") {
-		if m.Direction != "outbound-api" || !strings.Contains(m.Body, words) {
+		if m.Direction != "outbound-api" || !(strings.Contains(m.Body, words) || strings.Contains(m.Body, notify.CorrectionTextEN)) {
 			continue
 		}
 		seen++
 		body, ok := strings.CutPrefix(m.Body, plans.ExerciseMark)
 		assert.True(t, ok, "a drill's correction is marked: %q", m.Body)
-		body = strings.TrimPrefix(body, plans.ExerciseMarkEN) // an English speaker's
+		if body, ok = strings.CutPrefix(body, plans.ExerciseMarkEN); ok { // an English speaker's
+			assert.Equal(t, wantEN, body, "to %s", m.To)
+			continue
+		}
 		assert.Equal(t, want, body, "to %s", m.To)
 	}
 	assert.Equal(t, res.Correction.Recipients, seen, "every recipient got the correction")

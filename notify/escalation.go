@@ -2096,7 +2096,7 @@ func (in *Inbound) VoiceScript(ctx context.Context, attempt string) (VoiceScript
 			// after it: the call-up is still withdrawn.
 			out.Notice = true
 			out.Live = out.Live || (a.Status == StatusStoodDown && !stoppedWrong(a))
-			out.Language = writtenIn(a.Message, r.Language)
+			_, out.Language = correctionMessage(a, r.Language)
 			a.standing = standingFor(tx, a, r.Person, nil)
 			out.Text = markPurpose(a, r.Language, correctionWords(a, r.Language))
 			return nil

@@ -135,11 +135,11 @@ func escalateDrillOf(t *testing.T, r *callRig, plan []byte) notify.Activation {
 }
 
 // holdingProvider holds every send (SMS or call) to a number hold matches
-// until released, except SMS whose text contains except (when set).
+// until released, except SMS whose text except matches (when set).
 type holdingProvider struct {
 	notify.Provider
 	hold    *regexp.Regexp
-	except  string
+	except  *regexp.Regexp
 	release chan struct{}
 }
 
@@ -156,7 +156,7 @@ func (p *holdingProvider) wait(ctx context.Context, to string) error {
 }
 
 func (p *holdingProvider) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
-	if p.except != "" && strings.Contains(m.Body, p.except) {
+	if p.except != nil && p.except.MatchString(m.Body) {
 		return p.Provider.SendSMS(ctx, m)
 	}
 	if err := p.wait(ctx, m.To); err != nil {

@@ -41,19 +41,28 @@ type Retraction struct {
 	// SMS turns out to have gone out. It is not updated as the outcomes
 	// come in; Recipients is.
 	InFlight int `json:"in_flight,omitempty"`
+	// MessageEN is what the correction says to English speakers in place
+	// of Message (rules 13): the retraction's message_en, or
+	// CorrectionTextEN; empty when they read Message.
+	MessageEN string `json:"message_en,omitempty"`
 }
 
 type activationRetract struct {
 	Activation plans.ActivationID `json:"activation"`
 	Message    string             `json:"message"`
 	Correct    bool               `json:"correct,omitempty"`
+	MessageEN  string             `json:"message_en,omitempty"`
 }
 
 // RetractRequest asks for an activation to be retracted with Message, a
-// cancellation notice or, with Correct, the corrected text.
+// cancellation notice or, with Correct, the corrected text; MessageEN is
+// what English speakers are told in its place (correctionTextEN: without
+// it, a cancellation in Chinese tells them CorrectionTextEN, and a
+// correction in Chinese that reached English speakers is refused).
 type RetractRequest struct {
-	Message string `json:"message"`
-	Correct bool   `json:"correct,omitempty"`
+	Message   string `json:"message"`
+	Correct   bool   `json:"correct,omitempty"`
+	MessageEN string `json:"message_en,omitempty"`
 }
 
 // RetractResult is the retracted activation and the correction sent for it.
@@ -93,6 +102,12 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	var msgEN string
+	if c.RulesAtLeast(rulesCorrectionEN) {
+		if msgEN, err = correctionTextEN(msg, req.MessageEN, req.Correct); err != nil {
+			return nil, err
+		}
+	}
 	a, err := getActivation(tx, req.Activation)
 	if err != nil {
 		return nil, err
@@ -131,6 +146,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, err
 	}
 	corr := followUp(a, activationKey(seq), c, "retraction of "+string(a.ID), msg)
+	corr.MessageEN = msgEN
 	var (
 		calls, inFlight int
 		callOnly        []plans.PersonID
@@ -145,7 +161,7 @@ func applyActivationRetract(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err := ob.Put([]byte(corr.ID), nil); err != nil {
 		return nil, err
 	}
-	a.Retraction = &Retraction{At: c.Time, By: c.Actor, Message: msg, Correct: req.Correct, Correction: corr.ID, Recipients: corr.Recipients, Calls: calls}
+	a.Retraction = &Retraction{At: c.Time, By: c.Actor, Message: msg, Correct: req.Correct, Correction: corr.ID, Recipients: corr.Recipients, Calls: calls, MessageEN: msgEN}
 	if c.RulesAtLeast(rulesCorrectionReachesAll) {
 		a.Retraction.InFlight = inFlight
 	}
@@ -287,17 +303,21 @@ func retractionMessage(message string) (string, error) {
 	return msg, nil
 }
 
-// correctionSays refuses, where a person retracts activation id, a
-// message its correction could not say (correctionText). The state
-// machine does not check it, so retractions from before the check replay
-// as they applied.
-func (s *Service) correctionSays(ctx context.Context, id plans.ActivationID, message string) error {
+// correctionSays refuses, where a person retracts activation id with
+// req, a message (or English message) its correction could not say
+// (correctionText), and a corrected call-up in Chinese only that would
+// reach English speakers (correctionSaysEN). The state machine does not
+// check it, so retractions from before the check replay as they applied.
+func (s *Service) correctionSays(ctx context.Context, id plans.ActivationID, req RetractRequest) error {
 	return s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		a, err := getActivation(tx, id)
 		if err != nil {
 			return nil // an unknown ID is the command's to report
 		}
-		return correctionText(a.Purpose, message)
+		if err := correctionText(a.Purpose, req.Message); err != nil {
+			return err
+		}
+		return correctionSaysEN(tx, a, req)
 	})
 }
 
@@ -307,14 +327,60 @@ func (s *Service) correctionSays(ctx context.Context, id plans.ActivationID, mes
 // as in a LIVE reason: 【演练】 marks a drill's messages); a drill's
 // correction never says it is real (CheckDrillText).
 func correctionText(p Purpose, message string) error {
+	return correctionTextIn(p, "message", message)
+}
+
+// correctionTextIn is correctionText of field (message, message_en).
+func correctionTextIn(p Purpose, field, message string) error {
 	if p.Drill() {
-		return CheckDrillText("message", message)
+		return CheckDrillText(field, message)
 	}
 	if words := plans.ReasonDrillWords(message); len(words) > 0 {
-		return invalidf("message %q says %q, but the call-up retracted is LIVE: its correction goes out as a LIVE message, which never mentions drills "+
-			"(%s marks a drill's messages); say what people should do without the word, e.g. 前一条信息为误发，请忽略", message, words[0], plans.ExerciseMark)
+		eg := "前一条信息为误发，请忽略"
+		if field != "message" {
+			eg = "The previous message was sent in error: disregard it"
+		}
+		return invalidf("%s %q says %q, but the call-up retracted is LIVE: its correction goes out as a LIVE message, which never mentions drills "+
+			"(%s marks a drill's messages); say what people should do without the word, e.g. %s", field, message, words[0], plans.ExerciseMark, eg)
 	}
 	return nil
+}
+
+// correctionSaysEN refuses req's English message (message_en) that the
+// correction of a could not say (correctionTextIn), and, a corrected
+// call-up (correct) in Chinese with no English message when it would reach
+// English speakers (they read a's call-up in English): what it corrects
+// cannot be said for the official, and it must not be told them in
+// Chinese or as a plain withdrawal (CorrectionTextEN). The error says how
+// many they are.
+func correctionSaysEN(tx *bolt.Tx, a Activation, req RetractRequest) error {
+	msg := strings.TrimSpace(req.Message)
+	en, err := correctionTextEN(msg, req.MessageEN, req.Correct)
+	switch {
+	case err != nil:
+		return err
+	case strings.TrimSpace(req.MessageEN) != "":
+		return correctionTextIn(a.Purpose, "message_en", en)
+	case en != "" || !req.Correct || writtenIn(msg, plans.LangEN) == plans.LangEN:
+		return nil
+	}
+	english := 0
+	count := func(_ []byte, lang plans.Language) {
+		if lang == plans.LangEN {
+			english++
+		}
+	}
+	if _, err := correctionPeople(activationData(tx, a.ID), count, count); err != nil || english == 0 {
+		return err
+	}
+	who := fmt.Sprintf("%d people", english)
+	if english == 1 {
+		who = "1 person"
+	}
+	return invalidf("message_en: the correction of %s would reach %s whose language is English (they read its call-up in English), and a corrected call-up (correct) "+
+		"cannot be told them in Chinese, nor can what it corrects be put in English for you: give its English words with message_en (muster retract --message-en TEXT), "+
+		"or retract it without correct to tell them in English that the call-up is withdrawn (%q)",
+		a.ID, who, CorrectionTextEN)
 }
 
 // retractable refuses (conflict) to retract a: a correction or an end
@@ -625,13 +691,16 @@ func (s *Service) Retract(ctx context.Context, actor string, id plans.Activation
 	if err := muster.CheckPlainText("message", req.Message, true); err != nil {
 		return out, err
 	}
+	if err := muster.CheckPlainText("message_en", req.MessageEN, false); err != nil {
+		return out, err
+	}
 	if err := s.notExpired(ctx, id, "retract"); err != nil {
 		return out, err
 	}
-	if err := s.correctionSays(ctx, id, req.Message); err != nil {
+	if err := s.correctionSays(ctx, id, req); err != nil {
 		return out, err
 	}
-	b, err := json.Marshal(activationRetract{Activation: id, Message: req.Message, Correct: req.Correct})
+	b, err := json.Marshal(activationRetract{Activation: id, Message: req.Message, Correct: req.Correct, MessageEN: req.MessageEN})
 	if err != nil {
 		return out, err
 	}
@@ -655,6 +724,11 @@ type RetractPreview struct {
 	// Text is the correction's SMS to a Chinese speaker whom no other
 	// call-up in force calls.
 	Text string `json:"text"`
+	// English counts, of Recipients, those whose language is English
+	// (rules 13): TextEN is the correction's SMS to them, as Text is to
+	// a Chinese speaker.
+	English int    `json:"english"`
+	TextEN  string `json:"text_en"`
 	// Standing lists the call-ups still in force that also call some of
 	// those people (a drill's correction counts LIVE call-ups and drills,
 	// a LIVE one LIVE call-ups), the earliest started first. The
@@ -693,6 +767,13 @@ func (s *Service) RetractPreview(ctx context.Context, id plans.ActivationID, req
 	if err != nil {
 		return out, err
 	}
+	if err := muster.CheckPlainText("message_en", req.MessageEN, false); err != nil {
+		return out, err
+	}
+	msgEN, err := correctionTextEN(msg, req.MessageEN, req.Correct)
+	if err != nil {
+		return out, err
+	}
 	if err := s.notExpired(ctx, id, "retract"); err != nil {
 		return out, err
 	}
@@ -707,18 +788,23 @@ func (s *Service) RetractPreview(ctx context.Context, id plans.ActivationID, req
 		if err := correctionText(a.Purpose, msg); err != nil {
 			return err
 		}
-		out, err = retractPreview(tx, a, msg)
+		if err := correctionSaysEN(tx, a, req); err != nil {
+			return err
+		}
+		out, err = retractPreview(tx, a, msg, msgEN)
 		return err
 	})
 	return out, err
 }
 
-// retractPreview computes the preview of retracting a with msg from tx.
-func retractPreview(tx *bolt.Tx, a Activation, msg string) (RetractPreview, error) {
+// retractPreview computes the preview of retracting a with msg (msgEN to
+// English speakers: correctionTextEN) from tx.
+func retractPreview(tx *bolt.Tx, a Activation, msg, msgEN string) (RetractPreview, error) {
 	out := RetractPreview{Activation: a, Standing: []StandingCallUp{}}
-	corr := Activation{Retracts: a.ID, Message: msg, Sender: a.Sender, Purpose: a.Purpose, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
+	corr := Activation{Retracts: a.ID, Message: msg, MessageEN: msgEN, Sender: a.Sender, Purpose: a.Purpose, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN,
 		Level: a.Level, Regions: a.Regions, RegionNames: a.RegionNames, RegionNamesEN: a.RegionNamesEN, retractedAt: startedAt(a)}
 	out.Text = markPurpose(corr, plans.LangZH, correctionSMS(corr, plans.LangZH))
+	out.TextEN = markPurpose(corr, plans.LangEN, correctionSMS(corr, plans.LangEN))
 
 	// The call-ups in force, each with a cursor over its recipients:
 	// the correction's people are met in key order, and each cursor
@@ -752,7 +838,10 @@ func retractPreview(tx *bolt.Tx, a Activation, msg string) (RetractPreview, erro
 			return out, err
 		}
 	}
-	inOrder := func(person []byte) {
+	inOrder := func(person []byte, lang plans.Language) {
+		if lang == plans.LangEN {
+			out.English++
+		}
 		for _, op := range opens {
 			for op.k != nil && bytes.Compare(op.k, person) < 0 {
 				op.k, _ = op.cur.Next()
@@ -762,7 +851,10 @@ func retractPreview(tx *bolt.Tx, a Activation, msg string) (RetractPreview, erro
 			}
 		}
 	}
-	anyOrder := func(person []byte) {
+	anyOrder := func(person []byte, lang plans.Language) {
+		if lang == plans.LangEN {
+			out.English++
+		}
 		for _, op := range opens {
 			if op.rb.Get(person) != nil {
 				op.seen++
@@ -798,7 +890,7 @@ func retractPreview(tx *bolt.Tx, a Activation, msg string) (RetractPreview, erro
 // order (anyOrder), the superiors its escalation reported to and the
 // people only its voice calls may have reached, once each. It writes
 // nothing.
-func correctionPeople(src *bolt.Bucket, inOrder, anyOrder func(person []byte)) (int, error) {
+func correctionPeople(src *bolt.Bucket, inOrder, anyOrder func(person []byte, lang plans.Language)) (int, error) {
 	if src == nil {
 		return 0, nil
 	}
@@ -809,7 +901,7 @@ func correctionPeople(src *bolt.Bucket, inOrder, anyOrder func(person []byte)) (
 		if len(v) < 2 || !reached(stateOf(v[1])) {
 			continue
 		}
-		inOrder(k)
+		inOrder(k, recordLanguage(v))
 		n++
 	}
 	q := src.Bucket(bEscQueue)
@@ -833,23 +925,23 @@ func correctionPeople(src *bolt.Bucket, inOrder, anyOrder func(person []byte)) (
 	if err != nil {
 		return 0, err
 	}
-	take := func(p plans.PersonID) {
+	take := func(p plans.PersonID, lang plans.Language) {
 		if taken[p] || isReached([]byte(p)) {
 			return
 		}
 		taken[p] = true
-		anyOrder([]byte(p))
+		anyOrder([]byte(p), lang)
 		n++
 	}
 	// The superiors first, then the calls, as copyReached adds them.
 	for _, it := range items {
 		if it.Action == plans.EscalateSuperior && (it.State == EscSent || it.State == EscSending) && it.Phone != "" {
-			take(it.Person)
+			take(it.Person, it.Language)
 		}
 	}
 	for _, it := range items {
-		if calledMayHaveHeard(it) && it.Phone != "" && len(rb.Get([]byte(it.Person))) >= 2 {
-			take(it.Person)
+		if v := rb.Get([]byte(it.Person)); calledMayHaveHeard(it) && it.Phone != "" && len(v) >= 2 {
+			take(it.Person, recordLanguage(v))
 		}
 	}
 	return n, nil

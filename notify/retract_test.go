@@ -26,6 +26,15 @@ import (
 
 const correctionText = "撤销：前一条启动通知系误发，请忽略，无需到岗。"
 
+// correctionSaid matches what a correction retracting with correctionText
+// says: the words, or, to English speakers (rules 13), the standard
+// English text.
+var correctionSaid = regexp.MustCompile(regexp.QuoteMeta(correctionText) + "|" + regexp.QuoteMeta(notify.CorrectionTextEN))
+
+// saysCorrection reports whether text says a correction retracting with
+// correctionText.
+func saysCorrection(text string) bool { return correctionSaid.MatchString(text) }
+
 // originalAndCorrection splits the outbound messages the simulator accepted
 // into the original call-up's and the correction's, as numbers → count.
 func originalAndCorrection(sim *twiliosim.Server) (orig, corr map[string]int) {
@@ -34,7 +43,7 @@ func originalAndCorrection(sim *twiliosim.Server) (orig, corr map[string]int) {
 		if m.Direction != "outbound-api" {
 			continue
 		}
-		if strings.Contains(m.Body, correctionText) {
+		if saysCorrection(m.Body) {
 			corr[m.To]++
 		} else {
 			orig[m.To]++
@@ -113,7 +122,7 @@ func TestRetractionStopsSendsAndCorrectsTheReached(t *testing.T) {
 		assert.LessOrEqual(t, len(corr)-len(orig), 1024*int(ds.Runs-1), "MaxInFlight per term; leader changed %d times", ds.Runs-1)
 	}
 	for _, msg := range r.sim.Messages("") {
-		if strings.Contains(msg.Body, correctionText) {
+		if saysCorrection(msg.Body) {
 			assert.True(t, strings.HasPrefix(msg.Body, plans.ExerciseMark), "a drill's correction carries the mark: %q", msg.Body)
 		}
 	}
@@ -194,7 +203,7 @@ func TestCorrectionReachesEveryoneWithinAMinute(t *testing.T) {
 	r.waitSimIdle(t, 30*time.Second)
 	attempts := map[string]int{}
 	for _, m := range r.sim.Messages("") {
-		if m.Direction != "outbound-api" || !strings.Contains(m.Body, correctionText) {
+		if m.Direction != "outbound-api" || !saysCorrection(m.Body) {
 			continue
 		}
 		u, err := url.Parse(m.StatusCallback)
@@ -405,7 +414,7 @@ func TestCorrectionReachesTheSuperiorsTheEscalationReported(t *testing.T) {
 // Nobody is told to ignore a message that never came.
 func TestCorrectionWaitsForTheOriginalSendsInFlight(t *testing.T) {
 	const people = 300
-	held := &holdingProvider{hold: regexp.MustCompile(`7$`), except: correctionText, release: make(chan struct{})}
+	held := &holdingProvider{hold: regexp.MustCompile(`7$`), except: correctionSaid, release: make(chan struct{})}
 	invalid := twiliosim.Rule{Match: regexp.MustCompile(`[05]7$`), Outcome: twiliosim.OutcomeReject, Code: 21211}
 	r := newCallRig(t, rigOptions{nodes: 1, people: people, sim: twiliosim.Config{Rules: []twiliosim.Rule{invalid}},
 		wrap: func(exercise bool, p notify.Provider) notify.Provider {
@@ -479,7 +488,7 @@ func TestCorrectionWaitsForTheOriginalSendsInFlight(t *testing.T) {
 		if m.Direction != "outbound-api" {
 			continue
 		}
-		if strings.Contains(m.Body, correctionText) {
+		if saysCorrection(m.Body) {
 			assert.True(t, seen[m.To], "%s: the correction came before the original", m.To)
 		} else {
 			seen[m.To] = true
@@ -540,6 +549,21 @@ func correctionCalls(t *testing.T, rules int) {
 		called[c.To]++
 		if language[c.To] == plans.LangEN {
 			english++
+		}
+		if language[c.To] == plans.LangEN && rules == 0 {
+			// From rules 13 an English speaker's correction is in
+			// English: the standard English text, read twice, after
+			// saying in English that it is a drill.
+			all := ""
+			for _, s := range c.Said {
+				all += s.Text + "\n"
+			}
+			require.NotEmpty(t, c.Said, c.To)
+			assert.Equal(t, "This is a drill, not a real emergency.", c.Said[0].Text, "%s: a drill's correction says it is a drill", c.To)
+			assert.Equal(t, 2, strings.Count(all, notify.CorrectionTextEN), "%s: the correction read twice: %q", c.To, all)
+			assert.NotContains(t, all, correctionText, c.To)
+			assert.Empty(t, c.Keys, "%s: a correction takes no keys", c.To)
+			continue
 		}
 		var said []string
 		for _, s := range c.Said {
@@ -731,7 +755,7 @@ func correctionCallsInFlight(t *testing.T, rules int) {
 		for _, s := range c.Said {
 			said += s.Text
 		}
-		if strings.Contains(said, correctionText) {
+		if saysCorrection(said) {
 			corrected[c.To]++
 		} else {
 			placed[c.To] = true
@@ -976,7 +1000,7 @@ type heldCorrections struct {
 }
 
 func (h heldCorrections) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
-	if strings.Contains(m.Body, correctionText) {
+	if saysCorrection(m.Body) {
 		select {
 		case <-h.release:
 		case <-ctx.Done():
@@ -1331,7 +1355,7 @@ func TestACorrectionCallAnsweredAfterItEndedStillReadsIt(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		body := answer(t, r, res.Correction.ID)
-		assert.Equal(t, 2, strings.Count(body, correctionText), "the correction read twice: %s", body)
+		assert.Len(t, correctionSaid.FindAllString(body, -1), 2, "the correction read twice: %s", body)
 	})
 	for _, rules := range []int{0, 9} {
 		t.Run(fmt.Sprintf("forced, rules %d", rules), func(t *testing.T) {
@@ -1341,7 +1365,7 @@ func TestACorrectionCallAnsweredAfterItEndedStillReadsIt(t *testing.T) {
 			assert.Equal(t, rules == 0, a.Forced, "recorded from rules 10")
 			open()
 			body := answer(t, r, res.Correction.ID)
-			assert.NotContains(t, body, correctionText, "a wrong correction reads nothing")
+			assert.False(t, saysCorrection(body), "a wrong correction reads nothing: %s", body)
 			assert.NotContains(t, body, "<Say", "a wrong correction reads nothing")
 		})
 	}

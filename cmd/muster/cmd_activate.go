@@ -303,7 +303,19 @@ correction's text is shown on standard error, and so is any call-up still in
 force that called some of the same people (the right call-up that followed the
 wrong one, say): the correction names only ACTIVATION, and tells those people
 that the other call-up stands. --dry-run shows that and retracts nothing.
-Follow the correction with muster status on the ID printed.`,
+Follow the correction with muster status on the ID printed.
+
+People whose language is English (the roster's language) read their call-up
+in English, and read the correction in English too: --message-en TEXT is
+what they are told in place of --message. Without it, when --message is in
+Chinese:
+  - a cancellation tells them, after naming the call-up, the standard
+    English text: "`+notify.CorrectionTextEN+`";
+  - a corrected call-up (--correct) is refused when it reached any of them
+    (the error says how many): what it corrects cannot be put in English
+    for you, and they must not be sent Chinese they may not read. Give
+    --message-en, or retract without --correct to tell them it is withdrawn.
+The preview shows what they read and how many they are.`,
 		func(id string) string { return "/api/v1/activations/" + url.PathEscape(id) + "/retract" })
 }
 
@@ -311,12 +323,13 @@ Follow the correction with muster status on the ID printed.`,
 // run) whose retraction is posted to path(ARG).
 func newRetractCmdFor(g *globals, arg, short, long string, path func(string) string) *cobra.Command {
 	var (
-		message string
-		correct bool
-		dryRun  bool
+		message   string
+		messageEN string
+		correct   bool
+		dryRun    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "retract " + arg + " --message TEXT [--correct] [--dry-run]",
+		Use:   "retract " + arg + " --message TEXT [--message-en TEXT] [--correct] [--dry-run]",
 		Short: short,
 		Long:  long,
 		Args:  needArgs(arg),
@@ -327,7 +340,11 @@ func newRetractCmdFor(g *globals, arg, short, long string, path func(string) str
 			c := newClient(g, cmd)
 			path := path(args[0])
 			var raw []byte
-			err := c.postJSON(path, map[string]any{"message": message, "correct": correct, "dry_run": true}, &raw)
+			preview := map[string]any{"message": message, "correct": correct, "dry_run": true}
+			if messageEN != "" { // a server from before --message-en refuses the field
+				preview["message_en"] = messageEN
+			}
+			err := c.postJSON(path, preview, &raw)
 			var ae *apiError
 			switch {
 			case err == nil:
@@ -352,7 +369,7 @@ func newRetractCmdFor(g *globals, arg, short, long string, path func(string) str
 				return err
 			}
 			raw = nil
-			if err := c.postJSON(path, notify.RetractRequest{Message: message, Correct: correct}, &raw); err != nil {
+			if err := c.postJSON(path, notify.RetractRequest{Message: message, Correct: correct, MessageEN: messageEN}, &raw); err != nil {
 				return err
 			}
 			return c.print(raw, func(raw []byte, w io.Writer) error {
@@ -367,6 +384,7 @@ func newRetractCmdFor(g *globals, arg, short, long string, path func(string) str
 		},
 	}
 	cmd.Flags().StringVar(&message, "message", "", "the correction sent to everyone the activation may have reached (at most 300 characters)")
+	cmd.Flags().StringVar(&messageEN, "message-en", "", "what people whose language is English are told in place of --message (at most 300 characters); without it they get a standard English cancellation, and --correct in Chinese is refused if it reached them")
 	cmd.Flags().BoolVar(&correct, "correct", false, "the message is a corrected call-up, not only a cancellation")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show whom the correction would reach, its text, and the call-ups in force that also called them; retract nothing")
 	return cmd
@@ -380,6 +398,9 @@ func printRetractPreview(w io.Writer, p notify.RetractPreview) {
 	a := p.Activation
 	fmt.Fprintf(w, "correction of %s (%s, level %s, started at %s) goes to %s:\n  %s\n",
 		a.ID, a.PlanTitle, a.Level, showTime(startedAt(a), time.Local, secondLayout), count(p.Recipients, "person", "people"), p.Text)
+	if p.English > 0 && p.TextEN != "" {
+		fmt.Fprintf(w, "%s whose language is English %s:\n  %s\n", count(p.English, "person", "people"), plural(p.English, "reads", "read"), p.TextEN)
+	}
 	for _, o := range p.Standing {
 		fmt.Fprintf(w, "NOTE: %d of the people this correction reaches %s also called by %s (%s, level %s, started at %s), which stays in force; the correction names only %s. They read:\n  %s\n",
 			o.People, plural(o.People, "was", "were"), o.ID, o.PlanTitle, o.Level, showTime(o.StartedAt, time.Local, secondLayout), a.ID, o.Text)
