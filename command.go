@@ -521,6 +521,17 @@ const commandVersion byte = 1
 //	   Retraction.MessageEN): the official's English words, or, for a
 //	   cancellation written in Chinese without them, CorrectionTextEN;
 //	   before 13 they were sent the Chinese words.
+//	   A restore also draws a random tag (muster.Restore.Tag), and the
+//	   restore's era (its number and tag) is what a claim records on an
+//	   attempt and what its ID carries (A1000002.P00000001.1.r1-k3f9q,
+//	   not .r1; the escalation's and approval texts' alike), so two
+//	   clusters restored from one backup never share an attempt ID. A
+//	   delivery report, or a key pressed on a call, of an era that is
+//	   neither the state's own nor one it descends from (another restore
+//	   of the same backup) is unknown; before, keys were taken whatever
+//	   the call's restore. The restore makes its answer links with a key
+//	   of its own, derived from the backup's, which is kept for the links
+//	   to the activations the backup held.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -199,7 +199,8 @@ func (f *FSM) OnRestore(fn muster.RestoreFunc) { f.onRestore = append(f.onRestor
 // state.db), and the new cluster's log, which starts after at, must apply
 // in full. In the same transaction it records the restore (restoreKey:
 // the backup's index and time, one more restore than the backup had been
-// through, now as RestoredAt) and runs the OnRestore functions. A state
+// through, a random tag of its own, now as RestoredAt) and runs the
+// OnRestore functions. A state
 // already started over at at and not yet snapshotted (the node stopped
 // in between) is the same restore: it is returned as recorded, and
 // nothing is written again. Called only before raft starts.
@@ -221,7 +222,11 @@ func (f *FSM) startOver(at uint64, now time.Time) (muster.Restore, error) {
 				return nil
 			}
 		}
-		r = muster.Restore{Count: last.Count + 1, BackupIndex: was, BackupTime: lastAppliedTime(tx), RestoredAt: now.UTC()}
+		tag, err := muster.NewRestoreTag()
+		if err != nil {
+			return fmt.Errorf("restore tag: %w", err)
+		}
+		r = muster.Restore{Count: last.Count + 1, Tag: tag, BackupIndex: was, BackupTime: lastAppliedTime(tx), RestoredAt: now.UTC()}
 		data, err := json.Marshal(r)
 		if err != nil {
 			return err

@@ -27,7 +27,8 @@ import (
 // the cluster's answer-link key, so it can be neither forged nor altered.
 // The key is replicated state: the leader creates it once (answer.key,
 // random bytes stamped into the command) before the first send that needs
-// a link, and every node reads it to render and to check links.
+// a link, and every node reads it to render and to check links. A restore
+// retires it for a key of its own (restoreAnswerKey).
 
 // CmdAnswerKey creates the answer-link key. It carries the key; applying it
 // stores the key only when none exists, so the first one committed stands.
@@ -47,15 +48,86 @@ const (
 	maxAnswerToken = (2*binary.MaxVarintLen64 + answerMACSize + 2) / 3 * 4
 )
 
-// bAnswerLinks holds the key (under answerKeyName).
+// bAnswerLinks holds the key (under answerKeyName) and the keys a restore
+// retired (under retiredKeysName: retiredAnswerKeys, as JSON).
 var (
-	bAnswerLinks  = []byte("answer_links")
-	answerKeyName = []byte("key")
+	bAnswerLinks    = []byte("answer_links")
+	answerKeyName   = []byte("key")
+	retiredKeysName = []byte("retired")
 )
 
 // AnswerKey is the cluster's key for answer links. It is the same on every
-// node and never changes once created.
+// node and never changes once created, but when a restored backup starts
+// a new cluster (restoreAnswerKey).
 type AnswerKey []byte
+
+// retiredAnswerKey is a key a restore retired, which still opens the links
+// it made to the activations the backup holds (numbered Through and
+// below), and no others: those numbered after are another cluster's.
+type retiredAnswerKey struct {
+	Key     AnswerKey `json:"key"`
+	Through uint64    `json:"through"`
+}
+
+// restoreAnswerKey gives the restore of era a key of its own, in place of
+// the backup's, when the backup holds one: derived from it and the era, so
+// that every node has it, and two restores of one backup have two. The
+// backup's key is kept (retiredAnswerKey) for the links to its
+// activations: those people hold. The links the restored cluster makes,
+// to its own activations and to those open in the backup alike, are made
+// with the new key, so a link one restored cluster sent opens nothing on
+// another, though they number their activations alike. Run by
+// MarkRestored, before the activations are numbered apart.
+func restoreAnswerKey(tx *bolt.Tx, era int) error {
+	old := answerKeyIn(tx)
+	if old == nil {
+		return nil // no link was made: the first send makes a key (answer.key)
+	}
+	b := tx.Bucket(bAnswerLinks)
+	var retired []retiredAnswerKey
+	if v := b.Get(retiredKeysName); v != nil {
+		if err := json.Unmarshal(v, &retired); err != nil {
+			return fmt.Errorf("retired answer-link keys: %w", err)
+		}
+	}
+	var through uint64
+	if ab := tx.Bucket(bActivations); ab != nil {
+		through = ab.Sequence()
+	}
+	retired = append(retired, retiredAnswerKey{Key: old, Through: through})
+	data, err := json.Marshal(retired)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(retiredKeysName, data); err != nil {
+		return err
+	}
+	h := hmac.New(sha256.New, old)
+	h.Write([]byte("muster answer link restore\x00" + eraSuffix(era)))
+	return b.Put(answerKeyName, h.Sum(nil))
+}
+
+// checkAnswerLink returns the activation and person a token names when the
+// state's key made it, or a key a restore retired made it to an activation
+// the backup held (retiredAnswerKey); otherwise ENotFound.
+func checkAnswerLink(tx *bolt.Tx, key AnswerKey, token string) (plans.ActivationID, plans.PersonID, error) {
+	act, person, err := key.Check(token)
+	if err == nil {
+		return act, person, nil
+	}
+	var retired []retiredAnswerKey
+	if v := tx.Bucket(bAnswerLinks).Get(retiredKeysName); v == nil || json.Unmarshal(v, &retired) != nil {
+		return "", "", err
+	}
+	for _, r := range retired {
+		if act, person, rerr := r.Key.Check(token); rerr == nil {
+			if n, ok := idNumber(string(act), "A", 6); ok && n <= r.Through {
+				return act, person, nil
+			}
+		}
+	}
+	return "", "", err
+}
 
 // Token is the link token of person's call-up by activation act: the
 // activation and person numbers as uvarints, then the MAC, in unpadded
@@ -364,7 +436,7 @@ func (in *Inbound) answerPage(ctx context.Context, level muster.Consistency, tok
 			behind = true
 			return errNoAnswerLink
 		}
-		act, person, err := key.Check(token)
+		act, person, err := checkAnswerLink(tx, key, token)
 		if err != nil {
 			return err
 		}

@@ -77,17 +77,15 @@ func ApproverAttemptID(act plans.ActivationID, i, n int) string {
 }
 
 // restoredNoticeID is id, the ID of a send of an approver or decision
-// notice (ApproverAttemptID, DecisionAttemptID), claimed after the state's
-// restore number restore: with ".r<restore>" after it once the state was
-// restored ("A000001.approver-1.1.r1"), as the call-up's attempts
+// notice (ApproverAttemptID, DecisionAttemptID), claimed in the state's
+// restore era (restoreEra): with the era after it once the state was
+// restored ("A000001.approver-1.1.r1-k3f9q"), as the call-up's attempts
 // (attemptIDOf) and the escalation's (escalationAttemptIDOf): the cluster
 // the backup was taken of may have sent a notice of the same request
-// number with the same ID after the backup.
-func restoredNoticeID(id string, restore int) string {
-	if restore > 0 {
-		id += ".r" + strconv.Itoa(restore)
-	}
-	return id
+// number with the same ID after the backup, and so may another cluster
+// restored from the same backup.
+func restoredNoticeID(id string, era int) string {
+	return id + eraSuffix(era)
 }
 
 // rulesHolderFold is the behaviour (muster.Rules) from which the people
@@ -261,7 +259,7 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	restore := 0 // the notices' IDs carry the state's restore (rulesRestoredAttempts)
 	if c.RulesAtLeast(rulesRestoredAttempts) {
-		restore = restoreCount(tx)
+		restore = restoreEra(tx)
 	}
 	out := approverClaimed{}
 	for i := range a.ApproversNotified {

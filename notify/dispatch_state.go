@@ -67,9 +67,9 @@ type Attempt struct {
 	Reason   string    `json:"reason,omitempty"`    // a decline's reason
 	Replies  int       `json:"replies,omitempty"`   // SMS replies received, answers and notes
 	LastBody string    `json:"last_body,omitempty"` // the latest reply's text
-	// Restored is the state's restore number (muster.Restore.Count) when
-	// attempt N was claimed (rulesRestoredAttempts): 0 before any
-	// restore. Its ID carries it (attemptIDOf).
+	// Restored is the state's restore era (restoreEra: the restore's
+	// number and tag) when attempt N was claimed (rulesRestoredAttempts):
+	// 0 before any restore. Its ID carries it (attemptIDOf).
 	Restored int `json:"restored,omitempty"`
 	// FailedPhones are the person's numbers the call-up SMS failed at for
 	// good, in the order tried, once it went on from one to their next
@@ -86,7 +86,7 @@ func AttemptID(act plans.ActivationID, person plans.PersonID, n int) string {
 }
 
 // ParseAttemptID splits an AttemptID, also one made after a restore
-// (attemptIDOf: the restore number after N), whose number it leaves out.
+// (attemptIDOf: the restore's era after N), which it leaves out.
 func ParseAttemptID(s string) (plans.ActivationID, plans.PersonID, int, error) {
 	act, person, n, _, err := parseAttempt(s)
 	return act, person, n, err
@@ -344,8 +344,8 @@ type ClaimItem struct {
 	Person plans.PersonID `json:"p"`
 	N      int            `json:"n"`
 	Resend bool           `json:"r,omitempty"`
-	// Restored, in a claim's result, is the restore number the attempt
-	// was claimed under (Attempt.Restored): its ID carries it.
+	// Restored, in a claim's result, is the restore era the attempt was
+	// claimed under (Attempt.Restored): its ID carries it.
 	Restored int `json:"g,omitempty"`
 }
 
@@ -383,7 +383,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 	out := ClaimResult{Claimed: []ClaimItem{}, Release: c.RulesAtLeast(rulesReleaseClaims)}
 	restored := 0
 	if c.RulesAtLeast(rulesRestoredAttempts) {
-		restored = restoreCount(tx)
+		restored = restoreEra(tx)
 	}
 	if at.a.Status != StatusActive {
 		out.Stopped = true
@@ -968,11 +968,12 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 	}
 	r, att, err := at.recipient(person)
 	// older: the report is of an attempt the cluster a restored backup was
-	// taken of made, of a call-up open in the backup (rulesRestoredAttempts).
+	// taken of made, of a call-up open in the backup (rulesRestoredAttempts):
+	// one of an era the state descends from, not another restore's.
 	current, older := n == att.N, false
 	if err == nil && c.RulesAtLeast(rulesRestoredAttempts) && (restore != att.Restored || n > att.N) {
 		mark := restoredCallUp(at.ad)
-		current, older = false, mark != nil && restore < mark.Restore
+		current, older = false, mark != nil && earlierEra(tx, restore, mark.Restore)
 		if !older {
 			return InboundResult{Outcome: InboundUnknown, Activation: act}, nil
 		}

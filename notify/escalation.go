@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -107,9 +106,9 @@ type EscalationItem struct {
 	Code     int              `json:"code,omitempty"`
 	Error    string           `json:"error,omitempty"`
 	Call     string           `json:"call,omitempty"` // voice: the last call status reported
-	// Restored is the state's restore number when attempt N was claimed
-	// (rulesRestoredAttempts): its ID carries it, and a call's progress
-	// counts only when reported for it. 0 before any restore.
+	// Restored is the state's restore era when attempt N was claimed
+	// (rulesRestoredAttempts; restoreEra): its ID carries it, and a call's
+	// progress counts only when reported for it. 0 before any restore.
 	Restored int       `json:"restored,omitempty"`
 	Updated  time.Time `json:"updated"`
 	// NextTry is when a queued item whose last attempt failed for now is
@@ -1479,26 +1478,22 @@ func ParseEscalationAttemptID(s string) (act plans.ActivationID, person plans.Pe
 	return act, person, step, n, err
 }
 
-// escalationAttemptIDOf names attempt n of an escalation item made after
-// the state's restore number restore: EscalationAttemptID, with
-// ".r<restore>" after it once the state was restored
-// ("A000001.P000042.e2-1.r1"), as the call-up's attempts (attemptIDOf).
-func escalationAttemptIDOf(act plans.ActivationID, person plans.PersonID, step, n, restore int) string {
-	id := EscalationAttemptID(act, person, step, n)
-	if restore > 0 {
-		id += ".r" + strconv.Itoa(restore)
-	}
-	return id
+// escalationAttemptIDOf names attempt n of an escalation item made in
+// the state's restore era (restoreEra): EscalationAttemptID, with the era
+// after it once the state was restored ("A000001.P000042.e2-1.r1-k3f9q"),
+// as the call-up's attempts (attemptIDOf).
+func escalationAttemptIDOf(act plans.ActivationID, person plans.PersonID, step, n, era int) string {
+	return EscalationAttemptID(act, person, step, n) + eraSuffix(era)
 }
 
-// parseEscalationAttempt splits an ID of escalationAttemptIDOf: the
-// restore number is 0 for an ID without one.
+// parseEscalationAttempt splits an ID of escalationAttemptIDOf: the era
+// is 0 for an ID without one.
 func parseEscalationAttempt(s string) (act plans.ActivationID, person plans.PersonID, step, n, restore int, err error) {
 	parts := strings.Split(s, ".")
 	if len(parts) == 4 {
-		r, err := strconv.Atoi(strings.TrimPrefix(parts[3], "r"))
-		if !strings.HasPrefix(parts[3], "r") || err != nil || r <= 0 {
-			return "", "", 0, 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N or ACTIVATION.PERSON.eSTEP-N.rRESTORE", s)
+		r, ok := parseEra(parts[3])
+		if !ok {
+			return "", "", 0, 0, 0, invalidf("escalation attempt %q: want ACTIVATION.PERSON.eSTEP-N or ACTIVATION.PERSON.eSTEP-N.rRESTORE-TAG", s)
 		}
 		restore, parts = r, parts[:3]
 	}
@@ -1519,7 +1514,7 @@ type EscalationRef struct {
 	Seq        int                `json:"q,omitempty"`
 	N          int                `json:"n"`
 	Resend     bool               `json:"r,omitempty"` // left in sending by an earlier leader
-	// Restored, in a claim's result, is the state's restore number when
+	// Restored, in a claim's result, is the state's restore era when
 	// attempt N was claimed (rulesRestoredAttempts): its ID carries it
 	// (escalationAttemptIDOf).
 	Restored int `json:"rs,omitempty"`
@@ -1620,7 +1615,7 @@ func applyEscalationClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 			}
 			it.State, it.N = EscSending, it.N+1
 			if c.RulesAtLeast(rulesRestoredAttempts) {
-				it.Restored = restoreCount(tx)
+				it.Restored = restoreEra(tx)
 			}
 			claimed := ref
 			claimed.N, claimed.Restored = it.N, it.Restored
@@ -1964,11 +1959,16 @@ func voiceAttempt(tx *bolt.Tx, acts actCache, it InboundItem) (at *actTx, r Reci
 // applyDigits records the key a person pressed on a voice call-up: 1
 // accepts, 2 declines, like the SMS replies. A call an answering machine
 // took never answers, and keys for an activation no longer active are
-// audited, not applied.
+// audited, not applied. Keys pressed on a call of another restore's era
+// (another cluster restored from the same backup, which numbers its
+// call-ups alike) are unknown (rulesRestoredAttempts; knownEra).
 func applyDigits(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (InboundResult, error) {
-	at, r, att, _, _, _, err := voiceAttempt(tx, acts, it)
+	at, r, att, _, _, era, err := voiceAttempt(tx, acts, it)
 	if err != nil || at == nil {
 		return InboundResult{Outcome: InboundRejected}, err
+	}
+	if c.RulesAtLeast(rulesRestoredAttempts) && !knownEra(tx, era) {
+		return InboundResult{Outcome: InboundUnknown, Activation: at.a.ID}, nil
 	}
 	if at.a.Status != StatusActive || (at.a.Retracts != "" && c.RulesAtLeast(rulesCorrectByVoice)) { // a correction's call takes no keys
 		return InboundResult{Outcome: InboundNoCallUp, Activation: at.a.ID, Person: r.Person}, nil

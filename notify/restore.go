@@ -1,9 +1,11 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -19,22 +21,30 @@ import (
 // to (pending, or claimed with no outcome recorded) are sent to, although
 // the cluster the backup was taken of most likely went on sending after
 // it. MarkRestored records that on each such call-up, so that its status
-// says it; and the attempts made after a restore carry the restore's
-// number in their IDs (attemptIDOf), so that the provider's records tell
-// them from the old cluster's attempts of the same number. The activations
-// made after a restore are numbered apart (restoredActivations), so that
-// their IDs, in the attempt IDs and answer links, are not those of the
-// activations the old cluster made after the backup.
+// says it; and the attempts made after a restore carry the restore's era
+// in their IDs (attemptIDOf: its number and tag, ".r1-k3f9q"), so that the
+// provider's records tell them from the old cluster's attempts of the same
+// number, and from those of another cluster restored from the same backup.
+// The activations made after a restore are numbered apart
+// (restoredActivations), so that their IDs, in the attempt IDs and answer
+// links, are not those of the activations the old cluster made after the
+// backup; and the answer links made after it are made with a key of the
+// restore's own (restoreAnswerKey), so that a link one restored cluster
+// sent opens nothing on another restored from the same backup, whose
+// activations are numbered alike.
 
 var (
 	// restoredKey, in an activation's data bucket, is its RestoredCallUp
 	// (JSON), written once by MarkRestored.
 	restoredKey = []byte("restored")
-	// bRestores holds restoresKey: the number of restores the state has
-	// been through (8 bytes, big endian), which claims stamp on their
-	// attempts. Absent in a state never restored.
-	bRestores   = []byte("restores")
-	restoresKey = []byte("count")
+	// bRestores holds restoresKey: the era of the state's last restore
+	// (restoreEra; 8 bytes, big endian), which claims stamp on their
+	// attempts; and erasBeforeKey: the eras of the restores before it, in
+	// order (8 bytes each), the states this one descends from. Absent in
+	// a state never restored.
+	bRestores     = []byte("restores")
+	restoresKey   = []byte("count")
+	erasBeforeKey = []byte("before")
 )
 
 // RestoredCallUp says that a call-up was open in a backup that was
@@ -42,7 +52,7 @@ var (
 // shows as not yet sent to, who may have had it from the old cluster.
 type RestoredCallUp struct {
 	// Restore numbers the restore (muster.Restore.Count); attempts made
-	// after it carry the number (".r1").
+	// after it carry the number and the restore's tag (".r1-k3f9q").
 	Restore int `json:"restore"`
 	// BackupIndex is the raft index the backup reflected in the old
 	// cluster's log; BackupTime when its last command was applied (zero
@@ -62,15 +72,25 @@ type RestoredCallUp struct {
 
 // MarkRestored records on every call-up open in a restored backup that it
 // was restored (RestoredCallUp, with the recipients not yet sent to
-// counted), and the state's restore count for the claims after it. It is
-// the notify part of a restore (cluster.Node.OnRestore), run before raft
-// starts.
+// counted), the restore's era for the claims after it (restoreEra), and
+// the answer-link key of the restore (restoreAnswerKey). It is the notify
+// part of a restore (cluster.Node.OnRestore), run before raft starts.
 func MarkRestored(tx *bolt.Tx, r muster.Restore) error {
 	b, err := tx.CreateBucketIfNotExists(bRestores)
 	if err != nil {
 		return err
 	}
-	if err := b.Put(restoresKey, binary.BigEndian.AppendUint64(nil, uint64(r.Count))); err != nil {
+	era := eraOf(r)
+	if before := restoreEra(tx); before > 0 {
+		eras := append(bytes.Clone(b.Get(erasBeforeKey)), binary.BigEndian.AppendUint64(nil, uint64(before))...)
+		if err := b.Put(erasBeforeKey, eras); err != nil {
+			return err
+		}
+	}
+	if err := b.Put(restoresKey, binary.BigEndian.AppendUint64(nil, uint64(era))); err != nil {
+		return err
+	}
+	if err := restoreAnswerKey(tx, era); err != nil {
 		return err
 	}
 	if err := numberApart(tx, r.Count); err != nil {
@@ -142,9 +162,62 @@ func numberApart(tx *bolt.Tx, restore int) error {
 	return nil
 }
 
-// restoreCount is the number of restores the state has been through (0:
-// never restored).
-func restoreCount(tx *bolt.Tx) int {
+// A restore's era names it in the attempt IDs made after it: its number
+// (muster.Restore.Count) and its tag, as one number, the restore's number
+// times muster.RestoreTags plus the tag read in base 36. Two restores of
+// one backup have the same number but (in all likelihood) not the same
+// tag, so their attempts are told apart. 0 is the era before any
+// restore; a restore without a tag (by an earlier build) has its number
+// as its era.
+
+// eraOf is the era restore r starts.
+func eraOf(r muster.Restore) int {
+	tag, err := strconv.ParseUint(r.Tag, 36, 64)
+	if err != nil || len(r.Tag) != 5 || strings.ToLower(r.Tag) != r.Tag || tag >= muster.RestoreTags {
+		return r.Count
+	}
+	return r.Count*muster.RestoreTags + int(tag)
+}
+
+// eraNumber is the number of the restore that started era.
+func eraNumber(era int) int {
+	if era < muster.RestoreTags {
+		return era
+	}
+	return era / muster.RestoreTags
+}
+
+// eraSuffix is what an ID made in era carries after it: nothing before a
+// restore, ".r1-k3f9q" after one (".r1" after one without a tag).
+func eraSuffix(era int) string {
+	switch {
+	case era <= 0:
+		return ""
+	case era < muster.RestoreTags:
+		return ".r" + strconv.Itoa(era)
+	}
+	tag := strconv.FormatUint(uint64(era%muster.RestoreTags), 36)
+	return ".r" + strconv.Itoa(era/muster.RestoreTags) + "-" + strings.Repeat("0", 5-len(tag)) + tag
+}
+
+// parseEra reads the era of an ID's last part as eraSuffix writes it
+// (without the dot: "r1-k3f9q", or "r1"); only that exact form is one.
+func parseEra(s string) (int, bool) {
+	num, tag, tagged := strings.Cut(strings.TrimPrefix(s, "r"), "-")
+	n, err := strconv.Atoi(num)
+	if err != nil || n <= 0 || n >= math.MaxInt32 {
+		return 0, false
+	}
+	era := eraOf(muster.Restore{Count: n, Tag: tag})
+	if tagged && era == n {
+		return 0, false
+	}
+	return era, "."+s == eraSuffix(era)
+}
+
+// restoreEra is the era of the state's last restore (0: never restored),
+// which the attempts claimed in it carry.
+func restoreEra(tx *bolt.Tx) int {
 	b := tx.Bucket(bRestores)
 	if b == nil {
 		return 0
@@ -154,6 +227,38 @@ func restoreCount(tx *bolt.Tx) int {
 		return 0
 	}
 	return int(binary.BigEndian.Uint64(v))
+}
+
+// knownEra reports whether an ID of era was made by this state's cluster
+// or one it descends from: the state's own era, or an earlier one
+// (earlierEra).
+func knownEra(tx *bolt.Tx, era int) bool {
+	own := restoreEra(tx)
+	return era == own || earlierEra(tx, era, eraNumber(own)+1)
+}
+
+// earlierEra reports whether era is one the state descends from, started
+// before restore number restore: the era before any restore, or that of a
+// restore of the backups it came from. Another cluster restored from the
+// same backup (a sibling) is of none of them.
+func earlierEra(tx *bolt.Tx, era, restore int) bool {
+	if era == 0 {
+		return restore > 0
+	}
+	if eraNumber(era) >= restore {
+		return false
+	}
+	b := tx.Bucket(bRestores)
+	if b == nil {
+		return false
+	}
+	v := b.Get(erasBeforeKey)
+	for ; len(v) >= 8; v = v[8:] {
+		if int(binary.BigEndian.Uint64(v)) == era {
+			return true
+		}
+	}
+	return false
 }
 
 // restoredCallUp reads an activation's restore mark; nil when it was not
@@ -179,35 +284,33 @@ func withRestored(tx *bolt.Tx, a *Activation) {
 }
 
 // rulesRestoredAttempts is the behaviour (muster.Rules) from which a claim
-// in a state restored from a backup records the restore's number on the
+// in a state restored from a backup records the restore's era on the
 // attempt (Attempt.Restored, and the claim's result: its ID carries it),
 // and a delivery report matches a recipient's current attempt only when
-// it names the attempt's restore too: the cluster the backup was taken of
-// may have made an attempt of the same number after the backup. Such a
-// report of an older restore's attempt, for a call-up open in the backup,
-// proves the person was reached when it says delivered (whatever its
-// attempt number); a failure it reports changes nothing.
+// it names the attempt's era too: the cluster the backup was taken of
+// may have made an attempt of the same number after the backup, and so
+// may another cluster restored from the same backup. Such a report of an
+// earlier era the state descends from (earlierEra), for a call-up open in
+// the backup, proves the person was reached when it says delivered
+// (whatever its attempt number); a failure it reports changes nothing. A
+// report of any other era (another restore's) is unknown.
 const rulesRestoredAttempts = 13
 
-// attemptIDOf names attempt n to person of act made after the state's
-// restore number restore: AttemptID, with ".r<restore>" after it once the
-// state was restored ("A000002.P00000386.1.r1").
-func attemptIDOf(act plans.ActivationID, person plans.PersonID, n, restore int) string {
-	id := AttemptID(act, person, n)
-	if restore > 0 {
-		id += ".r" + strconv.Itoa(restore)
-	}
-	return id
+// attemptIDOf names attempt n to person of act made in the state's
+// restore era (restoreEra): AttemptID, with the era after it once the
+// state was restored (eraSuffix: "A000002.P00000386.1.r1-k3f9q").
+func attemptIDOf(act plans.ActivationID, person plans.PersonID, n, era int) string {
+	return AttemptID(act, person, n) + eraSuffix(era)
 }
 
-// parseAttempt splits an attempt ID of attemptIDOf: the restore number is
-// 0 for an ID without one.
+// parseAttempt splits an attempt ID of attemptIDOf: the era is 0 for an
+// ID without one.
 func parseAttempt(s string) (act plans.ActivationID, person plans.PersonID, n, restore int, err error) {
 	parts := strings.Split(s, ".")
 	if len(parts) == 4 {
-		r, err := strconv.Atoi(strings.TrimPrefix(parts[3], "r"))
-		if !strings.HasPrefix(parts[3], "r") || err != nil || r <= 0 {
-			return "", "", 0, 0, invalidf("attempt %q: want ACTIVATION.PERSON.N or ACTIVATION.PERSON.N.rRESTORE", s)
+		r, ok := parseEra(parts[3])
+		if !ok {
+			return "", "", 0, 0, invalidf("attempt %q: want ACTIVATION.PERSON.N or ACTIVATION.PERSON.N.rRESTORE-TAG", s)
 		}
 		restore, parts = r, parts[:3]
 	}

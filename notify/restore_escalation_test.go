@@ -69,9 +69,10 @@ func TestEscalationAttemptsAfterARestoreAreTheirOwn(t *testing.T) {
 	all := voiceAttempts(t, r.sim) // fails on an attempt ID called twice
 	require.Len(t, all, 2*silent)
 	said := 0
+	suffix := restoreSuffix(t, m)
 	for id, c := range all {
 		if _, before := old[id]; !before {
-			assert.True(t, strings.HasSuffix(id, ".r1"), "a call after the restore carries its number: %s", id)
+			assert.True(t, strings.HasSuffix(id, suffix), "a call after the restore carries its number and tag: %s", id)
 			if len(c.Said) > 0 {
 				said++
 			}

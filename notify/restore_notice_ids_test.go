@@ -13,8 +13,8 @@ import (
 
 // In a state restored from a backup, the texts telling approvers that a
 // request waits, and what became of it, have attempt IDs that carry the
-// restore's number as the call-up's and the escalation's do
-// (A000002.approver-1.1.r1, A000002.decision-1.1.r1): the cluster the
+// restore's number and tag as the call-up's and the escalation's do
+// (A000002.approver-1.1.r1-k3f9q, A000002.decision-1.1.r1-k3f9q): the cluster the
 // backup was taken of may go on to send the texts of a request of the same
 // number with the same IDs. Before the restore they carry none.
 func TestApproverTextsAfterARestoreCarryTheRestore(t *testing.T) {
@@ -46,7 +46,7 @@ func TestApproverTextsAfterARestoreCarryTheRestore(t *testing.T) {
 			continue // not claimed
 		}
 		sent++
-		want := notify.ApproverAttemptID(a.ID, i, 1) + ".r1"
+		want := notify.ApproverAttemptID(a.ID, i, 1) + restoreSuffix(t, m)
 		assert.Equal(t, want, x.Attempt, "%s's text", x.Holder)
 	}
 	require.NotZero(t, sent)
@@ -57,7 +57,7 @@ func TestApproverTextsAfterARestoreCarryTheRestore(t *testing.T) {
 	st = r.waitDecisionNoticed(t, a.ID)
 	require.NotEmpty(t, st.DecisionNotices)
 	for i, x := range st.DecisionNotices {
-		want := notify.DecisionAttemptID(a.ID, i, 1) + ".r1"
+		want := notify.DecisionAttemptID(a.ID, i, 1) + restoreSuffix(t, m)
 		assert.Equal(t, want, x.Attempt, "%s's text of the decision", x.Holder)
 	}
 }

@@ -151,9 +151,10 @@ func TestRestoredBackupSaysSoAndSendsUnderNewAttemptIDs(t *testing.T) {
 	all := outboundAttempts(t, r.sim) // fails on an attempt ID sent twice
 	again := len(all) - len(old)
 	assert.Equal(t, notSent, again, "the restored cluster sent to exactly the people the status counts")
+	suffix := restoreSuffix(t, m)
 	for id := range all {
 		if _, before := old[id]; !before {
-			assert.True(t, strings.HasSuffix(id, ".r1"), "an attempt after the restore carries its number: %s", id)
+			assert.True(t, strings.HasSuffix(id, suffix), "an attempt after the restore carries its number and tag: %s", id)
 		}
 	}
 }
