@@ -215,11 +215,13 @@ const (
 // call-up named as a correction names the call-up it withdraws, that it
 // has ended and that nothing is wanted of them, and, to a person another
 // call-up in force also calls (a.standing: drills for the end of a drill,
-// LIVE call-ups for the end of a LIVE one), that it stands. The end of a
-// LIVE call-up says what fits the person's answer to it (a.answer:
-// liveEndWords): that they may leave their post to whoever answered 到,
-// not to one who declined. The end of a drill never speaks of a LIVE
-// call-up. In English, short (shortNameEN:
+// LIVE call-ups for the end of a LIVE one), that it stands; when one of
+// those has the same name as the call-up ended (two drills of one plan
+// started in the same minute), both are named by their numbers too
+// (endNumber, endStandingNote). The end of a LIVE call-up says what fits
+// the person's answer to it (a.answer: liveEndWords): that they may leave
+// their post to whoever answered 到, not to one who declined. The end of
+// a drill never speaks of a LIVE call-up. In English, short (shortNameEN:
 // how the call-up SMS named it, "Flood level IV, Donghu District") names
 // it in place of the plan's English title, level and regions when set.
 // Chinese: 【示例市应急】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：本次演练已结束，无需到岗，无需回复。
@@ -233,6 +235,7 @@ func endSMS(a Activation, lang plans.Language, short string) string {
 			name += " of " + a.retractedAt.In(correctionZone()).Format("Jan 2 15:04")
 		}
 	}
+	name += endNumber(a, lang)
 	zh, en, what := DrillEndText, DrillEndTextEN, "The drill "
 	if a.EndsCallUp {
 		zh, en = liveEndWords(a.answer)
@@ -242,7 +245,7 @@ func endSMS(a Activation, lang plans.Language, short string) string {
 	if lang == plans.LangEN {
 		text = a.Sender + what + strings.TrimPrefix(name, "the call-up ") + " " + en
 	}
-	return text + standingNote(a.standing, lang)
+	return text + endStandingNote(a, lang)
 }
 
 // shortNameEN is how the English call-up SMS of a, of level l, named it:

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"strings"
+
 	bolt "go.etcd.io/bbolt"
 
 	"muster/plans"
@@ -56,4 +58,62 @@ func endedAnswer(tx *bolt.Tx, a Activation, person plans.PersonID) State {
 		return ""
 	}
 	return stateOf(v[1])
+}
+
+// twinsOf splits the call-ups in force that the end a, rendered for one of
+// its people, says stand (a.standing) into those of the same name as the
+// call-up it ends (the plan, level, regions and minute its text names it
+// by, in Chinese or in English: two drills of one plan started in the
+// same minute) and the others.
+func twinsOf(a Activation) (twins, others []Activation) {
+	zh, en := callUpName(a, a.retractedAt, plans.LangZH), callUpName(a, a.retractedAt, plans.LangEN)
+	for _, s := range a.standing {
+		at := startedAt(s)
+		if callUpName(s, at, plans.LangZH) == zh || callUpName(s, at, plans.LangEN) == en {
+			twins = append(twins, s)
+		} else {
+			others = append(others, s)
+		}
+	}
+	return twins, others
+}
+
+// endNumber is what the end a says after naming the call-up it ends when
+// one of the same name stands beside it (twinsOf): its number (（编号
+// A000002）, " (no. A000002)"), so that the two are told apart; "" when
+// none does.
+func endNumber(a Activation, lang plans.Language) string {
+	if twins, _ := twinsOf(a); len(twins) == 0 {
+		return ""
+	}
+	if lang == plans.LangEN {
+		return " (no. " + string(a.Retracts) + ")"
+	}
+	return "（编号" + string(a.Retracts) + "）"
+}
+
+// endStandingNote is what the end a says after its words about the
+// call-ups in force that also call the person (a.standing): those of the
+// same name as the one it ends (twinsOf), by their numbers, stand (同时发出
+// 的同名通知（编号A000003）仍然有效。), and the others as standingNote says
+// them.
+func endStandingNote(a Activation, lang plans.Language) string {
+	twins, others := twinsOf(a)
+	if len(twins) == 0 {
+		return standingNote(a.standing, lang)
+	}
+	ids := make([]string, len(twins))
+	for i, s := range twins {
+		ids[i] = string(s.ID)
+	}
+	note := "同时发出的同名通知（编号" + strings.Join(ids, "、") + "）仍然有效。"
+	if lang == plans.LangEN {
+		switch len(ids) {
+		case 1:
+			note = " The other call-up of the same name and time (no. " + ids[0] + ") still stands."
+		default:
+			note = " The other call-ups of the same name and time (nos. " + strings.Join(ids, ", ") + ") still stand."
+		}
+	}
+	return note + standingNote(others, lang)
 }
