@@ -152,20 +152,40 @@ func (c CallUp) phrases() phrases {
 		// In the call-up's own words: a level that asks "收到请按1，不能
 		// 参加请按2" is answered 已收到, not 已确认到岗.
 		p = phrasesOf[ZhCN]
-		accept, decline := c.keyWords()
-		// Bare verbs say too little to be answered in ("已记录您不能"):
-		// the default words then.
-		if accept == "确认" {
-			accept = defaultAcceptWords
-		}
-		if decline == "不能" || decline == "不" {
-			decline = defaultDeclineWords
-		}
+		accept, decline := c.answerWords()
 		p.accepted = "已" + accept + "，谢谢。"
 		p.declined = "已记录您" + decline + "，谢谢。"
 		p.help = "按键无效。" + accept + "请按" + KeyAccept + "，" + decline + "请按" + KeyDecline + "，重听请按" + KeyRepeat + "。"
+		// How to answer by SMS, in the same words: a level IV call-up
+		// whose SMS asks "1收到，2不能参加" is not told 1 确认到岗.
+		p.noKeyBye = "未收到按键。" + c.smsReply() + "再见。"
 	}
 	return p
+}
+
+// answerWords are keyWords made whole: a bare verb says too little to be
+// answered in ("已记录您不能"), so the default words then.
+func (c CallUp) answerWords() (accept, decline string) {
+	accept, decline = c.keyWords()
+	if accept == "确认" {
+		accept = defaultAcceptWords
+	}
+	if decline == "不能" || decline == "不" {
+		decline = defaultDeclineWords
+	}
+	return accept, decline
+}
+
+// smsReply is how a call asks to be answered by SMS when no key can be
+// or was pressed, in the call-up's own words (answerWords) in a Chinese
+// call: "请回复短信：1 收到，2 不能参加。" for a level that asks 收到, as its
+// SMS does; the English words in an English one.
+func (c CallUp) smsReply() string {
+	if c.lang() == EnUS {
+		return voicemailPhrases[EnUS].reply
+	}
+	accept, decline := c.answerWords()
+	return "请回复短信：1 " + accept + "，2 " + decline + "。"
 }
 
 // Words a Chinese call-up asks for with its keys when its Text does not

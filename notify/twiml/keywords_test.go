@@ -32,15 +32,15 @@ func TestDrillCallMarksItsFixedPhrases(t *testing.T) {
 	drill := CallUp{Text: levelIVText, Language: ZhCN, Action: "https://m.example.cn/g", Mark: "【演练】"}
 	help := Reply(drill, "5")
 	assert.Equal(t, "【演练】按键无效。收到请按1，不能参加请按2，重听请按9。", sayText(help.Verbs[0].(Gather).Verbs[0]))
-	assert.Equal(t, "【演练】未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。", sayText(help.Verbs[1]))
-	assert.Equal(t, "【演练】未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。", sayText(Prompt(drill).Verbs[1]))
+	assert.Equal(t, "【演练】未收到按键。请回复短信：1 收到，2 不能参加。再见。", sayText(help.Verbs[1]))
+	assert.Equal(t, "【演练】未收到按键。请回复短信：1 收到，2 不能参加。再见。", sayText(Prompt(drill).Verbs[1]))
 	redirect := drill
 	redirect.NoInput = "https://m.example.cn/next"
 	assert.Equal(t, "【演练】未收到按键。", sayText(Prompt(redirect).Verbs[1]))
 
 	live := drill
 	live.Mark = ""
-	assert.Equal(t, "未收到按键。请回复短信：1 确认到岗，2 不能到岗。再见。", sayText(Prompt(live).Verbs[1]), "a LIVE call is not marked")
+	assert.Equal(t, "未收到按键。请回复短信：1 收到，2 不能参加。再见。", sayText(Prompt(live).Verbs[1]), "a LIVE call is not marked")
 
 	en := CallUp{Text: "【演练】[EXERCISE] Press 1 if you are coming, 2 if you cannot, 9 to repeat.", Language: EnUS, Mark: "【演练】[EXERCISE] "}
 	assert.Equal(t, "[EXERCISE] That key is not valid. Press 1 if you are coming, 2 if you cannot, 9 to repeat.", sayText(Reply(en, "5").Verbs[0].(Gather).Verbs[0]))

@@ -7,7 +7,8 @@ import (
 
 // voicemailPhrases are what a message left on an answering machine says
 // besides the call-up: how to answer it (a recording cannot press a key),
-// and that it is said again.
+// and that it is said again. A Chinese call says the reply in the
+// call-up's own words (CallUp.smsReply).
 var voicemailPhrases = map[Language]struct{ reply, again string }{
 	ZhCN: {reply: "请回复短信：1 确认到岗，2 不能到岗。", again: "再播一遍。"},
 	EnUS: {reply: "Please reply to the text message: 1 if you are coming, 2 if you cannot.", again: "Once more."},
@@ -53,6 +54,9 @@ func Voicemail(c CallUp) Response {
 		p = voicemailPhrases[ZhCN]
 	}
 	said := c.reading(WithoutKeys(c.Text), c.Marked(p.reply))
+	if c.lang() == ZhCN {
+		said = c.reading(WithoutKeys(c.Text), c.Marked(c.smsReply()))
+	}
 	verbs := append(append([]Verb{}, said...), Pause{Length: 1})
 	verbs = append(append(append(verbs, c.says(c.Marked(p.again))...), said...), Hangup{})
 	return Response{Verbs: verbs}
