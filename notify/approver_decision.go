@@ -67,8 +67,9 @@ func (a Activation) ended() (waitEnd, string) {
 // then every approver whose text about the wait was sent or was left in
 // flight (it may have reached them), at the phone it went to, except the
 // person who ended the wait (people are told apart by holder, as
-// access.SameHolder compares names). A phone is
-// texted once (its Holder names everyone it tells).
+// access.SameHolder compares names: a token of the requester's under
+// another way of writing their name is theirs). A phone is texted once
+// (its Holder names everyone it tells).
 func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 	_, by := a.ended()
 	decider := ""
@@ -95,7 +96,8 @@ func decisionNoticesFor(tx *bolt.Tx, a Activation) ([]ApproverNotice, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t, ok := newestWithPhone(toks, func(t access.Token) bool { return t.HeldBy() == requester })[requester]; ok {
+		mine := func(t access.Token) bool { return access.SameHolder(t.HeldBy(), requester) }
+		if t, ok := newestWithPhoneBy(toks, mine, access.HolderKey)[access.HolderKey(requester)]; ok {
 			add(requester, t.Phone)
 		}
 	}

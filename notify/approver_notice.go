@@ -150,14 +150,10 @@ func approversToTell(tx *bolt.Tx, a Activation, fold bool) ([]ApproverNotice, er
 	return out, nil
 }
 
-// newestWithPhone is, for each holder of a token of toks that keep takes
-// and that has a phone, the one of those created last.
-func newestWithPhone(toks []access.Token, keep func(access.Token) bool) map[string]access.Token {
-	return newestWithPhoneBy(toks, keep, func(holder string) string { return holder })
-}
-
-// newestWithPhoneBy is newestWithPhone with holders told apart by key
-// (their names as written, or access.HolderKey): the map is by key.
+// newestWithPhoneBy is, for each holder of a token of toks that keep
+// takes and that has a phone, the one of those created last, holders told
+// apart by key (their names as written, or access.HolderKey): the map is
+// by key.
 func newestWithPhoneBy(toks []access.Token, keep func(access.Token) bool, key func(string) string) map[string]access.Token {
 	newest := map[string]access.Token{}
 	for _, t := range toks {
