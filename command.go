@@ -532,6 +532,10 @@ const commandVersion byte = 1
 //	   the call's restore. The restore makes its answer links with a key
 //	   of its own, derived from the backup's, which is kept for the links
 //	   to the activations the backup held.
+//	   A backup whose call-up has not been sent yet (pending) when the
+//	   person they stand in for answers 到 is not sent it: they are
+//	   cancelled, their stand-in record is marked not_sent and
+//	   stand_in_not_sent counts them; before 13 their call-up went out.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

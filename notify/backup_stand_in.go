@@ -34,6 +34,10 @@ type StandIn struct {
 	Grid       plans.RegionCode `json:"grid"`
 	GridName   string           `json:"grid_name,omitempty"`
 	GridNameEN string           `json:"grid_name_en,omitempty"`
+	// NotSent is set when Person answered 到 before the backup's call-up
+	// was sent (rulesStandInNotSent): it never was, and the backup was
+	// taken off the call-up (cancelled), not needed.
+	NotSent bool `json:"not_sent,omitempty"`
 }
 
 // putStandIn records that backup stands in for r in the activation of at.
@@ -136,11 +140,28 @@ const rulesStandInRelieved = 13
 // it.
 const StandInReliefStep = 0xFFFE
 
+// rulesStandInNotSent is the behaviour (muster.Rules) from which a backup
+// whose call-up has not been sent yet (pending: not claimed, or waiting
+// to be tried again) when the person they stand in for answers 到 is not
+// sent it at all (notNeeded): they leave the call-up as cancelled, their
+// stand-in record says why (StandIn.NotSent), and StandInNotSentCounter
+// counts them. Under older rules the call-up went out all the same,
+// asking them to stand in for someone who had reported, and nothing told
+// them otherwise.
+const rulesStandInNotSent = 13
+
+// StandInNotSentCounter counts (Counters.Dispatch) the backups whose
+// call-up was never sent because the person they stand in for answered
+// 到 first (rulesStandInNotSent); they count as cancelled too.
+const StandInNotSentCounter = "stand_in_not_sent"
+
 // relieveStandIns queues, for person, who just answered 到 in at's
 // activation, the SMS telling each backup standing in for them whom the
 // call-up reached (sent, delivered, acked, escalated) that person has
-// reported (standInRelief), and ends the escalation of those backups. The
-// stand-ins are read in key order; it reads only the state.
+// reported (standInRelief), and ends the escalation of those backups. A
+// backup whose call-up was not sent yet is not sent it
+// (rulesStandInNotSent: notNeeded). The stand-ins are read in key order;
+// it reads only the state.
 func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error {
 	sb := at.ad.Bucket(bStandIns)
 	if sb == nil {
@@ -169,7 +190,7 @@ func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error 
 		return err
 	}
 	for _, rl := range out {
-		r, _, err := at.recipient(rl.backup)
+		r, att, err := at.recipient(rl.backup)
 		if muster.IsCode(err, muster.ENotFound) {
 			continue
 		}
@@ -178,6 +199,13 @@ func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error 
 		}
 		switch r.State {
 		case StateSent, StateDelivered, StateAcked, StateEscalated:
+		case StatePending:
+			if c.RulesAtLeast(rulesStandInNotSent) {
+				if err := notNeeded(at, c, r, att, rl.s); err != nil {
+					return err
+				}
+			}
+			continue
 		default:
 			continue
 		}
@@ -193,6 +221,37 @@ func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error 
 		}
 	}
 	return nil
+}
+
+// notNeeded takes r, a backup standing in for s.Person whose call-up is
+// still pending (never claimed, or waiting to be tried again), off at's
+// call-up once s.Person answered 到: their call-up is never sent (the
+// dispatcher claims only pending recipients), a retry waiting is
+// unscheduled, their escalation ends, and their stand-in record says why
+// (NotSent).
+func notNeeded(at *actTx, c *muster.Command, r Recipient, att Attempt, s StandIn) error {
+	if !att.NextTry.IsZero() {
+		if err := at.unschedule(r.Person, &att); err != nil {
+			return err
+		}
+		att.Updated = c.Time
+		if err := at.putAttempt(r.Person, att); err != nil {
+			return err
+		}
+	}
+	if err := at.move(r, StateCancelled); err != nil {
+		return err
+	}
+	if _, err := at.endEscalationOf(r.Person, fmt.Sprintf("not needed: %s, whom they stand in for, answered 到 before their call-up was sent", s.Name)); err != nil {
+		return err
+	}
+	s.NotSent = true
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	at.count(StandInNotSentCounter, 1)
+	return at.ad.Bucket(bStandIns).Put([]byte(r.Person), v)
 }
 
 // standInRelief is the SMS, before its purpose mark, telling a backup of

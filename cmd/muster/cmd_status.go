@@ -312,8 +312,15 @@ func standInsText(id plans.ActivationID, s *notify.StandIns) string {
 			where = " (" + g + ")"
 		}
 		who := cmp.Or(b.For.Name, string(b.For.Person))
-		names[i] = fmt.Sprintf("%s [%s] for %s%s", cmp.Or(b.Name, string(b.Backup)), b.State, who, where)
-		if b.ForState == notify.StateAcked {
+		state := string(b.State)
+		if b.For.NotSent {
+			state = "not sent"
+		}
+		names[i] = fmt.Sprintf("%s [%s] for %s%s", cmp.Or(b.Name, string(b.Backup)), state, who, where)
+		switch {
+		case b.For.NotSent:
+			names[i] += ": " + who + " answered 到 before the backup's call-up went out"
+		case b.ForState == notify.StateAcked:
 			names[i] += ", " + who + " answered 到 after all"
 		}
 	}
@@ -542,6 +549,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	}
 	if s := standInsText(st.ID, st.StandIns); s != "" {
 		fmt.Fprintln(w, s)
+	}
+	if n := st.Counters.Dispatch[notify.StandInNotSentCounter]; n > 0 {
+		fmt.Fprintf(w, "NOT SENT to %s: the person they stand in for answered 到 before their call-up went out (counted cancelled, not waited for)\n", count(n, "backup", "backups"))
 	}
 	if n := st.Counters.Dispatch["fallback"]; n > 0 {
 		fmt.Fprintf(w, "%d %s sent on the fallback provider account (the primary was failing)\n", n, plural(n, "message", "messages"))
