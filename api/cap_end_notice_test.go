@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster/cap"
-	"muster/notify"
 )
 
 // The notice that a LIVE call-up ended is no alert of its own: its CAP is
@@ -19,14 +18,7 @@ import (
 func TestAnEndNoticeServesItsCallUpsCancel(t *testing.T) {
 	xmllintPath(t)
 	c := newConsoleCallUps(t)
-	live := c.activate(t, "990104", "IV", "内涝")
-	require.Equal(t, notify.StatusActive, live.Status)
-	liveReply(t, c, live.ID, "1") // someone it reached: they are told it ended
-	res := do(t, c.h, request{method: "POST", path: "/api/v1/activations/" + string(live.ID) + "/stand-down", token: c.commander,
-		body: jsonBody(map[string]any{"reason": "雨势减弱，解除四级响应"})})
-	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-	end := c.status(t, string(c.status(t, string(live.ID)).EndNotice))
-	require.True(t, end.EndsCallUp)
+	live, end := standDownWithEndNotice(t, c, "雨势减弱，解除四级响应")
 
 	get := func(id string) []byte {
 		res := do(t, c.h, request{method: "GET", path: "/api/v1/activations/" + id + "/cap", token: c.f.root})

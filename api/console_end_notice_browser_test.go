@@ -22,17 +22,7 @@ func TestConsoleShowsEndNoticeInBrowser(t *testing.T) {
 	exe := chromium(t)
 	c := newConsoleCallUps(t)
 	viewer, _ := createToken(t, c.h, c.f.root, "指挥大屏", access.Viewer)
-	live := c.activate(t, "990104", "IV", "内涝")
-	require.Equal(t, notify.StatusActive, live.Status)
-	liveReply(t, c, live.ID, "1") // someone it reached: they are told it ended
-	res := do(t, c.h, request{method: "POST", path: "/api/v1/activations/" + string(live.ID) + "/stand-down", token: c.commander,
-		body: jsonBody(map[string]any{"reason": "雨势减弱，解除四级响应"})})
-	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
-	ended := c.status(t, string(live.ID))
-	require.NotEmpty(t, ended.EndNotice)
-	end := c.status(t, string(ended.EndNotice))
-	require.True(t, end.EndsCallUp)
-	require.Equal(t, live.ID, end.Retracts)
+	live, end := standDownWithEndNotice(t, c, "雨势减弱，解除四级响应")
 
 	srv := httptest.NewServer(c.h)
 	t.Cleanup(srv.Close)
@@ -56,6 +46,25 @@ func TestConsoleShowsEndNoticeInBrowser(t *testing.T) {
 	assert.NotContains(t, sub, "更正")
 	assert.Equal(t, "结束通知，不接收回复", p.text(`#totals [data-key="answers"] .sub`))
 	assert.Empty(t, p.scriptErrors(), "the console ran without script errors or policy violations")
+}
+
+// standDownWithEndNotice starts a LIVE level IV call-up over 990104,
+// which reaches someone (they answer 到), stands it down for reason, and
+// returns it and its end notice.
+func standDownWithEndNotice(t *testing.T, c *consoleCallUps, reason string) (live, end notify.Activation) {
+	t.Helper()
+	live = c.activate(t, "990104", "IV", "内涝")
+	require.Equal(t, notify.StatusActive, live.Status)
+	liveReply(t, c, live.ID, "1") // someone it reached: they are told it ended
+	res := do(t, c.h, request{method: "POST", path: "/api/v1/activations/" + string(live.ID) + "/stand-down", token: c.commander,
+		body: jsonBody(map[string]any{"reason": reason})})
+	require.Equal(t, http.StatusOK, res.Code, "%s", res.Body)
+	ended := c.status(t, string(live.ID))
+	require.NotEmpty(t, ended.EndNotice)
+	end = c.status(t, string(ended.EndNotice))
+	require.True(t, end.EndsCallUp)
+	require.Equal(t, live.ID, end.Retracts)
+	return live, end
 }
 
 // liveReply sends one pending recipient's SMS answer to LIVE call-up id
