@@ -322,10 +322,29 @@ func TestLinearizableUnderPartitionsAndLeaderLoss(t *testing.T) {
 		if !killed && time.Since(start) > duration/2 {
 			killed = true
 			if l := c.Leader(); l != nil {
+				leaders[string(l.Node.ID())] = true
 				mu.Lock()
 				c.Kill(l)
 				mu.Unlock()
-				time.Sleep(1500 * time.Millisecond)
+				// Down until the others elect a leader of their own (at
+				// least 1.5 s, at most 15): sampled only at the rounds'
+				// starts, a leader elected while it was down and gone
+				// again when it came back was not seen.
+				down := time.Now()
+				elected := false
+				for !elected && time.Since(down) < 15*time.Second {
+					time.Sleep(50 * time.Millisecond)
+					mu.RLock()
+					for _, m := range c.Nodes {
+						if m != l && m.Node.IsLeader() {
+							leaders[string(m.Node.ID())], elected = true, true
+						}
+					}
+					mu.RUnlock()
+				}
+				if d := 1500*time.Millisecond - time.Since(down); d > 0 {
+					time.Sleep(d)
+				}
 				mu.Lock()
 				c.Restart(l)
 				mu.Unlock()
