@@ -784,18 +784,15 @@ func (o *serverOpts) listed() bool {
 	return slices.ContainsFunc(o.initialMembers(), func(m cluster.NodeInfo) bool { return m.ID == o.nodeID })
 }
 
-// capTimeZone is the zone of the timestamps in CAP alerts (--cap-time-zone):
-// an IANA name such as Asia/Shanghai, or UTC. Local is refused, as for a
-// drill schedule: it is the zone of whichever node renders an alert, which
-// a cluster's nodes need not share, so one alert's <sent> would carry
-// another offset on each node.
+// capTimeZone is the zone of the timestamps in CAP alerts (--cap-time-zone),
+// taken as a drill schedule's is (drills.LoadZone): an IANA name such as
+// Asia/Shanghai; Local is refused, being the zone of whichever node
+// renders an alert, so one alert's <sent> would carry another offset on
+// each node.
 func capTimeZone(name string) (*time.Location, error) {
-	if strings.EqualFold(strings.TrimSpace(name), "Local") {
-		return nil, usageErrorf("--cap-time-zone %q: want an IANA time zone such as Asia/Shanghai (Local is each node's own zone, which a cluster's nodes need not share)", name)
-	}
-	loc, err := time.LoadLocation(strings.TrimSpace(name))
+	loc, err := drills.LoadZone(name)
 	if err != nil {
-		return nil, usageErrorf("--cap-time-zone %q: %w", name, err)
+		return nil, usageErrorf("--cap-time-zone %q: %v", name, err)
 	}
 	return loc, nil
 }
