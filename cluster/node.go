@@ -133,7 +133,8 @@ type Node struct {
 	logStore  *raftboltdb.BoltStore
 	logCache  *boundedLogCache // raft's log store: the cache over logStore
 	transport *raft.NetworkTransport
-	hadState  bool // the data dir held raft state when the node started
+	votes     *voteGuard // the transport as raft sees it
+	hadState  bool       // the data dir held raft state when the node started
 	snaps     raft.SnapshotStore
 
 	// confMu guards the index of the latest configuration as last read
@@ -429,6 +430,7 @@ func (n *Node) Start() error {
 		}
 	}
 	votes := newVoteGuard(n.transport, n)
+	n.votes = votes
 	n.raft, err = raft.NewRaft(conf, n.fsm, cache, logStore, snaps, votes)
 	if err != nil {
 		return fmt.Errorf("cluster: start raft: %w", err)
@@ -1036,6 +1038,7 @@ func (n *Node) Close() error {
 			}
 			n.raft.DeregisterObserver(n.observer)
 			n.wg.Wait()
+			n.votes.stopHeartbeats()
 			if n.transport != nil {
 				n.transport.Close()
 			}
@@ -1103,6 +1106,7 @@ func (n *Node) Kill() {
 		_ = n.raft.Shutdown().Error()
 		n.raft.DeregisterObserver(n.observer)
 		n.wg.Wait()
+		n.votes.stopHeartbeats()
 		n.transport.Close()
 		n.logStore.Close()
 		n.fsm.Close()

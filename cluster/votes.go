@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"sync"
+
 	"github.com/hashicorp/raft"
 )
 
@@ -17,10 +19,21 @@ import (
 // first election, every member at the bootstrap entry) is answered by raft
 // as before. Once a leader, elected by members that kept their state, has
 // sent this node the log, it votes as any member.
+//
+// It also keeps raft's heartbeat fast path away from a closed raft log: the
+// transport calls raft on a connection's own goroutine, which
+// raft.Shutdown does not wait for, so a heartbeat taken in just before the
+// shutdown could set a new term in the log store after Close had closed it
+// (raft panics, "failed to save current term: database not open").
+// stopHeartbeats waits for the heartbeats in hand and answers later ones
+// with raft.ErrTransportShutdown.
 type voteGuard struct {
 	*raft.NetworkTransport
 	n   *Node
 	out chan raft.RPC
+
+	beats   sync.RWMutex
+	stopped bool
 }
 
 // freshIndex is the last index of a node with no history: the bootstrap
@@ -91,4 +104,30 @@ func (g *voteGuard) withhold(rpc raft.RPC) bool {
 			"candidate", string(from), "candidate_last_index", candidateLast, "own_last_index", last, "withheld", g.n.votesWithheld.Load())
 	}
 	return true
+}
+
+// SetHeartbeatHandler hands the transport raft's heartbeat handler, held
+// off once stopHeartbeats has been called.
+func (g *voteGuard) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
+	if cb == nil {
+		g.NetworkTransport.SetHeartbeatHandler(nil)
+		return
+	}
+	g.NetworkTransport.SetHeartbeatHandler(func(rpc raft.RPC) {
+		g.beats.RLock()
+		defer g.beats.RUnlock()
+		if g.stopped {
+			rpc.Respond(nil, raft.ErrTransportShutdown)
+			return
+		}
+		cb(rpc)
+	})
+}
+
+// stopHeartbeats returns once no heartbeat is in raft's hands and none
+// will be: after raft has shut down, before its log store is closed.
+func (g *voteGuard) stopHeartbeats() {
+	g.beats.Lock()
+	g.stopped = true
+	g.beats.Unlock()
 }
