@@ -62,8 +62,9 @@ type callRig struct {
 	mu     sync.Mutex
 	disp   map[int]*notify.Dispatcher
 	esc    map[int]*notify.Escalator
-	nodes  []string    // HTTP addresses, by member index
-	starts map[int]int // how many times each member has started
+	in     map[int]*notify.Inbound // each member's webhooks, as last started
+	nodes  []string                // HTTP addresses, by member index
+	starts map[int]int             // how many times each member has started
 }
 
 type rigOptions struct {
@@ -102,7 +103,7 @@ type rigOptions struct {
 
 func newCallRig(t testing.TB, o rigOptions) *callRig {
 	t.Helper()
-	r := &callRig{disp: map[int]*notify.Dispatcher{}, esc: map[int]*notify.Escalator{}, starts: map[int]int{}}
+	r := &callRig{disp: map[int]*notify.Dispatcher{}, esc: map[int]*notify.Escalator{}, in: map[int]*notify.Inbound{}, starts: map[int]int{}}
 	r.front = httptest.NewServer(http.HandlerFunc(r.forward))
 	t.Cleanup(r.front.Close)
 
@@ -231,6 +232,9 @@ func newCallRig(t testing.TB, o rigOptions) *callRig {
 		Handler: func(i int, n *cluster.Node) http.Handler {
 			in := notify.NewInbound(n, notify.InboundConfig{Tokens: tokens, Exercise: []string{drill.SID, drillFallbackAcct.SID}, View: n, Clock: o.clock})
 			t.Cleanup(in.Close)
+			r.mu.Lock()
+			r.in[i] = in
+			r.mu.Unlock()
 			return api.New(api.Config{Logger: quiet, PublicURL: r.front.URL}, api.Deps{Cluster: n, Webhooks: in}).Handler()
 		},
 	}

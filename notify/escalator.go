@@ -154,6 +154,11 @@ type EscalatorStats struct {
 	// LongestFireMillis is the longest one of them took to commit and
 	// apply, in milliseconds: while a chunk is applied no other entry is.
 	LongestFireMillis int64 `json:"longest_fire_ms"`
+	// Calls counts the voice calls the provider accepted to place (in
+	// Sent too); CallsNotPlaced the attempts to place one it refused or
+	// failed (in Failed too; a temporary failure is tried again).
+	Calls          int64 `json:"calls"`
+	CallsNotPlaced int64 `json:"calls_not_placed"`
 }
 
 // Escalator fires due escalation steps and sends what they queue. It is a
@@ -191,6 +196,7 @@ type Escalator struct {
 	voiceHold map[bool]*hold // the voice account throttled
 
 	fired, caughtUp, sent, failed, runs, fireChunks atomic.Int64
+	calls, callsNotPlaced                           atomic.Int64
 	longestFire                                     atomic.Int64 // ns
 	key                                             answerKeyCache
 	noRoute                                         activationLog // queued escalations without a provider
@@ -251,7 +257,8 @@ func NewEscalator(a Applier, v Viewer, cfg EscalatorConfig) *Escalator {
 // Stats returns the escalator's counters.
 func (e *Escalator) Stats() EscalatorStats {
 	return EscalatorStats{Fired: e.fired.Load(), CaughtUp: e.caughtUp.Load(), Sent: e.sent.Load(), Failed: e.failed.Load(), Runs: e.runs.Load(),
-		FireChunks: e.fireChunks.Load(), LongestFireMillis: time.Duration(e.longestFire.Load()).Milliseconds()}
+		FireChunks: e.fireChunks.Load(), LongestFireMillis: time.Duration(e.longestFire.Load()).Milliseconds(),
+		Calls: e.calls.Load(), CallsNotPlaced: e.callsNotPlaced.Load()}
 }
 
 // Run escalates until ctx ends (leadership lost or node closing). LIVE
@@ -1067,6 +1074,12 @@ func (e *Escalator) sendOne(ctx context.Context, w *escWork, ref EscalationRef, 
 		var placed Placed
 		placed, err = route.Caller.PlaceCall(ctx, Call{AttemptID: id, To: it.Phone, URL: hooks.TwiML, StatusCallback: hooks.Status})
 		out.SID = placed.ProviderID
+		switch {
+		case err == nil:
+			e.calls.Add(1)
+		case ctx.Err() == nil: // not a call cut short by the end of the term: it may have been placed
+			e.callsNotPlaced.Add(1)
+		}
 		e.holdIfThrottled(e.voiceHold[drill], err)
 	default:
 		// On the fallback account while the first one is failed over, as

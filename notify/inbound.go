@@ -24,6 +24,7 @@ type Inbound struct {
 	view     Viewer
 	clock    muster.Clock
 	batch    *batcher[InboundItem, InboundResult]
+	voice    voiceCounts // what this node's voice webhooks recorded (VoiceCollector)
 }
 
 // InboundConfig tunes the batching; zero fields take the defaults.
@@ -78,6 +79,9 @@ func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, e
 	}
 	res, err := in.batch.Do(ctx, it)
 	res.Exercise = it.Exercise
+	if err == nil {
+		in.voice.count(it, res)
+	}
 	return res, err
 }
 

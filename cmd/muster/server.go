@@ -409,7 +409,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 
 	tokens := access.NewService(node, node)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), warnSvc.Collector(), drillScheduler.Collector(), actSvc.ApprovalCollector())
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), node.Collector(), dispatcher.Collector(), escalator.Collector(), inbound.VoiceCollector(), warnSvc.Collector(), drillScheduler.Collector(), actSvc.ApprovalCollector())
 	srv := &http.Server{
 		Handler: api.New(api.Config{Logger: logger, Metrics: reg, MetricsNeedToken: o.metricsAuth == "token", PublicURL: publicURL, CAPSender: o.capSender, CAPZone: capZone, Voices: voices},
 			api.Deps{Cluster: node, Backup: node.FSM(), Tokens: tokens, Plans: planSvc, Activations: actSvc, Webhooks: inbound, Warnings: warnSvc, Drills: drillSvc}).Handler(),
