@@ -532,11 +532,16 @@ func (n *Node) stillHeard(ctx context.Context, addr raft.ServerAddress) (last ti
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
-		var ok bool
-		if last, ok = n.heard(addr); !ok {
+		// One reading of the clock for both: heard within the window of
+		// a time at least the window past the start is heard since the
+		// start (read twice, a pause between them passed a member heard
+		// only before it died).
+		now := time.Now()
+		last = n.contacts.lastHeard(string(addr))
+		if last.IsZero() || now.Sub(last) > window {
 			return last, false
 		}
-		if time.Since(start) >= window {
+		if now.Sub(start) >= window {
 			return last, true
 		}
 		select {

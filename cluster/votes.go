@@ -25,8 +25,10 @@ import (
 // raft.Shutdown does not wait for, so a heartbeat taken in just before the
 // shutdown could set a new term in the log store after Close had closed it
 // (raft panics, "failed to save current term: database not open").
-// stopHeartbeats waits for the heartbeats in hand and answers later ones
-// with raft.ErrTransportShutdown.
+// stopHeartbeats waits for the heartbeats in hand and leaves later ones
+// unanswered, as a raft that has shut down does: an answer, even an error,
+// would tell the leader this member still answers over raft (it would
+// refuse a node that joins in its place).
 type voteGuard struct {
 	*raft.NetworkTransport
 	n   *Node
@@ -117,8 +119,7 @@ func (g *voteGuard) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 		g.beats.RLock()
 		defer g.beats.RUnlock()
 		if g.stopped {
-			rpc.Respond(nil, raft.ErrTransportShutdown)
-			return
+			return // unanswered: the transport drops it when it closes
 		}
 		cb(rpc)
 	})
