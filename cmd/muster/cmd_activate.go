@@ -294,16 +294,28 @@ func newRejectCmd(g *globals) *cobra.Command {
 func newRetractCmd(g *globals) *cobra.Command {
 	return newRetractCmdFor(g, "ACTIVATION", "Retract a wrong activation in one step: stop its sends now and send a correction to everyone it may have reached",
 		`Retract an activation. Once the retraction commits nothing more of it is sent,
-its regions are released, and a correction — TEXT after the plan's sender prefix
-(and 【演练】 for drills) — goes to everyone the activation may have reached, on the
-same account. --correct marks TEXT as a corrected call-up rather than a
-cancellation (CAP Update instead of Cancel). There is no confirmation question:
-a wrong alert is corrected fastest in one step. Before it commits, the
-correction's text is shown on standard error, and so is any call-up still in
-force that called some of the same people (the right call-up that followed the
-wrong one, say): the correction names only ACTIVATION, and tells those people
-that the other call-up stands. --dry-run shows that and retracts nothing.
-Follow the correction with muster status on the ID printed.
+its regions are released, and a correction goes to everyone the activation may
+have reached, in all its regions, on the same account (and calls those its
+calls may have reached). Its SMS names the call-up it withdraws, then TEXT,
+and ends saying that no reply is needed (a drill's starts with 【演练】):
+  【示例市应急】【更正】关于3月5日11:07「示例市防汛应急预案Ⅳ级响应（西林区）」的通知：TEXT本短信无需回复。
+Its call reads the same words. A correction takes no answers: a reply to it
+is not recorded, nor a key pressed on its call. There is no confirmation
+question: a wrong alert is corrected fastest in one step. Before it commits,
+the correction's text is shown on standard error, and so is any call-up still
+in force that called some of the same people (the right call-up that followed
+the wrong one, say): the correction names only ACTIVATION, and tells those
+people that the other call-up stands. --dry-run shows that and retracts
+nothing. Follow the correction with muster status on the ID printed.
+
+--correct marks TEXT as a corrected call-up rather than a cancellation (CAP
+Update instead of Cancel; a late reply to the retracted call-up is told it
+was corrected, not withdrawn). It goes out as any correction does: to
+everyone the call-up may have reached, taking no answers. It calls up nobody
+and cannot change who must come: for other regions, another level or other
+people, or for answers (到) to count, start a new activation (muster
+activate). A correction sent once that one has started tells the people both
+call up that it stands.
 
 People whose language is English (the roster's language) read their call-up
 in English, and read the correction in English too: --message-en TEXT is
@@ -385,7 +397,7 @@ func newRetractCmdFor(g *globals, arg, short, long string, path func(string) str
 	}
 	cmd.Flags().StringVar(&message, "message", "", "the correction sent to everyone the activation may have reached (at most 300 characters)")
 	cmd.Flags().StringVar(&messageEN, "message-en", "", "what people whose language is English are told in place of --message (at most 300 characters); without it they get a standard English cancellation, and --correct in Chinese is refused if it reached them")
-	cmd.Flags().BoolVar(&correct, "correct", false, "the message is a corrected call-up, not only a cancellation")
+	cmd.Flags().BoolVar(&correct, "correct", false, "the message is a corrected call-up, not only a cancellation (CAP Update): it goes to the same people as any correction, takes no answers and ends with 本短信无需回复; to change who must come, start a new activation")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show whom the correction would reach, its text, and the call-ups in force that also called them; retract nothing")
 	return cmd
 }

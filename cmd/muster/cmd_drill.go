@@ -96,10 +96,13 @@ func newDrillRetractCmd(g *globals) *cobra.Command {
 	return newRetractCmdFor(g, "RUN", "Retract a drill run's call-up sent in error: stop its sends and send a 【演练】 correction to everyone it may have reached",
 		`Retract a drill run's call-up, as muster retract does an activation's, with a
 trainer's token: once the retraction commits nothing more of it is sent, and a
-correction — TEXT after the plan's sender prefix and 【演练】 — goes on the
-exercise account to everyone the drill may have reached. --correct marks TEXT as
-a corrected call-up rather than a cancellation. The correction's text is shown
-on standard error before it commits; --dry-run shows it and retracts nothing.
+correction — 【演练】, the plan's sender prefix, 【更正】 and the call-up it
+withdraws, TEXT, then 本短信无需回复 — goes on the exercise account to everyone
+the drill may have reached. It takes no answers. --correct marks TEXT as a
+corrected call-up rather than a cancellation; it still goes to the same
+people and takes no answers: to call up other people or regions, start
+another run (muster drill run). The correction's text is shown on standard
+error before it commits; --dry-run shows it and retracts nothing.
 Follow the correction with muster status on the ID printed.`,
 		func(id string) string { return "/api/v1/drill-runs/" + url.PathEscape(id) + "/retract" })
 }

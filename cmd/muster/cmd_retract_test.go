@@ -118,3 +118,20 @@ func TestRetractWarnsOfTheCallUpThatStands(t *testing.T) {
 	_, _, err = runOnFake(t, api, "drill", "retract", "R000003")
 	assert.Equal(t, exitUsage, exitCode(err), "%v", err)
 }
+
+// retract's help says what --correct sends: a correction like any other,
+// to everyone the call-up may have reached, ending 本短信无需回复 and
+// taking no answers, and that who must come changes only with a new
+// activation. It said only "a corrected call-up, not only a cancellation",
+// which read as if it called people up again.
+func TestRetractHelpSaysACorrectionTakesNoAnswers(t *testing.T) {
+	for _, args := range [][]string{{"retract", "--help"}, {"drill", "retract", "--help"}} {
+		out := mustRunOnFake(t, fakeAPI{}, args...)
+		assert.Contains(t, out, "本短信无需回复", args)
+		assert.Contains(t, out, "takes no answers", args)
+		assert.Contains(t, out, "everyone the", args)
+	}
+	out := mustRunOnFake(t, fakeAPI{}, "retract", "--help")
+	assert.Contains(t, out, "cannot change who must come: for other regions, another level or other\npeople, or for answers (到) to count, start a new activation")
+	assert.Contains(t, out, "to change who must come, start a new activation", "--correct's own line")
+}
