@@ -344,7 +344,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 // and (the …Call ones) to a call picked up after its call-up stopped.
 type voiceText struct {
 	withdrawn, corrected, ended, notOpen, noticeIs       string
-	answeredYes, answeredNo, notRecorded                 string
+	notRecorded                                          string
 	withdrawnCall, correctedCall, endedCall, notOpenCall string
 	// declinedAfterAck answers a 2 from someone who had accepted: kept
 	// and flagged to the duty office (notify.DeclineAfterAckNoted).
@@ -361,8 +361,6 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		ended:       "本次召集已结束，您的按键未记录。",
 		notOpen:     "本次召集未在进行，您的按键未记录。",
 		noticeIs:    "通知：",
-		answeredYes: "您之前已确认到岗，以第一次回复为准。",
-		answeredNo:  "您之前已回复不能到岗，以第一次回复为准。如有变化，请与值班人员联系。",
 		notRecorded: "您的按键未能记录，请回复短信或与值班人员联系。",
 
 		withdrawnCall: "本次召集已撤回。",
@@ -380,8 +378,6 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		ended:       "This call-up has ended. Your key was not recorded.",
 		notOpen:     "This call-up is not under way. Your key was not recorded.",
 		noticeIs:    "Notice: ",
-		answeredYes: "You had already said you are coming; your first answer stands.",
-		answeredNo:  "You had already said you cannot come; your first answer stands. If anything changes, call the duty office.",
 		notRecorded: "Your key could not be recorded. Reply to the SMS or call the duty office.",
 
 		withdrawnCall: "This call-up was withdrawn.",
@@ -458,8 +454,9 @@ func retractionSaid(call twimlpkg.CallUp, ret *notify.Retraction) string {
 }
 
 // voiceFirstStands answers a key pressed after the person had answered
-// (the key was kept as a note, res): their first answer stands, and a 2
-// after an accept is flagged to the duty office, as the SMS says.
+// (the key was kept as a note, res): their first answer stands, in the
+// call-up's own words (twiml.FirstAnswerStands), and a 2 after an accept
+// is flagged to the duty office, as the SMS says.
 func voiceFirstStands(call twimlpkg.CallUp, res notify.InboundResult) twimlpkg.Response {
 	vt := voiceTextFor(call)
 	if res.DeclinedAfterAck {
@@ -467,9 +464,9 @@ func voiceFirstStands(call twimlpkg.CallUp, res notify.InboundResult) twimlpkg.R
 	}
 	switch res.State {
 	case notify.StateAcked:
-		return voiceSay(call, vt.answeredYes)
+		return twimlpkg.FirstAnswerStands(call, true)
 	case notify.StateDeclined:
-		return voiceSay(call, vt.answeredNo)
+		return twimlpkg.FirstAnswerStands(call, false)
 	}
 	return voiceSay(call, vt.notRecorded)
 }

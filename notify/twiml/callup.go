@@ -351,3 +351,23 @@ func AlreadyAnswered(c CallUp, accepted bool) Response {
 	}
 	return Response{Verbs: append(c.says(c.Marked(text)), Hangup{})}
 }
+
+// FirstAnswerStands is the document answering a key pressed by someone who
+// had answered the call-up already (accepted: that they are coming), the
+// key kept as a note: their first answer stands, said in the call-up's own
+// words (a level that asks 收到 hears 您之前已回复：收到, not 已确认到岗),
+// after a drill's mark; then Hangup.
+func FirstAnswerStands(c CallUp, accepted bool) Response {
+	var text string
+	switch accept, decline := c.answerWords(); {
+	case c.lang() == EnUS && accepted:
+		text = "You had already said you are coming; your first answer stands."
+	case c.lang() == EnUS:
+		text = "You had already said you cannot come; your first answer stands. If anything changes, call the duty office."
+	case accepted:
+		text = "您之前已回复：" + accept + "，以第一次回复为准。"
+	default:
+		text = "您之前已回复：" + decline + "，以第一次回复为准。如有变化，请与值班人员联系。"
+	}
+	return Response{Verbs: append(c.says(c.Marked(text)), Hangup{})}
+}
