@@ -536,6 +536,16 @@ const commandVersion byte = 1
 //	   person they stand in for answers 到 is not sent it: they are
 //	   cancelled, their stand-in record is marked not_sent and
 //	   stand_in_not_sent counts them; before 13 their call-up went out.
+//	   A LIVE orange or red warning still unanswered past its respond_by
+//	   calls on its commanders (叫应): the leader's warning.prompt lists,
+//	   the first time it finds the warning so at the command's time,
+//	   every holder of a commander token with a phone (prompted, with the
+//	   command's time and no_phone when there is none) and claims their
+//	   texts, each once (again only for a new leader's look at those left
+//	   in flight), skipping those still due once the warning is answered,
+//	   lifted or expired; warning.prompted records what became of them.
+//	   A drill's warning (EXERCISE or TEST) is never listed. Before 13
+//	   both commands do nothing and the warning is only marked (prompt).
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

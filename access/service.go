@@ -44,7 +44,7 @@ type StateViewer interface {
 // (the audit trail's actor): no token may take one, or a person's acts
 // would read as the service's (a drill run stood down by "scheduler" counts
 // as one the scheduler ended on time).
-var ServiceActors = []string{"scheduler", "escalator", "dispatcher", "cluster", "webhook", "warning-expiry", "import-janitor", "approval-notifier"}
+var ServiceActors = []string{"scheduler", "escalator", "dispatcher", "cluster", "webhook", "warning-expiry", "import-janitor", "approval-notifier", "warning-prompter"}
 
 // Identity is who a request comes from, as established by Authenticate.
 type Identity struct {

@@ -240,6 +240,8 @@ func Register(r Registrar) {
 	r.Handle(CmdCorrectionUncall, indexWaiting(applyCorrectionUncall))
 	r.Handle(CmdApprovalNotice, indexWaiting(applyApprovalNotice))
 	r.Handle(CmdApprovalNoticed, indexWaiting(applyApprovalNoticed))
+	r.Handle(CmdWarningPrompt, indexWaiting(applyWarningPrompt))
+	r.Handle(CmdWarningPrompted, indexWaiting(applyWarningPrompted))
 	r.Handle(CmdRecipientCancel, indexWaiting(applyRecipientCancel))
 }
 

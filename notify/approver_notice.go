@@ -32,42 +32,27 @@ const (
 	CmdApprovalNoticed = "approval.noticed"
 )
 
-// NoticeState is where the text to one approver is.
-type NoticeState string
+// NoticeState is where the text to one approver is (plans.NoticeState,
+// which the texts of a warning's 叫应 share).
+type NoticeState = plans.NoticeState
 
 // Notice states.
 const (
-	NoticeDue     NoticeState = "due"     // listed with the request; not sent yet
-	NoticeSending NoticeState = "sending" // claimed by the leader; its outcome not recorded yet
-	NoticeSent    NoticeState = "sent"    // accepted by the provider
-	NoticeFailed  NoticeState = "failed"  // the provider refused it, or it could not be sent
-	NoticeSkipped NoticeState = "skipped" // not sent: the request, or the person, no longer waited for it (Error says why)
+	NoticeDue     = plans.NoticeDue     // listed with the request; not sent yet
+	NoticeSending = plans.NoticeSending // claimed by the leader; its outcome not recorded yet
+	NoticeSent    = plans.NoticeSent    // accepted by the provider
+	NoticeFailed  = plans.NoticeFailed  // the provider refused it, or it could not be sent
+	NoticeSkipped = plans.NoticeSkipped // not sent: the request, or the person, no longer waited for it (Error says why)
 )
 
 // ApproverNotice is the SMS telling one person who may approve a LIVE
 // request (a token of theirs has the approver or commander role and a
-// phone) that it waits for them.
-type ApproverNotice struct {
-	Holder string      `json:"holder"` // the person (access.Token.HeldBy)
-	Phone  string      `json:"phone"`  // E.164, from their token
-	State  NoticeState `json:"state"`
-	// Attempt identifies the send, and At is when the leader claimed it
-	// (its clock), once claimed.
-	Attempt string    `json:"attempt,omitempty"`
-	At      time.Time `json:"at,omitzero"`
-	SID     string    `json:"sid,omitempty"`   // the provider's message ID, once accepted
-	Error   string    `json:"error,omitempty"` // why it failed or was skipped
-	// Sends counts its claims: a leader that took over from one that
-	// claimed it and recorded no outcome sends it again.
-	Sends int `json:"sends,omitempty"`
-	// Replies counts the SMS replies from Phone while the request waited
-	// (rulesApproverReplies): they approve nothing, and are answered
-	// how to approve, a few times at most.
-	Replies int `json:"replies,omitempty"`
-}
+// phone) that it waits for them: a plans.TextNotice, claimed and recorded
+// as the texts of a warning's 叫应 are.
+type ApproverNotice = plans.TextNotice
 
 // maxApproverSends bounds the claims of one notice across leader changes.
-const maxApproverSends = 3
+const maxApproverSends = plans.MaxNoticeSends
 
 // ApproverAttemptID is the ID of the n-th send of the i-th notice (from 0)
 // of activation act; one claimed in a restored state carries the restore
@@ -260,7 +245,7 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 	out := approverClaimed{}
 	for i := range a.ApproversNotified {
 		n := &a.ApproversNotified[i]
-		if !n.claimable(req.Resend) {
+		if !n.Claimable(req.Resend) {
 			continue
 		}
 		switch {
@@ -273,7 +258,7 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 				n.State, n.Error = NoticeSkipped, "not sent: decided on the request first, or holds no approver or commander token with this phone any more"
 			}
 		default:
-			n.claim(restoredNoticeID(ApproverAttemptID(a.ID, i, n.Sends+1), restore), c.Time)
+			n.Claim(restoredNoticeID(ApproverAttemptID(a.ID, i, n.Sends+1), restore), c.Time)
 			out.Claimed = append(out.Claimed, i)
 		}
 	}
@@ -285,8 +270,8 @@ func applyApprovalNotice(tx *bolt.Tx, c *muster.Command) (any, error) {
 			}
 		}
 		for i := range a.DecisionNotices {
-			if n := &a.DecisionNotices[i]; n.claimable(req.Resend) {
-				n.claim(restoredNoticeID(DecisionAttemptID(a.ID, i, n.Sends+1), restore), c.Time)
+			if n := &a.DecisionNotices[i]; n.Claimable(req.Resend) {
+				n.Claim(restoredNoticeID(DecisionAttemptID(a.ID, i, n.Sends+1), restore), c.Time)
 				out.Decided = append(out.Decided, i)
 			}
 		}
@@ -322,7 +307,7 @@ func applyApprovalNoticed(tx *bolt.Tx, c *muster.Command) (any, error) {
 	}
 	for _, r := range req.Results {
 		if r.Index >= 0 && r.Index < len(list) {
-			list[r.Index].record(r)
+			list[r.Index].Record(r.Attempt, r.SID, r.Error)
 		}
 	}
 	done := !a.noticesOpen()
@@ -337,36 +322,11 @@ func applyApprovalNoticed(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return nil, putActivation(tx, a)
 }
 
-// claimable reports whether n may be claimed: it is due, or (resend, a new
-// leader's look) it was claimed and left without an outcome, fewer than
-// maxApproverSends times.
-func (n ApproverNotice) claimable(resend bool) bool {
-	return n.State == NoticeDue || (resend && n.State == NoticeSending && n.Sends < maxApproverSends)
-}
-
-// claim claims n for a send with ID attempt, at the command's time.
-func (n *ApproverNotice) claim(attempt string, at time.Time) {
-	n.Sends++
-	n.State, n.Attempt, n.At, n.SID, n.Error = NoticeSending, attempt, at, "", ""
-}
-
-// record records r, the outcome of a send of n, if it is of n's current
-// attempt; an outcome of another attempt changes nothing.
-func (n *ApproverNotice) record(r approverSent) {
-	if n.Attempt != r.Attempt || n.State != NoticeSending {
-		return
-	}
-	n.State, n.SID, n.Error = NoticeSent, r.SID, r.Error
-	if r.Error != "" {
-		n.State = NoticeFailed
-	}
-}
-
 // decisionNoticesDone reports whether a, under rulesDecisionNotice, has
 // nothing more for the notifier: it waits no more, its decision notices
 // are listed, and none may be claimed again.
 func (a *Activation) decisionNoticesDone() bool {
-	return a.DecisionNotices != nil && !slices.ContainsFunc(a.DecisionNotices, func(n ApproverNotice) bool { return n.claimable(true) })
+	return a.DecisionNotices != nil && !slices.ContainsFunc(a.DecisionNotices, func(n ApproverNotice) bool { return n.Claimable(true) })
 }
 
 // noLongerWaiting says why a request shown as status waits no more.

@@ -102,18 +102,33 @@ type noticeTerm struct {
 
 // Run notifies until ctx ends (leadership lost or node closing).
 func (n *ApproverNotifier) Run(ctx context.Context) {
-	term := &noticeTerm{resend: true, warned: map[plans.ActivationID]bool{}}
-	t := time.NewTicker(n.cfg.Tick)
+	term := &noticeTerm{warned: map[plans.ActivationID]bool{}}
+	runNoticeTicks(ctx, n.cfg.Tick, n.cfg.Logger, "approver notifier", func(ctx context.Context, resend bool) error {
+		term.resend = resend
+		return n.tick(ctx, term)
+	})
+}
+
+// runNoticeTicks calls tick every interval until ctx ends (leadership
+// lost or node closing), or a tick finds this node leads no more, for a
+// leader-only notifier that claims its texts in the state before it
+// sends them. resend is true on the term's first tick (an earlier leader
+// may have left texts claimed and unsent) and after a failed one (a
+// claim that failed may have been applied): claim again what is in
+// flight. A failed tick is logged under name.
+func runNoticeTicks(ctx context.Context, interval time.Duration, logger *slog.Logger, name string, tick func(ctx context.Context, resend bool) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	resend := true
 	for {
-		if err := n.tick(ctx, term); err != nil {
+		if err := tick(ctx, resend); err != nil {
 			if ctx.Err() != nil || muster.IsCode(err, muster.ENotLeader) {
 				return
 			}
-			n.cfg.Logger.Warn("approver notifier: tick failed", "err", err)
-			term.resend = true // a claim that failed may have been applied: claim again what is in flight
+			logger.Warn(name+": tick failed", "err", err)
+			resend = true
 		} else {
-			term.resend = false
+			resend = false
 		}
 		select {
 		case <-ctx.Done():
@@ -159,11 +174,11 @@ func (n *ApproverNotifier) tick(ctx context.Context, term *noticeTerm) error {
 			case a.shown(now).Status != StatusPendingApproval:
 				// To skip what is left of its wait, and tell what became
 				// of it (or, under older rules, to leave the index).
-				w.claim = a.DecisionNotices == nil || slices.ContainsFunc(a.DecisionNotices, func(x ApproverNotice) bool { return x.claimable(term.resend) })
+				w.claim = a.DecisionNotices == nil || slices.ContainsFunc(a.DecisionNotices, func(x ApproverNotice) bool { return x.Claimable(term.resend) })
 			case a.NoApproverPhone:
 				w.claim, w.warn = !term.warned[a.ID], !term.warned[a.ID]
 			default:
-				w.claim = slices.ContainsFunc(a.ApproversNotified, func(x ApproverNotice) bool { return x.claimable(term.resend) })
+				w.claim = slices.ContainsFunc(a.ApproversNotified, func(x ApproverNotice) bool { return x.Claimable(term.resend) })
 				if w.claim {
 					if w.text, err = n.text(tx, a); err != nil {
 						return fmt.Errorf("activation %s: %w", a.ID, err)
@@ -330,9 +345,17 @@ func (n *ApproverNotifier) record(ctx context.Context, res approverResults) erro
 // send sends m on the LIVE route at its rate, and on its fallback account
 // when the primary fails. It returns the provider's message ID.
 func (n *ApproverNotifier) send(ctx context.Context, m SMS) (string, error) {
+	return sendNotice(ctx, n.live, n.cfg.Clock, m)
+}
+
+// sendNotice sends m, a leader's notice to one person, on route live at
+// its rate (shared with everything else that sends on it), and on its
+// fallback account when the primary fails. It returns the provider's
+// message ID.
+func sendNotice(ctx context.Context, live *routeState, clock muster.Clock, m SMS) (string, error) {
 	var errs []error
-	for rs := n.live; rs != nil; rs = rs.fallback {
-		from, err := rs.take(ctx, n.cfg.Clock)
+	for rs := live; rs != nil; rs = rs.fallback {
+		from, err := rs.take(ctx, clock)
 		if err != nil {
 			return "", err
 		}

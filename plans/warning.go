@@ -242,6 +242,11 @@ type Warning struct {
 	// (rulesCancelFollowsUpdates): an Update of its thread that comes
 	// later is created lifted.
 	CancelledBy *Supersession `json:"cancelled_by,omitempty"`
+	// Prompted is, for a LIVE warning that went unanswered past
+	// RespondBy, the 叫应 of it (rules 13): the leader listed the
+	// commanders with a phone, and texted them, once, that it awaits
+	// their response. Nil until then, and for a warning answered in time.
+	Prompted *WarningPrompted `json:"prompted,omitempty"`
 
 	// Prompt is set on reads, never stored: the warning is in force, needs
 	// a response, RespondBy has passed and no activation answered it.

@@ -229,7 +229,7 @@ same, and muster audit list then tells the two apart by when each held it.`,
 	create.Flags().StringVar(&name, "name", "", "who or what uses it (default: the role)")
 	create.Flags().StringVar(&holder, "holder", "", "the person it is issued to (default: its name); tokens of one holder count as one person where a second person must approve")
 	create.Flags().BoolVar(&reuseName, "reuse-name", false, "take the name of a revoked token on purpose (refused without it: the audit trail names tokens by name)")
-	create.Flags().StringVar(&phone, "phone", "", "the holder's mobile: an approver or commander with one is texted when a level I–II LIVE request waits for approval")
+	create.Flags().StringVar(&phone, "phone", "", "the holder's mobile: an approver or commander with one is texted when a level I–II LIVE request waits for approval, and a commander with one when a LIVE orange or red warning goes unanswered past its response time (叫应)")
 	_ = create.MarkFlagRequired("role")
 	var pf pageFlags
 	list := &cobra.Command{

@@ -24,7 +24,10 @@ func newWarningCmd(g *globals) *cobra.Command {
 them, into standby (临战) and suggests the plan and level to activate
 (red → I, orange → II, yellow → III, blue → IV). An orange or red warning with
 no activation over its regions within the server's --warning-response-timeout
-(default 30 min) is marked NO RESPONSE until one starts or it is lifted.
+(default 30 min) is marked NO RESPONSE until one starts or it is lifted, and
+the leader calls on the commanders (叫应): every holder of a commander token
+with a phone is texted once, on the LIVE account, which warning it is and the
+plan to activate; list and show say whom it texted and when (已叫应).
 An upstream drill's warning (EXERCISE or TEST) puts no region in standby and
 is answered by a drill (--purpose exercise) over its regions, never by a
 LIVE call-up: without one it is marked "no drill response", not NO RESPONSE.`,
@@ -200,6 +203,25 @@ func responseCell(wa plans.Warning) string {
 	return "-"
 }
 
+// promptedSaid says whom the leader called on (叫应) about a LIVE warning
+// that went unanswered past its response time, when, and what became of
+// each text: "已叫应 周一 sent, 冯四 failed (…) at 09:10", or that no
+// commander has a phone on record; "" when nobody was called on.
+func promptedSaid(wa plans.Warning) string {
+	p := wa.Prompted
+	switch {
+	case p == nil:
+		return ""
+	case p.NoPhone:
+		return "未能叫应: no commander has a phone on record, nobody was texted at " + localTime(p.At) + "; call them"
+	}
+	said := make([]string, len(p.Texts))
+	for i, n := range p.Texts {
+		said[i] = noticeSaid(n)
+	}
+	return "已叫应 " + strings.Join(said, ", ") + " at " + localTime(p.At)
+}
+
 func newWarningListCmd(g *globals) *cobra.Command {
 	var (
 		pf                 pageFlags
@@ -239,8 +261,12 @@ func newWarningListCmd(g *globals) *cobra.Command {
 				case wa.Prompt:
 					drills++
 				}
+				response := responseCell(wa)
+				if p := promptedSaid(wa); p != "" {
+					response += "; " + p
+				}
 				fmt.Fprintf(t, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wa.ID, wa.Level, wa.Level.ChineseName(), wa.Status,
-					plans.JoinCodes(wa.Regions, ","), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), responseCell(wa), drillMark(wa)+wa.Headline)
+					plans.JoinCodes(wa.Regions, ","), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), response, drillMark(wa)+wa.Headline)
 			}
 			if err := t.Flush(); err != nil {
 				return err
@@ -328,6 +354,9 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "ignored geocodes:\t%s: the upstream alert's codes that name no region of muster; those areas are not warned\n", plans.JoinCodes(wa.IgnoredGeocodes, ","))
 				}
 				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
+				if p := promptedSaid(wa); p != "" {
+					fmt.Fprintf(w, "叫应:\t%s\n", p)
+				}
 				for _, r := range wa.Responses {
 					retracted := ""
 					if !r.Retracted.IsZero() {

@@ -404,3 +404,15 @@ func TestEndedWarningShowsItWentUnanswered(t *testing.T) {
 	assert.NotContains(t, out, "muster activate", "an expired warning suggests no activation")
 	assert.NotContains(t, out, "--purpose live")
 }
+
+// The 叫应 of a warning names whom it texted, what became of each text
+// and when; with no commander's phone on record it says nobody was.
+func TestPromptedSaid(t *testing.T) {
+	at := time.Date(2026, 7, 20, 1, 10, 0, 0, time.UTC)
+	w := plans.Warning{Prompted: &plans.WarningPrompted{At: at, Texts: []plans.TextNotice{
+		{Holder: "周一", State: plans.NoticeSent}, {Holder: "冯四", State: plans.NoticeFailed, Error: "send sms: permanent error 21211"}}}}
+	assert.Equal(t, "已叫应 周一 sent, 冯四 failed (send sms: permanent error 21211) at "+localTime(at), promptedSaid(w))
+	w.Prompted = &plans.WarningPrompted{At: at, NoPhone: true}
+	assert.Contains(t, promptedSaid(w), "no commander has a phone on record")
+	assert.Empty(t, promptedSaid(plans.Warning{}))
+}

@@ -1,0 +1,216 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"muster"
+	"muster/access"
+	"muster/plans"
+)
+
+// rulesWarningPrompt is the behaviour (muster.Rules) from which the
+// leader's warning.prompt lists, on a LIVE orange or red warning that
+// went unanswered past its RespondBy, the commanders to text about it
+// (plans.Warning.Prompted) and claims their texts, and warning.prompted
+// records what became of them. Under older rules both commands do
+// nothing, and an unanswered warning is only marked (Warning.Prompt).
+const rulesWarningPrompt = 13
+
+// Command types of the 叫应 of an unanswered warning.
+const (
+	// CmdWarningPrompt lists, the first time, the commanders to text
+	// about a warning past its response time, and claims, on the leader,
+	// their texts that are due, each with its attempt ID, before they
+	// are sent.
+	CmdWarningPrompt = "warning.prompt"
+	// CmdWarningPrompted records what became of the texts claimed.
+	CmdWarningPrompted = "warning.prompted"
+)
+
+// PromptAttemptID is the ID of the n-th send of the i-th text (from 0) of
+// the 叫应 of warning w; one claimed in a restored state carries the
+// restore after it, as the approver texts' do (restoredNoticeID).
+func PromptAttemptID(w plans.WarningID, i, n int) string {
+	return fmt.Sprintf("%s.prompt-%d.%d", w, i+1, n)
+}
+
+// commandersToPrompt lists the people to text about a warning that went
+// unanswered, as the state has them: every holder of a commander token
+// that carries a phone, told apart by their names folded
+// (access.HolderKey), each at the phone of their token created last;
+// holders sharing a phone get one text (its Holder names them all).
+// Ordered by holder. The commander is who activates a plan (指挥长/值班领导);
+// an admin, who may too, keeps the system (tokens, members, backups) and
+// is not the official a warning calls on, as approvals do not text them.
+func commandersToPrompt(tx *bolt.Tx) ([]plans.TextNotice, error) {
+	toks, err := access.ListTokens(tx)
+	if err != nil {
+		return nil, err
+	}
+	newest := newestWithPhoneBy(toks, func(t access.Token) bool { return t.Role == access.Commander }, access.HolderKey)
+	out := []plans.TextNotice{}
+	for _, k := range slices.Sorted(maps.Keys(newest)) {
+		holder, phone := newest[k].HeldBy(), newest[k].Phone
+		if i := slices.IndexFunc(out, func(n plans.TextNotice) bool { return n.Phone == phone }); i >= 0 {
+			out[i].Holder += "、" + holder
+			continue
+		}
+		out = append(out, plans.TextNotice{Holder: holder, Phone: phone, State: plans.NoticeDue})
+	}
+	return out, nil
+}
+
+// promptClaim is the payload of warning.prompt.
+type promptClaim struct {
+	Warning plans.WarningID `json:"warning"`
+	// Resend claims again the texts an earlier leader claimed and left
+	// without an outcome (up to plans.MaxNoticeSends claims each): a new
+	// leader's first look.
+	Resend bool `json:"resend,omitempty"`
+}
+
+// promptClaimed is the result of warning.prompt.
+type promptClaimed struct {
+	// Older is set under rules before rulesWarningPrompt: nothing was
+	// listed or claimed, and nothing may be sent.
+	Older bool `json:"older,omitempty"`
+	// Started says this claim listed the commanders: the warning began
+	// to prompt them just now.
+	Started bool `json:"started,omitempty"`
+	// Claimed are the indexes in Warning.Prompted.Texts of the texts to
+	// send now, each with its attempt ID.
+	Claimed []int         `json:"claimed,omitempty"`
+	Warning plans.Warning `json:"warning"`
+}
+
+// promptResults is the payload of warning.prompted.
+type promptResults struct {
+	Warning plans.WarningID `json:"warning"`
+	Results []approverSent  `json:"results"`
+}
+
+// applyWarningPrompt lists, on a LIVE warning due a prompt at the
+// command's time (plans.Warning.PromptDue) and not listed yet, the
+// commanders to text (Prompted, stamped with the command's time), and
+// claims their texts that are due (and, with Resend, those claimed before
+// and left without an outcome) while the warning is still due a prompt;
+// once it is not (answered, lifted, expired), a text still due is
+// skipped, saying why. A warning never due a prompt is left as it is.
+func applyWarningPrompt(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req promptClaim
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("warning prompt: %v", err)
+	}
+	if !c.RulesAtLeast(rulesWarningPrompt) {
+		return promptClaimed{Older: true}, nil // an older member does not know the command: it is ignorable
+	}
+	out := promptClaimed{}
+	w, err := plans.ChangeWarning(tx, req.Warning, func(w *plans.Warning) (bool, error) {
+		due := w.PromptDue(c.Time)
+		if w.Prompted == nil {
+			if !due {
+				return false, nil
+			}
+			texts, err := commandersToPrompt(tx)
+			if err != nil {
+				return false, err
+			}
+			w.Prompted = &plans.WarningPrompted{At: c.Time, NoPhone: len(texts) == 0, Texts: texts}
+			out.Started = true
+		}
+		changed := out.Started
+		restore := restoreEra(tx)
+		for i := range w.Prompted.Texts {
+			n := &w.Prompted.Texts[i]
+			switch {
+			case !n.Claimable(req.Resend):
+			case !due:
+				if n.State == plans.NoticeDue {
+					n.State, n.Error = plans.NoticeSkipped, "not sent: the warning was answered, lifted or expired first"
+					changed = true
+				}
+			default:
+				n.Claim(restoredNoticeID(PromptAttemptID(w.ID, i, n.Sends+1), restore), c.Time)
+				out.Claimed = append(out.Claimed, i)
+				changed = true
+			}
+		}
+		return changed, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Warning = w
+	return out, nil
+}
+
+// applyWarningPrompted records the outcomes of claimed texts of a
+// warning's 叫应. An outcome for another attempt than the text's current
+// one changes nothing.
+func applyWarningPrompted(tx *bolt.Tx, c *muster.Command) (any, error) {
+	var req promptResults
+	if err := json.Unmarshal(c.Payload, &req); err != nil {
+		return nil, invalidf("warning prompted: %v", err)
+	}
+	if !c.RulesAtLeast(rulesWarningPrompt) {
+		return nil, nil
+	}
+	_, err := plans.ChangeWarning(tx, req.Warning, func(w *plans.Warning) (bool, error) {
+		if w.Prompted == nil {
+			return false, nil
+		}
+		for _, r := range req.Results {
+			if r.Index >= 0 && r.Index < len(w.Prompted.Texts) {
+				w.Prompted.Texts[r.Index].Record(r.Attempt, r.SID, r.Error)
+			}
+		}
+		return true, nil
+	})
+	return nil, err
+}
+
+// promptSuggestion is the activation the 叫应 of w names: the first of
+// its suggestions at the level its colour maps to (red I, orange II),
+// else its first; ok is false when it suggests none.
+func promptSuggestion(w plans.Warning) (s plans.Suggestion, ok bool) {
+	if len(w.Suggestions) == 0 {
+		return s, false
+	}
+	if i := slices.IndexFunc(w.Suggestions, func(s plans.Suggestion) bool { return s.Level == w.SuggestedLevel }); i >= 0 {
+		return w.Suggestions[i], true
+	}
+	return w.Suggestions[0], true
+}
+
+// WarningPromptText is the SMS that tells a commander that w, a LIVE
+// warning, went unanswered past its response time (叫应), in Chinese,
+// times in zone: which warning (its event, colour, ID and regions, when
+// it was issued), that no response started by RespondBy, and what to do:
+// the activation it suggests at the level its colour maps to
+// (promptSuggestion: the plan, regions and level muster warning show
+// gives), or, with none, to look at it. sender is the SMS sender prefix
+// (the suggested plan's).
+//
+//	【示例市应急】【叫应】暴雨红色预警W000001（西林区）09:05发布，至09:35未启动响应。请立即启动：muster activate flood-control --region 990105 --level I --purpose live，或在控制台处理。
+func WarningPromptText(w plans.Warning, sender string, zone *time.Location) string {
+	var b strings.Builder
+	b.WriteString(sender + "【叫应】" + w.Event + w.Level.ChineseName() + "预警" + string(w.ID))
+	if r := shortRegions(w.RegionNames()); r != "" {
+		b.WriteString("（" + r + "）")
+	}
+	b.WriteString(w.IssuedAt.In(zone).Format("15:04") + "发布，至" + clockSaid(w.RespondBy, w.IssuedAt, zone) + "未启动响应。")
+	if s, ok := promptSuggestion(w); ok {
+		b.WriteString("请立即启动：muster activate " + string(s.Plan) + " --region " + plans.JoinCodes(w.Regions, ",") +
+			" --level " + string(s.Level) + " --purpose live，或在控制台处理。")
+	} else {
+		b.WriteString("请立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
+	}
+	return b.String()
+}

@@ -1,0 +1,289 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster"
+	"muster/access"
+	"muster/cluster"
+	"muster/cluster/clustertest"
+	"muster/notify"
+	"muster/plans"
+)
+
+// The commanders of the 叫应 tests.
+const (
+	commanderPhone = "+8613900000021" // 周一, commander
+	approverPhone  = "+8613900000022" // 吴二, approver: may not activate
+	adminPhone     = "+8613900000023" // 郑三, admin: keeps the system
+)
+
+// promptTokens are the tokens of the 叫应 tests: one commander with a
+// phone, one without, and an approver and an admin with phones.
+var promptTokens = []access.NewToken{
+	{Name: "zhou", Holder: "周一", Phone: commanderPhone, Role: access.Commander},
+	{Name: "feng", Holder: "冯四", Role: access.Commander},
+	{Name: "wu", Holder: "吴二", Phone: approverPhone, Role: access.Approver},
+	{Name: "zheng", Holder: "郑三", Phone: adminPhone, Role: access.Admin},
+}
+
+// promptTimeout is the response time of the warnings in these tests.
+const promptTimeout = 10 * time.Minute
+
+// promptRig is a call rig on a clock the test moves, whose nodes keep
+// tokens and run a WarningPrompter on their LIVE route as a leader
+// service, logging to starts (which counts the warnings that began to
+// prompt) and noPhone (those with nobody to text).
+type promptRig struct {
+	*callRig
+	clock           *clustertest.Clock
+	starts, noPhone *countingHandler
+}
+
+func newPromptRig(t *testing.T, nodes int) *promptRig {
+	t.Helper()
+	r := &promptRig{clock: clustertest.NewClock(time.Date(2026, 7, 20, 1, 0, 0, 0, time.UTC)),
+		starts: &countingHandler{match: "warning unanswered past its response time"}, noPhone: &countingHandler{match: "no commander has a phone on record"}}
+	o := rigOptions{nodes: nodes, people: 300, clock: r.clock}
+	o.leaderServices = func(i int, n *cluster.Node, cfg notify.DispatcherConfig) {
+		access.Register(n)
+		p, err := notify.NewWarningPrompter(n, n, notify.WarningPrompterConfig{Live: cfg.Live, Tick: 20 * time.Millisecond, Clock: r.clock,
+			Logger: slog.New(teeHandler{r.starts, r.noPhone})})
+		require.NoError(t, err)
+		n.OnLeader(p.Run)
+	}
+	r.callRig = newCallRig(t, o)
+	return r
+}
+
+// teeHandler hands each record to every handler.
+type teeHandler []*countingHandler
+
+func (h teeHandler) Enabled(ctx context.Context, l slog.Level) bool { return true }
+func (h teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	for _, x := range h {
+		_ = x.Handle(ctx, r)
+	}
+	return nil
+}
+func (h teeHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h teeHandler) WithGroup(string) slog.Handler      { return h }
+
+// warnings is a warning service on the leader, on the rig's clock.
+func (r *promptRig) warnings() *plans.WarningService {
+	n := r.c.WaitLeader(15 * time.Second).Node
+	return plans.NewWarningService(n, n, plans.WarningConfig{Clock: r.clock, ResponseTimeout: promptTimeout})
+}
+
+// issue issues a LIVE red rainstorm warning over region.
+func (r *promptRig) issue(t *testing.T, region plans.RegionCode) plans.Warning {
+	t.Helper()
+	w, err := r.warnings().Issue(testCtx(t), "zhou", plans.WarningInput{Regions: []plans.RegionCode{region}, Level: "red", Event: "暴雨", Headline: "示例市气象台发布暴雨红色预警"})
+	require.NoError(t, err)
+	require.Equal(t, w.IssuedAt.Add(promptTimeout), w.RespondBy)
+	return w
+}
+
+// warning reads warning id on the leader.
+func (r *promptRig) warning(t *testing.T, id plans.WarningID) plans.Warning {
+	t.Helper()
+	w, err := r.warnings().Warning(testCtx(t), muster.Default, id)
+	require.NoError(t, err)
+	return w
+}
+
+// waitPrompted polls until warning id has listed its commanders and none
+// of their texts is due or being sent.
+func (r *promptRig) waitPrompted(t *testing.T, id plans.WarningID) plans.Warning {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w := r.warning(t, id)
+		if w.Prompted != nil && !strings.Contains(mustMarshal(t, w.Prompted.Texts), `"state":"due"`) &&
+			!strings.Contains(mustMarshal(t, w.Prompted.Texts), `"state":"sending"`) {
+			return w
+		}
+		require.True(t, time.Now().Before(deadline), "warning %s not prompted: %+v", id, w.Prompted)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// A LIVE red warning that no activation answers within its response time
+// calls on the commanders (叫应): the commander with a phone is texted,
+// once, on the LIVE account, which warning it is, that no response
+// started in time and what to activate; nobody else (a commander without
+// a phone, an approver, an admin). The warning records it, and the
+// leader logs that it began to prompt. Neither the next ticks nor a new
+// leader texts about it again.
+func TestAnUnansweredRedWarningTextsItsCommanderOnce(t *testing.T) {
+	r := newPromptRig(t, 3)
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	w := r.issue(t, district)
+	assert.Nil(t, w.Prompted, "not due before its response time")
+
+	r.clock.Add(promptTimeout)
+	got := r.waitPrompted(t, w.ID)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+	assert.Equal(t, liveAcct.SID, m.AccountSID, "the 叫应 of a LIVE warning is LIVE: the LIVE account")
+	assert.True(t, strings.HasPrefix(m.Body, "【示例市应急】【叫应】暴雨红色预警"+string(w.ID)+"（东湖区）09:00发布，至09:10未启动响应。"), m.Body)
+	require.NotEmpty(t, w.Suggestions)
+	assert.Contains(t, m.Body, "请立即启动：muster activate flood-control --region "+string(district)+" --level I --purpose live，或在控制台处理。", "the suggestion at red's level, I")
+	for _, other := range []string{approverPhone, adminPhone} {
+		assert.Empty(t, r.sim.Messages(other), other)
+	}
+	assert.EqualValues(t, 1, r.sim.Stats().Accounts[liveAcct.SID].Created, "one text in all")
+	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created)
+
+	require.NotNil(t, got.Prompted)
+	assert.Equal(t, r.clock.Now(), got.Prompted.At)
+	assert.False(t, got.Prompted.NoPhone)
+	require.Len(t, got.Prompted.Texts, 1)
+	x := got.Prompted.Texts[0]
+	assert.Equal(t, "周一", x.Holder)
+	assert.Equal(t, plans.NoticeSent, x.State)
+	assert.Equal(t, m.SID, x.SID)
+	assert.Equal(t, notify.PromptAttemptID(w.ID, 0, 1), x.Attempt)
+	assert.Equal(t, 1, x.Sends)
+	assert.True(t, got.Prompt, "still marked NO RESPONSE")
+	assert.EqualValues(t, 1, r.starts.n.Load(), "one log line as it began to prompt")
+
+	// The leader hands over; the new one prompts for a warning that goes
+	// unanswered after it took over, and not again for the first.
+	old := r.c.WaitLeader(15 * time.Second)
+	r.c.Stop(old)
+	require.NotEqual(t, old.Node.ID(), r.c.WaitLeader(15*time.Second).Node.ID())
+	v := r.issue(t, other)
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, v.ID)
+	msgs = r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 2)
+	assert.Contains(t, msgs[1].Body, string(v.ID))
+	assert.NotContains(t, msgs[1].Body, string(w.ID))
+	assert.Equal(t, got.Prompted, r.warning(t, w.ID).Prompted, "the first warning's text stands as the first leader recorded it")
+	assert.EqualValues(t, 2, r.starts.n.Load())
+}
+
+// A warning an activation answers within its response time prompts
+// nobody, even as its response time passes.
+func TestAWarningAnsweredInTimeTextsNobody(t *testing.T) {
+	r := newPromptRig(t, 1)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, n, promptTokens...)
+	w := r.issue(t, district)
+	_, err := notify.NewService(n, n, senders).Activate(testCtx(t), "zhou", floodIV(district))
+	require.NoError(t, err)
+	answered := r.warning(t, w.ID)
+	require.True(t, answered.Answered())
+	// Another warning, unanswered, tells when the prompter has looked.
+	v := r.issue(t, other)
+
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, v.ID)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 1, "the unanswered warning's text only")
+	assert.Contains(t, msgs[0].Body, string(v.ID))
+	got := r.warning(t, w.ID)
+	assert.Nil(t, got.Prompted)
+	assert.False(t, got.Prompt)
+}
+
+// A drill's warning (an upstream EXERCISE alert) that no drill answers is
+// marked, but prompts nobody: nothing about it goes out on the LIVE
+// account, nor on the exercise one.
+func TestADrillWarningNeverTextsOnTheLiveAccount(t *testing.T) {
+	r := newPromptRig(t, 1)
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	imp, err := r.warnings().Import(testCtx(t), "feed", plans.UpstreamWarning{Alert: plans.UpstreamRef{Sender: "cma.example", Identifier: "EX-1"},
+		Source: "cap:cma.example,EX-1,2026-07-20T09:00:00+08:00", Purpose: plans.WarningExercise, Regions: []plans.RegionCode{district},
+		Level: plans.WarningRed, Event: "暴雨", Headline: "演练：暴雨红色预警"})
+	require.NoError(t, err)
+	w := imp.Warning
+	v := r.issue(t, other)
+
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, v.ID)
+	got := r.warning(t, w.ID)
+	assert.True(t, got.Prompt, "marked: no drill answered it")
+	assert.Nil(t, got.Prompted)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 1, "the LIVE warning's text only")
+	assert.Contains(t, msgs[0].Body, string(v.ID))
+	assert.EqualValues(t, 1, r.sim.Stats().Accounts[liveAcct.SID].Created)
+	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created)
+}
+
+// With no commander's phone on record, the warning says so and the
+// leader logs it as a warning: nothing is sent.
+func TestAWarningNobodyCanBeTextedAboutSaysSo(t *testing.T) {
+	r := newPromptRig(t, 1)
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens[1:]...)
+	w := r.issue(t, district)
+	r.clock.Add(promptTimeout)
+	got := r.waitPrompted(t, w.ID)
+	assert.True(t, got.Prompted.NoPhone)
+	assert.Empty(t, got.Prompted.Texts)
+	deadline := time.Now().Add(30 * time.Second)
+	for r.noPhone.n.Load() == 0 {
+		require.True(t, time.Now().Before(deadline), "no warning logged")
+		time.Sleep(20 * time.Millisecond)
+	}
+	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created)
+}
+
+// Under rules 12 (a member runs an older muster) the claim lists nobody
+// and says so; the warning is only marked, as before.
+func TestWarningPromptDoesNothingUnderRules12(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 1, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, 1, 300, clustertest.Options{Setup: func(i int, n *cluster.Node) { setup(i, n); access.Register(n) },
+		Config: func(_ int, c *cluster.Config) { c.Rules, c.Clock = 12, clock }}, testCtx(t))
+	n := e.c.Leader().Node
+	require.Eventually(t, func() bool { return n.Status().Rules == 12 }, 10*time.Second, 10*time.Millisecond)
+	createTokens(t, n, promptTokens[0])
+	ws := plans.NewWarningService(n, n, plans.WarningConfig{Clock: clock, ResponseTimeout: promptTimeout})
+	w, err := ws.Issue(testCtx(t), "zhou", plans.WarningInput{Regions: []plans.RegionCode{district}, Level: "red", Event: "暴雨", Headline: "暴雨红色预警"})
+	require.NoError(t, err)
+	clock.Add(promptTimeout)
+	var out struct {
+		Older bool `json:"older"`
+	}
+	applyJSON(t, n, notify.CmdWarningPrompt, `{"warning":"`+string(w.ID)+`"}`, &out)
+	assert.True(t, out.Older)
+	got, err := ws.Warning(testCtx(t), muster.Default, w.ID)
+	require.NoError(t, err)
+	assert.True(t, got.Prompt)
+	assert.Nil(t, got.Prompted)
+}
+
+// The text names the warning (event, colour, ID, regions, when issued),
+// says no response started by its due time, and gives the activation it
+// suggests first, or, with none, where to look.
+func TestWarningPromptText(t *testing.T) {
+	zone := time.FixedZone("CST", 8*60*60)
+	issued := time.Date(2026, 7, 20, 1, 5, 0, 0, time.UTC) // 09:05 in China
+	w := plans.Warning{ID: "W000003", Level: plans.WarningOrange, Event: "暴雨", Regions: []plans.RegionCode{"990101"},
+		Areas: []plans.WarningArea{{Code: "990101", Name: "东湖区"}}, IssuedAt: issued, RespondBy: issued.Add(30 * time.Minute),
+		SuggestedLevel: plans.LevelII, Suggestions: []plans.Suggestion{{Plan: "everyone", Level: plans.LevelIV}, {Plan: "flood-control", Level: plans.LevelII}}}
+	assert.Equal(t, "【示例市应急】【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至09:35未启动响应。请立即启动：muster activate flood-control --region 990101 --level II --purpose live，或在控制台处理。",
+		notify.WarningPromptText(w, "【示例市应急】", zone))
+	w.Suggestions = nil
+	w.RespondBy = issued.Add(16 * time.Hour)
+	assert.Equal(t, "【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至7月21日01:05未启动响应。请立即在控制台或用 muster warning show W000003 查看并启动响应。",
+		notify.WarningPromptText(w, "", zone))
+}
