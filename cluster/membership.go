@@ -43,6 +43,10 @@ type NodeInfo struct {
 	// webhooks and people in answer links (Config.PublicURL); empty in a
 	// record of a muster before it, or of a join by hand.
 	PublicURL string `json:"public_url,omitempty"`
+	// NoLiveSMS says the member has no LIVE SMS account (Config.NoLiveSMS):
+	// while it leads, no LIVE call-up's message goes out. False in a record
+	// of a muster before it, which does not say.
+	NoLiveSMS bool `json:"no_live_sms,omitempty"`
 }
 
 func (n *Node) registerMembership() {
@@ -93,7 +97,7 @@ func (n *Node) nodeInfo(id string) (NodeInfo, bool) {
 // registerSelf records this leader's own addresses if the state does not
 // already hold them (a bootstrapped node, or one whose address changed).
 func (n *Node) registerSelf(ctx context.Context) {
-	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, Rules: n.cfg.Rules, PublicURL: n.cfg.PublicURL}
+	self := NodeInfo{ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), HTTPAddr: n.cfg.HTTPAddr, Rules: n.cfg.Rules, PublicURL: n.cfg.PublicURL, NoLiveSMS: n.cfg.NoLiveSMS}
 	if info, ok := n.nodeInfo(self.ID); ok && info == self {
 		return
 	}
@@ -275,6 +279,9 @@ func (n *Node) join(ctx context.Context, req JoinRequest) error {
 	}
 	if ok && info.PublicURL == "" && old.RaftAddr == info.RaftAddr {
 		info.PublicURL = old.PublicURL
+	}
+	if ok && req.ByHand && old.RaftAddr == info.RaftAddr {
+		info.NoLiveSMS = old.NoLiveSMS // what the member said of itself stands
 	}
 	// The record before the voter: a member without one counts as rules 1,
 	// and the leader would stamp that in between.
@@ -789,6 +796,9 @@ type ServerStatus struct {
 	// webhooks and people in answer links, as its record says; absent when
 	// it says none (a muster before it).
 	PublicURL string `json:"public_url,omitempty"`
+	// NoLiveSMS says the member's record says it has no LIVE SMS account:
+	// while it leads, LIVE call-ups are refused and no LIVE message goes out.
+	NoLiveSMS bool   `json:"no_live_sms,omitempty"`
 	Suffrage  string `json:"suffrage"`
 	Leader    bool   `json:"leader"`
 	Rules     int    `json:"rules"` // as its record says; 1 when it says none
@@ -910,7 +920,7 @@ func (n *Node) Status() Status {
 			ss := ServerStatus{ID: string(s.ID), RaftAddr: string(s.Address), Suffrage: s.Suffrage.String(), Leader: s.ID == leaderID}
 			ss.Rules = 1
 			if info, ok := n.nodeInfo(string(s.ID)); ok {
-				ss.HTTPAddr, ss.PublicURL = info.HTTPAddr, info.PublicURL
+				ss.HTTPAddr, ss.PublicURL, ss.NoLiveSMS = info.HTTPAddr, info.PublicURL, info.NoLiveSMS
 				ss.Rules = max(info.Rules, 1)
 			}
 			n.memberContact(&ss, s.Address)
@@ -1079,8 +1089,9 @@ func (n *Node) publishRules() {
 		_, leader := n.raft.LeaderWithID()
 		// A leader records its own with its addresses (registerSelf), after
 		// its barrier; the others forward theirs.
-		if (!ok || info.Rules != n.cfg.Rules || info.PublicURL != n.cfg.PublicURL) && leader != "" && !n.IsLeader() && n.cfg.ClusterKey != "" {
-			info.Rules, info.PublicURL = n.cfg.Rules, n.cfg.PublicURL
+		stale := !ok || info.Rules != n.cfg.Rules || info.PublicURL != n.cfg.PublicURL || info.NoLiveSMS != n.cfg.NoLiveSMS
+		if stale && leader != "" && !n.IsLeader() && n.cfg.ClusterKey != "" {
+			info.Rules, info.PublicURL, info.NoLiveSMS = n.cfg.Rules, n.cfg.PublicURL, n.cfg.NoLiveSMS
 			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 			if err := n.putNode(ctx, clusterActor, info); err != nil {
 				n.logger.Debug("recording this node's rules failed; trying again", "err", err)
@@ -1094,6 +1105,28 @@ func (n *Node) publishRules() {
 		case <-t.C:
 		}
 	}
+}
+
+// LeaderWithoutLiveSMS returns the ID of the leader when it has no LIVE
+// SMS account, which would leave every LIVE call-up's messages pending:
+// this node's own Config.NoLiveSMS when it leads, else what the leader's
+// member record says. It returns "" when the leader has one, when its
+// record does not say (a muster before it), and when no leader is known.
+func (n *Node) LeaderWithoutLiveSMS() string {
+	_, id := n.raft.LeaderWithID()
+	switch {
+	case id == "":
+		return ""
+	case string(id) == n.cfg.NodeID:
+		if n.cfg.NoLiveSMS {
+			return n.cfg.NodeID
+		}
+		return ""
+	}
+	if info, ok := n.nodeInfo(string(id)); ok && info.NoLiveSMS {
+		return string(id)
+	}
+	return ""
 }
 
 // rulesRetry is how often publishRules tries.

@@ -38,6 +38,11 @@ type Config struct {
 	HTTPAddr      string // base URL peers use to forward to this node, e.g. http://10.0.0.1:8080
 	PublicURL     string // base URL of the providers' webhooks and the answer links (--public-url), kept in the member record; empty: not said
 	Bootstrap     bool   // form a new single-voter cluster if the data dir is empty
+	// NoLiveSMS says this node has no LIVE SMS account (muster agent
+	// without --twilio-account-sid): kept in its member record, so that
+	// every member can refuse a LIVE call-up while it leads
+	// (LeaderWithoutLiveSMS) and cluster status names it.
+	NoLiveSMS bool
 	// InitialCluster, when set, lists every voter of a new cluster by ID
 	// and raft address. A listed node that starts on an empty data dir
 	// bootstraps with exactly this configuration, as every other listed node

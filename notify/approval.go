@@ -328,6 +328,12 @@ func (s *Service) Decide(ctx context.Context, actor string, id plans.ActivationI
 	if err := CheckReason("reason", req.Reason, "say briefly why; the whole of it goes into the audit trail and the console"); err != nil {
 		return out, err
 	}
+	if req.Approve {
+		// The approval starts the call-up: not while nobody would be called.
+		if err := s.liveSMS(); err != nil {
+			return out, err
+		}
+	}
 	if req.Approve && !req.Repeat {
 		if err := s.notStartedSince(ctx, id); err != nil {
 			return out, err

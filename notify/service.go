@@ -71,6 +71,41 @@ type Service struct {
 	// shows as approval_expired once its window has passed by it
 	// (muster.SystemClock when nil). Set it before use.
 	Clock muster.Clock
+	// LeaderWithoutLiveSMS, when set, names the leader, which sends every
+	// call-up's messages, when it has no LIVE SMS account, and returns ""
+	// when it has one or is not known (cluster.Node's): LIVE activations
+	// and approvals are refused while it names one, and previews say so,
+	// for their messages would stay pending and nobody would be called.
+	// Nil: not checked. Set it before use.
+	LeaderWithoutLiveSMS func() string
+}
+
+// liveSMS refuses (EConflict) a LIVE call-up while the leader has no LIVE
+// SMS account (Service.LeaderWithoutLiveSMS): it would be recorded, and
+// its messages would stay pending with nobody called, which the official
+// who started it would learn only when nobody came.
+func (s *Service) liveSMS() error {
+	if s.LeaderWithoutLiveSMS == nil {
+		return nil
+	}
+	leader := s.LeaderWithoutLiveSMS()
+	if leader == "" {
+		return nil
+	}
+	return muster.Errorf(muster.EConflict, "no LIVE SMS account: node %s, which leads the cluster and sends every call-up, was started without one, "+
+		"so a LIVE call-up would call nobody (主节点 %s 未配置真实短信账号，真实召集发不出去): start it with its LIVE account, "+
+		"--twilio-account-sid, --twilio-auth-token and --twilio-from (or --twilio-messaging-service-sid), as every member should run; "+
+		"muster cluster status names the members without one. EXERCISE and TEST activations are not affected", leader, leader)
+}
+
+// keyUsed reports whether actor's idempotency key created an activation
+// already: the request is a retry, answered with what it created.
+func keyUsed(tx *bolt.Tx, actor, key string) bool {
+	if key == "" {
+		return false
+	}
+	b := tx.Bucket(bActivationKeys)
+	return b != nil && b.Get(idempotencyKey(actor, key)) != nil
 }
 
 // NewService returns a Service over a replicated state.
@@ -234,10 +269,8 @@ func notAgain(tx *bolt.Tx, actor string, cr activationCreate, repeat bool, now t
 	if repeat || cr.Purpose != PurposeLive {
 		return nil
 	}
-	if cr.Key != "" {
-		if b := tx.Bucket(bActivationKeys); b != nil && b.Get(idempotencyKey(actor, cr.Key)) != nil {
-			return nil
-		}
+	if keyUsed(tx, actor, cr.Key) {
+		return nil
 	}
 	same := sameLive(cr)
 	if o, err := activeAgain(tx, same); err != nil || o != nil {
@@ -388,6 +421,10 @@ type Preview struct {
 	// call-up still open or awaiting approval (ask with repeat to start it
 	// all the same); empty when it would not be.
 	Again string `json:"again,omitempty"`
+	// NoLiveSMS says why starting or approving this LIVE call-up would be
+	// refused: the leader, which sends its messages, has no LIVE SMS
+	// account (Service.LeaderWithoutLiveSMS); empty when it has one.
+	NoLiveSMS string `json:"no_live_sms,omitempty"`
 	// Warnings says what the preview found that starting it does not
 	// refuse but someone should read first: a sample SMS of more than
 	// plans.MaxSMSSegments segments (each billed; over 1,600 characters
@@ -447,6 +484,11 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
 	out := Preview{Activation: p.activation("", nil), Send: s.senders.For(p.req.Purpose)}
 	out.Activation.CreatedAt = time.Time{}
+	if p.req.Purpose == PurposeLive {
+		if err := s.liveSMS(); err != nil {
+			out.NoLiveSMS = err.Error()
+		}
+	}
 	prefixes := make([]string, len(p.regions))
 	for i, r := range p.regions {
 		prefixes[i] = plans.RegionPrefix(r)
@@ -647,7 +689,13 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 		if err := askedFor(tx, cr); err != nil {
 			return err
 		}
-		return notAgain(tx, actor, cr, req.Repeat, s.now())
+		if err := notAgain(tx, actor, cr, req.Repeat, s.now()); err != nil {
+			return err
+		}
+		if cr.Purpose == PurposeLive && !keyUsed(tx, actor, cr.Key) {
+			return s.liveSMS()
+		}
+		return nil
 	})
 	if err != nil {
 		return out, err

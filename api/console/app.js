@@ -390,6 +390,8 @@
       (m) => `${m[1]} 未曾发送，没有可撤回的内容。`],
     ['conflict', /^activation (\S+) \(.*\) (?:is already active over the same regions|over the same regions)/,
       (m) => `这些区域已有本预案的另一次启动或申请（${m[1]}）：请先查看它。`],
+    ['conflict', /^no LIVE SMS account: node (\S+), which leads/,
+      (m) => `主节点 ${m[1]} 未配置真实短信账号，真实召集发不出去，已拒绝：请为该节点配置真实短信账号（--twilio-account-sid 等）后重启；演练和测试不受影响。`],
     ['not_found', /^activation (\S+) does not exist/, (m) => `没有这个启动记录 ${m[1]}：请检查编号。`],
   ];
 
@@ -895,7 +897,8 @@
   // before approving, as muster approve's preview says them: the plan
   // already calling up these people, the people other LIVE call-ups have
   // called up already, the drills it stands down, a repeat the server
-  // would refuse, the server's own warnings (a long SMS).
+  // would refuse, a LIVE call-up refused as the leader has no LIVE SMS
+  // account, the server's own warnings (a long SMS).
   function previewWarnings(p) {
     const a = p.activation || {};
     const out = [];
@@ -911,6 +914,7 @@
     if ((a.stopped_drills || []).length)
       out.push(['drills-stop', `演练将中止：这些区域正在进行的演练（${a.stopped_drills.join('、')}）会在本次启动时解除。`]);
     if (p.again) out.push(['again', `将被拒绝为重复启动：${p.again}`]);
+    if (p.no_live_sms) out.push(['no-live-sms', `将被拒绝：主节点未配置真实短信账号，批准后没有人会收到通知。${p.no_live_sms}`]);
     for (const w of p.warnings || []) out.push(['server', w]);
     return out;
   }

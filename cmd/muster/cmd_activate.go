@@ -91,6 +91,9 @@ switched or sent before that.`,
 				// would only waste the time of whoever answers.
 				return errors.New("nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant")
 			}
+			if p.NoLiveSMS != "" {
+				return errors.New("nothing was activated: the leader has no LIVE SMS account, so nobody would be called (NO LIVE SMS ACCOUNT above)")
+			}
 			if !yes && p.Guard.Needed() && !p.Guard.ConfirmedBy(req.ConfirmScope) {
 				// Only --confirm-scope confirms a scope wider than the plan
 				// expects, so that it is a choice made apart from the usual
@@ -246,6 +249,9 @@ approval is refused unless --repeat is given: its people have been called.`,
 			a := p.Activation
 			fmt.Fprintf(c.err, "activation %s requested by %s at %s: %s\n", a.ID, requestedBy(a), showTime(a.CreatedAt, time.Local, secondLayout), a.Reason)
 			printPreview(c.err, p)
+			if p.NoLiveSMS != "" {
+				return errors.New("nothing was approved: the leader has no LIVE SMS account, so nobody would be called (NO LIVE SMS ACCOUNT above)")
+			}
 			if !yes {
 				fmt.Fprintf(c.err, "\nType the activation ID (%s) to approve it, anything else to cancel: ", a.ID)
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
@@ -495,7 +501,8 @@ func printPreview(w io.Writer, p notify.Preview) {
 // confirmation is skipped with --yes, so that a script's log shows them: the
 // plan already calling up these regions' people, the people other LIVE
 // call-ups have called up already, and drills this LIVE activation stands
-// down, and the server's own warnings (a long SMS).
+// down, a LIVE call-up refused as the leader has no LIVE SMS account, and
+// the server's own warnings (a long SMS).
 func previewWarnings(p notify.Preview) []string {
 	var out []string
 	out = append(out, p.Warnings...)
@@ -519,6 +526,9 @@ func previewWarnings(p notify.Preview) []string {
 			again += " (--repeat)"
 		}
 		out = append(out, "REFUSED AS A REPEAT — "+again)
+	}
+	if p.NoLiveSMS != "" {
+		out = append(out, "NO LIVE SMS ACCOUNT — refused: "+p.NoLiveSMS)
 	}
 	if p.LeftOut > 0 {
 		out = append(out, fmt.Sprintf("LEFT OUT — %s called up for real by an active LIVE call-up %s not drilled.", count(p.LeftOut, "person", "people"), plural(p.LeftOut, "is", "are")))

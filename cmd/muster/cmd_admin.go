@@ -88,6 +88,9 @@ func newClusterCmd(g *globals) *cobra.Command {
 							s.ID, clockApart(*s.ClockOffsetMs), st.ClockTolerance)
 					}
 				}
+				if l := liveSMSText(st.Servers); l != "" {
+					fmt.Fprintf(w, "\n%s\n", l)
+				}
 				for _, s := range st.Servers {
 					if s.LogFailing != "" {
 						fmt.Fprintf(w, "\n%s cannot store the raft entries it is sent, so it does not count towards the quorum: %s\n", s.ID, s.LogFailing)
@@ -487,6 +490,36 @@ func auditCommand(e cluster.AuditEntry) string {
 		return e.Type
 	}
 	return e.Type + ": RESTORED, " + restoreText(r)
+}
+
+// liveSMSText says which members have no LIVE SMS account, as their
+// records say, and what that means: while such a member leads, LIVE
+// activations and approvals are refused and the messages of the LIVE
+// call-ups open stay pending; a member without one that does not lead
+// would do so once leadership moves to it. Empty when every member has one.
+func liveSMSText(servers []cluster.ServerStatus) string {
+	var lead string
+	var others []string
+	for _, s := range servers {
+		switch {
+		case !s.NoLiveSMS:
+		case s.Leader:
+			lead = s.ID
+		default:
+			others = append(others, s.ID)
+		}
+	}
+	const flags = "--twilio-account-sid, --twilio-auth-token and --twilio-from (or --twilio-messaging-service-sid)"
+	var out []string
+	if lead != "" {
+		out = append(out, fmt.Sprintf("NO LIVE SMS ACCOUNT on the leader %s (主节点未配置真实短信账号): LIVE activations and approvals are refused, "+
+			"and the messages of LIVE call-ups already open stay pending; restart it with its LIVE account (%s)", lead, flags))
+	}
+	if len(others) > 0 {
+		out = append(out, fmt.Sprintf("no LIVE SMS account on %s: should leadership move there, LIVE call-ups are refused and nobody is called; "+
+			"give every member the LIVE account (%s)", strings.Join(others, ", "), flags))
+	}
+	return strings.Join(out, "\n")
 }
 
 // publicURLText says which base URL the members give the providers for

@@ -258,7 +258,8 @@ type smsWiring struct {
 // built-in simulator backs both routes unless flags name real accounts; an
 // agent without an exercise account sends drills to a built-in simulator
 // of its own, never to the live account, and one without a live account
-// leaves LIVE messages pending. Each route is logged, and in dev printed.
+// sends no LIVE message (while it leads, LIVE call-ups are refused). Each
+// route is logged, and in dev printed.
 func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *smsWiring, err error) {
 	s := &o.sms
 	w := &smsWiring{tokens: map[string]string{}}
@@ -313,8 +314,9 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 		return nil, usageErrorf("%s without --twilio-account-sid: a fallback takes over from the LIVE account while it fails, and there is none; "+
 			"give the LIVE account too, or this one as --twilio-account-sid", s.liveFallback.flag("account-sid"))
 	} else {
-		w.senders.Live = notify.SendInfo{Account: "(no LIVE SMS account configured: messages stay pending)"}
-		logger.Warn("no LIVE SMS account (--twilio-account-sid): LIVE call-ups are recorded but their messages stay pending")
+		w.senders.Live = notify.SendInfo{Account: "(no LIVE SMS account configured on this node: while it leads, LIVE call-ups are refused)"}
+		logger.Warn("no LIVE SMS account (--twilio-account-sid, --twilio-auth-token, --twilio-from): while this node leads, LIVE activations and approvals are refused, " +
+			"and LIVE call-ups already open keep their messages pending")
 	}
 	exSim := devExercise
 	if len(simAccounts) > 0 {

@@ -189,7 +189,8 @@ node is started with the same --node-id, --data-dir, --raft-addr and
 The leader sends call-up SMS: LIVE through the --twilio-* account, EXERCISE
 and TEST through the --exercise-twilio-* account, never the other way round.
 Without an exercise account drills go to a built-in simulator (nothing
-reaches a phone); without a live account LIVE messages stay pending. Give
+reaches a phone). While the leader has no live account, LIVE activations
+and approvals are refused (409), as nobody would be called. Give
 every node the same --public-url, reaching any node, for the providers'
 webhooks and the answer links in call-up SMS (PUBLIC-URL/r/...). See
 docs/operations.md.`,
@@ -327,6 +328,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		RaftAdvertise:    o.raftAdvertise,
 		HTTPAddr:         advertise,
 		PublicURL:        publicURL,
+		NoLiveSMS:        sms.dispatch.Live == nil,
 		Bootstrap:        o.bootstrap,
 		InitialCluster:   o.initialMembers(),
 		Join:             o.join != "" && !o.listed(),
@@ -365,6 +367,8 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	actSvc := notify.NewService(node, node, sms.senders)
 	actSvc.ApprovalWindow = o.approvalWindow
 	actSvc.PublicURL = sms.dispatch.PublicURL // previews show answer links as long as the sent ones
+	// A LIVE call-up that nobody would send is refused at once.
+	actSvc.LeaderWithoutLiveSMS = node.LeaderWithoutLiveSMS
 	drillSvc := drills.NewService(node, node, muster.SystemClock{})
 	drillSvc.Rules = func() int { return node.Status().Rules } // what readers are told of postponements follows the cluster's rules
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
@@ -443,7 +447,7 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		}
 	}
 
-	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules, PublicURL: publicURL}
+	self := cluster.NodeInfo{ID: o.nodeID, RaftAddr: node.RaftAddr(), HTTPAddr: advertise, Rules: muster.Rules, PublicURL: publicURL, NoLiveSMS: sms.dispatch.Live == nil}
 	listed := o.listed()
 	if own := node.OwnState(); !o.bootstrap && o.join == "" && !listed && !own.Member && own.AppliedIndex == 0 && len(node.Status().Servers) == 0 {
 		// A restarted member needs none of the flags because its data dir

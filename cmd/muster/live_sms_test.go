@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"muster/examples"
+)
+
+// TestAgentWithoutALiveAccountRefusesLiveCallUps: an agent started
+// without --twilio-account-sid refuses a LIVE activation at once (409,
+// naming the node and the flags of the account it lacks), where it
+// recorded it and left its messages pending for ever with only its start
+// log saying why; muster activate stops at the preview, which says so; an
+// EXERCISE activation is taken; muster cluster status names the leader
+// without a LIVE account. An agent with a LIVE account takes the same LIVE
+// activation as before, and its status says nothing of it.
+func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	liveReq, _ := json.Marshal(map[string]any{"plan_id": "flood-control", "regions": []string{"990101"}, "level": "IV", "purpose": "LIVE", "reason": "暴雨红色预警"})
+	c := newAPI(t, testAdminToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// start runs a single agent with the given flags, the demo city, a
+	// roster and the flood plan, and returns its base URL and the CLI's env.
+	start := func(name string, env []string, flags ...string) (string, []string) {
+		httpAddr := freePort(t)
+		base := "http://" + httpAddr
+		args := append([]string{"agent", "--node-id", name, "--data-dir", filepath.Join(t.TempDir(), name), "--raft-addr", freePort(t), "--http-addr", httpAddr,
+			"--bootstrap", "--bootstrap-token", testAdminToken, "--log-level", "warn"}, flags...)
+		startProc(t, name, append([]string{"MUSTER_CLUSTER_KEY=" + testClusterKey}, env...), args...).waitOutput("cluster bootstrapped", 30*time.Second)
+		c.waitStatus(base+"/readyz", http.StatusOK, 30*time.Second)
+		cli := []string{"MUSTER_ADDR=" + base, "MUSTER_TOKEN=" + testAdminToken}
+		code, body := c.call(ctx, http.MethodPost, base+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
+		require.Equal(t, http.StatusOK, code, "%s", body)
+		roster := filepath.Join(t.TempDir(), "roster.csv")
+		require.Zero(t, runCLI(t, nil, "roster", "generate", "-n", "300", "--out", roster).code)
+		r := runCLI(t, cli, "roster", "import", "-f", roster)
+		require.Zero(t, r.code, r.stderr)
+		r = runCLI(t, cli, "plan", "apply", "-f", filepath.Join("..", "..", "examples", "plans", "flood.yaml"))
+		require.Zero(t, r.code, r.stderr)
+		return base, cli
+	}
+
+	base, cli := start("n1", nil)
+	r := runCLI(t, cli, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "live", "--reason", "暴雨红色预警", "--yes")
+	assert.NotZero(t, r.code, "muster activate stops: %s", r.stderr)
+	assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT — refused: no LIVE SMS account: node n1, which leads the cluster", "the preview says why")
+	assert.Contains(t, r.stderr, "nothing was activated: the leader has no LIVE SMS account")
+
+	code, body := c.call(ctx, http.MethodPost, base+"/api/v1/activations", liveReq, "application/json")
+	require.Equal(t, http.StatusConflict, code, "%s", body)
+	var refusal struct {
+		Error struct{ Code, Message string }
+	}
+	require.NoError(t, json.Unmarshal(body, &refusal))
+	assert.Equal(t, "conflict", refusal.Error.Code)
+	assert.Contains(t, refusal.Error.Message, "no LIVE SMS account: node n1, which leads the cluster and sends every call-up, was started without one")
+	assert.Contains(t, refusal.Error.Message, "--twilio-account-sid, --twilio-auth-token and --twilio-from")
+
+	id, recipients := activateCLI(t, cli, "flood-control", "990102")
+	assert.Positive(t, recipients, "an EXERCISE activation is taken")
+	var list struct {
+		Items []struct {
+			ID      string `json:"id"`
+			Purpose string `json:"purpose"`
+		} `json:"items"`
+	}
+	require.Equal(t, http.StatusOK, c.getJSON(base+"/api/v1/activations", &list))
+	require.Len(t, list.Items, 1, "no LIVE call-up was recorded")
+	assert.Equal(t, id, list.Items[0].ID)
+
+	r = runCLI(t, cli, "cluster", "status")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "NO LIVE SMS ACCOUNT on the leader n1 (主节点未配置真实短信账号): LIVE activations and approvals are refused")
+
+	// With a LIVE account (on a simulator), the same request is taken.
+	acct := twilioAccount{sid: "AC0000000000000000000000000000000a", token: "agentlive1", number: "+15005550100"}
+	simAddr := freePort(t)
+	startProc(t, "twilio-sim", nil, "twilio-sim", "--listen", simAddr, "--account", acct.spec(), "--log-level", "error").
+		waitOutput("twilio simulator listening", 10*time.Second)
+	base, cli = start("m1", []string{"MUSTER_TWILIO_AUTH_TOKEN=" + acct.token},
+		"--twilio-account-sid", acct.sid, "--twilio-from", acct.number, "--twilio-api-url", "http://"+simAddr)
+	code, body = c.call(ctx, http.MethodPost, base+"/api/v1/activations", liveReq, "application/json")
+	assert.Equal(t, http.StatusCreated, code, "%s", body)
+	r = runCLI(t, cli, "cluster", "status")
+	require.Zero(t, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "LIVE SMS ACCOUNT")
+}
