@@ -74,8 +74,8 @@ type Run struct {
 	Participants int       `json:"participants"`
 	Units        []string  `json:"units,omitempty"`
 	EndsAt       time.Time `json:"ends_at,omitzero"` // when the scheduler stands the call-up down
-	// Waited is how long the run was postponed by a live emergency, and
-	// WaitedFor what it waited for (rules 13; empty before: a live
+	// Waited is how long the run was postponed (by a live emergency, or a
+	// region's recovery after one), and WaitedFor what it waited for (rules 13; empty before: a live
 	// emergency): emergency, recovery (a region's recovery after one) or
 	// emergency_and_recovery.
 	Waited    plans.Duration `json:"waited,omitempty"`
@@ -173,8 +173,8 @@ type Fire struct {
 	// none).
 	Next      time.Time `json:"next,omitzero"`
 	NextRunAt time.Time `json:"next_run_at,omitzero"`
-	// RetryAt is when to look again if a live emergency postpones the
-	// occurrence; at the latest Next. A retry after Next, or none, gives the
+	// RetryAt is when to look again if a live emergency (or a region's
+	// recovery after one) postpones the occurrence; at the latest Next. A retry after Next, or none, gives the
 	// occurrence up instead.
 	RetryAt time.Time `json:"retry_at,omitzero"`
 }

@@ -75,7 +75,7 @@ func (s *Schedule) sameTimes(o *Schedule) bool {
 type Postponement struct {
 	Due     time.Time          `json:"due"`
 	Since   time.Time          `json:"since"`
-	Regions []plans.RegionCode `json:"regions"` // the regions in live emergency that block it
+	Regions []plans.RegionCode `json:"regions"` // the regions in live emergency (or recovery after one) that block it
 	Reason  string             `json:"reason"`
 	Checks  int                `json:"checks"` // times the scheduler found it blocked
 	// Emergency and Recovery say what the scheduler's looks found

@@ -23,13 +23,15 @@ import (
 // unless configured otherwise: a due drill starts at most this late.
 const DefaultTick = 5 * time.Second
 
-// DefaultPostponeRetry is how long a drill postponed by a live emergency
-// waits between looks unless configured otherwise: it starts at most this
-// long after the emergency stands down. Each look is one raft entry.
+// DefaultPostponeRetry is how long a postponed drill (by a live emergency,
+// or a region's recovery after one) waits between looks unless configured
+// otherwise: it starts at most this long after the emergency stands down,
+// or the region's recovery ends. Each look is one raft entry.
 const DefaultPostponeRetry = time.Minute
 
 // OneOffPostponeLimit is how long a one-off drill waits out a live
-// emergency before it is given up and recorded missed. A recurring drill
+// emergency (and a region's recovery after one) before it is given up and
+// recorded missed. A recurring drill
 // gives up at its next due time; a one-off has none, and a drill that
 // starts days late, just after the real thing, helps no one.
 const OneOffPostponeLimit = 24 * time.Hour
@@ -53,8 +55,8 @@ type SchedulerConfig struct {
 	// Tick is how often Run looks for due drills and runs whose length is
 	// over (default 5s).
 	Tick time.Duration
-	// PostponeRetry is how long a drill postponed by a live emergency waits
-	// before the scheduler looks again (default 5m); never past the
+	// PostponeRetry is how long a postponed drill (by a live emergency, or a
+	// region's recovery after one) waits before the scheduler looks again (default 5m); never past the
 	// schedule's next due time.
 	PostponeRetry time.Duration
 	// Logger receives what each pass did (default slog.Default()).
@@ -122,10 +124,11 @@ type TickReport struct {
 	// Started are the runs whose EXERCISE activation was created.
 	Started []RunID `json:"started,omitempty"`
 	// Postponed are the schedules whose occurrence waits for a live
-	// emergency in its regions to end.
+	// emergency in its regions, or a region's recovery after one, to end.
 	Postponed []ScheduleID `json:"postponed,omitempty"`
 	// Missed are the runs recorded missed: due times that passed while the
-	// cluster was down, or that a live emergency held until the next one.
+	// cluster was down, or that a live emergency (or the recovery after
+	// it) held until the next one.
 	Missed []RunID `json:"missed,omitempty"`
 	// MissedUnrecorded counts missed due times beyond MaxMissedRecorded per
 	// fire, added to their schedule's missed count without a run each.
@@ -404,7 +407,7 @@ func (s *Scheduler) note(sc *Schedule, f Fire, res *FireResult, rep *TickReport)
 	}
 	if p := res.Postponed; p != nil {
 		rep.Postponed = append(rep.Postponed, sc.ID)
-		s.log.Info("drill postponed by a live emergency", "schedule", sc.ID, "plan", sc.Plan, "due", p.Due,
+		s.log.Info("drill postponed", "by", WaitedWhat(p.waitedFor()), "schedule", sc.ID, "plan", sc.Plan, "due", p.Due,
 			"regions", p.Regions, "reason", p.Reason, "checks", p.Checks, "retry_at", res.Schedule.RunAt)
 	}
 	r := res.Run
@@ -576,8 +579,9 @@ func latestStart(sc *Schedule, due time.Time, loc *time.Location) time.Time {
 //
 //   - muster_drill_schedules: schedules that exist, paused ones included;
 //   - muster_drill_schedules_postponed: schedules whose occurrence waits for
-//     a live emergency to end, as Service.Get shows them at the scrape (not
-//     paused, and a region still in emergency);
+//     a live emergency, or (rules 13) a region's recovery after one, to
+//     end, as Service.Get shows them at the scrape (not paused, and a
+//     region still in emergency or recovery);
 //   - muster_drill_runs_total{status}: runs recorded, by status (started,
 //     missed, failed);
 //   - muster_drill_runs_ended_total{outcome}: started runs whose call-up
@@ -594,7 +598,7 @@ func (s *Scheduler) Collector() prometheus.Collector {
 		now:       s.svc.Now,
 		recovery:  s.svc.recoveryPostpones,
 		schedules: prometheus.NewDesc("muster_drill_schedules", "Drill schedules, paused ones included.", nil, nil),
-		postponed: prometheus.NewDesc("muster_drill_schedules_postponed", "Drill schedules whose occurrence is postponed by a live emergency.", nil, nil),
+		postponed: prometheus.NewDesc("muster_drill_schedules_postponed", "Drill schedules whose occurrence is postponed by a live emergency over their regions, or (rules 13) by a region's recovery after one.", nil, nil),
 		runs:      prometheus.NewDesc("muster_drill_runs_total", "Drill runs recorded, by status (started, missed, failed).", []string{"status"}, nil),
 		ended: prometheus.NewDesc("muster_drill_runs_ended_total",
 			"Started drill runs whose call-up is over, by outcome (held, cut_short, stopped_by_live, retracted); only held ones count as drills.", []string{"outcome"}, nil),

@@ -748,7 +748,7 @@ func TestPostponedScheduleShowsWhatBlocksItNow(t *testing.T) {
 	metric := sched.Collector()
 	postponedMetric := func(n int) string {
 		return fmt.Sprintf(`
-# HELP muster_drill_schedules_postponed Drill schedules whose occurrence is postponed by a live emergency.
+# HELP muster_drill_schedules_postponed Drill schedules whose occurrence is postponed by a live emergency over their regions, or (rules 13) by a region's recovery after one.
 # TYPE muster_drill_schedules_postponed gauge
 muster_drill_schedules_postponed %d
 `, n)
@@ -953,7 +953,7 @@ muster_drill_runs_total{status="started"} 1
 # HELP muster_drill_schedules Drill schedules, paused ones included.
 # TYPE muster_drill_schedules gauge
 muster_drill_schedules 3
-# HELP muster_drill_schedules_postponed Drill schedules whose occurrence is postponed by a live emergency.
+# HELP muster_drill_schedules_postponed Drill schedules whose occurrence is postponed by a live emergency over their regions, or (rules 13) by a region's recovery after one.
 # TYPE muster_drill_schedules_postponed gauge
 muster_drill_schedules_postponed 0
 `

@@ -454,8 +454,8 @@ func (sc *Schedule) input() ScheduleInput {
 // is (bad input is EInvalid naming the field; an unknown schedule or plan
 // is ENotFound) and answered with the same warnings. When its due times
 // change (cron, at, time zone, no-notice window) its next occurrence is
-// the first after now under the new ones, and an occurrence postponed by
-// a live emergency is dropped; otherwise its next occurrence stays. A run
+// the first after now under the new ones, and an occurrence postponed (by
+// a live emergency, or a region's recovery after one) is dropped; otherwise its next occurrence stays. A run
 // of the schedule open now goes on as it started: the change applies from
 // the next run, and the answer says so. A cluster on rules before 13
 // refuses it (EConflict), and so does a schedule changed since it was read.
@@ -513,8 +513,8 @@ func (s *Service) Change(ctx context.Context, actor string, id ScheduleID, ch Sc
 		return Schedule{}, err
 	}
 	if retimed && old.Postponed != nil && !old.Paused {
-		warnings = append(warnings, fmt.Sprintf("the occurrence due %s, postponed by a live emergency since %s, is dropped with the old due times: the schedule starts again at its next due time",
-			old.Postponed.Due.In(mustZone(&old)).Format("2006-01-02 15:04 -07:00"), old.Postponed.Since.In(mustZone(&old)).Format("2006-01-02 15:04 -07:00")))
+		warnings = append(warnings, fmt.Sprintf("the occurrence due %s, postponed by %s since %s, is dropped with the old due times: the schedule starts again at its next due time",
+			old.Postponed.Due.In(mustZone(&old)).Format("2006-01-02 15:04 -07:00"), WaitedWhat(old.Postponed.waitedFor()), old.Postponed.Since.In(mustZone(&old)).Format("2006-01-02 15:04 -07:00")))
 	}
 	var out Schedule
 	err = s.propose(ctx, CmdUpdate, actor, u, &out)

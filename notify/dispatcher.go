@@ -527,8 +527,9 @@ type job struct {
 	rec Recipient
 	n   int
 	seq uint64 // claim order in its lane
-	// restored is the restore number the attempt was claimed under
-	// (Attempt.Restored): its ID carries it.
+	// restored is the restore era the attempt was claimed under
+	// (Attempt.Restored: the restore's number and tag, 0 before any
+	// restore): its ID carries it (".r1-k3f9q").
 	restored int
 }
 

@@ -1471,8 +1471,8 @@ func EscalationAttemptID(act plans.ActivationID, person plans.PersonID, step, n 
 }
 
 // ParseEscalationAttemptID is the inverse of EscalationAttemptID, also of
-// an ID made after a restore (escalationAttemptIDOf), whose restore number
-// it leaves out.
+// an ID made after a restore (escalationAttemptIDOf), whose restore era
+// (the restore's number and tag) it leaves out.
 func ParseEscalationAttemptID(s string) (act plans.ActivationID, person plans.PersonID, step, n int, err error) {
 	act, person, step, n, _, err = parseEscalationAttempt(s)
 	return act, person, step, n, err
