@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,9 +51,16 @@ type promptRig struct {
 
 func newPromptRig(t *testing.T, nodes int) *promptRig {
 	t.Helper()
+	return newPromptRigWith(t, rigOptions{nodes: nodes, people: 300})
+}
+
+// newPromptRigWith is newPromptRig with the options o (its clock is the
+// rig's).
+func newPromptRigWith(t *testing.T, o rigOptions) *promptRig {
+	t.Helper()
 	r := &promptRig{clock: clustertest.NewClock(time.Date(2026, 7, 20, 1, 0, 0, 0, time.UTC)),
 		starts: &countingHandler{match: "warning unanswered past its response time"}, noPhone: &countingHandler{match: "no commander has a phone on record"}}
-	o := rigOptions{nodes: nodes, people: 300, clock: r.clock}
+	o.clock = r.clock
 	o.leaderServices = func(i int, n *cluster.Node, cfg notify.DispatcherConfig) {
 		access.Register(n)
 		p, err := notify.NewWarningPrompter(n, n, notify.WarningPrompterConfig{Live: cfg.Live, Tick: 20 * time.Millisecond, Clock: r.clock,
@@ -178,6 +186,41 @@ func TestAnUnansweredRedWarningTextsItsCommanderOnce(t *testing.T) {
 	assert.NotContains(t, msgs[1].Body, string(w.ID))
 	assert.Equal(t, got.Prompted, r.warning(t, w.ID).Prompted, "the first warning's text stands as the first leader recorded it")
 	assert.EqualValues(t, 2, r.starts.n.Load())
+}
+
+// A leader that dies while it texts the commander leaves the text claimed
+// with no outcome: the next leader sends it, once, as a second attempt,
+// and lists nobody again.
+func TestANewLeaderSendsTheWarningTextItsPredecessorDidNotFinish(t *testing.T) {
+	held, entered := &atomic.Bool{}, make(chan struct{})
+	r := newPromptRigWith(t, rigOptions{nodes: 3, people: 300, wrap: func(exercise bool, p notify.Provider) notify.Provider {
+		if exercise {
+			return p
+		}
+		return holdingCaller{holdFirstText{Provider: p, phone: commanderPhone, held: held, entered: entered}, p.(notify.Caller)}
+	}})
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	w := r.issue(t, district)
+	r.clock.Add(promptTimeout)
+	(&approverRig{callRig: r.callRig}).killHolder(t, entered)
+
+	got := r.waitPrompted(t, w.ID)
+	require.Len(t, got.Prompted.Texts, 1)
+	x := got.Prompted.Texts[0]
+	assert.Equal(t, plans.NoticeSent, x.State)
+	assert.Equal(t, 2, x.Sends)
+	assert.Equal(t, notify.PromptAttemptID(w.ID, 0, 2), x.Attempt)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 1, "the dead leader's send never reached the provider")
+	assert.Equal(t, x.SID, msgs[0].SID)
+	assert.EqualValues(t, 1, r.starts.n.Load(), "the commanders were listed once")
+}
+
+// holdingCaller is a holdFirstText that places calls too, as the rig's
+// voice routes need on a clock.
+type holdingCaller struct {
+	holdFirstText
+	notify.Caller
 }
 
 // A warning an activation answers within its response time prompts
