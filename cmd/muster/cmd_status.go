@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"muster/access"
+	"muster/cluster"
 	"muster/notify"
 	"muster/plans"
 )
@@ -222,7 +223,40 @@ func listStatus(c *client, p *pageFlags, status string) error {
 	if next != "" {
 		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
 	}
+	var open []notify.Activation
+	for _, r := range rows {
+		open = append(open, r.a)
+	}
+	liveSMSNote(c, open...)
 	return nil
+}
+
+// liveSMSNote says on standard error, when any of activations is a LIVE
+// call-up still open (active, or awaiting approval) and the leader has no
+// LIVE SMS account as its member record says (muster cluster status), that
+// their messages are not sent and why: they stay pending until a leader
+// with one takes over. Nothing when the cluster status cannot be read.
+func liveSMSNote(c *client, activations ...notify.Activation) {
+	var ids []string
+	for _, a := range activations {
+		if a.Purpose == notify.PurposeLive && (a.Status == notify.StatusActive || a.Status == notify.StatusPendingApproval) {
+			ids = append(ids, string(a.ID))
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	var st cluster.Status
+	if err := c.do(request{method: http.MethodGet, path: "/api/v1/cluster/status", timeout: 5 * time.Second}, &st); err != nil {
+		return
+	}
+	for _, s := range st.Servers {
+		if s.Leader && s.NoLiveSMS {
+			fmt.Fprintf(c.err, "NO LIVE SMS ACCOUNT on the leader %s (主节点未配置真实短信账号): the messages of LIVE call-ups %s are not sent, "+
+				"and they cannot be approved, until a leader with a LIVE account (--twilio-account-sid) takes over; see muster cluster status\n",
+				s.ID, strings.Join(ids, ", "))
+		}
+	}
 }
 
 // ackedShare is the 报到 share of a in the list, or — where it has no
@@ -414,6 +448,7 @@ func showStatus(c *client, id string, grids int) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
+	liveSMSNote(c, st.Activation)
 	if neverStarted(st.Activation, st.Counters.Total) != "" {
 		return nil // no escalation ever ran
 	}

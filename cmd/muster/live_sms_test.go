@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,13 +33,17 @@ func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
 	defer cancel()
 
 	// start runs a single agent with the given flags, the demo city, a
-	// roster and the flood plan, and returns its base URL and the CLI's env.
-	start := func(name string, env []string, flags ...string) (string, []string) {
+	// roster and the flood plan, and returns its base URL and the CLI's
+	// env, and the agent's own arguments without flags.
+	procs := map[string]*proc{}
+	start := func(name string, env []string, flags ...string) (string, []string, []string) {
 		httpAddr := freePort(t)
 		base := "http://" + httpAddr
-		args := append([]string{"agent", "--node-id", name, "--data-dir", filepath.Join(t.TempDir(), name), "--raft-addr", freePort(t), "--http-addr", httpAddr,
-			"--bootstrap", "--bootstrap-token", testAdminToken, "--log-level", "warn"}, flags...)
-		startProc(t, name, append([]string{"MUSTER_CLUSTER_KEY=" + testClusterKey}, env...), args...).waitOutput("cluster bootstrapped", 30*time.Second)
+		own := []string{"agent", "--node-id", name, "--data-dir", filepath.Join(t.TempDir(), name), "--raft-addr", freePort(t), "--http-addr", httpAddr,
+			"--bootstrap", "--bootstrap-token", testAdminToken, "--log-level", "warn"}
+		args := append(slices.Clone(own), flags...)
+		procs[name] = startProc(t, name, append([]string{"MUSTER_CLUSTER_KEY=" + testClusterKey}, env...), args...)
+		procs[name].waitOutput("cluster bootstrapped", 30*time.Second)
 		c.waitStatus(base+"/readyz", http.StatusOK, 30*time.Second)
 		cli := []string{"MUSTER_ADDR=" + base, "MUSTER_TOKEN=" + testAdminToken}
 		code, body := c.call(ctx, http.MethodPost, base+"/api/v1/regions/import", examples.RegionsCSV(), "text/csv")
@@ -49,10 +54,10 @@ func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
 		require.Zero(t, r.code, r.stderr)
 		r = runCLI(t, cli, "plan", "apply", "-f", filepath.Join("..", "..", "examples", "plans", "flood.yaml"))
 		require.Zero(t, r.code, r.stderr)
-		return base, cli
+		return base, cli, own
 	}
 
-	base, cli := start("n1", nil)
+	base, cli, _ := start("n1", nil)
 	r := runCLI(t, cli, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "live", "--reason", "暴雨红色预警", "--yes")
 	assert.NotZero(t, r.code, "muster activate stops: %s", r.stderr)
 	assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT — refused: no LIVE SMS account: node n1, which leads the cluster", "the preview says why")
@@ -89,11 +94,27 @@ func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
 	simAddr := freePort(t)
 	startProc(t, "twilio-sim", nil, "twilio-sim", "--listen", simAddr, "--account", acct.spec(), "--log-level", "error").
 		waitOutput("twilio simulator listening", 10*time.Second)
-	base, cli = start("m1", []string{"MUSTER_TWILIO_AUTH_TOKEN=" + acct.token},
-		"--twilio-account-sid", acct.sid, "--twilio-from", acct.number, "--twilio-api-url", "http://"+simAddr)
+	m1 := []string{"MUSTER_CLUSTER_KEY=" + testClusterKey, "MUSTER_TWILIO_AUTH_TOKEN=" + acct.token}
+	base, cli, own := start("m1", m1[1:], "--twilio-account-sid", acct.sid, "--twilio-from", acct.number, "--twilio-api-url", "http://"+simAddr)
 	code, body = c.call(ctx, http.MethodPost, base+"/api/v1/activations", liveReq, "application/json")
-	assert.Equal(t, http.StatusCreated, code, "%s", body)
+	require.Equal(t, http.StatusCreated, code, "%s", body)
+	var live struct{ ID string }
+	require.NoError(t, json.Unmarshal(body, &live))
 	r = runCLI(t, cli, "cluster", "status")
 	require.Zero(t, r.code, r.stderr)
 	assert.NotContains(t, r.stdout, "LIVE SMS ACCOUNT")
+	r = runCLI(t, cli, "status")
+	require.Zero(t, r.code, r.stderr)
+	assert.NotContains(t, r.stderr, "LIVE SMS ACCOUNT")
+
+	// Restarted without its LIVE account (as a restored node may be), it
+	// says under muster status why its open LIVE call-up sends nothing.
+	require.NoError(t, procs["m1"].terminate(15*time.Second))
+	startProc(t, "m1 again", m1[:1], own...)
+	c.waitStatus(base+"/readyz", http.StatusOK, 30*time.Second)
+	for _, args := range [][]string{{"status"}, {"status", live.ID}} {
+		r = runCLI(t, cli, args...)
+		require.Zero(t, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT on the leader m1 (主节点未配置真实短信账号): the messages of LIVE call-ups "+live.ID+" are not sent", "muster %v", args)
+	}
 }
