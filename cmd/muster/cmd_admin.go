@@ -472,14 +472,21 @@ func orDash(s string) string {
 }
 
 // restoreText says which restore r was: its number, the backup it started
-// the cluster over (raft index and time) and when.
+// the cluster over (raft index and time), when, and its tag, which tells it
+// from another restore of the same backup and ends the attempt IDs made
+// since (the provider's records show them); none for a restore by an
+// earlier build.
 func restoreText(r muster.Restore) string {
 	taken := "at an unknown time (the backup's state does not say)"
 	if !r.BackupTime.IsZero() {
 		taken = "at " + showTime(r.BackupTime, time.Local, secondLayout)
 	}
-	return fmt.Sprintf("restore %d, over a backup taken %s (raft index %d of the cluster it was taken of), restored %s",
+	s := fmt.Sprintf("restore %d, over a backup taken %s (raft index %d of the cluster it was taken of), restored %s",
 		r.Count, taken, r.BackupIndex, showTime(r.RestoredAt, time.Local, secondLayout))
+	if r.Tag != "" {
+		s += fmt.Sprintf(", tag %s (attempt IDs since end in .r%d-%s)", r.Tag, r.Count, r.Tag)
+	}
+	return s
 }
 
 // auditCommand is an audit entry's command as the list shows it: its type,
