@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ type fixture struct {
 	handlers map[string]http.Handler // by node ID
 	root     string                  // the bootstrap admin secret
 	backups  string                  // the api's BackupDir
+	// noLiveSMS makes the nodes started (or restarted) from now on nodes
+	// without a LIVE SMS account (cluster.Config.NoLiveSMS).
+	noLiveSMS atomic.Bool
 }
 
 func newFixture(t testing.TB, nodes int) *fixture {
@@ -81,6 +85,7 @@ func newFixtureRules(t testing.TB, nodes int, clk muster.Clock, capSender string
 				c.Clock = clk
 			}
 			c.Rules = rules
+			c.NoLiveSMS = f.noLiveSMS.Load()
 		},
 		Handler: func(_ int, n *cluster.Node) http.Handler {
 			reg := prometheus.NewRegistry()
@@ -95,6 +100,7 @@ func newFixtureRules(t testing.TB, nodes int, clk muster.Clock, capSender string
 			}
 			acts := notify.NewService(n, n, testSenders)
 			acts.Clock = clk // reads see approval windows by the clock that stamps commands
+			acts.LeaderWithoutLiveSMS = n.LeaderWithoutLiveSMS
 			h := api.New(api.Config{
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Metrics:   reg,
