@@ -3,6 +3,7 @@ package notify_test
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +71,42 @@ muster_voice_keys_total{answer="accept"} %d
 muster_voice_keys_total{answer="decline"} %d
 `, calls.Digits["1"], calls.Digits["2"])
 	assert.NoError(t, testutil.CollectAndCompare(in.VoiceCollector(), strings.NewReader(ended+keys)))
+}
+
+// Calls a stand-down cancels while they ring are counted as canceled.
+func TestCanceledVoiceCallsAreCountedInMetrics(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	ringing := regexp.MustCompile(`[13579]$`)
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock, sim: twiliosim.Config{
+		TimeScale: 0.15, CPS: -1, // a call rings 60 s unanswered: 9 s here
+		Voice:       twiliosim.VoiceProfile{AnswerRate: 1, Digits: twiliosim.DigitMix{Accept: 1}},
+		CallScripts: []twiliosim.CallScript{{Match: ringing, Outcome: twiliosim.CallNoAnswer}},
+	}})
+	svc, a, silent := voiceDrill(t, r, "LIVE")
+	require.Positive(t, silent)
+	clock.Add(5 * time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.ContainsFunc(r.sim.Calls(""), func(c twiliosim.Call) bool { return ringing.MatchString(c.To) && c.Status == twiliosim.StatusRinging }) {
+		require.True(t, time.Now().Before(deadline), "the voice step's calls did not ring")
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err := svc.StandDown(testCtx(t), "commander", a.ID, "险情解除")
+	require.NoError(t, err)
+	calls := r.waitSimIdle(t, 60*time.Second).Accounts[liveAcct.SID].Calls
+	t.Logf("calls %+v", calls)
+	require.Positive(t, calls.Canceled)
+
+	r.mu.Lock()
+	in := r.in[0]
+	r.mu.Unlock()
+	assert.NoError(t, testutil.CollectAndCompare(in.VoiceCollector(), strings.NewReader(fmt.Sprintf(`
+# HELP muster_voice_calls_ended_total Voice calls whose end this node's webhooks recorded, by outcome: answered (by a person), machine (an answering machine took it), no_answer, busy, failed (never rang), canceled (ended before it was answered).
+# TYPE muster_voice_calls_ended_total counter
+muster_voice_calls_ended_total{outcome="answered"} %d
+muster_voice_calls_ended_total{outcome="busy"} 0
+muster_voice_calls_ended_total{outcome="canceled"} %d
+muster_voice_calls_ended_total{outcome="failed"} 0
+muster_voice_calls_ended_total{outcome="machine"} 0
+muster_voice_calls_ended_total{outcome="no_answer"} %d
+`, calls.Answered, calls.Canceled, calls.NoAnswer)), "muster_voice_calls_ended_total"))
 }
