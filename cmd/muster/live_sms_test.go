@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +104,21 @@ func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
 	r = runCLI(t, cli, "cluster", "status")
 	require.Zero(t, r.code, r.stderr)
 	assert.NotContains(t, r.stdout, "LIVE SMS ACCOUNT")
+	// A commander asks for a level I call-up, which waits for an approver.
+	secret := func(role, name string) string {
+		r := runCLI(t, cli, "token", "create", "--role", role, "--name", name, "-o", "json")
+		require.Zero(t, r.code, r.stderr)
+		var tok struct{ Secret string }
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &tok))
+		return tok.Secret
+	}
+	commander, approver := newAPI(t, secret("commander", "指挥长")), secret("approver", "值班领导")
+	levelI, _ := json.Marshal(map[string]any{"plan_id": "flood-control", "regions": []string{"990103"}, "level": "I", "purpose": "LIVE", "reason": "特大暴雨"})
+	code, body = commander.call(ctx, http.MethodPost, base+"/api/v1/activations", levelI, "application/json")
+	require.Equal(t, http.StatusCreated, code, "%s", body)
+	var waiting struct{ ID, Status string }
+	require.NoError(t, json.Unmarshal(body, &waiting))
+	require.Equal(t, "pending_approval", waiting.Status)
 	r = runCLI(t, cli, "status")
 	require.Zero(t, r.code, r.stderr)
 	assert.NotContains(t, r.stderr, "LIVE SMS ACCOUNT")
@@ -112,9 +128,17 @@ func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
 	require.NoError(t, procs["m1"].terminate(15*time.Second))
 	startProc(t, "m1 again", m1[:1], own...)
 	c.waitStatus(base+"/readyz", http.StatusOK, 30*time.Second)
-	for _, args := range [][]string{{"status"}, {"status", live.ID}} {
-		r = runCLI(t, cli, args...)
+	for args, ids := range map[string]string{"status": live.ID + ", " + waiting.ID, "status " + live.ID: live.ID} {
+		r = runCLI(t, cli, strings.Fields(args)...)
 		require.Zero(t, r.code, r.stderr)
-		assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT on the leader m1 (主节点未配置真实短信账号): the messages of LIVE call-ups "+live.ID+" are not sent", "muster %v", args)
+		assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT on the leader m1 (主节点未配置真实短信账号): the messages of LIVE call-ups "+ids+" are not sent", "muster %s", args)
 	}
+	// muster approve shows the preview and stops: approving would call nobody.
+	r = runCLI(t, []string{"MUSTER_ADDR=" + base, "MUSTER_TOKEN=" + approver}, "approve", waiting.ID, "--yes")
+	assert.NotZero(t, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT — refused: no LIVE SMS account: node m1")
+	assert.Contains(t, r.stderr, "nothing was approved: the leader has no LIVE SMS account")
+	var st struct{ Status string }
+	require.Equal(t, http.StatusOK, c.getJSON(base+"/api/v1/activations/"+waiting.ID, &st))
+	assert.Equal(t, "pending_approval", st.Status, "nothing was approved")
 }
