@@ -546,6 +546,11 @@ const commandVersion byte = 1
 //	   lifted or expired; warning.prompted records what became of them.
 //	   A drill's warning (EXERCISE or TEST) is never listed. Before 13
 //	   both commands do nothing and the warning is only marked (prompt).
+//	   A reply on a drill's number that no drill takes, from someone an
+//	   active LIVE call-up waits for, is marked live_waiting and counted
+//	   in that call-up's data (drill_pointers: person → count), which
+//	   bounds the pointers said back; before 13 nothing was kept and it
+//	   got no answer.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -789,8 +789,8 @@ type InboundResult struct {
 	AskReason  bool `json:"ask_reason,omitempty"`
 	ReasonKept bool `json:"reason_kept,omitempty"`
 	// LiveWaiting says that the reply, on a drill's number and counted on
-	// a drill, came from someone an active LIVE call-up waits for
-	// (rulesLiveWaiting): they are pointed to its message.
+	// a drill or taken by none, came from someone an active LIVE call-up
+	// waits for (rulesLiveWaiting): they are pointed to its message.
 	LiveWaiting bool `json:"live_waiting,omitempty"`
 }
 
@@ -863,7 +863,7 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		case InboundReply:
 			res, err = applyReply(tx, acts, c, it)
 			if err == nil {
-				res.LiveWaiting, err = liveWaits(tx, c, it, res)
+				res.LiveWaiting, err = liveWaits(tx, c, it, &res)
 			}
 		case InboundWeb:
 			res, err = applyWebAnswer(tx, acts, c, it)
