@@ -551,6 +551,17 @@ const commandVersion byte = 1
 //	   in that call-up's data (drill_pointers: person → count), which
 //	   bounds the pointers said back; before 13 nothing was kept and it
 //	   got no answer.
+//	   A warning whose commanders were called on goes on to their
+//	   superiors (叫应升级): warning.prompt carries the leader's response
+//	   timeout (escalate_after) and listing the commanders stamps
+//	   prompted.escalate_by with the command's time plus it; the leader's
+//	   warning.escalate lists, the first time it finds the warning still
+//	   in force and unanswered at or past escalate_by by the command's
+//	   time, every holder of an approver token with a phone (escalated,
+//	   with the command's time and no_phone when there is none) and claims
+//	   their texts as warning.prompt does; warning.escalated records what
+//	   became of them. A drill's warning never escalates. Before 13 both
+//	   commands do nothing.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

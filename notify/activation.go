@@ -242,6 +242,8 @@ func Register(r Registrar) {
 	r.Handle(CmdApprovalNoticed, indexWaiting(applyApprovalNoticed))
 	r.Handle(CmdWarningPrompt, indexWaiting(applyWarningPrompt))
 	r.Handle(CmdWarningPrompted, indexWaiting(applyWarningPrompted))
+	r.Handle(CmdWarningEscalate, indexWaiting(applyWarningEscalate))
+	r.Handle(CmdWarningEscalated, indexWaiting(applyWarningEscalated))
 	r.Handle(CmdRecipientCancel, indexWaiting(applyRecipientCancel))
 }
 

@@ -19,8 +19,11 @@ import (
 // leader's warning.prompt lists, on a LIVE orange or red warning that
 // went unanswered past its RespondBy, the commanders to text about it
 // (plans.Warning.Prompted) and claims their texts, and warning.prompted
-// records what became of them. Under older rules both commands do
-// nothing, and an unanswered warning is only marked (Warning.Prompt).
+// records what became of them; and warning.escalate lists, on one still
+// unanswered at Prompted.EscalateBy, their superiors (Warning.Escalated),
+// and warning.escalated records theirs. Under older rules the four
+// commands do nothing, and an unanswered warning is only marked
+// (Warning.Prompt).
 const rulesWarningPrompt = 13
 
 // Command types of the 叫应 of an unanswered warning.
@@ -32,6 +35,13 @@ const (
 	CmdWarningPrompt = "warning.prompt"
 	// CmdWarningPrompted records what became of the texts claimed.
 	CmdWarningPrompted = "warning.prompted"
+	// CmdWarningEscalate lists, the first time, the superiors (holders of
+	// an approver token) to text about a warning its commanders were
+	// called on about and left unanswered until Prompted.EscalateBy, and
+	// claims their texts as warning.prompt does the commanders'.
+	CmdWarningEscalate = "warning.escalate"
+	// CmdWarningEscalated records what became of the texts claimed.
+	CmdWarningEscalated = "warning.escalated"
 )
 
 // PromptAttemptID is the ID of the n-th send of the i-th text (from 0) of
@@ -41,20 +51,41 @@ func PromptAttemptID(w plans.WarningID, i, n int) string {
 	return fmt.Sprintf("%s.prompt-%d.%d", w, i+1, n)
 }
 
+// WarningEscalationAttemptID is the ID of the n-th send of the i-th text (from
+// 0) of the escalation of warning w's 叫应 to the superiors, restored as
+// PromptAttemptID's.
+func WarningEscalationAttemptID(w plans.WarningID, i, n int) string {
+	return fmt.Sprintf("%s.escalate-%d.%d", w, i+1, n)
+}
+
 // commandersToPrompt lists the people to text about a warning that went
 // unanswered, as the state has them: every holder of a commander token
-// that carries a phone, told apart by their names folded
+// that carries a phone (holdersToText). The commander is who activates a
+// plan (指挥长/值班领导); an admin, who may too, keeps the system (tokens,
+// members, backups) and is not the official a warning calls on, as
+// approvals do not text them.
+func commandersToPrompt(tx *bolt.Tx) ([]plans.TextNotice, error) {
+	return holdersToText(tx, access.Commander)
+}
+
+// superiorsToEscalate lists the people to text about a warning its
+// commanders left unanswered: every holder of an approver token (值班领导,
+// who approve level I–II call-ups) that carries a phone (holdersToText).
+func superiorsToEscalate(tx *bolt.Tx) ([]plans.TextNotice, error) {
+	return holdersToText(tx, access.Approver)
+}
+
+// holdersToText lists, as the state has them, the holders of a token of
+// role that carries a phone, told apart by their names folded
 // (access.HolderKey), each at the phone of their token created last;
 // holders sharing a phone get one text (its Holder names them all).
-// Ordered by holder. The commander is who activates a plan (指挥长/值班领导);
-// an admin, who may too, keeps the system (tokens, members, backups) and
-// is not the official a warning calls on, as approvals do not text them.
-func commandersToPrompt(tx *bolt.Tx) ([]plans.TextNotice, error) {
+// Ordered by holder.
+func holdersToText(tx *bolt.Tx, role access.Role) ([]plans.TextNotice, error) {
 	toks, err := access.ListTokens(tx)
 	if err != nil {
 		return nil, err
 	}
-	newest := newestWithPhoneBy(toks, func(t access.Token) bool { return t.Role == access.Commander }, access.HolderKey)
+	newest := newestWithPhoneBy(toks, func(t access.Token) bool { return t.Role == role }, access.HolderKey)
 	out := []plans.TextNotice{}
 	for _, k := range slices.Sorted(maps.Keys(newest)) {
 		holder, phone := newest[k].HeldBy(), newest[k].Phone
@@ -67,13 +98,17 @@ func commandersToPrompt(tx *bolt.Tx) ([]plans.TextNotice, error) {
 	return out, nil
 }
 
-// promptClaim is the payload of warning.prompt.
+// promptClaim is the payload of warning.prompt and warning.escalate.
 type promptClaim struct {
 	Warning plans.WarningID `json:"warning"`
 	// Resend claims again the texts an earlier leader claimed and left
 	// without an outcome (up to plans.MaxNoticeSends claims each): a new
 	// leader's first look.
 	Resend bool `json:"resend,omitempty"`
+	// EscalateAfter is, in warning.prompt, the leader's response timeout:
+	// listing the commanders stamps Prompted.EscalateBy, the command's
+	// time plus it. Zero: the warning never escalates.
+	EscalateAfter plans.Duration `json:"escalate_after,omitempty"`
 }
 
 // promptClaimed is the result of warning.prompt.
@@ -81,54 +116,98 @@ type promptClaimed struct {
 	// Older is set under rules before rulesWarningPrompt: nothing was
 	// listed or claimed, and nothing may be sent.
 	Older bool `json:"older,omitempty"`
-	// Started says this claim listed the commanders: the warning began
-	// to prompt them just now.
+	// Started says this claim listed the commanders (or superiors): the
+	// warning began to prompt them just now.
 	Started bool `json:"started,omitempty"`
-	// Claimed are the indexes in Warning.Prompted.Texts of the texts to
-	// send now, each with its attempt ID.
+	// Claimed are the indexes in Warning.Prompted.Texts (Escalated.Texts)
+	// of the texts to send now, each with its attempt ID.
 	Claimed []int         `json:"claimed,omitempty"`
 	Warning plans.Warning `json:"warning"`
 }
 
-// promptResults is the payload of warning.prompted.
+// promptResults is the payload of warning.prompted and warning.escalated.
 type promptResults struct {
 	Warning plans.WarningID `json:"warning"`
 	Results []approverSent  `json:"results"`
 }
 
+// textStage is a stage of a warning's 叫应 as its commands apply it: the
+// commanders texted past RespondBy (promptStage), or their superiors
+// texted past Prompted.EscalateBy (escalationStage).
+type textStage struct {
+	name string // in errors
+	// due reports whether w, at t, is due this stage.
+	due func(w *plans.Warning, t time.Time) bool
+	// of is the stage's record in w.
+	of func(w *plans.Warning) **plans.WarningPrompted
+	// list lists the people to text, as tx has them.
+	list      func(tx *bolt.Tx) ([]plans.TextNotice, error)
+	attemptID func(w plans.WarningID, i, n int) string
+	// escalates: listing stamps the record's EscalateBy (the commanders').
+	escalates bool
+}
+
+var (
+	promptStage = textStage{name: "warning prompt", due: (*plans.Warning).PromptDue,
+		of: func(w *plans.Warning) **plans.WarningPrompted { return &w.Prompted }, list: commandersToPrompt, attemptID: PromptAttemptID, escalates: true}
+	escalationStage = textStage{name: "warning escalate", due: (*plans.Warning).EscalationDue,
+		of: func(w *plans.Warning) **plans.WarningPrompted { return &w.Escalated }, list: superiorsToEscalate, attemptID: WarningEscalationAttemptID}
+)
+
 // applyWarningPrompt lists, on a LIVE warning due a prompt at the
 // command's time (plans.Warning.PromptDue) and not listed yet, the
-// commanders to text (Prompted, stamped with the command's time), and
-// claims their texts that are due (and, with Resend, those claimed before
-// and left without an outcome) while the warning is still due a prompt;
-// once it is not (answered, lifted, expired), a text still due is
-// skipped, saying why. A warning never due a prompt is left as it is.
+// commanders to text (Prompted, stamped with the command's time, and
+// EscalateBy with it plus EscalateAfter), and claims their texts that are
+// due (and, with Resend, those claimed before and left without an
+// outcome) while the warning is still due a prompt; once it is not
+// (answered, lifted, expired), a text still due is skipped, saying why. A
+// warning never due a prompt is left as it is.
 func applyWarningPrompt(tx *bolt.Tx, c *muster.Command) (any, error) {
+	return applyTextStage(tx, c, promptStage)
+}
+
+// applyWarningEscalate is applyWarningPrompt for the escalation to the
+// superiors: on a warning due it at the command's time
+// (plans.Warning.EscalationDue: its commanders were called on, it is
+// still unanswered and in force, EscalateBy has passed) and not listed
+// yet, it lists the holders of an approver token with a phone
+// (Escalated), and claims their texts while it stays due.
+func applyWarningEscalate(tx *bolt.Tx, c *muster.Command) (any, error) {
+	return applyTextStage(tx, c, escalationStage)
+}
+
+// applyTextStage lists and claims the texts of stage st of a warning's
+// 叫应 (applyWarningPrompt, applyWarningEscalate).
+func applyTextStage(tx *bolt.Tx, c *muster.Command, st textStage) (any, error) {
 	var req promptClaim
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
-		return nil, invalidf("warning prompt: %v", err)
+		return nil, invalidf("%s: %v", st.name, err)
 	}
 	if !c.RulesAtLeast(rulesWarningPrompt) {
 		return promptClaimed{Older: true}, nil // an older member does not know the command: it is ignorable
 	}
 	out := promptClaimed{}
 	w, err := plans.ChangeWarning(tx, req.Warning, func(w *plans.Warning) (bool, error) {
-		due := w.PromptDue(c.Time)
-		if w.Prompted == nil {
+		due := st.due(w, c.Time)
+		rec := st.of(w)
+		if *rec == nil {
 			if !due {
 				return false, nil
 			}
-			texts, err := commandersToPrompt(tx)
+			texts, err := st.list(tx)
 			if err != nil {
 				return false, err
 			}
-			w.Prompted = &plans.WarningPrompted{At: c.Time, NoPhone: len(texts) == 0, Texts: texts}
+			*rec = &plans.WarningPrompted{At: c.Time, NoPhone: len(texts) == 0, Texts: texts}
+			if st.escalates && req.EscalateAfter > 0 {
+				(*rec).EscalateBy = c.Time.Add(req.EscalateAfter.Std())
+			}
 			out.Started = true
 		}
 		changed := out.Started
 		restore := restoreEra(tx)
-		for i := range w.Prompted.Texts {
-			n := &w.Prompted.Texts[i]
+		for i := range (*rec).Texts {
+			n := &(*rec).Texts[i]
 			switch {
 			case !n.Claimable(req.Resend):
 			case !due:
@@ -137,7 +216,7 @@ func applyWarningPrompt(tx *bolt.Tx, c *muster.Command) (any, error) {
 					changed = true
 				}
 			default:
-				n.Claim(restoredNoticeID(PromptAttemptID(w.ID, i, n.Sends+1), restore), c.Time)
+				n.Claim(restoredNoticeID(st.attemptID(w.ID, i, n.Sends+1), restore), c.Time)
 				out.Claimed = append(out.Claimed, i)
 				changed = true
 			}
@@ -155,20 +234,32 @@ func applyWarningPrompt(tx *bolt.Tx, c *muster.Command) (any, error) {
 // warning's 叫应. An outcome for another attempt than the text's current
 // one changes nothing.
 func applyWarningPrompted(tx *bolt.Tx, c *muster.Command) (any, error) {
+	return applyTextStageResults(tx, c, promptStage)
+}
+
+// applyWarningEscalated records the outcomes of claimed texts of the
+// escalation of a warning's 叫应, as applyWarningPrompted does.
+func applyWarningEscalated(tx *bolt.Tx, c *muster.Command) (any, error) {
+	return applyTextStageResults(tx, c, escalationStage)
+}
+
+// applyTextStageResults records the outcomes of claimed texts of stage st.
+func applyTextStageResults(tx *bolt.Tx, c *muster.Command, st textStage) (any, error) {
 	var req promptResults
 	if err := json.Unmarshal(c.Payload, &req); err != nil {
-		return nil, invalidf("warning prompted: %v", err)
+		return nil, invalidf("%s: %v", st.name, err)
 	}
 	if !c.RulesAtLeast(rulesWarningPrompt) {
 		return nil, nil
 	}
 	_, err := plans.ChangeWarning(tx, req.Warning, func(w *plans.Warning) (bool, error) {
-		if w.Prompted == nil {
+		rec := *st.of(w)
+		if rec == nil {
 			return false, nil
 		}
 		for _, r := range req.Results {
-			if r.Index >= 0 && r.Index < len(w.Prompted.Texts) {
-				w.Prompted.Texts[r.Index].Record(r.Attempt, r.SID, r.Error)
+			if r.Index >= 0 && r.Index < len(rec.Texts) {
+				rec.Texts[r.Index].Record(r.Attempt, r.SID, r.Error)
 			}
 		}
 		return true, nil
@@ -212,5 +303,56 @@ func WarningPromptText(w plans.Warning, sender string, zone *time.Location) stri
 	} else {
 		b.WriteString("请立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
 	}
+	return b.String()
+}
+
+// WarningEscalationText is the SMS that tells a superior (the holder of an
+// approver token, 值班领导) that w, a LIVE warning whose commanders were
+// called on (叫应), is still unanswered (叫应升级), in Chinese, times in
+// zone: which warning (its event, colour, ID and regions, when it was
+// issued), whom of the commanders it texted and when (or that none could
+// be texted), that no response started by Prompted.EscalateBy, and what to
+// do: have the commanders start the response it suggests (an approver
+// cannot activate), and where to see it. sender is the SMS sender prefix.
+//
+//	【示例市应急】【叫应升级】暴雨红色预警W000001（东湖区）09:00发布，09:10已短信叫应指挥长周一，至09:20仍未启动响应。请立即督促指挥长启动响应（建议 flood-control I级），详见控制台或 muster warning show W000001。
+func WarningEscalationText(w plans.Warning, sender string, zone *time.Location) string {
+	var b strings.Builder
+	b.WriteString(sender + "【叫应升级】" + w.Event + w.Level.ChineseName() + "预警" + string(w.ID))
+	if r := shortRegions(w.RegionNames()); r != "" {
+		b.WriteString("（" + r + "）")
+	}
+	b.WriteString(w.IssuedAt.In(zone).Format("15:04") + "发布，")
+	until := w.RespondBy
+	if p := w.Prompted; p != nil {
+		at := clockSaid(p.At, w.IssuedAt, zone)
+		var sent []string
+		for _, n := range p.Texts {
+			if n.State == plans.NoticeSent {
+				sent = append(sent, n.Holder)
+			}
+		}
+		switch {
+		case len(sent) > 3:
+			b.WriteString(at + "已短信叫应指挥长" + strings.Join(sent[:3], "、") + fmt.Sprintf("等%d人", len(sent)))
+		case len(sent) > 0:
+			b.WriteString(at + "已短信叫应指挥长" + strings.Join(sent, "、"))
+		case p.NoPhone:
+			b.WriteString(at + "起叫应指挥长，但指挥长均无手机号，未能短信叫应")
+		default:
+			b.WriteString(at + "起叫应指挥长，但短信未能发出")
+		}
+		b.WriteString("，")
+		if !p.EscalateBy.IsZero() {
+			until = p.EscalateBy
+		}
+	}
+	b.WriteString("至" + clockSaid(until, w.IssuedAt, zone) + "仍未启动响应。")
+	if s, ok := promptSuggestion(w); ok {
+		b.WriteString("请立即督促指挥长启动响应（建议 " + string(s.Plan) + " " + string(s.Level) + "级），")
+	} else {
+		b.WriteString("请立即督促指挥长启动响应，")
+	}
+	b.WriteString("详见控制台或 muster warning show " + string(w.ID) + "。")
 	return b.String()
 }

@@ -41,12 +41,14 @@ const promptTimeout = 10 * time.Minute
 
 // promptRig is a call rig on a clock the test moves, whose nodes keep
 // tokens and run a WarningPrompter on their LIVE route as a leader
-// service, logging to starts (which counts the warnings that began to
-// prompt) and noPhone (those with nobody to text).
+// service, escalating promptTimeout after the commanders are listed,
+// logging to starts (which counts the warnings that began to prompt),
+// noPhone (those with nobody to text) and escalations (those that began
+// to text the superiors).
 type promptRig struct {
 	*callRig
-	clock           *clustertest.Clock
-	starts, noPhone *countingHandler
+	clock                        *clustertest.Clock
+	starts, noPhone, escalations *countingHandler
 }
 
 func newPromptRig(t *testing.T, nodes int) *promptRig {
@@ -59,12 +61,13 @@ func newPromptRig(t *testing.T, nodes int) *promptRig {
 func newPromptRigWith(t *testing.T, o rigOptions) *promptRig {
 	t.Helper()
 	r := &promptRig{clock: clustertest.NewClock(time.Date(2026, 7, 20, 1, 0, 0, 0, time.UTC)),
-		starts: &countingHandler{match: "warning unanswered past its response time"}, noPhone: &countingHandler{match: "no commander has a phone on record"}}
+		starts: &countingHandler{match: "warning unanswered past its response time"}, noPhone: &countingHandler{match: "no commander has a phone on record"},
+		escalations: &countingHandler{match: "escalating to their superiors (叫应升级)"}}
 	o.clock = r.clock
 	o.leaderServices = func(i int, n *cluster.Node, cfg notify.DispatcherConfig) {
 		access.Register(n)
-		p, err := notify.NewWarningPrompter(n, n, notify.WarningPrompterConfig{Live: cfg.Live, Tick: 20 * time.Millisecond, Clock: r.clock,
-			Logger: slog.New(teeHandler{r.starts, r.noPhone})})
+		p, err := notify.NewWarningPrompter(n, n, notify.WarningPrompterConfig{Live: cfg.Live, EscalateAfter: promptTimeout, Tick: 20 * time.Millisecond, Clock: r.clock,
+			Logger: slog.New(teeHandler{r.starts, r.noPhone, r.escalations})})
 		require.NoError(t, err)
 		n.OnLeader(p.Run)
 	}
@@ -112,14 +115,28 @@ func (r *promptRig) warning(t *testing.T, id plans.WarningID) plans.Warning {
 // of their texts is due or being sent.
 func (r *promptRig) waitPrompted(t *testing.T, id plans.WarningID) plans.Warning {
 	t.Helper()
+	return r.waitStage(t, id, "prompted", func(w plans.Warning) *plans.WarningPrompted { return w.Prompted })
+}
+
+// waitEscalated polls until warning id has listed its superiors and none
+// of their texts is due or being sent.
+func (r *promptRig) waitEscalated(t *testing.T, id plans.WarningID) plans.Warning {
+	t.Helper()
+	return r.waitStage(t, id, "escalated", func(w plans.Warning) *plans.WarningPrompted { return w.Escalated })
+}
+
+// waitStage polls until the stage of(w) of warning id is listed and none
+// of its texts is due or being sent.
+func (r *promptRig) waitStage(t *testing.T, id plans.WarningID, what string, of func(plans.Warning) *plans.WarningPrompted) plans.Warning {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		w := r.warning(t, id)
-		if w.Prompted != nil && !strings.Contains(mustMarshal(t, w.Prompted.Texts), `"state":"due"`) &&
-			!strings.Contains(mustMarshal(t, w.Prompted.Texts), `"state":"sending"`) {
+		if p := of(w); p != nil && !strings.Contains(mustMarshal(t, p.Texts), `"state":"due"`) &&
+			!strings.Contains(mustMarshal(t, p.Texts), `"state":"sending"`) {
 			return w
 		}
-		require.True(t, time.Now().Before(deadline), "warning %s not prompted: %+v", id, w.Prompted)
+		require.True(t, time.Now().Before(deadline), "warning %s not %s: %+v", id, what, of(w))
 		time.Sleep(20 * time.Millisecond)
 	}
 }
@@ -288,6 +305,16 @@ func TestAWarningNobodyCanBeTextedAboutSaysSo(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created)
+
+	// Unanswered for as long again, it goes on to the approver, saying
+	// no commander could be texted.
+	r.clock.Add(promptTimeout)
+	got = r.waitEscalated(t, w.ID)
+	require.Len(t, got.Escalated.Texts, 1)
+	assert.Equal(t, "吴二", got.Escalated.Texts[0].Holder)
+	msgs := r.sim.Messages(approverPhone)
+	require.Len(t, msgs, 1)
+	assert.Contains(t, msgs[0].Body, "09:10起叫应指挥长，但指挥长均无手机号，未能短信叫应，至09:20仍未启动响应。")
 }
 
 // Under rules 12 (a member runs an older muster) the claim lists nobody
@@ -306,12 +333,17 @@ func TestWarningPromptDoesNothingUnderRules12(t *testing.T) {
 	var out struct {
 		Older bool `json:"older"`
 	}
-	applyJSON(t, n, notify.CmdWarningPrompt, `{"warning":"`+string(w.ID)+`"}`, &out)
+	applyJSON(t, n, notify.CmdWarningPrompt, `{"warning":"`+string(w.ID)+`","escalate_after":"10m"}`, &out)
+	assert.True(t, out.Older)
+	clock.Add(promptTimeout)
+	out.Older = false
+	applyJSON(t, n, notify.CmdWarningEscalate, `{"warning":"`+string(w.ID)+`"}`, &out)
 	assert.True(t, out.Older)
 	got, err := ws.Warning(testCtx(t), muster.Default, w.ID)
 	require.NoError(t, err)
 	assert.True(t, got.Prompt)
 	assert.Nil(t, got.Prompted)
+	assert.Nil(t, got.Escalated)
 }
 
 // The text names the warning (event, colour, ID, regions, when issued),
@@ -329,4 +361,147 @@ func TestWarningPromptText(t *testing.T) {
 	w.RespondBy = issued.Add(16 * time.Hour)
 	assert.Equal(t, "【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至7月21日01:05未启动响应。请立即在控制台或用 muster warning show W000003 查看并启动响应。",
 		notify.WarningPromptText(w, "", zone))
+}
+
+// A LIVE red warning still unanswered a response time after its
+// commanders were texted goes on to their superiors (叫应升级): the
+// approver with a phone is texted, once, on the LIVE account, which
+// warning it is, that the commander was texted and when, that nothing
+// started, and to have the commanders respond; the commander is not
+// texted again, nor the admin. The warning records it and the leader logs
+// it. Neither the next ticks nor a new leader texts the approver about it
+// again.
+func TestAnUnansweredWarningEscalatesToTheApproverOnce(t *testing.T) {
+	r := newPromptRig(t, 3)
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	w := r.issue(t, district)
+	r.clock.Add(promptTimeout)
+	prompted := r.waitPrompted(t, w.ID)
+	assert.Equal(t, prompted.Prompted.At.Add(promptTimeout), prompted.Prompted.EscalateBy, "stamped as the commanders were listed")
+	require.Len(t, r.sim.Messages(commanderPhone), 1)
+	assert.Empty(t, r.sim.Messages(approverPhone), "not before the second span")
+	assert.Nil(t, prompted.Escalated)
+
+	r.clock.Add(promptTimeout)
+	got := r.waitEscalated(t, w.ID)
+	msgs := r.sim.Messages(approverPhone)
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+	assert.Equal(t, liveAcct.SID, m.AccountSID)
+	assert.Equal(t, "【示例市应急】【叫应升级】暴雨红色预警"+string(w.ID)+"（东湖区）09:00发布，09:10已短信叫应指挥长周一，至09:20仍未启动响应。"+
+		"请立即督促指挥长启动响应（建议 flood-control I级），详见控制台或 muster warning show "+string(w.ID)+"。", m.Body)
+	assert.Len(t, r.sim.Messages(commanderPhone), 1, "the commander is not texted again")
+	assert.Empty(t, r.sim.Messages(adminPhone))
+	assert.EqualValues(t, 2, r.sim.Stats().Accounts[liveAcct.SID].Created, "one text to the commander, one to the approver")
+	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created)
+
+	require.NotNil(t, got.Escalated)
+	assert.Equal(t, r.clock.Now(), got.Escalated.At)
+	assert.False(t, got.Escalated.NoPhone)
+	require.Len(t, got.Escalated.Texts, 1)
+	x := got.Escalated.Texts[0]
+	assert.Equal(t, "吴二", x.Holder)
+	assert.Equal(t, plans.NoticeSent, x.State)
+	assert.Equal(t, m.SID, x.SID)
+	assert.Equal(t, notify.WarningEscalationAttemptID(w.ID, 0, 1), x.Attempt)
+	assert.Equal(t, prompted.Prompted, got.Prompted, "the commanders' record stands")
+	assert.True(t, got.Prompt, "still marked NO RESPONSE")
+	assert.EqualValues(t, 1, r.escalations.n.Load(), "one log line as it escalated")
+
+	// The leader hands over; the new one escalates a warning that goes
+	// unanswered after it took over, and not the first again.
+	old := r.c.WaitLeader(15 * time.Second)
+	r.c.Stop(old)
+	require.NotEqual(t, old.Node.ID(), r.c.WaitLeader(15*time.Second).Node.ID())
+	v := r.issue(t, other)
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, v.ID)
+	r.clock.Add(promptTimeout)
+	r.waitEscalated(t, v.ID)
+	msgs = r.sim.Messages(approverPhone)
+	require.Len(t, msgs, 2)
+	assert.Contains(t, msgs[1].Body, string(v.ID))
+	assert.NotContains(t, msgs[1].Body, string(w.ID))
+	assert.Len(t, r.sim.Messages(commanderPhone), 2, "one text per warning")
+	assert.Equal(t, got.Escalated, r.warning(t, w.ID).Escalated, "the first warning's escalation stands as the first leader recorded it")
+	assert.EqualValues(t, 2, r.escalations.n.Load())
+}
+
+// A warning answered after its commanders were texted, before the second
+// span ends, escalates to nobody.
+func TestAWarningAnsweredAfterItsCommandersWereTextedEscalatesToNobody(t *testing.T) {
+	r := newPromptRig(t, 1)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, n, promptTokens...)
+	w := r.issue(t, district)
+	// Another warning, left unanswered, tells when the prompter has
+	// looked.
+	v := r.issue(t, other)
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, w.ID)
+	r.waitPrompted(t, v.ID)
+	require.Len(t, r.sim.Messages(commanderPhone), 2)
+
+	_, err := notify.NewService(n, n, senders).Activate(testCtx(t), "zhou", floodIV(district))
+	require.NoError(t, err)
+	answered := r.warning(t, w.ID)
+	require.True(t, answered.Answered())
+	r.clock.Add(promptTimeout)
+	r.waitEscalated(t, v.ID)
+	msgs := r.sim.Messages(approverPhone)
+	require.Len(t, msgs, 1, "the unanswered warning's escalation only")
+	assert.Contains(t, msgs[0].Body, string(v.ID))
+	got := r.warning(t, w.ID)
+	assert.Nil(t, got.Escalated)
+	assert.NotNil(t, got.Prompted, "its commander was texted")
+	assert.EqualValues(t, 1, r.escalations.n.Load())
+}
+
+// A drill's warning that no drill answers escalates to nobody, however
+// long it waits: nothing about it goes out on either account.
+func TestADrillWarningNeverEscalates(t *testing.T) {
+	r := newPromptRig(t, 1)
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	imp, err := r.warnings().Import(testCtx(t), "feed", plans.UpstreamWarning{Alert: plans.UpstreamRef{Sender: "cma.example", Identifier: "EX-2"},
+		Source: "cap:cma.example,EX-2,2026-07-20T09:00:00+08:00", Purpose: plans.WarningExercise, Regions: []plans.RegionCode{district},
+		Level: plans.WarningRed, Event: "暴雨", Headline: "演练：暴雨红色预警"})
+	require.NoError(t, err)
+	w := imp.Warning
+	v := r.issue(t, other)
+
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, v.ID)
+	r.clock.Add(promptTimeout)
+	r.waitEscalated(t, v.ID)
+	got := r.warning(t, w.ID)
+	assert.True(t, got.Prompt)
+	assert.Nil(t, got.Prompted)
+	assert.Nil(t, got.Escalated)
+	msgs := r.sim.Messages(approverPhone)
+	require.Len(t, msgs, 1, "the LIVE warning's escalation only")
+	assert.Contains(t, msgs[0].Body, string(v.ID))
+	assert.EqualValues(t, 2, r.sim.Stats().Accounts[liveAcct.SID].Created)
+	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created)
+}
+
+// The escalation text names the warning, whom of the commanders it texted
+// and when (at most three by name), that nothing started by EscalateBy,
+// and what the superior does: have the commanders respond.
+func TestWarningEscalationText(t *testing.T) {
+	zone := time.FixedZone("CST", 8*60*60)
+	issued := time.Date(2026, 7, 20, 1, 5, 0, 0, time.UTC) // 09:05 in China
+	at := issued.Add(30 * time.Minute)
+	w := plans.Warning{ID: "W000003", Level: plans.WarningOrange, Event: "暴雨", Regions: []plans.RegionCode{"990101"},
+		Areas: []plans.WarningArea{{Code: "990101", Name: "东湖区"}}, IssuedAt: issued, RespondBy: at,
+		SuggestedLevel: plans.LevelII, Suggestions: []plans.Suggestion{{Plan: "flood-control", Level: plans.LevelII}},
+		Prompted: &plans.WarningPrompted{At: at, EscalateBy: at.Add(30 * time.Minute), Texts: []plans.TextNotice{
+			{Holder: "周一", State: plans.NoticeSent}, {Holder: "冯四", State: plans.NoticeFailed}}}}
+	assert.Equal(t, "【示例市应急】【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35已短信叫应指挥长周一，至10:05仍未启动响应。请立即督促指挥长启动响应（建议 flood-control II级），详见控制台或 muster warning show W000003。",
+		notify.WarningEscalationText(w, "【示例市应急】", zone))
+	w.Prompted.Texts = []plans.TextNotice{{Holder: "a", State: plans.NoticeSent}, {Holder: "b", State: plans.NoticeSent}, {Holder: "c", State: plans.NoticeSent}, {Holder: "d", State: plans.NoticeSent}}
+	assert.Contains(t, notify.WarningEscalationText(w, "", zone), "09:35已短信叫应指挥长a、b、c等4人，")
+	w.Prompted.Texts[0].State, w.Prompted.Texts[1].State, w.Prompted.Texts[2].State, w.Prompted.Texts[3].State = plans.NoticeFailed, plans.NoticeFailed, plans.NoticeSkipped, plans.NoticeFailed
+	w.Suggestions = nil
+	assert.Equal(t, "【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35起叫应指挥长，但短信未能发出，至10:05仍未启动响应。请立即督促指挥长启动响应，详见控制台或 muster warning show W000003。",
+		notify.WarningEscalationText(w, "", zone))
 }

@@ -28,6 +28,12 @@ type WarningPrompterConfig struct {
 	// Zone is the time zone of the times the texts name; default
 	// Asia/Shanghai.
 	Zone *time.Location
+	// EscalateAfter is how long a warning whose commanders were called on
+	// may go on unanswered before their superiors are texted (叫应升级),
+	// stamped into the warning as its commanders are listed
+	// (Prompted.EscalateBy); default plans.DefaultWarningResponseTimeout,
+	// the wiring gives it the warnings' response timeout.
+	EscalateAfter time.Duration
 	// Tick is how often warnings past their response time are looked
 	// for; default 1 second.
 	Tick   time.Duration
@@ -54,6 +60,14 @@ type WarningPrompterConfig struct {
 // (EXERCISE or TEST) prompts nobody: the prompter sends on the LIVE
 // account only, and a drill's warning is answered by a drill, which its
 // organisers watch for (muster warning list marks it).
+//
+// A warning still unanswered and in force EscalateAfter after its
+// commanders were listed (plans.Warning.EscalationDue) is escalated to
+// their superiors (叫应升级) the same way: every holder of an approver token
+// with a phone (值班领导) is texted once that the commanders were called on
+// and nothing started (WarningEscalationText), claimed and recorded in
+// the warning (warning.escalate, warning.escalated;
+// plans.Warning.Escalated), and the leader logs a warning as it begins.
 type WarningPrompter struct {
 	apply Applier
 	view  Viewer
@@ -76,6 +90,9 @@ func NewWarningPrompter(a Applier, v Viewer, cfg WarningPrompterConfig) (*Warnin
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
 	}
+	if cfg.EscalateAfter <= 0 {
+		cfg.EscalateAfter = plans.DefaultWarningResponseTimeout
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = muster.SystemClock{}
 	}
@@ -88,20 +105,72 @@ func NewWarningPrompter(a Applier, v Viewer, cfg WarningPrompterConfig) (*Warnin
 // promptTerm is what one term's run keeps between ticks.
 type promptTerm struct {
 	resend bool // as noticeTerm's
-	// unrecorded are outcomes whose warning.prompted failed: proposed
+	// unrecorded are outcomes whose warning.prompted (or escalated) failed: proposed
 	// again at the next tick.
-	unrecorded []promptResults
+	unrecorded []stageResults
 	// olderUntil: the cluster's rules were below rulesWarningPrompt;
 	// nothing is claimed before then.
 	olderUntil time.Time
-	// warned are the warnings with no commander to text whose warning
-	// this leader logged.
-	warned map[plans.WarningID]bool
+	// warned are the warnings with nobody to text at a stage (the
+	// stage's claim command) whose warning this leader logged.
+	warned map[warnedKey]bool
+}
+
+// stageResults are outcomes of sends of a stage.
+type stageResults struct {
+	st  prompterStage
+	res promptResults
+}
+
+// warnedKey is a warning at a stage of its 叫应.
+type warnedKey struct {
+	stage string
+	id    plans.WarningID
+}
+
+// prompterStage is a stage of a warning's 叫应 as the prompter sends it:
+// the commanders' texts (prompting) or their superiors' (escalating).
+type prompterStage struct {
+	textStage
+	claim, record string // the command types
+	// started is the warning logged as the stage begins, texted the line
+	// logged for each text sent, noPhone the warning logged with nobody
+	// to text.
+	started, texted, noPhone string
+	// text is the SMS, with the sender prefix given.
+	text func(w plans.Warning, sender string, zone *time.Location) string
+}
+
+var (
+	prompting = prompterStage{textStage: promptStage, claim: CmdWarningPrompt, record: CmdWarningPrompted,
+		started: "warning unanswered past its response time: prompting the commanders (叫应)",
+		texted:  "commander texted about a warning left unanswered",
+		noPhone: "no commander has a phone on record: nobody is texted about the warning left unanswered; call the commanders (give their tokens a phone: muster token create --phone)",
+		text:    WarningPromptText}
+	escalating = prompterStage{textStage: escalationStage, claim: CmdWarningEscalate, record: CmdWarningEscalated,
+		started: "warning still unanswered after its commanders were called on: escalating to their superiors (叫应升级)",
+		texted:  "superior texted about a warning its commanders left unanswered",
+		noPhone: "no approver has a phone on record: nobody is texted about the warning its commanders left unanswered; call the duty leaders (give their tokens a phone: muster token create --phone)",
+		text:    WarningEscalationText}
+)
+
+// need says what stage st of w needs at now: claim, to list or claim its
+// texts; warn, nobody had a phone and it is still due (log it once).
+func (st prompterStage) need(w plans.Warning, now time.Time, resend bool) (claim, warn bool) {
+	rec := *st.of(&w)
+	switch {
+	case rec == nil:
+		return st.due(&w, now), false
+	case rec.NoPhone:
+		return false, st.due(&w, now)
+	default:
+		return slices.ContainsFunc(rec.Texts, func(x plans.TextNotice) bool { return x.Claimable(resend) }), false
+	}
 }
 
 // Run prompts until ctx ends (leadership lost or node closing).
 func (p *WarningPrompter) Run(ctx context.Context) {
-	term := &promptTerm{warned: map[plans.WarningID]bool{}}
+	term := &promptTerm{warned: map[warnedKey]bool{}}
 	runNoticeTicks(ctx, p.cfg.Tick, p.cfg.Logger, "warning prompter", func(ctx context.Context, resend bool) error {
 		term.resend = resend
 		return p.tick(ctx, term)
@@ -112,7 +181,7 @@ func (p *WarningPrompter) Run(ctx context.Context) {
 // is due.
 func (p *WarningPrompter) tick(ctx context.Context, term *promptTerm) error {
 	for len(term.unrecorded) > 0 {
-		if err := p.record(ctx, term.unrecorded[0]); err != nil {
+		if err := p.record(ctx, term.unrecorded[0].st, term.unrecorded[0].res); err != nil {
 			return err
 		}
 		term.unrecorded = term.unrecorded[1:]
@@ -121,25 +190,28 @@ func (p *WarningPrompter) tick(ctx context.Context, term *promptTerm) error {
 	if now.Before(term.olderUntil) {
 		return nil
 	}
-	var due []plans.Warning
+	type stageDue struct {
+		st prompterStage
+		id plans.WarningID
+	}
+	var due []stageDue
 	err := p.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		ws, err := plans.WarningsInForce(tx)
 		for _, w := range ws {
-			switch {
-			case !w.HoldsRegions():
+			if !w.HoldsRegions() {
 				// A drill's warning: nothing about it goes out on the
 				// LIVE account (PromptDue is false for it too).
-			case w.Prompted == nil:
-				if w.PromptDue(now) {
-					due = append(due, w)
+				continue
+			}
+			for _, st := range []prompterStage{prompting, escalating} {
+				claim, warn := st.need(w, now, term.resend)
+				if claim {
+					due = append(due, stageDue{st, w.ID})
 				}
-			case w.Prompted.NoPhone:
-				if !term.warned[w.ID] && w.PromptDue(now) {
-					p.warnNoPhone(w)
-					term.warned[w.ID] = true
+				if k := (warnedKey{st.claim, w.ID}); warn && !term.warned[k] {
+					p.warnNoPhone(st, w)
+					term.warned[k] = true
 				}
-			case slices.ContainsFunc(w.Prompted.Texts, func(x plans.TextNotice) bool { return x.Claimable(term.resend) }):
-				due = append(due, w)
 			}
 		}
 		return err
@@ -148,35 +220,43 @@ func (p *WarningPrompter) tick(ctx context.Context, term *promptTerm) error {
 		return err
 	}
 	var errs []error
-	for _, w := range due {
-		if err := p.prompt(ctx, term, w.ID); err != nil {
+	for _, d := range due {
+		if err := p.prompt(ctx, term, d.st, d.id); err != nil {
 			if ctx.Err() != nil || muster.IsCode(err, muster.ENotLeader) {
 				return err
 			}
-			errs = append(errs, fmt.Errorf("warning %s: %w", w.ID, err))
+			errs = append(errs, fmt.Errorf("warning %s: %w", d.id, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// warnNoPhone logs that nobody is texted about w, which prompts.
-func (p *WarningPrompter) warnNoPhone(w plans.Warning) {
-	p.cfg.Logger.Warn("no commander has a phone on record: nobody is texted about the warning left unanswered; call the commanders (give their tokens a phone: muster token create --phone)",
-		"warning", w.ID, "level", w.Level, "regions", plans.JoinCodes(w.Regions, ","), "respond_by", w.RespondBy)
+// warnNoPhone logs that nobody is texted about w at stage st, which is
+// due.
+func (p *WarningPrompter) warnNoPhone(st prompterStage, w plans.Warning) {
+	args := []any{"warning", w.ID, "level", w.Level, "regions", plans.JoinCodes(w.Regions, ","), "respond_by", w.RespondBy}
+	if st.claim == CmdWarningEscalate {
+		args = append(args, "prompted_at", w.Prompted.At, "escalate_by", w.Prompted.EscalateBy)
+	}
+	p.cfg.Logger.Warn(st.noPhone, args...)
 }
 
-// prompt claims the texts of warning id that are due (listing the
-// commanders the first time), sends them the text and records their
-// outcomes.
-func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, id plans.WarningID) error {
-	b, err := json.Marshal(promptClaim{Warning: id, Resend: term.resend})
+// prompt claims the texts of stage st of warning id that are due (listing
+// the commanders, or superiors, the first time), sends them the text and
+// records their outcomes.
+func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, st prompterStage, id plans.WarningID) error {
+	req := promptClaim{Warning: id, Resend: term.resend}
+	if st.escalates {
+		req.EscalateAfter = plans.Duration(p.cfg.EscalateAfter)
+	}
+	b, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
 	var claimed promptClaimed
 	// Leader only: a claim that reached a later leader after it had
 	// looked would stay in flight, never sent.
-	err = p.apply.Apply(muster.LeaderOnly(ctx), &muster.Command{Type: CmdWarningPrompt, Actor: WarningPrompterActor, Payload: b, Ignorable: true}, &claimed)
+	err = p.apply.Apply(muster.LeaderOnly(ctx), &muster.Command{Type: st.claim, Actor: WarningPrompterActor, Payload: b, Ignorable: true}, &claimed)
 	if err != nil {
 		return fmt.Errorf("claim warning texts: %w", err)
 	}
@@ -185,25 +265,31 @@ func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, id plans
 		return nil
 	}
 	w := claimed.Warning
+	rec := *st.of(&w)
 	if claimed.Started {
-		p.cfg.Logger.Warn("warning unanswered past its response time: prompting the commanders (叫应)",
-			"warning", w.ID, "level", w.Level, "event", w.Event, "regions", plans.JoinCodes(w.Regions, ","),
-			"issued_at", w.IssuedAt, "respond_by", w.RespondBy, "commanders", len(w.Prompted.Texts))
-		if w.Prompted.NoPhone && !term.warned[w.ID] {
-			p.warnNoPhone(w)
-			term.warned[w.ID] = true
+		args := []any{"warning", w.ID, "level", w.Level, "event", w.Event, "regions", plans.JoinCodes(w.Regions, ","),
+			"issued_at", w.IssuedAt, "respond_by", w.RespondBy}
+		if st.escalates {
+			args = append(args, "commanders", len(rec.Texts), "escalate_by", rec.EscalateBy)
+		} else {
+			args = append(args, "prompted_at", w.Prompted.At, "superiors", len(rec.Texts))
+		}
+		p.cfg.Logger.Warn(st.started, args...)
+		if k := (warnedKey{st.claim, w.ID}); rec.NoPhone && !term.warned[k] {
+			p.warnNoPhone(st, w)
+			term.warned[k] = true
 		}
 	}
 	if len(claimed.Claimed) == 0 {
 		return nil
 	}
-	text, err := p.text(ctx, w)
+	text, err := p.text(ctx, st, w)
 	if err != nil {
 		return err // the failed tick makes the next one claim them again (resend)
 	}
 	res := promptResults{Warning: w.ID}
 	for _, i := range claimed.Claimed {
-		x := w.Prompted.Texts[i]
+		x := rec.Texts[i]
 		sid, err := sendNotice(ctx, p.live, p.cfg.Clock, SMS{AttemptID: x.Attempt, To: x.Phone, Body: text})
 		if err != nil && ctx.Err() != nil {
 			// Stopped while sending (leadership lost, or closing): the
@@ -215,7 +301,7 @@ func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, id plans
 			out.Error = err.Error()
 			p.cfg.Logger.Warn("warning prompter: text failed", "warning", w.ID, "holder", x.Holder, "attempt", x.Attempt, "err", err)
 		} else {
-			p.cfg.Logger.Info("commander texted about a warning left unanswered", "warning", w.ID, "holder", x.Holder, "attempt", x.Attempt, "sid", sid)
+			p.cfg.Logger.Info(st.texted, "warning", w.ID, "holder", x.Holder, "attempt", x.Attempt, "sid", sid)
 		}
 		res.Results = append(res.Results, out)
 	}
@@ -226,16 +312,16 @@ func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, id plans
 	// record then goes through the next leader.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := p.record(rctx, res); err != nil {
-		term.unrecorded = append(term.unrecorded, res)
+	if err := p.record(rctx, st, res); err != nil {
+		term.unrecorded = append(term.unrecorded, stageResults{st, res})
 		return err
 	}
 	return ctx.Err()
 }
 
-// text is the text about w, with the sender prefix of the plan it names
-// (promptSuggestion; of any plan when it suggests none).
-func (p *WarningPrompter) text(ctx context.Context, w plans.Warning) (string, error) {
+// text is stage st's text about w, with the sender prefix of the plan it
+// names (promptSuggestion; of any plan when it suggests none).
+func (p *WarningPrompter) text(ctx context.Context, st prompterStage, w plans.Warning) (string, error) {
 	var sender string
 	err := p.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		if s, ok := promptSuggestion(w); ok {
@@ -256,16 +342,16 @@ func (p *WarningPrompter) text(ctx context.Context, w plans.Warning) (string, er
 	if err != nil {
 		return "", fmt.Errorf("text of warning %s: %w", w.ID, err)
 	}
-	return WarningPromptText(w, sender, p.cfg.Zone), nil
+	return st.text(w, sender, p.cfg.Zone), nil
 }
 
-// record proposes the outcomes of sends.
-func (p *WarningPrompter) record(ctx context.Context, res promptResults) error {
+// record proposes the outcomes of sends of stage st.
+func (p *WarningPrompter) record(ctx context.Context, st prompterStage, res promptResults) error {
 	b, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	if err := p.apply.Apply(ctx, &muster.Command{Type: CmdWarningPrompted, Actor: WarningPrompterActor, Payload: b, Ignorable: true}, nil); err != nil {
+	if err := p.apply.Apply(ctx, &muster.Command{Type: st.record, Actor: WarningPrompterActor, Payload: b, Ignorable: true}, nil); err != nil {
 		return fmt.Errorf("record warning texts of %s: %w", res.Warning, err)
 	}
 	return nil

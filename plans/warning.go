@@ -247,6 +247,13 @@ type Warning struct {
 	// commanders with a phone, and texted them, once, that it awaits
 	// their response. Nil until then, and for a warning answered in time.
 	Prompted *WarningPrompted `json:"prompted,omitempty"`
+	// Escalated is, for a warning whose commanders were called on
+	// (Prompted) and which still went unanswered until
+	// Prompted.EscalateBy, the 叫应 escalated to their superiors (rules
+	// 13): the leader listed the holders of an approver token with a
+	// phone, and texted them, once, that the commanders were called on
+	// and nothing started. Nil until then.
+	Escalated *WarningPrompted `json:"escalated,omitempty"`
 
 	// Prompt is set on reads, never stored: the warning is in force, needs
 	// a response, RespondBy has passed and no activation answered it.

@@ -6,18 +6,26 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// WarningPrompted is the 叫应 of a LIVE orange or red warning that went
-// unanswered past its RespondBy: the commanders who have a phone, listed
-// by the leader's first look after RespondBy (notify's warning.prompt),
-// each texted once that the warning awaits their response.
+// WarningPrompted is a stage of the 叫应 of a LIVE orange or red warning
+// that went unanswered: as Warning.Prompted, the commanders who have a
+// phone, listed by the leader's first look after RespondBy (notify's
+// warning.prompt); as Warning.Escalated, their superiors (the holders of
+// an approver token, 值班领导) who have a phone, listed by its first look
+// after EscalateBy (warning.escalate). Each is texted once that the
+// warning awaits a response.
 type WarningPrompted struct {
 	// At is when the leader listed them (its clock): the warning began
 	// to prompt them.
 	At time.Time `json:"at"`
-	// NoPhone says that no commander had a phone on record: nobody was
-	// texted, and the leader logs it as a warning.
+	// EscalateBy is, in Warning.Prompted, when the warning, still
+	// unanswered, goes on to the superiors: At plus the leader's response
+	// timeout, stamped as it listed the commanders (zero in one listed
+	// by a muster before escalation, which never escalates).
+	EscalateBy time.Time `json:"escalate_by,omitzero"`
+	// NoPhone says that nobody of the stage had a phone on record: nobody
+	// was texted, and the leader logs it as a warning.
 	NoPhone bool `json:"no_phone,omitempty"`
-	// Texts are the texts to the commanders, ordered by holder.
+	// Texts are the texts to the people listed, ordered by holder.
 	Texts []TextNotice `json:"texts"`
 }
 
@@ -27,6 +35,14 @@ type WarningPrompted struct {
 // about it may go out on the LIVE account.
 func (w *Warning) PromptDue(t time.Time) bool {
 	return w.HoldsRegions() && w.awaitsResponse(t) && !t.Before(w.RespondBy)
+}
+
+// EscalationDue reports whether w, at t, is due its escalation to the
+// superiors (叫应升级): its commanders were called on (Prompted), it is
+// still due a prompt (PromptDue: LIVE, in force, unanswered) and
+// Prompted.EscalateBy has passed.
+func (w *Warning) EscalationDue(t time.Time) bool {
+	return w.Prompted != nil && !w.Prompted.EscalateBy.IsZero() && !t.Before(w.Prompted.EscalateBy) && w.PromptDue(t)
 }
 
 // WarningsInForce returns the warnings in force in tx, in ID order (one

@@ -27,7 +27,10 @@ no activation over its regions within the server's --warning-response-timeout
 (default 30 min) is marked NO RESPONSE until one starts or it is lifted, and
 the leader calls on the commanders (叫应): every holder of a commander token
 with a phone is texted once, on the LIVE account, which warning it is and the
-plan to activate; list and show say whom it texted and when (已叫应).
+plan to activate; list and show say whom it texted and when (已叫应). Still
+unanswered as long again, it goes on to their superiors (叫应升级): every
+holder of an approver token (值班领导) with a phone is texted once that the
+commanders were called on and nothing started (已升级叫应).
 An upstream drill's warning (EXERCISE or TEST) puts no region in standby and
 is answered by a drill (--purpose exercise) over its regions, never by a
 LIVE call-up: without one it is marked "no drill response", not NO RESPONSE.`,
@@ -222,6 +225,28 @@ func promptedSaid(wa plans.Warning) string {
 	return "已叫应 " + strings.Join(said, ", ") + " at " + localTime(p.At)
 }
 
+// escalatedSaid says whom the leader texted about a LIVE warning its
+// commanders were called on about and left unanswered (叫应升级: the
+// approvers with a phone), when, and what became of each text: "已升级叫应
+// 吴二 sent at 09:20", or that no approver has a phone on record; while it
+// is still due, when it will be; "" when it is neither.
+func escalatedSaid(wa plans.Warning) string {
+	e := wa.Escalated
+	switch {
+	case e == nil && wa.Prompted != nil && wa.Prompt && !wa.Prompted.EscalateBy.IsZero():
+		return "升级叫应 due " + localTime(wa.Prompted.EscalateBy) + " (the approvers with a phone are texted if it is still unanswered)"
+	case e == nil:
+		return ""
+	case e.NoPhone:
+		return "未能升级叫应: no approver has a phone on record, nobody was texted at " + localTime(e.At) + "; call the duty leaders"
+	}
+	said := make([]string, len(e.Texts))
+	for i, n := range e.Texts {
+		said[i] = noticeSaid(n)
+	}
+	return "已升级叫应 " + strings.Join(said, ", ") + " at " + localTime(e.At)
+}
+
 func newWarningListCmd(g *globals) *cobra.Command {
 	var (
 		pf                 pageFlags
@@ -264,6 +289,9 @@ func newWarningListCmd(g *globals) *cobra.Command {
 				response := responseCell(wa)
 				if p := promptedSaid(wa); p != "" {
 					response += "; " + p
+				}
+				if e := escalatedSaid(wa); e != "" {
+					response += "; " + e
 				}
 				fmt.Fprintf(t, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", wa.ID, wa.Level, wa.Level.ChineseName(), wa.Status,
 					plans.JoinCodes(wa.Regions, ","), wa.Event, localTime(wa.IssuedAt), localTime(wa.Expires), response, drillMark(wa)+wa.Headline)
@@ -356,6 +384,9 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
 				if p := promptedSaid(wa); p != "" {
 					fmt.Fprintf(w, "叫应:\t%s\n", p)
+				}
+				if e := escalatedSaid(wa); e != "" {
+					fmt.Fprintf(w, "叫应升级:\t%s\n", e)
 				}
 				for _, r := range wa.Responses {
 					retracted := ""

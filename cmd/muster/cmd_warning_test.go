@@ -416,3 +416,20 @@ func TestPromptedSaid(t *testing.T) {
 	assert.Contains(t, promptedSaid(w), "no commander has a phone on record")
 	assert.Empty(t, promptedSaid(plans.Warning{}))
 }
+
+// The escalation of a warning's 叫应 names whom it texted, what became of
+// each text and when; before it, while the warning is unanswered, when it
+// is due; with no approver's phone on record it says nobody was.
+func TestEscalatedSaid(t *testing.T) {
+	at := time.Date(2026, 7, 20, 1, 10, 0, 0, time.UTC)
+	by := at.Add(30 * time.Minute)
+	w := plans.Warning{Prompt: true, Prompted: &plans.WarningPrompted{At: at, EscalateBy: by, Texts: []plans.TextNotice{{Holder: "周一", State: plans.NoticeSent}}}}
+	assert.Equal(t, "升级叫应 due "+localTime(by)+" (the approvers with a phone are texted if it is still unanswered)", escalatedSaid(w))
+	w.Escalated = &plans.WarningPrompted{At: by, Texts: []plans.TextNotice{{Holder: "吴二", State: plans.NoticeSent}}}
+	assert.Equal(t, "已升级叫应 吴二 sent at "+localTime(by), escalatedSaid(w))
+	w.Escalated = &plans.WarningPrompted{At: by, NoPhone: true}
+	assert.Contains(t, escalatedSaid(w), "no approver has a phone on record")
+	w.Escalated, w.Prompt = nil, false
+	assert.Empty(t, escalatedSaid(w), "answered: nothing is due")
+	assert.Empty(t, escalatedSaid(plans.Warning{}))
+}

@@ -97,7 +97,7 @@ func (o *serverOpts) addCommon(cmd *cobra.Command) {
 	f.DurationVar(&o.election, "election-timeout", cluster.DefaultElectionTimeout, "raft election timeout")
 	f.DurationVar(&o.clockTolerance, "clock-tolerance", cluster.DefaultClockTolerance, "how far this node's clock may be from the clocks of a majority of the members (measured every few seconds) before it stops leading, stamping commands and running call-ups, and says it is not ready; 0: not compared")
 	f.DurationVar(&o.approvalWindow, "approval-window", notify.DefaultApprovalWindow, "how long a LIVE activation that needs a second approval (level I–II) waits for it")
-	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before it is marked NO RESPONSE and the commanders are texted (叫应: every commander token with a phone, once, on the LIVE account)")
+	f.DurationVar(&o.warningTimeout, "warning-response-timeout", plans.DefaultWarningResponseTimeout, "how long an orange or red warning may go without an activation over its regions before it is marked NO RESPONSE and the commanders are texted (叫应: every commander token with a phone, once, on the LIVE account); unanswered for as long again, the approvers with a phone are texted once too (叫应升级)")
 	f.StringVar(&o.capSender, "cap-sender", api.DefaultCAPSender, "<sender> of the CAP 1.2 alerts muster serves, e.g. a domain name of the city's emergency office; the same on every node")
 	f.StringVar(&o.capZone, "cap-time-zone", "Asia/Shanghai", "time zone of the timestamps in CAP alerts")
 	f.StringVar(&o.voiceZH, "voice-zh", twiml.DefaultVoice(twiml.ZhCN).Name, "Twilio text-to-speech voice of calls in Chinese: an Amazon Polly or Google voice speaking Mandarin (cmn-CN), e.g. Polly.Zhiyu, Google.cmn-CN-Wavenet-A (Twilio's default voice speaks none)")
@@ -388,8 +388,9 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 		}
 		node.OnLeader(approvers.Run)
 		// An orange or red warning left unanswered past
-		// --warning-response-timeout: its commanders are texted (叫应).
-		prompter, err := notify.NewWarningPrompter(node, node, notify.WarningPrompterConfig{Live: sms.dispatch.Live, Logger: logger})
+		// --warning-response-timeout: its commanders are texted (叫应),
+		// and, unanswered for as long again, their superiors (叫应升级).
+		prompter, err := notify.NewWarningPrompter(node, node, notify.WarningPrompterConfig{Live: sms.dispatch.Live, EscalateAfter: o.warningTimeout, Logger: logger})
 		if err != nil {
 			node.Close()
 			return usageError(err)
