@@ -562,6 +562,13 @@ const commandVersion byte = 1
 //	   their texts as warning.prompt does; warning.escalated records what
 //	   became of them. A drill's warning never escalates. Before 13 both
 //	   commands do nothing.
+//	   A backup whose call-up was on the wire (sending) when the person
+//	   they stand in for answered 到 is dealt with when its result is
+//	   recorded: reached (sent, delivered), they get the relief SMS and
+//	   no escalation clock; failed, nothing more; refused for now or gone
+//	   on to another number, it is not tried again (cancelled, not_sent,
+//	   stand_in_not_sent). Before 13 the reached backup was told nothing
+//	   and the refused one got their call-up on its retry.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -160,7 +160,8 @@ const StandInNotSentCounter = "stand_in_not_sent"
 // call-up reached (sent, delivered, acked, escalated) that person has
 // reported (standInRelief), and ends the escalation of those backups. A
 // backup whose call-up was not sent yet is not sent it
-// (rulesStandInNotSent: notNeeded). The stand-ins are read in key order;
+// (rulesStandInNotSent: notNeeded); one whose send is on the wire is dealt
+// with once its result is recorded (rulesStandInInFlight). The stand-ins are read in key order;
 // it reads only the state.
 func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error {
 	sb := at.ad.Bucket(bStandIns)
@@ -201,7 +202,7 @@ func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error 
 		case StateSent, StateDelivered, StateAcked, StateEscalated:
 		case StatePending:
 			if c.RulesAtLeast(rulesStandInNotSent) {
-				if err := notNeeded(at, c, r, att, rl.s); err != nil {
+				if err := notNeeded(at, c, r, &att, rl.s); err != nil {
 					return err
 				}
 			}
@@ -209,33 +210,138 @@ func relieveStandIns(at *actTx, c *muster.Command, person plans.PersonID) error 
 		default:
 			continue
 		}
-		if _, err := at.endEscalationOf(r.Person, "the person they stand in for reported"); err != nil {
-			return err
-		}
-		it := EscalationItem{Step: StandInReliefStep, Action: plans.EscalateBackup, Channel: ChannelSMS, Person: r.Person,
-			Seq: nextSeq(q, StandInReliefStep, r.Person), Name: r.Name, Phone: r.Phone, Language: r.Language,
-			Text: markPurpose(at.a, r.Language, standInRelief(at.a, &rl.s, r.Language)), State: EscQueued, Updated: c.Time}
-		escMove(at, "", EscQueued)
-		if err := putEscItem(q, it); err != nil {
+		if err := relieve(at, c, q, r, &rl.s); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// relieve ends the escalation of r, a backup standing in for s.Person,
+// who answered 到, and queues the SMS telling r so (standInRelief) on q,
+// at's escalation queue.
+func relieve(at *actTx, c *muster.Command, q *bolt.Bucket, r Recipient, s *StandIn) error {
+	if _, err := at.endEscalationOf(r.Person, "the person they stand in for reported"); err != nil {
+		return err
+	}
+	it := EscalationItem{Step: StandInReliefStep, Action: plans.EscalateBackup, Channel: ChannelSMS, Person: r.Person,
+		Seq: nextSeq(q, StandInReliefStep, r.Person), Name: r.Name, Phone: r.Phone, Language: r.Language,
+		Text: markPurpose(at.a, r.Language, standInRelief(at.a, s, r.Language)), State: EscQueued, Updated: c.Time}
+	escMove(at, "", EscQueued)
+	return putEscItem(q, it)
+}
+
+// rulesStandInInFlight is the behaviour (muster.Rules) from which a backup
+// whose call-up was on the wire (sending) when the person they stand in
+// for answered 到, too late to be taken off and not yet reached to be
+// relieved, is dealt with once that send's result is recorded: sent or
+// delivered, they get the relief SMS a backup reached gets and their
+// escalation does not start (relieveLate); failed for good, nothing more
+// (no relief, no escalation of theirs); refused for now, or gone on to
+// another of their numbers, their call-up is not tried again (offIfNotNeeded:
+// not_sent, cancelled, as notNeeded). Under older rules the sent backup
+// was told nothing and came in for someone who had reported, and the
+// refused one got their call-up on its retry.
+const rulesStandInInFlight = 13
+
+// reportedFor reads whom person, a recipient of at's call-up, stands in
+// for when that person has answered 到 (an acknowledgement stands: the
+// first answer counts); nil otherwise.
+func (at *actTx) reportedFor(person plans.PersonID) (*StandIn, error) {
+	s, err := standInOf(at.ad, person)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	r, _, err := at.recipient(s.Person)
+	if muster.IsCode(err, muster.ENotFound) {
+		return nil, nil
+	}
+	if err != nil || r.State != StateAcked {
+		return nil, err
+	}
+	return s, nil
+}
+
+// relieveLate goes through the recipients whose call-up went out, or
+// failed, in this command after at's chain began (at.late, whose
+// escalation clocks are about to start) for backups whose person already
+// answered 到 (rulesStandInInFlight): their send was in flight when that
+// person reported. Those reached get the relief SMS, unless one was
+// queued for them already (the person's answer in the same command);
+// none of them starts an escalation clock.
+func (at *actTx) relieveLate(c *muster.Command) error {
+	if len(at.late) == 0 || !c.RulesAtLeast(rulesStandInInFlight) || at.ad.Bucket(bStandIns) == nil {
+		return nil
+	}
+	keep := at.late[:0]
+	for _, p := range at.late {
+		s, err := at.reportedFor(p)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			keep = append(keep, p)
+			continue
+		}
+		r, _, err := at.recipient(p)
+		if err != nil {
+			return err
+		}
+		if !silent(r.State) { // failed: not reached, nothing to take back
+			if _, err := at.endEscalationOf(p, "the person they stand in for reported"); err != nil {
+				return err
+			}
+			continue
+		}
+		q, err := at.ad.CreateBucketIfNotExists(bEscQueue)
+		if err != nil {
+			return err
+		}
+		if q.Get(escItemKey(StandInReliefStep, p, 0)) != nil {
+			continue // told already
+		}
+		if err := relieve(at, c, q, r, s); err != nil {
+			return err
+		}
+	}
+	at.late = keep
+	return nil
+}
+
+// offIfNotNeeded takes person, a backup whose send was in flight when the
+// person they stand in for answered 到 and who is pending again (their
+// send refused for now, or gone on to another number), off the call-up
+// as notNeeded does (rulesStandInInFlight), and says so. att is their
+// attempt record, which the caller writes.
+func (at *actTx) offIfNotNeeded(c *muster.Command, person plans.PersonID, att *Attempt) (bool, error) {
+	if !c.RulesAtLeast(rulesStandInInFlight) || at.ad.Bucket(bStandIns) == nil {
+		return false, nil
+	}
+	r, _, err := at.recipient(person)
+	if err != nil || r.State != StatePending {
+		return false, err
+	}
+	s, err := at.reportedFor(person)
+	if err != nil || s == nil {
+		return false, err
+	}
+	return true, notNeeded(at, c, r, att, *s)
+}
+
 // notNeeded takes r, a backup standing in for s.Person whose call-up is
-// still pending (never claimed, or waiting to be tried again), off at's
+// still pending (never claimed, or waiting to be tried again), with its
+// attempt record att (left unscheduled), off at's
 // call-up once s.Person answered 到: their call-up is never sent (the
 // dispatcher claims only pending recipients), a retry waiting is
 // unscheduled, their escalation ends, and their stand-in record says why
 // (NotSent).
-func notNeeded(at *actTx, c *muster.Command, r Recipient, att Attempt, s StandIn) error {
+func notNeeded(at *actTx, c *muster.Command, r Recipient, att *Attempt, s StandIn) error {
 	if !att.NextTry.IsZero() {
-		if err := at.unschedule(r.Person, &att); err != nil {
+		if err := at.unschedule(r.Person, att); err != nil {
 			return err
 		}
 		att.Updated = c.Time
-		if err := at.putAttempt(r.Person, att); err != nil {
+		if err := at.putAttempt(r.Person, *att); err != nil {
 			return err
 		}
 	}

@@ -204,8 +204,10 @@ func (m actCache) get(tx *bolt.Tx, id plans.ActivationID) (*actTx, error) {
 }
 
 // flush writes the counter changes of every activation opened, in key
-// order (the map's order must not reach the state), and starts or ends the
-// escalation clocks of the recipients that need it, at c's time.
+// order (the map's order must not reach the state), relieves the backups
+// reached after the person they stand in for reported (relieveLate), and
+// starts or ends the escalation clocks of the recipients that need it, at
+// c's time.
 func (m actCache) flush(c *muster.Command) error {
 	ids := make([]string, 0, len(m))
 	for id, at := range m {
@@ -216,6 +218,9 @@ func (m actCache) flush(c *muster.Command) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		at := m[plans.ActivationID(id)]
+		if err := at.relieveLate(c); err != nil {
+			return fmt.Errorf("activation %s: %w", id, err)
+		}
 		if err := at.updateClocks(c); err != nil {
 			return fmt.Errorf("activation %s: %w", id, err)
 		}
@@ -551,13 +556,19 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 				if it.NextTry.IsZero() {
 					return nil, invalidf("result for %s: a retry needs a time", AttemptID(it.Activation, it.Person, it.N))
 				}
+				var off bool
 				if err = at.schedule(r, &att, it.NextTry); err == nil {
+					off, err = at.offIfNotNeeded(c, r.Person, &att) // a backup no longer needed: not retried
+				}
+				if err == nil && !off {
 					at.count("retried", 1)
 				}
 			case OutcomeFailed:
 				var moved bool
 				if moved, err = at.fallBack(tx, c, r, &att, cmp.Or(it.To, r.Phone), it.Code); err == nil && !moved {
 					err = at.move(r, StateFailed)
+				} else if err == nil {
+					_, err = at.offIfNotNeeded(c, r.Person, &att) // a backup no longer needed: not sent on to another number
 				}
 			default:
 				return nil, invalidf("result outcome %q: want sent, retry or failed", it.Outcome)
@@ -1002,6 +1013,13 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 		if tries := att.onNumber(n); TemporaryCode(it.Code) && tries < carrierAttempts && r.State != StateExpired {
 			err = at.schedule(r, &att, carrierRetryAt(c.Time, it.Attempt, tries))
 			res.State = StatePending
+			var off bool
+			if err == nil {
+				off, err = at.offIfNotNeeded(c, person, &att) // a backup no longer needed: not retried
+			}
+			if off {
+				res.State = StateCancelled
+			}
 		} else {
 			var moved bool
 			if r.State != StateExpired {
@@ -1012,6 +1030,11 @@ func applyStatus(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) 
 			if res.State = StatePending; err == nil && !moved {
 				err = at.move(r, StateFailed)
 				res.State = StateFailed
+			} else if err == nil { // gone on to another number
+				var off bool
+				if off, err = at.offIfNotNeeded(c, person, &att); off { // a backup no longer needed: not sent there
+					res.State = StateCancelled
+				}
 			}
 		}
 		if err == nil {
