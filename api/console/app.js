@@ -580,13 +580,47 @@
     return drill ? `建议启动${drill} ${what}（以${drill}方式启动，不是实战响应）` : `建议启动 ${what}`;
   };
 
-  // promptText is a warning's line in the NO RESPONSE prompt.
+  // What became of a text of a warning's 叫应 (a TextNotice's state).
+  const NOTICE_WORDS = { sent: '已发出', failed: '未发出', skipped: '未发', sending: '发送中', due: '待发' };
+  // noticesText names the people a stage of a warning's 叫应 (prompted:
+  // the commanders; escalated: the approvers, 值班领导) texted, each with
+  // what became of the text: "周一（已发出）、冯四（未发出）".
+  const noticesText = (stage) =>
+    (stage.texts || []).map((n) => `${n.holder}（${NOTICE_WORDS[n.state] || n.state}）`).join('、');
+  // calloutText says whom a LIVE warning's 叫应 reached (the commanders,
+  // texted past respond_by) and whether it went on to their superiors
+  // (叫应升级: the approvers, texted at escalate_by if still unanswered),
+  // when, or when it will; '' when nobody was called on.
+  const calloutText = (w) => {
+    const p = w.prompted;
+    if (!p) return '';
+    const out = [
+      p.no_phone
+        ? `${fmtClock(p.at).slice(0, 5)} 未能叫应：指挥长均无手机号，请电话联系`
+        : `${fmtClock(p.at).slice(0, 5)} 已叫应指挥长 ${noticesText(p)}`,
+    ];
+    const e = w.escalated;
+    if (e) {
+      out.push(
+        e.no_phone
+          ? `${fmtClock(e.at).slice(0, 5)} 未能升级：值班领导均无手机号，请电话联系`
+          : `${fmtClock(e.at).slice(0, 5)} 已升级叫应值班领导 ${noticesText(e)}`,
+      );
+    } else if (w.prompt && p.escalate_by) {
+      out.push(`${fmtClock(p.escalate_by).slice(0, 5)} 仍无响应将升级叫应值班领导`);
+    }
+    return out.join('；');
+  };
+
+  // promptText is a warning's line in the NO RESPONSE prompt, with whom
+  // its 叫应 reached.
   const promptText = (w) => {
     const mins = minutesSince(w.prompt_since || w.respond_by);
     const what = `${WARNING_NAMES[w.level] || w.level}预警 ${w.id}`;
+    const callout = calloutText(w);
     return drillWord(w)
       ? `${drillMark(w)}${what} 已 ${mins} 分钟无${drillWord(w)}响应：${suggestionText(w)}`
-      : `${what} 已 ${mins} 分钟无响应：${suggestionText(w)}`;
+      : `${what} 已 ${mins} 分钟无响应：${suggestionText(w)}${callout ? `（${callout}）` : ''}`;
   };
 
   // renderPrompt shows, on every page, the warnings whose time to respond
@@ -688,7 +722,7 @@
       'div',
       { id: 'warnings', hidden: true },
       el('h2', {}, '生效中的预警'),
-      scrollTable('warnings', headRow(['预警', '级别', '区域', '标题', '响应时限']), warnBody),
+      scrollTable('warnings', headRow(['预警', '级别', '区域', '标题', '响应时限', '叫应']), warnBody),
     );
     root.append(
       el('h1', {}, '区域状态'),
@@ -732,6 +766,7 @@
             el('td', {}, (w.areas || []).map((a) => a.name || a.code).join('、') || (w.regions || []).join('、')),
             el('td', {}, w.headline || w.event || '—'),
             el('td', { class: 'respond-by' }, respondText(w)),
+            el('td', { class: 'callout', 'data-escalated': w.escalated ? 'true' : null }, calloutText(w) || '—'),
           ),
         ),
       );
