@@ -569,6 +569,12 @@ const commandVersion byte = 1
 //	   on to another number, it is not tried again (cancelled, not_sent,
 //	   stand_in_not_sent). Before 13 the reached backup was told nothing
 //	   and the refused one got their call-up on its retry.
+//	   A warning keeps its texts in English (event_en, headline_en,
+//	   description_en: as warning.issue gives them, for an imported alert
+//	   its en-US block's) and its regions' English names as issued
+//	   (area_names_en), which the en-US block of its CAP alert says;
+//	   before 13 the fields are ignored and the warning is stored without
+//	   them.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -310,8 +310,9 @@ func (s *Server) activationRegions(ctx context.Context, level muster.Consistency
 
 // ----- warnings -----
 
-// warningCAP serves a warning as CAP: the Alert it was issued as, or the
-// Cancel of that alert once it was lifted, with the reason it was lifted
+// warningCAP serves a warning as CAP: the Alert it was issued as (a zh-CN
+// info block, and an en-US one when the warning has English text: see
+// plans.Warning.TextEN), or the Cancel of that alert once it was lifted, with the reason it was lifted
 // for as note; an expired warning is its Alert, whose expires says it is
 // over. The warning of an upstream Update that replaced warnings in force
 // (rules 13: Replaces) is an Update referencing their alerts and, through
@@ -385,8 +386,14 @@ func (s *Server) warningAlert(ctx context.Context, level muster.Consistency, ws 
 	if !w.Expires.IsZero() {
 		in.Expires = w.Expires.In(s.cfg.CAPZone)
 	}
-	for _, ar := range w.Areas {
+	for i, ar := range w.Areas {
 		in.Regions = append(in.Regions, cap.Region{Code: string(ar.Code), Name: ar.Name})
+		if len(w.AreaNamesEN) == len(w.Areas) {
+			in.Regions[i].NameEN = w.AreaNamesEN[i]
+		}
+	}
+	if en, ok := w.TextEN(); ok {
+		in.EN = cap.Text{Event: en.Event, Headline: en.Headline, Description: en.Description}
 	}
 	a, err := in.Alert()
 	if err != nil {
@@ -632,6 +639,11 @@ func (s *Server) importCAP(c *gin.Context) {
 		Description: u.Description,
 		CAPCategory: upstreamCategory(alert, u),
 		Expires:     u.Expires,
+	}
+	if en, ok := alert.TextIn(cap.LanguageEN); ok {
+		// English readers of the relayed warning read the upstream's own
+		// English.
+		in.EventEN, in.HeadlineEN, in.DescriptionEN = en.Event, en.Headline, en.Description
 	}
 	if u.MsgType == cap.MsgTypeAlert {
 		in.Replaces = nil

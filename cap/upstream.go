@@ -83,6 +83,23 @@ func (a *Alert) Upstream(lang string) (Upstream, error) {
 	return u, nil
 }
 
+// TextIn is the text of the alert's info block in language lang: the one
+// whose language equals lang ignoring case, else the first whose primary
+// language matches (en for en-US); ok is false when no block is in that
+// language (unlike Upstream, no block of another language stands in). A
+// warning imported from the alert keeps its en-US block's text so.
+func (a *Alert) TextIn(lang string) (t Text, ok bool) {
+	in := a.info(lang)
+	if in == nil || primaryLanguage(cmp.Or(in.Language, LanguageEN)) != primaryLanguage(lang) {
+		return Text{}, false
+	}
+	return Text{Event: in.Event, Headline: in.Headline, Description: in.Description, Instruction: in.Instruction, SenderName: in.SenderName}, true
+}
+
+// primaryLanguage is a language tag's primary language, lower-cased: zh
+// for zh-CN.
+func primaryLanguage(tag string) string { p, _, _ := strings.Cut(tag, "-"); return strings.ToLower(p) }
+
 // info picks the block for lang, or nil when there is none.
 func (a *Alert) info(lang string) *Info {
 	if len(a.Infos) == 0 {
@@ -94,9 +111,8 @@ func (a *Alert) info(lang string) *Info {
 			return &a.Infos[i]
 		}
 	}
-	primary := func(tag string) string { p, _, _ := strings.Cut(tag, "-"); return strings.ToLower(p) }
 	for i := range a.Infos {
-		if primary(language(&a.Infos[i])) == primary(lang) {
+		if primaryLanguage(language(&a.Infos[i])) == primaryLanguage(lang) {
 			return &a.Infos[i]
 		}
 	}

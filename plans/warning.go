@@ -183,8 +183,19 @@ type Warning struct {
 	Event       string        `json:"event"`    // what is happening: 暴雨, 台风 (CAP event)
 	Headline    string        `json:"headline"` // one line for people (CAP headline)
 	Description string        `json:"description,omitempty"`
-	Category    Hazard        `json:"category,omitempty"`     // hazard category; narrows the suggested plans
-	CAPCategory CAPCategory   `json:"cap_category,omitempty"` // for CAP export (Met, Geo ...)
+	// EventEN, HeadlineEN and DescriptionEN are the warning's texts in
+	// English, for English readers (its CAP alert's en-US block, see
+	// TextEN): as given with it, or an imported alert's en-US block's
+	// (rules 13). Empty when none was given.
+	EventEN       string `json:"event_en,omitempty"`
+	HeadlineEN    string `json:"headline_en,omitempty"`
+	DescriptionEN string `json:"description_en,omitempty"`
+	// AreaNamesEN are the English names of Areas as issued, in the same
+	// order, "" for a region without one; absent when none has one, or
+	// for a warning stored before rules 13.
+	AreaNamesEN []string    `json:"area_names_en,omitempty"`
+	Category    Hazard      `json:"category,omitempty"`     // hazard category; narrows the suggested plans
+	CAPCategory CAPCategory `json:"cap_category,omitempty"` // for CAP export (Met, Geo ...)
 	// Source says where the warning came from: "cli", "api", or for an
 	// imported CAP alert "cap:" and the alert's sender,identifier,sent.
 	Source   string    `json:"source"`
@@ -383,16 +394,21 @@ func (w *Warning) overlaps(region RegionCode) bool {
 // are resolved before proposing; apply checks Expires against the command's
 // time.
 type warningIssue struct {
-	Regions         []RegionCode `json:"regions"`
-	Level           WarningLevel `json:"level"`
-	Event           string       `json:"event"`
-	Headline        string       `json:"headline"`
-	Description     string       `json:"description,omitempty"`
-	Category        Hazard       `json:"category,omitempty"`
-	CAPCategory     CAPCategory  `json:"cap_category,omitempty"`
-	Source          string       `json:"source"`
-	Expires         time.Time    `json:"expires,omitzero"`
-	ResponseTimeout Duration     `json:"response_timeout,omitempty"`
+	Regions     []RegionCode `json:"regions"`
+	Level       WarningLevel `json:"level"`
+	Event       string       `json:"event"`
+	Headline    string       `json:"headline"`
+	Description string       `json:"description,omitempty"`
+	// EventEN, HeadlineEN and DescriptionEN are kept from
+	// rulesWarningEnglish on; older rules ignore them.
+	EventEN         string      `json:"event_en,omitempty"`
+	HeadlineEN      string      `json:"headline_en,omitempty"`
+	DescriptionEN   string      `json:"description_en,omitempty"`
+	Category        Hazard      `json:"category,omitempty"`
+	CAPCategory     CAPCategory `json:"cap_category,omitempty"`
+	Source          string      `json:"source"`
+	Expires         time.Time   `json:"expires,omitzero"`
+	ResponseTimeout Duration    `json:"response_timeout,omitempty"`
 	// Purpose is LIVE when empty.
 	Purpose WarningPurpose `json:"purpose,omitempty"`
 	// Upstream is set when the warning is imported from an upstream alert:
@@ -631,6 +647,7 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		Description: strings.TrimSpace(p.Description), Category: p.Category, CAPCategory: p.CAPCategory,
 		Source: p.Source, Expires: p.Expires, IssuedAt: c.Time, IssuedBy: c.Actor, Command: c.ID,
 		Status: WarningActive, SuggestedLevel: p.Level.ResponseLevel(), Suggestions: []Suggestion{}}
+	var areaNamesEN []string
 	codes := slices.Clone(p.Regions)
 	slices.Sort(codes)
 	codes = slices.Compact(codes)
@@ -647,6 +664,10 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		w.Regions = append(w.Regions, r.Code)
 		w.Areas = append(w.Areas, WarningArea{Code: r.Code, Name: r.Name})
+		areaNamesEN = append(areaNamesEN, r.NameEN)
+	}
+	if err := w.setEnglish(c, &p, areaNamesEN); err != nil {
+		return nil, err
 	}
 	if p.Level.NeedsResponse() {
 		timeout := p.ResponseTimeout.Std()
@@ -1599,11 +1620,17 @@ type WarningInput struct {
 	Event       string       `json:"event"`
 	Headline    string       `json:"headline"`
 	Description string       `json:"description,omitempty"`
-	Category    string       `json:"category,omitempty"`
-	CAPCategory string       `json:"cap_category,omitempty"`
-	Source      string       `json:"source,omitempty"` // default "api"
-	Expires     time.Time    `json:"expires,omitzero"`
-	ExpiresIn   Duration     `json:"expires_in,omitempty"`
+	// EventEN, HeadlineEN and DescriptionEN are the texts for English
+	// readers, optional; a headline or description needs an English
+	// event unless the event names a meteorological warning signal.
+	EventEN       string    `json:"event_en,omitempty"`
+	HeadlineEN    string    `json:"headline_en,omitempty"`
+	DescriptionEN string    `json:"description_en,omitempty"`
+	Category      string    `json:"category,omitempty"`
+	CAPCategory   string    `json:"cap_category,omitempty"`
+	Source        string    `json:"source,omitempty"` // default "api"
+	Expires       time.Time `json:"expires,omitzero"`
+	ExpiresIn     Duration  `json:"expires_in,omitempty"`
 }
 
 // Issue checks in and issues the warning: its regions go into standby
@@ -1616,7 +1643,11 @@ type WarningInput struct {
 func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInput) (Warning, error) {
 	now := s.clock.Now()
 	p := warningIssue{Event: in.Event, Headline: in.Headline, Description: in.Description,
+		EventEN: in.EventEN, HeadlineEN: in.HeadlineEN, DescriptionEN: in.DescriptionEN,
 		Source: strings.TrimSpace(in.Source), ResponseTimeout: Duration(s.timeout)}
+	if err := in.checkEnglishInput(); err != nil {
+		return Warning{}, err
+	}
 	for _, f := range []struct {
 		field, text string
 		lines       bool
@@ -1688,6 +1719,9 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 	if err := p.check(); err != nil {
 		return Warning{}, err
 	}
+	if err := p.checkEnglish(); err != nil {
+		return Warning{}, err
+	}
 	b, err := json.Marshal(p)
 	if err != nil {
 		return Warning{}, err
@@ -1712,6 +1746,9 @@ type UpstreamWarning struct {
 	// Texts longer than MaxWarningEvent, MaxWarningHeadline and
 	// MaxWarningDescription are cut; Headline defaults to Event.
 	Event, Headline, Description string
+	// EventEN, HeadlineEN and DescriptionEN are the alert's en-US
+	// block's texts, when it has one; cut as the Chinese ones.
+	EventEN, HeadlineEN, DescriptionEN string
 
 	CAPCategory CAPCategory // optional; also picks the hazard category that narrows the suggested plans
 	Expires     time.Time   // zero: in force until lifted or cancelled
@@ -1803,9 +1840,12 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 	}
 	event := strings.TrimSpace(in.Event)
 	p := warningIssue{Regions: known, Level: in.Level, Event: clipText(event, MaxWarningEvent),
-		Headline:    clipText(cmp.Or(strings.TrimSpace(in.Headline), event), MaxWarningHeadline),
-		Description: clipText(strings.TrimSpace(in.Description), MaxWarningDescription),
-		CAPCategory: in.CAPCategory, Category: hazardOfCAPCategory(in.CAPCategory), Source: in.Source,
+		Headline:      clipText(cmp.Or(strings.TrimSpace(in.Headline), event), MaxWarningHeadline),
+		Description:   clipText(strings.TrimSpace(in.Description), MaxWarningDescription),
+		EventEN:       clipText(strings.TrimSpace(in.EventEN), MaxWarningEvent),
+		HeadlineEN:    clipText(strings.TrimSpace(in.HeadlineEN), MaxWarningHeadline),
+		DescriptionEN: clipText(strings.TrimSpace(in.DescriptionEN), MaxWarningDescription),
+		CAPCategory:   in.CAPCategory, Category: hazardOfCAPCategory(in.CAPCategory), Source: in.Source,
 		ResponseTimeout: Duration(s.timeout), Purpose: cmp.Or(in.Purpose, WarningLive),
 		Upstream: &in.Alert, Replaces: in.Replaces}
 	for _, r := range out.Ignored {

@@ -57,6 +57,7 @@ func parseExpires(s string) (expires, expiresIn string, err error) {
 
 func newWarningIssueCmd(g *globals) *cobra.Command {
 	var regions, level, event, headline, description, category, capCategory, expires string
+	var eventEN, headlineEN, descriptionEN string
 	cmd := &cobra.Command{
 		Use:   "issue --region CODE[,CODE] --level blue|yellow|orange|red --event TEXT --headline TEXT [--expires T]",
 		Short: "Issue a warning: its regions go into standby (临战); shows the suggested plans and level",
@@ -65,7 +66,11 @@ func newWarningIssueCmd(g *globals) *cobra.Command {
 warning stays in force until lifted); --category a hazard category
 (自然灾害, 事故灾难, 公共卫生, 社会安全) narrows the suggested plans. Without
 it, the category is the one --cap-category or the event names plainly
-(暴雨, 台风, 地震, 森林火险…: 自然灾害), else every plan is listed.`,
+(暴雨, 台风, 地震, 森林火险…: 自然灾害), else every plan is listed.
+--event-en, --headline-en and --description-en are what English readers of
+its CAP alert get (the en-US block); without them an event that names a
+meteorological warning signal (暴雨, 台风, 大风…) gets the signal's English
+name and a headline naming the colour and regions, and any other none.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body := map[string]any{"level": level, "event": event, "headline": headline, "source": "cli"}
@@ -83,7 +88,8 @@ it, the category is the one --cap-category or the event names plainly
 			if err != nil {
 				return err
 			}
-			for k, v := range map[string]string{"description": description, "category": category, "cap_category": capCategory, "expires": at, "expires_in": in} {
+			for k, v := range map[string]string{"description": description, "category": category, "cap_category": capCategory, "expires": at, "expires_in": in,
+				"event_en": eventEN, "headline_en": headlineEN, "description_en": descriptionEN} {
 				if v != "" {
 					body[k] = v
 				}
@@ -114,6 +120,9 @@ it, the category is the one --cap-category or the event names plainly
 	f.StringVar(&event, "event", "", "what is happening, e.g. 暴雨")
 	f.StringVar(&headline, "headline", "", "one line for people, e.g. 东湖区暴雨红色预警")
 	f.StringVar(&description, "description", "", "details")
+	f.StringVar(&eventEN, "event-en", "", "the event in English, for English readers of the CAP alert, e.g. Urban flooding (default: the English name of the warning signal the event names, if any)")
+	f.StringVar(&headlineEN, "headline-en", "", "the headline in English (default: one naming the colour, event and regions)")
+	f.StringVar(&descriptionEN, "description-en", "", "the details in English (default: a line saying they are given in Chinese)")
 	checkedVar(f, &category, "category", "", "hazard category: 自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)",
 		"自然灾害, 事故灾难, 公共卫生 or 社会安全 (natural, accident, public_health, social_security)", parses(plans.ParseHazard))
 	checkedVar(f, &capCategory, "cap-category", "", "CAP 1.2 category for export (Met, Geo, ...)", muster.OrList(plans.CAPCategories()), parses(plans.ParseCAPCategory))
