@@ -191,8 +191,8 @@ type Warning struct {
 	HeadlineEN    string `json:"headline_en,omitempty"`
 	DescriptionEN string `json:"description_en,omitempty"`
 	// AreaNamesEN are the English names of Areas as issued, in the same
-	// order, "" for a region without one; absent when none has one, or
-	// for a warning stored before rules 13.
+	// order, "" for a region without one; absent for a warning stored
+	// before rules 13, which has no English text (TextEN).
 	AreaNamesEN []string    `json:"area_names_en,omitempty"`
 	Category    Hazard      `json:"category,omitempty"`     // hazard category; narrows the suggested plans
 	CAPCategory CAPCategory `json:"cap_category,omitempty"` // for CAP export (Met, Geo ...)

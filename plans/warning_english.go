@@ -33,8 +33,13 @@ type WarningTextEN struct {
 // District"; its English description, or else, when it has a Chinese one,
 // a line saying the details are in Chinese (they are not machine
 // translated). A warning with no English event whose event names no
-// signal has no English text.
+// signal has no English text, nor has one issued before
+// rulesWarningEnglish (AreaNamesEN nil): its CAP alert, served before
+// without an en-US block, keeps what it said under the same identifier.
 func (w *Warning) TextEN() (WarningTextEN, bool) {
+	if w.AreaNamesEN == nil {
+		return WarningTextEN{}, false
+	}
 	t := WarningTextEN{Event: w.EventEN, Headline: w.HeadlineEN, Description: w.DescriptionEN}
 	signal := ""
 	if t.Event == "" {
@@ -159,8 +164,9 @@ func (w *Warning) setEnglish(c *muster.Command, p *warningIssue, areaNamesEN []s
 	}
 	w.EventEN, w.HeadlineEN = strings.TrimSpace(p.EventEN), strings.TrimSpace(p.HeadlineEN)
 	w.DescriptionEN = strings.TrimSpace(p.DescriptionEN)
-	if slices.ContainsFunc(areaNamesEN, func(s string) bool { return s != "" }) {
-		w.AreaNamesEN = areaNamesEN
-	}
+	// Set whether or not a region has an English name: it marks the
+	// warning as issued under rulesWarningEnglish (TextEN).
+	w.AreaNamesEN = make([]string, len(w.Areas))
+	copy(w.AreaNamesEN, areaNamesEN)
 	return nil
 }

@@ -70,4 +70,10 @@ func TestWarningEnglishIgnoredUnderRules12(t *testing.T) {
 	assert.Empty(t, w.AreaNamesEN)
 	_, ok := w.TextEN()
 	assert.False(t, ok, "an older muster's warning has no English")
+	// Nor one whose event names a warning signal: its alert, served by an
+	// older muster with a zh-CN block only, says the same under the same
+	// identifier after an upgrade.
+	rain := e.issue(t, plans.WarningInput{Regions: []plans.RegionCode{wDistrict}, Level: "red", Event: "暴雨", Headline: "东湖区暴雨红色预警"})
+	_, ok = rain.TextEN()
+	assert.False(t, ok, "an older muster's rainstorm warning has no English either")
 }
