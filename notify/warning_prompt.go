@@ -286,10 +286,12 @@ func promptSuggestion(w plans.Warning) (s plans.Suggestion, ok bool) {
 // it was issued), that no response started by RespondBy, and what to do:
 // the activation it suggests at the level its colour maps to
 // (promptSuggestion: the plan, regions and level muster warning show
-// gives), or, with none, to look at it. sender is the SMS sender prefix
-// (the suggested plan's).
+// gives, with a reason, promptReason, so it runs as texted), or, with
+// none, to look at it. The command ends the text: a phone's copy of it
+// takes no punctuation along. sender is the SMS sender prefix (the
+// suggested plan's).
 //
-//	【示例市应急】【叫应】暴雨红色预警W000001（西林区）09:05发布，至09:35未启动响应。请立即启动：muster activate flood-control --region 990105 --level I --purpose live，或在控制台处理。
+//	【示例市应急】【叫应】暴雨红色预警W000001（西林区）09:05发布，至09:35未启动响应。请立即在控制台启动响应，或执行：muster activate flood-control --region 990105 --level I --purpose live --reason '暴雨红色预警'
 func WarningPromptText(w plans.Warning, sender string, zone *time.Location) string {
 	var b strings.Builder
 	b.WriteString(sender + "【叫应】" + w.Event + w.Level.ChineseName() + "预警" + string(w.ID))
@@ -297,13 +299,37 @@ func WarningPromptText(w plans.Warning, sender string, zone *time.Location) stri
 		b.WriteString("（" + r + "）")
 	}
 	b.WriteString(w.IssuedAt.In(zone).Format("15:04") + "发布，至" + clockSaid(w.RespondBy, w.IssuedAt, zone) + "未启动响应。")
-	if s, ok := promptSuggestion(w); ok {
-		b.WriteString("请立即启动：muster activate " + string(s.Plan) + " --region " + plans.JoinCodes(w.Regions, ",") +
-			" --level " + string(s.Level) + " --purpose live，或在控制台处理。")
+	s, ok := promptSuggestion(w)
+	reason := promptReason(w)
+	if ok && reason != "" {
+		b.WriteString("请立即在控制台启动响应，或执行：muster activate " + string(s.Plan) + " --region " + plans.JoinCodes(w.Regions, ",") +
+			" --level " + string(s.Level) + " --purpose live --reason " + shellWord(reason))
 	} else {
 		b.WriteString("请立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
 	}
 	return b.String()
+}
+
+// promptReason is the reason the activation a 叫应 suggests gives: the
+// warning's event and colour (暴雨红色预警), short where an upstream
+// headline may run long, or its headline (plans.Warning.SuggestedReason)
+// when the event has a word a LIVE call-up's reason may not; "" with
+// neither (the text then suggests no command, which would be refused).
+func promptReason(w plans.Warning) string {
+	if r := w.Event + w.Level.ChineseName() + "预警"; len(plans.ReasonDrillWords(r)) == 0 {
+		return r
+	}
+	if r := w.SuggestedReason(); len(plans.ReasonDrillWords(r)) == 0 {
+		return r
+	}
+	return ""
+}
+
+// shellWord is s as one word of a POSIX shell command line, so the
+// texted command runs as texted whatever an upstream event holds ($, `,
+// ", \, '): s in single quotes, a quote in it closed, escaped and reopened.
+func shellWord(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // WarningEscalationText is the SMS that tells a superior (the holder of an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -169,7 +170,8 @@ func TestAnUnansweredRedWarningTextsItsCommanderOnce(t *testing.T) {
 	assert.Equal(t, liveAcct.SID, m.AccountSID, "the 叫应 of a LIVE warning is LIVE: the LIVE account")
 	assert.True(t, strings.HasPrefix(m.Body, "【示例市应急】【叫应】暴雨红色预警"+string(w.ID)+"（东湖区）09:00发布，至09:10未启动响应。"), m.Body)
 	require.NotEmpty(t, w.Suggestions)
-	assert.Contains(t, m.Body, "请立即启动：muster activate flood-control --region "+string(district)+" --level I --purpose live，或在控制台处理。", "the suggestion at red's level, I")
+	assert.True(t, strings.HasSuffix(m.Body, "请立即在控制台启动响应，或执行：muster activate flood-control --region "+string(district)+" --level I --purpose live --reason '暴雨红色预警'"),
+		"the suggestion at red's level, I, with a reason, last: %s", m.Body)
 	for _, other := range []string{approverPhone, adminPhone} {
 		assert.Empty(t, r.sim.Messages(other), other)
 	}
@@ -355,8 +357,21 @@ func TestWarningPromptText(t *testing.T) {
 	w := plans.Warning{ID: "W000003", Level: plans.WarningOrange, Event: "暴雨", Regions: []plans.RegionCode{"990101"},
 		Areas: []plans.WarningArea{{Code: "990101", Name: "东湖区"}}, IssuedAt: issued, RespondBy: issued.Add(30 * time.Minute),
 		SuggestedLevel: plans.LevelII, Suggestions: []plans.Suggestion{{Plan: "everyone", Level: plans.LevelIV}, {Plan: "flood-control", Level: plans.LevelII}}}
-	assert.Equal(t, "【示例市应急】【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至09:35未启动响应。请立即启动：muster activate flood-control --region 990101 --level II --purpose live，或在控制台处理。",
-		notify.WarningPromptText(w, "【示例市应急】", zone))
+	text := notify.WarningPromptText(w, "【示例市应急】", zone)
+	assert.Equal(t, "【示例市应急】【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至09:35未启动响应。请立即在控制台启动响应，或执行：muster activate flood-control --region 990101 --level II --purpose live --reason '暴雨橙色预警'", text)
+	assert.Equal(t, []string{"muster", "activate", "flood-control", "--region", "990101", "--level", "II", "--purpose", "live", "--reason", "暴雨橙色预警"},
+		shellWords(t, text[strings.Index(text, "muster activate"):]), "the command runs as texted, copied to its end")
+	// An upstream event a shell would read, and one with a word a LIVE
+	// call-up's reason may not have (the headline is given instead).
+	w.Event = `城市"内涝" $HOME 'x'`
+	text = notify.WarningPromptText(w, "", zone)
+	assert.Equal(t, []string{"muster", "activate", "flood-control", "--region", "990101", "--level", "II", "--purpose", "live", "--reason", w.Event + "橙色预警"},
+		shellWords(t, text[strings.Index(text, "muster activate"):]))
+	w.Event, w.Headline = "演练暴雨", "东湖区暴雨橙色预警"
+	assert.True(t, strings.HasSuffix(notify.WarningPromptText(w, "", zone), "--purpose live --reason '东湖区暴雨橙色预警'"))
+	w.Headline = "演练"
+	assert.True(t, strings.HasSuffix(notify.WarningPromptText(w, "", zone), "请立即在控制台或用 muster warning show W000003 查看并启动响应。"), "no reason to give: no command")
+	w.Event, w.Headline = "暴雨", ""
 	w.Suggestions = nil
 	w.RespondBy = issued.Add(16 * time.Hour)
 	assert.Equal(t, "【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至7月21日01:05未启动响应。请立即在控制台或用 muster warning show W000003 查看并启动响应。",
@@ -504,4 +519,12 @@ func TestWarningEscalationText(t *testing.T) {
 	w.Suggestions = nil
 	assert.Equal(t, "【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35起叫应指挥长，但短信未能发出，至10:05仍未启动响应。请立即督促指挥长启动响应，详见控制台或 muster warning show W000003。",
 		notify.WarningEscalationText(w, "", zone))
+}
+
+// shellWords is how a POSIX shell splits line into words.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	out, err := exec.Command("sh", "-c", `eval "set -- $1"; printf '%s\n' "$@"`, "sh", line).Output()
+	require.NoError(t, err, line)
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 }
