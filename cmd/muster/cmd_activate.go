@@ -81,6 +81,9 @@ switched or sent before that.`,
 			}
 			if yes {
 				for _, warning := range previewWarnings(p) {
+					if p.NoLiveSMS != "" && strings.HasPrefix(warning, noLiveSMSWarning) {
+						continue // the one error line below says it
+					}
 					fmt.Fprintln(c.err, warning)
 				}
 			} else {
@@ -92,6 +95,11 @@ switched or sent before that.`,
 				return errors.New("nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant")
 			}
 			if p.NoLiveSMS != "" {
+				// Refused whatever is answered: with --yes the reason is
+				// said once, in the error line, not above it as well.
+				if yes {
+					return errors.New("nothing was activated: " + noLiveSMSWarning + p.NoLiveSMS)
+				}
 				return errors.New("nothing was activated: the leader has no LIVE SMS account, so nobody would be called (NO LIVE SMS ACCOUNT above)")
 			}
 			if !yes && p.Guard.Needed() && !p.Guard.ConfirmedBy(req.ConfirmScope) {
@@ -528,13 +536,17 @@ func previewWarnings(p notify.Preview) []string {
 		out = append(out, "REFUSED AS A REPEAT — "+again)
 	}
 	if p.NoLiveSMS != "" {
-		out = append(out, "NO LIVE SMS ACCOUNT — refused: "+p.NoLiveSMS)
+		out = append(out, noLiveSMSWarning+p.NoLiveSMS)
 	}
 	if p.LeftOut > 0 {
 		out = append(out, fmt.Sprintf("LEFT OUT — %s called up for real by an active LIVE call-up %s not drilled.", count(p.LeftOut, "person", "people"), plural(p.LeftOut, "is", "are")))
 	}
 	return out
 }
+
+// noLiveSMSWarning starts the preview's line saying that a LIVE call-up is
+// refused because the leader has no LIVE SMS account.
+const noLiveSMSWarning = "NO LIVE SMS ACCOUNT — refused: "
 
 // repeatFlag writes the API's "with repeat", which names the request's
 // field, as the flag of the CLI that sets it: "or ask again with --repeat".

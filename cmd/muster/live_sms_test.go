@@ -62,7 +62,8 @@ func TestAgentWithoutALiveAccountRefusesLiveCallUps(t *testing.T) {
 	r := runCLI(t, cli, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", "live", "--reason", "暴雨红色预警", "--yes")
 	assert.NotZero(t, r.code, "muster activate stops: %s", r.stderr)
 	assert.Contains(t, r.stderr, "NO LIVE SMS ACCOUNT — refused: no LIVE SMS account: node n1, which leads the cluster", "the preview says why")
-	assert.Contains(t, r.stderr, "nothing was activated: the leader has no LIVE SMS account")
+	assert.Equal(t, 1, strings.Count(strings.TrimSpace(r.stderr), "\n")+1, "one line on standard error, as docs/cli.md says: %q", r.stderr)
+	assert.True(t, strings.HasPrefix(r.stderr, "muster: nothing was activated: NO LIVE SMS ACCOUNT — refused: no LIVE SMS account: node n1"), "%q", r.stderr)
 
 	code, body := c.call(ctx, http.MethodPost, base+"/api/v1/activations", liveReq, "application/json")
 	require.Equal(t, http.StatusConflict, code, "%s", body)
