@@ -123,3 +123,82 @@ func TestLiveCallUpsNeedALeaderWithALiveAccount(t *testing.T) {
 	require.NoError(t, err, "a LIVE request can still be rejected")
 	assert.Equal(t, notify.StatusRejected, rejected.Status)
 }
+
+// A preview made on a follower says how the leader, which sends every
+// call-up, sends it, where it showed the follower's own account: a
+// follower without a LIVE account said "no LIVE SMS account configured on
+// this node" of a call-up the leader then sent, and one with an account
+// showed it over a call-up the leader, which has none, refused.
+func TestAPreviewOnAFollowerSaysHowTheLeaderSends(t *testing.T) {
+	var mu sync.Mutex
+	noLive := map[int]bool{}
+	opts := clustertest.Options{Setup: setup, Config: func(i int, c *cluster.Config) {
+		mu.Lock()
+		defer mu.Unlock()
+		c.NoLiveSMS = noLive[i]
+	}}
+	e := newEnvWith(t, 3, 300, opts, testCtx(t))
+	ctx := testCtx(t)
+	without := notify.Senders{Live: notify.SendInfo{Account: "(no LIVE SMS account configured on this node: while it leads, LIVE call-ups are refused)"},
+		Exercise: senders.Exercise, NoLive: true}
+	on := func(m *clustertest.Member) *notify.Service {
+		mu.Lock()
+		own := senders
+		if noLive[m.Index] {
+			own = without
+		}
+		mu.Unlock()
+		s := notify.NewService(m.Node, m.Node, own)
+		s.LeaderWithoutLiveSMS = m.Node.LeaderWithoutLiveSMS
+		s.Leader = func() (string, bool) {
+			id, _ := m.Node.Leader()
+			return id, m.Node.IsLeader()
+		}
+		return s
+	}
+
+	leader := e.c.WaitLeader(15 * time.Second)
+	followers := e.c.Followers()
+	require.Len(t, followers, 2)
+	mu.Lock()
+	for _, f := range followers {
+		noLive[f.Index] = true
+	}
+	mu.Unlock()
+	for _, f := range followers {
+		e.c.Stop(f)
+		e.c.Restart(f)
+	}
+	require.Equal(t, leader.Index, e.c.WaitLeader(15*time.Second).Index, "leadership stays where it was through its followers' restarts")
+
+	live := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "LIVE", Reason: "积水"}
+	p, err := on(leader).Preview(ctx, live)
+	require.NoError(t, err)
+	assert.Equal(t, senders.Live, p.Send, "the leader shows its own account")
+
+	p, err = on(followers[0]).Preview(ctx, live)
+	require.NoError(t, err)
+	assert.Empty(t, p.NoLiveSMS, "the leader has a LIVE account")
+	assert.NotContains(t, p.Send.Account, "configured on this node", "the follower's lack of an account is not the call-up's")
+	assert.Contains(t, p.Send.Account, "the LIVE account of the leader "+leader.Node.ID())
+	assert.Equal(t, leader.Node.ID(), p.Send.Leader)
+	drill := notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{other}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练"}
+	p, err = on(followers[0]).Preview(ctx, drill)
+	require.NoError(t, err)
+	assert.Equal(t, senders.Exercise.Account, p.Send.Account)
+	assert.Equal(t, leader.Node.ID(), p.Send.Leader, "it says the leader sends it")
+
+	// Leadership moves to a member without a LIVE account; the one with
+	// an account, back as a follower, does not show it as the sender.
+	e.c.Stop(leader)
+	now := e.c.WaitLeader(15 * time.Second)
+	e.c.Restart(leader)
+	require.Eventually(t, func() bool { return leader.Node.LeaderWithoutLiveSMS() == now.Node.ID() }, 15*time.Second, 20*time.Millisecond,
+		"%s knows the leader %s has no LIVE SMS account", leader.Node.ID(), now.Node.ID())
+	p, err = on(leader).Preview(ctx, live)
+	require.NoError(t, err)
+	assert.Contains(t, p.NoLiveSMS, "no LIVE SMS account: node "+now.Node.ID())
+	assert.Equal(t, "(none: the leader "+now.Node.ID()+", which sends every call-up, has no LIVE SMS account)", p.Send.Account)
+	assert.Empty(t, p.Send.Sender)
+	assert.Zero(t, p.EstimatedSend, "no time to send is estimated from an account that does not send")
+}

@@ -35,6 +35,13 @@ type SendInfo struct {
 	Account   string  `json:"account"`
 	Sender    string  `json:"sender"`
 	PerSecond float64 `json:"per_second"`
+	// Leader, in a preview made on a member that does not lead, names the
+	// leader, which sends every call-up: Account, Sender and PerSecond are
+	// then this member's and hold for the leader as far as it runs the
+	// same provider flags (as every member should), or say that the leader
+	// has no LIVE account, or that this member has none to show. Empty
+	// when the preview was made on the leader, or no leader is known.
+	Leader string `json:"leader,omitempty"`
 }
 
 // Senders holds the SendInfo for LIVE traffic and for EXERCISE and TEST
@@ -42,6 +49,8 @@ type SendInfo struct {
 type Senders struct {
 	Live     SendInfo
 	Exercise SendInfo
+	// NoLive says this node has no LIVE SMS account: Live only says so.
+	NoLive bool
 }
 
 // For returns the SendInfo messages of purpose p use.
@@ -78,6 +87,35 @@ type Service struct {
 	// for their messages would stay pending and nobody would be called.
 	// Nil: not checked. Set it before use.
 	LeaderWithoutLiveSMS func() string
+	// Leader, when set, names the leader and says whether this node is
+	// it (cluster.Node's), so that a preview made on a follower describes
+	// how the leader sends, not this node (SendInfo.Leader). Nil: previews
+	// show this node's senders. Set it before use.
+	Leader func() (id string, here bool)
+}
+
+// leaderSend is what a preview of a call-up of purpose p says of how it
+// is sent: this node's senders when it leads (or no leader is known),
+// else the leader's as far as this node can tell (SendInfo.Leader), so
+// that a preview made on a follower does not describe an account the
+// call-up will not be sent with. noLive: the leader has no LIVE account.
+func (s *Service) leaderSend(p Purpose, noLive bool) SendInfo {
+	info := s.senders.For(p)
+	if s.Leader == nil {
+		return info
+	}
+	id, here := s.Leader()
+	if id == "" || here {
+		return info
+	}
+	switch {
+	case noLive:
+		return SendInfo{Account: fmt.Sprintf("(none: the leader %s, which sends every call-up, has no LIVE SMS account)", id), Leader: id}
+	case !p.Drill() && s.senders.NoLive:
+		return SendInfo{Account: fmt.Sprintf("(the LIVE account of the leader %s, which sends every call-up; this node has none, so its account and rate are not known here)", id), Leader: id}
+	}
+	info.Leader = id
+	return info
 }
 
 // liveSMS refuses (EConflict) a LIVE call-up while the leader has no LIVE
@@ -482,13 +520,14 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 }
 
 func (s *Service) preview(tx *bolt.Tx, p *prepared) (Preview, error) {
-	out := Preview{Activation: p.activation("", nil), Send: s.senders.For(p.req.Purpose)}
+	out := Preview{Activation: p.activation("", nil)}
 	out.Activation.CreatedAt = time.Time{}
 	if p.req.Purpose == PurposeLive {
 		if err := s.liveSMS(); err != nil {
 			out.NoLiveSMS = err.Error()
 		}
 	}
+	out.Send = s.leaderSend(p.req.Purpose, out.NoLiveSMS != "")
 	prefixes := make([]string, len(p.regions))
 	for i, r := range p.regions {
 		prefixes[i] = plans.RegionPrefix(r)

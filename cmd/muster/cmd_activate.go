@@ -486,8 +486,14 @@ func printPreview(w io.Writer, p notify.Preview) {
 	est := "unknown (no send rate configured)"
 	if p.EstimatedSend > 0 {
 		est = p.EstimatedSend.Round(time.Second).String()
+	} else if p.Send.Leader != "" && p.Send.Sender == "" {
+		est = "unknown here"
 	}
 	fmt.Fprintf(t, "provider:\t%s, sender %s; sending everyone takes %s\n", p.Send.Account, orDash(p.Send.Sender), est)
+	if p.Send.Leader != "" && p.Send.Sender != "" {
+		// Shown by a follower: the leader sends, with its own flags.
+		fmt.Fprintf(t, "\t(as this node is set up; the leader %s sends it, with the account it was started with)\n", p.Send.Leader)
+	}
 	t.Flush()
 	for _, warning := range previewWarnings(p) {
 		fmt.Fprintf(w, "\n%s\n", warning)

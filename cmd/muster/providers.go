@@ -315,6 +315,7 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 			"give the LIVE account too, or this one as --twilio-account-sid", s.liveFallback.flag("account-sid"))
 	} else {
 		w.senders.Live = notify.SendInfo{Account: "(no LIVE SMS account configured on this node: while it leads, LIVE call-ups are refused)"}
+		w.senders.NoLive = true
 		logger.Warn("no LIVE SMS account (--twilio-account-sid, --twilio-auth-token, --twilio-from): while this node leads, LIVE activations and approvals are refused, " +
 			"and LIVE call-ups already open keep their messages pending")
 	}

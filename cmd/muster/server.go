@@ -369,6 +369,11 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	actSvc.PublicURL = sms.dispatch.PublicURL // previews show answer links as long as the sent ones
 	// A LIVE call-up that nobody would send is refused at once.
 	actSvc.LeaderWithoutLiveSMS = node.LeaderWithoutLiveSMS
+	// A preview made on a follower says the leader sends, not this node.
+	actSvc.Leader = func() (string, bool) {
+		id, _ := node.Leader()
+		return id, node.IsLeader()
+	}
 	drillSvc := drills.NewService(node, node, muster.SystemClock{})
 	drillSvc.Rules = func() int { return node.Status().Rules } // what readers are told of postponements follows the cluster's rules
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
