@@ -575,6 +575,12 @@ const commandVersion byte = 1
 //	   (area_names_en), which the en-US block of its CAP alert says;
 //	   before 13 the fields are ignored and the warning is stored without
 //	   them.
+//	   The warning of an upstream Update that keeps the respond_by of a
+//	   warning it replaced (rules 7) keeps that warning's prompted and
+//	   escalated too, and first_issued_at, the time the first warning of
+//	   the thread was issued: its commanders, called on once, are not
+//	   listed and texted again for each update, and it escalates at the
+//	   first's escalate_by. Before 13 the update started with neither.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

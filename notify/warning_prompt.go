@@ -283,7 +283,8 @@ func promptSuggestion(w plans.Warning) (s plans.Suggestion, ok bool) {
 // WarningPromptText is the SMS that tells a commander that w, a LIVE
 // warning, went unanswered past its response time (叫应), in Chinese,
 // times in zone: which warning (its event, colour, ID and regions, when
-// it was issued), that no response started by RespondBy, and what to do:
+// it was issued, from the thread's first issue: issuedSaid), that no
+// response started by RespondBy, and what to do:
 // the activation it suggests at the level its colour maps to
 // (promptSuggestion: the plan, regions and level muster warning show
 // gives, with a reason, promptReason, so it runs as texted), or, with
@@ -298,7 +299,7 @@ func WarningPromptText(w plans.Warning, sender string, zone *time.Location) stri
 	if r := shortRegions(w.RegionNames()); r != "" {
 		b.WriteString("（" + r + "）")
 	}
-	b.WriteString(w.IssuedAt.In(zone).Format("15:04") + "发布，至" + clockSaid(w.RespondBy, w.IssuedAt, zone) + "未启动响应。")
+	b.WriteString(issuedSaid(w, zone) + "，至" + clockSaid(w.RespondBy, firstIssued(w), zone) + "未启动响应。")
 	s, ok := promptSuggestion(w)
 	reason := promptReason(w)
 	if ok && reason != "" {
@@ -308,6 +309,27 @@ func WarningPromptText(w plans.Warning, sender string, zone *time.Location) stri
 		b.WriteString("请立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
 	}
 	return b.String()
+}
+
+// firstIssued is when w's thread was first issued: the first warning still
+// awaiting a response that w, an upstream update, replaced
+// (plans.Warning.FirstIssuedAt), else w's time of issue.
+func firstIssued(w plans.Warning) time.Time {
+	if !w.FirstIssuedAt.IsZero() && w.FirstIssuedAt.Before(w.IssuedAt) {
+		return w.FirstIssuedAt
+	}
+	return w.IssuedAt
+}
+
+// issuedSaid says, in zone, when w was issued: 09:00发布, or, for an update
+// of a thread first issued earlier, 09:00首发、09:20更新, so the response
+// time named after it never comes before it.
+func issuedSaid(w plans.Warning, zone *time.Location) string {
+	first := firstIssued(w)
+	if first.Equal(w.IssuedAt) {
+		return w.IssuedAt.In(zone).Format("15:04") + "发布"
+	}
+	return first.In(zone).Format("15:04") + "首发、" + clockSaid(w.IssuedAt, first, zone) + "更新"
 }
 
 // promptReason is the reason the activation a 叫应 suggests gives: the
@@ -336,7 +358,7 @@ func shellWord(s string) string {
 // approver token, 值班领导) that w, a LIVE warning whose commanders were
 // called on (叫应), is still unanswered (叫应升级), in Chinese, times in
 // zone: which warning (its event, colour, ID and regions, when it was
-// issued), whom of the commanders it texted and when (or that none could
+// issued: issuedSaid), whom of the commanders it texted and when (or that none could
 // be texted), that no response started by Prompted.EscalateBy, and what to
 // do: have the commanders start the response it suggests (an approver
 // cannot activate), and where to see it. sender is the SMS sender prefix.
@@ -348,10 +370,10 @@ func WarningEscalationText(w plans.Warning, sender string, zone *time.Location) 
 	if r := shortRegions(w.RegionNames()); r != "" {
 		b.WriteString("（" + r + "）")
 	}
-	b.WriteString(w.IssuedAt.In(zone).Format("15:04") + "发布，")
+	b.WriteString(issuedSaid(w, zone) + "，")
 	until := w.RespondBy
 	if p := w.Prompted; p != nil {
-		at := clockSaid(p.At, w.IssuedAt, zone)
+		at := clockSaid(p.At, firstIssued(w), zone)
 		var sent []string
 		for _, n := range p.Texts {
 			if n.State == plans.NoticeSent {
@@ -373,7 +395,7 @@ func WarningEscalationText(w plans.Warning, sender string, zone *time.Location) 
 			until = p.EscalateBy
 		}
 	}
-	b.WriteString("至" + clockSaid(until, w.IssuedAt, zone) + "仍未启动响应。")
+	b.WriteString("至" + clockSaid(until, firstIssued(w), zone) + "仍未启动响应。")
 	if s, ok := promptSuggestion(w); ok {
 		b.WriteString("请立即督促指挥长启动响应（建议 " + string(s.Plan) + " " + string(s.Level) + "级），")
 	} else {

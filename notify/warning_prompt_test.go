@@ -291,6 +291,52 @@ func TestADrillWarningNeverTextsOnTheLiveAccount(t *testing.T) {
 	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created)
 }
 
+// An upstream Update of a red warning whose commanders were called on
+// keeps its 叫应 (rules 13): the commander, texted once about the thread,
+// is not texted again about the update, which keeps the time its
+// commanders were called on and escalates when the first would have; the
+// superior's text names when the thread was first issued and updated, so
+// no time it names comes before the warning's issue.
+func TestAnUpdatedWarningKeepsItsPromptAndTextsNobodyAgain(t *testing.T) {
+	r := newPromptRig(t, 1)
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	alert := func(id string, replaces ...plans.UpstreamRef) plans.Warning {
+		imp, err := r.warnings().Import(testCtx(t), "feed", plans.UpstreamWarning{Alert: plans.UpstreamRef{Sender: "cma.example", Identifier: id},
+			Source: "cap:cma.example," + id + ",2026-07-20T09:00:00+08:00", Replaces: replaces, Regions: []plans.RegionCode{district},
+			Level: plans.WarningRed, Event: "暴雨", Headline: "示例市气象台发布暴雨红色预警"})
+		require.NoError(t, err)
+		require.True(t, imp.Created)
+		return imp.Warning
+	}
+	first := alert("MET-1") // 09:00, respond by 09:10
+	r.clock.Add(promptTimeout)
+	prompted := r.waitPrompted(t, first.ID).Prompted
+	require.Len(t, r.sim.Messages(commanderPhone), 1)
+
+	r.clock.Add(5 * time.Minute) // 09:15
+	update := alert("MET-2", plans.UpstreamRef{Sender: "cma.example", Identifier: "MET-1"})
+	assert.Equal(t, first.RespondBy, update.RespondBy, "rules 7")
+	assert.Equal(t, first.IssuedAt, update.FirstIssuedAt)
+	require.NotNil(t, update.Prompted, "the commanders were called on about the thread")
+	assert.Equal(t, prompted, update.Prompted)
+	assert.Equal(t, notify.PromptAttemptID(first.ID, 0, 1), update.Prompted.Texts[0].Attempt)
+
+	// Another warning, left unanswered, tells when the prompter has looked
+	// again; by then the thread is due its escalation (09:20).
+	v := r.issue(t, other)
+	r.clock.Add(promptTimeout) // 09:25
+	r.waitPrompted(t, v.ID)
+	got := r.waitEscalated(t, update.ID)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 2, "the first warning's and the other's; none about the update")
+	assert.Contains(t, msgs[1].Body, string(v.ID))
+	assert.Equal(t, prompted, got.Prompted)
+	esc := r.sim.Messages(approverPhone)
+	require.Len(t, esc, 1)
+	assert.Contains(t, esc[0].Body, "暴雨红色预警"+string(update.ID)+"（东湖区）09:00首发、09:15更新，09:10已短信叫应指挥长周一，至09:20仍未启动响应。")
+	assert.EqualValues(t, 2, r.starts.n.Load(), "the first warning and the other began to prompt; the update did not")
+}
+
 // With no commander's phone on record, the warning says so and the
 // leader logs it as a warning: nothing is sent.
 func TestAWarningNobodyCanBeTextedAboutSaysSo(t *testing.T) {
@@ -372,6 +418,11 @@ func TestWarningPromptText(t *testing.T) {
 	w.Headline = "演练"
 	assert.True(t, strings.HasSuffix(notify.WarningPromptText(w, "", zone), "请立即在控制台或用 muster warning show W000003 查看并启动响应。"), "no reason to give: no command")
 	w.Event, w.Headline = "暴雨", ""
+	// An update (09:25) of a thread first issued at 09:05 keeps its
+	// response time: it says both, never a response due before issue.
+	u := w
+	u.IssuedAt, u.FirstIssuedAt = issued.Add(20*time.Minute), issued
+	assert.True(t, strings.HasPrefix(notify.WarningPromptText(u, "", zone), "【叫应】暴雨橙色预警W000003（东湖区）09:05首发、09:25更新，至09:35未启动响应。"))
 	w.Suggestions = nil
 	w.RespondBy = issued.Add(16 * time.Hour)
 	assert.Equal(t, "【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至7月21日01:05未启动响应。请立即在控制台或用 muster warning show W000003 查看并启动响应。",

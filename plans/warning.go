@@ -258,6 +258,13 @@ type Warning struct {
 	// commanders with a phone, and texted them, once, that it awaits
 	// their response. Nil until then, and for a warning answered in time.
 	Prompted *WarningPrompted `json:"prompted,omitempty"`
+	// FirstIssuedAt is, for the warning of an upstream Update that kept
+	// the RespondBy of a warning it replaced (rules 7), when the first
+	// warning of the thread still awaiting a response was issued, which
+	// RespondBy counts from; from rulesUpdateKeepsPrompt it keeps that
+	// warning's Prompted and Escalated too. Zero otherwise: IssuedAt is
+	// the first.
+	FirstIssuedAt time.Time `json:"first_issued_at,omitzero"`
 	// Escalated is, for a warning whose commanders were called on
 	// (Prompted) and which still went unanswered until
 	// Prompted.EscalateBy, the 叫应 escalated to their superiors (rules
@@ -676,10 +683,18 @@ func applyWarningIssue(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		w.RespondBy = c.Time.Add(timeout)
 		if c.RulesAtLeast(rulesUpdateKeepsRespondBy) {
-			for _, old := range replaced {
+			var kept *Warning
+			for i, old := range replaced {
 				if old.awaitsResponse(c.Time) && old.RespondBy.Before(w.RespondBy) {
 					w.RespondBy = old.RespondBy
+					kept = &replaced[i]
 				}
+			}
+			if kept != nil && c.RulesAtLeast(rulesUpdateKeepsPrompt) {
+				// The commanders were called on about the thread
+				// (or are about to be): not again for each update.
+				w.FirstIssuedAt = cmp.Or(kept.FirstIssuedAt, kept.IssuedAt)
+				w.Prompted, w.Escalated = kept.Prompted, kept.Escalated
 			}
 		}
 	}
@@ -788,6 +803,15 @@ const rulesUpstreamOwnPurpose = 7
 // RESPONSE in time and a prompt already raised stays raised. Under older
 // rules every update restarted the clock.
 const rulesUpdateKeepsRespondBy = 7
+
+// rulesUpdateKeepsPrompt is the behaviour (muster.Rules) from which the
+// warning of an upstream Update that keeps the RespondBy of one it
+// replaced keeps that warning's 叫应 too (Prompted, Escalated: whom it
+// texted, and when it escalates) and the time its thread was first issued
+// (FirstIssuedAt), so the commanders, called on once, are not texted
+// again for each update, nor told that a response was due before the
+// warning was issued. Under older rules the update started with neither.
+const rulesUpdateKeepsPrompt = 13
 
 // replacedWarnings returns the warnings of the alerts p replaces, whatever
 // their status, each once; none when p is not an upstream alert.
