@@ -1049,11 +1049,18 @@ func (r *dispatchRun) refresh() error {
 // sending resumes now. In the node's first term since it started (a
 // restart, a restored backup) it is a warning: an operator who restored a
 // backup taken during a call-up learns that its messages go out again.
+// LIVE call-ups this node has no account for are not among them: nothing
+// of theirs is sent (load warns of each).
 func (r *dispatchRun) announce() {
-	if len(r.acts) == 0 {
+	var ids []plans.ActivationID
+	for _, id := range slices.Sorted(maps.Keys(r.acts)) {
+		if !r.acts[id].skip {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
 		return
 	}
-	ids := slices.Sorted(maps.Keys(r.acts))
 	level := slog.LevelInfo
 	if r.d.runs.Load() == 1 {
 		level = slog.LevelWarn
@@ -1085,7 +1092,8 @@ func (r *dispatchRun) load(tx *bolt.Tx, id plans.ActivationID) (*actRun, error) 
 		ar.route = r.d.live
 	default:
 		ar.skip = true
-		r.d.cfg.Logger.Warn("no SMS provider for LIVE traffic is configured: the activation's messages stay pending", "activation", id)
+		r.d.cfg.Logger.Warn("no LIVE SMS account on this node (--twilio-account-sid): nothing of this LIVE call-up is sent while it leads; "+
+			"its messages not sent yet stay pending until a leader with one takes over", "activation", id)
 		return ar, nil
 	}
 	// Whatever is in sending now was claimed by an earlier leader (this

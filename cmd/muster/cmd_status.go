@@ -223,27 +223,40 @@ func listStatus(c *client, p *pageFlags, status string) error {
 	if next != "" {
 		fmt.Fprintf(c.err, "more: --after %s (or --all)\n", next)
 	}
-	var open []notify.Activation
+	var open []shownCallUp
 	for _, r := range rows {
-		open = append(open, r.a)
+		open = append(open, shownCallUp{r.a, r.counts})
 	}
 	liveSMSNote(c, open...)
 	return nil
 }
 
-// liveSMSNote says on standard error, when any of activations is a LIVE
-// call-up still open (active, or awaiting approval) and the leader has no
-// LIVE SMS account as its member record says (muster cluster status), that
-// their messages are not sent and why: they stay pending until a leader
-// with one takes over. Nothing when the cluster status cannot be read.
-func liveSMSNote(c *client, activations ...notify.Activation) {
-	var ids []string
-	for _, a := range activations {
-		if a.Purpose == notify.PurposeLive && (a.Status == notify.StatusActive || a.Status == notify.StatusPendingApproval) {
-			ids = append(ids, string(a.ID))
+// shownCallUp is a call-up muster status shows, with its counts.
+type shownCallUp struct {
+	a      notify.Activation
+	counts notify.StatusCounts
+}
+
+// liveSMSNote says on standard error, when the leader has no LIVE SMS
+// account as its member record says (muster cluster status), what of the
+// LIVE call-ups shown that leaves undone (noLiveSMSNote): the messages of
+// an active one that has some pending are not sent, and one awaiting
+// approval cannot be approved. Nothing for a LIVE call-up with nothing
+// left to send, and nothing when the cluster status cannot be read.
+func liveSMSNote(c *client, callUps ...shownCallUp) {
+	var unsent, waiting []string
+	for _, u := range callUps {
+		if u.a.Purpose != notify.PurposeLive {
+			continue
+		}
+		switch {
+		case u.a.Status == notify.StatusPendingApproval:
+			waiting = append(waiting, string(u.a.ID))
+		case u.a.Status == notify.StatusActive && u.counts.Pending > 0:
+			unsent = append(unsent, fmt.Sprintf("%s (%d pending)", u.a.ID, u.counts.Pending))
 		}
 	}
-	if len(ids) == 0 {
+	if len(unsent) == 0 && len(waiting) == 0 {
 		return
 	}
 	var st cluster.Status
@@ -252,11 +265,25 @@ func liveSMSNote(c *client, activations ...notify.Activation) {
 	}
 	for _, s := range st.Servers {
 		if s.Leader && s.NoLiveSMS {
-			fmt.Fprintf(c.err, "NO LIVE SMS ACCOUNT on the leader %s (主节点未配置真实短信账号): the messages of LIVE call-ups %s are not sent, "+
-				"and they cannot be approved, until a leader with a LIVE account (--twilio-account-sid) takes over; see muster cluster status\n",
-				s.ID, strings.Join(ids, ", "))
+			fmt.Fprintln(c.err, noLiveSMSNote(s.ID, unsent, waiting))
 		}
 	}
+}
+
+// noLiveSMSNote is liveSMSNote's line: under the leader without a LIVE SMS
+// account, the messages of the call-ups unsent ("A000002 (5 pending)") are
+// not sent and those waiting cannot be approved until one with an account
+// leads.
+func noLiveSMSNote(leader string, unsent, waiting []string) string {
+	var what []string
+	if len(unsent) > 0 {
+		what = append(what, fmt.Sprintf("the messages of LIVE %s %s are not sent", plural(len(unsent), "call-up", "call-ups"), strings.Join(unsent, ", ")))
+	}
+	if len(waiting) > 0 {
+		what = append(what, fmt.Sprintf("LIVE %s %s awaiting approval cannot be approved", plural(len(waiting), "call-up", "call-ups"), strings.Join(waiting, ", ")))
+	}
+	return fmt.Sprintf("NO LIVE SMS ACCOUNT on the leader %s (主节点未配置真实短信账号): %s, until a leader with a LIVE account (--twilio-account-sid) takes over; "+
+		"see muster cluster status", leader, strings.Join(what, ", and "))
 }
 
 // ackedShare is the 报到 share of a in the list, or — where it has no
@@ -448,7 +475,7 @@ func showStatus(c *client, id string, grids int) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	liveSMSNote(c, st.Activation)
+	liveSMSNote(c, shownCallUp{st.Activation, sum.Counts})
 	if neverStarted(st.Activation, st.Counters.Total) != "" {
 		return nil // no escalation ever ran
 	}
