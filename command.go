@@ -581,6 +581,11 @@ const commandVersion byte = 1
 //	   the thread was issued: its commanders, called on once, are not
 //	   listed and texted again for each update, and it escalates at the
 //	   first's escalate_by. Before 13 the update started with neither.
+//	   A leader without a LIVE SMS account records the 叫应 texts it
+//	   claims as failed with notify.NoLiveAccountError (未能叫应); a
+//	   warning.prompt or warning.escalate with retry (from a leader with
+//	   one) claims such a text again while the warning is still due, up
+//	   to 3 claims. (Both commands do nothing before 13.)
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -109,6 +109,21 @@ type promptClaim struct {
 	// listing the commanders stamps Prompted.EscalateBy, the command's
 	// time plus it. Zero: the warning never escalates.
 	EscalateAfter plans.Duration `json:"escalate_after,omitempty"`
+	// Retry, from a leader with a LIVE account, claims again the texts a
+	// leader without one recorded as not sent (NoLiveAccountError), up to
+	// plans.MaxNoticeSends claims each, while the warning is still due.
+	Retry bool `json:"retry,omitempty"`
+}
+
+// NoLiveAccountError is the outcome a leader without a LIVE SMS account
+// records for a 叫应 text it could not send (未能叫应); a leader with one
+// sends it later (promptClaim.Retry).
+const NoLiveAccountError = "未发出：主节点未配置真实短信账号 (not sent: the leader has no LIVE SMS account)"
+
+// retryable reports whether n, a text of a warning's 叫应, was not sent
+// for want of a LIVE account on the leader and may be claimed again.
+func retryable(n plans.TextNotice) bool {
+	return n.State == plans.NoticeFailed && n.Error == NoLiveAccountError && n.Sends < plans.MaxNoticeSends
 }
 
 // promptClaimed is the result of warning.prompt.
@@ -209,7 +224,7 @@ func applyTextStage(tx *bolt.Tx, c *muster.Command, st textStage) (any, error) {
 		for i := range (*rec).Texts {
 			n := &(*rec).Texts[i]
 			switch {
-			case !n.Claimable(req.Resend):
+			case !n.Claimable(req.Resend) && !(req.Retry && retryable(*n)):
 			case !due:
 				if n.State == plans.NoticeDue {
 					n.State, n.Error = plans.NoticeSkipped, "not sent: the warning was answered, lifted or expired first"

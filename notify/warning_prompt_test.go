@@ -337,6 +337,67 @@ func TestAnUpdatedWarningKeepsItsPromptAndTextsNobodyAgain(t *testing.T) {
 	assert.EqualValues(t, 2, r.starts.n.Load(), "the first warning and the other began to prompt; the update did not")
 }
 
+// While a leader without a LIVE account leads, an unanswered red warning
+// records its commanders' texts as not sent for that reason (未能叫应)
+// and the leader logs it as a warning, where nothing was recorded or
+// logged; a leader with a LIVE account that takes over sends them, once.
+func TestALeaderWithoutALiveAccountRecordsItCouldNotPrompt(t *testing.T) {
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 1, 0, 0, 0, time.UTC))
+	noLiveLog := &countingHandler{match: "no LIVE SMS account on this node, which leads"}
+	var noLive atomic.Bool
+	noLive.Store(true)
+	rig := newCallRig(t, rigOptions{nodes: 3, people: 300, clock: clock, leaderServices: func(i int, n *cluster.Node, cfg notify.DispatcherConfig) {
+		access.Register(n)
+		var runs [2]*notify.WarningPrompter
+		for j, live := range []*notify.Route{nil, cfg.Live} {
+			p, err := notify.NewWarningPrompter(n, n, notify.WarningPrompterConfig{Live: live, EscalateAfter: promptTimeout, Tick: 20 * time.Millisecond, Clock: clock,
+				Logger: slog.New(noLiveLog)})
+			require.NoError(t, err)
+			runs[j] = p
+		}
+		n.OnLeader(func(ctx context.Context) {
+			if noLive.Load() {
+				runs[0].Run(ctx)
+			} else {
+				runs[1].Run(ctx)
+			}
+		})
+	}})
+	r := &promptRig{callRig: rig, clock: clock}
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	w := r.issue(t, district)
+	clock.Add(promptTimeout)
+
+	deadline := time.Now().Add(30 * time.Second)
+	var got plans.Warning
+	for got = r.warning(t, w.ID); got.Prompted == nil || got.Prompted.Texts[0].State != plans.NoticeFailed; got = r.warning(t, w.ID) {
+		require.True(t, time.Now().Before(deadline), "not recorded: %+v", got.Prompted)
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Len(t, got.Prompted.Texts, 1)
+	assert.Equal(t, notify.NoLiveAccountError, got.Prompted.Texts[0].Error)
+	assert.EqualValues(t, 1, noLiveLog.n.Load(), "logged as a warning")
+	assert.Empty(t, r.sim.Messages(commanderPhone))
+	assert.Zero(t, r.sim.Stats().Accounts[liveAcct.SID].Created)
+
+	// A leader with a LIVE account takes over: it sends the text, once.
+	noLive.Store(false)
+	old := r.c.WaitLeader(15 * time.Second)
+	r.c.Stop(old)
+	require.NotEqual(t, old.Node.ID(), r.c.WaitLeader(15*time.Second).Node.ID())
+	got = r.waitPrompted(t, w.ID)
+	for ; got.Prompted.Texts[0].State != plans.NoticeSent; got = r.waitPrompted(t, w.ID) {
+		require.True(t, time.Now().Before(deadline.Add(30*time.Second)), "not sent: %+v", got.Prompted)
+		time.Sleep(20 * time.Millisecond)
+	}
+	x := got.Prompted.Texts[0]
+	assert.Equal(t, 2, x.Sends)
+	assert.Equal(t, notify.PromptAttemptID(w.ID, 0, 2), x.Attempt)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, x.SID, msgs[0].SID)
+}
+
 // With no commander's phone on record, the warning says so and the
 // leader logs it as a warning: nothing is sent.
 func TestAWarningNobodyCanBeTextedAboutSaysSo(t *testing.T) {

@@ -23,7 +23,10 @@ const WarningPrompterActor = "warning-prompter"
 type WarningPrompterConfig struct {
 	// Live is the LIVE route (the dispatcher's, whose rate it shares):
 	// only LIVE warnings prompt anyone. Its Fallback, if any, takes a
-	// text the primary account fails to send.
+	// text the primary account fails to send. Nil on a node without a
+	// LIVE account: while it leads, each text due is recorded as not sent
+	// (NoLiveAccountError, 未能叫应) and logged as a warning, and a leader
+	// with a LIVE account sends it later.
 	Live *Route
 	// Zone is the time zone of the times the texts name; default
 	// Asia/Shanghai.
@@ -72,16 +75,16 @@ type WarningPrompter struct {
 	apply Applier
 	view  Viewer
 	cfg   WarningPrompterConfig
-	live  *routeState
+	live  *routeState // nil: no LIVE account
 }
 
 // NewWarningPrompter returns a prompter over a replicated state, sending
 // on cfg.Live, which must be a LIVE route.
 func NewWarningPrompter(a Applier, v Viewer, cfg WarningPrompterConfig) (*WarningPrompter, error) {
-	if cfg.Live == nil || cfg.Live.Provider == nil {
-		return nil, muster.Errorf(muster.EInvalid, "warning prompter: needs the LIVE provider route")
+	if cfg.Live != nil && cfg.Live.Provider == nil {
+		return nil, muster.Errorf(muster.EInvalid, "warning prompter: the LIVE route has no provider")
 	}
-	if cfg.Live.Exercise {
+	if cfg.Live != nil && cfg.Live.Exercise {
 		return nil, muster.Errorf(muster.EInvalid, "warning prompter: the route %s is for exercise traffic; the 叫应 of a warning is LIVE", cfg.Live.Name)
 	}
 	if cfg.Zone == nil {
@@ -99,7 +102,11 @@ func NewWarningPrompter(a Applier, v Viewer, cfg WarningPrompterConfig) (*Warnin
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &WarningPrompter{apply: a, view: v, cfg: cfg, live: newRouteState(cfg.Live)}, nil
+	p := &WarningPrompter{apply: a, view: v, cfg: cfg}
+	if cfg.Live != nil {
+		p.live = newRouteState(cfg.Live)
+	}
+	return p, nil
 }
 
 // promptTerm is what one term's run keeps between ticks.
@@ -156,7 +163,7 @@ var (
 
 // need says what stage st of w needs at now: claim, to list or claim its
 // texts; warn, nobody had a phone and it is still due (log it once).
-func (st prompterStage) need(w plans.Warning, now time.Time, resend bool) (claim, warn bool) {
+func (st prompterStage) need(w plans.Warning, now time.Time, resend, retry bool) (claim, warn bool) {
 	rec := *st.of(&w)
 	switch {
 	case rec == nil:
@@ -164,7 +171,9 @@ func (st prompterStage) need(w plans.Warning, now time.Time, resend bool) (claim
 	case rec.NoPhone:
 		return false, st.due(&w, now)
 	default:
-		return slices.ContainsFunc(rec.Texts, func(x plans.TextNotice) bool { return x.Claimable(resend) }), false
+		return slices.ContainsFunc(rec.Texts, func(x plans.TextNotice) bool {
+			return x.Claimable(resend) || (retry && retryable(x) && st.due(&w, now))
+		}), false
 	}
 }
 
@@ -204,7 +213,7 @@ func (p *WarningPrompter) tick(ctx context.Context, term *promptTerm) error {
 				continue
 			}
 			for _, st := range []prompterStage{prompting, escalating} {
-				claim, warn := st.need(w, now, term.resend)
+				claim, warn := st.need(w, now, term.resend, p.live != nil)
 				if claim {
 					due = append(due, stageDue{st, w.ID})
 				}
@@ -245,7 +254,7 @@ func (p *WarningPrompter) warnNoPhone(st prompterStage, w plans.Warning) {
 // the commanders, or superiors, the first time), sends them the text and
 // records their outcomes.
 func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, st prompterStage, id plans.WarningID) error {
-	req := promptClaim{Warning: id, Resend: term.resend}
+	req := promptClaim{Warning: id, Resend: term.resend, Retry: p.live != nil}
 	if st.escalates {
 		req.EscalateAfter = plans.Duration(p.cfg.EscalateAfter)
 	}
@@ -283,6 +292,9 @@ func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, st promp
 	if len(claimed.Claimed) == 0 {
 		return nil
 	}
+	if p.live == nil {
+		return p.recordNoLiveAccount(ctx, term, st, w, rec, claimed.Claimed)
+	}
 	text, err := p.text(ctx, st, w)
 	if err != nil {
 		return err // the failed tick makes the next one claim them again (resend)
@@ -317,6 +329,26 @@ func (p *WarningPrompter) prompt(ctx context.Context, term *promptTerm, st promp
 		return err
 	}
 	return ctx.Err()
+}
+
+// recordNoLiveAccount records the texts claimed of stage st of w as not
+// sent, this leader having no LIVE account (未能叫应), and logs it as a
+// warning: the people are to be called, or a node with a LIVE account
+// made leader, which sends them.
+func (p *WarningPrompter) recordNoLiveAccount(ctx context.Context, term *promptTerm, st prompterStage, w plans.Warning, rec *plans.WarningPrompted, claimed []int) error {
+	res := promptResults{Warning: w.ID}
+	var holders []string
+	for _, i := range claimed {
+		res.Results = append(res.Results, approverSent{Index: i, Attempt: rec.Texts[i].Attempt, Error: NoLiveAccountError})
+		holders = append(holders, rec.Texts[i].Holder)
+	}
+	p.cfg.Logger.Warn("no LIVE SMS account on this node, which leads: nobody is texted about the warning (未能叫应); call them, or have a node with a LIVE account lead (--twilio-account-sid), which texts them",
+		"warning", w.ID, "stage", st.claim, "level", w.Level, "regions", plans.JoinCodes(w.Regions, ","), "respond_by", w.RespondBy, "holders", holders)
+	if err := p.record(ctx, st, res); err != nil {
+		term.unrecorded = append(term.unrecorded, stageResults{st, res})
+		return err
+	}
+	return nil
 }
 
 // text is stage st's text about w, with the sender prefix of the plan it

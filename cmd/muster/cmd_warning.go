@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,7 +232,17 @@ func promptedSaid(wa plans.Warning) string {
 	for i, n := range p.Texts {
 		said[i] = noticeSaid(n)
 	}
-	return "已叫应 " + strings.Join(said, ", ") + " at " + localTime(p.At)
+	return calledSaid(p, "已叫应 ", "未能叫应 ") + strings.Join(said, ", ") + " at " + localTime(p.At)
+}
+
+// calledSaid is done, or, when every text of p failed (none could be
+// sent: the leader had no LIVE account, or the provider refused them),
+// failed.
+func calledSaid(p *plans.WarningPrompted, done, failed string) string {
+	if len(p.Texts) > 0 && !slices.ContainsFunc(p.Texts, func(n plans.TextNotice) bool { return n.State != plans.NoticeFailed }) {
+		return failed
+	}
+	return done
 }
 
 // escalatedSaid says whom the leader texted about a LIVE warning its
@@ -253,7 +264,7 @@ func escalatedSaid(wa plans.Warning) string {
 	for i, n := range e.Texts {
 		said[i] = noticeSaid(n)
 	}
-	return "已升级叫应 " + strings.Join(said, ", ") + " at " + localTime(e.At)
+	return calledSaid(e, "已升级叫应 ", "未能升级叫应 ") + strings.Join(said, ", ") + " at " + localTime(e.At)
 }
 
 func newWarningListCmd(g *globals) *cobra.Command {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -412,6 +413,9 @@ func TestPromptedSaid(t *testing.T) {
 	w := plans.Warning{Prompted: &plans.WarningPrompted{At: at, Texts: []plans.TextNotice{
 		{Holder: "周一", State: plans.NoticeSent}, {Holder: "冯四", State: plans.NoticeFailed, Error: "send sms: permanent error 21211"}}}}
 	assert.Equal(t, "已叫应 周一 sent, 冯四 failed (send sms: permanent error 21211) at "+localTime(at), promptedSaid(w))
+	w.Prompted.Texts = w.Prompted.Texts[1:]
+	w.Prompted.Texts[0].Error = notify.NoLiveAccountError
+	assert.Equal(t, "未能叫应 冯四 failed ("+notify.NoLiveAccountError+") at "+localTime(at), promptedSaid(w), "nobody was reached")
 	w.Prompted = &plans.WarningPrompted{At: at, NoPhone: true}
 	assert.Contains(t, promptedSaid(w), "no commander has a phone on record")
 	assert.Empty(t, promptedSaid(plans.Warning{}))
@@ -427,6 +431,8 @@ func TestEscalatedSaid(t *testing.T) {
 	assert.Equal(t, "升级叫应 due "+localTime(by)+" (the approvers with a phone are texted if it is still unanswered)", escalatedSaid(w))
 	w.Escalated = &plans.WarningPrompted{At: by, Texts: []plans.TextNotice{{Holder: "吴二", State: plans.NoticeSent}}}
 	assert.Equal(t, "已升级叫应 吴二 sent at "+localTime(by), escalatedSaid(w))
+	w.Escalated.Texts[0].State, w.Escalated.Texts[0].Error = plans.NoticeFailed, notify.NoLiveAccountError
+	assert.Equal(t, "未能升级叫应 吴二 failed ("+notify.NoLiveAccountError+") at "+localTime(by), escalatedSaid(w))
 	w.Escalated = &plans.WarningPrompted{At: by, NoPhone: true}
 	assert.Contains(t, escalatedSaid(w), "no approver has a phone on record")
 	w.Escalated, w.Prompt = nil, false

@@ -317,7 +317,7 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 		w.senders.Live = notify.SendInfo{Account: "(no LIVE SMS account configured on this node: while it leads, LIVE call-ups are refused)"}
 		w.senders.NoLive = true
 		logger.Warn("no LIVE SMS account (--twilio-account-sid, --twilio-auth-token, --twilio-from): while this node leads, LIVE activations and approvals are refused, " +
-			"and LIVE call-ups already open keep their messages pending")
+			"LIVE call-ups already open keep their messages pending, and the commanders of a warning left unanswered are not texted (未能叫应, recorded in the warning)")
 	}
 	exSim := devExercise
 	if len(simAccounts) > 0 {

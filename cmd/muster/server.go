@@ -392,16 +392,18 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 			return usageError(err)
 		}
 		node.OnLeader(approvers.Run)
-		// An orange or red warning left unanswered past
-		// --warning-response-timeout: its commanders are texted (叫应),
-		// and, unanswered for as long again, their superiors (叫应升级).
-		prompter, err := notify.NewWarningPrompter(node, node, notify.WarningPrompterConfig{Live: sms.dispatch.Live, EscalateAfter: o.warningTimeout, Logger: logger})
-		if err != nil {
-			node.Close()
-			return usageError(err)
-		}
-		node.OnLeader(prompter.Run)
 	}
+	// An orange or red warning left unanswered past
+	// --warning-response-timeout: its commanders are texted (叫应), and,
+	// unanswered for as long again, their superiors (叫应升级). Without a
+	// LIVE account the texts are recorded as not sent (未能叫应) and
+	// logged while this node leads, and a leader with one sends them.
+	prompter, err := notify.NewWarningPrompter(node, node, notify.WarningPrompterConfig{Live: sms.dispatch.Live, EscalateAfter: o.warningTimeout, Logger: logger})
+	if err != nil {
+		node.Close()
+		return usageError(err)
+	}
+	node.OnLeader(prompter.Run)
 	node.OnLeader(func(ctx context.Context) {
 		planSvc.RunImportJanitor(ctx, muster.SystemClock{}, time.Minute, time.Hour, logger)
 	})
