@@ -108,8 +108,8 @@ name and a headline naming the colour and regions, and any other none.`,
 				fmt.Fprintf(w, "warning %s: %s预警 %s — %s\n", wa.ID, wa.Level.ChineseName(), wa.RegionNames(), wa.Headline)
 				fmt.Fprintf(w, "regions %s and everything under them are in standby (临战) unless in emergency\n", plans.JoinCodes(wa.Regions, ","))
 				printSuggestions(w, wa)
-				if !wa.RespondBy.IsZero() {
-					fmt.Fprintf(w, "an activation over these regions is expected by %s; without one the warning is marked NO RESPONSE\n", localTime(wa.RespondBy))
+				if s := responseDueSaid(wa); s != "" {
+					fmt.Fprintln(w, s)
 				}
 				return nil
 			})
@@ -130,6 +130,26 @@ name and a headline naming the colour and regions, and any other none.`,
 	f.StringVar(&expires, "expires", "", "when it expires: an RFC 3339 time or a duration such as 6h (default: in force until lifted)")
 	takeOnce(f, "region", "level")
 	return cmd
+}
+
+// responseDueSaid says, for a warning just issued, what response it
+// expects: by when one is due, or, when an activation already over its
+// regions answered it as it was issued, which (no response is then due);
+// "" for one that needs none.
+func responseDueSaid(wa plans.Warning) string {
+	if wa.RespondBy.IsZero() {
+		return ""
+	}
+	var by []string
+	for _, r := range wa.Responses {
+		if r.Retracted.IsZero() && !slices.Contains(by, string(r.Activation)) {
+			by = append(by, string(r.Activation))
+		}
+	}
+	if len(by) > 0 {
+		return "answered by " + strings.Join(by, ", ") + ", already active over these regions: no further response is due"
+	}
+	return "an activation over these regions is expected by " + localTime(wa.RespondBy) + "; without one the warning is marked NO RESPONSE"
 }
 
 // printSuggestions lists the plans to activate for a warning, each with the

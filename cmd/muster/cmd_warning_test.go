@@ -224,6 +224,20 @@ func TestResponseCellLeavesOutRetracted(t *testing.T) {
 	assert.Equal(t, "answered: A000002", responseCell(w.At(at.Add(20*time.Minute))))
 }
 
+// A warning issued over regions a LIVE call-up already holds says it is
+// answered, where muster warning issue said a response was expected and
+// NO RESPONSE would follow; one without says by when one is due.
+func TestWarningIssueSaysItIsAlreadyAnswered(t *testing.T) {
+	at := time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC)
+	w := plans.Warning{Status: plans.WarningActive, Level: plans.WarningRed, RespondBy: at.Add(10 * time.Minute)}
+	assert.Equal(t, "an activation over these regions is expected by "+localTime(w.RespondBy)+"; without one the warning is marked NO RESPONSE", responseDueSaid(w))
+	w.Responses = []plans.WarningResponse{{Activation: "A000001", Region: "990101", At: at}, {Activation: "A000001", Region: "990102", At: at},
+		{Activation: "A000002", At: at, Retracted: at}}
+	assert.Equal(t, "answered by A000001, already active over these regions: no further response is due", responseDueSaid(w))
+	w.Level, w.RespondBy = plans.WarningBlue, time.Time{}
+	assert.Empty(t, responseDueSaid(w))
+}
+
 // An upstream drill's warning with no drill over its regions is not marked
 // NO RESPONSE nor counted with the LIVE ones (muster_warnings_unanswered
 // counts LIVE only), and nothing tells the commander to activate a plan for
