@@ -169,15 +169,15 @@ func (s *Server) smsInbound(c *gin.Context) {
 	case res.Outcome == notify.InboundNote && res.ToReport: // a reply to a 叫应 report sent to them
 		answer.Message = notify.ReportTakesNoReply(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.DeclinedAfterAck: // they accepted, and cannot come after all: flagged
-		answer.Message = notify.DeclineAfterAckNoted(res.Language, res.Exercise)
+		answer.Message = notify.DeclineAfterAckNoted(res.Language, res.Exercise, res.Words)
 	case res.Outcome == notify.InboundNote && res.State.Answered(): // their first answer stands: say so, not "reply 1"
 		answer.Message = notify.FirstAnswerStands(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote && notify.OptOut(it.Body): // STOP, 退订: not to be told to report
-		answer.Message = notify.OptOutText(res.Language, res.Exercise)
+		answer.Message = notify.OptOutText(res.Language, res.Exercise, res.Words)
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote:
-		answer.Message = notify.HelpText(res.Language, res.Exercise)
+		answer.Message = notify.HelpText(res.Language, res.Exercise, res.Words)
 	case res.Outcome == notify.InboundApplied && res.Reply != notify.ReplyNote: // an answer recorded: say so, and which call-ups still wait
-		answer.Message = notify.AnswerRecorded(res.Language, res.Exercise, res.Reply, res.Named, res.Waiting)
+		answer.Message = notify.AnswerRecorded(res.Language, res.Exercise, res.Words, res.Reply, res.Named, res.Waiting)
 		if res.AskReason { // a bare 2: the call-up asked for the reason
 			answer.Message += notify.ReasonWanted(res.Language)
 		}

@@ -160,9 +160,9 @@ func TestCommonAcknowledgementsAnswer(t *testing.T) {
 // too, as their call-up's; a LIVE sender's has none.
 func TestHelpTextOfADrillIsMarked(t *testing.T) {
 	for lang, mark := range map[plans.Language]string{plans.LangZH: plans.ExerciseMark, plans.LangEN: plans.ExerciseMark + plans.ExerciseMarkEN} {
-		assert.True(t, strings.HasPrefix(HelpText(lang, true), plans.ExerciseMark), lang)
-		assert.NotContains(t, HelpText(lang, false), plans.ExerciseMark, lang)
-		assert.Equal(t, HelpText(lang, true), mark+HelpText(lang, false))
+		assert.True(t, strings.HasPrefix(HelpText(lang, true, ReplyWords{}), plans.ExerciseMark), lang)
+		assert.NotContains(t, HelpText(lang, false, ReplyWords{}), plans.ExerciseMark, lang)
+		assert.Equal(t, HelpText(lang, true, ReplyWords{}), mark+HelpText(lang, false, ReplyWords{}))
 	}
 }
 

@@ -830,17 +830,17 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 	t.Run("replies", func(t *testing.T) {
 		code, body := reply(first.Phone, "SMreply1", "收到")
 		assert.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, "<Message>"+notify.AnswerRecorded(first.Language, true, notify.ReplyAccept, "", nil)+"</Message>", "told the answer counted")
+		assert.Contains(t, body, "<Message>"+notify.AnswerRecorded(first.Language, true, notify.ReplyWords{}, notify.ReplyAccept, "", nil)+"</Message>", "told the answer counted")
 		code, _ = reply(first.Phone, "SMreply1", "收到") // the same webhook again
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(first.Phone, "SMreply2", "2 临时有事") // after an answer: a note
 		assert.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, "<Message>"+notify.DeclineAfterAckNoted(first.Language, true)+"</Message>", "told the decline is shown to the duty office, not to reply 1")
+		assert.Contains(t, body, "<Message>"+notify.DeclineAfterAckNoted(first.Language, true, notify.ReplyWords{})+"</Message>", "told the decline is shown to the duty office, not to reply 1")
 		code, _ = reply(second.Phone, "SMreply3", "不能，在外地")
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(third.Phone, "SMreply4", "在哪集合？")
 		assert.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, "<Message>"+notify.HelpText(third.Language, true)+"</Message>", "a note is answered with the help text")
+		assert.Contains(t, body, "<Message>"+notify.HelpText(third.Language, true, notify.ReplyWords{})+"</Message>", "a note is answered with the help text")
 		assert.Contains(t, body, "<Message>【演练】", "on a drill's account, marked as a drill's")
 
 		st := r.status(t, a.ID)

@@ -42,7 +42,7 @@ func TestADeclineAfterAnAcceptIsFlagged(t *testing.T) {
 				return
 			}
 			for _, answer := range []string{first, second} {
-				assert.Contains(t, answer, "<Message>"+notify.DeclineAfterAckNoted(who.Language, false)+"</Message>")
+				assert.Contains(t, answer, "<Message>"+notify.DeclineAfterAckNoted(who.Language, false, notify.ReplyWords{})+"</Message>")
 			}
 			assert.Equal(t, 1, n, "counted once a person")
 		})

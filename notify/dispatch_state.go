@@ -771,6 +771,10 @@ type InboundResult struct {
 	// Exercise is set (by Submit, not in the state) when the item came in
 	// on an exercise account: anything said back to its sender is a drill's.
 	Exercise bool `json:"exercise,omitempty"`
+	// Words, set by Submit (not in the state) for an SMS reply on a call-up
+	// (Activation) whose Chinese SMS asks for other words than 到岗 / 不能到岗
+	// (ReplyWordsOf), are those words: what is said back uses them.
+	Words ReplyWords `json:"words,omitzero"`
 	// Replies counts the recipient's replies to the call-up, this one
 	// included (an SMS or a key): what is said back is bounded by it.
 	Replies int `json:"replies,omitempty"`

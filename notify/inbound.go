@@ -81,8 +81,37 @@ func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, e
 	res.Exercise = it.Exercise
 	if err == nil {
 		in.voice.count(it, res)
+		if it.Kind == InboundReply {
+			res.Words = in.replyWords(ctx, res)
+		}
 	}
 	return res, err
+}
+
+// replyWords are the words the Chinese SMS of res's call-up asks to be
+// answered with (ReplyWordsOf its level's template), read from this
+// node's state: zero for an English speaker, without a call-up, or when it
+// cannot be read.
+func (in *Inbound) replyWords(ctx context.Context, res InboundResult) ReplyWords {
+	var w ReplyWords
+	if in.view == nil || res.Activation == "" || res.Language == plans.LangEN {
+		return w
+	}
+	_ = in.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
+		a, err := getActivation(tx, res.Activation)
+		if err != nil {
+			return nil
+		}
+		pv, err := plans.GetPlanVersion(tx, a.Plan, a.PlanVersion)
+		if err != nil {
+			return nil
+		}
+		if l := pv.Plan.Level(a.Level); l != nil {
+			w = ReplyWordsOf(l.SMSTemplate(plans.LangZH))
+		}
+		return nil
+	})
+	return w
 }
 
 // AuthToken returns the auth token of a provider account whose webhooks

@@ -22,11 +22,11 @@ func TestAnOptOutReplyIsToldCallUpsCannotBeUnsubscribed(t *testing.T) {
 	recs := r.recipientsOf(t, a.ID)
 	require.GreaterOrEqual(t, len(recs), 5)
 	for i, tc := range []struct{ body, want string }{
-		{"STOP", notify.OptOutText(recs[0].Language, false)},
-		{"退订", notify.OptOutText(recs[1].Language, false)},
-		{" td ", notify.OptOutText(recs[2].Language, false)},
-		{"Unsubscribe!", notify.OptOutText(recs[3].Language, false)},
-		{"stop the car", notify.HelpText(recs[4].Language, false)},
+		{"STOP", notify.OptOutText(recs[0].Language, false, notify.ReplyWords{})},
+		{"退订", notify.OptOutText(recs[1].Language, false, notify.ReplyWords{})},
+		{" td ", notify.OptOutText(recs[2].Language, false, notify.ReplyWords{})},
+		{"Unsubscribe!", notify.OptOutText(recs[3].Language, false, notify.ReplyWords{})},
+		{"stop the car", notify.HelpText(recs[4].Language, false, notify.ReplyWords{})},
 	} {
 		answer := r.smsReply(t, liveAcct, fmt.Sprintf("SMstop%d", i), recs[i].Phone, tc.body)
 		assert.Equal(t, "<Response><Message>"+tc.want+"</Message></Response>", answer, "%q", tc.body)

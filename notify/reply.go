@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -408,12 +409,71 @@ func FirstAnswerStands(lang plans.Language, drill bool) string {
 	return mark + "您之前已回复，以第一次回复为准；本条已记录，值班人员可以看到。如有变化，请与值班人员联系。"
 }
 
+// ReplyWords are the words a call-up's Chinese SMS asks its people to
+// answer with ("回复：1收到，2不能参加并说明原因" asks 收到 and 不能参加), so
+// that what is said back to an SMS reply uses them. The zero value is the
+// usual 到岗 / 不能到岗.
+type ReplyWords struct {
+	Accept  string `json:"accept,omitempty"`
+	Decline string `json:"decline,omitempty"`
+}
+
+// words are w's accept and decline words, the usual ones where w gives none.
+func (w ReplyWords) words() (accept, decline string) {
+	return cmp.Or(w.Accept, "到岗"), cmp.Or(w.Decline, "不能到岗")
+}
+
+// ReplyWordsOf reads the words a Chinese SMS template asks to be answered
+// with: the Han characters right after "回复：1" (or "回复1") and after the
+// "2" that follows, up to 6 each, the latter without "并说明原因". It is the
+// zero ReplyWords (到岗 / 不能到岗) when the template asks those or does not
+// say.
+func ReplyWordsOf(template string) ReplyWords {
+	i := strings.Index(template, "回复")
+	if i < 0 {
+		return ReplyWords{}
+	}
+	rest := strings.TrimLeft(template[i+len("回复"):], "：: ")
+	han := func(s string) string {
+		n := 0
+		for j, r := range s {
+			if !unicode.Is(unicode.Han, r) || n == 6 {
+				return s[:j]
+			}
+			n++
+		}
+		return s
+	}
+	if !strings.HasPrefix(rest, "1") {
+		return ReplyWords{}
+	}
+	accept := han(rest[1:])
+	j := strings.Index(rest, "2")
+	if accept == "" || j < 0 {
+		return ReplyWords{}
+	}
+	decline := rest[j+1:]
+	if k := strings.Index(decline, "并"); k >= 0 {
+		decline = decline[:k]
+	}
+	decline = han(decline)
+	if decline == "" {
+		return ReplyWords{}
+	}
+	w := ReplyWords{Accept: accept, Decline: decline}
+	if w.Accept == "到岗" && w.Decline == "不能到岗" {
+		return ReplyWords{}
+	}
+	return w
+}
+
 // AnswerRecorded answers an SMS answer recorded on a call-up (kind:
-// accepted or declined), so that the sender knows it counted. When they
-// have other call-ups open it names the one that took it (named), and when
-// some of those still wait for their answer (waiting, the one the next
-// reply answers first) it asks them to reply again for the next.
-func AnswerRecorded(lang plans.Language, drill bool, kind ReplyKind, named string, waiting []string) string {
+// accepted or declined), so that the sender knows it counted, in the
+// call-up's words (words) in Chinese. When they have other call-ups open
+// it names the one that took it (named), and when some of those still
+// wait for their answer (waiting, the one the next reply answers first)
+// it asks them to reply again for the next.
+func AnswerRecorded(lang plans.Language, drill bool, words ReplyWords, kind ReplyKind, named string, waiting []string) string {
 	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		what := "you will report for duty."
@@ -431,8 +491,10 @@ func AnswerRecorded(lang plans.Language, drill bool, kind ReplyKind, named strin
 		return mark + "Recorded for " + named + ": " + what + " You have " + strconv.Itoa(len(waiting)) + " more call-ups to answer; your next reply answers " + waiting[0] + ": reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
 	what := "到岗报到。"
-	if kind == ReplyDecline {
-		what = "不能到岗。"
+	if accept, decline := words.words(); kind == ReplyDecline {
+		what = decline + "。"
+	} else if words.Accept != "" {
+		what = accept + "。"
 	}
 	switch {
 	case named == "":
@@ -478,36 +540,44 @@ func OptOut(body string) bool {
 
 // OptOutText answers a reply that asks to unsubscribe (OptOut): call-up
 // messages cannot be, whom to ask to change one's number or leave the
-// roster, and how to answer the call-up, where the help text alone told
-// them to report for duty. (A provider may still opt the number out
-// itself on STOP: its later SMS then fail, and the call-up goes on to
-// their next phone or a call.)
-func OptOutText(lang plans.Language, drill bool) string {
+// roster, and how to answer the call-up (in its words), where the help
+// text alone told them to report for duty. (A provider may still opt the
+// number out itself on STOP: its later SMS then fail, and the call-up goes
+// on to their next phone or a call.)
+func OptOutText(lang plans.Language, drill bool, words ReplyWords) string {
 	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "Call-up messages cannot be unsubscribed. To change your number or leave the roster, contact the duty office. For this call-up: reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
-	return mark + "应急召集短信不能退订。如需更改联系方式或退出名单，请联系值班人员。本次召集：到岗请回复1，不能到岗请回复2并说明原因。"
+	accept, decline := words.words()
+	return mark + "应急召集短信不能退订。如需更改联系方式或退出名单，请联系值班人员。本次召集：" + accept + "请回复1，" + decline + "请回复2并说明原因。"
 }
 
 // DeclineAfterAckNoted answers a decline from someone who had accepted
 // (InboundResult.DeclinedAfterAck): their first answer stands, and this
-// one is flagged to the duty office, who may call them.
-func DeclineAfterAckNoted(lang plans.Language, drill bool) string {
+// one is flagged to the duty office, who may call them. Chinese says both
+// in the call-up's words.
+func DeclineAfterAckNoted(lang plans.Language, drill bool, words ReplyWords) string {
 	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "You had answered that you are coming. This reply (cannot come) is recorded and shown to the duty office; if it is urgent, call the duty office."
 	}
-	return mark + "您之前已回复到岗。本条（不能到岗）已记录，并已提示值班人员；如有急事，请直接联系值班人员。"
+	accept, decline := words.words()
+	return mark + "您之前已回复" + accept + "。本条（" + decline + "）已记录，并已提示值班人员；如有急事，请直接联系值班人员。"
 }
 
-// HelpText answers a reply that was neither an acceptance nor a decline.
-func HelpText(lang plans.Language, drill bool) string {
+// HelpText answers a reply that was neither an acceptance nor a decline,
+// in the call-up's words in Chinese.
+func HelpText(lang plans.Language, drill bool, words ReplyWords) string {
 	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "Reply 1 to report for duty, or 2 and a reason if you cannot come."
 	}
-	return mark + "回复1表示到岗报到；不能到岗请回复2并说明原因。"
+	if words.Accept == "" {
+		return mark + "回复1表示到岗报到；不能到岗请回复2并说明原因。"
+	}
+	accept, decline := words.words()
+	return mark + "回复1表示" + accept + "；" + decline + "请回复2并说明原因。"
 }
 
 // ReportTakesNoReply answers an SMS reply taken for a 叫应 report sent to
