@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"muster"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -150,6 +151,81 @@ func responseDueSaid(wa plans.Warning) string {
 		return "answered by " + strings.Join(by, ", ") + ", already active over these regions: no further response is due"
 	}
 	return "an activation over these regions is expected by " + localTime(wa.RespondBy) + "; without one the warning is marked NO RESPONSE"
+}
+
+// pendingLive is the LIVE requests awaiting approval, each with its
+// regions, and the parent of a region (as read; "" for a city or one that
+// could not be read).
+type pendingLive struct {
+	regions map[plans.ActivationID][]plans.RegionCode
+	parent  func(plans.RegionCode) plans.RegionCode
+}
+
+// pendingRequests reads the LIVE requests awaiting approval, as far as
+// they can be read: a warning's show goes on without them.
+func pendingRequests(c *client) pendingLive {
+	var list plans.List[notify.Activation]
+	if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations?status=pending_approval"}, &list); err != nil {
+		return pendingLive{}
+	}
+	out := map[plans.ActivationID][]plans.RegionCode{}
+	parents := map[plans.RegionCode]plans.RegionCode{}
+	parent := func(code plans.RegionCode) plans.RegionCode {
+		p, ok := parents[code]
+		if !ok {
+			var r plans.Region
+			if c.do(request{method: http.MethodGet, path: "/api/v1/regions/" + url.PathEscape(string(code))}, &r) == nil {
+				p = r.Parent
+			}
+			parents[code] = p
+		}
+		return p
+	}
+	for _, a := range list.Items {
+		if a.Purpose == notify.PurposeLive {
+			out[a.ID] = a.Regions
+		}
+	}
+	return pendingLive{regions: out, parent: parent}
+}
+
+// regionsWithAncestors is codes and every region above them, by parent.
+func regionsWithAncestors(codes []plans.RegionCode, parent func(plans.RegionCode) plans.RegionCode) []plans.RegionCode {
+	var out []plans.RegionCode
+	for _, code := range codes {
+		for r := code; r != "" && !slices.Contains(out, r) && len(out) < 1000; r = parent(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// awaitingSaid names, for an unanswered warning, the LIVE requests awaiting
+// approval that hold one of its regions, a region above or below one, and
+// would answer it once approved: " (A000002 awaits approval: muster
+// approve A000002)"; "" when none does.
+func awaitingSaid(wa plans.Warning, pending pendingLive) string {
+	if len(pending.regions) == 0 {
+		return ""
+	}
+	warned := regionsWithAncestors(wa.Regions, pending.parent)
+	var ids []string
+	for id, regions := range pending.regions {
+		up := regionsWithAncestors(regions, pending.parent)
+		if slices.ContainsFunc(wa.Regions, func(r plans.RegionCode) bool { return slices.Contains(up, r) }) ||
+			slices.ContainsFunc(regions, func(r plans.RegionCode) bool { return slices.Contains(warned, r) }) {
+			ids = append(ids, string(id))
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	slices.Sort(ids)
+	verb := "awaits"
+	if len(ids) > 1 {
+		verb = "await"
+	}
+	return " (" + strings.Join(ids, ", ") + " " + verb + " approval: muster approve " + ids[0] + ")"
 }
 
 // printSuggestions lists the plans to activate for a warning, each with the
@@ -376,7 +452,8 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(w, "no drill response: no EXERCISE or TEST activation over these regions since %s (due %s); start the drill suggested below or lift the warning (a LIVE call-up does not answer it)\n",
 						localTime(wa.IssuedAt), localTime(wa.RespondBy))
 				case wa.Prompt:
-					fmt.Fprintf(w, "!! NO RESPONSE: no activation over these regions since %s (due %s)\n", localTime(wa.IssuedAt), localTime(wa.RespondBy))
+					fmt.Fprintf(w, "!! NO RESPONSE: no activation over these regions since %s (due %s)%s\n", localTime(wa.IssuedAt), localTime(wa.RespondBy),
+						awaitingSaid(wa, pendingRequests(c)))
 				}
 				fmt.Fprintf(w, "warning:\t%s %s预警 (%s), %s\n", wa.ID, wa.Level.ChineseName(), wa.Level, wa.Status)
 				if m := drillMark(wa); m != "" {

@@ -238,6 +238,29 @@ func TestWarningIssueSaysItIsAlreadyAnswered(t *testing.T) {
 	assert.Empty(t, responseDueSaid(w))
 }
 
+// An unanswered warning's show names the LIVE requests awaiting approval
+// over its regions (the region, above or below it), which answer it once
+// approved, where it said only that no activation was over them.
+func TestWarningShowNamesTheRequestAwaitingApproval(t *testing.T) {
+	parents := map[plans.RegionCode]plans.RegionCode{"990101": "990100", "990102": "990100", "990101001": "990101"}
+	parent := func(r plans.RegionCode) plans.RegionCode { return parents[r] }
+	w := plans.Warning{Regions: []plans.RegionCode{"990101"}}
+	for _, c := range []struct {
+		name    string
+		pending map[plans.ActivationID][]plans.RegionCode
+		want    string
+	}{
+		{"none", nil, ""},
+		{"same region", map[plans.ActivationID][]plans.RegionCode{"A000002": {"990101"}}, " (A000002 awaits approval: muster approve A000002)"},
+		{"above", map[plans.ActivationID][]plans.RegionCode{"A000003": {"990100"}}, " (A000003 awaits approval: muster approve A000003)"},
+		{"below", map[plans.ActivationID][]plans.RegionCode{"A000004": {"990101001"}}, " (A000004 awaits approval: muster approve A000004)"},
+		{"elsewhere", map[plans.ActivationID][]plans.RegionCode{"A000005": {"990102"}}, ""},
+		{"two", map[plans.ActivationID][]plans.RegionCode{"A000007": {"990101"}, "A000006": {"990101001", "990102"}}, " (A000006, A000007 await approval: muster approve A000006)"},
+	} {
+		assert.Equal(t, c.want, awaitingSaid(w, pendingLive{regions: c.pending, parent: parent}), c.name)
+	}
+}
+
 // An upstream drill's warning with no drill over its regions is not marked
 // NO RESPONSE nor counted with the LIVE ones (muster_warnings_unanswered
 // counts LIVE only), and nothing tells the commander to activate a plan for
