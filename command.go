@@ -581,6 +581,9 @@ const commandVersion byte = 1
 //	   the thread was issued: its commanders, called on once, are not
 //	   listed and texted again for each update, and it escalates at the
 //	   first's escalate_by. Before 13 the update started with neither.
+//	   warning.prompted and warning.escalated record an outcome in the
+//	   warnings that replaced the one named too (replaced_by), which kept
+//	   its texts in flight.
 //	   A leader without a LIVE SMS account records the 叫应 texts it
 //	   claims as failed with notify.NoLiveAccountError (未能叫应); a
 //	   warning.prompt or warning.escalate with retry (from a leader with

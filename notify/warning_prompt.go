@@ -246,8 +246,10 @@ func applyTextStage(tx *bolt.Tx, c *muster.Command, st textStage) (any, error) {
 }
 
 // applyWarningPrompted records the outcomes of claimed texts of a
-// warning's 叫应. An outcome for another attempt than the text's current
-// one changes nothing.
+// warning's 叫应, and in the warnings of the upstream Updates that
+// replaced it (plans.Warning.ReplacedBy), which kept its 叫应 with the
+// texts in flight (rulesUpdateKeepsPrompt in plans). An outcome for
+// another attempt than the text's current one changes nothing.
 func applyWarningPrompted(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return applyTextStageResults(tx, c, promptStage)
 }
@@ -267,19 +269,27 @@ func applyTextStageResults(tx *bolt.Tx, c *muster.Command, st textStage) (any, e
 	if !c.RulesAtLeast(rulesWarningPrompt) {
 		return nil, nil
 	}
-	_, err := plans.ChangeWarning(tx, req.Warning, func(w *plans.Warning) (bool, error) {
-		rec := *st.of(w)
-		if rec == nil {
-			return false, nil
-		}
-		for _, r := range req.Results {
-			if r.Index >= 0 && r.Index < len(rec.Texts) {
-				rec.Texts[r.Index].Record(r.Attempt, r.SID, r.Error)
+	id, seen := req.Warning, map[plans.WarningID]bool{}
+	for id != "" && !seen[id] {
+		seen[id] = true
+		w, err := plans.ChangeWarning(tx, id, func(w *plans.Warning) (bool, error) {
+			rec := *st.of(w)
+			if rec == nil {
+				return false, nil
 			}
+			for _, r := range req.Results {
+				if r.Index >= 0 && r.Index < len(rec.Texts) {
+					rec.Texts[r.Index].Record(r.Attempt, r.SID, r.Error)
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return true, nil
-	})
-	return nil, err
+		id = w.ReplacedBy
+	}
+	return nil, nil
 }
 
 // promptSuggestion is the activation the 叫应 of w names: the first of

@@ -337,6 +337,75 @@ func TestAnUpdatedWarningKeepsItsPromptAndTextsNobodyAgain(t *testing.T) {
 	assert.EqualValues(t, 2, r.starts.n.Load(), "the first warning and the other began to prompt; the update did not")
 }
 
+// An Update that arrives while the commander's text about the warning it
+// replaces is on the wire keeps the text in flight, and the outcome
+// recorded for it is the update's too: it is not left sending, to be sent
+// again by the next leader.
+func TestAnUpdateArrivingWhileItsPromptIsSentGetsItsOutcome(t *testing.T) {
+	held, entered, release := &atomic.Bool{}, make(chan struct{}), make(chan struct{})
+	r := newPromptRigWith(t, rigOptions{nodes: 1, people: 300, wrap: func(exercise bool, p notify.Provider) notify.Provider {
+		if exercise {
+			return p
+		}
+		return releasingCaller{releaseFirstText{Provider: p, phone: commanderPhone, held: held, entered: entered, release: release}, p.(notify.Caller)}
+	}})
+	createTokens(t, r.c.WaitLeader(15*time.Second).Node, promptTokens...)
+	alert := func(id string, replaces ...plans.UpstreamRef) plans.Warning {
+		imp, err := r.warnings().Import(testCtx(t), "feed", plans.UpstreamWarning{Alert: plans.UpstreamRef{Sender: "cma.example", Identifier: id},
+			Source: "cap:cma.example," + id + ",2026-07-20T09:00:00+08:00", Replaces: replaces, Regions: []plans.RegionCode{district},
+			Level: plans.WarningRed, Event: "暴雨", Headline: "示例市气象台发布暴雨红色预警"})
+		require.NoError(t, err)
+		return imp.Warning
+	}
+	first := alert("MET-1")
+	r.clock.Add(promptTimeout)
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the commander's text was not sent")
+	}
+	update := alert("MET-2", plans.UpstreamRef{Sender: "cma.example", Identifier: "MET-1"})
+	require.NotNil(t, update.Prompted)
+	require.Equal(t, plans.NoticeSending, update.Prompted.Texts[0].State, "kept in flight")
+	close(release)
+
+	r.waitPrompted(t, first.ID)
+	got := r.waitPrompted(t, update.ID)
+	msgs := r.sim.Messages(commanderPhone)
+	require.Len(t, msgs, 1)
+	x := got.Prompted.Texts[0]
+	assert.Equal(t, plans.NoticeSent, x.State)
+	assert.Equal(t, msgs[0].SID, x.SID)
+	assert.Equal(t, notify.PromptAttemptID(first.ID, 0, 1), x.Attempt)
+}
+
+// releaseFirstText holds the first text to phone until release is closed
+// (entered is closed as it does), then sends it.
+type releaseFirstText struct {
+	notify.Provider
+	phone            string
+	held             *atomic.Bool
+	entered, release chan struct{}
+}
+
+func (h releaseFirstText) SendSMS(ctx context.Context, m notify.SMS) (notify.Sent, error) {
+	if m.To == h.phone && h.held.CompareAndSwap(false, true) {
+		close(h.entered)
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return notify.Sent{}, ctx.Err()
+		}
+	}
+	return h.Provider.SendSMS(ctx, m)
+}
+
+// releasingCaller is a releaseFirstText that places calls too.
+type releasingCaller struct {
+	releaseFirstText
+	notify.Caller
+}
+
 // While a leader without a LIVE account leads, an unanswered red warning
 // records its commanders' texts as not sent for that reason (未能叫应)
 // and the leader logs it as a warning, where nothing was recorded or
