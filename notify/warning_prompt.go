@@ -329,7 +329,7 @@ func WarningPromptText(w plans.Warning, sender string, zone *time.Location) stri
 	reason := promptReason(w)
 	if ok && reason != "" {
 		b.WriteString("请立即在控制台启动响应，或执行：muster activate " + string(s.Plan) + " --region " + plans.JoinCodes(w.Regions, ",") +
-			" --level " + string(s.Level) + " --purpose live --reason " + shellWord(reason))
+			" --level " + string(s.Level) + " --purpose live --reason " + plans.ShellWord(reason))
 	} else {
 		b.WriteString("请立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
 	}
@@ -370,13 +370,6 @@ func promptReason(w plans.Warning) string {
 		return r
 	}
 	return ""
-}
-
-// shellWord is s as one word of a POSIX shell command line, so the
-// texted command runs as texted whatever an upstream event holds ($, `,
-// ", \, '): s in single quotes, a quote in it closed, escaped and reopened.
-func shellWord(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // WarningEscalationText is the SMS that tells a superior (the holder of an

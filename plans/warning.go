@@ -316,6 +316,14 @@ func (w *Warning) SuggestedReason() string {
 	return ""
 }
 
+// ShellWord is s as one word of a POSIX shell command line, so a suggested
+// command (muster warning show's, a 叫应 text's) runs as printed whatever
+// an upstream headline or event holds ($, `, ", \, '): s in single quotes,
+// a quote in it closed, escaped and reopened.
+func ShellWord(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // rulesDrillWarningsHoldNoRegion is the behaviour (muster.Rules) from
 // which an EXERCISE or TEST warning (an upstream drill's CAP alert) puts no
 // region in standby: the modes are the city's real state, and a drill
@@ -391,9 +399,9 @@ func (w Warning) At(now time.Time) Warning {
 	return w
 }
 
-// overlaps reports whether region is one of w's regions, lies under one or
-// contains one.
-func (w *Warning) overlaps(region RegionCode) bool {
+// Overlaps reports whether region is one of w's regions, lies under one or
+// contains one (RegionUnder): what an activation must hold to answer w.
+func (w *Warning) Overlaps(region RegionCode) bool {
 	return slices.ContainsFunc(w.Regions, func(r RegionCode) bool { return RegionUnder(region, r) || RegionUnder(r, region) })
 }
 
@@ -1476,7 +1484,7 @@ func heldResponses(tx *bolt.Tx, w *Warning, t time.Time) ([]WarningResponse, err
 		return out, nil
 	}
 	err := b.ForEach(func(k, v []byte) error {
-		if !w.overlaps(RegionCode(k)) {
+		if !w.Overlaps(RegionCode(k)) {
 			return nil
 		}
 		var m ModeRecord
@@ -1501,7 +1509,7 @@ func heldResponses(tx *bolt.Tx, w *Warning, t time.Time) ([]WarningResponse, err
 // HoldEmergency.
 func noteResponse(tx *bolt.Tx, region RegionCode, act ActivationID, level LevelCode, t time.Time, anyPurpose bool) error {
 	return changeWarningsInForce(tx, func(w *Warning) bool {
-		if !w.overlaps(region) || (!anyPurpose && !w.HoldsRegions()) ||
+		if !w.Overlaps(region) || (!anyPurpose && !w.HoldsRegions()) ||
 			slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
 			return false
 		}
@@ -1533,7 +1541,7 @@ func AnswerDrillWarnings(tx *bolt.Tx, c *muster.Command, regions []RegionCode, a
 		if w.HoldsRegions() || slices.ContainsFunc(w.Responses, func(r WarningResponse) bool { return r.Activation == act }) {
 			return false
 		}
-		i := slices.IndexFunc(regions, w.overlaps)
+		i := slices.IndexFunc(regions, w.Overlaps)
 		if i < 0 {
 			return false
 		}

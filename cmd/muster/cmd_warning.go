@@ -153,67 +153,32 @@ func responseDueSaid(wa plans.Warning) string {
 	return "an activation over these regions is expected by " + localTime(wa.RespondBy) + "; without one the warning is marked NO RESPONSE"
 }
 
-// pendingLive is the LIVE requests awaiting approval, each with its
-// regions, and the parent of a region (as read; "" for a city or one that
-// could not be read).
-type pendingLive struct {
-	regions map[plans.ActivationID][]plans.RegionCode
-	parent  func(plans.RegionCode) plans.RegionCode
-}
-
-// pendingRequests reads the LIVE requests awaiting approval, as far as
-// they can be read: a warning's show goes on without them.
-func pendingRequests(c *client) pendingLive {
+// pendingRequests reads the LIVE requests awaiting approval, each with its
+// regions, as far as they can be read: a warning's show goes on without
+// them.
+func pendingRequests(c *client) map[plans.ActivationID][]plans.RegionCode {
 	var list plans.List[notify.Activation]
 	if err := c.do(request{method: http.MethodGet, path: "/api/v1/activations?status=pending_approval"}, &list); err != nil {
-		return pendingLive{}
+		return nil
 	}
 	out := map[plans.ActivationID][]plans.RegionCode{}
-	parents := map[plans.RegionCode]plans.RegionCode{}
-	parent := func(code plans.RegionCode) plans.RegionCode {
-		p, ok := parents[code]
-		if !ok {
-			var r plans.Region
-			if c.do(request{method: http.MethodGet, path: "/api/v1/regions/" + url.PathEscape(string(code))}, &r) == nil {
-				p = r.Parent
-			}
-			parents[code] = p
-		}
-		return p
-	}
 	for _, a := range list.Items {
 		if a.Purpose == notify.PurposeLive {
 			out[a.ID] = a.Regions
-		}
-	}
-	return pendingLive{regions: out, parent: parent}
-}
-
-// regionsWithAncestors is codes and every region above them, by parent.
-func regionsWithAncestors(codes []plans.RegionCode, parent func(plans.RegionCode) plans.RegionCode) []plans.RegionCode {
-	var out []plans.RegionCode
-	for _, code := range codes {
-		for r := code; r != "" && !slices.Contains(out, r) && len(out) < 1000; r = parent(r) {
-			out = append(out, r)
 		}
 	}
 	return out
 }
 
 // awaitingSaid names, for an unanswered warning, the LIVE requests awaiting
-// approval that hold one of its regions, a region above or below one, and
+// approval that hold one of its regions, a region above or below one
+// (plans.Warning.Overlaps, as the server tells what answers it), and
 // would answer it once approved: " (A000002 awaits approval: muster
 // approve A000002)"; "" when none does.
-func awaitingSaid(wa plans.Warning, pending pendingLive) string {
-	if len(pending.regions) == 0 {
-		return ""
-	}
-	warned := regionsWithAncestors(wa.Regions, pending.parent)
+func awaitingSaid(wa plans.Warning, pending map[plans.ActivationID][]plans.RegionCode) string {
 	var ids []string
-	for id, regions := range pending.regions {
-		up := regionsWithAncestors(regions, pending.parent)
-		if slices.ContainsFunc(wa.Regions, func(r plans.RegionCode) bool { return slices.Contains(up, r) }) ||
-			slices.ContainsFunc(regions, func(r plans.RegionCode) bool { return slices.Contains(warned, r) }) {
+	for id, regions := range pending {
+		if slices.ContainsFunc(regions, wa.Overlaps) {
 			ids = append(ids, string(id))
 		}
 	}
@@ -249,7 +214,7 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 		fmt.Fprintf(w, "  %s\t%s\t%s %s\tmuster activate %s --region %s --level %s --purpose %s",
 			s.Plan, s.Title, levelLabel(s.Level), s.LevelName, s.Plan, plans.JoinCodes(wa.Regions, ","), s.Level, purpose)
 		if reason != "" {
-			fmt.Fprintf(w, " --reason %s", shellWord(reason))
+			fmt.Fprintf(w, " --reason %s", plans.ShellWord(reason))
 		}
 		fmt.Fprintln(w)
 	}
@@ -257,13 +222,6 @@ func printSuggestions(w io.Writer, wa plans.Warning) {
 		fmt.Fprintf(w, "add --reason TEXT saying why: the warning's headline and event say %q, which a LIVE call-up's reason may not\n",
 			plans.DrillWordsIn(wa.Headline + " " + wa.Event)[0])
 	}
-}
-
-// shellWord is s as one word of a POSIX shell command line, so a printed
-// command runs as printed whatever an upstream headline holds ($, `, ",
-// \, '): s in single quotes, a quote in it closed, escaped and reopened.
-func shellWord(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // drillMark is the purpose of an EXERCISE or TEST warning (an upstream
@@ -324,21 +282,21 @@ func promptedSaid(wa plans.Warning) string {
 	case p.NoPhone:
 		return "未能叫应: no commander has a phone on record, nobody was texted at " + localTime(p.At) + "; call them"
 	}
+	return calledSaid(p, "已叫应 ", "未能叫应 ")
+}
+
+// calledSaid says each text of p and when they were listed, after done,
+// or, when every text failed (none could be sent: the leader had no LIVE
+// account, or the provider refused them), after failed.
+func calledSaid(p *plans.WarningPrompted, done, failed string) string {
 	said := make([]string, len(p.Texts))
 	for i, n := range p.Texts {
 		said[i] = noticeSaid(n)
 	}
-	return calledSaid(p, "已叫应 ", "未能叫应 ") + strings.Join(said, ", ") + " at " + localTime(p.At)
-}
-
-// calledSaid is done, or, when every text of p failed (none could be
-// sent: the leader had no LIVE account, or the provider refused them),
-// failed.
-func calledSaid(p *plans.WarningPrompted, done, failed string) string {
 	if len(p.Texts) > 0 && !slices.ContainsFunc(p.Texts, func(n plans.TextNotice) bool { return n.State != plans.NoticeFailed }) {
-		return failed
+		done = failed
 	}
-	return done
+	return done + strings.Join(said, ", ") + " at " + localTime(p.At)
 }
 
 // escalatedSaid says whom the leader texted about a LIVE warning its
@@ -356,11 +314,7 @@ func escalatedSaid(wa plans.Warning) string {
 	case e.NoPhone:
 		return "未能升级叫应: no approver has a phone on record, nobody was texted at " + localTime(e.At) + "; call the duty leaders"
 	}
-	said := make([]string, len(e.Texts))
-	for i, n := range e.Texts {
-		said[i] = noticeSaid(n)
-	}
-	return calledSaid(e, "已升级叫应 ", "未能升级叫应 ") + strings.Join(said, ", ") + " at " + localTime(e.At)
+	return calledSaid(e, "已升级叫应 ", "未能升级叫应 ")
 }
 
 func newWarningListCmd(g *globals) *cobra.Command {

@@ -242,8 +242,6 @@ func TestWarningIssueSaysItIsAlreadyAnswered(t *testing.T) {
 // over its regions (the region, above or below it), which answer it once
 // approved, where it said only that no activation was over them.
 func TestWarningShowNamesTheRequestAwaitingApproval(t *testing.T) {
-	parents := map[plans.RegionCode]plans.RegionCode{"990101": "990100", "990102": "990100", "990101001": "990101"}
-	parent := func(r plans.RegionCode) plans.RegionCode { return parents[r] }
 	w := plans.Warning{Regions: []plans.RegionCode{"990101"}}
 	for _, c := range []struct {
 		name    string
@@ -257,7 +255,7 @@ func TestWarningShowNamesTheRequestAwaitingApproval(t *testing.T) {
 		{"elsewhere", map[plans.ActivationID][]plans.RegionCode{"A000005": {"990102"}}, ""},
 		{"two", map[plans.ActivationID][]plans.RegionCode{"A000007": {"990101"}, "A000006": {"990101001", "990102"}}, " (A000006, A000007 await approval: muster approve A000006)"},
 	} {
-		assert.Equal(t, c.want, awaitingSaid(w, pendingLive{regions: c.pending, parent: parent}), c.name)
+		assert.Equal(t, c.want, awaitingSaid(w, c.pending), c.name)
 	}
 }
 
