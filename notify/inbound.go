@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,6 +26,11 @@ type Inbound struct {
 	clock    muster.Clock
 	batch    *batcher[InboundItem, InboundResult]
 	voice    voiceCounts // what this node's voice webhooks recorded (VoiceCollector)
+	// words holds the reply words of each call-up an SMS reply was
+	// answered on (replyWords): activation ID → ReplyWords. A call-up's
+	// plan version and level never change, so neither do its words, and a
+	// reply is answered without reading and decoding its plan again.
+	words sync.Map
 }
 
 // InboundConfig tunes the batching; zero fields take the defaults.
@@ -97,6 +103,9 @@ func (in *Inbound) replyWords(ctx context.Context, res InboundResult) ReplyWords
 	if in.view == nil || res.Activation == "" || res.Language == plans.LangEN {
 		return w
 	}
+	if v, ok := in.words.Load(res.Activation); ok {
+		return v.(ReplyWords)
+	}
 	_ = in.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		a, err := getActivation(tx, res.Activation)
 		if err != nil {
@@ -109,6 +118,7 @@ func (in *Inbound) replyWords(ctx context.Context, res InboundResult) ReplyWords
 		if l := pv.Plan.Level(a.Level); l != nil {
 			w = ReplyWordsOf(l.SMSTemplate(plans.LangZH))
 		}
+		in.words.Store(res.Activation, w) // read: kept (not when it could not be)
 		return nil
 	})
 	return w
