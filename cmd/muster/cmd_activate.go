@@ -79,15 +79,22 @@ switched or sent before that.`,
 			if err := json.Unmarshal(raw, &p); err != nil {
 				return err
 			}
+			// The preview's line of a refusal that stops the command:
+			// with --yes it is said once, in the error line, not above it
+			// as well.
+			refused := ""
 			if yes {
+				refused = refusedLine(p)
 				for _, warning := range previewWarnings(p) {
-					if p.NoLiveSMS != "" && strings.HasPrefix(warning, noLiveSMSWarning) {
-						continue // the one error line below says it
+					if warning != refused {
+						fmt.Fprintln(c.err, warning)
 					}
-					fmt.Fprintln(c.err, warning)
 				}
 			} else {
 				printPreview(c.err, p)
+			}
+			if refused != "" {
+				return errors.New("nothing was activated: " + refused)
 			}
 			if p.Again != "" {
 				// The activation would be refused: asking to confirm it
@@ -95,11 +102,6 @@ switched or sent before that.`,
 				return errors.New("nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant")
 			}
 			if p.NoLiveSMS != "" {
-				// Refused whatever is answered: with --yes the reason is
-				// said once, in the error line, not above it as well.
-				if yes {
-					return errors.New("nothing was activated: " + noLiveSMSWarning + p.NoLiveSMS)
-				}
 				return errors.New("nothing was activated: the leader has no LIVE SMS account, so nobody would be called (NO LIVE SMS ACCOUNT above)")
 			}
 			if !yes && p.Guard.Needed() && !p.Guard.ConfirmedBy(req.ConfirmScope) {
@@ -535,11 +537,7 @@ func previewWarnings(p notify.Preview) []string {
 		out = append(out, fmt.Sprintf("DRILLS STOP — the drills running here (%s) are stood down when this LIVE activation starts.", joinIDs(p.Activation.StoppedDrills)))
 	}
 	if p.Again != "" {
-		again := repeatFlag(p.Again)
-		if !strings.Contains(again, "--repeat") {
-			again += " (--repeat)"
-		}
-		out = append(out, "REFUSED AS A REPEAT — "+again)
+		out = append(out, repeatWarning(p))
 	}
 	if p.NoLiveSMS != "" {
 		out = append(out, noLiveSMSWarning+p.NoLiveSMS)
@@ -553,6 +551,29 @@ func previewWarnings(p notify.Preview) []string {
 // noLiveSMSWarning starts the preview's line saying that a LIVE call-up is
 // refused because the leader has no LIVE SMS account.
 const noLiveSMSWarning = "NO LIVE SMS ACCOUNT — refused: "
+
+// repeatWarning is the preview's line saying that p's activation is
+// refused as a repeat of a LIVE call-up still open, naming --repeat.
+func repeatWarning(p notify.Preview) string {
+	again := repeatFlag(p.Again)
+	if !strings.Contains(again, "--repeat") {
+		again += " (--repeat)"
+	}
+	return "REFUSED AS A REPEAT — " + again
+}
+
+// refusedLine is the line of p's warnings (previewWarnings) saying why the
+// activation is refused whatever is answered, the repeat first, as the
+// command stops on it; "" when nothing refuses it.
+func refusedLine(p notify.Preview) string {
+	switch {
+	case p.Again != "":
+		return repeatWarning(p)
+	case p.NoLiveSMS != "":
+		return noLiveSMSWarning + p.NoLiveSMS
+	}
+	return ""
+}
 
 // repeatFlag writes the API's "with repeat", which names the request's
 // field, as the flag of the CLI that sets it: "or ask again with --repeat".
