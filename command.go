@@ -569,6 +569,12 @@ const commandVersion byte = 1
 //	   on to another number, it is not tried again (cancelled, not_sent,
 //	   stand_in_not_sent). Before 13 the reached backup was told nothing
 //	   and the refused one got their call-up on its retry.
+//	   A dropped result (notify.dispatch.result) of such a backup's send
+//	   still claimed, not made (handed back by a stopping dispatcher, or
+//	   dropped by the dispatcher once the person answered 到; the claim
+//	   result says not_needed), releases the claim and takes the backup
+//	   off as not sent. Before 13 the release left them pending, and the
+//	   next claim sent their call-up, then the relief SMS.
 //	   A warning keeps its texts in English (event_en, headline_en,
 //	   description_en: as warning.issue gives them, for an imported alert
 //	   its en-US block's) and its regions' English names as issued

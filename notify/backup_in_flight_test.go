@@ -203,3 +203,98 @@ func TestABackupInFlightWhenThePersonReports(t *testing.T) {
 		})
 	}
 }
+
+// A backup whose call-up is claimed but not yet on the wire (waiting for
+// a worker: the route has one, held by another backup's send) when the
+// person they stand in for answers 到 is not sent it (rules 13): the
+// dispatcher drops the send when its turn comes, and the dropped claim
+// takes them off the call-up as one never claimed (not_sent, cancelled);
+// a claim handed back by a stopping dispatcher is released the same way.
+// Before, the send went out when its turn came, and the relief SMS after
+// it.
+func TestABackupClaimedButNotSentWhenThePersonReportsIsNotSent(t *testing.T) {
+	var hold atomic.Bool
+	p := standInInFlight{hold: &hold, entered: make(chan string, 1), gate: make(chan struct{})}
+	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
+	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock,
+		disp: notify.DispatcherConfig{Clock: clock, Workers: 1}, // one send at a time: the others wait, claimed
+		wrap: func(_ bool, pr notify.Provider) notify.Provider { p := p; p.Provider = pr; return p }})
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(p.gate)
+		}
+	})
+	plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
+		"      - {after: 5m, do: backup}\n", 1)
+	require.Contains(t, plan, "{after: 5m, do: backup}")
+	a := escalateDrillOf(t, r, []byte(plan))
+
+	hold.Store(true)
+	clock.Add(5 * time.Minute)
+	var onWire string
+	select {
+	case onWire = <-p.entered:
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "no backup's call-up went on the wire")
+	}
+	recs := func() map[plans.PersonID]notify.Recipient {
+		out := map[plans.PersonID]notify.Recipient{}
+		for _, rc := range r.recipientsOf(t, a.ID) {
+			out[rc.Person] = rc
+		}
+		return out
+	}
+	// A backup claimed (sending) whose send waits behind the one held.
+	var backup notify.Recipient
+	require.Eventually(t, func() bool {
+		for _, rc := range recs() {
+			if rc.BackupFor != nil && rc.State == notify.StateSending && rc.Phone != onWire {
+				backup = rc
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "a second backup's call-up is claimed behind the one on the wire")
+	silent := recs()[backup.BackupFor.Person]
+	require.Equal(t, notify.StateEscalated, silent.State, "the person they stand in for was silent")
+
+	r.drillReply(t, "SMclaimed00001", silent.Phone, "1")
+	require.Eventually(t, func() bool { return r.acked(t, a.ID)[silent.Person] }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, notify.StateSending, recs()[backup.Person].State, "claimed: left to the dispatcher")
+
+	close(p.gate)
+	released = true
+	var b notify.Recipient
+	require.Eventually(t, func() bool {
+		b = recs()[backup.Person]
+		return b.State != notify.StateSending
+	}, 30*time.Second, 20*time.Millisecond, "the claim is settled")
+	hold.Store(false)
+	clock.Add(time.Hour) // a retry would come due, and the backups' escalation would go on
+	r.waitSimIdle(t, 30*time.Second)
+	b = recs()[backup.Person]
+	var calls, reliefs []string
+	for _, m := range r.sim.Messages(backup.Phone) {
+		switch {
+		case m.Direction != "outbound-api":
+		case standsInSaid(m.Body):
+			calls = append(calls, m.Body)
+		case reliefSaid(m.Body):
+			reliefs = append(reliefs, m.Body)
+		}
+	}
+	t.Logf("backup %s of %s: %s; call-ups %q; reliefs %q", b.Person, silent.Person, b.State, calls, reliefs)
+	assert.Equal(t, notify.StateCancelled, b.State, "not sent: not needed")
+	require.NotNil(t, b.BackupFor)
+	assert.True(t, b.BackupFor.NotSent, "their stand-in record says the person reported first")
+	assert.Empty(t, calls, "their call-up never went out")
+	assert.Empty(t, reliefs, "nothing reached them to take back")
+	st := r.status(t, a.ID)
+	assert.EqualValues(t, 1, st.Counters.Dispatch[notify.StandInNotSentCounter])
+	n := 0
+	for _, c := range st.Counters.ByState {
+		n += c
+	}
+	assert.Equal(t, st.Counters.Total, n, "every recipient counted once: %v", st.Counters.ByState)
+}

@@ -239,9 +239,13 @@ func relieve(at *actTx, c *muster.Command, q *bolt.Bucket, r Recipient, s *Stand
 // escalation does not start (relieveLate); failed for good, nothing more
 // (no relief, no escalation of theirs); refused for now, or gone on to
 // another of their numbers, their call-up is not tried again (offIfNotNeeded:
-// not_sent, cancelled, as notNeeded). Under older rules the sent backup
-// was told nothing and came in for someone who had reported, and the
-// refused one got their call-up on its retry.
+// not_sent, cancelled, as notNeeded). A claimed send not yet made (waiting
+// for the account's rate, or left by an earlier leader) is dropped by the
+// dispatcher (sendable) and one handed back as a dispatcher stops is
+// released: either way the backup is taken off the same way. Under older
+// rules the sent backup was told nothing and came in for someone who had
+// reported, the refused one got their call-up on its retry, and one whose
+// claim was handed back got it from the next leader, then the relief SMS.
 const rulesStandInInFlight = 13
 
 // reportedFor reads whom person, a recipient of at's call-up, stands in

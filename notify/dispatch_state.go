@@ -373,6 +373,11 @@ type ClaimResult struct {
 	// result of an active call-up's send as a release (rulesReleaseClaims):
 	// a dispatcher that stops may hand back the claims it did not send.
 	Release bool `json:"release,omitempty"`
+	// NotNeeded says the claim was applied under rules that take a dropped
+	// result of a backup's send, made once the person they stand in for
+	// answered 到, off the call-up (rulesStandInInFlight): a dispatcher
+	// drops such a send instead of making it.
+	NotNeeded bool `json:"not_needed,omitempty"`
 }
 
 func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
@@ -385,7 +390,7 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := ClaimResult{Claimed: []ClaimItem{}, Release: c.RulesAtLeast(rulesReleaseClaims)}
+	out := ClaimResult{Claimed: []ClaimItem{}, Release: c.RulesAtLeast(rulesReleaseClaims), NotNeeded: c.RulesAtLeast(rulesStandInInFlight)}
 	restored := 0
 	if c.RulesAtLeast(rulesRestoredAttempts) {
 		restored = restoreEra(tx)
@@ -497,6 +502,11 @@ func applyDispatchResult(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		if it.Outcome == OutcomeDropped && r.State == StateSending && at.a.Status == StatusActive && c.RulesAtLeast(rulesReleaseClaims) {
 			if err := at.release(r, &att, c.Time); err != nil {
+				return nil, err
+			}
+			// A backup whose claim was handed back, or dropped, once the
+			// person they stand in for answered 到: not sent at all.
+			if _, err := at.offIfNotNeeded(c, r.Person, &att); err != nil {
 				return nil, err
 			}
 			out.Applied++

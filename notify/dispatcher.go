@@ -531,6 +531,10 @@ type job struct {
 	// (Attempt.Restored: the restore's number and tag, 0 before any
 	// restore): its ID carries it (".r1-k3f9q").
 	restored int
+	// notNeeded is set when the claim was applied under rules that take a
+	// backup no longer needed off the call-up when their send is dropped
+	// (ClaimResult.NotNeeded).
+	notNeeded bool
 }
 
 // actRun is what one leadership term knows about an open activation.
@@ -1304,7 +1308,7 @@ func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.Person
 		if c.Resend {
 			r.d.resent.Add(1)
 		}
-		l.push(job{act: ar, rec: recs[c.Person], n: c.N, restored: c.Restored})
+		l.push(job{act: ar, rec: recs[c.Person], n: c.N, restored: c.Restored, notNeeded: res.NotNeeded})
 	}
 	return len(res.Claimed), nil
 }
@@ -1432,9 +1436,11 @@ func (r *dispatchRun) call(j job, rs *routeState, from string, item ResultItem, 
 	// Answered while the send waited (they heard of it otherwise): a
 	// call-up SMS asking them to reply would only ask again, and the
 	// result changes nothing of their answer.
+	// A backup whose person answered 到 since the claim: not needed, and
+	// the dropped send takes them off the call-up (rulesStandInInFlight).
 	// A phone corrected since the call-up began: the message goes to the
 	// new number, and the result says so.
-	open, answered, to := sendable(r.ctx, r.d.view, j.act.a.ID, j.rec.Person, j.rec.Phone)
+	open, answered, to := sendable(r.ctx, r.d.view, j.act.a.ID, j.rec.Person, j.rec.Phone, j.notNeeded)
 	if !open {
 		j.act.close()
 	}
@@ -1503,15 +1509,17 @@ func (r *dispatchRun) prepare(j job) (item ResultItem, body string, ok bool) {
 // once a stand-down or a retraction is applied here, no further send of it
 // starts.
 func isOpen(ctx context.Context, view Viewer, id plans.ActivationID) bool {
-	open, _, _ := sendable(ctx, view, id, "", "")
+	open, _, _ := sendable(ctx, view, id, "", "", false)
 	return open
 }
 
 // sendable reports, from view's local state, whether activation id is open
 // and, with person set, whether they have answered it already and the
 // number a message to them goes to now (currentPhone of phone, the number
-// the call-up has for them), in one read.
-func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person plans.PersonID, phone string) (open, answered bool, to string) {
+// the call-up has for them), in one read. With backups set, a backup
+// whose person they stand in for has answered 到 reads as answered: their
+// call-up is no longer needed (rulesStandInInFlight).
+func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person plans.PersonID, phone string, backups bool) (open, answered bool, to string) {
 	to = phone
 	err := view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
 		ob := tx.Bucket(bOpen)
@@ -1520,8 +1528,19 @@ func sendable(ctx context.Context, view Viewer, id plans.ActivationID, person pl
 			return nil
 		}
 		if ad := activationData(tx, id); ad != nil {
-			v := ad.Bucket(bRecipients).Get([]byte(person))
+			rb := ad.Bucket(bRecipients)
+			v := rb.Get([]byte(person))
 			answered = len(v) >= 2 && stateOf(v[1]).Answered()
+			if !answered && backups {
+				s, err := standInOf(ad, person)
+				if err != nil {
+					return err
+				}
+				if s != nil {
+					v := rb.Get([]byte(s.Person))
+					answered = len(v) >= 2 && stateOf(v[1]) == StateAcked
+				}
+			}
 		}
 		to = currentPhone(tx, person, phone)
 		return nil

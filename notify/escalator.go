@@ -1165,7 +1165,7 @@ func (e *Escalator) throttledAt(drill bool, channel string, now time.Time) bool 
 // a phone corrected since the item was queued gets the message or call,
 // and out.To says so.
 func (e *Escalator) openTo(ctx context.Context, w *escWork, it *EscalationItem, out *EscalationOutcome) bool {
-	open, _, to := sendable(ctx, e.view, w.a.ID, it.Person, it.Phone)
+	open, _, to := sendable(ctx, e.view, w.a.ID, it.Person, it.Phone, false)
 	if to != it.Phone {
 		it.Phone, out.To = to, to
 	}
