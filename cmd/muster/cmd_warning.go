@@ -421,6 +421,7 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				for _, a := range wa.Areas {
 					fmt.Fprintf(w, "region:\t%s %s\n", a.Code, a.Name)
 				}
+				printEnglish(w, wa)
 				if wa.Category != "" {
 					fmt.Fprintf(w, "category:\t%s\n", wa.Category)
 				}
@@ -472,6 +473,27 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				return nil
 			})
 		},
+	}
+}
+
+// printEnglish prints what English readers of wa are told, its CAP
+// alert's en-US block (plans.Warning.TextEN): the texts given with it or
+// its upstream alert's, or those built for the meteorological warning
+// signal its event names, said so; nothing when it has none.
+func printEnglish(w io.Writer, wa plans.Warning) {
+	en, ok := wa.TextEN()
+	if !ok {
+		return
+	}
+	built := ""
+	if wa.EventEN == "" || wa.HeadlineEN == "" || (wa.DescriptionEN == "" && en.Description != "") {
+		built = "; what was not given in English is written by muster"
+	}
+	fmt.Fprintf(w, "English:\t(the en-US block of its CAP alert%s)\n", built)
+	fmt.Fprintf(w, "  event:\t%s\n", en.Event)
+	fmt.Fprintf(w, "  headline:\t%s\n", en.Headline)
+	if en.Description != "" {
+		fmt.Fprintf(w, "  description:\t%s\n", en.Description)
 	}
 }
 

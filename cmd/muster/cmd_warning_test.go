@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -391,6 +392,32 @@ func TestWarningShowSaysWhatItsAlertLeftOut(t *testing.T) {
 	out = mustRunOnFake(t, api, "warning", "show", "W000010")
 	assert.NotContains(t, out, "ignored geocodes")
 	assert.NotContains(t, out, "superseded")
+	assert.NotContains(t, out, "English", "issued before rules 13: no English text")
+
+	// What English readers are told (rules 13): the upstream alert's
+	// en-US block as it came, or for a warning signal's event (暴雨) the
+	// en-US block muster writes; none for another event without English.
+	upstreamEN := plain
+	upstreamEN.ID, upstreamEN.AreaNamesEN = "W000015", []string{"Donghu District"}
+	upstreamEN.EventEN, upstreamEN.HeadlineEN, upstreamEN.DescriptionEN = "Rainstorm", "Orange rainstorm warning for Donghu", "Heavy rain in the next 6 hours."
+	signal := plain
+	signal.ID, signal.AreaNamesEN, signal.Description = "W000016", []string{"Donghu District"}, "未来6小时降雨量将达50毫米以上。"
+	none := plain
+	none.ID, none.Event, none.AreaNamesEN = "W000017", "城市内涝", []string{"Donghu District"}
+	api = fakeAPI{"GET /api/v1/warnings/W000015": upstreamEN, "GET /api/v1/warnings/W000016": signal, "GET /api/v1/warnings/W000017": none}
+	cells := regexp.MustCompile(`(\S) {2,}`) // the table's padding, which other lines widen
+	out = cells.ReplaceAllString(mustRunOnFake(t, api, "warning", "show", "W000015"), "$1 ")
+	assert.Contains(t, out, "English: (the en-US block of its CAP alert)\n"+
+		"  event: Rainstorm\n"+
+		"  headline: Orange rainstorm warning for Donghu\n"+
+		"  description: Heavy rain in the next 6 hours.\n", out)
+	out = cells.ReplaceAllString(mustRunOnFake(t, api, "warning", "show", "W000016"), "$1 ")
+	assert.Contains(t, out, "English: (the en-US block of its CAP alert; what was not given in English is written by muster)\n"+
+		"  event: Rainstorm\n"+
+		"  headline: Orange rainstorm warning for Donghu District\n"+
+		"  description: The details are given in Chinese, in the zh-CN block of this alert.\n", out)
+	out = mustRunOnFake(t, api, "warning", "show", "W000017")
+	assert.NotContains(t, out, "English")
 }
 
 // An orange or red warning that expired or was lifted unanswered keeps its
