@@ -595,6 +595,20 @@ const commandVersion byte = 1
 //	   warning.prompt or warning.escalate with retry (from a leader with
 //	   one) claims such a text again while the warning is still due, up
 //	   to 3 claims. (Both commands do nothing before 13.)
+//	   An SMS reply on the LIVE account from a number a 叫应 or 叫应升级
+//	   text went to (sent or sending) of a LIVE warning in force and
+//	   still awaiting a response at the command's time is taken for the
+//	   sender's acknowledgement (应), as a reply to an approver's text is
+//	   taken (any from a number no roster person has or a roster person
+//	   without an open call-up; a roster person's first after the text
+//	   when their call-up began before it): the newest such text not yet
+//	   acknowledged (else the newest; an approver's newer text takes it
+//	   instead) counts it in replies and, the first time, records acked_at
+//	   (the command's time) and ack_body (trimmed, at most 200 bytes); the
+//	   outcome is warning_ack, audited with the warning. A warning one of
+//	   whose commanders acknowledged is no longer due its escalation
+//	   (warning.escalate lists nobody); it stays unanswered. Before 13
+//	   such a reply was an unknown number's, or answered the call-up.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

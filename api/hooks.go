@@ -185,6 +185,8 @@ func (s *Server) smsInbound(c *gin.Context) {
 		answer.Message = notify.CallUpEnded(res.Language, res.Exercise, res.Ended)
 	case res.Outcome == notify.InboundApproval: // an approver answered the text of a request waiting for them
 		answer.Message = notify.ApprovalTakesNoReply(res.Activation, res.Person != "")
+	case res.Outcome == notify.InboundWarningAck: // a commander (or superior) answered a 叫应 text: recorded, starts nothing
+		answer.Message = notify.WarningAckRecorded(res.Warning, res.Superior, res.Start, res.Person != "")
 	}
 	// A reply on a drill's number from someone a real call-up waits for:
 	// they are pointed to it, past the bound on answers too, up to its own.

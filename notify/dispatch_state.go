@@ -817,6 +817,14 @@ type InboundResult struct {
 	// a drill or taken by none, came from someone an active LIVE call-up
 	// waits for (rulesLiveWaiting): they are pointed to its message.
 	LiveWaiting bool `json:"live_waiting,omitempty"`
+	// Warning names, for a reply taken for the acknowledgement (应) of a
+	// 叫应 text (InboundWarningAck), the warning; Superior says the text
+	// was its 叫应升级 (to an approver); Start is the command that starts
+	// the response the text suggested ("" with none). Person is set then
+	// when a call-up of theirs is open (their next reply answers it).
+	Warning  plans.WarningID `json:"warning,omitempty"`
+	Superior bool            `json:"superior,omitempty"`
+	Start    string          `json:"start,omitempty"`
 }
 
 // rulesDeclinedAfterAck is the behaviour (muster.Rules) from which a
@@ -851,6 +859,9 @@ type InboundRecord struct {
 	Person  plans.PersonID `json:"person,omitempty"`
 	// Activation is the call-up the item concerned, when it named one.
 	Activation plans.ActivationID `json:"activation,omitempty"`
+	// Warning is, for a reply taken for the acknowledgement of a 叫应
+	// text (InboundWarningAck), the warning.
+	Warning plans.WarningID `json:"warning,omitempty"`
 }
 
 // Note is a reply kept because it was not an answer (or came after one).
@@ -901,7 +912,8 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if res.Outcome == InboundUnknown || res.Outcome == InboundNoCallUp || res.Outcome == InboundRejected || res.Outcome == InboundApproval {
+		if res.Outcome == InboundUnknown || res.Outcome == InboundNoCallUp || res.Outcome == InboundRejected || res.Outcome == InboundApproval ||
+			res.Outcome == InboundWarningAck {
 			if err := auditInbound(tx, c, it, res); err != nil {
 				return nil, err
 			}
@@ -951,7 +963,7 @@ func auditInbound(tx *bolt.Tx, c *muster.Command, it InboundItem, res InboundRes
 		return err
 	}
 	rec := InboundRecord{Seq: seq, Time: c.Time, Outcome: res.Outcome, Kind: it.Kind, SID: it.SID, From: it.From, To: it.To,
-		Body: truncate(it.Body, 500), Attempt: it.Attempt, Person: res.Person, Activation: res.Activation}
+		Body: truncate(it.Body, 500), Attempt: it.Attempt, Person: res.Person, Activation: res.Activation, Warning: res.Warning}
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -1183,15 +1195,12 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 			}
 		}
 	}
-	if !it.Exercise && c.RulesAtLeast(rulesApproverReplies) && (person == "" || at != nil) {
+	if !it.Exercise && c.RulesAtLeast(rulesApproverReplies) {
 		// A number no one on the roster has answers the text of a request
-		// waiting for approval; so does a person's first reply after it,
-		// when the call-up they have was running when it went out.
-		var since time.Time
-		if at != nil {
-			since = at.a.CreatedAt
-		}
-		if res, ok, err := approverReply(tx, c, it.From, person, since); err != nil || ok {
+		// waiting for approval, or a 叫应 text (rulesWarningAcks); so does
+		// a person's first reply after it, when the call-up they have was
+		// running when it went out (and one with no call-up open, a 叫应).
+		if res, ok, err := leaderTextReply(tx, c, it, person, at); err != nil || ok {
 			return res, err
 		}
 	}

@@ -21,3 +21,7 @@ func EscalationQueue(tx *bolt.Tx, id plans.ActivationID) ([]EscalationItem, erro
 	})
 	return out, err
 }
+
+// PromptCommand is the command a 叫应 text about w ends with ("" when it
+// suggests none).
+var PromptCommand = promptCommand

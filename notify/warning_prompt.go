@@ -309,15 +309,16 @@ func promptSuggestion(w plans.Warning) (s plans.Suggestion, ok bool) {
 // warning, went unanswered past its response time (叫应), in Chinese,
 // times in zone: which warning (its event, colour, ID and regions, when
 // it was issued, from the thread's first issue: issuedSaid), that no
-// response started by RespondBy, and what to do:
-// the activation it suggests at the level its colour maps to
+// response started by RespondBy, and what to do: reply 1 to acknowledge
+// it (应, rulesWarningAcks: any reply does, and starts no response), and
+// start the activation it suggests at the level its colour maps to
 // (promptSuggestion: the plan, regions and level muster warning show
 // gives, with a reason, promptReason, so it runs as texted), or, with
 // none, to look at it. The command ends the text: a phone's copy of it
 // takes no punctuation along. sender is the SMS sender prefix (the
 // suggested plan's).
 //
-//	【示例市应急】【叫应】暴雨红色预警W000001（西林区）09:05发布，至09:35未启动响应。请立即在控制台启动响应，或执行：muster activate flood-control --region 990105 --level I --purpose live --reason '暴雨红色预警'
+//	【示例市应急】【叫应】暴雨红色预警W000001（西林区）09:05发布，至09:35未启动响应。收到请回复1，并立即在控制台启动响应，或执行：muster activate flood-control --region 990105 --level I --purpose live --reason '暴雨红色预警'
 func WarningPromptText(w plans.Warning, sender string, zone *time.Location) string {
 	var b strings.Builder
 	b.WriteString(sender + "【叫应】" + w.Event + w.Level.ChineseName() + "预警" + string(w.ID))
@@ -325,15 +326,27 @@ func WarningPromptText(w plans.Warning, sender string, zone *time.Location) stri
 		b.WriteString("（" + r + "）")
 	}
 	b.WriteString(issuedSaid(w, zone) + "，至" + clockSaid(w.RespondBy, firstIssued(w), zone) + "未启动响应。")
-	s, ok := promptSuggestion(w)
-	reason := promptReason(w)
-	if ok && reason != "" {
-		b.WriteString("请立即在控制台启动响应，或执行：muster activate " + string(s.Plan) + " --region " + plans.JoinCodes(w.Regions, ",") +
-			" --level " + string(s.Level) + " --purpose live --reason " + plans.ShellWord(reason))
+	if start := promptCommand(w); start != "" {
+		b.WriteString("收到请回复1，并立即在控制台启动响应，或执行：" + start)
 	} else {
-		b.WriteString("请立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
+		b.WriteString("收到请回复1，并立即在控制台或用 muster warning show " + string(w.ID) + " 查看并启动响应。")
 	}
 	return b.String()
+}
+
+// promptCommand is the command that starts the activation the 叫应 of w
+// suggests (promptSuggestion), with its reason (promptReason), as texted:
+// "muster activate flood-control --region 990105 --level I --purpose live
+// --reason '暴雨红色预警'"; "" when it suggests none, or has no reason to
+// give (the command would be refused).
+func promptCommand(w plans.Warning) string {
+	s, ok := promptSuggestion(w)
+	reason := promptReason(w)
+	if !ok || reason == "" {
+		return ""
+	}
+	return "muster activate " + string(s.Plan) + " --region " + plans.JoinCodes(w.Regions, ",") +
+		" --level " + string(s.Level) + " --purpose live --reason " + plans.ShellWord(reason)
 }
 
 // firstIssued is when w's thread was first issued: the first warning still
@@ -378,10 +391,11 @@ func promptReason(w plans.Warning) string {
 // zone: which warning (its event, colour, ID and regions, when it was
 // issued: issuedSaid), whom of the commanders it texted and when (or that none could
 // be texted), that no response started by Prompted.EscalateBy, and what to
-// do: have the commanders start the response it suggests (an approver
-// cannot activate), and where to see it. sender is the SMS sender prefix.
+// do: reply 1 to acknowledge it (应, rulesWarningAcks), have the
+// commanders start the response it suggests (an approver cannot
+// activate), and where to see it. sender is the SMS sender prefix.
 //
-//	【示例市应急】【叫应升级】暴雨红色预警W000001（东湖区）09:00发布，09:10已短信叫应指挥长周一，至09:20仍未启动响应。请立即督促指挥长启动响应（建议 flood-control I级），详见控制台或 muster warning show W000001。
+//	【示例市应急】【叫应升级】暴雨红色预警W000001（东湖区）09:00发布，09:10已短信叫应指挥长周一，至09:20仍未启动响应。收到请回复1，并立即督促指挥长启动响应（建议 flood-control I级），详见控制台或 muster warning show W000001。
 func WarningEscalationText(w plans.Warning, sender string, zone *time.Location) string {
 	var b strings.Builder
 	b.WriteString(sender + "【叫应升级】" + w.Event + w.Level.ChineseName() + "预警" + string(w.ID))
@@ -415,9 +429,9 @@ func WarningEscalationText(w plans.Warning, sender string, zone *time.Location) 
 	}
 	b.WriteString("至" + clockSaid(until, firstIssued(w), zone) + "仍未启动响应。")
 	if s, ok := promptSuggestion(w); ok {
-		b.WriteString("请立即督促指挥长启动响应（建议 " + string(s.Plan) + " " + string(s.Level) + "级），")
+		b.WriteString("收到请回复1，并立即督促指挥长启动响应（建议 " + string(s.Plan) + " " + string(s.Level) + "级），")
 	} else {
-		b.WriteString("请立即督促指挥长启动响应，")
+		b.WriteString("收到请回复1，并立即督促指挥长启动响应，")
 	}
 	b.WriteString("详见控制台或 muster warning show " + string(w.ID) + "。")
 	return b.String()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync/atomic"
@@ -170,7 +172,7 @@ func TestAnUnansweredRedWarningTextsItsCommanderOnce(t *testing.T) {
 	assert.Equal(t, liveAcct.SID, m.AccountSID, "the 叫应 of a LIVE warning is LIVE: the LIVE account")
 	assert.True(t, strings.HasPrefix(m.Body, "【示例市应急】【叫应】暴雨红色预警"+string(w.ID)+"（东湖区）09:00发布，至09:10未启动响应。"), m.Body)
 	require.NotEmpty(t, w.Suggestions)
-	assert.True(t, strings.HasSuffix(m.Body, "请立即在控制台启动响应，或执行：muster activate flood-control --region "+string(district)+" --level I --purpose live --reason '暴雨红色预警'"),
+	assert.True(t, strings.HasSuffix(m.Body, "收到请回复1，并立即在控制台启动响应，或执行：muster activate flood-control --region "+string(district)+" --level I --purpose live --reason '暴雨红色预警'"),
 		"the suggestion at red's level, I, with a reason, last: %s", m.Body)
 	for _, other := range []string{approverPhone, adminPhone} {
 		assert.Empty(t, r.sim.Messages(other), other)
@@ -289,6 +291,14 @@ func TestADrillWarningNeverTextsOnTheLiveAccount(t *testing.T) {
 	assert.Contains(t, msgs[0].Body, string(v.ID))
 	assert.EqualValues(t, 1, r.sim.Stats().Accounts[liveAcct.SID].Created)
 	assert.Zero(t, r.sim.Stats().Accounts[drillAcct.SID].Created)
+
+	// The commander's reply acknowledges the LIVE warning's text; the
+	// drill's warning, which texted nobody, takes no acknowledgement.
+	assert.Contains(t, r.replyAndWait(t, commanderPhone, "1"), "已记录您对"+string(v.ID)+"叫应的应答。")
+	assert.Len(t, r.warning(t, v.ID).Prompted.Acks(), 1)
+	got = r.warning(t, w.ID)
+	assert.Nil(t, got.Prompted)
+	assert.True(t, got.Prompt)
 }
 
 // An upstream Update of a red warning whose commanders were called on
@@ -534,7 +544,7 @@ func TestWarningPromptText(t *testing.T) {
 		Areas: []plans.WarningArea{{Code: "990101", Name: "东湖区"}}, IssuedAt: issued, RespondBy: issued.Add(30 * time.Minute),
 		SuggestedLevel: plans.LevelII, Suggestions: []plans.Suggestion{{Plan: "everyone", Level: plans.LevelIV}, {Plan: "flood-control", Level: plans.LevelII}}}
 	text := notify.WarningPromptText(w, "【示例市应急】", zone)
-	assert.Equal(t, "【示例市应急】【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至09:35未启动响应。请立即在控制台启动响应，或执行：muster activate flood-control --region 990101 --level II --purpose live --reason '暴雨橙色预警'", text)
+	assert.Equal(t, "【示例市应急】【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至09:35未启动响应。收到请回复1，并立即在控制台启动响应，或执行：muster activate flood-control --region 990101 --level II --purpose live --reason '暴雨橙色预警'", text)
 	assert.Equal(t, []string{"muster", "activate", "flood-control", "--region", "990101", "--level", "II", "--purpose", "live", "--reason", "暴雨橙色预警"},
 		shellWords(t, text[strings.Index(text, "muster activate"):]), "the command runs as texted, copied to its end")
 	// An upstream event a shell would read, and one with a word a LIVE
@@ -546,7 +556,7 @@ func TestWarningPromptText(t *testing.T) {
 	w.Event, w.Headline = "演练暴雨", "东湖区暴雨橙色预警"
 	assert.True(t, strings.HasSuffix(notify.WarningPromptText(w, "", zone), "--purpose live --reason '东湖区暴雨橙色预警'"))
 	w.Headline = "演练"
-	assert.True(t, strings.HasSuffix(notify.WarningPromptText(w, "", zone), "请立即在控制台或用 muster warning show W000003 查看并启动响应。"), "no reason to give: no command")
+	assert.True(t, strings.HasSuffix(notify.WarningPromptText(w, "", zone), "收到请回复1，并立即在控制台或用 muster warning show W000003 查看并启动响应。"), "no reason to give: no command")
 	w.Event, w.Headline = "暴雨", ""
 	// An update (09:25) of a thread first issued at 09:05 keeps its
 	// response time: it says both, never a response due before issue.
@@ -555,7 +565,7 @@ func TestWarningPromptText(t *testing.T) {
 	assert.True(t, strings.HasPrefix(notify.WarningPromptText(u, "", zone), "【叫应】暴雨橙色预警W000003（东湖区）09:05首发、09:25更新，至09:35未启动响应。"))
 	w.Suggestions = nil
 	w.RespondBy = issued.Add(16 * time.Hour)
-	assert.Equal(t, "【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至7月21日01:05未启动响应。请立即在控制台或用 muster warning show W000003 查看并启动响应。",
+	assert.Equal(t, "【叫应】暴雨橙色预警W000003（东湖区）09:05发布，至7月21日01:05未启动响应。收到请回复1，并立即在控制台或用 muster warning show W000003 查看并启动响应。",
 		notify.WarningPromptText(w, "", zone))
 }
 
@@ -585,7 +595,7 @@ func TestAnUnansweredWarningEscalatesToTheApproverOnce(t *testing.T) {
 	m := msgs[0]
 	assert.Equal(t, liveAcct.SID, m.AccountSID)
 	assert.Equal(t, "【示例市应急】【叫应升级】暴雨红色预警"+string(w.ID)+"（东湖区）09:00发布，09:10已短信叫应指挥长周一，至09:20仍未启动响应。"+
-		"请立即督促指挥长启动响应（建议 flood-control I级），详见控制台或 muster warning show "+string(w.ID)+"。", m.Body)
+		"收到请回复1，并立即督促指挥长启动响应（建议 flood-control I级），详见控制台或 muster warning show "+string(w.ID)+"。", m.Body)
 	assert.Len(t, r.sim.Messages(commanderPhone), 1, "the commander is not texted again")
 	assert.Empty(t, r.sim.Messages(adminPhone))
 	assert.EqualValues(t, 2, r.sim.Stats().Accounts[liveAcct.SID].Created, "one text to the commander, one to the approver")
@@ -692,13 +702,13 @@ func TestWarningEscalationText(t *testing.T) {
 		SuggestedLevel: plans.LevelII, Suggestions: []plans.Suggestion{{Plan: "flood-control", Level: plans.LevelII}},
 		Prompted: &plans.WarningPrompted{At: at, EscalateBy: at.Add(30 * time.Minute), Texts: []plans.TextNotice{
 			{Holder: "周一", State: plans.NoticeSent}, {Holder: "冯四", State: plans.NoticeFailed}}}}
-	assert.Equal(t, "【示例市应急】【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35已短信叫应指挥长周一，至10:05仍未启动响应。请立即督促指挥长启动响应（建议 flood-control II级），详见控制台或 muster warning show W000003。",
+	assert.Equal(t, "【示例市应急】【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35已短信叫应指挥长周一，至10:05仍未启动响应。收到请回复1，并立即督促指挥长启动响应（建议 flood-control II级），详见控制台或 muster warning show W000003。",
 		notify.WarningEscalationText(w, "【示例市应急】", zone))
 	w.Prompted.Texts = []plans.TextNotice{{Holder: "a", State: plans.NoticeSent}, {Holder: "b", State: plans.NoticeSent}, {Holder: "c", State: plans.NoticeSent}, {Holder: "d", State: plans.NoticeSent}}
 	assert.Contains(t, notify.WarningEscalationText(w, "", zone), "09:35已短信叫应指挥长a、b、c等4人，")
 	w.Prompted.Texts[0].State, w.Prompted.Texts[1].State, w.Prompted.Texts[2].State, w.Prompted.Texts[3].State = plans.NoticeFailed, plans.NoticeFailed, plans.NoticeSkipped, plans.NoticeFailed
 	w.Suggestions = nil
-	assert.Equal(t, "【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35起叫应指挥长，但短信未能发出，至10:05仍未启动响应。请立即督促指挥长启动响应，详见控制台或 muster warning show W000003。",
+	assert.Equal(t, "【叫应升级】暴雨橙色预警W000003（东湖区）09:05发布，09:35起叫应指挥长，但短信未能发出，至10:05仍未启动响应。收到请回复1，并立即督促指挥长启动响应，详见控制台或 muster warning show W000003。",
 		notify.WarningEscalationText(w, "", zone))
 }
 
@@ -708,4 +718,158 @@ func shellWords(t *testing.T, line string) []string {
 	out, err := exec.Command("sh", "-c", `eval "set -- $1"; printf '%s\n' "$@"`, "sh", line).Output()
 	require.NoError(t, err, line)
 	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+}
+
+// replyAndWait has the person at from reply body to the LIVE number, as
+// the simulator posts it, and waits (up to 30 s) for what muster said
+// back: the newest outbound-reply message to from, beyond the seen ones.
+func (r *promptRig) replyAndWait(t *testing.T, from, body string) string {
+	t.Helper()
+	seen := len(r.sim.Messages(from))
+	require.NoError(t, r.sim.Reply(from, liveAcct.Number, body))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, m := range r.sim.Messages(from)[seen:] {
+			if m.Direction == "outbound-reply" {
+				return m.Body
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "no answer to %s's %q", from, body)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// inboundAudit reads the audited inbound messages on the leader.
+func (r *promptRig) inboundAudit(t *testing.T) []notify.InboundRecord {
+	t.Helper()
+	n := r.c.WaitLeader(15 * time.Second).Node
+	audit, err := notify.NewService(n, n, senders).InboundAudit(testCtx(t), muster.Default, 0, 100)
+	require.NoError(t, err)
+	return audit
+}
+
+// A commander who replies 1 to the 叫应 text acknowledges the warning (应,
+// rules 13): the reply is recorded on their text (when, by the command's
+// time; what they said), audited naming the warning, and answered that it
+// was recorded and starts no response, ending with the command that does,
+// as the text did. The warning stays unanswered (NO RESPONSE), but the
+// call is answered: it does not go on to the approver. A reply from a
+// number no 叫应 text went to is still an unknown number's.
+func TestACommandersReplyToThePromptAcknowledgesTheWarning(t *testing.T) {
+	r := newPromptRig(t, 1)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, n, promptTokens...)
+	w := r.issue(t, district) // 09:00, texted at 09:10
+	r.clock.Add(time.Minute)
+	v := r.issue(t, other) // 09:01, texted at 09:11
+	r.clock.Add(promptTimeout - time.Minute)
+	prompted := r.waitPrompted(t, w.ID)
+	r.clock.Add(time.Minute)
+	r.waitPrompted(t, v.ID)
+	texts := r.sim.Messages(commanderPhone)
+	require.Len(t, texts, 2)
+	assert.Contains(t, texts[0].Body, "未启动响应。收到请回复1，并立即在控制台启动响应，或执行：muster activate ", "the text asks for the reply")
+
+	r.clock.Add(2 * time.Minute) // 09:13
+	answer := r.replyAndWait(t, commanderPhone, " 1 ")
+	start := notify.PromptCommand(r.warning(t, v.ID))
+	require.True(t, strings.HasPrefix(start, "muster activate "), start)
+	assert.True(t, strings.HasSuffix(texts[1].Body, start), texts[1].Body)
+	assert.Equal(t, notify.WarningAckRecorded(v.ID, false, start, false), answer, "the newest text (%s's) is acknowledged", v.ID)
+	assert.Equal(t, "已记录您对"+string(v.ID)+"叫应的应答。应答不会启动响应：请立即在控制台启动响应，或执行："+start, answer)
+	got := r.warning(t, v.ID)
+	x := got.Prompted.Texts[0]
+	assert.Equal(t, r.clock.Now(), x.AckedAt, "the command's time")
+	assert.Equal(t, "1", x.AckBody, "trimmed")
+	assert.Equal(t, 1, x.Replies)
+	assert.True(t, got.Prompt, "still NO RESPONSE: an acknowledgement starts nothing")
+	assert.False(t, got.Answered())
+
+	// The next reply acknowledges the other text, not yet acknowledged.
+	answer = r.replyAndWait(t, commanderPhone, "收到")
+	assert.Contains(t, answer, "已记录您对"+string(w.ID)+"叫应的应答。")
+	got = r.warning(t, w.ID)
+	require.Len(t, got.Prompted.Texts, 1)
+	assert.Equal(t, "收到", got.Prompted.Texts[0].AckBody)
+	assert.Equal(t, prompted.Prompted.Texts[0].SID, got.Prompted.Texts[0].SID)
+	assert.Len(t, got.Prompted.Acks(), 1)
+
+	// A stranger's reply is an unknown number's: audited, answered with
+	// nothing.
+	code, body := r.postHook(t, r.c.Leader().HTTPAddr, "/hooks/twilio/sms-inbound", url.Values{"AccountSid": {liveAcct.SID}, "MessageSid": {"SMstranger"},
+		"From": {"+8613700000077"}, "To": {liveAcct.Number}, "Body": {"1"}}, liveAcct.AuthToken)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.NotContains(t, body, "<Message>")
+	audit := r.inboundAudit(t)
+	require.Len(t, audit, 3)
+	for i, id := range []plans.WarningID{v.ID, w.ID} {
+		assert.Equal(t, notify.InboundWarningAck, audit[i].Outcome)
+		assert.Equal(t, id, audit[i].Warning)
+		assert.Equal(t, commanderPhone, audit[i].From)
+	}
+	assert.Equal(t, notify.InboundUnknown, audit[2].Outcome)
+	assert.Empty(t, audit[2].Warning)
+
+	// Unanswered past its escalation time, neither acknowledged warning
+	// goes on to the approver; the other one would have: an unanswered
+	// third, issued now, tells when the prompter has looked.
+	u := r.issue(t, plans.RegionCode("990103"))
+	r.clock.Add(promptTimeout)
+	r.waitPrompted(t, u.ID)
+	r.clock.Add(promptTimeout)
+	r.waitEscalated(t, u.ID)
+	for _, id := range []plans.WarningID{w.ID, v.ID} {
+		got := r.warning(t, id)
+		assert.Nil(t, got.Escalated, "%s: its commander answered the call", id)
+		assert.False(t, got.EscalationDue(r.clock.Now()))
+		assert.True(t, got.Prompt)
+	}
+	msgs := r.sim.Messages(approverPhone)
+	require.Len(t, msgs, 1, "the unacknowledged warning's escalation only")
+	assert.Contains(t, msgs[0].Body, string(u.ID))
+	assert.Contains(t, msgs[0].Body, "收到请回复1，并立即督促指挥长启动响应")
+
+	// The approver acknowledges it: recorded on their text as the
+	// superior's, told to have the commanders respond.
+	answer = r.replyAndWait(t, approverPhone, "好")
+	assert.Equal(t, notify.WarningAckRecorded(u.ID, true, "", false), answer)
+	assert.Contains(t, answer, "升级叫应的应答。应答不会启动响应：请立即督促指挥长启动响应")
+	got = r.warning(t, u.ID)
+	require.Len(t, got.Escalated.Acks(), 1)
+	assert.Equal(t, "吴二", got.Escalated.Acks()[0].Holder)
+	assert.Empty(t, got.Prompted.Acks())
+}
+
+// A commander on the roster whose LIVE call-up began before the 叫应 text
+// went out: their first reply after it acknowledges the warning (the text
+// is the newest in the thread of the LIVE number), records nothing on the
+// call-up, and says that the next reply answers it; the next one does, and
+// nothing more on the warning.
+func TestARosterCommandersFirstReplyAfterThePromptAcknowledgesIt(t *testing.T) {
+	r := newPromptRig(t, 1)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, n, promptTokens...)
+	callUp := r.activateIn(t, "LIVE", other)
+	r.waitSettled(t, callUp.ID, 30*time.Second)
+	cao := r.recipientsOf(t, callUp.ID)[0]
+	createTokens(t, n, access.NewToken{Name: "cao", Holder: "曹倩", Phone: cao.Phone, Role: access.Commander})
+	w := r.issue(t, district)
+	r.clock.Add(promptTimeout)
+	got := r.waitPrompted(t, w.ID)
+	require.Len(t, got.Prompted.Texts, 2, "周一 and 曹倩: %+v", got.Prompted.Texts)
+
+	first := r.replyAndWait(t, cao.Phone, "1")
+	assert.Equal(t, notify.WarningAckRecorded(w.ID, false, notify.PromptCommand(got), true), first)
+	assert.Contains(t, first, "如需对通知报到，请再回复1或2。")
+	assert.False(t, r.acked(t, callUp.ID)[cao.Person], "nothing recorded on the call-up")
+	acks := r.warning(t, w.ID).Prompted.Acks()
+	require.Len(t, acks, 1)
+	assert.Equal(t, "曹倩", acks[0].Holder)
+
+	second := r.replyAndWait(t, cao.Phone, "1")
+	assert.NotContains(t, second, "叫应", "the next reply answers the call-up")
+	assert.True(t, r.acked(t, callUp.ID)[cao.Person])
+	again := r.warning(t, w.ID).Prompted.Acks()
+	require.Len(t, again, 1)
+	assert.Equal(t, 1, again[0].Replies)
 }

@@ -35,9 +35,20 @@ type TextNotice struct {
 	// Replies counts, on a text to an approver, the SMS replies from
 	// Phone while the request waited (rulesApproverReplies in notify):
 	// they approve nothing, and are answered how to approve, a few times
-	// at most.
+	// at most; on a 叫应 text (WarningPrompted), those taken for its
+	// acknowledgement while the warning awaited a response
+	// (rulesWarningAcks in notify), answered a few times at most too.
 	Replies int `json:"replies,omitempty"`
+	// AckedAt is, on a 叫应 text, when the first SMS reply from Phone
+	// taken for it acknowledged it (应: the person answered the call; it
+	// starts no response), at the inbound command's time; AckBody is that
+	// reply, trimmed and bounded. Zero: not acknowledged.
+	AckedAt time.Time `json:"acked_at,omitzero"`
+	AckBody string    `json:"ack_body,omitempty"`
 }
+
+// Acked reports whether n, a 叫应 text, was acknowledged (AckedAt).
+func (n TextNotice) Acked() bool { return !n.AckedAt.IsZero() }
 
 // MaxNoticeSends bounds the claims of one notice across leader changes.
 const MaxNoticeSends = 3

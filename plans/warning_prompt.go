@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"bytes"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,22 +39,53 @@ func (w *Warning) PromptDue(t time.Time) bool {
 }
 
 // EscalationDue reports whether w, at t, is due its escalation to the
-// superiors (叫应升级): its commanders were called on (Prompted), it is
-// still due a prompt (PromptDue: LIVE, in force, unanswered) and
-// Prompted.EscalateBy has passed.
+// superiors (叫应升级): its commanders were called on (Prompted), none of
+// them acknowledged it (应: Prompted.Acks), it is still due a prompt
+// (PromptDue: LIVE, in force, unanswered) and Prompted.EscalateBy has
+// passed. A commander's acknowledgement answers the call, not the
+// warning: it stays unanswered (NO RESPONSE) until a response starts.
 func (w *Warning) EscalationDue(t time.Time) bool {
-	return w.Prompted != nil && !w.Prompted.EscalateBy.IsZero() && !t.Before(w.Prompted.EscalateBy) && w.PromptDue(t)
+	return w.Prompted != nil && !w.Prompted.EscalateBy.IsZero() && !t.Before(w.Prompted.EscalateBy) && w.PromptDue(t) &&
+		len(w.Prompted.Acks()) == 0
+}
+
+// Acks are the texts of p that their people acknowledged (应: a reply
+// to the text while the warning awaited a response,
+// TextNotice.AckedAt), in the order of p's texts; none for a nil p.
+func (p *WarningPrompted) Acks() []TextNotice {
+	if p == nil {
+		return nil
+	}
+	var out []TextNotice
+	for _, n := range p.Texts {
+		if n.Acked() {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // WarningsInForce returns the warnings in force in tx, in ID order (one
 // whose expiry has passed is among them until the leader lifts it).
 func WarningsInForce(tx *bolt.Tx) ([]Warning, error) {
-	ab := tx.Bucket(bWarningsActive)
-	if ab == nil {
+	return WarningsInForceHolding(tx, "")
+}
+
+// WarningsInForceHolding is WarningsInForce, of those whose stored record
+// holds s (a phone number a 叫应 text went to): the others are not
+// decoded.
+func WarningsInForceHolding(tx *bolt.Tx, s string) ([]Warning, error) {
+	ab, wb := tx.Bucket(bWarningsActive), tx.Bucket(bWarnings)
+	if ab == nil || wb == nil {
 		return nil, nil
 	}
 	var out []Warning
 	err := ab.ForEach(func(k, _ []byte) error {
+		if s != "" {
+			if raw := wb.Get(k); raw == nil || !bytes.Contains(raw, []byte(s)) {
+				return nil
+			}
+		}
 		w, err := getWarning(tx, WarningID(k))
 		if err != nil {
 			return err
