@@ -584,9 +584,15 @@
   const NOTICE_WORDS = { sent: '已发出', failed: '未发出', skipped: '未发', sending: '发送中', due: '待发' };
   // noticesText names the people a stage of a warning's 叫应 (prompted:
   // the commanders; escalated: the approvers, 值班领导) texted, each with
-  // what became of the text: "周一（已发出）、冯四（未发出）".
+  // what became of the text and, once they replied to it, when they
+  // acknowledged it (已应: it starts no response): "周一（已发出，09:13已应）、冯四（未发出）".
   const noticesText = (stage) =>
-    (stage.texts || []).map((n) => `${n.holder}（${NOTICE_WORDS[n.state] || n.state}）`).join('、');
+    (stage.texts || [])
+      .map((n) => {
+        const acked = n.acked_at ? `，${fmtClock(n.acked_at).slice(0, 5)}已应` : '';
+        return `${n.holder}（${NOTICE_WORDS[n.state] || n.state}${acked}）`;
+      })
+      .join('、');
   // calloutText says whom a LIVE warning's 叫应 reached (the commanders,
   // texted past respond_by) and whether it went on to their superiors
   // (叫应升级: the approvers, texted at escalate_by if still unanswered),
@@ -606,6 +612,9 @@
           ? `${fmtClock(e.at).slice(0, 5)} 未能升级：值班领导均无手机号，请电话联系`
           : `${fmtClock(e.at).slice(0, 5)} 已升级叫应值班领导 ${noticesText(e)}`,
       );
+    } else if (w.prompt && (p.texts || []).some((n) => n.acked_at)) {
+      // A commander answered the call: not escalated, though no response started.
+      out.push('指挥长已应，不升级叫应（仍未启动响应）');
     } else if (w.prompt && p.escalate_by) {
       out.push(`${fmtClock(p.escalate_by).slice(0, 5)} 仍无响应将升级叫应值班领导`);
     }

@@ -32,7 +32,9 @@ with a phone is texted once, on the LIVE account, which warning it is and the
 plan to activate; list and show say whom it texted and when (已叫应). Still
 unanswered as long again, it goes on to their superiors (叫应升级): every
 holder of an approver token (值班领导) with a phone is texted once that the
-commanders were called on and nothing started (已升级叫应).
+commanders were called on and nothing started (已升级叫应). A reply to either
+text acknowledges it (已应: list and show say who and when); it starts no
+response, and a commander's stops the escalation to the superiors.
 An upstream drill's warning (EXERCISE or TEST) puts no region in standby and
 is answered by a drill (--purpose exercise) over its regions, never by a
 LIVE call-up: without one it is marked "no drill response", not NO RESPONSE.`,
@@ -303,10 +305,13 @@ func calledSaid(p *plans.WarningPrompted, done, failed string) string {
 // commanders were called on about and left unanswered (叫应升级: the
 // approvers with a phone), when, and what became of each text: "已升级叫应
 // 吴二 sent at 09:20", or that no approver has a phone on record; while it
-// is still due, when it will be; "" when it is neither.
+// is still due, when it will be, or that it is not needed, a commander
+// having acknowledged the 叫应 (已应); "" when it is neither.
 func escalatedSaid(wa plans.Warning) string {
 	e := wa.Escalated
 	switch {
+	case e == nil && wa.Prompt && len(wa.Prompted.Acks()) > 0:
+		return "升级叫应 not needed: a commander acknowledged the 叫应 (已应); the approvers are not texted"
 	case e == nil && wa.Prompted != nil && wa.Prompt && !wa.Prompted.EscalateBy.IsZero():
 		return "升级叫应 due " + localTime(wa.Prompted.EscalateBy) + " (the approvers with a phone are texted if it is still unanswered)"
 	case e == nil:
@@ -315,6 +320,30 @@ func escalatedSaid(wa plans.Warning) string {
 		return "未能升级叫应: no approver has a phone on record, nobody was texted at " + localTime(e.At) + "; call the duty leaders"
 	}
 	return calledSaid(e, "已升级叫应 ", "未能升级叫应 ")
+}
+
+// ackedSaid says who acknowledged (应) the 叫应 of a LIVE warning by
+// replying to its text, when, at which stage and with what: "已应 周一 at
+// 09:13 (叫应: "1")", and, while no activation answers the warning, that
+// this started no response; "" when nobody did.
+func ackedSaid(wa plans.Warning) string {
+	var said []string
+	for _, st := range []struct {
+		p    *plans.WarningPrompted
+		name string
+	}{{wa.Prompted, "叫应"}, {wa.Escalated, "叫应升级"}} {
+		for _, n := range st.p.Acks() {
+			said = append(said, fmt.Sprintf("%s at %s (%s: %q)", n.Holder, localTime(n.AckedAt), st.name, n.AckBody))
+		}
+	}
+	if len(said) == 0 {
+		return ""
+	}
+	s := "已应 " + strings.Join(said, ", ")
+	if !wa.Answered() {
+		s += "; an acknowledgement starts no response (未启动响应)"
+	}
+	return s
 }
 
 func newWarningListCmd(g *globals) *cobra.Command {
@@ -359,6 +388,9 @@ func newWarningListCmd(g *globals) *cobra.Command {
 				response := responseCell(wa)
 				if p := promptedSaid(wa); p != "" {
 					response += "; " + p
+				}
+				if a := ackedSaid(wa); a != "" {
+					response += "; " + a
 				}
 				if e := escalatedSaid(wa); e != "" {
 					response += "; " + e
@@ -456,6 +488,9 @@ func newWarningShowCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(w, "response:\t%s\n", responseCell(wa))
 				if p := promptedSaid(wa); p != "" {
 					fmt.Fprintf(w, "叫应:\t%s\n", p)
+				}
+				if a := ackedSaid(wa); a != "" {
+					fmt.Fprintf(w, "应答:\t%s\n", a)
 				}
 				if e := escalatedSaid(wa); e != "" {
 					fmt.Fprintf(w, "叫应升级:\t%s\n", e)
