@@ -1671,7 +1671,9 @@ type WarningInput struct {
 // category or event names (hazardOfEvent), and the CAP category its event
 // names. A bad level, region, category or an expiry not in the
 // future is EInvalid, and so is a region named with one it lies within
-// (name only the larger, as for an activation).
+// (name only the larger, as for an activation), and an event or headline
+// (Chinese or English) with an exercise mark (checkLiveMarks): the warning
+// is LIVE.
 func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInput) (Warning, error) {
 	now := s.clock.Now()
 	p := warningIssue{Event: in.Event, Headline: in.Headline, Description: in.Description,
@@ -1687,6 +1689,10 @@ func (s *WarningService) Issue(ctx context.Context, actor string, in WarningInpu
 		if err := muster.CheckPlainText(f.field, f.text, f.lines); err != nil {
 			return Warning{}, err
 		}
+	}
+	if err := checkLiveMarks("", markedText{"event", in.Event}, markedText{"headline", in.Headline},
+		markedText{"event_en", in.EventEN}, markedText{"headline_en", in.HeadlineEN}); err != nil {
+		return Warning{}, err
 	}
 	var err error
 	if p.Level, err = ParseWarningLevel(in.Level); err != nil {
@@ -1798,7 +1804,8 @@ type UpstreamWarning struct {
 // 000 (a padded statistical code: 990105000000 is 990105); codes that name
 // none are left out and listed in Ignored as given, and so are those within
 // another of the alert's regions, which covers them, listed in Covered; none
-// left, an unknown level or an expiry already passed is EInvalid.
+// left, an unknown level, an expiry already passed or a LIVE alert whose
+// event or headline carries an exercise mark (checkLiveMarks) is EInvalid.
 //
 // From rulesCAPOutOfOrder an Update remembers every alert it replaces,
 // arrived or not, and CancelUpstreamAlert every alert it cancels: an alert
@@ -1894,6 +1901,12 @@ func (s *WarningService) Import(ctx context.Context, actor string, in UpstreamWa
 	}
 	if err := p.check(); err != nil {
 		return WarningImport{}, err
+	}
+	if p.Purpose == WarningLive {
+		if err := checkLiveMarks("but the alert's status is Actual", markedText{"event", p.Event}, markedText{"headline", p.Headline},
+			markedText{"en-US event", p.EventEN}, markedText{"en-US headline", p.HeadlineEN}); err != nil {
+			return WarningImport{}, err
+		}
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
