@@ -65,7 +65,8 @@ type WarningPrompterConfig struct {
 // organisers watch for (muster warning list marks it).
 //
 // A warning still unanswered and in force EscalateAfter after its
-// commanders were listed (plans.Warning.EscalationDue) is escalated to
+// commanders were listed, none of whom acknowledged it by replying to the
+// text (已应, rulesWarningAcks; plans.Warning.EscalationDue), is escalated to
 // their superiors (叫应升级) the same way: every holder of an approver token
 // with a phone (值班领导) is texted once that the commanders were called on
 // and nothing started (WarningEscalationText), claimed and recorded in

@@ -502,4 +502,23 @@ func TestEscalatedSaid(t *testing.T) {
 	w.Escalated, w.Prompt = nil, false
 	assert.Empty(t, escalatedSaid(w), "answered: nothing is due")
 	assert.Empty(t, escalatedSaid(plans.Warning{}))
+	// A commander acknowledged the 叫应 (已应): the escalation is not due.
+	w.Prompt, w.Prompted.Texts[0].AckedAt = true, at.Add(3*time.Minute)
+	assert.Equal(t, "升级叫应 not needed: a commander acknowledged the 叫应 (已应); the approvers are not texted", escalatedSaid(w))
+}
+
+// Who acknowledged a warning's 叫应 (已应) by replying to its text, when,
+// at which stage and with what, and, while nothing answers the warning,
+// that it started no response; nothing when nobody did.
+func TestAckedSaid(t *testing.T) {
+	at := time.Date(2026, 7, 20, 1, 10, 0, 0, time.UTC)
+	w := plans.Warning{Prompt: true, Prompted: &plans.WarningPrompted{At: at, Texts: []plans.TextNotice{
+		{Holder: "周一", State: plans.NoticeSent, AckedAt: at.Add(3 * time.Minute), AckBody: "1"}, {Holder: "冯四", State: plans.NoticeSent}}}}
+	assert.Equal(t, `已应 周一 at `+localTime(at.Add(3*time.Minute))+` (叫应: "1"); an acknowledgement starts no response (未启动响应)`, ackedSaid(w))
+	w.Escalated = &plans.WarningPrompted{At: at.Add(10 * time.Minute), Texts: []plans.TextNotice{{Holder: "吴二", State: plans.NoticeSent, AckedAt: at.Add(11 * time.Minute), AckBody: "收到"}}}
+	w.Responses = []plans.WarningResponse{{Activation: "A000001", At: at.Add(12 * time.Minute)}}
+	assert.Equal(t, `已应 周一 at `+localTime(at.Add(3*time.Minute))+` (叫应: "1"), 吴二 at `+localTime(at.Add(11*time.Minute))+` (叫应升级: "收到")`, ackedSaid(w), "answered")
+	w.Prompted.Texts[0].AckedAt, w.Escalated = time.Time{}, nil
+	assert.Empty(t, ackedSaid(w))
+	assert.Empty(t, ackedSaid(plans.Warning{}))
 }
