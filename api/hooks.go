@@ -165,7 +165,7 @@ func (s *Server) smsInbound(c *gin.Context) {
 	switch {
 	case res.Replies > maxSMSAnswers:
 	case res.ReasonKept: // the reason of a decline that gave none
-		answer.Message = notify.ReasonRecorded(res.Language, res.Exercise)
+		answer.Message = notify.ReasonRecorded(res.Language, res.Exercise, res.Words)
 	case res.Outcome == notify.InboundNote && res.ToReport: // a reply to a 叫应 report sent to them
 		answer.Message = notify.ReportTakesNoReply(res.Language, res.Exercise)
 	case res.Outcome == notify.InboundNote && res.DeclinedAfterAck: // they accepted, and cannot come after all: flagged
@@ -177,7 +177,7 @@ func (s *Server) smsInbound(c *gin.Context) {
 	case res.Outcome == notify.InboundNote && res.Reply == notify.ReplyNote:
 		answer.Message = notify.HelpText(res.Language, res.Exercise, res.Words)
 	case res.Outcome == notify.InboundApplied && res.Reply != notify.ReplyNote: // an answer recorded: say so, and which call-ups still wait
-		answer.Message = notify.AnswerRecorded(res.Language, res.Exercise, res.Words, res.Reply, res.Named, res.Waiting)
+		answer.Message = notify.AnswerRecorded(res.Language, res.Exercise, res.Words, res.Reply, res.Named, res.Waiting, res.WaitingWords)
 		if res.AskReason { // a bare 2: the call-up asked for the reason
 			answer.Message += notify.ReasonWanted(res.Language)
 		}
@@ -348,9 +348,6 @@ type voiceText struct {
 	withdrawn, corrected, ended, notOpen, noticeIs       string
 	notRecorded                                          string
 	withdrawnCall, correctedCall, endedCall, notOpenCall string
-	// declinedAfterAck answers a 2 from someone who had accepted: kept
-	// and flagged to the duty office (notify.DeclineAfterAckNoted).
-	declinedAfterAck string
 	// drillEnded and drillEndedCall are ended and endedCall of a drill,
 	// as its SMS says it (notify.CallUpEnded).
 	drillEnded, drillEndedCall string
@@ -370,9 +367,8 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		endedCall:     "本次召集已结束，无需回复。",
 		notOpenCall:   "本次召集未在进行，无需回复。",
 
-		declinedAfterAck: "您之前已回复到岗。本次按键（不能到岗）已记录，并已提示值班人员；如有急事，请直接联系值班人员。",
-		drillEnded:       "本次演练已结束，您的按键未记录。",
-		drillEndedCall:   "本次演练已结束，无需回复。",
+		drillEnded:     "本次演练已结束，您的按键未记录。",
+		drillEndedCall: "本次演练已结束，无需回复。",
 	},
 	twimlpkg.EnUS: {
 		withdrawn:   "This call-up was withdrawn. Your key was not recorded.",
@@ -387,9 +383,8 @@ var voiceTexts = map[twimlpkg.Language]voiceText{
 		endedCall:     "This call-up has ended. No answer is needed.",
 		notOpenCall:   "This call-up is not under way. No answer is needed.",
 
-		declinedAfterAck: "You had answered that you are coming. This key, cannot come, is recorded and shown to the duty office; if it is urgent, call the duty office.",
-		drillEnded:       "This drill has ended. Your key was not recorded.",
-		drillEndedCall:   "This drill has ended. No answer is needed.",
+		drillEnded:     "This drill has ended. Your key was not recorded.",
+		drillEndedCall: "This drill has ended. No answer is needed.",
 	},
 }
 
@@ -458,11 +453,12 @@ func retractionSaid(call twimlpkg.CallUp, ret *notify.Retraction) string {
 // voiceFirstStands answers a key pressed after the person had answered
 // (the key was kept as a note, res): their first answer stands, in the
 // call-up's own words (twiml.FirstAnswerStands), and a 2 after an accept
-// is flagged to the duty office, as the SMS says.
+// is flagged to the duty office, as the SMS says, in them too
+// (twiml.DeclinedAfterAck).
 func voiceFirstStands(call twimlpkg.CallUp, res notify.InboundResult) twimlpkg.Response {
 	vt := voiceTextFor(call)
 	if res.DeclinedAfterAck {
-		return voiceSay(call, vt.declinedAfterAck)
+		return twimlpkg.DeclinedAfterAck(call)
 	}
 	switch res.State {
 	case notify.StateAcked:

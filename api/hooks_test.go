@@ -153,8 +153,8 @@ func TestVoiceKeysAfterTheCallUpEnded(t *testing.T) {
 	// the call does not say the refusal was recorded as the answer, but
 	// that it was kept and shown to the duty office.
 	body = r.press(t, a.ID, zh, "2")
-	assert.NotContains(t, body, "已记录您不能到岗", "the 2 was kept as a note, not recorded as the answer")
-	assert.Contains(t, body, "您之前已回复到岗。本次按键（不能到岗）已记录，并已提示值班人员")
+	assert.NotContains(t, body, "已记录您不能参加", "the 2 was kept as a note, not recorded as the answer")
+	assert.Contains(t, body, "您之前已回复：收到。本次按键（不能参加）已记录，并已提示值班人员", "in the words level IV asks for")
 	assert.Contains(t, body, "<Hangup/>")
 	assert.Equal(t, notify.StateAcked, r.stateOf(t, a.ID, zh.Person))
 

@@ -15,7 +15,9 @@ import (
 // Pressing 2 on a call after answering 到 by SMS is kept, the first
 // answer standing, and flagged to the duty office; the call says so, as
 // the SMS says to a 2 by SMS, in the person's language, where it said
-// only that the first answer stands (heard as: your 2 was ignored).
+// only that the first answer stands (heard as: your 2 was ignored). It is
+// said in the call-up's words: the level IV call-up asks 收到请按1，不能参加
+// 请按2, where the call said 您之前已回复到岗。本次按键（不能到岗）….
 func TestVoiceDeclineAfterAnSMSAcceptSaysItIsFlagged(t *testing.T) {
 	r := newVoiceRig(t)
 	a, recs := r.activate(t, "990102")
@@ -27,7 +29,8 @@ func TestVoiceDeclineAfterAnSMSAcceptSaysItIsFlagged(t *testing.T) {
 		require.Equal(t, notify.StateAcked, r.stateOf(t, a.ID, rc.Person), "%d", i)
 	}
 	body := r.press(t, a.ID, zh, "2")
-	assert.Contains(t, body, "您之前已回复到岗。本次按键（不能到岗）已记录，并已提示值班人员；如有急事，请直接联系值班人员。")
+	assert.Contains(t, body, "您之前已回复：收到。本次按键（不能参加）已记录，并已提示值班人员；如有急事，请直接联系值班人员。")
+	assert.NotContains(t, body, "到岗")
 	assert.Contains(t, body, "<Hangup/>")
 	body = r.press(t, a.ID, en, "2")
 	assert.Contains(t, body, "This key, cannot come, is recorded and shown to the duty office")

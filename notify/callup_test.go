@@ -830,7 +830,7 @@ func TestWebhooksAreVerifiedAndIdempotent(t *testing.T) {
 	t.Run("replies", func(t *testing.T) {
 		code, body := reply(first.Phone, "SMreply1", "收到")
 		assert.Equal(t, http.StatusOK, code)
-		assert.Contains(t, body, "<Message>"+notify.AnswerRecorded(first.Language, true, notify.ReplyWords{}, notify.ReplyAccept, "", nil)+"</Message>", "told the answer counted")
+		assert.Contains(t, body, "<Message>"+notify.AnswerRecorded(first.Language, true, notify.ReplyWords{}, notify.ReplyAccept, "", nil, notify.ReplyWords{})+"</Message>", "told the answer counted")
 		code, _ = reply(first.Phone, "SMreply1", "收到") // the same webhook again
 		assert.Equal(t, http.StatusOK, code)
 		code, body = reply(first.Phone, "SMreply2", "2 临时有事") // after an answer: a note

@@ -61,7 +61,7 @@ func TestABareDeclineIsAskedForItsReason(t *testing.T) {
 				return
 			}
 			assert.Contains(t, declined, msg("已记录：不能到岗。请回复原因，便于调度。"), "asked for the reason")
-			assert.Contains(t, reason, msg(notify.ReasonRecorded(plans.LangZH, false)))
+			assert.Contains(t, reason, msg(notify.ReasonRecorded(plans.LangZH, false, notify.ReplyWords{})))
 			assert.Equal(t, "家里老人住院，去不了", reasonOf(bare), "kept as the decline's reason")
 			assert.Contains(t, post(bare, "路上注意安全"), stands, "what follows is a note")
 			assert.Equal(t, "家里老人住院，去不了", reasonOf(bare))
@@ -74,7 +74,7 @@ func TestABareDeclineIsAskedForItsReason(t *testing.T) {
 			post(picture, "2")
 			assert.Contains(t, post(picture, ""), stands, "a picture alone is no reason")
 			assert.Empty(t, reasonOf(picture))
-			assert.Contains(t, post(picture, "2 孩子发烧"), msg(notify.ReasonRecorded(plans.LangZH, false)), "2 and the reason, sent again")
+			assert.Contains(t, post(picture, "2 孩子发烧"), msg(notify.ReasonRecorded(plans.LangZH, false, notify.ReplyWords{})), "2 and the reason, sent again")
 			assert.Equal(t, "孩子发烧", reasonOf(picture))
 		})
 	}

@@ -803,6 +803,12 @@ type InboundResult struct {
 	// told.
 	Named   string   `json:"named,omitempty"`
 	Waiting []string `json:"waiting,omitempty"`
+	// WaitingFirst is the call-up of Waiting's first, which the sender's
+	// next reply answers, and WaitingWords, set by Submit (not in the
+	// state), the words its Chinese SMS asks for (ReplyWordsOf): the
+	// sender is asked to answer it in them.
+	WaitingFirst plans.ActivationID `json:"waiting_first,omitempty"`
+	WaitingWords ReplyWords         `json:"waiting_words,omitzero"`
 	// DeclinedAfterAck says that the reply, kept as a note, declines after
 	// the sender had accepted (rulesDeclinedAfterAck): they are told it is
 	// flagged to the duty office, not only that their first answer stands.
@@ -1248,6 +1254,9 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	res.Named = callUpName(at.a, time.Time{}, r.Language)
 	for _, o := range others {
 		if !o.answered {
+			if len(res.Waiting) == 0 {
+				res.WaitingFirst = o.at.a.ID
+			}
 			res.Waiting = append(res.Waiting, callUpName(o.at.a, time.Time{}, r.Language))
 		}
 	}

@@ -88,26 +88,29 @@ func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, e
 	if err == nil {
 		in.voice.count(it, res)
 		if it.Kind == InboundReply {
-			res.Words = in.replyWords(ctx, res)
+			res.Words = in.replyWords(ctx, res.Activation, res.Language)
+			if res.WaitingFirst != "" {
+				res.WaitingWords = in.replyWords(ctx, res.WaitingFirst, res.Language)
+			}
 		}
 	}
 	return res, err
 }
 
-// replyWords are the words the Chinese SMS of res's call-up asks to be
+// replyWords are the words the Chinese SMS of call-up act asks to be
 // answered with (ReplyWordsOf its level's template), read from this
-// node's state: zero for an English speaker, without a call-up, or when it
-// cannot be read.
-func (in *Inbound) replyWords(ctx context.Context, res InboundResult) ReplyWords {
+// node's state: zero for an English speaker (lang), without a call-up, or
+// when it cannot be read.
+func (in *Inbound) replyWords(ctx context.Context, act plans.ActivationID, lang plans.Language) ReplyWords {
 	var w ReplyWords
-	if in.view == nil || res.Activation == "" || res.Language == plans.LangEN {
+	if in.view == nil || act == "" || lang == plans.LangEN {
 		return w
 	}
-	if v, ok := in.words.Load(res.Activation); ok {
+	if v, ok := in.words.Load(act); ok {
 		return v.(ReplyWords)
 	}
 	_ = in.view.View(ctx, muster.Stale, func(tx *bolt.Tx) error {
-		a, err := getActivation(tx, res.Activation)
+		a, err := getActivation(tx, act)
 		if err != nil {
 			return nil
 		}
@@ -118,7 +121,7 @@ func (in *Inbound) replyWords(ctx context.Context, res InboundResult) ReplyWords
 		if l := pv.Plan.Level(a.Level); l != nil {
 			w = ReplyWordsOf(l.SMSTemplate(plans.LangZH))
 		}
-		in.words.Store(res.Activation, w) // read: kept (not when it could not be)
+		in.words.Store(act, w) // read: kept (not when it could not be)
 		return nil
 	})
 	return w

@@ -472,8 +472,8 @@ func ReplyWordsOf(template string) ReplyWords {
 // call-up's words (words) in Chinese. When they have other call-ups open
 // it names the one that took it (named), and when some of those still
 // wait for their answer (waiting, the one the next reply answers first)
-// it asks them to reply again for the next.
-func AnswerRecorded(lang plans.Language, drill bool, words ReplyWords, kind ReplyKind, named string, waiting []string) string {
+// it asks them to reply again for the next, in that one's words (next).
+func AnswerRecorded(lang plans.Language, drill bool, words ReplyWords, kind ReplyKind, named string, waiting []string, next ReplyWords) string {
 	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		what := "you will report for duty."
@@ -496,15 +496,16 @@ func AnswerRecorded(lang plans.Language, drill bool, words ReplyWords, kind Repl
 	} else if words.Accept != "" {
 		what = accept + "。"
 	}
+	nextAccept, nextDecline := next.words()
 	switch {
 	case named == "":
 		return mark + "已记录：" + what
 	case len(waiting) == 0:
 		return mark + "已记录您对" + named + "的回复：" + what
 	case len(waiting) == 1:
-		return mark + "已记录您对" + named + "的回复：" + what + "您另有" + waiting[0] + "的召集尚未回复：到岗请再回复1，不能到岗请回复2并说明原因。"
+		return mark + "已记录您对" + named + "的回复：" + what + "您另有" + waiting[0] + "的召集尚未回复：" + nextAccept + "请再回复1，" + nextDecline + "请回复2并说明原因。"
 	}
-	return mark + "已记录您对" + named + "的回复：" + what + "您另有" + strconv.Itoa(len(waiting)) + "项召集尚未回复，下一条回复记为对" + waiting[0] + "的答复：到岗请回复1，不能到岗请回复2并说明原因。"
+	return mark + "已记录您对" + named + "的回复：" + what + "您另有" + strconv.Itoa(len(waiting)) + "项召集尚未回复，下一条回复记为对" + waiting[0] + "的答复：" + nextAccept + "请回复1，" + nextDecline + "请回复2并说明原因。"
 }
 
 // ReasonWanted follows AnswerRecorded for a decline that gave no reason
@@ -518,13 +519,15 @@ func ReasonWanted(lang plans.Language) string {
 }
 
 // ReasonRecorded answers a reply kept as the reason of the sender's
-// decline (InboundResult.ReasonKept).
-func ReasonRecorded(lang plans.Language, drill bool) string {
+// decline (InboundResult.ReasonKept), in the call-up's words (words) in
+// Chinese: 已记录不能参加的原因 for one that asks 不能参加.
+func ReasonRecorded(lang plans.Language, drill bool, words ReplyWords) string {
 	mark := drillMark(lang, drill)
 	if lang == plans.LangEN {
 		return mark + "Recorded: the reason you cannot come. The duty office can see it."
 	}
-	return mark + "已记录不能到岗的原因，值班人员可以看到。"
+	_, decline := words.words()
+	return mark + "已记录" + decline + "的原因，值班人员可以看到。"
 }
 
 // optOutWords are what people send to unsubscribe from SMS: the carriers'

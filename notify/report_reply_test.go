@@ -56,7 +56,7 @@ func TestReplyToASuperiorReportIsNotTheLeadersOwnAnswer(t *testing.T) {
 			assert.False(t, r.stateOf(t, a.ID, "蔡春").Answered(), "收到 to the report is not the leader's answer")
 			assert.Contains(t, toReport, "<Message>"+notify.ReportTakesNoReply(plans.LangZH, true)+"</Message>", "told the report needs no reply, and how to answer the call-up")
 
-			recorded := "<Message>" + notify.AnswerRecorded(plans.LangZH, true, notify.ReplyWords{}, notify.ReplyAccept, "", nil) + "</Message>"
+			recorded := "<Message>" + notify.AnswerRecorded(plans.LangZH, true, notify.ReplyWords{}, notify.ReplyAccept, "", nil, notify.ReplyWords{}) + "</Message>"
 			assert.Contains(t, reply("+8613955550004", "1"), recorded)
 			assert.Equal(t, notify.StateAcked, r.stateOf(t, a.ID, "队员丁"), "the answer of a volunteer sent no report counts as before")
 

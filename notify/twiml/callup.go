@@ -352,6 +352,20 @@ func AlreadyAnswered(c CallUp, accepted bool) Response {
 	return Response{Verbs: append(c.says(c.Marked(text)), Hangup{})}
 }
 
+// DeclinedAfterAck is the document answering a 2 pressed by someone who
+// had accepted the call-up (pressed, or by SMS), the key kept as a note:
+// it is recorded and shown to the duty office, as the SMS says, in the
+// call-up's own words (a level that asks 收到 hears 您之前已回复：收到。本次
+// 按键（不能参加）…, not 到岗), after a drill's mark; then Hangup.
+func DeclinedAfterAck(c CallUp) Response {
+	text := "You had answered that you are coming. This key, cannot come, is recorded and shown to the duty office; if it is urgent, call the duty office."
+	if c.lang() != EnUS {
+		accept, decline := c.answerWords()
+		text = "您之前已回复：" + accept + "。本次按键（" + decline + "）已记录，并已提示值班人员；如有急事，请直接联系值班人员。"
+	}
+	return Response{Verbs: append(c.says(c.Marked(text)), Hangup{})}
+}
+
 // FirstAnswerStands is the document answering a key pressed by someone who
 // had answered the call-up already (accepted: that they are coming), the
 // key kept as a note: their first answer stands, said in the call-up's own
