@@ -298,10 +298,12 @@ const commandVersion byte = 1
 //	   An SMS reply to the text of a LIVE request still waiting for
 //	   approval is an inbound approval (outcome approval, audited, the
 //	   request named, counted on the text's notice: replies): every reply
-//	   from the number when no roster person has it, and a roster
-//	   person's first after the text when their open call-up began before
-//	   it. It approves nothing; before 13 the first was an unknown
-//	   number's and the second answered the call-up.
+//	   from the number when no roster person has it or the roster person
+//	   who has it has no open call-up, and a roster person's first after
+//	   the text when their open call-up began before it. It approves
+//	   nothing; before 13 the first was an unknown number's (a roster
+//	   person's without an open call-up: no call-up's) and the second
+//	   answered the call-up.
 //	   Once a LIVE request waits for approval no more (approved and
 //	   started, rejected, withdrawn, its window passed), the leader's
 //	   approval.notice lists on it whom to tell what became of it

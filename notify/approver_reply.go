@@ -15,8 +15,9 @@ import (
 // ApproverNotice) is taken for the approver's answer to that text
 // (InboundApproval): it approves nothing (an SMS carries no approval), and
 // the sender is told how to approve. Such a reply is any from a number no
-// one on the roster has, and a roster person's first one after the text
-// when their open call-up was running before it went out (the text is the
+// one on the roster has or a roster person without an open call-up, and a
+// roster person's first one after the text when their open call-up was
+// running before it went out (the text is the
 // newest in the thread of the account's number: textTakesReply, which the
 // acknowledgements of 叫应 texts share, leaderTextReply). Under older rules the
 // first was an unknown number's, audited and answered with nothing, and the
@@ -101,8 +102,7 @@ func textTakesReply(n plans.TextNotice, from string, person plans.PersonID, sinc
 // leaderTextReply takes an SMS reply from number from (it.From) for an
 // answer to a leader's text that went to that number, when one does
 // (textTakesReply): the text of a LIVE request still waiting for approval
-// (approverText, InboundApproval; only for a number no roster person has,
-// or a roster person with an open call-up) or, from rulesWarningAcks, a
+// (approverText, InboundApproval) or, from rulesWarningAcks, a
 // 叫应 text of a LIVE warning still awaiting a response (warningAckText,
 // InboundWarningAck), the one that went out last of them. person is the
 // roster person the number is, callUp their open call-up (nil: none).
@@ -113,14 +113,14 @@ func leaderTextReply(tx *bolt.Tx, c *muster.Command, it InboundItem, person plan
 	if callUp != nil {
 		since, waiting = callUp.a.CreatedAt, person
 	}
-	var found []*textReply
-	if person == "" || callUp != nil {
-		t, err := approverText(tx, c, it.From, waiting, since)
-		if err != nil {
-			return InboundResult{}, false, err
-		}
-		found = append(found, t)
+	// A roster person without an open call-up is taken as a number no
+	// roster person has (waiting empty): their reply has nothing else to
+	// answer.
+	t, err := approverText(tx, c, it.From, waiting, since)
+	if err != nil {
+		return InboundResult{}, false, err
 	}
+	found := []*textReply{t}
 	if c.RulesAtLeast(rulesWarningAcks) {
 		t, err := warningAckText(tx, c, it.From, it.Body, waiting, since)
 		if err != nil {

@@ -1202,10 +1202,11 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 		}
 	}
 	if !it.Exercise && c.RulesAtLeast(rulesApproverReplies) {
-		// A number no one on the roster has answers the text of a request
-		// waiting for approval, or a 叫应 text (rulesWarningAcks); so does
-		// a person's first reply after it, when the call-up they have was
-		// running when it went out (and one with no call-up open, a 叫应).
+		// A number no one on the roster has, or a roster person with no
+		// call-up open, answers the text of a request waiting for
+		// approval, or a 叫应 text (rulesWarningAcks); so does a person's
+		// first reply after it, when the call-up they have was running
+		// when it went out.
 		if res, ok, err := leaderTextReply(tx, c, it, person, at); err != nil || ok {
 			return res, err
 		}
