@@ -611,6 +611,11 @@ const commandVersion byte = 1
 //	   whose commanders acknowledged is no longer due its escalation
 //	   (warning.escalate lists nobody); it stays unanswered. Before 13
 //	   such a reply was an unknown number's, or answered the call-up.
+//	   warning.escalate lists a holder of an approver token whom the
+//	   warning's 叫应 texted as a commander (a prompted text sent or
+//	   being sent to the same phone, or to a holder of the same name
+//	   folded) as skipped, not sent (notify.CalledAsCommanderError): one
+//	   person holding both tokens gets the commanders' text only.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -58,21 +58,60 @@ func WarningEscalationAttemptID(w plans.WarningID, i, n int) string {
 	return fmt.Sprintf("%s.escalate-%d.%d", w, i+1, n)
 }
 
-// commandersToPrompt lists the people to text about a warning that went
+// commandersToPrompt lists the people to text about warning w that went
 // unanswered, as the state has them: every holder of a commander token
 // that carries a phone (holdersToText). The commander is who activates a
 // plan (指挥长/值班领导); an admin, who may too, keeps the system (tokens,
 // members, backups) and is not the official a warning calls on, as
 // approvals do not text them.
-func commandersToPrompt(tx *bolt.Tx) ([]plans.TextNotice, error) {
+func commandersToPrompt(tx *bolt.Tx, w *plans.Warning) ([]plans.TextNotice, error) {
 	return holdersToText(tx, access.Commander)
 }
 
-// superiorsToEscalate lists the people to text about a warning its
-// commanders left unanswered: every holder of an approver token (值班领导,
-// who approve level I–II call-ups) that carries a phone (holdersToText).
-func superiorsToEscalate(tx *bolt.Tx) ([]plans.TextNotice, error) {
-	return holdersToText(tx, access.Approver)
+// superiorsToEscalate lists the people to text about warning w, whose
+// commanders left it unanswered: every holder of an approver token
+// (值班领导, who approve level I–II call-ups) that carries a phone
+// (holdersToText). One its 叫应 texted as a commander already (a text of
+// w.Prompted sent, or being sent, to the same phone or to a holder of the
+// same name folded: calledAsCommander) is listed as skipped
+// (CalledAsCommanderError; rules 13, as the escalation): they were called
+// on, and a text to them as their own superior is noise.
+func superiorsToEscalate(tx *bolt.Tx, w *plans.Warning) ([]plans.TextNotice, error) {
+	texts, err := holdersToText(tx, access.Approver)
+	if err != nil {
+		return nil, err
+	}
+	for i := range texts {
+		if calledAsCommander(w.Prompted, texts[i]) {
+			texts[i].State, texts[i].Error = plans.NoticeSkipped, CalledAsCommanderError
+		}
+	}
+	return texts, nil
+}
+
+// CalledAsCommanderError is why the escalation of a warning's 叫应 did not
+// text one of its superiors (叫应升级): the 叫应 had texted them as a
+// commander already.
+const CalledAsCommanderError = "未发送：已作为指挥长叫应 (not sent: already texted as a commander)"
+
+// calledAsCommander reports whether n, a text to a superior, would go to
+// someone p, the commanders' 叫应, texted (sent, or being sent): at the
+// same phone, or a holder of the same name folded (access.HolderKey) at
+// another.
+func calledAsCommander(p *plans.WarningPrompted, n plans.TextNotice) bool {
+	if p == nil {
+		return false
+	}
+	names := map[string]bool{}
+	for _, h := range strings.Split(n.Holder, "、") {
+		names[access.HolderKey(h)] = true
+	}
+	return slices.ContainsFunc(p.Texts, func(x plans.TextNotice) bool {
+		if x.State != plans.NoticeSent && x.State != plans.NoticeSending {
+			return false
+		}
+		return x.Phone == n.Phone || slices.ContainsFunc(strings.Split(x.Holder, "、"), func(h string) bool { return names[access.HolderKey(h)] })
+	})
 }
 
 // holdersToText lists, as the state has them, the holders of a token of
@@ -155,8 +194,8 @@ type textStage struct {
 	due func(w *plans.Warning, t time.Time) bool
 	// of is the stage's record in w.
 	of func(w *plans.Warning) **plans.WarningPrompted
-	// list lists the people to text, as tx has them.
-	list      func(tx *bolt.Tx) ([]plans.TextNotice, error)
+	// list lists the people to text about w, as tx has them.
+	list      func(tx *bolt.Tx, w *plans.Warning) ([]plans.TextNotice, error)
 	attemptID func(w plans.WarningID, i, n int) string
 	// escalates: listing stamps the record's EscalateBy (the commanders').
 	escalates bool
@@ -209,7 +248,7 @@ func applyTextStage(tx *bolt.Tx, c *muster.Command, st textStage) (any, error) {
 			if !due {
 				return false, nil
 			}
-			texts, err := st.list(tx)
+			texts, err := st.list(tx, w)
 			if err != nil {
 				return false, err
 			}

@@ -69,7 +69,8 @@ type WarningPrompterConfig struct {
 // text (已应, rulesWarningAcks; plans.Warning.EscalationDue), is escalated to
 // their superiors (叫应升级) the same way: every holder of an approver token
 // with a phone (值班领导) is texted once that the commanders were called on
-// and nothing started (WarningEscalationText), claimed and recorded in
+// and nothing started (WarningEscalationText), but one texted as a
+// commander already (CalledAsCommanderError), claimed and recorded in
 // the warning (warning.escalate, warning.escalated;
 // plans.Warning.Escalated), and the leader logs a warning as it begins.
 type WarningPrompter struct {
