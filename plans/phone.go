@@ -49,9 +49,18 @@ func libraryPhoneType(raw string) (string, phonenumbers.PhoneNumberType, error) 
 	if s == "" {
 		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone is empty")
 	}
+	if exponentForm(s) {
+		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone %q is a number a spreadsheet wrote in exponent form, which lost digits: format the phone column as text and enter the number again", clip(raw))
+	}
 	n, err := phonenumbers.Parse(s, PhoneRegion)
 	if err != nil {
 		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), parseProblem(err), phoneHint)
+	}
+	if n.GetExtension() == "" && strings.IndexFunc(s, latinLetter) >= 0 {
+		// libphonenumber reads letters as the digits of a keypad (O is 6)
+		// or skips them: a vanity number, which a roster here never holds;
+		// an O typed for 0, or an I for 1, would become some other number.
+		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone %q holds letters: a phone number is digits (an O or I typed for 0 or 1?); %s", clip(raw), phoneHint)
 	}
 	if !phonenumbers.IsValidNumber(n) {
 		return "", phonenumbers.UNKNOWN, muster.Errorf(muster.EInvalid, "phone %q %s; %s", clip(raw), validityProblem(n), phoneHint)
@@ -82,6 +91,25 @@ func serviceNumberProblem(raw string, typ phonenumbers.PhoneNumberType) string {
 		return ""
 	}
 	return "phone " + strconv.Quote(clip(raw)) + " is " + what + ": a hotline cannot be called up; want the person's own mobile or landline"
+}
+
+// exponentForm reports whether s is a number written in exponent form
+// (1.38001381E10, 1380013820E1), as a spreadsheet or a program's export
+// writes a long number it took for a quantity: the digits after the
+// mantissa's are lost, and libphonenumber, reading the E as a keypad's 3,
+// would make some other valid number of it.
+func exponentForm(s string) bool {
+	i := strings.IndexAny(s, "eE")
+	if i <= 0 || i == len(s)-1 {
+		return false
+	}
+	mant, exp := s[:i], strings.TrimLeft(s[i+1:], "+-")
+	return exp != "" && strings.Trim(mant, "0123456789.") == "" && strings.Trim(exp, "0123456789") == "" && strings.ContainsAny(mant, "0123456789")
+}
+
+// latinLetter reports whether r is a Latin letter, in ASCII or full width.
+func latinLetter(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= 'ａ' && r <= 'ｚ' || r >= 'Ａ' && r <= 'Ｚ'
 }
 
 const phoneHint = "want a mobile such as 13800138000, a landline with its area code such as 010-12345678, or +country code and number"

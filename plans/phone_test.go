@@ -3,6 +3,7 @@ package plans
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,6 +55,14 @@ func TestNormalizePhoneInvalid(t *testing.T) {
 		{"too short", "12", "too few digits"},
 		{"unknown country", "+999 1234 5678", "unknown country code"},
 		{"too long", "1380013800013800138000", "too many digits"},
+		// A spreadsheet's exponent form: libphonenumber skips the E and
+		// glues the digits into some other valid number (+8613800138110).
+		{"exponent form", "1.38001381E10", "exponent form"},
+		{"exponent form without a point", "1380013820E1", "exponent form"},
+		{"exponent form with a sign", "1.38001381E+10", "exponent form"},
+		// Letters: read as a keypad's digits or skipped, they made another number.
+		{"vanity letters", "1-800-FLOWERS", "holds letters"},
+		{"O typed for 0", "13800138OOO", "holds letters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -181,4 +190,19 @@ func BenchmarkNormalizePhone(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A roster whose phone column a spreadsheet wrote in exponent form is
+// refused row by row, saying so, where the rows were taken with numbers
+// made of the mantissa's digits and the exponent's (1.38001381E10 became
+// +8613800138110, someone else's).
+func TestParseRosterRefusesPhonesInExponentForm(t *testing.T) {
+	ro, err := ParseRoster(strings.NewReader("姓名,手机,网格,类别\n赵一,1.38001381E10,990101001001001,党员\n钱二,13800138001,990101001001001,党员\n"))
+	require.NoError(t, err)
+	require.Len(t, ro.Errors, 1, "errors: %v", ro.Errors)
+	assert.Equal(t, 2, ro.Errors[0].Row)
+	assert.Equal(t, "phone", ro.Errors[0].Field)
+	assert.Contains(t, ro.Errors[0].Reason, "format the phone column as text")
+	require.Len(t, ro.Rows, 1)
+	assert.Equal(t, []string{"+8613800138001"}, ro.Rows[0].Phones)
 }
