@@ -19,7 +19,7 @@ func TestRealClaimsIn(t *testing.T) {
 		want       []string
 	}{
 		{"the system's LIVE mark", "【非演练】真实撤离", []string{"非演练"}},
-		{"Chinese and English denial", "这不是演练 THIS IS NOT A DRILL 真实险情", []string{"不是演练", "NOT A DRILL"}},
+		{"Chinese and English denial", "这不是演练 THIS IS NOT A DRILL 真实险情", []string{"不是演练", "NOT A DRILL", "真实险情"}},
 		{"drill title", "【非演练】THIS IS NOT A DRILL", []string{"非演练", "NOT A DRILL"}},
 		{"template branch text", "此为真实事件，请立即撤离。", []string{"真实事件"}},
 		{"并非 taken whole", "本次并非演练", []string{"并非演练"}},
@@ -41,6 +41,18 @@ func TestRealClaimsIn(t *testing.T) {
 		{"denial does not hide a claim after it", "不是真实事件？不，这是真的", []string{"这是真的"}},
 		{"real inside a longer word", "this is reality, not a drilling rig", nil},
 		{"no drilling", "no drilling here", nil},
+		// Found by an exploratory round (Y12): said of the event, not of
+		// what the drill rehearses.
+		{"这次是真的", "这次是真的，请立即撤离", []string{"是真的"}},
+		{"real danger", "真实险情", []string{"真实险情"}},
+		{"traditional 真實險情", "真實險情", []string{"真实险情"}},
+		{"REAL EMERGENCY", "REAL EMERGENCY, evacuate now", []string{"REAL EMERGENCY"}},
+		{"this is a real emergency", "This is a real emergency", []string{"This is a real emergency"}},
+		{"it is a real emergency", "It is a real emergency.", []string{"is a real emergency"}},
+		{"as if real", "请像是真的一样行动", nil},
+		{"not real", "这不是真的，是演练", nil},
+		{"a simulated danger", "模拟真实险情，按预案处置", nil},
+		{"an exercise, not a real emergency", "this is an exercise, not a real emergency.", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -99,14 +99,20 @@ var templateDrillWords = regexp.MustCompile(`(?i)演[\s\p{Z}\p{P}\p{S}]*[练习]
 // their characters, English ones with any spacing between their words.
 var realClaims = []string{
 	"非演练", "非演习", "非测试", "不是演练", "不是演习", "不是测试", "并非演练", "并非演习", "不属于演练", "不属于演习",
-	"真实事件", "这是真的",
+	"真实事件", "这是真的", "是真的", "真实险情",
 	"not a drill", "not an exercise", "not a test", "no drill", "this is real",
+	"real emergency", "is a real emergency", "this is a real emergency",
 }
 
 // deniedClaims are realClaims said the other way round, as a drill should
-// (这是一次演练，不是真实事件; "a drill, not a real emergency"): found whole,
-// they are no claim.
-var deniedClaims = []string{"不是真实事件", "非真实事件", "并非真实事件", "模拟真实事件", "仿真真实事件"}
+// (这是一次演练，不是真实事件; "a drill, not a real emergency"), or said of
+// what the drill rehearses (模拟真实险情, 像是真的一样, "practise for a real
+// emergency"): found whole, they are no claim. A claim that starts before
+// one of them is still one ("This is a real emergency").
+var deniedClaims = []string{"不是真实事件", "非真实事件", "并非真实事件", "模拟真实事件", "仿真真实事件",
+	"不是真的", "并非真的", "像是真的", "当作是真的", "当成是真的",
+	"不是真实险情", "非真实险情", "并非真实险情", "模拟真实险情", "仿真真实险情",
+	"a real emergency"}
 
 // denied holds deniedClaims as squeeze reads them.
 var denied = func() map[string]bool {
@@ -240,7 +246,7 @@ var latinLookalike = map[rune]rune{
 // traditionalDrill simplifies the traditional characters of the drill
 // words and of realClaims.
 var traditionalDrill = strings.NewReplacer("練", "练", "習", "习", "測", "测", "試", "试", "預", "预",
-	"並", "并", "屬", "属", "於", "于", "實", "实", "況", "况", "這", "这")
+	"並", "并", "屬", "属", "於", "于", "實", "实", "況", "况", "這", "这", "險", "险", "當", "当", "擬", "拟")
 
 // MessageTemplate is a compiled message template. It is safe for concurrent use.
 type MessageTemplate struct {
