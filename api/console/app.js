@@ -528,7 +528,11 @@
   function startModes() {
     stopModes();
     loadModes();
-    modes.timer = setInterval(loadModes, REFRESH_MS);
+    loadCluster();
+    modes.timer = setInterval(() => {
+      loadModes();
+      loadCluster();
+    }, REFRESH_MS);
   }
 
   function stopModes() {
@@ -712,6 +716,191 @@
     );
     return '';
   }
+
+  // ----- the cluster, shown on every page -----
+
+  // The cluster as muster cluster status shows it (GET
+  // /api/v1/cluster/status), read with the header every 5 s: each member,
+  // who leads, whether it answers the leader and how far its state trails,
+  // and whether the leader has a LIVE SMS account. Only a leader knows
+  // which members answer it; a follower's page names the leader to ask.
+  const CLUSTER_TIMEOUT_MS = 10000; // a node that does not answer its status within this is said not to
+  const LAG_WARN = 1000; // entries a member may trail the commit index before it is shown lagging (as /readyz's default --max-lag)
+  const ROLE_NAMES = { leader: '主节点', follower: '从节点', nonvoter: '非投票成员' };
+
+  const cluster = {
+    st: null, // the last status read, or null before the first
+    error: null, // why the last read failed
+    denied: false, // the token may not read it
+    loading: false,
+  };
+
+  // goSeconds reads a Go duration ("35ms", "1m2.5s") as seconds; null for
+  // none or anything else.
+  const GO_UNITS = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ns: 1e-9 };
+  function goSeconds(d) {
+    if (!d || !/^(?:[\d.]+(?:h|ms|us|µs|μs|ns|m|s))+$/.test(d)) return d === '0' ? 0 : null;
+    let total = 0;
+    for (const m of d.matchAll(/([\d.]+)(h|ms|us|µs|μs|ns|m|s)/g)) total += parseFloat(m[1]) * GO_UNITS[m[2]];
+    return total;
+  }
+
+  // mayReadCluster reports whether the session's token may read the
+  // cluster's status (the read permission); yes when the server did not say.
+  const mayReadCluster = () => !who || !Array.isArray(who.permissions) || who.permissions.includes('read');
+
+  async function loadCluster() {
+    if (cluster.loading || !session.token) return;
+    if (!mayReadCluster()) {
+      cluster.denied = true;
+      renderCluster();
+      return;
+    }
+    cluster.loading = true;
+    try {
+      cluster.st = await getJSON('/api/v1/cluster/status', AbortSignal.timeout(CLUSTER_TIMEOUT_MS));
+      cluster.error = null;
+      cluster.denied = false;
+    } catch (e) {
+      if (e instanceof AuthError) return;
+      if (e instanceof APIError && e.status === 403) cluster.denied = true;
+      else cluster.error = e;
+    } finally {
+      cluster.loading = false;
+    }
+    renderCluster();
+  }
+
+  // memberRole is a member's part: leader, follower (a voter that does not
+  // lead) or nonvoter.
+  const memberRole = (s) => (s.leader ? 'leader' : s.suffrage === 'Voter' ? 'follower' : 'nonvoter');
+
+  // memberContact says whether member s answers the leader, as the node
+  // serving the page (st) knows it: heard is true, false, or null where it
+  // cannot know (a follower does not).
+  function memberContact(st, s) {
+    if (s.log_failing) return { heard: false, text: `无法写入日志（${s.log_failing}），不计入多数` };
+    if (typeof s.reachable !== 'boolean') return { heard: null, text: s.id === st.node_id ? '本节点' : '—' };
+    if (s.id === st.node_id) return { heard: true, text: '正常（本节点）' };
+    if (s.reachable) return { heard: true, text: '正常' };
+    const secs = goSeconds(s.last_contact);
+    return { heard: false, text: secs === null ? '未联络（本主节点当选以来）' : `已 ${Math.floor(secs)} 秒未联络` };
+  }
+
+  // memberLag is how many entries member s's state trails the commit index
+  // st knows, or null when unknown: the leader knows each member's (as it
+  // last reported it, every 2 s), a follower only its own.
+  function memberLag(st, s) {
+    const applied = s.applied_index || (s.id === st.node_id ? st.applied_index : 0);
+    return applied ? Math.max(0, (st.commit_index || 0) - applied) : null;
+  }
+
+  // consoleURL is a member's console, from its HTTP address (HOST:PORT,
+  // reached as this page is, or a URL); '' when it has none.
+  const consoleURL = (addr) => (!addr ? '' : /^https?:\/\//.test(addr) ? `${addr.replace(/\/+$/, '')}/` : `${location.protocol}//${addr}/`);
+
+  // renderCluster draws the cluster line in the header (every page), the
+  // members under it (on a click), and, when the leader has no LIVE SMS
+  // account, a line saying LIVE call-ups will be refused.
+  function renderCluster() {
+    const box = $('cluster');
+    const summary = $('cluster-summary');
+    const body = $('cluster-body');
+    const liveBox = $('cluster-live-sms');
+    const st = cluster.st;
+    if (!session.token) return; // signed out while it was read
+    box.classList.remove('problem');
+    liveBox.hidden = true;
+    if (cluster.denied) {
+      box.dataset.state = 'denied';
+      summary.textContent = '集群状态：无权查看';
+      body.replaceChildren(el('p', { class: 'hint' }, '该令牌没有读取集群状态的权限。'));
+      return;
+    }
+    if (!st) {
+      box.dataset.state = cluster.error ? 'error' : 'loading';
+      box.classList.toggle('problem', !!cluster.error);
+      summary.textContent = cluster.error ? `集群状态读取失败：${clusterErrorText(cluster.error)}` : '集群：读取中…';
+      body.replaceChildren();
+      return;
+    }
+    const servers = st.servers || [];
+    const leader = servers.find((s) => s.leader);
+    const knows = servers.some((s) => typeof s.reachable === 'boolean'); // this node leads
+    const rows = servers.map((s) => {
+      const c = memberContact(st, s);
+      const lag = memberLag(st, s);
+      return { s, c, lag, role: memberRole(s), lagging: lag !== null && lag > LAG_WARN };
+    });
+    const problems = rows.filter((r) => r.c.heard === false || r.lagging);
+    const stale = cluster.error ? '（刷新失败）' : '';
+    box.dataset.leader = st.leader_id || '';
+    box.dataset.problems = String(problems.length);
+    let line;
+    if (!st.leader_id) {
+      box.dataset.state = 'no-leader';
+      line = `集群：本节点（${st.node_id}）没有主节点（正在选举，或多数节点失联）`;
+    } else {
+      box.dataset.state = problems.length ? 'problem' : 'ok';
+      const what = problems.map((r) => `${r.s.id} ${r.c.heard === false ? r.c.text : `落后 ${r.lag} 条`}`).join('；');
+      line =
+        `集群 ${servers.length} 个节点 · 主节点 ${st.leader_id}` +
+        (what ? ` · ${what}` : knows ? ' · 均正常' : ' · 各节点联络情况只有主节点知道');
+    }
+    box.classList.toggle('problem', box.dataset.state !== 'ok' || !!cluster.error);
+    summary.textContent = line + stale;
+
+    if (leader && leader.no_live_sms) {
+      liveBox.hidden = false;
+      liveBox.dataset.node = leader.id;
+      liveBox.textContent = `主节点 ${leader.id} 未配置真实短信账号：LIVE 通知将被拒绝（409），演练和测试不受影响。请为该节点配置真实短信账号（--twilio-account-sid 等）后重启。`;
+    }
+
+    const tbody = el(
+      'tbody',
+      { id: 'cluster-rows' },
+      rows.map((r) =>
+        el(
+          'tr',
+          {
+            'data-node': r.s.id,
+            'data-role': r.role,
+            'data-heard': r.c.heard === null ? 'unknown' : String(r.c.heard),
+            'data-lag': r.lag === null ? null : r.lag,
+            'data-no-live-sms': r.s.no_live_sms ? 'true' : null,
+            class: [r.c.heard === false ? 'down' : '', r.lagging ? 'lagging' : ''].filter(Boolean).join(' ') || null,
+          },
+          el('td', {}, r.s.id, r.s.id === st.node_id ? el('span', { class: 'sub' }, '（本节点）') : ''),
+          el('td', { class: 'opt' }, el('div', {}, r.s.http_addr || '—'), el('div', { class: 'sub' }, `raft ${r.s.raft_addr || '—'}`)),
+          el('td', { class: 'role' }, ROLE_NAMES[r.role]),
+          el('td', { class: 'contact' }, r.c.text),
+          el('td', { class: 'num lag' }, r.lag === null ? '—' : r.lag === 0 ? '已同步' : `落后 ${r.lag} 条`),
+          el('td', { class: 'sms' }, r.s.no_live_sms ? (r.s.leader ? '无（LIVE 通知将被拒绝）' : '无（成为主节点时 LIVE 通知将被拒绝）') : '有'),
+        ),
+      ),
+    );
+    const notes = [];
+    if (st.leader_id && !knows) {
+      const url = leader ? consoleURL(leader.http_addr) : '';
+      notes.push(
+        el(
+          'p',
+          { class: 'hint', id: 'cluster-ask-leader' },
+          `本节点（${st.node_id}）不是主节点：各节点是否在线、落后多少只有主节点知道，请看主节点 ${st.leader_id} 的控制台`,
+          url ? ['（', el('a', { href: url, rel: 'noreferrer' }, url), '，同一令牌可用）'] : '',
+          '。',
+        ),
+      );
+    }
+    body.replaceChildren(
+      scrollTable('cluster-members', headRow(['节点', ['地址', 'opt'], '角色', '联络', '落后', '真实短信账号']), tbody),
+      ...notes,
+      el('p', { class: 'meta' }, `任期 ${st.term}，提交 ${st.commit_index}，本节点已应用 ${st.applied_index}；每 5 秒刷新${stale}`),
+    );
+  }
+
+  // clusterErrorText is what the cluster line says about a failed read.
+  const clusterErrorText = (e) => (e && e.name === 'TimeoutError' ? `本节点 ${CLUSTER_TIMEOUT_MS / 1000} 秒未应答` : errorText(e));
 
   // ----- pages -----
 
@@ -1756,6 +1945,8 @@
     $('mode-summary').hidden = true;
     $('warning-prompt').hidden = true;
     $('approval-prompt').hidden = true;
+    $('cluster').hidden = true;
+    $('cluster-live-sms').hidden = true;
     $('login').hidden = false;
     const e = $('login-error');
     e.hidden = !message;
@@ -1768,6 +1959,9 @@
     who = null;
     modes.items = null;
     modes.warnings = null;
+    cluster.st = null;
+    cluster.error = null;
+    cluster.denied = false;
     showLogin(message);
   }
 
@@ -1857,6 +2051,7 @@
     $('nav').hidden = false;
     $('logout').hidden = false;
     $('mode-summary').hidden = false;
+    $('cluster').hidden = false;
     $('view').hidden = false;
     startModes();
     route();
