@@ -552,7 +552,9 @@ const commandVersion byte = 1
 //	   active LIVE call-up waits for, is marked live_waiting and counted
 //	   in that call-up's data (drill_pointers: person → count), which
 //	   bounds the pointers said back; before 13 nothing was kept and it
-//	   got no answer.
+//	   got no answer. So is a key (digits) pressed on a drill's call that
+//	   no drill takes (no_callup: the drill ended), counted in the same
+//	   drill_pointers; before 13 only its no_callup was audited.
 //	   A warning whose commanders were called on goes on to their
 //	   superiors (叫应升级): warning.prompt carries the leader's response
 //	   timeout (escalate_after) and listing the commanders stamps

@@ -289,6 +289,9 @@ func (s *Server) voiceTwiML(c *gin.Context) {
 // call-up no longer takes answers (retracted, stood down) every key is
 // answered with what became of it, the retraction's message included, and
 // the call ends; a key after a first answer says the first one stands.
+// A 1 or 2 on a drill's call that no drill takes is recorded too (it
+// answers nothing), so that a LIVE call-up waiting for the person is said
+// after the drill's end (withLivePointer).
 func (s *Server) voiceGather(c *gin.Context) {
 	form := s.verifiedForm(c, c.Request.URL.EscapedPath())
 	if form == nil {
@@ -309,14 +312,25 @@ func (s *Server) voiceGather(c *gin.Context) {
 		return
 	}
 	call := s.voiceCallUp(c, script, c.Request.URL.EscapedPath()) // this request came to the gather URL
+	answer := twimlpkg.ParseAnswer(digits)
+	it := notify.InboundItem{Kind: notify.InboundDigits, Attempt: attempt, SID: get("CallSid"), Body: digits,
+		AnsweredBy: get("AnsweredBy"), Account: get("AccountSid"), To: get("To"), From: get("From")}
 	if !script.Live {
-		writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Stale, true))
+		closed := s.voiceClosed(ctx, call, act, muster.Stale, true)
+		if script.Drill && (answer == twimlpkg.AnswerAccept || answer == twimlpkg.AnswerDecline) {
+			// Nothing to lose here: a key not recorded gets the drill's
+			// end without the pointer, not a retry.
+			res, err := s.deps.Webhooks.Submit(ctx, it)
+			if err != nil {
+				s.logger.Warn("voice key on an ended drill not recorded", "attempt", attempt, "err", err)
+			}
+			closed = withLivePointer(call, closed, res)
+		}
+		writeTwiML(c, closed)
 		return
 	}
-	switch twimlpkg.ParseAnswer(digits) {
+	switch answer {
 	case twimlpkg.AnswerAccept, twimlpkg.AnswerDecline:
-		it := notify.InboundItem{Kind: notify.InboundDigits, Attempt: attempt, SID: get("CallSid"), Body: digits,
-			AnsweredBy: get("AnsweredBy"), Account: get("AccountSid"), To: get("To"), From: get("From")}
 		res, err := s.deps.Webhooks.Submit(ctx, it)
 		if err != nil {
 			s.writeUnrecorded(c, err) // Twilio retries; the answer is not lost
@@ -328,7 +342,7 @@ func (s *Server) voiceGather(c *gin.Context) {
 			// (Twilio retries a gather whose answer did not reach it).
 		case notify.InboundNoCallUp:
 			// Closed after this node read the script: ask the leader why.
-			writeTwiML(c, s.voiceClosed(ctx, call, act, muster.Default, true))
+			writeTwiML(c, withLivePointer(call, s.voiceClosed(ctx, call, act, muster.Default, true), res))
 			return
 		case notify.InboundNote:
 			writeTwiML(c, voiceFirstStands(call, res))
@@ -340,6 +354,27 @@ func (s *Server) voiceGather(c *gin.Context) {
 		}
 	}
 	writeTwiML(c, twimlpkg.Reply(call, digits))
+}
+
+// withLivePointer is r, what a drill's call says to a key no drill took,
+// with what a LIVE call-up waiting for the person (res.LiveWaiting) asks
+// of them said before its Hangup, in the call's language and the LIVE
+// call-up's words (notify.LiveCallUpWaitsByVoice); up to maxLivePointers
+// of their keys and replies on the drill's number are pointed to it.
+func withLivePointer(call twimlpkg.CallUp, r twimlpkg.Response, res notify.InboundResult) twimlpkg.Response {
+	n := len(r.Verbs) - 1
+	if !res.LiveWaiting || res.Replies > maxLivePointers || n < 0 {
+		return r
+	}
+	if _, ok := r.Verbs[n].(twimlpkg.Hangup); !ok {
+		return r
+	}
+	lang := plans.LangZH
+	if call.Language == twimlpkg.EnUS {
+		lang = plans.LangEN
+	}
+	verbs := append(append([]twimlpkg.Verb{}, r.Verbs[:n]...), call.Speak(notify.LiveCallUpWaitsByVoice(lang, res.LiveWords))...)
+	return twimlpkg.Response{Verbs: append(verbs, twimlpkg.Hangup{})}
 }
 
 // voiceText is what a call says to a key that is not taken as an answer,

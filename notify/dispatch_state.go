@@ -820,9 +820,15 @@ type InboundResult struct {
 	AskReason  bool `json:"ask_reason,omitempty"`
 	ReasonKept bool `json:"reason_kept,omitempty"`
 	// LiveWaiting says that the reply, on a drill's number and counted on
-	// a drill or taken by none, came from someone an active LIVE call-up
-	// waits for (rulesLiveWaiting): they are pointed to its message.
-	LiveWaiting bool `json:"live_waiting,omitempty"`
+	// a drill or taken by none, or the key on a drill's call no drill
+	// took, came from someone an active LIVE call-up waits for
+	// (rulesLiveWaiting): they are pointed to its message. LiveCallUp
+	// names that call-up, and LiveWords, set by Submit for a key (not in
+	// the state), are the words its Chinese SMS asks for (ReplyWordsOf):
+	// the call says how to answer it in them.
+	LiveWaiting bool               `json:"live_waiting,omitempty"`
+	LiveCallUp  plans.ActivationID `json:"live_callup,omitempty"`
+	LiveWords   ReplyWords         `json:"live_words,omitzero"`
 	// Warning names, for a reply taken for the acknowledgement (应) of a
 	// 叫应 text (InboundWarningAck), the warning; Superior says the text
 	// was its 叫应升级 (to an approver); Start is the command that starts
@@ -900,6 +906,9 @@ func applyInbound(tx *bolt.Tx, c *muster.Command) (any, error) {
 			res, err = applyStatus(tx, acts, c, it)
 		case InboundDigits:
 			res, err = applyDigits(tx, acts, c, it)
+			if err == nil {
+				res.LiveWaiting, err = liveWaits(tx, c, it, &res)
+			}
 		case InboundCall:
 			res, err = applyCall(tx, acts, c, it)
 		case InboundReply:

@@ -93,6 +93,9 @@ func (in *Inbound) Submit(ctx context.Context, it InboundItem) (InboundResult, e
 				res.WaitingWords = in.replyWords(ctx, res.WaitingFirst, res.Language)
 			}
 		}
+		if it.Kind == InboundDigits && res.LiveWaiting {
+			res.LiveWords = in.replyWords(ctx, res.LiveCallUp, res.Language)
+		}
 	}
 	return res, err
 }

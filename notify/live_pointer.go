@@ -20,7 +20,9 @@ import (
 // from someone no drill called up lately (InboundNoCallUp) is pointed to
 // the LIVE call-up too, at most maxLivePointers times per call-up and
 // person, counted in its data (bDrillPointers): before, it got no answer
-// at all while the real call-up waited.
+// at all while the real call-up waited. So is a key (1 or 2) pressed on a
+// drill's call that no drill takes (the drill ended: InboundNoCallUp),
+// counted with them: before, the call said only that the drill had ended.
 const rulesLiveWaiting = 13
 
 // bDrillPointers holds, in a LIVE call-up's data, how many replies on a
@@ -28,19 +30,21 @@ const rulesLiveWaiting = 13
 // count (rulesLiveWaiting).
 var bDrillPointers = []byte("drill_pointers")
 
-// liveWaits reports whether res, what an SMS reply it did, is a reply on
-// a drill's number, counted on a drill or taken by none, whose sender an
-// active LIVE call-up (not a correction) calls up and waits for: they have
-// not answered it, nor were they taken off it (rulesLiveWaiting). For a
-// reply no drill took, it counts the pointer in the LIVE call-up's data
-// and sets res.Replies to that count (what is said back is bounded by it)
-// and res.Language to the person's on the LIVE call-up.
+// liveWaits reports whether res, what an SMS reply or a key it did, is a
+// reply on a drill's number, counted on a drill or taken by none, or a key
+// on a drill's call no drill takes, whose sender an active LIVE call-up
+// (not a correction) calls up and waits for: they have not answered it,
+// nor were they taken off it (rulesLiveWaiting); res.LiveCallUp names it.
+// For a reply no drill took and such a key, it counts the pointer in the
+// LIVE call-up's data and sets res.Replies to that count (what is said
+// back is bounded by it) and res.Language to the person's on the LIVE
+// call-up.
 func liveWaits(tx *bolt.Tx, c *muster.Command, it InboundItem, res *InboundResult) (bool, error) {
 	if !it.Exercise || res.Person == "" || !c.RulesAtLeast(rulesLiveWaiting) {
 		return false, nil
 	}
-	untaken := res.Activation == "" && res.Outcome == InboundNoCallUp
-	if res.Activation == "" && !untaken {
+	untaken := res.Outcome == InboundNoCallUp && (res.Activation == "" || it.Kind == InboundDigits)
+	if !untaken && (res.Activation == "" || it.Kind == InboundDigits) { // a key a drill took answered it
 		return false, nil
 	}
 	person := []byte(res.Person)
@@ -74,6 +78,7 @@ func liveWaits(tx *bolt.Tx, c *muster.Command, it InboundItem, res *InboundResul
 			}
 			res.Replies, res.Language = n, r.Language
 		}
+		res.LiveCallUp = id
 		return true, nil
 	}
 	return false, nil
@@ -92,4 +97,21 @@ func countDrillPointer(ad *bolt.Bucket, person plans.PersonID) (int, error) {
 	}
 	n++
 	return int(n), b.Put([]byte(person), binary.BigEndian.AppendUint64(nil, n))
+}
+
+// LiveCallUpWaitsByVoice follows what a drill's call says to a key no
+// drill takes (the drill ended) when a LIVE call-up waits for the person
+// (InboundResult.LiveWaiting): a real call-up waits for their answer,
+// keys on this call do not answer it, and how to answer it, by its SMS
+// from the other number, in its words (words, the LIVE call-up's
+// ReplyWordsOf) in Chinese. A Chinese call says the mark in words: it is
+// read, not shown.
+func LiveCallUpWaitsByVoice(lang plans.Language, words ReplyWords) string {
+	if lang == plans.LangEN {
+		return "A REAL call-up is waiting for your answer. Keys on this drill's call do not answer it: reply to its message from the other number, " +
+			"the one not marked exercise: reply 1 to report for duty, or 2 and a reason if you cannot come."
+	}
+	accept, decline := words.words()
+	return "另有真实召集等待您的回复，本次演练电话的按键不计入真实召集。请回复另一号码发来、不带演练标记的召集短信：" +
+		accept + "请回复1，" + decline + "请回复2并说明原因。"
 }
