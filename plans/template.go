@@ -3,6 +3,7 @@ package plans
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -65,6 +66,31 @@ type MessageData struct {
 	AckDeadline string // how long the recipient has to answer, e.g. 15分钟 (DeadlineText)
 	Link        string // one-tap answer link for the recipient
 	Exercise    bool   // the activation is an EXERCISE or TEST (the system adds ExerciseMark itself)
+}
+
+// messageFields are the names of MessageData's fields, in order.
+var messageFields = func() []string {
+	t := reflect.TypeFor[MessageData]()
+	out := make([]string, t.NumField())
+	for i := range out {
+		out[i] = t.Field(i).Name
+	}
+	return out
+}()
+
+// suggestField proposes the field of MessageData closest to f, a name it
+// lacks, or lists them all.
+func suggestField(f string) string {
+	best, bestD := "", len(f)+1
+	for _, name := range messageFields {
+		if d := editDistance(strings.ToLower(f), strings.ToLower(name)); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	if bestD <= max(2, len(best)/3) { // two: a swap (Nmae)
+		return ": did you mean {{." + best + "}}?"
+	}
+	return ": want one of {{." + strings.Join(messageFields, "}}, {{.") + "}}"
 }
 
 // allowedFuncs are the only functions a template may call; none can
@@ -257,8 +283,10 @@ type MessageTemplate struct {
 // over MessageData with fields, if/else/with, variables and the functions
 // and, or, not, eq, ne, lt, le, gt, ge and len. Range, define, block and
 // template actions and other functions are refused, so rendering is always
-// quick and small. A referenced field that MessageData lacks ({{.Nmae}})
-// fails when the template is rendered. Errors are EInvalid.
+// quick and small. A field that MessageData lacks ({{.Nmae}}) is refused,
+// naming the closest one (did you mean {{.Name}}?) or listing them; a
+// field of a field fails when the template is rendered. Errors are
+// EInvalid.
 func CompileMessage(src string) (*MessageTemplate, error) {
 	if len(src) > maxTemplateLen {
 		return nil, muster.Errorf(muster.EInvalid, "template is %d bytes: keep it within %d", len(src), maxTemplateLen)
@@ -483,6 +511,13 @@ func checkNode(n parse.Node) error {
 		case *parse.IdentifierNode:
 			if !allowedFuncs[n.Ident] {
 				err = fmt.Errorf("calls function %q: only and, or, not, eq, ne, lt, le, gt, ge and len are allowed", n.Ident)
+			}
+		case *parse.FieldNode:
+			// Every field of MessageData is plain text or a flag: a field
+			// it lacks, or one of a field, can only fail when rendered,
+			// where text/template says "can't evaluate field".
+			if f := n.Ident[0]; !slices.Contains(messageFields, f) {
+				err = fmt.Errorf("refers to {{.%s}}, which is no field%s", f, suggestField(f))
 			}
 		default:
 			forEachChild(n, walk)
