@@ -618,6 +618,12 @@ const commandVersion byte = 1
 //	   being sent to the same phone, or to a holder of the same name
 //	   folded) as skipped, not sent (notify.CalledAsCommanderError): one
 //	   person holding both tokens gets the commanders' text only.
+//	   A warning answered after its commanders were called on by an
+//	   activation since retracted (no response: rules 6) is due its
+//	   escalation as long after the retraction as prompted.escalate_by
+//	   was after prompted.at, when that is later than escalate_by
+//	   (plans.Warning.EscalateAt), where warning.escalate listed the
+//	   superiors at once.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

@@ -429,7 +429,9 @@ func promptReason(w plans.Warning) string {
 // called on (叫应), is still unanswered (叫应升级), in Chinese, times in
 // zone: which warning (its event, colour, ID and regions, when it was
 // issued: issuedSaid), whom of the commanders it texted and when (or that none could
-// be texted), that no response started by Prompted.EscalateBy, and what to
+// be texted), that an activation that answered it after was retracted and
+// when (Retraction), that no response started by its escalation time
+// (EscalateAt), and what to
 // do: reply 1 to acknowledge it (应, rulesWarningAcks), have the
 // commanders start the response it suggests (an approver cannot
 // activate), and where to see it. sender is the SMS sender prefix.
@@ -462,8 +464,11 @@ func WarningEscalationText(w plans.Warning, sender string, zone *time.Location) 
 			b.WriteString(at + "起叫应指挥长，但短信未能发出")
 		}
 		b.WriteString("，")
-		if !p.EscalateBy.IsZero() {
-			until = p.EscalateBy
+		if r, ok := w.Retraction(); ok {
+			b.WriteString(clockSaid(r.Retracted, firstIssued(w), zone) + "撤回误发的" + string(r.Activation) + "，")
+		}
+		if at := w.EscalateAt(); !at.IsZero() {
+			until = at
 		}
 	}
 	b.WriteString("至" + clockSaid(until, firstIssued(w), zone) + "仍未启动响应。")

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -58,4 +59,102 @@ func TestACommanderWhoIsAlsoAnApproverIsNotTextedAsTheirOwnSuperior(t *testing.T
 		assert.Zero(t, states[p].Sends, p)
 	}
 	assert.EqualValues(t, 1, r.escalations.n.Load())
+}
+
+// An activation retracted (sent in error) was never a response: the
+// warning it answered is unanswered again. One answered in time and
+// retracted past its response time calls on its commanders at once (叫应,
+// once). One answered after its commanders were texted is not texted
+// about again, and goes on to the superiors (叫应升级) a response timeout
+// after the retraction, not at once: the commanders, who acted, have the
+// time they had after the 叫应 to start the right response; the
+// superior's text says what was retracted and when. An activation stood
+// down did respond: the warning stays answered.
+func TestAWarningWhoseAnswerIsRetractedIsUnansweredAgain(t *testing.T) {
+	r := newPromptRig(t, 1)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, n, promptTokens...)
+	svc := notify.NewService(n, n, senders)
+	retract := func(id plans.ActivationID) {
+		t.Helper()
+		_, err := svc.Retract(testCtx(t), "zhou", id, notify.RetractRequest{Message: "前一条通知为误发，请忽略。"})
+		require.NoError(t, err)
+	}
+	const (
+		inTime   = plans.RegionCode("990103")
+		stoodBy  = plans.RegionCode("990104")
+		lateMark = plans.RegionCode("990105")
+	)
+	w := r.issue(t, district) // 09:00: texted at 09:10, answered at 09:15, retracted at 09:25
+	x := r.issue(t, inTime)   // 09:00: answered at once, retracted at 09:25
+	y := r.issue(t, stoodBy)  // 09:00: answered at once, stood down at 09:25
+	v := r.issue(t, other)    // 09:00: never answered
+	early, err := svc.Activate(testCtx(t), "zhou", floodIV(inTime))
+	require.NoError(t, err)
+	stood, err := svc.Activate(testCtx(t), "zhou", floodIV(stoodBy))
+	require.NoError(t, err)
+
+	r.clock.Add(promptTimeout) // 09:10
+	r.waitPrompted(t, w.ID)
+	r.waitPrompted(t, v.ID)
+	require.Len(t, r.sim.Messages(commanderPhone), 2)
+	r.clock.Add(5 * time.Minute) // 09:15
+	wrong, err := svc.Activate(testCtx(t), "zhou", floodIV(district))
+	require.NoError(t, err)
+	answered := r.warning(t, w.ID)
+	require.True(t, answered.Answered())
+	u := r.issue(t, lateMark) // 09:15: texted at 09:25, which tells the prompter has looked
+
+	r.clock.Add(10 * time.Minute) // 09:25
+	r.waitEscalated(t, v.ID)
+	require.Nil(t, r.warning(t, w.ID).Escalated, "answered at 09:15")
+	retract(wrong.ID)
+	retract(early.ID)
+	_, err = svc.StandDown(testCtx(t), "zhou", stood.ID, "解除")
+	require.NoError(t, err)
+	r.waitPrompted(t, u.ID)
+
+	// x, answered in time, is unanswered again: its commander is texted now.
+	gotX := r.waitPrompted(t, x.ID)
+	assert.True(t, gotX.Prompt)
+	assert.Equal(t, r.clock.Now(), gotX.Prompted.At)
+	require.Len(t, gotX.Prompted.Texts, 1)
+	assert.Equal(t, plans.NoticeSent, gotX.Prompted.Texts[0].State)
+	// w is unanswered again, and its commander was texted already: not
+	// again, and not yet on to the approver.
+	gotW := r.warning(t, w.ID)
+	assert.True(t, gotW.Prompt)
+	assert.Nil(t, gotW.Escalated, "the commanders have a response timeout after the retraction")
+	assert.Equal(t, r.clock.Now().Add(promptTimeout), gotW.EscalateAt())
+	assert.Equal(t, 1, gotW.Prompted.Texts[0].Sends)
+	// y, whose response stood down, stays answered.
+	gotY := r.warning(t, y.ID)
+	assert.True(t, gotY.Answered())
+	assert.False(t, gotY.Prompt)
+	assert.Nil(t, gotY.Prompted)
+	about := func(phone string, id plans.WarningID) int {
+		c := 0
+		for _, m := range r.sim.Messages(phone) {
+			if strings.Contains(m.Body, string(id)+"（") {
+				c++
+			}
+		}
+		return c
+	}
+	for id, want := range map[plans.WarningID]int{w.ID: 1, v.ID: 1, u.ID: 1, x.ID: 1, y.ID: 0} {
+		assert.Equal(t, want, about(commanderPhone, id), "the commander's texts about %s", id)
+	}
+
+	r.clock.Add(promptTimeout) // 09:35
+	gotW = r.waitEscalated(t, w.ID)
+	assert.Equal(t, r.clock.Now(), gotW.Escalated.At)
+	assert.Equal(t, 1, about(commanderPhone, w.ID), "the commander is not texted again")
+	var esc []string
+	for _, m := range r.sim.Messages(approverPhone) {
+		if strings.Contains(m.Body, string(w.ID)+"（") {
+			esc = append(esc, m.Body)
+		}
+	}
+	require.Len(t, esc, 1)
+	assert.Contains(t, esc[0], "09:10已短信叫应指挥长周一，09:25撤回误发的"+string(wrong.ID)+"，至09:35仍未启动响应。")
 }

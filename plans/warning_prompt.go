@@ -41,12 +41,52 @@ func (w *Warning) PromptDue(t time.Time) bool {
 // EscalationDue reports whether w, at t, is due its escalation to the
 // superiors (叫应升级): its commanders were called on (Prompted), none of
 // them acknowledged it (应: Prompted.Acks), it is still due a prompt
-// (PromptDue: LIVE, in force, unanswered) and Prompted.EscalateBy has
-// passed. A commander's acknowledgement answers the call, not the
-// warning: it stays unanswered (NO RESPONSE) until a response starts.
+// (PromptDue: LIVE, in force, unanswered) and its escalation time
+// (EscalateAt) has passed. A commander's acknowledgement answers the
+// call, not the warning: it stays unanswered (NO RESPONSE) until a
+// response starts.
 func (w *Warning) EscalationDue(t time.Time) bool {
-	return w.Prompted != nil && !w.Prompted.EscalateBy.IsZero() && !t.Before(w.Prompted.EscalateBy) && w.PromptDue(t) &&
-		len(w.Prompted.Acks()) == 0
+	at := w.EscalateAt()
+	return !at.IsZero() && !t.Before(at) && w.PromptDue(t) && len(w.Prompted.Acks()) == 0
+}
+
+// EscalateAt is when w, whose commanders were called on (Prompted), goes
+// on to the superiors if it is still unanswered (叫应升级):
+// Prompted.EscalateBy, or, for a warning answered after its commanders
+// were called on by an activation since retracted (sent in error, no
+// response: RetractResponses), as long after that retraction (Retraction)
+// as the commanders had after the 叫应, when that is later: the
+// commanders, who acted, have the same time to start the right response
+// before their superiors are told they did not. Zero when it never
+// escalates (no Prompted, or one without EscalateBy).
+func (w *Warning) EscalateAt() time.Time {
+	p := w.Prompted
+	if p == nil || p.EscalateBy.IsZero() {
+		return time.Time{}
+	}
+	at := p.EscalateBy
+	if r, ok := w.Retraction(); ok {
+		if again := r.Retracted.Add(p.EscalateBy.Sub(p.At)); again.After(at) {
+			at = again
+		}
+	}
+	return at
+}
+
+// Retraction is the response of w retracted last after its commanders
+// were called on (Prompted.At), while no other response stands: the
+// activation whose retraction left w unanswered again. ok is false when
+// there is none (a response stands, or none was retracted since).
+func (w *Warning) Retraction() (r WarningResponse, ok bool) {
+	if w.Prompted == nil || w.Answered() {
+		return r, false
+	}
+	for _, x := range w.Responses {
+		if x.Retracted.After(w.Prompted.At) && (!ok || x.Retracted.After(r.Retracted)) {
+			r, ok = x, true
+		}
+	}
+	return r, ok
 }
 
 // Acks are the texts of p that their people acknowledged (应: a reply

@@ -312,8 +312,8 @@ func escalatedSaid(wa plans.Warning) string {
 	switch {
 	case e == nil && wa.Prompt && len(wa.Prompted.Acks()) > 0:
 		return "升级叫应 not needed: a commander acknowledged the 叫应 (已应); the approvers are not texted"
-	case e == nil && wa.Prompted != nil && wa.Prompt && !wa.Prompted.EscalateBy.IsZero():
-		return "升级叫应 due " + localTime(wa.Prompted.EscalateBy) + " (the approvers with a phone are texted if it is still unanswered)"
+	case e == nil && wa.Prompted != nil && wa.Prompt && !wa.EscalateAt().IsZero():
+		return "升级叫应 due " + localTime(wa.EscalateAt()) + " (the approvers with a phone are texted if it is still unanswered)"
 	case e == nil:
 		return ""
 	case e.NoPhone:
