@@ -392,6 +392,11 @@ func (d *planDoc) yamlProblem(err error) Problem {
 	var ye yaml.Error
 	if errors.As(err, &ye) {
 		pr := Problem{Line: 1, Message: ye.GetMessage()}
+		if strings.Contains(pr.Message, "character '\t'") {
+			// The parser's message quotes the tab itself, which a terminal
+			// shows as a space: "found character ' ' that cannot start any token".
+			pr.Message = "a tab: YAML indents with spaces, never tabs; replace the tab with spaces"
+		}
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			pr.Line, pr.Column = max(tk.Position.Line, 1), tk.Position.Column
 			pr.Field = d.fieldAt(pr.Line, pr.Column)

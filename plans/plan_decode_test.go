@@ -122,6 +122,8 @@ func TestDecodePlanBad(t *testing.T) {
 			first: want{15, "", "'}'"}, count: 1},
 		{name: "bad indentation", file: "bad-indent.yaml",
 			first: want{9, "", "not allowed"}, count: 1},
+		{name: "a tab indents", file: "bad-tab.yaml",
+			first: want{9, "", "a tab: YAML indents with spaces"}, count: 1},
 		{name: "two documents", file: "bad-two-documents.yaml",
 			first: want{22, "", "one YAML document"}, count: 1},
 		{name: "empty file", file: "bad-empty.yaml",
