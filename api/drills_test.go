@@ -314,8 +314,9 @@ func TestDrillsUnavailableWithoutService(t *testing.T) {
 func lower[T ~string](id T) string { return strings.ToLower(string(id)) }
 
 // A plan file that drops a level a drill schedule uses is refused (409,
-// naming the schedule): the schedule would fail at its next due time. With
-// force it is applied; a file keeping the level goes through as before.
+// naming the schedule and the --force flag): the schedule would fail at its
+// next due time. With force it is applied, and the answer says the
+// schedule is broken; a file keeping the level goes through as before.
 func TestPlanApplyKeepsTheLevelsDrillsUse(t *testing.T) {
 	f, h, floodFile := floodFixture(t)
 	flood := string(floodFile)
@@ -333,6 +334,7 @@ func TestPlanApplyKeepsTheLevelsDrillsUse(t *testing.T) {
 	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(withoutIV)})
 	require.Equal(t, http.StatusConflict, res.Code, "%s", res.Body)
 	assert.Contains(t, res.Body.String(), string(s.ID)+` \"防汛通讯演练\" (level IV)`)
+	assert.Contains(t, res.Body.String(), "apply anyway with --force (force=true in the API)", "names the flag")
 	res = do(t, h, request{method: "GET", path: "/api/v1/plans/flood-control", token: f.root})
 	require.Equal(t, http.StatusOK, res.Code)
 	var pv plans.PlanVersion
@@ -341,6 +343,10 @@ func TestPlanApplyKeepsTheLevelsDrillsUse(t *testing.T) {
 
 	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml&force=true", token: f.root, body: bytes.NewReader(withoutIV)})
 	require.Equal(t, http.StatusCreated, res.Code, "%s", res.Body)
+	var forced plans.PlanApplyResult
+	res.decode(t, &forced)
+	assert.Contains(t, forced.Warnings, "drill schedule "+string(s.ID)+` "防汛通讯演练" (level IV): this version has no such level, so the schedule fails at its next due time: change its level (muster drill update) or delete it`,
+		"stored by force, the broken schedule is said again")
 	res = do(t, h, request{method: "POST", path: "/api/v1/plans?filename=flood.yaml", token: f.root, body: bytes.NewReader(floodFile)})
 	require.Equal(t, http.StatusCreated, res.Code, "the level back: %s", res.Body)
 }

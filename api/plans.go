@@ -271,13 +271,25 @@ func (s *Server) applyPlan(c *gin.Context) {
 	if text, err := plans.PlanText(name, data); err == nil {
 		p, _ = plans.DecodePlan(name, text)
 	}
-	if c.Query("force") != "true" {
-		if err := s.levelsStillDrilled(c.Request.Context(), p); err != nil {
-			s.writeError(c, err)
-			return
-		}
+	lost, err := s.levelsStillDrilled(c.Request.Context(), p)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	force := c.Query("force") == "true"
+	if len(lost) > 0 && !force {
+		s.writeError(c, muster.Errorf(muster.EConflict, "plan %s: this file has no level that drill schedule %s uses, so it would fail at its next due time: "+
+			"change or delete the schedule first, or apply anyway with --force (force=true in the API)", p.ID, strings.Join(lost, ", ")))
+		return
 	}
 	res, err := s.deps.Plans.ApplyPlan(c.Request.Context(), identity(c).Name, name, data)
+	if err == nil && force && res.Changed {
+		// Stored by force: the schedules it breaks are said again, as
+		// their next due time will fail.
+		for _, l := range lost {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("drill schedule %s: this version has no such level, so the schedule fails at its next due time: change its level (muster drill update) or delete it", l))
+		}
+	}
 	if err == nil && p != nil && s.deps.Drills != nil {
 		// Stored all the same: a drill schedule the new scope leaves out
 		// is told, not a reason to refuse the plan.
@@ -295,19 +307,20 @@ func (s *Server) applyPlan(c *gin.Context) {
 	s.reply(c, status, res, err)
 }
 
-// levelsStillDrilled refuses (409) a plan file that drops a level its drill
-// schedules use: each of them would fail at its next due time. A file that
-// does not decode (p nil) is left to ApplyPlan to report.
-func (s *Server) levelsStillDrilled(ctx context.Context, p *plans.Plan) error {
+// levelsStillDrilled lists the drill schedules of plan file p that use a
+// level it drops (ID, title and level): each would fail at its next due
+// time. A file that does not decode (p nil) is left to ApplyPlan to
+// report.
+func (s *Server) levelsStillDrilled(ctx context.Context, p *plans.Plan) ([]string, error) {
 	if s.deps.Drills == nil || p == nil {
-		return nil
+		return nil, nil
 	}
 	var lost []string
 	page := plans.Page{Limit: 1000}
 	for {
 		l, err := s.deps.Drills.Schedules(ctx, muster.Default, page)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, sc := range l.Items {
 			if sc.Plan == p.ID && p.Level(sc.Level) == nil {
@@ -319,11 +332,7 @@ func (s *Server) levelsStillDrilled(ctx context.Context, p *plans.Plan) error {
 		}
 		page.After = l.Next
 	}
-	if len(lost) == 0 {
-		return nil
-	}
-	return muster.Errorf(muster.EConflict, "plan %s: this file has no level that drill schedule %s uses, so it would fail at its next due time: "+
-		"change or delete the schedule first, or apply anyway with force", p.ID, strings.Join(lost, ", "))
+	return lost, nil
 }
 
 func (s *Server) getPlan(c *gin.Context) {
