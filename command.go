@@ -624,6 +624,14 @@ const commandVersion byte = 1
 //	   was after prompted.at, when that is later than escalate_by
 //	   (plans.Warning.EscalateAt), where warning.escalate listed the
 //	   superiors at once.
+//	   A reply kept as the reason of a bare decline (reason_kept) goes to
+//	   the decline that asked for it when the reply reaches another call-up
+//	   of the sender's, answered: of their open call-ups whose message
+//	   reached them, all answered, the one answered last, if it is not the
+//	   one the reply reached and is a decline without a reason, keeps it
+//	   (someone who answered 1 to a newer call-up, then a bare 2 to an
+//	   older one of another plan); before, the reply was a note on the
+//	   newer one.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

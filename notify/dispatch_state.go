@@ -1243,6 +1243,19 @@ func applyReply(tx *bolt.Tx, acts actCache, c *muster.Command, it InboundItem) (
 	if err != nil {
 		return InboundResult{}, err
 	}
+	if r.State.Answered() && c.RulesAtLeast(rulesReasonToItsDecline) {
+		// After a bare 2 to an older call-up of another plan, the reply
+		// reaches the newest they answered: the reason goes to the 2.
+		asker, ar, aatt, err := reasonAsker(tx, acts, at, person, it.Exercise)
+		if err != nil {
+			return InboundResult{}, err
+		}
+		if asker != nil {
+			if reason, ok := lateReason(c, ar, aatt, reply, toReport, it.Body); ok {
+				return keepReason(asker, c, ar, aatt, reason, it.Body)
+			}
+		}
+	}
 	if reason, ok := lateReason(c, r, att, reply, toReport, it.Body); ok {
 		return keepReason(at, c, r, att, reason, it.Body)
 	}

@@ -325,6 +325,55 @@ func lateReason(c *muster.Command, r Recipient, att Attempt, reply Reply, toRepo
 	return reason, reason != ""
 }
 
+// rulesReasonToItsDecline is the behaviour (muster.Rules) from which a
+// reason that follows a bare 2 goes to the call-up declined, which asked
+// for it (reasonAsker), when the reply reaches another of the sender's
+// call-ups: someone who answered 1 to a newer call-up, then a bare 2 to an
+// older one of another plan, sends the reason, and a reply after all their
+// call-ups were answered reaches the newest. Before, the reason was kept as
+// a note on the newer call-up, its sender told 以第一次回复为准, and the
+// decline showed none. The window is lateReason's: the decline has no
+// reason yet and is still open.
+const rulesReasonToItsDecline = 13
+
+// reasonAsker finds, for a reply from person that reached at, a call-up
+// they answered, the call-up that asked them for a reason: among their
+// open call-ups of at's purpose whose message reached them (at and
+// otherCallUps), the one whose answer came last, when it is not at and
+// that answer is a decline with no reason (asksReason: when they declined
+// it, no other call-up of theirs waited for an answer). It returns nil
+// otherwise, also when one of them still waits for their answer.
+func reasonAsker(tx *bolt.Tx, acts actCache, at *actTx, person plans.PersonID, exercise bool) (*actTx, Recipient, Attempt, error) {
+	_, att, err := at.recipient(person)
+	if err != nil {
+		return nil, Recipient{}, Attempt{}, err
+	}
+	others, err := otherCallUps(tx, acts, at, person, exercise)
+	if err != nil {
+		return nil, Recipient{}, Attempt{}, err
+	}
+	latest := att.Answered
+	var asker *actTx
+	var ar Recipient
+	var aatt Attempt
+	for _, o := range others {
+		if !o.answered {
+			return nil, Recipient{}, Attempt{}, nil
+		}
+		r, att, err := o.at.recipient(person)
+		if err != nil {
+			return nil, Recipient{}, Attempt{}, err
+		}
+		if att.Answered.After(latest) {
+			latest, asker, ar, aatt = att.Answered, o.at, r, att
+		}
+	}
+	if asker == nil || ar.State != StateDeclined || strings.TrimSpace(aatt.Reason) != "" {
+		return nil, Recipient{}, Attempt{}, nil
+	}
+	return asker, ar, aatt, nil
+}
+
 // keepReason keeps reason, from the SMS reply body, as the reason of r's
 // decline of at: counted among their replies to it (what is said back
 // stays bounded), not kept as a note.
