@@ -579,6 +579,10 @@ const commandVersion byte = 1
 //	   result says not_needed), releases the claim and takes the backup
 //	   off as not sent. Before 13 the release left them pending, and the
 //	   next claim sent their call-up, then the relief SMS.
+//	   A drill run's call-up stood down by the drill (drill.close: its
+//	   length is over; or the next run of a schedule starting after it)
+//	   tells the people it reached that the drill has ended, as a
+//	   trainer's stand-down does. Before 13 it told nobody.
 //	   A warning keeps its texts in English (event_en, headline_en,
 //	   description_en: as warning.issue gives them, for an imported alert
 //	   its en-US block's) and its regions' English names as issued

@@ -117,6 +117,7 @@ func TestDrillCallUpEndToEnd(t *testing.T) {
 	require.Greater(t, run.Participants, 150)
 
 	cu.waitSettled(t, e, run.Activation, 25*time.Second)
+	st := cu.sim.Stats() // before the end notice adds its SMS
 	_, err = e.drills.Close(ctx, "scheduler", run.ID, "演练结束")
 	require.NoError(t, err)
 	asOf := time.Now()
@@ -125,7 +126,6 @@ func TestDrillCallUpEndToEnd(t *testing.T) {
 	checkMetrics(t, e, run, m, asOf)
 
 	// Only the exercise account carried the drill, every message marked.
-	st := cu.sim.Stats()
 	assert.Zero(t, st.Accounts[simLive.SID].Created, "a drill never uses the live account")
 	assert.EqualValues(t, run.Participants, st.Accounts[simDrill.SID].Created, "one message per person called up")
 	assert.Zero(t, st.RepliesFailed)
@@ -156,4 +156,22 @@ func TestDrillCallUpEndToEnd(t *testing.T) {
 	var html strings.Builder
 	require.NoError(t, drills.WriteReport(&html, rep, drills.FormatHTML, drills.ReportOptions{}))
 	assert.Contains(t, html.String(), "【演练】")
+
+	// Closed at its length, the drill tells everyone it reached that it
+	// is over (rules 13), on the exercise account, as a trainer's
+	// stand-down does: those who answered 到 may be on the way to a drill
+	// post. Before, a run ending at its length told nobody.
+	a, err := e.notify.Activation(ctx, muster.Default, run.Activation)
+	require.NoError(t, err)
+	require.NotEmpty(t, a.EndNotice, "the run's end tells the people it reached")
+	cu.waitSettled(t, e, a.EndNotice, 25*time.Second)
+	told := map[string]bool{}
+	for _, msg := range cu.sim.Messages("") {
+		if msg.Direction == "outbound-api" && (strings.Contains(msg.Body, notify.DrillEndText) || strings.Contains(msg.Body, notify.DrillEndTextEN)) {
+			assert.True(t, strings.HasPrefix(msg.Body, plans.ExerciseMark), "%q", msg.Body)
+			told[msg.To] = true
+		}
+	}
+	assert.Len(t, told, m.Total.Reached, "everyone reached is told, once each")
+	assert.Zero(t, cu.sim.Stats().Accounts[simLive.SID].Created, "a drill's end never uses the live account")
 }

@@ -1013,36 +1013,57 @@ func applyActivationStandDown(tx *bolt.Tx, c *muster.Command) (any, error) {
 		return nil, invalidf("stand down: %v", err)
 	}
 	a, err := standDownActivation(tx, c, req.Activation, req.Reason, req.Force)
-	if err != nil || a.Retracts != "" || !c.RulesAtLeast(rulesDrillEndNotice) {
+	if err != nil {
 		return a, err
 	}
-	// A stand-down tells the people the call-up reached that it has
-	// ended, as one a LIVE call-up makes of a drill does: a drill's
-	// always (before rulesLiveEndNotice), a LIVE call-up's from
-	// rulesLiveEndNotice, and neither when the request says another
-	// call-up replaces it.
+	return a, toldEnded(tx, c, &a, req.NoNotice)
+}
+
+// toldEnded tells the people call-up a, just stood down, reached that it
+// has ended, as one a LIVE call-up makes of a drill does (from
+// rulesDrillEndNotice): a drill's always (before rulesLiveEndNotice), a
+// LIVE call-up's from rulesLiveEndNotice, and neither when noNotice says
+// another call-up replaces it (from rulesLiveEndNotice) or a is a
+// correction. It stores a when it opened an end notice.
+func toldEnded(tx *bolt.Tx, c *muster.Command, a *Activation, noNotice bool) error {
+	if a.Retracts != "" || !c.RulesAtLeast(rulesDrillEndNotice) {
+		return nil
+	}
 	if c.RulesAtLeast(rulesLiveEndNotice) {
-		if req.NoNotice {
-			return a, nil
+		if noNotice {
+			return nil
 		}
 	} else if !a.Purpose.Drill() {
-		return a, nil
+		return nil
 	}
-	if err := tellEnded(tx, c, &a, nil); err != nil || a.EndNotice == "" {
-		return a, err
+	if err := tellEnded(tx, c, a, nil); err != nil || a.EndNotice == "" {
+		return err
 	}
-	return a, putActivation(tx, a)
+	return putActivation(tx, *a)
 }
 
 // StandDownActivation stands activation id down inside another command's
 // apply function, at c's time and by c's actor, exactly as
-// activation.standdown would (a drill run ending does it). Standing down an
-// activation that is no longer running is a conflict, and so (rules 9) is
-// standing down a correction that still has SMS to send or calls to make:
-// it ends by itself once they went out.
+// activation.standdown would (a drill run ending does it): from
+// rulesRunEndNotice the people it reached are told it has ended
+// (toldEnded). Standing down an activation that is no longer running is a
+// conflict, and so (rules 9) is standing down a correction that still has
+// SMS to send or calls to make: it ends by itself once they went out.
 func StandDownActivation(tx *bolt.Tx, c *muster.Command, id plans.ActivationID, reason string) (Activation, error) {
-	return standDownActivation(tx, c, id, reason, false)
+	a, err := standDownActivation(tx, c, id, reason, false)
+	if err != nil || !c.RulesAtLeast(rulesRunEndNotice) {
+		return a, err
+	}
+	return a, toldEnded(tx, c, &a, false)
 }
+
+// rulesRunEndNotice is the behaviour (muster.Rules) from which a drill
+// run's call-up stood down by the drill (its length is over, or the next
+// run of a schedule starts after it) tells the people it reached that the
+// drill has ended, as a trainer's stand-down does (rulesDrillEndNotice):
+// someone who answered 到 to a full-scale drill may be at a drill post.
+// Under older rules such a run ended telling nobody.
+const rulesRunEndNotice = 13
 
 // standDownActivation is StandDownActivation; force stands a correction
 // down although it has messages to go, saying how many in the reason.
