@@ -155,8 +155,10 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	standDown := "/api/v1/drill-runs/" + string(run.ID) + "/stand-down"
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(run.Activation) + "/stand-down", token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
 	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, "lacks the activate permission this request needs: a trainer ends a drill with muster drill stand-down RUN", "the refusal says what a trainer does instead")
 	res = do(t, h, request{method: "POST", path: standDown, token: viewer, body: jsonBody(map[string]any{"reason": "演练结束"})})
 	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	assert.NotContains(t, res.errorBody(t).Message, "a trainer", "a viewer is told no trainer's way")
 	res = do(t, h, request{method: "POST", path: "/api/v1/drill-runs/R999999/stand-down", token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
 	assert.Equal(t, http.StatusNotFound, res.Code, "%s", res.Body)
 	res = do(t, h, request{method: "POST", path: standDown, token: trainer, body: jsonBody(map[string]any{"reason": "演练结束"})})
@@ -176,6 +178,7 @@ func TestDrillsThroughTheAPI(t *testing.T) {
 	wrong := map[string]any{"message": "演练通知发错，请忽略。"}
 	res = do(t, h, request{method: "POST", path: "/api/v1/activations/" + string(run.Activation) + "/retract", token: trainer, body: jsonBody(wrong)})
 	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
+	assert.Contains(t, res.errorBody(t).Message, ": a trainer retracts a drill with muster drill retract RUN", "the refusal says what a trainer does instead")
 	res = do(t, h, request{method: "POST", path: retract, token: viewer, body: jsonBody(wrong)})
 	assert.Equal(t, http.StatusForbidden, res.Code, "%s", res.Body)
 	res = do(t, h, request{method: "POST", path: retract, token: trainer, body: jsonBody(map[string]any{"message": "演练通知发错，请忽略。", "dry_run": true})})

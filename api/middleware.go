@@ -242,9 +242,25 @@ func (s *Server) require(a access.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		who := identity(c)
 		if !access.Allowed(who.Role, a) {
-			s.writeError(c, muster.Errorf(muster.EForbidden, "token %q (role %s) lacks the %s permission this request needs", who.Name, who.Role, a))
+			s.writeError(c, muster.Errorf(muster.EForbidden, "token %q (role %s) lacks the %s permission this request needs%s", who.Name, who.Role, a, forbiddenHint(who.Role, c.FullPath())))
 			return
 		}
 		c.Next()
 	}
+}
+
+// forbiddenHint is what a refusal of the route at path tells a role that
+// has another way to do what it asked: a trainer stopping or retracting a
+// call-up is pointed to its drill run's. "" when there is none.
+func forbiddenHint(r access.Role, path string) string {
+	if r != access.Trainer {
+		return ""
+	}
+	switch path {
+	case "/api/v1/activations/:id/stand-down":
+		return ": a trainer ends a drill with muster drill stand-down RUN (POST /api/v1/drill-runs/RUN/stand-down), which stands its call-up down; any other call-up is stood down by a commander"
+	case "/api/v1/activations/:id/retract":
+		return ": a trainer retracts a drill with muster drill retract RUN (POST /api/v1/drill-runs/RUN/retract); any other call-up is retracted by a commander"
+	}
+	return ""
 }
