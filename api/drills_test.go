@@ -396,8 +396,8 @@ func TestPlanApplyWarnsOfDrillSchedulesOutsideANarrowedScope(t *testing.T) {
 	}
 	require.Len(t, ours, 1, "%q", r.Warnings)
 	assert.Equal(t, "drill schedule "+string(outside.ID)+` "江北区通讯演练" runs in 江北区 (990102), outside plan flood-control's new scope (990101): `+
-		"its next run, due 2026-12-14 09:00 +08:00 (Asia/Shanghai), will be refused; delete it (muster drill delete "+string(outside.ID)+
-		") and schedule it again with --confirm-scope 990101,990102 if that is meant, or keep its regions in the plan's scope", ours[0])
+		"its next run, due 2026-12-14 09:00 +08:00 (Asia/Shanghai), will be refused; if that is meant, confirm it in place (muster drill update "+string(outside.ID)+
+		" --confirm-scope 990101,990102: it keeps its ID, runs and findings), or keep its regions in the plan's scope", ours[0])
 	for _, s := range []drills.Schedule{inside, paused, confirmed} {
 		assert.NotContains(t, strings.Join(r.Warnings, "\n"), string(s.ID), "%s", s.Title)
 	}

@@ -46,7 +46,7 @@ func (s *Service) ScopeWarnings(ctx context.Context, level muster.Consistency, p
 				due = sc.Due.In(loc).Format("2006-01-02 15:04 -07:00") + " (" + loc.String() + ")"
 			}
 			out = append(out, fmt.Sprintf("drill schedule %s %q runs in %s, outside plan %s's new scope (%s): its next run, due %s, will be refused; "+
-				"delete it (muster drill delete %s) and schedule it again with --confirm-scope %s if that is meant, or keep its regions in the plan's scope",
+				"if that is meant, confirm it in place (muster drill update %s --confirm-scope %s: it keeps its ID, runs and findings), or keep its regions in the plan's scope",
 				sc.ID, sc.Title, strings.Join(outside, ", "), plan, plans.JoinCodes(scope, ", "), due, sc.ID, confirm))
 			return nil
 		})

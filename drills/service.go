@@ -666,8 +666,8 @@ func (s *Service) scopeNotConfirmed(ctx context.Context, id ScheduleID, err erro
 	if sc.ConfirmScope != "" {
 		made = fmt.Sprintf("with --confirm-scope %s", sc.ConfirmScope)
 	}
-	return invalidf("drill %s not started: %s; a drill's scope is confirmed when it is scheduled (%s was scheduled %s; muster drill run takes none): "+
-		"if that is meant, delete it (muster drill delete %s) and schedule it again with --confirm-scope %s, or change plan %s to cover its regions",
+	return invalidf("drill %s not started: %s; a drill's scope is confirmed with its schedule (%s was scheduled %s; muster drill run takes none): "+
+		"if that is meant, confirm it in place (muster drill update %s --confirm-scope %s: it keeps its ID, runs and findings), or change plan %s to cover its regions",
 		id, why, id, made, id, confirm, sc.Plan)
 }
 
