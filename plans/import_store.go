@@ -358,6 +358,9 @@ func personLabel(p Person) string {
 // it named the holder, and the same file imported again was refused.
 const rulesBackupsAfterImport = 8
 
+// noBackupPerson is the reason given for a backup that resolves to no one.
+const noBackupPerson = "no person in the file or the roster has this phone or external ID"
+
 // stageRows is reconcile up to the writes, which it stages in puts; with
 // puts nil it only counts (a dry run).
 func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (ImportResult, error) {
@@ -546,7 +549,7 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 					personLabel(p), externalHint(p)))
 				continue
 			}
-			fail(i, "backup", r.Backup, "no person in the file or the roster has this phone or external ID")
+			fail(i, "backup", r.Backup, noBackupPerson)
 		case j == i || (id != "" && id == match[i]):
 			fail(i, "backup", r.Backup, "a person cannot be their own backup")
 		default:

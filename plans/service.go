@@ -523,6 +523,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	// the answer needs, so that the rows can be collected once they are
 	// staged, before the commit builds a million records on this node.
 	rows, parseErrors, encoding, format, absent := roster.Rows, roster.Errors, roster.Encoding, roster.Format, roster.Absent
+	rejected := roster.rejected
 	roster = nil
 	parseBad := map[int]bool{}
 	for _, e := range parseErrors {
@@ -531,6 +532,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	total := len(rows) + len(parseBad)
 	merge := func(res ImportResult) ImportResult {
 		res.Rows = total
+		backupsOnBadRows(res.Errors, rejected)
 		res.Encoding, res.Format, res.Kept = encoding, format, absent
 		if len(parseErrors) > 0 {
 			all := append(append([]RowError(nil), parseErrors...), res.Errors...)
@@ -591,6 +593,28 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 		return res, err
 	}
 	return merge(res), nil
+}
+
+// backupsOnBadRows says of each backup that names no one but is the phone
+// or 编号 of a row the file itself has errors on (rejected: its phones and
+// folded external IDs → row) which row that is, as a backup on a row that
+// fails against the roster is told, whether named by phone or by 编号.
+func backupsOnBadRows(errs []RowError, rejected map[string]int) {
+	if len(rejected) == 0 {
+		return
+	}
+	for i, e := range errs {
+		if e.Field != "backup" || e.Reason != noBackupPerson {
+			continue
+		}
+		key := e.Value
+		if !strings.HasPrefix(key, "+") {
+			key = FoldExternalID(key)
+		}
+		if row, ok := rejected[key]; ok {
+			errs[i].Reason = fmt.Sprintf("refers to row %d, which has errors", row)
+		}
+	}
 }
 
 // importRowBytes is the disk one imported row is expected to take on every
