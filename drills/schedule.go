@@ -373,6 +373,12 @@ func (s *Schedule) checkSpacing(now time.Time) error {
 		if !more {
 			break
 		}
+		if s.NoNotice != nil && sameDay(prev, due, loc) {
+			// Each due day's run starts at a time picked in the window:
+			// a second due time that day has the same window.
+			return invalidf("cron %q is due more than once a day (%s and %s): an unannounced drill starts at a time picked inside its window (%s) on each day it is due, so give a cron due at most once a day, such as \"0 9 * * 1\" for Mondays",
+				s.Cron, prev.In(loc).Format("2006-01-02 15:04"), due.In(loc).Format("15:04"), s.NoNotice.String())
+		}
 		gap := earliestStart(s, due, loc).Sub(latestStart(s, prev, loc))
 		if refused != "" {
 			least = min(least, gap)
@@ -423,4 +429,11 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// sameDay reports whether a and b fall on the same calendar day in loc.
+func sameDay(a, b time.Time, loc *time.Location) bool {
+	ay, am, ad := a.In(loc).Date()
+	by, bm, bd := b.In(loc).Date()
+	return ay == by && am == bm && ad == bd
 }

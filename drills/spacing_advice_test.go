@@ -43,3 +43,25 @@ func TestSpacingRefusalOffersOnlyALengthThatFits(t *testing.T) {
 		})
 	}
 }
+
+// An unannounced drill due more than once a day is refused for that, in
+// so many words: each due day's run starts at a time picked in the one
+// window, where the refusal spoke of due times outside the window, "0s
+// apart" and the due day's window (round 25, Y9).
+func TestAnUnannouncedDrillDueTwiceADayIsRefusedForThat(t *testing.T) {
+	e := newClockedEnv(t, 1, 50, nil)
+	ctx := testCtx(t)
+	for _, cron := range []string{"*/30 * * * *", "0 9,15 * * 1"} {
+		in := weekly(district)
+		in.Cron, in.NoNotice = cron, "09:00-17:00"
+		_, err := e.drills.Schedule(ctx, "trainer", in)
+		require.True(t, muster.IsCode(err, muster.EInvalid), "%s: %v", cron, err)
+		assert.ErrorContains(t, err, "is due more than once a day", cron)
+		assert.ErrorContains(t, err, "inside its window (09:00-17:00)", cron)
+		assert.ErrorContains(t, err, "give a cron due at most once a day", cron)
+	}
+	in := weekly(district)
+	in.Cron, in.NoNotice = "0 9 * * 1", "09:00-17:00"
+	_, err := e.drills.Schedule(ctx, "trainer", in)
+	require.NoError(t, err, "once a day is fine")
+}
