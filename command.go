@@ -636,6 +636,13 @@ const commandVersion byte = 1
 //	   (someone who answered 1 to a newer call-up, then a bare 2 to an
 //	   older one of another plan); before, the reply was a note on the
 //	   newer one.
+//	   warning.prompt and warning.escalate on a warning whose stage was
+//	   listed before, still due at the command's time, none of whose
+//	   people acknowledged it (and, for warning.prompt, not escalated
+//	   yet), append the texts of the holders with a phone now who have no
+//	   text to that phone nor one to the same name folded that did not
+//	   fail for good (no_phone false), and claim them as the others; before,
+//	   people given a phone after the listing were never texted.
 const Rules = 13
 
 // maxRules is the most the command encoding holds (7 bits of the flags byte).

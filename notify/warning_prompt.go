@@ -102,16 +102,58 @@ func calledAsCommander(p *plans.WarningPrompted, n plans.TextNotice) bool {
 	if p == nil {
 		return false
 	}
+	return slices.ContainsFunc(p.Texts, func(x plans.TextNotice) bool {
+		return (x.State == plans.NoticeSent || x.State == plans.NoticeSending) && (x.Phone == n.Phone || sameHolder(x, n))
+	})
+}
+
+// sameHolder reports whether texts a and b name a holder in common (the
+// names of people sharing a phone are joined with 、), told apart by
+// their names folded (access.HolderKey).
+func sameHolder(a, b plans.TextNotice) bool {
 	names := map[string]bool{}
-	for _, h := range strings.Split(n.Holder, "、") {
+	for _, h := range strings.Split(a.Holder, "、") {
 		names[access.HolderKey(h)] = true
 	}
-	return slices.ContainsFunc(p.Texts, func(x plans.TextNotice) bool {
-		if x.State != plans.NoticeSent && x.State != plans.NoticeSending {
-			return false
+	return slices.ContainsFunc(strings.Split(b.Holder, "、"), func(h string) bool { return names[access.HolderKey(h)] })
+}
+
+// rulesLateTexts is the behaviour (muster.Rules) from which a stage of a
+// warning's 叫应 listed before (warning.prompt, warning.escalate) texts
+// the people given a phone since (late): the claim appends them to the
+// stage's texts (no_phone no longer) and claims them as it does the
+// others. Under older rules (the 叫应 is 13's) they were never texted.
+const rulesLateTexts = 13
+
+// late lists the people of stage st of w, as tx has them, whom its record
+// (listed before) has no text for, to text at t: those with a phone on
+// record now that have no text to that phone, nor one to a holder of the
+// same name folded that did not fail for good (a commander given a token
+// with a phone, or a phone in place of one that failed). None unless the
+// stage is still due, none of its people acknowledged it (应), and, for
+// the commanders' (escalates), the warning did not go on to the
+// superiors yet. Ordered by holder.
+func (st textStage) late(tx *bolt.Tx, w *plans.Warning, t time.Time) ([]plans.TextNotice, error) {
+	rec := *st.of(w)
+	if rec == nil || !st.due(w, t) || len(rec.Acks()) > 0 || (st.escalates && w.Escalated != nil) {
+		return nil, nil
+	}
+	listed, err := st.list(tx, w)
+	if err != nil {
+		return nil, err
+	}
+	var out []plans.TextNotice
+	for _, n := range listed {
+		if n.State != plans.NoticeDue { // skipped as it was listed (called as a commander)
+			continue
 		}
-		return x.Phone == n.Phone || slices.ContainsFunc(strings.Split(x.Holder, "、"), func(h string) bool { return names[access.HolderKey(h)] })
-	})
+		if !slices.ContainsFunc(rec.Texts, func(x plans.TextNotice) bool {
+			return x.Phone == n.Phone || sameHolder(x, n) && !(x.State == plans.NoticeFailed && !retryable(x))
+		}) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // holdersToText lists, as the state has them, the holders of a token of
@@ -214,8 +256,10 @@ var (
 // EscalateBy with it plus EscalateAfter), and claims their texts that are
 // due (and, with Resend, those claimed before and left without an
 // outcome) while the warning is still due a prompt; once it is not
-// (answered, lifted, expired), a text still due is skipped, saying why. A
-// warning never due a prompt is left as it is.
+// (answered, lifted, expired), a text still due is skipped, saying why.
+// Listed before, it adds the texts of commanders given a phone since, while
+// the warning is still due a prompt (textStage.late, rulesLateTexts), and
+// claims them. A warning never due a prompt is left as it is.
 func applyWarningPrompt(tx *bolt.Tx, c *muster.Command) (any, error) {
 	return applyTextStage(tx, c, promptStage)
 }
@@ -259,6 +303,16 @@ func applyTextStage(tx *bolt.Tx, c *muster.Command, st textStage) (any, error) {
 			out.Started = true
 		}
 		changed := out.Started
+		if !out.Started && c.RulesAtLeast(rulesLateTexts) {
+			late, err := st.late(tx, w, c.Time)
+			if err != nil {
+				return false, err
+			}
+			if len(late) > 0 {
+				(*rec).Texts = append((*rec).Texts, late...)
+				(*rec).NoPhone, changed = false, true
+			}
+		}
 		restore := restoreEra(tx)
 		for i := range (*rec).Texts {
 			n := &(*rec).Texts[i]

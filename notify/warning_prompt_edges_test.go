@@ -158,3 +158,75 @@ func TestAWarningWhoseAnswerIsRetractedIsUnansweredAgain(t *testing.T) {
 	require.Len(t, esc, 1)
 	assert.Contains(t, esc[0], "09:10已短信叫应指挥长周一，09:25撤回误发的"+string(wrong.ID)+"，至09:35仍未启动响应。")
 }
+
+// Phones given to people after a warning listed them.
+const (
+	fengPhone  = "+8613900000026" // 冯四, a commander with no phone at first
+	qianPhone2 = "+8613900000027" // 钱八, an approver made after the escalation
+	suPhone    = "+8613900000028" // 苏九, a commander made after the escalation
+)
+
+// A commander given a phone (a token with one) after the warning listed
+// its commanders, while it is still unanswered and not escalated, is
+// texted then, once, as the others were, and recorded with them: one
+// listed when no commander had a phone (no_phone) too. Once the warning
+// went on to the superiors, a commander given a phone is not texted; an
+// approver given one then gets the superiors' text.
+func TestACommanderGivenAPhoneAfterTheWarningListedThemIsTexted(t *testing.T) {
+	r := newPromptRig(t, 1)
+	n := r.c.WaitLeader(15 * time.Second).Node
+	createTokens(t, n, promptTokens[1:]...) // 冯四 (no phone), 吴二, 郑三
+	w := r.issue(t, district)
+	r.clock.Add(promptTimeout) // 09:10
+	got := r.waitPrompted(t, w.ID)
+	require.True(t, got.Prompted.NoPhone)
+	require.Empty(t, got.Prompted.Texts)
+	listed := got.Prompted.At
+
+	waitText := func(phone string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(r.sim.Messages(phone)) < want {
+			require.True(t, time.Now().Before(deadline), "no text to %s", phone)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	r.clock.Add(2 * time.Minute)        // 09:12
+	createTokens(t, n, promptTokens[0]) // 周一, with a phone
+	waitText(commanderPhone, 1)
+	createTokens(t, n, access.NewToken{Name: "feng-phone", Holder: "冯四", Phone: fengPhone, Role: access.Commander})
+	waitText(fengPhone, 1)
+	got = r.waitPrompted(t, w.ID)
+	assert.False(t, got.Prompted.NoPhone)
+	assert.Equal(t, listed, got.Prompted.At, "listed once")
+	assert.Equal(t, listed.Add(promptTimeout), got.Prompted.EscalateBy)
+	require.Len(t, got.Prompted.Texts, 2, "%+v", got.Prompted.Texts)
+	for i, holder := range []string{"周一", "冯四"} {
+		x := got.Prompted.Texts[i]
+		assert.Equal(t, holder, x.Holder)
+		assert.Equal(t, plans.NoticeSent, x.State)
+		assert.Equal(t, notify.PromptAttemptID(w.ID, i, 1), x.Attempt)
+		assert.Equal(t, r.clock.Now(), x.At)
+	}
+	assert.Contains(t, r.sim.Messages(fengPhone)[0].Body, "【叫应】暴雨红色预警"+string(w.ID))
+	assert.EqualValues(t, 1, r.starts.n.Load(), "one log line as it began to prompt")
+
+	r.clock.Add(promptTimeout) // 09:22
+	got = r.waitEscalated(t, w.ID)
+	require.Len(t, r.sim.Messages(approverPhone), 1)
+	assert.Contains(t, r.sim.Messages(approverPhone)[0].Body, "已短信叫应指挥长周一、冯四")
+	createTokens(t, n, access.NewToken{Name: "su", Holder: "苏九", Phone: suPhone, Role: access.Commander},
+		access.NewToken{Name: "qian", Holder: "钱八", Phone: qianPhone2, Role: access.Approver})
+	waitText(qianPhone2, 1)
+	got = r.waitEscalated(t, w.ID)
+	require.Len(t, got.Escalated.Texts, 2)
+	assert.Equal(t, "钱八", got.Escalated.Texts[1].Holder)
+	assert.Equal(t, notify.WarningEscalationAttemptID(w.ID, 1, 1), got.Escalated.Texts[1].Attempt)
+	assert.Contains(t, r.sim.Messages(qianPhone2)[0].Body, "【叫应升级】")
+	assert.Len(t, got.Prompted.Texts, 2, "no commander is added once it escalated")
+	assert.Empty(t, r.sim.Messages(suPhone))
+	for _, p := range []string{commanderPhone, fengPhone, approverPhone} {
+		assert.Len(t, r.sim.Messages(p), 1, p)
+	}
+	assert.EqualValues(t, 4, r.sim.Stats().Accounts[liveAcct.SID].Created)
+}

@@ -64,6 +64,11 @@ type WarningPrompterConfig struct {
 // account only, and a drill's warning is answered by a drill, which its
 // organisers watch for (muster warning list marks it).
 //
+// One given a phone (a token with one) after a stage listed its people,
+// while the stage is still due and none of them acknowledged it, and,
+// for the commanders, before the warning escalated, is texted as the
+// others were, once (rulesLateTexts).
+//
 // A warning still unanswered and in force EscalateAfter after its
 // commanders were listed, none of whom acknowledged it by replying to the
 // text (已应, rulesWarningAcks; plans.Warning.EscalationDue), is escalated to
@@ -163,19 +168,27 @@ var (
 		text:    WarningEscalationText}
 )
 
-// need says what stage st of w needs at now: claim, to list or claim its
-// texts; warn, nobody had a phone and it is still due (log it once).
-func (st prompterStage) need(w plans.Warning, now time.Time, resend, retry bool) (claim, warn bool) {
+// need says what stage st of w needs at now, as tx has it: claim, to
+// list or claim its texts (one to someone given a phone since it listed
+// them too: late); warn, nobody had a phone and it is still due (log it
+// once).
+func (st prompterStage) need(tx *bolt.Tx, w plans.Warning, now time.Time, resend, retry bool) (claim, warn bool, err error) {
 	rec := *st.of(&w)
+	if rec == nil {
+		return st.due(&w, now), false, nil
+	}
+	late, err := st.late(tx, &w, now)
 	switch {
-	case rec == nil:
-		return st.due(&w, now), false
+	case err != nil:
+		return false, false, err
+	case len(late) > 0:
+		return true, false, nil
 	case rec.NoPhone:
-		return false, st.due(&w, now)
+		return false, st.due(&w, now), nil
 	default:
 		return slices.ContainsFunc(rec.Texts, func(x plans.TextNotice) bool {
 			return x.Claimable(resend) || (retry && retryable(x) && st.due(&w, now))
-		}), false
+		}), false, nil
 	}
 }
 
@@ -215,7 +228,10 @@ func (p *WarningPrompter) tick(ctx context.Context, term *promptTerm) error {
 				continue
 			}
 			for _, st := range []prompterStage{prompting, escalating} {
-				claim, warn := st.need(w, now, term.resend, p.live != nil)
+				claim, warn, err := st.need(tx, w, now, term.resend, p.live != nil)
+				if err != nil {
+					return err
+				}
 				if claim {
 					due = append(due, stageDue{st, w.ID})
 				}

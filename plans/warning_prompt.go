@@ -24,9 +24,13 @@ type WarningPrompted struct {
 	// by a muster before escalation, which never escalates).
 	EscalateBy time.Time `json:"escalate_by,omitzero"`
 	// NoPhone says that nobody of the stage had a phone on record: nobody
-	// was texted, and the leader logs it as a warning.
+	// was texted, and the leader logs it as a warning (until someone is
+	// given a phone while the stage is due: notify texts them then).
 	NoPhone bool `json:"no_phone,omitempty"`
-	// Texts are the texts to the people listed, ordered by holder.
+	// Texts are the texts to the people listed, ordered by holder, then
+	// those to people given a phone after they were listed, while the
+	// stage was still due (rules 13 in notify), in the order they were
+	// added.
 	Texts []TextNotice `json:"texts"`
 }
 
