@@ -228,10 +228,11 @@ func TestActivationsThroughTheAPI(t *testing.T) {
 	assert.Equal(t, "request body: want a JSON object, got an array", res.errorBody(t).Message)
 	// A retried request with the same Idempotency-Key gets the activation
 	// the first one created; another key, another activation; the same key
-	// for another request is a conflict.
+	// for another request is a conflict. (repeat: another key drills the
+	// people the first still drills.)
 	keyed := func(key string, region string) (int, notify.Activation) {
 		res := do(t, h, request{method: "POST", path: "/api/v1/activations", token: f.root, header: map[string]string{"Idempotency-Key": key},
-			body: jsonBody(map[string]any{"plan_id": "flood-control", "regions": []string{region}, "level": "IV", "purpose": "EXERCISE", "reason": "重试"})})
+			body: jsonBody(map[string]any{"plan_id": "flood-control", "regions": []string{region}, "level": "IV", "purpose": "EXERCISE", "reason": "重试", "repeat": true})})
 		var a notify.Activation
 		if res.Code == http.StatusCreated {
 			res.decode(t, &a)

@@ -141,7 +141,9 @@ func describeOpenAt(r Run, end time.Time) string {
 // (otherRunOpen at the command's time): the due time is recorded missed
 // naming the open run, as for a run of its own schedule, and a run whose
 // length is over, or ends at most Grace after the due time, is stood down
-// in the same raft entry. Under older rules only the schedule's own run
+// in the same raft entry. An EXERCISE or TEST call-up started by hand
+// that is active over them records the due time missed too
+// (handDrillOpen). Under older rules only the schedule's own run
 // before was looked at, and two schedules of the same district due at the
 // same minute called the same people up twice at once.
 const rulesOtherRunsOverlap = 13
@@ -324,4 +326,41 @@ func runSpans(s *Schedule, now time.Time) ([]runSpan, error) {
 		out = append(out, runSpan{due: due, from: earliestStart(s, due, loc), to: latestStart(s, due, loc).Add(s.RunLength())})
 	}
 	return out, nil
+}
+
+// handDrillOpen is the first drill call-up started by hand (an EXERCISE or
+// TEST activation, not a drill's run) still active over regions that
+// overlap s's, or above or below them; ok is false when none is. A run of
+// s would drill its people a second time at once, as over another drill's
+// run, and the replies would answer one of the two call-ups only.
+func handDrillOpen(tx *bolt.Tx, s *Schedule) (a notify.Activation, ok bool, err error) {
+	open, err := notify.OpenDrills(tx, s.Regions)
+	if err != nil || len(open) == 0 {
+		return a, false, err
+	}
+	runs := map[plans.ActivationID]bool{}
+	if b := tx.Bucket(bEnds); b != nil {
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && len(k) > 8; k, _ = c.Next() {
+			r, err := getRun(tx, RunID(k[8:]))
+			if err != nil {
+				return a, false, err
+			}
+			runs[r.Activation] = true
+		}
+	}
+	for _, o := range open {
+		if !runs[o.ID] {
+			return o, true, nil
+		}
+	}
+	return a, false, nil
+}
+
+// describeHand names, for a person, a drill call-up started by hand that
+// is open over a schedule's regions, and since when, in the schedule's
+// time zone loc.
+func describeHand(a notify.Activation, loc *time.Location) string {
+	return fmt.Sprintf("%s activation %s (%s level %s: %s), started by hand by %s at %s, is still drilling %s (演练重叠: a drill run does not overlap another drill's call-up over the same regions)",
+		a.Purpose, a.ID, a.Plan, a.Level, a.Reason, a.CreatedBy, a.Start().In(loc).Format("2006-01-02 15:04 -07:00"), plans.JoinCodes(a.Regions, ","))
 }

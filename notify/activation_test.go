@@ -505,7 +505,8 @@ func TestScopeGuardNeedsTheRegionsNamed(t *testing.T) {
 			require.NoError(t, err)
 		}
 	}
-	wide := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{"990106", "990105", "990104", "990103", other, district}, Level: "IV", Purpose: "EXERCISE", Reason: "x"}
+	wide := notify.ActivationRequest{Plan: "flood-small", Regions: []plans.RegionCode{"990106", "990105", "990104", "990103", other, district}, Level: "IV", Purpose: "EXERCISE", Reason: "x",
+		DuringRecovery: true} // the district recovers from the LIVE call-up above
 	p, err = e.svc.Preview(ctx, wide)
 	require.NoError(t, err)
 	require.Greater(t, p.Total, 30)
@@ -707,7 +708,8 @@ func TestLiveCallUpStandsDownTheDrillsWhereItStarts(t *testing.T) {
 			region plans.RegionCode
 		}{{&above, city}, {&under, street}, {&elsewhere, "990102"}} {
 			var err error
-			*p.a, err = e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{p.region}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练"})
+			*p.a, err = e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{p.region}, Level: "IV", Purpose: "EXERCISE", Reason: "防汛演练",
+				Repeat: true}) // the city's drill and the street's overlap, on purpose
 			require.NoError(t, err)
 		}
 		return above, under, elsewhere
@@ -747,7 +749,7 @@ func TestLiveCallUpStandsDownTheDrillsWhereItStarts(t *testing.T) {
 		require.True(t, muster.IsCode(err, muster.EConflict), "drill over %s: %v", r, err)
 		assert.Contains(t, err.Error(), string(live.ID))
 	}
-	_, err = e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{"990102"}, Level: "IV", Purpose: "TEST", Reason: "通讯测试"})
+	_, err = e.svc.Activate(testCtx(t), "trainer", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{"990102"}, Level: "IV", Purpose: "TEST", Reason: "通讯测试", Repeat: true})
 	require.NoError(t, err)
 
 	// The same plan over the same district again: the preview says it is
@@ -805,6 +807,7 @@ func TestAnIdempotencyKeyCreatesOneActivation(t *testing.T) {
 			e := newEnvWith(t, 1, 100, clustertest.Options{Setup: setup, Config: func(_ int, c *cluster.Config) { c.Rules = rules }}, testCtx(t))
 			req := floodIV(district)
 			req.Purpose, req.Key = "EXERCISE", "drill-42"
+			req.Repeat = true // a second actor drills the district again
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			ids := map[plans.ActivationID]bool{}
@@ -1014,7 +1017,7 @@ func TestPeopleCalledUpForRealAreNotDrilledElsewhere(t *testing.T) {
 	assert.Equal(t, len(shared), p.LeftOut)
 	assert.Equal(t, len(before)-len(shared), p.Total)
 	test := drillReq
-	test.Purpose, test.Reason = "TEST", "通讯测试"
+	test.Purpose, test.Reason, test.Repeat = "TEST", "通讯测试", true
 	second, err := e.svc.Activate(testCtx(t), "trainer", test)
 	require.NoError(t, err)
 	assert.Equal(t, len(shared), second.LeftOut)

@@ -258,7 +258,7 @@ func TestBoardRollsUpBelowTheActivatedRegions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// The whole city is more than level IV usually calls: confirmed.
 			a, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{tc.region}, Level: "IV", Purpose: "EXERCISE", Reason: "通讯演练",
-				ConfirmScope: string(tc.region)})
+				ConfirmScope: string(tc.region), Repeat: true})
 			require.NoError(t, err)
 			b, err := e.svc.Board(ctx, muster.Default, a.ID)
 			require.NoError(t, err)
@@ -282,7 +282,7 @@ func TestBoardRollsUpBelowTheActivatedRegions(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, grids.Items, 1)
 	g := grids.Items[0]
-	st, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{g.Code}, Level: "IV", Purpose: "TEST", Reason: "测试"})
+	st, err := e.svc.Activate(ctx, "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{g.Code}, Level: "IV", Purpose: "TEST", Reason: "测试", Repeat: true})
 	require.NoError(t, err)
 	b, err := e.svc.Board(ctx, muster.Default, st.ID)
 	require.NoError(t, err)

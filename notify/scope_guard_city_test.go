@@ -74,7 +74,7 @@ func TestAWholeCityLiveCallUpWithoutAnExpectedCountIsConfirmed(t *testing.T) {
 			require.NoError(t, err)
 
 			for _, req := range []notify.ActivationRequest{
-				{Plan: "flood-bare", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "全市通讯演练"},
+				{Plan: "flood-bare", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "全市通讯演练", DuringRecovery: true},
 				{Plan: "flood-bare", Regions: []plans.RegionCode{other}, Level: "IV", Purpose: "LIVE", Reason: "暴雨黄色预警"},
 				{Plan: "flood-bare", Regions: []plans.RegionCode{city}, Level: "II", Purpose: "LIVE", Reason: "暴雨红色预警"},
 			} {

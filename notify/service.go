@@ -178,6 +178,12 @@ type ActivationRequest struct {
 	// plan, level and regions): without it, such a request is refused, so
 	// that a command typed twice does not page everyone twice.
 	Repeat bool `json:"repeat,omitempty"`
+	// DuringRecovery asks for an EXERCISE or TEST call-up over a region in
+	// recovery (恢复) after a live emergency: without it, such a request is
+	// refused, as a drill's run by hand is (notDuringRecovery). Repeat
+	// likewise lets an EXERCISE or TEST request drill people another drill
+	// call-up still drills (演练重叠, notOverDrill).
+	DuringRecovery bool `json:"during_recovery,omitempty"`
 }
 
 // MaxKeyChars bounds an activation request's idempotency key.
@@ -459,6 +465,16 @@ type Preview struct {
 	// call-up still open or awaiting approval (ask with repeat to start it
 	// all the same); empty when it would not be.
 	Again string `json:"again,omitempty"`
+	// DrillOverlap says why starting this EXERCISE or TEST call-up would be
+	// refused: another drill call-up, started by hand or a drill's run, is
+	// still drilling its people (演练重叠; ask with repeat to start it all
+	// the same); empty when it would not be.
+	DrillOverlap string `json:"drill_overlap,omitempty"`
+	// Recovery says why starting this EXERCISE or TEST call-up would be
+	// refused: a region among, above or below its regions is in recovery
+	// (恢复) after a live emergency (ask with during_recovery to start it
+	// all the same, which Warnings then say); empty when it would not be.
+	Recovery string `json:"recovery,omitempty"`
 	// NoLiveSMS says why starting or approving this LIVE call-up would be
 	// refused: the leader, which sends its messages, has no LIVE SMS
 	// account (Service.LeaderWithoutLiveSMS); empty when it has one.
@@ -512,6 +528,21 @@ func (s *Service) Preview(ctx context.Context, req ActivationRequest) (Preview, 
 		if err := notAgain(tx, "", cr, req.Repeat, s.now()); muster.IsCode(err, muster.EConflict) {
 			out.Again = err.Error()
 		} else if err != nil {
+			return err
+		}
+		if err := notOverDrill(tx, "", cr, req.Repeat); muster.IsCode(err, muster.EConflict) {
+			out.DrillOverlap = err.Error()
+		} else if err != nil {
+			return err
+		}
+		if err := notDuringRecovery(tx, "", cr, req.DuringRecovery); muster.IsCode(err, muster.EConflict) {
+			out.Recovery = err.Error()
+		} else if err != nil {
+			return err
+		}
+		if req.DuringRecovery {
+			w, err := duringRecoveryWarnings(tx, cr)
+			out.Warnings = append(out.Warnings, w...)
 			return err
 		}
 		return nil
@@ -706,7 +737,10 @@ const activationTimeout = 2 * time.Minute
 // Activate creates an activation: the plan version is pinned, the recipients
 // are derived and written and the regions switched to emergency, all in one
 // raft entry. Bad requests are EInvalid (or ENotFound for an unknown plan)
-// and change nothing.
+// and change nothing. A LIVE request repeating a LIVE call-up still open,
+// and an EXERCISE or TEST one over another drill call-up still active
+// (演练重叠), are EConflict unless req.Repeat; an EXERCISE or TEST one over a
+// region in recovery (恢复) is EConflict unless req.DuringRecovery.
 func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequest) (Activation, error) {
 	var out Activation
 	var cr activationCreate
@@ -729,6 +763,12 @@ func (s *Service) Activate(ctx context.Context, actor string, req ActivationRequ
 			return err
 		}
 		if err := notAgain(tx, actor, cr, req.Repeat, s.now()); err != nil {
+			return err
+		}
+		if err := notOverDrill(tx, actor, cr, req.Repeat); err != nil {
+			return err
+		}
+		if err := notDuringRecovery(tx, actor, cr, req.DuringRecovery); err != nil {
 			return err
 		}
 		if cr.Purpose == PurposeLive && !keyUsed(tx, actor, cr.Key) {

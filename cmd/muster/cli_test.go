@@ -295,12 +295,12 @@ func TestActivateStatusModeStandDown(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &a))
 	require.Positive(t, a.Recipients)
 	// A script run again with its idempotency key gets the activation its
-	// first run created.
+	// first run created (--repeat: the first drill still drills them).
 	var keyed [2]struct {
 		ID string `json:"id"`
 	}
 	for i := range keyed {
-		r = runCLI(t, env, append(slices.Clone(activate), "--yes", "-o", "json", "--idempotency-key", "nightly-1")...)
+		r = runCLI(t, env, append(slices.Clone(activate), "--yes", "-o", "json", "--idempotency-key", "nightly-1", "--repeat")...)
 		require.Zero(t, r.code, r.stderr)
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &keyed[i]))
 	}

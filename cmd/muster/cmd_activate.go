@@ -29,7 +29,7 @@ func newActivateCmd(g *globals) *cobra.Command {
 		regions, level, purpose, reason string
 		confirmScope, key               string
 		version                         int
-		yes, repeat                     bool
+		yes, repeat, duringRecovery     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "activate PLAN --region CODE[,CODE] --level I|II|III|IV --purpose live|exercise|test --reason TEXT",
@@ -41,7 +41,13 @@ and how long sending everyone takes; then it asks you to confirm by typing the
 region codes. --yes skips the question (scripts). A LIVE activation that
 repeats one still open (same plan, level and regions) is refused unless
 --repeat is given: the same command run twice would page everyone twice; the
-preview says so, and muster stops there without asking. An
+preview says so, and muster stops there without asking. So is an EXERCISE
+or TEST activation over (or above or below) the people another drill call-up
+still drills — one started by hand or a drill's run (演练重叠): a reply
+answers one call-up only, so neither drill would measure its own (--repeat
+drills them twice at once all the same); and one over a region in recovery
+(恢复) after a live emergency, as muster drill run is, unless
+--during-recovery is given. An
 activation wider than the
 plan expects — regions outside its scope, or more people than the level's
 expected count times the plan's guard factor, or a LIVE one of the whole
@@ -55,7 +61,7 @@ switched or sent before that.`,
 		Args: needArgs("PLAN"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := notify.ActivationRequest{Plan: plans.PlanID(args[0]), PlanVersion: version, Level: level, Purpose: strings.ToUpper(purpose), Reason: reason,
-				ConfirmScope: confirmScope, Repeat: repeat}
+				ConfirmScope: confirmScope, Repeat: repeat, DuringRecovery: duringRecovery}
 			req.Regions = codeList(regions)
 			if len(req.Regions) == 0 || level == "" || purpose == "" || strings.TrimSpace(reason) == "" {
 				return usageErrorf("--region, --level, --purpose and --reason are required")
@@ -100,6 +106,12 @@ switched or sent before that.`,
 				// The activation would be refused: asking to confirm it
 				// would only waste the time of whoever answers.
 				return errors.New("nothing was activated: it repeats a LIVE call-up still open; add --repeat if a repeat is meant")
+			}
+			if p.DrillOverlap != "" {
+				return errors.New("nothing was activated: another drill call-up still drills these people (演练重叠 above); add --repeat if drilling them twice at once is meant")
+			}
+			if p.Recovery != "" {
+				return errors.New("nothing was activated: a region is in recovery (恢复) after a live emergency (IN RECOVERY above); add --during-recovery if a drill during the recovery is meant")
 			}
 			if p.NoLiveSMS != "" {
 				return errors.New("nothing was activated: the leader has no LIVE SMS account, so nobody would be called (NO LIVE SMS ACCOUNT above)")
@@ -158,7 +170,8 @@ switched or sent before that.`,
 	f.IntVar(&version, "version", 0, "plan version to pin (default: the latest)")
 	f.StringVar(&confirmScope, "confirm-scope", "", "confirm a scope wider than the plan expects (outside its scope, far more people than the level's expected count, or LIVE the whole city at a level without one) by naming the regions, e.g. 990100")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
-	f.BoolVar(&repeat, "repeat", false, "call the people of a LIVE call-up still open (same plan, level and regions) a second time; without it such a request is refused")
+	f.BoolVar(&repeat, "repeat", false, "call the people of a LIVE call-up still open (same plan, level and regions) a second time, or drill people another drill call-up still drills (演练重叠); without it such a request is refused")
+	f.BoolVar(&duringRecovery, "during-recovery", false, "drill (exercise, test) although a region is in recovery (恢复) after a live emergency; without it such a request is refused")
 	f.StringVar(&key, "idempotency-key", "", "run again with the same key, it gets the activation the first run created instead of a second one (default: a key of this run's own, which it asks again with once when the outcome is unknown and prints)")
 	takeOnce(f, "region", "level", "purpose", "reason", "version", "confirm-scope", "idempotency-key")
 	return cmd
@@ -522,7 +535,7 @@ func printPreview(w io.Writer, p notify.Preview) {
 func previewWarnings(p notify.Preview) []string {
 	var out []string
 	out = append(out, p.Warnings...)
-	if len(p.AlreadyOpen) > 0 {
+	if len(p.AlreadyOpen) > 0 && p.DrillOverlap == "" { // a drill overlap's refusal says it
 		out = append(out, fmt.Sprintf("ALREADY ACTIVE — this plan is already calling up these regions (%s) for the same purpose: starting it again calls their people again.", joinIDs(p.AlreadyOpen)))
 	}
 	if p.AlreadyCalledUp > 0 {
@@ -538,6 +551,12 @@ func previewWarnings(p notify.Preview) []string {
 	}
 	if p.Again != "" {
 		out = append(out, repeatWarning(p))
+	}
+	if p.DrillOverlap != "" {
+		out = append(out, drillOverlapWarning(p))
+	}
+	if p.Recovery != "" {
+		out = append(out, recoveryWarning(p))
 	}
 	if p.NoLiveSMS != "" {
 		out = append(out, noLiveSMSWarning+p.NoLiveSMS)
@@ -562,6 +581,24 @@ func repeatWarning(p notify.Preview) string {
 	return "REFUSED AS A REPEAT — " + again
 }
 
+// drillOverlapWarning is the preview's line saying that p's EXERCISE or
+// TEST activation is refused as it overlaps another drill call-up (演练重叠),
+// naming --repeat.
+func drillOverlapWarning(p notify.Preview) string {
+	overlap := repeatFlag(p.DrillOverlap)
+	if !strings.Contains(overlap, "--repeat") {
+		overlap += " (--repeat)"
+	}
+	return "REFUSED AS A DRILL OVERLAP — " + overlap
+}
+
+// recoveryWarning is the preview's line saying that p's EXERCISE or TEST
+// activation is refused as a region is in recovery, naming
+// --during-recovery.
+func recoveryWarning(p notify.Preview) string {
+	return "IN RECOVERY — refused: " + p.Recovery
+}
+
 // refusedLine is the line of p's warnings (previewWarnings) saying why the
 // activation is refused whatever is answered, the repeat first, as the
 // command stops on it; "" when nothing refuses it.
@@ -569,6 +606,10 @@ func refusedLine(p notify.Preview) string {
 	switch {
 	case p.Again != "":
 		return repeatWarning(p)
+	case p.DrillOverlap != "":
+		return drillOverlapWarning(p)
+	case p.Recovery != "":
+		return recoveryWarning(p)
 	case p.NoLiveSMS != "":
 		return noLiveSMSWarning + p.NoLiveSMS
 	}
