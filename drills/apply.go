@@ -95,9 +95,14 @@ type Run struct {
 	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
 	Retracted bool               `json:"retracted,omitempty"`
 	// Outcome is filled in on reads too, for a started run: running while
-	// its call-up is active, then held, cut_short, stopped_by_live or
-	// retracted (only a run held counts as a drill of its regions).
+	// its call-up is active, then held, cut_short, stopped_by_live,
+	// retracted or simulated (only a run held counts as a drill of its
+	// regions).
 	Outcome string `json:"outcome,omitempty"`
+	// Simulated is filled in on reads too: the leader sent the run's
+	// call-up through the built-in simulator (notify.Activation.Simulated),
+	// so no phone was reached and it is not a drill held.
+	Simulated bool `json:"simulated,omitempty"`
 	// Warnings is set only in the answer to a run by hand, never stored:
 	// what may stop it soon (a LIVE request over its regions waiting for
 	// approval, which stands it down once approved).
@@ -596,13 +601,6 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if open {
 			return giveUp("not started: " + describeOther(other))
 		}
-		// Nor a drill call-up started by hand, which has no length: the
-		// due time is recorded missed while it is active.
-		if hand, ok, err := handDrillOpen(tx, &old); err != nil {
-			return nil, err
-		} else if ok {
-			return giveUp("not started: " + describeHand(hand, mustZone(&old)))
-		}
 		for _, r := range over {
 			if err := endRun(tx, c, r, "演练结束"); err != nil {
 				return nil, err
@@ -636,9 +634,7 @@ const rulesManualRunOpen = 7
 // FSM refuses a run by hand while another drill's run (another schedule's,
 // or one run by hand) is open over the same regions, or a region above or
 // below them (otherRunOpenNow at the command's time), as a due time then is
-// recorded missed; and while an EXERCISE or TEST call-up started by hand
-// (activation.create, not a drill's run) is active over them
-// (handDrillOpen). Under older rules it started, and the same people were
+// recorded missed. Under older rules it started, and the same people were
 // called up twice at once.
 const rulesManualOtherRunOpen = 13
 
@@ -681,11 +677,6 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 			return nil, err
 		} else if ok {
 			return nil, conflictf("drill %s not started: %s", s.ID, describeOther(other))
-		}
-		if hand, ok, err := handDrillOpen(tx, &s); err != nil {
-			return nil, err
-		} else if ok {
-			return nil, conflictf("drill %s not started: %s", s.ID, describeHand(hand, mustZone(&s)))
 		}
 	}
 	r, err := s.start(tx, c, time.Time{})

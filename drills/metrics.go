@@ -200,6 +200,11 @@ type Metrics struct {
 	// Either way the drill was cut short, not held.
 	Retraction *notify.Retraction `json:"retraction,omitempty"`
 	StoppedBy  plans.ActivationID `json:"stopped_by,omitempty"`
+	// Simulated is set when the leader sent the run's call-up through the
+	// built-in simulator (notify.Activation.Simulated): no phone was
+	// reached (模拟器发送，未到达任何手机), its reached, answered and silent
+	// figures are the simulator's, and it is not a drill held.
+	Simulated bool `json:"simulated,omitempty"`
 
 	// Start is when the call-up started; End is the earlier of its
 	// stand-down and AsOf (AsOf for a run still open), never before Start.
@@ -247,8 +252,11 @@ type TrendRow struct {
 	// CutShort marks a run cut short rather than held (see Overdue):
 	// retracted, stopped by a LIVE call-up, or stood down by hand before
 	// MinHeld (or its length) was over. Its figures are not a drill's.
-	CutShort bool  `json:"cut_short,omitempty"`
-	Total    Tally `json:"total"`
+	CutShort bool `json:"cut_short,omitempty"`
+	// Simulated marks a run sent through the built-in simulator: no phone
+	// was reached, and it is not a drill held.
+	Simulated bool  `json:"simulated,omitempty"`
+	Total     Tally `json:"total"`
 	// TimeZone is the run's schedule's, in which its times are shown
 	// (empty for runs recorded before runs kept it).
 	TimeZone string `json:"time_zone,omitempty"`
@@ -344,7 +352,7 @@ func trend(tx *bolt.Tx, plan plans.PlanID, asOf time.Time, cur *Metrics) ([]Tren
 		}
 		row := TrendRow{Run: r.ID, Activation: r.Activation, Start: m.Start, Type: r.Type, Level: r.Level,
 			Regions: r.Regions, Participants: r.Participants, NoNotice: r.NoNotice, Retracted: m.Retraction != nil,
-			StoppedBy: m.StoppedBy, CutShort: cutShort(tx, &r), Total: m.Total, TimeZone: r.TimeZone}
+			StoppedBy: m.StoppedBy, CutShort: cutShort(tx, &r), Simulated: m.Simulated, Total: m.Total, TimeZone: r.TimeZone}
 		if a, err := notify.GetActivation(tx, r.Activation); err == nil && !a.StoodDownAt.IsZero() && !a.StoodDownAt.After(asOf) {
 			row.StoodDownAt = a.StoodDownAt
 		}
@@ -439,7 +447,7 @@ func measure(tx *bolt.Tx, r Run, asOf time.Time, full bool) (Metrics, []Outcome,
 		Plan: a.Plan, PlanVersion: a.PlanVersion, PlanTitle: a.PlanTitle, PlanTitleEN: a.PlanTitleEN, Title: r.Title,
 		Type: r.Type, Level: a.Level, LevelName: a.LevelName, Regions: a.Regions, RegionNames: a.RegionNames,
 		Units: r.Units, Participants: r.Participants, LeftOut: a.LeftOut, Manual: r.Manual, NoNotice: r.NoNotice,
-		Retraction: a.Retraction, StoppedBy: a.StoppedBy,
+		Retraction: a.Retraction, StoppedBy: a.StoppedBy, Simulated: a.Simulated,
 		Start: a.Start(), AsOf: asOf.UTC(), Checkpoints: notify.AckCheckpoints(),
 		ByRegion: []Tally{}, ByGrid: []Tally{}, ByRole: []Tally{}, ByCategory: []Tally{}, NoAnswer: []Outcome{}}
 	m.End = m.AsOf

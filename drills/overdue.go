@@ -167,7 +167,9 @@ func DescribeFailure(code int, providerError string) (FailureKind, string) {
 // (a city-wide drill exercises every district). Runs of any version of the
 // plan count; missed and failed runs do not, nor do runs cut short
 // (cutShort: stopped by a LIVE call-up, retracted, or stood down by hand
-// within MinHeld of their start).
+// within MinHeld of their start), nor runs whose call-up the leader sent
+// through the built-in simulator (notify.Activation.Simulated): no phone
+// was reached, so nobody was drilled.
 //
 // Roster lists, per plan, the people its last finished started run (its
 // call-up stood down, or its EndsAt at or before now) failed to reach —
@@ -207,12 +209,13 @@ func (s *Service) Overdue(ctx context.Context, level muster.Consistency, now tim
 
 // startedRunsByPlan reads the started runs, each plan's in start order,
 // leaving out those cut short (cutShort: stopped by a LIVE call-up,
-// retracted, or stood down by hand within MinHeld): they were not drills
-// held, and their silent people did not fail them.
+// retracted, or stood down by hand within MinHeld) and those sent through
+// the built-in simulator (simulated): they were not drills held, and
+// their silent people did not fail them.
 func startedRunsByPlan(tx *bolt.Tx) (map[plans.PlanID][]Run, error) {
 	out := map[plans.PlanID][]Run{}
 	err := forEachRun(tx, func(r Run) error {
-		if r.Status == RunStarted && !cutShort(tx, &r) {
+		if r.Status == RunStarted && !cutShort(tx, &r) && !simulated(tx, &r) {
 			out[r.Plan] = append(out[r.Plan], r)
 		}
 		return nil
@@ -369,6 +372,24 @@ func cutShort(tx *bolt.Tx, r *Run) bool {
 	return a.StoodDownAt.Sub(started) < r.HeldAfter()
 }
 
+// SimulatedWarning is what the answer to a run by hand says when drills'
+// messages go to the built-in simulator (Service.Simulated).
+const SimulatedWarning = "模拟器发送，未到达任何手机: sent through the built-in simulator, no phone will be reached — the node has no EXERCISE SMS account " +
+	"(--exercise-twilio-account-sid, --exercise-twilio-auth-token, --exercise-twilio-from); the run's figures will be the simulator's, " +
+	"and it will not count as a drill held (muster drill overdue) nor list its silent people"
+
+// simulated reports whether run r's call-up went to the built-in
+// simulator (notify.Activation.Simulated, rules 13): it reached no phone,
+// so it is no drill held, whatever its length, and its silent people are
+// not to be chased.
+func simulated(tx *bolt.Tx, r *Run) bool {
+	if r.Activation == "" {
+		return false
+	}
+	a, err := notify.GetActivation(tx, r.Activation)
+	return err == nil && a.Simulated
+}
+
 // shortLength reports whether r's length is shorter than MinHeld: it can
 // never be a drill held.
 func (r Run) shortLength() bool {
@@ -387,6 +408,9 @@ const (
 	OutcomeCutShort  = "cut_short"       // stood down before MinHeld, or its length was shorter
 	OutcomeStopped   = "stopped_by_live" // a LIVE call-up over its regions stood it down
 	OutcomeRetracted = "retracted"       // its call-up was retracted as a mistake
+	// OutcomeSimulated: its call-up went to the built-in simulator (no
+	// EXERCISE account) and reached no phone; not a drill held.
+	OutcomeSimulated = "simulated"
 )
 
 // outcome says what became of started run r's call-up (see the Outcome
@@ -406,6 +430,8 @@ func outcome(tx *bolt.Tx, r *Run) string {
 		return OutcomeStopped
 	case a.Status == notify.StatusActive:
 		return OutcomeRunning
+	case a.Simulated:
+		return OutcomeSimulated
 	case cutShort(tx, r):
 		return OutcomeCutShort
 	}

@@ -205,6 +205,12 @@ var reportWords = map[string][2]string{
 		"This drill's call-up was retracted as a mistake at %s by %s: its sends stopped, and correction %s went to the people it reached."},
 	"notice.stopped": {"本次演练已被真实（LIVE）启动 %s 中止：该启动覆盖演练区域，演练随即停止。",
 		"This drill was stopped by LIVE call-up %s, which started over its regions."},
+	"simulated": {"发送方式", "Sent"},
+	"simulated.how": {"模拟器发送，未到达任何手机（主节点未配置演练短信账号）",
+		"sent through the built-in simulator: no phone was reached (the leader had no EXERCISE SMS account)"},
+	"notice.simulated": {"模拟器发送，未到达任何手机：本次演练经内置模拟器发送（主节点未配置演练短信账号），送达、报到和未回复的人数均由模拟器给出，不反映任何人员的情况，未回复人员无需跟进。",
+		"Sent through the built-in simulator: no phone was reached. The leader had no EXERCISE SMS account, so the reached, answered and silent figures are the simulator's, not people's, and nobody silent needs chasing."},
+	"simulated.run": {"（模拟器发送）", " (built-in simulator)"},
 	"asof":          {"统计截至", "As of"},
 	"tz":            {"时区", "Time zone"},
 	"activation":    {"启动编号", "Activation"},
@@ -539,7 +545,8 @@ type reportView struct {
 	Title    string
 	Scenario string
 	// Notice says, under the exercise banner, that the drill was cut
-	// short: retracted, or stopped by a LIVE call-up (empty otherwise).
+	// short: retracted, or stopped by a LIVE call-up, or that it was sent
+	// through the built-in simulator (empty otherwise).
 	Notice    string
 	Facts     []fact
 	Headline  []figure
@@ -680,6 +687,14 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 		v.Facts = append(v.Facts, fact{x.T("stopped"), string(m.StoppedBy)})
 		v.Notice = fmt.Sprintf(x.T("notice.stopped"), m.StoppedBy) + " " + x.T("cutshort")
 	}
+	if m.Simulated {
+		v.Facts = append(v.Facts, fact{x.T("simulated"), x.T("simulated.how")})
+		if v.Notice == "" {
+			v.Notice = x.T("notice.simulated") + " " + x.T("cutshort")
+		} else {
+			v.Notice = x.T("notice.simulated") + " " + v.Notice
+		}
+	}
 	v.Facts = append(v.Facts,
 		fact{x.T("asof"), stamp(m.AsOf, loc)},
 		fact{x.T("tz"), zone},
@@ -745,6 +760,9 @@ func buildView(r Report, x texts, loc *time.Location, maxPeople int) reportView 
 			tv.Run += x.T("stopped.run")
 		case tr.CutShort:
 			tv.Run += x.T("early.run")
+		}
+		if tr.Simulated {
+			tv.Run += x.T("simulated.run")
 		}
 		if tr.Run == m.Run {
 			tv.Class, tv.Run = "current", tv.Run+x.T("current")

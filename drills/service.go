@@ -48,6 +48,11 @@ type Service struct {
 	// of, follows it (a recovery postpones a due time from rules 13). nil:
 	// this muster's own (muster.Rules).
 	Rules func() int
+	// Simulated, when set, reports whether drills' messages go to the
+	// built-in simulator, reaching no phone (an agent without an EXERCISE
+	// account): the answer to a run by hand warns of it (SimulatedWarning).
+	// Nil: not known.
+	Simulated func() bool
 }
 
 // recoveryPostpones reports whether the cluster applies the rules under
@@ -537,9 +542,8 @@ func mustZone(sc *Schedule) *time.Location {
 // RunNow starts a run of schedule id now, whatever its due times. A region
 // in a live emergency refuses it (EConflict), and so does a run of the
 // schedule still open (see openRun), or another drill's run open over the
-// same regions or regions above or below them (otherRunOpenNow), or an
-// EXERCISE or TEST call-up started by hand still active over them
-// (handDrillOpen): the same people would be called up twice at once. From rules 13 a region in
+// same regions or regions above or below them (otherRunOpenNow): the same
+// people would be called up twice at once. From rules 13 a region in
 // recovery (恢复) after a live emergency refuses it too, as it postpones a
 // due time (see RunNowWith).
 func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run, error) {
@@ -559,8 +563,7 @@ type RunOptions struct {
 func (s *Service) RunNowWith(ctx context.Context, actor string, id ScheduleID, opts RunOptions) (Run, error) {
 	var out FireResult
 	var open Run
-	var hand notify.Activation
-	var isOpen, otherOpen, handOpen bool
+	var isOpen, otherOpen bool
 	var warnings []string
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
@@ -573,12 +576,6 @@ func (s *Service) RunNowWith(ctx context.Context, actor string, id ScheduleID, o
 			return err
 		}
 		if open, otherOpen, err = otherRunOpenNow(tx, &sc, now); err != nil || otherOpen {
-			return err
-		}
-		if hand, handOpen, err = handDrillOpen(tx, &sc); err != nil || handOpen {
-			if handOpen {
-				err = conflictf("drill %s not started: %s; stand it down first (muster stand-down %s --reason ...)", id, describeHand(hand, mustZone(&sc)), hand.ID)
-			}
 			return err
 		}
 		if warnings, err = waitingLiveWarnings(tx, id, now); err != nil || !opts.DuringRecovery {
@@ -610,6 +607,9 @@ func (s *Service) RunNowWith(ctx context.Context, actor string, id ScheduleID, o
 	r := *out.Run
 	if r.Status == RunStarted {
 		r.Warnings = warnings
+		if s.Simulated != nil && s.Simulated() {
+			r.Warnings = append(r.Warnings, SimulatedWarning)
+		}
 	}
 	return r, nil
 }
@@ -674,8 +674,8 @@ func (s *Service) scopeNotConfirmed(ctx context.Context, id ScheduleID, err erro
 	if sc.ConfirmScope != "" {
 		made = fmt.Sprintf("with --confirm-scope %s", sc.ConfirmScope)
 	}
-	return invalidf("drill %s not started: %s; a drill's scope is confirmed with its schedule (%s was scheduled %s; muster drill run takes none): "+
-		"if that is meant, confirm it in place (muster drill update %s --confirm-scope %s: it keeps its ID, runs and findings), or change plan %s to cover its regions",
+	return invalidf("drill %s not started: %s; a drill's scope is confirmed when it is scheduled (%s was scheduled %s; muster drill run takes none): "+
+		"if that is meant, delete it (muster drill delete %s) and schedule it again with --confirm-scope %s, or change plan %s to cover its regions",
 		id, why, id, made, id, confirm, sc.Plan)
 }
 
@@ -779,7 +779,7 @@ func howEnded(tx *bolt.Tx, r *Run) error {
 	if err != nil {
 		return fmt.Errorf("drill run %s: %w", r.ID, err)
 	}
-	r.StoppedBy, r.Retracted = a.StoppedBy, a.Retraction != nil
+	r.StoppedBy, r.Retracted, r.Simulated = a.StoppedBy, a.Retraction != nil, a.Simulated
 	r.Outcome = outcome(tx, r)
 	return nil
 }

@@ -190,6 +190,13 @@ type Activation struct {
 	// StoppedBy is, on a drill, the LIVE activation that stood it down: the
 	// drill was cut short, not held.
 	StoppedBy plans.ActivationID `json:"stopped_by,omitempty"`
+	// Simulated is set (rules 13) once the leader claimed some of the
+	// call-up's messages on the built-in Twilio simulator's account (a
+	// muster agent started without an EXERCISE account, or muster dev):
+	// they reached no phone (模拟器发送，未到达任何手机), so its delivered,
+	// answered and silent counts say nothing of the people. A drill's run
+	// so sent is not a drill held.
+	Simulated bool `json:"simulated,omitempty"`
 	// EndNotice is, on a drill stood down (rulesDrillEndNotice) or a
 	// LIVE call-up stood down (rulesLiveEndNotice), the activation that
 	// tells the people it reached that it has ended; set only when there

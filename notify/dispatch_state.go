@@ -357,6 +357,9 @@ type ClaimItem struct {
 type dispatchClaim struct {
 	Activation plans.ActivationID `json:"a"`
 	Items      []ClaimItem        `json:"i"`
+	// Simulated says the leader sends these claims through the built-in
+	// simulator (Route.Simulated): they reach no phone.
+	Simulated bool `json:"sim,omitempty"`
 }
 
 // ClaimResult lists the recipients claimed, each with its new attempt
@@ -435,8 +438,28 @@ func applyDispatchClaim(tx *bolt.Tx, c *muster.Command) (any, error) {
 		}
 		out.Claimed = append(out.Claimed, ClaimItem{Person: it.Person, N: att.N, Resend: it.Resend, Restored: att.Restored})
 	}
+	if req.Simulated && len(out.Claimed) > 0 && c.RulesAtLeast(rulesSimulatedSends) {
+		at.count(SimulatedCounter, int64(len(out.Claimed)))
+		if !at.a.Simulated {
+			at.a.Simulated = true
+			if err := putActivation(tx, at.a); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return out, acts.flush(c)
 }
+
+// SimulatedCounter counts, in an activation's dispatch counters, the
+// claims of its SMS sent through the built-in simulator (rules 13).
+const SimulatedCounter = "simulated"
+
+// rulesSimulatedSends is the behaviour (muster.Rules) from which a claim
+// sent through the built-in simulator (dispatchClaim.Simulated) marks its
+// call-up simulated (Activation.Simulated): its messages reached no phone,
+// and a drill's run so sent is not a drill held. Before 13 nothing
+// recorded it.
+const rulesSimulatedSends = 13
 
 // ---- dispatch.result ----
 

@@ -40,6 +40,10 @@ type Route struct {
 	// Exercise marks the route for EXERCISE and TEST traffic. The dispatcher
 	// sends drills only on an exercise route and LIVE only on the other.
 	Exercise bool
+	// Simulated marks an account of the built-in Twilio simulator: what is
+	// sent on it reaches no phone. The claims of a call-up sent on it say
+	// so, and from rules 13 the call-up records it (Activation.Simulated).
+	Simulated bool
 	// Fallback is a second account of the same purpose that takes the
 	// route's sends while this account is failing (see
 	// DispatcherConfig.FailoverAfter).
@@ -1277,7 +1281,7 @@ func (r *dispatchRun) originalHolds(ar *actRun, person plans.PersonID) bool {
 
 // claim commits a claim for items and hands the claimed ones to workers.
 func (r *dispatchRun) claim(ar *actRun, items []ClaimItem, recs map[plans.PersonID]Recipient) (int, error) {
-	payload, err := json.Marshal(dispatchClaim{Activation: ar.a.ID, Items: items})
+	payload, err := json.Marshal(dispatchClaim{Activation: ar.a.ID, Items: items, Simulated: ar.route.Simulated})
 	if err != nil {
 		return 0, err
 	}

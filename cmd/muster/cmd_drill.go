@@ -545,8 +545,10 @@ func newDrillRunsCmd(g *globals) *cobra.Command {
 		Long: fmt.Sprintf(`List drill runs, oldest first. STATUS is started, missed or failed; OUTCOME
 says what became of a run that started: running (its call-up still active),
 held, cut_short (stood down less than %s after it started), stopped_by_live (a
-LIVE call-up over its regions stood it down) or retracted. Only a run held
-counts as a drill of its regions (muster drill overdue).`, plans.Duration(drills.MinHeld)),
+LIVE call-up over its regions stood it down), retracted, or simulated (sent
+through the built-in simulator, the leader having no EXERCISE SMS account: no
+phone was reached; NOTE says so while it runs too).
+Only a run held counts as a drill of its regions (muster drill overdue).`, plans.Duration(drills.MinHeld)),
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
@@ -589,6 +591,9 @@ counts as a drill of its regions (muster drill overdue).`, plans.Duration(drills
 				}
 				if r.Waited > 0 {
 					note = strings.TrimSpace(fmt.Sprintf("waited %s for %s %s", roundElapsed(r.Waited.Std()), drills.WaitedWhat(r.WaitedFor), note))
+				}
+				if r.Simulated {
+					note = strings.TrimSpace("模拟器发送，未到达任何手机 (built-in simulator: no phone was reached) " + note)
 				}
 				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s", r.ID, orDash(string(r.Schedule)), r.Plan, r.Type, r.Status,
 					at(r.Due), at(r.At), orDash(string(r.Activation)), r.Participants, orDash(r.Outcome), orDash(note)), nil
@@ -791,7 +796,11 @@ the last two. A run counts for a region when it called up that region, one
 above it or one under it; a run over a part of the region only (one district
 of a city-wide plan) is shown with the regions it called up ("over 990106
 only"), and the regions under it that no such drill ever covered ("never
-drilled: 990101,990102"): the rest of the region was not drilled by it.`,
+drilled: 990101,990102"): the rest of the region was not drilled by it. A
+run cut short does not count, nor does one the leader sent through the
+built-in simulator (模拟器发送，未到达任何手机: no EXERCISE SMS account; muster
+drill runs shows it simulated): no phone was reached, so nobody was drilled,
+and the people silent in it are not listed.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return newClient(g, cmd).get("/api/v1/drills/overdue", nil, as(func(w io.Writer, rep drills.OverdueReport) {
@@ -971,7 +980,7 @@ func newDrillTrendCmd(g *globals) *cobra.Command {
 // up to the stand-down), and a run cut short rather than held says why in
 // NOTE; a line under the table explains each mark used.
 func printTrend(w io.Writer, rows []drills.TrendRow) {
-	var counting, cut, short bool
+	var counting, cut, short, simulated bool
 	zones := make([]string, len(rows))
 	for i, r := range rows {
 		zones[i] = r.TimeZone
@@ -1000,6 +1009,10 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 		case r.CutShort:
 			note = "cut short"
 		}
+		if r.Simulated {
+			note = strings.TrimPrefix(note+"; ", "-; ") + "simulator: no phone reached"
+			simulated = true
+		}
 		short = short || r.CutShort || r.Retracted || r.StoppedBy != ""
 		started := startAt(r.Start)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%.1f%%\t%.1f%%\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Run, started, r.Type, r.Level, r.Participants,
@@ -1007,6 +1020,9 @@ func printTrend(w io.Writer, rows []drills.TrendRow) {
 	}
 	if short {
 		fmt.Fprintf(w, "NOTE: a run retracted, stopped by a LIVE call-up or stood down within %s of its start was cut short, not held: it is not a drill to compare\n", strings.TrimSuffix(drills.MinHeld.String(), "0s"))
+	}
+	if simulated {
+		fmt.Fprintln(w, "NOTE: a run sent through the built-in simulator (模拟器发送，未到达任何手机: the leader had no EXERCISE SMS account) reached no phone: its figures are the simulator's, and it is not a drill held")
 	}
 	if cut {
 		fmt.Fprintln(w, "* the call-up stood down before this checkpoint: the share is final and counts the answers until the stand-down")

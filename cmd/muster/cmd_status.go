@@ -404,6 +404,22 @@ func restoredTag(a notify.Activation) string {
 	return fmt.Sprintf(", RESTORED (%d sent again)", a.Restored.NotSent)
 }
 
+// simulatedText says that st's call-up went to the built-in simulator,
+// so its figures are the simulator's, not people's; "" when it did not.
+func simulatedText(st notify.ActivationStatus) string {
+	if !st.Simulated {
+		return ""
+	}
+	n := st.Counters.Dispatch[notify.SimulatedCounter]
+	what, prefix := "EXERCISE", "--exercise-twilio-"
+	if !st.Purpose.Drill() {
+		what, prefix = "LIVE", "--twilio-"
+	}
+	return fmt.Sprintf("!! 模拟器发送，未到达任何手机: sent through the built-in simulator, no phone was reached (%s): its delivered and 报到 figures are the simulator's, not people's; "+
+		"the leader had no %s SMS account (start every member with %saccount-sid, %sauth-token and %sfrom)",
+		count(n, "SMS", "SMS"), what, prefix, prefix, prefix)
+}
+
 // restoredText says that a was open in a backup restored since, when the
 // backup was taken, and how many of its people the restored cluster sent
 // to again; "" when it was not.
@@ -589,6 +605,9 @@ func printStatusOf(w io.Writer, st notify.ActivationStatus, b notify.Board, grid
 	} else {
 		fmt.Fprintf(w, "activation %s: %s %s (%s) in %s — %s, T+%s\n", st.ID, st.PlanTitle, levelLabel(st.Level), st.Purpose, st.RegionNames, statusLabel(st.Activation), roundElapsed(b.Elapsed))
 		fmt.Fprintln(w, progressLine("sent", sum.Counts.Out(), sum.Counts.Recipients))
+	}
+	if s := simulatedText(st); s != "" {
+		fmt.Fprintln(w, s)
 	}
 	switch {
 	case never != "":

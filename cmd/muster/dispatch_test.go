@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
+	"muster/drills"
 	"muster/examples"
 	"muster/notify"
 )
@@ -31,6 +32,7 @@ import (
 type activationStatus struct {
 	ID         string `json:"id"`
 	Recipients int    `json:"recipients"`
+	Simulated  bool   `json:"simulated"`
 	Counters   struct {
 		Total    int                  `json:"total"`
 		ByState  map[notify.State]int `json:"by_state"`
@@ -495,7 +497,9 @@ func TestTwilioSimAccountFlags(t *testing.T) {
 // TestAgentDrillsWithoutAnExerciseAccount: an agent given only a live
 // account sends drills — EXERCISE activations and drill runs — to its
 // built-in simulator, never to the live account, and the call-up still
-// runs to delivered.
+// runs to delivered. It warns of it when it starts and prints its routes,
+// and the call-up, the run, its report and the overdue report say that
+// no phone was reached: the run is not a drill held.
 func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -507,11 +511,21 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 
 	httpAddr := freePort(t)
 	base := "http://" + httpAddr
-	startProc(t, "agent", []string{"MUSTER_CLUSTER_KEY=" + testClusterKey, "MUSTER_TWILIO_AUTH_TOKEN=" + live.token},
+	ag := startProc(t, "agent", []string{"MUSTER_CLUSTER_KEY=" + testClusterKey, "MUSTER_TWILIO_AUTH_TOKEN=" + live.token},
 		"agent", "--node-id", "n1", "--data-dir", filepath.Join(t.TempDir(), "n1"), "--raft-addr", freePort(t), "--http-addr", httpAddr,
 		"--bootstrap", "--bootstrap-token", testAdminToken, "--log-level", "warn",
-		"--twilio-account-sid", live.sid, "--twilio-from", live.number, "--twilio-api-url", "http://"+simAddr).
-		waitOutput("cluster bootstrapped", 30*time.Second)
+		"--twilio-account-sid", live.sid, "--twilio-from", live.number, "--twilio-api-url", "http://"+simAddr)
+	ag.waitOutput("cluster bootstrapped", 30*time.Second)
+	// Its routes on stdout, as muster dev prints them, and a warning (not
+	// an INFO line, which --log-level warn hides) naming the flags to give.
+	exRoute := ag.waitOutput("EXERCISE SMS: account", 5*time.Second)
+	assert.Contains(t, exRoute, devExercise.SID+", sender "+devExercise.Number+", via built-in simulator")
+	assert.Contains(t, exRoute, "(nothing reaches a phone)")
+	assert.Contains(t, ag.waitOutput("LIVE SMS: account", 5*time.Second), live.sid+", sender "+live.number+", via Twilio API http://"+simAddr)
+	warn := ag.waitOutput("no EXERCISE SMS account", 5*time.Second)
+	assert.Contains(t, warn, "reach no phone")
+	assert.Contains(t, warn, "--exercise-twilio-account-sid")
+	assert.Contains(t, ag.out.String(), "level=WARN msg=\"no EXERCISE SMS account")
 	c := newAPI(t, testAdminToken)
 	c.waitStatus(base+"/readyz", http.StatusOK, 30*time.Second)
 	env := []string{"MUSTER_ADDR=" + base, "MUSTER_TOKEN=" + testAdminToken}
@@ -533,6 +547,10 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.Positive(t, recipients)
 	st := waitSettled(t, c, base, id, 30*time.Second)
 	assert.Equal(t, map[notify.State]int{notify.StateDelivered: recipients}, st.Counters.ByState, "delivered by the built-in simulator's reports")
+	assert.True(t, st.Simulated, "the call-up records that it went to the simulator")
+	r = runCLI(t, env, "status", string(id))
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "!! 模拟器发送，未到达任何手机: sent through the built-in simulator, no phone was reached ("+strconv.Itoa(recipients)+" SMS)")
 
 	// A drill run is the same: scheduled by a trainer, run by hand,
 	// delivered by the built-in simulator.
@@ -551,18 +569,21 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	r = runCLI(t, env, "drill", "run", "D000001", "-o", "json")
 	require.Zero(t, r.code, r.stderr)
 	var run struct {
-		ID           string `json:"id"`
-		Activation   string `json:"activation"`
-		Participants int    `json:"participants"`
+		ID           string   `json:"id"`
+		Activation   string   `json:"activation"`
+		Participants int      `json:"participants"`
+		Warnings     []string `json:"warnings"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &run))
 	require.Positive(t, run.Participants)
+	assert.Contains(t, run.Warnings, drills.SimulatedWarning, "the answer says no phone will be reached")
 	st = waitSettled(t, c, base, run.Activation, 30*time.Second)
 	assert.Equal(t, map[notify.State]int{notify.StateDelivered: run.Participants}, st.Counters.ByState)
 	r = runCLI(t, append(slices.Clip(env), "TZ=UTC"), "drill", "runs")
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, run.ID+` +D000001 +flood-control +notification +started +- +\S+ \S+ \+08:00 +A\d+`, r.stdout,
 		"times in the schedule's zone (Asia/Shanghai), not the CLI machine's (UTC)")
+	assert.Contains(t, r.stdout, "模拟器发送，未到达任何手机 (built-in simulator: no phone was reached)")
 	r = runCLI(t, env, "drill", "show", "D000001")
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "1 started, 0 missed, last "+run.ID)
@@ -577,6 +598,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "【演练】")
 	assert.Contains(t, string(html), "<svg")
+	assert.Contains(t, string(html), "模拟器发送，未到达任何手机")
 	r = runCLI(t, env, "drill", "report", run.ID, "--format", "csv", "--lang", "en")
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, run.Participants+1, strings.Count(r.stdout, "\n"), "a header and one row per recipient")
@@ -595,7 +617,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--out", filepath.Join(t.TempDir(), "report.pdf")), 2, "muster writes no .pdf report")
 	r = runCLI(t, env, "drill", "trend", "flood-control")
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, run.ID+` .* notification +IV +`+strconv.Itoa(run.Participants)+` +100\.0% `, r.stdout, "every recipient reached (delivered)")
+	assert.Regexp(t, run.ID+` .* notification +IV +`+strconv.Itoa(run.Participants)+` +100\.0% .*simulator: no phone reached`, r.stdout, "every recipient 'reached' by the simulator")
 	oneLineError(t, runCLI(t, env, "drill", "report", run.ID, "--format", "pdf"), 2, `--format "pdf": want html, csv, json or xlsx`)
 
 	// After-action: a finding, its improvement item moved on, the plan's
@@ -613,7 +635,7 @@ func TestAgentDrillsWithoutAnExerciseAccount(t *testing.T) {
 	assert.Regexp(t, `flood-control +F000001 +`+run.ID+` +in_progress +2099-01-31`, r.stdout)
 	r = runCLI(t, env, "drill", "overdue", "--all")
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, `flood-control +990100 \S+ +!! never \(every 3y\) +due `, r.stdout, "no full exercise yet; the notification drill just ran")
+	assert.Regexp(t, `flood-control +990100 \S+ +!! never \(every 3y\) +!! never `, r.stdout, "no full exercise yet; the notification drill went to the simulator: not held")
 
 	var stats simStats
 	require.Equal(t, http.StatusOK, newAPI(t, "").getJSON("http://"+simAddr+"/_sim/stats", &stats))

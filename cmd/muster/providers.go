@@ -257,9 +257,10 @@ type smsWiring struct {
 // newSMSWiring builds the routes of o (checked by smsOpts.check). In dev the
 // built-in simulator backs both routes unless flags name real accounts; an
 // agent without an exercise account sends drills to a built-in simulator
-// of its own, never to the live account, and one without a live account
-// sends no LIVE message (while it leads, LIVE call-ups are refused). Each
-// route is logged, and in dev printed.
+// of its own, never to the live account (it warns that they reach no
+// phone, naming the flags to give), and one without a live account sends
+// no LIVE message (while it leads, LIVE call-ups are refused). Each route
+// is logged and printed on stdout.
 func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout io.Writer) (_ *smsWiring, err error) {
 	s := &o.sms
 	w := &smsWiring{tokens: map[string]string{}}
@@ -296,9 +297,7 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 	say := func(r *notify.Route, info notify.SendInfo, via string) {
 		logger.Info("SMS route", "purpose", strings.ToUpper(r.Name), "account", r.Account, "via", via, "senders", info.Sender,
 			"per_second", r.PerSecond, "per_sender", r.PerSender)
-		if o.dev {
-			fmt.Fprintf(stdout, "%s SMS: account %s, sender %s, via %s\n", strings.ToUpper(r.Name), r.Account, info.Sender, via)
-		}
+		fmt.Fprintf(stdout, "%s SMS: account %s, sender %s, via %s\n", strings.ToUpper(r.Name), r.Account, info.Sender, via)
 	}
 	if s.live.configured() || o.dev {
 		r, info, via, err := w.route(&s.live, "live", false, devLive)
@@ -329,6 +328,13 @@ func newSMSWiring(o *serverOpts, publicURL string, logger *slog.Logger, stdout i
 	}
 	w.dispatch.Exercise, w.senders.Exercise = r, info
 	say(r, info, via)
+	if r.Simulated && !o.dev {
+		logger.Warn("no EXERCISE SMS account: drills and every EXERCISE or TEST call-up go to the built-in simulator and reach no phone "+
+			"(演练短信经模拟器发送，不会到达任何手机); their status and reports say so, and their runs do not count as drills held. "+
+			"To reach people's phones in drills, start every member with the exercise account: "+
+			s.exercise.flag("account-sid")+", "+s.exercise.flag("auth-token")+" and "+s.exercise.flag("from")+" (or "+s.exercise.flag("messaging-service-sid")+")",
+			"simulator", w.sim.url)
+	}
 	if err := w.fallback(r, &s.exerciseFallback, say); err != nil {
 		return nil, err
 	}
@@ -378,6 +384,7 @@ func (w *smsWiring) route(t *twilioFlags, name string, exercise bool, sim twilio
 		tw, err = t.provider()
 	} else {
 		r.Account, r.Senders, token = sim.SID, []string{sim.Number}, sim.AuthToken
+		r.Simulated = true
 		via = "built-in simulator " + w.sim.url + " (nothing reaches a phone)"
 		w.simUses = append(w.simUses, strings.ToUpper(name)+" "+sim.SID) // labelled as purposes are
 		tw, err = notify.NewTwilio(notify.TwilioConfig{AccountSID: sim.SID, AuthToken: sim.AuthToken, From: r.Senders, APIURL: w.sim.url})

@@ -189,7 +189,9 @@ node is started with the same --node-id, --data-dir, --raft-addr and
 The leader sends call-up SMS: LIVE through the --twilio-* account, EXERCISE
 and TEST through the --exercise-twilio-* account, never the other way round.
 Without an exercise account drills go to a built-in simulator (nothing
-reaches a phone). While the leader has no live account, LIVE activations
+reaches a phone): the agent warns of it when it starts, and the call-ups,
+drill runs and reports say 模拟器发送，未到达任何手机; such a run is not a
+drill held. While the leader has no live account, LIVE activations
 and approvals are refused (409), as nobody would be called. Give
 every node the same --public-url, reaching any node, for the providers'
 webhooks and the answer links in call-up SMS (PUBLIC-URL/r/...). See
@@ -376,6 +378,8 @@ func runServer(parent context.Context, o *serverOpts, stdout io.Writer) error {
 	}
 	drillSvc := drills.NewService(node, node, muster.SystemClock{})
 	drillSvc.Rules = func() int { return node.Status().Rules } // what readers are told of postponements follows the cluster's rules
+	// A run by hand warns when drills go to the built-in simulator.
+	drillSvc.Simulated = func() bool { return sms.dispatch.Exercise.Simulated }
 	dispatcher, err := notify.NewDispatcher(node, node, sms.dispatch)
 	if err != nil {
 		node.Close()
