@@ -636,6 +636,19 @@ const commandVersion byte = 1
 //	   (someone who answered 1 to a newer call-up, then a bare 2 to an
 //	   older one of another plan); before, the reply was a note on the
 //	   newer one.
+//	   A run by hand (drill.fire, manual) is refused, and a due time
+//	   (drill.fire) recorded missed naming it, while an EXERCISE or TEST
+//	   call-up started by hand (activation.create, not a drill's run) is
+//	   active over the same regions or a region above or below them
+//	   (演练重叠); before 13 the run started, and the same people were
+//	   drilled twice at once, each reply answering one call-up only.
+//	   warning.prompt and warning.escalate on a warning whose stage was
+//	   listed before, still due at the command's time, none of whose
+//	   people acknowledged it (and, for warning.prompt, not escalated
+//	   yet), append the texts of the holders with a phone now who have no
+//	   text to that phone nor one to the same name folded that did not
+//	   fail for good (no_phone false), and claim them as the others; before,
+//	   people given a phone after the listing were never texted.
 //	   A dispatch.claim the leader makes through the built-in Twilio
 //	   simulator (sim: an agent started without an EXERCISE account, or
 //	   muster dev) marks its call-up simulated and counts its claims in

@@ -601,6 +601,13 @@ func applyFire(tx *bolt.Tx, c *muster.Command) (any, error) {
 		if open {
 			return giveUp("not started: " + describeOther(other))
 		}
+		// Nor a drill call-up started by hand, which has no length: the
+		// due time is recorded missed while it is active.
+		if hand, ok, err := handDrillOpen(tx, &old); err != nil {
+			return nil, err
+		} else if ok {
+			return giveUp("not started: " + describeHand(hand, mustZone(&old)))
+		}
 		for _, r := range over {
 			if err := endRun(tx, c, r, "演练结束"); err != nil {
 				return nil, err
@@ -634,7 +641,9 @@ const rulesManualRunOpen = 7
 // FSM refuses a run by hand while another drill's run (another schedule's,
 // or one run by hand) is open over the same regions, or a region above or
 // below them (otherRunOpenNow at the command's time), as a due time then is
-// recorded missed. Under older rules it started, and the same people were
+// recorded missed; and while an EXERCISE or TEST call-up started by hand
+// (activation.create, not a drill's run) is active over them
+// (handDrillOpen). Under older rules it started, and the same people were
 // called up twice at once.
 const rulesManualOtherRunOpen = 13
 
@@ -677,6 +686,11 @@ func fireManual(tx *bolt.Tx, c *muster.Command, old *Schedule, f Fire) (any, err
 			return nil, err
 		} else if ok {
 			return nil, conflictf("drill %s not started: %s", s.ID, describeOther(other))
+		}
+		if hand, ok, err := handDrillOpen(tx, &s); err != nil {
+			return nil, err
+		} else if ok {
+			return nil, conflictf("drill %s not started: %s", s.ID, describeHand(hand, mustZone(&s)))
 		}
 	}
 	r, err := s.start(tx, c, time.Time{})

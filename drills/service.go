@@ -542,8 +542,9 @@ func mustZone(sc *Schedule) *time.Location {
 // RunNow starts a run of schedule id now, whatever its due times. A region
 // in a live emergency refuses it (EConflict), and so does a run of the
 // schedule still open (see openRun), or another drill's run open over the
-// same regions or regions above or below them (otherRunOpenNow): the same
-// people would be called up twice at once. From rules 13 a region in
+// same regions or regions above or below them (otherRunOpenNow), or an
+// EXERCISE or TEST call-up started by hand still active over them
+// (handDrillOpen): the same people would be called up twice at once. From rules 13 a region in
 // recovery (恢复) after a live emergency refuses it too, as it postpones a
 // due time (see RunNowWith).
 func (s *Service) RunNow(ctx context.Context, actor string, id ScheduleID) (Run, error) {
@@ -563,7 +564,8 @@ type RunOptions struct {
 func (s *Service) RunNowWith(ctx context.Context, actor string, id ScheduleID, opts RunOptions) (Run, error) {
 	var out FireResult
 	var open Run
-	var isOpen, otherOpen bool
+	var hand notify.Activation
+	var isOpen, otherOpen, handOpen bool
 	var warnings []string
 	err := s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
@@ -576,6 +578,12 @@ func (s *Service) RunNowWith(ctx context.Context, actor string, id ScheduleID, o
 			return err
 		}
 		if open, otherOpen, err = otherRunOpenNow(tx, &sc, now); err != nil || otherOpen {
+			return err
+		}
+		if hand, handOpen, err = handDrillOpen(tx, &sc); err != nil || handOpen {
+			if handOpen {
+				err = conflictf("drill %s not started: %s; stand it down first (muster stand-down %s --reason ...)", id, describeHand(hand, mustZone(&sc)), hand.ID)
+			}
 			return err
 		}
 		if warnings, err = waitingLiveWarnings(tx, id, now); err != nil || !opts.DuringRecovery {
@@ -674,8 +682,8 @@ func (s *Service) scopeNotConfirmed(ctx context.Context, id ScheduleID, err erro
 	if sc.ConfirmScope != "" {
 		made = fmt.Sprintf("with --confirm-scope %s", sc.ConfirmScope)
 	}
-	return invalidf("drill %s not started: %s; a drill's scope is confirmed when it is scheduled (%s was scheduled %s; muster drill run takes none): "+
-		"if that is meant, delete it (muster drill delete %s) and schedule it again with --confirm-scope %s, or change plan %s to cover its regions",
+	return invalidf("drill %s not started: %s; a drill's scope is confirmed with its schedule (%s was scheduled %s; muster drill run takes none): "+
+		"if that is meant, confirm it in place (muster drill update %s --confirm-scope %s: it keeps its ID, runs and findings), or change plan %s to cover its regions",
 		id, why, id, made, id, confirm, sc.Plan)
 }
 
