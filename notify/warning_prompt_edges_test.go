@@ -126,6 +126,8 @@ func TestAWarningWhoseAnswerIsRetractedIsUnansweredAgain(t *testing.T) {
 	assert.True(t, gotW.Prompt)
 	assert.Nil(t, gotW.Escalated, "the commanders have a response timeout after the retraction")
 	assert.Equal(t, r.clock.Now().Add(promptTimeout), gotW.EscalateAt())
+	assert.Equal(t, gotW.EscalateAt(), gotW.EscalatesAt, "as a read says it (escalates_at: the console's time)")
+	assert.True(t, gotW.EscalatesAt.After(gotW.Prompted.EscalateBy), "later than escalate_by")
 	assert.Equal(t, 1, gotW.Prompted.Texts[0].Sends)
 	// y, whose response stood down, stays answered.
 	gotY := r.warning(t, y.ID)
@@ -148,6 +150,7 @@ func TestAWarningWhoseAnswerIsRetractedIsUnansweredAgain(t *testing.T) {
 	r.clock.Add(promptTimeout) // 09:35
 	gotW = r.waitEscalated(t, w.ID)
 	assert.Equal(t, r.clock.Now(), gotW.Escalated.At)
+	assert.True(t, gotW.EscalatesAt.IsZero(), "escalated: nothing more to come")
 	assert.Equal(t, 1, about(commanderPhone, w.ID), "the commander is not texted again")
 	var esc []string
 	for _, m := range r.sim.Messages(approverPhone) {

@@ -278,6 +278,12 @@ type Warning struct {
 	// PromptSince is then RespondBy.
 	Prompt      bool      `json:"prompt"`
 	PromptSince time.Time `json:"prompt_since,omitzero"`
+	// EscalatesAt is set on reads, never stored, while the warning is
+	// prompted and its commanders were called on but not yet its
+	// superiors: when it goes on to them if still unanswered (EscalateAt:
+	// Prompted.EscalateBy, or later after a response was retracted). Zero
+	// once a commander acknowledged the call (no escalation follows).
+	EscalatesAt time.Time `json:"escalates_at,omitzero"`
 	// UnansweredUntil is set on reads, never stored, for a warning no
 	// longer in force (expired or lifted) that needed a response and went
 	// without one from RespondBy: when it ended (LiftedAt, or Expires for
@@ -379,13 +385,16 @@ func (w Warning) At(now time.Time) Warning {
 	if w.Status == WarningActive && !w.Expires.IsZero() && !now.Before(w.Expires) {
 		w.Status = WarningExpired
 	}
-	w.Prompt, w.PromptSince, w.UnansweredUntil = false, time.Time{}, time.Time{}
+	w.Prompt, w.PromptSince, w.UnansweredUntil, w.EscalatesAt = false, time.Time{}, time.Time{}, time.Time{}
 	if !w.Level.NeedsResponse() || w.Answered() || w.RespondBy.IsZero() {
 		return w
 	}
 	if w.Status == WarningActive {
 		if !now.Before(w.RespondBy) {
 			w.Prompt, w.PromptSince = true, w.RespondBy
+			if w.Prompted != nil && w.Escalated == nil && len(w.Prompted.Acks()) == 0 {
+				w.EscalatesAt = w.EscalateAt()
+			}
 		}
 		return w
 	}

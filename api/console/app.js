@@ -619,8 +619,9 @@
     } else if (w.prompt && (p.texts || []).some((n) => n.acked_at)) {
       // A commander answered the call: not escalated, though no response started.
       out.push('指挥长已应，不升级叫应（仍未启动响应）');
-    } else if (w.prompt && p.escalate_by) {
-      out.push(`${fmtClock(p.escalate_by).slice(0, 5)} 仍无响应将升级叫应值班领导`);
+    } else if (w.prompt && (w.escalates_at || p.escalate_by)) {
+      // escalates_at: later than escalate_by after a response was retracted.
+      out.push(`${fmtClock(w.escalates_at || p.escalate_by).slice(0, 5)} 仍无响应将升级叫应值班领导`);
     }
     return out.join('；');
   };
