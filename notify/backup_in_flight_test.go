@@ -55,6 +55,112 @@ func reliefSaid(body string) bool {
 	return strings.Contains(body, "已回复到岗，您无需替补") || strings.Contains(body, "you need not stand in for them")
 }
 
+// inFlightRig is a drill of 300 on one node whose first escalation step,
+// at T+5, calls up a backup for everyone silent, with every backup's SMS
+// held (p) once the step fires until released.
+type inFlightRig struct {
+	*callRig
+	p        standInInFlight
+	hold     *atomic.Bool
+	clock    *clustertest.Clock
+	a        notify.Activation
+	released bool
+}
+
+// newInFlightRig starts the drill; fail answers the held sends (nil:
+// sent); workers bounds the exercise route's concurrent sends (0: the
+// default).
+func newInFlightRig(t *testing.T, fail *notify.SendError, workers int) *inFlightRig {
+	f := &inFlightRig{hold: new(atomic.Bool), clock: clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))}
+	f.p = standInInFlight{hold: f.hold, entered: make(chan string, 1), gate: make(chan struct{}), fail: fail}
+	f.callRig = newCallRig(t, rigOptions{nodes: 1, people: 300, clock: f.clock,
+		disp: notify.DispatcherConfig{Clock: f.clock, Workers: workers}, // the retries wait for the clock
+		wrap: func(_ bool, pr notify.Provider) notify.Provider { p := f.p; p.Provider = pr; return p }})
+	t.Cleanup(f.release)
+	plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
+		"      - {after: 5m, do: backup}\n", 1)
+	require.Contains(t, plan, "{after: 5m, do: backup}")
+	f.a = escalateDrillOf(t, f.callRig, []byte(plan))
+	return f
+}
+
+// fire holds the backups' SMS and lets the step fire; it returns the
+// number the first held SMS went to.
+func (f *inFlightRig) fire(t *testing.T) string {
+	f.hold.Store(true)
+	f.clock.Add(5 * time.Minute)
+	select {
+	case phone := <-f.p.entered:
+		return phone
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "no backup's call-up went on the wire")
+	}
+	return ""
+}
+
+// release lets the held sends go on (once).
+func (f *inFlightRig) release() {
+	if !f.released {
+		f.released = true
+		close(f.p.gate)
+	}
+}
+
+// recs reads the drill's recipients by person.
+func (f *inFlightRig) recs(t *testing.T) map[plans.PersonID]notify.Recipient {
+	out := map[plans.PersonID]notify.Recipient{}
+	for _, rc := range f.recipientsOf(t, f.a.ID) {
+		out[rc.Person] = rc
+	}
+	return out
+}
+
+// report makes the person a backup stands in for answer 1, and checks
+// that the backup's send is still claimed then.
+func (f *inFlightRig) report(t *testing.T, sid string, backup notify.Recipient) notify.Recipient {
+	silent := f.recs(t)[backup.BackupFor.Person]
+	require.Equal(t, notify.StateEscalated, silent.State, "the person they stand in for was silent")
+	f.drillReply(t, sid, silent.Phone, "1")
+	require.Eventually(t, func() bool { return f.acked(t, f.a.ID)[silent.Person] }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, notify.StateSending, f.recs(t)[backup.Person].State, "too late to be taken off: claimed")
+	return silent
+}
+
+// settle releases the held sends and waits until the backup's claim is
+// settled; then no send is held, and an hour passes (retries come due,
+// and the backups' escalation would go on).
+func (f *inFlightRig) settle(t *testing.T, backup notify.Recipient) {
+	f.release()
+	require.Eventually(t, func() bool {
+		return f.recs(t)[backup.Person].State != notify.StateSending
+	}, 30*time.Second, 20*time.Millisecond, "the send's result is recorded")
+	f.hold.Store(false)
+	f.clock.Add(time.Hour)
+}
+
+// sent lists the call-ups and the relief SMS that went to phone.
+func (f *inFlightRig) sent(phone string) (calls, reliefs []string) {
+	for _, m := range f.sim.Messages(phone) {
+		switch {
+		case m.Direction != "outbound-api":
+		case standsInSaid(m.Body):
+			calls = append(calls, m.Body)
+		case reliefSaid(m.Body):
+			reliefs = append(reliefs, m.Body)
+		}
+	}
+	return calls, reliefs
+}
+
+// countedOnce checks that st counts every recipient once.
+func countedOnce(t *testing.T, st notify.ActivationStatus) {
+	n := 0
+	for _, c := range st.Counters.ByState {
+		n += c
+	}
+	assert.Equal(t, st.Counters.Total, n, "every recipient counted once: %v", st.Counters.ByState)
+}
+
 // A backup whose call-up is on the wire (sending: claimed, the provider
 // not yet answered) when the person they stand in for answers 到 is too
 // late to be taken off, and was not yet reached to be relieved. From rules
@@ -74,92 +180,37 @@ func TestABackupInFlightWhenThePersonReports(t *testing.T) {
 		{name: "refused for now", fail: &notify.SendError{Temporary: true, HTTPStatus: 400, Code: 21611, Message: "refused for now by the test"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var hold atomic.Bool
-			p := standInInFlight{hold: &hold, entered: make(chan string, 1), gate: make(chan struct{}), fail: tc.fail}
-			clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-			r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock,
-				disp: notify.DispatcherConfig{Clock: clock}, // the retries wait for the clock
-				wrap: func(_ bool, pr notify.Provider) notify.Provider { p := p; p.Provider = pr; return p }})
-			released := false
-			t.Cleanup(func() {
-				if !released {
-					close(p.gate)
-				}
-			})
-			plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
-				"      - {after: 5m, do: backup}\n", 1)
-			require.Contains(t, plan, "{after: 5m, do: backup}")
-			a := escalateDrillOf(t, r, []byte(plan))
-
-			hold.Store(true)
-			clock.Add(5 * time.Minute)
-			r.waitFired(t, a.ID, 0)
-			var phone string
-			select {
-			case phone = <-p.entered:
-			case <-time.After(30 * time.Second):
-				require.FailNow(t, "no backup's call-up went on the wire")
-			}
-			recs := func() map[plans.PersonID]notify.Recipient {
-				out := map[plans.PersonID]notify.Recipient{}
-				for _, rc := range r.recipientsOf(t, a.ID) {
-					out[rc.Person] = rc
-				}
-				return out
-			}
+			f := newInFlightRig(t, tc.fail, 0)
+			phone := f.fire(t)
+			f.waitFired(t, f.a.ID, 0)
 			var backup notify.Recipient
-			for _, rc := range recs() {
+			for _, rc := range f.recs(t) {
 				if rc.Phone == phone && rc.BackupFor != nil {
 					backup = rc
 				}
 			}
 			require.NotEmpty(t, backup.Person, "the SMS on the wire calls up a backup: %s", phone)
 			require.Equal(t, notify.StateSending, backup.State, "claimed, the provider not yet answered")
-			silent := recs()[backup.BackupFor.Person]
-			require.Equal(t, notify.StateEscalated, silent.State, "the person they stand in for was silent")
+			silent := f.report(t, "SMinflight0001", backup)
 
-			r.drillReply(t, "SMinflight0001", silent.Phone, "1")
-			require.Eventually(t, func() bool { return r.acked(t, a.ID)[silent.Person] }, 10*time.Second, 20*time.Millisecond)
-			require.Equal(t, notify.StateSending, recs()[backup.Person].State, "too late to be taken off: on the wire")
-
-			close(p.gate)
-			released = true
+			f.settle(t, backup)
 			var b notify.Recipient
 			require.Eventually(t, func() bool {
-				b = recs()[backup.Person]
-				return b.State != notify.StateSending
-			}, 30*time.Second, 20*time.Millisecond, "the send's result is recorded")
-			hold.Store(false)
-			clock.Add(time.Hour) // retries come due, and the backups' escalation would go on
-			require.Eventually(t, func() bool {
-				b = recs()[backup.Person]
+				b = f.recs(t)[backup.Person]
 				return b.State != notify.StatePending && b.State != notify.StateSending
 			}, 30*time.Second, 20*time.Millisecond, "a retry waiting is made")
-			r.waitSimIdle(t, 30*time.Second)
+			f.waitSimIdle(t, 30*time.Second)
 			if tc.name == "sent" {
 				require.Eventually(t, func() bool {
-					for _, m := range r.sim.Messages(backup.Phone) {
-						if m.Direction == "outbound-api" && reliefSaid(m.Body) {
-							return true
-						}
-					}
-					return false
+					_, reliefs := f.sent(backup.Phone)
+					return len(reliefs) > 0
 				}, 20*time.Second, 20*time.Millisecond, "the backup %s, reached, is told %s reported", backup.Person, silent.Person)
-				r.waitSimIdle(t, 10*time.Second)
+				f.waitSimIdle(t, 10*time.Second)
 			}
-			b = recs()[backup.Person]
-			var calls, reliefs []string
-			for _, m := range r.sim.Messages(backup.Phone) {
-				switch {
-				case m.Direction != "outbound-api":
-				case standsInSaid(m.Body):
-					calls = append(calls, m.Body)
-				case reliefSaid(m.Body):
-					reliefs = append(reliefs, m.Body)
-				}
-			}
+			b = f.recs(t)[backup.Person]
+			calls, reliefs := f.sent(backup.Phone)
 			t.Logf("backup %s of %s: %s; call-ups %q; reliefs %q", b.Person, silent.Person, b.State, calls, reliefs)
-			st := r.status(t, a.ID)
+			st := f.status(t, f.a.ID)
 			switch tc.name {
 			case "sent":
 				assert.Contains(t, []notify.State{notify.StateSent, notify.StateDelivered}, b.State, "reached, not escalated: they need not come")
@@ -182,7 +233,7 @@ func TestABackupInFlightWhenThePersonReports(t *testing.T) {
 				assert.EqualValues(t, 1, st.Counters.Dispatch[notify.StandInNotSentCounter])
 			}
 			standIns := 0
-			for _, rc := range recs() {
+			for _, rc := range f.recs(t) {
 				if rc.BackupFor != nil && rc.BackupFor.Person == silent.Person {
 					standIns++
 				}
@@ -195,11 +246,7 @@ func TestABackupInFlightWhenThePersonReports(t *testing.T) {
 					assert.Equal(t, notify.StateAcked, sb.ForState)
 				}
 			}
-			n := 0
-			for _, c := range st.Counters.ByState {
-				n += c
-			}
-			assert.Equal(t, st.Counters.Total, n, "every recipient counted once: %v", st.Counters.ByState)
+			countedOnce(t, st)
 		})
 	}
 }
@@ -213,42 +260,12 @@ func TestABackupInFlightWhenThePersonReports(t *testing.T) {
 // Before, the send went out when its turn came, and the relief SMS after
 // it.
 func TestABackupClaimedButNotSentWhenThePersonReportsIsNotSent(t *testing.T) {
-	var hold atomic.Bool
-	p := standInInFlight{hold: &hold, entered: make(chan string, 1), gate: make(chan struct{})}
-	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
-	r := newCallRig(t, rigOptions{nodes: 1, people: 300, clock: clock,
-		disp: notify.DispatcherConfig{Clock: clock, Workers: 1}, // one send at a time: the others wait, claimed
-		wrap: func(_ bool, pr notify.Provider) notify.Provider { p := p; p.Provider = pr; return p }})
-	released := false
-	t.Cleanup(func() {
-		if !released {
-			close(p.gate)
-		}
-	})
-	plan := strings.Replace(string(escalatePlan()), "      - {after: 5m, do: sms}\n      - {after: 10m, do: superior}\n      - {after: 15m, do: backup}\n",
-		"      - {after: 5m, do: backup}\n", 1)
-	require.Contains(t, plan, "{after: 5m, do: backup}")
-	a := escalateDrillOf(t, r, []byte(plan))
-
-	hold.Store(true)
-	clock.Add(5 * time.Minute)
-	var onWire string
-	select {
-	case onWire = <-p.entered:
-	case <-time.After(30 * time.Second):
-		require.FailNow(t, "no backup's call-up went on the wire")
-	}
-	recs := func() map[plans.PersonID]notify.Recipient {
-		out := map[plans.PersonID]notify.Recipient{}
-		for _, rc := range r.recipientsOf(t, a.ID) {
-			out[rc.Person] = rc
-		}
-		return out
-	}
+	f := newInFlightRig(t, nil, 1) // one send at a time: the others wait, claimed
+	onWire := f.fire(t)
 	// A backup claimed (sending) whose send waits behind the one held.
 	var backup notify.Recipient
 	require.Eventually(t, func() bool {
-		for _, rc := range recs() {
+		for _, rc := range f.recs(t) {
 			if rc.BackupFor != nil && rc.State == notify.StateSending && rc.Phone != onWire {
 				backup = rc
 				return true
@@ -256,45 +273,19 @@ func TestABackupClaimedButNotSentWhenThePersonReportsIsNotSent(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 20*time.Millisecond, "a second backup's call-up is claimed behind the one on the wire")
-	silent := recs()[backup.BackupFor.Person]
-	require.Equal(t, notify.StateEscalated, silent.State, "the person they stand in for was silent")
+	silent := f.report(t, "SMclaimed00001", backup)
 
-	r.drillReply(t, "SMclaimed00001", silent.Phone, "1")
-	require.Eventually(t, func() bool { return r.acked(t, a.ID)[silent.Person] }, 10*time.Second, 20*time.Millisecond)
-	require.Equal(t, notify.StateSending, recs()[backup.Person].State, "claimed: left to the dispatcher")
-
-	close(p.gate)
-	released = true
-	var b notify.Recipient
-	require.Eventually(t, func() bool {
-		b = recs()[backup.Person]
-		return b.State != notify.StateSending
-	}, 30*time.Second, 20*time.Millisecond, "the claim is settled")
-	hold.Store(false)
-	clock.Add(time.Hour) // a retry would come due, and the backups' escalation would go on
-	r.waitSimIdle(t, 30*time.Second)
-	b = recs()[backup.Person]
-	var calls, reliefs []string
-	for _, m := range r.sim.Messages(backup.Phone) {
-		switch {
-		case m.Direction != "outbound-api":
-		case standsInSaid(m.Body):
-			calls = append(calls, m.Body)
-		case reliefSaid(m.Body):
-			reliefs = append(reliefs, m.Body)
-		}
-	}
+	f.settle(t, backup)
+	f.waitSimIdle(t, 30*time.Second)
+	b := f.recs(t)[backup.Person]
+	calls, reliefs := f.sent(backup.Phone)
 	t.Logf("backup %s of %s: %s; call-ups %q; reliefs %q", b.Person, silent.Person, b.State, calls, reliefs)
 	assert.Equal(t, notify.StateCancelled, b.State, "not sent: not needed")
 	require.NotNil(t, b.BackupFor)
 	assert.True(t, b.BackupFor.NotSent, "their stand-in record says the person reported first")
 	assert.Empty(t, calls, "their call-up never went out")
 	assert.Empty(t, reliefs, "nothing reached them to take back")
-	st := r.status(t, a.ID)
+	st := f.status(t, f.a.ID)
 	assert.EqualValues(t, 1, st.Counters.Dispatch[notify.StandInNotSentCounter])
-	n := 0
-	for _, c := range st.Counters.ByState {
-		n += c
-	}
-	assert.Equal(t, st.Counters.Total, n, "every recipient counted once: %v", st.Counters.ByState)
+	countedOnce(t, st)
 }
