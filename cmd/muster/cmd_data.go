@@ -380,17 +380,21 @@ file), and the command says so.`,
 				if res.DryRun {
 					verb = "dry run, nothing changed"
 				}
-				if refused {
+				if refused || renameRefused {
 					// The counts are those of the good rows: as it is, the
 					// file changes nothing (exploratory finding I2: "created
-					// 2 … skipped 0" read as done, then "would be refused").
+					// 2 … skipped 0" read as done, then "would be refused";
+					// Y15: "updated 1" then refused for a rename).
 					// A rename refuses the import with --skip-invalid
 					// too: the advice names both flags it needs.
 					flags := "--skip-invalid"
-					if res.RenamedCount > 0 && !allowRenames {
+					switch {
+					case !refused:
+						flags = "--allow-renames"
+					case res.RenamedCount > 0 && !allowRenames:
 						flags = "--skip-invalid --allow-renames"
 					}
-					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: refused as it is, so nothing would change; with %s it would create %d, update %d, leave %d unchanged and skip %d\n",
+					fmt.Fprintf(w, "%s: %s (%s %s) in %.1fs: would be refused as it is, so nothing would change; with %s it would create %d, update %d, leave %d unchanged and skip %d\n",
 						verb, count(res.Rows, "row", "rows"), res.Format, res.Encoding, took.Seconds(), flags, res.Created, res.Updated, res.Unchanged,
 						max(res.Rows-res.Created-res.Updated-res.Unchanged, 0))
 				} else {

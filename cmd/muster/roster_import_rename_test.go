@@ -62,6 +62,8 @@ func TestRosterImportListsRenames(t *testing.T) {
 	assert.Contains(t, out, "would rename 1 person matched by phone alone (the row has no 编号):")
 	assert.Regexp(t, line, out)
 	assert.Contains(t, out, "add --allow-renames")
+	assert.Contains(t, out, "would be refused as it is, so nothing would change; with --allow-renames it would create 0, update 1, leave 0 unchanged and skip 0")
+	assert.NotContains(t, out, "updated 1", "a refused dry run counts nothing as done (Y15)")
 
 	out, _, err = runOnFake(t, api, "roster", "import", "-f", file, "--dry-run", "-o", "json")
 	require.Error(t, err)
