@@ -56,10 +56,13 @@ func readBody(c *gin.Context) ([]byte, error) {
 		return nil, muster.Errorf(muster.EInvalid, "read request body: %v", err)
 	}
 	if len(data) == 0 {
-		return nil, muster.Errorf(muster.EInvalid, "request body is empty")
+		return nil, muster.Errorf(muster.EInvalid, emptyBody)
 	}
 	return data, nil
 }
+
+// emptyBody is readBody's refusal of an empty body.
+const emptyBody = "request body is empty"
 
 func boolQuery(c *gin.Context, name string) (bool, error) {
 	v, ok := c.GetQuery(name)
@@ -228,6 +231,14 @@ func (s *Server) importRoster(c *gin.Context) {
 		return
 	}
 	data, err := readBody(c)
+	if e := (*muster.Error)(nil); errors.As(err, &e) && e.Message == emptyBody {
+		// An empty file, as its name says (muster roster import gives it).
+		name := c.Query("filename")
+		if name == "" || name == "-" {
+			name = "(standard input)"
+		}
+		err = muster.Errorf(muster.EInvalid, "roster file %s is empty: it has no header row and no rows", name)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -83,6 +83,7 @@ func TestPlanAndRosterBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"duplicate person", request{method: "POST", path: "/api/v1/people", token: f.root, body: jsonBody(person)}, 409, muster.EConflict, "+8613800138000"},
 		{"unknown field in a person", request{method: "POST", path: "/api/v1/people", token: f.root, body: jsonBody(map[string]any{"name": "李四", "phone": "13900139000"})}, 400, muster.EInvalid, "phone"},
 		{"roster with a bad row", request{method: "POST", path: "/api/v1/roster/import", token: f.root, body: yaml("姓名,手机,网格,类别\n王五,13700137000," + grid + ",党员\n赵六,123," + grid + ",党员\n")}, 400, muster.EInvalid, "row 3"},
+		{"empty roster file", request{method: "POST", path: "/api/v1/roster/import?filename=%E5%90%8D%E5%8D%95.csv", token: f.root, body: yaml("")}, 400, muster.EInvalid, "roster file 名单.csv is empty: it has no header row and no rows"},
 		{"roster with a bad flag", request{method: "POST", path: "/api/v1/roster/import?dry_run=maybe", token: f.root, body: yaml("姓名,手机,网格,类别\n")}, 400, muster.EInvalid, "dry_run"},
 		{"wrong token", request{method: "POST", path: "/api/v1/people", token: "mst_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", body: jsonBody(person)}, 401, muster.EUnauthorized, ""},
 		{"viewer may not import", request{method: "POST", path: "/api/v1/roster/import", token: viewer, body: yaml("姓名,手机,网格,类别\n王五,13700137000," + grid + ",党员\n")}, 403, muster.EForbidden, ""},

@@ -8,8 +8,10 @@ import (
 	"iter"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
@@ -122,8 +124,16 @@ func ParseRoster(r io.Reader) (*Roster, error) {
 	}
 	idx, err := mapColumns("roster", t.header, rosterColumns[:], ignoredRosterColumns...)
 	if err != nil {
-		if e, ok := err.(*muster.Error); ok && t.sheet != "" {
-			e.Message += fmt.Sprintf(" (header row %d of %s)", t.headerRow, t.sheet)
+		if e, ok := err.(*muster.Error); ok {
+			if hint := numberedPhoneColumns(t.header); hint != "" {
+				e.Message += "; " + hint
+			}
+			if msg := t.titleOverflow("roster", knownColumn(rosterColumns[:], ignoredRosterColumns...)); msg != "" {
+				e.Message = msg
+			}
+			if t.sheet != "" {
+				e.Message += fmt.Sprintf(" (header row %d of %s)", t.headerRow, t.sheet)
+			}
 		}
 		return nil, err
 	}
@@ -144,6 +154,26 @@ func ParseRoster(r io.Reader) (*Roster, error) {
 		return nil, err
 	}
 	return ro, nil
+}
+
+// numberedPhoneColumns says, when header has phone columns with a number
+// after the name (手机号码1, 手机号码2, phone 2), that one phone column takes
+// all of a person's numbers; otherwise "".
+func numberedPhoneColumns(header []string) string {
+	var numbered []string
+	for _, h := range header {
+		k := headerKey(h)
+		base := strings.TrimRightFunc(k, func(r rune) bool {
+			return unicode.IsDigit(r) || strings.ContainsRune("一二三四五六七八九十", r)
+		})
+		if base != k && slices.Contains(rosterColumns[colPhone].names, base) {
+			numbered = append(numbered, strconv.Quote(trimCell(h)))
+		}
+	}
+	if len(numbered) == 0 {
+		return ""
+	}
+	return "there is one phone column (" + strings.Join(numbered, ", ") + " are refused): put all of a person's numbers in its cell, separated by ; , / 、 or spaces, e.g. 13800138000;13900139000"
 }
 
 // knownColumn reports whether a header key (headerKey) names one of cols or

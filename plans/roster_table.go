@@ -63,6 +63,7 @@ type table struct {
 	maxRecords       int // room to reserve for records (usually at least their number); 0 if unknown
 	header           []string
 	headerRow        int
+	titles           int                                         // title rows readHeader skipped above the header
 	next             func() (cells []string, row int, err error) // io.EOF after the last record
 	close            func()
 
@@ -83,7 +84,7 @@ func openTable(r io.Reader, what string, sheets ...string) (*table, error) {
 	}
 	switch {
 	case len(bytes.TrimSpace(data)) == 0:
-		return nil, muster.Errorf(muster.EInvalid, "%s file is empty", what)
+		return nil, muster.Errorf(muster.EInvalid, "%s file is empty: it has no header row and no rows", what)
 	case bytes.HasPrefix(data, zipMagic):
 		return openXLSX(data, what, sheets)
 	case bytes.HasPrefix(data, oleMagic):
@@ -476,14 +477,53 @@ func (t *table) readHeader(what string, known func(string) bool) error {
 		if filled == 0 {
 			continue
 		}
-		if filled == 1 && !known(headerKey(first)) && titles < 3 {
+		if filled == 1 && !known(headerKey(first)) && titles < maxTitleRows {
 			titles++
 			continue
 		}
 		t.header = append([]string(nil), cells...)
-		t.headerRow = row
+		t.headerRow, t.titles = row, titles
 		return nil
 	}
+}
+
+// maxTitleRows is how many title rows readHeader skips above a header.
+const maxTitleRows = 3
+
+// titleOverflow explains a header that is one more title row: readHeader
+// took it as the header, having skipped maxTitleRows title rows above it.
+// When a row a little further down names at least two known columns, it
+// says that this is where the header seems to be and what to do; otherwise
+// "". It reads on in t, which is then spent.
+func (t *table) titleOverflow(what string, known func(string) bool) string {
+	filled, first := 0, ""
+	for _, c := range t.header {
+		if c = trimCell(c); c != "" {
+			filled++
+			first = c
+		}
+	}
+	if filled != 1 || t.titles < maxTitleRows {
+		return ""
+	}
+	for range 10 { // a few rows: a header further down is not a title overflow
+		cells, row, err := t.next()
+		if err != nil {
+			return ""
+		}
+		n := 0
+		for _, c := range cells {
+			if known(headerKey(c)) {
+				n++
+			}
+		}
+		if n >= 2 {
+			return fmt.Sprintf("%s file: the header was looked for in its first %d rows, skipping up to %d title rows, and row %d holds only %q; "+
+				"the header seems to be row %d: more than %d title rows are not skipped, delete the extra title rows above it",
+				what, t.headerRow, maxTitleRows, t.headerRow, first, row, maxTitleRows)
+		}
+	}
+	return ""
 }
 
 // headerKey is the form header names are compared in: lower case, without

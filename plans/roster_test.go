@@ -81,7 +81,13 @@ func TestParseRosterHeaderErrors(t *testing.T) {
 		{"unknown column", readTestdata(t, "roster", "unknown_header.csv"),
 			[]string{`unknown column "移动电话" (column B), "电邮" (column E)`, "missing required column 手机/手机号/电话/手机号码/联系电话/phone/phones", "known columns are 编号/工号/id/external_id", "ignored columns are 序号, 备注"}},
 		{"column twice", []byte("name,phone,grid,category,姓名\n"), []string{`column given twice "姓名" (columns A and E)`}},
-		{"empty file", []byte(" \n"), []string{"roster file is empty"}},
+		{"empty file", []byte(" \n"), []string{"roster file is empty: it has no header row and no rows"}},
+		{"numbered phone columns", []byte("姓名,手机号码1,手机号码2,网格,类别\n"),
+			[]string{`unknown column "手机号码1" (column B), "手机号码2" (column C)`,
+				`there is one phone column ("手机号码1", "手机号码2" are refused): put all of a person's numbers in its cell, separated by ; , / 、 or spaces`}},
+		{"four title rows", []byte("示例市应急名单\n2027年3月\n第一批\n标题4\n\n姓名,手机,网格,类别\n张三,13800138000,990101001001001,党员\n"),
+			[]string{`roster file: the header was looked for in its first 4 rows, skipping up to 3 title rows, and row 4 holds only "标题4"; ` +
+				`the header seems to be row 6: more than 3 title rows are not skipped, delete the extra title rows above it`}},
 		{"header only blank rows", []byte(",,,\n,,\n"), []string{"roster file has no header row"}},
 		{"old xls", []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest"), []string{"old Excel .xls"}},
 		{"broken xlsx", []byte("PK\x03\x04garbage"), []string{"cannot be opened"}},
@@ -597,6 +603,20 @@ func TestParseRosterNamesTheSheetRead(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown column "说明" (column A), "示例" (column B)`)
 	assert.Contains(t, err.Error(), `(header row 1 of sheet "说明" (the first; no sheet is named 名单 or roster); the workbook also has sheets "人员", "附表": rename the roster sheet to 名单 or move it first)`)
+
+	// Four title rows: the refusal points at the header one row down,
+	// not at an unknown column "标题4" (round 25, Y6).
+	f := excelize.NewFile()
+	for i, row := range [][]any{{"标题1"}, {"标题2"}, {"标题3"}, {"标题4"}, {"姓名", "手机", "网格", "类别"}, {"张三", "13800138000", "990101001001001", "党员"}} {
+		require.NoError(t, f.SetSheetRow("Sheet1", fmt.Sprintf("A%d", i+1), &row))
+	}
+	var buf bytes.Buffer
+	require.NoError(t, f.Write(&buf))
+	require.NoError(t, f.Close())
+	_, err = ParseRoster(bytes.NewReader(buf.Bytes()))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `row 4 holds only "标题4"; the header seems to be row 5: more than 3 title rows are not skipped, delete the extra title rows above it`)
+	assert.NotContains(t, err.Error(), "unknown column")
 
 	// Named 名单, the roster sheet is read wherever it is.
 	ro, err := ParseRoster(bytes.NewReader(workbook("说明", instructions, "名单")))
