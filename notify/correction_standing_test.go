@@ -23,10 +23,14 @@ func TestCorrectionSaysTheCallUpInForceStands(t *testing.T) {
 	r := newCallRig(t, rigOptions{nodes: 1, people: 400})
 	wrong := r.activateIn(t, "exercise", city)
 	r.waitSettled(t, wrong.ID, 60*time.Second)
-	right := r.activateIn(t, "exercise", district)
-	r.waitSettled(t, right.ID, 60*time.Second)
 	n := r.c.WaitLeader(15 * time.Second).Node
 	svc := notify.NewService(n, n, senders)
+	// The wrong one still drills the district's people: the right one
+	// drills them again on purpose (repeat).
+	right, err := svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{district}, Level: "IV",
+		Purpose: "exercise", Reason: "通讯检查", Repeat: true})
+	require.NoError(t, err)
+	r.waitSettled(t, right.ID, 60*time.Second)
 	const words = "前一条启动通知系误发，请忽略。"
 
 	// Who the correction reaches and who of them the right call-up calls,
