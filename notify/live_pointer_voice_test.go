@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster/cluster"
-	"muster/examples"
 	"muster/notify"
 	"muster/plans"
 )
@@ -30,19 +28,12 @@ func TestADrillCallKeyNoDrillTakesPointsToALiveCallUpWaiting(t *testing.T) {
 	for _, rules := range []int{0, 12} {
 		t.Run(fmt.Sprintf("rules %d", rules), func(t *testing.T) {
 			r := newCallRig(t, rigOptions{nodes: 1, people: 50, config: func(_ int, c *cluster.Config) { c.Rules = rules }})
-			standby := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: standby"), 1)
-			standby = bytes.Replace(standby, []byte("回复1到岗，2不能到岗。"), []byte("回复：1收到，2不能参加并说明原因。"), 1)
-			_, err := r.plans.ApplyPlan(testCtx(t), "test", "standby.yaml", standby)
-			require.NoError(t, err)
+			r.applyStandbyPlan(t)
 			enPhone := withEnglishSpeaker(t, r, district)
 			drill := r.activateIn(t, "exercise", district)
 			r.waitSettled(t, drill.ID, 30*time.Second)
 			r.standDown(t, drill.ID)
-			n := r.c.WaitLeader(15 * time.Second).Node
-			live, err := notify.NewService(n, n, senders).Activate(testCtx(t), "commander",
-				notify.ActivationRequest{Plan: "standby", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "live", Reason: "巡查值守"})
-			require.NoError(t, err)
-			r.waitSettled(t, live.ID, 30*time.Second)
+			live := r.standbyCallUp(t, "live", district)
 
 			var zh []notify.Recipient
 			var en notify.Recipient

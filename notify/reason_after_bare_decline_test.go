@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster"
-	"muster/examples"
 	"muster/notify"
 	"muster/plans"
 )
@@ -25,16 +23,8 @@ import (
 // call-ups, and no bare 2 reached the older one.)
 func TestAReasonAfterABareDeclineGoesToTheCallUpDeclined(t *testing.T) {
 	r := smallRig(t, 0)
-	standby := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: standby"), 1)
-	standby = bytes.Replace(standby, []byte("回复1到岗，2不能到岗。"), []byte("回复：1收到，2不能参加并说明原因。"), 1)
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "standby.yaml", standby)
-	require.NoError(t, err)
-	n := r.c.WaitLeader(15 * time.Second).Node
-	svc := notify.NewService(n, n, senders)
-	older, err := svc.Activate(testCtx(t), "commander",
-		notify.ActivationRequest{Plan: "standby", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "live", Reason: "巡查值守"})
-	require.NoError(t, err)
-	r.waitSettled(t, older.ID, 30*time.Second)
+	r.applyStandbyPlan(t)
+	older := r.standbyCallUp(t, "live", district)
 	newer := r.activateIn(t, "live", district)
 	r.waitSettled(t, newer.ID, 30*time.Second)
 	inOlder := map[plans.PersonID]bool{}
@@ -61,7 +51,8 @@ func TestAReasonAfterABareDeclineGoesToTheCallUpDeclined(t *testing.T) {
 	}
 	notesOf := func(act plans.ActivationID) []string {
 		t.Helper()
-		notes, err := svc.Notes(testCtx(t), muster.Default, act)
+		n := r.c.WaitLeader(15 * time.Second).Node
+		notes, err := notify.NewService(n, n, senders).Notes(testCtx(t), muster.Default, act)
 		require.NoError(t, err)
 		var out []string
 		for _, nt := range notes {

@@ -20,22 +20,14 @@ import (
 // mark. English speakers are answered as before.
 func TestSMSAnswersUseTheCallUpsWords(t *testing.T) {
 	r := smallRig(t, 0)
-	standby := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: standby"), 1)
-	require.Contains(t, string(standby), "回复1到岗，2不能到岗。")
-	standby = bytes.Replace(standby, []byte("回复1到岗，2不能到岗。"), []byte("回复：1收到，2不能参加并说明原因。"), 1)
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "standby.yaml", standby)
-	require.NoError(t, err)
-	n := r.c.WaitLeader(15 * time.Second).Node
+	r.applyStandbyPlan(t)
 	for _, purpose := range []string{"exercise", "live"} {
 		region := district
 		acct := liveAcct
 		if purpose == "exercise" {
 			region, acct = drillDistrict, drillAcct
 		}
-		a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "commander",
-			notify.ActivationRequest{Plan: "standby", Regions: []plans.RegionCode{region}, Level: "IV", Purpose: purpose, Reason: "巡查值守"})
-		require.NoError(t, err)
-		r.waitSettled(t, a.ID, 30*time.Second)
+		a := r.standbyCallUp(t, purpose, region)
 		var zh []notify.Recipient
 		for _, rc := range r.recipientsOf(t, a.ID) {
 			if rc.Language != plans.LangEN {
@@ -70,4 +62,28 @@ func TestReplyWordsOf(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, notify.ReplyWordsOf(tc.template), tc.template)
 	}
+}
+
+// applyStandbyPlan stores the standby plan: the everyone plan whose level
+// IV SMS asks "回复：1收到，2不能参加并说明原因" (people to stand by, not to
+// report), so that its answers are said in those words.
+func (r *callRig) applyStandbyPlan(t *testing.T) {
+	t.Helper()
+	standby := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: standby"), 1)
+	require.Contains(t, string(standby), "回复1到岗，2不能到岗。")
+	standby = bytes.Replace(standby, []byte("回复1到岗，2不能到岗。"), []byte("回复：1收到，2不能参加并说明原因。"), 1)
+	_, err := r.plans.ApplyPlan(testCtx(t), "test", "standby.yaml", standby)
+	require.NoError(t, err)
+}
+
+// standbyCallUp starts a call-up of the standby plan (applyStandbyPlan)
+// at level IV over region for purpose, and waits until it has settled.
+func (r *callRig) standbyCallUp(t *testing.T, purpose string, region plans.RegionCode) notify.Activation {
+	t.Helper()
+	n := r.c.WaitLeader(15 * time.Second).Node
+	a, err := notify.NewService(n, n, senders).Activate(testCtx(t), "commander",
+		notify.ActivationRequest{Plan: "standby", Regions: []plans.RegionCode{region}, Level: "IV", Purpose: purpose, Reason: "巡查值守"})
+	require.NoError(t, err)
+	r.waitSettled(t, a.ID, 30*time.Second)
+	return a
 }

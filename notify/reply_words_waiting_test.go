@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"muster/examples"
 	"muster/notify"
 	"muster/plans"
 )
@@ -22,17 +20,8 @@ import (
 // "到岗请再回复1，不能到岗请回复2", and its reason recorded as 不能到岗's.
 func TestTheCallUpStillWaitingIsAskedForInItsWords(t *testing.T) {
 	r := smallRig(t, 0)
-	standby := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: standby"), 1)
-	standby = bytes.Replace(standby, []byte("回复1到岗，2不能到岗。"), []byte("回复：1收到，2不能参加并说明原因。"), 1)
-	require.Contains(t, string(standby), "回复：1收到，2不能参加并说明原因。")
-	_, err := r.plans.ApplyPlan(testCtx(t), "test", "standby.yaml", standby)
-	require.NoError(t, err)
-	n := r.c.WaitLeader(15 * time.Second).Node
-	svc := notify.NewService(n, n, senders)
-	older, err := svc.Activate(testCtx(t), "commander",
-		notify.ActivationRequest{Plan: "standby", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "live", Reason: "巡查值守"})
-	require.NoError(t, err)
-	r.waitSettled(t, older.ID, 30*time.Second)
+	r.applyStandbyPlan(t)
+	older := r.standbyCallUp(t, "live", district)
 	var zhOlder []notify.Recipient
 	for _, rc := range r.recipientsOf(t, older.ID) {
 		if rc.Language != plans.LangEN {
@@ -45,9 +34,7 @@ func TestTheCallUpStillWaitingIsAskedForInItsWords(t *testing.T) {
 	assert.Equal(t, "<Response><Message>已记录：不能参加。请回复原因，便于调度。</Message></Response>", r.smsReply(t, liveAcct, "r1", declining.Phone, "2"))
 	assert.Equal(t, "<Response><Message>已记录不能参加的原因，值班人员可以看到。</Message></Response>", r.smsReply(t, liveAcct, "r2", declining.Phone, "家里有人生病"))
 
-	newer, err := svc.Activate(testCtx(t), "commander",
-		notify.ActivationRequest{Plan: "everyone", Regions: []plans.RegionCode{district}, Level: "IV", Purpose: "live", Reason: "通讯检查"})
-	require.NoError(t, err)
+	newer := r.activateIn(t, "live", district)
 	r.waitSettled(t, newer.ID, 30*time.Second)
 	inOlder := map[plans.PersonID]bool{}
 	for _, rc := range r.recipientsOf(t, older.ID) {
