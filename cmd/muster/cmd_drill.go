@@ -150,7 +150,10 @@ on stand-down it means telling nobody that a call-up ended.)`,
 			if len(in.Regions) == 0 || in.Level == "" {
 				return usageErrorf("--region and --level are required")
 			}
-			if (in.Cron == "") == (in.At == "") {
+			switch {
+			case in.Cron != "" && in.At != "":
+				return usageErrorf("give --cron for a recurring drill or --at for a one-off, not both")
+			case in.Cron == "" && in.At == "":
 				return usageErrorf("give --cron for a recurring drill or --at for a one-off")
 			}
 			if in.At != "" {

@@ -183,9 +183,36 @@ func findingStatusVar(f *pflag.FlagSet, p *string, usage string) {
 	checkedVar(f, p, "status", "", usage, wantStatus, parses(drills.ParseFindingStatus))
 }
 
-// dueVar is a drill finding's --due date.
+// dueVar is a drill finding's --due date. A date written as asked for
+// that the calendar does not have (2027-02-30) is told so, with how many
+// days its month has, rather than asked for the format it is in.
 func dueVar(f *pflag.FlagSet, p *string, usage string) {
-	checkedVar(f, p, "due", "", usage, wantDate, parses(drills.ParseDate))
+	*p = ""
+	f.Var(&checkedString{p: p, check: func(s string) error {
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		if _, err := drills.ParseDate(s); err == nil {
+			return nil
+		}
+		return dateProblem(s)
+	}}, "due", usage)
+}
+
+// dateProblem says why s, which drills.ParseDate refuses, is not a date:
+// a month or day the calendar does not have, else what the flag takes.
+func dateProblem(s string) error {
+	var y, m, d int
+	var rest string
+	s = strings.TrimSpace(s)
+	if n, _ := fmt.Sscanf(s, "%4d-%2d-%2d%s", &y, &m, &d, &rest); n != 3 || len(s) != len("2006-01-02") || y < 2000 || y > 2999 {
+		return wantError(wantDate)
+	}
+	if m < 1 || m > 12 {
+		return fmt.Errorf("no such date: there is no month %d (want %s)", m, wantDate)
+	}
+	days := time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	return fmt.Errorf("no such date: %s %d has %d days", time.Month(m), y, days)
 }
 
 // activationStatusVar is status's --status: activation statuses,
