@@ -864,7 +864,10 @@ func newDrillReportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report RUN [--format html|csv|json|xlsx] [--lang zh|en] [--out FILE]",
 		Short: "A drill run's report: reached, acknowledged and declined at T+5/15/30, time to ack, per region, grid, role and category",
-		Long: `Writes a run's report to standard output, or to --out FILE. html (the default)
+		Long: `Writes a run's report to standard output, or to --out FILE. Without --out
+and --format, a terminal gets a short summary instead (recipients reached,
+acknowledged, declined and silent, the counts at T+5/15/30) and the command
+that writes the report; piped, the report is written. html (the default)
 is one self-contained page (inline SVG ack curve and per-grid bars) that
 prints on A4; csv has one row per recipient (UTF-8 with BOM, opens in a
 spreadsheet); xlsx is that table as an Excel workbook (one sheet, header
@@ -903,6 +906,11 @@ printed to standard output is refused. --lang en writes it in English.`,
 				}
 			}
 			c := newClient(g, cmd)
+			if toStdout && g.output != "json" && !cmd.Flags().Changed("format") && byName == "" && isTerminal(c.out) {
+				// The HTML page is ~160 KB of markup: a terminal gets a
+				// summary and how to write the report (round 25, Y20).
+				return printReportSummary(c, args[0], lang)
+			}
 			xlsx := strings.EqualFold(strings.TrimSpace(format), reportXLSX)
 			if xlsx {
 				if toStdout && isTerminal(c.out) {
