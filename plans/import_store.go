@@ -358,35 +358,20 @@ func personLabel(p Person) string {
 // it named the holder, and the same file imported again was refused.
 const rulesBackupsAfterImport = 8
 
-// noBackupPerson is the reason given for a backup that resolves to no one.
-const noBackupPerson = "no person in the file or the roster has this phone or external ID"
-
-// stageRows is reconcile up to the writes, which it stages in puts; with
-// puts nil it only counts (a dry run).
-func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (ImportResult, error) {
-	keep := o.keep
-	write := puts != nil
-	res := ImportResult{Rows: len(rows), DryRun: !write}
-	var errs []RowError
-	bad := make([]bool, len(rows))
-	fail := func(i int, field, value, reason string) {
-		bad[i] = true
-		errs = append(errs, RowError{Row: rows[i].Row, Field: field, Value: value, Reason: reason})
-	}
-	byPhone, byExt := tx.Bucket(bPeopleByPhone), tx.Bucket(bPeopleByExt)
-	// extKey is the form in which external IDs are compared.
+// extFinder returns a function that finds the person an external ID of a
+// file names: as it is compared (folded, with fold), else as given, else
+// (folded) among the stored IDs that are not in folded form, which earlier
+// imports kept as given.
+func extFinder(tx *bolt.Tx, fold bool) func(id string) PersonID {
+	byExt := tx.Bucket(bPeopleByExt)
 	extKey := func(id string) string { return id }
-	if o.fold {
+	if fold {
 		extKey = FoldExternalID
 	}
-	// personByExt finds the person an external ID of the file names: as
-	// it is compared (folded), else as given, else (folded) among the
-	// stored IDs that are not in folded form, which earlier imports kept
-	// as given.
 	var unfolded map[string]string // folded → person; read on first need
-	personByExt := func(id string) PersonID {
+	return func(id string) PersonID {
 		key := extKey(id)
-		if p := getString(byExt, key); p != "" || !o.fold {
+		if p := getString(byExt, key); p != "" || !fold {
 			return PersonID(p)
 		}
 		if key != id {
@@ -409,6 +394,70 @@ func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (I
 		}
 		return PersonID(unfolded[key])
 	}
+}
+
+// rejectedBackups checks the backups of rows the file has errors on, so
+// that they are listed with the rows' other problems: a backup that is
+// no valid row's phone or 编号 nor a person's in the roster names no one,
+// and one on another row with errors refers to it. rows are the valid
+// rows; rejected the keys of the others (Roster.rejected).
+func rejectedBackups(tx *bolt.Tx, bad, rows []RosterRow, rejected map[string]int) []RowError {
+	if len(bad) == 0 {
+		return nil
+	}
+	inFile := make(map[string]bool, 2*len(rows))
+	for _, r := range rows {
+		for _, ph := range r.Phones {
+			inFile[ph] = true
+		}
+		if r.ExternalID != "" {
+			inFile[FoldExternalID(r.ExternalID)] = true
+		}
+	}
+	byPhone, personByExt := tx.Bucket(bPeopleByPhone), extFinder(tx, true)
+	var errs []RowError
+	for _, r := range bad {
+		key := r.Backup
+		if !strings.HasPrefix(key, "+") {
+			key = FoldExternalID(key)
+		}
+		if inFile[key] {
+			continue
+		}
+		if strings.HasPrefix(key, "+") && getString(byPhone, key) != "" || !strings.HasPrefix(key, "+") && personByExt(r.Backup) != "" {
+			continue
+		}
+		reason := noBackupPerson
+		if row, ok := rejected[key]; ok && row != r.Row {
+			reason = fmt.Sprintf("refers to row %d, which has errors", row)
+		}
+		errs = append(errs, RowError{Row: r.Row, Field: "backup", Value: clip(r.Backup), Reason: reason})
+	}
+	return errs
+}
+
+// noBackupPerson is the reason given for a backup that resolves to no one.
+const noBackupPerson = "no person in the file or the roster has this phone or external ID"
+
+// stageRows is reconcile up to the writes, which it stages in puts; with
+// puts nil it only counts (a dry run).
+func stageRows(tx *bolt.Tx, rows []RosterRow, puts *sortedPuts, o importOpts) (ImportResult, error) {
+	keep := o.keep
+	write := puts != nil
+	res := ImportResult{Rows: len(rows), DryRun: !write}
+	var errs []RowError
+	bad := make([]bool, len(rows))
+	fail := func(i int, field, value, reason string) {
+		bad[i] = true
+		errs = append(errs, RowError{Row: rows[i].Row, Field: field, Value: value, Reason: reason})
+	}
+	byPhone := tx.Bucket(bPeopleByPhone)
+	// extKey is the form in which external IDs are compared.
+	extKey := func(id string) string { return id }
+	if o.fold {
+		extKey = FoldExternalID
+	}
+	personByExt := extFinder(tx, o.fold)
 
 	// Keys within the file: a later duplicate is an error (the parser checks
 	// this too; rows may also come from elsewhere).

@@ -34,6 +34,10 @@ type Roster struct {
 	// rejected maps the phones and external IDs of rows with errors to their
 	// row, so that CheckReferences can say why a backup does not resolve.
 	rejected map[string]int
+	// rejectedBackups are the rows with errors that name a backup (as a
+	// valid row's would be kept: E.164 when a phone), so that an import
+	// lists a backup naming no one among their other problems.
+	rejectedBackups []RosterRow
 }
 
 // RosterRow is one person as read from an import file, before it is matched
@@ -220,6 +224,7 @@ type rosterBatch struct {
 	rows    []RosterRow // in p.dest when it has room, else allocated
 	bad     []bool      // the row has an error
 	backups []string    // the backup cell as a phone, "" if it is not one
+	phones  []string    // the phone cell as written
 	errs    []RowError
 }
 
@@ -357,6 +362,7 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 		base:    c.base,
 		bad:     make([]bool, n),
 		backups: make([]string, n),
+		phones:  make([]string, n),
 		errs:    c.errs,
 	}
 	if c.base+n <= len(p.dest) {
@@ -389,7 +395,8 @@ func (p *rosterParser) check(c *rosterChunk) *rosterBatch {
 			fail("name", row.Name, lostCharacter)
 		}
 		start, phoneErrs := len(phones), len(b.errs)
-		phones = appendPhones(phones, cell(colPhone), func(v, reason string) { fail("phone", v, reason) })
+		b.phones[i] = cell(colPhone)
+		phones = appendPhones(phones, b.phones[i], func(v, reason string) { fail("phone", v, reason) })
 		row.Phones = phones[start:len(phones):len(phones)]
 		if len(row.Phones) == 0 && len(b.errs) == phoneErrs { // a row without a name is told of its phone too
 			fail("phone", "", "phone is empty: at least one number is needed")
@@ -704,7 +711,13 @@ func (m *rosterMerger) merge(b *rosterBatch) {
 		}
 		for _, ph := range row.Phones {
 			if first, ok := m.phones.find(ph); ok {
-				m.fail(row.Row, "phone", ph, fmt.Sprintf("phone already used on row %d", first))
+				// The number as the cell has it, which the user can find;
+				// the form it was compared in when it reads otherwise.
+				written, reason := writtenPhone(b.phones[i], ph), fmt.Sprintf("phone already used on row %d", first)
+				if written != ph {
+					reason += " (both read as " + ph + ")"
+				}
+				m.fail(row.Row, "phone", clip(written), reason)
 				b.bad[i] = true
 			} else {
 				m.phones.add(ph, row.Row)
@@ -712,7 +725,8 @@ func (m *rosterMerger) merge(b *rosterBatch) {
 		}
 		if b.bad[i] {
 			m.reject(row)
-		} else if b.backups[i] != "" {
+		}
+		if b.backups[i] != "" {
 			m.backups = append(m.backups, rowBackup{row, b.backups[i]})
 		}
 	}
@@ -756,10 +770,13 @@ func (m *rosterMerger) finish(dest []RosterRow) {
 		total += len(b.rows)
 		for i := range b.rows {
 			row := &b.rows[i]
-			if !b.bad[i] && row.Backup != "" && (row.ExternalID != "" && FoldExternalID(row.Backup) == FoldExternalID(row.ExternalID) || slices.Contains(row.Phones, row.Backup)) {
+			// A row with other errors is told of this one too.
+			if row.Backup != "" && (row.ExternalID != "" && FoldExternalID(row.Backup) == FoldExternalID(row.ExternalID) || slices.Contains(row.Phones, row.Backup)) {
 				m.fail(row.Row, "backup", clip(row.Backup), "a person cannot be their own backup: name someone else's phone or 编号")
 				m.reject(row)
 				b.bad[i] = true
+			} else if b.bad[i] && row.Backup != "" {
+				m.ro.rejectedBackups = append(m.ro.rejectedBackups, RosterRow{Row: row.Row, Backup: row.Backup})
 			}
 			if !b.bad[i] {
 				good++
@@ -785,6 +802,20 @@ func (m *rosterMerger) finish(dest []RosterRow) {
 	m.batches, m.backups = nil, nil
 	m.ro.Rows = rows
 	slices.SortStableFunc(m.ro.Errors, func(a, b RowError) int { return cmp.Compare(a.Row, b.Row) })
+}
+
+// writtenPhone is the part of the phone cell that reads as ph, as written;
+// ph when none does.
+func writtenPhone(cell, ph string) string {
+	for part := range phoneParts(cell) {
+		if n, err := NormalizePhone(part); err == nil && n == ph {
+			return part
+		}
+	}
+	if cell != "" {
+		return cell
+	}
+	return ph
 }
 
 // phoneIndex maps E.164 phones to rows. E.164 is "+" and at most 15

@@ -152,7 +152,7 @@ func TestParseRosterBadRows(t *testing.T) {
 		{8, "grid", "9.90101E+14", "format the grid column as text"},
 		{9, "category", "群众", "want one of 党员/"},
 		{10, "language", "法语", "want zh or en"},
-		{11, "phone", "+8613800138000", "phone already used on row 2"},
+		{11, "phone", "138 0013 8000", "phone already used on row 2 (both read as +8613800138000)"},
 		{12, "external_id", "B001", "external ID already used on row 2"},
 		{13, "backup", "B012", "cannot be their own backup"},
 		{15, "column J", "extra", "column without a header"},
@@ -318,7 +318,7 @@ func TestParseRosterManyRowsInOrder(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("+86139%08d", i), r.Phones[0])
 	}
 	require.Len(t, ro.Errors, 1)
-	assert.Equal(t, RowError{Row: n + 2, Field: "phone", Value: "+8613900000005", Reason: "phone already used on row 7"}, ro.Errors[0])
+	assert.Equal(t, RowError{Row: n + 2, Field: "phone", Value: "13900000005", Reason: "phone already used on row 7 (both read as +8613900000005)"}, ro.Errors[0])
 }
 
 func TestParseRegions(t *testing.T) {

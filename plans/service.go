@@ -523,7 +523,7 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	// the answer needs, so that the rows can be collected once they are
 	// staged, before the commit builds a million records on this node.
 	rows, parseErrors, encoding, format, absent := roster.Rows, roster.Errors, roster.Encoding, roster.Format, roster.Absent
-	rejected := roster.rejected
+	rejected, badBackups := roster.rejected, roster.rejectedBackups
 	roster = nil
 	parseBad := map[int]bool{}
 	for _, e := range parseErrors {
@@ -555,6 +555,13 @@ func (s *Service) ImportRoster(ctx context.Context, actor string, r io.Reader, o
 	err = s.view.View(ctx, muster.Default, func(tx *bolt.Tx) error {
 		var err error
 		check, err = reconcile(tx, rows, false, importOpts{skipInvalid: true, backupsAfter: true, moves: true, fold: true, keep: keepOf(absent)})
+		if err == nil {
+			// Rows with errors in the file are told of their backup too.
+			if more := rejectedBackups(tx, badBackups, rows, rejected); len(more) > 0 {
+				parseErrors = append(slices.Clip(parseErrors), more...)
+				slices.SortStableFunc(parseErrors, func(a, b RowError) int { return a.Row - b.Row })
+			}
+		}
 		return err
 	})
 	if err != nil {
