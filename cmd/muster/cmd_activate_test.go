@@ -101,9 +101,9 @@ func TestActivateYesShowsPreviewWarnings(t *testing.T) {
 	dev := startProc(t, "dev", nil, "dev", "--data-dir", filepath.Join(t.TempDir(), "data"), "--http-addr", addr, "--people", "200", "--log-level", "warn")
 	token := strings.Fields(dev.waitOutput("admin token:", 60*time.Second))[0]
 	env := []string{"MUSTER_ADDR=http://" + addr, "MUSTER_TOKEN=" + token}
-	activate := func(purpose, reason string) (plans.ActivationID, string) {
+	activate := func(purpose, reason string, more ...string) (plans.ActivationID, string) {
 		t.Helper()
-		r := runCLI(t, env, "activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", purpose, "--reason", reason, "--yes", "-o", "json")
+		r := runCLI(t, env, append([]string{"activate", "flood-control", "--region", "990101", "--level", "IV", "--purpose", purpose, "--reason", reason, "--yes", "-o", "json"}, more...)...)
 		require.Zero(t, r.code, r.stderr)
 		var a notify.Activation
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &a), r.stdout)
@@ -112,7 +112,9 @@ func TestActivateYesShowsPreviewWarnings(t *testing.T) {
 
 	first, stderr := activate("exercise", "第一次演练")
 	assert.Empty(t, stderr, "nothing to warn of")
-	second, stderr := activate("exercise", "第二次演练")
+	// A second drill over the same people is meant (--repeat: 演练重叠
+	// refuses it otherwise); the preview still says it calls them again.
+	second, stderr := activate("exercise", "第二次演练", "--repeat")
 	assert.Equal(t, "ALREADY ACTIVE — this plan is already calling up these regions ("+string(first)+") for the same purpose: starting it again calls their people again.\n", stderr)
 	live, stderr := activate("live", "暴雨")
 	assert.Equal(t, "DRILLS STOP — the drills running here ("+string(first)+", "+string(second)+") are stood down when this LIVE activation starts.\n", stderr)
