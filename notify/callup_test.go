@@ -580,7 +580,8 @@ func TestSevereSendIsNotHeldByWaitingWorkers(t *testing.T) {
 
 // levelIVThenI opens a level IV drill of everyone, waits for its first
 // committed send, then opens a level I drill of everyone (plan
-// everyone-i, made here from the everyone plan).
+// everyone-i, made here from the everyone plan) over the same people on
+// purpose (Repeat: 演练重叠 refuses it otherwise).
 func (r *callRig) levelIVThenI(t *testing.T) (iv, one notify.Activation) {
 	t.Helper()
 	severe := bytes.Replace(examples.EveryonePlan, []byte("id: everyone"), []byte("id: everyone-i"), 1)
@@ -590,7 +591,7 @@ func (r *callRig) levelIVThenI(t *testing.T) (iv, one notify.Activation) {
 	iv = r.activate(t, "exercise")
 	require.Eventually(t, func() bool { return r.status(t, iv.ID).Counters.ByState[notify.StateSent] > 0 }, 10*time.Second, 10*time.Millisecond)
 	n := r.c.WaitLeader(15 * time.Second).Node
-	one, err = notify.NewService(n, n, senders).Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone-i", Regions: []plans.RegionCode{city}, Level: "I", Purpose: "exercise", Reason: "通讯演练"})
+	one, err = notify.NewService(n, n, senders).Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone-i", Regions: []plans.RegionCode{city}, Level: "I", Purpose: "exercise", Reason: "通讯演练", Repeat: true})
 	require.NoError(t, err)
 	return iv, one
 }

@@ -372,10 +372,12 @@ func voiceDrill(t *testing.T, r *callRig, purpose string) (*notify.Service, noti
 }
 
 // floodDrill starts a level IV exercise of the flood-control plan over the
-// city and returns it with its first n recipients.
+// city and returns it with its first n recipients. It is asked for with
+// Repeat: a test may start a second over the same people on purpose
+// (演练重叠 refuses it otherwise).
 func floodDrill(t *testing.T, e *env, n int) (notify.Activation, []notify.Recipient) {
 	t.Helper()
-	a, err := e.svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练"})
+	a, err := e.svc.Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "flood-control", Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "EXERCISE", Reason: "演练", Repeat: true})
 	require.NoError(t, err)
 	l, err := e.svc.Recipients(testCtx(t), muster.Default, a.ID, notify.RecipientFilter{}, plans.Page{Limit: n})
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"muster/cluster/clustertest"
+	"muster/notify"
 	"muster/plans"
 )
 
@@ -22,7 +23,10 @@ func TestADrillEndTellsApartADrillOfTheSameNameThatStands(t *testing.T) {
 	clock := clustertest.NewClock(time.Date(2026, 7, 20, 9, 0, 0, 0, time.UTC))
 	r := newCallRig(t, rigOptions{nodes: 1, people: 20, clock: clock})
 	first := r.activate(t, "exercise")
-	second := r.activate(t, "exercise")
+	n := r.c.WaitLeader(15 * time.Second).Node
+	second, err := notify.NewService(n, n, senders).Activate(testCtx(t), "commander", notify.ActivationRequest{Plan: "everyone",
+		Regions: []plans.RegionCode{city}, Level: "IV", Purpose: "exercise", Reason: "通讯检查", Repeat: true}) // the same drill again, meant
+	require.NoError(t, err)
 	require.Equal(t, first.StartedAt, second.StartedAt, "started in the same minute")
 	r.waitSettled(t, first.ID, 30*time.Second)
 	r.waitSettled(t, second.ID, 30*time.Second)
