@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -384,7 +385,12 @@ func TestCallCancelAndHangUp(t *testing.T) {
 	require.NoError(t, err)
 	queued, err := c.Api.CreateCall(vh.call("+8613900000002", "Q1"))
 	require.NoError(t, err)
-	eventually(t, "first call rings", func() bool { got, _ := r.sim.Call(*ringing.Sid); return got.Status == StatusRinging })
+	// Rings, and its ringing callback arrived: callbacks are posted as
+	// they come, each on its own, so a cancel's could overtake it.
+	eventually(t, "first call rings", func() bool {
+		got, _ := r.sim.Call(*ringing.Sid)
+		return got.Status == StatusRinging && slices.Contains(vh.statuses("R1"), "ringing")
+	})
 
 	u, err := c.Api.UpdateCall(*queued.Sid, (&api.UpdateCallParams{}).SetStatus("canceled"))
 	require.NoError(t, err)
