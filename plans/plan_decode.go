@@ -808,16 +808,23 @@ func suggest(k string, t reflect.Type) string {
 			}
 		}
 	})
-	best, bestD := "", math.MaxInt
-	for _, name := range names {
-		if d := editDistance(strings.ToLower(k), name); d < bestD {
-			best, bestD = name, d
-		}
-	}
-	if bestD <= max(1, len(best)/3) {
+	if best, ok := closest(k, names, 1); ok {
 		return fmt.Sprintf(": did you mean %q?", best)
 	}
 	return ": want one of " + strings.Join(names, ", ")
+}
+
+// closest is the name among names nearest to k, case aside (editDistance),
+// and whether it is near enough to be meant: at most slack edits, or a
+// third of its length.
+func closest(k string, names []string, slack int) (string, bool) {
+	best, bestD := "", math.MaxInt
+	for _, name := range names {
+		if d := editDistance(strings.ToLower(k), strings.ToLower(name)); d < bestD {
+			best, bestD = name, d
+		}
+	}
+	return best, best != "" && bestD <= max(slack, len(best)/3)
 }
 
 // editDistance is the Levenshtein distance between a and b in runes.

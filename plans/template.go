@@ -81,13 +81,7 @@ var messageFields = func() []string {
 // suggestField proposes the field of MessageData closest to f, a name it
 // lacks, or lists them all.
 func suggestField(f string) string {
-	best, bestD := "", len(f)+1
-	for _, name := range messageFields {
-		if d := editDistance(strings.ToLower(f), strings.ToLower(name)); d < bestD {
-			best, bestD = name, d
-		}
-	}
-	if bestD <= max(2, len(best)/3) { // two: a swap (Nmae)
+	if best, ok := closest(f, messageFields, 2); ok { // two: a swap (Nmae)
 		return ": did you mean {{." + best + "}}?"
 	}
 	return ": want one of {{." + strings.Join(messageFields, "}}, {{.") + "}}"
